@@ -1,0 +1,61 @@
+"""Datasets. Every loader returns an :class:`ImageSet`.
+
+Built-ins (``digits``, ``shapes``) need no network. The torchvision sets read the files
+from the data folder (``SSRL_HOME/data`` or ``--data-dir``) and download them when the
+network allows; when they are missing a :class:`DatasetMissing` error says where to put
+which files.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import paths
+from .imageset import ImageSet
+
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "dataset_names"]
+
+
+class DatasetMissing(FileNotFoundError):
+    """The files of a dataset are not in the data folder and cannot be downloaded."""
+
+
+DATASETS: dict[str, str] = {
+    "digits": "scikit-learn's 1,797 handwritten digits, 8x8 upsampled to 32x32, grayscale (built in)",
+    "shapes": "10,000 procedural 32x32 shapes with known shape, colour, size, rotation, position (built in)",
+    "mnist": "MNIST handwritten digits, 28x28 grayscale (torchvision files)",
+    "fashion-mnist": "Fashion-MNIST clothing, 28x28 grayscale (torchvision files)",
+    "cifar10": "CIFAR-10, 32x32 colour photos, 10 classes (torchvision files)",
+    "cifar100": "CIFAR-100, 32x32 colour photos, 100 classes (torchvision files)",
+    "svhn": "SVHN house numbers, 32x32 colour (torchvision files)",
+    "stl10": "STL-10, 96x96 colour photos, 10 classes (torchvision files)",
+}
+
+_CACHE: dict[tuple[str, str], ImageSet] = {}
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> ImageSet:
+    """Load a dataset by name (kept in memory for the life of the process)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    root = Path(data_dir) if data_dir else paths.data_dir()
+    key = (name, str(root))
+    if key in _CACHE:
+        return _CACHE[key]
+    if name == "digits":
+        from .digits import load_digits
+
+        ds = load_digits()
+    elif name == "shapes":
+        from .shapes import load_shapes
+
+        ds = load_shapes(root / "shapes")
+    else:
+        from .torchvision_sets import load_torchvision
+
+        ds = load_torchvision(name, root, download=download)
+    _CACHE[key] = ds
+    return ds
