@@ -1,0 +1,104 @@
+"""Augmentations: batched ops with per-sample parameters, presets, and a spec parser.
+
+A spec is a preset name (``simclr``) or a comma-separated list of ops, each optionally with
+strength parameters: ``crop(min_scale=0.3),flip,color_jitter(p=0.5,hue=0)``.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+
+from .ops import OPS, Op
+
+__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "describe_ops"]
+
+PRESETS: dict[str, str] = {
+    "simclr": "crop,flip,color_jitter,grayscale,blur",
+    "none": "",
+    "crop": "crop",
+    "color": "color_jitter,grayscale",
+    "digits": "crop(min_scale=0.4),rotate(degrees=15),blur(p=0.3),noise(p=0.3)",
+}
+PRESET_HELP: dict[str, str] = {
+    "simclr": "SimCLR's recipe: crop, flip, colour jitter, grayscale, blur",
+    "none": "no augmentation: both views are the image itself",
+    "crop": "random resized crops only",
+    "color": "colour distortion only (jitter and grayscale)",
+    "digits": "for handwriting: crops, small rotations, blur and noise, no flips",
+}
+
+_TOKEN = re.compile(r"\s*([a-z_]+)\s*(?:\(([^)]*)\))?\s*(?:,|$)")
+
+
+class Pipeline:
+    """A list of ops applied in order to a float batch in [0, 1]."""
+
+    def __init__(self, ops: list[Op]):
+        self.ops = ops
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
+        for op in self.ops:
+            x = op(x, g)
+        return x
+
+    def spec(self) -> str:
+        return ",".join(op.spec() for op in self.ops)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.spec() or 'none'})"
+
+
+def parse_augment(spec: str | None) -> Pipeline:
+    """Parse a preset name or an op list; raise ValueError with advice on bad input."""
+    spec = (spec or "none").strip()
+    if spec in PRESETS:
+        spec = PRESETS[spec]
+    ops: list[Op] = []
+    pos = 0
+    while pos < len(spec):
+        m = _TOKEN.match(spec, pos)
+        if not m or m.end() == pos:
+            raise ValueError(
+                f"cannot read augmentation spec at {spec[pos:]!r}: write a preset "
+                f"({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'"
+            )
+        name, args = m.group(1), m.group(2)
+        if name not in OPS:
+            raise ValueError(f"unknown augmentation {name!r}: choose from {', '.join(OPS)} or a preset ({', '.join(PRESETS)})")
+        cls = OPS[name]
+        kwargs = {}
+        allowed = cls().params()
+        for part in filter(None, (a.strip() for a in (args or "").split(","))):
+            key, _, val = part.partition("=")
+            key = key.strip()
+            if key not in allowed:
+                raise ValueError(f"{name} has no parameter {key!r}: it takes {', '.join(allowed)}")
+            try:
+                kwargs[key] = float(val)
+            except ValueError:
+                raise ValueError(f"{name}({key}=...) needs a number, got {val.strip()!r}") from None
+        op = cls(**kwargs)
+        _check_ranges(op)
+        ops.append(op)
+        pos = m.end()
+    return Pipeline(ops)
+
+
+def _check_ranges(op: Op) -> None:
+    for k, v in op.params().items():
+        if v < 0:
+            raise ValueError(f"{op.name}({k}={v:g}): must not be negative")
+        if (k == "p" or k.endswith("scale") or k.endswith("area")) and v > 1:
+            raise ValueError(f"{op.name}({k}={v:g}): must be between 0 and 1")
+    for lo, hi in (("min_scale", "max_scale"), ("min_sigma", "max_sigma"), ("min_area", "max_area"), ("min_ratio", "max_ratio")):
+        p = op.params()
+        if lo in p and p[lo] > p[hi]:
+            raise ValueError(f"{op.name}: {lo} ({p[lo]:g}) must not exceed {hi} ({p[hi]:g})")
+    if op.name == "crop" and op.params()["min_scale"] <= 0:
+        raise ValueError("crop(min_scale=...) must be above 0")
+
+
+def describe_ops() -> list[dict]:
+    """Name, description and default strengths of every op (for help texts and the app)."""
+    return [{"name": n, "description": c.description, "params": c().params()} for n, c in OPS.items()]

@@ -1,0 +1,54 @@
+"""Checkpoints as safetensors only: model weights, optimiser state and loop state in one
+file, written atomically. Loading never unpickles, so a foreign file cannot run code."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, meta: dict,
+                    extra: dict[str, torch.Tensor] | None = None) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    groups = []
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        for pid, st in sd["state"].items():
+            for key, val in st.items():
+                t = val if torch.is_tensor(val) else torch.tensor(val)
+                tensors[f"optim.{pid}.{key}"] = t.detach().contiguous().cpu()
+        groups = sd["param_groups"]
+    for k, v in (extra or {}).items():
+        tensors[f"extra.{k}"] = v.contiguous().cpu()
+    metadata = {"meta": json.dumps(meta), "param_groups": json.dumps(groups)}
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    device: torch.device | str = "cpu") -> tuple[dict, dict[str, torch.Tensor]]:
+    """Load weights (and optimiser state) in place; return (meta, extra tensors)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path), device=str(device))
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); delete it to start over") from None
+    model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    missing, unexpected = model.load_state_dict(model_sd, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{path} does not fit this model (missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+    if optimizer is not None and "param_groups" in metadata:
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, key = k.split(".", 2)
+                state.setdefault(int(pid), {})[key] = v
+        optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
+    extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
+    return json.loads(metadata.get("meta", "{}")), extra

@@ -1,0 +1,181 @@
+"""The command line: everything the app can do, headless.
+
+    python -m ssrl_core train --dataset digits --method simclr --out runs/a
+    python -m ssrl_core submit --dataset shapes --method rotation
+    python -m ssrl_core runs [--json]
+    python -m ssrl_core cancel ID
+    python -m ssrl_core worker [--once] [--idle-exit SECONDS]
+    python -m ssrl_core list datasets|methods|augmentations|encoders
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    from .data import DATASETS
+    from .models import ENCODERS
+    from .config import RunConfig
+    from .pretext import METHODS
+
+    d = RunConfig()
+    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--augment", default=None,
+                   help="a preset (see `list augmentations`) or ops like 'crop(min_scale=0.3),flip'; "
+                        "default: the dataset's preset (digits: 'digits', others: 'simclr')")
+    p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA) or one of: {', '.join(ENCODERS)}")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`)")
+    p.add_argument("--data-dir", default=None, help="folder of downloadable datasets (default SSRL_HOME/data)")
+
+
+def _config(args):
+    from .config import RunConfig, parse_options
+
+    return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
+                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     device=args.device, options=parse_options(args.option), data_dir=args.data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m ssrl_core", description="SSRL Playground: self-supervised "
+                                 "pretraining and evaluation, headless. State lives in SSRL_HOME "
+                                 "(default ~/.ssrl_playground).")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="pretrain and evaluate in the foreground; print the summary JSON",
+                       description="Pretrain in the foreground with a progress bar, evaluate (kNN, linear "
+                                   "probe, maps), write DIR/summary.json and print it.")
+    _run_flags(p)
+    p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json)")
+    p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
+
+    p = sub.add_parser("submit", help="queue a run for the background worker; print its id")
+    _run_flags(p)
+    p.add_argument("--nickname", default=None, help="who submitted it (shown in the app)")
+
+    p = sub.add_parser("runs", help="list runs in the store")
+    p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
+
+    p = sub.add_parser("cancel", help="cancel a queued or running run")
+    p.add_argument("id")
+
+    p = sub.add_parser("worker", help="run queued runs in this process until stopped")
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
+
+    p = sub.add_parser("list", help="list datasets, methods, augmentations or encoders")
+    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders"])
+    p.add_argument("--json", action="store_true")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from .runs.execute import execute
+
+    cfg = _config(args)
+    bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def on_event(e: dict) -> None:
+        if e["kind"] == "step":
+            bar.total = e["total_steps"]
+            bar.n = e["step"]
+            bar.set_description(f"epoch {e['epoch']}/{e['epochs']}")
+            bar.set_postfix(loss=f"{e['loss']:.3f}", img_s=f"{e['images_per_s']:.0f}")
+            bar.refresh()
+        elif e["kind"] == "phase":
+            bar.set_description(e["phase"])
+            bar.refresh()
+
+    summary = execute(cfg, Path(args.out), on_event=on_event, with_umap=not args.no_umap)
+    bar.close()
+    print(json.dumps(summary, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .runs.store import RunStore
+
+    print(RunStore().submit(_config(args), nickname=args.nickname))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs.store import RunStore
+
+    runs = RunStore().list()
+    if args.json:
+        keep = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "error", "nickname",
+                "created", "started", "finished", "run_dir", "summary")
+        print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
+        return 0
+    if not runs:
+        print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
+    for r in runs:
+        knn = (r["summary"] or {}).get("knn_accuracy")
+        extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
+        print(f"{r['id']}  {r['status']:<9} {r['method']:<9} {r['dataset']:<8} epoch {r['epoch']}/{r['epochs']}  {extra}")
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    from .runs.store import RunStore
+
+    status = RunStore().request_cancel(args.id)
+    print("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from .runs.worker import Worker
+
+    return Worker().serve(once=args.once, idle_exit_s=args.idle_exit)
+
+
+def cmd_list(args) -> int:
+    from .augment import PRESET_HELP, PRESETS, describe_ops
+    from .data import DATASETS
+    from .models import ENCODERS
+    from .pretext import METHODS
+
+    if args.what == "datasets":
+        items = [{"name": k, "description": v} for k, v in DATASETS.items()]
+    elif args.what == "methods":
+        items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults} for k, m in METHODS.items()]
+    elif args.what == "encoders":
+        items = [{"name": k, "description": v} for k, v in ENCODERS.items()]
+    else:
+        items = [{"name": k, "kind": "preset", "description": PRESET_HELP[k], "ops": PRESETS[k]} for k in PRESETS]
+        items += [{"name": o["name"], "kind": "op", "description": o["description"], "params": o["params"]} for o in describe_ops()]
+    if args.json:
+        print(json.dumps(items, indent=2))
+    else:
+        for it in items:
+            extra = f" [{it['kind']}]" if "kind" in it else (f" [{it['family']}]" if "family" in it else "")
+            print(f"{it['name']:<14}{extra} {it['description']}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
+            "worker": cmd_worker, "list": cmd_list}

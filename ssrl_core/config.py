@@ -1,0 +1,102 @@
+"""RunConfig: one validated, JSON-serialisable description of a run."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from .augment import parse_augment
+from .data import DATASETS
+from .models import ENCODERS
+from .pretext import METHODS
+
+DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop,flip"}
+
+
+@dataclass
+class RunConfig:
+    dataset: str = "digits"
+    method: str = "simclr"
+    augment: str | None = None  # preset or op list; None: the dataset's default preset
+    encoder: str = "auto"  # "auto": cnn-small on CPU, resnet18 on CUDA
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    options: dict = field(default_factory=dict)
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(msg: str) -> None:
+            raise ValueError(msg)
+
+        if self.dataset not in DATASETS:
+            bad(f"unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}")
+        if self.method not in METHODS:
+            bad(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.encoder != "auto" and self.encoder not in ENCODERS:
+            bad(f"unknown encoder {self.encoder!r}: choose auto or one of {', '.join(ENCODERS)}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            bad(f"unknown device {self.device!r}: choose auto, cpu or cuda")
+        if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
+            bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536:
+            bad(f"batch size must be a whole number from 2 to 65536, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
+            bad(f"learning rate must be above 0 and at most 10, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1):
+            bad(f"weight decay must be between 0 and 1, got {self.weight_decay!r}")
+        if not isinstance(self.seed, int):
+            bad(f"seed must be a whole number, got {self.seed!r}")
+        if not isinstance(self.options, dict):
+            bad("options must be a mapping of key=value pairs")
+        parse_augment(self.augment_spec)  # raises with advice
+        method = METHODS[self.method]
+        unknown = set(self.options) - set(method.defaults)
+        if unknown:
+            known = ", ".join(method.defaults) or "none"
+            bad(f"{self.method} has no option {', '.join(sorted(unknown))}: its options are {known}")
+
+    @property
+    def augment_spec(self) -> str:
+        return self.augment if self.augment is not None else DEFAULT_AUGMENT.get(self.dataset, "simclr")
+
+    def resolved(self, device_type: str) -> "RunConfig":
+        """The concrete config for a device: encoder and augmentation filled in."""
+        enc = self.encoder if self.encoder != "auto" else ("resnet18" if device_type == "cuda" else "cnn-small")
+        d = self.to_dict()
+        d.update(encoder=enc, augment=self.augment_spec)
+        return RunConfig.from_dict(d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config keys {', '.join(sorted(unknown))}: known keys are {', '.join(sorted(names))}")
+        return cls(**d)
+
+
+def parse_options(pairs: list[str] | None) -> dict:
+    """``["temperature=0.2", "proj_dim=64"]`` -> ``{"temperature": 0.2, "proj_dim": 64}``."""
+    out: dict = {}
+    for pair in pairs or []:
+        key, sep, val = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"option {pair!r} must look like key=value")
+        val = val.strip()
+        try:
+            out[key.strip()] = json.loads(val)
+        except json.JSONDecodeError:
+            out[key.strip()] = val
+    return out

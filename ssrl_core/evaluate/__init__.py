@@ -1,0 +1,62 @@
+"""Evaluation after training: embeddings, kNN, linear readout, 2-D maps, a faiss index.
+
+``evaluate_trained`` writes what the pages show into the run folder, cheapest first, so a
+page can show the PCA map and the accuracies while the UMAP is still being computed.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..runs import artifacts as art
+from .embed import embed, l2_normalize
+from .index import build_index, save_index
+from .knn import knn_accuracy
+from .linear import linear_probe_accuracy
+from .project import pca_2d, umap_2d
+
+__all__ = ["evaluate_trained", "embed", "knn_accuracy", "linear_probe_accuracy", "pca_2d", "umap_2d"]
+
+
+def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | None = None,
+                     with_umap: bool = True) -> dict:
+    """Embed the whole set, score kNN and linear readout, write maps and the index.
+    Returns the metrics dict (also merged into ``run_dir/metrics.json``)."""
+    emit = on_event or (lambda e: None)
+    ds = trained.dataset
+    t0 = time.perf_counter()
+    emit({"kind": "phase", "phase": "embedding"})
+    feats = embed(trained.method.encoder, ds.images, trained.device)
+    np.save(run_dir / art.EMBEDDINGS, feats)
+    save_index(build_index(l2_normalize(feats)), run_dir / art.INDEX)
+    np.save(run_dir / art.MAP_PCA, pca_2d(feats))
+
+    metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3)}
+    tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
+    y = ds.labels.numpy()
+    tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+    if len(tr) and len(te):
+        emit({"kind": "phase", "phase": "knn"})
+        metrics["knn_accuracy"] = knn_accuracy(feats[tr], y[tr], feats[te], y[te], ds.num_classes, k=20, tau=0.07)
+        emit({"kind": "phase", "phase": "linear probe"})
+        t1 = time.perf_counter()
+        metrics["linear_accuracy"] = linear_probe_accuracy(feats[tr], y[tr], feats[te], y[te])
+        metrics["linear_seconds"] = round(time.perf_counter() - t1, 3)
+    else:
+        metrics["knn_accuracy"] = metrics["linear_accuracy"] = None
+    art.write_json(run_dir / art.METRICS, metrics)
+    emit({"kind": "metrics", **metrics})
+
+    if with_umap:
+        emit({"kind": "phase", "phase": "umap"})
+        t2 = time.perf_counter()
+        np.save(run_dir / art.MAP_UMAP, umap_2d(feats, seed=trained.config.seed))
+        metrics["umap_seconds"] = round(time.perf_counter() - t2, 3)
+        art.write_json(run_dir / art.METRICS, metrics)
+    metrics["eval_seconds"] = round(time.perf_counter() - t0, 3)
+    art.write_json(run_dir / art.METRICS, metrics)
+    return metrics

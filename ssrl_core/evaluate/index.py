@@ -1,0 +1,50 @@
+"""faiss inner-product indexes: on the GPU when faiss sees one, on the CPU otherwise."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..device import faiss_use_gpu
+
+_GPU_RES = None
+
+
+def build_index(vectors: np.ndarray):
+    """An exact inner-product index over float32 vectors [N, D]."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if faiss_use_gpu():
+        global _GPU_RES
+        if _GPU_RES is None:
+            _GPU_RES = faiss.StandardGpuResources()
+        index = faiss.index_cpu_to_gpu(_GPU_RES, 0, index)
+    index.add(vectors)
+    return index
+
+
+def save_index(index, path: Path) -> None:
+    import faiss
+
+    if hasattr(faiss, "index_gpu_to_cpu") and not isinstance(index, faiss.IndexFlat):
+        try:
+            index = faiss.index_gpu_to_cpu(index)
+        except Exception:
+            pass
+    tmp = path.with_name(path.name + ".tmp")
+    faiss.write_index(index, str(tmp))
+    tmp.replace(path)
+
+
+def load_index(path: Path):
+    import faiss
+
+    index = faiss.read_index(str(path))
+    if faiss_use_gpu():
+        global _GPU_RES
+        if _GPU_RES is None:
+            _GPU_RES = faiss.StandardGpuResources()
+        index = faiss.index_cpu_to_gpu(_GPU_RES, 0, index)
+    return index

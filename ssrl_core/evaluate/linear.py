@@ -1,0 +1,23 @@
+"""Linear readout: multinomial logistic regression on standardised frozen features,
+fit on the train split and scored on the test split (the survey's "linear readout")."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                          c: float = 1.0, max_iter: int = 1000) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if len(np.unique(train_y)) < 2:
+        raise ValueError("a linear probe needs at least two classes in the labelled train split")
+    scaler = StandardScaler().fit(train_x)
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(scaler.transform(train_x), train_y)
+    return float((clf.predict(scaler.transform(test_x)) == test_y).mean())

@@ -1,0 +1,43 @@
+"""SimCLR — Chen, Kornblith, Norouzi, Hinton. "A Simple Framework for Contrastive Learning
+of Visual Representations", ICML 2020.
+
+Two augmented views of each image go through the encoder f and a projector MLP g; the
+NT-Xent loss pulls the two views of an image together and pushes the other 2N-2 views of
+the batch away:
+
+    l_i = -log( exp(sim(z_i, z_p(i)) / tau) / sum_{k != i} exp(sim(z_i, z_k) / tau) ),
+    L = (1 / 2N) sum_i l_i,  z = g(f(x)), sim = cosine similarity.
+
+What to expect: the loss falls from log(2N-1) as views of one image become the nearest
+neighbours of each other; the features (before the projector) become invariant to the
+augmentations used, so the augmentation set decides what the map groups together.
+Options: temperature (0.5), proj_dim (128), hidden_dim (512).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..models import mlp
+from .base import PretextMethod
+from .losses import nt_xent
+
+
+class SimCLR(PretextMethod):
+    name = "simclr"
+    family = "instance discrimination (contrastive)"
+    summary = "pull two augmented views of an image together, push other images away (NT-Xent)"
+    n_views = 2
+    defaults = {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
+
+    def __init__(self, encoder, num_classes, channels, options=None):
+        super().__init__(encoder, num_classes, channels, options)
+        d = self.encoder.feature_dim
+        self.projector = mlp([d, int(self.options["hidden_dim"]), int(self.options["proj_dim"])])
+
+    def training_step(self, views, labels):
+        x = torch.cat(views)
+        z = self.projector(self.encoder(x))
+        z1, z2 = z.chunk(2)
+        loss = nt_xent(z1, z2, float(self.options["temperature"]))
+        return loss, {"loss": loss.detach()}
+

@@ -1,0 +1,1 @@
+"""Runs: the SQLite store, run folders, the worker that executes queued runs."""

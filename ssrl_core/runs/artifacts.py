@@ -1,0 +1,94 @@
+"""The files of one run folder, and reading them back.
+
+    config.json              the resolved RunConfig
+    checkpoint.safetensors   weights + optimiser + loop state (after every epoch)
+    embeddings.npy           float32 [N, D] encoder features of the whole dataset
+    index.faiss              inner-product index of the L2-normalised embeddings
+    map_pca.npy, map_umap.npy  float32 [N, 2] maps (PCA at once, UMAP when ready)
+    metrics.json             kNN / linear accuracies and evaluation timings
+    summary.json             everything above in one record (written last)
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+CONFIG = "config.json"
+EMBEDDINGS = "embeddings.npy"
+INDEX = "index.faiss"
+MAP_PCA = "map_pca.npy"
+MAP_UMAP = "map_umap.npy"
+METRICS = "metrics.json"
+SUMMARY = "summary.json"
+
+
+def write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+class RunArtifacts:
+    """Read-only view of a run folder."""
+
+    def __init__(self, run_dir: Path | str):
+        self.dir = Path(run_dir)
+
+    @property
+    def summary(self) -> dict | None:
+        return read_json(self.dir / SUMMARY)
+
+    @property
+    def metrics(self) -> dict:
+        return read_json(self.dir / METRICS) or {}
+
+    @property
+    def config(self) -> dict | None:
+        return read_json(self.dir / CONFIG)
+
+    def has_embeddings(self) -> bool:
+        return (self.dir / EMBEDDINGS).exists()
+
+    @cached_property
+    def embeddings(self) -> np.ndarray:
+        return np.load(self.dir / EMBEDDINGS)
+
+    def map(self) -> tuple[np.ndarray | None, str | None]:
+        """The best 2-D map there is: UMAP when ready, PCA until then."""
+        for name, kind in ((MAP_UMAP, "umap"), (MAP_PCA, "pca")):
+            try:
+                return np.load(self.dir / name), kind
+            except (FileNotFoundError, ValueError, EOFError):
+                continue
+        return None, None
+
+    @cached_property
+    def _index(self):
+        from ..evaluate.index import load_index
+
+        if (self.dir / INDEX).exists():
+            return load_index(self.dir / INDEX)
+        from ..evaluate.embed import l2_normalize
+        from ..evaluate.index import build_index
+
+        return build_index(l2_normalize(self.embeddings))
+
+    def neighbours(self, row: int, k: int = 8) -> list[tuple[int, float]]:
+        """The k nearest other images of dataset row ``row`` by cosine similarity."""
+        from ..evaluate.embed import l2_normalize
+
+        q = l2_normalize(self.embeddings[row : row + 1])
+        sims, idx = self._index.search(q, k + 1)
+        out = [(int(i), float(s)) for i, s in zip(idx[0], sims[0]) if i != row and i >= 0]
+        return out[:k]

@@ -1,0 +1,37 @@
+"""One run from config to summary: pretrain, evaluate, write the run folder.
+
+Both the foreground CLI (``train``) and the background worker call ``execute``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..config import RunConfig
+from ..evaluate import evaluate_trained
+from ..train import pretrain
+from . import artifacts as art
+
+
+def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | None = None,
+            should_cancel: Callable[[], bool] | None = None, with_umap: bool = True) -> dict:
+    t0 = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
+    art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
+    metrics = evaluate_trained(trained, run_dir, on_event=on_event, with_umap=with_umap)
+    c = trained.config
+    summary = {
+        "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,
+        "epochs": c.epochs, "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed, "options": c.options,
+        "device": trained.device.type, "precision": trained.precision,
+        "train_seconds": round(trained.train_seconds, 3),
+        "images_per_s": round(trained.images_per_s, 1),
+        "final_loss": trained.final_loss,
+        "n_images": len(trained.dataset),
+        **metrics,
+        "total_seconds": round(time.perf_counter() - t0, 3),
+    }
+    art.write_json(run_dir / art.SUMMARY, summary)
+    return summary

@@ -1,0 +1,166 @@
+"""The pretraining loop, readable top to bottom.
+
+``pretrain(cfg, run_dir)`` trains a method's encoder on a dataset's train split and leaves
+``run_dir/checkpoint.safetensors`` (weights, optimiser and loop state, written after every
+epoch so a run resumes where it stopped). Progress goes to ``on_event`` as plain dicts;
+``should_cancel`` is polled between steps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .augment import parse_augment
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import RunConfig
+from .data import ImageSet, load_dataset
+from .device import MEMORY_FORMAT, autocast, generator_for, pick_device, precision_for, to_device_batch
+from .models import build_encoder
+from .pretext import PretextMethod, build_method
+
+CHECKPOINT = "checkpoint.safetensors"
+Event = dict
+
+
+class Cancelled(Exception):
+    """Raised inside the loop when ``should_cancel`` says so; the last checkpoint stays."""
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Trained:
+    method: PretextMethod
+    dataset: ImageSet
+    config: RunConfig  # resolved
+    device: torch.device
+    precision: str
+    train_seconds: float
+    images_per_s: float
+    final_loss: float | None
+
+
+def build(cfg: RunConfig, device: torch.device, dataset: ImageSet) -> PretextMethod:
+    torch.manual_seed(cfg.seed)
+    encoder = build_encoder(cfg.encoder, dataset.channels)
+    method = build_method(cfg.method, encoder, dataset.num_classes, dataset.channels, cfg.options)
+    return method.to(device, memory_format=MEMORY_FORMAT)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to zero."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def pretrain(
+    cfg: RunConfig,
+    run_dir: Path,
+    on_event: Callable[[Event], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> Trained:
+    emit = on_event or (lambda e: None)
+    device = pick_device(cfg.device)
+    cfg = cfg.resolved(device.type)
+    precision = precision_for(device)
+    dataset = load_dataset(cfg.dataset, cfg.data_dir)
+    method = build(cfg, device, dataset)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = run_dir / CHECKPOINT
+
+    if not method.trainable or cfg.epochs == 0:
+        save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True})
+        emit({"kind": "epoch_end", "epoch": 0, "epochs": 0, "loss": None, "images_per_s": None})
+        return Trained(method, dataset, cfg, device, precision.name, 0.0, 0.0, None)
+
+    images = dataset.images[dataset.train_idx].to(device)  # uint8, resident on the device
+    labels = dataset.labels[dataset.train_idx].to(device)
+    n = images.shape[0]
+    batch = min(cfg.batch_size, n)
+    steps_per_epoch = n // batch
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = min(total_steps // 10, 10 * steps_per_epoch)
+    augment = parse_augment(cfg.augment)
+    params = [p for p in method.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = torch.amp.GradScaler(device.type) if precision.scaler else None
+    gen = generator_for(device, cfg.seed)
+
+    start_epoch = 0
+    if ckpt.exists():
+        meta, extra = load_checkpoint(ckpt, method, optimizer, device)
+        start_epoch = int(meta.get("epoch", 0))
+        if "rng" in extra:
+            gen.set_state(extra["rng"].cpu())
+        emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
+
+    t_train = time.perf_counter()
+    seen = 0
+    last_loss: float | None = None
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, cfg.epochs):
+        method.train()
+        t_epoch = time.perf_counter()
+        perm = torch.randperm(n, device=device, generator=gen)
+        loss_sum = torch.zeros((), device=device)
+        logs_sum: dict[str, torch.Tensor] = {}
+        last_report = time.perf_counter()
+        for i in range(steps_per_epoch):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled(f"cancelled at epoch {epoch + 1}, step {i}")
+            idx = perm[i * batch : (i + 1) * batch]
+            x = images[idx].float().div_(255)
+            views = [to_device_batch(augment(x, gen)) for _ in range(method.n_views)]
+            lr = lr_at(step, total_steps, cfg.lr, warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device, precision):
+                loss, logs = method.training_step(views, labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            method.after_step()
+            step += 1
+            seen += batch
+            loss_sum += loss.detach()
+            for k, v in logs.items():
+                logs_sum[k] = logs_sum.get(k, 0) + v.detach().float()
+            now = time.perf_counter()
+            if now - last_report > 1.0 or i == steps_per_epoch - 1:
+                # one host sync per report, never per step
+                last_loss = float(loss.detach())
+                if not math.isfinite(last_loss):
+                    raise Diverged(f"the loss became {last_loss} at epoch {epoch + 1}, step {i + 1}")
+                elapsed = now - t_train
+                done = step - start_epoch * steps_per_epoch
+                emit({
+                    "kind": "step", "epoch": epoch + 1, "epochs": cfg.epochs, "step": step,
+                    "total_steps": total_steps, "loss": last_loss, "lr": lr,
+                    "images_per_s": seen / elapsed,
+                    "eta_s": elapsed / done * (total_steps - step),
+                })
+                last_report = now
+        epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
+        epoch_loss = float(loss_sum) / steps_per_epoch
+        save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict()}, {"rng": gen.get_state()})
+        emit({
+            "kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, "loss": epoch_loss, **epoch_logs,
+            "seconds": time.perf_counter() - t_epoch, "images_per_s": seen / (time.perf_counter() - t_train),
+        })
+    train_seconds = time.perf_counter() - t_train
+    return Trained(method, dataset, cfg, device, precision.name, train_seconds,
+                   seen / train_seconds if train_seconds > 0 else 0.0, last_loss)
