@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from ssrl_core.augment import OPS, PRESETS, parse_augment
+
+
+def _batch(c=3, n=16):
+    g = torch.Generator().manual_seed(1)
+    one = torch.rand(1, c, 32, 32, generator=g)
+    return one.repeat(n, 1, 1, 1)  # n identical images
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_op_keeps_shape_and_range(name, channels):
+    x = _batch(channels)
+    y = OPS[name]()(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert y.min() >= 0 and y.max() <= 1 + 1e-6
+
+
+@pytest.mark.parametrize("name", ["crop", "color_jitter", "blur", "rotate", "erase", "noise"])
+def test_parameters_are_drawn_per_sample(name):
+    x = _batch(3)  # identical inputs: any difference between outputs comes from per-sample draws
+    kw = {"p": 1.0} if "p" in OPS[name]().params() else {}
+    y = OPS[name](**kw)(x, torch.Generator().manual_seed(0))
+    flat = y.flatten(1)
+    distinct = {tuple(v.round(decimals=4).tolist()) for v in flat}
+    assert len(distinct) > len(flat) // 2, f"{name} seems to draw one parameter set per batch"
+
+
+def test_probability_zero_and_one():
+    x = _batch(3)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(OPS["flip"](p=0.0)(x, g), x)
+    assert torch.equal(OPS["flip"](p=1.0)(x, g), x.flip(-1))
+    assert torch.equal(OPS["grayscale"](p=1.0)(x, g)[:, 0], OPS["grayscale"](p=1.0)(x, g)[:, 2])
+    assert torch.equal(OPS["solarize"](p=0.0)(x, g), x)
+
+
+def test_same_seed_same_views():
+    p = parse_augment("simclr")
+    x = _batch(3)
+    a = p(x, torch.Generator().manual_seed(5))
+    b = p(x, torch.Generator().manual_seed(5))
+    c = p(x, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_presets_and_op_lists_parse():
+    for name in PRESETS:
+        parse_augment(name)
+    p = parse_augment("crop(min_scale=0.3), flip ,color_jitter(p=0.5,hue=0)")
+    assert [o.name for o in p.ops] == ["crop", "flip", "color_jitter"]
+    assert p.ops[0].min_scale == 0.3 and p.ops[2].hue == 0.0
+    assert parse_augment(p.spec()).spec() == p.spec()
+    assert parse_augment("none").ops == [] and parse_augment("").ops == []
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("sharpen", "unknown augmentation 'sharpen'"),
+    ("crop(zoom=2)", "crop has no parameter 'zoom'"),
+    ("crop(min_scale=big)", "needs a number"),
+    ("flip(p=1.5)", "between 0 and 1"),
+    ("crop(min_scale=0.9,max_scale=0.5)", "must not exceed"),
+    ("crop(", "cannot read"),
+])
+def test_bad_specs_say_what_is_wrong(spec, words):
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        parse_augment(spec)

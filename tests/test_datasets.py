@@ -1,0 +1,42 @@
+import torch
+
+from ssrl_core.data import load_dataset
+from ssrl_core.data.shapes import COLORS, SHAPES, generate_shapes, load_shapes
+
+
+def test_digits_is_real_upsampled_and_split():
+    ds = load_dataset("digits")
+    assert ds.images.shape == (1797, 1, 32, 32) and ds.images.dtype == torch.uint8
+    assert ds.num_classes == 10 and set(ds.labels.tolist()) == set(range(10))
+    assert int(ds.is_train.sum()) == 1438 and len(ds.test_idx) == 359
+    # stratified: every class is in the test split
+    assert set(ds.labels[ds.test_idx].tolist()) == set(range(10))
+    assert ds.images.max() > 200 and ds.images.min() == 0
+
+
+def test_shapes_factors_and_determinism():
+    a = generate_shapes(n=300, seed=3)
+    b = generate_shapes(n=300, seed=3)
+    c = generate_shapes(n=300, seed=4)
+    assert torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    assert a.images.shape == (300, 3, 32, 32)
+    assert len(SHAPES) >= 5 and len(COLORS) >= 6
+    for f in ("shape", "color", "size", "rotation", "position_x", "size_bin", "rotation_bin", "position_bin"):
+        assert f in a.factors and a.factors[f].shape == (300,)
+    assert torch.equal(a.labels, a.factors["shape"])
+    assert set(a.discrete_factors()) >= {"shape", "color", "size_bin", "rotation_bin", "position_bin"}
+    # bins agree with the continuous values they summarise
+    assert torch.equal(a.factors["rotation_bin"], (a.factors["rotation"] // 90).long() % 4)
+    # the colour factor is the colour drawn: the brightest pixel's dominant channel for red shapes is red
+    red = a.images[a.factors["color"] == COLORS.index("red")].float()
+    assert (red[:, 0].amax((1, 2)) > red[:, 2].amax((1, 2)) + 100).all()
+
+
+def test_shapes_cache_is_reused(tmp_path):
+    first = load_shapes(tmp_path, n=200, seed=0)
+    files = list(tmp_path.glob("*.pt"))
+    assert len(files) == 1
+    again = load_shapes(tmp_path, n=200, seed=0)
+    assert torch.equal(first.images, again.images) and again.factor_names == first.factor_names
+    files[0].write_bytes(b"damaged")  # a damaged cache is regenerated, not trusted
+    assert torch.equal(load_shapes(tmp_path, n=200, seed=0).images, first.images)
