@@ -1,0 +1,67 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from ssrl_core.config import RunConfig
+from ssrl_core.data import ImageSet
+from ssrl_core.models import build_encoder
+from ssrl_core.pretext import METHODS, build_method
+from ssrl_core.pretext.rotation import rotate_all
+
+
+def test_cnn_small_is_exactly_the_specified_stack():
+    enc = build_encoder("cnn-small", 3)
+    convs = [m for m in enc.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.stride[0], c.kernel_size) for c in convs] == [
+        (32, 1, (3, 3)), (64, 2, (3, 3)), (128, 2, (3, 3)), (256, 2, (3, 3))]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in enc.modules()) == 4
+    assert enc(torch.rand(2, 3, 32, 32)).shape == (2, 256) and enc.feature_dim == 256
+    assert build_encoder("cnn-small", 1)(torch.rand(2, 1, 28, 28)).shape == (2, 256)
+
+
+def test_resnet18_has_a_small_image_stem():
+    enc = build_encoder("resnet18", 3)
+    assert enc.body.conv1.kernel_size == (3, 3) and enc.body.conv1.stride == (1, 1)
+    assert isinstance(enc.body.maxpool, nn.Identity)
+    assert enc(torch.rand(2, 3, 32, 32)).shape == (2, 512)
+
+
+def test_unknown_names_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        build_encoder("vgg", 3)
+    with pytest.raises(ValueError, match="choose one of"):
+        RunConfig(method="jigsaw-9000")
+    with pytest.raises(ValueError, match="has no option"):
+        RunConfig(method="simclr", options={"temprature": 0.1})
+
+
+def test_rotate_all_produces_the_four_rotations_with_labels():
+    x = torch.arange(2 * 1 * 2 * 2, dtype=torch.float32).view(2, 1, 2, 2)
+    rots, labels = rotate_all(x)
+    assert labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert torch.equal(rots[2], torch.rot90(x[0], 1, (-2, -1)))
+    assert torch.equal(rots[6], torch.rot90(x[0], 3, (-2, -1)))
+
+
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if m.trainable])
+def test_a_few_steps_lower_the_loss(name):
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(32, 1, 16, 16, generator=g)
+    labels = torch.randint(0, 4, (32,), generator=g)
+    method = build_method(name, build_encoder("cnn-small", 1), 4, 1)
+    opt = torch.optim.AdamW(method.parameters(), lr=3e-3)
+    views = [x.flip(-1) if i else x for i in range(method.n_views)]  # fixed views: a learnable target
+    losses = []
+    for _ in range(15):
+        loss, logs = method.training_step(views, labels)
+        assert set(logs) >= {"loss"}
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.9, losses
+
+
+def test_random_baseline_is_not_trainable():
+    assert METHODS["random"].trainable is False

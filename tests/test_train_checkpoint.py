@@ -1,0 +1,66 @@
+import json
+
+import pytest
+import torch
+
+from ssrl_core.checkpoint import load_checkpoint
+from ssrl_core.config import RunConfig
+from ssrl_core.train import CHECKPOINT, Cancelled, build, pretrain, lr_at
+from ssrl_core.device import pick_device
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    lrs = [lr_at(s, 100, 1.0, 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.01
+
+
+def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path):
+    cfg = RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256)
+    events = []
+    t = pretrain(cfg, tmp_path, on_event=events.append)
+    kinds = [e["kind"] for e in events]
+    assert "step" in kinds and kinds[-1] == "epoch_end" and events[-1]["epoch"] == 1
+    assert t.config.encoder == "cnn-small" and t.device.type == "cpu" and t.images_per_s > 0
+    step = next(e for e in events if e["kind"] == "step")
+    assert {"loss", "lr", "images_per_s", "eta_s", "epoch", "epochs"} <= set(step)
+    assert (tmp_path / CHECKPOINT).exists()
+
+    # asking for 2 epochs on the same folder resumes after epoch 1 instead of starting over
+    events2 = []
+    pretrain(RunConfig(dataset="digits", method="simclr", epochs=2, batch_size=256), tmp_path, on_event=events2.append)
+    assert events2[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
+    assert [e["epoch"] for e in events2 if e["kind"] == "epoch_end"] == [2]
+
+
+def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path):
+    calls = {"n": 0}
+
+    def should_cancel():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled):
+        pretrain(RunConfig(dataset="digits", method="rotation", epochs=3, batch_size=128), tmp_path, should_cancel=should_cancel)
+    assert calls["n"] == 4  # it stopped at the first step boundary after the request
+
+
+def test_checkpoint_is_safetensors_and_a_foreign_file_is_refused(tmp_path):
+    cfg = RunConfig(dataset="digits", method="random")
+    pretrain(cfg, tmp_path)
+    path = tmp_path / CHECKPOINT
+    assert path.read_bytes()[8:9] == b"{"  # safetensors: 8-byte header length, then JSON
+    model = build(cfg.resolved("cpu"), pick_device("cpu"), _digits())
+    meta, _ = load_checkpoint(path, model)
+    assert meta["done"] is True
+    import pickle
+
+    path.write_bytes(pickle.dumps({"evil": "payload"}))
+    with pytest.raises(ValueError, match="not a readable safetensors checkpoint"):
+        load_checkpoint(path, model)
+
+
+def _digits():
+    from ssrl_core.data import load_dataset
+
+    return load_dataset("digits")
