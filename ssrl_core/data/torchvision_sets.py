@@ -1,6 +1,472 @@
-"""Placeholder: being written."""
+"""The torchvision datasets, read from their original files in the data folder.
+
+Every set is kept in its own subfolder of the data folder ``ROOT`` (``SSRL_HOME/data`` or
+``--data-dir``), laid out exactly as torchvision downloads it, so a folder written by
+torchvision anywhere else can be copied in as it is:
+
+========================  ==========================================  ==================================
+dataset                   folder                                      files
+========================  ==========================================  ==================================
+``mnist``                 ``ROOT/mnist/MNIST/raw/``                   ``train-images-idx3-ubyte``,
+                                                                      ``train-labels-idx1-ubyte``,
+                                                                      ``t10k-images-idx3-ubyte``,
+                                                                      ``t10k-labels-idx1-ubyte``
+                                                                      (each may also be ``.gz``)
+``fashion-mnist``         ``ROOT/fashion-mnist/FashionMNIST/raw/``    the same four names as MNIST
+``cifar10``               ``ROOT/cifar10/cifar-10-batches-py/``       ``data_batch_1`` .. ``data_batch_5``,
+                                                                      ``test_batch``, ``batches.meta``
+                                                                      (from ``cifar-10-python.tar.gz``)
+``cifar100``              ``ROOT/cifar100/cifar-100-python/``         ``train``, ``test``, ``meta``
+                                                                      (from ``cifar-100-python.tar.gz``)
+``svhn``                  ``ROOT/svhn/``                              ``train_32x32.mat``, ``test_32x32.mat``
+``stl10``                 ``ROOT/stl10/stl10_binary/``                ``train_X.bin``, ``train_y.bin``,
+                                                                      ``test_X.bin``, ``test_y.bin``
+                                                                      (``class_names.txt`` optional)
+========================  ==========================================  ==================================
+
+Each set is returned as one :class:`ImageSet` holding the official train split followed by
+the official test split (``is_train`` marks the train split). Images are uint8
+``[N, C, H, W]``: MNIST and Fashion-MNIST ``[N, 1, 28, 28]``, CIFAR and SVHN
+``[N, 3, 32, 32]``, STL-10 ``[N, 3, 96, 96]``. SVHN's label 10 (the digit 0) becomes 0 and
+its ``extra`` split is not used; STL-10's labels 1..10 become 0..9 and only its labelled
+``train`` and ``test`` splits are read (the 100,000 ``unlabeled`` images are skipped).
+
+The files are parsed here, not by torchvision's dataset classes: those check the MD5 of
+every file and would refuse any copy that is not byte-for-byte the original. torchvision is
+used only to download: when files are missing and ``download`` is true, its dataset class is
+built with ``download=True`` (sockets time out after :data:`DOWNLOAD_TIMEOUT_S` seconds, so a
+machine without network fails within seconds). When the files are missing and cannot be
+downloaded, :class:`~ssrl_core.data.DatasetMissing` says which files to put where. A file
+that cannot be parsed raises a :class:`DamagedFile` (a ``ValueError``) naming it.
+
+The CIFAR batches are Python pickles. They are read with a restricted unpickler that can
+only rebuild plain containers and numpy arrays; a pickle that names any other global
+(``os.system`` and the like) is refused before anything in it runs.
+"""
 from __future__ import annotations
 
+import gzip
+import pickle
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
-def load_torchvision(name, root, download=True):
-    raise NotImplementedError(name)
+import numpy as np
+import torch
+
+from .imageset import ImageSet
+
+__all__ = ["load_torchvision", "expected_files", "dataset_folder", "DamagedFile", "DOWNLOAD_TIMEOUT_S"]
+
+#: seconds any one network operation of a download may block before it fails
+DOWNLOAD_TIMEOUT_S = 15.0
+
+
+class DamagedFile(ValueError):
+    """A dataset file exists but cannot be read as the format it should have."""
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class _Spec:
+    title: str
+    folder: tuple[str, ...]  # below ROOT
+    files: tuple[str, ...]  # required, in that folder
+    source: str  # where the files come from, for the message
+    gz_ok: bool = False  # each file may be stored gzip-compressed as NAME.gz
+
+
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+_SPECS: dict[str, _Spec] = {
+    "mnist": _Spec(
+        "MNIST", ("mnist", "MNIST", "raw"), _IDX_FILES,
+        "the four .gz files at https://ossci-datasets.s3.amazonaws.com/mnist/", gz_ok=True,
+    ),
+    "fashion-mnist": _Spec(
+        "Fashion-MNIST", ("fashion-mnist", "FashionMNIST", "raw"), _IDX_FILES,
+        "the four .gz files at http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", gz_ok=True,
+    ),
+    "cifar10": _Spec(
+        "CIFAR-10", ("cifar10", "cifar-10-batches-py"),
+        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, unpacked in the cifar10 folder",
+    ),
+    "cifar100": _Spec(
+        "CIFAR-100", ("cifar100", "cifar-100-python"), ("train", "test", "meta"),
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz, unpacked in the cifar100 folder",
+    ),
+    "svhn": _Spec(
+        "SVHN", ("svhn",), ("train_32x32.mat", "test_32x32.mat"),
+        "http://ufldl.stanford.edu/housenumbers/train_32x32.mat and test_32x32.mat",
+    ),
+    "stl10": _Spec(
+        "STL-10", ("stl10", "stl10_binary"), ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"),
+        "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz, 2.5 GB, unpacked in the stl10 folder",
+    ),
+}
+
+# the class names torchvision's dataset classes give (``.classes``)
+_MNIST_CLASSES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
+                  "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
+_FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+_STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+
+
+def dataset_folder(name: str, root: Path) -> Path:
+    """The folder in which the files of ``name`` are expected."""
+    return Path(root).joinpath(*_SPECS[_check_name(name)].folder)
+
+
+def expected_files(name: str, root: Path) -> list[Path]:
+    """The files ``name`` needs (for MNIST-style sets a ``.gz`` twin is also accepted)."""
+    folder = dataset_folder(name, root)
+    return [folder / f for f in _SPECS[name].files]
+
+
+def _check_name(name: str) -> str:
+    if name not in _SPECS:
+        raise ValueError(f"unknown torchvision dataset {name!r}: choose one of {', '.join(_SPECS)}")
+    return name
+
+
+def _find(folder: Path, fname: str, gz_ok: bool) -> Path | None:
+    p = folder / fname
+    if p.is_file():
+        return p
+    if gz_ok and (folder / (fname + ".gz")).is_file():
+        return folder / (fname + ".gz")
+    return None
+
+
+def _missing(name: str, root: Path) -> list[str]:
+    spec = _SPECS[name]
+    folder = dataset_folder(name, root)
+    return [f for f in spec.files if _find(folder, f, spec.gz_ok) is None]
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
+    """Load ``name`` (mnist, fashion-mnist, cifar10, cifar100, svhn, stl10) from its folder
+    under ``root`` (see the module docstring for the folders and files), downloading it
+    first with torchvision when files are missing and ``download`` is true.
+
+    Raises :class:`~ssrl_core.data.DatasetMissing` when files are missing and cannot be
+    downloaded, :class:`DamagedFile` (a ``ValueError``) when a file cannot be parsed.
+    """
+    _check_name(name)
+    root = Path(root)
+    missing = _missing(name, root)
+    if missing:
+        if not download:
+            raise _missing_error(name, root, missing, "downloading is switched off (download=False)")
+        try:
+            _download(name, root)
+        except Exception as exc:  # no network, refused, timed out, bad archive, ...
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            if len(reason) > 300:
+                reason = reason[:297] + "..."
+            raise _missing_error(
+                name, root, _missing(name, root) or missing,
+                f"downloading it failed (is there no network here?): {reason}",
+            ) from exc
+        missing = _missing(name, root)
+        if missing:
+            raise _missing_error(name, root, missing, "the download did not produce them")
+    return _READERS[name](name, dataset_folder(name, root))
+
+
+def _missing_error(name: str, root: Path, missing: list[str], why: str) -> Exception:
+    from . import DatasetMissing  # here, not at the top: ssrl_core.data imports this module
+
+    spec = _SPECS[name]
+    folder = dataset_folder(name, root)
+    gz = " (each may also be gzip-compressed as NAME.gz)" if spec.gz_ok else ""
+    lines = [
+        f"{spec.title} is not in the data folder and {why}.",
+        f"Expected these files in {folder}{gz}:",
+        *[f"  {folder / f}{'   <- missing' if f in missing else ''}" for f in spec.files],
+        f"To fix it, copy the files there (get them from {spec.source}),",
+        f"or run this once on a machine with network access, which downloads them into"
+        f" {Path(root) / spec.folder[0]}, and copy that folder here.",
+    ]
+    return DatasetMissing("\n".join(lines))
+
+
+def _download(name: str, root: Path) -> None:
+    """Download with torchvision's dataset classes into ``root/<name>``, with a socket timeout."""
+    import torchvision.datasets as tvd
+
+    target = str(Path(root) / _SPECS[name].folder[0])
+    Path(target).mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        if name == "mnist":
+            tvd.MNIST(target, train=False, download=True)  # fetches all four files
+        elif name == "fashion-mnist":
+            tvd.FashionMNIST(target, train=False, download=True)
+        elif name == "cifar10":
+            tvd.CIFAR10(target, train=False, download=True)  # fetches and unpacks the whole archive
+        elif name == "cifar100":
+            tvd.CIFAR100(target, train=False, download=True)
+        elif name == "svhn":
+            tvd.SVHN(target, split="train", download=True)
+            tvd.SVHN(target, split="test", download=True)
+        elif name == "stl10":
+            tvd.STL10(target, split="test", download=True)  # the whole archive, unlabeled part included
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _damaged(path: Path, what: str) -> DamagedFile:
+    return DamagedFile(
+        f"{path} is damaged ({what}). Delete it or replace it with a good copy"
+        f" (once deleted, it is downloaded again where the network allows)."
+    )
+
+
+def _imageset(name: str, parts: list[tuple[np.ndarray, np.ndarray, bool]], class_names: list[str]) -> ImageSet:
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([np.asarray(p[1], dtype=np.int64) for p in parts])
+    is_train = np.concatenate([np.full(len(p[1]), p[2], dtype=bool) for p in parts])
+    return ImageSet(
+        name=name,
+        images=torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)),
+        labels=torch.from_numpy(labels),
+        class_names=list(class_names),
+        is_train=torch.from_numpy(is_train),
+    )
+
+
+def _check_labels(path: Path, labels: np.ndarray, n: int, k: int) -> None:
+    if labels.shape != (n,):
+        raise _damaged(path, f"{labels.shape[0] if labels.ndim else 0} labels for {n} images")
+    if n and (labels.min() < 0 or labels.max() >= k):
+        raise _damaged(path, f"labels outside 0..{k - 1}")
+
+
+# ----------------------------------------------------------------------------- MNIST, Fashion-MNIST
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        raise _damaged(path, f"not a valid gzip file: {type(exc).__name__}: {exc}") from exc
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes: 0, 0, type 0x08, ndim, then ndim big-endian int32
+    sizes, then the data."""
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] != ndim:
+        raise _damaged(path, f"not an IDX file of {ndim}-d unsigned bytes: bad magic number {data[:4].hex() or 'none'}")
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise _damaged(path, "truncated header")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">i4", count=ndim, offset=4))
+    size = int(np.prod(dims))
+    if len(data) - head != size:
+        raise _damaged(path, f"{len(data) - head} data bytes where the header promises {size} ({'x'.join(map(str, dims))})")
+    return np.frombuffer(data, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _read_mnist_like(name: str, folder: Path) -> ImageSet:
+    parts = []
+    for prefix, train in (("train", True), ("t10k", False)):
+        ipath = _find(folder, f"{prefix}-images-idx3-ubyte", True)
+        lpath = _find(folder, f"{prefix}-labels-idx1-ubyte", True)
+        images = _read_idx(ipath, 3)
+        labels = _read_idx(lpath, 1).astype(np.int64)
+        _check_labels(lpath, labels, images.shape[0], 10)
+        parts.append((images[:, None], labels, train))
+    return _imageset(name, parts, _MNIST_CLASSES if name == "mnist" else _FASHION_CLASSES)
+
+
+# ----------------------------------------------------------------------------- CIFAR
+
+
+class UnsafePickle(pickle.UnpicklingError):
+    """A pickle names a global that a dataset file never needs."""
+
+
+def _latin1_encode(obj, encoding="latin1"):
+    # what Python 3 writes for bytes in pickle protocols 0-2: _codecs.encode(str, "latin1")
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickle("_codecs.encode is only allowed for latin1 strings")
+    return obj.encode("latin1")
+
+
+def _safe_globals() -> dict[tuple[str, str], object]:
+    try:
+        from numpy._core import multiarray, numeric
+    except ImportError:  # numpy < 2
+        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
+    allowed: dict[tuple[str, str], object] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+    }
+    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(mod, "_reconstruct")] = multiarray._reconstruct
+        allowed[(mod, "scalar")] = multiarray.scalar
+    if hasattr(numeric, "_frombuffer"):
+        for mod in ("numpy.core.numeric", "numpy._core.numeric"):
+            allowed[(mod, "_frombuffer")] = numeric._frombuffer
+    return allowed
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Rebuilds dicts, lists, strings, numbers and numpy arrays, and nothing else."""
+
+    _allowed: dict[tuple[str, str], object] | None = None
+
+    def find_class(self, module: str, name: str):
+        if _SafeUnpickler._allowed is None:
+            _SafeUnpickler._allowed = _safe_globals()
+        try:
+            return _SafeUnpickler._allowed[(module, name)]
+        except KeyError:
+            raise UnsafePickle(
+                f"it refers to {module}.{name}, which a dataset file never needs; it was refused without running it"
+            ) from None
+
+
+def _unpickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            obj = _SafeUnpickler(f, encoding="bytes").load()
+    except UnsafePickle as exc:
+        raise _damaged(path, f"unsafe pickle: {exc}") from exc
+    except (FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:  # UnpicklingError, EOFError, ValueError, TypeError, ...
+        raise _damaged(path, f"not a readable pickle: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise _damaged(path, f"a pickle of {type(obj).__name__}, not of a dict")
+    # the originals (Python 2 pickles) have bytes keys; re-saved copies may have str keys
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _names(path: Path, d: dict, key: str) -> list[str]:
+    if key not in d:
+        raise _damaged(path, f"no {key!r} entry")
+    try:
+        return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in d[key]]
+    except Exception as exc:
+        raise _damaged(path, f"bad {key!r} entry: {exc}") from exc
+
+
+def _cifar_batch(path: Path, label_key: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    d = _unpickle(path)
+    for key in ("data", label_key):
+        if key not in d:
+            raise _damaged(path, f"no {key!r} entry")
+    try:
+        data = np.asarray(d["data"])
+        labels = np.asarray(d[label_key]).astype(np.int64)
+    except Exception as exc:
+        raise _damaged(path, f"bad arrays: {exc}") from exc
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise _damaged(path, f"'data' is {data.dtype} {data.shape}, not uint8 [N, 3072]")
+    _check_labels(path, labels, data.shape[0], k)
+    # each row holds the red, then the green, then the blue 32x32 plane, row-major
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def _read_cifar10(name: str, folder: Path) -> ImageSet:
+    classes = _names(folder / "batches.meta", _unpickle(folder / "batches.meta"), "label_names")
+    parts = [(*_cifar_batch(folder / f"data_batch_{i}", "labels", len(classes)), True) for i in range(1, 6)]
+    parts.append((*_cifar_batch(folder / "test_batch", "labels", len(classes)), False))
+    return _imageset(name, parts, classes)
+
+
+def _read_cifar100(name: str, folder: Path) -> ImageSet:
+    classes = _names(folder / "meta", _unpickle(folder / "meta"), "fine_label_names")
+    parts = [
+        (*_cifar_batch(folder / "train", "fine_labels", len(classes)), True),
+        (*_cifar_batch(folder / "test", "fine_labels", len(classes)), False),
+    ]
+    return _imageset(name, parts, classes)
+
+
+# ----------------------------------------------------------------------------- SVHN
+
+
+def _read_svhn(name: str, folder: Path) -> ImageSet:
+    import scipy.io as sio
+
+    parts = []
+    for split, train in (("train", True), ("test", False)):
+        path = folder / f"{split}_32x32.mat"
+        try:
+            mat = sio.loadmat(str(path), variable_names=["X", "y"])
+        except (FileNotFoundError, PermissionError):
+            raise
+        except Exception as exc:  # MatReadError, ValueError, NotImplementedError (v7.3), ...
+            raise _damaged(path, f"not a readable MATLAB file: {type(exc).__name__}: {exc}") from exc
+        if "X" not in mat or "y" not in mat:
+            raise _damaged(path, "no 'X' or no 'y' variable")
+        x, y = np.asarray(mat["X"]), np.asarray(mat["y"])
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[:3] != (32, 32, 3):
+            raise _damaged(path, f"'X' is {x.dtype} {x.shape}, not uint8 [32, 32, 3, N]")
+        labels = y.astype(np.int64).reshape(-1)
+        labels[labels == 10] = 0  # SVHN stores the digit 0 as 10
+        _check_labels(path, labels, x.shape[3], 10)
+        parts.append((np.transpose(x, (3, 2, 0, 1)), labels, train))  # HWCN -> NCHW
+    return _imageset(name, parts, [str(i) for i in range(10)])
+
+
+# ----------------------------------------------------------------------------- STL-10
+
+
+def _read_stl10(name: str, folder: Path) -> ImageSet:
+    per_image = 3 * 96 * 96
+    parts = []
+    for split, train in (("train", True), ("test", False)):
+        xpath, ypath = folder / f"{split}_X.bin", folder / f"{split}_y.bin"
+        x = np.fromfile(xpath, dtype=np.uint8)
+        if x.size % per_image:
+            raise _damaged(xpath, f"{x.size} bytes, not a whole number of 3x96x96 images")
+        # each image is stored column-major per channel: transpose to row-major
+        images = x.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2)
+        labels = np.fromfile(ypath, dtype=np.uint8).astype(np.int64) - 1  # 1..10 -> 0..9
+        _check_labels(ypath, labels, images.shape[0], 10)
+        parts.append((images, labels, train))
+    classes = _STL10_CLASSES
+    names_file = folder / "class_names.txt"
+    if names_file.is_file():
+        try:
+            read = [n.strip() for n in names_file.read_text().splitlines() if n.strip()]
+        except (OSError, UnicodeDecodeError):
+            read = []
+        if len(read) == 10:
+            classes = read
+    return _imageset(name, parts, classes)
+
+
+_READERS: dict[str, Callable[[str, Path], ImageSet]] = {
+    "mnist": _read_mnist_like,
+    "fashion-mnist": _read_mnist_like,
+    "cifar10": _read_cifar10,
+    "cifar100": _read_cifar100,
+    "svhn": _read_svhn,
+    "stl10": _read_stl10,
+}
