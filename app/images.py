@@ -1,0 +1,38 @@
+"""Small image helpers for the pages: uint8 tensors to displayable arrays, grids.
+
+Plain numpy; no Streamlit. Dataset images are tiny (28-96 px), so they are enlarged with
+nearest-neighbour sampling to stay crisp in the browser.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_hwc(img: torch.Tensor | np.ndarray, scale: int = 4) -> np.ndarray:
+    """One image [C,H,W] (uint8, or float in [0,1]) to uint8 [H*s, W*s, 3]."""
+    a = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+    if a.dtype != np.uint8:
+        a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+    a = np.transpose(a, (1, 2, 0))
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    if scale > 1:
+        a = a.repeat(scale, axis=0).repeat(scale, axis=1)
+    return a
+
+
+def grid(images: torch.Tensor | np.ndarray, cols: int, scale: int = 3, pad: int = 2,
+         background: int = 255) -> np.ndarray:
+    """A batch [N,C,H,W] as one uint8 picture [rows*(H*s+pad), cols*(W*s+pad), 3]."""
+    n = len(images)
+    if n == 0:
+        return np.full((1, 1, 3), background, np.uint8)
+    tiles = [to_hwc(images[i], scale) for i in range(n)]
+    h, w = tiles[0].shape[:2]
+    rows = (n + cols - 1) // cols
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, 3), background, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = t
+    return out

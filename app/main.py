@@ -1,0 +1,37 @@
+"""SSRL Playground: the Streamlit entry point.
+
+    python -m streamlit run app/main.py
+
+Routes with ``st.navigation`` over the page files in ``pages/`` (paths resolve against
+this file's folder). Streamlit puts only ``app/`` on ``sys.path``, so the project root is
+added here for ``import app...`` and ``import ssrl_core...`` to work without installing.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import services  # noqa: E402
+
+st.set_page_config(page_title="SSRL Playground", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page("../pages/home.py", title="Start", icon="🏁", default=True),
+    st.Page("../pages/data.py", title="Data", icon="🖼️", url_path="data"),
+    st.Page("../pages/augment.py", title="Augment", icon="🎲", url_path="augment"),
+    st.Page("../pages/pretrain.py", title="Pretrain", icon="🏋️", url_path="pretrain"),
+    st.Page("../pages/explore.py", title="Explore", icon="🗺️", url_path="explore"),
+    st.Page("../pages/evaluate.py", title="Evaluate", icon="📏", url_path="evaluate"),
+]
+
+page = st.navigation(PAGES)
+services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
+with st.sidebar:
+    st.caption(f"State in `{services.home()}`")
+page.run()

@@ -1,0 +1,89 @@
+"""The app's side of the run store and the library, cached per Streamlit server.
+
+Pages call these instead of touching SQLite, files or torch directly. Cached resources
+are keyed by ``SSRL_HOME`` so tests that switch homes never see another home's state.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from ssrl_core import paths
+from ssrl_core.data import DATASETS, ImageSet, load_dataset
+from ssrl_core.runs.artifacts import RunArtifacts
+from ssrl_core.runs.store import RunStore
+from ssrl_core.runs.worker import start_worker_process, worker_alive
+
+ACTIVE = ("queued", "running")
+
+
+def home() -> str:
+    return str(paths.ssrl_home())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(home_dir: str) -> RunStore:
+    return RunStore(Path(home_dir) / "store.sqlite")
+
+
+def store() -> RunStore:
+    return _store(home())
+
+
+def ensure_worker() -> bool:
+    """Start the background worker when none is alive for this SSRL_HOME (a flock check,
+    microseconds). ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive workers
+    themselves). Returns whether a worker is alive or was started."""
+    if worker_alive():
+        return True
+    if os.environ.get("SSRL_NO_AUTOSTART") == "1":
+        return False
+    start_worker_process()
+    return True
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
+def _dataset(name: str, home_dir: str) -> ImageSet:
+    return load_dataset(name)
+
+
+def dataset(name: str) -> tuple[ImageSet | None, str | None]:
+    """(dataset, None) or (None, a message saying what is missing and what to do)."""
+    if name not in DATASETS:
+        return None, f"unknown dataset {name!r}"
+    try:
+        return _dataset(name, home()), None
+    except Exception as e:  # DatasetMissing and damaged files carry their own advice
+        return None, str(e)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _artifacts(run_dir: str, stamp: tuple) -> RunArtifacts:
+    return RunArtifacts(run_dir)
+
+
+def artifacts(run_dir: str) -> RunArtifacts:
+    """A cached reader for a run folder; a new one when the map files change (the UMAP
+    arrives after the PCA)."""
+    p = Path(run_dir)
+    stamp = tuple((p / f).exists() for f in ("map_umap.npy", "index.faiss", "summary.json"))
+    return _artifacts(run_dir, stamp)
+
+
+def run_label(run: dict) -> str:
+    """How a run is named in pickers: method, dataset, encoder, epochs, score, id."""
+    cfg = run["config"]
+    knn = (run.get("summary") or {}).get("knn_accuracy")
+    score = f" · kNN {knn:.3f}" if knn is not None else ""
+    enc = cfg.get("encoder", "auto")
+    enc = "" if enc == "auto" else f" · {enc}"
+    return f"{cfg['method']} · {cfg['dataset']}{enc} · {cfg['epochs']} ep{score} · {run['id']}"
+
+
+def finished_runs(dataset_name: str | None = None) -> list[dict]:
+    runs = [r for r in store().list(status="done", limit=500)]
+    if dataset_name:
+        runs = [r for r in runs if r["dataset"] == dataset_name]
+    return runs

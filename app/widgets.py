@@ -1,0 +1,158 @@
+"""Widgets shared by several pages: the augmentation picker, run pickers, the live run
+panel and image grids."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
+from ssrl_core.config import DEFAULT_AUGMENT
+
+from . import charts, services
+from .images import to_hwc
+
+CUSTOM = "custom…"
+
+
+def _param_range(name: str, op: str) -> tuple[float, float, float]:
+    """Slider bounds (lo, hi, step) for an op parameter."""
+    if name == "p" or name.endswith("scale") or name.endswith("area") or name == "threshold":
+        return 0.0, 1.0, 0.05
+    if name == "degrees":
+        return 0.0, 180.0, 5.0
+    if name.endswith("sigma") or name == "sigma":
+        return 0.0, 3.0, 0.05 if op == "blur" else 0.01
+    if name == "hue":
+        return 0.0, 0.5, 0.01
+    if name.endswith("ratio"):
+        return 0.1, 4.0, 0.05
+    return 0.0, 1.0, 0.05
+
+
+def augment_picker(key: str, dataset_name: str) -> str:
+    """A preset, or ops with strength sliders. Returns the augmentation spec string."""
+    default = DEFAULT_AUGMENT.get(dataset_name, "simclr")
+    options = list(PRESETS) + [CUSTOM]
+    choice = st.selectbox(
+        "Augmentations", options, index=options.index(default), key=f"{key}_preset",
+        format_func=lambda p: p if p == CUSTOM else f"{p} — {PRESET_HELP[p]}",
+        help="The augmentations decide what the encoder learns to ignore: two views of one image "
+             "differ only by them.",
+    )
+    if choice != CUSTOM:
+        spec = choice
+        ops = parse_augment(spec).ops
+    else:
+        base = [o.name for o in parse_augment(default).ops]
+        names = st.multiselect("Ops, applied in order", list(OPS), default=base, key=f"{key}_ops",
+                               format_func=lambda n: f"{n}: {OPS[n].description}")
+        ops = []
+        for name in names:
+            op = OPS[name]()
+            with st.expander(f"{name} strengths", expanded=False):
+                kwargs = {}
+                for pname, val in op.params().items():
+                    lo, hi, step = _param_range(pname, name)
+                    kwargs[pname] = st.slider(pname, lo, hi, float(min(max(val, lo), hi)), step,
+                                              key=f"{key}_{name}_{pname}")
+            ops.append(OPS[name](**kwargs))
+        spec = Pipeline(ops).spec() or "none"
+        try:
+            parse_augment(spec)
+        except ValueError as e:
+            st.error(str(e))
+    st.caption("Ops: " + (", ".join(f"`{o.spec()}`" for o in ops) if ops else "none (two identical views)"))
+    return spec
+
+
+def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3):
+    """Pick one run (returns a run dict or None) or several (a list)."""
+    by_id = {r["id"]: r for r in runs}
+    ids = list(by_id)
+    fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
+    if multi:
+        picked = st.multiselect(label, ids, default=ids[:default_n], key=key, format_func=fmt)
+        return [by_id[i] for i in picked]
+    if not ids:
+        return None
+    wanted = st.query_params.get("run")
+    index = ids.index(wanted) if wanted in ids else 0
+    picked = st.selectbox(label, ids, index=index, key=key, format_func=fmt)
+    return by_id.get(picked)
+
+
+def image_row(images, captions: list[str], scale: int = 3) -> None:
+    """Images side by side with captions, in one element."""
+    st.image([to_hwc(im, scale) for im in images], caption=captions)
+
+
+def _fmt_eta(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = int(round(s))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def live_runs_panel() -> None:
+    """Queued and running runs with progress, loss curve, speed, ETA and a cancel button.
+    Polls the store once a second while something is active; stops when all is done."""
+    store = services.store()
+    active = any(r["status"] in services.ACTIVE for r in store.list(limit=100))
+
+    @st.fragment(run_every=1.0 if active else None)
+    def panel() -> None:
+        runs = [r for r in store.list(limit=100) if r["status"] in services.ACTIVE]
+        if not runs:
+            if active:  # something just finished: rerun the page once so polling stops
+                st.rerun()
+            st.caption("Nothing is training right now.")
+            return
+        if not services.worker_alive():
+            st.warning("No worker is running, so queued runs wait. The app starts one when it can; "
+                       "or start it yourself: `python -m ssrl_core worker`.")
+        for r in runs:
+            with st.container(border=True):
+                head, btn = st.columns([5, 1])
+                phase = r["phase"] or r["status"]
+                head.markdown(f"**{services.run_label(r)}** — {r['status']}, {phase}")
+                if btn.button("Cancel", key=f"cancel_{r['id']}", help="Stop at the next step; keeps what it made"):
+                    try:
+                        store.request_cancel(r["id"])
+                        st.toast(f"Cancelling {r['id']}")
+                    except (KeyError, ValueError) as e:
+                        st.warning(str(e))
+                progress = float(r["progress"] or 0)
+                st.progress(min(max(progress, 0.0), 1.0),
+                            text=f"epoch {r['epoch']}/{r['epochs']} · {progress:.0%}")
+                c1, c2, c3 = st.columns(3)
+                c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
+                c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
+                c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
+                steps = store.events(r["id"], kind="step")
+                if len(steps) >= 2:
+                    st.plotly_chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
+                                    key=f"loss_{r['id']}")
+
+    panel()
+
+
+def runs_table(limit: int = 50) -> None:
+    runs = services.store().list(limit=limit)
+    if not runs:
+        st.caption("No runs yet.")
+        return
+    rows = []
+    for r in runs:
+        s = r["summary"] or {}
+        rows.append({
+            "id": r["id"], "status": r["status"], "method": r["method"], "dataset": r["dataset"],
+            "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": f"{r['epoch']}/{r['epochs']}",
+            "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+            "train s": s.get("train_seconds"),
+            "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
+            "note": r["error"] or "",
+        })
+    st.dataframe(rows, hide_index=True, key="runs_table",
+                 column_config={"kNN acc": st.column_config.NumberColumn(format="%.3f"),
+                                "linear acc": st.column_config.NumberColumn(format="%.3f")})

@@ -1,0 +1,37 @@
+"""Augment: what a preset or a list of ops does to images, two views per image."""
+import streamlit as st
+import torch
+
+from app import services, widgets
+from app.images import grid
+from ssrl_core.augment import parse_augment
+from ssrl_core.data import DATASETS
+
+st.title("Augment")
+st.markdown("Instance-discrimination methods (SimCLR, BYOL, …) learn that **two views of one image are the "
+            "same thing**. Whatever differs between the views is what the features learn to ignore.")
+c1, c2 = st.columns([1, 2])
+with c1:
+    name = st.selectbox("Dataset", list(DATASETS), key="aug_dataset")
+    spec = widgets.augment_picker("aug", name)
+    if st.button("Regenerate", key="aug_regenerate"):
+        st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
+ds, error = services.dataset(name)
+if error:
+    c2.error(error)
+    st.stop()
+try:
+    pipeline = parse_augment(spec)
+except ValueError as e:
+    c2.error(str(e))
+    st.stop()
+
+seed = st.session_state.get("aug_seed", 0)
+g = torch.Generator().manual_seed(seed)
+rows = torch.randperm(len(ds), generator=g)[:8]
+x = ds.images[rows].float() / 255
+v1, v2 = pipeline(x, g), pipeline(x, g)
+with c2:
+    st.caption("Each row: the original, then two augmented views.")
+    st.image([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
+             caption=[f"#{int(r)} {ds.class_names[int(ds.labels[r])]}" for r in rows])

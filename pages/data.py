@@ -1,0 +1,50 @@
+"""Data: browse a dataset's images with their labels and ground-truth factors."""
+import numpy as np
+import streamlit as st
+import torch
+
+from app import services
+from app.images import grid
+from ssrl_core.data import DATASETS
+
+st.title("Data")
+name = st.selectbox("Dataset", list(DATASETS), key="data_dataset", format_func=lambda n: f"{n} — {DATASETS[n]}")
+ds, error = services.dataset(name)
+if error:
+    st.error(error)
+    st.stop()
+
+info = ds.describe()
+cols = st.columns(5)
+cols[0].metric("images", f"{info['images']:,}")
+cols[1].metric("size", f"{info['size']}×{info['size']}×{info['channels']}")
+cols[2].metric("classes", info["classes"])
+cols[3].metric("train", f"{info['train']:,}")
+cols[4].metric("test", f"{info['test']:,}")
+if ds.factors:
+    st.caption("Ground-truth factors: " + ", ".join(ds.factors) + ". Colour the map by them on the Explore page.")
+
+c1, c2, c3 = st.columns([2, 2, 1])
+classes = c1.multiselect("Only these classes", ds.class_names, key="data_classes")
+factor = c2.selectbox("Caption with", ["label"] + ds.discrete_factors(), key="data_caption") if ds.factors else "label"
+if c3.button("Shuffle", key="data_shuffle"):
+    st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
+
+rows = np.arange(len(ds))
+if classes:
+    wanted = [ds.class_names.index(c) for c in classes]
+    rows = rows[np.isin(ds.labels.numpy(), wanted)]
+rng = np.random.default_rng(st.session_state.get("data_seed", 0))
+show = np.sort(rng.choice(rows, size=min(32, len(rows)), replace=False)) if len(rows) else rows
+if not len(show):
+    st.info("No images match.")
+    st.stop()
+
+names = ds.factor_names.get(factor, ds.class_names) if factor != "label" else ds.class_names
+values = ds.labels if factor == "label" else ds.factors[factor]
+captions = [f"#{r} {names[int(values[r])] if int(values[r]) >= 0 else '?'}" for r in show]
+st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions)
+if ds.factors:
+    with st.expander("Factors of these images"):
+        st.dataframe({k: [float(v[r]) if v.is_floating_point() else int(v[r]) for r in show] for k, v in ds.factors.items()}
+                     | {"row": [int(r) for r in show]}, hide_index=True)

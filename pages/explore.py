@@ -1,0 +1,98 @@
+"""Explore: the map of a finished run's embeddings; click a point to see the image and its
+nearest neighbours in feature space."""
+import numpy as np
+import streamlit as st
+
+from app import charts, services, widgets
+from app.images import to_hwc
+
+st.title("Explore")
+runs = services.finished_runs()
+if not runs:
+    st.info("No finished runs yet. Launch one on the Pretrain page; its map appears here when it is done.")
+    st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon="🏋️")
+    st.stop()
+
+top = st.columns([3, 1, 1, 1])
+with top[0]:
+    run = widgets.run_picker(runs, key="explore_run")
+st.query_params["run"] = run["id"]
+art = services.artifacts(run["run_dir"])
+ds, error = services.dataset(run["dataset"])
+if error:
+    st.error(error)
+    st.stop()
+summary = run["summary"] or {}
+top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",
+              help="Weighted 20-NN vote on cosine similarity (Wu et al. 2018): test images classified by their "
+                   "neighbours in the train split.")
+top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
+              help="Logistic regression on the frozen, standardised features: train split → test split.")
+top[3].metric("embedding dim", art.embeddings.shape[1] if art.has_embeddings() else "–")
+
+coords, kind = art.map()
+if coords is None or len(coords) != len(ds):
+    st.warning("This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.")
+    st.stop()
+
+colour_choices = ["label"] + ds.discrete_factors()
+c1, c2 = st.columns([1, 3])
+colour_by = c1.selectbox("Colour by", colour_choices, key="explore_colour",
+                         help="Labels are never used in pretraining: colouring only shows what the map grouped.")
+values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
+names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
+c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
+            "PCA of the features; the UMAP is still being computed and replaces it when ready.")
+           + " Click a point to see its image and nearest neighbours.")
+
+state_key = f"explore_row_{run['id']}"
+selected = st.session_state.get(state_key)
+neighbours = art.neighbours(selected, k=8) if selected is not None else []
+
+fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected)
+event = st.plotly_chart(fig, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
+                        config={"scrollZoom": True, "displaylogo": False})
+
+
+def _clicked_row(ev) -> int | None:
+    points = (ev or {}).get("selection", {}).get("points", []) if isinstance(ev, dict) else \
+        getattr(getattr(ev, "selection", None), "points", []) or []
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            return int(cd)
+    return None
+
+
+row = _clicked_row(event)
+if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
+    st.session_state[f"{state_key}_last_click"] = row
+    st.session_state[state_key] = row
+    st.rerun()
+
+with st.container(border=True):
+    a, b = st.columns([1, 4])
+    typed = a.number_input("…or pick image #", 0, len(ds) - 1, value=selected if selected is not None else 0,
+                           key=f"explore_pick_{run['id']}")
+    if a.button("Show neighbours", key="explore_show"):
+        st.session_state[state_key] = int(typed)
+        st.rerun()
+    if a.button("Random image", key="explore_random"):
+        st.session_state[state_key] = int(np.random.default_rng().integers(len(ds)))
+        st.rerun()
+    with b:
+        if selected is None:
+            st.caption("No image chosen yet.")
+        else:
+            def cap(r: int, sim: float | None = None) -> str:
+                lab = ds.class_names[int(ds.labels[r])] if int(ds.labels[r]) >= 0 else "?"
+                split = "train" if bool(ds.is_train[r]) else "test"
+                return f"#{r} {lab} ({split})" + ("" if sim is None else f" · sim {sim:.3f}")
+
+            st.markdown(f"**Image #{selected}** and its 8 nearest neighbours (cosine similarity of the features)")
+            st.image([to_hwc(ds.images[selected], 3)] + [to_hwc(ds.images[i], 3) for i, _ in neighbours],
+                     caption=["query: " + cap(selected)] + [cap(i, s) for i, s in neighbours])
+            same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
+            st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")

@@ -1,0 +1,37 @@
+"""Start: what the playground is, and a one-click first run."""
+import streamlit as st
+
+from app import services
+from ssrl_core.config import RunConfig
+
+st.title("SSRL Playground")
+st.markdown(
+    "Train an encoder **without labels**, then look at what it learned. Pick a dataset, a "
+    "*pretext task* (a puzzle the network solves on unlabelled images) and a set of "
+    "augmentations; pretraining runs in the background, and the map, the nearest neighbours "
+    "and the probes show which structure the features picked up.\n\n"
+    "The four families of pretext tasks (Ericsson et al., *Self-Supervised Representation "
+    "Learning: Introduction, advances, and challenges*): **masked prediction**, "
+    "**transformation prediction** (e.g. rotation), **instance discrimination** (e.g. SimCLR) "
+    "and **clustering**. Each is judged by how well a simple readout of its frozen features "
+    "classifies, next to an untrained (random) encoder."
+)
+
+st.subheader("Your first run, in about a minute")
+c1, c2 = st.columns([2, 3])
+with c1:
+    if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
+        rid = services.store().submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+        services.ensure_worker()
+        st.session_state["last_run"] = rid
+        st.switch_page("../pages/pretrain.py")
+with c2:
+    st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
+               "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")
+
+st.subheader("Then")
+st.page_link("../pages/data.py", label="Browse a dataset", icon="🖼️")
+st.page_link("../pages/augment.py", label="See what augmentations do to images", icon="🎲")
+st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon="🏋️")
+st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon="🗺️")
+st.page_link("../pages/evaluate.py", label="Compare runs with the random baseline", icon="📏")

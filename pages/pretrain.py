@@ -1,0 +1,70 @@
+"""Pretrain: choose a dataset, a pretext task, augmentations and an encoder; launch a run
+in the background worker; watch it learn; cancel it; see every run's status."""
+import streamlit as st
+
+from app import services, widgets
+from ssrl_core.config import RunConfig
+from ssrl_core.data import DATASETS
+from ssrl_core.models import ENCODERS
+from ssrl_core.pretext import METHODS
+
+st.title("Pretrain")
+
+families: dict[str, list[str]] = {}
+for name, m in METHODS.items():
+    families.setdefault(m.family, []).append(name)
+
+left, right = st.columns([2, 3], gap="large")
+with left:
+    dataset = st.selectbox("Dataset", list(DATASETS), key="pt_dataset", format_func=lambda n: f"{n} — {DATASETS[n]}")
+    method = st.selectbox(
+        "Pretext task", [n for fam in families.values() for n in fam], key="pt_method",
+        format_func=lambda n: f"{METHODS[n].family}: {n}",
+    )
+    st.caption(f"**{method}** — {METHODS[method].summary}.")
+    spec = widgets.augment_picker("pt", dataset)
+    encoder = st.selectbox("Encoder", ["auto"] + list(ENCODERS), key="pt_encoder",
+                           format_func=lambda e: "auto — cnn-small on CPU, resnet18 on a GPU" if e == "auto"
+                           else f"{e} — {ENCODERS[e]}")
+    c1, c2 = st.columns(2)
+    epochs = c1.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs")
+    batch = c2.number_input("Batch size", 2, 4096, 128, 1, key="pt_batch")
+    c3, c4 = st.columns(2)
+    lr = c3.number_input("Learning rate", 1e-5, 1.0, 2e-3, format="%.4f", key="pt_lr")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed")
+    options = {}
+    defaults = METHODS[method].defaults
+    if defaults:
+        with st.expander(f"{method} options"):
+            for k, v in defaults.items():
+                if isinstance(v, bool):
+                    val = st.checkbox(k, v, key=f"pt_opt_{method}_{k}")
+                elif isinstance(v, int):
+                    val = st.number_input(k, value=v, step=1, key=f"pt_opt_{method}_{k}")
+                else:
+                    val = st.number_input(k, value=float(v), format="%.4g", key=f"pt_opt_{method}_{k}")
+                if val != v:
+                    options[k] = val
+
+    if st.button("Launch", type="primary", key="pt_launch"):
+        try:
+            cfg = RunConfig(dataset=dataset, method=method, augment=spec, encoder=encoder, epochs=int(epochs),
+                            batch_size=int(batch), lr=float(lr), seed=int(seed), options=options)
+        except ValueError as e:
+            st.error(f"Not launched: {e}")
+        else:
+            _, data_error = services.dataset(dataset)
+            if data_error:
+                st.error(f"Not launched: {data_error}")
+            else:
+                rid = services.store().submit(cfg)
+                services.ensure_worker()
+                st.session_state["last_run"] = rid
+                st.success(f"Queued run {rid}. Progress shows on the right; the map appears on Explore when it is done.")
+
+with right:
+    st.subheader("Training now")
+    widgets.live_runs_panel()
+
+st.subheader("All runs")
+widgets.runs_table()
