@@ -19,15 +19,15 @@ import streamlit as st  # noqa: E402
 
 from app import services  # noqa: E402
 
-st.set_page_config(page_title="SSRL Playground", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page("../pages/home.py", title="Start", icon="🏁", default=True),
-    st.Page("../pages/data.py", title="Data", icon="🖼️", url_path="data"),
-    st.Page("../pages/augment.py", title="Augment", icon="🎲", url_path="augment"),
-    st.Page("../pages/pretrain.py", title="Pretrain", icon="🏋️", url_path="pretrain"),
-    st.Page("../pages/explore.py", title="Explore", icon="🗺️", url_path="explore"),
-    st.Page("../pages/evaluate.py", title="Evaluate", icon="📏", url_path="evaluate"),
+    st.Page("../pages/home.py", title="Start", icon=":material/home:", default=True),
+    st.Page("../pages/data.py", title="Data", icon=":material/photo_library:", url_path="data"),
+    st.Page("../pages/augment.py", title="Augment", icon=":material/shuffle:", url_path="augment"),
+    st.Page("../pages/pretrain.py", title="Pretrain", icon=":material/model_training:", url_path="pretrain"),
+    st.Page("../pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
+    st.Page("../pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:", url_path="evaluate"),
 ]
 
 page = st.navigation(PAGES)

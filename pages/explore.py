@@ -10,7 +10,7 @@ st.title("Explore")
 runs = services.finished_runs()
 if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page; its map appears here when it is done.")
-    st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon="🏋️")
+    st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:")
     st.stop()
 
 top = st.columns([3, 1, 1, 1])
@@ -49,8 +49,9 @@ state_key = f"explore_row_{run['id']}"
 selected = st.session_state.get(state_key)
 neighbours = art.neighbours(selected, k=8) if selected is not None else []
 
+map_col, side = st.columns([3, 2], gap="medium")
 fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected)
-event = st.plotly_chart(fig, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
+event = map_col.plotly_chart(fig, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
                         config={"scrollZoom": True, "displaylogo": False})
 
 
@@ -72,27 +73,27 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
     st.session_state[state_key] = row
     st.rerun()
 
-with st.container(border=True):
-    a, b = st.columns([1, 4])
+def caption(r: int, sim: float | None = None) -> str:
+    lab = ds.class_names[int(ds.labels[r])] if int(ds.labels[r]) >= 0 else "?"
+    split = "train" if bool(ds.is_train[r]) else "test"
+    return f"#{r} {lab} ({split})" + ("" if sim is None else f" · sim {sim:.3f}")
+
+
+with side:
+    a, b = st.columns([1, 1])
     typed = a.number_input("…or pick image #", 0, len(ds) - 1, value=selected if selected is not None else 0,
                            key=f"explore_pick_{run['id']}")
-    if a.button("Show neighbours", key="explore_show"):
+    if b.button("Show neighbours", key="explore_show"):
         st.session_state[state_key] = int(typed)
         st.rerun()
-    if a.button("Random image", key="explore_random"):
+    if b.button("Random image", key="explore_random"):
         st.session_state[state_key] = int(np.random.default_rng().integers(len(ds)))
         st.rerun()
-    with b:
-        if selected is None:
-            st.caption("No image chosen yet.")
-        else:
-            def cap(r: int, sim: float | None = None) -> str:
-                lab = ds.class_names[int(ds.labels[r])] if int(ds.labels[r]) >= 0 else "?"
-                split = "train" if bool(ds.is_train[r]) else "test"
-                return f"#{r} {lab} ({split})" + ("" if sim is None else f" · sim {sim:.3f}")
-
-            st.markdown(f"**Image #{selected}** and its 8 nearest neighbours (cosine similarity of the features)")
-            st.image([to_hwc(ds.images[selected], 3)] + [to_hwc(ds.images[i], 3) for i, _ in neighbours],
-                     caption=["query: " + cap(selected)] + [cap(i, s) for i, s in neighbours])
-            same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
-            st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")
+    if selected is None:
+        st.caption("No image chosen yet: click a point on the map.")
+    else:
+        st.markdown(f"**Image #{selected}** and its 8 nearest neighbours (cosine similarity of the features)")
+        st.image(to_hwc(ds.images[selected], 5), caption="query: " + caption(selected))
+        st.image([to_hwc(ds.images[i], 3) for i, _ in neighbours], caption=[caption(i, s) for i, s in neighbours])
+        same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
+        st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")

@@ -30,8 +30,8 @@ with c2:
                "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")
 
 st.subheader("Then")
-st.page_link("../pages/data.py", label="Browse a dataset", icon="🖼️")
-st.page_link("../pages/augment.py", label="See what augmentations do to images", icon="🎲")
-st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon="🏋️")
-st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon="🗺️")
-st.page_link("../pages/evaluate.py", label="Compare runs with the random baseline", icon="📏")
+st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")
+st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:")
+st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")
+st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:")
+st.page_link("../pages/evaluate.py", label="Compare runs with the random baseline", icon=":material/leaderboard:")

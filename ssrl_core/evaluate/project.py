@@ -1,4 +1,22 @@
-"""2-D maps of embeddings: PCA (instant) and UMAP (McInnes et al. 2018; cosine metric)."""
+"""2-D maps of embeddings: PCA (instant) and UMAP (McInnes, Healy, Melville 2018).
+
+UMAP here is umap-learn's layout optimiser fed with a neighbour graph built our own way:
+
+1. the k nearest neighbours of every point by cosine similarity, from an exact faiss
+   inner-product index over the L2-normalised features (distance = 1 - cosine);
+2. the fuzzy simplicial set of UMAP's paper (sec. 3.1, eqs. in Def. 8-9): per point,
+   rho_i = distance to its nearest neighbour, sigma_i found by bisection so that
+   sum_j exp(-max(0, d_ij - rho_i) / sigma_i) = log2(k); edge weights
+   w_ij = exp(-max(0, d_ij - rho_i) / sigma_i), then the fuzzy union
+   W = P + P^T - P * P^T;
+3. ``umap.umap_.simplicial_set_embedding`` (the same SGD layout ``umap.UMAP`` runs).
+
+Why not ``umap.UMAP`` directly: its neighbour search (pynndescent) and graph step are
+numba functions that are compiled again in every new process (about 14 s on a 2-core
+CPU, for any size of data), while the steps above cost milliseconds; the layout optimiser
+is numba-cached in ``SSRL_HOME/cache/numba``. The graph matches umap-learn's own to
+within 0.005 per edge weight (tested). ``bench/umap_map.py`` measures both.
+"""
 from __future__ import annotations
 
 import os
@@ -14,11 +32,64 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return (x @ vt[:2].T).astype(np.float32)
 
 
-def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
-    # numba's compiled functions are cached under SSRL_HOME so later UMAPs skip compiling
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
-    import umap
+def knn_graph(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine distances [N, k] of every point's k nearest (itself included)."""
+    from .embed import l2_normalize
+    from .index import build_index
 
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), metric="cosine",
-                        random_state=seed, n_jobs=1, init="pca" if len(x) > 3 else "random")
-    return reducer.fit_transform(x).astype(np.float32)
+    xn = l2_normalize(x)
+    sims, idx = build_index(xn).search(xn, k)
+    return idx, np.clip(1.0 - sims, 0.0, 2.0)
+
+
+def fuzzy_simplicial_set(idx: np.ndarray, dist: np.ndarray, n_iter: int = 64):
+    """UMAP's symmetric fuzzy graph (scipy COO) from a kNN graph; see the module docstring."""
+    import scipy.sparse as sp
+
+    n, k = idx.shape
+    d = dist.astype(np.float64)
+    positive = np.where(d > 0, d, np.inf)
+    rho = positive.min(1)
+    rho[~np.isfinite(rho)] = 0.0
+    target = np.log2(k)
+    lo, hi, sigma = np.zeros(n), np.full(n, np.inf), np.ones(n)
+    for _ in range(n_iter):  # bisection on sigma, all points at once (first column is the point itself)
+        psum = np.exp(-np.maximum(d[:, 1:] - rho[:, None], 0.0) / sigma[:, None]).sum(1)
+        too_wide = psum > target
+        hi = np.where(too_wide, sigma, hi)
+        lo = np.where(too_wide, lo, sigma)
+        sigma = np.where(np.isinf(hi), sigma * 2, (lo + hi) / 2)
+    floor = 1e-3 * np.where(rho > 0, d.mean(1), d.mean())  # umap's MIN_K_DIST_SCALE
+    sigma = np.maximum(sigma, floor)
+    w = np.exp(-np.maximum(d - rho[:, None], 0.0) / sigma[:, None])
+    w[idx == np.arange(n)[:, None]] = 0.0
+    w[idx < 0] = 0.0
+    rows = np.repeat(np.arange(n), k)
+    p = sp.csr_matrix((w.ravel(), (rows, np.maximum(idx, 0).ravel())), shape=(n, n))
+    p.eliminate_zeros()
+    pt = p.T.tocsr()
+    return (p + pt - p.multiply(pt)).tocoo()
+
+
+def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, n_epochs: int = 200,
+            init: np.ndarray | str = "spectral", min_dist: float = 0.1) -> np.ndarray:
+    """A 2-D UMAP of features [N, D] (cosine metric). ``init`` may be an [N, 2] array (e.g.
+    the previous map, so successive maps stay aligned)."""
+    n = len(x)
+    if n < 4:
+        return pca_2d(x) if n > 1 else np.zeros((n, 2), np.float32)
+    # numba's compiled layout functions are cached under SSRL_HOME (set before numba loads)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
+    from umap.umap_ import find_ab_params, simplicial_set_embedding
+
+    k = min(n_neighbors, n - 1)
+    idx, dist = knn_graph(x, k)
+    graph = fuzzy_simplicial_set(idx, dist)
+    a, b = find_ab_params(1.0, min_dist)
+    if isinstance(init, np.ndarray):
+        init = np.asarray(init, dtype=np.float64)
+    emb, _ = simplicial_set_embedding(
+        x, graph, 2, 1.0, a, b, 1.0, 5, n_epochs, init, np.random.RandomState(seed), "cosine", {},
+        False, {}, False,
+    )
+    return np.nan_to_num(emb).astype(np.float32)

@@ -1,0 +1,67 @@
+"""Evaluation pieces on data whose answer is known."""
+import numpy as np
+import pytest
+
+from ssrl_core.evaluate.knn import knn_accuracy, knn_predict
+from ssrl_core.evaluate.linear import linear_probe_accuracy
+from ssrl_core.evaluate.project import fuzzy_simplicial_set, knn_graph, pca_2d, umap_2d
+
+
+def _blobs(n_per=60, k=4, d=16, spread=0.15, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, d)) * 3
+    x = np.concatenate([c + spread * rng.normal(size=(n_per, d)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(k), n_per)
+    return x, y
+
+
+def test_weighted_knn_vote_by_hand():
+    # memory: two points of class 0 near the query, three of class 1 further away.
+    mem = np.array([[1, 0.1], [1, -0.1], [0, 1], [0.1, 1], [-0.1, 1]], np.float32)
+    lab = np.array([0, 0, 1, 1, 1])
+    q = np.array([[1, 0]], np.float32)
+    # with k=5 a plain majority would say 1; similarity weights exp(s/0.07) say 0
+    assert knn_predict(mem, lab, q, 2, k=5, tau=0.07)[0] == 0
+    # with a huge temperature every neighbour weighs the same: the majority wins
+    assert knn_predict(mem, lab, q, 2, k=5, tau=1e6)[0] == 1
+
+
+def test_knn_and_linear_probe_separate_blobs_but_not_noise():
+    x, y = _blobs()
+    tr = np.arange(len(y)) % 2 == 0
+    assert knn_accuracy(x[tr], y[tr], x[~tr], y[~tr], 4) == 1.0
+    assert linear_probe_accuracy(x[tr], y[tr], x[~tr], y[~tr]) == 1.0
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=x.shape).astype(np.float32)
+    assert knn_accuracy(noise[tr], y[tr], noise[~tr], y[~tr], 4) < 0.5
+
+
+def test_fuzzy_graph_matches_umap_learn():
+    import umap.umap_ as U
+
+    x, _ = _blobs(n_per=40, spread=1.0)
+    idx, dist = knn_graph(x, 10)
+    ours = fuzzy_simplicial_set(idx, dist).tocsr()
+    ref, _, _ = U.fuzzy_simplicial_set(x, 10, np.random.RandomState(0), "cosine", knn_indices=idx,
+                                       knn_dists=dist.astype(np.float32))
+    assert ours.shape == ref.shape
+    assert abs(ours - ref.tocsr()).max() < 0.01
+    assert abs(ours - ours.T).max() < 1e-12  # symmetric
+
+
+def test_umap_keeps_clusters_apart():
+    x, y = _blobs(n_per=50)
+    m = umap_2d(x, seed=0)
+    assert m.shape == (len(x), 2) and np.isfinite(m).all()
+    # every point's nearest map neighbour is of its own cluster
+    d = ((m[:, None] - m[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (y[d.argmin(1)] == y).mean() > 0.98
+    # deterministic for a seed
+    assert np.allclose(umap_2d(x, seed=0), m)
+
+
+def test_tiny_inputs_do_not_crash():
+    assert umap_2d(np.ones((1, 4), np.float32)).shape == (1, 2)
+    assert umap_2d(np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)).shape == (3, 2)
+    assert pca_2d(np.random.default_rng(0).normal(size=(10, 4))).shape == (10, 2)
