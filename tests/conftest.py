@@ -18,3 +18,52 @@ def ssrl_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SSRL_HOME", str(home))
     monkeypatch.setenv("SSRL_NO_AUTOSTART", "1")
     return home
+
+
+# -- finished runs, trained once per test session and registered in each test's store ----
+_PREPARED: dict = {}
+
+
+@pytest.fixture(scope="session")
+def _prepared_runs(tmp_path_factory):
+    """Run folders of a few finished runs on digits (random; simclr for 1 epoch), computed
+    once. Tests register copies in their own store with ``finished_run``."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.execute import execute
+
+    root = tmp_path_factory.mktemp("prepared")
+    old = os.environ.get("SSRL_HOME")
+    os.environ["SSRL_HOME"] = str(root / "home")
+    try:
+        out = {}
+        for name, cfg in {
+            "random": RunConfig(dataset="digits", method="random", epochs=0),
+            "simclr": RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256),
+        }.items():
+            summary = execute(cfg, root / name)
+            out[name] = (cfg, root / name, summary)
+        return out
+    finally:
+        if old is None:
+            os.environ.pop("SSRL_HOME", None)
+        else:
+            os.environ["SSRL_HOME"] = old
+
+
+@pytest.fixture
+def finished_run(_prepared_runs, ssrl_home):
+    """``finished_run("simclr")`` -> id of a done run in this test's store."""
+    import shutil
+
+    from ssrl_core.runs.store import RunStore
+
+    def make(name: str) -> str:
+        cfg, folder, summary = _prepared_runs[name]
+        store = RunStore()
+        rid = store.submit(cfg)
+        shutil.copytree(folder, store.get(rid)["run_dir"])
+        store.claim("test")
+        store.finish(rid, "done", summary=summary)
+        return rid
+
+    return make

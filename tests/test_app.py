@@ -1,0 +1,134 @@
+"""Every page driven with Streamlit's AppTest: widgets, submits, errors, switch_page."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ssrl_core.runs.store import RunStore
+
+from .conftest import ROOT
+
+MAIN = str(ROOT / "app" / "main.py")
+
+
+def open_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def images(at) -> list[list[str]]:
+    """Captions of every st.image call on the page, one list per call."""
+    return [[i.caption for i in el.proto.imgs] for el in at.get("image")]
+
+
+def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
+    at = open_page()
+    assert at.title[0].value == "SSRL Playground"
+    at.button(key="quick_start").click()
+    at.run()
+    runs = RunStore().list()
+    assert len(runs) == 1 and runs[0]["status"] == "queued"
+    assert runs[0]["method"] == "simclr" and runs[0]["dataset"] == "digits" and runs[0]["epochs"] == 10
+    assert at.title[0].value == "Pretrain"  # switched page
+    assert any("simclr · digits" in m.value for m in at.markdown)  # shown in the live panel
+
+
+def test_data_page_shows_digits_and_explains_a_missing_dataset():
+    at = open_page("data")
+    assert [m.value for m in at.metric][:3] == ["1,797", "32×32×1", "10"]
+    assert len(images(at)[0]) == 32
+    at.multiselect(key="data_classes").select("3").run()
+    assert all(c.endswith(" 3") for c in images(at)[0])
+    at.selectbox(key="data_dataset").select("cifar10").run()
+    assert not at.exception
+    msg = at.error[0].value
+    assert "cifar" in msg and "data_batch_1" in msg  # says which files go where
+
+
+def test_augment_page_shows_two_views_and_regenerates():
+    at = open_page("augment")
+    first = images(at)
+    assert len(first) == 1 and len(first[0]) == 8  # 8 images, each shown with two views
+    at.button(key="aug_regenerate").click().run()
+    assert images(at)[0] != first[0]  # other images drawn
+    at.selectbox(key="aug_preset").select("custom…").run()
+    at.multiselect(key="aug_ops").set_value(["flip", "noise"]).run()
+    assert not at.exception and "`flip`, `noise`" in captions(at)
+
+
+def test_pretrain_launches_validates_and_cancels():
+    at = open_page("pretrain")
+    at.selectbox(key="pt_method").select("rotation")
+    at.number_input(key="pt_epochs").set_value(3)
+    at.button(key="pt_launch").click().run()
+    assert not at.error, at.error[0].value
+    [run] = RunStore().list()
+    assert run["method"] == "rotation" and run["epochs"] == 3 and run["status"] == "queued"
+    assert run["config"]["augment"] == "digits"  # the dataset's preset
+    # the live panel lists it with a cancel button that works
+    at.button(key=f"cancel_{run['id']}").click().run()
+    assert RunStore().get(run["id"])["status"] == "cancelled"
+
+    # a dataset whose files are missing is refused before anything is queued
+    at.selectbox(key="pt_dataset").select("mnist").run()
+    at.button(key="pt_launch").click().run()
+    assert "Not launched" in at.error[0].value and "mnist" in at.error[0].value
+    assert len(RunStore().list()) == 1
+
+
+def test_pretrain_method_options_reach_the_run_config():
+    at = open_page("pretrain")
+    at.number_input(key="pt_opt_simclr_temperature").set_value(0.2)
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert run["config"]["options"] == {"temperature": 0.2}
+
+
+def test_explore_without_runs_says_what_to_do():
+    at = open_page("explore")
+    assert "No finished runs yet" in at.info[0].value
+
+
+def test_explore_map_and_neighbours(finished_run):
+    rid = finished_run("simclr")
+    at = open_page("explore")
+    [chart] = at.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
+    assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
+    assert at.query_params["run"] == [rid] or at.query_params["run"] == rid
+    at.number_input(key=f"explore_pick_{rid}").set_value(7)
+    at.button(key="explore_show").click().run()
+    query, nbrs = images(at)
+    assert query[0].startswith("query: #7 ")
+    assert len(nbrs) == 8 and all("sim" in c for c in nbrs) and not any(c.startswith("#7 ") for c in nbrs)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t.get("name") for t in spec["data"]} >= {"neighbours", "selected"}  # highlighted on the map
+    at.selectbox(key="explore_colour").select("label").run()
+    assert not at.exception
+
+
+def test_evaluate_offers_and_then_shows_the_random_baseline(finished_run):
+    finished_run("simclr")
+    at = open_page("evaluate")
+    assert "No random baseline yet" in at.warning[0].value
+    at.button(key="eval_baseline").click().run()
+    queued = [r for r in RunStore().list() if r["status"] == "queued"]
+    assert [(r["method"], r["config"]["encoder"]) for r in queued] == [("random", "cnn-small")]
+
+    finished_run("random")
+    at = open_page("evaluate")
+    assert not at.warning
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = {t["name"]: t["x"] for t in spec["data"]}
+    assert set(bars) == {"kNN (k=20)", "linear probe"}
+    assert any(x.startswith("simclr") for x in bars["kNN (k=20)"]) and any(x.startswith("random") for x in bars["kNN (k=20)"])
