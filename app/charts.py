@@ -67,7 +67,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     fig.update_layout(
         title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="pan",
-        legend=dict(itemsizing="constant", title=None), plot_bgcolor="white", clickmode="event+select",
+        legend=dict(itemsizing="constant", title=None, yanchor="top", y=0.92), plot_bgcolor="white", clickmode="event+select",
     )
     return fig
 

@@ -114,8 +114,8 @@ def live_runs_panel() -> None:
         for r in runs:
             with st.container(border=True):
                 head, btn = st.columns([5, 1])
-                phase = r["phase"] or r["status"]
-                head.markdown(f"**{services.run_label(r)}** — {r['status']}, {phase}")
+                phase = r["phase"] if r["phase"] not in (None, r["status"]) else ""
+                head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else ""))
                 if btn.button("Cancel", key=f"cancel_{r['id']}", help="Stop at the next step; keeps what it made"):
                     try:
                         store.request_cancel(r["id"])
@@ -123,8 +123,8 @@ def live_runs_panel() -> None:
                     except (KeyError, ValueError) as e:
                         st.warning(str(e))
                 progress = float(r["progress"] or 0)
-                st.progress(min(max(progress, 0.0), 1.0),
-                            text=f"epoch {r['epoch']}/{r['epochs']} · {progress:.0%}")
+                current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
+                st.progress(min(max(progress, 0.0), 1.0), text=f"epoch {current}/{r['epochs']} · {progress:.0%}")
                 c1, c2, c3 = st.columns(3)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")

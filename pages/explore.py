@@ -73,10 +73,9 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
     st.session_state[state_key] = row
     st.rerun()
 
-def caption(r: int, sim: float | None = None) -> str:
+def caption(r: int) -> str:
     lab = ds.class_names[int(ds.labels[r])] if int(ds.labels[r]) >= 0 else "?"
-    split = "train" if bool(ds.is_train[r]) else "test"
-    return f"#{r} {lab} ({split})" + ("" if sim is None else f" · sim {sim:.3f}")
+    return f"#{r} {lab} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
 
 
 with side:
@@ -93,7 +92,10 @@ with side:
         st.caption("No image chosen yet: click a point on the map.")
     else:
         st.markdown(f"**Image #{selected}** and its 8 nearest neighbours (cosine similarity of the features)")
-        st.image(to_hwc(ds.images[selected], 5), caption="query: " + caption(selected))
-        st.image([to_hwc(ds.images[i], 3) for i, _ in neighbours], caption=[caption(i, s) for i, s in neighbours])
+        st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected))
+        for start in range(0, len(neighbours), 4):
+            for col, (i, sim) in zip(st.columns(4, gap="small"), neighbours[start:start + 4]):
+                lab = ds.class_names[int(ds.labels[i])] if int(ds.labels[i]) >= 0 else "?"
+                col.image(to_hwc(ds.images[i], 3), caption=f"{lab} · sim {sim:.3f}", width="stretch")
         same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
         st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")

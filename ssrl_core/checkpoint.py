@@ -30,6 +30,15 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     os.replace(tmp, path)
 
 
+def read_meta(path: Path) -> dict:
+    """The loop state stored with a checkpoint (epoch, config), without loading tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return json.loads((f.metadata() or {}).get("meta", "{}"))
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); delete it to start over") from None
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     device: torch.device | str = "cpu") -> tuple[dict, dict[str, torch.Tensor]]:
     """Load weights (and optimiser state) in place; return (meta, extra tensors)."""

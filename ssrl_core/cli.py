@@ -21,12 +21,15 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .config import RunConfig
     from .pretext import METHODS
 
+    from .config import DEFAULT_AUGMENT
+
     d = RunConfig()
+    aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())
     p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
     p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
     p.add_argument("--augment", default=None,
                    help="a preset (see `list augmentations`) or ops like 'crop(min_scale=0.3),flip'; "
-                        "default: the dataset's preset (digits: 'digits', others: 'simclr')")
+                        f"default: the dataset's preset ({aug_defaults}; others: 'simclr')")
     p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA) or one of: {', '.join(ENCODERS)}")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from .augment import parse_augment
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, autocast, generator_for, pick_device, precision_for, to_device_batch
@@ -62,6 +62,23 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+# what must match for a checkpoint to be continued (epochs and lr may change: a run can be extended)
+RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "options")
+
+
+def check_resumable(meta: dict, cfg: RunConfig, path: Path) -> None:
+    """Refuse to continue a checkpoint that belongs to a different run."""
+    old = meta.get("config")
+    if not old:
+        return
+    diff = [k for k in RESUME_KEYS if old.get(k) != getattr(cfg, k)]
+    if diff:
+        was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
+        now = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in diff)
+        raise ValueError(f"{path.parent} already holds a run with {was}, not {now}: "
+                         f"choose another output folder, or delete {path.name} to start over")
+
+
 def pretrain(
     cfg: RunConfig,
     run_dir: Path,
@@ -76,9 +93,11 @@ def pretrain(
     method = build(cfg, device, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / CHECKPOINT
+    if ckpt.exists():
+        check_resumable(read_meta(ckpt), cfg, ckpt)
 
     if not method.trainable or cfg.epochs == 0:
-        save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True})
+        save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True, "config": cfg.to_dict()})
         emit({"kind": "epoch_end", "epoch": 0, "epochs": 0, "loss": None, "images_per_s": None})
         return Trained(method, dataset, cfg, device, precision.name, 0.0, 0.0, None)
 

@@ -64,3 +64,14 @@ def _digits():
     from ssrl_core.data import load_dataset
 
     return load_dataset("digits")
+
+
+def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path):
+    pretrain(RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256), tmp_path)
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    for other in (RunConfig(dataset="digits", method="rotation", epochs=1),
+                  RunConfig(dataset="digits", method="random"),
+                  RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256, seed=1)):
+        with pytest.raises(ValueError, match="already holds a run with .*choose another output folder"):
+            pretrain(other, tmp_path)
+    assert (tmp_path / CHECKPOINT).read_bytes() == before

@@ -1,0 +1,146 @@
+"""End to end in headless Chromium: the real app, the real worker it starts, real clicks.
+
+Skipped when Debian's chromium (/usr/bin/chromium) or Playwright is missing; `.ci/run`
+installs both. With ``SSRL_SCREENSHOTS=DIR`` the test also saves the screenshots the
+README shows (``SSRL_SCREENSHOTS=assets/screenshots python -m pytest tests/test_browser.py``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ssrl_core.runs.store import RunStore
+
+from .conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(ssrl_home):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SSRL_NO_AUTOSTART"}  # the app starts its worker
+    env["SSRL_HOME"] = str(ssrl_home)
+    log = open(ssrl_home.parent / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("the app did not start: " + (ssrl_home.parent / "streamlit.log").read_text()[-2000:])
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+        lock = ssrl_home / "worker.lock"  # the worker the app started (its own session)
+        if lock.exists() and lock.read_text().strip().isdigit():
+            try:
+                os.kill(int(lock.read_text().strip()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    folder = os.environ.get("SSRL_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def _click_map_point(page, i: int) -> int:
+    """Click point ``i`` of the map's first trace; return the dataset row it stands for."""
+    page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas")
+    time.sleep(1)  # plotly finishes its first layout
+    xy = page.evaluate(
+        """(i) => {
+          const gd = document.querySelector('.js-plotly-plot');
+          const fl = gd._fullLayout, tr = gd._fullData[0];
+          const r = gd.getBoundingClientRect();
+          return {x: r.left + fl._size.l + fl.xaxis.l2p(tr.x[i]),
+                  y: r.top + fl._size.t + fl.yaxis.l2p(tr.y[i]), row: tr.customdata[i]};
+        }""", i)
+    page.mouse.click(xy["x"], xy["y"])
+    return int(xy["row"])
+
+
+def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
+    store = RunStore()
+    page.goto(app_url + "/pretrain")
+    page.get_by_role("button", name="Launch").wait_for()
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    time.sleep(0.5)
+    page.get_by_role("button", name="Launch").click()
+    page.get_by_text(re.compile(r"Queued run \d{8}-")).wait_for()
+    [run] = store.list()
+    assert run["epochs"] == 3 and run["method"] == "simclr"
+
+    # live progress reaches the page while the worker trains, without a reload
+    saw_progress = False
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        status = store.get(run["id"])["status"]
+        if not saw_progress and page.get_by_text(re.compile(r"epoch \d/3 · [1-9]\d*%")).count():
+            saw_progress = True
+            _shot(page, "pretrain")
+        if status not in ("queued", "running"):
+            break
+        time.sleep(0.3)
+    done = store.get(run["id"])
+    assert done["status"] == "done", done["error"]
+    assert saw_progress, "the live panel never showed the run's progress"
+    page.get_by_text("Nothing is training right now.").wait_for()  # the panel noticed the end by itself
+
+    page.goto(app_url + "/explore")
+    row = _click_map_point(page, 100)
+    page.get_by_text(f"Image #{row}").wait_for()
+    page.get_by_text("and its 8 nearest neighbours").wait_for()
+    sims = page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$"))
+    sims.nth(7).wait_for()
+    assert sims.count() == 8
+    _shot(page, "explore")
+
+    # a second click on another point moves the selection
+    row2 = _click_map_point(page, 1000)
+    page.get_by_text(f"Image #{row2}").wait_for()
