@@ -1,0 +1,71 @@
+"""The command line as a user runs it: real processes, JSON out, one-line errors."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+
+def cli(*args, check=True, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-m", "ssrl_core", *args], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=timeout)
+    if check:
+        assert res.returncode == 0, res.stderr
+    return res
+
+
+def test_train_writes_and_prints_the_summary(tmp_path):
+    out = tmp_path / "run"
+    res = cli("train", "--dataset", "digits", "--method", "simclr", "--epochs", "1", "--batch-size", "256",
+              "--option", "temperature=0.2", "--augment", "crop(min_scale=0.3),flip", "--out", str(out))
+    printed = json.loads(res.stdout)
+    assert printed == json.loads((out / "summary.json").read_text())
+    for key in ("method", "dataset", "encoder", "augment", "epochs", "seed", "device", "train_seconds",
+                "total_seconds", "images_per_s", "knn_accuracy", "linear_accuracy"):
+        assert key in printed, key
+    assert printed["encoder"] == "cnn-small" and printed["device"] == "cpu" and printed["options"] == {"temperature": 0.2}
+    assert printed["augment"] == "crop(min_scale=0.3),flip"
+    assert 0.3 < printed["knn_accuracy"] <= 1 and 0.3 < printed["linear_accuracy"] <= 1
+    for f in ("checkpoint.safetensors", "embeddings.npy", "index.faiss", "map_pca.npy", "map_umap.npy", "config.json"):
+        assert (out / f).exists(), f
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--dataset", "imagenet", "--method", "simclr"], "unknown dataset 'imagenet': choose one of digits"),
+    (["--dataset", "digits", "--method", "simclr", "--augment", "sharpen"], "unknown augmentation 'sharpen'"),
+    (["--dataset", "digits", "--method", "simclr", "--option", "temprature=0.1"], "simclr has no option temprature"),
+    (["--dataset", "digits", "--method", "simclr", "--epochs", "-1"], "epochs must be a whole number"),
+    (["--dataset", "digits", "--method", "simclr", "--option", "oops"], "must look like key=value"),
+    (["--dataset", "cifar10", "--method", "random"], "cifar-10-batches-py"),
+])
+def test_bad_input_gives_one_clear_line_and_exit_2(tmp_path, args, words):
+    res = cli("train", *args, "--out", str(tmp_path / "x"), check=False)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and words in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_submit_runs_and_cancel():
+    rid = cli("submit", "--dataset", "digits", "--method", "rotation", "--epochs", "2", "--nickname", "ada").stdout.strip()
+    [run] = json.loads(cli("runs", "--json").stdout)
+    assert run["id"] == rid and run["status"] == "queued" and run["method"] == "rotation"
+    assert {"id", "status", "method", "dataset", "epoch", "epochs", "error"} <= set(run)
+    assert rid in cli("runs").stdout
+    assert cli("cancel", rid).stdout.strip() == "cancelled"
+    assert json.loads(cli("runs", "--json").stdout)[0]["status"] == "cancelled"
+    res = cli("cancel", rid, check=False)
+    assert res.returncode == 2 and "already ended" in res.stderr
+    res = cli("cancel", "no-such-run", check=False)
+    assert res.returncode == 2 and "no run with id" in res.stderr
+
+
+@pytest.mark.parametrize("what, name", [("datasets", "shapes"), ("methods", "rotation"),
+                                        ("augmentations", "color_jitter"), ("encoders", "resnet18")])
+def test_list(what, name):
+    items = json.loads(cli("list", what, "--json").stdout)
+    assert name in [i["name"] for i in items] and all(i["description"] for i in items)
+    assert name in cli("list", what).stdout
