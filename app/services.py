@@ -82,8 +82,11 @@ def run_label(run: dict) -> str:
     return f"{cfg['method']} · {cfg['dataset']}{enc} · {cfg['epochs']} ep{score} · {run['id']}"
 
 
-def finished_runs(dataset_name: str | None = None) -> list[dict]:
-    runs = [r for r in store().list(status="done", limit=500)]
+def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -> list[dict]:
+    """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and PCA
+    map are written while the UMAP is being computed."""
+    runs = [r for r in store().list(limit=500)
+            if r["status"] == "done" or (with_mapping and r["status"] == "running" and r["phase"] == "umap")]
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs

@@ -7,7 +7,7 @@ from app import charts, services, widgets
 from app.images import to_hwc
 
 st.title("Explore")
-runs = services.finished_runs()
+runs = services.finished_runs(with_mapping=True)
 if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page; its map appears here when it is done.")
     st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:")
@@ -22,7 +22,7 @@ ds, error = services.dataset(run["dataset"])
 if error:
     st.error(error)
     st.stop()
-summary = run["summary"] or {}
+summary = run["summary"] or art.metrics  # while the UMAP is computed, the accuracies are already written
 top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",
               help="Weighted 20-NN vote on cosine similarity (Wu et al. 2018): test images classified by their "
                    "neighbours in the train split.")

@@ -133,3 +133,16 @@ def test_evaluate_offers_and_then_shows_the_random_baseline(finished_run):
     bars = {t["name"]: t["x"] for t in spec["data"]}
     assert set(bars) == {"kNN (k=20)", "linear probe"}
     assert any(x.startswith("simclr") for x in bars["kNN (k=20)"]) and any(x.startswith("random") for x in bars["kNN (k=20)"])
+
+
+def test_explore_shows_the_pca_map_while_the_umap_is_computed(finished_run):
+    rid = finished_run("simclr")
+    store = RunStore()
+    run = store.get(rid)
+    (__import__("pathlib").Path(run["run_dir"]) / "map_umap.npy").unlink()
+    with store._conn() as c:  # as the worker leaves it between the accuracies and the UMAP
+        c.execute("UPDATE runs SET status='running', phase='umap', summary=NULL WHERE id=?", (rid,))
+    at = open_page("explore")
+    assert "PCA of the features; the UMAP is still being computed" in captions(at)
+    assert at.metric[0].value.startswith("0.")  # accuracies from metrics.json
+    assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["customdata"]["bdata"]) > 0
