@@ -20,10 +20,13 @@ from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, autocast, generator_for, pick_device, precision_for, to_device_batch
+from .evaluate.collapse import collapse_stats
+from .evaluate.embed import embed
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
 
 CHECKPOINT = "checkpoint.safetensors"
+PROBE_SUBSET = 512  # train images embedded after every epoch for the collapse diagnostics
 Event = dict
 
 
@@ -122,6 +125,8 @@ def pretrain(
             gen.set_state(extra["rng"].cpu())
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
 
+    # a fixed subset for the per-epoch collapse diagnostics (cheap: one forward pass)
+    probe_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:PROBE_SUBSET].to(device)
     t_train = time.perf_counter()
     seen = 0
     last_loss: float | None = None
@@ -129,6 +134,8 @@ def pretrain(
     for epoch in range(start_epoch, cfg.epochs):
         method.train()
         t_epoch = time.perf_counter()
+        hook_logs = method.on_epoch_start(epoch, images)
+        method.train()
         perm = torch.randperm(n, device=device, generator=gen)
         loss_sum = torch.zeros((), device=device)
         logs_sum: dict[str, torch.Tensor] = {}
@@ -142,8 +149,9 @@ def pretrain(
             lr = lr_at(step, total_steps, cfg.lr, warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            method.progress = step / max(1, total_steps)
             with autocast(device, precision):
-                loss, logs = method.training_step(views, labels[idx])
+                loss, logs = method.training_step(views, labels[idx], idx)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -176,8 +184,10 @@ def pretrain(
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict()}, {"rng": gen.get_state()})
+        diagnostics = collapse_stats(embed(method.encoder, images[probe_rows], device))
         emit({
             "kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, "loss": epoch_loss, **epoch_logs,
+            **hook_logs, **diagnostics,
             "seconds": time.perf_counter() - t_epoch, "images_per_s": seen / (time.perf_counter() - t_train),
         })
     train_seconds = time.perf_counter() - t_train

@@ -65,3 +65,16 @@ def test_tiny_inputs_do_not_crash():
     assert umap_2d(np.ones((1, 4), np.float32)).shape == (1, 2)
     assert umap_2d(np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)).shape == (3, 2)
     assert pca_2d(np.random.default_rng(0).normal(size=(10, 4))).shape == (10, 2)
+
+
+def test_collapse_stats_tell_collapse_from_spread():
+    from ssrl_core.evaluate.collapse import collapse_stats
+
+    rng = np.random.default_rng(0)
+    spread = collapse_stats(rng.normal(size=(2000, 64)))
+    assert abs(spread["embedding_std"] - 1 / np.sqrt(64)) < 0.01  # about 1/sqrt(d) on the sphere
+    assert spread["effective_rank"] > 55
+    point = collapse_stats(np.tile(rng.normal(size=(1, 64)), (500, 1)))
+    assert point["embedding_std"] < 1e-6 and point["effective_rank"] == 1.0
+    line = collapse_stats(rng.normal(size=(500, 1)) * rng.normal(size=(1, 64)) + 0.001 * rng.normal(size=(500, 64)))
+    assert line["effective_rank"] < 1.5  # dimensional collapse: one direction holds the variance

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..runs import artifacts as art
+from .collapse import collapse_stats
 from .embed import embed, l2_normalize
 from .index import build_index, save_index
 from .knn import knn_accuracy
@@ -35,7 +36,7 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     save_index(build_index(l2_normalize(feats)), run_dir / art.INDEX)
     np.save(run_dir / art.MAP_PCA, pca_2d(feats))
 
-    metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3)}
+    metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3), **collapse_stats(feats)}
     tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
     y = ds.labels.numpy()
     tr, te = tr[y[tr] >= 0], te[y[te] >= 0]

@@ -1,10 +1,23 @@
 """The interface every pretext method shares.
 
-A method is an ``nn.Module`` that owns its heads (projector, classifier, decoder...) and
-holds the encoder it trains. The training loop hands it ``views`` (a list of
-``n_views`` augmented float batches in [0, 1]) and the batch's labels, and gets back the
-loss and a few named numbers to log. The encoder is separate and swappable, so every
-method trains every encoder.
+A method is an ``nn.Module`` that owns its heads (projector, predictor, prototypes,
+classifier, decoder...) and holds the encoder it trains. The training loop hands it
+``views`` (a list of ``n_views`` augmented float batches in [0, 1], [B, C, H, W]), the
+batch's labels (-1 where unknown; only baselines that say so may use them) and the
+batch's row indices into the train split, and gets back the loss and a few named numbers
+to log. The encoder is separate and swappable, so every method trains every encoder.
+
+Hooks the loop calls, all optional:
+
+- ``on_epoch_start(epoch, images)`` before each epoch, with the whole train split as
+  uint8 [N, C, H, W] on the training device (DeepCluster re-clusters here);
+- ``after_step()`` after each optimiser step (momentum encoders update here);
+- ``progress`` (a float in [0, 1], the fraction of training done) is set before each step
+  (BYOL's momentum schedule reads it).
+
+Adding a method: one file in this package with a subclass (see ``random_init.py`` for the
+smallest and ``simclr.py`` for a typical one) and one entry in ``METHODS`` in
+``__init__.py``.
 """
 from __future__ import annotations
 
@@ -21,6 +34,7 @@ class PretextMethod(nn.Module):
     n_views: int = 1  # augmented views per image the loop must produce
     trainable: bool = True  # False for baselines that are evaluated untrained
     defaults: dict = {}  # method options (--option key=value) and their defaults
+    option_help: dict = {}  # one line per option: what it does, where the default comes from
 
     def __init__(self, encoder: Encoder, num_classes: int, channels: int, options: dict | None = None):
         super().__init__()
@@ -32,11 +46,17 @@ class PretextMethod(nn.Module):
             known = ", ".join(self.defaults) or "none"
             raise ValueError(f"{self.name} has no option {', '.join(sorted(unknown))}: its options are {known}")
         self.options = {**self.defaults, **(options or {})}
+        self.progress = 0.0
 
-    def training_step(self, views: list[torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def training_step(self, views: list[torch.Tensor], labels: torch.Tensor,
+                      index: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return (loss, {name: scalar tensor}) for one batch. Logged values stay tensors
         so the loop can read them without a device sync on every step."""
         raise NotImplementedError
+
+    def on_epoch_start(self, epoch: int, images: torch.Tensor) -> dict[str, float]:
+        """Hook before each epoch; returns numbers to log with the epoch."""
+        return {}
 
     def after_step(self) -> None:
         """Hook after each optimiser step (momentum encoders update here)."""

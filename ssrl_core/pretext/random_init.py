@@ -15,5 +15,5 @@ class RandomInit(PretextMethod):
     summary = "an untrained encoder, evaluated like the others"
     trainable = False
 
-    def training_step(self, views, labels):  # pragma: no cover - never called
+    def training_step(self, views, labels, index=None):  # pragma: no cover - never called
         raise RuntimeError("the random baseline does not train")

@@ -36,7 +36,7 @@ class Rotation(PretextMethod):
         super().__init__(encoder, num_classes, channels, options)
         self.head = nn.Linear(self.encoder.feature_dim, 4)
 
-    def training_step(self, views, labels):
+    def training_step(self, views, labels, index=None):
         x, r = rotate_all(views[0])
         logits = self.head(self.encoder(x))
         loss = F.cross_entropy(logits.float(), r)

@@ -28,13 +28,18 @@ class SimCLR(PretextMethod):
     summary = "pull two augmented views of an image together, push other images away (NT-Xent)"
     n_views = 2
     defaults = {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
+    option_help = {
+        "temperature": "tau in NT-Xent; 0.5 as in the paper's CIFAR-10 experiments",
+        "proj_dim": "output size of the projector g; 128 as in the paper",
+        "hidden_dim": "hidden width of the 2-layer projector (the paper uses the feature size; 512 here)",
+    }
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         d = self.encoder.feature_dim
         self.projector = mlp([d, int(self.options["hidden_dim"]), int(self.options["proj_dim"])])
 
-    def training_step(self, views, labels):
+    def training_step(self, views, labels, index=None):
         x = torch.cat(views)
         z = self.projector(self.encoder(x))
         z1, z2 = z.chunk(2)
