@@ -13,6 +13,9 @@ from . import charts, services
 from .images import to_hwc
 
 CUSTOM = "custom…"
+COLLAPSE_HELP = ("Collapse diagnostics, measured on the encoder features after every epoch. Effective rank: how "
+                 "many directions the features really use (1 = collapsed to a line or a point). Embedding std: "
+                 "spread of the L2-normalised features, 0 when every image maps to the same point.")
 
 
 def _param_range(name: str, op: str) -> tuple[float, float, float]:
@@ -64,6 +67,29 @@ def augment_picker(key: str, dataset_name: str) -> str:
             st.error(str(e))
     st.caption("Ops: " + (", ".join(f"`{o.spec()}`" for o in ops) if ops else "none (two identical views)"))
     return spec
+
+
+def method_options(method_cls, key: str) -> dict:
+    """Inputs for a method's options (with their one-line help); returns only the changed ones."""
+    options: dict = {}
+    defaults = method_cls.defaults
+    if not defaults:
+        return options
+    helps = getattr(method_cls, "option_help", {}) or {}
+    with st.expander(f"{method_cls.name} options"):
+        for k, v in defaults.items():
+            h = helps.get(k)
+            if isinstance(v, bool):
+                val = st.checkbox(k, v, key=f"{key}_{k}", help=h)
+            elif isinstance(v, int):
+                val = st.number_input(k, value=v, step=1, key=f"{key}_{k}", help=h)
+            elif isinstance(v, float):
+                val = st.number_input(k, value=float(v), format="%.4g", key=f"{key}_{k}", help=h)
+            else:
+                val = st.text_input(k, value=str(v), key=f"{key}_{k}", help=h)
+            if val != v:
+                options[k] = val
+    return options
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3):
@@ -125,10 +151,14 @@ def live_runs_panel() -> None:
                 progress = float(r["progress"] or 0)
                 current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
                 st.progress(min(max(progress, 0.0), 1.0), text=f"epoch {current}/{r['epochs']} · {progress:.0%}")
-                c1, c2, c3 = st.columns(3)
+                ends = store.events(r["id"], kind="epoch_end")
+                last = ends[-1] if ends else {}
+                c1, c2, c3, c4 = st.columns(4)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
                 c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
+                c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
+                          help=COLLAPSE_HELP)
                 steps = store.events(r["id"], kind="step")
                 if len(steps) >= 2:
                     st.plotly_chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
@@ -149,10 +179,13 @@ def runs_table(limit: int = 50) -> None:
             "id": r["id"], "status": r["status"], "method": r["method"], "dataset": r["dataset"],
             "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": f"{r['epoch']}/{r['epochs']}",
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+            "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
             "note": r["error"] or "",
         })
     st.dataframe(rows, hide_index=True, key="runs_table",
                  column_config={"kNN acc": st.column_config.NumberColumn(format="%.3f"),
-                                "linear acc": st.column_config.NumberColumn(format="%.3f")})
+                                "linear acc": st.column_config.NumberColumn(format="%.3f"),
+                                "emb. std": st.column_config.NumberColumn(format="%.4f", help=COLLAPSE_HELP),
+                                "eff. rank": st.column_config.NumberColumn(format="%.1f", help=COLLAPSE_HELP)})

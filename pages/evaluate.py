@@ -63,11 +63,19 @@ for r in shown:
     gain = (s.get("knn_accuracy") - b["knn_accuracy"]) if (r["method"] != "random" and b.get("knn_accuracy") is not None
                                                           and s.get("knn_accuracy") is not None) else None
     rows.append({"run": services.run_label(r), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-                 "kNN gain over random": gain, "train s": s.get("train_seconds"), "augment": s.get("augment")})
+                 "kNN gain over random": gain, "embedding std": s.get("embedding_std"),
+                 "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
+                 "augment": s.get("augment")})
 
 st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
 st.dataframe(rows, hide_index=True, key="eval_table",
-             column_config={c: st.column_config.NumberColumn(format="%.3f")
-                            for c in ("kNN acc", "linear acc", "kNN gain over random")})
+             column_config={**{c: st.column_config.NumberColumn(format="%.3f")
+                               for c in ("kNN acc", "linear acc", "kNN gain over random")},
+                            "embedding std": st.column_config.NumberColumn(format="%.4f", help=widgets.COLLAPSE_HELP),
+                            "effective rank": st.column_config.NumberColumn(format="%.1f", help=widgets.COLLAPSE_HELP)})
+st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
+           "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
+           "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "
+           "decorrelation terms.")
 st.caption("How to read it: on digits a random cnn-small already reaches about 0.97 with a linear probe, so that "
            "column barely separates methods; the kNN column, which needs similar images to be close, does.")

@@ -32,19 +32,7 @@ with left:
     c3, c4 = st.columns(2)
     lr = c3.number_input("Learning rate", 1e-5, 1.0, 2e-3, format="%.4f", key="pt_lr")
     seed = c4.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed")
-    options = {}
-    defaults = METHODS[method].defaults
-    if defaults:
-        with st.expander(f"{method} options"):
-            for k, v in defaults.items():
-                if isinstance(v, bool):
-                    val = st.checkbox(k, v, key=f"pt_opt_{method}_{k}")
-                elif isinstance(v, int):
-                    val = st.number_input(k, value=v, step=1, key=f"pt_opt_{method}_{k}")
-                else:
-                    val = st.number_input(k, value=float(v), format="%.4g", key=f"pt_opt_{method}_{k}")
-                if val != v:
-                    options[k] = val
+    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}")
 
     if st.button("Launch", type="primary", key="pt_launch"):
         try:
