@@ -89,6 +89,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
         fig.add_trace(go.Bar(
             x=list(labels), y=[None if v is None else v for v in vals], name=name, marker_color=PALETTE[i],
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
+            width=min(0.3, 0.8 / max(1, len(series))),
         ))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=dict(orientation="h"))
