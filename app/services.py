@@ -11,7 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core import paths
-from ssrl_core.data import DATASETS, ImageSet, load_dataset
+from ssrl_core.data import ImageSet, available_datasets, load_dataset
+from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
 from ssrl_core.runs.worker import start_worker_process, worker_alive
@@ -44,17 +45,24 @@ def ensure_worker() -> bool:
     return True
 
 
+def datasets() -> dict[str, str]:
+    """Every dataset a run can use, built-in and imported: name -> description."""
+    return available_datasets()
+
+
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=4)
-def _dataset(name: str, home_dir: str) -> ImageSet:
+def _dataset(name: str, home_dir: str, stamp: int) -> ImageSet:
     return load_dataset(name)
 
 
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
-    if name not in DATASETS:
+    if name not in datasets():
         return None, f"unknown dataset {name!r}"
+    meta = custom_root() / name / "meta.json"
+    stamp = meta.stat().st_mtime_ns if meta.exists() else 0  # a re-imported dataset is reloaded
     try:
-        return _dataset(name, home()), None
+        return _dataset(name, home(), stamp), None
     except Exception as e:  # DatasetMissing and damaged files carry their own advice
         return None, str(e)
 
@@ -90,3 +98,9 @@ def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs
+
+
+def import_archive(upload, name: str, size: int) -> dict:
+    """Import an uploaded zip (a file-like object) as a dataset; returns the report dict.
+    Raises ValueError (ArchiveRejected included) with the reason."""
+    return import_images(upload, name=name, size=size).to_dict()

@@ -5,14 +5,13 @@ import torch
 from app import services, widgets
 from app.images import grid
 from ssrl_core.augment import parse_augment
-from ssrl_core.data import DATASETS
 
 st.title("Augment")
 st.markdown("Instance-discrimination methods (SimCLR, BYOL, …) learn that **two views of one image are the "
             "same thing**. Whatever differs between the views is what the features learn to ignore.")
 c1, c2 = st.columns([1, 2])
 with c1:
-    name = st.selectbox("Dataset", list(DATASETS), key="aug_dataset")
+    name = st.selectbox("Dataset", list(services.datasets()), key="aug_dataset")
     spec = widgets.augment_picker("aug", name)
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1

@@ -5,10 +5,38 @@ import torch
 
 from app import services
 from app.images import grid
-from ssrl_core.data import DATASETS
+from ssrl_core.data.custom import MAX_UPLOAD_MB
 
 st.title("Data")
-name = st.selectbox("Dataset", list(DATASETS), key="data_dataset", format_func=lambda n: f"{n} — {DATASETS[n]}")
+with st.expander("Import your own images"):
+    st.markdown("A **.zip** of class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset; a zip of "
+                f"loose images an unlabelled one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are "
+                "resized (shorter side, then a centre crop).")
+    upload = st.file_uploader("Archive", type=["zip"], key="data_upload")
+    c1, c2 = st.columns(2)
+    new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
+                             help="lowercase letters, digits, '-' or '_'")
+    size = c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
+    if st.button("Import", key="data_import", disabled=upload is None):
+        try:
+            report = services.import_archive(upload, new_name.strip(), size)
+        except ValueError as e:
+            st.error(f"Not imported: {e}")
+        else:
+            st.session_state["data_dataset"] = report["name"]
+            st.session_state["data_import_report"] = report
+            st.rerun()
+    report = st.session_state.get("data_import_report")
+    if report:
+        st.success(f"Imported **{report['name']}**: {report['images']:,} images, "
+                   + ("labelled: " + ", ".join(f"{k} {v}" for k, v in report["per_class"].items())
+                      if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s).")
+        if report["skipped"]:
+            st.warning(f"Skipped {len(report['skipped'])} file(s):")
+            st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
+
+all_data = services.datasets()
+name = st.selectbox("Dataset", list(all_data), key="data_dataset", format_func=lambda n: f"{n} — {all_data[n]}")
 ds, error = services.dataset(name)
 if error:
     st.error(error)

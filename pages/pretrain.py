@@ -4,7 +4,6 @@ import streamlit as st
 
 from app import services, widgets
 from ssrl_core.config import RunConfig
-from ssrl_core.data import DATASETS
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
@@ -16,7 +15,8 @@ for name, m in METHODS.items():
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    dataset = st.selectbox("Dataset", list(DATASETS), key="pt_dataset", format_func=lambda n: f"{n} — {DATASETS[n]}")
+    all_data = services.datasets()
+    dataset = st.selectbox("Dataset", list(all_data), key="pt_dataset", format_func=lambda n: f"{n} — {all_data[n]}")
     method = st.selectbox(
         "Pretext task", [n for fam in families.values() for n in fam], key="pt_method",
         format_func=lambda n: f"{METHODS[n].family}: {n}",

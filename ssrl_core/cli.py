@@ -6,6 +6,7 @@
     python -m ssrl_core cancel ID
     python -m ssrl_core worker [--once] [--idle-exit SECONDS]
     python -m ssrl_core list datasets|methods|augmentations|encoders
+    python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
 """
 from __future__ import annotations
 
@@ -75,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run queued runs in this process until stopped")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
+
+    p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
+                       description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "
+                                   "dataset NAME under SSRL_HOME/data/custom. Unsafe archives (absolute or '..' "
+                                   "names, links, too many or too large members, zip bombs) are refused whole; "
+                                   "non-images and corrupt files are skipped and reported.")
+    p.add_argument("archive", help="path of the .zip file")
+    p.add_argument("--name", required=True, help="dataset name: lowercase letters, digits, '-' or '_'")
+    p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
+    p.add_argument("--replace", action="store_true", help="replace an imported dataset of the same name")
 
     p = sub.add_parser("list", help="list datasets, methods, augmentations or encoders")
     p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders"])
@@ -156,14 +167,24 @@ def cmd_worker(args) -> int:
     return Worker().serve(once=args.once, idle_exit_s=args.idle_exit)
 
 
+def cmd_import_images(args) -> int:
+    from .data.custom import import_images
+
+    if not Path(args.archive).is_file():
+        raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
+    report = import_images(args.archive, args.name, size=args.size, replace=args.replace)
+    print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_list(args) -> int:
     from .augment import PRESET_HELP, PRESETS, describe_ops
-    from .data import DATASETS
+    from .data import available_datasets
     from .models import ENCODERS
     from .pretext import METHODS
 
     if args.what == "datasets":
-        items = [{"name": k, "description": v} for k, v in DATASETS.items()]
+        items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
         items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults} for k, m in METHODS.items()]
     elif args.what == "encoders":
@@ -181,4 +202,4 @@ def cmd_list(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
-            "worker": cmd_worker, "list": cmd_list}
+            "worker": cmd_worker, "list": cmd_list, "import-images": cmd_import_images}

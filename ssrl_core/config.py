@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from .augment import parse_augment
-from .data import DATASETS
+from .data import DATASETS, available_datasets
 from .models import ENCODERS
 from .pretext import METHODS
 
@@ -34,8 +34,8 @@ class RunConfig:
         def bad(msg: str) -> None:
             raise ValueError(msg)
 
-        if self.dataset not in DATASETS:
-            bad(f"unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}")
+        if self.dataset not in DATASETS and self.dataset not in available_datasets():
+            bad(f"unknown dataset {self.dataset!r}: choose one of {', '.join(available_datasets())}")
         if self.method not in METHODS:
             bad(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         if self.encoder != "auto" and self.encoder not in ENCODERS:

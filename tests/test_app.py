@@ -146,3 +146,26 @@ def test_explore_shows_the_pca_map_while_the_umap_is_computed(finished_run):
     assert "PCA of the features; the UMAP is still being computed" in captions(at)
     assert at.metric[0].value.startswith("0.")  # accuracies from metrics.json
     assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["customdata"]["bdata"]) > 0
+
+
+def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_path):
+    from .test_import_images import make_zip, png
+
+    good = make_zip(tmp_path / "good.zip", {"pets/cat/1.png": png(), "pets/cat/2.png": png(),
+                                            "pets/dog/1.png": png((0, 0, 255)), "pets/notes.txt": b"x"}).read_bytes()
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("good.zip", good, "application/zip")).run()
+    at.text_input(key="data_import_name").input("my-pets").run()
+    at.button(key="data_import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Imported **my-pets**: 3 images, labelled: cat 2, dog 1" in at.success[0].value
+    assert "Skipped 1 file" in at.warning[0].value
+    assert at.selectbox(key="data_dataset").value == "my-pets"
+    assert [m.value for m in at.metric][:3] == ["3", "32×32×3", "2"]
+
+    evil = make_zip(tmp_path / "evil.zip", {"../../evil.png": png()}).read_bytes()
+    at.file_uploader(key="data_upload").set_value(("evil.zip", evil, "application/zip")).run()
+    at.text_input(key="data_import_name").input("evil").run()
+    at.button(key="data_import").click().run()
+    assert "Not imported" in at.error[0].value and "climbs out" in at.error[0].value
+    assert "evil" not in at.selectbox(key="data_dataset").options

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import paths
 from .imageset import ImageSet
 
-__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "dataset_names"]
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "dataset_names", "available_datasets"]
 
 
 class DatasetMissing(FileNotFoundError):
@@ -33,14 +33,29 @@ DATASETS: dict[str, str] = {
 _CACHE: dict[tuple[str, str], ImageSet] = {}
 
 
+def available_datasets() -> dict[str, str]:
+    """Built-in and torchvision sets, then the ones imported into SSRL_HOME: name -> description."""
+    from .custom import custom_datasets
+
+    return {**DATASETS, **{k: v for k, v in custom_datasets().items() if k not in DATASETS}}
+
+
 def dataset_names() -> list[str]:
-    return list(DATASETS)
+    return list(available_datasets())
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> ImageSet:
     """Load a dataset by name (kept in memory for the life of the process)."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+        from .custom import custom_datasets, custom_root, load_custom
+
+        if name not in custom_datasets():
+            raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(available_datasets())}, "
+                             "or import your images with `python -m ssrl_core import-images ARCHIVE --name NAME`")
+        key = (name, str((custom_root() / name / "meta.json").stat().st_mtime_ns))  # a re-import is seen
+        if key not in _CACHE:
+            _CACHE[key] = load_custom(name)
+        return _CACHE[key]
     root = Path(data_dir) if data_dir else paths.data_dir()
     key = (name, str(root))
     if key in _CACHE:

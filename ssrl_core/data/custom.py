@@ -1,0 +1,282 @@
+"""Your own images: a zip archive becomes a dataset under ``SSRL_HOME/data/custom/NAME``.
+
+A zip of class folders (``cat/1.png``, ``dog/2.jpg``; one common top folder is allowed)
+becomes a labelled dataset; a zip of loose images an unlabelled one (labels -1).
+
+Every archive is treated as hostile. The whole archive is refused, before anything is
+written, when a member has an absolute name or a ``..`` component, is a link, is
+encrypted, or when there are too many members, too many bytes once uncompressed (declared
+sizes are checked first, and actual reads are bounded, since headers can lie) or a
+compression ratio that only a zip bomb has. Images are decoded with a pixel limit.
+Members that are not images, or are corrupt, are skipped and reported.
+
+Odd but honest images are accepted: RGBA/LA and palette images are composited on white,
+16-bit images are scaled to 8 bits, CMYK is converted, grayscale stays grayscale (the
+dataset is grayscale when every image is), mixed sizes are resized (shorter side, then a
+centre crop) to ``size``; unicode file names are fine.
+
+The dataset is written to a temporary folder inside ``SSRL_HOME/data/custom`` and renamed
+into place when complete, so a failed import leaves nothing behind; nothing is written
+outside ``SSRL_HOME``. Files: ``images.npy`` (uint8 [N,C,H,W]), ``labels.npy``,
+``is_train.npy`` and ``meta.json`` (class names, the import report); they are read with
+``allow_pickle=False``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import warnings
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+import numpy as np
+import torch
+
+from .. import paths
+from .imageset import ImageSet, stratified_split
+
+MAX_MEMBERS = 20_000
+MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
+MAX_MEMBER_BYTES = 64 << 20
+MAX_RATIO = 200  # uncompressed / compressed, per member and overall
+MAX_PIXELS = 40_000_000  # per image, before decoding
+MAX_UPLOAD_MB = 200  # the archive itself; .streamlit/config.toml's server.maxUploadSize matches
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class ArchiveRejected(ValueError):
+    """The archive breaks a safety rule; nothing was imported."""
+
+
+@dataclass
+class ImportReport:
+    name: str
+    images: int = 0
+    labelled: bool = False
+    channels: int = 3
+    size: int = 32
+    per_class: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict] = field(default_factory=list)  # {"member": ..., "reason": ...}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def custom_root() -> Path:
+    d = paths.data_dir() / "custom"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def custom_datasets() -> dict[str, str]:
+    """Imported datasets on disk: name -> description."""
+    out = {}
+    for d in sorted(custom_root().iterdir()):
+        meta = d / "meta.json"
+        if d.is_dir() and not d.name.startswith(".") and meta.exists():
+            try:
+                m = json.loads(meta.read_text())
+                kind = f"{len(m['class_names'])} classes" if m["report"]["labelled"] else "unlabelled"
+                out[d.name] = f"your images: {m['report']['images']:,}, {kind} (imported)"
+            except (OSError, ValueError, KeyError):
+                continue
+    return out
+
+
+def check_name(name: str, taken: set[str]) -> None:
+    if not NAME_RE.match(name or ""):
+        raise ValueError(f"dataset name {name!r} must be 1-40 characters: lowercase letters, digits, '-' or '_', "
+                         "starting with a letter or digit")
+    if name in taken:
+        raise ValueError(f"{name!r} is a built-in dataset: choose another name")
+
+
+def _member_path(info: zipfile.ZipInfo) -> PurePosixPath:
+    raw = info.filename
+    name = raw.replace("\\", "/")
+    p = PurePosixPath(name)
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or p.is_absolute():
+        raise ArchiveRejected(f"member {raw!r} has an absolute path: refusing the archive")
+    if any(part == ".." for part in p.parts):
+        raise ArchiveRejected(f"member {raw!r} climbs out of the archive with '..': refusing the archive")
+    mode = (info.external_attr >> 16) & 0o177777
+    if stat.S_ISLNK(mode):
+        raise ArchiveRejected(f"member {raw!r} is a link: refusing the archive")
+    if info.flag_bits & 0x1:
+        raise ArchiveRejected(f"member {raw!r} is encrypted: refusing the archive")
+    return p
+
+
+def _check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ArchiveRejected(f"the archive has {len(infos):,} members, more than the limit of {MAX_MEMBERS:,}")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if total > MAX_TOTAL_BYTES:
+        raise ArchiveRejected(f"the archive unpacks to {total / 2**20:,.0f} MiB, more than the limit of "
+                              f"{MAX_TOTAL_BYTES / 2**20:,.0f} MiB")
+    if packed and total / packed > MAX_RATIO and total > 1 << 20:
+        raise ArchiveRejected(f"the archive's compression ratio ({total / packed:,.0f}:1) is that of a zip bomb")
+    out = []
+    for info in infos:
+        path = _member_path(info)
+        if info.is_dir():
+            continue
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ArchiveRejected(f"member {info.filename!r} unpacks to {info.file_size / 2**20:,.0f} MiB, more than "
+                                  f"the per-file limit of {MAX_MEMBER_BYTES / 2**20:,.0f} MiB")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 1 << 20:
+            raise ArchiveRejected(f"member {info.filename!r} has a zip-bomb compression ratio")
+        out.append((info, path))
+    return out
+
+
+def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Read a member, never more than its declared size (a lying header cannot inflate it)."""
+    with zf.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) > info.file_size:
+        raise ArchiveRejected(f"member {info.filename!r} unpacks to more than its header declares")
+    return data
+
+
+def _to_array(data: bytes, size: int) -> tuple[np.ndarray, bool]:
+    """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale."""
+    from PIL import Image, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            opened = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(f"the image has more pixels than the limit of {MAX_PIXELS:,}") from None
+        with opened as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise ValueError(f"the image has {im.width}x{im.height} pixels, more than the limit of {MAX_PIXELS:,}")
+            im.seek(0)  # first frame of animations
+            im = ImageOps.exif_transpose(im)
+            gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+            if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                a = np.asarray(im, dtype=np.float64)
+                hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+                im = Image.fromarray(np.clip(a / hi * 255.0, 0, 255).astype(np.uint8), "L")
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(white, rgba)
+            im = im.convert("RGB")
+            im = ImageOps.fit(im, (size, size), method=Image.Resampling.BILINEAR)
+            return np.asarray(im, dtype=np.uint8), gray
+
+
+def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
+                  builtin_names: set[str] | None = None) -> ImportReport:
+    """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
+    (unsafe archive) or ValueError (bad name, no images, name taken)."""
+    if builtin_names is None:
+        from . import DATASETS
+
+        builtin_names = set(DATASETS)
+    check_name(name, builtin_names)
+    if not 8 <= int(size) <= 256:
+        raise ValueError(f"size must be between 8 and 256 pixels, got {size}")
+    dest = custom_root() / name
+    if dest.exists() and not replace:
+        raise ValueError(f"a dataset named {name!r} exists already: choose another name or replace it")
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
+    report = ImportReport(name=name, size=int(size))
+    with zf:
+        members = _check_archive(zf)
+        files = []
+        for info, path in members:
+            if path.name.startswith(".") or "__MACOSX" in path.parts:
+                continue  # OS metadata, silently
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                report.skipped.append({"member": info.filename, "reason": "not an image file"})
+                continue
+            files.append((info, path))
+        if not files:
+            raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
+        # class folders: strip one common top folder, then the first folder is the class
+        parents = [p.parts[:-1] for _, p in files]
+        common = parents[0][:1] if parents[0] and all(pp[:1] == parents[0][:1] for pp in parents) else ()
+        rel = [pp[len(common):] for pp in parents]
+        labelled = all(len(r) >= 1 for r in rel)
+        arrays, labels, grays = [], [], []
+        class_names = sorted({r[0] for r in rel}) if labelled else []
+        for (info, path), r in zip(files, rel):
+            try:
+                arr, gray = _to_array(_read_bounded(zf, info), int(size))
+            except ArchiveRejected:
+                raise
+            except Exception as e:  # corrupt or undecodable: skip and say why
+                reason = str(e) if "pixels" in str(e) else f"not a readable image ({type(e).__name__})"
+                report.skipped.append({"member": info.filename, "reason": reason})
+                continue
+            arrays.append(arr)
+            grays.append(gray)
+            labels.append(class_names.index(r[0]) if labelled else -1)
+    if not arrays:
+        raise ValueError("none of the images could be read: " + "; ".join(
+            f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
+    images = np.stack(arrays).transpose(0, 3, 1, 2)  # [N,3,H,W]
+    channels = 1 if all(grays) else 3
+    if channels == 1:
+        images = images[:, :1]
+    labels_np = np.asarray(labels, dtype=np.int64)
+    if labelled and len(class_names) > 1:
+        is_train = stratified_split(labels_np, test_fraction=0.2, seed=0)
+    else:
+        is_train = np.random.default_rng(0).random(len(labels_np)) >= 0.2
+    report.images, report.labelled, report.channels = len(images), labelled, channels
+    report.per_class = {c: int((labels_np == i).sum()) for i, c in enumerate(class_names)} if labelled else \
+        {"(unlabelled)": len(images)}
+    _write(dest, images, labels_np, is_train, class_names, report, replace)
+    return report
+
+
+def _write(dest: Path, images, labels, is_train, class_names, report: ImportReport, replace: bool) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=custom_root()))
+    try:
+        np.save(tmp / "images.npy", np.ascontiguousarray(images))
+        np.save(tmp / "labels.npy", labels)
+        np.save(tmp / "is_train.npy", is_train)
+        (tmp / "meta.json").write_text(json.dumps({"class_names": class_names, "report": report.to_dict()},
+                                                  indent=2, ensure_ascii=False))
+        if dest.exists() and replace:
+            old = dest.with_name(f".old-{dest.name}-{os.getpid()}")
+            dest.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_custom(name: str) -> ImageSet:
+    d = custom_root() / name
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+        images = np.load(d / "images.npy", allow_pickle=False)
+        labels = np.load(d / "labels.npy", allow_pickle=False)
+        is_train = np.load(d / "is_train.npy", allow_pickle=False)
+    except FileNotFoundError:
+        raise ValueError(f"no imported dataset named {name!r} in {custom_root()}") from None
+    except (ValueError, OSError, KeyError) as e:
+        raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None
+    names = meta.get("class_names") or []
+    return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
+                    class_names=names, is_train=torch.from_numpy(is_train.astype(bool)))

@@ -1,0 +1,219 @@
+"""Importing a zip of images: hostile archives are refused whole, odd but honest images are
+accepted, nothing is written outside SSRL_HOME, and the result is a usable dataset."""
+import io
+import os
+import stat
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssrl_core.config import RunConfig
+from ssrl_core.data import available_datasets, load_dataset
+from ssrl_core.data import custom
+from ssrl_core.data.custom import ArchiveRejected, import_images
+
+
+def png(color=(200, 30, 30), size=(20, 12), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_zip(path, members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def snapshot(root) -> set:
+    return {p for p in root.rglob("*")}
+
+
+def test_class_folders_become_a_labelled_dataset(tmp_path, ssrl_home):
+    members = {f"photos/cat/{i}.png": png((200, 30, 30)) for i in range(5)}
+    members |= {f"photos/dog/{i}.jpg": _jpeg((30, 30, 200)) for i in range(5)}
+    members["photos/readme.txt"] = b"hello"
+    report = import_images(make_zip(tmp_path / "a.zip", members), "pets", size=16)
+    assert report.labelled and report.images == 10 and report.per_class == {"cat": 5, "dog": 5}
+    assert report.channels == 3 and report.skipped == [{"member": "photos/readme.txt", "reason": "not an image file"}]
+    ds = load_dataset("pets")
+    assert ds.images.shape == (10, 3, 16, 16) and ds.class_names == ["cat", "dog"]
+    assert set(ds.labels.tolist()) == {0, 1} and ds.is_train.sum() == 8  # stratified 80/20
+    cat = ds.images[ds.labels == 0].float().mean((0, 2, 3))
+    assert cat[0] > 150 and cat[2] < 80  # pixels survive: cats are red
+    assert "pets" in available_datasets()
+    RunConfig(dataset="pets", method="simclr")  # usable in a run
+
+
+def test_loose_images_become_an_unlabelled_dataset(tmp_path):
+    report = import_images(make_zip(tmp_path / "b.zip", {f"{i}.png": png() for i in range(6)}), "loose")
+    assert not report.labelled and report.per_class == {"(unlabelled)": 6}
+    ds = load_dataset("loose")
+    assert (ds.labels == -1).all() and ds.class_names == []
+
+
+def test_odd_but_honest_images_are_converted(tmp_path):
+    def save(im, fmt="PNG"):
+        buf = io.BytesIO()
+        im.save(buf, format=fmt)
+        return buf.getvalue()
+
+    rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))  # fully transparent: composited on white
+    palette = Image.new("P", (10, 30))
+    palette.putpalette([0, 255, 0] * 256)
+    gray16 = Image.fromarray(np.full((12, 12), 65535, dtype=np.uint16))
+    cmyk = Image.new("CMYK", (16, 8), (0, 255, 255, 0))  # red in CMYK
+    members = {
+        "x/rgba.png": save(rgba), "x/palette.gif": save(palette, "GIF"), "x/gray16.png": save(gray16),
+        "x/cmyk.jpg": save(cmyk, "JPEG"), "x/gray.bmp": save(Image.new("L", (40, 20), 128), "BMP"),
+        "x/ünïcødé 图像.png": png((0, 0, 255)), "x/big.png": png(size=(300, 200)),
+    }
+    report = import_images(make_zip(tmp_path / "odd.zip", members), "odd", size=8)
+    assert report.images == 7 and report.skipped == [] and report.channels == 3
+    ds = load_dataset("odd")
+    assert ds.images.shape == (7, 3, 8, 8)
+    rows = {m.split("/")[-1]: i for i, m in enumerate(members)}
+    px = lambda name: ds.images[rows[name], :, 4, 4].tolist()  # noqa: E731
+    assert px("rgba.png") == [255, 255, 255]
+    assert px("palette.gif") == [0, 255, 0]
+    assert px("gray16.png") == [255, 255, 255]  # scaled, not clipped to 255 from 65535 by accident
+    r, g, b = px("cmyk.jpg")
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_all_grayscale_gives_a_one_channel_dataset(tmp_path):
+    members = {f"a/{i}.png": png(100, mode="L") for i in range(3)} | {f"b/{i}.png": png(50, mode="L") for i in range(3)}
+    import_images(make_zip(tmp_path / "g.zip", members), "grays", size=12)
+    assert load_dataset("grays").images.shape == (6, 1, 12, 12)
+
+
+def test_corrupt_and_fake_images_are_skipped_and_reported(tmp_path):
+    good = png()
+    members = {"c/ok.png": good, "c/truncated.png": good[: len(good) // 2], "c/fake.jpg": b"not a jpeg at all"}
+    report = import_images(make_zip(tmp_path / "c.zip", members), "mixed")
+    assert report.images == 1
+    assert {s["member"] for s in report.skipped} == {"c/truncated.png", "c/fake.jpg"}
+    assert all("not a readable image" in s["reason"] for s in report.skipped)
+
+
+def test_pixel_bombs_are_skipped_without_decoding(tmp_path, monkeypatch):
+    monkeypatch.setattr(custom, "MAX_PIXELS", 10_000)
+    members = {"ok.png": png(size=(50, 50)), "huge.png": png(size=(400, 300))}
+    report = import_images(make_zip(tmp_path / "p.zip", members), "pix")
+    assert report.images == 1 and "than the limit of 10,000" in report.skipped[0]["reason"]
+
+
+@pytest.mark.parametrize("member, words", [
+    ("/etc/evil.png", "absolute path"),
+    ("C:/evil.png", "absolute path"),
+    ("a/../../evil.png", "climbs out"),
+    ("..\\evil.png", "climbs out"),
+])
+def test_dangerous_names_refuse_the_whole_archive(tmp_path, ssrl_home, member, words):
+    path = make_zip(tmp_path / "bad.zip", {"ok/1.png": png(), member: png()})
+    before = snapshot(tmp_path.parent)
+    with pytest.raises(ArchiveRejected, match=words):
+        import_images(path, "bad")
+    assert "bad" not in available_datasets()
+    new = snapshot(tmp_path.parent) - before
+    assert not [p for p in new if "evil" in p.name]
+    assert not (ssrl_home / "data" / "custom" / "bad").exists()
+
+
+def test_links_are_refused(tmp_path):
+    path = tmp_path / "link.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ok/1.png", png())
+        info = zipfile.ZipInfo("ok/link.png")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(ArchiveRejected, match="is a link"):
+        import_images(path, "links")
+
+
+def test_too_many_members_and_too_large_totals(tmp_path, monkeypatch):
+    monkeypatch.setattr(custom, "MAX_MEMBERS", 5)
+    with pytest.raises(ArchiveRejected, match="more than the limit of 5"):
+        import_images(make_zip(tmp_path / "many.zip", {f"{i}.png": png() for i in range(6)}), "many")
+    monkeypatch.setattr(custom, "MAX_TOTAL_BYTES", 1000)
+    with pytest.raises(ArchiveRejected, match="unpacks to"):
+        import_images(make_zip(tmp_path / "big.zip", {"a.png": png(size=(200, 200)), "b.bin": os.urandom(2000)}), "big")
+
+
+def test_zip_bombs_are_refused_before_inflating(tmp_path):
+    bomb = make_zip(tmp_path / "bomb.zip", {"ok.png": png(), "zeros.png": b"\0" * (50 << 20)})
+    assert bomb.stat().st_size < 1 << 20  # 50 MiB of zeros squeezed into a few KiB
+    with pytest.raises(ArchiveRejected, match="zip bomb"):
+        import_images(bomb, "bomb")
+
+
+def test_a_member_that_lies_about_its_size_is_caught(tmp_path):
+    path = make_zip(tmp_path / "liar.zip", {"a.png": png(size=(64, 64))}, compression=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    # shrink the declared size in the central directory (offset 24 after its signature)
+    cd = data.rfind(b"PK\x01\x02")
+    real = int.from_bytes(data[cd + 24: cd + 28], "little")
+    data[cd + 24: cd + 28] = (real // 2).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises((ArchiveRejected, ValueError)):
+        import_images(path, "liar")
+    assert "liar" not in available_datasets()
+
+
+@pytest.mark.parametrize("name, words", [("Bad Name", "lowercase"), ("../x", "lowercase"), ("digits", "built-in"),
+                                         ("", "lowercase")])
+def test_bad_names_are_refused(tmp_path, name, words):
+    with pytest.raises(ValueError, match=words):
+        import_images(make_zip(tmp_path / "n.zip", {"1.png": png()}), name)
+
+
+def test_existing_names_need_replace_and_non_zips_are_refused(tmp_path):
+    path = make_zip(tmp_path / "r.zip", {"1.png": png()})
+    import_images(path, "again")
+    with pytest.raises(ValueError, match="exists already"):
+        import_images(path, "again")
+    import_images(make_zip(tmp_path / "r2.zip", {"1.png": png(), "2.png": png()}), "again", replace=True)
+    assert len(load_dataset("again")) == 2  # the re-import is seen, not a stale cache
+    (tmp_path / "not.zip").write_bytes(b"plain text")
+    with pytest.raises(ValueError, match="not a readable zip archive"):
+        import_images(tmp_path / "not.zip", "nozip")
+    with pytest.raises(ValueError, match="no images"):
+        import_images(make_zip(tmp_path / "t.zip", {"a.txt": b"x"}), "noimages")
+
+
+def test_cli_import_images(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = make_zip(tmp_path / "cli.zip", {"a/1.png": png(), "b/1.png": png((0, 0, 255))})
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, "-m", "ssrl_core", "import-images", str(path), "--name", "clidata"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["per_class"] == {"a": 1, "b": 1}
+    bad = make_zip(tmp_path / "evil.zip", {"../evil.png": png()})
+    res = subprocess.run([sys.executable, "-m", "ssrl_core", "import-images", str(bad), "--name", "evil"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error: ") and "climbs out" in res.stderr
+
+
+def _jpeg(color) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_server_upload_limit_matches_the_importer_and_xsrf_stays_on():
+    import tomllib
+
+    from .conftest import ROOT
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["maxUploadSize"] == custom.MAX_UPLOAD_MB
+    assert cfg["server"]["enableXsrfProtection"] is True
