@@ -186,7 +186,8 @@ def cmd_list(args) -> int:
     if args.what == "datasets":
         items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
-        items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults} for k, m in METHODS.items()]
+        items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults,
+                  "option_help": m.option_help} for k, m in METHODS.items()]
     elif args.what == "encoders":
         items = [{"name": k, "description": v} for k, v in ENCODERS.items()]
     else:

