@@ -104,3 +104,14 @@ def import_archive(upload, name: str, size: int) -> dict:
     """Import an uploaded zip (a file-like object) as a dataset; returns the report dict.
     Raises ValueError (ArchiveRejected included) with the reason."""
     return import_images(upload, name=name, size=size).to_dict()
+
+
+def preflight(cfg) -> str | None:
+    """None when the run can start, else the reason (e.g. colorization on grayscale data)."""
+    from ssrl_core.train import preflight as check
+
+    try:
+        check(cfg)
+    except ValueError as e:
+        return str(e)
+    return None

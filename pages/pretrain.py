@@ -17,8 +17,9 @@ left, right = st.columns([2, 3], gap="large")
 with left:
     all_data = services.datasets()
     dataset = st.selectbox("Dataset", list(all_data), key="pt_dataset", format_func=lambda n: f"{n} — {all_data[n]}")
+    method_names = [n for fam in families.values() for n in fam]
     method = st.selectbox(
-        "Pretext task", [n for fam in families.values() for n in fam], key="pt_method",
+        "Pretext task", method_names, index=method_names.index("simclr"), key="pt_method",
         format_func=lambda n: f"{METHODS[n].family}: {n}",
     )
     st.caption(f"**{method}** — {METHODS[method].summary}.")
@@ -42,6 +43,8 @@ with left:
             st.error(f"Not launched: {e}")
         else:
             _, data_error = services.dataset(dataset)
+            if not data_error:
+                data_error = services.preflight(cfg)
             if data_error:
                 st.error(f"Not launched: {data_error}")
             else:

@@ -131,7 +131,11 @@ def cmd_train(args) -> int:
 def cmd_submit(args) -> int:
     from .runs.store import RunStore
 
-    print(RunStore().submit(_config(args), nickname=args.nickname))
+    from .train import preflight
+
+    cfg = _config(args)
+    preflight(cfg)  # a run that cannot start is refused now, not later in the worker
+    print(RunStore().submit(cfg, nickname=args.nickname))
     return 0
 
 

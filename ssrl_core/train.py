@@ -57,6 +57,15 @@ def build(cfg: RunConfig, device: torch.device, dataset: ImageSet) -> PretextMet
     return method.to(device, memory_format=MEMORY_FORMAT)
 
 
+def preflight(cfg: RunConfig) -> None:
+    """Refuse, before queueing, a run whose method cannot train on its dataset or encoder
+    (colorization on grayscale images, mae without vit-tiny, supervised without labels):
+    builds the method once on the CPU, which takes milliseconds, and raises its ValueError."""
+    resolved = cfg.resolved("cpu")
+    dataset = load_dataset(resolved.dataset, resolved.data_dir)
+    build(resolved, torch.device("cpu"), dataset)
+
+
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     """Linear warm-up then cosine decay to zero."""
     if step < warmup:

@@ -169,3 +169,11 @@ def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_pat
     at.button(key="data_import").click().run()
     assert "Not imported" in at.error[0].value and "climbs out" in at.error[0].value
     assert "evil" not in at.selectbox(key="data_dataset").options
+
+
+def test_pretrain_refuses_a_method_its_dataset_cannot_feed():
+    at = open_page("pretrain")
+    at.selectbox(key="pt_method").select("colorization")
+    at.button(key="pt_launch").click().run()
+    assert "Not launched" in at.error[0].value and "colour" in at.error[0].value
+    assert RunStore().list() == []
