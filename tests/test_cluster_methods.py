@@ -181,25 +181,6 @@ def test_supervised_ignores_unknown_labels():
 # -- all three ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cls", [DeepCluster, SwAV, Supervised])
-def test_a_few_steps_lower_the_loss(cls):
-    torch.manual_seed(0)
-    x, labels = tiny_batch(32)
-    method = cls(build_encoder("cnn-small", 1), 4, 1)
-    opt = torch.optim.AdamW(method.parameters(), lr=3e-3)
-    method.on_epoch_start(0, as_uint8(x))
-    views = [x.flip(-1) if i else x for i in range(method.n_views)]  # fixed views: a learnable target
-    losses = []
-    for _ in range(15):
-        loss, logs = method.training_step(views, labels, torch.arange(32))
-        assert set(logs) >= {"loss"} and all(not v.requires_grad for v in logs.values())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < losses[0] * 0.9, losses
-
-
-@pytest.mark.parametrize("cls", [DeepCluster, SwAV, Supervised])
 def test_every_option_has_help_and_the_module_a_docstring(cls):
     import sys
 

@@ -208,22 +208,3 @@ def test_moco_queue_smaller_than_the_keys_of_a_step_keeps_the_newest():
     rows = [(3 + i) % 10 for i in range(6, 16)]
     torch.testing.assert_close(method.queue[rows], k[6:])
     assert int(method.queue_ptr) == (3 + 16) % 10
-
-
-@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
-def test_a_few_steps_lower_the_loss(cls):
-    method = make(cls)
-    opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=3e-3)
-    vs = views(16)  # fixed views: a learnable target
-    losses = []
-    for step in range(15):
-        method.progress = step / 15
-        loss, logs = method.training_step(vs, None)
-        assert "loss" in logs and all(torch.is_tensor(v) and not v.requires_grad for v in logs.values())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        method.after_step()
-        losses.append(loss.item())
-    # SimSiam's loss starts near 0 and is negative, so the drop is measured on an absolute scale
-    assert losses[-1] < losses[0] - 0.1 * max(abs(losses[0]), 1.0), losses
