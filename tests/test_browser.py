@@ -84,6 +84,7 @@ def _shot(page, name: str) -> None:
     folder = os.environ.get("SSRL_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
+        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
         page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
