@@ -33,4 +33,4 @@ v1, v2 = pipeline(x, g), pipeline(x, g)
 with c2:
     st.caption("Each row: the original, then two augmented views.")
     st.image([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
-             caption=[f"#{int(r)} {ds.class_names[int(ds.labels[r])]}" for r in rows])
+             caption=[f"#{int(r)} {ds.label_name(int(r))}" for r in rows])

@@ -74,8 +74,7 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
     st.rerun()
 
 def caption(r: int) -> str:
-    lab = ds.class_names[int(ds.labels[r])] if int(ds.labels[r]) >= 0 else "?"
-    return f"#{r} {lab} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
+    return f"#{r} {ds.label_name(r)} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
 
 
 with side:
@@ -95,7 +94,6 @@ with side:
         st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected))
         for start in range(0, len(neighbours), 4):
             for col, (i, sim) in zip(st.columns(4, gap="small"), neighbours[start:start + 4]):
-                lab = ds.class_names[int(ds.labels[i])] if int(ds.labels[i]) >= 0 else "?"
-                col.image(to_hwc(ds.images[i], 3), caption=f"{lab} · sim {sim:.3f}", width="stretch")
+                col.image(to_hwc(ds.images[i], 3), caption=f"{ds.label_name(i)} · sim {sim:.3f}", width="stretch")
         same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
         st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")

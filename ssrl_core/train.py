@@ -141,10 +141,9 @@ def pretrain(
     last_loss: float | None = None
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, cfg.epochs):
-        method.train()
         t_epoch = time.perf_counter()
         hook_logs = method.on_epoch_start(epoch, images)
-        method.train()
+        method.train()  # after the hook, which may embed the data in eval mode
         perm = torch.randperm(n, device=device, generator=gen)
         loss_sum = torch.zeros((), device=device)
         logs_sum: dict[str, torch.Tensor] = {}

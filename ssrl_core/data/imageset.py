@@ -67,6 +67,11 @@ class ImageSet:
     def has_labels(self) -> bool:
         return bool((self.labels >= 0).any())
 
+    def label_name(self, row: int) -> str:
+        """The class name of image ``row``, or "?" where its label is unknown."""
+        y = int(self.labels[row])
+        return self.class_names[y] if 0 <= y < len(self.class_names) else "?"
+
     def discrete_factors(self) -> list[str]:
         """Factors that can colour a map or be probed: integer-valued ones."""
         return [k for k, v in self.factors.items() if not v.is_floating_point()]
