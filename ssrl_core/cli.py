@@ -7,6 +7,8 @@
     python -m ssrl_core worker [--once] [--idle-exit SECONDS]
     python -m ssrl_core list datasets|methods|augmentations|encoders
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
+    python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
+    python -m ssrl_core invariance --run DIR|ID
 """
 from __future__ import annotations
 
@@ -86,6 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="dataset name: lowercase letters, digits, '-' or '_'")
     p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
     p.add_argument("--replace", action="store_true", help="replace an imported dataset of the same name")
+
+    p = sub.add_parser("probe", help="linear readout (or fine-tuning) of a finished run; print JSON",
+                       description="Score a finished run's encoder on a label budget: a linear readout on frozen "
+                                   "features, or with --finetune the whole encoder trained with a linear head, "
+                                   "each over several random draws of the labelled subset (mean and spread), "
+                                   "next to the random encoder and supervised training from scratch on the same "
+                                   "subsets. Results are cached in the run folder (probes.json).")
+    p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
+    p.add_argument("--target", default="label", help="label (default) or a factor of the dataset, e.g. color")
+    p.add_argument("--labels-per-class", type=int, default=None, metavar="N",
+                   help="labelled train images per class (default: every budget of the curve, 1 5 10 50 all; 0 = all)")
+    p.add_argument("--finetune", action="store_true", help="fine-tune the whole encoder instead of a linear readout "
+                                                           "(minutes on a CPU: 200 steps per seed and budget)")
+    p.add_argument("--seeds", type=int, default=3, help="draws of the labelled subset per budget (default 3)")
+    p.add_argument("--no-references", action="store_true", help="skip the random and supervised references")
+
+    p = sub.add_parser("invariance", help="invariance of a finished run to each augmentation op; print JSON",
+                       description="For each augmentation op: the mean cosine similarity of f(x) and f(op(x)), "
+                                   "scaled so unrelated images score 0 and identical ones 1; and the accuracy of "
+                                   "a linear probe predicting a 0/90/180/270 degree rotation from the features "
+                                   "(chance 0.25). Cached in the run folder.")
+    p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
 
     p = sub.add_parser("list", help="list datasets, methods, augmentations or encoders")
     p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders"])
@@ -206,5 +230,54 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
+def resolve_run(ref: str) -> Path:
+    """A run folder from a path or a store id; ValueError with advice otherwise."""
+    path = Path(ref)
+    if (path / "checkpoint.safetensors").exists():
+        return path
+    from .runs.store import RunStore
+
+    row = RunStore().get(ref) if "/" not in ref else None
+    if row is None:
+        raise ValueError(f"{ref!r} is neither a run folder nor a run id: see `python -m ssrl_core runs`")
+    if row["status"] != "done":
+        raise ValueError(f"run {ref} is {row['status']}: probes need a finished run")
+    return Path(row["run_dir"])
+
+
+def cmd_probe(args) -> int:
+    from .evaluate.probes import BUDGETS, budget_name
+    from .evaluate.suite import RunProbes, random_linear, supervised_scratch
+
+    if args.seeds < 1 or args.seeds > 20:
+        raise ValueError(f"--seeds must be from 1 to 20, got {args.seeds}")
+    if args.labels_per_class is not None and args.labels_per_class < 0:
+        raise ValueError(f"--labels-per-class must be 0 (all) or more, got {args.labels_per_class}")
+    rp = RunProbes(resolve_run(args.run))
+    budgets = BUDGETS if args.labels_per_class is None else (args.labels_per_class,)
+    kind = "finetune" if args.finetune else "linear"
+    out: dict = {"run": str(rp.dir), "target": args.target, "probe": kind, "results": {}}
+    for b in budgets:
+        row = rp.finetune(b, args.target, args.seeds) if args.finetune else rp.linear(b, args.target, args.seeds)
+        entry = {"accuracy": row["mean"], "std": row["std"], "values": row["values"], "n_labels": row["n_labels"]}
+        if not args.no_references:
+            entry["random_linear"] = random_linear(rp.trained, b, args.target, args.seeds)["mean"]
+            entry["supervised_scratch"] = supervised_scratch(rp.trained, b, args.target, args.seeds)["mean"]
+        out["results"][budget_name(b)] = entry
+    if len(budgets) == 1:
+        out.update(out.pop("results")[budget_name(budgets[0])])
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_invariance(args) -> int:
+    from .evaluate.suite import RunProbes
+
+    rp = RunProbes(resolve_run(args.run))
+    print(json.dumps({"run": str(rp.dir), "invariance": rp.invariance(),
+                      "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
+    return 0
+
+
+COMMANDS = {"probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
             "worker": cmd_worker, "list": cmd_list, "import-images": cmd_import_images}

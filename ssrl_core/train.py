@@ -20,13 +20,11 @@ from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, autocast, generator_for, pick_device, precision_for, to_device_batch
-from .evaluate.collapse import collapse_stats
-from .evaluate.embed import embed
+from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
 
 CHECKPOINT = "checkpoint.safetensors"
-PROBE_SUBSET = 512  # train images embedded after every epoch for the collapse diagnostics
 Event = dict
 
 
@@ -55,6 +53,26 @@ def build(cfg: RunConfig, device: torch.device, dataset: ImageSet) -> PretextMet
     encoder = build_encoder(cfg.encoder, dataset.channels)
     method = build_method(cfg.method, encoder, dataset.num_classes, dataset.channels, cfg.options)
     return method.to(device, memory_format=MEMORY_FORMAT)
+
+
+def load_trained(run_dir: Path, device: str = "auto") -> Trained:
+    """A finished (or checkpointed) run folder back in memory: its resolved config, dataset
+    and method with the checkpoint's weights, in eval mode. Raises ValueError with advice
+    when the folder holds no run."""
+    run_dir = Path(run_dir)
+    ckpt = run_dir / CHECKPOINT
+    if not ckpt.exists():
+        raise ValueError(f"{run_dir} holds no checkpoint: give a run folder written by `train` or a run id from `runs`")
+    meta = read_meta(ckpt)
+    if "config" not in meta:
+        raise ValueError(f"{ckpt} carries no run config; it was not written by this tool")
+    dev = pick_device(device)
+    cfg = RunConfig.from_dict(meta["config"]).resolved(dev.type)
+    dataset = load_dataset(cfg.dataset, cfg.data_dir)
+    method = build(cfg, dev, dataset)
+    load_checkpoint(ckpt, method, None, dev)
+    method.eval()
+    return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 
 
 def preflight(cfg: RunConfig) -> None:
@@ -134,8 +152,11 @@ def pretrain(
             gen.set_state(extra["rng"].cpu())
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
 
-    # a fixed subset for the per-epoch collapse diagnostics (cheap: one forward pass)
-    probe_rows = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))[:PROBE_SUBSET].to(device)
+    # a fixed subset measured before training and after every epoch (one forward pass)
+    epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)
+    epoch_probe.start(start_epoch)
+    if start_epoch == 0:
+        epoch_probe(method.encoder, 0)
     t_train = time.perf_counter()
     seen = 0
     last_loss: float | None = None
@@ -192,12 +213,10 @@ def pretrain(
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict()}, {"rng": gen.get_state()})
-        diagnostics = collapse_stats(embed(method.encoder, images[probe_rows], device))
-        emit({
-            "kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, "loss": epoch_loss, **epoch_logs,
-            **hook_logs, **diagnostics,
-            "seconds": time.perf_counter() - t_epoch, "images_per_s": seen / (time.perf_counter() - t_train),
-        })
+        record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
+                  "images_per_s": seen / (time.perf_counter() - t_train)}
+        diagnostics = epoch_probe(method.encoder, epoch + 1, record)
+        emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     train_seconds = time.perf_counter() - t_train
     return Trained(method, dataset, cfg, device, precision.name, train_seconds,
                    seen / train_seconds if train_seconds > 0 else 0.0, last_loss)

@@ -8,14 +8,17 @@ import numpy as np
 
 
 def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                          c: float = 1.0, max_iter: int = 1000) -> float:
+                          c: float = 1.0, max_iter: int = 1000, scaler_x: np.ndarray | None = None) -> float:
+    """Accuracy on the test split. The features are standardised with the mean and std of
+    ``scaler_x`` (default: the labelled train features themselves); pass all train
+    features when only a few of them are labelled."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     if len(np.unique(train_y)) < 2:
         raise ValueError("a linear probe needs at least two classes in the labelled train split")
-    scaler = StandardScaler().fit(train_x)
+    scaler = StandardScaler().fit(train_x if scaler_x is None else scaler_x)
     clf = LogisticRegression(C=c, max_iter=max_iter)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -10,6 +10,8 @@ from typing import Callable
 
 from ..config import RunConfig
 from ..evaluate import evaluate_trained
+from ..evaluate.epochs import evolution_maps
+from ..evaluate.suite import RunProbes
 from ..train import pretrain
 from . import artifacts as art
 
@@ -21,6 +23,17 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
     metrics = evaluate_trained(trained, run_dir, on_event=on_event, with_umap=with_umap)
+    t1 = time.perf_counter()
+    probes = RunProbes(run_dir, trained).standard(on_event)
+    metrics["probe_seconds"] = round(time.perf_counter() - t1, 3)
+    if "label_efficiency" in probes:
+        metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
+    if with_umap:
+        emit = on_event or (lambda e: None)
+        emit({"kind": "phase", "phase": "map evolution"})
+        t2 = time.perf_counter()
+        evolution_maps(run_dir, seed=cfg.seed)
+        metrics["evolution_seconds"] = round(time.perf_counter() - t2, 3)
     c = trained.config
     summary = {
         "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,

@@ -1,0 +1,100 @@
+"""Frozen-feature probes: label efficiency, kNN as k varies, and factor probes.
+
+All three read only the features of a run (``embeddings.npy``) and the dataset, so they
+take seconds and are cached in the run folder (``probes.json``) by ``evaluate.cache``.
+
+- **Label efficiency** (the survey's sec. on transfer: SSRL pays when labels are scarce):
+  a linear readout fit on ``n`` labelled train images per class (n = 1, 5, 10, 50, or all),
+  each budget over several random draws of the labelled subset (seeds), scored on the whole
+  test split. The features are standardised with statistics of the whole train split:
+  unlabelled images are free in the self-supervised setting, and ten labelled images give
+  no usable estimate of 256 standard deviations.
+- **kNN accuracy as k varies** (Wu et al. 2018's weighted vote, k = 1, 5, 20, 100).
+- **Factor probes**: on datasets with ground-truth factors (``shapes``), the same readout
+  for each discrete factor (shape, colour, size, rotation and position bins) as the target.
+  Chance is 1 / (number of values). A factor whose probe stays near chance is one the
+  representation has discarded; one near 1 is kept (linearly decodable).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .knn import knn_accuracy
+from .linear import linear_probe_accuracy
+
+BUDGETS = (1, 5, 10, 50, 0)  # labelled images per class; 0 means every label
+KS = (1, 5, 20, 100)
+SEEDS = 3
+
+
+def budget_name(per_class: int) -> str:
+    return "all" if per_class == 0 else str(per_class)
+
+
+def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Positions of ``per_class`` labelled items of each class (all of them when 0 or when a
+    class has fewer), drawn without replacement with ``seed``; sorted."""
+    labels = np.asarray(labels)
+    if per_class < 0:
+        raise ValueError(f"labels per class must be 0 (all) or more, got {per_class}")
+    known = np.flatnonzero(labels >= 0)
+    if per_class == 0:
+        return known
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(labels[known]):
+        rows = known[labels[known] == c]
+        picked.append(rng.choice(rows, size=min(per_class, len(rows)), replace=False))
+    return np.sort(np.concatenate(picked)) if picked else known[:0]
+
+
+def spread(values: list[float]) -> dict:
+    v = np.asarray(values, dtype=np.float64)
+    return {"mean": float(v.mean()), "std": float(v.std()), "values": [float(x) for x in v], "seeds": len(v)}
+
+
+def linear_at_budget(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                     per_class: int, seeds: int = SEEDS) -> dict:
+    """Linear readout with ``per_class`` labels per class, mean and spread over ``seeds``
+    draws of the labelled subset (one draw when every label is used)."""
+    draws = 1 if per_class == 0 else seeds
+    accs = []
+    for s in range(draws):
+        rows = labelled_subset(train_y, per_class, s)
+        accs.append(linear_probe_accuracy(train_x[rows], train_y[rows], test_x, test_y, scaler_x=train_x))
+    return {**spread(accs), "labels_per_class": per_class, "n_labels": int(len(labelled_subset(train_y, per_class, 0)))}
+
+
+def label_efficiency(train_x, train_y, test_x, test_y, budgets=BUDGETS, seeds: int = SEEDS) -> dict[str, dict]:
+    return {budget_name(b): linear_at_budget(train_x, train_y, test_x, test_y, b, seeds) for b in budgets}
+
+
+def knn_curve(train_x, train_y, test_x, test_y, num_classes: int, ks=KS) -> dict[str, float]:
+    return {str(k): knn_accuracy(train_x, train_y, test_x, test_y, num_classes, k=k) for k in ks}
+
+
+def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS) -> dict[str, dict]:
+    """For each discrete factor: the readout at each budget (labels per factor value) and the
+    chance level. Empty for datasets without factors."""
+    tr, te = dataset.train_idx.numpy(), dataset.test_idx.numpy()
+    out = {}
+    for name in dataset.discrete_factors():
+        y = dataset.factors[name].numpy()
+        values = np.unique(y[y >= 0])
+        if len(values) < 2:
+            continue
+        out[name] = {"chance": 1.0 / len(values), "classes": int(len(values)),
+                     **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[te], y[te], b, seeds) for b in budgets}}
+    return out
+
+
+def target_labels(dataset, target: str) -> np.ndarray:
+    """The labels a probe reads: ``label`` or the name of a discrete factor."""
+    if target == "label":
+        if not dataset.has_labels:
+            raise ValueError(f"{dataset.name} has no labels: a probe needs a labelled dataset")
+        return dataset.labels.numpy()
+    if target not in dataset.discrete_factors():
+        have = ", ".join(["label", *dataset.discrete_factors()])
+        raise ValueError(f"{dataset.name} has no factor {target!r}: choose one of {have}")
+    return dataset.factors[target].numpy()

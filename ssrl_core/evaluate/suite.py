@@ -1,0 +1,230 @@
+"""Probes of a run folder, computed once and cached in ``RUN/probes.json``.
+
+``run_probes`` is what the worker runs after training (seconds: frozen features only) and
+what ``python -m ssrl_core probe`` / ``invariance`` call; every entry is computed only when
+it is missing from the cache, so pages and repeated commands read it back for free.
+
+Keys of ``probes.json``:
+
+    knn_k                    {k: accuracy}
+    linear/<target>/<budget> {mean, std, values, seeds, labels_per_class, n_labels}
+    finetune/<target>/<budget>   the same, fine-tuning the whole encoder
+    factors                  {factor: {chance, classes, "2": {...}, "all": {...}}}
+    invariance               {op: {score, similarity, unrelated} | {skipped}}
+    rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
+
+References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
+the random encoder's linear readout and supervised training from scratch on the same
+labelled subsets (same augmentations, same seeds), keyed by what determines them.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import paths
+from ..runs import artifacts as art
+from . import probes as pr
+from .embed import embed
+from .finetune import STEPS, train_classifier
+from .invariance import SUBSET, fixed_subset, invariance_scores, rotation_equivariance
+
+PROBES = "probes.json"
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Cache:
+    """A JSON file of results, read-modify-written under a lock (the worker and a CLI
+    command may fill the same run's cache at once)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def read(self) -> dict:
+        return art.read_json(self.path) or {}
+
+    def get(self, key: str, compute: Callable[[], object]):
+        have = self.read()
+        if key in have:
+            return have[key]
+        value = compute()
+        with _locked(self.path):
+            now = self.read()
+            now[key] = value
+            art.write_json(self.path, now)
+        return value
+
+
+class RunProbes:
+    """The probes of one run folder. The model is loaded only when a probe needs it."""
+
+    def __init__(self, run_dir: Path | str, trained=None, device: str = "auto"):
+        self.dir = Path(run_dir)
+        self.cache = Cache(self.dir / PROBES)
+        self._trained = trained
+        self._device = device
+
+    @property
+    def trained(self):
+        if self._trained is None:
+            from ..train import load_trained
+
+            self._trained = load_trained(self.dir, self._device)
+        return self._trained
+
+    @property
+    def dataset(self):
+        return self.trained.dataset
+
+    def features(self) -> np.ndarray:
+        if (self.dir / art.EMBEDDINGS).exists():
+            return np.load(self.dir / art.EMBEDDINGS)
+        t = self.trained
+        return embed(t.method.encoder, t.dataset.images, t.device)
+
+    def _split(self, y: np.ndarray):
+        ds = self.dataset
+        tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
+        tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+        if not len(tr) or not len(te):
+            raise ValueError(f"{ds.name} has no labelled images in its train or test split to probe with")
+        return tr, te
+
+    # -- frozen features -------------------------------------------------------------------
+    def knn_k(self) -> dict:
+        def compute():
+            y = self.dataset.labels.numpy()
+            tr, te = self._split(y)
+            f = self.features()
+            return pr.knn_curve(f[tr], y[tr], f[te], y[te], self.dataset.num_classes)
+        return self.cache.get("knn_k", compute)
+
+    def linear(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
+        def compute():
+            y = pr.target_labels(self.dataset, target)
+            tr, te = self._split(y)
+            f = self.features()
+            return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
+        return self.cache.get(f"linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
+
+    def label_efficiency(self, budgets=pr.BUDGETS, seeds: int = pr.SEEDS) -> dict:
+        return {pr.budget_name(b): self.linear(b, seeds=seeds) for b in budgets}
+
+    def factors(self) -> dict:
+        return self.cache.get("factors", lambda: pr.factor_probes(self.features(), self.dataset))
+
+    # -- the model itself ----------------------------------------------------------------------
+    def finetune(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
+        def compute():
+            return classifier_curve_point(self.trained, per_class, target, seeds, steps, pretrained=True)
+        return self.cache.get(f"finetune/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}", compute)
+
+    def invariance(self) -> dict:
+        def compute():
+            t = self.trained
+            rows = fixed_subset(t.dataset.test_idx.numpy(), SUBSET, seed=0)
+            return invariance_scores(t.method.encoder, t.dataset.images[rows], t.device)
+        return self.cache.get("invariance", compute)
+
+    def rotation_equivariance(self) -> float:
+        def compute():
+            t = self.trained
+            tr = fixed_subset(t.dataset.train_idx.numpy(), SUBSET, seed=0)
+            te = fixed_subset(t.dataset.test_idx.numpy(), SUBSET // 2, seed=0)
+            return rotation_equivariance(t.method.encoder, t.dataset.images[tr], t.dataset.images[te], t.device)
+        return self.cache.get("rotation_equivariance", compute)
+
+    def standard(self, on_event: Callable[[dict], None] | None = None) -> dict:
+        """The probes the worker computes after training: all from frozen features, seconds."""
+        emit = on_event or (lambda e: None)
+        out = {}
+        if self.dataset.has_labels:
+            emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
+            out["knn_k"] = self.knn_k()
+            out["label_efficiency"] = self.label_efficiency()
+        if self.dataset.discrete_factors():
+            emit({"kind": "phase", "phase": "probes: factors"})
+            out["factors"] = self.factors()
+        emit({"kind": "phase", "phase": "probes: invariance"})
+        out["invariance"] = self.invariance()
+        out["rotation_equivariance"] = self.rotation_equivariance()
+        return out
+
+
+def classifier_curve_point(trained, per_class: int, target: str, seeds: int, steps: int, pretrained: bool) -> dict:
+    """Accuracy of a classifier trained end to end on ``per_class`` labels per class (mean
+    and spread over the labelled-subset seeds) from ``trained``'s encoder (fine-tuning)
+    or from a fresh random one (the supervised reference)."""
+    ds = trained.dataset
+    y = pr.target_labels(ds, target)
+    tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
+    tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+    draws = 1 if per_class == 0 else seeds
+    n_classes = int(y.max()) + 1
+    accs = []
+    for s in range(draws):
+        rows = tr[pr.labelled_subset(y[tr], per_class, s)]
+        if pretrained:
+            encoder = trained.method.encoder
+        else:
+            from ..models import build_encoder
+            import torch
+
+            torch.manual_seed(trained.config.seed + 1000 * s)
+            encoder = build_encoder(trained.config.encoder, ds.channels)
+        accs.append(train_classifier(encoder, ds.images, y, rows, te, n_classes, trained.config.augment,
+                                     trained.device, pretrained=pretrained, seed=s, steps=steps))
+    return {**pr.spread(accs), "labels_per_class": per_class, "n_labels": int(len(pr.labelled_subset(y[tr], per_class, 0))),
+            "steps": steps}
+
+
+# -- references shared by runs ----------------------------------------------------------------
+def reference_cache(cfg) -> Cache:
+    """One cache per (dataset, encoder, augmentation, seed): what the references depend on."""
+    key = json.dumps({"dataset": cfg.dataset, "encoder": cfg.encoder, "augment": cfg.augment, "seed": cfg.seed,
+                      "data_dir": cfg.data_dir}, sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    d = paths.ssrl_home() / "references"
+    return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json")
+
+
+def random_linear(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
+    """Linear readout on a random encoder of the run's architecture and seed."""
+    def compute():
+        import torch
+
+        from ..models import build_encoder
+        from ..device import MEMORY_FORMAT
+
+        ds = trained.dataset
+        torch.manual_seed(trained.config.seed)
+        enc = build_encoder(trained.config.encoder, ds.channels).to(trained.device, memory_format=MEMORY_FORMAT)
+        f = embed(enc, ds.images, trained.device)
+        y = pr.target_labels(ds, target)
+        tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
+        tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+        return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
+    return reference_cache(trained.config).get(f"random-linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
+
+
+def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
+    """Supervised training from scratch on the same labelled subsets and augmentations."""
+    return reference_cache(trained.config).get(
+        f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
+        lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))
