@@ -94,3 +94,39 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=dict(orientation="h"))
     return fig
+
+
+def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
+           y_title: str = "accuracy", title: str = "", log_x: bool = False, dashed: Sequence[str] = (),
+           tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360) -> go.Figure:
+    """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
+    references) are drawn dashed and gray-toned."""
+    fig = go.Figure()
+    for i, (name, (x, y, err)) in enumerate(series.items()):
+        ref = name in dashed
+        fig.add_trace(go.Scatter(
+            x=list(x), y=list(y), mode="lines+markers", name=name,
+            error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
+            line=dict(width=2, dash="dash" if ref else "solid", color=("#555" if name.startswith("random") else "#999")
+                      if ref else PALETTE[i % len(PALETTE)]),
+        ))
+    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),
+                      yaxis=dict(title=y_title), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
+         chance: Sequence[float] | None = None, y_range: tuple[float, float] | None = None) -> go.Figure:
+    """Grouped bars per category (one bar per name in ``series``); ``chance`` per category
+    is drawn as a short black line over its group."""
+    fig = go.Figure()
+    for i, (name, vals) in enumerate(series.items()):
+        fig.add_trace(go.Bar(x=list(categories), y=list(vals), name=name, marker_color=PALETTE[i % len(PALETTE)],
+                             text=[("n/a" if v is None else f"{v:.2f}") for v in vals], textposition="outside"))
+    if chance is not None:
+        fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
+                                 marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
+    fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=dict(orientation="h"))
+    return fig

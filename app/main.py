@@ -28,6 +28,8 @@ PAGES = [
     st.Page("../pages/pretrain.py", title="Pretrain", icon=":material/model_training:", url_path="pretrain"),
     st.Page("../pages/explore.py", title="Explore", icon=":material/scatter_plot:", url_path="explore"),
     st.Page("../pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:", url_path="evaluate"),
+    st.Page("../pages/invariance.py", title="Invariance", icon=":material/blur_on:", url_path="invariance"),
+    st.Page("../pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
 ]
 
 page = st.navigation(PAGES)

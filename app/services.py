@@ -45,6 +45,22 @@ def ensure_worker() -> bool:
     return True
 
 
+def probe_job_running(run_dir: str) -> bool:
+    from ssrl_core.evaluate.suite import job_running
+
+    return job_running(Path(run_dir))
+
+
+def start_probe_job(run_dir: str, finetune: bool = False) -> None:
+    """Compute a run's missing probes in a detached process (the page polls the cache)."""
+    from ssrl_core.evaluate.suite import mark_job_pending
+    from ssrl_core.runs.worker import spawn_detached
+
+    if not probe_job_running(run_dir):
+        mark_job_pending(Path(run_dir))
+        spawn_detached(["-m", "ssrl_core.evaluate.suite", run_dir, *(["--finetune"] if finetune else [])], "probes.log")
+
+
 def datasets() -> dict[str, str]:
     """Every dataset a run can use, built-in and imported: name -> description."""
     return available_datasets()
@@ -115,3 +131,22 @@ def preflight(cfg) -> str | None:
     except ValueError as e:
         return str(e)
     return None
+
+
+@st.cache_resource(show_spinner="Loading the run's encoder…", max_entries=2)
+def _trained(run_dir: str, stamp: int):
+    from ssrl_core.train import load_trained
+
+    return load_trained(Path(run_dir))
+
+
+def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int = 8) -> dict:
+    """Nearest dataset images of an uploaded image file in a run's feature space.
+    Raises ValueError (with advice) for files that are not readable images."""
+    from ssrl_core.evaluate.retrieval import query_features, query_tensor
+
+    image = query_tensor(data, channels, size)
+    ckpt = Path(run_dir) / "checkpoint.safetensors"
+    t = _trained(run_dir, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
+    feats = query_features(t.method.encoder, t.device, image)
+    return {"image": image[0], "neighbours": artifacts(run_dir).search(feats, k)}

@@ -189,3 +189,24 @@ def runs_table(limit: int = 50) -> None:
                                 "linear acc": st.column_config.NumberColumn(format="%.3f"),
                                 "emb. std": st.column_config.NumberColumn(format="%.4f", help=COLLAPSE_HELP),
                                 "eff. rank": st.column_config.NumberColumn(format="%.1f", help=COLLAPSE_HELP)})
+
+
+def probe_jobs_panel(runs: list[dict], key: str) -> None:
+    """While probe jobs run for any of ``runs``: a note that re-checks every 2 s and reruns
+    the page when they are done (so the new results appear without a click)."""
+    dirs = [r["run_dir"] for r in runs]
+
+    @st.fragment(run_every=2.0)
+    def _poll() -> None:
+        busy = [d for d in dirs if services.probe_job_running(d)]
+        if busy:
+            st.info(f"Computing probes for {len(busy)} run(s) in the background; the charts update when done.",
+                    icon=":material/hourglass_top:")
+        elif st.session_state.get(f"{key}_was_busy"):
+            st.session_state[f"{key}_was_busy"] = False
+            st.rerun(scope="app")
+        if busy:
+            st.session_state[f"{key}_was_busy"] = True
+
+    if any(services.probe_job_running(d) for d in dirs) or st.session_state.get(f"{key}_was_busy"):
+        _poll()

@@ -1,8 +1,9 @@
-"""Evaluate: kNN and linear-probe accuracy of finished runs, next to the random baseline
-(an untrained encoder of the same architecture on the same data)."""
+"""Evaluate: kNN and linear-probe accuracy of finished runs next to the random baseline;
+label-efficiency curves (linear readout and fine-tuning against the random encoder and
+supervised training from scratch), kNN accuracy as k varies, accuracy over pretraining."""
 import streamlit as st
 
-from app import charts, services, widgets
+from app import charts, readouts, services, widgets
 from ssrl_core.config import RunConfig
 
 st.title("Evaluate")
@@ -79,3 +80,82 @@ st.caption("Collapse: a representation that maps every image to one point (embed
            "decorrelation terms.")
 st.caption("How to read it: on digits a random cnn-small already reaches about 0.97 with a linear probe, so that "
            "column barely separates methods; the kNN column, which needs similar images to be close, does.")
+
+# -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
+st.header("Label efficiency")
+st.markdown(
+    "SSRL exists to make labels go further. Each curve is a **linear readout** fit on *n* labelled train images "
+    "per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split. "
+    "The dashed lines are the references on the same labelled images: the **random** encoder with the same "
+    "readout, and the same network trained **supervised from scratch** (with the run's augmentations)."
+)
+readable = [r for r in picked if r["dataset"] == dataset]
+widgets.probe_jobs_panel(readable, key="eval_jobs")
+missing = [r for r in readable if not services.artifacts(r["run_dir"]).probes.get("knn_k")]
+if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
+    st.warning(f"{len(missing)} of the chosen runs finished before probes were computed after training.")
+    if st.button("Compute their probes (seconds per run)", key="eval_probe_missing"):
+        for r in missing:
+            services.start_probe_job(r["run_dir"])
+        st.rerun()
+
+series, ref_series = {}, {}
+for r in readable:
+    a = services.artifacts(r["run_dir"])
+    name = f"{r['method']} ({r['id'][-4:]})"
+    lin = readouts.budget_curve(a.probes, "linear")
+    if lin:
+        series[f"{name} linear"] = lin
+    ft = readouts.budget_curve(a.probes, "finetune")
+    if ft:
+        series[f"{name} fine-tuned"] = ft
+    refs = a.references()
+    for kind, label in (("random-linear", "random encoder, linear"), ("supervised-scratch", "supervised from scratch")):
+        c = readouts.budget_curve(refs, kind)
+        if c and label not in ref_series:
+            ref_series[label] = c
+if series:
+    ticks = sorted({x for s in list(series.values()) + list(ref_series.values()) for x in s[0]})
+    st.plotly_chart(charts.curves({**series, **ref_series}, "labelled images per class (log scale)", log_x=True,
+                                  dashed=list(ref_series), tickvals=ticks, ticktext=[f"{t:g}" for t in ticks]),
+                    key="eval_label_eff")
+    st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on unlabelled "
+               "images bought accuracy that labels would otherwise have to pay for. With few labels the gap is "
+               "widest; as labels grow, supervised training catches up (and on small, easy sets like digits "
+               "overtakes). The rightmost point uses every label.")
+    needs_ft = [r for r in readable if not readouts.budget_curve(services.artifacts(r["run_dir"]).probes, "finetune")]
+    if needs_ft and not any(services.probe_job_running(r["run_dir"]) for r in needs_ft):
+        if st.button("Compute fine-tuning and the supervised reference (a few minutes per run on a CPU)",
+                     key="eval_finetune"):
+            for r in needs_ft:
+                services.start_probe_job(r["run_dir"], finetune=True)
+            st.rerun()
+    st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images (200 steps, the "
+               "encoder at a tenth of the head's learning rate); the survey's other way to transfer. With one or "
+               "five labels per class it often does worse than the frozen readout: it overfits the few images.")
+elif readable:
+    st.info("No label-efficiency results for the chosen runs yet.")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader("kNN accuracy as k varies")
+    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(services.artifacts(r["run_dir"]).probes)
+          for r in shown}
+    ks = {k: (v[0], v[1], None) for k, v in ks.items() if v}
+    if ks:
+        st.plotly_chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
+                                      ticktext=["1", "5", "20", "100"]), key="eval_knn_k")
+        st.caption("Small k trusts the closest images; large k asks whole neighbourhoods to agree. A curve that "
+                   "falls fast with k means classes are close together but not well separated.")
+with c2:
+    st.subheader("Accuracy over pretraining")
+    ep = {}
+    for r in readable:
+        c = readouts.epoch_curve(services.artifacts(r["run_dir"]).epochs(), "epoch_knn")
+        if c:
+            ep[f"{r['method']} ({r['id'][-4:]})"] = (c[0], c[1], None)
+    if ep:
+        st.plotly_chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
+                        key="eval_epochs")
+        st.caption("kNN accuracy (k=20) of 512 test images against 1,024 train images after every epoch. "
+                   "Epoch 0 is the random initialisation: the curve shows what pretraining added, epoch by epoch.")

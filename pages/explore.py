@@ -97,3 +97,37 @@ with side:
                 col.image(to_hwc(ds.images[i], 3), caption=f"{ds.label_name(i)} · sim {sim:.3f}", width="stretch")
         same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
         st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")
+
+st.divider()
+evo_col, up_col = st.columns([3, 2], gap="medium")
+with evo_col:
+    st.subheader("How the map formed")
+    snap_rows, maps = art.evolution()
+    if maps and snap_rows is not None and len(snap_rows) == len(next(iter(maps.values()))):
+        epochs = sorted(maps)
+        epoch = st.select_slider("Epoch (0 = before pretraining)", options=epochs, value=epochs[-1],
+                                 key=f"explore_epoch_{run['id']}")
+        sub_values = values[snap_rows]
+        st.plotly_chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420),
+                        key=f"evo_{run['id']}_{epoch}")
+        st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
+                   "previous one, so points move rather than jump. Slide to watch the groups form.")
+    else:
+        st.caption("This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
+with up_col:
+    st.subheader("Neighbours of your own image")
+    upload = st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+                              key=f"explore_upload_{run['id']}")
+    if upload is not None:
+        try:
+            q = services.query_neighbours(run["run_dir"], upload.getvalue(), ds.channels, ds.image_size, k=8)
+        except ValueError as e:
+            st.error(str(e))
+        else:
+            st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
+                     + (", grayscale" if ds.channels == 1 else ""))
+            st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
+                     caption=[f"{ds.label_name(i)} · {s:.2f}" for i, s in q["neighbours"]])
+            st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
+                       "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
+                       "against digits drawn light on dark) land wherever the encoder happens to put them.")

@@ -24,30 +24,40 @@ def ssrl_home(tmp_path, monkeypatch) -> Path:
 _PREPARED: dict = {}
 
 
+PREPARED_CONFIGS = {
+    "random": dict(dataset="digits", method="random", epochs=0),
+    "simclr": dict(dataset="digits", method="simclr", epochs=1, batch_size=256),
+    "rotation": dict(dataset="digits", method="rotation", epochs=1, batch_size=256),
+    "shapes-simclr": dict(dataset="shapes", method="simclr", epochs=1, batch_size=256, augment="crop,flip,color_jitter"),
+}
+
+
 @pytest.fixture(scope="session")
 def _prepared_runs(tmp_path_factory):
-    """Run folders of a few finished runs on digits (random; simclr for 1 epoch), computed
-    once. Tests register copies in their own store with ``finished_run``."""
+    """Run folders of finished runs (``PREPARED_CONFIGS``), each trained the first time a
+    test asks for it and reused by every later test. Tests register copies in their own
+    store with ``finished_run``."""
     from ssrl_core.config import RunConfig
     from ssrl_core.runs.execute import execute
 
     root = tmp_path_factory.mktemp("prepared")
-    old = os.environ.get("SSRL_HOME")
-    os.environ["SSRL_HOME"] = str(root / "home")
-    try:
-        out = {}
-        for name, cfg in {
-            "random": RunConfig(dataset="digits", method="random", epochs=0),
-            "simclr": RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256),
-        }.items():
-            summary = execute(cfg, root / name)
-            out[name] = (cfg, root / name, summary)
-        return out
-    finally:
-        if old is None:
-            os.environ.pop("SSRL_HOME", None)
-        else:
-            os.environ["SSRL_HOME"] = old
+    done: dict = {}
+
+    def get(name: str):
+        if name not in done:
+            cfg = RunConfig(**PREPARED_CONFIGS[name])
+            old = os.environ.get("SSRL_HOME")
+            os.environ["SSRL_HOME"] = str(root / "home")
+            try:
+                done[name] = (cfg, root / name, execute(cfg, root / name))
+            finally:
+                if old is None:
+                    os.environ.pop("SSRL_HOME", None)
+                else:
+                    os.environ["SSRL_HOME"] = old
+        return done[name]
+
+    return get
 
 
 @pytest.fixture
@@ -58,7 +68,7 @@ def finished_run(_prepared_runs, ssrl_home):
     from ssrl_core.runs.store import RunStore
 
     def make(name: str) -> str:
-        cfg, folder, summary = _prepared_runs[name]
+        cfg, folder, summary = _prepared_runs(name)
         store = RunStore()
         rid = store.submit(cfg)
         shutil.copytree(folder, store.get(rid)["run_dir"])

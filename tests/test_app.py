@@ -177,3 +177,108 @@ def test_pretrain_refuses_a_method_its_dataset_cannot_feed():
     at.button(key="pt_launch").click().run()
     assert "Not launched" in at.error[0].value and "colour" in at.error[0].value
     assert RunStore().list() == []
+
+
+def charts_by_title(at) -> dict[str, dict]:
+    """Plotly specs of the page keyed by x-axis title (or figure title)."""
+    out = {}
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        lay = spec.get("layout", {})
+        title = ((lay.get("xaxis") or {}).get("title") or {}).get("text") or (lay.get("title") or {}).get("text")
+        out[title] = spec
+    return out
+
+
+def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finished_run):
+    rid = finished_run("simclr")
+    at = open_page("evaluate")
+    specs = charts_by_title(at)
+    le = specs["labelled images per class (log scale)"]
+    [curve] = [t for t in le["data"] if t["name"].endswith(" linear")]
+    assert curve["name"].startswith("simclr") and len(curve["x"]) == 5 and curve["x"][:4] == [1, 5, 10, 50]
+    assert le["layout"]["xaxis"]["type"] == "log"
+    assert all(0 <= y <= 1 for y in curve["y"]) and curve["error_y"]["array"][-1] == 0  # one draw with all labels
+    knn_k = specs["k (neighbours voting)"]
+    assert knn_k["data"][0]["x"] == [1, 5, 20, 100]
+    epochs = specs["epoch (0 = before pretraining)"]
+    assert epochs["data"][0]["x"] == [0, 1]  # the initial encoder and one epoch
+    assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
+
+
+def _wait_for_probe_job(run_dir: str, timeout: float = 180.0) -> None:
+    import time
+
+    from ssrl_core.evaluate.suite import job_running
+
+    t0 = time.time()
+    time.sleep(1.0)
+    while job_running(__import__("pathlib").Path(run_dir)):
+        assert time.time() - t0 < timeout, "probe job did not finish"
+        time.sleep(0.5)
+
+
+def test_invariance_measures_an_old_run_in_the_background(finished_run):
+    rid = finished_run("simclr")
+    run_dir = RunStore().get(rid)["run_dir"]
+    (__import__("pathlib").Path(run_dir) / "probes.json").unlink()  # as a run from before probes existed
+    at = open_page("invariance")
+    assert "finished before invariance was measured" in at.warning[0].value
+    at.button(key="inv_compute").click().run()
+    _wait_for_probe_job(run_dir)
+    at.run()
+    assert not at.exception
+    ops = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert ops["x"][:3] == ["crop", "flip", "color_jitter"]
+    scores = dict(zip(ops["x"], ops["y"]))
+    assert scores["grayscale"] is None  # digits has no colour: n/a
+    assert -1.5 < scores["crop"] < 1.0 and scores["noise"] > 0
+    assert at.metric[0].label.startswith("rotation predictable") and 0 <= float(at.metric[0].value) <= 1
+    assert images(at)[-1][:2] == ["original", "crop"]
+
+
+def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
+    finished_run("shapes-simclr")
+    at = open_page("invariance")
+    assert at.selectbox(key="inv_dataset").value == "shapes"
+    factors = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][1]
+    [bars] = [t for t in factors["data"] if t["type"] == "bar"]
+    [chance] = [t for t in factors["data"] if t["name"] == "chance"]
+    assert set(bars["x"]) == {"shape", "color", "size_bin", "rotation_bin", "position_bin"}
+    assert all(0 <= y <= 1 for y in bars["y"]) and all(0 < c < 1 for c in chance["y"])
+    at.radio(key="inv_budget").set_value("all").run()
+    assert not at.exception and "decodability" in captions(at)
+
+
+def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finished_run):
+    a, b = finished_run("simclr"), finished_run("rotation")
+    at = open_page("compare")
+    assert not at.warning  # same dataset, seed, epochs and batch size
+    table = at.dataframe[0].value
+    assert list(table["run"]) == [f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"]
+    assert table["linear, 1 label/class"].between(0, 1).all()
+    specs = charts_by_title(at)
+    assert {t["name"] for t in specs["epoch"]["data"]} == {f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"}
+    nbr_rows = images(at)[1:]
+    assert len(nbr_rows) == 2 and all(len(r) == 8 for r in nbr_rows)
+
+    finished_run("random")
+    at = open_page("compare")
+    assert "epochs (0, 1)" in at.warning[0].value and "batch size" in at.warning[0].value
+
+
+def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
+    from .test_import_images import png
+
+    rid = finished_run("simclr")
+    at = open_page("explore")
+    slider = at.select_slider(key=f"explore_epoch_{rid}")
+    assert slider.options == ["0", "1"] and slider.value == 1
+    slider.set_value(0).run()
+    assert not at.exception
+    at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
+    assert not at.error
+    got = images(at)
+    assert got[-2] == ["your image at 32×32, grayscale"] and len(got[-1]) == 8
+    at.file_uploader(key=f"explore_upload_{rid}").set_value(("oops.png", b"not an image", "image/png")).run()
+    assert "not an image that can be read" in at.error[0].value

@@ -149,7 +149,7 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
-def _to_array(data: bytes, size: int) -> tuple[np.ndarray, bool]:
+def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale."""
     from PIL import Image, ImageOps
 
@@ -219,7 +219,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         class_names = sorted({r[0] for r in rel}) if labelled else []
         for (info, path), r in zip(files, rel):
             try:
-                arr, gray = _to_array(_read_bounded(zf, info), int(size))
+                arr, gray = decode_image(_read_bounded(zf, info), int(size))
             except ArchiveRejected:
                 raise
             except Exception as e:  # corrupt or undecodable: skip and say why

@@ -62,7 +62,15 @@ def linear_at_budget(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarra
     for s in range(draws):
         rows = labelled_subset(train_y, per_class, s)
         accs.append(linear_probe_accuracy(train_x[rows], train_y[rows], test_x, test_y, scaler_x=train_x))
-    return {**spread(accs), "labels_per_class": per_class, "n_labels": int(len(labelled_subset(train_y, per_class, 0)))}
+    return {**spread(accs), **budget_info(train_y, per_class)}
+
+
+def budget_info(train_y: np.ndarray, per_class: int) -> dict:
+    """What a budget amounts to on these labels: labels per class asked, labelled images
+    used and number of classes (so a curve can place "all" at its mean per class)."""
+    train_y = np.asarray(train_y)
+    return {"labels_per_class": per_class, "n_labels": int(len(labelled_subset(train_y, per_class, 0))),
+            "classes": int(len(np.unique(train_y[train_y >= 0])))}
 
 
 def label_efficiency(train_x, train_y, test_x, test_y, budgets=BUDGETS, seeds: int = SEEDS) -> dict[str, dict]:

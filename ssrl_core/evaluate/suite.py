@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .. import paths
+from ..device import MEMORY_FORMAT
+from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
 from .embed import embed
@@ -183,15 +186,11 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
         if pretrained:
             encoder = trained.method.encoder
         else:
-            from ..models import build_encoder
-            import torch
-
             torch.manual_seed(trained.config.seed + 1000 * s)
             encoder = build_encoder(trained.config.encoder, ds.channels)
         accs.append(train_classifier(encoder, ds.images, y, rows, te, n_classes, trained.config.augment,
                                      trained.device, pretrained=pretrained, seed=s, steps=steps))
-    return {**pr.spread(accs), "labels_per_class": per_class, "n_labels": int(len(pr.labelled_subset(y[tr], per_class, 0))),
-            "steps": steps}
+    return {**pr.spread(accs), **pr.budget_info(y[tr], per_class), "steps": steps}
 
 
 # -- references shared by runs ----------------------------------------------------------------
@@ -207,11 +206,6 @@ def reference_cache(cfg) -> Cache:
 def random_linear(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
     """Linear readout on a random encoder of the run's architecture and seed."""
     def compute():
-        import torch
-
-        from ..models import build_encoder
-        from ..device import MEMORY_FORMAT
-
         ds = trained.dataset
         torch.manual_seed(trained.config.seed)
         enc = build_encoder(trained.config.encoder, ds.channels).to(trained.device, memory_format=MEMORY_FORMAT)
@@ -228,3 +222,67 @@ def supervised_scratch(trained, per_class: int, target: str = "label", seeds: in
     return reference_cache(trained.config).get(
         f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
         lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))
+
+
+# -- a background job the app starts for runs that lack probes ---------------------------------
+JOB_LOCK = "probe_job.lock"
+
+
+JOB_PENDING = "probe_job.pending"  # written by whoever starts a job, removed by the job
+
+
+def mark_job_pending(run_dir: Path) -> None:
+    (Path(run_dir) / JOB_PENDING).touch()
+
+
+def job_running(run_dir: Path) -> bool:
+    """Whether a probe job holds this run's job lock now, or was started less than a
+    minute ago and has not yet taken it (a new process needs a few seconds to import)."""
+    import time
+
+    pending = Path(run_dir) / JOB_PENDING
+    try:
+        if time.time() - pending.stat().st_mtime < 60:
+            return True
+    except FileNotFoundError:
+        pass
+    path = Path(run_dir) / JOB_LOCK
+    if not path.exists():
+        return False
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+def run_job(run_dir: Path, finetune: bool = False) -> int:
+    """The standard probes and, with ``finetune``, the fine-tuning curve with the random and
+    supervised references, under the run's job lock (a second job for the same run exits at
+    once). Returns 0, or 1 when another job holds the lock."""
+    run_dir = Path(run_dir)
+    with open(run_dir / JOB_LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return 1
+        finally:
+            (run_dir / JOB_PENDING).unlink(missing_ok=True)
+        rp = RunProbes(run_dir)
+        rp.standard()
+        if rp.dataset.has_labels:
+            for b in pr.BUDGETS:
+                random_linear(rp.trained, b)
+            if finetune:
+                for b in pr.BUDGETS:
+                    rp.finetune(b)
+                    supervised_scratch(rp.trained, b)
+    return 0
+
+
+if __name__ == "__main__":  # python -m ssrl_core.evaluate.suite RUN_DIR [--finetune]
+    import sys
+
+    sys.exit(run_job(Path(sys.argv[1]), "--finetune" in sys.argv[2:]))

@@ -6,6 +6,9 @@
     index.faiss              inner-product index of the L2-normalised embeddings
     map_pca.npy, map_umap.npy  float32 [N, 2] maps (PCA at once, UMAP when ready)
     metrics.json             kNN / linear accuracies and evaluation timings
+    epochs.jsonl             per-epoch loss, collapse diagnostics and kNN on a fixed subset
+    snapshots/               that subset's features per epoch and their aligned maps
+    probes.json              label efficiency, kNN vs k, factor probes, invariance (cached)
     summary.json             everything above in one record (written last)
 """
 from __future__ import annotations
@@ -57,6 +60,31 @@ class RunArtifacts:
     def config(self) -> dict | None:
         return read_json(self.dir / CONFIG)
 
+    @property
+    def probes(self) -> dict:
+        return read_json(self.dir / "probes.json") or {}
+
+    def epochs(self) -> list[dict]:
+        from ..evaluate.epochs import read_epochs
+
+        return read_epochs(self.dir)
+
+    def evolution(self) -> tuple[np.ndarray | None, dict[int, np.ndarray]]:
+        """(dataset rows of the snapshot subset, {epoch: aligned 2-D map})."""
+        from ..evaluate.epochs import read_maps, read_snapshots
+
+        rows, _ = read_snapshots(self.dir)
+        return rows, read_maps(self.dir)
+
+    def references(self) -> dict:
+        """The shared random-encoder and supervised-from-scratch results for this run's
+        dataset, encoder, augmentations and seed (``evaluate.suite.reference_cache``)."""
+        from ..config import RunConfig
+        from ..evaluate.suite import reference_cache
+
+        cfg = self.config
+        return reference_cache(RunConfig.from_dict(cfg)).read() if cfg else {}
+
     def has_embeddings(self) -> bool:
         return (self.dir / EMBEDDINGS).exists()
 
@@ -83,6 +111,13 @@ class RunArtifacts:
         from ..evaluate.index import build_index
 
         return build_index(l2_normalize(self.embeddings))
+
+    def search(self, features: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
+        """The k dataset rows nearest to one feature vector [D] by cosine similarity."""
+        from ..evaluate.embed import l2_normalize
+
+        sims, idx = self._index.search(l2_normalize(np.asarray(features, np.float32).reshape(1, -1)), k)
+        return [(int(i), float(s)) for i, s in zip(idx[0], sims[0]) if i >= 0]
 
     def neighbours(self, row: int, k: int = 8) -> list[tuple[int, float]]:
         """The k nearest other images of dataset row ``row`` by cosine similarity."""

@@ -43,19 +43,24 @@ def worker_alive() -> bool:
         return False
 
 
+def spawn_detached(args: list[str], log_name: str) -> subprocess.Popen:
+    """``python ARGS`` in a new session (it outlives the caller), output to SSRL_HOME/LOG_NAME."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, SSRL_HOME=str(paths.ssrl_home()))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    log = open(paths.ssrl_home() / log_name, "ab")
+    return subprocess.Popen([sys.executable, *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
 def start_worker_process(idle_exit_s: float | None = None) -> subprocess.Popen | None:
     """Start a detached worker (it outlives the caller) unless one is alive already."""
     if worker_alive():
         return None
-    root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, SSRL_HOME=str(paths.ssrl_home()))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "ssrl_core", "worker"]
+    cmd = ["-m", "ssrl_core", "worker"]
     if idle_exit_s:
         cmd += ["--idle-exit", str(idle_exit_s)]
-    log = open(paths.ssrl_home() / "worker.log", "ab")
-    return subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    return spawn_detached(cmd, "worker.log")
 
 
 def explain_failure(exc: BaseException) -> str:

@@ -1,0 +1,70 @@
+"""From cached probe results to the series the charts draw. Plain functions; no Streamlit.
+
+Cache keys (see ``ssrl_core.evaluate.suite``): ``linear/<target>/<budget>/s<seeds>`` and
+``finetune/<target>/<budget>/s<seeds>/t<steps>`` in a run's ``probes.json``;
+``random-linear/...`` and ``supervised-scratch/...`` in the shared reference cache.
+"""
+from __future__ import annotations
+
+Series = tuple[list[float], list[float], list[float]]
+
+
+def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None:
+    """(labels per class, mean accuracy, std) sorted by budget, for cache entries of ``kind``
+    (linear, finetune, random-linear, supervised-scratch); "all" is placed at its mean
+    number of labels per class. None when there is no entry."""
+    points = []
+    for key, v in cache.items():
+        parts = key.split("/")
+        if len(parts) < 3 or parts[0] != kind or parts[1] != target or not isinstance(v, dict):
+            continue
+        per_class = v.get("labels_per_class", 0)
+        x = per_class if per_class else v.get("n_labels", 0) / max(1, v.get("classes", 1))
+        points.append((float(x), float(v["mean"]), float(v["std"])))
+    if not points:
+        return None
+    points.sort()
+    return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
+
+
+def value_at(series: Series | None, x: float) -> float | None:
+    if series is None:
+        return None
+    for xi, yi in zip(series[0], series[1]):
+        if xi == x:
+            return yi
+    return None
+
+
+def epoch_curve(records: list[dict], key: str) -> tuple[list[int], list[float]] | None:
+    pts = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
+    return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
+
+
+def knn_k_curve(probes: dict) -> tuple[list[int], list[float]] | None:
+    ks = probes.get("knn_k")
+    if not ks:
+        return None
+    pts = sorted((int(k), float(v)) for k, v in ks.items())
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:
+    inv = probes.get("invariance") or {}
+    return [inv.get(op, {}).get("score") for op in ops]
+
+
+def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:
+    fac = probes.get("factors") or {}
+    return [(fac.get(f, {}).get(budget) or {}).get("mean") for f in factors]
+
+
+def mismatches(configs: list[dict]) -> list[str]:
+    """What differs between runs that a fair comparison needs equal: dataset, seed, budget."""
+    out = []
+    for key, what in (("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
+                      ("encoder", "encoder")):
+        values = sorted({str(c.get(key)) for c in configs})
+        if len(values) > 1:
+            out.append(f"{what} ({', '.join(values)})")
+    return out

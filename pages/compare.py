@@ -1,0 +1,89 @@
+"""Compare: 2 to 6 finished runs side by side: every metric in one table, overlaid curves
+(loss and kNN over epochs, label efficiency), the maps, and one query's neighbours in each."""
+import streamlit as st
+
+from app import charts, readouts, services, widgets
+from app.images import to_hwc
+
+st.title("Compare runs")
+runs = services.finished_runs()
+if len(runs) < 2:
+    st.info("Comparing needs at least two finished runs. Launch them on the Pretrain page.")
+    st.stop()
+picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, default_n=4)
+if len(picked) < 2:
+    st.info("Pick at least two runs.")
+    st.stop()
+if len(picked) > 6:
+    st.warning("Showing the first 6 of the runs picked: side-by-side maps get unreadable beyond that.")
+    picked = picked[:6]
+
+diff = readouts.mismatches([r["config"] for r in picked])
+if diff:
+    st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
+               "pretext task.", icon=":material/warning:")
+
+arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
+name = {r["id"]: f"{r['method']} ({r['id'][-4:]})" for r in picked}
+rows = []
+for r in picked:
+    s, p = r["summary"] or {}, arts[r["id"]].probes
+    le = readouts.budget_curve(p, "linear")
+    rows.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"), "epochs": s.get("epochs"),
+                 "seed": s.get("seed"), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+                 "linear, 1 label/class": readouts.value_at(le, 1), "linear, 10 labels/class": readouts.value_at(le, 10),
+                 "rotation predictable": p.get("rotation_equivariance"), "embedding std": s.get("embedding_std"),
+                 "effective rank": s.get("effective_rank"), "final loss": s.get("final_loss"),
+                 "train s": s.get("train_seconds")})
+st.dataframe(rows, hide_index=True, key="cmp_table", column_config={
+    c: st.column_config.NumberColumn(format="%.3f") for c in
+    ("kNN acc", "linear acc", "linear, 1 label/class", "linear, 10 labels/class", "rotation predictable", "final loss")})
+
+c1, c2, c3 = st.columns(3)
+loss, knn, le = {}, {}, {}
+for r in picked:
+    a = arts[r["id"]]
+    ep = a.epochs()
+    lc, kc = readouts.epoch_curve(ep, "loss"), readouts.epoch_curve(ep, "epoch_knn")
+    if lc:
+        loss[name[r["id"]]] = (lc[0], lc[1], None)
+    if kc:
+        knn[name[r["id"]]] = (kc[0], kc[1], None)
+    c = readouts.budget_curve(a.probes, "linear")
+    if c:
+        le[name[r["id"]]] = c
+with c1:
+    if loss:
+        st.plotly_chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss", height=320), key="cmp_loss")
+        st.caption("Losses of different methods are on different scales: compare their shapes, not their values.")
+with c2:
+    if knn:
+        st.plotly_chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
+                                      height=320), key="cmp_knn")
+with c3:
+    if le:
+        st.plotly_chart(charts.curves(le, "labels per class", title="label efficiency", log_x=True, height=320),
+                        key="cmp_le")
+
+st.subheader("Maps")
+ds, error = services.dataset(picked[0]["dataset"])
+same_data = all(r["dataset"] == picked[0]["dataset"] for r in picked)
+cols = st.columns(min(3, len(picked)))
+for i, r in enumerate(picked):
+    coords, kind = arts[r["id"]].map()
+    with cols[i % len(cols)]:
+        if coords is None or ds is None or len(coords) != len(ds) or r["dataset"] != picked[0]["dataset"]:
+            st.caption(f"{name[r['id']]}: no map to show here")
+            continue
+        st.plotly_chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{name[r['id']]} · {kind}",
+                                             height=320), key=f"cmp_map_{r['id']}")
+
+if same_data and ds is not None:
+    st.subheader("One query, its neighbours in each run")
+    row = st.number_input("Image #", 0, len(ds) - 1, value=int(ds.test_idx[0]), key="cmp_query")
+    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
+    for r in picked:
+        nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
+        same = sum(int(ds.labels[i]) == int(ds.labels[row]) for i, _ in nb)
+        st.markdown(f"**{name[r['id']]}** · {same} of {len(nb)} share the query's label")
+        st.image([to_hwc(ds.images[i], 3) for i, _ in nb], caption=[f"{ds.label_name(i)} · {s:.2f}" for i, s in nb])

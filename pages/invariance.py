@@ -1,0 +1,92 @@
+"""Invariance: what a run's features ignore. Invariance per augmentation op, rotation
+equivariance, and factor probes (which ground-truth factors stay linearly decodable)."""
+import numpy as np
+import streamlit as st
+import torch
+
+from app import charts, readouts, services, widgets
+from app.images import to_hwc
+from ssrl_core.augment import OPS
+from ssrl_core.evaluate.invariance import op_at_full_probability
+
+st.title("Invariance")
+st.markdown(
+    "The augmentations a method trains with decide what its features ignore (the survey's point about "
+    "augmentations). For each op *T*, the score compares f(x) with f(T(x)) on 512 test images: **1** means the "
+    "features do not change at all, **0** means T(x) looks as different to the encoder as an unrelated image."
+)
+runs = services.finished_runs()
+if not runs:
+    st.info("No finished runs yet. Launch one on the Pretrain page.")
+    st.stop()
+datasets = sorted({r["dataset"] for r in runs})
+dataset = st.selectbox("Dataset", datasets, key="inv_dataset",
+                       index=datasets.index("shapes") if "shapes" in datasets else 0)
+picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="inv_runs", label="Runs", multi=True,
+                            default_n=2)
+if not picked:
+    st.info("Pick one run or several.")
+    st.stop()
+ds, error = services.dataset(dataset)
+if error:
+    st.error(error)
+    st.stop()
+
+widgets.probe_jobs_panel(picked, key="inv_jobs")
+missing = [r for r in picked if "invariance" not in services.artifacts(r["run_dir"]).probes]
+if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
+    st.warning(f"{len(missing)} of the chosen runs finished before invariance was measured after training.")
+    if st.button("Measure them now (seconds per run)", key="inv_compute"):
+        for r in missing:
+            services.start_probe_job(r["run_dir"])
+        st.rerun()
+
+names = {r["id"]: f"{r['method']} · {r['config'].get('augment') or 'default'} ({r['id'][-4:]})" for r in picked}
+probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
+ops = list(OPS)
+st.subheader("Invariance per augmentation op")
+st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) for i, p in probes.items()},
+                            "invariance score (1 = unchanged)"), key="inv_ops")
+st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
+           "trained without that op. n/a: the op changes nothing on these images (colour ops on grayscale data).")
+
+rot = {names[i]: p.get("rotation_equivariance") for i, p in probes.items()}
+cols = st.columns(max(1, len(rot)))
+for col, (n, v) in zip(cols, rot.items()):
+    col.metric(f"rotation predictable · {n}", "–" if v is None else f"{v:.2f}",
+               help="Accuracy of a linear probe that predicts whether an image was rotated by 0, 90, 180 or 270 "
+                    "degrees from its features (chance 0.25). High: the features keep the orientation "
+                    "(equivariant); near 0.25: they ignore it (invariant).")
+
+if ds.discrete_factors():
+    st.subheader("What the features keep: one probe per ground-truth factor")
+    factors = [f for f in ds.discrete_factors() if any(f in (p.get("factors") or {}) for p in probes.values())]
+    if factors:
+        budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
+                          format_func=lambda b: "2 per value" if b == "2" else "all labels")
+        chance = [next(p["factors"][f]["chance"] for p in probes.values() if f in (p.get("factors") or {}))
+                  for f in factors]
+        st.plotly_chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
+                                              for i, p in probes.items()},
+                                    "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
+        st.caption("How to read it: a factor near its chance line (black) is one the features discarded. With 2 "
+                   "labels per value the probe shows what is easy to read off; with all labels even a "
+                   "colour-invariant embedding often lets a linear probe find colour again (256 features hold "
+                   "traces of everything), which is how invariance differs from linear decodability: invariance "
+                   "asks whether the features move when colour changes, decodability whether any direction still "
+                   "separates colours.")
+else:
+    st.caption(f"{dataset} has no ground-truth factors; use shapes for factor probes.")
+
+st.subheader("What each op does")
+g = np.random.default_rng(0)
+row = int(ds.test_idx[int(g.integers(len(ds.test_idx)))])
+x = ds.images[row : row + 1].float() / 255
+gen = torch.Generator().manual_seed(0)
+pics, caps = [ds.images[row]], ["original"]
+for op in ops:
+    pics.append((op_at_full_probability(op)(x, gen)[0].clamp(0, 1) * 255).round().to(torch.uint8))
+    caps.append(op)
+st.image([to_hwc(p, 3) for p in pics], caption=caps)
+st.caption("Each op at its default strength, applied with probability 1, to one test image: what the scores above "
+           "measure the features against.")

@@ -1,0 +1,29 @@
+"""Retrieval with an image from outside the dataset: decode it the way the importer does
+(pixel limit, any mode converted, centre-fitted to the dataset's size, grayscale when the
+dataset is), embed it with the run's encoder, search the run's faiss index."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.custom import decode_image
+from .embed import embed
+
+
+def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
+    """An uploaded image file as uint8 [1, C, size, size]; ValueError when it is not a
+    readable image or is too large."""
+    try:
+        rgb, _ = decode_image(data, size)
+    except ValueError:
+        raise
+    except Exception as e:
+        raise ValueError(f"this file is not an image that can be read ({type(e).__name__}): upload a PNG or JPEG") from None
+    x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)
+    if channels == 1:
+        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
+    return x.round().clamp(0, 255).to(torch.uint8)[None]
+
+
+def query_features(encoder: torch.nn.Module, device: torch.device, image: torch.Tensor) -> np.ndarray:
+    return embed(encoder, image, device)[0]
