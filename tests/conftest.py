@@ -28,6 +28,8 @@ PREPARED_CONFIGS = {
     "random": dict(dataset="digits", method="random", epochs=0),
     "simclr": dict(dataset="digits", method="simclr", epochs=1, batch_size=256),
     "rotation": dict(dataset="digits", method="rotation", epochs=1, batch_size=256),
+    "inpainting": dict(dataset="digits", method="inpainting", epochs=1, batch_size=256),
+    "deepcluster": dict(dataset="digits", method="deepcluster", epochs=1, batch_size=256),
     "shapes-simclr": dict(dataset="shapes", method="simclr", epochs=1, batch_size=256, augment="crop,flip,color_jitter"),
 }
 

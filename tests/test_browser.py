@@ -145,3 +145,22 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     # a second click on another point moves the selection
     row2 = _click_map_point(page, 1000)
     page.get_by_text(f"Image #{row2}").wait_for()
+
+
+def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_run):
+    """A new user's path: open Compare, see four families side by side, ask one query."""
+    ids = {m: finished_run(m) for m in ("simclr", "rotation", "inpainting", "deepcluster")}
+    page.goto(app_url + "/compare")
+    page.get_by_role("heading", name="Compare runs").wait_for()
+    page.get_by_text("Maps").wait_for()
+    for method, rid in ids.items():
+        page.get_by_text(f"{method} ({rid[-4:]}) · umap").first.wait_for()  # its map's title
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 7")  # 3 curves + 4 maps
+    assert page.get_by_text(re.compile(r"differ in")).count() == 0  # same dataset, seed and budget
+    page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
+    query = page.get_by_label("Image #")
+    query.fill("5")
+    query.press("Enter")
+    page.get_by_text(re.compile(r"query #5: ")).wait_for()
+    page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
+    _shot(page, "compare")
