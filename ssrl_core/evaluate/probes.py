@@ -91,8 +91,9 @@ def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS
         values = np.unique(y[y >= 0])
         if len(values) < 2:
             continue
+        kte = te[y[te] >= 0]  # rows whose factor is unknown are not scored
         out[name] = {"chance": 1.0 / len(values), "classes": int(len(values)),
-                     **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[te], y[te], b, seeds) for b in budgets}}
+                     **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[kte], y[kte], b, seeds) for b in budgets}}
     return out
 
 

@@ -1,0 +1,443 @@
+"""Probes of a representation, checked on cases whose answer is known: features that keep
+one factor and discard another, encoders exactly invariant to an op, rotation-blind and
+rotation-aware encoders, an easy classification task; then the cache, the per-epoch log and
+the `probe` / `invariance` commands on a real finished run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from ssrl_core.data.imageset import ImageSet
+from ssrl_core.evaluate import probes as pr
+from ssrl_core.evaluate.epochs import (EPOCHS_LOG, SNAPSHOTS, EpochProbe, evolution_maps, read_epochs, read_maps,
+                                       read_snapshots, snapshot_epochs)
+from ssrl_core.evaluate.finetune import train_classifier
+from ssrl_core.evaluate.invariance import invariance_scores, rotate_all, rotation_equivariance
+from ssrl_core.evaluate.suite import PROBES, Cache, RunProbes, random_linear, supervised_scratch
+
+CPU = torch.device("cpu")
+
+
+# -- encoders with known behaviour -------------------------------------------------------------
+class ChannelMean(nn.Module):
+    """Per-channel mean brightness, centred: exactly invariant to any rearrangement of pixels."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.feature_dim = channels
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3)) - 0.5
+
+
+class RandomPixelMap(nn.Module):
+    """A fixed random linear map of the centred raw pixels."""
+
+    def __init__(self, in_dim: int, out_dim: int = 32, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("w", torch.randn(in_dim, out_dim, generator=g) / in_dim ** 0.5)
+        self.feature_dim = out_dim
+
+    def forward(self, x):
+        return (x.reshape(x.shape[0], -1) - 0.5) @ self.w
+
+
+class RawPixels(nn.Module):
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.feature_dim = in_dim
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1)
+
+
+class SortedPixels(nn.Module):
+    """The sorted pixel values: blind to every permutation of the pixels (rotations included)."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.feature_dim = in_dim
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1).sort(dim=1).values
+
+
+# -- synthetic data ------------------------------------------------------------------------------
+def factor_set(n: int = 600, seed: int = 0):
+    """4 shapes (= the label) x 3 colours, balanced and independent; features that encode the
+    shape only (one-hot * 3 + noise, 32-d)."""
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    shape = i % 4
+    color = (i // 4) % 3  # every (shape, colour) pair equally often
+    is_train = np.zeros(n, dtype=bool)
+    is_train[rng.permutation(n)[: n // 2]] = True
+    ds = ImageSet(
+        name="synthetic",
+        images=torch.zeros(n, 1, 4, 4, dtype=torch.uint8),
+        labels=torch.as_tensor(shape, dtype=torch.int64),
+        class_names=["a", "b", "c", "d"],
+        is_train=torch.as_tensor(is_train),
+        factors={"shape": torch.as_tensor(shape, dtype=torch.int64), "color": torch.as_tensor(color, dtype=torch.int64),
+                 "hue": torch.as_tensor(rng.random(n), dtype=torch.float32)},  # continuous: not probed
+        factor_names={"shape": ["a", "b", "c", "d"], "color": ["r", "g", "b"]},
+    )
+    feats = np.zeros((n, 32), dtype=np.float32)
+    feats[i, shape] = 3.0
+    feats += rng.normal(0, 0.3, size=feats.shape).astype(np.float32)
+    return ds, feats
+
+
+def split(ds, feats, y=None):
+    y = ds.labels.numpy() if y is None else y
+    tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
+    return feats[tr], y[tr], feats[te], y[te]
+
+
+def colour_images(n: int = 64, size: int = 32, seed: int = 0) -> torch.Tensor:
+    """Random RGB images whose channels have random overall brightness (so channel means differ
+    from image to image)."""
+    g = torch.Generator().manual_seed(seed)
+    level = torch.rand(n, 3, 1, 1, generator=g) * 160 + 20
+    noise = torch.rand(n, 3, size, size, generator=g) * 80 - 40
+    return (level + noise).clamp(0, 255).round().to(torch.uint8)
+
+
+# -- labelled_subset -----------------------------------------------------------------------------
+def test_labelled_subset_draws_n_per_class_deterministically():
+    labels = np.array([0] * 20 + [1] * 15 + [2] * 8 + [-1] * 10)
+    rng = np.random.default_rng(1)
+    labels = labels[rng.permutation(len(labels))]
+    a = pr.labelled_subset(labels, 5, seed=0)
+    assert np.all(np.diff(a) > 0)  # sorted, no repeats
+    assert sorted(np.bincount(labels[a]).tolist()) == [5, 5, 5] and (labels[a] >= 0).all()
+    assert np.array_equal(a, pr.labelled_subset(labels, 5, seed=0))
+    assert not np.array_equal(a, pr.labelled_subset(labels, 5, seed=1))
+    # a class with fewer than n items gives all it has
+    b = pr.labelled_subset(labels, 10, seed=0)
+    assert np.bincount(labels[b]).tolist() == [10, 10, 8]
+    # 0: every labelled row, never the -1 ones
+    assert np.array_equal(pr.labelled_subset(labels, 0, seed=3), np.flatnonzero(labels >= 0))
+    assert len(pr.labelled_subset(np.array([-1, -1]), 2, seed=0)) == 0
+    with pytest.raises(ValueError):
+        pr.labelled_subset(labels, -1, seed=0)
+
+
+# -- frozen-feature probes with a known answer ------------------------------------------------------
+def test_linear_budget_and_label_efficiency_on_features_that_encode_the_label():
+    ds, feats = factor_set()
+    full = pr.linear_at_budget(*split(ds, feats), per_class=0)
+    assert full["mean"] > 0.97 and full["seeds"] == 1 and full["labels_per_class"] == 0
+    assert full["n_labels"] == len(ds.train_idx)
+
+    curve = pr.label_efficiency(*split(ds, feats))
+    assert list(curve) == ["1", "5", "10", "50", "all"]
+    for name, row in curve.items():
+        assert {"mean", "std", "values", "seeds"} <= set(row), name
+        assert row["seeds"] == len(row["values"]) == (1 if name == "all" else 3), name
+        assert row["mean"] == pytest.approx(np.mean(row["values"])) and row["std"] == pytest.approx(np.std(row["values"]))
+        assert row["mean"] > 0.4, (name, row)  # above chance (0.25) from one label per class on
+    # more labels never hurt much, and ten per class are enough for features this clean
+    means = [curve[k]["mean"] for k in curve]
+    assert all(b >= a - 0.05 for a, b in zip(means, means[1:])), means
+    assert curve["10"]["mean"] > 0.95 and curve["50"]["mean"] > 0.97 and curve["all"]["mean"] > 0.97
+    assert curve["1"]["n_labels"] == 4 and curve["50"]["n_labels"] == 200
+    assert pr.linear_at_budget(*split(ds, feats), per_class=5, seeds=2)["seeds"] == 2
+
+
+def test_knn_curve_on_features_that_encode_the_label():
+    ds, feats = factor_set()
+    curve = pr.knn_curve(*split(ds, feats), num_classes=4)
+    assert list(curve) == ["1", "5", "20", "100"]
+    assert all(v > 0.97 for v in curve.values()), curve
+
+
+def test_factor_probes_find_the_kept_factor_and_the_discarded_one():
+    ds, feats = factor_set()
+    out = pr.factor_probes(feats, ds)
+    assert set(out) == {"shape", "color"}  # the continuous factor is not probed
+    assert out["shape"]["chance"] == pytest.approx(0.25) and out["shape"]["classes"] == 4
+    assert out["color"]["chance"] == pytest.approx(1 / 3) and out["color"]["classes"] == 3
+    assert out["shape"]["all"]["mean"] > 0.97 and out["shape"]["2"]["mean"] > 0.4
+    assert abs(out["color"]["all"]["mean"] - 1 / 3) < 0.15, out["color"]
+    assert abs(out["color"]["2"]["mean"] - 1 / 3) < 0.15, out["color"]
+    assert out["color"]["2"]["seeds"] == 3 and out["color"]["all"]["seeds"] == 1
+
+
+def test_factor_probes_ignore_test_rows_whose_factor_is_unknown():
+    ds, feats = factor_set()
+    shape = ds.factors["shape"].clone()
+    te = ds.test_idx
+    shape[te[: len(te) // 2]] = -1  # half the test rows: shape unknown
+    ds.factors["shape"] = shape
+    out = pr.factor_probes(feats, ds, budgets=(0,))
+    assert out["shape"]["classes"] == 4
+    assert out["shape"]["all"]["mean"] > 0.97, out["shape"]  # scored on the known rows only
+
+
+def test_target_labels():
+    ds, _ = factor_set()
+    assert np.array_equal(pr.target_labels(ds, "label"), ds.labels.numpy())
+    assert np.array_equal(pr.target_labels(ds, "color"), ds.factors["color"].numpy())
+    with pytest.raises(ValueError, match="no factor 'size'.*label, shape, color"):
+        pr.target_labels(ds, "size")
+    with pytest.raises(ValueError):
+        pr.target_labels(ds, "hue")  # continuous
+    unlabelled = ImageSet("u", ds.images, torch.full((len(ds),), -1), [], ds.is_train)
+    with pytest.raises(ValueError, match="no labels"):
+        pr.target_labels(unlabelled, "label")
+
+
+# -- invariance ----------------------------------------------------------------------------------
+def test_an_exactly_invariant_encoder_scores_one():
+    torch.set_num_threads(1)
+    images = colour_images()
+    out = invariance_scores(ChannelMean(3), images, CPU, ops=["flip", "grayscale", "color_jitter"])
+    assert out["flip"]["score"] == pytest.approx(1.0, abs=1e-4), out["flip"]
+    assert out["flip"]["similarity"] == pytest.approx(1.0, abs=1e-5)
+    assert out["flip"]["unrelated"] < 0.9  # centred channel means point in different directions
+    assert out["grayscale"]["score"] < 0.9  # grayscale changes the channel means
+    assert set(out["color_jitter"]) == {"score", "similarity", "unrelated"}
+
+
+def test_a_random_pixel_map_is_not_flip_invariant():
+    torch.set_num_threads(1)
+    images = torch.randint(0, 256, (64, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    out = invariance_scores(RandomPixelMap(3 * 32 * 32), images, CPU, ops=["flip"])
+    assert out["flip"]["score"] < 0.5, out
+    # the same seed gives the same unrelated pairs and scores
+    again = invariance_scores(RandomPixelMap(3 * 32 * 32), images, CPU, ops=["flip"])
+    assert again == out
+
+
+def test_colour_ops_are_skipped_on_grayscale_images():
+    torch.set_num_threads(1)
+    images = colour_images(32)[:, :1]
+    out = invariance_scores(ChannelMean(1), images, CPU, ops=["grayscale", "flip"])
+    assert set(out["grayscale"]) == {"skipped"} and "no colour" in out["grayscale"]["skipped"]
+    assert "score" in out["flip"]
+    every = invariance_scores(RandomPixelMap(32 * 32), images, CPU)
+    from ssrl_core.augment import OPS
+
+    assert set(every) == set(OPS)
+    with pytest.raises(ValueError):
+        invariance_scores(ChannelMean(1), images[:1], CPU)
+
+
+def oriented_images(n: int, size: int = 8, seed: int = 0) -> torch.Tensor:
+    """Random images with a consistent orientation: bright at the top, fading downwards, and a
+    bright left column."""
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(1, 0, size).view(1, 1, size, 1).expand(n, 1, size, size).clone()
+    ramp[..., 0] += 0.5
+    x = ramp * 150 + torch.rand(n, 1, size, size, generator=g) * 100
+    return x.clamp(0, 255).round().to(torch.uint8)
+
+
+def test_rotate_all():
+    x = oriented_images(3)
+    r, k = rotate_all(x)
+    assert r.shape == (12, 1, 8, 8) and k.tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    assert torch.equal(r[:3], x) and torch.equal(r[6:9], x.flip(-1).flip(-2))
+
+
+def test_rotation_equivariance_separates_aware_and_blind_encoders():
+    torch.set_num_threads(1)
+    train, test = oriented_images(64, seed=0), oriented_images(32, seed=1)
+    aware = rotation_equivariance(RawPixels(64), train, test, CPU)
+    blind = rotation_equivariance(SortedPixels(64), train, test, CPU)
+    assert aware > 0.9, aware
+    assert blind < 0.45, blind
+    blind_mean = rotation_equivariance(ChannelMean(1), train, test, CPU)
+    assert blind_mean < 0.45, blind_mean
+
+
+# -- training a classifier end to end ------------------------------------------------------------
+def halves_set(n: int = 128, seed: int = 0):
+    """Two classes of 16x16 grayscale images: the left half bright, or the right half."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.rand(n, 1, 16, 16, generator=g) * 60
+    x[y == 0, :, :, :8] += 150
+    x[y == 1, :, :, 8:] += 150
+    is_train = torch.zeros(n, dtype=torch.bool)
+    is_train[torch.randperm(n, generator=g)[: n // 2]] = True
+    return x.clamp(0, 255).round().to(torch.uint8), y.numpy(), is_train.numpy()
+
+
+def test_train_classifier_learns_an_easy_task_without_touching_the_encoder():
+    from ssrl_core.models import build_encoder
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    images, y, is_train = halves_set()
+    enc = build_encoder("cnn-small", 1)
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    acc = train_classifier(enc, images, y, np.flatnonzero(is_train), np.flatnonzero(~is_train), 2, "none", CPU,
+                           pretrained=False, steps=30, batch=32)
+    assert acc > 0.9, acc
+    after = enc.state_dict()
+    assert set(after) == set(before)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(ValueError):
+        train_classifier(enc, images, y, np.array([], dtype=np.int64), np.flatnonzero(~is_train), 2, "none", CPU,
+                         pretrained=True, steps=1)
+
+
+# -- the cache ------------------------------------------------------------------------------------
+def test_cache_computes_once_and_reads_back(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"accuracy": 0.5, "values": [0.4, 0.6]}
+
+    path = tmp_path / "sub" / "probes.json"
+    c = Cache(path)
+    assert c.read() == {}
+    assert c.get("a", compute) == {"accuracy": 0.5, "values": [0.4, 0.6]}
+    assert c.get("a", compute) == {"accuracy": 0.5, "values": [0.4, 0.6]}
+    assert len(calls) == 1 and path.exists()
+    assert json.loads(path.read_text())["a"]["accuracy"] == 0.5
+
+    def boom():
+        raise AssertionError("should have been read from the file")
+
+    fresh = Cache(path)
+    assert fresh.get("a", boom) == {"accuracy": 0.5, "values": [0.4, 0.6]}
+    assert fresh.get("b", lambda: 3) == 3  # a new key is computed and added, the old one kept
+    assert Cache(path).read() == {"a": {"accuracy": 0.5, "values": [0.4, 0.6]}, "b": 3}
+
+
+# -- the per-epoch log ------------------------------------------------------------------------------
+def test_snapshot_epochs():
+    assert snapshot_epochs(0) == {0}
+    assert snapshot_epochs(10) == set(range(11))
+    assert snapshot_epochs(20) == set(range(21))
+    s = snapshot_epochs(100)
+    assert len(s) == 21 and {0, 100} <= s and s == set(range(0, 101, 5))
+    for n in (21, 30, 57, 1000):
+        s = snapshot_epochs(n)
+        assert len(s) == 21 and min(s) == 0 and max(s) == n, n
+
+
+def test_read_epochs_skips_a_truncated_line(tmp_path):
+    assert read_epochs(tmp_path) == []
+    (tmp_path / EPOCHS_LOG).write_text('{"epoch": 0, "loss": 1.0}\n{"epoch": 1, "loss": 0.5}\n{"epoch": 2, "lo')
+    assert read_epochs(tmp_path) == [{"epoch": 0, "loss": 1.0}, {"epoch": 1, "loss": 0.5}]
+
+
+def test_epoch_probe_logs_measures_and_snapshots(tmp_path):
+    torch.set_num_threads(1)
+    ds, _ = factor_set(200)
+    # images whose first pixels encode the label: a channel-mean-free, label-bearing encoder input
+    imgs = torch.zeros(len(ds), 1, 4, 4, dtype=torch.uint8)
+    imgs[torch.arange(len(ds)), 0, 0, ds.labels] = 255
+    ds.images = imgs
+    probe = EpochProbe(ds, tmp_path, seed=0, epochs=2, device=CPU)
+    probe.start(0)
+    enc = RawPixels(16)
+    for e in range(3):
+        out = probe(enc, e, {"loss": 1.0 / (e + 1)})
+        assert out["epoch_knn"] == pytest.approx(1.0)
+    recs = read_epochs(tmp_path)
+    assert [r["epoch"] for r in recs] == [0, 1, 2] and recs[1]["loss"] == 0.5
+    assert all({"epoch_knn", "embedding_std", "effective_rank"} <= set(r) for r in recs)
+    rows, snaps = read_snapshots(tmp_path)
+    assert set(snaps) == {0, 1, 2} and len(rows) == len(ds)  # all 100 train and 100 test rows
+    assert snaps[0].shape == (len(ds), 16) and snaps[0].dtype == np.float32
+    assert np.allclose(snaps[2], imgs[torch.as_tensor(rows)].reshape(len(ds), -1).float().numpy() / 255)
+    # a resumed run forgets the epochs it trains again
+    EpochProbe(ds, tmp_path, seed=0, epochs=2, device=CPU).start(1)
+    assert [r["epoch"] for r in read_epochs(tmp_path)] == [0]
+
+
+# -- a real finished run ------------------------------------------------------------------------------
+def run_dir_of(rid: str) -> Path:
+    from ssrl_core.runs.store import RunStore
+
+    return Path(RunStore().get(rid)["run_dir"])
+
+
+def test_training_writes_epoch_log_snapshots_and_probes(finished_run):
+    d = run_dir_of(finished_run("simclr"))
+    recs = read_epochs(d)
+    assert [r["epoch"] for r in recs] == [0, 1]  # epoch 0 = the initial encoder
+    assert all(0 <= r["epoch_knn"] <= 1 for r in recs)
+    assert (d / SNAPSHOTS / "rows.npy").exists()
+    _, snaps = read_snapshots(d)
+    assert set(snaps) == {0, 1}
+    # the aligned maps were computed by training and are read back, not recomputed
+    assert set(read_maps(d)) == {0, 1}
+    called = []
+    assert set(evolution_maps(d, on_epoch=called.append)) == {0, 1} and called == []
+
+    probes = json.loads((d / PROBES).read_text())
+    assert {"knn_k", "invariance", "rotation_equivariance", "linear/label/all/s3", "linear/label/1/s3"} <= set(probes)
+    assert all(0 <= v <= 1 for v in probes["knn_k"].values())
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["linear_1_per_class"] == probes["linear/label/1/s3"]["mean"]
+
+
+def test_cli_invariance_on_a_finished_run(finished_run, capsys):
+    from ssrl_core.cli import main
+
+    d = run_dir_of(finished_run("simclr"))
+    assert main(["invariance", "--run", str(d)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["run"] == str(d)
+    assert isinstance(out["invariance"]["crop"]["score"], float)
+    assert "skipped" in out["invariance"]["grayscale"]  # digits are grayscale
+    assert 0 <= out["rotation_equivariance"] <= 1
+
+
+def test_cli_probe_on_a_finished_run(finished_run, capsys):
+    from ssrl_core.cli import main
+
+    rid = finished_run("simclr")
+    d = run_dir_of(rid)
+    assert main(["probe", "--run", str(d), "--labels-per-class", "1", "--no-references", "--seeds", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["probe"] == "linear" and out["target"] == "label"
+    assert 0 <= out["accuracy"] <= 1 and out["std"] >= 0 and len(out["values"]) == 2
+    assert out["accuracy"] == pytest.approx(np.mean(out["values"])) and out["n_labels"] == 10
+    assert "linear/label/1/s2" in json.loads((d / PROBES).read_text())
+    # by run id: the same answer, read from the cache
+    assert main(["probe", "--run", rid, "--labels-per-class", "1", "--no-references", "--seeds", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["values"] == out["values"]
+
+    assert main(["probe", "--run", "no/such/run", "--no-references"]) == 2
+    assert "neither a run folder" in capsys.readouterr().err
+    assert main(["probe", "--run", "nosuchid", "--no-references"]) == 2
+    assert "neither a run folder" in capsys.readouterr().err
+    assert main(["probe", "--run", str(d), "--labels-per-class", "-1"]) == 2
+    assert main(["probe", "--run", str(d), "--seeds", "0"]) == 2
+    capsys.readouterr()
+    assert main(["probe", "--run", str(d), "--target", "nosuchfactor", "--labels-per-class", "1",
+                 "--no-references"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "nosuchfactor" in err
+
+
+def test_references_are_shared_and_cached(finished_run, ssrl_home):
+    torch.set_num_threads(1)
+    rp = RunProbes(run_dir_of(finished_run("simclr")), device="cpu")
+    trained = rp.trained
+    r = random_linear(trained, 1, seeds=2)
+    assert r["seeds"] == 2 and 0 <= r["mean"] <= 1 and r["n_labels"] == 10
+    [ref] = list((ssrl_home / "references").glob("*.json"))
+    assert any(k.startswith("random-linear/label/1/s2") for k in json.loads(ref.read_text()))
+    s = supervised_scratch(trained, 1, seeds=1, steps=2)
+    assert s["seeds"] == 1 and s["steps"] == 2 and 0 <= s["mean"] <= 1
+    # read back: the same values, nothing recomputed
+    assert supervised_scratch(trained, 1, seeds=1, steps=2) == s
+    assert random_linear(trained, 1, seeds=2) == r
+    f = rp.finetune(1, seeds=1, steps=2)
+    assert f["steps"] == 2 and len(f["values"]) == 1
+    assert "finetune/label/1/s1/t2" in rp.cache.read()
