@@ -101,7 +101,7 @@ def test_explore_without_runs_says_what_to_do():
 def test_explore_map_and_neighbours(finished_run):
     rid = finished_run("simclr")
     at = open_page("explore")
-    [chart] = at.get("plotly_chart")
+    chart = at.get("plotly_chart")[0]  # the map (the map-evolution frame follows)
     spec = json.loads(chart.proto.spec)
     assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
     assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
