@@ -441,3 +441,20 @@ def test_references_are_shared_and_cached(finished_run, ssrl_home):
     f = rp.finetune(1, seeds=1, steps=2)
     assert f["steps"] == 2 and len(f["values"]) == 1
     assert "finetune/label/1/s1/t2" in rp.cache.read()
+
+
+def test_a_failing_probe_does_not_fail_the_trained_run(tmp_path, monkeypatch):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.evaluate import suite
+    from ssrl_core.runs.execute import execute
+
+    def broken(self, on_event=None):
+        raise RuntimeError("probe exploded")
+
+    monkeypatch.setattr(suite.RunProbes, "standard", broken)
+    events = []
+    summary = execute(RunConfig(dataset="digits", method="random", epochs=0), tmp_path / "run",
+                      on_event=events.append, with_umap=False)
+    assert summary["knn_accuracy"] > 0.5  # the run's own results are kept
+    assert summary["probe_error"] == "RuntimeError: probe exploded"
+    assert any(e["kind"] == "warning" and "probe exploded" in e["message"] for e in events)

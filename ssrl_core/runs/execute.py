@@ -23,16 +23,25 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
     metrics = evaluate_trained(trained, run_dir, on_event=on_event, with_umap=with_umap)
+    # Probes and map-evolution frames are extras: if one fails, the trained run and its
+    # accuracies are kept, the error is recorded, and the pages offer to compute it again.
+    emit = on_event or (lambda e: None)
     t1 = time.perf_counter()
-    probes = RunProbes(run_dir, trained).standard(on_event)
+    try:
+        probes = RunProbes(run_dir, trained).standard(on_event)
+        if "label_efficiency" in probes:
+            metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
+    except Exception as e:  # noqa: BLE001
+        metrics["probe_error"] = f"{type(e).__name__}: {e}"
+        emit({"kind": "warning", "message": f"probes failed: {metrics['probe_error']}"})
     metrics["probe_seconds"] = round(time.perf_counter() - t1, 3)
-    if "label_efficiency" in probes:
-        metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
     if with_umap:
-        emit = on_event or (lambda e: None)
         emit({"kind": "phase", "phase": "map evolution"})
         t2 = time.perf_counter()
-        evolution_maps(run_dir, seed=cfg.seed)
+        try:
+            evolution_maps(run_dir, seed=cfg.seed)
+        except Exception as e:  # noqa: BLE001
+            metrics["evolution_error"] = f"{type(e).__name__}: {e}"
         metrics["evolution_seconds"] = round(time.perf_counter() - t2, 3)
     c = trained.config
     summary = {
