@@ -41,14 +41,17 @@ if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing
             services.start_probe_job(r["run_dir"])
         st.rerun()
 
-names = {r["id"]: f"{r['method']} · {r['config'].get('augment') or 'default'} ({r['id'][-4:]})" for r in picked}
+names = {r["id"]: f"{r['method']} · {(r['summary'] or {}).get('augment') or r['config'].get('augment')} ({r['id'][-4:]})"
+         for r in picked}
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
 st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) for i, p in probes.items()},
-                            "invariance score (1 = unchanged)"), key="inv_ops")
+                            "invariance score (1 = unchanged)", y_range=(-1.0, 1.15)), key="inv_ops")
 st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
-           "trained without that op. n/a: the op changes nothing on these images (colour ops on grayscale data).")
+           "trained without that op. Below 0, the op moves the features further than swapping in an unrelated "
+           "image would (bars are cut at -1; the label gives the value). n/a: the op changes nothing on these "
+           "images (colour ops on grayscale data).")
 
 rot = {names[i]: p.get("rotation_equivariance") for i, p in probes.items()}
 cols = st.columns(max(1, len(rot)))

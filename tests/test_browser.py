@@ -158,9 +158,23 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 7")  # 3 curves + 4 maps
     assert page.get_by_text(re.compile(r"differ in")).count() == 0  # same dataset, seed and budget
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
+    page.set_viewport_size({"width": 1400, "height": 2200})  # the page's top half in one picture
+    page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
+    _shot(page, "compare")
     query = page.get_by_label("Image #")
     query.fill("5")
     query.press("Enter")
     page.get_by_text(re.compile(r"query #5: ")).wait_for()
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
-    _shot(page, "compare")
+
+    # the same runs' label-efficiency and invariance charts
+    page.goto(app_url + "/evaluate")
+    page.get_by_role("heading", name="Label efficiency").wait_for()
+    page.get_by_text("labelled images per class (log scale)").first.wait_for()
+    _shot(page, "evaluate")
+    page.goto(app_url + "/invariance")
+    page.get_by_role("heading", name="Invariance per augmentation op").wait_for()
+    page.get_by_text("What each op does").wait_for()
+    page.get_by_text(re.compile(r"rotation predictable")).first.wait_for()
+    assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 4
+    _shot(page, "invariance")
