@@ -131,9 +131,9 @@ if series:
             for r in needs_ft:
                 services.start_probe_job(r["run_dir"], finetune=True)
             st.rerun()
-    st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images (200 steps, the "
-               "encoder at a tenth of the head's learning rate); the survey's other way to transfer. With one or "
-               "five labels per class it often does worse than the frozen readout: it overfits the few images.")
+    st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's other "
+               "way to transfer: the head starts as the linear readout and everything trains for 200 steps at a "
+               "small learning rate (LP-FT). Where it beats the readout, the features themselves had to change.")
 elif readable:
     st.info("No label-efficiency results for the chosen runs yet.")
 

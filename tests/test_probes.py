@@ -458,3 +458,17 @@ def test_a_failing_probe_does_not_fail_the_trained_run(tmp_path, monkeypatch):
     assert summary["knn_accuracy"] > 0.5  # the run's own results are kept
     assert summary["probe_error"] == "RuntimeError: probe exploded"
     assert any(e["kind"] == "warning" and "probe exploded" in e["message"] for e in events)
+
+
+def test_fit_linear_head_reproduces_the_linear_probe_on_raw_features():
+    from ssrl_core.evaluate.linear import fit_linear_head, linear_probe_accuracy
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 30)
+    x = rng.normal(size=(120, 16)) * rng.uniform(0.1, 10, size=16) + 5.0  # scaled and shifted, as raw features are
+    x[np.arange(120), y] += 40.0
+    tr, te = np.arange(0, 120, 2), np.arange(1, 120, 2)
+    W, b = fit_linear_head(x[tr], y[tr], num_classes=6, scaler_x=x)  # two classes never seen
+    acc_head = float(((x[te] @ W.T + b).argmax(1) == y[te]).mean())
+    assert acc_head == pytest.approx(linear_probe_accuracy(x[tr], y[tr], x[te], y[te], scaler_x=x))
+    assert acc_head > 0.9 and (b[4:] < -1e3).all()  # unseen classes are never predicted

@@ -7,9 +7,15 @@ whole encoder is trained with a linear head on the labelled data, with cross-ent
     L = -1/B sum_i log softmax(W f(T(x_i)) + b)_{y_i}
 
 on augmented views T(x) (the run's own augmentations, so the comparison with supervised
-training from scratch is on equal terms). Fine-tuning starts from the run's encoder with the
-head initialised at zero and a learning rate ten times smaller for the encoder than for the
-head; from scratch, every weight starts random and shares the head's rate.
+training from scratch is on equal terms).
+
+Fine-tuning is LP-FT (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features and
+Underperform Out-of-Distribution"): the head starts as the fitted linear readout and every
+weight then trains at a tenth of the from-scratch learning rate. Measured on digits (SimCLR,
+10 epochs, all labels): a head started at zero with the encoder at a tenth of the rate
+reached 0.908, below the frozen readout's 0.967, because the head learns too slowly and
+drags the features with it; with LP-FT, 0.969. From scratch, every weight starts random
+and trains at the full rate.
 
 The budget is a fixed number of steps (``STEPS``, AdamW, cosine decay), whatever the size
 of the labelled subset: with one label per class that is many passes over ten images, with
@@ -37,20 +43,24 @@ FINETUNE_ENCODER_LR_SCALE = 0.1
 
 def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarray, rows: np.ndarray,
                      test_rows: np.ndarray, num_classes: int, augment: str, device: torch.device,
-                     pretrained: bool, seed: int = 0, steps: int = STEPS, batch: int = BATCH) -> float:
+                     pretrained: bool, seed: int = 0, steps: int = STEPS, batch: int = BATCH,
+                     head_init: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Train a copy of ``encoder`` plus a linear head on ``images[rows]`` (uint8) with
-    ``labels[rows]``; return the accuracy on ``test_rows``. ``encoder`` is never modified."""
+    ``labels[rows]``; return the accuracy on ``test_rows``. ``encoder`` is never modified.
+    ``head_init`` (W, b) starts the head from a fitted linear probe (LP-FT)."""
     if len(rows) == 0:
         raise ValueError("no labelled images to train on")
     torch.manual_seed(seed)
     enc = copy.deepcopy(encoder).to(device)
     head = nn.Linear(enc.feature_dim, num_classes).to(device)
-    if pretrained:
-        nn.init.zeros_(head.weight)
-        nn.init.zeros_(head.bias)
+    if head_init is not None:
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(head_init[0]))
+            head.bias.copy_(torch.as_tensor(head_init[1]))
     enc_lr = HEAD_LR * (FINETUNE_ENCODER_LR_SCALE if pretrained else 1.0)
+    head_lr = HEAD_LR * (FINETUNE_ENCODER_LR_SCALE if head_init is not None else 1.0)
     opt = torch.optim.AdamW([{"params": enc.parameters(), "lr": enc_lr, "base": enc_lr},
-                             {"params": head.parameters(), "lr": HEAD_LR, "base": HEAD_LR}], weight_decay=1e-4)
+                             {"params": head.parameters(), "lr": head_lr, "base": head_lr}], weight_decay=1e-4)
     pipeline = parse_augment(augment)
     precision = precision_for(device)
     g = generator_for(device, seed)

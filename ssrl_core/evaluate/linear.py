@@ -29,3 +29,31 @@ def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.n
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(scaler.transform(train_x), train_y)
     return float((clf.predict(scaler.transform(test_x)) == test_y).mean())
+
+
+def fit_linear_head(train_x: np.ndarray, train_y: np.ndarray, num_classes: int, scaler_x: np.ndarray | None = None,
+                    c: float = 1.0, max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """The linear readout above as the weights of a head on the *raw* features:
+    (W [num_classes, D], b [num_classes]) with W x + b equal to the probe's logits (classes
+    absent from ``train_y`` get -inf-like bias). Used to start fine-tuning from the probe."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    scaler = StandardScaler().fit(train_x if scaler_x is None else scaler_x)
+    clf = LogisticRegression(C=c, max_iter=max_iter)
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(scaler.transform(train_x), train_y)
+    coef, icpt = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:  # binary: sklearn keeps one row, the logit of the second class
+        coef, icpt = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], icpt])
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    w_raw = coef / scale[None, :]
+    b_raw = icpt - w_raw @ scaler.mean_
+    W = np.zeros((num_classes, train_x.shape[1]), np.float32)
+    b = np.full(num_classes, -1e4, np.float32)
+    W[clf.classes_] = w_raw
+    b[clf.classes_] = b_raw
+    return W, b

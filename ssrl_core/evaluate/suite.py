@@ -36,6 +36,7 @@ from ..runs import artifacts as art
 from . import probes as pr
 from .embed import embed
 from .finetune import STEPS, train_classifier
+from .linear import fit_linear_head
 from .invariance import SUBSET, fixed_subset, invariance_scores, rotation_equivariance
 
 PROBES = "probes.json"
@@ -180,16 +181,19 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
     tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
     draws = 1 if per_class == 0 else seeds
     n_classes = int(y.max()) + 1
+    feats = embed(trained.method.encoder, ds.images, trained.device) if pretrained else None
     accs = []
     for s in range(draws):
         rows = tr[pr.labelled_subset(y[tr], per_class, s)]
-        if pretrained:
+        head = None
+        if pretrained:  # LP-FT: the head starts as the fitted linear readout
             encoder = trained.method.encoder
+            head = fit_linear_head(feats[rows], y[rows], n_classes, scaler_x=feats[tr])
         else:
             torch.manual_seed(trained.config.seed + 1000 * s)
             encoder = build_encoder(trained.config.encoder, ds.channels)
         accs.append(train_classifier(encoder, ds.images, y, rows, te, n_classes, trained.config.augment,
-                                     trained.device, pretrained=pretrained, seed=s, steps=steps))
+                                     trained.device, pretrained=pretrained, seed=s, steps=steps, head_init=head))
     return {**pr.spread(accs), **pr.budget_info(y[tr], per_class), "steps": steps}
 
 
