@@ -27,6 +27,12 @@ def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None
     return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
 
 
+def budget_ticks(series: list[Series]) -> tuple[list[float], list[str]]:
+    """Tick positions and names for a label-budget axis: 1, 5, 10, 50 and "all (N)"."""
+    ticks = sorted({x for s in series for x in s[0]})
+    return ticks, [f"{t:g}" if t in (1, 5, 10, 50) else f"all ({t:.0f})" for t in ticks]
+
+
 def value_at(series: Series | None, x: float) -> float | None:
     if series is None:
         return None

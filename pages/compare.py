@@ -62,8 +62,9 @@ with c2:
                                       height=320), key="cmp_knn")
 with c3:
     if le:
-        st.plotly_chart(charts.curves(le, "labels per class", title="label efficiency", log_x=True, height=320),
-                        key="cmp_le")
+        ticks, names = readouts.budget_ticks(list(le.values()))
+        st.plotly_chart(charts.curves(le, "labels per class", title="label efficiency", log_x=True, height=320,
+                                      tickvals=ticks, ticktext=names), key="cmp_le")
 
 st.subheader("Maps")
 ds, error = services.dataset(picked[0]["dataset"])

@@ -115,10 +115,9 @@ for r in readable:
         if c and label not in ref_series:
             ref_series[label] = c
 if series:
-    ticks = sorted({x for s in list(series.values()) + list(ref_series.values()) for x in s[0]})
+    ticks, names = readouts.budget_ticks(list(series.values()) + list(ref_series.values()))
     st.plotly_chart(charts.curves({**series, **ref_series}, "labelled images per class (log scale)", log_x=True,
-                                  dashed=list(ref_series), tickvals=ticks,
-                                  ticktext=[f"{t:g}" if t in (1, 5, 10, 50) else f"all ({t:.0f})" for t in ticks]),
+                                  dashed=list(ref_series), tickvals=ticks, ticktext=names),
                     key="eval_label_eff")
     st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on unlabelled "
                "images bought accuracy that labels would otherwise have to pay for. With few labels the gap is "
