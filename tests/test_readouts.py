@@ -1,0 +1,44 @@
+"""From cached probe results to chart series (app/readouts.py, no Streamlit)."""
+from app import readouts
+
+
+def entry(mean, per_class, n_labels, classes=10, std=0.01):
+    return {"mean": mean, "std": std, "labels_per_class": per_class, "n_labels": n_labels, "classes": classes}
+
+
+def test_budget_curve_sorts_budgets_and_places_all_at_its_mean_per_class():
+    cache = {
+        "linear/label/all/s3": entry(0.97, 0, 1438),
+        "linear/label/10/s3": entry(0.91, 10, 100),
+        "linear/label/1/s3": entry(0.55, 1, 10),
+        "linear/color/1/s3": entry(0.9, 1, 6, classes=6),  # another target
+        "finetune/label/1/s3/t200": entry(0.58, 1, 10),  # another kind
+        "knn_k": {"1": 0.9},
+    }
+    x, y, err = readouts.budget_curve(cache, "linear")
+    assert x == [1.0, 10.0, 143.8] and y == [0.55, 0.91, 0.97] and err == [0.01] * 3
+    assert readouts.budget_curve(cache, "finetune")[1] == [0.58]
+    assert readouts.budget_curve(cache, "linear", target="color")[0] == [1.0]
+    assert readouts.budget_curve(cache, "supervised-scratch") is None
+    assert readouts.value_at((x, y, err), 10) == 0.91 and readouts.value_at(None, 1) is None
+    assert readouts.budget_ticks([(x, y, err)]) == ([1.0, 10.0, 143.8], ["1", "10", "all (144)"])
+
+
+def test_mismatches_name_what_makes_a_comparison_unfair():
+    same = {"dataset": "digits", "seed": 0, "epochs": 10, "batch_size": 128, "encoder": "cnn-small"}
+    assert readouts.mismatches([same, dict(same)]) == []
+    out = readouts.mismatches([same, {**same, "seed": 1, "epochs": 0}])
+    assert out == ["seed (0, 1)", "epochs (0, 10)"]
+
+
+def test_epoch_and_probe_series():
+    recs = [{"epoch": 0, "epoch_knn": 0.8}, {"epoch": 1, "loss": 4.0, "epoch_knn": 0.85}]
+    assert readouts.epoch_curve(recs, "epoch_knn") == ([0, 1], [0.8, 0.85])
+    assert readouts.epoch_curve(recs, "loss") == ([1], [4.0])
+    assert readouts.epoch_curve([], "loss") is None
+    probes = {"knn_k": {"20": 0.9, "1": 0.95, "100": 0.8, "5": 0.93},
+              "invariance": {"flip": {"score": 0.9}, "grayscale": {"skipped": "no colour"}},
+              "factors": {"color": {"2": {"mean": 0.8}}}}
+    assert readouts.knn_k_curve(probes) == ([1, 5, 20, 100], [0.95, 0.93, 0.9, 0.8])
+    assert readouts.invariance_values(probes, ["flip", "grayscale", "crop"]) == [0.9, None, None]
+    assert readouts.factor_values(probes, ["color", "shape"], "2") == [0.8, None]
