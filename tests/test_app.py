@@ -191,14 +191,19 @@ def charts_by_title(at) -> dict[str, dict]:
 
 
 def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finished_run):
+    from ssrl_core.evaluate.suite import RunProbes
+
     rid = finished_run("simclr")
+    RunProbes(RunStore().get(rid)["run_dir"]).standard()  # as the worker does: fills this home's random reference
     at = open_page("evaluate")
     specs = charts_by_title(at)
     le = specs["labelled images per class (log scale)"]
-    [curve] = [t for t in le["data"] if t["name"].endswith(" linear")]
+    [curve] = [t for t in le["data"] if t["name"].startswith("simclr") and t["name"].endswith(" linear")]
     assert curve["name"].startswith("simclr") and len(curve["x"]) == 5 and curve["x"][:4] == [1, 5, 10, 50]
     assert le["layout"]["xaxis"]["type"] == "log"
     assert all(0 <= y <= 1 for y in curve["y"]) and curve["error_y"]["array"][-1] == 0  # one draw with all labels
+    [ref] = [t for t in le["data"] if t["name"] == "random encoder, linear"]
+    assert ref["line"]["dash"] == "dash" and ref["x"] == curve["x"]
     knn_k = specs["k (neighbours voting)"]
     assert knn_k["data"][0]["x"] == [1, 5, 20, 100]
     epochs = specs["epoch (0 = before pretraining)"]

@@ -155,13 +155,16 @@ class RunProbes:
         return self.cache.get("rotation_equivariance", compute)
 
     def standard(self, on_event: Callable[[dict], None] | None = None) -> dict:
-        """The probes the worker computes after training: all from frozen features, seconds."""
+        """The probes the worker computes after training: all from frozen features, seconds
+        (the random encoder's readout included, cached once per dataset, encoder and seed)."""
         emit = on_event or (lambda e: None)
         out = {}
         if self.dataset.has_labels:
             emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
             out["knn_k"] = self.knn_k()
             out["label_efficiency"] = self.label_efficiency()
+            for b in pr.BUDGETS:  # the random-encoder reference: seconds, shared by every run like this one
+                random_linear(self.trained, b)
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
             out["factors"] = self.factors()
@@ -276,13 +279,10 @@ def run_job(run_dir: Path, finetune: bool = False) -> int:
             (run_dir / JOB_PENDING).unlink(missing_ok=True)
         rp = RunProbes(run_dir)
         rp.standard()
-        if rp.dataset.has_labels:
+        if finetune and rp.dataset.has_labels:
             for b in pr.BUDGETS:
-                random_linear(rp.trained, b)
-            if finetune:
-                for b in pr.BUDGETS:
-                    rp.finetune(b)
-                    supervised_scratch(rp.trained, b)
+                rp.finetune(b)
+                supervised_scratch(rp.trained, b)
     return 0
 
 
