@@ -19,9 +19,8 @@ labelled subsets (same augmentations, same seeds), keyed by what determines them
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
+import time
 import json
 from pathlib import Path
 from typing import Callable
@@ -31,6 +30,7 @@ import torch
 
 from .. import paths
 from ..device import MEMORY_FORMAT
+from ..locks import exclusive, lock_held, try_lock
 from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
@@ -40,17 +40,6 @@ from .linear import fit_linear_head
 from .invariance import SUBSET, fixed_subset, invariance_scores, rotation_equivariance
 
 PROBES = "probes.json"
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Cache:
@@ -68,7 +57,7 @@ class Cache:
         if key in have:
             return have[key]
         value = compute()
-        with _locked(self.path):
+        with exclusive(self.path.with_name(self.path.name + ".lock")):
             now = self.read()
             now[key] = value
             art.write_json(self.path, now)
@@ -245,24 +234,13 @@ def mark_job_pending(run_dir: Path) -> None:
 def job_running(run_dir: Path) -> bool:
     """Whether a probe job holds this run's job lock now, or was started less than a
     minute ago and has not yet taken it (a new process needs a few seconds to import)."""
-    import time
-
     pending = Path(run_dir) / JOB_PENDING
     try:
         if time.time() - pending.stat().st_mtime < 60:
             return True
     except FileNotFoundError:
         pass
-    path = Path(run_dir) / JOB_LOCK
-    if not path.exists():
-        return False
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+    return lock_held(Path(run_dir) / JOB_LOCK)
 
 
 def run_job(run_dir: Path, finetune: bool = False) -> int:
@@ -271,12 +249,10 @@ def run_job(run_dir: Path, finetune: bool = False) -> int:
     once). Returns 0, or 1 when another job holds the lock."""
     run_dir = Path(run_dir)
     with open(run_dir / JOB_LOCK, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        got = try_lock(fh)
+        (run_dir / JOB_PENDING).unlink(missing_ok=True)
+        if not got:
             return 1
-        finally:
-            (run_dir / JOB_PENDING).unlink(missing_ok=True)
         rp = RunProbes(run_dir)
         rp.standard()
         if finetune and rp.dataset.has_labels:

@@ -8,7 +8,6 @@ OS releases it when the process dies however it dies.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 from .. import paths
+from ..locks import lock_held, try_lock
 from ..config import RunConfig
 from .store import RunStore
 
@@ -31,16 +31,7 @@ def _lock_path() -> Path:
 
 def worker_alive() -> bool:
     """True when a worker process holds the lock for this SSRL_HOME."""
-    path = _lock_path()
-    if not path.exists():
-        return False
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
+    return lock_held(_lock_path())
 
 
 def spawn_detached(args: list[str], log_name: str) -> subprocess.Popen:
@@ -94,9 +85,7 @@ class Worker:
 
     def acquire(self) -> bool:
         self._lock_file = open(_lock_path(), "a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not try_lock(self._lock_file):
             self._lock_file.close()
             self._lock_file = None
             return False

@@ -1,0 +1,41 @@
+"""flock-based locks on files under SSRL_HOME: who holds one is the one process that may do
+the work (the worker, a run's probe job); the kernel releases it when that process dies."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from pathlib import Path
+
+
+def try_lock(fh) -> bool:
+    """Take an exclusive lock on an open file without waiting; False when another holds it."""
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def lock_held(path: Path) -> bool:
+    """Whether another process holds the lock on ``path`` now (a non-blocking probe)."""
+    path = Path(path)
+    if not path.exists():
+        return False
+    with open(path, "a") as fh:
+        if not try_lock(fh):
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+@contextlib.contextmanager
+def exclusive(path: Path):
+    """Hold the lock on ``path`` (created when missing) for the block, waiting for it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
