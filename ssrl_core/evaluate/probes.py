@@ -97,6 +97,15 @@ def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS
     return out
 
 
+def labelled_split(dataset, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test rows of ``dataset`` whose value in ``y`` is known (not -1)."""
+    tr, te = dataset.train_idx.numpy(), dataset.test_idx.numpy()
+    tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+    if not len(tr) or not len(te):
+        raise ValueError(f"{dataset.name} has no labelled images in its train or test split to probe with")
+    return tr, te
+
+
 def target_labels(dataset, target: str) -> np.ndarray:
     """The labels a probe reads: ``label`` or the name of a discrete factor."""
     if target == "label":

@@ -72,6 +72,7 @@ class RunProbes:
         self.cache = Cache(self.dir / PROBES)
         self._trained = trained
         self._device = device
+        self._features: np.ndarray | None = None
 
     @property
     def trained(self):
@@ -86,24 +87,20 @@ class RunProbes:
         return self.trained.dataset
 
     def features(self) -> np.ndarray:
-        if (self.dir / art.EMBEDDINGS).exists():
-            return np.load(self.dir / art.EMBEDDINGS)
-        t = self.trained
-        return embed(t.method.encoder, t.dataset.images, t.device)
-
-    def _split(self, y: np.ndarray):
-        ds = self.dataset
-        tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
-        tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
-        if not len(tr) or not len(te):
-            raise ValueError(f"{ds.name} has no labelled images in its train or test split to probe with")
-        return tr, te
+        """The run's frozen features (``embeddings.npy``, or embedded once when missing)."""
+        if self._features is None:
+            if (self.dir / art.EMBEDDINGS).exists():
+                self._features = np.load(self.dir / art.EMBEDDINGS)
+            else:
+                t = self.trained
+                self._features = embed(t.method.encoder, t.dataset.images, t.device)
+        return self._features
 
     # -- frozen features -------------------------------------------------------------------
     def knn_k(self) -> dict:
         def compute():
             y = self.dataset.labels.numpy()
-            tr, te = self._split(y)
+            tr, te = pr.labelled_split(self.dataset, y)
             f = self.features()
             return pr.knn_curve(f[tr], y[tr], f[te], y[te], self.dataset.num_classes)
         return self.cache.get("knn_k", compute)
@@ -111,7 +108,7 @@ class RunProbes:
     def linear(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
         def compute():
             y = pr.target_labels(self.dataset, target)
-            tr, te = self._split(y)
+            tr, te = pr.labelled_split(self.dataset, y)
             f = self.features()
             return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
         return self.cache.get(f"linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
@@ -125,7 +122,8 @@ class RunProbes:
     # -- the model itself ----------------------------------------------------------------------
     def finetune(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
         def compute():
-            return classifier_curve_point(self.trained, per_class, target, seeds, steps, pretrained=True)
+            return classifier_curve_point(self.trained, per_class, target, seeds, steps, pretrained=True,
+                                          features=self.features())
         return self.cache.get(f"finetune/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}", compute)
 
     def invariance(self) -> dict:
@@ -152,8 +150,7 @@ class RunProbes:
             emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
             out["knn_k"] = self.knn_k()
             out["label_efficiency"] = self.label_efficiency()
-            for b in pr.BUDGETS:  # the random-encoder reference: seconds, shared by every run like this one
-                random_linear(self.trained, b)
+            random_reference(self.trained)  # seconds, shared by every run like this one
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
             out["factors"] = self.factors()
@@ -163,17 +160,20 @@ class RunProbes:
         return out
 
 
-def classifier_curve_point(trained, per_class: int, target: str, seeds: int, steps: int, pretrained: bool) -> dict:
+def classifier_curve_point(trained, per_class: int, target: str, seeds: int, steps: int, pretrained: bool,
+                           features: np.ndarray | None = None) -> dict:
     """Accuracy of a classifier trained end to end on ``per_class`` labels per class (mean
-    and spread over the labelled-subset seeds) from ``trained``'s encoder (fine-tuning)
-    or from a fresh random one (the supervised reference)."""
+    and spread over the labelled-subset seeds) from ``trained``'s encoder (fine-tuning,
+    whose head starts from a readout of its frozen ``features``) or from a fresh random
+    one (the supervised reference)."""
     ds = trained.dataset
     y = pr.target_labels(ds, target)
-    tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
-    tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+    tr, te = pr.labelled_split(ds, y)
     draws = 1 if per_class == 0 else seeds
     n_classes = int(y.max()) + 1
-    feats = embed(trained.method.encoder, ds.images, trained.device) if pretrained else None
+    feats = None
+    if pretrained:
+        feats = features if features is not None else embed(trained.method.encoder, ds.images, trained.device)
     accs = []
     for s in range(draws):
         rows = tr[pr.labelled_subset(y[tr], per_class, s)]
@@ -199,18 +199,30 @@ def reference_cache(cfg) -> Cache:
     return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json")
 
 
-def random_linear(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
-    """Linear readout on a random encoder of the run's architecture and seed."""
-    def compute():
-        ds = trained.dataset
-        torch.manual_seed(trained.config.seed)
-        enc = build_encoder(trained.config.encoder, ds.channels).to(trained.device, memory_format=MEMORY_FORMAT)
-        f = embed(enc, ds.images, trained.device)
+def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: int = pr.SEEDS) -> dict[str, dict]:
+    """Linear readout on a random encoder of the run's architecture and seed, at each budget;
+    the random encoder embeds the dataset once, and only when a budget is missing."""
+    ds = trained.dataset
+    cache = reference_cache(trained.config)
+    feats: list[np.ndarray] = []
+
+    def compute(per_class: int) -> dict:
+        if not feats:
+            torch.manual_seed(trained.config.seed)
+            enc = build_encoder(trained.config.encoder, ds.channels).to(trained.device, memory_format=MEMORY_FORMAT)
+            feats.append(embed(enc, ds.images, trained.device))
+        f = feats[0]
         y = pr.target_labels(ds, target)
-        tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
-        tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+        tr, te = pr.labelled_split(ds, y)
         return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
-    return reference_cache(trained.config).get(f"random-linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
+
+    return {pr.budget_name(b): cache.get(f"random-linear/{target}/{pr.budget_name(b)}/s{seeds}", lambda b=b: compute(b))
+            for b in budgets}
+
+
+def random_linear(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
+    """``random_reference`` at one budget."""
+    return random_reference(trained, (per_class,), target, seeds)[pr.budget_name(per_class)]
 
 
 def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
