@@ -210,3 +210,15 @@ def probe_jobs_panel(runs: list[dict], key: str) -> None:
 
     if any(services.probe_job_running(d) for d in dirs) or st.session_state.get(f"{key}_was_busy"):
         _poll()
+
+
+def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: str, button: str) -> None:
+    """The probe-jobs panel for ``runs``, and for the ``missing`` ones (runs lacking a probe
+    a page needs) a warning and a button that computes their probes in the background."""
+    probe_jobs_panel(runs, key=f"{key}_jobs")
+    if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
+        st.warning(f"{len(missing)} of the chosen runs {warning}.")
+        if st.button(button, key=key):
+            for r in missing:
+                services.start_probe_job(r["run_dir"])
+            st.rerun()

@@ -24,10 +24,11 @@ if diff:
                "pretext task.", icon=":material/warning:")
 
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
+probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once
 name = {r["id"]: f"{r['method']} ({r['id'][-4:]})" for r in picked}
 rows = []
 for r in picked:
-    s, p = r["summary"] or {}, arts[r["id"]].probes
+    s, p = r["summary"] or {}, probes[r["id"]]
     le = readouts.budget_curve(p, "linear")
     rows.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"), "epochs": s.get("epochs"),
                  "seed": s.get("seed"), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
@@ -49,7 +50,7 @@ for r in picked:
         loss[name[r["id"]]] = (lc[0], lc[1], None)
     if kc:
         knn[name[r["id"]]] = (kc[0], kc[1], None)
-    c = readouts.budget_curve(a.probes, "linear")
+    c = readouts.budget_curve(probes[r["id"]], "linear")
     if c:
         le[name[r["id"]]] = c
 with c1:

@@ -90,23 +90,19 @@ st.markdown(
     "readout, and the same network trained **supervised from scratch** (with the run's augmentations)."
 )
 readable = [r for r in picked if r["dataset"] == dataset]
-widgets.probe_jobs_panel(readable, key="eval_jobs")
-missing = [r for r in readable if not services.artifacts(r["run_dir"]).probes.get("knn_k")]
-if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
-    st.warning(f"{len(missing)} of the chosen runs finished before probes were computed after training.")
-    if st.button("Compute their probes (seconds per run)", key="eval_probe_missing"):
-        for r in missing:
-            services.start_probe_job(r["run_dir"])
-        st.rerun()
+probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in shown}  # each run's probes.json, read once
+widgets.offer_probe_jobs(readable, [r for r in readable if not probes[r["id"]].get("knn_k")], key="eval_probe_missing",
+                         warning="finished before probes were computed after training",
+                         button="Compute their probes (seconds per run)")
 
 series, ref_series = {}, {}
 for r in readable:
     a = services.artifacts(r["run_dir"])
     name = f"{r['method']} ({r['id'][-4:]})"
-    lin = readouts.budget_curve(a.probes, "linear")
+    lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
         series[f"{name} linear"] = lin
-    ft = readouts.budget_curve(a.probes, "finetune")
+    ft = readouts.budget_curve(probes[r["id"]], "finetune")
     if ft:
         series[f"{name} fine-tuned"] = ft
     refs = a.references()
@@ -123,7 +119,7 @@ if series:
                "images bought accuracy that labels would otherwise have to pay for. With few labels the gap is "
                "widest; as labels grow, supervised training catches up (and on small, easy sets like digits "
                "overtakes). The rightmost point uses every label.")
-    needs_ft = [r for r in readable if not readouts.budget_curve(services.artifacts(r["run_dir"]).probes, "finetune")]
+    needs_ft = [r for r in readable if not readouts.budget_curve(probes[r["id"]], "finetune")]
     if needs_ft and not any(services.probe_job_running(r["run_dir"]) for r in needs_ft):
         if st.button("Compute fine-tuning and the supervised reference (a few minutes per run on a CPU)",
                      key="eval_finetune"):
@@ -139,7 +135,7 @@ elif readable:
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("kNN accuracy as k varies")
-    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(services.artifacts(r["run_dir"]).probes)
+    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]])
           for r in shown}
     ks = {k: (v[0], v[1], None) for k, v in ks.items() if v}
     if ks:

@@ -32,18 +32,13 @@ if error:
     st.error(error)
     st.stop()
 
-widgets.probe_jobs_panel(picked, key="inv_jobs")
-missing = [r for r in picked if "invariance" not in services.artifacts(r["run_dir"]).probes]
-if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
-    st.warning(f"{len(missing)} of the chosen runs finished before invariance was measured after training.")
-    if st.button("Measure them now (seconds per run)", key="inv_compute"):
-        for r in missing:
-            services.start_probe_job(r["run_dir"])
-        st.rerun()
+probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
+widgets.offer_probe_jobs(picked, [r for r in picked if "invariance" not in probes[r["id"]]], key="inv_compute",
+                         warning="finished before invariance was measured after training",
+                         button="Measure them now (seconds per run)")
 
 names = {r["id"]: f"{r['method']} · {(r['summary'] or {}).get('augment') or r['config'].get('augment')} ({r['id'][-4:]})"
          for r in picked}
-probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
 st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) for i, p in probes.items()},
