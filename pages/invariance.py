@@ -7,7 +7,7 @@ import torch
 from app import charts, readouts, services, widgets
 from app.images import to_hwc
 from ssrl_core.augment import OPS
-from ssrl_core.evaluate.invariance import op_at_full_probability
+from ssrl_core.evaluate.invariance import op_at_full_probability, to_uint8
 
 st.title("Invariance")
 st.markdown(
@@ -83,7 +83,7 @@ x = ds.images[row : row + 1].float() / 255
 gen = torch.Generator().manual_seed(0)
 pics, caps = [ds.images[row]], ["original"]
 for op in ops:
-    pics.append((op_at_full_probability(op)(x, gen)[0].clamp(0, 1) * 255).round().to(torch.uint8))
+    pics.append(to_uint8(op_at_full_probability(op)(x, gen))[0])
     caps.append(op)
 st.image([to_hwc(p, 3) for p in pics], caption=caps)
 st.caption("Each op at its default strength, applied with probability 1, to one test image: what the scores above "

@@ -36,7 +36,7 @@ def op_at_full_probability(name: str):
     return op
 
 
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
@@ -56,7 +56,7 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     out: dict[str, dict] = {}
     for name in ops or list(OPS):
         op = op_at_full_probability(name)
-        tx = _to_uint8(op(x, g))
+        tx = to_uint8(op(x, g))
         if torch.equal(tx, images):
             out[name] = {"skipped": f"{name} leaves these images unchanged"
                                     + (" (they have no colour)" if images.shape[1] == 1 else "")}
