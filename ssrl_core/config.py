@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .augment import parse_augment
 from .data import DATASETS, available_datasets
+from .device import PRECISIONS
 from .models import ENCODERS
 from .pretext import METHODS
 
@@ -24,6 +25,7 @@ class RunConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto | float32 | bfloat16 | float16 (see device.precision_for)
     options: dict = field(default_factory=dict)
     data_dir: str | None = None
 
@@ -42,6 +44,8 @@ class RunConfig:
             bad(f"unknown encoder {self.encoder!r}: choose auto or one of {', '.join(ENCODERS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             bad(f"unknown device {self.device!r}: choose auto, cpu or cuda")
+        if self.precision not in PRECISIONS:
+            bad(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
             bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -34,13 +35,39 @@ class Precision:
         return {None: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[self.dtype]
 
 
-def precision_for(device: torch.device) -> Precision:
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this processor computes bfloat16 natively (AVX512-BF16 or AMX), where oneDNN's
+    bf16 kernels beat float32. Read once from PyTorch's CPU capability and /proc/cpuinfo."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if "AVX512" not in cap:
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_for(device: torch.device, preference: str = "auto") -> Precision:
+    """The precision a run trains in. ``auto``: bfloat16 on a GPU that supports it, float16
+    with a gradient scaler on older GPUs, bfloat16 on a CPU with native bf16, float32
+    elsewhere (emulated bf16 is slower than float32). An explicit choice is honoured where the
+    hardware can run it (bf16 on any CPU, emulated, for accuracy checks)."""
+    if preference not in PRECISIONS:
+        raise ValueError(f"unknown precision {preference!r}: choose one of {', '.join(PRECISIONS)}")
+    if preference == "float32":
+        return Precision(None, False)
     if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return Precision(torch.bfloat16, False)
-        return Precision(torch.float16, True)
-    # On CPU, bfloat16 autocast only pays where the processor has native bf16 (AMX/AVX512-BF16);
-    # elsewhere it is emulated and slower than float32.
+        if preference == "float16" or (preference == "auto" and not torch.cuda.is_bf16_supported()):
+            return Precision(torch.float16, True)
+        return Precision(torch.bfloat16, False)
+    if preference == "float16":
+        raise ValueError("float16 training needs a CUDA GPU: on a CPU use --precision bfloat16 or float32")
+    if preference == "bfloat16" or cpu_has_native_bf16():
+        return Precision(torch.bfloat16, False)
     return Precision(None, False)
 
 

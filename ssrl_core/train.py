@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch.profiler import record_function
 
 from .augment import parse_augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
-from .device import MEMORY_FORMAT, autocast, generator_for, pick_device, precision_for, to_device_batch
+from .device import MEMORY_FORMAT, Precision, autocast, generator_for, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
@@ -92,6 +93,36 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+def make_views(images: torch.Tensor, idx: torch.Tensor, augment, gen: torch.Generator,
+               n_views: int) -> list[torch.Tensor]:
+    """The augmented views of one batch: uint8 rows of the resident dataset to float on the
+    device, each view augmented as one batch (per-sample random parameters) and laid out
+    channels-last."""
+    with record_function("augment"):
+        x = images[idx].float().div_(255)
+        return [to_device_batch(augment(x, gen)) for _ in range(n_views)]
+
+
+def train_step(method: PretextMethod, optimizer: torch.optim.Optimizer, scaler, views: list[torch.Tensor],
+               labels: torch.Tensor, idx: torch.Tensor, device: torch.device, precision: Precision):
+    """One optimisation step under the device's precision policy; returns (loss, logs) as
+    tensors on the device (no host synchronisation here). The phases are labelled for
+    ``torch.profiler`` (see ``speed.step_profile``)."""
+    with record_function("forward"), autocast(device, precision):
+        loss, logs = method.training_step(views, labels, idx)
+    optimizer.zero_grad(set_to_none=True)
+    with record_function("backward"):
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+    with record_function("optimizer"):
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        method.after_step()
+    return loss, logs
+
+
 # what must match for a checkpoint to be continued (epochs and lr may change: a run can be extended)
 RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "options")
 
@@ -118,7 +149,7 @@ def pretrain(
     emit = on_event or (lambda e: None)
     device = pick_device(cfg.device)
     cfg = cfg.resolved(device.type)
-    precision = precision_for(device)
+    precision = precision_for(device, cfg.precision)
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     method = build(cfg, device, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -173,23 +204,12 @@ def pretrain(
             if should_cancel is not None and should_cancel():
                 raise Cancelled(f"cancelled at epoch {epoch + 1}, step {i}")
             idx = perm[i * batch : (i + 1) * batch]
-            x = images[idx].float().div_(255)
-            views = [to_device_batch(augment(x, gen)) for _ in range(method.n_views)]
+            views = make_views(images, idx, augment, gen, method.n_views)
             lr = lr_at(step, total_steps, cfg.lr, warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             method.progress = step / max(1, total_steps)
-            with autocast(device, precision):
-                loss, logs = method.training_step(views, labels[idx], idx)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            method.after_step()
+            loss, logs = train_step(method, optimizer, scaler, views, labels[idx], idx, device, precision)
             step += 1
             seen += batch
             loss_sum += loss.detach()

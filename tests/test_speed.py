@@ -1,0 +1,101 @@
+"""The device/precision policy, the step benchmark and its reference pipeline.
+
+Timings are never asserted: the benchmark must measure the three steps it names, with the
+same model, and say on what device and in what dtype."""
+import json
+
+import pytest
+import torch
+
+from ssrl_core import device as dev
+from ssrl_core.augment import OPS, parse_augment
+from ssrl_core.config import RunConfig
+from ssrl_core.speed import reference_transform, step_profile, step_throughput
+from ssrl_core.train import make_views, train_step
+
+from .test_cli import cli
+
+
+def test_precision_policy_is_decided_in_one_place():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert dev.precision_for(cpu, "float32").dtype is None
+    # an explicit bf16 on any CPU (emulated where not native): for accuracy checks
+    assert dev.precision_for(cpu, "bfloat16") == dev.Precision(torch.bfloat16, False)
+    auto = dev.precision_for(cpu)
+    assert auto.dtype == (torch.bfloat16 if dev.cpu_has_native_bf16() else None)
+    assert dev.precision_for(cuda, "float16") == dev.Precision(torch.float16, True)  # float16 needs loss scaling
+    assert dev.precision_for(cuda, "bfloat16") == dev.Precision(torch.bfloat16, False)
+    with pytest.raises(ValueError, match="float16 training needs a CUDA GPU"):
+        dev.precision_for(cpu, "float16")
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        dev.precision_for(cpu, "fp8")
+    with pytest.raises(ValueError, match="unknown precision 'half': choose one of auto, float32"):
+        RunConfig(precision="half")
+
+
+def test_bfloat16_autocast_step_trains_on_cpu():
+    """The mixed-precision path (autocast + the same step function) runs and lowers the loss."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.train import build
+
+    cfg = RunConfig(dataset="digits", method="simclr", encoder="cnn-small", precision="bfloat16").resolved("cpu")
+    ds = load_dataset("digits")
+    cpu = torch.device("cpu")
+    method = build(cfg, cpu, ds)
+    method.train()
+    opt = torch.optim.AdamW(method.parameters(), lr=2e-3)
+    images = ds.images[:64]
+    g = dev.generator_for(cpu, 0)
+    idx = torch.arange(64)
+    views = make_views(images, idx, parse_augment("crop"), g, 2)
+    assert all(v.is_contiguous(memory_format=dev.MEMORY_FORMAT) for v in views)
+    losses = [float(train_step(method, opt, None, views, ds.labels[idx], idx, cpu,
+                               dev.precision_for(cpu, "bfloat16"))[0].detach()) for _ in range(6)]
+    assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
+
+
+def test_every_op_has_a_torchvision_counterpart_of_the_same_kind():
+    from PIL import Image
+
+    spec = ",".join(OPS)
+    tf = reference_transform(spec, 32)
+    for mode, channels in (("RGB", 3), ("L", 1)):
+        out = tf(Image.new(mode, (32, 32), 128))
+        assert out.shape == (channels, 32, 32) and out.dtype == torch.float32
+        assert 0 <= float(out.min()) and float(out.max()) <= 1
+    # strengths carry over
+    crop = reference_transform("crop(min_scale=0.4)", 32).transforms[0]
+    assert crop.scale == (0.4, 1.0) and crop.size == (32, 32)
+
+
+def test_step_throughput_measures_the_three_steps():
+    cfg = RunConfig(dataset="digits", method="simclr", encoder="cnn-small", batch_size=16)
+    out = step_throughput(cfg, steps=2, warmup=1, workers=[0, 1])
+    assert out["device"] == "cpu" and out["dtype"] in ("float32", "bfloat16") and out["views"] == 2
+    for key in ("images_per_s", "bare_images_per_s", "reference_images_per_s", "reference_channels_last_images_per_s"):
+        assert out[key] > 0, key
+    assert set(out["reference_by_workers"]) == {"0", "1"}
+    assert out["reference_images_per_s"] == max(out["reference_by_workers"].values())
+    assert out["speedup_vs_reference"] == pytest.approx(out["images_per_s"] / out["reference_images_per_s"], rel=0.01)
+
+
+def test_step_profile_splits_the_time_into_phases_and_operator_kinds():
+    cfg = RunConfig(dataset="digits", method="rotation", encoder="cnn-small", batch_size=8)
+    prof = step_profile(cfg, steps=1, warmup=1)
+    assert set(prof["phase_share"]) == {"augment", "forward", "backward", "optimizer"}
+    assert sum(prof["phase_share"].values()) == pytest.approx(1, abs=0.01)
+    assert prof["phase_share"]["forward"] > 0 and prof["phase_share"]["backward"] > 0
+    assert "convolution" in prof["operator_share"]
+    assert sum(prof["operator_share"].values()) == pytest.approx(1, abs=0.01)
+
+
+def test_bench_cli_prints_one_json_line_and_refuses_bad_flags():
+    res = cli("bench", "--batch-size", "8", "--steps", "1", "--warmup", "0", "--no-reference")
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1
+    out = json.loads(lines[0])
+    assert out["images_per_s"] > 0 and "reference_images_per_s" not in out
+    bad = cli("bench", "--workers", "two", check=False)
+    assert bad.returncode == 2 and "--workers takes whole numbers" in bad.stderr
+    bad = cli("bench", "--method", "simclrr", "--steps", "1", check=False)
+    assert bad.returncode == 2 and "unknown method 'simclrr'" in bad.stderr
