@@ -231,6 +231,34 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 3, reference:
     return out
 
 
+def reference_training_seconds(cfg: RunConfig, workers: int | None = None, probe_steps: int = 10) -> dict:
+    """Wall time of the reference recipe (see ``step_throughput``) training ``cfg.epochs``
+    epochs of the train split with the training loop's batch count (n // batch per epoch),
+    nothing else: no evaluation. ``workers=None`` first picks the fastest DataLoader worker
+    count over ``probe_steps`` steps each."""
+    s = _setup(cfg)
+    s.method.to(memory_format=torch.contiguous_format)
+    fmt = torch.contiguous_format
+    if workers is None:
+        rates = {}
+        for w in range(0, (os.cpu_count() or 1) + 1):
+            step, loader = _reference_step(s, w, fmt)
+            rates[w] = _timed(step, probe_steps, 2, s.device, s.batch)
+            del step, loader
+        workers = max(rates, key=rates.get)
+    s = _setup(cfg)  # fresh weights and optimiser: the same start as a real run
+    s.method.to(memory_format=fmt)
+    steps = (s.images.shape[0] // s.batch) * s.cfg.epochs
+    t0 = time.perf_counter()
+    step, loader = _reference_step(s, workers, fmt)
+    for i in range(steps):
+        loss = step(i)
+    float(loss.detach())
+    _sync(s.device)
+    return {"reference_train_seconds": round(time.perf_counter() - t0, 2), "reference_workers": workers,
+            "reference_steps": steps}
+
+
 # --- where the time of one step goes ------------------------------------------------------
 
 PHASES = ("augment", "forward", "backward", "optimizer")

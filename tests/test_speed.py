@@ -99,3 +99,42 @@ def test_bench_cli_prints_one_json_line_and_refuses_bad_flags():
     assert bad.returncode == 2 and "--workers takes whole numbers" in bad.stderr
     bad = cli("bench", "--method", "simclrr", "--steps", "1", check=False)
     assert bad.returncode == 2 and "unknown method 'simclrr'" in bad.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: checks the step never waits for the device")
+def test_no_method_step_synchronises_with_the_gpu():
+    """On a GPU the loop must queue work without waiting for it: any host-device sync inside
+    ``make_views`` + ``train_step`` (an .item(), a boolean mask, a data-dependent shape)
+    raises under CUDA's sync debug mode. Float16's gradient scaler syncs by design, so the
+    step runs in bfloat16 (or float32 where the GPU lacks bf16)."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.pretext import METHODS
+    from ssrl_core.train import build
+
+    cuda = torch.device("cuda")
+    ds = load_dataset("shapes")
+    images, labels = ds.images[:64].to(cuda), ds.labels[:64].to(cuda)
+    precision = dev.Precision(torch.bfloat16, False) if torch.cuda.is_bf16_supported() else dev.Precision(None, False)
+    for name, cls in METHODS.items():
+        if not cls.trainable:
+            continue
+        cfg = RunConfig(dataset="shapes", method=name, augment="simclr").resolved("cuda")
+        method = build(cfg, cuda, ds)
+        method.on_epoch_start(0, images)
+        method.train()
+        opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=1e-3)
+        g = dev.generator_for(cuda, 0)
+        aug = parse_augment(cfg.augment)
+        idx = torch.randperm(64, device=cuda, generator=g)[:32]
+        train_step(method, opt, None, make_views(images, idx, aug, g, method.n_views), labels[idx], idx, cuda, precision)
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(2):
+                idx = torch.randperm(64, device=cuda, generator=g)[:32]
+                train_step(method, opt, None, make_views(images, idx, aug, g, method.n_views), labels[idx], idx,
+                           cuda, precision)
+        except RuntimeError as e:
+            pytest.fail(f"{name}: the step synchronised with the GPU: {e}")
+        finally:
+            torch.cuda.set_sync_debug_mode(0)

@@ -10,17 +10,24 @@ from ..device import faiss_use_gpu
 _GPU_RES = None
 
 
+def _on_device(index):
+    """The index on the GPU when faiss sees one (one set of GPU resources per process)."""
+    if not faiss_use_gpu():
+        return index
+    import faiss
+
+    global _GPU_RES
+    if _GPU_RES is None:
+        _GPU_RES = faiss.StandardGpuResources()
+    return faiss.index_cpu_to_gpu(_GPU_RES, 0, index)
+
+
 def build_index(vectors: np.ndarray):
     """An exact inner-product index over float32 vectors [N, D]."""
     import faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if faiss_use_gpu():
-        global _GPU_RES
-        if _GPU_RES is None:
-            _GPU_RES = faiss.StandardGpuResources()
-        index = faiss.index_cpu_to_gpu(_GPU_RES, 0, index)
+    index = _on_device(faiss.IndexFlatIP(vectors.shape[1]))
     index.add(vectors)
     return index
 
@@ -41,10 +48,4 @@ def save_index(index, path: Path) -> None:
 def load_index(path: Path):
     import faiss
 
-    index = faiss.read_index(str(path))
-    if faiss_use_gpu():
-        global _GPU_RES
-        if _GPU_RES is None:
-            _GPU_RES = faiss.StandardGpuResources()
-        index = faiss.index_cpu_to_gpu(_GPU_RES, 0, index)
-    return index
+    return _on_device(faiss.read_index(str(path)))
