@@ -33,7 +33,7 @@ def _ready(run_dir: Path) -> dict[str, bool]:
         "knn": metrics.get("knn_accuracy") is not None,
         "linear_probe": metrics.get("linear_accuracy") is not None,
         "map": (run_dir / "map_umap.npy").exists(),
-        "label_efficiency": "label_efficiency" in probes,
+        "label_efficiency": sum(k.startswith("linear/label/") for k in probes) >= 5,  # every budget
         "summary": (run_dir / "summary.json").exists(),
     }
 

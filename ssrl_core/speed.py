@@ -76,11 +76,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+ROUNDS = 4  # the fast and bare steps are timed in alternating rounds
+
+
 def _timed(step, steps: int, warmup: int, device: torch.device, batch: int) -> float:
-    """Images per second over ``steps`` calls of ``step(i)`` after ``warmup`` untimed ones."""
+    """Images per second over ``steps`` calls of ``step(i)`` after ``warmup`` untimed ones
+    (``steps=0``: only the warm-up)."""
     for i in range(warmup):
         step(i)
     _sync(device)
+    if steps == 0:
+        return 0.0
     t0 = time.perf_counter()
     for i in range(steps):
         loss = step(warmup + i)
@@ -210,8 +216,17 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 3, reference:
         "device": s.device.type, "dtype": s.precision.name, "memory_format": str(MEMORY_FORMAT).split(".")[-1],
         "threads": torch.get_num_threads(),
     }
-    out["images_per_s"] = round(_timed(_fast_step(s), steps, warmup, s.device, s.batch), 1)
-    out["bare_images_per_s"] = round(_timed(_bare_step(s), steps, warmup, s.device, s.batch), 1)
+    # alternated in rounds, so drift (clock boost, a neighbour process) hits both alike
+    fast, bare = _fast_step(s), _bare_step(s)
+    for step in (fast, bare):
+        _timed(step, 0, warmup, s.device, s.batch)
+    rounds = [steps // ROUNDS + (r < steps % ROUNDS) for r in range(ROUNDS)]
+    seconds = {"fast": 0.0, "bare": 0.0}
+    for n in filter(None, rounds):
+        for key, step in (("fast", fast), ("bare", bare)):
+            seconds[key] += n * s.batch / _timed(step, n, 0, s.device, s.batch)
+    out["images_per_s"] = round(steps * s.batch / seconds["fast"], 1)
+    out["bare_images_per_s"] = round(steps * s.batch / seconds["bare"], 1)
     out["augmentation_overhead"] = round(1 - out["images_per_s"] / out["bare_images_per_s"], 3)
     if reference:
         # the common recipe keeps PyTorch's default (NCHW) layout; measured again in

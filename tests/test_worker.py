@@ -91,3 +91,18 @@ def test_cancel_a_running_run_through_the_store():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, monkeypatch):
+    """The first map of a fresh SSRL_HOME must not wait ~20 s for numba: the worker starts a
+    low-priority process that fills the cache, and does nothing once it is warm."""
+    from ssrl_core.evaluate.project import layout_cache_warm
+    from ssrl_core.runs.worker import warm_caches
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    assert not layout_cache_warm()
+    proc = warm_caches()
+    assert proc is not None
+    assert proc.wait(timeout=300) == 0
+    assert layout_cache_warm()
+    assert warm_caches() is None  # warm: nothing started

@@ -74,6 +74,18 @@ def explain_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def warm_caches() -> subprocess.Popen | None:
+    """In a new SSRL_HOME, compile the UMAP layout into numba's cache in a low-priority
+    process while the worker waits or trains, so the first run's map does not wait for the
+    compiler (about 20 s on 2 cores). Nothing to do once the cache is warm."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
+    from ..evaluate.project import layout_cache_warm
+
+    if layout_cache_warm():
+        return None
+    return spawn_detached(["-m", "ssrl_core.evaluate.project", "--warm"], "warm.log")
+
+
 class Worker:
     def __init__(self, store: RunStore | None = None, poll_s: float = 0.5):
         self.store = store or RunStore()
@@ -109,6 +121,7 @@ class Worker:
             print("another worker is already running for this SSRL_HOME; exiting", flush=True)
             return 0
         print(f"worker {self.id} serving {self.store.path}", flush=True)
+        warm_caches()
         threading.Thread(target=self._beat, daemon=True).start()
         idle_since = time.monotonic()
         try:
