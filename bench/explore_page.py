@@ -17,31 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
+from app.serve import CHROMIUM, CHROMIUM_ARGS, ROOT, served_app
 
 DRAWN = """(rid) => {
   const el = document.querySelector('.st-key-map_' + rid + ' .js-plotly-plot');
   return !!(el && el._fullData && el._fullData.length && el._fullData[0].x
             && el._fullData[0].x.length === 10000 && el.querySelector('canvas'));
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _make_runs(env: dict) -> list[str]:
@@ -107,42 +96,25 @@ def main() -> None:
         from ssrl_core.runs.store import RunStore
 
         run_dirs = {rid: RunStore().get(rid)["run_dir"] for rid in ids}
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(120):
-                try:
-                    if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.5)
-            switch = []
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(120_000)
+        switch = []
+        with served_app(env) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            t0 = time.perf_counter()
+            page.goto(url + "/explore")
+            page.wait_for_function(DRAWN, arg=ids[-1])  # the newest run is shown first
+            first_open = time.perf_counter() - t0
+            for i in range(args.repeats):
+                target = ids[i % 2]
+                page.get_by_label("Run").click()  # the picker's dropdown
+                option = page.get_by_role("option", name=target)
+                option.wait_for()
                 t0 = time.perf_counter()
-                page.goto(url + "/explore")
-                newest = ids[-1]
-                page.wait_for_function(DRAWN, arg=newest)
-                first_open = time.perf_counter() - t0
-                for i in range(args.repeats):
-                    target = ids[i % 2]
-                    page.get_by_label("Run").click()  # the picker's dropdown
-                    option = page.get_by_role("option", name=target)
-                    option.wait_for()
-                    t0 = time.perf_counter()
-                    option.click()
-                    page.wait_for_function(DRAWN, arg=target)
-                    switch.append(time.perf_counter() - t0)
-                browser.close()
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(20)
+                option.click()
+                page.wait_for_function(DRAWN, arg=target)
+                switch.append(time.perf_counter() - t0)
+            browser.close()
         out = {"bench": "explore_page", "points": 10_000, "make_runs_s": round(make_s, 1),
                "first_open_to_map_s": round(first_open, 2),
                "choose_run_to_map_s": round(statistics.median(switch), 2),

@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SSRL_HOME"] = str(Path(tmp) / "home")
         from ssrl_core.config import RunConfig
-        from ssrl_core.runs.store import RunStore
+        from ssrl_core.runs.store import FINISHED, RunStore
         from ssrl_core.runs.worker import worker_alive
 
         cfg = RunConfig(dataset="digits", method="simclr", encoder="cnn-small", epochs=args.epochs)
@@ -72,7 +72,7 @@ def main() -> None:
                     for k, ok in _ready(run_dir).items():
                         if ok and k not in seen:
                             seen[k] = round(time.perf_counter() - t0, 2)
-                    if run["status"] in ("done", "failed", "cancelled"):
+                    if run["status"] in FINISHED:
                         break
                     time.sleep(0.1)
                 summary = json.loads((run_dir / "summary.json").read_text()) if run["status"] == "done" else {}

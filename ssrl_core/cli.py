@@ -21,6 +21,7 @@ from pathlib import Path
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
     from .data import DATASETS
+    from .device import PRECISIONS
     from .models import ENCODERS
     from .config import RunConfig
     from .pretext import METHODS
@@ -40,7 +41,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="auto (default): bfloat16 on GPUs and on CPUs with native bf16, float16 with loss "
                         "scaling on older GPUs, float32 elsewhere; float16 needs a GPU")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -57,6 +58,8 @@ def _config(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .device import PRECISIONS
+
     ap = argparse.ArgumentParser(prog="python -m ssrl_core", description="SSRL Playground: self-supervised "
                                  "pretraining and evaluation, headless. State lives in SSRL_HOME "
                                  "(default ~/.ssrl_playground).")
@@ -130,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before each measurement (default 3)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--workers", default=None, metavar="N,N,...",
                    help="DataLoader worker counts to try for the reference (default 0 up to the CPU count)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference pipeline")

@@ -6,6 +6,7 @@ GPU use) is decided here, once, so the rest of the code is the same on CPU and C
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Precision:
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Whether this processor computes bfloat16 natively (AVX512-BF16 or AMX), where oneDNN's
     bf16 kernels beat float32. Read once from PyTorch's CPU capability and /proc/cpuinfo."""

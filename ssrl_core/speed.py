@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,41 +33,16 @@ import torch
 from .augment import parse_augment
 from .augment.ops import Blur, ColorJitter, Crop, Erase, Flip, Grayscale, Noise, Rotate, Solarize
 from .config import RunConfig
-from .data import load_dataset
-from .device import MEMORY_FORMAT, generator_for, pick_device, precision_for, to_device_batch
-from .train import build, make_views, train_step
+from .device import MEMORY_FORMAT
+from .train import Loop, make_views, train_step
 
 
-@dataclass
-class _Setup:
-    cfg: RunConfig
-    device: torch.device
-    precision: object
-    images: torch.Tensor  # uint8 [N,C,H,W] on the device (train split)
-    labels: torch.Tensor
-    method: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scaler: object
-    augment: object
-    gen: torch.Generator
-    batch: int
-
-
-def _setup(cfg: RunConfig) -> _Setup:
-    device = pick_device(cfg.device)
-    cfg = cfg.resolved(device.type)
-    precision = precision_for(device, cfg.precision)
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
-    method = build(cfg, device, ds)
-    images = ds.images[ds.train_idx].to(device)
-    labels = ds.labels[ds.train_idx].to(device)
-    params = [p for p in method.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler(device.type) if precision.scaler else None
-    method.on_epoch_start(0, images)  # DeepCluster's pseudo-labels, as in the loop
-    method.train()
-    return _Setup(cfg, device, precision, images, labels, method, optimizer, scaler, parse_augment(cfg.augment),
-                  generator_for(device, cfg.seed), min(cfg.batch_size, images.shape[0]))
+def _setup(cfg: RunConfig) -> Loop:
+    """The training loop's own setup, with the method ready for its first step."""
+    s = Loop.for_config(cfg)
+    s.method.on_epoch_start(0, s.images)  # DeepCluster's pseudo-labels, as in the loop
+    s.method.train()
+    return s
 
 
 def _sync(device: torch.device) -> None:
@@ -95,7 +69,7 @@ def _timed(step, steps: int, warmup: int, device: torch.device, batch: int) -> f
     return steps * batch / (time.perf_counter() - t0)
 
 
-def _fast_step(s: _Setup):
+def _fast_step(s: Loop):
     n = s.images.shape[0]
 
     def step(i: int):
@@ -106,7 +80,7 @@ def _fast_step(s: _Setup):
     return step
 
 
-def _bare_step(s: _Setup):
+def _bare_step(s: Loop):
     idx = torch.randint(s.images.shape[0], (s.batch,), device=s.device, generator=s.gen)
     views = make_views(s.images, idx, s.augment, s.gen, s.method.n_views)
     y = s.labels[idx]
@@ -181,10 +155,13 @@ class _PILViews(torch.utils.data.Dataset):
         return (*[self.transform(img) for _ in range(self.n_views)], int(self.labels[i]), i)
 
 
-def _reference_step(s: _Setup, workers: int, memory_format: torch.memory_format):
+def _reference_data(s: Loop) -> _PILViews:
     images = s.images.cpu().permute(0, 2, 3, 1).contiguous().numpy()
-    data = _PILViews(images, s.labels.cpu().numpy(), reference_transform(s.cfg.augment, images.shape[1]),
+    return _PILViews(images, s.labels.cpu().numpy(), reference_transform(s.cfg.augment, images.shape[1]),
                      s.method.n_views)
+
+
+def _reference_step(s: Loop, data: _PILViews, workers: int, memory_format: torch.memory_format):
     loader = torch.utils.data.DataLoader(data, batch_size=s.batch, shuffle=True, drop_last=True,
                                          num_workers=workers, persistent_workers=workers > 0,
                                          pin_memory=s.device.type == "cuda")
@@ -203,6 +180,20 @@ def _reference_step(s: _Setup, workers: int, memory_format: torch.memory_format)
                           s.device, s.precision)[0]
 
     return step, loader
+
+
+def _reference_rates(s: Loop, memory_format: torch.memory_format, steps: int, warmup: int,
+                     workers: list[int] | None = None) -> dict[int, float]:
+    """Images per second of the reference step for each DataLoader worker count (default 0
+    up to the CPU count), the model switched to ``memory_format``."""
+    s.method.to(memory_format=memory_format)
+    data = _reference_data(s)
+    rates = {}
+    for w in workers if workers is not None else range(0, (os.cpu_count() or 1) + 1):
+        step, loader = _reference_step(s, data, w, memory_format)
+        rates[w] = round(_timed(step, steps, warmup, s.device, s.batch), 1)
+        del step, loader  # stops persistent workers before the next count is measured
+    return rates
 
 
 def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 3, reference: bool = True,
@@ -232,15 +223,10 @@ def step_throughput(cfg: RunConfig, steps: int = 20, warmup: int = 3, reference:
         # the common recipe keeps PyTorch's default (NCHW) layout; measured again in
         # channels-last so the layout's share and the data pipeline's share can be told apart
         for key, fmt in (("reference", torch.contiguous_format), ("reference_channels_last", MEMORY_FORMAT)):
-            s.method.to(memory_format=fmt)
-            by_workers = {}
-            for w in workers if workers is not None else range(0, (os.cpu_count() or 1) + 1):
-                step, loader = _reference_step(s, w, fmt)
-                by_workers[str(w)] = round(_timed(step, steps, warmup, s.device, s.batch), 1)
-                del step, loader  # stops persistent workers before the next count is measured
-            best = max(by_workers, key=by_workers.get)
-            out.update({f"{key}_images_per_s": by_workers[best], f"{key}_workers": int(best),
-                        f"{key}_by_workers": by_workers})
+            rates = _reference_rates(s, fmt, steps, warmup, workers)
+            best = max(rates, key=rates.get)
+            out.update({f"{key}_images_per_s": rates[best], f"{key}_workers": best,
+                        f"{key}_by_workers": {str(w): r for w, r in rates.items()}})
         s.method.to(memory_format=MEMORY_FORMAT)
         out["speedup_vs_reference"] = round(out["images_per_s"] / out["reference_images_per_s"], 2)
     return out
@@ -251,21 +237,16 @@ def reference_training_seconds(cfg: RunConfig, workers: int | None = None, probe
     epochs of the train split with the training loop's batch count (n // batch per epoch),
     nothing else: no evaluation. ``workers=None`` first picks the fastest DataLoader worker
     count over ``probe_steps`` steps each."""
-    s = _setup(cfg)
-    s.method.to(memory_format=torch.contiguous_format)
     fmt = torch.contiguous_format
     if workers is None:
-        rates = {}
-        for w in range(0, (os.cpu_count() or 1) + 1):
-            step, loader = _reference_step(s, w, fmt)
-            rates[w] = _timed(step, probe_steps, 2, s.device, s.batch)
-            del step, loader
+        rates = _reference_rates(_setup(cfg), fmt, probe_steps, 2)
         workers = max(rates, key=rates.get)
     s = _setup(cfg)  # fresh weights and optimiser: the same start as a real run
     s.method.to(memory_format=fmt)
+    data = _reference_data(s)
     steps = (s.images.shape[0] // s.batch) * s.cfg.epochs
     t0 = time.perf_counter()
-    step, loader = _reference_step(s, workers, fmt)
+    step, loader = _reference_step(s, data, workers, fmt)
     for i in range(steps):
         loss = step(i)
     float(loss.detach())

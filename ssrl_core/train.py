@@ -93,6 +93,43 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
+@dataclass
+class Loop:
+    """What the training loop's steps work with, built once per run: the train split
+    resident on the device (uint8), the augmentation pipeline, AdamW over the trainable
+    parameters, the gradient scaler (float16 only) and the run's random generator."""
+
+    cfg: RunConfig  # resolved
+    device: torch.device
+    precision: Precision
+    method: PretextMethod
+    images: torch.Tensor
+    labels: torch.Tensor
+    batch: int
+    augment: object
+    optimizer: torch.optim.Optimizer
+    scaler: object
+    gen: torch.Generator
+
+    @classmethod
+    def for_method(cls, cfg: RunConfig, device: torch.device, precision: Precision, dataset: ImageSet,
+                   method: PretextMethod) -> "Loop":
+        images = dataset.images[dataset.train_idx].to(device)
+        labels = dataset.labels[dataset.train_idx].to(device)
+        params = [p for p in method.parameters() if p.requires_grad]
+        return cls(cfg, device, precision, method, images, labels, min(cfg.batch_size, images.shape[0]),
+                   parse_augment(cfg.augment), torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
+                   torch.amp.GradScaler(device.type) if precision.scaler else None, generator_for(device, cfg.seed))
+
+    @classmethod
+    def for_config(cls, cfg: RunConfig) -> "Loop":
+        """Device, precision, dataset and a freshly built method for ``cfg`` (as ``pretrain``)."""
+        device = pick_device(cfg.device)
+        cfg = cfg.resolved(device.type)
+        dataset = load_dataset(cfg.dataset, cfg.data_dir)
+        return cls.for_method(cfg, device, precision_for(device, cfg.precision), dataset, build(cfg, device, dataset))
+
+
 def make_views(images: torch.Tensor, idx: torch.Tensor, augment, gen: torch.Generator,
                n_views: int) -> list[torch.Tensor]:
     """The augmented views of one batch: uint8 rows of the resident dataset to float on the
@@ -162,18 +199,13 @@ def pretrain(
         emit({"kind": "epoch_end", "epoch": 0, "epochs": 0, "loss": None, "images_per_s": None})
         return Trained(method, dataset, cfg, device, precision.name, 0.0, 0.0, None)
 
-    images = dataset.images[dataset.train_idx].to(device)  # uint8, resident on the device
-    labels = dataset.labels[dataset.train_idx].to(device)
+    loop = Loop.for_method(cfg, device, precision, dataset, method)
+    images, labels, batch, augment = loop.images, loop.labels, loop.batch, loop.augment
+    optimizer, scaler, gen = loop.optimizer, loop.scaler, loop.gen
     n = images.shape[0]
-    batch = min(cfg.batch_size, n)
     steps_per_epoch = n // batch
     total_steps = steps_per_epoch * cfg.epochs
     warmup = min(total_steps // 10, 10 * steps_per_epoch)
-    augment = parse_augment(cfg.augment)
-    params = [p for p in method.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scaler = torch.amp.GradScaler(device.type) if precision.scaler else None
-    gen = generator_for(device, cfg.seed)
 
     start_epoch = 0
     if ckpt.exists():

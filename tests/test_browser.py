@@ -9,58 +9,33 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app
 from ssrl_core.runs.store import RunStore
 
-from .conftest import ROOT
-
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def app_url(ssrl_home):
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "SSRL_NO_AUTOSTART"}  # the app starts its worker
     env["SSRL_HOME"] = str(ssrl_home)
-    log = open(ssrl_home.parent / "streamlit.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    log_path = ssrl_home.parent / "streamlit.log"
     try:
-        for _ in range(120):
+        with open(log_path, "wb") as log:
             try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError("the app did not start: " + (ssrl_home.parent / "streamlit.log").read_text()[-2000:])
-        yield url
+                with served_app(env, log) as url:
+                    yield url
+            except RuntimeError as e:
+                raise AssertionError(f"{e}: " + log_path.read_text()[-2000:]) from None
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
         lock = ssrl_home / "worker.lock"  # the worker the app started (its own session)
         if lock.exists() and lock.read_text().strip().isdigit():
             try:

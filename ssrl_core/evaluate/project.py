@@ -72,6 +72,12 @@ def fuzzy_simplicial_set(idx: np.ndarray, dist: np.ndarray, n_iter: int = 64):
     return (p + pt - p.multiply(pt)).tocoo()
 
 
+def numba_cache() -> Path:
+    """Where numba keeps the compiled layout functions: ``NUMBA_CACHE_DIR`` when set, else
+    ``SSRL_HOME/cache/numba`` (then exported, so numba and child processes use it)."""
+    return Path(os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir())))
+
+
 def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, n_epochs: int = 200,
             init: np.ndarray | str = "spectral", min_dist: float = 0.1) -> np.ndarray:
     """A 2-D UMAP of features [N, D] (cosine metric). ``init`` may be an [N, 2] array (e.g.
@@ -79,8 +85,7 @@ def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, n_epochs: int =
     n = len(x)
     if n < 4:
         return pca_2d(x) if n > 1 else np.zeros((n, 2), np.float32)
-    # numba's compiled layout functions are cached under SSRL_HOME (set before numba loads)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
+    numba_cache()  # set before numba loads
     from umap.umap_ import find_ab_params, simplicial_set_embedding
 
     k = min(n_neighbors, n - 1)
@@ -98,7 +103,7 @@ def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, n_epochs: int =
 
 def layout_cache_warm() -> bool:
     """Whether numba's cache for the layout functions holds compiled code already."""
-    cache = Path(os.environ.get("NUMBA_CACHE_DIR") or paths.numba_cache_dir())
+    cache = numba_cache()
     return cache.is_dir() and any(cache.rglob("*.nbi"))
 
 

@@ -78,10 +78,9 @@ def warm_caches() -> subprocess.Popen | None:
     """In a new SSRL_HOME, compile the UMAP layout into numba's cache in a low-priority
     process while the worker waits or trains, so the first run's map does not wait for the
     compiler (about 20 s on 2 cores). Nothing to do once the cache is warm."""
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir()))
     from ..evaluate.project import layout_cache_warm
 
-    if layout_cache_warm():
+    if layout_cache_warm():  # also exports NUMBA_CACHE_DIR for the child
         return None
     return spawn_detached(["-m", "ssrl_core.evaluate.project", "--warm"], "warm.log")
 
