@@ -1,5 +1,6 @@
-"""Shared fixtures: every test gets its own SSRL_HOME; numba's cache is shared across the
-session so UMAP compiles once per test run, not once per test."""
+"""Shared fixtures: every test gets its own SSRL_HOME; numba's cache and the generated
+``shapes`` set are shared across the session, so UMAP compiles and shapes is drawn (about
+10 s each) once per test run, not once per test."""
 from __future__ import annotations
 
 import os
@@ -12,9 +13,23 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "ssrl-test-numba-cache"))
 
 
+def _share_shapes_cache(home: Path, shared: Path) -> None:
+    """Point HOME's shapes cache at the session's one (the set is deterministic)."""
+    (home / "data").mkdir(parents=True, exist_ok=True)
+    link = home / "data" / "shapes"
+    if not link.exists():
+        link.symlink_to(shared, target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def _shared_shapes(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("shapes-cache")
+
+
 @pytest.fixture(autouse=True)
-def ssrl_home(tmp_path, monkeypatch) -> Path:
+def ssrl_home(tmp_path, monkeypatch, _shared_shapes) -> Path:
     home = tmp_path / "ssrl_home"
+    _share_shapes_cache(home, _shared_shapes)
     monkeypatch.setenv("SSRL_HOME", str(home))
     monkeypatch.setenv("SSRL_NO_AUTOSTART", "1")
     return home
@@ -35,7 +50,7 @@ PREPARED_CONFIGS = {
 
 
 @pytest.fixture(scope="session")
-def _prepared_runs(tmp_path_factory):
+def _prepared_runs(tmp_path_factory, _shared_shapes):
     """Run folders of finished runs (``PREPARED_CONFIGS``), each trained the first time a
     test asks for it and reused by every later test. Tests register copies in their own
     store with ``finished_run``."""
@@ -43,6 +58,7 @@ def _prepared_runs(tmp_path_factory):
     from ssrl_core.runs.execute import execute
 
     root = tmp_path_factory.mktemp("prepared")
+    _share_shapes_cache(root / "home", _shared_shapes)
     done: dict = {}
 
     def get(name: str):
