@@ -64,16 +64,27 @@ def _shot(page, name: str) -> None:
 
 
 def _click_map_point(page, i: int) -> int:
-    """Click point ``i`` of the map's first trace; return the dataset row it stands for."""
+    """Click a point of the map's first trace, from index ``i`` on, that no other point covers.
+
+    Points can sit on top of each other in a UMAP layout, and a click picks the topmost, so
+    the first point at least 8 px from every other one is clicked (which one depends on the
+    layout, never on timing). Returns the dataset row it stands for.
+    """
     page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas")
     time.sleep(1)  # plotly finishes its first layout
     xy = page.evaluate(
         """(i) => {
           const gd = document.querySelector('.js-plotly-plot');
-          const fl = gd._fullLayout, tr = gd._fullData[0];
-          const r = gd.getBoundingClientRect();
-          return {x: r.left + fl._size.l + fl.xaxis.l2p(tr.x[i]),
-                  y: r.top + fl._size.t + fl.yaxis.l2p(tr.y[i]), row: tr.customdata[i]};
+          const fl = gd._fullLayout, r = gd.getBoundingClientRect();
+          const px = (x, y) => [r.left + fl._size.l + fl.xaxis.l2p(x), r.top + fl._size.t + fl.yaxis.l2p(y)];
+          const all = gd._fullData.flatMap(t => Array.from(t.x || [], (x, k) => px(x, t.y[k])));
+          const tr = gd._fullData[0];
+          for (let j = i; j < tr.x.length; j++) {
+            const [x, y] = px(tr.x[j], tr.y[j]);
+            const near = all.filter(([a, b]) => Math.hypot(a - x, b - y) < 8).length;
+            if (near === 1) return {x, y, row: tr.customdata[j]};  // only itself
+          }
+          throw new Error('no uncovered point in the first trace from index ' + i);
         }""", i)
     page.mouse.click(xy["x"], xy["y"])
     return int(xy["row"])
