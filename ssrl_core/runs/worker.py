@@ -384,6 +384,10 @@ class Worker:
                 self._phase = "training"
             if should_cancel():
                 raise Cancelled("cancelled")
+            if e.get("kind") in ("epoch_end", "phase"):  # the folder just grew: size it now (microseconds)
+                over = self._over_budget(run_dir)
+                if over:
+                    raise DiskBudgetExceeded(over)
             self.store.record(run_id, e, worker=self.id)
 
         print(f"run {run_id}: {run['method']} on {run['dataset']} (attempt {run['attempts']})", flush=True)
