@@ -20,7 +20,8 @@ def test_submit_list_and_progress_events():
     s.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 3, "loss": 2.4})
     run = s.get(rid)
     assert run["epoch"] == 1 and run["loss"] == 2.4 and run["progress"] == pytest.approx(1 / 3)
-    assert [e["kind"] for e in s.events(rid)] == ["step", "epoch_end"]
+    assert [e["kind"] for e in s.events(rid)] == ["claimed", "step", "epoch_end"]
+    assert s.events(rid, kind="claimed")[0]["worker"] == "w1"
     assert s.events(rid, kind="step")[0]["loss"] == 2.5
 
 

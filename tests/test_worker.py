@@ -93,7 +93,7 @@ def test_two_workers_share_the_queue_a_killed_ones_run_resumes_and_stops_say_why
     assert max(trained) == 2 and len(trained) == len(set(trained))  # no epoch trained twice
     assert f":{victim}:" in store.events(long, kind="requeued")[0]["worker"]  # taken back from the dead one
     for rid in ids[1:]:
-        assert store.get(rid)["attempts"] == 1  # claimed once, by one worker
+        assert store.get(rid)["attempts"] == 1 and len(store.events(rid, kind="claimed")) == 1  # by one worker
     cancelled = store.get(in_eval)
     assert cancelled["status"] == "cancelled" and "cancelled during" in cancelled["error"], cancelled["error"]
     folder = Path(cancelled["run_dir"])

@@ -222,7 +222,7 @@ class RunStore:
 
     # -- the worker's side ------------------------------------------------------------
     def claim(self, worker: str) -> dict | None:
-        """Atomically take the oldest queued run for ``worker``."""
+        """Atomically take the oldest queued run for ``worker`` (a ``claimed`` event says who)."""
         now = time.time()
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
@@ -235,6 +235,8 @@ class RunStore:
                 "attempts=attempts+1, phase='starting' WHERE id=? AND status='queued'",
                 (worker, now, now, row["id"]),
             )
+            c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                      (row["id"], now, "claimed", json.dumps({"worker": worker})))
             c.execute("COMMIT")
         return self.get(row["id"])
 
