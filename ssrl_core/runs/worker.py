@@ -32,6 +32,7 @@ from .store import ClaimLost, Limits, RunStore
 HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
 STALE_S = 30.0  # a run of a worker on another host is orphaned after this long without a beat
 DISK_CHECK_S = 2.0
+ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
 KEPT = "; the last finished epoch's checkpoint and what was written so far are kept"
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
@@ -264,12 +265,15 @@ class Worker:
 
     # -- the watcher thread ------------------------------------------------------------
     def _watch(self) -> None:
-        last_disk = 0.0
+        last_disk = last_orphans = 0.0
         while not self._halt.wait(HEARTBEAT_S):
             run_id, run_dir = self.current, self._dir
             if not run_id:
                 continue
             try:
+                if time.monotonic() - last_orphans > ORPHANS_S:  # idle workers look every poll
+                    last_orphans = time.monotonic()
+                    self.store.requeue_orphans(worker_state, STALE_S)
                 self.store.heartbeat(run_id, self.id)
                 if self._stop_request is None:
                     if self.store.cancel_requested(run_id):
