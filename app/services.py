@@ -14,7 +14,7 @@ from ssrl_core import paths
 from ssrl_core.data import ImageSet, available_datasets, load_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
-from ssrl_core.runs.store import LimitReached, RunStore
+from ssrl_core.runs.store import RunStore
 from ssrl_core.runs.worker import live_workers, start_workers, worker_alive, worker_count
 
 ACTIVE = ("queued", "running")
@@ -38,11 +38,15 @@ def ensure_worker() -> bool:
     checks, microseconds; ``SSRL_WORKERS`` slots, default one per GPU or one on a CPU).
     The workers outlive the app. ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive
     workers themselves). Returns whether a worker is alive or was started."""
-    if len(live_workers()) >= worker_count():
-        return True
-    if os.environ.get("SSRL_NO_AUTOSTART") == "1":
+    try:
+        if len(live_workers()) >= worker_count():
+            return True
+        if os.environ.get("SSRL_NO_AUTOSTART") == "1":
+            return worker_alive()
+        start_workers()
+    except ValueError as e:  # a bad SSRL_WORKERS: say so instead of failing the page
+        st.error(f"No worker started: {e}")
         return worker_alive()
-    start_workers()
     return True
 
 
@@ -60,7 +64,7 @@ def submit(cfg) -> tuple[str | None, str | None]:
     (run id, None), or (None, the message of the classroom limit that refused it)."""
     try:
         rid = store().submit(cfg, nickname=current_nickname())
-    except LimitReached as e:
+    except ValueError as e:  # LimitReached, or a limit variable set to something that is not a number
         return None, f"Not launched: {e}."
     ensure_worker()
     return rid, None

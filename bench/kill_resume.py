@@ -12,8 +12,10 @@ entry per kill:
 - ``resumed_from``: the checkpoint's epoch the new attempt started from
 - ``epochs_lost``: ``at_epoch - resumed_from`` (the epoch in progress, at most 1)
 - ``kill_to_requeued_s``: kill to the run back in the queue (the new worker's first look)
-- ``kill_to_training_s``: kill to the first training step of the new attempt (includes
-  the new process's start: Python, torch and the dataset)
+- ``kill_to_resumed_s``: kill to the new attempt's checkpoint loaded (training starts)
+- ``kill_to_training_s``: kill to the first progress report of the new attempt (a second
+  of training or an epoch's end, whichever first); all three include the new process's
+  start (Python, torch, the dataset)
 
 and for the run: its final status, epochs asked, epochs ended (each counted once) and attempts.
 """
@@ -86,6 +88,7 @@ def main() -> int:
             kills.append({"at_epoch": round(at, 2), "resumed_from": resumed["epoch"],
                           "epochs_lost": round(at - resumed["epoch"], 2),
                           "kill_to_requeued_s": round(requeued["t"] - t_kill, 2),
+                          "kill_to_resumed_s": round(resumed["t"] - t_kill, 2),
                           "kill_to_training_s": round(first_step["t"] - t_kill, 2)})
         wait(lambda: store.get(rid)["status"] in FINISHED)
         worker.terminate()
