@@ -66,7 +66,8 @@ def main() -> int:
                 if pred():
                     return
                 time.sleep(0.05)
-            raise SystemExit(f"timed out; see {tmp}/worker.log")
+            log.flush()
+            raise SystemExit("timed out; the worker said:\n" + (Path(tmp) / "worker.log").read_text()[-3000:])
 
         load = os.getloadavg()
         worker = start()
