@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import services  # noqa: E402
+from app import services, widgets  # noqa: E402
 
 st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
 
@@ -35,5 +35,6 @@ PAGES = [
 page = st.navigation(PAGES)
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
 with st.sidebar:
+    widgets.nickname_input()
     st.caption(f"State in `{services.home()}`")
 page.run()

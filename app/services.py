@@ -15,7 +15,7 @@ from ssrl_core.data import ImageSet, available_datasets, load_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
-from ssrl_core.runs.worker import start_worker_process, worker_alive
+from ssrl_core.runs.worker import live_workers, start_workers, worker_alive, worker_count
 
 ACTIVE = ("queued", "running")
 
@@ -34,15 +34,40 @@ def store() -> RunStore:
 
 
 def ensure_worker() -> bool:
-    """Start the background worker when none is alive for this SSRL_HOME (a flock check,
-    microseconds). ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive workers
-    themselves). Returns whether a worker is alive or was started."""
-    if worker_alive():
-        return True
-    if os.environ.get("SSRL_NO_AUTOSTART") == "1":
-        return False
-    start_worker_process()
+    """Start a background worker for every empty worker slot of this SSRL_HOME (flock
+    checks, microseconds; ``SSRL_WORKERS`` slots, default one per GPU or one on a CPU).
+    The workers outlive the app. ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive
+    workers themselves). Returns whether a worker is alive or was started."""
+    try:
+        if len(live_workers()) >= worker_count():
+            return True
+        if os.environ.get("SSRL_NO_AUTOSTART") == "1":
+            return worker_alive()
+        start_workers()
+    except ValueError as e:  # a bad SSRL_WORKERS: say so instead of failing the page
+        st.error(f"No worker started: {e}")
+        return worker_alive()
     return True
+
+
+def current_nickname() -> str:
+    """This browser session's nickname (the sidebar box), or its guest name when the box is
+    empty: every session counts against the per-nickname limit. No login."""
+    import secrets
+
+    guest = st.session_state.setdefault("_guest_nickname", f"guest-{secrets.token_hex(2)}")
+    return (st.session_state.get("nickname") or "").strip() or guest
+
+
+def submit(cfg) -> tuple[str | None, str | None]:
+    """Queue ``cfg`` under this browser session's nickname and make sure a worker runs it:
+    (run id, None), or (None, the message of the classroom limit that refused it)."""
+    try:
+        rid = store().submit(cfg, nickname=current_nickname())
+    except ValueError as e:  # LimitReached, or a limit variable set to something that is not a number
+        return None, f"Not launched: {e}."
+    ensure_worker()
+    return rid, None
 
 
 def probe_job_running(run_dir: str) -> bool:

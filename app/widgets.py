@@ -167,6 +167,15 @@ def live_runs_panel() -> None:
     panel()
 
 
+def nickname_input() -> None:
+    """The sidebar box for this browser session's nickname (kept in ``session_state``,
+    stored with every run submitted from this session; no login)."""
+    st.session_state.setdefault("nickname", services.current_nickname())
+    st.text_input("Your nickname", key="nickname", max_chars=32,
+                  help="Stored with the runs you launch and shown in the runs table. Each nickname may have "
+                       "a few runs queued or running at once.")
+
+
 def runs_table(limit: int = 50) -> None:
     runs = services.store().list(limit=limit)
     if not runs:
@@ -176,7 +185,8 @@ def runs_table(limit: int = 50) -> None:
     for r in runs:
         s = r["summary"] or {}
         rows.append({
-            "id": r["id"], "status": r["status"], "method": r["method"], "dataset": r["dataset"],
+            "id": r["id"], "who": r["nickname"] or "", "status": r["status"], "method": r["method"],
+            "dataset": r["dataset"],
             "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": f"{r['epoch']}/{r['epochs']}",
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),

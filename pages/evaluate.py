@@ -42,10 +42,13 @@ if needed:
     else:
         st.warning(f"No random baseline yet for {', '.join(needed)} on {dataset}.")
         if st.button("Compute the random baseline", key="eval_baseline"):
+            refused = None
             for enc in needed:
-                services.store().submit(RunConfig(dataset=dataset, method="random", encoder=enc, epochs=0))
-            services.ensure_worker()
-            st.rerun()
+                _, refused = services.submit(RunConfig(dataset=dataset, method="random", encoder=enc, epochs=0))
+            if refused:
+                st.error(refused)
+            else:
+                st.rerun()
 
 shown = picked + [baselines[e] for e in sorted({encoder_of(r) for r in picked} | set(baselines)) if e in baselines]
 if not shown:

@@ -21,10 +21,12 @@ st.subheader("Your first run, in about a minute")
 c1, c2 = st.columns([2, 3])
 with c1:
     if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
-        rid = services.store().submit(RunConfig(dataset="digits", method="simclr", epochs=10))
-        services.ensure_worker()
-        st.session_state["last_run"] = rid
-        st.switch_page("../pages/pretrain.py")
+        rid, refused = services.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+        if refused:
+            st.error(refused)
+        else:
+            st.session_state["last_run"] = rid
+            st.switch_page("../pages/pretrain.py")
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
                "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")

@@ -48,10 +48,12 @@ with left:
             if data_error:
                 st.error(f"Not launched: {data_error}")
             else:
-                rid = services.store().submit(cfg)
-                services.ensure_worker()
-                st.session_state["last_run"] = rid
-                st.success(f"Queued run {rid}. Progress shows on the right; the map appears on Explore when it is done.")
+                rid, refused = services.submit(cfg)
+                if refused:
+                    st.error(refused)
+                else:
+                    st.session_state["last_run"] = rid
+                    st.success(f"Queued run {rid}. Progress shows on the right; the map appears on Explore when it is done.")
 
 with right:
     st.subheader("Training now")

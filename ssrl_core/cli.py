@@ -4,7 +4,7 @@
     python -m ssrl_core submit --dataset shapes --method rotation
     python -m ssrl_core runs [--json]
     python -m ssrl_core cancel ID
-    python -m ssrl_core worker [--once] [--idle-exit SECONDS]
+    python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS]
     python -m ssrl_core list datasets|methods|augmentations|encoders
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
@@ -47,6 +47,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`)")
     p.add_argument("--data-dir", default=None, help="folder of downloadable datasets (default SSRL_HOME/data)")
+    p.add_argument("--evaluation", default="full", choices=["full", "basic"],
+                   help="after training: full (default: kNN, linear readout, PCA and UMAP maps, probes, map "
+                        "evolution) or basic (kNN, linear readout and the PCA map only: seconds)")
 
 
 def _config(args):
@@ -54,7 +57,8 @@ def _config(args):
 
     return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                     device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=args.data_dir)
+                     device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=args.data_dir,
+                     evaluation=args.evaluation)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,9 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json)")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
 
-    p = sub.add_parser("submit", help="queue a run for the background worker; print its id")
+    p = sub.add_parser("submit", help="queue a run for the background workers; print its id",
+                       description="Queue a run; print its id. Refused (exit 2) when a classroom limit is "
+                                   "reached: SSRL_MAX_QUEUED runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME "
+                                   "queued or running runs of the same --nickname.")
     _run_flags(p)
-    p.add_argument("--nickname", default=None, help="who submitted it (shown in the app)")
+    p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
     p = sub.add_parser("runs", help="list runs in the store")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
@@ -82,7 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cancel", help="cancel a queued or running run")
     p.add_argument("id")
 
-    p = sub.add_parser("worker", help="run queued runs in this process until stopped")
+    p = sub.add_parser("worker", help="run queued runs in this process until stopped",
+                       description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
+                                   "(default one per GPU, or one on a CPU machine); this worker takes the "
+                                   "first free slot, or --slot N, and exits when none is free. The app starts "
+                                   "a worker for every empty slot.")
+    p.add_argument("--slot", type=int, default=None, metavar="N", help="take worker slot N (0-based) only")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
 
@@ -207,7 +219,8 @@ def cmd_runs(args) -> int:
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
         extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
-        print(f"{r['id']}  {r['status']:<9} {r['method']:<9} {r['dataset']:<8} epoch {r['epoch']}/{r['epochs']}  {extra}")
+        who = f"  [{r['nickname']}]" if r["nickname"] else ""
+        print(f"{r['id']}  {r['status']:<9} {r['method']:<9} {r['dataset']:<8} epoch {r['epoch']}/{r['epochs']}{who}  {extra}")
     return 0
 
 
@@ -222,7 +235,11 @@ def cmd_cancel(args) -> int:
 def cmd_worker(args) -> int:
     from .runs.worker import Worker
 
-    return Worker().serve(once=args.once, idle_exit_s=args.idle_exit)
+    from .runs.worker import worker_count
+
+    if args.slot is not None and not 0 <= args.slot < worker_count():
+        raise ValueError(f"--slot must be from 0 to {worker_count() - 1} (SSRL_WORKERS={worker_count()}), got {args.slot}")
+    return Worker(slot=args.slot).serve(once=args.once, idle_exit_s=args.idle_exit, restartable=True)
 
 
 def cmd_import_images(args) -> int:

@@ -10,6 +10,7 @@ from .device import PRECISIONS
 from .models import ENCODERS
 from .pretext import METHODS
 
+EVALUATIONS = ("full", "basic")
 DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop,flip"}
 
 
@@ -28,6 +29,7 @@ class RunConfig:
     precision: str = "auto"  # auto | float32 | bfloat16 | float16 (see device.precision_for)
     options: dict = field(default_factory=dict)
     data_dir: str | None = None
+    evaluation: str = "full"  # full: maps, probes and map evolution | basic: kNN, linear readout, PCA map
 
     def __post_init__(self) -> None:
         self.validate()
@@ -46,6 +48,8 @@ class RunConfig:
             bad(f"unknown device {self.device!r}: choose auto, cpu or cuda")
         if self.precision not in PRECISIONS:
             bad(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.evaluation not in EVALUATIONS:
+            bad(f"unknown evaluation {self.evaluation!r}: choose one of {', '.join(EVALUATIONS)}")
         if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
             bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536:

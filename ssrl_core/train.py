@@ -29,7 +29,12 @@ CHECKPOINT = "checkpoint.safetensors"
 Event = dict
 
 
-class Cancelled(Exception):
+class Interrupted(Exception):
+    """Stops a run from inside (``should_cancel`` or an ``on_event`` callback raises it);
+    optional evaluation steps never swallow it. What was written so far stays."""
+
+
+class Cancelled(Interrupted):
     """Raised inside the loop when ``should_cancel`` says so; the last checkpoint stays."""
 
 

@@ -4,6 +4,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
 from .conftest import ROOT
@@ -85,12 +86,39 @@ def test_pretrain_launches_validates_and_cancels():
     assert len(RunStore().list()) == 1
 
 
-def test_pretrain_method_options_reach_the_run_config():
+def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname(monkeypatch):
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_PER_NICKNAME", "1")
     at = open_page("pretrain")
+    assert at.sidebar.text_input(key="nickname").value.startswith("guest-")  # every session has one
+    at.sidebar.text_input(key="nickname").set_value("ada")
     at.number_input(key="pt_opt_simclr_temperature").set_value(0.2)
     at.button(key="pt_launch").click().run()
     [run] = RunStore().list()
-    assert run["config"]["options"] == {"temperature": 0.2}
+    assert run["config"]["options"] == {"temperature": 0.2} and run["nickname"] == "ada"
+    assert list(at.dataframe[0].value["who"]) == ["ada"]  # the runs table says whose it is
+    # a second run of the same nickname is over the classroom limit: refused, with why
+    at.button(key="pt_launch").click().run()
+    assert "Not launched" in at.error[0].value and "'ada' already has 1 runs queued or running" in at.error[0].value
+    assert len(RunStore().list()) == 1
+
+
+def test_a_new_session_reattaches_to_a_running_run_and_its_progress():
+    """As after an app restart: the store is the only state; a fresh session's pretrain
+    page shows the run another process is training, with its progress."""
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    store.claim("host:123:0")  # a worker elsewhere is training it
+    for step in (10, 20):
+        store.record(rid, {"kind": "step", "epoch": 2, "epochs": 5, "step": step, "total_steps": 50, "loss": 3.0 - step / 100,
+                           "images_per_s": 900.0, "eta_s": 12.0})
+    store.record(rid, {"kind": "epoch_end", "epoch": 2, "epochs": 5, "loss": 2.75, "effective_rank": 7.5})
+    at = open_page("pretrain")  # a new AppTest: a new session of a new app process
+    panel = " ".join(m.value for m in at.markdown)
+    assert rid in panel and "running" in panel
+    assert at.get("progress")[0].proto.text == "epoch 3/5 · 40%"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["loss"] == "2.750" and metrics["images/s"] == "900" and metrics["effective rank"] == "7.5"
+    assert at.button(key=f"cancel_{rid}")  # and it can be cancelled from here
 
 
 def test_explore_without_runs_says_what_to_do():

@@ -36,10 +36,11 @@ def app_url(ssrl_home):
             except RuntimeError as e:
                 raise AssertionError(f"{e}: " + log_path.read_text()[-2000:]) from None
     finally:
-        lock = ssrl_home / "worker.lock"  # the worker the app started (its own session)
-        if lock.exists() and lock.read_text().strip().isdigit():
+        from ssrl_core.runs.worker import worker_pids
+
+        for pid in worker_pids():  # the workers the app started (their own sessions)
             try:
-                os.kill(int(lock.read_text().strip()), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 

@@ -20,7 +20,8 @@ def test_submit_list_and_progress_events():
     s.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 3, "loss": 2.4})
     run = s.get(rid)
     assert run["epoch"] == 1 and run["loss"] == 2.4 and run["progress"] == pytest.approx(1 / 3)
-    assert [e["kind"] for e in s.events(rid)] == ["step", "epoch_end"]
+    assert [e["kind"] for e in s.events(rid)] == ["claimed", "step", "epoch_end"]
+    assert s.events(rid, kind="claimed")[0]["worker"] == "w1"
     assert s.events(rid, kind="step")[0]["loss"] == 2.5
 
 
@@ -68,3 +69,98 @@ def test_stale_running_runs_go_back_to_the_queue():
     run = s.get(rid)
     assert run["status"] == "queued" and run["worker"] is None
     assert s.claim("w2")["attempts"] == 2
+
+
+def _submit_at_once(n: int, nickname_of, limits) -> tuple[list[str], list[str]]:
+    """``n`` threads, each with its own connection, submit one run at the same moment."""
+    from ssrl_core.runs.store import LimitReached
+
+    barrier = threading.Barrier(n)
+    ok, refused, lock = [], [], threading.Lock()
+
+    def client(i):
+        st = RunStore()
+        barrier.wait()
+        try:
+            rid = st.submit(RunConfig(method="random", epochs=0), nickname=nickname_of(i), limits=limits)
+            with lock:
+                ok.append(rid)
+        except LimitReached as e:
+            with lock:
+                refused.append(str(e))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return ok, refused
+
+
+def test_classroom_limits_hold_under_30_simultaneous_submits():
+    from ssrl_core.runs.store import Limits
+
+    # per nickname: 3 nicknames, at most 4 active runs each
+    ok, refused = _submit_at_once(30, lambda i: "abc"[i % 3], Limits(per_nickname=4, queued=0))
+    assert len(ok) == 12 and len(refused) == 18
+    assert all("queued or running (the limit is 4)" in m for m in refused)
+    s = RunStore()
+    assert sorted(r["nickname"] for r in s.list()) == sorted("abc" * 4)
+    # a finished or cancelled run frees its place
+    s.request_cancel(next(r["id"] for r in s.list() if r["nickname"] == "a"))
+    s.submit(RunConfig(method="random", epochs=0), nickname="a", limits=Limits(per_nickname=4, queued=0))
+    # the queue: 30 different nicknames, room for 15 more waiting runs
+    ok, refused = _submit_at_once(30, lambda i: f"s{i}", Limits(per_nickname=4, queued=27))
+    assert len(ok) == 15 and all("the queue is full" in m for m in refused)
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    from ssrl_core.runs.store import LimitReached, Limits
+
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_PER_NICKNAME", "1")
+    monkeypatch.setenv("SSRL_RUN_DISK_MB", "0.5")
+    assert Limits.from_env() == Limits(per_nickname=1, queued=50, run_disk_mb=0.5)
+    s = RunStore()
+    s.submit(RunConfig(method="random"), nickname="ada")
+    with pytest.raises(LimitReached, match="'ada' already has 1 runs queued or running"):
+        s.submit(RunConfig(method="random"), nickname="ada")
+    s.submit(RunConfig(method="random"))  # no nickname (CLI default): only the queue limit applies
+    monkeypatch.setenv("SSRL_MAX_QUEUED", "lots")
+    with pytest.raises(ValueError, match="SSRL_MAX_QUEUED must be a number"):
+        Limits.from_env()
+
+
+def test_orphans_go_back_by_their_workers_liveness_and_a_lost_claim_writes_nothing():
+    from ssrl_core.runs.store import ClaimLost
+
+    s = RunStore()
+    live, dead, remote = (s.submit(RunConfig(method="random")) for _ in range(3))
+    s.claim("live")
+    s.claim("dead")
+    s.claim("remote")
+    with s._conn() as c:  # every heartbeat long stale
+        c.execute("UPDATE runs SET heartbeat=0")
+    state = {"live": True, "dead": False, "remote": None}
+    assert s.requeue_orphans(state.get, stale_s=3600) == [dead, remote]  # a live worker keeps its run
+    assert s.get(live)["status"] == "running"
+    for rid in (dead, remote):
+        assert s.get(rid)["status"] == "queued" and s.get(rid)["worker"] is None
+    s.claim("remote2")  # a fresh heartbeat: a remote worker is trusted until it goes stale
+    assert s.requeue_orphans({"live": True}.get, stale_s=3600) == []
+    # the old worker of a requeued run can no longer write to it
+    with pytest.raises(ClaimLost):
+        s.record(dead, {"kind": "step", "epoch": 1, "epochs": 1, "step": 1, "total_steps": 2, "loss": 1.0}, worker="dead")
+    assert not s.finish(dead, "done", worker="dead")
+    assert s.get(dead)["status"] in ("queued", "running") and s.events(dead, kind="step") == []
+
+
+def test_cli_submit_refused_by_a_limit_says_why(monkeypatch, capsys):
+    from ssrl_core.cli import main
+
+    monkeypatch.setenv("SSRL_MAX_QUEUED", "1")
+    args = ["submit", "--dataset", "digits", "--method", "random", "--epochs", "0", "--nickname", "ada"]
+    assert main(args) == 0
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the queue is full (1 runs waiting, the limit is 1)")
+    assert [r["nickname"] for r in RunStore().list()] == ["ada"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ssrl_core.config import RunConfig
 from ssrl_core.runs import artifacts as art
-from ssrl_core.runs.store import RunStore
-from ssrl_core.runs.worker import worker_alive
+from ssrl_core.runs.store import FINISHED, RunStore
+from ssrl_core.runs.worker import Worker, live_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,32 +48,61 @@ def test_worker_runs_the_queue_and_writes_results():
     assert failed["status"] == "failed" and "dataset missing" in failed["error"] and "cifar" in failed["error"]
 
 
-def test_only_one_worker_per_home_and_a_killed_run_resumes():
+def _final(store, ids):
+    return all(store.get(i)["status"] in FINISHED for i in ids)
+
+
+def test_two_workers_share_the_queue_a_killed_ones_run_resumes_and_stops_say_why(monkeypatch):
+    """Two worker slots on one home: every run ends once, with the right outcome; SIGKILL of
+    the worker training a run sends it back to the queue and the other worker resumes it
+    from its checkpoint; a NaN loss ends as 'diverged'; a cancel during the evaluation stops
+    it there."""
+    monkeypatch.setenv("SSRL_WORKERS", "2")
+    monkeypatch.setenv("SSRL_TORCH_THREADS", "1")  # two processes on two cores
     store = RunStore()
-    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=3, batch_size=256))
-    first = _start_worker()
+    basic = dict(dataset="digits", batch_size=256, evaluation="basic")
+    long = store.submit(RunConfig(method="simclr", epochs=2, **basic))
+    in_eval = store.submit(RunConfig(dataset="digits", method="random", epochs=0))  # full evaluation
+    nan = store.submit(RunConfig(method="simclr", epochs=1, options={"temperature": 1e-40}, **basic))
+    quick = store.submit(RunConfig(method="random", epochs=0, **basic))
+    ids = [long, in_eval, nan, quick]
+    procs = [_start_worker(), _start_worker()]
     try:
-        _wait(lambda: store.get(rid)["epoch"] >= 1, 120, "the first epoch")
-        assert worker_alive()
-        second = _start_worker("--once")
-        out, _ = second.communicate(timeout=60)
-        assert "already running" in out  # the lock admits one worker
-        first.send_signal(signal.SIGKILL)  # die mid-run, no cleanup
-        first.wait(10)
+        _wait(lambda: len(live_workers()) == 2, 60, "two workers")
+        assert not Worker().acquire()  # both slots are taken: no third worker
+        # cancel the full-evaluation run inside its UMAP layout, one native call: its worker
+        # ends it within seconds (restarting itself in place if the layout outlasts the grace)
+        _wait(lambda: (store.get(in_eval)["phase"] or "").startswith(("umap", "probes")), 120, "the UMAP")
+        store.request_cancel(in_eval)
+        # kill whoever trains the long run, mid-run: the other worker takes it over
+        _wait(lambda: store.get(long)["epoch"] >= 1, 120, "the first epoch")
+        victim = int(store.get(long)["worker"].rsplit(":", 2)[1])
+        os.kill(victim, signal.SIGKILL)
+        _wait(lambda: _final(store, ids), 240, "every run to end")
     finally:
-        if first.poll() is None:
-            first.kill()
-    assert store.get(rid)["status"] == "running"  # orphaned...
-    _wait(lambda: not worker_alive(), 10, "the lock to be released")
-    third = _start_worker("--once")
-    out, _ = third.communicate(timeout=240)
-    run = store.get(rid)
-    assert run["status"] == "done", (run["error"], out)
-    assert run["attempts"] == 2
-    kinds = [e["kind"] for e in store.events(rid)]
-    assert "requeued" in kinds and "resumed" in kinds
-    resumed = next(e for e in store.events(rid) if e["kind"] == "resumed")
-    assert resumed["epoch"] >= 1  # it went on from a checkpoint, not from scratch
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            p.wait(30)
+    run = store.get(long)
+    assert run["status"] == "done" and run["epoch"] == 2 and run["attempts"] == 2, run["error"]
+    kinds = [e["kind"] for e in store.events(long)]
+    assert "requeued" in kinds and kinds.count("resumed") == 1
+    assert store.events(long, kind="resumed")[0]["epoch"] >= 1  # from the checkpoint, not from scratch
+    trained = [e["epoch"] for e in store.events(long, kind="epoch_end")]
+    assert max(trained) == 2 and len(trained) == len(set(trained))  # no epoch trained twice
+    assert f":{victim}:" in store.events(long, kind="requeued")[0]["worker"]  # taken back from the dead one
+    for rid in ids[1:]:
+        assert store.get(rid)["attempts"] == 1 and len(store.events(rid, kind="claimed")) == 1  # by one worker
+    cancelled = store.get(in_eval)
+    assert cancelled["status"] == "cancelled" and "cancelled during" in cancelled["error"], cancelled["error"]
+    folder = Path(cancelled["run_dir"])
+    assert (folder / "checkpoint.safetensors").exists() and not (folder / art.SUMMARY).exists()  # stopped in it
+    failed = store.get(nan)
+    assert failed["status"] == "failed" and "diverged" in failed["error"]
+    assert "lower the learning rate" in failed["error"].lower()
+    assert store.get(quick)["status"] == "done"
 
 
 def test_cancel_a_running_run_through_the_store():
@@ -106,3 +135,58 @@ def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, mo
     assert proc.wait(timeout=300) == 0
     assert layout_cache_warm()
     assert warm_caches() is None  # warm: nothing started
+
+
+def test_failures_are_explained_with_advice():
+    import errno
+
+    import torch
+
+    from ssrl_core.runs.worker import explain_failure
+
+    oom = explain_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert oom.startswith("out of memory") and "lower the batch size" in oom and "cnn-small" in oom
+    assert explain_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory")).startswith("out of memory")
+    assert explain_failure(MemoryError()).startswith("out of memory")
+    full = explain_failure(OSError(errno.ENOSPC, "No space left on device", "/home/x/runs/a/embeddings.npy"))
+    assert full.startswith("disk full") and "embeddings.npy" in full and "free some space" in full
+    other = explain_failure(OSError(errno.EACCES, "Permission denied", "f"))
+    assert not other.startswith("disk full")
+
+
+def test_a_run_over_the_disk_budget_fails_and_nothing_else_is_deleted(ssrl_home):
+    from ssrl_core.runs.store import Limits
+
+    store = RunStore()
+    keep = ssrl_home / "runs" / "someone-elses-run" / "checkpoint.safetensors"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"x" * 2_000_000)  # bigger than the budget, but not this run's
+    rid = store.submit(RunConfig(dataset="digits", method="random", epochs=0, evaluation="basic"))
+    worker = Worker(store, limits=Limits(run_disk_mb=0.05))
+    assert worker.run_one(store.claim(worker.id)) == "failed"
+    run = store.get(rid)
+    assert run["status"] == "failed" and run["error"].startswith("disk budget exceeded"), run["error"]
+    assert "0.05 MB" in run["error"] and "SSRL_RUN_DISK_MB" in run["error"]
+    assert keep.exists() and (Path(run["run_dir"]) / "checkpoint.safetensors").exists()
+
+
+def test_only_the_worker_holding_a_runs_slot_counts_as_alive(monkeypatch):
+    import socket
+
+    from ssrl_core.runs.worker import worker_alive, worker_pids, worker_state
+
+    monkeypatch.setenv("SSRL_WORKERS", "2")
+    assert not worker_alive() and worker_pids() == []
+    w = Worker()
+    assert w.acquire() and w.slot == 0
+    me = socket.gethostname()
+    assert worker_state(w.id) is True and worker_alive() and worker_pids() == [os.getpid()]
+    assert worker_state(f"{me}:1:0") is False  # an earlier worker of slot 0: gone
+    assert worker_state(f"{me}:1:1") is False  # slot 1: nobody holds it
+    assert worker_state("another-host:1:0") is None  # cannot tell: the heartbeat decides
+    assert worker_state(None) is False
+    second = Worker()
+    assert second.acquire() and second.slot == 1 and not Worker().acquire()
+    second._lock_file.close()  # as when its process dies
+    assert worker_state(second.id) is False
+    w._lock_file.close()

@@ -149,7 +149,11 @@ class RunProbes:
         if self.dataset.has_labels:
             emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
             out["knn_k"] = self.knn_k()
-            out["label_efficiency"] = self.label_efficiency()
+            out["label_efficiency"] = {}
+            for b in pr.BUDGETS:  # one event per budget: the worker can stop between them
+                emit({"kind": "phase", "phase": f"probes: label efficiency ({pr.budget_name(b)} per class)"})
+                out["label_efficiency"][pr.budget_name(b)] = self.linear(b)
+            emit({"kind": "phase", "phase": "probes: random reference"})
             random_reference(self.trained)  # seconds, shared by every run like this one
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})

@@ -1,6 +1,10 @@
 """One run from config to summary: pretrain, evaluate, write the run folder.
 
-Both the foreground CLI (``train``) and the background worker call ``execute``.
+Both the foreground CLI (``train``) and the background worker call ``execute``. The
+worker stops a run by raising ``train.Interrupted`` (cancel, disk budget) from
+``should_cancel`` or ``on_event``: training checks between steps, evaluation at every
+phase event (each probe budget, each map-evolution frame), and the optional extras
+(probes, evolution maps) pass it on instead of recording it as their own failure.
 """
 from __future__ import annotations
 
@@ -12,13 +16,18 @@ from ..config import RunConfig
 from ..evaluate import evaluate_trained
 from ..evaluate.epochs import evolution_maps
 from ..evaluate.suite import RunProbes
-from ..train import pretrain
+from ..train import Interrupted, pretrain
 from . import artifacts as art
 
 
 def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | None = None,
             should_cancel: Callable[[], bool] | None = None, with_umap: bool = True) -> dict:
+    """Pretrain and evaluate ``cfg`` into ``run_dir``; returns the summary. With
+    ``cfg.evaluation == "basic"`` (or ``with_umap=False`` for the UMAP alone) the extras
+    are skipped: no UMAP, and for "basic" no probes and no map evolution."""
     t0 = time.perf_counter()
+    full = cfg.evaluation == "full"
+    with_umap = with_umap and full
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
@@ -26,20 +35,25 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     # Probes and map-evolution frames are extras: if one fails, the trained run and its
     # accuracies are kept, the error is recorded, and the pages offer to compute it again.
     emit = on_event or (lambda e: None)
-    t1 = time.perf_counter()
-    try:
-        probes = RunProbes(run_dir, trained).standard(on_event)
-        if "label_efficiency" in probes:
-            metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
-    except Exception as e:  # noqa: BLE001
-        metrics["probe_error"] = f"{type(e).__name__}: {e}"
-        emit({"kind": "warning", "message": f"probes failed: {metrics['probe_error']}"})
-    metrics["probe_seconds"] = round(time.perf_counter() - t1, 3)
+    if full:
+        t1 = time.perf_counter()
+        try:
+            probes = RunProbes(run_dir, trained).standard(on_event)
+            if "label_efficiency" in probes:
+                metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
+        except Interrupted:
+            raise
+        except Exception as e:  # noqa: BLE001
+            metrics["probe_error"] = f"{type(e).__name__}: {e}"
+            emit({"kind": "warning", "message": f"probes failed: {metrics['probe_error']}"})
+        metrics["probe_seconds"] = round(time.perf_counter() - t1, 3)
     if with_umap:
         emit({"kind": "phase", "phase": "map evolution"})
         t2 = time.perf_counter()
         try:
-            evolution_maps(run_dir, seed=cfg.seed)
+            evolution_maps(run_dir, seed=cfg.seed, on_epoch=lambda e: emit({"kind": "evolution", "epoch": e}))
+        except Interrupted:
+            raise
         except Exception as e:  # noqa: BLE001
             metrics["evolution_error"] = f"{type(e).__name__}: {e}"
         metrics["evolution_seconds"] = round(time.perf_counter() - t2, 3)

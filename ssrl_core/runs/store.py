@@ -3,8 +3,12 @@ the worker (claims, progress, results). Nothing is shared in memory between them
 
 Statuses: queued -> running -> done | failed | cancelled. A queued run is claimed by
 exactly one worker (an UPDATE ... WHERE status='queued' inside BEGIN IMMEDIATE); a
-running run whose worker stops beating goes back to the queue and resumes from its last
-checkpoint.
+running run whose worker is gone goes back to the queue and resumes from its last
+checkpoint (``requeue_orphans``). A worker's progress, heartbeat and result are written
+only while the run is still its own, so a worker that lost its run cannot overwrite it.
+
+Classroom limits (``Limits``, from environment variables) are checked inside the same
+transaction as the insert, so simultaneous submits cannot overshoot them.
 """
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ import secrets
 import sqlite3
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
@@ -58,6 +64,49 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
 
 
+class LimitReached(ValueError):
+    """A submit refused by a classroom limit; the message says which and what to do."""
+
+
+class ClaimLost(RuntimeError):
+    """The run is no longer this worker's (requeued, or finished by someone else)."""
+
+
+def _env_number(name: str, default: float, cast=int):
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Classroom limits; 0 turns one off.
+
+    - ``per_nickname``: queued + running runs one nickname may have (``SSRL_MAX_ACTIVE_PER_NICKNAME``, default 3)
+    - ``queued``: runs waiting in the queue, everyone together (``SSRL_MAX_QUEUED``, default 50)
+    - ``run_disk_mb``: size of one run folder; the worker fails a run that grows past it
+      (``SSRL_RUN_DISK_MB``, default 2048)
+    """
+
+    per_nickname: int = 3
+    queued: int = 50
+    run_disk_mb: float = 2048.0
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        d = cls()
+        return cls(per_nickname=_env_number("SSRL_MAX_ACTIVE_PER_NICKNAME", d.per_nickname),
+                   queued=_env_number("SSRL_MAX_QUEUED", d.queued),
+                   run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float))
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -83,16 +132,41 @@ class RunStore:
             c.close()
 
     # -- submitting and reading -------------------------------------------------------
-    def submit(self, cfg: RunConfig, nickname: str | None = None) -> str:
+    def submit(self, cfg: RunConfig, nickname: str | None = None, limits: Limits | None = None) -> str:
+        """Queue a run; raises ``LimitReached`` when a classroom limit (``Limits.from_env()``
+        unless given) says no. The check and the insert are one transaction."""
         cfg.validate()
+        limits = limits or Limits.from_env()
+        nickname = (nickname or "").strip() or None
         run_id = new_run_id()
         run_dir = paths.runs_dir() / run_id
         with self._conn() as c:
-            c.execute(
-                "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
-                (run_id, time.time(), "queued", cfg.to_json(), str(run_dir), nickname, cfg.epochs),
-            )
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_limits(c, nickname, limits)
+                c.execute(
+                    "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
+                    (run_id, time.time(), "queued", cfg.to_json(), str(run_dir), nickname, cfg.epochs),
+                )
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
         return run_id
+
+    @staticmethod
+    def _check_limits(c: sqlite3.Connection, nickname: str | None, limits: Limits) -> None:
+        if limits.queued:
+            waiting = c.execute("SELECT COUNT(*) FROM runs WHERE status='queued'").fetchone()[0]
+            if waiting >= limits.queued:
+                raise LimitReached(f"the queue is full ({waiting} runs waiting, the limit is {limits.queued}): "
+                                   "try again when some have started")
+        if limits.per_nickname and nickname:
+            mine = c.execute("SELECT COUNT(*) FROM runs WHERE nickname=? AND status IN ('queued','running')",
+                             (nickname,)).fetchone()[0]
+            if mine >= limits.per_nickname:
+                raise LimitReached(f"{nickname!r} already has {mine} runs queued or running (the limit is "
+                                   f"{limits.per_nickname}): wait for one to finish or cancel one")
 
     def get(self, run_id: str) -> dict | None:
         with self._conn() as c:
@@ -148,7 +222,7 @@ class RunStore:
 
     # -- the worker's side ------------------------------------------------------------
     def claim(self, worker: str) -> dict | None:
-        """Atomically take the oldest queued run for ``worker``."""
+        """Atomically take the oldest queued run for ``worker`` (a ``claimed`` event says who)."""
         now = time.time()
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
@@ -161,6 +235,8 @@ class RunStore:
                 "attempts=attempts+1, phase='starting' WHERE id=? AND status='queued'",
                 (worker, now, now, row["id"]),
             )
+            c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                      (row["id"], now, "claimed", json.dumps({"worker": worker})))
             c.execute("COMMIT")
         return self.get(row["id"])
 
@@ -186,7 +262,38 @@ class RunStore:
             c.execute("COMMIT")
         return ids
 
-    def record(self, run_id: str, event: dict) -> None:
+    def requeue_orphans(self, worker_alive: Callable[[str | None], bool | None], stale_s: float = 30.0) -> list[str]:
+        """Put running runs whose worker is gone back in the queue (they resume from their
+        last checkpoint). ``worker_alive(worker_id)`` says True (alive: never requeued),
+        False (gone: requeued at once) or None (cannot tell, e.g. another host: requeued
+        when its heartbeat is older than ``stale_s``)."""
+        now = time.time()
+
+        def orphaned(r) -> bool:
+            alive = worker_alive(r["worker"])
+            if alive is None:
+                alive = r["heartbeat"] is not None and now - r["heartbeat"] < stale_s
+            return not alive
+
+        ids = []
+        with self._conn() as c:
+            query = "SELECT id, worker, heartbeat FROM runs WHERE status='running'"
+            if not any(orphaned(r) for r in c.execute(query).fetchall()):
+                return ids  # the usual case: no write lock taken
+            c.execute("BEGIN IMMEDIATE")
+            for r in c.execute(query).fetchall():
+                if not orphaned(r):
+                    continue
+                c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=? AND "
+                          "status='running' AND worker IS ?", (r["id"], r["worker"]))
+                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                          (r["id"], now, "requeued", json.dumps({"reason": "its worker stopped",
+                                                                 "worker": r["worker"]})))
+                ids.append(r["id"])
+            c.execute("COMMIT")
+        return ids
+
+    def record(self, run_id: str, event: dict, worker: str | None = None) -> None:
         """Store an event from the training loop and fold it into the run's progress row."""
         kind = event.get("kind", "info")
         data = {k: v for k, v in event.items() if k != "kind"}
@@ -204,20 +311,38 @@ class RunStore:
             sets["phase"] = "training"
         elif kind == "phase":
             sets["phase"] = event["phase"]
+        where, args = _owned(run_id, worker)
         with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            cur = c.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in sets)} WHERE {where}",
+                            (*sets.values(), *args))
+            if cur.rowcount == 0 and worker is not None:
+                c.execute("ROLLBACK")
+                raise ClaimLost(f"run {run_id} is no longer worker {worker}'s")
             c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
                       (run_id, time.time(), kind, json.dumps(data)))
-            c.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?", (*sets.values(), run_id))
+            c.execute("COMMIT")
 
-    def finish(self, run_id: str, status: str, summary: dict | None = None, error: str | None = None) -> None:
+    def finish(self, run_id: str, status: str, summary: dict | None = None, error: str | None = None,
+               worker: str | None = None) -> bool:
+        """End a run. With ``worker``, only while the run is still that worker's running run
+        (returns False, changing nothing, when it is not)."""
         if status not in FINISHED:
             raise ValueError(status)
+        where, args = _owned(run_id, worker)
         with self._conn() as c:
-            c.execute(
+            cur = c.execute(
                 "UPDATE runs SET status=?, finished=?, summary=?, error=?, phase=?, "
-                "progress=CASE WHEN ?='done' THEN 1.0 ELSE progress END WHERE id=?",
-                (status, time.time(), json.dumps(summary) if summary else None, error, status, status, run_id),
+                f"progress=CASE WHEN ?='done' THEN 1.0 ELSE progress END WHERE {where}",
+                (status, time.time(), json.dumps(summary) if summary else None, error, status, status, *args),
             )
+        return cur.rowcount > 0
+
+
+def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:
+    if worker is None:
+        return "id=?", (run_id,)
+    return "id=? AND worker=? AND status='running'", (run_id, worker)
 
 
 def _row(r: sqlite3.Row) -> dict:

@@ -1,9 +1,16 @@
-"""The background worker: claims queued runs from the store and executes them in its own
-process, reporting progress, honouring cancel, and turning failures into plain advice.
+"""Background workers: each claims queued runs from the store and executes them in its own
+process, reporting progress, honouring cancel and the disk budget, and turning failures
+into plain advice.
 
-One local worker per ``SSRL_HOME`` holds an exclusive lock on ``worker.lock`` for as long
-as it lives; the lock is how the app (and a second worker) knows one is alive, and the
-OS releases it when the process dies however it dies.
+A ``SSRL_HOME`` has ``worker_count()`` worker slots (``SSRL_WORKERS``, default one per GPU,
+or one on a CPU machine). A worker holds an exclusive lock on its slot's file,
+``SSRL_HOME/workers/slot-N.lock``, for as long as it lives, and writes its id
+(``host:pid:N``) into it; the OS releases the lock when the process dies however it dies.
+The lock is how the app knows which workers are alive (``start_workers`` starts the
+missing ones) and how a worker knows that another worker's running run is orphaned: a
+run whose worker no longer holds its slot goes back to the queue at once and resumes from
+its last checkpoint; a live worker's run is never taken from it. Runs claimed by workers
+on other hosts (no slot lock here) go back when their heartbeat is ``STALE_S`` old.
 """
 from __future__ import annotations
 
@@ -17,43 +24,139 @@ import time
 from pathlib import Path
 
 from .. import paths
-from ..locks import lock_held, try_lock
 from ..config import RunConfig
-from .store import RunStore
+from ..locks import lock_held, try_lock
+from ..train import Interrupted
+from .store import ClaimLost, Limits, RunStore
 
-HEARTBEAT_S = 2.0
-STALE_S = 20.0
+HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
+STALE_S = 30.0  # a run of a worker on another host is orphaned after this long without a beat
+DISK_CHECK_S = 2.0
+ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
+STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
+KEPT = "; the last finished epoch's checkpoint and what was written so far are kept"
+STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
 
 
-def _lock_path() -> Path:
-    return paths.ssrl_home() / "worker.lock"
+class DiskBudgetExceeded(Interrupted):
+    """The run folder grew past the per-run disk budget."""
+
+
+# -- slots ------------------------------------------------------------------------------------
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def worker_count() -> int:
+    """How many local workers a home has: ``SSRL_WORKERS``, else one per GPU, else one."""
+    raw = os.environ.get("SSRL_WORKERS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"SSRL_WORKERS must be a whole number of at least 1, got {raw!r}")
+        return int(raw)
+    return max(1, gpu_count())
+
+
+def torch_threads(n_workers: int) -> int | None:
+    """CPU threads for one worker's torch: ``SSRL_TORCH_THREADS``, else the cores shared
+    out between the workers when there are several (None: torch's default)."""
+    raw = os.environ.get("SSRL_TORCH_THREADS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"SSRL_TORCH_THREADS must be a whole number of at least 1, got {raw!r}")
+        return int(raw)
+    if n_workers > 1:
+        return max(1, (os.cpu_count() or 1) // n_workers)
+    return None
+
+
+def slots_dir() -> Path:
+    d = paths.ssrl_home() / "workers"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def slot_lock(slot: int) -> Path:
+    return slots_dir() / f"slot-{slot}.lock"
+
+
+def live_workers() -> list[dict]:
+    """The workers alive in this home now: ``{"slot", "id", "pid"}`` for every held slot."""
+    out = []
+    for p in sorted(slots_dir().glob("slot-*.lock")):
+        if lock_held(p):
+            wid = p.read_text().strip()
+            pid = wid.rsplit(":", 2)[-2] if wid.count(":") >= 2 else ""
+            out.append({"slot": int(p.stem.split("-")[1]), "id": wid, "pid": int(pid) if pid.isdigit() else None})
+    return out
 
 
 def worker_alive() -> bool:
-    """True when a worker process holds the lock for this SSRL_HOME."""
-    return lock_held(_lock_path())
+    """True when at least one worker process serves this SSRL_HOME."""
+    return bool(live_workers())
 
 
-def spawn_detached(args: list[str], log_name: str) -> subprocess.Popen:
+def worker_pids() -> list[int]:
+    return [w["pid"] for w in live_workers() if w["pid"]]
+
+
+def worker_state(worker_id: str | None) -> bool | None:
+    """Whether the worker that claimed a run is alive: True / False for a worker of this
+    host (its slot lock is held, by it), None when this host cannot tell (another host,
+    or an id without a slot): the store then goes by the heartbeat."""
+    if not worker_id:
+        return False
+    parts = worker_id.rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].isdigit() or parts[0] != socket.gethostname():
+        return None
+    path = slot_lock(int(parts[2]))
+    if not lock_held(path):
+        return False
+    try:
+        return path.read_text().strip() == worker_id
+    except OSError:
+        return False
+
+
+def spawn_detached(args: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
     """``python ARGS`` in a new session (it outlives the caller), output to SSRL_HOME/LOG_NAME."""
     root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, SSRL_HOME=str(paths.ssrl_home()))
+    env = dict(env or os.environ, SSRL_HOME=str(paths.ssrl_home()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     log = open(paths.ssrl_home() / log_name, "ab")
     return subprocess.Popen([sys.executable, *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def start_worker_process(idle_exit_s: float | None = None) -> subprocess.Popen | None:
-    """Start a detached worker (it outlives the caller) unless one is alive already."""
-    if worker_alive():
-        return None
-    cmd = ["-m", "ssrl_core", "worker"]
-    if idle_exit_s:
-        cmd += ["--idle-exit", str(idle_exit_s)]
-    return spawn_detached(cmd, "worker.log")
+def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
+    """Start a detached worker (it outlives the caller) for every slot that has none and
+    was not just started; with several GPUs, slot N sees GPU N mod count only."""
+    n = worker_count()
+    gpus = gpu_count() if n > 1 else 0
+    started = []
+    for slot in range(n):
+        starting = slots_dir() / f"slot-{slot}.starting"
+        if lock_held(slot_lock(slot)):
+            continue
+        try:
+            if time.time() - starting.stat().st_mtime < STARTING_S:
+                continue
+        except FileNotFoundError:
+            pass
+        starting.touch()
+        env = dict(os.environ)
+        if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in env:
+            env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+        cmd = ["-m", "ssrl_core", "worker", "--slot", str(slot)]
+        if idle_exit_s:
+            cmd += ["--idle-exit", str(idle_exit_s)]
+        started.append(spawn_detached(cmd, f"worker-{slot}.log", env))
+    return started
 
 
+# -- failures ---------------------------------------------------------------------------------
 def explain_failure(exc: BaseException) -> str:
     """A failure in plain words, with what to do about it."""
     import torch
@@ -63,6 +166,8 @@ def explain_failure(exc: BaseException) -> str:
 
     if isinstance(exc, Diverged):
         return f"diverged: {exc}. Lower the learning rate (--lr) or the temperature and try again."
+    if isinstance(exc, DiskBudgetExceeded):
+        return str(exc)
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
         return "out of memory: lower the batch size or use the cnn-small encoder."
     if isinstance(exc, DatasetMissing):
@@ -74,6 +179,26 @@ def explain_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def folder_mb(path: Path) -> float:
+    """Bytes of every file under ``path``, in MB (1e6 bytes)."""
+    total = 0
+    stack = [Path(path)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except FileNotFoundError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                elif e.is_file(follow_symlinks=False):
+                    total += e.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                pass
+    return total / 1e6
+
+
 def warm_caches() -> subprocess.Popen | None:
     """In a new SSRL_HOME, compile the UMAP layout into numba's cache in a low-priority
     process while the worker waits or trains, so the first run's map does not wait for the
@@ -82,51 +207,151 @@ def warm_caches() -> subprocess.Popen | None:
 
     if layout_cache_warm():  # also exports NUMBA_CACHE_DIR for the child
         return None
+    starting = paths.ssrl_home() / "warm.starting"  # several workers start at once: one compiles
+    try:
+        if time.time() - starting.stat().st_mtime < 300:
+            return None
+    except FileNotFoundError:
+        pass
+    starting.touch()
     return spawn_detached(["-m", "ssrl_core.evaluate.project", "--warm"], "warm.log")
 
 
 class Worker:
-    def __init__(self, store: RunStore | None = None, poll_s: float = 0.5):
+    """claim -> run_one -> finish, one run at a time, until stopped.
+
+    A watcher thread beats for the current run, polls its cancel request and measures its
+    folder against the disk budget; the training loop and the evaluation see a stop
+    request at their next step or phase boundary. A run that does not stop within
+    ``STOP_GRACE_S`` (inside one long native call, e.g. a UMAP layout) is ended in the
+    store by the watcher, which then restarts the worker process in place (``serve`` with
+    ``restartable=True``, as the ``worker`` command does)."""
+
+    def __init__(self, store: RunStore | None = None, poll_s: float = 0.5, slot: int | None = None,
+                 limits: Limits | None = None):
         self.store = store or RunStore()
         self.poll_s = poll_s
+        self.slot = slot
+        self.limits = limits or Limits.from_env()
         self.id = f"{socket.gethostname()}:{os.getpid()}"
         self.current: str | None = None
-        self._stop = threading.Event()
+        self._dir: Path | None = None
+        self._phase = "starting"
+        self._stop_request: tuple[str, str] | None = None  # (status, message) for the current run
+        self._stop_since = 0.0
+        self._restart_argv: list[str] | None = None
+        self._halt = threading.Event()
+        self._finishing = threading.Lock()
+        self._watching = False
         self._lock_file = None
 
+    # -- the slot ----------------------------------------------------------------------
     def acquire(self) -> bool:
-        self._lock_file = open(_lock_path(), "a+")
-        if not try_lock(self._lock_file):
-            self._lock_file.close()
-            self._lock_file = None
-            return False
-        self._lock_file.seek(0)
-        self._lock_file.truncate()
-        self._lock_file.write(f"{os.getpid()}\n")
-        self._lock_file.flush()
-        return True
+        """Take the requested slot, or the first free one; False when none is free."""
+        for slot in ([self.slot] if self.slot is not None else range(worker_count())):
+            fh = open(slot_lock(slot), "a+")
+            if not try_lock(fh):
+                fh.close()
+                continue
+            self.slot, self._lock_file = slot, fh
+            self.id = f"{socket.gethostname()}:{os.getpid()}:{slot}"
+            fh.seek(0)
+            fh.truncate()
+            fh.write(self.id + "\n")
+            fh.flush()
+            (slots_dir() / f"slot-{slot}.starting").unlink(missing_ok=True)
+            return True
+        return False
 
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
-            if self.current:
-                try:
-                    self.store.heartbeat(self.current, self.id)
-                except Exception:
-                    pass
+    # -- the watcher thread ------------------------------------------------------------
+    def _watch(self) -> None:
+        last_disk = last_orphans = 0.0
+        while not self._halt.wait(HEARTBEAT_S):
+            run_id, run_dir = self.current, self._dir
+            if not run_id:
+                continue
+            try:
+                if time.monotonic() - last_orphans > ORPHANS_S:  # idle workers look every poll
+                    last_orphans = time.monotonic()
+                    self.store.requeue_orphans(worker_state, STALE_S)
+                self.store.heartbeat(run_id, self.id)
+                if self._stop_request is None:
+                    if self.store.cancel_requested(run_id):
+                        self._request_stop(run_id, "cancelled", "")
+                    elif time.monotonic() - last_disk > DISK_CHECK_S and run_dir is not None:
+                        last_disk = time.monotonic()
+                        over = self._over_budget(run_dir)
+                        if over:
+                            self._request_stop(run_id, "failed", over)
+                elif self._restart_argv and time.monotonic() - self._stop_since > STOP_GRACE_S:
+                    self._hard_stop(run_id)
+            except Exception as e:  # noqa: BLE001 -- the watcher must outlive a busy database
+                print(f"watcher: {type(e).__name__}: {e}", flush=True)
 
-    def serve(self, once: bool = False, idle_exit_s: float | None = None) -> int:
-        """Run queued runs until stopped; ``once``: exit when the queue is empty."""
+    def _ensure_watcher(self) -> None:
+        if not self._watching:
+            self._watching = True
+            threading.Thread(target=self._watch, daemon=True, name="watcher").start()
+
+    def _request_stop(self, run_id: str, status: str, message: str) -> None:
+        if self.current == run_id and self._stop_request is None:
+            self._stop_since = time.monotonic()
+            self._stop_request = (status, message)
+
+    def _over_budget(self, run_dir: Path) -> str | None:
+        budget = self.limits.run_disk_mb
+        if not budget:
+            return None
+        size = folder_mb(run_dir)
+        if size <= budget:
+            return None
+        return (f"disk budget exceeded: the run folder holds {size:.1f} MB, over the per-run budget of "
+                f"{budget:g} MB (SSRL_RUN_DISK_MB). Use fewer epochs or a smaller encoder or dataset, or ask "
+                f"whoever runs the server to raise the budget; what the run wrote so far is kept in {run_dir}.")
+
+    def _stop_message(self, status: str, message: str) -> str:
+        return f"cancelled during {self._phase}{KEPT}" if status == "cancelled" else message
+
+    def _hard_stop(self, run_id: str) -> None:
+        """End the run in the store and restart this process in place (its slot lock is
+        released by exec and taken again by the new image)."""
+        status, message = self._stop_request
+        with self._finishing:
+            if self.current != run_id:
+                return
+            self.store.finish(run_id, status, worker=self.id,
+                              error=self._stop_message(status, message) + " (stopped inside a step that could "
+                              "not be interrupted; its worker restarted)")
+            self.current = None
+        print(f"run {run_id}: {status}; restarting the worker to stop it", flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(self._restart_argv[0], self._restart_argv)
+
+    # -- the loop ------------------------------------------------------------------------
+    def serve(self, once: bool = False, idle_exit_s: float | None = None, restartable: bool = False) -> int:
+        """Run queued runs until stopped; ``once``: exit when the queue is empty.
+        ``restartable``: this process may restart itself to stop a run (see the class)."""
         if not self.acquire():
-            print("another worker is already running for this SSRL_HOME; exiting", flush=True)
+            which = f"slot {self.slot}" if self.slot is not None else f"all {worker_count()} worker slots"
+            print(f"{which} of this SSRL_HOME taken: another worker is already running there; exiting", flush=True)
             return 0
-        print(f"worker {self.id} serving {self.store.path}", flush=True)
+        if restartable:
+            self._restart_argv = [sys.executable, "-m", "ssrl_core", "worker", "--slot", str(self.slot),
+                                  *(["--once"] if once else []),
+                                  *(["--idle-exit", str(idle_exit_s)] if idle_exit_s else [])]
+        threads = torch_threads(worker_count())
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        print(f"worker {self.id} serving {self.store.path} (torch threads: {threads or 'default'})", flush=True)
         warm_caches()
-        threading.Thread(target=self._beat, daemon=True).start()
+        self._ensure_watcher()
         idle_since = time.monotonic()
         try:
-            while not self._stop.is_set():
-                # this process holds the only lock, so any other 'running' run is orphaned
-                self.store.requeue_stale(0.0, exclude_worker=self.id)
+            while not self._halt.is_set():
+                self.store.requeue_orphans(worker_state, STALE_S)
                 run = self.store.claim(self.id)
                 if run is None:
                     if once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
@@ -136,38 +361,60 @@ class Worker:
                 self.run_one(run)
                 idle_since = time.monotonic()
         finally:
-            self._stop.set()
+            self._halt.set()
         return 0
 
     def run_one(self, run: dict) -> str:
+        """Execute one claimed run and finish it: done, cancelled or failed with a reason."""
         from ..train import Cancelled
         from .execute import execute
 
-        run_id = run["id"]
-        self.current = run_id
-        last_check = [0.0]
+        run_id, run_dir = run["id"], Path(run["run_dir"])
+        self._stop_request, self._phase = None, "starting"
+        self.current, self._dir = run_id, run_dir
+        self._ensure_watcher()
 
         def should_cancel() -> bool:
-            now = time.monotonic()
-            if now - last_check[0] < 0.5:
+            if self._stop_request is None:
                 return False
-            last_check[0] = now
-            return self.store.cancel_requested(run_id)
+            if self._stop_request[0] == "cancelled":
+                return True
+            raise DiskBudgetExceeded(self._stop_request[1])
+
+        def on_event(e: dict) -> None:
+            if e.get("kind") == "phase":
+                self._phase = e["phase"]
+            elif e.get("kind") in ("step", "epoch_end"):
+                self._phase = "training"
+            if should_cancel():
+                raise Cancelled("cancelled")
+            if e.get("kind") in ("epoch_end", "phase"):  # the folder just grew: size it now (microseconds)
+                over = self._over_budget(run_dir)
+                if over:
+                    raise DiskBudgetExceeded(over)
+            self.store.record(run_id, e, worker=self.id)
 
         print(f"run {run_id}: {run['method']} on {run['dataset']} (attempt {run['attempts']})", flush=True)
+        summary, error = None, None
         try:
             cfg = RunConfig.from_dict(run["config"])
-            summary = execute(cfg, Path(run["run_dir"]), on_event=lambda e: self.store.record(run_id, e),
-                              should_cancel=should_cancel)
-            self.store.finish(run_id, "done", summary=summary)
+            summary = execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
+            over = self._over_budget(run_dir)
+            if over:
+                raise DiskBudgetExceeded(over)
             status = "done"
-        except Cancelled as e:
-            self.store.finish(run_id, "cancelled", error=f"{e}; the last finished epoch's checkpoint is kept")
-            status = "cancelled"
+        except Cancelled as e:  # the loop says where it stopped; the evaluation by its phase
+            said = str(e) if str(e) != "cancelled" else f"cancelled during {self._phase}"
+            status, error = "cancelled", said + KEPT
+        except ClaimLost as e:
+            status = "lost"
+            print(f"run {run_id}: {e}; leaving it to its new worker", flush=True)
         except Exception as e:  # every failure ends the run with a reason
-            self.store.finish(run_id, "failed", error=explain_failure(e))
-            status = "failed"
-        finally:
-            self.current = None
+            status, error = "failed", explain_failure(e)
+        with self._finishing:
+            if status != "lost" and self.current == run_id:
+                if not self.store.finish(run_id, status, summary=summary, error=error, worker=self.id):
+                    status = "lost"
+            self.current, self._dir, self._stop_request = None, None, None
         print(f"run {run_id}: {status}", flush=True)
         return status
