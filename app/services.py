@@ -15,7 +15,8 @@ from ssrl_core.data import ImageSet, available_datasets, load_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
-from ssrl_core.runs.worker import start_worker_process, worker_alive
+from ssrl_core.runs import ray_backend
+from ssrl_core.runs import worker as local_worker
 
 ACTIVE = ("queued", "running")
 
@@ -33,15 +34,26 @@ def store() -> RunStore:
     return _store(home())
 
 
+def worker_alive() -> bool:
+    """Whether something runs queued runs for this SSRL_HOME: the local worker, or the Ray
+    dispatcher when ``SSRL_BACKEND=ray`` (a flock check, microseconds)."""
+    if ray_backend.backend() == "ray":
+        return ray_backend.dispatcher_alive()
+    return local_worker.worker_alive()
+
+
 def ensure_worker() -> bool:
-    """Start the background worker when none is alive for this SSRL_HOME (a flock check,
-    microseconds). ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive workers
-    themselves). Returns whether a worker is alive or was started."""
+    """Start the background worker (with ``SSRL_BACKEND=ray``: the dispatcher that sends runs
+    to the Ray cluster) when none is alive for this SSRL_HOME. ``SSRL_NO_AUTOSTART=1`` turns
+    this off (tests drive workers themselves). Returns whether one is alive or was started."""
     if worker_alive():
         return True
     if os.environ.get("SSRL_NO_AUTOSTART") == "1":
         return False
-    start_worker_process()
+    if ray_backend.backend() == "ray":
+        ray_backend.start_dispatcher_process()
+    else:
+        local_worker.start_worker_process()
     return True
 
 

@@ -4,7 +4,7 @@
     python -m ssrl_core submit --dataset shapes --method rotation
     python -m ssrl_core runs [--json]
     python -m ssrl_core cancel ID
-    python -m ssrl_core worker [--once] [--idle-exit SECONDS]
+    python -m ssrl_core worker [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run queued runs in this process until stopped")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
+    p.add_argument("--backend", choices=("local", "ray"), default=None,
+                   help="local: train in this process; ray: dispatch runs as tasks to the Ray cluster at RAY_ADDRESS "
+                        "(a local Ray instance without it). Default: SSRL_BACKEND, else local")
+    p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
+                   help="ray: CPUs each run asks for (default 1 on a cluster with GPUs, where each run takes one GPU; "
+                        "2 without)")
 
     p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
                        description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "
@@ -220,8 +226,13 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker
 
+    if (args.backend or backend()) == "ray":
+        if args.cpus_per_run is not None and args.cpus_per_run <= 0:
+            raise ValueError(f"--cpus-per-run must be more than 0, got {args.cpus_per_run}")
+        return Dispatcher(cpus_per_run=args.cpus_per_run).serve(once=args.once, idle_exit_s=args.idle_exit)
     return Worker().serve(once=args.once, idle_exit_s=args.idle_exit)
 
 

@@ -186,6 +186,19 @@ class RunStore:
             c.execute("COMMIT")
         return ids
 
+    def requeue(self, run_id: str, worker: str, reason: str) -> bool:
+        """Put one running run of ``worker`` back in the queue (it resumes from its last
+        checkpoint), with a 'requeued' event saying why. False when it is not running there."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            n = c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' "
+                          "WHERE id=? AND worker=? AND status='running'", (run_id, worker)).rowcount
+            if n:
+                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                          (run_id, time.time(), "requeued", json.dumps({"reason": reason})))
+            c.execute("COMMIT")
+        return bool(n)
+
     def record(self, run_id: str, event: dict) -> None:
         """Store an event from the training loop and fold it into the run's progress row."""
         kind = event.get("kind", "info")

@@ -74,6 +74,15 @@ def explain_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def end_of(exc: BaseException) -> tuple[str, str]:
+    """How a run that raised ``exc`` ends: ('cancelled' or 'failed', the reason in plain words)."""
+    from ..train import Cancelled
+
+    if isinstance(exc, Cancelled):
+        return "cancelled", f"{exc}; the last finished epoch's checkpoint is kept"
+    return "failed", explain_failure(exc)
+
+
 def warm_caches() -> subprocess.Popen | None:
     """In a new SSRL_HOME, compile the UMAP layout into numba's cache in a low-priority
     process while the worker waits or trains, so the first run's map does not wait for the
@@ -140,7 +149,6 @@ class Worker:
         return 0
 
     def run_one(self, run: dict) -> str:
-        from ..train import Cancelled
         from .execute import execute
 
         run_id = run["id"]
@@ -161,12 +169,9 @@ class Worker:
                               should_cancel=should_cancel)
             self.store.finish(run_id, "done", summary=summary)
             status = "done"
-        except Cancelled as e:
-            self.store.finish(run_id, "cancelled", error=f"{e}; the last finished epoch's checkpoint is kept")
-            status = "cancelled"
         except Exception as e:  # every failure ends the run with a reason
-            self.store.finish(run_id, "failed", error=explain_failure(e))
-            status = "failed"
+            status, error = end_of(e)
+            self.store.finish(run_id, status, error=error)
         finally:
             self.current = None
         print(f"run {run_id}: {status}", flush=True)
