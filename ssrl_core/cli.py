@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local: train in this process; ray: dispatch runs as tasks to the Ray cluster at RAY_ADDRESS "
                         "(a local Ray instance without it). Default: SSRL_BACKEND, else local")
     p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
-                   help="ray: CPUs each run asks for (default 1 on a cluster with GPUs, where each run takes one GPU; "
-                        "2 without)")
+                   help="ray: CPUs each run asks for (default: SSRL_RAY_CPUS_PER_RUN, else 1 on a cluster with GPUs, "
+                        "where each run also takes one GPU, and 2 without)")
 
     p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
                        description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "

@@ -64,8 +64,8 @@ def _import_tiny(home: Path, mp) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A local Ray instance whose workers see their own SSRL_HOME (the "node"), and a dispatcher
-    process for the host's SSRL_HOME connected to it through RAY_ADDRESS."""
+    """A local Ray instance whose workers see their own SSRL_HOME (the "node"), and the
+    dispatcher the app starts for the host's SSRL_HOME, connected through RAY_ADDRESS."""
     root = tmp_path_factory.mktemp("ray")
     host, node = root / "host", root / "node"
     with pytest.MonkeyPatch.context() as mp:
@@ -81,21 +81,37 @@ def cluster(tmp_path_factory):
         ctx = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
         address = ctx.address_info["gcs_address"]
         assert address.startswith("127.0.0.1:")
-        env = dict(os.environ, SSRL_HOME=str(host), RAY_ADDRESS=address, PYTHONPATH=str(ROOT))
-        log = open(root / "dispatcher.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker", "--backend", "ray", "--cpus-per-run", "1"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # the app's way: SSRL_BACKEND=ray makes ensure_worker start the dispatcher (detached)
+        from app import services
+
+        mp.setenv("SSRL_HOME", str(host))
+        mp.setenv("PYTHONPATH", str(ROOT))
+        mp.setenv("SSRL_BACKEND", "ray")
+        mp.setenv("RAY_ADDRESS", address)
+        mp.setenv("SSRL_RAY_CPUS_PER_RUN", "1")  # two runs at once on the 2-CPU instance
+        mp.delenv("SSRL_NO_AUTOSTART", raising=False)
+        started = services.ensure_worker()
+        pid = None
         try:
-            yield {"host": host, "node": node, "address": address, "log": root / "dispatcher.log"}
+            _wait(lambda: (host / "dispatcher.log").exists() and "serving" in (host / "dispatcher.log").read_text(),
+                  60, "the dispatcher to connect")
+            pid = int((host / "dispatcher.lock").read_text())
+            yield {"host": host, "node": node, "address": address, "started": started, "pid": pid}
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            log.close()
+            if pid is None:
+                pid = int((host / "dispatcher.lock").read_text() or 0)
+            if pid:
+                os.killpg(pid, signal.SIGTERM)
+                _wait(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in _proc_state(pid), 30,
+                      "the dispatcher to stop")
             ray.shutdown()
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"
 
 
 @pytest.fixture
@@ -169,25 +185,15 @@ def test_a_run_executes_on_a_node_comes_back_whole_and_survives_losing_its_worke
 
 
 @needs_ray
-def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(cluster, monkeypatch, ssrl_home):
+def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, monkeypatch):
     from app import services
     from ssrl_core.runs import ray_backend, worker
 
-    monkeypatch.delenv("SSRL_NO_AUTOSTART")
     monkeypatch.setenv("SSRL_BACKEND", "ray")
-    monkeypatch.setenv("RAY_ADDRESS", cluster["address"])
-    assert not services.worker_alive()
-    assert services.ensure_worker()
-    try:
-        _wait(lambda: ray_backend.dispatcher_alive(), 30, "the dispatcher's lock")
-        log = ssrl_home / "dispatcher.log"
-        _wait(lambda: "serving" in log.read_text(), 60, "the dispatcher to connect")
-        assert f"on {cluster['address']}" in log.read_text()
-        assert services.worker_alive() and not worker.worker_alive()
-    finally:
-        pid = int((ssrl_home / "dispatcher.lock").read_text())
-        os.killpg(pid, signal.SIGTERM)
-        _wait(lambda: not ray_backend.dispatcher_alive(), 30, "the dispatcher to stop")
+    assert cluster["started"] and ray_backend.dispatcher_alive() and not worker.worker_alive()
+    assert services.worker_alive()
+    log = (host / "dispatcher.log").read_text()
+    assert f"on {cluster['address']}: 2 runs at once" in log  # RAY_ADDRESS and the CPUs per run reached it
 
 
 def test_a_bad_backend_name_says_what_to_set(monkeypatch):

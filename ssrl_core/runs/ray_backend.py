@@ -302,13 +302,26 @@ def merge_references(config: dict, results: dict) -> None:
         cache.get(key, lambda value=value: value)
 
 
+def _cpus_from_env() -> float | None:
+    raw = os.environ.get("SSRL_RAY_CPUS_PER_RUN")
+    if not raw:
+        return None
+    try:
+        cpus = float(raw)
+    except ValueError:
+        cpus = 0.0
+    if not cpus > 0:
+        raise ValueError(f"SSRL_RAY_CPUS_PER_RUN must be a number above 0 (the CPUs each run asks for), got {raw!r}")
+    return cpus
+
+
 class Dispatcher:
     """Claims queued runs and executes each as a Ray task (see the module docstring)."""
 
     def __init__(self, store: RunStore | None = None, cpus_per_run: float | None = None, poll_s: float = 0.5,
                  address: str | None = None):
         self.store = store or RunStore()
-        self.cpus_per_run = cpus_per_run
+        self.cpus_per_run = cpus_per_run or _cpus_from_env()
         self.poll_s = poll_s
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.id = f"ray:{socket.gethostname()}:{os.getpid()}"
