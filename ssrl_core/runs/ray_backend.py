@@ -315,6 +315,17 @@ def _cpus_from_env() -> float | None:
     return cpus
 
 
+class _Flight:
+    """One attempt of one run in flight: its claimed row, the thread driving it, its task."""
+
+    def __init__(self, run: dict):
+        self.run = run
+        self.id = run["id"]
+        self.thread: threading.Thread | None = None
+        self.gen = None  # the task's ObjectRefGenerator once launched
+        self.taken = False  # another process requeued the run under us: drop it, never finish it
+
+
 class Dispatcher:
     """Claims queued runs and executes each as a Ray task (see the module docstring)."""
 
@@ -327,8 +338,7 @@ class Dispatcher:
         self.id = f"ray:{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._lock_file = None
-        self._runs: dict[str, threading.Thread] = {}
-        self._gens: dict = {}
+        self._flights: dict[str, _Flight] = {}
         self._slots: tuple[float, int, dict] = (0.0, 1, {})
         self.board = None
 
@@ -374,15 +384,26 @@ class Dispatcher:
         return n, opts
 
     def _beat(self) -> None:
+        """Every 0.5 s: pass on cancel requests; every 2 s: beat, and stop the task of a run
+        that is no longer ours (another process requeued it), so that it never runs twice."""
+        import ray
+
         last_beat = 0.0
         while not self._stop.wait(CANCEL_POLL_S):
             beat = time.monotonic() - last_beat >= HEARTBEAT_S
-            for run_id in list(self._runs):
+            for f in list(self._flights.values()):
                 try:
-                    if self.store.cancel_requested(run_id):  # posted every tick: a restarted board forgets
-                        self.board.cancel.remote(run_id)
                     if beat:
-                        self.store.heartbeat(run_id, self.id)
+                        self.store.heartbeat(f.id, self.id)
+                        row = self.store.get(f.id)
+                        if row is None or row["status"] != "running" or row["worker"] != self.id:
+                            if f.thread.is_alive() and not f.taken:
+                                f.taken = True
+                                if f.gen is not None:
+                                    ray.cancel(f.gen, force=True)
+                            continue
+                    if self.store.cancel_requested(f.id):  # posted every tick: a restarted board forgets
+                        self.board.cancel.remote(f.id)
                 except Exception:  # noqa: BLE001 - a busy database is tried again next tick
                     pass
             if beat:
@@ -411,51 +432,54 @@ class Dispatcher:
                 if time.monotonic() - last_stale > 5:
                     self.store.requeue_stale(STALE_S)  # runs of a worker or dispatcher that died
                     last_stale = time.monotonic()
-                for run_id, thread in list(self._runs.items()):
-                    if not thread.is_alive():
-                        del self._runs[run_id]
+                for run_id, f in list(self._flights.items()):
+                    if not f.thread.is_alive():
+                        del self._flights[run_id]
                 n, _ = self.slots()
-                while len(self._runs) < n:
+                while len(self._flights) < n:
                     run = self.store.claim(self.id)
                     if run is None:
                         break
-                    thread = threading.Thread(target=self._drive, args=(run,), name=f"drive-{run['id']}", daemon=True)
-                    self._runs[run["id"]] = thread
-                    thread.start()
-                if self._runs:
+                    f = _Flight(run)
+                    f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
+                    self._flights[f.id] = f
+                    f.thread.start()
+                if self._flights:
                     idle_since = time.monotonic()
                 elif once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
                     return 0
                 self._stop.wait(self.poll_s)
         finally:
             self._stop.set()
-            for run_id, gen in list(self._gens.items()):  # stopping: the runs go back to the queue
-                try:
-                    ray.cancel(gen, force=True)
-                except Exception:  # noqa: BLE001
-                    pass
-                self.store.requeue(run_id, self.id, "the Ray dispatcher stopped")
+            for f in list(self._flights.values()):  # stopping: the runs go back to the queue
+                if f.gen is not None:
+                    try:
+                        ray.cancel(f.gen, force=True)
+                    except Exception:  # noqa: BLE001
+                        pass
+                self.store.requeue(f.id, self.id, "the Ray dispatcher stopped")
             ray.shutdown()
         return 0
 
-    def _drive(self, run: dict) -> None:
+    def _drive(self, f: _Flight) -> None:
         """Run one claimed run as a task and fold its messages into the store and folder."""
         import ray
         from ray import exceptions as rex
 
         from . import artifacts as art
 
-        run_id, run_dir = run["id"], Path(run["run_dir"])
+        run, run_id, run_dir = f.run, f.id, Path(f.run["run_dir"])
         print(f"run {run_id}: {run['method']} on {run['dataset']} (attempt {run['attempts']})", flush=True)
         status, error, summary = "failed", None, None
         try:
             _, opts = self.slots()
-            gen = self._task.options(num_returns="streaming", **opts).remote(
+            f.gen = self._task.options(num_returns="streaming", **opts).remote(
                 run_id, run["config"], pack(run_dir), self.board, opts["num_cpus"])
-            self._gens[run_id] = gen
             end = None
-            for ref in gen:
+            for ref in f.gen:
                 msg = ray.get(ref)
+                if f.taken or self._stop.is_set():
+                    return  # someone else's now, or serve() requeues it
                 if msg["kind"] == FILES:
                     unpack(msg["archive"], run_dir)
                 elif msg["kind"] == END:
@@ -479,8 +503,8 @@ class Dispatcher:
             status, error = "failed", (f"the cluster could not set up the app's code on a node: {str(e)[:300]}. "
                                        "Check that every Ray node runs the same Python and Ray versions as the host.")
         except rex.RayError as e:  # the node, its worker process or the connection was lost
-            if self._stop.is_set():
-                return  # serve() requeues it
+            if f.taken or self._stop.is_set():
+                return
             reason = f"its Ray node or worker process was lost ({type(e).__name__})"
             if run["attempts"] < MAX_ATTEMPTS and self.store.requeue(run_id, self.id, reason):
                 print(f"run {run_id}: requeued, {reason}", flush=True)
@@ -488,19 +512,16 @@ class Dispatcher:
             status, error = "failed", (f"{reason}, {run['attempts']} times: check the cluster's nodes "
                                        "(`ray status`) and resubmit")
         except Exception as e:  # noqa: BLE001 - the host's side failed (disk full, a refused archive)
-            gen = self._gens.get(run_id)
-            if gen is not None:
+            if f.gen is not None:
                 try:
-                    ray.cancel(gen, force=True)
+                    ray.cancel(f.gen, force=True)
                 except Exception:  # noqa: BLE001
                     pass
             status, error = "failed", explain_failure(e)
         finally:
-            self._gens.pop(run_id, None)
             if self.board is not None:
                 self.board.forget.remote(run_id)
-        if self._stop.is_set() and status == "failed":
-            return  # stopping mid-run: serve() requeues it
+        if f.taken or (self._stop.is_set() and status == "failed"):
+            return  # someone else's now, or stopping mid-run (serve() requeues it)
         self.store.finish(run_id, status, summary=summary, error=error)
         print(f"run {run_id}: {status}", flush=True)
-
