@@ -15,7 +15,8 @@ from ssrl_core.data import ImageSet, available_datasets, load_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
-from ssrl_core.runs.worker import live_workers, start_workers, worker_alive, worker_count
+from ssrl_core.runs import ray_backend
+from ssrl_core.runs import worker as local_worker
 
 ACTIVE = ("queued", "running")
 
@@ -33,20 +34,36 @@ def store() -> RunStore:
     return _store(home())
 
 
+def worker_alive() -> bool:
+    """Whether something runs queued runs for this SSRL_HOME: the local worker, or the Ray
+    dispatcher when ``SSRL_BACKEND=ray`` (a flock check, microseconds)."""
+    if ray_backend.backend() == "ray":
+        return ray_backend.dispatcher_alive()
+    return local_worker.worker_alive()
+
+
 def ensure_worker() -> bool:
     """Start a background worker for every empty worker slot of this SSRL_HOME (flock
-    checks, microseconds; ``SSRL_WORKERS`` slots, default one per GPU or one on a CPU).
-    The workers outlive the app. ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive
-    workers themselves). Returns whether a worker is alive or was started."""
+    checks, microseconds; ``SSRL_WORKERS`` slots, default one per GPU or one on a CPU), or
+    with ``SSRL_BACKEND=ray`` the one dispatcher that sends runs to the Ray cluster. They
+    outlive the app. ``SSRL_NO_AUTOSTART=1`` turns this off (tests drive workers
+    themselves). Returns whether one is alive or was started."""
     try:
-        if len(live_workers()) >= worker_count():
+        if ray_backend.backend() == "ray":
+            if ray_backend.dispatcher_alive():
+                return True
+            if os.environ.get("SSRL_NO_AUTOSTART") == "1":
+                return False
+            ray_backend.start_dispatcher_process()
+            return True
+        if len(local_worker.live_workers()) >= local_worker.worker_count():
             return True
         if os.environ.get("SSRL_NO_AUTOSTART") == "1":
-            return worker_alive()
-        start_workers()
-    except ValueError as e:  # a bad SSRL_WORKERS: say so instead of failing the page
+            return local_worker.worker_alive()
+        local_worker.start_workers()
+    except ValueError as e:  # a bad SSRL_WORKERS or SSRL_BACKEND: say so instead of failing the page
         st.error(f"No worker started: {e}")
-        return worker_alive()
+        return local_worker.worker_alive()
     return True
 
 

@@ -4,7 +4,7 @@
     python -m ssrl_core submit --dataset shapes --method rotation
     python -m ssrl_core runs [--json]
     python -m ssrl_core cancel ID
-    python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS]
+    python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
@@ -93,10 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
                                    "(default one per GPU, or one on a CPU machine); this worker takes the "
                                    "first free slot, or --slot N, and exits when none is free. The app starts "
-                                   "a worker for every empty slot.")
+                                   "a worker for every empty slot. With --backend ray (or SSRL_BACKEND=ray) this "
+                                   "process is instead the home's one dispatcher, sending runs to a Ray cluster.")
     p.add_argument("--slot", type=int, default=None, metavar="N", help="take worker slot N (0-based) only")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
+    p.add_argument("--backend", choices=("local", "ray"), default=None,
+                   help="local: train in this process; ray: dispatch runs as tasks to the Ray cluster at RAY_ADDRESS "
+                        "(a local Ray instance without it). Default: SSRL_BACKEND, else local")
+    p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
+                   help="ray: CPUs each run asks for (default: SSRL_RAY_CPUS_PER_RUN, else 1 on a cluster with GPUs, "
+                        "where each run also takes one GPU, and 2 without)")
 
     p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
                        description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "
@@ -233,10 +240,15 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from .runs.worker import Worker
+    from .runs.ray_backend import Dispatcher, backend
+    from .runs.worker import Worker, worker_count
 
-    from .runs.worker import worker_count
-
+    if (args.backend or backend()) == "ray":
+        if args.slot is not None:
+            raise ValueError("--slot is for local workers; the Ray dispatcher has no slot (one per SSRL_HOME)")
+        if args.cpus_per_run is not None and args.cpus_per_run <= 0:
+            raise ValueError(f"--cpus-per-run must be more than 0, got {args.cpus_per_run}")
+        return Dispatcher(cpus_per_run=args.cpus_per_run).serve(once=args.once, idle_exit_s=args.idle_exit)
     if args.slot is not None and not 0 <= args.slot < worker_count():
         raise ValueError(f"--slot must be from 0 to {worker_count() - 1} (SSRL_WORKERS={worker_count()}), got {args.slot}")
     return Worker(slot=args.slot).serve(once=args.once, idle_exit_s=args.idle_exit, restartable=True)

@@ -39,3 +39,19 @@ def exclusive(path: Path):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def hold(path: Path):
+    """Take the lock on ``path`` for as long as the returned open file lives, writing this
+    process's pid into it; None when another process holds it."""
+    import os
+
+    fh = open(path, "a+")
+    if not try_lock(fh):
+        fh.close()
+        return None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh

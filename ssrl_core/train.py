@@ -84,9 +84,19 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
 def preflight(cfg: RunConfig) -> None:
     """Refuse, before queueing, a run whose method cannot train on its dataset or encoder
     (colorization on grayscale images, mae without vit-tiny, supervised without labels):
-    builds the method once on the CPU, which takes milliseconds, and raises its ValueError."""
+    builds the method once on the CPU, which takes milliseconds, and raises its ValueError.
+    With ``SSRL_BACKEND=ray`` a dataset whose files are not on this host passes: the runs
+    load it on the cluster's nodes, which say so if they lack it too."""
+    from .data import DatasetMissing
+    from .runs.ray_backend import backend
+
     resolved = cfg.resolved("cpu")
-    dataset = load_dataset(resolved.dataset, resolved.data_dir)
+    try:
+        dataset = load_dataset(resolved.dataset, resolved.data_dir)
+    except DatasetMissing:
+        if backend() == "ray":
+            return
+        raise
     build(resolved, torch.device("cpu"), dataset)
 
 

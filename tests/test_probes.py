@@ -353,9 +353,12 @@ def test_epoch_probe_logs_measures_and_snapshots(tmp_path):
     assert set(snaps) == {0, 1, 2} and len(rows) == len(ds)  # all 100 train and 100 test rows
     assert snaps[0].shape == (len(ds), 16) and snaps[0].dtype == np.float32
     assert np.allclose(snaps[2], imgs[torch.as_tensor(rows)].reshape(len(ds), -1).float().numpy() / 255)
-    # a resumed run forgets the epochs it trains again
+    # a run resumed from epoch 1's checkpoint keeps the records up to it and forgets the epochs
+    # it trains again; a fresh start forgets them all
     EpochProbe(ds, tmp_path, seed=0, epochs=2, device=CPU).start(1)
-    assert [r["epoch"] for r in read_epochs(tmp_path)] == [0]
+    assert [r["epoch"] for r in read_epochs(tmp_path)] == [0, 1]
+    EpochProbe(ds, tmp_path, seed=0, epochs=2, device=CPU).start(0)
+    assert read_epochs(tmp_path) == []
 
 
 # -- a real finished run ------------------------------------------------------------------------------

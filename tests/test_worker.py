@@ -190,3 +190,27 @@ def test_only_the_worker_holding_a_runs_slot_counts_as_alive(monkeypatch):
     second._lock_file.close()  # as when its process dies
     assert worker_state(second.id) is False
     w._lock_file.close()
+
+
+def test_a_ray_dispatchers_runs_are_its_own_while_it_holds_its_lock():
+    """The local workers and the Ray dispatcher can share a store: a live dispatcher's run
+    is never requeued by a worker, a dead one's goes back at once."""
+    import socket
+
+    from ssrl_core.locks import hold
+    from ssrl_core.runs.worker import STALE_S, dispatcher_lock, worker_state
+
+    me = socket.gethostname()
+    fh = hold(dispatcher_lock())  # as Dispatcher.acquire does: the lock holds the pid
+    dispatcher = f"ray:{me}:{os.getpid()}"
+    assert worker_state(dispatcher) is True
+    assert worker_state(f"ray:{me}:1") is False  # an earlier dispatcher of this home
+    assert worker_state("ray:another-host:1") is None  # the heartbeat decides
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random", dataset="digits"))
+    assert store.claim(dispatcher)["id"] == rid
+    assert store.requeue_orphans(worker_state, STALE_S) == []
+    fh.close()  # the dispatcher dies
+    assert worker_state(dispatcher) is False
+    assert store.requeue_orphans(worker_state, STALE_S) == [rid]
+    assert store.get(rid)["status"] == "queued"

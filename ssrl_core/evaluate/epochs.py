@@ -89,8 +89,9 @@ class EpochProbe:
         np.save(self.dir / SNAPSHOTS / "rows.npy", self.rows)
 
     def start(self, start_epoch: int) -> None:
-        """Forget records from ``start_epoch`` on (they are about to be trained again)."""
-        kept = [r for r in read_epochs(self.dir) if r.get("epoch", 0) < start_epoch]
+        """Forget records after ``start_epoch``, the last epoch the checkpoint holds (the ones
+        after it are about to be trained again); a fresh start (0) forgets them all."""
+        kept = [r for r in read_epochs(self.dir) if r.get("epoch", 0) <= start_epoch] if start_epoch else []
         (self.dir / EPOCHS_LOG).write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def __call__(self, encoder: torch.nn.Module, epoch: int, record: dict | None = None) -> dict:

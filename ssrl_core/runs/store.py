@@ -245,28 +245,11 @@ class RunStore:
             c.execute("UPDATE runs SET heartbeat=? WHERE id=? AND worker=? AND status='running'",
                       (time.time(), run_id, worker))
 
-    def requeue_stale(self, max_age_s: float = 30.0, exclude_worker: str | None = None) -> list[str]:
-        """Put running runs whose worker stopped beating back in the queue."""
-        cutoff = time.time() - max_age_s
-        with self._conn() as c:
-            c.execute("BEGIN IMMEDIATE")
-            rows = c.execute(
-                "SELECT id FROM runs WHERE status='running' AND (heartbeat IS NULL OR heartbeat<?) "
-                "AND (worker IS NOT ? OR ? IS NULL)", (cutoff, exclude_worker, exclude_worker)
-            ).fetchall()
-            ids = [r["id"] for r in rows]
-            for run_id in ids:
-                c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=?", (run_id,))
-                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
-                          (run_id, time.time(), "requeued", json.dumps({"reason": "its worker stopped"})))
-            c.execute("COMMIT")
-        return ids
-
     def requeue_orphans(self, worker_alive: Callable[[str | None], bool | None], stale_s: float = 30.0) -> list[str]:
         """Put running runs whose worker is gone back in the queue (they resume from their
         last checkpoint). ``worker_alive(worker_id)`` says True (alive: never requeued),
-        False (gone: requeued at once) or None (cannot tell, e.g. another host: requeued
-        when its heartbeat is older than ``stale_s``)."""
+        False (gone: requeued at once) or None (cannot tell, e.g. another host or a Ray
+        dispatcher: requeued when its heartbeat is older than ``stale_s``)."""
         now = time.time()
 
         def orphaned(r) -> bool:
@@ -282,16 +265,19 @@ class RunStore:
                 return ids  # the usual case: no write lock taken
             c.execute("BEGIN IMMEDIATE")
             for r in c.execute(query).fetchall():
-                if not orphaned(r):
-                    continue
-                c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=? AND "
-                          "status='running' AND worker IS ?", (r["id"], r["worker"]))
-                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
-                          (r["id"], now, "requeued", json.dumps({"reason": "its worker stopped",
-                                                                 "worker": r["worker"]})))
-                ids.append(r["id"])
+                if orphaned(r) and _requeue(c, r["id"], r["worker"], "its worker stopped"):
+                    ids.append(r["id"])
             c.execute("COMMIT")
         return ids
+
+    def requeue(self, run_id: str, worker: str, reason: str) -> bool:
+        """Put one running run of ``worker`` back in the queue (it resumes from its last
+        checkpoint), with a 'requeued' event saying why. False when it is not running there."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            done = _requeue(c, run_id, worker, reason)
+            c.execute("COMMIT")
+        return done
 
     def record(self, run_id: str, event: dict, worker: str | None = None) -> None:
         """Store an event from the training loop and fold it into the run's progress row."""
@@ -337,6 +323,16 @@ class RunStore:
                 (status, time.time(), json.dumps(summary) if summary else None, error, status, status, *args),
             )
         return cur.rowcount > 0
+
+
+def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str) -> bool:
+    """Inside a write transaction: ``run_id`` back to the queue if ``worker`` still runs it."""
+    n = c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=? AND "
+                  "status='running' AND worker IS ?", (run_id, worker)).rowcount
+    if n:
+        c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                  (run_id, time.time(), "requeued", json.dumps({"reason": reason, "worker": worker})))
+    return bool(n)
 
 
 def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:

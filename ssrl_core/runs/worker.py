@@ -26,7 +26,7 @@ from pathlib import Path
 from .. import paths
 from ..config import RunConfig
 from ..locks import lock_held, try_lock
-from ..train import Interrupted
+from ..train import Cancelled, Interrupted
 from .store import ClaimLost, Limits, RunStore
 
 HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
@@ -82,6 +82,11 @@ def slot_lock(slot: int) -> Path:
     return slots_dir() / f"slot-{slot}.lock"
 
 
+def dispatcher_lock() -> Path:
+    """Held by the Ray dispatcher of this home (``SSRL_BACKEND=ray``), with its pid."""
+    return paths.ssrl_home() / "dispatcher.lock"
+
+
 def live_workers() -> list[dict]:
     """The workers alive in this home now: ``{"slot", "id", "pid"}`` for every held slot."""
     out = []
@@ -103,11 +108,21 @@ def worker_pids() -> list[int]:
 
 
 def worker_state(worker_id: str | None) -> bool | None:
-    """Whether the worker that claimed a run is alive: True / False for a worker of this
-    host (its slot lock is held, by it), None when this host cannot tell (another host,
-    or an id without a slot): the store then goes by the heartbeat."""
+    """Whether the worker that claimed a run is alive: True / False for a worker or Ray
+    dispatcher of this host (its slot lock, or the dispatcher lock, is held, by it), None
+    when this host cannot tell (another host, or an id without a slot): the store then
+    goes by the heartbeat."""
     if not worker_id:
         return False
+    if worker_id.startswith("ray:"):  # a Ray dispatcher (ray:host:pid): its lock holds its pid
+        _, host, pid = (worker_id.split(":") + ["", ""])[:3]
+        if host != socket.gethostname():
+            return None
+        path = dispatcher_lock()
+        try:
+            return lock_held(path) and path.read_text().strip() == pid
+        except OSError:
+            return False
     parts = worker_id.rsplit(":", 2)
     if len(parts) != 3 or not parts[2].isdigit() or parts[0] != socket.gethostname():
         return None
@@ -197,6 +212,15 @@ def folder_mb(path: Path) -> float:
             except FileNotFoundError:
                 pass
     return total / 1e6
+
+
+def end_of(exc: BaseException, phase: str = "training") -> tuple[str, str]:
+    """How a run that raised ``exc`` ends: ('cancelled' or 'failed', the reason in plain
+    words); ``phase`` is where a cancel that did not say where it stopped came in."""
+    if isinstance(exc, Cancelled):  # the loop says where it stopped; the evaluation by its phase
+        said = str(exc) if str(exc) != "cancelled" else f"cancelled during {phase}"
+        return "cancelled", said + KEPT
+    return "failed", explain_failure(exc)
 
 
 def warm_caches() -> subprocess.Popen | None:
@@ -366,7 +390,6 @@ class Worker:
 
     def run_one(self, run: dict) -> str:
         """Execute one claimed run and finish it: done, cancelled or failed with a reason."""
-        from ..train import Cancelled
         from .execute import execute
 
         run_id, run_dir = run["id"], Path(run["run_dir"])
@@ -403,14 +426,11 @@ class Worker:
             if over:
                 raise DiskBudgetExceeded(over)
             status = "done"
-        except Cancelled as e:  # the loop says where it stopped; the evaluation by its phase
-            said = str(e) if str(e) != "cancelled" else f"cancelled during {self._phase}"
-            status, error = "cancelled", said + KEPT
         except ClaimLost as e:
             status = "lost"
             print(f"run {run_id}: {e}; leaving it to its new worker", flush=True)
         except Exception as e:  # every failure ends the run with a reason
-            status, error = "failed", explain_failure(e)
+            status, error = end_of(e, self._phase)
         with self._finishing:
             if status != "lost" and self.current == run_id:
                 if not self.store.finish(run_id, status, summary=summary, error=error, worker=self.id):

@@ -1,0 +1,237 @@
+"""The Ray backend against a real local Ray instance: runs execute as Ray tasks in a folder
+on the "node" (its own SSRL_HOME), and their events, checkpoints and files come back to
+the host's store and run folder; a killed task resumes from the last epoch; cancel and
+failures end with the local worker's reasons; hostile bytes are never unpacked.
+
+One Ray instance (2 CPUs, 127.0.0.1 only) and one dispatcher process serve the module."""
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import secrets
+import shutil
+import signal
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ssrl_core.config import RunConfig
+from ssrl_core.data.custom import ArchiveRejected
+from ssrl_core.runs import artifacts as art
+from ssrl_core.runs.ray_backend import pack, unpack
+from ssrl_core.runs.store import FINISHED, RunStore
+
+from .conftest import ROOT
+from .test_worker import _wait
+
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="ray is not installed: pip install -r requirements.txt")
+
+
+def _import_tiny(home: Path, mp) -> Path:
+    """200 digits (20 per class) imported as dataset 'tiny' into HOME: a set small enough that
+    a whole run, evaluation included, takes seconds. Returns the dataset's folder."""
+    from PIL import Image
+
+    from ssrl_core.data import load_dataset
+    from ssrl_core.data.custom import custom_root, import_images
+
+    ds = load_dataset("digits")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for c in range(10):
+            for i, row in enumerate((ds.labels == c).nonzero().flatten()[:20].tolist()):
+                png = io.BytesIO()
+                Image.fromarray(ds.images[row, 0].numpy(), "L").save(png, format="PNG")
+                zf.writestr(f"{c}/{i}.png", png.getvalue())
+    mp.setenv("SSRL_HOME", str(home))
+    import_images(io.BytesIO(buf.getvalue()), "tiny", size=32)
+    return custom_root() / "tiny"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A local Ray instance whose workers see their own SSRL_HOME (the "node"), and the
+    dispatcher the app starts for the host's SSRL_HOME, connected through RAY_ADDRESS."""
+    root = tmp_path_factory.mktemp("ray")
+    host, node = root / "host", root / "node"
+    with pytest.MonkeyPatch.context() as mp:
+        tiny = _import_tiny(host, mp)
+        shutil.copytree(tiny, node / "data" / "custom" / "tiny")  # imported data must be copied to the nodes
+        shutil.copytree(tiny, host / "data" / "custom" / "hostonly")  # ... this one is not
+        mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray listens on 127.0.0.1 only
+        mp.setenv("RAY_AUTH_MODE", "token")  # a token in the environment: nothing written to ~/.ray
+        mp.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        mp.setenv("SSRL_HOME", str(node))  # Ray's worker processes inherit it
+        import ray
+
+        ctx = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
+        address = ctx.address_info["gcs_address"]
+        assert address.startswith("127.0.0.1:")
+        # the app's way: SSRL_BACKEND=ray makes ensure_worker start the dispatcher (detached)
+        from app import services
+
+        mp.setenv("SSRL_HOME", str(host))
+        mp.setenv("PYTHONPATH", str(ROOT))
+        mp.setenv("SSRL_BACKEND", "ray")
+        mp.setenv("RAY_ADDRESS", address)
+        mp.setenv("SSRL_RAY_CPUS_PER_RUN", "1")  # two runs at once on the 2-CPU instance
+        mp.delenv("SSRL_NO_AUTOSTART", raising=False)
+        started = services.ensure_worker()
+        pid = None
+        try:
+            _wait(lambda: (host / "dispatcher.log").exists() and "serving" in (host / "dispatcher.log").read_text(),
+                  60, "the dispatcher to connect")
+            pid = int((host / "dispatcher.lock").read_text())
+            yield {"host": host, "node": node, "address": address, "started": started, "pid": pid}
+        finally:
+            if pid is None:
+                pid = int((host / "dispatcher.lock").read_text() or 0)
+            if pid:
+                os.killpg(pid, signal.SIGTERM)
+                _wait(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in _proc_state(pid), 30,
+                      "the dispatcher to stop")
+            ray.shutdown()
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"
+
+
+@pytest.fixture
+def host(cluster, monkeypatch) -> Path:
+    monkeypatch.setenv("SSRL_HOME", str(cluster["host"]))
+    return cluster["host"]
+
+
+def _ended(store, *ids, timeout=120):
+    _wait(lambda: all(store.get(i)["status"] in FINISHED for i in ids), timeout, f"runs {ids} to end")
+    return [store.get(i) for i in ids]
+
+
+@needs_ray
+def test_failures_end_with_reasons_that_say_where_the_data_must_be(host):
+    store = RunStore()
+    missing = store.submit(RunConfig(dataset="cifar10", method="random"))  # no files on the node
+    hostonly = store.submit(RunConfig(dataset="hostonly", method="random"))  # imported on the host only
+    a, b = _ended(store, missing, hostonly)
+    assert abs(a["started"] - b["started"]) < 2  # the cluster takes two runs at once
+    assert a["status"] == "failed" and a["error"].startswith("dataset missing") and "CIFAR-10" in a["error"]
+    assert "must exist on every node" in a["error"]
+    assert b["status"] == "failed" and b["error"].startswith("dataset missing")
+    assert "copy SSRL_HOME/data/custom/hostonly" in b["error"] and "every Ray node" in b["error"]
+
+
+@needs_ray
+def test_cancel_reaches_the_task_and_what_it_made_comes_back(host):
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="tiny", method="rotation", encoder="cnn-small", epochs=500, batch_size=32))
+    _wait(lambda: store.get(rid)["phase"] == "training", 120, "training to start")
+    store.request_cancel(rid)
+    (run,) = _ended(store, rid, timeout=30)  # the 500 epochs would take minutes
+    assert run["status"] == "cancelled" and "cancelled at epoch" in run["error"], run["error"]
+    run_dir = Path(run["run_dir"])
+    assert (run_dir / "snapshots" / "e00000.npy").exists()  # made on the node before training, sent at the end
+    assert run["epoch"] < 500
+
+
+@needs_ray
+def test_a_run_executes_on_a_node_comes_back_whole_and_survives_losing_its_worker(host, cluster):
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="tiny", method="simclr", encoder="cnn-small", epochs=2, batch_size=32))
+    run_dir = Path(store.get(rid)["run_dir"])
+    _wait(lambda: (run_dir / "checkpoint.safetensors").exists(), 120, "the first epoch's checkpoint on the host")
+    first = store.events(rid, kind="placement")[0]
+    os.kill(first["pid"], signal.SIGKILL)  # the Ray worker process running the task dies mid-run
+    (run,) = _ended(store, rid)
+    assert run["status"] == "done", run["error"]
+    assert run["attempts"] == 2 and run["summary"]["epochs"] == 2
+    requeued = store.events(rid, kind="requeued")
+    assert len(requeued) == 1 and "worker process was lost" in requeued[0]["reason"]
+    resumed = store.events(rid, kind="resumed")
+    assert len(resumed) == 1 and resumed[0]["epoch"] >= 1  # from the checkpoint the host had, not from scratch
+    # it ran in a folder of the node's own SSRL_HOME, removed afterwards ...
+    places = store.events(rid, kind="placement")
+    assert len(places) == 2
+    for p in places:
+        assert Path(p["folder"]).parent == cluster["node"] / "ray-runs" and not Path(p["folder"]).exists()
+    # ... and everything it wrote is in the host's run folder and store
+    a = art.RunArtifacts(run_dir)
+    assert a.summary == run["summary"] and a.summary["knn_accuracy"] > 0.3
+    coords, kind = a.map()
+    assert kind == "umap" and coords.shape == (200, 2)
+    assert len(a.neighbours(0, k=5)) == 5
+    assert [e["epoch"] for e in a.epochs()] == [0, 1, 2]  # the record of the epoch before the loss is kept
+    assert a.probes and a.references()  # the probes and the shared references came back too
+    assert [e["epoch"] for e in store.events(rid, kind="epoch_end")][-1] == 2
+
+
+@needs_ray
+def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, monkeypatch):
+    from app import services
+    from ssrl_core.runs import ray_backend, worker
+
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    assert cluster["started"] and ray_backend.dispatcher_alive() and not worker.worker_alive()
+    assert services.worker_alive()
+    log = (host / "dispatcher.log").read_text()
+    assert f"on {cluster['address']}: 2 runs at once" in log  # RAY_ADDRESS and the CPUs per run reached it
+
+
+def test_a_bad_backend_name_says_what_to_set(monkeypatch):
+    from ssrl_core.runs.ray_backend import backend
+
+    monkeypatch.setenv("SSRL_BACKEND", "slurm")
+    with pytest.raises(ValueError, match="SSRL_BACKEND='slurm' is not a backend: set it to 'local'"):
+        backend()
+
+
+def _zip(members: dict[str, bytes], link: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("members, link, why", [
+    ({"/tmp/evil.txt": b"x"}, None, "absolute path"),
+    ({"ok.txt": b"x", "../evil.txt": b"x"}, None, "climbs out"),
+    ({"snapshots/../../evil.txt": b"x"}, None, "climbs out"),
+    ({"C:\\evil.txt": b"x"}, None, "absolute path"),
+    ({"ok.txt": b"x"}, "snapshots/link", "is a link"),
+])
+def test_unpacking_refuses_hostile_archives_and_writes_nothing(tmp_path, members, link, why):
+    dest = tmp_path / "runs" / "r1"
+    dest.mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(ArchiveRejected, match=why):
+        unpack(_zip(members, link), dest)
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
+    with pytest.raises(ArchiveRejected, match="not a zip"):
+        unpack(b"\x00not a zip at all", dest)
+
+
+def test_run_folders_travel_as_changed_files_only(tmp_path):
+    src, dst = tmp_path / "node", tmp_path / "host"
+    (src / "snapshots").mkdir(parents=True)
+    (src / "checkpoint.safetensors").write_bytes(b"epoch 1")
+    (src / "snapshots" / "e00000.npy").write_bytes(b"rows")
+    (src / "metrics.json.tmp123").write_bytes(b"half written")  # never sent
+    sent: dict = {}
+    assert sorted(unpack(pack(src, sent), dst)) == ["checkpoint.safetensors", "snapshots/e00000.npy"]
+    assert pack(src, sent) is None  # nothing new
+    (src / "checkpoint.safetensors").write_bytes(b"epoch 2, longer")
+    assert unpack(pack(src, sent), dst) == ["checkpoint.safetensors"]
+    assert (dst / "checkpoint.safetensors").read_bytes() == b"epoch 2, longer"
+    assert sorted(p.name for p in dst.rglob("*")) == ["checkpoint.safetensors", "e00000.npy", "snapshots"]
