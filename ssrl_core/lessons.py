@@ -347,11 +347,12 @@ class RunData:
     references: dict
 
     @classmethod
-    def read(cls, run_dir: Path | str) -> "RunData":
+    def read(cls, run_dir: Path | str, summary: dict | None = None) -> "RunData":
+        """``summary``: the store's copy, used when the folder has none (yet)."""
         from .runs.artifacts import RunArtifacts
 
         a = RunArtifacts(run_dir)
-        return cls(a.summary or {}, a.probes, a.epochs(), a.references())
+        return cls(a.summary or summary or {}, a.probes, a.epochs(), a.references())
 
 
 def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | None:
@@ -536,7 +537,8 @@ def launch(lesson: Lesson, store, nickname: str | None = None) -> dict[str, str]
 
 def store_data(planned: dict[str, dict]) -> dict[str, RunData]:
     """RunData of the planned runs that are done."""
-    return {n: RunData.read(p["run"]["run_dir"]) for n, p in planned.items() if p["action"] == "reuse"}
+    return {n: RunData.read(p["run"]["run_dir"], p["run"]["summary"]) for n, p in planned.items()
+            if p["action"] == "reuse"}
 
 
 # -- headless ---------------------------------------------------------------------------------------------
@@ -608,3 +610,57 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
     verdict["seconds"] = round(time.perf_counter() - t0, 1)
     verdict["device"] = device_type
     return verdict
+
+
+# -- the extras as a background job the app starts ------------------------------------------------------
+def _job_paths(lesson: Lesson) -> tuple[Path, Path]:
+    from . import paths
+
+    d = paths.ssrl_home() / "lessons"
+    return d / f"{lesson.id}.extras.lock", d / f"{lesson.id}.extras.pending"
+
+
+def extras_running(lesson: Lesson) -> bool:
+    """Whether a background job computes this lesson's extras now (or was started less than a
+    minute ago and is still importing)."""
+    from .locks import lock_held
+
+    lock, pending = _job_paths(lesson)
+    try:
+        if time.time() - pending.stat().st_mtime < 60:
+            return True
+    except FileNotFoundError:
+        pass
+    return lock_held(lock)
+
+
+def start_extras_job(lesson: Lesson, run_dirs: dict[str, str]) -> None:
+    """Compute the lesson's extras in a detached process (``python -m ssrl_core.lessons``)."""
+    from .runs.worker import spawn_detached
+
+    lock, pending = _job_paths(lesson)
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.touch()
+    spawn_detached(["-m", "ssrl_core.lessons", str(lesson.path), *(f"{n}={d}" for n, d in run_dirs.items())],
+                   "lessons.log")
+
+
+def _extras_job(path: str, pairs: list[str]) -> int:
+    from .locks import try_lock
+
+    lesson = load(path)
+    lock, pending = _job_paths(lesson)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        got = try_lock(fh)
+        pending.unlink(missing_ok=True)
+        if not got:
+            return 1
+        compute_extras(lesson, {n: Path(d) for n, _, d in (p.partition("=") for p in pairs)}, on_line=print)
+    return 0
+
+
+if __name__ == "__main__":  # python -m ssrl_core.lessons LESSON.toml RUN=DIR ...
+    import sys
+
+    sys.exit(_extras_job(sys.argv[1], sys.argv[2:]))
