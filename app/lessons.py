@@ -49,16 +49,8 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
             c = readouts.budget_curve(data[n].probes, "linear")
             if c:
                 series[f"{n} linear"] = c
-            for kind, label in (("random-linear", "random encoder, linear"),
-                                ("supervised-scratch", "supervised from scratch")):
-                c = readouts.budget_curve(data[n].references, kind)
-                if c and label not in refs:
-                    refs[label] = c
-        if not series:
-            return None
-        ticks, text = readouts.budget_ticks(list(series.values()) + list(refs.values()))
-        return charts.curves({**series, **refs}, "labelled images per class (log scale)", log_x=True,
-                             dashed=list(refs), tickvals=ticks, ticktext=text)
+            readouts.reference_curves(data[n].references, into=refs)
+        return charts.label_efficiency(series, refs) if series else None
     if chart.kind in ("collapse", "epoch_knn"):
         keys = ("effective_rank", "embedding_std") if chart.kind == "collapse" else ("epoch_knn",)
         series = {}

@@ -623,15 +623,9 @@ def _job_paths(lesson: Lesson) -> tuple[Path, Path]:
 def extras_running(lesson: Lesson) -> bool:
     """Whether a background job computes this lesson's extras now (or was started less than a
     minute ago and is still importing)."""
-    from .locks import lock_held
+    from .locks import job_active
 
-    lock, pending = _job_paths(lesson)
-    try:
-        if time.time() - pending.stat().st_mtime < 60:
-            return True
-    except FileNotFoundError:
-        pass
-    return lock_held(lock)
+    return job_active(*_job_paths(lesson))
 
 
 def start_extras_job(lesson: Lesson, run_dirs: dict[str, str]) -> None:
