@@ -9,7 +9,7 @@
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
-    python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR]
+    python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR] [--no-train]
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
 from __future__ import annotations
@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also reuse finished run folders with an identical config found under DIR "
                         "(e.g. other lessons' --out folders); repeatable")
     p.add_argument("--umap", action="store_true", help="also lay out the UMAP maps (skipped by default)")
+    p.add_argument("--no-train", action="store_true",
+                   help="train nothing: judge the finished run folders only (the verdict says incomplete "
+                        "when runs are missing)")
 
     p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
                        description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "
@@ -354,7 +357,8 @@ def cmd_lesson(args) -> int:
     cap = QUICK_EPOCHS if args.quick else args.max_epochs
     lesson = lesson.scaled(cap)
     verdict = run_headless(lesson, Path(args.out), reuse_from=[Path(p) for p in args.reuse_from],
-                           with_umap=args.umap, on_line=lambda s: print(s, file=sys.stderr, flush=True))
+                           with_umap=args.umap, on_line=lambda s: print(s, file=sys.stderr, flush=True),
+                           train=not args.no_train)
     print(json.dumps(verdict, indent=2))
     return 0
 

@@ -30,6 +30,7 @@ A side of a check is a number, a metric, or a difference ``"a.metric - b.metric"
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -508,12 +509,18 @@ def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dic
     device_type = device_type or local_device_type()
     rank = {"done": 0, "running": 1, "queued": 2}
     best: dict[str, dict] = {}
+    keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
     for row in store.list(limit=2000):
         if row["status"] not in rank:
             continue
-        try:
-            key = config_key(row["config"], device_type)
-        except (ValueError, TypeError):
+        raw = json.dumps(row["config"], sort_keys=True)
+        if raw not in keys:
+            try:
+                keys[raw] = config_key(row["config"], device_type)
+            except (ValueError, TypeError):
+                keys[raw] = None  # a dataset since deleted, say: never the lesson's run
+        key = keys[raw]
+        if key is None:
             continue
         have = best.get(key)
         if have is None or rank[row["status"]] < rank[have["status"]]:
@@ -559,9 +566,10 @@ def find_finished(cfg: RunConfig, roots: list[Path], device_type: str) -> Path |
 
 
 def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_umap: bool = False,
-                 on_line: Callable[[str], None] | None = None) -> dict:
+                 on_line: Callable[[str], None] | None = None, train: bool = True) -> dict:
     """Train (or reuse) every run of the lesson in ``out/<run name>``, compute the extras it
-    needs, and return the verdict with each run's numbers and times."""
+    needs, and return the verdict with each run's numbers and times. With ``train`` false,
+    only finished folders are judged (the others are ``missing``, the verdict incomplete)."""
     import shutil
 
     from .runs import artifacts as art
@@ -589,6 +597,10 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
             if found is not None:
                 shutil.copytree(found, d)
                 status = f"reused from {found}"
+            elif not train:
+                runs[name] = {"dir": str(d), "status": "missing"}
+                say(f"[{lesson.id}] {name}: missing (not trained: --no-train)")
+                continue
             else:
                 say(f"[{lesson.id}] training {name}: {cfg.method} on {cfg.dataset}, {cfg.epochs} epochs")
                 execute(cfg, d, with_umap=with_umap)
@@ -599,8 +611,9 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
                       "linear_accuracy": summary.get("linear_accuracy")}
         say(f"[{lesson.id}] {name}: {status} in {runs[name]['seconds']} s")
     t2 = time.perf_counter()
+    dirs = {n: d for n, d in dirs.items() if runs[n]["status"] != "missing"}
     data = {n: RunData.read(d) for n, d in dirs.items()}
-    if missing_extras(lesson, data):
+    if train and missing_extras(lesson, data):
         say(f"[{lesson.id}] computing the supervised-from-scratch reference")
         compute_extras(lesson, dirs, on_line=lambda s: say(f"[{lesson.id}] {s}"))
         data = {n: RunData.read(d) for n, d in dirs.items()}

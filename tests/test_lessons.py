@@ -152,7 +152,7 @@ def test_plan_reuses_identical_finished_runs_and_waits_for_queued_ones(monkeypat
     assert L.launch(lesson, store) == {}  # nothing twice
 
 
-def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_path):
+def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_path, capsys):
     out = tmp_path / "lesson"
     cmd = [sys.executable, "-m", "ssrl_core", "lesson", "labels-are-expensive", "--out", str(out), "--quick"]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ, timeout=300)
@@ -167,6 +167,12 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     assert v["seconds"] > 0 and v["runs"]["simclr"]["seconds"] > 0
     # a second call reuses the finished folder and gives the same numbers
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out), "--quick"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["runs"]["simclr"]["status"] == "reused" and again["checks"] == v["checks"]
+    # --no-train judges what is there: nothing in a new folder
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 0
+    empty = json.loads(capsys.readouterr().out)
+    assert empty["runs"]["simclr"]["status"] == "missing" and empty["verdict"] == "incomplete"
     # the default budget is a different run: refused in this folder, with advice
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
 
@@ -224,4 +230,4 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     store.finish(new[0]["id"], "done", summary={"knn_accuracy": 0.9})
     at.run()
     assert any("Verdict: pass" in s.value for s in at.success)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3  # accuracy bars, label efficiency, kNN over epochs
