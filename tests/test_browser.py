@@ -174,5 +174,4 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     page.get_by_role("button", name=re.compile(r"Launch this lesson: train 1 run")).click()
     page.get_by_text(re.compile(r"Verdict: pass")).wait_for(timeout=180_000)
     page.get_by_text(re.compile(r"far above chance.*passed")).wait_for()
-    _shot(page, "lesson")
     assert len(RunStore().list()) == 3
