@@ -3,6 +3,7 @@ field, the verdict logic on hand-made numbers, planning against the store, one l
 headless through the CLI on a quick budget, and the lessons page driven with AppTest."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,23 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     at.run()
     assert any("Verdict: pass" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 3  # accuracy bars, label efficiency, kNN over epochs
+
+
+def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_path, monkeypatch, finished_run):
+    """A lesson whose check needs supervised training from scratch: the page offers the
+    background job; once the job has run (here in this process, 5 steps) the verdict has it."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text().replace('id = "tiny"', 'id = "scratch"')
+    text = text.replace("[runs.random]", "[probes]\nsupervised_scratch = [1]\nseeds = 1\nsupervised_steps = 5\n\n[runs.random]")
+    text += '\n[[checks]]\nleft = "simclr.linear@1"\nop = ">"\nright = "simclr.supervised_scratch@1"\nsays = "pretrained beats scratch"\n'
+    (tmp_path / "scratch.toml").write_text(text)
+    simclr = finished_run("simclr")
+    at = open_lessons({"lesson": "scratch"})
+    assert at.button(key="lesson_extras").label.startswith("Compute the supervised-from-scratch reference (1 labels")
+    lesson = L.load_by_name("scratch")
+    assert L._extras_job(str(lesson.path), [f"simclr={RunStore().get(simclr)['run_dir']}"]) == 0
+    assert not L.extras_running(lesson)
+    at.run()
+    assert not [b for b in at.button if b.key == "lesson_extras"]
+    assert "pretrained beats scratch** — " in " ".join(m.value for m in at.markdown)
+    assert re.search(r"simclr.supervised_scratch@1 = 0\.\d{3}", " ".join(m.value for m in at.markdown))
