@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lesson", help="run a lesson headless; print its JSON verdict with the numbers",
                        description="Train (or reuse) every run of a lesson (assets/lessons/NAME.toml) in DIR/<run "
                                    "name>, compute what its checks need, and print the verdict: each check with "
-                                   "its measured numbers and pass/fail, the overall verdict (pass, partial, fail), "
+                                   "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
+                                   "incomplete), "
                                    "and each run's time. A finished folder with the same config is reused.")
     p.add_argument("name", help="a lesson from `list lessons`")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
