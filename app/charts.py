@@ -130,3 +130,14 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=dict(orientation="h"))
     return fig
+
+
+def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:
+    """Accuracy against labelled images per class (log axis, ticks 1, 5, 10, 50, "all (N)"):
+    ``series`` solid, ``references`` dashed; each value is (x, mean, std) as from
+    ``readouts.budget_curve``."""
+    from .readouts import budget_ticks
+
+    ticks, names = budget_ticks(list(series.values()) + list(references.values()))
+    return curves({**series, **references}, "labelled images per class (log scale)", log_x=True,
+                  dashed=list(references), tickvals=ticks, ticktext=names, height=height)

@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import services, widgets  # noqa: E402
+from app.urlstate import hidden  # noqa: E402
 
 st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
 
@@ -30,11 +31,13 @@ PAGES = [
     st.Page("../pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:", url_path="evaluate"),
     st.Page("../pages/invariance.py", title="Invariance", icon=":material/blur_on:", url_path="invariance"),
     st.Page("../pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("../pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position="hidden" if hidden("nav") else "sidebar")
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
-with st.sidebar:
-    widgets.nickname_input()
-    st.caption(f"State in `{services.home()}`")
+if not hidden("nav"):
+    with st.sidebar:
+        widgets.nickname_input()
+        st.caption(f"State in `{services.home()}`")
 page.run()

@@ -27,6 +27,20 @@ def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None
     return [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
 
 
+REFERENCES = (("random-linear", "random encoder, linear"), ("supervised-scratch", "supervised from scratch"))
+
+
+def reference_curves(refs: dict, into: dict[str, Series] | None = None) -> dict[str, Series]:
+    """The random-encoder and supervised-from-scratch curves of a reference cache, added to
+    ``into`` under their names where it does not have them yet (references are shared)."""
+    out = {} if into is None else into
+    for kind, label in REFERENCES:
+        c = budget_curve(refs, kind)
+        if c and label not in out:
+            out[label] = c
+    return out
+
+
 def budget_ticks(series: list[Series]) -> tuple[list[float], list[str]]:
     """Tick positions and names for a label-budget axis: 1, 5, 10, 50 and "all (N)"."""
     ticks = sorted({x for s in series for x in s[0]})

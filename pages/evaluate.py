@@ -108,16 +108,9 @@ for r in readable:
     ft = readouts.budget_curve(probes[r["id"]], "finetune")
     if ft:
         series[f"{name} fine-tuned"] = ft
-    refs = a.references()
-    for kind, label in (("random-linear", "random encoder, linear"), ("supervised-scratch", "supervised from scratch")):
-        c = readouts.budget_curve(refs, kind)
-        if c and label not in ref_series:
-            ref_series[label] = c
+    readouts.reference_curves(a.references(), into=ref_series)
 if series:
-    ticks, names = readouts.budget_ticks(list(series.values()) + list(ref_series.values()))
-    st.plotly_chart(charts.curves({**series, **ref_series}, "labelled images per class (log scale)", log_x=True,
-                                  dashed=list(ref_series), tickvals=ticks, ticktext=names),
-                    key="eval_label_eff")
+    st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
     st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on unlabelled "
                "images bought accuracy that labels would otherwise have to pay for. With few labels the gap is "
                "widest; as labels grow, supervised training catches up (and on small, easy sets like digits "

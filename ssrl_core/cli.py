@@ -9,6 +9,7 @@
     python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
+    python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR] [--no-train]
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
 from __future__ import annotations
@@ -105,6 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ray: CPUs each run asks for (default: SSRL_RAY_CPUS_PER_RUN, else 1 on a cluster with GPUs, "
                         "where each run also takes one GPU, and 2 without)")
 
+    p = sub.add_parser("lesson", help="run a lesson headless; print its JSON verdict with the numbers",
+                       description="Train (or reuse) every run of a lesson (assets/lessons/NAME.toml) in DIR/<run "
+                                   "name>, compute what its checks need, and print the verdict: each check with "
+                                   "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
+                                   "incomplete), "
+                                   "and each run's time. A finished folder with the same config is reused.")
+    p.add_argument("name", help="a lesson from `list lessons`")
+    p.add_argument("--out", required=True, help="folder for the lesson's run folders")
+    p.add_argument("--quick", action="store_true",
+                   help="a preview: every run capped at 1 epoch and a 20-step, 1-draw supervised reference; "
+                        "marked quick in the output (not the lesson's verdict)")
+    p.add_argument("--max-epochs", type=int, default=None, metavar="N",
+                   help="cap every run at N epochs (a reduced budget, marked quick in the output)")
+    p.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
+                   help="also reuse finished run folders with an identical config found under DIR "
+                        "(e.g. other lessons' --out folders); repeatable")
+    p.add_argument("--umap", action="store_true", help="also lay out the UMAP maps (skipped by default)")
+    p.add_argument("--no-train", action="store_true",
+                   help="train nothing: judge the finished run folders only (the verdict says incomplete "
+                        "when runs are missing)")
+
     p = sub.add_parser("import-images", help="import a zip of images as a dataset; print the report JSON",
                        description="Import a .zip of class folders (labelled) or loose images (unlabelled) as "
                                    "dataset NAME under SSRL_HOME/data/custom. Unsafe archives (absolute or '..' "
@@ -160,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add where the step's time goes: phases (augment, forward, backward, optimizer) and "
                         "operator kinds (convolution, normalisation, ...), from torch.profiler")
 
-    p = sub.add_parser("list", help="list datasets, methods, augmentations or encoders")
-    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders"])
+    p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons")
+    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"])
     p.add_argument("--json", action="store_true")
     return ap
 
@@ -292,7 +314,12 @@ def cmd_list(args) -> int:
     from .models import ENCODERS
     from .pretext import METHODS
 
-    if args.what == "datasets":
+    if args.what == "lessons":
+        from .lessons import load_all
+
+        items = [{"name": l.id, "description": l.title, "question": l.question, "runs": list(l.runs)}
+                 for l in load_all()]
+    elif args.what == "datasets":
         items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
         items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults,
@@ -351,6 +378,21 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_lesson(args) -> int:
+    from .lessons import QUICK_EPOCHS, load_by_name, run_headless
+
+    if args.max_epochs is not None and args.max_epochs < 0:
+        raise ValueError(f"--max-epochs must be 0 or more, got {args.max_epochs}")
+    lesson = load_by_name(args.name)
+    cap = QUICK_EPOCHS if args.quick else args.max_epochs
+    lesson = lesson.scaled(cap)
+    verdict = run_headless(lesson, Path(args.out), reuse_from=[Path(p) for p in args.reuse_from],
+                           with_umap=args.umap, on_line=lambda s: print(s, file=sys.stderr, flush=True),
+                           train=not args.no_train)
+    print(json.dumps(verdict, indent=2))
+    return 0
+
+
 def cmd_invariance(args) -> int:
     from .evaluate.suite import RunProbes
 
@@ -361,4 +403,5 @@ def cmd_invariance(args) -> int:
 
 
 COMMANDS = {"probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
-            "worker": cmd_worker, "list": cmd_list, "import-images": cmd_import_images, "bench": cmd_bench}
+            "worker": cmd_worker, "list": cmd_list, "import-images": cmd_import_images, "bench": cmd_bench,
+            "lesson": cmd_lesson}

@@ -28,6 +28,20 @@ def lock_held(path: Path) -> bool:
         return False
 
 
+def job_active(lock: Path, pending: Path, grace_s: float = 60.0) -> bool:
+    """Whether a background job holds ``lock`` now, or was started less than ``grace_s`` ago
+    (whoever starts it touches ``pending``; the job removes it once it has the lock) and is
+    still importing (a new process needs a few seconds before it takes the lock)."""
+    import time
+
+    try:
+        if time.time() - Path(pending).stat().st_mtime < grace_s:
+            return True
+    except FileNotFoundError:
+        pass
+    return lock_held(lock)
+
+
 @contextlib.contextmanager
 def exclusive(path: Path):
     """Hold the lock on ``path`` (created when missing) for the block, waiting for it."""

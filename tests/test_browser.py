@@ -165,3 +165,25 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_text(re.compile(r"rotation predictable")).first.wait_for()
     assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 2  # the two runs picked by default
     _shot(page, "invariance")
+
+
+
+@pytest.fixture
+def tiny_lessons(monkeypatch):
+    """The test-only lessons folder (tests/lessons); ask for it before ``app_url``."""
+    monkeypatch.setenv("SSRL_LESSONS_DIR", str(Path(__file__).parent / "lessons"))
+
+
+def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page, finished_run):
+    """A student opens the teacher's link: no navigation, no knobs; one click trains the one
+    run the store lacks (the prepared ones are reused), and the verdict appears by itself."""
+    finished_run("random"), finished_run("simclr")
+    page.goto(app_url + "/lessons?lesson=tiny&hide=controls,nav")
+    page.get_by_role("heading", name="A tiny lesson for the tests").wait_for()
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+    assert page.get_by_text("Lesson", exact=True).count() == 0  # no lesson picker
+    page.get_by_text(re.compile(r"Verdict: incomplete")).wait_for()
+    page.get_by_role("button", name=re.compile(r"Launch this lesson: train 1 run")).click()
+    page.get_by_text(re.compile(r"Verdict: pass")).wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"far above chance.*passed")).wait_for()
+    assert len(RunStore().list()) == 3

@@ -20,7 +20,6 @@ labelled subsets (same augmentations, same seeds), keyed by what determines them
 from __future__ import annotations
 
 import hashlib
-import time
 import json
 from pathlib import Path
 from typing import Callable
@@ -30,7 +29,7 @@ import torch
 
 from .. import paths
 from ..device import MEMORY_FORMAT
-from ..locks import exclusive, lock_held, try_lock
+from ..locks import exclusive, job_active, try_lock
 from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
@@ -250,13 +249,7 @@ def mark_job_pending(run_dir: Path) -> None:
 def job_running(run_dir: Path) -> bool:
     """Whether a probe job holds this run's job lock now, or was started less than a
     minute ago and has not yet taken it (a new process needs a few seconds to import)."""
-    pending = Path(run_dir) / JOB_PENDING
-    try:
-        if time.time() - pending.stat().st_mtime < 60:
-            return True
-    except FileNotFoundError:
-        pass
-    return lock_held(Path(run_dir) / JOB_LOCK)
+    return job_active(Path(run_dir) / JOB_LOCK, Path(run_dir) / JOB_PENDING)
 
 
 def run_job(run_dir: Path, finetune: bool = False) -> int:

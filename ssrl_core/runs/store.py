@@ -135,38 +135,50 @@ class RunStore:
     def submit(self, cfg: RunConfig, nickname: str | None = None, limits: Limits | None = None) -> str:
         """Queue a run; raises ``LimitReached`` when a classroom limit (``Limits.from_env()``
         unless given) says no. The check and the insert are one transaction."""
-        cfg.validate()
+        return self.submit_many([cfg], nickname, limits)[0]
+
+    def submit_many(self, cfgs: list[RunConfig], nickname: str | None = None, limits: Limits | None = None) -> list[str]:
+        """Queue several runs at once, all or none: the limits count the whole batch, in the
+        same transaction as the inserts."""
+        for cfg in cfgs:
+            cfg.validate()
         limits = limits or Limits.from_env()
         nickname = (nickname or "").strip() or None
-        run_id = new_run_id()
-        run_dir = paths.runs_dir() / run_id
+        ids = []
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
-                self._check_limits(c, nickname, limits)
-                c.execute(
-                    "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
-                    (run_id, time.time(), "queued", cfg.to_json(), str(run_dir), nickname, cfg.epochs),
-                )
+                self._check_limits(c, nickname, limits, len(cfgs))
+                for cfg in cfgs:
+                    run_id = new_run_id()
+                    while run_id in ids:  # same second, same random suffix
+                        run_id = new_run_id()
+                    c.execute(
+                        "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
+                        (run_id, time.time(), "queued", cfg.to_json(), str(paths.runs_dir() / run_id), nickname,
+                         cfg.epochs),
+                    )
+                    ids.append(run_id)
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
-        return run_id
+        return ids
 
     @staticmethod
-    def _check_limits(c: sqlite3.Connection, nickname: str | None, limits: Limits) -> None:
+    def _check_limits(c: sqlite3.Connection, nickname: str | None, limits: Limits, n: int = 1) -> None:
+        batch = f" for {n} more runs" if n > 1 else ""
         if limits.queued:
             waiting = c.execute("SELECT COUNT(*) FROM runs WHERE status='queued'").fetchone()[0]
-            if waiting >= limits.queued:
-                raise LimitReached(f"the queue is full ({waiting} runs waiting, the limit is {limits.queued}): "
+            if waiting + n > limits.queued:
+                raise LimitReached(f"the queue is full{batch} ({waiting} runs waiting, the limit is {limits.queued}): "
                                    "try again when some have started")
         if limits.per_nickname and nickname:
             mine = c.execute("SELECT COUNT(*) FROM runs WHERE nickname=? AND status IN ('queued','running')",
                              (nickname,)).fetchone()[0]
-            if mine >= limits.per_nickname:
+            if mine + n > limits.per_nickname:
                 raise LimitReached(f"{nickname!r} already has {mine} runs queued or running (the limit is "
-                                   f"{limits.per_nickname}): wait for one to finish or cancel one")
+                                   f"{limits.per_nickname}){batch}: wait for one to finish or cancel one")
 
     def get(self, run_id: str) -> dict | None:
         with self._conn() as c:

@@ -1,0 +1,176 @@
+"""The lessons page's pieces: a lesson's figures (plain functions of its runs' data, built
+with ``app.charts``), its run table, its verdict and its launch panel."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from ssrl_core import lessons as L
+from ssrl_core.augment import OPS
+
+from . import charts, readouts, services, widgets
+
+ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
+VERDICT_TEXT = {
+    "pass": ("success", "The expected outcome appeared: every check passed."),
+    "partial": ("warning", "The expected outcome appeared only in part: some checks failed."),
+    "fail": ("error", "The expected outcome did not appear: no check passed."),
+    "incomplete": ("info", "Not every number is in yet: the verdict waits for the runs (or probes) still missing."),
+}
+ACTION_TEXT = {"reuse": "done (reused)", "wait": "queued or running", "submit": "to train"}
+
+
+# -- figures: plain functions -------------------------------------------------------------------------
+def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.Figure]]:
+    """(title, figure) for each of the lesson's charts that has data to draw."""
+    out = []
+    for chart in lesson.charts:
+        names = [n for n in (chart.runs or list(lesson.runs)) if n in data]
+        fig = _figure(lesson, chart, names, data)
+        if fig is not None:
+            out.append((chart.title or L.CHART_KINDS[chart.kind], fig))
+    return out
+
+
+def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> go.Figure | None:
+    if chart.kind == "metrics":
+        values = [L.metric_value(lesson, data, m) for m in chart.metrics]
+        if all(v is None for v in values):
+            return None
+        return charts.bars(list(chart.metrics), {"measured": values}, "value")
+    if not names:
+        return None
+    if chart.kind == "accuracy":
+        return charts.accuracy_bars(names, {"kNN (k=20)": [data[n].summary.get("knn_accuracy") for n in names],
+                                            "linear probe": [data[n].summary.get("linear_accuracy") for n in names]})
+    if chart.kind == "label_efficiency":
+        series, refs = {}, {}
+        for n in names:
+            c = readouts.budget_curve(data[n].probes, "linear")
+            if c:
+                series[f"{n} linear"] = c
+            readouts.reference_curves(data[n].references, into=refs)
+        return charts.label_efficiency(series, refs) if series else None
+    if chart.kind in ("collapse", "epoch_knn"):
+        keys = ("effective_rank", "embedding_std") if chart.kind == "collapse" else ("epoch_knn",)
+        series = {}
+        for key in keys:
+            for n in names:
+                c = readouts.epoch_curve(data[n].epochs, key)
+                if c:
+                    series[f"{n} · {key}" if len(keys) > 1 else n] = (c[0], c[1], None)
+        if not series:
+            return None
+        y = "effective rank / embedding std" if chart.kind == "collapse" else "kNN accuracy (subset)"
+        return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
+    if chart.kind == "invariance":
+        ops = list(OPS)
+        vals = {n: readouts.invariance_values(data[n].probes, ops) for n in names}
+        if all(v is None for vs in vals.values() for v in vs):
+            return None
+        return charts.bars(ops, vals, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15))
+    if chart.kind == "factors":
+        factors = [f for f in L.DATASET_FACTORS.get(lesson.runs[names[0]].dataset, ())
+                   if any(f in (data[n].probes.get("factors") or {}) for n in names)]
+        if not factors:
+            return None
+        chance = [next(data[n].probes["factors"][f]["chance"] for n in names if f in (data[n].probes.get("factors") or {}))
+                  for f in factors]
+        return charts.bars(factors, {n: readouts.factor_values(data[n].probes, factors, "2") for n in names},
+                           "linear-probe accuracy", chance=chance, y_range=(0, 1.1))
+    return None
+
+
+def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
+    rows = []
+    for name, cfg in lesson.runs.items():
+        p = planned[name]
+        opts = ", ".join(f"{k}={v}" for k, v in cfg.options.items())
+        rows.append({"run": name, "method": cfg.method, "dataset": cfg.dataset, "augment": cfg.augment,
+                     "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts,
+                     "status": ACTION_TEXT[p["action"]] if p["run"] is None else f"{p['run']['status']} · {p['run']['id']}"})
+    return rows
+
+
+# -- Streamlit pieces -------------------------------------------------------------------------------------
+def lesson_picker(lessons: list[L.Lesson], wanted: str | None) -> L.Lesson:
+    ids = [l.id for l in lessons]
+    by_id = {l.id: l for l in lessons}
+    index = ids.index(wanted) if wanted in ids else 0
+    picked = st.radio("Lesson", ids, index=index, key="lesson_pick",
+                      format_func=lambda i: f"{by_id[i].order}. {by_id[i].title}")
+    if picked != st.query_params.get("lesson"):
+        st.query_params["lesson"] = picked  # the link in the address bar opens this lesson
+    return by_id[picked]
+
+
+def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool) -> None:
+    """The one button: submits the runs the store cannot reuse or wait for."""
+    to_train = [n for n, p in planned.items() if p["action"] == "submit"]
+    reused = [n for n, p in planned.items() if p["action"] == "reuse"]
+    if show_details:
+        st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs")
+    if to_train:
+        note = f" ({len(reused)} finished run(s) with identical configs are reused)" if reused else ""
+        if st.button(f"Launch this lesson: train {len(to_train)} run(s)", type="primary", key="lesson_launch",
+                     help="Queues the lesson's runs for the background worker." + note):
+            for name in to_train:
+                cfg = lesson.runs[name]
+                error = services.preflight(cfg)
+                if error:
+                    st.error(f"Not launched: run {name}: {error}")
+                    return
+            try:
+                ids = L.launch(lesson, services.store())
+            except ValueError as e:  # LimitReached: the queue cannot take the whole lesson
+                st.error(f"Not launched: {e}.")
+                return
+            services.ensure_worker()
+            st.session_state["lesson_launched"] = ids
+            st.rerun()
+        if note:
+            st.caption(note.strip(" ()").capitalize() + ".")
+    elif any(p["action"] == "wait" for p in planned.values()):
+        st.info("The lesson's runs are queued or training; results appear below as they finish.")
+    else:
+        st.success("Every run of this lesson has finished: the results below are from the run store.")
+
+
+def progress_panel(planned: dict[str, dict]) -> None:
+    if any(p["action"] in ("wait", "submit") for p in planned.values()):
+        st.subheader("Training now")
+        widgets.live_runs_panel()
+
+
+def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:
+    kind, text = VERDICT_TEXT[verdict["verdict"]]
+    st.subheader("Did the expected outcome appear?")
+    st.markdown(f"**Expected:** {lesson.expected}")
+    getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
+                      f"checks passed). {text}")
+    for row in verdict["checks"]:
+        numbers = ", ".join(f"{k} = {v:.3f}" for k, v in row["numbers"].items() if v is not None)
+        state = {True: "passed", False: "failed", None: "waiting"}[row["passed"]]
+        st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: `{L.describe_check(row)}`"
+                    + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
+
+
+def extras_panel(lesson: L.Lesson, planned: dict[str, dict], data: dict[str, L.RunData]) -> None:
+    """The supervised-from-scratch reference: minutes on a CPU, so a button and a background job."""
+    missing = L.missing_extras(lesson, data)
+    if not missing:
+        return
+    if L.extras_running(lesson):
+        @st.fragment(run_every=3.0)
+        def _poll() -> None:
+            if not L.extras_running(lesson):
+                st.rerun(scope="app")
+            st.info("Training the supervised-from-scratch reference in the background (minutes on a CPU); "
+                    "the verdict updates when it is done.", icon=":material/hourglass_top:")
+        _poll()
+        return
+    budgets = ", ".join("all" if b == 0 else str(b) for b in lesson.supervised_scratch)
+    if st.button(f"Compute the supervised-from-scratch reference ({budgets} labels per class; minutes on a CPU)",
+                 key="lesson_extras"):
+        L.start_extras_job(lesson, {n: planned[n]["run"]["run_dir"] for n in missing})
+        st.rerun()

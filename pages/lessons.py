@@ -1,0 +1,49 @@
+"""Lessons: a question from the survey, answered by runs launched with one click, with
+charts and a verdict. ``?lesson=NAME`` opens a lesson; ``?hide=controls`` (and ``nav``)
+leaves a student only the launch button and the results."""
+import streamlit as st
+
+from app import lessons as ui
+from app import services
+from app.urlstate import hidden
+from ssrl_core import lessons as L
+
+st.title("Lessons")
+try:
+    lessons = L.load_all()
+except L.LessonError as e:
+    st.error(f"A lesson file is broken: {e}")
+    st.stop()
+if not lessons:
+    st.info(f"No lessons in {L.lessons_dir()}.")
+    st.stop()
+
+wanted = st.query_params.get("lesson")
+by_id = {l.id: l for l in lessons}
+if wanted and wanted not in by_id:
+    st.error(f"No lesson {wanted!r}: choose one of {', '.join(by_id)}.")
+    wanted = None
+if hidden("controls") and wanted:
+    lesson = by_id[wanted]
+else:
+    st.caption("Each lesson asks one question the survey answers, launches the runs that answer it (reusing "
+               "finished runs with the same settings), and checks whether the expected outcome appeared. "
+               "Share a lesson with a class: add `?lesson=NAME&hide=controls,nav` to this page's link.")
+    lesson = ui.lesson_picker(lessons, wanted)
+
+st.header(lesson.title)
+st.markdown(f"**{lesson.question}**")
+st.markdown(lesson.explanation)
+
+store = services.store()
+planned = L.plan(lesson, store)
+ui.launch_panel(lesson, planned, show_details=not hidden("controls"))
+ui.progress_panel(planned)
+
+data = L.store_data(planned)
+ui.extras_panel(lesson, planned, data)
+ui.verdict_panel(lesson, L.judge(lesson, data))
+for i, (title, fig) in enumerate(ui.figures(lesson, data)):
+    st.subheader(title)
+    st.plotly_chart(fig, key=f"lesson_chart_{i}")
+st.markdown(f"**How to read it.** {lesson.how_to_read}")

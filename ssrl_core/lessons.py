@@ -1,0 +1,681 @@
+"""Lessons: a question from the survey, the runs that answer it, and a verdict.
+
+A lesson is one TOML file in ``assets/lessons/`` (or in the folder ``SSRL_LESSONS_DIR``
+names): a question, a short explanation, the runs to launch (each a full ``RunConfig``),
+the charts to show, the expected outcome in words, how to read the result, and checks a
+machine can decide. ``docs/lessons.md`` describes the format.
+
+This module loads and validates lessons (a broken file gives a message naming the file and
+the field), plans them against the run store (finished runs with an identical resolved
+config are reused, queued or running ones waited for), runs them headless, and computes
+the verdict: each check with its measured numbers, pass or fail, and an overall verdict.
+
+Metrics a check can name, as ``RUN.METRIC`` (RUN is a run name of the lesson):
+
+    knn_accuracy, linear_accuracy, embedding_std, effective_rank, final_loss,
+    linear_1_per_class, train_seconds, images_per_s      from the run's summary.json
+    linear@B            linear readout with B labels per class (1, 5, 10, 50, all)
+    random_linear@B     the same readout of a random encoder (the shared reference)
+    supervised_scratch@B  the same network trained from scratch on those labels (computed
+                        for the budgets the lesson lists in [probes] supervised_scratch)
+    knn@K               kNN accuracy with K neighbours (1, 5, 20, 100)
+    invariance:OP       invariance score of an augmentation op (1 = features unchanged)
+    factor:F@B          linear probe of ground-truth factor F with B labels per value (2, all)
+    rotation_equivariance   accuracy of predicting a 0/90/180/270 rotation (chance 0.25)
+    epoch:KEY@E         KEY of epochs.jsonl after epoch E (0 = before training, or "last"):
+                        embedding_std, effective_rank, epoch_knn, loss, or a method's own
+                        logged number (rotation_acc, ...)
+
+A side of a check is a number, a metric, or a difference ``"a.metric - b.metric"``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import RunConfig
+
+LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
+ENV_DIR = "SSRL_LESSONS_DIR"
+
+SUMMARY_METRICS = ("knn_accuracy", "linear_accuracy", "embedding_std", "effective_rank", "final_loss",
+                   "linear_1_per_class", "train_seconds", "images_per_s")
+LINEAR_BUDGETS = ("1", "5", "10", "50", "all")
+KNN_KS = ("1", "5", "20", "100")
+FACTOR_BUDGETS = ("2", "all")
+DATASET_FACTORS = {"shapes": ("shape", "color", "size_bin", "rotation_bin", "position_bin")}
+OPS = (">", ">=", "<", "<=")
+CHART_KINDS = {
+    "accuracy": "kNN and linear-probe accuracy per run (bars)",
+    "label_efficiency": "linear readout accuracy against labels per class, with the references (curves)",
+    "collapse": "effective rank and embedding std after every epoch (curves)",
+    "epoch_knn": "kNN accuracy on a fixed subset after every epoch (curves)",
+    "invariance": "invariance score per augmentation op (bars)",
+    "factors": "linear probe per ground-truth factor, 2 labels per value (bars)",
+    "metrics": "any metrics of the lesson's runs, named in `metrics` (bars)",
+}
+RUN_REQUIRED = ("dataset", "method", "augment", "encoder", "epochs", "batch_size", "seed")
+LESSON_REQUIRED = ("id", "title", "question", "explanation", "expected", "how_to_read", "runs", "checks")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+QUICK_EPOCHS = 1
+QUICK_STEPS, QUICK_SEEDS = 20, 1
+
+
+class LessonError(ValueError):
+    """A lesson file that does not validate; the message names the file and the field."""
+
+
+@dataclass
+class Check:
+    left: str | float
+    op: str
+    right: str | float
+    margin: float = 0.0
+    says: str = ""
+
+
+@dataclass
+class Chart:
+    kind: str
+    title: str = ""
+    runs: list[str] = field(default_factory=list)  # empty: every run
+    metrics: list[str] = field(default_factory=list)  # for kind "metrics"
+
+
+@dataclass
+class Lesson:
+    id: str
+    title: str
+    question: str
+    explanation: str
+    expected: str
+    how_to_read: str
+    runs: dict[str, RunConfig]
+    checks: list[Check]
+    charts: list[Chart] = field(default_factory=list)
+    order: int = 100
+    supervised_scratch: tuple[int, ...] = ()  # label budgets of the supervised reference
+    seeds: int = 3
+    supervised_steps: int = 200
+    path: Path | None = None
+    quick: bool = False
+
+    def scaled(self, max_epochs: int | None) -> "Lesson":
+        """The same lesson with every run capped at ``max_epochs`` epochs and, when capped,
+        a cheaper supervised reference (a preview, marked ``quick`` in its verdict)."""
+        if max_epochs is None:
+            return self
+        runs = {n: RunConfig.from_dict({**c.to_dict(), "epochs": min(c.epochs, max_epochs)})
+                for n, c in self.runs.items()}
+        out = Lesson(**{**self.__dict__, "runs": runs, "quick": True})
+        out.supervised_steps, out.seeds = min(self.supervised_steps, QUICK_STEPS), min(self.seeds, QUICK_SEEDS)
+        return out
+
+    def budget(self) -> str:
+        epochs = sorted({c.epochs for c in self.runs.values()})
+        text = f"epochs {', '.join(map(str, epochs))}"
+        if self.supervised_scratch:
+            text += f"; supervised reference {self.supervised_steps} steps x {self.seeds} draws"
+        return ("QUICK PREVIEW (not the lesson's budget): " if self.quick else "default: ") + text
+
+
+# -- loading and validating -------------------------------------------------------------------------
+def lessons_dir() -> Path:
+    return Path(os.environ.get(ENV_DIR) or LESSONS_DIR)
+
+
+def lesson_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(lessons_dir().glob("*.toml"))}
+
+
+def load_all() -> list[Lesson]:
+    """Every lesson, in teaching order (raises LessonError on the first broken file)."""
+    return sorted((load(p) for p in lesson_files().values()), key=lambda l: (l.order, l.id))
+
+
+def load_by_name(name: str) -> Lesson:
+    files = lesson_files()
+    if name not in files:
+        known = ", ".join(files) or f"none (no .toml files in {lessons_dir()})"
+        raise LessonError(f"no lesson {name!r}: choose one of {known}")
+    return load(files[name])
+
+
+def load(path: Path | str) -> Lesson:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise LessonError(f"{path.name}: not valid TOML: {e}") from None
+    return parse(raw, path)
+
+
+def parse(raw: dict, path: Path) -> Lesson:
+    where = path.name
+
+    def bad(fieldname: str, msg: str):
+        raise LessonError(f"{where}: {fieldname}: {msg}")
+
+    for k in LESSON_REQUIRED:
+        if k not in raw:
+            bad(k, "missing (every lesson needs " + ", ".join(LESSON_REQUIRED) + ")")
+    known = set(LESSON_REQUIRED) | {"order", "charts", "probes"}
+    for k in raw:
+        if k not in known:
+            bad(k, f"unknown field (known: {', '.join(sorted(known))})")
+    for k in ("id", "title", "question", "explanation", "expected", "how_to_read"):
+        if not isinstance(raw[k], str) or not raw[k].strip():
+            bad(k, "must be non-empty text")
+    if raw["id"] != path.stem:
+        bad("id", f"must match the file name ({path.stem!r}), got {raw['id']!r}")
+    if not isinstance(raw.get("order", 100), int):
+        bad("order", "must be a whole number")
+
+    if not isinstance(raw["runs"], dict) or not raw["runs"]:
+        bad("runs", "must be a table of named runs, e.g. [runs.simclr]")
+    runs: dict[str, RunConfig] = {}
+    for name, spec in raw["runs"].items():
+        f = f"runs.{name}"
+        if not NAME.match(name):
+            bad(f, "run names use lowercase letters, digits, '-' and '_'")
+        if not isinstance(spec, dict):
+            bad(f, "must be a table (dataset, method, augment, encoder, epochs, batch_size, seed, options)")
+        for k in RUN_REQUIRED:
+            if k not in spec:
+                bad(f"{f}.{k}", "missing (a lesson's run spells out its whole config: " + ", ".join(RUN_REQUIRED) + ")")
+        if spec.get("encoder") == "auto":
+            bad(f"{f}.encoder", "name an encoder (auto would give different runs on different machines)")
+        try:
+            runs[name] = RunConfig.from_dict({"options": {}, **spec})
+        except (ValueError, TypeError) as e:
+            bad(f, str(e))
+
+    probes = raw.get("probes", {})
+    if not isinstance(probes, dict):
+        bad("probes", "must be a table")
+    for k in probes:
+        if k not in ("supervised_scratch", "seeds", "supervised_steps"):
+            bad(f"probes.{k}", "unknown (known: supervised_scratch, seeds, supervised_steps)")
+    budgets = probes.get("supervised_scratch", [])
+    if not isinstance(budgets, list) or not all(isinstance(b, int) and b >= 0 for b in budgets):
+        bad("probes.supervised_scratch", "must be a list of labels per class (0 = all)")
+    seeds, steps = probes.get("seeds", 3), probes.get("supervised_steps", 200)
+    if not isinstance(seeds, int) or not 1 <= seeds <= 20:
+        bad("probes.seeds", "must be a whole number from 1 to 20")
+    if not isinstance(steps, int) or not 1 <= steps <= 100_000:
+        bad("probes.supervised_steps", "must be a whole number from 1 to 100000")
+    scratch_names = {("all" if b == 0 else str(b)) for b in budgets}
+
+    def check_metric(ref: str, fieldname: str) -> None:
+        try:
+            parse_metric(ref, runs, scratch_names)
+        except ValueError as e:
+            bad(fieldname, str(e))
+
+    if not isinstance(raw["checks"], list) or not raw["checks"]:
+        bad("checks", "must be a list of [[checks]] tables")
+    checks = []
+    for i, c in enumerate(raw["checks"]):
+        f = f"checks[{i}]"
+        if not isinstance(c, dict):
+            bad(f, "must be a table with left, op, right, margin, says")
+        for k in ("left", "op", "right", "says"):
+            if k not in c:
+                bad(f"{f}.{k}", "missing")
+        for k in c:
+            if k not in ("left", "op", "right", "margin", "says"):
+                bad(f"{f}.{k}", "unknown (known: left, op, right, margin, says)")
+        if c["op"] not in OPS:
+            bad(f"{f}.op", f"must be one of {', '.join(OPS)}, got {c['op']!r}")
+        margin = c.get("margin", 0.0)
+        if not isinstance(margin, (int, float)) or margin < 0:
+            bad(f"{f}.margin", "must be a number, 0 or more")
+        for side in ("left", "right"):
+            v = c[side]
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                bad(f"{f}.{side}", "must be a number or a metric like 'simclr.knn_accuracy'")
+            if isinstance(v, str):
+                for term in terms(v):
+                    if not is_number(term):
+                        check_metric(term, f"{f}.{side}")
+        if not isinstance(c["says"], str) or not c["says"].strip():
+            bad(f"{f}.says", "must say in words what the check means")
+        checks.append(Check(c["left"], c["op"], c["right"], float(margin), c["says"]))
+
+    charts = []
+    raw_charts = raw.get("charts", [])
+    if not isinstance(raw_charts, list):
+        bad("charts", "must be a list of [[charts]] tables")
+    for i, c in enumerate(raw_charts):
+        f = f"charts[{i}]"
+        if not isinstance(c, dict) or c.get("kind") not in CHART_KINDS:
+            bad(f"{f}.kind", f"must be one of {', '.join(CHART_KINDS)}")
+        for k in c:
+            if k not in ("kind", "title", "runs", "metrics"):
+                bad(f"{f}.{k}", "unknown (known: kind, title, runs, metrics)")
+        names = c.get("runs", [])
+        if not isinstance(names, list) or any(n not in runs for n in names):
+            bad(f"{f}.runs", f"must list runs of this lesson ({', '.join(runs)})")
+        metrics = c.get("metrics", [])
+        if c["kind"] == "metrics" and not metrics:
+            bad(f"{f}.metrics", "a 'metrics' chart names the metrics it shows")
+        if not isinstance(metrics, list):
+            bad(f"{f}.metrics", "must be a list of metrics")
+        for m in metrics:
+            check_metric(m, f"{f}.metrics")
+        charts.append(Chart(c["kind"], c.get("title", ""), list(names), list(metrics)))
+
+    return Lesson(id=raw["id"], title=raw["title"].strip(), question=raw["question"].strip(),
+                  explanation=raw["explanation"].strip(), expected=raw["expected"].strip(),
+                  how_to_read=raw["how_to_read"].strip(), runs=runs, checks=checks, charts=charts,
+                  order=raw.get("order", 100), supervised_scratch=tuple(budgets), seeds=seeds,
+                  supervised_steps=steps, path=path)
+
+
+# -- metrics ------------------------------------------------------------------------------------------
+def is_number(term: str) -> bool:
+    try:
+        float(term)
+        return True
+    except ValueError:
+        return False
+
+
+def terms(expr: str) -> list[str]:
+    """``"a.x - b.y"`` -> ``["a.x", "b.y"]`` (a side is one term or a difference of two)."""
+    return [t.strip() for t in expr.split(" - ")]
+
+
+def parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None = None) -> tuple[str, str, str]:
+    """``"simclr.linear@1"`` -> (run name, kind, argument); ValueError saying what is wrong."""
+    run, dot, metric = ref.partition(".")
+    if not dot:
+        raise ValueError(f"{ref!r} must look like RUN.METRIC, e.g. 'simclr.knn_accuracy'")
+    if run not in runs:
+        raise ValueError(f"{ref!r} names run {run!r}, which the lesson does not have ({', '.join(runs)})")
+    cfg = runs[run]
+    if metric in SUMMARY_METRICS or metric == "rotation_equivariance":
+        return run, metric, ""
+    kind, _, arg = metric.partition("@")
+    if kind in ("linear", "random_linear", "supervised_scratch"):
+        if arg not in LINEAR_BUDGETS:
+            raise ValueError(f"{ref!r}: labels per class must be one of {', '.join(LINEAR_BUDGETS)}")
+        if kind == "supervised_scratch" and arg not in (scratch or set()):
+            raise ValueError(f"{ref!r}: add {0 if arg == 'all' else arg} to [probes] supervised_scratch so it is computed")
+        return run, kind, arg
+    if kind == "knn":
+        if arg not in KNN_KS:
+            raise ValueError(f"{ref!r}: k must be one of {', '.join(KNN_KS)}")
+        return run, kind, arg
+    if kind.startswith("invariance:"):
+        from .augment import OPS as AUG_OPS
+
+        op = kind.split(":", 1)[1]
+        if op not in AUG_OPS or arg:
+            raise ValueError(f"{ref!r}: invariance:OP with OP one of {', '.join(AUG_OPS)}")
+        return run, "invariance", op
+    if kind.startswith("factor:"):
+        factor = kind.split(":", 1)[1]
+        known = DATASET_FACTORS.get(cfg.dataset, ())
+        if factor not in known:
+            raise ValueError(f"{ref!r}: {cfg.dataset} has no factor {factor!r}"
+                             + (f" (factors: {', '.join(known)})" if known else " (only shapes has factors)"))
+        if arg not in FACTOR_BUDGETS:
+            raise ValueError(f"{ref!r}: labels per factor value must be 2 or all")
+        return run, "factor", f"{factor}@{arg}"
+    if kind.startswith("epoch:"):
+        key = kind.split(":", 1)[1]
+        if not re.match(r"^[a-z_][a-z0-9_]*$", key):
+            raise ValueError(f"{ref!r}: epoch:KEY@E needs a KEY like effective_rank")
+        if arg != "last" and not (arg.isdigit() and int(arg) <= cfg.epochs):
+            raise ValueError(f"{ref!r}: the epoch must be 'last' or 0..{cfg.epochs} (the run's epochs)")
+        return run, "epoch", f"{key}@{arg}"
+    raise ValueError(f"{ref!r}: unknown metric {metric!r}; see docs/lessons.md for the metrics a check can name")
+
+
+@dataclass
+class RunData:
+    """What a finished run folder holds, read once: summary, probes, epochs, references."""
+    summary: dict
+    probes: dict
+    epochs: list[dict]
+    references: dict
+
+    @classmethod
+    def read(cls, run_dir: Path | str, summary: dict | None = None) -> "RunData":
+        """``summary``: the store's copy, used when the folder has none (yet)."""
+        from .runs.artifacts import RunArtifacts
+
+        a = RunArtifacts(run_dir)
+        return cls(a.summary or summary or {}, a.probes, a.epochs(), a.references())
+
+
+def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | None:
+    """The measured value of ``RUN.METRIC``; None when not (yet) measured."""
+    run, kind, arg = parse_metric(ref, lesson.runs, {("all" if b == 0 else str(b)) for b in lesson.supervised_scratch})
+    d = data.get(run)
+    if d is None:
+        return None
+    if kind in SUMMARY_METRICS:
+        v = d.summary.get(kind)
+    elif kind == "rotation_equivariance":
+        v = d.probes.get("rotation_equivariance")
+    elif kind == "linear":
+        v = (d.probes.get(f"linear/label/{arg}/s3") or {}).get("mean")
+    elif kind == "random_linear":
+        v = (d.references.get(f"random-linear/label/{arg}/s3") or {}).get("mean")
+    elif kind == "supervised_scratch":
+        key = f"supervised-scratch/label/{arg}/s{lesson.seeds}/t{lesson.supervised_steps}"
+        v = (d.references.get(key) or {}).get("mean")
+    elif kind == "knn":
+        v = (d.probes.get("knn_k") or {}).get(arg)
+    elif kind == "invariance":
+        v = ((d.probes.get("invariance") or {}).get(arg) or {}).get("score")
+    elif kind == "factor":
+        factor, budget = arg.split("@")
+        v = (((d.probes.get("factors") or {}).get(factor) or {}).get(budget) or {}).get("mean")
+    else:  # epoch
+        key, at = arg.split("@")
+        records = [r for r in d.epochs if key in r]
+        if at != "last":
+            records = [r for r in records if r.get("epoch") == int(at)]
+        v = records[-1][key] if records else None
+    return None if v is None else float(v)
+
+
+def side_value(lesson: Lesson, data: dict[str, RunData], side) -> tuple[float | None, dict]:
+    """(value, {term: value}) of a check's side: a number, a metric or a difference."""
+    if not isinstance(side, str):
+        return float(side), {}
+    parts = terms(side)
+    vals = {t: (float(t) if is_number(t) else metric_value(lesson, data, t)) for t in parts}
+    if any(v is None for v in vals.values()):
+        return None, vals
+    total = vals[parts[0]] - sum(vals[t] for t in parts[1:])
+    return total, {t: v for t, v in vals.items() if not is_number(t)}
+
+
+def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
+    """The verdict: each check with its measured numbers and pass/fail, and overall
+    ``pass`` (every check), ``partial`` (some), ``fail`` (none) or ``incomplete`` (some
+    check lacks a number: a run not finished or a probe not computed)."""
+    rows = []
+    for c in lesson.checks:
+        left, lterms = side_value(lesson, data, c.left)
+        right, rterms = side_value(lesson, data, c.right)
+        passed = None
+        if left is not None and right is not None:
+            passed = {">": left > right + c.margin, ">=": left >= right + c.margin,
+                      "<": left < right - c.margin, "<=": left <= right - c.margin}[c.op]
+        rows.append({"says": c.says, "left": c.left, "op": c.op, "right": c.right, "margin": c.margin,
+                     "left_value": _round(left), "right_value": _round(right),
+                     "numbers": {k: _round(v) for k, v in {**lterms, **rterms}.items()},
+                     "passed": passed})
+    decided = [r["passed"] for r in rows if r["passed"] is not None]
+    n_pass = sum(decided)
+    if len(decided) < len(rows):
+        overall = "incomplete"
+    elif n_pass == len(rows):
+        overall = "pass"
+    else:
+        overall = "partial" if n_pass else "fail"
+    return {"lesson": lesson.id, "title": lesson.title, "budget": lesson.budget(), "quick": lesson.quick,
+            "verdict": overall, "passed": n_pass, "checks_total": len(rows), "checks": rows,
+            "expected": lesson.expected}
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def describe_check(row: dict) -> str:
+    """One line: '0.933 > 0.919 + 0.01'."""
+    def fmt(v):
+        return "?" if v is None else f"{v:.3f}"
+    margin = f" {'+' if row['op'].startswith('>') else '-'} {row['margin']:g}" if row["margin"] else ""
+    return f"{fmt(row['left_value'])} {row['op']} {fmt(row['right_value'])}{margin}"
+
+
+# -- extras: the supervised-from-scratch reference ----------------------------------------------------
+def scratch_runs(lesson: Lesson) -> list[str]:
+    """Runs whose supervised_scratch@B a check or chart reads."""
+    refs = [c.left for c in lesson.checks] + [c.right for c in lesson.checks]
+    refs += [m for ch in lesson.charts for m in ch.metrics]
+    names = []
+    for r in refs:
+        if isinstance(r, str):
+            for t in terms(r):
+                if "supervised_scratch@" in t and t.split(".")[0] not in names:
+                    names.append(t.split(".")[0])
+    return names
+
+
+def missing_extras(lesson: Lesson, data: dict[str, RunData]) -> list[str]:
+    """Runs that are finished but lack the supervised reference the lesson needs."""
+    out = []
+    for name in scratch_runs(lesson):
+        d = data.get(name)
+        if d is None:
+            continue
+        for b in lesson.supervised_scratch:
+            key = f"supervised-scratch/label/{'all' if b == 0 else b}/s{lesson.seeds}/t{lesson.supervised_steps}"
+            if key not in d.references:
+                out.append(name)
+                break
+    return out
+
+
+def compute_extras(lesson: Lesson, run_dirs: dict[str, Path], on_line: Callable[[str], None] | None = None) -> None:
+    """Train the supervised-from-scratch reference at the lesson's label budgets (minutes on a
+    CPU; cached in SSRL_HOME/references and shared by every run with the same dataset,
+    encoder, augmentations and seed)."""
+    from .evaluate.suite import supervised_scratch
+    from .train import load_trained
+
+    for name in scratch_runs(lesson):
+        if name not in run_dirs:
+            continue
+        trained = load_trained(Path(run_dirs[name]))
+        for b in lesson.supervised_scratch:
+            t0 = time.perf_counter()
+            supervised_scratch(trained, b, seeds=lesson.seeds, steps=lesson.supervised_steps)
+            if on_line:
+                on_line(f"supervised from scratch, {'all' if b == 0 else b} labels per class: "
+                        f"{time.perf_counter() - t0:.0f} s")
+
+
+# -- planning against the run store ---------------------------------------------------------------------
+def local_device_type() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def config_key(cfg: RunConfig | dict, device_type: str) -> str:
+    c = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
+    return c.resolved(device_type).to_json()
+
+
+def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dict]:
+    """For each run of the lesson: ``{"action": "reuse" | "wait" | "submit", "run": row}``.
+    A done run with an identical resolved config is reused; a queued or running one is
+    waited for; otherwise the run must be submitted (``run`` is None)."""
+    device_type = device_type or local_device_type()
+    rank = {"done": 0, "running": 1, "queued": 2}
+    best: dict[str, dict] = {}
+    keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
+    for row in store.list(limit=2000):
+        if row["status"] not in rank:
+            continue
+        raw = json.dumps(row["config"], sort_keys=True)
+        if raw not in keys:
+            try:
+                keys[raw] = config_key(row["config"], device_type)
+            except (ValueError, TypeError):
+                keys[raw] = None  # a dataset since deleted, say: never the lesson's run
+        key = keys[raw]
+        if key is None:
+            continue
+        have = best.get(key)
+        if have is None or rank[row["status"]] < rank[have["status"]]:
+            best[key] = row  # newest first within a status
+    out = {}
+    for name, cfg in lesson.runs.items():
+        row = best.get(config_key(cfg, device_type))
+        action = "submit" if row is None else ("reuse" if row["status"] == "done" else "wait")
+        out[name] = {"action": action, "run": row}
+    return out
+
+
+def launch(lesson: Lesson, store) -> dict[str, str]:
+    """Submit the runs the plan cannot reuse or wait for, all or none; returns {run name: new id}.
+
+    A lesson's runs belong to the lesson (nickname ``lesson:<id>``): the class shares them, and
+    since the plan waits for queued or running identical configs, one set per lesson can be
+    active at a time however many students press Launch. So the per-nickname limit does not
+    apply to them; the queue limit does, for the whole set (``LimitReached`` otherwise)."""
+    from dataclasses import replace
+
+    from .runs.store import Limits
+
+    names = [name for name, p in plan(lesson, store).items() if p["action"] == "submit"]
+    ids = store.submit_many([lesson.runs[n] for n in names], nickname=f"lesson:{lesson.id}",
+                            limits=replace(Limits.from_env(), per_nickname=0))
+    return dict(zip(names, ids))
+
+
+def store_data(planned: dict[str, dict]) -> dict[str, RunData]:
+    """RunData of the planned runs that are done."""
+    return {n: RunData.read(p["run"]["run_dir"], p["run"]["summary"]) for n, p in planned.items()
+            if p["action"] == "reuse"}
+
+
+# -- headless ---------------------------------------------------------------------------------------------
+def find_finished(cfg: RunConfig, roots: list[Path], device_type: str) -> Path | None:
+    """A finished run folder under ``roots`` (any depth up to 2) with an identical resolved config."""
+    from .runs import artifacts as art
+
+    want = config_key(cfg, device_type)
+    for root in roots:
+        for conf in sorted(Path(root).glob("*/config.json")) + sorted(Path(root).glob("*/*/config.json")):
+            d = conf.parent
+            try:
+                if (d / art.SUMMARY).exists() and config_key(art.read_json(conf) or {}, device_type) == want:
+                    return d
+            except (ValueError, TypeError):
+                continue
+    return None
+
+
+def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_umap: bool = False,
+                 on_line: Callable[[str], None] | None = None, train: bool = True) -> dict:
+    """Train (or reuse) every run of the lesson in ``out/<run name>``, compute the extras it
+    needs, and return the verdict with each run's numbers and times. With ``train`` false,
+    only finished folders are judged (the others are ``missing``, the verdict incomplete)."""
+    import shutil
+
+    from .runs import artifacts as art
+    from .runs.execute import execute
+
+    say = on_line or (lambda s: None)
+    device_type = local_device_type()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    runs: dict[str, dict] = {}
+    dirs: dict[str, Path] = {}
+    for name, cfg in lesson.runs.items():
+        d = out / name
+        dirs[name] = d
+        t1 = time.perf_counter()
+        if (d / art.CONFIG).exists():
+            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
+                raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
+                                 f"(a --quick preview and the default budget need different folders)")
+        if (d / art.SUMMARY).exists():
+            status = "reused"
+        else:
+            found = None if d.exists() else find_finished(cfg, list(reuse_from), device_type)
+            if found is not None:
+                shutil.copytree(found, d)
+                status = f"reused from {found}"
+            elif not train:
+                runs[name] = {"dir": str(d), "status": "missing"}
+                say(f"[{lesson.id}] {name}: missing (not trained: --no-train)")
+                continue
+            else:
+                say(f"[{lesson.id}] training {name}: {cfg.method} on {cfg.dataset}, {cfg.epochs} epochs")
+                execute(cfg, d, with_umap=with_umap)
+                status = "trained"
+        summary = art.read_json(d / art.SUMMARY) or {}
+        runs[name] = {"dir": str(d), "status": status, "seconds": round(time.perf_counter() - t1, 1),
+                      "train_seconds": summary.get("train_seconds"), "knn_accuracy": summary.get("knn_accuracy"),
+                      "linear_accuracy": summary.get("linear_accuracy")}
+        say(f"[{lesson.id}] {name}: {status} in {runs[name]['seconds']} s")
+    t2 = time.perf_counter()
+    dirs = {n: d for n, d in dirs.items() if runs[n]["status"] != "missing"}
+    data = {n: RunData.read(d) for n, d in dirs.items()}
+    if train and missing_extras(lesson, data):
+        say(f"[{lesson.id}] computing the supervised-from-scratch reference")
+        compute_extras(lesson, dirs, on_line=lambda s: say(f"[{lesson.id}] {s}"))
+        data = {n: RunData.read(d) for n, d in dirs.items()}
+    verdict = judge(lesson, data)
+    verdict["runs"] = runs
+    verdict["extras_seconds"] = round(time.perf_counter() - t2, 1)
+    verdict["seconds"] = round(time.perf_counter() - t0, 1)
+    verdict["device"] = device_type
+    return verdict
+
+
+# -- the extras as a background job the app starts ------------------------------------------------------
+def _job_paths(lesson: Lesson) -> tuple[Path, Path]:
+    from . import paths
+
+    d = paths.ssrl_home() / "lessons"
+    return d / f"{lesson.id}.extras.lock", d / f"{lesson.id}.extras.pending"
+
+
+def extras_running(lesson: Lesson) -> bool:
+    """Whether a background job computes this lesson's extras now (or was started less than a
+    minute ago and is still importing)."""
+    from .locks import job_active
+
+    return job_active(*_job_paths(lesson))
+
+
+def start_extras_job(lesson: Lesson, run_dirs: dict[str, str]) -> None:
+    """Compute the lesson's extras in a detached process (``python -m ssrl_core.lessons``)."""
+    from .runs.worker import spawn_detached
+
+    lock, pending = _job_paths(lesson)
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.touch()
+    spawn_detached(["-m", "ssrl_core.lessons", str(lesson.path), *(f"{n}={d}" for n, d in run_dirs.items())],
+                   "lessons.log")
+
+
+def _extras_job(path: str, pairs: list[str]) -> int:
+    from .locks import try_lock
+
+    lesson = load(path)
+    lock, pending = _job_paths(lesson)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        got = try_lock(fh)
+        pending.unlink(missing_ok=True)
+        if not got:
+            return 1
+        compute_extras(lesson, {n: Path(d) for n, _, d in (p.partition("=") for p in pairs)}, on_line=print)
+    return 0
+
+
+if __name__ == "__main__":  # python -m ssrl_core.lessons LESSON.toml RUN=DIR ...
+    import sys
+
+    sys.exit(_extras_job(sys.argv[1], sys.argv[2:]))

@@ -1,0 +1,271 @@
+"""Lessons: every lesson file validates, broken files are refused with a message naming the
+field, the verdict logic on hand-made numbers, planning against the store, one lesson run
+headless through the CLI on a quick budget, and the lessons page driven with AppTest."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ssrl_core import cli
+from ssrl_core import lessons as L
+from ssrl_core.config import RunConfig
+from ssrl_core.runs.store import LimitReached, RunStore
+
+from .conftest import ROOT
+
+MAIN = str(ROOT / "app" / "main.py")
+TINY = ROOT / "tests" / "lessons"
+LESSON_NAMES = ["four-families", "color-invariance", "collapse", "labels-are-expensive", "canonical-view",
+                "contrastive-knobs"]
+
+
+def test_every_lesson_file_validates():
+    lessons = L.load_all()
+    assert [l.id for l in lessons] == LESSON_NAMES  # teaching order
+    for lesson in lessons:
+        assert lesson.checks and lesson.runs and lesson.charts
+        for cfg in lesson.runs.values():
+            cfg.validate()
+            assert cfg.encoder != "auto"  # the same runs on every machine
+
+
+GOOD = """
+id = "x"
+title = "t"
+question = "q"
+explanation = "e"
+expected = "x"
+how_to_read = "h"
+[runs.a]
+dataset = "digits"
+method = "simclr"
+augment = "digits"
+encoder = "cnn-small"
+epochs = 2
+batch_size = 64
+seed = 0
+[[checks]]
+left = "a.knn_accuracy"
+op = ">"
+right = 0.5
+says = "s"
+"""
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ('question = "q"\n', "", "question: missing"),
+    ('method = "simclr"', 'method = "simclear"', "runs.a: unknown method 'simclear'"),
+    ("epochs = 2", 'epochs = "two"', "runs.a: epochs must be a whole number"),
+    ('seed = 0\n', "", "runs.a.seed: missing"),
+    ('encoder = "cnn-small"', 'encoder = "auto"', "runs.a.encoder"),
+    ('augment = "digits"', 'augment = "digits"\noptions = { tempo = 1 }', "runs.a: simclr has no option tempo"),
+    ('left = "a.knn_accuracy"', 'left = "b.knn_accuracy"', "checks[0].left: 'b.knn_accuracy' names run 'b'"),
+    ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"', "checks[0].left: 'a.knn_accurcy': unknown metric"),
+    ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
+    ('left = "a.knn_accuracy"', 'left = "a.factor:color@2"', "digits has no factor 'color'"),
+    ('left = "a.knn_accuracy"', 'left = "a.supervised_scratch@1"', "[probes] supervised_scratch"),
+    ('op = ">"', 'op = "=>"', "checks[0].op"),
+    ('id = "x"', 'id = "y"', "id: must match the file name"),
+    ('title = "t"', 'title = "t"\ncolour = 1', "colour: unknown field"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "pie"', "charts[0].kind"),
+    ('[[checks]]', '[[checks', "not valid TOML"),
+])
+def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
+    assert old in GOOD
+    path = tmp_path / "x.toml"
+    path.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(L.LessonError) as e:
+        L.load(path)
+    assert str(e.value).startswith("x.toml: ") and field in str(e.value), str(e.value)
+
+
+def test_good_file_loads(tmp_path):
+    (tmp_path / "x.toml").write_text(GOOD)
+    assert L.load(tmp_path / "x.toml").runs["a"].epochs == 2
+
+
+def _data(summary=None, probes=None, epochs=None, references=None):
+    return L.RunData(summary or {}, probes or {}, epochs or [], references or {})
+
+
+def test_verdict_on_hand_made_numbers():
+    lesson = L.load_by_name("labels-are-expensive")
+    refs = {"random-linear/label/1/s3": {"mean": 0.45}, "supervised-scratch/label/1/s3/t200": {"mean": 0.50},
+            "supervised-scratch/label/10/s3/t200": {"mean": 0.93}}
+    probes = {"linear/label/1/s3": {"mean": 0.60}, "linear/label/10/s3": {"mean": 0.91}}
+    v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
+    assert [c["passed"] for c in v["checks"]] == [True, True, True] and v["verdict"] == "pass"
+    diff = v["checks"][2]
+    assert diff["left_value"] == pytest.approx(0.10) and diff["right_value"] == pytest.approx(-0.02)
+    assert diff["numbers"]["simclr.supervised_scratch@10"] == 0.93
+    assert L.describe_check(v["checks"][0]) == "0.600 > 0.450 + 0.03"
+
+    probes["linear/label/1/s3"]["mean"] = 0.47  # within the 0.03 margin of random, below supervised
+    v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
+    assert [c["passed"] for c in v["checks"]] == [False, False, False] and v["verdict"] == "fail"
+
+    del refs["supervised-scratch/label/10/s3/t200"]  # not computed yet
+    v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
+    assert v["checks"][2]["passed"] is None and v["verdict"] == "incomplete"
+    assert L.judge(lesson, {})["verdict"] == "incomplete"  # no run finished
+
+
+def test_verdict_reads_epochs_invariance_and_factors():
+    collapse = L.load_by_name("collapse")
+    runs = {"simsiam": _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.90}),
+            "no-stop-gradient": _data(summary={"effective_rank": 2.6, "knn_accuracy": 0.81},
+                                      epochs=[{"epoch": 0, "effective_rank": 11.9}, {"epoch": 10, "effective_rank": 2.5}]),
+            "no-predictor": _data(summary={"effective_rank": 4.5}),
+            "byol": _data(summary={"effective_rank": 7.0})}
+    v = L.judge(collapse, runs)
+    assert [c["passed"] for c in v["checks"]] == [True, True, True, False, True] and v["verdict"] == "partial"
+    assert v["checks"][0]["numbers"] == {"no-stop-gradient.epoch:effective_rank@last": 2.5,
+                                         "no-stop-gradient.epoch:effective_rank@0": 11.9}
+    colour = L.load_by_name("color-invariance")
+    inv = lambda s: {"invariance": {"color_jitter": {"score": s}}}  # noqa: E731
+    fac = lambda c2, call: {"factors": {"color": {"2": {"mean": c2}, "all": {"mean": call}}}}  # noqa: E731
+    v = L.judge(colour, {"jitter": _data(probes={**inv(0.94), **fac(0.84, 1.0)}),
+                         "no-jitter": _data(probes={**inv(-0.19), **fac(0.98, 1.0)})})
+    assert v["verdict"] == "pass" and v["checks"][0]["left_value"] == 0.94
+
+
+def test_plan_reuses_identical_finished_runs_and_waits_for_queued_ones(monkeypatch):
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    assert {p["action"] for p in L.plan(lesson, store, "cpu").values()} == {"submit"}
+    # the same run submitted the way the Pretrain page does (augment and encoder left to defaults)
+    done = store.submit(RunConfig(dataset="digits", method="random", epochs=0))
+    store.claim("w")
+    store.finish(done, "done", summary={})
+    queued = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256))
+    store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=2))  # another seed: not the same run
+    p = L.plan(lesson, store, "cpu")
+    assert (p["random"]["action"], p["random"]["run"]["id"]) == ("reuse", done)
+    assert (p["simclr"]["action"], p["simclr"]["run"]["id"]) == ("wait", queued)
+    assert p["random-seed1"]["action"] == "submit"
+    assert list(L.launch(lesson, store)) == ["random-seed1"]
+    assert L.launch(lesson, store) == {}  # nothing twice
+
+
+def test_a_lesson_launches_all_its_runs_or_none_whatever_the_per_nickname_limit(monkeypatch):
+    """A lesson's runs belong to the lesson: a limit of 1 run per student does not stop a
+    three-run lesson, but a queue without room for all three takes none of them."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_PER_NICKNAME", "1")
+    monkeypatch.setenv("SSRL_MAX_QUEUED", "2")
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    with pytest.raises(LimitReached, match="the queue is full for 3 more runs"):
+        L.launch(lesson, store)
+    assert store.list() == []  # nothing half-launched
+    monkeypatch.setenv("SSRL_MAX_QUEUED", "3")
+    ids = L.launch(lesson, store)
+    assert sorted(ids) == ["random", "random-seed1", "simclr"]
+    assert {r["nickname"] for r in store.list()} == {"lesson:tiny"}
+
+
+def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_path, capsys):
+    out = tmp_path / "lesson"
+    cmd = [sys.executable, "-m", "ssrl_core", "lesson", "labels-are-expensive", "--out", str(out), "--quick"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ, timeout=300)
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)
+    assert v["quick"] is True and v["budget"].startswith("QUICK PREVIEW") and v["lesson"] == "labels-are-expensive"
+    assert v["runs"]["simclr"]["status"] == "trained" and (out / "simclr" / "summary.json").exists()
+    assert json.loads((out / "simclr" / "config.json").read_text())["epochs"] == 1
+    assert v["verdict"] in ("pass", "partial", "fail") and v["checks_total"] == 3
+    for c in v["checks"]:
+        assert isinstance(c["left_value"], float) and isinstance(c["right_value"], float) and c["passed"] in (True, False)
+    assert v["seconds"] > 0 and v["runs"]["simclr"]["seconds"] > 0
+    # a second call reuses the finished folder and gives the same numbers
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(out), "--quick"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["runs"]["simclr"]["status"] == "reused" and again["checks"] == v["checks"]
+    # --no-train judges what is there: nothing in a new folder
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 0
+    empty = json.loads(capsys.readouterr().out)
+    assert empty["runs"]["simclr"]["status"] == "missing" and empty["verdict"] == "incomplete"
+    # the default budget is a different run: refused in this folder, with advice
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
+
+
+def test_lesson_cli_bad_name_and_list(tmp_path, capsys):
+    assert cli.main(["lesson", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no lesson 'nope'") and all(n in err for n in LESSON_NAMES)
+    assert cli.main(["list", "lessons", "--json"]) == 0
+    assert [i["name"] for i in json.loads(capsys.readouterr().out)] == LESSON_NAMES
+
+
+# -- the page ----------------------------------------------------------------------------------------
+def open_lessons(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("../pages/lessons.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_lessons_page_lists_lessons_and_opens_one():
+    at = open_lessons()
+    assert at.title[0].value == "Lessons"
+    assert at.radio(key="lesson_pick").options[0].startswith("1. The four families")
+    assert len(at.radio(key="lesson_pick").options) == len(LESSON_NAMES)
+    at.radio(key="lesson_pick").set_value("collapse").run()
+    assert at.header[0].value.startswith("Collapse")
+    assert at.query_params["lesson"] in ("collapse", ["collapse"])  # the link opens this lesson
+    assert any("Verdict: incomplete" in i.value for i in at.info)  # nothing trained yet
+
+
+def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finished_run):
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    rand, simclr = finished_run("random"), finished_run("simclr")
+    at = open_lessons({"lesson": "tiny", "hide": "controls,nav"})
+    assert not at.radio and not at.dataframe  # a student sees no lesson picker and no run table
+    assert at.header[0].value == "A tiny lesson for the tests"
+    checks = " ".join(m.value for m in at.markdown)
+    assert "SimCLR's kNN gain over random is above -1** — passed" in checks  # finished runs judged at once
+    assert "far above chance** — waiting" in checks
+    at.button(key="lesson_launch").click().run()
+    assert not at.exception
+    runs = RunStore().list()
+    new = [r for r in runs if r["id"] not in (rand, simclr)]
+    assert len(runs) == 3 and len(new) == 1 and new[0]["status"] == "queued"  # prepared runs not resubmitted
+    assert new[0]["config"]["seed"] == 1 and new[0]["method"] == "random"
+    assert [b.key for b in at.button] == [f"cancel_{new[0]['id']}"]  # nothing left to launch; its progress shows
+    # the worker finishes it: the verdict is complete
+    store = RunStore()
+    store.claim("test")
+    store.finish(new[0]["id"], "done", summary={"knn_accuracy": 0.9})
+    at.run()
+    assert any("Verdict: pass" in s.value for s in at.success)
+    assert len(at.get("plotly_chart")) == 3  # accuracy bars, label efficiency, kNN over epochs
+
+
+def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_path, monkeypatch, finished_run):
+    """A lesson whose check needs supervised training from scratch: the page offers the
+    background job; once the job has run (here in this process, 5 steps) the verdict has it."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text().replace('id = "tiny"', 'id = "scratch"')
+    text = text.replace("[runs.random]", "[probes]\nsupervised_scratch = [1]\nseeds = 1\nsupervised_steps = 5\n\n[runs.random]")
+    text += '\n[[checks]]\nleft = "simclr.linear@1"\nop = ">"\nright = "simclr.supervised_scratch@1"\nsays = "pretrained beats scratch"\n'
+    (tmp_path / "scratch.toml").write_text(text)
+    simclr = finished_run("simclr")
+    at = open_lessons({"lesson": "scratch"})
+    assert at.button(key="lesson_extras").label.startswith("Compute the supervised-from-scratch reference (1 labels")
+    lesson = L.load_by_name("scratch")
+    assert L._extras_job(str(lesson.path), [f"simclr={RunStore().get(simclr)['run_dir']}"]) == 0
+    assert not L.extras_running(lesson)
+    at.run()
+    assert not [b for b in at.button if b.key == "lesson_extras"]
+    assert "pretrained beats scratch** — " in " ".join(m.value for m in at.markdown)
+    assert re.search(r"simclr.supervised_scratch@1 = 0\.\d{3}", " ".join(m.value for m in at.markdown))
