@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import services  # noqa: E402
+from app import services, urlstate  # noqa: E402
 
 st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
 
@@ -30,10 +30,14 @@ PAGES = [
     st.Page("../pages/evaluate.py", title="Evaluate", icon=":material/leaderboard:", url_path="evaluate"),
     st.Page("../pages/invariance.py", title="Invariance", icon=":material/blur_on:", url_path="invariance"),
     st.Page("../pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("../pages/gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
+    st.Page("../pages/learn.py", title="Learn", icon=":material/school:", url_path="learn"),
 ]
 
-page = st.navigation(PAGES)
+nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
+page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
-with st.sidebar:
-    st.caption(f"State in `{services.home()}`")
+if not nav_hidden:
+    with st.sidebar:
+        st.caption(f"State in `{services.home()}`")
 page.run()
