@@ -27,7 +27,7 @@ except ValueError as e:
 
 
 def links(lessons: list[tuple[str, str]], method: str) -> None:
-    st.markdown(" · ".join(f"[Lesson: {title}]({LESSON_URL.format(lid)})" for lid, title in lessons))
+    st.markdown(" · ".join(f"[Lesson: {title}]({LESSON_URL.format(lid)})" for title, lid in lessons))
     st.page_link("../pages/pretrain.py", label=f"Try {method} on Pretrain", icon=":material/model_training:",
                  query_params={"dataset": name, "method": method, **urlstate.carried()})
 

@@ -19,9 +19,20 @@ from .pretext.rotation import rotate_all
 MAE_PATCH = 4  # vit-tiny's patch side (64 patches on a 32x32 image)
 
 
-def sample_rows(ds: ImageSet, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` image rows drawn without replacement, the same for the same seed."""
-    return torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
+def sample_rows(ds: ImageSet, n: int, seed: int = 0, distinct: bool = False) -> torch.Tensor:
+    """``n`` image rows drawn without replacement, the same for the same seed; with
+    ``distinct``, of different labels while there are labels left to show."""
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))
+    if not distinct:
+        return perm[:n]
+    labels = ds.labels[perm].tolist()
+    first = {}
+    for i, lab in enumerate(labels):
+        first.setdefault(lab, i)
+    picked = sorted(first.values())[:n]
+    taken = set(picked)
+    rest = [i for i in range(min(len(perm), 2 * n)) if i not in taken][: n - len(picked)]
+    return perm[picked + rest]
 
 
 def _floats(ds: ImageSet, rows: torch.Tensor) -> torch.Tensor:
@@ -31,7 +42,7 @@ def _floats(ds: ImageSet, rows: torch.Tensor) -> torch.Tensor:
 def rotation_grid(ds: ImageSet, n: int = 4, seed: int = 0) -> torch.Tensor:
     """Each of ``n`` images rotated by 0, 90, 180 and 270 degrees (RotNet's four inputs),
     one image per row: [n * 4, C, H, W]."""
-    rots, _ = rotate_all(_floats(ds, sample_rows(ds, n, seed)))  # [4n]: all images at 0°, then at 90°, ...
+    rots, _ = rotate_all(_floats(ds, sample_rows(ds, n, seed, distinct=True)))  # [4n]: all images at 0°, then at 90°, ...
     return rots.reshape(4, n, *rots.shape[1:]).transpose(0, 1).reshape(4 * n, *rots.shape[1:])
 
 
@@ -40,7 +51,7 @@ def masked_inputs(ds: ImageSet, n: int = 4, seed: int = 0, mask_fraction: float 
     """Per image, one row of four: the original; inpainting's central square and a random
     square filled with the batch's mean colour (Context Encoders); MAE's random 75% of
     4x4 patches removed (drawn mid-gray here: the encoder never sees them). [n * 4, C, H, W]."""
-    x = _floats(ds, sample_rows(ds, n, seed))
+    x = _floats(ds, sample_rows(ds, n, seed, distinct=True))
     b, c, h, w = x.shape
     fill = x.mean(dim=(0, 2, 3), keepdim=True)
     with torch.random.fork_rng(devices=[]):
@@ -57,7 +68,7 @@ def masked_inputs(ds: ImageSet, n: int = 4, seed: int = 0, mask_fraction: float 
 def positive_pairs(ds: ImageSet, spec: str, n: int = 4, seed: int = 0) -> torch.Tensor:
     """Per image, a row of three: the original and two views made by the augmentation
     ``spec`` (a positive pair of SimCLR/BYOL/...). [n * 3, C, H, W]."""
-    x = _floats(ds, sample_rows(ds, n, seed))
+    x = _floats(ds, sample_rows(ds, n, seed, distinct=True))
     g = torch.Generator().manual_seed(seed)
     pipe = parse_augment(spec)
     v1, v2 = pipe(x, g), pipe(x, g)
