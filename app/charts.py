@@ -1,9 +1,5 @@
-"""Plotly figure builders for the pages. Plain functions of data; no Streamlit.
-
-The map is one ``Scattergl`` trace whose ``customdata`` is the dataset row of each point,
-coloured per point (not one trace per class), so a click always names one row however
-the points are coloured. Legend entries are empty traces that hold no points.
-"""
+"""Plotly figure builders for the pages. Plain functions of data; no Streamlit. The map
+(``embedding_map``) and the palette live in ``ssrl_core.figures``, shared with the export."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -11,65 +7,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939", "#843c39", "#7b4173", "#3182bd",
-    "#e6550d", "#31a354", "#756bb1", "#636363",
-]
-UNKNOWN = "#c7c7c7"
-
-
-def colour_of(values: np.ndarray) -> list[str]:
-    """One colour per integer value (-1, unknown, in light gray)."""
-    return [UNKNOWN if v < 0 else PALETTE[int(v) % len(PALETTE)] for v in values]
-
-
-def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
-                  highlight: Sequence[int] = (), selected: int | None = None, title: str = "",
-                  height: int = 560) -> go.Figure:
-    """The 2-D map of a run: points coloured by ``values`` (ints indexing ``value_names``).
-
-    ``customdata`` of every point, in every trace, is its dataset row, so a selection event
-    reads the row directly. ``highlight`` rows (neighbours) and the ``selected`` row are
-    drawn again on top, larger and outlined.
-    """
-    n = len(coords)
-    rows = np.arange(n) if rows is None else np.asarray(rows)
-    names = np.array([value_names[v] if 0 <= v < len(value_names) else "unknown" for v in values], dtype=object)
-    fig = go.Figure()
-    fig.add_trace(go.Scattergl(
-        x=coords[:, 0], y=coords[:, 1], mode="markers", name="images", showlegend=False,
-        customdata=rows, text=names,
-        hovertemplate="row %{customdata}<br>%{text}<extra></extra>",
-        marker=dict(size=5 if n > 3000 else 7, color=colour_of(values), opacity=0.8, line=dict(width=0)),
-    ))
-    present = sorted({int(v) for v in values})
-    for v in present[:40]:  # legend only: empty traces
-        fig.add_trace(go.Scattergl(
-            x=[None], y=[None], mode="markers", name=value_names[v] if 0 <= v < len(value_names) else "unknown",
-            marker=dict(size=9, color=UNKNOWN if v < 0 else PALETTE[v % len(PALETTE)]), hoverinfo="skip",
-        ))
-    pos = {int(r): i for i, r in enumerate(rows)}
-    hl = [pos[r] for r in highlight if r in pos]
-    if hl:
-        fig.add_trace(go.Scattergl(
-            x=coords[hl, 0], y=coords[hl, 1], mode="markers", name="neighbours", customdata=rows[hl],
-            text=names[hl], hovertemplate="neighbour: row %{customdata}<br>%{text}<extra></extra>",
-            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111")),
-        ))
-    if selected is not None and selected in pos:
-        i = pos[selected]
-        fig.add_trace(go.Scattergl(
-            x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected", customdata=[selected],
-            text=[names[i]], hovertemplate="selected: row %{customdata}<br>%{text}<extra></extra>",
-            marker=dict(size=16, symbol="star", color="#ffd400", line=dict(width=1.5, color="#111")),
-        ))
-    fig.update_layout(
-        title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="pan",
-        legend=dict(itemsizing="constant", title=None, yanchor="top", y=0.92), plot_bgcolor="white", clickmode="event+select",
-    )
-    return fig
+from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map  # noqa: F401 (shared with the export)
 
 
 def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Sequence[float] = (),

@@ -36,3 +36,20 @@ def grid(images: torch.Tensor | np.ndarray, cols: int, scale: int = 3, pad: int 
         r, c = divmod(i, cols)
         out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = t
     return out
+
+
+def learn_pictures(ds, features: np.ndarray | None = None, augment: str = "simclr", seed: int = 0) -> dict:
+    """The Learn page's pictures of one dataset, made with the methods' own code
+    (``ssrl_core.illustrate``): one grid per family, and one grid per k-means cluster
+    with its caption. ``features``: a finished run's embeddings to cluster (pixels when None)."""
+    from ssrl_core import illustrate
+
+    clusters = illustrate.cluster_examples(ds, features, seed=seed)
+    return {
+        "rotation": grid(illustrate.rotation_grid(ds, seed=seed), cols=4, scale=3),
+        "masked": grid(illustrate.masked_inputs(ds, seed=seed), cols=4, scale=3),
+        "pairs": grid(illustrate.positive_pairs(ds, augment, seed=seed), cols=3, scale=3),
+        "clusters": [grid(ds.images[c["rows"]], cols=len(c["rows"]), scale=2) for c in clusters],
+        "cluster_captions": [f"cluster of {c['size']}" + (f": {c['majority_share']:.0%} are {c['majority']}"
+                                                          if c["majority"] is not None else "") for c in clusters],
+    }

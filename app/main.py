@@ -17,8 +17,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import services, widgets  # noqa: E402
-from app.urlstate import hidden  # noqa: E402
+from app import services, urlstate, widgets  # noqa: E402
 
 st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
 
@@ -32,11 +31,14 @@ PAGES = [
     st.Page("../pages/invariance.py", title="Invariance", icon=":material/blur_on:", url_path="invariance"),
     st.Page("../pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("../pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+    st.Page("../pages/learn.py", title="Learn", icon=":material/menu_book:", url_path="learn"),
+    st.Page("../pages/gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
 ]
 
-page = st.navigation(PAGES, position="hidden" if hidden("nav") else "sidebar")
+nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
+page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
-if not hidden("nav"):
+if not nav_hidden:
     with st.sidebar:
         widgets.nickname_input()
         st.caption(f"State in `{services.home()}`")

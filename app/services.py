@@ -192,3 +192,63 @@ def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int
     t = _trained(run_dir, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
     feats = query_features(t.method.encoder, t.device, image)
     return {"image": image[0], "neighbours": artifacts(run_dir).search(feats, k)}
+
+
+@st.cache_data(show_spinner="Drawing the pictures…", max_entries=8)
+def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dict:
+    """The Learn page's pictures (``app.images.learn_pictures``), made once per dataset and
+    run: clustered on ``run_dir``'s embeddings when given, else on pixels."""
+    from .images import learn_pictures as make
+    from ssrl_core.config import DEFAULT_AUGMENT
+
+    ds, error = dataset(dataset_name)
+    if error:
+        raise ValueError(error)
+    feats = artifacts(run_dir).embeddings if run_dir else None
+    if feats is not None and len(feats) != len(ds):  # the dataset was re-imported since the run
+        feats = None
+    return make(ds, feats, augment=DEFAULT_AUGMENT.get(dataset_name, "simclr"))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | None:
+    from ssrl_core.figures import map_png
+
+    coords, _ = artifacts(run_dir).map()
+    ds, error = dataset(dataset_name)
+    if coords is None or error or len(coords) != len(ds):
+        return None
+    return map_png(coords, ds.labels.numpy(), size=240)
+
+
+def map_thumbnail(run: dict) -> bytes | None:
+    """A small PNG of a run's map coloured by label (None without a map); redrawn when the
+    UMAP replaces the PCA."""
+    p = Path(run["run_dir"])
+    return _thumbnail(run["run_dir"], run["dataset"], tuple((p / f).exists() for f in ("map_umap.npy", "map_pca.npy")))
+
+
+EXPORT_MIME = {".md": "text/markdown", ".json": "application/json", ".npz": "application/octet-stream",
+               ".csv": "text/csv", ".safetensors": "application/octet-stream", ".html": "text/html",
+               ".png": "image/png", ".sh": "text/x-shellscript", ".zip": "application/zip"}
+
+
+def export_run(run: dict) -> dict[str, Path]:
+    """The export of a finished run (``ssrl_core.runs.export``) in SSRL_HOME/exports/ID,
+    written once (again when the run's summary is newer), plus ID.zip of all of it.
+    Returns {file name: path}, the zip under "all"."""
+    import shutil
+
+    from ssrl_core.runs.export import export_run as export
+
+    out = Path(home()) / "exports" / run["id"]
+    card, summary = out / "run_card.json", Path(run["run_dir"]) / "summary.json"
+    if not card.exists() or (summary.exists() and summary.stat().st_mtime > card.stat().st_mtime):
+        ds, error = dataset(run["dataset"])
+        if error:
+            raise ValueError(error)
+        export(run["run_dir"], out, run=run, dataset=ds)
+        shutil.make_archive(str(out), "zip", root_dir=out)
+    files = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
+    files["all"] = out.with_suffix(".zip")
+    return files

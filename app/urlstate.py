@@ -3,8 +3,17 @@ controls that would distract a class (TensorFlow Playground's idea).
 
 ``?hide=`` takes a comma-separated list of parts: ``nav`` (the sidebar navigation),
 ``controls`` (a page's knobs), ``advanced`` (expert options). Pages ask ``hidden(part)``.
+
+Every other parameter is one widget's value (``?dataset=shapes&method=rotation&epochs=3``).
+The widget helpers here read their initial value from the URL, validate it (a bad value
+is ignored with a small warning, never a crash), and write the widget's value back after
+each change, leaving out values equal to the page's default so links stay short. When
+the page's part is hidden the widget is not drawn and the URL's value (or the default)
+is used as is.
 """
 from __future__ import annotations
+
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
@@ -15,3 +24,106 @@ def hidden(part: str) -> bool:
     """Whether the page's link asks to hide ``part`` (``?hide=controls,nav``)."""
     raw = st.query_params.get("hide", "")
     return part in {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def carried() -> dict[str, str]:
+    """The parameters a link to another page should keep (the teacher's ``hide``)."""
+    raw = st.query_params.get("hide")
+    return {"hide": raw} if raw else {}
+
+
+# -- parsers: raw URL text -> value, or ValueError saying what was wrong ---------------------
+
+def choice(options: Sequence[str], why: str | None = None) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            shown = ", ".join(list(options)[:12]) + (", …" if len(options) > 12 else "")
+            raise ValueError(why or f"not one of {shown}")
+        return raw
+    return parse
+
+
+def choices(options: Sequence[str], why: str | None = None) -> Callable[[str], list[str]]:
+    """A comma-separated list of options (``?runs=a,b``); any unknown one rejects the list."""
+    one = choice(options, why)
+
+    def parse(raw: str) -> list[str]:
+        return [one(v.strip()) for v in raw.split(",") if v.strip()]
+    return parse
+
+
+def integer(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            v = int(raw)
+        except ValueError:
+            raise ValueError("not a whole number") from None
+        if not lo <= v <= hi:
+            raise ValueError(f"outside {lo}–{hi}")
+        return v
+    return parse
+
+
+def number(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            v = float(raw)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not lo <= v <= hi:  # also refuses nan
+            raise ValueError(f"outside {lo:g}–{hi:g}")
+        return v
+    return parse
+
+
+def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
+    """The URL's value of ``param`` parsed, or ``default`` when absent or invalid (with a
+    one-line warning naming the parameter and why it was ignored)."""
+    raw = st.query_params.get(param)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as e:
+        st.warning(f"Ignored `{param}={raw}` from the link ({e}); using {default!r} instead.",
+                   icon=":material/link_off:")
+        return default
+
+
+def write(param: str, value: Any, default: Any) -> None:
+    """Put ``value`` in the URL (dropped when it equals ``default``)."""
+    text = _text(value)
+    if value == default or text == _text(default):
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != text:
+        st.query_params[param] = text
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# -- widgets whose state lives in the URL ----------------------------------------------------
+
+def selectbox(label: str, options: Sequence[str], *, key: str, param: str, default: str, hide: bool = False,
+              **kwargs) -> str:
+    """``st.selectbox`` starting at ``?param=``; not drawn when ``hide``."""
+    options = list(options)
+    value = read(param, choice(options), default)
+    if not hide:
+        value = st.selectbox(label, options, index=options.index(value), key=key, **kwargs)
+    write(param, value, default)
+    return value
+
+
+def number_input(label: str, lo: float, hi: float, default: float, step: float, *, key: str, param: str,
+                 hide: bool = False, container=None, **kwargs) -> float:
+    """``st.number_input`` starting at ``?param=`` (whole numbers when ``default`` and
+    ``step`` are ints); not drawn when ``hide``."""
+    whole = isinstance(default, int) and isinstance(step, int)
+    value = read(param, integer(int(lo), int(hi)) if whole else number(lo, hi), default)
+    if not hide:
+        value = (container or st).number_input(label, lo, hi, value, step, key=key, **kwargs)
+    write(param, value, default)
+    return value

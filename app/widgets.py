@@ -9,7 +9,7 @@ import streamlit as st
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT
 
-from . import charts, services
+from . import charts, services, urlstate
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -33,12 +33,24 @@ def _param_range(name: str, op: str) -> tuple[float, float, float]:
     return 0.0, 1.0, 0.05
 
 
-def augment_picker(key: str, dataset_name: str) -> str:
-    """A preset, or ops with strength sliders. Returns the augmentation spec string."""
+def _spec_ok(raw: str) -> str:
+    parse_augment(raw)  # ValueError with advice
+    return raw
+
+
+def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: bool = False) -> str:
+    """A preset, or ops with strength sliders. Returns the augmentation spec string.
+    With ``param`` the starting spec comes from the URL (``?augment=crop(min_scale=0.3),flip``)
+    and the chosen one is written back; ``hide`` draws nothing and uses the URL's spec."""
     default = DEFAULT_AUGMENT.get(dataset_name, "simclr")
+    initial = urlstate.read(param, _spec_ok, default) if param else default
+    if hide:
+        if param:
+            urlstate.write(param, initial, default)
+        return initial
     options = list(PRESETS) + [CUSTOM]
     choice = st.selectbox(
-        "Augmentations", options, index=options.index(default), key=f"{key}_preset",
+        "Augmentations", options, index=options.index(initial if initial in PRESETS else CUSTOM), key=f"{key}_preset",
         format_func=lambda p: p if p == CUSTOM else f"{p} — {PRESET_HELP[p]}",
         help="The augmentations decide what the encoder learns to ignore: two views of one image "
              "differ only by them.",
@@ -47,12 +59,12 @@ def augment_picker(key: str, dataset_name: str) -> str:
         spec = choice
         ops = parse_augment(spec).ops
     else:
-        base = [o.name for o in parse_augment(default).ops]
-        names = st.multiselect("Ops, applied in order", list(OPS), default=base, key=f"{key}_ops",
+        start = {o.name: o for o in parse_augment(initial).ops}
+        names = st.multiselect("Ops, applied in order", list(OPS), default=list(start), key=f"{key}_ops",
                                format_func=lambda n: f"{n}: {OPS[n].description}")
         ops = []
         for name in names:
-            op = OPS[name]()
+            op = start.get(name) or OPS[name]()
             with st.expander(f"{name} strengths", expanded=False):
                 kwargs = {}
                 for pname, val in op.params().items():
@@ -66,6 +78,8 @@ def augment_picker(key: str, dataset_name: str) -> str:
         except ValueError as e:
             st.error(str(e))
     st.caption("Ops: " + (", ".join(f"`{o.spec()}`" for o in ops) if ops else "none (two identical views)"))
+    if param:
+        urlstate.write(param, spec, default)
     return spec
 
 
@@ -92,19 +106,25 @@ def method_options(method_cls, key: str) -> dict:
     return options
 
 
-def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3):
-    """Pick one run (returns a run dict or None) or several (a list)."""
+def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
+               hide: bool = False):
+    """Pick one run (returns a run dict or None) or several (a list). A single pick starts
+    at the URL's ``?run=`` (an unknown id is ignored with a warning) and writes the pick
+    back; ``hide`` draws no picker and uses the URL's run."""
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
-    if multi:
-        picked = st.multiselect(label, ids, default=ids[:default_n], key=key, format_func=fmt)
+    if multi:  # ?runs=ID,ID
+        start = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"), ids[:default_n])
+        picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
+        urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         return [by_id[i] for i in picked]
     if not ids:
         return None
-    wanted = st.query_params.get("run")
-    index = ids.index(wanted) if wanted in ids else 0
-    picked = st.selectbox(label, ids, index=index, key=key, format_func=fmt)
+    picked = urlstate.read("run", urlstate.choice(ids, "no finished run has that id"), ids[0])
+    if not hide:
+        picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
+    st.query_params["run"] = picked
     return by_id.get(picked)
 
 

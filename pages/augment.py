@@ -2,7 +2,7 @@
 import streamlit as st
 import torch
 
-from app import services, widgets
+from app import services, urlstate, widgets
 from app.images import grid
 from ssrl_core.augment import parse_augment
 
@@ -11,8 +11,12 @@ st.markdown("Instance-discrimination methods (SimCLR, BYOL, …) learn that **tw
             "same thing**. Whatever differs between the views is what the features learn to ignore.")
 c1, c2 = st.columns([1, 2])
 with c1:
-    name = st.selectbox("Dataset", list(services.datasets()), key="aug_dataset")
-    spec = widgets.augment_picker("aug", name)
+    hide = urlstate.hidden("controls")
+    name = urlstate.selectbox("Dataset", list(services.datasets()), key="aug_dataset", param="dataset",
+                              default="digits", hide=hide)
+    spec = widgets.augment_picker("aug", name, param="augment", hide=hide)
+    if hide:
+        st.markdown(f"**{name}**, augmentations `{spec}`")
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
 ds, error = services.dataset(name)

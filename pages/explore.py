@@ -3,7 +3,7 @@ nearest neighbours in feature space."""
 import numpy as np
 import streamlit as st
 
-from app import charts, services, widgets
+from app import charts, services, urlstate, widgets
 from app.images import to_hwc
 
 st.title("Explore")
@@ -13,10 +13,12 @@ if not runs:
     st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:")
     st.stop()
 
+controls = not urlstate.hidden("controls")
 top = st.columns([3, 1, 1, 1])
 with top[0]:
-    run = widgets.run_picker(runs, key="explore_run")
-st.query_params["run"] = run["id"]
+    run = widgets.run_picker(runs, key="explore_run", hide=not controls)
+    if not controls:
+        st.markdown(f"**{services.run_label(run)}**" + (f" · by {run['nickname']}" if run.get("nickname") else ""))
 art = services.artifacts(run["run_dir"])
 ds, error = services.dataset(run["dataset"])
 if error:
@@ -37,8 +39,10 @@ if coords is None or len(coords) != len(ds):
 
 colour_choices = ["label"] + ds.discrete_factors()
 c1, c2 = st.columns([1, 3])
-colour_by = c1.selectbox("Colour by", colour_choices, key="explore_colour",
-                         help="Labels are never used in pretraining: colouring only shows what the map grouped.")
+with c1:
+    colour_by = urlstate.selectbox("Colour by", colour_choices, key="explore_colour", param="colour", default="label",
+                                   hide=not controls,
+                                   help="Labels are never used in pretraining: colouring only shows what the map grouped.")
 values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
 names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
@@ -131,3 +135,24 @@ with up_col:
             st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                        "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                        "against digits drawn light on dark) land wherever the encoder happens to put them.")
+
+st.divider()
+st.subheader("Export and reproduce")
+export_key = f"explore_export_{run['id']}"
+if st.button("Prepare the export", key="explore_export", help="Run card, embeddings, checkpoint, figures and the "
+             "command that trains this run again (`python -m ssrl_core export` does the same)."):
+    st.session_state[export_key] = True
+if st.session_state.get(export_key):
+    try:
+        files = services.export_run(run)
+    except ValueError as e:
+        st.error(f"Export failed: {e}")
+    else:
+        st.code(files["reproduce.sh"].read_text().splitlines()[-1], language="sh")
+        st.download_button("Everything (.zip)", files["all"].read_bytes(), file_name=f"ssrl-run-{run['id']}.zip",
+                           mime=services.EXPORT_MIME[".zip"], key="dl_all", type="primary", on_click="ignore")
+        names = [n for n in files if n != "all"]
+        for start in range(0, len(names), 5):
+            for col, n in zip(st.columns(5), names[start:start + 5]):
+                col.download_button(n, files[n].read_bytes(), file_name=f"{run['id']}-{n}",
+                                    mime=services.EXPORT_MIME.get(files[n].suffix), key=f"dl_{n}", on_click="ignore")

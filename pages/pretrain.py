@@ -2,7 +2,7 @@
 in the background worker; watch it learn; cancel it; see every run's status."""
 import streamlit as st
 
-from app import services, widgets
+from app import services, urlstate, widgets
 from ssrl_core.config import RunConfig
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
@@ -13,27 +13,38 @@ families: dict[str, list[str]] = {}
 for name, m in METHODS.items():
     families.setdefault(m.family, []).append(name)
 
+controls, advanced = not urlstate.hidden("controls"), not urlstate.hidden("advanced")
 left, right = st.columns([2, 3], gap="large")
 with left:
     all_data = services.datasets()
-    dataset = st.selectbox("Dataset", list(all_data), key="pt_dataset", format_func=lambda n: f"{n} — {all_data[n]}")
+    dataset = urlstate.selectbox("Dataset", list(all_data), key="pt_dataset", param="dataset", default="digits",
+                                 hide=not controls, format_func=lambda n: f"{n} — {all_data[n]}")
     method_names = [n for fam in families.values() for n in fam]
-    method = st.selectbox(
-        "Pretext task", method_names, index=method_names.index("simclr"), key="pt_method",
-        format_func=lambda n: f"{METHODS[n].family}: {n}",
-    )
-    st.caption(f"**{method}** — {METHODS[method].summary}.")
-    spec = widgets.augment_picker("pt", dataset)
-    encoder = st.selectbox("Encoder", ["auto"] + list(ENCODERS), key="pt_encoder",
-                           format_func=lambda e: "auto — cnn-small on CPU, resnet18 on a GPU" if e == "auto"
-                           else f"{e} — {ENCODERS[e]}")
+    method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
+                                hide=not controls, format_func=lambda n: f"{METHODS[n].family}: {n}")
+    if controls:
+        st.caption(f"**{method}** — {METHODS[method].summary}.")
+    spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
+    encoder = urlstate.selectbox("Encoder", ["auto"] + list(ENCODERS), key="pt_encoder", param="encoder", default="auto",
+                                 hide=not controls,
+                                 format_func=lambda e: "auto — cnn-small on CPU, resnet18 on a GPU" if e == "auto"
+                                 else f"{e} — {ENCODERS[e]}")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs")
-    batch = c2.number_input("Batch size", 2, 4096, 128, 1, key="pt_batch")
+    epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs", param="epochs", hide=not controls,
+                                   container=c1)
+    show_advanced = controls and advanced
+    batch = urlstate.number_input("Batch size", 2, 4096, 128, 1, key="pt_batch", param="batch", hide=not show_advanced,
+                                  container=c2)
     c3, c4 = st.columns(2)
-    lr = c3.number_input("Learning rate", 1e-5, 1.0, 2e-3, format="%.4f", key="pt_lr")
-    seed = c4.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed")
-    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}")
+    lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, None, key="pt_lr", param="lr", hide=not show_advanced,
+                               container=c3, format="%.4f")
+    seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed", param="seed", hide=not show_advanced,
+                                 container=c4)
+    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}") if show_advanced else {}
+    if not controls:
+        st.markdown(f"**{method}** ({METHODS[method].family}) on **{dataset}**, augmentations `{spec}`, "
+                    f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}.")
+        st.caption(f"{METHODS[method].summary}.")
 
     if st.button("Launch", type="primary", key="pt_launch"):
         try:
@@ -59,5 +70,6 @@ with right:
     st.subheader("Training now")
     widgets.live_runs_panel()
 
-st.subheader("All runs")
-widgets.runs_table()
+if controls:
+    st.subheader("All runs")
+    widgets.runs_table()

@@ -10,6 +10,7 @@
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
     python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR] [--no-train]
+    python -m ssrl_core export --run DIR|ID --out DIR
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help=f"AdamW weight decay (default {d.weight_decay:g})")
     p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
@@ -57,7 +60,7 @@ def _config(args):
     from .config import RunConfig, parse_options
 
     return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
-                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                      device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=args.data_dir,
                      evaluation=args.evaluation)
 
@@ -158,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a linear probe predicting a 0/90/180/270 degree rotation from the features "
                                    "(chance 0.25). Cached in the run folder.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
+
+    p = sub.add_parser("export", help="export a finished run: run card, embeddings, checkpoint, figures, reproduce command",
+                       description="Write a finished run's card (config, seed, package versions, hardware, "
+                                   "durations, metrics) as Markdown and JSON, its embeddings as .npz and .csv "
+                                   "(with labels, split, factors and map coordinates), a copy of its checkpoint, "
+                                   "the map as HTML (plotly.js inlined, opens offline) and PNG, the per-epoch "
+                                   "curves as HTML, and reproduce.sh: the `train` command with every config "
+                                   "field as a flag. Writes only into --out; prints {file: path} as JSON.")
+    p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
+    p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
 
     p = sub.add_parser("bench", help="images per second of one training step, ours and the common recipe; print JSON",
                        description="Time the training step three ways with the same method, encoder, loss and "
@@ -349,7 +362,7 @@ def resolve_run(ref: str) -> Path:
     if row is None:
         raise ValueError(f"{ref!r} is neither a run folder nor a run id: see `python -m ssrl_core runs`")
     if row["status"] != "done":
-        raise ValueError(f"run {ref} is {row['status']}: probes need a finished run")
+        raise ValueError(f"run {ref} is {row['status']}: this needs a finished run")
     return Path(row["run_dir"])
 
 
@@ -402,6 +415,16 @@ def cmd_invariance(args) -> int:
     return 0
 
 
-COMMANDS = {"probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train, "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel,
-            "worker": cmd_worker, "list": cmd_list, "import-images": cmd_import_images, "bench": cmd_bench,
-            "lesson": cmd_lesson}
+def cmd_export(args) -> int:
+    from .runs.export import export_run
+    from .runs.store import RunStore
+
+    run_dir = resolve_run(args.run)
+    row = next((r for r in RunStore().list(limit=100_000) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
+    print(json.dumps(export_run(run_dir, Path(args.out), run=row), indent=2))
+    return 0
+
+
+COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
+            "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "worker": cmd_worker, "list": cmd_list,
+            "import-images": cmd_import_images, "bench": cmd_bench, "lesson": cmd_lesson}

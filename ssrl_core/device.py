@@ -102,3 +102,18 @@ def faiss_use_gpu() -> bool:
         return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
     except Exception:
         return False
+
+
+def hardware() -> dict:
+    """This machine, for run records: OS, CPU, core count, torch threads and the CUDA
+    device torch sees (None without one)."""
+    import os
+    import platform
+
+    out = {"platform": platform.platform(), "machine": platform.machine(),
+           "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "cuda": None}
+    if torch.cuda.is_available():
+        out["cuda"] = {"device": torch.cuda.get_device_name(0), "count": torch.cuda.device_count(),
+                       "version": torch.version.cuda}
+    return out

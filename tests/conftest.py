@@ -80,15 +80,16 @@ def _prepared_runs(tmp_path_factory, _shared_shapes):
 
 @pytest.fixture
 def finished_run(_prepared_runs, ssrl_home):
-    """``finished_run("simclr")`` -> id of a done run in this test's store."""
+    """``finished_run("simclr")`` -> id of a done run in this test's store
+    (``finished_run("simclr", nickname="ada")`` as submitted by ada)."""
     import shutil
 
     from ssrl_core.runs.store import RunStore
 
-    def make(name: str) -> str:
+    def make(name: str, nickname: str | None = None) -> str:
         cfg, folder, summary = _prepared_runs(name)
         store = RunStore()
-        rid = store.submit(cfg)
+        rid = store.submit(cfg, nickname=nickname)
         shutil.copytree(folder, store.get(rid)["run_dir"])
         store.claim("test")
         store.finish(rid, "done", summary=summary)

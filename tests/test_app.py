@@ -63,7 +63,8 @@ def test_augment_page_shows_two_views_and_regenerates():
     assert images(at)[0] != first[0]  # other images drawn
     at.selectbox(key="aug_preset").select("custom…").run()
     at.multiselect(key="aug_ops").set_value(["flip", "noise"]).run()
-    assert not at.exception and "`flip`, `noise`" in captions(at)
+    # custom ops start from the preset's strengths (digits: noise(p=0.3)), not the ops' defaults
+    assert not at.exception and "`flip`, `noise(p=0.3)`" in captions(at)
 
 
 def test_pretrain_launches_validates_and_cancels():

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import RunConfig
+from ..device import hardware
 from ..evaluate import evaluate_trained
 from ..evaluate.epochs import evolution_maps
 from ..evaluate.suite import RunProbes
@@ -61,7 +62,7 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     summary = {
         "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,
         "epochs": c.epochs, "batch_size": c.batch_size, "lr": c.lr, "seed": c.seed, "options": c.options,
-        "device": trained.device.type, "precision": trained.precision,
+        "device": trained.device.type, "precision": trained.precision, "hardware": hardware(),
         "train_seconds": round(trained.train_seconds, 3),
         "images_per_s": round(trained.images_per_s, 1),
         "final_loss": trained.final_loss,

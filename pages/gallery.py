@@ -1,0 +1,61 @@
+"""Gallery: every finished run of the class, with who made it, what it is, how well it
+scores and a thumbnail of its map; one click opens it in Explore, ticked runs open side by
+side in Compare."""
+import streamlit as st
+
+from app import services, urlstate
+
+MAX_CARDS = 60
+COLS = 4
+
+st.title("Gallery")
+st.caption("Every finished run on this server, newest first. Open one to explore its map and neighbours; "
+           "tick a few to compare them.")
+runs = services.finished_runs()
+if not runs:
+    st.info("No finished runs yet. Launch one on the Pretrain page; it appears here when it is done.")
+    st.stop()
+
+controls = not urlstate.hidden("controls")
+c1, c2, c3 = st.columns([1, 1, 2])
+datasets = ["all"] + sorted({r["dataset"] for r in runs})
+methods = ["all"] + sorted({r["method"] for r in runs})
+with c1:
+    ds_pick = urlstate.selectbox("Dataset", datasets, key="gal_dataset", param="dataset", default="all", hide=not controls)
+with c2:
+    m_pick = urlstate.selectbox("Method", methods, key="gal_method", param="method", default="all", hide=not controls)
+shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])]
+if len(shown) > MAX_CARDS:
+    st.caption(f"Showing the newest {MAX_CARDS} of {len(shown)} runs; filter by dataset or method to see others.")
+    shown = shown[:MAX_CARDS]
+
+ticked = [r["id"] for r in shown if st.session_state.get(f"gal_tick_{r['id']}")]
+with c3:
+    if len(ticked) >= 2:
+        st.page_link("../pages/compare.py", label=f"Compare the {len(ticked)} ticked runs", icon=":material/compare:",
+                     query_params={"runs": ",".join(ticked), **urlstate.carried()})
+    else:
+        st.caption("Tick two or more runs to compare them.")
+
+
+def fmt(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+for start in range(0, len(shown), COLS):
+    for col, r in zip(st.columns(COLS), shown[start:start + COLS]):
+        s = r["summary"] or {}
+        with col.container(border=True):
+            thumb = services.map_thumbnail(r)
+            if thumb is not None:
+                st.image(thumb, width="stretch")
+            else:
+                st.caption("(no map)")
+            st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
+                        f"by **{r.get('nickname') or 'anonymous'}** · {r['epochs']} epochs")
+            st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
+                       f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
+                       + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
+            st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
+                         query_params={"run": r["id"], **urlstate.carried()})
+            st.checkbox("compare", key=f"gal_tick_{r['id']}")

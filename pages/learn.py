@@ -1,0 +1,93 @@
+"""Learn: the four families of self-supervised pretext tasks in a few sentences each, with
+pictures made from the data by the methods' own code, each linked to the lesson that
+demonstrates it (``/lessons?lesson=ID``) and to Pretrain with the method chosen."""
+import streamlit as st
+
+from app import services, urlstate
+
+LESSON_URL = "./lessons?lesson={}"  # relative: works under a server base path too
+
+st.title("Learn: four ways to learn without labels")
+st.markdown(
+    "A *pretext task* is a puzzle made from unlabelled images; solving it forces the encoder to describe "
+    "the images in a useful way. The survey this playground follows (Ericsson et al., *Self-Supervised "
+    "Representation Learning: Introduction, advances, and challenges*) groups them in four families. "
+    "Every picture below is made now, from the data, by the same code the methods train with.")
+
+datasets = [n for n in ("digits", "shapes") if n in services.datasets()]
+name = urlstate.selectbox("Pictures from", datasets, key="learn_dataset", param="dataset", default=datasets[0],
+                          hide=urlstate.hidden("controls"))
+runs = services.finished_runs(name)
+run = runs[0] if runs else None
+try:
+    pics = services.learn_pictures(name, run["run_dir"] if run else None, services.home())
+except ValueError as e:
+    st.error(str(e))
+    st.stop()
+
+
+def links(lessons: list[tuple[str, str]], method: str) -> None:
+    st.markdown(" · ".join(f"[Lesson: {title}]({LESSON_URL.format(lid)})" for title, lid in lessons))
+    st.page_link("../pages/pretrain.py", label=f"Try {method} on Pretrain", icon=":material/model_training:",
+                 query_params={"dataset": name, "method": method, **urlstate.carried()})
+
+
+st.header("1. Masked prediction")
+c1, c2 = st.columns([3, 2], gap="large")
+with c1:
+    st.markdown(
+        "Hide part of the image and ask the network to fill it in from what is left. To guess the hole it "
+        "must describe the surroundings: strokes, edges, which object this is. **Inpainting** (Context "
+        "Encoders) hides one square; the **masked autoencoder** (MAE) hides three quarters of small patches "
+        "and its encoder sees only the rest. Features learned this way are often weak under a frozen linear "
+        "probe on small data, and shine after fine-tuning.")
+    links([("the four families on one dataset", "four-families")], "inpainting")
+c2.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
+                                 "MAE, 75% of 4×4 patches hidden (gray)")
+
+st.header("2. Transformation prediction")
+c1, c2 = st.columns([3, 2], gap="large")
+with c1:
+    st.markdown(
+        "Transform the image in a known way and ask which transform it was. **RotNet** rotates every image "
+        "by 0, 90, 180 and 270 degrees and predicts the angle. To tell an upright 6 from a 9 turned over, the "
+        "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
+        "drawn at random angles have no \"upright\" to learn.")
+    links([("rotation needs a canonical view", "canonical-view")], "rotation")
+c2.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle")
+
+st.header("3. Instance discrimination")
+c1, c2 = st.columns([3, 2], gap="large")
+with c1:
+    st.markdown(
+        "Make two random views of the same image (crop, flip, colour jitter…) and teach the network that "
+        "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
+        "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
+        "use no negatives and need a trick (a predictor and a stop-gradient, or a variance term) not to "
+        "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
+        "the augmentations decide the invariances.")
+    links([("colour jitter buys colour invariance", "color-invariance"),
+           ("collapse without a stop-gradient", "collapse"),
+           ("temperature and batch size", "contrastive-knobs")], "simclr")
+c2.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair")
+
+st.header("4. Clustering")
+c1, c2 = st.columns([3, 2], gap="large")
+with c1:
+    st.markdown(
+        "Group the images by similarity and use the groups as labels. **DeepCluster** runs k-means on the "
+        "features every epoch and trains the network to predict each image's cluster; **SwAV** assigns "
+        "clusters online and predicts one view's cluster from the other. It makes few assumptions about the "
+        "data: the clusters only have to be consistent, not to match any human label.")
+    links([("the four families on one dataset", "four-families")], "deepcluster")
+    st.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the run "
+                f"{services.run_label(run)}." if run else
+                "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished run on this "
+                "dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
+with c2:
+    st.image(pics["clusters"], caption=pics["cluster_captions"])
+
+st.divider()
+st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "
+            "turns into a classifier with a handful of labels per class. "
+            f"[Lesson: labels are expensive]({LESSON_URL.format('labels-are-expensive')})")

@@ -1,0 +1,226 @@
+"""Export a finished run: everything needed to report it and to run it again.
+
+    python -m ssrl_core export --run DIR|ID --out DIR
+
+writes into ``--out`` (and nowhere else):
+
+    run_card.json / run_card.md   config, seed, package versions, hardware, durations,
+                                  metrics and the command that reproduces the run
+    embeddings.npz                embeddings [N, D], labels, split, map and every factor
+    embeddings.csv                one row per image: split, label, factors, map x/y, features
+    checkpoint.safetensors        the trained weights (a copy)
+    map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
+                                  (opens offline), and a PNG drawn with PIL (no browser needed)
+    training.html                 per-epoch loss and kNN accuracy (when the run logged epochs)
+    reproduce.sh                  the ``python -m ssrl_core train ...`` command
+
+The reproduce command carries every field of the run's resolved config as a flag, so it
+parses back (``cli.build_parser``) to the same ``RunConfig``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import shlex
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig
+from ..device import hardware
+from . import artifacts as art
+
+PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-learn", "faiss-cpu", "faiss-gpu",
+            "safetensors", "pillow", "plotly", "streamlit")
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a run depends on (absent ones left out), and Python's."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
+    """``python -m ssrl_core train ...`` with one flag per config field (defaults included,
+    so a later change of a default does not change the run)."""
+    args = ["python", "-m", "ssrl_core", "train", "--dataset", cfg.dataset, "--method", cfg.method,
+            "--augment", cfg.augment_spec, "--encoder", cfg.encoder, "--epochs", str(cfg.epochs),
+            "--batch-size", str(cfg.batch_size), "--lr", repr(float(cfg.lr)),
+            "--weight-decay", repr(float(cfg.weight_decay)), "--seed", str(cfg.seed),
+            "--device", cfg.device, "--precision", cfg.precision]
+    for k, v in sorted(cfg.options.items()):
+        args += ["--option", f"{k}={json.dumps(v)}"]
+    if cfg.data_dir:
+        args += ["--data-dir", cfg.data_dir]
+    return shlex.join(args + ["--out", out])
+
+
+def run_card(run_dir: Path, run: dict | None = None) -> dict:
+    """The run's card as a JSON-able dict. ``run`` is its store row when it has one (id,
+    nickname, times); a bare run folder has only its files."""
+    a = art.RunArtifacts(run_dir)
+    cfg_dict = a.config
+    if cfg_dict is None:
+        raise ValueError(f"{run_dir} has no {art.CONFIG}: is it a finished run folder?")
+    cfg = RunConfig.from_dict(cfg_dict)
+    summary = a.summary or {}
+    metrics = {**a.metrics, **{k: v for k, v in summary.items() if k not in cfg_dict}}
+    durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
+    metrics = {k: v for k, v in metrics.items()
+               if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
+    card = {
+        "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"), "run_dir": str(run_dir),
+        "config": cfg.to_dict(), "seed": cfg.seed,
+        "trained_on": {"device": summary.get("device"), "precision": summary.get("precision"),
+                       **({"hardware": summary["hardware"]} if "hardware" in summary else {})},
+        "exported_on": {"hardware": hardware(), "packages": package_versions()},
+        "durations_s": durations, "metrics": metrics,
+        "errors": {k: v for k, v in {**a.metrics, **summary}.items() if k.endswith("_error")},
+        "reproduce": reproduce_command(cfg),
+    }
+    if run:
+        card["times"] = {k: run.get(k) for k in ("created", "started", "finished")}
+        if run.get("started") and run.get("finished"):
+            card["durations_s"]["wall_seconds"] = round(run["finished"] - run["started"], 3)
+    return card
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (dict, list)):
+        return f"`{json.dumps(v)}`"
+    return str(v)
+
+
+def _machine(h: dict) -> str:
+    return (f"{h.get('platform')}, {h.get('cpu_count')} CPUs ({h.get('torch_threads')} torch threads), "
+            + (f"{h['cuda']['device']}" if h.get("cuda") else "no CUDA device"))
+
+
+def card_markdown(card: dict) -> str:
+    c = card["config"]
+    title = f"{c['method']} on {c['dataset']}" + (f" by {card['nickname']}" if card.get("nickname") else "")
+    lines = [f"# Run card: {title}", ""]
+    if card.get("id"):
+        lines += [f"Run id `{card['id']}`", ""]
+    lines += ["## Reproduce", "", "```sh", card["reproduce"], "```", "", "## Config", "", "| key | value |",
+              "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in c.items()]
+    lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
+    lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(card["metrics"].items())]
+    lines += ["", "## Durations (seconds)", "", "| phase | seconds |", "| --- | --- |"]
+    lines += [f"| {k.removesuffix('_seconds')} | {_fmt(v)} |" for k, v in sorted(card["durations_s"].items())]
+    t = card["trained_on"]
+    lines += ["", "## Hardware and software", "", f"- trained on: {t.get('device')} ({t.get('precision')})"]
+    if t.get("hardware"):
+        lines.append(f"- training machine: {_machine(t['hardware'])}")
+    lines.append(f"- exported on: {_machine(card['exported_on']['hardware'])}")
+    lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in card["exported_on"]["packages"].items()))
+    if card.get("errors"):
+        lines += ["", "## Errors", ""] + [f"- {k}: {v}" for k, v in card["errors"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
+    """Columns of the embeddings export: ``embeddings`` [N, D] and one array [N] per
+    row attribute (row, split, label, label_name, factor_*, map_x, map_y)."""
+    from ..data import load_dataset
+
+    a = art.RunArtifacts(run_dir)
+    if not a.has_embeddings():
+        raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
+    emb = np.asarray(a.embeddings, dtype=np.float32)
+    ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
+    if len(ds) != len(emb):
+        raise ValueError(f"{run_dir}: {len(emb)} embeddings but the dataset {ds.name!r} has {len(ds)} images "
+                         "(was it re-imported since the run?)")
+    cols = {"embeddings": emb, "row": np.arange(len(emb)),
+            "split": np.where(ds.is_train.numpy().astype(bool), "train", "test"),
+            "label": ds.labels.numpy(), "label_name": np.array([ds.label_name(i) for i in range(len(ds))])}
+    for name, v in ds.factors.items():
+        cols[f"factor_{name}"] = v.numpy()
+    coords, kind = a.map()
+    if coords is not None and len(coords) == len(emb):
+        cols["map_x"], cols["map_y"] = coords[:, 0], coords[:, 1]
+        cols["map_kind"] = np.array(kind)
+    return cols
+
+
+def write_embeddings(cols: dict[str, np.ndarray], out: Path) -> list[Path]:
+    np.savez_compressed(out / "embeddings.npz", **cols)
+    emb = cols["embeddings"]
+    per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
+    with open(out / "embeddings.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(per_row + [f"f{j}" for j in range(emb.shape[1])])
+        for i in range(len(emb)):
+            w.writerow([cols[k][i] for k in per_row] + [f"{x:.6g}" for x in emb[i]])
+    return [out / "embeddings.npz", out / "embeddings.csv"]
+
+
+def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[str], out: Path, title: str) -> list[Path]:
+    """map.html, map.png and (when the run logged epochs) training.html."""
+    import plotly.graph_objects as go
+
+    from ..figures import embedding_map, map_png
+
+    written = []
+    if "map_x" in cols:
+        coords = np.stack([cols["map_x"], cols["map_y"]], axis=1)
+        labels = cols["label"]
+        fig = embedding_map(coords, labels, label_names, title=f"{title} ({cols['map_kind']}, coloured by label)")
+        # plotly.js inlined (about 4.6 MB): the file opens with no network, as the class uses it
+        fig.write_html(out / "map.html", include_plotlyjs=True, full_html=True)
+        (out / "map.png").write_bytes(map_png(coords, labels, size=800, value_names=label_names))
+        written += [out / "map.html", out / "map.png"]
+    epochs = art.RunArtifacts(run_dir).epochs()
+    if epochs:
+        fig = go.Figure()
+        x = [e.get("epoch") for e in epochs]
+        for key, axis in (("loss", "y"), ("epoch_knn", "y2")):
+            y = [e.get(key) for e in epochs]
+            if any(v is not None for v in y):
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=key, yaxis=axis))
+        fig.update_layout(title=f"{title}: per epoch", xaxis_title="epoch", yaxis=dict(title="loss"),
+                          yaxis2=dict(title="kNN accuracy (subset)", overlaying="y", side="right"))
+        fig.write_html(out / "training.html", include_plotlyjs=True, full_html=True)
+        written.append(out / "training.html")
+    return written
+
+
+def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None) -> dict[str, str]:
+    """Write the export of a finished run folder into ``out`` (created; files in it are
+    replaced). Returns {name: path} of what was written."""
+    run_dir, out = Path(run_dir), Path(out)
+    if not (run_dir / CHECKPOINT).exists():
+        raise ValueError(f"{run_dir} has no {CHECKPOINT}: export needs a finished run")
+    card = run_card(run_dir, run)
+    if dataset is None:
+        from ..data import load_dataset
+
+        dataset = load_dataset(card["config"]["dataset"])
+    cols = embedding_table(run_dir, dataset)
+    if out.resolve() == run_dir.resolve():
+        raise ValueError("--out must be a new folder, not the run folder itself")
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    art.write_json(out / "run_card.json", card)
+    (out / "run_card.md").write_text(card_markdown(card))
+    (out / "reproduce.sh").write_text("#!/bin/sh\n" + card["reproduce"] + "\n")
+    files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
+    files += write_embeddings(cols, out)
+    shutil.copyfile(run_dir / CHECKPOINT, out / CHECKPOINT)
+    files.append(out / CHECKPOINT)
+    title = f"{card['config']['method']} · {card['config']['dataset']}"
+    files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], out, title)
+    return {p.name: str(p) for p in files}

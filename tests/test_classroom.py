@@ -1,0 +1,205 @@
+"""The classroom parts: the Learn page, page state in the URL (and hidden parts), the
+gallery, and the export of a finished run (library, CLI and the Explore downloads)."""
+import csv
+import json
+import shlex
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ssrl_core import cli
+from ssrl_core.config import RunConfig
+from ssrl_core.lessons import load_all
+from ssrl_core.runs.store import RunStore
+
+from .conftest import ROOT
+
+MAIN = str(ROOT / "app" / "main.py")
+LESSONS = {lesson.id for lesson in load_all()}  # every lesson file in assets/lessons
+
+
+def open_page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(f"../pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_links(at) -> list[tuple[str, str]]:
+    return [(el.proto.page, el.proto.query_string) for el in at.get("page_link")]
+
+
+def warnings(at) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+# -- Learn ---------------------------------------------------------------------------------
+
+def test_learn_page_shows_each_family_with_pictures_and_links_to_its_lesson():
+    at = open_page("learn")
+    assert [h.value for h in at.header] == ["1. Masked prediction", "2. Transformation prediction",
+                                            "3. Instance discrimination", "4. Clustering"]
+    imgs = at.get("image")
+    pictures = [i for el in imgs for i in el.proto.imgs]
+    assert len(pictures) >= 4 + 2  # masked, rotation, pairs, and several clusters
+    captions = " ".join(i.caption for i in pictures)
+    assert "0°, 90°, 180°, 270°" in captions and "MAE" in captions and "positive pair" in captions
+    assert "cluster of" in captions
+    md = " ".join(m.value for m in at.markdown)
+    linked = {part.split(")")[0] for part in md.split("lessons?lesson=")[1:]}
+    assert linked == LESSONS  # every lesson linked, each link opens a lesson that exists
+    # each family also opens Pretrain with its method chosen
+    assert ("pretrain", "dataset=digits&method=rotation") in page_links(at)
+
+
+# -- URL state -----------------------------------------------------------------------------
+
+def test_pretrain_reads_its_widgets_from_the_link_and_writes_changes_back():
+    at = open_page("pretrain", dataset="shapes", method="rotation", epochs="3", augment="crop(min_scale=0.5),flip",
+                   lr="0.01")
+    assert not at.warning
+    assert at.selectbox(key="pt_dataset").value == "shapes"
+    assert at.selectbox(key="pt_method").value == "rotation"
+    assert at.selectbox(key="pt_preset").value == "custom…"
+    assert at.multiselect(key="pt_ops").value == ["crop", "flip"]
+    assert at.number_input(key="pt_epochs").value == 3
+    at.number_input(key="pt_epochs").set_value(5).run()
+    assert at.query_params["epochs"] in ("5", ["5"])  # a copied link reproduces the change
+    at.selectbox(key="pt_method").select("simclr").run()
+    assert "method" not in at.query_params  # the default is left out of the link
+    at.selectbox(key="pt_dataset").select("digits").run()  # (launching on shapes would generate it: seconds)
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    c = run["config"]
+    assert (c["dataset"], c["method"], c["epochs"], c["lr"]) == ("digits", "simclr", 5, 0.01)
+    assert c["augment"] == "crop(min_scale=0.5),flip"
+
+
+def test_invalid_link_values_warn_and_fall_back():
+    at = open_page("pretrain", dataset="nope", method="simclr", epochs="-4", lr="abc", augment="crop(size=oops")
+    w = warnings(at)
+    for bad in ("dataset=nope", "epochs=-4", "lr=abc", "augment=crop(size=oops"):
+        assert bad in w
+    assert at.selectbox(key="pt_dataset").value == "digits" and at.number_input(key="pt_epochs").value == 10
+    at = open_page("explore", run="no-such-run")  # no runs at all: the page says so, no crash
+    assert "No finished runs" in at.info[0].value
+
+
+def test_hide_controls_shows_only_the_launch_button_with_the_linked_config():
+    at = open_page("pretrain", hide="controls,nav", method="rotation", epochs="2", augment="flip")
+    assert not at.selectbox and not at.number_input and not at.multiselect
+    assert not at.sidebar.caption  # hide=nav: no sidebar contents
+    assert any("**rotation**" in m.value and "`flip`" in m.value and "2 epochs" in m.value for m in at.markdown)
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert (run["method"], run["dataset"], run["epochs"], run["config"]["augment"]) == ("rotation", "digits", 2, "flip")
+    at = open_page("pretrain", hide="advanced")
+    assert at.selectbox(key="pt_method") and not [n for n in at.number_input if n.key in ("pt_batch", "pt_lr", "pt_seed")]
+
+
+def test_augment_page_reads_dataset_and_augmentations_from_the_link():
+    at = open_page("augment", augment="crop")
+    assert at.selectbox(key="aug_preset").value == "crop"
+    at.selectbox(key="aug_preset").select("color").run()
+    assert at.query_params["augment"] in ("color", ["color"])
+    at = open_page("augment", augment="flip", hide="controls")
+    assert not at.selectbox and "`flip`" in " ".join(m.value for m in at.markdown)
+
+
+# -- Gallery and Explore -------------------------------------------------------------------
+
+def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished_run):
+    a = finished_run("simclr", nickname="ada")
+    b = finished_run("simclr")
+    at = open_page("gallery", hide="nav")
+    text = " ".join(m.value for m in at.markdown)
+    assert "by **ada**" in text and "by **anonymous**" in text and "**simclr** · digits" in text
+    assert "kNN 0." in " ".join(c.value for c in at.caption)
+    assert len(at.get("image")) == 2  # a map thumbnail per run
+    assert {("explore", f"run={r}&hide=nav") for r in (a, b)} <= set(page_links(at))
+    at.checkbox(key=f"gal_tick_{a}").check().run()
+    at.checkbox(key=f"gal_tick_{b}").check().run()
+    assert ("compare", f"runs={b}%2C{a}&hide=nav") in page_links(at) or \
+        ("compare", f"runs={a}%2C{b}&hide=nav") in page_links(at)
+
+
+def test_explore_opens_the_linked_run_and_offers_the_export(finished_run):
+    a = finished_run("simclr", nickname="ada")
+    finished_run("simclr")  # newer: the default without a link
+    at = open_page("explore", run=a, hide="controls")
+    assert not at.selectbox and "by ada" in " ".join(m.value for m in at.markdown)
+    at.button(key="explore_export").click().run()
+    assert not at.exception
+    labels = {el.proto.label for el in at.get("download_button")}
+    assert {"Everything (.zip)", "run_card.md", "run_card.json", "embeddings.npz", "embeddings.csv",
+            "checkpoint.safetensors", "map.html", "map.png"} <= labels
+    assert "python -m ssrl_core train" in at.code[0].value
+
+
+# -- Export --------------------------------------------------------------------------------
+
+def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducing_command(
+        finished_run, tmp_path, ssrl_home, capsys):
+    rid = finished_run("simclr", nickname="ada")
+    run = RunStore().get(rid)
+    out = tmp_path / "export"
+    def files():
+        return {p.relative_to(ssrl_home): p.stat().st_mtime_ns for p in ssrl_home.rglob("*")
+                if p.is_file() and "store.sqlite" not in p.name}
+
+    before = files()
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    after = files()
+    # nothing written but the export folder (and the dataset's own cache in SSRL_HOME/data)
+    assert {k: v for k, v in after.items() if k.parts[0] != "data"} == before
+    assert {"run_card.json", "run_card.md", "embeddings.npz", "embeddings.csv", "checkpoint.safetensors", "map.html",
+            "map.png", "training.html", "reproduce.sh"} == set(listed) == {p.name for p in out.iterdir()}
+
+    card = json.loads((out / "run_card.json").read_text())
+    cfg = json.loads(open(f"{run['run_dir']}/config.json").read())
+    assert card["config"] == cfg
+    assert card["id"] == rid and card["nickname"] == "ada" and card["seed"] == cfg["seed"]
+    assert card["metrics"]["knn_accuracy"] == run["summary"]["knn_accuracy"]
+    assert "torch" in card["exported_on"]["packages"] and card["trained_on"]["device"] == "cpu"
+    assert card["durations_s"]["train_seconds"] > 0
+    md = (out / "run_card.md").read_text()
+    assert md.startswith("# Run card: simclr on digits by ada") and card["reproduce"] in md
+
+    emb = np.load(f"{run['run_dir']}/embeddings.npy")
+    z = np.load(out / "embeddings.npz")
+    assert z["embeddings"].shape == emb.shape and np.allclose(z["embeddings"], emb)
+    assert len(z["label"]) == len(emb) and set(z["split"]) == {"train", "test"}
+    with open(out / "embeddings.csv") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == len(emb) + 1 and len(rows[1]) == len(rows[0])
+    assert rows[0][:4] == ["row", "split", "label", "label_name"] and f"f{emb.shape[1] - 1}" == rows[0][-1]
+    assert (out / "checkpoint.safetensors").read_bytes() == open(f"{run['run_dir']}/checkpoint.safetensors", "rb").read()
+    assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (out / "map.html").read_text()
+    assert "Scattergl" in html or "scattergl" in html
+    assert "<script src=" not in html and "plotly.js v" in html  # plotly.js inlined: opens offline
+
+    argv = shlex.split(card["reproduce"])
+    assert argv[:4] == ["python", "-m", "ssrl_core", "train"]
+    args = cli.build_parser().parse_args(argv[3:])
+    assert cli._config(args).to_dict() == RunConfig.from_dict(cfg).to_dict() == cfg
+
+
+def test_export_reproduces_method_options(tmp_path):
+    from ssrl_core.runs.export import reproduce_command
+
+    cfg = RunConfig(dataset="shapes", method="simclr", augment="crop,color_jitter", options={"temperature": 0.2},
+                    weight_decay=0.0, seed=7)
+    args = cli.build_parser().parse_args(shlex.split(reproduce_command(cfg))[3:])
+    assert cli._config(args).to_dict() == cfg.to_dict()
+
+
+def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):
+    assert cli.main(["export", "--run", "no-such-run", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.startswith("error: 'no-such-run' is neither a run folder nor a run id")
+    assert not (tmp_path / "o").exists()
