@@ -32,60 +32,61 @@ def links(lessons: list[tuple[str, str]], method: str) -> None:
                  query_params={"dataset": name, "method": method, **urlstate.carried()})
 
 
-st.header("1. Masked prediction")
-c1, c2 = st.columns([3, 2], gap="large")
-with c1:
-    st.markdown(
-        "Hide part of the image and ask the network to fill it in from what is left. To guess the hole it "
-        "must describe the surroundings: strokes, edges, which object this is. **Inpainting** (Context "
-        "Encoders) hides one square; the **masked autoencoder** (MAE) hides three quarters of small patches "
-        "and its encoder sees only the rest. Features learned this way are often weak under a frozen linear "
-        "probe on small data, and shine after fine-tuning.")
-    links([("the four families on one dataset", "four-families")], "inpainting")
-c2.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
-                                 "MAE, 75% of 4×4 patches hidden (gray)")
+def family(title: str, text: str, lessons: list[tuple[str, str]], method: str):
+    """One family: its header, its text and links on the left; returns the right column."""
+    st.header(title)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown(text)
+        links(lessons, method)
+    return left, right
 
-st.header("2. Transformation prediction")
-c1, c2 = st.columns([3, 2], gap="large")
-with c1:
-    st.markdown(
-        "Transform the image in a known way and ask which transform it was. **RotNet** rotates every image "
-        "by 0, 90, 180 and 270 degrees and predicts the angle. To tell an upright 6 from a 9 turned over, the "
-        "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
-        "drawn at random angles have no \"upright\" to learn.")
-    links([("rotation needs a canonical view", "canonical-view")], "rotation")
-c2.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle")
 
-st.header("3. Instance discrimination")
-c1, c2 = st.columns([3, 2], gap="large")
-with c1:
-    st.markdown(
-        "Make two random views of the same image (crop, flip, colour jitter…) and teach the network that "
-        "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
-        "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
-        "use no negatives and need a trick (a predictor and a stop-gradient, or a variance term) not to "
-        "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
-        "the augmentations decide the invariances.")
-    links([("colour jitter buys colour invariance", "color-invariance"),
-           ("collapse without a stop-gradient", "collapse"),
-           ("temperature and batch size", "contrastive-knobs")], "simclr")
-c2.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair")
+_, right = family(
+    "1. Masked prediction",
+    "Hide part of the image and ask the network to fill it in from what is left. To guess the hole it "
+    "must describe the surroundings: strokes, edges, which object this is. **Inpainting** (Context "
+    "Encoders) hides one square; the **masked autoencoder** (MAE) hides three quarters of small patches "
+    "and its encoder sees only the rest. Features learned this way are often weak under a frozen linear "
+    "probe on small data, and shine after fine-tuning.",
+    [("the four families on one dataset", "four-families")], "inpainting")
+right.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
+                                    "MAE, 75% of 4×4 patches hidden (gray)")
 
-st.header("4. Clustering")
-c1, c2 = st.columns([3, 2], gap="large")
-with c1:
-    st.markdown(
-        "Group the images by similarity and use the groups as labels. **DeepCluster** runs k-means on the "
-        "features every epoch and trains the network to predict each image's cluster; **SwAV** assigns "
-        "clusters online and predicts one view's cluster from the other. It makes few assumptions about the "
-        "data: the clusters only have to be consistent, not to match any human label.")
-    links([("the four families on one dataset", "four-families")], "deepcluster")
-    st.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the run "
-                f"{services.run_label(run)}." if run else
-                "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished run on this "
-                "dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
-with c2:
-    st.image(pics["clusters"], caption=pics["cluster_captions"])
+_, right = family(
+    "2. Transformation prediction",
+    "Transform the image in a known way and ask which transform it was. **RotNet** rotates every image "
+    "by 0, 90, 180 and 270 degrees and predicts the angle. To tell an upright 6 from a 9 turned over, the "
+    "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
+    "drawn at random angles have no \"upright\" to learn.",
+    [("rotation needs a canonical view", "canonical-view")], "rotation")
+right.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle")
+
+_, right = family(
+    "3. Instance discrimination",
+    "Make two random views of the same image (crop, flip, colour jitter…) and teach the network that "
+    "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
+    "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
+    "use no negatives and need a trick (a predictor and a stop-gradient, or a variance term) not to "
+    "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
+    "the augmentations decide the invariances.",
+    [("colour jitter buys colour invariance", "color-invariance"),
+     ("collapse without a stop-gradient", "collapse"),
+     ("temperature and batch size", "contrastive-knobs")], "simclr")
+right.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair")
+
+left, right = family(
+    "4. Clustering",
+    "Group the images by similarity and use the groups as labels. **DeepCluster** runs k-means on the "
+    "features every epoch and trains the network to predict each image's cluster; **SwAV** assigns "
+    "clusters online and predicts one view's cluster from the other. It makes few assumptions about the "
+    "data: the clusters only have to be consistent, not to match any human label.",
+    [("the four families on one dataset", "four-families")], "deepcluster")
+left.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the run "
+              f"{services.run_label(run)}." if run else
+              "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished run on this "
+              "dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
+right.image(pics["clusters"], caption=pics["cluster_captions"])
 
 st.divider()
 st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "
