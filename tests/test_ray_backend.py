@@ -173,6 +173,30 @@ def test_a_run_executes_on_a_node_comes_back_whole_and_survives_losing_its_worke
 
 
 @needs_ray
+def test_a_run_past_the_disk_budget_stops_on_the_node_and_fails_saying_so(cluster, tmp_path, monkeypatch):
+    """SSRL_RUN_DISK_MB guards the host's disk under Ray too: the dispatcher sizes the run
+    folder after every archive it unpacks. A dispatcher of its own (in this process, on its
+    own store, so the module's dispatcher never sees the run) with a 0.05 MB budget."""
+    import ray
+
+    from ssrl_core.runs.ray_backend import CancelBoard, Dispatcher, _Flight, run_task
+    from ssrl_core.runs.store import Limits
+
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "home"))
+    shutil.copytree(cluster["host"] / "data" / "custom" / "tiny", tmp_path / "home" / "data" / "custom" / "tiny")
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="tiny", method="simclr", encoder="cnn-small", epochs=50, batch_size=32))
+    d = Dispatcher(store=store, cpus_per_run=1, limits=Limits(run_disk_mb=0.05))
+    d.board = ray.remote(num_cpus=0)(CancelBoard).remote()
+    d._task = ray.remote(max_retries=0)(run_task)
+    d._drive(_Flight(store.claim(d.id)))
+    run = store.get(rid)
+    assert run["status"] == "failed" and run["error"].startswith("disk budget exceeded"), run["error"]
+    assert "SSRL_RUN_DISK_MB" in run["error"] and run["epoch"] < 50  # stopped, not trained to the end
+    assert (Path(run["run_dir"]) / "checkpoint.safetensors").exists()  # what it wrote is kept
+
+
+@needs_ray
 def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, monkeypatch):
     from app import services
     from ssrl_core.runs import ray_backend, worker

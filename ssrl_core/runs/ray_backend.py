@@ -48,9 +48,9 @@ from pathlib import Path
 
 from .. import paths
 from ..locks import hold, lock_held
-from .store import ClaimLost, RunStore
-from .worker import (HEARTBEAT_S, STALE_S, dispatcher_lock, end_of, explain_failure, spawn_detached,
-                     worker_state)
+from .store import ClaimLost, Limits, RunStore
+from .worker import (HEARTBEAT_S, STALE_S, DiskBudgetExceeded, dispatcher_lock, end_of, explain_failure,
+                     over_budget, spawn_detached, worker_state)
 
 BACKENDS = ("local", "ray")
 FILES = "files"  # a message carrying a zip of new or changed run-folder files
@@ -327,8 +327,9 @@ class Dispatcher:
     """Claims queued runs and executes each as a Ray task (see the module docstring)."""
 
     def __init__(self, store: RunStore | None = None, cpus_per_run: float | None = None, poll_s: float = 0.5,
-                 address: str | None = None):
+                 address: str | None = None, limits: Limits | None = None):
         self.store = store or RunStore()
+        self.limits = limits or Limits.from_env()
         self.cpus_per_run = cpus_per_run or _cpus_from_env()
         self.poll_s = poll_s
         self.address = address or os.environ.get("RAY_ADDRESS") or None
@@ -479,6 +480,9 @@ class Dispatcher:
                     return  # someone else's now, or serve() requeues it
                 if msg["kind"] == FILES:
                     unpack(msg["archive"], run_dir)
+                    over = over_budget(run_dir, self.limits)  # the host's disk: what SSRL_RUN_DISK_MB guards
+                    if over:
+                        raise DiskBudgetExceeded(over)  # below: the task is stopped, the run fails saying so
                 elif msg["kind"] == END:
                     end = msg
                 else:

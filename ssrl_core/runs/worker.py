@@ -214,6 +214,19 @@ def folder_mb(path: Path) -> float:
     return total / 1e6
 
 
+def over_budget(run_dir: Path, limits: Limits) -> str | None:
+    """Why ``run_dir`` is over the per-run disk budget (``SSRL_RUN_DISK_MB``), or None."""
+    budget = limits.run_disk_mb
+    if not budget:
+        return None
+    size = folder_mb(run_dir)
+    if size <= budget:
+        return None
+    return (f"disk budget exceeded: the run folder holds {size:.1f} MB, over the per-run budget of "
+            f"{budget:g} MB (SSRL_RUN_DISK_MB). Use fewer epochs or a smaller encoder or dataset, or ask "
+            f"whoever runs the server to raise the budget; what the run wrote so far is kept in {run_dir}.")
+
+
 def end_of(exc: BaseException, phase: str = "training") -> tuple[str, str]:
     """How a run that raised ``exc`` ends: ('cancelled' or 'failed', the reason in plain
     words); ``phase`` is where a cancel that did not say where it stopped came in."""
@@ -323,15 +336,7 @@ class Worker:
             self._stop_request = (status, message)
 
     def _over_budget(self, run_dir: Path) -> str | None:
-        budget = self.limits.run_disk_mb
-        if not budget:
-            return None
-        size = folder_mb(run_dir)
-        if size <= budget:
-            return None
-        return (f"disk budget exceeded: the run folder holds {size:.1f} MB, over the per-run budget of "
-                f"{budget:g} MB (SSRL_RUN_DISK_MB). Use fewer epochs or a smaller encoder or dataset, or ask "
-                f"whoever runs the server to raise the budget; what the run wrote so far is kept in {run_dir}.")
+        return over_budget(run_dir, self.limits)
 
     def _stop_message(self, status: str, message: str) -> str:
         return f"cancelled during {self._phase}{KEPT}" if status == "cancelled" else message
