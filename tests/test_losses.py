@@ -119,3 +119,27 @@ def test_swav_by_hand_and_swapped():
     expected = -(lp1[0, 1] + lp2[0, 0]).item() / 2  # view 1 predicts q2, view 2 predicts q1
     assert math.isclose(swav(s1, s2, q1, q2, tau).item(), expected, rel_tol=1e-6)
     assert math.isclose(swav(s2, s1, q2, q1, tau).item(), expected, rel_tol=1e-6)
+
+
+import pytest  # noqa: E402
+
+from ssrl_core.pretext import losses as L  # noqa: E402
+
+
+@pytest.mark.parametrize("loss, args", [
+    (L.nt_xent, lambda a, b: (a, b, 0.5)),
+    (L.info_nce, lambda a, b: (a, b, torch.cat([a, b]).flip(0), 0.2)),
+    (L.negative_cosine, lambda a, b: (a, b)),
+    (L.barlow_twins, lambda a, b: (a, b, 0.02)),
+    (L.vicreg, lambda a, b: (a, b)),
+])
+def test_losses_are_float32_under_mixed_precision(loss, args):
+    """Under bf16 autocast (the training loop's mixed precision) a loss gives its float32
+    value: its matmuls must not run in bf16, whose 8-bit mantissa moves them by ~1e-3."""
+    torch.manual_seed(0)
+    a, b = torch.randn(64, 64), torch.randn(64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = loss(*args(a.bfloat16(), b.bfloat16()))
+    ref = loss(*args(a.bfloat16().float(), b.bfloat16().float()))  # the same inputs, rounded as autocast's
+    assert mixed.dtype == torch.float32
+    assert torch.allclose(mixed, ref, rtol=1e-5, atol=1e-6), (mixed.item(), ref.item())

@@ -1,13 +1,31 @@
 """Losses as pure functions of tensors. Each docstring gives the paper's definition and
-states the normalisation (what is summed, what is averaged). Inputs are promoted to
-float32 so the losses behave the same under mixed precision.
+states the normalisation (what is summed, what is averaged). Every loss runs in float32
+with autocast off (``@float32``): promoting the inputs is not enough, because autocast
+would still run the similarity and cross-correlation matmuls in bf16/fp16, whose 8-bit
+(bf16) mantissa puts errors of a few 1e-3 on every cosine. The encoder's forward and
+backward keep the fast precision.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
+
+
+def float32(fn):
+    """Run a loss in float32 with autocast disabled, whatever the caller's precision."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+        device_type = tensors[0].device.type if tensors else "cpu"
+        cast = lambda a: a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a  # noqa: E731
+        with torch.autocast(device_type=device_type, enabled=False):
+            return fn(*map(cast, args), **{k: cast(v) for k, v in kwargs.items()})
+
+    return wrapper
 
 
 def _off_diagonal(m: torch.Tensor) -> torch.Tensor:
@@ -16,6 +34,7 @@ def _off_diagonal(m: torch.Tensor) -> torch.Tensor:
     return m.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
 
+@float32
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
     """NT-Xent (SimCLR, Chen et al. 2020, eq. 1), averaged over all 2N anchors.
 
@@ -34,6 +53,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     return F.cross_entropy(sim, targets)
 
 
+@float32
 def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
     """InfoNCE with a queue of negatives (MoCo, He et al. 2020, eq. 1; MoCo v2 settings),
     averaged over the N queries.
@@ -55,6 +75,7 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature:
     return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
 
 
+@float32
 def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Negative cosine similarity (BYOL, Grill et al. 2020; SimSiam, Chen & He 2021, eq. 1),
     averaged over the N pairs:  D(p, z) = -(1 / N) sum_i  p_i . z_i / (||p_i|| ||z_i||).
@@ -65,6 +86,7 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return -(F.normalize(p.float(), dim=1) * F.normalize(z.float(), dim=1)).sum(1).mean()
 
 
+@float32
 def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambda_offdiag: float = 5e-3) -> torch.Tensor:
     """Barlow Twins (Zbontar et al. 2021, eq. 1).
 
@@ -87,6 +109,7 @@ def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambda_offdiag: float = 5e-
     return on + lambda_offdiag * off
 
 
+@float32
 def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
            cov_weight: float = 1.0) -> torch.Tensor:
     """VICReg (Bardes, Ponce, LeCun 2022, eqs. 1-6).
@@ -116,6 +139,7 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_wei
 
 
 @torch.no_grad()
+@float32
 def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -> torch.Tensor:
     """Sinkhorn-Knopp equal-partition assignments (SwAV, Caron et al. 2020, sec. 3.1 and
     Algorithm 1).
@@ -136,6 +160,7 @@ def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, iterations: int = 3) -
     return torch.exp(log_q + math.log(b)).t().float()
 
 
+@float32
 def swav(scores1: torch.Tensor, scores2: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor,
          temperature: float = 0.1) -> torch.Tensor:
     """SwAV's swapped prediction (Caron et al. 2020, eqs. 1-2), averaged over the batch.
