@@ -52,28 +52,24 @@ def choices(options: Sequence[str], why: str | None = None) -> Callable[[str], l
     return parse
 
 
-def integer(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _ranged(cast: Callable[[str], Any], not_one: str, lo, hi, show: str) -> Callable[[str], Any]:
+    def parse(raw: str):
         try:
-            v = int(raw)
+            v = cast(raw)
         except ValueError:
-            raise ValueError("not a whole number") from None
-        if not lo <= v <= hi:
-            raise ValueError(f"outside {lo}–{hi}")
+            raise ValueError(not_one) from None
+        if not lo <= v <= hi:  # also refuses nan
+            raise ValueError(f"outside {lo:{show}}–{hi:{show}}")
         return v
     return parse
+
+
+def integer(lo: int, hi: int) -> Callable[[str], int]:
+    return _ranged(int, "not a whole number", lo, hi, "d")
 
 
 def number(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            v = float(raw)
-        except ValueError:
-            raise ValueError("not a number") from None
-        if not lo <= v <= hi:  # also refuses nan
-            raise ValueError(f"outside {lo:g}–{hi:g}")
-        return v
-    return parse
+    return _ranged(float, "not a number", lo, hi, "g")
 
 
 def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:

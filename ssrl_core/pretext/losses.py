@@ -46,7 +46,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     and the result is (1 / 2N) * sum_i l_i.
     """
     n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.t() / temperature
     sim.fill_diagonal_(float("-inf"))  # k != i
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
@@ -66,9 +66,9 @@ def info_nce(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature:
     and the result is (1 / N) sum_i l_i. The caller detaches k and queue (the key encoder
     gets no gradient).
     """
-    q = F.normalize(q.float(), dim=1)
-    k = F.normalize(k.float(), dim=1)
-    queue = F.normalize(queue.float(), dim=1)
+    q = F.normalize(q, dim=1)
+    k = F.normalize(k, dim=1)
+    queue = F.normalize(queue, dim=1)
     pos = (q * k).sum(1, keepdim=True)  # [N, 1]
     neg = q @ queue.t()  # [N, K]
     logits = torch.cat([pos, neg], dim=1) / temperature
@@ -83,7 +83,7 @@ def negative_cosine(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     Ranges over [-1, 1]; -1 when every prediction points along its target. The caller
     detaches z (the stop-gradient). BYOL's loss 2 - 2 cos equals 2 + 2 D.
     """
-    return -(F.normalize(p.float(), dim=1) * F.normalize(z.float(), dim=1)).sum(1).mean()
+    return -(F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(1).mean()
 
 
 @float32
@@ -100,7 +100,6 @@ def barlow_twins(z1: torch.Tensor, z2: torch.Tensor, lambda_offdiag: float = 5e-
     standardised and their dimensions decorrelated.
     """
     n = z1.shape[0]
-    z1, z2 = z1.float(), z2.float()
     a = (z1 - z1.mean(0)) / (z1.std(0, unbiased=False) + 1e-6)
     b = (z2 - z2.mean(0)) / (z2.std(0, unbiased=False) + 1e-6)
     c = a.t() @ b / n
@@ -124,7 +123,6 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_wei
 
     as in the paper's reference code.
     """
-    z1, z2 = z1.float(), z2.float()
     n, d = z1.shape
     inv = F.mse_loss(z1, z2)
     std1 = torch.sqrt(z1.var(0) + 1e-4)
@@ -172,6 +170,6 @@ def swav(scores1: torch.Tensor, scores2: torch.Tensor, q1: torch.Tensor, q2: tor
 
     i.e. each view predicts the other view's code.
     """
-    l1 = -(q2.float() * F.log_softmax(scores1.float() / temperature, dim=1)).sum(1).mean()
-    l2 = -(q1.float() * F.log_softmax(scores2.float() / temperature, dim=1)).sum(1).mean()
+    l1 = -(q2 * F.log_softmax(scores1 / temperature, dim=1)).sum(1).mean()
+    l2 = -(q1 * F.log_softmax(scores2 / temperature, dim=1)).sum(1).mean()
     return (l1 + l2) / 2

@@ -317,7 +317,7 @@ class Worker:
                         self._request_stop(run_id, "cancelled", "")
                     elif time.monotonic() - last_disk > DISK_CHECK_S and run_dir is not None:
                         last_disk = time.monotonic()
-                        over = self._over_budget(run_dir)
+                        over = over_budget(run_dir, self.limits)
                         if over:
                             self._request_stop(run_id, "failed", over)
                 elif self._restart_argv and time.monotonic() - self._stop_since > STOP_GRACE_S:
@@ -334,9 +334,6 @@ class Worker:
         if self.current == run_id and self._stop_request is None:
             self._stop_since = time.monotonic()
             self._stop_request = (status, message)
-
-    def _over_budget(self, run_dir: Path) -> str | None:
-        return over_budget(run_dir, self.limits)
 
     def _stop_message(self, status: str, message: str) -> str:
         return f"cancelled during {self._phase}{KEPT}" if status == "cancelled" else message
@@ -417,7 +414,7 @@ class Worker:
             if should_cancel():
                 raise Cancelled("cancelled")
             if e.get("kind") in ("epoch_end", "phase"):  # the folder just grew: size it now (microseconds)
-                over = self._over_budget(run_dir)
+                over = over_budget(run_dir, self.limits)
                 if over:
                     raise DiskBudgetExceeded(over)
             self.store.record(run_id, e, worker=self.id)
@@ -427,7 +424,7 @@ class Worker:
         try:
             cfg = RunConfig.from_dict(run["config"])
             summary = execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
-            over = self._over_budget(run_dir)
+            over = over_budget(run_dir, self.limits)
             if over:
                 raise DiskBudgetExceeded(over)
             status = "done"
