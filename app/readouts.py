@@ -6,6 +6,8 @@ Cache keys (see ``ssrl_core.evaluate.suite``): ``linear/<target>/<budget>/s<seed
 """
 from __future__ import annotations
 
+from ssrl_core.config import default_batch
+
 Series = tuple[list[float], list[float], list[float]]
 
 
@@ -84,7 +86,8 @@ def mismatches(configs: list[dict]) -> list[str]:
     out = []
     for key, what in (("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
                       ("encoder", "encoder")):
-        values = sorted({str(c.get(key)) for c in configs})
+        values = sorted({str(c.get(key) if key != "batch_size" or c.get(key) else default_batch(c.get("dataset", "")))
+                         for c in configs})
         if len(values) > 1:
             out.append(f"{what} ({', '.join(values)})")
     return out

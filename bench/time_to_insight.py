@@ -92,7 +92,7 @@ def main() -> None:
             from ssrl_core.speed import reference_training_seconds
 
             print(json.dumps({"bench": "reference_training", "epochs": args.epochs,
-                              "batch_size": cfg.batch_size, **reference_training_seconds(cfg)}), flush=True)
+                              "batch_size": cfg.batch, **reference_training_seconds(cfg)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ in the background worker; watch it learn; cancel it; see every run's status."""
 import streamlit as st
 
 from app import services, urlstate, widgets
-from ssrl_core.config import RunConfig
+from ssrl_core.config import RunConfig, default_batch
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
@@ -33,8 +33,10 @@ with left:
     epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs", param="epochs", hide=not controls,
                                    container=c1)
     show_advanced = controls and advanced
-    batch = urlstate.number_input("Batch size", 2, 4096, 128, 1, key="pt_batch", param="batch", hide=not show_advanced,
-                                  container=c2)
+    batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"pt_batch_{dataset}",
+                                  param="batch", hide=not show_advanced, container=c2,
+                                  help="images per optimiser step; small sets default to small batches, so that "
+                                       "a few epochs still make many steps")
     c3, c4 = st.columns(2)
     lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, None, key="pt_lr", param="lr", hide=not show_advanced,
                                container=c3, format="%.4f")

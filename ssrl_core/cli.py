@@ -28,7 +28,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .config import RunConfig
     from .pretext import METHODS
 
-    from .config import DEFAULT_AUGMENT
+    from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH
 
     d = RunConfig()
     aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())
@@ -39,7 +39,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         f"default: the dataset's preset ({aug_defaults}; others: 'simclr')")
     p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA) or one of: {', '.join(ENCODERS)}")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images per step (default {d.batch_size})")
+    batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"images per step (default: the dataset's, {batch_defaults}; others: {BATCH_SIZE})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay,
                    help=f"AdamW weight decay (default {d.weight_decay:g})")

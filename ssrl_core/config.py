@@ -12,6 +12,17 @@ from .pretext import METHODS
 
 EVALUATIONS = ("full", "basic")
 DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop,flip"}
+# Images per step when none is given. At a fixed budget of epochs, a CPU trains about as
+# many images per second at batch 32 as at 256, so a small set wants small batches: at 128,
+# digits' 1,438 training images give 11 optimiser steps per epoch; at 32, 44. Measured on
+# digits, cnn-small, 10 epochs (docs/methods.md): kNN accuracy at batch 128 / 32: SimCLR
+# 0.916 / 0.955, Barlow Twins 0.944 / 0.955, VICReg 0.944 / 0.955, DeepCluster 0.961 / 0.967.
+DEFAULT_BATCH = {"digits": 32}
+BATCH_SIZE = 128
+
+
+def default_batch(dataset: str) -> int:
+    return DEFAULT_BATCH.get(dataset, BATCH_SIZE)
 
 
 @dataclass
@@ -21,7 +32,7 @@ class RunConfig:
     augment: str | None = None  # preset or op list; None: the dataset's default preset
     encoder: str = "auto"  # "auto": cnn-small on CPU, resnet18 on CUDA
     epochs: int = 10
-    batch_size: int = 128
+    batch_size: int | None = None  # None: the dataset's default (DEFAULT_BATCH, else BATCH_SIZE)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
@@ -52,7 +63,7 @@ class RunConfig:
             bad(f"unknown evaluation {self.evaluation!r}: choose one of {', '.join(EVALUATIONS)}")
         if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
             bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536:
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536):
             bad(f"batch size must be a whole number from 2 to 65536, got {self.batch_size!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
             bad(f"learning rate must be above 0 and at most 10, got {self.lr!r}")
@@ -73,13 +84,18 @@ class RunConfig:
     def augment_spec(self) -> str:
         return self.augment if self.augment is not None else DEFAULT_AUGMENT.get(self.dataset, "simclr")
 
+    @property
+    def batch(self) -> int:
+        """The batch size, the dataset's default when none was given."""
+        return self.batch_size if self.batch_size is not None else default_batch(self.dataset)
+
     def resolved(self, device_type: str) -> "RunConfig":
-        """The concrete config for a device: encoder and augmentation filled in."""
+        """The concrete config for a device: encoder, augmentation and batch size filled in."""
         preferred = METHODS[self.method].preferred_encoder
         enc = self.encoder if self.encoder != "auto" else (
             preferred or ("resnet18" if device_type == "cuda" else "cnn-small"))
         d = self.to_dict()
-        d.update(encoder=enc, augment=self.augment_spec)
+        d.update(encoder=enc, augment=self.augment_spec, batch_size=self.batch)
         return RunConfig.from_dict(d)
 
     def to_dict(self) -> dict:

@@ -29,6 +29,10 @@ def test_mismatches_name_what_makes_a_comparison_unfair():
     assert readouts.mismatches([same, dict(same)]) == []
     out = readouts.mismatches([same, {**same, "seed": 1, "epochs": 0}])
     assert out == ["seed (0, 1)", "epochs (0, 10)"]
+    # a run left at the dataset's default batch size is the same as one that names it
+    default = {**same, "batch_size": None}
+    assert readouts.mismatches([default, {**same, "batch_size": 32}]) == []
+    assert readouts.mismatches([default, same]) == ["batch size (128, 32)"]
 
 
 def test_epoch_and_probe_series():

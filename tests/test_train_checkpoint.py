@@ -75,3 +75,18 @@ def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path):
         with pytest.raises(ValueError, match="already holds a run with .*choose another output folder"):
             pretrain(other, tmp_path)
     assert (tmp_path / CHECKPOINT).read_bytes() == before
+
+
+def test_a_run_without_a_batch_size_takes_its_datasets_default_and_records_it():
+    from ssrl_core.config import default_batch
+    from ssrl_core.train import Loop
+
+    small = RunConfig(dataset="digits", method="simclr")
+    assert small.batch_size is None and small.batch == 32 == default_batch("digits")
+    loop = Loop.for_config(small)
+    assert loop.batch == 32 and loop.cfg.batch_size == 32  # 44 steps per epoch on 1,438 images
+    assert loop.images.shape[0] // loop.batch == 44
+    assert RunConfig(dataset="shapes", method="simclr").resolved("cpu").batch_size == 128
+    assert RunConfig(dataset="digits", method="simclr", batch_size=256).resolved("cpu").batch_size == 256
+    with pytest.raises(ValueError, match="batch size must be a whole number"):
+        RunConfig(dataset="digits", batch_size=1)

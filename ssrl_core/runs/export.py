@@ -54,7 +54,7 @@ def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
     so a later change of a default does not change the run)."""
     args = ["python", "-m", "ssrl_core", "train", "--dataset", cfg.dataset, "--method", cfg.method,
             "--augment", cfg.augment_spec, "--encoder", cfg.encoder, "--epochs", str(cfg.epochs),
-            "--batch-size", str(cfg.batch_size), "--lr", repr(float(cfg.lr)),
+            "--batch-size", str(cfg.batch), "--lr", repr(float(cfg.lr)),
             "--weight-decay", repr(float(cfg.weight_decay)), "--seed", str(cfg.seed),
             "--device", cfg.device, "--precision", cfg.precision]
     for k, v in sorted(cfg.options.items()):
