@@ -65,6 +65,36 @@ def test_swav_freezes_the_prototypes_early_in_training():
         assert (method.prototypes.weight.grad is None) == frozen
 
 
+def test_swav_balances_a_small_batch_together_with_its_queue_of_past_embeddings(monkeypatch):
+    torch.manual_seed(0)
+    inputs = []
+    monkeypatch.setattr(swav_module, "sinkhorn", lambda s, e, i: inputs.append(s) or sinkhorn(s, e, i))
+    method = SwAV(build_encoder("cnn-small", 1), 4, 1, {"n_prototypes": 8, "queue_size": 12, "freeze_prototypes": 0.5})
+    assert "queue" in method.state_dict() and "queue_ptr" in method.state_dict()  # checkpointed
+    x, labels = tiny_batch(4)
+    method.progress = 0.1  # prototypes frozen: each batch alone, but the queue fills already
+    for step in range(3):
+        xb = x + 0.1 * step
+        method.training_step([xb, xb.flip(-1)], labels)
+    assert [len(s) for s in inputs] == [4] * 6
+    with torch.no_grad():  # the newest 4 rows hold the last batch's normalised embeddings, per view
+        z1, z2 = F.normalize(method.projector(method.encoder(torch.cat([xb, xb.flip(-1)]))), dim=1).chunk(2)
+    assert int(method.queue_ptr) == 0  # 3 batches of 4 filled the 12 rows and wrapped
+    assert torch.allclose(method.queue[8:, 0], z1, atol=1e-5) and torch.allclose(method.queue[8:, 1], z2, atol=1e-5)
+    inputs.clear()
+    before = method.queue.clone()
+    method.progress = 0.6  # from here on each view's codes come from Sinkhorn over queue + batch
+    loss, _ = method.training_step([x, x.flip(-1)], labels)
+    assert torch.isfinite(loss) and [len(s) for s in inputs] == [16, 16]
+    with torch.no_grad():  # the last 4 rows are this batch's scores, the first 12 the queue's
+        zb = F.normalize(method.projector(method.encoder(torch.cat([x, x.flip(-1)]))), dim=1)[:4]
+    assert torch.allclose(inputs[0][12:], method.prototypes(zb), atol=1e-4)
+    assert torch.allclose(inputs[0][:12], method.prototypes(before[:, 0]), atol=1e-4)
+    assert torch.allclose(method.queue[:4, 0], zb, atol=1e-5)  # then the batch joined the queue
+    with pytest.raises(ValueError, match="queue_size"):
+        SwAV(build_encoder("cnn-small", 1), 4, 1, {"queue_size": -1})
+
+
 # -- DeepCluster --------------------------------------------------------------------------
 
 def test_deepcluster_refuses_to_train_before_clustering():

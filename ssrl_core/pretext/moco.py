@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from ..models import mlp
 from .base import PretextMethod
 from .ema import frozen_copy, momentum_update
+from .fifo import push
 from .losses import info_nce
 
 
@@ -74,17 +75,6 @@ class MoCo(PretextMethod):
         self.register_buffer("queue", F.normalize(torch.randn(k, p), dim=1))
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
-    @torch.no_grad()
-    def _enqueue(self, keys: torch.Tensor) -> None:
-        """Write keys at the pointer, wrapping around the end; the pointer advances mod K."""
-        k, n = self.queue.shape[0], keys.shape[0]
-        if n > k:  # more keys than room: only the newest K survive
-            keys = keys[n - k:]
-        start = self.queue_ptr + (n - keys.shape[0])
-        rows = (start + torch.arange(keys.shape[0], device=keys.device)) % k
-        self.queue[rows] = F.normalize(keys.to(self.queue.dtype), dim=1)
-        self.queue_ptr.copy_((self.queue_ptr + n) % k)
-
     def training_step(self, views, labels, index=None):
         tau = float(self.options["temperature"])
         q1, q2 = self.projector(self.encoder(torch.cat(views))).chunk(2)
@@ -93,7 +83,7 @@ class MoCo(PretextMethod):
         queue = self.queue.clone().detach()  # the negatives before this step's keys go in
         # L = (l(q1, k2) + l(q2, k1)) / 2
         loss = (info_nce(q1, k2, queue, tau) + info_nce(q2, k1, queue, tau)) / 2
-        self._enqueue(torch.cat([k1, k2]))
+        push(self.queue, self.queue_ptr, torch.cat([k1, k2]))
         return loss, {"loss": loss.detach()}
 
     def after_step(self):

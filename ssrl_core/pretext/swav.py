@@ -9,9 +9,15 @@ the features from collapsing), and each view predicts the other view's code:
     q = sinkhorn(s, epsilon, iterations)  (no gradient),  p = softmax(s / tau),
     L = -(1 / 2B) sum_b [ sum_k q2_bk log p1_bk + sum_k q1_bk log p2_bk ].
 
-Simplifications: two views of the same size (no multi-crop) and no queue of past
-embeddings (the paper adds one when the batch is smaller than K; here the default K is
-below the batch size, so a batch alone can be split evenly over the prototypes).
+Small batches: the codes of a batch of B are computed by Sinkhorn over the batch and the
+``queue_size`` most recent embeddings of each view together (the paper's queue for batches
+of 256 and under, sec. 4 and appendix), and only the batch's rows are kept. Equal
+partition over B = 32 images and K = 30 prototypes would give each prototype about one
+image a batch, so the codes would be little more than instance labels; with the queue,
+Sinkhorn splits 288 images. The queue (a buffer, first random unit vectors) is filled from
+the first step and takes part once the prototypes start learning (after
+``freeze_prototypes``); the paper starts its queue after 15 epochs. queue_size=0 turns it
+off. Simplification: two views of the same size (no multi-crop).
 
 What to expect: the loss starts near log K and falls as the two views of an image come to
 prefer the same prototypes (digits, 10 epochs: 3.2 -> 1.4); ``prototypes_used`` (the
@@ -19,7 +25,7 @@ share of prototypes that are some sample's favourite in the batch) staying well 
 1/K means no collapse (0.88 -> 0.99 there). The prototypes get no gradient for the first
 ``freeze_prototypes`` of training, as in the paper, so early steps shape the features.
 Options: n_prototypes (30), temperature (0.1), epsilon (0.05), sinkhorn_iters (3),
-proj_dim (128), hidden_dim (512), freeze_prototypes (0.1).
+proj_dim (128), hidden_dim (512), freeze_prototypes (0.1), queue_size (256).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import torch.nn.functional as F
 
 from ..models import mlp
 from .base import PretextMethod
+from .fifo import push
 from .losses import sinkhorn, swav
 
 
@@ -38,7 +45,7 @@ class SwAV(PretextMethod):
     summary = "swap the two views' balanced (Sinkhorn) prototype assignments and predict them"
     n_views = 2
     defaults = {"n_prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iters": 3,
-                "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1}
+                "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1, "queue_size": 256}
     option_help = {
         "n_prototypes": "K; the paper uses 3000 for ImageNet's 1000 classes (3x), so 30 for ~10-class sets; "
                         "well below the batch size, so a batch alone is split evenly and no queue is needed",
@@ -49,6 +56,8 @@ class SwAV(PretextMethod):
         "hidden_dim": "hidden width of the 2-layer projector (the paper: 2048); 512 here",
         "freeze_prototypes": "fraction of training during which the prototypes get no gradient "
                              "(the paper freezes them for its first epoch)",
+        "queue_size": "past embeddings per view that join each batch in Sinkhorn (the paper: 3840 for batch 256); "
+                      "0 turns the queue off",
     }
 
     def __init__(self, encoder, num_classes, channels, options=None):
@@ -56,6 +65,12 @@ class SwAV(PretextMethod):
         d = self.encoder.feature_dim
         self.projector = mlp([d, int(self.options["hidden_dim"]), int(self.options["proj_dim"])])
         self.prototypes = nn.Linear(int(self.options["proj_dim"]), int(self.options["n_prototypes"]), bias=False)
+        n = int(self.options["queue_size"])
+        if n < 0:
+            raise ValueError(f"swav queue_size must be 0 (no queue) or more, got {n}")
+        # [n, 2 views, proj_dim]; buffers, so a resumed run continues with its queue
+        self.register_buffer("queue", F.normalize(torch.randn(n, 2, int(self.options["proj_dim"])), dim=-1))
+        self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     def training_step(self, views, labels, index=None):
         with torch.no_grad():  # C's rows back on the unit sphere, in place, as the paper does
@@ -68,7 +83,18 @@ class SwAV(PretextMethod):
         scores = z @ c.float().t()  # s = z C^T, [2B, K]
         s1, s2 = scores.chunk(2)
         eps, iters = float(self.options["epsilon"]), int(self.options["sinkhorn_iters"])
-        q1, q2 = sinkhorn(s1.detach(), eps, iters), sinkhorn(s2.detach(), eps, iters)
+        with torch.no_grad():
+            if len(self.queue) and self.progress >= float(self.options["freeze_prototypes"]):
+                # codes over [queue; batch] for each view, keeping the batch's rows
+                past = self.queue.clone() @ c.detach().float().t()  # [n, 2, K]
+                b = s1.shape[0]
+                q1 = sinkhorn(torch.cat([past[:, 0], s1.detach()]), eps, iters)[-b:]
+                q2 = sinkhorn(torch.cat([past[:, 1], s2.detach()]), eps, iters)[-b:]
+            else:
+                q1, q2 = sinkhorn(s1.detach(), eps, iters), sinkhorn(s2.detach(), eps, iters)
+            if len(self.queue):
+                z1, z2 = z.detach().chunk(2)
+                push(self.queue, self.queue_ptr, torch.stack([z1, z2], dim=1))
         # L = -(1/2B) sum_b [q2 . log softmax(s1 / tau) + q1 . log softmax(s2 / tau)]
         loss = swav(s1, s2, q1, q2, float(self.options["temperature"]))
         used = torch.bincount(scores.detach().argmax(1), minlength=c.shape[0]).gt(0).float().mean()
