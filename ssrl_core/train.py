@@ -234,7 +234,7 @@ def pretrain(
     epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)
     epoch_probe.start(start_epoch)
     if start_epoch == 0:
-        epoch_probe(method.encoder, 0)
+        epoch_probe(method.encoder, 0, embedder=method.embedder())
     t_train = time.perf_counter()
     seen = 0
     last_loss: float | None = None
@@ -282,7 +282,7 @@ def pretrain(
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict()}, {"rng": gen.get_state()})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
-        diagnostics = epoch_probe(method.encoder, epoch + 1, record)
+        diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     train_seconds = time.perf_counter() - t_train
     return Trained(method, dataset, cfg, device, precision.name, train_seconds,

@@ -78,3 +78,28 @@ def test_collapse_stats_tell_collapse_from_spread():
     assert point["embedding_std"] < 1e-6 and point["effective_rank"] == 1.0
     line = collapse_stats(rng.normal(size=(500, 1)) * rng.normal(size=(1, 64)) + 0.001 * rng.normal(size=(500, 64)))
     assert line["effective_rank"] < 1.5  # dimensional collapse: one direction holds the variance
+    # the std reads the embedding the objective compares, the rank the encoder's features
+    both = collapse_stats(rng.normal(size=(500, 64)), np.tile(rng.normal(size=(1, 16)), (500, 1)))
+    assert both["embedding_std"] < 1e-6 and both["embedding_dim"] == 16 and both["effective_rank"] > 40
+
+
+def test_methods_with_a_projector_measure_collapse_on_its_output():
+    import torch
+    from ssrl_core.models import build_encoder
+    from ssrl_core.pretext import METHODS
+
+    x = torch.rand(8, 1, 28, 28)
+    heads = {}
+    for name, cls in METHODS.items():
+        if cls.embedding_head is None:
+            continue
+        method = cls(build_encoder("cnn-small", 1), 10, 1, {}).eval()
+        embedder = method.embedder()
+        if embedder is None:
+            continue
+        with torch.no_grad():
+            z = embedder(x)
+            assert torch.allclose(z, getattr(method, method.embedding_head)(method.encoder(x)))
+        heads[name] = z.shape[1]
+    assert heads == {"simclr": 128, "moco": 128, "byol": 128, "simsiam": 2048, "barlow_twins": 512,
+                     "vicreg": 512, "swav": 128}

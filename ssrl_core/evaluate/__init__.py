@@ -36,7 +36,9 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     save_index(build_index(l2_normalize(feats)), run_dir / art.INDEX)
     np.save(run_dir / art.MAP_PCA, pca_2d(feats))
 
-    metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3), **collapse_stats(feats)}
+    embedder = trained.method.embedder()
+    z = embed(embedder, ds.images, trained.device) if embedder is not None else None
+    metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3), **collapse_stats(feats, z)}
     tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
     y = ds.labels.numpy()
     tr, te = tr[y[tr] >= 0], te[y[te] >= 0]

@@ -1,30 +1,48 @@
-"""Collapse diagnostics of a set of embeddings (logged every epoch and in the summary).
+"""Collapse diagnostics (logged every epoch and in the summary).
 
-- ``embedding_std``: the standard deviation over samples of the L2-normalised embeddings,
-  averaged over dimensions (SimSiam, Chen & He 2021, sec. 4.1). A complete collapse (every
-  image mapped to one point) gives 0. Spread evenly over the sphere of dimension d, it is
-  about 1/sqrt(d); features after a ReLU are non-negative, so a healthy encoder's value sits
-  below that (on digits with cnn-small: random 0.005, SimCLR 0.02, against 1/sqrt(256) =
-  0.0625) and the number is best read as a trend over epochs and against 0.
-- ``effective_rank``: exp of the entropy of the normalised eigenvalues of the embedding
-  covariance (Roy & Vetterli 2007): 1 when all variance lies along one direction
-  (dimensional collapse), up to d when it is spread over all of them.
+- ``embedding_std``: SimSiam's collapse metric (Chen & He 2021, sec. 4.1, Fig. 2): the
+  standard deviation over samples of the L2-normalised embedding z, averaged over its d
+  dimensions. It is read where the paper reads it, on the embedding the method's objective
+  compares (its projector's output, ``PretextMethod.embedder``), and on the encoder's
+  features for methods without one. A complete collapse (every image mapped to one point)
+  gives 0; embeddings spread over the sphere give about 1/sqrt(d) (``embedding_dim`` is d).
+  Encoder features come after a ReLU, so they are non-negative and even a healthy encoder
+  sits well below 1/sqrt(d) there (digits, cnn-small: random 0.005, against 1/sqrt(256) =
+  0.0625); for those methods the number is a trend to read over epochs and against 0.
+- ``effective_rank``: exp of the entropy of the normalised eigenvalues of the covariance of
+  the encoder's features, the representation every probe reads (Roy & Vetterli 2007; RankMe,
+  Garrido et al. 2023): 1 when all variance lies along one direction (dimensional
+  collapse), up to d when it is spread over all of them.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-def collapse_stats(features: np.ndarray) -> dict[str, float]:
+def embedding_std(embeddings: np.ndarray) -> float:
+    x = np.asarray(embeddings, dtype=np.float64)
+    if len(x) < 2:
+        return 0.0
+    xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return float(xn.std(0).mean())
+
+
+def effective_rank(features: np.ndarray) -> float:
     x = np.asarray(features, dtype=np.float64)
     if len(x) < 2:
-        return {"embedding_std": 0.0, "effective_rank": 1.0}
-    xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    std = float(xn.std(0).mean())
+        return 1.0
     xc = x - x.mean(0)
     ev = np.clip(np.linalg.svd(xc, compute_uv=False) ** 2, 0, None)
     total = ev.sum()
     if total <= 1e-20 * max(1.0, float((x ** 2).sum())):
-        return {"embedding_std": std, "effective_rank": 1.0}
+        return 1.0
     p = ev[ev > 0] / total
-    return {"embedding_std": std, "effective_rank": float(np.exp(-(p * np.log(p)).sum()))}
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def collapse_stats(features: np.ndarray, embeddings: np.ndarray | None = None) -> dict[str, float]:
+    """``embedding_std`` of ``embeddings`` (the features when None), ``embedding_dim`` and
+    ``effective_rank`` of ``features``."""
+    z = features if embeddings is None else embeddings
+    return {"embedding_std": embedding_std(z), "embedding_dim": int(np.shape(z)[1]),
+            "effective_rank": effective_rank(features)}

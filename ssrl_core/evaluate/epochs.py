@@ -1,7 +1,8 @@
 """What is measured during pretraining, once before the first epoch and after each one, on a
 fixed subset of images (one forward pass, well under a second on a CPU for cnn-small):
 
-- collapse diagnostics (``embedding_std``, ``effective_rank``) of up to 512 train images;
+- collapse diagnostics (``embedding_std`` of the method's embedding, ``effective_rank`` of
+  the encoder's features; see ``collapse.py``) of up to 512 train images;
 - ``epoch_knn``: weighted kNN accuracy (k=20) of up to 512 test images against a memory of
   up to 1,024 labelled train images, so every run has an accuracy-over-pretraining curve
   (lower than the final ``knn_accuracy``, whose memory is the whole train split);
@@ -94,10 +95,14 @@ class EpochProbe:
         kept = [r for r in read_epochs(self.dir) if r.get("epoch", 0) <= start_epoch] if start_epoch else []
         (self.dir / EPOCHS_LOG).write_text("".join(json.dumps(r) + "\n" for r in kept))
 
-    def __call__(self, encoder: torch.nn.Module, epoch: int, record: dict | None = None) -> dict:
-        """Measure, append the epoch's record (with ``record``'s fields) and return the measures."""
+    def __call__(self, encoder: torch.nn.Module, epoch: int, record: dict | None = None,
+                 embedder: torch.nn.Module | None = None) -> dict:
+        """Measure, append the epoch's record (with ``record``'s fields) and return the measures.
+        ``embedder`` (a method's ``embedder()``) gives the embedding ``embedding_std`` reads."""
         f = embed(encoder, self.images, self.device)
-        out = collapse_stats(f[: min(self.n_mem, COLLAPSE)])
+        n = min(self.n_mem, COLLAPSE)
+        z = embed(embedder, self.images[:n], self.device) if embedder is not None else None
+        out = collapse_stats(f[:n], z)
         if self.labelled:
             out["epoch_knn"] = knn_accuracy(f[: self.n_mem], self.labels[: self.n_mem], f[self.n_mem :],
                                             self.labels[self.n_mem :], self.num_classes)

@@ -53,6 +53,7 @@ class BarlowTwins(PretextMethod):
     family = "instance discrimination (non-contrastive)"
     summary = "make the two views' cross-correlation matrix the identity (redundancy reduction)"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"lambda_offdiag": 0.02, "proj_dim": 512, "hidden_dim": 512}
     option_help = {
         "lambda_offdiag": "weight of the off-diagonal term; the paper's 0.0051, 0.02 did better in short runs here",

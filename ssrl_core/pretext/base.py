@@ -36,6 +36,9 @@ class PretextMethod(nn.Module):
     defaults: dict = {}  # method options (--option key=value) and their defaults
     option_help: dict = {}  # one line per option: what it does, where the default comes from
     preferred_encoder: str | None = None  # what encoder "auto" means for this method (None: by device)
+    # the submodule that maps encoder features to the embedding z the objective compares
+    # (a projector); None when the objective works on the encoder features themselves
+    embedding_head: str | None = None
 
     def __init__(self, encoder: Encoder, num_classes: int, channels: int, options: dict | None = None):
         super().__init__()
@@ -58,6 +61,14 @@ class PretextMethod(nn.Module):
     def on_epoch_start(self, epoch: int, images: torch.Tensor) -> dict[str, float]:
         """Hook before each epoch; returns numbers to log with the epoch."""
         return {}
+
+    def embedder(self) -> nn.Module | None:
+        """Images -> the embedding z the objective compares (encoder, then ``embedding_head``),
+        where the collapse diagnostic ``embedding_std`` is read, as in SimSiam's paper; None
+        when the method has no such head."""
+        if not self.embedding_head:
+            return None
+        return nn.Sequential(self.encoder, getattr(self, self.embedding_head))
 
     def after_step(self) -> None:
         """Hook after each optimiser step (momentum encoders update here)."""

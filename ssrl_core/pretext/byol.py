@@ -41,6 +41,7 @@ class BYOL(PretextMethod):
     family = "instance discrimination (non-contrastive)"
     summary = "predict an EMA target network's projection of the other view (no negatives)"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"tau_base": 0.996, "proj_dim": 128, "hidden_dim": 512, "pred_hidden_dim": 512}
     option_help = {
         "tau_base": "starting EMA rate of the target, raised to 1 on a cosine; 0.996 as in the paper",

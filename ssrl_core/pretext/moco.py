@@ -53,6 +53,7 @@ class MoCo(PretextMethod):
     family = "instance discrimination (contrastive)"
     summary = "match each query to its momentum-encoder key against a queue of past keys (InfoNCE)"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"temperature": 0.2, "momentum": 0.99, "queue_size": 1024, "proj_dim": 128, "hidden_dim": 512}
     option_help = {
         "temperature": "tau in InfoNCE; 0.2 as in MoCo v2",

@@ -27,6 +27,7 @@ class SimCLR(PretextMethod):
     family = "instance discrimination (contrastive)"
     summary = "pull two augmented views of an image together, push other images away (NT-Xent)"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
     option_help = {
         "temperature": "tau in NT-Xent; 0.5 as in the paper's CIFAR-10 experiments",

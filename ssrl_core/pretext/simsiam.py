@@ -55,6 +55,7 @@ class SimSiam(PretextMethod):
     family = "instance discrimination (non-contrastive)"
     summary = "predict the other view's projection through a stop-gradient (no negatives, no momentum encoder)"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"stop_gradient": True, "predictor": True, "proj_dim": 2048, "hidden_dim": 2048, "pred_hidden_dim": 512}
     option_help = {
         "stop_gradient": "stop the gradient through the target z; false reproduces the paper's collapse",

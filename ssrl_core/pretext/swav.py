@@ -44,6 +44,7 @@ class SwAV(PretextMethod):
     family = "clustering"
     summary = "swap the two views' balanced (Sinkhorn) prototype assignments and predict them"
     n_views = 2
+    embedding_head = "projector"
     defaults = {"n_prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iters": 3,
                 "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1, "queue_size": 256}
     option_help = {

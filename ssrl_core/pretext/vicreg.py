@@ -37,6 +37,7 @@ class VICReg(PretextMethod):
     family = "instance discrimination (non-contrastive)"
     summary = "keep views close, every dimension's variance up and dimensions decorrelated"
     n_views = 2
+    embedding_head = "expander"
     defaults = {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "proj_dim": 512, "hidden_dim": 512}
     option_help = {
         "sim_weight": "lambda, weight of the invariance (mean squared distance) term; 25 as in the paper",
