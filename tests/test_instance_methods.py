@@ -162,6 +162,14 @@ def test_simsiam_flags():
         make(SimSiam, stop_gradient="maybe")
 
 
+def test_simsiam_output_bn_is_an_option():
+    last = make(SimSiam).projector[-1]
+    assert isinstance(last, nn.BatchNorm1d) and not last.affine  # the official code's output BN
+    assert isinstance(make(SimSiam, output_bn="false").projector[-1], nn.Linear)
+    with pytest.raises(ValueError, match="output_bn must be true or false"):
+        make(SimSiam, output_bn="sometimes")
+
+
 def expected_keys(method, vs):
     with torch.no_grad():
         return F.normalize(method.key_projector(method.key_encoder(torch.cat(vs))), dim=1)
