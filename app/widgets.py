@@ -13,9 +13,11 @@ from . import charts, services, urlstate
 from .images import to_hwc
 
 CUSTOM = "custom…"
-COLLAPSE_HELP = ("Collapse diagnostics, measured on the encoder features after every epoch. Effective rank: how "
-                 "many directions the features really use (1 = collapsed to a line or a point). Embedding std: "
-                 "spread of the L2-normalised features, 0 when every image maps to the same point.")
+COLLAPSE_HELP = ("Collapse diagnostics, measured after every epoch. Effective rank: how many directions the "
+                 "encoder's features really use (1 = collapsed to a line or a point). Embedding std: spread of the "
+                 "L2-normalised embedding the method's loss compares (its projector's output; the features for "
+                 "methods without one): about 1/√d when spread over d dimensions, 0 when every image maps to the "
+                 "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d.")
 
 
 def _param_range(name: str, op: str) -> tuple[float, float, float]:

@@ -97,8 +97,12 @@ def test_hide_controls_shows_only_the_launch_button_with_the_linked_config():
     at.button(key="pt_launch").click().run()
     [run] = RunStore().list()
     assert (run["method"], run["dataset"], run["epochs"], run["config"]["augment"]) == ("rotation", "digits", 2, "flip")
+    assert run["config"]["batch_size"] == 32  # digits' default batch size
     at = open_page("pretrain", hide="advanced")
-    assert at.selectbox(key="pt_method") and not [n for n in at.number_input if n.key in ("pt_batch", "pt_lr", "pt_seed")]
+    assert at.selectbox(key="pt_method") and not [n for n in at.number_input
+                                                  if n.key.startswith(("pt_batch", "pt_lr", "pt_seed"))]
+    assert open_page("pretrain").number_input(key="pt_batch_digits").value == 32
+    assert open_page("pretrain", batch="64").number_input(key="pt_batch_digits").value == 64
 
 
 def test_augment_page_reads_dataset_and_augmentations_from_the_link():
