@@ -38,7 +38,6 @@ three times (kNN 0.944, against 0.955 with 1024). Raise it on large sets (CIFAR,
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import mlp
