@@ -81,13 +81,19 @@ def factor_values(probes: dict, factors: list[str], budget: str) -> list[float |
     return [(fac.get(f, {}).get(budget) or {}).get("mean") for f in factors]
 
 
+def _setting(config: dict, key: str) -> str:
+    value = config.get(key)
+    if key == "batch_size" and value is None:  # left to the dataset's default
+        value = default_batch(config.get("dataset", ""))
+    return str(value)
+
+
 def mismatches(configs: list[dict]) -> list[str]:
     """What differs between runs that a fair comparison needs equal: dataset, seed, budget."""
     out = []
     for key, what in (("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
                       ("encoder", "encoder")):
-        values = sorted({str(c.get(key) if key != "batch_size" or c.get(key) else default_batch(c.get("dataset", "")))
-                         for c in configs})
+        values = sorted({_setting(c, key) for c in configs})
         if len(values) > 1:
             out.append(f"{what} ({', '.join(values)})")
     return out

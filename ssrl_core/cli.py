@@ -25,10 +25,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .data import DATASETS
     from .device import PRECISIONS
     from .models import ENCODERS
-    from .config import RunConfig
+    from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH, RunConfig
     from .pretext import METHODS
-
-    from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH
 
     d = RunConfig()
     aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..runs import artifacts as art
 from .collapse import collapse_stats
-from .embed import embed, l2_normalize
+from .embed import embed, embed_features, l2_normalize
 from .index import build_index, save_index
 from .knn import knn_accuracy
 from .linear import linear_probe_accuracy
@@ -36,8 +36,8 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     save_index(build_index(l2_normalize(feats)), run_dir / art.INDEX)
     np.save(run_dir / art.MAP_PCA, pca_2d(feats))
 
-    embedder = trained.method.embedder()
-    z = embed(embedder, ds.images, trained.device) if embedder is not None else None
+    head = trained.method.embedder()
+    z = embed_features(head, feats, trained.device) if head is not None else None
     metrics: dict = {"embed_seconds": round(time.perf_counter() - t0, 3), **collapse_stats(feats, z)}
     tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
     y = ds.labels.numpy()

@@ -3,7 +3,7 @@
 - ``embedding_std``: SimSiam's collapse metric (Chen & He 2021, sec. 4.1, Fig. 2): the
   standard deviation over samples of the L2-normalised embedding z, averaged over its d
   dimensions. It is read where the paper reads it, on the embedding the method's objective
-  compares (its projector's output, ``PretextMethod.embedder``), and on the encoder's
+  compares (its projector's output, ``PretextMethod.embedder`` on the features), and on the encoder's
   features for methods without one. A complete collapse (every image mapped to one point)
   gives 0; embeddings spread over the sphere give about 1/sqrt(d) (``embedding_dim`` is d).
   Encoder features come after a ReLU, so they are non-negative and even a healthy encoder

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .collapse import collapse_stats
-from .embed import embed
+from .embed import embed, embed_features
 from .knn import knn_accuracy
 
 EPOCHS_LOG = "epochs.jsonl"
@@ -98,10 +98,11 @@ class EpochProbe:
     def __call__(self, encoder: torch.nn.Module, epoch: int, record: dict | None = None,
                  embedder: torch.nn.Module | None = None) -> dict:
         """Measure, append the epoch's record (with ``record``'s fields) and return the measures.
-        ``embedder`` (a method's ``embedder()``) gives the embedding ``embedding_std`` reads."""
+        ``embedder`` (a method's ``embedder()``, applied to the features just computed) gives
+        the embedding ``embedding_std`` reads."""
         f = embed(encoder, self.images, self.device)
         n = min(self.n_mem, COLLAPSE)
-        z = embed(embedder, self.images[:n], self.device) if embedder is not None else None
+        z = embed_features(embedder, f[:n], self.device) if embedder is not None else None
         out = collapse_stats(f[:n], z)
         if self.labelled:
             out["epoch_knn"] = knn_accuracy(f[: self.n_mem], self.labels[: self.n_mem], f[self.n_mem :],

@@ -63,12 +63,10 @@ class PretextMethod(nn.Module):
         return {}
 
     def embedder(self) -> nn.Module | None:
-        """Images -> the embedding z the objective compares (encoder, then ``embedding_head``),
+        """Encoder features -> the embedding z the objective compares (``embedding_head``),
         where the collapse diagnostic ``embedding_std`` is read, as in SimSiam's paper; None
         when the method has no such head."""
-        if not self.embedding_head:
-            return None
-        return nn.Sequential(self.encoder, getattr(self, self.embedding_head))
+        return getattr(self, self.embedding_head) if self.embedding_head else None
 
     def after_step(self) -> None:
         """Hook after each optimiser step (momentum encoders update here)."""

@@ -84,15 +84,15 @@ class SwAV(PretextMethod):
         scores = z @ c.float().t()  # s = z C^T, [2B, K]
         s1, s2 = scores.chunk(2)
         eps, iters = float(self.options["epsilon"]), int(self.options["sinkhorn_iters"])
-        with torch.no_grad():
+        with torch.no_grad():  # codes carry no gradient
             if len(self.queue) and self.progress >= float(self.options["freeze_prototypes"]):
                 # codes over [queue; batch] for each view, keeping the batch's rows
-                past = self.queue.clone() @ c.detach().float().t()  # [n, 2, K]
+                past = self.queue @ c.float().t()  # [n, 2, K], read before this batch is pushed
                 b = s1.shape[0]
-                q1 = sinkhorn(torch.cat([past[:, 0], s1.detach()]), eps, iters)[-b:]
-                q2 = sinkhorn(torch.cat([past[:, 1], s2.detach()]), eps, iters)[-b:]
+                q1 = sinkhorn(torch.cat([past[:, 0], s1]), eps, iters)[-b:]
+                q2 = sinkhorn(torch.cat([past[:, 1], s2]), eps, iters)[-b:]
             else:
-                q1, q2 = sinkhorn(s1.detach(), eps, iters), sinkhorn(s2.detach(), eps, iters)
+                q1, q2 = sinkhorn(s1, eps, iters), sinkhorn(s2, eps, iters)
             if len(self.queue):
                 z1, z2 = z.detach().chunk(2)
                 push(self.queue, self.queue_ptr, torch.stack([z1, z2], dim=1))
