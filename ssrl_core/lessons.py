@@ -539,14 +539,17 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
     A lesson's runs belong to the lesson (nickname ``lesson:<id>``): the class shares them, and
     since the plan waits for queued or running identical configs, one set per lesson can be
     active at a time however many students press Launch. So the per-nickname limit does not
-    apply to them; the queue limit does, for the whole set (``LimitReached`` otherwise)."""
+    apply to them; the queue limit does, for the whole set (``LimitReached`` otherwise). The
+    plan is read before the store's write lock is taken, so two Launches at once may both
+    plan to submit; the store then reuses the lesson's identical run (``reuse_same``) instead
+    of queueing it twice."""
     from dataclasses import replace
 
     from .runs.store import Limits
 
     names = [name for name, p in plan(lesson, store).items() if p["action"] == "submit"]
     ids = store.submit_many([lesson.runs[n] for n in names], nickname=f"lesson:{lesson.id}",
-                            limits=replace(Limits.from_env(), per_nickname=0))
+                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True)
     return dict(zip(names, ids))
 
 

@@ -170,6 +170,31 @@ def test_a_lesson_launches_all_its_runs_or_none_whatever_the_per_nickname_limit(
     assert {r["nickname"] for r in store.list()} == {"lesson:tiny"}
 
 
+def test_two_launches_that_both_planned_to_submit_queue_one_set(monkeypatch):
+    """Two students press Launch at once: both plans (read before the store's write lock)
+    say "submit", yet the lesson's runs are queued once, and both get the same run ids."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    stale = L.plan(lesson, store, "cpu")  # what the second student's page computed
+    first = L.launch(lesson, store)
+    monkeypatch.setattr(L, "plan", lambda *a, **k: stale)
+    second = L.launch(lesson, store)
+    assert second == first and len(store.list()) == len(first) == 3
+    # a run of the lesson that failed is not reused: it is queued again
+    store.claim("w")
+    failed = store.list(status="running")[0]
+    store.finish(failed["id"], "failed", error="boom")
+    third = L.launch(lesson, store)
+    name = next(n for n, i in first.items() if i == failed["id"])
+    assert third[name] != failed["id"] and {n: i for n, i in third.items() if n != name} == \
+        {n: i for n, i in first.items() if n != name}
+    assert len(store.list()) == 4
+    # without reuse_same (a student's own submits) the same config twice is two runs
+    cfg = lesson.runs["random"]
+    assert len(set(store.submit_many([cfg, cfg], nickname="ann"))) == 2
+
+
 def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_path, capsys):
     out = tmp_path / "lesson"
     cmd = [sys.executable, "-m", "ssrl_core", "lesson", "labels-are-expensive", "--out", str(out), "--quick"]

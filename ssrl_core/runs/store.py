@@ -137,28 +137,43 @@ class RunStore:
         unless given) says no. The check and the insert are one transaction."""
         return self.submit_many([cfg], nickname, limits)[0]
 
-    def submit_many(self, cfgs: list[RunConfig], nickname: str | None = None, limits: Limits | None = None) -> list[str]:
+    def submit_many(self, cfgs: list[RunConfig], nickname: str | None = None, limits: Limits | None = None,
+                    reuse_same: bool = False) -> list[str]:
         """Queue several runs at once, all or none: the limits count the whole batch, in the
-        same transaction as the inserts."""
+        same transaction as the inserts. With ``reuse_same``, a config identical to a run of
+        the same nickname that is queued, running or done is not queued again: its id is
+        returned instead. The check is inside the write transaction, so two callers that both
+        decided to submit (two students pressing a lesson's Launch at once) queue one set."""
         for cfg in cfgs:
             cfg.validate()
         limits = limits or Limits.from_env()
         nickname = (nickname or "").strip() or None
-        ids = []
+        ids: list[str] = []
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
-                self._check_limits(c, nickname, limits, len(cfgs))
+                have: dict[str, str] = {}
+                if reuse_same and nickname:
+                    rows = c.execute("SELECT id, config FROM runs WHERE nickname=? AND status IN "
+                                     "('queued','running','done') ORDER BY created", (nickname,)).fetchall()
+                    have = {r["config"]: r["id"] for r in rows}
+                n_new = len({cfg.to_json() for cfg in cfgs} - set(have)) if reuse_same else len(cfgs)
+                self._check_limits(c, nickname, limits, n_new)
                 for cfg in cfgs:
+                    key = cfg.to_json()
+                    if key in have:
+                        ids.append(have[key])
+                        continue
                     run_id = new_run_id()
                     while run_id in ids:  # same second, same random suffix
                         run_id = new_run_id()
                     c.execute(
                         "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
-                        (run_id, time.time(), "queued", cfg.to_json(), str(paths.runs_dir() / run_id), nickname,
-                         cfg.epochs),
+                        (run_id, time.time(), "queued", key, str(paths.runs_dir() / run_id), nickname, cfg.epochs),
                     )
                     ids.append(run_id)
+                    if reuse_same:
+                        have[key] = run_id
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
