@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 
 from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map  # noqa: F401 (shared with the export)

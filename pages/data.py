@@ -1,7 +1,6 @@
 """Data: browse a dataset's images with their labels and ground-truth factors."""
 import numpy as np
 import streamlit as st
-import torch
 
 from app import services
 from app.images import grid

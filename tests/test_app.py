@@ -1,7 +1,6 @@
 """Every page driven with Streamlit's AppTest: widgets, submits, errors, switch_page."""
 import json
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from ssrl_core.config import RunConfig

@@ -5,7 +5,6 @@ import json
 import shlex
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from ssrl_core import cli

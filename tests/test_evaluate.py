@@ -1,6 +1,5 @@
 """Evaluation pieces on data whose answer is known."""
 import numpy as np
-import pytest
 
 from ssrl_core.evaluate.knn import knn_accuracy, knn_predict
 from ssrl_core.evaluate.linear import linear_probe_accuracy

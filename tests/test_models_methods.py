@@ -3,7 +3,6 @@ import torch
 import torch.nn as nn
 
 from ssrl_core.config import RunConfig
-from ssrl_core.data import ImageSet
 from ssrl_core.models import build_encoder
 from ssrl_core.pretext import METHODS, build_method
 from ssrl_core.pretext.rotation import rotate_all

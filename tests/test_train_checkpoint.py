@@ -1,7 +1,4 @@
-import json
-
 import pytest
-import torch
 
 from ssrl_core.checkpoint import load_checkpoint
 from ssrl_core.config import RunConfig

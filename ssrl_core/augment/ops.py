@@ -8,7 +8,7 @@ Ops that need colour (saturation, hue, grayscale) leave 1-channel images unchang
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F

@@ -5,7 +5,6 @@ page can show the PCA map and the accuracies while the UMAP is still being compu
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
