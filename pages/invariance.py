@@ -72,7 +72,10 @@ if ds.discrete_factors():
                    "colour-invariant embedding often lets a linear probe find colour again (256 features hold "
                    "traces of everything), which is how invariance differs from linear decodability: invariance "
                    "asks whether the features move when colour changes, decodability whether any direction still "
-                   "separates colours.")
+                   "separates colours. An op buys invariance only over the range it samples: the default "
+                   "`color_jitter` shifts hue by at most 36 degrees, less than the 60 degrees between shapes' six "
+                   "hues, so colour stays readable with 2 labels; `color_jitter(hue=0.5)` turns hue all the way "
+                   "round and colour falls to near chance.")
 else:
     st.caption(f"{dataset} has no ground-truth factors; use shapes for factor probes.")
 

@@ -127,10 +127,19 @@ def test_verdict_reads_epochs_invariance_and_factors():
                                          "no-stop-gradient.epoch:effective_rank@0": 11.9}
     colour = L.load_by_name("color-invariance")
     inv = lambda s: {"invariance": {"color_jitter": {"score": s}}}  # noqa: E731
-    fac = lambda c2, call: {"factors": {"color": {"2": {"mean": c2}, "all": {"mean": call}}}}  # noqa: E731
-    v = L.judge(colour, {"jitter": _data(probes={**inv(0.94), **fac(0.84, 1.0)}),
-                         "no-jitter": _data(probes={**inv(-0.19), **fac(0.98, 1.0)})})
+    fac = lambda c2, call, s2: {"factors": {"color": {"2": {"mean": c2}, "all": {"mean": call}},  # noqa: E731
+                                            "shape": {"2": {"mean": s2}}}}
+    runs = {"jitter": _data(probes={**inv(0.94), **fac(0.84, 1.0, 0.22)}),
+            "no-jitter": _data(probes={**inv(-0.19), **fac(0.98, 1.0, 0.25)}),
+            "full-hue": _data(probes={**inv(0.95), **fac(0.30, 1.0, 0.37)})}
+    v = L.judge(colour, runs)
     assert v["verdict"] == "pass" and v["checks"][0]["left_value"] == 0.94
+    assert [c["left_value"] for c in v["checks"][3:]] == [0.30, 0.37]
+    # full hue that leaves colour as readable as the default jitter fails its check, and only that one
+    runs["full-hue"] = _data(probes={**inv(0.95), **fac(0.70, 1.0, 0.37)})
+    assert [c["passed"] for c in L.judge(colour, runs)["checks"]] == [True, True, True, False, True]
+    del runs["full-hue"]
+    assert L.judge(colour, runs)["verdict"] == "incomplete"
 
 
 def test_plan_reuses_identical_finished_runs_and_waits_for_queued_ones(monkeypatch):
