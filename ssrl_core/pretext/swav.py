@@ -18,7 +18,7 @@ Sinkhorn splits 288 images. The queue (a buffer, first random unit vectors) is f
 the first step and takes part once the prototypes start learning (after
 ``freeze_prototypes``); the paper starts its queue after 15 epochs. queue_size=0 turns it
 off. Simplification: two views of the same size (no multi-crop: on 32-pixel digits,
-half-resolution extra crops made kNN accuracy 6 to 10 points worse; docs/methods.md).
+half-resolution extra crops made kNN accuracy 5 to 9 points worse; docs/methods.md).
 
 What to expect: the loss starts near log K and falls as the two views of an image come to
 prefer the same prototypes (digits, 10 epochs: 3.2 -> 1.4); ``prototypes_used`` (the
