@@ -35,18 +35,17 @@ def cli(root: Path, env: dict, *args: str) -> dict:
                          text=True)
     if res.returncode != 0:
         raise SystemExit(f"`python -m ssrl_core {' '.join(args)}` failed: {res.stderr.strip()[-500:]}")
-    return json.loads(res.stdout) if args[0] != "train" else {}
+    return json.loads(res.stdout)  # every command used here prints one JSON document (train: the summary)
 
 
 def measure(root: Path, env: dict, out: Path, augment: str, seed: int, epochs: int, draws: int) -> dict:
-    cli(root, env, "train", "--dataset", "shapes", "--method", "simclr", "--encoder", "cnn-small", "--epochs",
+    summary = cli(root, env, "train", "--dataset", "shapes", "--method", "simclr", "--encoder", "cnn-small", "--epochs",
         str(epochs), "--seed", str(seed), "--augment", augment, "--no-umap", "--out", str(out))
     run = str(out)
     inv = cli(root, env, "invariance", "--run", run)["invariance"]["color_jitter"]["score"]
     probe = lambda target, n: cli(root, env, "probe", "--run", run, "--target", target, "--labels-per-class",  # noqa: E731
                                   str(n), "--seeds", str(draws), "--no-references")
     colour2, shape2, colour_all = probe("color", 2), probe("shape", 2), probe("color", 0)
-    summary = json.loads((out / "summary.json").read_text())
     return {"bench": "colour_invariance", "augment": augment, "seed": seed, "epochs": epochs,
             "invariance_color_jitter": inv, "color_probe_2": colour2["accuracy"], "color_probe_2_std": colour2["std"],
             "shape_probe_2": shape2["accuracy"], "shape_probe_2_std": shape2["std"],

@@ -149,18 +149,18 @@ class RunStore:
         limits = limits or Limits.from_env()
         nickname = (nickname or "").strip() or None
         ids: list[str] = []
+        keys = [cfg.to_json() for cfg in cfgs]
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
                 have: dict[str, str] = {}
-                if reuse_same and nickname:
+                if reuse_same and nickname and keys:
                     rows = c.execute("SELECT id, config FROM runs WHERE nickname=? AND status IN "
-                                     "('queued','running','done') ORDER BY created", (nickname,)).fetchall()
+                                     f"('queued','running','done') AND config IN ({','.join('?' * len(keys))}) "
+                                     "ORDER BY created", (nickname, *keys)).fetchall()
                     have = {r["config"]: r["id"] for r in rows}
-                n_new = len({cfg.to_json() for cfg in cfgs} - set(have)) if reuse_same else len(cfgs)
-                self._check_limits(c, nickname, limits, n_new)
-                for cfg in cfgs:
-                    key = cfg.to_json()
+                self._check_limits(c, nickname, limits, len(set(keys) - set(have)) if reuse_same else len(keys))
+                for cfg, key in zip(cfgs, keys):
                     if key in have:
                         ids.append(have[key])
                         continue
