@@ -38,8 +38,8 @@ PAGES = [
 nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
 page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
-if not nav_hidden:
-    with st.sidebar:
-        widgets.nickname_input()
+with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
+    widgets.nickname_input()
+    if not nav_hidden:
         st.caption(f"State in `{services.home()}`")
 page.run()

@@ -26,10 +26,12 @@ def hidden(part: str) -> bool:
     return part in {p.strip() for p in raw.split(",") if p.strip()}
 
 
-def carried() -> dict[str, str]:
-    """The parameters a link to another page should keep (the teacher's ``hide``)."""
-    raw = st.query_params.get("hide")
-    return {"hide": raw} if raw else {}
+def carried(new_tab: bool = False) -> dict[str, str]:
+    """The parameters a link to another page should keep: the teacher's ``hide``; for a
+    link that opens a new tab (a new session) also the nickname (``who``), so it is the
+    same student there."""
+    keep = ("hide", "who") if new_tab else ("hide",)
+    return {k: st.query_params[k] for k in keep if st.query_params.get(k)}
 
 
 # -- parsers: raw URL text -> value, or ValueError saying what was wrong ---------------------

@@ -150,7 +150,10 @@ def live_runs_panel() -> None:
 
     @st.fragment(run_every=1.0 if active else None)
     def panel() -> None:
-        runs = [r for r in store.list(limit=100) if r["status"] in services.ACTIVE]
+        listed = store.list(limit=100)
+        me = services.current_nickname()
+        ended_notices(listed, me)
+        runs = [r for r in listed if r["status"] in services.ACTIVE]
         if not runs:
             if active:  # something just finished: rerun the page once so polling stops
                 st.rerun()
@@ -163,13 +166,16 @@ def live_runs_panel() -> None:
             with st.container(border=True):
                 head, btn = st.columns([5, 1])
                 phase = r["phase"] if r["phase"] not in (None, r["status"]) else ""
-                head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else ""))
-                if btn.button("Cancel", key=f"cancel_{r['id']}", help="Stop at the next step; keeps what it made"):
-                    try:
-                        store.request_cancel(r["id"])
-                        st.toast(f"Cancelling {r['id']}")
-                    except (KeyError, ValueError) as e:
-                        st.warning(str(e))
+                who = r["nickname"] or "someone"
+                head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
+                              + ("" if r["nickname"] == me else f" · by {who}"))
+                if r["nickname"] == me:
+                    cancel_button(store, r, btn)
+                else:  # no login, so not forbidden; but one stray click must not stop a classmate's run
+                    with btn.popover("Cancel…"):
+                        st.markdown(f"This is **{who}**'s run, not yours ({me}). Cancel it only if you "
+                                    "are sure, e.g. as the teacher.")
+                        cancel_button(store, r, st, label=f"Cancel {who}'s run")
                 progress = float(r["progress"] or 0)
                 current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
                 st.progress(min(max(progress, 0.0), 1.0), text=f"epoch {current}/{r['epochs']} · {progress:.0%}")
@@ -189,13 +195,53 @@ def live_runs_panel() -> None:
     panel()
 
 
+NICKNAME_MAX = 32
+
+
+def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
+    if where.button(label, key=f"cancel_{run['id']}", help="Stop at the next step; keeps what it made"):
+        try:
+            store.request_cancel(run["id"])
+            st.toast(f"Cancelling {run['id']}")
+        except (KeyError, ValueError) as e:
+            st.warning(str(e))
+
+
+RECENT_S = 15 * 60
+
+
+def ended_notices(runs: list[dict], nickname: str) -> None:
+    """This nickname's runs that failed or were cancelled in the last 15 minutes, each with
+    its reason in full, until dismissed: a run that leaves the panel never goes silently."""
+    dismissed = st.session_state.setdefault("_dismissed_notices", set())
+    now = time.time()
+    for r in runs:
+        if (r["nickname"] != nickname or r["status"] not in ("failed", "cancelled") or r["id"] in dismissed
+                or now - (r["finished"] or r["created"]) > RECENT_S):
+            continue
+        text, dismiss = st.columns([6, 1])
+        why = r["error"] or "no reason was recorded"
+        if r["status"] == "failed":
+            text.error(f"Your run **{services.run_label(r)}** failed: {why}", icon=":material/error:")
+        else:
+            text.info(f"Your run **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")
+        if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
+            dismissed.add(r["id"])
+            st.rerun()
+
+
 def nickname_input() -> None:
     """The sidebar box for this browser session's nickname (kept in ``session_state``,
-    stored with every run submitted from this session; no login)."""
-    st.session_state.setdefault("nickname", services.current_nickname())
-    st.text_input("Your nickname", key="nickname", max_chars=32,
-                  help="Stored with the runs you launch and shown in the runs table. Each nickname may have "
-                       "a few runs queued or running at once.")
+    stored with every run submitted from this session; no login). It also lives in the URL
+    (``?who=``), so a reload or a link opened in a new tab keeps the same nickname."""
+    if "nickname" not in st.session_state:
+        raw = (st.query_params.get("who") or "").strip()
+        st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
+    st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
+                  help="Stored with the runs you launch and shown in the runs table; only you can cancel your "
+                       "runs without being asked. Each nickname may have a few runs queued or running at once. "
+                       "Kept in the page's address, so a reload keeps it.")
+    urlstate.write("who", services.current_nickname(), None)
 
 
 def runs_table(limit: int = 50) -> None:
@@ -207,17 +253,17 @@ def runs_table(limit: int = 50) -> None:
     for r in runs:
         s = r["summary"] or {}
         rows.append({
-            "id": r["id"], "who": r["nickname"] or "", "status": r["status"], "method": r["method"],
-            "dataset": r["dataset"],
+            "id": r["id"], "who": r["nickname"] or "", "status": r["status"], "note": r["error"] or "",
+            "method": r["method"], "dataset": r["dataset"],
             "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": f"{r['epoch']}/{r['epochs']}",
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
-            "note": r["error"] or "",
         })
     st.dataframe(rows, hide_index=True, key="runs_table",
-                 column_config={"kNN acc": st.column_config.NumberColumn(format="%.3f"),
+                 column_config={"note": st.column_config.TextColumn(width="large"),
+                                "kNN acc": st.column_config.NumberColumn(format="%.3f"),
                                 "linear acc": st.column_config.NumberColumn(format="%.3f"),
                                 "emb. std": st.column_config.NumberColumn(format="%.4f", help=COLLAPSE_HELP),
                                 "eff. rank": st.column_config.NumberColumn(format="%.1f", help=COLLAPSE_HELP)})

@@ -1,11 +1,18 @@
 """Learn: the four families of self-supervised pretext tasks in a few sentences each, with
 pictures made from the data by the methods' own code, each linked to the lesson that
 demonstrates it (``/lessons?lesson=ID``) and to Pretrain with the method chosen."""
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from app import services, urlstate
 
-LESSON_URL = "./lessons?lesson={}"  # relative: works under a server base path too
+
+def lesson_url(lesson_id: str) -> str:
+    """A lesson's link, relative (works under a server base path too), keeping the
+    teacher's ``hide`` and the student's nickname: markdown links open in a new tab."""
+    return "./lessons?" + urlencode({"lesson": lesson_id, **urlstate.carried(new_tab=True)})
+
 
 st.title("Learn: four ways to learn without labels")
 st.markdown(
@@ -27,7 +34,7 @@ except ValueError as e:
 
 
 def links(lessons: list[tuple[str, str]], method: str) -> None:
-    st.markdown(" · ".join(f"[Lesson: {title}]({LESSON_URL.format(lid)})" for title, lid in lessons))
+    st.markdown(" · ".join(f"[Lesson: {title}]({lesson_url(lid)})" for title, lid in lessons))
     st.page_link("../pages/pretrain.py", label=f"Try {method} on Pretrain", icon=":material/model_training:",
                  query_params={"dataset": name, "method": method, **urlstate.carried()})
 
@@ -91,4 +98,4 @@ right.image(pics["clusters"], caption=pics["cluster_captions"])
 st.divider()
 st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "
             "turns into a classifier with a handful of labels per class. "
-            f"[Lesson: labels are expensive]({LESSON_URL.format('labels-are-expensive')})")
+            f"[Lesson: labels are expensive]({lesson_url('labels-are-expensive')})")

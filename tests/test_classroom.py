@@ -49,8 +49,10 @@ def test_learn_page_shows_each_family_with_pictures_and_links_to_its_lesson():
     assert "0°, 90°, 180°, 270°" in captions and "MAE" in captions and "positive pair" in captions
     assert "cluster of" in captions
     md = " ".join(m.value for m in at.markdown)
-    linked = {part.split(")")[0] for part in md.split("lessons?lesson=")[1:]}
-    assert linked == LESSONS  # every lesson linked, each link opens a lesson that exists
+    links = [part.split(")")[0] for part in md.split("lessons?lesson=")[1:]]
+    assert {link.split("&")[0] for link in links} == LESSONS  # every lesson linked, each one exists
+    # they open in a new tab, so they carry the nickname: the same student there
+    assert all(link.endswith("&who=" + at.session_state["nickname"]) for link in links)
     # each family also opens Pretrain with its method chosen
     assert ("pretrain", "dataset=digits&method=rotation") in page_links(at)
 
@@ -111,6 +113,51 @@ def test_augment_page_reads_dataset_and_augmentations_from_the_link():
     assert at.query_params["augment"] in ("color", ["color"])
     at = open_page("augment", augment="flip", hide="controls")
     assert not at.selectbox and "`flip`" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_nickname_lives_in_the_link_so_a_reload_keeps_it():
+    at = open_page("pretrain")
+    guest = at.sidebar.text_input(key="nickname").value
+    assert guest.startswith("guest-") and at.query_params["who"] == guest  # even a guest keeps its name
+    at.sidebar.text_input(key="nickname").set_value("ada").run()
+    assert at.query_params["who"] == "ada"
+    again = open_page("pretrain", who="ada")  # the reload: a new session, the same address
+    assert again.sidebar.text_input(key="nickname").value == "ada"
+    # a teacher's link that hides the navigation still shows whose runs these are
+    hidden = open_page("lessons", who="bea", hide="nav")
+    assert hidden.sidebar.text_input(key="nickname").value == "bea"
+
+
+# -- The live panel: whose run, and what happened to it -------------------------------------
+
+def test_cancel_is_one_click_on_your_own_run_and_asks_first_on_a_classmates():
+    store = RunStore()
+    mine = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    theirs = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5), nickname="dave")
+    at = open_page("pretrain", who="ada")
+    assert at.button(key=f"cancel_{mine}").label == "Cancel"
+    panel = " ".join(m.value for m in at.markdown)
+    assert "by dave" in panel and "**dave**'s run, not yours" in panel  # said inside the popover
+    assert at.button(key=f"cancel_{theirs}").label == "Cancel dave's run"
+    at.button(key=f"cancel_{mine}").click().run()
+    assert store.get(mine)["status"] == "cancelled" and store.get(theirs)["status"] == "queued"
+    at.button(key=f"cancel_{theirs}").click().run()  # the confirmation, as the teacher would
+    assert store.get(theirs)["status"] == "cancelled"
+
+
+def test_a_failed_run_says_so_and_why_until_dismissed():
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    other = store.submit(RunConfig(dataset="digits", method="byol", epochs=5), nickname="dave")
+    for r in (rid, other):
+        store.claim("host:1:0")
+        store.finish(r, "failed", error="diverged: the loss became nan at epoch 1, step 20")
+    at = open_page("pretrain", who="ada")
+    [err] = at.error  # ada's failure only, with the whole reason
+    assert rid in err.value and "failed: diverged: the loss became nan at epoch 1, step 20" in err.value
+    assert at.dataframe[0].value.columns[:4].tolist() == ["id", "who", "status", "note"]  # the reason in view
+    at.button(key=f"dismiss_{rid}").click().run()
+    assert not at.error
 
 
 # -- Gallery and Explore -------------------------------------------------------------------
