@@ -38,7 +38,35 @@ METHODS: dict[str, type[PretextMethod]] = {m.name: m for m in (
 )}
 
 
-def build_method(name: str, encoder, num_classes: int, channels: int, options: dict | None = None) -> PretextMethod:
+def _method(name: str) -> type[PretextMethod]:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")
-    return METHODS[name](encoder, num_classes, channels, options)
+    return METHODS[name]
+
+
+def build_method(name: str, encoder, num_classes: int, channels: int, options: dict | None = None) -> PretextMethod:
+    return _method(name)(encoder, num_classes, channels, options)
+
+
+def option_range(method_name: str, key: str) -> tuple[float | None, float | None, bool, bool] | None:
+    """(lo, hi, lo_open, hi_open) of a numeric option, for a form's min and max, in the
+    option's type (int or float): None for an end without a bound; an open end is
+    excluded (a form can only approach it). None when the option is not a number. Options
+    that must fit together (``option_conflicts``) are checked when the method is built."""
+    cls = _method(method_name)
+    if key not in cls.defaults:
+        raise ValueError(f"{method_name} has no option {key}: its options are {', '.join(cls.defaults) or 'none'}")
+    default = cls.defaults[key]
+    if isinstance(default, (bool, str)):
+        return None
+    rng = cls.option_range(key)
+    if rng is None:
+        return None
+    kind = type(default)  # int bounds for whole-number options, float ones otherwise (a form mixes neither)
+    return (None if rng.lo is None else kind(rng.lo), None if rng.hi is None else kind(rng.hi), rng.lo_open, rng.hi_open)
+
+
+def check_options(method_name: str, options: dict | None) -> dict:
+    """A method's options checked without building it (no encoder, no data): all of them,
+    defaults filled in and each of its default's type; ValueError saying what is wrong."""
+    return _method(method_name).validate_options(options)

@@ -15,16 +15,99 @@ Hooks the loop calls, all optional:
 - ``progress`` (a float in [0, 1], the fraction of training done) is set before each step
   (BYOL's momentum schedule reads it).
 
+Options (``defaults``) are checked here, for every method, before anything is built:
+each value must have its default's type (whole numbers and true/false may come as text
+from the CLI or a form) and lie in its ``OptionRange`` (``option_ranges``: shared names
+here, a method's own names in its file), a text option must be one of its
+``option_choices``, and ``option_conflicts`` catches values that cannot go together.
+
 Adding a method: one file in this package with a subclass (see ``random_init.py`` for the
 smallest and ``simclr.py`` for a typical one) and one entry in ``METHODS`` in
 ``__init__.py``.
 """
 from __future__ import annotations
 
+import math
+from fnmatch import fnmatchcase
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 
 from ..models import Encoder
+
+MAX_WIDTH = 8192  # the widest heads the papers use (Barlow Twins, VICReg)
+
+
+def as_flag(value, name: str) -> bool:
+    """A yes/no option given as a bool, 0/1 or the words true/false (from a CLI or a form)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.strip().lower() in ("true", "yes", "1")
+    raise ValueError(f"option {name} must be true or false, got {value!r}")
+
+
+def _num(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+class OptionRange(NamedTuple):
+    """The values a numeric option may take: ``lo`` to ``hi`` (None: no bound), each end
+    excluded when its ``*_open`` is true; ``why`` says what the option does to the
+    method, and so what a value out of range would break."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    why: str = ""
+
+    def __contains__(self, v) -> bool:
+        return ((self.lo is None or (v > self.lo if self.lo_open else v >= self.lo))
+                and (self.hi is None or (v < self.hi if self.hi_open else v <= self.hi)))
+
+    def describe(self, whole: bool = False) -> str:
+        """'greater than 0', 'from 1 to 8192', 'at least 0 and below 1', ...; for a whole
+        number (``whole``) two neighbours read '2 or 3'."""
+        if whole and self.lo is not None and self.hi == self.lo + 1 and not (self.lo_open or self.hi_open):
+            return f"{_num(self.lo)} or {_num(self.hi)}"
+        lo = None if self.lo is None else ("above " if self.lo_open else "at least ") + _num(self.lo)
+        hi = None if self.hi is None else ("below " if self.hi_open else "at most ") + _num(self.hi)
+        if lo and hi:
+            both_closed = not (self.lo_open or self.hi_open)
+            return f"from {_num(self.lo)} to {_num(self.hi)}" if both_closed else f"{lo} and {hi}"
+        if lo:
+            return f"greater than {_num(self.lo)}" if self.lo_open else lo
+        return hi or "any number"
+
+
+_R = OptionRange
+# Ranges of the option names several methods share; a name is looked up exactly first,
+# then as a pattern, in the method's own ``option_ranges`` before these.
+SHARED_RANGES: dict[str, OptionRange] = {
+    "temperature": _R(0, None, lo_open=True, why="it divides the similarities before the softmax, and a tiny one "
+                                                "overflows; the papers use 0.05 to 1"),
+    "epsilon": _R(0, None, lo_open=True, why="Sinkhorn's entropy weight divides the scores; the paper uses 0.05"),
+    "momentum": _R(0, 1, hi_open=True, why="the key encoder's EMA rate: at 1 it would never move"),
+    "tau_base": _R(0, 1, hi_open=True, why="the target's EMA rate: at 1 it would never move"),
+    "queue_size": _R(0, 65536, why="past embeddings kept; MoCo's ImageNet queue (65536) is the most any paper keeps"),
+    "mask_ratio": _R(0, 1, lo_open=True, hi_open=True, why="the fraction of the image hidden"),
+    "mask_fraction": _R(0, 1, lo_open=True, hi_open=True, why="the fraction of the image hidden"),
+    "label_smoothing": _R(0, 1, hi_open=True, why="at 1 the targets are uniform and say nothing about the labels"),
+    "lambda_offdiag": _R(0, None, why="a loss term's weight: a negative one would reward what the term penalises"),
+    "*_weight": _R(0, None, why="a loss term's weight: a negative one would reward what the term penalises"),
+    "proj_dim": _R(2, MAX_WIDTH, why="the size of the embedding the loss compares: a single number leaves nothing "
+                                    f"to compare; {MAX_WIDTH} is the widest the papers use"),
+    "*_dim": _R(1, MAX_WIDTH, why=f"a layer's width; {MAX_WIDTH} is the widest the papers use"),
+    "*_depth": _R(1, 16, why="blocks in a network; the papers use up to 8"),
+    "*_heads": _R(1, 64, why="attention heads per block"),
+    "n_*": _R(2, 10000, why="the classes a head predicts: one leaves nothing to predict; 10000 is DeepCluster's "
+                           "ImageNet setting"),
+    "*_iters": _R(1, 1000, why="iterations of an algorithm; beyond 1000 they only cost time"),
+}
 
 
 class PretextMethod(nn.Module):
@@ -35,6 +118,8 @@ class PretextMethod(nn.Module):
     trainable: bool = True  # False for baselines that are evaluated untrained
     defaults: dict = {}  # method options (--option key=value) and their defaults
     option_help: dict = {}  # one line per option: what it does, where the default comes from
+    option_ranges: dict = SHARED_RANGES  # name or pattern -> OptionRange; a method's own add to these
+    option_choices: dict = {}  # text option -> the values it may take
     preferred_encoder: str | None = None  # what encoder "auto" means for this method (None: by device)
     # the submodule that maps encoder features to the embedding z the objective compares
     # (a projector); None when the objective works on the encoder features themselves
@@ -45,13 +130,88 @@ class PretextMethod(nn.Module):
         self.encoder = encoder
         self.num_classes = num_classes
         self.channels = channels
-        unknown = set(options or {}) - set(self.defaults)
-        if unknown:
-            known = ", ".join(self.defaults) or "none"
-            raise ValueError(f"{self.name} has no option {', '.join(sorted(unknown))}: its options are {known}")
-        self.options = {**self.defaults, **(options or {})}
+        self.options = self.validate_options(options)
         self.progress = 0.0
 
+    # -- options ------------------------------------------------------------------------
+    @classmethod
+    def option_range(cls, key: str) -> OptionRange | None:
+        """The range of numeric option ``key``: the method's own ``option_ranges`` first,
+        then its parents', each by exact name, then by pattern (``*_dim``); None if none."""
+        for klass in cls.__mro__:
+            ranges = klass.__dict__.get("option_ranges")
+            if not ranges:
+                continue
+            if key in ranges:
+                return ranges[key]
+            for pattern, rng in ranges.items():
+                if fnmatchcase(key, pattern):
+                    return rng
+        return None
+
+    @classmethod
+    def option_conflicts(cls, options: dict) -> str | None:
+        """Override for options that cannot go together: what is wrong and what to do,
+        or None. ``options`` are complete (defaults filled in) and of the right types."""
+        return None
+
+    @classmethod
+    def validate_options(cls, options: dict | None) -> dict:
+        """The options with defaults filled in and each value of its default's type, or a
+        ValueError saying which option is wrong, why, and its default."""
+        options = dict(options or {})
+        unknown = set(options) - set(cls.defaults)
+        if unknown:
+            known = ", ".join(cls.defaults) or "none"
+            raise ValueError(f"{cls.name} has no option {', '.join(sorted(unknown))}: its options are {known}")
+        out = dict(cls.defaults)
+        for key, value in options.items():
+            out[key] = cls._check_option(key, value)
+        conflict = cls.option_conflicts(out)
+        if conflict:
+            raise ValueError(f"{cls.name} {conflict}")
+        return out
+
+    @classmethod
+    def _check_option(cls, key: str, value):
+        default = cls.defaults[key]
+        shown_default = str(default).lower() if isinstance(default, bool) else default
+
+        def bad(what: str, got=value) -> ValueError:
+            return ValueError(f"{cls.name} option {key} must be {what}, got {got!r} (default {shown_default})")
+
+        if isinstance(default, bool):
+            try:
+                return as_flag(value, key)
+            except ValueError:
+                raise bad("true or false") from None
+        if isinstance(default, str):
+            choices = cls.option_choices.get(key)
+            if not isinstance(value, str) or (choices and value not in choices):
+                raise bad(" or ".join(choices) if choices else "text")
+            return value
+        # a number: int or float, like its default
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise bad("a whole number" if isinstance(default, int) else "a number") from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise bad("a whole number" if isinstance(default, int) else "a number")
+        if isinstance(default, int):
+            if number != int(number):
+                raise bad("a whole number")
+            number = int(number)
+        else:
+            number = float(number)
+        rng = cls.option_range(key)
+        if rng is not None and number not in rng:
+            raise ValueError(f"{cls.name} option {key} must be {rng.describe(isinstance(default, int))}, "
+                             f"got {_num(number)}: {rng.why} (default {shown_default})")
+        return number
+
+    # -- training -----------------------------------------------------------------------
     def training_step(self, views: list[torch.Tensor], labels: torch.Tensor,
                       index: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return (loss, {name: scalar tensor}) for one batch. Logged values stay tensors

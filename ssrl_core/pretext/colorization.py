@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import ImageDecoder
-from .base import PretextMethod
+from .base import OptionRange, PretextMethod
 
 _RGB2XYZ = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
 _WHITE = torch.tensor([0.950456, 1.0, 1.088754])  # D65
@@ -104,14 +104,18 @@ class Colorization(PretextMethod):
         "rebalance": "lambda of the class rebalancing (mix of the empirical bin distribution with uniform); "
                      "0.5 as in the paper, 1 turns rebalancing off",
     }
+    option_ranges = {
+        "ab_grid": OptionRange(8, 50, why="the width of the colour bins: below 8 they outnumber the paper's 313 and "
+                                          "the soft targets take gigabytes; at 50 only 19 bins are left"),
+        "rebalance": OptionRange(0, 1, lo_open=True, why="lambda mixes the bin frequencies with uniform: at 0 a "
+                                                         "colour never seen gets an infinite weight; 1 turns it off"),
+    }
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         if channels != 3:
             raise ValueError("colorization needs a colour dataset such as shapes or cifar10: "
                              f"this one has {channels} channel, so there is no colour to predict")
-        if not 0 < float(self.options["rebalance"]) <= 1:
-            raise ValueError(f"colorization rebalance must be in (0, 1], got {self.options['rebalance']!r}")
         self.sigma = float(self.options["ab_grid"]) / 2
         self.register_buffer("bins", ab_bins(float(self.options["ab_grid"])).clone())
         self.register_buffer("class_weights", torch.ones(len(self.bins)))

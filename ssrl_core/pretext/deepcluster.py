@@ -103,11 +103,10 @@ class DeepCluster(PretextMethod):
                      "'centroids' (rows = this epoch's centroids, as DeepCluster-v2 uses them; needed when "
                      "an epoch is only tens of steps, far from the paper's thousands)",
     }
+    option_choices = {"head_init": ("random", "centroids")}
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
-        if self.options["head_init"] not in ("random", "centroids"):
-            raise ValueError(f"deepcluster head_init must be 'random' or 'centroids', got {self.options['head_init']!r}")
         self.k = int(self.options["n_clusters"])
         self.head = nn.Linear(self.encoder.feature_dim, self.k)
         self.reset_head()

@@ -65,13 +65,10 @@ class Inpainting(PretextMethod):
         "mask_fraction": "area of the hidden square as a fraction of the image; 0.25 as the paper's central 64x64 of 128x128",
         "mask_mode": "central (the paper's central square) or random (a square anywhere, one per image)",
     }
+    option_choices = {"mask_mode": ("central", "random")}
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
-        if self.options["mask_mode"] not in ("central", "random"):
-            raise ValueError(f"inpainting mask_mode must be central or random, not {self.options['mask_mode']!r}")
-        if not 0 < float(self.options["mask_fraction"]) < 1:
-            raise ValueError(f"inpainting mask_fraction must be between 0 and 1, got {self.options['mask_fraction']!r}")
         self.decoder = ImageDecoder(self.encoder.feature_dim, channels)
 
     def training_step(self, views, labels, index=None):

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import OptionRange, PretextMethod
 
 CANDIDATES = 20_000  # permutations of 3x3 grids considered by the greedy selection
 
@@ -113,15 +113,27 @@ class Jigsaw(PretextMethod):
         "n_permutations": "size of the permutation set (classes); the paper uses 1000 on ImageNet, 100 suits small data",
         "grid": "tiles per side: 3 (the paper's 3x3) or 2 (2x2, 24 orders, for tiny images)",
     }
+    option_ranges = {
+        "grid": OptionRange(2, 3, why="tiles per side: 1 is no puzzle, and 4 cuts 28-32 px images into tiles of "
+                                      "5-6 px"),
+        "n_permutations": OptionRange(2, 1000, why="the classes the head tells apart: one is no task; the paper's "
+                                                   "largest set is 1000"),
+    }
+
+    @classmethod
+    def option_conflicts(cls, options):
+        tiles = options["grid"] ** 2
+        n = options["n_permutations"]
+        if n > math.factorial(tiles):
+            return (f"option n_permutations must be at most {math.factorial(tiles)} with grid {options['grid']} "
+                    f"(a {options['grid']}x{options['grid']} puzzle has {math.factorial(tiles)} orders), got {n}: "
+                    "lower it or use grid 3")
+        return None
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         self.grid = int(self.options["grid"])
-        if self.grid not in (2, 3):
-            raise ValueError(f"jigsaw grid must be 2 or 3, not {self.options['grid']!r}")
         n = int(self.options["n_permutations"])
-        if n < 2:
-            raise ValueError(f"jigsaw needs at least 2 permutations, got {n}")
         self.register_buffer("perms", torch.from_numpy(max_hamming_permutations(n, self.grid ** 2).copy()))
         d = self.encoder.feature_dim
         self.head = mlp([self.grid ** 2 * d, 1024, n])

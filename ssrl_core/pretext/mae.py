@@ -29,11 +29,13 @@ decoder_heads (4).
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 
 from ..models import TransformerBlock, init_transformer, sincos_2d
-from .base import PretextMethod
+from .base import MAX_WIDTH, OptionRange, PretextMethod
 
 
 def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
@@ -67,6 +69,22 @@ class MAE(PretextMethod):
         "decoder_depth": "transformer blocks in the decoder (the paper: 8; its ablation: 1 suffices for fine-tuning, more help linear probes)",
         "decoder_heads": "attention heads in each decoder block",
     }
+    option_ranges = {
+        "mask_ratio": OptionRange(0.05, 1, hi_open=True, why="the fraction of patches hidden: near 0 an image may "
+                                                            "have none hidden, leaving nothing to predict (the "
+                                                            "paper sweeps 0.1 to 0.9)"),
+        "decoder_dim": OptionRange(4, MAX_WIDTH, why="the decoder's width, a multiple of 4 for its sin-cos positions"),
+    }
+
+    @classmethod
+    def option_conflicts(cls, options):
+        dd, heads = options["decoder_dim"], options["decoder_heads"]
+        if dd % 4 or dd % heads:
+            fit = 4 * heads // math.gcd(4, heads)  # the decoder width must be a multiple of this
+            near = max(fit, round(dd / fit) * fit)
+            return (f"option decoder_dim must be a multiple of 4 (its sin-cos positions) and of decoder_heads "
+                    f"({heads}), got {dd}: try {near}")
+        return None
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
@@ -75,8 +93,6 @@ class MAE(PretextMethod):
                 f"mae needs the vit-tiny encoder (--encoder vit-tiny), not {encoder.name}: its encoder must skip the "
                 "masked patches, which a convolutional network cannot do (zeroing them instead would be inpainting, "
                 "--method inpainting)")
-        if not 0 < float(self.options["mask_ratio"]) < 1:
-            raise ValueError(f"mae mask_ratio must be between 0 and 1, got {self.options['mask_ratio']!r}")
         d, dd = encoder.feature_dim, int(self.options["decoder_dim"])
         self.patch = encoder.patch_size
         self.decoder_embed = nn.Linear(d, dd)

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import OptionRange, PretextMethod
 from .ema import frozen_copy, momentum_update
 from .fifo import push
 from .losses import info_nce
@@ -61,13 +61,13 @@ class MoCo(PretextMethod):
         "proj_dim": "output size of the MLP head; 128 as in MoCo v2",
         "hidden_dim": "hidden width of the 2-layer MLP head (2048 in MoCo v2; 512 here)",
     }
+    option_ranges = {"queue_size": OptionRange(1, 65536, why="the negatives InfoNCE compares each query with: "
+                                                             "it needs at least one; MoCo's ImageNet queue is 65536")}
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         d, h, p = self.encoder.feature_dim, int(self.options["hidden_dim"]), int(self.options["proj_dim"])
         k = int(self.options["queue_size"])
-        if k < 1:
-            raise ValueError(f"moco queue_size must be at least 1, got {k}")
         self.projector = mlp([d, h, p])
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)

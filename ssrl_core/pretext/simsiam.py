@@ -40,19 +40,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import PretextMethod, as_flag  # noqa: F401 (as_flag lived here; base.py checks every option)
 from .losses import negative_cosine
-
-
-def as_flag(value, name: str) -> bool:
-    """A yes/no option given as a bool, 0/1 or the words true/false (from a CLI or a form)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
-        return value.strip().lower() in ("true", "yes", "1")
-    raise ValueError(f"option {name} must be true or false, got {value!r}")
 
 
 class SimSiam(PretextMethod):
@@ -75,11 +64,10 @@ class SimSiam(PretextMethod):
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
-        self.stop_gradient = as_flag(self.options["stop_gradient"], "stop_gradient")
+        self.stop_gradient = self.options["stop_gradient"]  # a bool: base.py checked it
         d, h, p = self.encoder.feature_dim, int(self.options["hidden_dim"]), int(self.options["proj_dim"])
-        self.projector = mlp([d, h, p], last_bn=as_flag(self.options["output_bn"], "output_bn"))
-        use_predictor = as_flag(self.options["predictor"], "predictor")
-        self.predictor = mlp([p, int(self.options["pred_hidden_dim"]), p]) if use_predictor else nn.Identity()
+        self.projector = mlp([d, h, p], last_bn=self.options["output_bn"])
+        self.predictor = mlp([p, int(self.options["pred_hidden_dim"]), p]) if self.options["predictor"] else nn.Identity()
 
     def training_step(self, views, labels, index=None):
         z = self.projector(self.encoder(torch.cat(views)))

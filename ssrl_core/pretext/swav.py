@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import OptionRange, PretextMethod
 from .fifo import push
 from .losses import sinkhorn, swav
 
@@ -61,6 +61,8 @@ class SwAV(PretextMethod):
         "queue_size": "past embeddings per view that join each batch in Sinkhorn (the paper: 3840 for batch 256); "
                       "0 turns the queue off",
     }
+    option_ranges = {"freeze_prototypes": OptionRange(0, 1, why="a fraction of training (0: never frozen, "
+                                                                "1: frozen throughout)")}
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
@@ -68,8 +70,6 @@ class SwAV(PretextMethod):
         self.projector = mlp([d, int(self.options["hidden_dim"]), int(self.options["proj_dim"])])
         self.prototypes = nn.Linear(int(self.options["proj_dim"]), int(self.options["n_prototypes"]), bias=False)
         n = int(self.options["queue_size"])
-        if n < 0:
-            raise ValueError(f"swav queue_size must be 0 (no queue) or more, got {n}")
         # [n, 2 views, proj_dim]; buffers, so a resumed run continues with its queue
         self.register_buffer("queue", F.normalize(torch.randn(n, 2, int(self.options["proj_dim"])), dim=-1))
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))

@@ -47,6 +47,13 @@ class VICReg(PretextMethod):
         "hidden_dim": "hidden width of the expander (8192 in the paper; 512 here)",
     }
 
+    @classmethod
+    def option_conflicts(cls, options):
+        if not any(options[k] > 0 for k in ("sim_weight", "var_weight", "cov_weight")):
+            return ("options sim_weight, var_weight and cov_weight are all 0, so the loss is 0 and nothing trains: "
+                    "keep at least one above 0 (defaults 25, 25 and 1)")
+        return None
+
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         d, h, p = self.encoder.feature_dim, int(self.options["hidden_dim"]), int(self.options["proj_dim"])
