@@ -82,14 +82,18 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
 
 
 def preflight(cfg: RunConfig) -> None:
-    """Refuse, before queueing, a run whose method cannot train on its dataset or encoder
-    (colorization on grayscale images, mae without vit-tiny, supervised without labels):
-    builds the method once on the CPU, which takes milliseconds, and raises its ValueError.
-    With ``SSRL_BACKEND=ray`` a dataset whose files are not on this host passes: the runs
-    load it on the cluster's nodes, which say so if they lack it too."""
+    """Refuse, before queueing, a run whose method options are out of range or do not fit
+    together, or whose method cannot train on its dataset or encoder (colorization on
+    grayscale images, mae without vit-tiny, supervised without labels): checks the options,
+    then builds the method once on the CPU, which takes milliseconds, and raises its
+    ValueError. With ``SSRL_BACKEND=ray`` a dataset whose files are not on this host passes
+    (its options checked): the runs load it on the cluster's nodes, which say so if they
+    lack it too."""
     from .data import DatasetMissing
+    from .pretext import check_options
     from .runs.ray_backend import backend
 
+    check_options(cfg.method, cfg.options)  # no data needed, so first
     resolved = cfg.resolved("cpu")
     try:
         dataset = load_dataset(resolved.dataset, resolved.data_dir)
