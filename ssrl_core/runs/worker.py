@@ -180,7 +180,8 @@ def explain_failure(exc: BaseException) -> str:
     from ..train import Diverged
 
     if isinstance(exc, Diverged):
-        return f"diverged: {exc}. Lower the learning rate (--lr) or the temperature and try again."
+        return (f"diverged: {exc}. Lower the learning rate (--lr) and try again; if the method has a temperature, "
+                "a very small one overflows, so raise it.")
     if isinstance(exc, DiskBudgetExceeded):
         return str(exc)
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
