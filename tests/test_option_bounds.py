@@ -1,0 +1,164 @@
+"""Method options have types and ranges: a value a method cannot train with is refused when
+the method is built (so before a run is queued), with a message naming the method, the
+option, what it must be and its default; values from a CLI or a form ("3", "false") pass."""
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+from ssrl_core.cli import main
+from ssrl_core.config import RunConfig, parse_options
+from ssrl_core.models import build_encoder
+from ssrl_core.pretext import METHODS, build_method, check_options, option_range
+from ssrl_core.runs.store import RunStore
+from ssrl_core.runs.worker import explain_failure
+from ssrl_core.train import Diverged, preflight
+
+from .test_cli import cli
+
+
+def build(name, **options):
+    channels = 3 if name == "colorization" else 1
+    encoder = build_encoder("vit-tiny" if name == "mae" else "cnn-small", channels)
+    return build_method(name, encoder, 10, channels, options)
+
+
+NUMERIC = [(name, key) for name, m in METHODS.items() for key, v in m.defaults.items()
+           if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_builds_with_its_defaults(name):
+    method = build(name)
+    assert method.options == METHODS[name].defaults
+
+
+@pytest.mark.parametrize("name, key", NUMERIC)
+def test_a_negative_value_of_any_numeric_option_is_refused_by_name(name, key):
+    with pytest.raises(ValueError, match=rf"^{name} option {key} must be .*, got -1: .*\(default "):
+        build(name, **{key: -1})
+
+
+@pytest.mark.parametrize("name, options, words", [
+    ("simclr", {"temperature": 0}, "simclr option temperature must be greater than 0, got 0"),
+    ("moco", {"temperature": 0.0}, "moco option temperature must be greater than 0"),
+    ("swav", {"temperature": 0}, "swav option temperature must be greater than 0"),
+    ("simclr", {"proj_dim": 0}, "simclr option proj_dim must be from 2 to 8192, got 0"),
+    ("simclr", {"hidden_dim": 10**6}, "simclr option hidden_dim must be from 1 to 8192, got 1000000"),
+    ("moco", {"momentum": 1}, "moco option momentum must be at least 0 and below 1, got 1"),
+    ("moco", {"queue_size": 0}, "moco option queue_size must be from 1 to 65536"),
+    ("byol", {"tau_base": 1.0}, "byol option tau_base must be at least 0 and below 1"),
+    ("swav", {"epsilon": 0}, "swav option epsilon must be greater than 0"),
+    ("swav", {"n_prototypes": 1}, "swav option n_prototypes must be from 2 to 10000"),
+    ("swav", {"freeze_prototypes": 1.5}, "swav option freeze_prototypes must be from 0 to 1"),
+    ("deepcluster", {"n_clusters": 1}, "deepcluster option n_clusters must be from 2 to 10000"),
+    ("deepcluster", {"kmeans_iters": 0}, "deepcluster option kmeans_iters must be from 1 to 1000"),
+    ("jigsaw", {"grid": 1}, "jigsaw option grid must be 2 or 3, got 1"),
+    ("jigsaw", {"grid": 4}, "jigsaw option grid must be 2 or 3, got 4"),
+    ("jigsaw", {"n_permutations": 1}, "jigsaw option n_permutations must be from 2 to 1000"),
+    ("jigsaw", {"grid": 2}, "jigsaw option n_permutations must be at most 24 with grid 2"),
+    ("mae", {"mask_ratio": 1}, "mae option mask_ratio must be at least 0.05 and below 1"),
+    ("mae", {"mask_ratio": 0}, "mae option mask_ratio must be at least 0.05 and below 1"),
+    ("mae", {"decoder_dim": 130}, "mae option decoder_dim must be a multiple of 4 (its sin-cos positions) and of "
+                                  "decoder_heads (4), got 130: try 128"),
+    ("mae", {"decoder_heads": 3}, "mae option decoder_dim must be a multiple of 4 (its sin-cos positions) and of "
+                                  "decoder_heads (3), got 128"),
+    ("mae", {"decoder_depth": 0}, "mae option decoder_depth must be from 1 to 16"),
+    ("inpainting", {"mask_fraction": 1}, "inpainting option mask_fraction must be above 0 and below 1"),
+    ("colorization", {"rebalance": 0}, "colorization option rebalance must be above 0 and at most 1"),
+    ("colorization", {"ab_grid": 2}, "colorization option ab_grid must be from 8 to 50"),
+    ("supervised", {"label_smoothing": 1}, "supervised option label_smoothing must be at least 0 and below 1"),
+    ("vicreg", {"sim_weight": 0, "var_weight": 0, "cov_weight": 0}, "vicreg options sim_weight, var_weight and "
+                                                                     "cov_weight are all 0"),
+    ("deepcluster", {"head_init": "centroid"}, "deepcluster option head_init must be random or centroids, got "
+                                               "'centroid' (default centroids)"),
+    ("inpainting", {"mask_mode": "ring"}, "inpainting option mask_mode must be central or random"),
+    ("simsiam", {"predictor": "maybe"}, "simsiam option predictor must be true or false, got 'maybe' (default true)"),
+    ("simclr", {"temperature": "nan"}, "simclr option temperature must be a number, got 'nan'"),
+    ("simclr", {"temperature": "warm"}, "simclr option temperature must be a number, got 'warm'"),
+    ("simclr", {"proj_dim": 3.5}, "simclr option proj_dim must be a whole number, got 3.5"),
+    ("simclr", {"proj_dim": True}, "simclr option proj_dim must be a whole number, got True"),
+])
+def test_values_a_method_cannot_train_with_are_refused_saying_why(name, options, words):
+    with pytest.raises(ValueError) as err:
+        build(name, **options)
+    assert str(err.value).startswith(words), str(err.value)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("swav", {"queue_size": 0, "freeze_prototypes": 1.0}),  # no queue; prototypes frozen throughout
+    ("moco", {"momentum": 0, "queue_size": 1}),
+    ("jigsaw", {"grid": 2, "n_permutations": 24}),
+    ("colorization", {"rebalance": 1, "ab_grid": 8}),
+    ("supervised", {"label_smoothing": 0}),
+    ("vicreg", {"sim_weight": 0, "var_weight": 0}),
+    ("mae", {"decoder_dim": 96, "decoder_heads": 3}),
+    ("barlow_twins", {"lambda_offdiag": 0}),
+])
+def test_edge_values_that_still_train_are_accepted(name, options):
+    build(name, **options)
+
+
+def test_values_from_a_cli_or_a_form_are_read_as_their_defaults_types():
+    method = build("simclr", **parse_options(["proj_dim=64", "hidden_dim=256.0"]), temperature="0.2")
+    assert method.options == {"temperature": 0.2, "proj_dim": 64, "hidden_dim": 256}
+    assert method.projector(torch.rand(3, method.encoder.feature_dim)).shape == (3, 64)
+    simsiam = build("simsiam", predictor="false", stop_gradient=0, proj_dim=" 32 ", hidden_dim="32",
+                    pred_hidden_dim="8.0")
+    assert isinstance(simsiam.predictor, nn.Identity) and simsiam.stop_gradient is False
+    assert build("mae", norm_pix_loss="false").options["norm_pix_loss"] is False  # not a truthy string
+
+
+def test_every_numeric_option_has_a_range_and_every_text_option_its_choices():
+    for name, m in METHODS.items():
+        for key, v in m.defaults.items():
+            if isinstance(v, str):
+                assert v in m.option_choices.get(key, ()), (name, key)
+            elif not isinstance(v, bool):
+                assert option_range(name, key) is not None, (name, key)
+
+
+def test_option_range_gives_a_form_its_bounds_in_the_options_type():
+    assert option_range("simclr", "temperature") == (0.0, None, True, False)
+    assert option_range("simclr", "proj_dim") == (2, 8192, False, False)
+    assert all(isinstance(b, int) for b in option_range("jigsaw", "grid")[:2])
+    assert all(isinstance(b, float) for b in option_range("moco", "momentum")[:2])
+    assert option_range("simsiam", "predictor") is None and option_range("deepcluster", "head_init") is None
+    with pytest.raises(ValueError, match="simclr has no option tau: its options are temperature"):
+        option_range("simclr", "tau")
+    with pytest.raises(ValueError, match="unknown method 'simclrr'"):
+        option_range("simclrr", "temperature")
+    assert check_options("simclr", {"proj_dim": "64"})["proj_dim"] == 64
+
+
+def test_preflight_refuses_bad_options_before_looking_for_the_data(monkeypatch):
+    monkeypatch.setenv("SSRL_BACKEND", "ray")  # where a dataset missing here would otherwise pass
+    with pytest.raises(ValueError, match="simclr option temperature must be greater than 0"):
+        preflight(RunConfig(dataset="cifar10", method="simclr", options={"temperature": 0}))
+
+
+def test_list_methods_says_what_each_option_may_be(capsys):
+    assert main(["list", "methods", "--json"]) == 0
+    methods = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert methods["simclr"]["option_ranges"]["temperature"] == "greater than 0"
+    assert methods["inpainting"]["option_ranges"]["mask_mode"] == "central or random"
+    assert methods["simsiam"]["option_ranges"]["predictor"] == "true or false"
+
+
+def test_the_cli_refuses_a_bad_option_before_making_a_run(tmp_path):
+    out = tmp_path / "run"
+    res = cli("train", "--dataset", "digits", "--method", "simclr", "--option", "temperature=0", "--out", str(out),
+              check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("error: simclr option temperature must be greater than 0, got 0: ")
+    assert "(default 0.5)" in res.stderr and not out.exists()
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--option", "proj_dim=0", check=False)
+    assert res.returncode == 2 and "simclr option proj_dim must be from 2 to 8192" in res.stderr
+    assert RunStore().list() == []
+
+
+def test_divergence_advice_raises_a_temperature_and_lowers_the_learning_rate():
+    msg = explain_failure(Diverged("the loss became nan at epoch 1, step 20"))
+    assert msg.startswith("diverged: the loss became nan at epoch 1, step 20. Lower the learning rate (--lr)")
+    assert "raise it" in msg and "or the temperature" not in msg
