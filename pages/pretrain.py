@@ -4,10 +4,20 @@ import streamlit as st
 
 from app import services, urlstate, widgets
 from ssrl_core.config import RunConfig, default_batch
+from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
 st.title("Pretrain")
+
+
+def missing_note(box, what: str, missing) -> None:
+    """A missing dataset as one line (``what``, and the folder its files go in), with the file
+    list and where to get them folded away."""
+    box(f"{what} Without network, put its files in `{missing.folder}`.", icon=":material/folder_off:")
+    with st.expander("Which files, and where to get them"):
+        st.text("\n".join(str(missing).splitlines()[1:]))
+
 
 families: dict[str, list[str]] = {}
 for name, m in METHODS.items():
@@ -19,6 +29,9 @@ with left:
     all_data = services.datasets()
     dataset = urlstate.selectbox("Dataset", list(all_data), key="pt_dataset", param="dataset", default="digits",
                                  hide=not controls, format_func=lambda n: f"{n} — {all_data[n]}")
+    missing = check_files(dataset)  # the disk only: no download on a page load
+    if missing:
+        missing_note(st.warning, missing.summary, missing)
     method_names = [n for fam in families.values() for n in fam]
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
                                 hide=not controls, format_func=lambda n: f"{METHODS[n].family}: {n}")
@@ -58,7 +71,9 @@ with left:
             _, data_error = services.dataset(dataset)
             if not data_error:
                 data_error = services.preflight(cfg)
-            if data_error:
+            if data_error and check_files(dataset):  # the download was tried (once) and failed
+                missing_note(st.error, f"Not launched: {data_error.splitlines()[0]}", check_files(dataset))
+            elif data_error:
                 st.error(f"Not launched: {data_error}")
             else:
                 rid, refused = services.submit(cfg)

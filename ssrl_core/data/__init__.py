@@ -3,7 +3,8 @@
 Built-ins (``digits``, ``shapes``) need no network. The torchvision sets read the files
 from the data folder (``SSRL_HOME/data`` or ``--data-dir``) and download them when the
 network allows; when they are missing a :class:`DatasetMissing` error says where to put
-which files.
+which files. :func:`check_files` answers "can this set be loaded without the network?"
+from the disk alone, in microseconds, so a page can warn before anything is launched.
 """
 from __future__ import annotations
 
@@ -12,11 +13,29 @@ from pathlib import Path
 from .. import paths
 from .imageset import ImageSet
 
-__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "dataset_names", "available_datasets"]
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "dataset_names",
+           "available_datasets"]
 
 
 class DatasetMissing(FileNotFoundError):
-    """The files of a dataset are not in the data folder and cannot be downloaded."""
+    """The files of a dataset are not in the data folder and cannot be downloaded.
+
+    ``str()`` is the whole advice (what is missing, where to put it, where to get it); the
+    parts are also attributes, for a page that shows a one-line ``summary`` and the rest on
+    demand: ``folder`` (where the files go), ``files`` (their names), ``missing`` (the ones
+    not there), ``source`` (where to get them) and ``reason`` (why a download failed, or
+    None)."""
+
+    def __init__(self, message: str, *, summary: str | None = None, folder: Path | None = None,
+                 files: tuple[str, ...] = (), missing: tuple[str, ...] = (), source: str | None = None,
+                 reason: str | None = None):
+        super().__init__(message)
+        self.summary = summary or (message.splitlines()[0] if message else "")
+        self.folder, self.files, self.missing = folder, tuple(files), tuple(missing)
+        self.source, self.reason = source, reason
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else ""
 
 
 DATASETS: dict[str, str] = {
@@ -42,6 +61,19 @@ def available_datasets() -> dict[str, str]:
 
 def dataset_names() -> list[str]:
     return list(available_datasets())
+
+
+def check_files(name: str, data_dir: str | Path | None = None) -> DatasetMissing | None:
+    """Whether ``name`` can be loaded without the network, from the disk alone (no parsing,
+    no download; microseconds): None when it can (a built-in, an imported set, a torchvision
+    set whose files are in place), else the :class:`DatasetMissing` that says which files
+    to put where, and whether a download was tried and failed a moment ago. An unknown name
+    is None too: ``load_dataset`` says what is wrong with it."""
+    if name not in DATASETS or name in ("digits", "shapes"):
+        return None
+    from .torchvision_sets import check_files as check
+
+    return check(name, Path(data_dir) if data_dir else paths.data_dir())
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> ImageSet:

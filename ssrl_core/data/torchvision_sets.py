@@ -34,10 +34,15 @@ its ``extra`` split is not used; STL-10's labels 1..10 become 0..9 and only its 
 The files are parsed here, not by torchvision's dataset classes: those check the MD5 of
 every file and would refuse any copy that is not byte-for-byte the original. torchvision is
 used only to download: when files are missing and ``download`` is true, its dataset class is
-built with ``download=True`` (sockets time out after :data:`DOWNLOAD_TIMEOUT_S` seconds, so a
-machine without network fails within seconds). When the files are missing and cannot be
-downloaded, :class:`~ssrl_core.data.DatasetMissing` says which files to put where. A file
-that cannot be parsed raises a :class:`DamagedFile` (a ``ValueError``) naming it.
+built with ``download=True``. Before that, a TCP connection to the download server must open
+within :data:`PROBE_TIMEOUT_S` seconds (skipped behind a proxy), and sockets time out after
+:data:`DOWNLOAD_TIMEOUT_S` seconds, so a machine without network fails within seconds. A
+failed download is remembered (per process and data folder) for
+:data:`RETRY_DOWNLOAD_AFTER_S` seconds: loads in that time fail at once instead of waiting
+on the network again (an app reruns its page on every click). When the files are missing
+and cannot be downloaded, :class:`~ssrl_core.data.DatasetMissing` says which files to put
+where; :func:`check_files` says the same from the disk alone, without trying anything. A
+file that cannot be parsed raises a :class:`DamagedFile` (a ``ValueError``) naming it.
 
 The CIFAR batches are Python pickles. They are read with a restricted unpickler that can
 only rebuild plain containers and numpy arrays; a pickle that names any other global
@@ -47,7 +52,10 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import re
 import socket
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -57,10 +65,19 @@ import torch
 
 from .imageset import ImageSet
 
-__all__ = ["load_torchvision", "expected_files", "dataset_folder", "DamagedFile", "DOWNLOAD_TIMEOUT_S"]
+__all__ = ["load_torchvision", "check_files", "expected_files", "dataset_folder", "DamagedFile", "DOWNLOAD_TIMEOUT_S",
+           "PROBE_TIMEOUT_S", "RETRY_DOWNLOAD_AFTER_S"]
 
 #: seconds any one network operation of a download may block before it fails
 DOWNLOAD_TIMEOUT_S = 15.0
+#: seconds the download server has to accept a TCP connection before a download is tried at all
+PROBE_TIMEOUT_S = 3.0
+#: seconds after a failed download during which loading the same set fails at once, without the network
+RETRY_DOWNLOAD_AFTER_S = 300.0
+
+_FAILED: dict[tuple[str, str], tuple[float, str]] = {}  # (name, root) -> (time.monotonic(), short reason)
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}  # one download at a time per set and folder
+_LOCKS_GUARD = threading.Lock()
 
 
 class DamagedFile(ValueError):
@@ -160,7 +177,8 @@ def _missing(name: str, root: Path) -> list[str]:
 def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
     """Load ``name`` (mnist, fashion-mnist, cifar10, cifar100, svhn, stl10) from its folder
     under ``root`` (see the module docstring for the folders and files), downloading it
-    first with torchvision when files are missing and ``download`` is true.
+    first with torchvision when files are missing and ``download`` is true, unless a download
+    of it failed less than :data:`RETRY_DOWNLOAD_AFTER_S` seconds ago.
 
     Raises :class:`~ssrl_core.data.DatasetMissing` when files are missing and cannot be
     downloaded, :class:`DamagedFile` (a ``ValueError``) when a file cannot be parsed.
@@ -171,41 +189,164 @@ def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
     if missing:
         if not download:
             raise _missing_error(name, root, missing, "downloading is switched off (download=False)")
-        try:
-            _download(name, root)
-        except Exception as exc:  # no network, refused, timed out, bad archive, ...
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-            if len(reason) > 300:
-                reason = reason[:297] + "..."
-            raise _missing_error(
-                name, root, _missing(name, root) or missing,
-                f"downloading it failed (is there no network here?): {reason}",
-            ) from exc
-        missing = _missing(name, root)
-        if missing:
-            raise _missing_error(name, root, missing, "the download did not produce them")
+        key = (name, str(root))
+        with _lock(key):  # a second caller waits for the first one's download, then sees its result
+            missing = _missing(name, root)
+            if missing:
+                recent = _recent_failure(name, root)
+                if recent:
+                    raise recent
+                try:
+                    _download(name, root)
+                except Exception as exc:  # no network, refused, timed out, bad archive, ...
+                    reason = short_reason(exc)
+                    _FAILED[key] = (time.monotonic(), reason)
+                    raise _missing_error(name, root, _missing(name, root) or missing,
+                                         f"downloading it failed ({reason}; is there no network here?)",
+                                         reason=reason) from exc
+                _FAILED.pop(key, None)
+                missing = _missing(name, root)
+                if missing:
+                    raise _missing_error(name, root, missing, "the download did not produce them")
     return _READERS[name](name, dataset_folder(name, root))
 
 
-def _missing_error(name: str, root: Path, missing: list[str], why: str) -> Exception:
+def check_files(name: str, root: Path):
+    """None when the files of ``name`` are in its folder under ``root``; else the
+    :class:`~ssrl_core.data.DatasetMissing` a load would end with, saying which files to put
+    where. Looks at the disk only: never downloads, never parses (microseconds)."""
+    _check_name(name)
+    root = Path(root)
+    missing = _missing(name, root)
+    if not missing:
+        return None
+    title = _SPECS[name].title
+    return _recent_failure(name, root) or _missing_error(
+        name, root, missing, summary=f"{title} is not in the data folder yet: it is downloaded when it is first "
+                                     "needed, which needs network access.")
+
+
+def _lock(key: tuple[str, str]) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _recent_failure(name: str, root: Path) -> Exception | None:
+    """The DatasetMissing of a download of ``name`` into ``root`` that failed less than
+    RETRY_DOWNLOAD_AFTER_S seconds ago in this process, or None."""
+    failed = _FAILED.get((name, str(root)))
+    if failed is None:
+        return None
+    ago = time.monotonic() - failed[0]
+    if ago >= RETRY_DOWNLOAD_AFTER_S:
+        return None
+    return _missing_error(
+        name, root, _missing(name, root),
+        f"downloading it failed {_duration(ago)} ago ({failed[1]}; is there no network here?); "
+        f"it is tried again in {_duration(RETRY_DOWNLOAD_AFTER_S - ago)}", reason=failed[1])
+
+
+def _duration(seconds: float) -> str:
+    s = max(1, int(round(seconds)))
+    return f"{s} s" if s < 90 else f"{round(s / 60)} min"
+
+
+def short_reason(exc: BaseException) -> str:
+    """Why a download failed, in a few words: the innermost network error of torchvision's
+    message (``Name or service not known``, ``timed out``), without the URLs it tried."""
+    text = " ".join(str(exc).split())
+    inner = re.findall(r"<urlopen error (.*?)>", text)
+    if inner:
+        text = inner[-1]
+    elif isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        text = "timed out"
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r"https?://\S+", "", text).strip(" :,.;")
+    return (text or type(exc).__name__)[:120]
+
+
+def _missing_error(name: str, root: Path, missing: list[str], why: str = "", reason: str | None = None,
+                   summary: str | None = None) -> Exception:
+    """The DatasetMissing for ``missing`` files: its first line is ``summary``, by default
+    "TITLE is not in the data folder and WHY."; then the files, where they go and where to
+    get them (one short line of advice, not the download's own error)."""
     from . import DatasetMissing  # here, not at the top: ssrl_core.data imports this module
 
     spec = _SPECS[name]
     folder = dataset_folder(name, root)
     gz = " (each may also be gzip-compressed as NAME.gz)" if spec.gz_ok else ""
+    summary = summary or f"{spec.title} is not in the data folder and {why}."
     lines = [
-        f"{spec.title} is not in the data folder and {why}.",
-        f"Expected these files in {folder}{gz}:",
-        *[f"  {folder / f}{'   <- missing' if f in missing else ''}" for f in spec.files],
-        f"To fix it, copy the files there (get them from {spec.source}),",
-        f"or run this once on a machine with network access, which downloads them into"
-        f" {Path(root) / spec.folder[0]}, and copy that folder here.",
+        summary,
+        f"Put these files in {folder}{gz}:",
+        *[f"  {f}{'   <- missing' if f in missing else ''}" for f in spec.files],
+        f"Get them from {spec.source}, on a machine with network access; or let this tool download them there "
+        f"and copy its {spec.folder[0]} folder into {Path(root)}.",
     ]
-    return DatasetMissing("\n".join(lines))
+    return DatasetMissing("\n".join(lines), summary=summary, folder=folder, files=spec.files, missing=tuple(missing),
+                          source=spec.source, reason=reason)
+
+
+def _download_urls(name: str) -> list[str]:
+    """The addresses torchvision downloads ``name`` from (its dataset classes' ``mirrors``
+    and ``url``; written down here so that a failing probe costs no torchvision import, and
+    checked against torchvision's by the tests)."""
+    return list(_DOWNLOAD_URLS[name])
+
+
+_DOWNLOAD_URLS: dict[str, tuple[str, ...]] = {
+    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+    "cifar100": ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
+    "svhn": ("http://ufldl.stanford.edu/housenumbers/train_32x32.mat",),
+    "stl10": ("http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",),
+}
+
+
+def _unreachable(urls: list[str], timeout: float) -> str | None:
+    """None when one of the servers of ``urls`` accepts a TCP connection within ``timeout``
+    seconds (name lookup included, which a socket timeout does not bound), else why not.
+    Behind a proxy (``https_proxy`` and the like) the servers are not dialled directly, so
+    this says None and leaves it to the download."""
+    import urllib.request
+    from queue import Empty, Queue
+    from urllib.parse import urlsplit
+
+    if urllib.request.getproxies():
+        return None
+    answers: Queue = Queue()
+
+    def dial(url: str) -> None:
+        parts = urlsplit(url)
+        host = parts.hostname or url
+        try:
+            socket.create_connection((host, parts.port or (443 if parts.scheme == "https" else 80)), timeout).close()
+            answers.put(None)
+        except Exception as exc:  # gaierror, refused, timed out, ...
+            answers.put(short_reason(exc))
+
+    for url in urls:
+        threading.Thread(target=dial, args=(url,), daemon=True).start()
+    deadline, errors = time.monotonic() + timeout, []
+    for _ in urls:
+        try:
+            answer = answers.get(timeout=max(0.0, deadline - time.monotonic()))
+        except Empty:
+            break
+        if answer is None:
+            return None
+        errors.append(answer)
+    hosts = ", ".join(urlsplit(u).hostname or u for u in urls)
+    return errors[0] if len(errors) == len(urls) else f"no answer from {hosts} within {timeout:g} s"
 
 
 def _download(name: str, root: Path) -> None:
-    """Download with torchvision's dataset classes into ``root/<name>``, with a socket timeout."""
+    """Download with torchvision's dataset classes into ``root/<name>``, with a socket
+    timeout, after checking that the download server answers at all."""
+    why = _unreachable(_download_urls(name), PROBE_TIMEOUT_S)
+    if why:
+        raise ConnectionError(why)
     import torchvision.datasets as tvd
 
     target = str(Path(root) / _SPECS[name].folder[0])

@@ -1,0 +1,140 @@
+"""What a student's review of the Data and Pretrain pages found, pinned down: missing
+torchvision sets are announced before Launch and never cost more than one short download
+attempt; methods a dataset or encoder cannot feed are marked before Launch; an import is
+named after its zip; tiny datasets and oversized batches are called out before their
+numbers mislead."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ssrl_core.data import DatasetMissing, check_files, load_dataset
+from ssrl_core.data import torchvision_sets as tvs
+from ssrl_core.runs.store import RunStore
+
+from .conftest import ROOT
+
+MAIN = str(ROOT / "app" / "main.py")
+
+
+def open_page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(f"../pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def slow_dns(monkeypatch):
+    """A network where every name lookup hangs a while and then fails (as behind a firewall
+    that drops packets); counts the lookups."""
+    calls = []
+    real = socket.getaddrinfo
+
+    def lookup(host, *args, **kwargs):
+        if str(host).startswith("127.") or host in ("localhost", "::1"):
+            return real(host, *args, **kwargs)
+        calls.append(host)
+        time.sleep(0.3)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return calls
+
+
+# ----------------------------------------------------------------------------- 1. missing torchvision sets
+
+
+def test_check_files_looks_at_the_disk_only(tmp_path, slow_dns):
+    assert check_files("digits") is None and check_files("shapes") is None
+    missing = check_files("mnist", tmp_path)
+    assert isinstance(missing, DatasetMissing) and not slow_dns  # no network touched
+    assert missing.folder == tvs.dataset_folder("mnist", tmp_path) and not missing.folder.exists()
+    assert set(missing.missing) == set(missing.files) and "train-images-idx3-ubyte" in missing.files
+    assert "not in the data folder" in missing.summary and "network" in missing.summary
+
+
+def test_a_failed_download_is_short_and_not_repeated(tmp_path, slow_dns, monkeypatch):
+    with pytest.raises(DatasetMissing) as first:
+        load_dataset("mnist", tmp_path)
+    tried = len(slow_dns)
+    assert tried >= 1
+    msg = str(first.value)
+    assert "RuntimeError" not in msg and "Tried" not in msg  # no raw dump of torchvision's error
+    assert "Temporary failure in name resolution" in first.value.summary and len(msg.splitlines()) <= 8
+    assert str(tvs.dataset_folder("mnist", tmp_path)) in msg
+
+    start = time.monotonic()
+    for _ in range(3):  # every rerun of a page: no second wait on the network
+        with pytest.raises(DatasetMissing) as again:
+            load_dataset("mnist", tmp_path)
+    assert len(slow_dns) == tried and time.monotonic() - start < 0.2
+    assert "failed" in again.value.summary and "tried again in" in again.value.summary
+    assert "failed" in check_files("mnist", tmp_path).summary  # the pre-launch check says so too
+
+    monkeypatch.setattr(tvs, "RETRY_DOWNLOAD_AFTER_S", 0.0)  # the memory runs out: tried again
+    with pytest.raises(DatasetMissing):
+        load_dataset("mnist", tmp_path)
+    assert len(slow_dns) > tried
+
+
+def test_a_silent_network_fails_within_the_probe_timeout(tmp_path, monkeypatch):
+    """Lookups that never answer (no resolver reachable): the probe gives up after
+    PROBE_TIMEOUT_S instead of waiting out every socket timeout of every mirror."""
+    release = threading.Event()
+
+    def hang(*args, **kwargs):
+        release.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hang)
+    monkeypatch.setattr(tvs, "PROBE_TIMEOUT_S", 0.5)
+    start = time.monotonic()
+    try:
+        with pytest.raises(DatasetMissing) as info:
+            load_dataset("cifar10", tmp_path)
+    finally:
+        release.set()
+    assert time.monotonic() - start < 5
+    assert "no answer from www.cs.toronto.edu within 0.5 s" in str(info.value)
+
+
+def test_probed_addresses_are_torchvisions():
+    import torchvision.datasets as tvd
+
+    theirs = {"mnist": tvd.MNIST.mirrors, "fashion-mnist": tvd.FashionMNIST.mirrors, "cifar10": [tvd.CIFAR10.url],
+              "cifar100": [tvd.CIFAR100.url], "svhn": [tvd.SVHN.split_list["train"][0]], "stl10": [tvd.STL10.url]}
+    assert {n: tvs._download_urls(n) for n in theirs} == {n: list(u) for n, u in theirs.items()}
+
+
+def test_pretrain_warns_before_launch_and_tries_the_download_once(slow_dns):
+    start = time.monotonic()
+    at = open_page("pretrain", dataset="mnist", epochs="1")
+    assert not slow_dns  # opening the page downloads nothing
+    [warning] = [w.value for w in at.warning]
+    assert "MNIST is not in the data folder yet" in warning and "mnist/MNIST/raw" in warning
+    assert "train-images-idx3-ubyte" in " ".join(t.value for t in at.get("text"))  # the files, folded away
+
+    at.button(key="pt_launch").click().run()
+    tried = len(slow_dns)
+    assert tried >= 1
+    error = at.error[0].value
+    assert error.startswith("Not launched: MNIST is not in the data folder and downloading it failed")
+    assert "RuntimeError" not in error and "http" not in error and "mnist/MNIST/raw" in error
+
+    t0 = time.monotonic()
+    at.button(key="pt_launch").click().run()  # pressed again: refused at once, no new attempt
+    assert len(slow_dns) == tried and "Not launched" in at.error[0].value
+    assert time.monotonic() - t0 < 5
+    at.selectbox(key="pt_dataset").select("fashion-mnist").run()
+    assert len(slow_dns) == tried and "Fashion-MNIST is not in the data folder" in at.warning[0].value
+    assert RunStore().list() == []
+    print(f"open + 2 launches + select: {time.monotonic() - start:.1f}s")
