@@ -1,5 +1,7 @@
 """Pretrain: choose a dataset, a pretext task, augmentations and an encoder; launch a run
 in the background worker; watch it learn; cancel it; see every run's status."""
+import json
+
 import streamlit as st
 
 from app import services, urlstate, widgets
@@ -19,6 +21,21 @@ def missing_note(box, what: str, missing) -> None:
         st.text("\n".join(str(missing).splitlines()[1:]))
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
+def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: tuple) -> str | None:
+    """Why the library's pre-launch check (``services.preflight``: the method built once on
+    the dataset and encoder) refuses this combination, or None. ``shape`` (the dataset's
+    channels and classes, what a method is built from) makes a re-imported set checked anew."""
+    return services.preflight(RunConfig(dataset=dataset, method=method, encoder=encoder,
+                                        options=json.loads(options_json)))
+
+
+def why_not(method: str, reason: str) -> str:
+    """The gist of a refusal for a dropdown: "needs a colour dataset such as shapes or cifar10"."""
+    gist = reason.split(": ")[0]
+    return gist[len(method) + 1:] if gist.startswith(f"{method} ") else gist
+
+
 families: dict[str, list[str]] = {}
 for name, m in METHODS.items():
     families.setdefault(m.family, []).append(name)
@@ -30,11 +47,23 @@ with left:
     dataset = urlstate.selectbox("Dataset", list(all_data), key="pt_dataset", param="dataset", default="digits",
                                  hide=not controls, format_func=lambda n: f"{n} — {all_data[n]}")
     missing = check_files(dataset)  # the disk only: no download on a page load
+    ds = data_error = None
     if missing:
         missing_note(st.warning, missing.summary, missing)
+    else:
+        ds, data_error = services.dataset(dataset)  # from the disk, once per server
+        if data_error:
+            st.error(data_error)
+    shape = (ds.channels, ds.num_classes) if ds is not None else None
     method_names = [n for fam in families.values() for n in fam]
+    refused: dict[str, str] = {}
+    if shape:
+        with st.spinner(f"Checking which pretext tasks can train on {dataset}…"):
+            refused = {m: why for m in method_names if (why := refusal(dataset, m, "auto", "{}", shape))}
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
-                                hide=not controls, format_func=lambda n: f"{METHODS[n].family}: {n}")
+                                hide=not controls,
+                                format_func=lambda n: f"{METHODS[n].family}: {n}"
+                                + (f" (can't train here: {why_not(n, refused[n])})" if n in refused else ""))
     if controls:
         st.caption(f"**{method}** — {METHODS[method].summary}.")
     spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
@@ -61,12 +90,21 @@ with left:
                     f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}.")
         st.caption(f"{METHODS[method].summary}.")
 
+    # what Launch would refuse, said before it is pressed (a missing dataset is not: Launch tries its download)
+    cfg, problem = None, data_error
+    try:
+        cfg = RunConfig(dataset=dataset, method=method, augment=spec, encoder=encoder, epochs=int(epochs),
+                        batch_size=int(batch), lr=float(lr), seed=int(seed), options=options)
+    except ValueError as e:
+        problem = str(e)
+    if cfg is not None and shape and not problem:
+        problem = refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
+    if problem:
+        st.warning(f"Can't launch: {problem}", icon=":material/block:")
+
     if st.button("Launch", type="primary", key="pt_launch"):
-        try:
-            cfg = RunConfig(dataset=dataset, method=method, augment=spec, encoder=encoder, epochs=int(epochs),
-                            batch_size=int(batch), lr=float(lr), seed=int(seed), options=options)
-        except ValueError as e:
-            st.error(f"Not launched: {e}")
+        if problem:
+            st.error(f"Not launched: {problem}")
         else:
             _, data_error = services.dataset(dataset)
             if not data_error:
@@ -76,9 +114,9 @@ with left:
             elif data_error:
                 st.error(f"Not launched: {data_error}")
             else:
-                rid, refused = services.submit(cfg)
-                if refused:
-                    st.error(refused)
+                rid, refused_by = services.submit(cfg)
+                if refused_by:
+                    st.error(refused_by)
                 else:
                     st.session_state["last_run"] = rid
                     st.success(f"Queued run {rid}. Progress shows on the right; the map appears on Explore when it is done.")

@@ -138,3 +138,41 @@ def test_pretrain_warns_before_launch_and_tries_the_download_once(slow_dns):
     assert len(slow_dns) == tried and "Fashion-MNIST is not in the data folder" in at.warning[0].value
     assert RunStore().list() == []
     print(f"open + 2 launches + select: {time.monotonic() - start:.1f}s")
+
+
+# ----------------------------------------------------------------------------- 2. methods a dataset cannot feed
+
+
+def option(at, key: str, name: str) -> str:
+    """The dropdown label of option ``name`` ("family: name", maybe with a remark)."""
+    [label] = [o for o in at.selectbox(key=key).options if o.split(": ")[1].split(" (")[0] == name]
+    return label
+
+
+def test_pretrain_marks_methods_before_launch_with_the_librarys_reasons(tmp_path):
+    from .test_import_images import make_zip, png
+
+    at = open_page("pretrain")  # digits: grayscale
+    assert "can't train here: needs a colour dataset" in option(at, "pt_method", "colorization")
+    assert option(at, "pt_method", "simclr") == "instance discrimination (contrastive): simclr"
+    assert "can't train" not in option(at, "pt_method", "mae")  # auto gives mae its vit-tiny
+    assert not at.warning
+
+    at.selectbox(key="pt_method").select("colorization").run()
+    assert "Can't launch: colorization needs a colour dataset" in at.warning[0].value and not at.error  # before Launch
+    at.selectbox(key="pt_dataset").select("shapes").run()  # colour: fine there
+    assert "can't train" not in option(at, "pt_method", "colorization") and not at.warning
+
+    at.selectbox(key="pt_method").select("mae").run()
+    at.selectbox(key="pt_encoder").select("cnn-small").run()  # the reverse: an encoder mae cannot use
+    assert "Can't launch: mae needs the vit-tiny encoder" in at.warning[0].value
+    at.button(key="pt_launch").click().run()
+    assert "Not launched: mae needs the vit-tiny encoder" in at.error[0].value
+    at.selectbox(key="pt_encoder").select("vit-tiny").run()
+    assert not at.warning
+
+    from ssrl_core.data.custom import import_images  # an unlabelled set: supervised has nothing to learn from
+    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png((i * 20, 0, 0)) for i in range(12)}), "loose")
+    at = open_page("pretrain", dataset="loose")
+    assert "can't train here: needs a labelled dataset" in option(at, "pt_method", "supervised")
+    assert RunStore().list() == []
