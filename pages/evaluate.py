@@ -40,7 +40,10 @@ if needed:
     if active:
         st.info("The random baseline is being computed; it appears here when done.")
     else:
-        st.warning(f"No random baseline yet for {', '.join(needed)} on {dataset}.")
+        st.warning(f"No random baseline yet for {', '.join(needed)} on {dataset} (a run of the untrained encoder): "
+                   "the bars and the *kNN gain over random* column have nothing to compare with. (The dashed "
+                   "*random encoder* line in the label-efficiency chart below needs no such run: each run's probes "
+                   "compute that linear readout, but not a kNN accuracy.)")
         if st.button("Compute the random baseline", key="eval_baseline"):
             refused = None
             for enc in needed:
@@ -64,8 +67,12 @@ for r in shown:
     labels.append(name)
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
-    gain = (s.get("knn_accuracy") - b["knn_accuracy"]) if (r["method"] != "random" and b.get("knn_accuracy") is not None
-                                                          and s.get("knn_accuracy") is not None) else None
+    if r["method"] == "random":
+        gain = "baseline"
+    elif b.get("knn_accuracy") is None or s.get("knn_accuracy") is None:
+        gain = "–"
+    else:
+        gain = f"{s['knn_accuracy'] - b['knn_accuracy']:+.3f}"
     rows.append({"run": services.run_label(r), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
                  "kNN gain over random": gain, "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
@@ -73,8 +80,11 @@ for r in shown:
 
 st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
 st.dataframe(rows, hide_index=True, key="eval_table",
-             column_config={**{c: st.column_config.NumberColumn(format="%.3f")
-                               for c in ("kNN acc", "linear acc", "kNN gain over random")},
+             column_config={**{c: st.column_config.NumberColumn(format="%.3f") for c in ("kNN acc", "linear acc")},
+                            "kNN gain over random": st.column_config.TextColumn(
+                                alignment="right",
+                                help="kNN accuracy minus that of the random-baseline run of the same encoder on this "
+                                     "dataset. –: no such run yet (the button above computes it in seconds)."),
                             "embedding std": st.column_config.NumberColumn(format="%.4f", help=widgets.COLLAPSE_HELP),
                             "effective rank": st.column_config.NumberColumn(format="%.1f", help=widgets.COLLAPSE_HELP)})
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
@@ -86,21 +96,11 @@ st.caption("How to read it: on digits a random cnn-small already reaches about 0
 
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
-st.markdown(
-    "SSRL exists to make labels go further. Each curve is a **linear readout** fit on *n* labelled train images "
-    "per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split. "
-    "The dashed lines are the references on the same labelled images: the **random** encoder with the same "
-    "readout, and the same network trained **supervised from scratch** (with the run's augmentations)."
-)
 readable = [r for r in picked if r["dataset"] == dataset]
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in shown}  # each run's probes.json, read once
-widgets.offer_probe_jobs(readable, [r for r in readable if not probes[r["id"]].get("knn_k")], key="eval_probe_missing",
-                         warning="finished before probes were computed after training",
-                         button="Compute their probes (seconds per run)")
-
+refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in readable}  # shared reference caches
 series, ref_series = {}, {}
 for r in readable:
-    a = services.artifacts(r["run_dir"])
     name = f"{r['method']} ({r['id'][-4:]})"
     lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
@@ -108,23 +108,71 @@ for r in readable:
     ft = readouts.budget_curve(probes[r["id"]], "finetune")
     if ft:
         series[f"{name} fine-tuned"] = ft
-    readouts.reference_curves(a.references(), into=ref_series)
+    readouts.reference_curves(refs[r["id"]], into=ref_series)
+RANDOM_REF, SCRATCH_REF = (label for _, label in readouts.REFERENCES)
+# fine-tuning also computes the supervised reference; offered for runs lacking either
+needs_ft = [r for r in readable if not readouts.budget_curve(probes[r["id"]], "finetune")
+            or not readouts.budget_curve(refs[r["id"]], "supervised-scratch")]
+ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
+missing_scratch = ("it is being computed in the background and appears when done" if ft_running else
+                   "the button below the chart computes it, with fine-tuning (a few minutes per run on a CPU)")
+if not series:
+    refs_text = ""  # nothing drawn: the message below says why
+elif RANDOM_REF in ref_series and SCRATCH_REF in ref_series:
+    refs_text = ("The dashed lines are the references on the same labelled images: the **random** encoder with the "
+                 "same readout, and the same network trained **supervised from scratch** (with the run's "
+                 "augmentations).")
+elif RANDOM_REF in ref_series:
+    refs_text = ("The dashed line is the reference on the same labelled images: the **random** encoder with the same "
+                 "readout. The other reference, the same network trained **supervised from scratch**, is not drawn "
+                 f"yet: {missing_scratch}.")
+elif SCRATCH_REF in ref_series:
+    refs_text = ("The dashed line is the same network trained **supervised from scratch** on the same labelled "
+                 "images (with the run's augmentations); the **random** encoder's readout appears once the runs' "
+                 "probes are computed.")
+else:
+    refs_text = ("No reference is drawn yet: the **random** encoder's readout comes with each run's probes, and "
+                 f"**supervised training from scratch** with fine-tuning ({missing_scratch}).")
+st.markdown(
+    "SSRL exists to make labels go further. Each *linear* curve is a **linear readout** fit on *n* labelled train "
+    "images per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split."
+    + (" " + refs_text if refs_text else "")
+)
+widgets.offer_probe_jobs(readable, [r for r in readable if not probes[r["id"]].get("knn_k")], key="eval_probe_missing",
+                         warning="finished before probes were computed after training",
+                         button="Compute their probes (seconds per run)")
+
 if series:
     st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
-    st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on unlabelled "
-               "images bought accuracy that labels would otherwise have to pay for. With few labels the gap is "
-               "widest; as labels grow, supervised training catches up (and on small, easy sets like digits "
-               "overtakes). The rightmost point uses every label.")
-    needs_ft = [r for r in readable if not readouts.budget_curve(probes[r["id"]], "finetune")]
-    if needs_ft and not any(services.probe_job_running(r["run_dir"]) for r in needs_ft):
+    if SCRATCH_REF in ref_series:
+        st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
+                   "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
+                   "the gap is widest; as labels grow, supervised training catches up (and on small, easy sets like "
+                   "digits overtakes). The rightmost point uses every label.")
+    elif RANDOM_REF in ref_series:
+        st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
+                   "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
+                   "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
+                   f"which is not drawn yet ({missing_scratch}). The rightmost point uses every label.")
+    else:
+        st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
+                   "say what pretraining bought. The rightmost point uses every label.")
+    if needs_ft and not ft_running:
         if st.button("Compute fine-tuning and the supervised reference (a few minutes per run on a CPU)",
                      key="eval_finetune"):
             for r in needs_ft:
                 services.start_probe_job(r["run_dir"], finetune=True)
             st.rerun()
-    st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's other "
-               "way to transfer: the head starts as the linear readout and everything trains for 200 steps at a "
-               "small learning rate (LP-FT). Where it beats the readout, the features themselves had to change.")
+    if any(k.endswith(" fine-tuned") for k in series):
+        st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's "
+                   "other way to transfer: the head starts as the linear readout and everything trains for 200 steps "
+                   "at a small learning rate (LP-FT). Where it beats the readout, the features themselves had to "
+                   "change.")
+    else:
+        st.caption("Fine-tuning, once computed, adds a *fine-tuned* curve per run: it trains the whole encoder with a "
+                   "linear head on the labelled images, the survey's other way to transfer (the head starts as the "
+                   "linear readout and everything trains for 200 steps at a small learning rate: LP-FT). Where it "
+                   "beats the readout, the features themselves had to change.")
 elif readable:
     st.info("No label-efficiency results for the chosen runs yet.")
 

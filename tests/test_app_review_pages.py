@@ -1,0 +1,58 @@
+"""What a student's review of the app found on Evaluate, Invariance, Compare, Explore,
+Gallery and Augment: each page says only what it shows, and shows what it says."""
+import json
+
+from ssrl_core.runs.store import RunStore
+
+from .test_app import captions, charts_by_title, images, open_page
+
+
+def _label_efficiency_text(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("SSRL exists to make labels go further"))
+
+
+def test_evaluate_says_which_random_reference_it_draws_and_never_shows_none(finished_run):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.evaluate.suite import RunProbes, reference_cache
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    rid = finished_run("simclr")
+    run_dir = RunStore().get(rid)["run_dir"]
+    RunProbes(run_dir).standard()  # as the worker does: the random encoder's readout, no random run
+    at = open_page("evaluate")
+    # the chart draws the random encoder's linear readout, but no supervised reference yet ...
+    le = charts_by_title(at)["labelled images per class (log scale)"]
+    assert {t["name"] for t in le["data"]} >= {"random encoder, linear"}
+    assert "supervised from scratch" not in {t["name"] for t in le["data"]}
+    # ... so the text says so, and says how to get the missing one
+    text = _label_efficiency_text(at)
+    assert "The dashed line is" in text and "not drawn yet" in text and "button below the chart" in text
+    assert "sits above *supervised from scratch*" not in captions(at)
+    assert "dashed *random encoder* line" in captions(at)
+    assert at.button(key="eval_finetune")
+    # the warning about the missing random run does not deny the random line that is drawn
+    warning = at.warning[0].value
+    assert "No random baseline yet for cnn-small on digits (a run of" in warning and "random encoder* line" in warning
+    # a missing gain is a dash with its reason in the column's help, never the text "None"
+    table = at.dataframe[0].value
+    assert list(table["kNN gain over random"]) == ["–"]
+
+    # with the supervised reference in the shared cache, both dashed lines are drawn and described
+    cache = reference_cache(RunConfig.from_dict(RunArtifacts(run_dir).config))
+    for key, value in list(cache.read().items()):
+        if key.startswith("random-linear/"):
+            cache.get(key.replace("random-linear/", "supervised-scratch/", 1) + "/t200", lambda v=value: v)
+    at = open_page("evaluate")
+    le = charts_by_title(at)["labelled images per class (log scale)"]
+    assert {t["name"] for t in le["data"]} >= {"random encoder, linear", "supervised from scratch"}
+    assert "The dashed lines are" in _label_efficiency_text(at)
+    assert "sits above *supervised from scratch*" in captions(at)
+
+    # with a random run, the gain is a signed number and the random row is marked as the baseline
+    finished_run("random")
+    at = open_page("evaluate")
+    assert not at.warning
+    gains = dict(zip(at.dataframe[0].value["run"], at.dataframe[0].value["kNN gain over random"]))
+    assert sorted(gains.values())[-1] == "baseline"
+    [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
+    assert gain[0] in "+-" and abs(float(gain)) < 1
