@@ -8,6 +8,7 @@ import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT
+from ssrl_core.pretext import option_range
 
 from . import charts, services, urlstate
 from .images import to_hwc
@@ -95,12 +96,22 @@ def method_options(method_cls, key: str) -> dict:
     with st.expander(f"{method_cls.name} options"):
         for k, v in defaults.items():
             h = helps.get(k)
+            rng = method_cls.option_range(k)
+            if rng is not None and not isinstance(v, bool):
+                h = f"{h or ''} (allowed: {rng.describe(whole=isinstance(v, int))})".strip()
+            # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
+            # here and refused by the launch check, which says why
+            lo, hi, _, _ = option_range(method_cls.name, k) or (None, None, None, None)
+            bounds = {"min_value": lo, "max_value": hi}
             if isinstance(v, bool):
                 val = st.checkbox(k, v, key=f"{key}_{k}", help=h)
             elif isinstance(v, int):
-                val = st.number_input(k, value=v, step=1, key=f"{key}_{k}", help=h)
+                val = st.number_input(k, value=v, step=1, key=f"{key}_{k}", help=h, **bounds)
             elif isinstance(v, float):
-                val = st.number_input(k, value=float(v), format="%.4g", key=f"{key}_{k}", help=h)
+                val = st.number_input(k, value=float(v), format="%.4g", key=f"{key}_{k}", help=h, **bounds)
+            elif k in method_cls.option_choices:
+                choices = list(method_cls.option_choices[k])
+                val = st.selectbox(k, choices, index=choices.index(v), key=f"{key}_{k}", help=h)
             else:
                 val = st.text_input(k, value=str(v), key=f"{key}_{k}", help=h)
             if val != v:

@@ -102,6 +102,20 @@ def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname
     assert len(RunStore().list()) == 1
 
 
+def test_method_options_are_bounded_in_the_form_and_refused_at_launch_when_out_of_range():
+    at = open_page("pretrain")
+    proj = at.number_input(key="pt_opt_simclr_proj_dim")
+    assert (proj.min, proj.max) == (2, 8192) and "allowed: from 2 to 8192" in proj.help
+    at.number_input(key="pt_opt_simclr_temperature").set_value(0.0)  # the open end: the form can reach it
+    at.button(key="pt_launch").click().run()
+    assert "Not launched" in at.error[0].value and "temperature must be greater than 0" in at.error[0].value
+    assert RunStore().list() == []  # nothing queued
+    # a text option with a fixed set of values is a choice, not a free text box
+    at.selectbox(key="pt_method").select("deepcluster").run()
+    head_init = at.selectbox(key="pt_opt_deepcluster_head_init")
+    assert sorted(head_init.options) == ["centroids", "random"] and head_init.value == "centroids"  # the default
+
+
 def test_a_new_session_reattaches_to_a_running_run_and_its_progress():
     """As after an app restart: the store is the only state; a fresh session's pretrain
     page shows the run another process is training, with its progress."""
