@@ -56,11 +56,19 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
          chance: Sequence[float] | None = None, y_range: tuple[float, float] | None = None) -> go.Figure:
     """Grouped bars per category (one bar per name in ``series``); ``chance`` per category
-    is drawn as a short black line over its group."""
+    is drawn as a short black line over its group. With ``y_range``, a value beyond it is
+    drawn to the range's edge (cut) and labelled inside its bar, where the label stays
+    visible; hovering shows every value."""
     fig = go.Figure()
+    lo, hi = y_range if y_range else (None, None)
     for i, (name, vals) in enumerate(series.items()):
-        fig.add_trace(go.Bar(x=list(categories), y=list(vals), name=name, marker_color=PALETTE[i % len(PALETTE)],
-                             text=[("n/a" if v is None else f"{v:.2f}") for v in vals], textposition="outside"))
+        cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
+        fig.add_trace(go.Bar(
+            x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
+            marker_color=PALETTE[i % len(PALETTE)], customdata=list(vals),
+            text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
+            textposition=["inside" if c else "outside" for c in cut], insidetextanchor="end", textangle=0,
+            insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))

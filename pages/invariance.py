@@ -45,8 +45,8 @@ st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) f
                             "invariance score (1 = unchanged)", y_range=(-1.0, 1.15)), key="inv_ops")
 st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
            "trained without that op. Below 0, the op moves the features further than swapping in an unrelated "
-           "image would (bars are cut at -1; the label gives the value). n/a: the op changes nothing on these "
-           "images (colour ops on grayscale data).")
+           "image would (bars are cut at -1; the label inside a cut bar gives its value). n/a: the op changes "
+           "nothing on these images (colour ops on grayscale data).")
 
 rot = {names[i]: p.get("rotation_equivariance") for i, p in probes.items()}
 cols = st.columns(max(1, len(rot)))

@@ -56,3 +56,43 @@ def test_evaluate_says_which_random_reference_it_draws_and_never_shows_none(fini
     assert sorted(gains.values())[-1] == "baseline"
     [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
     assert gain[0] in "+-" and abs(float(gain)) < 1
+
+
+def test_bars_cut_at_the_axis_keep_a_visible_value_label(tmp_path):
+    """Invariance scores below -1 are cut at the axis; their value label sits inside the bar
+    (outside it would be drawn below the plot, where nothing is visible)."""
+    from app import charts
+
+    fig = charts.bars(["crop", "flip", "grayscale"], {"simclr (cc4a) · aug: digits": [-1.14, 0.5, None]},
+                      "invariance score (1 = unchanged)", y_range=(-1.0, 1.15))
+    [bar] = fig.data
+    assert list(bar.y) == [-1.0, 0.5, None]  # drawn to the axis edge ...
+    assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14  # ... labelled with its value
+    assert list(bar.textposition) == ["inside", "outside", "outside"]
+
+    from pathlib import Path
+
+    import pytest
+
+    from app.serve import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    html = tmp_path / "bars.html"
+    fig.update_layout(width=700)
+    fig.write_html(html, include_plotlyjs=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 800, "height": 500})
+        pg.goto(html.as_uri())
+        pg.wait_for_selector(".bartext")
+        boxes = pg.evaluate("""() => {
+            const plot = document.querySelector('.bglayer rect, .nsewdrag').getBoundingClientRect();
+            return [...document.querySelectorAll('.bartext')].map(t => {
+                const r = t.getBoundingClientRect();
+                return {text: t.textContent, inside: r.top >= plot.top && r.bottom <= plot.bottom && r.height > 0};
+            });
+        }""")
+        browser.close()
+    assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
