@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import services
 from app.images import grid
-from ssrl_core.data.custom import MAX_UPLOAD_MB
+from ssrl_core.data.custom import MAX_UPLOAD_MB, suggest_name
 
 st.title("Data")
 with st.expander("Import your own images"):
@@ -12,9 +12,15 @@ with st.expander("Import your own images"):
                 f"loose images an unlabelled one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are "
                 "resized (shorter side, then a centre crop).")
     upload = st.file_uploader("Archive", type=["zip"], key="data_upload")
+    if upload is not None and st.session_state.get("data_import_for") != (upload.name, upload.size):
+        # a new archive: name the dataset after it, unless a name of one's own is typed
+        st.session_state["data_import_for"] = (upload.name, upload.size)
+        typed = st.session_state.get("data_import_name", "").strip()
+        if not typed or typed == st.session_state.get("data_import_suggested"):
+            st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
     c1, c2 = st.columns(2)
     new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
-                             help="lowercase letters, digits, '-' or '_'")
+                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name")
     size = c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
     if st.button("Import", key="data_import", disabled=upload is None):
         try:

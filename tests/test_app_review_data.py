@@ -176,3 +176,37 @@ def test_pretrain_marks_methods_before_launch_with_the_librarys_reasons(tmp_path
     at = open_page("pretrain", dataset="loose")
     assert "can't train here: needs a labelled dataset" in option(at, "pt_method", "supervised")
     assert RunStore().list() == []
+
+
+# ----------------------------------------------------------------------------- 3. an import is named after its zip
+
+
+def test_suggested_names_pass_the_name_rule_and_are_free():
+    from ssrl_core.data.custom import check_name, suggest_name
+
+    taken = {"digits", "shapes", "pets"}
+    cases = {"good.zip": "good", "My Leaves (2).ZIP": "my-leaves-2", "Été—photos.zip": "ete-photos",
+             "C:\\\\x\\\\Cats__and  Dogs.zip": "cats_and-dogs", "../../evil.zip": "evil", "日本.zip": "my-images",
+             "digits.zip": "digits-2", "pets.zip": "pets-2", "x" * 60 + ".zip": "x" * 40}
+    for filename, want in cases.items():
+        got = suggest_name(filename, taken)
+        check_name(got, taken)  # raises when the library's rule refuses it
+        assert got == want, (filename, got)
+
+
+def test_data_page_names_the_import_after_the_zip(tmp_path):
+    from .test_import_images import make_zip, png
+
+    good = make_zip(tmp_path / "good.zip", {"cat/1.png": png(), "dog/1.png": png((0, 0, 255))}).read_bytes()
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("good.zip", good, "application/zip")).run()
+    assert at.text_input(key="data_import_name").value == "good"
+    at.button(key="data_import").click().run()  # no name typed
+    assert not at.error, [e.value for e in at.error]
+    assert at.success[0].value.startswith("Imported **good**")
+
+    at.file_uploader(key="data_upload").set_value(("Holiday Photos.zip", good + b"", "application/zip")).run()
+    assert at.text_input(key="data_import_name").value == "holiday-photos"  # the new zip's name replaces it
+    at.text_input(key="data_import_name").input("trip").run()
+    at.file_uploader(key="data_upload").set_value(("good.zip", good, "application/zip")).run()
+    assert at.text_input(key="data_import_name").value == "trip"  # a typed name is kept

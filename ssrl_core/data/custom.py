@@ -99,6 +99,31 @@ def check_name(name: str, taken: set[str]) -> None:
         raise ValueError(f"{name!r} is a built-in dataset: choose another name")
 
 
+def suggest_name(filename: str, taken: set[str] | None = None) -> str:
+    """A dataset name for an archive called ``filename`` that :func:`check_name` accepts and
+    that is free: ``"My Leaves (2).zip"`` -> ``"my-leaves-2"``. Accents are dropped, other
+    characters become '-', the result is cut to 40 characters; a built-in or already imported
+    name gets ``-2``, ``-3``, ...; ``"my-images"`` when nothing usable is left. ``taken``
+    defaults to the built-in and imported names."""
+    import unicodedata
+
+    if taken is None:
+        from . import DATASETS
+
+        taken = set(DATASETS) | set(custom_datasets())
+    stem = PurePosixPath(str(filename).replace("\\", "/")).name
+    if stem.lower().endswith(".zip"):
+        stem = stem[:-4]
+    plain = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c)).lower()
+    base = re.sub(r"[^a-z0-9_-]+", "-", plain)
+    base = re.sub(r"([-_])[-_]+", r"\1", base).strip("-_")[:40].rstrip("-_") or "my-images"
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base[:40 - len(str(i)) - 1].rstrip('-_')}-{i}"
+    return name
+
+
 def _member_path(info: zipfile.ZipInfo) -> PurePosixPath:
     raw = info.filename
     name = raw.replace("\\", "/")
