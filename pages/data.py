@@ -35,7 +35,8 @@ with st.expander("Import your own images"):
     if report:
         st.success(f"Imported **{report['name']}**: {report['images']:,} images, "
                    + ("labelled: " + ", ".join(f"{k} {v}" for k, v in report["per_class"].items())
-                      if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s).")
+                      if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
+                   f"{report['train']:,} for training, {report['test']:,} held out for testing.")
         if report["skipped"]:
             st.warning(f"Skipped {len(report['skipped'])} file(s):")
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
@@ -54,6 +55,10 @@ cols[1].metric("size", f"{info['size']}×{info['size']}×{info['channels']}")
 cols[2].metric("classes", info["classes"])
 cols[3].metric("train", f"{info['train']:,}")
 cols[4].metric("test", f"{info['test']:,}")
+caveats = ds.evaluation_caveats()
+if caveats:
+    st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
+               icon=":material/straighten:")
 if ds.factors:
     st.caption("Ground-truth factors: " + ", ".join(ds.factors) + ". Colour the map by them on the Explore page.")
 

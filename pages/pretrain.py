@@ -101,6 +101,17 @@ with left:
         problem = refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
     if problem:
         st.warning(f"Can't launch: {problem}", icon=":material/block:")
+    if ds is not None:
+        n_train = int(ds.is_train.sum())
+        trains = METHODS[method].trainable and int(epochs) > 0
+        if trains and int(batch) > n_train:  # ssrl_core.train takes min(batch, training images) per step
+            st.warning(f"Batch size {int(batch):,} is more than the {n_train:,} training images of {dataset}: each "
+                       f"step takes all {n_train:,} of them (the batch is cut to the training set), so every epoch is "
+                       f"a single optimiser step, {int(epochs)} in all. A batch of {max(2, n_train // 4):,} or less "
+                       "makes 4 or more steps an epoch.", icon=":material/straighten:")
+        caveats = ds.evaluation_caveats()
+        if caveats:
+            st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
     if st.button("Launch", type="primary", key="pt_launch"):
         if problem:

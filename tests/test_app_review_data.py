@@ -210,3 +210,46 @@ def test_data_page_names_the_import_after_the_zip(tmp_path):
     at.text_input(key="data_import_name").input("trip").run()
     at.file_uploader(key="data_upload").set_value(("good.zip", good, "application/zip")).run()
     assert at.text_input(key="data_import_name").value == "trip"  # a typed name is kept
+
+
+# ----------------------------------------------------------------------------- 4. tiny sets, oversized batches
+
+
+def test_caveats_say_what_tiny_splits_do_to_the_accuracies():
+    import numpy as np
+
+    from ssrl_core.data.imageset import evaluation_caveats, stratified_split
+
+    labels = np.array([0] * 6 + [1] * 6 + [2] * 2)
+    is_train = stratified_split(labels, 0.2, 0)  # as an import splits: 1 test image each for cat and dog, none for fox
+    text = " ".join(evaluation_caveats(labels, is_train, ["cat", "dog", "fox"]))
+    assert "Only 2 test images" in text and "0, 0.5, 1" in text and "50 points" in text
+    assert "Only 12 labelled training images, fewer than the k = 20" in text
+    assert "1 class (fox) has no test image" in text
+    assert evaluation_caveats(np.full(4, -1), np.ones(4, bool), []) == [
+        "It has no labels, so runs on it get a map and nearest neighbours but no kNN or linear accuracy."]
+    assert load_dataset("digits").evaluation_caveats() == []  # 1,438 train, 359 test: nothing to say
+
+
+def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
+    from .test_import_images import make_zip, png
+
+    members = {f"cat/{i}.png": png((200, 10 * i, 0)) for i in range(6)} | {
+        f"dog/{i}.png": png((0, 10 * i, 200)) for i in range(6)}
+    tiny = make_zip(tmp_path / "pets.zip", members).read_bytes()
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("pets.zip", tiny, "application/zip")).run()
+    at.button(key="data_import").click().run()
+    assert "10 for training, 2 held out for testing" in at.success[0].value
+    [warning] = [w.value for w in at.warning]
+    assert "Only 2 test images" in warning and "fewer than the k = 20" in warning
+
+    at = open_page("pretrain", dataset="pets")  # default batch 128 > 10 training images
+    text = " ".join(w.value for w in at.warning)
+    assert "Batch size 128 is more than the 10 training images of pets" in text and "single optimiser step" in text
+    assert "Only 2 test images" in " ".join(i.value for i in at.info)
+
+    at = open_page("pretrain", method="mae", batch="4096")  # digits: 1,438 training images
+    assert "Batch size 4,096 is more than the 1,438 training images of digits" in at.warning[0].value
+    at.number_input(key="pt_batch_digits").set_value(256).run()
+    assert not at.warning and not at.info

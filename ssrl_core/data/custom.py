@@ -8,7 +8,9 @@ written, when a member has an absolute name or a ``..`` component, is a link, is
 encrypted, or when there are too many members, too many bytes once uncompressed (declared
 sizes are checked first, and actual reads are bounded, since headers can lie) or a
 compression ratio that only a zip bomb has. Images are decoded with a pixel limit.
-Members that are not images, or are corrupt, are skipped and reported.
+Members that are not images, or are corrupt, are skipped and reported. The report also
+gives the train/test split (a fifth of each class is held out) and, for a set too small for
+its accuracies to mean much, the caveats (``ImageSet.evaluation_caveats``).
 
 Odd but honest images are accepted: RGBA/LA and palette images are composited on white,
 16-bit images are scaled to 8 bits, CMYK is converted, grayscale stays grayscale (the
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 
 from .. import paths
-from .imageset import ImageSet, stratified_split
+from .imageset import ImageSet, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
@@ -65,6 +67,9 @@ class ImportReport:
     size: int = 32
     per_class: dict[str, int] = field(default_factory=dict)
     skipped: list[dict] = field(default_factory=list)  # {"member": ..., "reason": ...}
+    train: int = 0  # images in the train split
+    test: int = 0  # images in the test split (a fifth of each class)
+    caveats: list[str] = field(default_factory=list)  # why runs' accuracies on it will say little (too small)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -267,6 +272,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     else:
         is_train = np.random.default_rng(0).random(len(labels_np)) >= 0.2
     report.images, report.labelled, report.channels = len(images), labelled, channels
+    report.train, report.test = int(is_train.sum()), int((~is_train).sum())
+    report.caveats = evaluation_caveats(labels_np, is_train, class_names)
     report.per_class = {c: int((labels_np == i).sum()) for i, c in enumerate(class_names)} if labelled else \
         {"(unlabelled)": len(images)}
     _write(dest, images, labels_np, is_train, class_names, report, replace)

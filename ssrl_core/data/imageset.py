@@ -6,6 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+#: the k of the kNN accuracy every run reports (``ssrl_core.evaluate.evaluate_trained``)
+KNN_K = 20
+#: below this many labelled test images an accuracy moves by 10 points or more per image
+MIN_TEST_IMAGES = 10
+
+
 
 @dataclass
 class ImageSet:
@@ -76,6 +82,10 @@ class ImageSet:
         """Factors that can colour a map or be probed: integer-valued ones."""
         return [k for k, v in self.factors.items() if not v.is_floating_point()]
 
+    def evaluation_caveats(self, k: int = KNN_K) -> list[str]:
+        """Why the accuracies of runs on this set will say little (see :func:`evaluation_caveats`)."""
+        return evaluation_caveats(self.labels.numpy(), self.is_train.numpy(), self.class_names, k)
+
     def describe(self) -> dict:
         return {
             "name": self.name,
@@ -87,6 +97,42 @@ class ImageSet:
             "test": int((~self.is_train).sum()),
             "factors": list(self.factors),
         }
+
+
+def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: list[str],
+                       k: int = KNN_K) -> list[str]:
+    """Why the accuracies of runs on a dataset will say little, one plain sentence each;
+    empty when there is nothing to say. The kNN accuracy votes over the ``k`` nearest
+    labelled training images (fewer when there are fewer: then every one of them votes) and
+    is scored on the labelled test images, like the linear probe, so a tiny test split gives
+    coarse numbers and a tiny train split a kNN that is no longer a nearest-neighbour vote."""
+    labels, is_train = np.asarray(labels), np.asarray(is_train, dtype=bool)
+    known = labels >= 0
+    n_train, n_test = int((known & is_train).sum()), int((known & ~is_train).sum())
+    if not known.any():
+        return ["It has no labels, so runs on it get a map and nearest neighbours but no kNN or linear accuracy."]
+    if not n_train or not n_test:
+        return [f"Its {'train' if not n_train else 'test'} split holds no labelled image, so runs on it get no kNN "
+                "or linear accuracy."]
+    out = []
+    if n_test < MIN_TEST_IMAGES:
+        steps = ", ".join(f"{i / n_test:.2g}" for i in range(min(n_test, 3) + 1)) + (", …" if n_test > 3 else "")
+        out.append(f"Only {n_test} test image{'s' if n_test != 1 else ''}: the kNN and linear accuracies are scored on "
+                   f"{'them' if n_test != 1 else 'it'} alone, so they can only be {steps} (one image moves them by "
+                   f"{100 / n_test:.0f} points) and say next to nothing; a 0 or a 1 is luck.")
+    if n_train < k:
+        out.append(f"Only {n_train} labelled training image{'s' if n_train != 1 else ''}, fewer than the k = {k} "
+                   f"neighbours of the kNN accuracy: every one of them votes on every test image (weighted "
+                   "by similarity), so kNN is a vote of the whole training set, not of near neighbours.")
+    unscored = [c for i, c in enumerate(class_names) if (labels == i).any() and not ((labels == i) & ~is_train).any()]
+    if unscored:
+        out.append(f"{len(unscored)} class{'es' if len(unscored) != 1 else ''} ({', '.join(unscored[:5])}"
+                   f"{', …' if len(unscored) > 5 else ''}) {'have' if len(unscored) != 1 else 'has'} no test image, "
+                   f"so the accuracies never score {'them' if len(unscored) != 1 else 'it'}.")
+    if out:
+        out.append(f"More images give numbers that mean something: an import holds a fifth of each class out for "
+                   f"testing, so {MIN_TEST_IMAGES * 5} images give {MIN_TEST_IMAGES} test images.")
+    return out
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
