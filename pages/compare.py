@@ -10,7 +10,16 @@ runs = services.finished_runs()
 if len(runs) < 2:
     st.info("Comparing needs at least two finished runs. Launch them on the Pretrain page.")
     st.stop()
-picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, default_n=4)
+# The page opens on the newest runs of one dataset (the newest run's, or the newest one with two runs or
+# more): runs of different datasets share no images, so their scores and maps say little about each other.
+by_dataset: dict[str, list[dict]] = {}
+for r in runs:  # newest first, so the datasets come in the order of their newest run
+    by_dataset.setdefault(r["dataset"], []).append(r)
+first = next((d for d, rs in by_dataset.items() if len(rs) >= 2), None)
+if first is not None:
+    runs = by_dataset[first] + [r for r in runs if r["dataset"] != first]
+picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True,
+                            default_n=min(4, len(by_dataset[first])) if first else 4)
 if len(picked) < 2:
     st.info("Pick at least two runs.")
     st.stop()
@@ -68,20 +77,33 @@ with c3:
                                       tickvals=ticks, ticktext=names), key="cmp_le")
 
 st.subheader("Maps")
-ds, error = services.dataset(picked[0]["dataset"])
-same_data = all(r["dataset"] == picked[0]["dataset"] for r in picked)
+datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)
+same_data = len(datasets) == 1
 cols = st.columns(min(3, len(picked)))
 for i, r in enumerate(picked):
     coords, kind = arts[r["id"]].map()
+    ds, error = datasets[r["dataset"]]
+    title = f"{name[r['id']]}" + ("" if same_data else f" · {r['dataset']}")
     with cols[i % len(cols)]:
-        if coords is None or ds is None or len(coords) != len(ds) or r["dataset"] != picked[0]["dataset"]:
-            st.caption(f"{name[r['id']]}: no map to show here")
-            continue
-        st.plotly_chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{name[r['id']]} · {kind}",
-                                             height=320), key=f"cmp_map_{r['id']}")
+        if error:
+            st.caption(f"{title}: no map, its dataset cannot be loaded: {error}")
+        elif coords is None:
+            st.caption(f"{title}: no map (its evaluation did not finish)")
+        elif len(coords) != len(ds):
+            st.caption(f"{title}: no map, {r['dataset']} has changed since this run (re-imported)")
+        else:
+            st.plotly_chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
+                                                 height=320), key=f"cmp_map_{r['id']}")
 
-if same_data and ds is not None:
-    st.subheader("One query, its neighbours in each run")
+st.subheader("One query, its neighbours in each run")
+ds, error = next(iter(datasets.values()))
+if not same_data:
+    on = list(datasets)
+    st.info(f"Shown only for runs on one dataset: these runs are on {', '.join(on[:-1])} and {on[-1]}, which share "
+            "no images. Pick runs of one dataset to see one query's neighbours in each.")
+elif error:
+    st.error(error)
+else:
     row = st.number_input("Image #", 0, len(ds) - 1, value=int(ds.test_idx[0]), key="cmp_query")
     st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
     for r in picked:

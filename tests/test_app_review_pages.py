@@ -96,3 +96,23 @@ def test_bars_cut_at_the_axis_keep_a_visible_value_label(tmp_path):
         }""")
         browser.close()
     assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
+
+
+def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run):
+    a, b = finished_run("simclr"), finished_run("rotation")
+    shapes = finished_run("shapes-simclr")  # the newest run, alone on its dataset
+    at = open_page("compare")
+    assert at.multiselect(key="cmp_runs").value == [b, a]  # the newest runs of one dataset
+    assert not at.warning and not at.info
+    assert "One query, its neighbours in each run" in [s.value for s in at.subheader]
+
+    at.multiselect(key="cmp_runs").set_value([a, shapes]).run()
+    assert not at.exception
+    assert "differ in dataset (digits, shapes)" in at.warning[0].value
+    # each run's map on its own dataset: the shapes run's too, though the first run is on digits
+    maps = [t for t in charts_by_title(at) if t and t.endswith(("· umap", "· pca"))]
+    assert sorted(maps) == [f"simclr ({a[-4:]}) · digits · umap", f"simclr ({shapes[-4:]}) · shapes · umap"]
+    assert "no map" not in captions(at)
+    # the neighbours section says why it is empty
+    assert "Shown only for runs on one dataset" in at.info[0].value and "digits and shapes" in at.info[0].value
+    assert len(images(at)) == 0
