@@ -13,12 +13,13 @@ from ssrl_core.pretext import METHODS
 st.title("Pretrain")
 
 
-def missing_note(box, what: str, missing) -> None:
+def missing_note(box, what: str, missing, details: bool = True) -> None:
     """A missing dataset as one line (``what``, and the folder its files go in), with the file
     list and where to get them folded away."""
     box(f"{what} Without network, put its files in `{missing.folder}`.", icon=":material/folder_off:")
-    with st.expander("Which files, and where to get them"):
-        st.text("\n".join(str(missing).splitlines()[1:]))
+    if details:
+        with st.expander("Which files, and where to get them"):
+            st.text("\n".join(str(missing).splitlines()[1:]))
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -63,7 +64,7 @@ with left:
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
                                 hide=not controls,
                                 format_func=lambda n: f"{METHODS[n].family}: {n}"
-                                + (f" (can't train here: {why_not(n, refused[n])})" if n in refused else ""))
+                                + (f" ({why_not(n, refused[n])})" if n in refused else ""))
     if controls:
         st.caption(f"**{method}** — {METHODS[method].summary}.")
     spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
@@ -121,7 +122,8 @@ with left:
             if not data_error:
                 data_error = services.preflight(cfg)
             if data_error and check_files(dataset):  # the download was tried (once) and failed
-                missing_note(st.error, f"Not launched: {data_error.splitlines()[0]}", check_files(dataset))
+                missing_note(st.error, f"Not launched: {data_error.splitlines()[0]}", check_files(dataset),
+                             details=False)  # the warning above has them
             elif data_error:
                 st.error(f"Not launched: {data_error}")
             else:

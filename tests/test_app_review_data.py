@@ -153,15 +153,16 @@ def test_pretrain_marks_methods_before_launch_with_the_librarys_reasons(tmp_path
     from .test_import_images import make_zip, png
 
     at = open_page("pretrain")  # digits: grayscale
-    assert "can't train here: needs a colour dataset" in option(at, "pt_method", "colorization")
+    assert option(at, "pt_method", "colorization") == (
+        "masked prediction: colorization (needs a colour dataset such as shapes or cifar10)")
     assert option(at, "pt_method", "simclr") == "instance discrimination (contrastive): simclr"
-    assert "can't train" not in option(at, "pt_method", "mae")  # auto gives mae its vit-tiny
+    assert option(at, "pt_method", "mae") == "masked prediction: mae"  # auto gives mae its vit-tiny
     assert not at.warning
 
     at.selectbox(key="pt_method").select("colorization").run()
     assert "Can't launch: colorization needs a colour dataset" in at.warning[0].value and not at.error  # before Launch
     at.selectbox(key="pt_dataset").select("shapes").run()  # colour: fine there
-    assert "can't train" not in option(at, "pt_method", "colorization") and not at.warning
+    assert option(at, "pt_method", "colorization") == "masked prediction: colorization" and not at.warning
 
     at.selectbox(key="pt_method").select("mae").run()
     at.selectbox(key="pt_encoder").select("cnn-small").run()  # the reverse: an encoder mae cannot use
@@ -174,7 +175,7 @@ def test_pretrain_marks_methods_before_launch_with_the_librarys_reasons(tmp_path
     from ssrl_core.data.custom import import_images  # an unlabelled set: supervised has nothing to learn from
     import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png((i * 20, 0, 0)) for i in range(12)}), "loose")
     at = open_page("pretrain", dataset="loose")
-    assert "can't train here: needs a labelled dataset" in option(at, "pt_method", "supervised")
+    assert "supervised (needs a labelled dataset" in option(at, "pt_method", "supervised")
     assert RunStore().list() == []
 
 
