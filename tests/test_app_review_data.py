@@ -254,3 +254,14 @@ def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
     assert "Batch size 4,096 is more than the 1,438 training images of digits" in at.warning[0].value
     at.number_input(key="pt_batch_digits").set_value(256).run()
     assert not at.warning and not at.info
+
+
+def test_data_page_tries_a_missing_set_once_not_on_every_rerun(slow_dns):
+    at = open_page("data")
+    at.selectbox(key="data_dataset").select("mnist").run()
+    tried = len(slow_dns)
+    assert tried >= 1 and "downloading it failed" in at.error[0].value
+    assert "RuntimeError" not in at.error[0].value and "train-images-idx3-ubyte" in at.error[0].value
+    at.run()
+    at.run()  # every click reruns the page: no new attempt, the same advice
+    assert len(slow_dns) == tried and "mnist/MNIST/raw" in at.error[0].value
