@@ -37,8 +37,10 @@ widgets.offer_probe_jobs(picked, [r for r in picked if "invariance" not in probe
                          warning="finished before invariance was measured after training",
                          button="Measure them now (seconds per run)")
 
-names = {r["id"]: f"{r['method']} · {(r['summary'] or {}).get('augment') or r['config'].get('augment')} ({r['id'][-4:]})"
-         for r in picked}
+# "method (id)" as on the other pages, and the augmentations the run trained with, named as such
+# (a preset may share its name with a method, "simclr", or a dataset, "digits")
+names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: "
+                  f"{(r['summary'] or {}).get('augment') or r['config'].get('augment')}" for r in picked}
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
 st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) for i, p in probes.items()},

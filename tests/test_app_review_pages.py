@@ -116,3 +116,12 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     # the neighbours section says why it is empty
     assert "Shown only for runs on one dataset" in at.info[0].value and "digits and shapes" in at.info[0].value
     assert len(images(at)) == 0
+
+
+def test_invariance_names_the_augmentations_as_such(finished_run):
+    rid = finished_run("shapes-simclr")
+    at = open_page("invariance")
+    name = f"simclr ({rid[-4:]}) · aug: crop,flip,color_jitter"
+    ops = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"] for t in ops["data"]] == [name]
+    assert at.metric[0].label == f"rotation predictable · {name}"
