@@ -100,7 +100,7 @@ with left:
         problem = str(e)
     if cfg is not None and shape and not problem:
         problem = refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
-    if problem:
+    if problem and problem != data_error:  # a damaged dataset's error is already shown under its box
         st.warning(f"Can't launch: {problem}", icon=":material/block:")
     if ds is not None:
         n_train = int(ds.is_train.sum())
