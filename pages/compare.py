@@ -110,4 +110,5 @@ else:
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
         same = sum(int(ds.labels[i]) == int(ds.labels[row]) for i, _ in nb)
         st.markdown(f"**{name[r['id']]}** · {same} of {len(nb)} share the query's label")
-        st.image([to_hwc(ds.images[i], 3) for i, _ in nb], caption=[f"{ds.label_name(i)} · {s:.2f}" for i, s in nb])
+        st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
+                 caption=[f"{ds.label_name(i)} · sim {s:.3f}" for i, s in nb])

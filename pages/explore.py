@@ -131,7 +131,7 @@ with up_col:
             st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
                      + (", grayscale" if ds.channels == 1 else ""))
             st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
-                     caption=[f"{ds.label_name(i)} · {s:.2f}" for i, s in q["neighbours"]])
+                     caption=[f"{ds.label_name(i)} · sim {s:.3f}" for i, s in q["neighbours"]])
             st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                        "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                        "against digits drawn light on dark) land wherever the encoder happens to put them.")

@@ -125,3 +125,26 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in ops["data"]] == [name]
     assert at.metric[0].label == f"rotation predictable · {name}"
+
+
+def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
+    from .test_import_images import png
+
+    finished_run("rotation")
+    rid = finished_run("simclr")  # the newest: Explore opens on it
+    at = open_page("explore")
+    at.number_input(key=f"explore_pick_{rid}").set_value(7)
+    at.button(key="explore_show").click().run()
+    at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
+    assert not at.exception and not at.error
+    *dataset_nbrs, upload_query, upload_nbrs = images(at)
+    dataset_nbrs = [c for row in dataset_nbrs[1:] for c in row]  # after the clicked image
+    import re
+
+    pattern = re.compile(r"^\S+ · sim -?\d\.\d{3}$")  # "7 · sim 0.912"
+    assert len(dataset_nbrs) == 8 and all(pattern.match(c) for c in dataset_nbrs), dataset_nbrs
+    assert len(upload_nbrs) == 8 and all(pattern.match(c) for c in upload_nbrs), upload_nbrs
+
+    at = open_page("compare")
+    nbrs = [c for row in images(at)[1:] for c in row]
+    assert len(nbrs) == 16 and all(pattern.match(c) for c in nbrs), nbrs
