@@ -83,9 +83,15 @@ def caption(r: int) -> str:
 
 with side:
     a, b = st.columns([1, 1])
-    typed = a.number_input("…or pick image #", 0, len(ds) - 1, value=selected if selected is not None else 0,
+    last = len(ds) - 1
+    # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
+    # so the page would go on showing the previous image without a word; here it gets an answer
+    typed = a.number_input(f"…or pick image # (0 to {last})", value=selected if selected is not None else 0, step=1,
                            key=f"explore_pick_{run['id']}")
-    if b.button("Show neighbours", key="explore_show"):
+    in_range = typed is not None and 0 <= typed <= last
+    if not in_range:
+        st.error(f"There is no image #{typed}: {run['dataset']} has images #0 to #{last}.")
+    if b.button("Show neighbours", key="explore_show", disabled=not in_range):
         st.session_state[state_key] = int(typed)
         st.rerun()
     if b.button("Random image", key="explore_random"):

@@ -148,3 +148,17 @@ def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
     at = open_page("compare")
     nbrs = [c for row in images(at)[1:] for c in row]
     assert len(nbrs) == 16 and all(pattern.match(c) for c in nbrs), nbrs
+
+
+def test_explore_says_when_the_typed_image_number_is_not_in_the_dataset(finished_run):
+    rid = finished_run("simclr")
+    at = open_page("explore")
+    at.number_input(key=f"explore_pick_{rid}").set_value(5000).run()
+    assert not at.exception
+    assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
+    assert at.number_input(key=f"explore_pick_{rid}").label == "…or pick image # (0 to 1796)"
+    assert at.button(key="explore_show").disabled
+    at.number_input(key=f"explore_pick_{rid}").set_value(12).run()
+    assert not at.error and not at.button(key="explore_show").disabled
+    at.button(key="explore_show").click().run()
+    assert images(at)[0][0].startswith("query: #12 ")
