@@ -51,8 +51,9 @@ for start in range(0, len(shown), COLS):
                 st.image(thumb, width="stretch")
             else:
                 st.caption("(no map)")
+            epochs = f"{r['epochs']} epoch" + ("" if r["epochs"] == 1 else "s")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
-                        f"by **{r.get('nickname') or 'anonymous'}** · {r['epochs']} epochs")
+                        f"by **{r.get('nickname') or 'anonymous'}** · {epochs}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
                        f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))

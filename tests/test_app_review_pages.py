@@ -162,3 +162,11 @@ def test_explore_says_when_the_typed_image_number_is_not_in_the_dataset(finished
     assert not at.error and not at.button(key="explore_show").disabled
     at.button(key="explore_show").click().run()
     assert images(at)[0][0].startswith("query: #12 ")
+
+
+def test_gallery_counts_one_epoch_in_the_singular(finished_run):
+    finished_run("simclr")  # 1 epoch
+    finished_run("random")  # 0 epochs
+    at = open_page("gallery")
+    cards = [m.value for m in at.markdown if "· by" not in m.value and "by **" in m.value]
+    assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["0 epochs", "1 epoch"]
