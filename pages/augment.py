@@ -17,16 +17,20 @@ with c1:
     spec = widgets.augment_picker("aug", name, param="augment", hide=hide)
     if hide:
         st.markdown(f"**{name}**, augmentations `{spec}`")
+    try:
+        pipeline, bad_spec = parse_augment(spec), None
+    except ValueError as e:
+        pipeline, bad_spec = None, str(e)
+    if pipeline is not None and pipeline.ops:  # in full: the ops' chips above cut their descriptions short
+        st.caption("What each op does:  \n" + "  \n".join(f"`{o.name}`: {o.description}" for o in pipeline.ops))
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
 ds, error = services.dataset(name)
 if error:
     c2.error(error)
     st.stop()
-try:
-    pipeline = parse_augment(spec)
-except ValueError as e:
-    c2.error(str(e))
+if bad_spec:
+    c2.error(bad_spec)
     st.stop()
 
 seed = st.session_state.get("aug_seed", 0)

@@ -170,3 +170,17 @@ def test_gallery_counts_one_epoch_in_the_singular(finished_run):
     at = open_page("gallery")
     cards = [m.value for m in at.markdown if "· by" not in m.value and "by **" in m.value]
     assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["0 epochs", "1 epoch"]
+
+
+def test_augment_spells_out_what_each_chosen_op_does():
+    """The ops' chips cut their descriptions short in the narrow column: the page writes each
+    chosen op's description out in full."""
+    from ssrl_core.augment import OPS
+
+    at = open_page("augment")
+    at.selectbox(key="aug_preset").select("custom…").run()
+    at.multiselect(key="aug_ops").set_value(["crop", "color_jitter", "solarize", "erase"]).run()
+    assert not at.exception
+    [text] = [c.value for c in at.caption if c.value.startswith("What each op does")]
+    for op in ("crop", "color_jitter", "solarize", "erase"):
+        assert f"`{op}`: {OPS[op].description}" in text
