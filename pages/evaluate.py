@@ -115,7 +115,7 @@ needs_ft = [r for r in readable if not readouts.budget_curve(probes[r["id"]], "f
             or not readouts.budget_curve(refs[r["id"]], "supervised-scratch")]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
 missing_scratch = ("it is being computed in the background and appears when done" if ft_running else
-                   "the button below the chart computes it, with fine-tuning (a few minutes per run on a CPU)")
+                   "the button below the chart computes it with fine-tuning, a few minutes per run on a CPU")
 if not series:
     refs_text = ""  # nothing drawn: the message below says why
 elif RANDOM_REF in ref_series and SCRATCH_REF in ref_series:
@@ -131,8 +131,8 @@ elif SCRATCH_REF in ref_series:
                  "images (with the run's augmentations); the **random** encoder's readout appears once the runs' "
                  "probes are computed.")
 else:
-    refs_text = ("No reference is drawn yet: the **random** encoder's readout comes with each run's probes, and "
-                 f"**supervised training from scratch** with fine-tuning ({missing_scratch}).")
+    refs_text = ("No reference is drawn yet. The **random** encoder's readout comes with each run's probes; for "
+                 f"**supervised training from scratch**, {missing_scratch}.")
 st.markdown(
     "SSRL exists to make labels go further. Each *linear* curve is a **linear readout** fit on *n* labelled train "
     "images per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split."
@@ -153,7 +153,7 @@ if series:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
                    "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
-                   f"which is not drawn yet ({missing_scratch}). The rightmost point uses every label.")
+                   f"which is not drawn yet: {missing_scratch}. The rightmost point uses every label.")
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought. The rightmost point uses every label.")
