@@ -104,7 +104,12 @@ if not same_data:
 elif error:
     st.error(error)
 else:
-    row = st.number_input("Image #", 0, len(ds) - 1, value=int(ds.test_idx[0]), key="cmp_query")
+    last = len(ds) - 1
+    # not bounded in the browser, which would only turn the box red and keep the old query without a word
+    row = st.number_input(f"Image # (0 to {last})", value=int(ds.test_idx[0]), step=1, key="cmp_query")
+    if row is None or not 0 <= row <= last:
+        st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
+        st.stop()
     st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
     for r in picked:
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []

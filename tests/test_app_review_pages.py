@@ -184,3 +184,14 @@ def test_augment_spells_out_what_each_chosen_op_does():
     [text] = [c.value for c in at.caption if c.value.startswith("What each op does")]
     for op in ("crop", "color_jitter", "solarize", "erase"):
         assert f"`{op}`: {OPS[op].description}" in text
+
+
+def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
+    finished_run("simclr"), finished_run("rotation")
+    at = open_page("compare")
+    assert at.number_input(key="cmp_query").label == "Image # (0 to 1796)"
+    at.number_input(key="cmp_query").set_value(5000).run()
+    assert not at.exception
+    assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
+    at.number_input(key="cmp_query").set_value(12).run()
+    assert not at.error and images(at)[0][0].startswith("query #12: ")
