@@ -63,8 +63,9 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
         ops = parse_augment(spec).ops
     else:
         start = {o.name: o for o in parse_augment(initial).ops}
+        # chips are the op names alone: in a narrow column 'op: description' was cut after a few words
         names = st.multiselect("Ops, applied in order", list(OPS), default=list(start), key=f"{key}_ops",
-                               format_func=lambda n: f"{n}: {OPS[n].description}")
+                               help="  \n".join(f"**{n}**: {OPS[n].description}" for n in OPS))
         ops = []
         for name in names:
             op = start.get(name) or OPS[name]()
@@ -158,6 +159,8 @@ def live_runs_panel() -> None:
     Polls the store once a second while something is active; stops when all is done."""
     store = services.store()
     active = any(r["status"] in services.ACTIVE for r in store.list(limit=100))
+    if "_toast" in st.session_state:
+        st.toast(st.session_state.pop("_toast"))
 
     @st.fragment(run_every=1.0 if active else None)
     def panel() -> None:
@@ -213,9 +216,13 @@ def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
     if where.button(label, key=f"cancel_{run['id']}", help="Stop at the next step; keeps what it made"):
         try:
             store.request_cancel(run["id"])
-            st.toast(f"Cancelling {run['id']}")
         except (KeyError, ValueError) as e:
             st.warning(str(e))
+            return
+        st.session_state["_toast"] = f"Cancelling {run['id']}"  # shown after the rerun below
+        # the whole page, not only this fragment: a Launch's message above (say, the class
+        # limit this run was holding) is out of date now
+        st.rerun(scope="app")
 
 
 RECENT_S = 15 * 60
