@@ -21,7 +21,7 @@ with c1:
         pipeline, bad_spec = parse_augment(spec), None
     except ValueError as e:
         pipeline, bad_spec = None, str(e)
-    if pipeline is not None and pipeline.ops:  # in full: the ops' chips above cut their descriptions short
+    if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
         st.caption("What each op does:  \n" + "  \n".join(f"`{o.name}`: {o.description}" for o in pipeline.ops))
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1

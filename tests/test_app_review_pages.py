@@ -173,8 +173,8 @@ def test_gallery_counts_one_epoch_in_the_singular(finished_run):
 
 
 def test_augment_spells_out_what_each_chosen_op_does():
-    """The ops' chips cut their descriptions short in the narrow column: the page writes each
-    chosen op's description out in full."""
+    """The ops' chips are their names (in the narrow column 'op: description' was cut after a
+    few words); the page writes each chosen op's description out in full."""
     from ssrl_core.augment import OPS
 
     at = open_page("augment")
