@@ -129,8 +129,15 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     ids = list(by_id)
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
     if multi:  # ?runs=ID,ID
-        start = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"), ids[:default_n])
-        picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
+        if key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
+            # (another dataset chosen above: the old picks are gone, so start again from the newest)
+            kept = [i for i in st.session_state[key] if i in by_id]
+            if kept != st.session_state[key]:
+                st.session_state[key] = kept or ids[:default_n]
+            picked = st.multiselect(label, ids, key=key, format_func=fmt)
+        else:  # the first: the link's runs
+            start = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"), ids[:default_n])
+            picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         return [by_id[i] for i in picked]
     if not ids:

@@ -195,3 +195,17 @@ def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
     assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
     at.number_input(key="cmp_query").set_value(12).run()
     assert not at.error and images(at)[0][0].startswith("query #12: ")
+
+
+def test_another_dataset_picks_its_newest_runs_instead_of_none(finished_run):
+    """The runs box of a page with a dataset choice above it: switching the dataset starts
+    from that dataset's newest runs (it used to empty the box: 'Pick one run or several')."""
+    digits = finished_run("simclr")
+    shapes = finished_run("shapes-simclr")
+    at = open_page("invariance")
+    assert at.multiselect(key="inv_runs").value == [shapes]
+    at.selectbox(key="inv_dataset").select("digits").run()
+    assert at.multiselect(key="inv_runs").value == [digits]
+    assert not at.warning and "Pick one run or several." not in [i.value for i in at.info]
+    at.selectbox(key="inv_dataset").select("shapes").run()
+    assert at.multiselect(key="inv_runs").value == [shapes]
