@@ -5,6 +5,7 @@ are keyed by ``SSRL_HOME`` so tests that switch homes never see another home's s
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -173,6 +174,29 @@ def preflight(cfg) -> str | None:
     except ValueError as e:
         return str(e)
     return None
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: tuple) -> str | None:
+    """``preflight`` of one combination (the method built once on the dataset and encoder),
+    cached per server. ``shape`` (the dataset's channels and classes, what a method is built
+    from) makes a re-imported set checked anew."""
+    from ssrl_core.config import RunConfig
+
+    return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))
+
+
+def refused_methods(dataset: str, methods: list[str], shape: tuple) -> dict[str, str]:
+    """The methods the pre-launch check refuses on ``dataset`` (with the auto encoder and
+    default options), each with the gist of why, for a dropdown: "needs a colour dataset
+    such as shapes or cifar10"."""
+    out = {}
+    for m in methods:
+        why = refusal(dataset, m, "auto", "{}", shape)
+        if why:
+            gist = why.split(": ")[0]
+            out[m] = gist[len(m) + 1:] if gist.startswith(f"{m} ") else gist
+    return out
 
 
 @st.cache_resource(show_spinner="Loading the run's encoder…", max_entries=2)

@@ -22,21 +22,6 @@ def missing_note(box, what: str, missing, details: bool = True) -> None:
             st.text("\n".join(str(missing).splitlines()[1:]))
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: tuple) -> str | None:
-    """Why the library's pre-launch check (``services.preflight``: the method built once on
-    the dataset and encoder) refuses this combination, or None. ``shape`` (the dataset's
-    channels and classes, what a method is built from) makes a re-imported set checked anew."""
-    return services.preflight(RunConfig(dataset=dataset, method=method, encoder=encoder,
-                                        options=json.loads(options_json)))
-
-
-def why_not(method: str, reason: str) -> str:
-    """The gist of a refusal for a dropdown: "needs a colour dataset such as shapes or cifar10"."""
-    gist = reason.split(": ")[0]
-    return gist[len(method) + 1:] if gist.startswith(f"{method} ") else gist
-
-
 families: dict[str, list[str]] = {}
 for name, m in METHODS.items():
     families.setdefault(m.family, []).append(name)
@@ -60,11 +45,11 @@ with left:
     refused: dict[str, str] = {}
     if shape:
         with st.spinner(f"Checking which pretext tasks can train on {dataset}…"):
-            refused = {m: why for m in method_names if (why := refusal(dataset, m, "auto", "{}", shape))}
+            refused = services.refused_methods(dataset, method_names, shape)
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
                                 hide=not controls,
                                 format_func=lambda n: f"{METHODS[n].family}: {n}"
-                                + (f" ({why_not(n, refused[n])})" if n in refused else ""))
+                                + (f" ({refused[n]})" if n in refused else ""))
     if controls:
         st.caption(f"**{method}** — {METHODS[method].summary}.")
     spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
@@ -99,7 +84,7 @@ with left:
     except ValueError as e:
         problem = str(e)
     if cfg is not None and shape and not problem:
-        problem = refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
+        problem = services.refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
     if problem and problem != data_error:  # a damaged dataset's error is already shown under its box
         st.warning(f"Can't launch: {problem}", icon=":material/block:")
     if ds is not None:
@@ -114,8 +99,9 @@ with left:
         if caveats:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
-    if st.button("Launch", type="primary", key="pt_launch"):
-        if problem:
+    if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
+                 help="Can't launch: the reason is above" if problem else None):
+        if problem:  # not pressable then; kept for a click that raced the check
             st.error(f"Not launched: {problem}")
         else:
             _, data_error = services.dataset(dataset)

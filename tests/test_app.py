@@ -106,10 +106,9 @@ def test_method_options_are_bounded_in_the_form_and_refused_at_launch_when_out_o
     at = open_page("pretrain")
     proj = at.number_input(key="pt_opt_simclr_proj_dim")
     assert (proj.min, proj.max) == (2, 8192) and "allowed: from 2 to 8192" in proj.help
-    at.number_input(key="pt_opt_simclr_temperature").set_value(0.0)  # the open end: the form can reach it
-    at.button(key="pt_launch").click().run()
-    assert "Not launched" in at.error[0].value and "temperature must be greater than 0" in at.error[0].value
-    assert RunStore().list() == []  # nothing queued
+    at.number_input(key="pt_opt_simclr_temperature").set_value(0.0).run()  # the open end: the form reaches it
+    assert "Can't launch: simclr option temperature must be greater than 0" in at.warning[0].value
+    assert at.button(key="pt_launch").disabled and RunStore().list() == []  # nothing to queue
     # a text option with a fixed set of values is a choice, not a free text box
     at.selectbox(key="pt_method").select("deepcluster").run()
     head_init = at.selectbox(key="pt_opt_deepcluster_head_init")
@@ -215,9 +214,9 @@ def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_pat
 
 def test_pretrain_refuses_a_method_its_dataset_cannot_feed():
     at = open_page("pretrain")
-    at.selectbox(key="pt_method").select("colorization")
-    at.button(key="pt_launch").click().run()
-    assert "Not launched" in at.error[0].value and "colour" in at.error[0].value
+    at.selectbox(key="pt_method").select("colorization").run()
+    # said before the click, and the click is not offered
+    assert "Can't launch: colorization needs a colour" in at.warning[0].value and at.button(key="pt_launch").disabled
     assert RunStore().list() == []
 
 
