@@ -15,7 +15,7 @@ from ..runs import artifacts as art
 from .collapse import collapse_stats
 from .embed import embed, embed_features, l2_normalize
 from .index import build_index, save_index
-from .knn import knn_accuracy
+from .knn import KNN_K, knn_accuracy
 from .linear import linear_probe_accuracy
 from .project import pca_2d, umap_2d
 
@@ -43,7 +43,7 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
     if len(tr) and len(te):
         emit({"kind": "phase", "phase": "knn"})
-        metrics["knn_accuracy"] = knn_accuracy(feats[tr], y[tr], feats[te], y[te], ds.num_classes, k=20, tau=0.07)
+        metrics["knn_accuracy"] = knn_accuracy(feats[tr], y[tr], feats[te], y[te], ds.num_classes, k=KNN_K, tau=0.07)
         emit({"kind": "phase", "phase": "linear probe"})
         t1 = time.perf_counter()
         metrics["linear_accuracy"] = linear_probe_accuracy(feats[tr], y[tr], feats[te], y[te])

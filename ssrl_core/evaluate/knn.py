@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.imageset import KNN_K
 from .embed import l2_normalize
 from .index import build_index
 
 
 def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
-                k: int = 20, tau: float = 0.07) -> np.ndarray:
+                k: int = KNN_K, tau: float = 0.07) -> np.ndarray:
     mem = l2_normalize(memory)
     q = l2_normalize(queries)
     k = min(k, len(mem))
@@ -27,6 +28,6 @@ def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarr
 
 
 def knn_accuracy(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
-                 num_classes: int, k: int = 20, tau: float = 0.07) -> float:
+                 num_classes: int, k: int = KNN_K, tau: float = 0.07) -> float:
     pred = knn_predict(memory, memory_labels, queries, num_classes, k, tau)
     return float((pred == query_labels).mean())
