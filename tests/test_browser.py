@@ -187,3 +187,28 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     page.get_by_text(re.compile(r"Verdict: pass")).wait_for(timeout=180_000)
     page.get_by_text(re.compile(r"far above chance.*passed")).wait_for()
     assert len(RunStore().list()) == 3
+
+
+def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app_url, page):
+    """Ada's page lists Dave's run: its Cancel opens a small confirmation first; a reload
+    keeps Ada's nickname (it lives in the address)."""
+    from ssrl_core.config import RunConfig
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=200), nickname="dave")
+    page.goto(app_url + "/pretrain?who=ada")
+    nickname = page.get_by_role("textbox", name="Your nickname")
+    nickname.wait_for()
+    assert nickname.input_value() == "ada"
+    page.get_by_text(re.compile(r"by dave")).wait_for()
+    page.get_by_role("button", name="Cancel…").click()
+    page.get_by_text(re.compile(r"This is dave's run, not yours \(ada\)")).wait_for()
+    assert store.get(rid)["status"] in ("queued", "running")  # one click did not stop it
+    page.get_by_role("button", name="Cancel dave's run").click()
+    deadline = time.time() + 30
+    while store.get(rid)["status"] not in ("cancelled", "done", "failed") and time.time() < deadline:
+        time.sleep(0.5)
+    assert store.get(rid)["status"] == "cancelled"
+    page.reload()
+    page.get_by_role("textbox", name="Your nickname").wait_for()
+    assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=ada" in page.url
