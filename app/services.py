@@ -186,6 +186,15 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
     return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))
 
 
+def dataset_too_small(name: str) -> bool:
+    """Whether runs on ``name`` get accuracies that say little (``ImageSet.evaluation_caveats``).
+    Only an imported set can be that small, so no built-in set is loaded to find out."""
+    if not (custom_root() / name / "meta.json").exists():
+        return False
+    ds, _ = dataset(name)
+    return ds is not None and bool(ds.evaluation_caveats())
+
+
 def refused_methods(dataset: str, methods: list[str], shape: tuple) -> dict[str, str]:
     """The methods the pre-launch check refuses on ``dataset`` (with the auto encoder and
     default options), each with the gist of why, for a dropdown: "needs a colour dataset

@@ -149,6 +149,17 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     return by_id.get(picked)
 
 
+def accuracy_caveats(dataset_name: str, where=st) -> bool:
+    """Under accuracies of runs on a set too small for them to mean much (a handful of
+    test images, fewer training images than the kNN's k): why, in one caption. True when
+    something was said."""
+    ds, _ = services.dataset(dataset_name)
+    caveats = ds.evaluation_caveats() if ds is not None else []
+    if caveats:
+        where.caption(f":material/straighten: **{dataset_name}:** " + " ".join(caveats))
+    return bool(caveats)
+
+
 def image_row(images, captions: list[str], scale: int = 3) -> None:
     """Images side by side with captions, in one element."""
     st.image([to_hwc(im, scale) for im in images], caption=captions)

@@ -48,6 +48,8 @@ for r in picked:
 st.dataframe(rows, hide_index=True, key="cmp_table", column_config={
     c: st.column_config.NumberColumn(format="%.3f") for c in
     ("kNN acc", "linear acc", "linear, 1 label/class", "linear, 10 labels/class", "rotation predictable", "final loss")})
+for d in dict.fromkeys(r["dataset"] for r in picked):
+    widgets.accuracy_caveats(d)
 
 c1, c2, c3 = st.columns(3)
 loss, knn, le = {}, {}, {}

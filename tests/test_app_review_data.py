@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -264,3 +265,28 @@ def test_data_page_tries_a_missing_set_once_not_on_every_rerun(slow_dns):
     at.run()
     at.run()  # every click reruns the page: no new attempt, the same advice
     assert len(slow_dns) == tried and "mnist/MNIST/raw" in at.error[0].value
+
+
+def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_path):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.data.custom import import_images
+    from ssrl_core.runs.execute import execute
+
+    from .test_import_images import make_zip, png
+
+    members = {f"cat/{i}.png": png((200, 10 * i, 0)) for i in range(6)} | {
+        f"dog/{i}.png": png((0, 10 * i, 200)) for i in range(6)}
+    import_images(make_zip(tmp_path / "pets.zip", members), "pets")
+    store = RunStore()
+    for seed in (0, 1):  # two random encoders: enough for Compare, no training needed
+        cfg = RunConfig(dataset="pets", method="random", epochs=0, seed=seed)
+        rid = store.submit(cfg)
+        summary = execute(cfg, Path(store.get(rid)["run_dir"]))
+        store.claim("test")
+        store.finish(rid, "done", summary=summary)
+    for page in ("explore", "compare"):
+        at = open_page(page)
+        said = " ".join(c.value for c in at.caption)
+        assert "**pets:** Only 2 test images" in said, page
+    at = open_page("gallery")
+    assert sum("too few images for these accuracies" in c.value for c in at.caption) == 2
