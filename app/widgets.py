@@ -276,7 +276,8 @@ def nickname_input() -> None:
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "
                        "runs without being asked. Each nickname may have a few runs queued or running at once. "
-                       "Kept in the page's address, so a reload keeps it.")
+                       "Kept in the page's address (who=…), so a reload keeps it; leave it out of a link you "
+                       "share, or everyone opening it gets your nickname.")
     urlstate.write("who", services.current_nickname(), None)
 
 
