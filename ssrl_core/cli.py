@@ -6,7 +6,7 @@
     python -m ssrl_core cancel ID
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders
-    python -m ssrl_core import-images ARCHIVE --name NAME [--size 32] [--replace]
+    python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
     python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR] [--no-train]
@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "names, links, too many or too large members, zip bombs) are refused whole; "
                                    "non-images and corrupt files are skipped and reported.")
     p.add_argument("archive", help="path of the .zip file")
-    p.add_argument("--name", required=True, help="dataset name: lowercase letters, digits, '-' or '_'")
+    p.add_argument("--name", help="dataset name: lowercase letters, digits, '-' or '_' (default: the archive's "
+                                   "file name made into one, e.g. 'My Leaves.zip' -> my-leaves)")
     p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
     p.add_argument("--replace", action="store_true", help="replace an imported dataset of the same name")
 
@@ -292,11 +293,12 @@ def cmd_worker(args) -> int:
 
 
 def cmd_import_images(args) -> int:
-    from .data.custom import import_images
+    from .data.custom import import_images, suggest_name
 
     if not Path(args.archive).is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
-    report = import_images(args.archive, args.name, size=args.size, replace=args.replace)
+    name = args.name or suggest_name(Path(args.archive).name, taken=None if not args.replace else set())
+    report = import_images(args.archive, name, size=args.size, replace=args.replace)
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     return 0
 

@@ -201,6 +201,12 @@ def test_cli_import_images(tmp_path):
     res = subprocess.run([sys.executable, "-m", "ssrl_core", "import-images", str(bad), "--name", "evil"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.startswith("error: ") and "climbs out" in res.stderr
+    # without --name, the archive's file name made into one (as the Data page suggests)
+    leaves = make_zip(tmp_path / "My Leaves.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 255))})
+    res = subprocess.run([sys.executable, "-m", "ssrl_core", "import-images", str(leaves)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["name"] == "my-leaves"
 
 
 def _jpeg(color) -> bytes:

@@ -90,9 +90,9 @@ class MAE(PretextMethod):
         super().__init__(encoder, num_classes, channels, options)
         if not hasattr(encoder, "forward_tokens"):
             raise ValueError(
-                f"mae needs the vit-tiny encoder (--encoder vit-tiny), not {encoder.name}: its encoder must skip the "
-                "masked patches, which a convolutional network cannot do (zeroing them instead would be inpainting, "
-                "--method inpainting)")
+                f"mae needs the vit-tiny encoder, not {encoder.name}: its encoder must skip the masked patches, "
+                "which a convolutional network cannot do (zeroing them instead would be the inpainting method); "
+                "choose encoder vit-tiny, or auto, which picks it for mae")
         d, dd = encoder.feature_dim, int(self.options["decoder_dim"])
         self.patch = encoder.patch_size
         self.decoder_embed = nn.Linear(d, dd)
