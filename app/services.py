@@ -186,13 +186,13 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
     return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))
 
 
-def dataset_too_small(name: str) -> bool:
-    """Whether runs on ``name`` get accuracies that say little (``ImageSet.evaluation_caveats``).
+def dataset_caveats(name: str) -> list[str]:
+    """Why accuracies of runs on ``name`` say little (``ImageSet.evaluation_caveats``), or [].
     Only an imported set can be that small, so no built-in set is loaded to find out."""
     if not (custom_root() / name / "meta.json").exists():
-        return False
+        return []
     ds, _ = dataset(name)
-    return ds is not None and bool(ds.evaluation_caveats())
+    return ds.evaluation_caveats() if ds is not None else []
 
 
 def refused_methods(dataset: str, methods: list[str], shape: tuple) -> dict[str, str]:

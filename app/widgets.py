@@ -97,9 +97,8 @@ def method_options(method_cls, key: str) -> dict:
     with st.expander(f"{method_cls.name} options"):
         for k, v in defaults.items():
             h = helps.get(k)
-            rng = method_cls.option_range(k)
-            if rng is not None and not isinstance(v, bool):
-                h = f"{h or ''} (allowed: {rng.describe(whole=isinstance(v, int))})".strip()
+            if not isinstance(v, (bool, str)):
+                h = f"{h or ''} (allowed: {method_cls.option_allowed(k)})".strip()
             # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
             # here and refused by the launch check, which says why
             lo, hi, _, _ = option_range(method_cls.name, k) or (None, None, None, None)
@@ -153,8 +152,7 @@ def accuracy_caveats(dataset_name: str, where=st) -> bool:
     """Under accuracies of runs on a set too small for them to mean much (a handful of
     test images, fewer training images than the kNN's k): why, in one caption. True when
     something was said."""
-    ds, _ = services.dataset(dataset_name)
-    caveats = ds.evaluation_caveats() if ds is not None else []
+    caveats = services.dataset_caveats(dataset_name)
     if caveats:
         where.caption(f":material/straighten: **{dataset_name}:** " + " ".join(caveats))
     return bool(caveats)
@@ -227,9 +225,6 @@ def live_runs_panel() -> None:
     panel()
 
 
-NICKNAME_MAX = 32
-
-
 def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
     if where.button(label, key=f"cancel_{run['id']}", help="Stop at the next step; keeps what it made"):
         try:
@@ -264,6 +259,9 @@ def ended_notices(runs: list[dict], nickname: str) -> None:
         if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])
             st.rerun()
+
+
+NICKNAME_MAX = 32
 
 
 def nickname_input() -> None:

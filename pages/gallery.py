@@ -42,7 +42,6 @@ def fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-tiny: dict[str, bool] = {}
 for start in range(0, len(shown), COLS):
     for col, r in zip(st.columns(COLS), shown[start:start + COLS]):
         s = r["summary"] or {}
@@ -58,7 +57,7 @@ for start in range(0, len(shown), COLS):
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
                        f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
-            if tiny.setdefault(r["dataset"], services.dataset_too_small(r["dataset"])):
+            if services.dataset_caveats(r["dataset"]):
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})

@@ -340,7 +340,8 @@ def cmd_list(args) -> int:
         items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
         items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults,
-                  "option_help": m.option_help, "option_ranges": _option_ranges(m)} for k, m in METHODS.items()]
+                  "option_help": m.option_help, "option_ranges": {key: m.option_allowed(key) for key in m.defaults}}
+                 for k, m in METHODS.items()]
     elif args.what == "encoders":
         items = [{"name": k, "description": v} for k, v in ENCODERS.items()]
     else:
@@ -353,20 +354,6 @@ def cmd_list(args) -> int:
             extra = f" [{it['kind']}]" if "kind" in it else (f" [{it['family']}]" if "family" in it else "")
             print(f"{it['name']:<14}{extra} {it['description']}")
     return 0
-
-
-def _option_ranges(method) -> dict[str, str]:
-    """What each option of a method may be, in words: 'greater than 0', 'central or random'."""
-    out = {}
-    for key, default in method.defaults.items():
-        if isinstance(default, bool):
-            out[key] = "true or false"
-        elif isinstance(default, str):
-            out[key] = " or ".join(method.option_choices.get(key, ())) or "text"
-        else:
-            rng = method.option_range(key)
-            out[key] = rng.describe(whole=isinstance(default, int)) if rng else "any number"
-    return out
 
 
 def resolve_run(ref: str) -> Path:

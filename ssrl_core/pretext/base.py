@@ -150,6 +150,18 @@ class PretextMethod(nn.Module):
         return None
 
     @classmethod
+    def option_allowed(cls, key: str) -> str:
+        """What option ``key`` may be, in words: 'true or false', 'central or random',
+        'greater than 0', 'from 2 to 8192'; 'text' or 'any number' when unbounded."""
+        default = cls.defaults[key]
+        if isinstance(default, bool):
+            return "true or false"
+        if isinstance(default, str):
+            return " or ".join(cls.option_choices.get(key, ())) or "text"
+        rng = cls.option_range(key)
+        return rng.describe(whole=isinstance(default, int)) if rng else "any number"
+
+    @classmethod
     def option_conflicts(cls, options: dict) -> str | None:
         """Override for options that cannot go together: what is wrong and what to do,
         or None. ``options`` are complete (defaults filled in) and of the right types."""
@@ -184,11 +196,11 @@ class PretextMethod(nn.Module):
             try:
                 return as_flag(value, key)
             except ValueError:
-                raise bad("true or false") from None
+                raise bad(cls.option_allowed(key)) from None
         if isinstance(default, str):
             choices = cls.option_choices.get(key)
             if not isinstance(value, str) or (choices and value not in choices):
-                raise bad(" or ".join(choices) if choices else "text")
+                raise bad(cls.option_allowed(key))
             return value
         # a number: int or float, like its default
         number = value
@@ -207,7 +219,7 @@ class PretextMethod(nn.Module):
             number = float(number)
         rng = cls.option_range(key)
         if rng is not None and number not in rng:
-            raise ValueError(f"{cls.name} option {key} must be {rng.describe(isinstance(default, int))}, "
+            raise ValueError(f"{cls.name} option {key} must be {cls.option_allowed(key)}, "
                              f"got {_num(number)}: {rng.why} (default {shown_default})")
         return number
 

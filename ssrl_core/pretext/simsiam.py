@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod, as_flag  # noqa: F401 (as_flag lived here; base.py checks every option)
+from .base import PretextMethod
 from .losses import negative_cosine
 
 
