@@ -34,9 +34,6 @@ class DatasetMissing(FileNotFoundError):
         self.folder, self.files, self.missing = folder, tuple(files), tuple(missing)
         self.source, self.reason = source, reason
 
-    def __str__(self) -> str:
-        return self.args[0] if self.args else ""
-
 
 DATASETS: dict[str, str] = {
     "digits": "scikit-learn's 1,797 handwritten digits, 8x8 upsampled to 32x32, grayscale (built in)",
