@@ -2,11 +2,14 @@
 
 Cache keys (see ``ssrl_core.evaluate.suite``): ``linear/<target>/<budget>/s<seeds>`` and
 ``finetune/<target>/<budget>/s<seeds>/t<steps>`` in a run's ``probes.json``;
-``random-linear/...`` and ``supervised-scratch/...`` in the shared reference cache.
+``random-linear/...``, ``random-knn/label`` and ``supervised-scratch/...`` in the shared
+reference cache.
 """
 from __future__ import annotations
 
 from ssrl_core.config import default_batch
+from ssrl_core.data.imageset import KNN_K
+from ssrl_core.evaluate.probes import SEEDS
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -63,12 +66,37 @@ def epoch_curve(records: list[dict], key: str) -> tuple[list[int], list[float]] 
     return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
 
 
-def knn_k_curve(probes: dict) -> tuple[list[int], list[float]] | None:
-    ks = probes.get("knn_k")
+RANDOM_KNN = "random-knn/label"
+
+
+def knn_k_curve(cache: dict, key: str = "knn_k") -> tuple[list[int], list[float]] | None:
+    """(k, kNN accuracy) sorted by k: a run's own (``knn_k`` in its probes) or, with
+    ``key=RANDOM_KNN``, its random encoder's (in its reference cache)."""
+    ks = cache.get(key)
     if not ks:
         return None
     pts = sorted((int(k), float(v)) for k, v in ks.items())
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:
+    """The random encoder's (kNN accuracy at k=20, linear readout on all labels) from a
+    run's reference cache: the same two numbers a run's summary has, for the untrained
+    network of its architecture and seed. None where not computed yet."""
+    knn = (refs.get(RANDOM_KNN) or {}).get(str(KNN_K))
+    linear = (refs.get(f"random-linear/label/all/s{seeds}") or {}).get("mean")
+    return knn, linear
+
+
+def knn_gain(summary: dict, refs: dict) -> str:
+    """A run's kNN accuracy minus its random encoder's, signed ("+0.041"), or "–" while
+    either is missing (a text column: a blank number cell would look like zero)."""
+    knn, (random_knn, _) = summary.get("knn_accuracy"), random_encoder_scores(refs)
+    return "–" if knn is None or random_knn is None else f"{knn - random_knn:+.3f}"
+
+
+GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same architecture and seed (the random weights "
+             "depend on the seed, so each run is paired with its own). –: not computed yet")
 
 
 def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:

@@ -40,14 +40,18 @@ for r in picked:
     s, p = r["summary"] or {}, probes[r["id"]]
     le = readouts.budget_curve(p, "linear")
     rows.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"), "epochs": s.get("epochs"),
-                 "seed": s.get("seed"), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+                 "seed": s.get("seed"), "kNN acc": s.get("knn_accuracy"),
+                 "kNN gain over random": readouts.knn_gain(s, arts[r["id"]].references()),
+                 "linear acc": s.get("linear_accuracy"),
                  "linear, 1 label/class": readouts.value_at(le, 1), "linear, 10 labels/class": readouts.value_at(le, 10),
                  "rotation predictable": p.get("rotation_equivariance"), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "final loss": s.get("final_loss"),
                  "train s": s.get("train_seconds")})
 st.dataframe(rows, hide_index=True, key="cmp_table", column_config={
-    c: st.column_config.NumberColumn(format="%.3f") for c in
-    ("kNN acc", "linear acc", "linear, 1 label/class", "linear, 10 labels/class", "rotation predictable", "final loss")})
+    **{c: st.column_config.NumberColumn(format="%.3f") for c in
+       ("kNN acc", "linear acc", "linear, 1 label/class", "linear, 10 labels/class", "rotation predictable",
+        "final loss")},
+    "kNN gain over random": st.column_config.TextColumn(alignment="right", help=readouts.GAIN_HELP + ".")})
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d)
 

@@ -1,17 +1,17 @@
-"""Evaluate: kNN and linear-probe accuracy of finished runs next to the random baseline;
+"""Evaluate: kNN and linear-probe accuracy of finished runs next to the random encoder of each run's seed;
 label-efficiency curves (linear readout and fine-tuning against the random encoder and
 supervised training from scratch), kNN accuracy as k varies, accuracy over pretraining."""
 import streamlit as st
 
 from app import charts, readouts, services, widgets
-from ssrl_core.config import RunConfig
 
 st.title("Evaluate")
 st.markdown(
     "Two readouts of the **frozen** features, both trained on the train split and scored on the test split: "
     "a **kNN** vote (cosine similarity, k=20) and a **linear probe** (logistic regression). "
     "A pretext task has earned only what it adds above the **random** encoder: untrained convolutions "
-    "already give surprisingly good features."
+    "already give surprisingly good features. Each run is paired with the untrained network of its own "
+    "architecture and seed, computed with its probes (no separate run needed)."
 )
 runs = services.finished_runs()
 if not runs:
@@ -29,62 +29,53 @@ def encoder_of(r: dict) -> str:
     return (r["summary"] or {}).get("encoder") or r["config"].get("encoder")
 
 
-baselines = {}
-for r in on_data:
-    if r["method"] == "random":
-        baselines.setdefault(encoder_of(r), r)  # newest first
-needed = sorted({encoder_of(r) for r in picked} - set(baselines))
-if needed:
-    active = [r for r in services.store().list(limit=200)
-              if r["status"] in services.ACTIVE and r["method"] == "random" and r["dataset"] == dataset]
-    if active:
-        st.info("The random baseline is being computed; it appears here when done.")
-    else:
-        st.warning(f"No random baseline yet for {', '.join(needed)} on {dataset} (a run of the untrained encoder): "
-                   "the bars and the *kNN gain over random* column have nothing to compare with. (The dashed "
-                   "*random encoder* line in the label-efficiency chart below needs no such run: each run's probes "
-                   "compute that linear readout, but not a kNN accuracy.)")
-        if st.button("Compute the random baseline", key="eval_baseline"):
-            refused = None
-            for enc in needed:
-                _, refused = services.submit(RunConfig(dataset=dataset, method="random", encoder=enc, epochs=0))
-            if refused:
-                st.error(refused)
-            else:
-                st.rerun()
-
-shown = picked + [baselines[e] for e in sorted({encoder_of(r) for r in picked} | set(baselines)) if e in baselines]
-if not shown:
+probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}  # each run's probes.json, read once
+refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}  # shared reference caches
+# the random encoder each run is paired with: same architecture and seed (its probes compute it)
+pairs = {r["id"]: (encoder_of(r), r["config"].get("seed", 0)) for r in picked}
+several_encoders = len({enc for enc, _ in pairs.values()}) > 1
+labelled = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]
+lacking = [r for r in labelled
+           if not probes[r["id"]].get("knn_k") or readouts.random_encoder_scores(refs[r["id"]])[0] is None]
+widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
+                         warning="lack probes this page draws (kNN as k varies, label efficiency, or their random "
+                                 "encoder's kNN and linear readout)",
+                         button="Compute their probes (seconds per run)")
+if not picked:
     st.info("Pick runs to compare.")
     st.stop()
 
-labels, knn, lin, rows = [], [], [], []
-for r in shown:
+
+def random_name(enc: str, seed) -> str:
+    return f"random {enc} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
+
+
+labels, knn, lin, rows, randoms = [], [], [], [], {}
+for r in picked:
     s = r["summary"] or {}
-    base = baselines.get(encoder_of(r))
-    b = (base or {}).get("summary") or {}
-    name = f"{r['method']} ({r['id'][-4:]})"
-    labels.append(name)
+    rk, rl = readouts.random_encoder_scores(refs[r["id"]])
+    if rk is not None or rl is not None:
+        randoms.setdefault(pairs[r["id"]], (rk, rl))
+    labels.append(f"{r['method']} ({r['id'][-4:]})")
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
-    if r["method"] == "random":
-        gain = "baseline"
-    elif b.get("knn_accuracy") is None or s.get("knn_accuracy") is None:
-        gain = "–"
-    else:
-        gain = f"{s['knn_accuracy'] - b['knn_accuracy']:+.3f}"
     rows.append({"run": services.run_label(r), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-                 "kNN gain over random": gain, "embedding std": s.get("embedding_std"),
+                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
+for (enc, seed), (rk, rl) in sorted(randoms.items(), key=str):
+    labels.append(random_name(enc, seed))
+    knn.append(rk)
+    lin.append(rl)
+    rows.append({"run": random_name(enc, seed) + " · untrained", "kNN acc": rk, "linear acc": rl,
+                 "kNN gain over random": "baseline"})
 
 st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
 st.dataframe(rows, hide_index=True, key="eval_table",
              column_config={**{c: st.column_config.NumberColumn(format="%.3f") for c in ("kNN acc", "linear acc")},
                             "kNN gain over random": st.column_config.TextColumn(
                                 alignment="right",
-                                help="kNN accuracy minus that of the random-baseline run of the same encoder on this "
-                                     "dataset. –: no such run yet (the button above computes it in seconds)."),
+                                help=readouts.GAIN_HELP + " (the button above computes it in seconds)."),
                             "embedding std": st.column_config.NumberColumn(format="%.4f", help=widgets.COLLAPSE_HELP),
                             "effective rank": st.column_config.NumberColumn(format="%.1f", help=widgets.COLLAPSE_HELP)})
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
@@ -97,8 +88,6 @@ st.caption("How to read it: on digits a random cnn-small already reaches about 0
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
 readable = [r for r in picked if r["dataset"] == dataset]
-probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in shown}  # each run's probes.json, read once
-refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in readable}  # shared reference caches
 series, ref_series = {}, {}
 for r in readable:
     name = f"{r['method']} ({r['id'][-4:]})"
@@ -138,10 +127,6 @@ st.markdown(
     "images per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split."
     + (" " + refs_text if refs_text else "")
 )
-widgets.offer_probe_jobs(readable, [r for r in readable if not probes[r["id"]].get("knn_k")], key="eval_probe_missing",
-                         warning="finished before probes were computed after training",
-                         button="Compute their probes (seconds per run)")
-
 if series:
     st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
     if SCRATCH_REF in ref_series:
@@ -179,14 +164,19 @@ elif readable:
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("kNN accuracy as k varies")
-    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]])
-          for r in shown}
-    ks = {k: (v[0], v[1], None) for k, v in ks.items() if v}
+    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]]) for r in picked}
+    random_ks = {}
+    for r in picked:
+        name = random_name(*pairs[r["id"]])
+        if name not in random_ks:
+            random_ks[name] = readouts.knn_k_curve(refs[r["id"]], readouts.RANDOM_KNN)
+    ks = {k: (v[0], v[1], None) for k, v in {**ks, **random_ks}.items() if v}
     if ks:
         st.plotly_chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
-                                      ticktext=["1", "5", "20", "100"]), key="eval_knn_k")
+                                      ticktext=["1", "5", "20", "100"], dashed=list(random_ks)), key="eval_knn_k")
         st.caption("Small k trusts the closest images; large k asks whole neighbourhoods to agree. A curve that "
-                   "falls fast with k means classes are close together but not well separated.")
+                   "falls fast with k means classes are close together but not well separated. The dashed line is "
+                   "the untrained encoder of the same seed: the gap to it at each k is what pretraining added.")
 with c2:
     st.subheader("Accuracy over pretraining")
     ep = {}

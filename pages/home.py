@@ -36,4 +36,4 @@ st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo
 st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:")
 st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")
 st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:")
-st.page_link("../pages/evaluate.py", label="Compare runs with the random baseline", icon=":material/leaderboard:")
+st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:")

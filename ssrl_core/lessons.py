@@ -19,6 +19,7 @@ Metrics a check can name, as ``RUN.METRIC`` (RUN is a run name of the lesson):
     supervised_scratch@B  the same network trained from scratch on those labels (computed
                         for the budgets the lesson lists in [probes] supervised_scratch)
     knn@K               kNN accuracy with K neighbours (1, 5, 20, 100)
+    random_knn@K        the same for the random encoder of the run's architecture and seed
     invariance:OP       invariance score of an augmentation op (1 = features unchanged)
     factor:F@B          linear probe of ground-truth factor F with B labels per value (2, all)
     rotation_equivariance   accuracy of predicting a 0/90/180/270 rotation (chance 0.25)
@@ -309,7 +310,7 @@ def parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None 
         if kind == "supervised_scratch" and arg not in (scratch or set()):
             raise ValueError(f"{ref!r}: add {0 if arg == 'all' else arg} to [probes] supervised_scratch so it is computed")
         return run, kind, arg
-    if kind == "knn":
+    if kind in ("knn", "random_knn"):
         if arg not in KNN_KS:
             raise ValueError(f"{ref!r}: k must be one of {', '.join(KNN_KS)}")
         return run, kind, arg
@@ -375,6 +376,8 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
         v = (d.references.get(key) or {}).get("mean")
     elif kind == "knn":
         v = (d.probes.get("knn_k") or {}).get(arg)
+    elif kind == "random_knn":
+        v = (d.references.get("random-knn/label") or {}).get(arg)
     elif kind == "invariance":
         v = ((d.probes.get("invariance") or {}).get(arg) or {}).get("score")
     elif kind == "factor":

@@ -159,21 +159,33 @@ def test_explore_map_and_neighbours(finished_run):
     assert not at.exception
 
 
-def test_evaluate_offers_and_then_shows_the_random_baseline(finished_run):
-    finished_run("simclr")
-    at = open_page("evaluate")
-    assert "No random baseline yet" in at.warning[0].value
-    at.button(key="eval_baseline").click().run()
-    queued = [r for r in RunStore().list() if r["status"] == "queued"]
-    assert [(r["method"], r["config"]["encoder"]) for r in queued] == [("random", "cnn-small")]
+def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_run):
+    from ssrl_core.evaluate.suite import RunProbes
+    from ssrl_core.runs.artifacts import RunArtifacts
 
-    finished_run("random")
+    rid = finished_run("simclr")  # its probes.json came along; the shared references did not
+    at = open_page("evaluate")
+    assert "1 of the chosen runs lack probes this page draws" in at.warning[0].value
+    assert list(at.dataframe[0].value["kNN gain over random"]) == ["–"]
+    at.button(key="eval_probe_missing").click().run()  # a background job: wait for it here instead
+    run_dir = RunStore().get(rid)["run_dir"]
+    RunProbes(run_dir).standard()
     at = open_page("evaluate")
     assert not at.warning
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     bars = {t["name"]: t["x"] for t in spec["data"]}
     assert set(bars) == {"kNN (k=20)", "linear probe"}
-    assert any(x.startswith("simclr") for x in bars["kNN (k=20)"]) and any(x.startswith("random") for x in bars["kNN (k=20)"])
+    assert bars["kNN (k=20)"][-1] == "random encoder (seed 0)" and bars["kNN (k=20)"][0].startswith("simclr")
+    table = at.dataframe[0].value
+    gains = dict(zip(table["run"], table["kNN gain over random"]))
+    assert gains["random encoder (seed 0) · untrained"] == "baseline"
+    random_knn = RunArtifacts(run_dir).references()["random-knn/label"]["20"]
+    simclr_knn = RunStore().get(rid)["summary"]["knn_accuracy"]
+    [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
+    assert gain == f"{simclr_knn - random_knn:+.3f}"
+    knn_k = next(c for c in at.get("plotly_chart") if "k (neighbours voting)" in c.proto.spec)
+    lines = {t["name"]: t["line"]["dash"] for t in json.loads(knn_k.proto.spec)["data"]}
+    assert lines["random encoder (seed 0)"] == "dash" and any(n.startswith("simclr") for n in lines)
 
 
 def test_explore_shows_the_pca_map_while_the_umap_is_computed(finished_run):
@@ -303,6 +315,15 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     table = at.dataframe[0].value
     assert list(table["run"]) == [f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"]
     assert table["linear, 1 label/class"].between(0, 1).all()
+    assert list(table["kNN gain over random"]) == ["–", "–"]  # the shared random reference is not computed yet
+    from ssrl_core.evaluate.suite import RunProbes
+
+    RunProbes(RunStore().get(a)["run_dir"]).standard()  # the simclr run's, as the worker computes them
+    at = open_page("compare")
+    table = at.dataframe[0].value
+    gain = dict(zip(table["run"], table["kNN gain over random"]))
+    # rotation shares simclr's dataset, encoder, augmentations and seed, hence its random reference
+    assert all(g[0] in "+-" and abs(float(g)) < 1 for g in gain.values())
     specs = charts_by_title(at)
     assert {t["name"] for t in specs["epoch"]["data"]} == {f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"}
     nbr_rows = images(at)[1:]

@@ -30,12 +30,11 @@ def test_evaluate_says_which_random_reference_it_draws_and_never_shows_none(fini
     assert "sits above *supervised from scratch*" not in captions(at)
     assert "dashed *random encoder* line" in captions(at)
     assert at.button(key="eval_finetune")
-    # the warning about the missing random run does not deny the random line that is drawn
-    warning = at.warning[0].value
-    assert "No random baseline yet for cnn-small on digits (a run of" in warning and "random encoder* line" in warning
-    # a missing gain is a dash with its reason in the column's help, never the text "None"
+    # each run is paired with its own random encoder: no random run is needed for the gain
+    assert not at.warning
     table = at.dataframe[0].value
-    assert list(table["kNN gain over random"]) == ["–"]
+    assert list(table["kNN gain over random"])[-1] == "baseline"
+    assert all(g[0] in "+-" for g in list(table["kNN gain over random"])[:-1])
 
     # with the supervised reference in the shared cache, both dashed lines are drawn and described
     cache = reference_cache(RunConfig.from_dict(RunArtifacts(run_dir).config))
@@ -47,15 +46,6 @@ def test_evaluate_says_which_random_reference_it_draws_and_never_shows_none(fini
     assert {t["name"] for t in le["data"]} >= {"random encoder, linear", "supervised from scratch"}
     assert "The dashed lines are" in _label_efficiency_text(at)
     assert "sits above *supervised from scratch*" in captions(at)
-
-    # with a random run, the gain is a signed number and the random row is marked as the baseline
-    finished_run("random")
-    at = open_page("evaluate")
-    assert not at.warning
-    gains = dict(zip(at.dataframe[0].value["run"], at.dataframe[0].value["kNN gain over random"]))
-    assert sorted(gains.values())[-1] == "baseline"
-    [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
-    assert gain[0] in "+-" and abs(float(gain)) < 1
 
 
 def test_bars_cut_at_the_axis_keep_a_visible_value_label(tmp_path):

@@ -114,6 +114,21 @@ def test_verdict_on_hand_made_numbers():
     assert L.judge(lesson, {})["verdict"] == "incomplete"  # no run finished
 
 
+def test_a_kNN_gain_over_random_needs_no_random_run(tmp_path):
+    """``random_knn@K`` reads the shared reference of the run's seed: a check of the gain
+    over random names one run only."""
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.knn@20 - a.random_knn@20"')
+                                     .replace("right = 0.5", "right = 0.03"))
+    lesson = L.load(tmp_path / "x.toml")
+    v = L.judge(lesson, {"a": _data(probes={"knn_k": {"20": 0.95}}, references={"random-knn/label": {"20": 0.90}})})
+    assert v["checks"][0]["passed"] is True and v["checks"][0]["left_value"] == pytest.approx(0.05)
+    v = L.judge(lesson, {"a": _data(probes={"knn_k": {"20": 0.95}})})  # the reference not computed yet
+    assert v["checks"][0]["passed"] is None
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.random_knn@3"'))
+    with pytest.raises(L.LessonError, match="k must be one of 1, 5, 20, 100"):
+        L.load(tmp_path / "x.toml")
+
+
 def test_verdict_reads_epochs_invariance_and_factors():
     collapse = L.load_by_name("collapse")
     runs = {"simsiam": _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.90}),

@@ -18,7 +18,7 @@ from ssrl_core.evaluate.epochs import (EPOCHS_LOG, SNAPSHOTS, EpochProbe, evolut
                                        read_snapshots, snapshot_epochs)
 from ssrl_core.evaluate.finetune import train_classifier
 from ssrl_core.evaluate.invariance import invariance_scores, rotate_all, rotation_equivariance
-from ssrl_core.evaluate.suite import PROBES, Cache, RunProbes, random_linear, supervised_scratch
+from ssrl_core.evaluate.suite import PROBES, Cache, RunProbes, random_knn, random_linear, supervised_scratch
 
 CPU = torch.device("cpu")
 
@@ -444,6 +444,29 @@ def test_references_are_shared_and_cached(finished_run, ssrl_home):
     f = rp.finetune(1, seeds=1, steps=2)
     assert f["steps"] == 2 and len(f["values"]) == 1
     assert "finetune/label/1/s1/t2" in rp.cache.read()
+
+
+def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run, ssrl_home):
+    """A run's random reference (kNN at each k, linear readout on all labels) reproduces what
+    a run of the untrained encoder with the same architecture and seed measures, so a gain
+    over random is paired seed for seed without such a run; computed once, read back after."""
+    from ssrl_core.runs.store import RunStore
+
+    torch.set_num_threads(1)
+    trained = RunProbes(run_dir_of(finished_run("simclr")), device="cpu").trained
+    knn = random_knn(trained)
+    assert set(knn) == {"1", "5", "20", "100"} and all(0 < v <= 1 for v in knn.values())
+    rid = finished_run("random")  # the untrained encoder itself, seed 0 like the simclr run
+    summary = RunStore().get(rid)["summary"]
+    assert knn["20"] == summary["knn_accuracy"]
+    assert random_linear(trained, 0)["mean"] == pytest.approx(summary["linear_accuracy"], abs=1e-9)
+    assert random_knn(RunProbes(run_dir_of(rid), device="cpu").trained) == knn  # one shared reference
+    [ref] = list((ssrl_home / "references").glob("*.json"))
+    assert json.loads(ref.read_text())["random-knn/label"] == knn
+    # another seed is another random encoder, with its own reference
+    other = trained.config.to_dict() | {"seed": 1}
+    trained.config = type(trained.config).from_dict(other)
+    assert random_knn(trained) != knn and len(list((ssrl_home / "references").glob("*.json"))) == 2
 
 
 def test_a_failing_probe_does_not_fail_the_trained_run(tmp_path, monkeypatch):

@@ -14,8 +14,9 @@ Keys of ``probes.json``:
     rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
 
 References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
-the random encoder's linear readout and supervised training from scratch on the same
-labelled subsets (same augmentations, same seeds), keyed by what determines them.
+the random encoder's linear readout (``random-linear/...``) and kNN accuracy as k varies
+(``random-knn/label``), and supervised training from scratch on the same labelled subsets
+(same augmentations, same seeds), keyed by what determines them.
 """
 from __future__ import annotations
 
@@ -153,7 +154,9 @@ class RunProbes:
                 emit({"kind": "phase", "phase": f"probes: label efficiency ({pr.budget_name(b)} per class)"})
                 out["label_efficiency"][pr.budget_name(b)] = self.linear(b)
             emit({"kind": "phase", "phase": "probes: random reference"})
-            random_reference(self.trained)  # seconds, shared by every run like this one
+            feats = _RandomFeatures(self.trained)  # seconds, shared by every run like this one
+            random_reference(self.trained, features=feats)
+            random_knn(self.trained, features=feats)
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
             out["factors"] = self.factors()
@@ -202,19 +205,33 @@ def reference_cache(cfg) -> Cache:
     return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json")
 
 
-def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: int = pr.SEEDS) -> dict[str, dict]:
+class _RandomFeatures:
+    """The random encoder of a run's architecture and seed, embedding the dataset once, on
+    first use (a reference whose results are all cached never builds it)."""
+
+    def __init__(self, trained):
+        self.trained = trained
+        self._feats: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._feats is None:
+            t = self.trained
+            torch.manual_seed(t.config.seed)
+            enc = build_encoder(t.config.encoder, t.dataset.channels).to(t.device, memory_format=MEMORY_FORMAT)
+            self._feats = embed(enc, t.dataset.images, t.device)
+        return self._feats
+
+
+def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: int = pr.SEEDS,
+                     features: _RandomFeatures | None = None) -> dict[str, dict]:
     """Linear readout on a random encoder of the run's architecture and seed, at each budget;
     the random encoder embeds the dataset once, and only when a budget is missing."""
     ds = trained.dataset
     cache = reference_cache(trained.config)
-    feats: list[np.ndarray] = []
+    feats = features or _RandomFeatures(trained)
 
     def compute(per_class: int) -> dict:
-        if not feats:
-            torch.manual_seed(trained.config.seed)
-            enc = build_encoder(trained.config.encoder, ds.channels).to(trained.device, memory_format=MEMORY_FORMAT)
-            feats.append(embed(enc, ds.images, trained.device))
-        f = feats[0]
+        f = feats()
         y = pr.target_labels(ds, target)
         tr, te = pr.labelled_split(ds, y)
         return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
@@ -226,6 +243,22 @@ def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: 
 def random_linear(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS) -> dict:
     """``random_reference`` at one budget."""
     return random_reference(trained, (per_class,), target, seeds)[pr.budget_name(per_class)]
+
+
+def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, float]:
+    """kNN accuracy of the random encoder of the run's architecture and seed, {k: accuracy}
+    for k in 1, 5, 20, 100: what a run's own ``knn_k`` is paired with, seed for seed, so a
+    kNN gain over random needs no separate baseline run. Labels only (kNN votes need classes)."""
+    ds = trained.dataset
+    feats = features or _RandomFeatures(trained)
+
+    def compute() -> dict:
+        f = feats()
+        y = ds.labels.numpy()
+        tr, te = pr.labelled_split(ds, y)
+        return pr.knn_curve(f[tr], y[tr], f[te], y[te], ds.num_classes)
+
+    return reference_cache(trained.config).get("random-knn/label", compute)
 
 
 def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
