@@ -20,11 +20,28 @@ PALETTE = [
     "#e6550d", "#31a354", "#756bb1", "#636363",
 ]
 UNKNOWN = "#c7c7c7"
+# values that are colours are drawn in their own colour (shapes' ``color`` factor: a red
+# point is a red shape), toned so that each stays visible on white
+NAMED_COLOURS = {
+    "red": "#d62728", "orange": "#ff7f0e", "yellow": "#e3b505", "green": "#2ca02c", "cyan": "#17becf",
+    "blue": "#1f3fd6", "purple": "#7b2cbf", "magenta": "#d633c7", "pink": "#f781bf", "brown": "#8c564b",
+    "black": "#111111", "gray": "#7f7f7f", "grey": "#7f7f7f", "white": "#e8e8e8",
+}
 
 
-def colour_of(values: np.ndarray) -> list[str]:
-    """One colour per integer value (-1, unknown, in light gray)."""
-    return [UNKNOWN if v < 0 else PALETTE[int(v) % len(PALETTE)] for v in values]
+def palette_for(value_names: Sequence[str] | None) -> list[str]:
+    """The colour of each value: its own when every value is a colour's name, otherwise
+    ``PALETTE`` in order."""
+    names = [str(n).lower() for n in value_names or ()]
+    if names and all(n in NAMED_COLOURS for n in names):
+        return [NAMED_COLOURS[n] for n in names]
+    return PALETTE
+
+
+def colour_of(values: np.ndarray, value_names: Sequence[str] | None = None) -> list[str]:
+    """One colour per integer value (-1, unknown, in light gray), from ``palette_for``."""
+    palette = palette_for(value_names)
+    return [UNKNOWN if v < 0 else palette[int(v) % len(palette)] for v in values]
 
 
 def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
@@ -44,13 +61,13 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         x=coords[:, 0], y=coords[:, 1], mode="markers", name="images", showlegend=False,
         customdata=rows, text=names,
         hovertemplate="row %{customdata}<br>%{text}<extra></extra>",
-        marker=dict(size=5 if n > 3000 else 7, color=colour_of(values), opacity=0.8, line=dict(width=0)),
+        marker=dict(size=5 if n > 3000 else 7, color=colour_of(values, value_names), opacity=0.8, line=dict(width=0)),
     ))
     present = sorted({int(v) for v in values})
     for v in present[:40]:  # legend only: empty traces
         fig.add_trace(go.Scattergl(
             x=[None], y=[None], mode="markers", name=value_names[v] if 0 <= v < len(value_names) else "unknown",
-            marker=dict(size=9, color=UNKNOWN if v < 0 else PALETTE[v % len(PALETTE)]), hoverinfo="skip",
+            marker=dict(size=9, color=colour_of([v], value_names)[0]), hoverinfo="skip",
         ))
     pos = {int(r): i for i, r in enumerate(rows)}
     hl = [pos[r] for r in highlight if r in pos]
@@ -99,15 +116,15 @@ def map_png(coords: np.ndarray, values: np.ndarray, size: int = 600, point: int 
         margin = r + 2
         scale = (size - 2 * margin) / span
         centre = (size - (hi - lo) * scale) / 2  # keep the aspect ratio, centred
-        for (x, y), v in zip(coords[ok], values[ok]):
+        for (x, y), c in zip(coords[ok], colour_of(values[ok], value_names)):
             px = centre[0] + (x - lo[0]) * scale
             py = size - (centre[1] + (y - lo[1]) * scale)  # y up, as in the chart
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=_rgb(colour_of([v])[0]))
+            draw.ellipse((px - r, py - r, px + r, py + r), fill=_rgb(c))
     if value_names:
         present = sorted({int(v) for v in values})[:40]
         for i, v in enumerate(present):
             y = 10 + i * 16
-            draw.rectangle((size + 8, y, size + 18, y + 10), fill=_rgb(colour_of([v])[0]))
+            draw.rectangle((size + 8, y, size + 18, y + 10), fill=_rgb(colour_of([v], value_names)[0]))
             name = value_names[v] if 0 <= v < len(value_names) else "unknown"
             draw.text((size + 24, y - 1), str(name)[:14], fill=(40, 40, 40))
     buf = io.BytesIO()
