@@ -120,6 +120,7 @@ else:
     for r in picked:
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
         same = sum(int(ds.labels[i]) == int(ds.labels[row]) for i, _ in nb)
-        st.markdown(f"**{name[r['id']]}** · {same} of {len(nb)} share the query's label")
+        shared = f" · {same} of {len(nb)} share the query's label" if int(ds.labels[row]) >= 0 else ""  # if it has one
+        st.markdown(f"**{name[r['id']]}**{shared}")
         st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
-                 caption=[f"{ds.label_name(i)} · sim {s:.3f}" for i, s in nb])
+                 caption=[f"#{i} · {ds.label_name(i)} · sim {s:.3f}" for i, s in nb])

@@ -50,8 +50,12 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             "PCA of the features; the UMAP is still being computed and replaces it when ready.")
            + " Click a point to see its image and nearest neighbours.")
 
-state_key = f"explore_row_{run['id']}"
-selected = st.session_state.get(state_key)
+state_key, pick_key = f"explore_row_{run['id']}", f"explore_pick_{run['id']}"
+last = len(ds) - 1
+if state_key not in st.session_state:  # a link or a reload: the image in the address, if any
+    st.session_state[state_key] = urlstate.read("image", urlstate.integer(0, last), None)
+selected = st.session_state[state_key]
+urlstate.write("image", selected, None)
 neighbours = art.neighbours(selected, k=8) if selected is not None else []
 
 map_col, side = st.columns([3, 2], gap="medium")
@@ -78,17 +82,38 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
     st.session_state[state_key] = row
     st.rerun()
 
+def value_name(r: int) -> str:
+    """Image ``r``'s value of what the map is coloured by (its label by default)."""
+    v = int(values[r])
+    return names[v] if 0 <= v < len(names) else "?"
+
+
+def neighbour_caption(r: int, sim: float) -> str:
+    return f"#{r} · {value_name(r)} · sim {sim:.3f}"
+
+
 def caption(r: int) -> str:
-    return f"#{r} {ds.label_name(r)} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
+    shown = ds.label_name(r) if colour_by == "label" else f"{ds.label_name(r)}, {colour_by} {value_name(r)}"
+    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
 
 
+def choose_typed() -> None:
+    typed = st.session_state.get(pick_key)
+    if typed is not None and 0 <= typed <= last:
+        st.session_state[state_key] = int(typed)
+
+
+if pick_key not in st.session_state:
+    st.session_state[pick_key] = selected if selected is not None else 0
+if selected is not None and st.session_state.get(f"{pick_key}_follows") != selected:
+    st.session_state[pick_key] = selected  # the box shows the image chosen by a click or at random
+    st.session_state[f"{pick_key}_follows"] = selected
 with side:
     a, b = st.columns([1, 1])
-    last = len(ds) - 1
     # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
     # so the page would go on showing the previous image without a word; here it gets an answer
-    typed = a.number_input(f"…or pick image # (0 to {last})", value=selected if selected is not None else 0, step=1,
-                           key=f"explore_pick_{run['id']}")
+    typed = a.number_input(f"…or pick image # (0 to {last})", step=1, key=pick_key, on_change=choose_typed,
+                           help="Type a number and press Enter.")
     in_range = typed is not None and 0 <= typed <= last
     if not in_range:
         st.error(f"There is no image #{typed}: {run['dataset']} has images #0 to #{last}.")
@@ -101,13 +126,18 @@ with side:
     if selected is None:
         st.caption("No image chosen yet: click a point on the map.")
     else:
-        st.markdown(f"**Image #{selected}** and its 8 nearest neighbours (cosine similarity of the features)")
+        st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
+                    "features)")
         st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected))
         for start in range(0, len(neighbours), 4):
             for col, (i, sim) in zip(st.columns(4, gap="small"), neighbours[start:start + 4]):
-                col.image(to_hwc(ds.images[i], 3), caption=f"{ds.label_name(i)} · sim {sim:.3f}", width="stretch")
-        same = sum(int(ds.labels[i]) == int(ds.labels[selected]) for i, _ in neighbours)
-        st.caption(f"{same} of {len(neighbours)} neighbours share the query's label.")
+                col.image(to_hwc(ds.images[i], 3), caption=neighbour_caption(i, sim), width="stretch")
+        what = "label" if colour_by == "label" else colour_by
+        if int(values[selected]) >= 0 and neighbours:  # nothing to share when the query's value is unknown
+            same = sum(int(values[i]) == int(values[selected]) for i, _ in neighbours)
+            st.caption(f"{same} of {len(neighbours)} neighbours share the query's {what} ({value_name(selected)}).")
+        elif neighbours:
+            st.caption(f"The query's {what} is unknown, so the neighbours cannot be checked against it.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
@@ -138,7 +168,7 @@ with up_col:
             st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
                      + (", grayscale" if ds.channels == 1 else ""))
             st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
-                     caption=[f"{ds.label_name(i)} · sim {s:.3f}" for i, s in q["neighbours"]])
+                     caption=[neighbour_caption(i, s) for i, s in q["neighbours"]])
             st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                        "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                        "against digits drawn light on dark) land wherever the encoder happens to put them.")

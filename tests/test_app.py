@@ -11,8 +11,11 @@ from .conftest import ROOT
 MAIN = str(ROOT / "app" / "main.py")
 
 
-def open_page(page: str | None = None) -> AppTest:
+def open_page(page: str | None = None, **params) -> AppTest:
+    """The app opened (at ``page``) with ``params`` in its address, as a link would."""
     at = AppTest.from_file(MAIN, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
     at.run()
     if page:
         at.switch_page(f"../pages/{page}.py")

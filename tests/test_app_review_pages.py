@@ -131,7 +131,7 @@ def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
     dataset_nbrs = [c for row in dataset_nbrs[1:] for c in row]  # after the clicked image
     import re
 
-    pattern = re.compile(r"^\S+ · sim -?\d\.\d{3}$")  # "7 · sim 0.912"
+    pattern = re.compile(r"^#\d+ · \S+ · sim -?\d\.\d{3}$")  # "#1203 · 7 · sim 0.912": a number to open
     assert len(dataset_nbrs) == 8 and all(pattern.match(c) for c in dataset_nbrs), dataset_nbrs
     assert len(upload_nbrs) == 8 and all(pattern.match(c) for c in upload_nbrs), upload_nbrs
 
