@@ -89,7 +89,11 @@ if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
                icon=":material/straighten:")
 if ds.factors:
-    st.caption("Ground-truth factors: " + ", ".join(ds.factors) + ". Colour the map by them on the Explore page.")
+    discrete = ds.discrete_factors()
+    continuous = [f for f in ds.factors if f not in discrete]
+    st.caption("Ground-truth factors to colour the map by (on the Explore page) and to probe (Invariance): "
+               + ", ".join(discrete) + "." + (" Continuous ones, shown in *Factors of these images* below: "
+                                              + ", ".join(continuous) + "." if continuous else ""))
 
 c1, c2, c3 = st.columns([2, 2, 1])
 classes = c1.multiselect("Only these classes", ds.class_names, key="data_classes")

@@ -105,3 +105,17 @@ def test_a_stray_image_is_listed_and_an_unlabelled_import_says_why(tmp_path):
     assert "all the images are in one folder ('cat')" in why and "one class cannot be classified" in why
     assert "put each class's images in a folder of its own" in why
 
+
+def test_the_shapes_caption_names_the_factors_explore_offers():
+    at = open_page("data")
+    at.selectbox(key="data_dataset").select("shapes").run()
+    ds = load_dataset("shapes")
+    discrete = ds.discrete_factors()
+    continuous = [f for f in ds.factors if f not in discrete]
+    assert discrete and continuous
+    [caption] = [c.value for c in at.caption if "factors" in c.value]
+    head, tail = caption.split(" Continuous")
+    assert "colour the map by" in head and "Explore" in head and "Invariance" in head
+    assert head.split(": ", 1)[1].rstrip(".").split(", ") == discrete
+    assert tail.split(": ", 1)[1].rstrip(".").split(", ") == continuous
+    assert at.selectbox(key="data_caption").options == ["label", *discrete]  # as Explore's colour picker
