@@ -45,11 +45,10 @@ with st.expander("Import your own images"):
             st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
     c1, c2 = st.columns(2)
     new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
-                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name")
+                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
     c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
-    if new_name.strip() in custom_datasets():
-        st.checkbox(f"Replace the dataset '{new_name.strip()}' imported before",
-                    key=f"data_import_replace_{new_name.strip()}",
+    if new_name in custom_datasets():
+        st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
                     help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
                          "import changes nothing). Runs made on the old images keep their accuracies, but their maps "
                          "and neighbours no longer match its images. Unticked again after every import.")

@@ -240,15 +240,15 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
         return names, classes, ""
     if names or (top and not all(folders)):  # cat/ and dog.png alike: one class folder, images beside it
         one, outside = (names[0], classes.count(None)) if names else (top[0], len(folders) - len(inner))
-        where = f"only one class folder ({one!r})" + (f" besides {outside} image(s) outside it" if outside else "")
+        why = f"the archive has only one class folder ({one!r})" + (
+            f" besides {outside} image(s) outside it" if outside else "") + ", and one class cannot be classified"
     elif top:
-        where = f"all the images are in one folder ({top[0]!r}) with no class folders in it"
+        why = (f"all the images are in one folder ({top[0]!r}) with no class folders in it, and one class cannot "
+               "be classified")
     else:
-        return [], [None] * len(folders), ("Unlabelled: the images are loose, not in class folders. For labels, "
-                                           "put each class's images in a folder of its own (cat/1.png, dog/2.png).")
-    return [], [None] * len(folders), (f"Unlabelled: the archive has {where}, and one class cannot be classified. "
-                                       "For labels, put each class's images in a folder of its own, two or more "
-                                       "(cat/1.png, dog/2.png).")
+        why = "the images are loose, not in class folders"
+    return [], [None] * len(folders), (f"Unlabelled: {why}. For labels, put each class's images in a folder of "
+                                       "its own, two or more (cat/1.png, dog/2.png).")
 
 
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
@@ -289,8 +289,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         arrays, labels, grays = [], [], []
         for (info, path), cls in zip(files, classes):
             if labelled and cls is None:
-                report.skipped.append({"member": info.filename, "reason": "outside the class folders (at the top "
-                                       "level): move it into one to include it"})
+                report.skipped.append({"member": info.filename,
+                                       "reason": "outside the class folders: move it into one to include it"})
                 continue
             try:
                 arr, gray = decode_image(_read_bounded(zf, info), int(size))
