@@ -159,10 +159,11 @@ def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -
     return runs
 
 
-def import_archive(upload, name: str, size: int) -> dict:
+def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
     """Import an uploaded zip (a file-like object) as a dataset; returns the report dict.
-    Raises ValueError (ArchiveRejected included) with the reason."""
-    return import_images(upload, name=name, size=size).to_dict()
+    Raises ValueError (ArchiveRejected and NameTaken included) with the reason; ``replace``
+    replaces an imported dataset of that name."""
+    return import_images(upload, name=name, size=size, replace=replace).to_dict()
 
 
 def preflight(cfg) -> str | None:

@@ -4,13 +4,38 @@ import streamlit as st
 
 from app import services
 from app.images import grid
-from ssrl_core.data.custom import MAX_UPLOAD_MB, suggest_name
+from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, custom_datasets, suggest_name
+
+
+def import_clicked() -> None:
+    """The Import button: import the chosen archive; only this attempt's outcome is kept."""
+    ss = st.session_state
+    name = ss.get("data_import_name", "").strip()
+    tick = f"data_import_replace_{name}"  # ticked for this very name, or it does not count
+    replace = bool(ss.get(tick)) and name in custom_datasets()
+    if tick in ss:
+        ss[tick] = False  # every replacement is asked for anew
+    try:
+        report = services.import_archive(ss["data_upload"], name, ss["data_import_size"], replace=replace)
+    except NameTaken as e:
+        free = ss["data_import_name"] = ss["data_import_suggested"] = suggest_name(e.name)
+        ss["data_import_outcome"] = {"error": (
+            f"a dataset named '{e.name}' was imported before; nothing was changed. The name box now holds "
+            f"'{free}', which is free: click Import to import under it. To overwrite '{e.name}' instead, type "
+            f"its name back and tick *Replace the dataset '{e.name}' imported before*.")}
+    except ValueError as e:
+        ss["data_import_outcome"] = {"error": str(e)}
+    else:
+        ss["data_dataset"] = report["name"]
+        ss["data_import_outcome"] = {"report": report, "replaced": replace}
+
 
 st.title("Data")
 with st.expander("Import your own images"):
-    st.markdown("A **.zip** of class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset; a zip of "
-                f"loose images an unlabelled one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are "
-                "resized (shorter side, then a centre crop).")
+    st.markdown("A **.zip** of two or more class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset "
+                "(images beside the folders are skipped); a zip of loose images, or of one folder, an unlabelled "
+                f"one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are resized (shorter side, then a "
+                "centre crop).")
     upload = st.file_uploader("Archive", type=["zip"], key="data_upload")
     if upload is not None and st.session_state.get("data_import_for") != (upload.name, upload.size):
         # a new archive: name the dataset after it, unless a name of one's own is typed
@@ -20,23 +45,26 @@ with st.expander("Import your own images"):
             st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
     c1, c2 = st.columns(2)
     new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
-                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name")
-    size = c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
-    if st.button("Import", key="data_import", disabled=upload is None):
-        try:
-            report = services.import_archive(upload, new_name.strip(), size)
-        except ValueError as e:
-            st.error(f"Not imported: {e}")
-        else:
-            st.session_state["data_dataset"] = report["name"]
-            st.session_state["data_import_report"] = report
-            st.rerun()
-    report = st.session_state.get("data_import_report")
+                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
+    c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
+    if new_name in custom_datasets():
+        st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
+                    help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
+                         "import changes nothing). Runs made on the old images keep their accuracies, but their maps "
+                         "and neighbours no longer match its images. Unticked again after every import.")
+    st.button("Import", key="data_import", disabled=upload is None, on_click=import_clicked)
+    outcome = st.session_state.get("data_import_outcome") or {}
+    if "error" in outcome:
+        st.error(f"Not imported: {outcome['error']}")
+    report = outcome.get("report")
     if report:
-        st.success(f"Imported **{report['name']}**: {report['images']:,} images, "
+        st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
+                   f"{report['images']:,} images, "
                    + ("labelled: " + ", ".join(f"{k} {v}" for k, v in report["per_class"].items())
                       if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
                    f"{report['train']:,} for training, {report['test']:,} held out for testing.")
+        if report["unlabelled_reason"]:
+            st.info(report["unlabelled_reason"], icon=":material/label_off:")
         if report["skipped"]:
             st.warning(f"Skipped {len(report['skipped'])} file(s):")
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
@@ -60,7 +88,11 @@ if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
                icon=":material/straighten:")
 if ds.factors:
-    st.caption("Ground-truth factors: " + ", ".join(ds.factors) + ". Colour the map by them on the Explore page.")
+    discrete = ds.discrete_factors()
+    continuous = [f for f in ds.factors if f not in discrete]
+    st.caption("Ground-truth factors to colour the map by (on the Explore page) and to probe (Invariance): "
+               + ", ".join(discrete) + "." + (" Continuous ones, shown in *Factors of these images* below: "
+                                              + ", ".join(continuous) + "." if continuous else ""))
 
 c1, c2, c3 = st.columns([2, 2, 1])
 classes = c1.multiselect("Only these classes", ds.class_names, key="data_classes")

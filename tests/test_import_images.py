@@ -55,6 +55,45 @@ def test_loose_images_become_an_unlabelled_dataset(tmp_path):
     assert (ds.labels == -1).all() and ds.class_names == []
 
 
+@pytest.mark.parametrize("top", ["", "photos/"])
+@pytest.mark.parametrize("stray", ["cover.png", "{top}cover.png"])
+def test_a_stray_image_beside_class_folders_is_skipped_and_the_set_stays_labelled(tmp_path, top, stray):
+    members = {f"{top}cat/{i}.png": png((200, 30, 30)) for i in range(15)}
+    members |= {f"{top}dog/{i}.png": png((30, 30, 200)) for i in range(15)}
+    stray = stray.format(top=top)
+    members[stray] = png((0, 200, 0))
+    report = import_images(make_zip(tmp_path / "s.zip", members), "strays")
+    assert report.labelled and report.unlabelled_reason == ""
+    assert report.images == 30 and report.per_class == {"cat": 15, "dog": 15}
+    [skipped] = report.skipped
+    assert skipped["member"] == stray and "outside the class folders" in skipped["reason"]
+    assert "move it into one" in skipped["reason"]
+    ds = load_dataset("strays")
+    assert len(ds) == 30 and ds.class_names == ["cat", "dog"] and (ds.labels >= 0).all()
+
+
+@pytest.mark.parametrize("members, words", [
+    ({f"{i}.png": b"" for i in range(4)}, "the images are loose, not in class folders"),
+    ({f"cat/{i}.png": b"" for i in range(4)}, "all the images are in one folder ('cat') with no class folders in it"),
+    ({f"pets/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
+    ({f"cat/{i}.png": b"" for i in range(4)} | {"cover.png": b""},
+     "only one class folder ('cat') besides 1 image(s) outside it"),
+    ({f"pets/cat/{i}.png": b"" for i in range(4)} | {"pets/cover.png": b""},
+     "only one class folder ('cat') besides 1 image(s) outside it"),
+])
+def test_an_unlabelled_import_says_why(tmp_path, members, words):
+    members = {m: png((40 * i, 0, 0)) for i, m in enumerate(members)}
+    report = import_images(make_zip(tmp_path / "u.zip", members), "why")
+    assert not report.labelled and report.images == len(members) and report.skipped == []
+    assert report.unlabelled_reason.startswith("Unlabelled: ") and words in report.unlabelled_reason
+    assert "put each class's images in a folder of its own" in report.unlabelled_reason
+    if "one" in words:
+        assert "one class cannot be classified" in report.unlabelled_reason
+    ds = load_dataset("why")
+    assert (ds.labels == -1).all() and ds.class_names == []
+    assert custom.custom_datasets()["why"].endswith("unlabelled (imported)")
+
+
 def test_odd_but_honest_images_are_converted(tmp_path):
     def save(im, fmt="PNG"):
         buf = io.BytesIO()
@@ -173,8 +212,9 @@ def test_bad_names_are_refused(tmp_path, name, words):
 def test_existing_names_need_replace_and_non_zips_are_refused(tmp_path):
     path = make_zip(tmp_path / "r.zip", {"1.png": png()})
     import_images(path, "again")
-    with pytest.raises(ValueError, match="exists already"):
+    with pytest.raises(custom.NameTaken, match="exists already") as taken:
         import_images(path, "again")
+    assert taken.value.name == "again" and len(load_dataset("again")) == 1  # nothing touched
     import_images(make_zip(tmp_path / "r2.zip", {"1.png": png(), "2.png": png()}), "again", replace=True)
     assert len(load_dataset("again")) == 2  # the re-import is seen, not a stale cache
     (tmp_path / "not.zip").write_bytes(b"plain text")

@@ -1,7 +1,10 @@
 """Your own images: a zip archive becomes a dataset under ``SSRL_HOME/data/custom/NAME``.
 
-A zip of class folders (``cat/1.png``, ``dog/2.jpg``; one common top folder is allowed)
-becomes a labelled dataset; a zip of loose images an unlabelled one (labels -1).
+A zip of two or more class folders (``cat/1.png``, ``dog/2.jpg``; one common top folder is
+allowed) becomes a labelled dataset; images outside the class folders (a ``cover.png`` beside
+them) are skipped and reported. A zip of loose images, or of a single folder, becomes an
+unlabelled one (labels -1), and the report says why (``unlabelled_reason``): one class cannot
+be classified.
 
 Every archive is treated as hostile. The whole archive is refused, before anything is
 written, when a member has an absolute name or a ``..`` component, is a link, is
@@ -58,6 +61,15 @@ class ArchiveRejected(ValueError):
     """The archive breaks a safety rule; nothing was imported."""
 
 
+class NameTaken(ValueError):
+    """An imported dataset of that name exists and ``replace`` was not asked for; nothing was
+    touched. ``name`` is the name asked for."""
+
+    def __init__(self, name: str):
+        super().__init__(f"a dataset named {name!r} exists already: choose another name or replace it")
+        self.name = name
+
+
 @dataclass
 class ImportReport:
     name: str
@@ -70,6 +82,7 @@ class ImportReport:
     train: int = 0  # images in the train split
     test: int = 0  # images in the test split (a fifth of each class)
     caveats: list[str] = field(default_factory=list)  # why runs' accuracies on it will say little (too small)
+    unlabelled_reason: str = ""  # why the set has no labels (no class folders, only one); "" when labelled
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -209,10 +222,40 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
             return np.asarray(im, dtype=np.uint8), gray
 
 
+def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str | None], str]:
+    """How images are labelled by the folders they sit in (``folders``, one tuple of folder
+    names per image): (class names, each image's class, why the set is unlabelled).
+
+    One folder common to every image that is in a folder is ignored (an archive of ``pets/``);
+    below it, the first folder is the class. Two or more classes give a labelled set, whose
+    images outside the class folders have class None (to be skipped); fewer give an unlabelled
+    set of every image (classes all None, no class names) and the reason, since one class
+    cannot be classified."""
+    inner = [f for f in folders if f]
+    top = inner[0][:1] if inner and all(f[:1] == inner[0][:1] for f in inner) else ()
+    rel = [f[len(top):] for f in folders]  # images at the archive's top level stay ()
+    classes = [r[0] if r else None for r in rel]
+    names = sorted({c for c in classes if c is not None})
+    if len(names) >= 2:
+        return names, classes, ""
+    if names or (top and not all(folders)):  # cat/ and dog.png alike: one class folder, images beside it
+        one, outside = (names[0], classes.count(None)) if names else (top[0], len(folders) - len(inner))
+        why = f"the archive has only one class folder ({one!r})" + (
+            f" besides {outside} image(s) outside it" if outside else "") + ", and one class cannot be classified"
+    elif top:
+        why = (f"all the images are in one folder ({top[0]!r}) with no class folders in it, and one class cannot "
+               "be classified")
+    else:
+        why = "the images are loose, not in class folders"
+    return [], [None] * len(folders), (f"Unlabelled: {why}. For labels, put each class's images in a folder of "
+                                       "its own, two or more (cat/1.png, dog/2.png).")
+
+
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
-    (unsafe archive) or ValueError (bad name, no images, name taken)."""
+    (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false) or
+    ValueError (bad name, no images)."""
     if builtin_names is None:
         from . import DATASETS
 
@@ -222,7 +265,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         raise ValueError(f"size must be between 8 and 256 pixels, got {size}")
     dest = custom_root() / name
     if dest.exists() and not replace:
-        raise ValueError(f"a dataset named {name!r} exists already: choose another name or replace it")
+        raise NameTaken(name)
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
@@ -240,14 +283,15 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
             files.append((info, path))
         if not files:
             raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
-        # class folders: strip one common top folder, then the first folder is the class
-        parents = [p.parts[:-1] for _, p in files]
-        common = parents[0][:1] if parents[0] and all(pp[:1] == parents[0][:1] for pp in parents) else ()
-        rel = [pp[len(common):] for pp in parents]
-        labelled = all(len(r) >= 1 for r in rel)
+        class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
+        labelled = bool(class_names)
+        index = {c: i for i, c in enumerate(class_names)}
         arrays, labels, grays = [], [], []
-        class_names = sorted({r[0] for r in rel}) if labelled else []
-        for (info, path), r in zip(files, rel):
+        for (info, path), cls in zip(files, classes):
+            if labelled and cls is None:
+                report.skipped.append({"member": info.filename,
+                                       "reason": "outside the class folders: move it into one to include it"})
+                continue
             try:
                 arr, gray = decode_image(_read_bounded(zf, info), int(size))
             except ArchiveRejected:
@@ -258,7 +302,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 continue
             arrays.append(arr)
             grays.append(gray)
-            labels.append(class_names.index(r[0]) if labelled else -1)
+            labels.append(index[cls] if labelled else -1)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
             f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
@@ -267,7 +311,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     if channels == 1:
         images = images[:, :1]
     labels_np = np.asarray(labels, dtype=np.int64)
-    if labelled and len(class_names) > 1:
+    if labelled:
         is_train = stratified_split(labels_np, test_fraction=0.2, seed=0)
     else:
         is_train = np.random.default_rng(0).random(len(labels_np)) >= 0.2

@@ -1,0 +1,121 @@
+"""The Data page's import, as a user review found it: only the latest attempt's outcome
+shows; a taken name is answered with a free one and replaced only when asked for that very
+name; a stray image beside class folders is skipped and listed; an unlabelled import says
+why; the shapes caption names the factors the map can really be coloured by."""
+from __future__ import annotations
+
+from ssrl_core.data import load_dataset
+
+from .test_app_review_data import open_page
+from .test_import_images import make_zip, png
+
+
+def pets_zip(tmp_path, n: int = 3, name: str = "pets.zip") -> bytes:
+    members = {f"cat/{i}.png": png((200, 20 * i, 0)) for i in range(n - n // 2)}
+    members |= {f"dog/{i}.png": png((0, 20 * i, 200)) for i in range(n // 2)}
+    return make_zip(tmp_path / name, members | {"notes.txt": b"x"}).read_bytes()
+
+
+def upload(at, filename: str, data: bytes, name: str | None = None):
+    at.file_uploader(key="data_upload").set_value((filename, data, "application/zip")).run()
+    if name is not None:
+        at.text_input(key="data_import_name").input(name).run()
+    at.button(key="data_import").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def outcome(at) -> tuple[list[str], list[str], int]:
+    """(errors, successes, skipped-files tables) shown by the page."""
+    skipped = [d for d in at.dataframe if "member" in d.value.columns]
+    return [e.value for e in at.error], [s.value for s in at.success], len(skipped)
+
+
+def test_only_the_latest_import_attempt_shows(tmp_path):
+    at = upload(open_page("data"), "pets.zip", pets_zip(tmp_path), "my-pets")
+    errors, successes, tables = outcome(at)
+    assert not errors and successes[0].startswith("Imported **my-pets**") and tables == 1  # notes.txt skipped
+
+    failures = {
+        "a file that is no zip": ("notes.zip", b"just some text", "notes", "not a readable zip archive"),
+        "the same name again": ("pets.zip", pets_zip(tmp_path), "my-pets", "was imported before"),
+        "an empty zip": ("empty.zip", make_zip(tmp_path / "empty.zip", {}).read_bytes(), "empty", "holds no images"),
+        "a zip of no images": ("docs.zip", make_zip(tmp_path / "docs.zip", {"a.txt": b"x"}).read_bytes(), "docs",
+                               "holds no images"),
+    }
+    for what, (filename, data, name, words) in failures.items():
+        errors, successes, tables = outcome(upload(at, filename, data, name))
+        assert len(errors) == 1 and errors[0].startswith("Not imported: ") and words in errors[0], what
+        assert not successes and not tables, what  # no old "Imported" box, no old skipped list
+        assert not [w for w in at.warning if w.value.startswith("Skipped")], what
+
+    errors, successes, tables = outcome(upload(at, "pets.zip", pets_zip(tmp_path), "my-cats"))
+    assert not errors and successes[0].startswith("Imported **my-cats**") and tables == 1  # the error is gone too
+    assert at.selectbox(key="data_dataset").value == "my-cats"
+
+
+def test_a_taken_name_is_answered_with_a_free_one_and_replaced_only_when_asked(tmp_path):
+    at = upload(open_page("data"), "pets.zip", pets_zip(tmp_path, 3), "my-pets-v2")
+
+    bigger = pets_zip(tmp_path, 5, "bigger.zip")
+    at = upload(at, "bigger.zip", bigger, "my-pets-v2")
+    [error] = [e.value for e in at.error]
+    assert "'my-pets-v2' was imported before; nothing was changed" in error and "--replace" not in error
+    assert "'my-pets-v2-2', which is free" in error and "tick *Replace the dataset 'my-pets-v2' imported before*" in error
+    assert at.text_input(key="data_import_name").value == "my-pets-v2-2"  # no longer the taken name
+    assert len(load_dataset("my-pets-v2")) == 3 and not at.success
+
+    at.button(key="data_import").click().run()  # as offered: under the free name
+    assert not at.error and at.success[0].value.startswith("Imported **my-pets-v2-2**: 5 images")
+
+    # ticked for one name, then another name typed and Import clicked at once: the tick does not count
+    at.text_input(key="data_import_name").input("my-pets-v2").run()
+    box = at.checkbox(key="data_import_replace_my-pets-v2")
+    assert box.label == "Replace the dataset 'my-pets-v2' imported before" and box.value is False
+    box.check()
+    at.text_input(key="data_import_name").input("my-pets-v2-2")
+    at.button(key="data_import").click().run()
+    assert "'my-pets-v2-2' was imported before; nothing was changed" in at.error[0].value
+    assert len(load_dataset("my-pets-v2")) == 3 and len(load_dataset("my-pets-v2-2")) == 5
+
+    # typed back and ticked: replaced, and the tick is gone afterwards
+    at.text_input(key="data_import_name").input("my-pets-v2").run()
+    assert at.checkbox(key="data_import_replace_my-pets-v2").value is False
+    at.checkbox(key="data_import_replace_my-pets-v2").check().run()
+    at.button(key="data_import").click().run()
+    assert not at.error and at.success[0].value.startswith("Replaced **my-pets-v2**: 5 images")
+    assert len(load_dataset("my-pets-v2")) == 5
+    assert at.checkbox(key="data_import_replace_my-pets-v2").value is False
+    assert [m.value for m in at.metric][0] == "5"  # the page shows the new images, not a cached old set
+
+
+def test_a_stray_image_is_listed_and_an_unlabelled_import_says_why(tmp_path):
+    members = {f"cat/{i}.png": png((200, 10 * i, 0)) for i in range(15)}
+    members |= {f"dog/{i}.png": png((0, 10 * i, 200)) for i in range(15)} | {"cover.png": png((0, 200, 0))}
+    at = upload(open_page("data"), "pets.zip", make_zip(tmp_path / "pets.zip", members).read_bytes(), "pets")
+    assert "Imported **pets**: 30 images, labelled: cat 15, dog 15" in at.success[0].value and not at.info
+    assert "Skipped 1 file" in at.warning[0].value
+    [skipped] = [d.value for d in at.dataframe if "member" in d.value.columns]
+    assert skipped["member"].tolist() == ["cover.png"] and "outside the class folders" in skipped["reason"][0]
+
+    one = make_zip(tmp_path / "cats.zip", {f"cat/{i}.png": png((200, 10 * i, 0)) for i in range(15)}).read_bytes()
+    at = upload(at, "cats.zip", one, "cats")
+    assert "Imported **cats**: 15 images, unlabelled" in at.success[0].value
+    [why] = [i.value for i in at.info]
+    assert "all the images are in one folder ('cat')" in why and "one class cannot be classified" in why
+    assert "put each class's images in a folder of its own" in why
+
+
+def test_the_shapes_caption_names_the_factors_explore_offers():
+    at = open_page("data")
+    at.selectbox(key="data_dataset").select("shapes").run()
+    ds = load_dataset("shapes")
+    discrete = ds.discrete_factors()
+    continuous = [f for f in ds.factors if f not in discrete]
+    assert discrete and continuous
+    [caption] = [c.value for c in at.caption if "factors" in c.value]
+    head, tail = caption.split(" Continuous")
+    assert "colour the map by" in head and "Explore" in head and "Invariance" in head
+    assert head.split(": ", 1)[1].rstrip(".").split(", ") == discrete
+    assert tail.split(": ", 1)[1].rstrip(".").split(", ") == continuous
+    assert at.selectbox(key="data_caption").options == ["label", *discrete]  # as Explore's colour picker
