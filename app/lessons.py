@@ -136,10 +136,12 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
         st.success("Every run of this lesson has finished: the results below are from the run store.")
 
 
-def progress_panel(planned: dict[str, dict]) -> None:
+def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
     if any(p["action"] in ("wait", "submit") for p in planned.values()):
         st.subheader("Training now")
-        widgets.live_runs_panel()
+        # the lesson's runs only (the class's other runs are counted, not listed)
+        widgets.live_runs_panel(focus={p["run"]["id"] for p in planned.values() if p["run"]},
+                                shared=L.lesson_nickname(lesson))
 
 
 def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:

@@ -139,6 +139,18 @@ def artifacts(run_dir: str) -> RunArtifacts:
     return _artifacts(run_dir, stamp)
 
 
+def epochs_text(run: dict, short: bool = True) -> str:
+    """A run's training length in words: "3 ep" ("3 epochs"), or "untrained" for a method
+    that does not train (the random encoder), whatever epochs its config asked for."""
+    from ssrl_core.pretext import METHODS
+
+    method = METHODS.get(run["config"]["method"])
+    if method is not None and not method.trainable:
+        return "untrained"
+    n = run["config"]["epochs"]
+    return f"{n} ep" if short else f"{n} epoch" + ("" if n == 1 else "s")
+
+
 def run_label(run: dict) -> str:
     """How a run is named in pickers: method, dataset, encoder, epochs, score, id."""
     cfg = run["config"]
@@ -146,7 +158,7 @@ def run_label(run: dict) -> str:
     score = f" · kNN {knn:.3f}" if knn is not None else ""
     enc = cfg.get("encoder", "auto")
     enc = "" if enc == "auto" else f" · {enc}"
-    return f"{cfg['method']} · {cfg['dataset']}{enc} · {cfg['epochs']} ep{score} · {run['id']}"
+    return f"{cfg['method']} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
 
 
 def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -> list[dict]:

@@ -170,42 +170,68 @@ def _fmt_eta(s: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def live_runs_panel() -> None:
-    """Queued and running runs with progress, loss curve, speed, ETA and a cancel button.
-    Polls the store once a second while something is active; stops when all is done."""
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
+    """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
+    running ones first, then the queue in the order the worker takes it, each with its place
+    in line. Polls the store once a second while something is active, and reruns the whole
+    page when a run it showed as active ends, so what the page draws from finished runs
+    (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
+    only those are drawn, and the others are counted in one line; runs of the ``shared``
+    nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
-    active = any(r["status"] in services.ACTIVE for r in store.list(limit=100))
+    active_ids = {r["id"] for r in store.list(limit=100) if r["status"] in services.ACTIVE}
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
-    @st.fragment(run_every=1.0 if active else None)
+    @st.fragment(run_every=1.0 if active_ids else None)
     def panel() -> None:
         listed = store.list(limit=100)
         me = services.current_nickname()
-        ended_notices(listed, me)
-        runs = [r for r in listed if r["status"] in services.ACTIVE]
+        ended_notices(listed, me, shared)
+        running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
+        queue = sorted((r for r in listed if r["status"] == "queued"), key=lambda r: r["created"])  # as claimed
+        if active_ids - {r["id"] for r in running + queue}:
+            st.rerun(scope="app")  # a run the page showed as active has ended: redraw what depends on it
+        place = {r["id"]: i + 1 for i, r in enumerate(queue)}
+        runs = [r for r in running + queue if focus is None or r["id"] in focus]
+        others = len(running) + len(queue) - len(runs)
         if not runs:
-            if active:  # something just finished: rerun the page once so polling stops
-                st.rerun()
-            st.caption("Nothing is training right now.")
+            st.caption("Nothing is training right now." if not others else
+                       f"None of these runs is training now; {others} other run(s) are queued or training.")
             return
         if not services.worker_alive():
             st.warning("No worker is running, so queued runs wait. The app starts one when it can; "
                        "or start it yourself: `python -m ssrl_core worker`.")
+        if others:
+            st.caption(f"Also on this server: {others} other run(s) queued or training, ahead of or beside these; "
+                       "the worker takes queued runs oldest first.")
         for r in runs:
             with st.container(border=True):
-                head, btn = st.columns([5, 1])
+                head, btn = st.columns([3, 1])
                 phase = r["phase"] if r["phase"] not in (None, r["status"]) else ""
-                who = r["nickname"] or "someone"
+                if r["status"] == "queued":
+                    ahead = place[r["id"]] - 1
+                    phase = "next in line" if not ahead else f"{_ordinal(ahead + 1)} in line ({ahead} ahead)"
+                lessons = shared is not None and r["nickname"] == shared
+                who = "the lesson" if lessons else r["nickname"] or "someone"
                 head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
-                              + ("" if r["nickname"] == me else f" · by {who}"))
+                              + ("" if r["nickname"] == me or lessons else f" · by {who}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
-                else:  # no login, so not forbidden; but one stray click must not stop a classmate's run
+                else:  # no login, so not forbidden; but one stray click must not stop someone else's run
                     with btn.popover("Cancel…"):
-                        st.markdown(f"This is **{who}**'s run, not yours ({me}). Cancel it only if you "
+                        st.markdown("This run belongs to the lesson: the whole class waits for it. Cancel it only "
+                                    "if you are sure, e.g. as the teacher." if lessons else
+                                    f"This is **{who}**'s run, not yours ({me}). Cancel it only if you "
                                     "are sure, e.g. as the teacher.")
-                        cancel_button(store, r, st, label=f"Cancel {who}'s run")
+                        cancel_button(store, r, st, label="Cancel the lesson's run" if lessons else
+                                      f"Cancel {who}'s run")
+                if r["status"] == "queued":
+                    continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
                 current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
                 st.progress(min(max(progress, 0.0), 1.0), text=f"epoch {current}/{r['epochs']} · {progress:.0%}")
@@ -241,21 +267,23 @@ def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
 RECENT_S = 15 * 60
 
 
-def ended_notices(runs: list[dict], nickname: str) -> None:
-    """This nickname's runs that failed or were cancelled in the last 15 minutes, each with
-    its reason in full, until dismissed: a run that leaves the panel never goes silently."""
+def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) -> None:
+    """This nickname's runs (and those of the ``shared`` nickname: a lesson's) that failed or
+    were cancelled in the last 15 minutes, each with its reason in full, until dismissed: a
+    run that leaves the panel never goes silently."""
     dismissed = st.session_state.setdefault("_dismissed_notices", set())
     now = time.time()
     for r in runs:
-        if (r["nickname"] != nickname or r["status"] not in ("failed", "cancelled") or r["id"] in dismissed
-                or now - (r["finished"] or r["created"]) > RECENT_S):
+        if (r["nickname"] not in (nickname, shared) or r["status"] not in ("failed", "cancelled")
+                or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S):
             continue
         text, dismiss = st.columns([6, 1])
         why = r["error"] or "no reason was recorded"
+        whose = "Your run" if r["nickname"] == nickname else "The lesson's run"
         if r["status"] == "failed":
-            text.error(f"Your run **{services.run_label(r)}** failed: {why}", icon=":material/error:")
+            text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
         else:
-            text.info(f"Your run **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")
+            text.info(f"{whose} **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")
         if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])
             st.rerun()

@@ -51,13 +51,12 @@ for start in range(0, len(shown), COLS):
                 st.image(thumb, width="stretch")
             else:
                 st.caption("(no map)")
-            epochs = f"{r['epochs']} epoch" + ("" if r["epochs"] == 1 else "s")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
-                        f"by **{r.get('nickname') or 'anonymous'}** · {epochs}")
+                        f"by **{r.get('nickname') or 'anonymous'}** · {services.epochs_text(r, short=False)}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
                        f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
-            if services.dataset_caveats(r["dataset"]):
+            if s.get("knn_accuracy") is not None and services.dataset_caveats(r["dataset"]):  # no accuracies: none
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})

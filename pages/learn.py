@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from app import services, urlstate
+from ssrl_core.pretext import METHODS
 
 
 def lesson_url(lesson_id: str) -> str:
@@ -24,8 +25,10 @@ st.markdown(
 datasets = [n for n in ("digits", "shapes") if n in services.datasets()]
 name = urlstate.selectbox("Pictures from", datasets, key="learn_dataset", param="dataset", default=datasets[0],
                           hide=urlstate.hidden("controls"))
-runs = services.finished_runs(name)
-run = runs[0] if runs else None
+# the newest self-supervised run's features (not a baseline: an untrained encoder clusters poorly, and a
+# supervised one's features were made with the labels the caption says were not used)
+run = next((r for r in services.finished_runs(name) if r["method"] in METHODS
+            and METHODS[r["method"]].family != "baseline"), None)
 try:
     pics = services.learn_pictures(name, run["run_dir"] if run else None, services.home())
 except ValueError as e:
@@ -89,10 +92,10 @@ left, right = family(
     "clusters online and predicts one view's cluster from the other. It makes few assumptions about the "
     "data: the clusters only have to be consistent, not to match any human label.",
     [("the four families on one dataset", "four-families")], "deepcluster")
-left.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the run "
+left.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the newest self-supervised run, "
               f"{services.run_label(run)}." if run else
-              "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished run on this "
-              "dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
+              "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished self-supervised run "
+              "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
 right.image(pics["clusters"], caption=pics["cluster_captions"])
 
 st.divider()

@@ -39,7 +39,7 @@ st.markdown(lesson.explanation)
 store = services.store()
 planned = L.plan(lesson, store)
 ui.launch_panel(lesson, planned, show_details=not hidden("controls"))
-ui.progress_panel(planned)
+ui.progress_panel(lesson, planned)
 
 data = L.store_data(planned)
 ui.extras_panel(lesson, planned, data)

@@ -438,11 +438,14 @@ def _round(v: float | None) -> float | None:
 
 
 def describe_check(row: dict) -> str:
-    """One line: '0.933 > 0.919 + 0.01'."""
-    def fmt(v):
-        return "?" if v is None else f"{v:.3f}"
+    """One line: '0.933 > 0.919 + 0.01'; a side not measured yet is named instead of
+    valued: 'simclr.knn_accuracy > random.knn_accuracy + 0.005'."""
+    def fmt(v, ref):
+        if v is not None:
+            return f"{v:.3f}"
+        return ref if isinstance(ref, str) else f"{ref:g}"
     margin = f" {'+' if row['op'].startswith('>') else '-'} {row['margin']:g}" if row["margin"] else ""
-    return f"{fmt(row['left_value'])} {row['op']} {fmt(row['right_value'])}{margin}"
+    return f"{fmt(row['left_value'], row['left'])} {row['op']} {fmt(row['right_value'], row['right'])}{margin}"
 
 
 # -- extras: the supervised-from-scratch reference ----------------------------------------------------
@@ -536,6 +539,11 @@ def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dic
     return out
 
 
+def lesson_nickname(lesson: Lesson) -> str:
+    """The nickname a lesson's runs are submitted under: shared by the class."""
+    return f"lesson:{lesson.id}"
+
+
 def launch(lesson: Lesson, store) -> dict[str, str]:
     """Submit the runs the plan cannot reuse or wait for, all or none; returns {run name: new id}.
 
@@ -551,7 +559,7 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
     from .runs.store import Limits
 
     names = [name for name, p in plan(lesson, store).items() if p["action"] == "submit"]
-    ids = store.submit_many([lesson.runs[n] for n in names], nickname=f"lesson:{lesson.id}",
+    ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson),
                             limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True)
     return dict(zip(names, ids))
 

@@ -154,12 +154,19 @@ def test_explore_says_when_the_typed_image_number_is_not_in_the_dataset(finished
     assert images(at)[0][0].startswith("query: #12 ")
 
 
-def test_gallery_counts_one_epoch_in_the_singular(finished_run):
+def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_untrained(finished_run):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
     finished_run("simclr")  # 1 epoch
     finished_run("random")  # 0 epochs
+    store = RunStore()  # a random run asked for 2 epochs (the CLI takes --epochs for any method): it trains none
+    rid = store.submit(RunConfig(dataset="digits", method="random", epochs=2))
+    store.claim("w")
+    store.finish(rid, "done", summary={"knn_accuracy": 0.9})
     at = open_page("gallery")
     cards = [m.value for m in at.markdown if "· by" not in m.value and "by **" in m.value]
-    assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["0 epochs", "1 epoch"]
+    assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["1 epoch", "untrained", "untrained"]
 
 
 def test_augment_spells_out_what_each_chosen_op_does():

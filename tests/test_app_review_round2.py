@@ -93,3 +93,54 @@ def test_explore_on_an_unlabelled_set_claims_no_shared_labels(tmp_path):
     nbrs = [c for row in nbrs for c in row]
     assert 0 < len(nbrs) <= 8
     assert any(f"its {len(nbrs)} nearest neighbours" in m.value for m in at.markdown)
+
+
+def test_the_live_panel_lists_running_runs_first_then_the_queue_in_order():
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    first = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50), nickname="dave")
+    second = store.submit(RunConfig(dataset="digits", method="byol", epochs=50), nickname="ada")
+    third = store.submit(RunConfig(dataset="digits", method="moco", epochs=50), nickname="ada")
+    assert store.claim("w")["id"] == first  # the oldest: running now
+    at = open_page("pretrain", who="ada")
+    heads = [m.value for m in at.markdown if " — running" in m.value or " — queued" in m.value]
+    assert [h.split("**")[1].split(" ")[0] for h in heads] == ["simclr", "byol", "moco"]
+    assert heads[0].endswith("· by dave") and heads[1].endswith("— queued, next in line")
+    assert heads[2].endswith("— queued, 2nd in line (1 ahead)")
+    for rid in (first, second, third):
+        store.request_cancel(rid)
+
+
+def test_a_lessons_panel_lists_its_own_runs_and_counts_the_others(monkeypatch):
+    from ssrl_core import lessons as L
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    from .test_lessons import TINY
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="byol", epochs=50), nickname="dave")
+    lesson = L.load_by_name("tiny")
+    L.launch(lesson, store)
+    at = open_page("lessons", lesson="tiny", hide="controls,nav")
+    heads = [m.value for m in at.markdown if " — queued" in m.value]
+    assert len(heads) == 3 and not any("byol" in h for h in heads)  # the lesson's three, not dave's
+    assert heads[0].endswith("— queued, 2nd in line (1 ahead)")  # dave's run was queued first
+    assert "Also on this server: 1 other run(s) queued or training" in " ".join(c.value for c in at.caption)
+    store.request_cancel(next(r["id"] for r in store.list() if r["nickname"] == L.lesson_nickname(lesson)))
+    at = open_page("lessons", lesson="tiny", hide="controls,nav")
+    assert any("The lesson's run" in i.value and "was cancelled" in i.value for i in at.info)
+
+
+def test_learn_clusters_the_newest_self_supervised_run_not_a_baseline(finished_run):
+    from .test_app import captions
+
+    simclr = finished_run("simclr")
+    finished_run("random")  # newer, but an untrained encoder: not what the picture should show
+    at = open_page("learn")
+    text = captions(at)
+    assert "from the newest self-supervised run, simclr · digits" in text and simclr in text
+    assert "random · digits" not in text

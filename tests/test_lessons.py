@@ -111,6 +111,8 @@ def test_verdict_on_hand_made_numbers():
     del refs["supervised-scratch/label/10/s3/t200"]  # not computed yet
     v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
     assert v["checks"][2]["passed"] is None and v["verdict"] == "incomplete"
+    assert L.describe_check(v["checks"][2]) == "-0.030 > simclr.linear@10 - simclr.supervised_scratch@10"  # named
+    assert L.describe_check(L.judge(lesson, {})["checks"][0]) == "simclr.linear@1 > simclr.random_linear@1 + 0.03"
     assert L.judge(lesson, {})["verdict"] == "incomplete"  # no run finished
 
 
