@@ -17,12 +17,33 @@ DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop
 # digits' 1,438 training images give 11 optimiser steps per epoch; at 32, 44. Measured on
 # digits, cnn-small, 10 epochs (docs/methods.md): kNN accuracy at batch 128 / 32: SimCLR
 # 0.916 / 0.955, Barlow Twins 0.944 / 0.955, VICReg 0.944 / 0.955, DeepCluster 0.961 / 0.967.
+# An imported set gets digits' rule scaled to its size (``batch_for``).
 DEFAULT_BATCH = {"digits": 32}
 BATCH_SIZE = 128
+STEPS_PER_EPOCH = 40  # about what digits makes at 32 (44)
+
+
+def batch_for(n_train: int) -> int:
+    """The default batch for a set of ``n_train`` training images: the largest power of
+    two giving at least ``STEPS_PER_EPOCH`` steps an epoch, from 8 to ``BATCH_SIZE`` (1,438
+    images: 32, as digits; 8,000 or more: 128), and for sets under 32 images one giving at
+    least 4 steps (20 images: 4)."""
+    def pow2_floor(x: float) -> int:
+        return 1 << max(1, int(x).bit_length() - 1) if x >= 2 else 2
+
+    batch = min(BATCH_SIZE, max(8, pow2_floor(n_train / STEPS_PER_EPOCH)))
+    return min(batch, pow2_floor(n_train / 4))
 
 
 def default_batch(dataset: str) -> int:
-    return DEFAULT_BATCH.get(dataset, BATCH_SIZE)
+    """Images per step when none is given: the measured one for digits, ``batch_for`` the
+    size of an imported set, ``BATCH_SIZE`` for the other built-in sets."""
+    from .data.custom import imported_train_size
+
+    if dataset in DEFAULT_BATCH:
+        return DEFAULT_BATCH[dataset]
+    n = imported_train_size(dataset) if dataset not in DATASETS else None
+    return BATCH_SIZE if n is None else batch_for(n)
 
 
 @dataclass
@@ -32,7 +53,7 @@ class RunConfig:
     augment: str | None = None  # preset or op list; None: the dataset's default preset
     encoder: str = "auto"  # "auto": cnn-small on CPU, resnet18 on CUDA
     epochs: int = 10
-    batch_size: int | None = None  # None: the dataset's default (DEFAULT_BATCH, else BATCH_SIZE)
+    batch_size: int | None = None  # None: the dataset's default (default_batch)
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0

@@ -245,10 +245,12 @@ def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
     [warning] = [w.value for w in at.warning]
     assert "Only 2 test images" in warning and "fewer than the k = 20" in warning
 
-    at = open_page("pretrain", dataset="pets")  # default batch 128 > 10 training images
+    at = open_page("pretrain", dataset="pets")  # the default batch fits 10 training images: 2, so 5 steps an epoch
+    assert at.number_input(key="pt_batch_pets").value == 2 and not at.warning
+    assert "Only 2 test images" in " ".join(i.value for i in at.info)
+    at.number_input(key="pt_batch_pets").set_value(128).run()
     text = " ".join(w.value for w in at.warning)
     assert "Batch size 128 is more than the 10 training images of pets" in text and "single optimiser step" in text
-    assert "Only 2 test images" in " ".join(i.value for i in at.info)
 
     at = open_page("pretrain", method="mae", batch="4096")  # digits: 1,438 training images
     assert "Batch size 4,096 is more than the 1,438 training images of digits" in at.warning[0].value

@@ -342,6 +342,15 @@ def _write(dest: Path, images, labels, is_train, class_names, report: ImportRepo
         raise
 
 
+def imported_train_size(name: str) -> int | None:
+    """How many training images the imported set ``name`` has, from its import report
+    (microseconds: no images are read); None for a name that is not an imported set."""
+    try:
+        return int(json.loads((custom_root() / name / "meta.json").read_text())["report"]["train"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_custom(name: str) -> ImageSet:
     d = custom_root() / name
     try:
