@@ -49,7 +49,8 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
         ))
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),
-                      yaxis=dict(title=y_title), legend=dict(orientation="h", y=-0.25))
+                      yaxis=dict(title=y_title), legend=dict(orientation="h", y=-0.25),
+                      showlegend=True)  # a single line is named too: which run it is
     return fig
 
 

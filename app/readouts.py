@@ -116,12 +116,18 @@ def _setting(config: dict, key: str) -> str:
     return str(value)
 
 
-def mismatches(configs: list[dict]) -> list[str]:
-    """What differs between runs that a fair comparison needs equal: dataset, seed, budget."""
+def mismatches(configs: list[dict], names: list[str] | None = None) -> list[str]:
+    """What differs between runs that a fair comparison needs equal: dataset, seed, budget.
+    With ``names`` (one per config), each value says which runs have it: "batch size (128:
+    random (476b); 32: simclr (1298))"; without, the values alone: "seed (0, 1)"."""
     out = []
     for key, what in (("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
                       ("encoder", "encoder")):
-        values = sorted({_setting(c, key) for c in configs})
-        if len(values) > 1:
-            out.append(f"{what} ({', '.join(values)})")
+        runs: dict[str, list[str]] = {}
+        for i, c in enumerate(configs):
+            runs.setdefault(_setting(c, key), []).append(names[i] if names else "")
+        if len(runs) > 1:
+            values = sorted(runs)
+            out.append(f"{what} (" + ("; ".join(f"{v}: {', '.join(runs[v])}" for v in values) if names
+                                      else ", ".join(values)) + ")")
     return out

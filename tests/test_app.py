@@ -334,7 +334,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
 
     finished_run("random")
     at = open_page("compare")
-    assert "epochs (0, 1)" in at.warning[0].value and "batch size" in at.warning[0].value
+    assert "epochs (0: random (" in at.warning[0].value and "batch size" in at.warning[0].value
 
 
 def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):

@@ -98,7 +98,7 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
 
     at.multiselect(key="cmp_runs").set_value([a, shapes]).run()
     assert not at.exception
-    assert "differ in dataset (digits, shapes)" in at.warning[0].value
+    assert f"differ in dataset (digits: simclr ({a[-4:]}); shapes: simclr ({shapes[-4:]}))" in at.warning[0].value
     # each run's map on its own dataset: the shapes run's too, though the first run is on digits
     maps = [t for t in charts_by_title(at) if t and t.endswith(("· umap", "· pca"))]
     assert set(maps) == {f"simclr ({a[-4:]}) · digits · umap", f"simclr ({shapes[-4:]}) · shapes · umap"}

@@ -144,3 +144,10 @@ def test_learn_clusters_the_newest_self_supervised_run_not_a_baseline(finished_r
     text = captions(at)
     assert "from the newest self-supervised run, simclr · digits" in text and simclr in text
     assert "random · digits" not in text
+
+
+def test_a_chart_of_one_run_still_names_it():
+    from app import charts
+
+    fig = charts.curves({"simclr (1298)": ([1, 2], [3.9, 4.0], None)}, "epoch")
+    assert fig.layout.showlegend and fig.data[0].name == "simclr (1298)"

@@ -33,6 +33,9 @@ def test_mismatches_name_what_makes_a_comparison_unfair():
     default = {**same, "batch_size": None}
     assert readouts.mismatches([default, {**same, "batch_size": 32}]) == []
     assert readouts.mismatches([default, same]) == ["batch size (128, 32)"]
+    # with names, each value says whose it is
+    out = readouts.mismatches([same, {**same, "seed": 1}, {**same, "dataset": "shapes"}], ["a", "b", "c"])
+    assert out == ["dataset (digits: a, b; shapes: c)", "seed (0: a, c; 1: b)"]
 
 
 def test_epoch_and_probe_series():
