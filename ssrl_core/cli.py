@@ -81,9 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
 
     p = sub.add_parser("submit", help="queue a run for the background workers; print its id",
-                       description="Queue a run; print its id. Refused (exit 2) when a classroom limit is "
-                                   "reached: SSRL_MAX_QUEUED runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME "
-                                   "queued or running runs of the same --nickname.")
+                       description="Queue a run; print its id. Refused (exit 2, nothing queued) when it could "
+                                   "not start: an option out of range, a method its dataset or encoder cannot "
+                                   "feed, and for this host's workers a missing dataset or a --device cuda or "
+                                   "--precision float16 without a CUDA GPU (with SSRL_BACKEND=ray the cluster's "
+                                   "nodes provide those); or when a classroom limit is reached: SSRL_MAX_QUEUED "
+                                   "runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME queued or running runs of the "
+                                   "same --nickname.")
     _run_flags(p)
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
@@ -219,7 +223,9 @@ def cmd_train(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
-    preflight(cfg)  # bad options, or a method that cannot train here, are refused before the folder is made
+    # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
+    # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
+    preflight(cfg, here=True)
     bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def on_event(e: dict) -> None:
@@ -245,7 +251,9 @@ def cmd_submit(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
-    preflight(cfg)  # a run that cannot start is refused now, not later in the worker
+    # a run that cannot start is refused now, not later in the worker (with SSRL_BACKEND=ray the cluster's
+    # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
+    preflight(cfg)
     print(RunStore().submit(cfg, nickname=args.nickname))
     return 0
 

@@ -69,3 +69,45 @@ def test_list(what, name):
     items = json.loads(cli("list", what, "--json").stdout)
     assert name in [i["name"] for i in items] and all(i["description"] for i in items)
     assert name in cli("list", what).stdout
+
+
+# -- a device or precision this host lacks ----------------------------------------------------------
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """This host as one without a CUDA GPU (the check must hold on a GPU machine too)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--device", "cuda"], "device 'cuda' was asked for but no CUDA GPU is visible: use --device auto or cpu"),
+    (["--precision", "float16"], "float16 training needs a CUDA GPU: on a CPU use --precision bfloat16 or float32"),
+])
+def test_submit_refuses_a_device_or_precision_this_host_lacks(cpu_only, capsys, tmp_path, flags, words):
+    """Refused at once (exit 2, nothing queued) instead of queued to fail in the worker; `train`
+    refuses the same before making its folder."""
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import RunStore
+
+    assert main(["submit", "--dataset", "digits", "--method", "simclr", *flags]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == f"error: {words}\n"
+    assert RunStore().list() == []
+    assert main(["train", "--dataset", "digits", "--method", "simclr", *flags, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"error: {words}\n" and not (tmp_path / "run").exists()
+
+
+def test_with_ray_the_cluster_provides_the_device(cpu_only, capsys, monkeypatch, tmp_path):
+    """With SSRL_BACKEND=ray the runs execute on the cluster's nodes, which may have the GPU this
+    host lacks: `submit` queues them; `train`, which trains here whatever the backend, refuses."""
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import RunStore
+
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    assert main(["submit", "--dataset", "digits", "--method", "simclr", "--device", "cuda", "--precision", "float16"]) == 0
+    [run] = RunStore().list()
+    assert capsys.readouterr().out.strip() == run["id"]
+    assert (run["config"]["device"], run["config"]["precision"]) == ("cuda", "float16")
+    assert main(["train", "--dataset", "digits", "--method", "simclr", "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
+    assert "no CUDA GPU is visible" in capsys.readouterr().err and not (tmp_path / "r").exists()
