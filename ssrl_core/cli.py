@@ -141,9 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "non-images and corrupt files are skipped and reported.")
     p.add_argument("archive", help="path of the .zip file")
     p.add_argument("--name", help="dataset name: lowercase letters, digits, '-' or '_' (default: the archive's "
-                                   "file name made into one, e.g. 'My Leaves.zip' -> my-leaves)")
+                                   "file name made into one, e.g. 'My Leaves.zip' -> my-leaves). A name already "
+                                   "taken is refused, naming a free one, unless --replace")
     p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
-    p.add_argument("--replace", action="store_true", help="replace an imported dataset of the same name")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an imported dataset of the same name (a built-in one cannot be replaced)")
 
     p = sub.add_parser("probe", help="linear readout (or fine-tuning) of a finished run; print JSON",
                        description="Score a finished run's encoder on a label budget: a linear readout on frozen "
@@ -301,12 +303,18 @@ def cmd_worker(args) -> int:
 
 
 def cmd_import_images(args) -> int:
-    from .data.custom import import_images, suggest_name
+    from .data.custom import NameTaken, import_images, suggest_name
 
-    if not Path(args.archive).is_file():
+    archive = Path(args.archive)
+    if not archive.is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
-    name = args.name or suggest_name(Path(args.archive).name, taken=None if not args.replace else set())
-    report = import_images(args.archive, name, size=args.size, replace=args.replace)
+    name = args.name or suggest_name(archive.name, taken=set())  # the file's name made valid, free or not
+    try:
+        report = import_images(archive, name, size=args.size, replace=args.replace)
+    except NameTaken:  # refused before anything was written
+        given = "--name" if args.name else "the default --name, from the archive's file name"
+        raise ValueError(f"a dataset named {name!r} ({given}) exists already: pass --name {suggest_name(name)} "
+                         "(free) to import this archive beside it, or --replace to replace it") from None
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     return 0
 
