@@ -67,6 +67,7 @@ def _config(args):
 
 def build_parser() -> argparse.ArgumentParser:
     from .device import PRECISIONS
+    from .evaluate.invariance import MIN_SEPARATION
 
     ap = argparse.ArgumentParser(prog="python -m ssrl_core", description="SSRL Playground: self-supervised "
                                  "pretraining and evaluation, headless. State lives in SSRL_HOME "
@@ -164,9 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("invariance", help="invariance of a finished run to each augmentation op; print JSON",
                        description="For each augmentation op: the mean cosine similarity of f(x) and f(op(x)), "
-                                   "scaled so unrelated images score 0 and identical ones 1; and the accuracy of "
-                                   "a linear probe predicting a 0/90/180/270 degree rotation from the features "
-                                   "(chance 0.25). Cached in the run folder.")
+                                   "scaled so unrelated images score 0 and identical ones 1. An op whose result is "
+                                   "further from the original, in features, than an unrelated image is scores "
+                                   "below 0, with no fixed bound: down to 1 - 2 / (1 - s), s being unrelated "
+                                   "images' mean similarity. "
+                                   f"Where s is above {1 - MIN_SEPARATION:g} (features that barely tell images "
+                                   "apart: a collapsed or untrained encoder) the scale means little: every score "
+                                   "is marked \"reliable\": false with a \"note\", and a warning is printed. "
+                                   "Also the accuracy of a linear probe predicting a 0/90/180/270 degree rotation "
+                                   "from the features (chance 0.25). Cached in the run folder.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
 
     p = sub.add_parser("export", help="export a finished run: run card, embeddings, checkpoint, figures, reproduce command",
@@ -428,11 +435,16 @@ def cmd_lesson(args) -> int:
 
 
 def cmd_invariance(args) -> int:
+    from .evaluate.invariance import unreliable_note
     from .evaluate.suite import RunProbes
 
     rp = RunProbes(resolve_run(args.run))
-    print(json.dumps({"run": str(rp.dir), "invariance": rp.invariance(),
+    scores = rp.invariance()
+    print(json.dumps({"run": str(rp.dir), "invariance": scores,
                       "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
+    note = unreliable_note(scores)
+    if note:
+        print(f"warning: the invariance scores are unreliable: {note}", file=sys.stderr)
     return 0
 
 
