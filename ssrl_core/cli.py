@@ -5,7 +5,7 @@
     python -m ssrl_core runs [--json]
     python -m ssrl_core cancel ID
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
-    python -m ssrl_core list datasets|methods|augmentations|encoders
+    python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
@@ -88,15 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--precision float16 without a CUDA GPU (with SSRL_BACKEND=ray the cluster's "
                                    "nodes provide those); or when a classroom limit is reached: SSRL_MAX_QUEUED "
                                    "runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME queued or running runs of the "
-                                   "same --nickname.")
+                                   "same --nickname. Checking the run loads its dataset and builds its method "
+                                   "(seconds); on a terminal a line on stderr says so first.")
     _run_flags(p)
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
-    p = sub.add_parser("runs", help="list runs in the store")
+    p = sub.add_parser("runs", help="list runs in the store",
+                       description="List the runs in the store (SSRL_HOME/store.sqlite), newest first: id, "
+                                   "status, method, dataset, epoch, who submitted it, and the kNN accuracy of a "
+                                   "finished run or why it failed or what it is doing.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
 
-    p = sub.add_parser("cancel", help="cancel a queued or running run")
-    p.add_argument("id")
+    p = sub.add_parser("cancel", help="cancel a queued or running run",
+                       description="Cancel a run: a queued one at once, a running one at its next step or "
+                                   "evaluation phase (about a second); its checkpoint and what it wrote stay. "
+                                   "A run that has already ended is refused (exit 2).")
+    p.add_argument("id", help="a run id from `runs`")
 
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
@@ -200,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256, help="images per step (default 256)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before each measurement (default 3)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to time it (default auto)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="precision to time it in, as for `train` (default auto; float16 needs a GPU)")
     p.add_argument("--workers", default=None, metavar="N,N,...",
                    help="DataLoader worker counts to try for the reference (default 0 up to the CPU count)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference pipeline")
@@ -209,9 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add where the step's time goes: phases (augment, forward, backward, optimizer) and "
                         "operator kinds (convolution, normalisation, ...), from torch.profiler")
 
-    p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons")
-    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"])
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons",
+                       description="List what a run can be made of, one per line with a short description: "
+                                   "datasets (built-in and imported), methods (with their family), "
+                                   "augmentations (presets and ops), encoders, or lessons.")
+    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"],
+                   help="what to list")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: per item its name and description, and for methods their family, "
+                        "options, option help and allowed ranges; for augmentations their kind and ops or "
+                        "parameters; for lessons their question and runs")
     return ap
 
 
@@ -260,6 +275,8 @@ def cmd_submit(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
+    if sys.stderr.isatty():  # for a person waiting at a terminal; stdout stays the id alone, stderr empty for scripts
+        print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)
     # a run that cannot start is refused now, not later in the worker (with SSRL_BACKEND=ray the cluster's
     # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
     preflight(cfg)
@@ -278,12 +295,23 @@ def cmd_runs(args) -> int:
         return 0
     if not runs:
         print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
+    rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
         extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
-        who = f"  [{r['nickname']}]" if r["nickname"] else ""
-        print(f"{r['id']}  {r['status']:<9} {r['method']:<9} {r['dataset']:<8} epoch {r['epoch']}/{r['epochs']}{who}  {extra}")
+        who = f"[{r['nickname']}]" if r["nickname"] else ""
+        rows.append([r["id"], r["status"], r["method"], r["dataset"], f"epoch {r['epoch']}/{r['epochs']}", who, extra])
+    for line in table(rows):
+        print(line)
     return 0
+
+
+def table(rows: list[list[str]]) -> list[str]:
+    """``rows`` as aligned lines: each column as wide as its widest cell (the last unpadded),
+    two spaces apart; a column empty in every row is left out."""
+    keep = [i for i in range(len(rows[0])) if any(r[i] for r in rows)] if rows else []
+    widths = {i: max(len(r[i]) for r in rows) for i in keep[:-1]}
+    return ["  ".join(r[i].ljust(widths.get(i, 0)) for i in keep).rstrip() for r in rows]
 
 
 def cmd_cancel(args) -> int:
@@ -373,9 +401,9 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps(items, indent=2))
     else:
-        for it in items:
-            extra = f" [{it['kind']}]" if "kind" in it else (f" [{it['family']}]" if "family" in it else "")
-            print(f"{it['name']:<14}{extra} {it['description']}")
+        tags = [it.get("kind") or it.get("family") for it in items]  # a preset or op; a method's family
+        for line in table([[it["name"], f"[{tag}]" if tag else "", it["description"]] for it, tag in zip(items, tags)]):
+            print(line)
     return 0
 
 
