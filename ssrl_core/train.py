@@ -89,12 +89,14 @@ def preflight(cfg: RunConfig, here: bool | None = None) -> None:
     cuda`` or ``--precision float16`` without a CUDA GPU) or a dataset whose files are not
     here. Checks the options, the hardware (with ``device.pick_device`` and
     ``device.precision_for``, which the training loop calls too), then builds the method once
-    on the CPU, which takes milliseconds, and raises the ValueError of whichever refuses.
+    on the CPU, which takes milliseconds. Raises ValueError saying what to do, or
+    ``DatasetMissing`` (saying where to put the files).
 
     ``here``: whether the run executes on this host; by default it does unless
     ``SSRL_BACKEND=ray``, whose runs execute on the cluster's nodes: they may have the GPU this
     host lacks, and they load the dataset themselves (and say so if they lack it too), so then
-    only the options and the method are checked."""
+    the device and precision are not checked, nor is a dataset missing here (the options are,
+    and the method where the dataset is here too)."""
     from .data import DatasetMissing
     from .pretext import check_options
     from .runs.ray_backend import backend
