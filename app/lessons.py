@@ -65,7 +65,7 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
     if chart.kind == "invariance":
         ops = list(OPS)
-        vals = {n: readouts.invariance_values(data[n].probes, ops) for n in names}
+        vals = readouts.invariance_series({n: data[n].probes for n in names}, ops)
         if all(v is None for vs in vals.values() for v in vs):
             return None
         return charts.bars(ops, vals, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15))

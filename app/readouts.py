@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
+from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import SEEDS
 
 Series = tuple[list[float], list[float], list[float]]
@@ -102,6 +103,19 @@ GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same archi
 def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:
     inv = probes.get("invariance") or {}
     return [inv.get(op, {}).get("score") for op in ops]
+
+
+def invariance_note(probes: dict) -> str | None:
+    """Why a run's invariance scores mean little (its features barely tell unrelated images
+    apart), or None; read from the stored numbers, so runs measured before the mark get it too."""
+    return unreliable_note(probes.get("invariance") or {})
+
+
+def invariance_series(probes_by_name: dict[str, dict], ops: list[str]) -> dict[str, list[float | None]]:
+    """The invariance chart's bars: each run's scores per op, under its name, followed by
+    " · unreliable scale" where ``invariance_note`` says its scores mean little."""
+    return {name + (" · unreliable scale" if invariance_note(p) else ""): invariance_values(p, ops)
+            for name, p in probes_by_name.items()}
 
 
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:

@@ -43,8 +43,11 @@ names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: "
                   f"{(r['summary'] or {}).get('augment') or r['config'].get('augment')}" for r in picked}
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
-st.plotly_chart(charts.bars(ops, {names[i]: readouts.invariance_values(p, ops) for i, p in probes.items()},
+st.plotly_chart(charts.bars(ops, readouts.invariance_series({names[i]: p for i, p in probes.items()}, ops),
                             "invariance score (1 = unchanged)", y_range=(-1.0, 1.15)), key="inv_ops")
+for i, p in probes.items():
+    if note := readouts.invariance_note(p):
+        st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
 st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
            "trained without that op. Below 0, the op moves the features further than swapping in an unrelated "
            "image would (bars are cut at -1; the label inside a cut bar gives its value). n/a: the op changes "

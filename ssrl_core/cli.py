@@ -5,7 +5,7 @@
     python -m ssrl_core runs [--json]
     python -m ssrl_core cancel ID
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
-    python -m ssrl_core list datasets|methods|augmentations|encoders
+    python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
@@ -67,6 +67,7 @@ def _config(args):
 
 def build_parser() -> argparse.ArgumentParser:
     from .device import PRECISIONS
+    from .evaluate.invariance import MIN_SEPARATION
 
     ap = argparse.ArgumentParser(prog="python -m ssrl_core", description="SSRL Playground: self-supervised "
                                  "pretraining and evaluation, headless. State lives in SSRL_HOME "
@@ -81,17 +82,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
 
     p = sub.add_parser("submit", help="queue a run for the background workers; print its id",
-                       description="Queue a run; print its id. Refused (exit 2) when a classroom limit is "
-                                   "reached: SSRL_MAX_QUEUED runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME "
-                                   "queued or running runs of the same --nickname.")
+                       description="Queue a run; print its id. Refused (exit 2, nothing queued) when it could "
+                                   "not start: an option out of range, a method its dataset or encoder cannot "
+                                   "feed, and for this host's workers a missing dataset or a --device cuda or "
+                                   "--precision float16 without a CUDA GPU (with SSRL_BACKEND=ray the cluster's "
+                                   "nodes provide those); or when a classroom limit is reached: SSRL_MAX_QUEUED "
+                                   "runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME queued or running runs of the "
+                                   "same --nickname. Checking the run loads its dataset and builds its method "
+                                   "(seconds); on a terminal a line on stderr says so first.")
     _run_flags(p)
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
-    p = sub.add_parser("runs", help="list runs in the store")
+    p = sub.add_parser("runs", help="list runs in the store",
+                       description="List the runs in the store (SSRL_HOME/store.sqlite), newest first: id, "
+                                   "status, method, dataset, epoch, who submitted it, and the kNN accuracy of a "
+                                   "finished run or why it failed or what it is doing.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
 
-    p = sub.add_parser("cancel", help="cancel a queued or running run")
-    p.add_argument("id")
+    p = sub.add_parser("cancel", help="cancel a queued or running run",
+                       description="Cancel a run: a queued one at once, a running one at its next step or "
+                                   "evaluation phase (about a second); its checkpoint and what it wrote stay. "
+                                   "A run that has already ended is refused (exit 2).")
+    p.add_argument("id", help="a run id from `runs`")
 
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
@@ -137,9 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "non-images and corrupt files are skipped and reported.")
     p.add_argument("archive", help="path of the .zip file")
     p.add_argument("--name", help="dataset name: lowercase letters, digits, '-' or '_' (default: the archive's "
-                                   "file name made into one, e.g. 'My Leaves.zip' -> my-leaves)")
+                                   "file name made into one, e.g. 'My Leaves.zip' -> my-leaves). A name already "
+                                   "taken is refused, naming a free one, unless --replace")
     p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
-    p.add_argument("--replace", action="store_true", help="replace an imported dataset of the same name")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an imported dataset of the same name (a built-in one cannot be replaced)")
 
     p = sub.add_parser("probe", help="linear readout (or fine-tuning) of a finished run; print JSON",
                        description="Score a finished run's encoder on a label budget: a linear readout on frozen "
@@ -158,9 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("invariance", help="invariance of a finished run to each augmentation op; print JSON",
                        description="For each augmentation op: the mean cosine similarity of f(x) and f(op(x)), "
-                                   "scaled so unrelated images score 0 and identical ones 1; and the accuracy of "
-                                   "a linear probe predicting a 0/90/180/270 degree rotation from the features "
-                                   "(chance 0.25). Cached in the run folder.")
+                                   "scaled so unrelated images score 0 and identical ones 1. An op whose result is "
+                                   "further from the original, in features, than an unrelated image is scores "
+                                   "below 0, with no fixed bound: down to 1 - 2 / (1 - s), s being unrelated "
+                                   "images' mean similarity. "
+                                   f"Where s is above {1 - MIN_SEPARATION:g} (features that barely tell images "
+                                   "apart: a collapsed or untrained encoder) the scale means little: every score "
+                                   "is marked \"reliable\": false with a \"note\", and a warning is printed. "
+                                   "Also the accuracy of a linear probe predicting a 0/90/180/270 degree rotation "
+                                   "from the features (chance 0.25). Cached in the run folder.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
 
     p = sub.add_parser("export", help="export a finished run: run card, embeddings, checkpoint, figures, reproduce command",
@@ -187,8 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256, help="images per step (default 256)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before each measurement (default 3)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=PRECISIONS)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to time it (default auto)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="precision to time it in, as for `train` (default auto; float16 needs a GPU)")
     p.add_argument("--workers", default=None, metavar="N,N,...",
                    help="DataLoader worker counts to try for the reference (default 0 up to the CPU count)")
     p.add_argument("--no-reference", action="store_true", help="skip the reference pipeline")
@@ -196,9 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add where the step's time goes: phases (augment, forward, backward, optimizer) and "
                         "operator kinds (convolution, normalisation, ...), from torch.profiler")
 
-    p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons")
-    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"])
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons",
+                       description="List what a run can be made of, one per line with a short description: "
+                                   "datasets (built-in and imported), methods (with their family), "
+                                   "augmentations (presets and ops), encoders, or lessons.")
+    p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"],
+                   help="what to list")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: per item its name and description, and for methods their family, "
+                        "options, option help and allowed ranges; for augmentations their kind and ops or "
+                        "parameters; for lessons their question and runs")
     return ap
 
 
@@ -219,7 +247,9 @@ def cmd_train(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
-    preflight(cfg)  # bad options, or a method that cannot train here, are refused before the folder is made
+    # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
+    # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
+    preflight(cfg, here=True)
     bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def on_event(e: dict) -> None:
@@ -245,7 +275,11 @@ def cmd_submit(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
-    preflight(cfg)  # a run that cannot start is refused now, not later in the worker
+    if sys.stderr.isatty():  # for a person waiting at a terminal; stdout stays the id alone, stderr empty for scripts
+        print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)
+    # a run that cannot start is refused now, not later in the worker (with SSRL_BACKEND=ray the cluster's
+    # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
+    preflight(cfg)
     print(RunStore().submit(cfg, nickname=args.nickname))
     return 0
 
@@ -261,12 +295,23 @@ def cmd_runs(args) -> int:
         return 0
     if not runs:
         print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
+    rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
         extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
-        who = f"  [{r['nickname']}]" if r["nickname"] else ""
-        print(f"{r['id']}  {r['status']:<9} {r['method']:<9} {r['dataset']:<8} epoch {r['epoch']}/{r['epochs']}{who}  {extra}")
+        who = f"[{r['nickname']}]" if r["nickname"] else ""
+        rows.append([r["id"], r["status"], r["method"], r["dataset"], f"epoch {r['epoch']}/{r['epochs']}", who, extra])
+    for line in table(rows):
+        print(line)
     return 0
+
+
+def table(rows: list[list[str]]) -> list[str]:
+    """``rows`` as aligned lines: each column as wide as its widest cell (the last unpadded),
+    two spaces apart; a column empty in every row is left out."""
+    keep = [i for i in range(len(rows[0])) if any(r[i] for r in rows)] if rows else []
+    widths = {i: max(len(r[i]) for r in rows) for i in keep[:-1]}
+    return ["  ".join(r[i].ljust(widths.get(i, 0)) for i in keep).rstrip() for r in rows]
 
 
 def cmd_cancel(args) -> int:
@@ -293,12 +338,18 @@ def cmd_worker(args) -> int:
 
 
 def cmd_import_images(args) -> int:
-    from .data.custom import import_images, suggest_name
+    from .data.custom import NameTaken, import_images, suggest_name
 
-    if not Path(args.archive).is_file():
+    archive = Path(args.archive)
+    if not archive.is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
-    name = args.name or suggest_name(Path(args.archive).name, taken=None if not args.replace else set())
-    report = import_images(args.archive, name, size=args.size, replace=args.replace)
+    name = args.name or suggest_name(archive.name, taken=set())  # the file's name made valid, free or not
+    try:
+        report = import_images(archive, name, size=args.size, replace=args.replace)
+    except NameTaken:  # refused before anything was written
+        given = "--name" if args.name else "the default --name, from the archive's file name"
+        raise ValueError(f"a dataset named {name!r} ({given}) exists already: pass --name {suggest_name(name)} "
+                         "(free) to import this archive beside it, or --replace to replace it") from None
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     return 0
 
@@ -350,9 +401,9 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps(items, indent=2))
     else:
-        for it in items:
-            extra = f" [{it['kind']}]" if "kind" in it else (f" [{it['family']}]" if "family" in it else "")
-            print(f"{it['name']:<14}{extra} {it['description']}")
+        tags = [it.get("kind") or it.get("family") for it in items]  # a preset or op; a method's family
+        for line in table([[it["name"], f"[{tag}]" if tag else "", it["description"]] for it, tag in zip(items, tags)]):
+            print(line)
     return 0
 
 
@@ -412,11 +463,16 @@ def cmd_lesson(args) -> int:
 
 
 def cmd_invariance(args) -> int:
+    from .evaluate.invariance import unreliable_note
     from .evaluate.suite import RunProbes
 
     rp = RunProbes(resolve_run(args.run))
-    print(json.dumps({"run": str(rp.dir), "invariance": rp.invariance(),
+    scores = rp.invariance()
+    print(json.dumps({"run": str(rp.dir), "invariance": scores,
                       "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
+    note = unreliable_note(scores)
+    if note:
+        print(f"warning: the invariance scores are unreliable: {note}", file=sys.stderr)
     return 0
 
 

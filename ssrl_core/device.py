@@ -14,9 +14,11 @@ import torch
 
 
 def pick_device(preference: str = "auto") -> torch.device:
+    """The device a run trains on; ValueError (a setting this host cannot honour, like an
+    unsupported precision) for ``cuda`` without a visible CUDA GPU."""
     if preference == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is visible: use --device auto or cpu")
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible: use --device auto or cpu")
         return torch.device("cuda")
     if preference == "cpu":
         return torch.device("cpu")

@@ -81,24 +81,36 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 
 
-def preflight(cfg: RunConfig) -> None:
-    """Refuse, before queueing, a run whose method options are out of range or do not fit
-    together, or whose method cannot train on its dataset or encoder (colorization on
-    grayscale images, mae without vit-tiny, supervised without labels): checks the options,
-    then builds the method once on the CPU, which takes milliseconds, and raises its
-    ValueError. With ``SSRL_BACKEND=ray`` a dataset whose files are not on this host passes
-    (its options checked): the runs load it on the cluster's nodes, which say so if they
-    lack it too."""
+def preflight(cfg: RunConfig, here: bool | None = None) -> None:
+    """Refuse, before queueing, a run that could not start: method options out of range or
+    not fitting together, a method that cannot train on its dataset or encoder (colorization
+    on grayscale images, mae without vit-tiny, supervised without labels), and, when the run
+    will execute on this host, a device or precision this host cannot provide (``--device
+    cuda`` or ``--precision float16`` without a CUDA GPU) or a dataset whose files are not
+    here. Checks the options, the hardware (with ``device.pick_device`` and
+    ``device.precision_for``, which the training loop calls too), then builds the method once
+    on the CPU, which takes milliseconds. Raises ValueError saying what to do, or
+    ``DatasetMissing`` (saying where to put the files).
+
+    ``here``: whether the run executes on this host; by default it does unless
+    ``SSRL_BACKEND=ray``, whose runs execute on the cluster's nodes: they may have the GPU this
+    host lacks, and they load the dataset themselves (and say so if they lack it too), so then
+    the device and precision are not checked, nor is a dataset missing here (the options are,
+    and the method where the dataset is here too)."""
     from .data import DatasetMissing
     from .pretext import check_options
     from .runs.ray_backend import backend
 
     check_options(cfg.method, cfg.options)  # no data needed, so first
+    if here is None:
+        here = backend() != "ray"
+    if here:
+        precision_for(pick_device(cfg.device), cfg.precision)
     resolved = cfg.resolved("cpu")
     try:
         dataset = load_dataset(resolved.dataset, resolved.data_dir)
     except DatasetMissing:
-        if backend() == "ray":
+        if not here:
             return
         raise
     build(resolved, torch.device("cpu"), dataset)

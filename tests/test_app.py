@@ -298,6 +298,30 @@ def test_invariance_measures_an_old_run_in_the_background(finished_run):
     assert images(at)[-1][:2] == ["original", "crop"]
 
 
+def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
+    """A run whose unrelated images are nearly alike in its features (cosine 0.997, as a
+    collapsed run gave, cached before the mark existed): its bars are labelled as on an
+    unreliable scale and a warning says why; the other run is left as it is."""
+    from pathlib import Path
+
+    collapsed, healthy = finished_run("simclr"), finished_run("rotation")
+    run_dir = Path(RunStore().get(collapsed)["run_dir"])
+    probes = json.loads((run_dir / "probes.json").read_text())
+    probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997},
+                            "color_jitter": {"score": -93.45, "similarity": 0.71665, "unrelated": 0.997}}
+    (run_dir / "probes.json").write_text(json.dumps(probes))
+    at = open_page("invariance")
+    at.multiselect(key="inv_runs").set_value([collapsed, healthy]).run()
+    assert not at.exception
+    [warning] = at.warning
+    assert warning.value.startswith(f"**simclr ({collapsed[-4:]}) · aug: ") and "its scores are unreliable: the " \
+        "features barely tell unrelated images apart (their mean cosine similarity is 0.997" in warning.value
+    bars = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    [marked] = [n for n in bars if n.endswith(" · unreliable scale")]
+    assert marked.startswith("simclr") and bars[marked]["customdata"][2] == -93.45  # colour jitter, its value kept
+    assert any(n.startswith("rotation") and "unreliable" not in n for n in bars)
+
+
 def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     finished_run("shapes-simclr")
     at = open_page("invariance")

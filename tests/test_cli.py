@@ -69,3 +69,99 @@ def test_list(what, name):
     items = json.loads(cli("list", what, "--json").stdout)
     assert name in [i["name"] for i in items] and all(i["description"] for i in items)
     assert name in cli("list", what).stdout
+
+
+# -- a device or precision this host lacks ----------------------------------------------------------
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """This host as one without a CUDA GPU (the check must hold on a GPU machine too)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--device", "cuda"], "device 'cuda' was asked for but no CUDA GPU is visible: use --device auto or cpu"),
+    (["--precision", "float16"], "float16 training needs a CUDA GPU: on a CPU use --precision bfloat16 or float32"),
+])
+def test_submit_refuses_a_device_or_precision_this_host_lacks(cpu_only, capsys, tmp_path, flags, words):
+    """Refused at once (exit 2, nothing queued) instead of queued to fail in the worker; `train`
+    refuses the same before making its folder."""
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import RunStore
+
+    assert main(["submit", "--dataset", "digits", "--method", "simclr", *flags]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == f"error: {words}\n"
+    assert RunStore().list() == []
+    assert main(["train", "--dataset", "digits", "--method", "simclr", *flags, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"error: {words}\n" and not (tmp_path / "run").exists()
+
+
+def test_with_ray_the_cluster_provides_the_device(cpu_only, capsys, monkeypatch, tmp_path):
+    """With SSRL_BACKEND=ray the runs execute on the cluster's nodes, which may have the GPU this
+    host lacks: `submit` queues them; `train`, which trains here whatever the backend, refuses."""
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import RunStore
+
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    assert main(["submit", "--dataset", "digits", "--method", "simclr", "--device", "cuda", "--precision", "float16"]) == 0
+    [run] = RunStore().list()
+    assert capsys.readouterr().out.strip() == run["id"]
+    assert (run["config"]["device"], run["config"]["precision"]) == ("cuda", "float16")
+    assert main(["train", "--dataset", "digits", "--method", "simclr", "--device", "cuda", "--out", str(tmp_path / "r")]) == 2
+    assert "no CUDA GPU is visible" in capsys.readouterr().err and not (tmp_path / "r").exists()
+
+
+# -- help and tables ---------------------------------------------------------------------------------
+def test_every_command_has_a_description_and_every_argument_a_help():
+    """`COMMAND --help` opens with what the command does, and says what each argument is."""
+    import argparse
+
+    from ssrl_core.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, p in commands.choices.items():
+        assert p.description, name
+        for action in p._actions:
+            assert action.help, f"{name} {action.dest}"
+    assert "a run id from `runs`" in commands.choices["cancel"].format_help()
+
+
+def test_list_and_runs_align_their_columns_to_the_longest_entry(capsys):
+    """Columns as wide as their widest entry ("labels-are-expensive", "deepcluster"), so every
+    description, status, method, dataset and epoch starts in the same column."""
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    assert main(["list", "lessons", "--json"]) == 0
+    lessons = json.loads(capsys.readouterr().out)
+    assert main(["list", "lessons"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    col = max(len(item["name"]) for item in lessons) + 2
+    assert [(line[:col].rstrip(), line[col:]) for line in lines] == [(i["name"], i["description"]) for i in lessons]
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="deepcluster", epochs=12), nickname="a-long-nickname")
+    store.submit(RunConfig(dataset="shapes", method="mae", epochs=3))
+    assert main(["runs"]) == 0
+    mae, deepcluster = capsys.readouterr().out.splitlines()  # newest first
+    for a, b in (("queued", "queued"), ("mae", "deepcluster"), ("shapes", "digits"), ("epoch 0/3", "epoch 0/12")):
+        assert mae.index(f" {a}") == deepcluster.index(f" {b}"), (mae, deepcluster)
+    assert deepcluster.endswith("epoch 0/12  [a-long-nickname]") and mae.endswith("epoch 0/3")
+
+
+def test_submit_says_on_a_terminal_that_it_is_checking_the_run(capsys, monkeypatch):
+    """Checking the run takes seconds (dataset, method): a person at a terminal is told on stderr;
+    stdout stays the id alone, and scripts (no terminal) get nothing on stderr."""
+    import sys
+
+    from ssrl_core.cli import main
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["submit", "--dataset", "digits", "--method", "random", "--epochs", "0"]) == 0
+    out = capsys.readouterr()
+    assert out.err == "checking the run (dataset, method, options)…\n" and len(out.out.split()) == 1
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert main(["submit", "--dataset", "digits", "--method", "random", "--epochs", "0"]) == 0
+    assert capsys.readouterr().err == ""

@@ -1,6 +1,7 @@
 """Importing a zip of images: hostile archives are refused whole, odd but honest images are
 accepted, nothing is written outside SSRL_HOME, and the result is a usable dataset."""
 import io
+import json
 import os
 import stat
 import zipfile
@@ -247,6 +248,38 @@ def test_cli_import_images(tmp_path):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["name"] == "my-leaves"
+
+
+def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_path, ssrl_home, capsys):
+    """Without --name the dataset is named after the archive's file; run twice, the second is
+    refused (exit 2, nothing written) naming the free name and --replace, as the Data page
+    refuses a taken name, instead of piling up copies under my-leaves-2, -3, ..."""
+    from ssrl_core.cli import main
+
+    leaves = make_zip(tmp_path / "My Leaves.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 255))})
+    assert main(["import-images", str(leaves)]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "my-leaves"
+    root = ssrl_home / "data" / "custom"
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    assert main(["import-images", str(leaves)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == (
+        "error: a dataset named 'my-leaves' (the default --name, from the archive's file name) exists already: "
+        "pass --name my-leaves-2 (free) to import this archive beside it, or --replace to replace it\n")
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before  # nothing written
+    assert main(["import-images", str(leaves), "--name", "my-leaves"]) == 2  # a name given is refused alike
+    assert "'my-leaves' (--name) exists already: pass --name my-leaves-2 (free)" in capsys.readouterr().err
+    # the two ways out the message names
+    assert main(["import-images", str(leaves), "--replace"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "my-leaves"
+    assert main(["import-images", str(leaves), "--name", "my-leaves-2"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "my-leaves-2"
+    assert sorted(p.name for p in root.iterdir()) == ["my-leaves", "my-leaves-2"]
+    # a built-in name cannot be replaced
+    digits = make_zip(tmp_path / "Digits.zip", {"a/1.png": png()})
+    assert main(["import-images", str(digits), "--replace"]) == 2
+    assert capsys.readouterr().err == "error: 'digits' is a built-in dataset: choose another name\n"
+    assert sorted(p.name for p in root.iterdir()) == ["my-leaves", "my-leaves-2"]
 
 
 def _jpeg(color) -> bytes:

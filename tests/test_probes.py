@@ -203,7 +203,53 @@ def test_an_exactly_invariant_encoder_scores_one():
     assert out["flip"]["similarity"] == pytest.approx(1.0, abs=1e-5)
     assert out["flip"]["unrelated"] < 0.9  # centred channel means point in different directions
     assert out["grayscale"]["score"] < 0.9  # grayscale changes the channel means
-    assert set(out["color_jitter"]) == {"score", "similarity", "unrelated"}
+    assert set(out["color_jitter"]) == {"score", "similarity", "unrelated", "reliable"}
+    assert all(out[op]["reliable"] for op in out)  # unrelated images far apart: the scale holds
+
+
+class NearlyCollapsed(nn.Module):
+    """The channel means on top of a constant: on nearly grey images (``greyish_images``)
+    almost the same features for every image, as from a collapsed encoder."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.feature_dim = channels
+
+    def forward(self, x):
+        return 0.2 + (x.mean(dim=(2, 3)) - 0.5)
+
+
+def greyish_images(n: int = 64, seed: int = 0) -> torch.Tensor:
+    """Colour images whose channel means differ by a few grey levels only."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randint(124, 133, (n, 3, 1, 1), generator=g)
+    return (base + torch.randint(-8, 9, (n, 3, 32, 32), generator=g)).to(torch.uint8)
+
+
+def test_scores_of_features_that_barely_tell_images_apart_are_marked_unreliable():
+    """Unrelated images at a cosine of about 0.998 make the 0-to-1 scale a fraction of a
+    percent of the cosine range: colour jitter, which moves the channel means more than they
+    differ between images, scores below -1. Every score is marked, with a note saying why;
+    the marks are recomputed from the stored numbers, so results cached before them read the
+    same."""
+    from ssrl_core.evaluate.invariance import MIN_SEPARATION, mark_reliability, unreliable_note
+
+    torch.set_num_threads(1)
+    out = invariance_scores(NearlyCollapsed(3), greyish_images(), CPU, ops=["flip", "color_jitter", "solarize"])
+    u = out["flip"]["unrelated"]
+    assert 1 - u < MIN_SEPARATION
+    assert out["flip"]["score"] == pytest.approx(1.0, abs=1e-3)  # flip changes no channel mean
+    assert out["color_jitter"]["score"] < -1  # moves the features further than an unrelated image is
+    assert all(1 - 2 / (1 - u) <= e["score"] <= 1 for e in out.values())  # the possible range
+    for e in out.values():
+        assert e["reliable"] is False and "barely tell unrelated images apart" in e["note"]
+        assert f"{u:.3f}" in e["note"] and "collapsed" in e["note"]
+    old = {op: {k: e[k] for k in ("score", "similarity", "unrelated")} for op, e in out.items()}
+    assert mark_reliability(old) == out and unreliable_note(old) == out["flip"]["note"]
+    healthy = invariance_scores(ChannelMean(3), colour_images(), CPU, ops=["flip", "grayscale"])
+    assert unreliable_note(healthy) is None and mark_reliability(healthy) == healthy
+    skipped = {"grayscale": {"skipped": "grayscale leaves these images unchanged"}}
+    assert mark_reliability(skipped) == skipped and unreliable_note(skipped) is None
 
 
 def test_a_random_pixel_map_is_not_flip_invariant():
@@ -398,6 +444,28 @@ def test_cli_invariance_on_a_finished_run(finished_run, capsys):
     assert isinstance(out["invariance"]["crop"]["score"], float)
     assert "skipped" in out["invariance"]["grayscale"]  # digits are grayscale
     assert 0 <= out["rotation_equivariance"] <= 1
+    assert out["invariance"]["crop"]["reliable"] is True and "warning" not in capsys.readouterr().err
+
+
+def test_cli_invariance_says_when_the_scores_are_unreliable(finished_run, capsys):
+    """A run whose cached scores (from before the mark) rest on unrelated images at a cosine of
+    0.997, as a collapsed run of 30 images gave: the JSON marks every score, and the command
+    says so on stderr."""
+    from ssrl_core.cli import main
+
+    d = run_dir_of(finished_run("simclr"))
+    probes = json.loads((d / PROBES).read_text())
+    probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997},
+                            "color_jitter": {"score": -93.45, "similarity": 0.71665, "unrelated": 0.997},
+                            "grayscale": {"skipped": "grayscale leaves these images unchanged (they have no colour)"}}
+    (d / PROBES).write_text(json.dumps(probes))
+    assert main(["invariance", "--run", str(d)]) == 0
+    out = capsys.readouterr()
+    inv = json.loads(out.out)["invariance"]
+    assert inv["color_jitter"]["score"] == -93.45 and inv["color_jitter"]["reliable"] is False
+    assert inv["crop"]["reliable"] is False and "skipped" in inv["grayscale"] and "reliable" not in inv["grayscale"]
+    assert out.err.startswith("warning: the invariance scores are unreliable: the features barely tell unrelated "
+                              "images apart (their mean cosine similarity is 0.997")
 
 
 def test_cli_probe_on_a_finished_run(finished_run, capsys):

@@ -49,3 +49,20 @@ def test_epoch_and_probe_series():
     assert readouts.knn_k_curve(probes) == ([1, 5, 20, 100], [0.95, 0.93, 0.9, 0.8])
     assert readouts.invariance_values(probes, ["flip", "grayscale", "crop"]) == [0.9, None, None]
     assert readouts.factor_values(probes, ["color", "shape"], "2") == [0.8, None]
+
+
+def test_the_lessons_invariance_chart_labels_a_run_on_an_unreliable_scale():
+    """The color-invariance lesson's chart: a run whose unrelated images are nearly alike in
+    its features (cached before the mark existed) is named as on an unreliable scale."""
+    from app.lessons import figures
+    from ssrl_core import lessons as L
+
+    def run(unrelated, score):
+        inv = {"color_jitter": {"score": score, "similarity": 0.5, "unrelated": unrelated}}
+        return L.RunData(summary={}, probes={"invariance": inv}, epochs=[], references={})
+
+    lesson = L.load_by_name("color-invariance")
+    data = {"jitter": run(0.6, 0.94), "no-jitter": run(0.997, -93.45)}
+    [fig] = [f for title, f in figures(lesson, data) if "invariance" in f.layout.yaxis.title.text]
+    assert [t.name for t in fig.data] == ["jitter", "no-jitter · unreliable scale"]
+    assert readouts.invariance_series({"a": data["jitter"].probes}, ["color_jitter"]) == {"a": [0.94]}

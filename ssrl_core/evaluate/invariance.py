@@ -9,8 +9,13 @@ the op's default strength, with probability 1):
     score(T)  = (s(T) - s_unrel) / (1 - s_unrel)
 
 so an encoder exactly invariant to T scores 1 (f(T(x)) = f(x)), and one for which T(x) is
-as far from x as an unrelated image scores 0 (it can go below 0). Ops that change nothing on
-a dataset (colour ops on grayscale images) are reported as not applicable.
+as far from x as an unrelated image scores 0. Below 0, T moves the features further than an
+unrelated image is: since a cosine is at least -1, the score is at least 1 - 2 / (1 - s_unrel)
+(1 - 1 / (1 - s_unrel) for features that are never negative, as after a ReLU), which has no
+fixed bound: the closer unrelated images' features are, the further below 0 a score can go.
+When they are too close for the scale to mean anything, each score is marked
+``"reliable": False`` with a ``"note"`` saying why (``MIN_SEPARATION``). Ops that change
+nothing on a dataset (colour ops on grayscale images) are reported as not applicable.
 
 **Rotation equivariance**: images rotated by 0, 90, 180, 270 degrees; a linear probe on
 f(rotated x) predicts which rotation was applied (trained on the train split, scored on the
@@ -28,6 +33,52 @@ from .linear import linear_probe_accuracy
 
 SUBSET = 512  # test images scored (fixed by the seed)
 
+# When the scale can be trusted. 1 - s_unrel, its yardstick, is half the mean squared distance
+# between unrelated images' unit features, which is the total variance of the L2-normalised
+# features: for unit vectors z, mean_{i != j} z_i . z_j ~ |mean z|^2 and sum_k var(z_k) = 1 - |mean z|^2.
+# SimSiam's collapse metric reads the same spread per dimension: an isotropic d-dimensional
+# embedding has a std of 1/sqrt(d) per dimension, so 1 - s_unrel ~ 1, and a collapsed one 0.
+# Below 0.01 the features' spread is under a tenth of that (unrelated images within about 8
+# degrees of each other): the encoder barely tells images apart, a change of 0.01 in cosine
+# similarity moves a score by a whole unit, scores can run to -100 and beyond, and they say more
+# about the tiny yardstick than about the op. Measured on digits' test images: trained runs 0.11
+# (SimCLR, 3 epochs) to 0.17 (SimSiam without stop-gradient, 10 epochs); untrained cnn-small,
+# resnet18 and vit-tiny 0.005 to 0.008 (vit-tiny's solarize scores -7), so they are marked too;
+# untrained cnn-small on shapes 0.028. The run of 30 images that led to this check: 0.003, with
+# colour jitter at -93.
+MIN_SEPARATION = 0.01
+
+
+def scale_note(unrelated: float) -> str | None:
+    """Why scores measured against this unrelated similarity mean little, or None when the
+    scale holds (``MIN_SEPARATION``)."""
+    if 1.0 - unrelated >= MIN_SEPARATION:
+        return None
+    return (f"the features barely tell unrelated images apart (their mean cosine similarity is {unrelated:.3f}, "
+            "identical is 1), so the scale from unrelated (0) to identical (1) is too short to mean anything: "
+            "likely a collapsed or untrained encoder")
+
+
+def mark_reliability(scores: dict[str, dict]) -> dict[str, dict]:
+    """``scores`` (as from ``invariance_scores``) with ``"reliable"`` on every scored op, and
+    ``"note"`` where it is False. Recomputed from the stored ``unrelated``, so results cached
+    before the mark existed are marked alike."""
+    out = {}
+    for op, entry in scores.items():
+        if "score" in entry:
+            note = scale_note(entry["unrelated"])
+            entry = {k: v for k, v in entry.items() if k != "note"} | {"reliable": note is None}
+            if note:
+                entry["note"] = note
+        out[op] = entry
+    return out
+
+
+def unreliable_note(scores: dict[str, dict]) -> str | None:
+    """The ``scale_note`` of a run's scores (one unrelated similarity serves every op), or None
+    when they are reliable; works on results cached before the mark existed."""
+    return next((e["note"] for e in mark_reliability(scores).values() if "note" in e), None)
+
 
 def op_at_full_probability(name: str):
     op = OPS[name]()
@@ -42,8 +93,8 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: torch.device,
                       ops: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
-    """{op: {"score", "similarity", "unrelated"} or {"skipped": reason}} for uint8 images
-    [N, C, H, W] (use a fixed subset of a few hundred test images)."""
+    """{op: {"score", "similarity", "unrelated", "reliable"[, "note"]} or {"skipped": reason}}
+    for uint8 images [N, C, H, W] (use a fixed subset of a few hundred test images)."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
     g = torch.Generator().manual_seed(seed)
@@ -63,7 +114,7 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
             continue
         sim = float((base * l2_normalize(embed(encoder, tx, device))).sum(1).mean())
         out[name] = {"score": (sim - unrelated) / max(1.0 - unrelated, 1e-8), "similarity": sim, "unrelated": unrelated}
-    return out
+    return mark_reliability(out)
 
 
 def rotate_all(images: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:

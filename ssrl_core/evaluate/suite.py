@@ -10,7 +10,7 @@ Keys of ``probes.json``:
     linear/<target>/<budget> {mean, std, values, seeds, labels_per_class, n_labels}
     finetune/<target>/<budget>   the same, fine-tuning the whole encoder
     factors                  {factor: {chance, classes, "2": {...}, "all": {...}}}
-    invariance               {op: {score, similarity, unrelated} | {skipped}}
+    invariance               {op: {score, similarity, unrelated, reliable[, note]} | {skipped}}
     rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
 
 References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
@@ -37,7 +37,7 @@ from . import probes as pr
 from .embed import embed
 from .finetune import STEPS, train_classifier
 from .linear import fit_linear_head
-from .invariance import SUBSET, fixed_subset, invariance_scores, rotation_equivariance
+from .invariance import SUBSET, fixed_subset, invariance_scores, mark_reliability, rotation_equivariance
 
 PROBES = "probes.json"
 
@@ -131,7 +131,7 @@ class RunProbes:
             t = self.trained
             rows = fixed_subset(t.dataset.test_idx.numpy(), SUBSET, seed=0)
             return invariance_scores(t.method.encoder, t.dataset.images[rows], t.device)
-        return self.cache.get("invariance", compute)
+        return mark_reliability(self.cache.get("invariance", compute))  # marks results cached before the mark
 
     def rotation_equivariance(self) -> float:
         def compute():
