@@ -25,7 +25,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .data import DATASETS
     from .device import PRECISIONS
     from .models import ENCODERS
-    from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH, RunConfig
+    from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH, STEPS_PER_EPOCH, RunConfig
     from .pretext import METHODS
 
     d = RunConfig()
@@ -39,7 +39,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
     batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
     p.add_argument("--batch-size", type=int, default=None,
-                   help=f"images per step (default: the dataset's, {batch_defaults}; others: {BATCH_SIZE})")
+                   help=f"images per step (default: the dataset's, {batch_defaults}; an imported set's scaled to its "
+                        f"size, about {STEPS_PER_EPOCH} steps an epoch and at least 4, at most {BATCH_SIZE}; other built-in sets: "
+                        f"{BATCH_SIZE})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay,
                    help=f"AdamW weight decay (default {d.weight_decay:g})")
