@@ -208,13 +208,13 @@ def dataset_caveats(name: str) -> list[str]:
     return ds.evaluation_caveats() if ds is not None else []
 
 
-def refused_methods(dataset: str, methods: list[str], shape: tuple) -> dict[str, str]:
-    """The methods the pre-launch check refuses on ``dataset`` (with the auto encoder and
-    default options), each with the gist of why, for a dropdown: "needs a colour dataset
-    such as shapes or cifar10"."""
+def refused_methods(dataset: str, methods: list[str], shape: tuple, encoder: str = "auto") -> dict[str, str]:
+    """The methods the pre-launch check refuses on ``dataset`` with ``encoder`` (and default
+    options), each with the gist of why, for a dropdown: "needs a colour dataset such as
+    shapes or cifar10"."""
     out = {}
     for m in methods:
-        why = refusal(dataset, m, "auto", "{}", shape)
+        why = refusal(dataset, m, encoder, "{}", shape)
         if why:
             gist = why.split(": ")[0]
             out[m] = gist[len(m) + 1:] if gist.startswith(f"{m} ") else gist

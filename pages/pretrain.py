@@ -43,9 +43,12 @@ with left:
     shape = (ds.channels, ds.num_classes) if ds is not None else None
     method_names = [n for fam in families.values() for n in fam]
     refused: dict[str, str] = {}
+    # the encoder box comes below; its value from this session (or the link) marks what it cannot train
+    encoder_now = st.session_state.get("pt_encoder", st.query_params.get("encoder", "auto"))
     if shape:
         with st.spinner(f"Checking which pretext tasks can train on {dataset}…"):
-            refused = services.refused_methods(dataset, method_names, shape)
+            refused = services.refused_methods(dataset, method_names, shape,
+                                               encoder_now if encoder_now in ENCODERS else "auto")
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
                                 hide=not controls,
                                 format_func=lambda n: f"{METHODS[n].family}: {n}"

@@ -169,6 +169,8 @@ def test_pretrain_marks_methods_before_launch_with_the_librarys_reasons(tmp_path
     at.selectbox(key="pt_encoder").select("cnn-small").run()  # the reverse: an encoder mae cannot use
     assert "Can't launch: mae needs the vit-tiny encoder" in at.warning[0].value
     assert at.button(key="pt_launch").disabled  # nothing to press until the reason is gone
+    # the dropdown marks it too, for the encoder chosen below it
+    assert option(at, "pt_method", "mae") == "masked prediction: mae (needs the vit-tiny encoder, not cnn-small)"
     at.selectbox(key="pt_encoder").select("vit-tiny").run()
     assert not at.warning
 
