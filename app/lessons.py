@@ -155,6 +155,8 @@ def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:
         state = {True: "passed", False: "failed", None: "waiting"}[row["passed"]]
         st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: `{L.describe_check(row)}`"
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
+        for caveat in row.get("caveats", ()):
+            st.caption(f":material/warning: {caveat}")
 
 
 def extras_panel(lesson: L.Lesson, planned: dict[str, dict], data: dict[str, L.RunData]) -> None:

@@ -419,7 +419,7 @@ def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
         rows.append({"says": c.says, "left": c.left, "op": c.op, "right": c.right, "margin": c.margin,
                      "left_value": _round(left), "right_value": _round(right),
                      "numbers": {k: _round(v) for k, v in {**lterms, **rterms}.items()},
-                     "passed": passed})
+                     "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])})
     decided = [r["passed"] for r in rows if r["passed"] is not None]
     n_pass = sum(decided)
     if len(decided) < len(rows):
@@ -431,6 +431,19 @@ def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
     return {"lesson": lesson.id, "title": lesson.title, "budget": lesson.budget(), "quick": lesson.quick,
             "verdict": overall, "passed": n_pass, "checks_total": len(rows), "checks": rows,
             "expected": lesson.expected}
+
+
+def _caveats(data: dict[str, RunData], refs: list[str]) -> list[str]:
+    """Why numbers a check reads mean little: an invariance score of a run whose features
+    barely tell unrelated images apart (``evaluate.invariance.unreliable_note``)."""
+    from .evaluate.invariance import unreliable_note
+
+    out = []
+    for run in dict.fromkeys(r.split(".", 1)[0] for r in refs if ".invariance:" in r):
+        note = unreliable_note(data[run].probes.get("invariance") or {}) if run in data else None
+        if note:
+            out.append(f"{run}: {note}")
+    return out
 
 
 def _round(v: float | None) -> float | None:

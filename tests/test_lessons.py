@@ -131,6 +131,18 @@ def test_a_kNN_gain_over_random_needs_no_random_run(tmp_path):
         L.load(tmp_path / "x.toml")
 
 
+def test_a_check_on_an_invariance_score_of_an_unreliable_scale_says_so(tmp_path):
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.invariance:flip"'))
+    lesson = L.load(tmp_path / "x.toml")
+    spread = {"flip": {"score": 0.9, "similarity": 0.999, "unrelated": 0.99}}  # unrelated images 0.01 apart
+    v = L.judge(lesson, {"a": _data(probes={"invariance": spread})})
+    assert v["checks"][0]["passed"] is True and v["checks"][0]["caveats"] == []
+    collapsed = {"flip": {"score": 0.9, "similarity": 0.9999, "unrelated": 0.999}}
+    v = L.judge(lesson, {"a": _data(probes={"invariance": collapsed})})
+    [caveat] = v["checks"][0]["caveats"]
+    assert v["checks"][0]["passed"] is True and caveat.startswith("a: ")
+
+
 def test_verdict_reads_epochs_invariance_and_factors():
     collapse = L.load_by_name("collapse")
     runs = {"simsiam": _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.90}),

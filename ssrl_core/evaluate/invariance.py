@@ -65,7 +65,7 @@ def mark_reliability(scores: dict[str, dict]) -> dict[str, dict]:
     before the mark existed are marked alike."""
     out = {}
     for op, entry in scores.items():
-        if "score" in entry:
+        if "score" in entry and "unrelated" in entry:  # (hand-made entries may hold a score alone)
             note = scale_note(entry["unrelated"])
             entry = {k: v for k, v in entry.items() if k != "note"} | {"reliable": note is None}
             if note:
