@@ -65,10 +65,12 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
     if chart.kind == "invariance":
         ops = list(OPS)
-        vals = readouts.invariance_series({n: data[n].probes for n in names}, ops)
+        by_name = {n: data[n].probes for n in names}
+        vals = readouts.invariance_series(by_name, ops)
         if all(v is None for vs in vals.values() for v in vs):
             return None
-        return charts.bars(ops, vals, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15))
+        return charts.bars(ops, vals, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
+                           errors=readouts.invariance_errors(by_name, ops))
     if chart.kind == "factors":
         factors = [f for f in L.DATASET_FACTORS.get(lesson.runs[names[0]].dataset, ())
                    if any(f in (data[n].probes.get("factors") or {}) for n in names)]

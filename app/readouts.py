@@ -105,6 +105,12 @@ def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:
     return [inv.get(op, {}).get("score") for op in ops]
 
 
+def invariance_errors(probes_by_name: dict[str, dict], ops: list[str]) -> list[list[float | None]]:
+    """Each run's standard error per op (``se``; None for results measured before it was
+    stored), in the order of ``invariance_series``."""
+    return [[(p.get("invariance") or {}).get(op, {}).get("se") for op in ops] for p in probes_by_name.values()]
+
+
 def invariance_note(probes: dict) -> str | None:
     """Why a run's invariance scores mean little (its features barely tell unrelated images
     apart), or None; read from the stored numbers, so runs measured before the mark get it too."""

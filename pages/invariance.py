@@ -43,15 +43,17 @@ names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: "
                   f"{(r['summary'] or {}).get('augment') or r['config'].get('augment')}" for r in picked}
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
-st.plotly_chart(charts.bars(ops, readouts.invariance_series({names[i]: p for i, p in probes.items()}, ops),
-                            "invariance score (1 = unchanged)", y_range=(-1.0, 1.15)), key="inv_ops")
+by_name = {names[i]: p for i, p in probes.items()}
+st.plotly_chart(charts.bars(ops, readouts.invariance_series(by_name, ops), "invariance score (1 = unchanged)",
+                            y_range=(-1.0, 1.15), errors=readouts.invariance_errors(by_name, ops)), key="inv_ops")
 for i, p in probes.items():
     if note := readouts.invariance_note(p):
         st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
 st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
            "trained without that op. Below 0, the op moves the features further than swapping in an unrelated "
            "image would (bars are cut at -1; the label inside a cut bar gives its value). n/a: the op changes "
-           "nothing on these images (colour ops on grayscale data).")
+           "nothing on these images (colour ops on grayscale data). The whiskers are ± one standard error over the "
+           "test images measured (up to 512): long ones mean too few images to tell the bars apart.")
 
 rot = {names[i]: p.get("rotation_equivariance") for i, p in probes.items()}
 cols = st.columns(max(1, len(rot)))

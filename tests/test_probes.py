@@ -203,8 +203,18 @@ def test_an_exactly_invariant_encoder_scores_one():
     assert out["flip"]["similarity"] == pytest.approx(1.0, abs=1e-5)
     assert out["flip"]["unrelated"] < 0.9  # centred channel means point in different directions
     assert out["grayscale"]["score"] < 0.9  # grayscale changes the channel means
-    assert set(out["color_jitter"]) == {"score", "similarity", "unrelated", "reliable"}
+    assert set(out["color_jitter"]) == {"score", "similarity", "unrelated", "se", "images", "reliable"}
     assert all(out[op]["reliable"] for op in out)  # unrelated images far apart: the scale holds
+
+
+def test_an_invariance_score_carries_its_standard_error_which_shrinks_with_more_images():
+    torch.set_num_threads(1)
+    enc = ChannelMean(3)
+    few = invariance_scores(enc, colour_images(n=8), CPU, ops=["grayscale"])["grayscale"]
+    many = invariance_scores(enc, colour_images(n=256), CPU, ops=["grayscale"])["grayscale"]
+    assert few["images"] == 8 and many["images"] == 256
+    assert 0 < many["se"] < few["se"]  # about sqrt(32) times smaller
+    assert abs(many["score"] - few["score"]) < 4 * few["se"]  # the two estimates agree within the error
 
 
 class NearlyCollapsed(nn.Module):
@@ -244,8 +254,9 @@ def test_scores_of_features_that_barely_tell_images_apart_are_marked_unreliable(
     for e in out.values():
         assert e["reliable"] is False and "barely tell unrelated images apart" in e["note"]
         assert f"{u:.3f}" in e["note"] and "collapsed" in e["note"]
-    old = {op: {k: e[k] for k in ("score", "similarity", "unrelated")} for op, e in out.items()}
-    assert mark_reliability(old) == out and unreliable_note(old) == out["flip"]["note"]
+    old = {op: {k: e[k] for k in ("score", "similarity", "unrelated")} for op, e in out.items()}  # cached earlier
+    strip = {op: {k: v for k, v in e.items() if k not in ("se", "images")} for op, e in out.items()}
+    assert mark_reliability(old) == strip and unreliable_note(old) == out["flip"]["note"]
     healthy = invariance_scores(ChannelMean(3), colour_images(), CPU, ops=["flip", "grayscale"])
     assert unreliable_note(healthy) is None and mark_reliability(healthy) == healthy
     skipped = {"grayscale": {"skipped": "grayscale leaves these images unchanged"}}

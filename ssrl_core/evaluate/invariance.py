@@ -93,8 +93,11 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: torch.device,
                       ops: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
-    """{op: {"score", "similarity", "unrelated", "reliable"[, "note"]} or {"skipped": reason}}
-    for uint8 images [N, C, H, W] (use a fixed subset of a few hundred test images)."""
+    """{op: {"score", "similarity", "unrelated", "se", "images", "reliable"[, "note"]} or
+    {"skipped": reason}} for uint8 images [N, C, H, W] (use a fixed subset of a few hundred
+    test images). ``se`` is the score's standard error over the images (each image's
+    similarity to its transformed self minus its similarity to an unrelated image, paired,
+    divided by the scale): large when few images are measured."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
     g = torch.Generator().manual_seed(seed)
@@ -102,7 +105,8 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     perm = torch.randperm(len(images), generator=g).numpy()
     derange = np.empty_like(perm)
     derange[perm] = np.roll(perm, 1)  # every i paired with another image
-    unrelated = float((base * base[derange]).sum(1).mean())
+    unrelated_i = (base * base[derange]).sum(1)  # one unrelated pair per image
+    unrelated = float(unrelated_i.mean())
     x = images.float() / 255
     out: dict[str, dict] = {}
     for name in ops or list(OPS):
@@ -112,8 +116,12 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
             out[name] = {"skipped": f"{name} leaves these images unchanged"
                                     + (" (they have no colour)" if images.shape[1] == 1 else "")}
             continue
-        sim = float((base * l2_normalize(embed(encoder, tx, device))).sum(1).mean())
-        out[name] = {"score": (sim - unrelated) / max(1.0 - unrelated, 1e-8), "similarity": sim, "unrelated": unrelated}
+        sim_i = (base * l2_normalize(embed(encoder, tx, device))).sum(1)
+        sim, scale = float(sim_i.mean()), max(1.0 - unrelated, 1e-8)
+        # standard error over the images, paired (each image gives sim_i and its unrelated pair)
+        se = float(np.std(sim_i - unrelated_i, ddof=1) / np.sqrt(len(images)) / scale) if len(images) > 2 else None
+        out[name] = {"score": (sim - unrelated) / scale, "similarity": sim, "unrelated": unrelated, "se": se,
+                     "images": len(images)}
     return mark_reliability(out)
 
 
