@@ -36,14 +36,17 @@ def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None
 REFERENCES = (("random-linear", "random encoder, linear"), ("supervised-scratch", "supervised from scratch"))
 
 
-def reference_curves(refs: dict, into: dict[str, Series] | None = None) -> dict[str, Series]:
+def reference_curves(refs: dict, into: dict[str, Series] | None = None, tag: str = "") -> dict[str, Series]:
     """The random-encoder and supervised-from-scratch curves of a reference cache, added to
-    ``into`` under their names where it does not have them yet (references are shared)."""
+    ``into`` under their names followed by `` (tag)`` where it does not have them yet
+    (runs of one seed, encoder and augmentations share a reference: give runs with different
+    ones different tags, e.g. "seed 7", so each run's reference is drawn)."""
     out = {} if into is None else into
     for kind, label in REFERENCES:
         c = budget_curve(refs, kind)
-        if c and label not in out:
-            out[label] = c
+        name = f"{label} ({tag})" if tag else label
+        if c and name not in out:
+            out[name] = c
     return out
 
 

@@ -73,8 +73,8 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
                 kwargs = {}
                 for pname, val in op.params().items():
                     lo, hi, step = _param_range(pname, name)
-                    kwargs[pname] = st.slider(pname, lo, hi, float(min(max(val, lo), hi)), step,
-                                              key=f"{key}_{name}_{pname}")
+                    lo, hi = min(lo, float(val)), max(hi, float(val))  # a link's valid value is kept, not clamped
+                    kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}")
             ops.append(OPS[name](**kwargs))
         spec = Pipeline(ops).spec() or "none"
         try:
@@ -117,6 +117,17 @@ def method_options(method_cls, key: str) -> dict:
             if val != v:
                 options[k] = val
     return options
+
+
+def dataset_picker(runs: list[dict], key: str, prefer: str | None = None) -> str:
+    """The dataset box above a page's runs, kept in the URL (``?dataset=``) so a copied link
+    comes back to the same runs. Without one it starts at the dataset of the link's runs
+    (``?runs=``), else ``prefer``, else the first."""
+    datasets = sorted({r["dataset"] for r in runs})
+    linked = set((st.query_params.get("runs") or "").split(","))
+    of_link = [r["dataset"] for r in runs if r["id"] in linked]
+    default = of_link[0] if of_link else (prefer if prefer in datasets else datasets[0])
+    return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default)
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
@@ -274,13 +285,20 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
     dismissed = st.session_state.setdefault("_dismissed_notices", set())
     now = time.time()
     for r in runs:
-        if (r["nickname"] not in (nickname, shared) or r["status"] not in ("failed", "cancelled")
+        done_here = r["status"] == "done" and r["nickname"] == nickname  # one's own, so the end is not silent
+        if (r["nickname"] not in (nickname, shared) or (r["status"] not in ("failed", "cancelled") and not done_here)
                 or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S):
             continue
-        text, dismiss = st.columns([6, 1])
+        text, dismiss = st.columns([5, 1])
         why = r["error"] or "no reason was recorded"
         whose = "Your run" if r["nickname"] == nickname else "The lesson's run"
-        if r["status"] == "failed":
+        if done_here:
+            knn = (r["summary"] or {}).get("knn_accuracy")
+            text.success(f"Your run **{services.run_label(r)}** finished" + (f": kNN {knn:.3f}" if knn is not None
+                         else "") + ". Its map and neighbours are on Explore.", icon=":material/check_circle:")
+            text.page_link("../pages/explore.py", label="Open it in Explore", icon=":material/scatter_plot:",
+                           query_params={"run": r["id"], **urlstate.carried()})
+        elif r["status"] == "failed":
             text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
         else:
             text.info(f"{whose} **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")

@@ -4,6 +4,8 @@ supervised training from scratch), kNN accuracy as k varies, accuracy over pretr
 import streamlit as st
 
 from app import charts, readouts, services, widgets
+from ssrl_core.evaluate.epochs import MEMORY, QUERIES
+from ssrl_core.evaluate.probes import BUDGETS
 
 st.title("Evaluate")
 st.markdown(
@@ -18,8 +20,7 @@ if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page.")
     st.stop()
 
-datasets = sorted({r["dataset"] for r in runs})
-dataset = st.selectbox("Dataset", datasets, key="eval_dataset")
+dataset = widgets.dataset_picker(runs, key="eval_dataset")
 on_data = [r for r in runs if r["dataset"] == dataset]
 trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4)
@@ -88,6 +89,12 @@ st.caption("How to read it: on digits a random cnn-small already reaches about 0
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
 readable = [r for r in picked if r["dataset"] == dataset]
+# runs that differ in seed, encoder or augmentations have different references: each is drawn, named by what differs
+augment_of = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in readable}
+differs = [(len({pairs[r["id"]][1] for r in readable}) > 1, lambda r: f"seed {pairs[r['id']][1]}"),
+           (several_encoders, lambda r: pairs[r["id"]][0]),
+           (len(set(augment_of.values())) > 1, lambda r: f"aug {augment_of[r['id']]}")]
+ref_tag = {r["id"]: ", ".join(f(r) for on, f in differs if on) for r in readable}
 series, ref_series = {}, {}
 for r in readable:
     name = f"{r['method']} ({r['id'][-4:]})"
@@ -97,25 +104,32 @@ for r in readable:
     ft = readouts.budget_curve(probes[r["id"]], "finetune")
     if ft:
         series[f"{name} fine-tuned"] = ft
-    readouts.reference_curves(refs[r["id"]], into=ref_series)
+    readouts.reference_curves(refs[r["id"]], into=ref_series, tag=ref_tag[r["id"]])
 RANDOM_REF, SCRATCH_REF = (label for _, label in readouts.REFERENCES)
-# fine-tuning also computes the supervised reference; offered for runs lacking either
-needs_ft = [r for r in readable if not readouts.budget_curve(probes[r["id"]], "finetune")
-            or not readouts.budget_curve(refs[r["id"]], "supervised-scratch")]
+drawn = {ref: any(k.startswith(ref) for k in ref_series) for ref in (RANDOM_REF, SCRATCH_REF)}
+# fine-tuning also computes the supervised reference, budget by budget; offered for runs lacking any budget
+def complete(curve) -> bool:
+    return bool(curve) and len(curve[0]) == len(BUDGETS)
+
+
+needs_ft = [r for r in readable if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
+            or not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
-missing_scratch = ("it is being computed in the background and appears when done" if ft_running else
-                   "the button below the chart computes it with fine-tuning, a few minutes per run on a CPU")
+FT_COST = ("it trains 1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each), many minutes "
+           "per run on a CPU")
+missing_scratch = ("it is being computed in the background, budget by budget" if ft_running else
+                   f"the button below the chart computes it with fine-tuning ({FT_COST})")
 if not series:
     refs_text = ""  # nothing drawn: the message below says why
-elif RANDOM_REF in ref_series and SCRATCH_REF in ref_series:
+elif drawn[RANDOM_REF] and drawn[SCRATCH_REF]:
     refs_text = ("The dashed lines are the references on the same labelled images: the **random** encoder with the "
                  "same readout, and the same network trained **supervised from scratch** (with the run's "
                  "augmentations).")
-elif RANDOM_REF in ref_series:
+elif drawn[RANDOM_REF]:
     refs_text = ("The dashed line is the reference on the same labelled images: the **random** encoder with the same "
                  "readout. The other reference, the same network trained **supervised from scratch**, is not drawn "
                  f"yet: {missing_scratch}.")
-elif SCRATCH_REF in ref_series:
+elif drawn[SCRATCH_REF]:
     refs_text = ("The dashed line is the same network trained **supervised from scratch** on the same labelled "
                  "images (with the run's augmentations); the **random** encoder's readout appears once the runs' "
                  "probes are computed.")
@@ -129,12 +143,12 @@ st.markdown(
 )
 if series:
     st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
-    if SCRATCH_REF in ref_series:
+    if drawn[SCRATCH_REF]:
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
                    "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
                    "the gap is widest; as labels grow, supervised training catches up (and on small, easy sets like "
                    "digits overtakes). The rightmost point uses every label.")
-    elif RANDOM_REF in ref_series:
+    elif drawn[RANDOM_REF]:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
                    "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
@@ -142,9 +156,15 @@ if series:
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought. The rightmost point uses every label.")
+    partial = [r for r in needs_ft if readouts.budget_curve(probes[r["id"]], "finetune")
+               or readouts.budget_curve(refs[r["id"]], "supervised-scratch")]
+    if partial:
+        st.caption(f":material/hourglass_top: Fine-tuning and the supervised reference are partial for {len(partial)} "
+                   "run(s): their curves end where the computed budgets end"
+                   + (" and fill in as the background job goes on." if ft_running else
+                      "; the button below computes the rest."))
     if needs_ft and not ft_running:
-        if st.button("Compute fine-tuning and the supervised reference (a few minutes per run on a CPU)",
-                     key="eval_finetune"):
+        if st.button(f"Compute fine-tuning and the supervised reference ({FT_COST})", key="eval_finetune"):
             for r in needs_ft:
                 services.start_probe_job(r["run_dir"], finetune=True)
             st.rerun()
@@ -187,5 +207,6 @@ with c2:
     if ep:
         st.plotly_chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
                         key="eval_epochs")
-        st.caption("kNN accuracy (k=20) of 512 test images against 1,024 train images after every epoch. "
+        st.caption(f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images (all "
+                   "of them on a smaller set, e.g. digits' 359 test images) after every epoch. "
                    "Epoch 0 is the random initialisation: the curve shows what pretraining added, epoch by epoch.")

@@ -19,9 +19,7 @@ runs = services.finished_runs()
 if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page.")
     st.stop()
-datasets = sorted({r["dataset"] for r in runs})
-dataset = st.selectbox("Dataset", datasets, key="inv_dataset",
-                       index=datasets.index("shapes") if "shapes" in datasets else 0)
+dataset = widgets.dataset_picker(runs, key="inv_dataset", prefer="shapes")
 picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="inv_runs", label="Runs", multi=True,
                             default_n=2)
 if not picked:

@@ -69,8 +69,8 @@ with left:
                                   help="images per optimiser step; small sets default to small batches, so that "
                                        "a few epochs still make many steps")
     c3, c4 = st.columns(2)
-    lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, None, key="pt_lr", param="lr", hide=not show_advanced,
-                               container=c3, format="%.4f")
+    lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key="pt_lr", param="lr", hide=not show_advanced,
+                               container=c3, format="%.5f")
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed", param="seed", hide=not show_advanced,
                                  container=c4)
     options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}") if show_advanced else {}

@@ -160,3 +160,48 @@ def test_invariance_bars_carry_their_standard_error(finished_run):
     errors = bars["error_y"]["array"]
     assert len(errors) == len(bars["x"]) and all(e >= 0 for e in errors) and any(e > 0 for e in errors)
     assert "± one standard error over the test images" in " ".join(c.value for c in at.caption)
+
+
+def test_ones_own_finished_run_is_announced_with_a_link_to_explore():
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1), nickname="ada")
+    store.claim("w")
+    store.finish(rid, "done", summary={"knn_accuracy": 0.9})
+    at = open_page("pretrain", who="ada")
+    [done] = [s.value for s in at.success if "finished" in s.value]
+    assert rid in done and "kNN 0.900" in done
+    assert not [s for s in open_page("pretrain", who="bob").success if "finished" in s.value]  # not someone else's
+
+
+def test_a_link_to_runs_opens_on_their_dataset_and_keeps_it(finished_run):
+    digits = finished_run("simclr")
+    finished_run("shapes-simclr")  # the page would otherwise start on shapes
+    for page, key in (("invariance", "inv_dataset"), ("evaluate", "eval_dataset")):
+        at = open_page(page, runs=digits)
+        assert not at.warning or "Ignored" not in at.warning[0].value
+        assert at.selectbox(key=key).value == "digits"
+        assert at.multiselect(key=key.split("_")[0] + "_runs").value == [digits]
+        at.selectbox(key=key).select("shapes").run()
+        # in the link unless it is what the page starts at anyway (invariance prefers shapes)
+        assert at.query_params.get("dataset") in (("shapes", ["shapes"]) if page == "evaluate" else (None,))
+
+
+def test_each_runs_own_random_reference_is_drawn_when_seeds_differ():
+    from app import readouts
+
+    refs0 = {"random-linear/label/1/s3": {"mean": 0.45, "std": 0, "labels_per_class": 1, "n_labels": 10}}
+    refs7 = {"random-linear/label/1/s3": {"mean": 0.50, "std": 0, "labels_per_class": 1, "n_labels": 10}}
+    out = readouts.reference_curves(refs0, tag="seed 0")
+    readouts.reference_curves(refs7, into=out, tag="seed 7")
+    assert {k: v[1] for k, v in out.items()} == {"random encoder, linear (seed 0)": [0.45],
+                                                 "random encoder, linear (seed 7)": [0.50]}
+
+
+def test_an_augmentation_strength_from_a_link_is_kept_beyond_the_sliders_usual_range():
+    at = open_page("augment", augment="rotate(degrees=270)")
+    assert not at.exception
+    assert at.query_params["augment"] in ("rotate(degrees=270)", ["rotate(degrees=270)"])
+    assert any(s.value == 270 for s in at.slider)

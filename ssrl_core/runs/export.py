@@ -49,6 +49,10 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+# the command imports ssrl_core, which the README's quick start does not install as a package
+RUN_FROM = "run it from the SSRL Playground repository's root folder, in its virtual environment"
+
+
 def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
     """``python -m ssrl_core train ...`` with one flag per config field (defaults included,
     so a later change of a default does not change the run)."""
@@ -113,7 +117,8 @@ def card_markdown(card: dict) -> str:
     lines = [f"# Run card: {title}", ""]
     if card.get("id"):
         lines += [f"Run id `{card['id']}`", ""]
-    lines += ["## Reproduce", "", "```sh", card["reproduce"], "```", "", "## Config", "", "| key | value |",
+    lines += ["## Reproduce", "", RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
+              "## Config", "", "| key | value |",
               "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in c.items()]
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
@@ -216,7 +221,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     files = []
     art.write_json(out / "run_card.json", card)
     (out / "run_card.md").write_text(card_markdown(card))
-    (out / "reproduce.sh").write_text("#!/bin/sh\n" + card["reproduce"] + "\n")
+    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n" + card["reproduce"] + "\n")
     files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
     files += write_embeddings(cols, out)
     shutil.copyfile(run_dir / CHECKPOINT, out / CHECKPOINT)
