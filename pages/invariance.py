@@ -31,7 +31,9 @@ if error:
     st.stop()
 
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
-widgets.offer_probe_jobs(picked, [r for r in picked if "invariance" not in probes[r["id"]]], key="inv_compute",
+unmeasured = [r for r in picked if "invariance" not in probes[r["id"]]]
+# only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
+widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
                          warning="finished before invariance was measured after training",
                          button="Measure them now (seconds per run)")
 
