@@ -37,6 +37,9 @@ PAGES = [
 
 nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
 page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
+if bad := urlstate.unknown_parts():
+    st.warning(f"Ignored `hide={','.join(bad)}` from the link: it can hide {', '.join(urlstate.PARTS)}.",
+               icon=":material/link_off:")
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()

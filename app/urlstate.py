@@ -20,6 +20,12 @@ import streamlit as st
 PARTS = ("nav", "controls", "advanced")
 
 
+def unknown_parts() -> list[str]:
+    """Parts a link's ``?hide=`` names that no page knows (a typo hides nothing)."""
+    raw = st.query_params.get("hide", "")
+    return [p.strip() for p in raw.split(",") if p.strip() and p.strip() not in PARTS]
+
+
 def hidden(part: str) -> bool:
     """Whether the page's link asks to hide ``part`` (``?hide=controls,nav``)."""
     raw = st.query_params.get("hide", "")

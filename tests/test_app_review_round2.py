@@ -205,3 +205,9 @@ def test_an_augmentation_strength_from_a_link_is_kept_beyond_the_sliders_usual_r
     assert not at.exception
     assert at.query_params["augment"] in ("rotate(degrees=270)", ["rotate(degrees=270)"])
     assert any(s.value == 270 for s in at.slider)
+
+
+def test_a_link_hiding_an_unknown_part_says_so():
+    at = open_page("pretrain", hide="nav,bogus")
+    assert any("Ignored `hide=bogus` from the link: it can hide nav, controls, advanced." in w.value for w in at.warning)
+    assert not [w for w in open_page("pretrain", hide="nav,controls").warning if "hide=" in w.value]
