@@ -77,6 +77,15 @@ def current_nickname() -> str:
     return (st.session_state.get("nickname") or "").strip() or guest
 
 
+def active_twin(cfg) -> str | None:
+    """The id of a run of this session's nickname with the very same config that is queued or
+    training (a second press of Launch, say), or None: identical runs give identical results."""
+    want = json.loads(cfg.to_json())
+    me = current_nickname()
+    return next((r["id"] for r in store().list(limit=200)
+                 if r["status"] in ACTIVE and r["nickname"] == me and r["config"] == want), None)
+
+
 def submit(cfg) -> tuple[str | None, str | None]:
     """Queue ``cfg`` under this browser session's nickname and make sure a worker runs it:
     (run id, None), or (None, the message of the classroom limit that refused it)."""

@@ -21,7 +21,9 @@ st.subheader("Your first run, in about a minute")
 c1, c2 = st.columns([2, 3])
 with c1:
     if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
-        rid, refused = services.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+        cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
+        twin = services.active_twin(cfg)  # pressed twice: the run already queued
+        rid, refused = (twin, None) if twin else services.submit(cfg)
         if refused:
             st.error(refused)
         else:

@@ -115,6 +115,10 @@ with left:
                              details=False)  # the warning above has them
             elif data_error:
                 st.error(f"Not launched: {data_error}")
+            elif twin := services.active_twin(cfg):
+                st.session_state["last_run"] = twin
+                st.info(f"Run {twin}, with these very settings, is already queued or training for you: not queued "
+                        "twice (it would give the same result). Change a setting, e.g. the seed, to train another.")
             else:
                 rid, refused_by = services.submit(cfg)
                 if refused_by:

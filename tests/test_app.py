@@ -43,6 +43,10 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     assert runs[0]["method"] == "simclr" and runs[0]["dataset"] == "digits" and runs[0]["epochs"] == 10
     assert at.title[0].value == "Pretrain"  # switched page
     assert any("simclr · digits" in m.value for m in at.markdown)  # shown in the live panel
+    again = open_page()  # the same session's button pressed again: the run it queued, not a second one
+    again.session_state["nickname"] = at.session_state["nickname"]
+    again.button(key="quick_start").click().run()
+    assert len(RunStore().list()) == 1 and again.title[0].value == "Pretrain"
 
 
 def test_data_page_shows_digits_and_explains_a_missing_dataset():
@@ -99,7 +103,12 @@ def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname
     [run] = RunStore().list()
     assert run["config"]["options"] == {"temperature": 0.2} and run["nickname"] == "ada"
     assert list(at.dataframe[0].value["who"]) == ["ada"]  # the runs table says whose it is
-    # a second run of the same nickname is over the classroom limit: refused, with why
+    # Launch pressed again with the same settings: the run is already queued, not queued twice
+    at.button(key="pt_launch").click().run()
+    assert not at.error and any(f"Run {run['id']}, with these very settings" in i.value for i in at.info)
+    assert len(RunStore().list()) == 1
+    # another run of the same nickname is over the classroom limit: refused, with why
+    at.number_input(key="pt_seed").set_value(1)
     at.button(key="pt_launch").click().run()
     assert "Not launched" in at.error[0].value and "'ada' already has 1 runs queued or running" in at.error[0].value
     assert len(RunStore().list()) == 1
