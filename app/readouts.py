@@ -103,6 +103,13 @@ GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same archi
              "depend on the seed, so each run is paired with its own). –: not computed yet")
 
 
+def sharing(values, query: int, neighbours: list[tuple[int, float]]) -> int | None:
+    """How many ``neighbours`` (row, similarity) have the query's value in ``values`` (its
+    label, or a factor); None when the query's value is unknown (-1): nothing to share."""
+    q = int(values[query])
+    return None if q < 0 else sum(int(values[i]) == q for i, _ in neighbours)
+
+
 def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:
     inv = probes.get("invariance") or {}
     return [inv.get(op, {}).get("score") for op in ops]

@@ -78,12 +78,8 @@ def current_nickname() -> str:
 
 
 def active_twin(cfg) -> str | None:
-    """The id of a run of this session's nickname with the very same config that is queued or
-    training (a second press of Launch, say), or None: identical runs give identical results."""
-    want = json.loads(cfg.to_json())
-    me = current_nickname()
-    return next((r["id"] for r in store().list(limit=200)
-                 if r["status"] in ACTIVE and r["nickname"] == me and r["config"] == want), None)
+    """``RunStore.active_twin`` for this browser session's nickname."""
+    return store().active_twin(cfg, current_nickname())
 
 
 def submit(cfg) -> tuple[str | None, str | None]:

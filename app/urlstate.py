@@ -20,16 +20,19 @@ import streamlit as st
 PARTS = ("nav", "controls", "advanced")
 
 
+def _hide_parts() -> list[str]:
+    """The parts a link's ``?hide=`` names."""
+    return [p.strip() for p in st.query_params.get("hide", "").split(",") if p.strip()]
+
+
 def unknown_parts() -> list[str]:
     """Parts a link's ``?hide=`` names that no page knows (a typo hides nothing)."""
-    raw = st.query_params.get("hide", "")
-    return [p.strip() for p in raw.split(",") if p.strip() and p.strip() not in PARTS]
+    return [p for p in _hide_parts() if p not in PARTS]
 
 
 def hidden(part: str) -> bool:
     """Whether the page's link asks to hide ``part`` (``?hide=controls,nav``)."""
-    raw = st.query_params.get("hide", "")
-    return part in {p.strip() for p in raw.split(",") if p.strip()}
+    return part in _hide_parts()
 
 
 def carried(new_tab: bool = False) -> dict[str, str]:

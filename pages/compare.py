@@ -119,8 +119,8 @@ else:
     st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
     for r in picked:
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
-        same = sum(int(ds.labels[i]) == int(ds.labels[row]) for i, _ in nb)
-        shared = f" · {same} of {len(nb)} share the query's label" if int(ds.labels[row]) >= 0 else ""  # if it has one
+        same = readouts.sharing(ds.labels, int(row), nb)
+        shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
                  caption=[f"#{i} · {ds.label_name(i)} · sim {s:.3f}" for i, s in nb])

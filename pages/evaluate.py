@@ -88,15 +88,14 @@ st.caption("How to read it: on digits a random cnn-small already reaches about 0
 
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
-readable = [r for r in picked if r["dataset"] == dataset]
 # runs that differ in seed, encoder or augmentations have different references: each is drawn, named by what differs
-augment_of = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in readable}
-differs = [(len({pairs[r["id"]][1] for r in readable}) > 1, lambda r: f"seed {pairs[r['id']][1]}"),
+augment_of = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in picked}
+differs = [(len({pairs[r["id"]][1] for r in picked}) > 1, lambda r: f"seed {pairs[r['id']][1]}"),
            (several_encoders, lambda r: pairs[r["id"]][0]),
            (len(set(augment_of.values())) > 1, lambda r: f"aug {augment_of[r['id']]}")]
-ref_tag = {r["id"]: ", ".join(f(r) for on, f in differs if on) for r in readable}
+ref_tag = {r["id"]: ", ".join(f(r) for on, f in differs if on) for r in picked}
 series, ref_series = {}, {}
-for r in readable:
+for r in picked:
     name = f"{r['method']} ({r['id'][-4:]})"
     lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
@@ -107,12 +106,14 @@ for r in readable:
     readouts.reference_curves(refs[r["id"]], into=ref_series, tag=ref_tag[r["id"]])
 RANDOM_REF, SCRATCH_REF = (label for _, label in readouts.REFERENCES)
 drawn = {ref: any(k.startswith(ref) for k in ref_series) for ref in (RANDOM_REF, SCRATCH_REF)}
+
+
 # fine-tuning also computes the supervised reference, budget by budget; offered for runs lacking any budget
 def complete(curve) -> bool:
     return bool(curve) and len(curve[0]) == len(BUDGETS)
 
 
-needs_ft = [r for r in readable if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
+needs_ft = [r for r in picked if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
             or not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
 FT_COST = ("it trains 1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each), many minutes "
@@ -178,7 +179,7 @@ if series:
                    "linear head on the labelled images, the survey's other way to transfer (the head starts as the "
                    "linear readout and everything trains for 200 steps at a small learning rate: LP-FT). Where it "
                    "beats the readout, the features themselves had to change.")
-elif readable:
+elif picked:
     st.info("No label-efficiency results for the chosen runs yet.")
 
 c1, c2 = st.columns(2)
@@ -200,7 +201,7 @@ with c1:
 with c2:
     st.subheader("Accuracy over pretraining")
     ep = {}
-    for r in readable:
+    for r in picked:
         c = readouts.epoch_curve(services.artifacts(r["run_dir"]).epochs(), "epoch_knn")
         if c:
             ep[f"{r['method']} ({r['id'][-4:]})"] = (c[0], c[1], None)

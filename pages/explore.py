@@ -3,7 +3,7 @@ nearest neighbours in feature space."""
 import numpy as np
 import streamlit as st
 
-from app import charts, services, urlstate, widgets
+from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 
 st.title("Explore")
@@ -132,12 +132,12 @@ with side:
         for start in range(0, len(neighbours), 4):
             for col, (i, sim) in zip(st.columns(4, gap="small"), neighbours[start:start + 4]):
                 col.image(to_hwc(ds.images[i], 3), caption=neighbour_caption(i, sim), width="stretch")
-        what = "label" if colour_by == "label" else colour_by
-        if int(values[selected]) >= 0 and neighbours:  # nothing to share when the query's value is unknown
-            same = sum(int(values[i]) == int(values[selected]) for i, _ in neighbours)
-            st.caption(f"{same} of {len(neighbours)} neighbours share the query's {what} ({value_name(selected)}).")
+        same = readouts.sharing(values, selected, neighbours)
+        if same is not None and neighbours:
+            st.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
+                       f"({value_name(selected)}).")
         elif neighbours:
-            st.caption(f"The query's {what} is unknown, so the neighbours cannot be checked against it.")
+            st.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")

@@ -153,12 +153,7 @@ class RunStore:
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
-                have: dict[str, str] = {}
-                if reuse_same and nickname and keys:
-                    rows = c.execute("SELECT id, config FROM runs WHERE nickname=? AND status IN "
-                                     f"('queued','running','done') AND config IN ({','.join('?' * len(keys))}) "
-                                     "ORDER BY created", (nickname, *keys)).fetchall()
-                    have = {r["config"]: r["id"] for r in rows}
+                have = self._same_configs(c, nickname, keys, ("queued", "running", "done")) if reuse_same else {}
                 self._check_limits(c, nickname, limits, len(set(keys) - set(have)) if reuse_same else len(keys))
                 for cfg, key in zip(cfgs, keys):
                     if key in have:
@@ -179,6 +174,24 @@ class RunStore:
                 raise
             c.execute("COMMIT")
         return ids
+
+    @staticmethod
+    def _same_configs(c: sqlite3.Connection, nickname: str | None, keys: list[str],
+                      statuses: tuple[str, ...]) -> dict[str, str]:
+        """{config JSON: id of the newest run of ``nickname`` with it, in one of ``statuses``}."""
+        if not nickname or not keys:
+            return {}
+        rows = c.execute(f"SELECT id, config FROM runs WHERE nickname=? AND status IN ({','.join('?' * len(statuses))}) "
+                         f"AND config IN ({','.join('?' * len(keys))}) ORDER BY created",
+                         (nickname, *statuses, *keys)).fetchall()
+        return {r["config"]: r["id"] for r in rows}
+
+    def active_twin(self, cfg: RunConfig, nickname: str | None) -> str | None:
+        """The id of a queued or running run of ``nickname`` with the very same config (a
+        second press of Launch, say), or None: identical runs give identical results."""
+        key = cfg.to_json()
+        with self._conn() as c:
+            return self._same_configs(c, (nickname or "").strip() or None, [key], ("queued", "running")).get(key)
 
     @staticmethod
     def _check_limits(c: sqlite3.Connection, nickname: str | None, limits: Limits, n: int = 1) -> None:
