@@ -285,13 +285,15 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
     dismissed = st.session_state.setdefault("_dismissed_notices", set())
     now = time.time()
     for r in runs:
-        done_here = r["status"] == "done" and r["nickname"] == nickname  # one's own, so the end is not silent
-        if (r["nickname"] not in (nickname, shared) or (r["status"] not in ("failed", "cancelled") and not done_here)
-                or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S):
+        mine = r["nickname"] == nickname
+        lessons = shared is not None and r["nickname"] == shared  # (a run with no nickname is nobody's here)
+        done_here = mine and r["status"] == "done"  # one's own, so the end is not silent
+        ended = (mine or lessons) and r["status"] in ("failed", "cancelled")
+        if not (done_here or ended) or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S:
             continue
         text, dismiss = st.columns([5, 1])
         why = r["error"] or "no reason was recorded"
-        whose = "Your run" if r["nickname"] == nickname else "The lesson's run"
+        whose = "Your run" if mine else "The lesson's run"
         if done_here:
             knn = (r["summary"] or {}).get("knn_accuracy")
             text.success(f"Your run **{services.run_label(r)}** finished" + (f": kNN {knn:.3f}" if knn is not None

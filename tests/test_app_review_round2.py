@@ -211,3 +211,17 @@ def test_a_link_hiding_an_unknown_part_says_so():
     at = open_page("pretrain", hide="nav,bogus")
     assert any("Ignored `hide=bogus` from the link: it can hide nav, controls, advanced." in w.value for w in at.warning)
     assert not [w for w in open_page("pretrain", hide="nav,controls").warning if "hide=" in w.value]
+
+
+def test_a_failed_run_without_a_nickname_is_nobodys_notice():
+    """A CLI-submitted run has no nickname: its failure is not announced on anyone's page
+    (it read as 'The lesson's run … failed' wherever no lesson was open)."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1))  # no nickname
+    store.claim("w")
+    store.finish(rid, "failed", error="boom")
+    at = open_page("pretrain", who="ada")
+    assert not [e for e in at.error if "boom" in e.value]
