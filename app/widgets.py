@@ -2,12 +2,13 @@
 panel and image grids."""
 from __future__ import annotations
 
+import json
 import time
 
 import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
-from ssrl_core.config import DEFAULT_AUGMENT
+from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
 
 from . import charts, services, urlstate
@@ -87,35 +88,59 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
     return spec
 
 
-def method_options(method_cls, key: str) -> dict:
-    """Inputs for a method's options (with their one-line help); returns only the changed ones."""
-    options: dict = {}
+def options_text(options: dict) -> str:
+    """Method options as the CLI's ``key=value`` pairs joined by commas (a link's ``?options=``)."""
+    def one(v):
+        return str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v)
+    return ",".join(f"{k}={one(v)}" for k, v in options.items())
+
+
+def _options_parser(method_cls):
+    """``?options=temperature=0.2,proj_dim=64`` -> the options given, checked as a launch
+    checks them (ValueError naming the option, what it must be and its default)."""
+    def parse(raw: str) -> dict:
+        given = parse_options([p for p in raw.split(",") if p.strip()])
+        checked = method_cls.validate_options(given)
+        return {k: checked[k] for k in given if checked[k] != method_cls.defaults[k]}
+    return parse
+
+
+def method_options(method_cls, key: str, param: str | None = None, hide: bool = False) -> dict:
+    """Inputs for a method's options (with their one-line help); returns only the changed ones.
+    With ``param`` the starting values come from the URL (``?options=stop_gradient=false``)
+    and the changed ones are written back; ``hide`` draws nothing and uses the URL's."""
     defaults = method_cls.defaults
-    if not defaults:
-        return options
-    helps = getattr(method_cls, "option_help", {}) or {}
-    with st.expander(f"{method_cls.name} options"):
-        for k, v in defaults.items():
-            h = helps.get(k)
-            if not isinstance(v, (bool, str)):
-                h = f"{h or ''} (allowed: {method_cls.option_allowed(k)})".strip()
-            # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
-            # here and refused by the launch check, which says why
-            lo, hi, _, _ = option_range(method_cls.name, k) or (None, None, None, None)
-            bounds = {"min_value": lo, "max_value": hi}
-            if isinstance(v, bool):
-                val = st.checkbox(k, v, key=f"{key}_{k}", help=h)
-            elif isinstance(v, int):
-                val = st.number_input(k, value=v, step=1, key=f"{key}_{k}", help=h, **bounds)
-            elif isinstance(v, float):
-                val = st.number_input(k, value=float(v), format="%.4g", key=f"{key}_{k}", help=h, **bounds)
-            elif k in method_cls.option_choices:
-                choices = list(method_cls.option_choices[k])
-                val = st.selectbox(k, choices, index=choices.index(v), key=f"{key}_{k}", help=h)
-            else:
-                val = st.text_input(k, value=str(v), key=f"{key}_{k}", help=h)
-            if val != v:
-                options[k] = val
+    linked = urlstate.read(param, _options_parser(method_cls), {}) if param and defaults else {}
+    if hide or not defaults:
+        options = linked
+    else:
+        options = {}
+        helps = getattr(method_cls, "option_help", {}) or {}
+        with st.expander(f"{method_cls.name} options", expanded=bool(linked)):
+            for k, v in defaults.items():
+                h = helps.get(k)
+                if not isinstance(v, (bool, str)):
+                    h = f"{h or ''} (allowed: {method_cls.option_allowed(k)})".strip()
+                start = linked.get(k, v)
+                # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
+                # here and refused by the launch check, which says why
+                lo, hi, _, _ = option_range(method_cls.name, k) or (None, None, None, None)
+                bounds = {"min_value": lo, "max_value": hi}
+                if isinstance(v, bool):
+                    val = st.checkbox(k, start, key=f"{key}_{k}", help=h)
+                elif isinstance(v, int):
+                    val = st.number_input(k, value=start, step=1, key=f"{key}_{k}", help=h, **bounds)
+                elif isinstance(v, float):
+                    val = st.number_input(k, value=float(start), format="%.4g", key=f"{key}_{k}", help=h, **bounds)
+                elif k in method_cls.option_choices:
+                    choices = list(method_cls.option_choices[k])
+                    val = st.selectbox(k, choices, index=choices.index(start), key=f"{key}_{k}", help=h)
+                else:
+                    val = st.text_input(k, value=str(start), key=f"{key}_{k}", help=h)
+                if val != v:
+                    options[k] = val
+    if param:
+        urlstate.write(param, options_text(options), "")
     return options
 
 

@@ -49,10 +49,13 @@ with left:
         with st.spinner(f"Checking which pretext tasks can train on {dataset}…"):
             refused = services.refused_methods(dataset, method_names, shape,
                                                encoder_now if encoder_now in ENCODERS else "auto")
+    linked_method = st.query_params.get("method", "simclr")
     method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
                                 hide=not controls,
                                 format_func=lambda n: f"{METHODS[n].family}: {n}"
                                 + (f" ({refused[n]})" if n in refused else ""))
+    if method != linked_method:  # a link's ?options= are its method's: another method starts at its defaults
+        st.query_params.pop("options", None)
     if controls:
         st.caption(f"**{method}** — {METHODS[method].summary}.")
     spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
@@ -73,10 +76,14 @@ with left:
                                container=c3, format="%.5f")
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed", param="seed", hide=not show_advanced,
                                  container=c4)
-    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}") if show_advanced else {}
+    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}", param="options",
+                                     hide=not show_advanced)
+    if controls and not show_advanced and options:
+        st.caption(f"{method} options from the link: `{widgets.options_text(options)}`.")
     if not controls:
         st.markdown(f"**{method}** ({METHODS[method].family}) on **{dataset}**, augmentations `{spec}`, "
-                    f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}.")
+                    f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}"
+                    + (f", options `{widgets.options_text(options)}`." if options else "."))
         st.caption(f"{METHODS[method].summary}.")
 
     # what Launch would refuse, said before it is pressed (a missing dataset is not: Launch tries its download)

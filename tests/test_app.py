@@ -127,6 +127,41 @@ def test_method_options_are_bounded_in_the_form_and_refused_at_launch_when_out_o
     assert sorted(head_init.options) == ["centroids", "random"] and head_init.value == "centroids"  # the default
 
 
+def qp(at, name):
+    """A query parameter's value as AppTest holds it (a str, or a one-item list)."""
+    v = at.query_params.get(name)
+    return v[0] if isinstance(v, list) else v
+
+
+def test_a_link_carries_method_options_into_the_form_and_the_run(monkeypatch):
+    """The collapse demo as a teacher shares it: ?method=simsiam&options=stop_gradient=false."""
+    at = open_page("pretrain", method="simsiam", options="stop_gradient=false,pred_hidden_dim=256")
+    assert at.checkbox(key="pt_opt_simsiam_stop_gradient").value is False
+    assert at.number_input(key="pt_opt_simsiam_pred_hidden_dim").value == 256
+    at.number_input(key="pt_opt_simsiam_pred_hidden_dim").set_value(512).run()  # back to the default: left out
+    assert qp(at, "options") == "stop_gradient=false"
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert run["config"]["options"] == {"stop_gradient": False}
+    # with the form hidden (hide=advanced) the link's options still reach the run, and are said
+    at = open_page("pretrain", method="simclr", options="temperature=0.2", seed="3", hide="advanced")
+    assert "pt_opt_simclr_temperature" not in [n.key for n in at.number_input]
+    assert "simclr options from the link: `temperature=0.2`" in captions(at)
+    at.button(key="pt_launch").click().run()
+    [seed3] = [r for r in RunStore().list() if r["config"]["seed"] == 3]
+    assert seed3["config"]["options"] == {"temperature": 0.2}
+    # a bad value is ignored with a message naming it, the run starts at the defaults
+    at = open_page("pretrain", method="simclr", options="temperature=-1")
+    assert any("Ignored `options=temperature=-1`" in w.value and "temperature must be greater than 0" in w.value
+               for w in at.warning)
+    assert at.number_input(key="pt_opt_simclr_temperature").value == 0.5 and qp(at, "options") is None
+    # another method chosen: the link's options were the old method's, so they go
+    at = open_page("pretrain", method="simclr", options="temperature=0.2")
+    at.selectbox(key="pt_method").select("byol").run()
+    assert not at.exception and qp(at, "options") is None, [w.value for w in at.warning]
+    assert not any("Ignored" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
 def test_a_new_session_reattaches_to_a_running_run_and_its_progress():
     """As after an app restart: the store is the only state; a fresh session's pretrain
     page shows the run another process is training, with its progress."""
