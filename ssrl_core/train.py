@@ -23,7 +23,7 @@ from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, Precision, autocast, generator_for, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
-from .pretext import PretextMethod, build_method
+from .pretext import PretextMethod, as_trained, build_method
 
 CHECKPOINT = "checkpoint.safetensors"
 Event = dict
@@ -75,7 +75,8 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     dev = pick_device(device)
     cfg = RunConfig.from_dict(meta["config"]).resolved(dev.type)
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
-    method = build(cfg, dev, dataset)
+    with as_trained():  # options checked at submission; a range narrowed since does not apply
+        method = build(cfg, dev, dataset)
     load_checkpoint(ckpt, method, None, dev)
     method.eval()
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)

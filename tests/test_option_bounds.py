@@ -168,3 +168,21 @@ def test_divergence_advice_raises_a_temperature_and_lowers_the_learning_rate():
     msg = explain_failure(Diverged("the loss became nan at epoch 1, step 20"))
     assert msg.startswith("diverged: the loss became nan at epoch 1, step 20. Lower the learning rate (--lr)")
     assert "raise it" in msg and "or the temperature" not in msg
+
+
+def test_a_run_trained_before_a_range_narrowed_still_loads_for_its_probes(finished_run, monkeypatch):
+    """The weights fit the options the run trained with; a later, narrower range refuses new
+    runs with those options but does not lock the old run's folder away from the probes."""
+    from ssrl_core.pretext.base import OptionRange
+    from ssrl_core.pretext.simclr import SimCLR
+    from ssrl_core.train import load_trained
+
+    rid = finished_run("simclr")  # trained with the default temperature, 0.5
+    monkeypatch.setattr(SimCLR, "option_ranges", {"temperature": OptionRange(0, 0.3, lo_open=True, why="narrowed")},
+                        raising=False)
+    with pytest.raises(ValueError, match="temperature must be .* got 0.5: narrowed"):
+        check_options("simclr", {"temperature": 0.5})  # a new run is refused
+    trained = load_trained(RunStore().get(rid)["run_dir"])
+    assert trained.method.options["temperature"] == 0.5  # and the checkpoint's weights fitted it
+    with pytest.raises(ValueError, match="narrowed"):  # and the relaxation ended with the load
+        check_options("simclr", {"temperature": 0.5})

@@ -20,6 +20,8 @@ each value must have its default's type (whole numbers and true/false may come a
 from the CLI or a form) and lie in its ``OptionRange`` (``option_ranges``: shared names
 here, a method's own names in its file), a text option must be one of its
 ``option_choices``, and ``option_conflicts`` catches values that cannot go together.
+A run that already trained is rebuilt ``as_trained()``: its options were checked when it
+was submitted, and a range narrowed since must not lock its folder away from the probes.
 
 Adding a method: one file in this package with a subclass (see ``random_init.py`` for the
 smallest and ``simclr.py`` for a typical one) and one entry in ``METHODS`` in
@@ -28,6 +30,8 @@ smallest and ``simclr.py`` for a typical one) and one entry in ``METHODS`` in
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
@@ -52,6 +56,21 @@ def as_flag(value, name: str) -> bool:
 
 def _num(x: float) -> str:
     return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+_AS_TRAINED: ContextVar[bool] = ContextVar("as_trained", default=False)
+
+
+@contextmanager
+def as_trained():
+    """Build methods from trained runs' options: types are still checked and converted, but
+    not ranges nor conflicts, which a later version of this code may have narrowed (the
+    weights in the checkpoint fit the options the run trained with)."""
+    token = _AS_TRAINED.set(True)
+    try:
+        yield
+    finally:
+        _AS_TRAINED.reset(token)
 
 
 class OptionRange(NamedTuple):
@@ -179,7 +198,7 @@ class PretextMethod(nn.Module):
         out = dict(cls.defaults)
         for key, value in options.items():
             out[key] = cls._check_option(key, value)
-        conflict = cls.option_conflicts(out)
+        conflict = None if _AS_TRAINED.get() else cls.option_conflicts(out)
         if conflict:
             raise ValueError(f"{cls.name} {conflict}")
         return out
@@ -218,7 +237,7 @@ class PretextMethod(nn.Module):
         else:
             number = float(number)
         rng = cls.option_range(key)
-        if rng is not None and number not in rng:
+        if rng is not None and number not in rng and not _AS_TRAINED.get():
             raise ValueError(f"{cls.name} option {key} must be {cls.option_allowed(key)}, "
                              f"got {_num(number)}: {rng.why} (default {shown_default})")
         return number
