@@ -23,7 +23,8 @@ from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, Precision, autocast, generator_for, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
-from .pretext import PretextMethod, as_trained, build_method
+from .pretext import PretextMethod, build_method
+from .pretext.base import as_trained
 
 CHECKPOINT = "checkpoint.safetensors"
 Event = dict

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .autoencoder import Autoencoder
 from .barlow_twins import BarlowTwins
-from .base import PretextMethod, as_trained
+from .base import PretextMethod
 from .byol import BYOL
 from .colorization import Colorization
 from .deepcluster import DeepCluster
