@@ -89,12 +89,17 @@ def _submit_at_once(n: int, nickname_of, limits) -> tuple[list[str], list[str]]:
         except LimitReached as e:
             with lock:
                 refused.append(str(e))
+        except Exception as e:  # anything else would kill the thread silently and only skew the counts
+            with lock:
+                errors.append(repr(e))
 
+    errors: list[str] = []
     threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not errors, errors
     return ok, refused
 
 
