@@ -16,7 +16,7 @@ from ssrl_core.data import ImageSet, available_datasets, load_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
-from ssrl_core.runs import ray_backend
+from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
 ACTIVE = ("queued", "running")
@@ -41,6 +41,26 @@ def worker_alive() -> bool:
     if ray_backend.backend() == "ray":
         return ray_backend.dispatcher_alive()
     return local_worker.worker_alive()
+
+
+def start_estimates(runs: list[dict]) -> dict[str, float]:
+    """Seconds until each queued run starts (``ssrl_core.runs.estimate``), with the local
+    workers alive now; none under Ray (its cluster decides) or with no worker."""
+    try:
+        if ray_backend.backend() == "ray":
+            return {}
+        workers = len(local_worker.live_workers())
+    except ValueError:
+        return {}
+    device_type = "cuda" if local_worker.gpu_count() else "cpu"
+    return estimate.start_estimates(runs, workers, device_type)
+
+
+def wait_text(seconds: float | None) -> str:
+    """'starts within a minute' / 'starts in about 7 min'; empty when unknown."""
+    if seconds is None:
+        return ""
+    return "starts within a minute" if seconds < 60 else f"starts in about {round(seconds / 60)} min"
 
 
 def ensure_worker() -> bool:

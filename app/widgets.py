@@ -213,7 +213,7 @@ def _ordinal(n: int) -> str:
 def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
-    in line. Polls the store once a second while something is active, and reruns the whole
+    in line and, where the runs that finished here allow, when it should start. Polls the store once a second while something is active, and reruns the whole
     page when a run it showed as active ends, so what the page draws from finished runs
     (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
     only those are drawn, and the others are counted in one line; runs of the ``shared``
@@ -233,6 +233,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         if active_ids - {r["id"] for r in running + queue}:
             st.rerun(scope="app")  # a run the page showed as active has ended: redraw what depends on it
         place = {r["id"]: i + 1 for i, r in enumerate(queue)}
+        starts = services.start_estimates(listed) if queue else {}
         runs = [r for r in running + queue if focus is None or r["id"] in focus]
         others = len(running) + len(queue) - len(runs)
         if not runs:
@@ -252,6 +253,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 if r["status"] == "queued":
                     ahead = place[r["id"]] - 1
                     phase = "next in line" if not ahead else f"{_ordinal(ahead + 1)} in line ({ahead} ahead)"
+                    wait = services.wait_text(starts.get(r["id"]))
+                    phase += f", {wait}" if wait else ""
                 lessons = shared is not None and r["nickname"] == shared
                 who = "the lesson" if lessons else r["nickname"] or "someone"
                 head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")

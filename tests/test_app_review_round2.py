@@ -113,6 +113,34 @@ def test_the_live_panel_lists_running_runs_first_then_the_queue_in_order():
         store.request_cancel(rid)
 
 
+def test_a_queued_run_says_when_it_should_start_from_the_runs_that_finished_before(monkeypatch):
+    """One worker, a run training with 2 minutes to go, two queued behind it: each queued run
+    says when it should start, from the seconds per epoch of a finished run like it."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs import worker
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    before = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+    store.claim("w")
+    store.finish(before, "done", summary={"epochs": 10, "train_seconds": 60.0, "total_seconds": 90.0})  # 6 s/epoch
+    first = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50), nickname="dave")
+    second = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50), nickname="ada")
+    third = store.submit(RunConfig(dataset="digits", method="moco", epochs=50), nickname="ada")
+    fourth = store.submit(RunConfig(dataset="digits", method="simclr", epochs=20), nickname="ada")
+    store.claim("w")
+    store.record(first, {"kind": "step", "step": 1, "total_steps": 10, "eta_s": 90.0})
+    monkeypatch.setattr(worker, "live_workers", lambda: [{"pid": 1}])
+    at = open_page("pretrain", who="ada")
+    heads = {h.split("**")[1]: h for h in (m.value for m in at.markdown) if " — queued" in h}
+    by_id = {rid: next(h for label, h in heads.items() if rid in label) for rid in (second, third, fourth)}
+    assert by_id[second].endswith("next in line, starts in about 2 min")  # 90 s of training + 30 s after
+    assert by_id[third].endswith("2nd in line (1 ahead), starts in about 8 min")  # 120 + 50 * 6 + 30 = 450 s
+    assert by_id[fourth].endswith("3rd in line (2 ahead)")  # no moco has finished: no guess behind it
+    for rid in (first, second, third, fourth):
+        store.request_cancel(rid)
+
+
 def test_a_lessons_panel_lists_its_own_runs_and_counts_the_others(monkeypatch):
     from ssrl_core import lessons as L
     from ssrl_core.config import RunConfig

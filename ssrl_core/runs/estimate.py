@@ -1,0 +1,92 @@
+"""When will a queued run start? An estimate from the runs that finished here before.
+
+A run's duration is its training (seconds per epoch of the newest finished run with the
+same dataset, method, encoder and batch size, times its epochs) plus what comes after
+(probes, map, map evolution: the newest finished run on the same dataset, encoder and
+evaluation, else on the same dataset). A running run has left its training ETA plus that
+tail. The workers then take the queue oldest first, each the next run when it is free, so
+a queued run starts when the earliest-free worker reaches it. Nothing is guessed: where a
+run ahead has no finished run like it, the runs behind it get no estimate.
+"""
+from __future__ import annotations
+
+import heapq
+import time
+
+from ..config import RunConfig
+from ..pretext import METHODS
+
+
+def _resolved(config: dict, device_type: str) -> RunConfig | None:
+    try:
+        return RunConfig.from_dict(config).resolved(device_type)
+    except (ValueError, TypeError, KeyError):  # a dataset or method this code no longer has
+        return None
+
+
+class History:
+    """Seconds per epoch and seconds after training, read from finished runs (newest first)."""
+
+    def __init__(self, done: list[dict], device_type: str):
+        self.device_type = device_type
+        self.per_epoch: dict[tuple, float] = {}
+        self.tail: dict[tuple, float] = {}
+        for r in sorted(done, key=lambda r: r["finished"] or r["created"], reverse=True):
+            s, c = r.get("summary") or {}, _resolved(r["config"], device_type)
+            if c is None or s.get("total_seconds") is None or s.get("train_seconds") is None:
+                continue
+            if s.get("epochs") and METHODS[c.method].trainable:
+                self.per_epoch.setdefault((c.dataset, c.method, c.encoder, c.batch), s["train_seconds"] / s["epochs"])
+            after = max(0.0, s["total_seconds"] - s["train_seconds"])
+            self.tail.setdefault((c.dataset, c.encoder, c.evaluation), after)
+            self.tail.setdefault((c.dataset,), after)
+
+    def _tail(self, c: RunConfig) -> float | None:
+        return self.tail.get((c.dataset, c.encoder, c.evaluation), self.tail.get((c.dataset,)))
+
+    def duration(self, config: dict) -> float | None:
+        """Seconds from start to end of a run with this (submitted) config, or None."""
+        c = _resolved(config, self.device_type)
+        tail = None if c is None else self._tail(c)
+        if tail is None:
+            return None
+        if not METHODS[c.method].trainable or c.epochs == 0:
+            return tail
+        per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
+        return None if per_epoch is None else per_epoch * c.epochs + tail
+
+    def remaining(self, run: dict, now: float) -> float | None:
+        """Seconds a running run has left, or None."""
+        if run["phase"] == "training" and run["eta_s"] is not None:
+            c = _resolved(run["config"], self.device_type)
+            tail = None if c is None else self._tail(c)
+            return None if tail is None else run["eta_s"] + tail
+        total = self.duration(run["config"])
+        if total is None:
+            return None
+        return max(0.0, total - (now - (run["started"] or now)))
+
+
+def start_estimates(runs: list[dict], workers: int, device_type: str, now: float | None = None) -> dict[str, float]:
+    """Seconds until each queued run of ``runs`` (store rows, any statuses: the finished ones
+    are the history) starts, with ``workers`` workers taking the queue oldest first. Runs
+    behind one whose duration cannot be estimated are left out, as are all when a running
+    run's end cannot be."""
+    now = time.time() if now is None else now
+    history = History([r for r in runs if r["status"] == "done"], device_type)
+    running = [r for r in runs if r["status"] == "running"]
+    queue = sorted((r for r in runs if r["status"] == "queued"), key=lambda r: r["created"])
+    free = [history.remaining(r, now) for r in running]
+    if None in free or workers < 1:
+        return {}
+    free += [0.0] * max(0, workers - len(free))  # idle workers take the next run at once
+    heapq.heapify(free)
+    out: dict[str, float] = {}
+    for r in queue:
+        t = heapq.heappop(free)
+        out[r["id"]] = t
+        d = history.duration(r["config"])
+        if d is None:
+            break
+        heapq.heappush(free, t + d)
+    return out

@@ -1,0 +1,57 @@
+"""When a queued run starts: estimated from the runs that finished before, by simulating the
+workers taking the queue oldest first."""
+import pytest
+
+from ssrl_core.config import RunConfig
+from ssrl_core.runs.estimate import History, start_estimates
+
+NOW = 10_000.0
+
+
+def row(rid, status, created, summary=None, phase=None, eta_s=None, started=None, **cfg):
+    return {"id": rid, "status": status, "created": created, "finished": created + 1 if status == "done" else None,
+            "config": RunConfig(**cfg).to_dict(), "summary": summary, "phase": phase, "eta_s": eta_s,
+            "started": started}
+
+
+def done(rid, created, train_s, total_s, epochs=10, **cfg):
+    return row(rid, "done", created, {"train_seconds": train_s, "total_seconds": total_s, "epochs": epochs},
+               epochs=epochs, **cfg)
+
+
+HISTORY = [
+    done("old", 1, 999.0, 1999.0),  # an older run like it: the newest one counts
+    done("simclr", 2, 20.0, 30.0),  # 2 s an epoch, 10 s after training
+    done("byol", 3, 40.0, 52.0, method="byol"),  # 4 s an epoch, 12 s after
+]
+
+
+def test_a_duration_is_seconds_per_epoch_times_epochs_plus_the_tail():
+    h = History(HISTORY, "cpu")
+    assert h.duration(RunConfig(epochs=30).to_dict()) == pytest.approx(2 * 30 + 12)  # tail: newest on digits
+    assert h.duration(RunConfig(method="random", epochs=0).to_dict()) == pytest.approx(12)  # untrained: tail only
+    assert h.duration(RunConfig(method="moco").to_dict()) is None  # no moco finished here: no guess
+    assert h.duration(RunConfig(batch_size=64).to_dict()) is None  # another batch size trains at another speed
+    assert h.duration(RunConfig(dataset="shapes").to_dict()) is None
+
+
+def test_queued_runs_start_when_the_earliest_free_worker_reaches_them():
+    running = row("r", "running", 10, phase="training", eta_s=15.0, started=NOW - 5)  # 15 s + 12 s tail left
+    q = [row(f"q{i}", "queued", 20 + i, epochs=5) for i in range(3)]  # each 2 * 5 + 12 = 22 s
+    one = start_estimates(HISTORY + [running] + q, workers=1, device_type="cpu", now=NOW)
+    assert one == pytest.approx({"q0": 27, "q1": 49, "q2": 71})
+    two = start_estimates(HISTORY + [running] + q, workers=2, device_type="cpu", now=NOW)
+    assert two == pytest.approx({"q0": 0, "q1": 22, "q2": 27})  # the idle worker starts q0 now
+    # the queue order is the submission order, whatever order the rows come in
+    assert start_estimates(HISTORY + [running] + q[::-1], workers=1, device_type="cpu", now=NOW) == one
+
+
+def test_no_estimate_behind_a_run_nothing_like_has_finished():
+    q = [row("q0", "queued", 20), row("q1", "queued", 21, method="moco"), row("q2", "queued", 22)]
+    assert start_estimates(HISTORY + q, workers=1, device_type="cpu", now=NOW) == pytest.approx({"q0": 0, "q1": 32})  # 2 * 10 + 12
+    # a running run past its training: what is left of its estimated whole
+    probing = row("r", "running", 10, phase="probes", started=NOW - 25)
+    assert start_estimates(HISTORY + [probing, q[0]], 1, "cpu", now=NOW) == pytest.approx({"q0": 32 - 25})
+    stuck = row("r", "running", 10, phase="probes", started=NOW - 25, method="moco")
+    assert start_estimates(HISTORY + [stuck, q[0]], 1, "cpu", now=NOW) == {}  # its end is unknown
+    assert start_estimates(HISTORY + q, workers=0, device_type="cpu", now=NOW) == {}  # no worker: nothing starts
