@@ -11,15 +11,22 @@ run ahead has no finished run like it, the runs behind it get no estimate.
 from __future__ import annotations
 
 import heapq
+import json
 import time
+from functools import lru_cache
 
 from ..config import RunConfig
 from ..pretext import METHODS
 
 
 def _resolved(config: dict, device_type: str) -> RunConfig | None:
+    return _resolved_json(json.dumps(config, sort_keys=True), device_type)
+
+
+@lru_cache(maxsize=2048)  # a live panel asks every second, for up to 100 runs: validate each config once
+def _resolved_json(config: str, device_type: str) -> RunConfig | None:
     try:
-        return RunConfig.from_dict(config).resolved(device_type)
+        return RunConfig.from_dict(json.loads(config)).resolved(device_type)
     except (ValueError, TypeError, KeyError):  # a dataset or method this code no longer has
         return None
 
