@@ -244,11 +244,12 @@ def test_export_reproduces_method_options(tmp_path):
     from ssrl_core.runs.export import reproduce_command
 
     cfg = RunConfig(dataset="shapes", method="simclr", augment="crop,color_jitter", options={"temperature": 0.2},
-                    weight_decay=0.0, seed=7)
+                    weight_decay=0.0, seed=7, evaluation="basic")
     args = cli.build_parser().parse_args(shlex.split(reproduce_command(cfg))[3:])
-    # the command pins the batch size the run used (the dataset's default), so a later
-    # change of the default does not change the reproduced run
-    assert cli._config(args).to_dict() == {**cfg.to_dict(), "batch_size": 128}
+    # the command pins the batch size the run used (the dataset's default) and every option,
+    # so a later change of a default does not change the reproduced run
+    assert cli._config(args).to_dict() == {**cfg.to_dict(), "batch_size": 128,
+                                           "options": {"temperature": 0.2, "proj_dim": 128, "hidden_dim": 512}}
 
 
 def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):

@@ -54,14 +54,20 @@ RUN_FROM = "run it from the SSRL Playground repository's root folder, in its vir
 
 
 def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
-    """``python -m ssrl_core train ...`` with one flag per config field (defaults included,
-    so a later change of a default does not change the run)."""
+    """``python -m ssrl_core train ...`` with one flag per config field and one ``--option``
+    per method option, defaults included, so a later change of a default does not change
+    the run."""
+    from ..pretext import check_options
+    from ..pretext.base import as_trained
+
     args = ["python", "-m", "ssrl_core", "train", "--dataset", cfg.dataset, "--method", cfg.method,
             "--augment", cfg.augment_spec, "--encoder", cfg.encoder, "--epochs", str(cfg.epochs),
             "--batch-size", str(cfg.batch), "--lr", repr(float(cfg.lr)),
             "--weight-decay", repr(float(cfg.weight_decay)), "--seed", str(cfg.seed),
-            "--device", cfg.device, "--precision", cfg.precision]
-    for k, v in sorted(cfg.options.items()):
+            "--device", cfg.device, "--precision", cfg.precision, "--evaluation", cfg.evaluation]
+    with as_trained():  # the options the run had, even where a range has narrowed since
+        options = check_options(cfg.method, cfg.options)
+    for k, v in sorted(options.items()):
         args += ["--option", f"{k}={json.dumps(v)}"]
     if cfg.data_dir:
         args += ["--data-dir", cfg.data_dir]
