@@ -144,7 +144,7 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
     return options
 
 
-def dataset_picker(runs: list[dict], key: str, prefer: str | None = None) -> str:
+def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: bool = False) -> str:
     """The dataset box above a page's runs, kept in the URL (``?dataset=``) so a copied link
     comes back to the same runs. Without one it starts at the dataset of the link's runs
     (``?runs=``), else ``prefer``, else the first."""
@@ -152,19 +152,22 @@ def dataset_picker(runs: list[dict], key: str, prefer: str | None = None) -> str
     linked = set((st.query_params.get("runs") or "").split(","))
     of_link = [r["dataset"] for r in runs if r["id"] in linked]
     default = of_link[0] if of_link else (prefer if prefer in datasets else datasets[0])
-    return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default)
+    return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default, hide=hide)
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
                hide: bool = False):
     """Pick one run (returns a run dict or None) or several (a list). A single pick starts
     at the URL's ``?run=`` (an unknown id is ignored with a warning) and writes the pick
-    back; ``hide`` draws no picker and uses the URL's run."""
+    back; ``hide`` draws no picker and uses the URL's run(s)."""
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
     if multi:  # ?runs=ID,ID
-        if key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
+        if hide:  # a teacher's link: its runs, no box
+            picked = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"),
+                                   ids[:default_n])
+        elif key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
             kept = [i for i in st.session_state[key] if i in by_id]
             if kept != st.session_state[key]:

@@ -2,7 +2,7 @@
 (loss and kNN over epochs, label efficiency), the maps, and one query's neighbours in each."""
 import streamlit as st
 
-from app import charts, readouts, services, widgets
+from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 
 st.title("Compare runs")
@@ -18,7 +18,7 @@ for r in runs:  # newest first, so the datasets come in the order of their newes
 first = next((d for d, rs in by_dataset.items() if len(rs) >= 2), None)
 if first is not None:
     runs = by_dataset[first] + [r for r in runs if r["dataset"] != first]
-picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True,
+picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, hide=urlstate.hidden("controls"),
                             default_n=min(4, len(by_dataset[first])) if first else 4)
 if len(picked) < 2:
     st.info("Pick at least two runs.")

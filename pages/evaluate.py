@@ -3,7 +3,7 @@ label-efficiency curves (linear readout and fine-tuning against the random encod
 supervised training from scratch), kNN accuracy as k varies, accuracy over pretraining."""
 import streamlit as st
 
-from app import charts, readouts, services, widgets
+from app import charts, readouts, services, urlstate, widgets
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.probes import BUDGETS
 
@@ -20,10 +20,11 @@ if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page.")
     st.stop()
 
-dataset = widgets.dataset_picker(runs, key="eval_dataset")
+controls = not urlstate.hidden("controls")
+dataset = widgets.dataset_picker(runs, key="eval_dataset", hide=not controls)
 on_data = [r for r in runs if r["dataset"] == dataset]
 trained = [r for r in on_data if r["method"] != "random"]
-picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4)
+picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
 
 
 def encoder_of(r: dict) -> str:

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app import charts, readouts, services, widgets
+from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 from ssrl_core.augment import OPS
 from ssrl_core.evaluate.invariance import op_at_full_probability, to_uint8
@@ -19,8 +19,10 @@ runs = services.finished_runs()
 if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page.")
     st.stop()
-dataset = widgets.dataset_picker(runs, key="inv_dataset", prefer="shapes")
+controls = not urlstate.hidden("controls")
+dataset = widgets.dataset_picker(runs, key="inv_dataset", prefer="shapes", hide=not controls)
 picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="inv_runs", label="Runs", multi=True,
+                            hide=not controls,
                             default_n=2)
 if not picked:
     st.info("Pick one run or several.")

@@ -61,7 +61,9 @@ with left:
     spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
     encoder = urlstate.selectbox("Encoder", ["auto"] + list(ENCODERS), key="pt_encoder", param="encoder", default="auto",
                                  hide=not controls,
-                                 format_func=lambda e: "auto — cnn-small on CPU, resnet18 on a GPU" if e == "auto"
+                                 format_func=lambda e: (f"auto — {METHODS[method].preferred_encoder} for {method}"
+                                                        if METHODS[method].preferred_encoder else
+                                                        "auto — cnn-small on CPU, resnet18 on a GPU") if e == "auto"
                                  else f"{e} — {ENCODERS[e]}")
     c1, c2 = st.columns(2)
     epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs", param="epochs", hide=not controls,

@@ -9,7 +9,7 @@
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
-    python -m ssrl_core lesson NAME --out DIR [--quick] [--reuse-from DIR] [--no-train]
+    python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR] [--no-train]
     python -m ssrl_core export --run DIR|ID --out DIR
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
@@ -35,7 +35,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", default=None,
                    help="a preset (see `list augmentations`) or ops like 'crop(min_scale=0.3),flip'; "
                         f"default: the dataset's preset ({aug_defaults}; others: 'simclr')")
-    p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA) or one of: {', '.join(ENCODERS)}")
+    p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA; vit-tiny for mae) or one of: {', '.join(ENCODERS)}")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
     batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
     p.add_argument("--batch-size", type=int, default=None,
@@ -131,11 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and each run's time. A finished folder with the same config is reused.")
     p.add_argument("name", help="a lesson from `list lessons`")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
-    p.add_argument("--quick", action="store_true",
-                   help="a preview: every run capped at 1 epoch and a 20-step, 1-draw supervised reference; "
-                        "marked quick in the output (not the lesson's verdict)")
-    p.add_argument("--max-epochs", type=int, default=None, metavar="N",
-                   help="cap every run at N epochs (a reduced budget, marked quick in the output)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--quick", action="store_true",
+                        help="a preview: every run capped at 1 epoch and a 20-step, 1-draw supervised reference; "
+                             "marked quick in the output (not the lesson's verdict)")
+    budget.add_argument("--max-epochs", type=int, default=None, metavar="N",
+                        help="a reduced budget: every run capped at N epochs and, as with --quick, a 20-step, "
+                             "1-draw supervised reference; marked quick in the output")
     p.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
                    help="also reuse finished run folders with an identical config found under DIR "
                         "(e.g. other lessons' --out folders); repeatable")

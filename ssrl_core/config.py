@@ -51,7 +51,7 @@ class RunConfig:
     dataset: str = "digits"
     method: str = "simclr"
     augment: str | None = None  # preset or op list; None: the dataset's default preset
-    encoder: str = "auto"  # "auto": cnn-small on CPU, resnet18 on CUDA
+    encoder: str = "auto"  # "auto": cnn-small on CPU, resnet18 on CUDA; a method's preferred_encoder first (mae: vit-tiny)
     epochs: int = 10
     batch_size: int | None = None  # None: the dataset's default (default_batch)
     lr: float = 2e-3

@@ -405,6 +405,16 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert "epochs (0: random (" in at.warning[0].value and "batch size" in at.warning[0].value
 
 
+def test_a_teachers_link_with_hide_controls_shows_its_runs_without_pickers(finished_run):
+    a, b, c = finished_run("simclr"), finished_run("rotation"), finished_run("inpainting")
+    for page, key in (("compare", "cmp_runs"), ("evaluate", "eval_runs"), ("invariance", "inv_runs")):
+        at = open_page(page, runs=f"{a},{c}", hide="controls")
+        assert not at.multiselect and not at.selectbox, page  # no run or dataset box
+        assert qp(at, "runs") == f"{a},{c}", page
+    table = open_page("compare", runs=f"{a},{c}", hide="controls").dataframe[0].value
+    assert sorted(table["run"]) == [f"inpainting ({c[-4:]})", f"simclr ({a[-4:]})"]  # the link's, not the newest
+
+
 def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     from .test_import_images import png
 
