@@ -33,19 +33,27 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     return fig
 
 
+DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # one per reference of a kind
+
+
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
            y_title: str = "accuracy", title: str = "", log_x: bool = False, dashed: Sequence[str] = (),
            tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360) -> go.Figure:
     """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
-    references) are drawn dashed and gray-toned."""
+    references) are drawn gray-toned, each kind (random, supervised) in its own gray, and
+    several of one kind (seeds, encoders) each in its own dash pattern."""
     fig = go.Figure()
+    seen: dict[str, int] = {}  # references drawn so far, per gray
     for i, (name, (x, y, err)) in enumerate(series.items()):
         ref = name in dashed
+        gray = "#555" if name.startswith("random") else "#999"
+        if ref:
+            seen[gray] = seen.get(gray, -1) + 1
         fig.add_trace(go.Scatter(
             x=list(x), y=list(y), mode="lines+markers", name=name,
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
-            line=dict(width=2, dash="dash" if ref else "solid", color=("#555" if name.startswith("random") else "#999")
-                      if ref else PALETTE[i % len(PALETTE)]),
+            line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "solid",
+                      color=gray if ref else PALETTE[i % len(PALETTE)]),
         ))
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),

@@ -65,7 +65,7 @@ for r in picked:
                  "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
-for (enc, seed), (rk, rl) in sorted(randoms.items(), key=str):
+for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]))):
     labels.append(random_name(enc, seed))
     knn.append(rk)
     lin.append(rl)

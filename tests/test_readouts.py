@@ -66,3 +66,16 @@ def test_the_lessons_invariance_chart_labels_a_run_on_an_unreliable_scale():
     [fig] = [f for title, f in figures(lesson, data) if "invariance" in f.layout.yaxis.title.text]
     assert [t.name for t in fig.data] == ["jitter", "no-jitter · unreliable scale"]
     assert readouts.invariance_series({"a": data["jitter"].probes}, ["color_jitter"]) == {"a": [0.94]}
+
+
+def test_references_of_one_kind_are_told_apart_by_their_dashes():
+    """Several seeds' random encoders are each drawn in the random gray, in a dash of its own."""
+    from app import charts
+
+    line = ([1, 5], [0.4, 0.5], None)
+    refs = ["random encoder (seed 0)", "random encoder (seed 1)", "supervised from scratch (seed 0)"]
+    fig = charts.curves({"simclr (ab12) linear": line, **{r: line for r in refs}}, "labels", dashed=refs)
+    style = {t.name: (t.line.dash, t.line.color) for t in fig.data}
+    assert style["simclr (ab12) linear"][0] == "solid"
+    assert style["random encoder (seed 0)"][1] == style["random encoder (seed 1)"][1] != style[refs[2]][1]
+    assert len({style[r][0] for r in refs[:2]}) == 2 and "solid" not in {style[r][0] for r in refs}
