@@ -25,6 +25,8 @@ def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None
         if len(parts) < 3 or parts[0] != kind or parts[1] != target or not isinstance(v, dict):
             continue
         per_class = v.get("labels_per_class", 0)
+        if per_class and v.get("n_labels", 0) < per_class * v.get("classes", 1):
+            continue  # cached before budgets a class cannot give were left out: not that budget
         x = per_class if per_class else v.get("n_labels", 0) / max(1, v.get("classes", 1))
         points.append((float(x), float(v["mean"]), float(v["std"])))
     if not points:

@@ -224,6 +224,14 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
     return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))
 
 
+def label_budgets(name: str) -> tuple[int, ...]:
+    """The label budgets (labels per class; 0 = all) a label-efficiency curve on ``name`` has."""
+    from ssrl_core.evaluate.probes import BUDGETS, budgets_for
+
+    ds, _ = dataset(name)
+    return BUDGETS if ds is None else budgets_for(ds.labels.numpy()[ds.train_idx.numpy()])
+
+
 def dataset_caveats(name: str) -> list[str]:
     """Why accuracies of runs on ``name`` say little (``ImageSet.evaluation_caveats``), or [].
     Only an imported set can be that small, so no built-in set is loaded to find out."""

@@ -22,6 +22,7 @@ if not runs:
 
 controls = not urlstate.hidden("controls")
 dataset = widgets.dataset_picker(runs, key="eval_dataset", hide=not controls)
+widgets.accuracy_caveats(dataset)
 on_data = [r for r in runs if r["dataset"] == dataset]
 trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
@@ -84,8 +85,13 @@ st.caption("Collapse: a representation that maps every image to one point (embed
            "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
            "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "
            "decorrelation terms.")
-st.caption("How to read it: on digits a random cnn-small already reaches about 0.97 with a linear probe, so that "
-           "column barely separates methods; the kNN column, which needs similar images to be close, does.")
+if dataset == "digits":
+    st.caption("How to read it: on digits a random cnn-small already reaches about 0.97 with a linear probe, so "
+               "that column barely separates methods; the kNN column, which needs similar images to be close, does.")
+else:
+    st.caption("How to read it: compare each run with the untrained encoder below it: the linear probe finds a "
+               "lot even in random features, so the kNN column, which needs similar images to be close, often "
+               "separates methods better.")
 
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
@@ -110,8 +116,11 @@ drawn = {ref: any(k.startswith(ref) for k in ref_series) for ref in (RANDOM_REF,
 
 
 # fine-tuning also computes the supervised reference, budget by budget; offered for runs lacking any budget
+budgets = services.label_budgets(dataset)
+
+
 def complete(curve) -> bool:
-    return bool(curve) and len(curve[0]) == len(BUDGETS)
+    return bool(curve) and len(curve[0]) == len(budgets)
 
 
 needs_ft = [r for r in picked if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
@@ -145,6 +154,11 @@ st.markdown(
 )
 if series:
     st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
+    left_out = [str(b) for b in BUDGETS if b not in budgets]
+    if left_out:
+        st.caption(f":material/straighten: {dataset} has fewer than {left_out[0]} labelled training images in some "
+                   f"class (or that many are all of them), so {' and '.join(left_out)} labels per class are left out: "
+                   "such a subset would be every image of some classes.")
     if drawn[SCRATCH_REF]:
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
                    "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
@@ -158,11 +172,15 @@ if series:
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought. The rightmost point uses every label.")
-    partial = [r for r in needs_ft if readouts.budget_curve(probes[r["id"]], "finetune")
-               or readouts.budget_curve(refs[r["id"]], "supervised-scratch")]
-    if partial:
-        st.caption(f":material/hourglass_top: Fine-tuning and the supervised reference are partial for {len(partial)} "
-                   "run(s): their curves end where the computed budgets end"
+    ft_part = [r for r in picked if readouts.budget_curve(probes[r["id"]], "finetune")
+               and not complete(readouts.budget_curve(probes[r["id"]], "finetune"))]
+    sup_part = [r for r in picked if readouts.budget_curve(refs[r["id"]], "supervised-scratch")
+                and not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
+    if ft_part or sup_part:
+        what = " and ".join(w for w, rs in (("fine-tuning", ft_part), ("the supervised reference", sup_part)) if rs)
+        st.caption(f":material/hourglass_top: {what[0].upper() + what[1:]} "
+                   f"{'are' if ft_part and sup_part else 'is'} partial for {len({r['id'] for r in ft_part + sup_part})} "
+                   "run(s): the curves end where the computed budgets end"
                    + (" and fill in as the background job goes on." if ft_running else
                       "; the button below computes the rest."))
     if needs_ft and not ft_running:

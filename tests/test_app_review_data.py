@@ -232,6 +232,9 @@ def test_caveats_say_what_tiny_splits_do_to_the_accuracies():
     assert evaluation_caveats(np.full(4, -1), np.ones(4, bool), []) == [
         "It has no labels, so runs on it get a map and nearest neighbours but no kNN or linear accuracy."]
     assert load_dataset("digits").evaluation_caveats() == []  # 1,438 train, 359 test: nothing to say
+    labels = np.repeat([0, 1, 2, 3], 40)  # 160 images, as a small import: 32 test images
+    [step, more] = evaluation_caveats(labels, stratified_split(labels, 0.2, 0), list("abcd"))
+    assert step.startswith("32 test images: one image moves the kNN and linear accuracies by 3.1 points")
 
 
 def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
@@ -288,9 +291,16 @@ def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_
         summary = execute(cfg, Path(store.get(rid)["run_dir"]))
         store.claim("test")
         store.finish(rid, "done", summary=summary)
-    for page in ("explore", "compare"):
+    for page in ("explore", "compare", "evaluate"):
         at = open_page(page)
         said = " ".join(c.value for c in at.caption)
         assert "**pets:** Only 2 test images" in said, page
+    # 5 labelled training images per class: label efficiency at 1 per class and all of them (5 per class is all),
+    # kNN at k = 1 and 5 (10 training images: k = 20 and 100 would be every image)
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    probes = RunArtifacts(store.get(rid)["run_dir"]).probes
+    assert sorted(k for k in probes if k.startswith("linear/label/")) == ["linear/label/1/s3", "linear/label/all/s3"]
+    assert list(probes["knn_k"]) == ["1", "5"]
     at = open_page("gallery")
     assert sum("too few images for these accuracies" in c.value for c in at.caption) == 2

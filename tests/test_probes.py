@@ -129,6 +129,26 @@ def test_labelled_subset_draws_n_per_class_deterministically():
         pr.labelled_subset(labels, -1, seed=0)
 
 
+def test_budgets_and_ks_are_only_those_the_labels_can_give():
+    """On a small imported set the rarest class may hold fewer than 50 labelled images: a
+    budget it cannot give is left out (it would be all of that class, and a misplaced point
+    on the curve), as is a k above the labelled training images; asking for one says why."""
+    y = np.array([0] * 32 + [1] * 40 + [2] * 7 + [-1] * 5)
+    assert pr.smallest_class(y) == 7 and pr.smallest_class(np.array([-1, -1])) == 0
+    assert pr.budgets_for(y) == (1, 5, 0)
+    assert pr.budgets_for(np.repeat(np.arange(10), 140)) == pr.BUDGETS  # digits-sized: every budget
+    assert pr.budgets_for(np.repeat(np.arange(3), 5)) == (1, 0)  # 5 of 5 per class is every label
+    assert pr.ks_for(y) == (1, 5, 20) and pr.ks_for(np.array([0, 1, 0])) == (1,)
+    pr.check_budget(y, 7)
+    with pytest.raises(ValueError, match="8 labels per class is more than the rarest class's 7 labelled training "
+                                         "images: choose at most 7, or 0 for every label"):
+        pr.check_budget(y, 8)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(len(y), 4)) + np.eye(4)[np.maximum(y, 0)] * 3
+    assert list(pr.label_efficiency(x, y, x, y)) == ["1", "5", "all"]
+    assert list(pr.knn_curve(x, y, x, y, 3)) == ["1", "5", "20"]
+
+
 # -- frozen-feature probes with a known answer ------------------------------------------------------
 def test_linear_budget_and_label_efficiency_on_features_that_encode_the_label():
     ds, feats = factor_set()

@@ -10,6 +10,7 @@ import torch
 KNN_K = 20
 #: below this many labelled test images an accuracy moves by 10 points or more per image
 MIN_TEST_IMAGES = 10
+FEW_TEST_IMAGES = 200  # below this, one test image is over half a point of accuracy
 
 
 
@@ -120,6 +121,10 @@ def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: li
         out.append(f"Only {n_test} test image{'s' if n_test != 1 else ''}: the kNN and linear accuracies are scored on "
                    f"{'them' if n_test != 1 else 'it'} alone, so they can only be {steps} (one image moves them by "
                    f"{100 / n_test:.0f} points) and say next to nothing; a 0 or a 1 is luck.")
+    elif n_test < FEW_TEST_IMAGES:
+        out.append(f"{n_test} test images: one image moves the kNN and linear accuracies by {100 / n_test:.1f} "
+                   "points, so a gain of a few such steps over the untrained encoder, or between two runs, can be "
+                   "chance.")
     if n_train < k:
         out.append(f"Only {n_train} labelled training image{'s' if n_train != 1 else ''}, fewer than the k = {k} "
                    f"neighbours of the kNN accuracy: every one of them votes on every test image (weighted "

@@ -48,6 +48,42 @@ def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray
     return np.sort(np.concatenate(picked)) if picked else known[:0]
 
 
+def smallest_class(train_y: np.ndarray) -> int:
+    """How many labelled images the rarest class of ``train_y`` has (0 without labels)."""
+    y = np.asarray(train_y)
+    counts = np.bincount(y[y >= 0]) if (y >= 0).any() else np.zeros(0, dtype=int)
+    counts = counts[counts > 0]
+    return int(counts.min()) if len(counts) else 0
+
+
+def budgets_for(train_y: np.ndarray, budgets=BUDGETS) -> tuple[int, ...]:
+    """The budgets these labels can give: every label (0), and each ``per_class`` that every
+    class has and that is not already every label (on a small imported set 50 labels per
+    class may be more than a class holds: such a subset would be all of some classes, and a
+    misplaced point on the curve)."""
+    y = np.asarray(train_y)
+    largest = int(np.bincount(y[y >= 0]).max()) if (y >= 0).any() else 0
+    most = smallest_class(y)
+    return tuple(b for b in budgets if b == 0 or (b <= most and b < largest))
+
+
+def ks_for(train_y: np.ndarray, ks=KS) -> tuple[int, ...]:
+    """The kNN k's these labels can give: k up to the labelled training images (beyond, every
+    image votes and k means nothing more)."""
+    n = int((np.asarray(train_y) >= 0).sum())
+    return tuple(k for k in ks if k <= n) or (min(ks),)
+
+
+def check_budget(train_y: np.ndarray, per_class: int) -> None:
+    """ValueError when ``per_class`` labels per class is more than the rarest class has."""
+    if per_class < 0:
+        raise ValueError(f"labels per class must be 0 (all) or more, got {per_class}")
+    most = smallest_class(train_y)
+    if per_class > most:
+        raise ValueError(f"{per_class} labels per class is more than the rarest class's {most} labelled training "
+                         f"images: choose at most {most}, or 0 for every label")
+
+
 def spread(values: list[float]) -> dict:
     v = np.asarray(values, dtype=np.float64)
     return {"mean": float(v.mean()), "std": float(v.std()), "values": [float(x) for x in v], "seeds": len(v)}
@@ -74,11 +110,14 @@ def budget_info(train_y: np.ndarray, per_class: int) -> dict:
 
 
 def label_efficiency(train_x, train_y, test_x, test_y, budgets=BUDGETS, seeds: int = SEEDS) -> dict[str, dict]:
-    return {budget_name(b): linear_at_budget(train_x, train_y, test_x, test_y, b, seeds) for b in budgets}
+    """The linear readout at each budget the training labels can give (``budgets_for``)."""
+    return {budget_name(b): linear_at_budget(train_x, train_y, test_x, test_y, b, seeds)
+            for b in budgets_for(train_y, budgets)}
 
 
 def knn_curve(train_x, train_y, test_x, test_y, num_classes: int, ks=KS) -> dict[str, float]:
-    return {str(k): knn_accuracy(train_x, train_y, test_x, test_y, num_classes, k=k) for k in ks}
+    """kNN accuracy at each k of ``ks`` that the training labels can give (``ks_for``)."""
+    return {str(k): knn_accuracy(train_x, train_y, test_x, test_y, num_classes, k=k) for k in ks_for(train_y, ks)}
 
 
 def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS) -> dict[str, dict]:
@@ -93,7 +132,8 @@ def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS
             continue
         kte = te[y[te] >= 0]  # rows whose factor is unknown are not scored
         out[name] = {"chance": 1.0 / len(values), "classes": int(len(values)),
-                     **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[kte], y[kte], b, seeds) for b in budgets}}
+                     **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[kte], y[kte], b, seeds)
+                        for b in budgets_for(y[tr], budgets)}}
     return out
 
 

@@ -97,6 +97,16 @@ class RunProbes:
         return self._features
 
     # -- frozen features -------------------------------------------------------------------
+    def train_labels(self, target: str = "label") -> np.ndarray:
+        """The labels of ``target`` on the labelled training images (what budgets draw from)."""
+        y = pr.target_labels(self.dataset, target)
+        tr, _ = pr.labelled_split(self.dataset, y)
+        return y[tr]
+
+    def budgets(self, target: str = "label") -> tuple[int, ...]:
+        """The label budgets this dataset can give (``probes.budgets_for``)."""
+        return pr.budgets_for(self.train_labels(target))
+
     def knn_k(self) -> dict:
         def compute():
             y = self.dataset.labels.numpy()
@@ -114,7 +124,7 @@ class RunProbes:
         return self.cache.get(f"linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
 
     def label_efficiency(self, budgets=pr.BUDGETS, seeds: int = pr.SEEDS) -> dict:
-        return {pr.budget_name(b): self.linear(b, seeds=seeds) for b in budgets}
+        return {pr.budget_name(b): self.linear(b, seeds=seeds) for b in pr.budgets_for(self.train_labels(), budgets)}
 
     def factors(self) -> dict:
         return self.cache.get("factors", lambda: pr.factor_probes(self.features(), self.dataset))
@@ -150,12 +160,13 @@ class RunProbes:
             emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
             out["knn_k"] = self.knn_k()
             out["label_efficiency"] = {}
-            for b in pr.BUDGETS:  # one event per budget: the worker can stop between them
+            budgets = self.budgets()
+            for b in budgets:  # one event per budget: the worker can stop between them
                 emit({"kind": "phase", "phase": f"probes: label efficiency ({pr.budget_name(b)} per class)"})
                 out["label_efficiency"][pr.budget_name(b)] = self.linear(b)
             emit({"kind": "phase", "phase": "probes: random reference"})
             feats = _RandomFeatures(self.trained)  # seconds, shared by every run like this one
-            random_reference(self.trained, features=feats)
+            random_reference(self.trained, budgets, features=feats)
             random_knn(self.trained, features=feats)
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
@@ -298,7 +309,7 @@ def run_job(run_dir: Path, finetune: bool = False) -> int:
         rp = RunProbes(run_dir)
         rp.standard()
         if finetune and rp.dataset.has_labels:
-            for b in pr.BUDGETS:
+            for b in rp.budgets():
                 rp.finetune(b)
                 supervised_scratch(rp.trained, b)
     return 0
