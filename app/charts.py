@@ -62,16 +62,24 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     return fig
 
 
+REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
+
+
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
          chance: Sequence[float] | None = None, y_range: tuple[float, float] | None = None,
-         errors: Sequence[Sequence[float | None]] | None = None) -> go.Figure:
+         errors: Sequence[Sequence[float | None]] | None = None, references: Sequence[str] = ()) -> go.Figure:
     """Grouped bars per category (one bar per name in ``series``); ``chance`` per category
     is drawn as a short black line over its group. With ``y_range``, a value beyond it is
     drawn to the range's edge (cut) and labelled inside its bar, where the label stays
     visible; hovering shows every value. ``errors`` (one list per series, in its order)
-    draws ± error bars on the bars that are not cut."""
+    draws ± error bars on the bars that are not cut. Names in ``references`` are drawn in
+    grays, the runs in the palette's colours."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
+    refs = [n for n in series if n in references]
+    runs = [n for n in series if n not in references]
+    colour = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(runs)},
+              **{n: REF_GRAYS[i % len(REF_GRAYS)] for i, n in enumerate(refs)}}
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else []
@@ -79,7 +87,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
-            marker_color=PALETTE[i % len(PALETTE)], customdata=list(vals),
+            marker_color=colour[name], customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
             textposition=["inside" if c else "outside" for c in cut], insidetextanchor="end", textangle=0,
             insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))

@@ -85,6 +85,22 @@ def knn_k_curve(cache: dict, key: str = "knn_k") -> tuple[list[int], list[float]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def encoder_of(run: dict) -> str:
+    """The encoder a run trained (its summary's, resolved), else its config's."""
+    return (run["summary"] or {}).get("encoder") or run["config"].get("encoder")
+
+
+def pairing(run: dict) -> tuple[str, int]:
+    """(encoder, seed): what the untrained network a run is paired with is made of."""
+    return encoder_of(run), run["config"].get("seed", 0)
+
+
+def random_name(encoder: str, seed: int, several_encoders: bool) -> str:
+    """The untrained network of ``pairing``, as charts and tables name it: "random encoder
+    (seed 0)", or "random cnn-small (seed 0)" where the runs shown differ in encoder."""
+    return f"random {encoder} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
+
+
 def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:
     """The random encoder's (kNN accuracy at k=20, linear readout on all labels) from a
     run's reference cache: the same two numbers a run's summary has, for the untrained
@@ -127,6 +143,9 @@ def invariance_note(probes: dict) -> str | None:
     """Why a run's invariance scores mean little (its features barely tell unrelated images
     apart), or None; read from the stored numbers, so runs measured before the mark get it too."""
     return unreliable_note(probes.get("invariance") or {})
+
+
+RANDOM_INVARIANCE = "random-invariance"  # the reference cache's key: the untrained encoder's invariance
 
 
 def invariance_series(probes_by_name: dict[str, dict], ops: list[str]) -> dict[str, list[float | None]]:

@@ -28,14 +28,10 @@ trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
 
 
-def encoder_of(r: dict) -> str:
-    return (r["summary"] or {}).get("encoder") or r["config"].get("encoder")
-
-
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}  # each run's probes.json, read once
 refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}  # shared reference caches
 # the random encoder each run is paired with: same architecture and seed (its probes compute it)
-pairs = {r["id"]: (encoder_of(r), r["config"].get("seed", 0)) for r in picked}
+pairs = {r["id"]: readouts.pairing(r) for r in picked}
 several_encoders = len({enc for enc, _ in pairs.values()}) > 1
 labelled = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]
 lacking = [r for r in labelled
@@ -47,10 +43,6 @@ widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
 if not picked:
     st.info("Pick runs to compare.")
     st.stop()
-
-
-def random_name(enc: str, seed) -> str:
-    return f"random {enc} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
 
 
 labels, knn, lin, rows, randoms = [], [], [], [], {}
@@ -67,10 +59,10 @@ for r in picked:
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
 for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]))):
-    labels.append(random_name(enc, seed))
+    labels.append(readouts.random_name(enc, seed, several_encoders))
     knn.append(rk)
     lin.append(rl)
-    rows.append({"run": random_name(enc, seed) + " · untrained", "kNN acc": rk, "linear acc": rl,
+    rows.append({"run": readouts.random_name(enc, seed, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
                  "kNN gain over random": "baseline"})
 
 st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
@@ -207,7 +199,7 @@ with c1:
     ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]]) for r in picked}
     random_ks = {}
     for r in picked:
-        name = random_name(*pairs[r["id"]])
+        name = readouts.random_name(*pairs[r["id"]], several_encoders)
         if name not in random_ks:
             random_ks[name] = readouts.knn_k_curve(refs[r["id"]], readouts.RANDOM_KNN)
     ks = {k: (v[0], v[1], None) for k, v in {**ks, **random_ks}.items() if v}

@@ -7,14 +7,14 @@ import torch
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 from ssrl_core.augment import OPS
-from ssrl_core.evaluate.invariance import op_at_full_probability, to_uint8
+from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
 
 st.title("Invariance")
-st.markdown(
-    "The augmentations a method trains with decide what its features ignore (the survey's point about "
-    "augmentations). For each op *T*, the score compares f(x) with f(T(x)) on 512 test images: **1** means the "
-    "features do not change at all, **0** means T(x) looks as different to the encoder as an unrelated image."
-)
+INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
+         "augmentations). For each op *T*, the score compares f(x) with f(T(x)) on {n} test images: **1** means the "
+         "features do not change at all, **0** means T(x) looks as different to the encoder as an unrelated image. "
+         "Gray bars are the untrained network of each run's architecture and seed: what the architecture ignores "
+         "before any training.")
 runs = services.finished_runs()
 if not runs:
     st.info("No finished runs yet. Launch one on the Pretrain page.")
@@ -31,33 +31,46 @@ ds, error = services.dataset(dataset)
 if error:
     st.error(error)
     st.stop()
+st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
-unmeasured = [r for r in picked if "invariance" not in probes[r["id"]]]
+refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}
+unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readouts.RANDOM_INVARIANCE not in refs[r["id"]]]
 # only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
 widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
-                         warning="finished before invariance was measured after training",
+                         warning="finished before invariance (theirs, or their untrained encoder's) was measured "
+                                 "after training",
                          button="Measure them now (seconds per run)")
 
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits")
 names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: "
                   f"{(r['summary'] or {}).get('augment') or r['config'].get('augment')}" for r in picked}
+# each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
+several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
+untrained = {}
+for r in picked:
+    if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
+        untrained.setdefault(readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained", ref)
 ops = list(OPS)
 st.subheader("Invariance per augmentation op")
-by_name = {names[i]: p for i, p in probes.items()}
-st.plotly_chart(charts.bars(ops, readouts.invariance_series(by_name, ops), "invariance score (1 = unchanged)",
-                            y_range=(-1.0, 1.15), errors=readouts.invariance_errors(by_name, ops)), key="inv_ops")
-for i, p in probes.items():
+by_name = {**{names[i]: p for i, p in probes.items()}, **untrained}
+series = readouts.invariance_series(by_name, ops)
+st.plotly_chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
+                            errors=readouts.invariance_errors(by_name, ops),
+                            references=list(series)[len(probes):]), key="inv_ops")
+for i, p in probes.items():  # (an untrained network's bars carry the mark in their name: no box each)
     if note := readouts.invariance_note(p):
         st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
-st.caption("How to read it: a tall bar for an op the run trained with is the invariance it bought; compare a run "
-           "trained without that op. Below 0, the op moves the features further than swapping in an unrelated "
+st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
+           "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
+           "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. Compare "
+           "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
            "image would (bars are cut at -1; the label inside a cut bar gives its value). n/a: the op changes "
            "nothing on these images (colour ops on grayscale data). The whiskers are ± one standard error over the "
-           "test images measured (up to 512): long ones mean too few images to tell the bars apart.")
+           f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
 
-rot = {names[i]: p.get("rotation_equivariance") for i, p in probes.items()}
+rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}
 cols = st.columns(max(1, len(rot)))
 for col, (n, v) in zip(cols, rot.items()):
     col.metric(f"rotation predictable · {n}", "–" if v is None else f"{v:.2f}",

@@ -568,6 +568,18 @@ def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run
     assert random_knn(trained) != knn and len(list((ssrl_home / "references").glob("*.json"))) == 2
 
 
+def test_the_untrained_encoders_invariance_is_a_random_runs_own(finished_run):
+    """The gray bars of the Invariance page: the untrained encoder of a run's architecture and
+    seed scores each op exactly as a run of that untrained encoder does."""
+    from ssrl_core.evaluate.suite import random_invariance
+
+    torch.set_num_threads(1)
+    ref = random_invariance(RunProbes(run_dir_of(finished_run("simclr")), device="cpu").trained)
+    random_run = RunProbes(run_dir_of(finished_run("random")), device="cpu")
+    assert ref["invariance"] == random_run.invariance()
+    assert ref["rotation_equivariance"] == random_run.rotation_equivariance()
+
+
 def test_a_failing_probe_does_not_fail_the_trained_run(tmp_path, monkeypatch):
     from ssrl_core.config import RunConfig
     from ssrl_core.evaluate import suite

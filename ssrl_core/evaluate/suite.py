@@ -14,8 +14,8 @@ Keys of ``probes.json``:
     rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
 
 References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
-the random encoder's linear readout (``random-linear/...``) and kNN accuracy as k varies
-(``random-knn/label``), and supervised training from scratch on the same labelled subsets
+the random encoder's linear readout (``random-linear/...``), kNN accuracy as k varies
+(``random-knn/label``) and invariance (``random-invariance``), and supervised training from scratch on the same labelled subsets
 (same augmentations, same seeds), keyed by what determines them.
 """
 from __future__ import annotations
@@ -137,19 +137,14 @@ class RunProbes:
         return self.cache.get(f"finetune/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}", compute)
 
     def invariance(self) -> dict:
-        def compute():
-            t = self.trained
-            rows = fixed_subset(t.dataset.test_idx.numpy(), SUBSET, seed=0)
-            return invariance_scores(t.method.encoder, t.dataset.images[rows], t.device)
+        t = self.trained
+        compute = lambda: encoder_invariance(t.method.encoder, t.dataset, t.device)  # noqa: E731
         return mark_reliability(self.cache.get("invariance", compute))  # marks results cached before the mark
 
     def rotation_equivariance(self) -> float:
-        def compute():
-            t = self.trained
-            tr = fixed_subset(t.dataset.train_idx.numpy(), SUBSET, seed=0)
-            te = fixed_subset(t.dataset.test_idx.numpy(), SUBSET // 2, seed=0)
-            return rotation_equivariance(t.method.encoder, t.dataset.images[tr], t.dataset.images[te], t.device)
-        return self.cache.get("rotation_equivariance", compute)
+        t = self.trained
+        return self.cache.get("rotation_equivariance",
+                              lambda: encoder_rotation_equivariance(t.method.encoder, t.dataset, t.device))
 
     def standard(self, on_event: Callable[[dict], None] | None = None) -> dict:
         """The probes the worker computes after training: all from frozen features, seconds
@@ -174,7 +169,22 @@ class RunProbes:
         emit({"kind": "phase", "phase": "probes: invariance"})
         out["invariance"] = self.invariance()
         out["rotation_equivariance"] = self.rotation_equivariance()
+        emit({"kind": "phase", "phase": "probes: the random encoder's invariance"})
+        random_invariance(self.trained)
         return out
+
+
+def encoder_invariance(encoder, dataset, device) -> dict:
+    """``invariance_scores`` of ``encoder`` on the dataset's fixed subset of test images."""
+    rows = fixed_subset(dataset.test_idx.numpy(), SUBSET, seed=0)
+    return invariance_scores(encoder, dataset.images[rows], device)
+
+
+def encoder_rotation_equivariance(encoder, dataset, device) -> float:
+    """``rotation_equivariance`` of ``encoder`` on the dataset's fixed train and test subsets."""
+    tr = fixed_subset(dataset.train_idx.numpy(), SUBSET, seed=0)
+    te = fixed_subset(dataset.test_idx.numpy(), SUBSET // 2, seed=0)
+    return rotation_equivariance(encoder, dataset.images[tr], dataset.images[te], device)
 
 
 def classifier_curve_point(trained, per_class: int, target: str, seeds: int, steps: int, pretrained: bool,
@@ -224,12 +234,15 @@ class _RandomFeatures:
         self.trained = trained
         self._feats: np.ndarray | None = None
 
+    def encoder(self) -> torch.nn.Module:
+        """The untrained encoder: the run's architecture, initialised with the run's seed."""
+        t = self.trained
+        torch.manual_seed(t.config.seed)
+        return build_encoder(t.config.encoder, t.dataset.channels).to(t.device, memory_format=MEMORY_FORMAT).eval()
+
     def __call__(self) -> np.ndarray:
         if self._feats is None:
-            t = self.trained
-            torch.manual_seed(t.config.seed)
-            enc = build_encoder(t.config.encoder, t.dataset.channels).to(t.device, memory_format=MEMORY_FORMAT)
-            self._feats = embed(enc, t.dataset.images, t.device)
+            self._feats = embed(self.encoder(), self.trained.dataset.images, self.trained.device)
         return self._feats
 
 
@@ -270,6 +283,20 @@ def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, fl
         return pr.knn_curve(f[tr], y[tr], f[te], y[te], ds.num_classes)
 
     return reference_cache(trained.config).get("random-knn/label", compute)
+
+
+def random_invariance(trained) -> dict:
+    """The untrained encoder's invariance per op and rotation equivariance, {"invariance":
+    {op: ...}, "rotation_equivariance": accuracy}: what a run's own are read against. A
+    random network is already fairly invariant to small pixel changes (noise, blur), so a
+    tall bar is what training bought only where it stands above this one."""
+    def compute() -> dict:
+        enc = _RandomFeatures(trained).encoder()
+        return {"invariance": encoder_invariance(enc, trained.dataset, trained.device),
+                "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device)}
+
+    out = reference_cache(trained.config).get("random-invariance", compute)
+    return {**out, "invariance": mark_reliability(out["invariance"])}
 
 
 def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
