@@ -216,13 +216,15 @@ def _ordinal(n: int) -> str:
 def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
-    in line and, where the runs that finished here allow, when it should start. Polls the store once a second while something is active, and reruns the whole
-    page when a run it showed as active ends, so what the page draws from finished runs
-    (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
+    in line and, where the runs that finished here allow, when it should start. Polls the
+    store once a second while something is active, and reruns the whole page when a run it
+    showed as active starts or ends, so what the page draws from the runs (a lesson's
+    verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
     only those are drawn, and the others are counted in one line; runs of the ``shared``
     nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
-    active_ids = {r["id"] for r in store.list(limit=100) if r["status"] in services.ACTIVE}
+    shown = {r["id"]: r["status"] for r in store.list(limit=100) if r["status"] in services.ACTIVE}
+    active_ids = set(shown)
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
@@ -233,8 +235,11 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         ended_notices(listed, me, shared)
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
         queue = sorted((r for r in listed if r["status"] == "queued"), key=lambda r: r["created"])  # as claimed
-        if active_ids - {r["id"] for r in running + queue}:
-            st.rerun(scope="app")  # a run the page showed as active has ended: redraw what depends on it
+        now = {r["id"]: r["status"] for r in running + queue}
+        if any(now.get(i) != status for i, status in shown.items()):
+            # a run the page showed as active has started or ended: redraw what depends on it (the runs
+            # table's status, a lesson's verdict)
+            st.rerun(scope="app")
         place = {r["id"]: i + 1 for i, r in enumerate(queue)}
         starts = services.start_estimates(listed) if queue else {}
         runs = [r for r in running + queue if focus is None or r["id"] in focus]
@@ -366,14 +371,15 @@ def runs_table(limit: int = 50) -> None:
     rows = []
     for r in runs:
         s = r["summary"] or {}
-        rows.append({
-            "id": r["id"], "who": r["nickname"] or "", "status": r["status"], "note": r["error"] or "",
+        rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
+            "id": r["id"], "who": r["nickname"] or "", "status": r["status"],
             "method": r["method"], "dataset": r["dataset"],
-            "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": f"{r['epoch']}/{r['epochs']}",
+            "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
+            "note": r["error"] or "",  # last: mostly empty, and wide where it is not
         })
     st.dataframe(rows, hide_index=True, key="runs_table",
                  column_config={"note": st.column_config.TextColumn(width="large"),
