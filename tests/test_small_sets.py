@@ -3,12 +3,15 @@
 what the CLI and the Pretrain page say before a run is queued."""
 from __future__ import annotations
 
+import json
 
 import pytest
 
 from ssrl_core.config import RunConfig, batch_for, default_options
 from ssrl_core.pretext import METHODS, check_data
+from ssrl_core.runs.store import RunStore
 
+from .test_cli import cli
 from .test_import_images import make_zip, png
 
 DIGITS, SHAPES = (1438, 32), (8000, 128)  # training images and default batch of the built-in sets measured
@@ -98,6 +101,35 @@ def test_an_imported_set_gets_options_scaled_to_its_size_recorded_in_the_config(
     given = RunConfig(dataset=small, method="moco", options={"queue_size": 64, "temperature": 0.1})
     assert given.resolved("cpu").options == {"queue_size": 64, "temperature": 0.1}
     assert RunConfig(dataset="digits", method="moco").resolved("cpu").options == {}  # built-in: unchanged
+
+
+# ----------------------------------------------------------------------------- the command line
+
+
+def test_the_cli_refuses_clusters_the_set_cannot_hold_and_warns_of_a_degenerate_queue(small, tmp_path):
+    out = tmp_path / "run"
+    res = cli("train", "--dataset", small, "--method", "deepcluster", "--option", "n_clusters=500", "--out", str(out),
+              check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and not out.exists()
+    assert res.stderr.startswith("error: deepcluster option n_clusters must be at most the 128 training images, got 500")
+    assert "n_clusters=12" in res.stderr
+
+    res = cli("submit", "--dataset", small, "--method", "moco", "--option", "queue_size=1024")
+    [line] = res.stderr.splitlines()
+    assert line.startswith("warning: moco option queue_size 1,024 ") and "queue_size=240 or less" in line
+    [run] = RunStore().list()
+    assert res.stdout.strip() == run["id"]  # queued all the same: it trains
+    res = cli("submit", "--dataset", small, "--method", "moco")  # the scaled default: nothing to say
+    assert res.returncode == 0 and res.stderr == ""
+
+
+def test_a_run_on_an_imported_set_trains_with_and_records_its_scaled_options(small, tmp_path):
+    res = cli("train", "--dataset", small, "--method", "deepcluster", "--epochs", "1", "--evaluation", "basic",
+              "--no-umap", "--out", str(tmp_path / "run"))
+    assert res.stderr.count("warning:") == 0
+    summary = json.loads(res.stdout)
+    assert summary["options"] == {"n_clusters": 12} and summary["batch_size"] == 8
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["options"] == {"n_clusters": 12}
 
 
 def test_a_run_begun_before_the_scaling_continues_with_the_options_it_began_with(small, tmp_path, monkeypatch):
