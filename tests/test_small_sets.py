@@ -132,6 +132,39 @@ def test_a_run_on_an_imported_set_trains_with_and_records_its_scaled_options(sma
     assert json.loads((tmp_path / "run" / "config.json").read_text())["options"] == {"n_clusters": 12}
 
 
+# ----------------------------------------------------------------------------- the Pretrain page
+
+
+def test_pretrain_page_scales_the_defaults_and_says_what_the_set_is_too_small_for(small):
+    from .test_app_review_data import open_page
+
+    at = open_page("pretrain", dataset=small, method="deepcluster")
+    assert at.number_input(key=f"pt_batch_{small}").value == 8
+    k = at.number_input(key=f"pt_opt_deepcluster_{small}_n_clusters")
+    assert k.value == 12 and "scaled to this dataset's size (built-in sets: 100)" in k.help
+    assert not at.warning and not at.button(key="pt_launch").disabled
+
+    k.set_value(100).run()  # trains, but degenerately: said, and Launch stays
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("deepcluster option n_clusters 100 leaves 1.3 training images a cluster")
+    assert not at.button(key="pt_launch").disabled
+    at.number_input(key=f"pt_opt_deepcluster_{small}_n_clusters").set_value(500).run()  # cannot: refused
+    assert at.warning[0].value.startswith("Can't launch: deepcluster option n_clusters must be at most the 128 "
+                                          "training images, got 500")
+    assert at.button(key="pt_launch").disabled
+
+    at.selectbox(key="pt_method").select("moco").run()
+    assert at.number_input(key=f"pt_opt_moco_{small}_queue_size").value == 240 and not at.warning
+    at.number_input(key=f"pt_opt_moco_{small}_queue_size").set_value(1024).run()
+    assert any("moco option queue_size 1,024 " in w.value for w in at.warning)
+
+    at.selectbox(key="pt_method").select("simclr").run()
+    assert [w.value for w in at.warning][0].startswith("simclr at batch 8 compares each view with only 14 negatives")
+    at.number_input(key=f"pt_batch_{small}").set_value(16).run()
+    assert not at.warning
+    assert RunStore().list() == []
+
+
 def test_a_run_begun_before_the_scaling_continues_with_the_options_it_began_with(small, tmp_path, monkeypatch):
     from ssrl_core import config
     from ssrl_core.train import load_trained, pretrain
