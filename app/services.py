@@ -214,11 +214,23 @@ def preflight(cfg) -> str | None:
     return None
 
 
+def data_check(cfg, ds: ImageSet) -> tuple[str | None, list[str]]:
+    """(the reason a run's options cannot train on ``ds``'s training split at its batch, or
+    None; the warnings of options that train there but degenerately), from the library's
+    rules (``train.data_warnings``: a MoCo queue longer than the set, too many clusters...)."""
+    from ssrl_core.train import data_warnings
+
+    try:
+        return None, data_warnings(cfg, ds)
+    except ValueError as e:
+        return str(e), []
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: tuple) -> str | None:
     """``preflight`` of one combination (the method built once on the dataset and encoder),
-    cached per server. ``shape`` (the dataset's channels and classes, what a method is built
-    from) makes a re-imported set checked anew."""
+    cached per server. ``shape`` (the dataset's channels, classes and training images, what
+    a method is built from and checked against) makes a re-imported set checked anew."""
     from ssrl_core.config import RunConfig
 
     return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))

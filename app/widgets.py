@@ -105,11 +105,15 @@ def _options_parser(method_cls):
     return parse
 
 
-def method_options(method_cls, key: str, param: str | None = None, hide: bool = False) -> dict:
+def method_options(method_cls, key: str, param: str | None = None, hide: bool = False,
+                   sized: dict | None = None) -> dict:
     """Inputs for a method's options (with their one-line help); returns only the changed ones.
     With ``param`` the starting values come from the URL (``?options=stop_gradient=false``)
-    and the changed ones are written back; ``hide`` draws nothing and uses the URL's."""
-    defaults = method_cls.defaults
+    and the changed ones are written back; ``hide`` draws nothing and uses the URL's.
+    ``sized``: defaults scaled to the dataset (``config.default_options``), which replace the
+    method's and are marked so in the help."""
+    sized = sized or {}
+    defaults = {**method_cls.defaults, **sized}
     linked = urlstate.read(param, _options_parser(method_cls), {}) if param and defaults else {}
     if hide or not defaults:
         options = linked
@@ -121,6 +125,8 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
                 h = helps.get(k)
                 if not isinstance(v, (bool, str)):
                     h = f"{h or ''} (allowed: {method_cls.option_allowed(k)})".strip()
+                if k in sized:
+                    h = f"{h} Default here {v}, scaled to this dataset's size (built-in sets: {method_cls.defaults[k]})."
                 start = linked.get(k, v)
                 # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
                 # here and refused by the launch check, which says why

@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from app import services, urlstate, widgets
-from ssrl_core.config import RunConfig, default_batch
+from ssrl_core.config import RunConfig, default_batch, default_options
 from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
@@ -40,7 +40,7 @@ with left:
         ds, data_error = services.dataset(dataset)  # from the disk, once per server
         if data_error:
             st.error(data_error)
-    shape = (ds.channels, ds.num_classes) if ds is not None else None
+    shape = (ds.channels, ds.num_classes, int(ds.is_train.sum())) if ds is not None else None
     method_names = [n for fam in families.values() for n in fam]
     refused: dict[str, str] = {}
     # the encoder box comes below; its value from this session (or the link) marks what it cannot train
@@ -78,8 +78,9 @@ with left:
                                container=c3, format="%.5f")
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed", param="seed", hide=not show_advanced,
                                  container=c4)
-    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}", param="options",
-                                     hide=not show_advanced)
+    sized = default_options(dataset, method)  # an imported set's defaults fit its size; keyed per set, as the batch
+    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}" + (f"_{dataset}" if sized else ""),
+                                     param="options", hide=not show_advanced, sized=sized)
     if controls and not show_advanced and options:
         st.caption(f"{method} options from the link: `{widgets.options_text(options)}`.")
     if not controls:
@@ -97,6 +98,9 @@ with left:
         problem = str(e)
     if cfg is not None and shape and not problem:
         problem = services.refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
+    cautions: list[str] = []
+    if cfg is not None and ds is not None and not problem:  # options against this training set and batch
+        problem, cautions = services.data_check(cfg, ds)
     if problem and problem != data_error:  # a damaged dataset's error is already shown under its box
         st.warning(f"Can't launch: {problem}", icon=":material/block:")
     if ds is not None:
@@ -107,6 +111,8 @@ with left:
                        f"step takes all {n_train:,} of them (the batch is cut to the training set), so every epoch is "
                        f"a single optimiser step, {int(epochs)} in all. A batch of {max(2, n_train // 4):,} or less "
                        "makes 4 or more steps an epoch.", icon=":material/straighten:")
+        for caution in cautions:  # options that train on this set and batch, but degenerately
+            st.warning(caution, icon=":material/straighten:")
         caveats = ds.evaluation_caveats()
         if caveats:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")

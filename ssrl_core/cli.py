@@ -51,7 +51,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="auto (default): bfloat16 on GPUs and on CPUs with native bf16, float16 with loss "
                         "scaling on older GPUs, float32 elsewhere; float16 needs a GPU")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`)")
+                   help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`); on an "
+                        "imported set the defaults of deepcluster's n_clusters and moco's and swav's queue_size "
+                        "are scaled down to its size (the run's config records them)")
     p.add_argument("--data-dir", default=None, help="folder of downloadable datasets (default SSRL_HOME/data)")
     p.add_argument("--evaluation", default="full", choices=["full", "basic"],
                    help="after training: full (default: kNN, linear readout, PCA and UMAP maps, probes, map "
@@ -78,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="pretrain and evaluate in the foreground; print the summary JSON",
                        description="Pretrain in the foreground with a progress bar, evaluate (kNN, linear "
-                                   "probe, maps), write DIR/summary.json and print it.")
+                                   "probe, maps), write DIR/summary.json and print it. Refused (exit 2) as "
+                                   "`submit` refuses; its warnings (options degenerate on this training set "
+                                   "and batch) go to stderr and the run trains.")
     _run_flags(p)
     p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json)")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
@@ -86,12 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="queue a run for the background workers; print its id",
                        description="Queue a run; print its id. Refused (exit 2, nothing queued) when it could "
                                    "not start: an option out of range, a method its dataset or encoder cannot "
-                                   "feed, and for this host's workers a missing dataset or a --device cuda or "
+                                   "feed, a method option the training set is too small for (more deepcluster "
+                                   "n_clusters than training images), and for this host's workers a missing dataset or a --device cuda or "
                                    "--precision float16 without a CUDA GPU (with SSRL_BACKEND=ray the cluster's "
                                    "nodes provide those); or when a classroom limit is reached: SSRL_MAX_QUEUED "
                                    "runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME queued or running runs of the "
-                                   "same --nickname. Checking the run loads its dataset and builds its method "
-                                   "(seconds); on a terminal a line on stderr says so first.")
+                                   "same --nickname. Options that train but degenerately on the training set "
+                                   "and batch (a moco or swav queue longer than the training set, deepcluster "
+                                   "with under 5 images a cluster, simclr under batch 16) are queued with a "
+                                   "'warning:' line on stderr saying why and what to set. Checking the run loads "
+                                   "its dataset and builds its method (seconds); on a terminal a line on stderr "
+                                   "says so first.")
     _run_flags(p)
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
@@ -249,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def warn(warnings: list[str]) -> None:
+    """Each of ``preflight``'s warnings on its own stderr line: the run goes ahead."""
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr, flush=True)
+
+
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
@@ -258,7 +273,7 @@ def cmd_train(args) -> int:
     cfg = _config(args)
     # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
     # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
-    preflight(cfg, here=True)
+    warn(preflight(cfg, here=True))
     bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def on_event(e: dict) -> None:
@@ -288,7 +303,7 @@ def cmd_submit(args) -> int:
         print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)
     # a run that cannot start is refused now, not later in the worker (with SSRL_BACKEND=ray the cluster's
     # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
-    preflight(cfg)
+    warn(preflight(cfg))
     print(RunStore().submit(cfg, nickname=args.nickname))
     return 0
 

@@ -46,6 +46,19 @@ def default_batch(dataset: str) -> int:
     return BATCH_SIZE if n is None else batch_for(n)
 
 
+def default_options(dataset: str, method: str) -> dict:
+    """The options whose defaults an imported set scales to its size, with their values
+    (``PretextMethod.sized_defaults`` at the set's default batch: DeepCluster's clusters,
+    SwAV's and MoCo's queues); {} for a built-in set, whose defaults are the measured ones.
+    ``RunConfig.resolved`` records them in the run's config."""
+    from .data.custom import imported_train_size
+
+    n = imported_train_size(dataset) if dataset not in DATASETS else None
+    if n is None or method not in METHODS:
+        return {}
+    return METHODS[method].sized_defaults(n, default_batch(dataset))
+
+
 @dataclass
 class RunConfig:
     dataset: str = "digits"
@@ -110,13 +123,19 @@ class RunConfig:
         """The batch size, the dataset's default when none was given."""
         return self.batch_size if self.batch_size is not None else default_batch(self.dataset)
 
-    def resolved(self, device_type: str) -> "RunConfig":
-        """The concrete config for a device: encoder, augmentation and batch size filled in."""
+    def resolved(self, device_type: str, sized_options: bool = True) -> "RunConfig":
+        """The concrete config for a device: encoder, augmentation and batch size filled in,
+        and (``sized_options``) the options an imported set scales to its size
+        (``default_options``) where none was given. A trained run's config is resolved with
+        ``sized_options=False``: its options are those it trained with, and one trained before
+        the scaling kept the paper's."""
         preferred = METHODS[self.method].preferred_encoder
         enc = self.encoder if self.encoder != "auto" else (
             preferred or ("resnet18" if device_type == "cuda" else "cnn-small"))
         d = self.to_dict()
         d.update(encoder=enc, augment=self.augment_spec, batch_size=self.batch)
+        if sized_options:
+            d.update(options={**default_options(self.dataset, self.method), **self.options})
         return RunConfig.from_dict(d)
 
     def to_dict(self) -> dict:

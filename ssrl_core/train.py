@@ -74,7 +74,7 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     if "config" not in meta:
         raise ValueError(f"{ckpt} carries no run config; it was not written by this tool")
     dev = pick_device(device)
-    cfg = RunConfig.from_dict(meta["config"]).resolved(dev.type)
+    cfg = RunConfig.from_dict(meta["config"]).resolved(dev.type, sized_options=False)  # the options it trained with
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     with as_trained():  # options checked at submission; a range narrowed since does not apply
         method = build(cfg, dev, dataset)
@@ -83,16 +83,33 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 
 
-def preflight(cfg: RunConfig, here: bool | None = None) -> None:
+def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
+    """The method's options checked against ``dataset``'s training split at the run's batch
+    (``pretext.check_data``): ValueError for a value that cannot train there (more DeepCluster
+    clusters than training images), else a warning for each that trains degenerately (a MoCo
+    queue longer than the training set, SimCLR at a batch of 8); [] for a run that trains
+    nothing. Cheap: no method is built."""
+    from .pretext import METHODS, check_data
+
+    cfg = cfg.resolved("cpu")
+    if not METHODS[cfg.method].trainable or cfg.epochs == 0:
+        return []
+    return check_data(cfg.method, cfg.options, int(dataset.is_train.sum()), cfg.batch_size)
+
+
+def preflight(cfg: RunConfig, here: bool | None = None) -> list[str]:
     """Refuse, before queueing, a run that could not start: method options out of range or
     not fitting together, a method that cannot train on its dataset or encoder (colorization
-    on grayscale images, mae without vit-tiny, supervised without labels), and, when the run
+    on grayscale images, mae without vit-tiny, supervised without labels) or whose options
+    cannot train on the dataset's size (``data_warnings``), and, when the run
     will execute on this host, a device or precision this host cannot provide (``--device
     cuda`` or ``--precision float16`` without a CUDA GPU) or a dataset whose files are not
     here. Checks the options, the hardware (with ``device.pick_device`` and
     ``device.precision_for``, which the training loop calls too), then builds the method once
     on the CPU, which takes milliseconds. Raises ValueError saying what to do, or
-    ``DatasetMissing`` (saying where to put the files).
+    ``DatasetMissing`` (saying where to put the files); returns the warnings of options that
+    train but degenerately on this dataset and batch (``data_warnings``; [] when the dataset
+    is not here to check).
 
     ``here``: whether the run executes on this host; by default it does unless
     ``SSRL_BACKEND=ray``, whose runs execute on the cluster's nodes: they may have the GPU this
@@ -113,9 +130,10 @@ def preflight(cfg: RunConfig, here: bool | None = None) -> None:
         dataset = load_dataset(resolved.dataset, resolved.data_dir)
     except DatasetMissing:
         if not here:
-            return
+            return []
         raise
     build(resolved, torch.device("cpu"), dataset)
+    return data_warnings(resolved, dataset)
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -218,14 +236,18 @@ def pretrain(
 ) -> Trained:
     emit = on_event or (lambda e: None)
     device = pick_device(cfg.device)
-    cfg = cfg.resolved(device.type)
+    given, cfg = cfg, cfg.resolved(device.type)
     precision = precision_for(device, cfg.precision)
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
-    method = build(cfg, device, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():
-        check_resumable(read_meta(ckpt), cfg, ckpt)
+        meta = read_meta(ckpt)
+        unsized = given.resolved(device.type, sized_options=False)
+        if (meta.get("config") or {}).get("options") == unsized.options != cfg.options:
+            cfg = unsized  # begun before an imported set's options were scaled to its size: continue as begun
+        check_resumable(meta, cfg, ckpt)
+    method = build(cfg, device, dataset)
 
     if not method.trainable or cfg.epochs == 0:
         save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True, "config": cfg.to_dict()})

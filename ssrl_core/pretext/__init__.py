@@ -70,3 +70,17 @@ def check_options(method_name: str, options: dict | None) -> dict:
     """A method's options checked without building it (no encoder, no data): all of them,
     defaults filled in and each of its default's type; ValueError saying what is wrong."""
     return _method(method_name).validate_options(options)
+
+
+def check_data(method_name: str, options: dict | None, n_train: int, batch: int) -> list[str]:
+    """A method's options checked against the data it will train on: ``n_train`` training
+    images, ``batch`` images a step (the loop takes at most ``n_train``). ValueError for a
+    value that cannot train there (``data_conflicts``), else the warnings of values that
+    train degenerately (``data_caveats``), each starting with the method's name."""
+    cls = _method(method_name)
+    options = cls.validate_options(options)
+    batch = min(batch, n_train)
+    conflict = cls.data_conflicts(options, n_train, batch)
+    if conflict:
+        raise ValueError(f"{cls.name} {conflict}")
+    return [f"{cls.name} {caveat}" for caveat in cls.data_caveats(options, n_train, batch)]

@@ -20,6 +20,12 @@ each value must have its default's type (whole numbers and true/false may come a
 from the CLI or a form) and lie in its ``OptionRange`` (``option_ranges``: shared names
 here, a method's own names in its file), a text option must be one of its
 ``option_choices``, and ``option_conflicts`` catches values that cannot go together.
+Options whose sense depends on the data are checked against the training split and the
+batch (``check_data`` in ``__init__.py``, from ``train.preflight`` and the Pretrain page):
+``data_conflicts`` refuses a value that cannot train there (more DeepCluster clusters than
+images), ``data_caveats`` warns of one that trains but degenerates (a MoCo queue longer
+than the training set), and ``sized_defaults`` gives an imported set defaults that fit its
+size (``config.default_options``).
 A run that already trained is rebuilt ``as_trained()``: its options were checked when it
 was submitted, and a range narrowed since must not lock its folder away from the probes.
 
@@ -185,6 +191,26 @@ class PretextMethod(nn.Module):
         """Override for options that cannot go together: what is wrong and what to do,
         or None. ``options`` are complete (defaults filled in) and of the right types."""
         return None
+
+    @classmethod
+    def data_conflicts(cls, options: dict, n_train: int, batch: int) -> str | None:
+        """Override for option values that cannot train on ``n_train`` training images at
+        ``batch`` images a step (already at most ``n_train``): what is wrong, why and what to
+        do, or None. ``options`` are complete and of the right types."""
+        return None
+
+    @classmethod
+    def data_caveats(cls, options: dict, n_train: int, batch: int) -> list[str]:
+        """Override for option values that train on this data but degenerately: one message
+        each (what, why, from the paper, and what to do); [] when there is nothing to say."""
+        return []
+
+    @classmethod
+    def sized_defaults(cls, n_train: int, batch: int) -> dict:
+        """Defaults of the options that depend on the data, for a set of ``n_train``
+        training images at its default ``batch``: never above ``defaults``, and at the
+        built-in sets' sizes equal to them. Applied to imported sets (``config.default_options``)."""
+        return {}
 
     @classmethod
     def validate_options(cls, options: dict | None) -> dict:

@@ -28,6 +28,13 @@ What to expect: every epoch the loss jumps (new clusters, new head) and then fal
 0.18 -> 0.45); ``nmi_prev`` (NMI between this and the previous epoch's assignments, the
 paper's Fig. 2b) rises as the clusters stabilise; ``clusters_nonempty`` stays at k.
 Options: n_clusters (100), pca_dim (64), kmeans_iters (20), head_init (centroids).
+
+Small sets: k must fit the training split. More clusters than images cannot be made
+(refused before a run is queued), and fewer than ``MIN_IMAGES_PER_CLUSTER`` images a
+cluster makes each pseudo-label little more than an image's own id (a warning): the paper
+over-segments, k = 10,000 for 1,000 classes, but that still leaves ~128 ImageNet images a
+cluster. An imported set of under 1,000 training images gets k = n / 10 by default
+(``IMAGES_PER_CLUSTER``; 128 images: 12), never under 2.
 """
 from __future__ import annotations
 
@@ -41,6 +48,8 @@ from ..evaluate.embed import embed
 from .base import PretextMethod
 
 CENTROID_TAU = 0.1  # softmax temperature of a centroid-initialised head (DeepCluster-v2, SwAV paper)
+IMAGES_PER_CLUSTER = 10  # an imported set's default k: one cluster per this many training images (digits: 14)
+MIN_IMAGES_PER_CLUSTER = 5  # fewer a cluster, on average, and a pseudo-label is little more than an image's id
 
 
 def pca_whiten(x: np.ndarray, dim: int, eps: float = 1e-5):
@@ -95,7 +104,9 @@ class DeepCluster(PretextMethod):
     defaults = {"n_clusters": 100, "pca_dim": 64, "kmeans_iters": 20, "head_init": "centroids"}
     option_help = {
         "n_clusters": "k of k-means; the paper over-segments at ~10x the classes (10000 for ImageNet), "
-                      "so 100 for ~10-class sets of a few thousand images (~15 images per cluster on digits)",
+                      "so 100 for ~10-class sets of a few thousand images (~15 images per cluster on digits); "
+                      "an imported set under 1,000 training images gets one per 10 images; at most the "
+                      "training images, and under 5 images a cluster is warned of",
         "pca_dim": "PCA dimension before whitening and k-means (the paper: 256 of 4096); 64 here, "
                    "capped at the feature size",
         "kmeans_iters": "Lloyd iterations of faiss k-means per epoch (the paper's code: 20)",
@@ -104,6 +115,42 @@ class DeepCluster(PretextMethod):
                      "an epoch is only tens of steps, far from the paper's thousands)",
     }
     option_choices = {"head_init": ("random", "centroids")}
+
+    @classmethod
+    def sized_defaults(cls, n_train, batch):
+        return {"n_clusters": max(2, min(cls.defaults["n_clusters"], n_train // IMAGES_PER_CLUSTER))}
+
+    @classmethod
+    def _suits(cls, n_train: int) -> str:
+        k = cls.sized_defaults(n_train, 0)["n_clusters"]
+        return f"n_clusters={k} (about {n_train // k} images a cluster) suits {n_train:,} images"
+
+    @classmethod
+    def data_conflicts(cls, options, n_train, batch):
+        k = options["n_clusters"]
+        if n_train < 2:
+            return (f"needs at least 2 training images to cluster, and this set has {n_train}: "
+                    "import more images, or choose another method")
+        if k > n_train:
+            return (f"option n_clusters must be at most the {n_train:,} training images, got {k:,}: k-means "
+                    f"cannot make more clusters than it has images to put in them (the rest would stay empty); "
+                    f"{cls._suits(n_train)}")
+        return None
+
+    @classmethod
+    def data_caveats(cls, options, n_train, batch):
+        k = options["n_clusters"]
+        if n_train / k >= MIN_IMAGES_PER_CLUSTER:
+            return []
+        if n_train < 2 * MIN_IMAGES_PER_CLUSTER:
+            advice = f"Even 2 clusters leave fewer than {MIN_IMAGES_PER_CLUSTER} each here: import more images"
+        else:
+            advice = f"Use n_clusters={n_train // MIN_IMAGES_PER_CLUSTER} or fewer; {cls._suits(n_train)}"
+        return [f"option n_clusters {k:,} leaves {n_train / k:.1f} training images a cluster ({n_train:,} images in "
+                f"{k:,} clusters): "
+                f"a cluster of fewer than {MIN_IMAGES_PER_CLUSTER} images is little more than its images' own ids, "
+                "so the pseudo-labels group nothing (the paper over-segments ImageNet into 10,000 clusters, still "
+                f"about 128 images each). {advice}."]
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
@@ -161,7 +208,9 @@ class DeepCluster(PretextMethod):
         self._estimate_fresh_batchnorm(images)
         feats = embed(self.encoder, images, images.device)
         x, mean, proj, scale = pca_whiten(feats, min(int(self.options["pca_dim"]), feats.shape[1], max(1, len(feats) - 1)))
-        k = min(self.k, len(x))  # faiss needs at least k points; the other clusters stay empty
+        # faiss needs at least k points; a run asking for more is refused before it is queued
+        # (data_conflicts), but one trained before that rule keeps its empty clusters
+        k = min(self.k, len(x))
         assign, centroids = kmeans(x, k, int(self.options["kmeans_iters"]), seed=epoch)
         assign = split_empty(x, assign, centroids, np.random.default_rng(epoch))
         counts = np.bincount(assign, minlength=self.k)

@@ -34,6 +34,12 @@ on digits: kNN 0.939). queue_size 1024: the queue should hold fewer keys than on
 produces (two per image here), or it keeps stale keys of the query's own image as
 negatives. The paper's 65536 is 5% of ImageNet; 4096 would hold every digits image about
 three times (kNN 0.944, against 0.955 with 1024). Raise it on large sets (CIFAR, MNIST).
+On a small set the rule binds: the queue holds the keys of its last K / 2 images, and
+when those and the batch's B images are more than the N training images, the queue must
+hold several keys of one image or older keys of the batch's own (a query's positive among
+its negatives). So
+K <= 2 (N - B) is the rule a warning checks, and an imported set's default is
+min(1024, 2 (N - B)) (128 training images at batch 8: 240).
 """
 from __future__ import annotations
 
@@ -57,12 +63,30 @@ class MoCo(PretextMethod):
     option_help = {
         "temperature": "tau in InfoNCE; 0.2 as in MoCo v2",
         "momentum": "EMA rate m of the key encoder; 0.99 (MoCo's 0.999 suits long runs, short ones need faster keys)",
-        "queue_size": "K, negative keys kept (FIFO); keep it under 2 x the images (1024), raise it on large sets",
+        "queue_size": "K, negative keys kept (FIFO); two keys an image are enqueued, so keep it at most "
+                      "2 x (training images - batch) or it repeats the batch's own images (digits: 1024; an "
+                      "imported set's default is scaled so); raise it on large sets",
         "proj_dim": "output size of the MLP head; 128 as in MoCo v2",
         "hidden_dim": "hidden width of the 2-layer MLP head (2048 in MoCo v2; 512 here)",
     }
     option_ranges = {"queue_size": OptionRange(1, 65536, why="the negatives InfoNCE compares each query with: "
                                                              "it needs at least one; MoCo's ImageNet queue is 65536")}
+
+    @classmethod
+    def sized_defaults(cls, n_train, batch):
+        return {"queue_size": max(1, min(cls.defaults["queue_size"], 2 * (n_train - batch)))}
+
+    @classmethod
+    def data_caveats(cls, options, n_train, batch):
+        k, room = options["queue_size"], 2 * (n_train - batch)
+        if k <= room:
+            return []
+        advice = (f"Use queue_size={room} or less (2 x (training images - batch))" if room >= 1 else
+                  "Lower the batch size to leave images out of each batch for the queue")
+        return [f"option queue_size {k:,} holds the keys of the last {k / 2:,.0f} images (both views' keys are "
+                f"enqueued), which with the batch's {batch:,} are more than the {n_train:,} training images: the queue "
+                "must then hold several keys of one image or older keys of the batch's own images, a query's own image "
+                "among its negatives (MoCo's 65,536 keys are 5% of ImageNet). " + advice + "."]
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)

@@ -12,6 +12,11 @@ What to expect: the loss falls from log(2N-1) as views of one image become the n
 neighbours of each other; the features (before the projector) become invariant to the
 augmentations used, so the augmentation set decides what the map groups together.
 Options: temperature (0.5), proj_dim (128), hidden_dim (512).
+
+Small batches: the negatives are the batch's other views, 2N - 2 of them, so a small set's
+small batch leaves few (batch 8: 14). The paper's accuracy falls steadily as the batch
+shrinks (its Fig. 9, 8,192 down to 256); digits trains well at 32 (62 negatives). Under
+``MIN_BATCH`` a warning says so and points to MoCo, whose queue does not depend on the batch.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ import torch
 from ..models import mlp
 from .base import PretextMethod
 from .losses import nt_xent
+
+MIN_BATCH = 16  # 30 negatives; below, a warning (check_data)
 
 
 class SimCLR(PretextMethod):
@@ -34,6 +41,18 @@ class SimCLR(PretextMethod):
         "proj_dim": "output size of the projector g; 128 as in the paper",
         "hidden_dim": "hidden width of the 2-layer projector (the paper uses the feature size; 512 here)",
     }
+
+    @classmethod
+    def data_caveats(cls, options, n_train, batch):
+        if batch >= MIN_BATCH:
+            return []
+        raise_it = (f"raise the batch size to {MIN_BATCH} or more (this set gives {n_train // MIN_BATCH} steps an "
+                    "epoch at 16), or " if n_train >= 4 * MIN_BATCH else "")
+        return [f"at batch {batch} compares each view with only {2 * batch - 2} negatives, the other views of its "
+                f"batch: NT-Xent picks the positive out of {2 * batch - 1} candidates, an easy task that teaches "
+                "little, and the paper's accuracy falls steadily as the batch shrinks (its Fig. 9, 8,192 down to "
+                f"256; digits trains well at 32). To have more, {raise_it}use moco, whose queue of past keys gives "
+                "negatives that do not depend on the batch."]
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)

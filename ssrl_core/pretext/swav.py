@@ -17,8 +17,15 @@ image a batch, so the codes would be little more than instance labels; with the 
 Sinkhorn splits 288 images. The queue (a buffer, first random unit vectors) is filled from
 the first step and takes part once the prototypes start learning (after
 ``freeze_prototypes``); the paper starts its queue after 15 epochs. queue_size=0 turns it
-off. Simplification: two views of the same size (no multi-crop: on 32-pixel digits,
-half-resolution extra crops made kNN accuracy 5 to 9 points worse; docs/methods.md).
+off. On a small set the queue must fit beside the batch in the training split, or it
+holds older embeddings of the batch's own images (counted twice in the split): an imported
+set gets queue_size = training images - batch (at most 256) by default. A warning
+(``data_caveats``) says when queue + batch exceed the training images, or when a split
+holds fewer embeddings than prototypes: under one each, the line drawn where the paper's
+own split (4,096 for 3,000) sits just above it, though about one each already makes codes
+close to instance labels. Simplification: two views of the same size (no multi-crop: on
+32-pixel digits, half-resolution extra crops made kNN accuracy 5 to 9 points worse;
+docs/methods.md).
 
 What to expect: the loss starts near log K and falls as the two views of an image come to
 prefer the same prototypes (digits, 10 epochs: 3.2 -> 1.4); ``prototypes_used`` (the
@@ -50,7 +57,8 @@ class SwAV(PretextMethod):
                 "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1, "queue_size": 256}
     option_help = {
         "n_prototypes": "K; the paper uses 3000 for ImageNet's 1000 classes (3x), so 30 for ~10-class sets; "
-                        "well below the batch size, so a batch alone is split evenly and no queue is needed",
+                        "Sinkhorn splits the batch and the queue together (digits: 32 + 256 = 288, ~10 per "
+                        "prototype), and fewer than K of them (under one each) is warned of",
         "temperature": "tau of the softmax over prototype scores; 0.1 as in the paper",
         "epsilon": "entropy regularisation of Sinkhorn-Knopp; 0.05 as in the paper",
         "sinkhorn_iters": "Sinkhorn-Knopp iterations; 3 as in the paper",
@@ -59,10 +67,36 @@ class SwAV(PretextMethod):
         "freeze_prototypes": "fraction of training during which the prototypes get no gradient "
                              "(the paper freezes them for its first epoch)",
         "queue_size": "past embeddings per view that join each batch in Sinkhorn (the paper: 3840 for batch 256); "
-                      "0 turns the queue off",
+                      "keep queue + batch within the training images, or the queue repeats the batch's images "
+                      "(an imported set's default: training images - batch, at most 256); 0 turns the queue off",
     }
     option_ranges = {"freeze_prototypes": OptionRange(0, 1, why="a fraction of training (0: never frozen, "
                                                                 "1: frozen throughout)")}
+
+    @classmethod
+    def sized_defaults(cls, n_train, batch):
+        return {"queue_size": max(0, min(cls.defaults["queue_size"], n_train - batch))}
+
+    @classmethod
+    def data_caveats(cls, options, n_train, batch):
+        out = []
+        q, k = options["queue_size"], options["n_prototypes"]
+        room = max(0, n_train - batch)  # the longest queue that need not repeat the batch's images
+        if q > room:
+            out.append(f"option queue_size {q:,} with batch {batch:,} puts {q + batch:,} embeddings of each view in "
+                       f"every Sinkhorn split, more than the {n_train:,} training images: the queue must then hold "
+                       "older embeddings of the batch's own images, or several of one image, so the equal partition "
+                       "counts those images more than once (the paper's queue of 3,840 is 0.3% of ImageNet). "
+                       f"Use queue_size={room} or less (training images - batch"
+                       + (", or 0 to turn the queue off)." if room == 0 else ")."))
+        if batch + q < k:
+            grow = (f", or raise queue_size to {k - batch} (at most {room})" if k - batch <= room else "")
+            out.append(f"option n_prototypes {k:,} is more than the {batch + q:,} embeddings of each view that Sinkhorn "
+                       f"splits among them (batch {batch:,} + queue {q:,}): the equal partition then spreads every image "
+                       "over several prototypes, so the codes say little about which prototype an image is like (the "
+                       "paper splits 4,096, batch 256 + queue 3,840, over 3,000 prototypes: 1.4 each). Lower "
+                       f"n_prototypes to {max(2, batch + q)} or fewer{grow}.")
+        return out
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
