@@ -472,8 +472,8 @@ def cmd_probe(args) -> int:
         row = rp.finetune(b, args.target, args.seeds) if args.finetune else rp.linear(b, args.target, args.seeds)
         entry = {"accuracy": row["mean"], "std": row["std"], "values": row["values"], "n_labels": row["n_labels"]}
         if not args.no_references:
-            say(f"  references: random encoder, then supervised from scratch (cached once per dataset, "
-                f"encoder, augmentations and seed)")
+            say("  references: random encoder, then supervised from scratch (cached once per dataset, "
+                "encoder, augmentations and seed)")
             entry["random_linear"] = random_linear(rp.trained, b, args.target, args.seeds)["mean"]
             entry["supervised_scratch"] = supervised_scratch(rp.trained, b, args.target, args.seeds)["mean"]
         out["results"][budget_name(b)] = entry
