@@ -101,6 +101,18 @@ def random_name(encoder: str, seed: int, several_encoders: bool) -> str:
     return f"random {encoder} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
 
 
+def reference_tags(runs: list[dict]) -> dict[str, str]:
+    """Per run id, what tells its references apart from the other runs' (runs that differ in
+    seed, encoder or augmentations have different ones): "seed 7", "cnn-small, aug crop,flip";
+    "" where all the runs share one set of references."""
+    pairs = {r["id"]: pairing(r) for r in runs}
+    augment = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in runs}
+    differs = [(len({p[1] for p in pairs.values()}) > 1, lambda i: f"seed {pairs[i][1]}"),
+               (len({p[0] for p in pairs.values()}) > 1, lambda i: pairs[i][0]),
+               (len(set(augment.values())) > 1, lambda i: f"aug {augment[i]}")]
+    return {i: ", ".join(f(i) for on, f in differs if on) for i in pairs}
+
+
 def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:
     """The random encoder's (kNN accuracy at k=20, linear readout on all labels) from a
     run's reference cache: the same two numbers a run's summary has, for the untrained

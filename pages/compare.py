@@ -56,7 +56,8 @@ for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d)
 
 c1, c2, c3 = st.columns(3)
-loss, knn, le = {}, {}, {}
+loss, knn, le, le_refs = {}, {}, {}, {}
+ref_tag = readouts.reference_tags(picked)
 for r in picked:
     a = arts[r["id"]]
     ep = a.epochs()
@@ -68,6 +69,7 @@ for r in picked:
     c = readouts.budget_curve(probes[r["id"]], "linear")
     if c:
         le[name[r["id"]]] = c
+        readouts.reference_curves(arts[r["id"]].references(), into=le_refs, tag=ref_tag[r["id"]])
 with c1:
     if loss:
         st.plotly_chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss", height=320), key="cmp_loss")
@@ -78,9 +80,12 @@ with c2:
                                       height=320), key="cmp_knn")
 with c3:
     if le:
-        ticks, names = readouts.budget_ticks(list(le.values()))
-        st.plotly_chart(charts.curves(le, "labels per class", title="label efficiency", log_x=True, height=320,
-                                      tickvals=ticks, ticktext=names), key="cmp_le")
+        ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))
+        st.plotly_chart(charts.curves({**le, **le_refs}, "labels per class", title="label efficiency", log_x=True,
+                                      height=320, tickvals=ticks, ticktext=names, dashed=list(le_refs)), key="cmp_le")
+        if le_refs:
+            st.caption("Dashed: the references on the same labelled images (the untrained encoder's readout; "
+                       "supervised training from scratch once Evaluate has computed it).")
 
 st.subheader("Maps")
 datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)

@@ -88,11 +88,7 @@ else:
 # -- label efficiency, fine-tuning, kNN vs k, accuracy over pretraining ---------------------------
 st.header("Label efficiency")
 # runs that differ in seed, encoder or augmentations have different references: each is drawn, named by what differs
-augment_of = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in picked}
-differs = [(len({pairs[r["id"]][1] for r in picked}) > 1, lambda r: f"seed {pairs[r['id']][1]}"),
-           (several_encoders, lambda r: pairs[r["id"]][0]),
-           (len(set(augment_of.values())) > 1, lambda r: f"aug {augment_of[r['id']]}")]
-ref_tag = {r["id"]: ", ".join(f(r) for on, f in differs if on) for r in picked}
+ref_tag = readouts.reference_tags(picked)
 series, ref_series = {}, {}
 for r in picked:
     name = f"{r['method']} ({r['id'][-4:]})"
