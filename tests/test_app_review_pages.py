@@ -211,6 +211,8 @@ def test_another_dataset_picks_its_newest_runs_instead_of_none(finished_run):
     assert at.multiselect(key="inv_runs").value == [shapes]
     at.selectbox(key="inv_dataset").select("digits").run()
     assert at.multiselect(key="inv_runs").value == [digits]
-    assert not at.warning and "Pick one run or several." not in [i.value for i in at.info]
+    # (the test's home lacks the untrained encoders' invariance the worker computes: that is offered, nothing else)
+    assert all("finished before invariance" in w.value for w in at.warning)
+    assert "Pick one run or several." not in [i.value for i in at.info]
     at.selectbox(key="inv_dataset").select("shapes").run()
     assert at.multiselect(key="inv_runs").value == [shapes]
