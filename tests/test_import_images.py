@@ -73,10 +73,37 @@ def test_a_stray_image_beside_class_folders_is_skipped_and_the_set_stays_labelle
     assert len(ds) == 30 and ds.class_names == ["cat", "dog"] and (ds.labels >= 0).all()
 
 
+def test_doubly_nested_class_folders_are_found_below_any_depth_of_top_folders(tmp_path):
+    """A zip made by zipping a folder that holds a folder of class folders (as Finder and
+    Explorer do): ``outer/inner/{circle,square,stripes}/*.png``, with the directory entries a
+    zip tool writes; strays beside the class folders, at any level, are skipped and listed."""
+    members = {"outer/": b"", "outer/inner/": b""}
+    colours = {"circle": (200, 30, 30), "square": (30, 200, 30), "stripes": (30, 30, 200)}
+    for cls, colour in colours.items():
+        members[f"outer/inner/{cls}/"] = b""
+        members |= {f"outer/inner/{cls}/{i:02d}.png": png(colour) for i in range(5)}
+    members |= {"outer/inner/cover.png": png((0, 0, 0)), "outer/logo.png": png((9, 9, 9))}
+    report = import_images(make_zip(tmp_path / "outer.zip", members), "nested")
+    assert report.labelled and report.unlabelled_reason == ""
+    assert report.per_class == {"circle": 5, "square": 5, "stripes": 5}
+    assert sorted(s["member"] for s in report.skipped) == ["outer/inner/cover.png", "outer/logo.png"]
+    assert all("outside the class folders" in s["reason"] for s in report.skipped)
+    ds = load_dataset("nested")
+    assert ds.class_names == ["circle", "square", "stripes"] and len(ds) == 15
+    red = ds.images[ds.labels == 0].float().mean((0, 2, 3))
+    assert red[0] > 150 and red[1] < 80  # circles are the red ones: labels follow the folders
+    deeper = {f"a/b/c/{cls}/{i}.png": png(colour) for cls, colour in colours.items() for i in range(2)}
+    assert import_images(make_zip(tmp_path / "deep.zip", deeper), "deeper").per_class == {
+        "circle": 2, "square": 2, "stripes": 2}
+
+
 @pytest.mark.parametrize("members, words", [
     ({f"{i}.png": b"" for i in range(4)}, "the images are loose, not in class folders"),
     ({f"cat/{i}.png": b"" for i in range(4)}, "all the images are in one folder ('cat') with no class folders in it"),
     ({f"pets/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
+    ({f"outer/inner/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
+    ({f"outer/inner/cat/{i}.png": b"" for i in range(4)} | {"outer/cover.png": b""},
+     "only one class folder ('cat') besides 1 image(s) outside it"),
     ({f"cat/{i}.png": b"" for i in range(4)} | {"cover.png": b""},
      "only one class folder ('cat') besides 1 image(s) outside it"),
     ({f"pets/cat/{i}.png": b"" for i in range(4)} | {"pets/cover.png": b""},

@@ -1,7 +1,7 @@
 """Your own images: a zip archive becomes a dataset under ``SSRL_HOME/data/custom/NAME``.
 
-A zip of two or more class folders (``cat/1.png``, ``dog/2.jpg``; one common top folder is
-allowed) becomes a labelled dataset; images outside the class folders (a ``cover.png`` beside
+A zip of two or more class folders (``cat/1.png``, ``dog/2.jpg``; common top folders, however
+deep, are allowed: ``photos/2023/cat/1.png``) becomes a labelled dataset; images outside the class folders (a ``cover.png`` beside
 them) are skipped and reported. A zip of loose images, or of a single folder, becomes an
 unlabelled one (labels -1), and the report says why (``unlabelled_reason``): one class cannot
 be classified.
@@ -222,28 +222,44 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
             return np.asarray(im, dtype=np.uint8), gray
 
 
+def _common_folders(folders: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The folders every image in a folder sits under, to strip before the class folders: the
+    common top folders, however deep (``outer/inner/`` of ``outer/inner/cat/1.png`` and
+    ``outer/inner/dog/2.png``), followed down until the images branch into two or more folders.
+    Images beside the folders on the way (``outer/cover.png``) do not stop it. When the images
+    never branch (all in ``pets/cat/``), the last folder is kept as their one class folder, and a
+    single folder (``cat/``) is stripped whole."""
+    top: tuple[str, ...] = ()
+    while True:
+        below = {f[len(top)] for f in folders if len(f) > len(top) and f[:len(top)] == top}
+        if len(below) != 1:
+            break
+        top += (below.pop(),)
+    return top if below else top[:max(1, len(top) - 1)]
+
+
 def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str | None], str]:
     """How images are labelled by the folders they sit in (``folders``, one tuple of folder
     names per image): (class names, each image's class, why the set is unlabelled).
 
-    One folder common to every image that is in a folder is ignored (an archive of ``pets/``);
-    below it, the first folder is the class. Two or more classes give a labelled set, whose
-    images outside the class folders have class None (to be skipped); fewer give an unlabelled
-    set of every image (classes all None, no class names) and the reason, since one class
-    cannot be classified."""
-    inner = [f for f in folders if f]
-    top = inner[0][:1] if inner and all(f[:1] == inner[0][:1] for f in inner) else ()
-    rel = [f[len(top):] for f in folders]  # images at the archive's top level stay ()
+    The folders common to every image in a folder are ignored (an archive of ``pets/``, or of
+    ``outer/inner/``: ``_common_folders``); below them, the first folder is the class. Two or
+    more classes give a labelled set, whose images outside the class folders have class None
+    (to be skipped); fewer give an unlabelled set of every image (classes all None, no class
+    names) and the reason, since one class cannot be classified."""
+    top = _common_folders(folders)
+    rel = [f[len(top):] if f[:len(top)] == top else None for f in folders]  # None: outside the top folders
     classes = [r[0] if r else None for r in rel]
     names = sorted({c for c in classes if c is not None})
     if len(names) >= 2:
         return names, classes, ""
-    if names or (top and not all(folders)):  # cat/ and dog.png alike: one class folder, images beside it
-        one, outside = (names[0], classes.count(None)) if names else (top[0], len(folders) - len(inner))
+    outside = rel.count(None)
+    if names or (top and outside):  # cat/ and dog.png alike: one class folder, images beside it
+        one, outside = (names[0], classes.count(None)) if names else (top[-1], outside)
         why = f"the archive has only one class folder ({one!r})" + (
             f" besides {outside} image(s) outside it" if outside else "") + ", and one class cannot be classified"
     elif top:
-        why = (f"all the images are in one folder ({top[0]!r}) with no class folders in it, and one class cannot "
+        why = (f"all the images are in one folder ({top[-1]!r}) with no class folders in it, and one class cannot "
                "be classified")
     else:
         why = "the images are loose, not in class folders"
