@@ -116,11 +116,11 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
+    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row))
     for r in picked:
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
         same = readouts.sharing(ds.labels, int(row), nb)
         shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
-                 caption=[f"#{i} · {ds.label_name(i)} · sim {s:.3f}" for i, s in nb])
+                 caption=[readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb])

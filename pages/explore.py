@@ -89,12 +89,12 @@ def value_name(r: int) -> str:
 
 
 def neighbour_caption(r: int, sim: float) -> str:
-    return f"#{r} · {value_name(r)} · sim {sim:.3f}"
+    return readouts.neighbour_caption(ds, r, value_name(r), sim)
 
 
 def caption(r: int) -> str:
     shown = ds.label_name(r) if colour_by == "label" else f"{ds.label_name(r)}, {colour_by} {value_name(r)}"
-    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
+    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r)
 
 
 def choose_typed() -> None:

@@ -23,8 +23,10 @@ centre crop) to ``size``; unicode file names are fine.
 The dataset is written to a temporary folder inside ``SSRL_HOME/data/custom`` and renamed
 into place when complete, so a failed import leaves nothing behind; nothing is written
 outside ``SSRL_HOME``. Files: ``images.npy`` (uint8 [N,C,H,W]), ``labels.npy``,
-``is_train.npy`` and ``meta.json`` (class names, the import report); they are read with
-``allow_pickle=False``.
+``is_train.npy``, ``files.json`` (each image's path in the archive, in row order) and
+``meta.json`` (class names, the import report, the content fingerprint and the archive's file
+name); the arrays are read with ``allow_pickle=False``. Sets imported before ``files.json``
+and the fingerprint were written load without file names, their fingerprint computed.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ import numpy as np
 import torch
 
 from .. import paths
-from .imageset import ImageSet, evaluation_caveats, stratified_split
+from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
@@ -83,6 +85,8 @@ class ImportReport:
     test: int = 0  # images in the test split (a fifth of each class)
     caveats: list[str] = field(default_factory=list)  # why runs' accuracies on it will say little (too small)
     unlabelled_reason: str = ""  # why the set has no labels (no class folders, only one); "" when labelled
+    archive: str | None = None  # the archive's file name, when known (a path's, an upload's)
+    fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -271,7 +275,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
     (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false) or
-    ValueError (bad name, no images)."""
+    ValueError (bad name, no images). The archive's file name is recorded when it has one (a
+    path, or a file-like object with a ``name``, as an upload has)."""
     if builtin_names is None:
         from . import DATASETS
 
@@ -286,7 +291,9 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
-    report = ImportReport(name=name, size=int(size))
+    given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
+    report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
+                          if isinstance(given, str) and given else None)
     with zf:
         members = _check_archive(zf)
         files = []
@@ -302,7 +309,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
         labelled = bool(class_names)
         index = {c: i for i, c in enumerate(class_names)}
-        arrays, labels, grays = [], [], []
+        arrays, labels, grays, kept = [], [], [], []
         for (info, path), cls in zip(files, classes):
             if labelled and cls is None:
                 report.skipped.append({"member": info.filename,
@@ -318,6 +325,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 continue
             arrays.append(arr)
             grays.append(gray)
+            kept.append(info.filename)
             labels.append(index[cls] if labelled else -1)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
@@ -336,16 +344,20 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     report.caveats = evaluation_caveats(labels_np, is_train, class_names)
     report.per_class = {c: int((labels_np == i).sum()) for i, c in enumerate(class_names)} if labelled else \
         {"(unlabelled)": len(images)}
-    _write(dest, images, labels_np, is_train, class_names, report, replace)
+    images = np.ascontiguousarray(images)
+    report.fingerprint = content_fingerprint(images, labels_np, is_train, class_names)
+    _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
     return report
 
 
-def _write(dest: Path, images, labels, is_train, class_names, report: ImportReport, replace: bool) -> None:
+def _write(dest: Path, images, labels, is_train, class_names, files: list[str], report: ImportReport,
+           replace: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=custom_root()))
     try:
-        np.save(tmp / "images.npy", np.ascontiguousarray(images))
+        np.save(tmp / "images.npy", images)
         np.save(tmp / "labels.npy", labels)
         np.save(tmp / "is_train.npy", is_train)
+        (tmp / "files.json").write_text(json.dumps(files, ensure_ascii=False))
         (tmp / "meta.json").write_text(json.dumps({"class_names": class_names, "report": report.to_dict()},
                                                   indent=2, ensure_ascii=False))
         if dest.exists() and replace:
@@ -374,10 +386,16 @@ def load_custom(name: str) -> ImageSet:
         images = np.load(d / "images.npy", allow_pickle=False)
         labels = np.load(d / "labels.npy", allow_pickle=False)
         is_train = np.load(d / "is_train.npy", allow_pickle=False)
+        files = json.loads((d / "files.json").read_text()) if (d / "files.json").exists() else None
     except FileNotFoundError:
         raise ValueError(f"no imported dataset named {name!r} in {custom_root()}") from None
     except (ValueError, OSError, KeyError) as e:
         raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None
     names = meta.get("class_names") or []
-    return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
-                    class_names=names, is_train=torch.from_numpy(is_train.astype(bool)))
+    report = meta.get("report") or {}
+    try:
+        return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
+                        class_names=names, is_train=torch.from_numpy(is_train.astype(bool)), files=files,
+                        archive=report.get("archive"), known_fingerprint=report.get("fingerprint") or None)
+    except ValueError as e:
+        raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None

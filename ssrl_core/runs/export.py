@@ -6,8 +6,9 @@ writes into ``--out`` (and nowhere else):
 
     run_card.json / run_card.md   config, seed, package versions, hardware, durations,
                                   metrics and the command that reproduces the run
-    embeddings.npz                embeddings [N, D], labels, split, map and every factor
-    embeddings.csv                one row per image: split, label, factors, map x/y, features
+    embeddings.npz                embeddings [N, D], labels, split, map, every factor and, for an
+                                  imported set that recorded them, each image's file in its archive
+    embeddings.csv                one row per image: file, split, label, factors, map x/y, features
     checkpoint.safetensors        the trained weights (a copy)
     map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
                                   (opens offline), and a PNG drawn with PIL (no browser needed)
@@ -144,7 +145,8 @@ def card_markdown(card: dict) -> str:
 
 def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     """Columns of the embeddings export: ``embeddings`` [N, D] and one array [N] per
-    row attribute (row, split, label, label_name, factor_*, map_x, map_y)."""
+    row attribute (row, file where the set has file names, split, label, label_name,
+    factor_*, map_x, map_y)."""
     from ..data import load_dataset
 
     a = art.RunArtifacts(run_dir)
@@ -156,6 +158,7 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
         raise ValueError(f"{run_dir}: {len(emb)} embeddings but the dataset {ds.name!r} has {len(ds)} images "
                          "(was it re-imported since the run?)")
     cols = {"embeddings": emb, "row": np.arange(len(emb)),
+            **({"file": np.array(ds.files, dtype=str)} if ds.files is not None else {}),
             "split": np.where(ds.is_train.numpy().astype(bool), "train", "test"),
             "label": ds.labels.numpy(), "label_name": np.array([ds.label_name(i) for i in range(len(ds))])}
     for name, v in ds.factors.items():
@@ -167,8 +170,20 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     return cols
 
 
+def write_npz(path: Path, cols: dict[str, np.ndarray]) -> None:
+    """What ``np.savez_compressed(path, **cols)`` writes (one ``NAME.npy`` per column in a
+    deflated zip; ``np.load`` reads it), also for a column named ``file``, which that function
+    takes for its own first argument."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, v in cols.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
+
+
 def write_embeddings(cols: dict[str, np.ndarray], out: Path) -> list[Path]:
-    np.savez_compressed(out / "embeddings.npz", **cols)
+    write_npz(out / "embeddings.npz", cols)
     emb = cols["embeddings"]
     per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
     with open(out / "embeddings.csv", "w", newline="") as f:
