@@ -224,6 +224,14 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
     return preflight(RunConfig(dataset=dataset, method=method, encoder=encoder, options=json.loads(options_json)))
 
 
+def dataset_mismatch(run: dict) -> str | None:
+    """Why a finished run's embeddings no longer belong to its dataset's images (re-imported
+    since: ``RunArtifacts.dataset_mismatch``), or None (also when the set cannot be loaded:
+    the page says that itself)."""
+    ds, _ = dataset(run["dataset"])
+    return artifacts(run["run_dir"]).dataset_mismatch(ds) if ds is not None else None
+
+
 def dataset_caveats(name: str) -> list[str]:
     """Why accuracies of runs on ``name`` say little (``ImageSet.evaluation_caveats``), or [].
     Only an imported set can be that small, so no built-in set is loaded to find out."""
@@ -275,9 +283,7 @@ def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dic
     ds, error = dataset(dataset_name)
     if error:
         raise ValueError(error)
-    feats = artifacts(run_dir).embeddings if run_dir else None
-    if feats is not None and len(feats) != len(ds):  # the dataset was re-imported since the run
-        feats = None
+    feats = artifacts(run_dir).embeddings if run_dir and not artifacts(run_dir).dataset_mismatch(ds) else None
     return make(ds, feats, augment=DEFAULT_AUGMENT.get(dataset_name, "simclr"))
 
 
@@ -287,7 +293,7 @@ def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | None:
 
     coords, _ = artifacts(run_dir).map()
     ds, error = dataset(dataset_name)
-    if coords is None or error or len(coords) != len(ds):
+    if coords is None or error or artifacts(run_dir).dataset_mismatch(ds):  # no map, or one of other images
         return None
     return map_png(coords, ds.labels.numpy(), size=240)
 

@@ -34,8 +34,10 @@ top[3].metric("embedding dim", art.embeddings.shape[1] if art.has_embeddings() e
 widgets.accuracy_caveats(run["dataset"])
 
 coords, kind = art.map()
-if coords is None or len(coords) != len(ds):
-    st.warning("This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.")
+stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels
+if stale or coords is None:
+    st.warning(stale or "This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.",
+               icon=":material/warning:")
     st.stop()
 
 colour_choices = ["label"] + ds.discrete_factors()

@@ -1,5 +1,6 @@
-"""A researcher's own images, traced: each image's file name follows it from the zip to
-Explore, Compare and the export."""
+"""A researcher's own images, traced and kept honest: each image's file name follows it from
+the zip to Explore, Compare and the export; a set re-imported under the same name makes the
+pages and commands say that older runs belong to the old images instead of drawing them."""
 from __future__ import annotations
 
 import csv
@@ -19,6 +20,10 @@ from ssrl_core.runs.store import RunStore
 from .test_app import images
 from .test_app_review_data import open_page
 from .test_import_images import make_zip, png
+
+STALE = ("pets was re-imported after this run trained: its map and neighbours belong to the old images; re-run it "
+         "to see the new ones.")
+
 
 def pets_zip(tmp_path: Path, shade: int = 0, name: str = "pets.zip") -> Path:
     """12 cats and 12 dogs in ``pets/cat/tabby_NN.png`` and ``pets/dog/rex_NN.png``;
@@ -88,3 +93,55 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
     assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
     with open(tmp_path / "out" / "embeddings.csv") as f:
         assert next(csv.reader(f))[:4] == ["row", "split", "label", "label_name"]
+
+
+def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
+    import_images(pets_zip(tmp_path), "pets")
+    a, b = finished("pets", seed=0), finished("pets", seed=1)
+    import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)  # as many images
+
+    at = open_page("explore", run=a)
+    assert [w.value for w in at.warning] == [STALE]
+    assert not at.get("plotly_chart") and not images(at)  # no old map coloured by new labels, no neighbours
+    assert "evaluation did not finish" not in " ".join(w.value for w in at.warning)
+
+    at = open_page("compare", runs=f"{a},{b}")
+    said = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
+    assert said.count(f"no map: {STALE}") == 2 and said.count(f"no neighbours: {STALE}") == 2
+    assert not [c for row in images(at)[1:] for c in row]  # only the query, no old neighbours
+
+    at = open_page("evaluate", runs=f"{a},{b}")  # no probe job offered: it would mix old and new images
+    assert sum(STALE in w.value for w in at.warning) == 2
+
+    assert cli.main(["export", "--run", a, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: not exported: {STALE}\n"
+    assert cli.main(["probe", "--run", a, "--labels-per-class", "1"]) == 2
+    assert capsys.readouterr().err == f"error: no probes computed: {STALE}\n"
+
+    c = finished("pets", seed=2)  # a run on the new images is fine
+    at = explore(c)
+    assert not at.warning and at.get("plotly_chart") and len(images(at)) == 1 + 8  # the query and its neighbours
+
+
+def test_the_same_images_imported_again_keep_their_runs(tmp_path):
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    import_images(pets_zip(tmp_path, name="again.zip"), "pets", replace=True)  # the same images, another zip
+    at = explore(rid)
+    assert not at.warning and at.get("plotly_chart") and len(images(at)) == 1 + 8  # the query and its neighbours
+
+
+def test_runs_from_before_fingerprints_fall_back_to_the_image_count(tmp_path):
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    (Path(RunStore().get(rid)["run_dir"]) / "dataset.json").unlink()  # as an older run left it
+    import_images(pets_zip(tmp_path, shade=120), "pets", replace=True)
+    at = explore(rid)  # the same count: nothing to tell them apart by, drawn as before
+    assert not at.warning and at.get("plotly_chart")
+    members = {f"pets/{c}/{i}.png": png((i * 9, 0, 0)) for c in ("cat", "dog") for i in range(10)}
+    import_images(make_zip(tmp_path / "fewer.zip", members), "pets", replace=True)
+    at = open_page("explore", run=rid)
+    assert [w.value for w in at.warning] == [STALE]
+    digits = finished("digits")  # a built-in set: untouched by any of this
+    (Path(RunStore().get(digits)["run_dir"]) / "dataset.json").unlink()
+    assert not explore(digits).warning

@@ -154,9 +154,9 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
         raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
     emb = np.asarray(a.embeddings, dtype=np.float32)
     ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
-    if len(ds) != len(emb):
-        raise ValueError(f"{run_dir}: {len(emb)} embeddings but the dataset {ds.name!r} has {len(ds)} images "
-                         "(was it re-imported since the run?)")
+    stale = a.dataset_mismatch(ds)
+    if stale:
+        raise ValueError(f"not exported: {stale}")
     cols = {"embeddings": emb, "row": np.arange(len(emb)),
             **({"file": np.array(ds.files, dtype=str)} if ds.files is not None else {}),
             "split": np.where(ds.is_train.numpy().astype(bool), "train", "test"),
