@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core import paths
-from ssrl_core.data import ImageSet, available_datasets, load_dataset
+from ssrl_core.data import ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
@@ -142,7 +142,7 @@ def _dataset(name: str, home_dir: str, stamp: int) -> ImageSet:
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
     if name not in datasets():
-        return None, f"unknown dataset {name!r}"
+        return None, unknown_dataset(name)
     meta = custom_root() / name / "meta.json"
     stamp = meta.stat().st_mtime_ns if meta.exists() else 0  # a re-imported dataset is reloaded
     try:

@@ -1,11 +1,14 @@
 """A researcher's own images, traced and kept honest: each image's file name follows it from
 the zip to Explore, Compare and the export; a set re-imported under the same name makes the
-pages and commands say that older runs belong to the old images instead of drawing them."""
+pages and commands say that older runs belong to the old images instead of drawing them; a
+run on an imported set says how to import it again before reproducing it."""
 from __future__ import annotations
 
 import csv
 import json
 import re
+import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from ssrl_core.runs.store import RunStore
 
 from .test_app import images
 from .test_app_review_data import open_page
+from .test_cli import cli as run_cli
 from .test_import_images import make_zip, png
 
 STALE = ("pets was re-imported after this run trained: its map and neighbours belong to the old images; re-run it "
@@ -145,3 +149,47 @@ def test_runs_from_before_fingerprints_fall_back_to_the_image_count(tmp_path):
     digits = finished("digits")  # a built-in set: untouched by any of this
     (Path(RunStore().get(digits)["run_dir"]) / "dataset.json").unlink()
     assert not explore(digits).warning
+
+
+def test_a_run_on_an_imported_set_says_how_to_import_it_before_reproducing_it(tmp_path, ssrl_home, monkeypatch):
+    archive = pets_zip(tmp_path, name="My Pets.zip")
+    import_images(archive, "pets")
+    rid = finished("pets")
+    fingerprint = load_dataset("pets").fingerprint
+    out = tmp_path / "out"
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["dataset"] == {"name": "pets", "imported": True, "images": 24, "size": 32, "channels": 3,
+                               "fingerprint": fingerprint, "archive": "My Pets.zip",
+                               "import": "python -m ssrl_core import-images 'My Pets.zip' --name pets --size 32"}
+    md = (out / "run_card.md").read_text()
+    assert f"The dataset 'pets' was imported from your own images (24 images, 32×32, fingerprint {fingerprint}, " \
+           "from the archive My Pets.zip)" in md and card["dataset"]["import"] in md
+    script = (out / "reproduce.sh").read_text().splitlines()
+    assert script[2].startswith("# The dataset 'pets' was imported") and "import it first under that name" in script[2]
+    assert script[3] == "#   " + card["dataset"]["import"] and script[-1] == card["reproduce"]
+
+    # elsewhere (a fresh SSRL_HOME), the command alone says what is missing and how to get it
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "elsewhere"))
+    args = shlex.split(card["reproduce"])[3:]
+    args[args.index("--out") + 1] = str(tmp_path / "again")
+    res = run_cli(*args, check=False)
+    assert res.returncode == 2 and res.stderr.startswith("error: unknown dataset 'pets': choose one of digits")
+    assert "import its archive here first under that name: `python -m ssrl_core import-images ARCHIVE --name pets`" \
+        in res.stderr
+    shutil.copy(archive, tmp_path / "elsewhere-archive.zip")  # what the comment says, then the command
+    assert run_cli("import-images", str(tmp_path / "elsewhere-archive.zip"), "--name", "pets", "--size", "32").returncode == 0
+    assert json.loads(run_cli(*args).stdout)["knn_accuracy"] == card["metrics"]["knn_accuracy"]
+    assert json.loads((tmp_path / "again" / "dataset.json").read_text())["fingerprint"] == fingerprint
+
+
+def test_help_and_card_of_a_built_in_set_say_nothing_of_importing(tmp_path):
+    help_text = " ".join(run_cli("train", "--help").stdout.split())
+    assert "or the name of a set of your own images imported with `import-images ARCHIVE --name NAME`" in help_text
+    assert "imported with `import-images" in " ".join(run_cli("submit", "--help").stdout.split())
+    rid = finished("digits")
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
+    card = json.loads((tmp_path / "out" / "run_card.json").read_text())
+    assert card["dataset"]["imported"] is False and "import" not in card["dataset"]
+    assert card["dataset"]["name"] == "digits" and card["dataset"]["images"] == 1797
+    assert "import" not in (tmp_path / "out" / "reproduce.sh").read_text().split("\n", 2)[2]
