@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core import paths
-from ssrl_core.data import ImageSet, available_datasets, load_dataset, unknown_dataset
+from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
@@ -227,7 +227,10 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
 def dataset_mismatch(run: dict) -> str | None:
     """Why a finished run's embeddings no longer belong to its dataset's images (re-imported
     since: ``RunArtifacts.dataset_mismatch``), or None (also when the set cannot be loaded:
-    the page says that itself)."""
+    the page says that itself). A built-in set is not loaded to find out: only an import
+    replaces a set under its name."""
+    if run["dataset"] in DATASETS:
+        return None
     ds, _ = dataset(run["dataset"])
     return artifacts(run["run_dir"]).dataset_mismatch(ds) if ds is not None else None
 
