@@ -140,6 +140,33 @@ def sharing(values, query: int, neighbours: list[tuple[int, float]]) -> int | No
     return None if q < 0 else sum(int(values[i]) == q for i, _ in neighbours)
 
 
+FILE_CHARS = 20  # a neighbour's caption names its file by base name, cut to this many characters
+PATH_CHARS = 48  # a query's caption names its file by its path in the archive, cut to this many
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters in the middle, keeping its end (the extension and
+    the digits that tell files apart): "IMG_2023…_0042.jpg"."""
+    if len(text) <= limit:
+        return text
+    tail = (limit - 1) // 2
+    return text[:limit - 1 - tail] + "…" + text[-tail:]
+
+
+def neighbour_caption(ds, row: int, value: str, sim: float) -> str:
+    """A neighbour's caption wherever one is shown: "#341 · 1 · sim 0.992" (row, the value
+    the map is coloured by, cosine similarity), with the image's file name after the row
+    where the set has file names (an import): "#341 · cat_07.png · cat · sim 0.992"."""
+    name = ds.file_name(row)
+    return " · ".join([f"#{row}", *([shortened(name, FILE_CHARS)] if name else []), value, f"sim {sim:.3f}"])
+
+
+def query_file(ds, row: int) -> str:
+    """What a query image's caption ends with: " · " and the image's path in its archive
+    (cut in the middle when long), or "" where the set has no file names."""
+    return f" · {shortened(ds.files[row], PATH_CHARS)}" if ds.files is not None else ""
+
+
 def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:
     inv = probes.get("invariance") or {}
     return [inv.get(op, {}).get("score") for op in ops]

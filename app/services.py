@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core import paths
-from ssrl_core.data import ImageSet, available_datasets, load_dataset
+from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import RunStore
@@ -142,7 +142,7 @@ def _dataset(name: str, home_dir: str, stamp: int) -> ImageSet:
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
     if name not in datasets():
-        return None, f"unknown dataset {name!r}"
+        return None, unknown_dataset(name)
     meta = custom_root() / name / "meta.json"
     stamp = meta.stat().st_mtime_ns if meta.exists() else 0  # a re-imported dataset is reloaded
     try:
@@ -237,11 +237,26 @@ def refusal(dataset: str, method: str, encoder: str, options_json: str, shape: t
 
 
 def label_budgets(name: str) -> tuple[int, ...]:
-    """The label budgets (labels per class; 0 = all) a label-efficiency curve on ``name`` has."""
+    """The label budgets (labels per class; 0 = all) a label-efficiency curve on ``name`` has:
+    all of them on a built-in set (each has hundreds of images per class), so only an import
+    is loaded to find out."""
     from ssrl_core.evaluate.probes import BUDGETS, budgets_for
 
+    if name in DATASETS:
+        return BUDGETS
     ds, _ = dataset(name)
     return BUDGETS if ds is None else budgets_for(ds.labels.numpy()[ds.train_idx.numpy()])
+
+
+def dataset_mismatch(run: dict) -> str | None:
+    """Why a finished run's embeddings no longer belong to its dataset's images (re-imported
+    since: ``RunArtifacts.dataset_mismatch``), or None (also when the set cannot be loaded:
+    the page says that itself). A built-in set is not loaded to find out: only an import
+    replaces a set under its name."""
+    if run["dataset"] in DATASETS:
+        return None
+    ds, _ = dataset(run["dataset"])
+    return artifacts(run["run_dir"]).dataset_mismatch(ds) if ds is not None else None
 
 
 def dataset_caveats(name: str) -> list[str]:
@@ -295,9 +310,7 @@ def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dic
     ds, error = dataset(dataset_name)
     if error:
         raise ValueError(error)
-    feats = artifacts(run_dir).embeddings if run_dir else None
-    if feats is not None and len(feats) != len(ds):  # the dataset was re-imported since the run
-        feats = None
+    feats = artifacts(run_dir).embeddings if run_dir and not artifacts(run_dir).dataset_mismatch(ds) else None
     return make(ds, feats, augment=DEFAULT_AUGMENT.get(dataset_name, "simclr"))
 
 
@@ -307,7 +320,7 @@ def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | None:
 
     coords, _ = artifacts(run_dir).map()
     ds, error = dataset(dataset_name)
-    if coords is None or error or len(coords) != len(ds):
+    if coords is None or error or artifacts(run_dir).dataset_mismatch(ds):  # no map, or one of other images
         return None
     return map_png(coords, ds.labels.numpy(), size=240)
 

@@ -416,10 +416,26 @@ def probe_jobs_panel(runs: list[dict], key: str) -> None:
         _poll()
 
 
+def fresh_runs(runs: list[dict]) -> list[dict]:
+    """``runs`` less those whose dataset was re-imported since they trained, each of those
+    said in a warning (``services.dataset_mismatch``): what may be given to a probe job."""
+    out = []
+    for r in runs:
+        stale = services.dataset_mismatch(r)
+        if stale:
+            st.warning(f"{services.run_label(r)}: no probes can be computed: {stale}", icon=":material/warning:")
+        else:
+            out.append(r)
+    return out
+
+
 def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: str, button: str) -> None:
     """The probe-jobs panel for ``runs``, and for the ``missing`` ones (runs lacking a probe
-    a page needs) a warning and a button that computes their probes in the background."""
+    a page needs) a warning and a button that computes their probes in the background; a run
+    whose dataset was re-imported since it trained gets the reason instead (its probes would
+    mix old and new images)."""
     probe_jobs_panel(runs, key=f"{key}_jobs")
+    missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
         st.warning(f"{len(missing)} of the chosen runs {warning}.")
         if st.button(button, key=key):

@@ -89,6 +89,8 @@ with c3:
 
 st.subheader("Maps")
 datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)
+stale = {r["id"]: arts[r["id"]].dataset_mismatch(datasets[r["dataset"]][0]) for r in picked
+         if datasets[r["dataset"]][0] is not None}  # why a run's embeddings are not of its set's images now
 same_data = len(datasets) == 1
 cols = st.columns(min(3, len(picked)))
 for i, r in enumerate(picked):
@@ -98,10 +100,10 @@ for i, r in enumerate(picked):
     with cols[i % len(cols)]:
         if error:
             st.caption(f"{title}: no map, its dataset cannot be loaded: {error}")
+        elif stale.get(r["id"]):
+            st.caption(f"{title}: no map: {stale[r['id']]}")
         elif coords is None:
             st.caption(f"{title}: no map (its evaluation did not finish)")
-        elif len(coords) != len(ds):
-            st.caption(f"{title}: no map, {r['dataset']} has changed since this run (re-imported)")
         else:
             st.plotly_chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
                                                  height=320), key=f"cmp_map_{r['id']}")
@@ -121,11 +123,14 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}")
+    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row))
     for r in picked:
+        if stale.get(r["id"]):
+            st.markdown(f"**{name[r['id']]}**: no neighbours: {stale[r['id']]}")
+            continue
         nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
         same = readouts.sharing(ds.labels, int(row), nb)
         shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
-                 caption=[f"#{i} · {ds.label_name(i)} · sim {s:.3f}" for i, s in nb])
+                 caption=[readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb])

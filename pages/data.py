@@ -50,8 +50,9 @@ with st.expander("Import your own images"):
     if new_name in custom_datasets():
         st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
                     help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
-                         "import changes nothing). Runs made on the old images keep their accuracies, but their maps "
-                         "and neighbours no longer match its images. Unticked again after every import.")
+                         "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
+                         "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
+                         "them. Unticked again after every import.")
     st.button("Import", key="data_import", disabled=upload is None, on_click=import_clicked)
     outcome = st.session_state.get("data_import_outcome") or {}
     if "error" in outcome:

@@ -33,7 +33,8 @@ refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked} 
 # the random encoder each run is paired with: same architecture and seed (its probes compute it)
 pairs = {r["id"]: readouts.pairing(r) for r in picked}
 several_encoders = len({enc for enc, _ in pairs.values()}) > 1
-labelled = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]
+fresh = widgets.fresh_runs(picked)  # those re-imported since are said, and get no probe job (they would mix images)
+labelled = [r for r in fresh if (r["summary"] or {}).get("knn_accuracy") is not None]
 lacking = [r for r in labelled
            if not probes[r["id"]].get("knn_k") or readouts.random_encoder_scores(refs[r["id"]])[0] is None]
 widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
@@ -111,7 +112,7 @@ def complete(curve) -> bool:
     return bool(curve) and len(curve[0]) == len(budgets)
 
 
-needs_ft = [r for r in picked if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
+needs_ft = [r for r in fresh if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
             or not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
 FT_COST = ("it trains 1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each), many minutes "

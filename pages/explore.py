@@ -34,8 +34,10 @@ top[3].metric("embedding dim", art.embeddings.shape[1] if art.has_embeddings() e
 widgets.accuracy_caveats(run["dataset"])
 
 coords, kind = art.map()
-if coords is None or len(coords) != len(ds):
-    st.warning("This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.")
+stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels
+if stale or coords is None:
+    st.warning(stale or "This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.",
+               icon=":material/warning:")
     st.stop()
 
 colour_choices = ["label"] + ds.discrete_factors()
@@ -89,12 +91,12 @@ def value_name(r: int) -> str:
 
 
 def neighbour_caption(r: int, sim: float) -> str:
-    return f"#{r} · {value_name(r)} · sim {sim:.3f}"
+    return readouts.neighbour_caption(ds, r, value_name(r), sim)
 
 
 def caption(r: int) -> str:
     shown = ds.label_name(r) if colour_by == "label" else f"{ds.label_name(r)}, {colour_by} {value_name(r)}"
-    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)"
+    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r)
 
 
 def choose_typed() -> None:

@@ -30,7 +30,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
 
     d = RunConfig()
     aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())
-    p.add_argument("--dataset", required=True, help=f"one of: {', '.join(DATASETS)}")
+    p.add_argument("--dataset", required=True,
+                   help=f"one of: {', '.join(DATASETS)}; or the name of a set of your own images imported with "
+                        "`import-images ARCHIVE --name NAME` (see `list datasets`)")
     p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
     p.add_argument("--augment", default=None,
                    help="a preset (see `list augmentations`) or ops like 'crop(min_scale=0.3),flip'; "

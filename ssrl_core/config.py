@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 from .augment import parse_augment
-from .data import DATASETS, available_datasets
+from .data import DATASETS, available_datasets, unknown_dataset
 from .device import PRECISIONS
 from .models import ENCODERS
 from .pretext import METHODS
@@ -84,7 +84,7 @@ class RunConfig:
             raise ValueError(msg)
 
         if self.dataset not in DATASETS and self.dataset not in available_datasets():
-            bad(f"unknown dataset {self.dataset!r}: choose one of {', '.join(available_datasets())}")
+            bad(unknown_dataset(self.dataset))
         if self.method not in METHODS:
             bad(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         if self.encoder != "auto" and self.encoder not in ENCODERS:

@@ -73,10 +73,70 @@ def test_a_stray_image_beside_class_folders_is_skipped_and_the_set_stays_labelle
     assert len(ds) == 30 and ds.class_names == ["cat", "dog"] and (ds.labels >= 0).all()
 
 
+def test_doubly_nested_class_folders_are_found_below_any_depth_of_top_folders(tmp_path):
+    """A zip made by zipping a folder that holds a folder of class folders (as Finder and
+    Explorer do): ``outer/inner/{circle,square,stripes}/*.png``, with the directory entries a
+    zip tool writes; strays beside the class folders, at any level, are skipped and listed."""
+    members = {"outer/": b"", "outer/inner/": b""}
+    colours = {"circle": (200, 30, 30), "square": (30, 200, 30), "stripes": (30, 30, 200)}
+    for cls, colour in colours.items():
+        members[f"outer/inner/{cls}/"] = b""
+        members |= {f"outer/inner/{cls}/{i:02d}.png": png(colour) for i in range(5)}
+    members |= {"outer/inner/cover.png": png((0, 0, 0)), "outer/logo.png": png((9, 9, 9))}
+    report = import_images(make_zip(tmp_path / "outer.zip", members), "nested")
+    assert report.labelled and report.unlabelled_reason == ""
+    assert report.per_class == {"circle": 5, "square": 5, "stripes": 5}
+    assert sorted(s["member"] for s in report.skipped) == ["outer/inner/cover.png", "outer/logo.png"]
+    assert all("outside the class folders" in s["reason"] for s in report.skipped)
+    ds = load_dataset("nested")
+    assert ds.class_names == ["circle", "square", "stripes"] and len(ds) == 15
+    red = ds.images[ds.labels == 0].float().mean((0, 2, 3))
+    assert red[0] > 150 and red[1] < 80  # circles are the red ones: labels follow the folders
+    deeper = {f"a/b/c/{cls}/{i}.png": png(colour) for cls, colour in colours.items() for i in range(2)}
+    assert import_images(make_zip(tmp_path / "deep.zip", deeper), "deeper").per_class == {
+        "circle": 2, "square": 2, "stripes": 2}
+
+
+def test_an_import_keeps_each_images_file_in_row_order_and_its_archive_name(tmp_path):
+    members = {f"pets/cat/tabby_{i:02d}.png": png((200, 20 * i, 0)) for i in range(4)}
+    members |= {"pets/cover.png": png(), "pets/dog/broken.png": b"not a png", "pets/dog/notes.txt": b"x"}
+    members |= {f"pets/dog/rex_{i:02d}.jpg": _jpeg((0, 20 * i, 200)) for i in range(3)}
+    report = import_images(make_zip(tmp_path / "My Pets.zip", members), "pets")
+    ds = load_dataset("pets")
+    kept = [m for m in members if "tabby" in m or "rex" in m]  # the skipped ones are not rows
+    assert ds.files == kept and len(ds.files) == len(ds) == report.images
+    assert [ds.label_name(i) for i in range(len(ds))] == [m.split("/")[1] for m in kept]  # file i is row i
+    assert ds.file_name(0) == "tabby_00.png" and ds.file_name(6) == "rex_02.jpg"
+    assert report.archive == "My Pets.zip" and ds.archive == "My Pets.zip"
+    assert report.fingerprint == ds.fingerprint and len(ds.fingerprint) == 16
+    assert load_dataset("digits").files is None and load_dataset("digits").file_name(0) is None
+    with open(tmp_path / "My Pets.zip", "rb") as f:  # a file object (an upload) names its archive too
+        assert import_images(f, "pets-2").archive == "My Pets.zip"
+    assert import_images(io.BytesIO((tmp_path / "My Pets.zip").read_bytes()), "pets-3").archive is None
+
+
+def test_a_set_imported_before_file_names_were_kept_still_loads_without_them(tmp_path, ssrl_home):
+    report = import_images(make_zip(tmp_path / "o.zip", {f"{c}/{i}.png": png((40 * i, 0, 0)) for c in "ab"
+                                                         for i in range(3)}), "old")
+    folder = ssrl_home / "data" / "custom" / "old"
+    (folder / "files.json").unlink()  # as an import before this change left it
+    meta = json.loads((folder / "meta.json").read_text())
+    for key in ("archive", "fingerprint"):
+        del meta["report"][key]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    ds = custom.load_custom("old")
+    assert ds.files is None and ds.file_name(0) is None and ds.archive is None
+    assert ds.fingerprint == report.fingerprint  # computed from the same arrays, so old runs' records still match
+    assert custom.custom_datasets()["old"] == "your images: 6, 2 classes (imported)"
+
+
 @pytest.mark.parametrize("members, words", [
     ({f"{i}.png": b"" for i in range(4)}, "the images are loose, not in class folders"),
     ({f"cat/{i}.png": b"" for i in range(4)}, "all the images are in one folder ('cat') with no class folders in it"),
     ({f"pets/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
+    ({f"outer/inner/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
+    ({f"outer/inner/cat/{i}.png": b"" for i in range(4)} | {"outer/cover.png": b""},
+     "only one class folder ('cat') besides 1 image(s) outside it"),
     ({f"cat/{i}.png": b"" for i in range(4)} | {"cover.png": b""},
      "only one class folder ('cat') besides 1 image(s) outside it"),
     ({f"pets/cat/{i}.png": b"" for i in range(4)} | {"pets/cover.png": b""},

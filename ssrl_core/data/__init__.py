@@ -14,7 +14,7 @@ from .. import paths
 from .imageset import ImageSet
 
 __all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "dataset_names",
-           "available_datasets"]
+           "available_datasets", "unknown_dataset"]
 
 
 class DatasetMissing(FileNotFoundError):
@@ -56,6 +56,18 @@ def available_datasets() -> dict[str, str]:
     return {**DATASETS, **{k: v for k, v in custom_datasets().items() if k not in DATASETS}}
 
 
+def unknown_dataset(name: str) -> str:
+    """What to say of a dataset name that is neither built in nor imported here: the names
+    there are, and, since it may be a set imported elsewhere (a run card's, a reproduce.sh's),
+    how to import it under that name."""
+    from .custom import NAME_RE
+
+    as_name = name if NAME_RE.match(name or "") else "NAME"
+    return (f"unknown dataset {name!r}: choose one of {', '.join(available_datasets())}; if it is a set of your "
+            f"own images imported elsewhere (another machine or SSRL_HOME), import its archive here first under "
+            f"that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
+
+
 def dataset_names() -> list[str]:
     return list(available_datasets())
 
@@ -79,8 +91,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         from .custom import custom_datasets, custom_root, load_custom
 
         if name not in custom_datasets():
-            raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(available_datasets())}, "
-                             "or import your images with `python -m ssrl_core import-images ARCHIVE --name NAME`")
+            raise ValueError(unknown_dataset(name))
         key = (name, str((custom_root() / name / "meta.json").stat().st_mtime_ns))  # a re-import is seen
         if key not in _CACHE:
             _CACHE[key] = load_custom(name)

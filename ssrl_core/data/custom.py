@@ -1,7 +1,7 @@
 """Your own images: a zip archive becomes a dataset under ``SSRL_HOME/data/custom/NAME``.
 
-A zip of two or more class folders (``cat/1.png``, ``dog/2.jpg``; one common top folder is
-allowed) becomes a labelled dataset; images outside the class folders (a ``cover.png`` beside
+A zip of two or more class folders (``cat/1.png``, ``dog/2.jpg``; common top folders, however
+deep, are allowed: ``photos/2023/cat/1.png``) becomes a labelled dataset; images outside the class folders (a ``cover.png`` beside
 them) are skipped and reported. A zip of loose images, or of a single folder, becomes an
 unlabelled one (labels -1), and the report says why (``unlabelled_reason``): one class cannot
 be classified.
@@ -23,8 +23,10 @@ centre crop) to ``size``; unicode file names are fine.
 The dataset is written to a temporary folder inside ``SSRL_HOME/data/custom`` and renamed
 into place when complete, so a failed import leaves nothing behind; nothing is written
 outside ``SSRL_HOME``. Files: ``images.npy`` (uint8 [N,C,H,W]), ``labels.npy``,
-``is_train.npy`` and ``meta.json`` (class names, the import report); they are read with
-``allow_pickle=False``.
+``is_train.npy``, ``files.json`` (each image's path in the archive, in row order) and
+``meta.json`` (class names, the import report, the content fingerprint and the archive's file
+name); the arrays are read with ``allow_pickle=False``. Sets imported before ``files.json``
+and the fingerprint were written load without file names, their fingerprint computed.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ import numpy as np
 import torch
 
 from .. import paths
-from .imageset import ImageSet, evaluation_caveats, stratified_split
+from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
@@ -83,6 +85,8 @@ class ImportReport:
     test: int = 0  # images in the test split (a fifth of each class)
     caveats: list[str] = field(default_factory=list)  # why runs' accuracies on it will say little (too small)
     unlabelled_reason: str = ""  # why the set has no labels (no class folders, only one); "" when labelled
+    archive: str | None = None  # the archive's file name, when known (a path's, an upload's)
+    fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -222,28 +226,44 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
             return np.asarray(im, dtype=np.uint8), gray
 
 
+def _common_folders(folders: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The folders every image in a folder sits under, to strip before the class folders: the
+    common top folders, however deep (``outer/inner/`` of ``outer/inner/cat/1.png`` and
+    ``outer/inner/dog/2.png``), followed down until the images branch into two or more folders.
+    Images beside the folders on the way (``outer/cover.png``) do not stop it. When the images
+    never branch (all in ``pets/cat/``), the last folder is kept as their one class folder, and a
+    single folder (``cat/``) is stripped whole."""
+    top: tuple[str, ...] = ()
+    while True:
+        below = {f[len(top)] for f in folders if len(f) > len(top) and f[:len(top)] == top}
+        if len(below) != 1:
+            break
+        top += (below.pop(),)
+    return top if below else top[:max(1, len(top) - 1)]
+
+
 def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str | None], str]:
     """How images are labelled by the folders they sit in (``folders``, one tuple of folder
     names per image): (class names, each image's class, why the set is unlabelled).
 
-    One folder common to every image that is in a folder is ignored (an archive of ``pets/``);
-    below it, the first folder is the class. Two or more classes give a labelled set, whose
-    images outside the class folders have class None (to be skipped); fewer give an unlabelled
-    set of every image (classes all None, no class names) and the reason, since one class
-    cannot be classified."""
-    inner = [f for f in folders if f]
-    top = inner[0][:1] if inner and all(f[:1] == inner[0][:1] for f in inner) else ()
-    rel = [f[len(top):] for f in folders]  # images at the archive's top level stay ()
+    The folders common to every image in a folder are ignored (an archive of ``pets/``, or of
+    ``outer/inner/``: ``_common_folders``); below them, the first folder is the class. Two or
+    more classes give a labelled set, whose images outside the class folders have class None
+    (to be skipped); fewer give an unlabelled set of every image (classes all None, no class
+    names) and the reason, since one class cannot be classified."""
+    top = _common_folders(folders)
+    rel = [f[len(top):] if f[:len(top)] == top else None for f in folders]  # None: outside the top folders
     classes = [r[0] if r else None for r in rel]
     names = sorted({c for c in classes if c is not None})
     if len(names) >= 2:
         return names, classes, ""
-    if names or (top and not all(folders)):  # cat/ and dog.png alike: one class folder, images beside it
-        one, outside = (names[0], classes.count(None)) if names else (top[0], len(folders) - len(inner))
+    outside = rel.count(None)
+    if names or (top and outside):  # cat/ and dog.png alike: one class folder, images beside it
+        one, outside = (names[0], classes.count(None)) if names else (top[-1], outside)
         why = f"the archive has only one class folder ({one!r})" + (
             f" besides {outside} image(s) outside it" if outside else "") + ", and one class cannot be classified"
     elif top:
-        why = (f"all the images are in one folder ({top[0]!r}) with no class folders in it, and one class cannot "
+        why = (f"all the images are in one folder ({top[-1]!r}) with no class folders in it, and one class cannot "
                "be classified")
     else:
         why = "the images are loose, not in class folders"
@@ -255,7 +275,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
     (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false) or
-    ValueError (bad name, no images)."""
+    ValueError (bad name, no images). The archive's file name is recorded when it has one (a
+    path, or a file-like object with a ``name``, as an upload has)."""
     if builtin_names is None:
         from . import DATASETS
 
@@ -270,7 +291,9 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
-    report = ImportReport(name=name, size=int(size))
+    given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
+    report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
+                          if isinstance(given, str) and given else None)
     with zf:
         members = _check_archive(zf)
         files = []
@@ -286,7 +309,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
         labelled = bool(class_names)
         index = {c: i for i, c in enumerate(class_names)}
-        arrays, labels, grays = [], [], []
+        arrays, labels, grays, kept = [], [], [], []
         for (info, path), cls in zip(files, classes):
             if labelled and cls is None:
                 report.skipped.append({"member": info.filename,
@@ -302,6 +325,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 continue
             arrays.append(arr)
             grays.append(gray)
+            kept.append(info.filename)
             labels.append(index[cls] if labelled else -1)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
@@ -320,16 +344,20 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     report.caveats = evaluation_caveats(labels_np, is_train, class_names)
     report.per_class = {c: int((labels_np == i).sum()) for i, c in enumerate(class_names)} if labelled else \
         {"(unlabelled)": len(images)}
-    _write(dest, images, labels_np, is_train, class_names, report, replace)
+    images = np.ascontiguousarray(images)
+    report.fingerprint = content_fingerprint(images, labels_np, is_train, class_names)
+    _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
     return report
 
 
-def _write(dest: Path, images, labels, is_train, class_names, report: ImportReport, replace: bool) -> None:
+def _write(dest: Path, images, labels, is_train, class_names, files: list[str], report: ImportReport,
+           replace: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=custom_root()))
     try:
-        np.save(tmp / "images.npy", np.ascontiguousarray(images))
+        np.save(tmp / "images.npy", images)
         np.save(tmp / "labels.npy", labels)
         np.save(tmp / "is_train.npy", is_train)
+        (tmp / "files.json").write_text(json.dumps(files, ensure_ascii=False))
         (tmp / "meta.json").write_text(json.dumps({"class_names": class_names, "report": report.to_dict()},
                                                   indent=2, ensure_ascii=False))
         if dest.exists() and replace:
@@ -358,10 +386,16 @@ def load_custom(name: str) -> ImageSet:
         images = np.load(d / "images.npy", allow_pickle=False)
         labels = np.load(d / "labels.npy", allow_pickle=False)
         is_train = np.load(d / "is_train.npy", allow_pickle=False)
+        files = json.loads((d / "files.json").read_text()) if (d / "files.json").exists() else None
     except FileNotFoundError:
         raise ValueError(f"no imported dataset named {name!r} in {custom_root()}") from None
     except (ValueError, OSError, KeyError) as e:
         raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None
     names = meta.get("class_names") or []
-    return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
-                    class_names=names, is_train=torch.from_numpy(is_train.astype(bool)))
+    report = meta.get("report") or {}
+    try:
+        return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
+                        class_names=names, is_train=torch.from_numpy(is_train.astype(bool)), files=files,
+                        archive=report.get("archive"), known_fingerprint=report.get("fingerprint") or None)
+    except ValueError as e:
+        raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None

@@ -1,7 +1,9 @@
 """The one in-memory form of every dataset."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 import numpy as np
 import torch
@@ -25,6 +27,11 @@ class ImageSet:
     factors:     optional ground-truth factors, name -> int64 tensor [N] (discrete
                  factors and bins of continuous ones) or float tensor [N] (continuous)
     factor_names: for each discrete factor, the names of its values
+    files:       for an imported set, each image's path in its archive (row order); None
+                 for built-in sets and for sets imported before paths were recorded
+    archive:     for an imported set, the file name of the archive it came from, if recorded
+    known_fingerprint: the content fingerprint when it is known already (an import stores
+                 it); otherwise ``fingerprint`` computes it once
     """
 
     name: str
@@ -34,6 +41,9 @@ class ImageSet:
     is_train: torch.Tensor
     factors: dict[str, torch.Tensor] = field(default_factory=dict)
     factor_names: dict[str, list[str]] = field(default_factory=dict)
+    files: list[str] | None = None
+    archive: str | None = None
+    known_fingerprint: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -46,6 +56,8 @@ class ImageSet:
         for k, v in self.factors.items():
             if v.shape[0] != n:
                 raise ValueError(f"{self.name}: factor {k!r} must have one entry per image ({n})")
+        if self.files is not None and len(self.files) != n:
+            raise ValueError(f"{self.name}: files must have one entry per image ({n}), got {len(self.files)}")
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -79,6 +91,20 @@ class ImageSet:
         y = int(self.labels[row])
         return self.class_names[y] if 0 <= y < len(self.class_names) else "?"
 
+    def file_name(self, row: int) -> str | None:
+        """The base name of image ``row``'s file in its archive (``cat_07.png``), or None when
+        the set has no file names (a built-in set, or one imported before they were kept)."""
+        return PurePosixPath(self.files[row]).name if self.files is not None else None
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the set's content (images, labels, split, class names): a re-import of
+        other images under the same name gives another one (``content_fingerprint``)."""
+        if self.known_fingerprint is None:
+            self.known_fingerprint = content_fingerprint(self.images.numpy(), self.labels.numpy(),
+                                                         self.is_train.numpy(), self.class_names)
+        return self.known_fingerprint
+
     def discrete_factors(self) -> list[str]:
         """Factors that can colour a map or be probed: integer-valued ones."""
         return [k for k, v in self.factors.items() if not v.is_floating_point()]
@@ -98,6 +124,20 @@ class ImageSet:
             "test": int((~self.is_train).sum()),
             "factors": list(self.factors),
         }
+
+
+def content_fingerprint(images: np.ndarray, labels: np.ndarray, is_train: np.ndarray, class_names: list[str]) -> str:
+    """16 hex digits of a BLAKE2b hash of a dataset's images (shape and bytes), labels, split
+    and class names: what an import stores, and what a run records so that a page can tell
+    that its set was re-imported since (about a second per GB of images)."""
+    h = hashlib.blake2b(digest_size=8)
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    h.update(repr(images.shape).encode())
+    h.update(memoryview(images).cast("B"))
+    h.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(is_train, dtype=bool).tobytes())
+    h.update("\n".join(class_names).encode())
+    return h.hexdigest()
 
 
 def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: list[str],

@@ -79,7 +79,11 @@ class RunProbes:
         if self._trained is None:
             from ..train import load_trained
 
-            self._trained = load_trained(self.dir, self._device)
+            trained = load_trained(self.dir, self._device)
+            stale = art.RunArtifacts(self.dir).dataset_mismatch(trained.dataset)
+            if stale:  # its cached features and probes are of the old images; new ones would mix the two
+                raise ValueError(f"no probes computed: {stale}")
+            self._trained = trained
         return self._trained
 
     @property

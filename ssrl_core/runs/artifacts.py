@@ -1,6 +1,8 @@
 """The files of one run folder, and reading them back.
 
     config.json              the resolved RunConfig
+    dataset.json             the dataset it trained on: name, content fingerprint, image count,
+                             size, channels, whether imported and from which archive
     checkpoint.safetensors   weights + optimiser + loop state (after every epoch)
     embeddings.npy           float32 [N, D] encoder features of the whole dataset
     index.faiss              inner-product index of the L2-normalised embeddings
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 CONFIG = "config.json"
+DATASET = "dataset.json"
 EMBEDDINGS = "embeddings.npy"
 INDEX = "index.faiss"
 MAP_PCA = "map_pca.npy"
@@ -42,6 +45,18 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def record_dataset(run_dir: Path, ds) -> dict:
+    """Write ``dataset.json``: what the run trained on (an ``ImageSet``), so that a page or
+    command reading its embeddings later can tell whether the set is still the same
+    (``RunArtifacts.dataset_mismatch``) and a run card can say where the images came from."""
+    from ..data import DATASETS
+
+    record = {"name": ds.name, "fingerprint": ds.fingerprint, "images": len(ds), "size": ds.image_size,
+              "channels": ds.channels, "imported": ds.name not in DATASETS, "archive": ds.archive}
+    write_json(Path(run_dir) / DATASET, record)
+    return record
+
+
 class RunArtifacts:
     """Read-only view of a run folder."""
 
@@ -59,6 +74,43 @@ class RunArtifacts:
     @property
     def config(self) -> dict | None:
         return read_json(self.dir / CONFIG)
+
+    @property
+    def dataset(self) -> dict | None:
+        """``dataset.json``: the dataset the run trained on (None for runs made before it was
+        written)."""
+        return read_json(self.dir / DATASET)
+
+    def dataset_mismatch(self, ds) -> str | None:
+        """Why this run's embeddings, map and neighbours do not belong to the images of ``ds``
+        (its dataset as loaded now), or None when they do: the set was re-imported (or, for a
+        built-in, changed) after the run trained. Compares the content fingerprint the run
+        recorded with the set's; a run made before fingerprints were recorded falls back to
+        comparing the number of images it embedded with the set's. The one check every page
+        and command that reads a run's embeddings against its dataset makes."""
+        from ..data import DATASETS
+
+        recorded = (self.dataset or {}).get("fingerprint")
+        if recorded:
+            if recorded == ds.fingerprint:
+                return None
+        else:
+            n = self.embedded_count()
+            if n is None or n == len(ds):
+                return None
+        what = "was re-imported" if ds.name not in DATASETS else "has changed"
+        return (f"{ds.name} {what} after this run trained: its map and neighbours belong to the old images; "
+                "re-run it to see the new ones.")
+
+    def embedded_count(self) -> int | None:
+        """How many images the run embedded (or mapped), from the files' headers; None when it
+        has neither embeddings nor a map."""
+        for name in (EMBEDDINGS, MAP_UMAP, MAP_PCA):
+            try:
+                return int(np.load(self.dir / name, mmap_mode="r").shape[0])
+            except (FileNotFoundError, ValueError, EOFError, OSError):
+                continue
+        return None
 
     @property
     def probes(self) -> dict:

@@ -32,6 +32,7 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     run_dir.mkdir(parents=True, exist_ok=True)
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
+    art.record_dataset(run_dir, trained.dataset)  # before the maps: pages showing them check it
     metrics = evaluate_trained(trained, run_dir, on_event=on_event, with_umap=with_umap)
     # Probes and map-evolution frames are extras: if one fails, the trained run and its
     # accuracies are kept, the error is recorded, and the pages offer to compute it again.

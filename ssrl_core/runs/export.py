@@ -5,14 +5,18 @@
 writes into ``--out`` (and nowhere else):
 
     run_card.json / run_card.md   config, seed, package versions, hardware, durations,
-                                  metrics and the command that reproduces the run
-    embeddings.npz                embeddings [N, D], labels, split, map and every factor
-    embeddings.csv                one row per image: split, label, factors, map x/y, features
+                                  metrics, the dataset (for an imported one: image count, size,
+                                  fingerprint, archive, and the command that imports it again)
+                                  and the command that reproduces the run
+    embeddings.npz                embeddings [N, D], labels, split, map, every factor and, for an
+                                  imported set that recorded them, each image's file in its archive
+    embeddings.csv                one row per image: file, split, label, factors, map x/y, features
     checkpoint.safetensors        the trained weights (a copy)
     map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
                                   (opens offline), and a PNG drawn with PIL (no browser needed)
     training.html                 per-epoch loss and kNN accuracy (when the run logged epochs)
-    reproduce.sh                  the ``python -m ssrl_core train ...`` command
+    reproduce.sh                  the ``python -m ssrl_core train ...`` command (for an imported set
+                                  after a comment saying to import it first under its name)
 
 The reproduce command carries every field of the run's resolved config as a flag, so it
 parses back (``cli.build_parser``) to the same ``RunConfig``.
@@ -74,6 +78,35 @@ def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
     return shlex.join(args + ["--out", out])
 
 
+def dataset_card(name: str, record: dict | None) -> dict:
+    """What a run card says of the run's dataset: its name, whether it was imported (not
+    built in) and, from the run's ``dataset.json`` (runs made before it have none), the image
+    count, size, channels, content fingerprint and the archive's file name; for an imported
+    set, ``import`` is the command that imports it again under its name (``ARCHIVE`` where
+    the archive's name was not recorded)."""
+    from ..data import DATASETS
+
+    card = {"name": name, **(record or {}), "imported": name not in DATASETS}
+    if card["imported"]:
+        args = ["python", "-m", "ssrl_core", "import-images", card.get("archive") or "ARCHIVE", "--name", name]
+        card["import"] = shlex.join(args + (["--size", str(card["size"])] if card.get("size") else []))
+    return card
+
+
+def import_note(dataset: dict) -> str:
+    """One paragraph on where an imported set's images come from and how to import them again
+    before the reproduce command; "" for a built-in set."""
+    if not dataset["imported"]:
+        return ""
+    n, size = dataset.get("images"), dataset.get("size")
+    facts = ", ".join(filter(None, [f"{n:,} images" if n else "", f"{size}×{size}" if size else "",
+                                    f"fingerprint {dataset['fingerprint']}" if dataset.get("fingerprint") else "",
+                                    f"from the archive {dataset['archive']}" if dataset.get("archive") else ""]))
+    return (f"The dataset {dataset['name']!r} was imported from your own images" + (f" ({facts})" if facts else "")
+            + ", so it is not built in: import it first under that name, from the same archive and at the same "
+            "size (the import prints its fingerprint: the same one means the same images).")
+
+
 def run_card(run_dir: Path, run: dict | None = None) -> dict:
     """The run's card as a JSON-able dict. ``run`` is its store row when it has one (id,
     nickname, times); a bare run folder has only its files."""
@@ -89,7 +122,7 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
                if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
     card = {
         "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"), "run_dir": str(run_dir),
-        "config": cfg.to_dict(), "seed": cfg.seed,
+        "config": cfg.to_dict(), "seed": cfg.seed, "dataset": dataset_card(cfg.dataset, a.dataset),
         "trained_on": {"device": summary.get("device"), "precision": summary.get("precision"),
                        **({"hardware": summary["hardware"]} if "hardware" in summary else {})},
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
@@ -123,7 +156,11 @@ def card_markdown(card: dict) -> str:
     lines = [f"# Run card: {title}", ""]
     if card.get("id"):
         lines += [f"Run id `{card['id']}`", ""]
-    lines += ["## Reproduce", "", RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
+    lines += ["## Reproduce", ""]
+    dataset = card.get("dataset") or {}
+    if dataset.get("imported"):
+        lines += [import_note(dataset), "", "```sh", dataset["import"], "```", ""]
+    lines += [RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
               "## Config", "", "| key | value |",
               "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in c.items()]
@@ -144,7 +181,8 @@ def card_markdown(card: dict) -> str:
 
 def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     """Columns of the embeddings export: ``embeddings`` [N, D] and one array [N] per
-    row attribute (row, split, label, label_name, factor_*, map_x, map_y)."""
+    row attribute (row, file where the set has file names, split, label, label_name,
+    factor_*, map_x, map_y)."""
     from ..data import load_dataset
 
     a = art.RunArtifacts(run_dir)
@@ -152,10 +190,11 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
         raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
     emb = np.asarray(a.embeddings, dtype=np.float32)
     ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
-    if len(ds) != len(emb):
-        raise ValueError(f"{run_dir}: {len(emb)} embeddings but the dataset {ds.name!r} has {len(ds)} images "
-                         "(was it re-imported since the run?)")
+    stale = a.dataset_mismatch(ds)
+    if stale:
+        raise ValueError(f"not exported: {stale}")
     cols = {"embeddings": emb, "row": np.arange(len(emb)),
+            **({"file": np.array(ds.files, dtype=str)} if ds.files is not None else {}),
             "split": np.where(ds.is_train.numpy().astype(bool), "train", "test"),
             "label": ds.labels.numpy(), "label_name": np.array([ds.label_name(i) for i in range(len(ds))])}
     for name, v in ds.factors.items():
@@ -167,8 +206,20 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     return cols
 
 
+def write_npz(path: Path, cols: dict[str, np.ndarray]) -> None:
+    """What ``np.savez_compressed(path, **cols)`` writes (one ``NAME.npy`` per column in a
+    deflated zip; ``np.load`` reads it), also for a column named ``file``, which that function
+    takes for its own first argument."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, v in cols.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
+
+
 def write_embeddings(cols: dict[str, np.ndarray], out: Path) -> list[Path]:
-    np.savez_compressed(out / "embeddings.npz", **cols)
+    write_npz(out / "embeddings.npz", cols)
     emb = cols["embeddings"]
     per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
     with open(out / "embeddings.csv", "w", newline="") as f:
@@ -227,7 +278,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     files = []
     art.write_json(out / "run_card.json", card)
     (out / "run_card.md").write_text(card_markdown(card))
-    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n" + card["reproduce"] + "\n")
+    first = f"# {import_note(card['dataset'])}\n#   {card['dataset']['import']}\n" if card["dataset"]["imported"] else ""
+    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}" + card["reproduce"] + "\n")
     files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
     files += write_embeddings(cols, out)
     shutil.copyfile(run_dir / CHECKPOINT, out / CHECKPOINT)

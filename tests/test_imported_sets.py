@@ -1,0 +1,195 @@
+"""A researcher's own images, traced and kept honest: each image's file name follows it from
+the zip to Explore, Compare and the export; a set re-imported under the same name makes the
+pages and commands say that older runs belong to the old images instead of drawing them; a
+run on an imported set says how to import it again before reproducing it."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ssrl_core import cli
+from ssrl_core.config import RunConfig
+from ssrl_core.data import load_dataset
+from ssrl_core.data.custom import import_images
+from ssrl_core.runs.execute import execute
+from ssrl_core.runs.store import RunStore
+
+from .test_app import images
+from .test_app_review_data import open_page
+from .test_cli import cli as run_cli
+from .test_import_images import make_zip, png
+
+STALE = ("pets was re-imported after this run trained: its map and neighbours belong to the old images; re-run it "
+         "to see the new ones.")
+
+
+def pets_zip(tmp_path: Path, shade: int = 0, name: str = "pets.zip") -> Path:
+    """12 cats and 12 dogs in ``pets/cat/tabby_NN.png`` and ``pets/dog/rex_NN.png``;
+    another ``shade`` gives other images under the same names."""
+    members = {f"pets/cat/tabby_{i:02d}.png": png((200, 10 * i, shade)) for i in range(12)}
+    members |= {f"pets/dog/rex_{i:02d}.png": png((shade, 10 * i, 200)) for i in range(12)}
+    return make_zip(tmp_path / name, members)
+
+
+def finished(dataset: str, seed: int = 0) -> str:
+    """A done run on ``dataset`` in the store: SimCLR's encoder at 0 epochs, so no training and
+    a basic evaluation (seconds), yet a trained method's run, which Evaluate lists."""
+    store = RunStore()
+    cfg = RunConfig(dataset=dataset, method="simclr", epochs=0, seed=seed, evaluation="basic")
+    rid = store.submit(cfg)
+    summary = execute(cfg, Path(store.get(rid)["run_dir"]))
+    store.claim("test")
+    store.finish(rid, "done", summary=summary)
+    return rid
+
+
+def explore(rid: str, row: int = 3):
+    at = open_page("explore", run=rid)
+    if not at.warning:
+        at.number_input(key=f"explore_pick_{rid}").set_value(row)
+        at.button(key="explore_show").click().run()
+    assert not at.exception
+    return at
+
+
+def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path):
+    import_images(pets_zip(tmp_path), "pets")
+    ds = load_dataset("pets")
+    a, b = finished("pets", seed=0), finished("pets", seed=1)
+
+    at = explore(b)
+    query, *rows = images(at)
+    assert query[0].startswith("query: #3 cat (") and query[0].endswith(" · pets/cat/tabby_03.png")
+    nbrs = [c for row in rows for c in row]
+    assert len(nbrs) == 8
+    for c in nbrs:  # "#17 · rex_05.png · dog · sim 0.991": the file of that very row
+        row, name, label = re.match(r"^#(\d+) · (\S+\.png) · (cat|dog) · sim -?\d\.\d{3}$", c).groups()
+        assert name == ds.file_name(int(row)) and label == ds.label_name(int(row))
+
+    at = open_page("compare", runs=f"{a},{b}")
+    at.number_input(key="cmp_query").set_value(14).run()
+    query, *rows = images(at)
+    assert query == ["query #14: dog · pets/dog/rex_02.png"]
+    nbrs = [c for row in rows for c in row]
+    assert len(nbrs) == 16 and all(re.match(r"^#\d+ · (tabby|rex)_\d\d\.png · (cat|dog) · sim ", c) for c in nbrs)
+
+    assert cli.main(["export", "--run", a, "--out", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "embeddings.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["file"] for r in table] == ds.files and table[0]["label_name"] == "cat"
+    assert list(np.load(tmp_path / "out" / "embeddings.npz")["file"]) == ds.files
+
+
+def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_home):
+    import_images(pets_zip(tmp_path), "pets")
+    (ssrl_home / "data" / "custom" / "pets" / "files.json").unlink()  # as an older import left it
+    rid = finished("pets")
+    query, *rows = images(explore(rid))
+    assert re.match(r"^query: #3 cat \((train|test) split\)$", query[0])
+    nbrs = [c for row in rows for c in row]
+    assert len(nbrs) == 8 and all(re.match(r"^#\d+ · (cat|dog) · sim ", c) for c in nbrs), nbrs
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
+    with open(tmp_path / "out" / "embeddings.csv") as f:
+        assert next(csv.reader(f))[:4] == ["row", "split", "label", "label_name"]
+
+
+def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
+    import_images(pets_zip(tmp_path), "pets")
+    a, b = finished("pets", seed=0), finished("pets", seed=1)
+    import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)  # as many images
+
+    at = open_page("explore", run=a)
+    assert [w.value for w in at.warning] == [STALE]
+    assert not at.get("plotly_chart") and not images(at)  # no old map coloured by new labels, no neighbours
+    assert "evaluation did not finish" not in " ".join(w.value for w in at.warning)
+
+    at = open_page("compare", runs=f"{a},{b}")
+    said = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
+    assert said.count(f"no map: {STALE}") == 2 and said.count(f"no neighbours: {STALE}") == 2
+    assert not [c for row in images(at)[1:] for c in row]  # only the query, no old neighbours
+
+    at = open_page("evaluate", runs=f"{a},{b}")  # no probe job offered: it would mix old and new images
+    assert sum(STALE in w.value for w in at.warning) == 2
+
+    assert cli.main(["export", "--run", a, "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: not exported: {STALE}"  # after Streamlit's log lines
+    assert cli.main(["probe", "--run", a, "--labels-per-class", "1"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: no probes computed: {STALE}"  # after Streamlit's log lines
+
+    c = finished("pets", seed=2)  # a run on the new images is fine
+    at = explore(c)
+    assert not at.warning and at.get("plotly_chart") and len(images(at)) == 1 + 8  # the query and its neighbours
+
+
+def test_the_same_images_imported_again_keep_their_runs(tmp_path):
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    import_images(pets_zip(tmp_path, name="again.zip"), "pets", replace=True)  # the same images, another zip
+    at = explore(rid)
+    assert not at.warning and at.get("plotly_chart") and len(images(at)) == 1 + 8  # the query and its neighbours
+
+
+def test_runs_from_before_fingerprints_fall_back_to_the_image_count(tmp_path):
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    (Path(RunStore().get(rid)["run_dir"]) / "dataset.json").unlink()  # as an older run left it
+    import_images(pets_zip(tmp_path, shade=120), "pets", replace=True)
+    at = explore(rid)  # the same count: nothing to tell them apart by, drawn as before
+    assert not at.warning and at.get("plotly_chart")
+    members = {f"pets/{c}/{i}.png": png((i * 9, 0, 0)) for c in ("cat", "dog") for i in range(10)}
+    import_images(make_zip(tmp_path / "fewer.zip", members), "pets", replace=True)
+    at = open_page("explore", run=rid)
+    assert [w.value for w in at.warning] == [STALE]
+    digits = finished("digits")  # a built-in set: untouched by any of this
+    (Path(RunStore().get(digits)["run_dir"]) / "dataset.json").unlink()
+    assert not explore(digits).warning
+
+
+def test_a_run_on_an_imported_set_says_how_to_import_it_before_reproducing_it(tmp_path, ssrl_home, monkeypatch):
+    archive = pets_zip(tmp_path, name="My Pets.zip")
+    import_images(archive, "pets")
+    rid = finished("pets")
+    fingerprint = load_dataset("pets").fingerprint
+    out = tmp_path / "out"
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["dataset"] == {"name": "pets", "imported": True, "images": 24, "size": 32, "channels": 3,
+                               "fingerprint": fingerprint, "archive": "My Pets.zip",
+                               "import": "python -m ssrl_core import-images 'My Pets.zip' --name pets --size 32"}
+    md = (out / "run_card.md").read_text()
+    assert f"The dataset 'pets' was imported from your own images (24 images, 32×32, fingerprint {fingerprint}, " \
+           "from the archive My Pets.zip)" in md and card["dataset"]["import"] in md
+    script = (out / "reproduce.sh").read_text().splitlines()
+    assert script[2].startswith("# The dataset 'pets' was imported") and "import it first under that name" in script[2]
+    assert script[3] == "#   " + card["dataset"]["import"] and script[-1] == card["reproduce"]
+
+    # elsewhere (a fresh SSRL_HOME), the command alone says what is missing and how to get it
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "elsewhere"))
+    args = shlex.split(card["reproduce"])[3:]
+    args[args.index("--out") + 1] = str(tmp_path / "again")
+    res = run_cli(*args, check=False)
+    assert res.returncode == 2 and res.stderr.startswith("error: unknown dataset 'pets': choose one of digits")
+    assert "import its archive here first under that name: `python -m ssrl_core import-images ARCHIVE --name pets`" \
+        in res.stderr
+    shutil.copy(archive, tmp_path / "elsewhere-archive.zip")  # what the comment says, then the command
+    assert run_cli("import-images", str(tmp_path / "elsewhere-archive.zip"), "--name", "pets", "--size", "32").returncode == 0
+    assert json.loads(run_cli(*args).stdout)["knn_accuracy"] == card["metrics"]["knn_accuracy"]
+    assert json.loads((tmp_path / "again" / "dataset.json").read_text())["fingerprint"] == fingerprint
+
+
+def test_help_and_card_of_a_built_in_set_say_nothing_of_importing(tmp_path):
+    help_text = " ".join(run_cli("train", "--help").stdout.split())
+    assert "or the name of a set of your own images imported with `import-images ARCHIVE --name NAME`" in help_text
+    assert "imported with `import-images" in " ".join(run_cli("submit", "--help").stdout.split())
+    rid = finished("digits")
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
+    card = json.loads((tmp_path / "out" / "run_card.json").read_text())
+    assert card["dataset"]["imported"] is False and "import" not in card["dataset"]
+    assert card["dataset"]["name"] == "digits" and card["dataset"]["images"] == 1797
+    assert "import" not in (tmp_path / "out" / "reproduce.sh").read_text().split("\n", 2)[2]
