@@ -379,16 +379,16 @@ def runs_table(limit: int = 50) -> None:
         s = r["summary"] or {}
         rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
             "id": r["id"], "who": r["nickname"] or "", "status": r["status"],
+            "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
             "method": r["method"], "dataset": r["dataset"],
             "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
-            "note": r["error"] or "",  # last: mostly empty, and wide where it is not
         })
     st.dataframe(rows, hide_index=True, key="runs_table",
-                 column_config={"note": st.column_config.TextColumn(width="large"),
+                 column_config={"note": st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
                                 "kNN acc": st.column_config.NumberColumn(format="%.3f"),
                                 "linear acc": st.column_config.NumberColumn(format="%.3f"),
                                 "emb. std": st.column_config.NumberColumn(format="%.4f", help=COLLAPSE_HELP),
