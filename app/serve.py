@@ -52,4 +52,8 @@ def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float =
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:  # a script run busy on a loaded machine: stop it the hard way
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(20)

@@ -169,7 +169,10 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_role("heading", name="Invariance per augmentation op").wait_for()
     page.get_by_text("What each op does").wait_for()
     page.get_by_text(re.compile(r"rotation predictable")).first.wait_for()
-    assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 2  # the two runs picked by default
+    # the two runs picked by default, and the untrained encoder of their seed (Evaluate's click computed it)
+    assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 3
+    assert page.get_by_text(re.compile(r"rotation predictable · random encoder \(seed 0\) · untrained")).count() == 1
+    assert page.get_by_text(re.compile(r"finished before invariance")).count() == 0
     _shot(page, "invariance")
 
 
