@@ -60,8 +60,19 @@ selected = st.session_state[state_key]
 urlstate.write("image", selected, None)
 neighbours = art.neighbours(selected, k=8) if selected is not None else []
 
+# an uploaded image (its box is further down; its file is in the session already): its neighbours, once,
+# for the box below and for a cross on the map where they lie
+upload = st.session_state.get(f"explore_upload_{run['id']}")
+uploaded, upload_error = None, None
+if upload is not None:
+    try:
+        uploaded = services.query_neighbours(run["run_dir"], upload.getvalue(), ds.channels, ds.image_size, k=8)
+    except ValueError as e:
+        upload_error = str(e)
+
 map_col, side = st.columns([3, 2], gap="medium")
-fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected)
+fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected,
+                           landing=uploaded["neighbours"] if uploaded else ())
 event = map_col.plotly_chart(fig, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
                         config={"scrollZoom": True, "displaylogo": False})
 
@@ -159,21 +170,21 @@ with evo_col:
         st.caption("This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
 with up_col:
     st.subheader("Neighbours of your own image")
-    upload = st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
-                              key=f"explore_upload_{run['id']}")
-    if upload is not None:
-        try:
-            q = services.query_neighbours(run["run_dir"], upload.getvalue(), ds.channels, ds.image_size, k=8)
-        except ValueError as e:
-            st.error(str(e))
-        else:
-            st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
-                     + (", grayscale" if ds.channels == 1 else ""))
-            st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
-                     caption=[neighbour_caption(i, s) for i, s in q["neighbours"]])
-            st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
-                       "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
-                       "against digits drawn light on dark) land wherever the encoder happens to put them.")
+    st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
+                     key=f"explore_upload_{run['id']}")
+    if upload_error:
+        st.error(upload_error)
+    elif uploaded:
+        q = uploaded
+        st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
+                 + (", grayscale" if ds.channels == 1 else ""))
+        st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
+                 caption=[neighbour_caption(i, s) for i, s in q["neighbours"]])
+        st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
+                   "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
+                   "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "
+                   "above, a pink cross marks it among its neighbours (their similarity-weighted mean position: "
+                   "the map's layout cannot place a new image itself).")
 
 st.divider()
 st.subheader("Export and reproduce")

@@ -46,12 +46,14 @@ def colour_of(values: np.ndarray, value_names: Sequence[str] | None = None) -> l
 
 def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
                   highlight: Sequence[int] = (), selected: int | None = None, title: str = "",
-                  height: int = 560) -> go.Figure:
+                  height: int = 560, landing: Sequence[tuple[int, float]] = ()) -> go.Figure:
     """The 2-D map of a run: points coloured by ``values`` (ints indexing ``value_names``).
 
     ``customdata`` of every point, in every trace, is its dataset row, so a selection event
     reads the row directly. ``highlight`` rows (neighbours) and the ``selected`` row are
-    drawn again on top, larger and outlined.
+    drawn again on top, larger and outlined. ``landing``: an outside image's (row,
+    similarity) neighbours; it is drawn as a cross at their similarity-weighted mean on the
+    map (the layout cannot place a new point itself), with no row of its own.
     """
     n = len(coords)
     rows = np.arange(n) if rows is None else np.asarray(rows)
@@ -83,6 +85,15 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
             x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected", customdata=[selected],
             text=[names[i]], hovertemplate="selected: row %{customdata}<br>%{text}<extra></extra>",
             marker=dict(size=16, symbol="star", color="#ffd400", line=dict(width=1.5, color="#111")),
+        ))
+    near = [(pos[int(r)], max(float(sim), 0.0)) for r, sim in landing if int(r) in pos]
+    if near:
+        w = np.array([sim for _, sim in near]) + 1e-9
+        at = (coords[[i for i, _ in near]] * w[:, None]).sum(0) / w.sum()
+        fig.add_trace(go.Scattergl(
+            x=[at[0]], y=[at[1]], mode="markers", name="your image (among its neighbours)", customdata=[None],
+            hovertemplate="your image, placed among its nearest neighbours<extra></extra>",
+            marker=dict(size=18, symbol="x", color="#e4007c", line=dict(width=1.5, color="#111")),
         ))
     fig.update_layout(
         title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),

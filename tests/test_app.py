@@ -435,5 +435,14 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert not at.error
     got = images(at)
     assert got[-2] == ["your image at 32×32, grayscale"] and len(got[-1]) == 8
+    # on the map, a cross among its neighbours (no row of its own, so a click on it selects nothing)
+    traces = {t["name"]: t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]}
+    cross = traces["your image (among its neighbours)"]
+    assert cross["customdata"] == [None] and len(cross["x"]) == 1
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    coords, _ = RunArtifacts(RunStore().get(rid)["run_dir"]).map()
+    lo, hi = coords.min(0), coords.max(0)
+    assert lo[0] <= cross["x"][0] <= hi[0] and lo[1] <= cross["y"][0] <= hi[1]  # within the map
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("oops.png", b"not an image", "image/png")).run()
     assert "not an image that can be read" in at.error[0].value
