@@ -55,9 +55,12 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
         ))
+    ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
+    flat = bool(ys) and max(ys) - min(ys) < 1e-9  # Plotly would span -0.5..1.5 around one value
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),
-                      yaxis=dict(title=y_title), legend=dict(orientation="h", y=-0.25),
+                      yaxis=dict(title=y_title, range=[ys[0] - 0.05, ys[0] + 0.05] if flat else None),
+                      legend=dict(orientation="h", y=-0.25),
                       showlegend=True)  # a single line is named too: which run it is
     return fig
 

@@ -79,3 +79,13 @@ def test_references_of_one_kind_are_told_apart_by_their_dashes():
     assert style["simclr (ab12) linear"][0] == "solid"
     assert style["random encoder (seed 0)"][1] == style["random encoder (seed 1)"][1] != style[refs[2]][1]
     assert len({style[r][0] for r in refs[:2]}) == 2 and "solid" not in {style[r][0] for r in refs}
+
+
+def test_a_flat_curve_gets_an_axis_around_its_value():
+    """A constant accuracy (a tiny set's kNN stuck at 0.5) is drawn on 0.45..0.55, not Plotly's
+    -0.5..1.5; a curve that moves keeps the automatic range."""
+    from app import charts
+
+    flat = charts.curves({"run": ([0, 1, 2], [0.5, 0.5, 0.5], None)}, "epoch")
+    assert list(flat.layout.yaxis.range) == [0.45, 0.55]
+    assert charts.curves({"run": ([0, 1], [0.5, 0.6], None)}, "epoch").layout.yaxis.range is None
