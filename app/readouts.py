@@ -90,6 +90,11 @@ def encoder_of(run: dict) -> str:
     return (run["summary"] or {}).get("encoder") or run["config"].get("encoder")
 
 
+def augment_of(run: dict) -> str:
+    """The augmentations a run trained with (its summary's, resolved), else its config's."""
+    return (run["summary"] or {}).get("augment") or run["config"].get("augment")
+
+
 def pairing(run: dict) -> tuple[str, int]:
     """(encoder, seed): what the untrained network a run is paired with is made of."""
     return encoder_of(run), run["config"].get("seed", 0)
@@ -106,7 +111,7 @@ def reference_tags(runs: list[dict]) -> dict[str, str]:
     seed, encoder or augmentations have different ones): "seed 7", "cnn-small, aug crop,flip";
     "" where all the runs share one set of references."""
     pairs = {r["id"]: pairing(r) for r in runs}
-    augment = {r["id"]: (r["summary"] or {}).get("augment") or r["config"].get("augment") for r in runs}
+    augment = {r["id"]: augment_of(r) for r in runs}
     differs = [(len({p[1] for p in pairs.values()}) > 1, lambda i: f"seed {pairs[i][1]}"),
                (len({p[0] for p in pairs.values()}) > 1, lambda i: pairs[i][0]),
                (len(set(augment.values())) > 1, lambda i: f"aug {augment[i]}")]

@@ -90,15 +90,17 @@ else:
 st.header("Label efficiency")
 # runs that differ in seed, encoder or augmentations have different references: each is drawn, named by what differs
 ref_tag = readouts.reference_tags(picked)
+# each run's fine-tuning curve and its supervised reference, read once (the chart, the offer and the notes use them)
+ft_curve = {r["id"]: readouts.budget_curve(probes[r["id"]], "finetune") for r in picked}
+sup_curve = {r["id"]: readouts.budget_curve(refs[r["id"]], "supervised-scratch") for r in picked}
 series, ref_series = {}, {}
 for r in picked:
     name = f"{r['method']} ({r['id'][-4:]})"
     lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
         series[f"{name} linear"] = lin
-    ft = readouts.budget_curve(probes[r["id"]], "finetune")
-    if ft:
-        series[f"{name} fine-tuned"] = ft
+    if ft_curve[r["id"]]:
+        series[f"{name} fine-tuned"] = ft_curve[r["id"]]
     readouts.reference_curves(refs[r["id"]], into=ref_series, tag=ref_tag[r["id"]])
 RANDOM_REF, SCRATCH_REF = (label for _, label in readouts.REFERENCES)
 drawn = {ref: any(k.startswith(ref) for k in ref_series) for ref in (RANDOM_REF, SCRATCH_REF)}
@@ -112,8 +114,7 @@ def complete(curve) -> bool:
     return bool(curve) and len(curve[0]) == len(budgets)
 
 
-needs_ft = [r for r in fresh if not complete(readouts.budget_curve(probes[r["id"]], "finetune"))
-            or not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
+needs_ft = [r for r in fresh if not complete(ft_curve[r["id"]]) or not complete(sup_curve[r["id"]])]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
 FT_COST = ("it trains 1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each), many minutes "
            "per run on a CPU")
@@ -161,10 +162,8 @@ if series:
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought. The rightmost point uses every label.")
-    ft_part = [r for r in picked if readouts.budget_curve(probes[r["id"]], "finetune")
-               and not complete(readouts.budget_curve(probes[r["id"]], "finetune"))]
-    sup_part = [r for r in picked if readouts.budget_curve(refs[r["id"]], "supervised-scratch")
-                and not complete(readouts.budget_curve(refs[r["id"]], "supervised-scratch"))]
+    ft_part = [r for r in picked if ft_curve[r["id"]] and not complete(ft_curve[r["id"]])]
+    sup_part = [r for r in picked if sup_curve[r["id"]] and not complete(sup_curve[r["id"]])]
     if ft_part or sup_part:
         what = " and ".join(w for w, rs in (("fine-tuning", ft_part), ("the supervised reference", sup_part)) if rs)
         st.caption(f":material/hourglass_top: {what[0].upper() + what[1:]} "

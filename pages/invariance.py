@@ -44,8 +44,7 @@ widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
 
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits")
-names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: "
-                  f"{(r['summary'] or {}).get('augment') or r['config'].get('augment')}" for r in picked}
+names = {r["id"]: f"{r['method']} ({r['id'][-4:]}) · aug: {readouts.augment_of(r)}" for r in picked}
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained = {}

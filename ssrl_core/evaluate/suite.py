@@ -155,6 +155,7 @@ class RunProbes:
         (the random encoder's readout included, cached once per dataset, encoder and seed)."""
         emit = on_event or (lambda e: None)
         out = {}
+        random_net = _RandomFeatures(self.trained)  # the untrained encoder, built once, only if a reference is missing
         if self.dataset.has_labels:
             emit({"kind": "phase", "phase": "probes: kNN and label efficiency"})
             out["knn_k"] = self.knn_k()
@@ -164,9 +165,8 @@ class RunProbes:
                 emit({"kind": "phase", "phase": f"probes: label efficiency ({pr.budget_name(b)} per class)"})
                 out["label_efficiency"][pr.budget_name(b)] = self.linear(b)
             emit({"kind": "phase", "phase": "probes: random reference"})
-            feats = _RandomFeatures(self.trained)  # seconds, shared by every run like this one
-            random_reference(self.trained, budgets, features=feats)
-            random_knn(self.trained, features=feats)
+            random_reference(self.trained, budgets, features=random_net)
+            random_knn(self.trained, features=random_net)
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
             out["factors"] = self.factors()
@@ -174,7 +174,7 @@ class RunProbes:
         out["invariance"] = self.invariance()
         out["rotation_equivariance"] = self.rotation_equivariance()
         emit({"kind": "phase", "phase": "probes: the random encoder's invariance"})
-        random_invariance(self.trained)
+        random_invariance(self.trained, features=random_net)
         return out
 
 
@@ -237,12 +237,17 @@ class _RandomFeatures:
     def __init__(self, trained):
         self.trained = trained
         self._feats: np.ndarray | None = None
+        self._encoder: torch.nn.Module | None = None
 
     def encoder(self) -> torch.nn.Module:
-        """The untrained encoder: the run's architecture, initialised with the run's seed."""
-        t = self.trained
-        torch.manual_seed(t.config.seed)
-        return build_encoder(t.config.encoder, t.dataset.channels).to(t.device, memory_format=MEMORY_FORMAT).eval()
+        """The untrained encoder: the run's architecture, initialised with the run's seed
+        (built on first use, once)."""
+        if self._encoder is None:
+            t = self.trained
+            torch.manual_seed(t.config.seed)
+            self._encoder = build_encoder(t.config.encoder, t.dataset.channels).to(
+                t.device, memory_format=MEMORY_FORMAT).eval()
+        return self._encoder
 
     def __call__(self) -> np.ndarray:
         if self._feats is None:
@@ -289,13 +294,13 @@ def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, fl
     return reference_cache(trained.config).get("random-knn/label", compute)
 
 
-def random_invariance(trained) -> dict:
+def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
     """The untrained encoder's invariance per op and rotation equivariance, {"invariance":
     {op: ...}, "rotation_equivariance": accuracy}: what a run's own are read against. A
     random network is already fairly invariant to small pixel changes (noise, blur), so a
     tall bar is what training bought only where it stands above this one."""
     def compute() -> dict:
-        enc = _RandomFeatures(trained).encoder()
+        enc = (features or _RandomFeatures(trained)).encoder()
         return {"invariance": encoder_invariance(enc, trained.dataset, trained.device),
                 "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device)}
 
