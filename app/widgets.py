@@ -95,13 +95,14 @@ def options_text(options: dict) -> str:
     return ",".join(f"{k}={one(v)}" for k, v in options.items())
 
 
-def _options_parser(method_cls):
-    """``?options=temperature=0.2,proj_dim=64`` -> the options given, checked as a launch
-    checks them (ValueError naming the option, what it must be and its default)."""
+def _options_parser(method_cls, defaults: dict):
+    """``?options=temperature=0.2,proj_dim=64`` -> the options given that differ from the
+    form's ``defaults`` (an imported set's scaled ones included), checked as a launch checks
+    them (ValueError naming the option, what it must be and its default)."""
     def parse(raw: str) -> dict:
         given = parse_options([p for p in raw.split(",") if p.strip()])
         checked = method_cls.validate_options(given)
-        return {k: checked[k] for k in given if checked[k] != method_cls.defaults[k]}
+        return {k: checked[k] for k in given if checked[k] != defaults[k]}
     return parse
 
 
@@ -114,7 +115,7 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
     method's and are marked so in the help."""
     sized = sized or {}
     defaults = {**method_cls.defaults, **sized}
-    linked = urlstate.read(param, _options_parser(method_cls), {}) if param and defaults else {}
+    linked = urlstate.read(param, _options_parser(method_cls, defaults), {}) if param and defaults else {}
     if hide or not defaults:
         options = linked
     else:

@@ -153,6 +153,10 @@ def test_pretrain_page_scales_the_defaults_and_says_what_the_set_is_too_small_fo
                                           "training images, got 500")
     assert at.button(key="pt_launch").disabled
 
+    # a link asking for the built-in default on this set: kept, not taken for the scaled default
+    linked = open_page("pretrain", dataset=small, method="deepcluster", options="n_clusters=100")
+    assert linked.number_input(key=f"pt_opt_deepcluster_{small}_n_clusters").value == 100
+
     at.selectbox(key="pt_method").select("moco").run()
     assert at.number_input(key=f"pt_opt_moco_{small}_queue_size").value == 240 and not at.warning
     at.number_input(key=f"pt_opt_moco_{small}_queue_size").set_value(1024).run()
