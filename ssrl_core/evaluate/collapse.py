@@ -9,10 +9,13 @@
   Encoder features come after a ReLU, so they are non-negative and even a healthy encoder
   sits well below 1/sqrt(d) there (digits, cnn-small: random 0.005, against 1/sqrt(256) =
   0.0625); for those methods the number is a trend to read over epochs and against 0.
-- ``effective_rank``: exp of the entropy of the normalised eigenvalues of the covariance of
-  the encoder's features, the representation every probe reads (Roy & Vetterli 2007; RankMe,
-  Garrido et al. 2023): 1 when all variance lies along one direction (dimensional
-  collapse), up to d when it is spread over all of them.
+- ``effective_rank``: Roy & Vetterli's (2007) effective rank, exp of the entropy of the
+  normalised singular values, taken of the covariance matrix of the encoder's features, the
+  representation every probe reads: its singular values are its eigenvalues, the squared
+  singular values of the centred features. 1 when all variance lies along one direction
+  (dimensional collapse), up to d when it is spread evenly over all of them. RankMe
+  (Garrido et al. 2023) applies the same measure to the singular values of the feature
+  matrix itself (not squared, not centred), so its numbers differ from these.
 """
 from __future__ import annotations
 
