@@ -10,6 +10,10 @@ act on them:
 
     L = lambda * s(Z, Z') + mu * (v(Z) + v(Z')) / 2 + nu * (c(Z) + c(Z')).
 
+These are the normalisations of the paper's reference code, for which its weights 25, 25
+and 1 were chosen; the paper's equations write s with 1 / N alone (D times the s above)
+and add the two variance terms without the 1 / 2.
+
 The variance term keeps every dimension alive across the batch (no collapse to a point) and
 the covariance term decorrelates dimensions (no collapse to a line), each branch on its own,
 so no negatives, predictor, momentum encoder or weight sharing is needed.
