@@ -122,7 +122,7 @@ def vicreg(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_wei
         L = sim_weight * s + var_weight * (v(z1) + v(z2)) / 2 + cov_weight * (c(z1) + c(z2))
 
     as in the paper's reference code (``main_vicreg.py``), whose normalisation the weights
-    25 / 25 / 1 go with; the paper's eqs. 4 and 6 divide s by N only (D times this s) and add
+    25 / 25 / 1 go with; the paper's equations divide s by N only (D times this s) and add
     v(z1) + v(z2) without the 1 / 2.
     """
     n, d = z1.shape
