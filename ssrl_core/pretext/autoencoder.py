@@ -12,7 +12,7 @@ against: what they add comes from hiding part of the input. Its features keep ev
 pixel's worth of detail (position, thickness, brightness), whether or not it tells classes
 apart; on digits, where pixels nearly give the class away, that was enough to beat the
 random encoder under kNN (cnn-small, 10 epochs: loss 0.084 to 0.013, kNN 0.96 and linear
-0.98 against random's 0.92 and 0.97; docs/methods.md: +3.6 points, as much as BYOL). No
+0.98 against random's 0.92 and 0.97; docs/methods.md has the seed-0 row). No
 options.
 """
 from __future__ import annotations
