@@ -58,7 +58,8 @@ _, right = family(
     "must describe the surroundings: strokes, edges, which object this is. **Inpainting** (Context "
     "Encoders) hides one square; the **masked autoencoder** (MAE) hides three quarters of small patches "
     "and its encoder sees only the rest. Features learned this way are often weak under a frozen linear "
-    "probe on small data, and shine after fine-tuning.",
+    "probe (here too, on small data); they are meant to be fine-tuned, which is where the MAE paper gets its "
+    "best results.",
     [("the four families on one dataset", "four-families")], "inpainting")
 right.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
                                     "MAE, 75% of 4×4 patches hidden (gray)")
@@ -77,7 +78,8 @@ _, right = family(
     "Make two random views of the same image (crop, flip, colour jitter…) and teach the network that "
     "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
     "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
-    "use no negatives and need a trick (a predictor and a stop-gradient, or a variance term) not to "
+    "use no negatives and need a trick (a predictor with a stop-gradient or a moving-average target, or terms "
+    "on the batch's statistics: Barlow Twins' decorrelation, VICReg's variance and covariance) not to "
     "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
     "the augmentations decide the invariances.",
     [("colour jitter buys colour invariance", "color-invariance"),

@@ -19,7 +19,8 @@ inpainting (``--method inpainting``).
 
 What to expect: the loss falls from about 1 (the variance of normalised targets) as the
 decoder learns to continue strokes and edges; the paper trains for 800-1600 epochs. He et
-al. show MAE features are weak under a frozen linear probe and shine after fine-tuning.
+al. report a large gap between a frozen linear probe of MAE features and fine-tuning them
+(ViT-L: about 74% against 85% on ImageNet), and linear probes below MoCo v3's.
 On digits, 10 epochs (110 steps) take the loss from 0.83 to a plateau near 0.70, and the
 mean-pooled features probe below a random vit-tiny's (kNN 0.37 against 0.69, linear 0.78
 against 0.92); pooling all 64 tokens into one vector loses where strokes are, and the
