@@ -16,10 +16,11 @@ Empty clusters are re-seeded as in the paper: a non-empty cluster's centroid is 
 a small perturbation and its points are split between the two; a cluster still empty
 (e.g. duplicate images) gets weight 0 and, having no members, is never a target.
 
-Small-scale departures (an epoch here is ~10 steps, the paper's ~5000): by default the
+Small-scale departures (an epoch here is tens of steps, digits 44 and shapes 62, the
+paper's ~5000): by default the
 head is re-initialised from the new centroids (head_init=centroids, as DeepCluster-v2 in
 the SwAV paper classifies against the centroids) rather than at random, which a head
-cannot learn from scratch in ten steps; and an untrained encoder's placeholder BatchNorm
+cannot learn from scratch in so few steps; and an untrained encoder's placeholder BatchNorm
 statistics are estimated before the first clustering, so the eval-mode features clustered
 are the features the head is trained on.
 
@@ -79,8 +80,10 @@ def kmeans(x: np.ndarray, k: int, iters: int, seed: int) -> tuple[np.ndarray, np
 
 def split_empty(x: np.ndarray, assign: np.ndarray, centroids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The paper's fix for empty clusters: give an empty cluster the centroid of a random
-    non-empty one (chosen in proportion to its size) with a small opposite perturbation
-    of the two, and re-assign that cluster's points to the nearer of the two centroids."""
+    non-empty one with a small opposite perturbation of the two, and re-assign that
+    cluster's points to the nearer of the two centroids. The cluster to split is drawn in
+    proportion to its size and the perturbation is +-1/1024, as faiss's k-means does (the
+    paper says only "randomly select")."""
     assign = assign.copy()
     k = len(centroids)
     for e in np.flatnonzero(np.bincount(assign, minlength=k) == 0):
