@@ -17,10 +17,9 @@ a small perturbation and its points are split between the two; a cluster still e
 (e.g. duplicate images) gets weight 0 and, having no members, is never a target.
 
 Small-scale departures (an epoch here is tens of steps, digits 44 and shapes 62, the
-paper's ~5000): by default the
-head is re-initialised from the new centroids (head_init=centroids, as DeepCluster-v2 in
-the SwAV paper classifies against the centroids) rather than at random, which a head
-cannot learn from scratch in so few steps; and an untrained encoder's placeholder BatchNorm
+paper's ~5000): by default the head is re-initialised from the new centroids
+(head_init=centroids, as DeepCluster-v2 in the SwAV paper classifies against the
+centroids) rather than at random, which a head cannot learn from scratch in so few steps; and an untrained encoder's placeholder BatchNorm
 statistics are estimated before the first clustering, so the eval-mode features clustered
 are the features the head is trained on.
 
