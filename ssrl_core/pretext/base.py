@@ -46,7 +46,7 @@ import torch.nn as nn
 
 from ..models import Encoder
 
-MAX_WIDTH = 8192  # the widest heads the papers use (Barlow Twins, VICReg)
+MAX_WIDTH = 8192  # the widest default heads in the papers (Barlow Twins, VICReg)
 
 
 def as_flag(value, name: str) -> bool:
@@ -125,8 +125,8 @@ SHARED_RANGES: dict[str, OptionRange] = {
     "lambda_offdiag": _R(0, None, why="a loss term's weight: a negative one would reward what the term penalises"),
     "*_weight": _R(0, None, why="a loss term's weight: a negative one would reward what the term penalises"),
     "proj_dim": _R(2, MAX_WIDTH, why="the size of the embedding the loss compares: a single number leaves nothing "
-                                    f"to compare; {MAX_WIDTH} is the widest the papers use"),
-    "*_dim": _R(1, MAX_WIDTH, why=f"a layer's width; {MAX_WIDTH} is the widest the papers use"),
+                                    f"to compare; {MAX_WIDTH} is the widest of the papers' default heads"),
+    "*_dim": _R(1, MAX_WIDTH, why=f"a layer's width; {MAX_WIDTH} is the widest of the papers' default heads"),
     "*_depth": _R(1, 16, why="blocks in a network; the papers use up to 8"),
     "*_heads": _R(1, 64, why="attention heads per block"),
     "n_*": _R(2, 10000, why="the classes a head predicts: one leaves nothing to predict; 10000 is DeepCluster's "
