@@ -16,7 +16,7 @@ partition over B = 32 images and K = 30 prototypes would give each prototype abo
 image a batch, so the codes would be little more than instance labels; with the queue,
 Sinkhorn splits 288 images. The queue (a buffer, first random unit vectors) is filled from
 the first step and takes part once the prototypes start learning (after
-``freeze_prototypes``); the paper starts its queue after 15 epochs. queue_size=0 turns it
+``freeze_prototypes``); the paper's code starts its queue after 15 epochs. queue_size=0 turns it
 off. On a small set the queue must fit beside the batch in the training split, or it
 holds older embeddings of the batch's own images (counted twice in the split): an imported
 set gets queue_size = training images - batch (at most 256) by default. A warning
