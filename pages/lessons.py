@@ -26,8 +26,9 @@ if wanted and wanted not in by_id:
 if hidden("controls") and wanted:
     lesson = by_id[wanted]
 else:
-    st.caption("Each lesson asks one question the survey answers, launches the runs that answer it (reusing "
-               "finished runs with the same settings), and checks whether the expected outcome appeared. "
+    st.caption("Each lesson asks one question that the survey or the papers it covers answer, launches the runs "
+               "that answer it (reusing finished runs with the same settings), and checks whether the expected "
+               "outcome appeared. "
                "Share a lesson with a class: add `?lesson=NAME&hide=controls,nav` to this page's link, and leave "
                "out its `who=…`: that is your nickname, and everyone opening the link would share it.")
     lesson = ui.lesson_picker(lessons, wanted)

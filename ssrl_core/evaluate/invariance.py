@@ -1,6 +1,6 @@
 """Invariance of a representation to each augmentation op, and rotation equivariance.
 
-The survey's point (sec. on augmentations): the augmentations a method is trained with
+The survey's point: the augmentations a method is trained with
 decide what its features ignore. For an encoder f and an op T (applied to every image, at
 the op's default strength, with probability 1):
 

@@ -3,7 +3,7 @@
 All three read only the features of a run (``embeddings.npy``) and the dataset, so they
 take seconds and are cached in the run folder (``probes.json``) by ``evaluate.cache``.
 
-- **Label efficiency** (the survey's sec. on transfer: SSRL pays when labels are scarce):
+- **Label efficiency** (the survey's motivation: SSRL pays when labels are scarce):
   a linear readout fit on ``n`` labelled train images per class (n = 1, 5, 10, 50, or all),
   each budget over several random draws of the labelled subset (seeds), scored on the whole
   test split. The features are standardised with statistics of the whole train split:
