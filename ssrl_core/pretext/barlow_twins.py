@@ -26,8 +26,9 @@ Projector, as in the paper but narrower: Linear-BN-ReLU, Linear-BN-ReLU, Linear,
 (8192-8192-8192 there, 512-512-512 here).
 
 What to expect: the loss starts in the hundreds (mostly the diagonal: D = 512 if the two
-views were uncorrelated, 4D at most) and falls quickly; ``on_diag`` is the invariance term, ``off_diag`` the redundancy term before
-lambda. On digits (10 epochs) kNN accuracy was 0.944 against the random encoder's 0.919.
+views were uncorrelated, 4D at most) and falls quickly; ``on_diag`` is the invariance term,
+``off_diag`` the redundancy term before lambda. On digits (10 epochs, batch 128) kNN
+accuracy was 0.944 against the random encoder's 0.919.
 Options: lambda_offdiag (0.02), proj_dim (512), hidden_dim (512).
 """
 from __future__ import annotations
