@@ -34,3 +34,40 @@ def test_a_links_bad_run_ids_are_named_with_why_and_its_good_ones_kept(finished_
     assert queued in said and "queued" in said  # not "unknown": it will be there when done
     at = open_page("explore", run=queued)
     assert "queued" in _warnings(at) and queued in _warnings(at)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    """``python -m ssrl_core ARGS`` in this process: (exit status, stderr)."""
+    from ssrl_core.cli import main
+
+    rc = main(list(args))
+    return rc, capsys.readouterr().err
+
+
+def test_a_seed_a_run_cannot_train_with_is_refused_at_submission(capsys):
+    for seed in ("-1", str(2**63)):  # numpy's generators refuse the first mid-run; SQLite cannot store the second
+        rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr", "--seed", seed)
+        assert rc == 2 and f"seed must be a whole number from 0 to {2**31 - 1}, got {seed}" in err
+    assert RunStore().list() == []  # nothing queued
+
+
+def test_an_option_given_twice_is_refused_not_silently_the_last(capsys):
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr",
+                   "--option", "temperature=0.2", "--option", "temperature=0.3")
+    assert rc == 2 and "temperature is given twice (0.2 and 0.3)" in err
+    assert RunStore().list() == []
+
+
+def test_out_naming_a_file_is_refused_in_a_line_and_the_file_kept(capsys, finished_run, tmp_path):
+    rid = finished_run("random")
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    for args in (["export", "--run", rid, "--out", str(file)],
+                 ["lesson", "four-families", "--no-train", "--out", str(file)],
+                 ["train", "--dataset", "digits", "--method", "simclr", "--epochs", "1", "--out", str(file)]):
+        rc, err = _cli(capsys, *args)
+        assert rc == 2 and err.startswith("error: ") and "Traceback" not in err, (args, err)
+        assert f"--out {file} is a file" in err and "folder" in err, err
+    assert file.read_text() == "mine"
