@@ -71,3 +71,31 @@ def test_out_naming_a_file_is_refused_in_a_line_and_the_file_kept(capsys, finish
         assert rc == 2 and err.startswith("error: ") and "Traceback" not in err, (args, err)
         assert f"--out {file} is a file" in err and "folder" in err, err
     assert file.read_text() == "mine"
+
+
+# -- augmentation strengths (CLI --augment, ?augment=, the Augment page's sliders) ------------------
+
+def test_augmentation_strengths_that_break_training_are_refused_with_why():
+    import pytest
+
+    from ssrl_core.augment import parse_augment
+
+    for spec, words in [("crop(min_scale=nan)", "crop(min_scale=nan): must be a finite number"),
+                        ("noise(sigma=inf)", "noise(sigma=inf): must be a finite number"),
+                        ("color_jitter(brightness=inf)", "must be a finite number"),
+                        ("crop(min_ratio=0)", "crop(min_ratio=0): must be above 0"),
+                        ("erase(max_area=nan)", "erase(max_area=nan): must be a finite number"),
+                        ("blur(min_sigma=0)", "blur(min_sigma=0): must be above 0")]:
+        with pytest.raises(ValueError, match=r".*") as e:
+            parse_augment(spec)
+        assert words in str(e.value), (spec, str(e.value))
+
+
+def test_a_strong_blur_on_small_images_blurs_instead_of_failing():
+    import torch
+
+    from ssrl_core.augment import parse_augment
+
+    x = torch.rand(4, 3, 8, 8)  # the smallest imported size
+    y = parse_augment("blur(p=1,min_sigma=2,max_sigma=20)")(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and torch.isfinite(y).all()
