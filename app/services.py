@@ -324,7 +324,8 @@ def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dic
     ds, error = dataset(dataset_name)
     if error:
         raise ValueError(error)
-    feats = artifacts(run_dir).embeddings if run_dir and not artifacts(run_dir).dataset_mismatch(ds) else None
+    a = artifacts(run_dir) if run_dir else None
+    feats = a.embeddings if a and not a.dataset_mismatch(ds) and a.has_embeddings() else None  # else pixels
     return make(ds, feats, augment=DEFAULT_AUGMENT.get(dataset_name, "simclr"))
 
 

@@ -99,3 +99,34 @@ def test_a_strong_blur_on_small_images_blurs_instead_of_failing():
     x = torch.rand(4, 3, 8, 8)  # the smallest imported size
     y = parse_augment("blur(p=1,min_sigma=2,max_sigma=20)")(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+# -- damaged or hand-edited run folders ----------------------------------------------------------
+
+def _damage(rid: str, name: str, content: bytes) -> None:
+    from pathlib import Path
+
+    (Path(RunStore().get(rid)["run_dir"]) / name).write_bytes(content)
+
+
+def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_which_file(finished_run, capsys,
+                                                                                       tmp_path):
+    good, bad = finished_run("random"), finished_run("random")
+    for content in (b'\xff\xfe garbage', json.dumps({"dataset": "digits", "future_key": 1}).encode(), b"[1, 2]"):
+        _damage(bad, "config.json", content)
+        _damage(bad, "epochs.jsonl", b'\xff\xfe\n[1]\n"x"\n')  # a cut or overwritten log: no curve, no crash
+        for page in ("compare", "evaluate", "invariance"):
+            open_page(page, runs=f"{bad},{good}")  # asserts no exception
+        rc, err = _cli(capsys, "export", "--run", bad, "--out", str(tmp_path / "export"))
+        assert rc == 2 and "config.json cannot be read" in err and "train the run again" in err, err
+    assert not (tmp_path / "export").exists() or not any((tmp_path / "export").iterdir())  # nothing half-written
+
+
+def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_index(finished_run):
+    rid = finished_run("random")
+    _damage(rid, "index.faiss", b"garbage")  # derived from the embeddings: rebuilt in memory
+    at = open_page("explore", run=rid, image="3")
+    assert any("8 nearest neighbours" in m.value for m in at.markdown)
+    _damage(rid, "embeddings.npy", b"\x93NUMPY")  # cut short
+    at = open_page("explore", run=rid, image="3")
+    assert "embeddings.npy cannot be read" in _warnings(at) and "train the run again" in _warnings(at)
