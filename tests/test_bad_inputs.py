@@ -122,7 +122,8 @@ def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_wh
     assert not (tmp_path / "export").exists() or not any((tmp_path / "export").iterdir())  # nothing half-written
 
 
-def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_index(finished_run):
+def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_index(finished_run, capsys,
+                                                                                      tmp_path):
     rid = finished_run("random")
     _damage(rid, "index.faiss", b"garbage")  # derived from the embeddings: rebuilt in memory
     at = open_page("explore", run=rid, image="3")
@@ -130,3 +131,7 @@ def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_
     _damage(rid, "embeddings.npy", b"\x93NUMPY")  # cut short
     at = open_page("explore", run=rid, image="3")
     assert "embeddings.npy cannot be read" in _warnings(at) and "train the run again" in _warnings(at)
+    from ssrl_core.cli import main
+
+    assert main(["export", "--run", rid, "--out", str(tmp_path / "export")]) == 2
+    assert "embeddings.npy cannot be read" in capsys.readouterr().err  # not "the evaluation did not finish"

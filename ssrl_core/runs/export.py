@@ -184,8 +184,10 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     from ..data import load_dataset
 
     a = art.RunArtifacts(run_dir)
-    if not a.has_embeddings():
+    if not (a.dir / art.EMBEDDINGS).exists():
         raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
+    if a.embeddings_problem():  # there, but cut short or overwritten
+        raise ValueError(a.embeddings_problem())
     emb = np.asarray(a.embeddings, dtype=np.float32)
     ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
     stale = a.dataset_mismatch(ds)
