@@ -368,7 +368,8 @@ def nickname_input() -> None:
     stored with every run submitted from this session; no login). It also lives in the URL
     (``?who=``), so a reload or a link opened in a new tab keeps the same nickname."""
     if "nickname" not in st.session_state:
-        raw = (st.query_params.get("who") or "").strip()
+        # one line: a link's line break or tab becomes a space (the store refuses them)
+        raw = "".join(c if c.isprintable() else " " for c in st.query_params.get("who") or "").strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "

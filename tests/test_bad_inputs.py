@@ -135,3 +135,11 @@ def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_
 
     assert main(["export", "--run", rid, "--out", str(tmp_path / "export")]) == 2
     assert "embeddings.npy cannot be read" in capsys.readouterr().err  # not "the evaluation did not finish"
+
+
+def test_a_nickname_with_a_line_break_is_refused_by_the_cli_and_cleaned_from_a_link(capsys):
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr", "--nickname", "ada\nrm -rf")
+    assert rc == 2 and "nickname" in err and "line break" in err
+    assert RunStore().list() == []
+    at = open_page(who="ada\n**bob**\tx")
+    assert at.session_state["nickname"] == "ada **bob** x"  # one line, as the box could have been typed
