@@ -366,6 +366,8 @@ def cmd_worker(args) -> int:
     from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker, worker_count
 
+    if args.idle_exit is not None and not 0 <= args.idle_exit < float("inf"):  # nan: never idle long enough
+        raise ValueError(f"--idle-exit must be a number of seconds, 0 or more, got {args.idle_exit:g}")
     if (args.backend or backend()) == "ray":
         if args.slot is not None:
             raise ValueError("--slot is for local workers; the Ray dispatcher has no slot (one per SSRL_HOME)")

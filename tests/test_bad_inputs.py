@@ -143,3 +143,9 @@ def test_a_nickname_with_a_line_break_is_refused_by_the_cli_and_cleaned_from_a_l
     assert RunStore().list() == []
     at = open_page(who="ada\n**bob**\tx")
     assert at.session_state["nickname"] == "ada **bob** x"  # one line, as the box could have been typed
+
+
+def test_a_worker_idle_exit_that_is_no_duration_is_refused(capsys):
+    for value in ("-5", "nan", "inf"):  # with nan the worker served forever
+        rc, err = _cli(capsys, "worker", "--idle-exit", value)
+        assert rc == 2 and f"--idle-exit must be a number of seconds, 0 or more, got {value}" in err, err
