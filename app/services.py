@@ -196,6 +196,20 @@ def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -
     return runs
 
 
+def not_offered(run_id: str) -> str:
+    """Why a link's run id is not among a page's runs: it does not exist, has not finished
+    yet, or ended without a result."""
+    run = store().get(run_id)
+    if run is None:
+        return "no run has that id"
+    if run["status"] in ACTIVE:
+        return f"that run is still {run['status']}: it can be shown once it is done"
+    if run["status"] != "done":
+        return f"that run {run['status']}, so it has no result to show" if run["status"] == "failed" else \
+            f"that run was {run['status']}, so it has no result to show"
+    return "that run is not one of those offered here (another dataset, or not trained)"
+
+
 def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
     """Import an uploaded zip (a file-like object) as a dataset; returns the report dict.
     Raises ValueError (ArchiveRejected and NameTaken included) with the reason; ``replace``
@@ -310,7 +324,8 @@ def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dic
     ds, error = dataset(dataset_name)
     if error:
         raise ValueError(error)
-    feats = artifacts(run_dir).embeddings if run_dir and not artifacts(run_dir).dataset_mismatch(ds) else None
+    a = artifacts(run_dir) if run_dir else None
+    feats = a.embeddings if a and not a.dataset_mismatch(ds) and a.has_embeddings() else None  # else pixels
     return make(ds, feats, augment=DEFAULT_AUGMENT.get(dataset_name, "simclr"))
 
 

@@ -54,13 +54,40 @@ def choice(options: Sequence[str], why: str | None = None) -> Callable[[str], st
     return parse
 
 
-def choices(options: Sequence[str], why: str | None = None) -> Callable[[str], list[str]]:
-    """A comma-separated list of options (``?runs=a,b``); any unknown one rejects the list."""
-    one = choice(options, why)
+class PartlyValid(ValueError):
+    """Part of a link's value was valid: ``read`` uses ``value`` (the valid part) and warns
+    about the rest (the message)."""
+
+    def __init__(self, message: str, value: Any):
+        super().__init__(message)
+        self.value = value
+
+
+def choices(options: Sequence[str], why: str | Callable[[str], str] | None = None) -> Callable[[str], list[str]]:
+    """A comma-separated list of options (``?runs=a,b``), each once. Unknown ones are named
+    (with ``why``: a reason, or a function giving each one's) and left out; the others are
+    kept (``PartlyValid``), and a list with none valid is refused."""
+    reason = why if callable(why) else None
+    one = choice(options, None if callable(why) else why)
 
     def parse(raw: str) -> list[str]:
-        return [one(v.strip()) for v in raw.split(",") if v.strip()]
+        kept, bad = [], []
+        for v in dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()):  # a value twice counts once
+            try:
+                kept.append(one(v))
+            except ValueError as e:
+                bad.append(f"{_short(v)}: {reason(v) if reason else e}")
+        if bad and kept:
+            raise PartlyValid("; ".join(bad), kept)
+        if bad:
+            raise ValueError("; ".join(bad))
+        return kept
     return parse
+
+
+def _short(raw: str, n: int = 80) -> str:
+    """``raw`` as a warning shows it: a long value cut, so the warning stays one line."""
+    return raw if len(raw) <= n else raw[:n - 1] + "…"
 
 
 def _ranged(cast: Callable[[str], Any], not_one: str, lo, hi, show: str) -> Callable[[str], Any]:
@@ -91,8 +118,12 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
         return default
     try:
         return parse(raw)
+    except PartlyValid as e:
+        st.warning(f"Ignored part of `{param}={_short(raw)}` from the link ({e}); using {e.value!r}.",
+                   icon=":material/link_off:")
+        return e.value
     except ValueError as e:
-        st.warning(f"Ignored `{param}={raw}` from the link ({e}); using {default!r} instead.",
+        st.warning(f"Ignored `{param}={_short(raw)}` from the link ({e}); using {default!r} instead.",
                    icon=":material/link_off:")
         return default
 

@@ -172,8 +172,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
     if multi:  # ?runs=ID,ID
         if hide:  # a teacher's link: its runs, no box
-            picked = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"),
-                                   ids[:default_n])
+            picked = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
         elif key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
             kept = [i for i in st.session_state[key] if i in by_id]
@@ -181,17 +180,26 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                 st.session_state[key] = kept or ids[:default_n]
             picked = st.multiselect(label, ids, key=key, format_func=fmt)
         else:  # the first: the link's runs
-            start = urlstate.read("runs", urlstate.choices(ids, "one of the ids is not a finished run"), ids[:default_n])
+            start = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
             picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         return [by_id[i] for i in picked]
     if not ids:
         return None
-    picked = urlstate.read("run", urlstate.choice(ids, "no finished run has that id"), ids[0])
+    picked = urlstate.read("run", _offered_run(ids), ids[0])
     if not hide:
         picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
     st.query_params["run"] = picked
     return by_id.get(picked)
+
+
+def _offered_run(ids: list[str]):
+    """``?run=`` parsed: one of ``ids``, or ValueError saying why the run is not offered."""
+    def parse(raw: str) -> str:
+        if raw not in ids:
+            raise ValueError(services.not_offered(raw))
+        return raw
+    return parse
 
 
 def accuracy_caveats(dataset_name: str, where=st) -> bool:
@@ -360,7 +368,8 @@ def nickname_input() -> None:
     stored with every run submitted from this session; no login). It also lives in the URL
     (``?who=``), so a reload or a link opened in a new tab keeps the same nickname."""
     if "nickname" not in st.session_state:
-        raw = (st.query_params.get("who") or "").strip()
+        # one line: a link's line break or tab becomes a space (the store refuses them)
+        raw = "".join(c if c.isprintable() else " " for c in st.query_params.get("who") or "").strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "

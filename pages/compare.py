@@ -125,10 +125,11 @@ else:
         st.stop()
     st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row))
     for r in picked:
-        if stale.get(r["id"]):
-            st.markdown(f"**{name[r['id']]}**: no neighbours: {stale[r['id']]}")
+        why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()
+        if why_not:
+            st.markdown(f"**{name[r['id']]}**: no neighbours: {why_not}")
             continue
-        nb = arts[r["id"]].neighbours(int(row), k=8) if arts[r["id"]].has_embeddings() else []
+        nb = arts[r["id"]].neighbours(int(row), k=8)
         same = readouts.sharing(ds.labels, int(row), nb)
         shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")

@@ -58,7 +58,10 @@ if state_key not in st.session_state:  # a link or a reload: the image in the ad
     st.session_state[state_key] = urlstate.read("image", urlstate.integer(0, last), None)
 selected = st.session_state[state_key]
 urlstate.write("image", selected, None)
-neighbours = art.neighbours(selected, k=8) if selected is not None else []
+unreadable = art.embeddings_problem()  # a damaged folder: the map draws, neighbours cannot be found
+if unreadable:
+    st.warning(f"No neighbours can be shown: {unreadable}", icon=":material/warning:")
+neighbours = art.neighbours(selected, k=8) if selected is not None and not unreadable else []
 
 # an uploaded image (its box is further down; its file is in the session already): its neighbours, once,
 # for the box below and for a cross on the map where they lie

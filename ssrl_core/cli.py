@@ -258,6 +258,19 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
+        return 2
+
+
+def out_folder(path: str, flag: str = "--out") -> Path:
+    """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{flag} {path} is a file, not a folder: give the path of a folder to write into "
+                         "(it is made when missing); the file was left as it is")
+    return out
 
 
 def warn(warnings: list[str]) -> None:
@@ -273,6 +286,7 @@ def cmd_train(args) -> int:
     from .train import preflight
 
     cfg = _config(args)
+    out = out_folder(args.out)
     # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
     # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
     warn(preflight(cfg, here=True))
@@ -289,7 +303,7 @@ def cmd_train(args) -> int:
             bar.set_description(e["phase"])
             bar.refresh()
 
-    summary = execute(cfg, Path(args.out), on_event=on_event, with_umap=not args.no_umap)
+    summary = execute(cfg, out, on_event=on_event, with_umap=not args.no_umap)
     bar.close()
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
@@ -352,6 +366,8 @@ def cmd_worker(args) -> int:
     from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker, worker_count
 
+    if args.idle_exit is not None and not 0 <= args.idle_exit < float("inf"):  # nan: never idle long enough
+        raise ValueError(f"--idle-exit must be a number of seconds, 0 or more, got {args.idle_exit:g}")
     if (args.backend or backend()) == "ray":
         if args.slot is not None:
             raise ValueError("--slot is for local workers; the Ray dispatcher has no slot (one per SSRL_HOME)")
@@ -493,7 +509,7 @@ def cmd_lesson(args) -> int:
     lesson = load_by_name(args.name)
     cap = QUICK_EPOCHS if args.quick else args.max_epochs
     lesson = lesson.scaled(cap)
-    verdict = run_headless(lesson, Path(args.out), reuse_from=[Path(p) for p in args.reuse_from],
+    verdict = run_headless(lesson, out_folder(args.out), reuse_from=[Path(p) for p in args.reuse_from],
                            with_umap=args.umap, on_line=lambda s: print(s, file=sys.stderr, flush=True),
                            train=not args.no_train)
     print(json.dumps(verdict, indent=2))
@@ -519,8 +535,9 @@ def cmd_export(args) -> int:
     from .runs.store import RunStore
 
     run_dir = resolve_run(args.run)
+    out = out_folder(args.out)
     row = next((r for r in RunStore().list(limit=100_000) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
-    print(json.dumps(export_run(run_dir, Path(args.out), run=row), indent=2))
+    print(json.dumps(export_run(run_dir, out, run=row), indent=2))
     return 0
 
 

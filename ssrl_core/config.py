@@ -21,6 +21,7 @@ DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop
 DEFAULT_BATCH = {"digits": 32}
 BATCH_SIZE = 128
 STEPS_PER_EPOCH = 40  # about what digits makes at 32 (44)
+SEED_MAX = 2**31 - 1  # the Pretrain page's bound too
 
 
 def batch_for(n_train: int) -> int:
@@ -103,8 +104,9 @@ class RunConfig:
             bad(f"learning rate must be above 0 and at most 10, got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1):
             bad(f"weight decay must be between 0 and 1, got {self.weight_decay!r}")
-        if not isinstance(self.seed, int):
-            bad(f"seed must be a whole number, got {self.seed!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
+            # numpy's generators (the probes, the split) refuse a negative seed mid-run; SQLite stores 64 bits
+            bad(f"seed must be a whole number from 0 to {SEED_MAX}, got {self.seed!r}")
         if not isinstance(self.options, dict):
             bad("options must be a mapping of key=value pairs")
         parse_augment(self.augment_spec)  # raises with advice
@@ -158,11 +160,19 @@ def parse_options(pairs: list[str] | None) -> dict:
     out: dict = {}
     for pair in pairs or []:
         key, sep, val = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValueError(f"option {pair!r} must look like key=value")
         val = val.strip()
         try:
-            out[key.strip()] = json.loads(val)
+            value = json.loads(val)
         except json.JSONDecodeError:
-            out[key.strip()] = val
+            value = val
+        if key in out:  # which one was meant? not the last one silently
+            raise ValueError(f"option {key} is given twice ({_shown(out[key])} and {_shown(value)}): give it once")
+        out[key] = value
     return out
+
+
+def _shown(value) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value

@@ -5,6 +5,8 @@ strength parameters: ``crop(min_scale=0.3),flip,color_jitter(p=0.5,hue=0)``.
 """
 from __future__ import annotations
 
+import math
+
 import re
 
 import torch
@@ -87,6 +89,8 @@ def parse_augment(spec: str | None) -> Pipeline:
 
 def _check_ranges(op: Op) -> None:
     for k, v in op.params().items():
+        if not math.isfinite(v):  # nan slips past every comparison below; inf makes nan images
+            raise ValueError(f"{op.name}({k}={v:g}): must be a finite number")
         if v < 0:
             raise ValueError(f"{op.name}({k}={v:g}): must not be negative")
         if (k == "p" or k.endswith("scale") or k.endswith("area")) and v > 1:
@@ -97,6 +101,9 @@ def _check_ranges(op: Op) -> None:
             raise ValueError(f"{op.name}: {lo} ({p[lo]:g}) must not exceed {hi} ({p[hi]:g})")
     if op.name == "crop" and op.params()["min_scale"] <= 0:
         raise ValueError("crop(min_scale=...) must be above 0")
+    for k in ("min_ratio", "min_sigma"):  # a log of 0; a Gaussian of width 0 (nan images)
+        if k in op.params() and op.params()[k] <= 0:
+            raise ValueError(f"{op.name}({k}={op.params()[k]:g}): must be above 0")
 
 
 def describe_ops() -> list[dict]:

@@ -164,7 +164,7 @@ class Blur(Op):
     def __call__(self, x, g=None):
         b, c, h, w = x.shape
         sigma = _rand(b, x, g, self.min_sigma, self.max_sigma)
-        radius = max(1, math.ceil(2 * self.max_sigma))
+        radius = max(1, min(math.ceil(2 * self.max_sigma), min(h, w) - 1))  # reflect padding needs radius < size
         t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
         k = torch.exp(-(t[None] ** 2) / (2 * sigma[:, None].to(x.dtype) ** 2))
         k = k / k.sum(1, keepdim=True)  # [B, K]

@@ -39,15 +39,17 @@ def snapshot_epochs(epochs: int) -> set[int]:
 def read_epochs(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / EPOCHS_LOG
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(errors="replace").splitlines()
     except FileNotFoundError:
         return []
     out = []
     for line in lines:
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a crash
+        if isinstance(entry, dict):  # one epoch's record; anything else is no epoch
+            out.append(entry)
     return out
 
 

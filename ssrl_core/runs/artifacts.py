@@ -39,10 +39,21 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``; None when it is missing or not one (cut short, not
+    text, a list, a folder...)."""
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):  # ValueError: bad JSON, or bytes that are not UTF-8
         return None
+    return obj if isinstance(obj, dict) else None
+
+
+DAMAGED = "the run folder was damaged or edited by hand: restore the file, or train the run again"
+
+
+def unreadable(path: Path, why) -> ValueError:
+    """The error for a run file that is there but cannot be read: which, why, and what to do."""
+    return ValueError(f"{path} cannot be read ({why}): {DAMAGED}")
 
 
 def record_dataset(run_dir: Path, ds) -> dict:
@@ -74,6 +85,22 @@ class RunArtifacts:
     @property
     def config(self) -> dict | None:
         return read_json(self.dir / CONFIG)
+
+    def run_config(self):
+        """``config.json`` as a ``RunConfig``; ValueError naming the file when it is missing
+        or cannot be read (damaged, or edited by hand into something that is no config)."""
+        from ..config import RunConfig
+
+        path = self.dir / CONFIG
+        if not path.exists():
+            raise ValueError(f"{self.dir} has no {CONFIG}: is it a finished run folder?")
+        try:
+            cfg = json.loads(path.read_text())
+            if not isinstance(cfg, dict):
+                raise ValueError(f"a JSON {type(cfg).__name__}, not an object")
+            return RunConfig.from_dict(cfg)
+        except (OSError, ValueError, TypeError) as e:
+            raise unreadable(path, e) from None
 
     @property
     def dataset(self) -> dict | None:
@@ -131,18 +158,35 @@ class RunArtifacts:
     def references(self) -> dict:
         """The shared random-encoder and supervised-from-scratch results for this run's
         dataset, encoder, augmentations and seed (``evaluate.suite.reference_cache``)."""
-        from ..config import RunConfig
         from ..evaluate.suite import reference_cache
 
-        cfg = self.config
-        return reference_cache(RunConfig.from_dict(cfg)).read() if cfg else {}
+        try:
+            cfg = self.run_config()
+        except ValueError:  # no config, or a damaged one: no reference can be told (the export says why)
+            return {}
+        return reference_cache(cfg).read()
+
+    def embeddings_problem(self) -> str | None:
+        """Why the embeddings cannot be read (missing, cut short, not an array of vectors),
+        or None when they can."""
+        path = self.dir / EMBEDDINGS
+        try:
+            shape = np.load(path, mmap_mode="r").shape
+        except FileNotFoundError:
+            return f"{path} is missing: {DAMAGED}"
+        except (OSError, ValueError, EOFError) as e:
+            return str(unreadable(path, e))
+        return None if len(shape) == 2 else str(unreadable(path, f"shape {shape}, not [images, features]"))
 
     def has_embeddings(self) -> bool:
-        return (self.dir / EMBEDDINGS).exists()
+        return self.embeddings_problem() is None
 
     @cached_property
     def embeddings(self) -> np.ndarray:
-        return np.load(self.dir / EMBEDDINGS)
+        try:
+            return np.load(self.dir / EMBEDDINGS)
+        except (OSError, ValueError, EOFError) as e:
+            raise unreadable(self.dir / EMBEDDINGS, e) from None
 
     def map(self) -> tuple[np.ndarray | None, str | None]:
         """The best 2-D map there is: UMAP when ready, PCA until then."""
@@ -158,7 +202,10 @@ class RunArtifacts:
         from ..evaluate.index import load_index
 
         if (self.dir / INDEX).exists():
-            return load_index(self.dir / INDEX)
+            try:
+                return load_index(self.dir / INDEX)
+            except RuntimeError:  # a damaged index (faiss's error): it is made from the embeddings, so made again
+                pass
         from ..evaluate.embed import l2_normalize
         from ..evaluate.index import build_index
 

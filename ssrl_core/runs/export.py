@@ -111,10 +111,8 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     """The run's card as a JSON-able dict. ``run`` is its store row when it has one (id,
     nickname, times); a bare run folder has only its files."""
     a = art.RunArtifacts(run_dir)
-    cfg_dict = a.config
-    if cfg_dict is None:
-        raise ValueError(f"{run_dir} has no {art.CONFIG}: is it a finished run folder?")
-    cfg = RunConfig.from_dict(cfg_dict)
+    cfg = a.run_config()  # ValueError naming config.json when it is missing or damaged
+    cfg_dict = cfg.to_dict()
     summary = a.summary or {}
     metrics = {**a.metrics, **{k: v for k, v in summary.items() if k not in cfg_dict}}
     durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
@@ -186,8 +184,10 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     from ..data import load_dataset
 
     a = art.RunArtifacts(run_dir)
-    if not a.has_embeddings():
+    if not (a.dir / art.EMBEDDINGS).exists():
         raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
+    if a.embeddings_problem():  # there, but cut short or overwritten
+        raise ValueError(a.embeddings_problem())
     emb = np.asarray(a.embeddings, dtype=np.float32)
     ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
     stale = a.dataset_mismatch(ds)

@@ -148,6 +148,9 @@ class RunStore:
             cfg.validate()
         limits = limits or Limits.from_env()
         nickname = (nickname or "").strip() or None
+        if nickname and not nickname.isprintable():  # it is one line of the runs table and of every page
+            raise ValueError(f"nickname {nickname!r} has a line break, tab or other control character: "
+                             "give it as one line of plain text")
         ids: list[str] = []
         keys = [cfg.to_json() for cfg in cfgs]
         with self._conn() as c:

@@ -1,0 +1,151 @@
+"""Bad input on every surface (links, the command line, files a user hands in): a message
+that says what was wrong and what to do, never a traceback, nothing lost or misplaced."""
+import json
+
+from ssrl_core.config import RunConfig
+from ssrl_core.runs.store import RunStore
+
+from .test_app import open_page
+
+
+def _warnings(at) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+# -- links -----------------------------------------------------------------------------------
+
+def test_a_link_naming_a_run_twice_shows_it_once(finished_run):
+    a, b = finished_run("random"), finished_run("random")
+    for hide in ("", "controls"):  # the box, and a teacher's link without one
+        at = open_page("compare", runs=f"{a},{a},{b}", **({"hide": hide} if hide else {}))
+        assert not at.exception
+        if not hide:
+            assert at.multiselect(key="cmp_runs").value == [a, b]
+        assert at.query_params["runs"] == f"{a},{b}"
+
+
+def test_a_links_bad_run_ids_are_named_with_why_and_its_good_ones_kept(finished_run):
+    a, b = finished_run("random"), finished_run("random")
+    queued = RunStore().submit(RunConfig(dataset="digits", method="simclr", epochs=1))
+    at = open_page("compare", runs=f"{a},nope,{queued},{b}")
+    assert at.multiselect(key="cmp_runs").value == [a, b]  # the runs that can be shown still are
+    said = _warnings(at)
+    assert "nope" in said and "no run has that id" in said
+    assert queued in said and "queued" in said  # not "unknown": it will be there when done
+    at = open_page("explore", run=queued)
+    assert "queued" in _warnings(at) and queued in _warnings(at)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    """``python -m ssrl_core ARGS`` in this process: (exit status, stderr)."""
+    from ssrl_core.cli import main
+
+    rc = main(list(args))
+    return rc, capsys.readouterr().err
+
+
+def test_a_seed_a_run_cannot_train_with_is_refused_at_submission(capsys):
+    for seed in ("-1", str(2**63)):  # numpy's generators refuse the first mid-run; SQLite cannot store the second
+        rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr", "--seed", seed)
+        assert rc == 2 and f"seed must be a whole number from 0 to {2**31 - 1}, got {seed}" in err
+    assert RunStore().list() == []  # nothing queued
+
+
+def test_an_option_given_twice_is_refused_not_silently_the_last(capsys):
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr",
+                   "--option", "temperature=0.2", "--option", "temperature=0.3")
+    assert rc == 2 and "temperature is given twice (0.2 and 0.3)" in err
+    assert RunStore().list() == []
+
+
+def test_out_naming_a_file_is_refused_in_a_line_and_the_file_kept(capsys, finished_run, tmp_path):
+    rid = finished_run("random")
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    for args in (["export", "--run", rid, "--out", str(file)],
+                 ["lesson", "four-families", "--no-train", "--out", str(file)],
+                 ["train", "--dataset", "digits", "--method", "simclr", "--epochs", "1", "--out", str(file)]):
+        rc, err = _cli(capsys, *args)
+        assert rc == 2 and err.startswith("error: ") and "Traceback" not in err, (args, err)
+        assert f"--out {file} is a file" in err and "folder" in err, err
+    assert file.read_text() == "mine"
+
+
+# -- augmentation strengths (CLI --augment, ?augment=, the Augment page's sliders) ------------------
+
+def test_augmentation_strengths_that_break_training_are_refused_with_why():
+    import pytest
+
+    from ssrl_core.augment import parse_augment
+
+    for spec, words in [("crop(min_scale=nan)", "crop(min_scale=nan): must be a finite number"),
+                        ("noise(sigma=inf)", "noise(sigma=inf): must be a finite number"),
+                        ("color_jitter(brightness=inf)", "must be a finite number"),
+                        ("crop(min_ratio=0)", "crop(min_ratio=0): must be above 0"),
+                        ("erase(max_area=nan)", "erase(max_area=nan): must be a finite number"),
+                        ("blur(min_sigma=0)", "blur(min_sigma=0): must be above 0")]:
+        with pytest.raises(ValueError, match=r".*") as e:
+            parse_augment(spec)
+        assert words in str(e.value), (spec, str(e.value))
+
+
+def test_a_strong_blur_on_small_images_blurs_instead_of_failing():
+    import torch
+
+    from ssrl_core.augment import parse_augment
+
+    x = torch.rand(4, 3, 8, 8)  # the smallest imported size
+    y = parse_augment("blur(p=1,min_sigma=2,max_sigma=20)")(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+# -- damaged or hand-edited run folders ----------------------------------------------------------
+
+def _damage(rid: str, name: str, content: bytes) -> None:
+    from pathlib import Path
+
+    (Path(RunStore().get(rid)["run_dir"]) / name).write_bytes(content)
+
+
+def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_which_file(finished_run, capsys,
+                                                                                       tmp_path):
+    good, bad = finished_run("random"), finished_run("random")
+    for content in (b'\xff\xfe garbage', json.dumps({"dataset": "digits", "future_key": 1}).encode(), b"[1, 2]"):
+        _damage(bad, "config.json", content)
+        _damage(bad, "epochs.jsonl", b'\xff\xfe\n[1]\n"x"\n')  # a cut or overwritten log: no curve, no crash
+        for page in ("compare", "evaluate", "invariance"):
+            open_page(page, runs=f"{bad},{good}")  # asserts no exception
+        rc, err = _cli(capsys, "export", "--run", bad, "--out", str(tmp_path / "export"))
+        assert rc == 2 and "config.json cannot be read" in err and "train the run again" in err, err
+    assert not (tmp_path / "export").exists() or not any((tmp_path / "export").iterdir())  # nothing half-written
+
+
+def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_index(finished_run, capsys,
+                                                                                      tmp_path):
+    rid = finished_run("random")
+    _damage(rid, "index.faiss", b"garbage")  # derived from the embeddings: rebuilt in memory
+    at = open_page("explore", run=rid, image="3")
+    assert any("8 nearest neighbours" in m.value for m in at.markdown)
+    _damage(rid, "embeddings.npy", b"\x93NUMPY")  # cut short
+    at = open_page("explore", run=rid, image="3")
+    assert "embeddings.npy cannot be read" in _warnings(at) and "train the run again" in _warnings(at)
+    from ssrl_core.cli import main
+
+    assert main(["export", "--run", rid, "--out", str(tmp_path / "export")]) == 2
+    assert "embeddings.npy cannot be read" in capsys.readouterr().err  # not "the evaluation did not finish"
+
+
+def test_a_nickname_with_a_line_break_is_refused_by_the_cli_and_cleaned_from_a_link(capsys):
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr", "--nickname", "ada\nrm -rf")
+    assert rc == 2 and "nickname" in err and "line break" in err
+    assert RunStore().list() == []
+    at = open_page(who="ada\n**bob**\tx")
+    assert at.session_state["nickname"] == "ada **bob** x"  # one line, as the box could have been typed
+
+
+def test_a_worker_idle_exit_that_is_no_duration_is_refused(capsys):
+    for value in ("-5", "nan", "inf"):  # with nan the worker served forever
+        rc, err = _cli(capsys, "worker", "--idle-exit", value)
+        assert rc == 2 and f"--idle-exit must be a number of seconds, 0 or more, got {value}" in err, err
