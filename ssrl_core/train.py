@@ -215,8 +215,11 @@ def train_step(method: PretextMethod, optimizer: torch.optim.Optimizer, scaler, 
 RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "options")
 
 
-def check_resumable(meta: dict, cfg: RunConfig, path: Path) -> None:
-    """Refuse to continue a checkpoint that belongs to a different run."""
+def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> None:
+    """Refuse to continue a checkpoint that belongs to a different run, or whose dataset's
+    images changed under the same name since it was written (an imported set imported again):
+    continuing would train one encoder on two sets. Checkpoints written before the content
+    fingerprint was stored in them (``data``) are not checked for it."""
     old = meta.get("config")
     if not old:
         return
@@ -226,6 +229,12 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path) -> None:
         now = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in diff)
         raise ValueError(f"{path.parent} already holds a run with {was}, not {now}: "
                          f"choose another output folder, or delete {path.name} to start over")
+    began_on = meta.get("data")
+    if dataset is not None and began_on and began_on != dataset.fingerprint:
+        raise ValueError(f"{cfg.dataset}'s images changed since this run began training (fingerprint "
+                         f"{dataset.fingerprint} now, {began_on} then: an imported set imported again), so "
+                         f"continuing would train one encoder on two sets: import the original archive again to "
+                         f"continue it, or start a new run (another output folder, or delete {path} to start over)")
 
 
 def pretrain(
@@ -246,11 +255,12 @@ def pretrain(
         unsized = given.resolved(device.type, sized_options=False)
         if (meta.get("config") or {}).get("options") == unsized.options != cfg.options:
             cfg = unsized  # begun before an imported set's options were scaled to its size: continue as begun
-        check_resumable(meta, cfg, ckpt)
+        check_resumable(meta, cfg, ckpt, dataset)
     method = build(cfg, device, dataset)
 
     if not method.trainable or cfg.epochs == 0:
-        save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True, "config": cfg.to_dict()})
+        save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True, "config": cfg.to_dict(),
+                                             "data": dataset.fingerprint})
         emit({"kind": "epoch_end", "epoch": 0, "epochs": 0, "loss": None, "images_per_s": None})
         return Trained(method, dataset, cfg, device, precision.name, 0.0, 0.0, None)
 
@@ -319,7 +329,8 @@ def pretrain(
                 last_report = now
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = float(loss_sum) / steps_per_epoch
-        save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict()}, {"rng": gen.get_state()})
+        save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
+                                                   "data": dataset.fingerprint}, {"rng": gen.get_state()})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())

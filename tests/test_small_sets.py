@@ -181,3 +181,29 @@ def test_a_run_begun_before_the_scaling_continues_with_the_options_it_began_with
     assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
     assert trained.config.options == {} and len(trained.method.queue) == 1024
     assert len(load_trained(tmp_path).method.queue) == 1024  # and it loads as it trained
+
+
+def test_a_run_is_not_continued_on_a_set_imported_again_with_other_images(small, tmp_path):
+    """The worker resumes an interrupted run from its checkpoint; if the set was imported
+    again in between, continuing would train one encoder on two sets. It is refused, the
+    checkpoint is left as it was, and with the original images back the run continues."""
+    from ssrl_core.data.custom import import_images
+    from ssrl_core.train import pretrain
+
+    run = tmp_path / "run"
+    pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16), run)
+    before = (run / "checkpoint.safetensors").read_bytes()
+    original = {f"{c}/{i}.png": png((3 * i, 100 * k, 255 - 3 * i)) for k, c in enumerate(("leaf", "bark"))
+                for i in range(80)}
+    other = {f"{c}/{i}.png": png((255 - 3 * i, 50 * k, 3 * i)) for k, c in enumerate(("leaf", "bark"))
+             for i in range(80)}
+    import_images(make_zip(tmp_path / "other.zip", other), small, replace=True)
+    with pytest.raises(ValueError, match=r"small's images changed since this run began training .* import the "
+                                         r"original archive again to continue it, or start a new run"):
+        pretrain(RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16), run)
+    assert (run / "checkpoint.safetensors").read_bytes() == before
+
+    import_images(make_zip(tmp_path / "again.zip", original), small, replace=True)
+    events = []
+    pretrain(RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16), run, on_event=events.append)
+    assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
