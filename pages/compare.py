@@ -47,11 +47,13 @@ for r in picked:
                  "rotation predictable": p.get("rotation_equivariance"), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "final loss": s.get("final_loss"),
                  "train s": s.get("train_seconds")})
-st.dataframe(rows, hide_index=True, key="cmp_table", column_config={
-    **{c: st.column_config.NumberColumn(format="%.3f") for c in
-       ("kNN acc", "linear acc", "linear, 1 label/class", "linear, 10 labels/class", "rotation predictable",
-        "final loss")},
-    "kNN gain over random": st.column_config.TextColumn(alignment="right", help=readouts.GAIN_HELP + ".")})
+widgets.numbers_table(rows, "cmp_table", {**{c: 3 for c in ("kNN acc", "linear acc", "linear, 1 label/class",
+                                                           "linear, 10 labels/class", "rotation predictable",
+                                                           "final loss")},
+                                          "embedding std": 4, "effective rank": 1, "train s": 1},
+                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
+                      **{"kNN gain over random": st.column_config.TextColumn(alignment="right",
+                                                                             help=readouts.GAIN_HELP + ".")})
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d)
 

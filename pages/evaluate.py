@@ -67,13 +67,11 @@ for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], i
                  "kNN gain over random": "baseline"})
 
 st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
-st.dataframe(rows, hide_index=True, key="eval_table",
-             column_config={**{c: st.column_config.NumberColumn(format="%.3f") for c in ("kNN acc", "linear acc")},
-                            "kNN gain over random": st.column_config.TextColumn(
-                                alignment="right",
-                                help=readouts.GAIN_HELP + " (the button above computes it in seconds)."),
-                            "embedding std": st.column_config.NumberColumn(format="%.4f", help=widgets.COLLAPSE_HELP),
-                            "effective rank": st.column_config.NumberColumn(format="%.1f", help=widgets.COLLAPSE_HELP)})
+widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embedding std": 4, "effective rank": 1,
+                                           "train s": 1},
+                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
+                      **{"kNN gain over random": st.column_config.TextColumn(
+                          alignment="right", help=readouts.GAIN_HELP + " (the button above computes it in seconds).")})
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
            "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
            "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "
