@@ -1,5 +1,7 @@
 """Checkpoints as safetensors only: model weights, optimiser state and loop state in one
-file, written atomically. Loading never unpickles, so a foreign file cannot run code."""
+file, written atomically. Loading never unpickles, so a foreign file cannot run code. A file that
+cannot be read raises ValueError saying so; what to do about it is the caller's to say (a
+run being continued can start over, a finished run's weights are its result)."""
 from __future__ import annotations
 
 import json
@@ -36,7 +38,7 @@ def read_meta(path: Path) -> dict:
         with safe_open(str(path), framework="pt") as f:
             return json.loads((f.metadata() or {}).get("meta", "{}"))
     except Exception as e:
-        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); delete it to start over") from None
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
@@ -47,7 +49,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
             metadata = f.metadata() or {}
         tensors = load_file(str(path), device=str(device))
     except Exception as e:
-        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); delete it to start over") from None
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
     model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     missing, unexpected = model.load_state_dict(model_sd, strict=False)
     if missing or unexpected:

@@ -62,6 +62,11 @@ def build(cfg: RunConfig, device: torch.device, dataset: ImageSet) -> PretextMet
     return method.to(device, memory_format=MEMORY_FORMAT)
 
 
+# a finished run's checkpoint that cannot be read: deleting it, as a run being continued may, would lose the run
+FINISHED_DAMAGED = ("the run's trained weights are damaged, so nothing more can be measured on it; its results "
+                    "so far stay. Train it again with the same settings (the export's reproduce.sh) for new probes")
+
+
 def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     """A finished (or checkpointed) run folder back in memory: its resolved config, dataset
     and method with the checkpoint's weights, in eval mode. Raises ValueError with advice
@@ -70,7 +75,10 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     ckpt = run_dir / CHECKPOINT
     if not ckpt.exists():
         raise ValueError(f"{run_dir} holds no checkpoint: give a run folder written by `train` or a run id from `runs`")
-    meta = read_meta(ckpt)
+    try:
+        meta = read_meta(ckpt)
+    except ValueError as e:
+        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
     if "config" not in meta:
         raise ValueError(f"{ckpt} carries no run config; it was not written by this tool")
     dev = pick_device(device)
@@ -78,7 +86,10 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     with as_trained():  # options checked at submission; a range narrowed since does not apply
         method = build(cfg, dev, dataset)
-    load_checkpoint(ckpt, method, None, dev)
+    try:
+        load_checkpoint(ckpt, method, None, dev)
+    except ValueError as e:
+        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
     method.eval()
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 
@@ -251,7 +262,10 @@ def pretrain(
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():
-        meta = read_meta(ckpt)
+        try:
+            meta = read_meta(ckpt)
+        except ValueError as e:
+            raise ValueError(f"{e}: delete it to start the run over") from None
         unsized = given.resolved(device.type, sized_options=False)
         if (meta.get("config") or {}).get("options") == unsized.options != cfg.options:
             cfg = unsized  # begun before an imported set's options were scaled to its size: continue as begun
@@ -274,7 +288,10 @@ def pretrain(
 
     start_epoch = 0
     if ckpt.exists():
-        meta, extra = load_checkpoint(ckpt, method, optimizer, device)
+        try:
+            meta, extra = load_checkpoint(ckpt, method, optimizer, device)
+        except ValueError as e:
+            raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
         if "rng" in extra:
             gen.set_state(extra["rng"].cpu())

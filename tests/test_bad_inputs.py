@@ -2,6 +2,8 @@
 that says what was wrong and what to do, never a traceback, nothing lost or misplaced."""
 import json
 
+import pytest
+
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
@@ -149,3 +151,23 @@ def test_a_worker_idle_exit_that_is_no_duration_is_refused(capsys):
     for value in ("-5", "nan", "inf"):  # with nan the worker served forever
         rc, err = _cli(capsys, "worker", "--idle-exit", value)
         assert rc == 2 and f"--idle-exit must be a number of seconds, 0 or more, got {value}" in err, err
+
+
+def test_a_damaged_checkpoint_is_never_advised_away_from_a_finished_run(finished_run, capsys, tmp_path):
+    """Deleting the checkpoint is the way out for a run being continued, not for a finished
+    one: its weights are what every later probe reads. A probe says so, and the file stays."""
+    from pathlib import Path
+
+    from ssrl_core.train import pretrain
+
+    rid = finished_run("random")
+    _damage(rid, "checkpoint.safetensors", b"\x00" * 64)
+    rc, err = _cli(capsys, "probe", "--run", rid)
+    assert rc == 2 and "not a readable safetensors checkpoint" in err and "delete" not in err, err
+    assert "results so far stay" in err and "Train it again" in err
+    assert (Path(RunStore().get(rid)["run_dir"]) / "checkpoint.safetensors").read_bytes() == b"\x00" * 64
+
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 64)  # a run being continued: start over
+    with pytest.raises(ValueError, match="not a readable safetensors checkpoint .*: delete it to "
+                                          "start the run over"):
+        pretrain(RunConfig(dataset="digits", method="rotation", epochs=1), tmp_path)
