@@ -57,3 +57,15 @@ def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float =
         except subprocess.TimeoutExpired:  # a script run busy on a loaded machine: stop it the hard way
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(20)
+
+
+def stop_workers(sig: int = signal.SIGKILL) -> None:
+    """Signal the workers of the current SSRL_HOME: those the served app started run in
+    their own sessions, so stopping the server leaves them."""
+    from ssrl_core.runs.worker import worker_pids
+
+    for pid in worker_pids():
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app
+from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app, stop_workers
 
 LESSON = "four-families"
 FAMILIES = ("simclr", "rotation", "inpainting", "deepcluster")  # one per family, as Compare shows them
@@ -161,13 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             result = make(page, url, out, args.timeout)
             browser.close()
     finally:
-        from ssrl_core.runs.worker import worker_pids
-
-        for pid in worker_pids():  # the worker the app started (its own session)
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        stop_workers(signal.SIGTERM)  # the worker the app started
     print(json.dumps({**result, "home": str(home), "wall_s": round(time.perf_counter() - t0, 1)}))
     return 0
 

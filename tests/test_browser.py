@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app
+from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app, stop_workers
 from ssrl_core.runs.store import RunStore
 
 pytestmark = [
@@ -38,13 +37,7 @@ def app_url(ssrl_home):
             except RuntimeError as e:
                 raise AssertionError(f"{e}: " + log_path.read_text()[-2000:]) from None
     finally:
-        from ssrl_core.runs.worker import worker_pids
-
-        for pid in worker_pids():  # the workers the app started (their own sessions)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stop_workers()  # the workers the app started
 
 
 @pytest.fixture
