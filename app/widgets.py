@@ -217,13 +217,14 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
     """``st.dataframe`` of ``rows`` whose ``decimals`` columns show that many decimals, rounded
     here as every caption rounds (Python's format). The browser's own rounding takes a tie the
     other way (0.5625, 9 of 16 test images, is 0.563 there and 0.562 in a caption), and small
-    sets make such ties common. ``helps`` adds a column's hover text; ``column_config`` the
-    other columns' settings."""
+    sets make such ties common. A missing value shows as "–", not "None". ``helps`` adds a
+    column's hover text; ``column_config`` the other columns' settings."""
     helps = helps or {}
     shown = [{c: float(f"{v:.{decimals[c]}f}") if c in decimals and isinstance(v, (int, float)) else v
               for c, v in r.items()} for r in rows]
     config = {c: st.column_config.NumberColumn(format=f"%.{d}f", help=helps.get(c)) for c, d in decimals.items()}
-    st.dataframe(shown, hide_index=True, key=key, column_config={**config, **column_config})
+    st.dataframe(shown, hide_index=True, key=key, column_config={**config, **column_config},
+                 placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 
 
 def image_row(images, captions: list[str], scale: int = 3) -> None:

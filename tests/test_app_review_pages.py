@@ -234,3 +234,4 @@ def test_tables_round_a_tie_as_the_captions_do():
     assert list(table["kNN acc"]) == [float(f"{0.5625:.3f}"), float(f"{0.5635:.3f}")] == [0.562, 0.564]
     assert list(table["eff. rank"]) == [7.2, 7.3] == [float(f"{v:.1f}") for v in (7.25, 7.35)]
     assert list(table["run"]) == ["a", "b"] and table["train s"].isna()[0] and table["train s"][1] == 12.3
+    assert at.dataframe[0].proto.placeholder == "–"  # the missing seconds: a dash, not "None"
