@@ -25,8 +25,8 @@ from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
 from .pretext.base import as_trained
+from .runs.artifacts import CHECKPOINT
 
-CHECKPOINT = "checkpoint.safetensors"
 Event = dict
 
 

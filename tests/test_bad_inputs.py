@@ -113,9 +113,19 @@ def _damage(rid: str, name: str, content: bytes) -> None:
 
 def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_which_file(finished_run, capsys,
                                                                                        tmp_path):
+    from pathlib import Path
+
+    from ssrl_core.evaluate.suite import reference_cache
+    from ssrl_core.runs.artifacts import RunArtifacts
+
     good, bad = finished_run("random"), finished_run("random")
+    folder = RunArtifacts(Path(RunStore().get(bad)["run_dir"]))
+    reference_cache(folder.run_config()).get("random-knn/label", lambda: {"20": 0.5})
     for content in (b'\xff\xfe garbage', json.dumps({"dataset": "digits", "future_key": 1}).encode(), b"[1, 2]"):
         _damage(bad, "config.json", content)
+        # its references are still found, through the config its checkpoint records (the one a probe
+        # job computes them with): otherwise pages asked for probes that never showed up
+        assert folder.references() == {"random-knn/label": {"20": 0.5}}
         _damage(bad, "epochs.jsonl", b'\xff\xfe\n[1]\n"x"\n')  # a cut or overwritten log: no curve, no crash
         for page in ("compare", "evaluate", "invariance"):
             open_page(page, runs=f"{bad},{good}")  # asserts no exception

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 CONFIG = "config.json"
+CHECKPOINT = "checkpoint.safetensors"
 DATASET = "dataset.json"
 EMBEDDINGS = "embeddings.npy"
 INDEX = "index.faiss"
@@ -162,9 +163,23 @@ class RunArtifacts:
 
         try:
             cfg = self.run_config()
-        except ValueError:  # no config, or a damaged one: no reference can be told (the export says why)
-            return {}
+        except ValueError:  # no config.json, or a damaged one (the export says why): the checkpoint's
+            cfg = self.checkpoint_config()  # the one a probe job trains its references from
+            if cfg is None:
+                return {}
         return reference_cache(cfg).read()
+
+    def checkpoint_config(self):
+        """The config recorded in the run's checkpoint, resolved as ``train.load_trained``
+        resolves it (the checkpoint names the concrete encoder, so the device type does not
+        matter); None when there is no readable one."""
+        from ..checkpoint import read_meta
+        from ..config import RunConfig
+
+        try:
+            return RunConfig.from_dict(read_meta(self.dir / CHECKPOINT)["config"]).resolved("cpu", sized_options=False)
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def embeddings_problem(self) -> str | None:
         """Why the embeddings cannot be read (missing, cut short, not an array of vectors),

@@ -39,7 +39,6 @@ from . import artifacts as art
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-learn", "faiss-cpu", "faiss-gpu",
             "safetensors", "pillow", "plotly", "streamlit")
-CHECKPOINT = "checkpoint.safetensors"
 
 
 def package_versions() -> dict[str, str]:
@@ -264,8 +263,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     """Write the export of a finished run folder into ``out`` (created; files in it are
     replaced). Returns {name: path} of what was written."""
     run_dir, out = Path(run_dir), Path(out)
-    if not (run_dir / CHECKPOINT).exists():
-        raise ValueError(f"{run_dir} has no {CHECKPOINT}: export needs a finished run")
+    if not (run_dir / art.CHECKPOINT).exists():
+        raise ValueError(f"{run_dir} has no {art.CHECKPOINT}: export needs a finished run")
     card = run_card(run_dir, run)
     if dataset is None:
         from ..data import load_dataset
@@ -282,8 +281,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}" + card["reproduce"] + "\n")
     files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
     files += write_embeddings(cols, out)
-    shutil.copyfile(run_dir / CHECKPOINT, out / CHECKPOINT)
-    files.append(out / CHECKPOINT)
+    shutil.copyfile(run_dir / art.CHECKPOINT, out / art.CHECKPOINT)
+    files.append(out / art.CHECKPOINT)
     title = f"{card['config']['method']} · {card['config']['dataset']}"
     files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], out, title)
     return {p.name: str(p) for p in files}
