@@ -115,7 +115,8 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
     method's and are marked so in the help."""
     sized = sized or {}
     defaults = {**method_cls.defaults, **sized}
-    linked = urlstate.read(param, _options_parser(method_cls, defaults), {}) if param and defaults else {}
+    # read even for a method without options, so a link giving it some says they were ignored
+    linked = urlstate.read(param, _options_parser(method_cls, defaults), {}) if param else {}
     if hide or not defaults:
         options = linked
     else:

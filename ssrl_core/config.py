@@ -9,6 +9,7 @@ from .data import DATASETS, available_datasets, unknown_dataset
 from .device import PRECISIONS
 from .models import ENCODERS
 from .pretext import METHODS
+from .pretext.base import no_such_option
 
 EVALUATIONS = ("full", "basic")
 DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop,flip"}
@@ -113,8 +114,7 @@ class RunConfig:
         method = METHODS[self.method]
         unknown = set(self.options) - set(method.defaults)
         if unknown:
-            known = ", ".join(method.defaults) or "none"
-            bad(f"{self.method} has no option {', '.join(sorted(unknown))}: its options are {known}")
+            bad(no_such_option(self.method, method.defaults, unknown))
 
     @property
     def augment_spec(self) -> str:

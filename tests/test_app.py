@@ -160,6 +160,11 @@ def test_a_link_carries_method_options_into_the_form_and_the_run(monkeypatch):
     at.selectbox(key="pt_method").select("byol").run()
     assert not at.exception and qp(at, "options") is None, [w.value for w in at.warning]
     assert not any("Ignored" in w.value for w in at.warning), [w.value for w in at.warning]
+    # a method without options: a link giving it some says they were ignored, not silently
+    at = open_page("pretrain", method="random", options="temperature=0.2")
+    assert any("Ignored `options=temperature=0.2`" in w.value and "random has no option temperature: it takes no options" in w.value
+               for w in at.warning), [w.value for w in at.warning]
+    assert qp(at, "options") is None
 
 
 def test_a_new_session_reattaches_to_a_running_run_and_its_progress():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .autoencoder import Autoencoder
 from .barlow_twins import BarlowTwins
-from .base import PretextMethod
+from .base import PretextMethod, no_such_option
 from .byol import BYOL
 from .colorization import Colorization
 from .deepcluster import DeepCluster
@@ -55,7 +55,7 @@ def option_range(method_name: str, key: str) -> tuple[float | None, float | None
     that must fit together (``option_conflicts``) are checked when the method is built."""
     cls = _method(method_name)
     if key not in cls.defaults:
-        raise ValueError(f"{method_name} has no option {key}: its options are {', '.join(cls.defaults) or 'none'}")
+        raise ValueError(no_such_option(method_name, cls.defaults, [key]))
     default = cls.defaults[key]
     if isinstance(default, (bool, str)):
         return None

@@ -135,6 +135,12 @@ SHARED_RANGES: dict[str, OptionRange] = {
 }
 
 
+
+def no_such_option(method: str, defaults: dict, unknown) -> str:
+    """What to say of options a method does not have: which, and the ones it has."""
+    has = f"its options are {', '.join(defaults)}" if defaults else "it takes no options"
+    return f"{method} has no option {', '.join(sorted(unknown))}: {has}"
+
 class PretextMethod(nn.Module):
     name: str = ""
     family: str = ""
@@ -219,8 +225,7 @@ class PretextMethod(nn.Module):
         options = dict(options or {})
         unknown = set(options) - set(cls.defaults)
         if unknown:
-            known = ", ".join(cls.defaults) or "none"
-            raise ValueError(f"{cls.name} has no option {', '.join(sorted(unknown))}: its options are {known}")
+            raise ValueError(no_such_option(cls.name, cls.defaults, unknown))
         out = dict(cls.defaults)
         for key, value in options.items():
             out[key] = cls._check_option(key, value)
