@@ -56,7 +56,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`); on an "
                         "imported set the defaults of deepcluster's n_clusters and moco's and swav's queue_size "
                         "are scaled down to its size (the run's config records them)")
-    p.add_argument("--data-dir", default=None, help="folder of downloadable datasets (default SSRL_HOME/data)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data); "
+                        "digits and imported sets read none")
     p.add_argument("--evaluation", default="full", choices=["full", "basic"],
                    help="after training: full (default: kNN, linear readout, PCA and UMAP maps, probes, map "
                         "evolution) or basic (kNN, linear readout and the PCA map only: seconds)")
@@ -64,10 +66,17 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
 
 def _config(args):
     from .config import RunConfig, parse_options
+    from .data import reads_data_dir
 
+    data_dir = args.data_dir
+    if data_dir is not None:
+        out_folder(data_dir, "--data-dir")  # a file there: refused (a download could not go into it)
+        if not reads_data_dir(args.dataset):  # kept out of the config: it changes nothing the run does
+            warn([f"--data-dir is not used: {args.dataset} reads no data folder"])
+            data_dir = None
     return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
-                     device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=args.data_dir,
+                     device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=data_dir,
                      evaluation=args.evaluation)
 
 

@@ -75,6 +75,22 @@ def test_out_naming_a_file_is_refused_in_a_line_and_the_file_kept(capsys, finish
     assert file.read_text() == "mine"
 
 
+def test_a_data_dir_that_is_a_file_is_refused_and_one_a_dataset_does_not_read_is_left_out(capsys, tmp_path):
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    for dataset in ("digits", "shapes", "cifar10"):  # cifar10 advised copying its files "into" the file
+        rc, err = _cli(capsys, "submit", "--dataset", dataset, "--method", "random", "--data-dir", str(file))
+        assert rc == 2 and f"--data-dir {file} is a file, not a folder" in err, err
+    assert RunStore().list() == [] and file.read_text() == "mine"
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "random", "--data-dir", str(tmp_path))
+    assert rc == 0 and "warning: --data-dir is not used: digits reads no data folder" in err, err
+    [run] = RunStore().list()
+    assert run["config"]["data_dir"] is None  # the same run as without it: same references, same reproduce.sh
+    rc, err = _cli(capsys, "submit", "--dataset", "shapes", "--method", "random", "--data-dir", str(tmp_path))
+    assert rc == 0 and "not used" not in err
+    assert {r["config"]["data_dir"] for r in RunStore().list()} == {None, str(tmp_path)}
+
+
 # -- augmentation strengths (CLI --augment, ?augment=, the Augment page's sliders) ------------------
 
 def test_augmentation_strengths_that_break_training_are_refused_with_why():

@@ -72,6 +72,13 @@ def dataset_names() -> list[str]:
     return list(available_datasets())
 
 
+def reads_data_dir(name: str) -> bool:
+    """Whether loading ``name`` reads the data folder (``SSRL_HOME/data`` or ``--data-dir``):
+    the downloadable sets and shapes' generated cache do; digits (in the package) and
+    imported sets (always in ``SSRL_HOME/data/custom``) do not."""
+    return name in DATASETS and name != "digits"
+
+
 def check_files(name: str, data_dir: str | Path | None = None) -> DatasetMissing | None:
     """Whether ``name`` can be loaded without the network, from the disk alone (no parsing,
     no download; microseconds): None when it can (a built-in, an imported set, a torchvision
