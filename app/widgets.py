@@ -228,9 +228,14 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
                  placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 
 
-def image_row(images, captions: list[str], scale: int = 3) -> None:
-    """Images side by side with captions, in one element."""
-    st.image([to_hwc(im, scale) for im in images], caption=captions)
+def image_grid(images, captions: list[str], per_row: int, scale: int = 3) -> None:
+    """Images with captions, ``per_row`` to a row of equal columns, each image filling its
+    column: a row stays a row whatever the captions' length (a list given to ``st.image``
+    wraps wherever its widths run out: 7 neighbours and 1 on the next line)."""
+    for start in range(0, len(images), per_row):
+        for col, im, cap in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
+                                captions[start:start + per_row]):
+            col.image(to_hwc(im, scale), caption=cap, width="stretch")
 
 
 def _fmt_eta(s: float | None) -> str:

@@ -135,5 +135,5 @@ else:
         same = readouts.sharing(ds.labels, int(row), nb)
         shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
-        st.image([to_hwc(ds.images[i], 3) for i, _ in nb],
-                 caption=[readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb])
+        widgets.image_grid([ds.images[i] for i, _ in nb],
+                           [readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb], per_row=8)

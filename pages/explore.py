@@ -145,9 +145,7 @@ with side:
         st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
                     "features)")
         st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected))
-        for start in range(0, len(neighbours), 4):
-            for col, (i, sim) in zip(st.columns(4, gap="small"), neighbours[start:start + 4]):
-                col.image(to_hwc(ds.images[i], 3), caption=neighbour_caption(i, sim), width="stretch")
+        widgets.image_grid([ds.images[i] for i, _ in neighbours], [neighbour_caption(i, s) for i, s in neighbours], 4)
         same = readouts.sharing(values, selected, neighbours)
         if same is not None and neighbours:
             st.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
@@ -181,8 +179,8 @@ with up_col:
         q = uploaded
         st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
                  + (", grayscale" if ds.channels == 1 else ""))
-        st.image([to_hwc(ds.images[i], 3) for i, _ in q["neighbours"]],
-                 caption=[neighbour_caption(i, s) for i, s in q["neighbours"]])
+        widgets.image_grid([ds.images[i] for i, _ in q["neighbours"]],
+                           [neighbour_caption(i, s) for i, s in q["neighbours"]], 4)
         st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                    "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                    "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "

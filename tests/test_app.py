@@ -408,8 +408,8 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     # the untrained encoder's readout on the same labelled images, dashed, once for the two runs (same seed)
     le = {t["name"]: t for t in specs["labels per class"]["data"]}
     assert le["random encoder, linear"]["line"]["dash"] == "dash" and len(le) == 3
-    nbr_rows = images(at)[1:]
-    assert len(nbr_rows) == 2 and all(len(r) == 8 for r in nbr_rows)
+    nbrs = [c for row in images(at)[1:] for c in row]  # after the query: 8 neighbours in each run
+    assert len(nbrs) == 16 and all(" · sim " in c for c in nbrs), nbrs
 
     finished_run("random")
     at = open_page("compare")
@@ -438,8 +438,8 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert not at.exception
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
     assert not at.error
-    got = images(at)
-    assert got[-2] == ["your image at 32×32, grayscale"] and len(got[-1]) == 8
+    got = [c for row in images(at) for c in row]
+    assert got[-9] == "your image at 32×32, grayscale" and all(" · sim " in c for c in got[-8:]), got
     # on the map, a cross among its neighbours (no row of its own, so a click on it selects nothing)
     traces = {t["name"]: t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]}
     cross = traces["your image (among its neighbours)"]

@@ -135,8 +135,9 @@ def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
     at.button(key="explore_show").click().run()
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
     assert not at.exception and not at.error
-    *dataset_nbrs, upload_query, upload_nbrs = images(at)
-    dataset_nbrs = [c for row in dataset_nbrs[1:] for c in row]  # after the clicked image
+    shown = [c for row in images(at) for c in row]
+    upload_at = shown.index("your image at 32×32, grayscale")
+    dataset_nbrs, upload_nbrs = shown[1:upload_at], shown[upload_at + 1:]  # after the clicked image; the upload's
     import re
 
     pattern = re.compile(r"^#\d+ · \S+ · sim -?\d\.\d{3}$")  # "#1203 · 7 · sim 0.912": a number to open

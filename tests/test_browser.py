@@ -146,6 +146,9 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     query.press("Enter")
     page.get_by_text(re.compile(r"query #5: ")).wait_for()
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
+    # each run's 8 neighbours on one row (a list of images wrapped 7 + 1 wherever captions ran long)
+    tops = [round(page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).nth(i).bounding_box()["y"]) for i in range(16)]
+    assert len(set(tops[:8])) == 1 and len(set(tops[8:])) == 1 and tops[8] > tops[0], tops
 
     # the same runs' label-efficiency and invariance charts
     page.goto(app_url + "/evaluate")
