@@ -137,7 +137,22 @@ def lesson_files() -> dict[str, Path]:
 
 def load_all() -> list[Lesson]:
     """Every lesson, in teaching order (raises LessonError on the first broken file)."""
-    return sorted((load(p) for p in lesson_files().values()), key=lambda l: (l.order, l.id))
+    lessons, errors = load_each()
+    if errors:
+        raise errors[0]
+    return lessons
+
+
+def load_each() -> tuple[list[Lesson], list[LessonError]]:
+    """(every lesson that validates, in teaching order; the error of each file that does
+    not): one broken file leaves the others usable, and every broken file is named."""
+    lessons, errors = [], []
+    for p in lesson_files().values():
+        try:
+            lessons.append(load(p))
+        except LessonError as e:
+            errors.append(e)
+    return sorted(lessons, key=lambda l: (l.order, l.id)), errors
 
 
 def load_by_name(name: str) -> Lesson:

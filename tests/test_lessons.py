@@ -265,6 +265,22 @@ def test_lesson_cli_bad_name_and_list(tmp_path, capsys):
     assert [i["name"] for i in json.loads(capsys.readouterr().out)] == LESSON_NAMES
 
 
+def _with_broken_files(folder, monkeypatch):
+    """tiny.toml next to two broken files, in ``folder`` (SSRL_LESSONS_DIR)."""
+    (folder / "tiny.toml").write_text((TINY / "tiny.toml").read_text())
+    (folder / "a-draft.toml").write_text('id = "a-draft"\ntitle = "half written"\n')
+    (folder / "zz-typo.toml").write_text(GOOD.replace('id = "x"', 'id = "zz-typo"').replace('"simclr"', '"simclear"'))
+    monkeypatch.setenv(L.ENV_DIR, str(folder))
+
+
+def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_path, monkeypatch, capsys):
+    _with_broken_files(tmp_path, monkeypatch)
+    assert cli.main(["list", "lessons", "--json"]) == 2  # a validator: not 0 while a file is broken
+    out, err = capsys.readouterr()
+    assert [i["name"] for i in json.loads(out)] == ["tiny"]
+    assert "error: a-draft.toml: question: missing" in err and "error: zz-typo.toml: runs.a: unknown method" in err
+
+
 # -- the page ----------------------------------------------------------------------------------------
 def open_lessons(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=120)
@@ -331,3 +347,16 @@ def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_pat
     assert not [b for b in at.button if b.key == "lesson_extras"]
     assert "pretrained beats scratch** — " in " ".join(m.value for m in at.markdown)
     assert re.search(r"simclr.supervised_scratch@1 = 0\.\d{3}", " ".join(m.value for m in at.markdown))
+
+
+def test_a_broken_lesson_file_leaves_the_other_lessons_on_the_page(tmp_path, monkeypatch):
+    """A teacher's half-written file is named on the page; the class's lessons stay usable."""
+    _with_broken_files(tmp_path, monkeypatch)
+    at = open_lessons({"lesson": "tiny"})
+    assert at.header[0].value == "A tiny lesson for the tests"
+    errors = " ".join(e.value for e in at.error)
+    assert "a-draft.toml: question: missing" in errors and "zz-typo.toml: runs.a: unknown method 'simclear'" in errors
+    for f in ("tiny.toml",):
+        (tmp_path / f).unlink()  # nothing left that validates: said so, no crash
+    at = open_lessons()
+    assert any("No lesson in" in i.value and "validates" in i.value for i in at.info)
