@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
+from .pretext import check_options
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
 ENV_DIR = "SSRL_LESSONS_DIR"
@@ -209,6 +210,7 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(f"{f}.encoder", "name an encoder (auto would give different runs on different machines)")
         try:
             runs[name] = RunConfig.from_dict({"options": {}, **spec})
+            check_options(runs[name].method, runs[name].options)  # values too: ranges and types
         except (ValueError, TypeError) as e:
             bad(f, str(e))
 

@@ -63,6 +63,8 @@ says = "s"
     ('seed = 0\n', "", "runs.a.seed: missing"),
     ('encoder = "cnn-small"', 'encoder = "auto"', "runs.a.encoder"),
     ('augment = "digits"', 'augment = "digits"\noptions = { tempo = 1 }', "runs.a: simclr has no option tempo"),
+    ('augment = "digits"', 'augment = "digits"\noptions = { temperature = -1 }', "runs.a: simclr option temperature must be"),
+    ('augment = "digits"', 'augment = "digits"\noptions = { proj_dim = "big" }', "runs.a: simclr option proj_dim"),
     ('left = "a.knn_accuracy"', 'left = "b.knn_accuracy"', "checks[0].left: 'b.knn_accuracy' names run 'b'"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"', "checks[0].left: 'a.knn_accurcy': unknown metric"),
     ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
