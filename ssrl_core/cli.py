@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "name>, compute what its checks need, and print the verdict: each check with "
                                    "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
                                    "incomplete), "
-                                   "and each run's time. A finished folder with the same config is reused.")
+                                   "and each run's time. A finished folder with the same config is reused. Every run "
+                                   "to train is checked first: if one cannot train here, nothing is trained.")
     p.add_argument("name", help="a lesson from `list lessons`")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
     budget = p.add_mutually_exclusive_group()

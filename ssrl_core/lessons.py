@@ -626,26 +626,40 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
 
     from .runs import artifacts as art
     from .runs.execute import execute
+    from .train import preflight
 
     say = on_line or (lambda s: None)
     device_type = local_device_type()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    # where each run comes from, decided for every run before anything is trained
+    sources: dict[str, Path | None] = {}
+    for name, cfg in lesson.runs.items():
+        d = out / name
+        if (d / art.CONFIG).exists():
+            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
+                raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
+                                 f"(a --quick preview and the default budget need different folders)")
+        if not (d / art.SUMMARY).exists():
+            sources[name] = None if d.exists() else find_finished(cfg, list(reuse_from), device_type)
+    if train:  # a run that cannot train here is refused before the others spend minutes training
+        for name in (n for n, found in sources.items() if found is None):
+            try:
+                for w in preflight(lesson.runs[name], here=True):
+                    say(f"[{lesson.id}] warning: {name}: {w}")
+            except (ValueError, FileNotFoundError) as e:  # FileNotFoundError: DatasetMissing
+                raise ValueError(f"{lesson.id}: run {name!r} cannot train here, so nothing was trained: {e}") from None
+    out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, dict] = {}
     dirs: dict[str, Path] = {}
     for name, cfg in lesson.runs.items():
         d = out / name
         dirs[name] = d
         t1 = time.perf_counter()
-        if (d / art.CONFIG).exists():
-            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
-                raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
-                                 f"(a --quick preview and the default budget need different folders)")
-        if (d / art.SUMMARY).exists():
+        if name not in sources:
             status = "reused"
         else:
-            found = None if d.exists() else find_finished(cfg, list(reuse_from), device_type)
+            found = sources[name]
             if found is not None:
                 shutil.copytree(found, d)
                 status = f"reused from {found}"

@@ -259,6 +259,27 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
 
 
+def test_lesson_cli_refuses_a_run_that_cannot_train_before_training_the_others(tmp_path, monkeypatch, capsys):
+    """colorization on grayscale digits cannot train: said at once, naming the run, and the
+    runs before it are not trained first (minutes each at a lesson's budget)."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    text = GOOD.replace('id = "x"', 'id = "colour"').replace('method = "simclr"', 'method = "random"')
+    text = text.replace("epochs = 2", "epochs = 0").replace("[[checks]]", "[runs.colorize]\ndataset = \"digits\"\n"
+                        "method = \"colorization\"\naugment = \"digits\"\nencoder = \"cnn-small\"\nepochs = 1\n"
+                        "batch_size = 64\nseed = 0\n\n[[checks]]")
+    (lessons / "colour.toml").write_text(text)
+    monkeypatch.setenv(L.ENV_DIR, str(lessons))
+    out = tmp_path / "out"
+    assert cli.main(["lesson", "colour", "--out", str(out), "--max-epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: colour: run 'colorize' cannot train here, so nothing was trained: ") and "colo" in err
+    assert not (out / "a").exists() and not (out / "colorize").exists()
+    # --no-train trains nothing, so it judges what is there without refusing
+    assert cli.main(["lesson", "colour", "--out", str(out), "--no-train"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "incomplete"
+
+
 def test_lesson_cli_bad_name_and_list(tmp_path, capsys):
     assert cli.main(["lesson", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
