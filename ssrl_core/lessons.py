@@ -191,7 +191,7 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(k, "must be non-empty text")
     if raw["id"] != path.stem:
         bad("id", f"must match the file name ({path.stem!r}), got {raw['id']!r}")
-    if not isinstance(raw.get("order", 100), int):
+    if not isinstance(raw.get("order", 100), int) or isinstance(raw.get("order"), bool):
         bad("order", "must be a whole number")
 
     if not isinstance(raw["runs"], dict) or not raw["runs"]:
@@ -221,12 +221,13 @@ def parse(raw: dict, path: Path) -> Lesson:
         if k not in ("supervised_scratch", "seeds", "supervised_steps"):
             bad(f"probes.{k}", "unknown (known: supervised_scratch, seeds, supervised_steps)")
     budgets = probes.get("supervised_scratch", [])
-    if not isinstance(budgets, list) or not all(isinstance(b, int) and b >= 0 for b in budgets):
+    if not isinstance(budgets, list) or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0
+                                               for b in budgets):
         bad("probes.supervised_scratch", "must be a list of labels per class (0 = all)")
     seeds, steps = probes.get("seeds", 3), probes.get("supervised_steps", 200)
-    if not isinstance(seeds, int) or not 1 <= seeds <= 20:
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 20:
         bad("probes.seeds", "must be a whole number from 1 to 20")
-    if not isinstance(steps, int) or not 1 <= steps <= 100_000:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100_000:
         bad("probes.supervised_steps", "must be a whole number from 1 to 100000")
     scratch_names = {("all" if b == 0 else str(b)) for b in budgets}
 
@@ -252,7 +253,7 @@ def parse(raw: dict, path: Path) -> Lesson:
         if c["op"] not in OPS:
             bad(f"{f}.op", f"must be one of {', '.join(OPS)}, got {c['op']!r}")
         margin = c.get("margin", 0.0)
-        if not isinstance(margin, (int, float)) or margin < 0:
+        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
             bad(f"{f}.margin", "must be a number, 0 or more")
         for side in ("left", "right"):
             v = c[side]
@@ -277,6 +278,8 @@ def parse(raw: dict, path: Path) -> Lesson:
         for k in c:
             if k not in ("kind", "title", "runs", "metrics"):
                 bad(f"{f}.{k}", "unknown (known: kind, title, runs, metrics)")
+        if not isinstance(c.get("title", ""), str):
+            bad(f"{f}.title", "must be text")
         names = c.get("runs", [])
         if not isinstance(names, list) or any(n not in runs for n in names):
             bad(f"{f}.runs", f"must list runs of this lesson ({', '.join(runs)})")
