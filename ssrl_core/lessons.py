@@ -197,6 +197,7 @@ def parse(raw: dict, path: Path) -> Lesson:
     if not isinstance(raw["runs"], dict) or not raw["runs"]:
         bad("runs", "must be a table of named runs, e.g. [runs.simclr]")
     runs: dict[str, RunConfig] = {}
+    same: dict[str, str] = {}  # a run's config with its method's defaults filled in -> its name
     for name, spec in raw["runs"].items():
         f = f"runs.{name}"
         if not NAME.match(name):
@@ -210,9 +211,15 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(f"{f}.encoder", "name an encoder (auto would give different runs on different machines)")
         try:
             runs[name] = RunConfig.from_dict({"options": {}, **spec})
-            check_options(runs[name].method, runs[name].options)  # values too: ranges and types
+            full = check_options(runs[name].method, runs[name].options)  # values too: ranges and types
         except (ValueError, TypeError) as e:
             bad(f, str(e))
+        key = json.dumps({**runs[name].to_dict(), "options": full}, sort_keys=True)
+        if key in same:
+            bad(f, f"the same run as runs.{same[key]} (identical config once the method's defaults are "
+                   "filled in): a check comparing them would compare a run with itself; change what this "
+                   "run should vary (an option, the augmentation, the seed, ...)")
+        same[key] = name
 
     probes = raw.get("probes", {})
     if not isinstance(probes, dict):

@@ -73,6 +73,9 @@ says = "s"
     ('augment = "digits"', 'augment = "digits"\noptions = { tempo = 1 }', "runs.a: simclr has no option tempo"),
     ('augment = "digits"', 'augment = "digits"\noptions = { temperature = -1 }', "runs.a: simclr option temperature must be"),
     ('augment = "digits"', 'augment = "digits"\noptions = { proj_dim = "big" }', "runs.a: simclr option proj_dim"),
+    ('[[checks]]', '[runs.b]\ndataset = "digits"\nmethod = "simclr"\naugment = "digits"\nencoder = "cnn-small"\n'
+                   'epochs = 2\nbatch_size = 64\nseed = 0\noptions = { temperature = 0.5 }\n[[checks]]',
+     "runs.b: the same run as runs.a"),  # 0.5 is simclr's default: the teacher forgot to change it
     ('left = "a.knn_accuracy"', 'left = "b.knn_accuracy"', "checks[0].left: 'b.knn_accuracy' names run 'b'"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"', "checks[0].left: 'a.knn_accurcy': unknown metric"),
     ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
