@@ -293,6 +293,9 @@ def parse(raw: dict, path: Path) -> Lesson:
         metrics = c.get("metrics", [])
         if c["kind"] == "metrics" and not metrics:
             bad(f"{f}.metrics", "a 'metrics' chart names the metrics it shows")
+        if c["kind"] != "metrics" and "metrics" in c:
+            bad(f"{f}.metrics", f"only a chart of kind 'metrics' shows the metrics it lists; a {c['kind']!r} "
+                                "chart draws its own: drop the list, or make the chart kind = \"metrics\"")
         if not isinstance(metrics, list):
             bad(f"{f}.metrics", "must be a list of metrics")
         for m in metrics:

@@ -86,6 +86,7 @@ says = "s"
     ('title = "t"', 'title = "t"\ncolour = 1', "colour: unknown field"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "pie"', "charts[0].kind"),
     ('[[checks]]', '[[checks', "not valid TOML"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nmetrics = ["a.knn@5"]', "charts[0].metrics: only a chart"),
 ])
 def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
     assert old in GOOD
