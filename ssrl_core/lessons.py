@@ -449,7 +449,8 @@ def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
         rows.append({"says": c.says, "left": c.left, "op": c.op, "right": c.right, "margin": c.margin,
                      "left_value": _round(left), "right_value": _round(right),
                      "numbers": {k: _round(v) for k, v in {**lterms, **rterms}.items()},
-                     "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])})
+                     "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])
+                     + _never_logged(lesson, data, [*lterms, *rterms])})
     decided = [r["passed"] for r in rows if r["passed"] is not None]
     n_pass = sum(decided)
     if len(decided) < len(rows):
@@ -473,6 +474,23 @@ def _caveats(data: dict[str, RunData], refs: list[str]) -> list[str]:
         note = unreliable_note(data[run].probes.get("invariance") or {}) if run in data else None
         if note:
             out.append(f"{run}: {note}")
+    return out
+
+
+def _never_logged(lesson: Lesson, data: dict[str, RunData], refs: list[str]) -> list[str]:
+    """Why a number will never come: an ``epoch:KEY`` its finished run never logged (a key of
+    another method, say: simclr logs no rotation_acc). Without this the check waits forever."""
+    out = []
+    for ref in refs:
+        run, kind, arg = parse_metric(ref, lesson.runs, {("all" if b == 0 else str(b)) for b in lesson.supervised_scratch})
+        d = data.get(run)
+        if kind != "epoch" or d is None or not d.epochs:
+            continue
+        key = arg.split("@")[0]
+        if not any(key in r for r in d.epochs):
+            logged = sorted({k for r in d.epochs for k, v in r.items() if k != "epoch" and isinstance(v, (int, float))})
+            out.append(f"{ref}: run {run!r} ({lesson.runs[run].method}) finished without logging {key!r} in any "
+                       f"epoch, so this check cannot be decided; it logged {', '.join(logged)}")
     return out
 
 

@@ -157,6 +157,19 @@ def test_a_check_on_an_invariance_score_of_an_unreliable_scale_says_so(tmp_path)
     assert v["checks"][0]["passed"] is True and caveat.startswith("a: ")
 
 
+def test_a_check_on_an_epoch_key_the_run_never_logs_says_so(tmp_path):
+    """simclr logs no rotation_acc: once its run has finished the check says it can never be
+    decided, instead of waiting for it as if the run were still training."""
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.epoch:rotation_acc@last"'))
+    lesson = L.load(tmp_path / "x.toml")
+    assert L.judge(lesson, {})["checks"][0]["caveats"] == []  # not finished yet: waiting is right
+    epochs = [{"epoch": 0, "effective_rank": 11.0}, {"epoch": 2, "loss": 4.1, "effective_rank": 9.0}]
+    row = L.judge(lesson, {"a": _data(epochs=epochs)})["checks"][0]
+    assert row["passed"] is None
+    [note] = row["caveats"]
+    assert "'a' (simclr) finished without logging 'rotation_acc'" in note and "effective_rank, loss" in note
+
+
 def test_verdict_reads_epochs_invariance_and_factors():
     collapse = L.load_by_name("collapse")
     runs = {"simsiam": _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.90}),
