@@ -323,8 +323,20 @@ def terms(expr: str) -> list[str]:
     return [t.strip() for t in expr.split(" - ")]
 
 
+PROBE_KINDS = ("linear_1_per_class", "rotation_equivariance", "linear", "random_linear", "knn", "random_knn",
+               "invariance", "factor")  # computed by the probes a run with evaluation = "basic" skips
+
+
 def parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None = None) -> tuple[str, str, str]:
     """``"simclr.linear@1"`` -> (run name, kind, argument); ValueError saying what is wrong."""
+    run, kind, arg = _parse_metric(ref, runs, scratch)
+    if kind in PROBE_KINDS and runs[run].evaluation != "full":
+        raise ValueError(f"{ref!r}: run {run!r} has evaluation = {runs[run].evaluation!r}, which computes no probes, "
+                         "so this number would never come: leave evaluation out (a lesson's runs default to full)")
+    return run, kind, arg
+
+
+def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None = None) -> tuple[str, str, str]:
     run, dot, metric = ref.partition(".")
     if not dot:
         raise ValueError(f"{ref!r} must look like RUN.METRIC, e.g. 'simclr.knn_accuracy'")

@@ -81,6 +81,7 @@ says = "s"
     ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
     ('left = "a.knn_accuracy"', 'left = "a.factor:color@2"', "digits has no factor 'color'"),
     ('left = "a.knn_accuracy"', 'left = "a.supervised_scratch@1"', "[probes] supervised_scratch"),
+    ('left = "a.knn_accuracy"', 'left = "a.linear@1"', "checks[0].left: 'a.linear@1': run 'a' has evaluation = 'basic'"),
     ('op = ">"', 'op = "=>"', "checks[0].op"),
     ('id = "x"', 'id = "y"', "id: must match the file name"),
     ('title = "t"', 'title = "t"\ncolour = 1', "colour: unknown field"),
@@ -91,7 +92,10 @@ says = "s"
 def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
     assert old in GOOD
     path = tmp_path / "x.toml"
-    path.write_text(GOOD.replace(old, new, 1))
+    text = GOOD.replace(old, new, 1)
+    if "evaluation = 'basic'" in field:
+        text = text.replace("seed = 0", 'seed = 0\nevaluation = "basic"', 1)
+    path.write_text(text)
     with pytest.raises(L.LessonError) as e:
         L.load(path)
     assert str(e.value).startswith("x.toml: ") and field in str(e.value), str(e.value)
