@@ -191,6 +191,10 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(k, "must be non-empty text")
     if raw["id"] != path.stem:
         bad("id", f"must match the file name ({path.stem!r}), got {raw['id']!r}")
+    if not NAME.match(raw["id"]):  # it goes into the class's link (?lesson=ID) and file names
+        bad("id", f"{raw['id']!r}: a lesson's id (and file name) uses lowercase letters, digits, '-' and '_', "
+                  "as it goes into the link a class opens (?lesson=ID); rename the file and the id, "
+                  "e.g. 'byol-predictor'")
     if not isinstance(raw.get("order", 100), int) or isinstance(raw.get("order"), bool):
         bad("order", "must be a whole number")
 

@@ -101,6 +101,16 @@ def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old
     assert str(e.value).startswith("x.toml: ") and field in str(e.value), str(e.value)
 
 
+def test_a_lesson_id_fit_for_a_link_is_required(tmp_path):
+    """The id goes into the class's link: 'BYOL Prädiktor?' (a space, an umlaut, a '?' that
+    would end the link's query) is refused; unicode in the title is welcome."""
+    (tmp_path / "BYOL Prädiktor?.toml").write_text(GOOD.replace('id = "x"', 'id = "BYOL Prädiktor?"'))
+    with pytest.raises(L.LessonError, match=r"^BYOL Prädiktor\?.toml: id: .* lowercase letters"):
+        L.load(tmp_path / "BYOL Prädiktor?.toml")
+    (tmp_path / "byol.toml").write_text(GOOD.replace('id = "x"', 'id = "byol"').replace('title = "t"', 'title = "Prädiktor? ✨"'))
+    assert L.load(tmp_path / "byol.toml").title == "Prädiktor? ✨"
+
+
 def test_good_file_loads(tmp_path):
     (tmp_path / "x.toml").write_text(GOOD)
     assert L.load(tmp_path / "x.toml").runs["a"].epochs == 2
