@@ -366,6 +366,20 @@ def test_lessons_page_lists_lessons_and_opens_one():
     assert any("Verdict: incomplete" in i.value for i in at.info)  # nothing trained yet
 
 
+def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypatch, finished_run):
+    """'a.factor:color@2' under a check: Streamlit's Markdown takes ':color' for a directive
+    and drops it, so the raw text must carry no ':' before a letter."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text += '\n[[checks]]\nleft = "simclr.epoch:epoch_knn@last"\nop = ">"\nright = 0.1\nsays = "kNN in the last epoch"\n'
+    (tmp_path / "tiny.toml").write_text(text)
+    finished_run("simclr")
+    at = open_lessons({"lesson": "tiny"})
+    small = [m.value.split("<small>")[1] for m in at.markdown if "<small>" in m.value]
+    assert any("simclr.epoch&#58;epoch_knn@last" in s for s in small), small
+    assert not any(re.search(r":[a-z]", s) for s in small), small
+
+
 def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finished_run):
     monkeypatch.setenv(L.ENV_DIR, str(TINY))
     rand, simclr = finished_run("random"), finished_run("simclr")
