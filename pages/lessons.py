@@ -9,13 +9,13 @@ from app.urlstate import hidden
 from ssrl_core import lessons as L
 
 st.title("Lessons")
-try:
-    lessons = L.load_all()
-except L.LessonError as e:
-    st.error(f"A lesson file is broken: {e}")
-    st.stop()
+lessons, broken = L.load_each()
+for e in broken:  # the other lessons stay usable
+    st.error(f"A lesson file is broken and left out: {e}", icon=":material/error:")
 if not lessons:
-    st.info(f"No lessons in {L.lessons_dir()}.")
+    st.info(f"No lessons in {L.lessons_dir()}." if not broken else
+            f"No lesson in {L.lessons_dir()} validates: fix the files above "
+            "(`python -m ssrl_core list lessons` names every problem).")
     st.stop()
 
 wanted = st.query_params.get("lesson")

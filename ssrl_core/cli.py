@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "name>, compute what its checks need, and print the verdict: each check with "
                                    "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
                                    "incomplete), "
-                                   "and each run's time. A finished folder with the same config is reused.")
+                                   "and each run's time. A finished folder with the same config is reused. Every run "
+                                   "to train is checked first: if one cannot train here, nothing is trained.")
     p.add_argument("name", help="a lesson from `list lessons`")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
     budget = p.add_mutually_exclusive_group()
@@ -249,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list datasets, methods, augmentations, encoders or lessons",
                        description="List what a run can be made of, one per line with a short description: "
                                    "datasets (built-in and imported), methods (with their family), "
-                                   "augmentations (presets and ops), encoders, or lessons.")
+                                   "augmentations (presets and ops), encoders, or lessons (each lesson file "
+                                   "that does not validate is named on stderr, and the exit status is 2).")
     p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"],
                    help="what to list")
     p.add_argument("--json", action="store_true",
@@ -433,11 +435,13 @@ def cmd_list(args) -> int:
     from .models import ENCODERS
     from .pretext import METHODS
 
+    broken = []
     if args.what == "lessons":
-        from .lessons import load_all
+        from .lessons import load_each
 
+        lessons, broken = load_each()  # every broken file is named, the valid ones still listed
         items = [{"name": l.id, "description": l.title, "question": l.question, "runs": list(l.runs)}
-                 for l in load_all()]
+                 for l in lessons]
     elif args.what == "datasets":
         items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
@@ -455,7 +459,9 @@ def cmd_list(args) -> int:
         tags = [it.get("kind") or it.get("family") for it in items]  # a preset or op; a method's family
         for line in table([[it["name"], f"[{tag}]" if tag else "", it["description"]] for it, tag in zip(items, tags)]):
             print(line)
-    return 0
+    for e in broken:
+        print(f"error: {e}", file=sys.stderr)
+    return 2 if broken else 0
 
 
 def resolve_run(ref: str) -> Path:

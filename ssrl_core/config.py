@@ -97,6 +97,9 @@ class RunConfig:
             bad(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.evaluation not in EVALUATIONS:
             bad(f"unknown evaluation {self.evaluation!r}: choose one of {', '.join(EVALUATIONS)}")
+        for key in ("epochs", "batch_size", "seed", "lr", "weight_decay"):
+            if isinstance(getattr(self, key), bool):  # True is an int to Python: 1 epoch, seed 1, lr 1.0
+                bad(f"{key.replace('_', ' ')} must be a number, got {getattr(self, key)!r}")
         if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
             bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
+from .pretext import check_options
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
 ENV_DIR = "SSRL_LESSONS_DIR"
@@ -137,7 +138,22 @@ def lesson_files() -> dict[str, Path]:
 
 def load_all() -> list[Lesson]:
     """Every lesson, in teaching order (raises LessonError on the first broken file)."""
-    return sorted((load(p) for p in lesson_files().values()), key=lambda l: (l.order, l.id))
+    lessons, errors = load_each()
+    if errors:
+        raise errors[0]
+    return lessons
+
+
+def load_each() -> tuple[list[Lesson], list[LessonError]]:
+    """(every lesson that validates, in teaching order; the error of each file that does
+    not): one broken file leaves the others usable, and every broken file is named."""
+    lessons, errors = [], []
+    for p in lesson_files().values():
+        try:
+            lessons.append(load(p))
+        except LessonError as e:
+            errors.append(e)
+    return sorted(lessons, key=lambda l: (l.order, l.id)), errors
 
 
 def load_by_name(name: str) -> Lesson:
@@ -175,12 +191,17 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(k, "must be non-empty text")
     if raw["id"] != path.stem:
         bad("id", f"must match the file name ({path.stem!r}), got {raw['id']!r}")
-    if not isinstance(raw.get("order", 100), int):
+    if not NAME.match(raw["id"]):  # it goes into the class's link (?lesson=ID) and file names
+        bad("id", f"{raw['id']!r}: a lesson's id (and file name) uses lowercase letters, digits, '-' and '_', "
+                  "as it goes into the link a class opens (?lesson=ID); rename the file and the id, "
+                  "e.g. 'byol-predictor'")
+    if not isinstance(raw.get("order", 100), int) or isinstance(raw.get("order"), bool):
         bad("order", "must be a whole number")
 
     if not isinstance(raw["runs"], dict) or not raw["runs"]:
         bad("runs", "must be a table of named runs, e.g. [runs.simclr]")
     runs: dict[str, RunConfig] = {}
+    same: dict[str, str] = {}  # a run's config with its method's defaults filled in -> its name
     for name, spec in raw["runs"].items():
         f = f"runs.{name}"
         if not NAME.match(name):
@@ -194,8 +215,15 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(f"{f}.encoder", "name an encoder (auto would give different runs on different machines)")
         try:
             runs[name] = RunConfig.from_dict({"options": {}, **spec})
+            full = check_options(runs[name].method, runs[name].options)  # values too: ranges and types
         except (ValueError, TypeError) as e:
             bad(f, str(e))
+        key = json.dumps({**runs[name].to_dict(), "options": full}, sort_keys=True)
+        if key in same:
+            bad(f, f"the same run as runs.{same[key]} (identical config once the method's defaults are "
+                   "filled in): a check comparing them would compare a run with itself; change what this "
+                   "run should vary (an option, the augmentation, the seed, ...)")
+        same[key] = name
 
     probes = raw.get("probes", {})
     if not isinstance(probes, dict):
@@ -204,12 +232,13 @@ def parse(raw: dict, path: Path) -> Lesson:
         if k not in ("supervised_scratch", "seeds", "supervised_steps"):
             bad(f"probes.{k}", "unknown (known: supervised_scratch, seeds, supervised_steps)")
     budgets = probes.get("supervised_scratch", [])
-    if not isinstance(budgets, list) or not all(isinstance(b, int) and b >= 0 for b in budgets):
+    if not isinstance(budgets, list) or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 0
+                                               for b in budgets):
         bad("probes.supervised_scratch", "must be a list of labels per class (0 = all)")
     seeds, steps = probes.get("seeds", 3), probes.get("supervised_steps", 200)
-    if not isinstance(seeds, int) or not 1 <= seeds <= 20:
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= 20:
         bad("probes.seeds", "must be a whole number from 1 to 20")
-    if not isinstance(steps, int) or not 1 <= steps <= 100_000:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 100_000:
         bad("probes.supervised_steps", "must be a whole number from 1 to 100000")
     scratch_names = {("all" if b == 0 else str(b)) for b in budgets}
 
@@ -235,7 +264,7 @@ def parse(raw: dict, path: Path) -> Lesson:
         if c["op"] not in OPS:
             bad(f"{f}.op", f"must be one of {', '.join(OPS)}, got {c['op']!r}")
         margin = c.get("margin", 0.0)
-        if not isinstance(margin, (int, float)) or margin < 0:
+        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
             bad(f"{f}.margin", "must be a number, 0 or more")
         for side in ("left", "right"):
             v = c[side]
@@ -260,12 +289,17 @@ def parse(raw: dict, path: Path) -> Lesson:
         for k in c:
             if k not in ("kind", "title", "runs", "metrics"):
                 bad(f"{f}.{k}", "unknown (known: kind, title, runs, metrics)")
+        if not isinstance(c.get("title", ""), str):
+            bad(f"{f}.title", "must be text")
         names = c.get("runs", [])
         if not isinstance(names, list) or any(n not in runs for n in names):
             bad(f"{f}.runs", f"must list runs of this lesson ({', '.join(runs)})")
         metrics = c.get("metrics", [])
         if c["kind"] == "metrics" and not metrics:
             bad(f"{f}.metrics", "a 'metrics' chart names the metrics it shows")
+        if c["kind"] != "metrics" and "metrics" in c:
+            bad(f"{f}.metrics", f"only a chart of kind 'metrics' shows the metrics it lists; a {c['kind']!r} "
+                                "chart draws its own: drop the list, or make the chart kind = \"metrics\"")
         if not isinstance(metrics, list):
             bad(f"{f}.metrics", "must be a list of metrics")
         for m in metrics:
@@ -293,8 +327,20 @@ def terms(expr: str) -> list[str]:
     return [t.strip() for t in expr.split(" - ")]
 
 
+PROBE_KINDS = ("linear_1_per_class", "rotation_equivariance", "linear", "random_linear", "knn", "random_knn",
+               "invariance", "factor")  # computed by the probes a run with evaluation = "basic" skips
+
+
 def parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None = None) -> tuple[str, str, str]:
     """``"simclr.linear@1"`` -> (run name, kind, argument); ValueError saying what is wrong."""
+    run, kind, arg = _parse_metric(ref, runs, scratch)
+    if kind in PROBE_KINDS and runs[run].evaluation != "full":
+        raise ValueError(f"{ref!r}: run {run!r} has evaluation = {runs[run].evaluation!r}, which computes no probes, "
+                         "so this number would never come: leave evaluation out (a lesson's runs default to full)")
+    return run, kind, arg
+
+
+def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None = None) -> tuple[str, str, str]:
     run, dot, metric = ref.partition(".")
     if not dot:
         raise ValueError(f"{ref!r} must look like RUN.METRIC, e.g. 'simclr.knn_accuracy'")
@@ -419,7 +465,8 @@ def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
         rows.append({"says": c.says, "left": c.left, "op": c.op, "right": c.right, "margin": c.margin,
                      "left_value": _round(left), "right_value": _round(right),
                      "numbers": {k: _round(v) for k, v in {**lterms, **rterms}.items()},
-                     "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])})
+                     "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])
+                     + _never_logged(lesson, data, [*lterms, *rterms])})
     decided = [r["passed"] for r in rows if r["passed"] is not None]
     n_pass = sum(decided)
     if len(decided) < len(rows):
@@ -443,6 +490,23 @@ def _caveats(data: dict[str, RunData], refs: list[str]) -> list[str]:
         note = unreliable_note(data[run].probes.get("invariance") or {}) if run in data else None
         if note:
             out.append(f"{run}: {note}")
+    return out
+
+
+def _never_logged(lesson: Lesson, data: dict[str, RunData], refs: list[str]) -> list[str]:
+    """Why a number will never come: an ``epoch:KEY`` its finished run never logged (a key of
+    another method, say: simclr logs no rotation_acc). Without this the check waits forever."""
+    out = []
+    for ref in refs:
+        run, kind, arg = parse_metric(ref, lesson.runs, {("all" if b == 0 else str(b)) for b in lesson.supervised_scratch})
+        d = data.get(run)
+        if kind != "epoch" or d is None or not d.epochs:
+            continue
+        key = arg.split("@")[0]
+        if not any(key in r for r in d.epochs):
+            logged = sorted({k for r in d.epochs for k, v in r.items() if k != "epoch" and isinstance(v, (int, float))})
+            out.append(f"{ref}: run {run!r} ({lesson.runs[run].method}) finished without logging {key!r} in any "
+                       f"epoch, so this check cannot be decided; it logged {', '.join(logged)}")
     return out
 
 
@@ -609,26 +673,40 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
 
     from .runs import artifacts as art
     from .runs.execute import execute
+    from .train import preflight
 
     say = on_line or (lambda s: None)
     device_type = local_device_type()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    # where each run comes from, decided for every run before anything is trained
+    sources: dict[str, Path | None] = {}
+    for name, cfg in lesson.runs.items():
+        d = out / name
+        if (d / art.CONFIG).exists():
+            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
+                raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
+                                 f"(a --quick preview and the default budget need different folders)")
+        if not (d / art.SUMMARY).exists():
+            sources[name] = None if d.exists() else find_finished(cfg, list(reuse_from), device_type)
+    if train:  # a run that cannot train here is refused before the others spend minutes training
+        for name in (n for n, found in sources.items() if found is None):
+            try:
+                for w in preflight(lesson.runs[name], here=True):
+                    say(f"[{lesson.id}] warning: {name}: {w}")
+            except (ValueError, FileNotFoundError) as e:  # FileNotFoundError: DatasetMissing
+                raise ValueError(f"{lesson.id}: run {name!r} cannot train here, so nothing was trained: {e}") from None
+    out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, dict] = {}
     dirs: dict[str, Path] = {}
     for name, cfg in lesson.runs.items():
         d = out / name
         dirs[name] = d
         t1 = time.perf_counter()
-        if (d / art.CONFIG).exists():
-            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
-                raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
-                                 f"(a --quick preview and the default budget need different folders)")
-        if (d / art.SUMMARY).exists():
+        if name not in sources:
             status = "reused"
         else:
-            found = None if d.exists() else find_finished(cfg, list(reuse_from), device_type)
+            found = sources[name]
             if found is not None:
                 shutil.copytree(found, d)
                 status = f"reused from {found}"

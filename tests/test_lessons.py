@@ -60,27 +60,55 @@ says = "s"
     ('question = "q"\n', "", "question: missing"),
     ('method = "simclr"', 'method = "simclear"', "runs.a: unknown method 'simclear'"),
     ("epochs = 2", 'epochs = "two"', "runs.a: epochs must be a whole number"),
+    ("epochs = 2", "epochs = true", "runs.a: epochs must be a number, got True"),
+    ("seed = 0", "seed = true", "runs.a: seed must be a number, got True"),
+    ("seed = 0", "seed = 0\nlr = true", "runs.a: lr must be a number, got True"),
+    ('says = "s"', 'says = "s"\nmargin = true', "checks[0].margin: must be a number"),
+    ('id = "x"', 'id = "x"\norder = true', "order: must be a whole number"),
+    ('says = "s"', 'says = "s"\n[probes]\nseeds = true', "probes.seeds"),
+    ('says = "s"', 'says = "s"\n[probes]\nsupervised_scratch = [true]', "probes.supervised_scratch"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\ntitle = 3', "charts[0].title: must be text"),
     ('seed = 0\n', "", "runs.a.seed: missing"),
     ('encoder = "cnn-small"', 'encoder = "auto"', "runs.a.encoder"),
     ('augment = "digits"', 'augment = "digits"\noptions = { tempo = 1 }', "runs.a: simclr has no option tempo"),
+    ('augment = "digits"', 'augment = "digits"\noptions = { temperature = -1 }', "runs.a: simclr option temperature must be"),
+    ('augment = "digits"', 'augment = "digits"\noptions = { proj_dim = "big" }', "runs.a: simclr option proj_dim"),
+    ('[[checks]]', '[runs.b]\ndataset = "digits"\nmethod = "simclr"\naugment = "digits"\nencoder = "cnn-small"\n'
+                   'epochs = 2\nbatch_size = 64\nseed = 0\noptions = { temperature = 0.5 }\n[[checks]]',
+     "runs.b: the same run as runs.a"),  # 0.5 is simclr's default: the teacher forgot to change it
     ('left = "a.knn_accuracy"', 'left = "b.knn_accuracy"', "checks[0].left: 'b.knn_accuracy' names run 'b'"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"', "checks[0].left: 'a.knn_accurcy': unknown metric"),
     ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
     ('left = "a.knn_accuracy"', 'left = "a.factor:color@2"', "digits has no factor 'color'"),
     ('left = "a.knn_accuracy"', 'left = "a.supervised_scratch@1"', "[probes] supervised_scratch"),
+    ('left = "a.knn_accuracy"', 'left = "a.linear@1"', "checks[0].left: 'a.linear@1': run 'a' has evaluation = 'basic'"),
     ('op = ">"', 'op = "=>"', "checks[0].op"),
     ('id = "x"', 'id = "y"', "id: must match the file name"),
     ('title = "t"', 'title = "t"\ncolour = 1', "colour: unknown field"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "pie"', "charts[0].kind"),
     ('[[checks]]', '[[checks', "not valid TOML"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nmetrics = ["a.knn@5"]', "charts[0].metrics: only a chart"),
 ])
 def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
     assert old in GOOD
     path = tmp_path / "x.toml"
-    path.write_text(GOOD.replace(old, new, 1))
+    text = GOOD.replace(old, new, 1)
+    if "evaluation = 'basic'" in field:
+        text = text.replace("seed = 0", 'seed = 0\nevaluation = "basic"', 1)
+    path.write_text(text)
     with pytest.raises(L.LessonError) as e:
         L.load(path)
     assert str(e.value).startswith("x.toml: ") and field in str(e.value), str(e.value)
+
+
+def test_a_lesson_id_fit_for_a_link_is_required(tmp_path):
+    """The id goes into the class's link: 'BYOL Prädiktor?' (a space, an umlaut, a '?' that
+    would end the link's query) is refused; unicode in the title is welcome."""
+    (tmp_path / "BYOL Prädiktor?.toml").write_text(GOOD.replace('id = "x"', 'id = "BYOL Prädiktor?"'))
+    with pytest.raises(L.LessonError, match=r"^BYOL Prädiktor\?.toml: id: .* lowercase letters"):
+        L.load(tmp_path / "BYOL Prädiktor?.toml")
+    (tmp_path / "byol.toml").write_text(GOOD.replace('id = "x"', 'id = "byol"').replace('title = "t"', 'title = "Prädiktor? ✨"'))
+    assert L.load(tmp_path / "byol.toml").title == "Prädiktor? ✨"
 
 
 def test_good_file_loads(tmp_path):
@@ -141,6 +169,19 @@ def test_a_check_on_an_invariance_score_of_an_unreliable_scale_says_so(tmp_path)
     v = L.judge(lesson, {"a": _data(probes={"invariance": collapsed})})
     [caveat] = v["checks"][0]["caveats"]
     assert v["checks"][0]["passed"] is True and caveat.startswith("a: ")
+
+
+def test_a_check_on_an_epoch_key_the_run_never_logs_says_so(tmp_path):
+    """simclr logs no rotation_acc: once its run has finished the check says it can never be
+    decided, instead of waiting for it as if the run were still training."""
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.epoch:rotation_acc@last"'))
+    lesson = L.load(tmp_path / "x.toml")
+    assert L.judge(lesson, {})["checks"][0]["caveats"] == []  # not finished yet: waiting is right
+    epochs = [{"epoch": 0, "effective_rank": 11.0}, {"epoch": 2, "loss": 4.1, "effective_rank": 9.0}]
+    row = L.judge(lesson, {"a": _data(epochs=epochs)})["checks"][0]
+    assert row["passed"] is None
+    [note] = row["caveats"]
+    assert "'a' (simclr) finished without logging 'rotation_acc'" in note and "effective_rank, loss" in note
 
 
 def test_verdict_reads_epochs_invariance_and_factors():
@@ -257,12 +298,49 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
 
 
+def test_lesson_cli_refuses_a_run_that_cannot_train_before_training_the_others(tmp_path, monkeypatch, capsys):
+    """colorization on grayscale digits cannot train: said at once, naming the run, and the
+    runs before it are not trained first (minutes each at a lesson's budget)."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    text = GOOD.replace('id = "x"', 'id = "colour"').replace('method = "simclr"', 'method = "random"')
+    text = text.replace("epochs = 2", "epochs = 0").replace("[[checks]]", "[runs.colorize]\ndataset = \"digits\"\n"
+                        "method = \"colorization\"\naugment = \"digits\"\nencoder = \"cnn-small\"\nepochs = 1\n"
+                        "batch_size = 64\nseed = 0\n\n[[checks]]")
+    (lessons / "colour.toml").write_text(text)
+    monkeypatch.setenv(L.ENV_DIR, str(lessons))
+    out = tmp_path / "out"
+    assert cli.main(["lesson", "colour", "--out", str(out), "--max-epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: colour: run 'colorize' cannot train here, so nothing was trained: ") and "colo" in err
+    assert not (out / "a").exists() and not (out / "colorize").exists()
+    # --no-train trains nothing, so it judges what is there without refusing
+    assert cli.main(["lesson", "colour", "--out", str(out), "--no-train"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "incomplete"
+
+
 def test_lesson_cli_bad_name_and_list(tmp_path, capsys):
     assert cli.main(["lesson", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no lesson 'nope'") and all(n in err for n in LESSON_NAMES)
     assert cli.main(["list", "lessons", "--json"]) == 0
     assert [i["name"] for i in json.loads(capsys.readouterr().out)] == LESSON_NAMES
+
+
+def _with_broken_files(folder, monkeypatch):
+    """tiny.toml next to two broken files, in ``folder`` (SSRL_LESSONS_DIR)."""
+    (folder / "tiny.toml").write_text((TINY / "tiny.toml").read_text())
+    (folder / "a-draft.toml").write_text('id = "a-draft"\ntitle = "half written"\n')
+    (folder / "zz-typo.toml").write_text(GOOD.replace('id = "x"', 'id = "zz-typo"').replace('"simclr"', '"simclear"'))
+    monkeypatch.setenv(L.ENV_DIR, str(folder))
+
+
+def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_path, monkeypatch, capsys):
+    _with_broken_files(tmp_path, monkeypatch)
+    assert cli.main(["list", "lessons", "--json"]) == 2  # a validator: not 0 while a file is broken
+    out, err = capsys.readouterr()
+    assert [i["name"] for i in json.loads(out)] == ["tiny"]
+    assert "error: a-draft.toml: question: missing" in err and "error: zz-typo.toml: runs.a: unknown method" in err
 
 
 # -- the page ----------------------------------------------------------------------------------------
@@ -286,6 +364,20 @@ def test_lessons_page_lists_lessons_and_opens_one():
     assert at.header[0].value.startswith("Collapse")
     assert at.query_params["lesson"] in ("collapse", ["collapse"])  # the link opens this lesson
     assert any("Verdict: incomplete" in i.value for i in at.info)  # nothing trained yet
+
+
+def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypatch, finished_run):
+    """'a.factor:color@2' under a check: Streamlit's Markdown takes ':color' for a directive
+    and drops it, so the raw text must carry no ':' before a letter."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text += '\n[[checks]]\nleft = "simclr.epoch:epoch_knn@last"\nop = ">"\nright = 0.1\nsays = "kNN in the last epoch"\n'
+    (tmp_path / "tiny.toml").write_text(text)
+    finished_run("simclr")
+    at = open_lessons({"lesson": "tiny"})
+    small = [m.value.split("<small>")[1] for m in at.markdown if "<small>" in m.value]
+    assert any("simclr.epoch&#58;epoch_knn@last" in s for s in small), small
+    assert not any(re.search(r":[a-z]", s) for s in small), small
 
 
 def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finished_run):
@@ -331,3 +423,16 @@ def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_pat
     assert not [b for b in at.button if b.key == "lesson_extras"]
     assert "pretrained beats scratch** — " in " ".join(m.value for m in at.markdown)
     assert re.search(r"simclr.supervised_scratch@1 = 0\.\d{3}", " ".join(m.value for m in at.markdown))
+
+
+def test_a_broken_lesson_file_leaves_the_other_lessons_on_the_page(tmp_path, monkeypatch):
+    """A teacher's half-written file is named on the page; the class's lessons stay usable."""
+    _with_broken_files(tmp_path, monkeypatch)
+    at = open_lessons({"lesson": "tiny"})
+    assert at.header[0].value == "A tiny lesson for the tests"
+    errors = " ".join(e.value for e in at.error)
+    assert "a-draft.toml: question: missing" in errors and "zz-typo.toml: runs.a: unknown method 'simclear'" in errors
+    for f in ("tiny.toml",):
+        (tmp_path / f).unlink()  # nothing left that validates: said so, no crash
+    at = open_lessons()
+    assert any("No lesson in" in i.value and "validates" in i.value for i in at.info)
