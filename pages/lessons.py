@@ -10,18 +10,21 @@ from ssrl_core import lessons as L
 
 st.title("Lessons")
 lessons, broken = L.load_each()
-for e in broken:  # the other lessons stay usable
-    st.error(f"A lesson file is broken and left out: {e}", icon=":material/error:")
+wanted = st.query_params.get("lesson")
+class_link = hidden("controls") and wanted
+for name, e in broken.items():  # the other lessons stay usable; a class sees only its own lesson's
+    if not class_link or name == wanted:
+        st.error(f"A lesson file is broken and left out: {e}", icon=":material/error:")
 if not lessons:
     st.info(f"No lessons in {L.lessons_dir()}." if not broken else
             f"No lesson in {L.lessons_dir()} validates: fix the files above "
             "(`python -m ssrl_core list lessons` names every problem).")
     st.stop()
 
-wanted = st.query_params.get("lesson")
 by_id = {l.id: l for l in lessons}
 if wanted and wanted not in by_id:
-    st.error(f"No lesson {wanted!r}: choose one of {', '.join(by_id)}.")
+    if wanted not in broken:  # a broken one was said above
+        st.error(f"No lesson {wanted!r}: choose one of {', '.join(by_id)}.")
     wanted = None
 if hidden("controls") and wanted:
     lesson = by_id[wanted]

@@ -435,7 +435,7 @@ def cmd_list(args) -> int:
     from .models import ENCODERS
     from .pretext import METHODS
 
-    broken = []
+    broken = {}
     if args.what == "lessons":
         from .lessons import load_each
 
@@ -459,7 +459,7 @@ def cmd_list(args) -> int:
         tags = [it.get("kind") or it.get("family") for it in items]  # a preset or op; a method's family
         for line in table([[it["name"], f"[{tag}]" if tag else "", it["description"]] for it, tag in zip(items, tags)]):
             print(line)
-    for e in broken:
+    for e in broken.values() if broken else ():
         print(f"error: {e}", file=sys.stderr)
     return 2 if broken else 0
 

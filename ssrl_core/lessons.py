@@ -140,19 +140,20 @@ def load_all() -> list[Lesson]:
     """Every lesson, in teaching order (raises LessonError on the first broken file)."""
     lessons, errors = load_each()
     if errors:
-        raise errors[0]
+        raise next(iter(errors.values()))
     return lessons
 
 
-def load_each() -> tuple[list[Lesson], list[LessonError]]:
-    """(every lesson that validates, in teaching order; the error of each file that does
-    not): one broken file leaves the others usable, and every broken file is named."""
-    lessons, errors = [], []
-    for p in lesson_files().values():
+def load_each() -> tuple[list[Lesson], dict[str, LessonError]]:
+    """(every lesson that validates, in teaching order; {lesson name: its error} for each
+    file that does not): one broken file leaves the others usable, and every broken file
+    is named."""
+    lessons, errors = [], {}
+    for name, p in lesson_files().items():
         try:
             lessons.append(load(p))
         except LessonError as e:
-            errors.append(e)
+            errors[name] = e
     return sorted(lessons, key=lambda l: (l.order, l.id)), errors
 
 

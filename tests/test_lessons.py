@@ -432,6 +432,13 @@ def test_a_broken_lesson_file_leaves_the_other_lessons_on_the_page(tmp_path, mon
     assert at.header[0].value == "A tiny lesson for the tests"
     errors = " ".join(e.value for e in at.error)
     assert "a-draft.toml: question: missing" in errors and "zz-typo.toml: runs.a: unknown method 'simclear'" in errors
+    # a class's link shows its lesson, not the errors of the teacher's drafts beside it
+    at = open_lessons({"lesson": "tiny", "hide": "controls,nav"})
+    assert at.header[0].value == "A tiny lesson for the tests" and not at.error
+    at = open_lessons({"lesson": "zz-typo", "hide": "controls,nav"})  # its own lesson broken: that is said
+    errors = " ".join(e.value for e in at.error)
+    assert "zz-typo.toml: runs.a: unknown method 'simclear'" in errors and "a-draft" not in errors
+    assert "No lesson 'zz-typo'" not in errors  # not "no such lesson" besides
     for f in ("tiny.toml",):
         (tmp_path / f).unlink()  # nothing left that validates: said so, no crash
     at = open_lessons()
