@@ -19,6 +19,11 @@ def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Seque
     return fig
 
 
+# a legend in a row along the chart's bottom edge, placed in the figure's coordinates: one placed
+# below the plot area by a fraction of its height sat on the axis title in a short chart
+BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0)
+
+
 def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "") -> go.Figure:
     """Grouped bars: one group per run (``labels``), one bar per metric in ``series``."""
     fig = go.Figure()
@@ -29,7 +34,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=dict(orientation="h"))
+                      yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
     return fig
 
 
@@ -60,7 +65,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),
                       yaxis=dict(title=y_title, range=[ys[0] - 0.05, ys[0] + 0.05] if flat else None),
-                      legend=dict(orientation="h", y=-0.25),
+                      legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
     return fig
 
@@ -98,7 +103,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=dict(orientation="h"))
+                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW)
     return fig
 
 

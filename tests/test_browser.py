@@ -149,6 +149,12 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     # each run's 8 neighbours on one row (a list of images wrapped 7 + 1 wherever captions ran long)
     tops = [round(page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).nth(i).bounding_box()["y"]) for i in range(16)]
     assert len(set(tops[:8])) == 1 and len(set(tops[8:])) == 1 and tops[8] > tops[0], tops
+    # in each chart the legend lies below the x-axis title (in the short curves it sat on it)
+    gaps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
+        const t = p.querySelector('.xtitle'), l = p.querySelector('.legend');
+        return t && l ? [l.getBoundingClientRect().top - t.getBoundingClientRect().bottom] : [];
+    })""")
+    assert len(gaps) >= 3 and min(gaps) >= 0, gaps
 
     # the same runs' label-efficiency and invariance charts
     page.goto(app_url + "/evaluate")
