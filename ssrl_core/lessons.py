@@ -384,7 +384,24 @@ def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None
         if arg != "last" and not (arg.isdigit() and int(arg) <= cfg.epochs):
             raise ValueError(f"{ref!r}: the epoch must be 'last' or 0..{cfg.epochs} (the run's epochs)")
         return run, "epoch", f"{key}@{arg}"
-    raise ValueError(f"{ref!r}: unknown metric {metric!r}; see docs/lessons.md for the metrics a check can name")
+    raise ValueError(f"{ref!r}: unknown metric {metric!r}{_did_you_mean(metric, cfg)}; see docs/lessons.md for the "
+                     "metrics a check can name")
+
+
+def _did_you_mean(metric: str, cfg: RunConfig) -> str:
+    """", did you mean 'knn_accuracy'?" for a metric one typo away from one a check can name
+    (for ``cfg``'s dataset), else ""."""
+    import difflib
+
+    from .augment import OPS as AUG_OPS
+
+    forms = [*SUMMARY_METRICS, "rotation_equivariance", *(f"{k}@{b}" for k in ("linear", "random_linear",
+             "supervised_scratch") for b in LINEAR_BUDGETS), *(f"{k}@{n}" for k in ("knn", "random_knn") for n in KNN_KS),
+             *(f"invariance:{op}" for op in AUG_OPS), "epoch:effective_rank@last", "epoch:embedding_std@last",
+             "epoch:epoch_knn@last", "epoch:loss@last",
+             *(f"factor:{f}@{b}" for f in DATASET_FACTORS.get(cfg.dataset, ()) for b in FACTOR_BUDGETS)]
+    near = difflib.get_close_matches(metric, forms, n=1, cutoff=0.75)
+    return f", did you mean {near[0]!r}?" if near else ""
 
 
 @dataclass

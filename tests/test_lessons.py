@@ -77,7 +77,9 @@ says = "s"
                    'epochs = 2\nbatch_size = 64\nseed = 0\noptions = { temperature = 0.5 }\n[[checks]]',
      "runs.b: the same run as runs.a"),  # 0.5 is simclr's default: the teacher forgot to change it
     ('left = "a.knn_accuracy"', 'left = "b.knn_accuracy"', "checks[0].left: 'b.knn_accuracy' names run 'b'"),
-    ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"', "checks[0].left: 'a.knn_accurcy': unknown metric"),
+    ('left = "a.knn_accuracy"', 'left = "a.knn_accurcy"',
+     "checks[0].left: 'a.knn_accurcy': unknown metric 'knn_accurcy', did you mean 'knn_accuracy'?"),
+    ('left = "a.knn_accuracy"', 'left = "a.random_knn20"', "unknown metric 'random_knn20', did you mean 'random_knn@20'?"),
     ('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@3"', "checks[0].left"),
     ('left = "a.knn_accuracy"', 'left = "a.factor:color@2"', "digits has no factor 'color'"),
     ('left = "a.knn_accuracy"', 'left = "a.supervised_scratch@1"', "[probes] supervised_scratch"),
