@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from app import services, urlstate
+from ssrl_core.data import check_files
 from ssrl_core.pretext import METHODS
 
 
@@ -22,7 +23,8 @@ st.markdown(
     "Representation Learning: Introduction, advances, and challenges*) groups them in four families. "
     "Every picture below is made now, from the data, by the same code the methods train with.")
 
-datasets = [n for n in ("digits", "shapes") if n in services.datasets()]
+# every set whose images are on this disk: the built-ins, imported sets, downloadable ones already in place
+datasets = [n for n in services.datasets() if check_files(n) is None]
 name = urlstate.selectbox("Pictures from", datasets, key="learn_dataset", param="dataset", default=datasets[0],
                           hide=urlstate.hidden("controls"))
 # the newest self-supervised run's features (not a baseline: an untrained encoder clusters poorly, and a

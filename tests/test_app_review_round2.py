@@ -174,6 +174,22 @@ def test_learn_clusters_the_newest_self_supervised_run_not_a_baseline(finished_r
     assert "random · digits" not in text
 
 
+def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):
+    """An imported set is offered (a teacher's own images); a downloadable set whose files are
+    not here is not (its pictures could only fail)."""
+    from ssrl_core.data.custom import import_images
+
+    from .test_imported_sets import pets_zip
+
+    import_images(pets_zip(tmp_path), "pets")
+    at = open_page("learn")
+    box = at.selectbox(key="learn_dataset")
+    assert "pets" in box.options and "cifar10" not in box.options and box.options[:2] == ["digits", "shapes"]
+    box.select("pets").run()
+    assert not at.exception and not at.error
+    assert len(at.get("image")) >= 4  # masked, rotation, pairs and the clusters, made from the cats and dogs
+
+
 def test_a_chart_of_one_run_still_names_it():
     from app import charts
 
