@@ -66,12 +66,13 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
 
 def _config(args):
     from .config import RunConfig, parse_options
-    from .data import reads_data_dir
+    from .data import available_datasets, reads_data_dir
 
     data_dir = args.data_dir
     if data_dir is not None:
         out_folder(data_dir, "--data-dir")  # a file there: refused (a download could not go into it)
-        if not reads_data_dir(args.dataset):  # kept out of the config: it changes nothing the run does
+        # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
+        if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warn([f"--data-dir is not used: {args.dataset} reads no data folder"])
             data_dir = None
     return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
