@@ -50,3 +50,71 @@ def test_the_map_of_a_subset_marks_rows_by_their_dataset_row():
     assert list(marks["neighbours"].customdata) == [30] and list(marks["neighbours"].x) == [4.0]
     assert list(marks["selected"].customdata) == [20] and list(marks["selected"].x) == [6.0]
     assert list(fig.data[0].customdata) == [40, 10, 30, 20]
+
+
+def test_the_probe_buttons_say_minutes_for_a_large_set():
+    from app.readouts import PROBES_TAKE_MINUTES, probe_cost
+
+    small = {"summary": {"n_images": 1797}}
+    large = {"summary": {"n_images": 60000}}
+    assert probe_cost([small]) == "seconds per run"
+    assert probe_cost([{"summary": None}]) == "seconds per run"  # a run without a summary: nothing to go on
+    assert probe_cost([small, large]) == "minutes per run on a CPU for 60,000 images"
+    assert probe_cost([{"summary": {"n_images": PROBES_TAKE_MINUTES}}]) == "seconds per run"
+
+
+def test_explore_reads_the_export_files_only_when_a_button_is_clicked(finished_run, monkeypatch):
+    from pathlib import Path
+
+    from .test_app import open_page
+
+    rid = finished_run("simclr")
+    at = open_page("explore", run=rid)
+    at.button(key="explore_export").click().run()
+    assert not at.exception
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    at.run()  # a rerun with the export shown
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) >= 8 and all(b.proto.deferred_file_id for b in buttons)
+    assert not [n for n in read if n.startswith(("embeddings", "checkpoint", "map", "ssrl-run", rid))], read
+    assert all(b.proto.help.endswith(("kB", "MB")) for b in buttons)  # each says its size
+
+
+def _evaluating_run(dataset: str = "digits") -> str:
+    """A run a worker elsewhere has trained and is now embedding (its first phase event)."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset=dataset, method="simclr", epochs=1))
+    store.claim("host:123:0")
+    store.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 1, "loss": 2.0})
+    store.record(rid, {"kind": "phase", "phase": "embedding"})
+    return rid
+
+
+def test_a_run_past_its_training_shows_how_long_its_evaluation_has_left(finished_run):
+    from ssrl_core.runs.store import RunStore
+
+    from .test_app import open_page
+
+    done = RunStore().get(finished_run("simclr"))
+    tail = done["summary"]["total_seconds"] - done["summary"]["train_seconds"]
+    _evaluating_run()
+    at = open_page("pretrain")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "ETA (evaluation)" in metrics and "ETA (training)" not in metrics, metrics
+    minutes, seconds = map(int, metrics["ETA (evaluation)"].split(":"))
+    assert 0 <= minutes * 60 + seconds <= round(tail)
+
+
+def test_a_first_run_on_a_dataset_shows_the_time_in_its_evaluation_step():
+    from .test_app import open_page
+
+    _evaluating_run()  # nothing on digits has finished here: no estimate, but the step's time so far
+    at = open_page("pretrain")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "embedding: so far" in metrics and metrics["embedding: so far"].startswith("0:"), metrics
