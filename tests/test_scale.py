@@ -118,3 +118,22 @@ def test_a_first_run_on_a_dataset_shows_the_time_in_its_evaluation_step():
     at = open_page("pretrain")
     metrics = {m.label: m.value for m in at.metric}
     assert "embedding: so far" in metrics and metrics["embedding: so far"].startswith("0:"), metrics
+
+
+def test_a_command_piped_into_a_reader_that_stops_early_says_nothing():
+    """`runs --json | head` on a store of many runs: the reader closes the pipe; that is no
+    error of the path or its permissions."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "ssrl_core", "list", "methods", "--json"], cwd=ROOT,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and "error" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
