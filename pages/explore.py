@@ -30,7 +30,7 @@ top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("k
                    "neighbours in the train split.")
 top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
               help="Logistic regression on the frozen, standardised features: train split → test split.")
-top[3].metric("embedding dim", art.embeddings.shape[1] if art.has_embeddings() else "–")
+top[3].metric("embedding dim", art.embedding_dim() or "–")
 widgets.accuracy_caveats(run["dataset"])
 
 coords, kind = art.map()

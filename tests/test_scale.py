@@ -137,3 +137,24 @@ def test_a_command_piped_into_a_reader_that_stops_early_says_nothing():
     finally:
         os.close(write)
     assert done.returncode == 0 and "error" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
+
+
+def test_neighbours_come_from_the_index_alone_and_match_the_features(finished_run, monkeypatch):
+    from ssrl_core.evaluate.embed import l2_normalize
+    from ssrl_core.runs.artifacts import RunArtifacts
+    from ssrl_core.runs.store import RunStore
+
+    run_dir = RunStore().get(finished_run("simclr"))["run_dir"]
+    feats = l2_normalize(np.load(f"{run_dir}/embeddings.npy"))
+    loads = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda path, *a, **k: loads.append((str(path), k.get("mmap_mode"))) or real(path, *a, **k))
+    art = RunArtifacts(run_dir)
+    assert art.embedding_dim() == feats.shape[1]
+    for row in (0, 17, len(feats) - 1):
+        got = art.neighbours(row, k=5)
+        sims = feats @ feats[row]
+        sims[row] = -np.inf
+        assert [i for i, _ in got] == list(np.argsort(-sims, kind="stable")[:5])
+        assert np.allclose([s for _, s in got], np.sort(sims)[::-1][:5], atol=1e-5)
+    assert not [p for p, mmap in loads if p.endswith("embeddings.npy") and mmap is None], loads  # never read whole
