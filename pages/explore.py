@@ -196,7 +196,7 @@ if st.button("Prepare the export", key="explore_export", help="Run card, embeddi
 if st.session_state.get(export_key):
     try:
         with st.spinner(f"Writing the export of {len(ds):,} images' embeddings (once per run; "
-                        f"{'a minute or more' if len(ds) > 20_000 else 'seconds'})…"):
+                        f"{'half a minute or so' if len(ds) > 20_000 else 'seconds'})…"):
             files = services.export_run(run)
     except ValueError as e:
         st.error(f"Export failed: {e}")
