@@ -226,3 +226,19 @@ def mismatches(configs: list[dict], names: list[str] | None = None) -> list[str]
             out.append(f"{what} (" + ("; ".join(f"{v}: {', '.join(runs[v])}" for v in values) if names
                                       else ", ".join(values)) + ")")
     return out
+
+
+#: above this many images a probe job takes minutes on a CPU, not seconds (CIFAR-10's 60,000:
+#: 142 s on 2 cores, the untrained encoder's reference included; digits' 1,797: about 4 s)
+PROBES_TAKE_MINUTES = 15_000
+
+
+def probe_cost(runs: list[dict]) -> str:
+    """How long the probe job takes, for its button: "seconds per run" on small sets, else
+    "minutes per run on a CPU for N images" (N the largest set among ``runs``, from their
+    summaries' ``n_images``); every probe embeds the whole set and reads it out."""
+    sizes = [int((r.get("summary") or {}).get("n_images") or 0) for r in runs]
+    most = max(sizes, default=0)
+    if most <= PROBES_TAKE_MINUTES:
+        return "seconds per run"
+    return f"minutes per run on a CPU for {most:,} images"

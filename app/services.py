@@ -56,6 +56,21 @@ def start_estimates(runs: list[dict]) -> dict[str, float]:
     return estimate.start_estimates(runs, workers, device_type)
 
 
+def evaluation_time(run: dict) -> tuple[float | None, float | None]:
+    """For a running run past its training: (seconds left, from the finished runs like it
+    (``estimate.History.evaluation_left``), or None; seconds since its current phase began,
+    or None before any phase)."""
+    import time
+
+    phases = store().events(run["id"], kind="phase")  # the first comes when training ends
+    if not phases:
+        return None, None
+    now = time.time()
+    device_type = "cuda" if local_worker.gpu_count() else "cpu"
+    left = estimate.History(store().list(status="done"), device_type).evaluation_left(run, now - phases[0]["t"])
+    return left, now - phases[-1]["t"]
+
+
 def wait_text(seconds: float | None) -> str:
     """'starts within a minute' / 'starts in about 7 min'; empty when unknown."""
     if seconds is None:
@@ -350,6 +365,12 @@ def map_thumbnail(run: dict) -> bytes | None:
 EXPORT_MIME = {".md": "text/markdown", ".json": "application/json", ".npz": "application/octet-stream",
                ".csv": "text/csv", ".safetensors": "application/octet-stream", ".html": "text/html",
                ".png": "image/png", ".sh": "text/x-shellscript", ".zip": "application/zip"}
+
+
+def size_text(path: Path) -> str:
+    """A file's size in words: "820 kB", "149 MB"."""
+    n = Path(path).stat().st_size
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} kB"
 
 
 def export_run(run: dict) -> dict[str, Path]:

@@ -323,7 +323,18 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 c1, c2, c3, c4 = st.columns(4)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
-                c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
+                if r["phase"] == "training" or r["status"] != "running":
+                    c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
+                else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
+                    left, since = services.evaluation_time(r)
+                    if left is not None:
+                        c3.metric("ETA (evaluation)", _fmt_eta(left),
+                                  help="From the newest finished run on this dataset: how long its evaluation took.")
+                    else:
+                        c3.metric(f"{r['phase']}: so far", _fmt_eta(since),
+                                  help="Time in this evaluation step. No run on this dataset has finished here yet, "
+                                       "so there is nothing to estimate what is left from; on a large set (CIFAR-10) "
+                                       "the embedding, map and probes take minutes on a CPU.")
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
                           help=COLLAPSE_HELP)
                 steps = store.events(r["id"], kind="step")

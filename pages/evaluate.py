@@ -40,7 +40,7 @@ lacking = [r for r in labelled
 widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
                          warning="lack probes this page draws (kNN as k varies, label efficiency, or their random "
                                  "encoder's kNN and linear readout)",
-                         button="Compute their probes (seconds per run)")
+                         button=f"Compute their probes ({readouts.probe_cost(lacking)})")
 if not picked:
     st.info("Pick runs to compare.")
     st.stop()
@@ -71,7 +71,7 @@ widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embed
                                            "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
                       **{"kNN gain over random": st.column_config.TextColumn(
-                          alignment="right", help=readouts.GAIN_HELP + " (the button above computes it in seconds).")})
+                          alignment="right", help=readouts.GAIN_HELP + f" (the button above computes it: {readouts.probe_cost(picked)}).")})
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
            "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
            "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "

@@ -30,7 +30,7 @@ top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("k
                    "neighbours in the train split.")
 top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
               help="Logistic regression on the frozen, standardised features: train split → test split.")
-top[3].metric("embedding dim", art.embeddings.shape[1] if art.has_embeddings() else "–")
+top[3].metric("embedding dim", art.embedding_dim() or "–")
 widgets.accuracy_caveats(run["dataset"])
 
 coords, kind = art.map()
@@ -195,15 +195,21 @@ if st.button("Prepare the export", key="explore_export", help="Run card, embeddi
     st.session_state[export_key] = True
 if st.session_state.get(export_key):
     try:
-        files = services.export_run(run)
+        with st.spinner(f"Writing the export of {len(ds):,} images' embeddings (once per run; "
+                        f"{'half a minute or so' if len(ds) > 20_000 else 'seconds'})…"):
+            files = services.export_run(run)
     except ValueError as e:
         st.error(f"Export failed: {e}")
     else:
         st.code(files["reproduce.sh"].read_text().splitlines()[-1], language="sh")
-        st.download_button("Everything (.zip)", files["all"].read_bytes(), file_name=f"ssrl-run-{run['id']}.zip",
-                           mime=services.EXPORT_MIME[".zip"], key="dl_all", type="primary", on_click="ignore")
+        # each file is read when its button is clicked, not on every rerun of the page: a
+        # 60,000-image export is over 400 MB with its zip
+        st.download_button("Everything (.zip)", files["all"].read_bytes, file_name=f"ssrl-run-{run['id']}.zip",
+                           mime=services.EXPORT_MIME[".zip"], key="dl_all", type="primary", on_click="ignore",
+                           help=services.size_text(files["all"]))
         names = [n for n in files if n != "all"]
         for start in range(0, len(names), 5):
             for col, n in zip(st.columns(5), names[start:start + 5]):
-                col.download_button(n, files[n].read_bytes(), file_name=f"{run['id']}-{n}",
-                                    mime=services.EXPORT_MIME.get(files[n].suffix), key=f"dl_{n}", on_click="ignore")
+                col.download_button(n, files[n].read_bytes, file_name=f"{run['id']}-{n}",
+                                    mime=services.EXPORT_MIME.get(files[n].suffix), key=f"dl_{n}", on_click="ignore",
+                                    help=services.size_text(files[n]))

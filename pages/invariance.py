@@ -40,7 +40,7 @@ unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readou
 widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
                          warning="finished before invariance (theirs, or their untrained encoder's) was measured "
                                  "after training",
-                         button="Measure them now (seconds per run)")
+                         button=f"Measure them now ({readouts.probe_cost(unmeasured)})")
 
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits")

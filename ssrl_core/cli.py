@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -270,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout piped into a reader that stopped early (`runs --json | head`): not an error
+        # of ours; point stdout at nothing so that Python's flush at exit does not fail on the pipe again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
         where = f": {e.filename}" if e.filename else ""
         print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)

@@ -62,6 +62,14 @@ class History:
         per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
         return None if per_epoch is None else per_epoch * c.epochs + tail
 
+    def evaluation_left(self, run: dict, evaluating_for: float) -> float | None:
+        """Seconds a run past its training has left: what came after training (embedding,
+        maps, probes) in the newest finished run like it, less the ``evaluating_for`` seconds
+        it has spent on that already; None without such a run."""
+        c = _resolved(run["config"], self.device_type)
+        tail = None if c is None else self._tail(c)
+        return None if tail is None else max(0.0, tail - evaluating_for)
+
     def remaining(self, run: dict, now: float) -> float | None:
         """Seconds a running run has left, or None."""
         if run["phase"] == "training" and run["eta_s"] is not None:

@@ -1,0 +1,160 @@
+"""The tool at the size of a real downloadable set (CIFAR-10's 60,000 images): what is
+done per point or per image is done without a Python loop per item where a page reruns it.
+Small synthetic sets only; no timings are asserted, only the work that scales."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map
+
+
+def test_the_map_draws_every_point_in_its_colour_and_name_without_checking_each_one(monkeypatch):
+    from _plotly_utils import basevalidators
+
+    calls = {"n": 0}
+    check = basevalidators.ColorValidator.validate_coerce
+
+    def counted(self, v, *a, **k):
+        calls["n"] += 1
+        return check(self, v, *a, **k)
+
+    monkeypatch.setattr(basevalidators.ColorValidator, "validate_coerce", counted)
+    rng = np.random.default_rng(0)
+    n = 5000
+    coords = rng.normal(size=(n, 2)).astype(np.float32)
+    values = rng.integers(-1, 4, size=n)
+    values[:3] = [7, -1, 2]  # 7: a value without a name is "unknown" and takes its palette colour
+    names = ["a", "b", "c", "d"]
+    fig = embedding_map(coords, values, names, highlight=[5, 6], selected=9, landing=[(5, 0.9)])
+    assert calls["n"] < 100  # the legend's and marks' few colours, not one check per point
+    points = fig.data[0]
+    assert list(points.marker.color) == colour_of(values, names)
+    assert list(points.text) == [names[v] if 0 <= v < len(names) else "unknown" for v in values]
+    assert list(points.customdata[:3]) == [0, 1, 2]
+    legend = [t for t in fig.data[1:] if t.name in (*names, "unknown")]
+    assert [t.name for t in legend] == ["unknown", "a", "b", "c", "d", "unknown"][:len(legend)]
+    assert legend[0].marker.color == UNKNOWN and legend[1].marker.color == PALETTE[0]
+    marks = {t.name: t for t in fig.data if t.name in ("neighbours", "selected")}
+    assert list(marks["neighbours"].customdata) == [5, 6] and list(marks["selected"].customdata) == [9]
+    assert np.allclose([marks["selected"].x[0], marks["selected"].y[0]], coords[9])
+    with pytest.raises(ValueError):  # what is added after the points' trace is still checked
+        fig.add_trace(dict(type="scattergl", bogus=1))
+
+
+def test_the_map_of_a_subset_marks_rows_by_their_dataset_row():
+    rows = np.array([40, 10, 30, 20])
+    coords = np.arange(8, dtype=np.float32).reshape(4, 2)
+    fig = embedding_map(coords, np.array([0, 1, 0, 1]), ["x", "y"], rows=rows, highlight=[30, 99], selected=20)
+    marks = {t.name: t for t in fig.data if t.name in ("neighbours", "selected")}
+    assert list(marks["neighbours"].customdata) == [30] and list(marks["neighbours"].x) == [4.0]
+    assert list(marks["selected"].customdata) == [20] and list(marks["selected"].x) == [6.0]
+    assert list(fig.data[0].customdata) == [40, 10, 30, 20]
+
+
+def test_the_probe_buttons_say_minutes_for_a_large_set():
+    from app.readouts import PROBES_TAKE_MINUTES, probe_cost
+
+    small = {"summary": {"n_images": 1797}}
+    large = {"summary": {"n_images": 60000}}
+    assert probe_cost([small]) == "seconds per run"
+    assert probe_cost([{"summary": None}]) == "seconds per run"  # a run without a summary: nothing to go on
+    assert probe_cost([small, large]) == "minutes per run on a CPU for 60,000 images"
+    assert probe_cost([{"summary": {"n_images": PROBES_TAKE_MINUTES}}]) == "seconds per run"
+
+
+def test_explore_reads_the_export_files_only_when_a_button_is_clicked(finished_run, monkeypatch):
+    from pathlib import Path
+
+    from .test_app import open_page
+
+    rid = finished_run("simclr")
+    at = open_page("explore", run=rid)
+    at.button(key="explore_export").click().run()
+    assert not at.exception
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    at.run()  # a rerun with the export shown
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) >= 8 and all(b.proto.deferred_file_id for b in buttons)
+    assert not [n for n in read if n.startswith(("embeddings", "checkpoint", "map", "ssrl-run", rid))], read
+    assert all(b.proto.help.endswith(("kB", "MB")) for b in buttons)  # each says its size
+
+
+def _evaluating_run(dataset: str = "digits") -> str:
+    """A run a worker elsewhere has trained and is now embedding (its first phase event)."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset=dataset, method="simclr", epochs=1))
+    store.claim("host:123:0")
+    store.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 1, "loss": 2.0})
+    store.record(rid, {"kind": "phase", "phase": "embedding"})
+    return rid
+
+
+def test_a_run_past_its_training_shows_how_long_its_evaluation_has_left(finished_run):
+    from ssrl_core.runs.store import RunStore
+
+    from .test_app import open_page
+
+    done = RunStore().get(finished_run("simclr"))
+    tail = done["summary"]["total_seconds"] - done["summary"]["train_seconds"]
+    _evaluating_run()
+    at = open_page("pretrain")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "ETA (evaluation)" in metrics and "ETA (training)" not in metrics, metrics
+    minutes, seconds = map(int, metrics["ETA (evaluation)"].split(":"))
+    assert 0 <= minutes * 60 + seconds <= round(tail)
+
+
+def test_a_first_run_on_a_dataset_shows_the_time_in_its_evaluation_step():
+    from .test_app import open_page
+
+    _evaluating_run()  # nothing on digits has finished here: no estimate, but the step's time so far
+    at = open_page("pretrain")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "embedding: so far" in metrics and metrics["embedding: so far"].startswith("0:"), metrics
+
+
+def test_a_command_piped_into_a_reader_that_stops_early_says_nothing():
+    """`runs --json | head` on a store of many runs: the reader closes the pipe; that is no
+    error of the path or its permissions."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "ssrl_core", "list", "methods", "--json"], cwd=ROOT,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and "error" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
+
+
+def test_neighbours_come_from_the_index_alone_and_match_the_features(finished_run, monkeypatch):
+    from ssrl_core.evaluate.embed import l2_normalize
+    from ssrl_core.runs.artifacts import RunArtifacts
+    from ssrl_core.runs.store import RunStore
+
+    run_dir = RunStore().get(finished_run("simclr"))["run_dir"]
+    feats = l2_normalize(np.load(f"{run_dir}/embeddings.npy"))
+    loads = []
+    real = np.load
+    monkeypatch.setattr(np, "load", lambda path, *a, **k: loads.append((str(path), k.get("mmap_mode"))) or real(path, *a, **k))
+    art = RunArtifacts(run_dir)
+    assert art.embedding_dim() == feats.shape[1]
+    for row in (0, 17, len(feats) - 1):
+        got = art.neighbours(row, k=5)
+        sims = feats @ feats[row]
+        sims[row] = -np.inf
+        assert [i for i, _ in got] == list(np.argsort(-sims, kind="stable")[:5])
+        assert np.allclose([s for _, s in got], np.sort(sims)[::-1][:5], atol=1e-5)
+    assert not [p for p, mmap in loads if p.endswith("embeddings.npy") and mmap is None], loads  # never read whole
