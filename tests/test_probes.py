@@ -568,6 +568,27 @@ def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run
     assert random_knn(trained) != knn and len(list((ssrl_home / "references").glob("*.json"))) == 2
 
 
+def test_a_random_runs_references_reuse_its_own_features(finished_run, monkeypatch):
+    """A random run is the untrained encoder its references need: its probes read the run's
+    own features instead of embedding the dataset a second time, and give what it measured."""
+    from ssrl_core.evaluate import suite
+    from ssrl_core.runs.store import RunStore
+
+    torch.set_num_threads(1)
+    rid = finished_run("random")
+    (run_dir_of(rid) / "probes.json").unlink(missing_ok=True)
+
+    def no_second_embedding(*a, **k):
+        raise AssertionError("the dataset was embedded again")
+
+    monkeypatch.setattr(suite, "embed", no_second_embedding)
+    rp = RunProbes(run_dir_of(rid), device="cpu")
+    rp.standard()
+    summary = RunStore().get(rid)["summary"]
+    assert random_knn(rp.trained)["20"] == summary["knn_accuracy"]
+    assert random_linear(rp.trained, 0)["mean"] == pytest.approx(summary["linear_accuracy"], abs=1e-9)
+
+
 def test_the_untrained_encoders_invariance_is_a_random_runs_own(finished_run):
     """The gray bars of the Invariance page: the untrained encoder of a run's architecture and
     seed scores each op exactly as a run of that untrained encoder does."""
