@@ -52,8 +52,12 @@ def start_estimates(runs: list[dict]) -> dict[str, float]:
         workers = len(local_worker.live_workers())
     except ValueError:
         return {}
-    device_type = "cuda" if local_worker.gpu_count() else "cpu"
-    return estimate.start_estimates(runs, workers, device_type)
+    return estimate.start_estimates(runs, workers, _device_type())
+
+
+def _device_type() -> str:
+    """Where this machine's workers train: what the estimates read past runs for."""
+    return "cuda" if local_worker.gpu_count() else "cpu"
 
 
 def evaluation_time(run: dict) -> tuple[float | None, float | None]:
@@ -66,8 +70,7 @@ def evaluation_time(run: dict) -> tuple[float | None, float | None]:
     if not phases:
         return None, None
     now = time.time()
-    device_type = "cuda" if local_worker.gpu_count() else "cpu"
-    left = estimate.History(store().list(status="done"), device_type).evaluation_left(run, now - phases[0]["t"])
+    left = estimate.History(store().list(status="done"), _device_type()).evaluation_left(run, now - phases[0]["t"])
     return left, now - phases[-1]["t"]
 
 

@@ -38,31 +38,17 @@ def palette_for(value_names: Sequence[str] | None) -> list[str]:
     return PALETTE
 
 
-def colour_of(values: np.ndarray, value_names: Sequence[str] | None = None) -> list[str]:
-    """One colour per integer value (-1, unknown, in light gray), from ``palette_for``."""
+def _colours(values, value_names: Sequence[str] | None = None) -> np.ndarray:
+    """One colour per integer value (-1, unknown, in light gray), from ``palette_for``, as
+    a numpy string array made without a Python loop (a 60,000-point map's)."""
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
     palette = palette_for(value_names)
-    return [UNKNOWN if v < 0 else palette[int(v) % len(palette)] for v in values]
+    return np.array([*palette, UNKNOWN])[np.where(values >= 0, values % len(palette), len(palette))]
 
 
-class _Positions:
-    """Where each dataset row is among a map's ``rows`` (``row in pos``, ``pos[row]``), for
-    the few rows a map marks, without a dict of every point."""
-
-    def __init__(self, rows: np.ndarray):
-        self.rows = rows
-
-    def _find(self, row) -> int | None:
-        at = np.flatnonzero(self.rows == int(row))
-        return int(at[0]) if len(at) else None
-
-    def __contains__(self, row) -> bool:
-        return self._find(row) is not None
-
-    def __getitem__(self, row) -> int:
-        i = self._find(row)
-        if i is None:
-            raise KeyError(row)
-        return i
+def colour_of(values, value_names: Sequence[str] | None = None) -> list[str]:
+    """``_colours`` as a list."""
+    return _colours(values, value_names).tolist()
 
 
 def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
@@ -82,8 +68,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     known = (values >= 0) & (values < len(value_names))
     # per point as numpy string arrays, made without a Python loop: Plotly copies a list item by item
     names = np.array([*map(str, value_names), "unknown"])[np.where(known, values, len(value_names))]
-    palette = palette_for(value_names)
-    colours = np.array([*palette, UNKNOWN])[np.where(values >= 0, values % len(palette), len(palette))]
+    colours = _colours(values, value_names)
     # the points' trace is built without Plotly's validation, which is switched back on for
     # everything after it: Plotly checks a list of colours one string at a time, 5 s for a
     # 60,000-point map (CIFAR-10) on every rerun of a page, against 0.05 s unchecked; every value
@@ -101,7 +86,9 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
             x=[None], y=[None], mode="markers", name=value_names[v] if 0 <= v < len(value_names) else "unknown",
             marker=dict(size=9, color=colour_of([v], value_names)[0]), hoverinfo="skip",
         ))
-    pos = _Positions(rows)
+    # where the rows the map marks are among its points (a dict of those few, not of every point)
+    marked = [*highlight, *([] if selected is None else [selected]), *(r for r, _ in landing)]
+    pos = {int(rows[i]): int(i) for i in np.flatnonzero(np.isin(rows, np.asarray(marked, dtype=np.int64)))}
     hl = [pos[r] for r in highlight if r in pos]
     if hl:
         fig.add_trace(go.Scattergl(

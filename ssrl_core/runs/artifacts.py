@@ -184,14 +184,21 @@ class RunArtifacts:
     def embeddings_problem(self) -> str | None:
         """Why the embeddings cannot be read (missing, cut short, not an array of vectors),
         or None when they can."""
+        return self._embeddings_header()[1]
+
+    def _embeddings_header(self) -> tuple[tuple | None, str | None]:
+        """(the embeddings' shape, from the file's header: the array is not read; None and
+        why they cannot be read)."""
         path = self.dir / EMBEDDINGS
         try:
             shape = np.load(path, mmap_mode="r").shape
         except FileNotFoundError:
-            return f"{path} is missing: {DAMAGED}"
+            return None, f"{path} is missing: {DAMAGED}"
         except (OSError, ValueError, EOFError) as e:
-            return str(unreadable(path, e))
-        return None if len(shape) == 2 else str(unreadable(path, f"shape {shape}, not [images, features]"))
+            return None, str(unreadable(path, e))
+        if len(shape) != 2:
+            return None, str(unreadable(path, f"shape {shape}, not [images, features]"))
+        return shape, None
 
     def has_embeddings(self) -> bool:
         return self.embeddings_problem() is None
@@ -199,9 +206,8 @@ class RunArtifacts:
     def embedding_dim(self) -> int | None:
         """The number of features per image, from the file's header (the array is not read);
         None when the embeddings cannot be read."""
-        if self.embeddings_problem():
-            return None
-        return int(np.load(self.dir / EMBEDDINGS, mmap_mode="r").shape[1])
+        shape, _ = self._embeddings_header()
+        return None if shape is None else int(shape[1])
 
     @cached_property
     def embeddings(self) -> np.ndarray:

@@ -185,8 +185,9 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     a = art.RunArtifacts(run_dir)
     if not (a.dir / art.EMBEDDINGS).exists():
         raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
-    if a.embeddings_problem():  # there, but cut short or overwritten
-        raise ValueError(a.embeddings_problem())
+    problem = a.embeddings_problem()  # there, but cut short or overwritten
+    if problem:
+        raise ValueError(problem)
     emb = np.asarray(a.embeddings, dtype=np.float32)
     ds = dataset if dataset is not None else load_dataset(a.config["dataset"])
     stale = a.dataset_mismatch(ds)
