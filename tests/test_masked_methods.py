@@ -183,7 +183,7 @@ def test_patchify_orders_patches_like_the_vit():
 
 
 def test_mae_refuses_convolutional_encoders():
-    with pytest.raises(ValueError, match=r"mae needs the vit-tiny encoder, not cnn-small: .*choose encoder vit-tiny, or auto"):
+    with pytest.raises(ValueError, match=r"mae needs the vit-tiny encoder, not cnn-small: .*choose encoder vit-tiny \(the encoder auto picks"):
         MAE(build_encoder("cnn-small", 1), 10, 1)
 
 

@@ -93,7 +93,7 @@ class MAE(PretextMethod):
             raise ValueError(
                 f"mae needs the vit-tiny encoder, not {encoder.name}: its encoder must skip the masked patches, "
                 "which a convolutional network cannot do (zeroing them instead would be the inpainting method); "
-                "choose encoder vit-tiny, or auto, which picks it for mae")
+                "choose encoder vit-tiny (the encoder auto picks for mae)")
         d, dd = encoder.feature_dim, int(self.options["decoder_dim"])
         self.patch = encoder.patch_size
         self.decoder_embed = nn.Linear(d, dd)
