@@ -56,8 +56,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def precision_for(device: torch.device, preference: str = "auto") -> Precision:
-    """The precision a run trains in. ``auto``: bfloat16 on a GPU that supports it, float16
-    with a gradient scaler on older GPUs, bfloat16 on a CPU with native bf16, float32
+    """The precision a run trains in. ``auto``: bfloat16 on a GPU that computes it natively
+    (compute capability 8.0 and later, or ROCm), float16 with a gradient scaler on older GPUs, bfloat16 on a CPU with native bf16, float32
     elsewhere (emulated bf16 is slower than float32). An explicit choice is honoured where the
     hardware can run it (bf16 on any CPU, emulated, for accuracy checks)."""
     if preference not in PRECISIONS:
@@ -65,7 +65,9 @@ def precision_for(device: torch.device, preference: str = "auto") -> Precision:
     if preference == "float32":
         return Precision(None, False)
     if device.type == "cuda":
-        if preference == "float16" or (preference == "auto" and not torch.cuda.is_bf16_supported()):
+        # native bf16 only (Ampere and later): torch's default also counts a GPU that merely
+        # emulates it (Volta, Turing), where bf16 is far slower than float16 with a scaler
+        if preference == "float16" or (preference == "auto" and not torch.cuda.is_bf16_supported(including_emulation=False)):
             return Precision(torch.float16, True)
         return Precision(torch.bfloat16, False)
     if preference == "float16":
