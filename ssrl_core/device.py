@@ -77,6 +77,13 @@ def precision_for(device: torch.device, preference: str = "auto") -> Precision:
     return Precision(None, False)
 
 
+def grad_scaler(device: torch.device, precision: Precision):
+    """The gradient scaler a training loop in ``precision`` needs (float16: without one, small
+    gradients underflow to zero), or None. Use it as ``train.train_step`` does: backward on
+    ``scaler.scale(loss)``, then ``scaler.step(optimizer)`` and ``scaler.update()``."""
+    return torch.amp.GradScaler(device.type) if precision.scaler else None
+
+
 def autocast(device: torch.device, precision: Precision):
     if precision.dtype is None:
         return contextlib.nullcontext()

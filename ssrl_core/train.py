@@ -20,7 +20,7 @@ from .augment import parse_augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
-from .device import MEMORY_FORMAT, Precision, autocast, generator_for, pick_device, precision_for, to_device_batch
+from .device import MEMORY_FORMAT, Precision, autocast, generator_for, grad_scaler, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
@@ -181,7 +181,7 @@ class Loop:
         params = [p for p in method.parameters() if p.requires_grad]
         return cls(cfg, device, precision, method, images, labels, min(cfg.batch_size, images.shape[0]),
                    parse_augment(cfg.augment), torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
-                   torch.amp.GradScaler(device.type) if precision.scaler else None, generator_for(device, cfg.seed))
+                   grad_scaler(device, precision), generator_for(device, cfg.seed))
 
     @classmethod
     def for_config(cls, cfg: RunConfig) -> "Loop":

@@ -15,3 +15,30 @@ def test_auto_precision_on_a_gpu_that_only_emulates_bfloat16_is_float16_with_a_s
     assert dev.precision_for(torch.device("cuda")) == dev.Precision(torch.float16, True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # Ampere and later
     assert dev.precision_for(torch.device("cuda")) == dev.Precision(torch.bfloat16, False)
+
+
+def test_fine_tuning_in_float16_scales_its_loss(monkeypatch):
+    """Where ``auto`` is float16 (a GPU without native bf16), fine-tuning and supervised
+    training from scratch must scale the loss as pretraining does: without a gradient scaler
+    float16 gradients below 6e-8 become zero. Simulated on the CPU, whose autocast runs float16."""
+    import numpy as np
+
+    from ssrl_core.data import load_dataset
+    from ssrl_core.evaluate import finetune
+    from ssrl_core.models import build_encoder
+
+    scaled = []
+
+    class Recording(torch.amp.GradScaler):
+        def scale(self, outputs):
+            scaled.append(float(self.get_scale()))
+            return super().scale(outputs)
+
+    monkeypatch.setattr(torch.amp, "GradScaler", Recording)
+    monkeypatch.setattr(finetune, "precision_for", lambda device, preference="auto": dev.Precision(torch.float16, True))
+    ds = load_dataset("digits")
+    rows, test_rows = np.arange(40), np.arange(40, 80)
+    acc = finetune.train_classifier(build_encoder("cnn-small", 1), ds.images, ds.labels.numpy(), rows, test_rows, 10,
+                                    "crop", torch.device("cpu"), pretrained=False, steps=3, batch=16)
+    assert 0.0 <= acc <= 1.0
+    assert len(scaled) == 3 and scaled[0] > 1.0  # every step's loss multiplied before its backward pass
