@@ -42,3 +42,52 @@ def test_fine_tuning_in_float16_scales_its_loss(monkeypatch):
                                     "crop", torch.device("cpu"), pretrained=False, steps=3, batch=16)
     assert 0.0 <= acc <= 1.0
     assert len(scaled) == 3 and scaled[0] > 1.0  # every step's loss multiplied before its backward pass
+
+
+def test_a_run_begun_on_a_gpu_continues_on_a_cpu(tmp_path):
+    """A checkpoint holds the run's random generator; a CUDA generator's state is 16 bytes, a
+    CPU one's 5,056, and torch refuses the one in the other. A run continued on another kind
+    of device (the CLI's --device cpu on a folder begun on a GPU, a Ray node without one) goes
+    on with a warning instead of failing with torch's message."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ssrl_core.config import RunConfig
+    from ssrl_core.train import CHECKPOINT, pretrain
+
+    cfg = dict(dataset="digits", method="simclr", encoder="cnn-small", batch_size=256)
+    pretrain(RunConfig(epochs=1, **cfg), tmp_path)
+    ckpt = tmp_path / CHECKPOINT
+    with safe_open(str(ckpt), framework="pt") as f:  # as a GPU worker writes it: its generator's state
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    tensors["extra.rng"] = torch.arange(16, dtype=torch.uint8)
+    save_file(tensors, str(ckpt), metadata=metadata)
+
+    events = []
+    pretrain(RunConfig(epochs=2, **cfg), tmp_path, on_event=events.append)
+    assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
+    warning = next(e["message"] for e in events if e["kind"] == "warning")
+    assert warning.startswith("continued on cpu from a checkpoint written on another kind of device")
+    assert [e["epoch"] for e in events if e["kind"] == "epoch_end"] == [2]
+
+
+@pytest.mark.filterwarnings("ignore:for (weight|bias). copying from a non-meta parameter")
+def test_a_checkpoint_loads_onto_the_models_device_with_adamws_step_counters_on_the_cpu(tmp_path):
+    """The file is read into host memory and each tensor copied onto its parameter's device
+    (here the meta device stands in for a GPU); AdamW's step counters stay on the CPU, as in
+    a fresh run: on a GPU they would cost a host synchronisation per parameter every step."""
+    from ssrl_core.checkpoint import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "c.safetensors", model, opt, {"epoch": 1})
+
+    elsewhere = torch.nn.Linear(3, 2, device="meta")
+    opt2 = torch.optim.AdamW(elsewhere.parameters())
+    meta, _ = load_checkpoint(tmp_path / "c.safetensors", elsewhere, opt2)
+    assert meta == {"epoch": 1}
+    states = list(opt2.state.values())
+    assert len(states) == 2
+    assert all(s["step"].device.type == "cpu" and s["exp_avg"].device.type == "meta" for s in states)
