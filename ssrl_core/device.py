@@ -106,7 +106,24 @@ def generator_for(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
+_SERVING_PAGES = False
+
+
+def serve_pages_on_cpu() -> None:
+    """Mark this process as the app's web server: faiss keeps its indexes and k-means on the
+    CPU here (``faiss_use_gpu``), as the app keeps a run's encoder (it loads runs with
+    ``device="cpu"``). What the server computes, one uploaded image's features, a neighbour
+    query, Learn's k-means of 600 points, takes milliseconds on a CPU, while a CUDA context
+    and faiss's scratch memory would sit on the workers' GPU for as long as the server lives
+    (and, in exclusive-process compute mode, lock the workers out of it). Device and
+    precision checks of submitted runs (``pick_device``, ``precision_for``) still see the GPU."""
+    global _SERVING_PAGES
+    _SERVING_PAGES = True
+
+
 def faiss_use_gpu() -> bool:
+    if _SERVING_PAGES:
+        return False
     try:
         import faiss
 

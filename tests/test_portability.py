@@ -1,6 +1,7 @@
 """The code on machines other than this one: CUDA paths exercised on the CPU by simulating
 what torch and faiss report, start methods other than fork, and SSRL_HOME paths with
 spaces, non-ASCII characters or no write permission."""
+import numpy as np
 import pytest
 import torch
 
@@ -91,3 +92,39 @@ def test_a_checkpoint_loads_onto_the_models_device_with_adamws_step_counters_on_
     states = list(opt2.state.values())
     assert len(states) == 2
     assert all(s["step"].device.type == "cpu" and s["exp_avg"].device.type == "meta" for s in states)
+
+
+def see_a_gpu_that_is_not_there(monkeypatch):
+    """From here on torch and faiss both report a GPU, and any attempt to use one fails."""
+    import faiss
+
+    def no_gpu(*a, **k):
+        raise RuntimeError("simulated GPU: this process tried to use it")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", no_gpu, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", no_gpu, raising=False)
+    monkeypatch.setattr(torch.nn.Module, "cuda", no_gpu)
+
+
+def test_the_app_server_answers_an_uploaded_images_neighbours_on_the_cpu_on_a_gpu_machine(finished_run, monkeypatch):
+    """Explore's upload query runs in the Streamlit process: the encoder and the faiss index
+    stay on the CPU there, so the server holds no CUDA context beside the workers' training."""
+    import io
+
+    from PIL import Image
+
+    from app import services
+    from ssrl_core.runs.store import RunStore
+
+    run = RunStore().get(finished_run("random"))
+    see_a_gpu_that_is_not_there(monkeypatch)
+    buf = io.BytesIO()
+    Image.fromarray((np.arange(32 * 32, dtype=np.uint8) % 251).reshape(32, 32)).save(buf, format="PNG")
+    out = services.query_neighbours(run["run_dir"], buf.getvalue(), 1, 32, k=8)
+    assert len(out["neighbours"]) == 8
+    assert len(services.artifacts(run["run_dir"]).neighbours(0, k=8)) == 8
+    assert dev.faiss_use_gpu() is False
+    monkeypatch.setattr(dev, "_SERVING_PAGES", False)  # a worker process: faiss would take the GPU
+    assert dev.faiss_use_gpu() is True
