@@ -128,3 +128,33 @@ def test_the_app_server_answers_an_uploaded_images_neighbours_on_the_cpu_on_a_gp
     assert dev.faiss_use_gpu() is False
     monkeypatch.setattr(dev, "_SERVING_PAGES", False)  # a worker process: faiss would take the GPU
     assert dev.faiss_use_gpu() is True
+
+
+def test_the_benchmarks_dataloader_workers_start_under_spawn(tmp_path):
+    """macOS and Windows start processes with ``spawn``: the bench command's reference
+    pipeline (the only multiprocessing in the code; workers, probe and lesson jobs are fresh
+    interpreters started with subprocess) must pickle its dataset and transforms. A real
+    worker process, started by spawn, makes one batch."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import multiprocessing as mp
+mp.set_start_method("spawn", force=True)
+import torch
+from ssrl_core.data import load_dataset
+from ssrl_core.speed import _PILViews, reference_transform
+ds = load_dataset("digits")
+data = _PILViews(ds.images[:8].permute(0, 2, 3, 1).contiguous().numpy(), ds.labels[:8].numpy(),
+                 reference_transform("crop,flip,color_jitter,grayscale,blur,noise", 32), 2)
+v1, v2, y, idx = next(iter(torch.utils.data.DataLoader(data, batch_size=4, num_workers=1)))
+print(torch.multiprocessing.get_start_method(), tuple(v1.shape), tuple(y.shape))
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["spawn", "(4,", "1,", "32,", "32)", "(4,)"]
