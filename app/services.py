@@ -28,6 +28,11 @@ def home() -> str:
     return str(paths.ssrl_home())
 
 
+def home_problem() -> str | None:
+    """Why SSRL_HOME cannot hold the app's state (``paths.home_problem``), or None."""
+    return paths.home_problem()
+
+
 @st.cache_resource(show_spinner=False)
 def _store(home_dir: str) -> RunStore:
     return RunStore(Path(home_dir) / "store.sqlite")

@@ -158,3 +158,70 @@ print(torch.multiprocessing.get_start_method(), tuple(v1.shape), tuple(y.shape))
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["spawn", "(4,", "1,", "32,", "32)", "(4,)"]
+
+
+def test_the_app_on_a_home_it_cannot_write_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    """A read-only SSRL_HOME (a shared folder, a read-only mount) or one that cannot be made
+    opens on one error saying what to do, not a traceback, and nothing is written there."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    def opened():
+        at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return [e.value for e in at.error]
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "a-file" / "home"))
+    assert opened() == [f"SSRL_HOME ({tmp_path / 'a-file' / 'home'}) cannot be made (Not a directory): point "
+                        "SSRL_HOME at a folder this user can write, then restart"]
+
+    home = tmp_path / "read-only home"
+    home.mkdir()
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (not mode & os.W_OK or os.fspath(p) != str(home))
+                        and real_access(p, mode))  # as a user without write permission there sees it
+    assert opened() == [f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run store are "
+                        "written there, so point SSRL_HOME at a folder this user can write, then restart"]
+    assert list(home.iterdir()) == []
+
+
+def test_a_command_on_a_read_only_run_store_says_so(tmp_path):
+    """SQLite needs to write beside a WAL store even to read it: every command on a
+    read-only home ended in a traceback ('attempt to write a readonly database'); it now
+    says which file and what to do, with status 2. Run as a user without write permission
+    (root drops its capability to override file permissions)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ssrl_core.runs.store import RunStore
+
+    from .conftest import ROOT
+
+    home = tmp_path / "home"
+    RunStore(home / "store.sqlite")
+    cmd = [sys.executable, "-m", "ssrl_core", "runs"]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("needs setpriv to run without root's permission override")
+        drop = "-dac_override,-dac_read_search,-fowner"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
+    for p in (home / "store.sqlite", home):
+        p.chmod(0o555)
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, SSRL_HOME=str(home), PYTHONPATH=str(ROOT)),
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        home.chmod(0o755)
+    if out.stderr.startswith("setpriv:"):
+        pytest.skip(f"setpriv cannot drop capabilities here: {out.stderr.strip()}")
+    assert out.returncode == 2, out.stderr[-1500:]
+    assert out.stderr.startswith("error: the run store cannot be written (attempt to write a readonly database: "
+                                 "SQLite writes beside it even to read it; point SSRL_HOME at a folder this user "
+                                 f"can write): {home / 'store.sqlite'}"), out.stderr
