@@ -225,3 +225,19 @@ def test_a_command_on_a_read_only_run_store_says_so(tmp_path):
     assert out.stderr.startswith("error: the run store cannot be written (attempt to write a readonly database: "
                                  "SQLite writes beside it even to read it; point SSRL_HOME at a folder this user "
                                  f"can write): {home / 'store.sqlite'}"), out.stderr
+
+
+def test_without_posix_file_locks_the_import_says_where_it_runs():
+    """Windows has no fcntl: the library says so and where to run it instead of
+    'No module named fcntl' from deep inside the worker's imports."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    script = "import sys; sys.modules['fcntl'] = None\nimport ssrl_core.locks"
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "ImportError: SSRL Playground's workers and jobs coordinate through POSIX file locks (fcntl.flock), which "
+        "Windows does not have: run it on Linux or macOS, or on Windows inside WSL")
