@@ -40,6 +40,9 @@ page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
 if bad := urlstate.unknown_parts():
     st.warning(f"Ignored `hide={','.join(bad)}` from the link: it can hide {', '.join(urlstate.PARTS)}.",
                icon=":material/link_off:")
+if problem := services.home_problem():  # a read-only or impossible SSRL_HOME: say so, write nothing
+    st.error(problem, icon=":material/folder_off:")
+    st.stop()
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_core import paths
+from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
@@ -19,11 +19,18 @@ from ssrl_core.runs.store import RunStore
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
+device.serve_pages_on_cpu()  # this process serves pages: it stays off the GPU the workers train on
+
 ACTIVE = ("queued", "running")
 
 
 def home() -> str:
     return str(paths.ssrl_home())
+
+
+def home_problem() -> str | None:
+    """Why SSRL_HOME cannot hold the app's state (``paths.home_problem``), or None."""
+    return paths.home_problem()
 
 
 @st.cache_resource(show_spinner=False)
@@ -317,7 +324,7 @@ def refused_methods(dataset: str, methods: list[str], shape: tuple, encoder: str
 def _trained(run_dir: str, stamp: int):
     from ssrl_core.train import load_trained
 
-    return load_trained(Path(run_dir))
+    return load_trained(Path(run_dir), device="cpu")  # one image's features: not worth a CUDA context here
 
 
 def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int = 8) -> dict:

@@ -41,13 +41,20 @@ def read_meta(path: Path) -> dict:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    device: torch.device | str = "cpu") -> tuple[dict, dict[str, torch.Tensor]]:
-    """Load weights (and optimiser state) in place; return (meta, extra tensors)."""
+def load_checkpoint(path: Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Load weights (and optimiser state) in place, onto whatever device the model's
+    parameters are on; return (meta, extra tensors, on the CPU).
+
+    The file is read into host memory whatever the device (a checkpoint written on a GPU
+    loads on a machine without one), and ``load_state_dict`` copies each tensor onto its
+    parameter's device, except the optimiser's step counters, which PyTorch keeps where they
+    were loaded: on the CPU, as in a fresh run. Step counters on a GPU would make every
+    AdamW step read them back, one host synchronisation per parameter, after a resume."""
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path), device=str(device))
+        tensors = load_file(str(path), device="cpu")
     except Exception as e:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
     model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}

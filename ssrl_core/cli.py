@@ -319,6 +319,8 @@ def cmd_train(args) -> int:
         elif e["kind"] == "phase":
             bar.set_description(e["phase"])
             bar.refresh()
+        elif e["kind"] == "warning":
+            bar.write(f"warning: {e['message']}", file=sys.stderr)
 
     summary = execute(cfg, out, on_event=on_event, with_umap=not args.no_umap)
     bar.close()

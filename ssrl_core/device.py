@@ -56,8 +56,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def precision_for(device: torch.device, preference: str = "auto") -> Precision:
-    """The precision a run trains in. ``auto``: bfloat16 on a GPU that supports it, float16
-    with a gradient scaler on older GPUs, bfloat16 on a CPU with native bf16, float32
+    """The precision a run trains in. ``auto``: bfloat16 on a GPU that computes it natively
+    (compute capability 8.0 and later, or ROCm), float16 with a gradient scaler on older GPUs, bfloat16 on a CPU with native bf16, float32
     elsewhere (emulated bf16 is slower than float32). An explicit choice is honoured where the
     hardware can run it (bf16 on any CPU, emulated, for accuracy checks)."""
     if preference not in PRECISIONS:
@@ -65,7 +65,9 @@ def precision_for(device: torch.device, preference: str = "auto") -> Precision:
     if preference == "float32":
         return Precision(None, False)
     if device.type == "cuda":
-        if preference == "float16" or (preference == "auto" and not torch.cuda.is_bf16_supported()):
+        # native bf16 only (Ampere and later): torch's default also counts a GPU that merely
+        # emulates it (Volta, Turing), where bf16 is far slower than float16 with a scaler
+        if preference == "float16" or (preference == "auto" and not torch.cuda.is_bf16_supported(including_emulation=False)):
             return Precision(torch.float16, True)
         return Precision(torch.bfloat16, False)
     if preference == "float16":
@@ -73,6 +75,13 @@ def precision_for(device: torch.device, preference: str = "auto") -> Precision:
     if preference == "bfloat16" or cpu_has_native_bf16():
         return Precision(torch.bfloat16, False)
     return Precision(None, False)
+
+
+def grad_scaler(device: torch.device, precision: Precision):
+    """The gradient scaler a training loop in ``precision`` needs (float16: without one, small
+    gradients underflow to zero), or None. Use it as ``train.train_step`` does: backward on
+    ``scaler.scale(loss)``, then ``scaler.step(optimizer)`` and ``scaler.update()``."""
+    return torch.amp.GradScaler(device.type) if precision.scaler else None
 
 
 def autocast(device: torch.device, precision: Precision):
@@ -97,7 +106,24 @@ def generator_for(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
+_SERVING_PAGES = False
+
+
+def serve_pages_on_cpu() -> None:
+    """Mark this process as the app's web server: faiss keeps its indexes and k-means on the
+    CPU here (``faiss_use_gpu``), as the app keeps a run's encoder (it loads runs with
+    ``device="cpu"``). What the server computes, one uploaded image's features, a neighbour
+    query, Learn's k-means of 600 points, takes milliseconds on a CPU, while a CUDA context
+    and faiss's scratch memory would sit on the workers' GPU for as long as the server lives
+    (and, in exclusive-process compute mode, lock the workers out of it). Device and
+    precision checks of submitted runs (``pick_device``, ``precision_for``) still see the GPU."""
+    global _SERVING_PAGES
+    _SERVING_PAGES = True
+
+
 def faiss_use_gpu() -> bool:
+    if _SERVING_PAGES:
+        return False
     try:
         import faiss
 

@@ -3,8 +3,13 @@ the work (the worker, a run's probe job); the kernel releases it when that proce
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, and the lock design (the kernel frees a dead holder's lock) relies on it
+    raise ImportError("SSRL Playground's workers and jobs coordinate through POSIX file locks (fcntl.flock), which "
+                      "Windows does not have: run it on Linux or macOS, or on Windows inside WSL") from None
 
 
 def try_lock(fh) -> bool:

@@ -20,7 +20,7 @@ from .augment import parse_augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .config import RunConfig
 from .data import ImageSet, load_dataset
-from .device import MEMORY_FORMAT, Precision, autocast, generator_for, pick_device, precision_for, to_device_batch
+from .device import MEMORY_FORMAT, Precision, autocast, generator_for, grad_scaler, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import PretextMethod, build_method
@@ -87,7 +87,7 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     with as_trained():  # options checked at submission; a range narrowed since does not apply
         method = build(cfg, dev, dataset)
     try:
-        load_checkpoint(ckpt, method, None, dev)
+        load_checkpoint(ckpt, method)
     except ValueError as e:
         raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
     method.eval()
@@ -181,7 +181,7 @@ class Loop:
         params = [p for p in method.parameters() if p.requires_grad]
         return cls(cfg, device, precision, method, images, labels, min(cfg.batch_size, images.shape[0]),
                    parse_augment(cfg.augment), torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
-                   torch.amp.GradScaler(device.type) if precision.scaler else None, generator_for(device, cfg.seed))
+                   grad_scaler(device, precision), generator_for(device, cfg.seed))
 
     @classmethod
     def for_config(cls, cfg: RunConfig) -> "Loop":
@@ -289,13 +289,18 @@ def pretrain(
     start_epoch = 0
     if ckpt.exists():
         try:
-            meta, extra = load_checkpoint(ckpt, method, optimizer, device)
+            meta, extra = load_checkpoint(ckpt, method, optimizer)
         except ValueError as e:
             raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
-        if "rng" in extra:
-            gen.set_state(extra["rng"].cpu())
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
+        if "rng" in extra:
+            if extra["rng"].numel() == gen.get_state().numel():
+                gen.set_state(extra["rng"])
+            else:  # a CUDA generator's state (16 bytes) on a CPU, or the other way round
+                emit({"kind": "warning", "message": f"continued on {device.type} from a checkpoint written on another "
+                      "kind of device: the rest of its training draws other random augmentations and batches than "
+                      "it would have there"})
 
     # a fixed subset measured before training and after every epoch (one forward pass)
     epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)

@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..augment import parse_augment
-from ..device import autocast, generator_for, precision_for, to_device_batch
+from ..device import autocast, generator_for, grad_scaler, precision_for, to_device_batch
 
 STEPS = 200
 BATCH = 64
@@ -63,6 +63,7 @@ def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarra
                              {"params": head.parameters(), "lr": head_lr, "base": head_lr}], weight_decay=1e-4)
     pipeline = parse_augment(augment)
     precision = precision_for(device)
+    scaler = grad_scaler(device, precision)  # float16 (older GPUs): small gradients would underflow without it
     g = generator_for(device, seed)
     x_all = images[torch.as_tensor(rows)].to(device)
     y_all = torch.as_tensor(labels[rows], device=device)
@@ -76,8 +77,13 @@ def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarra
         with autocast(device, precision):
             loss = F.cross_entropy(head(enc(x)).float(), y_all[idx])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
     enc.eval()
     correct = 0
     with torch.no_grad():

@@ -12,6 +12,7 @@ transaction as the insert, so simultaneous submits cannot overshoot them.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -122,14 +123,26 @@ class RunStore:
     @contextmanager
     def _conn(self):
         # one short-lived connection per operation: safe across threads and processes
-        c = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        c.row_factory = sqlite3.Row
-        c.execute("PRAGMA busy_timeout=30000")
-        c.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield c
-        finally:
-            c.close()
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA synchronous=NORMAL")
+            try:
+                yield c
+            finally:
+                c.close()
+        except sqlite3.OperationalError as e:
+            raise self._not_writable(e) or e
+
+    def _not_writable(self, e: sqlite3.OperationalError) -> PermissionError | None:
+        """A read-only store or SSRL_HOME said as a PermissionError naming the store (SQLite
+        needs to write beside the file even to read it in WAL mode), else None."""
+        said = str(e).lower()
+        if "readonly" not in said and "unable to open" not in said:
+            return None
+        return PermissionError(errno.EACCES, f"the run store cannot be written ({e}: SQLite writes beside it even "
+                               "to read it; point SSRL_HOME at a folder this user can write)", str(self.path))
 
     # -- submitting and reading -------------------------------------------------------
     def submit(self, cfg: RunConfig, nickname: str | None = None, limits: Limits | None = None) -> str:

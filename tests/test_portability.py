@@ -1,0 +1,243 @@
+"""The code on machines other than this one: CUDA paths exercised on the CPU by simulating
+what torch and faiss report, start methods other than fork, and SSRL_HOME paths with
+spaces, non-ASCII characters or no write permission."""
+import numpy as np
+import pytest
+import torch
+
+from ssrl_core import device as dev
+
+
+def test_auto_precision_on_a_gpu_that_only_emulates_bfloat16_is_float16_with_a_scaler(monkeypatch):
+    """A Volta or Turing GPU (V100, T4): torch's ``is_bf16_supported()`` says True there
+    because bf16 can be emulated, but emulated bf16 is far slower than float16; the README
+    promises float16 with loss scaling on older GPUs."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert dev.precision_for(torch.device("cuda")) == dev.Precision(torch.float16, True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # Ampere and later
+    assert dev.precision_for(torch.device("cuda")) == dev.Precision(torch.bfloat16, False)
+
+
+def test_fine_tuning_in_float16_scales_its_loss(monkeypatch):
+    """Where ``auto`` is float16 (a GPU without native bf16), fine-tuning and supervised
+    training from scratch must scale the loss as pretraining does: without a gradient scaler
+    float16 gradients below 6e-8 become zero. Simulated on the CPU, whose autocast runs float16."""
+    import numpy as np
+
+    from ssrl_core.data import load_dataset
+    from ssrl_core.evaluate import finetune
+    from ssrl_core.models import build_encoder
+
+    scaled = []
+
+    class Recording(torch.amp.GradScaler):
+        def scale(self, outputs):
+            scaled.append(float(self.get_scale()))
+            return super().scale(outputs)
+
+    monkeypatch.setattr(torch.amp, "GradScaler", Recording)
+    monkeypatch.setattr(finetune, "precision_for", lambda device, preference="auto": dev.Precision(torch.float16, True))
+    ds = load_dataset("digits")
+    rows, test_rows = np.arange(40), np.arange(40, 80)
+    acc = finetune.train_classifier(build_encoder("cnn-small", 1), ds.images, ds.labels.numpy(), rows, test_rows, 10,
+                                    "crop", torch.device("cpu"), pretrained=False, steps=3, batch=16)
+    assert 0.0 <= acc <= 1.0
+    assert len(scaled) == 3 and scaled[0] > 1.0  # every step's loss multiplied before its backward pass
+
+
+def test_a_run_begun_on_a_gpu_continues_on_a_cpu(tmp_path):
+    """A checkpoint holds the run's random generator; a CUDA generator's state is 16 bytes, a
+    CPU one's 5,056, and torch refuses the one in the other. A run continued on another kind
+    of device (the CLI's --device cpu on a folder begun on a GPU, a Ray node without one) goes
+    on with a warning instead of failing with torch's message."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from ssrl_core.config import RunConfig
+    from ssrl_core.train import CHECKPOINT, pretrain
+
+    cfg = dict(dataset="digits", method="simclr", encoder="cnn-small", batch_size=256)
+    pretrain(RunConfig(epochs=1, **cfg), tmp_path)
+    ckpt = tmp_path / CHECKPOINT
+    with safe_open(str(ckpt), framework="pt") as f:  # as a GPU worker writes it: its generator's state
+        tensors, metadata = {k: f.get_tensor(k) for k in f.keys()}, f.metadata()
+    tensors["extra.rng"] = torch.arange(16, dtype=torch.uint8)
+    save_file(tensors, str(ckpt), metadata=metadata)
+
+    events = []
+    pretrain(RunConfig(epochs=2, **cfg), tmp_path, on_event=events.append)
+    assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
+    warning = next(e["message"] for e in events if e["kind"] == "warning")
+    assert warning.startswith("continued on cpu from a checkpoint written on another kind of device")
+    assert [e["epoch"] for e in events if e["kind"] == "epoch_end"] == [2]
+
+
+@pytest.mark.filterwarnings("ignore:for (weight|bias). copying from a non-meta parameter")
+def test_a_checkpoint_loads_onto_the_models_device_with_adamws_step_counters_on_the_cpu(tmp_path):
+    """The file is read into host memory and each tensor copied onto its parameter's device
+    (here the meta device stands in for a GPU); AdamW's step counters stay on the CPU, as in
+    a fresh run: on a GPU they would cost a host synchronisation per parameter every step."""
+    from ssrl_core.checkpoint import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "c.safetensors", model, opt, {"epoch": 1})
+
+    elsewhere = torch.nn.Linear(3, 2, device="meta")
+    opt2 = torch.optim.AdamW(elsewhere.parameters())
+    meta, _ = load_checkpoint(tmp_path / "c.safetensors", elsewhere, opt2)
+    assert meta == {"epoch": 1}
+    states = list(opt2.state.values())
+    assert len(states) == 2
+    assert all(s["step"].device.type == "cpu" and s["exp_avg"].device.type == "meta" for s in states)
+
+
+def see_a_gpu_that_is_not_there(monkeypatch):
+    """From here on torch and faiss both report a GPU, and any attempt to use one fails."""
+    import faiss
+
+    def no_gpu(*a, **k):
+        raise RuntimeError("simulated GPU: this process tried to use it")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", no_gpu, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", no_gpu, raising=False)
+    monkeypatch.setattr(torch.nn.Module, "cuda", no_gpu)
+
+
+def test_the_app_server_answers_an_uploaded_images_neighbours_on_the_cpu_on_a_gpu_machine(finished_run, monkeypatch):
+    """Explore's upload query runs in the Streamlit process: the encoder and the faiss index
+    stay on the CPU there, so the server holds no CUDA context beside the workers' training."""
+    import io
+
+    from PIL import Image
+
+    from app import services
+    from ssrl_core.runs.store import RunStore
+
+    run = RunStore().get(finished_run("random"))
+    see_a_gpu_that_is_not_there(monkeypatch)
+    buf = io.BytesIO()
+    Image.fromarray((np.arange(32 * 32, dtype=np.uint8) % 251).reshape(32, 32)).save(buf, format="PNG")
+    out = services.query_neighbours(run["run_dir"], buf.getvalue(), 1, 32, k=8)
+    assert len(out["neighbours"]) == 8
+    assert len(services.artifacts(run["run_dir"]).neighbours(0, k=8)) == 8
+    assert dev.faiss_use_gpu() is False
+    monkeypatch.setattr(dev, "_SERVING_PAGES", False)  # a worker process: faiss would take the GPU
+    assert dev.faiss_use_gpu() is True
+
+
+def test_the_benchmarks_dataloader_workers_start_under_spawn(tmp_path):
+    """macOS and Windows start processes with ``spawn``: the bench command's reference
+    pipeline (the only multiprocessing in the code; workers, probe and lesson jobs are fresh
+    interpreters started with subprocess) must pickle its dataset and transforms. A real
+    worker process, started by spawn, makes one batch."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import multiprocessing as mp
+mp.set_start_method("spawn", force=True)
+import torch
+from ssrl_core.data import load_dataset
+from ssrl_core.speed import _PILViews, reference_transform
+ds = load_dataset("digits")
+data = _PILViews(ds.images[:8].permute(0, 2, 3, 1).contiguous().numpy(), ds.labels[:8].numpy(),
+                 reference_transform("crop,flip,color_jitter,grayscale,blur,noise", 32), 2)
+v1, v2, y, idx = next(iter(torch.utils.data.DataLoader(data, batch_size=4, num_workers=1)))
+print(torch.multiprocessing.get_start_method(), tuple(v1.shape), tuple(y.shape))
+"""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["spawn", "(4,", "1,", "32,", "32)", "(4,)"]
+
+
+def test_the_app_on_a_home_it_cannot_write_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    """A read-only SSRL_HOME (a shared folder, a read-only mount) or one that cannot be made
+    opens on one error saying what to do, not a traceback, and nothing is written there."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import ROOT
+
+    def opened():
+        at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return [e.value for e in at.error]
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "a-file" / "home"))
+    assert opened() == [f"SSRL_HOME ({tmp_path / 'a-file' / 'home'}) cannot be made (Not a directory): point "
+                        "SSRL_HOME at a folder this user can write, then restart"]
+
+    home = tmp_path / "read-only home"
+    home.mkdir()
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (not mode & os.W_OK or os.fspath(p) != str(home))
+                        and real_access(p, mode))  # as a user without write permission there sees it
+    assert opened() == [f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run store are "
+                        "written there, so point SSRL_HOME at a folder this user can write, then restart"]
+    assert list(home.iterdir()) == []
+
+
+def test_a_command_on_a_read_only_run_store_says_so(tmp_path):
+    """SQLite needs to write beside a WAL store even to read it: every command on a
+    read-only home ended in a traceback ('attempt to write a readonly database'); it now
+    says which file and what to do, with status 2. Run as a user without write permission
+    (root drops its capability to override file permissions)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from ssrl_core.runs.store import RunStore
+
+    from .conftest import ROOT
+
+    home = tmp_path / "home"
+    RunStore(home / "store.sqlite")
+    cmd = [sys.executable, "-m", "ssrl_core", "runs"]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("needs setpriv to run without root's permission override")
+        drop = "-dac_override,-dac_read_search,-fowner"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
+    for p in (home / "store.sqlite", home):
+        p.chmod(0o555)
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, SSRL_HOME=str(home), PYTHONPATH=str(ROOT)),
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        home.chmod(0o755)
+    if out.stderr.startswith("setpriv:"):
+        pytest.skip(f"setpriv cannot drop capabilities here: {out.stderr.strip()}")
+    assert out.returncode == 2, out.stderr[-1500:]
+    assert out.stderr.startswith("error: the run store cannot be written (attempt to write a readonly database: "
+                                 "SQLite writes beside it even to read it; point SSRL_HOME at a folder this user "
+                                 f"can write): {home / 'store.sqlite'}"), out.stderr
+
+
+def test_without_posix_file_locks_the_import_says_where_it_runs():
+    """Windows has no fcntl: the library says so and where to run it instead of
+    'No module named fcntl' from deep inside the worker's imports."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    script = "import sys; sys.modules['fcntl'] = None\nimport ssrl_core.locks"
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "ImportError: SSRL Playground's workers and jobs coordinate through POSIX file locks (fcntl.flock), which "
+        "Windows does not have: run it on Linux or macOS, or on Windows inside WSL")
