@@ -235,3 +235,32 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     page.reload()
     page.get_by_role("textbox", name="Your nickname").wait_for()
     assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=ada" in page.url
+
+
+# -- the screens a class uses -------------------------------------------------------------
+# a projector at 1024x768 or 1280x720 (1920x1080 at 150% zoom is the same 1280x720 CSS pixels)
+PROJECTORS = ({"width": 1024, "height": 768}, {"width": 1280, "height": 720})
+_CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetricLabel"] *, '
+                 + '[data-testid="stMain"] button *')]
+    .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && e.textContent.trim())
+    .map(e => e.textContent.trim() + ': ' + e.scrollWidth + ' > ' + e.clientWidth)"""
+_FRAME = """() => {
+    const b = document.querySelector('[data-testid="stMainBlockContainer"]'), cs = getComputedStyle(b);
+    return {content: b.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+            title: document.querySelector('h1').getBoundingClientRect().top};
+}"""
+
+
+def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
+    """On a 1024x768 projector Streamlit's 300 px sidebar and 80 px paddings left the page
+    562 px (55% of the screen): Explore's metric labels and buttons were cut ("kNN ac…",
+    "Show nei…") and its map squeezed."""
+    rid = finished_run("simclr")
+    for size in PROJECTORS:
+        page.set_viewport_size(size)
+        page.goto(f"{app_url}/explore?run={rid}")
+        page.get_by_role("button", name="Random image").wait_for()
+        page.wait_for_selector(".js-plotly-plot")
+        frame = page.evaluate(_FRAME)
+        assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
+        assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole
