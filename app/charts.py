@@ -6,7 +6,27 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map  # noqa: F401 (shared with the export)
+from ssrl_core import figures
+from ssrl_core.figures import PALETTE, UNKNOWN, colour_of  # noqa: F401 (shared with the export)
+
+# chart text in px: Plotly's default of 12 (ticks, legends, axis titles) is a quarter smaller than the
+# page's 16 px text and could not be read from the back of a classroom on a 1024x768 projector
+FONT = 15
+
+
+def readable(fig: go.Figure) -> go.Figure:
+    """``fig`` with the app's chart text size (every chart on the pages goes through here)."""
+    # each part by name: Streamlit's chart theme sets the ticks', legend's and titles' sizes itself
+    fig.update_layout(font=dict(size=FONT), legend=dict(font=dict(size=FONT)), title=dict(font=dict(size=FONT + 3)))
+    fig.update_xaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
+    fig.update_yaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
+    fig.update_traces(textfont=dict(size=FONT - 1), selector=dict(type="bar"))
+    return fig
+
+
+def embedding_map(*args, **kwargs) -> go.Figure:
+    """``ssrl_core.figures.embedding_map`` (the export's too) with the app's text size."""
+    return readable(figures.embedding_map(*args, **kwargs))
 
 
 def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Sequence[float] = (),
@@ -16,7 +36,7 @@ def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Seque
         fig.add_vline(x=s, line=dict(width=1, dash="dot", color="#bbb"))
     fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title="step", yaxis_title="loss", showlegend=False)
-    return fig
+    return readable(fig)
 
 
 # a legend in a row along the chart's bottom edge, placed in the figure's coordinates: one placed
@@ -35,7 +55,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
         ))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
-    return fig
+    return readable(fig)
 
 
 DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # one per reference of a kind
@@ -67,7 +87,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
                       yaxis=dict(title=y_title, range=[ys[0] - 0.05, ys[0] + 0.05] if flat else None),
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
-    return fig
+    return readable(fig)
 
 
 REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
@@ -104,7 +124,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW)
-    return fig
+    return readable(fig)
 
 
 def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:

@@ -254,7 +254,7 @@ _FRAME = """() => {
 def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
     """On a 1024x768 projector Streamlit's 300 px sidebar and 80 px paddings left the page
     562 px (55% of the screen): Explore's metric labels and buttons were cut ("kNN ac…",
-    "Show nei…") and its map squeezed."""
+    "Show nei…") and its map squeezed. Chart text was Streamlit's theme's 12 px."""
     rid = finished_run("simclr")
     for size in PROJECTORS:
         page.set_viewport_size(size)
@@ -264,3 +264,7 @@ def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
         frame = page.evaluate(_FRAME)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
         assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole
+        # the map's legend at the charts' projector size (Streamlit's theme drew chart text at 12 px)
+        sizes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
+                              ".map(t => parseFloat(t.style.fontSize))")
+        assert sizes and min(sizes) >= 14, sizes

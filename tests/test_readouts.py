@@ -89,3 +89,21 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     flat = charts.curves({"run": ([0, 1, 2], [0.5, 0.5, 0.5], None)}, "epoch")
     assert list(flat.layout.yaxis.range) == [0.45, 0.55]
     assert charts.curves({"run": ([0, 1], [0.5, 0.6], None)}, "epoch").layout.yaxis.range is None
+
+
+def test_every_chart_names_its_text_sizes_for_a_projector():
+    """Streamlit's chart theme sets the ticks', legend's and titles' sizes itself (12 to 14 px), so a
+    plain ``layout.font`` did nothing: each part is sized by name, at least 14 px."""
+    import numpy as np
+
+    from app import charts
+
+    line = {"run": ([1, 5], [0.4, 0.5], None)}
+    figs = [charts.loss_curve([0, 1], [2.0, 1.0]), charts.accuracy_bars(["a"], {"kNN": [0.9]}),
+            charts.curves(line, "epoch"), charts.bars(["crop"], {"a": [0.5]}, "score"),
+            charts.label_efficiency(line, {}),
+            charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["x", "y"])]
+    for fig in figs:
+        lay = fig.layout
+        assert min(lay.font.size, lay.legend.font.size, lay.xaxis.tickfont.size, lay.yaxis.tickfont.size,
+                   lay.xaxis.title.font.size, lay.yaxis.title.font.size) >= 14
