@@ -59,6 +59,11 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
 
 
 DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # one per reference of a kind
+# a second cue beside colour, one per run in a chart's order: the palette's third and fourth colours
+# (green, red) are 7 CIELAB units apart for a deuteranope and its second and third (orange, green)
+# 5 for a protanope, where two lines or bars of a four-run lesson read as one colour
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down")
+PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
@@ -66,9 +71,11 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
            tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360) -> go.Figure:
     """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
     references) are drawn gray-toned, each kind (random, supervised) in its own gray, and
-    several of one kind (seeds, encoders) each in its own dash pattern."""
+    several of one kind (seeds, encoders) each in its own dash pattern; the runs are solid lines
+    in the palette's colours, each with its own marker (``SYMBOLS``)."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
+    runs = [n for n in series if n not in dashed]
     for i, (name, (x, y, err)) in enumerate(series.items()):
         ref = name in dashed
         gray = "#555" if name.startswith("random") else "#999"
@@ -79,6 +86,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
+            marker=dict(size=8, symbol="circle" if ref else SYMBOLS[runs.index(name) % len(SYMBOLS)]),
         ))
     ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     flat = bool(ys) and max(ys) - min(ys) < 1e-9  # Plotly would span -0.5..1.5 around one value
@@ -101,7 +109,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     drawn to the range's edge (cut) and labelled inside its bar, where the label stays
     visible; hovering shows every value. ``errors`` (one list per series, in its order)
     draws ± error bars on the bars that are not cut. Names in ``references`` are drawn in
-    grays, the runs in the palette's colours."""
+    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``)."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
@@ -115,7 +123,9 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
-            marker_color=colour[name], customdata=list(vals),
+            marker=dict(color=colour[name],
+                        pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
+            customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
             textposition=["inside" if c else "outside" for c in cut], insidetextanchor="end", textangle=0,
             insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))

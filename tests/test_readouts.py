@@ -107,3 +107,19 @@ def test_every_chart_names_its_text_sizes_for_a_projector():
         lay = fig.layout
         assert min(lay.font.size, lay.legend.font.size, lay.xaxis.tickfont.size, lay.yaxis.tickfont.size,
                    lay.xaxis.title.font.size, lay.yaxis.title.font.size) >= 14
+
+
+def test_runs_are_told_apart_by_more_than_colour():
+    """Four runs (the four-families lesson) in the palette's first four colours: green and red
+    are 7 CIELAB units apart for a deuteranope, so each run's line has its own marker and each
+    run's bars their own fill pattern; the references keep their grays."""
+    from app import charts
+
+    line = ([1, 5], [0.4, 0.5], None)
+    runs = ["simclr", "rotation", "inpainting", "deepcluster"]
+    fig = charts.curves({**{r: line for r in runs}, "random encoder (seed 0)": line}, "epoch",
+                        dashed=["random encoder (seed 0)"])
+    assert len({t.marker.symbol for t in fig.data[:4]}) == 4
+    bars = charts.bars(["crop"], {**{r: [0.5] for r in runs}, "random encoder": [0.3]}, "score",
+                       references=["random encoder"])
+    assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
