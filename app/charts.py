@@ -24,6 +24,24 @@ def readable(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def describe(fig: go.Figure) -> str:
+    """A chart in a sentence, for screen readers (``st.plotly_chart``'s ``alt``): what it plots
+    and the names of its series, or for a map how many images it shows and what colours them."""
+    lay, data = fig.layout, fig.data
+    title = lay.title.text or ""
+    legend = [t.name for t in data if t.name and t.showlegend is not False]
+    if lay.xaxis.visible is False:  # the embedding map: points without axes
+        n = len(data[0].x) if data and data[0].x is not None else 0
+        colours = [t.name for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces
+        marks = [t.name for t in data[1:] if t.name and t.name not in colours]  # selected, neighbours, your image
+        return (f"{title + ': ' if title else ''}map of {n:,} images, each a point placed near images with similar "
+                f"features, coloured by {', '.join(colours[:20]) or 'one value'}"
+                + (f"; marked: {', '.join(marks)}" if marks else ""))
+    kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
+    what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"
+    return f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
+
+
 def embedding_map(*args, **kwargs) -> go.Figure:
     """``ssrl_core.figures.embedding_map`` (the export's too) with the app's text size."""
     return readable(figures.embedding_map(*args, **kwargs))

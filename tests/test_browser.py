@@ -254,12 +254,13 @@ _FRAME = """() => {
 def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
     """On a 1024x768 projector Streamlit's 300 px sidebar and 80 px paddings left the page
     562 px (55% of the screen): Explore's metric labels and buttons were cut ("kNN ac…",
-    "Show nei…") and its map squeezed. Chart text was Streamlit's theme's 12 px."""
+    "Show nei…") and its map squeezed. Chart text was Streamlit's theme's 12 px. Images had an
+    empty alt and charts no accessible name."""
     rid = finished_run("simclr")
     for size in PROJECTORS:
         page.set_viewport_size(size)
-        page.goto(f"{app_url}/explore?run={rid}")
-        page.get_by_role("button", name="Random image").wait_for()
+        page.goto(f"{app_url}/explore?run={rid}&image=5")
+        page.get_by_text("and its 8 nearest neighbours").wait_for()
         page.wait_for_selector(".js-plotly-plot")
         frame = page.evaluate(_FRAME)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
@@ -268,3 +269,9 @@ def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
         sizes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
                               ".map(t => parseFloat(t.style.fontSize))")
         assert sizes and min(sizes) >= 14, sizes
+    # for screen readers: every image says what it shows, every chart has a name (neither had any)
+    alts = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].map(i => i.alt)")
+    assert len(alts) == 9 and alts[0] == "digits image #5, labelled 5" and all(alts), alts
+    names = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                          ".map(p => p.closest('[aria-label]')?.getAttribute('aria-label'))")
+    assert names and all(n and "map of " in n for n in names), names

@@ -123,3 +123,26 @@ def test_runs_are_told_apart_by_more_than_colour():
     bars = charts.bars(["crop"], {**{r: [0.5] for r in runs}, "random encoder": [0.3]}, "score",
                        references=["random encoder"])
     assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
+
+
+def test_charts_and_images_are_described_for_screen_readers():
+    import numpy as np
+
+    from app import charts, readouts
+
+    fig = charts.curves({"simclr (ab12)": ([1, 5], [0.4, 0.5], None)}, "epoch", y_title="kNN accuracy")
+    assert charts.describe(fig) == "line chart: kNN accuracy by epoch; simclr (ab12)"
+    m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
+    assert charts.describe(m) == ("map of 3 images, each a point placed near images with similar features, "
+                                  "coloured by cat, dog; marked: neighbours, selected")
+
+    class Set:
+        name = "pets"
+
+        def label_name(self, row):
+            return "cat"
+
+        def file_name(self, row):
+            return "a.png"
+
+    assert readouts.image_alt(Set(), 3, 0.5) == "pets image #3 (a.png), labelled cat, similarity 0.500 to the query"
