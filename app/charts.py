@@ -42,9 +42,17 @@ def describe(fig: go.Figure) -> str:
     return f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
 
 
-def embedding_map(*args, **kwargs) -> go.Figure:
-    """``ssrl_core.figures.embedding_map`` (the export's too) with the app's text size."""
-    return readable(figures.embedding_map(*args, **kwargs))
+def embedding_map(*args, legend_below: bool = False, **kwargs) -> go.Figure:
+    """``ssrl_core.figures.embedding_map`` (the export's too) with the app's text size. With
+    ``legend_below`` the legend runs in rows under the map instead of a column beside it: a
+    map keeps its aspect ratio, so in a column narrower than it is high (Explore's, on a
+    projector, a tablet or a phone) the legend's column was taken from the map's width and
+    the height left empty (on a 390 px phone the points spanned 242 px of 358)."""
+    fig = readable(figures.embedding_map(*args, **kwargs))
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0,
+                                      xanchor="left"))
+    return fig
 
 
 def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Sequence[float] = (),

@@ -75,7 +75,7 @@ if upload is not None:
 
 map_col, side = st.columns([3, 2], gap="medium")
 fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected,
-                           landing=uploaded["neighbours"] if uploaded else ())
+                           landing=uploaded["neighbours"] if uploaded else (), legend_below=True)
 event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
                         config={"scrollZoom": True, "displaylogo": False})
 
@@ -164,7 +164,7 @@ with evo_col:
         epoch = st.select_slider("Epoch (0 = before pretraining)", options=epochs, value=epochs[-1],
                                  key=f"explore_epoch_{run['id']}")
         sub_values = values[snap_rows]
-        widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420),
+        widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True),
                         key=f"evo_{run['id']}_{epoch}")
         st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
                    "previous one, so points move rather than jump. Slide to watch the groups form.")

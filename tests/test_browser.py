@@ -251,7 +251,7 @@ _FRAME = """() => {
 }"""
 
 
-def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
+def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished_run):
     """On a 1024x768 projector Streamlit's 300 px sidebar and 80 px paddings left the page
     562 px (55% of the screen): Explore's metric labels and buttons were cut ("kNN ac…",
     "Show nei…") and its map squeezed. Chart text was Streamlit's theme's 12 px. Images had an
@@ -275,3 +275,20 @@ def test_the_pages_fit_a_classroom_projector(app_url, page, finished_run):
     names = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
                           ".map(p => p.closest('[aria-label]')?.getAttribute('aria-label'))")
     assert names and all(n and "map of " in n for n in names), names
+
+    # a student follows the teacher's link on a phone: the map's legend beside it took a fifth of
+    # its width and left the height empty (the points spanned 242 px of a 358 px chart)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{app_url}/explore?run={rid}&hide=nav")
+    page.wait_for_selector(".js-plotly-plot .legend")
+    time.sleep(1)  # plotly finishes its first layout
+    m = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout, t = gd._fullData[0];
+        const xs = Array.from(t.x, x => fl.xaxis.l2p(x));
+        return {page: [document.documentElement.scrollWidth, document.documentElement.clientWidth], width: fl.width,
+                span: Math.max(...xs) - Math.min(...xs),
+                legend: gd.querySelector('.legend').getBoundingClientRect().top,
+                plot: gd.querySelector('.nsewdrag').getBoundingClientRect().bottom};
+    }""")
+    assert m["page"][0] <= m["page"][1], m  # nothing wider than the phone
+    assert m["legend"] >= m["plot"] and m["span"] >= 0.75 * m["width"], m
