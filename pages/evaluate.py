@@ -55,7 +55,7 @@ for r in picked:
     labels.append(f"{r['method']} ({r['id'][-4:]})")
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
-    rows.append({"run": services.run_label(r), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+    rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
                  "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
