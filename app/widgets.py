@@ -437,6 +437,9 @@ def runs_table(limit: int = 50) -> None:
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
         })
+    if not any(row["note"] for row in rows):  # an empty 200 px column pushed the last ones off a projector's page
+        for row in rows:
+            del row["note"]
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
                   note=st.column_config.TextColumn(width="medium"))  # "large" pushed kNN off-screen
