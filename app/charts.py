@@ -6,7 +6,53 @@ from typing import Sequence
 
 import plotly.graph_objects as go
 
-from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map  # noqa: F401 (shared with the export)
+from ssrl_core import figures
+from ssrl_core.figures import PALETTE, UNKNOWN, colour_of  # noqa: F401 (shared with the export)
+
+# chart text in px: Plotly's default of 12 (ticks, legends, axis titles) is a quarter smaller than the
+# page's 16 px text and could not be read from the back of a classroom on a 1024x768 projector
+FONT = 15
+
+
+def readable(fig: go.Figure) -> go.Figure:
+    """``fig`` with the app's chart text size (every chart on the pages goes through here)."""
+    # each part by name: Streamlit's chart theme sets the ticks', legend's and titles' sizes itself
+    fig.update_layout(font=dict(size=FONT), legend=dict(font=dict(size=FONT)), title=dict(font=dict(size=FONT + 3)))
+    fig.update_xaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
+    fig.update_yaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
+    fig.update_traces(textfont=dict(size=FONT - 1), selector=dict(type="bar"))
+    return fig
+
+
+def describe(fig: go.Figure) -> str:
+    """A chart in a sentence, for screen readers (``st.plotly_chart``'s ``alt``): what it plots
+    and the names of its series, or for a map how many images it shows and what colours them."""
+    lay, data = fig.layout, fig.data
+    title = lay.title.text or ""
+    legend = [t.name for t in data if t.name and t.showlegend is not False]
+    if lay.xaxis.visible is False:  # the embedding map: points without axes
+        n = len(data[0].x) if data and data[0].x is not None else 0
+        colours = [t.name for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces
+        marks = [t.name for t in data[1:] if t.name and t.name not in colours]  # selected, neighbours, your image
+        return (f"{title + ': ' if title else ''}map of {n:,} images, each a point placed near images with similar "
+                f"features, coloured by {', '.join(colours[:20]) or 'one value'}"
+                + (f"; marked: {', '.join(marks)}" if marks else ""))
+    kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
+    what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"
+    return f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
+
+
+def embedding_map(*args, legend_below: bool = False, **kwargs) -> go.Figure:
+    """``ssrl_core.figures.embedding_map`` (the export's too) with the app's text size. With
+    ``legend_below`` the legend runs in rows under the map instead of a column beside it: a
+    map keeps its aspect ratio, so in a column narrower than it is high (Explore's, on a
+    projector, a tablet or a phone) the legend's column was taken from the map's width and
+    the height left empty (on a 390 px phone the points spanned 242 px of 358)."""
+    fig = readable(figures.embedding_map(*args, **kwargs))
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0,
+                                      xanchor="left"))
+    return fig
 
 
 def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Sequence[float] = (),
@@ -16,7 +62,7 @@ def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Seque
         fig.add_vline(x=s, line=dict(width=1, dash="dot", color="#bbb"))
     fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title="step", yaxis_title="loss", showlegend=False)
-    return fig
+    return readable(fig)
 
 
 # a legend in a row along the chart's bottom edge, placed in the figure's coordinates: one placed
@@ -35,10 +81,15 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
         ))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
-    return fig
+    return readable(fig)
 
 
 DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # one per reference of a kind
+# a second cue beside colour, one per run in a chart's order: the palette's third and fourth colours
+# (green, red) are 7 CIELAB units apart for a deuteranope and its second and third (orange, green)
+# 5 for a protanope, where two lines or bars of a four-run lesson read as one colour
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down")
+PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
@@ -46,9 +97,11 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
            tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360) -> go.Figure:
     """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
     references) are drawn gray-toned, each kind (random, supervised) in its own gray, and
-    several of one kind (seeds, encoders) each in its own dash pattern."""
+    several of one kind (seeds, encoders) each in its own dash pattern; the runs are solid lines
+    in the palette's colours, each with its own marker (``SYMBOLS``)."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
+    runs = [n for n in series if n not in dashed]
     for i, (name, (x, y, err)) in enumerate(series.items()):
         ref = name in dashed
         gray = "#555" if name.startswith("random") else "#999"
@@ -59,6 +112,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
+            marker=dict(size=8, symbol="circle" if ref else SYMBOLS[runs.index(name) % len(SYMBOLS)]),
         ))
     ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     flat = bool(ys) and max(ys) - min(ys) < 1e-9  # Plotly would span -0.5..1.5 around one value
@@ -67,7 +121,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
                       yaxis=dict(title=y_title, range=[ys[0] - 0.05, ys[0] + 0.05] if flat else None),
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
-    return fig
+    return readable(fig)
 
 
 REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
@@ -81,7 +135,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     drawn to the range's edge (cut) and labelled inside its bar, where the label stays
     visible; hovering shows every value. ``errors`` (one list per series, in its order)
     draws ± error bars on the bars that are not cut. Names in ``references`` are drawn in
-    grays, the runs in the palette's colours."""
+    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``)."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
@@ -95,7 +149,9 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
-            marker_color=colour[name], customdata=list(vals),
+            marker=dict(color=colour[name],
+                        pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
+            customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
             textposition=["inside" if c else "outside" for c in cut], insidetextanchor="end", textangle=0,
             insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
@@ -104,7 +160,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW)
-    return fig
+    return readable(fig)
 
 
 def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:

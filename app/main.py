@@ -17,9 +17,11 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import services, urlstate, widgets  # noqa: E402
+from app import screen, services, urlstate, widgets  # noqa: E402
 
-st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide")
+st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide",
+                   initial_sidebar_state=screen.SIDEBAR_PX)
+screen.frame()
 
 PAGES = [
     st.Page("../pages/home.py", title="Start", icon=":material/home:", default=True),

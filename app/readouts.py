@@ -166,6 +166,16 @@ def neighbour_caption(ds, row: int, value: str, sim: float) -> str:
     return " · ".join([f"#{row}", *([shortened(name, FILE_CHARS)] if name else []), value, f"sim {sim:.3f}"])
 
 
+def image_alt(ds, row: int, sim: float | None = None) -> str:
+    """What a dataset image shows, for screen readers: "digits image #341, labelled 1"
+    ("…, similarity 0.992 to the query" for a neighbour); an unlabelled set's without a label."""
+    label = ds.label_name(row)
+    name = ds.file_name(row)
+    return (f"{ds.name} image #{row}" + (f" ({name})" if name else "")
+            + (f", labelled {label}" if label not in (None, "", "?") else "")
+            + (f", similarity {sim:.3f} to the query" if sim is not None else ""))
+
+
 def query_file(ds, row: int) -> str:
     """What a query image's caption ends with: " · " and the image's path in its archive
     (cut in the middle when long), or "" where the set has no file names."""

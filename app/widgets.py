@@ -228,14 +228,22 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
                  placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 
 
-def image_grid(images, captions: list[str], per_row: int, scale: int = 3) -> None:
+def chart(fig, where=st, **kwargs):
+    """``st.plotly_chart`` (in ``where``) with the chart described for screen readers
+    (``charts.describe``): without ``alt`` a chart had no accessible name at all."""
+    return where.plotly_chart(fig, alt=charts.describe(fig), **kwargs)
+
+
+def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: list[str] | None = None) -> None:
     """Images with captions, ``per_row`` to a row of equal columns, each image filling its
     column: a row stays a row whatever the captions' length (a list given to ``st.image``
-    wraps wherever its widths run out: 7 neighbours and 1 on the next line)."""
+    wraps wherever its widths run out: 7 neighbours and 1 on the next line). ``alts``: what
+    each image shows, for screen readers."""
+    alts = alts or [None] * len(images)
     for start in range(0, len(images), per_row):
-        for col, im, cap in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
-                                captions[start:start + per_row]):
-            col.image(to_hwc(im, scale), caption=cap, width="stretch")
+        for col, im, cap, alt in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
+                                     captions[start:start + per_row], alts[start:start + per_row]):
+            col.image(to_hwc(im, scale), caption=cap, width="stretch", alt=alt)
 
 
 def _fmt_eta(s: float | None) -> str:
@@ -339,7 +347,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                           help=COLLAPSE_HELP)
                 steps = store.events(r["id"], kind="step")
                 if len(steps) >= 2:
-                    st.plotly_chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
+                    chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
                                     key=f"loss_{r['id']}")
 
     panel()
@@ -429,6 +437,9 @@ def runs_table(limit: int = 50) -> None:
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
         })
+    if not any(row["note"] for row in rows):  # an empty 200 px column pushed the last ones off a projector's page
+        for row in rows:
+            del row["note"]
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
                   note=st.column_config.TextColumn(width="medium"))  # "large" pushed kNN off-screen

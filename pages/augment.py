@@ -2,7 +2,7 @@
 import streamlit as st
 import torch
 
-from app import services, urlstate, widgets
+from app import readouts, services, urlstate, widgets
 from app.images import grid
 from ssrl_core.augment import parse_augment
 
@@ -41,4 +41,5 @@ v1, v2 = pipeline(x, g), pipeline(x, g)
 with c2:
     st.caption("Each row: the original, then two augmented views.")
     st.image([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
-             caption=[f"#{int(r)} {ds.label_name(int(r))}" for r in rows])
+             caption=[f"#{int(r)} {ds.label_name(int(r))}" for r in rows],
+             alt=[readouts.image_alt(ds, int(r)) + ", then two augmented views of it" for r in rows])

@@ -74,16 +74,16 @@ for r in picked:
         readouts.reference_curves(arts[r["id"]].references(), into=le_refs, tag=ref_tag[r["id"]])
 with c1:
     if loss:
-        st.plotly_chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss", height=320), key="cmp_loss")
+        widgets.chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss", height=320), key="cmp_loss")
         st.caption("Losses of different methods are on different scales: compare their shapes, not their values.")
 with c2:
     if knn:
-        st.plotly_chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
+        widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
                                       height=320), key="cmp_knn")
 with c3:
     if le:
         ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))
-        st.plotly_chart(charts.curves({**le, **le_refs}, "labels per class", title="label efficiency", log_x=True,
+        widgets.chart(charts.curves({**le, **le_refs}, "labels per class", title="label efficiency", log_x=True,
                                       height=320, tickvals=ticks, ticktext=names, dashed=list(le_refs)), key="cmp_le")
         if le_refs:
             st.caption("Dashed: the references on the same labelled images (the untrained encoder's readout; "
@@ -107,7 +107,7 @@ for i, r in enumerate(picked):
         elif coords is None:
             st.caption(f"{title}: no map (its evaluation did not finish)")
         else:
-            st.plotly_chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
+            widgets.chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
                                                  height=320), key=f"cmp_map_{r['id']}")
 
 st.subheader("One query, its neighbours in each run")
@@ -125,7 +125,8 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row))
+    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row),
+             alt=readouts.image_alt(ds, row))
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()
         if why_not:
@@ -136,4 +137,5 @@ else:
         shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         widgets.image_grid([ds.images[i] for i, _ in nb],
-                           [readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb], per_row=8)
+                           [readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb], per_row=8,
+                           alts=[readouts.image_alt(ds, i, s) for i, s in nb])

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from app import services
+from app import readouts, services
 from app.images import grid
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, custom_datasets, suggest_name
 
@@ -114,7 +114,8 @@ if not len(show):
 names = ds.factor_names.get(factor, ds.class_names) if factor != "label" else ds.class_names
 values = ds.labels if factor == "label" else ds.factors[factor]
 captions = [f"#{r} {names[int(values[r])] if int(values[r]) >= 0 else '?'}" for r in show]
-st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions)
+st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions,
+         alt=[readouts.image_alt(ds, int(r)) for r in show])
 if ds.factors:
     with st.expander("Factors of these images"):
         st.dataframe({k: [float(v[r]) if v.is_floating_point() else int(v[r]) for r in show] for k, v in ds.factors.items()}

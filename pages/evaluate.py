@@ -55,7 +55,7 @@ for r in picked:
     labels.append(f"{r['method']} ({r['id'][-4:]})")
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
-    rows.append({"run": services.run_label(r), "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
+    rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
                  "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
@@ -66,7 +66,7 @@ for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], i
     rows.append({"run": readouts.random_name(enc, seed, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
                  "kNN gain over random": "baseline"})
 
-st.plotly_chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
+widgets.chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
 widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embedding std": 4, "effective rank": 1,
                                            "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
@@ -141,7 +141,7 @@ st.markdown(
     + (" " + refs_text if refs_text else "")
 )
 if series:
-    st.plotly_chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
+    widgets.chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
     left_out = [str(b) for b in BUDGETS if b not in budgets]
     if left_out:
         st.caption(f":material/straighten: {dataset} has fewer than {left_out[0]} labelled training images in some "
@@ -198,7 +198,7 @@ with c1:
             random_ks[name] = readouts.knn_k_curve(refs[r["id"]], readouts.RANDOM_KNN)
     ks = {k: (v[0], v[1], None) for k, v in {**ks, **random_ks}.items() if v}
     if ks:
-        st.plotly_chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
+        widgets.chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
                                       ticktext=["1", "5", "20", "100"], dashed=list(random_ks)), key="eval_knn_k")
         st.caption("Small k trusts the closest images; large k asks whole neighbourhoods to agree. A curve that "
                    "falls fast with k means classes are close together but not well separated. The dashed line is "
@@ -211,7 +211,7 @@ with c2:
         if c:
             ep[f"{r['method']} ({r['id'][-4:]})"] = (c[0], c[1], None)
     if ep:
-        st.plotly_chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
+        widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
                         key="eval_epochs")
         st.caption(f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images (all "
                    "of them on a smaller set, e.g. digits' 359 test images) after every epoch. "

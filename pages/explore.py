@@ -75,8 +75,8 @@ if upload is not None:
 
 map_col, side = st.columns([3, 2], gap="medium")
 fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected,
-                           landing=uploaded["neighbours"] if uploaded else ())
-event = map_col.plotly_chart(fig, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
+                           landing=uploaded["neighbours"] if uploaded else (), legend_below=True)
+event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
                         config={"scrollZoom": True, "displaylogo": False})
 
 
@@ -144,8 +144,9 @@ with side:
     else:
         st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
                     "features)")
-        st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected))
-        widgets.image_grid([ds.images[i] for i, _ in neighbours], [neighbour_caption(i, s) for i, s in neighbours], 4)
+        st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected), alt=readouts.image_alt(ds, selected))
+        widgets.image_grid([ds.images[i] for i, _ in neighbours], [neighbour_caption(i, s) for i, s in neighbours], 4,
+                           alts=[readouts.image_alt(ds, i, s) for i, s in neighbours])
         same = readouts.sharing(values, selected, neighbours)
         if same is not None and neighbours:
             st.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
@@ -163,7 +164,7 @@ with evo_col:
         epoch = st.select_slider("Epoch (0 = before pretraining)", options=epochs, value=epochs[-1],
                                  key=f"explore_epoch_{run['id']}")
         sub_values = values[snap_rows]
-        st.plotly_chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420),
+        widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True),
                         key=f"evo_{run['id']}_{epoch}")
         st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
                    "previous one, so points move rather than jump. Slide to watch the groups form.")
@@ -178,9 +179,10 @@ with up_col:
     elif uploaded:
         q = uploaded
         st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
-                 + (", grayscale" if ds.channels == 1 else ""))
+                 + (", grayscale" if ds.channels == 1 else ""), alt="your uploaded image, as the encoder sees it")
         widgets.image_grid([ds.images[i] for i, _ in q["neighbours"]],
-                           [neighbour_caption(i, s) for i, s in q["neighbours"]], 4)
+                           [neighbour_caption(i, s) for i, s in q["neighbours"]], 4,
+                           alts=[readouts.image_alt(ds, i, s) for i, s in q["neighbours"]])
         st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                    "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                    "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "

@@ -48,7 +48,8 @@ for start in range(0, len(shown), COLS):
         with col.container(border=True):
             thumb = services.map_thumbnail(r)
             if thumb is not None:
-                st.image(thumb, width="stretch")
+                st.image(thumb, width="stretch", alt=f"map of the {r['method']} run on {r['dataset']}: each image a "
+                                                     "point near images with similar features, coloured by label")
             else:
                 st.caption("(no map)")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"

@@ -55,7 +55,7 @@ ops = list(OPS)
 st.subheader("Invariance per augmentation op")
 by_name = {**{names[i]: p for i, p in probes.items()}, **untrained}
 series = readouts.invariance_series(by_name, ops)
-st.plotly_chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
+widgets.chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
                             errors=readouts.invariance_errors(by_name, ops),
                             references=list(series)[len(probes):]), key="inv_ops")
 for i, p in probes.items():  # (an untrained network's bars carry the mark in their name: no box each)
@@ -85,7 +85,7 @@ if ds.discrete_factors():
                           format_func=lambda b: "2 per value" if b == "2" else "all labels")
         chance = [next(p["factors"][f]["chance"] for p in probes.values() if f in (p.get("factors") or {}))
                   for f in factors]
-        st.plotly_chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
+        widgets.chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
                                               for i, p in probes.items()},
                                     "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
         st.caption("How to read it: a factor near its chance line (black) is one the features discarded. With 2 "
@@ -110,6 +110,7 @@ pics, caps = [ds.images[row]], ["original"]
 for op in ops:
     pics.append(to_uint8(op_at_full_probability(op)(x, gen))[0])
     caps.append(op)
-st.image([to_hwc(p, 3) for p in pics], caption=caps)
+st.image([to_hwc(p, 3) for p in pics], caption=caps,
+         alt=[readouts.image_alt(ds, row)] + [f"the same image after {op}" for op in ops])
 st.caption("Each op at its default strength, applied with probability 1, to one test image: what the scores above "
            "measure the features against.")

@@ -64,7 +64,9 @@ _, right = family(
     "best results.",
     [("the four families on one dataset", "four-families")], "inpainting")
 right.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
-                                    "MAE, 75% of 4×4 patches hidden (gray)")
+                                    "MAE, 75% of 4×4 patches hidden (gray)",
+            alt="four images, each in a row: whole, with its centre hidden, with a random square hidden, and with "
+                "three quarters of its patches hidden")
 
 _, right = family(
     "2. Transformation prediction",
@@ -73,7 +75,8 @@ _, right = family(
     "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
     "drawn at random angles have no \"upright\" to learn.",
     [("rotation needs a canonical view", "canonical-view")], "rotation")
-right.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle")
+right.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle",
+            alt="four images, each in a row turned by 0, 90, 180 and 270 degrees")
 
 _, right = family(
     "3. Instance discrimination",
@@ -87,7 +90,8 @@ _, right = family(
     [("colour jitter buys colour invariance", "color-invariance"),
      ("collapse without a stop-gradient", "collapse"),
      ("temperature and batch size", "contrastive-knobs")], "simclr")
-right.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair")
+right.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair",
+            alt="images, each in a row beside two randomly cropped, flipped and recoloured views of it")
 
 left, right = family(
     "4. Clustering",
@@ -100,7 +104,8 @@ left.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the 
               f"{services.run_label(run)}." if run else
               "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished self-supervised run "
               "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
-right.image(pics["clusters"], caption=pics["cluster_captions"])
+right.image(pics["clusters"], caption=pics["cluster_captions"],
+            alt=[f"a row of images from one k-means {c}" for c in pics["cluster_captions"]])
 
 st.divider()
 st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "

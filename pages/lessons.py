@@ -4,7 +4,7 @@ leaves a student only the launch button and the results."""
 import streamlit as st
 
 from app import lessons as ui
-from app import services
+from app import services, widgets
 from app.urlstate import hidden
 from ssrl_core import lessons as L
 
@@ -50,5 +50,5 @@ ui.extras_panel(lesson, planned, data)
 ui.verdict_panel(lesson, L.judge(lesson, data))
 for i, (title, fig) in enumerate(ui.figures(lesson, data)):
     st.subheader(title)
-    st.plotly_chart(fig, key=f"lesson_chart_{i}")
+    widgets.chart(fig, key=f"lesson_chart_{i}")
 st.markdown(f"**How to read it.** {lesson.how_to_read}")

@@ -229,6 +229,9 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     assert set(bars) == {"kNN (k=20)", "linear probe"}
     assert bars["kNN (k=20)"][-1] == "random encoder (seed 0)" and bars["kNN (k=20)"][0].startswith("simclr")
     table = at.dataframe[0].value
+    # the table's rows named as the chart's bars: the runs' full labels (kNN and id again) made it
+    # 951 px wide, scrolling sideways on a 1024x768 projector with the gain column cut
+    assert list(table["run"])[:-1] == bars["kNN (k=20)"][:-1]
     gains = dict(zip(table["run"], table["kNN gain over random"]))
     assert gains["random encoder (seed 0) · untrained"] == "baseline"
     random_knn = RunArtifacts(run_dir).references()["random-knn/label"]["20"]

@@ -235,3 +235,60 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     page.reload()
     page.get_by_role("textbox", name="Your nickname").wait_for()
     assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=ada" in page.url
+
+
+# -- the screens a class uses -------------------------------------------------------------
+# a projector at 1024x768 or 1280x720 (1920x1080 at 150% zoom is the same 1280x720 CSS pixels)
+PROJECTORS = ({"width": 1024, "height": 768}, {"width": 1280, "height": 720})
+_CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetricLabel"] *, '
+                 + '[data-testid="stMain"] button *')]
+    .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && e.textContent.trim())
+    .map(e => e.textContent.trim() + ': ' + e.scrollWidth + ' > ' + e.clientWidth)"""
+_FRAME = """() => {
+    const b = document.querySelector('[data-testid="stMainBlockContainer"]'), cs = getComputedStyle(b);
+    return {content: b.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+            title: document.querySelector('h1').getBoundingClientRect().top};
+}"""
+
+
+def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished_run):
+    """On a 1024x768 projector Streamlit's 300 px sidebar and 80 px paddings left the page
+    562 px (55% of the screen): Explore's metric labels and buttons were cut ("kNN ac…",
+    "Show nei…") and its map squeezed. Chart text was Streamlit's theme's 12 px. Images had an
+    empty alt and charts no accessible name."""
+    rid = finished_run("simclr")
+    for size in PROJECTORS:
+        page.set_viewport_size(size)
+        page.goto(f"{app_url}/explore?run={rid}&image=5")
+        page.get_by_text("and its 8 nearest neighbours").wait_for()
+        page.wait_for_selector(".js-plotly-plot")
+        frame = page.evaluate(_FRAME)
+        assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
+        assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole
+        # the map's legend at the charts' projector size (Streamlit's theme drew chart text at 12 px)
+        sizes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
+                              ".map(t => parseFloat(t.style.fontSize))")
+        assert sizes and min(sizes) >= 14, sizes
+    # for screen readers: every image says what it shows, every chart has a name (neither had any)
+    alts = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].map(i => i.alt)")
+    assert len(alts) == 9 and alts[0] == "digits image #5, labelled 5" and all(alts), alts
+    names = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                          ".map(p => p.closest('[aria-label]')?.getAttribute('aria-label'))")
+    assert names and all(n and "map of " in n for n in names), names
+
+    # a student follows the teacher's link on a phone: the map's legend beside it took a fifth of
+    # its width and left the height empty (the points spanned 242 px of a 358 px chart)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{app_url}/explore?run={rid}&hide=nav")
+    page.wait_for_selector(".js-plotly-plot .legend")
+    time.sleep(1)  # plotly finishes its first layout
+    m = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout, t = gd._fullData[0];
+        const xs = Array.from(t.x, x => fl.xaxis.l2p(x));
+        return {page: [document.documentElement.scrollWidth, document.documentElement.clientWidth], width: fl.width,
+                span: Math.max(...xs) - Math.min(...xs),
+                legend: gd.querySelector('.legend').getBoundingClientRect().top,
+                plot: gd.querySelector('.nsewdrag').getBoundingClientRect().bottom};
+    }""")
+    assert m["page"][0] <= m["page"][1], m  # nothing wider than the phone
+    assert m["legend"] >= m["plot"] and m["span"] >= 0.75 * m["width"], m

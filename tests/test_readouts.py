@@ -89,3 +89,60 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     flat = charts.curves({"run": ([0, 1, 2], [0.5, 0.5, 0.5], None)}, "epoch")
     assert list(flat.layout.yaxis.range) == [0.45, 0.55]
     assert charts.curves({"run": ([0, 1], [0.5, 0.6], None)}, "epoch").layout.yaxis.range is None
+
+
+def test_every_chart_names_its_text_sizes_for_a_projector():
+    """Streamlit's chart theme sets the ticks', legend's and titles' sizes itself (12 to 14 px), so a
+    plain ``layout.font`` did nothing: each part is sized by name, at least 14 px."""
+    import numpy as np
+
+    from app import charts
+
+    line = {"run": ([1, 5], [0.4, 0.5], None)}
+    figs = [charts.loss_curve([0, 1], [2.0, 1.0]), charts.accuracy_bars(["a"], {"kNN": [0.9]}),
+            charts.curves(line, "epoch"), charts.bars(["crop"], {"a": [0.5]}, "score"),
+            charts.label_efficiency(line, {}),
+            charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["x", "y"])]
+    for fig in figs:
+        lay = fig.layout
+        assert min(lay.font.size, lay.legend.font.size, lay.xaxis.tickfont.size, lay.yaxis.tickfont.size,
+                   lay.xaxis.title.font.size, lay.yaxis.title.font.size) >= 14
+
+
+def test_runs_are_told_apart_by_more_than_colour():
+    """Four runs (the four-families lesson) in the palette's first four colours: green and red
+    are 7 CIELAB units apart for a deuteranope, so each run's line has its own marker and each
+    run's bars their own fill pattern; the references keep their grays."""
+    from app import charts
+
+    line = ([1, 5], [0.4, 0.5], None)
+    runs = ["simclr", "rotation", "inpainting", "deepcluster"]
+    fig = charts.curves({**{r: line for r in runs}, "random encoder (seed 0)": line}, "epoch",
+                        dashed=["random encoder (seed 0)"])
+    assert len({t.marker.symbol for t in fig.data[:4]}) == 4
+    bars = charts.bars(["crop"], {**{r: [0.5] for r in runs}, "random encoder": [0.3]}, "score",
+                       references=["random encoder"])
+    assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
+
+
+def test_charts_and_images_are_described_for_screen_readers():
+    import numpy as np
+
+    from app import charts, readouts
+
+    fig = charts.curves({"simclr (ab12)": ([1, 5], [0.4, 0.5], None)}, "epoch", y_title="kNN accuracy")
+    assert charts.describe(fig) == "line chart: kNN accuracy by epoch; simclr (ab12)"
+    m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
+    assert charts.describe(m) == ("map of 3 images, each a point placed near images with similar features, "
+                                  "coloured by cat, dog; marked: neighbours, selected")
+
+    class Set:
+        name = "pets"
+
+        def label_name(self, row):
+            return "cat"
+
+        def file_name(self, row):
+            return "a.png"
+
+    assert readouts.image_alt(Set(), 3, 0.5) == "pets image #3 (a.png), labelled cat, similarity 0.500 to the query"

@@ -1,0 +1,26 @@
+"""The page's frame on the screens a class uses: a 1024×768 or 1280×720 projector (or a
+1920×1080 one at 150% zoom, the same 1280×720 CSS pixels), a laptop, a phone.
+
+Streamlit's wide layout keeps a 300 px sidebar and 80 px of padding on each side of the
+page down to 768 px of width, and 96 px above the title: at 1024×768 the page itself got
+562 of the 1024 pixels (55%) and every chart, map and table on it was squeezed to fit.
+``SIDEBAR_PX`` is passed to ``st.set_page_config``; ``frame()`` narrows the padding.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+SIDEBAR_PX = 220  # the navigation's longest label ("Invariance") and the nickname box fit
+
+# side padding 3% of the width (31 px at 1024, 58 px at 1920) instead of 80 px; 4rem above the
+# title instead of 6rem, which still clears Streamlit's 60 px header bar
+CSS = """<style>
+[data-testid="stMainBlockContainer"] {
+  padding-left: clamp(1rem, 3vw, 5rem); padding-right: clamp(1rem, 3vw, 5rem); padding-top: 4rem;
+}
+</style>"""
+
+
+def frame() -> None:
+    """Call once per script run, before the page (``app/main.py`` does)."""
+    st.html(CSS)
