@@ -396,6 +396,8 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert not at.warning  # same dataset, seed, epochs and batch size
     table = at.dataframe[0].value
     assert list(table["run"]) == [f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"]
+    # 15 columns scroll sideways on a projector: the run's name stays in view
+    assert json.loads(at.dataframe[0].proto.columns)["run"]["pinned"] is True
     assert table["linear, 1 label/class"].between(0, 1).all()
     assert list(table["kNN gain over random"]) == ["–", "–"]  # the shared random reference is not computed yet
     from ssrl_core.evaluate.suite import RunProbes
