@@ -8,7 +8,10 @@ paper) and a linear head on the features predicts r:
 
 What to expect: the loss falls from log 4 ≈ 1.386 and rotation accuracy climbs well above
 25% on data with a canonical upright view (digits, objects); features become equivariant
-to rotation, not invariant. On data without a canonical view the task cannot be solved.
+to rotation, not invariant. Telling which way is up takes knowing what the objects look
+like, so on digits the frozen features also group classes better than a random encoder's
+(cnn-small, 10 epochs, three seeds: kNN 0.933 against 0.898). On data without a canonical
+view (shapes at random angles) the task cannot be solved and that gain is gone.
 """
 from __future__ import annotations
 
