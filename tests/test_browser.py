@@ -141,7 +141,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
     page.set_viewport_size({"width": 1400, "height": 2200})  # the page's top half in one picture
     page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
-    query = page.get_by_label("Image #")
+    query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # the images' alt texts say "image #" too
     query.fill("5")
     query.press("Enter")
     page.get_by_text(re.compile(r"query #5: ")).wait_for()
