@@ -103,7 +103,7 @@ def make(page, url: str, out: Path, timeout_s: float) -> dict:
     page.goto(f"{url}/compare?runs={','.join(ids)}")
     page.get_by_role("heading", name="Compare runs").wait_for()
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 7")  # 3 curves + 4 maps
-    query = page.get_by_label("Image #")
+    query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # images' alt texts say "image #" too
     query.fill(str(query_row))
     query.press("Enter")
     page.get_by_text(re.compile(rf"query #{query_row}: ")).wait_for()
