@@ -20,12 +20,17 @@ KEYS = ("knn_accuracy", "linear_accuracy", "train_seconds", "total_seconds", "im
         "eval_seconds", "device", "precision")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="simclr,rotation,random")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--dataset", default="digits")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, SSRL_HOME=os.environ.get("SSRL_HOME") or str(Path(tmp) / "home"))
