@@ -1,0 +1,358 @@
+"""The docs are true to the code: every command README.md and docs/*.md show parses.
+
+Every ``python -m ssrl_core ...``, ``python -m bench.NAME ...``, ``python -m streamlit run
+...`` and ``python -m pytest ...`` in a Markdown code block or inline code span, and every
+inline fragment that starts with a subcommand (`` `probe --run DIR --finetune` ``), is
+parsed with the real argparse parser, without running anything. A synopsis is expanded:
+``[...]`` groups are tried one at a time on top of the required part, ``a|b`` values one
+alternative at a time, ``[--x | --y N]`` one side at a time; placeholders (``DIR``, ``ID``,
+``N``: upper-case words) become a value the option accepts; ``...`` and ``<prose>`` mark
+elided flags, so the required flags are filled in for those. Every bare inline flag
+(`` `--max-epochs N` ``) must be a flag of some command.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import importlib.util
+import io
+import re
+import shlex
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ["README.md", "docs/design.md", "docs/methods.md", "docs/lessons.md", "docs/performance.md"]
+SHELL_FENCES = {"", "sh", "bash", "shell", "console"}
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Inline flags the docs name that belong to other programs, not to ours.
+FOREIGN_FLAGS = {"--fix-pred-lr"}  # SimSiam's official code (docs/methods.md)
+
+
+# -- extraction ---------------------------------------------------------------------------
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def doc_chunks(name: str) -> list[tuple[str, str, bool]]:
+    """(where, text, inline) for every shell code block line (continuations joined, comments
+    cut) and every inline code span of one Markdown file."""
+    text = (ROOT / name).read_text()
+    chunks: list[tuple[str, str, bool]] = []
+    lines = text.split("\n")
+    outside: list[str] = []  # the text with fenced blocks blanked, for the inline spans
+    fence = None
+    command_above = None  # the line number of the code block's last command line
+    for i, line in enumerate(lines, 1):
+        m = re.match(r"^\s*```(\w*)", line)
+        if m and fence is None:
+            fence = m.group(1).lower()
+            outside.append("")
+            continue
+        if m and fence is not None:
+            fence = None
+            outside.append("")
+            continue
+        if fence is None:
+            outside.append(line)
+            continue
+        outside.append("")
+        if fence not in SHELL_FENCES:
+            continue
+        code = re.sub(r"(^|\s+)#.*$", "", line)  # a shell comment
+        if line[:1].isspace() and command_above == i - 1:  # an indented continuation of the command above
+            where, prev, _ = chunks.pop()
+            chunks.append((where, prev + "\n" + code, False))
+            command_above = i
+        elif code.strip():
+            chunks.append((f"{name}:{i}", code, False))
+            command_above = i if "python -m" in code else None
+    body = "\n".join(outside)
+    for m in re.finditer(r"`([^`]+)`", body):
+        span = m.group(1)
+        if "\n\n" in span:  # an unmatched backtick; spans never cross a paragraph
+            continue
+        chunks.append((f"{name}:{_line_of(body, m.start())}", span.replace("\n", " "), True))
+    return chunks
+
+
+@lru_cache(maxsize=None)
+def ssrl_parser() -> argparse.ArgumentParser:
+    from ssrl_core.cli import build_parser
+    return strict(build_parser())
+
+
+def strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """No abbreviated flags: a doc's `--max-epoch` must not pass for `--max-epochs`."""
+    parser.allow_abbrev = False
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for p in a.choices.values():
+                strict(p)
+    return parser
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
+    ap = ssrl_parser()
+    return next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@lru_cache(maxsize=None)
+def bench_parser(module: str) -> argparse.ArgumentParser:
+    return strict(importlib.import_module(module).build_parser())
+
+
+def doc_commands() -> list[tuple[str, str, str, bool]]:
+    """(where, program, arguments, fragment) for every command the docs show."""
+    out = []
+    subs = set(subparsers())
+    for name in DOCS:
+        for where, text, inline in doc_chunks(name):
+            flat = " ".join(text.split())
+            for piece in flat.split("&&"):
+                piece = piece.strip()
+                m = re.search(r"(?:^|\s)python3? -m ([\w.]+)(.*)$", " " + piece)
+                if m:
+                    out.append((where, m.group(1), m.group(2).strip(), False))
+                    continue
+                words = piece.split()
+                while words and words[0] == "...":
+                    words.pop(0)
+                if inline and words and words[0] in subs and any(w.startswith("--") for w in words[1:]):
+                    out.append((where, "ssrl_core", " ".join(words), True))
+    return out
+
+
+def inline_flags() -> list[tuple[str, str]]:
+    """(where, span) for every inline span that is bare flags, e.g. `--max-epochs N`."""
+    return [(where, text) for name in DOCS for where, text, inline in doc_chunks(name)
+            if inline and text.startswith("--")]
+
+
+# -- expansion of a synopsis into concrete argument lists ----------------------------------
+
+def _tokens(args: str) -> list[str]:
+    args = re.sub(r"<[^>]*>", " ... ", args)  # <the same flags, without --out>: prose for elided flags
+    out = []
+    for t in shlex.split(args):
+        while t.startswith("[") and len(t) > 1:
+            out.append("[")
+            t = t[1:]
+        tail = 0
+        while t.endswith("]") and len(t) > 1:
+            t, tail = t[:-1], tail + 1
+        out.append(t)
+        out.extend("]" * tail)
+    return out
+
+
+def expand(args: str) -> tuple[list[list[str]], bool]:
+    """Concrete argument lists for a command or synopsis, and whether flags were elided."""
+    toks = _tokens(args)
+    items: list = []  # a token, or a group: a list of alternatives, each a list of tokens
+    elided = False
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t == "[":
+            alts, cur = [], []
+            i += 1
+            while toks[i] != "]":
+                if toks[i] == "|":
+                    alts.append(cur)
+                    cur = []
+                elif toks[i] != "...":  # [--option key=value ...]: repeatable
+                    cur.append(toks[i])
+                i += 1
+            alts.append(cur)
+            items.append(alts)
+        elif t == "...":
+            elided = True
+        else:
+            items.append(t)
+        i += 1
+    base = [t for t in items if isinstance(t, str)]
+    variants = [base]
+    for g, group in enumerate(items):
+        if isinstance(group, list):
+            for alt in group:
+                variants.append([t for t in items[:g] if isinstance(t, str)] + alt
+                                + [t for t in items[g + 1:] if isinstance(t, str)])
+    concrete = []
+    for v in variants:  # a|b values: each alternative once
+        bars = [k for k, t in enumerate(v) if "|" in t and not t.startswith("-")]
+        concrete.append([t.split("|")[0] for t in v])
+        for k in bars:
+            for alt in v[k].split("|")[1:]:
+                concrete.append([alt if j == k else (t.split("|")[0]) for j, t in enumerate(v)])
+    return concrete, elided
+
+
+def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {o: a for a in parser._actions for o in a.option_strings}
+
+
+def fill(argv: list[str], parser: argparse.ArgumentParser, elided: bool, prose: bool = False) -> list[str]:
+    """Placeholders -> a value their option takes; with elided flags, the required ones added;
+    for flags named in prose (`--option`, `--max-epochs`), their values and positionals too."""
+    actions = _option_actions(parser)
+    filler = lambda a: str(a.choices[0]) if a is not None and a.choices else "1"  # noqa: E731
+    out = []
+    for k, t in enumerate(argv):
+        if PLACEHOLDER.match(t):
+            t = filler(actions.get(argv[k - 1]) if k else None)
+        out.append(t)
+        a = actions.get(t)
+        if prose and a is not None and a.nargs is None and a.option_strings and a.const is None \
+                and (k + 1 == len(argv) or argv[k + 1].startswith("-")) and not isinstance(a, argparse._StoreConstAction):
+            out.append(filler(a))
+    if elided:
+        for a in parser._actions:
+            if a.required and a.option_strings and not set(a.option_strings) & set(out):
+                out += [a.option_strings[0], filler(a)]
+    if prose:
+        out = [filler(a) for a in parser._actions if not a.option_strings] + out
+    return out
+
+
+def parse_error(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """argparse's complaint about argv, or None when it parses."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            parser.parse_args(argv)
+        except SystemExit as e:
+            if e.code:
+                return err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else f"exit {e.code}"
+    return None
+
+
+def check(program: str, args: str, fragment: bool) -> list[str]:
+    """What is wrong with one documented command (empty when it parses)."""
+    problems = []
+    if program == "ssrl_core":
+        if not args:  # the program named in prose: `python -m ssrl_core` (or `ssrl` ...)
+            return []
+        sub = args.split()[0]
+        if sub not in subparsers():
+            return [f"no subcommand {sub!r} (there are: {', '.join(subparsers())})"]
+        variants, elided = expand(args)
+        named_only = not any(t.startswith("-") for t in args.split())  # `python -m ssrl_core export` in prose
+        for v in variants:
+            argv = [v[0]] + fill(v[1:], subparsers()[sub], elided or fragment or named_only)
+            if (e := parse_error(ssrl_parser(), argv)) is not None:
+                problems.append(f"{' '.join(argv)}: {e}")
+    elif program.startswith("bench."):
+        if importlib.util.find_spec(program) is None:
+            return [f"no module {program}"]
+        parser = bench_parser(program)
+        variants, elided = expand(args)
+        for v in variants:
+            argv = fill(v, parser, elided)
+            if (e := parse_error(parser, argv)) is not None:
+                problems.append(f"{' '.join(argv)}: {e}")
+    elif program == "streamlit":
+        words = args.split()
+        if words[:1] != ["run"] or not (ROOT / words[1]).is_file():
+            problems.append(f"streamlit {args}: not `run` of a file in the repository")
+    elif program == "pytest":
+        words = shlex.split(args)
+        for k, w in enumerate(words):
+            if k and words[k - 1] == "-m":
+                unknown = set(re.findall(r"\w+", w)) - {"and", "or", "not"} - registered_markers()
+                if unknown:
+                    problems.append(f"pytest {args}: no marker {', '.join(sorted(unknown))} in pyproject.toml")
+            elif not w.startswith("-") and ("/" in w or w.endswith(".py")) and not (ROOT / w.split("::")[0]).exists():
+                problems.append(f"pytest {args}: no {w}")
+    elif importlib.util.find_spec(program) is None:
+        problems.append(f"no module {program}")
+    return problems
+
+
+def registered_markers() -> set[str]:
+    import tomllib
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    return {m.split(":")[0].strip() for m in conf.get("markers", [])}
+
+
+def all_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser: each subcommand's and each bench script's."""
+    parsers = {f"ssrl_core {k}": p for k, p in subparsers().items()}
+    for f in sorted((ROOT / "bench").glob("*.py")):
+        if f.stem != "__init__":
+            parsers[f"bench.{f.stem}"] = bench_parser(f"bench.{f.stem}")
+    return parsers
+
+
+def check_flags(span: str) -> list[str]:
+    """What is wrong with bare flags in prose, `--precision float32|bfloat16`: each variant
+    must parse (required flags filled in) with some command's parser."""
+    if span.split()[0].split("=")[0] in FOREIGN_FLAGS:
+        return []
+    problems = []
+    variants, _ = expand(span)
+    for v in variants:
+        errors = {name: parse_error(p, fill(v, p, True, prose=True)) for name, p in all_parsers().items()}
+        if all(e is not None for e in errors.values()):
+            problems.append(f"{' '.join(v)}: no command takes it (e.g. ssrl_core train: {errors['ssrl_core train']})")
+    return problems
+
+
+# -- the tests -----------------------------------------------------------------------------
+
+COMMANDS = doc_commands()
+
+
+def test_the_docs_show_commands_of_every_kind():
+    """The extraction finds what it is meant to (a broken extractor would pass everything)."""
+    programs = {p for _, p, _, _ in COMMANDS}
+    assert {"ssrl_core", "streamlit", "pytest", "bench.methods_table", "bench.time_to_insight"} <= programs
+    assert len(COMMANDS) >= 60
+    assert {w.split(":")[0] for w, *_ in COMMANDS} == set(DOCS)
+    subs = {a.split()[0] for _, p, a, _ in COMMANDS if p == "ssrl_core" and a}
+    assert set(subparsers()) <= subs, f"a subcommand no doc shows: {set(subparsers()) - subs}"
+
+
+@pytest.mark.parametrize("where,program,args,fragment", COMMANDS,
+                         ids=[f"{w} {p} {a[:40]}" for w, p, a, _ in COMMANDS])
+def test_every_documented_command_parses(where, program, args, fragment):
+    assert check(program, args, fragment) == [], f"{where}: python -m {program} {args}"
+
+
+def test_every_flag_named_in_prose_is_a_flag_some_command_takes():
+    spans = inline_flags()
+    assert len(spans) >= 30
+    wrong = [(where, span, problems) for where, span in spans if (problems := check_flags(span))]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("program,args", [
+    ("ssrl_core", "train --dataset D --method M --epochs N --out DIR --no-such-flag"),
+    ("ssrl_core", "lesson NAME --out DIR [--quick | --max-epoch N]"),
+    ("ssrl_core", "probe --run DIR [--target label|FACTOR] [--labels-per-class N] [--finetune-all]"),
+    ("ssrl_core", "train --dataset D --method M [--device auto|cpu|tpu] --out DIR"),
+    ("ssrl_core", "train --dataset D --method M --epochs many --out DIR"),
+    ("ssrl_core", "train --dataset D --method M"),
+    ("ssrl_core", "fit --dataset D"),
+    ("bench.time_to_insight", "--runs 1 --idle-second 40"),
+    ("bench.no_such_bench", ""),
+    ("streamlit", "run app/no_such_page.py"),
+    ("pytest", "tests/test_no_such_file.py -k launch"),
+])
+def test_the_check_catches_a_wrong_command(program, args):
+    assert check(program, args, fragment=False) != []
+
+
+def test_a_fragment_may_leave_out_required_flags_but_not_name_a_wrong_one():
+    assert check("ssrl_core", "probe --finetune", fragment=True) == []
+    assert check("ssrl_core", "probe --fine-tune", fragment=True) != []
+
+
+def test_a_flag_in_prose_must_exist_with_a_value_it_takes():
+    assert check_flags("--max-epochs N") == [] and check_flags("--precision float32|bfloat16") == []
+    assert check_flags("--max-epoch N") != [] and check_flags("--precision float32|float8") != []
+    assert check("pytest", '-m "not browsers"', fragment=False) != []
