@@ -1,9 +1,9 @@
 """The walking skeleton's acceptance figures: ``python -m ssrl_core train --dataset digits
---method M --encoder cnn-small --epochs 10`` for simclr, rotation and random, each as a
+--method M --encoder cnn-small --epochs 10 --out DIR`` for simclr, rotation and random, each as a
 fresh CLI process (imports, training, evaluation, UMAP: everything a user waits for).
 Prints one JSON line per method.
 
-    python -m bench.walking_skeleton [--methods simclr,rotation,random] [--epochs 10]
+    python -m bench.walking_skeleton [--methods simclr,rotation,random] [--epochs 10] [--dataset digits]
 """
 from __future__ import annotations
 

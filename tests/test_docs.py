@@ -13,19 +13,23 @@ elided flags, so the required flags are filled in for those. Every bare inline f
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import importlib
 import importlib.util
 import io
 import re
 import shlex
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "docs/design.md", "docs/methods.md", "docs/lessons.md", "docs/performance.md"]
+DOCS = ["README.md", "docs/design.md", "docs/methods.md", "docs/lessons.md", "docs/performance.md",
+        # the commands' own usage: the CLI's docstring, and each bench's, which its --help prints
+        "ssrl_core/cli.py", *sorted(f"bench/{f.name}" for f in (ROOT / "bench").glob("*.py") if f.name != "__init__.py")]
 SHELL_FENCES = {"", "sh", "bash", "shell", "console"}
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Inline flags the docs name that belong to other programs, not to ours.
@@ -38,10 +42,32 @@ def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+def docstring_as_markdown(path: Path) -> str:
+    """A module docstring (what `--help` prints for a bench) as Markdown: its indented blocks
+    fenced on the blank lines around them, so the lines keep their numbers."""
+    doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""  # clean would dedent the blocks
+    lines = doc.replace("``", "`").split("\n")
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("    ") and i and not lines[i - 1].strip():
+            j = i
+            while j < len(lines) and lines[j].startswith("    "):
+                j += 1
+            lines[i - 1] = "```"
+            if j < len(lines) and not lines[j].strip():
+                lines[j] = "```"
+            else:
+                lines.insert(j, "```")
+            lines[i:j] = textwrap.dedent("\n".join(lines[i:j])).split("\n")
+            i = j
+        i += 1
+    return "\n".join(lines)
+
+
 def doc_chunks(name: str) -> list[tuple[str, str, bool]]:
     """(where, text, inline) for every shell code block line (continuations joined, comments
-    cut) and every inline code span of one Markdown file."""
-    text = (ROOT / name).read_text()
+    cut) and every inline code span of one Markdown file (or docstring)."""
+    text = (ROOT / name).read_text() if name.endswith(".md") else docstring_as_markdown(ROOT / name)
     chunks: list[tuple[str, str, bool]] = []
     lines = text.split("\n")
     outside: list[str] = []  # the text with fenced blocks blanked, for the inline spans
@@ -312,7 +338,7 @@ def test_the_docs_show_commands_of_every_kind():
     programs = {p for _, p, _, _ in COMMANDS}
     assert {"ssrl_core", "streamlit", "pytest", "bench.methods_table", "bench.time_to_insight"} <= programs
     assert len(COMMANDS) >= 60
-    assert {w.split(":")[0] for w, *_ in COMMANDS} == set(DOCS)
+    assert {w.split(":")[0] for w, *_ in COMMANDS} == set(DOCS), "a file in DOCS with no command found"
     subs = {a.split()[0] for _, p, a, _ in COMMANDS if p == "ssrl_core" and a}
     assert set(subparsers()) <= subs, f"a subcommand no doc shows: {set(subparsers()) - subs}"
 
