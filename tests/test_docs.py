@@ -17,6 +17,7 @@ import ast
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import io
 import re
 import shlex
@@ -382,3 +383,160 @@ def test_a_flag_in_prose_must_exist_with_a_value_it_takes():
     assert check_flags("--max-epochs N") == [] and check_flags("--precision float32|bfloat16") == []
     assert check_flags("--max-epoch N") != [] and check_flags("--precision float32|float8") != []
     assert check("pytest", '-m "not browsers"', fragment=False) != []
+
+
+# -- claims about behaviour that the code can confirm cheaply --------------------------------
+
+def _text(name: str) -> str:
+    return (ROOT / name).read_text()
+
+
+def _markdown_table(text: str, header: str) -> list[list[str]]:
+    """The rows (cells) of the Markdown table whose header line starts with ``header``."""
+    lines = text.split("\n")
+    start = next(i for i, l in enumerate(lines) if l.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return rows
+
+
+def _ticked(cell: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", cell)
+
+
+def _norm(family: str) -> str:
+    return " ".join(re.sub(r"[^a-z ]", " ", family.lower()).split()).removesuffix("s")
+
+
+def test_the_readme_method_table_names_every_method_in_its_family_and_real_options():
+    from ssrl_core.models import ENCODERS
+    from ssrl_core.pretext import METHODS
+
+    seen = set()
+    for family, cell in _markdown_table(_text("README.md"), "| family | methods |"):
+        names = [t for t in _ticked(cell) if t in METHODS]
+        seen |= set(names)
+        for n in names:
+            assert _norm(METHODS[n].family) == _norm(family), (n, METHODS[n].family, family)
+        for t in _ticked(cell):
+            assert t in METHODS or t in ENCODERS or any(t in METHODS[n].defaults for n in names), \
+                f"README's method table names `{t}` (row {family!r}): not a method, encoder or option of its methods"
+    assert seen == set(METHODS)
+
+
+def test_the_small_set_table_names_options_of_its_methods():
+    from ssrl_core.pretext import METHODS
+
+    rows = _markdown_table(_text("README.md"), "| method | refused | warned of")
+    assert {_ticked(r[0])[0] for r in rows} <= set(METHODS) and len(rows) >= 4
+    for row in rows:
+        ticked = [t for cell in row for t in _ticked(cell)]
+        methods = [t for t in ticked if t in METHODS]
+        for t in ticked:
+            if re.fullmatch(r"[a-z_]+", t) and t not in METHODS:
+                assert any(t in METHODS[m].defaults for m in methods), f"`{t}` is no option of {methods}"
+        m = _ticked(row[0])[0]  # the row's method has the checks the row describes
+        assert (row[1].strip() != "") == ("data_conflicts" in vars(METHODS[m])), f"{m}: refused column"
+        assert (row[2].strip() != "") == ("data_caveats" in vars(METHODS[m])), f"{m}: warned-of column"
+        assert (row[3].strip() != "") == ("sized_defaults" in vars(METHODS[m])), f"{m}: imported set's default column"
+
+
+def test_every_option_the_docs_set_is_a_method_option():
+    from ssrl_core.pretext import METHODS
+
+    options = {k for m in METHODS.values() for k in m.defaults}
+    found = []
+    for name in DOCS:
+        found += [k for k in re.findall(r"--option (\w+)=", (ROOT / name).read_text()) if k != "key"]  # key=value
+    found += re.findall(r"options=(\w+)=", _text("README.md"))  # ?options=stop_gradient=false
+    assert len(found) >= 5
+    assert set(found) <= options, set(found) - options
+
+
+def test_the_interface_in_methods_md_is_the_base_class():
+    from ssrl_core.pretext.base import PretextMethod
+
+    block = re.search(r"```python\n(class PretextMethod.*?)```", _text("docs/methods.md"), re.S).group(1)
+    names = re.findall(r"^\s+(\w+)\s*(?::|=)", block, re.M) + re.findall(r"def (\w+)\(", block)
+    assert len(names) >= 15
+    missing = [n for n in names if not hasattr(PretextMethod, n)]
+    assert missing == []
+
+
+def test_augmentation_presets_ops_and_specs_in_the_docs_are_the_code():
+    from ssrl_core.augment import OPS, PRESETS, parse_augment
+
+    readme = _text("README.md")
+    line = re.search(r"`--augment` takes a preset \(([^)]*)\)", readme).group(1)
+    assert _ticked(line) == list(PRESETS)
+    ops = re.search(r"Ops: ((?:`\w+`,?\s*)+)", readme).group(1)
+    assert _ticked(ops) == list(OPS)
+    specs = [t for name in DOCS for t in re.findall(r"`([^`\s]*\([^`\s]*\)[^`\s]*)`", (ROOT / name).read_text())
+             if re.fullmatch(r"[a-z_]+(\([a-z_]+=[^)]*\))?(,[a-z_]+(\([a-z_]+=[^)]*\))?)*", t)]  # op(k=v),op
+    specs += re.findall(r"augment=([a-z_(),.=0-9]+)`", readme)  # ?augment= in a link
+    assert len(specs) >= 4
+    for spec in specs:
+        parse_augment(spec)  # raises on an op or a strength the code does not have
+
+
+def test_the_colour_jitter_defaults_are_the_strength_the_docs_reason_with():
+    """README: `color_jitter` defaults to SimCLR's CIFAR strength s = 0.5 (hue turned by at
+    most 36°), against its ImageNet s = 1 (0.8, 0.8, 0.8 and hue 0.2)."""
+    from ssrl_core.augment import OPS
+
+    params = inspect.signature(OPS["color_jitter"]).parameters
+    assert {k: params[k].default for k in ("brightness", "contrast", "saturation", "hue")} == \
+        {"brightness": 0.4, "contrast": 0.4, "saturation": 0.4, "hue": 0.1}
+    assert "36°" in _text("README.md")
+
+
+def test_every_environment_variable_the_code_reads_is_documented_and_back():
+    code = "\n".join(p.read_text() for d in ("ssrl_core", "app", "pages") for p in (ROOT / d).rglob("*.py"))
+    read = set(re.findall(r"(?:environ(?:\.get)?\(|environ\[|getenv\()\s*\"(SSRL_\w+)\"", code))
+    read |= set(re.findall(r"^\s*\w+ = \"(SSRL_\w+)\"", code, re.M))  # ENV_DIR = "SSRL_LESSONS_DIR"
+    read |= set(re.findall(r"_env_number\(\"(SSRL_\w+)\"", code))
+    table = {t for row in _markdown_table(_text("README.md"), "| variable | default | what |") for t in _ticked(row[0])}
+    assert read - table == set(), "read by the code, missing from README's table of variables"
+    everywhere = code + "\n".join(p.read_text() for d in ("tests", "bench") for p in (ROOT / d).rglob("*.py"))
+    named = {v for name in DOCS for v in re.findall(r"\bSSRL_[A-Z_]+[A-Z]\b", (ROOT / name).read_text())}
+    assert {v for v in named if v not in everywhere} == set(), "named by the docs, read nowhere"
+
+
+def test_url_parameters_in_the_readme_are_those_the_pages_read():
+    code = "\n".join(p.read_text() for d in ("app", "pages") for p in (ROOT / d).glob("*.py"))
+    read = set(re.findall(r"param=\"(\w+)\"|urlstate\.(?:read|write)\(\"(\w+)\"|query_params(?:\.get|\.pop)?[\[(]\"(\w+)\"",
+                          code))
+    read = {n for group in read for n in group if n}
+    rows = _markdown_table(_text("README.md"), "| page | parameters")
+    listed = {t.split("=")[0] for _, cell in rows for t in _ticked(cell)
+              if re.fullmatch(r"[a-z_]+", t.split("=")[0]) and not t.startswith("method=")}
+    hide_parts = {"nav", "controls", "advanced", "label", "digits", "shapes"}  # values, not parameters
+    from app.urlstate import PARTS
+    assert set(PARTS) == {"nav", "controls", "advanced"}
+    assert read <= listed, f"read by a page, not in README's table: {read - listed}"
+    assert listed - hide_parts <= read, f"in README's table, read by no page: {listed - hide_parts - read}"
+
+
+def test_page_titles_and_paths_in_the_readme_are_the_app_s():
+    main = _text("app/main.py")
+    pages = dict(re.findall(r"title=\"(\w+)\".*?url_path=\"(\w+)\"", main))
+    pages.update({t: "" for t in re.findall(r"title=\"(\w+)\"[^\n]*default=True", main)})
+    rows = _markdown_table(_text("README.md"), "| page | what you do there |")
+    listed = {re.search(r"\*\*(\w+)\*\*", r[0]).group(1): re.search(r"\(`/(\w*)`\)", r[0]).group(1) for r in rows}
+    assert listed == pages
+
+
+def test_the_files_readme_lists_under_ssrl_home_are_written_by_the_code():
+    block = re.search(r"```\nSSRL_HOME/\n(.*?)```", _text("README.md"), re.S).group(1)
+    names = set(re.findall(r"[\w<>-]+\.(?:json|jsonl|npy|faiss|safetensors|lock|log|sqlite|zip|starting)\b", block))
+    assert len(names) >= 15
+    code = "\n".join(p.read_text() for d in ("ssrl_core", "app") for p in (ROOT / d).rglob("*.py"))
+    missing = []
+    for n in names:
+        stem = re.escape(n).replace("N", r"(?:\{\w+\}|N)").replace("<id>", r".*")
+        if not re.search(rf"[\"'/]{stem}[\"']", code):
+            missing.append(n)
+    assert missing == []
