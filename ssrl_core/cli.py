@@ -9,7 +9,7 @@
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
-    python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR] [--no-train]
+    python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR ...] [--no-train] [--umap]
     python -m ssrl_core export --run DIR|ID --out DIR
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """

@@ -350,6 +350,13 @@ def test_every_documented_command_parses(where, program, args, fragment):
     assert check(program, args, fragment) == [], f"{where}: python -m {program} {args}"
 
 
+def test_the_readme_s_command_line_synopsis_names_every_flag_of_every_command():
+    block = re.search(r"## Command line\n.*?```\n(.*?)```", _text("README.md"), re.S).group(1)
+    shown = set(re.findall(r"--[a-z][a-z-]*", block))
+    flags = {o for p in subparsers().values() for o in _option_actions(p) if o.startswith("--") and o != "--help"}
+    assert flags - shown == set(), "flags README's synopsis leaves out"
+
+
 def test_every_flag_named_in_prose_is_a_flag_some_command_takes():
     spans = inline_flags()
     assert len(spans) >= 30
