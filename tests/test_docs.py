@@ -547,3 +547,17 @@ def test_the_files_readme_lists_under_ssrl_home_are_written_by_the_code():
         if not re.search(rf"[\"'/]{stem}[\"']", code):
             missing.append(n)
     assert missing == []
+
+
+def test_every_default_a_help_text_prints_is_the_real_default():
+    """`--steps STEPS  timed steps per measurement (default 20)`: 20 must be what argparse gives."""
+    compared = 0
+    for name, parser in all_parsers().items():
+        for a in parser._actions:
+            for said in re.findall(r"\(default:? ([^\s;)]+)\)", a.help or ""):
+                if a.default is None:
+                    continue  # described in words: "(default: the dataset's preset)"
+                compared += 1
+                same = float(said) == float(a.default) if isinstance(a.default, (int, float)) else said == str(a.default)
+                assert same, f"{name} {a.option_strings[0]}: help says default {said}, argparse's is {a.default!r}"
+    assert compared >= 20
