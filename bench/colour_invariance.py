@@ -67,14 +67,19 @@ def summarise(rows: list[dict], augments: list[str]) -> list[dict]:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated pretraining seeds (default 0,1,2)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--draws", type=int, default=10, help="draws of the labelled images per probe (default 10)")
     ap.add_argument("--augments", default=AUGMENTS,
                     help="';'-separated augmentation sets; the first is the reference the drops are taken from")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     augments = args.augments.split(";")
     root = Path(__file__).resolve().parents[1]
     rows = []

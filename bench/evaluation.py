@@ -66,12 +66,17 @@ def labels(root: Path, epochs: int) -> dict:
             "gain_over_supervised_at_1_points": 100 * (curve["1"]["accuracy"] - curve["1"]["supervised_scratch"])}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--only", choices=["colour", "labels"], default=None)
     ap.add_argument("--out", default=None, help="folder for the run folders (kept; reused on a second call)")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     os.environ.setdefault("SSRL_HOME", str(Path(tempfile.gettempdir()) / "ssrl-bench-home"))
     root = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="ssrl-bench-eval-"))
     root.mkdir(parents=True, exist_ok=True)

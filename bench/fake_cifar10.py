@@ -73,15 +73,20 @@ def write(root: Path, per_batch: int = 10000, n_test: int = 10000, seed: int = 0
             "bytes": total}
 
 
-def main() -> None:
-    from ssrl_core import paths
-
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default=None, help="the data folder (default SSRL_HOME/data)")
     p.add_argument("--per-batch", type=int, default=10000)
     p.add_argument("--test", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
+    return p
+
+
+def main() -> None:
+    from ssrl_core import paths
+
+    a = build_parser().parse_args()
     print(json.dumps(write(Path(a.root) if a.root else paths.data_dir(), a.per_batch, a.test, a.seed)))
 
 

@@ -35,12 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--restart-delay", type=float, default=0.0, help="seconds between the kill and the new worker")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     if args.kills >= args.epochs:
         ap.error("--kills must be fewer than --epochs (one kill per epoch)")
 

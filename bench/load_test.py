@@ -63,13 +63,18 @@ def config_for(kind: str):
     return RunConfig(method="random", epochs=0, **basic)
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     ap.add_argument("--clients", type=int, default=30)
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--timeout", type=float, default=1200, help="seconds to wait for the queue to drain")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> int:
+    args = build_parser().parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ssrl-load-") as tmp:
         env = dict(os.environ, SSRL_HOME=str(Path(tmp) / "home"), SSRL_WORKERS=str(args.workers),

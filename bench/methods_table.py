@@ -75,7 +75,8 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="digits")
     ap.add_argument("--methods", default=None, help="comma-separated; default: every registered method")
@@ -83,7 +84,11 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma-separated seeds, each a run per method (default 0)")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--extra", default="", help="more flags for train, e.g. '--option stop_gradient=false'")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ)
     env.setdefault("SSRL_HOME", str(Path(tempfile.gettempdir()) / "ssrl-bench-home"))

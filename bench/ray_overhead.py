@@ -62,13 +62,18 @@ def measure(backend: str, home: Path, cfg, env: dict) -> list[dict]:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--method", default="simclr")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=256)
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     from ssrl_core.config import RunConfig
 
     cfg = RunConfig(dataset=args.dataset, method=args.method, encoder="cnn-small", epochs=args.epochs,

@@ -42,11 +42,16 @@ def _page(name: str, params: dict | None = None):
     return at
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="cifar10")
     ap.add_argument("--skip-export", action="store_true")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     os.environ.setdefault("SSRL_NO_AUTOSTART", "1")
     from ssrl_core.runs.store import RunStore
 

@@ -135,12 +135,17 @@ def make(page, url: str, out: Path, timeout_s: float) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(prog="python -m bench.screenshots", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="assets/screenshots", help="folder for the PNGs (default: assets/screenshots)")
     ap.add_argument("--home", help="SSRL_HOME to use (default: a fresh temporary one); its finished runs are reused")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the lesson's runs (default 3600)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"error: needs Debian's chromium at {CHROMIUM} (apt-get install -y chromium)", file=sys.stderr)
         return 2

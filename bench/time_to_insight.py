@@ -38,7 +38,8 @@ def _ready(run_dir: Path) -> dict[str, bool]:
     }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=2, help="runs in a row in the same fresh home (default 2)")
     ap.add_argument("--epochs", type=int, default=10)
@@ -46,7 +47,11 @@ def main() -> None:
     ap.add_argument("--idle-first", type=float, default=0.0, metavar="SECONDS",
                     help="let the new worker sit idle this long before the first submit (as while a user "
                          "chooses settings), so its background warm-up can finish (default 0)")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SSRL_HOME"] = str(Path(tmp) / "home")
         from ssrl_core.config import RunConfig

@@ -33,11 +33,16 @@ print(json.dumps({"first_s": round(first, 2), "again_s": round(again, 2)}))
 """
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="digits")
     ap.add_argument("--impl", default="both", choices=["ours", "umap-learn", "both"])
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     import numpy as np
     import torch

@@ -1,9 +1,9 @@
 """The walking skeleton's acceptance figures: ``python -m ssrl_core train --dataset digits
---method M --encoder cnn-small --epochs 10`` for simclr, rotation and random, each as a
+--method M --encoder cnn-small --epochs 10 --out DIR`` for simclr, rotation and random, each as a
 fresh CLI process (imports, training, evaluation, UMAP: everything a user waits for).
 Prints one JSON line per method.
 
-    python -m bench.walking_skeleton [--methods simclr,rotation,random] [--epochs 10]
+    python -m bench.walking_skeleton [--methods simclr,rotation,random] [--epochs 10] [--dataset digits]
 """
 from __future__ import annotations
 
@@ -20,12 +20,17 @@ KEYS = ("knn_accuracy", "linear_accuracy", "train_seconds", "total_seconds", "im
         "eval_seconds", "device", "precision")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default="simclr,rotation,random")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--dataset", default="digits")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, SSRL_HOME=os.environ.get("SSRL_HOME") or str(Path(tmp) / "home"))

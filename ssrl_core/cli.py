@@ -9,7 +9,7 @@
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
     python -m ssrl_core invariance --run DIR|ID
-    python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR] [--no-train]
+    python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR ...] [--no-train] [--umap]
     python -m ssrl_core export --run DIR|ID --out DIR
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
@@ -146,8 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "where each run also takes one GPU, and 2 without)")
 
     p = sub.add_parser("lesson", help="run a lesson headless; print its JSON verdict with the numbers",
-                       description="Train (or reuse) every run of a lesson (assets/lessons/NAME.toml) in DIR/<run "
-                                   "name>, compute what its checks need, and print the verdict: each check with "
+                       description="Train (or reuse) every run of a lesson (assets/lessons/NAME.toml, or "
+                                   "SSRL_LESSONS_DIR/NAME.toml when that is set) in DIR/<run name>, compute what its checks need, and print the verdict: each check with "
                                    "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
                                    "incomplete), "
                                    "and each run's time. A finished folder with the same config is reused. Every run "
