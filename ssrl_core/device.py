@@ -121,15 +121,52 @@ def serve_pages_on_cpu() -> None:
     _SERVING_PAGES = True
 
 
+_FAISS_GPU: bool | None = None  # faiss_use_gpu's answer, found once per process
+
+
 def faiss_use_gpu() -> bool:
+    """Whether faiss's indexes and k-means go on the GPU: faiss sees one, a tiny index
+    works there (found once per process, ``_faiss_gpu_works``), and this process is not the
+    app's server (``serve_pages_on_cpu``)."""
+    global _FAISS_GPU
     if _SERVING_PAGES:
         return False
+    if _FAISS_GPU is None:
+        _FAISS_GPU = _faiss_gpu_works()
+    return _FAISS_GPU
+
+
+def _faiss_gpu_works() -> bool:
+    """faiss sees a GPU and an index placed there adds and searches correctly. A GPU faiss
+    sees but cannot use (a card older than the kernels its wheel was built for, a CUDA
+    runtime the driver is too old for, no free memory beside training) raises at the first
+    search, not when the index is placed, so that is tried here on four vectors; where it
+    fails, faiss stays on the CPU for this process (exact search either way, the same
+    results) with a warning, instead of every evaluation failing."""
     try:
         import faiss
 
-        return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+        if not (hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0):
+            return False
     except Exception:
         return False
+    try:
+        import numpy as np
+
+        index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, faiss.IndexFlatIP(4))
+        x = np.eye(4, dtype=np.float32)
+        index.add(x)
+        _, nearest = index.search(x, 1)
+        if (np.asarray(nearest)[:, 0] == np.arange(4)).all():
+            return True
+        problem = f"a test search returned {np.asarray(nearest)[:, 0].tolist()} instead of [0, 1, 2, 3]"
+    except Exception as e:  # faiss raises RuntimeError or its own; any failure means the same
+        problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}"
+    import warnings
+
+    warnings.warn(f"faiss sees a GPU but cannot use it ({problem}): its indexes and k-means run on the CPU in this "
+                  "process, with the same results, more slowly", RuntimeWarning, stacklevel=3)
+    return False
 
 
 def hardware() -> dict:

@@ -126,8 +126,34 @@ def test_the_app_server_answers_an_uploaded_images_neighbours_on_the_cpu_on_a_gp
     assert len(out["neighbours"]) == 8
     assert len(services.artifacts(run["run_dir"]).neighbours(0, k=8)) == 8
     assert dev.faiss_use_gpu() is False
-    monkeypatch.setattr(dev, "_SERVING_PAGES", False)  # a worker process: faiss would take the GPU
+
+
+def test_faiss_takes_a_gpu_that_works_and_falls_back_to_the_cpu_from_one_that_does_not(monkeypatch):
+    """A worker process puts faiss on a GPU it sees only once a test search there works: a
+    card faiss sees but cannot use (too old for the wheel's kernels, no free memory) fails
+    at the first search, and every evaluation of every run would fail with it."""
+    import faiss
+
+    monkeypatch.setattr(dev, "_SERVING_PAGES", False)  # a worker, not the app's server
+    monkeypatch.setattr(dev, "_FAISS_GPU", None)
+    see_a_gpu_that_is_not_there(monkeypatch)
+    with pytest.warns(RuntimeWarning, match="faiss sees a GPU but cannot use it .*simulated GPU.*on the CPU"):
+        assert dev.faiss_use_gpu() is False
+    from ssrl_core.evaluate import index as index_module
+    from ssrl_core.evaluate.index import build_index
+
+    x = np.eye(3, dtype=np.float32)
+    assert build_index(x).search(x, 1)[1][:, 0].tolist() == [0, 1, 2]  # exact search, on the CPU
+
+    placed = []  # a GPU that works: the index is placed there (here: a CPU index standing in for it)
+    monkeypatch.setattr(dev, "_FAISS_GPU", None)
+    monkeypatch.setattr(index_module, "_GPU_RES", None)  # the process's GPU resources, made anew and dropped after
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: "resources", raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", lambda res, dev_id, index: placed.append(dev_id) or index,
+                        raising=False)
     assert dev.faiss_use_gpu() is True
+    build_index(x)
+    assert placed == [0, 0]  # the test search's index, then the real one
 
 
 def test_the_benchmarks_dataloader_workers_start_under_spawn(tmp_path):
