@@ -12,6 +12,7 @@ from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
 
 from . import charts, services, urlstate
+from .text import md
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -247,7 +248,7 @@ def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: 
     for start in range(0, len(images), per_row):
         for col, im, cap, alt in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
                                      captions[start:start + per_row], alts[start:start + per_row]):
-            col.image(to_hwc(im, scale), caption=cap, width="stretch", alt=alt)
+            col.image(to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)  # a file's or class's name
 
 
 def _fmt_eta(s: float | None) -> str:
@@ -314,17 +315,17 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 lessons = shared is not None and r["nickname"] == shared
                 who = "the lesson" if lessons else r["nickname"] or "someone"
                 head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
-                              + ("" if r["nickname"] == me or lessons else f" · by {who}"))
+                              + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
                 else:  # no login, so not forbidden; but one stray click must not stop someone else's run
                     with btn.popover("Cancel…"):
                         st.markdown("This run belongs to the lesson: the whole class waits for it. Cancel it only "
                                     "if you are sure, e.g. as the teacher." if lessons else
-                                    f"This is **{who}**'s run, not yours ({me}). Cancel it only if you "
+                                    f"This is **{md(who)}**'s run, not yours ({md(me)}). Cancel it only if you "
                                     "are sure, e.g. as the teacher.")
                         cancel_button(store, r, st, label="Cancel the lesson's run" if lessons else
-                                      f"Cancel {who}'s run")
+                                      f"Cancel {md(who)}'s run")
                 if r["status"] == "queued":
                     continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
