@@ -471,6 +471,23 @@ def probe_jobs_panel(runs: list[dict], key: str) -> None:
         _poll()
 
 
+def start_probe_jobs(runs: list[dict], finetune: bool = False) -> None:
+    """Start the probe jobs of ``runs`` (``services.start_probe_job``) and rerun the page; the
+    runs the server has no room for now are said after the rerun, with what to do."""
+    refused = [(r, why) for r in runs if (why := services.start_probe_job(r["run_dir"], finetune=finetune))]
+    if refused:
+        st.session_state["_probe_jobs_refused"] = (
+            f"Not started for {len(refused)} of the {len(runs)} run(s): {refused[0][1]}. Click again in a few "
+            "minutes, when the jobs running now are done.")
+    st.rerun()
+
+
+def probe_jobs_refused() -> None:
+    """What ``start_probe_jobs`` could not start on the previous click, once."""
+    if note := st.session_state.pop("_probe_jobs_refused", None):
+        st.warning(note, icon=":material/hourglass_disabled:")
+
+
 def fresh_runs(runs: list[dict]) -> list[dict]:
     """``runs`` less those whose dataset was re-imported since they trained, each of those
     said in a warning (``services.dataset_mismatch``): what may be given to a probe job."""
@@ -490,10 +507,9 @@ def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: s
     whose dataset was re-imported since it trained gets the reason instead (its probes would
     mix old and new images)."""
     probe_jobs_panel(runs, key=f"{key}_jobs")
+    probe_jobs_refused()
     missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
         st.warning(f"{len(missing)} of the chosen runs {warning}.")
         if st.button(button, key=key):
-            for r in missing:
-                services.start_probe_job(r["run_dir"])
-            st.rerun()
+            start_probe_jobs(missing)

@@ -98,18 +98,23 @@ class Limits:
     - ``queued``: runs waiting in the queue, everyone together (``SSRL_MAX_QUEUED``, default 50)
     - ``run_disk_mb``: size of one run folder; the worker fails a run that grows past it
       (``SSRL_RUN_DISK_MB``, default 2048)
+    - ``probe_jobs``: probe jobs (a finished run's missing probes, fine-tuning) the app runs at
+      once, everyone together (``SSRL_MAX_PROBE_JOBS``, default 2): each is a process that
+      loads torch and a dataset, and fine-tuning trains for minutes
     """
 
     per_nickname: int = 3
     queued: int = 50
     run_disk_mb: float = 2048.0
+    probe_jobs: int = 2
 
     @classmethod
     def from_env(cls) -> "Limits":
         d = cls()
         return cls(per_nickname=_env_number("SSRL_MAX_ACTIVE_PER_NICKNAME", d.per_nickname),
                    queued=_env_number("SSRL_MAX_QUEUED", d.queued),
-                   run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float))
+                   run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float),
+                   probe_jobs=_env_number("SSRL_MAX_PROBE_JOBS", d.probe_jobs))
 
 
 def new_run_id() -> str:
