@@ -68,3 +68,17 @@ def test_a_links_values_are_named_in_warnings_as_typed():
     assert any(code(value) in e.value for e in at.error), [e.value for e in at.error]
     at = open_page(hide=value)
     assert any(code(f"hide={value}") in w.value for w in at.warning)
+
+
+def test_class_names_are_text_on_the_map_not_plotly_markup():
+    """Plotly reads <a href>, <span style> and <b> in a trace's name and hover text: a class
+    folder named so put a link or a page-wide font on the map (the app's and map.html's)."""
+    import numpy as np
+
+    from ssrl_core.figures import embedding_map
+
+    names = ['<a href="http://evil.example">cat</a>', '<span style="font-size:400px">dog</span>']
+    fig = embedding_map(np.zeros((4, 2)), np.array([0, 1, 0, 1]), names)
+    shown = [t.name for t in fig.data[1:]] + list(fig.data[0].text)
+    assert shown and not any("<" in s for s in shown), shown
+    assert fig.data[1].name == '&lt;a href="http://evil.example"&gt;cat&lt;/a&gt;'  # Plotly shows it as typed
