@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import screen, services, urlstate, widgets  # noqa: E402
+from app import screen, services, text, urlstate, widgets  # noqa: E402
 
 st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide",
                    initial_sidebar_state=screen.SIDEBAR_PX)
@@ -40,7 +40,8 @@ PAGES = [
 nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
 page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
 if bad := urlstate.unknown_parts():
-    st.warning(f"Ignored `hide={','.join(bad)}` from the link: it can hide {', '.join(urlstate.PARTS)}.",
+    st.warning(f"Ignored {text.code('hide=' + urlstate.short(','.join(bad)))} from the link: it can hide "
+               f"{', '.join(urlstate.PARTS)}.",
                icon=":material/link_off:")
 if problem := services.home_problem():  # a read-only or impossible SSRL_HOME: say so, write nothing
     st.error(problem, icon=":material/folder_off:")

@@ -144,14 +144,29 @@ def probe_job_running(run_dir: str) -> bool:
     return job_running(Path(run_dir))
 
 
-def start_probe_job(run_dir: str, finetune: bool = False) -> None:
-    """Compute a run's missing probes in a detached process (the page polls the cache)."""
-    from ssrl_core.evaluate.suite import mark_job_pending
+def start_probe_job(run_dir: str, finetune: bool = False) -> str | None:
+    """Compute a run's missing probes in a detached process (the page polls the cache).
+    Returns None (started, or one runs already), or why none was started: the server runs
+    ``SSRL_MAX_PROBE_JOBS`` jobs already (one click could otherwise start a process per run)."""
+    from ssrl_core import paths
+    from ssrl_core.evaluate.suite import mark_job_pending, running_jobs
+    from ssrl_core.locks import exclusive
+    from ssrl_core.runs.store import Limits
     from ssrl_core.runs.worker import spawn_detached
 
-    if not probe_job_running(run_dir):
+    try:
+        limit = Limits.from_env().probe_jobs
+    except ValueError as e:  # a limit variable that is not a number
+        return str(e)
+    with exclusive(paths.ssrl_home() / "probe_jobs.lock"):  # two clicks at once cannot both take the last place
+        if probe_job_running(run_dir):
+            return None
+        if limit and running_jobs() >= limit:
+            return (f"{limit} probe job(s) already run on this server, the most it runs at once "
+                    "(SSRL_MAX_PROBE_JOBS)")
         mark_job_pending(Path(run_dir))
-        spawn_detached(["-m", "ssrl_core.evaluate.suite", run_dir, *(["--finetune"] if finetune else [])], "probes.log")
+    spawn_detached(["-m", "ssrl_core.evaluate.suite", run_dir, *(["--finetune"] if finetune else [])], "probes.log")
+    return None
 
 
 def datasets() -> dict[str, str]:

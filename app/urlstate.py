@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from .text import code, md
+
 PARTS = ("nav", "controls", "advanced")
 
 
@@ -76,7 +78,7 @@ def choices(options: Sequence[str], why: str | Callable[[str], str] | None = Non
             try:
                 kept.append(one(v))
             except ValueError as e:
-                bad.append(f"{_short(v)}: {reason(v) if reason else e}")
+                bad.append(f"{short(v)}: {reason(v) if reason else e}")
         if bad and kept:
             raise PartlyValid("; ".join(bad), kept)
         if bad:
@@ -85,7 +87,7 @@ def choices(options: Sequence[str], why: str | Callable[[str], str] | None = Non
     return parse
 
 
-def _short(raw: str, n: int = 80) -> str:
+def short(raw: str, n: int = 80) -> str:
     """``raw`` as a warning shows it: a long value cut, so the warning stays one line."""
     return raw if len(raw) <= n else raw[:n - 1] + "…"
 
@@ -119,11 +121,11 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
     try:
         return parse(raw)
     except PartlyValid as e:
-        st.warning(f"Ignored part of `{param}={_short(raw)}` from the link ({e}); using {e.value!r}.",
+        st.warning(f"Ignored part of {code(f'{param}={short(raw)}')} from the link ({md(e)}); using {md(repr(e.value))}.",
                    icon=":material/link_off:")
         return e.value
     except ValueError as e:
-        st.warning(f"Ignored `{param}={_short(raw)}` from the link ({e}); using {default!r} instead.",
+        st.warning(f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}); using {md(repr(default))} instead.",
                    icon=":material/link_off:")
         return default
 

@@ -12,6 +12,7 @@ from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
 
 from . import charts, services, urlstate
+from .text import md
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -247,7 +248,7 @@ def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: 
     for start in range(0, len(images), per_row):
         for col, im, cap, alt in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
                                      captions[start:start + per_row], alts[start:start + per_row]):
-            col.image(to_hwc(im, scale), caption=cap, width="stretch", alt=alt)
+            col.image(to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)  # a file's or class's name
 
 
 def _fmt_eta(s: float | None) -> str:
@@ -314,17 +315,17 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 lessons = shared is not None and r["nickname"] == shared
                 who = "the lesson" if lessons else r["nickname"] or "someone"
                 head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
-                              + ("" if r["nickname"] == me or lessons else f" · by {who}"))
+                              + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
                 else:  # no login, so not forbidden; but one stray click must not stop someone else's run
                     with btn.popover("Cancel…"):
                         st.markdown("This run belongs to the lesson: the whole class waits for it. Cancel it only "
                                     "if you are sure, e.g. as the teacher." if lessons else
-                                    f"This is **{who}**'s run, not yours ({me}). Cancel it only if you "
+                                    f"This is **{md(who)}**'s run, not yours ({md(me)}). Cancel it only if you "
                                     "are sure, e.g. as the teacher.")
                         cancel_button(store, r, st, label="Cancel the lesson's run" if lessons else
-                                      f"Cancel {who}'s run")
+                                      f"Cancel {md(who)}'s run")
                 if r["status"] == "queued":
                     continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
@@ -470,6 +471,23 @@ def probe_jobs_panel(runs: list[dict], key: str) -> None:
         _poll()
 
 
+def start_probe_jobs(runs: list[dict], finetune: bool = False) -> None:
+    """Start the probe jobs of ``runs`` (``services.start_probe_job``) and rerun the page; the
+    runs the server has no room for now are said after the rerun, with what to do."""
+    refused = [(r, why) for r in runs if (why := services.start_probe_job(r["run_dir"], finetune=finetune))]
+    if refused:
+        st.session_state["_probe_jobs_refused"] = (
+            f"Not started for {len(refused)} of the {len(runs)} run(s): {refused[0][1]}. Click again in a few "
+            "minutes, when the jobs running now are done.")
+    st.rerun()
+
+
+def probe_jobs_refused() -> None:
+    """What ``start_probe_jobs`` could not start on the previous click, once."""
+    if note := st.session_state.pop("_probe_jobs_refused", None):
+        st.warning(note, icon=":material/hourglass_disabled:")
+
+
 def fresh_runs(runs: list[dict]) -> list[dict]:
     """``runs`` less those whose dataset was re-imported since they trained, each of those
     said in a warning (``services.dataset_mismatch``): what may be given to a probe job."""
@@ -489,10 +507,9 @@ def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: s
     whose dataset was re-imported since it trained gets the reason instead (its probes would
     mix old and new images)."""
     probe_jobs_panel(runs, key=f"{key}_jobs")
+    probe_jobs_refused()
     missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
         st.warning(f"{len(missing)} of the chosen runs {warning}.")
         if st.button(button, key=key):
-            for r in missing:
-                services.start_probe_job(r["run_dir"])
-            st.rerun()
+            start_probe_jobs(missing)

@@ -4,6 +4,7 @@ import torch
 
 from app import readouts, services, urlstate, widgets
 from app.images import grid
+from app.text import md
 from ssrl_core.augment import parse_augment
 
 st.title("Augment")
@@ -41,5 +42,5 @@ v1, v2 = pipeline(x, g), pipeline(x, g)
 with c2:
     st.caption("Each row: the original, then two augmented views.")
     st.image([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
-             caption=[f"#{int(r)} {ds.label_name(int(r))}" for r in rows],
+             caption=[md(f"#{int(r)} {ds.label_name(int(r))}") for r in rows],
              alt=[readouts.image_alt(ds, int(r)) + ", then two augmented views of it" for r in rows])

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
+from app.text import md
 
 st.title("Compare runs")
 runs = services.finished_runs()
@@ -125,7 +126,7 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    st.image(to_hwc(ds.images[row], 4), caption=f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row),
+    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row)),
              alt=readouts.image_alt(ds, row))
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import readouts, services
 from app.images import grid
+from app.text import md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, custom_datasets, suggest_name
 
 
@@ -24,7 +25,7 @@ def import_clicked() -> None:
             f"'{free}', which is free: click Import to import under it. To overwrite '{e.name}' instead, type "
             f"its name back and tick *Replace the dataset '{e.name}' imported before*.")}
     except ValueError as e:
-        ss["data_import_outcome"] = {"error": str(e)}
+        ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
     else:
         ss["data_dataset"] = report["name"]
         ss["data_import_outcome"] = {"report": report, "replaced": replace}
@@ -61,11 +62,11 @@ with st.expander("Import your own images"):
     if report:
         st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
                    f"{report['images']:,} images, "
-                   + ("labelled: " + ", ".join(f"{k} {v}" for k, v in report["per_class"].items())
+                   + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
                       if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
                    f"{report['train']:,} for training, {report['test']:,} held out for testing.")
         if report["unlabelled_reason"]:
-            st.info(report["unlabelled_reason"], icon=":material/label_off:")
+            st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
         if report["skipped"]:
             st.warning(f"Skipped {len(report['skipped'])} file(s):")
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
@@ -113,7 +114,7 @@ if not len(show):
 
 names = ds.factor_names.get(factor, ds.class_names) if factor != "label" else ds.class_names
 values = ds.labels if factor == "label" else ds.factors[factor]
-captions = [f"#{r} {names[int(values[r])] if int(values[r]) >= 0 else '?'}" for r in show]
+captions = [md(f"#{r} {names[int(values[r])] if int(values[r]) >= 0 else '?'}") for r in show]  # class folders' names
 st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions,
          alt=[readouts.image_alt(ds, int(r)) for r in show])
 if ds.factors:

@@ -171,9 +171,7 @@ if series:
                       "; the button below computes the rest."))
     if needs_ft and not ft_running:
         if st.button(f"Compute fine-tuning and the supervised reference ({FT_COST})", key="eval_finetune"):
-            for r in needs_ft:
-                services.start_probe_job(r["run_dir"], finetune=True)
-            st.rerun()
+            widgets.start_probe_jobs(needs_ft, finetune=True)
     if any(k.endswith(" fine-tuned") for k in series):
         st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's "
                    "other way to transfer: the head starts as the linear readout and everything trains for 200 steps "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
+from app.text import md
 
 st.title("Explore")
 runs = services.finished_runs(with_mapping=True)
@@ -18,7 +19,7 @@ top = st.columns([3, 1, 1, 1])
 with top[0]:
     run = widgets.run_picker(runs, key="explore_run", hide=not controls)
     if not controls:
-        st.markdown(f"**{services.run_label(run)}**" + (f" · by {run['nickname']}" if run.get("nickname") else ""))
+        st.markdown(f"**{services.run_label(run)}**" + (f" · by {md(run['nickname'])}" if run.get("nickname") else ""))
 art = services.artifacts(run["run_dir"])
 ds, error = services.dataset(run["dataset"])
 if error:
@@ -144,7 +145,7 @@ with side:
     else:
         st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
                     "features)")
-        st.image(to_hwc(ds.images[selected], 4), caption="query: " + caption(selected), alt=readouts.image_alt(ds, selected))
+        st.image(to_hwc(ds.images[selected], 4), caption=md("query: " + caption(selected)), alt=readouts.image_alt(ds, selected))
         widgets.image_grid([ds.images[i] for i, _ in neighbours], [neighbour_caption(i, s) for i, s in neighbours], 4,
                            alts=[readouts.image_alt(ds, i, s) for i, s in neighbours])
         same = readouts.sharing(values, selected, neighbours)

@@ -4,6 +4,7 @@ side in Compare."""
 import streamlit as st
 
 from app import services, urlstate
+from app.text import md
 
 MAX_CARDS = 60
 COLS = 4
@@ -53,7 +54,7 @@ for start in range(0, len(shown), COLS):
             else:
                 st.caption("(no map)")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
-                        f"by **{r.get('nickname') or 'anonymous'}** · {services.epochs_text(r, short=False)}")
+                        f"by **{md(r.get('nickname') or 'anonymous')}** · {services.epochs_text(r, short=False)}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
                        f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))

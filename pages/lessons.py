@@ -4,7 +4,7 @@ leaves a student only the launch button and the results."""
 import streamlit as st
 
 from app import lessons as ui
-from app import services, widgets
+from app import services, text, urlstate, widgets
 from app.urlstate import hidden
 from ssrl_core import lessons as L
 
@@ -24,7 +24,7 @@ if not lessons:
 by_id = {l.id: l for l in lessons}
 if wanted and wanted not in by_id:
     if wanted not in broken:  # a broken one was said above
-        st.error(f"No lesson {wanted!r}: choose one of {', '.join(by_id)}.")
+        st.error(f"No lesson {text.code(urlstate.short(wanted))}: choose one of {', '.join(by_id)}.")
     wanted = None
 if hidden("controls") and wanted:
     lesson = by_id[wanted]

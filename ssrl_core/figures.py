@@ -8,6 +8,7 @@ the points are coloured. Legend entries are empty traces that hold no points.
 """
 from __future__ import annotations
 
+import html
 import io
 from typing import Sequence
 
@@ -67,7 +68,9 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     values = np.asarray(values, dtype=np.int64).reshape(-1)
     known = (values >= 0) & (values < len(value_names))
     # per point as numpy string arrays, made without a Python loop: Plotly copies a list item by item
-    names = np.array([*map(str, value_names), "unknown"])[np.where(known, values, len(value_names))]
+    # Plotly reads tags in text (<a href>, <span style>, <b>): an imported set's class folder is shown as named
+    shown = [html.escape(str(v), quote=False) for v in value_names]
+    names = np.array([*shown, "unknown"])[np.where(known, values, len(value_names))]
     colours = _colours(values, value_names)
     # the points' trace is built without Plotly's validation, which is switched back on for
     # everything after it: Plotly checks a list of colours one string at a time, 5 s for a
@@ -83,7 +86,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     present = [int(v) for v in np.unique(values)]
     for v in present[:40]:  # legend only: empty traces
         fig.add_trace(go.Scattergl(
-            x=[None], y=[None], mode="markers", name=value_names[v] if 0 <= v < len(value_names) else "unknown",
+            x=[None], y=[None], mode="markers", name=shown[v] if 0 <= v < len(value_names) else "unknown",
             marker=dict(size=9, color=colour_of([v], value_names)[0]), hoverinfo="skip",
         ))
     # where the rows the map marks are among its points (a dict of those few, not of every point)

@@ -55,6 +55,26 @@ class Trained:
     final_loss: float | None
 
 
+# numbers (parameters and buffers) a run's model may hold: the largest of the papers' settings here (Barlow
+# Twins' 8192-wide heads on resnet18) hold about 140 million; each option's range allows more in combination
+# (mae's decoder at width 8192 and depth 16: 13 billion, 52 GB), which preflight would allocate in the app's
+# own process before Launch, and a worker again
+MAX_MODEL_NUMBERS = 300_000_000
+
+
+def model_numbers(cfg: RunConfig, dataset: ImageSet) -> int | None:
+    """How many numbers (parameters and buffers) ``cfg``'s model holds, counted on PyTorch's
+    meta device (nothing allocated, milliseconds); None where the model cannot be built
+    there (a method whose construction reads values, as colorization's colour bins)."""
+    try:
+        with torch.device("meta"):
+            encoder = build_encoder(cfg.encoder, dataset.channels)
+            method = build_method(cfg.method, encoder, dataset.num_classes, dataset.channels, cfg.options)
+    except Exception:  # the real build below says what is wrong, if anything
+        return None
+    return sum(t.numel() for t in (*method.parameters(), *method.buffers()))
+
+
 def build(cfg: RunConfig, device: torch.device, dataset: ImageSet) -> PretextMethod:
     torch.manual_seed(cfg.seed)
     encoder = build_encoder(cfg.encoder, dataset.channels)
@@ -143,6 +163,13 @@ def preflight(cfg: RunConfig, here: bool | None = None) -> list[str]:
         if not here:
             return []
         raise
+    numbers = model_numbers(resolved, dataset)
+    if numbers is not None and numbers > MAX_MODEL_NUMBERS:
+        options = ", ".join(f"{k}={v}" for k, v in cfg.options.items()) or "the defaults"
+        raise ValueError(f"{cfg.method} with encoder {resolved.encoder} and options {options} would hold "
+                         f"{numbers / 1e6:,.0f} million numbers ({numbers * 4 / 1e9:,.1f} GB in float32, several "
+                         f"times that to train), more than the {MAX_MODEL_NUMBERS / 1e6:,.0f} million a run may have "
+                         "here: lower the widths, depths, prototypes or queue sizes you raised")
     build(resolved, torch.device("cpu"), dataset)
     return data_warnings(resolved, dataset)
 

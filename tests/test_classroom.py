@@ -267,3 +267,23 @@ def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["export", "--run", "no-such-run", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: 'no-such-run' is neither a run folder nor a run id")
     assert not (tmp_path / "o").exists()
+
+
+# -- probe jobs ----------------------------------------------------------------------------
+
+def test_probe_jobs_the_server_runs_at_once_are_capped(finished_run, monkeypatch):
+    """Each probe job is a process that loads torch and a dataset (fine-tuning trains for
+    minutes): one click on Evaluate with every finished run picked started one per run, and a
+    few students could start dozens. At most SSRL_MAX_PROBE_JOBS start; the others are said."""
+    from ssrl_core.runs import worker
+
+    spawned = []
+    monkeypatch.setattr(worker, "spawn_detached", lambda args, log, env=None: spawned.append(args[2]))
+    monkeypatch.setenv("SSRL_MAX_PROBE_JOBS", "1")
+    a, b = finished_run("simclr"), finished_run("simclr")  # both lack their untrained encoder's readouts
+    at = open_page("evaluate", runs=f"{a},{b}")
+    assert "2 of the chosen runs lack probes" in warnings(at)
+    at.button(key="eval_probe_missing").click().run()
+    assert len(spawned) == 1, spawned
+    assert "Not started for 1 of the 2 run(s): 1 probe job(s) already run on this server" in warnings(at)
+    assert "SSRL_MAX_PROBE_JOBS" in warnings(at)

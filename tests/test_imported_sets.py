@@ -193,3 +193,28 @@ def test_help_and_card_of_a_built_in_set_say_nothing_of_importing(tmp_path):
     assert card["dataset"]["imported"] is False and "import" not in card["dataset"]
     assert card["dataset"]["name"] == "digits" and card["dataset"]["images"] == 1797
     assert "import" not in (tmp_path / "out" / "reproduce.sh").read_text().split("\n", 2)[2]
+
+
+def test_an_archive_name_with_line_breaks_cannot_add_commands_to_reproduce_sh(tmp_path):
+    """The archive's name is the uploading browser's (a crafted upload can hold line breaks),
+    and reproduce.sh carried it in a comment: a line break ended the comment, and whoever ran
+    the export of any run on that set ran the next line. The import keeps one line of it; the
+    export puts every line of its comment behind a '#' (a set imported before, too)."""
+    import io
+    import subprocess
+
+    evil = "pets\ntouch PWNED\n.zip"
+    upload = io.BytesIO(pets_zip(tmp_path).read_bytes())
+    upload.name = evil
+    assert import_images(upload, "pets").archive == "pets touch PWNED .zip"
+    rid = finished("pets")
+    record = Path(RunStore().get(rid)["run_dir"]) / "dataset.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "archive": evil}))  # as an older import left it
+    out = tmp_path / "out"
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    script = (out / "reproduce.sh").read_text().splitlines()
+    assert all(line.startswith("#") for line in script[:-1]), script
+    head = tmp_path / "head.sh"  # all but the train command itself
+    head.write_text("\n".join(script[:-1]) + "\n")
+    subprocess.run(["sh", str(head)], cwd=tmp_path, check=True)
+    assert not (tmp_path / "PWNED").exists()

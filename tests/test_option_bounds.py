@@ -186,3 +186,30 @@ def test_a_run_trained_before_a_range_narrowed_still_loads_for_its_probes(finish
     assert trained.method.options["temperature"] == 0.5  # and the checkpoint's weights fitted it
     with pytest.raises(ValueError, match="narrowed"):  # and the relaxation ended with the load
         check_options("simclr", {"temperature": 0.5})
+
+
+@pytest.mark.parametrize("method, options", [
+    ("mae", {"decoder_dim": 8192, "decoder_depth": 16}),  # each in range; together 13 billion numbers (52 GB)
+    ("moco", {"queue_size": 65536, "proj_dim": 8192}),  # a 537-million-number queue
+])
+def test_a_model_too_large_for_the_server_is_refused_without_being_built(method, options, monkeypatch):
+    """Every option in its range, yet together a model of tens of GB: preflight built it on the
+    CPU to check it, in the app's own process while the Pretrain page rendered a link's values
+    (and a worker again), and the machine ran out of memory. It is sized on the meta device first."""
+    import ssrl_core.train as train
+
+    def built(*a, **k):
+        raise AssertionError("preflight allocated the model")
+
+    monkeypatch.setattr(train, "build", built)
+    with pytest.raises(ValueError, match=r"million numbers .* more than the 300 million a run may have here: lower"):
+        preflight(RunConfig(dataset="digits", method=method, options=options))
+
+
+def test_the_papers_widest_heads_still_pass_the_size_check():
+    from ssrl_core.data import load_dataset
+    from ssrl_core.train import MAX_MODEL_NUMBERS, model_numbers
+
+    cfg = RunConfig(dataset="digits", method="barlow_twins", encoder="resnet18",
+                    options={"proj_dim": 8192, "hidden_dim": 8192}).resolved("cpu")
+    assert 100e6 < model_numbers(cfg, load_dataset("digits")) < MAX_MODEL_NUMBERS

@@ -170,3 +170,31 @@ def test_cli_submit_refused_by_a_limit_says_why(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: the queue is full (1 runs waiting, the limit is 1)")
     assert [r["nickname"] for r in RunStore().list()] == ["ada"]
+
+
+def test_a_run_that_keeps_killing_its_worker_fails_instead_of_holding_the_queue():
+    """A run whose worker dies at the same point again and again (a batch the machine's memory
+    cannot hold: the kernel kills the worker) used to go back to the queue for ever, ahead of
+    the whole class's runs. The third death without an epoch finished in between fails it; a run
+    that gets further between deaths (a machine restarted) is requeued each time."""
+    from ssrl_core.runs.store import MAX_STALLED_DEATHS
+
+    s = RunStore()
+    poison = s.submit(RunConfig(method="simclr", epochs=5))
+    behind = s.submit(RunConfig(method="random"))
+    for n in range(1, MAX_STALLED_DEATHS):
+        assert s.claim(f"w{n}")["id"] == poison  # the oldest: claimed first every time
+        assert s.requeue_orphans({f"w{n}": False}.get) == [poison]
+    assert s.claim("last")["id"] == poison
+    assert s.requeue_orphans({"last": False}.get) == []
+    run = s.get(poison)
+    assert run["status"] == "failed" and f"stopped {MAX_STALLED_DEATHS} times" in run["error"]
+    assert "Lower the batch size" in run["error"]
+    assert s.claim("next")["id"] == behind  # the queue moves on
+
+    healthy = s.submit(RunConfig(method="simclr", epochs=5))
+    for n in range(1, MAX_STALLED_DEATHS + 2):  # one epoch further before each death
+        s.claim(f"h{n}")
+        s.record(healthy, {"kind": "epoch_end", "epoch": n, "epochs": 5, "loss": 1.0}, worker=f"h{n}")
+        assert s.requeue_orphans({f"h{n}": False, "next": True}.get) == [healthy]
+    assert s.get(healthy)["status"] == "queued"

@@ -292,8 +292,10 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
     given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
+    # an upload's name is the browser's (a crafted one can hold line breaks): one line of text
+    given = "".join(c if c.isprintable() else " " for c in given) if isinstance(given, str) else None
     report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
-                          if isinstance(given, str) and given else None)
+                          if given else None)
     with zf:
         members = _check_archive(zf)
         files = []

@@ -338,6 +338,14 @@ def job_running(run_dir: Path) -> bool:
     return job_active(Path(run_dir) / JOB_LOCK, Path(run_dir) / JOB_PENDING)
 
 
+def running_jobs() -> int:
+    """How many probe jobs run (or were just started) for the runs of this SSRL_HOME."""
+    from .. import paths
+
+    return sum(job_running(d) for d in paths.runs_dir().iterdir()
+               if (d / JOB_LOCK).exists() or (d / JOB_PENDING).exists())
+
+
 def run_job(run_dir: Path, finetune: bool = False) -> int:
     """The standard probes and, with ``finetune``, the fine-tuning curve with the random and
     supervised references, under the run's job lock (a second job for the same run exits at

@@ -92,6 +92,12 @@ def dataset_card(name: str, record: dict | None) -> dict:
     return card
 
 
+def _comment(text: str) -> str:
+    """``text`` as shell comment lines, each line of it behind its own ``#``: an archive's name
+    is a student's upload's, and a line break in it must not end the comment and run the rest."""
+    return "".join(f"# {line}\n" for line in text.splitlines() or [""])
+
+
 def import_note(dataset: dict) -> str:
     """One paragraph on where an imported set's images come from and how to import them again
     before the reproduce command; "" for a built-in set."""
@@ -278,7 +284,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     files = []
     art.write_json(out / "run_card.json", card)
     (out / "run_card.md").write_text(card_markdown(card))
-    first = f"# {import_note(card['dataset'])}\n#   {card['dataset']['import']}\n" if card["dataset"]["imported"] else ""
+    first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
+        if card["dataset"]["imported"] else ""
     (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}" + card["reproduce"] + "\n")
     files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
     files += write_embeddings(cols, out)

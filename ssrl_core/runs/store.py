@@ -27,6 +27,10 @@ from .. import paths
 from ..config import RunConfig
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
+# a run whose worker dies this many times at one epoch (no epoch finished in between) fails
+# instead of going back to the queue: it is what kills its worker (a batch the machine's memory
+# cannot hold gets the worker killed by the kernel), and requeued it would hold the queue forever
+MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
 
 _SCHEMA = """
@@ -94,18 +98,23 @@ class Limits:
     - ``queued``: runs waiting in the queue, everyone together (``SSRL_MAX_QUEUED``, default 50)
     - ``run_disk_mb``: size of one run folder; the worker fails a run that grows past it
       (``SSRL_RUN_DISK_MB``, default 2048)
+    - ``probe_jobs``: probe jobs (a finished run's missing probes, fine-tuning) the app runs at
+      once, everyone together (``SSRL_MAX_PROBE_JOBS``, default 2): each is a process that
+      loads torch and a dataset, and fine-tuning trains for minutes
     """
 
     per_nickname: int = 3
     queued: int = 50
     run_disk_mb: float = 2048.0
+    probe_jobs: int = 2
 
     @classmethod
     def from_env(cls) -> "Limits":
         d = cls()
         return cls(per_nickname=_env_number("SSRL_MAX_ACTIVE_PER_NICKNAME", d.per_nickname),
                    queued=_env_number("SSRL_MAX_QUEUED", d.queued),
-                   run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float))
+                   run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float),
+                   probe_jobs=_env_number("SSRL_MAX_PROBE_JOBS", d.probe_jobs))
 
 
 def new_run_id() -> str:
@@ -316,12 +325,17 @@ class RunStore:
 
         ids = []
         with self._conn() as c:
-            query = "SELECT id, worker, heartbeat FROM runs WHERE status='running'"
+            query = "SELECT id, worker, heartbeat, epoch FROM runs WHERE status='running'"
             if not any(orphaned(r) for r in c.execute(query).fetchall()):
                 return ids  # the usual case: no write lock taken
             c.execute("BEGIN IMMEDIATE")
             for r in c.execute(query).fetchall():
-                if orphaned(r) and _requeue(c, r["id"], r["worker"], "its worker stopped"):
+                if not orphaned(r):
+                    continue
+                if _deaths_at(c, r["id"], r["epoch"]) + 1 >= MAX_STALLED_DEATHS:
+                    c.execute("UPDATE runs SET status='failed', finished=?, phase='failed', error=? WHERE id=? AND "
+                              "status='running' AND worker IS ?", (time.time(), _stalled(r["epoch"]), r["id"], r["worker"]))
+                elif _requeue(c, r["id"], r["worker"], "its worker stopped", r["epoch"]):
                     ids.append(r["id"])
             c.execute("COMMIT")
         return ids
@@ -381,14 +395,29 @@ class RunStore:
         return cur.rowcount > 0
 
 
-def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str) -> bool:
-    """Inside a write transaction: ``run_id`` back to the queue if ``worker`` still runs it."""
+def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str, epoch: int | None = None) -> bool:
+    """Inside a write transaction: ``run_id`` back to the queue if ``worker`` still runs it
+    (``epoch``: the last one it finished, recorded for ``_deaths_at``)."""
     n = c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=? AND "
                   "status='running' AND worker IS ?", (run_id, worker)).rowcount
     if n:
         c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
-                  (run_id, time.time(), "requeued", json.dumps({"reason": reason, "worker": worker})))
+                  (run_id, time.time(), "requeued", json.dumps({"reason": reason, "worker": worker, "epoch": epoch})))
     return bool(n)
+
+
+def _deaths_at(c: sqlite3.Connection, run_id: str, epoch: int) -> int:
+    """How often ``run_id`` went back to the queue with its worker gone at ``epoch``."""
+    rows = c.execute("SELECT data FROM events WHERE run_id=? AND kind='requeued'", (run_id,)).fetchall()
+    return sum(1 for r in rows if json.loads(r["data"]).get("epoch") == epoch)
+
+
+def _stalled(epoch: int) -> str:
+    return (f"its worker stopped {MAX_STALLED_DEATHS} times while running it, each time after epoch {epoch} and before "
+            "the next epoch (or the evaluation) ended: most likely the run itself gets the worker killed, by the "
+            "system when the machine "
+            "runs out of memory. Lower the batch size or use the cnn-small encoder, and resubmit; the run was not "
+            "put back in the queue, where it would have held up every run behind it")
 
 
 def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:

@@ -1,0 +1,84 @@
+"""Text one student controls and the class sees (a nickname, an imported set's class folders
+and file names, a link's values) is shown as typed: it cannot put a link, an image fetched
+from outside, a colour or an icon directive, or math on a classmate's page."""
+from __future__ import annotations
+
+import re
+
+from app.text import code, md
+from ssrl_core.config import RunConfig
+from ssrl_core.runs.store import RunStore
+
+from .test_app import images, open_page
+from .test_import_images import make_zip, png
+
+IMAGE = "![x](http://evil.example/a.png)"
+PAYLOAD = IMAGE + " :red[BIG] :material/delete: $x^2$ <http://e.example> **"
+
+
+def _live(value: str) -> list[str]:
+    """What in Markdown ``value`` would still be read as a construct: an image or link opening
+    ``[``, a directive's ``:name``, math ``$``, an autolink ``<``, emphasis ``**``, each not
+    preceded by a backslash."""
+    return re.findall(r"(?<!\\)(?:!?\[|:(?=[a-z])|\$|<|\*\*)", value)
+
+
+def test_md_and_code_leave_nothing_live():
+    assert _live(PAYLOAD)  # the probe sees the constructs
+    assert _live(md(PAYLOAD)) == []
+    assert md("cat_07.png · #3 · sim 0.912") == r"cat\_07.png · #3 · sim 0.912"  # reads the same
+    assert md("a\nb\tc") == "a b c"  # one line
+    assert code("x=`![a](u)`") == "`` x=`![a](u)` ``"  # a code span its own backtick cannot close
+    assert code("plain") == "`plain`"
+
+
+def test_a_nickname_is_shown_as_typed_in_the_gallery_and_the_live_panel(finished_run):
+    finished_run("random", nickname=PAYLOAD)
+    at = open_page("gallery")
+    cards = [m.value for m in at.markdown if "by **" in m.value]
+    assert cards and all(md(PAYLOAD) in c and IMAGE not in c for c in cards), cards
+
+    RunStore().submit(RunConfig(dataset="digits", method="simclr", epochs=1), nickname=PAYLOAD)
+    at = open_page("pretrain", who="ada")
+    heads = [m.value for m in at.markdown if " — queued" in m.value]
+    assert heads and heads[0].endswith(f"· by {md(PAYLOAD)}"), heads
+    assert not [m.value for m in at.markdown if IMAGE in m.value]  # the Cancel pop-over's text too
+
+
+def test_class_folder_names_are_shown_as_typed(tmp_path):
+    from ssrl_core.data.custom import import_images
+
+    folder = "![x](evil.example)"  # a folder's name holds no '/'
+    members = {f"{folder}/{i}.png": png((200, 20 * i, 0)) for i in range(3)}
+    members |= {f":red[cats]/{i}.png": png((0, 20 * i, 200)) for i in range(3)}
+    import_images(make_zip(tmp_path / "odd.zip", members), name="odd")
+    at = open_page("data")
+    at.selectbox(key="data_dataset").select("odd").run()
+    shown = images(at)[0]
+    assert shown and all(_live(c) == [] for c in shown), shown
+    assert any(c.endswith(md(folder)) for c in shown) and any(c.endswith(md(":red[cats]")) for c in shown)
+
+
+def test_a_links_values_are_named_in_warnings_as_typed():
+    value = "`" + IMAGE + "`"
+    at = open_page("pretrain", dataset=value)
+    said = " ".join(w.value for w in at.warning)
+    assert code(f"dataset={value}") in said, said  # a code span the value's backticks cannot close
+    at = open_page("lessons", lesson=value)
+    assert any(code(value) in e.value for e in at.error), [e.value for e in at.error]
+    at = open_page(hide=value)
+    assert any(code(f"hide={value}") in w.value for w in at.warning)
+
+
+def test_class_names_are_text_on_the_map_not_plotly_markup():
+    """Plotly reads <a href>, <span style> and <b> in a trace's name and hover text: a class
+    folder named so put a link or a page-wide font on the map (the app's and map.html's)."""
+    import numpy as np
+
+    from ssrl_core.figures import embedding_map
+
+    names = ['<a href="http://evil.example">cat</a>', '<span style="font-size:400px">dog</span>']
+    fig = embedding_map(np.zeros((4, 2)), np.array([0, 1, 0, 1]), names)
+    shown = [t.name for t in fig.data[1:]] + list(fig.data[0].text)
+    assert shown and not any("<" in s for s in shown), shown
+    assert fig.data[1].name == '&lt;a href="http://evil.example"&gt;cat&lt;/a&gt;'  # Plotly shows it as typed
