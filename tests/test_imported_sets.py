@@ -20,7 +20,13 @@ from ssrl_core.data.custom import import_images
 from ssrl_core.runs.execute import execute
 from ssrl_core.runs.store import RunStore
 
-from .test_app import images
+from .test_app import images as captions
+
+
+def images(at) -> list[list[str]]:
+    """The image captions as a reader sees them: the pages escape file and class names for
+    Markdown (``tabby\\_03.png``), which the browser shows without the backslashes."""
+    return [[re.sub(r"\\(.)", r"\1", c) for c in row] for row in captions(at)]
 from .test_app_review_data import open_page
 from .test_cli import cli as run_cli
 from .test_import_images import make_zip, png
