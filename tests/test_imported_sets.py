@@ -224,3 +224,22 @@ def test_an_archive_name_with_line_breaks_cannot_add_commands_to_reproduce_sh(tm
     head.write_text("\n".join(script[:-1]) + "\n")
     subprocess.run(["sh", str(head)], cwd=tmp_path, check=True)
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_file_name_a_spreadsheet_would_run_is_written_as_text_in_the_csv(tmp_path):
+    """An imported image's name is whoever made the archive's: ``=HYPERLINK(...)`` would be a
+    live formula in ``embeddings.csv`` opened in a spreadsheet. It is written after a ``'``
+    there (negative numbers stay numbers), and ``embeddings.npz`` keeps the name as it is."""
+    from ssrl_core.runs.export import write_embeddings
+
+    files = ['=HYPERLINK("http://example.com/x","open")', "@SUM(A1)", "+1", "-x.png", "cat/tabby_03.png"]
+    cols = {"embeddings": np.array([[0.5], [-1.0], [0.0], [2.0], [-3.5]], np.float32), "row": np.arange(5),
+            "file": np.array(files), "label_name": np.array(["=cmd", "cat", "cat", "dog", "dog"]),
+            "map_x": np.array([-1.25, 0.0, 1.0, 2.0, 3.0], np.float32)}
+    write_embeddings(cols, tmp_path)
+    with open(tmp_path / "embeddings.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["file"] for r in table] == ["'" + n for n in files[:4]] + ["cat/tabby_03.png"]
+    assert [r["label_name"] for r in table] == ["'=cmd", "cat", "cat", "dog", "dog"]
+    assert table[0]["map_x"] == "-1.25" and table[1]["f0"] == "-1"  # numbers are not text
+    assert list(np.load(tmp_path / "embeddings.npz")["file"]) == files

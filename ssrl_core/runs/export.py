@@ -11,6 +11,9 @@ writes into ``--out`` (and nowhere else):
     embeddings.npz                embeddings [N, D], labels, split, map, every factor and, for an
                                   imported set that recorded them, each image's file in its archive
     embeddings.csv                one row per image: file, split, label, factors, map x/y, features
+                                  (a file or class name that a spreadsheet would run as a formula,
+                                  one starting with = + - @ or a tab, is written after a ' there;
+                                  embeddings.npz keeps it as it is)
     checkpoint.safetensors        the trained weights (a copy)
     map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
                                   (opens offline), and a PNG drawn with PIL (no browser needed)
@@ -224,15 +227,28 @@ def write_npz(path: Path, cols: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def csv_text(value):
+    """A text cell as a spreadsheet will show it, never run it: one starting like a formula
+    (an imported image named ``=HYPERLINK("http://...")``, whose name comes from whoever made
+    the archive) gets a leading ``'`` (OWASP's advice for CSV injection); numbers and other
+    text are unchanged."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def write_embeddings(cols: dict[str, np.ndarray], out: Path) -> list[Path]:
     write_npz(out / "embeddings.npz", cols)
     emb = cols["embeddings"]
     per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
+    text = [k for k in per_row if cols[k].dtype.kind in "US"]  # file, split, label_name, text factors
     with open(out / "embeddings.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(per_row + [f"f{j}" for j in range(emb.shape[1])])
         for i in range(len(emb)):
-            w.writerow([cols[k][i] for k in per_row] + [f"{x:.6g}" for x in emb[i]])
+            w.writerow([csv_text(str(cols[k][i])) if k in text else cols[k][i] for k in per_row]
+                       + [f"{x:.6g}" for x in emb[i]])
     return [out / "embeddings.npz", out / "embeddings.csv"]
 
 
