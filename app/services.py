@@ -148,7 +148,6 @@ def start_probe_job(run_dir: str, finetune: bool = False) -> str | None:
     """Compute a run's missing probes in a detached process (the page polls the cache).
     Returns None (started, or one runs already), or why none was started: the server runs
     ``SSRL_MAX_PROBE_JOBS`` jobs already (one click could otherwise start a process per run)."""
-    from ssrl_core import paths
     from ssrl_core.evaluate.suite import mark_job_pending, running_jobs
     from ssrl_core.locks import exclusive
     from ssrl_core.runs.store import Limits
