@@ -36,6 +36,7 @@ def describe(fig: go.Figure) -> str:
         marks = [t.name for t in data[1:] if t.name and t.name not in colours]  # selected, neighbours, your image
         return (f"{title + ': ' if title else ''}map of {n:,} images, each a point placed near images with similar "
                 f"features, coloured by {', '.join(colours[:20]) or 'one value'}"
+                + ("; each group's name is written where most of its points are" if lay.annotations else "")
                 + (f"; marked: {', '.join(marks)}" if marks else ""))
     kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
     what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"

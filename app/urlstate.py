@@ -157,6 +157,16 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
     return value
 
 
+def toggle(label: str, *, key: str, param: str, default: bool, hide: bool = False, container=None,
+           **kwargs) -> bool:
+    """``st.toggle`` starting at ``?param=on`` or ``?param=off``; not drawn when ``hide``."""
+    value = read(param, choice(["on", "off"]), "on" if default else "off") == "on"
+    if not hide:
+        value = (container or st).toggle(label, value=value, key=key, **kwargs)
+    write(param, "on" if value else "off", "on" if default else "off")
+    return value
+
+
 def number_input(label: str, lo: float, hi: float, default: float, step: float, *, key: str, param: str,
                  hide: bool = False, container=None, **kwargs) -> float:
     """``st.number_input`` starting at ``?param=`` (whole numbers when ``default`` and

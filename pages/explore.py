@@ -47,6 +47,10 @@ with c1:
     colour_by = urlstate.selectbox("Colour by", colour_choices, key="explore_colour", param="colour", default="label",
                                    hide=not controls,
                                    help="Labels are never used in pretraining: colouring only shows what the map grouped.")
+    name_groups = urlstate.toggle("Names on the map", key="explore_names", param="names", default=True,
+                                  hide=not controls,
+                                  help="Writes each group's name where most of its points are, so the map reads without "
+                                       "telling colours apart. Turn it off to let a class guess what the groups are first.")
 values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
 names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
@@ -76,7 +80,8 @@ if upload is not None:
 
 map_col, side = st.columns([3, 2], gap="medium")
 fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected,
-                           landing=uploaded["neighbours"] if uploaded else (), legend_below=True)
+                           landing=uploaded["neighbours"] if uploaded else (), legend_below=True,
+                           name_groups=name_groups)
 event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
                         config={"scrollZoom": True, "displaylogo": False})
 
@@ -165,7 +170,8 @@ with evo_col:
         epoch = st.select_slider("Epoch (0 = before pretraining)", options=epochs, value=epochs[-1],
                                  key=f"explore_epoch_{run['id']}")
         sub_values = values[snap_rows]
-        widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True),
+        widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True,
+                                           name_groups=name_groups),
                         key=f"evo_{run['id']}_{epoch}")
         st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
                    "previous one, so points move rather than jump. Slide to watch the groups form.")

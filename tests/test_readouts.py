@@ -134,7 +134,8 @@ def test_charts_and_images_are_described_for_screen_readers():
     assert charts.describe(fig) == "line chart: kNN accuracy by epoch; simclr (ab12)"
     m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
     assert charts.describe(m) == ("map of 3 images, each a point placed near images with similar features, "
-                                  "coloured by cat, dog; marked: neighbours, selected")
+                                  "coloured by cat, dog; each group's name is written where most of its points are; "
+                                  "marked: neighbours, selected")
 
     class Set:
         name = "pets"
