@@ -219,6 +219,18 @@ class Loop:
         return cls.for_method(cfg, device, precision_for(device, cfg.precision), dataset, build(cfg, device, dataset))
 
 
+def scaler_state(scaler) -> dict[str, torch.Tensor]:
+    """What a float16 run's gradient scaler has learnt, for its checkpoint: the loss scale
+    and the steps since it last changed. A resumed run without them starts again at 2**16
+    and skips a step for each halving back down to the scale it had found (the steps whose
+    gradients overflow are not taken), so it would not train as the run it continues."""
+    if scaler is None:
+        return {}
+    sd = scaler.state_dict()
+    return {"scaler.scale": torch.tensor(float(sd["scale"]), dtype=torch.float64),
+            "scaler.growth_tracker": torch.tensor(int(sd["_growth_tracker"]))}
+
+
 def make_views(images: torch.Tensor, idx: torch.Tensor, augment, gen: torch.Generator,
                n_views: int) -> list[torch.Tensor]:
     """The augmented views of one batch: uint8 rows of the resident dataset to float on the
@@ -321,6 +333,9 @@ def pretrain(
             raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
+        if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
+            scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
+                                    "_growth_tracker": int(extra["scaler.growth_tracker"])})
         if "rng" in extra:
             if extra["rng"].numel() == gen.get_state().numel():
                 gen.set_state(extra["rng"])
@@ -379,7 +394,8 @@ def pretrain(
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
-                                                   "data": dataset.fingerprint}, {"rng": gen.get_state()})
+                                                   "data": dataset.fingerprint},
+                        {"rng": gen.get_state(), **scaler_state(scaler)})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())

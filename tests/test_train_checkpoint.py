@@ -105,3 +105,34 @@ def test_an_imported_set_defaults_to_a_batch_scaled_to_its_size(tmp_path):
     cfg = RunConfig(dataset="ab", method="simclr")
     assert default_batch("ab") == 8 and cfg.batch == 8 and cfg.resolved("cpu").batch_size == 8
     assert default_batch("shapes") == 128 and default_batch("no-such-set") == 128
+
+
+def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_stopped(tmp_path, monkeypatch):
+    """The gradient scaler's state is saved with the checkpoint. It is what a float16 run
+    (older GPUs) has learnt about its gradients: a resumed run that started it over at 2**16
+    would skip steps (those whose gradients overflow) that the uninterrupted run took. Shown
+    on the CPU with a scaler over float32 that grows every second step: the loss scale of
+    each step of epoch 2 is the same whether or not the run stopped after epoch 1."""
+    import torch
+
+    from ssrl_core import train
+    from ssrl_core.device import Precision
+
+    monkeypatch.setattr(train, "precision_for", lambda device, preference: Precision(None, True))
+    monkeypatch.setattr(train, "grad_scaler", lambda device, precision: torch.amp.GradScaler("cpu", growth_interval=2))
+    scales: list[float] = []
+    step = train.train_step
+
+    def recorded(method, optimizer, scaler, *args):
+        scales.append(scaler.get_scale())
+        return step(method, optimizer, scaler, *args)
+
+    monkeypatch.setattr(train, "train_step", recorded)
+    cfg = dict(dataset="digits", method="simclr", batch_size=256)
+    pretrain(RunConfig(**cfg, epochs=2), tmp_path / "straight")
+    straight, steps = list(scales), len(scales) // 2
+    assert straight[steps] > straight[0]  # it grew during epoch 1
+    pretrain(RunConfig(**cfg, epochs=1), tmp_path / "resumed")
+    scales.clear()
+    pretrain(RunConfig(**cfg, epochs=2), tmp_path / "resumed")
+    assert scales == straight[steps:]
