@@ -106,8 +106,9 @@ class Colorization(PretextMethod):
                      "0.5 as in the paper, 1 turns rebalancing off",
     }
     option_ranges = {
-        "ab_grid": OptionRange(8, 50, why="the width of the colour bins: below 8 they outnumber the paper's 313 and "
-                                          "the soft targets take gigabytes; at 50 only 19 bins are left"),
+        "ab_grid": OptionRange(8, 50, why="the width of the colour bins: below 8 there are more than 393 (the "
+                                          "paper has 313) and the soft targets take gigabytes; at 50 only 19 "
+                                          "bins are left"),
         "rebalance": OptionRange(0, 1, lo_open=True, why="lambda mixes the bin frequencies with uniform: at 0 a "
                                                          "colour never seen gets an infinite weight; 1 turns it off"),
     }
