@@ -57,8 +57,9 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
     choice = st.selectbox(
         "Augmentations", options, index=options.index(initial if initial in PRESETS else CUSTOM), key=f"{key}_preset",
         format_func=lambda p: p if p == CUSTOM else f"{p} — {PRESET_HELP[p]}",
-        help="The augmentations decide what the encoder learns to ignore: two views of one image "
-             "differ only by them.",
+        help="For the two-view methods (SimCLR, MoCo, BYOL, SimSiam, Barlow Twins, VICReg, SwAV) the "
+             "augmentations decide what the encoder learns to ignore: two views of one image differ only by "
+             "them. The other methods see one augmented view per image (plain data augmentation).",
     )
     if choice != CUSTOM:
         spec = choice

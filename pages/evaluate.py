@@ -150,8 +150,9 @@ if series:
     if drawn[SCRATCH_REF]:
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
                    "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
-                   "the gap is widest; as labels grow, supervised training catches up (and on small, easy sets like "
-                   "digits overtakes). The rightmost point uses every label.")
+                   "the gap is widest; as labels grow, supervised training catches up (measured on "
+                   "digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.3 to 1.4 points below it "
+                   "with more). The rightmost point uses every label.")
     elif drawn[RANDOM_REF]:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "

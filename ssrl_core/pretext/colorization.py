@@ -30,7 +30,8 @@ lightness goes with which hue; ``color_acc`` (the most likely bin is the target'
 (shapes, cnn-small, 10 epochs: loss 3.3 to 2.7 and color_acc 0.46 to 0.72 with the
 default augmentations; 1.5 and 0.85 with crop,flip). The features see lightness only, so
 colour reaches them through it. On shapes the linear probe of the shape label rises well
-above a random encoder's (0.74 against 0.47); kNN stays at random's (0.45).
+above a random encoder's (0.73 against 0.47); kNN stays near random's (0.43 against 0.45;
+docs/methods.md).
 Options: ab_grid (20), rebalance (0.5, the paper's lambda).
 """
 from __future__ import annotations
@@ -105,8 +106,9 @@ class Colorization(PretextMethod):
                      "0.5 as in the paper, 1 turns rebalancing off",
     }
     option_ranges = {
-        "ab_grid": OptionRange(8, 50, why="the width of the colour bins: below 8 they outnumber the paper's 313 and "
-                                          "the soft targets take gigabytes; at 50 only 19 bins are left"),
+        "ab_grid": OptionRange(8, 50, why="the width of the colour bins: below 8 there are more than 393 (the "
+                                          "paper has 313) and the soft targets take gigabytes; at 50 only 19 "
+                                          "bins are left"),
         "rebalance": OptionRange(0, 1, lo_open=True, why="lambda mixes the bin frequencies with uniform: at 0 a "
                                                          "colour never seen gets an infinite weight; 1 turns it off"),
     }

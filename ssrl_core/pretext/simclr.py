@@ -10,7 +10,10 @@ the batch away:
 
 What to expect: the loss falls from log(2N-1) as views of one image become the nearest
 neighbours of each other; the features (before the projector) become invariant to the
-augmentations used, so the augmentation set decides what the map groups together.
+augmentations used, so the augmentation set decides what the map groups together. (The
+projector's output z discards more still: in the paper's Table 3 an MLP tells which
+transformation was applied far better from f(x) than from z = g(f(x)), and f(x) is the
+better representation downstream, its Fig. 8; so the projector is dropped after training.)
 Options: temperature (0.5), proj_dim (128), hidden_dim (512).
 
 Small batches: the negatives are the batch's other views, 2N - 2 of them, so a small set's
