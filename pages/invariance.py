@@ -90,7 +90,7 @@ if ds.discrete_factors():
                                     "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
         st.caption("How to read it: a factor near its chance line (black) is one the features discarded. With 2 "
                    "labels per value the probe shows what is easy to read off; with all labels even a "
-                   "colour-invariant embedding often lets a linear probe find colour again (256 features hold "
+                   "colour-invariant embedding often lets a linear probe find colour again (hundreds of features hold "
                    "traces of everything), which is how invariance differs from linear decodability: invariance "
                    "asks whether the features move when colour changes, decodability whether any direction still "
                    "separates colours. An op buys invariance only over the range it samples: the default "

@@ -97,10 +97,12 @@ left, right = family(
     "4. Clustering",
     "Group the images by similarity and use the groups as labels. **DeepCluster** runs k-means on the "
     "features every epoch and trains the network to predict each image's cluster; **SwAV** assigns "
-    "clusters online and predicts one view's cluster from the other. It makes few assumptions about the "
-    "data: the clusters only have to be consistent, not to match any human label.",
+    "clusters online, balanced so that every cluster gets its share of each batch, and predicts one view's "
+    "cluster from the other. It makes few assumptions about the data: the clusters only have to be consistent "
+    "(and, in SwAV, of equal size), not to match any human label.",
     [("the four families on one dataset", "four-families")], "deepcluster")
-left.caption(("k-means (faiss, as DeepCluster) on 600 images' features from the newest self-supervised run, "
+left.caption(("k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the newest "
+              "self-supervised run, "
               f"{services.run_label(run)}." if run else
               "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished self-supervised run "
               "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
