@@ -12,7 +12,7 @@ from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
 
 from . import charts, services, urlstate
-from .text import md
+from .text import md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -415,7 +415,7 @@ def nickname_input() -> None:
     (``?who=``), so a reload or a link opened in a new tab keeps the same nickname."""
     if "nickname" not in st.session_state:
         # one line: a link's line break or tab becomes a space (the store refuses them)
-        raw = "".join(c if c.isprintable() else " " for c in st.query_params.get("who") or "").strip()
+        raw = one_line(st.query_params.get("who") or "").strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "

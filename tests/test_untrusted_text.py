@@ -82,3 +82,17 @@ def test_class_names_are_text_on_the_map_not_plotly_markup():
     shown = [t.name for t in fig.data[1:]] + list(fig.data[0].text)
     assert shown and not any("<" in s for s in shown), shown
     assert fig.data[1].name == '&lt;a href="http://evil.example"&gt;cat&lt;/a&gt;'  # Plotly shows it as typed
+
+
+def test_the_run_card_writes_the_nickname_and_errors_as_text(finished_run):
+    """The exported run_card.md opened in a Markdown viewer (GitHub, an editor's preview):
+    a nickname cannot fetch an image there or link away, nor can an error quoting a file name."""
+    from ssrl_core.runs.export import card_markdown, run_card
+
+    rid = finished_run("simclr", nickname=PAYLOAD)
+    card = run_card(RunStore().get(rid)["run_dir"], RunStore().get(rid))
+    card["errors"] = {"umap_error": f"cannot read {IMAGE}"}
+    text = card_markdown(card)
+    title, errors = text.splitlines()[0], text.split("## Errors")[1]
+    assert title.startswith("# Run card: simclr on digits by ") and _live(title) == [] and "evil.example" in title
+    assert _live(errors) == [] and "evil.example" in errors

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from .. import paths
+from ..text import one_line
 from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
@@ -293,7 +294,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
     given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
     # an upload's name is the browser's (a crafted one can hold line breaks): one line of text
-    given = "".join(c if c.isprintable() else " " for c in given) if isinstance(given, str) else None
+    given = one_line(given) if isinstance(given, str) else None
     report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
                           if given else None)
     with zf:

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..device import hardware
+from ..text import md
 from . import artifacts as art
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-learn", "faiss-cpu", "faiss-gpu",
@@ -158,7 +159,9 @@ def _machine(h: dict) -> str:
 
 def card_markdown(card: dict) -> str:
     c = card["config"]
-    title = f"{c['method']} on {c['dataset']}" + (f" by {card['nickname']}" if card.get("nickname") else "")
+    # the nickname and an error (which may quote an imported file's name) are a student's text: a
+    # Markdown viewer opening the card would follow a link or fetch an image written in them
+    title = f"{c['method']} on {c['dataset']}" + (f" by {md(card['nickname'])}" if card.get("nickname") else "")
     lines = [f"# Run card: {title}", ""]
     if card.get("id"):
         lines += [f"Run id `{card['id']}`", ""]
@@ -181,7 +184,7 @@ def card_markdown(card: dict) -> str:
     lines.append(f"- exported on: {_machine(card['exported_on']['hardware'])}")
     lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in card["exported_on"]["packages"].items()))
     if card.get("errors"):
-        lines += ["", "## Errors", ""] + [f"- {k}: {v}" for k, v in card["errors"].items()]
+        lines += ["", "## Errors", ""] + [f"- {k}: {md(v)}" for k, v in card["errors"].items()]
     return "\n".join(lines) + "\n"
 
 

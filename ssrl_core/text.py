@@ -1,0 +1,42 @@
+"""Text from students and links made safe to put in Markdown: the app's (Streamlit's, with
+its additions) and the run card's (``runs/export.py``). No Streamlit here.
+
+Every page, caption, image caption and widget label of Streamlit is Markdown with Streamlit's
+additions: links and images (``[a](http://...)``, ``![a](http://...)``: an image another
+student's browser would fetch from outside), autolinks (``<http://...>``, ``https://...``,
+``www....``), colour and icon directives (``:red[...]``, ``:material/delete:``), math
+(``$...$``), code, emphasis. A nickname, an imported image's file or class folder name, a run
+note or a value typed into a link is shown to the whole class, so it goes through ``md``
+(or ``code``) first and reads as the characters typed, whatever they are.
+"""
+from __future__ import annotations
+
+import re
+
+# what starts a Markdown construct that could fetch, link, colour, restyle or reflow: backslash
+# first (an escape of its own), brackets (links, images, directive labels), autolink and HTML
+# angles, math, code, emphasis, strikethrough, table pipes
+_SPECIAL = re.compile(r"([\\`*_~\[\]<>$|{}])")
+_DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small', 'https://'
+_WWW = re.compile(r"(?i)\b(www)\.")  # GFM's autolink of 'www.example.com'
+
+
+def one_line(text: object) -> str:
+    """``text`` as one line: line breaks, tabs and other control characters become spaces."""
+    return "".join(c if c.isprintable() else " " for c in str(text))
+
+
+def md(text: object) -> str:
+    """``text`` escaped for Markdown: it renders as exactly these characters, on one line."""
+    s = _SPECIAL.sub(r"\\\1", one_line(text))
+    s = _DIRECTIVE.sub(r"\\:", s)
+    return _WWW.sub(r"\1\\.", s)
+
+
+def code(text: object) -> str:
+    """``text`` as an inline code span that it cannot close early: fenced with one backtick
+    more than its longest run of backticks (CommonMark), padded when it starts or ends with one."""
+    s = one_line(text)
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
