@@ -59,12 +59,7 @@ def start_estimates(runs: list[dict]) -> dict[str, float]:
         workers = len(local_worker.live_workers())
     except ValueError:
         return {}
-    return estimate.start_estimates(runs, workers, _device_type())
-
-
-def _device_type() -> str:
-    """Where this machine's workers train: what the estimates read past runs for."""
-    return "cuda" if local_worker.gpu_count() else "cpu"
+    return estimate.start_estimates(runs, workers, local_worker.device_type())
 
 
 def evaluation_time(run: dict) -> tuple[float | None, float | None]:
@@ -77,7 +72,7 @@ def evaluation_time(run: dict) -> tuple[float | None, float | None]:
     if not phases:
         return None, None
     now = time.time()
-    left = estimate.History(store().list(status="done"), _device_type()).evaluation_left(run, now - phases[0]["t"])
+    left = estimate.History(store().list(status="done"), local_worker.device_type()).evaluation_left(run, now - phases[0]["t"])
     return left, now - phases[-1]["t"]
 
 

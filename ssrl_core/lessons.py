@@ -592,12 +592,6 @@ def compute_extras(lesson: Lesson, run_dirs: dict[str, Path], on_line: Callable[
 
 
 # -- planning against the run store ---------------------------------------------------------------------
-def local_device_type() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def config_key(cfg: RunConfig | dict, device_type: str) -> str:
     c = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
     return c.resolved(device_type).to_json()
@@ -607,7 +601,9 @@ def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dic
     """For each run of the lesson: ``{"action": "reuse" | "wait" | "submit", "run": row}``.
     A done run with an identical resolved config is reused; a queued or running one is
     waited for; otherwise the run must be submitted (``run`` is None)."""
-    device_type = device_type or local_device_type()
+    from .runs import worker
+
+    device_type = device_type or worker.device_type()
     rank = {"done": 0, "running": 1, "queued": 2}
     best: dict[str, dict] = {}
     keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
@@ -690,11 +686,12 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
     import shutil
 
     from .runs import artifacts as art
+    from .runs import worker
     from .runs.execute import execute
     from .train import preflight
 
     say = on_line or (lambda s: None)
-    device_type = local_device_type()
+    device_type = worker.device_type()
     out = Path(out)
     t0 = time.perf_counter()
     # where each run comes from, decided for every run before anything is trained

@@ -49,6 +49,12 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def device_type() -> str:
+    """Where this machine's workers train ("cuda" or "cpu"): what a run's resolved config,
+    and so a lesson's reuse of a finished run and an estimate from past runs, depend on."""
+    return "cuda" if gpu_count() else "cpu"
+
+
 def worker_count() -> int:
     """How many local workers a home has: ``SSRL_WORKERS``, else one per GPU, else one."""
     raw = os.environ.get("SSRL_WORKERS", "").strip()
