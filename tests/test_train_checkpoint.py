@@ -128,7 +128,7 @@ def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_s
         return step(method, optimizer, scaler, *args)
 
     monkeypatch.setattr(train, "train_step", recorded)
-    cfg = dict(dataset="digits", method="simclr", batch_size=256)
+    cfg = dict(dataset="digits", method="simclr", batch_size=512)  # 2 steps an epoch
     pretrain(RunConfig(**cfg, epochs=2), tmp_path / "straight")
     straight, steps = list(scales), len(scales) // 2
     assert straight[steps] > straight[0]  # it grew during epoch 1
