@@ -1,8 +1,6 @@
 """faiss inner-product indexes: on the GPU when faiss sees one, on the CPU otherwise."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..device import faiss_use_gpu
@@ -48,22 +46,3 @@ def build_ivf_index(vectors: np.ndarray, nprobe: int):
     index.add(vectors)
     index.nprobe = min(nprobe, nlist)
     return index
-
-
-def save_index(index, path: Path) -> None:
-    import faiss
-
-    if hasattr(faiss, "index_gpu_to_cpu") and not isinstance(index, faiss.IndexFlat):
-        try:
-            index = faiss.index_gpu_to_cpu(index)
-        except Exception:
-            pass
-    tmp = path.with_name(path.name + ".tmp")
-    faiss.write_index(index, str(tmp))
-    tmp.replace(path)
-
-
-def load_index(path: Path):
-    import faiss
-
-    return _on_device(faiss.read_index(str(path)))
