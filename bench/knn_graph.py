@@ -2,7 +2,7 @@
 approximate one (IVF) that ``ssrl_core.evaluate.project.knn_graph`` uses from
 ``APPROX_FROM`` points on, each timed on the whole set, and the approximate graph's
 recall@k (the share of each point's k true nearest it finds), on ``--queries`` rows drawn
-at random. Prints one JSON line per ``--nprobe`` value. With ``--map`` it then
+at random. Prints one JSON line per number of lists probed. With ``--map`` it then
 makes the whole UMAP map (``umap_2d``) from each graph and prints how long each took and how
 many of the sampled rows' k true nearest (in the features) are among their k nearest on
 each map: the map's own faithfulness, which an approximate graph should not lower.
