@@ -194,7 +194,7 @@ def artifacts(run_dir: str) -> RunArtifacts:
     """A cached reader for a run folder; a new one when the map files change (the UMAP
     arrives after the PCA)."""
     p = Path(run_dir)
-    stamp = tuple((p / f).exists() for f in ("map_umap.npy", "index.faiss", "summary.json"))
+    stamp = tuple((p / f).exists() for f in ("map_umap.npy", "embeddings.npy", "summary.json"))
     return _artifacts(run_dir, stamp)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from ssrl_core.figures import NAMED_COLOURS, PALETTE, colour_of, embedding_map, map_png
 
 from .test_app import open_page
+from .test_scale import drawn_colours
 
 
 def test_a_factor_named_by_colours_is_drawn_in_those_colours():
@@ -19,7 +20,7 @@ def test_a_factor_named_by_colours_is_drawn_in_those_colours():
     fig = embedding_map(np.zeros((4, 2)), values, names)
     legend = {t.name: t.marker.color for t in fig.data[1:]}
     assert legend["cyan"] == NAMED_COLOURS["cyan"] and legend["red"] == NAMED_COLOURS["red"]
-    assert list(fig.data[0].marker.color)[:3] == colour_of(values, names)[:3]
+    assert drawn_colours(fig.data[0].marker)[:3] == colour_of(values, names)[:3]
     from PIL import Image  # the exported PNG uses the same colours
 
     png = Image.open(io.BytesIO(map_png(np.array([[0.5, 0.5]]), np.array([3]), size=50, point=5)))
@@ -37,7 +38,7 @@ def test_explore_colours_shapes_by_their_own_colour(finished_run):
     points, *legend = spec["data"]
     colours = {t["name"]: t["marker"]["color"] for t in legend if t["name"] in NAMED_COLOURS}
     assert len(colours) == 6 and all(c == NAMED_COLOURS[n] for n, c in colours.items())
-    for text, colour in zip(points["text"], points["marker"]["color"]):
+    for text, colour in zip(points["text"], drawn_colours(points["marker"])):
         assert colour == NAMED_COLOURS[text]  # a point named cyan is drawn cyan
 
 

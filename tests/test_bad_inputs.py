@@ -150,10 +150,12 @@ def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_wh
     assert not (tmp_path / "export").exists() or not any((tmp_path / "export").iterdir())  # nothing half-written
 
 
-def test_explore_says_when_a_runs_embeddings_are_damaged_and_rebuilds_a_damaged_index(finished_run, capsys,
-                                                                                      tmp_path):
+def test_explore_says_when_a_runs_embeddings_are_damaged_and_ignores_an_old_index_file(finished_run, capsys,
+                                                                                       tmp_path):
     rid = finished_run("random")
-    _damage(rid, "index.faiss", b"garbage")  # derived from the embeddings: rebuilt in memory
+    # a run folder from before the index was made in memory holds an index.faiss: damaged or not, it is
+    # not read (the neighbours come from the embeddings)
+    _damage(rid, "index.faiss", b"garbage")
     at = open_page("explore", run=rid, image="3")
     assert any("8 nearest neighbours" in m.value for m in at.markdown)
     _damage(rid, "embeddings.npy", b"\x93NUMPY")  # cut short

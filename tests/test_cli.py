@@ -30,8 +30,9 @@ def test_train_writes_and_prints_the_summary(tmp_path):
     assert printed["encoder"] == "cnn-small" and printed["device"] == "cpu" and printed["options"] == {"temperature": 0.2}
     assert printed["augment"] == "crop(min_scale=0.3),flip"
     assert 0.3 < printed["knn_accuracy"] <= 1 and 0.3 < printed["linear_accuracy"] <= 1
-    for f in ("checkpoint.safetensors", "embeddings.npy", "index.faiss", "map_pca.npy", "map_umap.npy", "config.json"):
+    for f in ("checkpoint.safetensors", "embeddings.npy", "map_pca.npy", "map_umap.npy", "config.json"):
         assert (out / f).exists(), f
+    assert not (out / "index.faiss").exists()  # made from embeddings.npy when searched: not a second copy on disk
 
 
 @pytest.mark.parametrize("args, words", [

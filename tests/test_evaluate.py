@@ -102,3 +102,26 @@ def test_methods_with_a_projector_measure_collapse_on_its_output():
         heads[name] = z.shape[1]
     assert heads == {"simclr": 128, "moco": 128, "byol": 128, "simsiam": 2048, "barlow_twins": 512,
                      "vicreg": 512, "swav": 128}
+
+
+def test_a_large_set_s_map_graph_is_approximate_but_finds_nearly_every_neighbour(monkeypatch):
+    """From ``APPROX_FROM`` points on (CIFAR-10's 60,000), the kNN graph under the UMAP comes
+    from an IVF index (a third of the exact search's time there, bench/knn_graph.py); below it
+    (digits, shapes: the maps a class sees) the graph is the exact one, so those maps stay as
+    they were."""
+    from ssrl_core.evaluate import project
+
+    x, y = _blobs(n_per=150, k=20, d=32, spread=0.6, seed=3)  # 3,000 points, 55 lists
+    exact_idx, exact_dist = knn_graph(x, 15, approximate=False)
+    idx, dist = knn_graph(x, 15, approximate=True)
+    recall = np.mean([len(set(a) & set(b)) / 15 for a, b in zip(idx, exact_idx)])
+    assert recall >= 0.95
+    assert (idx[:, 0] == np.arange(len(x))).all() and (np.diff(dist, axis=1) >= -1e-6).all()  # itself, then nearest first
+    small_idx, small_dist = knn_graph(x, 15)  # 3,000 < APPROX_FROM: the exact graph, unchanged
+    assert (small_idx == exact_idx).all() and (small_dist == exact_dist).all()
+    monkeypatch.setattr(project, "APPROX_FROM", 1000)
+    m = umap_2d(x, seed=0, n_epochs=50)
+    d = ((m[:, None] - m[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (y[d.argmin(1)] == y).mean() > 0.95
+    assert np.array_equal(umap_2d(x, seed=0, n_epochs=50), m)  # still one map per seed

@@ -3,10 +3,40 @@ done per point or per image is done without a Python loop per item where a page 
 Small synthetic sets only; no timings are asserted, only the work that scales."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from ssrl_core.figures import PALETTE, UNKNOWN, colour_of, embedding_map
+
+
+def _array(v) -> np.ndarray:
+    """A trace's array, from a Figure or from its JSON (where numpy arrays are base64 bytes)."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v)
+
+
+def drawn_colours(marker) -> list[str]:
+    """The colour Plotly draws each point of a trace in: its ``marker.color`` when that lists
+    colours, else each number looked up in ``marker.colorscale`` between ``cmin`` and ``cmax``
+    as plotly.js does, where it must fall inside a band of one colour (not between two)."""
+    get = marker.get if isinstance(marker, dict) else lambda k: getattr(marker, k)
+    colour = get("color")
+    if not isinstance(colour, dict) and len(colour) and isinstance(colour[0], str):
+        return [str(c) for c in colour]
+    scale = [(float(pos), c) for pos, c in get("colorscale")]
+    at = (_array(colour).astype(np.float64) - get("cmin")) / (get("cmax") - get("cmin"))
+    out = []
+    for t in at:
+        below = [c for pos, c in scale if pos <= t]
+        above = [c for pos, c in scale if pos >= t]
+        assert below and above and below[-1] == above[0], f"{t} is not inside one colour's band"
+        out.append(below[-1])
+    return out
 
 
 def test_the_map_draws_every_point_in_its_colour_and_name_without_checking_each_one(monkeypatch):
@@ -29,7 +59,9 @@ def test_the_map_draws_every_point_in_its_colour_and_name_without_checking_each_
     fig = embedding_map(coords, values, names, highlight=[5, 6], selected=9, landing=[(5, 0.9)])
     assert calls["n"] < 100  # the legend's and marks' few colours, not one check per point
     points = fig.data[0]
-    assert list(points.marker.color) == colour_of(values, names)
+    assert drawn_colours(points.marker) == colour_of(values, names)
+    # ... sent as one byte per point through a stepped colorscale, not 10-character strings
+    assert points.marker.color.dtype == np.uint8 and points.customdata.dtype == np.uint16
     assert list(points.text) == [names[v] if 0 <= v < len(names) else "unknown" for v in values]
     assert list(points.customdata[:3]) == [0, 1, 2]
     legend = [t for t in fig.data[1:] if t.name in (*names, "unknown")]
@@ -139,7 +171,10 @@ def test_a_command_piped_into_a_reader_that_stops_early_says_nothing():
     assert done.returncode == 0 and "error" not in done.stderr and "Broken pipe" not in done.stderr, done.stderr
 
 
-def test_neighbours_come_from_the_index_alone_and_match_the_features(finished_run, monkeypatch):
+def test_neighbours_come_from_an_index_of_the_features_which_are_read_once_and_not_kept(finished_run,
+                                                                                        monkeypatch):
+    """The index is made from embeddings.npy (no second copy of it on disk), and holds the only
+    copy of the features a page that asks for neighbours keeps in memory (61 MB at CIFAR-10's size)."""
     from ssrl_core.evaluate.embed import l2_normalize
     from ssrl_core.runs.artifacts import RunArtifacts
     from ssrl_core.runs.store import RunStore
@@ -157,4 +192,6 @@ def test_neighbours_come_from_the_index_alone_and_match_the_features(finished_ru
         sims[row] = -np.inf
         assert [i for i, _ in got] == list(np.argsort(-sims, kind="stable")[:5])
         assert np.allclose([s for _, s in got], np.sort(sims)[::-1][:5], atol=1e-5)
-    assert not [p for p, mmap in loads if p.endswith("embeddings.npy") and mmap is None], loads  # never read whole
+    assert len([p for p, mmap in loads if p.endswith("embeddings.npy") and mmap is None]) == 1, loads  # read once
+    assert "embeddings" not in art.__dict__  # ... and not kept beside the index
+    assert not (Path(run_dir) / "index.faiss").exists()

@@ -1,4 +1,4 @@
-"""Evaluation after training: embeddings, kNN, linear readout, 2-D maps, a faiss index.
+"""Evaluation after training: embeddings, kNN, linear readout, 2-D maps.
 
 ``evaluate_trained`` writes what the pages show into the run folder, cheapest first, so a
 page can show the PCA map and the accuracies while the UMAP is still being computed.
@@ -13,8 +13,7 @@ import numpy as np
 
 from ..runs import artifacts as art
 from .collapse import collapse_stats
-from .embed import embed, embed_features, l2_normalize
-from .index import build_index, save_index
+from .embed import embed, embed_features
 from .knn import KNN_K, knn_accuracy
 from .linear import linear_probe_accuracy
 from .project import pca_2d, umap_2d
@@ -24,7 +23,7 @@ __all__ = ["evaluate_trained", "embed", "knn_accuracy", "linear_probe_accuracy",
 
 def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | None = None,
                      with_umap: bool = True) -> dict:
-    """Embed the whole set, score kNN and linear readout, write maps and the index.
+    """Embed the whole set, score kNN and linear readout, write the maps.
     Returns the metrics dict (also merged into ``run_dir/metrics.json``)."""
     emit = on_event or (lambda e: None)
     ds = trained.dataset
@@ -32,7 +31,6 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     emit({"kind": "phase", "phase": "embedding"})
     feats = embed(trained.method.encoder, ds.images, trained.device)
     np.save(run_dir / art.EMBEDDINGS, feats)
-    save_index(build_index(l2_normalize(feats)), run_dir / art.INDEX)
     np.save(run_dir / art.MAP_PCA, pca_2d(feats))
 
     head = trained.method.embedder()

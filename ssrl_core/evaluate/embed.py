@@ -34,4 +34,4 @@ def embed_features(head: torch.nn.Module, features: np.ndarray, device: torch.de
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32, copy=False)
