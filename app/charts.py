@@ -7,7 +7,7 @@ from typing import Sequence
 import plotly.graph_objects as go
 
 from ssrl_core import figures
-from ssrl_core.figures import PALETTE, UNKNOWN, colour_of  # noqa: F401 (shared with the export)
+from ssrl_core.figures import PALETTE
 
 # chart text in px: Plotly's default of 12 (ticks, legends, axis titles) is a quarter smaller than the
 # page's 16 px text and could not be read from the back of a classroom on a 1024x768 projector

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main() -> int:
-    args = build_parser().parse_args()
+    ap = build_parser()
+    args = ap.parse_args()
     if args.kills >= args.epochs:
         ap.error("--kills must be fewer than --epochs (one kill per epoch)")
 
