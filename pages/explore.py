@@ -10,9 +10,7 @@ from app.text import md
 st.title("Explore")
 runs = services.finished_runs(with_mapping=True)
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page; its map appears here when it is done.")
-    st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:")
-    st.stop()
+    widgets.too_few_runs(0, 1, "its map appears here", recount=lambda: len(services.finished_runs(with_mapping=True)))
 
 controls = not urlstate.hidden("controls")
 top = st.columns([3, 1, 1, 1])

@@ -3,7 +3,7 @@ scores and a thumbnail of its map; one click opens it in Explore, ticked runs op
 side in Compare."""
 import streamlit as st
 
-from app import services, urlstate
+from app import services, urlstate, widgets
 from app.text import md
 
 MAX_CARDS = 60
@@ -14,8 +14,7 @@ st.caption("Every finished run on this server, newest first. Open one to explore
            "tick a few to compare them.")
 runs = services.finished_runs()
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page; it appears here when it is done.")
-    st.stop()
+    widgets.too_few_runs(0, 1, "it appears here")
 
 controls = not urlstate.hidden("controls")
 c1, c2, c3 = st.columns([1, 1, 2])
