@@ -32,3 +32,26 @@ def test_compare_with_one_finished_run_counts_the_one_in_training(finished_run):
     [info] = at.info
     assert "1 of the 2 finished runs" in info.value and "rotation · digits" in info.value
     assert "by bo, queued" in info.value
+
+
+def test_an_import_leads_on_to_pretraining_on_it_and_offers_no_replacement_of_itself(tmp_path):
+    from .test_classroom import page_links
+    from .test_import_images import make_zip, png
+
+    archive = make_zip(tmp_path / "pets.zip", {"cat/1.png": png(), "cat/2.png": png(),
+                                               "dog/1.png": png((0, 0, 255))}).read_bytes()
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("pets.zip", archive, "application/zip")).run()
+    assert not at.checkbox  # a new name: nothing to replace
+    at.button(key="data_import").click().run()
+    assert "Imported **pets**" in at.success[0].value
+    assert ("pretrain", "dataset=pets") in page_links(at)  # the next step, with the set chosen
+    # right after the import, the page did not ask whether to replace the set it has just made,
+    # and the same archive cannot be imported again by a second click (it became 'pets-2')
+    assert not at.checkbox and at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("pets").run()  # any rerun: still the set just made
+    assert not at.checkbox
+    at.text_input(key="data_import_name").input("pets-bis").run()  # another name: importable again
+    assert not at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("pets").run()
+    assert at.button(key="data_import").disabled
