@@ -225,11 +225,19 @@ def run_label(run: dict) -> str:
     return f"{cfg['method']} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
 
 
+MAPPED_PHASES = ("umap", "probes", "map evolution")  # a run's phases once its accuracies and PCA map are written
+
+
+def mapped(run: dict) -> bool:
+    """Whether a running run has its accuracies and a map written (PCA during its UMAP, then
+    the UMAP while its probes and map-evolution frames are computed)."""
+    return run["status"] == "running" and (run["phase"] or "").startswith(MAPPED_PHASES)
+
+
 def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -> list[dict]:
-    """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and PCA
-    map are written while the UMAP is being computed."""
-    runs = [r for r in store().list(limit=500)
-            if r["status"] == "done" or (with_mapping and r["status"] == "running" and r["phase"] == "umap")]
+    """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and map
+    are written (``mapped``): from the UMAP's computation to the end of the probes."""
+    runs = [r for r in store().list(limit=500) if r["status"] == "done" or (with_mapping and mapped(r))]
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
+from ssrl_core.runs.artifacts import MAP_UMAP
 
 from . import charts, services, urlstate
 from .text import md
@@ -563,3 +565,24 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
 
     _wait()
     st.stop()
+
+
+def follow_evaluation(run: dict, map_kind: str | None) -> None:
+    """For a run Explore shows before it is done (``services.mapped``): a line saying which
+    step of its evaluation it is in, redrawn every 2 s, that reruns the page when its UMAP
+    replaces the PCA map or the run ends, so the page keeps the promise that the map
+    replaces itself."""
+    if run["status"] != "running":
+        return
+
+    @st.fragment(run_every=2.0)
+    def _follow() -> None:
+        now = services.store().get(run["id"]) or {}
+        kind = "umap" if (Path(run["run_dir"]) / MAP_UMAP).exists() else map_kind  # (not loaded: a file check)
+        if now.get("status") != "running" or kind != map_kind:
+            st.rerun(scope="app")
+        st.caption(f":material/hourglass_top: Still evaluating ({now.get('phase') or 'starting'}): "
+                   + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
+                   + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
+
+    _follow()

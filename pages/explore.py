@@ -39,6 +39,8 @@ if stale or coords is None:
                icon=":material/warning:")
     st.stop()
 
+widgets.follow_evaluation(run, kind)  # a run still evaluating: its map and frames arrive by themselves
+
 colour_choices = ["label"] + ds.discrete_factors()
 c1, c2 = st.columns([1, 3])
 with c1:
@@ -174,7 +176,9 @@ with evo_col:
         st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
                    "previous one, so points move rather than jump. Slide to watch the groups form.")
     else:
-        st.caption("This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
+        st.caption("The frames of the map after each epoch are laid out after the run's probes: they appear here "
+                   "when it is done." if run["status"] == "running" else
+                   "This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
 with up_col:
     st.subheader("Neighbours of your own image")
     st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],

@@ -55,3 +55,24 @@ def test_an_import_leads_on_to_pretraining_on_it_and_offers_no_replacement_of_it
     assert not at.button(key="data_import").disabled
     at.text_input(key="data_import_name").input("pets").run()
     assert at.button(key="data_import").disabled
+
+
+def test_explore_keeps_a_run_whose_probes_are_computed_and_says_it_is_still_evaluating(finished_run):
+    from pathlib import Path
+
+    rid = finished_run("simclr")
+    store = RunStore()
+    run_dir = Path(store.get(rid)["run_dir"])
+    from ssrl_core.evaluate.epochs import MAPS, SNAPSHOTS
+
+    (run_dir / "map_umap.npy").unlink()
+    (run_dir / SNAPSHOTS / MAPS).unlink()  # the frames are laid out last
+    for phase in ("umap", "probes: kNN and label efficiency", "map evolution"):
+        with store._conn() as c:  # as the worker leaves it after its accuracies and PCA map
+            c.execute("UPDATE runs SET status='running', phase=?, summary=NULL WHERE id=?", (phase, rid))
+        at = open_page("explore", run=rid)
+        # the map stays on screen through the probes (it vanished after the UMAP: "No finished runs yet")
+        assert not at.info and at.get("plotly_chart"), (phase, [i.value for i in at.info])
+        note = " ".join(c.value for c in at.caption)
+        assert f"Still evaluating ({phase})" in note and "updates by itself" in note
+        assert "when it is done" in note and "finished before they were recorded" not in note
