@@ -127,6 +127,21 @@ def active_twin(cfg) -> str | None:
     return store().active_twin(cfg, current_nickname())
 
 
+def finished_twin(cfg) -> dict | None:
+    """The newest done run, anyone's, whose resolved config is ``cfg``'s (the same seed: the
+    same result), or None."""
+    from ssrl_core.lessons import config_key
+
+    want = config_key(cfg, _device_type())
+    for r in store().list(status="done", limit=500):
+        try:
+            if r["config"]["method"] == cfg.method and config_key(r["config"], _device_type()) == want:
+                return r
+        except (ValueError, TypeError):  # a run of a set deleted since
+            continue
+    return None
+
+
 def submit(cfg) -> tuple[str | None, str | None]:
     """Queue ``cfg`` under this browser session's nickname and make sure a worker runs it:
     (run id, None), or (None, the message of the classroom limit that refused it)."""

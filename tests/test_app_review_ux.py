@@ -76,3 +76,21 @@ def test_explore_keeps_a_run_whose_probes_are_computed_and_says_it_is_still_eval
         note = " ".join(c.value for c in at.caption)
         assert f"Still evaluating ({phase})" in note and "updates by itself" in note
         assert "when it is done" in note and "finished before they were recorded" not in note
+
+
+def test_start_says_what_a_first_run_waits_for_and_offers_the_one_already_finished():
+    from .test_classroom import page_links
+
+    store = RunStore()
+    quick = RunConfig(dataset="digits", method="simclr", epochs=10)
+    at = open_page()
+    assert "queued or training" not in " ".join(c.value for c in at.caption)
+    assert not [p for p in page_links(at) if p[0] == "explore" and "run=" in p[1]]
+    done = store.submit(quick, nickname="bo")  # a classmate's, finished
+    store.claim("w")
+    store.finish(done, "done", summary={"knn_accuracy": 0.955})
+    for n in range(3):  # and three runs ahead in the queue
+        store.submit(RunConfig(dataset="digits", method="rotation", epochs=10, seed=n), nickname="cy")
+    at = open_page()
+    assert "3 run(s) are queued or training" in " ".join(c.value for c in at.caption)
+    assert ("explore", f"run={done}") in page_links(at)
