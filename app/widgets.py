@@ -543,8 +543,10 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
             where = "queued"
         elif r["phase"] == "training":
             where = f"training, epoch {min(r['epoch'] + 1, r['epochs'])}/{r['epochs']}"
+        elif r["phase"] in (None, "starting"):  # its worker loads the data and builds the method
+            where = "starting"
         else:  # its features embedded, mapped and probed
-            where = f"evaluating: {r['phase']}" if r["phase"] else "starting"
+            where = f"evaluating: {r['phase']}"
         return f"- **{services.run_label(r)}** ({whose + ', ' if whose else ''}{where})"
 
     @st.fragment(run_every=2.0)
@@ -586,3 +588,16 @@ def follow_evaluation(run: dict, map_kind: str | None) -> None:
                    + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
 
     _follow()
+
+
+def rerun_when_runs_finish(finished: int, every: float = 5.0) -> None:
+    """Rerun the page when more than ``finished`` runs are done: a page projected in a class
+    (the Gallery) shows each new run without anyone reloading it."""
+    store = services.store()
+
+    @st.fragment(run_every=every)
+    def _poll() -> None:
+        if sum(1 for r in store.list(status="done", limit=500)) > finished:
+            st.rerun(scope="app")
+
+    _poll()
