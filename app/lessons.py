@@ -95,6 +95,25 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
 
 
 # -- Streamlit pieces -------------------------------------------------------------------------------------
+def class_link(lesson: L.Lesson) -> None:
+    """The link a teacher gives the class, ready to copy: this page's address with the lesson,
+    ``hide=controls,nav`` and without the teacher's own ``who=`` (which every page writes into
+    its address, so a copied address bar would give the whole class the teacher's nickname)."""
+    try:
+        base = (st.context.url or "").split("?")[0].split("#")[0]
+    except Exception:  # noqa: BLE001  (no browser behind the session: a test)
+        base = ""
+    if not base.rstrip("/").endswith("/lessons"):
+        base = base.rstrip("/") + "/lessons" if base else "/lessons"
+    st.caption("The link for your class: this lesson with only its Launch button and results (no navigation, no "
+               "knobs), and without your nickname. Copy it with the button at its right.")
+    st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None)
+    host = base.split("//")[-1].split("/")[0].split(":")[0]
+    if host in ("localhost", "127.0.0.1", "[::1]", "0.0.0.0"):
+        st.caption(f":material/warning: `{host}` is this computer: the students' ones need the server's name or "
+                   "address in its place.")
+
+
 def lesson_picker(lessons: list[L.Lesson], wanted: str | None) -> L.Lesson:
     ids = [l.id for l in lessons]
     by_id = {l.id: l for l in lessons}

@@ -94,3 +94,13 @@ def test_start_says_what_a_first_run_waits_for_and_offers_the_one_already_finish
     at = open_page()
     assert "3 run(s) are queued or training" in " ".join(c.value for c in at.caption)
     assert ("explore", f"run={done}") in page_links(at)
+
+
+def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
+    at = open_page("lessons", who="teacher")
+    link = at.code[0].value
+    assert link.endswith("/lessons?lesson=four-families&hide=controls,nav") and "who=" not in link
+    at.radio(key="lesson_pick").set_value("collapse").run()
+    assert at.code[0].value.endswith("?lesson=collapse&hide=controls,nav")
+    at = open_page("lessons", lesson="collapse", hide="controls,nav")  # the class's page: no link to share
+    assert not at.code
