@@ -51,4 +51,8 @@ with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the 
     widgets.nickname_input()
     if not nav_hidden:
         st.caption(f"State in `{services.home()}`")
-page.run()
+urlstate.restore(page.url_path)  # back from another page: its form and choices as they were left
+try:
+    page.run()
+finally:  # (st.stop and st.rerun pass through here too)
+    urlstate.remember(page.url_path)

@@ -104,3 +104,20 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     assert at.code[0].value.endswith("?lesson=collapse&hide=controls,nav")
     at = open_page("lessons", lesson="collapse", hide="controls,nav")  # the class's page: no link to share
     assert not at.code
+
+
+def test_pretrain_keeps_its_form_when_the_student_visits_another_page_and_comes_back():
+    at = open_page("pretrain", who="ada")
+    at.selectbox(key="pt_method").select("rotation").run()
+    at.number_input(key="pt_epochs").set_value(3).run()
+    at.switch_page("../pages/augment.py").run()  # a look at the augmentations, from the sidebar
+    assert at.title[0].value == "Augment"
+    for k in list(at.query_params):  # the sidebar's link carries the nickname only
+        if k != "who":
+            del at.query_params[k]
+    at.switch_page("../pages/pretrain.py").run()
+    assert not at.exception
+    assert at.selectbox(key="pt_method").value == "rotation" and at.number_input(key="pt_epochs").value == 3
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert (run["method"], run["epochs"]) == ("rotation", 3)
