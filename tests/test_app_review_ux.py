@@ -121,3 +121,10 @@ def test_pretrain_keeps_its_form_when_the_student_visits_another_page_and_comes_
     at.button(key="pt_launch").click().run()
     [run] = RunStore().list()
     assert (run["method"], run["epochs"]) == ("rotation", 3)
+
+
+def test_start_leads_a_newcomer_to_the_lessons_learn_and_the_gallery_too():
+    from .test_classroom import page_links
+
+    linked = {p for p, _ in page_links(open_page())}
+    assert {"lessons", "learn", "gallery"} <= linked  # the teaching pages, not only the tools
