@@ -157,8 +157,30 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
         st.success("Every run of this lesson has finished: the results below are from the run store.")
 
 
+def watch_runs() -> None:
+    """Rerun the page when a run is queued, starts or ends anywhere on the server: a class
+    opens the lesson's link before anyone presses Launch, and its pages, whose live panel had
+    nothing to follow, went on saying "Launch this lesson" and "Nothing is training right now"
+    while a classmate's click trained the lesson, and never showed the verdict. One small
+    query every 3 s."""
+    store = services.store()
+
+    def runs() -> tuple:
+        return tuple((r["id"], r["status"]) for r in store.list(limit=50))
+
+    seen = runs()
+
+    @st.fragment(run_every=3.0)
+    def _watch() -> None:
+        if runs() != seen:
+            st.rerun(scope="app")
+
+    _watch()
+
+
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
     if any(p["action"] in ("wait", "submit") for p in planned.values()):
+        watch_runs()  # (the live panel below follows only runs active when the page was drawn)
         st.subheader("Training now")
         # the lesson's runs only (the class's other runs are counted, not listed)
         widgets.live_runs_panel(focus={p["run"]["id"] for p in planned.values() if p["run"]},

@@ -303,10 +303,13 @@ def app_url_no_worker(ssrl_home):
             yield url
 
 
-def test_pages_waiting_for_a_run_update_by_themselves_when_it_finishes(app_url_no_worker, page, _prepared_runs):
-    """A student on Explore while their run trains, and a teacher projecting the Gallery: each
-    sees the run appear when it is done, without reloading."""
+def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_worker, page, _prepared_runs):
+    """A student on Explore while their run trains, a teacher projecting the Gallery, and a
+    class on a lesson's link when a classmate presses Launch: each sees the change without
+    reloading."""
     import shutil
+
+    from ssrl_core import lessons as L
 
     cfg, folder, summary = _prepared_runs("random")  # untrained: prepared in seconds
     store = RunStore()
@@ -332,3 +335,10 @@ def test_pages_waiting_for_a_run_update_by_themselves_when_it_finishes(app_url_n
     assert page.get_by_text("Open in Explore").count() == 1
     finish(start(2))
     page.wait_for_function("document.body.innerText.split('Open in Explore').length - 1 === 2", timeout=30_000)
+
+    page.goto(app_url_no_worker + "/lessons?lesson=tiny&hide=controls,nav")
+    page.get_by_role("button", name=re.compile(r"Launch this lesson")).wait_for()
+    [tiny] = [lesson for lesson in L.load_each()[0] if lesson.id == "tiny"]
+    L.launch(tiny, store)  # a classmate's click, in another browser
+    page.get_by_text("The lesson's runs are queued or training").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name=re.compile(r"Launch this lesson")).count() == 0
