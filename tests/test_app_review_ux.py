@@ -128,3 +128,16 @@ def test_start_leads_a_newcomer_to_the_lessons_learn_and_the_gallery_too():
 
     linked = {p for p, _ in page_links(open_page())}
     assert {"lessons", "learn", "gallery"} <= linked  # the teaching pages, not only the tools
+
+
+def test_explore_reached_from_the_sidebar_opens_the_newest_run_not_the_one_seen_before(finished_run):
+    old = finished_run("random")
+    at = open_page("explore", who="ada", run=old)
+    assert at.query_params["run"] == [old] or at.query_params["run"] == old
+    at.switch_page("../pages/pretrain.py").run()
+    new = finished_run("simclr")  # finished meanwhile
+    for k in list(at.query_params):
+        if k != "who":
+            del at.query_params[k]
+    at.switch_page("../pages/explore.py").run()
+    assert at.selectbox(key="explore_run").value == new
