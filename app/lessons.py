@@ -95,6 +95,25 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
 
 
 # -- Streamlit pieces -------------------------------------------------------------------------------------
+def class_link(lesson: L.Lesson) -> None:
+    """The link a teacher gives the class, ready to copy: this page's address with the lesson,
+    ``hide=controls,nav`` and without the teacher's own ``who=`` (which every page writes into
+    its address, so a copied address bar would give the whole class the teacher's nickname)."""
+    try:
+        base = (st.context.url or "").split("?")[0].split("#")[0]
+    except Exception:  # noqa: BLE001  (no browser behind the session: a test)
+        base = ""
+    if not base.rstrip("/").endswith("/lessons"):
+        base = base.rstrip("/") + "/lessons" if base else "/lessons"
+    st.caption("The link for your class: this lesson with only its Launch button and results (no navigation, no "
+               "knobs), and without your nickname. Copy it with the button at its right.")
+    st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None)
+    host = base.split("//")[-1].split("/")[0].split(":")[0]
+    if host in ("localhost", "127.0.0.1", "[::1]", "0.0.0.0"):
+        st.caption(f":material/warning: `{host}` is this computer: the students' ones need the server's name or "
+                   "address in its place.")
+
+
 def lesson_picker(lessons: list[L.Lesson], wanted: str | None) -> L.Lesson:
     ids = [l.id for l in lessons]
     by_id = {l.id: l for l in lessons}
@@ -138,8 +157,30 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
         st.success("Every run of this lesson has finished: the results below are from the run store.")
 
 
+def watch_runs() -> None:
+    """Rerun the page when a run is queued, starts or ends anywhere on the server: a class
+    opens the lesson's link before anyone presses Launch, and its pages, whose live panel had
+    nothing to follow, went on saying "Launch this lesson" and "Nothing is training right now"
+    while a classmate's click trained the lesson, and never showed the verdict. One small
+    query every 3 s."""
+    store = services.store()
+
+    def runs() -> tuple:
+        return tuple((r["id"], r["status"]) for r in store.list(limit=50))
+
+    seen = runs()
+
+    @st.fragment(run_every=3.0)
+    def _watch() -> None:
+        if runs() != seen:
+            st.rerun(scope="app")
+
+    _watch()
+
+
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
     if any(p["action"] in ("wait", "submit") for p in planned.values()):
+        watch_runs()  # (the live panel below follows only runs active when the page was drawn)
         st.subheader("Training now")
         # the lesson's runs only (the class's other runs are counted, not listed)
         widgets.live_runs_panel(focus={p["run"]["id"] for p in planned.values() if p["run"]},

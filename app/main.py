@@ -51,4 +51,11 @@ with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the 
     widgets.nickname_input()
     if not nav_hidden:
         st.caption(f"State in `{services.home()}`")
-page.run()
+# back from another page: its form and choices as they were left (not the pages of runs, which open on the newest:
+# a student back on Explore after a run finished wants that run, not the one looked at before)
+if page.url_path in ("pretrain", "augment", "lessons", "learn", "gallery"):
+    urlstate.restore(page.url_path)
+try:
+    page.run()
+finally:  # (st.stop and st.rerun pass through here too)
+    urlstate.remember(page.url_path)

@@ -218,19 +218,31 @@ def _setting(config: dict, key: str) -> str:
     value = config.get(key)
     if key == "batch_size" and value is None:  # left to the dataset's default
         value = default_batch(config.get("dataset", ""))
+    if key == "lr" and value is not None:
+        return f"{float(value):g}"  # 0.002, not 0.002000
+    if key == "options":
+        return ", ".join(f"{k}={v}" for k, v in sorted((value or {}).items())) or "defaults"
     return str(value)
 
 
 def mismatches(configs: list[dict], names: list[str] | None = None) -> list[str]:
-    """What differs between runs that a fair comparison needs equal: dataset, seed, budget.
+    """What differs between runs that a fair comparison needs equal: dataset, seed, budget,
+    learning rate, and between runs of one method its options (a run at lr 1.0 beside one at
+    the default 0.002 differs by more than its pretext task, and neither shows in the table).
     With ``names`` (one per config), each value says which runs have it: "batch size (128:
     random (476b); 32: simclr (1298))"; without, the values alone: "seed (0, 1)"."""
     out = []
-    for key, what in (("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
-                      ("encoder", "encoder")):
+    checks = [(key, what, range(len(configs))) for key, what in (
+        ("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
+        ("encoder", "encoder"), ("lr", "learning rate"))]
+    by_method: dict[str, list[int]] = {}
+    for i, c in enumerate(configs):
+        by_method.setdefault(str(c.get("method")), []).append(i)
+    checks += [("options", f"{m} options", idx) for m, idx in by_method.items() if len(idx) > 1]
+    for key, what, idx in checks:
         runs: dict[str, list[str]] = {}
-        for i, c in enumerate(configs):
-            runs.setdefault(_setting(c, key), []).append(names[i] if names else "")
+        for i in idx:
+            runs.setdefault(_setting(configs[i], key), []).append(names[i] if names else "")
         if len(runs) > 1:
             values = sorted(runs)
             out.append(f"{what} (" + ("; ".join(f"{v}: {', '.join(runs[v])}" for v in values) if names

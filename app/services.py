@@ -122,6 +122,21 @@ def active_twin(cfg) -> str | None:
     return store().active_twin(cfg, current_nickname())
 
 
+def finished_twin(cfg) -> dict | None:
+    """The newest done run, anyone's, whose resolved config is ``cfg``'s (the same seed: the
+    same result), or None."""
+    from ssrl_core.lessons import config_key
+
+    want = config_key(cfg, _device_type())
+    for r in store().list(status="done", limit=500):
+        try:
+            if r["config"]["method"] == cfg.method and config_key(r["config"], _device_type()) == want:
+                return r
+        except (ValueError, TypeError):  # a run of a set deleted since
+            continue
+    return None
+
+
 def submit(cfg) -> tuple[str | None, str | None]:
     """Queue ``cfg`` under this browser session's nickname and make sure a worker runs it:
     (run id, None), or (None, the message of the classroom limit that refused it)."""
@@ -220,11 +235,19 @@ def run_label(run: dict) -> str:
     return f"{cfg['method']} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
 
 
+MAPPED_PHASES = ("umap", "probes", "map evolution")  # a run's phases once its accuracies and PCA map are written
+
+
+def mapped(run: dict) -> bool:
+    """Whether a running run has its accuracies and a map written (PCA during its UMAP, then
+    the UMAP while its probes and map-evolution frames are computed)."""
+    return run["status"] == "running" and (run["phase"] or "").startswith(MAPPED_PHASES)
+
+
 def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -> list[dict]:
-    """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and PCA
-    map are written while the UMAP is being computed."""
-    runs = [r for r in store().list(limit=500)
-            if r["status"] == "done" or (with_mapping and r["status"] == "running" and r["phase"] == "umap")]
+    """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and map
+    are written (``mapped``): from the UMAP's computation to the end of the probes."""
+    runs = [r for r in store().list(limit=500) if r["status"] == "done" or (with_mapping and mapped(r))]
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs

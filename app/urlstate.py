@@ -45,6 +45,33 @@ def carried(new_tab: bool = False) -> dict[str, str]:
     return {k: st.query_params[k] for k in keep if st.query_params.get(k)}
 
 
+KEPT = ("who", "hide")  # what a link into another page carries (``carried``), not a page's own state
+
+
+def remember(page: str) -> None:
+    """Keep ``page``'s address parameters (its state: Pretrain's form, Explore's run and
+    image, ...) in this session, as they stand at the end of each run of it."""
+    st.session_state.setdefault("_page_params", {})[page] = dict(st.query_params.to_dict())
+    st.session_state["_page_now"] = page
+
+
+def restore(page: str) -> None:
+    """Coming back to ``page`` from another page (the sidebar, or a link that carries only
+    ``who``/``hide``), put its parameters back in the address, so its widgets start where they
+    were left: Streamlit forgets the state of a page's widgets as soon as another page is shown,
+    so a Pretrain form set up, left for Augment and come back to was back at its defaults. A
+    link with parameters of its own, a reload and every run on the same page are left alone."""
+    came_from = st.session_state.get("_page_now")
+    kept = st.session_state.get("_page_params", {}).get(page)
+    if came_from is None or came_from == page or not kept:
+        return
+    if any(k not in KEPT for k in st.query_params.to_dict()):
+        return  # a link that says what to show
+    for k, v in kept.items():
+        if k not in KEPT:
+            st.query_params[k] = v
+
+
 # -- parsers: raw URL text -> value, or ValueError saying what was wrong ---------------------
 
 def choice(options: Sequence[str], why: str | None = None) -> Callable[[str], str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, parse_options
 from ssrl_core.pretext import option_range
+from ssrl_core.runs.artifacts import MAP_UMAP
 
 from . import charts, services, urlstate
 from .text import md, one_line
@@ -514,3 +516,88 @@ def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: s
         st.warning(f"{len(missing)} of the chosen runs {warning}.")
         if st.button(button, key=key):
             start_probe_jobs(missing)
+
+
+def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
+    """A results page's empty state (fewer than ``need`` finished runs), then ``st.stop``.
+    With runs queued or training it names them and their progress instead of saying to
+    launch one (a student who has just launched and opened this page must not read that
+    their run is not there), and reruns the page by itself when one finishes, so ``what``
+    (e.g. "its map appears here") shows without a reload. ``recount`` counts the runs the
+    page can show (default: the finished ones), when the page shows more than those."""
+    store = services.store()
+    if not any(r["status"] in services.ACTIVE for r in store.list(limit=100)):
+        st.info(("No finished runs yet." if not finished else
+                 f"This page needs {need} finished runs; there is {finished} so far.")
+                + f" Launch {'one' if need - finished == 1 else 'them'} on the Pretrain page; {what} when "
+                + ("it is" if need - finished == 1 else "they are") + " done.")
+        st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:",
+                     query_params=urlstate.carried())
+        st.stop()
+
+    me = services.current_nickname()
+
+    def line(r: dict) -> str:
+        whose = "yours" if r["nickname"] == me else (f"by {md(r['nickname'])}" if r["nickname"] else "")
+        if r["status"] == "queued":
+            where = "queued"
+        elif r["phase"] == "training":
+            where = f"training, epoch {min(r['epoch'] + 1, r['epochs'])}/{r['epochs']}"
+        elif r["phase"] in (None, "starting"):  # its worker loads the data and builds the method
+            where = "starting"
+        else:  # its features embedded, mapped and probed
+            where = f"evaluating: {r['phase']}"
+        return f"- **{services.run_label(r)}** ({whose + ', ' if whose else ''}{where})"
+
+    @st.fragment(run_every=2.0)
+    def _wait() -> None:  # redrawn every 2 s, so the epochs count up
+        done = recount() if recount else sum(1 for r in store.list(limit=500) if r["status"] == "done")
+        now = sorted((r for r in store.list(limit=100) if r["status"] in services.ACTIVE),
+                     key=lambda r: (r["status"] != "running", r["created"]))
+        if done > finished or not now:  # one finished (or they all ended otherwise): draw the page anew
+            st.rerun(scope="app")
+        have = ("No run has finished yet" if not finished else
+                f"{finished} of the {need} finished runs this page needs are there")
+        st.info(f"{have}; {len(now)} run(s) queued or training:\n" + "\n".join(line(r) for r in now[:5])
+                + ("\n- …" if len(now) > 5 else "") + f"\n\n{what[0].upper() + what[1:]} when "
+                + ("it is" if need - finished == 1 else "they are") + " done: this page updates by itself.",
+                icon=":material/hourglass_top:")
+        st.page_link("../pages/pretrain.py", label="Watch the training on Pretrain", icon=":material/model_training:",
+                     query_params=urlstate.carried())
+
+    _wait()
+    st.stop()
+
+
+def follow_evaluation(run: dict, map_kind: str | None) -> None:
+    """For a run Explore shows before it is done (``services.mapped``): a line saying which
+    step of its evaluation it is in, redrawn every 2 s, that reruns the page when its UMAP
+    replaces the PCA map or the run ends, so the page keeps the promise that the map
+    replaces itself."""
+    if run["status"] != "running":
+        return
+
+    @st.fragment(run_every=2.0)
+    def _follow() -> None:
+        now = services.store().get(run["id"]) or {}
+        kind = "umap" if (Path(run["run_dir"]) / MAP_UMAP).exists() else map_kind  # (not loaded: a file check)
+        if now.get("status") != "running" or kind != map_kind:
+            st.rerun(scope="app")
+        st.caption(f":material/hourglass_top: Still evaluating ({now.get('phase') or 'starting'}): "
+                   + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
+                   + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
+
+    _follow()
+
+
+def rerun_when_runs_finish(finished: int, every: float = 5.0) -> None:
+    """Rerun the page when more than ``finished`` runs are done: a page projected in a class
+    (the Gallery) shows each new run without anyone reloading it."""
+    store = services.store()
+
+    @st.fragment(run_every=every)
+    def _poll() -> None:
+        if sum(1 for r in store.list(status="done", limit=500)) > finished:
+            st.rerun(scope="app")
+
+    _poll()

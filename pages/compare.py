@@ -9,8 +9,7 @@ from app.text import md
 st.title("Compare runs")
 runs = services.finished_runs()
 if len(runs) < 2:
-    st.info("Comparing needs at least two finished runs. Launch them on the Pretrain page.")
-    st.stop()
+    widgets.too_few_runs(len(runs), 2, "the comparison appears here")
 # The page opens on the newest runs of one dataset (the newest run's, or the newest one with two runs or
 # more): runs of different datasets share no images, so their scores and maps say little about each other.
 by_dataset: dict[str, list[dict]] = {}

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from app import readouts, services
+from app import readouts, services, urlstate
 from app.images import grid
 from app.text import md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, custom_datasets, suggest_name
@@ -28,7 +28,7 @@ def import_clicked() -> None:
         ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
     else:
         ss["data_dataset"] = report["name"]
-        ss["data_import_outcome"] = {"report": report, "replaced": replace}
+        ss["data_import_outcome"] = {"report": report, "replaced": replace, "archive": ss.get("data_import_for")}
 
 
 st.title("Data")
@@ -48,14 +48,17 @@ with st.expander("Import your own images"):
     new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
                              help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
     c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
-    if new_name in custom_datasets():
+    outcome = st.session_state.get("data_import_outcome") or {}
+    just_done = ("report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
+                 and outcome.get("archive") == st.session_state.get("data_import_for"))
+    if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
         st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
                     help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
                          "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
                          "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
                          "them. Unticked again after every import.")
-    st.button("Import", key="data_import", disabled=upload is None, on_click=import_clicked)
-    outcome = st.session_state.get("data_import_outcome") or {}
+    st.button("Import", key="data_import", disabled=upload is None or just_done, on_click=import_clicked,
+              help="This archive is imported under this name: choose another archive or name" if just_done else None)
     if "error" in outcome:
         st.error(f"Not imported: {outcome['error']}")
     report = outcome.get("report")
@@ -65,6 +68,8 @@ with st.expander("Import your own images"):
                    + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
                       if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
                    f"{report['train']:,} for training, {report['test']:,} held out for testing.")
+        st.page_link("../pages/pretrain.py", label=f"Pretrain on {report['name']}", icon=":material/model_training:",
+                     query_params={"dataset": report["name"], **urlstate.carried()})
         if report["unlabelled_reason"]:
             st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
         if report["skipped"]:

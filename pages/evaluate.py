@@ -17,8 +17,7 @@ st.markdown(
 )
 runs = services.finished_runs()
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page.")
-    st.stop()
+    widgets.too_few_runs(0, 1, "its accuracies appear here")
 
 controls = not urlstate.hidden("controls")
 dataset = widgets.dataset_picker(runs, key="eval_dataset", hide=not controls)

@@ -10,9 +10,7 @@ from app.text import md
 st.title("Explore")
 runs = services.finished_runs(with_mapping=True)
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page; its map appears here when it is done.")
-    st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:")
-    st.stop()
+    widgets.too_few_runs(0, 1, "its map appears here", recount=lambda: len(services.finished_runs(with_mapping=True)))
 
 controls = not urlstate.hidden("controls")
 top = st.columns([3, 1, 1, 1])
@@ -40,6 +38,8 @@ if stale or coords is None:
     st.warning(stale or "This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.",
                icon=":material/warning:")
     st.stop()
+
+widgets.follow_evaluation(run, kind)  # a run still evaluating: its map and frames arrive by themselves
 
 colour_choices = ["label"] + ds.discrete_factors()
 c1, c2 = st.columns([1, 3])
@@ -176,7 +176,9 @@ with evo_col:
         st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
                    "previous one, so points move rather than jump. Slide to watch the groups form.")
     else:
-        st.caption("This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
+        st.caption("The frames of the map after each epoch are laid out after the run's probes: they appear here "
+                   "when it is done." if run["status"] == "running" else
+                   "This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
 with up_col:
     st.subheader("Neighbours of your own image")
     st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],

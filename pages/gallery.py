@@ -3,20 +3,20 @@ scores and a thumbnail of its map; one click opens it in Explore, ticked runs op
 side in Compare."""
 import streamlit as st
 
-from app import services, urlstate
+from app import services, urlstate, widgets
 from app.text import md
 
 MAX_CARDS = 60
 COLS = 4
 
 st.title("Gallery")
-st.caption("Every finished run on this server, newest first. Open one to explore its map and neighbours; "
-           "tick a few to compare them.")
+st.caption("Every finished run on this server, newest first; runs that finish appear by themselves. Open one "
+           "to explore its map and neighbours; tick a few to compare them.")
 runs = services.finished_runs()
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page; it appears here when it is done.")
-    st.stop()
+    widgets.too_few_runs(0, 1, "it appears here")
 
+widgets.rerun_when_runs_finish(len(runs))  # projected in class: new runs appear by themselves
 controls = not urlstate.hidden("controls")
 c1, c2, c3 = st.columns([1, 1, 2])
 datasets = ["all"] + sorted({r["dataset"] for r in runs})

@@ -1,7 +1,7 @@
 """Start: what the playground is, and a one-click first run."""
 import streamlit as st
 
-from app import services
+from app import services, urlstate
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -18,10 +18,10 @@ st.markdown(
 )
 
 st.subheader("Your first run, in about a minute")
+cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
 c1, c2 = st.columns([2, 3])
 with c1:
     if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
-        cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
         twin = services.active_twin(cfg)  # pressed twice: the run already queued
         rid, refused = (twin, None) if twin else services.submit(cfg)
         if refused:
@@ -32,6 +32,16 @@ with c1:
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
                "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")
+    # in a class, the minute is not what a student waits: say what is ahead, and what is already there
+    ahead = [r for r in services.store().list(limit=200) if r["status"] in services.ACTIVE]
+    if ahead:
+        st.caption(f":material/hourglass_top: {len(ahead)} run(s) are queued or training on this server now; "
+                   "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
+                   "minute.")
+    if done := services.finished_twin(cfg):
+        st.page_link("../pages/explore.py", label="This very run has finished already (the same settings and seed "
+                     "give the same result): open it in Explore", icon=":material/scatter_plot:",
+                     query_params={"run": done["id"], **urlstate.carried()})
 
 st.subheader("Then")
 st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")
@@ -39,3 +49,8 @@ st.page_link("../pages/augment.py", label="See what augmentations do to images",
 st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")
 st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:")
 st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:")
+st.page_link("../pages/learn.py", label="Read how the four families of pretext tasks work, with pictures",
+             icon=":material/menu_book:")
+st.page_link("../pages/lessons.py", label="Follow a lesson: one question, its runs in one click, and a verdict",
+             icon=":material/school:")
+st.page_link("../pages/gallery.py", label="See every finished run of the class", icon=":material/grid_view:")

@@ -17,8 +17,7 @@ INTRO = ("The augmentations a method trains with decide what its features ignore
          "before any training.")
 runs = services.finished_runs()
 if not runs:
-    st.info("No finished runs yet. Launch one on the Pretrain page.")
-    st.stop()
+    widgets.too_few_runs(0, 1, "what its features ignore appears here")
 controls = not urlstate.hidden("controls")
 dataset = widgets.dataset_picker(runs, key="inv_dataset", prefer="shapes", hide=not controls)
 picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="inv_runs", label="Runs", multi=True,

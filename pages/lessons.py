@@ -31,10 +31,9 @@ if hidden("controls") and wanted:
 else:
     st.caption("Each lesson asks one question that the survey or the papers it covers answer, launches the runs "
                "that answer it (reusing finished runs with the same settings), and checks whether the expected "
-               "outcome appeared. "
-               "Share a lesson with a class: add `?lesson=NAME&hide=controls,nav` to this page's link, and leave "
-               "out its `who=…`: that is your nickname, and everyone opening the link would share it.")
+               "outcome appeared. To share one with a class, pick it: its link is given below it.")
     lesson = ui.lesson_picker(lessons, wanted)
+    ui.class_link(lesson)
 
 st.header(lesson.title)
 st.markdown(f"**{lesson.question}**")

@@ -292,3 +292,53 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     }""")
     assert m["page"][0] <= m["page"][1], m  # nothing wider than the phone
     assert m["legend"] >= m["plot"] and m["span"] >= 0.75 * m["width"], m
+
+
+@pytest.fixture
+def app_url_no_worker(ssrl_home):
+    """The app served with no worker of its own (SSRL_NO_AUTOSTART=1): the test finishes runs itself."""
+    env = dict(os.environ, SSRL_HOME=str(ssrl_home), SSRL_NO_AUTOSTART="1")
+    with open(ssrl_home.parent / "streamlit.log", "wb") as log:
+        with served_app(env, log) as url:
+            yield url
+
+
+def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_worker, page, _prepared_runs):
+    """A student on Explore while their run trains, a teacher projecting the Gallery, and a
+    class on a lesson's link when a classmate presses Launch: each sees the change without
+    reloading."""
+    import shutil
+
+    from ssrl_core import lessons as L
+
+    cfg, folder, summary = _prepared_runs("random")  # untrained: prepared in seconds
+    store = RunStore()
+
+    def start(seed: int) -> str:  # a run a worker has taken
+        rid = store.submit(cfg.__class__.from_dict({**cfg.to_dict(), "seed": seed}), nickname="ada")
+        assert store.claim("w")["id"] == rid
+        return rid
+
+    def finish(rid: str) -> None:  # as the worker ends it: its folder written, then the run done
+        shutil.copytree(folder, store.get(rid)["run_dir"])
+        store.finish(rid, "done", summary=summary)
+
+    first = start(1)
+    page.goto(app_url_no_worker + "/explore?who=ada")
+    page.get_by_text(re.compile(r"\(yours, starting\)")).wait_for()
+    page.get_by_text("this page updates by itself").wait_for()
+    finish(first)
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)  # its map, without a reload
+
+    page.goto(app_url_no_worker + "/gallery?hide=nav")
+    page.get_by_text("Open in Explore").first.wait_for()
+    assert page.get_by_text("Open in Explore").count() == 1
+    finish(start(2))
+    page.wait_for_function("document.body.innerText.split('Open in Explore').length - 1 === 2", timeout=30_000)
+
+    page.goto(app_url_no_worker + "/lessons?lesson=tiny&hide=controls,nav")
+    page.get_by_role("button", name=re.compile(r"Launch this lesson")).wait_for()
+    [tiny] = [lesson for lesson in L.load_each()[0] if lesson.id == "tiny"]
+    L.launch(tiny, store)  # a classmate's click, in another browser
+    page.get_by_text("The lesson's runs are queued or training").wait_for(timeout=30_000)
+    assert page.get_by_role("button", name=re.compile(r"Launch this lesson")).count() == 0

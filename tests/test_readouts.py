@@ -36,6 +36,13 @@ def test_mismatches_name_what_makes_a_comparison_unfair():
     # with names, each value says whose it is
     out = readouts.mismatches([same, {**same, "seed": 1}, {**same, "dataset": "shapes"}], ["a", "b", "c"])
     assert out == ["dataset (digits: a, b; shapes: c)", "seed (0: a, c; 1: b)"]
+    # the learning rate, and one method's options: neither is a column of Compare's table
+    sim = {**same, "method": "simclr", "lr": 0.002, "options": {}}
+    out = readouts.mismatches([sim, {**sim, "lr": 1.0}, {**sim, "method": "rotation"}], ["a", "b", "c"])
+    assert out == ["learning rate (0.002: a, c; 1: b)"]
+    out = readouts.mismatches([sim, {**sim, "options": {"temperature": 0.1}}, {**sim, "method": "byol",
+                                                                                 "options": {"tau_base": 0.99}}])
+    assert out == ["simclr options (defaults, temperature=0.1)"]  # byol's own options differ from simclr's by nature
 
 
 def test_epoch_and_probe_series():

@@ -1,0 +1,143 @@
+"""A first-time user's and a teacher's flows through the app: what a page says while runs
+are queued or training, where a step leads next, what survives a reload."""
+from ssrl_core.config import RunConfig
+from ssrl_core.runs.store import RunStore
+
+from .test_app import open_page
+
+
+def test_results_pages_name_the_run_in_training_instead_of_saying_to_launch_one():
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10), nickname="ada")
+    store.claim("w")
+    store.record(rid, {"kind": "step", "epoch": 2, "epochs": 10, "step": 10, "total_steps": 440, "loss": 3.0,
+                       "images_per_s": 900.0, "eta_s": 60.0})
+    store.record(rid, {"kind": "epoch_end", "epoch": 2, "epochs": 10, "loss": 2.75})
+    for page in ("explore", "evaluate", "invariance", "gallery", "compare"):
+        at = open_page(page, who="ada")
+        [info] = at.info
+        assert "Launch" not in info.value, (page, info.value)  # the student has launched: it is training
+        assert "simclr · digits" in info.value and "yours, training, epoch 3/10" in info.value, (page, info.value)
+        assert "updates by itself" in info.value
+    store.finish(rid, "cancelled", error="cancelled by ada")
+    at = open_page("explore", who="ada")  # nothing active any more: the usual advice
+    assert "No finished runs yet. Launch one on the Pretrain page" in at.info[0].value
+
+
+def test_compare_with_one_finished_run_counts_the_one_in_training(finished_run):
+    finished_run("simclr")
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="rotation", epochs=3), nickname="bo")
+    at = open_page("compare", who="ada")
+    [info] = at.info
+    assert "1 of the 2 finished runs" in info.value and "rotation · digits" in info.value
+    assert "by bo, queued" in info.value
+
+
+def test_an_import_leads_on_to_pretraining_on_it_and_offers_no_replacement_of_itself(tmp_path):
+    from .test_classroom import page_links
+    from .test_import_images import make_zip, png
+
+    archive = make_zip(tmp_path / "pets.zip", {"cat/1.png": png(), "cat/2.png": png(),
+                                               "dog/1.png": png((0, 0, 255))}).read_bytes()
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("pets.zip", archive, "application/zip")).run()
+    assert not at.checkbox  # a new name: nothing to replace
+    at.button(key="data_import").click().run()
+    assert "Imported **pets**" in at.success[0].value
+    assert ("pretrain", "dataset=pets") in page_links(at)  # the next step, with the set chosen
+    # right after the import, the page did not ask whether to replace the set it has just made,
+    # and the same archive cannot be imported again by a second click (it became 'pets-2')
+    assert not at.checkbox and at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("pets").run()  # any rerun: still the set just made
+    assert not at.checkbox
+    at.text_input(key="data_import_name").input("pets-bis").run()  # another name: importable again
+    assert not at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("pets").run()
+    assert at.button(key="data_import").disabled
+
+
+def test_explore_keeps_a_run_whose_probes_are_computed_and_says_it_is_still_evaluating(finished_run):
+    from pathlib import Path
+
+    rid = finished_run("simclr")
+    store = RunStore()
+    run_dir = Path(store.get(rid)["run_dir"])
+    from ssrl_core.evaluate.epochs import MAPS, SNAPSHOTS
+
+    (run_dir / "map_umap.npy").unlink()
+    (run_dir / SNAPSHOTS / MAPS).unlink()  # the frames are laid out last
+    for phase in ("umap", "probes: kNN and label efficiency", "map evolution"):
+        with store._conn() as c:  # as the worker leaves it after its accuracies and PCA map
+            c.execute("UPDATE runs SET status='running', phase=?, summary=NULL WHERE id=?", (phase, rid))
+        at = open_page("explore", run=rid)
+        # the map stays on screen through the probes (it vanished after the UMAP: "No finished runs yet")
+        assert not at.info and at.get("plotly_chart"), (phase, [i.value for i in at.info])
+        note = " ".join(c.value for c in at.caption)
+        assert f"Still evaluating ({phase})" in note and "updates by itself" in note
+        assert "when it is done" in note and "finished before they were recorded" not in note
+
+
+def test_start_says_what_a_first_run_waits_for_and_offers_the_one_already_finished():
+    from .test_classroom import page_links
+
+    store = RunStore()
+    quick = RunConfig(dataset="digits", method="simclr", epochs=10)
+    at = open_page()
+    assert "queued or training" not in " ".join(c.value for c in at.caption)
+    assert not [p for p in page_links(at) if p[0] == "explore" and "run=" in p[1]]
+    done = store.submit(quick, nickname="bo")  # a classmate's, finished
+    store.claim("w")
+    store.finish(done, "done", summary={"knn_accuracy": 0.955})
+    for n in range(3):  # and three runs ahead in the queue
+        store.submit(RunConfig(dataset="digits", method="rotation", epochs=10, seed=n), nickname="cy")
+    at = open_page()
+    assert "3 run(s) are queued or training" in " ".join(c.value for c in at.caption)
+    assert ("explore", f"run={done}") in page_links(at)
+
+
+def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
+    at = open_page("lessons", who="teacher")
+    link = at.code[0].value
+    assert link.endswith("/lessons?lesson=four-families&hide=controls,nav") and "who=" not in link
+    at.radio(key="lesson_pick").set_value("collapse").run()
+    assert at.code[0].value.endswith("?lesson=collapse&hide=controls,nav")
+    at = open_page("lessons", lesson="collapse", hide="controls,nav")  # the class's page: no link to share
+    assert not at.code
+
+
+def test_pretrain_keeps_its_form_when_the_student_visits_another_page_and_comes_back():
+    at = open_page("pretrain", who="ada")
+    at.selectbox(key="pt_method").select("rotation").run()
+    at.number_input(key="pt_epochs").set_value(3).run()
+    at.switch_page("../pages/augment.py").run()  # a look at the augmentations, from the sidebar
+    assert at.title[0].value == "Augment"
+    for k in list(at.query_params):  # the sidebar's link carries the nickname only
+        if k != "who":
+            del at.query_params[k]
+    at.switch_page("../pages/pretrain.py").run()
+    assert not at.exception
+    assert at.selectbox(key="pt_method").value == "rotation" and at.number_input(key="pt_epochs").value == 3
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert (run["method"], run["epochs"]) == ("rotation", 3)
+
+
+def test_start_leads_a_newcomer_to_the_lessons_learn_and_the_gallery_too():
+    from .test_classroom import page_links
+
+    linked = {p for p, _ in page_links(open_page())}
+    assert {"lessons", "learn", "gallery"} <= linked  # the teaching pages, not only the tools
+
+
+def test_explore_reached_from_the_sidebar_opens_the_newest_run_not_the_one_seen_before(finished_run):
+    old = finished_run("random")
+    at = open_page("explore", who="ada", run=old)
+    assert at.query_params["run"] == [old] or at.query_params["run"] == old
+    at.switch_page("../pages/pretrain.py").run()
+    new = finished_run("simclr")  # finished meanwhile
+    for k in list(at.query_params):
+        if k != "who":
+            del at.query_params[k]
+    at.switch_page("../pages/explore.py").run()
+    assert at.selectbox(key="explore_run").value == new
