@@ -127,10 +127,11 @@ def finished_twin(cfg) -> dict | None:
     same result), or None."""
     from ssrl_core.lessons import config_key
 
-    want = config_key(cfg, local_worker.device_type())
+    device_type = local_worker.device_type()
+    want = config_key(cfg, device_type)
     for r in store().list(status="done", limit=500):
         try:
-            if r["config"]["method"] == cfg.method and config_key(r["config"], local_worker.device_type()) == want:
+            if r["config"]["method"] == cfg.method and config_key(r["config"], device_type) == want:
                 return r
         except (ValueError, TypeError):  # a run of a set deleted since
             continue
