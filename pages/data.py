@@ -27,7 +27,9 @@ def import_clicked() -> None:
     except ValueError as e:
         ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
     else:
-        ss["data_dataset"] = report["name"]
+        # the page opens on the set just made: the box below starts at the address's ?dataset=
+        ss.pop("data_dataset", None)
+        st.query_params["dataset"] = report["name"]
         ss["data_import_outcome"] = {"report": report, "replaced": replace, "archive": ss.get("data_import_for")}
 
 
@@ -77,7 +79,8 @@ with st.expander("Import your own images"):
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
 
 all_data = services.datasets()
-name = st.selectbox("Dataset", list(all_data), key="data_dataset", format_func=lambda n: f"{n} — {all_data[n]}")
+name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="dataset", default=next(iter(all_data)),
+                         format_func=lambda n: f"{n} — {all_data[n]}")
 ds, error = services.dataset(name)
 if error:
     st.error(error)

@@ -456,3 +456,15 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert lo[0] <= cross["x"][0] <= hi[0] and lo[1] <= cross["y"][0] <= hi[1]  # within the map
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("oops.png", b"not an image", "image/png")).run()
     assert "not an image that can be read" in at.error[0].value
+
+
+def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_the_address():
+    at = open_page("data", dataset="shapes")  # a teacher's link to the set with factors
+    assert at.selectbox(key="data_dataset").value == "shapes"
+    assert "Ground-truth factors" in captions(at)
+    at.selectbox(key="data_dataset").select("digits").run()
+    assert at.query_params.get("dataset") in (None, [], "digits", ["digits"])  # the default may be left out
+    at.selectbox(key="data_dataset").select("shapes").run()
+    assert at.query_params["dataset"] in ("shapes", ["shapes"])  # a reload comes back to it
+    odd = open_page("data", dataset="no-such-set")
+    assert odd.selectbox(key="data_dataset").value == "digits" and "no-such-set" in odd.warning[0].value
