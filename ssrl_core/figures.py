@@ -48,13 +48,6 @@ def _colour_codes(values, value_names: Sequence[str] | None = None) -> tuple[np.
     return codes, [*palette, UNKNOWN]
 
 
-def _colours(values, value_names: Sequence[str] | None = None) -> np.ndarray:
-    """One colour per integer value, from ``_colour_codes``, as a numpy string array made
-    without a Python loop (a 60,000-point map's)."""
-    codes, table = _colour_codes(values, value_names)
-    return np.array(table)[codes]
-
-
 def stepped_colorscale(table: Sequence[str]) -> list[list]:
     """A Plotly colorscale that draws the number i in ``table[i]`` exactly, given
     ``cmin=-0.5, cmax=len(table)-0.5``: one flat band per colour, i at its middle."""
@@ -63,8 +56,10 @@ def stepped_colorscale(table: Sequence[str]) -> list[list]:
 
 
 def colour_of(values, value_names: Sequence[str] | None = None) -> list[str]:
-    """``_colours`` as a list."""
-    return _colours(values, value_names).tolist()
+    """One colour per integer value (``_colour_codes``), made without a Python loop over the
+    points (a 60,000-point map's)."""
+    codes, table = _colour_codes(values, value_names)
+    return np.array(table)[codes].tolist()
 
 
 # groups named on the map itself at most: more names than this cover the points they name
