@@ -164,18 +164,7 @@ def watch_runs() -> None:
     while a classmate's click trained the lesson, and never showed the verdict. One small
     query every 3 s."""
     store = services.store()
-
-    def runs() -> tuple:
-        return tuple((r["id"], r["status"]) for r in store.list(limit=50))
-
-    seen = runs()
-
-    @st.fragment(run_every=3.0)
-    def _watch() -> None:
-        if runs() != seen:
-            st.rerun(scope="app")
-
-    _watch()
+    widgets.rerun_when_changed(lambda: tuple((r["id"], r["status"]) for r in store.list(limit=50)), 3.0)
 
 
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:

@@ -526,7 +526,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     (e.g. "its map appears here") shows without a reload. ``recount`` counts the runs the
     page can show (default: the finished ones), when the page shows more than those."""
     store = services.store()
-    if not any(r["status"] in services.ACTIVE for r in store.list(limit=100)):
+    if not store.count(services.ACTIVE):
         st.info(("No finished runs yet." if not finished else
                  f"This page needs {need} finished runs; there is {finished} so far.")
                 + f" Launch {'one' if need - finished == 1 else 'them'} on the Pretrain page; {what} when "
@@ -551,7 +551,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
 
     @st.fragment(run_every=2.0)
     def _wait() -> None:  # redrawn every 2 s, so the epochs count up
-        done = recount() if recount else sum(1 for r in store.list(limit=500) if r["status"] == "done")
+        done = recount() if recount else store.count(("done",))
         now = sorted((r for r in store.list(limit=100) if r["status"] in services.ACTIVE),
                      key=lambda r: (r["status"] != "running", r["created"]))
         if done > finished or not now:  # one finished (or they all ended otherwise): draw the page anew
@@ -590,14 +590,22 @@ def follow_evaluation(run: dict, map_kind: str | None) -> None:
     _follow()
 
 
-def rerun_when_runs_finish(finished: int, every: float = 5.0) -> None:
-    """Rerun the page when more than ``finished`` runs are done: a page projected in a class
-    (the Gallery) shows each new run without anyone reloading it."""
-    store = services.store()
+def rerun_when_changed(probe, every: float) -> None:
+    """Rerun the page when ``probe()`` (a cheap query of the run store) no longer gives what
+    it gave when the page was drawn, looking every ``every`` seconds: a page shows runs that
+    change on the server without anyone reloading it."""
+    seen = probe()
 
     @st.fragment(run_every=every)
     def _poll() -> None:
-        if sum(1 for r in store.list(status="done", limit=500)) > finished:
+        if probe() != seen:
             st.rerun(scope="app")
 
     _poll()
+
+
+def rerun_when_runs_finish(every: float = 5.0) -> None:
+    """Rerun the page when a run finishes: a page projected in a class (the Gallery) shows
+    each new run without anyone reloading it."""
+    store = services.store()
+    rerun_when_changed(lambda: store.count(("done",)), every)

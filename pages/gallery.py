@@ -16,7 +16,7 @@ runs = services.finished_runs()
 if not runs:
     widgets.too_few_runs(0, 1, "it appears here")
 
-widgets.rerun_when_runs_finish(len(runs))  # projected in class: new runs appear by themselves
+widgets.rerun_when_runs_finish()  # projected in class: new runs appear by themselves
 controls = not urlstate.hidden("controls")
 c1, c2, c3 = st.columns([1, 1, 2])
 datasets = ["all"] + sorted({r["dataset"] for r in runs})

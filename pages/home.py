@@ -33,9 +33,9 @@ with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
                "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
-    ahead = [r for r in services.store().list(limit=200) if r["status"] in services.ACTIVE]
+    ahead = services.store().count(services.ACTIVE)
     if ahead:
-        st.caption(f":material/hourglass_top: {len(ahead)} run(s) are queued or training on this server now; "
+        st.caption(f":material/hourglass_top: {ahead} run(s) are queued or training on this server now; "
                    "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
                    "minute.")
     if done := services.finished_twin(cfg):

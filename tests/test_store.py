@@ -198,3 +198,14 @@ def test_a_run_that_keeps_killing_its_worker_fails_instead_of_holding_the_queue(
         s.record(healthy, {"kind": "epoch_end", "epoch": n, "epochs": 5, "loss": 1.0}, worker=f"h{n}")
         assert s.requeue_orphans({f"h{n}": False, "next": True}.get) == [healthy]
     assert s.get(healthy)["status"] == "queued"
+
+
+def test_count_counts_runs_by_status(tmp_path):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore(tmp_path / "s.sqlite")
+    ids = [store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=s)) for s in range(3)]
+    store.claim("w")
+    store.finish(ids[0], "done", summary={})
+    assert store.count(("done",)) == 1 and store.count(("queued", "running")) == 2 and store.count(("failed",)) == 0

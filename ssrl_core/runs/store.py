@@ -248,6 +248,12 @@ class RunStore:
         with self._conn() as c:
             return [_row(r) for r in c.execute(q, args).fetchall()]
 
+    def count(self, statuses: tuple[str, ...]) -> int:
+        """How many runs have one of ``statuses``: a count, not the rows (a page polls it)."""
+        with self._conn() as c:
+            return c.execute(f"SELECT COUNT(*) FROM runs WHERE status IN ({','.join('?' * len(statuses))})",
+                             statuses).fetchone()[0]
+
     def events(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict]:
         q, args = "SELECT id, t, kind, data FROM events WHERE run_id=? AND id>?", [run_id, after]
         if kind:
