@@ -125,17 +125,10 @@ def active_twin(cfg) -> str | None:
 def finished_twin(cfg) -> dict | None:
     """The newest done run, anyone's, whose resolved config is ``cfg``'s (the same seed: the
     same result), or None."""
-    from ssrl_core.lessons import config_key
+    from ssrl_core.lessons import best_runs
 
-    device_type = local_worker.device_type()
-    want = config_key(cfg, device_type)
-    for r in store().list(status="done", limit=500):
-        try:
-            if r["config"]["method"] == cfg.method and config_key(r["config"], device_type) == want:
-                return r
-        except (ValueError, TypeError):  # a run of a set deleted since
-            continue
-    return None
+    row = best_runs({"run": cfg}, store(), local_worker.device_type())["run"]
+    return row if row and row["status"] == "done" else None
 
 
 def submit(cfg) -> tuple[str | None, str | None]:

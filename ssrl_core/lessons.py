@@ -597,10 +597,10 @@ def config_key(cfg: RunConfig | dict, device_type: str) -> str:
     return c.resolved(device_type).to_json()
 
 
-def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dict]:
-    """For each run of the lesson: ``{"action": "reuse" | "wait" | "submit", "run": row}``.
-    A done run with an identical resolved config is reused; a queued or running one is
-    waited for; otherwise the run must be submitted (``run`` is None)."""
+def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None) -> dict[str, dict | None]:
+    """For each named config, the run of the store with an identical resolved config (the same
+    settings and seed give the same result): a done one first, then a running one, then a
+    queued one, newest first within a status; None where there is none."""
     from .runs import worker
 
     device_type = device_type or worker.device_type()
@@ -622,9 +622,15 @@ def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dic
         have = best.get(key)
         if have is None or rank[row["status"]] < rank[have["status"]]:
             best[key] = row  # newest first within a status
+    return {name: best.get(config_key(cfg, device_type)) for name, cfg in cfgs.items()}
+
+
+def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dict]:
+    """For each run of the lesson: ``{"action": "reuse" | "wait" | "submit", "run": row}``.
+    A done run with an identical resolved config is reused; a queued or running one is
+    waited for; otherwise the run must be submitted (``run`` is None)."""
     out = {}
-    for name, cfg in lesson.runs.items():
-        row = best.get(config_key(cfg, device_type))
+    for name, row in best_runs(lesson.runs, store, device_type).items():
         action = "submit" if row is None else ("reuse" if row["status"] == "done" else "wait")
         out[name] = {"action": action, "run": row}
     return out
