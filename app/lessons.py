@@ -164,7 +164,7 @@ def watch_runs() -> None:
     while a classmate's click trained the lesson, and never showed the verdict. One small
     query every 3 s."""
     store = services.store()
-    widgets.rerun_when_changed(lambda: tuple((r["id"], r["status"]) for r in store.list(limit=50)), 3.0)
+    widgets.rerun_when_changed(lambda: tuple((r["id"], r["status"]) for r in store.recent(50)), 3.0)
 
 
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:

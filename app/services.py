@@ -68,12 +68,25 @@ def evaluation_time(run: dict) -> tuple[float | None, float | None]:
     or None before any phase)."""
     import time
 
-    phases = store().events(run["id"], kind="phase")  # the first comes when training ends
+    claims = store().events(run["id"], kind="claimed")  # this attempt's (a run resumed or requeued had others)
+    phases = store().events(run["id"], kind="phase", after=claims[-1]["id"] if claims else 0)  # the first: training ended
     if not phases:
         return None, None
     now = time.time()
     left = estimate.History(store().list(status="done"), local_worker.device_type()).evaluation_left(run, now - phases[0]["t"])
     return left, now - phases[-1]["t"]
+
+
+def loss_steps(run_id: str) -> list[dict]:
+    """A run's ``step`` events as it trained, one per step: a run that resumed from its
+    checkpoint (cancelled and resumed, or its worker lost) redid the steps after it, so the
+    latest attempt's replace the earlier one's, and steps the earlier attempt got to but the
+    latest has not yet are left out."""
+    steps = store().events(run_id, kind="step")
+    if not steps:
+        return []
+    by_step = {e["step"]: e for e in steps}  # in event order: a later attempt's step wins
+    return [by_step[k] for k in sorted(by_step) if k <= steps[-1]["step"]]
 
 
 def wait_text(seconds: float | None) -> str:
@@ -140,6 +153,17 @@ def submit(cfg) -> tuple[str | None, str | None]:
         return None, f"Not launched: {e}."
     ensure_worker()
     return rid, None
+
+
+def resume(run_id: str) -> str | None:
+    """Put a cancelled run back in the queue (``RunStore.resume``) and make sure a worker
+    runs it: None, or why not (the run is no longer cancelled, a classroom limit...)."""
+    try:
+        store().resume(run_id)
+    except (KeyError, ValueError) as e:
+        return f"Not resumed: {e.args[0] if isinstance(e, KeyError) else e}."
+    ensure_worker()
+    return None
 
 
 def probe_job_running(run_dir: str) -> bool:

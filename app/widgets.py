@@ -9,9 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
-from ssrl_core.config import DEFAULT_AUGMENT, parse_options
+from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import option_range
 from ssrl_core.runs.artifacts import MAP_UMAP
+from ssrl_core.runs.store import in_line
 
 from . import charts, services, urlstate
 from .text import md, one_line
@@ -275,18 +276,18 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     only those are drawn, and the others are counted in one line; runs of the ``shared``
     nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
-    shown = {r["id"]: r["status"] for r in store.list(limit=100) if r["status"] in services.ACTIVE}
+    shown = {r["id"]: r["status"] for r in store.list(services.ACTIVE, limit=1000)}
     active_ids = set(shown)
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
     @st.fragment(run_every=1.0 if active_ids else None)
     def panel() -> None:
-        listed = store.list(limit=100)
+        listed = store.recent(100)
         me = services.current_nickname()
         ended_notices(listed, me, shared)
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
-        queue = sorted((r for r in listed if r["status"] == "queued"), key=lambda r: r["created"])  # as claimed
+        queue = sorted((r for r in listed if r["status"] == "queued"), key=in_line)  # as claimed
         now = {r["id"]: r["status"] for r in running + queue}
         if any(now.get(i) != status for i, status in shown.items()):
             # a run the page showed as active has started or ended: redraw what depends on it (the runs
@@ -353,7 +354,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                                        "the embedding, map and probes take minutes on a CPU.")
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
                           help=COLLAPSE_HELP)
-                steps = store.events(r["id"], kind="step")
+                steps = services.loss_steps(r["id"])
                 if len(steps) >= 2:
                     chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
                                     key=f"loss_{r['id']}")
@@ -375,6 +376,71 @@ def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
 
 
 RECENT_S = 15 * 60
+
+# the run settings the Pretrain form has a box for: RunConfig field -> its address parameter
+FORM_PARAMS = {"dataset": "dataset", "method": "method", "augment": "augment", "encoder": "encoder",
+               "epochs": "epochs", "batch_size": "batch", "lr": "lr", "seed": "seed", "options": "options"}
+
+
+def form_params(config: dict) -> tuple[dict[str, str], list[str]]:
+    """The Pretrain page's address parameters that set its form to a run's ``config`` (as
+    submitted), and, as 'name value', the run's settings that the form has no box for and
+    that differ from their defaults (the CLI's weight decay, device, evaluation...)."""
+    defaults = RunConfig.__dataclass_fields__
+    params = {}
+    for field, param in FORM_PARAMS.items():
+        value = config.get(field)
+        if value is None or value == {}:  # the dataset's default augmentations or batch; no options
+            continue
+        params[param] = (options_text(value) if field == "options" else
+                         f"{value:g}" if isinstance(value, float) else str(value))
+    other = [f"{k.replace('_', ' ')} {config[k]}" for k, f in defaults.items()
+             if k not in FORM_PARAMS and k in config and config[k] != f.default]
+    return params, other
+
+
+def settings_button(run: dict, where, key: str, label: str = "Change its settings and launch again") -> None:
+    """A button that opens Pretrain with its form set to ``run``'s settings, to change one
+    and launch (a failed run's batch, a finished run's seed). The form's boxes start from
+    the address when they are drawn anew, so the boxes this session drew are dropped first."""
+    params, other = form_params(run["config"])
+    if where.button(label, key=key, icon=":material/tune:",
+                    help="Opens Pretrain with every box set as this run was; nothing is launched until you press "
+                         "Launch"):
+        for k in [k for k in st.session_state if str(k).startswith("pt_") and not str(k).startswith(("pt_launch", "pt_again"))]:
+            del st.session_state[k]
+        st.session_state["_form_from"] = (run["id"], other)
+        st.switch_page("../pages/pretrain.py", query_params={**params, **urlstate.carried()})
+
+
+def form_from_note() -> None:
+    """On Pretrain, after ``settings_button``: which run's settings the form holds, and the
+    ones it could not take."""
+    if (came := st.session_state.pop("_form_from", None)) is None:
+        return
+    rid, other = came
+    st.info(f"The form below is set to run {rid}'s settings: change what you want, then Launch."
+            + (f" Not carried (the form has no box for them): {md(', '.join(other))}; `python -m ssrl_core submit` "
+               "takes them." if other else ""), icon=":material/tune:")
+
+
+def resume_button(run: dict, where, key: str) -> None:
+    """Resume a cancelled run of one's own (``services.resume``): back in the queue, behind
+    the runs waiting now, continuing from the checkpoint of the last epoch it finished."""
+    done, epochs = run["epoch"], run["epochs"]
+    label, what = (("Queue it again", "it had finished no epoch, so it starts over") if not done else
+                   ("Resume its evaluation", "its training had finished, so only the evaluation runs")
+                   if done >= epochs else
+                   (f"Resume from epoch {done}", f"it trains epochs {done + 1} to {epochs} from the checkpoint of "
+                                                 f"epoch {done}"))
+    if where.button(label, key=key, icon=":material/play_arrow:",
+                    help=f"Put it back in the queue, behind the runs waiting now; {what}."):
+        refused = services.resume(run["id"])
+        if refused:
+            where.warning(refused)
+            return
+        st.session_state["_toast"] = f"Queued {run['id']} again"  # shown after the rerun
+        st.rerun(scope="app")
 
 
 def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) -> None:
@@ -401,8 +467,10 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
                            query_params={"run": r["id"], **urlstate.carried()})
         elif r["status"] == "failed":
             text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
+            settings_button(r, text, key=f"again_{r['id']}")
         else:
             text.info(f"{whose} **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")
+            resume_button(r, text, key=f"resume_{r['id']}")
         if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])
             st.rerun()
@@ -427,11 +495,12 @@ def nickname_input() -> None:
     urlstate.write("who", services.current_nickname(), None)
 
 
-def runs_table(limit: int = 50) -> None:
+def runs_table(limit: int = 50) -> list[dict]:
+    """The ``limit`` newest runs in a table (returned, for ``run_actions``)."""
     runs = services.store().list(limit=limit)
     if not runs:
         st.caption("No runs yet.")
-        return
+        return runs
     rows = []
     for r in runs:
         s = r["summary"] or {}
@@ -451,6 +520,28 @@ def runs_table(limit: int = 50) -> None:
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
                   note=st.column_config.TextColumn(width="medium"))  # "large" pushed kNN off-screen
+    return runs
+
+
+def run_actions(runs: list[dict]) -> None:
+    """Under the runs table: pick any run of it to set the form to its settings (to change
+    one and launch), or one's own cancelled run to resume."""
+    if not runs:
+        return
+    me = services.current_nickname()
+    with st.expander("Launch a run again with changes, or resume a cancelled one"):
+        by_id = {r["id"]: r for r in runs}
+        rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
+                           format_func=lambda i: f"{services.run_label(by_id[i])} — {by_id[i]['status']}"
+                           + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or 'someone'}"))
+        run = by_id[rid]
+        left, right = st.columns(2)
+        settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
+        if run["status"] == "cancelled" and run["nickname"] == me:
+            resume_button(run, right, key="pt_again_resume")
+        elif run["status"] == "cancelled":
+            right.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
+                          "(`python -m ssrl_core resume` can).")
 
 
 def probe_jobs_panel(runs: list[dict], key: str) -> None:
@@ -552,8 +643,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     @st.fragment(run_every=2.0)
     def _wait() -> None:  # redrawn every 2 s, so the epochs count up
         done = recount() if recount else store.count(("done",))
-        now = sorted((r for r in store.list(limit=100) if r["status"] in services.ACTIVE),
-                     key=lambda r: (r["status"] != "running", r["created"]))
+        now = sorted(store.list(services.ACTIVE, limit=100), key=lambda r: (r["status"] != "running", in_line(r)))
         if done > finished or not now:  # one finished (or they all ended otherwise): draw the page anew
             st.rerun(scope="app")
         have = ("No run has finished yet" if not finished else

@@ -201,9 +201,11 @@ with up_col:
 st.divider()
 st.subheader("Export and reproduce")
 export_key = f"explore_export_{run['id']}"
-if st.button("Prepare the export", key="explore_export", help="Run card, embeddings, checkpoint, figures and the "
+b1, b2 = st.columns(2)
+if b1.button("Prepare the export", key="explore_export", help="Run card, embeddings, checkpoint, figures and the "
              "command that trains this run again (`python -m ssrl_core export` does the same)."):
     st.session_state[export_key] = True
+widgets.settings_button(run, b2, key="explore_again", label="Train it again with changes")
 if st.session_state.get(export_key):
     try:
         with st.spinner(f"Writing the export of {len(ds):,} images' embeddings (once per run; "

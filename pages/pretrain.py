@@ -27,6 +27,7 @@ for name, m in METHODS.items():
     families.setdefault(m.family, []).append(name)
 
 controls, advanced = not urlstate.hidden("controls"), not urlstate.hidden("advanced")
+widgets.form_from_note()
 left, right = st.columns([2, 3], gap="large")
 with left:
     all_data = services.datasets()
@@ -148,4 +149,4 @@ with right:
 
 if controls:
     st.subheader("All runs")
-    widgets.runs_table()
+    widgets.run_actions(widgets.runs_table())

@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "A run that has already ended is refused (exit 2).")
     p.add_argument("id", help="a run id from `runs`")
 
+    p = sub.add_parser("resume", help="put a cancelled run back in the queue; it continues from its checkpoint",
+                       description="Put a cancelled run back in the queue, behind the runs queued now. The worker "
+                                   "that takes it continues from the last epoch it finished (its folder's "
+                                   "checkpoint), or starts it over if it was cancelled before it started. "
+                                   "Refused (exit 2, nothing changed) for a run that was not cancelled, or when "
+                                   "a classroom limit is reached for its nickname or the queue (as `submit`).")
+    p.add_argument("id", help="a cancelled run's id from `runs`")
+
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
                                    "(default one per GPU, or one on a CPU machine); this worker takes the "
@@ -381,6 +389,17 @@ def cmd_cancel(args) -> int:
     return 0
 
 
+def cmd_resume(args) -> int:
+    from .runs.store import RunStore
+
+    store = RunStore()
+    store.resume(args.id)
+    run = store.get(args.id)
+    print(f"queued: continues from epoch {run['epoch']} of {run['epochs']}" if run["epoch"] else
+          "queued: starts from the beginning (it had finished no epoch)")
+    return 0
+
+
 def cmd_worker(args) -> int:
     from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker, worker_count
@@ -565,5 +584,5 @@ def cmd_export(args) -> int:
 
 
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
-            "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "worker": cmd_worker, "list": cmd_list,
+            "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume, "worker": cmd_worker, "list": cmd_list,
             "import-images": cmd_import_images, "bench": cmd_bench, "lesson": cmd_lesson}

@@ -44,6 +44,10 @@ def test_queued_runs_start_when_the_earliest_free_worker_reaches_them():
     assert two == pytest.approx({"q0": 0, "q1": 22, "q2": 27})  # the idle worker starts q0 now
     # the queue order is the submission order, whatever order the rows come in
     assert start_estimates(HISTORY + [running] + q[::-1], workers=1, device_type="cpu", now=NOW) == one
+    # a cancelled run resumed after q2 was queued waits behind it, and trains only its epochs left
+    resumed = {**row("old", "queued", 1, epochs=5), "queued_at": 30, "epoch": 3}  # 2 * 2 + 12 = 16 s
+    assert start_estimates(HISTORY + [running] + q + [resumed, row("q3", "queued", 40, epochs=5)], workers=1,
+                           device_type="cpu", now=NOW) == pytest.approx({**one, "old": 93, "q3": 109})
 
 
 def test_no_estimate_behind_a_run_nothing_like_has_finished():

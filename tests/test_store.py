@@ -4,7 +4,7 @@ import time
 import pytest
 
 from ssrl_core.config import RunConfig
-from ssrl_core.runs.store import RunStore
+from ssrl_core.runs.store import _SCHEMA, LimitReached, RunStore
 
 
 def test_submit_list_and_progress_events():
@@ -57,6 +57,61 @@ def test_cancel_queued_running_and_finished():
         s.request_cancel(b)
     with pytest.raises(KeyError, match="no run with id"):
         s.request_cancel("nope")
+
+
+def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes(monkeypatch):
+    s = RunStore()
+    early = s.submit(RunConfig(method="random"), nickname="ada")
+    s.claim("w")
+    s.request_cancel(early)
+    s.finish(early, "cancelled", error="cancelled at epoch 2, step 3", worker="w")
+    later = s.submit(RunConfig(method="random", seed=1), nickname="bo")  # queued after early was submitted
+    s.resume(early)
+    run = s.get(early)
+    assert run["status"] == "queued" and run["error"] is None and run["finished"] is None
+    assert not run["cancel_requested"] and run["phase"] == "resumed"
+    assert [e["kind"] for e in s.events(early)][-1] == "queued_again"
+    # submitted first, but resumed after `later` was queued: it waits behind it
+    assert s.claim("w")["id"] == later and s.claim("w")["id"] == early
+    s.finish(early, "done", worker="w")
+    s.finish(later, "failed", error="boom", worker="w")
+    with pytest.raises(ValueError, match="is done, not cancelled"):
+        s.resume(early)
+    with pytest.raises(ValueError, match="is failed, not cancelled.*changed settings"):
+        s.resume(later)
+    queued = s.submit(RunConfig(method="random", seed=2))
+    with pytest.raises(ValueError, match="is queued, not cancelled"):
+        s.resume(queued)
+    with pytest.raises(KeyError, match="no run with id"):
+        s.resume("nope")
+    # the classroom limits count a resumed run for its nickname, as a submit
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_PER_NICKNAME", "1")
+    mine = s.submit(RunConfig(method="random", seed=3), nickname="cy")
+    s.request_cancel(mine)
+    s.submit(RunConfig(method="random", seed=4), nickname="cy")
+    with pytest.raises(LimitReached, match="'cy' already has 1 runs"):
+        s.resume(mine)
+    assert s.get(mine)["status"] == "cancelled"  # refused: nothing changed
+
+
+def test_an_older_store_gets_the_new_columns_and_recent_lists_every_active_run(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as c:  # a store made before queued_at existed
+        c.executescript(_SCHEMA.replace(",\n    queued_at REAL", ""))
+        c.execute("INSERT INTO runs (id, created, status, config, run_dir) VALUES ('old', 1, 'cancelled', ?, '/x')",
+                  (RunConfig(method="random").to_json(),))
+    assert "queued_at" not in {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(runs)")}
+    s = RunStore(path)
+    assert s.get("old")["queued_at"] is None and s.get("old")["status"] == "cancelled"
+    news = [s.submit(RunConfig(method="random", seed=i)) for i in range(3)]
+    for rid in news:
+        s.request_cancel(rid)
+    s.resume("old")  # the oldest run, queued again
+    assert [r["id"] for r in s.list(limit=2)] == news[:0:-1]  # the newest two by submission
+    assert {r["id"] for r in s.recent(2)} == {"old", *news[1:]}  # and the active one besides
+    assert [r["id"] for r in s.list(("queued", "running"))] == ["old"]
 
 
 def test_stale_running_runs_go_back_to_the_queue():

@@ -105,21 +105,36 @@ def test_two_workers_share_the_queue_a_killed_ones_run_resumes_and_stops_say_why
     assert store.get(quick)["status"] == "done"
 
 
-def test_cancel_a_running_run_through_the_store():
+def test_cancel_a_running_run_through_the_store_and_resume_it_from_its_checkpoint(capsys):
+    from ssrl_core.cli import main
+
     store = RunStore()
-    rid = store.submit(RunConfig(dataset="digits", method="rotation", epochs=20, batch_size=128))
+    rid = store.submit(RunConfig(dataset="digits", method="rotation", epochs=3, batch_size=128, evaluation="basic"))
     proc = _start_worker("--once")
     try:
-        _wait(lambda: store.get(rid)["phase"] == "training", 120, "training to start")
+        _wait(lambda: store.get(rid)["epoch"] >= 1, 120, "an epoch to finish")
         t0 = time.time()
         store.request_cancel(rid)
         _wait(lambda: store.get(rid)["status"] == "cancelled", 30, "the cancel")
         assert time.time() - t0 < 10
-        assert "cancelled" in store.get(rid)["error"]
+        stopped = store.get(rid)
+        assert "cancelled" in stopped["error"] and "python -m ssrl_core resume" in stopped["error"]
+        proc.communicate(timeout=30)
+        assert 1 <= stopped["epoch"] < 3
+        assert main(["resume", rid]) == 0
+        assert capsys.readouterr().out.strip() == f"queued: continues from epoch {stopped['epoch']} of 3"
+        proc = _start_worker("--once")
+        _wait(lambda: store.get(rid)["status"] in FINISHED, 120, "the resumed run")
         proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    run = store.get(rid)
+    assert run["status"] == "done" and run["error"] is None, run["error"]
+    # the second attempt took over at the checkpoint: it trained the epochs left, not all 3
+    assert [e["epoch"] for e in store.events(rid, kind="resumed")] == [stopped["epoch"]]
+    assert [e["epoch"] for e in store.events(rid, kind="epoch_end")] == [1, 2, 3]  # none trained twice
+    assert main(["resume", rid]) == 2 and "is done, not cancelled" in capsys.readouterr().err
 
 
 def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..config import RunConfig
 from ..pretext import METHODS
+from .store import in_line
 
 
 def _resolved(config: dict, device_type: str) -> RunConfig | None:
@@ -51,8 +52,10 @@ class History:
     def _tail(self, c: RunConfig) -> float | None:
         return self.tail.get((c.dataset, c.encoder, c.evaluation), self.tail.get((c.dataset,)))
 
-    def duration(self, config: dict) -> float | None:
-        """Seconds from start to end of a run with this (submitted) config, or None."""
+    def duration(self, config: dict, epochs_done: int = 0) -> float | None:
+        """Seconds from start to end of a run with this (submitted) config, or None; with
+        ``epochs_done`` (a run requeued or resumed, continuing from its checkpoint) the
+        epochs left only."""
         c = _resolved(config, self.device_type)
         tail = None if c is None else self._tail(c)
         if tail is None:
@@ -60,7 +63,7 @@ class History:
         if not METHODS[c.method].trainable or c.epochs == 0:
             return tail
         per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
-        return None if per_epoch is None else per_epoch * c.epochs + tail
+        return None if per_epoch is None else per_epoch * max(0, c.epochs - epochs_done) + tail
 
     def evaluation_left(self, run: dict, evaluating_for: float) -> float | None:
         """Seconds a run past its training has left: what came after training (embedding,
@@ -90,7 +93,7 @@ def start_estimates(runs: list[dict], workers: int, device_type: str, now: float
     now = time.time() if now is None else now
     history = History([r for r in runs if r["status"] == "done"], device_type)
     running = [r for r in runs if r["status"] == "running"]
-    queue = sorted((r for r in runs if r["status"] == "queued"), key=lambda r: r["created"])
+    queue = sorted((r for r in runs if r["status"] == "queued"), key=in_line)
     free = [history.remaining(r, now) for r in running]
     if None in free or workers < 1:
         return {}
@@ -100,7 +103,7 @@ def start_estimates(runs: list[dict], workers: int, device_type: str, now: float
     for r in queue:
         t = heapq.heappop(free)
         out[r["id"]] = t
-        d = history.duration(r["config"])
+        d = history.duration(r["config"], r.get("epoch") or 0)
         if d is None:
             break
         heapq.heappush(free, t + d)

@@ -4,7 +4,8 @@ the worker (claims, progress, results). Nothing is shared in memory between them
 Statuses: queued -> running -> done | failed | cancelled. A queued run is claimed by
 exactly one worker (an UPDATE ... WHERE status='queued' inside BEGIN IMMEDIATE); a
 running run whose worker is gone goes back to the queue and resumes from its last
-checkpoint (``requeue_orphans``). A worker's progress, heartbeat and result are written
+checkpoint (``requeue_orphans``), keeping its place in line; a cancelled run put back in
+the queue (``resume``) continues from its checkpoint too, at the end of the line. A worker's progress, heartbeat and result are written
 only while the run is still its own, so a worker that lost its run cannot overwrite it.
 
 Classroom limits (``Limits``, from environment variables) are checked inside the same
@@ -55,7 +56,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished REAL,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
-    summary TEXT
+    summary TEXT,
+    queued_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created);
 CREATE TABLE IF NOT EXISTS events (
@@ -67,6 +69,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
+# columns added since the first stores were made: (name, SQL type), added to an older store on open
+_ADDED = (("queued_at", "REAL"),)
 
 
 class LimitReached(ValueError):
@@ -117,6 +121,12 @@ class Limits:
                    probe_jobs=_env_number("SSRL_MAX_PROBE_JOBS", d.probe_jobs))
 
 
+def in_line(run: dict) -> float:
+    """A queued run's place in line: the worker takes the smallest first. When it was
+    submitted, or last resumed (``RunStore.resume``)."""
+    return run.get("queued_at") or run["created"]
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
@@ -128,6 +138,14 @@ class RunStore:
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
+            have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
+            for name, kind in _ADDED:
+                if name not in have:
+                    try:
+                        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as e:  # another process added it first
+                        if "duplicate column" not in str(e):
+                            raise
 
     @contextmanager
     def _conn(self):
@@ -238,15 +256,27 @@ class RunStore:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return _row(row) if row else None
 
-    def list(self, status: str | None = None, limit: int = 200) -> list[dict]:
+    def list(self, status: str | tuple[str, ...] | None = None, limit: int = 200) -> list[dict]:
+        """The newest ``limit`` runs (by submission), of one status or several, or all."""
         q, args = "SELECT * FROM runs", []
         if status:
-            q += " WHERE status=?"
-            args.append(status)
+            statuses = (status,) if isinstance(status, str) else tuple(status)
+            q += f" WHERE status IN ({','.join('?' * len(statuses))})"
+            args += statuses
         q += " ORDER BY created DESC LIMIT ?"
         args.append(limit)
         with self._conn() as c:
             return [_row(r) for r in c.execute(q, args).fetchall()]
+
+    def recent(self, limit: int = 100) -> list[dict]:
+        """The newest ``limit`` runs and every queued or running run besides, newest first, in
+        one query: what a live panel shows (a cancelled run resumed long after it was submitted
+        is queued, but may be older than the newest ``limit``)."""
+        with self._conn() as c:
+            rows = c.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') OR id IN "
+                             "(SELECT id FROM runs ORDER BY created DESC LIMIT ?) ORDER BY created DESC",
+                             (limit,)).fetchall()
+        return [_row(r) for r in rows]
 
     def count(self, statuses: tuple[str, ...]) -> int:
         """How many runs have one of ``statuses``: a count, not the rows (a page polls it)."""
@@ -286,6 +316,34 @@ class RunStore:
             c.execute("COMMIT")
         return status
 
+    def resume(self, run_id: str, limits: Limits | None = None) -> None:
+        """Put a cancelled run back in the queue, behind the runs queued now; the worker that
+        takes it continues from its last finished epoch's checkpoint (``train.pretrain``), or
+        starts it over when there is none (cancelled before it started). The classroom limits
+        count it for its nickname, as a submit. Raises KeyError (no such run), ValueError (a
+        run that was not cancelled, saying what it is) or ``LimitReached``."""
+        limits = limits or Limits.from_env()
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT status, nickname FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is None:
+                    raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+                if row["status"] != "cancelled":
+                    raise ValueError(f"run {run_id} is {row['status']}, not cancelled: only a cancelled run can be "
+                                     "resumed" + (" (launch a failed one again with changed settings)"
+                                                  if row["status"] == "failed" else ""))
+                self._check_limits(c, row["nickname"], limits)
+                now = time.time()
+                c.execute("UPDATE runs SET status='queued', queued_at=?, finished=NULL, error=NULL, worker=NULL, "
+                          "cancel_requested=0, phase='resumed' WHERE id=? AND status='cancelled'", (now, run_id))
+                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                          (run_id, now, "queued_again", json.dumps({})))
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
     def cancel_requested(self, run_id: str) -> bool:
         with self._conn() as c:
             row = c.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -297,7 +355,8 @@ class RunStore:
         now = time.time()
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY created LIMIT 1").fetchone()
+            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY COALESCE(queued_at, created) "
+                            "LIMIT 1").fetchone()
             if row is None:
                 c.execute("COMMIT")
                 return None
