@@ -399,16 +399,23 @@ def form_params(config: dict) -> tuple[dict[str, str], list[str]]:
     return params, other
 
 
+def form_prefix() -> str:
+    """The key prefix of the Pretrain form's widgets: 'pt', then 'pt1', 'pt2'... each time
+    ``settings_button`` sets the form from a run. The browser keeps a widget's value under its
+    key whatever the address then says, so the form's boxes get new keys: new widgets, which
+    start from the address."""
+    gen = st.session_state.get("_form_gen", 0)
+    return f"pt{gen}" if gen else "pt"
+
+
 def settings_button(run: dict, where, key: str, label: str = "Change its settings and launch again") -> None:
     """A button that opens Pretrain with its form set to ``run``'s settings, to change one
-    and launch (a failed run's batch, a finished run's seed). The form's boxes start from
-    the address when they are drawn anew, so the boxes this session drew are dropped first."""
+    and launch (a failed run's batch, a finished run's seed)."""
     params, other = form_params(run["config"])
     if where.button(label, key=key, icon=":material/tune:",
                     help="Opens Pretrain with every box set as this run was; nothing is launched until you press "
                          "Launch"):
-        for k in [k for k in st.session_state if str(k).startswith("pt_") and not str(k).startswith(("pt_launch", "pt_again"))]:
-            del st.session_state[k]
+        st.session_state["_form_gen"] = st.session_state.get("_form_gen", 0) + 1
         st.session_state["_form_from"] = (run["id"], other)
         st.switch_page("../pages/pretrain.py", query_params={**params, **urlstate.carried()})
 

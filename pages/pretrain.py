@@ -28,10 +28,11 @@ for name, m in METHODS.items():
 
 controls, advanced = not urlstate.hidden("controls"), not urlstate.hidden("advanced")
 widgets.form_from_note()
+pt = widgets.form_prefix()  # the form's widget keys: new ones once a run's settings were put in it
 left, right = st.columns([2, 3], gap="large")
 with left:
     all_data = services.datasets()
-    dataset = urlstate.selectbox("Dataset", list(all_data), key="pt_dataset", param="dataset", default="digits",
+    dataset = urlstate.selectbox("Dataset", list(all_data), key=f"{pt}_dataset", param="dataset", default="digits",
                                  hide=not controls, format_func=lambda n: f"{n} — {all_data[n]}")
     missing = check_files(dataset)  # the disk only: no download on a page load
     ds = data_error = None
@@ -45,13 +46,13 @@ with left:
     method_names = [n for fam in families.values() for n in fam]
     refused: dict[str, str] = {}
     # the encoder box comes below; its value from this session (or the link) marks what it cannot train
-    encoder_now = st.session_state.get("pt_encoder", st.query_params.get("encoder", "auto"))
+    encoder_now = st.session_state.get(f"{pt}_encoder", st.query_params.get("encoder", "auto"))
     if shape:
         with st.spinner(f"Checking which pretext tasks can train on {dataset}…"):
             refused = services.refused_methods(dataset, method_names, shape,
                                                encoder_now if encoder_now in ENCODERS else "auto")
     linked_method = st.query_params.get("method", "simclr")
-    method = urlstate.selectbox("Pretext task", method_names, key="pt_method", param="method", default="simclr",
+    method = urlstate.selectbox("Pretext task", method_names, key=f"{pt}_method", param="method", default="simclr",
                                 hide=not controls,
                                 format_func=lambda n: f"{METHODS[n].family}: {n}"
                                 + (f" ({refused[n]})" if n in refused else ""))
@@ -59,28 +60,28 @@ with left:
         st.query_params.pop("options", None)
     if controls:
         st.caption(f"**{method}** — {METHODS[method].summary}.")
-    spec = widgets.augment_picker("pt", dataset, param="augment", hide=not controls)
-    encoder = urlstate.selectbox("Encoder", ["auto"] + list(ENCODERS), key="pt_encoder", param="encoder", default="auto",
+    spec = widgets.augment_picker(pt, dataset, param="augment", hide=not controls)
+    encoder = urlstate.selectbox("Encoder", ["auto"] + list(ENCODERS), key=f"{pt}_encoder", param="encoder", default="auto",
                                  hide=not controls,
                                  format_func=lambda e: (f"auto — {METHODS[method].preferred_encoder} for {method}"
                                                         if METHODS[method].preferred_encoder else
                                                         "auto — cnn-small on CPU, resnet18 on a GPU") if e == "auto"
                                  else f"{e} — {ENCODERS[e]}")
     c1, c2 = st.columns(2)
-    epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key="pt_epochs", param="epochs", hide=not controls,
+    epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key=f"{pt}_epochs", param="epochs", hide=not controls,
                                    container=c1)
     show_advanced = controls and advanced
-    batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"pt_batch_{dataset}",
+    batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"{pt}_batch_{dataset}",
                                   param="batch", hide=not show_advanced, container=c2,
                                   help="images per optimiser step; small sets default to small batches, so that "
                                        "a few epochs still make many steps")
     c3, c4 = st.columns(2)
-    lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key="pt_lr", param="lr", hide=not show_advanced,
+    lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key=f"{pt}_lr", param="lr", hide=not show_advanced,
                                container=c3, format="%.5f")
-    seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key="pt_seed", param="seed", hide=not show_advanced,
+    seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"{pt}_seed", param="seed", hide=not show_advanced,
                                  container=c4)
     sized = default_options(dataset, method)  # an imported set's defaults fit its size; keyed per set, as the batch
-    options = widgets.method_options(METHODS[method], key=f"pt_opt_{method}" + (f"_{dataset}" if sized else ""),
+    options = widgets.method_options(METHODS[method], key=f"{pt}_opt_{method}" + (f"_{dataset}" if sized else ""),
                                      param="options", hide=not show_advanced, sized=sized)
     if controls and not show_advanced and options:
         st.caption(f"{method} options from the link: `{widgets.options_text(options)}`.")

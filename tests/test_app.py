@@ -85,12 +85,62 @@ def test_pretrain_launches_validates_and_cancels():
     # the live panel lists it with a cancel button that works
     at.button(key=f"cancel_{run['id']}").click().run()
     assert RunStore().get(run["id"])["status"] == "cancelled"
+    # and the notice of its end offers to queue it again (it finished no epoch: it starts over)
+    again = at.button(key=f"resume_{run['id']}")
+    assert again.label == "Queue it again" and "starts over" in again.help
+    again.click().run()
+    assert RunStore().get(run["id"])["status"] == "queued" and len(RunStore().list()) == 1
+    RunStore().request_cancel(run["id"])
+    at.run()
 
     # a dataset whose files are missing is refused before anything is queued
     at.selectbox(key="pt_dataset").select("mnist").run()
     at.button(key="pt_launch").click().run()
     assert "Not launched" in at.error[0].value and "mnist" in at.error[0].value
     assert len(RunStore().list()) == 1
+
+
+def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_its_epoch():
+    at = open_page("pretrain")
+    me, store = at.session_state["nickname"], RunStore()
+    failed = store.submit(RunConfig(dataset="digits", method="simsiam", epochs=7, batch_size=64, lr=5e-4, seed=3,
+                                    augment="crop,flip", options={"stop_gradient": False}, weight_decay=0.05),
+                          nickname=me)
+    cancelled = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5), nickname=me)
+    theirs = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5, seed=1), nickname="bo")
+    for rid, epoch in ((failed, 2), (cancelled, 3), (theirs, 1)):
+        store.claim("w")
+        store.record(rid, {"kind": "epoch_end", "epoch": epoch, "epochs": 5, "loss": 1.0}, worker="w")
+    store.finish(failed, "failed", error="its worker stopped 3 times", worker="w")
+    for rid in (cancelled, theirs):
+        store.finish(rid, "cancelled", error="cancelled at epoch 4, step 2", worker="w")
+    at.run()
+    # the cancelled run continues from the checkpoint of the epoch it finished, behind the queue
+    resume = at.button(key=f"resume_{cancelled}")
+    assert resume.label == "Resume from epoch 3" and "epochs 4 to 5" in resume.help
+    resume.click().run()
+    assert store.get(cancelled)["status"] == "queued" and store.get(cancelled)["phase"] == "resumed"
+    assert len(store.list()) == 3  # the same run, not a new one
+    # someone else's cancelled run: its owner resumes it, not this session
+    at.selectbox(key="pt_again_pick").select(theirs).run()
+    assert not [b for b in at.button if b.key == "pt_again_resume"] and "Only bo can resume it" in captions(at)
+    # the failed run's settings fill the form, after this session changed its boxes
+    at.selectbox(key="pt_method").select("byol").run()
+    at.number_input(key="pt_epochs").set_value(2).run()
+    at.button(key=f"again_{failed}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    # (in new boxes, pt1_…: a browser keeps a box's value under its key, whatever the address says)
+    assert at.selectbox(key="pt1_method").value == "simsiam" and at.number_input(key="pt1_epochs").value == 7
+    assert at.number_input(key="pt1_batch_digits").value == 64 and at.number_input(key="pt1_seed").value == 3
+    assert at.number_input(key="pt1_lr").value == 5e-4 and at.checkbox(key="pt1_opt_simsiam_stop_gradient").value is False
+    assert at.selectbox(key="pt1_preset").value == "custom…" and at.multiselect(key="pt1_ops").value == ["crop", "flip"]
+    note = " ".join(i.value for i in at.info)
+    assert f"set to run {failed}'s settings" in note and "weight decay 0.05" in note
+    at.button(key="pt_launch").click().run()
+    newest = store.list(limit=1)[0]
+    assert newest["id"] not in (failed, cancelled, theirs)
+    assert {k: v for k, v in newest["config"].items() if k != "weight_decay"} == \
+        {k: v for k, v in store.get(failed)["config"].items() if k != "weight_decay"}
 
 
 def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname(monkeypatch):

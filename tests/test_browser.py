@@ -214,7 +214,8 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
 
 def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app_url, page):
     """Ada's page lists Dave's run: its Cancel opens a small confirmation first; a reload
-    keeps Ada's nickname (it lives in the address)."""
+    keeps Ada's nickname (it lives in the address); Dave's settings then fill Ada's form, over
+    the boxes she had changed (which the browser would keep under their old keys)."""
     from ssrl_core.config import RunConfig
 
     store = RunStore()
@@ -235,6 +236,16 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     page.reload()
     page.get_by_role("textbox", name="Your nickname").wait_for()
     assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=ada" in page.url
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.wait_for_url(re.compile(r"epochs=3"))
+    page.get_by_text("Launch a run again with changes, or resume a cancelled one").click()
+    page.get_by_text("Only dave can resume it").wait_for()  # Ada's session cannot resume Dave's run
+    page.get_by_role("button", name="Set the form to its settings").click()
+    page.get_by_text(re.compile(f"set to run {rid}'s settings")).wait_for()
+    page.wait_for_url(re.compile(r"epochs=200"))
+    assert page.get_by_label("Epochs").input_value() == "200"
 
 
 # -- the screens a class uses -------------------------------------------------------------
