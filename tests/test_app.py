@@ -259,6 +259,10 @@ def test_explore_map_and_neighbours(finished_run):
     assert {t.get("name") for t in spec["data"]} >= {"neighbours", "selected"}  # highlighted on the map
     at.selectbox(key="explore_colour").select("label").run()
     assert not at.exception
+    # and its settings go back to Pretrain's form, to change one and train it again
+    at.button(key="explore_again").click().run()
+    assert at.title[0].value == "Pretrain" and at.selectbox(key="pt1_method").value == "simclr"
+    assert at.number_input(key="pt1_epochs").value == 1 and at.number_input(key="pt1_batch_digits").value == 256
 
 
 def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_run):
