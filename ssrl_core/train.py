@@ -325,13 +325,14 @@ def pretrain(
     total_steps = steps_per_epoch * cfg.epochs
     warmup = min(total_steps // 10, 10 * steps_per_epoch)
 
-    start_epoch = 0
+    start_epoch, trained_before = 0, 0.0
     if ckpt.exists():
         try:
             meta, extra = load_checkpoint(ckpt, method, optimizer)
         except ValueError as e:
             raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
+        trained_before = float(meta.get("train_seconds", 0.0))  # the earlier attempts' epochs kept
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
         if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
             scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
@@ -394,12 +395,14 @@ def pretrain(
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
-                                                   "data": dataset.fingerprint},
+                                                   "data": dataset.fingerprint,
+                                                   "train_seconds": trained_before + time.perf_counter() - t_train},
                         {"rng": gen.get_state(), **scaler_state(scaler)})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
-    train_seconds = time.perf_counter() - t_train
-    return Trained(method, dataset, cfg, device, precision.name, train_seconds,
-                   seen / train_seconds if train_seconds > 0 else 0.0, last_loss)
+    this_attempt = time.perf_counter() - t_train
+    # the training time of every epoch the run kept, over its attempts (a resumed run's too); speed from this one
+    return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
+                   seen / this_attempt if this_attempt > 0 else 0.0, last_loss)

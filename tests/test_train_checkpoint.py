@@ -1,6 +1,6 @@
 import pytest
 
-from ssrl_core.checkpoint import load_checkpoint
+from ssrl_core.checkpoint import load_checkpoint, read_meta
 from ssrl_core.config import RunConfig
 from ssrl_core.train import CHECKPOINT, Cancelled, build, pretrain, lr_at
 from ssrl_core.device import pick_device
@@ -24,10 +24,15 @@ def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path):
     assert (tmp_path / CHECKPOINT).exists()
 
     # asking for 2 epochs on the same folder resumes after epoch 1 instead of starting over
+    first = read_meta(tmp_path / CHECKPOINT)["train_seconds"]  # the training time of the epoch it keeps
+    assert 0 < first <= t.train_seconds
     events2 = []
-    pretrain(RunConfig(dataset="digits", method="simclr", epochs=2, batch_size=256), tmp_path, on_event=events2.append)
+    t2 = pretrain(RunConfig(dataset="digits", method="simclr", epochs=2, batch_size=256), tmp_path, on_event=events2.append)
     assert events2[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
-    assert [e["epoch"] for e in events2 if e["kind"] == "epoch_end"] == [2]
+    [end2] = [e for e in events2 if e["kind"] == "epoch_end"]
+    assert end2["epoch"] == 2
+    # its training time is both attempts' (the estimates divide it by the epochs)
+    assert first < read_meta(tmp_path / CHECKPOINT)["train_seconds"] <= t2.train_seconds
 
 
 def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path):
