@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import streamlit as st
 
@@ -486,20 +487,33 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
 NICKNAME_MAX = 32
 
 
+NICKNAME_COOKIE = "ssrl_who"
+
+
 def nickname_input() -> None:
     """The sidebar box for this browser session's nickname (kept in ``session_state``,
-    stored with every run submitted from this session; no login). It also lives in the URL
-    (``?who=``), so a reload or a link opened in a new tab keeps the same nickname."""
+    stored with every run submitted from this session; no login). A new session takes it
+    from the link (``?who=``), else from this browser's cookie, else a new guest name. It
+    lives in the address, so a reload keeps it, and in a cookie until the browser closes, so
+    a page opened in a new tab (a new session, say a sidebar link middle-clicked) is the same
+    student, who can cancel and resume their runs there."""
     if "nickname" not in st.session_state:
         # one line: a link's line break or tab becomes a space (the store refuses them)
-        raw = one_line(st.query_params.get("who") or "").strip()
+        raw = one_line(st.query_params.get("who") or unquote(st.context.cookies.get(NICKNAME_COOKIE) or "")).strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "
                        "runs without being asked. Each nickname may have a few runs queued or running at once. "
-                       "Kept in the page's address (who=…), so a reload keeps it; leave it out of a link you "
-                       "share, or everyone opening it gets your nickname.")
-    urlstate.write("who", services.current_nickname(), None)
+                       "Kept in the page's address (who=…), so a reload keeps it, and by this browser until it is "
+                       "closed, so a new tab keeps it too; leave it out of a link you share, or everyone opening it "
+                       "gets your nickname.")
+    me = services.current_nickname()
+    urlstate.write("who", me, None)
+    if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
+        st.session_state["_nickname_cookie"] = me
+        # a session cookie (no max-age): gone when the browser closes, so a shared lab machine forgets it
+        st.html(f"<script>document.cookie = {json.dumps(NICKNAME_COOKIE + '=' + quote(me))} + "
+                "'; path=/; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 def runs_table(limit: int = 50) -> list[dict]:

@@ -45,7 +45,7 @@ def page():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # a context: room for more tabs
         pg.set_default_timeout(60_000)
         yield pg
         browser.close()
@@ -214,7 +214,7 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
 
 def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app_url, page):
     """Ada's page lists Dave's run: its Cancel opens a small confirmation first; a reload
-    keeps Ada's nickname (it lives in the address); Dave's settings then fill Ada's form, over
+    keeps Ada's nickname (it lives in the address), and so does a new tab (a cookie); Dave's settings then fill Ada's form, over
     the boxes she had changed (which the browser would keep under their old keys)."""
     from ssrl_core.config import RunConfig
 
@@ -236,6 +236,11 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     page.reload()
     page.get_by_role("textbox", name="Your nickname").wait_for()
     assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=ada" in page.url
+    tab = page.context.new_page()  # a new tab, no who= in its address: the same student, by the browser's cookie
+    tab.goto(app_url + "/gallery")
+    tab.get_by_role("textbox", name="Your nickname").wait_for()
+    assert tab.get_by_role("textbox", name="Your nickname").input_value() == "ada"
+    tab.close()
     epochs = page.get_by_label("Epochs")
     epochs.fill("3")
     epochs.press("Enter")
