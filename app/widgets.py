@@ -499,7 +499,9 @@ def nickname_input() -> None:
     student, who can cancel and resume their runs there."""
     if "nickname" not in st.session_state:
         # one line: a link's line break or tab becomes a space (the store refuses them)
-        raw = one_line(st.query_params.get("who") or unquote(st.context.cookies.get(NICKNAME_COOKIE) or "")).strip()
+        cookie = st.context.cookies.get(NICKNAME_COOKIE)
+        cookie = unquote(cookie) if isinstance(cookie, str) else ""  # (no browser, as in AppTest: none)
+        raw = one_line(st.query_params.get("who") or cookie).strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
                   help="Stored with the runs you launch and shown in the runs table; only you can cancel your "
