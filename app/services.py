@@ -166,6 +166,19 @@ def resume(run_id: str) -> str | None:
     return None
 
 
+def delete_run(run_id: str) -> tuple[str | None, str | None]:
+    """Delete an ended run, its folder and its export (``ssrl_core.runs.remove``):
+    (what was done, None) or (None, why not)."""
+    from ssrl_core.runs.remove import delete_run as delete
+
+    try:
+        done = delete(store(), run_id)
+    except (KeyError, ValueError, OSError) as e:
+        return None, f"Not deleted: {e.args[0] if isinstance(e, KeyError) else e}."
+    return (f"Deleted run {run_id} ({done['freed_mb']:g} MB freed)"
+            + (f"; its folder stays: {done['kept']}" if done["kept"] else "") + "."), None
+
+
 def probe_job_running(run_dir: str) -> bool:
     from ssrl_core.evaluate.suite import job_running
 

@@ -548,23 +548,41 @@ def runs_table(limit: int = 50) -> list[dict]:
 
 def run_actions(runs: list[dict]) -> None:
     """Under the runs table: pick any run of it to set the form to its settings (to change
-    one and launch), or one's own cancelled run to resume."""
+    one and launch), one's own cancelled run to resume, or an ended run to delete."""
     if not runs:
         return
     me = services.current_nickname()
-    with st.expander("Launch a run again with changes, or resume a cancelled one"):
+    with st.expander("Launch a run again with changes, resume a cancelled one, or delete one"):
         by_id = {r["id"]: r for r in runs}
         rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
                            format_func=lambda i: f"{services.run_label(by_id[i])} — {by_id[i]['status']}"
                            + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or 'someone'}"))
         run = by_id[rid]
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
         if run["status"] == "cancelled" and run["nickname"] == me:
-            resume_button(run, right, key="pt_again_resume")
+            resume_button(run, middle, key="pt_again_resume")
         elif run["status"] == "cancelled":
-            right.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
-                          "(`python -m ssrl_core resume` can).")
+            middle.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
+                           "(`python -m ssrl_core resume` can).")
+        if run["status"] not in services.ACTIVE:
+            delete_popover(run, right, mine=run["nickname"] == me)
+
+
+def delete_popover(run: dict, where, mine: bool) -> None:
+    """Delete an ended run, after a confirmation in a pop-over (a classmate's run says whose
+    it is first: there is no login, so a teacher can clear any run, but not by one stray click)."""
+    with where.popover("Delete…", icon=":material/delete:"):
+        st.markdown(("" if mine else f"This is **{md(run['nickname'] or 'someone else')}**'s run, not yours. ")
+                    + f"Deleting run {run['id']} removes it from every page, with its folder (checkpoint, "
+                    "embeddings, map, probes) and the app's export of it. It cannot be undone.")
+        if st.button(f"Delete run {run['id']}", key=f"delete_{run['id']}", type="primary"):
+            done, refused = services.delete_run(run["id"])
+            if refused:
+                st.warning(refused)
+                return
+            st.session_state["_toast"] = done  # shown by the live panel after the rerun
+            st.rerun(scope="app")
 
 
 def probe_jobs_panel(runs: list[dict], key: str) -> None:

@@ -137,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a classroom limit is reached for its nickname or the queue (as `submit`).")
     p.add_argument("id", help="a cancelled run's id from `runs`")
 
+    p = sub.add_parser("delete", help="delete ended runs: their store rows, folders and app exports",
+                       description="Delete runs that have ended (done, failed or cancelled): the store's row and "
+                                   "events, the run folder SSRL_HOME/runs/ID and the app's export of it "
+                                   "(SSRL_HOME/exports/ID); what the `export` command wrote to a folder of yours "
+                                   "stays. A queued or running run is refused (cancel it first), as is one "
+                                   "whose probes are being computed; the runs before it in the list are "
+                                   "deleted, it and those after it are not (exit 2). Prints each run deleted "
+                                   "and the MB freed.")
+    p.add_argument("ids", nargs="+", metavar="ID", help="run ids from `runs`")
+
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
                                    "(default one per GPU, or one on a CPU machine); this worker takes the "
@@ -400,6 +410,18 @@ def cmd_resume(args) -> int:
     return 0
 
 
+def cmd_delete(args) -> int:
+    from .runs.remove import delete_run
+    from .runs.store import RunStore
+
+    store = RunStore()
+    for rid in args.ids:
+        done = delete_run(store, rid)
+        print(f"deleted {rid} ({done['freed_mb']:g} MB freed)"
+              + (f"; its folder stays: {done['kept']}" if done["kept"] else ""))
+    return 0
+
+
 def cmd_worker(args) -> int:
     from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker, worker_count
@@ -584,5 +606,6 @@ def cmd_export(args) -> int:
 
 
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
-            "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume, "worker": cmd_worker, "list": cmd_list,
+            "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,
+            "delete": cmd_delete, "worker": cmd_worker, "list": cmd_list,
             "import-images": cmd_import_images, "bench": cmd_bench, "lesson": cmd_lesson}

@@ -124,6 +124,11 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
     # someone else's cancelled run: its owner resumes it, not this session
     at.selectbox(key="pt_again_pick").select(theirs).run()
     assert not [b for b in at.button if b.key == "pt_again_resume"] and "Only bo can resume it" in captions(at)
+    # and deletes it only through a pop-over that says whose it is
+    assert any("This is **bo**'s run, not yours" in m.value for m in at.markdown)
+    at.button(key=f"delete_{theirs}").click().run()
+    assert not at.exception and store.get(theirs) is None and theirs not in {r["id"] for r in store.list()}
+    assert not [b for b in at.button if b.key == f"delete_{cancelled}"]  # queued again: not deletable
     # the failed run's settings fill the form, after this session changed its boxes
     at.selectbox(key="pt_method").select("byol").run()
     at.number_input(key="pt_epochs").set_value(2).run()
@@ -138,7 +143,7 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
     assert f"set to run {failed}'s settings" in note and "weight decay 0.05" in note
     at.button(key="pt_launch").click().run()
     newest = store.list(limit=1)[0]
-    assert newest["id"] not in (failed, cancelled, theirs)
+    assert newest["id"] not in (failed, cancelled)
     assert {k: v for k, v in newest["config"].items() if k != "weight_decay"} == \
         {k: v for k, v in store.get(failed)["config"].items() if k != "weight_decay"}
 

@@ -245,7 +245,7 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     epochs.fill("3")
     epochs.press("Enter")
     page.wait_for_url(re.compile(r"epochs=3"))
-    page.get_by_text("Launch a run again with changes, or resume a cancelled one").click()
+    page.get_by_text("Launch a run again with changes, resume a cancelled one, or delete one").click()
     page.get_by_text("Only dave can resume it").wait_for()  # Ada's session cannot resume Dave's run
     page.get_by_role("button", name="Set the form to its settings").click()
     page.get_by_text(re.compile(f"set to run {rid}'s settings")).wait_for()

@@ -344,6 +344,21 @@ class RunStore:
                 raise
             c.execute("COMMIT")
 
+    def delete(self, run_id: str) -> None:
+        """Remove an ended run's row and events (``runs.remove.delete_run`` also removes its
+        files). Raises KeyError (no such run) or ValueError (queued or running)."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None or row["status"] in ("queued", "running"):
+                c.execute("ROLLBACK")
+                if row is None:
+                    raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+                raise ValueError(f"run {run_id} is {row['status']}: cancel it first")
+            c.execute("DELETE FROM events WHERE run_id=?", (run_id,))
+            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            c.execute("COMMIT")
+
     def cancel_requested(self, run_id: str) -> bool:
         with self._conn() as c:
             row = c.execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()

@@ -1,0 +1,57 @@
+"""Deleting a run: its row and events in the store, its folder, and the app's export of it.
+
+Only what the playground made is removed: the run's folder when it is ``SSRL_HOME/runs/ID``
+(a run row pointing elsewhere keeps its folder, and says so) and ``SSRL_HOME/exports/ID``
+with its zip; never an export written with ``--out`` to a folder of the user's. A queued
+or running run is refused (cancel it first), as is a run whose probe job is computing.
+The folder is first renamed out of the way (one atomic step: a page reading it sees it gone,
+not half deleted), then the row is deleted, then the files.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .. import paths
+from .store import RunStore
+
+
+def delete_run(store: RunStore, run_id: str) -> dict:
+    """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
+    or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
+    changing nothing."""
+    from ..evaluate.suite import job_running
+    from .worker import folder_mb
+
+    run = store.get(run_id)
+    if run is None:
+        raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+    if run["status"] in ("queued", "running"):
+        raise ValueError(f"run {run_id} is {run['status']}: cancel it first (`python -m ssrl_core cancel {run_id}`), "
+                         "then delete it")
+    folder = Path(run["run_dir"])
+    if job_running(folder):
+        raise ValueError(f"run {run_id}'s probes are being computed in the background: delete it when they are "
+                         "done (a minute or two)")
+    runs = paths.runs_dir().resolve()
+    ours = folder.resolve() == runs / run_id
+    trash = runs / f".deleting-{run_id}"
+    freed, kept = 0.0, None
+    if ours and folder.exists():
+        freed = folder_mb(folder)
+        folder.rename(trash)  # refused here (permissions): nothing has changed yet
+    elif not ours:
+        kept = f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
+    try:
+        store.delete(run_id)
+    except BaseException:
+        if trash.exists():
+            trash.rename(folder)
+        raise
+    exports = paths.ssrl_home() / "exports"
+    for path in (trash, exports / run_id, exports / f"{run_id}.zip"):
+        if path.exists():
+            if path != trash:
+                freed += folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return {"id": run_id, "freed_mb": round(freed, 1), "kept": kept}
