@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -144,8 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "stays. A queued or running run is refused (cancel it first), as is one "
                                    "whose probes are being computed; the runs before it in the list are "
                                    "deleted, it and those after it are not (exit 2). Prints each run deleted "
-                                   "and the MB freed.")
-    p.add_argument("ids", nargs="+", metavar="ID", help="run ids from `runs`")
+                                   "and the MB freed. Instead of ids, --status, --nickname and --older-than "
+                                   "select ended runs (all three together: those matching every one given); "
+                                   "they are listed, with their size, and deleted only with --yes.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="run ids from `runs`")
+    p.add_argument("--status", default=None, metavar="S[,S]",
+                   help="select ended runs with these statuses: done, failed, cancelled")
+    p.add_argument("--nickname", default=None, help="select ended runs submitted by this nickname")
+    p.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+                   help="select runs that ended more than this many days ago")
+    p.add_argument("--yes", action="store_true", help="delete the runs the selection lists")
 
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
@@ -412,10 +421,42 @@ def cmd_resume(args) -> int:
 
 def cmd_delete(args) -> int:
     from .runs.remove import delete_run
-    from .runs.store import RunStore
+    from .runs.store import FINISHED, RunStore
+    from .runs.worker import folder_mb
 
     store = RunStore()
-    for rid in args.ids:
+    selecting = args.status is not None or args.nickname is not None or args.older_than is not None
+    if args.ids and selecting:
+        raise ValueError("give run ids or a selection (--status, --nickname, --older-than), not both")
+    if not args.ids and not selecting:
+        raise ValueError("say which runs: their ids, or a selection (--status, --nickname, --older-than)")
+    if args.yes and not selecting:
+        raise ValueError("--yes confirms a selection; runs given by id are deleted without it")
+    ids = args.ids
+    if selecting:
+        statuses = tuple(s.strip() for s in (args.status or ",".join(FINISHED)).split(",") if s.strip())
+        if not statuses or any(s not in FINISHED for s in statuses):
+            raise ValueError(f"--status takes ended statuses, comma-separated: {', '.join(FINISHED)} (got "
+                             f"{args.status!r}); a queued or running run is cancelled first")
+        if args.older_than is not None and not 0 <= args.older_than < float("inf"):
+            raise ValueError(f"--older-than must be a number of days, 0 or more, got {args.older_than:g}")
+        before = time.time() - (args.older_than or 0) * 86400
+        runs = [r for r in store.list(statuses, limit=10**9)
+                if (args.nickname is None or r["nickname"] == args.nickname)
+                and (args.older_than is None or (r["finished"] or r["created"]) < before)]
+        if not runs:
+            print("no ended run matches that selection: nothing deleted")
+            return 0
+        if not args.yes:
+            sizes = [folder_mb(r["run_dir"]) for r in runs]
+            for line in table([[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or "", f"{mb:.1f} MB"]
+                               for r, mb in zip(runs, sizes)]):
+                print(line)
+            print(f"{len(runs)} run(s), {sum(sizes):.1f} MB in their folders: nothing deleted yet; "
+                  "add --yes to delete them")
+            return 0
+        ids = [r["id"] for r in runs]
+    for rid in ids:
         done = delete_run(store, rid)
         print(f"deleted {rid} ({done['freed_mb']:g} MB freed)"
               + (f"; its folder stays: {done['kept']}" if done["kept"] else ""))

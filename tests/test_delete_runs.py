@@ -48,3 +48,39 @@ def test_delete_removes_a_run_and_its_files_and_refuses_what_it_must_not_touch(f
     assert main(["delete", other]) == 0
     assert "its folder stays" in capsys.readouterr().out and (mine / "keep.txt").read_text() == "mine"
     assert store.get(other) is None
+
+
+def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
+    store = RunStore()
+
+    def ended(seed, status, nickname, days_ago):
+        rid = store.submit(RunConfig(method="random", seed=seed), nickname=nickname)
+        store.claim("w")
+        store.finish(rid, status, error=None if status == "done" else "why", worker="w")
+        with sqlite3.connect(store.path) as c:
+            c.execute("UPDATE runs SET finished=? WHERE id=?", (store.get(rid)["finished"] - days_ago * 86400, rid))
+        Path(store.get(rid)["run_dir"]).mkdir(parents=True)
+        return rid
+
+    old_failed = ended(0, "failed", "ada", 3)
+    new_failed = ended(1, "failed", "ada", 0)
+    old_done = ended(2, "done", "bo", 3)
+    old_cancelled = ended(3, "cancelled", "bo", 3)
+    active = store.submit(RunConfig(method="random", seed=4), nickname="bo")
+
+    assert main(["delete", "--status", "failed,cancelled", "--older-than", "1"]) == 0
+    out = capsys.readouterr().out
+    assert {old_failed, old_cancelled} == {line.split()[0] for line in out.splitlines()[:-1]}
+    assert "2 run(s)" in out and "add --yes" in out and len(store.list()) == 5  # listed, nothing deleted
+    assert main(["delete", "--status", "failed,cancelled", "--older-than", "1", "--yes"]) == 0
+    assert {r["id"] for r in store.list()} == {new_failed, old_done, active}
+    assert main(["delete", "--nickname", "bo", "--yes"]) == 0  # every ended run of bo's; the queued one stays
+    assert {r["id"] for r in store.list()} == {new_failed, active}
+    assert main(["delete", "--nickname", "nobody"]) == 0 and "nothing deleted" in capsys.readouterr().out
+
+    for argv, said in ((["delete"], "say which runs"), (["delete", new_failed, "--status", "done"], "not both"),
+                       (["delete", "--status", "queued"], "ended statuses"), (["delete", new_failed, "--yes"],
+                                                                            "--yes confirms a selection"),
+                       (["delete", "--older-than", "-1"], "0 or more")):
+        assert main(argv) == 2 and said in capsys.readouterr().err, argv
+    assert {r["id"] for r in store.list()} == {new_failed, active}
