@@ -50,6 +50,17 @@ def test_delete_removes_a_run_and_its_files_and_refuses_what_it_must_not_touch(f
     assert store.get(other) is None
 
 
+def test_a_resumed_runs_card_does_not_count_its_pause_as_its_wall_time(finished_run):
+    from ssrl_core.runs.export import run_card
+
+    store = RunStore()
+    run = store.get(finished_run("random"))
+    run.update(started=1000.0, finished=1090.0)
+    assert run_card(run["run_dir"], run)["durations_s"]["wall_seconds"] == 90
+    card = run_card(run["run_dir"], {**run, "queued_at": 5000.0, "finished": 5030.0})  # cancelled, resumed later
+    assert "wall_seconds" not in card["durations_s"] and card["times"]["resumed"] == 5000.0
+
+
 def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
     store = RunStore()
 

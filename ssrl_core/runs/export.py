@@ -139,7 +139,9 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     }
     if run:
         card["times"] = {k: run.get(k) for k in ("created", "started", "finished")}
-        if run.get("started") and run.get("finished"):
+        if run.get("queued_at"):  # cancelled, then resumed: from start to end would count the pause
+            card["times"]["resumed"] = run["queued_at"]
+        elif run.get("started") and run.get("finished"):
             card["durations_s"]["wall_seconds"] = round(run["finished"] - run["started"], 3)
     return card
 
