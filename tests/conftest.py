@@ -35,6 +35,21 @@ def ssrl_home(tmp_path, monkeypatch, _shared_shapes) -> Path:
     return home
 
 
+@pytest.fixture
+def small(tmp_path):
+    """An imported set of 160 images in two classes: 128 for training (a fifth held out).
+    An epoch on it takes a second where one on digits takes ten: for tests of the training
+    loop (events, checkpoints, resuming) that any set shows."""
+    from ssrl_core.data.custom import import_images
+
+    from .test_import_images import make_zip, png
+
+    members = {f"{c}/{i}.png": png((3 * i, 100 * k, 255 - 3 * i)) for k, c in enumerate(("leaf", "bark"))
+               for i in range(80)}
+    assert import_images(make_zip(tmp_path / "small.zip", members), "small").train == 128
+    return "small"
+
+
 # -- finished runs, trained once per test session and registered in each test's store ----
 _PREPARED: dict = {}
 

@@ -1,6 +1,6 @@
 """Method options that depend on the data, on a small imported set (a reviewer's 160 images,
 128 for training, batch 8): the rules on fake sizes, the defaults an imported set gets, and
-what the CLI and the Pretrain page say before a run is queued."""
+what the CLI and the Pretrain page say before a run is queued. The set is conftest's ``small``."""
 from __future__ import annotations
 
 import json
@@ -15,17 +15,6 @@ from .test_cli import cli
 from .test_import_images import make_zip, png
 
 DIGITS, SHAPES = (1438, 32), (8000, 128)  # training images and default batch of the built-in sets measured
-
-
-@pytest.fixture
-def small(tmp_path):
-    """An imported set of 160 images in two classes: 128 for training (a fifth held out)."""
-    from ssrl_core.data.custom import import_images
-
-    members = {f"{c}/{i}.png": png((3 * i, 100 * k, 255 - 3 * i)) for k, c in enumerate(("leaf", "bark"))
-               for i in range(80)}
-    assert import_images(make_zip(tmp_path / "small.zip", members), "small").train == 128
-    return "small"
 
 
 # ----------------------------------------------------------------------------- the rules, on sizes alone
