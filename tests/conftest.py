@@ -27,12 +27,38 @@ def _shared_shapes(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that sets torch's thread count (``set_num_threads(1)`` for a small model) gets it
+    back afterwards: left at 1, it made every later test's training single-threaded."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
 def ssrl_home(tmp_path, monkeypatch, _shared_shapes) -> Path:
     home = tmp_path / "ssrl_home"
     _share_shapes_cache(home, _shared_shapes)
     monkeypatch.setenv("SSRL_HOME", str(home))
     monkeypatch.setenv("SSRL_NO_AUTOSTART", "1")
     return home
+
+
+@pytest.fixture
+def small(tmp_path):
+    """An imported set of 160 images in two classes: 128 for training (a fifth held out).
+    An epoch on it takes a second where one on digits takes ten: for tests of the training
+    loop (events, checkpoints, resuming) that any set shows."""
+    from ssrl_core.data.custom import import_images
+
+    from .test_import_images import make_zip, png
+
+    members = {f"{c}/{i}.png": png((3 * i, 100 * k, 255 - 3 * i)) for k, c in enumerate(("leaf", "bark"))
+               for i in range(80)}
+    assert import_images(make_zip(tmp_path / "small.zip", members), "small").train == 128
+    return "small"
 
 
 # -- finished runs, trained once per test session and registered in each test's store ----

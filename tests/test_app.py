@@ -262,8 +262,19 @@ def test_explore_map_and_neighbours(finished_run):
     assert len(nbrs) == 8 and all(" · sim " in c for c in nbrs)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t.get("name") for t in spec["data"]} >= {"neighbours", "selected"}  # highlighted on the map
-    at.selectbox(key="explore_colour").select("label").run()
-    assert not at.exception
+    # coloured by label, digits' only choice: each point named and drawn as its row's label
+    # (selecting "label" here, as this test did, picked the default again and checked nothing)
+    from ssrl_core.data import load_dataset
+    from ssrl_core.figures import colour_of
+
+    from .test_scale import _array, drawn_colours
+
+    assert at.selectbox(key="explore_colour").options == ["label"]
+    ds = load_dataset("digits")
+    points = spec["data"][0]
+    labels = ds.labels.numpy()[_array(points["customdata"]).astype(int)]
+    assert len(labels) == len(ds) and list(points["text"]) == [ds.class_names[v] for v in labels]
+    assert drawn_colours(points["marker"]) == colour_of(labels, ds.class_names)
     # and its settings go back to Pretrain's form, to change one and train it again
     at.button(key="explore_again").click().run()
     assert at.title[0].value == "Pretrain" and at.selectbox(key="pt1_method").value == "simclr"
@@ -271,16 +282,15 @@ def test_explore_map_and_neighbours(finished_run):
 
 
 def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_run):
-    from ssrl_core.evaluate.suite import RunProbes
     from ssrl_core.runs.artifacts import RunArtifacts
 
     rid = finished_run("simclr")  # its probes.json came along; the shared references did not
     at = open_page("evaluate")
     assert "1 of the chosen runs lack probes this page draws" in at.warning[0].value
     assert list(at.dataframe[0].value["kNN gain over random"]) == ["–"]
-    at.button(key="eval_probe_missing").click().run()  # a background job: wait for it here instead
+    at.button(key="eval_probe_missing").click().run()  # the background job the button starts fills them
     run_dir = RunStore().get(rid)["run_dir"]
-    RunProbes(run_dir).standard()
+    _wait_for_probe_job(run_dir)
     at = open_page("evaluate")
     assert not at.warning
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)

@@ -50,26 +50,32 @@ def test_bad_input_gives_one_clear_line_and_exit_2(tmp_path, args, words):
     assert "Traceback" not in res.stderr
 
 
-def test_submit_runs_and_cancel():
+def test_submit_runs_and_cancel(capsys):
+    """submit and a refused cancel as processes (exit status, stdout, stderr); the commands
+    between them in this process (each process spends two seconds importing torch)."""
+    from ssrl_core.cli import main
+
     rid = cli("submit", "--dataset", "digits", "--method", "rotation", "--epochs", "2", "--nickname", "ada").stdout.strip()
-    [run] = json.loads(cli("runs", "--json").stdout)
+    assert main(["runs", "--json"]) == 0
+    [run] = json.loads(capsys.readouterr().out)
     assert run["id"] == rid and run["status"] == "queued" and run["method"] == "rotation"
     assert {"id", "status", "method", "dataset", "epoch", "epochs", "error"} <= set(run)
-    assert rid in cli("runs").stdout
-    assert cli("cancel", rid).stdout.strip() == "cancelled"
-    assert json.loads(cli("runs", "--json").stdout)[0]["status"] == "cancelled"
+    assert main(["runs"]) == 0 and rid in capsys.readouterr().out
+    assert main(["cancel", rid]) == 0 and capsys.readouterr().out.strip() == "cancelled"
+    assert main(["runs", "--json"]) == 0 and json.loads(capsys.readouterr().out)[0]["status"] == "cancelled"
     res = cli("cancel", rid, check=False)
     assert res.returncode == 2 and "already ended" in res.stderr
-    res = cli("cancel", "no-such-run", check=False)
-    assert res.returncode == 2 and "no run with id" in res.stderr
+    assert main(["cancel", "no-such-run"]) == 2 and "no run with id" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("what, name", [("datasets", "shapes"), ("methods", "rotation"),
                                         ("augmentations", "color_jitter"), ("encoders", "resnet18")])
-def test_list(what, name):
+def test_list(what, name, capsys):
+    from ssrl_core.cli import main
+
     items = json.loads(cli("list", what, "--json").stdout)
     assert name in [i["name"] for i in items] and all(i["description"] for i in items)
-    assert name in cli("list", what).stdout
+    assert main(["list", what]) == 0 and name in capsys.readouterr().out
 
 
 # -- a device or precision this host lacks ----------------------------------------------------------

@@ -45,7 +45,7 @@ def test_fine_tuning_in_float16_scales_its_loss(monkeypatch):
     assert len(scaled) == 3 and scaled[0] > 1.0  # every step's loss multiplied before its backward pass
 
 
-def test_a_run_begun_on_a_gpu_continues_on_a_cpu(tmp_path):
+def test_a_run_begun_on_a_gpu_continues_on_a_cpu(tmp_path, small):
     """A checkpoint holds the run's random generator; a CUDA generator's state is 16 bytes, a
     CPU one's 5,056, and torch refuses the one in the other. A run continued on another kind
     of device (the CLI's --device cpu on a folder begun on a GPU, a Ray node without one) goes
@@ -56,7 +56,7 @@ def test_a_run_begun_on_a_gpu_continues_on_a_cpu(tmp_path):
     from ssrl_core.config import RunConfig
     from ssrl_core.train import CHECKPOINT, pretrain
 
-    cfg = dict(dataset="digits", method="simclr", encoder="cnn-small", batch_size=256)
+    cfg = dict(dataset=small, method="simclr", encoder="cnn-small", batch_size=16)
     pretrain(RunConfig(epochs=1, **cfg), tmp_path)
     ckpt = tmp_path / CHECKPOINT
     with safe_open(str(ckpt), framework="pt") as f:  # as a GPU worker writes it: its generator's state

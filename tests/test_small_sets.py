@@ -1,6 +1,6 @@
 """Method options that depend on the data, on a small imported set (a reviewer's 160 images,
 128 for training, batch 8): the rules on fake sizes, the defaults an imported set gets, and
-what the CLI and the Pretrain page say before a run is queued."""
+what the CLI and the Pretrain page say before a run is queued. The set is conftest's ``small``."""
 from __future__ import annotations
 
 import json
@@ -15,17 +15,6 @@ from .test_cli import cli
 from .test_import_images import make_zip, png
 
 DIGITS, SHAPES = (1438, 32), (8000, 128)  # training images and default batch of the built-in sets measured
-
-
-@pytest.fixture
-def small(tmp_path):
-    """An imported set of 160 images in two classes: 128 for training (a fifth held out)."""
-    from ssrl_core.data.custom import import_images
-
-    members = {f"{c}/{i}.png": png((3 * i, 100 * k, 255 - 3 * i)) for k, c in enumerate(("leaf", "bark"))
-               for i in range(80)}
-    assert import_images(make_zip(tmp_path / "small.zip", members), "small").train == 128
-    return "small"
 
 
 # ----------------------------------------------------------------------------- the rules, on sizes alone
@@ -106,7 +95,7 @@ def test_an_imported_set_gets_options_scaled_to_its_size_recorded_in_the_config(
 # ----------------------------------------------------------------------------- the command line
 
 
-def test_the_cli_refuses_clusters_the_set_cannot_hold_and_warns_of_a_degenerate_queue(small, tmp_path):
+def test_the_cli_refuses_clusters_the_set_cannot_hold_and_warns_of_a_degenerate_queue(small, tmp_path, capsys):
     out = tmp_path / "run"
     res = cli("train", "--dataset", small, "--method", "deepcluster", "--option", "n_clusters=500", "--out", str(out),
               check=False)
@@ -119,8 +108,9 @@ def test_the_cli_refuses_clusters_the_set_cannot_hold_and_warns_of_a_degenerate_
     assert line.startswith("warning: moco option queue_size 1,024 ") and "queue_size=240 or less" in line
     [run] = RunStore().list()
     assert res.stdout.strip() == run["id"]  # queued all the same: it trains
-    res = cli("submit", "--dataset", small, "--method", "moco")  # the scaled default: nothing to say
-    assert res.returncode == 0 and res.stderr == ""
+    from ssrl_core.cli import main  # the scaled default: nothing to say (in this process: no torch import again)
+
+    assert main(["submit", "--dataset", small, "--method", "moco"]) == 0 and capsys.readouterr().err == ""
 
 
 def test_a_run_on_an_imported_set_trains_with_and_records_its_scaled_options(small, tmp_path):

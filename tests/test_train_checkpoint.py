@@ -12,8 +12,8 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:])) and lrs[-1] < 0.01
 
 
-def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path):
-    cfg = RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256)
+def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path, small):
+    cfg = RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16)
     events = []
     t = pretrain(cfg, tmp_path, on_event=events.append)
     kinds = [e["kind"] for e in events]
@@ -27,7 +27,7 @@ def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path):
     first = read_meta(tmp_path / CHECKPOINT)["train_seconds"]  # the training time of the epoch it keeps
     assert 0 < first <= t.train_seconds
     events2 = []
-    t2 = pretrain(RunConfig(dataset="digits", method="simclr", epochs=2, batch_size=256), tmp_path, on_event=events2.append)
+    t2 = pretrain(RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16), tmp_path, on_event=events2.append)
     assert events2[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
     [end2] = [e for e in events2 if e["kind"] == "epoch_end"]
     assert end2["epoch"] == 2
@@ -35,16 +35,23 @@ def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path):
     assert first < read_meta(tmp_path / CHECKPOINT)["train_seconds"] <= t2.train_seconds
 
 
-def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path):
+def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path, small):
+    cfg = dict(dataset=small, method="rotation", batch_size=8)  # 16 steps an epoch
+    pretrain(RunConfig(epochs=1, **cfg), tmp_path)
+    before = (tmp_path / CHECKPOINT).read_bytes()
     calls = {"n": 0}
 
     def should_cancel():
         calls["n"] += 1
         return calls["n"] > 3
 
-    with pytest.raises(Cancelled):
-        pretrain(RunConfig(dataset="digits", method="rotation", epochs=3, batch_size=128), tmp_path, should_cancel=should_cancel)
+    with pytest.raises(Cancelled, match="cancelled at epoch 2, step 3"):
+        pretrain(RunConfig(epochs=3, **cfg), tmp_path, should_cancel=should_cancel)
     assert calls["n"] == 4  # it stopped at the first step boundary after the request
+    assert (tmp_path / CHECKPOINT).read_bytes() == before  # epoch 1's checkpoint, as it was
+    events = []
+    pretrain(RunConfig(epochs=2, **cfg), tmp_path, on_event=events.append)
+    assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}  # and the run goes on from it
 
 
 def test_checkpoint_is_safetensors_and_a_foreign_file_is_refused(tmp_path):
@@ -68,12 +75,12 @@ def _digits():
     return load_dataset("digits")
 
 
-def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path):
-    pretrain(RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256), tmp_path)
+def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path, small):
+    pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16), tmp_path)
     before = (tmp_path / CHECKPOINT).read_bytes()
-    for other in (RunConfig(dataset="digits", method="rotation", epochs=1),
-                  RunConfig(dataset="digits", method="random"),
-                  RunConfig(dataset="digits", method="simclr", epochs=1, batch_size=256, seed=1)):
+    for other in (RunConfig(dataset=small, method="rotation", epochs=1),
+                  RunConfig(dataset=small, method="random"),
+                  RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, seed=1)):
         with pytest.raises(ValueError, match="already holds a run with .*choose another output folder"):
             pretrain(other, tmp_path)
     assert (tmp_path / CHECKPOINT).read_bytes() == before
@@ -112,7 +119,7 @@ def test_an_imported_set_defaults_to_a_batch_scaled_to_its_size(tmp_path):
     assert default_batch("shapes") == 128 and default_batch("no-such-set") == 128
 
 
-def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_stopped(tmp_path, monkeypatch):
+def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_stopped(tmp_path, monkeypatch, small):
     """The gradient scaler's state is saved with the checkpoint. It is what a float16 run
     (older GPUs) has learnt about its gradients: a resumed run that started it over at 2**16
     would skip steps (those whose gradients overflow) that the uninterrupted run took. Shown
@@ -133,7 +140,7 @@ def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_s
         return step(method, optimizer, scaler, *args)
 
     monkeypatch.setattr(train, "train_step", recorded)
-    cfg = dict(dataset="digits", method="simclr", batch_size=512)  # 2 steps an epoch
+    cfg = dict(dataset=small, method="simclr", batch_size=32)  # 4 steps an epoch
     pretrain(RunConfig(**cfg, epochs=2), tmp_path / "straight")
     straight, steps = list(scales), len(scales) // 2
     assert straight[steps] > straight[0]  # it grew during epoch 1
