@@ -41,6 +41,15 @@ def read_meta(path: Path) -> dict:
         raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
 
 
+def weight_names(path: Path) -> set[str]:
+    """The names of the model weights a checkpoint holds (without loading them)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k[6:] for k in f.keys() if k.startswith("model.")}
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e})") from None
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
     """Load weights (and optimiser state) in place, onto whatever device the model's

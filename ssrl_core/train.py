@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,13 +17,13 @@ import torch
 from torch.profiler import record_function
 
 from .augment import parse_augment
-from .checkpoint import load_checkpoint, read_meta, save_checkpoint
+from .checkpoint import load_checkpoint, read_meta, save_checkpoint, weight_names
 from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import MEMORY_FORMAT, Precision, autocast, generator_for, grad_scaler, pick_device, precision_for, to_device_batch
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
-from .pretext import PretextMethod, build_method
+from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
 from .runs.artifacts import CHECKPOINT
 
@@ -87,6 +87,15 @@ FINISHED_DAMAGED = ("the run's trained weights are damaged, so nothing more can 
                     "so far stay. Train it again with the same settings (the export's reproduce.sh) for new probes")
 
 
+def as_trained_config(cfg: RunConfig, ckpt: Path) -> RunConfig:
+    """``cfg`` with the options its checkpoint was trained with but does not record
+    (``PretextMethod.legacy_options``: an option added later, whose default changed the
+    architecture), so a run trained before the change still loads and resumes as it trained."""
+    legacy = METHODS[cfg.method].legacy_options(weight_names(ckpt))
+    missing = {k: v for k, v in legacy.items() if k not in cfg.options}
+    return replace(cfg, options={**cfg.options, **missing}) if missing else cfg
+
+
 def load_trained(run_dir: Path, device: str = "auto") -> Trained:
     """A finished (or checkpointed) run folder back in memory: its resolved config, dataset
     and method with the checkpoint's weights, in eval mode. Raises ValueError with advice
@@ -103,6 +112,10 @@ def load_trained(run_dir: Path, device: str = "auto") -> Trained:
         raise ValueError(f"{ckpt} carries no run config; it was not written by this tool")
     dev = pick_device(device)
     cfg = RunConfig.from_dict(meta["config"]).resolved(dev.type, sized_options=False)  # the options it trained with
+    try:
+        cfg = as_trained_config(cfg, ckpt)
+    except ValueError as e:
+        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     with as_trained():  # options checked at submission; a range narrowed since does not apply
         method = build(cfg, dev, dataset)
@@ -120,7 +133,7 @@ def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     clusters than training images), else a warning for each that trains degenerately (a MoCo
     queue longer than the training set, SimCLR at a batch of 8); [] for a run that trains
     nothing. Cheap: no method is built."""
-    from .pretext import METHODS, check_data
+    from .pretext import check_data
 
     cfg = cfg.resolved("cpu")
     if not METHODS[cfg.method].trainable or cfg.epochs == 0:
@@ -273,6 +286,9 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
     old = meta.get("config")
     if not old:
         return
+    # options a checkpoint trained with but did not record (``as_trained_config``) count as given
+    legacy = METHODS[cfg.method].legacy_options(weight_names(path)) if old.get("method") == cfg.method else {}
+    old = {**old, "options": {**legacy, **(old.get("options") or {})}}
     diff = [k for k in RESUME_KEYS if old.get(k) != getattr(cfg, k)]
     if diff:
         was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
@@ -308,6 +324,10 @@ def pretrain(
         unsized = given.resolved(device.type, sized_options=False)
         if (meta.get("config") or {}).get("options") == unsized.options != cfg.options:
             cfg = unsized  # begun before an imported set's options were scaled to its size: continue as begun
+        try:
+            cfg = as_trained_config(cfg, ckpt)  # begun before an option changed its architecture: as begun
+        except ValueError as e:
+            raise ValueError(f"{e}: delete it to start the run over") from None
         check_resumable(meta, cfg, ckpt, dataset)
     method = build(cfg, device, dataset)
 

@@ -50,7 +50,12 @@ def test_a_few_steps_lower_the_loss(name):
     x = torch.nn.functional.avg_pool2d(torch.rand(32, 3, 32, 32, generator=g), 3, 1, 1)  # some structure
     labels = torch.randint(0, 4, (32,), generator=g)
     cls = METHODS[name]
-    small = {"jigsaw": {"grid": 2, "n_permutations": 6}}.get(name, {})  # a puzzle 15 steps can learn
+    small = {"jigsaw": {"grid": 2, "n_permutations": 6},  # a puzzle 15 steps can learn
+             # MoCo's queue starts as random unit vectors, easy negatives: its loss rises while the
+             # batch's keys replace them (to near log 1025 from a queue of 1024), then falls; one of
+             # 32 is full of real keys after the first step, which is left out of the comparison
+             "moco": {"queue_size": 32}}.get(name, {})
+    warmup = 1 if name == "moco" else 0
     method = build_method(name, build_encoder(cls.preferred_encoder or "cnn-small", 3), 4, 3, small)
     opt = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=3e-3)
     views = [x.flip(-1) if i else x for i in range(method.n_views)]  # fixed views: a learnable target
@@ -67,7 +72,7 @@ def test_a_few_steps_lower_the_loss(name):
         method.after_step()
         losses.append(loss.item())
     # means of three steps: masks, tiles and permutations are drawn anew every step
-    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    first, last = sum(losses[warmup:warmup + 3]) / 3, sum(losses[-3:]) / 3
     assert last < first - 0.05 * abs(first), losses
 
 

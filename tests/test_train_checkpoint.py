@@ -148,3 +148,37 @@ def test_a_float16_run_resumed_from_its_checkpoint_scales_its_loss_as_if_never_s
     scales.clear()
     pretrain(RunConfig(**cfg, epochs=2), tmp_path / "resumed")
     assert scales == straight[steps:]
+
+
+def test_moco_has_v2s_head_and_a_run_trained_with_the_old_bn_head_still_loads_and_resumes(tmp_path, small):
+    """MoCo v2's head has no batch norm; until 2026-12-02 MoCo's had one, and a run trained
+    then records no option saying so: its checkpoint's weights do (``legacy_options``)."""
+    import json
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ssrl_core.train import load_trained
+
+    def head_bn(method) -> bool:
+        return any(isinstance(m, torch.nn.BatchNorm1d) for m in method.projector.modules())
+
+    cfg = dict(dataset=small, method="moco", batch_size=16)
+    pretrain(RunConfig(epochs=1, **cfg), tmp_path / "new")
+    assert not head_bn(load_trained(tmp_path / "new").method)
+
+    old = tmp_path / "old"
+    pretrain(RunConfig(epochs=1, options={"head_bn": True}, **cfg), old)
+    ckpt = old / CHECKPOINT
+    meta = read_meta(ckpt)  # rewritten as before the option existed: no head_bn in its config
+    meta["config"]["options"].pop("head_bn")
+    with safe_open(str(ckpt), framework="pt") as f:
+        metadata = {**f.metadata(), "meta": json.dumps(meta)}
+    save_file(load_file(str(ckpt)), str(ckpt), metadata=metadata)
+    loaded = load_trained(old)
+    assert loaded.config.options["head_bn"] is True and head_bn(loaded.method)
+    events = []
+    t = pretrain(RunConfig(epochs=2, **cfg), old, on_event=events.append)  # resumed as it trained
+    assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
+    assert t.config.options["head_bn"] is True and head_bn(t.method)

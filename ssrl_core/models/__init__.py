@@ -164,13 +164,14 @@ def build_encoder(name: str, in_channels: int) -> Encoder:
     raise ValueError(f"unknown encoder {name!r}: choose one of {', '.join(ENCODERS)}")
 
 
-def mlp(dims: list[int], last_bn: bool = False) -> nn.Sequential:
-    """Linear-BN-ReLU blocks, ending with a plain Linear (optionally BN'd)."""
+def mlp(dims: list[int], last_bn: bool = False, bn: bool = True) -> nn.Sequential:
+    """Linear-BN-ReLU blocks (Linear-ReLU without ``bn``), ending with a plain Linear
+    (optionally BN'd)."""
     layers: list[nn.Module] = []
     for i in range(len(dims) - 1):
         layers.append(nn.Linear(dims[i], dims[i + 1], bias=i < len(dims) - 2 or not last_bn))
         if i < len(dims) - 2:
-            layers += [nn.BatchNorm1d(dims[i + 1]), nn.ReLU(inplace=True)]
+            layers += [nn.BatchNorm1d(dims[i + 1]), nn.ReLU(inplace=True)] if bn else [nn.ReLU(inplace=True)]
         elif last_bn:
             layers.append(nn.BatchNorm1d(dims[i + 1], affine=False))
     return nn.Sequential(*layers)

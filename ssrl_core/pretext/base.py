@@ -212,6 +212,14 @@ class PretextMethod(nn.Module):
         return []
 
     @classmethod
+    def legacy_options(cls, weights: set[str]) -> dict:
+        """Options a checkpoint with these weight names was trained with that its config
+        does not record: an option added later whose default changed the architecture (MoCo's
+        ``head_bn``). ``train.as_trained_config`` gives them to a run trained before, so it
+        still loads and resumes. Empty for a checkpoint of today's architecture."""
+        return {}
+
+    @classmethod
     def sized_defaults(cls, n_train: int, batch: int) -> dict:
         """Defaults of the options that depend on the data, for a set of ``n_train``
         training images at its default ``batch``: never above ``defaults``, and at the

@@ -17,12 +17,13 @@ This version is symmetric (as MoCo's CIFAR demo and MoCo v3): each view is once 
 and once the key, L = (l(q1, k2) + l(q2, k1)) / 2, and both views' keys are enqueued
 (2B per step). The queue starts as random unit vectors, as in the official code.
 
-Architecture: the projector is Linear-BN-ReLU-Linear (the head BYOL and SwAV use), 512 then
-128 wide; MoCo v2's own head has no batch norm (Linear-ReLU-Linear). Measured over seeds 0-2
-on digits (10 epochs, batch 32, 2026-12-02, ``python -m bench.methods_table --datasets digits
---methods moco,random --seeds 0,1,2`` with the head patched): without the BN kNN reads 0.942,
-0.933 and 0.944, 4.2 points above random (min +2.2), against 5.5 (min +2.8) with it. Kept,
-for now, because a run trained with it cannot load its checkpoint into a head without it.
+Architecture: MoCo v2's head, Linear-ReLU-Linear (no batch norm), 512 then 128 wide. Until
+2026-12-02 it was Linear-BN-ReLU-Linear, the head BYOL and SwAV use; over seeds 0-2 on
+digits (10 epochs, batch 32, ``python -m bench.methods_table --datasets digits --methods
+moco,random --seeds 0,1,2``) MoCo v2's head reads kNN 0.942, 0.933 and 0.944, 4.2 points
+above random (min +2.2), against 5.5 (min +2.8) with the BN. Option head_bn=true brings
+the BN back; a run trained before keeps it (``legacy_options``: its checkpoint has the BN's
+weights), so it still loads and resumes.
 
 Shuffle-BN: the paper shuffles samples across GPUs for the key encoder so that batch-norm
 statistics cannot leak which key belongs to which query. On one device query and key
@@ -33,8 +34,9 @@ What to expect: the loss starts below log(K + 1) (chance among K + 1 keys) and f
 each query picks out its own key among the K negatives; as with SimCLR, features become
 invariant to the augmentations. On digits (cnn-small, 10 epochs) kNN accuracy was 0.955
 against the random encoder's 0.919 at batch 128 and 0.947 at today's default of 32 (seed 0;
-over three seeds 5.5 points above random, docs/methods.md). Options: temperature (0.2), momentum (0.99),
-queue_size (1024), proj_dim (128), hidden_dim (512).
+both with the BN head); 0.942 with today's head (over three seeds 4.2 points above random,
+docs/methods.md). Options: temperature (0.2), momentum (0.99), queue_size (1024),
+proj_dim (128), hidden_dim (512), head_bn (false).
 
 Scaled-down defaults. momentum 0.99: the paper's 0.999 lets keys change over ~1000 steps,
 right for long schedules, while a 10-epoch run on a small set has a few hundred at most
@@ -68,7 +70,8 @@ class MoCo(PretextMethod):
     summary = "match each query to its momentum-encoder key against a queue of past keys (InfoNCE)"
     n_views = 2
     embedding_head = "projector"
-    defaults = {"temperature": 0.2, "momentum": 0.99, "queue_size": 1024, "proj_dim": 128, "hidden_dim": 512}
+    defaults = {"temperature": 0.2, "momentum": 0.99, "queue_size": 1024, "proj_dim": 128, "hidden_dim": 512,
+                "head_bn": False}
     option_help = {
         "temperature": "tau in InfoNCE; 0.2 as in MoCo v2",
         "momentum": "EMA rate m of the key encoder; 0.99 (MoCo's 0.999 suits long runs, short ones need faster keys)",
@@ -77,6 +80,7 @@ class MoCo(PretextMethod):
                       "imported set's default is scaled so); raise it on large sets",
         "proj_dim": "output size of the MLP head; 128 as in MoCo v2",
         "hidden_dim": "hidden width of the 2-layer MLP head (2048 in MoCo v2; 512 here)",
+        "head_bn": "batch norm in the head's hidden layer (MoCo v2 has none; runs trained before 2026-12-02 had it)",
     }
     option_ranges = {"queue_size": OptionRange(1, 65536, why="the negatives InfoNCE compares each query with: "
                                                              "it needs at least one; MoCo's ImageNet queue is 65536")}
@@ -97,11 +101,16 @@ class MoCo(PretextMethod):
                 "must then hold several keys of one image or older keys of the batch's own images, a query's own image "
                 "among its negatives (MoCo's 65,536 keys are 5% of ImageNet). " + advice + "."]
 
+    @classmethod
+    def legacy_options(cls, weights):
+        # the BN'd head (before 2026-12-02): its BN is the projector's second module
+        return {"head_bn": True} if "projector.1.running_mean" in weights else {}
+
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
         d, h, p = self.encoder.feature_dim, int(self.options["hidden_dim"]), int(self.options["proj_dim"])
         k = int(self.options["queue_size"])
-        self.projector = mlp([d, h, p])
+        self.projector = mlp([d, h, p], bn=self.options["head_bn"])
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)
         # buffers, so checkpoints keep the queue and a resumed run continues with it
