@@ -124,11 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "finished run or why it failed or what it is doing.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
 
-    p = sub.add_parser("cancel", help="cancel a queued or running run",
-                       description="Cancel a run: a queued one at once, a running one at its next step or "
-                                   "evaluation phase (about a second); its checkpoint and what it wrote stay. "
-                                   "A run that has already ended is refused (exit 2).")
-    p.add_argument("id", help="a run id from `runs`")
+    p = sub.add_parser("cancel", help="cancel queued or running runs",
+                       description="Cancel runs: a queued one at once, a running one at its next step or "
+                                   "evaluation phase (about a second); its checkpoint and what it wrote stay "
+                                   "(`resume` continues it). A run that has already ended is refused (exit 2); "
+                                   "the runs before it in the list are cancelled. Instead of ids, --nickname "
+                                   "selects that nickname's queued and running runs and --all every one (a "
+                                   "class's queue at the end of the lesson); they are listed, and cancelled "
+                                   "only with --yes.")
+    p.add_argument("ids", nargs="*", metavar="ID", help="a run id from `runs`; several are cancelled in turn")
+    p.add_argument("--nickname", default=None, help="select the queued and running runs of this nickname")
+    p.add_argument("--all", action="store_true", help="select every queued and running run")
+    p.add_argument("--yes", action="store_true", help="cancel the runs the selection lists")
 
     p = sub.add_parser("resume", help="put a cancelled run back in the queue; it continues from its checkpoint",
                        description="Put a cancelled run back in the queue, behind the runs queued now. The worker "
@@ -400,11 +407,48 @@ def table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(r[i].ljust(widths.get(i, 0)) for i in keep).rstrip() for r in rows]
 
 
+def _by_id_or_selection(ids: list[str], selecting: bool, yes: bool, flags: str) -> None:
+    """Refuse a command given both run ids and a selection, or neither, or --yes with ids."""
+    if ids and selecting:
+        raise ValueError(f"give run ids or a selection ({flags}), not both")
+    if not ids and not selecting:
+        raise ValueError(f"say which runs: their ids, or a selection ({flags})")
+    if yes and not selecting:
+        raise ValueError("--yes confirms a selection; runs given by id are acted on without it")
+
+
+def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | None = None) -> bool:
+    """A selection's runs: without ``yes``, printed (with their folders' ``sizes`` in MB) with
+    how to go on, and False; with it, True. Also False, saying so, when there are none."""
+    if not runs:
+        print(f"no run matches that selection: nothing {verb}")
+        return False
+    if yes:
+        return True
+    for line in table([[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or ""]
+                       + ([f"{mb:.1f} MB"] if sizes else []) for r, mb in zip(runs, sizes or [0] * len(runs))]):
+        print(line)
+    print(f"{len(runs)} run(s)" + (f", {sum(sizes):.1f} MB in their folders" if sizes else "")
+          + f": nothing {verb} yet; add --yes to go on")
+    return False
+
+
 def cmd_cancel(args) -> int:
     from .runs.store import RunStore
 
-    status = RunStore().request_cancel(args.id)
-    print("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step")
+    store = RunStore()
+    selecting = args.nickname is not None or args.all
+    _by_id_or_selection(args.ids, selecting, args.yes, "--nickname, --all")
+    ids = args.ids
+    if selecting:
+        runs = [r for r in store.list(("queued", "running"), limit=10**9)
+                if args.all or r["nickname"] == args.nickname]
+        if not _listed_first(runs, args.yes, "cancelled"):
+            return 0
+        ids = [r["id"] for r in runs]
+    for rid in ids:
+        status = store.request_cancel(rid)
+        print(f"{rid}: " + ("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step"))
     return 0
 
 
@@ -426,12 +470,7 @@ def cmd_delete(args) -> int:
 
     store = RunStore()
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
-    if args.ids and selecting:
-        raise ValueError("give run ids or a selection (--status, --nickname, --older-than), not both")
-    if not args.ids and not selecting:
-        raise ValueError("say which runs: their ids, or a selection (--status, --nickname, --older-than)")
-    if args.yes and not selecting:
-        raise ValueError("--yes confirms a selection; runs given by id are deleted without it")
+    _by_id_or_selection(args.ids, selecting, args.yes, "--status, --nickname, --older-than")
     ids = args.ids
     if selecting:
         statuses = tuple(s.strip() for s in (args.status or ",".join(FINISHED)).split(",") if s.strip())
@@ -444,16 +483,8 @@ def cmd_delete(args) -> int:
         runs = [r for r in store.list(statuses, limit=10**9)
                 if (args.nickname is None or r["nickname"] == args.nickname)
                 and (args.older_than is None or (r["finished"] or r["created"]) < before)]
-        if not runs:
-            print("no ended run matches that selection: nothing deleted")
-            return 0
-        if not args.yes:
-            sizes = [folder_mb(r["run_dir"]) for r in runs]
-            for line in table([[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or "", f"{mb:.1f} MB"]
-                               for r, mb in zip(runs, sizes)]):
-                print(line)
-            print(f"{len(runs)} run(s), {sum(sizes):.1f} MB in their folders: nothing deleted yet; "
-                  "add --yes to delete them")
+        sizes = None if args.yes else [folder_mb(r["run_dir"]) for r in runs]
+        if not _listed_first(runs, args.yes, "deleted", sizes):
             return 0
         ids = [r["id"] for r in runs]
     for rid in ids:

@@ -61,11 +61,37 @@ def test_submit_runs_and_cancel(capsys):
     assert run["id"] == rid and run["status"] == "queued" and run["method"] == "rotation"
     assert {"id", "status", "method", "dataset", "epoch", "epochs", "error"} <= set(run)
     assert main(["runs"]) == 0 and rid in capsys.readouterr().out
-    assert main(["cancel", rid]) == 0 and capsys.readouterr().out.strip() == "cancelled"
+    assert main(["cancel", rid]) == 0 and capsys.readouterr().out.strip() == f"{rid}: cancelled"
     assert main(["runs", "--json"]) == 0 and json.loads(capsys.readouterr().out)[0]["status"] == "cancelled"
     res = cli("cancel", rid, check=False)
     assert res.returncode == 2 and "already ended" in res.stderr
     assert main(["cancel", "no-such-run"]) == 2 and "no run with id" in capsys.readouterr().err
+
+
+def test_cancel_a_selection_lists_it_first_and_acts_only_with_yes(capsys):
+    """The end of a lesson: a teacher cancels one student's runs, or the whole queue."""
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    ada = [store.submit(RunConfig(method="random", seed=s), nickname="ada") for s in range(2)]
+    bo = store.submit(RunConfig(method="random", seed=2), nickname="bo")
+    store.claim("w")  # ada's first is running
+    assert main(["cancel", "--nickname", "ada"]) == 0
+    out = capsys.readouterr().out
+    assert {line.split()[0] for line in out.splitlines()[:-1]} == set(ada) and "add --yes" in out
+    assert [store.get(r)["status"] for r in ada + [bo]] == ["running", "queued", "queued"]  # listed, not cancelled
+    assert main(["cancel", "--nickname", "ada", "--yes"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{ada[1]}: cancelled",
+                                                    f"{ada[0]}: cancel requested: the run stops at its next step"]
+    assert store.cancel_requested(ada[0]) and store.get(ada[1])["status"] == "cancelled"
+    assert store.get(bo)["status"] == "queued"
+    assert main(["cancel", "--all", "--yes"]) == 0 and store.get(bo)["status"] == "cancelled"
+    assert main(["cancel", "--nickname", "nobody"]) == 0 and "nothing cancelled" in capsys.readouterr().out
+    for argv, said in ((["cancel"], "say which runs"), (["cancel", bo, "--all"], "not both"),
+                       (["cancel", bo, "--yes"], "--yes confirms a selection")):
+        assert main(argv) == 2 and said in capsys.readouterr().err, argv
 
 
 @pytest.mark.parametrize("what, name", [("datasets", "shapes"), ("methods", "rotation"),
