@@ -15,13 +15,13 @@ from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
-from ssrl_core.runs.store import RunStore
+from ssrl_core.runs.store import ACTIVE, RunStore
+from ssrl_core.text import said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
 device.serve_pages_on_cpu()  # this process serves pages: it stays off the GPU the workers train on
 
-ACTIVE = ("queued", "running")
 
 
 def home() -> str:
@@ -161,7 +161,7 @@ def resume(run_id: str) -> str | None:
     try:
         store().resume(run_id)
     except (KeyError, ValueError) as e:
-        return f"Not resumed: {e.args[0] if isinstance(e, KeyError) else e}."
+        return f"Not resumed: {said(e)}."
     ensure_worker()
     return None
 
@@ -174,7 +174,7 @@ def delete_run(run_id: str) -> tuple[str | None, str | None]:
     try:
         done = delete(store(), run_id)
     except (KeyError, ValueError, OSError) as e:
-        return None, f"Not deleted: {e.args[0] if isinstance(e, KeyError) else e}."
+        return None, f"Not deleted: {said(e)}."
     return (f"Deleted run {run_id} ({done['freed_mb']:g} MB freed)"
             + (f"; its folder stays: {done['kept']}" if done["kept"] else "") + "."), None
 

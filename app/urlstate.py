@@ -159,15 +159,16 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
 
 def write(param: str, value: Any, default: Any) -> None:
     """Put ``value`` in the URL (dropped when it equals ``default``)."""
-    text = _text(value)
-    if value == default or text == _text(default):
+    text = as_text(value)
+    if value == default or text == as_text(default):
         if param in st.query_params:
             del st.query_params[param]
     elif st.query_params.get(param) != text:
         st.query_params[param] = text
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A widget value as the address writes it (a float in its shortest form: 0.002)."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -393,8 +393,7 @@ def form_params(config: dict) -> tuple[dict[str, str], list[str]]:
         value = config.get(field)
         if value is None or value == {}:  # the dataset's default augmentations or batch; no options
             continue
-        params[param] = (options_text(value) if field == "options" else
-                         f"{value:g}" if isinstance(value, float) else str(value))
+        params[param] = options_text(value) if field == "options" else urlstate.as_text(value)
     other = [f"{k.replace('_', ' ')} {config[k]}" for k, f in defaults.items()
              if k not in FORM_PARAMS and k in config and config[k] != f.default]
     return params, other

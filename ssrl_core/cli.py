@@ -302,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
+        from .text import said
+
+        print(f"error: {said(e)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # stdout piped into a reader that stopped early (`runs --json | head`): not an error
         # of ours; point stdout at nothing so that Python's flush at exit does not fail on the pipe again
@@ -425,8 +426,10 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
         return False
     if yes:
         return True
-    for line in table([[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or ""]
-                       + ([f"{mb:.1f} MB"] if sizes else []) for r, mb in zip(runs, sizes or [0] * len(runs))]):
+    rows = [[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or ""] for r in runs]
+    for row, mb in zip(rows, sizes or []):
+        row.append(f"{mb:.1f} MB")
+    for line in table(rows):
         print(line)
     print(f"{len(runs)} run(s)" + (f", {sum(sizes):.1f} MB in their folders" if sizes else "")
           + f": nothing {verb} yet; add --yes to go on")
@@ -434,14 +437,14 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
 
 
 def cmd_cancel(args) -> int:
-    from .runs.store import RunStore
+    from .runs.store import ACTIVE, RunStore
 
     store = RunStore()
     selecting = args.nickname is not None or args.all
     _by_id_or_selection(args.ids, selecting, args.yes, "--nickname, --all")
     ids = args.ids
     if selecting:
-        runs = [r for r in store.list(("queued", "running"), limit=10**9)
+        runs = [r for r in store.list(ACTIVE, limit=10**9)
                 if args.all or r["nickname"] == args.nickname]
         if not _listed_first(runs, args.yes, "cancelled"):
             return 0

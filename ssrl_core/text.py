@@ -21,6 +21,11 @@ _DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small'
 _WWW = re.compile(r"(?i)\b(www)\.")  # GFM's autolink of 'www.example.com'
 
 
+def said(error: BaseException) -> str:
+    """An error's message as written: a KeyError's without the quotes its ``str`` adds."""
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
 def one_line(text: object) -> str:
     """``text`` as one line: line breaks, tabs and other control characters become spaces."""
     return "".join(c if c.isprintable() else " " for c in str(text))

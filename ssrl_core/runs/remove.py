@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from .. import paths
-from .store import RunStore
+from .store import ACTIVE, RunStore, no_run
 
 
 def delete_run(store: RunStore, run_id: str) -> dict:
@@ -25,8 +25,8 @@ def delete_run(store: RunStore, run_id: str) -> dict:
 
     run = store.get(run_id)
     if run is None:
-        raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
-    if run["status"] in ("queued", "running"):
+        raise no_run(run_id)
+    if run["status"] in ACTIVE:
         raise ValueError(f"run {run_id} is {run['status']}: cancel it first (`python -m ssrl_core cancel {run_id}`), "
                          "then delete it")
     folder = Path(run["run_dir"])

@@ -33,6 +33,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # cannot hold gets the worker killed by the kernel), and requeued it would hold the queue forever
 MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
+ACTIVE = ("queued", "running")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -123,8 +124,16 @@ class Limits:
 
 def in_line(run: dict) -> float:
     """A queued run's place in line: the worker takes the smallest first. When it was
-    submitted, or last resumed (``RunStore.resume``)."""
+    submitted, or last resumed (``RunStore.resume``); ``IN_LINE`` in SQL."""
     return run.get("queued_at") or run["created"]
+
+
+IN_LINE = "COALESCE(queued_at, created)"
+
+
+def no_run(run_id: str) -> KeyError:
+    """The error for a run id the store does not have."""
+    return KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
 
 
 def new_run_id() -> str:
@@ -273,9 +282,9 @@ class RunStore:
         one query: what a live panel shows (a cancelled run resumed long after it was submitted
         is queued, but may be older than the newest ``limit``)."""
         with self._conn() as c:
-            rows = c.execute("SELECT * FROM runs WHERE status IN ('queued', 'running') OR id IN "
+            rows = c.execute("SELECT * FROM runs WHERE status IN (?, ?) OR id IN "
                              "(SELECT id FROM runs ORDER BY created DESC LIMIT ?) ORDER BY created DESC",
-                             (limit,)).fetchall()
+                             (*ACTIVE, limit)).fetchall()
         return [_row(r) for r in rows]
 
     def count(self, statuses: tuple[str, ...]) -> int:
@@ -302,7 +311,7 @@ class RunStore:
             row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 c.execute("ROLLBACK")
-                raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+                raise no_run(run_id)
             status = row["status"]
             if status == "queued":
                 c.execute("UPDATE runs SET status='cancelled', finished=?, error=? WHERE id=?",
@@ -328,7 +337,7 @@ class RunStore:
             try:
                 row = c.execute("SELECT status, nickname FROM runs WHERE id=?", (run_id,)).fetchone()
                 if row is None:
-                    raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+                    raise no_run(run_id)
                 if row["status"] != "cancelled":
                     raise ValueError(f"run {run_id} is {row['status']}, not cancelled: only a cancelled run can be "
                                      "resumed" + (" (launch a failed one again with changed settings)"
@@ -350,10 +359,10 @@ class RunStore:
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None or row["status"] in ("queued", "running"):
+            if row is None or row["status"] in ACTIVE:
                 c.execute("ROLLBACK")
                 if row is None:
-                    raise KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
+                    raise no_run(run_id)
                 raise ValueError(f"run {run_id} is {row['status']}: cancel it first")
             c.execute("DELETE FROM events WHERE run_id=?", (run_id,))
             c.execute("DELETE FROM runs WHERE id=?", (run_id,))
@@ -370,8 +379,7 @@ class RunStore:
         now = time.time()
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT id FROM runs WHERE status='queued' ORDER BY COALESCE(queued_at, created) "
-                            "LIMIT 1").fetchone()
+            row = c.execute(f"SELECT id FROM runs WHERE status='queued' ORDER BY {IN_LINE} LIMIT 1").fetchone()
             if row is None:
                 c.execute("COMMIT")
                 return None
