@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
+from .pretext import METHODS
 from .pretext import check_options
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
@@ -592,9 +593,29 @@ def compute_extras(lesson: Lesson, run_dirs: dict[str, Path], on_line: Callable[
 
 
 # -- planning against the run store ---------------------------------------------------------------------
-def config_key(cfg: RunConfig | dict, device_type: str) -> str:
+def config_key(cfg: RunConfig | dict, device_type: str, run_dir: Path | str | None = None) -> str:
+    """The resolved config as a string: equal keys, equal runs. With the folder of a run
+    with this config, a checkpoint there trained before an option changed the architecture
+    (MoCo's BN'd head) keys as it trained (``train.as_trained_config``), so an old run is not
+    reused for today's."""
     c = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
+    if run_dir is not None and needs_checkpoint(c):
+        from .runs.artifacts import CHECKPOINT
+        from .train import as_trained_config
+
+        ckpt = Path(run_dir) / CHECKPOINT
+        if ckpt.exists():
+            c = as_trained_config(c, ckpt)
     return c.resolved(device_type).to_json()
+
+
+def needs_checkpoint(cfg: RunConfig) -> bool:
+    """Whether ``cfg`` leaves out an option its method's older checkpoints may have trained
+    with (``PretextMethod.legacy_keys``), so its run's key depends on the checkpoint."""
+    return not all(k in cfg.options for k in METHODS[cfg.method].legacy_keys)
+
+
+PER_RUN = "per run"  # best_runs: a config whose key is read from each run's checkpoint
 
 
 def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None) -> dict[str, dict | None]:
@@ -613,10 +634,16 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
         raw = json.dumps(row["config"], sort_keys=True)
         if raw not in keys:
             try:
-                keys[raw] = config_key(row["config"], device_type)
-            except (ValueError, TypeError):
-                keys[raw] = None  # a dataset since deleted, say: never the lesson's run
+                c = RunConfig.from_dict(row["config"])
+                keys[raw] = PER_RUN if needs_checkpoint(c) else config_key(c, device_type)
+            except (ValueError, TypeError, KeyError):
+                keys[raw] = None  # a dataset or method since removed, say: never the lesson's run
         key = keys[raw]
+        if key is PER_RUN:  # its key depends on its checkpoint (MoCo's BN'd head before 2026-12-02)
+            try:
+                key = config_key(row["config"], device_type, row["run_dir"])
+            except ValueError:
+                continue  # a damaged checkpoint: never reused
         if key is None:
             continue
         have = best.get(key)
@@ -677,7 +704,7 @@ def find_finished(cfg: RunConfig, roots: list[Path], device_type: str) -> Path |
         for conf in sorted(Path(root).glob("*/config.json")) + sorted(Path(root).glob("*/*/config.json")):
             d = conf.parent
             try:
-                if (d / art.SUMMARY).exists() and config_key(art.read_json(conf) or {}, device_type) == want:
+                if (d / art.SUMMARY).exists() and config_key(art.read_json(conf) or {}, device_type, d) == want:
                     return d
             except (ValueError, TypeError):
                 continue
@@ -705,7 +732,7 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
     for name, cfg in lesson.runs.items():
         d = out / name
         if (d / art.CONFIG).exists():
-            if config_key(art.read_json(d / art.CONFIG) or {}, device_type) != config_key(cfg, device_type):
+            if config_key(art.read_json(d / art.CONFIG) or {}, device_type, d) != config_key(cfg, device_type):
                 raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
                                  f"(a --quick preview and the default budget need different folders)")
         if not (d / art.SUMMARY).exists():

@@ -182,3 +182,20 @@ def test_moco_has_v2s_head_and_a_run_trained_with_the_old_bn_head_still_loads_an
     t = pretrain(RunConfig(epochs=2, **cfg), old, on_event=events.append)  # resumed as it trained
     assert events[0] == {"kind": "resumed", "epoch": 1, "epochs": 2}
     assert t.config.options["head_bn"] is True and head_bn(t.method)
+
+    # ... and is not taken for today's MoCo with the same settings (a lesson's or the app's reuse)
+    import shutil
+
+    from ssrl_core import lessons
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore(tmp_path / "home" / "runs.db")
+    want = RunConfig(epochs=2, **cfg)
+    for trained in (old, tmp_path / "new"):
+        rid = store.submit(want)
+        store.claim("w")
+        run_dir = store.get(rid)["run_dir"]
+        shutil.copytree(trained, run_dir, dirs_exist_ok=True)
+        store.finish(rid, "done", summary={})
+        best = lessons.best_runs({"moco": want}, store, "cpu")["moco"]
+        assert (best and best["id"]) == (None if trained == old else rid)

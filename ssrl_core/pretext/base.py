@@ -211,12 +211,16 @@ class PretextMethod(nn.Module):
         each (what, why, from the paper, and what to do); [] when there is nothing to say."""
         return []
 
+    # the options ``legacy_options`` can return: a config that gives all of them needs no checkpoint read
+    legacy_keys: tuple[str, ...] = ()
+
     @classmethod
     def legacy_options(cls, weights: set[str]) -> dict:
         """Options a checkpoint with these weight names was trained with that its config
         does not record: an option added later whose default changed the architecture (MoCo's
-        ``head_bn``). ``train.as_trained_config`` gives them to a run trained before, so it
-        still loads and resumes. Empty for a checkpoint of today's architecture."""
+        ``head_bn``; its keys in ``legacy_keys``). ``train.as_trained_config`` gives them to a
+        run trained before, so it still loads and resumes, and is not taken for a run of
+        today's architecture with the same config. Empty for a checkpoint of today's."""
         return {}
 
     @classmethod

@@ -101,6 +101,8 @@ class MoCo(PretextMethod):
                 "must then hold several keys of one image or older keys of the batch's own images, a query's own image "
                 "among its negatives (MoCo's 65,536 keys are 5% of ImageNet). " + advice + "."]
 
+    legacy_keys = ("head_bn",)
+
     @classmethod
     def legacy_options(cls, weights):
         # the BN'd head (before 2026-12-02): its BN is the projector's second module
