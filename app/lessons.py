@@ -90,7 +90,8 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
         opts = ", ".join(f"{k}={v}" for k, v in cfg.options.items())
         rows.append({"run": name, "method": cfg.method, "dataset": cfg.dataset, "augment": cfg.augment,
                      "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts,
-                     "status": ACTION_TEXT[p["action"]] if p["run"] is None else f"{p['run']['status']} · {p['run']['id']}"})
+                     "status": ACTION_TEXT[p["action"]] if p["run"] is None else
+                     f"{p['run']['status']} · {p['run']['id']}" + (" (Launch resumes it)" if p["action"] == "resume" else "")})
     return rows
 
 
@@ -127,12 +128,15 @@ def lesson_picker(lessons: list[L.Lesson], wanted: str | None) -> L.Lesson:
 
 def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool) -> None:
     """The one button: submits the runs the store cannot reuse or wait for."""
-    to_train = [n for n, p in planned.items() if p["action"] == "submit"]
+    to_train = [n for n, p in planned.items() if p["action"] in ("submit", "resume")]
     reused = [n for n, p in planned.items() if p["action"] == "reuse"]
+    resumed = [n for n, p in planned.items() if p["action"] == "resume"]
     if show_details:
         st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs")
     if to_train:
-        note = f" ({len(reused)} finished run(s) with identical configs are reused)" if reused else ""
+        said = ([f"{len(reused)} finished run(s) with identical configs are reused"] if reused else []) + (
+            [f"{len(resumed)} cancelled run(s) continue from their last finished epoch"] if resumed else [])
+        note = f" ({'; '.join(said)})" if said else ""
         if st.button(f"Launch this lesson: train {len(to_train)} run(s)", type="primary", key="lesson_launch",
                      help="Queues the lesson's runs for the background worker." + note):
             for name in to_train:
@@ -168,7 +172,7 @@ def watch_runs() -> None:
 
 
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
-    if any(p["action"] in ("wait", "submit") for p in planned.values()):
+    if any(p["action"] in ("wait", "resume", "submit") for p in planned.values()):
         watch_runs()  # (the live panel below follows only runs active when the page was drawn)
         st.subheader("Training now")
         # the lesson's runs only (the class's other runs are counted, not listed)

@@ -621,11 +621,12 @@ PER_RUN = "per run"  # best_runs: a config whose key is read from each run's che
 def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None) -> dict[str, dict | None]:
     """For each named config, the run of the store with an identical resolved config (the same
     settings and seed give the same result): a done one first, then a running one, then a
-    queued one, newest first within a status; None where there is none."""
+    queued one, then a cancelled one (which can resume), newest first within a status; None
+    where there is none."""
     from .runs import worker
 
     device_type = device_type or worker.device_type()
-    rank = {"done": 0, "running": 1, "queued": 2}
+    rank = {"done": 0, "running": 1, "queued": 2, "cancelled": 3}
     best: dict[str, dict] = {}
     keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
     for row in store.list(limit=2000):
@@ -653,12 +654,17 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
 
 
 def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dict]:
-    """For each run of the lesson: ``{"action": "reuse" | "wait" | "submit", "run": row}``.
+    """For each run of the lesson: ``{"action": "reuse" | "wait" | "resume" | "submit", "run": row}``.
     A done run with an identical resolved config is reused; a queued or running one is
-    waited for; otherwise the run must be submitted (``run`` is None)."""
+    waited for; a cancelled one of the lesson's is resumed from where it stopped (a teacher
+    who cancelled the lesson's runs to free the worker loses no epochs); otherwise the run
+    must be submitted (``run`` is None, or a cancelled run that is not the lesson's)."""
     out = {}
+    action_of = {"done": "reuse", "running": "wait", "queued": "wait", "cancelled": "resume"}
     for name, row in best_runs(lesson.runs, store, device_type).items():
-        action = "submit" if row is None else ("reuse" if row["status"] == "done" else "wait")
+        action = "submit" if row is None else action_of[row["status"]]
+        if action == "resume" and row["nickname"] != lesson_nickname(lesson):
+            action, row = "submit", None  # someone's own run: the lesson does not requeue it under their name
         out[name] = {"action": action, "run": row}
     return out
 
@@ -682,7 +688,7 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
 
     from .runs.store import Limits
 
-    names = [name for name, p in plan(lesson, store).items() if p["action"] == "submit"]
+    names = [name for name, p in plan(lesson, store).items() if p["action"] in ("submit", "resume")]
     ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson),
                             limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True)
     return dict(zip(names, ids))

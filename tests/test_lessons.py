@@ -275,6 +275,35 @@ def test_two_launches_that_both_planned_to_submit_queue_one_set(monkeypatch):
     assert len(set(store.submit_many([cfg, cfg], nickname="ann"))) == 2
 
 
+def test_a_lessons_cancelled_run_resumes_on_launch_and_a_students_is_not_requeued(monkeypatch):
+    """A teacher cancels the lesson's runs to free the worker; Launch later continues them
+    (same ids, from their checkpoints) instead of training them over. A student's own
+    cancelled run with the same settings stays theirs: the lesson queues its own."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    first = L.launch(lesson, store)
+    for rid in first.values():
+        store.request_cancel(rid)  # queued: cancelled at once
+    p = L.plan(lesson, store, "cpu")
+    assert {n: (q["action"], q["run"] and q["run"]["id"]) for n, q in p.items()} == \
+        {n: ("resume", i) for n, i in first.items()}
+    assert L.launch(lesson, store) == first
+    assert {r["id"]: r["status"] for r in store.list()} == {i: "queued" for i in first.values()}
+    assert [e["kind"] for e in store.events(first["simclr"])][-1] == "queued_again"
+    assert {q["action"] for q in L.plan(lesson, store, "cpu").values()} == {"wait"}
+    # the student's cancelled twin is not the lesson's to resume: the lesson trains its own
+    store.request_cancel(first["random"])
+    store.delete(first["random"])
+    mine = store.submit(lesson.runs["random"], nickname="ann")
+    store.request_cancel(mine)
+    p = L.plan(lesson, store, "cpu")["random"]
+    assert (p["action"], p["run"]) == ("submit", None)
+    again = L.launch(lesson, store)
+    assert list(again) == ["random"] and again["random"] not in (mine, first["random"])
+    assert store.get(mine)["status"] == "cancelled"
+
+
 def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_path, capsys):
     out = tmp_path / "lesson"
     cmd = [sys.executable, "-m", "ssrl_core", "lesson", "labels-are-expensive", "--out", str(out), "--quick"]

@@ -191,8 +191,10 @@ class RunStore:
         """Queue several runs at once, all or none: the limits count the whole batch, in the
         same transaction as the inserts. With ``reuse_same``, a config identical to a run of
         the same nickname that is queued, running or done is not queued again: its id is
-        returned instead. The check is inside the write transaction, so two callers that both
-        decided to submit (two students pressing a lesson's Launch at once) queue one set."""
+        returned instead; one identical to a cancelled run of the nickname resumes that run
+        (as ``resume``: from its last finished epoch). The check is inside the write
+        transaction, so two callers that both decided to submit (two students pressing a
+        lesson's Launch at once) queue one set."""
         for cfg in cfgs:
             cfg.validate()
         limits = limits or Limits.from_env()
@@ -206,10 +208,15 @@ class RunStore:
             c.execute("BEGIN IMMEDIATE")
             try:
                 have = self._same_configs(c, nickname, keys, ("queued", "running", "done")) if reuse_same else {}
+                stopped = self._same_configs(c, nickname, keys, ("cancelled",)) if reuse_same else {}
                 self._check_limits(c, nickname, limits, len(set(keys) - set(have)) if reuse_same else len(keys))
                 for cfg, key in zip(cfgs, keys):
                     if key in have:
                         ids.append(have[key])
+                        continue
+                    if key in stopped:
+                        self._requeue(c, stopped[key])
+                        ids.append(have.setdefault(key, stopped[key]))
                         continue
                     run_id = new_run_id()
                     while run_id in ids:  # same second, same random suffix
@@ -343,15 +350,20 @@ class RunStore:
                                      "resumed" + (" (launch a failed one again with changed settings)"
                                                   if row["status"] == "failed" else ""))
                 self._check_limits(c, row["nickname"], limits)
-                now = time.time()
-                c.execute("UPDATE runs SET status='queued', queued_at=?, finished=NULL, error=NULL, worker=NULL, "
-                          "cancel_requested=0, phase='resumed' WHERE id=? AND status='cancelled'", (now, run_id))
-                c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
-                          (run_id, now, "queued_again", json.dumps({})))
+                self._requeue(c, run_id)
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
+
+    @staticmethod
+    def _requeue(c: sqlite3.Connection, run_id: str) -> None:
+        """A cancelled run back in the queue, at its end (inside the caller's write transaction)."""
+        now = time.time()
+        c.execute("UPDATE runs SET status='queued', queued_at=?, finished=NULL, error=NULL, worker=NULL, "
+                  "cancel_requested=0, phase='resumed' WHERE id=? AND status='cancelled'", (now, run_id))
+        c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                  (run_id, now, "queued_again", json.dumps({})))
 
     def delete(self, run_id: str) -> None:
         """Remove an ended run's row and events (``runs.remove.delete_run`` also removes its
