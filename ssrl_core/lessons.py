@@ -629,8 +629,9 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
     rank = {"done": 0, "running": 1, "queued": 2, "cancelled": 3}
     best: dict[str, dict] = {}
     keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
+    methods = {cfg.method for cfg in cfgs.values()}  # a run of another method is no one's twin
     for row in store.list(limit=2000):
-        if row["status"] not in rank:
+        if row["status"] not in rank or row["config"].get("method") not in methods:
             continue
         raw = json.dumps(row["config"], sort_keys=True)
         if raw not in keys:
