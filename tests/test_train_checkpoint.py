@@ -191,11 +191,13 @@ def test_moco_has_v2s_head_and_a_run_trained_with_the_old_bn_head_still_loads_an
 
     store = RunStore(tmp_path / "home" / "runs.db")
     want = RunConfig(epochs=2, **cfg)
-    for trained in (old, tmp_path / "new"):
-        rid = store.submit(want)
+    ids = {}
+    for name, trained in (("old", old), ("new", tmp_path / "new")):
+        ids[name] = rid = store.submit(want)
         store.claim("w")
-        run_dir = store.get(rid)["run_dir"]
-        shutil.copytree(trained, run_dir, dirs_exist_ok=True)
+        shutil.copytree(trained, store.get(rid)["run_dir"], dirs_exist_ok=True)
         store.finish(rid, "done", summary={})
-        best = lessons.best_runs({"moco": want}, store, "cpu")["moco"]
-        assert (best and best["id"]) == (None if trained == old else rid)
+        best = lessons.best_runs({"moco": want, "bn": RunConfig(epochs=2, options={"head_bn": True}, **cfg)},
+                                 store, "cpu")
+        assert (best["moco"] and best["moco"]["id"]) == ids.get("new")
+        assert best["bn"]["id"] == ids["old"]  # the old run is the BN'd head's, as it trained
