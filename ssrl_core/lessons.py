@@ -599,20 +599,13 @@ def config_key(cfg: RunConfig | dict, device_type: str, run_dir: Path | str | No
     (MoCo's BN'd head) keys as it trained (``train.as_trained_config``), so an old run is not
     reused for today's."""
     c = cfg if isinstance(cfg, RunConfig) else RunConfig.from_dict(cfg)
-    if run_dir is not None and needs_checkpoint(c):
+    if run_dir is not None:
         from .runs.artifacts import CHECKPOINT
         from .train import as_trained_config
 
-        ckpt = Path(run_dir) / CHECKPOINT
-        if ckpt.exists():
-            c = as_trained_config(c, ckpt)
+        if (Path(run_dir) / CHECKPOINT).exists():
+            c = as_trained_config(c, Path(run_dir) / CHECKPOINT)
     return c.resolved(device_type).to_json()
-
-
-def needs_checkpoint(cfg: RunConfig) -> bool:
-    """Whether ``cfg`` leaves out an option its method's older checkpoints may have trained
-    with (``PretextMethod.legacy_keys``), so its run's key depends on the checkpoint."""
-    return not all(k in cfg.options for k in METHODS[cfg.method].legacy_keys)
 
 
 PER_RUN = "per run"  # best_runs: a config whose key is read from each run's checkpoint
@@ -637,7 +630,7 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
         if raw not in keys:
             try:
                 c = RunConfig.from_dict(row["config"])
-                keys[raw] = PER_RUN if needs_checkpoint(c) else config_key(c, device_type)
+                keys[raw] = PER_RUN if METHODS[c.method].needs_weights(c.options) else config_key(c, device_type)
             except (ValueError, TypeError, KeyError):
                 keys[raw] = None  # a dataset or method since removed, say: never the lesson's run
         key = keys[raw]

@@ -91,8 +91,8 @@ def as_trained_config(cfg: RunConfig, ckpt: Path) -> RunConfig:
     """``cfg`` with the options its checkpoint was trained with but does not record
     (``PretextMethod.legacy_options``: an option added later, whose default changed the
     architecture), so a run trained before the change still loads and resumes as it trained."""
-    if all(k in cfg.options for k in METHODS[cfg.method].legacy_keys):
-        return cfg  # nothing it could lack (most methods), so no checkpoint to read
+    if not METHODS[cfg.method].needs_weights(cfg.options):
+        return cfg
     legacy = METHODS[cfg.method].legacy_options(weight_names(ckpt))
     missing = {k: v for k, v in legacy.items() if k not in cfg.options}
     return replace(cfg, options={**cfg.options, **missing}) if missing else cfg

@@ -211,8 +211,13 @@ class PretextMethod(nn.Module):
         each (what, why, from the paper, and what to do); [] when there is nothing to say."""
         return []
 
-    # the options ``legacy_options`` can return: a config that gives all of them needs no checkpoint read
-    legacy_keys: tuple[str, ...] = ()
+    legacy_keys: tuple[str, ...] = ()  # the options ``legacy_options`` can return
+
+    @classmethod
+    def needs_weights(cls, options: dict) -> bool:
+        """Whether ``options`` leave out an option ``legacy_options`` may give, so what a run
+        with them trained is read from its checkpoint's weight names (most methods: never)."""
+        return any(k not in options for k in cls.legacy_keys)
 
     @classmethod
     def legacy_options(cls, weights: set[str]) -> dict:
