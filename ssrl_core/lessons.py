@@ -688,9 +688,20 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
 
     from .runs.store import Limits
 
-    names = [name for name, p in plan(lesson, store).items() if p["action"] in ("submit", "resume")]
+    from .runs import worker
+
+    device_type = worker.device_type()
+
+    def reusable(config: str, run_dir: str) -> bool:  # as the plan: not a run trained with an older architecture
+        c = RunConfig.from_dict(json.loads(config))
+        try:
+            return not needs_checkpoint(c) or config_key(c, device_type, run_dir) == config_key(c, device_type)
+        except ValueError:  # a damaged checkpoint
+            return False
+
+    names = [name for name, p in plan(lesson, store, device_type).items() if p["action"] in ("submit", "resume")]
     ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson),
-                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True)
+                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True, reusable=reusable)
     return dict(zip(names, ids))
 
 
