@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "deleted, it and those after it are not (exit 2). Prints each run deleted "
                                    "and the MB freed. Instead of ids, --status, --nickname and --older-than "
                                    "select ended runs (all three together: those matching every one given); "
-                                   "they are listed, with their size, and deleted only with --yes (one that was resumed since it "
-                                   "was listed is left, and the others deleted: exit 2).")
+                                   "they are listed, with their size, and deleted only with --yes (one "
+                                   "resumed since it was listed is left, the others deleted: exit 2).")
     p.add_argument("ids", nargs="*", metavar="ID", help="run ids from `runs`")
     p.add_argument("--status", default=None, metavar="S[,S]",
                    help="select ended runs with these statuses: done, failed, cancelled")
