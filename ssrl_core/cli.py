@@ -154,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "deleted, it and those after it are not (exit 2). Prints each run deleted "
                                    "and the MB freed. Instead of ids, --status, --nickname and --older-than "
                                    "select ended runs (all three together: those matching every one given); "
-                                   "they are listed, with their size, and deleted only with --yes.")
+                                   "they are listed, with their size, and deleted only with --yes (one "
+                                   "resumed since it was listed is left, the others deleted: exit 2).")
     p.add_argument("ids", nargs="*", metavar="ID", help="run ids from `runs`")
     p.add_argument("--status", default=None, metavar="S[,S]",
                    help="select ended runs with these statuses: done, failed, cancelled")
@@ -438,6 +439,7 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
 
 def cmd_cancel(args) -> int:
     from .runs.store import ACTIVE, RunStore
+    from .text import said
 
     store = RunStore()
     selecting = args.nickname is not None or args.all
@@ -450,7 +452,13 @@ def cmd_cancel(args) -> int:
             return 0
         ids = [r["id"] for r in runs]
     for rid in ids:
-        status = store.request_cancel(rid)
+        try:
+            status = store.request_cancel(rid)
+        except (KeyError, ValueError) as e:
+            if not selecting:
+                raise
+            print(f"{rid}: {said(e)} (since it was listed)", file=sys.stderr)  # it ended meanwhile
+            continue
         print(f"{rid}: " + ("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step"))
     return 0
 
@@ -470,6 +478,7 @@ def cmd_delete(args) -> int:
     from .runs.remove import delete_run
     from .runs.store import FINISHED, RunStore
     from .runs.worker import folder_mb
+    from .text import said
 
     store = RunStore()
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
@@ -490,11 +499,19 @@ def cmd_delete(args) -> int:
         if not _listed_first(runs, args.yes, "deleted", sizes):
             return 0
         ids = [r["id"] for r in runs]
+    skipped = 0
     for rid in ids:
-        done = delete_run(store, rid)
+        try:
+            done = delete_run(store, rid)
+        except (KeyError, ValueError) as e:
+            if not selecting:
+                raise
+            print(f"error: {rid} not deleted: {said(e)}", file=sys.stderr)  # resumed since it was listed, say
+            skipped += 1
+            continue
         print(f"deleted {rid} ({done['freed_mb']:g} MB freed)"
               + (f"; its folder stays: {done['kept']}" if done["kept"] else ""))
-    return 0
+    return 2 if skipped else 0
 
 
 def cmd_worker(args) -> int:

@@ -680,11 +680,20 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
     of queueing it twice."""
     from dataclasses import replace
 
+    from .runs import worker
     from .runs.store import Limits
 
-    names = [name for name, p in plan(lesson, store).items() if p["action"] in ("submit", "resume")]
+    device_type = worker.device_type()
+
+    def reusable(config: str, run_dir: str) -> bool:  # as the plan: not a run trained with an older architecture
+        try:
+            return config_key(json.loads(config), device_type, run_dir) == config_key(json.loads(config), device_type)
+        except ValueError:  # a damaged checkpoint
+            return False
+
+    names = [name for name, p in plan(lesson, store, device_type).items() if p["action"] in ("submit", "resume")]
     ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson),
-                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True)
+                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True, reusable=reusable)
     return dict(zip(names, ids))
 
 

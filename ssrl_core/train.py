@@ -53,6 +53,7 @@ class Trained:
     train_seconds: float
     images_per_s: float
     final_loss: float | None
+    trained_before: float = 0.0  # of train_seconds, the earlier attempts' (a resumed run's)
 
 
 # numbers (parameters and buffers) a run's model may hold: the largest of the papers' settings here (Barlow
@@ -427,4 +428,4 @@ def pretrain(
     this_attempt = time.perf_counter() - t_train
     # the training time of every epoch the run kept, over its attempts (a resumed run's too); speed from this one
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
-                   seen / this_attempt if this_attempt > 0 else 0.0, last_loss)
+                   seen / this_attempt if this_attempt > 0 else 0.0, last_loss, trained_before)

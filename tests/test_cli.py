@@ -198,3 +198,34 @@ def test_submit_says_on_a_terminal_that_it_is_checking_the_run(capsys, monkeypat
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert main(["submit", "--dataset", "digits", "--method", "random", "--epochs", "0"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_selection_goes_on_past_a_run_that_changed_since_it_was_listed(capsys, monkeypatch):
+    """Between the listing and the act, another process may end a run (cancel --all) or
+    resume one (delete --status cancelled): the rest of the selection is still acted on."""
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    a, b = (store.submit(RunConfig(method="random", seed=s), nickname="ada") for s in range(2))
+    listed = RunStore.list
+
+    def then(change):
+        def list_(self, *args, **kw):
+            rows = listed(self, *args, **kw)
+            change(rows)
+            return rows
+        return list_
+
+    monkeypatch.setattr(RunStore, "list", then(lambda rows: store.finish(rows[0]["id"], "done")))  # it ended
+    assert main(["cancel", "--all", "--yes"]) == 0
+    assert store.get(a)["status"] == "cancelled" and store.get(b)["status"] == "done"
+    assert "already ended" in capsys.readouterr().err
+
+    c = store.submit(RunConfig(method="random", seed=2), nickname="ada")
+    store.request_cancel(c)
+    monkeypatch.setattr(RunStore, "list", then(lambda rows: store.resume(rows[0]["id"])))  # resumed
+    assert main(["delete", "--status", "cancelled,done", "--yes"]) == 2  # one was not deleted
+    assert [r["id"] for r in listed(store)] == [c] and store.get(c)["status"] == "queued"
+    assert "cancel it first" in capsys.readouterr().err

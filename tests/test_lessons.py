@@ -474,3 +474,50 @@ def test_a_broken_lesson_file_leaves_the_other_lessons_on_the_page(tmp_path, mon
         (tmp_path / f).unlink()  # nothing left that validates: said so, no crash
     at = open_lessons()
     assert any("No lesson in" in i.value and "validates" in i.value for i in at.info)
+
+
+def test_launch_neither_reuses_nor_resumes_a_run_trained_with_mocos_old_bn_head(monkeypatch, tmp_path):
+    """The plan does not take a MoCo run whose checkpoint has the BN'd head (before 2026-12-02)
+    for the lesson's today's MoCo; Launch must not either (its store check compares the
+    submitted configs, which are the same): it queues a new run, and the plan then waits for it."""
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import save_file
+
+    from ssrl_core.runs.artifacts import CHECKPOINT
+
+    head = (TINY / "tiny.toml").read_text().split("[runs.random]")[0]
+    (tmp_path / "moco.toml").write_text(head.replace('id = "tiny"', 'id = "moco"') + """
+[runs.moco]
+dataset = "digits"
+method = "moco"
+augment = "digits"
+encoder = "cnn-small"
+epochs = 1
+batch_size = 32
+seed = 0
+
+[[checks]]
+left = "moco.knn_accuracy"
+op = ">"
+right = 0.1
+says = "above chance"
+""")
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    lesson = L.load_by_name("moco")
+    store = RunStore()
+    for status in ("done", "cancelled"):
+        old = store.submit(lesson.runs["moco"], nickname=L.lesson_nickname(lesson))
+        store.claim("w")
+        store.finish(old, status, summary={}, worker="w")
+        folder = Path(store.get(old)["run_dir"])
+        folder.mkdir(parents=True)
+        save_file({"model.projector.1.running_mean": torch.zeros(4)}, str(folder / CHECKPOINT))  # the BN'd head
+        assert L.plan(lesson, store, "cpu")["moco"]["action"] == "submit"
+        new = L.launch(lesson, store)["moco"]
+        assert new != old and store.get(old)["status"] == status and store.get(new)["status"] == "queued"
+        assert L.plan(lesson, store, "cpu")["moco"] == {"action": "wait", "run": store.get(new)}
+        store.request_cancel(new)
+        store.delete(new)
+        store.delete(old)

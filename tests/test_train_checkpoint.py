@@ -201,3 +201,26 @@ def test_moco_has_v2s_head_and_a_run_trained_with_the_old_bn_head_still_loads_an
                                  store, "cpu")
         assert (best["moco"] and best["moco"]["id"]) == ids.get("new")
         assert best["bn"]["id"] == ids["old"]  # the old run is the BN'd head's, as it trained
+
+
+def test_a_resumed_runs_total_seconds_counts_its_earlier_attempts_training_too(tmp_path, small):
+    """train_seconds counts every attempt's kept epochs; total_seconds must too, or the
+    start estimates' 'after training' time (total less train) of a resumed run is too
+    short, or nothing (a first attempt longer than the second's evaluation)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ssrl_core.runs.execute import execute
+
+    cfg = dict(dataset=small, method="rotation", batch_size=16, evaluation="basic")
+    pretrain(RunConfig(epochs=1, **cfg), tmp_path)
+    ckpt = tmp_path / CHECKPOINT
+    meta = {**read_meta(ckpt), "train_seconds": 1000.0}  # the first attempt's epoch took 1000 s
+    with safe_open(str(ckpt), framework="pt") as f:
+        metadata = {**f.metadata(), "meta": json.dumps(meta)}
+    save_file(load_file(str(ckpt)), str(ckpt), metadata=metadata)
+    s = execute(RunConfig(epochs=2, **cfg), tmp_path)  # resumed: trains epoch 2, then evaluates
+    assert s["train_seconds"] > 1000
+    assert s["total_seconds"] > s["train_seconds"]  # the evaluation's time is after training

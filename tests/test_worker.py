@@ -227,3 +227,26 @@ def test_a_ray_dispatchers_runs_are_its_own_while_it_holds_its_lock():
     assert worker_state(dispatcher) is False
     assert store.requeue_orphans(worker_state, STALE_S) == [rid]
     assert store.get(rid)["status"] == "queued"
+
+
+def test_a_cancel_noticed_as_an_epoch_ends_still_records_that_epoch_which_its_checkpoint_keeps(monkeypatch):
+    """train.pretrain writes an epoch's checkpoint, then says the epoch ended: a cancel seen at
+    that event must not drop it from the store, whose epoch says where Resume continues."""
+    import ssrl_core.runs.execute as ex
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="rotation", epochs=3, evaluation="basic"))
+    worker = Worker(store)
+
+    def execute(cfg, run_dir, on_event=None, should_cancel=None):
+        on_event({"kind": "epoch_end", "epoch": 1, "epochs": 3, "loss": 1.0, "images_per_s": 10.0})
+        worker._request_stop(rid, "cancelled", "")  # the cancel comes while epoch 2's checkpoint is written
+        on_event({"kind": "epoch_end", "epoch": 2, "epochs": 3, "loss": 0.9, "images_per_s": 10.0})
+        raise AssertionError("the cancel was not seen")
+
+    monkeypatch.setattr(ex, "execute", execute)
+    try:
+        assert worker.run_one(store.claim(worker.id)) == "cancelled"
+    finally:
+        worker._halt.set()
+    assert store.get(rid)["epoch"] == 2

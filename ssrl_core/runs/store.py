@@ -187,14 +187,16 @@ class RunStore:
         return self.submit_many([cfg], nickname, limits)[0]
 
     def submit_many(self, cfgs: list[RunConfig], nickname: str | None = None, limits: Limits | None = None,
-                    reuse_same: bool = False) -> list[str]:
+                    reuse_same: bool = False, reusable: Callable[[str, str], bool] | None = None) -> list[str]:
         """Queue several runs at once, all or none: the limits count the whole batch, in the
         same transaction as the inserts. With ``reuse_same``, a config identical to a run of
         the same nickname that is queued, running or done is not queued again: its id is
         returned instead; one identical to a cancelled run of the nickname resumes that run
         (as ``resume``: from its last finished epoch). The check is inside the write
         transaction, so two callers that both decided to submit (two students pressing a
-        lesson's Launch at once) queue one set."""
+        lesson's Launch at once) queue one set. ``reusable(config JSON, run folder)``, when
+        given, says which of those runs may be reused or resumed (a lesson's: not one trained
+        before its method's architecture changed, ``lessons.config_key``)."""
         for cfg in cfgs:
             cfg.validate()
         limits = limits or Limits.from_env()
@@ -207,8 +209,9 @@ class RunStore:
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
-                have = self._same_configs(c, nickname, keys, ("queued", "running", "done")) if reuse_same else {}
-                stopped = self._same_configs(c, nickname, keys, ("cancelled",)) if reuse_same else {}
+                have, stopped = ({}, {}) if not reuse_same else (
+                    self._same_configs(c, nickname, keys, ("queued", "running", "done"), reusable),
+                    self._same_configs(c, nickname, keys, ("cancelled",), reusable))
                 self._check_limits(c, nickname, limits, len(set(keys) - set(have)) if reuse_same else len(keys))
                 for cfg, key in zip(cfgs, keys):
                     if key in have:
@@ -236,14 +239,14 @@ class RunStore:
 
     @staticmethod
     def _same_configs(c: sqlite3.Connection, nickname: str | None, keys: list[str],
-                      statuses: tuple[str, ...]) -> dict[str, str]:
+                      statuses: tuple[str, ...], reusable: Callable[[str, str], bool] | None = None) -> dict[str, str]:
         """{config JSON: id of the newest run of ``nickname`` with it, in one of ``statuses``}."""
         if not nickname or not keys:
             return {}
-        rows = c.execute(f"SELECT id, config FROM runs WHERE nickname=? AND status IN ({','.join('?' * len(statuses))}) "
-                         f"AND config IN ({','.join('?' * len(keys))}) ORDER BY created",
-                         (nickname, *statuses, *keys)).fetchall()
-        return {r["config"]: r["id"] for r in rows}
+        rows = c.execute(f"SELECT id, config, run_dir FROM runs WHERE nickname=? AND "
+                         f"status IN ({','.join('?' * len(statuses))}) AND config IN ({','.join('?' * len(keys))}) "
+                         "ORDER BY created", (nickname, *statuses, *keys)).fetchall()
+        return {r["config"]: r["id"] for r in rows if reusable is None or reusable(r["config"], r["run_dir"])}
 
     def active_twin(self, cfg: RunConfig, nickname: str | None) -> str | None:
         """The id of a queued or running run of ``nickname`` with the very same config (a

@@ -421,6 +421,8 @@ class Worker:
             elif e.get("kind") in ("step", "epoch_end"):
                 self._phase = "training"
             if should_cancel():
+                if e.get("kind") == "epoch_end":  # its checkpoint is written: the store's epoch is where Resume goes on
+                    self.store.record(run_id, e, worker=self.id)
                 raise Cancelled("cancelled")
             if e.get("kind") in ("epoch_end", "phase"):  # the folder just grew: size it now (microseconds)
                 over = over_budget(run_dir, self.limits)
