@@ -56,6 +56,9 @@ def test_no_estimate_behind_a_run_nothing_like_has_finished():
     # a running run past its training: what is left of its estimated whole
     probing = row("r", "running", 10, phase="probes", started=NOW - 25)
     assert start_estimates(HISTORY + [probing, q[0]], 1, "cpu", now=NOW) == pytest.approx({"q0": 32 - 25})
+    # ... of this attempt's whole, for a run resumed at epoch 8 of 10: from its claim, with 2 epochs to train
+    resumed = {**probing, "started": NOW - 86_400, "claimed_at": NOW - 10, "claimed_epoch": 8}  # 2 * 2 + 12 = 16 s
+    assert start_estimates(HISTORY + [resumed, q[0]], 1, "cpu", now=NOW) == pytest.approx({"q0": 16 - 10})
     stuck = row("r", "running", 10, phase="probes", started=NOW - 25, method="moco")
     assert start_estimates(HISTORY + [stuck, q[0]], 1, "cpu", now=NOW) == {}  # its end is unknown
     assert start_estimates(HISTORY + q, workers=0, device_type="cpu", now=NOW) == {}  # no worker: nothing starts

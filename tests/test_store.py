@@ -62,7 +62,9 @@ def test_cancel_queued_running_and_finished():
 def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes(monkeypatch):
     s = RunStore()
     early = s.submit(RunConfig(method="random"), nickname="ada")
-    s.claim("w")
+    first = s.claim("w")
+    assert first["claimed_at"] == first["started"] and first["claimed_epoch"] == 0
+    s.record(early, {"kind": "epoch_end", "epoch": 2, "epochs": 5, "loss": 1.0}, worker="w")
     s.request_cancel(early)
     s.finish(early, "cancelled", error="cancelled at epoch 2, step 3", worker="w")
     later = s.submit(RunConfig(method="random", seed=1), nickname="bo")  # queued after early was submitted
@@ -72,7 +74,10 @@ def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes
     assert not run["cancel_requested"] and run["phase"] == "resumed"
     assert [e["kind"] for e in s.events(early)][-1] == "queued_again"
     # submitted first, but resumed after `later` was queued: it waits behind it
-    assert s.claim("w")["id"] == later and s.claim("w")["id"] == early
+    assert s.claim("w")["id"] == later
+    again = s.claim("w")  # this attempt: claimed now, continuing from epoch 2; started: the first attempt's
+    assert again["id"] == early and again["claimed_epoch"] == 2
+    assert again["claimed_at"] > again["started"] == first["started"]
     s.finish(early, "done", worker="w")
     s.finish(later, "failed", error="boom", worker="w")
     with pytest.raises(ValueError, match="is done, not cancelled"):

@@ -74,15 +74,17 @@ class History:
         return None if tail is None else max(0.0, tail - evaluating_for)
 
     def remaining(self, run: dict, now: float) -> float | None:
-        """Seconds a running run has left, or None."""
+        """Seconds a running run has left, or None: in training, its ETA and what comes
+        after; otherwise (starting, or past training) this attempt's duration, the epochs it
+        continues from left out, less the time since it was claimed."""
         if run["phase"] == "training" and run["eta_s"] is not None:
             c = _resolved(run["config"], self.device_type)
             tail = None if c is None else self._tail(c)
             return None if tail is None else run["eta_s"] + tail
-        total = self.duration(run["config"])
+        total = self.duration(run["config"], run.get("claimed_epoch") or 0)
         if total is None:
             return None
-        return max(0.0, total - (now - (run["started"] or now)))
+        return max(0.0, total - (now - (run.get("claimed_at") or run["started"] or now)))
 
 
 def start_estimates(runs: list[dict], workers: int, device_type: str, now: float | None = None) -> dict[str, float]:

@@ -58,7 +58,9 @@ CREATE TABLE IF NOT EXISTS runs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
     summary TEXT,
-    queued_at REAL
+    queued_at REAL,
+    claimed_at REAL,
+    claimed_epoch INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, created);
 CREATE TABLE IF NOT EXISTS events (
@@ -71,7 +73,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
 # columns added since the first stores were made: (name, SQL type), added to an older store on open
-_ADDED = (("queued_at", "REAL"),)
+_ADDED = (("queued_at", "REAL"), ("claimed_at", "REAL"), ("claimed_epoch", "INTEGER"))
 
 
 class LimitReached(ValueError):
@@ -399,9 +401,12 @@ class RunStore:
                 c.execute("COMMIT")
                 return None
             c.execute(
+                # started: the first attempt's start; claimed_at and claimed_epoch: this attempt's, and the
+                # epoch it continues from (a run resumed or requeued), for the estimate of its end
                 "UPDATE runs SET status='running', worker=?, heartbeat=?, started=COALESCE(started, ?), "
-                "attempts=attempts+1, phase='starting' WHERE id=? AND status='queued'",
-                (worker, now, now, row["id"]),
+                "claimed_at=?, claimed_epoch=epoch, attempts=attempts+1, phase='starting' "
+                "WHERE id=? AND status='queued'",
+                (worker, now, now, now, row["id"]),
             )
             c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
                       (row["id"], now, "claimed", json.dumps({"worker": worker})))
