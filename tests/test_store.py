@@ -74,6 +74,9 @@ def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes
     assert not run["cancel_requested"] and run["phase"] == "resumed"
     assert [e["kind"] for e in s.events(early)][-1] == "queued_again"
     # submitted first, but resumed after `later` was queued: it waits behind it
+    s.request_cancel(early)  # cancelled again while it waits: not "before it started"
+    assert s.get(early)["error"] == "cancelled while queued to continue from epoch 2"
+    s.resume(early)
     assert s.claim("w")["id"] == later
     again = s.claim("w")  # this attempt: claimed now, continuing from epoch 2; started: the first attempt's
     assert again["id"] == early and again["claimed_epoch"] == 2

@@ -320,14 +320,17 @@ class RunStore:
         Returns the resulting status; raises KeyError / ValueError with a clear message."""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = c.execute("SELECT status, attempts, epoch FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 c.execute("ROLLBACK")
                 raise no_run(run_id)
             status = row["status"]
-            if status == "queued":
+            if status == "queued":  # not started, or resumed (or requeued) and not yet taken up again
+                said = ("cancelled before it started" if not row["attempts"] else
+                        f"cancelled while queued to continue from epoch {row['epoch']}" if row["epoch"] else
+                        "cancelled while queued again, before any epoch had finished")
                 c.execute("UPDATE runs SET status='cancelled', finished=?, error=? WHERE id=?",
-                          (time.time(), "cancelled before it started", run_id))
+                          (time.time(), said, run_id))
                 status = "cancelled"
             elif status == "running":
                 c.execute("UPDATE runs SET cancel_requested=1 WHERE id=?", (run_id,))
