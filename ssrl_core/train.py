@@ -348,7 +348,7 @@ def pretrain(
     total_steps = steps_per_epoch * cfg.epochs
     warmup = min(total_steps // 10, 10 * steps_per_epoch)
 
-    start_epoch, trained_before = 0, 0.0
+    start_epoch, trained_before, loss_before = 0, 0.0, None
     if ckpt.exists():
         try:
             meta, extra = load_checkpoint(ckpt, method, optimizer)
@@ -356,6 +356,7 @@ def pretrain(
             raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
         trained_before = float(meta.get("train_seconds", 0.0))  # the earlier attempts' epochs kept
+        loss_before = meta.get("loss")  # the last loss they reported (not in checkpoints before 2026-12-02)
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
         if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
             scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
@@ -419,13 +420,20 @@ def pretrain(
         epoch_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
                                                    "data": dataset.fingerprint,
-                                                   "train_seconds": trained_before + time.perf_counter() - t_train},
+                                                   "train_seconds": trained_before + time.perf_counter() - t_train,
+                                                   "loss": last_loss},
                         {"rng": gen.get_state(), **scaler_state(scaler)})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     this_attempt = time.perf_counter() - t_train
-    # the training time of every epoch the run kept, over its attempts (a resumed run's too); speed from this one
+    # the training time of every epoch the run kept, over its attempts (a resumed run's too); speed from this
+    # one, or, when it trained nothing (resumed for its evaluation), from the earlier ones, as their last loss
+    if seen:
+        speed = seen / this_attempt
+    else:
+        speed = start_epoch * steps_per_epoch * batch / trained_before if trained_before > 0 else 0.0
+        last_loss = loss_before
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
-                   seen / this_attempt if this_attempt > 0 else 0.0, last_loss, trained_before)
+                   speed, last_loss, trained_before)

@@ -224,3 +224,8 @@ def test_a_resumed_runs_total_seconds_counts_its_earlier_attempts_training_too(t
     s = execute(RunConfig(epochs=2, **cfg), tmp_path)  # resumed: trains epoch 2, then evaluates
     assert s["train_seconds"] > 1000
     assert s["total_seconds"] > s["train_seconds"]  # the evaluation's time is after training
+    # resumed once more with every epoch trained (cancelled during its evaluation): nothing trains, and the
+    # summary keeps the earlier attempts' last loss and speed instead of none and 0 images/s
+    again = pretrain(RunConfig(epochs=2, **cfg), tmp_path)
+    assert again.final_loss == s["final_loss"] is not None
+    assert 0 < again.images_per_s < s["images_per_s"]  # the average over attempts, the first one's 1000 s in it
