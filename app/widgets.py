@@ -496,7 +496,11 @@ def nickname_input() -> None:
     lives in the address, so a reload keeps it, and in a cookie until the browser closes, so
     a page opened in a new tab (a new session, say a sidebar link middle-clicked) is the same
     student, who can cancel and resume their runs there."""
-    if "nickname" not in st.session_state:
+    if "nickname" not in st.session_state and "_nickname_kept" in st.session_state:
+        # st.switch_page to another page (Start's quick start, Explore's "Train it again") drops every
+        # widget's state, this box's too: the session's nickname is kept outside the widget for that
+        st.session_state["nickname"] = st.session_state["_nickname_kept"]
+    elif "nickname" not in st.session_state:
         # one line: a link's line break or tab becomes a space (the store refuses them)
         cookie = st.context.cookies.get(NICKNAME_COOKIE)
         cookie = unquote(cookie) if isinstance(cookie, str) else ""  # (no browser, as in AppTest: none)
@@ -508,6 +512,7 @@ def nickname_input() -> None:
                        "Kept in the page's address (who=…), so a reload keeps it, and by this browser until it is "
                        "closed, so a new tab keeps it too; leave it out of a link you share, or everyone opening it "
                        "gets your nickname.")
+    st.session_state["_nickname_kept"] = st.session_state["nickname"]
     me = services.current_nickname()
     urlstate.write("who", me, None)
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
