@@ -576,7 +576,9 @@ def run_actions(runs: list[dict]) -> None:
 def delete_popover(run: dict, where, mine: bool) -> None:
     """Delete an ended run, after a confirmation in a pop-over (a classmate's run says whose
     it is first: there is no login, so a teacher can clear any run, but not by one stray click)."""
-    with where.popover("Delete…", icon=":material/delete:"):
+    # keyed by the run: after a deletion the box below picks another run, whose pop-over must open closed
+    # (the same pop-over stayed open with the next run's Delete button where the last click was)
+    with where.popover("Delete…", icon=":material/delete:", key=f"delete_pop_{run['id']}"):
         st.markdown(("" if mine else f"This is **{md(run['nickname'] or 'someone else')}**'s run, not yours. ")
                     + f"Deleting run {run['id']} removes it from every page, with its folder (checkpoint, "
                     "embeddings, map, probes) and the app's export of it. It cannot be undone.")
