@@ -341,7 +341,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 c1, c2, c3, c4 = st.columns(4)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
-                if r["phase"] == "training" or r["status"] != "running":
+                if r["phase"] in ("training", "starting", None) or r["status"] != "running":
+                    # (starting: its worker loads the data and the checkpoint; not an evaluation step)
                     c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
                 else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
                     left, since = services.evaluation_time(r)
