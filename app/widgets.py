@@ -193,9 +193,25 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
         return [by_id[i] for i in picked]
     if not ids:
         return None
+    gone_key = f"_{key}_gone"
+    if key not in st.session_state:  # the page opened afresh: an old note is not news
+        st.session_state.pop(gone_key, None)
+    if not hide and (prev := st.session_state.get(key)) is not None and prev not in by_id:
+        # the run shown until now was deleted (or ended otherwise) meanwhile, say from another tab: the box falls
+        # back to the newest; say so, and not as a fault of "the link" (the address still names the old run)
+        st.session_state[gone_key] = (prev, "deleted" if services.store().get(prev) is None else
+                                      services.not_offered(prev))
+        st.session_state[key] = ids[0]  # set, not deleted: a deleted key left the browser's box on the gone run
+        st.query_params.pop("run", None)  # (it named the gone run: this page writes its pick there)
     picked = urlstate.read("run", _offered_run(ids), ids[0])
     if not hide:
         picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
+    if gone := st.session_state.get(gone_key):
+        if picked == ids[0]:  # until another run is picked (a click's rerun would have wiped a one-off note)
+            st.warning(f"Run {gone[0]}, shown here until now, is gone ({md(gone[1])}); this is the newest run "
+                       "instead.", icon=":material/info:")
+        else:
+            del st.session_state[gone_key]
     st.query_params["run"] = picked
     return by_id.get(picked)
 
