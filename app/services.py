@@ -289,7 +289,7 @@ def not_offered(run_id: str) -> str:
     yet, or ended without a result."""
     run = store().get(run_id)
     if run is None:
-        return "no run has that id"
+        return "no run has that id: never made on this server, or deleted since"
     if run["status"] in ACTIVE:
         return f"that run is still {run['status']}: it can be shown once it is done"
     if run["status"] != "done":

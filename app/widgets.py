@@ -193,9 +193,25 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
         return [by_id[i] for i in picked]
     if not ids:
         return None
+    gone_key = f"_{key}_gone"
+    if key not in st.session_state:  # the page opened afresh: an old note is not news
+        st.session_state.pop(gone_key, None)
+    if not hide and (prev := st.session_state.get(key)) is not None and prev not in by_id:
+        # the run shown until now was deleted (or ended otherwise) meanwhile, say from another tab: the box falls
+        # back to the newest; say so, and not as a fault of "the link" (the address still names the old run)
+        st.session_state[gone_key] = (prev, "deleted" if services.store().get(prev) is None else
+                                      services.not_offered(prev))
+        st.session_state[key] = ids[0]  # set, not deleted: a deleted key left the browser's box on the gone run
+        st.query_params.pop("run", None)  # (it named the gone run: this page writes its pick there)
     picked = urlstate.read("run", _offered_run(ids), ids[0])
     if not hide:
         picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
+    if gone := st.session_state.get(gone_key):
+        if picked == ids[0]:  # until another run is picked (a click's rerun would have wiped a one-off note)
+            st.warning(f"Run {gone[0]}, shown here until now, is gone ({md(gone[1])}); this is the newest run "
+                       "instead.", icon=":material/info:")
+        else:
+            del st.session_state[gone_key]
     st.query_params["run"] = picked
     return by_id.get(picked)
 
@@ -341,7 +357,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 c1, c2, c3, c4 = st.columns(4)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
-                if r["phase"] == "training" or r["status"] != "running":
+                if r["phase"] in ("training", "starting", None) or r["status"] != "running":
+                    # (starting: its worker loads the data and the checkpoint; not an evaluation step)
                     c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
                 else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
                     left, since = services.evaluation_time(r)
@@ -496,7 +513,11 @@ def nickname_input() -> None:
     lives in the address, so a reload keeps it, and in a cookie until the browser closes, so
     a page opened in a new tab (a new session, say a sidebar link middle-clicked) is the same
     student, who can cancel and resume their runs there."""
-    if "nickname" not in st.session_state:
+    if "nickname" not in st.session_state and "_nickname_kept" in st.session_state:
+        # st.switch_page to another page (Start's quick start, Explore's "Train it again") drops every
+        # widget's state, this box's too: the session's nickname is kept outside the widget for that
+        st.session_state["nickname"] = st.session_state["_nickname_kept"]
+    elif "nickname" not in st.session_state:
         # one line: a link's line break or tab becomes a space (the store refuses them)
         cookie = st.context.cookies.get(NICKNAME_COOKIE)
         cookie = unquote(cookie) if isinstance(cookie, str) else ""  # (no browser, as in AppTest: none)
@@ -508,6 +529,7 @@ def nickname_input() -> None:
                        "Kept in the page's address (who=…), so a reload keeps it, and by this browser until it is "
                        "closed, so a new tab keeps it too; leave it out of a link you share, or everyone opening it "
                        "gets your nickname.")
+    st.session_state["_nickname_kept"] = st.session_state["nickname"]
     me = services.current_nickname()
     urlstate.write("who", me, None)
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
@@ -571,7 +593,9 @@ def run_actions(runs: list[dict]) -> None:
 def delete_popover(run: dict, where, mine: bool) -> None:
     """Delete an ended run, after a confirmation in a pop-over (a classmate's run says whose
     it is first: there is no login, so a teacher can clear any run, but not by one stray click)."""
-    with where.popover("Delete…", icon=":material/delete:"):
+    # keyed by the run: after a deletion the box below picks another run, whose pop-over must open closed
+    # (the same pop-over stayed open with the next run's Delete button where the last click was)
+    with where.popover("Delete…", icon=":material/delete:", key=f"delete_pop_{run['id']}"):
         st.markdown(("" if mine else f"This is **{md(run['nickname'] or 'someone else')}**'s run, not yours. ")
                     + f"Deleting run {run['id']} removes it from every page, with its folder (checkpoint, "
                     "embeddings, map, probes) and the app's export of it. It cannot be undone.")

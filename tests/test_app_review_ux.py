@@ -141,3 +141,37 @@ def test_explore_reached_from_the_sidebar_opens_the_newest_run_not_the_one_seen_
             del at.query_params[k]
     at.switch_page("../pages/explore.py").run()
     assert at.selectbox(key="explore_run").value == new
+
+
+def test_a_button_that_opens_another_page_keeps_the_nickname_typed_in_the_sidebar():
+    """Start's quick start (and Explore's "Train it again with changes") open Pretrain with
+    st.switch_page, which drops every widget's state on a change of page: the sidebar's
+    nickname box came back as the session's guest name, so the student's run, launched as
+    ada, was no longer theirs on Pretrain, and the next one was launched as the guest."""
+    at = open_page()
+    at.text_input(key="nickname").set_value("ada").run()
+    at.button(key="quick_start").click().run()
+    assert not at.exception and at.title[0].value == "Pretrain"
+    [run] = RunStore().list()
+    assert run["nickname"] == "ada"
+    assert at.text_input(key="nickname").value == "ada"
+    assert at.query_params["who"] in ("ada", ["ada"])
+    assert at.button(key=f"cancel_{run['id']}").label == "Cancel"  # hers: no "Cancel…" asking whose it is
+
+
+def test_explore_says_when_the_run_it_showed_was_deleted_meanwhile(finished_run):
+    """A student looks at a run; the teacher deletes it from another tab. The student's next
+    click (say, Random image) showed another run's map without a word, or at most with a
+    warning that blamed "the link" and vanished with the click's own rerun."""
+    from ssrl_core.runs.remove import delete_run
+
+    old, new = finished_run("random"), finished_run("random")
+    at = open_page("explore", who="ada", run=old)
+    assert at.selectbox(key="explore_run").value == old and not at.warning
+    delete_run(RunStore(), old)
+    at.button(key="explore_random").click().run()
+    assert not at.exception and at.selectbox(key="explore_run").value == new
+    [note] = [w.value for w in at.warning]
+    assert f"Run {old}, shown here until now, is gone (deleted)" in note and "link" not in note
+    at.button(key="explore_random").click().run()  # still said on the next click, until another run is picked
+    assert any(old in w.value for w in at.warning)

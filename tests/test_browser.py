@@ -358,3 +358,26 @@ def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_wo
     L.launch(tiny, store)  # a classmate's click, in another browser
     page.get_by_text("The lesson's runs are queued or training").wait_for(timeout=30_000)
     assert page.get_by_role("button", name=re.compile(r"Launch this lesson")).count() == 0
+
+
+def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
+    """After Delete, the box under the runs table picks another run: its Delete… pop-over
+    opened already, with that run's red "Delete run …" button where the last click was, so a
+    second click deleted a second run."""
+    from ssrl_core.config import RunConfig
+
+    store = RunStore()
+    ids = [store.submit(RunConfig(dataset="digits", method="simclr", epochs=3, seed=s), nickname="ada") for s in (1, 2)]
+    for rid in ids:
+        store.request_cancel(rid)  # queued: cancelled at once
+    page.goto(app_url_no_worker + "/pretrain?who=ada")
+    page.get_by_text("Launch a run again with changes, resume a cancelled one, or delete one").click()
+    page.get_by_role("button", name=re.compile("Delete…")).click()
+    first = page.get_by_role("button", name=re.compile(r"^Delete run "))
+    picked = first.inner_text().split()[-1]
+    first.click()
+    page.get_by_text(f"Deleted run {picked}").wait_for()
+    page.get_by_role("button", name=re.compile("Delete…")).wait_for()  # the other run's, closed
+    time.sleep(1)
+    assert page.get_by_role("button", name=re.compile(r"^Delete run ")).count() == 0
+    assert [r["id"] for r in store.list()] == [i for i in ids if i != picked]

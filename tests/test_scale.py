@@ -152,6 +152,22 @@ def test_a_first_run_on_a_dataset_shows_the_time_in_its_evaluation_step():
     assert "embedding: so far" in metrics and metrics["embedding: so far"].startswith("0:"), metrics
 
 
+def test_a_run_its_worker_is_starting_shows_no_evaluation_step():
+    """A run just claimed (or resumed) is 'starting': its worker loads the data and the
+    checkpoint. The panel gave it the evaluation's slot, "starting: so far –", whose help
+    spoke of "this evaluation step"."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    from .test_app import open_page
+
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="simclr", epochs=3))
+    store.claim("host:123:0")
+    metrics = {m.label: m.value for m in open_page("pretrain").metric}
+    assert metrics.get("ETA (training)") == "–" and not any("so far" in k for k in metrics), metrics
+
+
 def test_a_command_piped_into_a_reader_that_stops_early_says_nothing():
     """`runs --json | head` on a store of many runs: the reader closes the pipe; that is no
     error of the path or its permissions."""
