@@ -590,6 +590,17 @@ def run_actions(runs: list[dict]) -> None:
             delete_popover(run, right, mine=run["nickname"] == me)
 
 
+def finished_twin_link(cfg, relaunch: bool = False) -> None:
+    """A link to Explore for a finished run, anyone's, with ``cfg``'s very settings and seed
+    (they give the same result), when there is one; ``relaunch``: say that Launch trains it
+    again all the same."""
+    if done := services.finished_twin(cfg):
+        st.page_link("../pages/explore.py", icon=":material/scatter_plot:",
+                     label=f"Run {done['id']} with these very settings and seed has finished (they give the same "
+                           "result): open it in Explore" + ("; Launch would train it again" if relaunch else ""),
+                     query_params={"run": done["id"], **urlstate.carried()})
+
+
 def delete_popover(run: dict, where, mine: bool) -> None:
     """Delete an ended run, after a confirmation in a pop-over (a classmate's run says whose
     it is first: there is no login, so a teacher can clear any run, but not by one stray click)."""

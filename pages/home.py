@@ -1,7 +1,7 @@
 """Start: what the playground is, and a one-click first run."""
 import streamlit as st
 
-from app import services, urlstate
+from app import services, widgets
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -38,10 +38,7 @@ with c2:
         st.caption(f":material/hourglass_top: {ahead} run(s) are queued or training on this server now; "
                    "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
                    "minute.")
-    if done := services.finished_twin(cfg):
-        st.page_link("../pages/explore.py", label="This very run has finished already (the same settings and seed "
-                     "give the same result): open it in Explore", icon=":material/scatter_plot:",
-                     query_params={"run": done["id"], **urlstate.carried()})
+    widgets.finished_twin_link(cfg)
 
 st.subheader("Then")
 st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")

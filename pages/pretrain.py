@@ -119,6 +119,8 @@ with left:
         if caveats:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
+    if cfg is not None and not problem:
+        widgets.finished_twin_link(cfg, relaunch=True)
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check

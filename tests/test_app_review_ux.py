@@ -175,3 +175,18 @@ def test_explore_says_when_the_run_it_showed_was_deleted_meanwhile(finished_run)
     assert f"Run {old}, shown here until now, is gone (deleted)" in note and "link" not in note
     at.button(key="explore_random").click().run()  # still said on the next click, until another run is picked
     assert any(old in w.value for w in at.warning)
+
+
+def test_pretrain_links_a_finished_run_with_the_forms_very_settings():
+    """Launching a copy of a finished run trains the same result again: the form says so,
+    with a link to that run, and Launch still queues it (say, to watch it train)."""
+    from .test_classroom import page_links
+
+    store = RunStore()
+    done = store.submit(RunConfig(dataset="digits", method="rotation", epochs=2), nickname="bo")
+    store.claim("w")
+    store.finish(done, "done", summary={"knn_accuracy": 0.9})
+    at = open_page("pretrain", method="rotation", epochs="2")
+    assert ("explore", f"run={done}") in page_links(at)
+    at = open_page("pretrain", method="rotation", epochs="2", seed="1")  # another seed: another result
+    assert not [p for p in page_links(at) if p[0] == "explore"]
