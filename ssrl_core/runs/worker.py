@@ -35,8 +35,9 @@ DISK_CHECK_S = 2.0
 ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
 # said of a cancelled run: what is left, and the way on from it (launching it again starts over)
-KEPT = ("; its folder keeps the last finished epoch's checkpoint and what was written so far: Resume (on "
-        "Pretrain, or `python -m ssrl_core resume` with its id) continues it from there")
+KEPT = ("; its folder keeps the checkpoint of the last epoch it finished, if any, and what was written so far: "
+        "Resume (on Pretrain; for a lesson's run, its lesson's Launch; or `python -m ssrl_core resume` with its id) "
+        "continues it from there, or from the start if no epoch had finished")
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
 
 
