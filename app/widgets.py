@@ -563,7 +563,8 @@ def runs_table(limit: int = 50) -> list[dict]:
             del row["note"]
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
-                  note=st.column_config.TextColumn(width="medium"))  # "large" pushed kNN off-screen
+                  note=st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
+                  status=st.column_config.TextColumn(width=90))  # sized to its first rows, it cut "cancelle(d)"
     return runs
 
 
