@@ -693,6 +693,10 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     (e.g. "its map appears here") shows without a reload. ``recount`` counts the runs the
     page can show (default: the finished ones), when the page shows more than those."""
     store = services.store()
+    for rid in {i.strip() for k in ("run", "runs") for i in (st.query_params.get(k) or "").split(",") if i.strip()}:
+        run = store.get(rid)  # the link names a run this page cannot show: say why, not only that runs are few
+        if run is None or run["status"] != "done":
+            st.warning(f"The link names run {md(rid)}: {services.not_offered(rid)}.", icon=":material/link_off:")
     if not store.count(services.ACTIVE):
         st.info(("No finished runs yet." if not finished else
                  f"This page needs {need} finished runs; there is {finished} so far.")

@@ -190,3 +190,16 @@ def test_pretrain_links_a_finished_run_with_the_forms_very_settings():
     assert ("explore", f"run={done}") in page_links(at)
     at = open_page("pretrain", method="rotation", epochs="2", seed="1")  # another seed: another result
     assert not [p for p in page_links(at) if p[0] == "explore"]
+
+
+def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
+    """?runs=A,B with B deleted since and A the only finished run: the page needs two, and
+    says what became of B instead of only asking for another run."""
+    store = RunStore()
+    a = store.submit(RunConfig(dataset="digits", method="random", epochs=0))
+    store.claim("w")
+    store.finish(a, "done", summary={})
+    at = open_page("compare", runs=f"{a},20260101-000000-dead")
+    said = " ".join(w.value for w in at.warning)
+    assert "20260101-000000-dead" in said and "deleted since" in said and a not in said
+    assert "needs 2 finished runs" in " ".join(i.value for i in at.info)
