@@ -382,11 +382,13 @@ class Worker:
 
             torch.set_num_threads(threads)
         print(f"worker {self.id} serving {self.store.path} (torch threads: {threads or 'default'})", flush=True)
-        warm_caches()
+        warming = warm_caches()
         self._ensure_watcher()
         idle_since = time.monotonic()
         try:
             while not self._halt.is_set():
+                if warming is not None and warming.poll() is not None:
+                    warming = None  # reaped: an ended child left unwaited stays a zombie while the worker lives
                 self.store.requeue_orphans(worker_state, STALE_S)
                 run = self.store.claim(self.id)
                 if run is None:
