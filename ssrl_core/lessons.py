@@ -618,14 +618,16 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
     where there is none."""
     from .runs import worker
 
+    if not cfgs:
+        return {}
     device_type = device_type or worker.device_type()
     rank = {"done": 0, "running": 1, "queued": 2, "cancelled": 3}
     best: dict[str, dict] = {}
     keys: dict[str, str | None] = {}  # many runs share a config: resolve each config once
-    methods = {cfg.method for cfg in cfgs.values()}  # a run of another method is no one's twin
-    for row in store.list(limit=2000):
-        if row["status"] not in rank or row["config"].get("method") not in methods:
-            continue
+    # only runs that can be a twin: settings that resolving a config leaves as they are (a class's store
+    # holds thousands of runs, and the app asks on every rerun of Start and Pretrain)
+    same = {k: tuple({getattr(cfg, k) for cfg in cfgs.values()}) for k in ("method", "dataset", "seed", "epochs")}
+    for row in store.list(tuple(rank), limit=2000, settings=same):
         raw = json.dumps(row["config"], sort_keys=True)
         if raw not in keys:
             try:

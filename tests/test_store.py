@@ -272,3 +272,16 @@ def test_count_counts_runs_by_status(tmp_path):
     store.claim("w")
     store.finish(ids[0], "done", summary={})
     assert store.count(("done",)) == 1 and store.count(("queued", "running")) == 2 and store.count(("failed",)) == 0
+
+
+def test_list_selects_runs_by_their_settings():
+    s = RunStore()
+    a = s.submit(RunConfig(method="simclr", seed=0))
+    b = s.submit(RunConfig(method="moco", seed=1))
+    c = s.submit(RunConfig(method="simclr", seed=1, dataset="shapes"))
+    assert [r["id"] for r in s.list(settings={"method": ("simclr",)})] == [c, a]  # newest first
+    assert [r["id"] for r in s.list(settings={"method": ("simclr", "moco"), "seed": (1,)})] == [c, b]
+    assert [r["id"] for r in s.list("queued", settings={"dataset": ("digits",), "seed": (0, 2)})] == [a]
+    assert s.list("done", settings={"method": ("simclr",)}) == []
+    with pytest.raises(ValueError, match="'nickname' is not a run setting: one of augment, batch_size"):
+        s.list(settings={"nickname": ("ann",)})  # never a column name from outside the code

@@ -20,7 +20,7 @@ import secrets
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -34,6 +34,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+CONFIG_FIELDS = frozenset(f.name for f in fields(RunConfig))  # what ``list(settings=...)`` can select on
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -277,13 +278,23 @@ class RunStore:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return _row(row) if row else None
 
-    def list(self, status: str | tuple[str, ...] | None = None, limit: int = 200) -> list[dict]:
-        """The newest ``limit`` runs (by submission), of one status or several, or all."""
-        q, args = "SELECT * FROM runs", []
+    def list(self, status: str | tuple[str, ...] | None = None, limit: int = 200,
+             settings: dict[str, tuple] | None = None) -> list[dict]:
+        """The newest ``limit`` runs (by submission), of one status or several, or all;
+        ``settings`` keeps those whose config field (a ``RunConfig`` field name) has one of
+        the values given, e.g. ``{"method": ("moco",), "seed": (0, 1)}``."""
+        q, where, args = "SELECT * FROM runs", [], []
         if status:
             statuses = (status,) if isinstance(status, str) else tuple(status)
-            q += f" WHERE status IN ({','.join('?' * len(statuses))})"
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
             args += statuses
+        for name, values in (settings or {}).items():
+            if name not in CONFIG_FIELDS:  # a column name in the SQL: never one from outside the code
+                raise ValueError(f"{name!r} is not a run setting: one of {', '.join(sorted(CONFIG_FIELDS))}")
+            where.append(f"json_extract(config, '$.{name}') IN ({','.join('?' * len(values))})")
+            args += values
+        if where:
+            q += " WHERE " + " AND ".join(where)
         q += " ORDER BY created DESC LIMIT ?"
         args.append(limit)
         with self._conn() as c:
