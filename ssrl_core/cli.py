@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "process is instead the home's one dispatcher, sending runs to a Ray cluster.")
     p.add_argument("--slot", type=int, default=None, metavar="N", help="take worker slot N (0-based) only")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do")
+    p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do (0: as soon as the queue is empty; default: never)")
     p.add_argument("--backend", choices=("local", "ray"), default=None,
                    help="local: train in this process; ray: dispatch runs as tasks to the Ray cluster at RAY_ADDRESS "
                         "(a local Ray instance without it). Default: SSRL_BACKEND, else local")

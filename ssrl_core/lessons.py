@@ -667,7 +667,9 @@ def plan(lesson: Lesson, store, device_type: str | None = None) -> dict[str, dic
 
 def lesson_nickname(lesson: Lesson) -> str:
     """The nickname a lesson's runs are submitted under: shared by the class."""
-    return f"lesson:{lesson.id}"
+    from .runs.store import LESSON_NICKNAME
+
+    return f"{LESSON_NICKNAME}{lesson.id}"
 
 
 def launch(lesson: Lesson, store) -> dict[str, str]:

@@ -100,6 +100,18 @@ def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes
     with pytest.raises(LimitReached, match="'cy' already has 1 runs"):
         s.resume(mine)
     assert s.get(mine)["status"] == "cancelled"  # refused: nothing changed
+    # a lesson's runs are the class's: its Launch does not count them per nickname, nor does resume
+    from dataclasses import replace
+
+    from ssrl_core.runs.store import Limits
+
+    lesson = s.submit_many([RunConfig(method="random", seed=n) for n in (5, 6)], nickname="lesson:tiny",
+                           limits=replace(Limits.from_env(), per_nickname=0))
+    for rid in lesson:
+        s.request_cancel(rid)
+    for rid in lesson:
+        s.resume(rid)
+    assert {s.get(rid)["status"] for rid in lesson} == {"queued"}
 
 
 def test_an_older_store_gets_the_new_columns_and_recent_lists_every_active_run(tmp_path):

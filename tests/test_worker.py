@@ -250,3 +250,18 @@ def test_a_cancel_noticed_as_an_epoch_ends_still_records_that_epoch_which_its_ch
     finally:
         worker._halt.set()
     assert store.get(rid)["epoch"] == 2
+
+
+def test_idle_exit_0_exits_as_soon_as_the_queue_is_empty(monkeypatch):
+    """`worker --idle-exit 0` (0 or more is accepted) exits when there is nothing to do; 0
+    read as false had made it serve for ever."""
+    import threading
+
+    from ssrl_core.runs import worker as worker_mod
+
+    monkeypatch.setattr(worker_mod, "warm_caches", lambda: None)
+    done = []
+    t = threading.Thread(target=lambda: done.append(Worker().serve(idle_exit_s=0)), daemon=True)
+    t.start()
+    t.join(timeout=30)
+    assert done == [0]

@@ -79,7 +79,7 @@ def start_dispatcher_process(idle_exit_s: float | None = None):
     if dispatcher_alive():
         return None
     cmd = ["-m", "ssrl_core", "worker", "--backend", "ray"]
-    if idle_exit_s:
+    if idle_exit_s is not None:
         cmd += ["--idle-exit", str(idle_exit_s)]
     return spawn_detached(cmd, "dispatcher.log")
 
@@ -444,7 +444,7 @@ class Dispatcher:
                     f.thread.start()
                 if self._flights:
                     idle_since = time.monotonic()
-                elif once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
+                elif once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
                     return 0
                 self._stop.wait(self.poll_s)
         finally:

@@ -174,7 +174,7 @@ def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
         if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
         cmd = ["-m", "ssrl_core", "worker", "--slot", str(slot)]
-        if idle_exit_s:
+        if idle_exit_s is not None:
             cmd += ["--idle-exit", str(idle_exit_s)]
         started.append(spawn_detached(cmd, f"worker-{slot}.log", env))
     return started
@@ -375,7 +375,7 @@ class Worker:
         if restartable:
             self._restart_argv = [sys.executable, "-m", "ssrl_core", "worker", "--slot", str(self.slot),
                                   *(["--once"] if once else []),
-                                  *(["--idle-exit", str(idle_exit_s)] if idle_exit_s else [])]
+                                  *(["--idle-exit", str(idle_exit_s)] if idle_exit_s is not None else [])]
         threads = torch_threads(worker_count())
         if threads:
             import torch
@@ -392,7 +392,7 @@ class Worker:
                 self.store.requeue_orphans(worker_state, STALE_S)
                 run = self.store.claim(self.id)
                 if run is None:
-                    if once or (idle_exit_s and time.monotonic() - idle_since > idle_exit_s):
+                    if once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
                         return 0
                     time.sleep(self.poll_s)
                     continue
