@@ -95,11 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="pretrain and evaluate in the foreground; print the summary JSON",
                        description="Pretrain in the foreground with a progress bar, evaluate (kNN, linear "
                                    "probe, maps), write DIR/summary.json and print it. Refused (exit 2) as "
-                                   "`submit` refuses; its warnings (options degenerate on this training set "
-                                   "and batch) go to stderr and the run trains.")
+                                   "`submit` refuses a run that could not start (no classroom limits here; "
+                                   "the device and the dataset are always this host's, whatever SSRL_BACKEND "
+                                   "says); its warnings (options degenerate on this training set and batch) go "
+                                   "to stderr and the run trains.")
     _run_flags(p)
     p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json)")
-    p.add_argument("--no-umap", action="store_true", help="skip the UMAP map (PCA only)")
+    p.add_argument("--no-umap", action="store_true",
+                   help="skip the UMAP maps: the PCA map only, and no map-evolution frames")
 
     p = sub.add_parser("submit", help="queue a run for the background workers; print its id",
                        description="Queue a run; print its id. Refused (exit 2, nothing queued) when it could "
@@ -119,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
     p = sub.add_parser("runs", help="list runs in the store",
-                       description="List the runs in the store (SSRL_HOME/store.sqlite), newest first: id, "
-                                   "status, method, dataset, epoch, who submitted it, and the kNN accuracy of a "
-                                   "finished run or why it failed or what it is doing.")
+                       description="List the newest 200 runs in the store (SSRL_HOME/store.sqlite), newest "
+                                   "first: id, status, method, dataset, epoch, who submitted it, and the kNN "
+                                   "accuracy of a finished run or why it failed or what it is doing.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
 
     p = sub.add_parser("cancel", help="cancel queued or running runs",
@@ -210,10 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "names, links, too many or too large members, zip bombs) are refused whole; "
                                    "non-images and corrupt files are skipped and reported.")
     p.add_argument("archive", help="path of the .zip file")
-    p.add_argument("--name", help="dataset name: lowercase letters, digits, '-' or '_' (default: the archive's "
+    p.add_argument("--name", help="dataset name: up to 40 lowercase letters, digits, '-' or '_', the first a letter or digit "
+                                   "(default: the archive's "
                                    "file name made into one, e.g. 'My Leaves.zip' -> my-leaves). A name already "
                                    "taken is refused, naming a free one, unless --replace")
-    p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing (default 32)")
+    p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing, 8 to 256 (default 32)")
     p.add_argument("--replace", action="store_true",
                    help="replace an imported dataset of the same name (a built-in one cannot be replaced)")
 
