@@ -2,7 +2,7 @@
 
     python -m ssrl_core train --dataset digits --method simclr --out runs/a
     python -m ssrl_core submit --dataset shapes --method rotation
-    python -m ssrl_core runs [--json]
+    python -m ssrl_core runs [--json] [--limit N]
     python -m ssrl_core cancel ID
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
@@ -122,10 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
 
     p = sub.add_parser("runs", help="list runs in the store",
-                       description="List the newest 200 runs in the store (SSRL_HOME/store.sqlite), newest "
-                                   "first: id, status, method, dataset, epoch, who submitted it, and the kNN "
-                                   "accuracy of a finished run or why it failed or what it is doing.")
+                       description="List the newest runs in the store (SSRL_HOME/store.sqlite), 200 unless "
+                                   "--limit says otherwise, newest first: id, status, method, dataset, epoch, who "
+                                   "submitted it, and the kNN accuracy of a finished run or why it failed or what "
+                                   "it is doing.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
+    p.add_argument("--limit", type=int, default=200, metavar="N", help="list the newest N runs (default 200; 0: all)")
 
     p = sub.add_parser("cancel", help="cancel queued or running runs",
                        description="Cancel runs: a queued one at once, a running one at its next step or "
@@ -386,7 +388,9 @@ def cmd_submit(args) -> int:
 def cmd_runs(args) -> int:
     from .runs.store import RunStore
 
-    runs = RunStore().list()
+    if args.limit < 0:
+        raise ValueError(f"--limit must be 0 (all runs) or more, got {args.limit}")
+    runs = RunStore().list(limit=args.limit or -1)  # SQLite's LIMIT -1: no limit
     if args.json:
         keep = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "error", "nickname",
                 "created", "started", "finished", "run_dir", "summary")

@@ -66,6 +66,14 @@ def test_submit_runs_and_cancel(capsys):
     res = cli("cancel", rid, check=False)
     assert res.returncode == 2 and "already ended" in res.stderr
     assert main(["cancel", "no-such-run"]) == 2 and "no run with id" in capsys.readouterr().err
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    more = [RunStore().submit(RunConfig(method="random", seed=n)) for n in range(2)]
+    assert main(["runs", "--json", "--limit", "2"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == more[::-1]  # the newest 2
+    assert main(["runs", "--json", "--limit", "0"]) == 0 and len(json.loads(capsys.readouterr().out)) == 3  # all
+    assert main(["runs", "--limit", "-1"]) == 2 and "--limit must be 0 (all runs) or more" in capsys.readouterr().err
 
 
 def test_cancel_a_selection_lists_it_first_and_acts_only_with_yes(capsys):
