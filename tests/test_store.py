@@ -297,3 +297,16 @@ def test_list_selects_runs_by_their_settings():
     assert s.list("done", settings={"method": ("simclr",)}) == []
     with pytest.raises(ValueError, match="'nickname' is not a run setting: one of augment, batch_size"):
         s.list(settings={"nickname": ("ann",)})  # never a column name from outside the code
+
+
+def test_a_new_run_id_never_repeats_one_in_the_store(monkeypatch):
+    """Ids are the second and 4 random hex digits: a class submitting in one second can draw
+    one twice, which failed the submit with an IntegrityError."""
+    from ssrl_core.runs import store as store_mod
+
+    drawn = iter(["20261202-120000-aaaa", "20261202-120000-aaaa", "20261202-120000-aaaa", "20261202-120000-bbbb"])
+    monkeypatch.setattr(store_mod, "new_run_id", lambda: next(drawn))
+    s = RunStore()
+    first = s.submit(RunConfig(method="random"))
+    second = s.submit(RunConfig(method="random", seed=1))
+    assert (first, second) == ("20261202-120000-aaaa", "20261202-120000-bbbb")

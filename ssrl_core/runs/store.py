@@ -227,7 +227,9 @@ class RunStore:
                         ids.append(have.setdefault(key, stopped[key]))
                         continue
                     run_id = new_run_id()
-                    while run_id in ids:  # same second, same random suffix
+                    # the same second and random suffix as a run of this batch or of the store (a class submitting
+                    # at once: 30 runs in one second collide with odds of 1 in 150); the write lock is held
+                    while run_id in ids or c.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
                         run_id = new_run_id()
                     c.execute(
                         "INSERT INTO runs (id, created, status, config, run_dir, nickname, epochs) VALUES (?,?,?,?,?,?,?)",
