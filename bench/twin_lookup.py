@@ -22,11 +22,15 @@ from pathlib import Path
 METHODS = ("simclr", "moco", "byol", "rotation", "swav", "simsiam", "barlow_twins", "vicreg", "random", "mae")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=2000, help="finished runs in the store (default 2000)")
     ap.add_argument("--repeat", type=int, default=5, help="calls timed per method asked for (default 5)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     os.environ["SSRL_HOME"] = tempfile.mkdtemp(prefix="twin-lookup-")
     os.environ["SSRL_NO_AUTOSTART"] = "1"
 
