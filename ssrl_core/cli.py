@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -427,6 +428,25 @@ def _by_id_or_selection(ids: list[str], selecting: bool, yes: bool, flags: str) 
         raise ValueError("--yes confirms a selection; runs given by id are acted on without it")
 
 
+def _act_on_each(ids: list[str], selecting: bool, act: Callable[[str], str], skipped: str) -> int:
+    """Print ``act(id)`` for each run; how many were skipped. Of a selection, a run that ended,
+    was resumed or deleted since it was listed (another process: a run finishing as a teacher
+    cancels the queue) is skipped with ``skipped`` (formatted with ``rid`` and ``why``) on
+    stderr, and the rest are acted on; of ids given, it stops the command as before."""
+    from .text import said
+
+    missed = 0
+    for rid in ids:
+        try:
+            print(act(rid))
+        except (KeyError, ValueError) as e:
+            if not selecting:
+                raise
+            print(skipped.format(rid=rid, why=said(e)), file=sys.stderr)
+            missed += 1
+    return missed
+
+
 def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | None = None) -> bool:
     """A selection's runs: without ``yes``, printed (with their folders' ``sizes`` in MB) with
     how to go on, and False; with it, True. Also False, saying so, when there are none."""
@@ -447,7 +467,6 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
 
 def cmd_cancel(args) -> int:
     from .runs.store import ACTIVE, RunStore
-    from .text import said
 
     store = RunStore()
     selecting = args.nickname is not None or args.all
@@ -459,15 +478,12 @@ def cmd_cancel(args) -> int:
         if not _listed_first(runs, args.yes, "cancelled"):
             return 0
         ids = [r["id"] for r in runs]
-    for rid in ids:
-        try:
-            status = store.request_cancel(rid)
-        except (KeyError, ValueError) as e:
-            if not selecting:
-                raise
-            print(f"{rid}: {said(e)} (since it was listed)", file=sys.stderr)  # it ended meanwhile
-            continue
-        print(f"{rid}: " + ("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step"))
+
+    def cancel(rid: str) -> str:
+        status = store.request_cancel(rid)
+        return f"{rid}: " + ("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step")
+
+    _act_on_each(ids, selecting, cancel, "{rid}: {why} (since it was listed)")
     return 0
 
 
@@ -486,7 +502,6 @@ def cmd_delete(args) -> int:
     from .runs.remove import delete_run
     from .runs.store import FINISHED, RunStore
     from .runs.worker import folder_mb
-    from .text import said
 
     store = RunStore()
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
@@ -507,19 +522,12 @@ def cmd_delete(args) -> int:
         if not _listed_first(runs, args.yes, "deleted", sizes):
             return 0
         ids = [r["id"] for r in runs]
-    skipped = 0
-    for rid in ids:
-        try:
-            done = delete_run(store, rid)
-        except (KeyError, ValueError) as e:
-            if not selecting:
-                raise
-            print(f"error: {rid} not deleted: {said(e)}", file=sys.stderr)  # resumed since it was listed, say
-            skipped += 1
-            continue
-        print(f"deleted {rid} ({done['freed_mb']:g} MB freed)"
-              + (f"; its folder stays: {done['kept']}" if done["kept"] else ""))
-    return 2 if skipped else 0
+
+    def delete(rid: str) -> str:
+        done = delete_run(store, rid)
+        return f"deleted {rid} ({done['freed_mb']:g} MB freed)" + (f"; its folder stays: {done['kept']}" if done["kept"] else "")
+
+    return 2 if _act_on_each(ids, selecting, delete, "error: {rid} not deleted: {why}") else 0
 
 
 def cmd_worker(args) -> int:
