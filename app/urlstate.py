@@ -22,9 +22,15 @@ from .text import code, md
 PARTS = ("nav", "controls", "advanced")
 
 
+def listed(param: str) -> list[str]:
+    """The comma-separated values of the address's ``param`` (``?runs=a,b``), stripped, each
+    once, in order; [] without it."""
+    return list(dict.fromkeys(v.strip() for v in (st.query_params.get(param) or "").split(",") if v.strip()))
+
+
 def _hide_parts() -> list[str]:
     """The parts a link's ``?hide=`` names."""
-    return [p.strip() for p in st.query_params.get("hide", "").split(",") if p.strip()]
+    return listed("hide")
 
 
 def unknown_parts() -> list[str]:

@@ -163,7 +163,7 @@ def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: 
     comes back to the same runs. Without one it starts at the dataset of the link's runs
     (``?runs=``), else ``prefer``, else the first."""
     datasets = sorted({r["dataset"] for r in runs})
-    linked = set((st.query_params.get("runs") or "").split(","))
+    linked = set(urlstate.listed("runs"))
     of_link = [r["dataset"] for r in runs if r["id"] in linked]
     default = of_link[0] if of_link else (prefer if prefer in datasets else datasets[0])
     return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default, hide=hide)
@@ -693,7 +693,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     (e.g. "its map appears here") shows without a reload. ``recount`` counts the runs the
     page can show (default: the finished ones), when the page shows more than those."""
     store = services.store()
-    for rid in {i.strip() for k in ("run", "runs") for i in (st.query_params.get(k) or "").split(",") if i.strip()}:
+    for rid in dict.fromkeys(urlstate.listed("run") + urlstate.listed("runs")):
         run = store.get(rid)  # the link names a run this page cannot show: say why, not only that runs are few
         if run is None or run["status"] != "done":
             st.warning(f"The link names run {md(rid)}: {services.not_offered(rid)}.", icon=":material/link_off:")
