@@ -603,8 +603,9 @@ def config_key(cfg: RunConfig | dict, device_type: str, run_dir: Path | str | No
         from .runs.artifacts import CHECKPOINT
         from .train import as_trained_config
 
-        if (Path(run_dir) / CHECKPOINT).exists():
-            c = as_trained_config(c, Path(run_dir) / CHECKPOINT)
+        ckpt = Path(run_dir) / CHECKPOINT
+        if ckpt.exists():
+            c = as_trained_config(c, ckpt)
     return c.resolved(device_type).to_json()
 
 
@@ -691,7 +692,8 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
 
     def reusable(config: str, run_dir: str) -> bool:  # as the plan: not a run trained with an older architecture
         try:
-            return config_key(json.loads(config), device_type, run_dir) == config_key(json.loads(config), device_type)
+            cfg = RunConfig.from_dict(json.loads(config))
+            return config_key(cfg, device_type, run_dir) == config_key(cfg, device_type)
         except ValueError:  # a damaged checkpoint
             return False
 

@@ -290,8 +290,11 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
     if not old:
         return
     # options a checkpoint trained with but did not record (``as_trained_config``) count as given
-    legacy = METHODS[cfg.method].legacy_options(weight_names(path)) if old.get("method") == cfg.method else {}
-    old = {**old, "options": {**legacy, **(old.get("options") or {})}}
+    # (the checkpoint's weight names read only for a method whose options changed its architecture: MoCo)
+    options, method = old.get("options") or {}, METHODS[cfg.method]
+    legacy = (method.legacy_options(weight_names(path))
+              if old.get("method") == cfg.method and method.needs_weights(options) else {})
+    old = {**old, "options": {**legacy, **options}}
     diff = [k for k in RESUME_KEYS if old.get(k) != getattr(cfg, k)]
     if diff:
         was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
