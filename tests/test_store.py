@@ -275,6 +275,26 @@ def test_a_run_that_keeps_killing_its_worker_fails_instead_of_holding_the_queue(
     assert s.get(healthy)["status"] == "queued"
 
 
+def test_a_resumed_run_gets_a_fresh_count_of_worker_deaths():
+    """A person who cancels a run that killed its worker twice, frees memory and resumes it
+    gives it a fresh try: the deaths before the resume no longer count toward failing it."""
+    from ssrl_core.runs.store import MAX_STALLED_DEATHS
+
+    s = RunStore()
+    rid = s.submit(RunConfig(method="simclr", epochs=5))
+    for n in range(1, MAX_STALLED_DEATHS):
+        s.claim(f"w{n}")
+        assert s.requeue_orphans({f"w{n}": False}.get) == [rid]
+    s.request_cancel(rid)  # queued: cancelled at once
+    s.resume(rid)
+    for n in range(1, MAX_STALLED_DEATHS):  # as many deaths again: still requeued each time
+        s.claim(f"r{n}")
+        assert s.requeue_orphans({f"r{n}": False}.get) == [rid]
+    s.claim("last")
+    assert s.requeue_orphans({"last": False}.get) == []
+    assert s.get(rid)["status"] == "failed"
+
+
 def test_count_counts_runs_by_status(tmp_path):
     from ssrl_core.config import RunConfig
     from ssrl_core.runs.store import RunStore

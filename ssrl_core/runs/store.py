@@ -535,8 +535,11 @@ def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str
 
 
 def _deaths_at(c: sqlite3.Connection, run_id: str, epoch: int) -> int:
-    """How often ``run_id`` went back to the queue with its worker gone at ``epoch``."""
-    rows = c.execute("SELECT data FROM events WHERE run_id=? AND kind='requeued'", (run_id,)).fetchall()
+    """How often ``run_id`` went back to the queue with its worker gone at ``epoch`` since a
+    person last resumed it (a resume is a fresh try: memory freed, another worker)."""
+    rows = c.execute("SELECT data FROM events WHERE run_id=? AND kind='requeued' AND id > "
+                     "(SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=? AND kind='queued_again')",
+                     (run_id, run_id)).fetchall()
     return sum(1 for r in rows if json.loads(r["data"]).get("epoch") == epoch)
 
 
