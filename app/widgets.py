@@ -287,7 +287,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
     in line and, where the runs that finished here allow, when it should start. Polls the
-    store once a second while something is active, and reruns the whole page when a run it
+    store every 2 s while something is active (each tick costs the browser about a fifth of
+    a core: `python -m bench.watching`), and reruns the whole page when a run it
     showed as active starts or ends, so what the page draws from the runs (a lesson's
     verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
     only those are drawn, and the others are counted in one line; runs of the ``shared``
@@ -298,7 +299,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
-    @st.fragment(run_every=1.0 if active_ids else None)
+    @st.fragment(run_every=2.0 if active_ids else None)
     def panel() -> None:
         listed = store.recent(100)
         me = services.current_nickname()

@@ -211,3 +211,24 @@ def test_neighbours_come_from_an_index_of_the_features_which_are_read_once_and_n
     assert len([p for p, mmap in loads if p.endswith("embeddings.npy") and mmap is None]) == 1, loads  # read once
     assert "embeddings" not in art.__dict__  # ... and not kept beside the index
     assert not (Path(run_dir) / "index.faiss").exists()
+
+
+def test_the_served_app_skips_streamlits_full_garbage_collection_after_each_rerun(monkeypatch):
+    """A live panel reruns every 2 s. Streamlit's default collects all garbage after every
+    run, fragments included: with torch and scikit-learn loaded, half a second of CPU per
+    tick, so one open Pretrain tab slowed the run it showed from 45 s to 103 s on 2 cores
+    (``python -m bench.watching --streamlit-gc``). Read through Streamlit's own parser, so a
+    misspelt option (ignored by Streamlit without a word) fails here."""
+    from streamlit import config
+
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)  # Streamlit reads .streamlit/config.toml of the working folder
+    try:
+        config.get_config_options(force_reparse=True)
+        assert config.get_option("runner.postScriptGC") is False
+        assert config.get_option("server.fileWatcherType") == "none"  # nothing edits a served app's sources
+        assert config.get_option("server.maxUploadSize") == 200  # the file is the one read
+    finally:
+        monkeypatch.undo()
+        config.get_config_options(force_reparse=True)

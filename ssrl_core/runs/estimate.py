@@ -24,7 +24,7 @@ def _resolved(config: dict, device_type: str) -> RunConfig | None:
     return _resolved_json(json.dumps(config, sort_keys=True), device_type)
 
 
-@lru_cache(maxsize=2048)  # a live panel asks every second, for up to 100 runs: validate each config once
+@lru_cache(maxsize=2048)  # a live panel asks every 2 s, for up to 100 runs: validate each config once
 def _resolved_json(config: str, device_type: str) -> RunConfig | None:
     try:
         return RunConfig.from_dict(json.loads(config)).resolved(device_type)
