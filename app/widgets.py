@@ -283,12 +283,16 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+IDLE_POLL_S = 5.0
+
+
 def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
     in line and, where the runs that finished here allow, when it should start. Polls the
     store every 2 s while something is active (each tick costs the browser about a fifth of
-    a core: `python -m bench.watching`), and reruns the whole page when a run it
+    a core: `python -m bench.watching`), every ``IDLE_POLL_S`` while nothing is (a run launched
+    elsewhere then shows by itself), and reruns the whole page when a run it
     showed as active starts or ends, so what the page draws from the runs (a lesson's
     verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
     only those are drawn, and the others are counted in one line; runs of the ``shared``
@@ -299,7 +303,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
-    @st.fragment(run_every=2.0 if active_ids else None)
+    # idle, it looks every 5 s for a run launched elsewhere (a classmate, a lesson, the command line)
+    @st.fragment(run_every=2.0 if active_ids else IDLE_POLL_S)
     def panel() -> None:
         listed = store.recent(100)
         me = services.current_nickname()
@@ -307,9 +312,9 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
         queue = sorted((r for r in listed if r["status"] == "queued"), key=in_line)  # as claimed
         now = {r["id"]: r["status"] for r in running + queue}
-        if any(now.get(i) != status for i, status in shown.items()):
-            # a run the page showed as active has started or ended: redraw what depends on it (the runs
-            # table's status, a lesson's verdict)
+        if any(now.get(i) != status for i, status in shown.items()) or (now and not shown):
+            # a run the page showed as active has started or ended, or one appeared on an idle page: redraw
+            # what depends on it (the runs table's status, a lesson's verdict) and poll at the live pace
             st.rerun(scope="app")
         place = {r["id"]: i + 1 for i, r in enumerate(queue)}
         starts = services.start_estimates(listed) if queue else {}

@@ -320,9 +320,9 @@ def app_url_no_worker(ssrl_home):
 
 
 def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_worker, page, _prepared_runs):
-    """A student on Explore while their run trains, a teacher projecting the Gallery, and a
-    class on a lesson's link when a classmate presses Launch: each sees the change without
-    reloading."""
+    """A student on Explore while their run trains, a teacher projecting the Gallery, a
+    class on a lesson's link when a classmate presses Launch, and Pretrain with nothing
+    training when a run starts elsewhere: each sees the change without reloading."""
     import shutil
 
     from ssrl_core import lessons as L
@@ -358,6 +358,14 @@ def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_wo
     L.launch(tiny, store)  # a classmate's click, in another browser
     page.get_by_text("The lesson's runs are queued or training").wait_for(timeout=30_000)
     assert page.get_by_role("button", name=re.compile(r"Launch this lesson")).count() == 0
+
+    # Pretrain with nothing training picks up a run launched elsewhere (its panel polled only while it had one)
+    for r in store.list(("queued",)):  # the lesson's (no worker here): cancelled at once
+        store.request_cancel(r["id"])
+    page.goto(app_url_no_worker + "/pretrain?who=bo")
+    page.get_by_text("Nothing is training right now.").wait_for()
+    elsewhere = start(3)
+    page.get_by_text(re.compile(rf"{elsewhere} — running")).wait_for(timeout=30_000)
 
 
 def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
