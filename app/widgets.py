@@ -283,18 +283,18 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-IDLE_POLL_S = 5.0
+LIVE_POLL_S, IDLE_POLL_S = 2.0, 5.0  # the live panel's pace with runs to show and without
 
 
 def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
     in line and, where the runs that finished here allow, when it should start. Polls the
-    store every 2 s while something is active (each tick costs the browser about a fifth of
-    a core: `python -m bench.watching`), every ``IDLE_POLL_S`` while nothing is (a run launched
-    elsewhere then shows by itself), and reruns the whole page when a run it
-    showed as active starts or ends, so what the page draws from the runs (a lesson's
-    verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
+    store every ``LIVE_POLL_S`` while something is active (each tick costs the browser about a
+    fifth of a core at 2 s: `python -m bench.watching`), every ``IDLE_POLL_S`` while nothing
+    is (a run launched elsewhere then shows by itself), and reruns the whole page when a run
+    it showed as active starts or ends, or one appears on an idle page, so what the page
+    draws from the runs (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
     only those are drawn, and the others are counted in one line; runs of the ``shared``
     nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
@@ -303,8 +303,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     if "_toast" in st.session_state:
         st.toast(st.session_state.pop("_toast"))
 
-    # idle, it looks every 5 s for a run launched elsewhere (a classmate, a lesson, the command line)
-    @st.fragment(run_every=2.0 if active_ids else IDLE_POLL_S)
+    @st.fragment(run_every=LIVE_POLL_S if active_ids else IDLE_POLL_S)
     def panel() -> None:
         listed = store.recent(100)
         me = services.current_nickname()

@@ -8,6 +8,7 @@ from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
 from .test_app import open_page
+from .test_cli import cli
 
 
 def _warnings(at) -> str:
@@ -42,10 +43,8 @@ def test_a_links_bad_run_ids_are_named_with_why_and_its_good_ones_kept(finished_
 
 def _cli(capsys, *args) -> tuple[int, str]:
     """``python -m ssrl_core ARGS`` in this process: (exit status, stderr)."""
-    from ssrl_core.cli import main
-
-    rc = main(list(args))
-    return rc, capsys.readouterr().err
+    res = cli(*args, check=False, capsys=capsys)
+    return res.returncode, res.stderr
 
 
 def test_a_seed_a_run_cannot_train_with_is_refused_at_submission(capsys):
