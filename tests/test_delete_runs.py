@@ -50,6 +50,46 @@ def test_delete_removes_a_run_and_its_files_and_refuses_what_it_must_not_touch(f
     assert store.get(other) is None
 
 
+def test_a_resume_that_arrives_while_the_files_move_waits_and_finds_no_run(finished_run, monkeypatch):
+    """Deleting a cancelled run while someone resumes it: the resume must not put the run back
+    in the queue (where a worker would take it up) after its folder has been moved away."""
+    import threading
+
+    from ssrl_core.runs.remove import delete_run
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random", seed=3))
+    store.request_cancel(rid)
+    folder = Path(store.get(rid)["run_dir"])
+    (folder / "checkpoint.pt").parent.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoint.pt").write_bytes(b"0" * 1000)
+    resumed: dict = {}
+    rename = Path.rename
+
+    def resume() -> None:
+        try:
+            RunStore().resume(rid)
+            resumed["status"] = RunStore().get(rid)["status"]
+        except KeyError as e:
+            resumed["error"] = str(e)
+
+    def racing_rename(self, target):  # a classmate presses Resume just as the folder moves
+        if self == folder:
+            other = threading.Thread(target=resume)
+            other.start()
+            other.join(0.5)
+            resumed["waited"] = other.is_alive()
+            resumed["thread"] = other
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", racing_rename)
+    assert delete_run(store, rid)["id"] == rid
+    resumed.pop("thread").join(10)
+    assert resumed.get("waited") and f"no run with id '{rid}'" in resumed.get("error", ""), resumed
+    assert store.get(rid) is None and not folder.exists()
+    assert [p.name for p in paths.runs_dir().iterdir()] == []
+
+
 def test_a_resumed_runs_card_does_not_count_its_pause_as_its_wall_time(finished_run):
     from ssrl_core.runs.export import run_card
 

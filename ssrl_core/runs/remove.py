@@ -5,7 +5,8 @@ Only what the playground made is removed: the run's folder when it is ``SSRL_HOM
 with its zip; never an export written with ``--out`` to a folder of the user's. A queued
 or running run is refused (cancel it first), as is a run whose probe job is computing.
 The folder is first renamed out of the way (one atomic step: a page reading it sees it gone,
-not half deleted), then the row is deleted, then the files.
+not half deleted) while the store's write lock is held, so a resume cannot put the run back in
+the queue without its files; then the row is deleted, then the files.
 """
 from __future__ import annotations
 
@@ -37,15 +38,20 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     ours = folder.resolve() == runs / run_id
     trash = runs / f".deleting-{run_id}"
     freed, kept = 0.0, None
+    if not ours:
+        kept = f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
+
     if ours and folder.exists():
         freed = folder_mb(folder)
-        folder.rename(trash)  # refused here (permissions): nothing has changed yet
-    elif not ours:
-        kept = f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
+
+    def move_away() -> None:  # under the store's write lock: no resume can requeue the run meanwhile
+        if ours and folder.exists():
+            folder.rename(trash)  # refused here (permissions): nothing has changed yet
+
     try:
-        store.delete(run_id)
-    except BaseException:
-        if trash.exists():
+        store.delete(run_id, while_locked=move_away)
+    except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
+        if trash.exists() and not folder.exists():
             trash.rename(folder)
         raise
     exports = paths.ssrl_home() / "exports"

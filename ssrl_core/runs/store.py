@@ -390,19 +390,26 @@ class RunStore:
         c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
                   (run_id, now, "queued_again", json.dumps({})))
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, while_locked: Callable[[], None] | None = None) -> None:
         """Remove an ended run's row and events (``runs.remove.delete_run`` also removes its
-        files). Raises KeyError (no such run) or ValueError (queued or running)."""
+        files). ``while_locked`` runs after the check, inside the write transaction: no resume
+        or claim can reach the run while it moves the run's files away, and if it raises,
+        nothing is deleted. Raises KeyError (no such run) or ValueError (queued or running)."""
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
-            row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None or row["status"] in ACTIVE:
-                c.execute("ROLLBACK")
+            try:
+                row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
                 if row is None:
                     raise no_run(run_id)
-                raise ValueError(f"run {run_id} is {row['status']}: cancel it first")
-            c.execute("DELETE FROM events WHERE run_id=?", (run_id,))
-            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+                if row["status"] in ACTIVE:
+                    raise ValueError(f"run {run_id} is {row['status']}: cancel it first")
+                if while_locked is not None:
+                    while_locked()
+                c.execute("DELETE FROM events WHERE run_id=?", (run_id,))
+                c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
             c.execute("COMMIT")
 
     def cancel_requested(self, run_id: str) -> bool:
