@@ -465,6 +465,28 @@ def test_training_writes_epoch_log_snapshots_and_probes(finished_run):
     assert summary["linear_1_per_class"] == probes["linear/label/1/s3"]["mean"]
 
 
+def test_the_curves_every_label_point_is_the_runs_linear_accuracy_fitted_once(finished_run, monkeypatch):
+    """The label-efficiency curve's "all" point and the run's linear accuracy are one readout:
+    the probes take it from the run's metrics instead of fitting it again, and it is what a
+    fresh fit on the saved features gives."""
+    from ssrl_core.evaluate.linear import linear_probe_accuracy
+
+    d = run_dir_of(finished_run("simclr"))
+    (d / PROBES).unlink()
+    fits = []
+    monkeypatch.setattr(pr, "linear_probe_accuracy", lambda *a, **k: fits.append(len(a[0])) or 0.5)
+    rp = RunProbes(d, device="cpu")
+    y = pr.target_labels(rp.dataset, "label")
+    tr, te = pr.labelled_split(rp.dataset, y)
+    every = rp.linear(0)
+    assert fits == []  # not fitted again
+    f = np.load(d / "embeddings.npy")
+    fresh = linear_probe_accuracy(f[tr], y[tr], f[te], y[te])
+    assert every["mean"] == fresh == json.loads((d / "metrics.json").read_text())["linear_accuracy"]
+    assert every["values"] == [fresh] and every["n_labels"] == len(tr) and every["labels_per_class"] == 0
+    assert rp.linear(1)["seeds"] == 3 and fits == [10] * 3  # a smaller budget is fitted, draw by draw
+
+
 def test_cli_invariance_on_a_finished_run(finished_run, capsys):
     from ssrl_core.cli import main
 

@@ -123,9 +123,20 @@ class RunProbes:
         def compute():
             y = pr.target_labels(self.dataset, target)
             tr, te = pr.labelled_split(self.dataset, y)
+            if per_class == 0 and target == "label" and (done := self._readout_of_all_labels()) is not None:
+                return {**pr.spread([done]), **pr.budget_info(y[tr], 0)}
             f = self.features()
             return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
         return self.cache.get(f"linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
+
+    def _readout_of_all_labels(self) -> float | None:
+        """The run's own linear accuracy (``metrics.json``, from ``evaluate_trained``) when its
+        features are the ones saved beside it: the same readout, on the same features, as the
+        curve's every-label point, which a 50,000-image set would otherwise fit a second time."""
+        if not (self.dir / art.EMBEDDINGS).exists():
+            return None
+        done = art.RunArtifacts(self.dir).metrics.get("linear_accuracy")
+        return float(done) if isinstance(done, (int, float)) and not isinstance(done, bool) else None
 
     def label_efficiency(self, budgets=pr.BUDGETS, seeds: int = pr.SEEDS) -> dict:
         return {pr.budget_name(b): self.linear(b, seeds=seeds) for b in pr.budgets_for(self.train_labels(), budgets)}
