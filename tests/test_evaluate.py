@@ -1,7 +1,7 @@
 """Evaluation pieces on data whose answer is known."""
 import numpy as np
 
-from ssrl_core.evaluate.knn import knn_accuracy, knn_predict
+from ssrl_core.evaluate.knn import knn_accuracies, knn_accuracy, knn_predict
 from ssrl_core.evaluate.linear import linear_probe_accuracy
 from ssrl_core.evaluate.project import fuzzy_simplicial_set, knn_graph, pca_2d, umap_2d
 
@@ -23,6 +23,30 @@ def test_weighted_knn_vote_by_hand():
     assert knn_predict(mem, lab, q, 2, k=5, tau=0.07)[0] == 0
     # with a huge temperature every neighbour weighs the same: the majority wins
     assert knn_predict(mem, lab, q, 2, k=5, tau=1e6)[0] == 1
+
+
+def test_knn_at_several_k_from_one_search_matches_a_brute_force_vote_per_k():
+    rng = np.random.default_rng(3)
+    mem, q = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(120, 8)).astype(np.float32)
+    lab, q_lab = rng.integers(0, 3, 300), rng.integers(0, 3, 120)
+    mem[:, 0] += lab  # some signal, so that the k's differ
+    q[:, 0] += q_lab
+
+    def brute(k: int, tau: float = 0.07) -> float:
+        unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+        sims = unit(q) @ unit(mem).T
+        near = np.argsort(-sims, axis=1)[:, :k]
+        votes = np.zeros((len(q), 3))
+        for i in range(len(q)):
+            for j in near[i]:
+                votes[i, lab[j]] += np.exp(sims[i, j] / tau)
+        return float((votes.argmax(1) == q_lab).mean())
+
+    got = knn_accuracies(mem, lab, q, q_lab, 3, (100, 1, 20, 5, 500))  # in any order; 500 > the memory: all 300
+    assert set(got) == {1, 5, 20, 100, 500}
+    for k, acc in got.items():
+        assert acc == brute(min(k, 300)) == knn_accuracy(mem, lab, q, q_lab, 3, k=k), k
+    assert len(set(got.values())) > 2
 
 
 def test_knn_and_linear_probe_separate_blobs_but_not_noise():

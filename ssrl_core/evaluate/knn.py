@@ -16,19 +16,38 @@ from .embed import l2_normalize
 from .index import build_index
 
 
-def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
-                k: int = KNN_K, tau: float = 0.07) -> np.ndarray:
+def knn_votes(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
+              ks, tau: float = 0.07) -> dict[int, np.ndarray]:
+    """The predicted class of each query for each k of ``ks``, from one search for the
+    largest k: the k nearest neighbours are the first k of the largest k's, best first."""
     mem = l2_normalize(memory)
     q = l2_normalize(queries)
-    k = min(k, len(mem))
-    sims, idx = build_index(mem).search(q, k)  # [Q, k]
+    ks = {k: min(k, len(mem)) for k in ks}
+    sims, idx = build_index(mem).search(q, max(ks.values()))  # [Q, max k], most similar first
     weights = np.exp(sims / tau)
     votes = np.zeros((len(q), num_classes), dtype=np.float64)
-    np.add.at(votes, (np.arange(len(q))[:, None].repeat(k, 1), memory_labels[idx]), weights)
-    return votes.argmax(1)
+    rows = np.arange(len(q))
+    out, done = {}, 0
+    for k, used in sorted(ks.items(), key=lambda kv: kv[1]):  # each k adds the neighbours the last one had not
+        for j in range(done, used):  # one neighbour per query: no index repeats, so += adds each weight
+            votes[rows, memory_labels[idx[:, j]]] += weights[:, j]
+        done = used
+        out[k] = votes.argmax(1)
+    return out
+
+
+def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
+                k: int = KNN_K, tau: float = 0.07) -> np.ndarray:
+    return knn_votes(memory, memory_labels, queries, num_classes, (k,), tau)[k]
+
+
+def knn_accuracies(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
+                   num_classes: int, ks, tau: float = 0.07) -> dict[int, float]:
+    """Accuracy on the queries for each k of ``ks`` (one search: ``knn_votes``)."""
+    return {k: float((pred == query_labels).mean())
+            for k, pred in knn_votes(memory, memory_labels, queries, num_classes, ks, tau).items()}
 
 
 def knn_accuracy(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
                  num_classes: int, k: int = KNN_K, tau: float = 0.07) -> float:
-    pred = knn_predict(memory, memory_labels, queries, num_classes, k, tau)
-    return float((pred == query_labels).mean())
+    return knn_accuracies(memory, memory_labels, queries, query_labels, num_classes, (k,), tau)[k]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .knn import knn_accuracy
+from .knn import knn_accuracies
 from .linear import linear_probe_accuracy
 
 BUDGETS = (1, 5, 10, 50, 0)  # labelled images per class; 0 means every label
@@ -117,7 +117,8 @@ def label_efficiency(train_x, train_y, test_x, test_y, budgets=BUDGETS, seeds: i
 
 def knn_curve(train_x, train_y, test_x, test_y, num_classes: int, ks=KS) -> dict[str, float]:
     """kNN accuracy at each k of ``ks`` that the training labels can give (``ks_for``)."""
-    return {str(k): knn_accuracy(train_x, train_y, test_x, test_y, num_classes, k=k) for k in ks_for(train_y, ks)}
+    got = knn_accuracies(train_x, train_y, test_x, test_y, num_classes, ks_for(train_y, ks))
+    return {str(k): acc for k, acc in got.items()}
 
 
 def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS) -> dict[str, dict]:
