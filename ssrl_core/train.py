@@ -25,7 +25,7 @@ from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
-from .runs.artifacts import CHECKPOINT
+from .runs.artifacts import CHECKPOINT, forget_evaluation
 
 Event = dict
 
@@ -277,8 +277,10 @@ def train_step(method: PretextMethod, optimizer: torch.optim.Optimizer, scaler, 
     return loss, logs
 
 
-# what must match for a checkpoint to be continued (epochs and lr may change: a run can be extended)
-RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "options")
+# what must match for a checkpoint to be continued (the epochs may grow: a run can be extended). The
+# learning rate and weight decay too: config.json and the export's reproduce.sh give one of each for
+# the whole run, which would be false for the epochs trained before a change
+RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "lr", "weight_decay", "options")
 
 
 def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> None:
@@ -301,6 +303,11 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
         now = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in diff)
         raise ValueError(f"{path.parent} already holds a run with {was}, not {now}: "
                          f"choose another output folder, or delete {path.name} to start over")
+    trained = int(meta.get("epoch") or 0)
+    if cfg.epochs < trained:
+        raise ValueError(f"{path.parent} already holds this run trained for {trained} epochs, more than the "
+                         f"{cfg.epochs} asked for: ask for {trained} to evaluate it again or more to continue it, "
+                         f"or choose another output folder")
     began_on = meta.get("data")
     if dataset is not None and began_on and began_on != dataset.fingerprint:
         raise ValueError(f"{cfg.dataset}'s images changed since this run began training (fingerprint "
@@ -372,6 +379,8 @@ def pretrain(
                       "kind of device: the rest of its training draws other random augmentations and batches than "
                       "it would have there"})
 
+    if start_epoch < cfg.epochs:  # it trains: what was evaluated of its earlier epochs no longer holds
+        forget_evaluation(run_dir)
     # a fixed subset measured before training and after every epoch (one forward pass)
     epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)
     epoch_probe.start(start_epoch)

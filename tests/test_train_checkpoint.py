@@ -80,10 +80,43 @@ def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path, small
     before = (tmp_path / CHECKPOINT).read_bytes()
     for other in (RunConfig(dataset=small, method="rotation", epochs=1),
                   RunConfig(dataset=small, method="random"),
-                  RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, seed=1)):
+                  RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, seed=1),
+                  # the learning rate and weight decay are the whole run's in its config (and reproduce.sh)
+                  RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16, lr=0.01),
+                  RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16, weight_decay=0.5)):
         with pytest.raises(ValueError, match="already holds a run with .*choose another output folder"):
             pretrain(other, tmp_path)
     assert (tmp_path / CHECKPOINT).read_bytes() == before
+
+
+def test_a_run_continued_with_more_epochs_is_evaluated_afresh_and_never_with_fewer(tmp_path, small):
+    """``train`` again on the same folder: the earlier epochs' maps, accuracies and cached
+    probes must not be read back as the longer run's; fewer epochs than it trained is refused."""
+    import json
+
+    from ssrl_core.runs.execute import execute
+
+    cfg = dict(dataset=small, method="simclr", batch_size=16)
+    execute(RunConfig(epochs=1, **cfg), tmp_path)
+    probes = tmp_path / "probes.json"
+    assert (tmp_path / "map_umap.npy").exists() and (tmp_path / "snapshots" / "maps.npz").exists()
+    probes.write_text(json.dumps({**json.loads(probes.read_text()), "left from epoch 1": True}))
+    kept = (tmp_path / "snapshots" / "e00001.npy").read_bytes()
+
+    summary = execute(RunConfig(epochs=2, evaluation="basic", **cfg), tmp_path)  # no map, no probes this time
+    assert summary["epochs"] == 2 and json.loads((tmp_path / "summary.json").read_text())["epochs"] == 2
+    for stale in ("map_umap.npy", "probes.json", "snapshots/maps.npz"):
+        assert not (tmp_path / stale).exists(), stale
+    assert (tmp_path / "snapshots" / "e00001.npy").read_bytes() == kept  # epoch 1's own snapshot stays
+    assert json.loads((tmp_path / "metrics.json").read_text())["knn_accuracy"] == summary["knn_accuracy"]
+
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    with pytest.raises(ValueError, match="already holds this run trained for 2 epochs, more than the 1 asked for: "
+                                         "ask for 2 to evaluate it again or more to continue it"):
+        pretrain(RunConfig(epochs=1, **cfg), tmp_path)
+    assert (tmp_path / CHECKPOINT).read_bytes() == before
+    execute(RunConfig(epochs=2, evaluation="basic", **cfg), tmp_path)  # the same epochs: evaluated again, trained no more
+    assert read_meta(tmp_path / CHECKPOINT)["epoch"] == 2
 
 
 def test_a_run_without_a_batch_size_takes_its_datasets_default_and_records_it():

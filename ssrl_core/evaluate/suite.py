@@ -39,7 +39,7 @@ from .finetune import STEPS, train_classifier
 from .linear import fit_linear_head
 from .invariance import SUBSET, fixed_subset, invariance_scores, mark_reliability, rotation_equivariance
 
-PROBES = "probes.json"
+PROBES = art.PROBES
 
 
 class Cache:

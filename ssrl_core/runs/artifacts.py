@@ -33,6 +33,20 @@ MAP_PCA = "map_pca.npy"
 MAP_UMAP = "map_umap.npy"
 METRICS = "metrics.json"
 SUMMARY = "summary.json"
+PROBES = "probes.json"
+# what evaluating the trained encoder writes: stale once it trains further (``forget_evaluation``)
+EVALUATION = (SUMMARY, METRICS, EMBEDDINGS, MAP_PCA, MAP_UMAP, PROBES)
+
+
+def forget_evaluation(run_dir: Path) -> None:
+    """Remove what the evaluation of the encoder's earlier epochs wrote, before it trains
+    further (a run continued with more epochs): its maps, accuracies and cached probes would
+    otherwise be read back as the longer run's. The map-evolution frames go too (the
+    snapshots they are made of stay: each is its own epoch's)."""
+    from ..evaluate.epochs import MAPS, SNAPSHOTS
+
+    for name in (*EVALUATION, f"{SNAPSHOTS}/{MAPS}"):
+        (Path(run_dir) / name).unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj) -> None:
