@@ -623,8 +623,14 @@ def cmd_list(args) -> int:
 
 def resolve_run(ref: str) -> Path:
     """A run folder from a path or a store id; ValueError with advice otherwise."""
+    from .runs import artifacts as art
+
     path = Path(ref)
-    if (path / "checkpoint.safetensors").exists():
+    if (path / art.CHECKPOINT).exists():
+        if not (path / art.SUMMARY).exists():  # written last, when the run's evaluation has ended
+            raise ValueError(f"{path} holds a run that has not finished (no {art.SUMMARY}: it was stopped, or "
+                             "failed, before its evaluation ended): finish it (`python -m ssrl_core train` with "
+                             f"its settings and --out {path}), or give a finished run")
         return path
     from .runs.store import RunStore
 

@@ -543,10 +543,20 @@ def test_cli_probe_on_a_finished_run(finished_run, capsys):
     assert main(["probe", "--run", str(d), "--labels-per-class", "-1"]) == 2
     assert main(["probe", "--run", str(d), "--seeds", "0"]) == 2
     capsys.readouterr()
+
     assert main(["probe", "--run", str(d), "--target", "nosuchfactor", "--labels-per-class", "1",
                  "--no-references"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "nosuchfactor" in err
+
+    # a folder whose run stopped before its evaluation ended (a checkpoint, no summary.json): refused
+    # by path as it is by id, and nothing cached in it
+    (d / "summary.json").unlink()
+    (d / PROBES).unlink()
+    for cmd in (["probe", "--run", str(d), "--labels-per-class", "1", "--no-references"], ["invariance", "--run", str(d)]):
+        assert main(cmd) == 2, cmd
+        assert f"error: {d} holds a run that has not finished (no summary.json" in capsys.readouterr().err
+    assert not (d / PROBES).exists()
 
 
 def test_references_are_shared_and_cached(finished_run, ssrl_home):
