@@ -106,14 +106,7 @@ with left:
     if problem and problem != data_error:  # a damaged dataset's error is already shown under its box
         st.warning(f"Can't launch: {problem}", icon=":material/block:")
     if ds is not None:
-        n_train = int(ds.is_train.sum())
-        trains = METHODS[method].trainable and int(epochs) > 0
-        if trains and int(batch) > n_train:  # ssrl_core.train takes min(batch, training images) per step
-            st.warning(f"Batch size {int(batch):,} is more than the {n_train:,} training images of {dataset}: each "
-                       f"step takes all {n_train:,} of them (the batch is cut to the training set), so every epoch is "
-                       f"a single optimiser step, {int(epochs)} in all. A batch of {max(2, n_train // 4):,} or less "
-                       "makes 4 or more steps an epoch.", icon=":material/straighten:")
-        for caution in cautions:  # options that train on this set and batch, but degenerately
+        for caution in cautions:  # a batch over the set, options that train on it but degenerately
             st.warning(caution, icon=":material/straighten:")
         caveats = ds.evaluation_caveats()
         if caveats:

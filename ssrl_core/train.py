@@ -134,14 +134,21 @@ def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     """The method's options checked against ``dataset``'s training split at the run's batch
     (``pretext.check_data``): ValueError for a value that cannot train there (more DeepCluster
     clusters than training images), else a warning for each that trains degenerately (a MoCo
-    queue longer than the training set, SimCLR at a batch of 8); [] for a run that trains
-    nothing. Cheap: no method is built."""
+    queue longer than the training set, SimCLR at a batch of 8), and one for a batch larger
+    than the training set; [] for a run that trains nothing. Cheap: no method is built."""
     from .pretext import check_data
 
     cfg = cfg.resolved("cpu")
     if not METHODS[cfg.method].trainable or cfg.epochs == 0:
         return []
-    return check_data(cfg.method, cfg.options, int(dataset.is_train.sum()), cfg.batch_size)
+    n_train = int(dataset.is_train.sum())
+    cautions = check_data(cfg.method, cfg.options, n_train, cfg.batch_size)
+    if cfg.batch_size > n_train:  # the loop takes min(batch, training images) a step
+        cautions.insert(0, f"Batch size {cfg.batch_size:,} is more than the {n_train:,} training images of "
+                        f"{cfg.dataset}: each step takes all {n_train:,} of them (the batch is cut to the training "
+                        f"set), so every epoch is a single optimiser step, {cfg.epochs} in all. A batch of "
+                        f"{max(2, n_train // 4):,} or less makes 4 or more steps an epoch.")
+    return cautions
 
 
 def preflight(cfg: RunConfig, here: bool | None = None) -> list[str]:

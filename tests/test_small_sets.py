@@ -111,6 +111,14 @@ def test_the_cli_refuses_clusters_the_set_cannot_hold_and_warns_of_a_degenerate_
     from ssrl_core.cli import main  # the scaled default: nothing to say (in this process: no torch import again)
 
     assert main(["submit", "--dataset", small, "--method", "moco"]) == 0 and capsys.readouterr().err == ""
+    # a batch over the training set: said as on the Pretrain page, and queued all the same
+    assert main(["submit", "--dataset", small, "--method", "simclr", "--batch-size", "4000", "--epochs", "3"]) == 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == ("warning: Batch size 4,000 is more than the 128 training images of small: each step takes all "
+                    "128 of them (the batch is cut to the training set), so every epoch is a single optimiser "
+                    "step, 3 in all. A batch of 32 or less makes 4 or more steps an epoch.")
+    assert main(["submit", "--dataset", small, "--method", "random", "--batch-size", "4000"]) == 0  # trains nothing
+    assert capsys.readouterr().err == ""
 
 
 def test_a_run_on_an_imported_set_trains_with_and_records_its_scaled_options(small, tmp_path):
