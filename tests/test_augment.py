@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -64,7 +66,12 @@ def test_presets_and_op_lists_parse():
     ("flip(p=1.5)", "between 0 and 1"),
     ("crop(min_scale=0.9,max_scale=0.5)", "must not exceed"),
     ("crop(", "cannot read"),
+    # a preset among ops: said as such (not "unknown", while the list it points to names it), with the ops written out
+    ("simclr,rotate", "'simclr' is a preset (crop,flip,color_jitter,grayscale,blur) and a preset stands alone: to "
+                      "combine it with other ops, write its ops out, e.g. 'crop,flip,color_jitter,grayscale,blur,rotate'"),
+    ("flip, none", "'none' is a preset (no ops) and a preset stands alone: to combine it with other ops, write its "
+                   "ops out, e.g. 'flip'"),
 ])
 def test_bad_specs_say_what_is_wrong(spec, words):
-    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+    with pytest.raises(ValueError, match=re.escape(words)):
         parse_augment(spec)

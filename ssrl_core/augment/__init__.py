@@ -66,6 +66,11 @@ def parse_augment(spec: str | None) -> Pipeline:
                 f"({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'"
             )
         name, args = m.group(1), m.group(2)
+        if name not in OPS and name in PRESETS and not args:  # 'simclr,rotate': a preset among ops
+            written_out = ",".join(p for p in (spec[:m.start()].rstrip(", "), PRESETS[name],
+                                               spec[m.end():].lstrip(", ")) if p)
+            raise ValueError(f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and a preset stands alone: to "
+                             f"combine it with other ops, write its ops out, e.g. {written_out!r}")
         if name not in OPS:
             raise ValueError(f"unknown augmentation {name!r}: choose from {', '.join(OPS)} or a preset ({', '.join(PRESETS)})")
         cls = OPS[name]
