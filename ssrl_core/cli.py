@@ -654,8 +654,9 @@ def cmd_probe(args) -> int:
     if args.labels_per_class is None:
         budgets = rp.budgets(args.target)
     else:
+        labels = rp.train_labels(args.target)  # an unknown target is said as such, not as a budget
         try:
-            check_budget(rp.train_labels(args.target), args.labels_per_class)
+            check_budget(labels, args.labels_per_class)
         except ValueError as e:
             raise ValueError(f"--labels-per-class {args.labels_per_class}: {e} (on {rp.dataset.name}, "
                              f"target {args.target})") from None
