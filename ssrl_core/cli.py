@@ -618,6 +618,16 @@ def cmd_list(args) -> int:
             print(line)
     for e in broken.values() if broken else ():
         print(f"error: {e}", file=sys.stderr)
+    if args.what == "lessons" and not items and not broken:  # as the Lessons page says it
+        from .lessons import ENV_DIR, lessons_dir
+
+        where = lessons_dir()
+        if not where.is_dir():
+            set_by = f" (set by {ENV_DIR}): point {ENV_DIR} at a folder of lesson .toml files, or unset it for " \
+                "the built-in lessons" if os.environ.get(ENV_DIR) else ""
+            print(f"error: no lessons: {where} is not a folder{set_by}", file=sys.stderr)
+            return 2
+        print(f"no lessons in {where}: it holds no .toml files", file=sys.stderr)
     return 2 if broken else 0
 
 

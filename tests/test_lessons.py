@@ -374,6 +374,19 @@ def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_pat
     assert "error: a-draft.toml: question: missing" in err and "error: zz-typo.toml: runs.a: unknown method" in err
 
 
+def test_list_lessons_says_when_there_are_none_and_when_their_folder_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SSRL_LESSONS_DIR", str(tmp_path))
+    assert cli.main(["list", "lessons"]) == 0
+    assert capsys.readouterr() == ("", f"no lessons in {tmp_path}: it holds no .toml files\n")
+    monkeypatch.setenv("SSRL_LESSONS_DIR", str(tmp_path / "typo"))
+    assert cli.main(["list", "lessons", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == [] and err == (f"error: no lessons: {tmp_path / 'typo'} is not a folder (set by "
+                                             "SSRL_LESSONS_DIR): point SSRL_LESSONS_DIR at a folder of lesson .toml "
+                                             "files, or unset it for the built-in lessons\n")
+    assert not (tmp_path / "typo").exists()
+
+
 # -- the page ----------------------------------------------------------------------------------------
 def open_lessons(query: dict | None = None) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=120)
