@@ -759,7 +759,8 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
                     say(f"[{lesson.id}] warning: {name}: {w}")
             except (ValueError, FileNotFoundError) as e:  # FileNotFoundError: DatasetMissing
                 raise ValueError(f"{lesson.id}: run {name!r} cannot train here, so nothing was trained: {e}") from None
-    out.mkdir(parents=True, exist_ok=True)
+    if train:  # (without it only copies are written: copytree makes the folder they go in)
+        out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, dict] = {}
     dirs: dict[str, Path] = {}
     for name, cfg in lesson.runs.items():

@@ -325,6 +325,7 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 0
     empty = json.loads(capsys.readouterr().out)
     assert empty["runs"]["simclr"]["status"] == "missing" and empty["verdict"] == "incomplete"
+    assert not (tmp_path / "empty").exists()  # and writes nothing
     # the default budget is a different run: refused in this folder, with advice
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
 
