@@ -186,7 +186,11 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
     options = list(options)
     value = read(param, choice(options), default)
     if not hide:
-        value = st.selectbox(label, options, index=options.index(value), key=key, **kwargs)
+        # a value the page put in the box's state (it is then shown in the browser as well) stands; the index
+        # would be ignored anyway, with Streamlit's warning of a widget given two values
+        set_to = st.session_state.get(key)
+        start = {} if set_to in options else {"index": options.index(value)}
+        value = st.selectbox(label, options, key=key, **start, **kwargs)
     write(param, value, default)
     return value
 

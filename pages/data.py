@@ -27,8 +27,9 @@ def import_clicked() -> None:
     except ValueError as e:
         ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
     else:
-        # the page opens on the set just made: the box below starts at the address's ?dataset=
-        ss.pop("data_dataset", None)
+        # the page opens on the set just made: its box is set to it (set here, before the box is drawn, the
+        # browser's box shows it too; dropping the box's state instead left the browser showing the old set)
+        ss["data_dataset"] = report["name"]
         st.query_params["dataset"] = report["name"]
         ss["data_import_outcome"] = {"report": report, "replaced": replace, "archive": ss.get("data_import_for")}
 

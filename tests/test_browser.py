@@ -389,3 +389,29 @@ def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
     time.sleep(1)
     assert page.get_by_role("button", name=re.compile(r"^Delete run ")).count() == 0
     assert [r["id"] for r in store.list()] == [i for i in ids if i != picked]
+
+
+def test_the_data_page_shows_the_set_it_just_imported_and_moves_off_it(app_url_no_worker, page, tmp_path):
+    """After Import the page opens on the new set: its Dataset box must say so too (it kept
+    showing the set before, digits, and picking digits then changed nothing)."""
+    from .test_import_images import make_zip, png
+
+    members = {f"{c}/{i}.png": png((9 * i, 120 * k, 200 - 9 * i)) for k, c in enumerate(("leaf", "bark")) for i in range(20)}
+    archive = make_zip(tmp_path / "my-trees.zip", members)
+    page.goto(app_url_no_worker + "/data")
+    box = page.get_by_role("combobox", name=re.compile("Dataset"))  # the pick box (not the import's name box)
+    box.wait_for()
+    assert box.input_value().startswith("digits")
+    page.get_by_text("Import your own images").click()
+    page.locator("input[type=file]").set_input_files(str(archive))
+    page.get_by_role("textbox", name="Dataset name").wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('input')].some(i => i.value === 'my-trees')")
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Imported my-trees").wait_for()
+    page.wait_for_function("() => document.querySelector('input[aria-label=Dataset]').value.startsWith('my-trees')")
+    assert "dataset=my-trees" in page.url
+    box.click()
+    page.get_by_role("option", name=re.compile(r"^digits")).click()
+    page.wait_for_function("() => !location.search.includes('dataset=my-trees')")
+    page.get_by_text("1,797").first.wait_for()  # digits' images, not the 40 just imported
+    assert box.input_value().startswith("digits")
