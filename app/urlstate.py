@@ -154,13 +154,19 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
     try:
         return parse(raw)
     except PartlyValid as e:
-        st.warning(f"Ignored part of {code(f'{param}={short(raw)}')} from the link ({md(e)}); using {md(repr(e.value))}.",
-                   icon=":material/link_off:")
+        st.warning(f"Ignored part of {code(f'{param}={short(raw)}')} from the link ({md(e)}); using "
+                   f"{code(short(shown(e.value)))}.", icon=":material/link_off:")
         return e.value
     except ValueError as e:
-        st.warning(f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}); using {md(repr(default))} instead.",
+        instead = "." if default is None or default == [] else f"; using {code(short(shown(default)))} instead."
+        st.warning(f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}){instead}",
                    icon=":material/link_off:")
         return default
+
+
+def shown(value: Any) -> str:
+    """A link's value as a warning names it: a list as the address writes it (a,b), not as Python."""
+    return ",".join(map(as_text, value)) if isinstance(value, (list, tuple)) else as_text(value)
 
 
 def write(param: str, value: Any, default: Any) -> None:

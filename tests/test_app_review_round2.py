@@ -61,6 +61,14 @@ def test_explore_the_image_box_follows_the_chosen_image_and_the_address_keeps_it
     assert images(again)[0][0].startswith("query: #12 ")
     assert again.number_input(key=f"explore_pick_{rid}").value == 12
 
+    # a link's bad values are named as the address writes them, never as Python (None, ['a', 'b'])
+    [bad] = open_page("explore", image="99999").warning
+    assert bad.value.startswith("Ignored `image=99999` from the link (") and bad.value.endswith(").")
+    other = finished_run("rotation")
+    [partly] = open_page("compare", runs=f"{rid},{other},nope").warning
+    assert partly.value.startswith(f"Ignored part of `runs={rid},{other},nope` from the link (nope: ")
+    assert partly.value.endswith(f"; using `{rid},{other}`.")
+
 
 def test_explore_counts_shared_values_of_what_the_map_is_coloured_by(finished_run):
     finished_run("shapes-simclr")
