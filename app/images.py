@@ -50,6 +50,7 @@ def learn_pictures(ds, features: np.ndarray | None = None, augment: str = "simcl
         "masked": grid(illustrate.masked_inputs(ds, seed=seed), cols=4, scale=3),
         "pairs": grid(illustrate.positive_pairs(ds, augment, seed=seed), cols=3, scale=3),
         "clusters": [grid(ds.images[c["rows"]], cols=len(c["rows"]), scale=2) for c in clusters],
+        "clustered": sum(c["size"] for c in clusters),  # 600, or the whole of a smaller set
         "cluster_captions": [f"cluster of {c['size']}" + (f": {c['majority_share']:.0%} are {c['majority']}"
                                                           if c["majority"] is not None else "") for c in clusters],
     }

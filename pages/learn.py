@@ -101,10 +101,11 @@ left, right = family(
     "cluster from the other. It makes few assumptions about the data: the clusters only have to be consistent "
     "(and, in SwAV, of equal size), not to match any human label.",
     [("the four families on one dataset", "four-families")], "deepcluster")
-left.caption(("k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the newest "
+n = f"{pics['clustered']:,}"
+left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n} images' features from the newest "
               "self-supervised run, "
               f"{services.run_label(run)}." if run else
-              "k-means (faiss, as DeepCluster) on the raw pixels of 600 images; with a finished self-supervised run "
+              f"k-means (faiss, as DeepCluster) on the raw pixels of {n} images; with a finished self-supervised run "
               "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
 right.image(pics["clusters"], caption=pics["cluster_captions"],
             alt=[f"a row of images from one k-means {c}" for c in pics["cluster_captions"]])

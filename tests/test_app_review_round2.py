@@ -179,13 +179,15 @@ def test_learn_clusters_the_newest_self_supervised_run_not_a_baseline(finished_r
     finished_run("random")  # newer, but an untrained encoder: not what the picture should show
     at = open_page("learn")
     text = captions(at)
-    assert "from the newest self-supervised run, simclr · digits" in text and simclr in text
+    assert "k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the newest " \
+           "self-supervised run, simclr · digits" in text and simclr in text
     assert "random · digits" not in text
 
 
 def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):
     """An imported set is offered (a teacher's own images); a downloadable set whose files are
     not here is not (its pictures could only fail)."""
+    from ssrl_core.data import load_dataset
     from ssrl_core.data.custom import import_images
 
     from .test_imported_sets import pets_zip
@@ -197,6 +199,8 @@ def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):
     box.select("pets").run()
     assert not at.exception and not at.error
     assert len(at.get("image")) >= 4  # masked, rotation, pairs and the clusters, made from the cats and dogs
+    n = len(load_dataset("pets"))
+    assert n < 600 and f"on the raw pixels of {n} images;" in " ".join(c.value for c in at.caption)  # all of them
 
 
 def test_a_chart_of_one_run_still_names_it():
