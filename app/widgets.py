@@ -601,9 +601,10 @@ def finished_twin_link(cfg, relaunch: bool = False) -> None:
     (they give the same result), when there is one; ``relaunch``: say that Launch trains it
     again all the same."""
     if done := services.finished_twin(cfg):
-        st.page_link("../pages/explore.py", icon=":material/scatter_plot:",
-                     label=f"Run {done['id']} with these very settings and seed has finished (they give the same "
-                           "result): open it in Explore" + ("; Launch would train it again" if relaunch else ""),
+        # the sentence in a caption, which wraps; a link's label is one line, cut at the page's edge
+        st.caption(f"Run {done['id']} with these very settings and seed has finished (they give the same result)"
+                   + (": Launch would train it again." if relaunch else "."))
+        st.page_link("../pages/explore.py", icon=":material/scatter_plot:", label=f"Open run {done['id']} in Explore",
                      query_params={"run": done["id"], **urlstate.carried()})
 
 
