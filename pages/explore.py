@@ -29,7 +29,10 @@ top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("k
                    "neighbours in the train split.")
 top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
               help="Logistic regression on the frozen, standardised features: train split → test split.")
-top[3].metric("embedding dim", art.embedding_dim() or "–")
+top[3].metric("feature dim", art.embedding_dim() or "–",
+              help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
+                   "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
+                   "output, for a method that has one)")
 widgets.accuracy_caveats(run["dataset"])
 
 coords, kind = art.map()

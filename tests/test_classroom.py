@@ -220,7 +220,11 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
 
     card = json.loads((out / "run_card.json").read_text())
     cfg = json.loads(open(f"{run['run_dir']}/config.json").read())
-    assert card["config"] == cfg
+    # the config as trained, with every option of the method as reproduce.sh passes it (config.json holds the
+    # options given, {} for the defaults, and a card reading "options {}" beside a command with three looked wrong)
+    assert cfg["options"] == {} and card["config"] == {**cfg, "options": card["config"]["options"]}
+    assert card["config"]["options"] == {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
+    assert all(f"--option {k}={v}" in card["reproduce"] for k, v in card["config"]["options"].items())
     assert card["id"] == rid and card["nickname"] == "ada" and card["seed"] == cfg["seed"]
     assert card["metrics"]["knn_accuracy"] == run["summary"]["knn_accuracy"]
     assert "torch" in card["exported_on"]["packages"] and card["trained_on"]["device"] == "cpu"

@@ -60,21 +60,25 @@ def package_versions() -> dict[str, str]:
 RUN_FROM = "run it from the SSRL Playground repository's root folder, in its virtual environment"
 
 
+def trained_options(cfg: RunConfig) -> dict:
+    """Every option of the run's method, the defaults it trained with included."""
+    from ..pretext import check_options
+    from ..pretext.base import as_trained
+
+    with as_trained():  # the options the run had, even where a range has narrowed since
+        return check_options(cfg.method, cfg.options)
+
+
 def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
     """``python -m ssrl_core train ...`` with one flag per config field and one ``--option``
     per method option, defaults included, so a later change of a default does not change
     the run."""
-    from ..pretext import check_options
-    from ..pretext.base import as_trained
-
     args = ["python", "-m", "ssrl_core", "train", "--dataset", cfg.dataset, "--method", cfg.method,
             "--augment", cfg.augment_spec, "--encoder", cfg.encoder, "--epochs", str(cfg.epochs),
             "--batch-size", str(cfg.batch), "--lr", repr(float(cfg.lr)),
             "--weight-decay", repr(float(cfg.weight_decay)), "--seed", str(cfg.seed),
             "--device", cfg.device, "--precision", cfg.precision, "--evaluation", cfg.evaluation]
-    with as_trained():  # the options the run had, even where a range has narrowed since
-        options = check_options(cfg.method, cfg.options)
-    for k, v in sorted(options.items()):
+    for k, v in sorted(trained_options(cfg).items()):
         args += ["--option", f"{k}={json.dumps(v)}"]
     if cfg.data_dir:
         args += ["--data-dir", cfg.data_dir]
@@ -129,7 +133,9 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
                if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
     card = {
         "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"), "run_dir": str(run_dir),
-        "config": cfg.to_dict(), "seed": cfg.seed, "dataset": dataset_card(cfg.dataset, a.dataset),
+        # the options as reproduce.sh passes them: every one, defaults included (config.json has those given)
+        "config": {**cfg.to_dict(), "options": trained_options(cfg)}, "seed": cfg.seed,
+        "dataset": dataset_card(cfg.dataset, a.dataset),
         "trained_on": {"device": summary.get("device"), "precision": summary.get("precision"),
                        **({"hardware": summary["hardware"]} if "hardware" in summary else {})},
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
