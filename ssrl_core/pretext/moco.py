@@ -50,7 +50,7 @@ when those and the batch's B images are more than the N training images, the que
 hold several keys of one image or older keys of the batch's own (a query's positive among
 its negatives). So
 K <= 2 (N - B) is the rule a warning checks, and an imported set's default is
-min(1024, 2 (N - B)) (128 training images at batch 8: 240).
+min(1024, 2 (N - B)) (128 training images at batch 16: 224).
 """
 from __future__ import annotations
 
