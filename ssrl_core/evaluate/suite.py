@@ -135,8 +135,7 @@ class RunProbes:
         curve's every-label point, which a 50,000-image set would otherwise fit a second time."""
         if not (self.dir / art.EMBEDDINGS).exists():
             return None
-        done = art.RunArtifacts(self.dir).metrics.get("linear_accuracy")
-        return float(done) if isinstance(done, (int, float)) and not isinstance(done, bool) else None
+        return art.RunArtifacts(self.dir).metrics.get("linear_accuracy")  # None where it had no labels to fit
 
     def label_efficiency(self, budgets=pr.BUDGETS, seeds: int = pr.SEEDS) -> dict:
         return {pr.budget_name(b): self.linear(b, seeds=seeds) for b in pr.budgets_for(self.train_labels(), budgets)}

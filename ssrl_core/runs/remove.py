@@ -37,15 +37,12 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     runs = paths.runs_dir().resolve()
     ours = folder.resolve() == runs / run_id
     trash = runs / f".deleting-{run_id}"
-    freed, kept = 0.0, None
-    if not ours:
-        kept = f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
-
-    if ours and folder.exists():
-        freed = folder_mb(folder)
+    kept = None if ours else f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
+    moving = ours and folder.exists()
+    freed = folder_mb(folder) if moving else 0.0
 
     def move_away() -> None:  # under the store's write lock: no resume can requeue the run meanwhile
-        if ours and folder.exists():
+        if moving:
             folder.rename(trash)  # refused here (permissions): nothing has changed yet
 
     try:
