@@ -19,7 +19,9 @@ import streamlit as st  # noqa: E402
 
 from app import screen, services, text, urlstate, widgets  # noqa: E402
 
-st.set_page_config(page_title="SSRL Playground", page_icon=":material/explore:", layout="wide",
+# the tab's icon an emoji: Streamlit draws it in the page, where a :material: one is fetched from fonts.gstatic.com,
+# which a classroom without the internet never reaches (the sidebar's :material: icons come with Streamlit's font)
+st.set_page_config(page_title="SSRL Playground", page_icon="🧭", layout="wide",
                    initial_sidebar_state=screen.SIDEBAR_PX)
 screen.frame()
 

@@ -12,6 +12,7 @@ import os
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -42,13 +43,29 @@ def app_url(ssrl_home):
 
 @pytest.fixture
 def page():
+    """A headless Chromium tab, offline but for this machine: the app must work in a classroom without the
+    internet, so every test using it also fails when a page asked for anything from elsewhere (a font, an icon,
+    a script from a CDN), naming what."""
     sync_api = pytest.importorskip("playwright.sync_api")
+    elsewhere = []
+
+    def only_here(route):
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost") or \
+                not route.request.url.startswith("http"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # a context: room for more tabs
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # a context: room for more tabs
+        context.route("**/*", only_here)
+        pg = context.new_page()
         pg.set_default_timeout(60_000)
         yield pg
         browser.close()
+    assert not elsewhere, f"the app asked for something off this machine: {sorted(set(elsewhere))}"
 
 
 def _shot(page, name: str) -> None:
