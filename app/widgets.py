@@ -460,8 +460,8 @@ def resume_button(run: dict, where, key: str) -> None:
     label, what = (("Queue it again", "it had finished no epoch, so it starts over") if not done else
                    ("Resume its evaluation", "its training had finished, so only the evaluation runs")
                    if done >= epochs else
-                   (f"Resume from epoch {done}", f"it trains epochs {done + 1} to {epochs} from the checkpoint of "
-                                                 f"epoch {done}"))
+                   (f"Resume at epoch {done + 1}", f"it trains epochs {done + 1} to {epochs} from the checkpoint of "
+                                                   f"epoch {done}"))
     if where.button(label, key=key, icon=":material/play_arrow:",
                     help=f"Put it back in the queue, behind the runs waiting now; {what}."):
         refused = services.resume(run["id"])
@@ -498,7 +498,8 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
             text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
             settings_button(r, text, key=f"again_{r['id']}")
         else:
-            text.info(f"{whose} **{services.run_label(r)}** was cancelled: {why}", icon=":material/cancel:")
+            said = why if why.startswith("cancelled ") else f"cancelled: {why}"  # the worker's reasons say where
+            text.info(f"{whose} **{services.run_label(r)}** was {said}.", icon=":material/cancel:")
             resume_button(r, text, key=f"resume_{r['id']}")
         if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])

@@ -36,7 +36,12 @@ class Interrupted(Exception):
 
 
 class Cancelled(Interrupted):
-    """Raised inside the loop when ``should_cancel`` says so; the last checkpoint stays."""
+    """Raised inside the loop when ``should_cancel`` says so; the last checkpoint stays.
+    ``done``: how many epochs that checkpoint holds, where the loop knows it."""
+
+    def __init__(self, message: str = "cancelled", done: int | None = None, epochs: int | None = None):
+        super().__init__(message)
+        self.done, self.epochs = done, epochs
 
 
 class Diverged(RuntimeError):
@@ -407,7 +412,7 @@ def pretrain(
         last_report = time.perf_counter()
         for i in range(steps_per_epoch):
             if should_cancel is not None and should_cancel():
-                raise Cancelled(f"cancelled at epoch {epoch + 1}, step {i}")
+                raise Cancelled(f"cancelled at epoch {epoch + 1} of {cfg.epochs}, step {i}", done=epoch, epochs=cfg.epochs)
             idx = perm[i * batch : (i + 1) * batch]
             views = make_views(images, idx, augment, gen, method.n_views)
             lr = lr_at(step, total_steps, cfg.lr, warmup)

@@ -117,7 +117,7 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
     at.run()
     # the cancelled run continues from the checkpoint of the epoch it finished, behind the queue
     resume = at.button(key=f"resume_{cancelled}")
-    assert resume.label == "Resume from epoch 3" and "epochs 4 to 5" in resume.help
+    assert resume.label == "Resume at epoch 4" and "epochs 4 to 5" in resume.help
     resume.click().run()
     assert store.get(cancelled)["status"] == "queued" and store.get(cancelled)["phase"] == "resumed"
     assert len(store.list()) == 3  # the same run, not a new one

@@ -45,7 +45,7 @@ def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path, smal
         calls["n"] += 1
         return calls["n"] > 3
 
-    with pytest.raises(Cancelled, match="cancelled at epoch 2, step 3"):
+    with pytest.raises(Cancelled, match="cancelled at epoch 2 of 3, step 3"):
         pretrain(RunConfig(epochs=3, **cfg), tmp_path, should_cancel=should_cancel)
     assert calls["n"] == 4  # it stopped at the first step boundary after the request
     assert (tmp_path / CHECKPOINT).read_bytes() == before  # epoch 1's checkpoint, as it was

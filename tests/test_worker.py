@@ -117,9 +117,12 @@ def test_cancel_a_running_run_through_the_store_and_resume_it_from_its_checkpoin
         store.request_cancel(rid)
         _wait(lambda: store.get(rid)["status"] == "cancelled", 60, "the cancel")  # at its next step
         stopped = store.get(rid)
-        assert "cancelled" in stopped["error"] and "python -m ssrl_core resume" in stopped["error"]
         proc.communicate(timeout=30)
         assert 1 <= stopped["epoch"] <= epochs  # (all on a machine so loaded that the cancel came after the last)
+        # its reason says where it stopped and where a resume goes on, as `runs` and the app show it
+        assert stopped["error"].startswith("cancelled ") and (
+            f"the checkpoint of epoch {stopped['epoch']} is kept: resuming continues with epoch {stopped['epoch'] + 1}"
+            if stopped["epoch"] < epochs else "resuming runs only the evaluation") in stopped["error"], stopped["error"]
         assert main(["resume", rid]) == 0
         assert capsys.readouterr().out.strip() == f"queued: continues from epoch {stopped['epoch']} of {epochs}"
         proc = _start_worker("--once")
@@ -134,6 +137,23 @@ def test_cancel_a_running_run_through_the_store_and_resume_it_from_its_checkpoin
     assert [e["epoch"] for e in store.events(rid, kind="resumed")] == [stopped["epoch"]]
     assert [e["epoch"] for e in store.events(rid, kind="epoch_end")] == list(range(1, epochs + 1))  # none trained twice
     assert main(["resume", rid]) == 2 and "is done, not cancelled" in capsys.readouterr().err
+
+
+def test_a_cancelled_runs_reason_says_where_it_stopped_and_what_resuming_does():
+    from ssrl_core.runs.worker import end_of
+    from ssrl_core.train import Cancelled
+
+    in_loop = Cancelled("cancelled at epoch 5 of 10, step 12", done=4, epochs=10)
+    assert end_of(in_loop, "training", 3, 10) == (  # the loop knows best: the store may lag an epoch
+        "cancelled", "cancelled at epoch 5 of 10, step 12; the checkpoint of epoch 4 is kept: resuming continues "
+                     "with epoch 5")
+    assert end_of(Cancelled(), "starting", 0, 10)[1] == \
+        "cancelled while starting; no epoch had finished: resuming starts it over"
+    assert end_of(Cancelled(), "umap", 10, 10)[1] == \
+        "cancelled during umap; its training had finished: resuming runs only the evaluation"
+    assert end_of(Cancelled(), "training")[1] == \
+        "cancelled during training; resuming continues from the last epoch it finished"  # (a Ray node: not known)
+    assert end_of(ValueError("x"))[0] == "failed"
 
 
 def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, monkeypatch):

@@ -35,9 +35,6 @@ DISK_CHECK_S = 2.0
 ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
 # said of a cancelled run: what is left, and the way on from it (launching it again starts over)
-KEPT = ("; its folder keeps the checkpoint of the last epoch it finished, if any, and what was written so far: "
-        "Resume (on Pretrain; for a lesson's run, its lesson's Launch; or `python -m ssrl_core resume` with its id) "
-        "continues it from there, or from the start if no epoch had finished")
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
 
 
@@ -237,12 +234,31 @@ def over_budget(run_dir: Path, limits: Limits) -> str | None:
             f"whoever runs the server to raise the budget; what the run wrote so far is kept in {run_dir}.")
 
 
-def end_of(exc: BaseException, phase: str = "training") -> tuple[str, str]:
+def cancelled_reason(where: str, done: int | None = None, epochs: int | None = None) -> str:
+    """A cancelled run's reason: ``where`` it stopped ("at epoch 5 of 10, step 12", "during
+    evaluation") and what resuming it does, from ``done`` of ``epochs`` epochs in its
+    checkpoint when known. Short, because `runs` prints it on the run's line."""
+    if done is None or epochs is None:
+        then = "resuming continues from the last epoch it finished"
+    elif done >= epochs:
+        then = "its training had finished: resuming runs only the evaluation"
+    elif done:
+        then = f"the checkpoint of epoch {done} is kept: resuming continues with epoch {done + 1}"
+    else:
+        then = "no epoch had finished: resuming starts it over"
+    return f"cancelled {where}; {then}"
+
+
+def end_of(exc: BaseException, phase: str = "training", done: int | None = None,
+           epochs: int | None = None) -> tuple[str, str]:
     """How a run that raised ``exc`` ends: ('cancelled' or 'failed', the reason in plain
-    words); ``phase`` is where a cancel that did not say where it stopped came in."""
+    words); ``phase`` is where a cancel that did not say where it stopped came in, ``done``
+    of ``epochs`` the epochs its checkpoint holds when the caller knows (the loop's own
+    cancel says)."""
     if isinstance(exc, Cancelled):  # the loop says where it stopped; the evaluation by its phase
-        said = str(exc) if str(exc) != "cancelled" else f"cancelled during {phase}"
-        return "cancelled", said + KEPT
+        if exc.done is not None:
+            return "cancelled", cancelled_reason(str(exc).removeprefix("cancelled "), exc.done, exc.epochs)
+        return "cancelled", cancelled_reason("while starting" if phase == "starting" else f"during {phase}", done, epochs)
     return "failed", explain_failure(exc)
 
 
@@ -346,7 +362,10 @@ class Worker:
             self._stop_request = (status, message)
 
     def _stop_message(self, status: str, message: str) -> str:
-        return f"cancelled during {self._phase}{KEPT}" if status == "cancelled" else message
+        if status != "cancelled":
+            return message
+        run = self.store.get(self.current) or {}
+        return end_of(Cancelled(), self._phase, run.get("epoch"), run.get("epochs"))[1]
 
     def _hard_stop(self, run_id: str) -> None:
         """End the run in the store and restart this process in place (its slot lock is
@@ -446,7 +465,8 @@ class Worker:
             status = "lost"
             print(f"run {run_id}: {e}; leaving it to its new worker", flush=True)
         except Exception as e:  # every failure ends the run with a reason
-            status, error = end_of(e, self._phase)
+            now = self.store.get(run_id) or {}  # the epochs its checkpoint holds, as the store recorded them
+            status, error = end_of(e, self._phase, now.get("epoch"), now.get("epochs"))
         with self._finishing:
             if status != "lost" and self.current == run_id:
                 if not self.store.finish(run_id, status, summary=summary, error=error, worker=self.id):
