@@ -5,7 +5,7 @@ import streamlit as st
 from app import readouts, services, urlstate
 from app.images import grid
 from app.text import md
-from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, custom_datasets, suggest_name
+from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
 
 
 def import_clicked() -> None:
@@ -24,14 +24,24 @@ def import_clicked() -> None:
             f"a dataset named '{e.name}' was imported before; nothing was changed. The name box now holds "
             f"'{free}', which is free: click Import to import under it. To overwrite '{e.name}' instead, type "
             f"its name back and tick *Replace the dataset '{e.name}' imported before*.")}
+    except SameImages as e:  # the class's zip, imported by a classmate: the page opens on theirs
+        open_on(e.existing)
+        ss["data_import_outcome"] = {"same": e.existing, "said": (
+            f"**{md(e.existing)}** holds these images already: the same {e.images:,} images at {e.size} px, with "
+            f"the same labels and split. Nothing was imported; the page now shows **{md(e.existing)}**. (At another "
+            "resolution they would make a new set.)")}
     except ValueError as e:
         ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
     else:
-        # the page opens on the set just made: its box is set to it (set here, before the box is drawn, the
-        # browser's box shows it too; dropping the box's state instead left the browser showing the old set)
-        ss["data_dataset"] = report["name"]
-        st.query_params["dataset"] = report["name"]
+        open_on(report["name"])
         ss["data_import_outcome"] = {"report": report, "replaced": replace, "archive": ss.get("data_import_for")}
+
+
+def open_on(name: str) -> None:
+    """Open the page on dataset ``name``: its box is set to it (set in a callback, before the box is drawn, the
+    browser's box shows it too; dropping the box's state instead left the browser showing the old set)."""
+    st.session_state["data_dataset"] = name
+    st.query_params["dataset"] = name
 
 
 st.title("Data")
@@ -64,6 +74,8 @@ with st.expander("Import your own images"):
               help="This archive is imported under this name: choose another archive or name" if just_done else None)
     if "error" in outcome:
         st.error(f"Not imported: {outcome['error']}")
+    if "same" in outcome:
+        st.info(outcome["said"], icon=":material/content_copy:")
     report = outcome.get("report")
     if report:
         st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
@@ -71,8 +83,10 @@ with st.expander("Import your own images"):
                    + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
                       if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
                    f"{report['train']:,} for training, {report['test']:,} held out for testing.")
-        st.page_link("../pages/pretrain.py", label=f"Pretrain on {report['name']}", icon=":material/model_training:",
-                     query_params={"dataset": report["name"], **urlstate.carried()})
+    if made := report["name"] if report else outcome.get("same"):
+        st.page_link("../pages/pretrain.py", label=f"Pretrain on {made}", icon=":material/model_training:",
+                     query_params={"dataset": made, **urlstate.carried()})
+    if report:
         if report["unlabelled_reason"]:
             st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
         if report["skipped"]:

@@ -5,6 +5,7 @@ why; the shapes caption names the factors the map can really be coloured by."""
 from __future__ import annotations
 
 from ssrl_core.data import load_dataset
+from ssrl_core.data.custom import custom_datasets
 
 from .test_app_review_data import open_page
 from .test_import_images import make_zip, png
@@ -49,7 +50,7 @@ def test_only_the_latest_import_attempt_shows(tmp_path):
         assert not successes and not tables, what  # no old "Imported" box, no old skipped list
         assert not [w for w in at.warning if w.value.startswith("Skipped")], what
 
-    errors, successes, tables = outcome(upload(at, "pets.zip", pets_zip(tmp_path), "my-cats"))
+    errors, successes, tables = outcome(upload(at, "pets.zip", pets_zip(tmp_path, 4), "my-cats"))
     assert not errors and successes[0].startswith("Imported **my-cats**") and tables == 1  # the error is gone too
     assert at.selectbox(key="data_dataset").value == "my-cats"
 
@@ -78,17 +79,37 @@ def test_a_taken_name_is_answered_with_a_free_one_and_replaced_only_when_asked(t
     assert "'my-pets-v2-2' was imported before; nothing was changed" in at.error[0].value
     assert len(load_dataset("my-pets-v2")) == 3 and len(load_dataset("my-pets-v2-2")) == 5
 
-    # typed back and ticked: replaced, and the tick is gone afterwards
+    # typed back and ticked: replaced, and the tick is gone afterwards (by new images: my-pets-v2-2 has these)
+    at.file_uploader(key="data_upload").set_value(("biggest.zip", pets_zip(tmp_path, 7, "biggest.zip"),
+                                                  "application/zip")).run()
     at.text_input(key="data_import_name").input("my-pets-v2").run()
     assert at.checkbox(key="data_import_replace_my-pets-v2").value is False
     at.checkbox(key="data_import_replace_my-pets-v2").check().run()
     at.button(key="data_import").click().run()
-    assert not at.error and at.success[0].value.startswith("Replaced **my-pets-v2**: 5 images")
-    assert len(load_dataset("my-pets-v2")) == 5
+    assert not at.error and at.success[0].value.startswith("Replaced **my-pets-v2**: 7 images")
+    assert len(load_dataset("my-pets-v2")) == 7
     # the tick is gone afterwards: for the archive just imported under its name there is nothing left to replace
     assert not [c for c in at.checkbox if c.key == "data_import_replace_my-pets-v2"]
     assert at.button(key="data_import").disabled
-    assert [m.value for m in at.metric][0] == "5"  # the page shows the new images, not a cached old set
+    assert [m.value for m in at.metric][0] == "7"  # the page shows the new images, not a cached old set
+
+
+def test_the_class_zip_imported_by_a_classmate_opens_their_set_instead_of_a_copy(tmp_path):
+    """The same archive again (another student, a shared home): no ``pets-2``; the page says
+    which set holds the images, shows it and links to pretraining on it."""
+    from .test_classroom import page_links
+
+    at = upload(open_page("data"), "pets.zip", pets_zip(tmp_path, 4), "pets")
+    at = upload(open_page("data"), "pets.zip", pets_zip(tmp_path, 4))  # a classmate; the name box offers pets-2
+    assert not at.error and not at.success
+    [said] = [i.value for i in at.info]
+    assert said.startswith("**pets** holds these images already: the same 4 images at 32 px")
+    assert at.selectbox(key="data_dataset").value == "pets" and at.query_params["dataset"] == "pets"
+    assert ("pretrain", "dataset=pets") in page_links(at)
+    assert sorted(custom_datasets()) == ["pets"]
+    at.select_slider(key="data_import_size").set_value(48).run()  # another resolution: a set of its own
+    at.button(key="data_import").click().run()
+    assert at.success[0].value.startswith("Imported **pets-2**: 4 images") and not at.info
 
 
 def test_a_stray_image_is_listed_and_an_unlabelled_import_says_why(tmp_path):

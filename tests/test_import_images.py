@@ -111,8 +111,8 @@ def test_an_import_keeps_each_images_file_in_row_order_and_its_archive_name(tmp_
     assert report.fingerprint == ds.fingerprint and len(ds.fingerprint) == 16
     assert load_dataset("digits").files is None and load_dataset("digits").file_name(0) is None
     with open(tmp_path / "My Pets.zip", "rb") as f:  # a file object (an upload) names its archive too
-        assert import_images(f, "pets-2").archive == "My Pets.zip"
-    assert import_images(io.BytesIO((tmp_path / "My Pets.zip").read_bytes()), "pets-3").archive is None
+        assert import_images(f, "pets", replace=True).archive == "My Pets.zip"
+    assert import_images(io.BytesIO((tmp_path / "My Pets.zip").read_bytes()), "pets", replace=True).archive is None
 
 
 def test_a_set_imported_before_file_names_were_kept_still_loads_without_them(tmp_path, ssrl_home):
@@ -285,6 +285,35 @@ def test_existing_names_need_replace_and_non_zips_are_refused(tmp_path):
         import_images(make_zip(tmp_path / "t.zip", {"a.txt": b"x"}), "noimages")
 
 
+def test_the_same_images_again_are_refused_under_another_name(tmp_path, ssrl_home):
+    """A class passes one zip round: the second student's import is refused, naming the set the
+    first one made, instead of piling up copies; another resolution is another set."""
+    root = ssrl_home / "data" / "custom"
+    members = {"oak/1.png": png(), "oak/2.png": png((0, 90, 0)), "elm/1.png": png((0, 0, 255))}
+    import_images(make_zip(tmp_path / "leaves.zip", members), "leaves")
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
+    (tmp_path / "copy").mkdir()
+    copy = make_zip(tmp_path / "copy" / "Leaves (1).zip", members)  # another file, the same images
+    with pytest.raises(custom.SameImages) as same:
+        import_images(copy, "leaves-2")
+    assert same.value.existing == "leaves" and str(same.value) == (
+        "these 3 images are imported already, as 'leaves' (the same images at 32 px, with the same labels and "
+        "train/test split); nothing was imported: use 'leaves' (at another resolution they would make a new set)")
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before  # nothing written, not even a temp folder
+    import_images(make_zip(tmp_path / "pines.zip", {"pine/1.png": png()}), "pines")
+    with pytest.raises(custom.SameImages):  # nor over another set
+        import_images(copy, "pines", replace=True)
+    assert len(load_dataset("pines")) == 1
+    import_images(copy, "leaves", replace=True)  # itself again: allowed, nothing to tell apart
+    assert import_images(copy, "leaves-64", size=64).images == 3  # at another size: a set of its own
+    # a file renamed, the same pixels in the same order: the same set (in another order, the rows differ: a new one)
+    renamed = {("oak/1b.png" if m == "oak/2.png" else m): data for m, data in members.items()}
+    with pytest.raises(custom.SameImages):
+        import_images(make_zip(tmp_path / "renamed.zip", renamed), "renamed")
+    members["elm/2.png"] = png((0, 0, 128))  # one image more: a new set
+    assert import_images(make_zip(tmp_path / "more.zip", members), "more").images == 4
+
+
 def test_cli_import_images(tmp_path):
     import json
     import subprocess
@@ -329,10 +358,14 @@ def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_pa
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before  # nothing written
     assert main(["import-images", str(leaves), "--name", "my-leaves"]) == 2  # a name given is refused alike
     assert "'my-leaves' (--name) exists already: pass --name my-leaves-2 (free)" in capsys.readouterr().err
-    # the two ways out the message names
+    # the two ways out the message names (beside it: another archive of that name; this one is imported already)
     assert main(["import-images", str(leaves), "--replace"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "my-leaves"
-    assert main(["import-images", str(leaves), "--name", "my-leaves-2"]) == 0
+    assert main(["import-images", str(leaves), "--name", "my-leaves-2"]) == 2
+    assert "imported already, as 'my-leaves'" in capsys.readouterr().err
+    (tmp_path / "more").mkdir()
+    more = make_zip(tmp_path / "more" / "My Leaves.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 200))})
+    assert main(["import-images", str(more), "--name", "my-leaves-2"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "my-leaves-2"
     assert sorted(p.name for p in root.iterdir()) == ["my-leaves", "my-leaves-2"]
     # a built-in name cannot be replaced

@@ -64,6 +64,18 @@ class ArchiveRejected(ValueError):
     """The archive breaks a safety rule; nothing was imported."""
 
 
+class SameImages(ValueError):
+    """The archive's images, at this size, with their labels and split, are an imported set's
+    already (``existing``); nothing was written. In a classroom the same zip goes round: one
+    copy serves everyone, instead of ``leaves``, ``leaves-2``, ... ``leaves-30``."""
+
+    def __init__(self, existing: str, images: int, size: int):
+        super().__init__(f"these {images:,} images are imported already, as {existing!r} (the same images at {size} "
+                         f"px, with the same labels and train/test split); nothing was imported: use {existing!r} "
+                         "(at another resolution they would make a new set)")
+        self.existing, self.images, self.size = existing, images, size
+
+
 class NameTaken(ValueError):
     """An imported dataset of that name exists and ``replace`` was not asked for; nothing was
     touched. ``name`` is the name asked for."""
@@ -275,8 +287,9 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
-    (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false) or
-    ValueError (bad name, no images). The archive's file name is recorded when it has one (a
+    (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false),
+    SameImages (another imported set holds the same content) or ValueError (bad name, no
+    images). The archive's file name is recorded when it has one (a
     path, or a file-like object with a ``name``, as an upload has)."""
     if builtin_names is None:
         from . import DATASETS
@@ -349,6 +362,10 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         {"(unlabelled)": len(images)}
     images = np.ascontiguousarray(images)
     report.fingerprint = content_fingerprint(images, labels_np, is_train, class_names)
+    same = [other for other, fingerprint in imported_fingerprints().items()
+            if fingerprint == report.fingerprint and other != name]  # (replacing a set by itself changes nothing)
+    if same:
+        raise SameImages(same[0], len(images), int(size))
     _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
     return report
 
@@ -371,6 +388,21 @@ def _write(dest: Path, images, labels, is_train, class_names, files: list[str], 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def imported_fingerprints() -> dict[str, str]:
+    """Each imported set's content fingerprint, from its import report (sets imported before
+    fingerprints were recorded are left out)."""
+    out = {}
+    for meta in sorted(custom_root().glob("*/meta.json")):
+        if meta.parent.name.startswith("."):  # an import being written, or a replaced set being removed
+            continue
+        try:
+            if fingerprint := json.loads(meta.read_text())["report"].get("fingerprint"):
+                out[meta.parent.name] = fingerprint
+        except (OSError, ValueError, KeyError, AttributeError):
+            continue
+    return out
 
 
 def imported_train_size(name: str) -> int | None:
