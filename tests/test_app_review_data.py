@@ -229,12 +229,15 @@ def test_caveats_say_what_tiny_splits_do_to_the_accuracies():
     assert "Only 2 test images" in text and "0, 0.5, 1" in text and "50 points" in text
     assert "Only 12 labelled training images, fewer than the k = 20" in text
     assert "1 class (fox) has no test image" in text
+    assert text.endswith("so 50 images give 10 test images (one then moves the accuracies by 10.0 points) and a "
+                         "class needs 3 images or more for one to be held out.")
     assert evaluation_caveats(np.full(4, -1), np.ones(4, bool), []) == [
         "It has no labels, so runs on it get a map and nearest neighbours but no kNN or linear accuracy."]
     assert load_dataset("digits").evaluation_caveats() == []  # 1,438 train, 359 test: nothing to say
     labels = np.repeat([0, 1, 2, 3], 40)  # 160 images, as a small import: 32 test images
     [step, more] = evaluation_caveats(labels, stratified_split(labels, 0.2, 0), list("abcd"))
     assert step.startswith("32 test images: one image moves the kNN and linear accuracies by 3.1 points")
+    assert more.endswith("so 1,000 images give 200 test images (one then moves the accuracies by 0.5 points).")
 
 
 def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):

@@ -174,9 +174,16 @@ def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: li
         out.append(f"{len(unscored)} class{'es' if len(unscored) != 1 else ''} ({', '.join(unscored[:5])}"
                    f"{', …' if len(unscored) > 5 else ''}) {'have' if len(unscored) != 1 else 'has'} no test image, "
                    f"so the accuracies never score {'them' if len(unscored) != 1 else 'it'}.")
-    if out:
-        out.append(f"More images give numbers that mean something: an import holds a fifth of each class out for "
-                   f"testing, so {MIN_TEST_IMAGES * 5} images give {MIN_TEST_IMAGES} test images.")
+    more = []  # the next step up from where this set is, not a step it has passed
+    if n_test < FEW_TEST_IMAGES:
+        goal = MIN_TEST_IMAGES if n_test < MIN_TEST_IMAGES else FEW_TEST_IMAGES
+        more.append(f"{goal * 5:,} images give {goal} test images (one then moves the accuracies by "
+                    f"{100 / goal:.1f} points)")
+    if unscored:
+        more.append("a class needs 3 images or more for one to be held out")
+    if more:
+        out.append("More images give numbers that mean something: an import holds a fifth of each class out for "
+                   f"testing, so {' and '.join(more)}.")
     return out
 
 
