@@ -11,7 +11,7 @@ import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
-from ssrl_core.pretext import option_range
+from ssrl_core.pretext import METHODS, option_range
 from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import in_line
 
@@ -545,6 +545,12 @@ def nickname_input() -> None:
                 "'; path=/; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
+# what "auto" in a run's encoder column stands for until the run has finished and says what it used
+ENCODER_HELP = ("The encoder trained. **auto** (a run not finished): chosen as the run starts, cnn-small on a CPU, "
+                "resnet18 on a GPU" + "".join(f", {m.preferred_encoder} for {name}" for name, m in METHODS.items()
+                                               if m.preferred_encoder) + ".")
+
+
 def runs_table(limit: int = 50) -> list[dict]:
     """The ``limit`` newest runs in a table (returned, for ``run_actions``)."""
     runs = services.store().list(limit=limit)
@@ -570,7 +576,8 @@ def runs_table(limit: int = 50) -> list[dict]:
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
                   note=st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
-                  status=st.column_config.TextColumn(width=90))  # sized to its first rows, it cut "cancelle(d)"
+                  status=st.column_config.TextColumn(width=90),  # sized to its first rows, it cut "cancelle(d)"
+                  encoder=st.column_config.TextColumn(help=ENCODER_HELP))
     return runs
 
 
