@@ -80,7 +80,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
-    fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
     return readable(fig)
 
@@ -125,6 +125,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     return readable(fig)
 
 
+BARGAP = 0.2  # between categories' groups of bars (Plotly's default, named: the labels above whiskers use it)
 REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
 
 
@@ -135,18 +136,28 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     is drawn as a short black line over its group. With ``y_range``, a value beyond it is
     drawn to the range's edge (cut) and labelled inside its bar, where the label stays
     visible; hovering shows every value. ``errors`` (one list per series, in its order)
-    draws ± error bars on the bars that are not cut. Names in ``references`` are drawn in
-    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``)."""
+    draws ± error bars on the bars that are not cut; such a bar's label sits above its
+    whisker (an annotation: a bar's own outside label would sit on the whisker). Names in
+    ``references`` are drawn in grays, the runs in the palette's colours, each with its own
+    fill pattern (``PATTERNS``)."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
     runs = [n for n in series if n not in references]
     colour = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(runs)},
               **{n: REF_GRAYS[i % len(REF_GRAYS)] for i, n in enumerate(refs)}}
+    width = (1 - BARGAP) / len(series)  # each bar's share of a category's group, as Plotly lays them out
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else []
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
+        above = [bool(e) and v is not None for v, e in zip(vals, shown_err + [0] * len(vals))]  # labelled above
+        for j, v in enumerate(vals):
+            if above[j]:
+                top = v + shown_err[j] if v >= 0 else v - shown_err[j]
+                fig.add_annotation(x=j - (1 - BARGAP) / 2 + width * (i + 0.5), y=top, text=f"{v:.2f}",
+                                   showarrow=False, yanchor="bottom" if v >= 0 else "top",
+                                   font=dict(size=FONT - 1))
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
@@ -154,12 +165,13 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
-            textposition=["inside" if c else "outside" for c in cut], insidetextanchor="end", textangle=0,
+            textposition=["inside" if c else "none" if a else "outside" for c, a in zip(cut, above)],
+            insidetextanchor="end", textangle=0,
             insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
-    fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW)
     return readable(fig)
 
