@@ -219,14 +219,19 @@ def _dataset(name: str, home_dir: str, stamp: int) -> ImageSet:
     return load_dataset(name)
 
 
+def dataset_stamp(name: str) -> int:
+    """Changes when the imported set ``name`` is replaced (0 for a built-in): for caches of
+    what is drawn from a set's images."""
+    meta = custom_root() / name / "meta.json"
+    return meta.stat().st_mtime_ns if meta.exists() else 0
+
+
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
     if name not in datasets():
         return None, unknown_dataset(name)
-    meta = custom_root() / name / "meta.json"
-    stamp = meta.stat().st_mtime_ns if meta.exists() else 0  # a re-imported dataset is reloaded
     try:
-        return _dataset(name, home(), stamp), None
+        return _dataset(name, home(), dataset_stamp(name)), None
     except Exception as e:  # DatasetMissing and damaged files carry their own advice
         return None, str(e)
 
@@ -418,21 +423,25 @@ def learn_pictures(dataset_name: str, run_dir: str | None, home_dir: str) -> dic
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | None:
+def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | str:
     from ssrl_core.figures import map_png
 
     coords, _ = artifacts(run_dir).map()
     ds, error = dataset(dataset_name)
-    if coords is None or error or artifacts(run_dir).dataset_mismatch(ds):  # no map, or one of other images
-        return None
+    if coords is None or error:
+        return "no map" if coords is None else f"no map: {error}"
+    if stale := artifacts(run_dir).dataset_mismatch(ds):  # a map of other images, which are gone
+        return f"no map: {stale}"
     return map_png(coords, ds.labels.numpy(), size=240)
 
 
-def map_thumbnail(run: dict) -> bytes | None:
-    """A small PNG of a run's map coloured by label (None without a map); redrawn when the
-    UMAP replaces the PCA."""
+def map_thumbnail(run: dict) -> bytes | str:
+    """A small PNG of a run's map coloured by label, or why there is none (the run has no
+    map, its set was re-imported since it trained). Redrawn when the UMAP replaces the PCA
+    and when the set is replaced."""
     p = Path(run["run_dir"])
-    return _thumbnail(run["run_dir"], run["dataset"], tuple((p / f).exists() for f in ("map_umap.npy", "map_pca.npy")))
+    return _thumbnail(run["run_dir"], run["dataset"], (*((p / f).exists() for f in ("map_umap.npy", "map_pca.npy")),
+                                                       dataset_stamp(run["dataset"])))
 
 
 EXPORT_MIME = {".md": "text/markdown", ".json": "application/json", ".npz": "application/octet-stream",

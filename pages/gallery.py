@@ -48,11 +48,11 @@ for start in range(0, len(shown), COLS):
         s = r["summary"] or {}
         with col.container(border=True):
             thumb = services.map_thumbnail(r)
-            if thumb is not None:
+            if isinstance(thumb, bytes):
                 st.image(thumb, width="stretch", alt=f"map of the {r['method']} run on {r['dataset']}: each image a "
                                                      "point near images with similar features, coloured by label")
-            else:
-                st.caption("(no map)")
+            else:  # why not
+                st.caption(f"({md(thumb)})")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
                         f"by **{md(r.get('nickname') or 'anonymous')}** · {services.epochs_text(r, short=False)}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "

@@ -109,7 +109,12 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
 def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
     import_images(pets_zip(tmp_path), "pets")
     a, b = finished("pets", seed=0), finished("pets", seed=1)
+    gallery = open_page("gallery")
+    assert len(gallery.get("image")) == 2  # both maps' thumbnails, drawn (and cached) before the replacement
     import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)  # as many images
+
+    gallery.run()  # the same server, the same session: the old thumbnails would be the old labels' colours
+    assert not gallery.get("image") and [c.value for c in gallery.caption].count(f"(no map: {STALE})") == 2
 
     at = open_page("explore", run=a)
     assert [w.value for w in at.warning] == [STALE]
