@@ -537,6 +537,9 @@ def nickname_input() -> None:
                        "gets your nickname.")
     st.session_state["_nickname_kept"] = st.session_state["nickname"]
     me = services.current_nickname()
+    if not st.session_state["nickname"].strip():  # emptied: say who the runs now belong to
+        st.caption(f"No nickname: runs you launch now are **{md(me)}**'s, and only your nickname's own runs "
+                   "can be cancelled without being asked. Type it back to reach them.")
     urlstate.write("who", me, None)
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
         st.session_state["_nickname_cookie"] = me

@@ -120,7 +120,10 @@ def test_the_nickname_lives_in_the_link_so_a_reload_keeps_it():
     guest = at.sidebar.text_input(key="nickname").value
     assert guest.startswith("guest-") and at.query_params["who"] == guest  # even a guest keeps its name
     at.sidebar.text_input(key="nickname").set_value("ada").run()
-    assert at.query_params["who"] == "ada"
+    assert at.query_params["who"] == "ada" and "No nickname" not in " ".join(c.value for c in at.sidebar.caption)
+    at.sidebar.text_input(key="nickname").set_value("").run()  # emptied: said, not silently a guest
+    assert at.query_params["who"] == guest
+    assert f"runs you launch now are **{guest}**'s" in " ".join(c.value for c in at.sidebar.caption)
     again = open_page("pretrain", who="ada")  # the reload: a new session, the same address
     assert again.sidebar.text_input(key="nickname").value == "ada"
     # a teacher's link that hides the navigation still shows whose runs these are
