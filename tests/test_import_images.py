@@ -314,6 +314,41 @@ def test_the_same_images_again_are_refused_under_another_name(tmp_path, ssrl_hom
     assert import_images(make_zip(tmp_path / "more.zip", members), "more").images == 4
 
 
+@pytest.mark.parametrize("second", ["another name", "the same name"])
+def test_two_imports_at_once_make_one_set(tmp_path, ssrl_home, monkeypatch, second):
+    """A class imports its zip in the same second: the app's sessions are threads of one server.
+    The second import, checking while the first writes, used to find neither the name nor the
+    images taken and write too (a copy, or a failed rename); it now waits and is told which."""
+    import threading
+
+    members = {"oak/1.png": png(), "oak/2.png": png((0, 90, 0)), "elm/1.png": png((0, 0, 255))}
+    zips = [make_zip(tmp_path / f"{i}.zip", members) for i in range(2)]
+    name = "leaves-b" if second == "another name" else "leaves"
+    write, outcome = custom._write, []
+
+    def import_second():
+        try:
+            outcome.append(import_images(zips[1], name).name)
+        except ValueError as e:
+            outcome.append(e)
+
+    def first_writing(*args):  # the first import, about to write: the second one checks now
+        if not threads:
+            threads.append(threading.Thread(target=import_second))
+            threads[0].start()
+            threads[0].join(2.0)  # (without the lock it finishes here; with it, it waits for the write below)
+        write(*args)
+
+    threads = []
+    monkeypatch.setattr(custom, "_write", first_writing)
+    import_images(zips[0], "leaves")
+    monkeypatch.setattr(custom, "_write", write)
+    threads[0].join(30)
+    expected = custom.SameImages if second == "another name" else custom.NameTaken
+    assert len(outcome) == 1 and isinstance(outcome[0], expected), outcome
+    assert list(custom.custom_datasets()) == ["leaves"] and len(load_dataset("leaves")) == 3
+
+
 def test_cli_import_images(tmp_path):
     import json
     import subprocess
@@ -367,12 +402,12 @@ def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_pa
     more = make_zip(tmp_path / "more" / "My Leaves.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 200))})
     assert main(["import-images", str(more), "--name", "my-leaves-2"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "my-leaves-2"
-    assert sorted(p.name for p in root.iterdir()) == ["my-leaves", "my-leaves-2"]
+    assert sorted(p.name for p in root.iterdir() if p.name != ".import.lock") == ["my-leaves", "my-leaves-2"]
     # a built-in name cannot be replaced
     digits = make_zip(tmp_path / "Digits.zip", {"a/1.png": png()})
     assert main(["import-images", str(digits), "--replace"]) == 2
     assert capsys.readouterr().err == "error: 'digits' is a built-in dataset: choose another name\n"
-    assert sorted(p.name for p in root.iterdir()) == ["my-leaves", "my-leaves-2"]
+    assert sorted(p.name for p in root.iterdir() if p.name != ".import.lock") == ["my-leaves", "my-leaves-2"]
 
 
 def _jpeg(color) -> bytes:

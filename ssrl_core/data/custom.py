@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from .. import paths
+from ..locks import exclusive
 from ..text import one_line
 from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
@@ -299,7 +300,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     if not 8 <= int(size) <= 256:
         raise ValueError(f"size must be between 8 and 256 pixels, got {size}")
     dest = custom_root() / name
-    if dest.exists() and not replace:
+    if dest.exists() and not replace:  # said before the archive is read; checked again before writing
         raise NameTaken(name)
     try:
         zf = zipfile.ZipFile(archive)
@@ -362,11 +363,16 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         {"(unlabelled)": len(images)}
     images = np.ascontiguousarray(images)
     report.fingerprint = content_fingerprint(images, labels_np, is_train, class_names)
-    same = [other for other, fingerprint in imported_fingerprints().items()
-            if fingerprint == report.fingerprint and other != name]  # (replacing a set by itself changes nothing)
-    if same:
-        raise SameImages(same[0], len(images), int(size))
-    _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
+    # checked and written as one: a class's sessions importing at once (the app's threads, the CLI's processes)
+    # would otherwise each find neither the name nor the images taken, and all write
+    with exclusive(custom_root() / ".import.lock"):
+        if dest.exists() and not replace:
+            raise NameTaken(name)
+        same = [other for other, fingerprint in imported_fingerprints().items()
+                if fingerprint == report.fingerprint and other != name]  # (replacing a set by itself changes nothing)
+        if same:
+            raise SameImages(same[0], len(images), int(size))
+        _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
     return report
 
 
