@@ -76,5 +76,24 @@ def test_a_few_steps_lower_the_loss(name):
     assert last < first - 0.05 * abs(first), losses
 
 
+@pytest.mark.parametrize("name", ["simclr", "deepcluster"])
+def test_pretraining_beats_its_own_untrained_encoder(name, tmp_path):
+    """The tool's claim, end to end through the training loop (data, augmentations, loss,
+    optimiser): five epochs on digits move images of a class closer together than the
+    untrained network of the same architecture and seed had them. Epoch 0 of the per-epoch
+    kNN is that network, on the same fixed images. A loss that goes down is not enough: a
+    head that learns while the encoder's weights stay put (detached features, an optimiser
+    without them) lowers it too. Measured (seed 0, 2 threads): SimCLR 0.877 -> 0.911,
+    DeepCluster 0.877 -> 0.958; contrastive and clustering, two of the families the issue
+    holds to beating random. (Not a test of the augmentations: SimCLR fed two identical
+    views still reaches 0.900 here; the lessons measure what the views buy.)"""
+    from ssrl_core.evaluate.epochs import read_epochs
+    from ssrl_core.train import pretrain
+
+    pretrain(RunConfig(dataset="digits", method=name, epochs=5, seed=0), tmp_path / "run")
+    knn = [e["epoch_knn"] for e in read_epochs(tmp_path / "run")]
+    assert len(knn) == 6 and knn[-1] > knn[0] + 0.02, knn
+
+
 def test_random_baseline_is_not_trainable():
     assert METHODS["random"].trainable is False
