@@ -67,42 +67,46 @@ def test_bars_cut_at_the_axis_keep_their_value_as_a_label():
 
 
 @pytest.mark.browser
-def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
+def _in_chromium(fig, tmp_path, ready: str, script: str):
+    """What ``script`` returns on the figure drawn 700 px wide in headless chromium, once an
+    element matching ``ready`` is there (skipped without chromium or Playwright)."""
     from pathlib import Path
 
     from app.serve import CHROMIUM, CHROMIUM_ARGS
 
-    fig = _cut_bars()
-
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    html = tmp_path / "bars.html"
+    html = tmp_path / "figure.html"
     fig.update_layout(width=700)
     fig.write_html(html, include_plotlyjs=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 800, "height": 500})
-        pg.goto(html.as_uri())
-        pg.wait_for_selector(".bartext")
-        boxes = pg.evaluate("""() => {
+        try:
+            pg = browser.new_page(viewport={"width": 800, "height": 500})
+            pg.goto(html.as_uri())
+            pg.wait_for_selector(ready)
+            return pg.evaluate(script)
+        finally:
+            browser.close()
+
+
+def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
+    fig = _cut_bars()
+    boxes = _in_chromium(fig, tmp_path, ".bartext", """() => {
             const plot = document.querySelector('.bglayer rect, .nsewdrag').getBoundingClientRect();
             return [...document.querySelectorAll('.bartext')].map(t => {
                 const r = t.getBoundingClientRect();
                 return {text: t.textContent, inside: r.top >= plot.top && r.bottom <= plot.bottom && r.height > 0};
             });
         }""")
-        browser.close()
     assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
 
 
 def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
     """Invariance bars carry ± one standard error; a label drawn just outside its bar sat on
     the whisker. Each bar with a whisker is labelled beyond the whisker's end, over its bar."""
-    from pathlib import Path
-
     from app import charts
-    from app.serve import CHROMIUM, CHROMIUM_ARGS
 
     fig = charts.bars(["crop", "flip", "blur"], {"a": [0.8, -0.3, 1.4], "b": [0.6, 0.1, None], "untrained": [0.5, 0.4, 0.9]},
                       "invariance", y_range=(-1.0, 1.15), errors=[[0.05, 0.1, 0.02], [0.08, 0.02, None], [0.01] * 3],
@@ -112,24 +116,12 @@ def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
     assert list(a.text) == ["0.80", "-0.30", "1.40"]  # (still the hover's text)
     assert [x.text for x in fig.layout.annotations] == ["0.80", "-0.30", "0.60", "0.10", "0.50", "0.40", "0.90"]
 
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    html = tmp_path / "bars.html"
-    fig.update_layout(width=700)
-    fig.write_html(html, include_plotlyjs=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 800, "height": 500})
-        pg.goto(html.as_uri())
-        pg.wait_for_selector(".annotation-text")
-        boxes = pg.evaluate("""() => {
+    boxes = _in_chromium(fig, tmp_path, ".annotation-text", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {x: (r.left + r.right) / 2, top: r.top,
                                                                             bottom: r.bottom, h: r.height}; };
             return {labels: [...document.querySelectorAll('.annotation-text')].map(t => ({text: t.textContent, ...box(t)})),
                     whiskers: [...document.querySelectorAll('.errorbar path')].map(box).filter(w => w.h > 0)};
         }""")
-        browser.close()
     assert len(boxes["whiskers"]) == 7
     for w in boxes["whiskers"]:
         [label] = [t for t in boxes["labels"] if abs(t["x"] - w["x"]) < 3]  # one label over each whisker
