@@ -135,13 +135,13 @@ def active_twin(cfg) -> str | None:
     return store().active_twin(cfg, current_nickname())
 
 
-def finished_twin(cfg) -> dict | None:
-    """The newest done run, anyone's, whose resolved config is ``cfg``'s (the same seed: the
-    same result), or None."""
+def twin_run(cfg) -> dict | None:
+    """The run, anyone's, whose resolved config is ``cfg``'s (the same seed: the same result):
+    the newest done one, else one training, else one queued; None when there is none."""
     from ssrl_core.lessons import best_runs
 
     row = best_runs({"run": cfg}, store(), local_worker.device_type())["run"]
-    return row if row and row["status"] == "done" else None
+    return row if row and row["status"] in ("done", "running", "queued") else None
 
 
 def submit(cfg) -> tuple[str | None, str | None]:

@@ -607,16 +607,29 @@ def run_actions(runs: list[dict]) -> None:
             delete_popover(run, right, mine=run["nickname"] == me)
 
 
-def finished_twin_link(cfg, relaunch: bool = False) -> None:
-    """A link to Explore for a finished run, anyone's, with ``cfg``'s very settings and seed
-    (they give the same result), when there is one; ``relaunch``: say that Launch trains it
-    again all the same."""
-    if done := services.finished_twin(cfg):
+def twin_link(cfg, relaunch: bool = False, watch: bool = True) -> None:
+    """Say so when a run, anyone's, with ``cfg``'s very settings and seed (the same result)
+    has finished, with a link to it on Explore, or is queued or training for a classmate: a
+    class pressing the same button queued thirty identical runs, each waiting for the ones
+    before. ``relaunch``: say that Launch trains it again all the same; ``watch``: link to
+    Pretrain, where it trains."""
+    twin = services.twin_run(cfg)
+    if twin is None:
+        return
+    again = ": Launch would train it again." if relaunch else "."
+    if twin["status"] == "done":
         # the sentence in a caption, which wraps; a link's label is one line, cut at the page's edge
-        st.caption(f"Run {done['id']} with these very settings and seed has finished (they give the same result)"
-                   + (": Launch would train it again." if relaunch else "."))
-        st.page_link("../pages/explore.py", icon=":material/scatter_plot:", label=f"Open run {done['id']} in Explore",
-                     query_params={"run": done["id"], **urlstate.carried()})
+        st.caption(f"Run {twin['id']} with these very settings and seed has finished (they give the same result)"
+                   + again)
+        st.page_link("../pages/explore.py", icon=":material/scatter_plot:", label=f"Open run {twin['id']} in Explore",
+                     query_params={"run": twin["id"], **urlstate.carried()})
+    elif twin["nickname"] != services.current_nickname():  # one's own: Launch says it is queued already
+        now = "training now" if twin["status"] == "running" else "queued"
+        st.caption(f"Run {twin['id']}, **{md(twin['nickname'] or 'someone')}**'s, with these very settings and seed "
+                   f"is {now}: its result will be the one yours would give, and before yours" + again)
+        if watch:
+            st.page_link("../pages/pretrain.py", icon=":material/model_training:",
+                         label=f"Watch run {twin['id']} on Pretrain", query_params=urlstate.carried())
 
 
 def delete_popover(run: dict, where, mine: bool) -> None:

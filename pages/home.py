@@ -38,7 +38,7 @@ with c2:
         st.caption(f":material/hourglass_top: {ahead} run(s) are queued or training on this server now; "
                    "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
                    "minute.")
-    widgets.finished_twin_link(cfg)
+    widgets.twin_link(cfg)
 
 st.subheader("Then")
 st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")

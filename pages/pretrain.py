@@ -113,7 +113,7 @@ with left:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
     if cfg is not None and not problem:
-        widgets.finished_twin_link(cfg, relaunch=True)
+        widgets.twin_link(cfg, relaunch=True, watch=False)
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check

@@ -99,6 +99,29 @@ def test_start_says_what_a_first_run_waits_for_and_offers_the_one_already_finish
         " ".join(c.value for c in at.caption)
 
 
+def test_a_classmates_identical_run_in_the_queue_is_offered_before_queueing_another():
+    """Thirty students press the same first-run button: each got an identical run queued behind
+    the others'. A classmate's run with the very settings and seed, queued or training, is said
+    on Start (with a link to watch it) and above Launch; one's own is left to Launch to say."""
+    from .test_classroom import page_links
+
+    store = RunStore()
+    quick = RunConfig(dataset="digits", method="simclr", epochs=10)
+    theirs = store.submit(quick, nickname="bo")
+    at = open_page(who="ada")
+    said = f"Run {theirs}, **bo**'s, with these very settings and seed is queued: its result will be the one yours " \
+           "would give, and before yours."
+    assert said in " ".join(c.value for c in at.caption)
+    assert any(p[0] == "pretrain" for p in page_links(at))
+    store.claim("w")
+    at = open_page("pretrain", who="ada", method="simclr", epochs="10")
+    assert f"Run {theirs}, **bo**'s, with these very settings and seed is training now" in \
+        " ".join(c.value for c in at.caption) and "Launch would train it again." in " ".join(c.value for c in at.caption)
+    assert not [c for c in open_page(who="bo").caption if "these very settings" in c.value]  # bo's own
+    assert not [c for c in open_page("pretrain", who="ada", method="simclr", epochs="10", seed="1").caption  # another seed
+                if "these very settings" in c.value]
+
+
 def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     at = open_page("lessons", who="teacher")
     link = at.code[0].value
