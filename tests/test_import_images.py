@@ -349,6 +349,34 @@ def test_two_imports_at_once_make_one_set(tmp_path, ssrl_home, monkeypatch, seco
     assert list(custom.custom_datasets()) == ["leaves"] and len(load_dataset("leaves")) == 3
 
 
+def test_a_full_disk_is_said_and_leaves_nothing_behind(tmp_path, ssrl_home, monkeypatch):
+    """The disk fills while the set is written: a sentence saying so and what to do, not an
+    OSError's traceback; no half-written folder, and a set being replaced is kept as it was."""
+    import errno
+
+    root = ssrl_home / "data" / "custom"
+    import_images(make_zip(tmp_path / "a.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 255))}), "leaves")
+    before = snapshot(root)
+    save = np.save
+
+    def full(path, *args, **kwargs):
+        if str(path).endswith("labels.npy"):  # the images are written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(path, *args, **kwargs)
+
+    monkeypatch.setattr(np, "save", full)
+    bigger = make_zip(tmp_path / "b.zip", {"oak/1.png": png(), "elm/1.png": png((0, 0, 255)), "elm/2.png": png((9, 9, 9))})
+    for name, replace in (("leaves", True), ("more", False)):
+        with pytest.raises(custom.NotWritten) as e:
+            import_images(bigger, name, replace=replace)
+        assert str(e.value) == (f"the imported set could not be written to {root} (the disk is full): nothing was "
+                                "imported; free some space there (deleting ended runs frees the most), or import at "
+                                "a smaller size, and import again")
+        assert snapshot(root) == before
+    monkeypatch.setattr(np, "save", save)
+    assert len(load_dataset("leaves")) == 2 and "more" not in custom.custom_datasets()
+
+
 def test_cli_import_images(tmp_path):
     import json
     import subprocess

@@ -30,6 +30,7 @@ and the fingerprint were written load without file names, their fingerprint comp
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -104,6 +105,19 @@ class ImportReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class NotWritten(ValueError):
+    """The imported set could not be written (nothing was: the partial copy is removed)."""
+
+    def __init__(self, dest: Path, error: OSError):
+        full = error.errno == errno.ENOSPC
+        why = "the disk is full" if full else (error.strerror or str(error))
+        advice = ("free some space there (deleting ended runs frees the most), or "
+                  "import at a smaller size, and import again" if full else
+                  "check that the folder can be written, and import again")
+        super().__init__(f"the imported set could not be written to {dest.parent} ({why}): nothing was imported; "
+                         + advice)
 
 
 def custom_root() -> Path:
@@ -289,8 +303,9 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
     (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false),
-    SameImages (another imported set holds the same content) or ValueError (bad name, no
-    images). The archive's file name is recorded when it has one (a
+    SameImages (another imported set holds the same content), NotWritten (the disk is full, or
+    the folder read-only: nothing is written, a set replaced is kept) or ValueError (bad name,
+    no images). The archive's file name is recorded when it has one (a
     path, or a file-like object with a ``name``, as an upload has)."""
     if builtin_names is None:
         from . import DATASETS
@@ -391,8 +406,10 @@ def _write(dest: Path, images, labels, is_train, class_names, files: list[str], 
             dest.rename(old)
             shutil.rmtree(old, ignore_errors=True)
         tmp.rename(dest)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):  # a full disk, a folder made read-only: said as such, not as a traceback
+            raise NotWritten(dest, e) from None
         raise
 
 
