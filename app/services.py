@@ -458,19 +458,45 @@ def size_text(path: Path) -> str:
 def export_run(run: dict) -> dict[str, Path]:
     """The export of a finished run (``ssrl_core.runs.export``) in SSRL_HOME/exports/ID,
     written once (again when the run's summary is newer), plus ID.zip of all of it.
-    Returns {file name: path}, the zip under "all"."""
+    Returns {file name: path}, the zip under "all". Written beside and moved into place
+    whole, under a lock: an export cut short (a full disk) is never served as complete, and
+    two sessions exporting one run write it once. ValueError says why it was not written."""
+    import errno
     import shutil
+    import tempfile
 
+    from ssrl_core.locks import exclusive
     from ssrl_core.runs.export import export_run as export
 
     out = Path(home()) / "exports" / run["id"]
-    card, summary = out / "run_card.json", Path(run["run_dir"]) / "summary.json"
-    if not card.exists() or (summary.exists() and summary.stat().st_mtime > card.stat().st_mtime):
-        ds, error = dataset(run["dataset"])
-        if error:
-            raise ValueError(error)
-        export(run["run_dir"], out, run=run, dataset=ds)
-        shutil.make_archive(str(out), "zip", root_dir=out)
+    zipped, card, summary = out.with_suffix(".zip"), out / "run_card.json", Path(run["run_dir"]) / "summary.json"
+
+    def current() -> bool:
+        return zipped.exists() and card.exists() and not (summary.exists()
+                                                          and summary.stat().st_mtime > card.stat().st_mtime)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not current():
+        with exclusive(out.parent / f".{run['id']}.lock"):
+            if not current():  # (another session may have written it while this one waited)
+                ds, error = dataset(run["dataset"])
+                if error:
+                    raise ValueError(error)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=out.parent))
+                try:
+                    export(run["run_dir"], tmp / out.name, run=run, dataset=ds)
+                    shutil.make_archive(str(tmp / out.name), "zip", root_dir=tmp / out.name)
+                    shutil.rmtree(out, ignore_errors=True)
+                    (tmp / out.name).rename(out)
+                    os.replace(tmp / zipped.name, zipped)
+                except OSError as e:
+                    why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+                    raise ValueError(f"it could not be written to {out.parent} ({why}); nothing of it is kept. "
+                                     + ("Free some space there (deleting ended runs frees the most) and try again."
+                                        if e.errno == errno.ENOSPC else "Check that the folder can be written.")
+                                     ) from None
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
     files = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
     files["all"] = out.with_suffix(".zip")
     return files

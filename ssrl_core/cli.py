@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -320,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
         where = f": {e.filename}" if e.filename else ""
-        print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
+        advice = "free some space there and try again" if e.errno == errno.ENOSPC else "check the path and its permissions"
+        print(f"error: {e.strerror or e}{where}: {advice}", file=sys.stderr)
         return 2
 
 

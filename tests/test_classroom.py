@@ -205,6 +205,35 @@ def test_explore_opens_the_linked_run_and_offers_the_export(finished_run):
     assert "python -m ssrl_core train" in at.code[0].value
 
 
+def test_an_export_cut_short_by_a_full_disk_is_said_and_never_served_as_complete(finished_run, ssrl_home, monkeypatch,
+                                                                                 tmp_path, capsys):
+    """The export's card was written first, then the disk filled on the embeddings: the next
+    click served the card alone as the whole export (and its zip was missing). It is now
+    written beside and moved into place whole; the page says why it failed."""
+    import errno
+
+    from ssrl_core.runs import export
+
+    rid = finished_run("simclr")
+    write = export.write_embeddings
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export, "write_embeddings", full)
+    at = open_page("explore", run=rid)
+    at.button(key="explore_export").click().run()
+    assert at.error[0].value == (f"Export failed: it could not be written to {ssrl_home / 'exports'} (the disk is "
+                                 "full); nothing of it is kept. Free some space there (deleting ended runs frees the "
+                                 "most) and try again.")
+    assert not at.get("download_button") and not [p for p in (ssrl_home / "exports").iterdir() if p.suffix != ".lock"]
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 2  # the CLI says it alike
+    assert capsys.readouterr().err == "error: No space left on device: free some space there and try again\n"
+    monkeypatch.setattr(export, "write_embeddings", write)  # space freed: the next click writes all of it
+    at.button(key="explore_export").click().run()
+    assert not at.error and "embeddings.npz" in {el.proto.label for el in at.get("download_button")}
+
+
 # -- Export --------------------------------------------------------------------------------
 
 def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducing_command(
