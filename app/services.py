@@ -16,7 +16,7 @@ from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import ACTIVE, RunStore
-from ssrl_core.text import said
+from ssrl_core.text import not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
@@ -461,7 +461,6 @@ def export_run(run: dict) -> dict[str, Path]:
     Returns {file name: path}, the zip under "all". Written beside and moved into place
     whole, under a lock: an export cut short (a full disk) is never served as complete, and
     two sessions exporting one run write it once. ValueError says why it was not written."""
-    import errno
     import shutil
     import tempfile
 
@@ -490,11 +489,7 @@ def export_run(run: dict) -> dict[str, Path]:
                     (tmp / out.name).rename(out)
                     os.replace(tmp / zipped.name, zipped)
                 except OSError as e:
-                    why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-                    raise ValueError(f"it could not be written to {out.parent} ({why}); nothing of it is kept. "
-                                     + ("Free some space there (deleting ended runs frees the most) and try again."
-                                        if e.errno == errno.ENOSPC else "Check that the folder can be written.")
-                                     ) from None
+                    raise ValueError(f"nothing of it is kept: {not_written(e, out.parent)}, then try again") from None
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
     files = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}

@@ -320,9 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
+        if e.errno == errno.ENOSPC:
+            from .text import not_written
+
+            where = e.filename or getattr(args, "out", None) or "the output"
+            print(f"error: {not_written(e, where)}, then try again", file=sys.stderr)
+            return 2
         where = f": {e.filename}" if e.filename else ""
-        advice = "free some space there and try again" if e.errno == errno.ENOSPC else "check the path and its permissions"
-        print(f"error: {e.strerror or e}{where}: {advice}", file=sys.stderr)
+        print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
         return 2
 
 

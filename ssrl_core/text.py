@@ -11,6 +11,7 @@ note or a value typed into a link is shown to the whole class, so it goes throug
 """
 from __future__ import annotations
 
+import errno
 import re
 
 # what starts a Markdown construct that could fetch, link, colour, restyle or reflow: backslash
@@ -24,6 +25,14 @@ _WWW = re.compile(r"(?i)\b(www)\.")  # GFM's autolink of 'www.example.com'
 def said(error: BaseException) -> str:
     """An error's message as written: a KeyError's without the quotes its ``str`` adds."""
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+
+
+def not_written(error: OSError, where: object) -> str:
+    """Why ``where`` could not be written, and what to do, for an ``OSError`` of a write: a full
+    disk said as such (freeing space is the way out), anything else by its reason."""
+    if error.errno == errno.ENOSPC:
+        return f"the disk holding {where} is full: free some space there (deleting ended runs frees the most)"
+    return f"{where} could not be written ({error.strerror or error}): check that the folder can be written"
 
 
 def one_line(text: object) -> str:

@@ -223,12 +223,12 @@ def test_an_export_cut_short_by_a_full_disk_is_said_and_never_served_as_complete
     monkeypatch.setattr(export, "write_embeddings", full)
     at = open_page("explore", run=rid)
     at.button(key="explore_export").click().run()
-    assert at.error[0].value == (f"Export failed: it could not be written to {ssrl_home / 'exports'} (the disk is "
-                                 "full); nothing of it is kept. Free some space there (deleting ended runs frees the "
-                                 "most) and try again.")
+    assert at.error[0].value == (f"Export failed: nothing of it is kept: the disk holding {ssrl_home / 'exports'} is "
+                                 "full: free some space there (deleting ended runs frees the most), then try again")
     assert not at.get("download_button") and not [p for p in (ssrl_home / "exports").iterdir() if p.suffix != ".lock"]
     assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 2  # the CLI says it alike
-    assert capsys.readouterr().err == "error: No space left on device: free some space there and try again\n"
+    assert capsys.readouterr().err == (f"error: the disk holding {tmp_path / 'out'} is full: free some space there "
+                                       "(deleting ended runs frees the most), then try again\n")
     monkeypatch.setattr(export, "write_embeddings", write)  # space freed: the next click writes all of it
     at.button(key="explore_export").click().run()
     assert not at.error and "embeddings.npz" in {el.proto.label for el in at.get("download_button")}

@@ -369,9 +369,8 @@ def test_a_full_disk_is_said_and_leaves_nothing_behind(tmp_path, ssrl_home, monk
     for name, replace in (("leaves", True), ("more", False)):
         with pytest.raises(custom.NotWritten) as e:
             import_images(bigger, name, replace=replace)
-        assert str(e.value) == (f"the imported set could not be written to {root} (the disk is full): nothing was "
-                                "imported; free some space there (deleting ended runs frees the most), or import at "
-                                "a smaller size, and import again")
+        assert str(e.value) == (f"nothing was imported: the disk holding {root} is full: free some space there "
+                                "(deleting ended runs frees the most), then import again (or at a smaller size)")
         assert snapshot(root) == before
     monkeypatch.setattr(np, "save", save)
     assert len(load_dataset("leaves")) == 2 and "more" not in custom.custom_datasets()

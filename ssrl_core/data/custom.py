@@ -49,7 +49,7 @@ import torch
 
 from .. import paths
 from ..locks import exclusive
-from ..text import one_line
+from ..text import not_written, one_line
 from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
@@ -111,13 +111,8 @@ class NotWritten(ValueError):
     """The imported set could not be written (nothing was: the partial copy is removed)."""
 
     def __init__(self, dest: Path, error: OSError):
-        full = error.errno == errno.ENOSPC
-        why = "the disk is full" if full else (error.strerror or str(error))
-        advice = ("free some space there (deleting ended runs frees the most), or "
-                  "import at a smaller size, and import again" if full else
-                  "check that the folder can be written, and import again")
-        super().__init__(f"the imported set could not be written to {dest.parent} ({why}): nothing was imported; "
-                         + advice)
+        super().__init__(f"nothing was imported: {not_written(error, dest.parent)}, then import again"
+                         + (" (or at a smaller size)" if error.errno == errno.ENOSPC else ""))
 
 
 def custom_root() -> Path:
