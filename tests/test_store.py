@@ -155,9 +155,9 @@ def _submit_at_once(n: int, nickname_of, limits) -> tuple[list[str], list[str]]:
     ok, refused, lock = [], [], threading.Lock()
 
     def client(i):
-        st = RunStore()
-        barrier.wait()
         try:
+            st = RunStore()  # (inside: a thread that failed here left the others at the barrier for ever)
+            barrier.wait(timeout=120)
             rid = st.submit(RunConfig(method="random", epochs=0), nickname=nickname_of(i), limits=limits)
             with lock:
                 ok.append(rid)
@@ -176,6 +176,43 @@ def _submit_at_once(n: int, nickname_of, limits) -> tuple[list[str], list[str]]:
         t.join()
     assert not errors, errors
     return ok, refused
+
+
+def test_a_new_store_opened_while_another_connection_makes_it_is_not_an_error(tmp_path, monkeypatch):
+    """30 threads opening a new store at once: one got "database is locked" at once from the
+    switch to WAL (SQLite's busy timeout did not apply) and its thread died. Opening the store
+    now tries again while another connection holds it, as every other operation waits."""
+    import sqlite3
+
+    from ssrl_core.runs import store as store_module
+
+    connect, refusals = sqlite3.connect, [2]
+
+    class Switching:  # a connection that finds the store locked the first two times it switches it to WAL
+        def __init__(self, c):
+            object.__setattr__(self, "_c", c)
+
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+
+        def __setattr__(self, name, value):
+            setattr(self._c, name, value)
+
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode=WAL" and refusals[0]:
+                refusals[0] -= 1
+                raise sqlite3.OperationalError("database is locked")
+            return self._c.execute(sql, *args)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: Switching(connect(*a, **k)))
+    s = RunStore(tmp_path / "store.sqlite")
+    assert refusals == [0] and s.submit(RunConfig(method="random", epochs=0))
+    refusals[0] = 1000  # a store that stays locked: said after 30 s (here, a clock that jumps past them)
+    clock = iter([0.0, 31.0])
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: next(clock))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        RunStore(tmp_path / "store.sqlite")
+    assert refusals == [999]
 
 
 def test_classroom_limits_hold_under_30_simultaneous_submits():

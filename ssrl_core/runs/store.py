@@ -149,6 +149,20 @@ class RunStore:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else paths.store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + 30  # as long as any other operation waits for the store (busy_timeout)
+        while True:
+            try:
+                return self._create()
+            except sqlite3.OperationalError as e:
+                # SQLite can answer "database is locked" at once, without waiting out busy_timeout, while
+                # another connection switches a new store to WAL: one of 30 threads opening a new store at the
+                # same moment got it (once, in a full run of the test suite), the app and a worker could too
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _create(self) -> None:
+        """The store in WAL mode, with the schema and every column added since (idempotent)."""
         with self._conn() as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
