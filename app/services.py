@@ -481,6 +481,8 @@ def export_run(run: dict) -> dict[str, Path]:
                 ds, error = dataset(run["dataset"])
                 if error:
                     raise ValueError(error)
+                for left in out.parent.glob(f".{run['id']}-*"):  # a writer killed mid-export (none runs: the lock)
+                    shutil.rmtree(left, ignore_errors=True)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=out.parent))
                 try:
                     export(run["run_dir"], tmp / out.name, run=run, dataset=ds)

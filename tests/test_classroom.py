@@ -230,8 +230,14 @@ def test_an_export_cut_short_by_a_full_disk_is_said_and_never_served_as_complete
     assert capsys.readouterr().err == (f"error: the disk holding {tmp_path / 'out'} is full: free some space there "
                                        "(deleting ended runs frees the most), then try again\n")
     monkeypatch.setattr(export, "write_embeddings", write)  # space freed: the next click writes all of it
+    (ssrl_home / "exports" / f".{rid}-killed").mkdir()  # and clears the half of one whose server was killed
     at.button(key="explore_export").click().run()
     assert not at.error and "embeddings.npz" in {el.proto.label for el in at.get("download_button")}
+    assert sorted(p.name for p in (ssrl_home / "exports").iterdir()) == [f".{rid}.lock", rid, f"{rid}.zip"]
+    from ssrl_core.runs.remove import delete_run
+
+    delete_run(RunStore(), rid)
+    assert not list((ssrl_home / "exports").iterdir())  # deleting the run leaves nothing of its export
 
 
 # -- Export --------------------------------------------------------------------------------

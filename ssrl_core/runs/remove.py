@@ -52,7 +52,8 @@ def delete_run(store: RunStore, run_id: str) -> dict:
             trash.rename(folder)
         raise
     exports = paths.ssrl_home() / "exports"
-    for path in (trash, exports / run_id, exports / f"{run_id}.zip", exports / f".{run_id}.lock"):  # (the app's)
+    app_own = [exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]  # the app's lock, a killed export's half
+    for path in (trash, exports / run_id, exports / f"{run_id}.zip", *app_own):
         if path.exists():
             if path != trash:
                 freed += folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6
