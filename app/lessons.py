@@ -9,6 +9,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 
 from . import charts, readouts, services, widgets
+from .text import count
 
 ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
 VERDICT_TEXT = {
@@ -134,10 +135,12 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
     if show_details:
         st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs")
     if to_train:
-        said = ([f"{len(reused)} finished run(s) with identical configs are reused"] if reused else []) + (
-            [f"{len(resumed)} cancelled run(s) continue from their last finished epoch"] if resumed else [])
+        said = ([f"{count(len(reused), 'finished run')} with identical configs "
+                 f"{'is' if len(reused) == 1 else 'are'} reused"] if reused else []) + (
+            [f"{count(len(resumed), 'cancelled run')} {'continues' if len(resumed) == 1 else 'continue'} from "
+             f"{'its' if len(resumed) == 1 else 'their'} last finished epoch"] if resumed else [])
         note = f" ({'; '.join(said)})" if said else ""
-        if st.button(f"Launch this lesson: train {len(to_train)} run(s)", type="primary", key="lesson_launch",
+        if st.button(f"Launch this lesson: train {count(len(to_train), 'run')}", type="primary", key="lesson_launch",
                      help="Queues the lesson's runs for the background worker." + note):
             for name in to_train:
                 cfg = lesson.runs[name]

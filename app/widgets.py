@@ -16,7 +16,7 @@ from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import in_line
 
 from . import charts, services, urlstate
-from .text import md, one_line
+from .text import count, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -321,13 +321,14 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         others = len(running) + len(queue) - len(runs)
         if not runs:
             st.caption("Nothing is training right now." if not others else
-                       f"None of these runs is training now; {others} other run(s) are queued or training.")
+                       f"None of these runs is training now; {count(others, 'other run')} "
+                       f"{'is' if others == 1 else 'are'} queued or training.")
             return
         if not services.worker_alive():
             st.warning("No worker is running, so queued runs wait. The app starts one when it can; "
                        "or start it yourself: `python -m ssrl_core worker`.")
         if others:
-            st.caption(f"Also on this server: {others} other run(s) queued or training, ahead of or beside these; "
+            st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")
         for r in runs:
             with st.container(border=True):
@@ -659,7 +660,7 @@ def probe_jobs_panel(runs: list[dict], key: str) -> None:
     def _poll() -> None:
         busy = [d for d in dirs if services.probe_job_running(d)]
         if busy:
-            st.info(f"Computing probes for {len(busy)} run(s) in the background; the charts update when done.",
+            st.info(f"Computing probes for {count(len(busy), 'run')} in the background; the charts update when done.",
                     icon=":material/hourglass_top:")
         elif st.session_state.get(f"{key}_was_busy"):
             st.session_state[f"{key}_was_busy"] = False
@@ -677,7 +678,7 @@ def start_probe_jobs(runs: list[dict], finetune: bool = False) -> None:
     refused = [(r, why) for r in runs if (why := services.start_probe_job(r["run_dir"], finetune=finetune))]
     if refused:
         st.session_state["_probe_jobs_refused"] = (
-            f"Not started for {len(refused)} of the {len(runs)} run(s): {refused[0][1]}. Click again in a few "
+            f"Not started for {len(refused)} of the {count(len(runs), 'run')}: {refused[0][1]}. Click again in a few "
             "minutes, when the jobs running now are done.")
     st.rerun()
 
@@ -758,7 +759,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
             st.rerun(scope="app")
         have = ("No run has finished yet" if not finished else
                 f"{finished} of the {need} finished runs this page needs are there")
-        st.info(f"{have}; {len(now)} run(s) queued or training:\n" + "\n".join(line(r) for r in now[:5])
+        st.info(f"{have}; {count(len(now), 'run')} queued or training:\n" + "\n".join(line(r) for r in now[:5])
                 + ("\n- …" if len(now) > 5 else "") + f"\n\n{what[0].upper() + what[1:]} when "
                 + ("it is" if need - finished == 1 else "they are") + " done: this page updates by itself.",
                 icon=":material/hourglass_top:")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import readouts, services, urlstate
 from app.images import grid
-from app.text import md
+from app.text import count, md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
 
 
@@ -81,7 +81,7 @@ with st.expander("Import your own images"):
         st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
                    f"{report['images']:,} images, "
                    + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
-                      if report["labelled"] else "unlabelled") + f"; {report['channels']} channel(s); "
+                      if report["labelled"] else "unlabelled") + f"; {count(report['channels'], 'channel')}; "
                    f"{report['train']:,} for training, {report['test']:,} held out for testing.")
     if made := report["name"] if report else outcome.get("same"):
         st.page_link("../pages/pretrain.py", label=f"Pretrain on {made}", icon=":material/model_training:",
@@ -90,7 +90,7 @@ with st.expander("Import your own images"):
         if report["unlabelled_reason"]:
             st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
         if report["skipped"]:
-            st.warning(f"Skipped {len(report['skipped'])} file(s):")
+            st.warning(f"Skipped {count(len(report['skipped']), 'file')}:")
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
 
 all_data = services.datasets()

@@ -4,6 +4,7 @@ supervised training from scratch), kNN accuracy as k varies, accuracy over pretr
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
+from app.text import count
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.probes import BUDGETS
 
@@ -165,8 +166,8 @@ if series:
     if ft_part or sup_part:
         what = " and ".join(w for w, rs in (("fine-tuning", ft_part), ("the supervised reference", sup_part)) if rs)
         st.caption(f":material/hourglass_top: {what[0].upper() + what[1:]} "
-                   f"{'are' if ft_part and sup_part else 'is'} partial for {len({r['id'] for r in ft_part + sup_part})} "
-                   "run(s): the curves end where the computed budgets end"
+                   f"{'are' if ft_part and sup_part else 'is'} partial for "
+                   f"{count(len({r['id'] for r in ft_part + sup_part}), 'run')}: the curves end where the computed budgets end"
                    + (" and fill in as the background job goes on." if ft_running else
                       "; the button below computes the rest."))
     if needs_ft and not ft_running:

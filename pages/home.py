@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import services, widgets
+from app.text import count
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -35,7 +36,8 @@ with c2:
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:
-        st.caption(f":material/hourglass_top: {ahead} run(s) are queued or training on this server now; "
+        st.caption(f":material/hourglass_top: {count(ahead, 'run')} {'is' if ahead == 1 else 'are'} queued or training "
+                   "on this server now; "
                    "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
                    "minute.")
     widgets.twin_link(cfg)

@@ -462,12 +462,14 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
         return False
     if yes:
         return True
+    from .text import count
+
     rows = [[r["id"], r["status"], r["method"], r["dataset"], r["nickname"] or ""] for r in runs]
     for row, mb in zip(rows, sizes or []):
         row.append(f"{mb:.1f} MB")
     for line in table(rows):
         print(line)
-    print(f"{len(runs)} run(s)" + (f", {sum(sizes):.1f} MB in their folders" if sizes else "")
+    print(count(len(runs), "run") + (f", {sum(sizes):.1f} MB in their folders" if sizes else "")
           + f": nothing {verb} yet; add --yes to go on")
     return False
 

@@ -35,6 +35,11 @@ def not_written(error: OSError, where: object) -> str:
     return f"{where} could not be written ({error.strerror or error}): check that the folder can be written"
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and the noun agreeing with it: "1 run", "3 runs", "1,438 images"."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def one_line(text: object) -> str:
     """``text`` as one line: line breaks, tabs and other control characters become spaces."""
     return "".join(c if c.isprintable() else " " for c in str(text))

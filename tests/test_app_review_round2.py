@@ -166,7 +166,7 @@ def test_a_lessons_panel_lists_its_own_runs_and_counts_the_others(monkeypatch):
     heads = [m.value for m in at.markdown if " — queued" in m.value]
     assert len(heads) == 3 and not any("byol" in h for h in heads)  # the lesson's three, not dave's
     assert heads[0].endswith("— queued, 2nd in line (1 ahead)")  # dave's run was queued first
-    assert "Also on this server: 1 other run(s) queued or training" in " ".join(c.value for c in at.caption)
+    assert "Also on this server: 1 other run queued or training" in " ".join(c.value for c in at.caption)
     store.request_cancel(next(r["id"] for r in store.list() if r["nickname"] == L.lesson_nickname(lesson)))
     at = open_page("lessons", lesson="tiny", hide="controls,nav")
     assert any("The lesson's run" in i.value and "was cancelled" in i.value for i in at.info)

@@ -92,7 +92,7 @@ def test_start_says_what_a_first_run_waits_for_and_offers_the_one_already_finish
     for n in range(3):  # and three runs ahead in the queue
         store.submit(RunConfig(dataset="digits", method="rotation", epochs=10, seed=n), nickname="cy")
     at = open_page()
-    assert "3 run(s) are queued or training" in " ".join(c.value for c in at.caption)
+    assert "3 runs are queued or training" in " ".join(c.value for c in at.caption)
     assert ("explore", f"run={done}") in page_links(at)
     # the sentence wraps in a caption; the link's label, one line, is short enough not to be cut
     assert f"Run {done} with these very settings and seed has finished (they give the same result)." in \

@@ -331,5 +331,5 @@ def test_probe_jobs_the_server_runs_at_once_are_capped(finished_run, monkeypatch
     assert "2 of the chosen runs lack probes" in warnings(at)
     at.button(key="eval_probe_missing").click().run()
     assert len(spawned) == 1, spawned
-    assert "Not started for 1 of the 2 run(s): 1 probe job(s) already run on this server" in warnings(at)
+    assert "Not started for 1 of the 2 runs: 1 probe job already runs on this server" in warnings(at)
     assert "SSRL_MAX_PROBE_JOBS" in warnings(at)

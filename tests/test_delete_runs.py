@@ -122,7 +122,7 @@ def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
     assert main(["delete", "--status", "failed,cancelled", "--older-than", "1"]) == 0
     out = capsys.readouterr().out
     assert {old_failed, old_cancelled} == {line.split()[0] for line in out.splitlines()[:-1]}
-    assert "2 run(s)" in out and "add --yes" in out and len(store.list()) == 5  # listed, nothing deleted
+    assert "2 runs" in out and "add --yes" in out and len(store.list()) == 5  # listed, nothing deleted
     assert main(["delete", "--status", "failed,cancelled", "--older-than", "1", "--yes"]) == 0
     assert {r["id"] for r in store.list()} == {new_failed, old_done, active}
     assert main(["delete", "--nickname", "bo", "--yes"]) == 0  # every ended run of bo's; the queued one stays

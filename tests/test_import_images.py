@@ -136,11 +136,11 @@ def test_a_set_imported_before_file_names_were_kept_still_loads_without_them(tmp
     ({f"pets/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
     ({f"outer/inner/cat/{i}.png": b"" for i in range(4)}, "only one class folder ('cat')"),
     ({f"outer/inner/cat/{i}.png": b"" for i in range(4)} | {"outer/cover.png": b""},
-     "only one class folder ('cat') besides 1 image(s) outside it"),
+     "only one class folder ('cat') besides 1 image outside it"),
     ({f"cat/{i}.png": b"" for i in range(4)} | {"cover.png": b""},
-     "only one class folder ('cat') besides 1 image(s) outside it"),
+     "only one class folder ('cat') besides 1 image outside it"),
     ({f"pets/cat/{i}.png": b"" for i in range(4)} | {"pets/cover.png": b""},
-     "only one class folder ('cat') besides 1 image(s) outside it"),
+     "only one class folder ('cat') besides 1 image outside it"),
 ])
 def test_an_unlabelled_import_says_why(tmp_path, members, words):
     members = {m: png((40 * i, 0, 0)) for i, m in enumerate(members)}

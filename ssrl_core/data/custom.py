@@ -49,7 +49,7 @@ import torch
 
 from .. import paths
 from ..locks import exclusive
-from ..text import not_written, one_line
+from ..text import count, not_written, one_line
 from .imageset import ImageSet, content_fingerprint, evaluation_caveats, stratified_split
 
 MAX_MEMBERS = 20_000
@@ -284,7 +284,7 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
     if names or (top and outside):  # cat/ and dog.png alike: one class folder, images beside it
         one, outside = (names[0], classes.count(None)) if names else (top[-1], outside)
         why = f"the archive has only one class folder ({one!r})" + (
-            f" besides {outside} image(s) outside it" if outside else "") + ", and one class cannot be classified"
+            f" besides {count(outside, 'image')} outside it" if outside else "") + ", and one class cannot be classified"
     elif top:
         why = (f"all the images are in one folder ({top[-1]!r}) with no class folders in it, and one class cannot "
                "be classified")
