@@ -80,7 +80,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
-    fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
                       yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
     return readable(fig)
 
@@ -149,9 +149,9 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     width = (1 - BARGAP) / len(series)  # each bar's share of a category's group, as Plotly lays them out
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
-        err = list(errors[i]) if errors is not None else []
+        err = list(errors[i]) if errors is not None else [None] * len(vals)
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
-        above = [bool(e) and v is not None for v, e in zip(vals, shown_err + [0] * len(vals))]  # labelled above
+        above = [bool(e) and v is not None for v, e in zip(vals, shown_err)]  # labelled above its whisker
         for j, v in enumerate(vals):
             if above[j]:
                 top = v + shown_err[j] if v >= 0 else v - shown_err[j]

@@ -495,5 +495,5 @@ def export_run(run: dict) -> dict[str, Path]:
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
     files = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
-    files["all"] = out.with_suffix(".zip")
+    files["all"] = zipped
     return files
