@@ -1,6 +1,6 @@
 """Shared fixtures: every test gets its own SSRL_HOME; numba's cache and the generated
-``shapes`` set are shared across the session, so UMAP compiles and shapes is drawn (about
-10 s each) once per test run, not once per test."""
+``shapes`` set are shared across the session, so UMAP compiles (about 10 s) and shapes is
+drawn (about 4 s) once per test run, not once per test."""
 from __future__ import annotations
 
 import os

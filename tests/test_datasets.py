@@ -32,6 +32,19 @@ def test_shapes_factors_and_determinism():
     assert (red[:, 0].amax((1, 2)) > red[:, 2].amax((1, 2)) + 100).all()
 
 
+def test_shapes_pixels_are_those_of_their_cache_version():
+    """A cached set is trusted by its VERSION: the same version must draw the same pixels on
+    every machine, or runs on shapes stop being comparable. The digest is of the images
+    drawn by version 1's first generator; a change of the drawing bumps VERSION instead."""
+    import hashlib
+
+    from ssrl_core.data.shapes import VERSION
+
+    images = generate_shapes(n=300, seed=3).images.numpy()
+    assert VERSION == 1
+    assert hashlib.sha256(images.tobytes()).hexdigest() == "d9b787d9a78f138f3859ce5f96996900432f4bf2d76bbc011a3143c81bc4814d"
+
+
 def test_shapes_cache_is_reused(tmp_path):
     first = load_shapes(tmp_path, n=200, seed=0)
     files = list(tmp_path.glob("*.pt"))

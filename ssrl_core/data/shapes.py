@@ -78,14 +78,16 @@ def generate_shapes(n: int = 10_000, seed: int = 0, size: int = 32, supersample:
 
     s = supersample
     grid = (np.arange(size * s, dtype=np.float32) + 0.5) / s  # pixel-centre coordinates
-    gy, gx = np.meshgrid(grid, grid, indexing="ij")
     images = np.empty((n, 3, size, size), dtype=np.uint8)
-    chunk = 500
+    # Small chunks stay in the CPU's cache, and the offsets from the centre are one row and
+    # one column per image, broadcast only where they are rotated: 4 s for the 10,000
+    # images where the whole grid per image took 11 to 16 s, with the same pixels.
+    chunk = 32
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
         m = sl.stop - sl.start
-        dx = (gx[None] - cx[sl, None, None]) / radius[sl, None, None]
-        dy = (gy[None] - cy[sl, None, None]) / radius[sl, None, None]
+        dx = (grid[None, None, :] - cx[sl, None, None]) / radius[sl, None, None]  # [m, 1, W]
+        dy = (grid[None, :, None] - cy[sl, None, None]) / radius[sl, None, None]  # [m, H, 1]
         th = np.deg2rad(rotation[sl])[:, None, None]
         u = np.cos(th) * dx + np.sin(th) * dy
         v = -(-np.sin(th) * dx + np.cos(th) * dy)  # image y points down; flip so shapes stand up
@@ -94,7 +96,7 @@ def generate_shapes(n: int = 10_000, seed: int = 0, size: int = 32, supersample:
             sel = shape[sl] == k
             if sel.any():
                 mask[sel] = _inside(k, u[sel], v[sel])
-        cover = mask.reshape(m, size, s, size, s).mean(axis=(2, 4))  # [m,H,W] in [0,1]
+        cover = mask.reshape(m, size, s, size, s).sum(axis=(2, 4), dtype=np.uint8) / (s * s)  # [m,H,W] in [0,1]
         rgb = _RGB[color[sl]][:, :, None, None]  # [m,3,1,1]
         img = BACKGROUND[None, :, None, None] * (1 - cover[:, None]) + rgb * cover[:, None]
         images[sl] = np.clip(np.round(img), 0, 255).astype(np.uint8)

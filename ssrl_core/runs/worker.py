@@ -26,6 +26,7 @@ from pathlib import Path
 from .. import paths
 from ..config import RunConfig
 from ..locks import lock_held, try_lock
+from ..text import not_written
 from ..train import Cancelled, Interrupted
 from .store import ClaimLost, Limits, RunStore
 
@@ -195,7 +196,7 @@ def explain_failure(exc: BaseException) -> str:
     if isinstance(exc, DatasetMissing):
         return f"dataset missing: {exc}"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"disk full while writing the run ({exc.filename or paths.ssrl_home()}): free some space and resubmit."
+        return f"disk full: {not_written(exc, exc.filename or paths.ssrl_home())}, then launch the run again."
     if isinstance(exc, ValueError):
         return f"invalid run: {exc}"
     return f"{type(exc).__name__}: {exc}"
