@@ -9,7 +9,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 
 from . import charts, readouts, services, widgets
-from .text import count
+from .text import agree, count
 
 ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
 VERDICT_TEXT = {
@@ -136,9 +136,9 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
         st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs")
     if to_train:
         said = ([f"{count(len(reused), 'finished run')} with identical configs "
-                 f"{'is' if len(reused) == 1 else 'are'} reused"] if reused else []) + (
-            [f"{count(len(resumed), 'cancelled run')} {'continues' if len(resumed) == 1 else 'continue'} from "
-             f"{'its' if len(resumed) == 1 else 'their'} last finished epoch"] if resumed else [])
+                 f"{agree(len(reused), 'is', 'are')} reused"] if reused else []) + (
+            [f"{count(len(resumed), 'cancelled run')} {agree(len(resumed), 'continues', 'continue')} from "
+             f"{agree(len(resumed), 'its', 'their')} last finished epoch"] if resumed else [])
         note = f" ({'; '.join(said)})" if said else ""
         if st.button(f"Launch this lesson: train {count(len(to_train), 'run')}", type="primary", key="lesson_launch",
                      help="Queues the lesson's runs for the background worker." + note):

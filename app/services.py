@@ -16,7 +16,7 @@ from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import ACTIVE, RunStore
-from ssrl_core.text import count, not_written, said
+from ssrl_core.text import agree, count, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
@@ -202,7 +202,7 @@ def start_probe_job(run_dir: str, finetune: bool = False) -> str | None:
         if probe_job_running(run_dir):
             return None
         if limit and running_jobs() >= limit:
-            return (f"{count(limit, 'probe job')} already run{'s' if limit == 1 else ''} on this server, the most it "
+            return (f"{count(limit, 'probe job')} already {agree(limit, 'runs', 'run')} on this server, the most it "
                     "runs at once (SSRL_MAX_PROBE_JOBS)")
         mark_job_pending(Path(run_dir))
     spawn_detached(["-m", "ssrl_core.evaluate.suite", run_dir, *(["--finetune"] if finetune else [])], "probes.log")

@@ -16,7 +16,7 @@ from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import in_line
 
 from . import charts, services, urlstate
-from .text import count, md, one_line
+from .text import agree, count, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -322,7 +322,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         if not runs:
             st.caption("Nothing is training right now." if not others else
                        f"None of these runs is training now; {count(others, 'other run')} "
-                       f"{'is' if others == 1 else 'are'} queued or training.")
+                       f"{agree(others, 'is', 'are')} queued or training.")
             return
         if not services.worker_alive():
             st.warning("No worker is running, so queued runs wait. The app starts one when it can; "
@@ -731,8 +731,8 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     if not store.count(services.ACTIVE):
         st.info(("No finished runs yet." if not finished else
                  f"This page needs {need} finished runs; there is {finished} so far.")
-                + f" Launch {'one' if need - finished == 1 else 'them'} on the Pretrain page; {what} when "
-                + ("it is" if need - finished == 1 else "they are") + " done.")
+                + f" Launch {agree(need - finished, 'one', 'them')} on the Pretrain page; {what} when "
+                + agree(need - finished, "it is", "they are") + " done.")
         st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:",
                      query_params=urlstate.carried())
         st.stop()
@@ -761,7 +761,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
                 f"{finished} of the {need} finished runs this page needs are there")
         st.info(f"{have}; {count(len(now), 'run')} queued or training:\n" + "\n".join(line(r) for r in now[:5])
                 + ("\n- …" if len(now) > 5 else "") + f"\n\n{what[0].upper() + what[1:]} when "
-                + ("it is" if need - finished == 1 else "they are") + " done: this page updates by itself.",
+                + agree(need - finished, "it is", "they are") + " done: this page updates by itself.",
                 icon=":material/hourglass_top:")
         st.page_link("../pages/pretrain.py", label="Watch the training on Pretrain", icon=":material/model_training:",
                      query_params=urlstate.carried())

@@ -35,9 +35,14 @@ def not_written(error: OSError, where: object) -> str:
     return f"{where} could not be written ({error.strerror or error}): check that the folder can be written"
 
 
+def agree(n: int, one: str, many: str) -> str:
+    """The word agreeing with a count of ``n``: ``agree(n, "is", "are")``."""
+    return one if n == 1 else many
+
+
 def count(n: int, word: str, plural: str | None = None) -> str:
     """``n`` and the noun agreeing with it: "1 run", "3 runs", "1,438 images"."""
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+    return f"{n:,} {agree(n, word, plural or word + 's')}"
 
 
 def one_line(text: object) -> str:
