@@ -455,6 +455,21 @@ def size_text(path: Path) -> str:
     return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} kB"
 
 
+def _move_in(new: Path, out: Path) -> None:
+    """Put the folder ``new`` in the place of ``out``, each file by an atomic rename: a session
+    listing or reading ``out`` meanwhile finds every file whole, old or new, never missing
+    (removing ``out`` first left a moment with no export at all)."""
+    if not out.exists():
+        new.rename(out)
+        return
+    names = {f.name for f in new.iterdir()}
+    for name in names:
+        os.replace(new / name, out / name)
+    for f in out.iterdir():
+        if f.name not in names and f.is_file():  # what the newer export no longer has
+            f.unlink()
+
+
 def export_run(run: dict) -> dict[str, Path]:
     """The export of a finished run (``ssrl_core.runs.export``) in SSRL_HOME/exports/ID,
     written once (again when the run's summary is newer), plus ID.zip of all of it.
@@ -487,8 +502,7 @@ def export_run(run: dict) -> dict[str, Path]:
                 try:
                     export(run["run_dir"], tmp / out.name, run=run, dataset=ds)
                     shutil.make_archive(str(tmp / out.name), "zip", root_dir=tmp / out.name)
-                    shutil.rmtree(out, ignore_errors=True)
-                    (tmp / out.name).rename(out)
+                    _move_in(tmp / out.name, out)
                     os.replace(tmp / zipped.name, zipped)
                 except OSError as e:
                     raise ValueError(f"nothing of it is kept: {not_written(e, out.parent)}, then try again") from None

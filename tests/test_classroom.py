@@ -3,6 +3,7 @@ gallery, and the export of a finished run (library, CLI and the Explore download
 import csv
 import json
 import shlex
+from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
@@ -238,6 +239,52 @@ def test_an_export_cut_short_by_a_full_disk_is_said_and_never_served_as_complete
 
     delete_run(RunStore(), rid)
     assert not list((ssrl_home / "exports").iterdir())  # deleting the run leaves nothing of its export
+
+
+def test_an_export_rewritten_for_a_newer_summary_is_never_missing_to_a_session_reading_it(finished_run, ssrl_home,
+                                                                                          tmp_path):
+    """A probe rewrites a run's summary, so the next export is written again; it used to
+    delete the old folder before moving the new one in, and a session listing or
+    downloading it meanwhile found no export. Now each file is replaced whole in place."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from app import services
+
+    run = RunStore().get(finished_run("simclr"))
+    files = services.export_run(run)
+    out, names = files["run_card.json"].parent, sorted(n for n in files if n != "all")
+    stop = tmp_path / "stop"
+    # another session, as the Explore page reads an export: list the folder, read a file; in
+    # a process of its own, so it polls as fast as it can without slowing the writer
+    reader = subprocess.Popen([sys.executable, "-c", f"""
+import os, pathlib
+out, stop, seen, bad = pathlib.Path({str(out)!r}), pathlib.Path({str(stop)!r}), 0, set()
+print("reading", flush=True)
+while not stop.exists():
+    try:
+        listed = sorted(os.listdir(out))
+        (out / "run_card.json").read_bytes()
+    except FileNotFoundError as e:
+        listed = ["missing: " + str(e.filename)]
+    seen += 1
+    if listed != {names!r}:
+        bad.add(str(listed))
+print(seen, sorted(bad))
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline() == "reading\n"
+        summary = Path(run["run_dir"]) / "summary.json"
+        os.utime(summary, (time.time() + 5, time.time() + 5))  # a probe wrote it after the export
+        before = (out / "run_card.json").stat().st_mtime_ns
+        services.export_run(run)
+        assert (out / "run_card.json").stat().st_mtime_ns != before  # written again
+    finally:
+        stop.touch()
+        seen, bad = reader.communicate(timeout=60)[0].split(" ", 1)
+    assert int(seen) > 100 and bad.strip() == "[]", bad
 
 
 # -- Export --------------------------------------------------------------------------------
