@@ -212,12 +212,20 @@ def toggle(label: str, *, key: str, param: str, default: bool, hide: bool = Fals
 
 
 def number_input(label: str, lo: float, hi: float, default: float, step: float, *, key: str, param: str,
-                 hide: bool = False, container=None, **kwargs) -> float:
+                 problems: list[str], hide: bool = False, container=None, **kwargs) -> float:
     """``st.number_input`` starting at ``?param=`` (whole numbers when ``default`` and
-    ``step`` are ints); not drawn when ``hide``."""
+    ``step`` are ints); not drawn when ``hide``. A value outside ``lo``–``hi`` is returned
+    as typed, and ``problems`` gets a sentence saying so: the box itself has no bounds,
+    because the browser keeps a bounded box's last valid value when one outside is typed
+    (with a red note the page never hears of), and a Launch then used that value."""
     whole = isinstance(default, int) and isinstance(step, int)
     value = read(param, integer(int(lo), int(hi)) if whole else number(lo, hi), default)
     if not hide:
-        value = (container or st).number_input(label, lo, hi, value, step, key=key, **kwargs)
+        value = (container or st).number_input(label, value=value, step=step, key=key, **kwargs)
+    if not lo <= value <= hi:  # also nan
+        show = "d" if whole else "g"
+        problems.append(f"{label} must be from {lo:{show}} to {hi:{show}}; the box says {value:{show}}: type a "
+                        "number in that range")
+        return value
     write(param, value, default)
     return value

@@ -11,7 +11,7 @@ import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
-from ssrl_core.pretext import METHODS, option_range
+from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import in_line
 
@@ -136,16 +136,15 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
                 if k in sized:
                     h = f"{h} Default here {v}, scaled to this dataset's size (built-in sets: {method_cls.defaults[k]})."
                 start = linked.get(k, v)
-                # the form's bounds are inclusive, so an open end (temperature above 0) is reachable
-                # here and refused by the launch check, which says why
-                lo, hi, _, _ = option_range(method_cls.name, k) or (None, None, None, None)
-                bounds = {"min_value": lo, "max_value": hi}
+                # no bounds on the boxes: the browser would keep a bounded box's last valid value when
+                # one outside is typed, and Launch use it without a word; the launch check says why
+                # a value outside the allowed range (the help above names it) is refused
                 if isinstance(v, bool):
                     val = st.checkbox(k, start, key=f"{key}_{k}", help=h)
                 elif isinstance(v, int):
-                    val = st.number_input(k, value=start, step=1, key=f"{key}_{k}", help=h, **bounds)
+                    val = st.number_input(k, value=start, step=1, key=f"{key}_{k}", help=h)
                 elif isinstance(v, float):
-                    val = st.number_input(k, value=float(start), format="%.4g", key=f"{key}_{k}", help=h, **bounds)
+                    val = st.number_input(k, value=float(start), format="%.4g", key=f"{key}_{k}", help=h)
                 elif k in method_cls.option_choices:
                     choices = list(method_cls.option_choices[k])
                     val = st.selectbox(k, choices, index=choices.index(start), key=f"{key}_{k}", help=h)
@@ -154,7 +153,12 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
                 if val != v:
                     options[k] = val
     if param:
-        urlstate.write(param, options_text(options), "")
+        try:
+            method_cls.validate_options(options)
+        except ValueError:  # the launch check says why; in the link it would only come back "ignored"
+            pass
+        else:
+            urlstate.write(param, options_text(options), "")
     return options
 
 

@@ -68,18 +68,19 @@ with left:
                                                         "auto — cnn-small on CPU, resnet18 on a GPU") if e == "auto"
                                  else f"{e} — {ENCODERS[e]}")
     c1, c2 = st.columns(2)
+    out_of_range: list[str] = []  # the boxes' values outside the form's bounds, said before Launch
     epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key=f"{pt}_epochs", param="epochs", hide=not controls,
-                                   container=c1)
+                                   container=c1, problems=out_of_range)
     show_advanced = controls and advanced
     batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"{pt}_batch_{dataset}",
-                                  param="batch", hide=not show_advanced, container=c2,
+                                  param="batch", hide=not show_advanced, container=c2, problems=out_of_range,
                                   help="images per optimiser step; small sets default to small batches, so that "
                                        "a few epochs still make many steps")
     c3, c4 = st.columns(2)
     lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key=f"{pt}_lr", param="lr", hide=not show_advanced,
-                               container=c3, format="%.5f")
+                               container=c3, format="%.5f", problems=out_of_range)
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"{pt}_seed", param="seed", hide=not show_advanced,
-                                 container=c4)
+                                 container=c4, problems=out_of_range)
     sized = default_options(dataset, method)  # an imported set's defaults fit its size; keyed per set, as the batch
     options = widgets.method_options(METHODS[method], key=f"{pt}_opt_{method}" + (f"_{dataset}" if sized else ""),
                                      param="options", hide=not show_advanced, sized=sized)
@@ -92,12 +93,12 @@ with left:
         st.caption(f"{METHODS[method].summary}.")
 
     # what Launch would refuse, said before it is pressed (a missing dataset is not: Launch tries its download)
-    cfg, problem = None, data_error
+    cfg, problem = None, data_error or (out_of_range[0] if out_of_range else None)
     try:
         cfg = RunConfig(dataset=dataset, method=method, augment=spec, encoder=encoder, epochs=int(epochs),
                         batch_size=int(batch), lr=float(lr), seed=int(seed), options=options)
     except ValueError as e:
-        problem = str(e)
+        problem = problem or str(e)
     if cfg is not None and shape and not problem:
         problem = services.refusal(dataset, method, encoder, json.dumps(options, sort_keys=True), shape)
     cautions: list[str] = []

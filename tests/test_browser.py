@@ -408,6 +408,23 @@ def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
     assert [r["id"] for r in store.list()] == [i for i in ids if i != picked]
 
 
+def test_a_number_outside_the_forms_range_is_said_and_not_launched(app_url_no_worker, page):
+    """A bounded box in the browser keeps its last valid value when one outside is typed (with
+    a red note the server never hears of): Launch trained 10 epochs while the box showed 100000."""
+    page.goto(app_url_no_worker + "/pretrain")
+    page.get_by_role("button", name="Launch").wait_for()
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("100000")
+    epochs.press("Enter")
+    page.get_by_text("Can't launch: Epochs must be from 0 to 1000; the box says 100000").wait_for()
+    assert page.get_by_role("button", name="Launch").is_disabled()
+    assert RunStore().list() == []
+    epochs.fill("1000")
+    epochs.press("Enter")
+    page.get_by_text("Can't launch").wait_for(state="detached")
+    assert page.get_by_role("button", name="Launch").is_enabled()
+
+
 def test_the_data_page_shows_the_set_it_just_imported_and_moves_off_it(app_url_no_worker, page, tmp_path):
     """After Import the page opens on the new set: its Dataset box must say so too (it kept
     showing the set before, digits, and picking digits then changed nothing)."""
