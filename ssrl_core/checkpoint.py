@@ -5,12 +5,13 @@ run being continued can start over, a finished run's weights are its result)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from safetensors import safe_open
+
+from .runs.artifacts import write_whole
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, meta: dict,
@@ -27,9 +28,10 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
     for k, v in (extra or {}).items():
         tensors[f"extra.{k}"] = v.contiguous().cpu()
     metadata = {"meta": json.dumps(meta), "param_groups": json.dumps(groups)}
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    # serialised here and written by Python, so a failed write is an OSError with its errno and path
+    # (safetensors' own writer raised its SafetensorError: a full disk read as a crash)
+    data = save(tensors, metadata=metadata)
+    write_whole(path, lambda f: f.write(data))
 
 
 def read_meta(path: Path) -> dict:

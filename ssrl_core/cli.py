@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "says); its warnings (options degenerate on this training set and batch) go "
                                    "to stderr and the run trains.")
     _run_flags(p)
-    p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json)")
+    p.add_argument("--out", required=True, help="run folder to write (checkpoint, embeddings, maps, summary.json): "
+                   "a new or empty folder, or this run's own folder to continue it from its last epoch")
     p.add_argument("--no-umap", action="store_true",
                    help="skip the UMAP maps: the PCA map only, and no map-evolution frames")
 
@@ -315,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"error: {said(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; 130 as a shell reports it
+        hint = (f": the same command continues from the last finished epoch (its checkpoint is in {args.out})"
+                if args.command == "train" else "")
+        print(f"interrupted{hint}", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # stdout piped into a reader that stopped early (`runs --json | head`): not an error
         # of ours; point stdout at nothing so that Python's flush at exit does not fail on the pipe again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -333,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def out_folder(path: str, flag: str = "--out") -> Path:
     """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced)."""
+    if not path.strip():
+        raise ValueError(f"{flag} is empty: give the path of a folder to write into (it is made when missing)")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{flag} {path} is a file, not a folder: give the path of a folder to write into "
@@ -349,11 +357,19 @@ def warn(warnings: list[str]) -> None:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
+    from .evaluate.epochs import EPOCHS_LOG
+    from .runs import artifacts as art
     from .runs.execute import execute
     from .train import preflight
 
     cfg = _config(args)
     out = out_folder(args.out)
+    if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
+        theirs = sorted(p.name for p in out.iterdir())
+        if theirs:  # the run's files would land among them, replacing any of the same names
+            raise ValueError(f"--out {out} holds files of its own and no run ({', '.join(theirs[:3])}"
+                             f"{', …' if len(theirs) > 3 else ''}): give a new or empty folder (or a run's "
+                             "folder, to continue that run); nothing was written")
     # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
     # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
     warn(preflight(cfg, here=True))
@@ -548,8 +564,8 @@ def cmd_worker(args) -> int:
     if (args.backend or backend()) == "ray":
         if args.slot is not None:
             raise ValueError("--slot is for local workers; the Ray dispatcher has no slot (one per SSRL_HOME)")
-        if args.cpus_per_run is not None and args.cpus_per_run <= 0:
-            raise ValueError(f"--cpus-per-run must be more than 0, got {args.cpus_per_run}")
+        if args.cpus_per_run is not None and not 0 < args.cpus_per_run < float("inf"):  # also nan
+            raise ValueError(f"--cpus-per-run must be a number of CPUs more than 0, got {args.cpus_per_run:g}")
         return Dispatcher(cpus_per_run=args.cpus_per_run).serve(once=args.once, idle_exit_s=args.idle_exit)
     if args.slot is not None and not 0 <= args.slot < worker_count():
         raise ValueError(f"--slot must be from 0 to {worker_count() - 1} (SSRL_WORKERS={worker_count()}), got {args.slot}")

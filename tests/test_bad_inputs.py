@@ -1,6 +1,7 @@
 """Bad input on every surface (links, the command line, files a user hands in): a message
 that says what was wrong and what to do, never a traceback, nothing lost or misplaced."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,96 @@ def test_a_damaged_checkpoint_is_never_advised_away_from_a_finished_run(finished
     with pytest.raises(ValueError, match="not a readable safetensors checkpoint .*: delete it to "
                                           "start the run over"):
         pretrain(RunConfig(dataset="digits", method="rotation", epochs=1), tmp_path)
+
+
+def test_out_holding_files_of_its_own_or_a_run_is_refused_and_left_as_it_was(capsys, finished_run, tmp_path):
+    """train wrote a run among a folder's own files (replacing a config.json or metrics.json
+    of the same name), and export into another run's folder replaced its checkpoint."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text("my notes")
+    rc, err = _cli(capsys, "train", "--dataset", "digits", "--method", "random", "--epochs", "0", "--out", str(mine))
+    assert rc == 2 and err == (f"error: --out {mine} holds files of its own and no run (config.json): give a new or "
+                               "empty folder (or a run's folder, to continue that run); nothing was written\n")
+    assert [p.name for p in mine.iterdir()] == ["config.json"] and (mine / "config.json").read_text() == "my notes"
+    for command in (["train", "--dataset", "digits", "--method", "random", "--epochs", "0"],
+                    ["export", "--run", finished_run("random")]):
+        rc, err = _cli(capsys, *command, "--out", " ")
+        assert rc == 2 and "--out is empty: give the path of a folder" in err, err  # not the current folder
+    other = RunStore().get(finished_run("random"))["run_dir"]
+    before = {p.name: p.read_bytes() for p in Path(other).iterdir() if p.is_file()}
+    rc, err = _cli(capsys, "export", "--run", finished_run("random"), "--out", other)
+    assert rc == 2 and err == (f"error: {other} holds a run (its config.json), whose checkpoint the export would "
+                               "replace: give a new folder for the export; nothing was written\n")
+    assert {p.name: p.read_bytes() for p in Path(other).iterdir() if p.is_file()} == before
+
+
+def test_a_full_disk_while_training_is_said_and_leaves_no_half_file(capsys, tmp_path, monkeypatch):
+    """numpy reports a short write as "N requested and M written", without an errno: the CLI
+    said "check the path and its permissions" and left half of embeddings.npy behind."""
+    import numpy as np
+
+    save = np.save
+
+    def full(file, array, *args, **kwargs):
+        if "embeddings" not in getattr(file, "name", str(file)):
+            return save(file, array, *args, **kwargs)
+        file.write(b"\x93NUMPY" + b"0" * 100)  # the start of it, then the disk is full
+        raise OSError(f"{array.nbytes} requested and 106 written")
+
+    monkeypatch.setattr(np, "save", full)
+    out = tmp_path / "run"
+    rc, err = _cli(capsys, "train", "--dataset", "digits", "--method", "random", "--epochs", "0", "--evaluation",
+                   "basic", "--out", str(out))
+    assert rc == 2 and err == (f"error: the disk holding {out / 'embeddings.npy'} is full: free some space there "
+                               "(deleting ended runs frees the most), then try again\n")
+    assert not (out / "embeddings.npy").exists() and not list(out.glob("*.tmp*"))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_an_os_error_naming_its_path(tmp_path):
+    """safetensors' own writer raised a SafetensorError: a full disk or a folder without write
+    permission read as a crash (a traceback from the CLI, "SafetensorError" from the worker)."""
+    import errno
+
+    import torch
+
+    from ssrl_core.checkpoint import save_checkpoint
+    from ssrl_core.runs import artifacts as art
+
+    path = tmp_path / "gone" / "checkpoint.safetensors"
+    with pytest.raises(OSError) as e:
+        save_checkpoint(path, torch.nn.Linear(2, 2), None, {"epoch": 1})
+    assert e.value.errno == errno.ENOENT and str(path.parent) in str(e.value.filename)
+    if _cannot_write("/sys"):  # a folder no one may write into here, root included (chmod stops no root)
+        with pytest.raises(PermissionError) as e:
+            art.check_writable(Path("/sys"))
+        assert e.value.filename == "/sys"
+
+
+def _cannot_write(folder: str) -> bool:
+    import tempfile
+
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+        return False
+    except OSError:
+        return True
+
+
+def test_ctrl_c_during_train_is_one_line_saying_how_to_continue(capsys, tmp_path, monkeypatch):
+    from ssrl_core.runs import execute
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execute, "execute", interrupted)
+    out = tmp_path / "run"
+    rc, err = _cli(capsys, "train", "--dataset", "digits", "--method", "random", "--epochs", "1", "--out", str(out))
+    assert rc == 130 and err == ("interrupted: the same command continues from the last finished epoch (its "
+                                 f"checkpoint is in {out})\n")
+
+
+def test_a_ray_dispatcher_cpus_per_run_that_is_no_number_of_cpus_is_refused(capsys):
+    for value in ("0", "nan", "inf"):  # nan failed inside Ray, inf was taken: no run could be scheduled
+        rc, err = _cli(capsys, "worker", "--backend", "ray", "--cpus-per-run", value)
+        assert rc == 2 and f"--cpus-per-run must be a number of CPUs more than 0, got {value}" in err, err

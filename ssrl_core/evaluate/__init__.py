@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from ..runs import artifacts as art
 from .collapse import collapse_stats
@@ -30,8 +29,8 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     t0 = time.perf_counter()
     emit({"kind": "phase", "phase": "embedding"})
     feats = embed(trained.method.encoder, ds.images, trained.device)
-    np.save(run_dir / art.EMBEDDINGS, feats)
-    np.save(run_dir / art.MAP_PCA, pca_2d(feats))
+    art.save_npy(run_dir / art.EMBEDDINGS, feats)
+    art.save_npy(run_dir / art.MAP_PCA, pca_2d(feats))
 
     head = trained.method.embedder()
     z = embed_features(head, feats, trained.device) if head is not None else None
@@ -54,7 +53,7 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     if with_umap:
         emit({"kind": "phase", "phase": "umap"})
         t2 = time.perf_counter()
-        np.save(run_dir / art.MAP_UMAP, umap_2d(feats, seed=trained.config.seed))
+        art.save_npy(run_dir / art.MAP_UMAP, umap_2d(feats, seed=trained.config.seed))
         metrics["umap_seconds"] = round(time.perf_counter() - t2, 3)
         art.write_json(run_dir / art.METRICS, metrics)
     metrics["eval_seconds"] = round(time.perf_counter() - t0, 3)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..runs import artifacts as art
 from .collapse import collapse_stats
 from .embed import embed, embed_features
 from .knn import knn_accuracy
@@ -89,7 +90,7 @@ class EpochProbe:
         self.dir = Path(run_dir)
         self.keep = snapshot_epochs(epochs)
         (self.dir / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
-        np.save(self.dir / SNAPSHOTS / "rows.npy", self.rows)
+        art.save_npy(self.dir / SNAPSHOTS / "rows.npy", self.rows)
 
     def start(self, start_epoch: int) -> None:
         """Forget records after ``start_epoch``, the last epoch the checkpoint holds (the ones
@@ -110,7 +111,7 @@ class EpochProbe:
             out["epoch_knn"] = knn_accuracy(f[: self.n_mem], self.labels[: self.n_mem], f[self.n_mem :],
                                             self.labels[self.n_mem :], self.num_classes)
         if epoch in self.keep:
-            np.save(self.dir / SNAPSHOTS / f"e{epoch:05d}.npy", f.astype(np.float16))
+            art.save_npy(self.dir / SNAPSHOTS / f"e{epoch:05d}.npy", f.astype(np.float16))
         with open(self.dir / EPOCHS_LOG, "a") as fh:
             fh.write(json.dumps({**(record or {}), "epoch": epoch, **out}) + "\n")
         return out
@@ -142,9 +143,8 @@ def evolution_maps(run_dir: Path, seed: int = 0, on_epoch=None) -> dict[int, np.
         prev = m
         if on_epoch:
             on_epoch(epoch)
-    tmp = d / "maps.tmp.npz"
-    np.savez(tmp, epochs=np.array(sorted(maps)), maps=np.stack([maps[e] for e in sorted(maps)]))
-    tmp.replace(d / MAPS)
+    art.write_whole(d / MAPS, lambda f: np.savez(f, epochs=np.array(sorted(maps)),
+                                                 maps=np.stack([maps[e] for e in sorted(maps)])))
     return maps
 
 

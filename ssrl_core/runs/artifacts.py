@@ -18,10 +18,12 @@ folders written before keep an ``index.faiss`` that nothing reads any more.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import numpy as np
 
@@ -49,10 +51,42 @@ def forget_evaluation(run_dir: Path) -> None:
         (Path(run_dir) / name).unlink(missing_ok=True)
 
 
-def write_json(path: Path, obj) -> None:
+def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` with ``write(file)`` into a temporary file beside it, moved into place
+    once complete: a write cut short (a full disk) leaves neither half a file nor the
+    temporary one. A full disk raises OSError(ENOSPC) naming ``path``, also where numpy
+    reports its short write without an errno ("N requested and M written")."""
+    path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is None and "requested and" in str(e):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
+
+
+def check_writable(folder: Path) -> None:
+    """OSError naming ``folder`` when a file cannot be made in it (permissions, a read-only
+    disk): said before the work whose results go there, not after it."""
+    import tempfile
+
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(folder)) from None
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` written whole (``write_whole``)."""
+    write_whole(path, lambda f: np.save(f, array))
+
+
+def write_json(path: Path, obj) -> None:
+    write_whole(path, lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True).encode()))
 
 
 def read_json(path: Path) -> dict | None:

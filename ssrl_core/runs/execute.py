@@ -30,6 +30,7 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     full = cfg.evaluation == "full"
     with_umap = with_umap and full
     run_dir.mkdir(parents=True, exist_ok=True)
+    art.check_writable(run_dir)  # said now, not when the first checkpoint is written after an epoch
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
     art.record_dataset(run_dir, trained.dataset)  # before the maps: pages showing them check it

@@ -307,6 +307,9 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     cols = embedding_table(run_dir, dataset)
     if out.resolve() == run_dir.resolve():
         raise ValueError("--out must be a new folder, not the run folder itself")
+    if (out / art.CONFIG).exists():
+        raise ValueError(f"{out} holds a run (its {art.CONFIG}), whose checkpoint the export would replace: "
+                         "give a new folder for the export; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
     files = []
     art.write_json(out / "run_card.json", card)
