@@ -9,8 +9,16 @@ from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_d
 
 
 def import_clicked() -> None:
-    """The Import button: import the chosen archive; only this attempt's outcome is kept."""
+    """The Import button: import the chosen archive; only this attempt's outcome is kept, with the file it is
+    about (another file chosen, the outcome goes: it described that file)."""
     ss = st.session_state
+    outcome = _import(ss)
+    outcome["file"] = ss["data_upload"].file_id
+    ss["data_import_outcome"] = outcome
+
+
+def _import(ss) -> dict:
+    """The outcome of importing the chosen archive under the typed name."""
     name = ss.get("data_import_name", "").strip()
     tick = f"data_import_replace_{name}"  # ticked for this very name, or it does not count
     replace = bool(ss.get(tick)) and name in custom_datasets()
@@ -20,21 +28,20 @@ def import_clicked() -> None:
         report = services.import_archive(ss["data_upload"], name, ss["data_import_size"], replace=replace)
     except NameTaken as e:
         free = ss["data_import_name"] = ss["data_import_suggested"] = suggest_name(e.name)
-        ss["data_import_outcome"] = {"error": (
+        return {"error": (
             f"a dataset named '{e.name}' was imported before; nothing was changed. The name box now holds "
             f"'{free}', which is free: click Import to import under it. To overwrite '{e.name}' instead, type "
             f"its name back and tick *Replace the dataset '{e.name}' imported before*.")}
     except SameImages as e:  # the class's zip, imported by a classmate: the page opens on theirs
         open_on(e.existing)
-        ss["data_import_outcome"] = {"same": e.existing, "said": (
+        return {"same": e.existing, "said": (
             f"**{md(e.existing)}** holds these images already: the same {e.images:,} images at {e.size} px, with "
             f"the same labels and split. Nothing was imported; the page now shows **{md(e.existing)}**. (At another "
             "resolution they would make a new set.)")}
     except ValueError as e:
-        ss["data_import_outcome"] = {"error": md(e)}  # it names the archive's members
-    else:
-        open_on(report["name"])
-        ss["data_import_outcome"] = {"report": report, "replaced": replace, "archive": ss.get("data_import_for")}
+        return {"error": md(e)}  # it names the archive's members
+    open_on(report["name"])
+    return {"report": report, "replaced": replace}
 
 
 def open_on(name: str) -> None:
@@ -62,8 +69,10 @@ with st.expander("Import your own images"):
                              help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
     c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
     outcome = st.session_state.get("data_import_outcome") or {}
-    just_done = ("report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
-                 and outcome.get("archive") == st.session_state.get("data_import_for"))
+    if outcome.get("file") != (upload.file_id if upload else None):
+        # another file chosen, or none: the outcome described the file before (a file's id is new at every upload)
+        outcome = st.session_state["data_import_outcome"] = {}
+    just_done = "report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
     if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
         st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
                     help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "

@@ -215,6 +215,36 @@ def test_data_page_names_the_import_after_the_zip(tmp_path):
     assert at.text_input(key="data_import_name").value == "trip"  # a typed name is kept
 
 
+
+def test_an_import_outcome_goes_when_another_file_is_chosen_or_the_file_is_removed(tmp_path):
+    """An outcome describes the file it was about: another file chosen (even one of the same name and
+    size), or the file removed, it goes; the browser showed the previous archive's error under Import."""
+    from .test_import_images import make_zip, png
+
+    good = make_zip(tmp_path / "good.zip", {"cat/1.png": png(), "dog/1.png": png((0, 0, 255))}).read_bytes()
+    bad = b"just some text".ljust(len(good), b".")  # the same name and size as good.zip below
+    at = open_page("data")
+    uploader = lambda: at.file_uploader(key="data_upload")  # noqa: E731
+    uploader().set_value(("good.zip", bad, "application/zip")).run()
+    at.button(key="data_import").click().run()
+    assert at.error[0].value.startswith("Not imported: not a readable zip archive")
+    at.text_input(key="data_import_name").input("pets").run()  # a rerun on the same file keeps it
+    assert at.error[0].value.startswith("Not imported: not a readable zip archive")
+
+    uploader().set_value(("good.zip", good, "application/zip")).run()
+    assert not at.error and not at.success and not at.button(key="data_import").disabled
+    at.button(key="data_import").click().run()
+    assert not at.error and at.success[0].value.startswith("Imported **pets**")
+
+    uploader().set_value(("bad.zip", b"more text", "application/zip")).run()  # the success was good.zip's
+    assert not at.success and not at.error and not at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("notes").run()  # typed, "pets" was kept
+    at.button(key="data_import").click().run()
+    assert at.error[0].value.startswith("Not imported: not a readable zip archive")
+    uploader().set_value(None).run()  # removed: nothing is left to describe
+    assert not at.error and not at.success and at.button(key="data_import").disabled
+
+
 # ----------------------------------------------------------------------------- 4. tiny sets, oversized batches
 
 

@@ -206,6 +206,22 @@ def test_pixel_bombs_are_skipped_without_decoding(tmp_path, monkeypatch):
     assert report.images == 1 and "than the limit of 10,000" in report.skipped[0]["reason"]
 
 
+
+def test_an_uploaded_query_that_is_no_image_or_too_large_is_told_in_a_sentence(monkeypatch):
+    """Explore's "your own image": what is wrong and what to do, without Python's exception class."""
+    from ssrl_core.evaluate.retrieval import query_tensor
+
+    assert query_tensor(png(size=(50, 40)), 1, 16).shape == (1, 1, 16, 16)
+    for data in (b"not an image", png()[:40]):  # no image at all; a truncated one
+        with pytest.raises(ValueError) as e:
+            query_tensor(data, 3, 32)
+        assert str(e.value) == "This file is not an image that can be read: upload a PNG or JPEG."
+    monkeypatch.setattr(custom, "MAX_PIXELS", 10_000)
+    with pytest.raises(ValueError) as e:
+        query_tensor(png(size=(400, 300)), 3, 32)
+    assert str(e.value) == "The image has more pixels than the limit of 10,000: upload a smaller image."
+
+
 @pytest.mark.parametrize("member, words", [
     ("/etc/evil.png", "absolute path"),
     ("C:/evil.png", "absolute path"),

@@ -219,6 +219,10 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+class TooManyPixels(ValueError):
+    """An image over ``MAX_PIXELS``: refused before it is decoded (a pixel bomb)."""
+
+
 def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale."""
     from PIL import Image, ImageOps
@@ -229,10 +233,11 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
         try:
             opened = Image.open(io.BytesIO(data))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ValueError(f"the image has more pixels than the limit of {MAX_PIXELS:,}") from None
+            raise TooManyPixels(f"the image has more pixels than the limit of {MAX_PIXELS:,}") from None
         with opened as im:
             if im.width * im.height > MAX_PIXELS:
-                raise ValueError(f"the image has {im.width}x{im.height} pixels, more than the limit of {MAX_PIXELS:,}")
+                raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
+                                    f"{MAX_PIXELS:,}")
             im.seek(0)  # first frame of animations
             im = ImageOps.exif_transpose(im)
             gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")

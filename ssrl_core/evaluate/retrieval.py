@@ -6,19 +6,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.custom import decode_image
+from ..data.custom import TooManyPixels, decode_image
 from .embed import embed
 
 
 def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
     """An uploaded image file as uint8 [1, C, size, size]; ValueError when it is not a
-    readable image or is too large."""
+    readable image or is too large, its message a sentence for the person who uploaded it
+    (the exception's class would mean nothing to them)."""
     try:
         rgb, _ = decode_image(data, size)
-    except ValueError:
-        raise
-    except Exception as e:
-        raise ValueError(f"this file is not an image that can be read ({type(e).__name__}): upload a PNG or JPEG") from None
+    except TooManyPixels as e:  # worded for the importer's list of skipped files: made a sentence here
+        said = str(e)
+        raise ValueError(f"{said[:1].upper()}{said[1:]}: upload a smaller image.") from None
+    except Exception:  # noqa: BLE001 (PIL raises many kinds for a file that is no image)
+        raise ValueError("This file is not an image that can be read: upload a PNG or JPEG.") from None
     x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)
     if channels == 1:
         x = (x * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
