@@ -584,7 +584,8 @@ def cmd_import_images(args) -> int:
     except NameTaken:  # refused before anything was written
         given = "--name" if args.name else "the default --name, from the archive's file name"
         raise ValueError(f"a dataset named {name!r} ({given}) exists already: pass --name {suggest_name(name)} "
-                         "(free) to import this archive beside it, or --replace to replace it") from None
+                         f"(free) to import this archive beside it, or --replace to replace it (if the archive "
+                         f"holds the very images of {name!r}, neither is needed: use {name!r} as it is)") from None
     print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     return 0
 

@@ -292,3 +292,14 @@ def test_a_ray_dispatcher_cpus_per_run_that_is_no_number_of_cpus_is_refused(caps
     for value in ("0", "nan", "inf"):  # nan failed inside Ray, inf was taken: no run could be scheduled
         rc, err = _cli(capsys, "worker", "--backend", "ray", "--cpus-per-run", value)
         assert rc == 2 and f"--cpus-per-run must be a number of CPUs more than 0, got {value}" in err, err
+
+
+def test_export_refuses_a_run_whose_summary_is_damaged(capsys, finished_run, tmp_path):
+    """The card came out without the device, precision and timings, with no word of why."""
+    rid = finished_run("random")
+    summary = Path(RunStore().get(rid)["run_dir"]) / "summary.json"
+    summary.write_text('{"device": "cpu", "train_sec')  # cut short
+    rc, err = _cli(capsys, "export", "--run", rid, "--out", str(tmp_path / "out"))
+    assert rc == 2 and err == (f"error: {summary} cannot be read (not a JSON object): the run folder was damaged or "
+                               "edited by hand: restore the file, or train the run again\n")
+    assert not (tmp_path / "out").exists()

@@ -432,7 +432,8 @@ def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_pa
     out = capsys.readouterr()
     assert out.out == "" and out.err == (
         "error: a dataset named 'my-leaves' (the default --name, from the archive's file name) exists already: "
-        "pass --name my-leaves-2 (free) to import this archive beside it, or --replace to replace it\n")
+        "pass --name my-leaves-2 (free) to import this archive beside it, or --replace to replace it (if the "
+        "archive holds the very images of 'my-leaves', neither is needed: use 'my-leaves' as it is)\n")
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*")} == before  # nothing written
     assert main(["import-images", str(leaves), "--name", "my-leaves"]) == 2  # a name given is refused alike
     assert "'my-leaves' (--name) exists already: pass --name my-leaves-2 (free)" in capsys.readouterr().err

@@ -351,9 +351,11 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 arr, gray = decode_image(_read_bounded(zf, info), int(size))
             except ArchiveRejected:
                 raise
+            except TooManyPixels as e:
+                report.skipped.append({"member": info.filename, "reason": str(e)})
+                continue
             except Exception as e:  # corrupt or undecodable: skip and say why
-                reason = str(e) if "pixels" in str(e) else f"not a readable image ({type(e).__name__})"
-                report.skipped.append({"member": info.filename, "reason": reason})
+                report.skipped.append({"member": info.filename, "reason": f"not a readable image ({type(e).__name__})"})
                 continue
             arrays.append(arr)
             grays.append(gray)

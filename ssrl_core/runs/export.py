@@ -126,6 +126,9 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     a = art.RunArtifacts(run_dir)
     cfg = a.run_config()  # ValueError naming config.json when it is missing or damaged
     cfg_dict = cfg.to_dict()
+    for name in (art.SUMMARY, art.METRICS):  # a damaged one would leave the card without its timings, silently
+        if (Path(run_dir) / name).exists() and art.read_json(Path(run_dir) / name) is None:
+            raise art.unreadable(Path(run_dir) / name, "not a JSON object")
     summary = a.summary or {}
     metrics = {**a.metrics, **{k: v for k, v in summary.items() if k not in cfg_dict}}
     durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
