@@ -8,6 +8,7 @@ epoch so a run resumes where it stopped). Progress goes to ``on_event`` as plain
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -295,6 +296,21 @@ def train_step(method: PretextMethod, optimizer: torch.optim.Optimizer, scaler, 
 RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", "lr", "weight_decay", "options")
 
 
+def _as_compared(key: str, value, method):
+    """A setting as the resume check compares it: the same run however it was written. An
+    augmentation's spaces do not count ('crop, flip' is 'crop,flip'); options count by the
+    values they give, defaults filled in ({} is temperature=0.5; stop_gradient=yes is =1)."""
+    if key == "augment" and isinstance(value, str):
+        return re.sub(r"\s+", "", value)
+    if key == "options" and isinstance(value, dict):
+        try:
+            with as_trained():  # options a run trained with, even if a check added since refuses them
+                return method.validate_options(value)
+        except ValueError:
+            return value
+    return value
+
+
 def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> None:
     """Refuse to continue a checkpoint that belongs to a different run, or whose dataset's
     images changed under the same name since it was written (an imported set imported again):
@@ -309,11 +325,17 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
     legacy = (method.legacy_options(weight_names(path))
               if old.get("method") == cfg.method and method.needs_weights(options) else {})
     old = {**old, "options": {**legacy, **options}}
-    diff = [k for k in RESUME_KEYS if old.get(k) != getattr(cfg, k)]
+    diff = [k for k in RESUME_KEYS if _as_compared(k, old.get(k), method) != _as_compared(k, getattr(cfg, k), method)]
     if diff:
         was = ", ".join(f"{k}={old.get(k)!r}" for k in diff)
         now = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in diff)
-        raise ValueError(f"{path.parent} already holds a run with {was}, not {now}: "
+        flags = {"augment": "--augment", "encoder": "--encoder", "batch_size": "--batch-size", "seed": "--seed",
+                 "lr": "--lr", "weight_decay": "--weight-decay"}
+        # a setting left to its default, whose default changed (an imported set's batch after a re-import), is
+        # continued by giving the run's own value
+        same = (" (to continue it, give its own: " + " ".join(f"{flags[k]} {old.get(k)}" for k in diff) + ")"
+                if all(k in flags and old.get(k) is not None for k in diff) else "")
+        raise ValueError(f"{path.parent} already holds a run with {was}, not {now}{same}: "
                          f"choose another output folder, or delete {path.name} to start over")
     trained = int(meta.get("epoch") or 0)
     if cfg.epochs < trained:

@@ -89,6 +89,23 @@ def test_a_folder_holding_another_run_is_refused_not_overwritten(tmp_path, small
     assert (tmp_path / CHECKPOINT).read_bytes() == before
 
 
+def test_the_same_run_written_another_way_continues(tmp_path, small):
+    """Spaces in --augment and options given at their defaults were "a different run": the
+    command an export writes (every option spelled out) was refused on its own folder."""
+    pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, augment="crop, flip"), tmp_path)
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    again = pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, augment="crop,flip",
+                               options={"temperature": 0.5, "proj_dim": 128}), tmp_path)
+    assert again.config.augment == "crop,flip" and (tmp_path / CHECKPOINT).read_bytes() == before  # not retrained
+    with pytest.raises(ValueError, match=r"already holds a run with options=\{\}, not options=\{'temperature': 0.2\}"):
+        pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=16, augment="crop,flip",
+                           options={"temperature": 0.2}), tmp_path)
+    # a batch left to the dataset's default, which changed (a set re-imported): how to continue is said
+    with pytest.raises(ValueError, match=r"with batch_size=16, not batch_size=8 \(to continue it, give its own: "
+                                         r"--batch-size 16\): choose another output folder"):
+        pretrain(RunConfig(dataset=small, method="simclr", epochs=1, batch_size=8, augment="crop,flip"), tmp_path)
+
+
 def test_a_run_continued_with_more_epochs_is_evaluated_afresh_and_never_with_fewer(tmp_path, small):
     """``train`` again on the same folder: the earlier epochs' maps, accuracies and cached
     probes must not be read back as the longer run's; fewer epochs than it trained is refused."""
