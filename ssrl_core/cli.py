@@ -79,6 +79,9 @@ def _config(args):
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warn([f"--data-dir is not used: {args.dataset} reads no data folder"])
             data_dir = None
+    if args.augment is not None and not args.augment.strip():  # an empty shell variable, most likely
+        raise ValueError("--augment is empty: give a preset or ops (`list augmentations` names them), or 'none' for no "
+                         "augmentation")
     return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
                      device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=data_dir,
@@ -721,6 +724,10 @@ def cmd_lesson(args) -> int:
 
     if args.max_epochs is not None and args.max_epochs < 0:
         raise ValueError(f"--max-epochs must be 0 or more, got {args.max_epochs}")
+    for folder in args.reuse_from:  # mistyped, it would only mean training again what was there to reuse
+        if not Path(folder).is_dir():
+            raise ValueError(f"--reuse-from {folder}: no such folder: give a folder of run folders (a lesson's "
+                             "--out, or SSRL_HOME/runs)")
     lesson = load_by_name(args.name)
     cap = QUICK_EPOCHS if args.quick else args.max_epochs
     lesson = lesson.scaled(cap)

@@ -27,6 +27,7 @@ from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
 from .runs.artifacts import CHECKPOINT, forget_evaluation
+from .text import count
 
 Event = dict
 
@@ -339,7 +340,7 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
                          f"choose another output folder, or delete {path.name} to start over")
     trained = int(meta.get("epoch") or 0)
     if cfg.epochs < trained:
-        raise ValueError(f"{path.parent} already holds this run trained for {trained} epochs, more than the "
+        raise ValueError(f"{path.parent} already holds this run trained for {count(trained, 'epoch')}, more than the "
                          f"{cfg.epochs} asked for: ask for {trained} to evaluate it again or more to continue it, "
                          f"or choose another output folder")
     began_on = meta.get("data")

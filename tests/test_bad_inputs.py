@@ -303,3 +303,25 @@ def test_export_refuses_a_run_whose_summary_is_damaged(capsys, finished_run, tmp
     assert rc == 2 and err == (f"error: {summary} cannot be read (not a JSON object): the run folder was damaged or "
                                "edited by hand: restore the file, or train the run again\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_augment_a_missing_reuse_folder_and_a_long_nickname_are_refused(capsys, tmp_path):
+    """Each was taken without a word: '' trained with no augmentation, a mistyped --reuse-from
+    only meant training again, and a 5,000-character nickname filled the runs table."""
+    rc, err = _cli(capsys, "train", "--dataset", "digits", "--method", "simclr", "--augment", " ", "--out",
+                   str(tmp_path / "a"))
+    assert rc == 2 and "--augment is empty: give a preset or ops (`list augmentations` names them)" in err, err
+    rc, err = _cli(capsys, "lesson", "collapse", "--no-train", "--out", str(tmp_path / "b"),
+                   "--reuse-from", str(tmp_path / "typo"))
+    assert rc == 2 and f"--reuse-from {tmp_path / 'typo'}: no such folder" in err, err
+    rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr", "--nickname", "a" * 5000)
+    assert rc == 2 and "is 5,000 characters long: give one of at most 32" in err, err
+    assert RunStore().list() == [] and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_lessons_damaged_run_config_is_said_as_damaged_not_as_another_run(capsys, tmp_path):
+    run = tmp_path / "les" / "simsiam"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{not json")
+    rc, err = _cli(capsys, "lesson", "collapse", "--no-train", "--out", str(tmp_path / "les"))
+    assert rc == 2 and f"{run / 'config.json'} cannot be read" in err and "different run" not in err, err
