@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "those the rarest class can give; 0 = all)")
     p.add_argument("--finetune", action="store_true", help="fine-tune the whole encoder instead of a linear readout "
                                                            "(minutes on a CPU: 200 steps per seed and budget)")
-    p.add_argument("--seeds", type=int, default=3, help="draws of the labelled subset per budget (default 3)")
+    p.add_argument("--seeds", type=int, default=3, help="draws of the labelled subset per budget, 1 to 20 (default 3)")
     p.add_argument("--no-references", action="store_true",
                    help="skip the random and supervised references; the supervised one trains a network from "
                         "scratch per budget and draw (about a minute for all the budgets of digits on 2 CPU cores, "
@@ -674,6 +674,9 @@ def resolve_run(ref: str) -> Path:
     from .runs.store import RunStore
 
     row = RunStore().get(ref) if "/" not in ref else None
+    if row is None and path.is_dir():
+        raise ValueError(f"{path} holds no run (no {art.CHECKPOINT}): give a finished run's folder, or a run id "
+                         "(`python -m ssrl_core runs` lists them)")
     if row is None:
         raise ValueError(f"{ref!r} is neither a run folder nor a run id: see `python -m ssrl_core runs`")
     if row["status"] != "done":

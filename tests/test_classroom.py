@@ -359,6 +359,10 @@ def test_export_reproduces_method_options(tmp_path):
 def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["export", "--run", "no-such-run", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: 'no-such-run' is neither a run folder nor a run id")
+    (tmp_path / "empty").mkdir()  # a folder, mistaken for a run's: said as such
+    assert cli.main(["export", "--run", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'empty'} holds no run (no checkpoint.safetensors): give a "
+                                       "finished run's folder, or a run id (`python -m ssrl_core runs` lists them)\n")
     assert not (tmp_path / "o").exists()
 
 
