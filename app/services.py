@@ -42,6 +42,9 @@ def store() -> RunStore:
     return _store(home())
 
 
+LAUNCHED = "launched_run"  # session state: the id of the run this session launched last (Pretrain says it is queued)
+
+
 def worker_alive() -> bool:
     """Whether something runs queued runs for this SSRL_HOME: the local worker, or the Ray
     dispatcher when ``SSRL_BACKEND=ray`` (a flock check, microseconds)."""

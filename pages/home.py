@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app import services, widgets
-from app.text import count
+from app.text import agree, count
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -28,7 +28,7 @@ with c1:
         if refused:
             st.error(refused)
         else:
-            st.session_state["last_run"] = rid
+            st.session_state[services.LAUNCHED] = rid  # Pretrain says it was queued
             st.switch_page("../pages/pretrain.py")
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
@@ -36,7 +36,7 @@ with c2:
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:
-        st.caption(f":material/hourglass_top: {count(ahead, 'run')} {'is' if ahead == 1 else 'are'} queued or training "
+        st.caption(f":material/hourglass_top: {count(ahead, 'run')} {agree(ahead, 'is', 'are')} queued or training "
                    "on this server now; "
                    "a new run waits for them (the worker takes runs oldest first), so it starts later than that "
                    "minute.")

@@ -10,6 +10,8 @@ from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
+LAUNCHED = services.LAUNCHED
+
 st.title("Pretrain")
 
 
@@ -129,7 +131,6 @@ with left:
             elif data_error:
                 st.error(f"Not launched: {data_error}")
             elif twin := services.active_twin(cfg):
-                st.session_state["last_run"] = twin
                 st.info(f"Run {twin}, with these very settings, is already queued or training for you: not queued "
                         "twice (it would give the same result). Change a setting, e.g. the seed, to train another.")
             else:
@@ -137,8 +138,13 @@ with left:
                 if refused_by:
                     st.error(refused_by)
                 else:
-                    st.session_state["last_run"] = rid
-                    st.success(f"Queued run {rid}. Progress shows on the right; the map appears on Explore when it is done.")
+                    st.session_state[LAUNCHED] = rid
+    # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
+    # a second or two after the click, and the note went with it
+    launched = services.store().get(st.session_state.get(LAUNCHED) or "")
+    if launched and launched["status"] in services.ACTIVE:
+        st.success(f"Queued run {launched['id']}. Progress shows on the right; the map appears on Explore when it "
+                   "is done.")
 
 with right:
     st.subheader("Training now")

@@ -43,6 +43,7 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     assert runs[0]["method"] == "simclr" and runs[0]["dataset"] == "digits" and runs[0]["epochs"] == 10
     assert at.title[0].value == "Pretrain"  # switched page
     assert any("simclr · digits" in m.value for m in at.markdown)  # shown in the live panel
+    assert at.success[0].value.startswith(f"Queued run {runs[0]['id']}. Progress shows on the right")
     again = open_page()  # the same session's button pressed again: the run it queued, not a second one
     again.session_state["nickname"] = at.session_state["nickname"]
     again.button(key="quick_start").click().run()
@@ -82,6 +83,14 @@ def test_pretrain_launches_validates_and_cancels():
     [run] = RunStore().list()
     assert run["method"] == "rotation" and run["epochs"] == 3 and run["status"] == "queued"
     assert run["config"]["augment"] == "digits"  # the dataset's preset
+    # said while the run is queued or training, not on the click's rerun only: the live panel redraws
+    # the page when the run starts, and the note went with it
+    assert at.success[0].value.startswith(f"Queued run {run['id']}.")
+    RunStore().claim("test")
+    at.run()
+    assert at.success[0].value.startswith(f"Queued run {run['id']}.")
+    RunStore().requeue(run["id"], "test", "the test's claim let go")
+    at.run()
     # the live panel lists it with a cancel button that works
     at.button(key=f"cancel_{run['id']}").click().run()
     assert RunStore().get(run["id"])["status"] == "cancelled"
