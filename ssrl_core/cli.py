@@ -579,6 +579,9 @@ def cmd_import_images(args) -> int:
     from .data.custom import NameTaken, import_images, suggest_name
 
     archive = Path(args.archive)
+    if archive.is_dir():
+        raise ValueError(f"{args.archive!r} is a folder: zip it (one subfolder per class) and give the archive's "
+                         "path")
     if not archive.is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
     name = args.name or suggest_name(archive.name, taken=set())  # the file's name made valid, free or not

@@ -452,6 +452,10 @@ def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_pa
     assert main(["import-images", str(digits), "--replace"]) == 2
     assert capsys.readouterr().err == "error: 'digits' is a built-in dataset: choose another name\n"
     assert sorted(p.name for p in root.iterdir() if p.name != ".import.lock") == ["my-leaves", "my-leaves-2"]
+    # a folder of images, not yet zipped (it read "no file")
+    assert main(["import-images", str(tmp_path / "more")]) == 2
+    assert capsys.readouterr().err == (f"error: '{tmp_path / 'more'}' is a folder: zip it (one subfolder per class) "
+                                       "and give the archive's path\n")
 
 
 def _jpeg(color) -> bytes:
