@@ -200,13 +200,35 @@ def invariance_note(probes: dict) -> str | None:
 
 
 RANDOM_INVARIANCE = "random-invariance"  # the reference cache's key: the untrained encoder's invariance
+UNRELIABLE = " · unreliable scale"  # what ends the name of bars whose scores mean little
 
 
 def invariance_series(probes_by_name: dict[str, dict], ops: list[str]) -> dict[str, list[float | None]]:
     """The invariance chart's bars: each run's scores per op, under its name, followed by
-    " · unreliable scale" where ``invariance_note`` says its scores mean little."""
-    return {name + (" · unreliable scale" if invariance_note(p) else ""): invariance_values(p, ops)
+    ``UNRELIABLE`` where ``invariance_note`` says its scores mean little."""
+    return {name + (UNRELIABLE if invariance_note(p) else ""): invariance_values(p, ops)
             for name, p in probes_by_name.items()}
+
+
+def unreliable_references(references: dict[str, dict], explained: bool) -> str | None:
+    """One sentence on what ``UNRELIABLE`` means on the gray bars of the untrained networks
+    ``references`` (name: their invariance probes) and how to read them, or None where none is
+    marked. A run's warning gives the reason for its own bars only, so the gray ones were marked
+    without a word; ``explained``: a run's warning on the page says why already, so only how to
+    read them."""
+    marked = {n: p for n, p in references.items() if invariance_note(p)}
+    if not marked:
+        return None
+    names = " and ".join(f"*{n}*" for n in marked)
+    read = ("read those gray bars only roughly (near 1: the op barely moves the untrained features), not by their "
+            "exact height or how far below 0 they go")
+    if explained:
+        return f"{names}: **unreliable scale** for the reason the warning above gives: {read}."
+    similarity = " and ".join(f"{next(e['unrelated'] for e in p['invariance'].values() if 'unrelated' in e):.3f}"
+                              for p in marked.values())
+    return (f"{names}: **unreliable scale** means that an untrained network's features barely tell unrelated images "
+            f"apart (their mean cosine similarity is {similarity}, identical is 1), so the scale from unrelated (0) to "
+            f"identical (1) is so short that a tiny change in similarity moves a bar a long way: {read}.")
 
 
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:

@@ -13,9 +13,9 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import in_line
+from ssrl_core.runs.store import NICKNAME_MAX, in_line
 
-from . import charts, services, urlstate
+from . import charts, readouts, services, urlstate
 from .text import agree, count, md, one_line
 from .images import to_hwc
 
@@ -239,6 +239,16 @@ def accuracy_caveats(dataset_name: str, where=st) -> bool:
     return bool(caveats)
 
 
+def differences_warning(runs: list[dict]) -> None:
+    """Above runs shown side by side (Compare, Evaluate): a warning naming what differs between
+    them that a fair comparison needs equal (``readouts.mismatches``: dataset, seed, budget,
+    encoder, learning rate, options), each value with its runs; nothing when they agree."""
+    diff = readouts.mismatches([r["config"] for r in runs], [f"{r['method']} ({r['id'][-4:]})" for r in runs])
+    if diff:
+        st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
+                   "pretext task.", icon=":material/warning:")
+
+
 def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: dict[str, str] | None = None,
                   **column_config) -> None:
     """``st.dataframe`` of ``rows`` whose ``decimals`` columns show that many decimals, rounded
@@ -264,16 +274,20 @@ def chart(fig, where=st, **kwargs):
     return where.plotly_chart(fig, alt=charts.describe(fig), **kwargs)
 
 
+GRID_MIN_PX = 72  # an image grid's narrowest cell: 4 to a row on a phone (368 px), 8 on a 1024 px projector
+
+
 def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: list[str] | None = None) -> None:
-    """Images with captions, ``per_row`` to a row of equal columns, each image filling its
-    column: a row stays a row whatever the captions' length (a list given to ``st.image``
-    wraps wherever its widths run out: 7 neighbours and 1 on the next line). ``alts``: what
-    each image shows, for screen readers."""
+    """Images with captions in a grid of ``per_row`` equal columns, each image filling its
+    cell; where cells would be narrower than ``GRID_MIN_PX`` (a phone, a narrow column) the
+    grid has fewer columns, its rows still equal. ``st.columns`` stacked them below 640 px:
+    on a phone each of 8 neighbours filled the width, 360 px tall, one under another. A list
+    given to ``st.image`` wraps wherever its widths run out (7 neighbours and 1 on the next
+    line). ``alts``: what each image shows, for screen readers."""
     alts = alts or [None] * len(images)
-    for start in range(0, len(images), per_row):
-        for col, im, cap, alt in zip(st.columns(per_row, gap="small"), images[start:start + per_row],
-                                     captions[start:start + per_row], alts[start:start + per_row]):
-            col.image(to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)  # a file's or class's name
+    grid = st.grid(per_row, min_column_width=GRID_MIN_PX, gap="small")
+    for im, cap, alt in zip(images, captions, alts):
+        grid.image(to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)  # a file's or class's name
 
 
 def _fmt_eta(s: float | None) -> str:
@@ -509,9 +523,6 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
         if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])
             st.rerun()
-
-
-NICKNAME_MAX = 32
 
 
 NICKNAME_COOKIE = "ssrl_who"

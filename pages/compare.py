@@ -27,10 +27,7 @@ if len(picked) > 6:
     st.warning("Showing the first 6 of the runs picked: side-by-side maps get unreadable beyond that.")
     picked = picked[:6]
 
-diff = readouts.mismatches([r["config"] for r in picked], [f"{r['method']} ({r['id'][-4:]})" for r in picked])
-if diff:
-    st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
-               "pretext task.", icon=":material/warning:")
+widgets.differences_warning(picked)
 
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
 probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once

@@ -6,7 +6,8 @@ import streamlit as st
 from app import charts, readouts, services, urlstate, widgets
 from app.text import count
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
-from ssrl_core.evaluate.probes import BUDGETS
+from ssrl_core.evaluate.finetune import STEPS
+from ssrl_core.evaluate.probes import BUDGETS, SEEDS
 
 st.title("Evaluate")
 st.markdown(
@@ -26,6 +27,7 @@ widgets.accuracy_caveats(dataset)
 on_data = [r for r in runs if r["dataset"] == dataset]
 trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
+widgets.differences_warning(picked)  # a 10-epoch run beside a 4-epoch one wins by its budget, not its method
 
 
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}  # each run's probes.json, read once
@@ -114,10 +116,8 @@ def complete(curve) -> bool:
 
 needs_ft = [r for r in fresh if not complete(ft_curve[r["id"]]) or not complete(sup_curve[r["id"]])]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
-FT_COST = ("it trains 1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each), many minutes "
-           "per run on a CPU")
 missing_scratch = ("it is being computed in the background, budget by budget" if ft_running else
-                   f"the button below the chart computes it with fine-tuning ({FT_COST})")
+                   "the button below the chart computes it with fine-tuning")
 if not series:
     refs_text = ""  # nothing drawn: the message below says why
 elif drawn[RANDOM_REF] and drawn[SCRATCH_REF]:
@@ -157,7 +157,7 @@ if series:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
                    "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
-                   f"which is not drawn yet: {missing_scratch}. The rightmost point uses every label.")
+                   "once it is drawn. The rightmost point uses every label.")
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought. The rightmost point uses every label.")
@@ -171,7 +171,11 @@ if series:
                    + (" and fill in as the background job goes on." if ft_running else
                       "; the button below computes the rest."))
     if needs_ft and not ft_running:
-        if st.button(f"Compute fine-tuning and the supervised reference ({FT_COST})", key="eval_finetune"):
+        # what it costs beside the button, said once: it decides whether to click now
+        st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
+                   f"(fine-tuning and from scratch, {SEEDS} draws each): many minutes per run on a CPU, "
+                   f"{count(len(needs_ft), 'run')} here.")
+        if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):
             widgets.start_probe_jobs(needs_ft, finetune=True)
     if any(k.endswith(" fine-tuned") for k in series):
         st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's "

@@ -416,6 +416,36 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
 
 
+def test_evaluate_says_once_what_fine_tuning_costs_and_warns_of_unequal_budgets(finished_run, _prepared_runs):
+    """What the fine-tuning button costs was said three times (the text above the chart, the
+    caption under it, and a two-line button label): once now, beside the button. Runs of
+    different budgets side by side got no word, where Compare warns: the same warning now."""
+    import shutil
+
+    from ssrl_core.evaluate.suite import RunProbes
+
+    rid = finished_run("simclr")
+    RunProbes(RunStore().get(rid)["run_dir"]).standard()  # the random reference drawn, the supervised one not yet
+    at = open_page("evaluate")
+    said = [m.value for m in at.markdown] + [c.value for c in at.caption] + [b.label for b in at.button]
+    assert sum("steps per budget" in s for s in said) == 1, said
+    assert "1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each)" in captions(at)
+    assert at.button(key="eval_finetune").label == "Compute fine-tuning and the supervised reference"
+    assert not at.warning
+
+    cfg, folder, summary = _prepared_runs("simclr")  # the same run at another budget: 4 epochs
+    store = RunStore()
+    longer = store.submit(cfg.__class__.from_dict({**cfg.to_dict(), "epochs": 4}))
+    shutil.copytree(folder, store.get(longer)["run_dir"])
+    store.claim("test")
+    store.finish(longer, "done", summary=summary)
+    at = open_page("evaluate")
+    assert at.multiselect(key="eval_runs").value == [longer, rid]
+    [warning] = at.warning
+    assert warning.value == (f"These runs differ in epochs (1: simclr ({rid[-4:]}); 4: simclr ({longer[-4:]})): "
+                             "differences between them are not only due to the pretext task.")
+
+
 def _wait_for_probe_job(run_dir: str, timeout: float = 180.0) -> None:
     import time
 
@@ -472,6 +502,38 @@ def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
     [marked] = [n for n in bars if n.endswith(" · unreliable scale")]
     assert marked.startswith("simclr") and bars[marked]["customdata"][2] == -93.45  # colour jitter, its value kept
     assert any(n.startswith("rotation") and "unreliable" not in n for n in bars)
+
+
+def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finished_run):
+    """The untrained cnn-small's features on digits are nearly alike for unrelated images (cosine
+    0.99): its gray bars' legend said "unreliable scale" and nothing on the page said what that
+    meant (the warnings are the runs'). Said once, under the chart; a run marked too has its
+    warning give the reason, and the gray bars' line then only says how to read them."""
+    from pathlib import Path
+
+    from ssrl_core.evaluate.suite import RunProbes
+
+    rid = finished_run("simclr")
+    run_dir = Path(RunStore().get(rid)["run_dir"])
+    RunProbes(run_dir).standard()  # as the worker does: the untrained encoder's invariance, shared
+    at = open_page("invariance")
+    assert not at.exception and not at.warning  # the run's own scores are fine
+    bars = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert "random encoder (seed 0) · untrained · unreliable scale" in bars
+    [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
+    assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale** means that an untrained "
+                           "network's features barely tell unrelated images apart (their mean cosine similarity is 0.9")
+    assert "read those gray bars only roughly" in said
+
+    probes = json.loads((run_dir / "probes.json").read_text())  # the run collapsed too: its warning says why
+    probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997}}
+    (run_dir / "probes.json").write_text(json.dumps(probes))
+    at = open_page("invariance")
+    [warning] = at.warning
+    assert "barely tell unrelated images apart" in warning.value
+    assert "barely tell" not in captions(at)  # not said twice
+    assert ("*random encoder (seed 0) · untrained*: **unreliable scale** for the reason the warning above gives: "
+            "read those gray bars only roughly") in captions(at)
 
 
 def test_invariance_page_shows_factor_probes_on_shapes(finished_run):

@@ -336,6 +336,29 @@ def app_url_no_worker(ssrl_home):
             yield url
 
 
+_IMAGES = """() => [...document.querySelectorAll('[data-testid="stMain"] img')].map(i => {
+    const r = i.getBoundingClientRect(); return {x: Math.round(r.x), y: Math.round(r.y), width: r.width}; })"""
+
+
+def test_explores_neighbours_stay_a_grid_on_a_phone(app_url_no_worker, page, finished_run):
+    """On a 400 px phone Streamlit stacked the neighbours' columns: each of the 8 filled the
+    width (368 px) one under another, the query beside them 149 px, the page 6,455 px long.
+    Now they keep several to a row, none wider than the query; a projector keeps 4 to a row."""
+    rid = finished_run("simclr")
+    for size, per_row in (({"width": 400, "height": 800}, 4), ({"width": 1280, "height": 720}, 4)):
+        page.set_viewport_size(size)
+        page.goto(f"{app_url_no_worker}/explore?run={rid}&image=551")
+        page.get_by_text("and its 8 nearest neighbours").wait_for()
+        page.wait_for_function("document.querySelectorAll('[data-testid=\"stMain\"] img').length === 9 && "
+                               "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        query, *nbrs = page.evaluate(_IMAGES)
+        rows = sorted({n["y"] for n in nbrs})
+        assert len(nbrs) == 8 and len(rows) == 8 // per_row, (size, nbrs)
+        assert all(sum(n["y"] == y for n in nbrs) == per_row for y in rows), (size, nbrs)
+        assert max(n["width"] for n in nbrs) <= query["width"], (size, query, nbrs)
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
 def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_worker, page, _prepared_runs):
     """A student on Explore while their run trains, a teacher projecting the Gallery, a
     class on a lesson's link when a classmate presses Launch, and Pretrain with nothing
