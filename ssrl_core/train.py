@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -334,7 +335,7 @@ def check_resumable(meta: dict, cfg: RunConfig, path: Path, dataset=None) -> Non
                  "lr": "--lr", "weight_decay": "--weight-decay"}
         # a setting left to its default, whose default changed (an imported set's batch after a re-import), is
         # continued by giving the run's own value
-        same = (" (to continue it, give its own: " + " ".join(f"{flags[k]} {old.get(k)}" for k in diff) + ")"
+        same = (" (to continue it, give its own: " + " ".join(f"{flags[k]} {shlex.quote(str(old.get(k)))}" for k in diff) + ")"
                 if all(k in flags and old.get(k) is not None for k in diff) else "")
         raise ValueError(f"{path.parent} already holds a run with {was}, not {now}{same}: "
                          f"choose another output folder, or delete {path.name} to start over")

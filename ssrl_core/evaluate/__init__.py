@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-
 from ..runs import artifacts as art
 from .collapse import collapse_stats
 from .embed import embed, embed_features
