@@ -57,12 +57,11 @@ series = readouts.invariance_series(by_name, ops)
 widgets.chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
                             errors=readouts.invariance_errors(by_name, ops),
                             references=list(series)[len(probes):]), key="inv_ops")
-for i, p in probes.items():
-    if note := readouts.invariance_note(p):
-        st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
+notes = {i: note for i, p in probes.items() if (note := readouts.invariance_note(p))}
+for i, note in notes.items():
+    st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
-explained = any(readouts.invariance_note(p) for p in probes.values())
-if note := readouts.unreliable_references(untrained, explained=explained):
+if note := readouts.unreliable_references(untrained, explained=bool(notes)):
     st.caption(f":material/straighten: {note}")
 st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
            "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "

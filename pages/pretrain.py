@@ -10,8 +10,6 @@ from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
-LAUNCHED = services.LAUNCHED
-
 st.title("Pretrain")
 
 
@@ -138,10 +136,10 @@ with left:
                 if refused_by:
                     st.error(refused_by)
                 else:
-                    st.session_state[LAUNCHED] = rid
+                    st.session_state[services.LAUNCHED] = rid
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it
-    launched = services.store().get(st.session_state.get(LAUNCHED) or "")
+    launched = services.store().get(st.session_state.get(services.LAUNCHED) or "")
     if launched and launched["status"] in services.ACTIVE:
         st.success(f"Queued run {launched['id']}. Progress shows on the right; the map appears on Explore when it "
                    "is done.")

@@ -747,8 +747,8 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
     for name, cfg in lesson.runs.items():
         d = out / name
         if (d / art.CONFIG).exists():
-            art.RunArtifacts(d).run_config()  # a damaged one is said as such (ValueError naming the file), not as another run
-            if config_key(art.read_json(d / art.CONFIG) or {}, device_type, d) != config_key(cfg, device_type):
+            # a damaged config.json is said as such (ValueError naming the file), not as another run
+            if config_key(art.RunArtifacts(d).run_config(), device_type, d) != config_key(cfg, device_type):
                 raise ValueError(f"{d} holds a different run than the lesson's {name!r}: choose another --out "
                                  f"(a --quick preview and the default budget need different folders)")
         if not (d / art.SUMMARY).exists():

@@ -8,7 +8,6 @@ epoch so a run resumes where it stopped). Progress goes to ``on_event`` as plain
 from __future__ import annotations
 
 import math
-import re
 import shlex
 import time
 from dataclasses import dataclass, replace
@@ -300,10 +299,14 @@ RESUME_KEYS = ("dataset", "method", "encoder", "augment", "batch_size", "seed", 
 
 def _as_compared(key: str, value, method):
     """A setting as the resume check compares it: the same run however it was written. An
-    augmentation's spaces do not count ('crop, flip' is 'crop,flip'); options count by the
-    values they give, defaults filled in ({} is temperature=0.5; stop_gradient=yes is =1)."""
+    augmentation by the ops it parses to (``Pipeline.spec``: 'crop, flip' is 'crop,flip');
+    options by the values they give, defaults filled in ({} is temperature=0.5;
+    stop_gradient=yes is =1). What no longer parses is compared as written."""
     if key == "augment" and isinstance(value, str):
-        return re.sub(r"\s+", "", value)
+        try:
+            return parse_augment(value).spec()
+        except ValueError:
+            return value
     if key == "options" and isinstance(value, dict):
         try:
             with as_trained():  # options a run trained with, even if a check added since refuses them

@@ -126,11 +126,16 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     a = art.RunArtifacts(run_dir)
     cfg = a.run_config()  # ValueError naming config.json when it is missing or damaged
     cfg_dict = cfg.to_dict()
-    for name in (art.SUMMARY, art.METRICS):  # a damaged one would leave the card without its timings, silently
-        if (Path(run_dir) / name).exists() and art.read_json(Path(run_dir) / name) is None:
-            raise art.unreadable(Path(run_dir) / name, "not a JSON object")
-    summary = a.summary or {}
-    metrics = {**a.metrics, **{k: v for k, v in summary.items() if k not in cfg_dict}}
+
+    def readable(name: str) -> dict:  # missing: {}; damaged: said (the card would lack its timings, silently)
+        path = Path(run_dir) / name
+        found = art.read_json(path)
+        if found is None and path.exists():
+            raise art.unreadable(path, "not a JSON object")
+        return found or {}
+
+    summary, evaluated = readable(art.SUMMARY), readable(art.METRICS)
+    metrics = {**evaluated, **{k: v for k, v in summary.items() if k not in cfg_dict}}
     durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
     metrics = {k: v for k, v in metrics.items()
                if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
@@ -143,7 +148,7 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
                        **({"hardware": summary["hardware"]} if "hardware" in summary else {})},
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
         "durations_s": durations, "metrics": metrics,
-        "errors": {k: v for k, v in {**a.metrics, **summary}.items() if k.endswith("_error")},
+        "errors": {k: v for k, v in {**evaluated, **summary}.items() if k.endswith("_error")},
         "reproduce": reproduce_command(cfg),
     }
     if run:
