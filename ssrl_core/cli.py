@@ -368,7 +368,7 @@ def cmd_train(args) -> int:
     cfg = _config(args)
     out = out_folder(args.out)
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
-        theirs = sorted(p.name for p in out.iterdir())
+        theirs = sorted(p.name for p in out.iterdir() if p.name != art.TRAINING_LOCK)  # the lock: an attempt's own
         if theirs:  # the run's files would land among them, replacing any of the same names
             raise ValueError(f"--out {out} holds files of its own and no run ({', '.join(theirs[:3])}"
                              f"{', …' if len(theirs) > 3 else ''}): give a new or empty folder (or a run's "

@@ -325,3 +325,38 @@ def test_a_lessons_damaged_run_config_is_said_as_damaged_not_as_another_run(caps
     (run / "config.json").write_text("{not json")
     rc, err = _cli(capsys, "lesson", "collapse", "--no-train", "--out", str(tmp_path / "les"))
     assert rc == 2 and f"{run / 'config.json'} cannot be read" in err and "different run" not in err, err
+
+
+def test_a_second_train_into_a_folder_being_trained_is_refused(capsys, tmp_path):
+    """Two `train`s on one --out used to interleave their epochs in one checkpoint and log.
+    The second is refused while the first trains; the first, stopped, frees the folder."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ssrl_core.locks import lock_held
+
+    from .conftest import ROOT
+
+    out = tmp_path / "run"
+    args = ("train", "--dataset", "digits", "--method", "simclr", "--epochs", "50", "--no-umap", "--out", str(out))
+    first = subprocess.Popen([sys.executable, "-m", "ssrl_core", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        deadline = time.monotonic() + 120
+        while not lock_held(out / "training.lock"):
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr and first.stderr.read()
+            time.sleep(0.1)
+        rc, err = _cli(capsys, *args)
+        assert rc == 2 and err == (f"error: another process (pid {first.pid}) is training into {out} now: wait for it "
+                                   "to end or stop it, then run this again (it continues from that run's last "
+                                   "epoch); nothing was written\n"), err
+        assert first.poll() is None  # the first trains on
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 130
+    finally:
+        first.kill()
+        first.wait()
+    assert not lock_held(out / "training.lock")

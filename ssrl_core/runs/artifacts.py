@@ -11,6 +11,7 @@
     snapshots/               that subset's features per epoch and their aligned maps
     probes.json              label efficiency, kNN vs k, factor probes, invariance (cached)
     summary.json             everything above in one record (written last)
+    training.lock            held by the process training into the folder (none may join it)
 
 The neighbours' faiss index is made from the embeddings when first searched (0.1 s for
 CIFAR-10's 60,000) rather than stored: it was the same vectors again (61 MB there). Run
@@ -36,6 +37,7 @@ MAP_UMAP = "map_umap.npy"
 METRICS = "metrics.json"
 SUMMARY = "summary.json"
 PROBES = "probes.json"
+TRAINING_LOCK = "training.lock"
 # what evaluating the trained encoder writes: stale once it trains further (``forget_evaluation``)
 EVALUATION = (SUMMARY, METRICS, EMBEDDINGS, MAP_PCA, MAP_UMAP, PROBES)
 

@@ -17,20 +17,37 @@ from ..device import hardware
 from ..evaluate import evaluate_trained
 from ..evaluate.epochs import evolution_maps
 from ..evaluate.suite import RunProbes
+from ..locks import hold
 from ..train import Interrupted, pretrain
 from . import artifacts as art
+
+
+class RunBusy(RuntimeError):
+    """Another process is training into the same run folder."""
 
 
 def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | None = None,
             should_cancel: Callable[[], bool] | None = None, with_umap: bool = True) -> dict:
     """Pretrain and evaluate ``cfg`` into ``run_dir``; returns the summary. With
     ``cfg.evaluation == "basic"`` (or ``with_umap=False`` for the UMAP alone) the extras
-    are skipped: no UMAP, and for "basic" no probes and no map evolution."""
+    are skipped: no UMAP, and for "basic" no probes and no map evolution. ``RunBusy`` when
+    another process is training into ``run_dir`` (two writers would interleave their epochs
+    in one checkpoint and log); nothing is written then."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    art.check_writable(run_dir)  # said now, not when the first checkpoint is written after an epoch
+    lock = hold(run_dir / art.TRAINING_LOCK)  # the kernel frees it if this process dies
+    if lock is None:
+        pid = (run_dir / art.TRAINING_LOCK).read_text().strip() or "unknown"
+        raise RunBusy(f"another process (pid {pid}) is training into {run_dir} now: wait for it to end or stop "
+                      "it, then run this again (it continues from that run's last epoch); nothing was written")
+    with lock:
+        return _execute(cfg, run_dir, on_event, should_cancel, with_umap)
+
+
+def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: bool) -> dict:
     t0 = time.perf_counter()
     full = cfg.evaluation == "full"
     with_umap = with_umap and full
-    run_dir.mkdir(parents=True, exist_ok=True)
-    art.check_writable(run_dir)  # said now, not when the first checkpoint is written after an epoch
     trained = pretrain(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
     art.write_json(run_dir / art.CONFIG, trained.config.to_dict())
     art.record_dataset(run_dir, trained.dataset)  # before the maps: pages showing them check it
