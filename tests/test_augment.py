@@ -75,3 +75,15 @@ def test_presets_and_op_lists_parse():
 def test_bad_specs_say_what_is_wrong(spec, words):
     with pytest.raises(ValueError, match=re.escape(words)):
         parse_augment(spec)
+
+
+def test_every_bad_op_of_a_spec_is_said_at_once():
+    """A spec with several mistakes named only the first: a link or a command with three typos
+    took three tries to mend."""
+    with pytest.raises(ValueError) as e:
+        parse_augment("sharpen,crop(min_scale=2),flip,foo(p=1),sharpen,blur(radius=3)")
+    parts = str(e.value).split("; ")
+    assert len(parts) == 3, parts
+    assert parts[0].startswith("unknown augmentations 'sharpen', 'foo': choose from crop, flip,")
+    assert parts[1] == "crop(min_scale=2): must be between 0 and 1"
+    assert parts[2].startswith("blur has no parameter 'radius': it takes")

@@ -52,44 +52,63 @@ class Pipeline:
 
 
 def parse_augment(spec: str | None) -> Pipeline:
-    """Parse a preset name or an op list; raise ValueError with advice on bad input."""
+    """Parse a preset name or an op list; raise ValueError with advice on bad input, naming
+    every bad op at once (a spec with several typos is fixed in one go, not one per try)."""
     spec = (spec or "none").strip()
     if spec in PRESETS:
         spec = PRESETS[spec]
     ops: list[Op] = []
+    problems: list[str] = []
+    unknown: list[str] = []  # said in one sentence, where the first stood, with the choices once
     pos = 0
     while pos < len(spec):
         m = _TOKEN.match(spec, pos)
         if not m or m.end() == pos:
-            raise ValueError(
-                f"cannot read augmentation spec at {spec[pos:]!r}: write a preset "
-                f"({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'"
-            )
+            problems.append(f"cannot read augmentation spec at {spec[pos:]!r}: write a preset "
+                            f"({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'")
+            break
         name, args = m.group(1), m.group(2)
+        pos = m.end()
         if name not in OPS and name in PRESETS and not args:  # 'simclr,rotate': a preset among ops
             written_out = ",".join(p for p in (spec[:m.start()].rstrip(", "), PRESETS[name],
                                                spec[m.end():].lstrip(", ")) if p)
-            raise ValueError(f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and a preset stands alone: to "
-                             f"combine it with other ops, write its ops out, e.g. {written_out!r}")
-        if name not in OPS:
-            raise ValueError(f"unknown augmentation {name!r}: choose from {', '.join(OPS)} or a preset ({', '.join(PRESETS)})")
-        cls = OPS[name]
-        kwargs = {}
-        allowed = cls().params()
-        for part in filter(None, (a.strip() for a in (args or "").split(","))):
-            key, _, val = part.partition("=")
-            key = key.strip()
-            if key not in allowed:
-                raise ValueError(f"{name} has no parameter {key!r}: it takes {', '.join(allowed)}")
+            problems.append(f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and a preset stands alone: to "
+                            f"combine it with other ops, write its ops out, e.g. {written_out!r}")
+        elif name not in OPS:
+            if not unknown:
+                problems.append("")  # the unknown names' place
+            unknown.append(name)
+        else:
             try:
-                kwargs[key] = float(val)
-            except ValueError:
-                raise ValueError(f"{name}({key}=...) needs a number, got {val.strip()!r}") from None
-        op = cls(**kwargs)
-        _check_ranges(op)
-        ops.append(op)
-        pos = m.end()
+                ops.append(_op(name, args))
+            except ValueError as e:
+                problems.append(str(e))
+    if unknown:
+        names = ", ".join(map(repr, dict.fromkeys(unknown)))
+        problems[problems.index("")] = (f"unknown augmentation{'s' if len(set(unknown)) > 1 else ''} {names}: choose "
+                                        f"from {', '.join(OPS)} or a preset ({', '.join(PRESETS)})")
+    if problems:
+        raise ValueError("; ".join(problems))
     return Pipeline(ops)
+
+
+def _op(name: str, args: str | None) -> Op:
+    """The op ``name(args)`` with its parameters checked (ValueError saying what is wrong)."""
+    cls = OPS[name]
+    kwargs = {}
+    allowed = cls().params()
+    for part in filter(None, (a.strip() for a in (args or "").split(","))):
+        key, _, val = part.partition("=")
+        key = key.strip()
+        if key not in allowed:
+            raise ValueError(f"{name} has no parameter {key!r}: it takes {', '.join(allowed)}")
+        try:
+            kwargs[key] = float(val)
+        except ValueError:
+            raise ValueError(f"{name}({key}=...) needs a number, got {val.strip()!r}") from None
+    op = cls(**kwargs)
+    _check_ranges(op)
+    return op
 
 
 def _check_ranges(op: Op) -> None:
