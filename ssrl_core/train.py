@@ -64,7 +64,7 @@ class Trained:
 
 
 # numbers (parameters and buffers) a run's model may hold: the largest of the papers' settings here (Barlow
-# Twins' 8192-wide heads on resnet18) hold about 140 million; each option's range allows more in combination
+# Twins' 8192-wide heads on resnet18) hold about 150 million; each option's range allows more in combination
 # (mae's decoder at width 8192 and depth 16: 13 billion, 52 GB), which preflight would allocate in the app's
 # own process before Launch, and a worker again
 MAX_MODEL_NUMBERS = 300_000_000
