@@ -351,7 +351,7 @@ def test_a_second_train_into_a_folder_being_trained_is_refused(capsys, tmp_path)
             time.sleep(0.1)
         rc, err = _cli(capsys, *args)
         assert rc == 2 and err == (f"error: another process (pid {first.pid}) is training into {out} now: wait for it "
-                                   "to end or stop it, then run this again (it continues from that run's last "
+                                   "to end or stop it, then try again (the run continues from its last finished "
                                    "epoch); nothing was written\n"), err
         assert first.poll() is None  # the first trains on
         first.send_signal(signal.SIGINT)

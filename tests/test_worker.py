@@ -205,6 +205,28 @@ def test_a_run_over_the_disk_budget_fails_and_nothing_else_is_deleted(ssrl_home)
     assert keep.exists() and (Path(run["run_dir"]) / "checkpoint.safetensors").exists()
 
 
+def test_a_run_whose_folder_another_process_trains_into_fails_saying_so_and_writes_nothing(ssrl_home):
+    """`train --out` pointed at a queued run's folder: the worker used to train into it as well."""
+    import os
+
+    from ssrl_core.locks import hold
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="random", epochs=0, evaluation="basic"))
+    run_dir = Path(store.get(rid)["run_dir"])
+    run_dir.mkdir(parents=True)
+    lock = hold(run_dir / "training.lock")  # as that other process holds it (flock: another open file, refused)
+    try:
+        worker = Worker(store)
+        assert worker.run_one(store.claim(worker.id)) == "failed"
+    finally:
+        lock.close()
+    assert store.get(rid)["error"] == (f"another process (pid {os.getpid()}) is training into {run_dir} now: wait "
+                                       "for it to end or stop it, then try again (the run continues from its last "
+                                       "finished epoch); nothing was written")
+    assert [p.name for p in run_dir.iterdir()] == ["training.lock"]
+
+
 def test_only_the_worker_holding_a_runs_slot_counts_as_alive(monkeypatch):
     import socket
 

@@ -39,7 +39,7 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     if lock is None:
         pid = (run_dir / art.TRAINING_LOCK).read_text().strip() or "unknown"
         raise RunBusy(f"another process (pid {pid}) is training into {run_dir} now: wait for it to end or stop "
-                      "it, then run this again (it continues from that run's last epoch); nothing was written")
+                      "it, then try again (the run continues from its last finished epoch); nothing was written")
     with lock:
         return _execute(cfg, run_dir, on_event, should_cancel, with_umap)
 

@@ -185,11 +185,12 @@ def explain_failure(exc: BaseException) -> str:
 
     from ..data import DatasetMissing
     from ..train import Diverged
+    from .execute import RunBusy
 
     if isinstance(exc, Diverged):
         return (f"diverged: {exc}. Lower the learning rate (--lr) and try again; if the method has a temperature, "
                 "a very small one overflows, so raise it.")
-    if isinstance(exc, DiskBudgetExceeded):
+    if isinstance(exc, (DiskBudgetExceeded, RunBusy)):
         return str(exc)
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
         return "out of memory: lower the batch size or use the cnn-small encoder."
