@@ -36,7 +36,7 @@ import os
 import re
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -63,6 +63,7 @@ CHART_KINDS = {
     "factors": "linear probe per ground-truth factor, 2 labels per value (bars)",
     "metrics": "any metrics of the lesson's runs, named in `metrics` (bars)",
 }
+PROBE_CHARTS = ("label_efficiency", "invariance", "factors")  # drawn from probes.json, which basic runs lack
 RUN_REQUIRED = ("dataset", "method", "augment", "encoder", "epochs", "batch_size", "seed")
 LESSON_REQUIRED = ("id", "title", "question", "explanation", "expected", "how_to_read", "runs", "checks")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -108,6 +109,7 @@ class Lesson:
     supervised_steps: int = 200
     path: Path | None = None
     quick: bool = False
+    full_runs: dict[str, RunConfig] | None = None  # a preview's runs at the lesson's budget (``scaled``)
 
     def scaled(self, max_epochs: int | None) -> "Lesson":
         """The same lesson with every run capped at ``max_epochs`` epochs and, when capped,
@@ -116,9 +118,16 @@ class Lesson:
             return self
         runs = {n: RunConfig.from_dict({**c.to_dict(), "epochs": min(c.epochs, max_epochs)})
                 for n, c in self.runs.items()}
-        out = Lesson(**{**self.__dict__, "runs": runs, "quick": True})
+        out = Lesson(**{**self.__dict__, "runs": runs, "quick": True, "full_runs": self.full_runs or self.runs})
         out.supervised_steps, out.seeds = min(self.supervised_steps, QUICK_STEPS), min(self.seeds, QUICK_SEEDS)
         return out
+
+    def parse_metric(self, ref: str) -> tuple[str, str, str]:
+        """``parse_metric`` for this lesson's checks and charts; a preview's epoch numbers are
+        read against the lesson's budget (``epoch:KEY@5`` of a run capped at 1 epoch is a
+        number the preview does not measure, not an error)."""
+        return parse_metric(ref, self.full_runs or self.runs,
+                            {("all" if b == 0 else str(b)) for b in self.supervised_scratch})
 
     def budget(self) -> str:
         epochs = sorted({c.epochs for c in self.runs.values()})
@@ -175,19 +184,28 @@ def load(path: Path | str) -> Lesson:
     return parse(raw, path)
 
 
+def _unknown_keys(given, known, prefix: str, bad) -> None:
+    """Refuse a key outside ``known``, naming the one typed and the nearest known one; checked
+    before the required keys, so a misspelt ``epoch`` is said as such, not as ``epochs`` missing."""
+    import difflib
+
+    for k in given:
+        if k not in known:
+            near = difflib.get_close_matches(str(k), list(known), n=1, cutoff=0.6)
+            bad(f"{prefix}{k}", "unknown field" + (f": did you mean {near[0]!r}?" if near else "")
+                + f" (known: {', '.join(sorted(known))})")
+
+
 def parse(raw: dict, path: Path) -> Lesson:
     where = path.name
 
     def bad(fieldname: str, msg: str):
         raise LessonError(f"{where}: {fieldname}: {msg}")
 
+    _unknown_keys(raw, set(LESSON_REQUIRED) | {"order", "charts", "probes"}, "", bad)
     for k in LESSON_REQUIRED:
         if k not in raw:
             bad(k, "missing (every lesson needs " + ", ".join(LESSON_REQUIRED) + ")")
-    known = set(LESSON_REQUIRED) | {"order", "charts", "probes"}
-    for k in raw:
-        if k not in known:
-            bad(k, f"unknown field (known: {', '.join(sorted(known))})")
     for k in ("id", "title", "question", "explanation", "expected", "how_to_read"):
         if not isinstance(raw[k], str) or not raw[k].strip():
             bad(k, "must be non-empty text")
@@ -210,6 +228,7 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(f, "run names use lowercase letters, digits, '-' and '_'")
         if not isinstance(spec, dict):
             bad(f, "must be a table (dataset, method, augment, encoder, epochs, batch_size, seed, options)")
+        _unknown_keys(spec, {x.name for x in fields(RunConfig)}, f"{f}.", bad)
         for k in RUN_REQUIRED:
             if k not in spec:
                 bad(f"{f}.{k}", "missing (a lesson's run spells out its whole config: " + ", ".join(RUN_REQUIRED) + ")")
@@ -257,12 +276,10 @@ def parse(raw: dict, path: Path) -> Lesson:
         f = f"checks[{i}]"
         if not isinstance(c, dict):
             bad(f, "must be a table with left, op, right, margin, says")
+        _unknown_keys(c, {"left", "op", "right", "margin", "says"}, f"{f}.", bad)
         for k in ("left", "op", "right", "says"):
             if k not in c:
                 bad(f"{f}.{k}", "missing")
-        for k in c:
-            if k not in ("left", "op", "right", "margin", "says"):
-                bad(f"{f}.{k}", "unknown (known: left, op, right, margin, says)")
         if c["op"] not in OPS:
             bad(f"{f}.op", f"must be one of {', '.join(OPS)}, got {c['op']!r}")
         margin = c.get("margin", 0.0)
@@ -273,6 +290,8 @@ def parse(raw: dict, path: Path) -> Lesson:
             if isinstance(v, bool) or not isinstance(v, (str, int, float)):
                 bad(f"{f}.{side}", "must be a number or a metric like 'simclr.knn_accuracy'")
             if isinstance(v, str):
+                if why := _side_syntax(v):
+                    bad(f"{f}.{side}", why)
                 for term in terms(v):
                     if not is_number(term):
                         check_metric(term, f"{f}.{side}")
@@ -286,16 +305,23 @@ def parse(raw: dict, path: Path) -> Lesson:
         bad("charts", "must be a list of [[charts]] tables")
     for i, c in enumerate(raw_charts):
         f = f"charts[{i}]"
-        if not isinstance(c, dict) or c.get("kind") not in CHART_KINDS:
-            bad(f"{f}.kind", f"must be one of {', '.join(CHART_KINDS)}")
-        for k in c:
-            if k not in ("kind", "title", "runs", "metrics"):
-                bad(f"{f}.{k}", "unknown (known: kind, title, runs, metrics)")
+        if not isinstance(c, dict):
+            bad(f, "must be a table with kind, and optionally title, runs, metrics")
+        _unknown_keys(c, {"kind", "title", "runs", "metrics"}, f"{f}.", bad)
+        if c.get("kind") not in CHART_KINDS:
+            bad(f"{f}.kind", f"must be one of {', '.join(CHART_KINDS)}"
+                + (f", got {c['kind']!r}" if "kind" in c else " (it is missing)"))
         if not isinstance(c.get("title", ""), str):
             bad(f"{f}.title", "must be text")
         names = c.get("runs", [])
-        if not isinstance(names, list) or any(n not in runs for n in names):
-            bad(f"{f}.runs", f"must list runs of this lesson ({', '.join(runs)})")
+        if not isinstance(names, list):
+            bad(f"{f}.runs", f"must be a list of runs of this lesson ({', '.join(runs)})")
+        if strangers := [n for n in names if not isinstance(n, str) or n not in runs]:
+            bad(f"{f}.runs", f"{', '.join(map(repr, strangers))}: not a run of this lesson (its runs: {', '.join(runs)})")
+        if c["kind"] in PROBE_CHARTS and (basic := [n for n in names if runs[n].evaluation != "full"]):
+            bad(f"{f}.runs", f"{', '.join(map(repr, basic))} has evaluation = 'basic', which computes no probes, so a "
+                             f"{c['kind']!r} chart would never draw it: leave it out of the chart, or leave evaluation "
+                             "out of the run (a lesson's runs default to full)")
         metrics = c.get("metrics", [])
         if c["kind"] == "metrics" and not metrics:
             bad(f"{f}.metrics", "a 'metrics' chart names the metrics it shows")
@@ -327,6 +353,21 @@ def is_number(term: str) -> bool:
 def terms(expr: str) -> list[str]:
     """``"a.x - b.y"`` -> ``["a.x", "b.y"]`` (a side is one term or a difference of two)."""
     return [t.strip() for t in expr.split(" - ")]
+
+
+def _side_syntax(side: str) -> str | None:
+    """Why ``side`` is not a number, a metric or a difference of them, said with the way to
+    write it; None when it reads as one (each metric is then checked by ``parse_metric``)."""
+    how = ("a side is a number, one metric (RUN.METRIC) or a difference with spaces around the minus, e.g. "
+           "'simclr.knn_accuracy - random.knn_accuracy'; the comparison goes in op (>, >=, <, <=) and a "
+           "constant offset in margin")
+    if any(ch in side for ch in "+*/()<>=!"):
+        return f"{side!r} is not a check's side: {how}"
+    for term in terms(side):
+        metric = term.partition(".")[2]
+        if not is_number(term) and any(ch in metric for ch in "-. "):  # run names may hold '-'; metrics may not
+            return f"{side!r} is not a check's side: {how}"
+    return None
 
 
 PROBE_KINDS = ("linear_1_per_class", "rotation_equivariance", "linear", "random_linear", "knn", "random_knn",
@@ -401,7 +442,7 @@ def _did_you_mean(metric: str, cfg: RunConfig) -> str:
              *(f"invariance:{op}" for op in AUG_OPS), "epoch:effective_rank@last", "epoch:embedding_std@last",
              "epoch:epoch_knn@last", "epoch:loss@last",
              *(f"factor:{f}@{b}" for f in DATASET_FACTORS.get(cfg.dataset, ()) for b in FACTOR_BUDGETS)]
-    near = difflib.get_close_matches(metric, forms, n=1, cutoff=0.75)
+    near = difflib.get_close_matches(metric, forms, n=1, cutoff=0.6)
     return f", did you mean {near[0]!r}?" if near else ""
 
 
@@ -424,7 +465,7 @@ class RunData:
 
 def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | None:
     """The measured value of ``RUN.METRIC``; None when not (yet) measured."""
-    run, kind, arg = parse_metric(ref, lesson.runs, {("all" if b == 0 else str(b)) for b in lesson.supervised_scratch})
+    run, kind, arg = lesson.parse_metric(ref)
     d = data.get(run)
     if d is None:
         return None
@@ -517,9 +558,14 @@ def _never_logged(lesson: Lesson, data: dict[str, RunData], refs: list[str]) -> 
     another method, say: simclr logs no rotation_acc). Without this the check waits forever."""
     out = []
     for ref in refs:
-        run, kind, arg = parse_metric(ref, lesson.runs, {("all" if b == 0 else str(b)) for b in lesson.supervised_scratch})
+        run, kind, arg = lesson.parse_metric(ref)
         d = data.get(run)
         if kind != "epoch" or d is None or not d.epochs:
+            continue
+        at, trained = arg.split("@")[1], lesson.runs[run].epochs
+        if at != "last" and int(at) > trained:  # a preview's run, capped
+            out.append(f"{ref}: this preview trains {run!r} for {trained} epoch{'s' if trained != 1 else ''}, not "
+                       f"{at}, so this check is decided only at the lesson's budget (without --quick)")
             continue
         key = arg.split("@")[0]
         if not any(key in r for r in d.epochs):

@@ -90,6 +90,27 @@ says = "s"
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "pie"', "charts[0].kind"),
     ('[[checks]]', '[[checks', "not valid TOML"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nmetrics = ["a.knn@5"]', "charts[0].metrics: only a chart"),
+    # a misspelt key is named as typed, before the required one it stands for is missed
+    ("epochs = 2", "epoch = 2", "runs.a.epoch: unknown field: did you mean 'epochs'?"),
+    ('method = "simclr"', 'metod = "simclr"', "runs.a.metod: unknown field: did you mean 'method'?"),
+    ('question = "q"', 'questoin = "q"', "questoin: unknown field: did you mean 'question'?"),
+    ("[[checks]]", "[[check]]", "check: unknown field: did you mean 'checks'?"),
+    ('says = "s"', 'sayz = "s"', "checks[0].sayz: unknown field: did you mean 'says'?"),
+    # a side written as an expression: said with the way to write it, not as an unknown metric
+    ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy-a.linear_accuracy"',
+     "checks[0].left: 'a.knn_accuracy-a.linear_accuracy' is not a check's side: a side is a number, one metric "
+     "(RUN.METRIC) or a difference with spaces around the minus"),
+    ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy + 0.05"', "the comparison goes in op (>, >=, <, <=) and a "
+                                                                  "constant offset in margin"),
+    ('left = "a.knn_accuracy"', 'left = "(a.knn_accuracy - a.linear_accuracy)"', "is not a check's side"),
+    ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy > a.linear_accuracy"', "is not a check's side"),
+    ('left = "a.knn_accuracy"', 'left = "a.knn_acc"', "unknown metric 'knn_acc', did you mean 'knn_accuracy'?"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', "charts[0].kind: must be one of accuracy, "),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', "got 'bars'"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nruns = ["a", "byl"]',
+     "charts[0].runs: 'byl': not a run of this lesson (its runs: a)"),
+    ('left = "a.knn_accuracy"\nop = ">"\nright = 0.5\nsays = "s"', 'left = "a.knn_accuracy"\nop = ">"\nright = 0.5\n'
+     'says = "s"\n[[charts]]\nkind = "invariance"\nruns = ["a"]', "charts[0].runs: 'a' has evaluation = 'basic'"),
 ])
 def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
     assert old in GOOD
@@ -111,6 +132,19 @@ def test_a_lesson_id_fit_for_a_link_is_required(tmp_path):
         L.load(tmp_path / "BYOL Prädiktor?.toml")
     (tmp_path / "byol.toml").write_text(GOOD.replace('id = "x"', 'id = "byol"').replace('title = "t"', 'title = "Prädiktor? ✨"'))
     assert L.load(tmp_path / "byol.toml").title == "Prädiktor? ✨"
+
+
+def test_a_preview_judges_a_check_at_an_epoch_it_did_not_train_as_undecided_saying_why(tmp_path):
+    """`lesson --quick` trained every run, then failed: the check's epoch 2 was out of range
+    for the runs the preview had capped at 1 epoch."""
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@2"'))
+    preview = L.load(tmp_path / "x.toml").scaled(1)
+    assert preview.runs["a"].epochs == 1
+    logged = [{"epoch": 0, "effective_rank": 9.0}, {"epoch": 1, "effective_rank": 8.0}]
+    [row] = L.judge(preview, {"a": _data(summary={"knn_accuracy": 0.9}, epochs=logged)})["checks"]
+    assert row["passed"] is None and row["caveats"] == [
+        "a.epoch:effective_rank@2: this preview trains 'a' for 1 epoch, not 2, so this check is decided only at "
+        "the lesson's budget (without --quick)"]
 
 
 def test_good_file_loads(tmp_path):
@@ -484,6 +518,12 @@ def test_a_broken_lesson_file_leaves_the_other_lessons_on_the_page(tmp_path, mon
     errors = " ".join(e.value for e in at.error)
     assert "zz-typo.toml: runs.a: unknown method 'simclear'" in errors and "a-draft" not in errors
     assert "No lesson 'zz-typo'" not in errors  # not "no such lesson" besides
+    # a class's link to a lesson that is broken or not there: no other lesson, picker or Launch in its place
+    for name in ("zz-typo", "nosuch"):
+        at = open_lessons({"lesson": name, "hide": "controls,nav"})
+        assert not at.header and not at.button and not at.selectbox, name
+        assert "made for a class and opens no other lesson" in at.info[0].value
+    assert "No lesson `nosuch`" in at.error[0].value
     for f in ("tiny.toml",):
         (tmp_path / f).unlink()  # nothing left that validates: said so, no crash
     at = open_lessons()
