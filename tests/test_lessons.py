@@ -105,8 +105,7 @@ says = "s"
     ('left = "a.knn_accuracy"', 'left = "(a.knn_accuracy - a.linear_accuracy)"', "is not a check's side"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy > a.linear_accuracy"', "is not a check's side"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_acc"', "unknown metric 'knn_acc', did you mean 'knn_accuracy'?"),
-    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', "charts[0].kind: must be one of accuracy, "),
-    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', "got 'bars'"),
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', f"charts[0].kind: must be one of {', '.join(L.CHART_KINDS)}, got 'bars'"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nruns = ["a", "byl"]',
      "charts[0].runs: 'byl': not a run of this lesson (its runs: a)"),
     ('left = "a.knn_accuracy"\nop = ">"\nright = 0.5\nsays = "s"', 'left = "a.knn_accuracy"\nop = ">"\nright = 0.5\n'
