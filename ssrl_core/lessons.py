@@ -170,8 +170,11 @@ def load_each() -> tuple[list[Lesson], dict[str, LessonError]]:
 def load_by_name(name: str) -> Lesson:
     files = lesson_files()
     if name not in files:
-        known = ", ".join(files) or f"none (no .toml files in {lessons_dir()})"
-        raise LessonError(f"no lesson {name!r}: choose one of {known}")
+        lessons, broken = load_each()  # a broken file is named apart: choosing it would only fail
+        known = ", ".join(l.id for l in lessons) or ("none that validates" if broken else
+                                                     f"none (no .toml files in {lessons_dir()})")
+        raise LessonError(f"no lesson {name!r}: choose one of {known}"
+                          + (f" ({', '.join(broken)}: broken, see `python -m ssrl_core list lessons`)" if broken else ""))
     return load(files[name])
 
 

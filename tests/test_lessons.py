@@ -402,6 +402,9 @@ def _with_broken_files(folder, monkeypatch):
 
 def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_path, monkeypatch, capsys):
     _with_broken_files(tmp_path, monkeypatch)
+    assert cli.main(["lesson", "tinny", "--out", str(tmp_path / "o")]) == 2  # the ones to choose, the broken apart
+    assert capsys.readouterr().err == ("error: no lesson 'tinny': choose one of tiny (a-draft, zz-typo: broken, see "
+                                       "`python -m ssrl_core list lessons`)\n")
     assert cli.main(["list", "lessons", "--json"]) == 2  # a validator: not 0 while a file is broken
     out, err = capsys.readouterr()
     assert [i["name"] for i in json.loads(out)] == ["tiny"]
