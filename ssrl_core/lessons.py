@@ -834,8 +834,8 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
                 status = "trained"
         summary = art.read_json(d / art.SUMMARY) or {}
         runs[name] = {"dir": str(d), "status": status, "seconds": round(time.perf_counter() - t1, 1),
-                      "train_seconds": summary.get("train_seconds"), "knn_accuracy": summary.get("knn_accuracy"),
-                      "linear_accuracy": summary.get("linear_accuracy")}
+                      "train_seconds": summary.get("train_seconds"), "knn_accuracy": _round(summary.get("knn_accuracy")),
+                      "linear_accuracy": _round(summary.get("linear_accuracy"))}  # as the checks' numbers
         say(f"[{lesson.id}] {name}: {status} in {runs[name]['seconds']} s")
     t2 = time.perf_counter()
     dirs = {n: d for n, d in dirs.items() if runs[n]["status"] != "missing"}

@@ -350,6 +350,8 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     for c in v["checks"]:
         assert isinstance(c["left_value"], float) and isinstance(c["right_value"], float) and c["passed"] in (True, False)
     assert v["seconds"] > 0 and v["runs"]["simclr"]["seconds"] > 0
+    summary = json.loads((out / "simclr" / "summary.json").read_text())
+    assert v["runs"]["simclr"]["knn_accuracy"] == round(summary["knn_accuracy"], 4)  # as the checks' numbers
     # a second call reuses the finished folder and gives the same numbers
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out), "--quick"]) == 0
     again = json.loads(capsys.readouterr().out)
