@@ -40,6 +40,9 @@ widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
                          warning="finished before invariance (theirs, or their untrained encoder's) was measured "
                                  "after training",
                          button=f"Measure them now ({readouts.probe_cost(unmeasured)})")
+for r in picked:  # measured then, on images the set no longer holds (the unmeasured ones were said just above)
+    if r not in unmeasured and (stale := services.dataset_mismatch(r)):
+        st.warning(f"{services.run_label(r)}: its scores below were measured before: {stale}", icon=":material/warning:")
 
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits")

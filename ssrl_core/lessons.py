@@ -665,8 +665,11 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
     """For each named config, the run of the store with an identical resolved config (the same
     settings and seed give the same result): a done one first, then a running one, then a
     queued one, then a cancelled one (which can resume), newest first within a status; None
-    where there is none."""
+    where there is none. A run that trained on an imported set's earlier content (the set was
+    re-imported since: its recorded fingerprint differs) is no twin: it learnt other images."""
+    from .data.custom import imported_fingerprints
     from .runs import worker
+    from .runs.artifacts import RunArtifacts
 
     if not cfgs:
         return {}
@@ -677,7 +680,11 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
     # only runs that can be a twin: settings that resolving a config leaves as they are (a class's store
     # holds thousands of runs, and the app asks on every rerun of Start and Pretrain)
     same = {k: tuple({getattr(cfg, k) for cfg in cfgs.values()}) for k in ("method", "dataset", "seed", "epochs")}
+    now = imported_fingerprints()
     for row in store.list(tuple(rank), limit=2000, settings=same):
+        if (fp := now.get(row["config"].get("dataset"))) and \
+                (RunArtifacts(row["run_dir"]).dataset or {}).get("fingerprint") not in (None, fp):
+            continue  # trained on what the set held before it was re-imported
         raw = json.dumps(row["config"], sort_keys=True)
         if raw not in keys:
             try:

@@ -32,8 +32,8 @@ from .test_app_review_data import open_page
 from .test_cli import cli as run_cli
 from .test_import_images import make_zip, png
 
-STALE = ("pets was re-imported after this run trained: its map and neighbours belong to the old images; re-run it "
-         "to see the new ones.")
+STALE = ("pets was re-imported after this run trained: its map, neighbours and scores belong to the old images; "
+         "train it again on the new ones, or import the archive it trained on again (with Replace) to bring them back.")
 
 
 def pets_zip(tmp_path: Path, shade: int = 0, name: str = "pets.zip") -> Path:
@@ -107,11 +107,24 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
 
 
 def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
+    from app import services
+    from ssrl_core.evaluate.suite import RunProbes, random_invariance
+
     import_images(pets_zip(tmp_path), "pets")
     a, b = finished("pets", seed=0), finished("pets", seed=1)
+    measured = RunProbes(RunStore().get(a)["run_dir"])
+    measured.invariance(), random_invariance(measured.trained)  # as its probe job would, on the images of then
     gallery = open_page("gallery")
     assert len(gallery.get("image")) == 2  # both maps' thumbnails, drawn (and cached) before the replacement
+    cfg = RunConfig.from_dict(RunStore().get(a)["config"])
+    assert services.twin_run(cfg)["id"] == a  # Pretrain: "a run with these very settings has finished"
     import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)  # as many images
+    assert services.twin_run(cfg) is None  # it learnt other images: training again is not pointless
+
+    at = open_page("invariance", runs=f"{a},{b}", dataset="pets")  # a's scores were measured on the old images
+    said = [w.value for w in at.warning]
+    assert sum(w.endswith(f"its scores below were measured before: {STALE}") for w in said) == 1, said
+    assert sum(w.endswith(f"no probes can be computed: {STALE}") for w in said) == 1, said  # b: none to show
 
     gallery.run()  # the same server, the same session: the old thumbnails would be the old labels' colours
     assert not gallery.get("image") and [c.value for c in gallery.caption].count(f"(no map: {STALE})") == 2

@@ -178,9 +178,12 @@ class RunArtifacts:
             n = self.embedded_count()
             if n is None or n == len(ds):
                 return None
-        what = "was re-imported" if ds.name not in DATASETS else "has changed"
-        return (f"{ds.name} {what} after this run trained: its map and neighbours belong to the old images; "
-                "re-run it to see the new ones.")
+        if ds.name in DATASETS:
+            return (f"{ds.name} has changed after this run trained: its map, neighbours and scores belong to the "
+                    "old images; train it again to see the new ones.")
+        return (f"{ds.name} was re-imported after this run trained: its map, neighbours and scores belong to the "
+                "old images; train it again on the new ones, or import the archive it trained on again (with "
+                "Replace) to bring them back.")
 
     def embedded_count(self) -> int | None:
         """How many images the run embedded (or mapped), from the files' headers; None when it
