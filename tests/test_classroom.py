@@ -340,8 +340,14 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     args = cli.build_parser().parse_args(argv[3:])
     from ssrl_core.pretext import check_options
 
-    # every field as the run had it, and every option spelled out, defaults included
-    assert cli._config(args).to_dict() == {**cfg, "options": check_options(cfg["method"], cfg["options"])}
+    # every field as the run had it, and every option spelled out, defaults included; the device and
+    # precision it trained with, not auto (on a colleague's GPU auto trains another way)
+    trained = card["trained_on"]
+    assert cfg["device"] == cfg["precision"] == "auto" and trained["device"] == "cpu" and trained["precision"]
+    assert cli._config(args).to_dict() == {**cfg, "options": check_options(cfg["method"], cfg["options"]),
+                                           "device": trained["device"], "precision": trained["precision"]}
+    assert (out / "reproduce.sh").read_text().splitlines()[-2].startswith("# device and precision as the run trained")
+    assert "run_dir" not in card and run["run_dir"] not in (out / "run_card.json").read_text()  # the server's path
 
 
 def test_export_reproduces_method_options(tmp_path):

@@ -69,15 +69,24 @@ def trained_options(cfg: RunConfig) -> dict:
         return check_options(cfg.method, cfg.options)
 
 
-def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced") -> str:
+DEVICE_NOTE = ("device and precision as the run trained: with --device auto --precision auto this machine picks its "
+               "own (a GPU trains faster, with slightly different numbers)")
+
+
+def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced", trained_on: dict | None = None) -> str:
     """``python -m ssrl_core train ...`` with one flag per config field and one ``--option``
     per method option, defaults included, so a later change of a default does not change
-    the run."""
+    the run. ``trained_on`` (the summary's ``device`` and ``precision``) replaces an ``auto``
+    device and precision by those the run trained with: ``auto`` on a colleague's GPU would
+    train another way (``DEVICE_NOTE``)."""
+    t = trained_on or {}
+    device = t.get("device") if cfg.device == "auto" and t.get("device") else cfg.device
+    precision = t.get("precision") if cfg.precision == "auto" and t.get("precision") else cfg.precision
     args = ["python", "-m", "ssrl_core", "train", "--dataset", cfg.dataset, "--method", cfg.method,
             "--augment", cfg.augment_spec, "--encoder", cfg.encoder, "--epochs", str(cfg.epochs),
             "--batch-size", str(cfg.batch), "--lr", repr(float(cfg.lr)),
             "--weight-decay", repr(float(cfg.weight_decay)), "--seed", str(cfg.seed),
-            "--device", cfg.device, "--precision", cfg.precision, "--evaluation", cfg.evaluation]
+            "--device", device, "--precision", precision, "--evaluation", cfg.evaluation]
     for k, v in sorted(trained_options(cfg).items()):
         args += ["--option", f"{k}={json.dumps(v)}"]
     if cfg.data_dir:
@@ -140,7 +149,8 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     metrics = {k: v for k, v in metrics.items()
                if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
     card = {
-        "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"), "run_dir": str(run_dir),
+        # not the run's folder: a path on the machine that trained it, of no use to whoever reads the card
+        "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"),
         # the options as reproduce.sh passes them: every one, defaults included (config.json has those given)
         "config": {**cfg.to_dict(), "options": trained_options(cfg)}, "seed": cfg.seed,
         "dataset": dataset_card(cfg.dataset, a.dataset),
@@ -149,7 +159,7 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
         "durations_s": durations, "metrics": metrics,
         "errors": {k: v for k, v in {**evaluated, **summary}.items() if k.endswith("_error")},
-        "reproduce": reproduce_command(cfg),
+        "reproduce": reproduce_command(cfg, trained_on=summary),
     }
     if run:
         card["times"] = {k: run.get(k) for k in ("created", "started", "finished")}
@@ -186,6 +196,7 @@ def card_markdown(card: dict) -> str:
     if dataset.get("imported"):
         lines += [import_note(dataset), "", "```sh", dataset["import"], "```", ""]
     lines += [RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
+              DEVICE_NOTE[0].upper() + DEVICE_NOTE[1:] + ".", "",
               "## Config", "", "| key | value |",
               "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in c.items()]
@@ -324,7 +335,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     (out / "run_card.md").write_text(card_markdown(card))
     first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
         if card["dataset"]["imported"] else ""
-    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}" + card["reproduce"] + "\n")
+    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n" + card["reproduce"] + "\n")
     files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
     files += write_embeddings(cols, out)
     shutil.copyfile(run_dir / art.CHECKPOINT, out / art.CHECKPOINT)
