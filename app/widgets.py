@@ -705,11 +705,11 @@ def probe_jobs_refused() -> None:
 
 
 def fresh_runs(runs: list[dict]) -> list[dict]:
-    """``runs`` less those whose dataset was re-imported since they trained, each of those
-    said in a warning (``services.dataset_mismatch``): what may be given to a probe job."""
+    """``runs`` less those whose dataset was re-imported since they trained (``services.dataset_mismatch``)
+    or cannot be loaded (deleted), each of those said in a warning: what may be given to a probe job."""
     out = []
     for r in runs:
-        stale = services.dataset_mismatch(r)
+        stale = services.dataset_mismatch(r) or services.dataset(r["dataset"])[1]  # re-imported, or gone
         if stale:
             st.warning(f"{services.run_label(r)}: no probes can be computed: {stale}", icon=":material/warning:")
         else:

@@ -6,6 +6,7 @@ from app import readouts, services, urlstate
 from app.images import grid
 from app.text import count, md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
+from ssrl_core.runs.remove import dataset_deletion, delete_dataset
 
 
 def import_clicked() -> None:
@@ -42,6 +43,19 @@ def _import(ss) -> dict:
         return {"error": md(e)}  # it names the archive's members
     open_on(report["name"])
     return {"report": report, "replaced": replace}
+
+
+def delete_clicked(name: str) -> None:
+    """The confirmation's button: delete the imported set ``name``; the page then opens on the first set."""
+    try:
+        done = delete_dataset(services.store(), name)
+    except (ValueError, OSError) as e:  # a run on it started meanwhile; a folder that cannot be removed
+        st.session_state["data_deleted"] = {"error": md(e)}
+        return
+    st.session_state["data_deleted"] = done
+    st.session_state.pop("data_dataset", None)
+    if "dataset" in st.query_params:
+        del st.query_params["dataset"]
 
 
 def open_on(name: str) -> None:
@@ -102,6 +116,14 @@ with st.expander("Import your own images"):
             st.warning(f"Skipped {count(len(report['skipped']), 'file')}:")
             st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
 
+if deleted := st.session_state.pop("data_deleted", None):
+    if "error" in deleted:
+        st.error(f"Not deleted: {deleted['error']}", icon=":material/error:")
+    else:
+        st.success(f"Deleted the dataset **{md(deleted['name'])}** ({deleted['mb']:.1f} MB)." + (
+            f" The {count(len(deleted['runs']), 'run')} made on it stay, with their accuracies; importing the same "
+            f"archive as **{md(deleted['name'])}** again brings back their maps, neighbours and probes."
+            if deleted["runs"] else ""), icon=":material/delete:")
 all_data = services.datasets()
 name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="dataset", default=next(iter(all_data)),
                          format_func=lambda n: f"{n} — {all_data[n]}")
@@ -121,6 +143,19 @@ caveats = ds.evaluation_caveats()
 if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
                icon=":material/straighten:")
+if name in custom_datasets() and not urlstate.hidden("controls"):
+    with st.popover("Delete this dataset", icon=":material/delete:"):
+        try:
+            plan = dataset_deletion(services.store(), name)
+        except ValueError as e:  # a run on it queued or training
+            st.warning(md(e))
+        else:
+            runs = plan["runs"]
+            st.markdown(f"Deletes the images of **{md(name)}** ({plan['mb']:.1f} MB) from this server for everyone. "
+                        + (f"The {count(len(runs), 'run')} made on it stay, with their accuracies, but their maps, "
+                           "neighbours and probes need the images: importing the same archive under this name "
+                           "brings them back." if runs else "No run was made on it."))
+            st.button(f"Delete {name}", key="data_delete", type="primary", on_click=delete_clicked, args=(name,))
 if ds.factors:
     discrete = ds.discrete_factors()
     continuous = [f for f in ds.factors if f not in discrete]

@@ -229,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true",
                    help="replace an imported dataset of the same name (a built-in one cannot be replaced)")
 
+    p = sub.add_parser("delete-dataset", help="delete a dataset you imported (the runs made on it stay)",
+                       description="Delete the imported dataset NAME (its folder under SSRL_HOME/data/custom). "
+                                   "Without --yes it only says what would go: its images and size, and the runs "
+                                   "made on it. Those runs stay, with their accuracies; their maps, neighbours "
+                                   "and probes need the images, which importing the same archive under the same "
+                                   "name brings back. Refused while a run on it is queued or training (cancel it "
+                                   "first), and for a built-in dataset.")
+    p.add_argument("name", help="the imported dataset's name (`list datasets`)")
+    p.add_argument("--yes", action="store_true", help="delete it")
+
     p = sub.add_parser("probe", help="linear readout (or fine-tuning) of a finished run; print JSON",
                        description="Score a finished run's encoder on a label budget: a linear readout on frozen "
                                    "features, or with --finetune the whole encoder trained with a linear head, "
@@ -596,6 +606,26 @@ def cmd_import_images(args) -> int:
     return 0
 
 
+def cmd_delete_dataset(args) -> int:
+    from .runs.remove import dataset_deletion, delete_dataset
+    from .runs.store import RunStore
+    from .text import count
+
+    store = RunStore()
+    if not args.yes:  # what would go, with the same refusals as the deletion
+        plan = dataset_deletion(store, args.name)
+        runs = plan["runs"]
+        print(f"{plan['name']}: {plan['description']}, {plan['mb']:.1f} MB" + (
+            f"; the {count(len(runs), 'run')} made on it would stay (their maps, neighbours and probes need its "
+            "images)" if runs else "") + ": nothing deleted yet; add --yes to go on")
+        return 0
+    done = delete_dataset(store, args.name)
+    print(f"deleted {done['name']} ({done['mb']:g} MB freed)" + (
+        f"; {count(len(done['runs']), 'run')} made on it stay: importing the same archive as {done['name']!r} brings "
+        "back their maps, neighbours and probes" if done["runs"] else ""))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .config import RunConfig
     from .speed import step_profile, step_throughput
@@ -772,4 +802,4 @@ def cmd_export(args) -> int:
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,
             "delete": cmd_delete, "worker": cmd_worker, "list": cmd_list,
-            "import-images": cmd_import_images, "bench": cmd_bench, "lesson": cmd_lesson}
+            "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "lesson": cmd_lesson}

@@ -264,3 +264,40 @@ def test_a_file_name_a_spreadsheet_would_run_is_written_as_text_in_the_csv(tmp_p
     assert [r["label_name"] for r in table] == ["'=cmd", "cat", "cat", "dog", "dog"]
     assert table[0]["map_x"] == "-1.25" and table[1]["f0"] == "-1"  # numbers are not text
     assert list(np.load(tmp_path / "embeddings.npz")["file"]) == files
+
+
+def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_path, capsys):
+    """Imported sets could not be deleted: a researcher's trial imports stayed in every list."""
+    from ssrl_core.data import available_datasets
+    from ssrl_core.data.custom import custom_root
+
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    store = RunStore()
+    queued = store.submit(RunConfig(dataset="pets", method="rotation", epochs=1))
+    assert cli.main(["delete-dataset", "pets", "--yes"]) == 2  # it would fail without its images
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: 1 run on 'pets' is queued or training ({queued}): cancel it first (`python -m ssrl_core cancel "
+        "ID`), then delete the dataset")
+    store.request_cancel(queued)  # a queued run: cancelled at once
+    assert cli.main(["delete-dataset", "digits"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "error: 'digits' is built in: only a set you imported can be deleted"
+
+    assert cli.main(["delete-dataset", "pets"]) == 0 and (custom_root() / "pets").is_dir()  # without --yes: said
+    said = capsys.readouterr().out
+    assert "the 2 runs made on it would stay" in said and said.endswith("nothing deleted yet; add --yes to go on\n")
+    at = open_page("data", dataset="pets")  # the page's own way, with its confirmation
+    assert "2 runs made on it stay" in " ".join(m.value for m in at.markdown)
+    at.button(key="data_delete").click().run()
+    assert not at.exception and "pets" not in available_datasets() and not (custom_root() / "pets").exists()
+    assert "Deleted the dataset **pets**" in at.success[0].value and at.selectbox(key="data_dataset").value == "digits"
+    assert [r["id"] for r in store.list() if r["dataset"] == "pets"] == [queued, rid]  # the runs stay
+    assert store.get(rid)["summary"]["knn_accuracy"] is not None
+
+    at = open_page("evaluate", runs=rid)  # no probe job offered that could not load its images
+    assert not [b for b in at.button if b.label.startswith("Compute")], [b.label for b in at.button]
+    assert any("no probes can be computed: unknown dataset 'pets'" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
+    import_images(pets_zip(tmp_path), "pets")  # the same archive again: the run's map is back
+    at = explore(rid)
+    assert not at.warning and at.get("plotly_chart")

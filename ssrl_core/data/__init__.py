@@ -64,8 +64,8 @@ def unknown_dataset(name: str) -> str:
 
     as_name = name if NAME_RE.match(name or "") else "NAME"
     return (f"unknown dataset {name!r}: choose one of {', '.join(available_datasets())}; if it is a set of your "
-            f"own images imported elsewhere (another machine or SSRL_HOME), import its archive here first under "
-            f"that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
+            f"own images (deleted here, or imported on another machine or SSRL_HOME), import its archive here "
+            f"first under that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
 
 
 def dataset_names() -> list[str]:

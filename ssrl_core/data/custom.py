@@ -415,6 +415,31 @@ def _write(dest: Path, images, labels, is_train, class_names, files: list[str], 
         raise
 
 
+def check_removable(name: str) -> None:
+    """ValueError unless ``name`` is a set imported here (a built-in one cannot be deleted)."""
+    from . import DATASETS
+
+    if name in DATASETS:
+        raise ValueError(f"{name!r} is built in: only a set you imported can be deleted")
+    imported = custom_datasets()
+    if name not in imported:
+        raise ValueError(f"no imported dataset {name!r}: the imported ones are "
+                         f"{', '.join(imported) or 'none'} (`python -m ssrl_core list datasets`)")
+
+
+def remove_imported(name: str) -> None:
+    """Delete the imported set ``name`` (its folder under ``custom_root()``): one rename under
+    the import lock, so an import of the same name at the same time waits, and a page reading
+    the set finds it whole or gone. ValueError (``check_removable``), changing nothing. The
+    runs made on it are the caller's (``runs.remove.delete_dataset``)."""
+    check_removable(name)
+    dest = custom_root() / name
+    with exclusive(custom_root() / ".import.lock"):
+        trash = dest.with_name(f".old-{name}-{os.getpid()}")
+        dest.rename(trash)  # refused here (permissions): nothing has changed
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def imported_fingerprints() -> dict[str, str]:
     """Each imported set's content fingerprint, from its import report (sets imported before
     fingerprints were recorded are left out)."""

@@ -17,6 +17,38 @@ from .. import paths
 from .store import ACTIVE, RunStore, no_run
 
 
+def dataset_deletion(store: RunStore, name: str) -> dict:
+    """What deleting the imported set ``name`` would remove and leave: {"name", "description",
+    "mb", "runs": ids of the runs made on it, which stay}. ValueError, as the deletion gives
+    it, for a built-in or unknown set, or while a run on it is queued or training (it would
+    fail without its images)."""
+    from ..data.custom import check_removable, custom_datasets, custom_root
+
+    check_removable(name)
+    mine = store.list(limit=-1, settings={"dataset": (name,)})  # SQLite's LIMIT -1: all
+    active = [r["id"] for r in mine if r["status"] in ACTIVE]
+    if active:
+        one = len(active) == 1
+        raise ValueError(f"{len(active)} run{'' if one else 's'} on {name!r} {'is' if one else 'are'} queued or "
+                         f"training ({', '.join(active)}): cancel {'it' if one else 'them'} first (`python -m "
+                         "ssrl_core cancel ID`), then delete the dataset")
+    folder = custom_root() / name
+    mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+    return {"name": name, "description": custom_datasets()[name], "mb": round(mb, 3), "runs": [r["id"] for r in mine]}
+
+
+def delete_dataset(store: RunStore, name: str) -> dict:
+    """Delete the imported set ``name`` (``data.custom.remove_imported``) after the checks of
+    ``dataset_deletion``, whose record it returns. The runs that ended keep their rows,
+    folders and accuracies; their maps, neighbours and probes need the images again, which
+    importing the same archive under the same name brings back."""
+    from ..data.custom import remove_imported
+
+    plan = dataset_deletion(store, name)
+    remove_imported(name)
+    return plan
+
+
 def delete_run(store: RunStore, run_id: str) -> dict:
     """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
