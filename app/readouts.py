@@ -286,3 +286,17 @@ def probe_cost(runs: list[dict]) -> str:
     if most <= PROBES_TAKE_MINUTES:
         return "seconds per run"
     return f"minutes per run on a CPU for {most:,} images"
+
+
+def resized(report: dict) -> str:
+    """An import's sentence on the images' own sizes: "Resized from 48x48 to 100x100 down to
+    32x32." (or "Kept at 32x32, their size."); "" for a report without them."""
+    found, size = report.get("source_sizes") or [], report["size"]
+    if not found:
+        return ""
+    target = f"{size}x{size}"
+    if found == [target]:
+        return f"Kept at {target}, their size."
+    span = found[0] if len(found) == 1 else f"sizes between {found[0]} and {found[1]}"
+    return (f"Resized from {span} to {target} (shorter side, then a centre crop; the Resolution slider above sets "
+            "it, and importing again at another one makes a new set).")

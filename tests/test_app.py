@@ -364,6 +364,7 @@ def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_pat
     at.button(key="data_import").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Imported **my-pets**: 3 images, labelled: cat 2, dog 1" in at.success[0].value
+    assert "Resized from 20x12 to 32x32 (shorter side, then a centre crop" in at.success[0].value  # said, not silent
     assert "Skipped 1 file" in at.warning[0].value
     assert at.selectbox(key="data_dataset").value == "my-pets"
     assert [m.value for m in at.metric][:3] == ["3", "32×32×3", "2"]

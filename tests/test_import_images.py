@@ -196,7 +196,20 @@ def test_corrupt_and_fake_images_are_skipped_and_reported(tmp_path):
     report = import_images(make_zip(tmp_path / "c.zip", members), "mixed")
     assert report.images == 1
     assert {s["member"] for s in report.skipped} == {"c/truncated.png", "c/fake.jpg"}
-    assert all("not a readable image" in s["reason"] for s in report.skipped)
+    assert all(s["reason"] == "not a readable image (damaged, cut short, or not the format its name says)"
+               for s in report.skipped)  # not a Python exception's name
+
+
+def test_the_report_gives_the_images_own_sizes_before_resizing(tmp_path):
+    members = {"a/1.png": png(size=(48, 48)), "a/2.png": png(size=(100, 60)), "b/1.png": png(size=(64, 64))}
+    report = import_images(make_zip(tmp_path / "s.zip", members), "sizes")
+    assert report.source_sizes == ["48x48", "100x60"]  # the smallest and the largest, by pixels
+    from app.readouts import resized
+
+    assert resized(report.to_dict()).startswith("Resized from 48x48 to 100x60 to 32x32")
+    same = import_images(make_zip(tmp_path / "t.zip", {"a/1.png": png(size=(32, 32)), "b/1.png": png((0, 0, 9), (32, 32))}),
+                         "same")
+    assert resized(same.to_dict()) == "Kept at 32x32, their size."
 
 
 def test_pixel_bombs_are_skipped_without_decoding(tmp_path, monkeypatch):

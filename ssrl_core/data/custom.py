@@ -102,6 +102,7 @@ class ImportReport:
     unlabelled_reason: str = ""  # why the set has no labels (no class folders, only one); "" when labelled
     archive: str | None = None  # the archive's file name, when known (a path's, an upload's)
     fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
+    source_sizes: list[str] = field(default_factory=list)  # the smallest and largest image as found, "WxH"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -223,8 +224,9 @@ class TooManyPixels(ValueError):
     """An image over ``MAX_PIXELS``: refused before it is decoded (a pixel bomb)."""
 
 
-def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
-    """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale."""
+def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.ndarray, bool]:
+    """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
+    gets the image's own (width, height) appended, as it was before resizing."""
     from PIL import Image, ImageOps
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -250,6 +252,8 @@ def decode_image(data: bytes, size: int) -> tuple[np.ndarray, bool]:
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(white, rgba)
             im = im.convert("RGB")
+            if sizes is not None:
+                sizes.append(im.size)
             im = ImageOps.fit(im, (size, size), method=Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8), gray
 
@@ -320,7 +324,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as e:
-        raise ValueError(f"not a readable zip archive ({e}): upload a .zip of images") from None
+        raise ValueError("not a readable zip archive (damaged, cut short by an interrupted download, or not a zip "
+                         "file): upload a complete .zip of images") from None
     given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
     # an upload's name is the browser's (a crafted one can hold line breaks): one line of text
     given = one_line(given) if isinstance(given, str) else None
@@ -341,21 +346,22 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
         labelled = bool(class_names)
         index = {c: i for i, c in enumerate(class_names)}
-        arrays, labels, grays, kept = [], [], [], []
+        arrays, labels, grays, kept, found = [], [], [], [], []
         for (info, path), cls in zip(files, classes):
             if labelled and cls is None:
                 report.skipped.append({"member": info.filename,
                                        "reason": "outside the class folders: move it into one to include it"})
                 continue
             try:
-                arr, gray = decode_image(_read_bounded(zf, info), int(size))
+                arr, gray = decode_image(_read_bounded(zf, info), int(size), found)
             except ArchiveRejected:
                 raise
             except TooManyPixels as e:
                 report.skipped.append({"member": info.filename, "reason": str(e)})
                 continue
             except Exception as e:  # corrupt or undecodable: skip and say why
-                report.skipped.append({"member": info.filename, "reason": f"not a readable image ({type(e).__name__})"})
+                report.skipped.append({"member": info.filename, "reason": "not a readable image (damaged, cut short, "
+                                                                          "or not the format its name says)"})
                 continue
             arrays.append(arr)
             grays.append(gray)
@@ -364,6 +370,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
             f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
+    by_area = sorted(dict.fromkeys(found), key=lambda wh: (wh[0] * wh[1], wh))
+    report.source_sizes = list(dict.fromkeys(f"{w}x{h}" for w, h in (by_area[0], by_area[-1])))
     images = np.stack(arrays).transpose(0, 3, 1, 2)  # [N,3,H,W]
     channels = 1 if all(grays) else 3
     if channels == 1:
