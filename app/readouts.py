@@ -289,8 +289,8 @@ def probe_cost(runs: list[dict]) -> str:
 
 
 def resized(report: dict) -> str:
-    """An import's sentence on the images' own sizes: "Resized from 48x48 to 100x100 down to
-    32x32." (or "Kept at 32x32, their size."); "" for a report without them."""
+    """An import's sentence on the images' own sizes: "Resized from sizes between 48x48 and 100x100 to
+    32x32 ..." (or "Kept at 32x32, their size."); "" for a report without them."""
     found, size = report.get("source_sizes") or [], report["size"]
     if not found:
         return ""

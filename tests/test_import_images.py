@@ -206,7 +206,7 @@ def test_the_report_gives_the_images_own_sizes_before_resizing(tmp_path):
     assert report.source_sizes == ["48x48", "100x60"]  # the smallest and the largest, by pixels
     from app.readouts import resized
 
-    assert resized(report.to_dict()).startswith("Resized from 48x48 to 100x60 to 32x32")
+    assert resized(report.to_dict()).startswith("Resized from sizes between 48x48 and 100x60 to 32x32")
     same = import_images(make_zip(tmp_path / "t.zip", {"a/1.png": png(size=(32, 32)), "b/1.png": png((0, 0, 9), (32, 32))}),
                          "same")
     assert resized(same.to_dict()) == "Kept at 32x32, their size."
