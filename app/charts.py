@@ -129,6 +129,9 @@ BARGAP = 0.2  # between categories' groups of bars (Plotly's default, named: the
 REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
 
 
+CROWDED_BARS = 24  # bars in one chart beyond which only cut bars are labelled (the others: hover and axis)
+
+
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
          chance: Sequence[float] | None = None, y_range: tuple[float, float] | None = None,
          errors: Sequence[Sequence[float | None]] | None = None, references: Sequence[str] = ()) -> go.Figure:
@@ -147,11 +150,15 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     colour = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(runs)},
               **{n: REF_GRAYS[i % len(REF_GRAYS)] for i, n in enumerate(refs)}}
     width = (1 - BARGAP) / len(series)  # each bar's share of a category's group, as Plotly lays them out
+    # many bars side by side are narrower than a label ("1.001.001.00" ran together): their values are left to the
+    # hover and the axis, but for a cut bar's, which the axis cannot give (upright inside it, hidden if too thin)
+    crowded = len(series) * len(categories) > CROWDED_BARS
+    angle = -90 if crowded else 0
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else [None] * len(vals)
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
-        above = [bool(e) and v is not None for v, e in zip(vals, shown_err)]  # labelled above its whisker
+        above = [bool(e) and v is not None and not crowded for v, e in zip(vals, shown_err)]  # above its whisker
         for j, v in enumerate(vals):
             if above[j]:
                 top = v + shown_err[j] if v >= 0 else v - shown_err[j]
@@ -165,14 +172,15 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
-            textposition=["inside" if c else "none" if a else "outside" for c, a in zip(cut, above)],
-            insidetextanchor="end", textangle=0,
+            textposition=["inside" if c else "none" if a or crowded else "outside" for c, a in zip(cut, above)],
+            insidetextanchor="end", textangle=angle,
             insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW)
+                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW,
+                      uniformtext=dict(minsize=9, mode="hide") if crowded else None)
     return readable(fig)
 
 

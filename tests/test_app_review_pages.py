@@ -67,8 +67,8 @@ def test_bars_cut_at_the_axis_keep_their_value_as_a_label():
 
 
 @pytest.mark.browser
-def _in_chromium(fig, tmp_path, ready: str, script: str):
-    """What ``script`` returns on the figure drawn 700 px wide in headless chromium, once an
+def _in_chromium(fig, tmp_path, ready: str, script: str, width: int = 700):
+    """What ``script`` returns on the figure drawn ``width`` px wide in headless chromium, once an
     element matching ``ready`` is there (skipped without chromium or Playwright)."""
     from pathlib import Path
 
@@ -78,12 +78,12 @@ def _in_chromium(fig, tmp_path, ready: str, script: str):
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")
     html = tmp_path / "figure.html"
-    fig.update_layout(width=700)
+    fig.update_layout(width=width)
     fig.write_html(html, include_plotlyjs=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            pg = browser.new_page(viewport={"width": 800, "height": 500})
+            pg = browser.new_page(viewport={"width": width + 100, "height": 500})
             pg.goto(html.as_uri())
             pg.wait_for_selector(ready)
             return pg.evaluate(script)
@@ -127,6 +127,23 @@ def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
         [label] = [t for t in boxes["labels"] if abs(t["x"] - w["x"]) < 3]  # one label over each whisker
         value = float(label["text"])
         assert (label["bottom"] <= w["top"] + 0.5) if value >= 0 else (label["top"] >= w["bottom"] - 0.5), (label, w)
+
+
+def test_many_bars_leave_their_values_to_the_hover_but_a_cut_bars():
+    """Three runs and their three untrained encoders over the nine ops: level labels side by
+    side read "1.001.001.00". Past ``CROWDED_BARS`` the bars are not labelled (the hover and
+    the axis give the values), except a bar cut at the axis, whose value the axis cannot give."""
+    from app import charts
+
+    ops = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
+    series = {f"{who}{i}": [1.0, 0.98, 0.97, 0.9, 0.99, 0.5, 0.7, 0.8, -1.4] for who in ("run", "ref") for i in range(3)}
+    fig = charts.bars(ops, series, "invariance", y_range=(-1.0, 1.15), errors=[[0.01] * 9] * 6,
+                      references=[n for n in series if n.startswith("ref")])
+    assert not fig.layout.annotations
+    for t in fig.data:
+        assert list(t.textposition) == ["none"] * 8 + ["inside"] and t.textangle == -90 and t.text[0] == "1.00"
+    few = charts.bars(ops[:3], {n: v[:3] for n, v in list(series.items())[:2]}, "invariance", y_range=(-1.0, 1.15))
+    assert list(few.data[0].textposition) == ["outside"] * 3  # few bars: labelled as before
 
 
 def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run):
