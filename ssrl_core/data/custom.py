@@ -323,7 +323,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         raise NameTaken(name)
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError):
         raise ValueError("not a readable zip archive (damaged, cut short by an interrupted download, or not a zip "
                          "file): upload a complete .zip of images") from None
     given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
@@ -359,7 +359,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
             except TooManyPixels as e:
                 report.skipped.append({"member": info.filename, "reason": str(e)})
                 continue
-            except Exception as e:  # corrupt or undecodable: skip and say why
+            except Exception:  # corrupt or undecodable: skip and say why
                 report.skipped.append({"member": info.filename, "reason": "not a readable image (damaged, cut short, "
                                                                           "or not the format its name says)"})
                 continue
