@@ -358,8 +358,12 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     assert again["runs"]["simclr"]["status"] == "reused" and again["checks"] == v["checks"]
     # --no-train judges what is there: nothing in a new folder
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 0
-    empty = json.loads(capsys.readouterr().out)
+    said = capsys.readouterr()
+    empty = json.loads(said.out)
     assert empty["runs"]["simclr"]["status"] == "missing" and empty["verdict"] == "incomplete"
+    # the verdict in words on stderr, as the page gives it: a check not measured names what it reads
+    assert "[labels-are-expensive] verdict: incomplete (0 of 3 checks passed)" in said.err
+    assert "  waiting: " in said.err and "simclr.linear@1" in said.err
     assert not (tmp_path / "empty").exists()  # and writes nothing
     # the default budget is a different run: refused in this folder, with advice
     assert cli.main(["lesson", "labels-are-expensive", "--out", str(out)]) == 2
