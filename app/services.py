@@ -430,9 +430,13 @@ def _thumbnail(run_dir: str, dataset_name: str, stamp: tuple) -> bytes | str:
     from ssrl_core.figures import map_png
 
     coords, _ = artifacts(run_dir).map()
+    if coords is None:
+        return "no map"
+    if dataset_name not in datasets():  # deleted here, or imported elsewhere: a short line on each card, not the advice
+        return f"no map: {dataset_name} is not on this server (deleted, or imported elsewhere): the Data page imports it"
     ds, error = dataset(dataset_name)
-    if coords is None or error:
-        return "no map" if coords is None else f"no map: {error}"
+    if error:
+        return f"no map: {error}"
     if stale := artifacts(run_dir).dataset_mismatch(ds):  # a map of other images, which are gone
         return f"no map: {stale}"
     return map_png(coords, ds.labels.numpy(), size=240)

@@ -294,6 +294,9 @@ def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_
     assert [r["id"] for r in store.list() if r["dataset"] == "pets"] == [queued, rid]  # the runs stay
     assert store.get(rid)["summary"]["knn_accuracy"] is not None
 
+    gallery = open_page("gallery")  # one short line a card, not the whole advice on each
+    assert [c.value for c in gallery.caption].count("(no map: pets is not on this server (deleted, or imported "
+                                                    "elsewhere): the Data page imports it)") == 1
     at = open_page("evaluate", runs=rid)  # no probe job offered that could not load its images
     assert not [b for b in at.button if b.label.startswith("Compute")], [b.label for b in at.button]
     assert any("no probes can be computed: unknown dataset 'pets'" in w.value for w in at.warning), \
