@@ -193,7 +193,7 @@ def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:
         # a metric's ':' as an entity: Streamlit's Markdown reads ':color' in 'jitter.factor:color@2' as
         # a directive and drops it ('jitter.factor@2'); ':shape' and ':flip' survive only by chance
         numbers = ", ".join(f"{k.replace(':', '&#58;')} = {v:.3f}" for k, v in row["numbers"].items() if v is not None)
-        state = {True: "passed", False: "failed", None: "waiting"}[row["passed"]]
+        state = L.CHECK_STATE[row["passed"]]
         st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: `{L.describe_check(row)}`"
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
         for caveat in row.get("caveats", ()):

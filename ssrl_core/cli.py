@@ -756,7 +756,7 @@ def cmd_probe(args) -> int:
 
 
 def cmd_lesson(args) -> int:
-    from .lessons import QUICK_EPOCHS, describe_check, load_by_name, run_headless
+    from .lessons import CHECK_STATE, QUICK_EPOCHS, describe_check, load_by_name, run_headless
 
     if args.max_epochs is not None and args.max_epochs < 0:
         raise ValueError(f"--max-epochs must be 0 or more, got {args.max_epochs}")
@@ -767,6 +767,7 @@ def cmd_lesson(args) -> int:
     lesson = load_by_name(args.name)
     cap = QUICK_EPOCHS if args.quick else args.max_epochs
     lesson = lesson.scaled(cap)
+
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
@@ -775,8 +776,7 @@ def cmd_lesson(args) -> int:
     # the verdict as the page gives it, for whoever reads the terminal rather than the JSON
     say(f"[{lesson.id}] verdict: {verdict['verdict']} ({verdict['passed']} of {verdict['checks_total']} checks passed)")
     for row in verdict["checks"]:
-        state = {True: "passed", False: "failed", None: "waiting"}[row["passed"]]
-        say(f"  {state}: {row['says']}: {describe_check(row)}")
+        say(f"  {CHECK_STATE[row['passed']]}: {row['says']}: {describe_check(row)}")
         for caveat in row["caveats"]:
             say(f"    ({caveat})")
     print(json.dumps(verdict, indent=2))

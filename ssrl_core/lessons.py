@@ -582,6 +582,9 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
+CHECK_STATE = {True: "passed", False: "failed", None: "waiting"}  # a verdict row's "passed", in words
+
+
 def describe_check(row: dict) -> str:
     """One line: '0.933 > 0.919 + 0.01'; a side not measured yet is named instead of
     valued: 'simclr.knn_accuracy > random.knn_accuracy + 0.005'."""
@@ -661,15 +664,26 @@ def config_key(cfg: RunConfig | dict, device_type: str, run_dir: Path | str | No
 PER_RUN = "per run"  # best_runs: a config whose key is read from each run's checkpoint
 
 
+def on_current_images(dataset: str, run_dir, now: dict[str, str]) -> bool:
+    """Whether a run on ``dataset`` learnt the images the set holds now (``now``:
+    ``data.custom.imported_fingerprints``). One that trained on an imported set's earlier
+    content (re-imported since: the fingerprint its ``dataset.json`` recorded differs) did
+    not, and is no run to reuse; a run that recorded none yet (queued, training) is taken as
+    current."""
+    from .runs.artifacts import RunArtifacts
+
+    fp = now.get(dataset)
+    return not fp or (RunArtifacts(run_dir).dataset or {}).get("fingerprint") in (None, fp)
+
+
 def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None) -> dict[str, dict | None]:
     """For each named config, the run of the store with an identical resolved config (the same
     settings and seed give the same result): a done one first, then a running one, then a
     queued one, then a cancelled one (which can resume), newest first within a status; None
-    where there is none. A run that trained on an imported set's earlier content (the set was
-    re-imported since: its recorded fingerprint differs) is no twin: it learnt other images."""
+    where there is none. A run on an imported set's earlier content is no twin
+    (``on_current_images``)."""
     from .data.custom import imported_fingerprints
     from .runs import worker
-    from .runs.artifacts import RunArtifacts
 
     if not cfgs:
         return {}
@@ -680,11 +694,10 @@ def best_runs(cfgs: dict[str, RunConfig], store, device_type: str | None = None)
     # only runs that can be a twin: settings that resolving a config leaves as they are (a class's store
     # holds thousands of runs, and the app asks on every rerun of Start and Pretrain)
     same = {k: tuple({getattr(cfg, k) for cfg in cfgs.values()}) for k in ("method", "dataset", "seed", "epochs")}
-    now = imported_fingerprints()
+    now = imported_fingerprints(same["dataset"])
     for row in store.list(tuple(rank), limit=2000, settings=same):
-        if (fp := now.get(row["config"].get("dataset"))) and \
-                (RunArtifacts(row["run_dir"]).dataset or {}).get("fingerprint") not in (None, fp):
-            continue  # trained on what the set held before it was re-imported
+        if not on_current_images(row["config"].get("dataset"), row["run_dir"], now):
+            continue
         raw = json.dumps(row["config"], sort_keys=True)
         if raw not in keys:
             try:
@@ -741,15 +754,18 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
     of queueing it twice."""
     from dataclasses import replace
 
+    from .data.custom import imported_fingerprints
     from .runs import worker
     from .runs.store import Limits
 
     device_type = worker.device_type()
+    now = imported_fingerprints({c.dataset for c in lesson.runs.values()})
 
-    def reusable(config: str, run_dir: str) -> bool:  # as the plan: not a run trained with an older architecture
+    def reusable(config: str, run_dir: str) -> bool:  # as the plan: not an older architecture's, nor older images'
         try:
             cfg = RunConfig.from_dict(json.loads(config))
-            return config_key(cfg, device_type, run_dir) == config_key(cfg, device_type)
+            return (config_key(cfg, device_type, run_dir) == config_key(cfg, device_type)
+                    and on_current_images(cfg.dataset, run_dir, now))
         except ValueError:  # a damaged checkpoint
             return False
 

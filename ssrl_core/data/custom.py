@@ -370,8 +370,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
             f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
-    by_area = sorted(dict.fromkeys(found), key=lambda wh: (wh[0] * wh[1], wh))
-    report.source_sizes = list(dict.fromkeys(f"{w}x{h}" for w, h in (by_area[0], by_area[-1])))
+    area = lambda wh: wh[0] * wh[1]  # noqa: E731
+    report.source_sizes = list(dict.fromkeys(f"{w}x{h}" for w, h in (min(found, key=area), max(found, key=area))))
     images = np.stack(arrays).transpose(0, 3, 1, 2)  # [N,3,H,W]
     channels = 1 if all(grays) else 3
     if channels == 1:
@@ -448,12 +448,13 @@ def remove_imported(name: str) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-def imported_fingerprints() -> dict[str, str]:
+def imported_fingerprints(names=None) -> dict[str, str]:
     """Each imported set's content fingerprint, from its import report (sets imported before
-    fingerprints were recorded are left out)."""
+    fingerprints were recorded are left out); with ``names``, only those sets' reports are read."""
     out = {}
-    for meta in sorted(custom_root().glob("*/meta.json")):
-        if meta.parent.name.startswith("."):  # an import being written, or a replaced set being removed
+    metas = (custom_root() / n / "meta.json" for n in names) if names is not None else custom_root().glob("*/meta.json")
+    for meta in sorted(metas):
+        if meta.parent.name.startswith(".") or not meta.exists():  # an import being written, a set being removed
             continue
         try:
             if fingerprint := json.loads(meta.read_text())["report"].get("fingerprint"):

@@ -23,18 +23,19 @@ def dataset_deletion(store: RunStore, name: str) -> dict:
     it, for a built-in or unknown set, or while a run on it is queued or training (it would
     fail without its images)."""
     from ..data.custom import check_removable, custom_datasets, custom_root
+    from ..text import agree, count
+    from .worker import folder_mb
 
     check_removable(name)
     mine = store.list(limit=-1, settings={"dataset": (name,)})  # SQLite's LIMIT -1: all
     active = [r["id"] for r in mine if r["status"] in ACTIVE]
     if active:
-        one = len(active) == 1
-        raise ValueError(f"{len(active)} run{'' if one else 's'} on {name!r} {'is' if one else 'are'} queued or "
-                         f"training ({', '.join(active)}): cancel {'it' if one else 'them'} first (`python -m "
-                         "ssrl_core cancel ID`), then delete the dataset")
-    folder = custom_root() / name
-    mb = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
-    return {"name": name, "description": custom_datasets()[name], "mb": round(mb, 3), "runs": [r["id"] for r in mine]}
+        n = len(active)
+        raise ValueError(f"{count(n, 'run')} on {name!r} {agree(n, 'is', 'are')} queued or training "
+                         f"({', '.join(active)}): cancel {agree(n, 'it', 'them')} first (`python -m ssrl_core cancel "
+                         "ID`), then delete the dataset")
+    return {"name": name, "description": custom_datasets()[name], "mb": round(folder_mb(custom_root() / name), 3),
+            "runs": [r["id"] for r in mine]}
 
 
 def delete_dataset(store: RunStore, name: str) -> dict:
