@@ -11,6 +11,7 @@
     python -m ssrl_core invariance --run DIR|ID
     python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR ...] [--no-train] [--umap]
     python -m ssrl_core export --run DIR|ID --out DIR
+    python -m ssrl_core embed --run DIR|ID --out DIR PATH [PATH ...]
     python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +35,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .pretext import METHODS
 
     d = RunConfig()
+    sized = {name: list(cls.sized_defaults(100, 16)) for name, cls in METHODS.items()}  # those that scale any
+    sized_options = [f"{name}'s {' and '.join(keys)}" for name, keys in sized.items() if keys]
+    sized_options = ", ".join(sized_options[:-1]) + " and " + sized_options[-1]
     aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())
     p.add_argument("--dataset", required=True,
                    help=f"one of: {', '.join(DATASETS)}; or the name of a set of your own images imported with "
@@ -58,8 +63,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         "scaling on older GPUs, float32 elsewhere; float16 needs a GPU")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. --option temperature=0.2 (repeatable; see `list methods`); on an "
-                        "imported set the defaults of deepcluster's n_clusters and moco's and swav's queue_size "
-                        "are scaled down to its size (the run's config records them)")
+                        f"imported set the defaults of {sized_options} are scaled down to its size (the run's config "
+                        "records them)")
     p.add_argument("--data-dir", default=None,
                    help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data); "
                         "digits and imported sets read none")
@@ -281,6 +286,25 @@ def build_parser() -> argparse.ArgumentParser:
                                    "field as a flag. Writes only into --out; prints {file: path} as JSON.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
     p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
+
+    p = sub.add_parser("embed", help="a finished run's encoder on your own images: features, nearest dataset "
+                                     "image and kNN class; write them, print JSON",
+                       description="Embed image files, folders of images (searched in their subfolders too) and "
+                                   ".zip archives of images with a finished run's encoder. Each image is prepared as "
+                                   "an import prepares it (centre-fitted to the run's image size, grayscale when its "
+                                   "dataset is). Writes into --out embeddings.npz and embeddings.csv, one row per "
+                                   "image: file, nearest_row (the most similar image of the run's dataset, its row "
+                                   "in an export's embeddings.npz) and nearest_similarity (cosine); on a labelled "
+                                   "dataset also nearest_label, predicted (the class the run's kNN classifier, whose "
+                                   "accuracy is knn_accuracy, gives it: a weighted vote of the 20 nearest training "
+                                   "images) and predicted_share (the winning class's share of that vote); then the "
+                                   "features. Files that are not readable images are skipped and listed. Prints "
+                                   "JSON: counts, the files written, what was skipped and why, and how many images "
+                                   "each class was predicted for.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="an image file, a folder of images, or a .zip of images")
+    p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
+    p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to embed (default auto)")
 
     p = sub.add_parser("bench", help="images per second of one training step, ours and the common recipe; print JSON",
                        description="Time the training step three ways with the same method, encoder, loss and "
@@ -808,7 +832,28 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from .evaluate.encode import encode_paths
+    from .runs.export import write_embeddings
+    from .text import count
+
+    run_dir = resolve_run(args.run)
+    out = out_folder(args.out)
+    found = encode_paths(run_dir, args.paths, device=args.device)
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_embeddings(found.columns(), out)
+    report = {"run": str(run_dir), "images": len(found.files), "features": int(found.features.shape[1]),
+              "written": [str(p) for p in written], "skipped": found.skipped}
+    if found.predicted is not None:
+        report["predicted"] = dict(Counter(found.predicted).most_common())
+    if found.skipped:
+        print(f"warning: {count(len(found.skipped), 'file')} skipped: the JSON's \"skipped\" says which and why",
+              file=sys.stderr)
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0
+
+
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,
             "delete": cmd_delete, "worker": cmd_worker, "list": cmd_list,
-            "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "lesson": cmd_lesson}
+            "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "embed": cmd_embed, "lesson": cmd_lesson}

@@ -107,25 +107,30 @@ def test_collapse_stats_tell_collapse_from_spread():
 
 
 def test_methods_with_a_projector_measure_collapse_on_its_output():
+    """Every method with a projector (VICReg: expander) names it as its ``embedding_head``, so
+    ``embedding_std`` is read on the embedding its loss compares, as wide as its ``proj_dim``
+    option; a new method that forgets it is named here."""
     import torch
     from ssrl_core.models import build_encoder
     from ssrl_core.pretext import METHODS
 
-    x = torch.rand(8, 1, 28, 28)
-    heads = {}
+    x = torch.rand(8, 3, 32, 32)
+    measured = []
     for name, cls in METHODS.items():
-        if cls.embedding_head is None:
-            continue
-        method = cls(build_encoder("cnn-small", 1), 10, 1, {}).eval()
+        method = cls(build_encoder(cls.preferred_encoder or "cnn-small", 3), 10, 3, {}).eval()
+        heads = [h for h in ("projector", "expander") if isinstance(getattr(method, h, None), torch.nn.Module)]
+        assert cls.embedding_head == (heads[0] if heads else None), (
+            f"{name} has {heads or 'no projector'} and embedding_head = {cls.embedding_head!r}: name its projector "
+            "there (embedding_head = 'projector'), so that embedding_std is read on the embedding its loss compares")
         embedder = method.embedder()
         if embedder is None:
             continue
         with torch.no_grad():
             z = embedder(method.encoder(x))
             assert torch.allclose(z, getattr(method, method.embedding_head)(method.encoder(x)))
-        heads[name] = z.shape[1]
-    assert heads == {"simclr": 128, "moco": 128, "byol": 128, "simsiam": 2048, "barlow_twins": 512,
-                     "vicreg": 512, "swav": 128}
+        assert z.shape[1] == cls.defaults["proj_dim"], name
+        measured.append(name)
+    assert len(measured) >= 7  # simclr, moco, byol, simsiam, barlow_twins, vicreg, swav
 
 
 def test_a_large_set_s_map_graph_is_approximate_but_finds_nearly_every_neighbour(monkeypatch):

@@ -71,7 +71,14 @@ def test_simclr_warns_of_few_negatives_at_a_small_batch_cut_to_the_set():
     assert warning.startswith("simclr at batch 10 ") and "raise the batch" not in warning  # none to raise it to
 
 
-@pytest.mark.parametrize("name", ["deepcluster", "swav", "moco"])
+SIZED = [name for name, cls in METHODS.items() if cls.sized_defaults(100, 16)]  # every method that scales one
+
+
+def test_the_methods_that_scale_their_defaults_are_all_checked():
+    assert {"deepcluster", "swav", "moco"} <= set(SIZED)
+
+
+@pytest.mark.parametrize("name", SIZED)
 def test_an_imported_sets_scaled_defaults_are_never_warned_of(name):
     for n in range(30, 3000, 7):
         sized = METHODS[name].sized_defaults(n, batch_for(n))

@@ -42,7 +42,7 @@ import warnings
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -186,7 +186,7 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath:
     return p
 
 
-def _check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+def check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise ArchiveRejected(f"the archive has {len(infos):,} members, more than the limit of {MAX_MEMBERS:,}")
@@ -211,7 +211,22 @@ def _check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosix
     return out
 
 
-def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def image_members(zf: zipfile.ZipFile, skipped: list[dict]) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """The image members of an archive that passes ``check_archive`` (ArchiveRejected when it
+    does not), by their suffix; OS metadata (dot files, ``__MACOSX``) is left out silently, any
+    other file is added to ``skipped`` as ``{"member", "reason"}``."""
+    files = []
+    for info, path in check_archive(zf):
+        if path.name.startswith(".") or "__MACOSX" in path.parts:
+            continue  # OS metadata, silently
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append({"member": info.filename, "reason": "not an image file"})
+            continue
+        files.append((info, path))
+    return files
+
+
+def read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """Read a member, never more than its declared size (a lying header cannot inflate it)."""
     with zf.open(info) as f:
         data = f.read(info.file_size + 1)
@@ -256,6 +271,32 @@ def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.
                 sizes.append(im.size)
             im = ImageOps.fit(im, (size, size), method=Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8), gray
+
+
+UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format its name says)"
+
+
+def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None) -> tuple[np.ndarray, bool] | str:
+    """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
+    read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
+    inside its archive, is over the pixel limit, or is not a
+    readable image. ArchiveRejected (an archive lying about a member's size) is raised."""
+    try:
+        data = read()
+    except ArchiveRejected:
+        raise
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    except ValueError as e:  # the reader's own refusal, a sentence (a file over the size limit)
+        return str(e)
+    except Exception:  # noqa: BLE001 (a member damaged inside its archive: bad CRC, a cut deflate stream)
+        return UNREADABLE_IMAGE
+    try:
+        return decode_image(data, size, sizes)
+    except TooManyPixels as e:
+        return str(e)
+    except Exception:  # noqa: BLE001 (PIL raises many kinds for a corrupt or undecodable file)
+        return UNREADABLE_IMAGE
 
 
 def _common_folders(folders: list[tuple[str, ...]]) -> tuple[str, ...]:
@@ -332,15 +373,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
                           if given else None)
     with zf:
-        members = _check_archive(zf)
-        files = []
-        for info, path in members:
-            if path.name.startswith(".") or "__MACOSX" in path.parts:
-                continue  # OS metadata, silently
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                report.skipped.append({"member": info.filename, "reason": "not an image file"})
-                continue
-            files.append((info, path))
+        files = image_members(zf, report.skipped)
         if not files:
             raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
         class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
@@ -352,17 +385,11 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 report.skipped.append({"member": info.filename,
                                        "reason": "outside the class folders: move it into one to include it"})
                 continue
-            try:
-                arr, gray = decode_image(_read_bounded(zf, info), int(size), found)
-            except ArchiveRejected:
-                raise
-            except TooManyPixels as e:
-                report.skipped.append({"member": info.filename, "reason": str(e)})
+            decoded = try_decode(lambda: read_bounded(zf, info), int(size), found)
+            if isinstance(decoded, str):
+                report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
-            except Exception:  # corrupt or undecodable: skip and say why
-                report.skipped.append({"member": info.filename, "reason": "not a readable image (damaged, cut short, "
-                                                                          "or not the format its name says)"})
-                continue
+            arr, gray = decoded
             arrays.append(arr)
             grays.append(gray)
             kept.append(info.filename)

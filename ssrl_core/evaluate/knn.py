@@ -18,7 +18,7 @@ from .index import build_index
 
 def knn_votes(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
               ks, tau: float = 0.07) -> dict[int, np.ndarray]:
-    """The predicted class of each query for each k of ``ks``, from one search for the
+    """Each query's vote totals [Q, num_classes] for each k of ``ks``, from one search for the
     largest k: the k nearest neighbours are the first k of the largest k's, best first."""
     mem = l2_normalize(memory)
     q = l2_normalize(queries)
@@ -32,20 +32,20 @@ def knn_votes(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray
         for j in range(done, used):  # one neighbour per query: no index repeats, so += adds each weight
             votes[rows, memory_labels[idx[:, j]]] += weights[:, j]
         done = used
-        out[k] = votes.argmax(1)
+        out[k] = votes.copy()
     return out
 
 
 def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
                 k: int = KNN_K, tau: float = 0.07) -> np.ndarray:
-    return knn_votes(memory, memory_labels, queries, num_classes, (k,), tau)[k]
+    return knn_votes(memory, memory_labels, queries, num_classes, (k,), tau)[k].argmax(1)
 
 
 def knn_accuracies(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
                    num_classes: int, ks, tau: float = 0.07) -> dict[int, float]:
     """Accuracy on the queries for each k of ``ks`` (one search: ``knn_votes``)."""
-    return {k: float((pred == query_labels).mean())
-            for k, pred in knn_votes(memory, memory_labels, queries, num_classes, ks, tau).items()}
+    return {k: float((votes.argmax(1) == query_labels).mean())
+            for k, votes in knn_votes(memory, memory_labels, queries, num_classes, ks, tau).items()}
 
 
 def knn_accuracy(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,

@@ -8,6 +8,7 @@ import torch
 
 from ..data.custom import TooManyPixels, decode_image
 from .embed import embed
+from .encode import as_dataset_images
 
 
 def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
@@ -21,10 +22,7 @@ def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
         raise ValueError(f"{said[:1].upper()}{said[1:]}: upload a smaller image.") from None
     except Exception:  # noqa: BLE001 (PIL raises many kinds for a file that is no image)
         raise ValueError("This file is not an image that can be read: upload a PNG or JPEG.") from None
-    x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)
-    if channels == 1:
-        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
-    return x.round().clamp(0, 255).to(torch.uint8)[None]
+    return as_dataset_images([rgb], channels)
 
 
 def query_features(encoder: torch.nn.Module, device: torch.device, image: torch.Tensor) -> np.ndarray:

@@ -29,9 +29,11 @@ size (``config.default_options``).
 A run that already trained is rebuilt ``as_trained()``: its options were checked when it
 was submitted, and a range narrowed since must not lock its folder away from the probes.
 
-Adding a method: one file in this package with a subclass (see ``random_init.py`` for the
-smallest and ``simclr.py`` for a typical one) and one entry in ``METHODS`` in
-``__init__.py``.
+Adding a method: one file in this package with a subclass (see ``rotation.py`` for the
+smallest that trains and ``simclr.py`` for one comparing two views), one entry in
+``METHODS`` in ``__init__.py``, and its name in README's method table; docs/methods.md
+says what else a method may need (its loss in ``losses.py``, ``n_views``,
+``embedding_head``).
 """
 from __future__ import annotations
 

@@ -1,0 +1,169 @@
+"""A trained encoder on images from outside its dataset (``embed``, ``evaluate.encode``):
+an image of the dataset saved as a file gets back the run's own features for it, its own
+row as nearest image and the class the run's kNN classifier gives that row; files that are
+not images are skipped and named; bad paths and archives are refused before anything is
+written."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssrl_core.data import load_dataset
+from ssrl_core.data.imageset import KNN_K
+from ssrl_core.evaluate.encode import encode_paths
+from ssrl_core.evaluate.knn import knn_predict
+from ssrl_core.runs.store import RunStore
+
+from .test_cli import cli
+from .test_import_images import make_zip, png
+
+
+def run_dir(finished_run, name: str):
+    return RunStore().get(finished_run(name))["run_dir"]
+
+
+def save(images, rows, folder, fmt="PNG", mode=None):
+    """Rows of a dataset's uint8 [N, C, H, W] as image files; their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in rows:
+        a = images[r].numpy()
+        im = Image.fromarray(a[0], "L") if a.shape[0] == 1 else Image.fromarray(a.transpose(1, 2, 0), "RGB")
+        path = folder / f"row{r}.{fmt.lower()}"
+        (im.convert(mode) if mode else im).save(path, fmt)
+        out.append(path)
+    return out
+
+
+def test_a_dataset_image_as_a_file_gets_its_row_back(finished_run, tmp_path):
+    run = run_dir(finished_run, "simclr")
+    ds = load_dataset("digits")
+    rows = [0, int(ds.test_idx[0]), 17]
+    files = save(ds.images, rows[:2], tmp_path / "gray")
+    files += save(ds.images, rows[2:], tmp_path / "colour", mode="RGB")  # an RGB copy of a gray digit: same luma
+    found = encode_paths(run, files)
+    emb = np.load(f"{run}/embeddings.npy")
+    np.testing.assert_allclose(found.features, emb[rows], atol=1e-4)
+    assert found.nearest_row.tolist() == rows
+    np.testing.assert_allclose(found.nearest_similarity, 1.0, atol=1e-5)
+    assert found.nearest_label == [ds.label_name(r) for r in rows]
+    y = ds.labels.numpy()
+    tr = ds.train_idx.numpy()
+    expected = knn_predict(emb[tr], y[tr], emb[rows], ds.num_classes, k=KNN_K)
+    assert found.predicted == [ds.class_names[i] for i in expected]
+    assert ((found.predicted_share > 0) & (found.predicted_share <= 1 + 1e-6)).all()
+    assert found.files == [str(f) for f in files] and found.skipped == []
+
+
+def test_a_file_over_the_size_limit_is_skipped_unread(finished_run, tmp_path, monkeypatch):
+    from ssrl_core.evaluate import encode
+
+    [small] = save(load_dataset("digits").images, [1], tmp_path)
+    large = tmp_path / "padded.png"  # the same image, and bytes after its end that a decoder ignores
+    large.write_bytes(small.read_bytes() + bytes(1000))
+    monkeypatch.setattr(encode, "MAX_MEMBER_BYTES", small.stat().st_size + 10)
+    found = encode_paths(run_dir(finished_run, "simclr"), [small, large])
+    assert found.files == [str(small)]
+    [why] = found.skipped
+    assert why["file"] == str(large) and why["reason"].startswith("the file is larger than the limit of ")
+
+
+def test_colour_images_are_fitted_to_the_run_and_kept_in_colour(finished_run, tmp_path):
+    run = run_dir(finished_run, "shapes-simclr")
+    ds = load_dataset("shapes")
+    [f] = save(ds.images, [3], tmp_path)
+    big = tmp_path / "big.png"
+    Image.open(f).resize((96, 96), Image.Resampling.NEAREST).save(big)  # the import's fit brings it back to 32
+    found = encode_paths(run, [f, big])
+    emb = np.load(f"{run}/embeddings.npy")
+    np.testing.assert_allclose(found.features[0], emb[3], atol=1e-4)
+    assert found.nearest_row[0] == 3 and found.nearest_row[1] == 3
+
+
+def test_embed_writes_rows_and_names_what_it_skipped(finished_run, tmp_path, capsys):
+    run = finished_run("simclr")  # a store id, as `runs` lists it
+    ds = load_dataset("digits")
+    folder = tmp_path / "mine"
+    save(ds.images, [4, 5], folder / "nested")
+    (folder / "broken.png").write_bytes(b"\x89PNG cut short")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(png())  # OS metadata: silently left out
+    buf = io.BytesIO()
+    Image.fromarray(ds.images[6, 0].numpy(), "L").save(buf, "PNG")
+    archive = make_zip(tmp_path / "more.zip", {"a/6.png": buf.getvalue(), "a/readme.md": b"hi"})
+    lone = tmp_path / "list.csv"
+    lone.write_text("1,2")
+    out = tmp_path / "out"
+    res = cli("embed", "--run", run, "--out", str(out), str(folder), str(archive), str(lone), capsys=capsys)
+    report = json.loads(res.stdout)
+    assert report["images"] == 3 and report["features"] == 256
+    assert sum(report["predicted"].values()) == 3
+    assert {s["file"]: s["reason"] for s in report["skipped"]} == {
+        str(folder / "broken.png"): "not a readable image (damaged, cut short, or not the format its name says)",
+        f"{archive}:a/readme.md": "not an image file",
+        str(lone): "not an image file (nor a folder or a .zip of images)"}
+    assert "3 files skipped" in res.stderr
+    saved = np.load(out / "embeddings.npz")
+    assert saved["file"].tolist() == [str(folder / "nested/row4.png"), str(folder / "nested/row5.png"),
+                                      f"{archive}:a/6.png"]
+    assert saved["nearest_row"].tolist() == [4, 5, 6]
+    assert saved["embeddings"].shape == (3, 256)
+    header = (out / "embeddings.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["file", "nearest_row", "nearest_similarity", "nearest_label", "predicted", "predicted_share"]
+    assert header[6:8] == ["f0", "f1"] and len(header) == 6 + 256
+
+
+@pytest.mark.parametrize("make, said", [
+    (lambda d: [d / "nowhere.png"], "no such file or folder: {d}/nowhere.png"),
+    (lambda d: [make_zip(d / "bad.zip", {"../up.png": png()})], "climbs out of the archive"),
+    (lambda d: [d / "cut.zip"], "is not a readable zip archive"),
+    (lambda d: [make_zip(d / "text.zip", {"a.txt": b"x"})], "no image could be read: "),
+])
+def test_bad_inputs_are_refused_and_nothing_is_written(finished_run, tmp_path, capsys, make, said):
+    run = run_dir(finished_run, "simclr")
+    (tmp_path / "cut.zip").write_bytes(b"PK\x03\x04 cut")
+    paths = make(tmp_path)
+    out = tmp_path / "out"
+    res = cli("embed", "--run", run, "--out", str(out), *map(str, paths), check=False, capsys=capsys)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: ") and said.format(d=tmp_path) in res.stderr, res.stderr
+    assert not out.exists()
+
+
+def test_on_an_unlabelled_set_there_is_no_class_to_give(tmp_path):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.data.custom import import_images
+    from ssrl_core.runs.execute import execute
+
+    colours = [(40 * i, 200 - 30 * i, 90) for i in range(6)]
+    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png(c, (16, 16)) for i, c in enumerate(colours * 5)}),
+                  "loose", size=16)
+    folder = tmp_path / "run"
+    execute(RunConfig(dataset="loose", method="random", epochs=0, evaluation="basic"), folder, with_umap=False)
+    query = tmp_path / "q.png"
+    query.write_bytes(png(colours[2], (40, 40)))
+    found = encode_paths(folder, [query])
+    assert found.predicted is None and found.nearest_label is None
+    assert set(found.columns()) == {"file", "nearest_row", "nearest_similarity", "embeddings"}
+    nearest = load_dataset("loose").images[found.nearest_row[0]]
+    assert nearest[:, 0, 0].tolist() == list(colours[2])  # an image of the same colour
+    assert found.nearest_similarity[0] == pytest.approx(1, abs=1e-5)
+
+
+def test_the_readmes_python_example_runs(finished_run, tmp_path, monkeypatch):
+    import re
+    import shutil
+    import textwrap
+    from pathlib import Path
+
+    block = re.search(r"\n( *)```python\n(\1from ssrl_core.evaluate.encode import.*?)```",
+                      (Path(__file__).parents[1] / "README.md").read_text(), re.S).group(2)
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(run_dir(finished_run, "simclr"), "runs/simclr-digits")
+    save(load_dataset("digits").images, [8, 9], tmp_path / "my_digits")
+    names: dict = {}
+    exec(textwrap.dedent(block), names)  # noqa: S102 (the README's own example)
+    assert names["found"].features.shape == (2, 256) and len(names["found"].predicted) == 2
+    assert not names["encoder"].training
