@@ -159,8 +159,8 @@ def submit(cfg) -> tuple[str | None, str | None]:
 
 
 def resume(run_id: str) -> str | None:
-    """Put a cancelled run back in the queue (``RunStore.resume``) and make sure a worker
-    runs it: None, or why not (the run is no longer cancelled, a classroom limit...)."""
+    """Put a cancelled or failed run back in the queue (``RunStore.resume``) and make sure a
+    worker runs it: None, or why not (the run is no longer cancelled, a classroom limit...)."""
     try:
         store().resume(run_id)
     except (KeyError, ValueError) as e:

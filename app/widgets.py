@@ -472,8 +472,16 @@ def form_from_note() -> None:
                "takes them." if other else ""), icon=":material/tune:")
 
 
+def resumable(run: dict) -> bool:
+    """Whether Resume is offered for ``run``: cancelled, or failed for what was around it."""
+    from ssrl_core.runs.worker import AROUND_THE_RUN
+
+    return run["status"] == "cancelled" or (run["status"] == "failed" and (run["error"] or "").startswith(AROUND_THE_RUN))
+
+
 def resume_button(run: dict, where, key: str) -> None:
-    """Resume a cancelled run of one's own (``services.resume``): back in the queue, behind
+    """Resume a cancelled run (or one failed for what was around it: ``resumable``) of one's
+    own (``services.resume``): back in the queue, behind
     the runs waiting now, continuing from the checkpoint of the last epoch it finished."""
     done, epochs = run["epoch"], run["epochs"]
     label, what = (("Queue it again", "it had finished no epoch, so it starts over") if not done else
@@ -515,6 +523,8 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
                            query_params={"run": r["id"], **urlstate.carried()})
         elif r["status"] == "failed":
             text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
+            if resumable(r):  # nothing wrong with its settings: it continues where it stopped
+                resume_button(r, text, key=f"resume_{r['id']}")
             settings_button(r, text, key=f"again_{r['id']}")
         else:
             said = why if why.startswith("cancelled ") else f"cancelled: {why}"  # the worker's reasons say where
@@ -614,9 +624,9 @@ def run_actions(runs: list[dict]) -> None:
         run = by_id[rid]
         left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
-        if run["status"] == "cancelled" and run["nickname"] == me:
+        if resumable(run) and run["nickname"] == me:
             resume_button(run, middle, key="pt_again_resume")
-        elif run["status"] == "cancelled":
+        elif resumable(run):
             middle.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
                            "(`python -m ssrl_core resume` can).")
         if run["status"] not in services.ACTIVE:

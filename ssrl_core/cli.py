@@ -153,13 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="select every queued and running run")
     p.add_argument("--yes", action="store_true", help="cancel the runs the selection lists")
 
-    p = sub.add_parser("resume", help="put a cancelled run back in the queue; it continues from its checkpoint",
-                       description="Put a cancelled run back in the queue, behind the runs queued now. The worker "
-                                   "that takes it continues from the last epoch it finished (its folder's "
-                                   "checkpoint), or starts it over if it was cancelled before it started. "
-                                   "Refused (exit 2, nothing changed) for a run that was not cancelled, or when "
-                                   "a classroom limit is reached for its nickname or the queue (as `submit`).")
-    p.add_argument("id", help="a cancelled run's id from `runs`")
+    p = sub.add_parser("resume", help="put a cancelled or failed run back in the queue; it continues from its "
+                                      "checkpoint",
+                       description="Put a cancelled or failed run back in the queue, behind the runs queued now. The "
+                                   "worker that takes it continues from the last epoch it finished (its folder's "
+                                   "checkpoint), or starts it over if it stopped before its first epoch. A failed "
+                                   "run is worth resuming when what failed was around it (a full disk since freed, "
+                                   "a dataset restored); one that failed on its settings fails again: submit it "
+                                   "with new ones. Refused (exit 2, nothing changed) for a run queued, running or "
+                                   "done, or when a classroom limit is reached for its nickname or the queue (as "
+                                   "`submit`).")
+    p.add_argument("id", help="a cancelled or failed run's id from `runs`")
 
     p = sub.add_parser("delete", help="delete ended runs: their store rows, folders and app exports",
                        description="Delete runs that have ended (done, failed or cancelled): the store's row and "
@@ -828,7 +832,7 @@ def cmd_export(args) -> int:
     run_dir = resolve_run(args.run)
     out = out_folder(args.out)
     row = next((r for r in RunStore().list(limit=100_000) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
-    print(json.dumps(export_run(run_dir, out, run=row), indent=2))
+    print(json.dumps(export_run(run_dir, out, run=row), indent=2, ensure_ascii=False))
     return 0
 
 

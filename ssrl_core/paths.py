@@ -10,8 +10,22 @@ from pathlib import Path
 
 
 def ssrl_home() -> Path:
-    home = Path(os.environ.get("SSRL_HOME") or Path.home() / ".ssrl_playground").expanduser()
-    home.mkdir(parents=True, exist_ok=True)
+    """The state folder, absolute (made when missing). A relative ``SSRL_HOME`` is resolved
+    against the working folder once and written back to the environment as absolute: the
+    workers and probe jobs the app starts run in the repository's folder, and would otherwise
+    serve another store than the app's. ValueError with advice when it cannot be made."""
+    raw = os.environ.get("SSRL_HOME")
+    home = Path(raw or Path.home() / ".ssrl_playground").expanduser().absolute()
+    if raw and raw != str(home):
+        os.environ["SSRL_HOME"] = str(home)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file of that name (mkdir's exist_ok only forgives a folder)
+        raise ValueError(f"SSRL_HOME ({home}) is a file, not a folder: point SSRL_HOME at a folder this user can "
+                         "write (it is made when missing)") from None
+    except OSError as e:
+        raise ValueError(f"SSRL_HOME ({home}) cannot be made ({e.strerror or e}): point SSRL_HOME at a folder "
+                         "this user can write") from None
     return home
 
 
@@ -19,12 +33,10 @@ def home_problem() -> str | None:
     """Why this user cannot keep state in ``SSRL_HOME`` (it cannot be made, or it or its run
     store cannot be written), in words saying what to do; None when it can. Writes nothing
     but the folder itself."""
-    raw = os.environ.get("SSRL_HOME") or str(Path.home() / ".ssrl_playground")
     try:
         home = ssrl_home()
-    except OSError as e:
-        return (f"SSRL_HOME ({raw}) cannot be made ({e.strerror or e}): point SSRL_HOME at a folder this user "
-                "can write, then restart")
+    except ValueError as e:
+        return f"{e}, then restart"
     store = store_path()
     if not os.access(home, os.W_OK | os.X_OK) or (store.exists() and not os.access(store, os.W_OK)):
         return (f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run store are written "

@@ -117,19 +117,26 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
                           nickname=me)
     cancelled = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5), nickname=me)
     theirs = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5, seed=1), nickname="bo")
-    for rid, epoch in ((failed, 2), (cancelled, 3), (theirs, 1)):
+    full = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5, seed=2), nickname=me)
+    for rid, epoch in ((failed, 2), (cancelled, 3), (theirs, 1), (full, 1)):
         store.claim("w")
         store.record(rid, {"kind": "epoch_end", "epoch": epoch, "epochs": 5, "loss": 1.0}, worker="w")
     store.finish(failed, "failed", error="its worker stopped 3 times", worker="w")
+    store.finish(full, "failed", error="disk full: the disk holding x is full: free some space there, then resume "
+                 "the run", worker="w")
     for rid in (cancelled, theirs):
         store.finish(rid, "cancelled", error="cancelled at epoch 4, step 2", worker="w")
     at.run()
+    # a run failed for what was around it (a full disk, since freed) resumes where it stopped; one failed on
+    # its settings is launched again with changed ones
+    assert at.button(key=f"resume_{full}").label == "Resume at epoch 2"
+    assert not [b for b in at.button if b.key == f"resume_{failed}"]
     # the cancelled run continues from the checkpoint of the epoch it finished, behind the queue
     resume = at.button(key=f"resume_{cancelled}")
     assert resume.label == "Resume at epoch 4" and "epochs 4 to 5" in resume.help
     resume.click().run()
     assert store.get(cancelled)["status"] == "queued" and store.get(cancelled)["phase"] == "resumed"
-    assert len(store.list()) == 3  # the same run, not a new one
+    assert len(store.list()) == 4  # the same run, not a new one
     # someone else's cancelled run: its owner resumes it, not this session
     at.selectbox(key="pt_again_pick").select(theirs).run()
     assert not [b for b in at.button if b.key == "pt_again_resume"] and "Only bo can resume it" in captions(at)

@@ -83,12 +83,14 @@ def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes
     assert again["claimed_at"] > again["started"] == first["started"]
     s.finish(early, "done", worker="w")
     s.finish(later, "failed", error="boom", worker="w")
-    with pytest.raises(ValueError, match="is done, not cancelled"):
+    with pytest.raises(ValueError, match="is done: only a cancelled or failed run can be resumed"):
         s.resume(early)
-    with pytest.raises(ValueError, match="is failed, not cancelled.*changed settings"):
-        s.resume(later)
+    s.resume(later)  # failed (a full disk, say, since freed): back in the queue, to continue from its checkpoint
+    assert s.get(later)["status"] == "queued" and s.get(later)["error"] is None
+    assert s.claim("w")["id"] == later
+    s.finish(later, "failed", error="boom", worker="w")
     queued = s.submit(RunConfig(method="random", seed=2))
-    with pytest.raises(ValueError, match="is queued, not cancelled"):
+    with pytest.raises(ValueError, match="is queued: only a cancelled or failed run"):
         s.resume(queued)
     with pytest.raises(KeyError, match="no run with id"):
         s.resume("nope")

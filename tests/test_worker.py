@@ -136,7 +136,7 @@ def test_cancel_a_running_run_through_the_store_and_resume_it_from_its_checkpoin
     # the second attempt took over at the checkpoint: it trained the epochs left, not all of them
     assert [e["epoch"] for e in store.events(rid, kind="resumed")] == [stopped["epoch"]]
     assert [e["epoch"] for e in store.events(rid, kind="epoch_end")] == list(range(1, epochs + 1))  # none trained twice
-    assert main(["resume", rid]) == 2 and "is done, not cancelled" in capsys.readouterr().err
+    assert main(["resume", rid]) == 2 and "is done: only a cancelled or failed run can be resumed" in capsys.readouterr().err
 
 
 def test_a_cancelled_runs_reason_says_where_it_stopped_and_what_resuming_does():
@@ -184,7 +184,8 @@ def test_failures_are_explained_with_advice():
     assert explain_failure(MemoryError()).startswith("out of memory")
     full = explain_failure(OSError(errno.ENOSPC, "No space left on device", "/home/x/runs/a/embeddings.npy"))
     assert full == ("disk full: the disk holding /home/x/runs/a/embeddings.npy is full: free some space there "
-                    "(deleting ended runs frees the most), then launch the run again.")
+                    "(deleting ended runs frees the most), then resume the run (Resume, or `python -m ssrl_core resume` "
+                    "with its id): it continues from the last epoch it finished.")
     other = explain_failure(OSError(errno.EACCES, "Permission denied", "f"))
     assert not other.startswith("disk full")
 

@@ -27,10 +27,13 @@ parses back (``cli.build_parser``) to the same ``RunConfig``.
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import platform
 import shlex
 import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -314,10 +317,19 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
 
 def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None) -> dict[str, str]:
     """Write the export of a finished run folder into ``out`` (created; files in it are
-    replaced). Returns {name: path} of what was written."""
+    replaced). Returns {name: path} of what was written. The files are written into a
+    temporary folder inside ``out`` and moved into place once all are complete, so an export
+    cut short (a full disk) leaves none of its files behind and an earlier export's intact."""
+    from ..checkpoint import read_meta
+    from ..train import FINISHED_DAMAGED
+
     run_dir, out = Path(run_dir), Path(out)
     if not (run_dir / art.CHECKPOINT).exists():
         raise ValueError(f"{run_dir} has no {art.CHECKPOINT}: export needs a finished run")
+    try:
+        read_meta(run_dir / art.CHECKPOINT)  # a cut-short file fails here; copied, it would fail the colleague
+    except ValueError as e:
+        raise ValueError(f"{e}: {FINISHED_DAMAGED}; nothing was exported") from None
     card = run_card(run_dir, run)
     if dataset is None:
         from ..data import load_dataset
@@ -330,16 +342,26 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         raise ValueError(f"{out} holds a run (its {art.CONFIG}), whose checkpoint the export would replace: "
                          "give a new folder for the export; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
-    files = []
-    art.write_json(out / "run_card.json", card)
-    (out / "run_card.md").write_text(card_markdown(card))
-    first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
-        if card["dataset"]["imported"] else ""
-    (out / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n" + card["reproduce"] + "\n")
-    files += [out / "run_card.json", out / "run_card.md", out / "reproduce.sh"]
-    files += write_embeddings(cols, out)
-    shutil.copyfile(run_dir / art.CHECKPOINT, out / art.CHECKPOINT)
-    files.append(out / art.CHECKPOINT)
-    title = f"{card['config']['method']} · {card['config']['dataset']}"
-    files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], out, title)
-    return {p.name: str(p) for p in files}
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        files = []
+        art.write_json(tmp / "run_card.json", card)
+        (tmp / "run_card.md").write_text(card_markdown(card))
+        first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
+            if card["dataset"]["imported"] else ""
+        (tmp / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n" + card["reproduce"] + "\n")
+        files += [tmp / "run_card.json", tmp / "run_card.md", tmp / "reproduce.sh"]
+        files += write_embeddings(cols, tmp)
+        shutil.copyfile(run_dir / art.CHECKPOINT, tmp / art.CHECKPOINT)
+        files.append(tmp / art.CHECKPOINT)
+        title = f"{card['config']['method']} · {card['config']['dataset']}"
+        files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], tmp, title)
+        for f in files:
+            os.replace(f, out / f.name)
+    except OSError as e:
+        if e.errno == errno.ENOSPC or (e.errno is None and "requested and" in str(e)):  # numpy's short write
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out)) from None
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {f.name: str(out / f.name) for f in files}

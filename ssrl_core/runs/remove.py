@@ -10,6 +10,7 @@ the queue without its files; then the row is deleted, then the files.
 """
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 
@@ -50,6 +51,11 @@ def delete_dataset(store: RunStore, name: str) -> dict:
     return plan
 
 
+def _put_back(trash: Path, folder: Path) -> None:
+    if trash.exists() and not folder.exists():
+        trash.rename(folder)
+
+
 def delete_run(store: RunStore, run_id: str) -> dict:
     """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
@@ -80,9 +86,17 @@ def delete_run(store: RunStore, run_id: str) -> dict:
 
     try:
         store.delete(run_id, while_locked=move_away)
+    except OSError as e:
+        if e.errno != errno.ENOSPC or not trash.exists():
+            _put_back(trash, folder)
+            raise
+        # the disk is too full for the store to record the deletion, and the files the person asked to delete
+        # are what would make room: they go first, then the deletion is recorded (if even that fails, the row
+        # stays, naming a folder that is gone, and the same command deletes it once there is room)
+        shutil.rmtree(trash, ignore_errors=True)
+        store.delete(run_id)
     except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
-        if trash.exists() and not folder.exists():
-            trash.rename(folder)
+        _put_back(trash, folder)
         raise
     exports = paths.ssrl_home() / "exports"
     app_own = [exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]  # the app's lock, a killed export's half

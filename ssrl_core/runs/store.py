@@ -34,6 +34,7 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
+RESUMABLE = ("cancelled", "failed")  # what ``resume`` puts back in the queue
 # a lesson's runs are the class's (``lessons.lesson_nickname``): the per-nickname limit is not theirs
 LESSON_NICKNAME = "lesson:"
 NICKNAME_MAX = 32  # characters: one short line in the runs table (the app's box holds no more)
@@ -188,17 +189,42 @@ class RunStore:
                 yield c
             finally:
                 c.close()
-        except sqlite3.OperationalError as e:
-            raise self._not_writable(e) or e
+        except sqlite3.DatabaseError as e:
+            raise self._said(e) or e
 
-    def _not_writable(self, e: sqlite3.OperationalError) -> PermissionError | None:
-        """A read-only store or SSRL_HOME said as a PermissionError naming the store (SQLite
-        needs to write beside the file even to read it in WAL mode), else None."""
+    def _said(self, e: sqlite3.DatabaseError) -> OSError | ValueError | None:
+        """SQLite's errors that a person can act on, in words naming the store, else None: a
+        read-only store or SSRL_HOME (a PermissionError: SQLite writes beside the file even to
+        read it in WAL mode), a full disk (OSError ENOSPC, which the CLI and the worker word
+        as such; SQLite says "disk I/O error" when it cannot even grow its shared-memory file)
+        and a damaged store (ValueError)."""
         said = str(e).lower()
-        if "readonly" not in said and "unable to open" not in said:
-            return None
-        return PermissionError(errno.EACCES, f"the run store cannot be written ({e}: SQLite writes beside it even "
-                               "to read it; point SSRL_HOME at a folder this user can write)", str(self.path))
+        if "readonly" in said or "unable to open" in said:
+            return PermissionError(errno.EACCES, f"the run store cannot be written ({e}: SQLite writes beside it "
+                                   "even to read it; point SSRL_HOME at a folder this user can write)", str(self.path))
+        if "disk is full" in said or ("disk i/o error" in said and _nearly_full(self.path.parent)):
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+        if "malformed" in said or "not a database" in said:
+            return ValueError(f"the run store {self.path} is damaged ({e}): move it aside (mv {self.path} "
+                              f"{self.path}.damaged) and the app and commands start a new, empty one; the run "
+                              f"folders in {self.path.parent / 'runs'} are kept, but the new store does not list them")
+        return None
+
+    def _here(self, run_id: str, stored: str) -> str:
+        """Where run ``run_id``'s folder is now. The store records it as an absolute path; after
+        SSRL_HOME was moved or copied, a row still names the old home's ``runs/ID``, gone or
+        another copy's: the folder beside this store of that name is the run's when it is there."""
+        path = Path(stored)
+        if path.parts[-2:] == ("runs", run_id):
+            own = self.path.parent / "runs" / run_id
+            if path != own and own.is_dir():
+                return str(own)
+        return stored
+
+    def _row(self, r: sqlite3.Row) -> dict:
+        d = _row(r)
+        d["run_dir"] = self._here(d["id"], d["run_dir"])
+        return d
 
     # -- submitting and reading -------------------------------------------------------
     def submit(self, cfg: RunConfig, nickname: str | None = None, limits: Limits | None = None) -> str:
@@ -262,8 +288,7 @@ class RunStore:
             c.execute("COMMIT")
         return ids
 
-    @staticmethod
-    def _same_configs(c: sqlite3.Connection, nickname: str | None, keys: list[str],
+    def _same_configs(self, c: sqlite3.Connection, nickname: str | None, keys: list[str],
                       statuses: tuple[str, ...], reusable: Callable[[str, str], bool] | None = None) -> dict[str, str]:
         """{config JSON: id of the newest run of ``nickname`` with it, in one of ``statuses``}."""
         if not nickname or not keys:
@@ -271,7 +296,8 @@ class RunStore:
         rows = c.execute(f"SELECT id, config, run_dir FROM runs WHERE nickname=? AND "
                          f"status IN ({','.join('?' * len(statuses))}) AND config IN ({','.join('?' * len(keys))}) "
                          "ORDER BY created", (nickname, *statuses, *keys)).fetchall()
-        return {r["config"]: r["id"] for r in rows if reusable is None or reusable(r["config"], r["run_dir"])}
+        return {r["config"]: r["id"] for r in rows
+                if reusable is None or reusable(r["config"], self._here(r["id"], r["run_dir"]))}
 
     def active_twin(self, cfg: RunConfig, nickname: str | None) -> str | None:
         """The id of a queued or running run of ``nickname`` with the very same config (a
@@ -298,7 +324,7 @@ class RunStore:
     def get(self, run_id: str) -> dict | None:
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        return _row(row) if row else None
+        return self._row(row) if row else None
 
     def list(self, status: str | tuple[str, ...] | None = None, limit: int = 200,
              settings: dict[str, tuple] | None = None) -> list[dict]:
@@ -320,7 +346,7 @@ class RunStore:
         q += " ORDER BY created DESC LIMIT ?"
         args.append(limit)
         with self._conn() as c:
-            return [_row(r) for r in c.execute(q, args).fetchall()]
+            return [self._row(r) for r in c.execute(q, args).fetchall()]
 
     def recent(self, limit: int = 100) -> list[dict]:
         """The newest ``limit`` runs and every queued or running run besides, newest first, in
@@ -330,7 +356,7 @@ class RunStore:
             rows = c.execute("SELECT * FROM runs WHERE status IN (?, ?) OR id IN "
                              "(SELECT id FROM runs ORDER BY created DESC LIMIT ?) ORDER BY created DESC",
                              (*ACTIVE, limit)).fetchall()
-        return [_row(r) for r in rows]
+        return [self._row(r) for r in rows]
 
     def count(self, statuses: tuple[str, ...]) -> int:
         """How many runs have one of ``statuses``: a count, not the rows (a page polls it)."""
@@ -374,11 +400,13 @@ class RunStore:
         return status
 
     def resume(self, run_id: str, limits: Limits | None = None) -> None:
-        """Put a cancelled run back in the queue, behind the runs queued now; the worker that
-        takes it continues from its last finished epoch's checkpoint (``train.pretrain``), or
-        starts it over when there is none (cancelled before it started). The classroom limits
-        count it for its nickname, as a submit. Raises KeyError (no such run), ValueError (a
-        run that was not cancelled, saying what it is) or ``LimitReached``."""
+        """Put a cancelled or failed run back in the queue, behind the runs queued now; the
+        worker that takes it continues from its last finished epoch's checkpoint
+        (``train.pretrain``), or starts it over when there is none (stopped before its first
+        epoch). A failed run is worth resuming when what failed was around it (a full disk, a
+        dataset missing, now back); one that failed on its settings fails again. The classroom
+        limits count it for its nickname, as a submit. Raises KeyError (no such run),
+        ValueError (a run queued, running or done, saying which) or ``LimitReached``."""
         limits = limits or Limits.from_env()
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
@@ -386,10 +414,8 @@ class RunStore:
                 row = c.execute("SELECT status, nickname FROM runs WHERE id=?", (run_id,)).fetchone()
                 if row is None:
                     raise no_run(run_id)
-                if row["status"] != "cancelled":
-                    raise ValueError(f"run {run_id} is {row['status']}, not cancelled: only a cancelled run can be "
-                                     "resumed" + (" (launch a failed one again with changed settings)"
-                                                  if row["status"] == "failed" else ""))
+                if row["status"] not in RESUMABLE:
+                    raise ValueError(f"run {run_id} is {row['status']}: only a cancelled or failed run can be resumed")
                 if (row["nickname"] or "").startswith(LESSON_NICKNAME):  # as the lesson's Launch submits them
                     limits = replace(limits, per_nickname=0)
                 self._check_limits(c, row["nickname"], limits)
@@ -401,10 +427,10 @@ class RunStore:
 
     @staticmethod
     def _requeue(c: sqlite3.Connection, run_id: str) -> None:
-        """A cancelled run back in the queue, at its end (inside the caller's write transaction)."""
+        """A cancelled or failed run back in the queue, at its end (inside the caller's write transaction)."""
         now = time.time()
         c.execute("UPDATE runs SET status='queued', queued_at=?, finished=NULL, error=NULL, worker=NULL, "
-                  "cancel_requested=0, phase='resumed' WHERE id=? AND status='cancelled'", (now, run_id))
+                  "cancel_requested=0, phase='resumed' WHERE id=? AND status IN (?, ?)", (now, run_id, *RESUMABLE))
         c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
                   (run_id, now, "queued_again", json.dumps({})))
 
@@ -580,6 +606,16 @@ def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:
     if worker is None:
         return "id=?", (run_id,)
     return "id=? AND worker=? AND status='running'", (run_id, worker)
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Whether the disk holding ``folder`` has under 1 MB free."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _row(r: sqlite3.Row) -> dict:

@@ -179,6 +179,11 @@ def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
 
 
 # -- failures ---------------------------------------------------------------------------------
+# how ``explain_failure`` begins a failure of what was around a run, not of its settings: once that is
+# mended (space freed, the dataset back) the run resumes from its checkpoint (the app offers Resume)
+AROUND_THE_RUN = ("disk full:", "dataset missing:")
+
+
 def explain_failure(exc: BaseException) -> str:
     """A failure in plain words, with what to do about it."""
     import torch
@@ -197,7 +202,8 @@ def explain_failure(exc: BaseException) -> str:
     if isinstance(exc, DatasetMissing):
         return f"dataset missing: {exc}"
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"disk full: {not_written(exc, exc.filename or paths.ssrl_home())}, then launch the run again."
+        return (f"disk full: {not_written(exc, exc.filename or paths.ssrl_home())}, then resume the run (Resume, or "
+                "`python -m ssrl_core resume` with its id): it continues from the last epoch it finished.")
     if isinstance(exc, ValueError):
         return f"invalid run: {exc}"
     return f"{type(exc).__name__}: {exc}"
@@ -390,8 +396,10 @@ class Worker:
         """Run queued runs until stopped; ``once``: exit when the queue is empty.
         ``restartable``: this process may restart itself to stop a run (see the class)."""
         if not self.acquire():
-            which = f"slot {self.slot}" if self.slot is not None else f"all {worker_count()} worker slots"
-            print(f"{which} of this SSRL_HOME taken: another worker is already running there; exiting", flush=True)
+            n = worker_count()
+            which = (f"slot {self.slot} of this SSRL_HOME is" if self.slot is not None else
+                     "this SSRL_HOME's worker slot is" if n == 1 else f"all {n} worker slots of this SSRL_HOME are")
+            print(f"{which} taken: another worker is already running there; exiting", flush=True)
             return 0
         if restartable:
             self._restart_argv = [sys.executable, "-m", "ssrl_core", "worker", "--slot", str(self.slot),

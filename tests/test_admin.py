@@ -1,0 +1,154 @@
+"""What whoever runs the server meets: a full disk, a home moved, copied or given as a relative
+path, a damaged run store, a damaged checkpoint. Each is said in one line with what to do,
+and nothing is lost or left half-written."""
+import errno
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ssrl_core import cli, paths
+from ssrl_core.runs import store as store_module
+from ssrl_core.runs.store import RunStore
+
+
+class _FullDisk:
+    """A SQLite connection on a disk with no room left: what writes, or commits a write, fails
+    as SQLite says it (``fail`` such statements in all, then it works again)."""
+
+    def __init__(self, conn, fail: list):
+        object.__setattr__(self, "_c", conn)
+        object.__setattr__(self, "_fail", fail)
+
+    def execute(self, sql, *args):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "COMMIT")) and self._fail[0] > 0:
+            self._fail[0] -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._c.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._c, name, value)
+
+
+def full_disk(monkeypatch, statements: int = 10**9) -> None:
+    connect, fail = sqlite3.connect, [statements]
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: _FullDisk(connect(*a, **k), fail))
+
+
+def test_a_full_disk_under_the_store_is_said_as_such(monkeypatch, capsys, ssrl_home):
+    RunStore()  # made while there was room
+    full_disk(monkeypatch)
+    rc = cli.main(["submit", "--dataset", "digits", "--method", "random", "--epochs", "0"])
+    assert rc == 2 and capsys.readouterr().err.endswith(
+        f"error: the disk holding {ssrl_home / 'store.sqlite'} is full: free some space there (deleting ended runs "
+        "frees the most), then try again\n")
+    # SQLite says only "disk I/O error" when it cannot grow its shared-memory file: a full disk all the same
+    said = RunStore()._said(sqlite3.OperationalError("disk I/O error"))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    assert RunStore()._said(sqlite3.OperationalError("disk I/O error")).errno == errno.ENOSPC
+    assert said is None  # with room on the disk it is not a full disk, and stays as SQLite said it
+
+
+def test_deleting_a_run_on_a_full_disk_frees_its_files_first(finished_run, monkeypatch):
+    rid = finished_run("random")
+    folder = Path(RunStore().get(rid)["run_dir"])
+    full_disk(monkeypatch, statements=1)  # the deletion cannot be recorded until its files are gone
+    assert cli.main(["delete", rid]) == 0
+    assert RunStore().get(rid) is None and not folder.exists()
+    assert not list(folder.parent.glob(".deleting-*"))
+
+
+def test_a_failed_delete_for_another_reason_keeps_the_run_and_its_files(finished_run, monkeypatch):
+    rid = finished_run("random")
+    folder = Path(RunStore().get(rid)["run_dir"])
+
+    def refused(self, run_id, while_locked=None):
+        while_locked()
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(RunStore, "delete", refused)
+    assert cli.main(["delete", rid]) == 2
+    assert RunStore().get(rid)["status"] == "done" and (folder / "checkpoint.safetensors").exists()
+
+
+def test_a_moved_or_copied_home_finds_its_own_run_folders(finished_run, ssrl_home, tmp_path, monkeypatch, capsys):
+    rid = finished_run("random")
+    moved = tmp_path / "bigger disk" / "home"
+    shutil.copytree(ssrl_home, moved)  # a copy: the original stays, and must not be read or written through it
+    original = {p: p.read_bytes() for p in (ssrl_home / "runs" / rid).iterdir() if p.is_file()}
+    monkeypatch.setenv("SSRL_HOME", str(moved))
+    assert RunStore().get(rid)["run_dir"] == str(moved / "runs" / rid)
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
+    assert cli.main(["probe", "--run", rid, "--labels-per-class", "1", "--seeds", "1", "--no-references"]) == 0
+    assert "linear/label/1/s1" in (moved / "runs" / rid / "probes.json").read_text()
+    assert {p: p.read_bytes() for p in (ssrl_home / "runs" / rid).iterdir() if p.is_file()} == original
+    shutil.rmtree(ssrl_home)  # moved, not copied
+    assert cli.main(["delete", rid]) == 0 and not (moved / "runs" / rid).exists()
+    assert "its folder stays" not in capsys.readouterr().out
+
+
+def test_a_damaged_store_is_named_with_what_to_do(ssrl_home, capsys):
+    RunStore()
+    (ssrl_home / "store.sqlite").write_bytes(b"this is not a database, it was overwritten" * 100)
+    assert cli.main(["runs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the run store {ssrl_home / 'store.sqlite'} is damaged (file is not a database): "
+                          f"move it aside (mv {ssrl_home / 'store.sqlite'} {ssrl_home / 'store.sqlite'}.damaged)"), err
+    assert "the run folders in" in err and "\n" not in err.rstrip("\n")
+
+
+def test_a_relative_home_is_made_absolute_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SSRL_HOME", "classroom")
+    assert paths.ssrl_home() == tmp_path / "classroom"
+    # the workers and probe jobs the app starts run in the repository's folder: they inherit the absolute path
+    assert os.environ["SSRL_HOME"] == str(tmp_path / "classroom")
+    monkeypatch.chdir("/")
+    assert paths.ssrl_home() == tmp_path / "classroom"
+
+
+def test_a_home_that_is_a_file_is_said_so(tmp_path, monkeypatch, capsys):
+    (tmp_path / "home").write_text("")
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "home"))
+    assert cli.main(["runs"]) == 2
+    assert capsys.readouterr().err == (f"error: SSRL_HOME ({tmp_path / 'home'}) is a file, not a folder: point "
+                                       "SSRL_HOME at a folder this user can write (it is made when missing)\n")
+
+
+@pytest.fixture
+def exported(finished_run, tmp_path):
+    rid = finished_run("random")
+    out = tmp_path / "export"
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    return rid, out, {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_an_export_cut_short_leaves_the_earlier_one_whole(exported, monkeypatch, capsys):
+    from ssrl_core.runs import export
+
+    rid, out, before = exported
+
+    def full(*args, **kwargs):  # the disk fills on the last files, after the card and the embeddings
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[3] / "map.html"))
+
+    monkeypatch.setattr(export, "write_figures", full)
+    capsys.readouterr()
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 2
+    assert f"the disk holding {out} is full" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing half-written, nothing left over
+
+
+def test_an_export_of_a_damaged_checkpoint_is_refused(exported, capsys):
+    rid, out, before = exported
+    ckpt = Path(RunStore().get(rid)["run_dir"]) / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # cut short
+    capsys.readouterr()
+    assert cli.main(["export", "--run", rid, "--out", str(out.parent / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a readable safetensors checkpoint" in err and "the run's trained weights are damaged" in err
+    assert err.rstrip().endswith("nothing was exported") and not (out.parent / "again").exists()
