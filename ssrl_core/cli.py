@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import sys
@@ -367,9 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
-        if e.errno == errno.ENOSPC:
-            from .text import not_written
+        from .text import disk_full, not_written
 
+        if disk_full(e):
             where = e.filename or getattr(args, "out", None) or "the output"
             print(f"error: {not_written(e, where)}, then try again", file=sys.stderr)
             return 2
@@ -467,11 +466,26 @@ def cmd_runs(args) -> int:
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
         extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
+        if r["status"] == "running" and worker_gone(r):
+            extra = (f"its worker is gone ({extra}): start one (`python -m ssrl_core worker`) and the run resumes "
+                     "from its last finished epoch")
         who = f"[{r['nickname']}]" if r["nickname"] else ""
         rows.append([r["id"], r["status"], r["method"], r["dataset"], f"epoch {r['epoch']}/{r['epochs']}", who, extra])
     for line in table(rows):
         print(line)
     return 0
+
+
+def worker_gone(run: dict, stale_s: float = 30.0) -> bool:
+    """Whether the worker training ``run`` has stopped (killed, or its machine restarted): its
+    slot lock is free, or, for a worker of another host, it has not beaten for ``stale_s``.
+    The run stays "running" until a worker starts and puts it back in the queue."""
+    from .runs.worker import worker_state
+
+    alive = worker_state(run["worker"])
+    if alive is None:
+        alive = run["heartbeat"] is not None and time.time() - run["heartbeat"] < stale_s
+    return not alive
 
 
 def table(rows: list[list[str]]) -> list[str]:

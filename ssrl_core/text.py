@@ -27,12 +27,37 @@ def said(error: BaseException) -> str:
     return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
 
 
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is a write that found the disk full: ENOSPC, or numpy's short write,
+    which it reports without an errno ("N requested and M written")."""
+    return isinstance(error, OSError) and (error.errno == errno.ENOSPC
+                                           or (error.errno is None and "requested and" in str(error)))
+
+
 def not_written(error: OSError, where: object) -> str:
     """Why ``where`` could not be written, and what to do, for an ``OSError`` of a write: a full
-    disk said as such (freeing space is the way out), anything else by its reason."""
-    if error.errno == errno.ENOSPC:
-        return f"the disk holding {where} is full: free some space there (deleting ended runs frees the most)"
+    disk said as such (freeing space is the way out; deleting ended runs frees the most where
+    the disk is SSRL_HOME's), anything else by its reason."""
+    if disk_full(error):
+        hint = " (deleting ended runs frees the most)" if _on_the_homes_disk(where) else ""
+        return f"the disk holding {where} is full: free some space there{hint}"
     return f"{where} could not be written ({error.strerror or error}): check that the folder can be written"
+
+
+def _on_the_homes_disk(where: object) -> bool:
+    """Whether ``where`` (or its nearest existing folder) is on the disk holding SSRL_HOME."""
+    import os
+    from pathlib import Path
+
+    from .paths import ssrl_home
+
+    try:
+        path = Path(str(where)).absolute()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        return os.stat(path).st_dev == os.stat(ssrl_home()).st_dev
+    except (OSError, ValueError):
+        return True  # cannot tell: the advice may well apply
 
 
 def agree(n: int, one: str, many: str) -> str:

@@ -152,3 +152,34 @@ def test_an_export_of_a_damaged_checkpoint_is_refused(exported, capsys):
     err = capsys.readouterr().err
     assert "is not a readable safetensors checkpoint" in err and "the run's trained weights are damaged" in err
     assert err.rstrip().endswith("nothing was exported") and not (out.parent / "again").exists()
+
+
+def test_runs_says_when_a_running_runs_worker_is_gone(capsys):
+    import socket
+
+    from ssrl_core.config import RunConfig
+    from ssrl_core.locks import hold
+    from ssrl_core.runs.worker import slot_lock
+
+    store = RunStore()
+    store.submit(RunConfig(method="random", epochs=0))
+    worker = f"{socket.gethostname()}:4242:0"
+    store.claim(worker)  # then the worker was killed: nothing holds its slot
+    assert cli.main(["runs"]) == 0
+    assert ("its worker is gone (starting): start one (`python -m ssrl_core worker`) and the run resumes from its "
+            "last finished epoch") in capsys.readouterr().out
+    lock = hold(slot_lock(0))  # a live worker of that id holds it
+    lock.seek(0)
+    lock.truncate()
+    lock.write(worker)
+    lock.flush()
+    assert cli.main(["runs"]) == 0 and "worker is gone" not in capsys.readouterr().out
+    lock.close()
+
+
+def test_numpys_short_write_on_a_full_disk_is_said_as_a_full_disk(ssrl_home):
+    from ssrl_core.text import not_written
+
+    said = not_written(OSError("6144000 requested and 3145600 written"), ssrl_home / "data" / "custom")
+    assert said == (f"the disk holding {ssrl_home / 'data' / 'custom'} is full: free some space there (deleting ended "
+                    "runs frees the most)")

@@ -28,6 +28,8 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
+from ..text import disk_full
+
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.safetensors"
 DATASET = "dataset.json"
@@ -66,7 +68,7 @@ def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.errno is None and "requested and" in str(e):
+        if disk_full(e) and e.errno is None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
         raise
 

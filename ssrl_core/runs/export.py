@@ -41,7 +41,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..device import hardware
-from ..text import md
+from ..text import disk_full, md
 from . import artifacts as art
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-learn", "faiss-cpu", "faiss-gpu",
@@ -359,7 +359,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         for f in files:
             os.replace(f, out / f.name)
     except OSError as e:
-        if e.errno == errno.ENOSPC or (e.errno is None and "requested and" in str(e)):  # numpy's short write
+        if disk_full(e):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out)) from None
         raise
     finally:
