@@ -52,6 +52,10 @@ def test_a_full_disk_under_the_store_is_said_as_such(monkeypatch, capsys, ssrl_h
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
     assert RunStore()._said(sqlite3.OperationalError("disk I/O error")).errno == errno.ENOSPC
     assert said is None  # with room on the disk it is not a full disk, and stays as SQLite said it
+    # too full to be opened at all, the store could not record a deletion either: what else can go is said
+    cannot = RunStore()._said(sqlite3.OperationalError("database or disk is full"), opening=True)
+    assert str(cannot).startswith(f"the disk holding the run store {ssrl_home / 'store.sqlite'} is full, so the store "
+                                  f"cannot even be opened: free some space on it ({ssrl_home / 'cache'} and ")
 
 
 def test_deleting_a_run_on_a_full_disk_frees_its_files_first(finished_run, monkeypatch):

@@ -185,24 +185,32 @@ class RunStore:
             c.row_factory = sqlite3.Row
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
-            try:
-                yield c
-            finally:
-                c.close()
+        except sqlite3.DatabaseError as e:
+            raise self._said(e, opening=True) or e
+        try:
+            yield c
         except sqlite3.DatabaseError as e:
             raise self._said(e) or e
+        finally:
+            c.close()
 
-    def _said(self, e: sqlite3.DatabaseError) -> OSError | ValueError | None:
+    def _said(self, e: sqlite3.DatabaseError, opening: bool = False) -> OSError | ValueError | None:
         """SQLite's errors that a person can act on, in words naming the store, else None: a
         read-only store or SSRL_HOME (a PermissionError: SQLite writes beside the file even to
         read it in WAL mode), a full disk (OSError ENOSPC, which the CLI and the worker word
         as such; SQLite says "disk I/O error" when it cannot even grow its shared-memory file)
-        and a damaged store (ValueError)."""
+        and a damaged store (ValueError). A store too full to be opened at all cannot record a
+        deletion either, so that is said with what else can go (a ValueError)."""
         said = str(e).lower()
         if "readonly" in said or "unable to open" in said:
             return PermissionError(errno.EACCES, f"the run store cannot be written ({e}: SQLite writes beside it "
                                    "even to read it; point SSRL_HOME at a folder this user can write)", str(self.path))
         if "disk is full" in said or ("disk i/o error" in said and _nearly_full(self.path.parent)):
+            if opening:
+                home = self.path.parent
+                return ValueError(f"the disk holding the run store {self.path} is full, so the store cannot even be "
+                                  f"opened: free some space on it ({home / 'cache'} and {home / 'references'} can go: "
+                                  "they are made again when needed), then deleting ended runs frees the most")
             return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         if "malformed" in said or "not a database" in said:
             return ValueError(f"the run store {self.path} is damaged ({e}): move it aside (mv {self.path} "
