@@ -11,6 +11,7 @@ from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import SEEDS
+from ssrl_core.text import md
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -174,6 +175,15 @@ def image_alt(ds, row: int, sim: float | None = None) -> str:
     return (f"{ds.name} image #{row}" + (f" ({name})" if name else "")
             + (f", labelled {label}" if label not in (None, "", "?") else "")
             + (f", similarity {sim:.3f} to the query" if sim is not None else ""))
+
+
+def knn_verdict(name: str, share: float, knn_accuracy: float | None) -> str:
+    """What the run's kNN classifier calls an uploaded image, in Markdown: the class (a
+    folder's name, from whoever made the archive: escaped) and its share of the vote, and how
+    often that classifier is right on the test images."""
+    right = f", right on {knn_accuracy:.0%} of the test images" if knn_accuracy is not None else ""
+    return (f"This run's kNN classifier (the similarity-weighted vote of its {KNN_K} nearest training images{right}) "
+            f"calls it **{md(name)}**, with {share:.0%} of the vote.")
 
 
 def query_file(ds, row: int) -> str:

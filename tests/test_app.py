@@ -621,6 +621,25 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     coords, _ = RunArtifacts(RunStore().get(rid)["run_dir"]).map()
     lo, hi = coords.min(0), coords.max(0)
     assert lo[0] <= cross["x"][0] <= hi[0] and lo[1] <= cross["y"][0] <= hi[1]  # within the map
+    # a digit of the set, uploaded: the class the run's kNN classifier gives that image of the set
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from ssrl_core.data import load_dataset
+    from ssrl_core.evaluate.knn import knn_predict
+
+    ds, buf = load_dataset("digits"), io.BytesIO()
+    Image.fromarray(ds.images[5, 0].numpy(), "L").save(buf, "PNG")
+    at.file_uploader(key=f"explore_upload_{rid}").set_value(("five.png", buf.getvalue(), "image/png")).run()
+    emb, y, tr = np.load(f"{RunStore().get(rid)['run_dir']}/embeddings.npy"), ds.labels.numpy(), ds.train_idx.numpy()
+    [expected] = knn_predict(emb[tr], y[tr], emb[5:6], ds.num_classes)
+    knn = RunStore().get(rid)["summary"]["knn_accuracy"]
+    said = [m.value for m in at.markdown if m.value.startswith("This run's kNN classifier")]
+    assert said and said[0].startswith("This run's kNN classifier (the similarity-weighted vote of its 20 nearest "
+                                       f"training images, right on {knn:.0%} of the test images) calls it "
+                                       f"**{ds.class_names[expected]}**, with "), said
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("oops.png", b"not an image", "image/png")).run()
     assert "not an image that can be read" in at.error[0].value
 

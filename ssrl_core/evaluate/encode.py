@@ -152,7 +152,6 @@ def encode_paths(run: str | Path, paths: list[str | Path], device: str = "auto",
     """Embed the images ``paths`` hold with the encoder of the finished run folder ``run``
     (see the module's docstring). ValueError with advice when the run cannot be read, its
     dataset has changed since it trained, a path is missing, or no image could be read."""
-    from .knn import knn_votes
     from .suite import RunProbes
 
     rp = probes or RunProbes(run, device=device)
@@ -169,17 +168,25 @@ def encode_paths(run: str | Path, paths: list[str | Path], device: str = "auto",
     features = np.concatenate(feats)
     memory = rp.features()
     sims, rows = build_index(l2_normalize(memory)).search(l2_normalize(features), 1)
-    labels = ds.labels.numpy()
-    out = Encoded(names, features, rows[:, 0].astype(np.int64),
-                  np.clip(sims[:, 0], -1, 1).astype(np.float32), None, None, None,
-                  skipped)
+    out = Encoded(names, features, rows[:, 0].astype(np.int64), np.clip(sims[:, 0], -1, 1).astype(np.float32),
+                  None, None, None, skipped)
     if ds.has_labels:
-        tr = ds.train_idx.numpy()
-        tr = tr[labels[tr] >= 0]
-        votes = knn_votes(memory[tr], labels[tr], features, ds.num_classes, (KNN_K,))[KNN_K]
-        pred = votes.argmax(1)
-        out.predicted = [ds.class_names[i] for i in pred]
-        out.predicted_share = (votes[np.arange(len(pred)), pred] / votes.sum(1)).astype(np.float32)
+        out.predicted, out.predicted_share = knn_class(memory, ds, features)
         out.nearest_label = [ds.label_name(int(r)) for r in out.nearest_row]
     return out
+
+
+def knn_class(memory: np.ndarray, ds, features: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The class a run's kNN classifier gives each row of ``features`` [Q, D], and the winning
+    class's share of the vote: the weighted vote of the ``KNN_K`` nearest labelled training
+    images of ``ds`` among ``memory`` (the run's features of every image of ``ds``), the
+    classifier whose accuracy is the run's ``knn_accuracy``."""
+    from .knn import knn_votes
+
+    labels = ds.labels.numpy()
+    tr = ds.train_idx.numpy()
+    tr = tr[labels[tr] >= 0]
+    votes = knn_votes(memory[tr], labels[tr], features, ds.num_classes, (KNN_K,))[KNN_K]
+    pred = votes.argmax(1)
+    return [ds.class_names[i] for i in pred], (votes[np.arange(len(pred)), pred] / votes.sum(1)).astype(np.float32)
 
