@@ -123,8 +123,9 @@ def as_dataset_images(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
 
 
 def read_images(paths: list[str | Path], size: int, channels: int):
-    """Yield (names, uint8 [n, C, size, size]) in chunks of up to ``CHUNK`` images, and fill
-    the returned list ``skipped`` with what could not be read (``{"file", "reason"}``)."""
+    """(chunks, skipped): ``chunks`` yields (names, uint8 [n, C, size, size]) for up to
+    ``CHUNK`` images at a time, reading them as it goes, and adds to ``skipped`` each file that
+    could not be read (``{"file", "reason"}``)."""
     skipped: list[dict] = []
 
     def chunks():
