@@ -4,6 +4,7 @@
     python -m ssrl_core submit --dataset shapes --method rotation
     python -m ssrl_core runs [--json] [--limit N]
     python -m ssrl_core cancel ID
+    python -m ssrl_core restore-runs [--yes]
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
@@ -182,6 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                    help="select runs that ended more than this many days ago")
     p.add_argument("--yes", action="store_true", help="delete the runs the selection lists")
+
+    p = sub.add_parser("restore-runs", help="list again the run folders the run store does not list (after it "
+                                            "was damaged or replaced)",
+                       description="After the run store was moved aside (damaged), deleted or replaced by an empty "
+                                   "one, the folders in SSRL_HOME/runs are no longer listed. This finds each folder "
+                                   "holding a run the store does not list and, with --yes, lists it again under its "
+                                   "folder's name: as done (with its summary) when its evaluation had finished, "
+                                   "otherwise as cancelled at the epoch its checkpoint finished, so `resume` "
+                                   "continues it. A folder without a readable config or checkpoint is left as it "
+                                   "is, and said why. Restored runs have no nickname (the folder does not record "
+                                   "it). Without --yes it only lists what it would restore.")
+    p.add_argument("--yes", action="store_true", help="restore the runs listed")
 
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
@@ -610,6 +623,30 @@ def cmd_delete(args) -> int:
     return 2 if _act_on_each(ids, selecting, delete, "error: {rid} not deleted: {why}") else 0
 
 
+def cmd_restore_runs(args) -> int:
+    from .paths import runs_dir
+    from .runs.restore import describe, unlisted
+    from .runs.store import RunStore
+    from .text import count
+
+    store = RunStore()
+    rows, left = unlisted(store)
+    for folder, why in left:
+        print(f"left as it is: {folder}: {why}", file=sys.stderr)
+    if not rows:
+        print(f"every run folder in {runs_dir()} is listed already: nothing to restore")
+        return 0
+    for line in table([describe(r) for r in rows]):
+        print(line)
+    if not args.yes:
+        print(f"{count(len(rows), 'run')} to restore: nothing restored yet; add --yes to go on")
+        return 0
+    done = store.insert_restored(rows)
+    print(f"restored {count(len(done), 'run')}" + ("" if len(done) == len(rows) else
+                                                    f" ({len(rows) - len(done)} listed meanwhile by another process)"))
+    return 0
+
+
 def cmd_worker(args) -> int:
     from .runs.ray_backend import Dispatcher, backend
     from .runs.worker import Worker, worker_count
@@ -874,4 +911,5 @@ def cmd_embed(args) -> int:
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,
             "delete": cmd_delete, "worker": cmd_worker, "list": cmd_list,
-            "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "embed": cmd_embed, "lesson": cmd_lesson}
+            "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "embed": cmd_embed,
+            "restore-runs": cmd_restore_runs, "lesson": cmd_lesson}

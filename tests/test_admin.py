@@ -103,7 +103,7 @@ def test_a_damaged_store_is_named_with_what_to_do(ssrl_home, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: the run store {ssrl_home / 'store.sqlite'} is damaged (file is not a database): "
                           f"move it aside (mv {ssrl_home / 'store.sqlite'} {ssrl_home / 'store.sqlite'}.damaged)"), err
-    assert "the run folders in" in err and "\n" not in err.rstrip("\n")
+    assert "then `python -m ssrl_core restore-runs --yes` lists the runs of" in err and "\n" not in err.rstrip("\n")
 
 
 def test_a_relative_home_is_made_absolute_once(tmp_path, monkeypatch):
@@ -187,3 +187,35 @@ def test_numpys_short_write_on_a_full_disk_is_said_as_a_full_disk(ssrl_home):
     said = not_written(OSError("6144000 requested and 3145600 written"), ssrl_home / "data" / "custom")
     assert said == (f"the disk holding {ssrl_home / 'data' / 'custom'} is full: free some space there (deleting ended "
                     "runs frees the most)")
+
+
+def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finished_run, ssrl_home, capsys):
+    """A damaged store moved aside, or a zero-length one, opens as a new empty store: every run
+    was gone from every page, its folder still there. ``restore-runs`` lists them again."""
+    import json
+
+    done = finished_run("simclr")
+    stopped = finished_run("random")
+    folder = Path(RunStore().get(stopped)["run_dir"])
+    (folder / "summary.json").unlink()  # it stopped before its evaluation ended
+    (ssrl_home / "runs" / "notes").mkdir()  # a folder of someone's own: no run in it
+    summary = RunStore().get(done)["summary"]
+    (ssrl_home / "store.sqlite").unlink()
+    for extra in ("store.sqlite-wal", "store.sqlite-shm"):
+        (ssrl_home / extra).unlink(missing_ok=True)
+    (ssrl_home / "store.sqlite").write_bytes(b"")  # a zero-length store: SQLite opens it as a new one
+    assert RunStore().list() == []
+    capsys.readouterr()
+    assert cli.main(["restore-runs"]) == 0
+    said = capsys.readouterr()
+    assert "2 runs to restore: nothing restored yet; add --yes to go on" in said.out and RunStore().list() == []
+    assert f"left as it is: {ssrl_home / 'runs' / 'notes'}: no readable config.json" in said.err
+    assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 2 runs" in capsys.readouterr().out
+    again = RunStore().get(done)
+    assert again["status"] == "done" and again["summary"] == json.loads(json.dumps(summary))
+    assert again["method"] == "simclr" and again["run_dir"] == str(ssrl_home / "runs" / done)
+    paused = RunStore().get(stopped)
+    assert paused["status"] == "cancelled" and "resume it to continue" in paused["error"]
+    RunStore().resume(stopped)  # and it continues: back in the queue
+    assert RunStore().get(stopped)["status"] == "queued"
+    assert cli.main(["restore-runs"]) == 0 and "nothing to restore" in capsys.readouterr().out

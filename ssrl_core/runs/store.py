@@ -214,8 +214,9 @@ class RunStore:
             return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         if "malformed" in said or "not a database" in said:
             return ValueError(f"the run store {self.path} is damaged ({e}): move it aside (mv {self.path} "
-                              f"{self.path}.damaged) and the app and commands start a new, empty one; the run "
-                              f"folders in {self.path.parent / 'runs'} are kept, but the new store does not list them")
+                              f"{self.path}.damaged) and the app and commands start a new, empty one; then "
+                              "`python -m ssrl_core restore-runs --yes` lists the runs of "
+                              f"{self.path.parent / 'runs'} in it again")
         return None
 
     def _here(self, run_id: str, stored: str) -> str:
@@ -463,6 +464,28 @@ class RunStore:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
+
+    def insert_restored(self, rows: list[dict]) -> list[str]:
+        """Insert rows of runs found in their folders (``runs.restore``: columns of the runs
+        table), each with a ``restored`` event; the ids inserted. A row whose id the store has
+        (another process restored it meanwhile) is left."""
+        done = []
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:
+                    cols = ", ".join(row)
+                    cur = c.execute(f"INSERT OR IGNORE INTO runs ({cols}) VALUES ({','.join('?' * len(row))})",
+                                    tuple(row.values()))
+                    if cur.rowcount:
+                        c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
+                                  (row["id"], time.time(), "restored", json.dumps({"status": row["status"]})))
+                        done.append(row["id"])
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+        return done
 
     def cancel_requested(self, run_id: str) -> bool:
         with self._conn() as c:

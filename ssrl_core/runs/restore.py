@@ -1,0 +1,74 @@
+"""Run folders the store does not list, listed again.
+
+    python -m ssrl_core restore-runs [--yes]
+
+A store moved aside because it was damaged, deleted by mistake, or replaced by an empty one
+(a zero-length ``store.sqlite`` opens as a new store) leaves the folders in
+``SSRL_HOME/runs/`` unlisted: no page shows them and no command finds them by id. Each folder
+there holding a run the store does not know is listed again under its folder's name, from
+what the folder holds:
+
+- ``summary.json`` and a checkpoint: done, with its summary (accuracies, timings);
+- a readable checkpoint only (it stopped during training or evaluation): cancelled at the
+  epoch its checkpoint finished, so ``resume`` continues it;
+- anything else (no config, a damaged checkpoint) is left as it is, and said why.
+
+The store never recorded the nickname in the folder, so a restored run has none (anyone may
+resume or delete it, as with the CLI's runs); its submission time is its config's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .. import paths
+from . import artifacts as art
+from .store import RunStore
+
+RESTORED = ("restored from its folder after the run store was replaced: it had stopped at epoch {epoch} of "
+            "{epochs}; resume it to continue")
+
+
+def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
+    """(rows to insert, [(folder, why it is left)]) for the folders of ``SSRL_HOME/runs`` that
+    hold a run ``store`` does not list."""
+    from ..checkpoint import read_meta
+    from ..config import RunConfig
+
+    rows, left = [], []
+    listed = {r["id"] for r in store.list(limit=-1)}
+    for folder in sorted(paths.runs_dir().iterdir()):
+        if not folder.is_dir() or folder.name.startswith(".") or folder.name in listed:
+            continue  # (a ".deleting-ID" a killed delete left: its run is being deleted)
+        config = art.read_json(folder / art.CONFIG)
+        try:
+            cfg = RunConfig.from_dict(config) if config is not None else None
+        except (TypeError, ValueError):
+            cfg = None
+        if cfg is None:
+            left.append((str(folder), f"no readable {art.CONFIG}: not a run folder, or a damaged one"))
+            continue
+        try:
+            epoch = int(read_meta(folder / art.CHECKPOINT).get("epoch", 0))
+        except (ValueError, FileNotFoundError) as e:
+            left.append((str(folder), f"its checkpoint cannot be read ({e}): nothing to resume or evaluate"))
+            continue
+        summary = art.read_json(folder / art.SUMMARY)
+        created = (folder / art.CONFIG).stat().st_mtime
+        row = {"id": folder.name, "created": created, "config": cfg.to_json(), "run_dir": str(folder),
+               "epochs": cfg.epochs, "epoch": epoch, "started": created}
+        if summary is not None:
+            row.update(status="done", summary=json.dumps(summary), epoch=cfg.epochs, progress=1.0,
+                       finished=(folder / art.SUMMARY).stat().st_mtime, phase="done")
+        else:
+            row.update(status="cancelled", error=RESTORED.format(epoch=epoch, epochs=cfg.epochs),
+                       finished=(folder / art.CHECKPOINT).stat().st_mtime, phase="cancelled")
+        rows.append(row)
+    return rows, left
+
+
+def describe(row: dict) -> list[str]:
+    cfg = json.loads(row["config"])
+    knn = json.loads(row["summary"]).get("knn_accuracy") if row.get("summary") else None
+    return [row["id"], row["status"], cfg["method"], cfg["dataset"], f"epoch {row['epoch']}/{row['epochs']}",
+            f"knn {knn:.3f}" if knn is not None else ""]
