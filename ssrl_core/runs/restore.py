@@ -19,7 +19,6 @@ resume or delete it, as with the CLI's runs); its submission time is its config'
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from .. import paths
 from . import artifacts as art
