@@ -177,13 +177,19 @@ def image_alt(ds, row: int, sim: float | None = None) -> str:
             + (f", similarity {sim:.3f} to the query" if sim is not None else ""))
 
 
-def knn_verdict(name: str, share: float, knn_accuracy: float | None) -> str:
+def knn_verdict(name: str, share: float, knn_accuracy: float | None, unlike: bool = False) -> str:
     """What the run's kNN classifier calls an uploaded image, in Markdown: the class (a
-    folder's name, from whoever made the archive: escaped) and its share of the vote, and how
-    often that classifier is right on the test images."""
+    folder's name, from whoever made the archive: escaped) and its share of the vote, how
+    often that classifier is right on the test images, and, for an image ``unlike`` the
+    dataset's, that the class says little."""
     right = f", right on {knn_accuracy:.0%} of the test images" if knn_accuracy is not None else ""
-    return (f"This run's kNN classifier (the similarity-weighted vote of its {KNN_K} nearest training images{right}) "
+    said = (f"This run's kNN classifier (the similarity-weighted vote of its {KNN_K} nearest training images{right}) "
             f"calls it **{md(name)}**, with {share:.0%} of the vote.")
+    if unlike:
+        said += (" But your image is unlike the dataset's: its nearest image is less similar to it than 99% of the "
+                 "dataset's images are to their own nearest, so the class says little (the classifier has only the "
+                 "dataset's classes to choose from, and always picks one).")
+    return said
 
 
 def query_file(ds, row: int) -> str:

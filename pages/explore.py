@@ -193,7 +193,7 @@ with up_col:
         st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
                  + (", grayscale" if ds.channels == 1 else ""), alt="your uploaded image, as the encoder sees it")
         if q["predicted"]:
-            st.markdown(readouts.knn_verdict(*q["predicted"], (run["summary"] or {}).get("knn_accuracy")))
+            st.markdown(readouts.knn_verdict(*q["predicted"], (run["summary"] or {}).get("knn_accuracy"), q["unlike"]))
         widgets.image_grid([ds.images[i] for i, _ in q["neighbours"]],
                            [neighbour_caption(i, s) for i, s in q["neighbours"]], 4,
                            alts=[readouts.image_alt(ds, i, s) for i, s in q["neighbours"]])

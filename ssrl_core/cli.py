@@ -26,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+from .runs import run_folder
+
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
     from .data import DATASETS
@@ -308,15 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Embed image files, folders of images (searched in their subfolders too) and "
                                    ".zip archives of images with a finished run's encoder. Each image is prepared as "
                                    "an import prepares it (centre-fitted to the run's image size, grayscale when its "
-                                   "dataset is). Writes into --out embeddings.npz and embeddings.csv, one row per "
+                                   "dataset is). Writes into --out embedded.npz and embedded.csv, one row per "
                                    "image: file, nearest_row (the most similar image of the run's dataset, its row "
-                                   "in an export's embeddings.npz) and nearest_similarity (cosine); on a labelled "
+                                   "in an export's embeddings.npz), nearest_similarity (cosine), unlike_the_dataset "
+                                   "(the nearest is less similar than 99% of the dataset's images are to their own "
+                                   "nearest: a class given to such an image says little) and, for an imported set, "
+                                   "nearest_file; on a labelled "
                                    "dataset also nearest_label, predicted (the class the run's kNN classifier, whose "
                                    "accuracy is knn_accuracy, gives it: a weighted vote of the 20 nearest training "
                                    "images) and predicted_share (the winning class's share of that vote); then the "
                                    "features. Files that are not readable images are skipped and listed. Prints "
-                                   "JSON: counts, the files written, what was skipped and why, and how many images "
-                                   "each class was predicted for.")
+                                   "JSON: counts, the files written, the dataset's typical_similarity, how many "
+                                   "images are unlike it, what was skipped and why, and how many images each class "
+                                   "was predicted for.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="an image file, a folder of images, or a .zip of images")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
     p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
@@ -772,30 +778,6 @@ def cmd_list(args) -> int:
     return 2 if broken else 0
 
 
-def resolve_run(ref: str) -> Path:
-    """A run folder from a path or a store id; ValueError with advice otherwise."""
-    from .runs import artifacts as art
-
-    path = Path(ref)
-    if (path / art.CHECKPOINT).exists():
-        if not (path / art.SUMMARY).exists():  # written last, when the run's evaluation has ended
-            raise ValueError(f"{path} holds a run that has not finished (no {art.SUMMARY}: it was stopped, or "
-                             "failed, before its evaluation ended): finish it (`python -m ssrl_core train` with "
-                             f"its settings and --out {path}), or give a finished run")
-        return path
-    from .runs.store import RunStore
-
-    row = RunStore().get(ref) if "/" not in ref else None
-    if row is None and path.is_dir():
-        raise ValueError(f"{path} holds no run (no {art.CHECKPOINT}): give a finished run's folder, or a run id "
-                         "(`python -m ssrl_core runs` lists them)")
-    if row is None:
-        raise ValueError(f"{ref!r} is neither a run folder nor a run id: see `python -m ssrl_core runs`")
-    if row["status"] != "done":
-        raise ValueError(f"run {ref} is {row['status']}: this needs a finished run")
-    return Path(row["run_dir"])
-
-
 def cmd_probe(args) -> int:
     from .evaluate.probes import budget_name, check_budget
     from .evaluate.suite import RunProbes, random_linear, supervised_scratch
@@ -804,7 +786,7 @@ def cmd_probe(args) -> int:
         raise ValueError(f"--seeds must be from 1 to 20, got {args.seeds}")
     if args.labels_per_class is not None and args.labels_per_class < 0:
         raise ValueError(f"--labels-per-class must be 0 (all) or more, got {args.labels_per_class}")
-    rp = RunProbes(resolve_run(args.run))
+    rp = RunProbes(run_folder(args.run))
     if args.labels_per_class is None:
         budgets = rp.budgets(args.target)
     else:
@@ -866,7 +848,7 @@ def cmd_invariance(args) -> int:
     from .evaluate.invariance import unreliable_note
     from .evaluate.suite import RunProbes
 
-    rp = RunProbes(resolve_run(args.run))
+    rp = RunProbes(run_folder(args.run))
     scores = rp.invariance()
     print(json.dumps({"run": str(rp.dir), "invariance": scores,
                       "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
@@ -880,7 +862,7 @@ def cmd_export(args) -> int:
     from .runs.export import export_run
     from .runs.store import RunStore
 
-    run_dir = resolve_run(args.run)
+    run_dir = run_folder(args.run)
     out = out_folder(args.out)
     row = next((r for r in RunStore().list(limit=100_000) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
     print(json.dumps(export_run(run_dir, out, run=row), indent=2, ensure_ascii=False))
@@ -889,24 +871,32 @@ def cmd_export(args) -> int:
 
 def cmd_embed(args) -> int:
     from .evaluate.encode import encode_paths
+    from .runs import artifacts as art
     from .runs.export import write_embeddings
-    from .text import count
+    from .text import agree, count
 
-    run_dir = resolve_run(args.run)
+    run_dir = run_folder(args.run)
     out = out_folder(args.out)
+    if (out / art.CONFIG).exists():
+        raise ValueError(f"--out {out} holds a run: give a folder of your own for the features; nothing was written")
     found = encode_paths(run_dir, args.paths, device=args.device)
     out.mkdir(parents=True, exist_ok=True)
-    written = write_embeddings(found.columns(), out)
+    written = write_embeddings(found.columns(), out, stem="embedded")
+    unlike = int(found.unlike_the_dataset.sum())
     report = {"run": str(run_dir), "images": len(found.files), "features": int(found.features.shape[1]),
-              "written": [str(p) for p in written], "skipped": found.skipped}
+              "written": [str(p) for p in written], "typical_similarity": round(found.typical_similarity, 4),
+              "unlike_the_dataset": unlike, "skipped": found.skipped}
     if found.predicted is not None:
         report["predicted"] = dict(Counter(found.predicted).most_common())
+    if unlike:
+        print(f"warning: {count(unlike, 'image')} {agree(unlike, 'is', 'are')} unlike the run's images (their "
+              f"nearest is less similar than {found.typical_similarity:.3f}, which 99% of the dataset's images "
+              "reach): the classes given to them say little (\"unlike_the_dataset\" marks them)", file=sys.stderr)
     if found.skipped:
         print(f"warning: {count(len(found.skipped), 'file')} skipped: the JSON's \"skipped\" says which and why",
               file=sys.stderr)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
-
 
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,

@@ -106,14 +106,14 @@ def as_trained_config(cfg: RunConfig, ckpt: Path) -> RunConfig:
     return replace(cfg, options={**cfg.options, **missing}) if missing else cfg
 
 
-def load_trained(run_dir: Path, device: str = "auto") -> Trained:
-    """A finished (or checkpointed) run folder back in memory: its resolved config, dataset
-    and method with the checkpoint's weights, in eval mode. Raises ValueError with advice
-    when the folder holds no run."""
-    run_dir = Path(run_dir)
+def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
+    """A finished (or checkpointed) run back in memory, from its folder or its store id: its
+    resolved config, dataset and method with the checkpoint's weights, in eval mode. Raises
+    ValueError with advice when the folder holds no run."""
+    from .runs import run_folder
+
+    run_dir = run_folder(run_dir, finished=False)  # a run id from `runs` too
     ckpt = run_dir / CHECKPOINT
-    if not ckpt.exists():
-        raise ValueError(f"{run_dir} holds no checkpoint: give a run folder written by `train` or a run id from `runs`")
     try:
         meta = read_meta(ckpt)
     except ValueError as e:

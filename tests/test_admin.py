@@ -219,3 +219,25 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     RunStore().resume(stopped)  # and it continues: back in the queue
     assert RunStore().get(stopped)["status"] == "queued"
     assert cli.main(["restore-runs"]) == 0 and "nothing to restore" in capsys.readouterr().out
+
+
+def test_a_run_given_by_id_or_folder_is_found_or_refused_with_advice(finished_run, ssrl_home, tmp_path):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs import run_folder
+    from ssrl_core.train import load_trained
+
+    rid = finished_run("random")
+    folder = ssrl_home / "runs" / rid
+    assert run_folder(rid) == folder and run_folder(str(folder)) == folder
+    assert load_trained(rid).config.method == "random"  # an id where a folder is taken
+    with pytest.raises(ValueError, match=r"^no run was given \(an empty name\)"):
+        run_folder("  ")
+    queued = RunStore().submit(RunConfig(method="random", epochs=0))
+    with pytest.raises(ValueError, match=f"^run {queued} is queued: this needs a finished run"):
+        run_folder(queued)
+    with pytest.raises(ValueError, match=f"^run {queued} is queued and has no checkpoint yet: wait for its first"):
+        load_trained(queued)
+    shutil.move(folder, tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match=f"^run {rid} \\(done\\) has no checkpoint in .*: its folder was moved"):
+        run_folder(rid)
+    assert run_folder(tmp_path / "elsewhere") == tmp_path / "elsewhere"

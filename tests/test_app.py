@@ -641,7 +641,7 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
                                        f"training images, right on {knn:.0%} of the test images) calls it "
                                        f"**{ds.class_names[expected]}**, with "), said
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("oops.png", b"not an image", "image/png")).run()
-    assert "not an image that can be read" in at.error[0].value
+    assert "not a readable image (damaged, cut short" in at.error[0].value
 
 
 def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_the_address():

@@ -5,6 +5,7 @@ not images are skipped and named; bad paths and archives are refused before anyt
 written."""
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,6 +49,7 @@ def test_a_dataset_image_as_a_file_gets_its_row_back(finished_run, tmp_path):
     np.testing.assert_allclose(found.features, emb[rows], atol=1e-4)
     assert found.nearest_row.tolist() == rows
     np.testing.assert_allclose(found.nearest_similarity, 1.0, atol=1e-5)
+    assert not found.unlike_the_dataset.any() and 0 < found.typical_similarity < 1
     assert found.nearest_label == [ds.label_name(r) for r in rows]
     y = ds.labels.numpy()
     tr = ds.train_idx.numpy()
@@ -103,16 +105,18 @@ def test_embed_writes_rows_and_names_what_it_skipped(finished_run, tmp_path, cap
     assert {s["file"]: s["reason"] for s in report["skipped"]} == {
         str(folder / "broken.png"): "not a readable image (damaged, cut short, or not the format its name says)",
         f"{archive}:a/readme.md": "not an image file",
-        str(lone): "not an image file (nor a folder or a .zip of images)"}
+        str(lone): "not a readable image (damaged, cut short, or not the format its name says)"}
     assert "3 files skipped" in res.stderr
-    saved = np.load(out / "embeddings.npz")
+    saved = np.load(out / "embedded.npz")
     assert saved["file"].tolist() == [str(folder / "nested/row4.png"), str(folder / "nested/row5.png"),
                                       f"{archive}:a/6.png"]
     assert saved["nearest_row"].tolist() == [4, 5, 6]
     assert saved["embeddings"].shape == (3, 256)
-    header = (out / "embeddings.csv").read_text().splitlines()[0].split(",")
-    assert header[:6] == ["file", "nearest_row", "nearest_similarity", "nearest_label", "predicted", "predicted_share"]
-    assert header[6:8] == ["f0", "f1"] and len(header) == 6 + 256
+    header = (out / "embedded.csv").read_text().splitlines()[0].split(",")
+    assert header[:7] == ["file", "nearest_row", "nearest_similarity", "unlike_the_dataset", "nearest_label",
+                          "predicted", "predicted_share"]
+    assert header[7:9] == ["f0", "f1"] and len(header) == 7 + 256
+    assert report["unlike_the_dataset"] == 0 and 0 < report["typical_similarity"] < 1
 
 
 @pytest.mark.parametrize("make, said", [
@@ -146,7 +150,9 @@ def test_on_an_unlabelled_set_there_is_no_class_to_give(tmp_path):
     query.write_bytes(png(colours[2], (40, 40)))
     found = encode_paths(folder, [query])
     assert found.predicted is None and found.nearest_label is None
-    assert set(found.columns()) == {"file", "nearest_row", "nearest_similarity", "embeddings"}
+    assert set(found.columns()) == {"file", "nearest_row", "nearest_similarity", "unlike_the_dataset", "nearest_file",
+                                    "embeddings"}
+    assert found.nearest_file[0].endswith(".png")  # its file in the archive the set was imported from
     nearest = load_dataset("loose").images[found.nearest_row[0]]
     assert nearest[:, 0, 0].tolist() == list(colours[2])  # an image of the same colour
     assert found.nearest_similarity[0] == pytest.approx(1, abs=1e-5)
@@ -166,4 +172,48 @@ def test_the_readmes_python_example_runs(finished_run, tmp_path, monkeypatch):
     names: dict = {}
     exec(textwrap.dedent(block), names)  # noqa: S102 (the README's own example)
     assert names["found"].features.shape == (2, 256) and len(names["found"].predicted) == 2
+    np.testing.assert_allclose(names["again"].features, names["found"].features, atol=1e-5)
     assert not names["encoder"].training
+
+
+def test_an_image_unlike_the_dataset_is_marked_so(finished_run, tmp_path):
+    """A blank page, or a photo, is still given one of the dataset's classes (the classifier
+    has only those to choose from): it is marked as unlike the dataset's images."""
+    blank = tmp_path / "white.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    found = encode_paths(run_dir(finished_run, "simclr"), str(blank))  # one path, not a list
+    assert found.unlike_the_dataset.tolist() == [True]
+    assert found.nearest_similarity[0] < found.typical_similarity and found.predicted[0] in load_dataset("digits").class_names
+
+
+def test_images_in_memory_and_a_run_id(finished_run, tmp_path):
+    from ssrl_core.evaluate.encode import encode_images
+
+    rid = finished_run("simclr")
+    ds = load_dataset("digits")
+    [f] = save(ds.images, [11], tmp_path)
+    from_file = encode_paths(rid, [f])  # a run id, as `runs` lists it
+    gray = ds.images[11, 0].numpy()
+    found = encode_images(rid, [gray, np.stack([gray] * 3, -1), Image.open(f)])
+    np.testing.assert_allclose(found.features, np.repeat(from_file.features, 3, 0), atol=1e-5)
+    assert found.files == ["#0", "#1", "#2"] and found.nearest_row.tolist() == [11] * 3
+    with pytest.raises(ValueError, match=r"image 0: a float32 array of shape \(8, 8\): give uint8"):
+        encode_images(rid, [np.zeros((8, 8), np.float32)])
+    with pytest.raises(ValueError, match="image 0: a str: give a PIL image or a uint8 array"):
+        encode_images(rid, ["digit.png"])
+
+
+def test_embed_never_writes_into_a_run_nor_over_an_export(finished_run, tmp_path, capsys):
+    rid = finished_run("simclr")
+    [f] = save(load_dataset("digits").images, [2], tmp_path / "in")
+    folder = run_dir(finished_run, "simclr")
+    res = cli("embed", "--run", rid, "--out", folder, str(f), check=False, capsys=capsys)
+    assert res.returncode == 2 and "holds a run: give a folder of your own" in res.stderr
+    assert not list(Path(folder).glob("embedded.*"))
+    export = tmp_path / "export"
+    cli("export", "--run", rid, "--out", str(export), capsys=capsys)
+    before = (export / "embeddings.npz").read_bytes()
+    cli("embed", "--run", rid, "--out", str(export), str(f), capsys=capsys)
+    assert (export / "embeddings.npz").read_bytes() == before and (export / "embedded.npz").exists()
+    res = cli("embed", "--run", "", "--out", str(tmp_path / "x"), str(f), check=False, capsys=capsys)
+    assert res.returncode == 2 and "no run was given" in res.stderr

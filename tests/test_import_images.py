@@ -228,7 +228,8 @@ def test_an_uploaded_query_that_is_no_image_or_too_large_is_told_in_a_sentence(m
     for data in (b"not an image", png()[:40]):  # no image at all; a truncated one
         with pytest.raises(ValueError) as e:
             query_tensor(data, 3, 32)
-        assert str(e.value) == "This file is not an image that can be read: upload a PNG or JPEG."
+        assert str(e.value) == ("This file is not a readable image (damaged, cut short, or not the format its name "
+                                "says): upload a PNG or JPEG.")
     monkeypatch.setattr(custom, "MAX_PIXELS", 10_000)
     with pytest.raises(ValueError) as e:
         query_tensor(png(size=(400, 300)), 3, 32)

@@ -242,7 +242,7 @@ class TooManyPixels(ValueError):
 def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
     gets the image's own (width, height) appended, as it was before resizing."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     with warnings.catch_warnings():
@@ -255,22 +255,31 @@ def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.
             if im.width * im.height > MAX_PIXELS:
                 raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
                                     f"{MAX_PIXELS:,}")
-            im.seek(0)  # first frame of animations
-            im = ImageOps.exif_transpose(im)
-            gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-            if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                a = np.asarray(im, dtype=np.float64)
-                hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-                im = Image.fromarray(np.clip(a / hi * 255.0, 0, 255).astype(np.uint8), "L")
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, rgba)
-            im = im.convert("RGB")
-            if sizes is not None:
-                sizes.append(im.size)
-            im = ImageOps.fit(im, (size, size), method=Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8), gray
+            return fit_image(im, size, sizes)
+
+
+def fit_image(im, size: int, sizes: list | None = None) -> tuple[np.ndarray, bool]:
+    """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first frame, EXIF
+    rotation applied, 16-bit and float scaled to 8 bits, transparency composited on white,
+    the shorter side resized to ``size`` and the centre cropped), and whether it was grayscale."""
+    from PIL import Image, ImageOps
+
+    im.seek(0)  # first frame of animations
+    im = ImageOps.exif_transpose(im)
+    gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a / hi * 255.0, 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, rgba)
+    im = im.convert("RGB")
+    if sizes is not None:
+        sizes.append(im.size)
+    im = ImageOps.fit(im, (size, size), method=Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.uint8), gray
 
 
 UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format its name says)"

@@ -5,25 +5,29 @@ and the label its kNN classifier gives them.
 
 Each PATH is an image file, a folder (its images, in its subfolders too) or a zip archive
 (its images, the archive checked as an import checks it: ``data.custom.check_archive``).
-An image is prepared as an import prepares it (``data.custom.decode_image``: any mode,
-EXIF rotation applied, centre-fitted to the run's image size) and made grayscale when the
-run's dataset is, so an image of the dataset, saved as a file, gets back the features the
-run's ``embeddings.npy`` holds for it.
+An image is prepared as an import prepares it (``data.custom.fit_image``: any mode, EXIF
+rotation applied, the shorter side resized to the run's image size and the centre cropped)
+and made grayscale when the run's dataset is (``prepare``), so an image of the dataset,
+saved as a file, gets back the features the run's ``embeddings.npy`` holds for it.
 
 For each image: the encoder's features (those kNN accuracy and the linear probes read), the
 nearest image of the run's dataset by cosine similarity (its row, as in the run's exported
-``embeddings.npz``), and, on a labelled dataset, the class the run's kNN classifier gives it:
+``embeddings.npz``, and its file for an imported set), whether the image is unlike the run's
+images (``unlike_the_dataset``: its nearest image is less similar to it than 99% of the
+dataset's images are to their own nearest, ``typical_similarity``; a class given to such an
+image says little), and, on a labelled dataset, the class the run's kNN classifier gives it:
 the weighted vote of its 20 nearest training images (``knn.py``: the classifier whose
 accuracy the run reports as ``knn_accuracy``), with the winning class's share of the vote.
 Files that are not readable images are skipped and reported, never fatal; nothing is written
 when no image could be read.
 
-From Python::
+From Python (a run folder or a run id; images as paths, or in memory with ``encode_images``)::
 
-    from ssrl_core.evaluate.encode import encode_paths
+    from ssrl_core.evaluate.encode import encode_images, encode_paths
     found = encode_paths("runs/simclr-digits", ["my_digits/"])
     found.features       # float32 [N, D]
     found.predicted      # class names, or None on an unlabelled dataset
+    found = encode_images("runs/simclr-digits", [pil_image, uint8_array])
 """
 from __future__ import annotations
 
@@ -52,15 +56,20 @@ class Encoded:
     features: np.ndarray  # float32 [N, D]
     nearest_row: np.ndarray  # int64 [N]: the most similar image of the run's dataset
     nearest_similarity: np.ndarray  # float32 [N]: its cosine similarity
-    nearest_label: list[str] | None  # its class, on a labelled dataset
-    predicted: list[str] | None  # the kNN classifier's class, on a labelled dataset
-    predicted_share: np.ndarray | None  # float32 [N]: the winning class's share of the vote
+    unlike_the_dataset: np.ndarray  # bool [N]: nearest_similarity below typical_similarity
+    typical_similarity: float  # 1% of the dataset's images are less similar to their own nearest
+    nearest_file: list[str] | None = None  # the nearest image's file, for an imported set
+    nearest_label: list[str] | None = None  # its class, on a labelled dataset
+    predicted: list[str] | None = None  # the kNN classifier's class, on a labelled dataset
+    predicted_share: np.ndarray | None = None  # float32 [N]: the winning class's share of the vote
     skipped: list[dict] = field(default_factory=list)  # {"file", "reason"}
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The columns ``runs.export.write_embeddings`` writes (as an export's, features last)."""
+        """The columns ``embed`` writes (``runs.export.write_embeddings``), features last."""
         cols = {"file": np.array(self.files), "nearest_row": self.nearest_row,
-                "nearest_similarity": self.nearest_similarity}
+                "nearest_similarity": self.nearest_similarity, "unlike_the_dataset": self.unlike_the_dataset}
+        if self.nearest_file is not None:
+            cols["nearest_file"] = np.array(self.nearest_file)
         if self.predicted is not None:
             cols.update(nearest_label=np.array(self.nearest_label), predicted=np.array(self.predicted),
                         predicted_share=self.predicted_share)
@@ -68,10 +77,11 @@ class Encoded:
 
 
 def _sources(paths: list[str | Path], skipped: list[dict]):
-    """Yield (name, read) for every image file the paths hold, ``read()`` giving its bytes.
-    ValueError, before anything is read, for a path that does not exist; a file that is not
-    an image goes to ``skipped``."""
-    paths = [Path(p) for p in paths]
+    """Yield (name, read) for every image file the paths hold, ``read()`` giving its bytes:
+    each file named, a folder's files with an image suffix (dot files and folders left out, as
+    an import leaves them), an archive's image members (its other files go to ``skipped``).
+    ValueError, before anything is read, for a path that does not exist."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}: give image files, folders of images or "
@@ -84,10 +94,8 @@ def _sources(paths: list[str | Path], skipped: list[dict]):
                     yield str(f), lambda f=f: _read_file(f)
         elif p.suffix.lower() == ".zip" or (p.suffix.lower() not in IMAGE_SUFFIXES and zipfile.is_zipfile(p)):
             yield from _archive(p, skipped)
-        elif p.suffix.lower() in IMAGE_SUFFIXES:
+        else:  # a file named on its own is read as an image whatever its name (one without a suffix, a dot file)
             yield str(p), lambda p=p: _read_file(p)
-        else:
-            skipped.append({"file": str(p), "reason": "not an image file (nor a folder or a .zip of images)"})
 
 
 def _read_file(path: Path) -> bytes:
@@ -114,12 +122,37 @@ def _archive(path: Path, skipped: list[dict]):
 
 
 def as_dataset_images(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
-    """Decoded RGB images (uint8 [H, W, 3] each, ``decode_image``) as a dataset's uint8
+    """Decoded RGB images (uint8 [H, W, 3] each, ``fit_image``) as a dataset's uint8
     [N, C, H, W]: grayscale by ITU-R 601 luma (as PIL's "L") when ``channels`` is 1."""
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()
     if channels == 1:
         x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def prepare(images, size: int, channels: int) -> torch.Tensor:
+    """Images in memory as a run's encoder takes them, uint8 [N, C, size, size], prepared as
+    an import prepares a file (``fit_image``): PIL images, or uint8 arrays [H, W] (grayscale),
+    [H, W, 3] (RGB) or [H, W, 4] (RGBA). ``evaluate.embed.embed`` then scales them to floats in
+    [0, 1], which is all the encoder expects (no mean or standard deviation is subtracted).
+    ValueError for anything else, saying what it got."""
+    from PIL import Image
+
+    from ..data.custom import fit_image
+
+    out = []
+    for i, im in enumerate(images):
+        if isinstance(im, np.ndarray):
+            if im.dtype != np.uint8 or im.ndim not in (2, 3) or (im.ndim == 3 and im.shape[2] not in (3, 4)):
+                raise ValueError(f"image {i}: a {im.dtype} array of shape {im.shape}: give uint8 [H, W], [H, W, 3] "
+                                 "or [H, W, 4] (values 0 to 255), or a PIL image")
+            im = Image.fromarray(im)
+        elif not isinstance(im, Image.Image):
+            raise ValueError(f"image {i}: a {type(im).__name__}: give a PIL image or a uint8 array")
+        out.append(fit_image(im, size)[0])
+    if not out:
+        raise ValueError("no images were given")
+    return as_dataset_images(out, channels)
 
 
 def read_images(paths: list[str | Path], size: int, channels: int):
@@ -149,13 +182,12 @@ def read_images(paths: list[str | Path], size: int, channels: int):
     return chunks(), skipped
 
 
-def encode_paths(run: str | Path, paths: list[str | Path], device: str = "auto", probes=None) -> Encoded:
-    """Embed the images ``paths`` hold with the encoder of the finished run folder ``run``
-    (see the module's docstring). ValueError with advice when the run cannot be read, its
-    dataset has changed since it trained, a path is missing, or no image could be read."""
-    from .suite import RunProbes
-
-    rp = probes or RunProbes(run, device=device)
+def encode_paths(run: str | Path, paths, device: str = "auto", probes=None) -> Encoded:
+    """Embed the images ``paths`` hold (a path, or a list of them) with the encoder of the
+    finished run ``run`` (its folder or its store id; see the module's docstring). ValueError
+    with advice when the run cannot be read, its dataset has changed since it trained, a path
+    is missing, or no image could be read."""
+    rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset  # a run of images re-imported since is refused here, with the reason
     batches, skipped = read_images(paths, ds.image_size, ds.channels)
     names, feats = [], []
@@ -166,11 +198,54 @@ def encode_paths(run: str | Path, paths: list[str | Path], device: str = "auto",
         said = "; ".join(f"{s['file']}: {s['reason']}" for s in skipped[:5])
         raise ValueError("no image could be read" + (f": {said}" if said else ": the paths hold no image files "
                                                      f"({', '.join(sorted(IMAGE_SUFFIXES))})"))
-    features = np.concatenate(feats)
-    memory = rp.features()
+    return _found(rp, names, np.concatenate(feats), skipped)
+
+
+def encode_images(run: str | Path, images, device: str = "auto", probes=None) -> Encoded:
+    """``encode_paths`` for images in memory (PIL images or uint8 arrays: ``prepare``), named
+    ``#0``, ``#1``... in ``files``."""
+    rp = probes or _probes(run, device)
+    t, ds = rp.trained, rp.dataset
+    images = list(images)
+    feats = [embed(t.method.encoder, prepare(images[i:i + CHUNK], ds.image_size, ds.channels), t.device)
+             for i in range(0, len(images), CHUNK)]
+    if not feats:
+        raise ValueError("no images were given")
+    return _found(rp, [f"#{i}" for i in range(len(images))], np.concatenate(feats), [])
+
+
+def _probes(run: str | Path, device: str):
+    from ..runs import run_folder
+    from .suite import RunProbes
+
+    return RunProbes(run_folder(run), device=device)
+
+
+TYPICAL_QUANTILE = 0.01  # an image less similar to its nearest than 99% of the dataset's are: unlike them
+TYPICAL_SAMPLE = 2000  # dataset images whose nearest others set that reference (all, on a smaller set)
+
+
+def typical_similarity(memory: np.ndarray, seed: int = 0) -> float:
+    """How similar the dataset's images are to their own nearest other image, at its lowest
+    1%: on up to ``TYPICAL_SAMPLE`` of them, the similarity of each to its nearest other row
+    (a duplicate counts: it is what a new copy of that image would find)."""
+    unit = l2_normalize(memory)
+    rows = np.random.default_rng(seed).permutation(len(unit))[:TYPICAL_SAMPLE]
+    sims, idx = build_index(unit).search(unit[rows], 2)
+    own = idx == rows[:, None]
+    nearest = np.where(own[:, 0], sims[:, 1], sims[:, 0])  # the first hit that is not the row itself
+    return float(np.quantile(nearest, TYPICAL_QUANTILE))
+
+
+def _found(rp, names: list[str], features: np.ndarray, skipped: list[dict]) -> Encoded:
+    ds, memory = rp.dataset, rp.features()
     sims, rows = build_index(l2_normalize(memory)).search(l2_normalize(features), 1)
-    out = Encoded(names, features, rows[:, 0].astype(np.int64), np.clip(sims[:, 0], -1, 1).astype(np.float32),
-                  None, None, None, skipped)
+    typical = rp.cache.get("typical_similarity", lambda: typical_similarity(memory))
+    similarity = np.clip(sims[:, 0], -1, 1).astype(np.float32)
+    out = Encoded(names, features, rows[:, 0].astype(np.int64), similarity, similarity < typical, typical,
+                  skipped=skipped)
+    if ds.files is not None:
+        out.nearest_file = [ds.files[r] for r in out.nearest_row]
     if ds.has_labels:
         out.predicted, out.predicted_share = knn_class(memory, ds, features)
         out.nearest_label = [ds.label_name(int(r)) for r in out.nearest_row]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.custom import TooManyPixels, decode_image
+from ..data.custom import UNREADABLE_IMAGE, TooManyPixels, decode_image
 from .embed import embed
 from .encode import as_dataset_images
 
@@ -21,7 +21,7 @@ def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
         said = str(e)
         raise ValueError(f"{said[:1].upper()}{said[1:]}: upload a smaller image.") from None
     except Exception:  # noqa: BLE001 (PIL raises many kinds for a file that is no image)
-        raise ValueError("This file is not an image that can be read: upload a PNG or JPEG.") from None
+        raise ValueError(f"This file is {UNREADABLE_IMAGE}: upload a PNG or JPEG.") from None
     return as_dataset_images([rgb], channels)
 
 

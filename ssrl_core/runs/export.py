@@ -271,18 +271,20 @@ def csv_text(value):
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def write_embeddings(cols: dict[str, np.ndarray], out: Path) -> list[Path]:
-    write_npz(out / "embeddings.npz", cols)
+def write_embeddings(cols: dict[str, np.ndarray], out: Path, stem: str = "embeddings") -> list[Path]:
+    """``out/STEM.npz`` (every column) and ``out/STEM.csv`` (one row per image: the columns of
+    one value per image, then the features ``f0``...)."""
+    write_npz(out / f"{stem}.npz", cols)
     emb = cols["embeddings"]
     per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
     text = [k for k in per_row if cols[k].dtype.kind in "US"]  # file, split, label_name, text factors
-    with open(out / "embeddings.csv", "w", newline="") as f:
+    with open(out / f"{stem}.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(per_row + [f"f{j}" for j in range(emb.shape[1])])
         for i in range(len(emb)):
             w.writerow([csv_text(str(cols[k][i])) if k in text else cols[k][i] for k in per_row]
                        + [f"{x:.6g}" for x in emb[i]])
-    return [out / "embeddings.npz", out / "embeddings.csv"]
+    return [out / f"{stem}.npz", out / f"{stem}.csv"]
 
 
 def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[str], out: Path, title: str) -> list[Path]:
