@@ -241,3 +241,17 @@ def test_a_run_given_by_id_or_folder_is_found_or_refused_with_advice(finished_ru
     with pytest.raises(ValueError, match=f"^run {rid} \\(done\\) has no checkpoint in .*: its folder was moved"):
         run_folder(rid)
     assert run_folder(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_a_deletion_killed_midway_is_finished_or_undone_by_the_next(finished_run, ssrl_home, capsys):
+    runs = ssrl_home / "runs"
+    recorded, unrecorded, other = (finished_run("random") for _ in range(3))
+    store = RunStore()
+    # killed after the store recorded the deletion: the folder moved aside stays behind
+    store.delete(recorded, while_locked=lambda: (runs / recorded).rename(runs / f".deleting-{recorded}"))
+    # killed before it did: the row is there, its folder moved aside
+    (runs / unrecorded).rename(runs / f".deleting-{unrecorded}")
+    assert cli.main(["delete", other]) == 0
+    assert sorted(p.name for p in runs.iterdir()) == [unrecorded]
+    assert (runs / unrecorded / "checkpoint.safetensors").exists() and store.get(unrecorded)["status"] == "done"
+    assert cli.main(["export", "--run", unrecorded, "--out", str(ssrl_home.parent / "out")]) == 0

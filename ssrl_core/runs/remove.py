@@ -56,6 +56,33 @@ def _put_back(trash: Path, folder: Path) -> None:
         trash.rename(folder)
 
 
+TRASH = ".deleting-"  # SSRL_HOME/runs/.deleting-ID: a run's folder moved aside while its deletion is recorded
+
+
+def settle_killed_deletions(store: RunStore) -> list[tuple[str, str]]:
+    """Finish what a deletion killed midway (a power cut, a SIGKILL) left in the runs folder,
+    a ``.deleting-ID`` folder: removed when the store no longer lists ID (the deletion was
+    recorded), put back as the run's folder when it still does (it was not: the run stays,
+    whole). Returns (id, "removed" or "put back") for each. Under the store's write lock, so a
+    deletion in progress elsewhere (folder moved, row not yet deleted) is never undone."""
+    runs = paths.runs_dir()
+    done: list[tuple[str, str]] = []
+
+    def settle(ids: set[str]) -> None:
+        for trash in sorted(runs.glob(f"{TRASH}*")):
+            run_id = trash.name[len(TRASH):]
+            if run_id not in ids:
+                shutil.rmtree(trash, ignore_errors=True)
+                done.append((run_id, "removed"))
+            elif not (runs / run_id).exists():
+                trash.rename(runs / run_id)
+                done.append((run_id, "put back"))
+
+    if runs.is_dir() and any(runs.glob(f"{TRASH}*")):  # the usual case opens no transaction
+        store.with_ids_locked(settle)
+    return done
+
+
 def delete_run(store: RunStore, run_id: str) -> dict:
     """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
@@ -63,6 +90,7 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     from ..evaluate.suite import job_running
     from .worker import folder_mb
 
+    settle_killed_deletions(store)
     run = store.get(run_id)
     if run is None:
         raise no_run(run_id)
@@ -75,7 +103,7 @@ def delete_run(store: RunStore, run_id: str) -> dict:
                          "done (a minute or two)")
     runs = paths.runs_dir().resolve()
     ours = folder.resolve() == runs / run_id
-    trash = runs / f".deleting-{run_id}"
+    trash = runs / f"{TRASH}{run_id}"
     kept = None if ours else f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
     moving = ours and folder.exists()
     freed = folder_mb(folder) if moving else 0.0

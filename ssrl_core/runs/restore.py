@@ -38,7 +38,7 @@ def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
     listed = {r["id"] for r in store.list(limit=-1)}
     for folder in sorted(paths.runs_dir().iterdir()):
         if not folder.is_dir() or folder.name.startswith(".") or folder.name in listed:
-            continue  # (a ".deleting-ID" a killed delete left: its run is being deleted)
+            continue  # (a ".deleting-ID" a killed delete left: the next delete or worker settles it, remove.py)
         config = art.read_json(folder / art.CONFIG)
         try:
             cfg = RunConfig.from_dict(config) if config is not None else None

@@ -465,6 +465,17 @@ class RunStore:
                 raise
             c.execute("COMMIT")
 
+    def with_ids_locked(self, fn: Callable[[set[str]], None]) -> None:
+        """Call ``fn`` with the ids of every run, inside a write transaction: no delete,
+        submit or restore can change them until it returns (``runs.remove`` settles a killed
+        deletion's files against them)."""
+        with self._conn() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                fn({r[0] for r in c.execute("SELECT id FROM runs")})
+            finally:
+                c.execute("ROLLBACK")
+
     def insert_restored(self, rows: list[dict]) -> list[str]:
         """Insert rows of runs found in their folders (``runs.restore``: columns of the runs
         table), each with a ``restored`` event; the ids inserted. A row whose id the store has

@@ -411,6 +411,10 @@ class Worker:
 
             torch.set_num_threads(threads)
         print(f"worker {self.id} serving {self.store.path} (torch threads: {threads or 'default'})", flush=True)
+        from .remove import settle_killed_deletions
+
+        for run_id, how in settle_killed_deletions(self.store):
+            print(f"run {run_id}: a deletion killed midway left its folder; {how}", flush=True)
         warming = warm_caches()
         self._ensure_watcher()
         idle_since = time.monotonic()
