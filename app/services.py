@@ -401,22 +401,19 @@ def _trained(run_dir: str, stamp: int):
 def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int = 8) -> dict:
     """Nearest dataset images of an uploaded image file in a run's feature space.
     Raises ValueError (with advice) for files that are not readable images."""
-    from ssrl_core.evaluate.encode import knn_class, typical_similarity
+    from ssrl_core.evaluate.encode import placed, typical_of
     from ssrl_core.evaluate.retrieval import query_features, query_tensor
-    from ssrl_core.evaluate.suite import Cache
+    from ssrl_core.evaluate.suite import PROBES, Cache
 
     image = query_tensor(data, channels, size)
     ckpt = Path(run_dir) / "checkpoint.safetensors"
     t = _trained(run_dir, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
     feats = query_features(t.method.encoder, t.device, image)
     memory = artifacts(run_dir).embeddings
-    typical = Cache(Path(run_dir) / "probes.json").get("typical_similarity", lambda: typical_similarity(memory))
-    out = {"image": image[0], "neighbours": artifacts(run_dir).search(feats, k), "predicted": None}
-    out["unlike"] = bool(out["neighbours"]) and out["neighbours"][0][1] < typical  # as `embed` says it
-    if t.dataset.has_labels:  # the class the run's kNN classifier gives it, as `embed` does
-        [name], [share] = knn_class(memory, t.dataset, feats[None])
-        out["predicted"] = (name, float(share))
-    return out
+    found = placed(memory, t.dataset, typical_of(Cache(Path(run_dir) / PROBES), memory), ["upload"], feats[None])
+    return {"image": image[0], "neighbours": artifacts(run_dir).search(feats, k),
+            "unlike": bool(found.unlike_the_dataset[0]),  # as `embed` says it
+            "predicted": None if found.predicted is None else (found.predicted[0], float(found.predicted_share[0]))}
 
 
 @st.cache_data(show_spinner="Drawing the pictures…", max_entries=8)

@@ -35,11 +35,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     from .models import ENCODERS
     from .config import BATCH_SIZE, DEFAULT_AUGMENT, DEFAULT_BATCH, STEPS_PER_EPOCH, RunConfig
     from .pretext import METHODS
+    from .text import listing
 
     d = RunConfig()
     sized = {name: list(cls.sized_defaults(100, 16)) for name, cls in METHODS.items()}  # those that scale any
-    sized_options = [f"{name}'s {' and '.join(keys)}" for name, keys in sized.items() if keys]
-    sized_options = ", ".join(sized_options[:-1]) + " and " + sized_options[-1]
+    sized_options = listing([f"{name}'s {' and '.join(keys)}" for name, keys in sized.items() if keys]) or "none"
     aug_defaults = ", ".join(f"{k}: '{v}'" for k, v in DEFAULT_AUGMENT.items())
     p.add_argument("--dataset", required=True,
                    help=f"one of: {', '.join(DATASETS)}; or the name of a set of your own images imported with "
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "dataset also nearest_label, predicted (the class the run's kNN classifier, whose "
                                    "accuracy is knn_accuracy, gives it: a weighted vote of the 20 nearest training "
                                    "images) and predicted_share (the winning class's share of that vote); then the "
-                                   "features. Files that are not readable images are skipped and listed. Prints "
+                                   "features. A file given that is not a readable image, and an archive's members "
+                                   "that are not images, are skipped and listed (a folder's files are read when "
+                                   "their suffix is an image's). Prints "
                                    "JSON: counts, the files written, the dataset's typical_similarity, how many "
                                    "images are unlike it, what was skipped and why, and how many images each class "
                                    "was predicted for.")
@@ -871,17 +873,15 @@ def cmd_export(args) -> int:
 
 def cmd_embed(args) -> int:
     from .evaluate.encode import encode_paths
-    from .runs import artifacts as art
-    from .runs.export import write_embeddings
+    from .runs.export import refuse_run_folder, staged, write_embeddings
     from .text import agree, count
 
     run_dir = run_folder(args.run)
     out = out_folder(args.out)
-    if (out / art.CONFIG).exists():
-        raise ValueError(f"--out {out} holds a run: give a folder of your own for the features; nothing was written")
+    refuse_run_folder(out, "the features")
     found = encode_paths(run_dir, args.paths, device=args.device)
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_embeddings(found.columns(), out, stem="embedded")
+    with staged(out, ".embed-") as tmp:
+        written = [out / p.name for p in write_embeddings(found.columns(), tmp, stem="embedded")]
     unlike = int(found.unlike_the_dataset.sum())
     report = {"run": str(run_dir), "images": len(found.files), "features": int(found.features.shape[1]),
               "written": [str(p) for p in written], "typical_similarity": round(found.typical_similarity, 4),
@@ -897,6 +897,7 @@ def cmd_embed(args) -> int:
               file=sys.stderr)
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
+
 
 COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invariance, "train": cmd_train,
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,

@@ -70,6 +70,11 @@ def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {agree(n, word, plural or word + 's')}"
 
 
+def listing(items: list[str]) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))
+
+
 def one_line(text: object) -> str:
     """``text`` as one line: line breaks, tabs and other control characters become spaces."""
     return "".join(c if c.isprintable() else " " for c in str(text))

@@ -53,9 +53,14 @@ def test_a_full_disk_under_the_store_is_said_as_such(monkeypatch, capsys, ssrl_h
     assert RunStore()._said(sqlite3.OperationalError("disk I/O error")).errno == errno.ENOSPC
     assert said is None  # with room on the disk it is not a full disk, and stays as SQLite said it
     # too full to be opened at all, the store could not record a deletion either: what else can go is said
-    cannot = RunStore()._said(sqlite3.OperationalError("database or disk is full"), opening=True)
-    assert str(cannot).startswith(f"the disk holding the run store {ssrl_home / 'store.sqlite'} is full, so the store "
-                                  f"cannot even be opened: free some space on it ({ssrl_home / 'cache'} and ")
+    def no_room(*a, **k):  # what connecting to a store with no room for its shared-memory file raises
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", no_room)
+    assert cli.main(["runs"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: the disk holding the run store {ssrl_home / 'store.sqlite'} is full, so the store cannot even be "
+        f"opened: free some space on it ({ssrl_home / 'cache'} and ")
 
 
 def test_deleting_a_run_on_a_full_disk_frees_its_files_first(finished_run, monkeypatch):
@@ -81,12 +86,16 @@ def test_a_failed_delete_for_another_reason_keeps_the_run_and_its_files(finished
 
 
 def test_a_moved_or_copied_home_finds_its_own_run_folders(finished_run, ssrl_home, tmp_path, monkeypatch, capsys):
+    from ssrl_core.config import RunConfig
+
     rid = finished_run("random")
+    queued = RunStore().submit(RunConfig(method="random", epochs=0))  # no folder yet
     moved = tmp_path / "bigger disk" / "home"
     shutil.copytree(ssrl_home, moved)  # a copy: the original stays, and must not be read or written through it
     original = {p: p.read_bytes() for p in (ssrl_home / "runs" / rid).iterdir() if p.is_file()}
     monkeypatch.setenv("SSRL_HOME", str(moved))
     assert RunStore().get(rid)["run_dir"] == str(moved / "runs" / rid)
+    assert RunStore().claim("w")["run_dir"] == str(moved / "runs" / queued)  # trained in the copy, not the original
     assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
     assert cli.main(["probe", "--run", rid, "--labels-per-class", "1", "--seeds", "1", "--no-references"]) == 0
     assert "linear/label/1/s1" in (moved / "runs" / rid / "probes.json").read_text()
@@ -199,6 +208,8 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     folder = Path(RunStore().get(stopped)["run_dir"])
     (folder / "summary.json").unlink()  # it stopped before its evaluation ended
     (ssrl_home / "runs" / "notes").mkdir()  # a folder of someone's own: no run in it
+    (ssrl_home / "runs" / "newer").mkdir()  # a run of a later version, with a setting this one does not know
+    (ssrl_home / "runs" / "newer" / "config.json").write_text(json.dumps({"method": "simclr", "warp": 9}))
     summary = RunStore().get(done)["summary"]
     (ssrl_home / "store.sqlite").unlink()
     for extra in ("store.sqlite-wal", "store.sqlite-shm"):
@@ -210,6 +221,8 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     said = capsys.readouterr()
     assert "2 runs to restore: nothing restored yet; add --yes to go on" in said.out and RunStore().list() == []
     assert f"left as it is: {ssrl_home / 'runs' / 'notes'}: no readable config.json" in said.err
+    assert (f"left as it is: {ssrl_home / 'runs' / 'newer'}: its config.json is not a run's settings this version "
+            "reads (unknown") in said.err
     assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 2 runs" in capsys.readouterr().out
     again = RunStore().get(done)
     assert again["status"] == "done" and again["summary"] == json.loads(json.dumps(summary))
@@ -241,6 +254,10 @@ def test_a_run_given_by_id_or_folder_is_found_or_refused_with_advice(finished_ru
     with pytest.raises(ValueError, match=f"^run {rid} \\(done\\) has no checkpoint in .*: its folder was moved"):
         run_folder(rid)
     assert run_folder(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    assert cli.main(["export", "--run", str(tmp_path / "elsewhere"), "--out", str(tmp_path / "export")]) == 0
+    with pytest.raises(ValueError, match=r"export\b.* is an export of a run \(its run_card.json\), not the run's "
+                                         "folder: give the run's own folder or its id"):
+        run_folder(tmp_path / "export")
 
 
 def test_a_deletion_killed_midway_is_finished_or_undone_by_the_next(finished_run, ssrl_home, capsys):

@@ -218,8 +218,12 @@ def test_out_holding_files_of_its_own_or_a_run_is_refused_and_left_as_it_was(cap
     other = RunStore().get(finished_run("random"))["run_dir"]
     before = {p.name: p.read_bytes() for p in Path(other).iterdir() if p.is_file()}
     rc, err = _cli(capsys, "export", "--run", finished_run("random"), "--out", other)
-    assert rc == 2 and err == (f"error: {other} holds a run (its config.json), whose checkpoint the export would "
-                               "replace: give a new folder for the export; nothing was written\n")
+    assert rc == 2 and err == (f"error: {other} holds a run (its config.json), whose files would be replaced: give "
+                               "a new folder for the export; nothing was written\n")
+    rc, err = _cli(capsys, "export", "--run", finished_run("random"), "--out", f"{other}/export")
+    assert rc == 2 and err == (f"error: {other}/export is inside the run folder {other}, and deleting the run would "
+                               "delete it: give a folder of your own for the export; nothing was written\n")
+    assert not Path(other, "export").exists()
     assert {p.name: p.read_bytes() for p in Path(other).iterdir() if p.is_file()} == before
 
 

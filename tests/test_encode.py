@@ -201,6 +201,48 @@ def test_images_in_memory_and_a_run_id(finished_run, tmp_path):
         encode_images(rid, [np.zeros((8, 8), np.float32)])
     with pytest.raises(ValueError, match="image 0: a str: give a PIL image or a uint8 array"):
         encode_images(rid, ["digit.png"])
+    # one image on its own, and a batch array, as a person holding them would pass them
+    for one in (gray, np.stack([gray] * 3, -1), Image.open(f)):
+        single = encode_images(rid, one)
+        assert single.files == ["#0"] and single.nearest_row.tolist() == [11]
+    assert encode_images(rid, np.stack([gray] * 4)).nearest_row.tolist() == [11] * 4  # [N, H, W]
+    with pytest.raises(ValueError, match="images: a int: give a PIL image, a uint8 array, or a list"):
+        encode_images(rid, 7)
+
+
+def test_a_run_folder_that_cannot_be_written_is_read_all_the_same(finished_run, tmp_path):
+    """A colleague's run, read-only: the typical similarity it has no room to cache is computed."""
+    folder = Path(run_dir(finished_run, "simclr"))
+    lock = folder / "probes.json.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # the cache's lock cannot be opened: as in a folder that cannot be written
+    [f] = save(load_dataset("digits").images, [5], tmp_path)
+    first, again = encode_paths(folder, f), encode_paths(folder, f)
+    assert first.nearest_row.tolist() == [5] and 0 < first.typical_similarity == again.typical_similarity <= 1
+    probes = folder / "probes.json"
+    assert not probes.exists() or "typical_similarity" not in json.loads(probes.read_text())
+
+
+def test_embed_cut_short_by_a_full_disk_leaves_the_earlier_output_whole(finished_run, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import ssrl_core.runs.export as export
+
+    rid = finished_run("simclr")
+    files = save(load_dataset("digits").images, [1, 2], tmp_path / "in")
+    out = tmp_path / "out"
+    cli("embed", "--run", rid, "--out", str(out), str(files[0]), capsys=capsys)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = export.write_npz
+
+    def full(path, cols):  # the .npz written, then no room for the .csv
+        real(path, cols)
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(export, "write_npz", full)
+    res = cli("embed", "--run", rid, "--out", str(out), *map(str, files), check=False, capsys=capsys)
+    assert res.returncode == 2 and f"the disk holding {out} is full" in res.stderr, res.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no half of the new output, no temp folder
 
 
 def test_embed_never_writes_into_a_run_nor_over_an_export(finished_run, tmp_path, capsys):
@@ -208,8 +250,11 @@ def test_embed_never_writes_into_a_run_nor_over_an_export(finished_run, tmp_path
     [f] = save(load_dataset("digits").images, [2], tmp_path / "in")
     folder = run_dir(finished_run, "simclr")
     res = cli("embed", "--run", rid, "--out", folder, str(f), check=False, capsys=capsys)
-    assert res.returncode == 2 and "holds a run: give a folder of your own" in res.stderr
+    assert res.returncode == 2 and "holds a run (its config.json), whose files would be replaced" in res.stderr
     assert not list(Path(folder).glob("embedded.*"))
+    res = cli("embed", "--run", rid, "--out", f"{folder}/mine", str(f), check=False, capsys=capsys)
+    assert res.returncode == 2 and f"is inside the run folder {folder}, and deleting the run" in res.stderr
+    assert not Path(folder, "mine").exists()
     export = tmp_path / "export"
     cli("export", "--run", rid, "--out", str(export), capsys=capsys)
     before = (export / "embeddings.npz").read_bytes()

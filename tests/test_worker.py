@@ -171,7 +171,7 @@ def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, mo
     assert warm_caches() is None  # warm: nothing started
 
 
-def test_failures_are_explained_with_advice():
+def test_failures_are_explained_with_advice(ssrl_home):
     import errno
 
     import torch
@@ -182,10 +182,13 @@ def test_failures_are_explained_with_advice():
     assert oom.startswith("out of memory") and "lower the batch size" in oom and "cnn-small" in oom
     assert explain_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory")).startswith("out of memory")
     assert explain_failure(MemoryError()).startswith("out of memory")
-    full = explain_failure(OSError(errno.ENOSPC, "No space left on device", "/home/x/runs/a/embeddings.npy"))
-    assert full == ("disk full: the disk holding /home/x/runs/a/embeddings.npy is full: free some space there "
+    where = ssrl_home / "runs" / "a" / "embeddings.npy"
+    full = explain_failure(OSError(errno.ENOSPC, "No space left on device", str(where)))
+    assert full == (f"disk full: the disk holding {where} is full: free some space there "
                     "(deleting ended runs frees the most), then resume the run (Resume, or `python -m ssrl_core resume` "
                     "with its id): it continues from the last epoch it finished.")
+    short = explain_failure(OSError(f"{2**20} requested and 4096 written"))  # numpy's full disk, without an errno
+    assert short.startswith(f"disk full: the disk holding {ssrl_home} is full")
     other = explain_failure(OSError(errno.EACCES, "Permission denied", "f"))
     assert not other.startswith("disk full")
 

@@ -18,8 +18,9 @@ dataset's images are to their own nearest, ``typical_similarity``; a class given
 image says little), and, on a labelled dataset, the class the run's kNN classifier gives it:
 the weighted vote of its 20 nearest training images (``knn.py``: the classifier whose
 accuracy the run reports as ``knn_accuracy``), with the winning class's share of the vote.
-Files that are not readable images are skipped and reported, never fatal; nothing is written
-when no image could be read.
+Files given that are not readable images, and an archive's members that are not images, are
+skipped and reported, never fatal (a folder's files are read when their suffix is an image's,
+``IMAGE_SUFFIXES``); nothing is written when no image could be read.
 
 From Python (a run folder or a run id; images as paths, or in memory with ``encode_images``)::
 
@@ -202,16 +203,33 @@ def encode_paths(run: str | Path, paths, device: str = "auto", probes=None) -> E
 
 
 def encode_images(run: str | Path, images, device: str = "auto", probes=None) -> Encoded:
-    """``encode_paths`` for images in memory (PIL images or uint8 arrays: ``prepare``), named
-    ``#0``, ``#1``... in ``files``."""
+    """``encode_paths`` for images in memory (``prepare``): one PIL image or uint8 array, a
+    list of them, or a batch array [N, H, W] or [N, H, W, C]; named ``#0``, ``#1``... in
+    ``files``."""
     rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset
-    images = list(images)
+    images = _as_list(images)
     feats = [embed(t.method.encoder, prepare(images[i:i + CHUNK], ds.image_size, ds.channels), t.device)
              for i in range(0, len(images), CHUNK)]
     if not feats:
         raise ValueError("no images were given")
     return _found(rp, [f"#{i}" for i in range(len(images))], np.concatenate(feats), [])
+
+
+def _as_list(images) -> list:
+    """One image (a PIL image, a uint8 array [H, W], [H, W, 3] or [H, W, 4]) as a list of
+    one; a batch array ([N, H, W] grayscale, [N, H, W, C]) as its rows; any other iterable as
+    a list."""
+    from PIL import Image
+
+    single = isinstance(images, np.ndarray) and (images.ndim == 2 or (images.ndim == 3 and images.shape[2] in (3, 4)))
+    if isinstance(images, Image.Image) or single:
+        return [images]
+    try:
+        return list(images)
+    except TypeError:
+        raise ValueError(f"images: a {type(images).__name__}: give a PIL image, a uint8 array, or a list "
+                         "of them") from None
 
 
 def _probes(run: str | Path, device: str):
@@ -237,19 +255,36 @@ def typical_similarity(memory: np.ndarray, seed: int = 0) -> float:
     return float(np.quantile(nearest, TYPICAL_QUANTILE))
 
 
-def _found(rp, names: list[str], features: np.ndarray, skipped: list[dict]) -> Encoded:
-    ds, memory = rp.dataset, rp.features()
+def typical_of(cache, memory: np.ndarray) -> float:
+    """``typical_similarity`` of a run's features, from its probe cache (``suite.Cache`` of
+    its ``probes.json``) or computed and cached there; a run folder that cannot be written (a
+    colleague's, read-only) is read, not failed on."""
+    return cache.get("typical_similarity", lambda: typical_similarity(memory), optional=True)
+
+
+UNLIKE_MARGIN = 1e-4  # below typical_similarity by more than float rounding: a copy of a duplicate is not "unlike"
+
+
+def placed(memory: np.ndarray, ds, typical: float, names: list[str], features: np.ndarray,
+           skipped: list[dict] | None = None) -> Encoded:
+    """``features`` [N, D] of the images ``names`` placed among a run's: ``memory`` (its
+    features of every image of its dataset ``ds``) and ``typical`` (``typical_of``) give each
+    its nearest image, whether it is unlike the dataset and, on a labelled set, its class."""
     sims, rows = build_index(l2_normalize(memory)).search(l2_normalize(features), 1)
-    typical = rp.cache.get("typical_similarity", lambda: typical_similarity(memory))
     similarity = np.clip(sims[:, 0], -1, 1).astype(np.float32)
-    out = Encoded(names, features, rows[:, 0].astype(np.int64), similarity, similarity < typical, typical,
-                  skipped=skipped)
+    out = Encoded(names, features, rows[:, 0].astype(np.int64), similarity, similarity < typical - UNLIKE_MARGIN,
+                  typical, skipped=list(skipped or []))
     if ds.files is not None:
         out.nearest_file = [ds.files[r] for r in out.nearest_row]
     if ds.has_labels:
         out.predicted, out.predicted_share = knn_class(memory, ds, features)
         out.nearest_label = [ds.label_name(int(r)) for r in out.nearest_row]
     return out
+
+
+def _found(rp, names: list[str], features: np.ndarray, skipped: list[dict]) -> Encoded:
+    memory = rp.features()
+    return placed(memory, rp.dataset, typical_of(rp.cache, memory), names, features, skipped)
 
 
 def knn_class(memory: np.ndarray, ds, features: np.ndarray) -> tuple[list[str], np.ndarray]:

@@ -12,6 +12,8 @@ Keys of ``probes.json``:
     factors                  {factor: {chance, classes, "2": {...}, "all": {...}}}
     invariance               {op: {score, similarity, unrelated, reliable[, note]} | {skipped}}
     rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
+    typical_similarity       the 1% quantile of each image's similarity to its nearest other
+                             (``encode``: what an outside image is judged unlike by)
 
 References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
 the random encoder's linear readout (``random-linear/...``), kNN accuracy as k varies
@@ -52,15 +54,23 @@ class Cache:
     def read(self) -> dict:
         return art.read_json(self.path) or {}
 
-    def get(self, key: str, compute: Callable[[], object]):
+    def get(self, key: str, compute: Callable[[], object], optional: bool = False):
+        """The value cached under ``key``, computed and cached when missing. ``optional``: a
+        folder that cannot be written (read-only, a colleague's, a full disk) caches nothing
+        and the value is computed each time, for a reader that must not fail for want of a
+        cache (otherwise the OSError is raised: a probe job's result is its cache entry)."""
         have = self.read()
         if key in have:
             return have[key]
         value = compute()
-        with exclusive(self.path.with_name(self.path.name + ".lock")):
-            now = self.read()
-            now[key] = value
-            art.write_json(self.path, now)
+        try:
+            with exclusive(self.path.with_name(self.path.name + ".lock")):
+                now = self.read()
+                now[key] = value
+                art.write_json(self.path, now)
+        except OSError:
+            if not optional:
+                raise
         return value
 
 

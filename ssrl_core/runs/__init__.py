@@ -13,6 +13,10 @@ def run_folder(ref: str | Path, finished: bool = True) -> Path:
         raise ValueError("no run was given (an empty name): give a run folder or a run id (`python -m ssrl_core "
                          "runs` lists them)")
     path = Path(ref)
+    if (path / art.CHECKPOINT).exists() and not (path / art.CONFIG).exists() and (path / "run_card.json").exists():
+        raise ValueError(f"{path} is an export of a run (its run_card.json), not the run's folder: give the run's "
+                         "own folder or its id (`python -m ssrl_core runs`); elsewhere, the export's reproduce.sh "
+                         "trains the run again")
     if (path / art.CHECKPOINT).exists():
         if finished and not (path / art.SUMMARY).exists():  # written last, when the run's evaluation has ended
             raise ValueError(f"{path} holds a run that has not finished (no {art.SUMMARY}: it was stopped, or "

@@ -27,6 +27,7 @@ parses back (``cli.build_parser``) to the same ``RunConfig``.
 from __future__ import annotations
 
 import csv
+from contextlib import contextmanager
 import errno
 import json
 import os
@@ -317,6 +318,40 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
     return written
 
 
+def refuse_run_folder(out: Path, what: str) -> None:
+    """ValueError, before anything is written, when ``out`` holds a run (``what`` would
+    replace its files) or lies inside a run's folder (deleting the run would delete it)."""
+    out = Path(out).absolute()
+    if (out / art.CONFIG).exists():
+        raise ValueError(f"{out} holds a run (its {art.CONFIG}), whose files would be replaced: give a new folder "
+                         f"for {what}; nothing was written")
+    for folder in out.parents:
+        if (folder / art.CONFIG).exists() and (folder / art.CHECKPOINT).exists():
+            raise ValueError(f"{out} is inside the run folder {folder}, and deleting the run would delete it: give "
+                             f"a folder of your own for {what}; nothing was written")
+
+
+@contextmanager
+def staged(out: Path, prefix: str):
+    """A temporary folder inside ``out`` (created) to write files into; when the block ends
+    without an error, each file in it is moved into ``out`` (``os.replace``: a file of the same
+    name is replaced by a whole one), and the folder goes either way. So output cut short (a
+    full disk: raised as ENOSPC naming ``out``) leaves none of its files behind and an earlier
+    one's intact."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
+    try:
+        yield tmp
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    except OSError as e:
+        if disk_full(e):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out)) from None
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None) -> dict[str, str]:
     """Write the export of a finished run folder into ``out`` (created; files in it are
     replaced). Returns {name: path} of what was written. The files are written into a
@@ -340,12 +375,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     cols = embedding_table(run_dir, dataset)
     if out.resolve() == run_dir.resolve():
         raise ValueError("--out must be a new folder, not the run folder itself")
-    if (out / art.CONFIG).exists():
-        raise ValueError(f"{out} holds a run (its {art.CONFIG}), whose checkpoint the export would replace: "
-                         "give a new folder for the export; nothing was written")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
-    try:
+    refuse_run_folder(out, "the export")
+    with staged(out, ".export-") as tmp:
         files = []
         art.write_json(tmp / "run_card.json", card)
         (tmp / "run_card.md").write_text(card_markdown(card))
@@ -358,12 +389,4 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         files.append(tmp / art.CHECKPOINT)
         title = f"{card['config']['method']} · {card['config']['dataset']}"
         files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], tmp, title)
-        for f in files:
-            os.replace(f, out / f.name)
-    except OSError as e:
-        if disk_full(e):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out)) from None
-        raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return {f.name: str(out / f.name) for f in files}

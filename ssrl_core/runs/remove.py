@@ -120,9 +120,9 @@ def delete_run(store: RunStore, run_id: str) -> dict:
             raise
         # the disk is too full for the store to record the deletion, and the files the person asked to delete
         # are what would make room: they go first, then the deletion is recorded (if even that fails, the row
-        # stays, naming a folder that is gone, and the same command deletes it once there is room)
-        shutil.rmtree(trash, ignore_errors=True)
-        store.delete(run_id)
+        # stays, naming a folder that is gone, and the same command deletes it once there is room). Under the
+        # store's lock again, so that no other process settling killed deletions puts the folder back meanwhile
+        store.delete(run_id, while_locked=lambda: shutil.rmtree(trash, ignore_errors=True))
     except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
         _put_back(trash, folder)
         raise

@@ -40,12 +40,13 @@ def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
         if not folder.is_dir() or folder.name.startswith(".") or folder.name in listed:
             continue  # (a ".deleting-ID" a killed delete left: the next delete or worker settles it, remove.py)
         config = art.read_json(folder / art.CONFIG)
-        try:
-            cfg = RunConfig.from_dict(config) if config is not None else None
-        except (TypeError, ValueError):
-            cfg = None
-        if cfg is None:
+        if config is None:
             left.append((str(folder), f"no readable {art.CONFIG}: not a run folder, or a damaged one"))
+            continue
+        try:
+            cfg = RunConfig.from_dict(config)
+        except (TypeError, ValueError) as e:
+            left.append((str(folder), f"its {art.CONFIG} is not a run's settings this version reads ({e})"))
             continue
         try:
             epoch = int(read_meta(folder / art.CHECKPOINT).get("epoch", 0))

@@ -150,6 +150,7 @@ def new_run_id() -> str:
 class RunStore:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else paths.store_path()
+        self._own: bool | None = None  # whether this is SSRL_HOME's own store (``_here``)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + 30  # as long as any other operation waits for the store (busy_timeout)
         while True:
@@ -222,13 +223,21 @@ class RunStore:
     def _here(self, run_id: str, stored: str) -> str:
         """Where run ``run_id``'s folder is now. The store records it as an absolute path; after
         SSRL_HOME was moved or copied, a row still names the old home's ``runs/ID``, gone or
-        another copy's: the folder beside this store of that name is the run's when it is there."""
+        another copy's: the folder beside this store of that name is the run's when it is there,
+        and, for the home's own store (whose runs are always made beside it), also when it is
+        not yet (a queued run: its worker must not train into the old home, or the copy's
+        original)."""
         path = Path(stored)
         if path.parts[-2:] == ("runs", run_id):
             own = self.path.parent / "runs" / run_id
-            if path != own and own.is_dir():
+            if path != own and (own.is_dir() or self._homes_own()):
                 return str(own)
         return stored
+
+    def _homes_own(self) -> bool:
+        if self._own is None:
+            self._own = self.path.absolute() == paths.store_path()
+        return self._own
 
     def _row(self, r: sqlite3.Row) -> dict:
         d = _row(r)

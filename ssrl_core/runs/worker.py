@@ -14,7 +14,6 @@ on other hosts (no slot lock here) go back when their heartbeat is ``STALE_S`` o
 """
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 from .. import paths
 from ..config import RunConfig
 from ..locks import lock_held, try_lock
-from ..text import not_written
+from ..text import disk_full, not_written
 from ..train import Cancelled, Interrupted
 from .store import ClaimLost, Limits, RunStore
 
@@ -201,7 +200,7 @@ def explain_failure(exc: BaseException) -> str:
         return "out of memory: lower the batch size or use the cnn-small encoder."
     if isinstance(exc, DatasetMissing):
         return f"dataset missing: {exc}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    if disk_full(exc):  # numpy's short write too, which has no errno
         return (f"disk full: {not_written(exc, exc.filename or paths.ssrl_home())}, then resume the run (Resume, or "
                 "`python -m ssrl_core resume` with its id): it continues from the last epoch it finished.")
     if isinstance(exc, ValueError):
