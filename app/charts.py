@@ -76,12 +76,13 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     fig = go.Figure()
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(
-            x=list(labels), y=[None if v is None else v for v in vals], name=name, marker_color=PALETTE[i],
+            x=list(labels), y=[None if v is None else v for v in vals], name=name,
+            marker=dict(color=PALETTE[i], pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # not colour alone
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
     fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
+                      xaxis_title="run", yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
     return readable(fig)
 
 
@@ -105,7 +106,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     runs = [n for n in series if n not in dashed]
     for i, (name, (x, y, err)) in enumerate(series.items()):
         ref = name in dashed
-        gray = "#555" if name.startswith("random") else "#999"
+        gray = "#444" if name.startswith("random") else "#808080"  # both 3:1 or more on white, apart from each other
         if ref:
             seen[gray] = seen.get(gray, -1) + 1
         fig.add_trace(go.Scatter(
@@ -126,7 +127,30 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
 
 
 BARGAP = 0.2  # between categories' groups of bars (Plotly's default, named: the labels above whiskers use it)
-REF_GRAYS = ("#8c8c8c", "#b5b5b5", "#666666", "#cfcfcf")  # bars of references (untrained encoders)
+# bars of references (untrained encoders): each 3:1 or more against the white page (WCAG's bar for
+# graphics), neighbours in the list far apart in lightness
+REF_GRAYS = ("#8c8c8c", "#4d4d4d", "#767676", "#333333")
+
+
+def luminance(colour: str) -> float:
+    """WCAG's relative luminance of "#rrggbb" or "#rgb" (0 black to 1 white)."""
+    digits = colour.lstrip("#")
+    digits = "".join(c * 2 for c in digits) if len(digits) == 3 else digits
+    r, g, b = (int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG's contrast ratio of two colours, 1 to 21."""
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def ink(colour: str) -> str:
+    """Text colour for a label inside a bar of ``colour``: black or white, whichever contrasts
+    more with it (white on orange or on a light gray read at 2:1)."""
+    return max(("#000000", "#ffffff"), key=lambda text: contrast(text, colour))
 
 
 CROWDED_BARS = 24  # bars in one chart beyond which only cut bars are labelled (the others: hover and axis)
@@ -174,7 +198,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
             textposition=["inside" if c else "none" if a or crowded else "outside" for c, a in zip(cut, above)],
             insidetextanchor="end", textangle=angle,
-            insidetextfont=dict(color="white"), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
+            insidetextfont=dict(color=ink(colour[name])), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))

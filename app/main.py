@@ -41,6 +41,7 @@ PAGES = [
 
 nav_hidden = urlstate.hidden("nav")  # a teacher's link: ?hide=nav
 page = st.navigation(PAGES, position="hidden" if nav_hidden else "sidebar")
+st.set_page_config(page_title=f"{page.title} · SSRL Playground")  # each tab, and a screen reader, says which page
 if bad := urlstate.unknown_parts():
     st.warning(f"Ignored {text.code('hide=' + urlstate.short(','.join(bad)))} from the link: it can hide "
                f"{', '.join(urlstate.PARTS)}.",

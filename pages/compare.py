@@ -86,7 +86,7 @@ with c3:
             st.caption("Dashed: the references on the same labelled images (the untrained encoder's readout; "
                        "supervised training from scratch once Evaluate has computed it).")
 
-st.subheader("Maps")
+st.header("Maps")
 datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)
 stale = {r["id"]: arts[r["id"]].dataset_mismatch(datasets[r["dataset"]][0]) for r in picked
          if datasets[r["dataset"]][0] is not None}  # why a run's embeddings are not of its set's images now
@@ -107,7 +107,7 @@ for i, r in enumerate(picked):
             widgets.chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
                                                  height=320), key=f"cmp_map_{r['id']}")
 
-st.subheader("One query, its neighbours in each run")
+st.header("One query, its neighbours in each run")
 ds, error = next(iter(datasets.values()))
 if not same_data:
     on = list(datasets)

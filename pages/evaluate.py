@@ -192,7 +192,7 @@ elif picked:
 
 c1, c2 = st.columns(2)
 with c1:
-    st.subheader("kNN accuracy as k varies")
+    st.header("kNN accuracy as k varies")
     ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]]) for r in picked}
     random_ks = {}
     for r in picked:
@@ -207,7 +207,7 @@ with c1:
                    "falls fast with k means classes are close together but not well separated. The dashed line is "
                    "the untrained encoder of the same seed: the gap to it at each k is what pretraining added.")
 with c2:
-    st.subheader("Accuracy over pretraining")
+    st.header("Accuracy over pretraining")
     ep = {}
     for r in picked:
         c = readouts.epoch_curve(services.artifacts(r["run_dir"]).epochs(), "epoch_knn")

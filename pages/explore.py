@@ -149,7 +149,7 @@ with side:
         st.session_state[state_key] = int(np.random.default_rng().integers(len(ds)))
         st.rerun()
     if selected is None:
-        st.caption("No image chosen yet: click a point on the map.")
+        st.caption("No image chosen yet: click a point on the map, or type an image number above.")
     else:
         st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
                     "features)")
@@ -166,7 +166,7 @@ with side:
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
 with evo_col:
-    st.subheader("How the map formed")
+    st.header("How the map formed")
     snap_rows, maps = art.evolution()
     if maps and snap_rows is not None and len(snap_rows) == len(next(iter(maps.values()))):
         epochs = sorted(maps)
@@ -183,7 +183,7 @@ with evo_col:
                    "when it is done." if run["status"] == "running" else
                    "This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
 with up_col:
-    st.subheader("Neighbours of your own image")
+    st.header("Neighbours of your own image")
     st.file_uploader("An image (PNG, JPEG, …)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"],
                      key=f"explore_upload_{run['id']}")
     if upload_error:
@@ -204,7 +204,7 @@ with up_col:
                    "the map's layout cannot place a new image itself).")
 
 st.divider()
-st.subheader("Export and reproduce")
+st.header("Export and reproduce")
 export_key = f"explore_export_{run['id']}"
 b1, b2 = st.columns(2)
 if b1.button("Prepare the export", key="explore_export", help="Run card, embeddings, checkpoint, figures and the "

@@ -65,4 +65,5 @@ for start in range(0, len(shown), COLS):
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
-            st.checkbox("compare", key=f"gal_tick_{r['id']}")
+            st.checkbox(f"compare {r['method']} · {r['dataset']}", key=f"gal_tick_{r['id']}",  # named apart by ear
+                        help=f"run {r['id']}, by {r.get('nickname') or 'anonymous'}")

@@ -18,7 +18,7 @@ st.markdown(
     "classifies, next to an untrained (random) encoder."
 )
 
-st.subheader("Your first run, in about a minute")
+st.header("Your first run, in about a minute")
 cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
 c1, c2 = st.columns([2, 3])
 with c1:
@@ -42,7 +42,7 @@ with c2:
                    "minute.")
     widgets.twin_link(cfg)
 
-st.subheader("Then")
+st.header("Then")
 st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")
 st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:")
 st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")

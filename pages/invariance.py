@@ -54,7 +54,7 @@ for r in picked:
     if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
         untrained.setdefault(readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained", ref)
 ops = list(OPS)
-st.subheader("Invariance per augmentation op")
+st.header("Invariance per augmentation op")
 by_name = {**{names[i]: p for i, p in probes.items()}, **untrained}
 series = readouts.invariance_series(by_name, ops)
 widgets.chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
@@ -84,7 +84,7 @@ for col, (n, v) in zip(cols, rot.items()):
                     "(equivariant); near 0.25: they ignore it (invariant).")
 
 if ds.discrete_factors():
-    st.subheader("What the features keep: one probe per ground-truth factor")
+    st.header("What the features keep: one probe per ground-truth factor")
     factors = [f for f in ds.discrete_factors() if any(f in (p.get("factors") or {}) for p in probes.values())]
     if factors:
         budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
@@ -107,7 +107,7 @@ if ds.discrete_factors():
 else:
     st.caption(f"{dataset} has no ground-truth factors; use shapes for factor probes.")
 
-st.subheader("What each op does")
+st.header("What each op does")
 g = np.random.default_rng(0)
 row = int(ds.test_idx[int(g.integers(len(ds.test_idx)))])
 x = ds.images[row : row + 1].float() / 255

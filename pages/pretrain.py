@@ -145,9 +145,9 @@ with left:
                    "is done.")
 
 with right:
-    st.subheader("Training now")
+    st.header("Training now")
     widgets.live_runs_panel()
 
 if controls:
-    st.subheader("All runs")
+    st.header("All runs")
     widgets.run_actions(widgets.runs_table())

@@ -152,7 +152,7 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     at = open_page("compare")
     assert at.multiselect(key="cmp_runs").value == [b, a]  # the newest runs of one dataset
     assert not at.warning and not at.info
-    assert "One query, its neighbours in each run" in [s.value for s in at.subheader]
+    assert "One query, its neighbours in each run" in [s.value for s in at.header]
 
     at.multiselect(key="cmp_runs").set_value([a, shapes]).run()
     assert not at.exception

@@ -151,6 +151,15 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     page.get_by_text(f"Image #{row2}").wait_for()
 
 
+def _outline_is_sound(page, title: str) -> None:
+    """The tab names the page, and its headings make an outline a screen reader can walk:
+    one h1, then no level skipped on the way down (h1 straight to h3 was every page's)."""
+    page.wait_for_function(f"document.title === {title + ' · SSRL Playground'!r}")
+    levels = page.evaluate("() => [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')].map(h => +h.tagName[1])")
+    assert levels.count(1) == 1 and levels[0] == 1, levels
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), levels
+
+
 def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_run):
     """A new user's path: open Compare, see four families side by side, ask one query."""
     ids = {m: finished_run(m) for m in ("simclr", "rotation", "inpainting", "deepcluster")}
@@ -162,6 +171,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 7")  # 3 curves + 4 maps
     assert page.get_by_text(re.compile(r"differ in")).count() == 0  # same dataset, seed and budget
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
+    _outline_is_sound(page, "Compare")
     page.set_viewport_size({"width": 1400, "height": 2200})  # the page's top half in one picture
     page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
     query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # the images' alt texts say "image #" too
@@ -189,6 +199,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_text("random encoder (seed 0)").first.wait_for(timeout=240_000)
     page.get_by_text("random encoder, linear").first.wait_for()  # the dashed line of the label-efficiency chart
     assert page.get_by_text(re.compile(r"lack probes this page draws")).count() == 0
+    _outline_is_sound(page, "Evaluate")
     page.goto(app_url + "/invariance")
     page.get_by_role("heading", name="Invariance per augmentation op").wait_for()
     page.get_by_text("What each op does").wait_for()
@@ -197,6 +208,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 3
     assert page.get_by_text(re.compile(r"rotation predictable · random encoder \(seed 0\) · untrained")).count() == 1
     assert page.get_by_text(re.compile(r"finished before invariance")).count() == 0
+    _outline_is_sound(page, "Invariance")
 
 
 

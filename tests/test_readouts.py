@@ -132,6 +132,27 @@ def test_runs_are_told_apart_by_more_than_colour():
     assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
 
 
+def test_chart_colours_stand_out_from_the_page_and_their_labels_from_the_bars():
+    """WCAG's ratios, computed: a reference's gray bar or line 3:1 against the white page (the
+    bar for graphics; #cfcfcf was 1.6:1), a value written inside any bar 4.5:1 against it (white
+    on orange was 2.1:1), and Evaluate's two metrics told apart by a pattern, not colour only."""
+    from app import charts
+    from ssrl_core.figures import PALETTE
+
+    assert charts.contrast("#000000", "#ffffff") == 21 and charts.contrast("#777777", "#777777") == 1
+    assert min(charts.contrast(g, "#ffffff") for g in charts.REF_GRAYS) >= 3
+    for colour in PALETTE + list(charts.REF_GRAYS):
+        assert charts.contrast(charts.ink(colour), colour) >= 4.5, colour
+    cut = charts.bars(["crop"], {"a": [1.4], "random encoder": [1.3]}, "score", y_range=(0, 1),
+                      references=["random encoder"])
+    assert [t.insidetextfont.color for t in cut.data] == [charts.ink(PALETTE[0]), charts.ink(charts.REF_GRAYS[0])]
+    line = ([1, 5], [0.4, 0.5], None)
+    refs = charts.curves({"random encoder": line, "supervised": line}, "labels", dashed=["random encoder", "supervised"])
+    assert min(charts.contrast(t.line.color, "#ffffff") for t in refs.data) >= 3
+    acc = charts.accuracy_bars(["simclr"], {"kNN": [0.9], "linear": [0.95]})
+    assert acc.layout.xaxis.title.text == "run" and len({t.marker.pattern.shape for t in acc.data}) == 2
+
+
 def test_charts_and_images_are_described_for_screen_readers():
     import numpy as np
 
