@@ -236,7 +236,10 @@ class RunStore:
 
     def _homes_own(self) -> bool:
         if self._own is None:
-            self._own = self.path.absolute() == paths.store_path()
+            try:
+                self._own = self.path.absolute() == paths.store_path()
+            except ValueError:  # SSRL_HOME cannot be made: this store, given by its path, is not its
+                self._own = False
         return self._own
 
     def _row(self, r: sqlite3.Row) -> dict:
