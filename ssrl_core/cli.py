@@ -497,16 +497,14 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def worker_gone(run: dict, stale_s: float = 30.0) -> bool:
-    """Whether the worker training ``run`` has stopped (killed, or its machine restarted): its
-    slot lock is free, or, for a worker of another host, it has not beaten for ``stale_s``.
-    The run stays "running" until a worker starts and puts it back in the queue."""
-    from .runs.worker import worker_state
+def worker_gone(run: dict) -> bool:
+    """Whether the worker training ``run`` has stopped (killed, or its machine restarted), as a
+    worker judges it before putting the run back in the queue (``store.orphaned``); the run
+    stays "running" until a worker starts and does so."""
+    from .runs.store import orphaned
+    from .runs.worker import STALE_S, worker_state
 
-    alive = worker_state(run["worker"])
-    if alive is None:
-        alive = run["heartbeat"] is not None and time.time() - run["heartbeat"] < stale_s
-    return not alive
+    return orphaned(run, worker_state, STALE_S)
 
 
 def table(rows: list[list[str]]) -> list[str]:

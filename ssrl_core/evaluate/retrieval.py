@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.custom import UNREADABLE_IMAGE, TooManyPixels, decode_image
+from ..data.custom import UNREADABLE_IMAGE, try_decode
 from .embed import embed
 from .encode import as_dataset_images
 
@@ -15,14 +15,12 @@ def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
     """An uploaded image file as uint8 [1, C, size, size]; ValueError when it is not a
     readable image or is too large, its message a sentence for the person who uploaded it
     (the exception's class would mean nothing to them)."""
-    try:
-        rgb, _ = decode_image(data, size)
-    except TooManyPixels as e:  # worded for the importer's list of skipped files: made a sentence here
-        said = str(e)
-        raise ValueError(f"{said[:1].upper()}{said[1:]}: upload a smaller image.") from None
-    except Exception:  # noqa: BLE001 (PIL raises many kinds for a file that is no image)
-        raise ValueError(f"This file is {UNREADABLE_IMAGE}: upload a PNG or JPEG.") from None
-    return as_dataset_images([rgb], channels)
+    decoded = try_decode(lambda: data, size)  # the importer's decoding, and its reasons for skipping a file
+    if decoded == UNREADABLE_IMAGE:
+        raise ValueError(f"This file is {UNREADABLE_IMAGE}: upload a PNG or JPEG.")
+    if isinstance(decoded, str):  # over the pixel limit, worded for a list of skipped files: made a sentence here
+        raise ValueError(f"{decoded[:1].upper()}{decoded[1:]}: upload a smaller image.")
+    return as_dataset_images([decoded[0]], channels)
 
 
 def query_features(encoder: torch.nn.Module, device: torch.device, image: torch.Tensor) -> np.ndarray:

@@ -27,7 +27,6 @@ parses back (``cli.build_parser``) to the same ``RunConfig``.
 from __future__ import annotations
 
 import csv
-from contextlib import contextmanager
 import errno
 import json
 import os
@@ -35,6 +34,7 @@ import platform
 import shlex
 import shutil
 import tempfile
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 

@@ -548,22 +548,14 @@ class RunStore:
         last checkpoint). ``worker_alive(worker_id)`` says True (alive: never requeued),
         False (gone: requeued at once) or None (cannot tell, e.g. another host or a Ray
         dispatcher: requeued when its heartbeat is older than ``stale_s``)."""
-        now = time.time()
-
-        def orphaned(r) -> bool:
-            alive = worker_alive(r["worker"])
-            if alive is None:
-                alive = r["heartbeat"] is not None and now - r["heartbeat"] < stale_s
-            return not alive
-
         ids = []
         with self._conn() as c:
             query = "SELECT id, worker, heartbeat, epoch FROM runs WHERE status='running'"
-            if not any(orphaned(r) for r in c.execute(query).fetchall()):
+            if not any(orphaned(r, worker_alive, stale_s) for r in c.execute(query).fetchall()):
                 return ids  # the usual case: no write lock taken
             c.execute("BEGIN IMMEDIATE")
             for r in c.execute(query).fetchall():
-                if not orphaned(r):
+                if not orphaned(r, worker_alive, stale_s):
                     continue
                 if _deaths_at(c, r["id"], r["epoch"]) + 1 >= MAX_STALLED_DEATHS:
                     c.execute("UPDATE runs SET status='failed', finished=?, phase='failed', error=? WHERE id=? AND "
@@ -660,6 +652,16 @@ def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:
     if worker is None:
         return "id=?", (run_id,)
     return "id=? AND worker=? AND status='running'", (run_id, worker)
+
+
+def orphaned(run, worker_alive: Callable[[str | None], bool | None], stale_s: float) -> bool:
+    """Whether running ``run`` (a row with its worker and heartbeat) has lost its worker:
+    ``worker_alive`` says so, or, when it cannot tell (another host), the heartbeat is older
+    than ``stale_s`` (``RunStore.requeue_orphans``)."""
+    alive = worker_alive(run["worker"])
+    if alive is None:
+        alive = run["heartbeat"] is not None and time.time() - run["heartbeat"] < stale_s
+    return not alive
 
 
 def _nearly_full(folder: Path) -> bool:
