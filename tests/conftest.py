@@ -21,6 +21,11 @@ def _share_shapes_cache(home: Path, shared: Path) -> None:
         link.symlink_to(shared, target_is_directory=True)
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked ``first`` run before the rest, in their order (the sort is stable)."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)
+
+
 @pytest.fixture(scope="session")
 def _shared_shapes(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("shapes-cache")
