@@ -3,6 +3,8 @@ import torch
 from ssrl_core.data import load_dataset
 from ssrl_core.data.shapes import COLORS, SHAPES, generate_shapes, load_shapes
 
+from .conftest import ROOT
+
 
 def test_digits_is_real_upsampled_and_split():
     ds = load_dataset("digits")
@@ -12,6 +14,28 @@ def test_digits_is_real_upsampled_and_split():
     # stratified: every class is in the test split
     assert set(ds.labels[ds.test_idx].tolist()) == set(range(10))
     assert ds.images.max() > 200 and ds.images.min() == 0
+
+
+def test_digits_are_scikit_learns_read_without_importing_it(monkeypatch):
+    """The bundled file, read directly, gives what scikit-learn's loader gives; and where
+    that file is not where it is looked for, scikit-learn's loader is asked."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits as sk_digits
+
+    from ssrl_core.data import digits
+
+    want = sk_digits()
+    for _ in range(2):
+        images, target = digits.bundled_digits()
+        assert np.array_equal(images, want.images) and np.array_equal(target, want.target)
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # then: no file found
+    code = "import sys; from ssrl_core.data.digits import load_digits; load_digits(); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "False"
 
 
 def test_shapes_factors_and_determinism():

@@ -55,12 +55,11 @@ min(1024, 2 (N - B)) (128 training images at batch 16: 224).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..models import mlp
 from .base import OptionRange, PretextMethod
 from .ema import frozen_copy, momentum_update
-from .fifo import push
+from .fifo import push, random_queue
 from .losses import info_nce
 
 
@@ -116,7 +115,7 @@ class MoCo(PretextMethod):
         self.key_encoder = frozen_copy(self.encoder)
         self.key_projector = frozen_copy(self.projector)
         # buffers, so checkpoints keep the queue and a resumed run continues with it
-        self.register_buffer("queue", F.normalize(torch.randn(k, p), dim=1))
+        self.register_buffer("queue", random_queue(k, p))
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     def training_step(self, views, labels, index=None):

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from ..models import mlp
 from .base import OptionRange, PretextMethod
-from .fifo import push
+from .fifo import push, random_queue
 from .losses import sinkhorn, swav
 
 
@@ -105,7 +105,7 @@ class SwAV(PretextMethod):
         self.prototypes = nn.Linear(int(self.options["proj_dim"]), int(self.options["n_prototypes"]), bias=False)
         n = int(self.options["queue_size"])
         # [n, 2 views, proj_dim]; buffers, so a resumed run continues with its queue
-        self.register_buffer("queue", F.normalize(torch.randn(n, 2, int(self.options["proj_dim"])), dim=-1))
+        self.register_buffer("queue", random_queue(n, 2, int(self.options["proj_dim"])))
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     def training_step(self, views, labels, index=None):
