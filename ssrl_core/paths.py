@@ -9,15 +9,22 @@ import os
 from pathlib import Path
 
 
-def ssrl_home() -> Path:
-    """The state folder, absolute (made when missing). A relative ``SSRL_HOME`` is resolved
-    against the working folder once and written back to the environment as absolute: the
-    workers and probe jobs the app starts run in the repository's folder, and would otherwise
-    serve another store than the app's. ValueError with advice when it cannot be made."""
+def home_path() -> Path:
+    """Where the state folder is, absolute, whether or not it exists (nothing is made). A
+    relative ``SSRL_HOME`` is resolved against the working folder once and written back to
+    the environment as absolute: the workers and probe jobs the app starts run in the
+    repository's folder, and would otherwise serve another store than the app's."""
     raw = os.environ.get("SSRL_HOME")
     home = Path(raw or Path.home() / ".ssrl_playground").expanduser().absolute()
     if raw and raw != str(home):
         os.environ["SSRL_HOME"] = str(home)
+    return home
+
+
+def ssrl_home() -> Path:
+    """The state folder, absolute (``home_path``), made when missing. ValueError with advice
+    when it cannot be made."""
+    home = home_path()
     try:
         home.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file of that name (mkdir's exist_ok only forgives a folder)

@@ -45,17 +45,20 @@ def not_written(error: OSError, where: object) -> str:
 
 
 def _on_the_homes_disk(where: object) -> bool:
-    """Whether ``where`` (or its nearest existing folder) is on the disk holding SSRL_HOME."""
+    """Whether ``where`` (or its nearest existing folder) is on the disk holding SSRL_HOME (or
+    where it would be made)."""
     import os
     from pathlib import Path
 
-    from .paths import ssrl_home
+    from .paths import home_path
 
-    try:
-        path = Path(str(where)).absolute()
+    def device(path: Path) -> int:  # of its nearest existing folder: asking makes nothing (a home never used stays unmade)
         while not path.exists() and path != path.parent:
             path = path.parent
-        return os.stat(path).st_dev == os.stat(ssrl_home()).st_dev
+        return os.stat(path).st_dev
+
+    try:
+        return device(Path(str(where)).absolute()) == device(home_path())
     except (OSError, ValueError):
         return True  # cannot tell: the advice may well apply
 

@@ -141,6 +141,18 @@ def exported(finished_run, tmp_path):
     return rid, out, {p.name: p.read_bytes() for p in out.iterdir()}
 
 
+def test_saying_a_disk_is_full_makes_no_home(tmp_path, monkeypatch):
+    """`train --out` elsewhere on a full disk is explained without making the SSRL_HOME that
+    command never used (its advice names the home's disk all the same)."""
+    from ssrl_core.text import not_written
+
+    home = tmp_path / "never used"
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    said = not_written(OSError(errno.ENOSPC, "No space left on device"), tmp_path / "out" / "run")
+    assert said == f"the disk holding {tmp_path / 'out' / 'run'} is full: free some space there (deleting ended runs frees the most)"
+    assert not home.exists()
+
+
 def test_an_export_cut_short_leaves_the_earlier_one_whole(exported, monkeypatch, capsys):
     from ssrl_core.runs import export
 
