@@ -323,6 +323,10 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
 
     @st.fragment(run_every=LIVE_POLL_S if active_ids else IDLE_POLL_S)
     def panel() -> None:
+        if st.session_state.pop("_rerun_page", False):  # a Cancel was clicked (cancel_button)
+            st.rerun(scope="app")
+        if "_cancel_refused" in st.session_state:
+            st.warning(st.session_state.pop("_cancel_refused"))
         listed = store.recent(100)
         me = services.current_nickname()
         ended_notices(listed, me, shared)
@@ -405,16 +409,24 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
 
 
 def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:
-    if where.button(label, key=f"cancel_{run['id']}", help="Stop at the next step; keeps what it made"):
-        try:
-            store.request_cancel(run["id"])
-        except (KeyError, ValueError) as e:
-            st.warning(str(e))
-            return
-        st.session_state["_toast"] = f"Cancelling {run['id']}"  # shown after the rerun below
-        # the whole page, not only this fragment: a Launch's message above (say, the class
-        # limit this run was holding) is out of date now
-        st.rerun(scope="app")
+    """The run's Cancel, handled in a callback: that runs before the script does, so a click
+    is never lost when the live panel reruns the whole page before it reaches this button (a
+    run it showed started just then: a classmate's run taken by the worker as its Cancel was
+    confirmed was not cancelled)."""
+    where.button(label, key=f"cancel_{run['id']}", help="Stop at the next step; keeps what it made",
+                 on_click=_cancel_clicked, args=(store, run["id"]))
+
+
+def _cancel_clicked(store, run_id: str) -> None:
+    try:
+        store.request_cancel(run_id)
+    except (KeyError, ValueError) as e:
+        st.session_state["_cancel_refused"] = str(e)  # said by the live panel
+        return
+    st.session_state["_toast"] = f"Cancelling {run_id}"  # shown after the page's rerun
+    # the whole page, not only the panel's fragment: a Launch's message above (say, the class
+    # limit this run was holding) is out of date now
+    st.session_state["_rerun_page"] = True
 
 
 RECENT_S = 15 * 60

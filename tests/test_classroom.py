@@ -149,6 +149,31 @@ def test_cancel_is_one_click_on_your_own_run_and_asks_first_on_a_classmates():
     assert store.get(theirs)["status"] == "cancelled"
 
 
+def test_a_cancel_confirmed_as_the_run_starts_is_not_lost(monkeypatch):
+    """The live panel reruns the whole page when a run it showed starts, before it draws the
+    runs' buttons; a Cancel clicked in that very rerun was read by nobody, and Dave's run,
+    taken by the worker as the teacher confirmed its Cancel, trained on."""
+    from app.services import ACTIVE
+
+    store = RunStore()
+    theirs = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="dave")
+    assert store.claim("w")["id"] == theirs  # running
+    at = open_page("pretrain", who="ada")
+    real, seen = RunStore.list, []
+
+    def as_the_page_last_saw_it(self, *args, **kwargs):  # the panel's first look: the run queued, as drawn before
+        rows = real(self, *args, **kwargs)
+        if not seen and args and args[0] == ACTIVE:
+            seen.append(True)
+            rows = [{**r, "status": "queued"} if r["id"] == theirs else r for r in rows]
+        return rows
+
+    monkeypatch.setattr(RunStore, "list", as_the_page_last_saw_it)
+    at.button(key=f"cancel_{theirs}").click().run()
+    assert not at.exception and store.get(theirs)["cancel_requested"]
+    assert "Cancelling " + theirs in [t.value for t in at.toast]
+
+
 def test_a_failed_run_says_so_and_why_until_dismissed():
     store = RunStore()
     rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
