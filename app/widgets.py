@@ -323,7 +323,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
 
     @st.fragment(run_every=LIVE_POLL_S if active_ids else IDLE_POLL_S)
     def panel() -> None:
-        if st.session_state.pop("_rerun_page", False):  # a Cancel was clicked (cancel_button)
+        if "_toast" in st.session_state:  # news the page has not shown yet (a Cancel's, cancel_button): show it
             st.rerun(scope="app")
         if "_cancel_refused" in st.session_state:
             st.warning(st.session_state.pop("_cancel_refused"))
@@ -423,10 +423,9 @@ def _cancel_clicked(store, run_id: str) -> None:
     except (KeyError, ValueError) as e:
         st.session_state["_cancel_refused"] = str(e)  # said by the live panel
         return
-    st.session_state["_toast"] = f"Cancelling {run_id}"  # shown after the page's rerun
-    # the whole page, not only the panel's fragment: a Launch's message above (say, the class
-    # limit this run was holding) is out of date now
-    st.session_state["_rerun_page"] = True
+    # shown by the whole page, which the panel's fragment reruns for it: a Launch's message above
+    # (say, the class limit this run was holding) is out of date now too
+    st.session_state["_toast"] = f"Cancelling {run_id}"
 
 
 RECENT_S = 15 * 60
