@@ -194,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "folder's name: as done (with its summary) when its evaluation had finished, "
                                    "otherwise as cancelled at the epoch its checkpoint finished, so `resume` "
                                    "continues it. A folder without a readable config or checkpoint is left as it "
-                                   "is, and said why. Restored runs have no nickname (the folder does not record "
-                                   "it). Without --yes it only lists what it would restore.")
+                                   "is, and said why. A run keeps the nickname it was queued with, which its worker "
+                                   "recorded in the folder (a `train --out` run, or one from a version before that, "
+                                   "has none). Without --yes it only lists what it would restore.")
     p.add_argument("--yes", action="store_true", help="restore the runs listed")
 
     p = sub.add_parser("worker", help="run queued runs in this process until stopped",

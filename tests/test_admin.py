@@ -215,10 +215,19 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     was gone from every page, its folder still there. ``restore-runs`` lists them again."""
     import json
 
-    done = finished_run("simclr")
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.worker import Worker
+
+    done = finished_run("simclr")  # a copy of a prepared run's folder: no record of who queued it
     stopped = finished_run("random")
     folder = Path(RunStore().get(stopped)["run_dir"])
     (folder / "summary.json").unlink()  # it stopped before its evaluation ended
+    (folder / "submitted.json").write_text(json.dumps({"nickname": "ada\nrm -rf", "created": "yesterday"}))  # edited
+    store = RunStore()  # ada's run, as a worker runs it: it records who queued it, and when
+    adas = store.submit(RunConfig(dataset="digits", method="random", epochs=0, evaluation="basic"), nickname="ada")
+    worker = Worker(store)
+    assert worker.run_one(store.claim(worker.id)) == "done"
+    queued_at = store.get(adas)["created"]
     (ssrl_home / "runs" / "notes").mkdir()  # a folder of someone's own: no run in it
     (ssrl_home / "runs" / "newer").mkdir()  # a run of a later version, with a setting this one does not know
     (ssrl_home / "runs" / "newer" / "config.json").write_text(json.dumps({"method": "simclr", "warp": 9}))
@@ -231,16 +240,21 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     capsys.readouterr()
     assert cli.main(["restore-runs"]) == 0
     said = capsys.readouterr()
-    assert "2 runs to restore: nothing restored yet; add --yes to go on" in said.out and RunStore().list() == []
+    assert "3 runs to restore: nothing restored yet; add --yes to go on" in said.out and RunStore().list() == []
+    assert [line.split()[-1] for line in said.out.splitlines() if line.startswith(adas)] == ["ada"]
     assert f"left as it is: {ssrl_home / 'runs' / 'notes'}: no readable config.json" in said.err
     assert (f"left as it is: {ssrl_home / 'runs' / 'newer'}: its config.json is not a run's settings this version "
             "reads (unknown") in said.err
-    assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 2 runs" in capsys.readouterr().out
+    assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 3 runs" in capsys.readouterr().out
     again = RunStore().get(done)
     assert again["status"] == "done" and again["summary"] == json.loads(json.dumps(summary))
     assert again["method"] == "simclr" and again["run_dir"] == str(ssrl_home / "runs" / done)
+    assert again["nickname"] is None
+    back = RunStore().get(adas)  # ada's again: hers to resume or delete, in its place in time
+    assert back["status"] == "done" and back["nickname"] == "ada" and back["created"] == queued_at
     paused = RunStore().get(stopped)
     assert paused["status"] == "cancelled" and "resume it to continue" in paused["error"]
+    assert paused["nickname"] is None and paused["created"] == (folder / "config.json").stat().st_mtime
     RunStore().resume(stopped)  # and it continues: back in the queue
     assert RunStore().get(stopped)["status"] == "queued"
     assert cli.main(["restore-runs"]) == 0 and "nothing to restore" in capsys.readouterr().out

@@ -144,7 +144,8 @@ def test_cancel_reaches_the_task_and_what_it_made_comes_back(host):
 @needs_ray
 def test_a_run_executes_on_a_node_comes_back_whole_and_survives_losing_its_worker(host, cluster):
     store = RunStore()
-    rid = store.submit(RunConfig(dataset="tiny", method="simclr", encoder="cnn-small", epochs=2, batch_size=32))
+    rid = store.submit(RunConfig(dataset="tiny", method="simclr", encoder="cnn-small", epochs=2, batch_size=32),
+                       nickname="ada")
     run_dir = Path(store.get(rid)["run_dir"])
     _wait(lambda: (run_dir / "checkpoint.safetensors").exists(), 120, "the first epoch's checkpoint on the host")
     first = store.events(rid, kind="placement")[0]
@@ -169,6 +170,8 @@ def test_a_run_executes_on_a_node_comes_back_whole_and_survives_losing_its_worke
     assert len(a.neighbours(0, k=5)) == 5
     assert [e["epoch"] for e in a.epochs()] == [0, 1, 2]  # the record of the epoch before the loss is kept
     assert a.probes and a.references()  # the probes and the shared references came back too
+    # who queued it, for restore-runs should the store be lost
+    assert art.read_json(run_dir / art.SUBMITTED) == {"nickname": "ada", "created": store.get(rid)["created"]}
     assert [e["epoch"] for e in store.events(rid, kind="epoch_end")][-1] == 2
 
 

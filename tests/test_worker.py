@@ -33,7 +33,7 @@ def _wait(pred, timeout, what):
 
 def test_worker_runs_the_queue_and_writes_results():
     store = RunStore()
-    ok = store.submit(RunConfig(dataset="digits", method="random"))
+    ok = store.submit(RunConfig(dataset="digits", method="random"), nickname="ada")
     bad = store.submit(RunConfig(dataset="cifar10", method="random"))  # no files here
     proc = _start_worker("--once")
     out, _ = proc.communicate(timeout=240)
@@ -46,6 +46,8 @@ def test_worker_runs_the_queue_and_writes_results():
     assert kind == "umap" and coords.shape == (1797, 2)
     nbrs = a.neighbours(0, k=8)
     assert len(nbrs) == 8 and all(i != 0 for i, _ in nbrs)
+    # who queued it and when, recorded in the folder for restore-runs
+    assert art.read_json(Path(run["run_dir"]) / art.SUBMITTED) == {"nickname": "ada", "created": run["created"]}
     failed = store.get(bad)
     assert failed["status"] == "failed" and "dataset missing" in failed["error"] and "cifar" in failed["error"]
 

@@ -40,6 +40,8 @@ METRICS = "metrics.json"
 SUMMARY = "summary.json"
 PROBES = "probes.json"
 TRAINING_LOCK = "training.lock"
+# who queued the run and when (the store's nickname and created): what ``restore-runs`` gives back
+SUBMITTED = "submitted.json"
 # what evaluating the trained encoder writes: stale once it trains further (``forget_evaluation``)
 EVALUATION = (SUMMARY, METRICS, EMBEDDINGS, MAP_PCA, MAP_UMAP, PROBES)
 
@@ -101,6 +103,13 @@ def read_json(path: Path) -> dict | None:
     except (OSError, ValueError):  # ValueError: bad JSON, or bytes that are not UTF-8
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def submission(run: dict) -> dict:
+    """What a run folder records of the store's row for ``run``: its nickname and the time it
+    was queued (``SUBMITTED``, written by ``execute``), so that ``restore-runs`` can give a run
+    back to whoever queued it if the store is ever lost."""
+    return {"nickname": run.get("nickname"), "created": run.get("created")}
 
 
 DAMAGED = "the run folder was damaged or edited by hand: restore the file, or train the run again"

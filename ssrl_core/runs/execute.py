@@ -27,10 +27,13 @@ class RunBusy(RuntimeError):
 
 
 def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | None = None,
-            should_cancel: Callable[[], bool] | None = None, with_umap: bool = True) -> dict:
+            should_cancel: Callable[[], bool] | None = None, with_umap: bool = True,
+            submitted: dict | None = None) -> dict:
     """Pretrain and evaluate ``cfg`` into ``run_dir``; returns the summary. With
     ``cfg.evaluation == "basic"`` (or ``with_umap=False`` for the UMAP alone) the extras
-    are skipped: no UMAP, and for "basic" no probes and no map evolution. ``RunBusy`` when
+    are skipped: no UMAP, and for "basic" no probes and no map evolution. A worker's run
+    passes ``submitted`` (``artifacts.submission`` of its store row), recorded in the folder
+    before anything else. ``RunBusy`` when
     another process is training into ``run_dir`` (two writers would interleave their epochs
     in one checkpoint and log); nothing is written then."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -41,6 +44,8 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
         raise RunBusy(f"another process (pid {pid}) is training into {run_dir} now: wait for it to end or stop "
                       "it, then try again (the run continues from its last finished epoch); nothing was written")
     with lock:
+        if submitted is not None:
+            art.write_json(run_dir / art.SUBMITTED, submitted)
         return _execute(cfg, run_dir, on_event, should_cancel, with_umap)
 
 

@@ -196,7 +196,7 @@ def _reason(exc: BaseException, cfg) -> tuple[str, str]:
     return status, reason
 
 
-def run_task(run_id: str, config: dict, seed: bytes | None, board, cpus: float):
+def run_task(run_id: str, config: dict, seed: bytes | None, board, cpus: float, submitted: dict | None = None):
     """A Ray streaming-generator task: execute one run on this node, yielding messages.
 
     ``seed`` is the host's run folder as a zip (the checkpoint of a run that resumes).
@@ -252,7 +252,8 @@ def run_task(run_id: str, config: dict, seed: bytes | None, board, cpus: float):
             try:
                 _check_data_on_node(config.get("dataset"))
                 cfg = RunConfig.from_dict(config)
-                end.update(status="done", summary=execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel))
+                end.update(status="done", summary=execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel,
+                                                            submitted=submitted))
             except BaseException as e:  # noqa: BLE001 - every failure ends the run with a reason
                 end["status"], end["error"] = _reason(e, cfg)
             try:
@@ -472,7 +473,7 @@ class Dispatcher:
         try:
             _, opts = self.slots()
             f.gen = self._task.options(num_returns="streaming", **opts).remote(
-                run_id, run["config"], pack(run_dir), self.board, opts["num_cpus"])
+                run_id, run["config"], pack(run_dir), self.board, opts["num_cpus"], art.submission(run))
             end = None
             for ref in f.gen:
                 msg = ray.get(ref)

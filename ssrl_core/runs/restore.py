@@ -13,8 +13,11 @@ what the folder holds:
   epoch its checkpoint finished, so ``resume`` continues it;
 - anything else (no config, a damaged checkpoint) is left as it is, and said why.
 
-The store never recorded the nickname in the folder, so a restored run has none (anyone may
-resume or delete it, as with the CLI's runs); its submission time is its config's.
+A run keeps the nickname it was queued with and its place in time, from the folder's
+``submitted.json`` (written by the worker that ran it). A folder without one (made by ``train
+--out``, or by a version before it was recorded) or with an unreadable one gives a run with no
+nickname (anyone may resume or delete it, as with the CLI's runs), submitted when its config was
+written.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import json
 
 from .. import paths
 from . import artifacts as art
-from .store import RunStore
+from .store import RunStore, checked_nickname
 
 RESTORED = ("restored from its folder after the run store was replaced: it had stopped at epoch {epoch} of "
             "{epochs}; resume it to continue")
@@ -54,9 +57,9 @@ def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
             left.append((str(folder), f"its checkpoint cannot be read ({e}): nothing to resume or evaluate"))
             continue
         summary = art.read_json(folder / art.SUMMARY)
-        created = (folder / art.CONFIG).stat().st_mtime
+        nickname, created = _submitted(folder)
         row = {"id": folder.name, "created": created, "config": cfg.to_json(), "run_dir": str(folder),
-               "epochs": cfg.epochs, "epoch": epoch, "started": created}
+               "epochs": cfg.epochs, "epoch": epoch, "started": created, "nickname": nickname}
         if summary is not None:
             row.update(status="done", summary=json.dumps(summary), epoch=cfg.epochs, progress=1.0,
                        finished=(folder / art.SUMMARY).stat().st_mtime, phase="done")
@@ -67,8 +70,25 @@ def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
     return rows, left
 
 
+def _submitted(folder) -> tuple[str | None, float]:
+    """(nickname, time queued) that ``folder``'s ``SUBMITTED`` records; what it lacks, or
+    holds that a submission could not have (a nickname the store would refuse, a time that is
+    not one), is none and the time its config was written."""
+    import math
+
+    got = art.read_json(folder / art.SUBMITTED) or {}
+    try:
+        nickname = checked_nickname(got["nickname"]) if isinstance(got.get("nickname"), str) else None
+    except ValueError:
+        nickname = None
+    created = got.get("created")
+    if isinstance(created, bool) or not isinstance(created, (int, float)) or not math.isfinite(created) or created <= 0:
+        created = (folder / art.CONFIG).stat().st_mtime
+    return nickname, float(created)
+
+
 def describe(row: dict) -> list[str]:
     cfg = json.loads(row["config"])
     knn = json.loads(row["summary"]).get("knn_accuracy") if row.get("summary") else None
     return [row["id"], row["status"], cfg["method"], cfg["dataset"], f"epoch {row['epoch']}/{row['epochs']}",
-            f"knn {knn:.3f}" if knn is not None else ""]
+            f"knn {knn:.3f}" if knn is not None else "", row["nickname"] or ""]

@@ -27,6 +27,7 @@ from ..config import RunConfig
 from ..locks import lock_held, try_lock
 from ..text import disk_full, not_written
 from ..train import Cancelled, Interrupted
+from . import artifacts as art
 from .store import ClaimLost, Limits, RunStore
 
 HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
@@ -469,7 +470,8 @@ class Worker:
         summary, error = None, None
         try:
             cfg = RunConfig.from_dict(run["config"])
-            summary = execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel)
+            summary = execute(cfg, run_dir, on_event=on_event, should_cancel=should_cancel,
+                              submitted=art.submission(run))
             over = over_budget(run_dir, self.limits)
             if over:
                 raise DiskBudgetExceeded(over)
