@@ -171,7 +171,7 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     at = open_page("invariance")
     name = f"simclr ({rid[-4:]}) · aug: crop,flip,color_jitter"
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [t["name"] for t in ops["data"]] == [name]
+    assert [t["name"] for t in ops["data"]] == [name, "random encoder (seed 0) · untrained"]  # and its gray bars
     assert at.metric[0].label == f"rotation predictable · {name}"
 
 

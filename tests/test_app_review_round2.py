@@ -213,9 +213,11 @@ def test_a_chart_of_one_run_still_names_it():
 def test_invariance_bars_carry_their_standard_error(finished_run):
     finished_run("shapes-simclr")
     at = open_page("invariance")
-    [bars] = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
-    errors = bars["error_y"]["array"]
-    assert len(errors) == len(bars["x"]) and all(e >= 0 for e in errors) and any(e > 0 for e in errors)
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]  # the run's bars and the untrained encoder's
+    assert len(traces) == 2
+    for bars in traces:
+        errors = bars["error_y"]["array"]
+        assert len(errors) == len(bars["x"]) and all(e >= 0 for e in errors) and any(e > 0 for e in errors)
     assert "± one standard error over the test images" in " ".join(c.value for c in at.caption)
 
 

@@ -134,9 +134,9 @@ def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_wh
     from ssrl_core.evaluate.suite import reference_cache
     from ssrl_core.runs.artifacts import RunArtifacts
 
-    good, bad = finished_run("random"), finished_run("random")
+    good, bad = finished_run("random", references=False), finished_run("random", references=False)
     folder = RunArtifacts(Path(RunStore().get(bad)["run_dir"]))
-    reference_cache(folder.run_config()).get("random-knn/label", lambda: {"20": 0.5})
+    reference_cache(folder.run_config()).get("random-knn/label", lambda: {"20": 0.5})  # the only reference
     for content in (b'\xff\xfe garbage', json.dumps({"dataset": "digits", "future_key": 1}).encode(), b"[1, 2]"):
         _damage(bad, "config.json", content)
         # its references are still found, through the config its checkpoint records (the one a probe

@@ -408,7 +408,8 @@ def test_probe_jobs_the_server_runs_at_once_are_capped(finished_run, monkeypatch
     spawned = []
     monkeypatch.setattr(worker, "spawn_detached", lambda args, log, env=None: spawned.append(args[2]))
     monkeypatch.setenv("SSRL_MAX_PROBE_JOBS", "1")
-    a, b = finished_run("simclr"), finished_run("simclr")  # both lack their untrained encoder's readouts
+    a, b = finished_run("simclr", references=False), finished_run("simclr", references=False)  # both lack their
+    # untrained encoder's readouts
     at = open_page("evaluate", runs=f"{a},{b}")
     assert "2 of the chosen runs lack probes" in warnings(at)
     at.button(key="eval_probe_missing").click().run()
