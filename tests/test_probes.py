@@ -577,6 +577,33 @@ def test_references_are_shared_and_cached(finished_run, ssrl_home):
     assert "finetune/label/1/s1/t2" in rp.cache.read()
 
 
+def test_a_shared_reference_two_jobs_miss_at_once_is_computed_once(tmp_path):
+    """Two probe jobs that one click on Evaluate starts both missed the untrained encoder's
+    readout and both computed it (16 s each, side by side on two cores): the second now waits
+    for the first's. (Two threads, as two processes: each opens its own lock file.)"""
+    import threading
+    import time
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.5)  # the other job asks meanwhile
+        return {"20": 0.5}
+
+    got = []
+    cache = tmp_path / "references" / "digits-cnn-small-0123456789ab.json"
+    jobs = [threading.Thread(target=lambda: got.append(Cache(cache, shared=True).get("random-knn/label", compute)))
+            for _ in range(2)]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join(30)
+    assert len(calls) == 1 and got == [{"20": 0.5}, {"20": 0.5}]
+    # the lock per key lies apart, in .computing/: the folder lists the caches as before
+    assert sorted(p.name for p in cache.parent.iterdir()) == [".computing", cache.name, cache.name + ".lock"]
+
+
 def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run, ssrl_home):
     """A run's random reference (kNN at each k, linear readout on all labels) reproduces what
     a run of the untrained encoder with the same architecture and seed measures, so a gain

@@ -22,6 +22,7 @@ the random encoder's linear readout (``random-linear/...``), kNN accuracy as k v
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -46,10 +47,17 @@ PROBES = art.PROBES
 
 class Cache:
     """A JSON file of results, read-modify-written under a lock (the worker and a CLI
-    command may fill the same run's cache at once)."""
+    command may fill the same run's cache at once).
 
-    def __init__(self, path: Path):
+    ``shared``: a cache that many runs read (the untrained encoder's references of a
+    dataset, encoder and seed), where two processes often miss the same value at once (two
+    probe jobs that one click on Evaluate starts, two workers ending runs of the same seed):
+    the first computes it while the others wait for it, under a lock per key in the cache's
+    folder's ``.computing/``, instead of each computing it too."""
+
+    def __init__(self, path: Path, shared: bool = False):
         self.path = Path(path)
+        self.shared = shared
 
     def read(self) -> dict:
         return art.read_json(self.path) or {}
@@ -62,16 +70,33 @@ class Cache:
         have = self.read()
         if key in have:
             return have[key]
-        value = compute()
-        try:
-            with exclusive(self.path.with_name(self.path.name + ".lock")):
-                now = self.read()
-                now[key] = value
-                art.write_json(self.path, now)
-        except OSError:
-            if not optional:
-                raise
+        with self._computing(key):
+            if self.shared:
+                have = self.read()
+                if key in have:  # another process computed it while this one waited
+                    return have[key]
+            value = compute()
+            try:
+                with exclusive(self.path.with_name(self.path.name + ".lock")):
+                    now = self.read()
+                    now[key] = value
+                    art.write_json(self.path, now)
+            except OSError:
+                if not optional:
+                    raise
         return value
+
+    def _computing(self, key: str) -> contextlib.AbstractContextManager:
+        """The lock on computing ``key`` of a shared cache (none for a run's own cache, or where
+        the folder cannot hold the lock: then each process computes for itself, as before)."""
+        stack = contextlib.ExitStack()
+        if self.shared:
+            digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+            try:
+                stack.enter_context(exclusive(self.path.parent / ".computing" / f"{self.path.stem}-{digest}.lock"))
+            except OSError:
+                pass
+        return stack
 
 
 class RunProbes:
@@ -248,7 +273,7 @@ def reference_cache(cfg) -> Cache:
                       "data_dir": cfg.data_dir}, sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     d = paths.ssrl_home() / "references"
-    return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json")
+    return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json", shared=True)
 
 
 class _RandomFeatures:
