@@ -154,3 +154,17 @@ def test_a_large_set_s_map_graph_is_approximate_but_finds_nearly_every_neighbour
     np.fill_diagonal(d, np.inf)
     assert (y[d.argmin(1)] == y).mean() > 0.95
     assert np.array_equal(umap_2d(x, seed=0, n_epochs=50), m)  # still one map per seed
+
+
+def test_numbas_cache_goes_where_numba_cache_dir_says_and_into_ssrl_home_only_without_it(ssrl_home, tmp_path,
+                                                                                           monkeypatch):
+    import os
+
+    from ssrl_core.evaluate.project import numba_cache
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert numba_cache() == tmp_path / "elsewhere"
+    assert not (ssrl_home / "cache" / "numba").exists()  # nothing made where it is not used
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert numba_cache() == ssrl_home / "cache" / "numba" and numba_cache().is_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(ssrl_home / "cache" / "numba")  # for numba and children

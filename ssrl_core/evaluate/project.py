@@ -94,7 +94,9 @@ def fuzzy_simplicial_set(idx: np.ndarray, dist: np.ndarray, n_iter: int = 64):
 def numba_cache() -> Path:
     """Where numba keeps the compiled layout functions: ``NUMBA_CACHE_DIR`` when set, else
     ``SSRL_HOME/cache/numba`` (then exported, so numba and child processes use it)."""
-    return Path(os.environ.setdefault("NUMBA_CACHE_DIR", str(paths.numba_cache_dir())))
+    if "NUMBA_CACHE_DIR" not in os.environ:  # (not made in SSRL_HOME when it is set elsewhere)
+        os.environ["NUMBA_CACHE_DIR"] = str(paths.numba_cache_dir())
+    return Path(os.environ["NUMBA_CACHE_DIR"])
 
 
 def umap_2d(x: np.ndarray, seed: int = 0, n_neighbors: int = 15, n_epochs: int = 200,
