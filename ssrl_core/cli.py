@@ -203,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the run queue in this process. A home has SSRL_WORKERS worker slots "
                                    "(default one per GPU, or one on a CPU machine); this worker takes the "
                                    "first free slot, or --slot N, and exits when none is free. The app starts "
-                                   "a worker for every empty slot. With --backend ray (or SSRL_BACKEND=ray) this "
+                                   "a worker for every empty slot. While it first waits for a run, a worker loads "
+                                   "what every run needs (PyTorch's compiler front end, scikit-learn, faiss, "
+                                   "UMAP's cached layout), so the first run starts sooner. With --backend ray (or "
+                                   "SSRL_BACKEND=ray) this "
                                    "process is instead the home's one dispatcher, sending runs to a Ray cluster.")
     p.add_argument("--slot", type=int, default=None, metavar="N", help="take worker slot N (0-based) only")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")

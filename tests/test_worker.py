@@ -38,6 +38,7 @@ def test_worker_runs_the_queue_and_writes_results():
     proc = _start_worker("--once")
     out, _ = proc.communicate(timeout=240)
     assert proc.returncode == 0, out
+    assert "loaded" not in out  # a worker for the runs queued now loads nothing ahead: it has no waiting to use
     run = store.get(ok)
     assert run["status"] == "done", run["error"]
     assert run["summary"]["knn_accuracy"] > 0.5 and run["summary"]["linear_accuracy"] > 0.5
@@ -297,7 +298,7 @@ def test_a_cancel_noticed_as_an_epoch_ends_still_records_that_epoch_which_its_ch
     rid = store.submit(RunConfig(dataset="digits", method="rotation", epochs=3, evaluation="basic"))
     worker = Worker(store)
 
-    def execute(cfg, run_dir, on_event=None, should_cancel=None):
+    def execute(cfg, run_dir, on_event=None, should_cancel=None, submitted=None):
         on_event({"kind": "epoch_end", "epoch": 1, "epochs": 3, "loss": 1.0, "images_per_s": 10.0})
         worker._request_stop(rid, "cancelled", "")  # the cancel comes while epoch 2's checkpoint is written
         on_event({"kind": "epoch_end", "epoch": 2, "epochs": 3, "loss": 0.9, "images_per_s": 10.0})
@@ -324,3 +325,24 @@ def test_idle_exit_0_exits_as_soon_as_the_queue_is_empty(monkeypatch):
     t.start()
     t.join(timeout=30)
     assert done == [0]
+
+
+def test_a_waiting_worker_loads_what_its_first_run_needs(tmp_path):
+    """The first run after the app starts used to import PyTorch's compiler front end,
+    scikit-learn and faiss, and load UMAP's compiled layout, while someone waited (6 s of its
+    evaluation, docs/performance.md); a worker loads them while it first waits. (One started
+    for the runs queued now, ``--once``, does not: ``test_worker_runs_the_queue_and_writes_results``.)"""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # numba's cache: the session's (compiled by the first test)
+    log = tmp_path / "worker.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+        try:
+            _wait(lambda: "loaded UMAP's compiled layout in" in log.read_text() or proc.poll() is not None, 180,
+                  "the waiting worker to load what a run needs")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    said = log.read_text()
+    assert "loaded what a run imports in" in said and "loaded UMAP's compiled layout in" in said, said
+    assert said.index("imports in") < said.index("layout in")

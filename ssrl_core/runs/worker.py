@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
@@ -278,14 +279,44 @@ def warm_caches() -> subprocess.Popen | None:
 
     if layout_cache_warm():  # also exports NUMBA_CACHE_DIR for the child
         return None
-    starting = paths.ssrl_home() / "warm.starting"  # several workers start at once: one compiles
-    try:
-        if time.time() - starting.stat().st_mtime < 300:
-            return None
-    except FileNotFoundError:
-        pass
-    starting.touch()
+    if compile_started():  # several workers start at once: one compiles
+        return None
+    (paths.ssrl_home() / WARM_MARKER).touch()
     return spawn_detached(["-m", "ssrl_core.evaluate.project", "--warm"], "warm.log")
+
+
+WARM_MARKER = "warm.starting"
+
+
+def compile_started() -> bool:
+    """Whether a worker started compiling the layout in the last 5 minutes (it may still be)."""
+    try:
+        return time.time() - (paths.ssrl_home() / WARM_MARKER).stat().st_mtime < 300
+    except FileNotFoundError:
+        return False
+
+
+PRELOADED = ("torch._dynamo", "sklearn.linear_model", "faiss")
+
+
+def preload_imports() -> None:
+    """Import what the first run would import while training and evaluating: PyTorch's
+    compiler front end (its optimiser loads it on first use), scikit-learn's readout and
+    faiss. A worker does this, and ``preload_layout``, while it first waits for a run, so a
+    class's first run after the app starts does not wait for them (docs/performance.md,
+    "Time to insight")."""
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+
+
+def preload_layout() -> None:
+    """Load UMAP and its layout, compiled in numba's cache, into this process by drawing a tiny
+    map (only once the cache holds it: this never compiles)."""
+    from ..evaluate.project import warm_layout_cache
+
+    warm_layout_cache()
 
 
 class Worker:
@@ -415,7 +446,13 @@ class Worker:
 
         for run_id, how in settle_killed_deletions(self.store):
             print(f"run {run_id}: a deletion killed midway left its folder; {how}", flush=True)
+        from ..evaluate.project import layout_cache_warm
+
         warming = warm_caches()
+        compiling_here = warming is not None
+        # what the first run would load, loaded while waiting for it (a worker for the runs queued
+        # now, ``once``, has no waiting to use)
+        imports_loaded = layout_loaded = once
         self._ensure_watcher()
         idle_since = time.monotonic()
         try:
@@ -427,13 +464,35 @@ class Worker:
                 if run is None:
                     if once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
                         return 0
+                    if not imports_loaded:
+                        imports_loaded = True
+                        self._preload(preload_imports, "what a run imports")
+                        continue
+                    # the layout once compiled (here, or long enough ago by another worker): loaded, never compiled
+                    if not layout_loaded and warming is None and layout_cache_warm() and \
+                            (compiling_here or not compile_started()):
+                        layout_loaded = True
+                        self._preload(preload_layout, "UMAP's compiled layout")
+                        continue
                     time.sleep(self.poll_s)
                     continue
                 self.run_one(run)
+                imports_loaded = True  # the run loaded them (the layout too if it drew a map: then loading it is 0.05 s)
                 idle_since = time.monotonic()
         finally:
             self._halt.set()
         return 0
+
+    def _preload(self, load: Callable[[], None], what: str) -> None:
+        """``load()`` while waiting, said in the worker's log; a failure is said, not raised: the
+        run that needs it loads it then, or fails saying why."""
+        t = time.perf_counter()
+        try:
+            load()
+        except Exception as e:  # noqa: BLE001
+            print(f"worker {self.id}: could not load {what} ahead ({type(e).__name__}: {e})", flush=True)
+            return
+        print(f"worker {self.id}: loaded {what} in {time.perf_counter() - t:.1f} s", flush=True)
 
     def run_one(self, run: dict) -> str:
         """Execute one claimed run and finish it: done, cancelled or failed with a reason."""
