@@ -199,8 +199,8 @@ def _reason(exc: BaseException, cfg) -> tuple[str, str]:
 def run_task(run_id: str, config: dict, seed: bytes | None, board, cpus: float, submitted: dict | None = None):
     """A Ray streaming-generator task: execute one run on this node, yielding messages.
 
-    ``seed`` is the host's run folder as a zip (the checkpoint of a run that resumes).
-    Messages: progress events (``kind`` as the training loop emits them, plus one
+    ``seed`` is the host's run folder as a zip (the checkpoint of a run that resumes);
+    ``submitted``, who queued the run and when, recorded in the folder (``execute``). Messages: progress events (``kind`` as the training loop emits them, plus one
     ``placement``), ``files`` (a zip of new or changed files, sent before the event that
     announces them) and a last ``end``.
     """
