@@ -200,7 +200,8 @@ def run_task(run_id: str, config: dict, seed: bytes | None, board, cpus: float, 
     """A Ray streaming-generator task: execute one run on this node, yielding messages.
 
     ``seed`` is the host's run folder as a zip (the checkpoint of a run that resumes);
-    ``submitted``, who queued the run and when, recorded in the folder (``execute``). Messages: progress events (``kind`` as the training loop emits them, plus one
+    ``submitted``, who queued the run and when, recorded in the folder (``execute``).
+    Messages: progress events (``kind`` as the training loop emits them, plus one
     ``placement``), ``files`` (a zip of new or changed files, sent before the event that
     announces them) and a last ``end``.
     """
