@@ -70,12 +70,33 @@ class Trained:
 MAX_MODEL_NUMBERS = 300_000_000
 
 
+class _NoValues(torch.overrides.TorchFunctionMode):
+    """While a model is built on the meta device only to be counted, what would compute values
+    computes nothing: a meta tensor holds none, and PyTorch runs a random draw or a norm there
+    through its Python meta kernels, whose first use imports its compiler (sympy among it):
+    2.3 s of the Pretrain page's first view, paid by whichever method's construction came
+    first (MAE's mask token, MoCo's and SwAV's queues, DeepCluster's head). Initialisers and
+    in-place draws leave the tensor as it is; new draws are empty tensors; a normalisation
+    keeps its input's shape."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.Tensor.normal_, torch.Tensor.uniform_, torch.nn.functional.normalize) or \
+                getattr(func, "__module__", "") == "torch.nn.init":
+            t = args[0] if args else kwargs.get("tensor", kwargs.get("input"))  # (some pass it by name)
+            if isinstance(t, torch.Tensor) and t.is_meta:
+                return t
+        if func in (torch.randn, torch.rand) and torch.device(kwargs.get("device") or "meta").type == "meta":
+            return torch.empty(*args, **{k: v for k, v in kwargs.items() if k != "generator"})
+        return func(*args, **kwargs)
+
+
 def model_numbers(cfg: RunConfig, dataset: ImageSet) -> int | None:
     """How many numbers (parameters and buffers) ``cfg``'s model holds, counted on PyTorch's
-    meta device (nothing allocated, milliseconds); None where the model cannot be built
-    there (a method whose construction reads values, as colorization's colour bins)."""
+    meta device (nothing allocated, nothing drawn: milliseconds); None where the model cannot
+    be built there (a method whose construction reads values, as colorization's colour bins)."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _NoValues():
             encoder = build_encoder(cfg.encoder, dataset.channels)
             method = build_method(cfg.method, encoder, dataset.num_classes, dataset.channels, cfg.options)
     except Exception:  # the real build below says what is wrong, if anything

@@ -77,16 +77,6 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-def normal_(t: torch.Tensor, std: float, mean: float = 0.0) -> torch.Tensor:
-    """``t.normal_(mean, std)`` in place, except on the meta device, where a model is only
-    counted (``train.model_numbers``): a meta tensor holds no values, and PyTorch's first
-    normal draw there loads its Python meta kernels, 2 s of the Pretrain page's first view."""
-    if not t.is_meta:
-        with torch.no_grad():
-            t.normal_(mean, std)
-    return t
-
-
 def init_transformer(module: nn.Module) -> None:
     """ViT/MAE initialisation: truncated-normal (std 0.02) linear weights, zero biases."""
     for m in module.modules():

@@ -45,7 +45,6 @@ import torch.nn.functional as F
 
 from ..device import faiss_use_gpu, to_device_batch
 from ..evaluate.embed import embed
-from ..models import normal_
 from .base import PretextMethod
 
 CENTROID_TAU = 0.1  # softmax temperature of a centroid-initialised head (DeepCluster-v2, SwAV paper)
@@ -172,7 +171,7 @@ class DeepCluster(PretextMethod):
         a feature f by its whitened direction x = P(f - mean) / scale against each centroid c,
         (x . c - |c|^2 / 2) / tau, tau = 0.1: at step 0 the head predicts the k-means
         assignment (the nearest centroid) instead of chance."""
-        normal_(self.head.weight, std=0.01)
+        self.head.weight.normal_(0, 0.01)
         self.head.bias.zero_()
         if centroids is not None:
             c = torch.as_tensor(centroids, dtype=torch.float64)

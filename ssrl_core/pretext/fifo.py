@@ -6,15 +6,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models import normal_
-
 
 def random_queue(*shape: int) -> torch.Tensor:
-    """A queue's first contents: random unit vectors along the last dimension (drawn on the
-    default device; on the meta device, where a model is only counted, nothing is drawn:
-    ``models.normal_``)."""
-    queue = normal_(torch.empty(*shape), std=1.0)
-    return queue if queue.is_meta else F.normalize(queue, dim=-1)
+    """A queue's first contents: random unit vectors along the last dimension."""
+    return F.normalize(torch.randn(*shape), dim=-1)
 
 
 @torch.no_grad()

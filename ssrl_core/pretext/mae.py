@@ -36,7 +36,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ..models import TransformerBlock, init_transformer, normal_, sincos_2d
+from ..models import TransformerBlock, init_transformer, sincos_2d
 from .base import MAX_WIDTH, OptionRange, PretextMethod
 
 
@@ -106,7 +106,7 @@ class MAE(PretextMethod):
         init_transformer(self.decoder_blocks)
         for m in (self.decoder_embed, self.decoder_pred):
             init_transformer(m)
-        normal_(self.mask_token, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
 
     def reconstruct(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Predicted patches [B, N, p*p*C] for every patch, from the visible ones ``keep``."""
