@@ -136,7 +136,6 @@ def finished_run(_prepared_runs, ssrl_home):
     (each test home computing them again cost the suite about a minute)."""
     import shutil
 
-    from ssrl_core.config import RunConfig
     from ssrl_core.evaluate.suite import reference_cache
     from ssrl_core.runs import artifacts as art
     from ssrl_core.runs.store import RunStore
@@ -147,7 +146,7 @@ def finished_run(_prepared_runs, ssrl_home):
         rid = store.submit(cfg, nickname=nickname)
         shutil.copytree(folder, store.get(rid)["run_dir"])
         if references:
-            mine = reference_cache(RunConfig.from_dict(art.read_json(folder / art.CONFIG))).path
+            mine = reference_cache(art.RunArtifacts(folder).run_config()).path
             prepared = folder.parent / "home" / "references" / mine.name
             if prepared.exists() and not mine.exists():
                 mine.parent.mkdir(parents=True, exist_ok=True)

@@ -38,19 +38,6 @@ RESUMABLE = ("cancelled", "failed")  # what ``resume`` puts back in the queue
 # a lesson's runs are the class's (``lessons.lesson_nickname``): the per-nickname limit is not theirs
 LESSON_NICKNAME = "lesson:"
 NICKNAME_MAX = 32  # characters: one short line in the runs table (the app's box holds no more)
-
-
-def checked_nickname(nickname: str | None) -> str | None:
-    """``nickname`` stripped (None for none or blanks); ValueError saying what to change when
-    it is not one short line of plain text."""
-    nickname = (nickname or "").strip() or None
-    if nickname and not nickname.isprintable():  # it is one line of the runs table and of every page
-        raise ValueError(f"nickname {nickname!r} has a line break, tab or other control character: "
-                         "give it as one line of plain text")
-    if nickname and len(nickname) > NICKNAME_MAX:  # the app's box holds no more
-        raise ValueError(f"nickname {nickname[:NICKNAME_MAX]!r}… is {len(nickname):,} characters long: give one "
-                         f"of at most {NICKNAME_MAX}")
-    return nickname
 CONFIG_FIELDS = frozenset(f.name for f in fields(RunConfig))  # what ``list(settings=...)`` can select on
 
 _SCHEMA = """
@@ -92,6 +79,19 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
 # columns added since the first stores were made: (name, SQL type), added to an older store on open
 _ADDED = (("queued_at", "REAL"), ("claimed_at", "REAL"), ("claimed_epoch", "INTEGER"))
+
+
+def checked_nickname(nickname: str | None) -> str | None:
+    """``nickname`` stripped (None for none or blanks); ValueError saying what to change when
+    it is not one short line of plain text."""
+    nickname = (nickname or "").strip() or None
+    if nickname and not nickname.isprintable():  # it is one line of the runs table and of every page
+        raise ValueError(f"nickname {nickname!r} has a line break, tab or other control character: "
+                         "give it as one line of plain text")
+    if nickname and len(nickname) > NICKNAME_MAX:  # the app's box holds no more
+        raise ValueError(f"nickname {nickname[:NICKNAME_MAX]!r}… is {len(nickname):,} characters long: give one "
+                         f"of at most {NICKNAME_MAX}")
+    return nickname
 
 
 class LimitReached(ValueError):

@@ -468,12 +468,13 @@ class Worker:
                         imports_loaded = True
                         self._preload(preload_imports, "what a run imports")
                         continue
-                    # the layout once compiled (here, or long enough ago by another worker): loaded, never compiled
-                    if not layout_loaded and warming is None and layout_cache_warm() and \
-                            (compiling_here or not compile_started()):
+                    # once no compile is under way (this worker's ended, or none another started lately):
+                    # the layout loaded if the cache holds it, never compiled (a run compiles it itself)
+                    if not layout_loaded and warming is None and (compiling_here or not compile_started()):
                         layout_loaded = True
-                        self._preload(preload_layout, "UMAP's compiled layout")
-                        continue
+                        if layout_cache_warm():
+                            self._preload(preload_layout, "UMAP's compiled layout")
+                            continue
                     time.sleep(self.poll_s)
                     continue
                 self.run_one(run)
