@@ -183,7 +183,7 @@ def delete_run(run_id: str) -> tuple[str | None, str | None]:
 
 
 def probe_job_running(run_dir: str) -> bool:
-    from ssrl_core.evaluate.suite import job_running
+    from ssrl_core.runs.artifacts import job_running
 
     return job_running(Path(run_dir))
 

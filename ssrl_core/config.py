@@ -4,15 +4,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from .augment import parse_augment
-from .data import DATASETS, available_datasets, unknown_dataset
-from .device import PRECISIONS
-from .models import ENCODERS
-from .pretext import METHODS
-from .pretext.base import no_such_option
-from .pretext.simclr import MIN_BATCH
+# The registries (datasets, encoders, methods) import PyTorch: they are imported where a
+# config is checked or resolved, not with this module, so that what only reads the run store
+# (`python -m ssrl_core runs`, `cancel`) starts in a fraction of a second.
 
 EVALUATIONS = ("full", "basic")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # what a run may ask for; device.precision_for decides
 DEFAULT_AUGMENT = {"digits": "digits", "mnist": "digits", "fashion-mnist": "crop,flip"}
 # Images per step when none is given. At a fixed budget of epochs, a CPU trains about as
 # many images per second at batch 32 as at 256, so a small set wants small batches: at 128,
@@ -34,6 +31,8 @@ def batch_for(n_train: int) -> int:
     (its negatives are the batch's other views): at 8, the default method on a default batch
     was warned of. Measured on 128 training images of digits (SimCLR, 10 epochs, seeds 0 to
     2, 30 test images): kNN 0.722 at 8, 0.733 at 16, the same within the noise."""
+    from .pretext.simclr import MIN_BATCH
+
     def pow2_floor(x: float) -> int:
         return 1 << max(1, int(x).bit_length() - 1) if x >= 2 else 2
 
@@ -44,6 +43,7 @@ def batch_for(n_train: int) -> int:
 def default_batch(dataset: str) -> int:
     """Images per step when none is given: the measured one for digits, ``batch_for`` the
     size of an imported set, ``BATCH_SIZE`` for the other built-in sets."""
+    from .data import DATASETS
     from .data.custom import imported_train_size
 
     if dataset in DEFAULT_BATCH:
@@ -57,7 +57,9 @@ def default_options(dataset: str, method: str) -> dict:
     (``PretextMethod.sized_defaults`` at the set's default batch: DeepCluster's clusters,
     SwAV's and MoCo's queues); {} for a built-in set, whose defaults are the measured ones.
     ``RunConfig.resolved`` records them in the run's config."""
+    from .data import DATASETS
     from .data.custom import imported_train_size
+    from .pretext import METHODS
 
     n = imported_train_size(dataset) if dataset not in DATASETS else None
     if n is None or method not in METHODS:
@@ -86,6 +88,12 @@ class RunConfig:
         self.validate()
 
     def validate(self) -> None:
+        from .augment import parse_augment
+        from .data import DATASETS, available_datasets, unknown_dataset
+        from .models import ENCODERS
+        from .pretext import METHODS
+        from .pretext.base import no_such_option
+
         def bad(msg: str) -> None:
             raise ValueError(msg)
 
@@ -138,6 +146,8 @@ class RunConfig:
         (``default_options``) where none was given. A trained run's config is resolved with
         ``sized_options=False``: its options are those it trained with, and one trained before
         the scaling kept the paper's."""
+        from .pretext import METHODS
+
         preferred = METHODS[self.method].preferred_encoder
         enc = self.encoder if self.encoder != "auto" else (
             preferred or ("resnet18" if device_type == "cuda" else "cnn-small"))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from .config import PRECISIONS
+
 
 def pick_device(preference: str = "auto") -> torch.device:
     """The device a run trains on; ValueError (a setting this host cannot honour, like an
@@ -36,9 +38,6 @@ class Precision:
     @property
     def name(self) -> str:
         return {None: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[self.dtype]
-
-
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 @functools.cache

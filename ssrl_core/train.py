@@ -27,23 +27,10 @@ from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
 from .runs.artifacts import CHECKPOINT, forget_evaluation
+from .stops import Cancelled, Interrupted
 from .text import count
 
 Event = dict
-
-
-class Interrupted(Exception):
-    """Stops a run from inside (``should_cancel`` or an ``on_event`` callback raises it);
-    optional evaluation steps never swallow it. What was written so far stays."""
-
-
-class Cancelled(Interrupted):
-    """Raised inside the loop when ``should_cancel`` says so; the last checkpoint stays.
-    ``done``: how many epochs that checkpoint holds, where the loop knows it."""
-
-    def __init__(self, message: str = "cancelled", done: int | None = None, epochs: int | None = None):
-        super().__init__(message)
-        self.done, self.epochs = done, epochs
 
 
 class Diverged(RuntimeError):

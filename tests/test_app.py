@@ -457,7 +457,7 @@ def test_evaluate_says_once_what_fine_tuning_costs_and_warns_of_unequal_budgets(
 def _wait_for_probe_job(run_dir: str, timeout: float = 180.0) -> None:
     import time
 
-    from ssrl_core.evaluate.suite import job_running
+    from ssrl_core.runs.artifacts import job_running
 
     t0 = time.time()
     time.sleep(1.0)

@@ -91,6 +91,34 @@ def test_submit_runs_and_cancel(capsys):
     assert main(["runs", "--limit", "-1"]) == 2 and "--limit must be 0 (all runs) or more" in capsys.readouterr().err
 
 
+def test_the_commands_on_the_run_store_load_no_pytorch():
+    """`runs`, `cancel`, `resume`, `delete` and `--help` only read or change the run store: a
+    process running them imports neither PyTorch nor the other heavy libraries, which took
+    2 to 3 s of each such command before."""
+    import socket
+
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    store.submit(RunConfig(method="random", epochs=0))
+    store.claim(f"{socket.gethostname()}:4242:0")  # then its worker was killed: `runs` says so
+    rid = store.submit(RunConfig(method="random", epochs=0, seed=1))
+    commands = [["runs"], ["runs", "--json"], ["cancel", rid], ["resume", rid], ["cancel", rid], ["delete", rid]]
+    script = ("import sys\nfrom ssrl_core.cli import main\n"
+              f"for argv in {commands!r}:\n    assert main(argv) == 0, argv\n"
+              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'sklearn', 'faiss', "
+              "'umap', 'numba'}))")
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    said = res.stdout.strip().splitlines()
+    assert said[-1] == "[]", said[-1]
+    assert any("its worker is gone (starting)" in line for line in said) and f"deleted {rid} (0 MB freed)" in said
+    assert any(line.lstrip().startswith("submit") for line in said)  # the --help listing of the commands
+
+
 def test_cancel_a_selection_lists_it_first_and_acts_only_with_yes(capsys):
     """The end of a lesson: a teacher cancels one student's runs, or the whole queue."""
     from ssrl_core.cli import main
@@ -182,6 +210,23 @@ def test_every_command_has_a_description_and_every_argument_a_help():
         for action in p._actions:
             assert action.help, f"{name} {action.dest}"
     assert "a run id from `runs`" in commands.choices["cancel"].format_help()
+
+
+def test_the_parser_made_for_one_command_is_that_commands_whole_parser():
+    """``main`` builds the flags of the command given only (the others' help reads the
+    registries, which import PyTorch): each command's help is the same as in the whole parser."""
+    import argparse
+
+    from ssrl_core.cli import build_parser
+
+    def commands(ap):
+        [sub] = [a for a in ap._actions if isinstance(a, argparse._SubParsersAction)]
+        return sub.choices
+
+    whole = commands(build_parser())
+    for name, p in whole.items():
+        assert commands(build_parser(name))[name].format_help() == p.format_help(), name
+    assert build_parser("").format_help() == build_parser().format_help()  # `--help`: the commands' list
 
 
 def test_list_and_runs_align_their_columns_to_the_longest_entry(capsys):

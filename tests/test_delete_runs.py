@@ -7,7 +7,7 @@ from pathlib import Path
 from ssrl_core import paths
 from ssrl_core.cli import main
 from ssrl_core.config import RunConfig
-from ssrl_core.evaluate.suite import JOB_PENDING
+from ssrl_core.runs.artifacts import JOB_PENDING
 from ssrl_core.runs.store import RunStore
 
 

@@ -33,7 +33,7 @@ import torch
 
 from .. import paths
 from ..device import MEMORY_FORMAT
-from ..locks import exclusive, job_active, try_lock
+from ..locks import exclusive, try_lock
 from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
@@ -366,29 +366,17 @@ def supervised_scratch(trained, per_class: int, target: str = "label", seeds: in
         lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))
 
 
-# -- a background job the app starts for runs that lack probes ---------------------------------
-JOB_LOCK = "probe_job.lock"
-
-
-JOB_PENDING = "probe_job.pending"  # written by whoever starts a job, removed by the job
-
-
+# -- a background job the app starts for runs that lack probes (its files: artifacts.JOB_*) -----
 def mark_job_pending(run_dir: Path) -> None:
-    (Path(run_dir) / JOB_PENDING).touch()
-
-
-def job_running(run_dir: Path) -> bool:
-    """Whether a probe job holds this run's job lock now, or was started less than a
-    minute ago and has not yet taken it (a new process needs a few seconds to import)."""
-    return job_active(Path(run_dir) / JOB_LOCK, Path(run_dir) / JOB_PENDING)
+    (Path(run_dir) / art.JOB_PENDING).touch()
 
 
 def running_jobs() -> int:
     """How many probe jobs run (or were just started) for the runs of this SSRL_HOME."""
     from .. import paths
 
-    return sum(job_running(d) for d in paths.runs_dir().iterdir()
-               if (d / JOB_LOCK).exists() or (d / JOB_PENDING).exists())
+    return sum(art.job_running(d) for d in paths.runs_dir().iterdir()
+               if (d / art.JOB_LOCK).exists() or (d / art.JOB_PENDING).exists())
 
 
 def run_job(run_dir: Path, finetune: bool = False) -> int:
@@ -396,9 +384,9 @@ def run_job(run_dir: Path, finetune: bool = False) -> int:
     supervised references, under the run's job lock (a second job for the same run exits at
     once). Returns 0, or 1 when another job holds the lock."""
     run_dir = Path(run_dir)
-    with open(run_dir / JOB_LOCK, "a") as fh:
+    with open(run_dir / art.JOB_LOCK, "a") as fh:
         got = try_lock(fh)
-        (run_dir / JOB_PENDING).unlink(missing_ok=True)
+        (run_dir / art.JOB_PENDING).unlink(missing_ok=True)
         if not got:
             return 1
         rp = RunProbes(run_dir)

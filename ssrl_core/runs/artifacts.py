@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 
+from ..locks import job_active
 from ..text import disk_full
 
 CONFIG = "config.json"
@@ -42,6 +43,8 @@ PROBES = "probes.json"
 TRAINING_LOCK = "training.lock"
 # who queued the run and when (the store's nickname and created): what ``restore-runs`` gives back
 SUBMITTED = "submitted.json"
+JOB_LOCK = "probe_job.lock"  # held by the background job computing the run's probes (evaluate.suite.run_job)
+JOB_PENDING = "probe_job.pending"  # written by whoever starts such a job, removed by the job
 # what evaluating the trained encoder writes: stale once it trains further (``forget_evaluation``)
 EVALUATION = (SUMMARY, METRICS, EMBEDDINGS, MAP_PCA, MAP_UMAP, PROBES)
 
@@ -55,6 +58,12 @@ def forget_evaluation(run_dir: Path) -> None:
 
     for name in (*EVALUATION, f"{SNAPSHOTS}/{MAPS}"):
         (Path(run_dir) / name).unlink(missing_ok=True)
+
+
+def job_running(run_dir: Path) -> bool:
+    """Whether a probe job holds this run's job lock now, or was started less than a
+    minute ago and has not yet taken it (a new process needs a few seconds to import)."""
+    return job_active(Path(run_dir) / JOB_LOCK, Path(run_dir) / JOB_PENDING)
 
 
 def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -18,7 +18,8 @@ from ..evaluate import evaluate_trained
 from ..evaluate.epochs import evolution_maps
 from ..evaluate.suite import RunProbes
 from ..locks import hold
-from ..train import Interrupted, pretrain
+from ..stops import Interrupted
+from ..train import pretrain
 from . import artifacts as art
 
 

@@ -87,7 +87,7 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
     changing nothing."""
-    from ..evaluate.suite import job_running
+    from .artifacts import job_running
     from .worker import folder_mb
 
     settle_killed_deletions(store)

@@ -26,8 +26,8 @@ from typing import Callable
 from .. import paths
 from ..config import RunConfig
 from ..locks import lock_held, try_lock
+from ..stops import Cancelled, Interrupted
 from ..text import disk_full, not_written
-from ..train import Cancelled, Interrupted
 from . import artifacts as art
 from .store import ClaimLost, Limits, RunStore
 
