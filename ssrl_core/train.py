@@ -81,7 +81,8 @@ class _NoValues(torch.overrides.TorchFunctionMode):
 def model_numbers(cfg: RunConfig, dataset: ImageSet) -> int | None:
     """How many numbers (parameters and buffers) ``cfg``'s model holds, counted on PyTorch's
     meta device (nothing allocated, nothing drawn: milliseconds); None where the model cannot
-    be built there (a method whose construction reads values, as colorization's colour bins)."""
+    be built there (a construction that reads values off a tensor it made: colorization makes
+    its fixed colour bins on the CPU for this reason)."""
     try:
         with torch.device("meta"), _NoValues():
             encoder = build_encoder(cfg.encoder, dataset.channels)

@@ -214,3 +214,34 @@ def test_the_papers_widest_heads_still_pass_the_size_check():
     cfg = RunConfig(dataset="digits", method="barlow_twins", encoder="resnet18",
                     options={"proj_dim": 8192, "hidden_dim": 8192}).resolved("cpu")
     assert 100e6 < model_numbers(cfg, load_dataset("digits")) < MAX_MODEL_NUMBERS
+
+
+def test_counting_a_model_on_the_meta_device_matches_building_it_and_loads_no_compiler():
+    """``model_numbers`` (the size check before Launch) gives every method's real count, and a
+    fresh process counting them all imports no sympy: PyTorch's meta kernels bring it in on the
+    first random draw or normalisation of a meta tensor, and it cost the Pretrain page's first
+    view 2.3 s (colorization's colour bins, made on the meta device, brought it in before)."""
+    import json
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from ssrl_core.train import build, model_numbers
+
+    from .conftest import ROOT
+
+    script = ("import json, sys\nfrom types import SimpleNamespace\nfrom ssrl_core.config import RunConfig\n"
+              "from ssrl_core.pretext import METHODS\nfrom ssrl_core.train import model_numbers\n"
+              "ds = SimpleNamespace(channels=3, num_classes=10)\n"
+              "counts = {m: model_numbers(RunConfig(method=m).resolved('cpu'), ds) for m in METHODS}\n"
+              "print(json.dumps({'counts': counts, 'sympy': 'sympy' in sys.modules}))")
+    res = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["sympy"] is False
+    ds = SimpleNamespace(channels=3, num_classes=10)
+    for name in METHODS:
+        cfg = RunConfig(method=name).resolved("cpu")
+        real = build(cfg, torch.device("cpu"), ds)
+        assert out["counts"][name] == sum(t.numel() for t in (*real.parameters(), *real.buffers())), name
+        assert out["counts"][name] == model_numbers(cfg, ds)  # in this process, where sympy may be loaded too

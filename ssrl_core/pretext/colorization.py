@@ -68,8 +68,10 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=4)
 def ab_bins(grid: float) -> torch.Tensor:
-    """Centres [Q, 2] of the ab grid cells that sRGB colours reach (sampled on a 64^3 cube)."""
-    v = torch.linspace(0, 1, 64)
+    """Centres [Q, 2] of the ab grid cells that sRGB colours reach (sampled on a 64^3 cube).
+    Computed on the CPU whatever the default device: a fixed table of values, which a model
+    built on the meta device to be counted (``train.model_numbers``) needs too."""
+    v = torch.linspace(0, 1, 64, device="cpu")
     rgb = torch.stack(torch.meshgrid(v, v, v, indexing="ij")).reshape(1, 3, -1, 1)
     ab = rgb_to_lab(rgb)[0, 1:, :, 0].T
     return torch.unique(torch.round(ab / grid), dim=0) * grid
