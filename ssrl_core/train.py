@@ -27,7 +27,7 @@ from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
 from .runs.artifacts import CHECKPOINT, forget_evaluation
-from .stops import Cancelled, Interrupted
+from .stops import Cancelled
 from .text import count
 
 Event = dict
@@ -441,6 +441,8 @@ def pretrain(
     for epoch in range(start_epoch, cfg.epochs):
         t_epoch = time.perf_counter()
         hook_logs = method.on_epoch_start(epoch, images)
+        for p in method.reinitialised_parameters():
+            optimizer.state.pop(p, None)
         method.train()  # after the hook, which may embed the data in eval mode
         perm = torch.randperm(n, device=device, generator=gen)
         loss_sum = torch.zeros((), device=device)

@@ -143,6 +143,25 @@ def test_deepcluster_reclusters_each_epoch_and_resets_a_head_the_optimiser_still
     assert not torch.equal(method.head.weight, before)
 
 
+def test_each_epochs_new_head_trains_with_a_fresh_optimiser_state(tmp_path, small):
+    """DeepCluster's head is new every epoch, and the paper's code gives it a new optimiser:
+    the loop forgets AdamW's moments of last epoch's head (other clusters) and its step count.
+    After two epochs the checkpoint holds one epoch's steps for the head, two for the rest."""
+    from ssrl_core.checkpoint import load_checkpoint
+    from ssrl_core.config import RunConfig
+    from ssrl_core.train import Loop, pretrain
+
+    cfg = RunConfig(dataset=small, method="deepcluster", epochs=2, batch_size=32, options={"n_clusters": 8})
+    pretrain(cfg, tmp_path / "run")
+    loop = Loop.for_config(cfg)
+    load_checkpoint(tmp_path / "run" / "checkpoint.safetensors", loop.method, loop.optimizer)
+    steps = {name: int(loop.optimizer.state[p]["step"]) for name, p in loop.method.named_parameters()
+             if p.requires_grad}
+    per_epoch = 128 // 32
+    assert steps["head.weight"] == steps["head.bias"] == per_epoch
+    assert {s for name, s in steps.items() if not name.startswith("head.")} == {2 * per_epoch}
+
+
 def test_deepcluster_estimates_fresh_batchnorm_statistics_without_changing_weights():
     method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4, "pca_dim": 8})
     weights = {k: v.clone() for k, v in method.encoder.named_parameters()}

@@ -303,6 +303,12 @@ class PretextMethod(nn.Module):
         """Hook before each epoch; returns numbers to log with the epoch."""
         return {}
 
+    def reinitialised_parameters(self) -> list[nn.Parameter]:
+        """Parameters that ``on_epoch_start`` has just re-initialised in place: the loop forgets
+        their optimiser state (AdamW's moments of the values they replaced, and its step count),
+        as a new optimiser for them would start."""
+        return []
+
     def embedder(self) -> nn.Module | None:
         """Encoder features -> the embedding z the objective compares (``embedding_head``),
         where the collapse diagnostic ``embedding_std`` is read, as in SimSiam's paper; None
