@@ -27,13 +27,12 @@ from typing import Callable
 from .. import paths
 from ..config import RunConfig
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # a run whose worker dies this many times at one epoch (no epoch finished in between) fails
 # instead of going back to the queue: it is what kills its worker (a batch the machine's memory
 # cannot hold gets the worker killed by the kernel), and requeued it would hold the queue forever
 MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
-ACTIVE = ("queued", "running")
+ACTIVE = ("queued", "running")  # with FINISHED, every status a run can have
 RESUMABLE = ("cancelled", "failed")  # what ``resume`` puts back in the queue
 # a lesson's runs are the class's (``lessons.lesson_nickname``): the per-nickname limit is not theirs
 LESSON_NICKNAME = "lesson:"
