@@ -74,6 +74,22 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         "evolution) or basic (kNN, linear readout and the PCA map only: seconds)")
 
 
+def _invariance_description() -> str:
+    """`invariance --help`'s text, which reads the evaluation's threshold (a PyTorch module)."""
+    from .evaluate.invariance import MIN_SEPARATION
+
+    return ("For each augmentation op: the mean cosine similarity of f(x) and f(op(x)), "
+            "scaled so unrelated images score 0 and identical ones 1. An op whose result is "
+            "further from the original, in features, than an unrelated image is scores "
+            "below 0, with no fixed bound: down to 1 - 2 / (1 - s), s being unrelated "
+            "images' mean similarity. "
+            f"Where s is above {1 - MIN_SEPARATION:g} (features that barely tell images "
+            "apart: a collapsed or untrained encoder) the scale means little: every score "
+            "is marked \"reliable\": false with a \"note\", and a warning is printed. "
+            "Also the accuracy of a linear probe predicting a 0/90/180/270 degree rotation "
+            "from the features (chance 0.25). Cached in the run folder.")
+
+
 def _config(args):
     from .config import RunConfig, parse_options
     from .data import available_datasets, reads_data_dir
@@ -95,10 +111,10 @@ def _config(args):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every subcommand. Given the ``command`` about to be parsed (``main`` peeks at
-    it; "" for none, as in `--help`), the others are left without the flags and texts that read the registries (datasets,
-    encoders, methods: they import PyTorch), so that `runs`, `cancel` or `--help` start in a
-    fraction of a second instead of three."""
+    """The parser of every subcommand. Given the ``command`` about to be parsed (``main`` peeks
+    at it; "" for none, as in `--help`), the other commands are left without the flags and
+    texts that read the registries (datasets, encoders, methods: they import PyTorch), so that
+    `runs`, `cancel` or `--help` start in a tenth of a second instead of three."""
     from .config import PRECISIONS
 
     def full(name: str) -> bool:
@@ -293,19 +309,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "scratch per budget and draw (about a minute for all the budgets of digits on 2 CPU cores, "
                         "once: it is cached for runs of the same dataset, encoder, augmentations and seed)")
 
-    if full("invariance"):
-        from .evaluate.invariance import MIN_SEPARATION
     p = sub.add_parser("invariance", help="invariance of a finished run to each augmentation op; print JSON",
-                       description=None if not full("invariance") else "For each augmentation op: the mean cosine similarity of f(x) and f(op(x)), "
-                                   "scaled so unrelated images score 0 and identical ones 1. An op whose result is "
-                                   "further from the original, in features, than an unrelated image is scores "
-                                   "below 0, with no fixed bound: down to 1 - 2 / (1 - s), s being unrelated "
-                                   "images' mean similarity. "
-                                   f"Where s is above {1 - MIN_SEPARATION:g} (features that barely tell images "
-                                   "apart: a collapsed or untrained encoder) the scale means little: every score "
-                                   "is marked \"reliable\": false with a \"note\", and a warning is printed. "
-                                   "Also the accuracy of a linear probe predicting a 0/90/180/270 degree rotation "
-                                   "from the features (chance 0.25). Cached in the run folder.")
+                       description=_invariance_description() if full("invariance") else None)
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
 
     p = sub.add_parser("export", help="export a finished run: run card, embeddings, checkpoint, figures, reproduce command",
@@ -502,8 +507,9 @@ def cmd_runs(args) -> int:
         knn = (r["summary"] or {}).get("knn_accuracy")
         extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
         if r["status"] == "running" and worker_gone(r):
-            extra = (f"its worker is gone{f' ({extra})' if extra else ''}: start one (`python -m ssrl_core worker`) and the run resumes "
-                     "from its last finished epoch")
+            why = f" ({extra})" if extra else ""
+            extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "
+                     "last finished epoch")
         who = f"[{r['nickname']}]" if r["nickname"] else ""
         rows.append([r["id"], r["status"], r["method"], r["dataset"], f"epoch {r['epoch']}/{r['epochs']}", who, extra])
     for line in table(rows):
