@@ -124,6 +124,7 @@ def test_swav_by_hand_and_swapped():
 import pytest  # noqa: E402
 
 from ssrl_core.pretext import losses as L  # noqa: E402
+from ssrl_core.pretext.swav import prototype_scores  # noqa: E402
 
 
 @pytest.mark.parametrize("loss, args", [
@@ -132,14 +133,16 @@ from ssrl_core.pretext import losses as L  # noqa: E402
     (L.negative_cosine, lambda a, b: (a, b)),
     (L.barlow_twins, lambda a, b: (a, b, 0.02)),
     (L.vicreg, lambda a, b: (a, b)),
+    (prototype_scores, lambda a, b: (a, b[:30])),  # SwAV's scores, which Sinkhorn and its loss read
 ])
 def test_losses_are_float32_under_mixed_precision(loss, args):
-    """Under bf16 autocast (the training loop's mixed precision) a loss gives its float32
-    value: its matmuls must not run in bf16, whose 8-bit mantissa moves them by ~1e-3."""
+    """Under bf16 autocast (the training loop's mixed precision) a loss, and SwAV's prototype
+    scores, give their float32 value: their matmuls must not run in bf16, whose 8-bit mantissa
+    moves them by ~1e-3."""
     torch.manual_seed(0)
     a, b = torch.randn(64, 64), torch.randn(64, 64)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         mixed = loss(*args(a.bfloat16(), b.bfloat16()))
     ref = loss(*args(a.bfloat16().float(), b.bfloat16().float()))  # the same inputs, rounded as autocast's
     assert mixed.dtype == torch.float32
-    assert torch.allclose(mixed, ref, rtol=1e-5, atol=1e-6), (mixed.item(), ref.item())
+    assert torch.allclose(mixed, ref, rtol=1e-5, atol=1e-6), (mixed - ref).abs().max().item()

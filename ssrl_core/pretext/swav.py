@@ -44,7 +44,16 @@ import torch.nn.functional as F
 from ..models import mlp
 from .base import OptionRange, PretextMethod
 from .fifo import push, random_queue
-from .losses import sinkhorn, swav
+from .losses import float32, sinkhorn, swav
+
+
+@float32
+def prototype_scores(z: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+    """s = z C^T (a batch [B, D] or the queue [n, 2, D] against C [K, D]), in float32 whatever
+    the caller's autocast: Sinkhorn exponentiates s / epsilon (epsilon 0.05), and the loss's
+    logits are s / tau, where bfloat16's errors of about 1e-3 on each cosine would be 20 times
+    larger. The official code computes them in float32 too."""
+    return z @ prototypes.t()
 
 
 class SwAV(PretextMethod):
@@ -116,13 +125,13 @@ class SwAV(PretextMethod):
         c = self.prototypes.weight
         if self.progress < float(self.options["freeze_prototypes"]):
             c = c.detach()
-        scores = z @ c.float().t()  # s = z C^T, [2B, K]
+        scores = prototype_scores(z, c)  # s = z C^T, [2B, K]
         s1, s2 = scores.chunk(2)
         eps, iters = float(self.options["epsilon"]), int(self.options["sinkhorn_iters"])
         with torch.no_grad():  # codes carry no gradient
             if len(self.queue) and self.progress >= float(self.options["freeze_prototypes"]):
                 # codes over [queue; batch] for each view, keeping the batch's rows
-                past = self.queue @ c.float().t()  # [n, 2, K], read before this batch is pushed
+                past = prototype_scores(self.queue, c)  # [n, 2, K], read before this batch is pushed
                 b = s1.shape[0]
                 q1 = sinkhorn(torch.cat([past[:, 0], s1]), eps, iters)[-b:]
                 q2 = sinkhorn(torch.cat([past[:, 1], s2]), eps, iters)[-b:]
