@@ -105,6 +105,25 @@ def generator_for(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
+def global_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """PyTorch's global random state that a run draws from besides its own generator (the
+    masks, tiles and crops a method draws in its step: MAE, jigsaw, inpainting), for its
+    checkpoint: the CPU's, and the GPU's when it trains on one."""
+    state = {"torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_global_rng_state(device: torch.device, extra: dict[str, torch.Tensor]) -> None:
+    """Put back what ``global_rng_state`` saved, where the checkpoint holds it (one written
+    before 2026-12-03 does not, and one written on a CPU has no GPU state to give a GPU)."""
+    if "torch_rng" in extra:
+        torch.set_rng_state(extra["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in extra:
+        torch.cuda.set_rng_state(extra["cuda_rng"], device)
+
+
 _SERVING_PAGES = False
 
 

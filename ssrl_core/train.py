@@ -21,7 +21,8 @@ from .augment import parse_augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint, weight_names
 from .config import RunConfig
 from .data import ImageSet, load_dataset
-from .device import MEMORY_FORMAT, Precision, autocast, generator_for, grad_scaler, pick_device, precision_for, to_device_batch
+from .device import (MEMORY_FORMAT, Precision, autocast, generator_for, global_rng_state, grad_scaler, pick_device,
+                     precision_for, set_global_rng_state, to_device_batch)
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
@@ -419,6 +420,7 @@ def pretrain(
         if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
             scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
                                     "_growth_tracker": int(extra["scaler.growth_tracker"])})
+        set_global_rng_state(device, extra)  # a method's own draws (MAE's masks) continue as they would have
         if "rng" in extra:
             if extra["rng"].numel() == gen.get_state().numel():
                 gen.set_state(extra["rng"])
@@ -484,7 +486,7 @@ def pretrain(
                                                    "data": dataset.fingerprint,
                                                    "train_seconds": trained_before + time.perf_counter() - t_train,
                                                    "loss": last_loss},
-                        {"rng": gen.get_state(), **scaler_state(scaler)})
+                        {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())

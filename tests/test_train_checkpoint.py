@@ -280,3 +280,26 @@ def test_a_resumed_runs_total_seconds_counts_its_earlier_attempts_training_too(t
     again = pretrain(RunConfig(epochs=2, **cfg), tmp_path)
     assert again.final_loss == s["final_loss"] is not None
     assert 0 < again.images_per_s < s["images_per_s"]  # the average over attempts, the first one's 1000 s in it
+
+
+def test_a_run_stopped_and_resumed_trains_as_one_never_stopped(tmp_path, small):
+    """The loop's generator (augmentations, batch order) and PyTorch's global one (a method's
+    own draws: inpainting's masks at random places here) both continue from the checkpoint, so a
+    run stopped after its first epoch and resumed ends with the very weights of the same run
+    never stopped."""
+    import torch
+    from safetensors.torch import load_file
+
+    cfg = RunConfig(dataset=small, method="inpainting", epochs=2, batch_size=32, options={"mask_mode": "random"})
+    pretrain(cfg, tmp_path / "whole")
+
+    def stop_after_the_first_epoch(event):
+        if event["kind"] == "epoch_end" and event["epoch"] == 1:
+            raise Cancelled("stopped", done=1, epochs=2)
+
+    with pytest.raises(Cancelled):
+        pretrain(cfg, tmp_path / "stopped", on_event=stop_after_the_first_epoch)
+    pretrain(cfg, tmp_path / "stopped")
+    whole, resumed = (load_file(tmp_path / d / CHECKPOINT) for d in ("whole", "stopped"))
+    weights = [k for k in whole if k.startswith("model.")]
+    assert weights and all(torch.equal(whole[k], resumed[k]) for k in weights)
