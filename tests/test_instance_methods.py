@@ -72,6 +72,21 @@ def test_class_attributes():
     assert [c.name for c in ALL] == ["moco", "byol", "simsiam", "barlow_twins", "vicreg"]
 
 
+@pytest.mark.parametrize("cls", [BYOL, SimSiam, BarlowTwins, VICReg], ids=lambda c: c.name)
+def test_each_view_is_batch_normalised_over_its_own_batch(cls):
+    """As in these methods' official code, each view goes through the networks on its own, so
+    batch norm never mixes the two views' statistics: every batch the encoder (and BYOL's
+    target encoder) sees holds one view's 8 images, never both views' 16."""
+    method = make(cls)
+    seen = []
+    for enc in (method.encoder, getattr(method, "target_encoder", None)):
+        if enc is not None:
+            enc.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    method.train()
+    method.training_step(views(8), torch.zeros(8, dtype=torch.long))
+    assert seen and set(seen) == {8}, seen
+
+
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
 def test_unknown_options_are_refused_by_name(cls):
     with pytest.raises(ValueError, match=r"has no option bogus, temprature: its options are .*proj_dim"):

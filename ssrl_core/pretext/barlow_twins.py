@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .base import PretextMethod
+from .base import PretextMethod, each_view
 from .losses import barlow_twins
 
 
@@ -70,7 +70,7 @@ class BarlowTwins(PretextMethod):
 
     def training_step(self, views, labels, index=None):
         lam = float(self.options["lambda_offdiag"])
-        z1, z2 = self.projector(self.encoder(torch.cat(views))).chunk(2)
+        z1, z2 = each_view(views, self.encoder, self.projector)
         # L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2
         loss = barlow_twins(z1, z2, lam)
         with torch.no_grad():  # the two terms, for the log

@@ -40,7 +40,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import PretextMethod, each_view
 from .losses import negative_cosine
 
 
@@ -70,9 +70,8 @@ class SimSiam(PretextMethod):
         self.predictor = mlp([p, int(self.options["pred_hidden_dim"]), p]) if self.options["predictor"] else nn.Identity()
 
     def training_step(self, views, labels, index=None):
-        z = self.projector(self.encoder(torch.cat(views)))
-        p1, p2 = self.predictor(z).chunk(2)
-        z1, z2 = z.chunk(2)
+        z1, z2 = each_view(views, self.encoder, self.projector)
+        p1, p2 = each_view([z1, z2], self.predictor)
         t1, t2 = (z1.detach(), z2.detach()) if self.stop_gradient else (z1, z2)  # sg(.)
         # L = D(p1, sg(z2)) / 2 + D(p2, sg(z1)) / 2
         loss = negative_cosine(p1, t2) / 2 + negative_cosine(p2, t1) / 2

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..models import mlp
-from .base import PretextMethod
+from .base import PretextMethod, each_view
 from .losses import vicreg
 
 
@@ -67,7 +67,7 @@ class VICReg(PretextMethod):
 
     def training_step(self, views, labels, index=None):
         o = self.options
-        z1, z2 = self.expander(self.encoder(torch.cat(views))).chunk(2)
+        z1, z2 = each_view(views, self.encoder, self.expander)
         # L = lambda s(Z, Z') + mu (v(Z) + v(Z')) / 2 + nu (c(Z) + c(Z'))
         loss = vicreg(z1, z2, float(o["sim_weight"]), float(o["var_weight"]), float(o["cov_weight"]))
         with torch.no_grad():  # each term unweighted, for the log
