@@ -143,6 +143,7 @@ def no_such_option(method: str, defaults: dict, unknown) -> str:
     has = f"its options are {', '.join(defaults)}" if defaults else "it takes no options"
     return f"{method} has no option {', '.join(sorted(unknown))}: {has}"
 
+
 def each_view(views: list[torch.Tensor], *modules: nn.Module) -> list[torch.Tensor]:
     """Each view through ``modules`` in turn, apart from the other views, as the official code
     of BYOL, SimSiam, Barlow Twins and VICReg does: batch norm then normalises a view over its
