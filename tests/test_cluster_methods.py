@@ -162,6 +162,28 @@ def test_each_epochs_new_head_trains_with_a_fresh_optimiser_state(tmp_path, smal
     assert {s for name, s in steps.items() if not name.startswith("head.")} == {2 * per_epoch}
 
 
+def test_deepcluster_seeds_its_kmeans_from_the_runs_seed(monkeypatch):
+    """k-means starts from centroids drawn with PyTorch's global generator, which a run seeds
+    with its --seed and keeps in its checkpoint: two seeds cluster from different starts
+    (they used to share one per epoch), the same seed from the same ones, each epoch anew."""
+    seeds = []
+    real = dc_module.kmeans
+    monkeypatch.setattr(dc_module, "kmeans", lambda x, k, iters, seed: seeds.append(seed) or real(x, k, iters, seed))
+    x = as_uint8(tiny_batch(64)[0])
+
+    def kmeans_seeds(run_seed):
+        torch.manual_seed(run_seed)
+        method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 8, "pca_dim": 16})
+        seeds.clear()
+        for epoch in range(2):
+            method.on_epoch_start(epoch, x)
+        return list(seeds)
+
+    first = kmeans_seeds(0)
+    assert first[0] != first[1] and kmeans_seeds(0) == first
+    assert set(kmeans_seeds(1)).isdisjoint(first)
+
+
 def test_deepcluster_estimates_fresh_batchnorm_statistics_without_changing_weights():
     method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4, "pca_dim": 8})
     weights = {k: v.clone() for k, v in method.encoder.named_parameters()}

@@ -282,15 +282,16 @@ def test_a_resumed_runs_total_seconds_counts_its_earlier_attempts_training_too(t
     assert 0 < again.images_per_s < s["images_per_s"]  # the average over attempts, the first one's 1000 s in it
 
 
-def test_a_run_stopped_and_resumed_trains_as_one_never_stopped(tmp_path, small):
+@pytest.mark.parametrize("method, options", [("inpainting", {"mask_mode": "random"}), ("deepcluster", {"n_clusters": 8})])
+def test_a_run_stopped_and_resumed_trains_as_one_never_stopped(tmp_path, small, method, options):
     """The loop's generator (augmentations, batch order) and PyTorch's global one (a method's
-    own draws: inpainting's masks at random places here) both continue from the checkpoint, so a
-    run stopped after its first epoch and resumed ends with the very weights of the same run
-    never stopped."""
+    own draws: inpainting's masks at random places, DeepCluster's k-means starts and new
+    heads) both continue from the checkpoint, so a run stopped after its first epoch and
+    resumed ends with the very weights of the same run never stopped."""
     import torch
     from safetensors.torch import load_file
 
-    cfg = RunConfig(dataset=small, method="inpainting", epochs=2, batch_size=32, options={"mask_mode": "random"})
+    cfg = RunConfig(dataset=small, method=method, epochs=2, batch_size=32, options=options)
     pretrain(cfg, tmp_path / "whole")
 
     def stop_after_the_first_epoch(event):

@@ -216,8 +216,11 @@ class DeepCluster(PretextMethod):
         # faiss needs at least k points; a run asking for more is refused before it is queued
         # (data_conflicts), but one trained before that rule keeps its empty clusters
         k = min(self.k, len(x))
-        assign, centroids = kmeans(x, k, int(self.options["kmeans_iters"]), seed=epoch)
-        assign = split_empty(x, assign, centroids, np.random.default_rng(epoch))
+        # drawn from PyTorch's global generator: seeded by the run's --seed and kept in its
+        # checkpoint, so each seed clusters differently and a resumed run as it would have
+        seed = int(torch.randint(2**31 - 1, ()).item())
+        assign, centroids = kmeans(x, k, int(self.options["kmeans_iters"]), seed=seed)
+        assign = split_empty(x, assign, centroids, np.random.default_rng(seed))
         counts = np.bincount(assign, minlength=self.k)
         weight = np.where(counts > 0, len(assign) / (np.maximum(counts, 1) * (counts > 0).sum()), 0.0)
         self.pseudo_labels = torch.from_numpy(assign).to(images.device)
