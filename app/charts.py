@@ -166,7 +166,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     draws ± error bars on the bars that are not cut; such a bar's label sits above its
     whisker (an annotation: a bar's own outside label would sit on the whisker). Names in
     ``references`` are drawn in grays, the runs in the palette's colours, each with its own
-    fill pattern (``PATTERNS``)."""
+    fill pattern (``PATTERNS``). A None value is "n/a": labelled so on its bar's place, or once
+    over a category where every value is None."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
@@ -178,6 +179,11 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     # hover and the axis, but for a cut bar's, which the axis cannot give (upright inside it, hidden if too thin)
     crowded = len(series) * len(categories) > CROWDED_BARS
     angle = -90 if crowded else 0
+    # a category no series has a value for (a colour op on grayscale images) has no bar to carry a label, crowded or
+    # not: one "n/a" over its place says so
+    empty = [j for j in range(len(categories)) if all(vals[j] is None for vals in series.values())]
+    for j in empty:
+        fig.add_annotation(x=j, y=0, text="n/a", showarrow=False, yanchor="bottom", font=dict(size=FONT - 1))
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else [None] * len(vals)
@@ -196,7 +202,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
-            textposition=["inside" if c else "none" if a or crowded else "outside" for c, a in zip(cut, above)],
+            textposition=["inside" if c else "none" if a or crowded or j in empty else "outside"
+                          for j, (c, a) in enumerate(zip(cut, above))],
             insidetextanchor="end", textangle=angle,
             insidetextfont=dict(color=ink(colour[name])), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:

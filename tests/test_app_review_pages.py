@@ -63,7 +63,23 @@ def test_bars_cut_at_the_axis_keep_their_value_as_a_label():
     [bar] = _cut_bars().data
     assert list(bar.y) == [-1.0, 0.5, None]  # drawn to the axis edge ...
     assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14  # ... labelled with its value
-    assert list(bar.textposition) == ["inside", "outside", "outside"]
+    assert list(bar.textposition) == ["inside", "outside", "none"]  # no bar for grayscale: ...
+    assert [(a.text, a.x, a.y) for a in _cut_bars().layout.annotations] == [("n/a", 2, 0)]  # ... one label says why
+
+
+def test_a_category_without_any_value_says_n_a_even_among_many_bars():
+    """Three runs and their untrained networks on grayscale digits: 27 bars, past
+    ``CROWDED_BARS``, so bars carry no labels, and the colour ops' empty places said nothing
+    while the caption under the chart explained an "n/a" never drawn. A category where every
+    value is None gets one "n/a" over its place; one where some runs have a value gets none."""
+    from app import charts
+
+    ops = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
+    scores = [0.9, 0.98, None, None, 0.99, 0.5, 0.7, 0.8, 0.6]
+    series = {f"run{i}": scores for i in range(3)} | {f"ref{i}": scores for i in range(3)}
+    series["run0"] = [0.9, 0.98, 0.3, None, 0.99, 0.5, 0.7, 0.8, 0.6]  # one run on colour images
+    fig = charts.bars(ops, series, "invariance", y_range=(-1.0, 1.15), references=["ref0", "ref1", "ref2"])
+    assert [(a.text, a.x) for a in fig.layout.annotations] == [("n/a", 3)]
 
 
 @pytest.mark.browser
@@ -95,7 +111,7 @@ def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
     fig = _cut_bars()
     boxes = _in_chromium(fig, tmp_path, ".bartext", """() => {
             const plot = document.querySelector('.bglayer rect, .nsewdrag').getBoundingClientRect();
-            return [...document.querySelectorAll('.bartext')].map(t => {
+            return [...document.querySelectorAll('.bartext, .annotation-text')].map(t => {
                 const r = t.getBoundingClientRect();
                 return {text: t.textContent, inside: r.top >= plot.top && r.bottom <= plot.bottom && r.height > 0};
             });
