@@ -118,8 +118,12 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
         ))
     ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     flat = bool(ys) and max(ys) - min(ys) < 1e-9  # Plotly would span -0.5..1.5 around one value
+    xs = [float(v) for x, _, _ in series.values() for v in x]
+    # whole numbers (epochs) over a short span: Plotly would tick 0.5, 1.5 between them
+    whole = not log_x and tickvals is None and bool(xs) and all(v.is_integer() for v in xs) and max(xs) - min(xs) <= 10
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext),
+                      xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext,
+                                 dtick=1 if whole else None),
                       yaxis=dict(title=y_title, range=[ys[0] - 0.05, ys[0] + 0.05] if flat else None),
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is

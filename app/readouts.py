@@ -10,7 +10,7 @@ from __future__ import annotations
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.evaluate.invariance import unreliable_note
-from ssrl_core.evaluate.probes import SEEDS
+from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.text import md
 
 Series = tuple[list[float], list[float], list[float]]
@@ -73,9 +73,6 @@ def epoch_curve(records: list[dict], key: str) -> tuple[list[int], list[float]] 
     return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
 
 
-RANDOM_KNN = "random-knn/label"
-
-
 def knn_k_curve(cache: dict, key: str = "knn_k") -> tuple[list[int], list[float]] | None:
     """(k, kNN accuracy) sorted by k: a run's own (``knn_k`` in its probes) or, with
     ``key=RANDOM_KNN``, its random encoder's (in its reference cache)."""
@@ -122,8 +119,9 @@ def reference_tags(runs: list[dict]) -> dict[str, str]:
 def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:
     """The random encoder's (kNN accuracy at k=20, linear readout on all labels) from a
     run's reference cache: the same two numbers a run's summary has, for the untrained
-    network of its architecture and seed. None where not computed yet."""
-    knn = (refs.get(RANDOM_KNN) or {}).get(str(KNN_K))
+    network of its architecture and seed. None where not computed yet. On a set with fewer
+    labelled training images than k, every image votes, in the summary and here."""
+    knn = (refs.get(RANDOM_KNN) or {}).get(str(KNN_K), refs.get(RANDOM_KNN_EVERY_IMAGE))
     linear = (refs.get(f"random-linear/label/all/s{seeds}") or {}).get("mean")
     return knn, linear
 
@@ -190,6 +188,36 @@ def knn_verdict(name: str, share: float, knn_accuracy: float | None, unlike: boo
                  "dataset's images are to their own nearest, so the class says little (the classifier has only the "
                  "dataset's classes to choose from, and always picks one).")
     return said
+
+
+def clear_example(ds, candidates: int = 20, k: int = 8, chunk: int = 1024) -> int:
+    """The test image to open a query on: of the first ``candidates`` test images, the one whose
+    ``k`` nearest training images in pixel space share its label most (the earliest on a tie),
+    so a first look at neighbours starts from a clear example of its class, the same whatever
+    runs are shown (digits' first test image is a 5 drawn like a 9: no run's neighbours shared
+    its label, which read as every method failing). The first test image of a set without labels."""
+    import numpy as np
+
+    test, train = ds.test_idx.numpy(), ds.train_idx.numpy()
+    labels = ds.labels.numpy()
+    rows = test[labels[test] >= 0][:candidates]
+    train = train[labels[train] >= 0]
+    if not len(rows) or not len(train):
+        return int(test[0])
+    flat = lambda r: ds.images[r].reshape(len(r), -1).float().numpy()  # noqa: E731
+    q = flat(rows)
+    best = np.full((len(rows), min(k, len(train))), np.inf, np.float32)  # each query's k smallest distances so far
+    nearest = np.zeros(best.shape, np.int64)
+    for i in range(0, len(train), chunk):  # a chunk of training images at a time: shapes' whole split is 390 MB
+        part = train[i : i + chunk]
+        x = flat(part)
+        d = (q ** 2).sum(1, keepdims=True) - 2 * q @ x.T + (x ** 2).sum(1)
+        both = np.concatenate([best, d], 1)
+        order = np.argsort(both, 1, kind="stable")[:, : best.shape[1]]
+        best = np.take_along_axis(both, order, 1)
+        nearest = np.take_along_axis(np.concatenate([nearest, np.broadcast_to(part, d.shape)], 1), order, 1)
+    shared = (labels[nearest] == labels[rows][:, None]).sum(1)
+    return int(rows[int(np.argmax(shared))])
 
 
 def query_file(ds, row: int) -> str:

@@ -229,6 +229,18 @@ def dataset_stamp(name: str) -> int:
     return meta.stat().st_mtime_ns if meta.exists() else 0
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _default_query(name: str, home_dir: str, stamp: int) -> int:
+    from .readouts import clear_example
+
+    return clear_example(_dataset(name, home_dir, stamp))
+
+
+def default_query(name: str) -> int:
+    """The image a query opens on for dataset ``name`` (``readouts.clear_example``), cached per set."""
+    return _default_query(name, home(), dataset_stamp(name))
+
+
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
     if name not in datasets():

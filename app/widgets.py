@@ -362,7 +362,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                     wait = services.wait_text(starts.get(r["id"]))
                     phase += f", {wait}" if wait else ""
                 lessons = shared is not None and r["nickname"] == shared
-                who = "the lesson" if lessons else r["nickname"] or "someone"
+                who = "the lesson" if lessons else r["nickname"] or ANONYMOUS
                 head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
                               + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
@@ -547,6 +547,7 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
 
 
 NICKNAME_COOKIE = "ssrl_who"
+ANONYMOUS = "someone"  # who a run submitted without a nickname (from the command line) is by, on every page
 
 
 def nickname_input() -> None:
@@ -567,7 +568,8 @@ def nickname_input() -> None:
         raw = one_line(st.query_params.get("who") or cookie).strip()
         st.session_state["nickname"] = raw[:NICKNAME_MAX] or services.current_nickname()
     st.text_input("Your nickname", key="nickname", max_chars=NICKNAME_MAX,
-                  help="Stored with the runs you launch and shown in the runs table; only you can cancel your "
+                  help=f"Up to {NICKNAME_MAX} characters. Stored with the runs you launch and shown in the runs "
+                       "table; only you can cancel your "
                        "runs without being asked. Each nickname may have a few runs queued or running at once. "
                        "Kept in the page's address (who=…), so a reload keeps it, and by this browser until it is "
                        "closed, so a new tab keeps it too; leave it out of a link you share, or everyone opening it "
@@ -601,7 +603,7 @@ def runs_table(limit: int = 50) -> list[dict]:
     for r in runs:
         s = r["summary"] or {}
         rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
-            "id": r["id"], "who": r["nickname"] or "", "status": r["status"],
+            "id": r["id"], "who": r["nickname"] or ANONYMOUS, "status": r["status"],
             "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
             "method": r["method"], "dataset": r["dataset"],
             "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": r["epochs"],
@@ -631,7 +633,7 @@ def run_actions(runs: list[dict]) -> None:
         by_id = {r["id"]: r for r in runs}
         rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
                            format_func=lambda i: f"{services.run_label(by_id[i])} — {by_id[i]['status']}"
-                           + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or 'someone'}"))
+                           + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or ANONYMOUS}"))
         run = by_id[rid]
         left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
@@ -662,7 +664,7 @@ def twin_link(cfg, relaunch: bool = False, watch: bool = True) -> None:
                      query_params={"run": twin["id"], **urlstate.carried()})
     elif twin["nickname"] != services.current_nickname():  # one's own: Launch says it is queued already
         now = "training now" if twin["status"] == "running" else "queued"
-        st.caption(f"Run {twin['id']}, **{md(twin['nickname'] or 'someone')}**'s, with these very settings and seed "
+        st.caption(f"Run {twin['id']}, **{md(twin['nickname'] or ANONYMOUS)}**'s, with these very settings and seed "
                    f"is {now}: its result will be the one yours would give, and before yours" + again)
         if watch:
             st.page_link("../pages/pretrain.py", icon=":material/model_training:",
@@ -740,14 +742,15 @@ def fresh_runs(runs: list[dict]) -> list[dict]:
 
 def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: str, button: str) -> None:
     """The probe-jobs panel for ``runs``, and for the ``missing`` ones (runs lacking a probe
-    a page needs) a warning and a button that computes their probes in the background; a run
+    a page needs) a warning and a button that computes their probes in the background (``{s}`` in
+    ``warning``: a verb's -s when one run is missing, "lack{s} probes"); a run
     whose dataset was re-imported since it trained gets the reason instead (its probes would
     mix old and new images)."""
     probe_jobs_panel(runs, key=f"{key}_jobs")
     probe_jobs_refused()
     missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
-        st.warning(f"{len(missing)} of the chosen runs {warning}.")
+        st.warning(f"{len(missing)} of the chosen runs {warning.format(s=agree(len(missing), 's', ''))}.")
         if st.button(button, key=key):
             start_probe_jobs(missing)
 
@@ -794,7 +797,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
         if done > finished or not now:  # one finished (or they all ended otherwise): draw the page anew
             st.rerun(scope="app")
         have = ("No run has finished yet" if not finished else
-                f"{finished} of the {need} finished runs this page needs are there")
+                f"{finished} of the {need} finished runs this page needs {agree(finished, 'is', 'are')} there")
         st.info(f"{have}; {count(len(now), 'run')} queued or training:\n" + "\n".join(line(r) for r in now[:5])
                 + ("\n- …" if len(now) > 5 else "") + f"\n\n{what[0].upper() + what[1:]} when "
                 + agree(need - finished, "it is", "they are") + " done: this page updates by itself.",

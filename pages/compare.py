@@ -118,7 +118,8 @@ elif error:
 else:
     last = len(ds) - 1
     # not bounded in the browser, which would only turn the box red and keep the old query without a word
-    row = st.number_input(f"Image # (0 to {last})", value=int(ds.test_idx[0]), step=1, key="cmp_query")
+    row = st.number_input(f"Image # (0 to {last})", value=services.default_query(picked[0]["dataset"]), step=1,
+                          key="cmp_query")
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()

@@ -79,7 +79,7 @@ with st.expander("Import your own images"):
         if not typed or typed == st.session_state.get("data_import_suggested"):
             st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
     c1, c2 = st.columns(2)
-    new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves",
+    new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves", max_chars=40,
                              help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
     c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
     outcome = st.session_state.get("data_import_outcome") or {}

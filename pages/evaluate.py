@@ -40,7 +40,7 @@ labelled = [r for r in fresh if (r["summary"] or {}).get("knn_accuracy") is not 
 lacking = [r for r in labelled
            if not probes[r["id"]].get("knn_k") or readouts.random_encoder_scores(refs[r["id"]])[0] is None]
 widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
-                         warning="lack probes this page draws (kNN as k varies, label efficiency, or their random "
+                         warning="lack{s} probes this page draws (kNN as k varies, label efficiency, or their random "
                                  "encoder's kNN and linear readout)",
                          button=f"Compute their probes ({readouts.probe_cost(lacking)})")
 if not picked:

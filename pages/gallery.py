@@ -57,7 +57,7 @@ for start in range(0, len(shown), COLS):
             else:  # why not
                 st.caption(f"({md(thumb)})")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
-                        f"by **{md(r.get('nickname') or 'anonymous')}** · {services.epochs_text(r, short=False)}")
+                        f"by **{md(r.get('nickname') or widgets.ANONYMOUS)}** · {services.epochs_text(r, short=False)}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
                        f"1 label/class {fmt(s.get('linear_1_per_class'))} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
@@ -66,4 +66,4 @@ for start in range(0, len(shown), COLS):
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
             st.checkbox(f"compare {r['method']} · {r['dataset']}", key=f"gal_tick_{r['id']}",  # named apart by ear
-                        help=f"run {r['id']}, by {r.get('nickname') or 'anonymous'}")
+                        help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}")

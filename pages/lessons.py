@@ -24,7 +24,8 @@ if not lessons:
 by_id = {l.id: l for l in lessons}
 if wanted and wanted not in by_id:
     if wanted not in broken:  # a broken one was said above
-        st.error(f"No lesson {text.code(urlstate.short(wanted))}: choose one of {', '.join(by_id)}.")
+        st.warning(f"No lesson {text.code(urlstate.short(wanted))}: choose one of {', '.join(by_id)}.",
+                   icon=":material/link_off:")  # as every page says of a link's value it cannot use
     if class_link:  # a class's link promised no controls: another lesson's Launch would train the wrong runs
         st.info("This link was made for a class and opens no other lesson. Ask whoever shared it for a corrected "
                 "link.", icon=":material/link_off:")

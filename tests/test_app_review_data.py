@@ -337,5 +337,13 @@ def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_
     probes = RunArtifacts(store.get(rid)["run_dir"]).probes
     assert sorted(k for k in probes if k.startswith("linear/label/")) == ["linear/label/1/s3", "linear/label/all/s3"]
     assert list(probes["knn_k"]) == ["1", "5"]
+    # the summary's kNN (k = 20: every one of the 10 votes) is paired with the random encoder's, every image
+    # voting too: a random run's gain over its own untrained encoder is 0 (it was "–", with a warning and a
+    # button to compute probes that could never fill it)
+    refs = RunArtifacts(store.get(rid)["run_dir"]).references()
+    assert list(refs["random-knn/label"]) == ["1", "5"]
+    assert refs["random-knn/label/every-image"] == store.get(rid)["summary"]["knn_accuracy"]
+    at = open_page("compare")
+    assert list(at.dataframe[0].value["kNN gain over random"]) == ["+0.000", "+0.000"]
     at = open_page("gallery")
     assert sum("too few images for these accuracies" in c.value for c in at.caption) == 2

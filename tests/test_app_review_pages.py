@@ -262,6 +262,7 @@ def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
     finished_run("simclr"), finished_run("rotation")
     at = open_page("compare")
     assert at.number_input(key="cmp_query").label == "Image # (0 to 1796)"
+    assert images(at)[0][0].startswith("query #9: 9")  # a clear example of its class (readouts.clear_example)
     at.number_input(key="cmp_query").set_value(5000).run()
     assert not at.exception
     assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."

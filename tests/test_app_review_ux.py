@@ -229,3 +229,14 @@ def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
     said = " ".join(w.value for w in at.warning)
     assert "20260101-000000-dead" in said and "deleted since" in said and a not in said
     assert "needs 2 finished runs" in " ".join(i.value for i in at.info)
+
+
+def test_zero_epochs_says_the_run_is_the_untrained_encoder():
+    """A new user typed 0 epochs and got a "simclr" run scoring exactly the untrained encoder's
+    kNN, with nothing said: the form says what 0 epochs gives, for every method but random."""
+    said = lambda at: " ".join(c.value for c in at.caption)  # noqa: E731
+    at = open_page("pretrain", epochs="0")
+    assert not at.exception and "0 epochs trains nothing: the run measures the untrained encoder" in said(at)
+    assert "listed as simclr" in said(at)
+    assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="1"))
+    assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="0", method="random"))

@@ -98,6 +98,17 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     assert charts.curves({"run": ([0, 1], [0.5, 0.6], None)}, "epoch").layout.yaxis.range is None
 
 
+def test_epochs_are_ticked_at_whole_numbers():
+    """A 2-epoch run's curves had ticks at 0.5 and 1.5, epochs no run has; whole-number x over
+    a short span is ticked at every whole number, and Plotly keeps its own ticks otherwise."""
+    from app import charts
+
+    assert charts.curves({"run": ([0, 1, 2], [0.5, 0.6, 0.7], None)}, "epoch").layout.xaxis.dtick == 1
+    assert charts.curves({"run": (list(range(31)), [0.5] * 31, None)}, "epoch").layout.xaxis.dtick is None
+    assert charts.curves({"run": ([0.5, 1.0], [3.9, 3.1], None)}, "epoch").layout.xaxis.dtick is None
+    assert charts.curves({"run": ([1, 5, 10], [0.4, 0.5, 0.6], None)}, "labels", log_x=True).layout.xaxis.dtick is None
+
+
 def test_every_chart_names_its_text_sizes_for_a_projector():
     """Streamlit's chart theme sets the ticks', legend's and titles' sizes itself (12 to 14 px), so a
     plain ``layout.font`` did nothing: each part is sized by name, at least 14 px."""
@@ -175,3 +186,25 @@ def test_charts_and_images_are_described_for_screen_readers():
             return "a.png"
 
     assert readouts.image_alt(Set(), 3, 0.5) == "pets image #3 (a.png), labelled cat, similarity 0.500 to the query"
+
+
+def test_a_query_opens_on_a_clear_example_of_its_class():
+    """Compare opened on digits' first test image, a 5 drawn like a 9, whose neighbours in every
+    run were 9s ("0 of 8 share the query's label"). It opens on the test image, of the first 20,
+    whose nearest training images in pixel space share its label most, found in chunks of the
+    training split as large sets need (the same answer in chunks of 100 as in one)."""
+    import numpy as np
+
+    from app.readouts import clear_example
+    from ssrl_core.data import load_dataset
+
+    ds = load_dataset("digits")
+    row = clear_example(ds)
+    assert row in ds.test_idx.numpy()[:20] and row == clear_example(ds, chunk=100)
+    x = ds.images.reshape(len(ds), -1).float().numpy()
+    train = ds.train_idx.numpy()
+    near = train[np.argsort(((x[train] - x[row]) ** 2).sum(1))[:8]]
+    first = int(ds.test_idx[0])
+    near_first = train[np.argsort(((x[train] - x[first]) ** 2).sum(1))[:8]]
+    labels = ds.labels.numpy()
+    assert (labels[near] == labels[row]).sum() == 8 > (labels[near_first] == labels[first]).sum()

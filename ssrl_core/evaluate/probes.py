@@ -25,6 +25,11 @@ from .linear import linear_probe_accuracy
 BUDGETS = (1, 5, 10, 50, 0)  # labelled images per class; 0 means every label
 KS = (1, 5, 20, 100)
 SEEDS = 3
+# reference-cache keys: the random encoder's kNN accuracy at each k of ``knn_curve``, and, on a
+# set with fewer labelled training images than the summary's k (``KNN_K``), its kNN accuracy
+# with every one of them voting: the number a run's summary gives there, which the curve leaves out
+RANDOM_KNN = "random-knn/label"
+RANDOM_KNN_EVERY_IMAGE = "random-knn/label/every-image"
 
 
 def budget_name(per_class: int) -> str:

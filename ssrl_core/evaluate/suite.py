@@ -37,7 +37,9 @@ from ..locks import exclusive, try_lock
 from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
+from ..data.imageset import KNN_K
 from .embed import embed
+from .knn import knn_accuracy
 from .finetune import STEPS, train_classifier
 from .linear import fit_linear_head
 from .invariance import SUBSET, fixed_subset, invariance_scores, mark_reliability, rotation_equivariance
@@ -332,17 +334,29 @@ def random_linear(trained, per_class: int, target: str = "label", seeds: int = p
 def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, float]:
     """kNN accuracy of the random encoder of the run's architecture and seed, {k: accuracy}
     for k in 1, 5, 20, 100: what a run's own ``knn_k`` is paired with, seed for seed, so a
-    kNN gain over random needs no separate baseline run. Labels only (kNN votes need classes)."""
+    kNN gain over random needs no separate baseline run. Labels only (kNN votes need classes).
+    On a set with fewer labelled training images than the summary's k, the curve stops below
+    it, and the run's summary kNN (every image voting) is paired with the same number for the
+    random encoder, cached beside it (``pr.RANDOM_KNN_EVERY_IMAGE``)."""
     ds = trained.dataset
     feats = features or _RandomFeatures(trained)
+    y = ds.labels.numpy()
 
     def compute() -> dict:
         f = feats()
-        y = ds.labels.numpy()
         tr, te = pr.labelled_split(ds, y)
         return pr.knn_curve(f[tr], y[tr], f[te], y[te], ds.num_classes)
 
-    return reference_cache(trained.config).get("random-knn/label", compute)
+    def every_image() -> float:
+        f = feats()
+        tr, te = pr.labelled_split(ds, y)
+        return knn_accuracy(f[tr], y[tr], f[te], y[te], ds.num_classes, k=KNN_K)
+
+    cache = reference_cache(trained.config)
+    curve = cache.get(pr.RANDOM_KNN, compute)
+    if str(KNN_K) not in curve:
+        cache.get(pr.RANDOM_KNN_EVERY_IMAGE, every_image)
+    return curve
 
 
 def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
