@@ -158,6 +158,10 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
             st.rerun()
         if note:
             st.caption(note.strip(" ()").capitalize() + ".")
+        seconds = services.run_seconds([lesson.runs[n].to_dict() for n in to_train])
+        if seconds is not None:  # only where runs like each of them finished here: nothing is guessed
+            st.caption(f":material/schedule: About {max(1, round(seconds / 60))} min of training and evaluation "
+                       "on this machine, one run after another, going by runs like these that finished here.")
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")
     else:
@@ -187,8 +191,13 @@ def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:
     kind, text = VERDICT_TEXT[verdict["verdict"]]
     st.subheader("Did the expected outcome appear?")
     st.markdown(f"**Expected:** {lesson.expected}")
-    getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
-                      f"checks passed). {text}")
+    if not any(v is not None for row in verdict["checks"] for v in row["numbers"].values()):
+        # nothing measured yet: "incomplete (0 of 4 checks passed)" read as a lesson that had run and failed
+        st.info(f"**Not run yet:** the {count(verdict['checks_total'], 'check')} below are judged as the lesson's "
+                "runs finish.", icon=":material/hourglass_empty:")
+    else:
+        getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
+                          f"checks passed). {text}")
     for row in verdict["checks"]:
         # a metric's ':' as an entity: Streamlit's Markdown reads ':color' in 'jitter.factor:color@2' as
         # a directive and drops it ('jitter.factor@2'); ':shape' and ':flip' survive only by chance

@@ -92,6 +92,15 @@ def loss_steps(run_id: str) -> list[dict]:
     return [by_step[k] for k in sorted(by_step) if k <= steps[-1]["step"]]
 
 
+def run_seconds(configs: list[dict]) -> float | None:
+    """Seconds the runs of ``configs`` take one after another, each from the newest finished run
+    like it here (``estimate.History.duration``: training per epoch, then its evaluation); None
+    when one of them has no such run (nothing is guessed)."""
+    history = estimate.History(store().list(status="done"), local_worker.device_type())
+    each = [history.duration(c) for c in configs]
+    return None if not each or None in each else float(sum(each))
+
+
 def wait_text(seconds: float | None) -> str:
     """'starts within a minute' / 'starts in about 7 min'; empty when unknown."""
     if seconds is None:

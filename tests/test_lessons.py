@@ -450,7 +450,10 @@ def test_lessons_page_lists_lessons_and_opens_one():
     at.radio(key="lesson_pick").set_value("collapse").run()
     assert at.header[0].value.startswith("Collapse")
     assert at.query_params["lesson"] in ("collapse", ["collapse"])  # the link opens this lesson
-    assert any("Verdict: incomplete" in i.value for i in at.info)  # nothing trained yet
+    # nothing trained yet: not "Verdict: incomplete (0 of 5 checks passed)", which read as a lesson run and failed
+    assert any(i.value.startswith("**Not run yet:** the 5 checks below") for i in at.info)
+    assert not any("Verdict" in i.value for i in at.info)
+    assert not any("on this machine" in c.value for c in at.caption)  # no run like its runs finished here: no guess
 
 
 def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypatch, finished_run):
@@ -476,6 +479,9 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     checks = " ".join(m.value for m in at.markdown)
     assert "SimCLR's kNN gain over random is above -1** — passed" in checks  # finished runs judged at once
     assert "far above chance** — waiting" in checks
+    # the run to train is like the finished random run (untrained, digits): its time is known from it
+    [took] = [c.value for c in at.caption if "of training and evaluation on this machine" in c.value]
+    assert took.startswith(":material/schedule: About 1 min")
     at.button(key="lesson_launch").click().run()
     assert not at.exception
     runs = RunStore().list()
