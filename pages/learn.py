@@ -27,10 +27,11 @@ st.markdown(
 datasets = [n for n in services.datasets() if check_files(n) is None]
 name = urlstate.selectbox("Pictures from", datasets, key="learn_dataset", param="dataset", default=datasets[0],
                           hide=urlstate.hidden("controls"))
-# the newest self-supervised run's features (not a baseline: an untrained encoder clusters poorly, and a
-# supervised one's features were made with the labels the caption says were not used)
-run = next((r for r in services.finished_runs(name) if r["method"] in METHODS
-            and METHODS[r["method"]].family != "baseline"), None)
+# the features of the self-supervised run with the best kNN accuracy, the newest on a tie (not a baseline: an
+# untrained encoder clusters poorly, and a supervised one's features were made with the labels the caption says
+# were not used; not simply the newest: a 1-epoch run's clusters made a poor picture of the idea)
+ssl = [r for r in services.finished_runs(name) if r["method"] in METHODS and METHODS[r["method"]].family != "baseline"]
+run = max(ssl, key=lambda r: (r["summary"] or {}).get("knn_accuracy") or 0.0, default=None)
 try:
     pics = services.learn_pictures(name, run["run_dir"] if run else None, services.home())
 except ValueError as e:
@@ -102,8 +103,8 @@ left, right = family(
     "(and, in SwAV, of equal size), not to match any human label.",
     [("the four families on one dataset", "four-families")], "deepcluster")
 n = f"{pics['clustered']:,}"
-left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n} images' features from the newest "
-              "self-supervised run, "
+left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n} images' features from the "
+              "self-supervised run with the best kNN accuracy here, "
               f"{services.run_label(run)}." if run else
               f"k-means (faiss, as DeepCluster) on the raw pixels of {n} images; with a finished self-supervised run "
               "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")

@@ -172,16 +172,26 @@ def test_a_lessons_panel_lists_its_own_runs_and_counts_the_others(monkeypatch):
     assert any("The lesson's run" in i.value and "was cancelled" in i.value for i in at.info)
 
 
-def test_learn_clusters_the_newest_self_supervised_run_not_a_baseline(finished_run):
+def test_learn_clusters_the_best_self_supervised_run_not_a_baseline(finished_run):
+    """The self-supervised run with the best kNN accuracy (the newest picked a 1-epoch run whose
+    clusters were a poor picture of the idea), never a baseline."""
+    from ssrl_core.runs.store import RunStore
+
     from .test_app import captions
 
     simclr = finished_run("simclr")
-    finished_run("random")  # newer, but an untrained encoder: not what the picture should show
+    rotation = finished_run("rotation")  # newer, and worse: its summary's kNN set below simclr's
+    store = RunStore()
+    best = store.get(simclr)["summary"]["knn_accuracy"]
+    with store._conn() as db:
+        summary = {**store.get(rotation)["summary"], "knn_accuracy": best - 0.1}
+        db.execute("UPDATE runs SET summary = ? WHERE id = ?", (json.dumps(summary), rotation))
+    finished_run("random")  # newer still, but an untrained encoder: not what the picture should show
     at = open_page("learn")
     text = captions(at)
-    assert "k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the newest " \
-           "self-supervised run, simclr · digits" in text and simclr in text
-    assert "random · digits" not in text
+    assert "k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the " \
+           "self-supervised run with the best kNN accuracy here, simclr · digits" in text and simclr in text
+    assert "random · digits" not in text and "rotation · digits" not in text
 
 
 def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):
