@@ -94,6 +94,10 @@ def group_anchors(coords: np.ndarray, values: np.ndarray, n_values: int,
     return anchors
 
 
+# how near (a share of the map's span) a group's name is to the selected image for the name to move up off its star
+NAME_CLEARANCE = 0.06
+
+
 def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
                   highlight: Sequence[int] = (), selected: int | None = None, title: str = "",
                   height: int = 560, landing: Sequence[tuple[int, float]] = (),
@@ -154,14 +158,14 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         fig.add_trace(go.Scattergl(
             x=coords[hl, 0], y=coords[hl, 1], mode="markers", name="neighbours", customdata=rows[hl],
             text=names[hl], hovertemplate="neighbour: row %{customdata}<br>%{text}<extra></extra>",
-            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#111")),
+            marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#111")),  # seen inside a dense group
         ))
     if selected is not None and selected in pos:
         i = pos[selected]
         fig.add_trace(go.Scattergl(
             x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected", customdata=[selected],
             text=[names[i]], hovertemplate="selected: row %{customdata}<br>%{text}<extra></extra>",
-            marker=dict(size=16, symbol="star", color="#ffd400", line=dict(width=1.5, color="#111")),
+            marker=dict(size=22, symbol="star", color="#ffd400", line=dict(width=2, color="#111")),  # over the group's name
         ))
     near = [(pos[int(r)], max(float(sim), 0.0)) for r, sim in landing if int(r) in pos]
     if near:
@@ -173,10 +177,15 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
             marker=dict(size=18, symbol="x", color="#e4007c", line=dict(width=1.5, color="#111")),
         ))
     if name_groups:
+        # a name is drawn over the points: one on the selected image's star, the centre of a group, moves up clear of it
+        star = coords[pos[selected]] if selected is not None and selected in pos else None
+        finite = coords[np.isfinite(coords).all(axis=1)]
+        span = float(np.ptp(finite, axis=0).max()) if len(finite) else 1.0
         for v, (x, y) in group_anchors(coords, values, len(value_names)).items():
+            on_star = star is not None and abs(x - star[0]) < NAME_CLEARANCE * span and abs(y - star[1]) < NAME_CLEARANCE * span
             fig.add_annotation(x=x, y=y, text=shown[v], showarrow=False, bgcolor="rgba(255,255,255,0.8)",
                                bordercolor=colour_of([v], value_names)[0], borderwidth=2, borderpad=2,
-                               font=dict(color="#111"))
+                               font=dict(color="#111"), yshift=28 if on_star else 0)
     fig.update_layout(
         title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"), dragmode="pan",

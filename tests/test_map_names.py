@@ -57,6 +57,19 @@ def test_the_app_s_map_writes_the_names_escaped_and_edged_in_their_colour():
     assert not embedding_map(coords, values, names, name_groups=False).layout.annotations
 
 
+def test_a_name_moves_up_off_the_selected_images_star():
+    """The selected image's star sat under its group's name box, at the group's centre, where a
+    clicked point often is: that name is drawn 28 px higher; the others stay where they are."""
+    coords, values = _islands()
+    anchors = group_anchors(coords, values, 2)
+    centre = int(np.argmin(((coords - np.asarray(anchors[1])) ** 2).sum(1)))  # the point nearest dog's name
+    notes = {a.text: a for a in embedding_map(coords, values, ["cat", "dog"], selected=centre).layout.annotations}
+    assert notes["dog"].yshift == 28 and notes["cat"].yshift == 0
+    far = int(np.argmax(((coords - np.asarray(anchors[1])) ** 2).sum(1) * (values == 0)))  # a cat on its small island, far from both names
+    notes = {a.text: a for a in embedding_map(coords, values, ["cat", "dog"], selected=far).layout.annotations}
+    assert notes["dog"].yshift == notes["cat"].yshift == 0
+
+
 def test_the_exported_png_writes_the_names_on_the_map_too():
     coords, values = _islands()
     size = 400
