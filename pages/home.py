@@ -31,8 +31,11 @@ with c1:
             st.session_state[services.LAUNCHED] = rid  # Pretrain says it was queued
             st.switch_page("../pages/pretrain.py")
 with c2:
-    st.caption("SimCLR pulls two augmented views of each image together and pushes other images "
-               "away. On a 2-core CPU the run takes about a minute; the map is ready soon after.")
+    took = services.run_seconds([cfg.to_dict()])  # from the newest run like it finished here, if any
+    st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "
+               + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
+                  f"On this machine a run like it took about {max(1, round(took / 60))} min, the map included "
+                  f"({round(took)} s)."))
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:

@@ -50,6 +50,19 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     assert len(RunStore().list()) == 1 and again.title[0].value == "Pretrain"
 
 
+def test_start_page_says_how_long_its_first_run_took_here():
+    """'About a minute' is a 2-core CPU's figure; once a run like the first one has finished on
+    this machine, the page says how long that one took (under a class's load it was 4 minutes)."""
+    from ssrl_core.config import RunConfig
+
+    assert "On a 2-core CPU the run takes about a minute" in captions(open_page())  # nothing finished here yet
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+    store.claim("w")
+    store.finish(rid, "done", summary={"epochs": 10, "train_seconds": 200.0, "total_seconds": 230.0})
+    assert "On this machine a run like it took about 4 min, the map included (230 s)." in captions(open_page())
+
+
 def test_data_page_shows_digits_and_explains_a_missing_dataset():
     at = open_page("data")
     assert [m.value for m in at.metric][:3] == ["1,797", "32×32×1", "10"]
