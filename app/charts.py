@@ -185,8 +185,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     angle = -90 if crowded else 0
     # a category no series has a value for (a colour op on grayscale images) has no bar to carry a label, crowded or
     # not: one "n/a" over its place says so
-    empty = [j for j in range(len(categories)) if all(vals[j] is None for vals in series.values())]
-    for j in empty:
+    empty = {j for j in range(len(categories)) if all(vals[j] is None for vals in series.values())}
+    for j in sorted(empty):
         fig.add_annotation(x=j, y=0, text="n/a", showarrow=False, yanchor="bottom", font=dict(size=FONT - 1))
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]

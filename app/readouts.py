@@ -206,16 +206,11 @@ def clear_example(ds, candidates: int = 20, k: int = 8, chunk: int = 1024) -> in
         return int(test[0])
     flat = lambda r: ds.images[r].reshape(len(r), -1).float().numpy()  # noqa: E731
     q = flat(rows)
-    best = np.full((len(rows), min(k, len(train))), np.inf, np.float32)  # each query's k smallest distances so far
-    nearest = np.zeros(best.shape, np.int64)
-    for i in range(0, len(train), chunk):  # a chunk of training images at a time: shapes' whole split is 390 MB
-        part = train[i : i + chunk]
-        x = flat(part)
-        d = (q ** 2).sum(1, keepdims=True) - 2 * q @ x.T + (x ** 2).sum(1)
-        both = np.concatenate([best, d], 1)
-        order = np.argsort(both, 1, kind="stable")[:, : best.shape[1]]
-        best = np.take_along_axis(both, order, 1)
-        nearest = np.take_along_axis(np.concatenate([nearest, np.broadcast_to(part, d.shape)], 1), order, 1)
+    # the distances ([queries, training images]) are small; the training images as floats are not (shapes': 390 MB),
+    # so they are read a chunk at a time
+    d = np.concatenate([(q ** 2).sum(1, keepdims=True) - 2 * q @ x.T + (x ** 2).sum(1)
+                        for x in (flat(train[i : i + chunk]) for i in range(0, len(train), chunk))], 1)
+    nearest = train[np.argsort(d, 1, kind="stable")[:, :k]]
     shared = (labels[nearest] == labels[rows][:, None]).sum(1)
     return int(rows[int(np.argmax(shared))])
 

@@ -178,11 +178,12 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         ))
     if name_groups:
         # a name is drawn over the points: one on the selected image's star, the centre of a group, moves up clear of it
-        star = coords[pos[selected]] if selected is not None and selected in pos else None
-        finite = coords[np.isfinite(coords).all(axis=1)]
-        span = float(np.ptp(finite, axis=0).max()) if len(finite) else 1.0
+        star, near = None, 0.0
+        if selected is not None and selected in pos:
+            star = coords[pos[selected]]
+            near = NAME_CLEARANCE * float(np.ptp(coords[np.isfinite(coords).all(axis=1)], axis=0).max())
         for v, (x, y) in group_anchors(coords, values, len(value_names)).items():
-            on_star = star is not None and abs(x - star[0]) < NAME_CLEARANCE * span and abs(y - star[1]) < NAME_CLEARANCE * span
+            on_star = star is not None and abs(x - star[0]) < near and abs(y - star[1]) < near
             fig.add_annotation(x=x, y=y, text=shown[v], showarrow=False, bgcolor="rgba(255,255,255,0.8)",
                                bordercolor=colour_of([v], value_names)[0], borderwidth=2, borderpad=2,
                                font=dict(color="#111"), yshift=28 if on_star else 0)

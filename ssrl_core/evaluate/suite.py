@@ -342,20 +342,15 @@ def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, fl
     feats = features or _RandomFeatures(trained)
     y = ds.labels.numpy()
 
-    def compute() -> dict:
-        f = feats()
+    def labelled() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        f = feats()  # (embedded once, on first use)
         tr, te = pr.labelled_split(ds, y)
-        return pr.knn_curve(f[tr], y[tr], f[te], y[te], ds.num_classes)
-
-    def every_image() -> float:
-        f = feats()
-        tr, te = pr.labelled_split(ds, y)
-        return knn_accuracy(f[tr], y[tr], f[te], y[te], ds.num_classes, k=KNN_K)
+        return f[tr], y[tr], f[te], y[te]
 
     cache = reference_cache(trained.config)
-    curve = cache.get(pr.RANDOM_KNN, compute)
+    curve = cache.get(pr.RANDOM_KNN, lambda: pr.knn_curve(*labelled(), ds.num_classes))
     if str(KNN_K) not in curve:
-        cache.get(pr.RANDOM_KNN_EVERY_IMAGE, every_image)
+        cache.get(pr.RANDOM_KNN_EVERY_IMAGE, lambda: knn_accuracy(*labelled(), ds.num_classes, k=KNN_K))
     return curve
 
 
