@@ -58,7 +58,8 @@ values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
 names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
             "PCA of the features; the UMAP is still being computed and replaces it when ready.")
-           + " Click a point to see its image and nearest neighbours.")
+           + " Click a point to see its image and nearest neighbours: a yellow star marks it on the map, black "
+             "rings its neighbours.")
 
 state_key, pick_key = f"explore_row_{run['id']}", f"explore_pick_{run['id']}"
 last = len(ds) - 1

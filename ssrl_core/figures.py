@@ -112,7 +112,9 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
 
     ``customdata`` of every point, in every trace, is its dataset row, so a selection event
     reads the row directly. ``highlight`` rows (neighbours) and the ``selected`` row are
-    drawn again on top, larger and outlined. ``landing``: an outside image's (row,
+    drawn again on top, larger and outlined, with no legend entries: the legend would gain a
+    row when an image is clicked and the map, its height fixed, shrink under the pointer (the
+    page's caption says what the marks are). ``landing``: an outside image's (row,
     similarity) neighbours; it is drawn as a cross at their similarity-weighted mean on the
     map (the layout cannot place a new point itself), with no row of its own.
     """
@@ -156,14 +158,14 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     hl = [pos[r] for r in highlight if r in pos]
     if hl:
         fig.add_trace(go.Scattergl(
-            x=coords[hl, 0], y=coords[hl, 1], mode="markers", name="neighbours", customdata=rows[hl],
+            x=coords[hl, 0], y=coords[hl, 1], mode="markers", name="neighbours", customdata=rows[hl], showlegend=False,
             text=names[hl], hovertemplate="neighbour: row %{customdata}<br>%{text}<extra></extra>",
             marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#111")),  # seen inside a dense group
         ))
     if selected is not None and selected in pos:
         i = pos[selected]
         fig.add_trace(go.Scattergl(
-            x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected", customdata=[selected],
+            x=[coords[i, 0]], y=[coords[i, 1]], mode="markers", name="selected", customdata=[selected], showlegend=False,
             text=[names[i]], hovertemplate="selected: row %{customdata}<br>%{text}<extra></extra>",
             marker=dict(size=22, symbol="star", color="#ffd400", line=dict(width=2, color="#111")),  # over the group's name
         ))
@@ -173,6 +175,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         at = (coords[[i for i, _ in near]] * w[:, None]).sum(0) / w.sum()
         fig.add_trace(go.Scattergl(
             x=[at[0]], y=[at[1]], mode="markers", name="your image (among its neighbours)", customdata=[None],
+            showlegend=False,
             hovertemplate="your image, placed among its nearest neighbours<extra></extra>",
             marker=dict(size=18, symbol="x", color="#e4007c", line=dict(width=1.5, color="#111")),
         ))

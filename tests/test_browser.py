@@ -139,8 +139,15 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     page.get_by_text("Nothing is training right now.").wait_for()  # the panel noticed the end by itself
 
     page.goto(app_url + "/explore")
+    page.wait_for_selector(".js-plotly-plot .legend")
+    plot_box = "() => document.querySelector('.js-plotly-plot .nsewdrag').getBoundingClientRect().toJSON()"
+    before = page.evaluate(plot_box)
     row = _click_map_point(page, 100)
     page.get_by_text(f"Image #{row}").wait_for()
+    # the marks had legend entries: the first click added a row to the legend and shrank the map under the pointer
+    time.sleep(1)  # plotly's layout after the rerun
+    after = page.evaluate(plot_box)
+    assert (after["width"], after["height"]) == (before["width"], before["height"]), (before, after)
     page.get_by_text("and its 8 nearest neighbours").wait_for()
     sims = page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$"))
     sims.nth(7).wait_for()
