@@ -83,14 +83,27 @@ def knn_k_curve(cache: dict, key: str = "knn_k") -> tuple[list[int], list[float]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+# what a run's summary says it trained with, where its stored config may say less: encoder
+# "auto" (cnn-small on a CPU), the augmentation preset's ops, an imported set's sized options
+RESOLVED_KEYS = ("encoder", "augment", "batch_size", "options")
+
+
+def trained_config(run: dict) -> dict:
+    """A run's config with its summary's resolved values over it, once it has one: a run
+    launched with encoder "auto" beside one launched with "cnn-small" trained the same network
+    on a CPU, and a comparison that read the stored configs warned that their encoders differ."""
+    summary = run.get("summary") or {}
+    return {**run["config"], **{k: summary[k] for k in RESOLVED_KEYS if summary.get(k) is not None}}
+
+
 def encoder_of(run: dict) -> str:
     """The encoder a run trained (its summary's, resolved), else its config's."""
-    return (run["summary"] or {}).get("encoder") or run["config"].get("encoder")
+    return trained_config(run).get("encoder")
 
 
 def augment_of(run: dict) -> str:
     """The augmentations a run trained with (its summary's, resolved), else its config's."""
-    return (run["summary"] or {}).get("augment") or run["config"].get("augment")
+    return trained_config(run).get("augment")
 
 
 def pairing(run: dict) -> tuple[str, int]:

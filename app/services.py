@@ -20,6 +20,8 @@ from ssrl_core.text import agree, count, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
+from . import readouts
+
 device.serve_pages_on_cpu()  # this process serves pages: it stays off the GPU the workers train on
 
 
@@ -240,9 +242,7 @@ def dataset_stamp(name: str) -> int:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _default_query(name: str, home_dir: str, stamp: int) -> int:
-    from .readouts import clear_example
-
-    return clear_example(_dataset(name, home_dir, stamp))
+    return readouts.clear_example(_dataset(name, home_dir, stamp))
 
 
 def default_query(name: str) -> int:
@@ -290,7 +290,7 @@ def run_label(run: dict) -> str:
     cfg = run["config"]
     knn = (run.get("summary") or {}).get("knn_accuracy")
     score = f" · kNN {knn:.3f}" if knn is not None else ""
-    enc = cfg.get("encoder", "auto")
+    enc = readouts.encoder_of(run) or "auto"  # a finished run's resolved one: "auto" was cnn-small on a CPU
     enc = "" if enc == "auto" else f" · {enc}"
     return f"{cfg['method']} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
 

@@ -243,7 +243,8 @@ def differences_warning(runs: list[dict]) -> None:
     """Above runs shown side by side (Compare, Evaluate): a warning naming what differs between
     them that a fair comparison needs equal (``readouts.mismatches``: dataset, seed, budget,
     encoder, learning rate, options), each value with its runs; nothing when they agree."""
-    diff = readouts.mismatches([r["config"] for r in runs], [f"{r['method']} ({r['id'][-4:]})" for r in runs])
+    diff = readouts.mismatches([readouts.trained_config(r) for r in runs],
+                               [f"{r['method']} ({r['id'][-4:]})" for r in runs])
     if diff:
         st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
                    "pretext task.", icon=":material/warning:")

@@ -45,6 +45,25 @@ def test_mismatches_name_what_makes_a_comparison_unfair():
     assert out == ["simclr options (defaults, temperature=0.1)"]  # byol's own options differ from simclr's by nature
 
 
+def test_runs_launched_with_auto_and_cnn_small_trained_the_same_encoder():
+    """The Pretrain page stores encoder "auto", a lesson "cnn-small": on a CPU both trained
+    cnn-small, and Compare warned that their encoders differed. What a finished run's summary
+    says it trained with is compared; a queued run's own setting, before that."""
+    cfg = {"dataset": "digits", "seed": 0, "epochs": 3, "batch_size": 32, "method": "rotation", "lr": 0.002,
+           "options": {}}
+    auto = {"config": {**cfg, "encoder": "auto"}, "summary": {"encoder": "cnn-small", "augment": "digits"}}
+    named = {"config": {**cfg, "encoder": "cnn-small", "method": "simclr"}, "summary": {"encoder": "cnn-small"}}
+    queued = {"config": {**cfg, "encoder": "auto"}, "summary": None}
+    assert readouts.trained_config(auto) == {**cfg, "encoder": "cnn-small", "augment": "digits"}
+    assert readouts.mismatches([readouts.trained_config(r) for r in (auto, named)]) == []
+    assert readouts.mismatches([readouts.trained_config(r) for r in (queued, named)]) == ["encoder (auto, cnn-small)"]
+    assert readouts.encoder_of(auto) == "cnn-small" and readouts.encoder_of(queued) == "auto"
+    from app import services  # pickers name the encoder a finished run trained, whichever way it was asked for
+
+    assert services.run_label({**auto, "id": "x"}) == "rotation · digits · cnn-small · 3 ep · x"
+    assert services.run_label({**queued, "id": "x"}) == "rotation · digits · 3 ep · x"
+
+
 def test_epoch_and_probe_series():
     recs = [{"epoch": 0, "epoch_knn": 0.8}, {"epoch": 1, "loss": 4.0, "epoch_knn": 0.85}]
     assert readouts.epoch_curve(recs, "epoch_knn") == ([0, 1], [0.8, 0.85])
@@ -73,6 +92,33 @@ def test_the_lessons_invariance_chart_labels_a_run_on_an_unreliable_scale():
     [fig] = [f for title, f in figures(lesson, data) if "invariance" in f.layout.yaxis.title.text]
     assert [t.name for t in fig.data] == ["jitter", "no-jitter · unreliable scale"]
     assert readouts.invariance_series({"a": data["jitter"].probes}, ["color_jitter"]) == {"a": [0.94]}
+
+
+def test_a_lessons_chart_of_numbers_names_them_in_words_with_room_for_their_labels():
+    """labels-are-expensive's bars were named 'simclr.supervised_scratch@1', turned and cut at
+    the bottom, on an axis called 'value', with the tallest bar's label cut at the top."""
+    from app.lessons import figures
+    from ssrl_core import lessons as L
+
+    lesson = L.load_by_name("labels-are-expensive")
+    point = lambda b, m: {"mean": m, "std": 0.02, "labels_per_class": int(b), "n_labels": 10 * int(b), "classes": 10}  # noqa: E731
+    refs = {f"random-linear/label/{b}/s3": point(b, m) for b, m in (("1", 0.37), ("10", 0.80))}
+    refs |= {f"supervised-scratch/label/{b}/s3/t200": point(b, m) for b, m in (("1", 0.54), ("10", 0.93))}
+    probes = {f"linear/label/{b}/s3": point(b, m) for b, m in (("1", 0.63), ("10", 0.94))}
+    data = {"simclr": L.RunData(summary={}, probes=probes, epochs=[], references=refs)}
+    [fig] = [f for title, f in figures(lesson, data) if title == "One and ten labels per class"]
+    bars = fig.data[0]
+    assert list(bars.x) == ["linear readout<br>1 label/class", "supervised from scratch<br>1 label/class",
+                            "random encoder's readout<br>1 label/class", "linear readout<br>10 labels/class",
+                            "supervised from scratch<br>10 labels/class", "random encoder's readout<br>10 labels/class"]
+    assert list(bars.y) == [0.63, 0.54, 0.37, 0.94, 0.93, 0.80] and fig.layout.yaxis.title.text == "accuracy"
+    low, high = fig.layout.yaxis.range
+    assert low == 0 and high >= 0.94 * 1.1  # room above 0.94 for its label
+    # a lesson of several runs names the run too; a number that is no accuracy is a "value"
+    collapse = L.load_by_name("canonical-view")
+    assert L.metric_label(collapse, "rotation-digits.epoch:rotation_acc@last") == "rotation-digits: rotation_acc, last epoch"
+    assert L.is_accuracy(collapse, "rotation-digits.rotation_equivariance")
+    assert not L.is_accuracy(collapse, "rotation-digits.effective_rank")
 
 
 def test_references_of_one_kind_are_told_apart_by_their_dashes():
