@@ -214,9 +214,24 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=list(y_range) if y_range else None), legend=BELOW,
+                      yaxis=dict(title=y_title, range=list(y_range) if y_range else _headroom(series, errors)),
+                      xaxis=dict(automargin=True), legend=BELOW,
                       uniformtext=dict(minsize=9, mode="hide") if crowded else None)
     return readable(fig)
+
+
+def _headroom(series: dict[str, Sequence[float | None]], errors) -> list[float] | None:
+    """A value axis with room above the tallest bar (and its whisker) for its label: Plotly's
+    own range ends at the bar's top, and the label written above it was cut off (a lesson's
+    0.94 at the chart's top edge). None (Plotly's range) when there is no value."""
+    tops = [v + abs(e or 0) if v >= 0 else v - abs(e or 0)
+            for i, vals in enumerate(series.values())
+            for v, e in zip(vals, list(errors[i]) if errors is not None else [None] * len(vals)) if v is not None]
+    if not tops:
+        return None
+    lo, hi = min(0.0, *tops), max(0.0, *tops)
+    pad = 0.12 * ((hi - lo) or 1.0)
+    return [lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0)]
 
 
 def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:

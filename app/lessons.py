@@ -38,7 +38,12 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         values = [L.metric_value(lesson, data, m) for m in chart.metrics]
         if all(v is None for v in values):
             return None
-        return charts.bars(list(chart.metrics), {"measured": values}, "value")
+        several = len({m.partition(".")[0] for m in chart.metrics}) > 1 or len(lesson.runs) > 1  # else no run named
+        # one line per part: six names side by side fit upright (in one line each, they were turned and cut)
+        names = [L.metric_label(lesson, m, with_run=several).replace(": ", "<br>").replace(", ", "<br>")
+                 for m in chart.metrics]
+        accuracy = all(L.is_accuracy(lesson, m) for m in chart.metrics)
+        return charts.bars(names, {"measured": values}, "accuracy" if accuracy else "value")
     if not names:
         return None
     if chart.kind == "accuracy":
@@ -187,8 +192,13 @@ def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
                                 shared=L.lesson_nickname(lesson))
 
 
-def verdict_panel(lesson: L.Lesson, verdict: dict) -> None:
+def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -> None:
     kind, text = VERDICT_TEXT[verdict["verdict"]]
+    if verdict["verdict"] == "incomplete" and set(lesson.runs) <= set(data) and L.missing_extras(lesson, data):
+        # every run finished, yet "waits for the runs (or probes) still missing": it waited for the button above
+        text = ("Not every number is in yet: the verdict waits for the supervised-from-scratch reference, " +
+                ("which is being computed." if L.extras_running(lesson) else
+                 "which *Compute the supervised-from-scratch reference* above computes."))
     st.subheader("Did the expected outcome appear?")
     st.markdown(f"**Expected:** {lesson.expected}")
     if not any(v is not None for row in verdict["checks"] for v in row["numbers"].values()):
@@ -224,7 +234,8 @@ def extras_panel(lesson: L.Lesson, planned: dict[str, dict], data: dict[str, L.R
         _poll()
         return
     budgets = ", ".join("all" if b == 0 else str(b) for b in lesson.supervised_scratch)
-    if st.button(f"Compute the supervised-from-scratch reference ({budgets} labels per class; minutes on a CPU)",
+    labels = "label" if budgets == "1" else "labels"
+    if st.button(f"Compute the supervised-from-scratch reference ({budgets} {labels} per class; minutes on a CPU)",
                  key="lesson_extras"):
         L.start_extras_job(lesson, {n: planned[n]["run"]["run_dir"] for n in missing})
         st.rerun()

@@ -51,7 +51,7 @@ ui.progress_panel(lesson, planned)
 
 data = L.store_data(planned)
 ui.extras_panel(lesson, planned, data)
-ui.verdict_panel(lesson, L.judge(lesson, data))
+ui.verdict_panel(lesson, L.judge(lesson, data), data)
 for i, (title, fig) in enumerate(ui.figures(lesson, data)):
     st.subheader(title)
     widgets.chart(fig, key=f"lesson_chart_{i}")

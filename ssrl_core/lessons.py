@@ -585,6 +585,47 @@ def _round(v: float | None) -> float | None:
 CHECK_STATE = {True: "passed", False: "failed", None: "waiting"}  # a verdict row's "passed", in words
 
 
+SUMMARY_NAMES = {"knn_accuracy": "kNN accuracy", "linear_accuracy": "linear readout, all labels",
+                 "embedding_std": "embedding std", "effective_rank": "effective rank", "final_loss": "final loss",
+                 "linear_1_per_class": "linear readout, 1 label/class", "train_seconds": "training seconds",
+                 "images_per_s": "images per second", "rotation_equivariance": "rotation read off the features"}
+
+
+def metric_label(lesson: Lesson, ref: str, with_run: bool = True) -> str:
+    """A chart's name for ``RUN.METRIC`` in words: 'simclr.supervised_scratch@1' is
+    'simclr: supervised from scratch, 1 label/class' (``with_run=False``: without 'simclr: ',
+    for a chart of one run's numbers). A lesson's bars were named by the raw references."""
+    run, kind, arg = lesson.parse_metric(ref)
+
+    def labels(n: str, unit: str = "class") -> str:
+        return "all labels" if n == "all" else f"{n} label{'' if n == '1' else 's'}/{unit}"
+
+    if kind in SUMMARY_NAMES:
+        what = SUMMARY_NAMES[kind]
+    elif kind in ("linear", "random_linear", "supervised_scratch"):
+        what = {"linear": "linear readout", "random_linear": "random encoder's readout",
+                "supervised_scratch": "supervised from scratch"}[kind] + f", {labels(arg)}"
+    elif kind in ("knn", "random_knn"):
+        what = ("kNN" if kind == "knn" else "random encoder's kNN") + f", k={arg}"
+    elif kind == "invariance":
+        what = f"invariance to {arg}"
+    elif kind == "factor":
+        factor, budget = arg.split("@")
+        what = f"{factor} probe, {labels(budget, 'value')}"
+    else:  # epoch
+        key, at = arg.split("@")
+        what = f"{key}, {'last epoch' if at == 'last' else f'epoch {at}'}"
+    return f"{run}: {what}" if with_run else what
+
+
+def is_accuracy(lesson: Lesson, ref: str) -> bool:
+    """Whether ``RUN.METRIC`` is an accuracy (a fraction of test images), for a chart's axis."""
+    _, kind, arg = lesson.parse_metric(ref)
+    return kind in ("knn_accuracy", "linear_accuracy", "linear_1_per_class", "rotation_equivariance", "linear",
+                    "random_linear", "supervised_scratch", "knn", "random_knn", "factor") or \
+        (kind == "epoch" and "acc" in arg.split("@")[0])
+
+
 def describe_check(row: dict) -> str:
     """One line: '0.933 > 0.919 + 0.01'; a side not measured yet is named instead of
     valued: 'simclr.knn_accuracy > random.knn_accuracy + 0.005'."""
