@@ -28,13 +28,18 @@ COLLAPSE_HELP = ("Collapse diagnostics, measured after every epoch. Effective ra
 
 
 def _param_range(name: str, op: str) -> tuple[float, float, float]:
-    """Slider bounds (lo, hi, step) for an op parameter."""
+    """Slider bounds (lo, hi, step) for an op parameter: only values ``parse_augment`` takes
+    (a crop's scale and a blur's sigma start a step above 0: at 0 the slider gave an error
+    instead of pictures)."""
+    if name.endswith("scale") and op == "crop":
+        return 0.05, 1.0, 0.05
     if name == "p" or name.endswith("scale") or name.endswith("area") or name == "threshold":
         return 0.0, 1.0, 0.05
     if name == "degrees":
         return 0.0, 180.0, 5.0
     if name.endswith("sigma") or name == "sigma":
-        return 0.0, 3.0, 0.05 if op == "blur" else 0.01
+        step = 0.05 if op == "blur" else 0.01
+        return (step if name.startswith(("min_", "max_")) else 0.0), 3.0, step
     if name == "hue":
         return 0.0, 0.5, 0.01
     if name.endswith("ratio"):
@@ -78,10 +83,19 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
             op = start.get(name) or OPS[name]()
             with st.expander(f"{name} strengths", expanded=False):
                 kwargs = {}
-                for pname, val in op.params().items():
+                params = op.params()
+                for pname, val in params.items():
+                    if pname.startswith("max_") and f"min_{pname[4:]}" in params:
+                        continue  # set with its min, below
                     lo, hi, step = _param_range(pname, name)
-                    lo, hi = min(lo, float(val)), max(hi, float(val))  # a link's valid value is kept, not clamped
-                    kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}")
+                    top = params.get(f"max_{pname[4:]}") if pname.startswith("min_") else None
+                    lo, hi = min(lo, float(val)), max(hi, float(val if top is None else top))  # a link's valid value is kept
+                    if top is None:
+                        kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}")
+                    else:  # one slider with two handles: the min cannot pass the max (two sliders let it, and erred)
+                        kwargs[pname], kwargs[f"max_{pname[4:]}"] = st.slider(
+                            f"{pname[4:]} (min, max)", lo, hi, (float(val), float(top)), step,
+                            key=f"{key}_{name}_{pname[4:]}_range")
             ops.append(OPS[name](**kwargs))
         spec = Pipeline(ops).spec() or "none"
         try:

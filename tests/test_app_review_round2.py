@@ -276,6 +276,20 @@ def test_an_augmentation_strength_from_a_link_is_kept_beyond_the_sliders_usual_r
     assert any(s.value == 270 for s in at.slider)
 
 
+def test_the_augment_sliders_give_only_strengths_that_make_pictures():
+    """A crop's min_scale slider went down to 0 and past its max_scale: each gave an error, twice,
+    and no pictures. One two-handled slider per min/max pair, from a step above 0 for a crop."""
+    at = open_page("augment", augment="crop(min_scale=0.3),flip")
+    scale = next(s for s in at.slider if s.label == "scale (min, max)")
+    assert scale.min == 0.05 and scale.max == 1.0 and tuple(scale.value) == (0.3, 1.0)
+    scale.set_value((0.05, 0.05)).run()
+    assert not at.error and not at.exception
+    assert at.query_params["augment"] in ("crop(min_scale=0.05,max_scale=0.05),flip",
+                                          ["crop(min_scale=0.05,max_scale=0.05),flip"])
+    ratio = next(s for s in at.slider if s.label == "ratio (min, max)")
+    assert ratio.min > 0 and ratio.value[0] <= ratio.value[1]
+
+
 def test_a_link_hiding_an_unknown_part_says_so():
     at = open_page("pretrain", hide="nav,bogus")
     assert any("Ignored `hide=bogus` from the link: it can hide nav, controls, advanced." in w.value for w in at.warning)
