@@ -40,6 +40,19 @@ def test_probability_zero_and_one():
     assert torch.equal(OPS["solarize"](p=0.0)(x, g), x)
 
 
+def test_erase_blanks_the_area_it_is_asked_for():
+    """A box taller or wider than the image was cut to it and lost area: erase(min_area=1,
+    max_area=1) left up to 45% of each image showing."""
+    x = _batch(3, n=64)
+    g = torch.Generator().manual_seed(0)
+    y = OPS["erase"](min_area=1.0, max_area=1.0, p=1.0)(x, g)
+    assert torch.equal(y.amax(dim=(1, 2, 3)), y.amin(dim=(1, 2, 3)))  # every image one gray: all of it erased
+    for area in (0.5, 0.8):  # the aspect ratios that overflow the image are common at these areas
+        y = OPS["erase"](min_area=area, max_area=area, p=1.0)(x, g)
+        erased = (y != x).any(1).float().mean(dim=(1, 2))  # share of the pixels blanked, per image
+        assert (erased - area).abs().max() < 0.08, (area, erased.min(), erased.max())
+
+
 def test_same_seed_same_views():
     p = parse_augment("simclr")
     x = _batch(3)

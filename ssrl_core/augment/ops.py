@@ -224,8 +224,11 @@ class Erase(Op):
         b, _, h, w = x.shape
         area = _rand(b, x, g, self.min_area, self.max_area)
         r = torch.exp(_rand(b, x, g, math.log(0.3), math.log(3.3)))
-        bh = torch.sqrt(area * r).clamp(max=1.0)
-        bw = torch.sqrt(area / r).clamp(max=1.0)
+        bh, bw = torch.sqrt(area * r), torch.sqrt(area / r)
+        # a box taller or wider than the image is cut to it and widened or heightened to keep its area: cut
+        # alone, erase(min_area=1, max_area=1) blanked a 0.55-wide strip where it asked for the whole image
+        tall, wide = bh > 1, bw > 1
+        bh, bw = torch.where(tall, 1.0, torch.where(wide, area, bh)), torch.where(wide, 1.0, torch.where(tall, area, bw))
         y0 = _rand(b, x, g) * (1 - bh)
         x0 = _rand(b, x, g) * (1 - bw)
         ys = (torch.arange(h, device=x.device, dtype=torch.float32) + 0.5) / h
