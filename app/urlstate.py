@@ -158,7 +158,9 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
                    f"{code(short(shown(e.value)))}.", icon=":material/link_off:")
         return e.value
     except ValueError as e:
-        instead = "." if default is None or default == [] else f"; using {code(short(shown(default)))} instead."
+        instead = ("." if default is None or default == [] else
+                   "; using the defaults instead." if default == {} else  # no option changed ('using {}' said Python)
+                   f"; using {code(short(shown(default)))} instead.")
         st.warning(f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}){instead}",
                    icon=":material/link_off:")
         return default

@@ -742,6 +742,16 @@ def probe_jobs_refused() -> None:
         st.warning(note, icon=":material/hourglass_disabled:")
 
 
+def dataset_error(error: str, where=st) -> None:
+    """A dataset that cannot be loaded (``services.dataset``'s message): its first line in an
+    error box, the lines after it (a missing set's files, one per line, and where to get them)
+    as they are written. In one box, Markdown ran the files together into one paragraph."""
+    first, _, rest = str(error).partition("\n")
+    where.error(md(first), icon=":material/folder_off:")
+    if rest.strip():
+        where.text(rest)
+
+
 def fresh_runs(runs: list[dict]) -> list[dict]:
     """``runs`` less those whose dataset was re-imported since they trained (``services.dataset_mismatch``)
     or cannot be loaded (deleted), each of those said in a warning: what may be given to a probe job."""

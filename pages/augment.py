@@ -28,7 +28,7 @@ with c1:
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
 ds, error = services.dataset(name)
 if error:
-    c2.error(error)
+    widgets.dataset_error(error, c2)
     st.stop()
 if bad_spec:
     c2.error(bad_spec)

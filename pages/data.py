@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from app import readouts, services, urlstate
+from app import readouts, services, urlstate, widgets
 from app.images import grid
 from app.text import count, md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
@@ -130,7 +130,7 @@ name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="
                          format_func=lambda n: f"{n} — {all_data[n]}")
 ds, error = services.dataset(name)
 if error:
-    st.error(error)
+    widgets.dataset_error(error)
     st.stop()
 
 info = ds.describe()

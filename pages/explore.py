@@ -21,7 +21,7 @@ with top[0]:
 art = services.artifacts(run["run_dir"])
 ds, error = services.dataset(run["dataset"])
 if error:
-    st.error(error)
+    widgets.dataset_error(error)
     st.stop()
 summary = run["summary"] or art.metrics  # while the UMAP is computed, the accuracies are already written
 top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",

@@ -28,7 +28,7 @@ if not picked:
     st.stop()
 ds, error = services.dataset(dataset)
 if error:
-    st.error(error)
+    widgets.dataset_error(error)
     st.stop()
 st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 

@@ -41,7 +41,7 @@ with left:
     else:
         ds, data_error = services.dataset(dataset)  # from the disk, once per server
         if data_error:
-            st.error(data_error)
+            widgets.dataset_error(data_error)
     shape = (ds.channels, ds.num_classes, int(ds.is_train.sum())) if ds is not None else None
     method_names = [n for fam in families.values() for n in fam]
     refused: dict[str, str] = {}

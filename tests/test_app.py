@@ -71,7 +71,7 @@ def test_data_page_shows_digits_and_explains_a_missing_dataset():
     assert all(c.endswith(" 3") for c in images(at)[0])
     at.selectbox(key="data_dataset").select("cifar10").run()
     assert not at.exception
-    msg = at.error[0].value
+    msg = at.error[0].value + "\n" + at.get("text")[0].value  # the files, a line each, under the error
     assert "cifar" in msg and "data_batch_1" in msg  # says which files go where
 
 
@@ -256,7 +256,7 @@ def test_a_link_carries_method_options_into_the_form_and_the_run(monkeypatch):
     # a bad value is ignored with a message naming it, the run starts at the defaults
     at = open_page("pretrain", method="simclr", options="temperature=-1")
     assert any("Ignored `options=temperature=-1`" in w.value and "temperature must be greater than 0" in w.value
-               for w in at.warning)
+               and w.value.endswith("using the defaults instead.") for w in at.warning)  # not "using `{}`"
     assert at.number_input(key="pt_opt_simclr_temperature").value == 0.5 and qp(at, "options") is None
     # another method chosen: the link's options were the old method's, so they go
     at = open_page("pretrain", method="simclr", options="temperature=0.2")

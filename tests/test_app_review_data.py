@@ -87,6 +87,17 @@ def test_a_failed_download_is_short_and_not_repeated(tmp_path, slow_dns, monkeyp
     assert len(slow_dns) > tried
 
 
+def test_a_page_shows_a_missing_sets_files_one_per_line(slow_dns):
+    """Augment (and Data, Explore, Invariance, Compare) gave the whole message to one error box,
+    whose Markdown ran the file list into one paragraph ('data_batch_1 <- missing data_batch_2 ...')."""
+    at = open_page("augment", dataset="cifar10")
+    [error] = [e.value for e in at.error]
+    assert "CIFAR-10 is not in the data folder" in error and "data_batch" not in error  # its first line alone
+    [files] = [t.value for t in at.get("text")]
+    lines = files.splitlines()
+    assert "  data_batch_1   <- missing" in lines and "  data_batch_2   <- missing" in lines  # a line each
+
+
 def test_a_silent_network_fails_within_the_probe_timeout(tmp_path, monkeypatch):
     """Lookups that never answer (no resolver reachable): the probe gives up after
     PROBE_TIMEOUT_S instead of waiting out every socket timeout of every mirror."""
@@ -302,11 +313,12 @@ def test_data_page_tries_a_missing_set_once_not_on_every_rerun(slow_dns):
     at = open_page("data")
     at.selectbox(key="data_dataset").select("mnist").run()
     tried = len(slow_dns)
+    said = lambda: at.error[0].value + "\n" + " ".join(t.value for t in at.get("text"))  # noqa: E731  the files below it
     assert tried >= 1 and "downloading it failed" in at.error[0].value
-    assert "RuntimeError" not in at.error[0].value and "train-images-idx3-ubyte" in at.error[0].value
+    assert "RuntimeError" not in said() and "train-images-idx3-ubyte" in said()
     at.run()
     at.run()  # every click reruns the page: no new attempt, the same advice
-    assert len(slow_dns) == tried and "mnist/MNIST/raw" in at.error[0].value
+    assert len(slow_dns) == tried and "mnist/MNIST/raw" in said()
 
 
 def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_path):
