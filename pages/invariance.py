@@ -6,6 +6,7 @@ import torch
 
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
+from ssrl_core.text import agree, listing
 from ssrl_core.augment import OPS
 from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
 
@@ -66,13 +67,16 @@ for i, note in notes.items():
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
 if note := readouts.unreliable_references(untrained, explained=bool(notes)):
     st.caption(f":material/straighten: {note}")
+# the ops no series has a value for, named: "colour ops on grayscale data" was said where colour jitter had bars
+skipped = [op for j, op in enumerate(ops) if all(vals[j] is None for vals in series.values())]
+not_applicable = (f" n/a: {listing(skipped)} {agree(len(skipped), 'changes', 'change')} nothing on these images"
+                  + (" (they have no colour)" if ds.channels == 1 else "") + "." if skipped else "")
 st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
            "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
            "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. Compare "
            "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
            "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs the other bars "
-           "give theirs when hovered). n/a: the op changes "
-           "nothing on these images (colour ops on grayscale data). The whiskers are ± one standard error over the "
+           f"give theirs when hovered).{not_applicable} The whiskers are ± one standard error over the "
            f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
 
 rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}

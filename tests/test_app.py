@@ -493,6 +493,8 @@ def test_invariance_measures_an_old_run_in_the_background(finished_run):
     assert ops["x"][:3] == ["crop", "flip", "color_jitter"]
     scores = dict(zip(ops["x"], ops["y"]))
     assert scores["grayscale"] is None  # digits has no colour: n/a
+    # and the caption names it alone: "colour ops on grayscale data" was said beside colour jitter's bars
+    assert any("n/a: grayscale changes nothing on these images (they have no colour)." in c.value for c in at.caption)
     assert -1.5 < scores["crop"] < 1.0 and scores["noise"] > 0
     # beside it, in gray, the untrained encoder of the same seed: what the architecture ignores before training
     assert untrained["name"].startswith("random encoder (seed 0) · untrained") and untrained["marker"]["color"] == "#8c8c8c"
