@@ -177,8 +177,13 @@ with evo_col:
         widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True,
                                            name_groups=name_groups),
                         key=f"evo_{run['id']}_{epoch}")
-        st.caption(f"UMAP of {len(snap_rows):,} fixed images after each epoch; each epoch's map starts from the "
-                   "previous one, so points move rather than jump. Slide to watch the groups form.")
+        n_train = int(ds.is_train.numpy()[snap_rows].sum())
+        # a student read the last frame, laid out unlike the map above, as another result
+        st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({n_train:,} training and "
+                   f"{len(snap_rows) - n_train:,} test images, the subset the per-epoch kNN accuracy uses); each "
+                   "epoch's map starts from the previous one, so points move rather than jump. Slide to watch the "
+                   f"groups form. Its last frame maps the same features as the map above, for these images, not all "
+                   f"{len(ds):,}: UMAP lays them out anew, so compare which groups form, not where they sit.")
     else:
         st.caption("The frames of the map after each epoch are laid out after the run's probes: they appear here "
                    "when it is done." if run["status"] == "running" else

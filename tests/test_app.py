@@ -624,6 +624,9 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert slider.options == ["0", "1"] and slider.value == 1
     slider.set_value(0).run()
     assert not at.exception
+    # which images the frames show, and why the last one is laid out unlike the map above
+    assert any("UMAP of the same 1,383 images after each epoch (1,024 training and 359 test images" in c.value
+               and "not all 1,797" in c.value for c in at.caption)
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
     assert not at.error
     got = [c for row in images(at) for c in row]
