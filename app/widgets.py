@@ -394,7 +394,9 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                     continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
                 current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
-                st.progress(min(max(progress, 0.0), 1.0), text=f"epoch {current}/{r['epochs']} · {progress:.0%}")
+                # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
+                st.progress(min(max(progress, 0.0), 1.0),
+                            text=f"epoch {current}/{r['epochs']} · {progress:.0%} of the training done")
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)
