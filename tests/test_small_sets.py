@@ -69,6 +69,10 @@ def test_simclr_warns_of_few_negatives_at_a_small_batch_cut_to_the_set():
     assert check_data("simclr", {}, 128, 16) == []
     [warning] = check_data("simclr", {}, 10, 128)  # the loop takes the 10 images there are
     assert warning.startswith("simclr at batch 10 ") and "raise the batch" not in warning  # none to raise it to
+    # and why the form's default is that small, where it warns of its own default (48 images: batch 8)
+    assert warning.endswith("This set's 10 training images are too few for batch 16 (under 4 steps an epoch): that "
+                            "is why its default batch is smaller.")
+    assert "too few for batch" not in check_data("simclr", {}, 128, 8)[0]
 
 
 SIZED = [name for name, cls in METHODS.items() if cls.sized_defaults(100, 16)]  # every method that scales one

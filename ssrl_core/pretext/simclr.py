@@ -55,7 +55,11 @@ class SimCLR(PretextMethod):
                 f"batch: NT-Xent picks the positive out of {2 * batch - 1} candidates, an easy task that teaches "
                 "little, and the paper's accuracy falls steadily as the batch shrinks (its Fig. 9, 8,192 down to "
                 f"256; digits trains well at 32). To have more, {raise_it}use moco, whose queue of past keys gives "
-                "negatives that do not depend on the batch."]
+                "negatives that do not depend on the batch."
+                # said beside the form's default batch for a tiny set, which read as the page contradicting itself
+                + ("" if n_train >= 4 * MIN_BATCH else
+                   f" This set's {n_train} training images are too few for batch {MIN_BATCH} (under 4 steps an "
+                   "epoch): that is why its default batch is smaller.")]
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
