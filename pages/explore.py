@@ -53,7 +53,8 @@ with c1:
     name_groups = urlstate.toggle("Names on the map", key="explore_names", param="names", default=True,
                                   hide=not controls,
                                   help="Writes each group's name where most of its points are, so the map reads without "
-                                       "telling colours apart. Turn it off to let a class guess what the groups are first.")
+                                       "telling colours apart; a group mixed with others there gets no name. Turn it "
+                                       "off to let a class guess what the groups are first.")
 values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
 names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else

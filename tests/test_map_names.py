@@ -40,10 +40,24 @@ def test_which_groups_get_a_name():
     with_nan = coords.copy()
     with_nan[values == 1] = np.nan  # points with no place on the map have no name either
     assert group_anchors(with_nan, values, 2) == {}
-    many = np.arange(len(coords)) % (MAX_NAMED + 1)
-    assert group_anchors(coords, many, MAX_NAMED + 1) == {}  # more names than that would cover the points
-    assert len(group_anchors(coords, many % MAX_NAMED, MAX_NAMED)) == MAX_NAMED
+    row = np.array([[10.0 * (i // 4), 0.1 * (i % 4)] for i in range(4 * (MAX_NAMED + 1))])  # islands of 4 in a row
+    many = np.arange(len(row)) // 4
+    assert group_anchors(row, many, MAX_NAMED + 1) == {}  # more names than that would cover the points
+    assert len(group_anchors(row[:4 * MAX_NAMED], many[:4 * MAX_NAMED], MAX_NAMED)) == MAX_NAMED
     assert group_anchors(np.zeros((0, 2)), np.zeros(0, int), 3) == {}
+
+
+def test_a_group_mixed_with_others_where_it_is_thickest_gets_no_name():
+    """A new user saw 'squares' and 'circles' each written on a cluster holding both alike (kNN
+    0.58), which read as the encoder having told them apart."""
+    rng = np.random.default_rng(0)
+    mixed = np.concatenate([rng.normal((0, 0), 1, (40, 2)), rng.normal((30, 0), 1, (40, 2))])
+    alike = np.tile([0, 1], 40)  # both clusters half squares, half circles
+    assert group_anchors(mixed, alike, 2) == {}
+    apart = np.repeat([0, 1], 40)  # one cluster each
+    assert set(group_anchors(mixed, apart, 2)) == {0, 1}
+    third = np.where(np.arange(80) % 2 == 0, apart, 2)  # half of each cluster is a third group's
+    assert group_anchors(mixed, third, 3) == {}  # 50% of each core: no name clears MIN_SHARE
 
 
 def test_the_app_s_map_writes_the_names_escaped_and_edged_in_their_colour():
@@ -94,5 +108,7 @@ def test_explore_names_the_groups_unless_the_link_says_names_off(finished_run):
         assert not json.loads(chart.proto.spec)["layout"].get("annotations")
     at.toggle(key="explore_names").set_value(True).run()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert {a["text"] for a in spec["layout"]["annotations"]} == {str(d) for d in range(10)}
+    named = {a["text"] for a in spec["layout"]["annotations"]}
+    # after 1 epoch a digit or two may sit among others where it is thickest, and go unnamed (MIN_SHARE)
+    assert named <= {str(d) for d in range(10)} and len(named) >= 7, named
     assert "names" not in at.query_params  # on is the default, which a link leaves out
