@@ -17,6 +17,7 @@ from ssrl_core.runs.store import NICKNAME_MAX, in_line
 
 from . import charts, readouts, services, urlstate
 from .text import agree, count, md, one_line
+from ssrl_core.text import listing
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -74,7 +75,12 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
         spec = choice
         ops = parse_augment(spec).ops
     else:
+        linked_ops = [o.name for o in parse_augment(initial).ops]
         start = {o.name: o for o in parse_augment(initial).ops}
+        if len(start) < len(linked_ops):  # the boxes hold each op once: a link's repeat was dropped without a word
+            again = listing(list(dict.fromkeys(n for n in linked_ops if linked_ops.count(n) > 1)))
+            st.warning(f"The link's augmentations repeat {md(again)}; this picker holds each op once, so each is "
+                       "applied once (the CLI's `--augment` can repeat an op).", icon=":material/link_off:")
         # chips are the op names alone: in a narrow column 'op: description' was cut after a few words
         names = st.multiselect("Ops, applied in order", list(OPS), default=list(start), key=f"{key}_ops",
                                help="  \n".join(f"**{n}**: {OPS[n].description}" for n in OPS))

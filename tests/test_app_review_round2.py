@@ -290,6 +290,13 @@ def test_the_augment_sliders_give_only_strengths_that_make_pictures():
     assert ratio.min > 0 and ratio.value[0] <= ratio.value[1]
 
 
+def test_a_link_repeating_an_op_says_the_picker_applies_it_once():
+    at = open_page("augment", augment="crop,crop(min_scale=0.5),flip")
+    assert any("The link's augmentations repeat crop; this picker holds each op once" in w.value for w in at.warning)
+    assert at.query_params["augment"] in ("crop(min_scale=0.5),flip", ["crop(min_scale=0.5),flip"])
+    assert not open_page("augment", augment="crop,flip").warning
+
+
 def test_a_link_hiding_an_unknown_part_says_so():
     at = open_page("pretrain", hide="nav,bogus")
     assert any("Ignored `hide=bogus` from the link: it can hide nav, controls, advanced." in w.value for w in at.warning)
