@@ -38,9 +38,9 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         values = [L.metric_value(lesson, data, m) for m in chart.metrics]
         if all(v is None for v in values):
             return None
-        several = len({m.partition(".")[0] for m in chart.metrics}) > 1 or len(lesson.runs) > 1  # else no run named
-        # one line per part: six names side by side fit upright (in one line each, they were turned and cut)
-        names = [L.metric_label(lesson, m, with_run=several).replace(": ", "<br>").replace(", ", "<br>")
+        # one line per part: six names side by side fit upright (in one line each, they were turned and cut);
+        # a lesson of one run names it nowhere
+        names = [L.metric_label(lesson, m, with_run=len(lesson.runs) > 1).replace(": ", "<br>").replace(", ", "<br>")
                  for m in chart.metrics]
         accuracy = all(L.is_accuracy(lesson, m) for m in chart.metrics)
         return charts.bars(names, {"measured": values}, "accuracy" if accuracy else "value")

@@ -16,8 +16,7 @@ from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import NICKNAME_MAX, in_line
 
 from . import charts, readouts, services, urlstate
-from .text import agree, count, md, one_line
-from ssrl_core.text import listing
+from .text import agree, count, listing, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -75,10 +74,11 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
         spec = choice
         ops = parse_augment(spec).ops
     else:
-        linked_ops = [o.name for o in parse_augment(initial).ops]
-        start = {o.name: o for o in parse_augment(initial).ops}
+        linked_ops = parse_augment(initial).ops
+        start = {o.name: o for o in linked_ops}
         if len(start) < len(linked_ops):  # the boxes hold each op once: a link's repeat was dropped without a word
-            again = listing(list(dict.fromkeys(n for n in linked_ops if linked_ops.count(n) > 1)))
+            named = [o.name for o in linked_ops]
+            again = listing(list(dict.fromkeys(n for n in named if named.count(n) > 1)))
             st.warning(f"The link's augmentations repeat {md(again)}; this picker holds each op once, so each is "
                        "applied once (the CLI's `--augment` can repeat an op).", icon=":material/link_off:")
         # chips are the op names alone: in a narrow column 'op: description' was cut after a few words

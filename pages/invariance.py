@@ -6,7 +6,7 @@ import torch
 
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
-from ssrl_core.text import agree, listing
+from app.text import agree, listing
 from ssrl_core.augment import OPS
 from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
 
