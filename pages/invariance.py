@@ -6,7 +6,7 @@ import torch
 
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
-from app.text import agree, listing
+from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
 
@@ -80,12 +80,12 @@ st.caption("How to read it: a bar for an op the run trained with stands for the 
            f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
 
 rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}
-cols = st.columns(max(1, len(rot)))
-for col, (n, v) in zip(cols, rot.items()):
-    col.metric(f"rotation predictable · {n}", "–" if v is None else f"{v:.2f}",
-               help="Accuracy of a linear probe that predicts whether an image was rotated by 0, 90, 180 or 270 "
-                    "degrees from its features (chance 0.25). High: the features keep the orientation "
-                    "(equivariant); near 0.25: they ignore it (invariant).")
+# a line per run: as metrics side by side, "rotation predictable · random encoder (seed 0) · …" was cut
+st.subheader("Can the rotation of an input be read off its features?")
+st.markdown("\n".join(f"- **{'–' if v is None else f'{v:.2f}'}** {md(n)}" for n, v in rot.items()))
+st.caption("Rotation predictable: the accuracy of a linear probe that predicts whether an image was rotated by 0, 90, "
+           "180 or 270 degrees from its features (chance 0.25). High: the features keep the orientation "
+           "(equivariant); near 0.25: they ignore it (invariant).")
 
 if ds.discrete_factors():
     st.header("What the features keep: one probe per ground-truth factor")

@@ -188,7 +188,10 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     name = f"simclr ({rid[-4:]}) · aug: crop,flip,color_jitter"
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"] for t in ops["data"]] == [name, "random encoder (seed 0) · untrained"]  # and its gray bars
-    assert at.metric[0].label == f"rotation predictable · {name}"
+    from app.text import md
+
+    [rotation] = [m.value for m in at.markdown if m.value.startswith("- **")]
+    assert rotation.splitlines()[0].endswith(f"** {md(name)}")
 
 
 def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):

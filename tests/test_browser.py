@@ -211,10 +211,11 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.goto(app_url + "/invariance")
     page.get_by_role("heading", name="Invariance per augmentation op").wait_for()
     page.get_by_text("What each op does").wait_for()
-    page.get_by_text(re.compile(r"rotation predictable")).first.wait_for()
-    # the two runs picked by default, and the untrained encoder of their seed (Evaluate's click computed it)
-    assert page.get_by_text(re.compile(r"rotation predictable · ")).count() == 3
-    assert page.get_by_text(re.compile(r"rotation predictable · random encoder \(seed 0\) · untrained")).count() == 1
+    page.get_by_role("heading", name="Can the rotation of an input be read off its features?").wait_for()
+    # the two runs picked by default, and the untrained encoder of their seed (Evaluate's click computed it), a line each
+    lines = page.locator("li").filter(has_text=re.compile(r"^\d\.\d\d "))
+    assert lines.count() == 3, lines.all_inner_texts()
+    assert lines.filter(has_text="random encoder (seed 0) · untrained").count() == 1
     assert page.get_by_text(re.compile(r"finished before invariance")).count() == 0
     _outline_is_sound(page, "Invariance")
 
