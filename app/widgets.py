@@ -550,9 +550,9 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
         why = r["error"] or "no reason was recorded"
         whose = "Your run" if mine else "The lesson's run"
         if done_here:
-            knn = (r["summary"] or {}).get("knn_accuracy")
-            text.success(f"Your run **{services.run_label(r)}** finished" + (f": kNN {knn:.3f}" if knn is not None
-                         else "") + ". Its map and neighbours are on Explore.", icon=":material/check_circle:")
+            # the run's name carries its kNN accuracy: said again after it, it read twice
+            text.success(f"Your run **{services.run_label(r)}** finished. Its map and neighbours are on Explore.",
+                         icon=":material/check_circle:")
             text.page_link("../pages/explore.py", label="Open it in Explore", icon=":material/scatter_plot:",
                            query_params={"run": r["id"], **urlstate.carried()})
         elif r["status"] == "failed":
@@ -664,7 +664,9 @@ def run_actions(runs: list[dict]) -> None:
             resume_button(run, middle, key="pt_again_resume")
         elif resumable(run):
             middle.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
-                           "(`python -m ssrl_core resume` can).")
+                           "(`python -m ssrl_core resume` can)." + (
+                               f" If that was you in another session, type **{md(run['nickname'])}** in the sidebar's "
+                               "nickname box (a link with `?who=` keeps it)." if run["nickname"] else ""))
         if run["status"] not in services.ACTIVE:
             delete_popover(run, right, mine=run["nickname"] == me)
 

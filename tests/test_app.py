@@ -154,6 +154,8 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
     # someone else's cancelled run: its owner resumes it, not this session
     at.selectbox(key="pt_again_pick").select(theirs).run()
     assert not [b for b in at.button if b.key == "pt_again_resume"] and "Only bo can resume it" in captions(at)
+    # a student back in a new session (a new guest name) is told how to be bo again
+    assert "If that was you in another session, type **bo** in the sidebar's nickname box" in captions(at)
     # and deletes it only through a pop-over that says whose it is
     assert any("This is **bo**'s run, not yours" in m.value for m in at.markdown)
     at.button(key=f"delete_{theirs}").click().run()
