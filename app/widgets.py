@@ -417,8 +417,10 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                         c3.metric("ETA (evaluation)", _fmt_eta(left),
                                   help="From the newest finished run on this dataset: how long its evaluation took.")
                     else:
-                        c3.metric(f"{r['phase']}: so far", _fmt_eta(since),
-                                  help="Time in this evaluation step. No run on this dataset has finished here yet, "
+                        # the step is named in the card's header: as this label ("probes: random reference: so
+                        # far") it was cut to "probes: rando…"
+                        c3.metric("this step so far", _fmt_eta(since),
+                                  help=f"Time in this evaluation step ({r['phase']}). No run on this dataset has finished here yet, "
                                        "so there is nothing to estimate what is left from; on a large set (CIFAR-10) "
                                        "the embedding, map and probes take minutes on a CPU.")
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",

@@ -149,7 +149,7 @@ def test_a_first_run_on_a_dataset_shows_the_time_in_its_evaluation_step():
     _evaluating_run()  # nothing on digits has finished here: no estimate, but the step's time so far
     at = open_page("pretrain")
     metrics = {m.label: m.value for m in at.metric}
-    assert "embedding: so far" in metrics and metrics["embedding: so far"].startswith("0:"), metrics
+    assert "this step so far" in metrics and metrics["this step so far"].startswith("0:"), metrics
 
 
 def test_a_run_its_worker_is_starting_shows_no_evaluation_step():
