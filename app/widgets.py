@@ -423,8 +423,11 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                                   help=f"Time in this evaluation step ({r['phase']}). No run on this dataset has finished here yet, "
                                        "so there is nothing to estimate what is left from; on a large set (CIFAR-10) "
                                        "the embedding, map and probes take minutes on a CPU.")
+                # not the number Evaluate shows: a new user saw 8.3 here and 10.5 there, and nothing said why
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
-                          help=COLLAPSE_HELP)
+                          help=COLLAPSE_HELP + " Here: after the last finished epoch, on a fixed subset of up to 512 "
+                          "training images; Evaluate and Gallery give the finished run's, over all its images, which "
+                          "differs.")
                 steps = services.loss_steps(r["id"])
                 if len(steps) >= 2:
                     chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),
