@@ -4,7 +4,7 @@ supervised training from scratch), kNN accuracy as k varies, accuracy over pretr
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import count
+from app.text import agree, count, listing, md
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import BUDGETS, SEEDS
@@ -74,6 +74,12 @@ widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embed
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
                       **{"kNN gain over random": st.column_config.TextColumn(
                           alignment="right", help=readouts.GAIN_HELP + f" (the button above computes it: {readouts.probe_cost(picked)}).")})
+below = [row["run"] for row in rows if str(row.get("kNN gain over random", "")).startswith("-")]
+if below:  # a student saw BYOL and rotation under the untrained network with nothing saying so
+    st.caption(f":material/trending_down: {md(listing(below))} {agree(len(below), 'scores', 'score')} below the "
+               "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "
+               "Short runs do this (SimSiam, BYOL and SwAV start slowly on digits and pass it with more epochs), and "
+               "a pretext task can keep what a kNN vote on labels does not reward (rotation keeps orientation).")
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
            "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
            "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "

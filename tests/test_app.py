@@ -358,6 +358,12 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     simclr_knn = RunStore().get(rid)["summary"]["knn_accuracy"]
     [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
     assert gain == f"{simclr_knn - random_knn:+.3f}"
+    below = "below the untrained network of the same architecture and seed"
+    assert (below in captions(at)) == gain.startswith("-")
+    store = RunStore()  # the same run scoring under its untrained network: the page says so
+    store.finish(rid, "done", summary={**store.get(rid)["summary"], "knn_accuracy": random_knn - 0.05})
+    at = open_page("evaluate")
+    assert f"simclr ({rid[-4:]}) scores {below}" in captions(at)
     knn_k = next(c for c in at.get("plotly_chart") if "k (neighbours voting)" in c.proto.spec)
     lines = {t["name"]: t["line"]["dash"] for t in json.loads(knn_k.proto.spec)["data"]}
     assert lines["random encoder (seed 0)"] == "dash" and any(n.startswith("simclr") for n in lines)
