@@ -106,10 +106,9 @@ class DeepCluster(PretextMethod):
     n_views = 1
     defaults = {"n_clusters": 100, "pca_dim": 64, "kmeans_iters": 20, "head_init": "centroids"}
     option_help = {
-        "n_clusters": "k of k-means; the paper over-segments at ~10x the classes (10000 for ImageNet), "
-                      "so 100 for ~10-class sets of a few thousand images (~15 images per cluster on digits); "
-                      "an imported set under 1,000 training images gets one per 10 images; at most the "
-                      "training images, and under 5 images a cluster is warned of",
+        "n_clusters": "k of k-means, the number of pseudo-classes. The paper uses about 10 times the true "
+                      "classes (10000 for ImageNet), so 100 here (about 15 digits a cluster). An imported set "
+                      "under 1,000 training images gets one per 10 images; fewer than 5 images a cluster is warned of",
         "pca_dim": "PCA dimension before whitening and k-means (the paper: 256 of 4096); 64 here, "
                    "capped at the feature size",
         "kmeans_iters": "Lloyd iterations of faiss k-means per epoch (the paper's code: 20)",

@@ -79,7 +79,7 @@ class MoCo(PretextMethod):
                       "imported set's default is scaled so); raise it on large sets",
         "proj_dim": "output size of the MLP head; 128 as in MoCo v2",
         "hidden_dim": "hidden width of the 2-layer MLP head (2048 in MoCo v2; 512 here)",
-        "head_bn": "batch norm in the head's hidden layer (MoCo v2 has none; runs trained before 2026-12-02 had it)",
+        "head_bn": "batch norm in the head's hidden layer; MoCo v2 has none, so off (this tool's earliest MoCo runs had it)",
     }
     option_ranges = {"queue_size": OptionRange(1, 65536, why="the negatives InfoNCE compares each query with: "
                                                              "it needs at least one; MoCo's ImageNet queue is 65536")}
