@@ -315,3 +315,11 @@ def test_a_failed_run_without_a_nickname_is_nobodys_notice():
     store.finish(rid, "failed", error="boom")
     at = open_page("pretrain", who="ada")
     assert not [e for e in at.error if "boom" in e.value]
+
+
+def test_the_finish_notice_names_the_run_once(finished_run):
+    """'Your run simclr · … · kNN 0.955 · ID finished: kNN 0.955.' said the accuracy twice."""
+    rid = finished_run("simclr", nickname="ada")
+    at = open_page("pretrain", who="ada")
+    [notice] = [s.value for s in at.success if "finished" in s.value]
+    assert notice.endswith(f"{rid}** finished. Its map and neighbours are on Explore.") and notice.count("kNN") == 1
