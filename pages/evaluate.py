@@ -48,13 +48,15 @@ if not picked:
     st.stop()
 
 
-labels, knn, lin, rows, randoms = [], [], [], [], {}
+labels, knn, lin, rows, randoms, below = [], [], [], [], {}, []
 for r in picked:
     s = r["summary"] or {}
     rk, rl = readouts.random_encoder_scores(refs[r["id"]])
     if rk is not None or rl is not None:
         randoms.setdefault(pairs[r["id"]], (rk, rl))
     labels.append(f"{r['method']} ({r['id'][-4:]})")
+    if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk:
+        below.append(labels[-1])  # under its untrained network: said below the table
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
     rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
@@ -74,7 +76,6 @@ widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embed
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
                       **{"kNN gain over random": st.column_config.TextColumn(
                           alignment="right", help=readouts.GAIN_HELP + f" (the button above computes it: {readouts.probe_cost(picked)}).")})
-below = [row["run"] for row in rows if str(row.get("kNN gain over random", "")).startswith("-")]
 if below:  # a student saw BYOL and rotation under the untrained network with nothing saying so
     st.caption(f":material/trending_down: {md(listing(below))} {agree(len(below), 'scores', 'score')} below the "
                "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "

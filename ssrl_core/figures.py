@@ -87,18 +87,19 @@ def group_anchors(coords: np.ndarray, values: np.ndarray, n_values: int,
     present = np.flatnonzero(np.bincount(values[ok], minlength=n_values))
     if len(present) < 2 or len(present) > max_groups:
         return {}
-    radius = 0.1 * float(max(coords[ok].max(0) - coords[ok].min(0))) or 1.0
+    placed, kinds = coords[ok], values[ok]  # filtered once, not once a group
+    radius = 0.1 * float(max(placed.max(0) - placed.min(0))) or 1.0
     anchors = {}
     for v in present:
-        pts = coords[ok & (values == v)]
+        pts = placed[kinds == v]
         pts = pts[np.linspace(0, len(pts) - 1, min(len(pts), 400)).astype(int)]
         sq = (pts ** 2).sum(1)
         near = ((sq[:, None] + sq[None, :] - 2 * pts @ pts.T) <= radius ** 2).sum(1)  # |a-b|² without an [n, n, 2] array
         at = pts[int(np.argmax(near))]  # the first of equals: a lone point, or a tie, is still a point of v
         # every point there, of any group, within half the radius: its core (a digit's island beside another's
         # has a share of 0.47 within the radius and 0.85 within half of it; shapes' mixed groups 0.14 to 0.24)
-        around = ((coords[ok] - at) ** 2).sum(1) <= (radius / 2) ** 2
-        if (values[ok][around] == v).mean() >= MIN_SHARE:
+        around = ((placed - at) ** 2).sum(1) <= (radius / 2) ** 2
+        if (kinds[around] == v).mean() >= MIN_SHARE:
             anchors[int(v)] = (float(at[0]), float(at[1]))
     return anchors
 
@@ -190,12 +191,12 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         ))
     if name_groups:
         # a name is drawn over the points: one on the selected image's star, the centre of a group, moves up clear of it
-        star, near = None, 0.0
+        star, clearance = None, 0.0
         if selected is not None and selected in pos:
             star = coords[pos[selected]]
-            near = NAME_CLEARANCE * float(np.ptp(coords[np.isfinite(coords).all(axis=1)], axis=0).max())
+            clearance = NAME_CLEARANCE * float(np.ptp(coords[np.isfinite(coords).all(axis=1)], axis=0).max())
         for v, (x, y) in group_anchors(coords, values, len(value_names)).items():
-            on_star = star is not None and abs(x - star[0]) < near and abs(y - star[1]) < near
+            on_star = star is not None and abs(x - star[0]) < clearance and abs(y - star[1]) < clearance
             fig.add_annotation(x=x, y=y, text=shown[v], showarrow=False, bgcolor="rgba(255,255,255,0.8)",
                                bordercolor=colour_of([v], value_names)[0], borderwidth=2, borderpad=2,
                                font=dict(color="#111"), yshift=28 if on_star else 0)

@@ -49,17 +49,17 @@ class SimCLR(PretextMethod):
     def data_caveats(cls, options, n_train, batch):
         if batch >= MIN_BATCH:
             return []
-        raise_it = (f"raise the batch size to {MIN_BATCH} or more (this set gives {n_train // MIN_BATCH} steps an "
-                    "epoch at 16), or " if n_train >= 4 * MIN_BATCH else "")
+        tiny = n_train < 4 * MIN_BATCH  # under 4 steps an epoch at MIN_BATCH: no larger batch to suggest
+        raise_it = ("" if tiny else f"raise the batch size to {MIN_BATCH} or more (this set gives "
+                    f"{n_train // MIN_BATCH} steps an epoch at 16), or ")
         return [f"at batch {batch} compares each view with only {2 * batch - 2} negatives, the other views of its "
                 f"batch: NT-Xent picks the positive out of {2 * batch - 1} candidates, an easy task that teaches "
                 "little, and the paper's accuracy falls steadily as the batch shrinks (its Fig. 9, 8,192 down to "
                 f"256; digits trains well at 32). To have more, {raise_it}use moco, whose queue of past keys gives "
                 "negatives that do not depend on the batch."
                 # said beside the form's default batch for a tiny set, which read as the page contradicting itself
-                + ("" if n_train >= 4 * MIN_BATCH else
-                   f" This set's {n_train} training images are too few for batch {MIN_BATCH} (under 4 steps an "
-                   "epoch): that is why its default batch is smaller.")]
+                + (f" This set's {n_train} training images are too few for batch {MIN_BATCH} (under 4 steps an "
+                   "epoch): that is why its default batch is smaller." if tiny else "")]
 
     def __init__(self, encoder, num_classes, channels, options=None):
         super().__init__(encoder, num_classes, channels, options)
