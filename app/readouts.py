@@ -96,6 +96,12 @@ def trained_config(run: dict) -> dict:
     return {**run["config"], **{k: summary[k] for k in RESOLVED_KEYS if summary.get(k) is not None}}
 
 
+def short_name(run: dict) -> str:
+    """How charts, tables and notes name a run beside others: "simclr (3f2a)", its method and
+    the last four characters of its id."""
+    return f"{run['method']} ({run['id'][-4:]})"
+
+
 def encoder_of(run: dict) -> str:
     """The encoder a run trained (its summary's, resolved), else its config's."""
     return trained_config(run).get("encoder")

@@ -199,11 +199,31 @@ def probe_job_running(run_dir: str) -> bool:
     return job_running(Path(run_dir))
 
 
-def start_probe_job(run_dir: str, finetune: bool = False) -> str | None:
-    """Compute a run's missing probes in a detached process (the page polls the cache).
-    Returns None (started, or one runs already), or why none was started: the server runs
-    ``SSRL_MAX_PROBE_JOBS`` jobs already (one click could otherwise start a process per run)."""
-    from ssrl_core.evaluate.suite import mark_job_pending, running_jobs
+def probe_job_progress(run_dir: str) -> dict | None:
+    """The progress of the job computing the run's probes (``jobs.progress``), or None."""
+    from ssrl_core.evaluate import jobs
+
+    return jobs.progress(Path(run_dir))
+
+
+def probe_job_failure(run_dir: str) -> str | None:
+    from ssrl_core.evaluate import jobs
+
+    return jobs.failure(Path(run_dir))
+
+
+def stop_probe_job(run_dir: str) -> bool:
+    from ssrl_core.evaluate import jobs
+
+    return jobs.stop(Path(run_dir))
+
+
+def start_probe_jobs(run_dirs: list[str], finetune: bool = False) -> str | None:
+    """Compute the runs' missing probes in one detached process, one run after another (the
+    page polls their progress). Runs whose probes a job computes already are left to it.
+    Returns None (started, or nothing to start), or why none was started: the server runs
+    ``SSRL_MAX_PROBE_JOBS`` jobs already."""
+    from ssrl_core.evaluate import jobs
     from ssrl_core.locks import exclusive
     from ssrl_core.runs.store import Limits
     from ssrl_core.runs.worker import spawn_detached
@@ -213,13 +233,16 @@ def start_probe_job(run_dir: str, finetune: bool = False) -> str | None:
     except ValueError as e:  # a limit variable that is not a number
         return str(e)
     with exclusive(paths.ssrl_home() / "probe_jobs.lock"):  # two clicks at once cannot both take the last place
-        if probe_job_running(run_dir):
+        todo = [d for d in run_dirs if not probe_job_running(d)]
+        if not todo:
             return None
-        if limit and running_jobs() >= limit:
+        if limit and jobs.running() >= limit:
             return (f"{count(limit, 'probe job')} already {agree(limit, 'runs', 'run')} on this server, the most it "
                     "runs at once (SSRL_MAX_PROBE_JOBS)")
-        mark_job_pending(Path(run_dir))
-    spawn_detached(["-m", "ssrl_core.evaluate.suite", run_dir, *(["--finetune"] if finetune else [])], "probes.log")
+        job = jobs.mark_pending([Path(d) for d in todo])
+    who = current_nickname()
+    spawn_detached(["-m", "ssrl_core.evaluate.jobs", *todo, "--job", job, *(["--finetune"] if finetune else []),
+                    *([f"--who={who}"] if who else [])], "probes.log")
     return None
 
 

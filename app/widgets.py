@@ -264,7 +264,7 @@ def differences_warning(runs: list[dict]) -> None:
     them that a fair comparison needs equal (``readouts.mismatches``: dataset, seed, budget,
     encoder, learning rate, options), each value with its runs; nothing when they agree."""
     diff = readouts.mismatches([readouts.trained_config(r) for r in runs],
-                               [f"{r['method']} ({r['id'][-4:]})" for r in runs])
+                               [readouts.short_name(r) for r in runs])
     if diff:
         st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
                    "pretext task.", icon=":material/warning:")
@@ -719,35 +719,83 @@ def delete_popover(run: dict, where, mine: bool) -> None:
             st.rerun(scope="app")
 
 
+def _about(seconds: float) -> str:
+    """A time left, as a page says it: "less than a minute", "about 4 min"."""
+    return "less than a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
+
+
+def _job_line(run: dict, names: dict[str, str]) -> None:
+    """One run of a probe job: its step with a progress bar and the time left, or its place in the queue."""
+    name = names[run["id"]]
+    p = services.probe_job_progress(run["run_dir"])
+    if not p:
+        st.caption(f"{md(name)}: starting (a new process loads PyTorch and the run first)…")
+    elif p["state"] == "queued":
+        st.caption(f"{md(name)}: queued in the same job, after {listing([md(names.get(i, i)) for i in p['after']])}.")
+    else:
+        now = time.time()
+        text = (f"{md(name)}: {p['step']} · step {p['done'] + 1} of {p['total']} · {_fmt_eta(now - p['started'])} "
+                "so far")
+        if p.get("eta_s") is not None:
+            text += f" · {_about(max(0.0, p['eta_s'] - (now - p['at'])))} left"
+        st.progress(p["done"] / max(1, p["total"]), text=text)
+
+
 def probe_jobs_panel(runs: list[dict], key: str) -> None:
-    """While probe jobs run for any of ``runs``: a note that re-checks every 2 s and reruns
-    the page when they are done (so the new results appear without a click)."""
-    dirs = [r["run_dir"] for r in runs]
+    """While probe jobs compute any of ``runs``: each run's step, progress bar and time left, or
+    its place in the job's queue, re-checked every 2 s, with a Stop; the page reruns when they
+    are done, so the new results appear without a click. After a job: the runs it could not
+    compute, with why."""
+    names = {r["id"]: readouts.short_name(r) for r in runs}
+    me = services.current_nickname()
 
     @st.fragment(run_every=2.0)
     def _poll() -> None:
-        busy = [d for d in dirs if services.probe_job_running(d)]
-        if busy:
-            st.info(f"Computing probes for {count(len(busy), 'run')} in the background; the charts update when done.",
-                    icon=":material/hourglass_top:")
-        elif st.session_state.get(f"{key}_was_busy"):
-            st.session_state[f"{key}_was_busy"] = False
-            st.rerun(scope="app")
-        if busy:
-            st.session_state[f"{key}_was_busy"] = True
+        busy = [r for r in runs if services.probe_job_running(r["run_dir"])]
+        if not busy:
+            if st.session_state.get(f"{key}_was_busy"):
+                st.session_state[f"{key}_was_busy"] = False
+                st.rerun(scope="app")
+            return
+        st.session_state[f"{key}_was_busy"] = True
+        with st.container(border=True):
+            st.markdown(f":material/hourglass_top: Computing probes for {count(len(busy), 'run')} in the background, "
+                        "one run after another; the charts update as each is done.")
+            for r in busy:
+                _job_line(r, names)
+            others = sorted({p["who"] for r in busy if (p := services.probe_job_progress(r["run_dir"]))
+                             and p.get("who") and p["who"] != me})
+            help_ = "Ends the background job now. What it has computed stays; the button computes the rest later."
+            if not others:
+                st.button("Stop", key=f"{key}_stop", help=help_, on_click=_stop_jobs, args=(busy,))
+            else:
+                with st.popover("Stop…"):
+                    st.markdown(f"**{md(listing(others))}** started this, not you ({md(me)}): they are waiting for it. "
+                                "Stop it only if you must. " + help_)
+                    st.button("Stop their job", key=f"{key}_stop", on_click=_stop_jobs, args=(busy,))
 
-    if any(services.probe_job_running(d) for d in dirs) or st.session_state.get(f"{key}_was_busy"):
+    if any(services.probe_job_running(r["run_dir"]) for r in runs) or st.session_state.get(f"{key}_was_busy"):
         _poll()
+    if note := st.session_state.pop("_probe_jobs_stopped", None):
+        st.info(note, icon=":material/stop_circle:")
+    for r in runs:
+        if not services.probe_job_running(r["run_dir"]) and (why := services.probe_job_failure(r["run_dir"])):
+            st.warning(f"{md(names[r['id']])}: its probes could not be computed: {md(why)}", icon=":material/error:")
+
+
+def _stop_jobs(runs: list[dict]) -> None:
+    """Stop's callback: end the jobs computing ``runs``."""
+    stopped = sum(services.stop_probe_job(r["run_dir"]) for r in runs)
+    st.session_state["_probe_jobs_stopped"] = (
+        "Stopped. What was computed stays; the button computes the rest." if stopped else
+        "The job had already ended.")
 
 
 def start_probe_jobs(runs: list[dict], finetune: bool = False) -> None:
-    """Start the probe jobs of ``runs`` (``services.start_probe_job``) and rerun the page; the
-    runs the server has no room for now are said after the rerun, with what to do."""
-    refused = [(r, why) for r in runs if (why := services.start_probe_job(r["run_dir"], finetune=finetune))]
-    if refused:
-        st.session_state["_probe_jobs_refused"] = (
-            f"Not started for {len(refused)} of the {count(len(runs), 'run')}: {refused[0][1]}. Click again in a few "
-            "minutes, when the jobs running now are done.")
+    """Start one probe job for ``runs`` (``services.start_probe_jobs``) and rerun the page; when
+    the server has no room for it now, that is said after the rerun, with what to do."""
+    if why := services.start_probe_jobs([r["run_dir"] for r in runs], finetune=finetune):
+        st.session_state["_probe_jobs_refused"] = f"Not started: {why}. Click again in a few minutes, when one is done."
     st.rerun()
 
 

@@ -31,7 +31,7 @@ widgets.differences_warning(picked)
 
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
 probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once
-name = {r["id"]: f"{r['method']} ({r['id'][-4:]})" for r in picked}
+name = {r["id"]: readouts.short_name(r) for r in picked}
 rows = []
 for r in picked:
     s, p = r["summary"] or {}, probes[r["id"]]

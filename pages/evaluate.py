@@ -54,7 +54,7 @@ for r in picked:
     rk, rl = readouts.random_encoder_scores(refs[r["id"]])
     if rk is not None or rl is not None:
         randoms.setdefault(pairs[r["id"]], (rk, rl))
-    labels.append(f"{r['method']} ({r['id'][-4:]})")
+    labels.append(readouts.short_name(r))
     if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk:
         below.append(labels[-1])  # under its untrained network: said below the table
     knn.append(s.get("knn_accuracy"))
@@ -102,7 +102,7 @@ ft_curve = {r["id"]: readouts.budget_curve(probes[r["id"]], "finetune") for r in
 sup_curve = {r["id"]: readouts.budget_curve(refs[r["id"]], "supervised-scratch") for r in picked}
 series, ref_series = {}, {}
 for r in picked:
-    name = f"{r['method']} ({r['id'][-4:]})"
+    name = readouts.short_name(r)
     lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
         series[f"{name} linear"] = lin
@@ -200,7 +200,7 @@ elif picked:
 c1, c2 = st.columns(2)
 with c1:
     st.header("kNN accuracy as k varies")
-    ks = {f"{r['method']} ({r['id'][-4:]})": readouts.knn_k_curve(probes[r["id"]]) for r in picked}
+    ks = {readouts.short_name(r): readouts.knn_k_curve(probes[r["id"]]) for r in picked}
     random_ks = {}
     for r in picked:
         name = readouts.random_name(*pairs[r["id"]], several_encoders)
@@ -219,7 +219,7 @@ with c2:
     for r in picked:
         c = readouts.epoch_curve(services.artifacts(r["run_dir"]).epochs(), "epoch_knn")
         if c:
-            ep[f"{r['method']} ({r['id'][-4:]})"] = (c[0], c[1], None)
+            ep[readouts.short_name(r)] = (c[0], c[1], None)
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
                         key="eval_epochs")

@@ -37,6 +37,10 @@ def warnings(at) -> str:
     return " ".join(w.value for w in at.warning)
 
 
+def captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
 # -- Learn ---------------------------------------------------------------------------------
 
 def test_learn_page_shows_each_family_with_pictures_and_links_to_its_lesson():
@@ -399,20 +403,36 @@ def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):
 
 # -- probe jobs ----------------------------------------------------------------------------
 
-def test_probe_jobs_the_server_runs_at_once_are_capped(finished_run, monkeypatch):
+def test_one_click_computes_the_runs_in_one_job_and_the_server_caps_jobs(finished_run, monkeypatch):
     """Each probe job is a process that loads torch and a dataset (fine-tuning trains for
-    minutes): one click on Evaluate with every finished run picked started one per run, and a
-    few students could start dozens. At most SSRL_MAX_PROBE_JOBS start; the others are said."""
+    minutes). One click on Evaluate started a process per run, and with SSRL_MAX_PROBE_JOBS
+    reached it started some and told the user to click again for the others. One click now
+    starts one job that computes the runs one after another; past the cap it starts none
+    and says why and what to do."""
+    from ssrl_core.evaluate import jobs
     from ssrl_core.runs import worker
 
     spawned = []
-    monkeypatch.setattr(worker, "spawn_detached", lambda args, log, env=None: spawned.append(args[2]))
+    monkeypatch.setattr(worker, "spawn_detached", lambda args, log, env=None: spawned.append(args))
     monkeypatch.setenv("SSRL_MAX_PROBE_JOBS", "1")
     a, b = finished_run("simclr", references=False), finished_run("simclr", references=False)  # both lack their
     # untrained encoder's readouts
+    store = RunStore()
+    dirs = [store.get(a)["run_dir"], store.get(b)["run_dir"]]
+    other = jobs._jobs_dir() / "someone-else.pending"  # a job a classmate started a moment ago
+    other.touch()
     at = open_page("evaluate", runs=f"{a},{b}")
     assert "2 of the chosen runs lack probes" in warnings(at)
     at.button(key="eval_probe_missing").click().run()
-    assert len(spawned) == 1, spawned
-    assert "Not started for 1 of the 2 runs: 1 probe job already runs on this server" in warnings(at)
-    assert "SSRL_MAX_PROBE_JOBS" in warnings(at)
+    assert not spawned
+    assert ("Not started: 1 probe job already runs on this server, the most it runs at once (SSRL_MAX_PROBE_JOBS). "
+            "Click again in a few minutes, when one is done.") in warnings(at)
+
+    other.unlink()
+    at.button(key="eval_probe_missing").click().run()
+    [args] = spawned  # one process for both runs
+    assert args[:2] == ["-m", "ssrl_core.evaluate.jobs"] and sorted(args[2:4]) == sorted(dirs)
+    assert "--finetune" not in args and any(x.startswith("--who=guest-") for x in args)
+    assert jobs.running() == 1  # the job counts from the click, before its process has started
+    assert "lack probes" not in warnings(at)  # both are being computed: no second button
+    assert "starting" in captions(at)

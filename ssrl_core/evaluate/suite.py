@@ -33,7 +33,7 @@ import torch
 
 from .. import paths
 from ..device import MEMORY_FORMAT
-from ..locks import exclusive, try_lock
+from ..locks import exclusive
 from ..models import build_encoder
 from ..runs import artifacts as art
 from . import probes as pr
@@ -53,7 +53,7 @@ class Cache:
 
     ``shared``: a cache that many runs read (the untrained encoder's references of a
     dataset, encoder and seed), where two processes often miss the same value at once (two
-    probe jobs that one click on Evaluate starts, two workers ending runs of the same seed):
+    probe jobs of two clicks, two workers ending runs of the same seed):
     the first computes it while the others wait for it, under a lock per key in the cache's
     folder's ``.computing/``, instead of each computing it too."""
 
@@ -373,41 +373,3 @@ def supervised_scratch(trained, per_class: int, target: str = "label", seeds: in
     return reference_cache(trained.config).get(
         f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
         lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))
-
-
-# -- a background job the app starts for runs that lack probes (its files: artifacts.JOB_*) -----
-def mark_job_pending(run_dir: Path) -> None:
-    (Path(run_dir) / art.JOB_PENDING).touch()
-
-
-def running_jobs() -> int:
-    """How many probe jobs run (or were just started) for the runs of this SSRL_HOME."""
-    from .. import paths
-
-    return sum(art.job_running(d) for d in paths.runs_dir().iterdir()
-               if (d / art.JOB_LOCK).exists() or (d / art.JOB_PENDING).exists())
-
-
-def run_job(run_dir: Path, finetune: bool = False) -> int:
-    """The standard probes and, with ``finetune``, the fine-tuning curve with the random and
-    supervised references, under the run's job lock (a second job for the same run exits at
-    once). Returns 0, or 1 when another job holds the lock."""
-    run_dir = Path(run_dir)
-    with open(run_dir / art.JOB_LOCK, "a") as fh:
-        got = try_lock(fh)
-        (run_dir / art.JOB_PENDING).unlink(missing_ok=True)
-        if not got:
-            return 1
-        rp = RunProbes(run_dir)
-        rp.standard()
-        if finetune and rp.dataset.has_labels:
-            for b in rp.budgets():
-                rp.finetune(b)
-                supervised_scratch(rp.trained, b)
-    return 0
-
-
-if __name__ == "__main__":  # python -m ssrl_core.evaluate.suite RUN_DIR [--finetune]
-    import sys
-
-    sys.exit(run_job(Path(sys.argv[1]), "--finetune" in sys.argv[2:]))

@@ -1,0 +1,215 @@
+"""The background job that computes finished runs' missing probes: what the Evaluate and
+Invariance buttons start, one process per click, which computes the clicked runs one after
+another (``python -m ssrl_core.evaluate.jobs RUN_DIR... [--finetune] [--who NICKNAME]``).
+
+One process, not one per run: on a CPU, two jobs only share its cores (each slower, and
+every run's curve later than the first one's would be alone), and one click with every run
+picked started as many processes as runs. Each run's progress is in ``RUN/probe_job.json``
+(``progress``), which the page polls for its progress bar and time left, and a Stop on the
+page ends the job (``stop``): what it cached so far stays, the rest is computed by the next
+click.
+
+Files:
+
+    RUN/probe_job.lock        held by the job from its start until that run is done, so the run
+                              reads as being computed (queued or running) the whole time
+    RUN/probe_job.pending     touched by whoever starts the job, removed once it holds the lock
+    RUN/probe_job.json        the job's progress on the run (``progress``)
+    RUN/probe_job.failed.json why the last job failed on the run (``failure``), until the next starts
+    SSRL_HOME/probe_jobs/ID.lock, ID.pending   the same pair for the job itself: what the
+                              server's cap on jobs at once (``SSRL_MAX_PROBE_JOBS``) counts
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .. import paths
+from ..locks import job_active, lock_held, try_lock
+from ..runs import artifacts as art
+from ..stops import Interrupted
+from ..text import said
+
+PROGRESS = "probe_job.json"
+FAILED = "probe_job.failed.json"  # why the last job could not compute the run: said on the page until the next job
+GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
+
+
+def _jobs_dir() -> Path:
+    d = paths.ssrl_home() / "probe_jobs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def running() -> int:
+    """How many probe jobs run on this server now (or were started less than a minute ago).
+    Files of jobs that died without cleaning up (killed) are removed on the way."""
+    n = 0
+    for stem in {p.stem for p in _jobs_dir().glob("*.lock")} | {p.stem for p in _jobs_dir().glob("*.pending")}:
+        lock, pending = _jobs_dir() / f"{stem}.lock", _jobs_dir() / f"{stem}.pending"
+        if job_active(lock, pending, GRACE_S):
+            n += 1
+        else:
+            lock.unlink(missing_ok=True)
+            pending.unlink(missing_ok=True)
+    return n
+
+
+def mark_pending(run_dirs: list[Path]) -> str:
+    """Before starting a job for ``run_dirs``: its id, with it and its runs marked as started
+    (``art.job_running`` is true for them from now on)."""
+    job = uuid.uuid4().hex[:12]
+    (_jobs_dir() / f"{job}.pending").touch()
+    for d in run_dirs:
+        (Path(d) / art.JOB_PENDING).touch()
+        (Path(d) / FAILED).unlink(missing_ok=True)
+    return job
+
+
+def progress(run_dir: Path) -> dict | None:
+    """The progress of the job computing ``run_dir``'s probes, while one does:
+    {"state": "queued" | "running", "after": ids of the job's runs still ahead of it,
+    "step": what it computes now, "done": steps done, "total": steps in all, "started":
+    when this run's first step began (epoch seconds), "at": when this was written, "eta_s":
+    seconds left for this run as of "at" (None until a step that trains a network has been
+    timed), "job", "pid", "who"}.
+    None when no job computes the run, or one was just started and has not yet begun."""
+    if not art.job_running(Path(run_dir)):
+        return None
+    return art.read_json(Path(run_dir) / PROGRESS)
+
+
+def failure(run_dir: Path) -> str | None:
+    """Why the last job could not compute ``run_dir``'s probes (None when it did, or none ran)."""
+    return (art.read_json(Path(run_dir) / FAILED) or {}).get("error")
+
+
+def stop(run_dir: Path) -> bool:
+    """End the job computing ``run_dir`` (and the runs queued in it) at once; what it cached
+    stays. False when none runs (it has just ended, or has not begun)."""
+    p = progress(run_dir)
+    if not p or not lock_held(_jobs_dir() / f"{p['job']}.lock"):
+        return False  # the pid is only signalled while its job is alive (never a reused pid)
+    try:
+        os.kill(int(p["pid"]), signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, ValueError):
+        return False
+    return True
+
+
+class Stopped(Interrupted):
+    """The job was asked to stop (SIGTERM, from ``stop``)."""
+
+
+def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object], int]]:
+    """(what, compute, cost) for each step of one run's job. ``cost``: the images a step that
+    trains a network pushes through it per training step, summed over its draws of labelled
+    images (0 for the rest), what the time left is estimated in: with one label per class a
+    batch is 10 digits, with ten it is 64, and every label is one draw, not three."""
+    from ..text import count
+    from .finetune import BATCH
+    from .probes import SEEDS
+    from .suite import RunProbes, supervised_scratch
+
+    rp = RunProbes(run_dir)
+    steps = [("kNN, linear readouts and invariance of the frozen features", rp.standard, 0)]
+    if finetune and rp.dataset.has_labels:
+        y = rp.train_labels()
+        for b in rp.budgets():
+            n = count(b, "label") + " per class" if b else "every label"
+            cost = (SEEDS if b else 1) * min(BATCH, b * len(set(y.tolist())) if b else len(y))
+            steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b), cost),
+                      (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b), cost)]
+    return steps
+
+
+def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, who: str | None = None) -> int:
+    """Compute the runs' standard probes and, with ``finetune``, their fine-tuning curves and
+    supervised references, one run after another, each run's progress in its ``PROGRESS``
+    file. Every run's lock is taken at the start (a run another job holds is left to it), so
+    the queued ones read as being computed. Returns 0, or 1 when every run was another's."""
+    job = job or uuid.uuid4().hex[:12]
+    with contextlib.ExitStack() as stack:
+        job_fh = stack.enter_context(open(_jobs_dir() / f"{job}.lock", "a"))
+        try_lock(job_fh)
+        stack.callback((_jobs_dir() / f"{job}.lock").unlink, missing_ok=True)
+        (_jobs_dir() / f"{job}.pending").unlink(missing_ok=True)
+        held = []
+        for d in map(Path, run_dirs):
+            fh = stack.enter_context(open(d / art.JOB_LOCK, "a"))
+            got = try_lock(fh)
+            (d / art.JOB_PENDING).unlink(missing_ok=True)
+            if got:
+                held.append((d, fh))
+                stack.callback((d / PROGRESS).unlink, missing_ok=True)
+        if not held:
+            return 1
+        base = {"job": job, "pid": os.getpid(), "who": who}
+        ids = [d.name for d, _ in held]
+        pace = [0.0, 0]  # seconds and cost of the steps that trained a network (not read from the cache)
+        for i, (d, fh) in enumerate(held):
+            for j in range(i + 1, len(held)):  # the runs still queued behind this one
+                art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
+            try:
+                _compute(d, finetune, base, pace)
+            except Interrupted:
+                raise
+            except Exception as e:  # this run's: said on its page; the runs after it are still computed
+                traceback.print_exc()  # into SSRL_HOME/probes.log
+                art.write_json(d / FAILED, {"error": said(e), "at": time.time()})
+            (d / PROGRESS).unlink(missing_ok=True)
+            fh.close()  # this run is done: its lock goes now, not when the last run is
+    return 0
+
+
+def _compute(run_dir: Path, finetune: bool, base: dict, pace: list[float]) -> None:
+    """One run's steps, its progress written before each. ``pace``: [seconds, cost] of the
+    job's steps that trained a network so far, what the time left is estimated from."""
+    started = time.time()
+    steps = _steps(run_dir, finetune)
+    for k, (what, compute, cost) in enumerate(steps):
+        left = sum(c for _, _, c in steps[k:])
+        eta = pace[0] / pace[1] * left if pace[1] else (0.0 if not left else None)
+        art.write_json(run_dir / PROGRESS, {**base, "state": "running", "after": [], "step": what, "done": k,
+                                            "total": len(steps), "started": started, "at": time.time(), "eta_s": eta})
+        t0 = time.time()
+        compute()
+        if cost and time.time() - t0 > 1.0:  # a step read back from the cache says nothing of the pace
+            pace[0] += time.time() - t0
+            pace[1] += cost
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum, frame):
+        raise Stopped("stopped from the page")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m ssrl_core.evaluate.jobs",
+                                description="Compute finished runs' missing probes, one run after another (what the "
+                                            "app's probe buttons start in the background).")
+    p.add_argument("run_dirs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--finetune", action="store_true", help="also fine-tuning and the supervised reference")
+    p.add_argument("--job", help="the job id the app marked as started (mark_pending)")
+    p.add_argument("--who", help="the nickname of whoever started it")
+    a = p.parse_args(argv)
+    _stop_on_sigterm()
+    try:
+        return run(a.run_dirs, a.finetune, a.job, a.who)
+    except Stopped:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

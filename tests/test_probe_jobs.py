@@ -1,0 +1,170 @@
+"""The background probe job (``ssrl_core.evaluate.jobs``): one process computes the clicked
+runs one after another, says each run's step and time left, can be stopped from the page,
+and says why a run could not be computed; the Evaluate page shows all of it."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ssrl_core.evaluate import jobs
+from ssrl_core.locks import try_lock
+from ssrl_core.runs import artifacts as art
+from ssrl_core.runs.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dirs(finished_run, *names: str) -> list[Path]:
+    store = RunStore()
+    return [Path(store.get(finished_run(n))["run_dir"]) for n in names]
+
+
+class Clock:
+    """``time.time`` for the job: each step advances it by what the step says it took."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_job_computes_its_runs_in_turn_saying_each_ones_place_step_and_time_left(finished_run, monkeypatch):
+    first, second = _dirs(finished_run, "simclr", "rotation")
+    clock = Clock()
+    seen = []
+
+    def step(d: Path, what: str, seconds: float):
+        def compute():
+            seen.append((d.name, what, jobs.progress(d), jobs.progress(second if d == first else first)))
+            clock.now += seconds
+        return compute
+
+    # a frozen-feature step, then two that train a network: costs 30 and 150 (one and five labels per class)
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [
+        ("probes", step(d, "probes", 5.0), 0), ("ft1", step(d, "ft1", 12.0), 30), ("ft5", step(d, "ft5", 60.0), 150)])
+    job = jobs.mark_pending([first, second])
+    assert art.job_running(first) and art.job_running(second) and jobs.running() == 1
+    monkeypatch.setattr(jobs.time, "time", clock)
+    assert jobs.run([first, second], finetune=True, job=job, who="ada") == 0
+    monkeypatch.undo()
+
+    (_, _, p, other), *_ = seen
+    assert p["state"] == "running" and p["step"] == "probes" and (p["done"], p["total"]) == (0, 3)
+    assert p["who"] == "ada" and p["eta_s"] is None  # nothing timed yet: no estimate rather than a wrong one
+    assert other["state"] == "queued" and other["after"] == [first.name]  # the second waits for the first
+    by_step = {(d, w): p for d, w, p, _ in seen}
+    assert by_step[first.name, "ft5"]["eta_s"] == pytest.approx(12.0 / 30 * 150)  # the pace of ft1, by cost
+    assert by_step[first.name, "ft5"]["started"] == 1000.0
+    # the second run starts with the first's pace: its whole estimate is known from its first step
+    assert by_step[second.name, "probes"]["eta_s"] == pytest.approx(72.0 / 180 * 180)
+    assert by_step[second.name, "ft1"]["done"] == 1
+    assert [p for _, _, _, p in seen[3:]] == [None] * 3  # the first run is done: no progress, no lock
+    # done: no job is said to run, no file of it is left
+    assert not art.job_running(first) and not art.job_running(second) and jobs.running() == 0
+    assert not list(jobs._jobs_dir().iterdir())
+    assert not (first / jobs.PROGRESS).exists() and not (second / jobs.PROGRESS).exists()
+
+
+def test_a_run_that_fails_is_said_and_the_runs_after_it_are_still_computed(finished_run, monkeypatch):
+    first, second = _dirs(finished_run, "simclr", "rotation")
+    done = []
+
+    def steps(d, finetune):
+        def compute():
+            if d == first:
+                raise ValueError("no probes computed: digits was re-imported since this run trained")
+            done.append(d)
+        return [("probes", compute, 0)]
+
+    monkeypatch.setattr(jobs, "_steps", steps)
+    assert jobs.run([first, second], job=jobs.mark_pending([first, second])) == 0
+    assert done == [second]
+    assert jobs.failure(first) == "no probes computed: digits was re-imported since this run trained"
+    assert jobs.failure(second) is None
+    jobs.mark_pending([first])  # the next job starts afresh: the old failure is not said beside it
+    assert jobs.failure(first) is None
+
+
+def test_runs_another_job_computes_are_left_to_it(finished_run, monkeypatch):
+    first, second = _dirs(finished_run, "simclr", "rotation")
+    computed = []
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [("probes", lambda: computed.append(d), 0)])
+    with open(first / art.JOB_LOCK, "a") as fh:  # another job holds the first run
+        assert try_lock(fh)
+        assert jobs.run([first, second]) == 0
+        assert computed == [second]
+        assert jobs.run([first]) == 1  # nothing left for this job
+    assert computed == [second]
+
+
+def test_dead_jobs_do_not_count_against_the_cap(ssrl_home):
+    d = jobs._jobs_dir()
+    (d / "killed.lock").touch()  # a job killed with SIGKILL leaves its lock file, not its lock
+    fresh = d / "starting.pending"
+    fresh.touch()
+    assert jobs.running() == 1
+    assert not (d / "killed.lock").exists()  # cleaned up on the way
+    old = time.time() - 2 * jobs.GRACE_S
+    __import__("os").utime(fresh, (old, old))  # started long ago and never took its lock: it died
+    assert jobs.running() == 0 and not fresh.exists()
+
+
+def test_stop_ends_a_real_fine_tuning_job_and_keeps_what_it_cached(finished_run):
+    [run_dir] = _dirs(finished_run, "simclr")
+    (run_dir / art.PROBES).unlink()  # so the job has the frozen-feature probes to compute first
+    job = jobs.mark_pending([run_dir])
+    proc = subprocess.Popen([sys.executable, "-m", "ssrl_core.evaluate.jobs", str(run_dir), "--job", job,
+                             "--finetune", "--who=ada"], cwd=ROOT)
+    try:
+        t0 = time.time()
+        while not ((p := jobs.progress(run_dir)) and p["step"].startswith("fine-tuning")):
+            assert proc.poll() is None and time.time() - t0 < 180, (proc.returncode, p)
+            time.sleep(0.2)
+        assert p["pid"] == proc.pid and p["who"] == "ada" and p["done"] == 1 and p["total"] == 11
+        assert p["step"] == "fine-tuning with 1 label per class"
+        assert jobs.stop(run_dir)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert not art.job_running(run_dir) and jobs.running() == 0 and jobs.progress(run_dir) is None
+    assert jobs.failure(run_dir) is None  # stopped is not failed
+    probes = art.read_json(run_dir / art.PROBES)
+    assert "knn_k" in probes and not any(k.startswith("finetune/") for k in probes)  # the first step's results stay
+    assert not jobs.stop(run_dir)  # nothing left to stop
+
+
+def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after_confirming(finished_run, monkeypatch):
+    store = RunStore()
+    a, b = finished_run("simclr"), finished_run("rotation")
+    da, db = Path(store.get(a)["run_dir"]), Path(store.get(b)["run_dir"])
+    now = time.time()
+    art.write_json(da / jobs.PROGRESS, {"job": "j1", "pid": 1, "who": "ada", "state": "running", "after": [],
+                                         "step": "fine-tuning with 5 labels per class", "done": 3, "total": 11,
+                                         "started": now - 130, "at": now, "eta_s": 400.0})
+    art.write_json(db / jobs.PROGRESS, {"job": "j1", "pid": 1, "who": "ada", "state": "queued", "after": [a]})
+    stopped = []
+    monkeypatch.setattr(jobs, "stop", lambda d: stopped.append(Path(d)) or True)
+    with open(da / art.JOB_LOCK, "a") as fa, open(db / art.JOB_LOCK, "a") as fb:
+        assert try_lock(fa) and try_lock(fb)
+        at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+        at.query_params["runs"] = f"{a},{b}"
+        at.switch_page("../pages/evaluate.py")
+        at.run()
+        assert not at.exception
+        [bar] = at.get("progress")
+        assert bar.proto.text.startswith(f"simclr ({a[-4:]}): fine-tuning with 5 labels per class · step 4 of 11 · 2:1")
+        assert bar.proto.text.endswith(" so far · about 7 min left") and bar.proto.value == 27  # 3 of 11 steps
+        assert f"rotation ({b[-4:]}): queued in the same job, after simclr ({a[-4:]})." in [c.value for c in at.caption]
+        assert "Computing probes for 2 runs in the background, one run after another" in " ".join(
+            m.value for m in at.markdown)
+        # ada started it, not this guest: Stop is behind a confirmation that says whose it is
+        assert "**ada** started this, not you" in " ".join(m.value for m in at.markdown)
+        at.button(key="eval_probe_missing_jobs_stop").click().run()
+        assert sorted(stopped) == sorted([da, db])
+        assert "Stopped. What was computed stays; the button computes the rest." in [i.value for i in at.info]
