@@ -212,6 +212,13 @@ def probe_job_failure(run_dir: str) -> str | None:
     return jobs.failure(Path(run_dir))
 
 
+def probe_job_run_seconds(run_dir: str) -> float | None:
+    """How long fine-tuning a run like this one took the last probe job here (``jobs.per_run_seconds``)."""
+    from ssrl_core.evaluate import jobs
+
+    return jobs.per_run_seconds(Path(run_dir))
+
+
 def stop_probe_job(run_dir: str) -> bool:
     from ssrl_core.evaluate import jobs
 

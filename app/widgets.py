@@ -719,7 +719,7 @@ def delete_popover(run: dict, where, mine: bool) -> None:
             st.rerun(scope="app")
 
 
-def _about(seconds: float) -> str:
+def about(seconds: float) -> str:
     """A time left, as a page says it: "less than a minute", "about 4 min"."""
     return "less than a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
 
@@ -737,7 +737,7 @@ def _job_line(run: dict, names: dict[str, str]) -> None:
         text = (f"{md(name)}: {p['step']} · step {p['done'] + 1} of {p['total']} · {_fmt_eta(now - p['started'])} "
                 "so far")
         if p.get("eta_s") is not None:
-            text += f" · {_about(max(0.0, p['eta_s'] - (now - p['at'])))} left"
+            text += f" · {about(max(0.0, p['eta_s'] - (now - p['at'])))} left"
         st.progress(p["done"] / max(1, p["total"]), text=text)
 
 

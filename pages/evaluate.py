@@ -179,9 +179,12 @@ if series:
                       "; the button below computes the rest."))
     if needs_ft and not ft_running:
         # what it costs beside the button, said once: it decides whether to click now
+        paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
+        cost = (f"many minutes per run on a CPU, {count(len(paced), 'run')} here" if None in paced else
+                f"{widgets.about(sum(paced))} for the {count(len(paced), 'run')} here at the pace of the last such "
+                "job on this machine (less where some budgets are computed already)")
         st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
-                   f"(fine-tuning and from scratch, {SEEDS} draws each): many minutes per run on a CPU, "
-                   f"{count(len(needs_ft), 'run')} here.")
+                   f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")
         if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):
             widgets.start_probe_jobs(needs_ft, finetune=True)
     if any(k.endswith(" fine-tuned") for k in series):

@@ -50,9 +50,8 @@ def test_a_job_computes_its_runs_in_turn_saying_each_ones_place_step_and_time_le
         ("probes", step(d, "probes", 5.0), 0), ("ft1", step(d, "ft1", 12.0), 30), ("ft5", step(d, "ft5", 60.0), 150)])
     job = jobs.mark_pending([first, second])
     assert art.job_running(first) and art.job_running(second) and jobs.running() == 1
-    monkeypatch.setattr(jobs.time, "time", clock)
+    monkeypatch.setattr(jobs.time, "time", clock)  # also the locks' clock: a pending marker reads as fresh
     assert jobs.run([first, second], finetune=True, job=job, who="ada") == 0
-    monkeypatch.undo()
 
     (_, _, p, other), *_ = seen
     assert p["state"] == "running" and p["step"] == "probes" and (p["done"], p["total"]) == (0, 3)
@@ -69,6 +68,15 @@ def test_a_job_computes_its_runs_in_turn_saying_each_ones_place_step_and_time_le
     assert not art.job_running(first) and not art.job_running(second) and jobs.running() == 0
     assert not list(jobs._jobs_dir().iterdir())
     assert not (first / jobs.PROGRESS).exists() and not (second / jobs.PROGRESS).exists()
+
+    # the pace is remembered for runs of that dataset and encoder: the next job's first estimate
+    assert jobs.pace_key(first) == jobs.pace_key(second) == "digits/cnn-small"  # "auto" as it resolved
+    assert jobs.per_run_seconds(first) == pytest.approx(144.0 / 360 * 180)
+    seen.clear()
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [("probes", step(d, "probes", 5.0), 0),
+                                                             ("ft1", step(d, "ft1", 12.0), 30)])
+    jobs.run([first])
+    assert seen[0][2]["eta_s"] == pytest.approx(144.0 / 360 * 30)  # before this job has timed a step
 
 
 def test_a_run_that_fails_is_said_and_the_runs_after_it_are_still_computed(finished_run, monkeypatch):
@@ -168,3 +176,18 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
         at.button(key="eval_probe_missing_jobs_stop").click().run()
         assert sorted(stopped) == sorted([da, db])
         assert "Stopped. What was computed stays; the button computes the rest." in [i.value for i in at.info]
+
+
+def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finished_run):
+    rid = finished_run("simclr")
+    run_dir = Path(RunStore().get(rid)["run_dir"])
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.switch_page("../pages/evaluate.py")
+    at.run()
+    said = " ".join(c.value for c in at.caption)
+    assert "3 draws each): many minutes per run on a CPU, 1 run here." in said
+    jobs._remember_pace(jobs.pace_key(run_dir), rate=0.5, run_cost=1080)  # 9 minutes a run, as a job measured
+    at.run()
+    said = " ".join(c.value for c in at.caption)
+    assert ("3 draws each): about 9 min for the 1 run here at the pace of the last such job on this machine (less "
+            "where some budgets are computed already).") in said

@@ -18,6 +18,8 @@ Files:
     RUN/probe_job.failed.json why the last job failed on the run (``failure``), until the next starts
     SSRL_HOME/probe_jobs/ID.lock, ID.pending   the same pair for the job itself: what the
                               server's cap on jobs at once (``SSRL_MAX_PROBE_JOBS``) counts
+    SSRL_HOME/probe_pace.json the last job's pace per dataset and encoder (``per_run_seconds``):
+                              the next job's first estimate, and the Evaluate button's
 """
 from __future__ import annotations
 
@@ -32,13 +34,14 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
-from ..locks import job_active, lock_held, try_lock
+from ..locks import exclusive, job_active, lock_held, try_lock
 from ..runs import artifacts as art
 from ..stops import Interrupted
 from ..text import said
 
 PROGRESS = "probe_job.json"
 FAILED = "probe_job.failed.json"  # why the last job could not compute the run: said on the page until the next job
+PACE = "probe_pace.json"  # in SSRL_HOME, not in probe_jobs/, whose every lock file is a job
 GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
 
 
@@ -71,6 +74,31 @@ def mark_pending(run_dirs: list[Path]) -> str:
         (Path(d) / art.JOB_PENDING).touch()
         (Path(d) / FAILED).unlink(missing_ok=True)
     return job
+
+
+def pace_key(run_dir: Path) -> str:
+    """What a job's pace depends on: "DATASET/ENCODER", the encoder the run trained (its
+    summary's, resolved from "auto")."""
+    cfg = {**(art.read_json(Path(run_dir) / art.CONFIG) or {}), **{
+        k: v for k, v in (art.read_json(Path(run_dir) / art.SUMMARY) or {}).items() if k == "encoder" and v}}
+    return f"{cfg.get('dataset')}/{cfg.get('encoder')}"
+
+
+def _paces() -> dict:
+    return art.read_json(paths.ssrl_home() / PACE) or {}
+
+
+def per_run_seconds(run_dir: Path) -> float | None:
+    """How long the fine-tuning and supervised steps of a run like ``run_dir`` (same dataset and
+    encoder) took the last job here, all budgets together (None before any job timed one)."""
+    return (_paces().get(pace_key(run_dir)) or {}).get("run_s")
+
+
+def _remember_pace(key: str, rate: float, run_cost: int) -> None:
+    with exclusive(paths.ssrl_home() / f"{PACE}.lock"):
+        paces = _paces()
+        paces[key] = {"s_per_cost": rate, "run_s": rate * run_cost}
+        art.write_json(paths.ssrl_home() / PACE, paces)
 
 
 def progress(run_dir: Path) -> dict | None:
@@ -153,12 +181,12 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
             return 1
         base = {"job": job, "pid": os.getpid(), "who": who}
         ids = [d.name for d, _ in held]
-        pace = [0.0, 0]  # seconds and cost of the steps that trained a network (not read from the cache)
+        paces: dict[str, list[float]] = {}  # seconds and cost of the steps that trained a network, per kind of run
         for i, (d, fh) in enumerate(held):
             for j in range(i + 1, len(held)):  # the runs still queued behind this one
                 art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
             try:
-                _compute(d, finetune, base, pace)
+                _compute(d, finetune, base, paces)
             except Interrupted:
                 raise
             except Exception as e:  # this run's: said on its page; the runs after it are still computed
@@ -169,14 +197,20 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
     return 0
 
 
-def _compute(run_dir: Path, finetune: bool, base: dict, pace: list[float]) -> None:
-    """One run's steps, its progress written before each. ``pace``: [seconds, cost] of the
-    job's steps that trained a network so far, what the time left is estimated from."""
+def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[float]]) -> None:
+    """One run's steps, its progress written before each. ``paces``: [seconds, cost] of the
+    job's steps that trained a network so far, per ``pace_key`` (a ResNet's pace says nothing
+    of a small CNN's), what the time left is estimated from; before the job has timed one, the
+    last job's pace on such runs."""
     started = time.time()
     steps = _steps(run_dir, finetune)
+    key, run_cost = pace_key(run_dir), sum(c for _, _, c in steps)
+    pace = paces.setdefault(key, [0.0, 0])
+    before = (_paces().get(key) or {}).get("s_per_cost")
     for k, (what, compute, cost) in enumerate(steps):
         left = sum(c for _, _, c in steps[k:])
-        eta = pace[0] / pace[1] * left if pace[1] else (0.0 if not left else None)
+        rate = pace[0] / pace[1] if pace[1] else before
+        eta = 0.0 if not left else (rate * left if rate is not None else None)
         art.write_json(run_dir / PROGRESS, {**base, "state": "running", "after": [], "step": what, "done": k,
                                             "total": len(steps), "started": started, "at": time.time(), "eta_s": eta})
         t0 = time.time()
@@ -184,6 +218,7 @@ def _compute(run_dir: Path, finetune: bool, base: dict, pace: list[float]) -> No
         if cost and time.time() - t0 > 1.0:  # a step read back from the cache says nothing of the pace
             pace[0] += time.time() - t0
             pace[1] += cost
+            _remember_pace(key, pace[0] / pace[1], run_cost)
 
 
 def _stop_on_sigterm() -> None:
