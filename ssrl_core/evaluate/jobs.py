@@ -15,7 +15,7 @@ Files:
                               reads as being computed (queued or running) the whole time
     RUN/probe_job.pending     touched by whoever starts the job, removed once it holds the lock
     RUN/probe_job.json        the job's progress on the run (``progress``)
-    RUN/probe_job.failed.json why the last job failed on the run (``failure``), until the next starts
+    RUN/probe_job_failed.json why the last job failed on the run (``failure``), until the next starts
     SSRL_HOME/probe_jobs/ID.lock, ID.pending   the same pair for the job itself: what the
                               server's cap on jobs at once (``SSRL_MAX_PROBE_JOBS``) counts
     SSRL_HOME/probe_pace.json the last job's pace per dataset and encoder (``per_run_seconds``):
@@ -40,7 +40,7 @@ from ..stops import Interrupted
 from ..text import said
 
 PROGRESS = "probe_job.json"
-FAILED = "probe_job.failed.json"  # why the last job could not compute the run: said on the page until the next job
+FAILED = "probe_job_failed.json"  # why the last job could not compute the run: said on the page until the next job
 PACE = "probe_pace.json"  # in SSRL_HOME, not in probe_jobs/, whose every lock file is a job
 GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
 
