@@ -57,8 +57,12 @@ with c1:
                                        "off to let a class guess what the groups are first.")
 values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
 names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
+basic = run["config"].get("evaluation") == "basic"  # evaluated without UMAP, probes or map evolution
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
-            "PCA of the features; the UMAP is still being computed and replaces it when ready.")
+            "PCA of the features; the UMAP is still being computed and replaces it when ready."
+            if run["status"] == "running" else
+            "PCA of the features: this run was evaluated with `--evaluation basic`, which makes no UMAP."
+            if basic else "PCA of the features: this run has no UMAP (its evaluation made none).")
            + " Click a point to see its image and nearest neighbours: a yellow star marks it on the map, black "
              "rings its neighbours.")
 
@@ -188,6 +192,8 @@ with evo_col:
     else:
         st.caption("The frames of the map after each epoch are laid out after the run's probes: they appear here "
                    "when it is done." if run["status"] == "running" else
+                   "This run was evaluated with `--evaluation basic`, which lays out no map per epoch (full "
+                   "evaluation does)." if basic else
                    "This run has no per-epoch snapshots (it finished before they were recorded, or was not trained).")
 with up_col:
     st.header("Neighbours of your own image")

@@ -1,0 +1,47 @@
+"""A researcher's audit of what the app reports: the same number reads the same on every
+page, and what a caption says about a chart is true of it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ssrl_core.config import RunConfig
+from ssrl_core.evaluate.suite import RunProbes
+from ssrl_core.runs.execute import execute
+from ssrl_core.runs.store import RunStore
+
+from .test_app import captions, open_page
+
+
+def basic_run(**cfg) -> tuple[str, Path]:
+    """A finished run evaluated with ``--evaluation basic`` (no UMAP, probes or map evolution)."""
+    store = RunStore()
+    config = RunConfig(**{"dataset": "digits", "method": "random", "epochs": 0, "evaluation": "basic", **cfg})
+    rid = store.submit(config)
+    run_dir = Path(store.get(rid)["run_dir"])
+    store.claim("test")
+    store.finish(rid, "done", summary=execute(config, run_dir))
+    return rid, run_dir
+
+
+def test_gallery_gives_a_basic_runs_one_label_accuracy_once_its_probes_are_computed(ssrl_home):
+    """Gallery read the 1-label accuracy from the summary, written at the end of training, so a
+    run evaluated without probes kept "–" there after a probe job had computed it, while
+    Compare showed the number."""
+    rid, run_dir = basic_run()
+    at = open_page("gallery")
+    assert "1 label/class – ·" in captions(at)
+    RunProbes(run_dir).standard()  # what Evaluate's "Compute their probes" runs
+    one = RunProbes(run_dir).linear(1)["mean"]
+    at = open_page("gallery")
+    assert f"1 label/class {one:.3f} ·" in captions(at)  # as Compare reads it, from the probes
+
+
+def test_explore_says_a_basic_run_has_no_umap_or_frames_because_of_its_evaluation(ssrl_home):
+    """A basic run's map caption said the UMAP "is still being computed", and its frames that it
+    "finished before they were recorded": neither is true of it."""
+    rid, _ = basic_run()
+    at = open_page("explore", run=rid)
+    said = captions(at)
+    assert "still being computed" not in said and "before they were recorded" not in said
+    assert "PCA of the features: this run was evaluated with `--evaluation basic`, which makes no UMAP." in said
+    assert "This run was evaluated with `--evaluation basic`, which lays out no map per epoch" in said
