@@ -48,7 +48,9 @@ widgets.numbers_table(rows, "cmp_table", {**{c: 3 for c in ("kNN acc", "linear a
                                                            "linear, 10 labels/class", "rotation predictable",
                                                            "final loss")},
                                           "embedding std": 4, "effective rank": 1, "train s": 1},
-                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
+                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
+                       "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
+                                     "methods are on different scales: compare a method's runs, not methods."},
                       **{"kNN gain over random": st.column_config.TextColumn(alignment="right",
                                                                              help=readouts.GAIN_HELP + ".")})
 for d in dict.fromkeys(r["dataset"] for r in picked):

@@ -47,7 +47,7 @@ class Trained:
     precision: str
     train_seconds: float
     images_per_s: float
-    final_loss: float | None
+    final_loss: float | None  # the last epoch's mean loss: the loss curve's last point (a step's is noisier)
     trained_before: float = 0.0  # of train_seconds, the earlier attempts' (a resumed run's)
 
 
@@ -415,7 +415,8 @@ def pretrain(
             raise ValueError(f"{e}: delete it to start the run over") from None
         start_epoch = int(meta.get("epoch", 0))
         trained_before = float(meta.get("train_seconds", 0.0))  # the earlier attempts' epochs kept
-        loss_before = meta.get("loss")  # the last loss they reported (not in checkpoints before 2026-12-02)
+        loss_before = meta.get("loss")  # their last epoch's mean loss (their last step's before 2026-12-04; none
+        # before 2026-12-02)
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
         if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
             scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
@@ -438,7 +439,8 @@ def pretrain(
         epoch_probe(method.encoder, 0, embedder=method.embedder())
     t_train = time.perf_counter()
     seen = 0
-    last_loss: float | None = None
+    last_loss: float | None = None  # the last step's that was reported (live)
+    final_loss: float | None = None  # the last epoch's mean
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, cfg.epochs):
         t_epoch = time.perf_counter()
@@ -481,11 +483,11 @@ def pretrain(
                 })
                 last_report = now
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
-        epoch_loss = float(loss_sum) / steps_per_epoch
+        epoch_loss = final_loss = float(loss_sum) / steps_per_epoch
         save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
                                                    "data": dataset.fingerprint,
                                                    "train_seconds": trained_before + time.perf_counter() - t_train,
-                                                   "loss": last_loss},
+                                                   "loss": epoch_loss},
                         {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train)}
@@ -498,6 +500,6 @@ def pretrain(
         speed = seen / this_attempt
     else:
         speed = start_epoch * steps_per_epoch * batch / trained_before if trained_before > 0 else 0.0
-        last_loss = loss_before
+        final_loss = loss_before
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
-                   speed, last_loss, trained_before)
+                   speed, final_loss, trained_before)

@@ -279,6 +279,10 @@ def test_a_resumed_runs_total_seconds_counts_its_earlier_attempts_training_too(t
     # summary keeps the earlier attempts' last loss and speed instead of none and 0 images/s
     again = pretrain(RunConfig(epochs=2, **cfg), tmp_path)
     assert again.final_loss == s["final_loss"] is not None
+    # the final loss is the last epoch's mean, the loss curve's last point (Compare showed the last step's beside
+    # that curve: 2.641 in the table, 2.661 where the curve ended)
+    epochs = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert s["final_loss"] == pytest.approx(epochs[-1]["loss"], rel=1e-6)
     assert 0 < again.images_per_s < s["images_per_s"]  # the average over attempts, the first one's 1000 s in it
 
 
