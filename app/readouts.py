@@ -39,15 +39,18 @@ def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None
 REFERENCES = (("random-linear", "random encoder, linear"), ("supervised-scratch", "supervised from scratch"))
 
 
-def reference_curves(refs: dict, into: dict[str, Series] | None = None, tag: str = "") -> dict[str, Series]:
+def reference_curves(refs: dict, into: dict[str, Series] | None = None,
+                     tag: str | dict[str, str] = "") -> dict[str, Series]:
     """The random-encoder and supervised-from-scratch curves of a reference cache, added to
-    ``into`` under their names followed by `` (tag)`` where it does not have them yet
-    (runs of one seed, encoder and augmentations share a reference: give runs with different
-    ones different tags, e.g. "seed 7", so each run's reference is drawn)."""
+    ``into`` under their names followed by `` (tag)`` where it does not have them yet (runs of
+    one dataset, seed and encoder share a random reference: give runs with different ones
+    different tags, e.g. "seed 7", so each run's reference is drawn). ``tag``: one for both, or
+    one per kind (``reference_tags``)."""
     out = {} if into is None else into
     for kind, label in REFERENCES:
+        t = tag.get(kind, "") if isinstance(tag, dict) else tag
         c = budget_curve(refs, kind)
-        name = f"{label} ({tag})" if tag else label
+        name = f"{label} ({t})" if t else label
         if c and name not in out:
             out[name] = c
     return out
@@ -123,16 +126,18 @@ def random_name(encoder: str, seed: int, several_encoders: bool) -> str:
     return f"random {encoder} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
 
 
-def reference_tags(runs: list[dict]) -> dict[str, str]:
-    """Per run id, what tells its references apart from the other runs' (runs that differ in
-    seed, encoder or augmentations have different ones): "seed 7", "cnn-small, aug crop,flip";
-    "" where all the runs share one set of references."""
-    pairs = {r["id"]: pairing(r) for r in runs}
-    augment = {r["id"]: augment_of(r) for r in runs}
-    differs = [(len({p[1] for p in pairs.values()}) > 1, lambda i: f"seed {pairs[i][1]}"),
-               (len({p[0] for p in pairs.values()}) > 1, lambda i: pairs[i][0]),
-               (len(set(augment.values())) > 1, lambda i: f"aug {augment[i]}")]
-    return {i: ", ".join(f(i) for on, f in differs if on) for i in pairs}
+def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
+    """Per run id and reference kind (``REFERENCES``), what tells its reference curve apart from
+    the other runs' (runs of different datasets, seeds or encoders have different ones):
+    "digits, seed 7"; "" where all the runs share one. The random encoder's readout does not
+    depend on the augmentations the runs trained with; supervised training from scratch uses
+    them, so only its curves are told apart by them ("aug crop,flip")."""
+    ids = [r["id"] for r in runs]
+    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {pairing(r)[1]}", "encoder": pairing(r)[0],
+                      "aug": f"aug {augment_of(r)}"} for r in runs}
+    varies = [k for k in ("dataset", "seed", "encoder", "aug") if len({what[i][k] for i in ids}) > 1]
+    by_kind = {"random-linear": [k for k in varies if k != "aug"], "supervised-scratch": varies}
+    return {i: {kind: ", ".join(what[i][k] for k in keys) for kind, keys in by_kind.items()} for i in ids}
 
 
 def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:

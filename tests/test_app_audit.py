@@ -45,3 +45,28 @@ def test_explore_says_a_basic_run_has_no_umap_or_frames_because_of_its_evaluatio
     assert "still being computed" not in said and "before they were recorded" not in said
     assert "PCA of the features: this run was evaluated with `--evaluation basic`, which makes no UMAP." in said
     assert "This run was evaluated with `--evaluation basic`, which lays out no map per epoch" in said
+
+
+def test_reference_curves_are_told_apart_by_what_they_depend_on():
+    """Compare named a shapes run's and a digits run's random-encoder curves "(aug simclr)" and
+    "(aug digits)": they differ by dataset, and an untrained encoder's readout does not depend
+    on the augmentations at all (supervised training from scratch does)."""
+    from app import readouts
+
+    def run(rid, dataset, augment, seed=0):
+        return {"id": rid, "dataset": dataset, "method": "simclr", "summary": {},
+                "config": {"dataset": dataset, "encoder": "cnn-small", "augment": augment, "seed": seed}}
+
+    tags = readouts.reference_tags([run("a", "shapes", "simclr"), run("b", "digits", "digits")])
+    assert tags == {"a": {"random-linear": "shapes", "supervised-scratch": "shapes, aug simclr"},
+                    "b": {"random-linear": "digits", "supervised-scratch": "digits, aug digits"}}
+    tags = readouts.reference_tags([run("a", "digits", "crop,flip"), run("b", "digits", "digits", seed=7)])
+    assert tags["a"] == {"random-linear": "seed 0", "supervised-scratch": "seed 0, aug crop,flip"}
+    refs = {"random-linear/label/1/s3": {"mean": 0.45, "std": 0, "labels_per_class": 1, "n_labels": 10},
+            "supervised-scratch/label/1/s3": {"mean": 0.3, "std": 0, "labels_per_class": 1, "n_labels": 10}}
+    same = [run("a", "digits", "crop,flip"), run("b", "digits", "digits")]  # one random encoder, two scratch curves
+    tags = readouts.reference_tags(same)
+    out = readouts.reference_curves(refs, tag=tags["a"])
+    readouts.reference_curves(refs, into=out, tag=tags["b"])
+    assert sorted(out) == ["random encoder, linear", "supervised from scratch (aug crop,flip)",
+                           "supervised from scratch (aug digits)"]
