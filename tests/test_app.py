@@ -56,12 +56,17 @@ def test_start_page_says_how_long_its_first_run_took_here():
     this machine, the page says how long that one took (under a class's load it was 4 minutes)."""
     from ssrl_core.config import RunConfig
 
-    assert "On a 2-core CPU the run takes about a minute" in captions(open_page())  # nothing finished here yet
+    at = open_page()
+    assert "On a 2-core CPU the run takes about a minute" in captions(at)  # nothing finished here yet
+    assert at.header[0].value == "Your first run, in about a minute"
     store = RunStore()
     rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
     store.claim("w")
     store.finish(rid, "done", summary={"epochs": 10, "train_seconds": 200.0, "total_seconds": 230.0})
-    assert "On this machine a run like it took about 4 min, the map included (230 s)." in captions(open_page())
+    at = open_page()
+    assert ("On this machine it should take about 4 min, the map included (230 s, from the runs like it that "
+            "finished here).") in captions(at)
+    assert at.header[0].value == "Your first run, in about 4 minutes"  # not "about a minute" above "about 4 min"
 
 
 def test_data_page_shows_digits_and_explains_a_missing_dataset():
