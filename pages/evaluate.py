@@ -144,7 +144,8 @@ else:
                  f"**supervised training from scratch**, {missing_scratch}.")
 st.markdown(
     "SSRL exists to make labels go further. Each *linear* curve is a **linear readout** fit on *n* labelled train "
-    "images per class (mean and spread over 3 random draws of the labelled images), scored on the whole test split."
+    f"images per class (mean and spread over {SEEDS} random draws of the labelled images; the rightmost point uses "
+    "every label, one fit and no spread), scored on the whole test split."
     + (" " + refs_text if refs_text else "")
 )
 if series:
@@ -157,26 +158,27 @@ if series:
     if drawn[SCRATCH_REF]:
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
                    "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
-                   "the gap is widest; as labels grow, supervised training catches up (measured on "
-                   "digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.3 to 1.4 points below it "
-                   "with more). The rightmost point uses every label.")
+                   "the gap is widest; as labels grow, supervised training catches up"
+                   + (" (measured on digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.003 to "
+                      "0.014 below it with more)." if dataset == "digits" else "."))
     elif drawn[RANDOM_REF]:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
                    "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
-                   "once it is drawn. The rightmost point uses every label.")
+                   "once it is drawn.")
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
-                   "say what pretraining bought. The rightmost point uses every label.")
+                   "say what pretraining bought.")
     ft_part = [r for r in picked if ft_curve[r["id"]] and not complete(ft_curve[r["id"]])]
     sup_part = [r for r in picked if sup_curve[r["id"]] and not complete(sup_curve[r["id"]])]
     if ft_part or sup_part:
-        what = " and ".join(w for w, rs in (("fine-tuning", ft_part), ("the supervised reference", sup_part)) if rs)
-        st.caption(f":material/hourglass_top: {what[0].upper() + what[1:]} "
-                   f"{'are' if ft_part and sup_part else 'is'} partial for "
-                   f"{count(len({r['id'] for r in ft_part + sup_part}), 'run')}: the curves end where the computed budgets end"
-                   + (" and fill in as the background job goes on." if ft_running else
-                      "; the button below computes the rest."))
+        # runs of one dataset, encoder, augmentations and seed share one supervised reference: counted once
+        sup_curves = len({(*readouts.pairing(r), readouts.augment_of(r)) for r in sup_part})
+        what = [f"fine-tuning of {count(len(ft_part), 'run')}"] if ft_part else []
+        what += [agree(sup_curves, "the supervised reference", f"{sup_curves} supervised references")] if sup_part else []
+        st.caption(f":material/hourglass_top: Partial so far: {' and '.join(what)}; the curves end where the computed "
+                   "budgets end" + (" and fill in as the background job goes on." if ft_running else
+                                    "; the button below computes the rest."))
     if needs_ft and not ft_running:
         # what it costs beside the button, said once: it decides whether to click now
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs

@@ -70,3 +70,29 @@ def test_reference_curves_are_told_apart_by_what_they_depend_on():
     readouts.reference_curves(refs, into=out, tag=tags["b"])
     assert sorted(out) == ["random encoder, linear", "supervised from scratch (aug crop,flip)",
                            "supervised from scratch (aug digits)"]
+
+
+def test_evaluate_counts_a_shared_partial_reference_once_and_says_which_point_has_no_spread(finished_run):
+    """Two runs of one dataset, encoder, augmentations and seed share one supervised reference:
+    with it partial, Evaluate said "the supervised reference is partial for 2 runs". Its text
+    said every point is a mean over 3 draws, but the every-label point is one fit; and it gave
+    digits' measured gaps (in points, beside fractions) whatever the dataset."""
+    from ssrl_core.evaluate.suite import Cache, reference_cache
+
+    store = RunStore()
+    a, b = finished_run("simclr"), finished_run("simclr")
+    point = {"mean": 0.5, "std": 0.01, "values": [0.5], "seeds": 3, "labels_per_class": 1, "n_labels": 10,
+             "classes": 10, "steps": 200}
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    cfg = RunArtifacts(Path(store.get(a)["run_dir"])).run_config()  # as the run trained: its encoder resolved
+    reference_cache(cfg).get("supervised-scratch/label/1/s3/t200", lambda: point)  # one budget of five
+    Cache(Path(store.get(a)["run_dir"]) / "probes.json").get("finetune/label/1/s3/t200", lambda: point)
+    at = open_page("evaluate", runs=f"{a},{b}")
+    assert not at.exception
+    assert ("Partial so far: fine-tuning of 1 run and the supervised reference; the curves end where the computed "
+            "budgets end; the button below computes the rest.") in captions(at)
+    said = " ".join(m.value for m in at.markdown)
+    assert "(mean and spread over 3 random draws of the labelled images; the rightmost point uses every label, one " \
+           "fit and no spread)" in said
+    assert "0.003 to 0.014 below it with more" in captions(at) and "points" not in captions(at)
