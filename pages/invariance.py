@@ -56,11 +56,14 @@ for r in picked:
         untrained.setdefault(readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained", ref)
 ops = list(OPS)
 st.header("Invariance per augmentation op")
-by_name = {**{names[i]: p for i, p in probes.items()}, **untrained}
+# the runs not measured yet (named in the warning above) get no empty legend entry, whose bars' "n/a" the caption
+# below explains as an op that changes nothing
+measured = {i: p for i, p in probes.items() if "invariance" in p}
+by_name = {**{names[i]: p for i, p in measured.items()}, **untrained}
 series = readouts.invariance_series(by_name, ops)
 widgets.chart(charts.bars(ops, series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
                             errors=readouts.invariance_errors(by_name, ops),
-                            references=list(series)[len(probes):]), key="inv_ops")
+                            references=list(series)[len(measured):]), key="inv_ops")
 notes = {i: note for i, p in probes.items() if (note := readouts.invariance_note(p))}
 for i, note in notes.items():
     st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
@@ -82,7 +85,7 @@ st.caption("How to read it: a bar for an op the run trained with stands for the 
 rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}
 # a line per run: as metrics side by side, "rotation predictable · random encoder (seed 0) · …" was cut
 st.subheader("Can the rotation of an input be read off its features?")
-st.markdown("\n".join(f"- **{'–' if v is None else f'{v:.2f}'}** {md(n)}" for n, v in rot.items()))
+st.markdown("\n".join(f"- **{'–' if v is None else f'{v:.3f}'}** {md(n)}" for n, v in rot.items()))
 st.caption("Rotation predictable: the accuracy of a linear probe that predicts whether an image was rotated by 0, 90, "
            "180 or 270 degrees from its features (chance 0.25). High: the features keep the orientation "
            "(equivariant); near 0.25: they ignore it (invariant).")
@@ -96,7 +99,7 @@ if ds.discrete_factors():
         chance = [next(p["factors"][f]["chance"] for p in probes.values() if f in (p.get("factors") or {}))
                   for f in factors]
         widgets.chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
-                                              for i, p in probes.items()},
+                                              for i, p in probes.items() if p.get("factors")},
                                     "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
         st.caption("How to read it: a factor near its chance line (black) is one the features discarded. With 2 "
                    "labels per value the probe shows what is easy to read off; with all labels even a "

@@ -96,3 +96,24 @@ def test_evaluate_counts_a_shared_partial_reference_once_and_says_which_point_ha
     assert "(mean and spread over 3 random draws of the labelled images; the rightmost point uses every label, one " \
            "fit and no spread)" in said
     assert "0.003 to 0.014 below it with more" in captions(at) and "points" not in captions(at)
+
+
+def test_invariance_leaves_an_unmeasured_run_out_of_its_charts(finished_run):
+    """A run picked before its invariance was measured had a legend entry and no bars, its
+    hidden labels "n/a", which the caption explains as an op that changes nothing; it is named
+    in the warning above the chart, with the button that measures it. Rotation predictability
+    is given to 3 decimals, as in Compare's table."""
+    import json
+
+    store = RunStore()
+    a, b = finished_run("simclr"), finished_run("rotation")
+    (Path(store.get(b)["run_dir"]) / "probes.json").unlink()  # as a run from before probes existed
+    at = open_page("invariance", runs=f"{a},{b}")
+    assert "finished before invariance" in at.warning[0].value
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"] for t in spec["data"]]
+    assert any(n.startswith(f"simclr ({a[-4:]})") for n in names)
+    assert not any(n.startswith(f"rotation ({b[-4:]})") for n in names), names
+    lines = [m.value for m in at.markdown if m.value.startswith("- **")][0].splitlines()
+    assert len(lines) == 2 and all(line[4:9].replace(".", "").isdigit() and line[5] == "." and line[9:11] == "**"
+                                   for line in lines), lines  # the run and its untrained network, 0.xyz each

@@ -213,7 +213,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_text("What each op does").wait_for()
     page.get_by_role("heading", name="Can the rotation of an input be read off its features?").wait_for()
     # the two runs picked by default, and the untrained encoder of their seed (Evaluate's click computed it), a line each
-    lines = page.locator("li").filter(has_text=re.compile(r"^\d\.\d\d "))
+    lines = page.locator("li").filter(has_text=re.compile(r"^\d\.\d\d\d "))
     assert lines.count() == 3, lines.all_inner_texts()
     assert lines.filter(has_text="random encoder (seed 0) · untrained").count() == 1
     assert page.get_by_text(re.compile(r"finished before invariance")).count() == 0
