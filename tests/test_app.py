@@ -514,8 +514,8 @@ def test_invariance_measures_an_old_run_in_the_background(finished_run):
     assert untrained["name"].startswith("random encoder (seed 0) · untrained") and untrained["marker"]["color"] == "#8c8c8c"
     [rotation] = [m.value for m in at.markdown if m.value.startswith("- **")]  # a line per run, the value first
     run_line, untrained_line = rotation.splitlines()
-    assert 0 <= float(re.match(r"- \*\*(\d\.\d\d)\*\* simclr", run_line).group(1)) <= 1
-    assert re.match(r"- \*\*\d\.\d\d\*\* random encoder \(seed 0\) · untrained", untrained_line)
+    assert 0 <= float(re.match(r"- \*\*(\d\.\d\d\d)\*\* simclr", run_line).group(1)) <= 1
+    assert re.match(r"- \*\*\d\.\d\d\d\*\* random encoder \(seed 0\) · untrained", untrained_line)
     assert images(at)[-1][:2] == ["original", "crop"]
 
 
