@@ -346,3 +346,22 @@ def test_a_waiting_worker_loads_what_its_first_run_needs(tmp_path):
     said = log.read_text()
     assert "loaded what a run imports in" in said and "loaded UMAP's compiled layout in" in said, said
     assert said.index("imports in") < said.index("layout in")
+
+
+def test_a_detached_process_is_reaped_when_it_ends(ssrl_home):
+    """The app never waited for the jobs it started: each stayed a zombie (`[python] <defunct>`)
+    under the server for as long as it ran, found after a probe job ended."""
+    import os
+
+    from ssrl_core.runs.worker import spawn_detached
+
+    proc = spawn_detached(["-c", "print('done')"], "reap.log")
+    t0 = time.time()
+    while True:  # a zombie still exists for the kernel (signal 0 reaches it); a reaped process does not
+        try:
+            os.kill(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.time() - t0 < 30, open(f"/proc/{proc.pid}/status").read()[:200]
+        time.sleep(0.1)
+    assert (ssrl_home / "reap.log").read_text() == "done\n"

@@ -144,13 +144,19 @@ def worker_state(worker_id: str | None) -> bool | None:
 
 
 def spawn_detached(args: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
-    """``python ARGS`` in a new session (it outlives the caller), output to SSRL_HOME/LOG_NAME."""
+    """``python ARGS`` in a new session (it outlives the caller), output to SSRL_HOME/LOG_NAME;
+    reaped when it ends (no zombie is left in a caller that lives on, the app)."""
     root = Path(__file__).resolve().parents[2]
     env = dict(env or os.environ, SSRL_HOME=str(paths.ssrl_home()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     log = open(paths.ssrl_home() / log_name, "ab")
-    return subprocess.Popen([sys.executable, *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, *args], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()  # the child has its own copy
+    # waited for in the background: the app lives for days, and each job it started stayed a zombie (an entry in
+    # the process table) until the next start happened to reap it
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return proc
 
 
 def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
