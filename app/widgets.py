@@ -13,7 +13,7 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import NICKNAME_MAX, in_line
+from ssrl_core.runs.store import NICKNAME_MAX, epoch_text, in_line
 
 from . import charts, readouts, services, urlstate
 from .text import agree, count, listing, md, one_line
@@ -399,10 +399,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 if r["status"] == "queued":
                     continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
-                current = min(r["epoch"] + 1, r["epochs"]) if r["phase"] == "training" else r["epoch"]
                 # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
-                st.progress(min(max(progress, 0.0), 1.0),
-                            text=f"epoch {current}/{r['epochs']} · {progress:.0%} of the training done")
+                st.progress(min(max(progress, 0.0), 1.0), text=f"{epoch_text(r)} · {progress:.0%} of the training done")
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)

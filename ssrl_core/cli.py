@@ -502,6 +502,8 @@ def cmd_runs(args) -> int:
         return 0
     if not runs:
         print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
+    from .runs.store import epoch_text
+
     rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
@@ -511,7 +513,7 @@ def cmd_runs(args) -> int:
             extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "
                      "last finished epoch")
         who = f"[{r['nickname']}]" if r["nickname"] else ""
-        rows.append([r["id"], r["status"], r["method"], r["dataset"], f"epoch {r['epoch']}/{r['epochs']}", who, extra])
+        rows.append([r["id"], r["status"], r["method"], r["dataset"], epoch_text(r), who, extra])
     for line in table(rows):
         print(line)
     return 0

@@ -250,6 +250,15 @@ def test_list_and_runs_align_their_columns_to_the_longest_entry(capsys):
     for a, b in (("queued", "queued"), ("mae", "deepcluster"), ("shapes", "digits"), ("epoch 0/3", "epoch 0/12")):
         assert mae.index(f" {a}") == deepcluster.index(f" {b}"), (mae, deepcluster)
     assert deepcluster.endswith("epoch 0/12  [a-long-nickname]") and mae.endswith("epoch 0/3")
+    # a run in training: the epoch in progress, as the Pretrain page says it ("epoch 0/3" beside the page's "1/3")
+    rid = store.claim("w")["id"]
+    store.record(rid, {"kind": "step", "epoch": 1, "epochs": 12, "step": 3, "total_steps": 120, "loss": 5.0})
+    assert main(["runs"]) == 0
+    assert f"{rid}  running  deepcluster  digits  epoch 1/12" in capsys.readouterr().out
+    store.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 12, "loss": 4.0})
+    store.record(rid, {"kind": "phase", "phase": "umap"})  # past training: the epochs it finished
+    assert main(["runs"]) == 0
+    assert f"{rid}  running  deepcluster  digits  epoch 1/12" in capsys.readouterr().out
 
 
 def test_submit_says_on_a_terminal_that_it_is_checking_the_run(capsys, monkeypatch):

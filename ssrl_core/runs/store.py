@@ -150,6 +150,15 @@ def in_line(run: dict) -> float:
 IN_LINE = "COALESCE(queued_at, created)"
 
 
+def epoch_text(run: dict) -> str:
+    """A run's epoch as the pages and ``runs`` say it: "epoch 2/5" is the epoch in progress
+    while it trains (the store's ``epoch`` counts those finished: ``runs`` said "epoch 0/5"
+    beside the page's "epoch 1/5"), else the epochs it has finished."""
+    current = min(run["epoch"] + 1, run["epochs"]) if run["status"] == "running" and run["phase"] == "training" \
+        else run["epoch"]
+    return f"epoch {current}/{run['epochs']}"
+
+
 def no_run(run_id: str) -> KeyError:
     """The error for a run id the store does not have."""
     return KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
