@@ -191,3 +191,36 @@ def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finish
     said = " ".join(c.value for c in at.caption)
     assert ("3 draws each): about 9 min for the 1 run here at the pace of the last such job on this machine (less "
             "where some budgets are computed already).") in said
+
+
+def test_a_job_takes_its_share_of_the_cores_beside_training_runs(finished_run, monkeypatch):
+    """Beside a run in training, a fine-tuning step with every core took 89 to 147 s on 2 cores
+    and 43 to 46 s with one (bench/probe_threads): the job shares the cores out between the
+    runs training here and the probe jobs, at each step that trains a network."""
+    import torch
+
+    from ssrl_core.config import RunConfig
+
+    [run_dir] = _dirs(finished_run, "simclr")
+    monkeypatch.delenv("SSRL_TORCH_THREADS", raising=False)
+    assert jobs.share_cores(4) == 4  # nothing else computes here: every core
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="simclr", epochs=5))
+    store.claim("w")
+    job = jobs.mark_pending([run_dir])  # this job counts itself from its start
+    assert jobs.share_cores(4) == 2 and jobs.share_cores(1) == 1
+    monkeypatch.setenv("SSRL_TORCH_THREADS", "3")  # the operator's word over the share
+    assert jobs.share_cores(4) == 3
+    monkeypatch.delenv("SSRL_TORCH_THREADS")
+
+    seen = []
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [
+        ("probes", lambda: seen.append(torch.get_num_threads()), 0),
+        ("ft1", lambda: seen.append(torch.get_num_threads()), 30)])
+    before = torch.get_num_threads()
+    monkeypatch.setitem(jobs._CORES, "cores", 4)
+    try:
+        jobs.run([run_dir], job=job)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [before, 2]  # the frozen-feature step is left as it was; the training step gets its share

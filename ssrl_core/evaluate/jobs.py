@@ -42,6 +42,7 @@ from ..text import said
 PROGRESS = "probe_job.json"
 FAILED = "probe_job_failed.json"  # why the last job could not compute the run: said on the page until the next job
 PACE = "probe_pace.json"  # in SSRL_HOME, not in probe_jobs/, whose every lock file is a job
+_CORES: dict[str, int] = {}
 GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
 
 
@@ -197,17 +198,40 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
     return 0
 
 
+def share_cores(cores: int) -> int:
+    """The CPU threads a job's torch should use now, of ``cores``: ``SSRL_TORCH_THREADS`` when
+    set, else the cores shared out between the processes computing here, the runs training on
+    this machine's workers and the probe jobs (this one counted). On 2 cores a 5-label fine-tuning
+    step took 25 s alone; beside a training run, 107 to 162 s with 2 threads and 32 to 37 s with
+    1, and the training 256 s and 96 s where it took 35 s alone (docs/performance.md): two
+    processes of 2 threads each on 2 cores wait on each other far more than they compute."""
+    from ..runs.ray_backend import backend
+    from ..runs.store import RunStore
+    from ..runs.worker import torch_threads
+
+    explicit = os.environ.get("SSRL_TORCH_THREADS", "").strip()
+    if explicit:
+        return torch_threads(1) or cores
+    training = RunStore().count(("running",)) if backend() == "local" else 0  # a Ray run trains elsewhere
+    return max(1, cores // max(1, training + running()))
+
+
 def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[float]]) -> None:
     """One run's steps, its progress written before each. ``paces``: [seconds, cost] of the
     job's steps that trained a network so far, per ``pace_key`` (a ResNet's pace says nothing
     of a small CNN's), what the time left is estimated from; before the job has timed one, the
     last job's pace on such runs."""
+    import torch
+
     started = time.time()
+    cores = _CORES.setdefault("cores", torch.get_num_threads())  # torch's own choice, before this job changed it
     steps = _steps(run_dir, finetune)
     key, run_cost = pace_key(run_dir), sum(c for _, _, c in steps)
     pace = paces.setdefault(key, [0.0, 0])
     before = (_paces().get(key) or {}).get("s_per_cost")
     for k, (what, compute, cost) in enumerate(steps):
+        if cost:  # a step that trains a network: on the cores it has now (a run may have started training since)
+            torch.set_num_threads(share_cores(cores))
         left = sum(c for _, _, c in steps[k:])
         rate = pace[0] / pace[1] if pace[1] else before
         eta = 0.0 if not left else (rate * left if rate is not None else None)

@@ -1,0 +1,92 @@
+"""How a probe job's fine-tuning and a training run share a CPU, by the job's torch threads.
+
+A probe job (Evaluate's fine-tuning) often runs while the worker trains someone's run. Each
+process takes every core by default; on 2 cores the two then wait on each other. This trains
+a short SimCLR run on digits, then times one fine-tuning step of it (5 labels per class, 3
+draws of 200 steps) alone, and beside a background training run with the job at 2 threads
+and at 1, with the background run's own training time in each case. Prints JSON.
+
+    python -m bench.probe_threads [--epochs 15] [--budget 5]
+
+Measured on the 2-core development machine, 2026-12-04 (docs/performance.md, "A probe job
+beside a training run"): the step alone 24.6 s; beside training, 107 to 162 s with 2 threads
+and 32 to 37 s with 1 (``evaluate.jobs.share_cores`` follows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_step(run_dir: str, budget: int, threads: int) -> dict:
+    """One fine-tuning curve point of ``run_dir`` in this process, with ``threads`` (0: torch's default)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from ssrl_core.evaluate.suite import classifier_curve_point
+    from ssrl_core.train import load_trained
+
+    trained = load_trained(run_dir, "auto")
+    t0 = time.perf_counter()
+    point = classifier_curve_point(trained, budget, "label", 3, 200, pretrained=True)
+    return {"threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t0, 1),
+            "accuracy": round(point["mean"], 4)}
+
+
+def _python(*args: str, out=None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out or subprocess.PIPE, text=True)
+
+
+def _step(run_dir: str, budget: int, threads: int) -> dict:
+    p = _python("-m", "bench.probe_threads", "--step", run_dir, "--budget", str(budget), "--threads", str(threads))
+    return json.loads(p.communicate()[0].strip().splitlines()[-1])
+
+
+def _train(out: Path, epochs: int, basic: bool = True) -> subprocess.Popen:
+    return _python("-m", "ssrl_core", "train", "--dataset", "digits", "--method", "simclr", "--epochs", str(epochs),
+                   *(["--evaluation", "basic"] if basic else []), "--out", str(out), out=subprocess.DEVNULL)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=15, help="epochs of the background training run (default 15)")
+    p.add_argument("--budget", type=int, default=5, help="labels per class of the timed step (default 5)")
+    p.add_argument("--step", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.step:
+        print(json.dumps(time_step(a.step, a.budget, a.threads)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SSRL_HOME"] = str(Path(tmp) / "home")
+        run = Path(tmp) / "run"
+        _train(run, 3).wait()
+        out = {"cpu_count": os.cpu_count(), "budget": a.budget, "alone": _step(str(run), a.budget, 0)}
+        for threads in (0, 1):  # 0: torch's default, every core
+            bg = _train(Path(tmp) / f"bg{threads}", a.epochs)
+            time.sleep(10)  # past its start-up, into training
+            steps = [_step(str(run), a.budget, threads)]
+            while bg.poll() is None:
+                steps.append(_step(str(run), a.budget, threads))
+            summary = json.loads((Path(tmp) / f"bg{threads}" / "summary.json").read_text())
+            out[f"beside_training_threads_{steps[0]['threads']}"] = {
+                "steps": steps, "training_seconds": round(summary["train_seconds"], 1)}
+        bg = _train(Path(tmp) / "bg_alone", a.epochs)
+        bg.wait()
+        out["training_alone_seconds"] = round(
+            json.loads((Path(tmp) / "bg_alone" / "summary.json").read_text())["train_seconds"], 1)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
