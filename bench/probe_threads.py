@@ -57,13 +57,17 @@ def _train(out: Path, epochs: int, basic: bool = True) -> subprocess.Popen:
                    *(["--evaluation", "basic"] if basic else []), "--out", str(out), out=subprocess.DEVNULL)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.probe_threads", description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=15, help="epochs of the background training run (default 15)")
     p.add_argument("--budget", type=int, default=5, help="labels per class of the timed step (default 5)")
     p.add_argument("--step", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
-    a = p.parse_args()
+    return p
+
+
+def main() -> None:
+    a = build_parser().parse_args()
     if a.step:
         print(json.dumps(time_step(a.step, a.budget, a.threads)))
         return
