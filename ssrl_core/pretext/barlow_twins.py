@@ -59,7 +59,9 @@ class BarlowTwins(PretextMethod):
     embedding_head = "projector"
     defaults = {"lambda_offdiag": 0.02, "proj_dim": 512, "hidden_dim": 512}
     option_help = {
-        "lambda_offdiag": "weight of the off-diagonal term; the paper's 0.0051, 0.02 did better in short runs here",
+        "lambda_offdiag": "weight of the off-diagonal term; the paper's 0.0051, 0.02 did better in short runs here. "
+                          "Higher pushes the features' dimensions harder to carry different information; 0 leaves "
+                          "only the invariance term",
         "proj_dim": "output size of the 3-layer projector (8192 in the paper; 512 here)",
         "hidden_dim": "hidden width of the projector (8192 in the paper; 512 here)",
     }

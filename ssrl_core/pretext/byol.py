@@ -48,7 +48,8 @@ class BYOL(PretextMethod):
     embedding_head = "projector"
     defaults = {"tau_base": 0.996, "proj_dim": 128, "hidden_dim": 512, "pred_hidden_dim": 512}
     option_help = {
-        "tau_base": "starting EMA rate of the target, raised to 1 on a cosine; 0.996 as in the paper",
+        "tau_base": "starting EMA rate of the target, raised to 1 on a cosine; 0.996 as in the paper. Closer to 1: a "
+                    "steadier target that follows the online network more slowly",
         "proj_dim": "output size of the projector and predictor; 256 in the paper, 128 here",
         "hidden_dim": "hidden width of the projector (4096 in the paper; 512 here)",
         "pred_hidden_dim": "hidden width of the predictor (4096 in the paper; 512 here)",

@@ -65,8 +65,10 @@ class MAE(PretextMethod):
     n_views = 1
     defaults = {"mask_ratio": 0.75, "norm_pix_loss": True, "decoder_dim": 128, "decoder_depth": 2, "decoder_heads": 4}
     option_help = {
-        "mask_ratio": "fraction of patches hidden from the encoder; 0.75 as in the paper",
-        "norm_pix_loss": "regress per-patch normalised pixels (the paper's best setting) instead of raw pixels",
+        "mask_ratio": "fraction of patches hidden from the encoder; 0.75 as in the paper. Higher makes the task "
+                      "harder and each step cheaper (the encoder sees fewer patches)",
+        "norm_pix_loss": "regress each patch's pixels normalised by its own mean and spread (the paper's best "
+                         "setting): the decoder must predict the patch's shape, not its brightness; false: raw pixels",
         "decoder_dim": "width of the light decoder (the paper: 512 for ViT-L; 128 here for a 192-wide encoder)",
         "decoder_depth": "transformer blocks in the decoder (the paper: 8; its ablation: 1 suffices for fine-tuning, more help linear probes)",
         "decoder_heads": "attention heads in each decoder block",

@@ -72,8 +72,10 @@ class MoCo(PretextMethod):
     defaults = {"temperature": 0.2, "momentum": 0.99, "queue_size": 1024, "proj_dim": 128, "hidden_dim": 512,
                 "head_bn": False}
     option_help = {
-        "temperature": "tau in InfoNCE; 0.2 as in MoCo v2",
-        "momentum": "EMA rate m of the key encoder; 0.99 (MoCo's 0.999 suits long runs, short ones need faster keys)",
+        "temperature": "tau in InfoNCE; 0.2 as in MoCo v2. Lower weighs the hardest negatives most; higher treats "
+                       "all alike",
+        "momentum": "EMA rate m of the key encoder; 0.99 (MoCo's 0.999 suits long runs, short ones need faster keys). "
+                    "Closer to 1: steadier keys that follow the query encoder more slowly",
         "queue_size": "K, negative keys kept (FIFO); two keys an image are enqueued, so keep it at most "
                       "2 x (training images - batch) or it repeats the batch's own images (digits: 1024; an "
                       "imported set's default is scaled so); raise it on large sets",

@@ -40,7 +40,8 @@ class SimCLR(PretextMethod):
     embedding_head = "projector"
     defaults = {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
     option_help = {
-        "temperature": "tau in NT-Xent; 0.5 as in the paper's CIFAR-10 experiments",
+        "temperature": "tau in NT-Xent; 0.5 as in the paper's CIFAR-10 experiments. Lower sharpens the softmax: the "
+                       "hardest negatives weigh most (too low and training is unstable); higher treats all alike",
         "proj_dim": "output size of the projector g; 128 as in the paper",
         "hidden_dim": "hidden width of the 2-layer projector (the paper uses the feature size; 512 here)",
     }
