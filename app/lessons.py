@@ -9,7 +9,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 
 from . import charts, readouts, services, widgets
-from .text import agree, count
+from .text import agree, count, minutes
 
 ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
 VERDICT_TEXT = {
@@ -165,7 +165,7 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
             st.caption(note.strip(" ()").capitalize() + ".")
         seconds = services.run_seconds([lesson.runs[n].to_dict() for n in to_train])
         if seconds is not None:  # only where runs like each of them finished here: nothing is guessed
-            st.caption(f":material/schedule: About {max(1, round(seconds / 60))} min of training and evaluation "
+            st.caption(f":material/schedule: About {minutes(seconds)} min of training and evaluation "
                        "on this machine, one run after another, going by runs like these that finished here.")
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")

@@ -16,7 +16,7 @@ from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import ACTIVE, RunStore
-from ssrl_core.text import agree, count, not_written, said
+from ssrl_core.text import about, agree, count, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
@@ -107,7 +107,7 @@ def wait_text(seconds: float | None) -> str:
     """'starts within a minute' / 'starts in about 7 min'; empty when unknown."""
     if seconds is None:
         return ""
-    return "starts within a minute" if seconds < 60 else f"starts in about {round(seconds / 60)} min"
+    return "starts within a minute" if seconds < 60 else f"starts in {about(seconds)}"
 
 
 def ensure_worker() -> bool:

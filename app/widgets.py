@@ -16,7 +16,7 @@ from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import NICKNAME_MAX, epoch_text, in_line
 
 from . import charts, readouts, services, urlstate
-from .text import agree, count, listing, md, one_line
+from .text import about, agree, count, listing, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -715,11 +715,6 @@ def delete_popover(run: dict, where, mine: bool) -> None:
                 return
             st.session_state["_toast"] = done  # shown by the live panel after the rerun
             st.rerun(scope="app")
-
-
-def about(seconds: float) -> str:
-    """A time left, as a page says it: "less than a minute", "about 4 min"."""
-    return "less than a minute" if seconds < 60 else f"about {round(seconds / 60)} min"
 
 
 def _job_line(run: dict, names: dict[str, str]) -> None:

@@ -4,7 +4,7 @@ supervised training from scratch), kNN accuracy as k varies, accuracy over pretr
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import agree, count, listing, md
+from app.text import about, agree, count, listing, md
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import BUDGETS, SEEDS
@@ -183,7 +183,7 @@ if series:
         # what it costs beside the button, said once: it decides whether to click now
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
         cost = (f"many minutes per run on a CPU, {count(len(paced), 'run')} here" if None in paced else
-                f"{widgets.about(sum(paced))} for the {count(len(paced), 'run')} here at the pace of the last such "
+                f"{about(sum(paced))} for the {count(len(paced), 'run')} here at the pace of the last such "
                 "job on this machine (less where some budgets are computed already)")
         st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
                    f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")

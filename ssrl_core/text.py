@@ -68,6 +68,16 @@ def agree(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
+def minutes(seconds: float) -> int:
+    """A duration in whole minutes, at least 1: what "about N min" says."""
+    return max(1, round(seconds / 60))
+
+
+def about(seconds: float) -> str:
+    """A duration as the pages say it: "less than a minute", "about 4 min"."""
+    return "less than a minute" if seconds < 60 else f"about {minutes(seconds)} min"
+
+
 def count(n: int, word: str, plural: str | None = None) -> str:
     """``n`` and the noun agreeing with it: "1 run", "3 runs", "1,438 images"."""
     return f"{n:,} {agree(n, word, plural or word + 's')}"
