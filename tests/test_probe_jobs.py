@@ -91,7 +91,7 @@ def test_a_run_that_fails_is_said_and_the_runs_after_it_are_still_computed(finis
         return [("probes", compute, 0)]
 
     monkeypatch.setattr(jobs, "_steps", steps)
-    assert jobs.run([first, second], job=jobs.mark_pending([first, second])) == 0
+    assert jobs.run([first, first.parent / "deleted-since", second], job=jobs.mark_pending([first, second])) == 0
     assert done == [second]
     assert jobs.failure(first) == "no probes computed: digits was re-imported since this run trained"
     assert jobs.failure(second) is None

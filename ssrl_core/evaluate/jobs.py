@@ -172,6 +172,8 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
         (_jobs_dir() / f"{job}.pending").unlink(missing_ok=True)
         held = []
         for d in map(Path, run_dirs):
+            if not d.is_dir():  # deleted since the click: nothing to compute
+                continue
             fh = stack.enter_context(open(d / art.JOB_LOCK, "a"))
             got = try_lock(fh)
             (d / art.JOB_PENDING).unlink(missing_ok=True)
