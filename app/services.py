@@ -246,8 +246,8 @@ def start_probe_jobs(run_dirs: list[str], finetune: bool = False) -> str | None:
         if limit and jobs.running() >= limit:
             return (f"{count(limit, 'probe job')} already {agree(limit, 'runs', 'run')} on this server, the most it "
                     "runs at once (SSRL_MAX_PROBE_JOBS)")
-        job = jobs.mark_pending([Path(d) for d in todo])
-    who = current_nickname()
+        who = current_nickname()
+        job = jobs.mark_pending([Path(d) for d in todo], finetune=finetune, who=who)
     spawn_detached(["-m", "ssrl_core.evaluate.jobs", *todo, "--job", job, *(["--finetune"] if finetune else []),
                     *([f"--who={who}"] if who else [])], "probes.log")
     return None

@@ -717,11 +717,11 @@ def delete_popover(run: dict, where, mine: bool) -> None:
             st.rerun(scope="app")
 
 
-def _job_line(run: dict, names: dict[str, str]) -> None:
-    """One run of a probe job: its step with a progress bar and the time left, or its place in the queue."""
+def _job_line(run: dict, p: dict, names: dict[str, str]) -> None:
+    """One run of a probe job (``p``, its progress): its step with a progress bar and the time
+    left, or its place in the queue."""
     name = names[run["id"]]
-    p = services.probe_job_progress(run["run_dir"])
-    if not p:
+    if p["state"] == "starting":
         st.caption(f"{md(name)}: starting (a new process loads PyTorch and the run first)…")
     elif p["state"] == "queued":
         st.caption(f"{md(name)}: queued in the same job, after {listing([md(names.get(i, i)) for i in p['after']])}.")
@@ -734,68 +734,83 @@ def _job_line(run: dict, names: dict[str, str]) -> None:
         st.progress(p["done"] / max(1, p["total"]), text=text)
 
 
-def probe_jobs_panel(runs: list[dict], key: str) -> None:
-    """While probe jobs compute any of ``runs``: each run's step, progress bar and time left, or
-    its place in the job's queue, re-checked every 2 s, with a Stop; the page reruns when they
-    are done, so the new results appear without a click. After a job: the runs it could not
-    compute, with why."""
+def _jobs_of(runs: list[dict], finetune: bool | None) -> list[tuple[dict, dict]]:
+    """(run, progress) of ``runs`` a probe job computes now: of those fine-tuning (``finetune``
+    True), those not (False) or all (None)."""
+    out = []
+    for r in runs:
+        p = services.probe_job_progress(r["run_dir"])
+        if p is None and services.probe_job_running(r["run_dir"]):
+            p = {"state": "starting", "after": []}  # marked by an app from before progress files
+        if p is not None and (finetune is None or bool(p.get("finetune")) == finetune):
+            out.append((r, p))
+    return out
+
+
+def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -> None:
+    """While probe jobs compute any of ``runs`` (those fine-tuning, ``finetune`` True; those
+    not, False; all, None: each page shows a job where its button was): each run's step,
+    progress bar and time left, or its place in the job's queue, re-checked every 2 s, with a
+    Stop. The page reruns when a run's step ends, so each budget's point appears as it is
+    computed, and when the jobs are done. After a job: the runs it could not compute, with why."""
     names = {r["id"]: readouts.short_name(r) for r in runs}
     me = services.current_nickname()
 
     @st.fragment(run_every=2.0)
     def _poll() -> None:
-        busy = [r for r in runs if services.probe_job_running(r["run_dir"])]
+        busy = _jobs_of(runs, finetune)
+        mark = tuple((r["id"], p["state"], p.get("done")) for r, p in busy)  # moves when a step or a run ends
+        last = st.session_state.get(f"{key}_mark")
+        st.session_state[f"{key}_mark"] = mark or None
+        if last is not None and mark != last:
+            st.rerun(scope="app")  # what the step computed is in the cache now: the charts draw it
         if not busy:
-            if st.session_state.get(f"{key}_was_busy"):
-                st.session_state[f"{key}_was_busy"] = False
-                st.rerun(scope="app")
             return
-        st.session_state[f"{key}_was_busy"] = True
         with st.container(border=True):
-            st.markdown(f":material/hourglass_top: Computing probes for {count(len(busy), 'run')} in the background, "
-                        "one run after another; the charts update as each is done.")
-            for r in busy:
-                _job_line(r, names)
-            others = sorted({p["who"] for r in busy if (p := services.probe_job_progress(r["run_dir"]))
-                             and p.get("who") and p["who"] != me})
+            what = ("Fine-tuning and training the supervised reference" if finetune else "Computing probes")
+            st.markdown(f":material/hourglass_top: {what} for {count(len(busy), 'run')} in the background, one run "
+                        "after another; the charts update as each step is done.")
+            for r, p in busy:
+                _job_line(r, p, names)
+            live = [r for r, p in busy if p.get("pid")]
+            if not live:
+                return  # nothing to stop before the job's process has begun
+            others = sorted({p["who"] for _, p in busy if p.get("who") and p["who"] != me})
             help_ = "Ends the background job now. What it has computed stays; the button computes the rest later."
             if not others:
-                st.button("Stop", key=f"{key}_stop", help=help_, on_click=_stop_jobs, args=(busy,))
+                st.button("Stop", key=f"{key}_stop", help=help_, on_click=_stop_jobs, args=(live, key))
             else:
                 with st.popover("Stop…"):
                     st.markdown(f"**{md(listing(others))}** started this, not you ({md(me)}): they are waiting for it. "
                                 "Stop it only if you must. " + help_)
-                    st.button("Stop their job", key=f"{key}_stop", on_click=_stop_jobs, args=(busy,))
+                    st.button("Stop their job", key=f"{key}_stop", on_click=_stop_jobs, args=(live, key))
 
-    if any(services.probe_job_running(r["run_dir"]) for r in runs) or st.session_state.get(f"{key}_was_busy"):
+    if _jobs_of(runs, finetune) or st.session_state.get(f"{key}_mark") is not None:
         _poll()
-    if note := st.session_state.pop("_probe_jobs_stopped", None):
+    if note := st.session_state.pop(f"{key}_stopped", None):
         st.info(note, icon=":material/stop_circle:")
+    if note := st.session_state.pop(f"{key}_refused", None):  # what the last click could not start
+        st.warning(note, icon=":material/hourglass_disabled:")
     for r in runs:
         if not services.probe_job_running(r["run_dir"]) and (why := services.probe_job_failure(r["run_dir"])):
             st.warning(f"{md(names[r['id']])}: its probes could not be computed: {md(why)}", icon=":material/error:")
 
 
-def _stop_jobs(runs: list[dict]) -> None:
+def _stop_jobs(runs: list[dict], key: str) -> None:
     """Stop's callback: end the jobs computing ``runs``."""
     stopped = sum(services.stop_probe_job(r["run_dir"]) for r in runs)
-    st.session_state["_probe_jobs_stopped"] = (
+    st.session_state[f"{key}_stopped"] = (
         "Stopped. What was computed stays; the button computes the rest." if stopped else
         "The job had already ended.")
 
 
-def start_probe_jobs(runs: list[dict], finetune: bool = False) -> None:
+def start_probe_jobs(runs: list[dict], key: str, finetune: bool = False) -> None:
     """Start one probe job for ``runs`` (``services.start_probe_jobs``) and rerun the page; when
-    the server has no room for it now, that is said after the rerun, with what to do."""
+    the server has no room for it now, the panel of ``key`` says so after the rerun, with what
+    to do (where the button was)."""
     if why := services.start_probe_jobs([r["run_dir"] for r in runs], finetune=finetune):
-        st.session_state["_probe_jobs_refused"] = f"Not started: {why}. Click again in a few minutes, when one is done."
+        st.session_state[f"{key}_refused"] = f"Not started: {why}. Click again in a few minutes, when one is done."
     st.rerun()
-
-
-def probe_jobs_refused() -> None:
-    """What ``start_probe_jobs`` could not start on the previous click, once."""
-    if note := st.session_state.pop("_probe_jobs_refused", None):
-        st.warning(note, icon=":material/hourglass_disabled:")
 
 
 def dataset_error(error: str, where=st) -> None:
@@ -821,19 +836,19 @@ def fresh_runs(runs: list[dict]) -> list[dict]:
     return out
 
 
-def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: str, button: str) -> None:
-    """The probe-jobs panel for ``runs``, and for the ``missing`` ones (runs lacking a probe
-    a page needs) a warning and a button that computes their probes in the background (``{s}`` in
-    ``warning``: a verb's -s when one run is missing, "lack{s} probes"); a run
-    whose dataset was re-imported since it trained gets the reason instead (its probes would
-    mix old and new images)."""
-    probe_jobs_panel(runs, key=f"{key}_jobs")
-    probe_jobs_refused()
+def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: str, button: str,
+                     finetune: bool | None = None) -> None:
+    """The probe-jobs panel for ``runs`` (the jobs of ``probe_jobs_panel``'s ``finetune``), and
+    for the ``missing`` ones (runs lacking a probe a page needs) a warning and a button that
+    computes their probes in the background (``{s}`` in ``warning``: a verb's -s when one run
+    is missing, "lack{s} probes"); a run whose dataset was re-imported since it trained gets
+    the reason instead (its probes would mix old and new images)."""
+    probe_jobs_panel(runs, key=f"{key}_jobs", finetune=finetune)
     missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
         st.warning(f"{len(missing)} of the chosen runs {warning.format(s=agree(len(missing), 's', ''))}.")
         if st.button(button, key=key):
-            start_probe_jobs(missing)
+            start_probe_jobs(missing, key=f"{key}_jobs")
 
 
 def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:

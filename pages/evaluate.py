@@ -42,7 +42,8 @@ lacking = [r for r in labelled
 widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
                          warning="lack{s} probes this page draws (kNN as k varies, label efficiency, or their random "
                                  "encoder's kNN and linear readout)",
-                         button=f"Compute their probes ({readouts.probe_cost(lacking)})")
+                         button=f"Compute their probes ({readouts.probe_cost(lacking)})",
+                         finetune=False)  # a fine-tuning job shows under the label-efficiency chart, by its button
 if not picked:
     st.info("Pick runs to compare.")
     st.stop()
@@ -179,6 +180,8 @@ if series:
         st.caption(f":material/hourglass_top: Partial so far: {' and '.join(what)}; the curves end where the computed "
                    "budgets end" + (" and fill in as the background job goes on." if ft_running else
                                     "; the button below computes the rest."))
+    # where its button was: at the top of the page a student who clicked here did not see it
+    widgets.probe_jobs_panel(picked, key="eval_ft_jobs", finetune=True)
     if needs_ft and not ft_running:
         # what it costs beside the button, said once: it decides whether to click now
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
@@ -188,7 +191,7 @@ if series:
         st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
                    f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")
         if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):
-            widgets.start_probe_jobs(needs_ft, finetune=True)
+            widgets.start_probe_jobs(needs_ft, key="eval_ft_jobs", finetune=True)
     if any(k.endswith(" fine-tuned") for k in series):
         st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's "
                    "other way to transfer: the head starts as the linear readout and everything trains for 200 steps "

@@ -126,12 +126,13 @@ def test_dead_jobs_do_not_count_against_the_cap(ssrl_home):
 def test_stop_ends_a_real_fine_tuning_job_and_keeps_what_it_cached(finished_run):
     [run_dir] = _dirs(finished_run, "simclr")
     (run_dir / art.PROBES).unlink()  # so the job has the frozen-feature probes to compute first
-    job = jobs.mark_pending([run_dir])
+    job = jobs.mark_pending([run_dir], finetune=True, who="ada")
     proc = subprocess.Popen([sys.executable, "-m", "ssrl_core.evaluate.jobs", str(run_dir), "--job", job,
                              "--finetune", "--who=ada"], cwd=ROOT)
     try:
         t0 = time.time()
-        while not ((p := jobs.progress(run_dir)) and p["step"].startswith("fine-tuning")):
+        assert jobs.progress(run_dir)["state"] == "starting" and not jobs.stop(run_dir)  # no process to stop yet
+        while not ((p := jobs.progress(run_dir)) and p.get("step", "").startswith("fine-tuning")):
             assert proc.poll() is None and time.time() - t0 < 180, (proc.returncode, p)
             time.sleep(0.2)
         assert p["pid"] == proc.pid and p["who"] == "ada" and p["done"] == 1 and p["total"] == 11
@@ -176,6 +177,19 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
         at.button(key="eval_probe_missing_jobs_stop").click().run()
         assert sorted(stopped) == sorted([da, db])
         assert "Stopped. What was computed stays; the button computes the rest." in [i.value for i in at.info]
+
+        # a fine-tuning job shows under the label-efficiency chart, where its button is, not at the top
+        for d in (da, db):
+            p = art.read_json(d / jobs.PROGRESS)
+            art.write_json(d / jobs.PROGRESS, {**p, "finetune": True, "who": None})
+        at.run()
+        assert not at.exception
+        keys = [b.key for b in at.button]
+        assert "eval_ft_jobs_stop" in keys and "eval_probe_missing_jobs_stop" not in keys, keys
+        heads = [m.value for m in at.markdown]
+        assert any(h.startswith(":material/hourglass_top: Fine-tuning and training the supervised reference for 2 runs")
+                   for h in heads)
+        assert "eval_finetune" not in keys  # no second start while it runs
 
 
 def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finished_run):

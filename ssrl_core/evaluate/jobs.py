@@ -66,14 +66,16 @@ def running() -> int:
     return n
 
 
-def mark_pending(run_dirs: list[Path]) -> str:
+def mark_pending(run_dirs: list[Path], finetune: bool = False, who: str | None = None) -> str:
     """Before starting a job for ``run_dirs``: its id, with it and its runs marked as started
-    (``art.job_running`` is true for them from now on)."""
+    (``art.job_running`` is true for them from now on, and ``progress`` says "starting")."""
     job = uuid.uuid4().hex[:12]
     (_jobs_dir() / f"{job}.pending").touch()
     for d in run_dirs:
         (Path(d) / art.JOB_PENDING).touch()
         (Path(d) / FAILED).unlink(missing_ok=True)
+        art.write_json(Path(d) / PROGRESS, {"job": job, "pid": None, "who": who, "finetune": finetune,
+                                            "state": "starting", "after": []})
     return job
 
 
@@ -104,12 +106,12 @@ def _remember_pace(key: str, rate: float, run_cost: int) -> None:
 
 def progress(run_dir: Path) -> dict | None:
     """The progress of the job computing ``run_dir``'s probes, while one does:
-    {"state": "queued" | "running", "after": ids of the job's runs still ahead of it,
+    {"state": "starting" | "queued" | "running", "after": ids of the job's runs still ahead of it,
     "step": what it computes now, "done": steps done, "total": steps in all, "started":
     when this run's first step began (epoch seconds), "at": when this was written, "eta_s":
     seconds left for this run as of "at" (None until a step that trains a network has been
-    timed), "job", "pid", "who"}.
-    None when no job computes the run, or one was just started and has not yet begun."""
+    timed), "job", "pid" (None while starting), "who", "finetune": whether the job fine-tunes}.
+    None when no job computes the run."""
     if not art.job_running(Path(run_dir)):
         return None
     return art.read_json(Path(run_dir) / PROGRESS)
@@ -124,7 +126,7 @@ def stop(run_dir: Path) -> bool:
     """End the job computing ``run_dir`` (and the runs queued in it) at once; what it cached
     stays. False when none runs (it has just ended, or has not begun)."""
     p = progress(run_dir)
-    if not p or not lock_held(_jobs_dir() / f"{p['job']}.lock"):
+    if not p or not p.get("pid") or not lock_held(_jobs_dir() / f"{p['job']}.lock"):
         return False  # the pid is only signalled while its job is alive (never a reused pid)
     try:
         os.kill(int(p["pid"]), signal.SIGTERM)
@@ -182,7 +184,7 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
                 stack.callback((d / PROGRESS).unlink, missing_ok=True)
         if not held:
             return 1
-        base = {"job": job, "pid": os.getpid(), "who": who}
+        base = {"job": job, "pid": os.getpid(), "who": who, "finetune": finetune}
         ids = [d.name for d, _ in held]
         paces: dict[str, list[float]] = {}  # seconds and cost of the steps that trained a network, per kind of run
         for i, (d, fh) in enumerate(held):
