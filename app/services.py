@@ -206,7 +206,7 @@ def probe_job_progress(run_dir: str) -> dict | None:
     return jobs.progress(Path(run_dir))
 
 
-def probe_job_failure(run_dir: str) -> str | None:
+def probe_job_failure(run_dir: str) -> dict | None:
     from ssrl_core.evaluate import jobs
 
     return jobs.failure(Path(run_dir))
@@ -222,7 +222,7 @@ def probe_job_run_seconds(run_dir: str) -> float | None:
 def stop_probe_job(run_dir: str) -> bool:
     from ssrl_core.evaluate import jobs
 
-    return jobs.stop(Path(run_dir))
+    return jobs.stop(Path(run_dir), by=current_nickname())
 
 
 def start_probe_jobs(run_dirs: list[str], finetune: bool = False) -> str | None:

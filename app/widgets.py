@@ -724,14 +724,21 @@ def _job_line(run: dict, p: dict, names: dict[str, str]) -> None:
     if p["state"] == "starting":
         st.caption(f"{md(name)}: starting (a new process loads PyTorch and the run first)…")
     elif p["state"] == "queued":
-        st.caption(f"{md(name)}: queued in the same job, after {listing([md(names.get(i, i)) for i in p['after']])}.")
+        ahead = [names.get(i) or _run_name(i) for i in p["after"]]
+        st.caption(f"{md(name)}: queued in the same job, after {listing([md(a) for a in ahead])}.")
     else:
         now = time.time()
         text = (f"{md(name)}: {p['step']} · step {p['done'] + 1} of {p['total']} · {_fmt_eta(now - p['started'])} "
                 "so far")
         if p.get("eta_s") is not None:
             text += f" · {about(max(0.0, p['eta_s'] - (now - p['at'])))} left"
-        st.progress(p["done"] / max(1, p["total"]), text=text)
+        st.progress(min(1.0, max(0.0, p.get("share", p["done"] / max(1, p["total"])))), text=text)  # of the time
+
+
+def _run_name(run_id: str) -> str:
+    """A run not on the page (unpicked while its job computes), named as those that are."""
+    run = services.store().get(run_id)
+    return readouts.short_name(run) if run else run_id
 
 
 def _jobs_of(runs: list[dict], finetune: bool | None) -> list[tuple[dict, dict]]:
@@ -756,20 +763,24 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
     names = {r["id"]: readouts.short_name(r) for r in runs}
     me = services.current_nickname()
 
+    # always polled: a page drawn before a classmate started a job on its runs must show it (and hide the button)
     @st.fragment(run_every=2.0)
     def _poll() -> None:
         busy = _jobs_of(runs, finetune)
         mark = tuple((r["id"], p["state"], p.get("done")) for r, p in busy)  # moves when a step or a run ends
         last = st.session_state.get(f"{key}_mark")
-        st.session_state[f"{key}_mark"] = mark or None
+        st.session_state[f"{key}_mark"] = mark
         if last is not None and mark != last:
+            if last and not mark and not any(services.probe_job_failure(r["run_dir"]) for r in runs):
+                st.session_state[f"{key}_done"] = True  # said after the redraw
             st.rerun(scope="app")  # what the step computed is in the cache now: the charts draw it
         if not busy:
             return
         with st.container(border=True):
             what = ("Fine-tuning and training the supervised reference" if finetune else "Computing probes")
-            st.markdown(f":material/hourglass_top: {what} for {count(len(busy), 'run')} in the background, one run "
-                        "after another; the charts update as each step is done.")
+            st.markdown(f":material/hourglass_top: {what} for {count(len(busy), 'run')} in the background"
+                        + (", one run after another" if len(busy) > 1 else "")
+                        + "; the charts update as each step is done.")
             for r, p in busy:
                 _job_line(r, p, names)
             live = [r for r, p in busy if p.get("pid")]
@@ -785,23 +796,35 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
                                 "Stop it only if you must. " + help_)
                     st.button("Stop their job", key=f"{key}_stop", on_click=_stop_jobs, args=(live, key))
 
-    if _jobs_of(runs, finetune) or st.session_state.get(f"{key}_mark") is not None:
-        _poll()
+    _poll()
     if note := st.session_state.pop(f"{key}_stopped", None):
         st.info(note, icon=":material/stop_circle:")
     if note := st.session_state.pop(f"{key}_refused", None):  # what the last click could not start
         st.warning(note, icon=":material/hourglass_disabled:")
+    if st.session_state.pop(f"{key}_done", None):
+        st.success("The background job is done: its results are drawn below.", icon=":material/task_alt:")
+    if finetune is True:
+        return  # how the last job ended is said once a page, by its other panel
+    stopped = {}
     for r in runs:
-        if not services.probe_job_running(r["run_dir"]) and (why := services.probe_job_failure(r["run_dir"])):
-            st.warning(f"{md(names[r['id']])}: its probes could not be computed: {md(why)}", icon=":material/error:")
+        if services.probe_job_running(r["run_dir"]) or not (how := services.probe_job_failure(r["run_dir"])):
+            continue
+        if "error" in how:
+            st.warning(f"{md(names[r['id']])}: its probes could not be computed: {md(how['error'])}",
+                       icon=":material/error:")
+        else:
+            stopped.setdefault((how.get("stopped_by"), round(how.get("at") or 0)), []).append(names[r["id"]])
+    for (by, at), stopped_runs in stopped.items():
+        when = time.strftime("%H:%M", time.localtime(at))
+        st.info(f"The background job for {md(listing(stopped_runs))} was stopped"
+                + (f" by **{md(by)}**" if by and by != me else " by you" if by else "") + f" at {when}. What it "
+                "computed stays; the button computes the rest.", icon=":material/stop_circle:")
 
 
 def _stop_jobs(runs: list[dict], key: str) -> None:
     """Stop's callback: end the jobs computing ``runs``."""
-    stopped = sum(services.stop_probe_job(r["run_dir"]) for r in runs)
-    st.session_state[f"{key}_stopped"] = (
-        "Stopped. What was computed stays; the button computes the rest." if stopped else
-        "The job had already ended.")
+    if not sum(services.stop_probe_job(r["run_dir"]) for r in runs):
+        st.session_state[f"{key}_stopped"] = "The job had already ended."  # a stopped one says so itself
 
 
 def start_probe_jobs(runs: list[dict], key: str, finetune: bool = False) -> None:

@@ -3,8 +3,10 @@
 A probe job (Evaluate's fine-tuning) often runs while the worker trains someone's run. Each
 process takes every core by default; on 2 cores the two then wait on each other. This trains
 a short SimCLR run on digits, then times one fine-tuning step of it (5 labels per class, 3
-draws of 200 steps) alone, and beside a background training run with the job at 2 threads
-and at 1, with the background run's own training time in each case. Prints JSON.
+draws of 200 steps) alone, and beside a background training run: both with every core, the
+job with 1 thread (as ``jobs.share_cores`` gives it beside one training run on 2 cores), and
+both with 1 (what a worker that gave up a thread to the job would do), with the background
+run's own training time in each case and alone. Prints JSON.
 
     python -m bench.probe_threads [--epochs 15] [--budget 5]
 
@@ -52,9 +54,13 @@ def _step(run_dir: str, budget: int, threads: int) -> dict:
     return json.loads(p.communicate()[0].strip().splitlines()[-1])
 
 
-def _train(out: Path, epochs: int, basic: bool = True) -> subprocess.Popen:
-    return _python("-m", "ssrl_core", "train", "--dataset", "digits", "--method", "simclr", "--epochs", str(epochs),
-                   *(["--evaluation", "basic"] if basic else []), "--out", str(out), out=subprocess.DEVNULL)
+def _train(out: Path, epochs: int, basic: bool = True, threads: int = 0) -> subprocess.Popen:
+    """``train`` in a new process; ``threads``: its torch's (0: torch's default), as a worker sets them."""
+    args = ["train", "--dataset", "digits", "--method", "simclr", "--epochs", str(epochs),
+            *(["--evaluation", "basic"] if basic else []), "--out", str(out)]
+    code = (f"import sys, torch; torch.set_num_threads({threads}) if {threads} else None; "
+            f"from ssrl_core.cli import main; sys.exit(main({args!r}))")
+    return _python("-c", code, out=subprocess.DEVNULL)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,19 +82,21 @@ def main() -> None:
         run = Path(tmp) / "run"
         _train(run, 3).wait()
         out = {"cpu_count": os.cpu_count(), "budget": a.budget, "alone": _step(str(run), a.budget, 0)}
-        for threads in (0, 1):  # 0: torch's default, every core
-            bg = _train(Path(tmp) / f"bg{threads}", a.epochs)
+        # (the job's threads, the training's): 0 is torch's default, every core
+        for job, train in ((0, 0), (1, 0), (1, 1)):
+            name = f"job_{job or 'all'}_training_{train or 'all'}_threads"
+            bg = _train(Path(tmp) / name, a.epochs, threads=train)
             time.sleep(10)  # past its start-up, into training
-            steps = [_step(str(run), a.budget, threads)]
+            steps = [_step(str(run), a.budget, job)]
             while bg.poll() is None:
-                steps.append(_step(str(run), a.budget, threads))
-            summary = json.loads((Path(tmp) / f"bg{threads}" / "summary.json").read_text())
-            out[f"beside_training_threads_{steps[0]['threads']}"] = {
-                "steps": steps, "training_seconds": round(summary["train_seconds"], 1)}
-        bg = _train(Path(tmp) / "bg_alone", a.epochs)
-        bg.wait()
-        out["training_alone_seconds"] = round(
-            json.loads((Path(tmp) / "bg_alone" / "summary.json").read_text())["train_seconds"], 1)
+                steps.append(_step(str(run), a.budget, job))
+            summary = json.loads((Path(tmp) / name / "summary.json").read_text())
+            out[name] = {"steps": steps, "training_seconds": round(summary["train_seconds"], 1)}
+        for train in (0, 1):
+            bg = _train(Path(tmp) / f"alone{train}", a.epochs, threads=train)
+            bg.wait()
+            out[f"training_alone_{train or 'all'}_threads_seconds"] = round(
+                json.loads((Path(tmp) / f"alone{train}" / "summary.json").read_text())["train_seconds"], 1)
     print(json.dumps(out, indent=2))
 
 

@@ -187,7 +187,8 @@ if series:
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
         cost = (f"many minutes per run on a CPU, {count(len(paced), 'run')} here" if None in paced else
                 f"{about(sum(paced))} for the {count(len(paced), 'run')} here at the pace of the last such "
-                "job on this machine (less where some budgets are computed already)")
+                "job on this machine, which moves with what else it is doing (less where some budgets are computed "
+                "already)")
         st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
                    f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")
         if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):

@@ -93,7 +93,8 @@ def test_a_run_that_fails_is_said_and_the_runs_after_it_are_still_computed(finis
     monkeypatch.setattr(jobs, "_steps", steps)
     assert jobs.run([first, first.parent / "deleted-since", second], job=jobs.mark_pending([first, second])) == 0
     assert done == [second]
-    assert jobs.failure(first) == "no probes computed: digits was re-imported since this run trained"
+    assert jobs.failure(first) == {"error": "no probes computed: digits was re-imported since this run trained",
+                                   "at": jobs.failure(first)["at"]}
     assert jobs.failure(second) is None
     jobs.mark_pending([first])  # the next job starts afresh: the old failure is not said beside it
     assert jobs.failure(first) is None
@@ -137,12 +138,13 @@ def test_stop_ends_a_real_fine_tuning_job_and_keeps_what_it_cached(finished_run)
             time.sleep(0.2)
         assert p["pid"] == proc.pid and p["who"] == "ada" and p["done"] == 1 and p["total"] == 11
         assert p["step"] == "fine-tuning with 1 label per class"
-        assert jobs.stop(run_dir)
+        assert jobs.stop(run_dir, by="bob")
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()
     assert not art.job_running(run_dir) and jobs.running() == 0 and jobs.progress(run_dir) is None
-    assert jobs.failure(run_dir) is None  # stopped is not failed
+    how = jobs.failure(run_dir)  # stopped, not failed: and by whom, for the page of the one who started it
+    assert how["stopped_by"] == "bob" and "error" not in how and time.time() - how["at"] < 60
     probes = art.read_json(run_dir / art.PROBES)
     assert "knn_k" in probes and not any(k.startswith("finetune/") for k in probes)  # the first step's results stay
     assert not jobs.stop(run_dir)  # nothing left to stop
@@ -158,7 +160,7 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
                                          "started": now - 130, "at": now, "eta_s": 400.0})
     art.write_json(db / jobs.PROGRESS, {"job": "j1", "pid": 1, "who": "ada", "state": "queued", "after": [a]})
     stopped = []
-    monkeypatch.setattr(jobs, "stop", lambda d: stopped.append(Path(d)) or True)
+    monkeypatch.setattr(jobs, "stop", lambda d, by=None: stopped.append((Path(d), by)) or True)
     with open(da / art.JOB_LOCK, "a") as fa, open(db / art.JOB_LOCK, "a") as fb:
         assert try_lock(fa) and try_lock(fb)
         at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
@@ -175,8 +177,8 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
         # ada started it, not this guest: Stop is behind a confirmation that says whose it is
         assert "**ada** started this, not you" in " ".join(m.value for m in at.markdown)
         at.button(key="eval_probe_missing_jobs_stop").click().run()
-        assert sorted(stopped) == sorted([da, db])
-        assert "Stopped. What was computed stays; the button computes the rest." in [i.value for i in at.info]
+        assert sorted(stopped) == sorted([(da, at.session_state["_guest_nickname"]), (db, at.session_state[
+            "_guest_nickname"])])
 
         # a fine-tuning job shows under the label-efficiency chart, where its button is, not at the top
         for d in (da, db):
@@ -203,8 +205,8 @@ def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finish
     jobs._remember_pace(jobs.pace_key(run_dir), rate=0.5, run_cost=1080)  # 9 minutes a run, as a job measured
     at.run()
     said = " ".join(c.value for c in at.caption)
-    assert ("3 draws each): about 9 min for the 1 run here at the pace of the last such job on this machine (less "
-            "where some budgets are computed already).") in said
+    assert ("3 draws each): about 9 min for the 1 run here at the pace of the last such job on this machine, which "
+            "moves with what else it is doing (less where some budgets are computed already).") in said
 
 
 def test_a_job_takes_its_share_of_the_cores_beside_training_runs(finished_run, monkeypatch):
@@ -238,3 +240,44 @@ def test_a_job_takes_its_share_of_the_cores_beside_training_runs(finished_run, m
     finally:
         torch.set_num_threads(before)
     assert seen == [before, 2]  # the frozen-feature step is left as it was; the training step gets its share
+
+
+
+def test_a_stopped_job_says_who_stopped_it_on_every_page_that_shows_its_runs(finished_run):
+    """ada's job stopped by bob: her page showed the panel vanish and the button come back,
+    without a word. Each run the job had not finished now says so, once a page."""
+    store = RunStore()
+    a, b = finished_run("simclr"), finished_run("rotation")
+    for rid in (a, b):
+        art.write_json(Path(store.get(rid)["run_dir"]) / jobs.FAILED, {"stopped_by": "bob", "at": time.time()})
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.query_params["runs"] = f"{a},{b}"
+    at.switch_page("../pages/evaluate.py")
+    at.run()
+    said = [i.value for i in at.info]
+    assert sum("was stopped by **bob** at" in i for i in said) == 1, said  # once, though two panels show jobs
+    [note] = [i for i in said if "was stopped" in i]
+    assert note.startswith(f"The background job for simclr ({a[-4:]}) and rotation ({b[-4:]}) was stopped by ")
+    assert note.endswith("What it computed stays; the button computes the rest.")
+    jobs.mark_pending([Path(store.get(a)["run_dir"])])  # the next job: the note goes
+    at.run()
+    assert [i for i in at.info if "was stopped" in i.value][0].value.startswith(
+        f"The background job for rotation ({b[-4:]}) was stopped")
+
+
+def test_steps_read_back_from_the_cache_cost_nothing_in_the_time_left(finished_run):
+    """The supervised reference that runs of one seed share was counted in each run's time left,
+    though the second run reads it back at once: the estimate was off by up to 10 times."""
+    from ssrl_core.evaluate.suite import Cache, reference_cache
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    [run_dir] = _dirs(finished_run, "simclr")
+    point = {"mean": 0.5, "std": 0.0, "labels_per_class": 1, "n_labels": 10}
+    reference_cache(RunArtifacts(run_dir).run_config()).get("supervised-scratch/label/1/s3/t200", lambda: point)
+    Cache(run_dir / art.PROBES).get("finetune/label/5/s3/t200", lambda: point)
+    costs = {what: cost for what, _, cost in jobs._steps(run_dir, finetune=True)}
+    assert costs["fine-tuning with 1 label per class"] == 3 * 10  # 3 draws of a batch of 10 digits
+    assert costs["supervised from scratch with 1 label per class"] == 0  # shared, computed by another run
+    assert costs["fine-tuning with 5 labels per class"] == 0  # computed before the job was stopped
+    assert costs["supervised from scratch with 5 labels per class"] == 3 * 50
+    assert costs["fine-tuning with every label"] == 64  # one draw of a full batch

@@ -117,17 +117,20 @@ def progress(run_dir: Path) -> dict | None:
     return art.read_json(Path(run_dir) / PROGRESS)
 
 
-def failure(run_dir: Path) -> str | None:
-    """Why the last job could not compute ``run_dir``'s probes (None when it did, or none ran)."""
-    return (art.read_json(Path(run_dir) / FAILED) or {}).get("error")
+def failure(run_dir: Path) -> dict | None:
+    """How the last job on ``run_dir`` ended when it did not compute everything: {"error": why}
+    or {"stopped_by": nickname or None, "at": epoch seconds}; None when it did, or none ran."""
+    return art.read_json(Path(run_dir) / FAILED)
 
 
-def stop(run_dir: Path) -> bool:
+def stop(run_dir: Path, by: str | None = None) -> bool:
     """End the job computing ``run_dir`` (and the runs queued in it) at once; what it cached
-    stays. False when none runs (it has just ended, or has not begun)."""
+    stays, and each of its runs says it was stopped, by ``by`` (``failure``). False when none
+    runs (it has just ended, or has not begun)."""
     p = progress(run_dir)
     if not p or not p.get("pid") or not lock_held(_jobs_dir() / f"{p['job']}.lock"):
         return False  # the pid is only signalled while its job is alive (never a reused pid)
+    art.write_json(_jobs_dir() / f"{p['job']}.stopped.json", {"by": by, "at": time.time()})
     try:
         os.kill(int(p["pid"]), signal.SIGTERM)
     except (ProcessLookupError, PermissionError, ValueError):
@@ -145,19 +148,26 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
     images (0 for the rest), what the time left is estimated in: with one label per class a
     batch is 10 digits, with ten it is 64, and every label is one draw, not three."""
     from ..text import count
-    from .finetune import BATCH
+    from .finetune import BATCH, STEPS
     from .probes import SEEDS
     from .suite import RunProbes, supervised_scratch
+
+    from .probes import budget_name
+    from .suite import reference_cache
 
     rp = RunProbes(run_dir)
     steps = [("kNN, linear readouts and invariance of the frozen features", rp.standard, 0)]
     if finetune and rp.dataset.has_labels:
         y = rp.train_labels()
+        # computed already (a stopped job's, or a reference another run of this seed shares): read back, no cost
+        have, shared = rp.cache.read(), reference_cache(rp.trained.config).read()
         for b in rp.budgets():
             n = count(b, "label") + " per class" if b else "every label"
             cost = (SEEDS if b else 1) * min(BATCH, b * len(set(y.tolist())) if b else len(y))
-            steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b), cost),
-                      (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b), cost)]
+            key = f"label/{budget_name(b)}/s{SEEDS}/t{STEPS}"
+            steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b), 0 if f"finetune/{key}" in have else cost),
+                      (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b),
+                       0 if f"supervised-scratch/{key}" in shared else cost)]
     return steps
 
 
@@ -192,6 +202,12 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
                 art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
             try:
                 _compute(d, finetune, base, paces)
+            except Stopped:  # each of the job's runs not done says so, with who stopped it, until the next job
+                how = art.read_json(_jobs_dir() / f"{job}.stopped.json") or {}
+                (_jobs_dir() / f"{job}.stopped.json").unlink(missing_ok=True)
+                for left, _ in held[i:]:
+                    art.write_json(left / FAILED, {"stopped_by": how.get("by"), "at": how.get("at", time.time())})
+                raise
             except Interrupted:
                 raise
             except Exception as e:  # this run's: said on its page; the runs after it are still computed
@@ -230,7 +246,7 @@ def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[fl
     started = time.time()
     cores = _CORES.setdefault("cores", torch.get_num_threads())  # torch's own choice, before this job changed it
     steps = _steps(run_dir, finetune)
-    key, run_cost = pace_key(run_dir), sum(c for _, _, c in steps)
+    key, run_cost = pace_key(run_dir), sum(c for _, _, c in steps)  # what is left of the run, cached steps at 0
     pace = paces.setdefault(key, [0.0, 0])
     before = (_paces().get(key) or {}).get("s_per_cost")
     for k, (what, compute, cost) in enumerate(steps):
@@ -240,7 +256,8 @@ def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[fl
         rate = pace[0] / pace[1] if pace[1] else before
         eta = 0.0 if not left else (rate * left if rate is not None else None)
         art.write_json(run_dir / PROGRESS, {**base, "state": "running", "after": [], "step": what, "done": k,
-                                            "total": len(steps), "started": started, "at": time.time(), "eta_s": eta})
+                                            "total": len(steps), "started": started, "at": time.time(), "eta_s": eta,
+                                            "share": 1 - left / run_cost if run_cost else k / len(steps)})
         t0 = time.time()
         compute()
         if cost and time.time() - t0 > 1.0:  # a step read back from the cache says nothing of the pace
