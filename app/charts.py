@@ -96,25 +96,31 @@ PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
            y_title: str = "accuracy", title: str = "", log_x: bool = False, dashed: Sequence[str] = (),
-           tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360) -> go.Figure:
+           tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360,
+           run_of: dict[str, str] | None = None, dotted: Sequence[str] = ()) -> go.Figure:
     """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
     references) are drawn gray-toned, each kind (random, supervised) in its own gray, and
     several of one kind (seeds, encoders) each in its own dash pattern; the runs are solid lines
-    in the palette's colours, each with its own marker (``SYMBOLS``)."""
+    in the palette's colours, each with its own marker (``SYMBOLS``). ``run_of``: the run each
+    line belongs to, where a run has several (its linear and fine-tuned curves): they share its
+    colour and marker, kept as the runs come, so a run's colour does not move when a curve is
+    added; names in ``dotted`` are drawn dotted."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
-    runs = [n for n in series if n not in dashed]
-    for i, (name, (x, y, err)) in enumerate(series.items()):
+    run_of = run_of or {}
+    runs = list(dict.fromkeys(run_of.get(n, n) for n in series if n not in dashed))
+    for name, (x, y, err) in series.items():
         ref = name in dashed
         gray = "#444" if name.startswith("random") else "#808080"  # both 3:1 or more on white, apart from each other
         if ref:
             seen[gray] = seen.get(gray, -1) + 1
+        i = 0 if ref else runs.index(run_of.get(name, name))
         fig.add_trace(go.Scatter(
             x=list(x), y=list(y), mode="lines+markers", name=name,
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
-            line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "solid",
+            line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "dot" if name in dotted else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
-            marker=dict(size=8, symbol="circle" if ref else SYMBOLS[runs.index(name) % len(SYMBOLS)]),
+            marker=dict(size=8, symbol="circle" if ref else SYMBOLS[i % len(SYMBOLS)]),
         ))
     ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     flat = bool(ys) and max(ys) - min(ys) < 1e-9  # Plotly would span -0.5..1.5 around one value
@@ -236,10 +242,12 @@ def _headroom(series: dict[str, Sequence[float | None]], errors) -> list[float] 
 
 def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:
     """Accuracy against labelled images per class (log axis, ticks 1, 5, 10, 50, "all (N)"):
-    ``series`` solid, ``references`` dashed; each value is (x, mean, std) as from
-    ``readouts.budget_curve``."""
+    ``series`` solid ("RUN linear"; "RUN fine-tuned" dotted, in its run's colour), ``references``
+    dashed; each value is (x, mean, std) as from ``readouts.budget_curve``."""
     from .readouts import budget_ticks
 
     ticks, names = budget_ticks(list(series.values()) + list(references.values()))
+    run_of = {n: n.removesuffix(" linear").removesuffix(" fine-tuned") for n in series}
     return curves({**series, **references}, "labelled images per class (log scale)", log_x=True,
-                  dashed=list(references), tickvals=ticks, ticktext=names, height=height)
+                  dashed=list(references), tickvals=ticks, ticktext=names, height=height, run_of=run_of,
+                  dotted=[n for n in series if n.endswith(" fine-tuned")])

@@ -117,3 +117,23 @@ def test_invariance_leaves_an_unmeasured_run_out_of_its_charts(finished_run):
     lines = [m.value for m in at.markdown if m.value.startswith("- **")][0].splitlines()
     assert len(lines) == 2 and all(line[4:9].replace(".", "").isdigit() and line[5] == "." and line[9:11] == "**"
                                    for line in lines), lines  # the run and its untrained network, 0.xyz each
+
+
+def test_a_runs_colour_stays_when_its_fine_tuned_curve_is_drawn():
+    """As fine-tuning points arrived, byol's curve turned from orange to green and simclr's from
+    green to red, unlike their colours in the page's other charts; a run's linear and fine-tuned
+    curves had two colours. A run keeps its colour; its fine-tuned curve is dotted in it."""
+    from app import charts
+
+    pt = ([1, 5], [0.5, 0.6], [0.0, 0.0])
+    refs = {"random encoder, linear": pt}
+    before = charts.label_efficiency({"rotation (a) linear": pt, "byol (b) linear": pt, "simclr (c) linear": pt}, refs)
+    after = charts.label_efficiency({"rotation (a) linear": pt, "rotation (a) fine-tuned": pt, "byol (b) linear": pt,
+                                     "simclr (c) linear": pt, "simclr (c) fine-tuned": pt}, refs)
+    colour = lambda fig: {t.name: (t.line.color, t.line.dash, t.marker.symbol) for t in fig.data}  # noqa: E731
+    b, a = colour(before), colour(after)
+    for run in ("rotation (a)", "byol (b)", "simclr (c)"):
+        assert a[f"{run} linear"] == b[f"{run} linear"]
+    assert a["simclr (c) fine-tuned"] == (b["simclr (c) linear"][0], "dot", b["simclr (c) linear"][2])
+    assert len({b[f"{r} linear"][0] for r in ("rotation (a)", "byol (b)", "simclr (c)")}) == 3
+    assert a["random encoder, linear"][1] == "dash"
