@@ -802,7 +802,7 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
     if note := st.session_state.pop(f"{key}_refused", None):  # what the last click could not start
         st.warning(note, icon=":material/hourglass_disabled:")
     if st.session_state.pop(f"{key}_done", None):
-        st.success("The background job is done: its results are drawn below.", icon=":material/task_alt:")
+        st.success("The background job is done: the charts show what it computed.", icon=":material/task_alt:")
     if finetune is True:
         return  # how the last job ended is said once a page, by its other panel
     stopped = {}
