@@ -15,9 +15,11 @@ Files:
                               reads as being computed (queued or running) the whole time
     RUN/probe_job.pending     touched by whoever starts the job, removed once it holds the lock
     RUN/probe_job.json        the job's progress on the run (``progress``)
-    RUN/probe_job_failed.json why the last job failed on the run (``failure``), until the next starts
+    RUN/probe_job_failed.json why the last job failed on the run, or who stopped it (``failure``),
+                              until the next job starts
     SSRL_HOME/probe_jobs/ID.lock, ID.pending   the same pair for the job itself: what the
                               server's cap on jobs at once (``SSRL_MAX_PROBE_JOBS``) counts
+    SSRL_HOME/probe_jobs/ID.stopped.json   who stopped the job (``stop``), read by it as it ends
     SSRL_HOME/probe_pace.json the last job's pace per dataset and encoder (``per_run_seconds``):
                               the next job's first estimate, and the Evaluate button's
 """
@@ -40,9 +42,9 @@ from ..stops import Interrupted
 from ..text import said
 
 PROGRESS = "probe_job.json"
-FAILED = "probe_job_failed.json"  # why the last job could not compute the run: said on the page until the next job
+FAILED = "probe_job_failed.json"  # how the last job on the run ended short: said on the page until the next job
 PACE = "probe_pace.json"  # in SSRL_HOME, not in probe_jobs/, whose every lock file is a job
-_CORES: dict[str, int] = {}
+_CORES: dict[str, int] = {}  # "cores": torch's own thread count in this process, before a job changed it
 GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
 
 
