@@ -133,8 +133,8 @@ def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
     depend on the augmentations the runs trained with; supervised training from scratch uses
     them, so only its curves are told apart by them ("aug crop,flip")."""
     ids = [r["id"] for r in runs]
-    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {pairing(r)[1]}", "encoder": pairing(r)[0],
-                      "aug": f"aug {augment_of(r)}"} for r in runs}
+    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_of(r)}"}
+            for r in runs for encoder, seed in [pairing(r)]}
     varies = [k for k in ("dataset", "seed", "encoder", "aug") if len({what[i][k] for i in ids}) > 1]
     by_kind = {"random-linear": [k for k in varies if k != "aug"], "supervised-scratch": varies}
     return {i: {kind: ", ".join(what[i][k] for k in keys) for kind, keys in by_kind.items()} for i in ids}

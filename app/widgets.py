@@ -746,9 +746,7 @@ def _jobs_of(runs: list[dict], finetune: bool | None) -> list[tuple[dict, dict]]
     True), those not (False) or all (None)."""
     out = []
     for r in runs:
-        p = services.probe_job_progress(r["run_dir"])
-        if p is None and services.probe_job_running(r["run_dir"]):
-            p = {"state": "starting", "after": []}  # marked by an app from before progress files
+        p = services.probe_job_progress(r["run_dir"])  # polled every 2 s on every page that shows runs: once each
         if p is not None and (finetune is None or bool(p.get("finetune")) == finetune):
             out.append((r, p))
     return out
@@ -807,8 +805,8 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
         return  # how the last job ended is said once a page, by its other panel
     stopped = {}
     for r in runs:
-        if services.probe_job_running(r["run_dir"]) or not (how := services.probe_job_failure(r["run_dir"])):
-            continue
+        if not (how := services.probe_job_failure(r["run_dir"])) or services.probe_job_running(r["run_dir"]):
+            continue  # the lock is only probed for the rare run with a note
         if "error" in how:
             st.warning(f"{md(names[r['id']])}: its probes could not be computed: {md(how['error'])}",
                        icon=":material/error:")

@@ -174,7 +174,7 @@ if series:
     sup_part = [r for r in picked if sup_curve[r["id"]] and not complete(sup_curve[r["id"]])]
     if ft_part or sup_part:
         # runs of one dataset, encoder, augmentations and seed share one supervised reference: counted once
-        sup_curves = len({(*readouts.pairing(r), readouts.augment_of(r)) for r in sup_part})
+        sup_curves = len({ref_tag[r["id"]]["supervised-scratch"] for r in sup_part})
         what = [f"fine-tuning of {count(len(ft_part), 'run')}"] if ft_part else []
         what += [agree(sup_curves, "the supervised reference", f"{sup_curves} supervised references")] if sup_part else []
         st.caption(f":material/hourglass_top: Partial so far: {' and '.join(what)}; the curves end where the computed "

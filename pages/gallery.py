@@ -49,9 +49,9 @@ def fmt(v) -> str:
 for start in range(0, len(shown), COLS):
     for col, r in zip(st.columns(COLS), shown[start:start + COLS]):
         s = r["summary"] or {}
-        # from the run's probes, as Compare reads it: a run evaluated without them (`--evaluation basic`) gets it
-        # once a probe job has computed them; its summary keeps the "–" it finished with
-        one = readouts.value_at(readouts.budget_curve(services.artifacts(r["run_dir"]).probes, "linear"), 1)
+        one = s.get("linear_1_per_class")  # the probes' number, written into the summary after training
+        if one is None:  # a run evaluated without probes (`--evaluation basic`) has it once a probe job computed them
+            one = readouts.value_at(readouts.budget_curve(services.artifacts(r["run_dir"]).probes, "linear"), 1)
         with col.container(border=True):
             thumb = services.map_thumbnail(r)
             if isinstance(thumb, bytes):
@@ -62,7 +62,7 @@ for start in range(0, len(shown), COLS):
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
                         f"by **{md(r.get('nickname') or widgets.ANONYMOUS)}** · {services.epochs_text(r, short=False)}")
             st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
-                       f"1 label/class {fmt(s.get('linear_1_per_class') if one is None else one)} · eff. rank "
+                       f"1 label/class {fmt(one)} · eff. rank "
                        + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
             if s.get("knn_accuracy") is not None and services.dataset_caveats(r["dataset"]):  # no accuracies: none
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")

@@ -440,7 +440,7 @@ def pretrain(
     t_train = time.perf_counter()
     seen = 0
     last_loss: float | None = None  # the last step's that was reported (live)
-    final_loss: float | None = None  # the last epoch's mean
+    final_loss = loss_before  # the last epoch's mean: the earlier attempts' until this one ends an epoch
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, cfg.epochs):
         t_epoch = time.perf_counter()
@@ -500,6 +500,5 @@ def pretrain(
         speed = seen / this_attempt
     else:
         speed = start_epoch * steps_per_epoch * batch / trained_before if trained_before > 0 else 0.0
-        final_loss = loss_before
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
                    speed, final_loss, trained_before)

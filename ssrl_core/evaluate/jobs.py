@@ -57,9 +57,9 @@ def _jobs_dir() -> Path:
 def running() -> int:
     """How many probe jobs run on this server now (or were started less than a minute ago).
     Files of jobs that died without cleaning up (killed) are removed on the way."""
-    n = 0
-    for stem in {p.stem for p in _jobs_dir().glob("*.lock")} | {p.stem for p in _jobs_dir().glob("*.pending")}:
-        lock, pending = _jobs_dir() / f"{stem}.lock", _jobs_dir() / f"{stem}.pending"
+    n, d = 0, _jobs_dir()
+    for stem in {p.stem for p in d.glob("*.lock")} | {p.stem for p in d.glob("*.pending")}:
+        lock, pending = d / f"{stem}.lock", d / f"{stem}.pending"
         if job_active(lock, pending, GRACE_S):
             n += 1
         else:
@@ -113,10 +113,11 @@ def progress(run_dir: Path) -> dict | None:
     when this run's first step began (epoch seconds), "at": when this was written, "eta_s":
     seconds left for this run as of "at" (None until a step that trains a network has been
     timed), "job", "pid" (None while starting), "who", "finetune": whether the job fine-tunes}.
-    None when no job computes the run."""
+    None when no job computes the run; {"state": "starting"} for one marked by an app from before
+    progress files."""
     if not art.job_running(Path(run_dir)):
         return None
-    return art.read_json(Path(run_dir) / PROGRESS)
+    return art.read_json(Path(run_dir) / PROGRESS) or {"state": "starting", "after": []}
 
 
 def failure(run_dir: Path) -> dict | None:
@@ -161,11 +162,12 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
     steps = [("kNN, linear readouts and invariance of the frozen features", rp.standard, 0)]
     if finetune and rp.dataset.has_labels:
         y = rp.train_labels()
+        n_classes = len(set(y.tolist()))
         # computed already (a stopped job's, or a reference another run of this seed shares): read back, no cost
         have, shared = rp.cache.read(), reference_cache(rp.trained.config).read()
         for b in rp.budgets():
             n = count(b, "label") + " per class" if b else "every label"
-            cost = (SEEDS if b else 1) * min(BATCH, b * len(set(y.tolist())) if b else len(y))
+            cost = (SEEDS if b else 1) * min(BATCH, b * n_classes if b else len(y))
             key = f"label/{budget_name(b)}/s{SEEDS}/t{STEPS}"
             steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b), 0 if f"finetune/{key}" in have else cost),
                       (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b),
