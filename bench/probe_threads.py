@@ -11,8 +11,10 @@ run's own training time in each case and alone. Prints JSON.
     python -m bench.probe_threads [--epochs 15] [--budget 5]
 
 Measured on the 2-core development machine, 2026-12-04 (docs/performance.md, "A probe job
-beside a training run"): the step alone 24.6 s; beside training, 107 to 162 s with 2 threads
-and 32 to 37 s with 1 (``evaluate.jobs.share_cores`` follows).
+beside a training run"): the step alone 20.1 s; beside training, 50 to 165 s with 2 threads
+each, 42 to 48 s with the job at 1, 30 to 31 s with both at 1, and the training 203.1, 97.0
+and 48.1 s where it took 33.4 s alone (47.4 s at 1 thread): ``evaluate.jobs.share_cores`` and
+the worker's ``_share_cores`` follow.
 """
 from __future__ import annotations
 

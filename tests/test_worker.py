@@ -365,3 +365,42 @@ def test_a_detached_process_is_reaped_when_it_ends(ssrl_home):
         assert time.time() - t0 < 30, open(f"/proc/{proc.pid}/status").read()[:200]
         time.sleep(0.1)
     assert (ssrl_home / "reap.log").read_text() == "done\n"
+
+
+def test_a_training_run_leaves_probe_jobs_beside_it_their_share_of_the_cores(ssrl_home, monkeypatch, capsys):
+    """On 2 cores a run training beside a fine-tuning job took 97 s at 2 threads and 48 s at 1
+    (bench/probe_threads): the run gives up its share while a job runs, and takes it back after."""
+    import torch
+
+    from ssrl_core.evaluate import jobs
+    from ssrl_core.runs import execute, worker as worker_mod
+
+    monkeypatch.delenv("SSRL_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(worker_mod, "SHARE_S", 0.0)  # look at every event, not every 5 s
+    pending = jobs._jobs_dir() / "a-classmates-job.pending"  # a job started a moment ago
+    seen = []
+
+    def training(cfg, run_dir, on_event, should_cancel, submitted):
+        for job in (False, True, True, False):
+            pending.touch() if job else pending.unlink(missing_ok=True)
+            on_event({"kind": "step", "epoch": 1, "epochs": 1, "step": 1, "total_steps": 4, "loss": 1.0})
+            seen.append(torch.get_num_threads())
+        return {"train_seconds": 1.0}
+
+    monkeypatch.setattr(execute, "execute", training)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # a worker with 2 cores
+    try:
+        store = RunStore()
+        store.submit(RunConfig(dataset="digits", method="simclr", epochs=1, evaluation="basic"))
+        w = Worker(store)
+        assert w.run_one(store.claim(w.id)) == "done"
+        assert seen == [2, 1, 1, 2]
+        assert "torch threads 1, beside 1 probe job" in capsys.readouterr().out
+        monkeypatch.setenv("SSRL_TORCH_THREADS", "2")  # set by whoever runs the server: left as it is
+        seen.clear()
+        store.submit(RunConfig(dataset="digits", method="simclr", epochs=1, evaluation="basic"))
+        assert w.run_one(store.claim(w.id)) == "done"
+        assert seen == [2, 2, 2, 2]
+    finally:
+        torch.set_num_threads(before)

@@ -37,6 +37,7 @@ DISK_CHECK_S = 2.0
 ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
 # said of a cancelled run: what is left, and the way on from it (launching it again starts over)
+SHARE_S = 5.0  # a training run looks this often whether probe jobs have started or ended beside it
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
 
 
@@ -352,6 +353,8 @@ class Worker:
         self._finishing = threading.Lock()
         self._watching = False
         self._lock_file = None
+        self._own_threads: int | None = None  # this worker's torch threads with no probe job beside it
+        self._shared_at = -SHARE_S
 
     # -- the slot ----------------------------------------------------------------------
     def acquire(self) -> bool:
@@ -501,6 +504,31 @@ class Worker:
             return
         print(f"worker {self.id}: loaded {what} in {time.perf_counter() - t:.1f} s", flush=True)
 
+    def _share_cores(self) -> None:
+        """Leave the probe jobs running beside this run their share of the cores, as they leave
+        this run its own (``evaluate.jobs.share_cores``): this worker's threads over 1 + the
+        jobs, looked at every ``SHARE_S`` from the run's own thread (OpenMP's thread count is
+        the calling thread's), and given back when they end. Not with ``SSRL_TORCH_THREADS``,
+        which fixes every process's threads. Measured on 2 cores (``python -m bench.probe_threads``,
+        docs/performance.md): a 15-epoch run beside a fine-tuning job at 1 thread took 97 s at
+        2 threads and 48 s at 1, its own time alone at 1 thread, and the job's steps 42 to 48 s
+        and 30 to 31 s."""
+        if os.environ.get("SSRL_TORCH_THREADS", "").strip() or time.monotonic() - self._shared_at < SHARE_S:
+            return
+        self._shared_at = time.monotonic()
+        import torch
+
+        from ..evaluate.jobs import running
+
+        if self._own_threads is None:
+            self._own_threads = torch.get_num_threads()
+        jobs = running()
+        want = max(1, self._own_threads // (1 + jobs))
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
+            print(f"worker {self.id}: torch threads {want}" + (f", beside {jobs} probe job{'s' * (jobs > 1)}"
+                                                             if jobs else ", no probe job beside it"), flush=True)
+
     def run_one(self, run: dict) -> str:
         """Execute one claimed run and finish it: done, cancelled or failed with a reason."""
         from .execute import execute
@@ -508,6 +536,7 @@ class Worker:
         run_id, run_dir = run["id"], Path(run["run_dir"])
         self._stop_request, self._phase = None, "starting"
         self.current, self._dir = run_id, run_dir
+        self._shared_at = -SHARE_S  # its first event looks for probe jobs
         self._ensure_watcher()
 
         def should_cancel() -> bool:
@@ -518,6 +547,7 @@ class Worker:
             raise DiskBudgetExceeded(self._stop_request[1])
 
         def on_event(e: dict) -> None:
+            self._share_cores()
             if e.get("kind") == "phase":
                 self._phase = e["phase"]
             elif e.get("kind") in ("step", "epoch_end"):
