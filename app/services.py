@@ -212,6 +212,12 @@ def probe_job_failure(run_dir: str) -> dict | None:
     return jobs.failure(Path(run_dir))
 
 
+def probe_job_lasting_failure(run_dir: str) -> str | None:
+    from ssrl_core.evaluate import jobs
+
+    return jobs.lasting_failure(Path(run_dir))
+
+
 def probe_job_run_seconds(run_dir: str) -> float | None:
     """How long fine-tuning a run like this one took the last probe job here (``jobs.per_run_seconds``)."""
     from ssrl_core.evaluate import jobs

@@ -846,13 +846,15 @@ def dataset_error(error: str, where=st) -> None:
 
 def fresh_runs(runs: list[dict]) -> list[dict]:
     """``runs`` less those whose dataset was re-imported since they trained (``services.dataset_mismatch``)
-    or cannot be loaded (deleted), each of those said in a warning: what may be given to a probe job."""
+    or cannot be loaded (deleted), each of those said in a warning, and less those whose last probe
+    job found their weights damaged (``services.probe_job_lasting_failure``: another job would fail
+    the same way; the probe-jobs panel says why): what may be given to a probe job."""
     out = []
     for r in runs:
         stale = services.dataset_mismatch(r) or services.dataset(r["dataset"])[1]  # re-imported, or gone
         if stale:
             st.warning(f"{services.run_label(r)}: no probes can be computed: {stale}", icon=":material/warning:")
-        else:
+        elif not services.probe_job_lasting_failure(r["run_dir"]):
             out.append(r)
     return out
 
@@ -867,7 +869,9 @@ def offer_probe_jobs(runs: list[dict], missing: list[dict], key: str, warning: s
     probe_jobs_panel(runs, key=f"{key}_jobs", finetune=finetune)
     missing = fresh_runs(missing)
     if missing and not any(services.probe_job_running(r["run_dir"]) for r in missing):
-        st.warning(f"{len(missing)} of the chosen runs {warning.format(s=agree(len(missing), 's', ''))}.")
+        which = (md(listing([readouts.short_name(r) for r in missing])) if len(missing) <= 3 else
+                 f"{len(missing)} of the chosen runs")  # named, as the panel names them, while few enough to read
+        st.warning(f"{which} {warning.format(s=agree(len(missing), 's', ''))}.")
         if st.button(button, key=key):
             start_probe_jobs(missing, key=f"{key}_jobs")
 

@@ -105,6 +105,11 @@ FINISHED_DAMAGED = ("the run's trained weights are damaged, so nothing more can 
                     "so far stay. Train it again with the same settings (the export's reproduce.sh) for new probes")
 
 
+class DamagedWeights(ValueError):
+    """A run's checkpoint that cannot be read back (``FINISHED_DAMAGED`` in its message): trying
+    again fails the same way until the file changes, so a probe job records it as lasting."""
+
+
 def as_trained_config(cfg: RunConfig, ckpt: Path) -> RunConfig:
     """``cfg`` with the options its checkpoint was trained with but does not record
     (``PretextMethod.legacy_options``: an option added later, whose default changed the
@@ -127,7 +132,7 @@ def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
     try:
         meta = read_meta(ckpt)
     except ValueError as e:
-        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
+        raise DamagedWeights(f"{e}: {FINISHED_DAMAGED}") from None
     if "config" not in meta:
         raise ValueError(f"{ckpt} carries no run config; it was not written by this tool")
     dev = pick_device(device)
@@ -135,14 +140,14 @@ def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
     try:
         cfg = as_trained_config(cfg, ckpt)
     except ValueError as e:
-        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
+        raise DamagedWeights(f"{e}: {FINISHED_DAMAGED}") from None
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     with as_trained():  # options checked at submission; a range narrowed since does not apply
         method = build(cfg, dev, dataset)
     try:
         load_checkpoint(ckpt, method)
     except ValueError as e:
-        raise ValueError(f"{e}: {FINISHED_DAMAGED}") from None
+        raise DamagedWeights(f"{e}: {FINISHED_DAMAGED}") from None
     method.eval()
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 

@@ -422,7 +422,7 @@ def test_one_click_computes_the_runs_in_one_job_and_the_server_caps_jobs(finishe
     other = jobs._jobs_dir() / "someone-else.pending"  # a job a classmate started a moment ago
     other.touch()
     at = open_page("evaluate", runs=f"{a},{b}")
-    assert "2 of the chosen runs lack probes" in warnings(at)
+    assert f"simclr ({a[-4:]}) and simclr ({b[-4:]}) lack probes" in warnings(at)
     at.button(key="eval_probe_missing").click().run()
     assert not spawned
     assert ("Not started: 1 probe job already runs on this server, the most it runs at once (SSRL_MAX_PROBE_JOBS). "

@@ -100,6 +100,29 @@ def test_a_run_that_fails_is_said_and_the_runs_after_it_are_still_computed(finis
     assert jobs.failure(first) is None
 
 
+def test_a_run_with_damaged_weights_is_not_offered_a_job_that_would_fail_again(finished_run):
+    """A damaged checkpoint failed every job the same way, and the page offered the button
+    again after each. Now it says why, once, and offers no job until the file changes."""
+    rid = finished_run("simclr", references=False)  # lacks its random encoder's readouts: the button is offered
+    d = Path(RunStore().get(rid)["run_dir"])
+    good = (d / art.CHECKPOINT).read_bytes()
+    (d / art.CHECKPOINT).write_bytes(good[: len(good) // 2])  # cut short, as by a full disk
+    assert jobs.run([d], job=jobs.mark_pending([d])) == 0
+    assert "the run's trained weights are damaged" in jobs.lasting_failure(d)
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
+    at.query_params["runs"] = rid
+    at.switch_page("../pages/evaluate.py")
+    at.run()
+    said = [w.value for w in at.warning]
+    assert sum("its probes could not be computed" in w and "Train it again" in w for w in said) == 1, said
+    assert not any("lacks probes" in w for w in said), said
+    assert not [b for b in at.button if b.key in ("eval_probe_missing", "eval_finetune")]
+    (d / art.CHECKPOINT).write_bytes(good)  # put back from a copy: worth another try
+    assert jobs.lasting_failure(d) is None
+    at.run()
+    assert [b for b in at.button if b.key == "eval_probe_missing"]
+
+
 def test_runs_another_job_computes_are_left_to_it(finished_run, monkeypatch):
     first, second = _dirs(finished_run, "simclr", "rotation")
     computed = []

@@ -16,7 +16,8 @@ Files:
     RUN/probe_job.pending     touched by whoever starts the job, removed once it holds the lock
     RUN/probe_job.json        the job's progress on the run (``progress``)
     RUN/probe_job_failed.json why the last job failed on the run, or who stopped it (``failure``),
-                              until the next job starts
+                              until the next job starts; a failure that another try would repeat
+                              (damaged weights: ``lasting_failure``) is not offered a next job
     SSRL_HOME/probe_jobs/ID.lock, ID.pending   the same pair for the job itself: what the
                               server's cap on jobs at once (``SSRL_MAX_PROBE_JOBS``) counts
     SSRL_HOME/probe_jobs/ID.stopped.json   who stopped the job (``stop``), read by it as it ends
@@ -121,9 +122,29 @@ def progress(run_dir: Path) -> dict | None:
 
 
 def failure(run_dir: Path) -> dict | None:
-    """How the last job on ``run_dir`` ended when it did not compute everything: {"error": why}
+    """How the last job on ``run_dir`` ended when it did not compute everything: {"error": why,
+    "at": epoch seconds, and "lasting": the checkpoint's ``_stamp`` when its weights are damaged}
     or {"stopped_by": nickname or None, "at": epoch seconds}; None when it did, or none ran."""
     return art.read_json(Path(run_dir) / FAILED)
+
+
+def _stamp(run_dir: Path) -> list[int] | None:
+    """The run's checkpoint's size and modification time (None: there is none)."""
+    try:
+        st = (Path(run_dir) / art.CHECKPOINT).stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def lasting_failure(run_dir: Path) -> str | None:
+    """Why the last job on ``run_dir`` could not compute it, when trying again would fail the
+    same way: its trained weights are damaged (``train.DamagedWeights``) and the checkpoint is
+    the same file since. None otherwise (no failure, a stop, or one worth another try)."""
+    how = failure(run_dir)
+    if not how or "lasting" not in how or how["lasting"] != _stamp(run_dir):
+        return None
+    return how["error"]
 
 
 def stop(run_dir: Path, by: str | None = None) -> bool:
@@ -216,7 +237,10 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
                 raise
             except Exception as e:  # this run's: said on its page; the runs after it are still computed
                 traceback.print_exc()  # into SSRL_HOME/probes.log
-                art.write_json(d / FAILED, {"error": said(e), "at": time.time()})
+                from ..train import DamagedWeights
+
+                lasting = {"lasting": _stamp(d)} if isinstance(e, DamagedWeights) else {}
+                art.write_json(d / FAILED, {"error": said(e), "at": time.time(), **lasting})
             (d / PROGRESS).unlink(missing_ok=True)
             fh.close()  # this run is done: its lock goes now, not when the last run is
     return 0
