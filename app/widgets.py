@@ -717,21 +717,33 @@ def delete_popover(run: dict, where, mine: bool) -> None:
             st.rerun(scope="app")
 
 
-def _job_line(run: dict, p: dict, names: dict[str, str]) -> None:
+def _time_left(run: dict, p: dict) -> float | None:
+    """Seconds a probe job still needs for ``run`` (``p``, its progress): the running run's
+    own estimate as of now; a queued fine-tuning run's, the last such job's time on a run like
+    it (``services.probe_job_run_seconds``, less where budgets are cached already). None when
+    not known yet (before a step that trains a network has been timed here)."""
+    if p["state"] == "running" and p.get("eta_s") is not None:
+        return max(0.0, p["eta_s"] - (time.time() - p["at"]))
+    if p["state"] == "queued" and p.get("finetune"):
+        return services.probe_job_run_seconds(run["run_dir"])
+    return None
+
+
+def _job_line(run: dict, p: dict, names: dict[str, str], left: float | None) -> None:
     """One run of a probe job (``p``, its progress): its step with a progress bar and the time
-    left, or its place in the queue."""
+    ``left`` (``_time_left``), or its place in the queue and what it will take once it starts."""
     name = names[run["id"]]
     if p["state"] == "starting":
         st.caption(f"{md(name)}: starting (a new process loads PyTorch and the run first)…")
     elif p["state"] == "queued":
         ahead = [names.get(i) or _run_name(i) for i in p["after"]]
-        st.caption(f"{md(name)}: queued in the same job, after {listing([md(a) for a in ahead])}.")
+        st.caption(f"{md(name)}: queued in the same job, after {listing([md(a) for a in ahead])}"
+                   + (f"; {about(left)} once it starts, at the last such job's pace" if left is not None else "") + ".")
     else:
-        now = time.time()
-        text = (f"{md(name)}: {p['step']} · step {p['done'] + 1} of {p['total']} · {_fmt_eta(now - p['started'])} "
-                "so far")
-        if p.get("eta_s") is not None:
-            text += f" · {about(max(0.0, p['eta_s'] - (now - p['at'])))} left"
+        text = (f"{md(name)}: {p['step']} · step {p['done'] + 1} of {p['total']} · "
+                f"{_fmt_eta(time.time() - p['started'])} so far")
+        if left is not None:
+            text += f" · {about(left)} left"
         st.progress(min(1.0, max(0.0, p.get("share", p["done"] / max(1, p["total"])))), text=text)  # of the time
 
 
@@ -776,11 +788,14 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
             return
         with st.container(border=True):
             what = ("Fine-tuning and training the supervised reference" if finetune else "Computing probes")
+            lefts = [_time_left(r, p) for r, p in busy]
+            total = sum(lefts) if len(busy) > 1 and None not in lefts else None  # the whole job, when all are known
             st.markdown(f":material/hourglass_top: {what} for {count(len(busy), 'run')} in the background"
                         + (", one run after another" if len(busy) > 1 else "")
+                        + (f", {about(total)} left in all" if total is not None else "")
                         + "; the charts update as each step is done.")
-            for r, p in busy:
-                _job_line(r, p, names)
+            for (r, p), left in zip(busy, lefts):
+                _job_line(r, p, names, left)
             live = [r for r, p in busy if p.get("pid")]
             if not live:
                 return  # nothing to stop before the job's process has begun

@@ -206,14 +206,17 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
         # a fine-tuning job shows under the label-efficiency chart, where its button is, not at the top
         for d in (da, db):
             p = art.read_json(d / jobs.PROGRESS)
-            art.write_json(d / jobs.PROGRESS, {**p, "finetune": True, "who": None})
+            art.write_json(d / jobs.PROGRESS, {**p, "finetune": True, "who": None, "at": time.time()})
+        jobs._remember_pace(jobs.pace_key(db), rate=0.5, run_cost=640)  # a rotation run took 320 s the last job
         at.run()
         assert not at.exception
         keys = [b.key for b in at.button]
         assert "eval_ft_jobs_stop" in keys and "eval_probe_missing_jobs_stop" not in keys, keys
         heads = [m.value for m in at.markdown]
-        assert any(h.startswith(":material/hourglass_top: Fine-tuning and training the supervised reference for 2 runs")
-                   for h in heads)
+        assert any(h.startswith(":material/hourglass_top: Fine-tuning and training the supervised reference for 2 runs "
+                                "in the background, one run after another, about 12 min left in all") for h in heads)
+        assert (f"rotation ({b[-4:]}): queued in the same job, after simclr ({a[-4:]}); about 5 min once it starts, "
+                "at the last such job's pace.") in [c.value for c in at.caption]
         assert "eval_finetune" not in keys  # no second start while it runs
 
 
