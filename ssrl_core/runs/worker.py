@@ -36,7 +36,6 @@ STALE_S = 30.0  # a run of a worker on another host is orphaned after this long 
 DISK_CHECK_S = 2.0
 ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs this often
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
-# said of a cancelled run: what is left, and the way on from it (launching it again starts over)
 SHARE_S = 5.0  # a training run looks this often whether probe jobs have started or ended beside it
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
 
