@@ -152,6 +152,25 @@ def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(t
     assert not at.warning and at.get("plotly_chart") and len(images(at)) == 1 + 8  # the query and its neighbours
 
 
+def test_references_of_a_replaced_set_are_computed_on_its_new_images(tmp_path):
+    """The random encoder's readouts were cached per set name: after a set was replaced, its new
+    runs were read against the old images' references (0.46 shown for 0.92 in a review)."""
+    from ssrl_core.evaluate.suite import RunProbes, random_knn
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    import_images(pets_zip(tmp_path), "pets")
+    old = RunStore().get(finished("pets"))["run_dir"]
+    random_knn(RunProbes(old).trained)  # as its probe job would
+    before = RunArtifacts(old).references()
+    assert "random-knn/label" in before
+    import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)
+    new = RunStore().get(finished("pets"))["run_dir"]  # the same seed, encoder and augmentations
+    assert "random-knn/label" not in RunArtifacts(new).references()  # not the old images' any more
+    random_knn(RunProbes(new).trained)
+    assert "random-knn/label" in RunArtifacts(new).references()
+    assert RunArtifacts(old).references() == before  # the old run still reads what was measured on its images
+
+
 def test_the_same_images_imported_again_keep_their_runs(tmp_path):
     import_images(pets_zip(tmp_path), "pets")
     rid = finished("pets")

@@ -177,7 +177,7 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
     from .suite import RunProbes, supervised_scratch
 
     from .probes import budget_name
-    from .suite import reference_cache
+    from .suite import references_of
 
     rp = RunProbes(run_dir)
     steps = [("kNN, linear readouts and invariance of the frozen features", rp.standard, 0)]
@@ -185,7 +185,7 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
         y = rp.train_labels()
         n_classes = len(set(y.tolist()))
         # computed already (a stopped job's, or a reference another run of this seed shares): read back, no cost
-        have, shared = rp.cache.read(), reference_cache(rp.trained.config).read()
+        have, shared = rp.cache.read(), references_of(rp.trained).read()
         for b in rp.budgets():
             n = count(b, "label") + " per class" if b else "every label"
             cost = (SEEDS if b else 1) * min(BATCH, b * n_classes if b else len(y))

@@ -269,13 +269,32 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
 
 
 # -- references shared by runs ----------------------------------------------------------------
-def reference_cache(cfg) -> Cache:
-    """One cache per (dataset, encoder, augmentation, seed): what the references depend on."""
-    key = json.dumps({"dataset": cfg.dataset, "encoder": cfg.encoder, "augment": cfg.augment, "seed": cfg.seed,
-                      "data_dir": cfg.data_dir}, sort_keys=True)
+def reference_cache(cfg, fingerprint: str | None = None) -> Cache:
+    """One cache per (dataset, encoder, augmentation, seed): what the references depend on; for
+    a set imported into SSRL_HOME also its content, so a set replaced or imported again under
+    the same name gets references of its own images, not the old ones' (a run's dataset name
+    alone had kept the old set's random readout on the new set's runs: 0.46 shown for 0.92).
+    ``fingerprint``: the content a run trained on (its ``dataset.json``'s, or its loaded set's);
+    by default the set's as imported now."""
+    from ..data import DATASETS
+
+    fields = {"dataset": cfg.dataset, "encoder": cfg.encoder, "augment": cfg.augment, "seed": cfg.seed,
+              "data_dir": cfg.data_dir}
+    if cfg.dataset not in DATASETS:  # (built-in and torchvision sets keep the key they always had)
+        from ..data.custom import imported_fingerprints
+
+        fields["fingerprint"] = fingerprint or imported_fingerprints([cfg.dataset]).get(cfg.dataset)
+    key = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     d = paths.ssrl_home() / "references"
     return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json", shared=True)
+
+
+def references_of(trained) -> Cache:
+    """``reference_cache`` of a loaded run: of the content it is loaded with."""
+    from ..data import DATASETS
+
+    return reference_cache(trained.config, None if trained.config.dataset in DATASETS else trained.dataset.fingerprint)
 
 
 class _RandomFeatures:
@@ -313,7 +332,7 @@ def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: 
     """Linear readout on a random encoder of the run's architecture and seed, at each budget;
     the random encoder embeds the dataset once, and only when a budget is missing."""
     ds = trained.dataset
-    cache = reference_cache(trained.config)
+    cache = references_of(trained)
     feats = features or _RandomFeatures(trained)
 
     def compute(per_class: int) -> dict:
@@ -347,7 +366,7 @@ def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, fl
         tr, te = pr.labelled_split(ds, y)
         return f[tr], y[tr], f[te], y[te]
 
-    cache = reference_cache(trained.config)
+    cache = references_of(trained)
     curve = cache.get(pr.RANDOM_KNN, lambda: pr.knn_curve(*labelled(), ds.num_classes))
     if str(KNN_K) not in curve:
         cache.get(pr.RANDOM_KNN_EVERY_IMAGE, lambda: knn_accuracy(*labelled(), ds.num_classes, k=KNN_K))
@@ -364,12 +383,12 @@ def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
         return {"invariance": encoder_invariance(enc, trained.dataset, trained.device),
                 "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device)}
 
-    out = reference_cache(trained.config).get("random-invariance", compute)
+    out = references_of(trained).get("random-invariance", compute)
     return {**out, "invariance": mark_reliability(out["invariance"])}
 
 
 def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
     """Supervised training from scratch on the same labelled subsets and augmentations."""
-    return reference_cache(trained.config).get(
+    return references_of(trained).get(
         f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
         lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))

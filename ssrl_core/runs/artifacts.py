@@ -233,7 +233,8 @@ class RunArtifacts:
 
     def references(self) -> dict:
         """The shared random-encoder and supervised-from-scratch results for this run's
-        dataset, encoder, augmentations and seed (``evaluate.suite.reference_cache``)."""
+        dataset (an imported set's: the content it trained on), encoder, augmentations and seed
+        (``evaluate.suite.reference_cache``)."""
         from ..evaluate.suite import reference_cache
 
         try:
@@ -242,7 +243,7 @@ class RunArtifacts:
             cfg = self.checkpoint_config()  # the one a probe job trains its references from
             if cfg is None:
                 return {}
-        return reference_cache(cfg).read()
+        return reference_cache(cfg, (self.dataset or {}).get("fingerprint")).read()
 
     def checkpoint_config(self):
         """The config recorded in the run's checkpoint, resolved as ``train.load_trained``
