@@ -49,6 +49,10 @@ widgets.numbers_table(rows, "cmp_table", {**{c: 3 for c in ("kNN acc", "linear a
                                                            "final loss")},
                                           "embedding std": 4, "effective rank": 1, "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
+                       "rotation predictable": "accuracy of a linear probe predicting whether an image was turned by "
+                                               "0, 90, 180 or 270 degrees from its features (chance 0.25). Not on "
+                                               "shapes: drawn at every angle, a turned shape is just another image of "
+                                               "the set, so every run stays near 0.25 there.",
                        "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
                                      "methods are on different scales: compare a method's runs, not methods."},
                       **{"kNN gain over random": st.column_config.TextColumn(alignment="right",

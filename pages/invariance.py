@@ -9,6 +9,7 @@ from app.images import to_hwc
 from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
+from ssrl_core.evaluate.probes import chance_level
 
 st.title("Invariance")
 INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
@@ -88,7 +89,11 @@ st.subheader("Can the rotation of an input be read off its features?")
 st.markdown("\n".join(f"- **{'–' if v is None else f'{v:.3f}'}** {md(n)}" for n, v in rot.items()))
 st.caption("Rotation predictable: the accuracy of a linear probe that predicts whether an image was rotated by 0, 90, "
            "180 or 270 degrees from its features (chance 0.25). High: the features keep the orientation "
-           "(equivariant); near 0.25: they ignore it (invariant).")
+           "(equivariant); near 0.25: they ignore it (invariant)."
+           + (f" **Not on {md(dataset)}**: its images are drawn at every angle, so a turned image is just another "
+              "image of the set and no features can tell the turn; every run stays near 0.25 whatever it keeps of "
+              "orientation. Read this on digits or photos; the rotation_bin factor probe below asks the question "
+              "{md(dataset)} can answer." if ds.drawn_at_every_angle else ""))
 
 if ds.discrete_factors():
     st.header("What the features keep: one probe per ground-truth factor")
@@ -96,12 +101,18 @@ if ds.discrete_factors():
     if factors:
         budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
                           format_func=lambda b: "2 per value" if b == "2" else "all labels")
-        chance = [next(p["factors"][f]["chance"] for p in probes.values() if f in (p.get("factors") or {}))
-                  for f in factors]
+        chance = [chance_level(ds, f, 0 if budget == "all" else 2) for f in factors]  # all labels: the commonest value's share
         widgets.chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
                                               for i, p in probes.items() if p.get("factors")},
                                     "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
-        st.caption("How to read it: a factor near its chance line (black) is one the features discarded. With 2 "
+        st.caption("How to read it: a factor near its chance line (black) is one the features discarded. The line "
+                   "is what a probe scores that learnt nothing from the features: with 2 labels per value, 1 in the "
+                   "number of values; with all labels, the commonest value's share, which it learns"
+                   + (" (a large shape fits only in the middle of the image, so position_bin's middle cell holds "
+                      "most images). " if "position_bin" in factors else ". ")
+                   + ("rotation_bin cannot reach 1: a circle looks the same at every angle and a square or a cross "
+                      "every 90 degrees, so about 0.41 is the best any features can do. " if "rotation_bin" in factors
+                      else "") + "With 2 "
                    "labels per value the probe shows what is easy to read off; with all labels even a "
                    "colour-invariant embedding often lets a linear probe find colour again (hundreds of features hold "
                    "traces of everything), which is how invariance differs from linear decodability: invariance "

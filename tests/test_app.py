@@ -2,6 +2,7 @@
 import json
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ssrl_core.config import RunConfig
@@ -585,8 +586,14 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     [chance] = [t for t in factors["data"] if t["name"] == "chance"]
     assert set(bars["x"]) == {"shape", "color", "size_bin", "rotation_bin", "position_bin"}
     assert all(0 <= y <= 1 for y in bars["y"]) and all(0 < c < 1 for c in chance["y"])
+    assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(1 / 9)  # 2 labels of each cell
     at.radio(key="inv_budget").set_value("all").run()
     assert not at.exception and "decodability" in captions(at)
+    # with every label, a probe learns that most shapes sit in the middle cell: that is its chance
+    [chance] = [t for t in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if t["name"] == "chance"]
+    assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(0.646, abs=0.01)
+    assert "rotation_bin cannot reach 1" in captions(at)
+    assert "**Not on shapes**: its images are drawn at every angle" in captions(at)  # rotation equivariance
 
 
 def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finished_run):

@@ -190,6 +190,24 @@ def test_factor_probes_find_the_kept_factor_and_the_discarded_one():
     assert out["color"]["2"]["seeds"] == 3 and out["color"]["all"]["seeds"] == 1
 
 
+def test_the_chance_line_of_an_unbalanced_factor_is_what_features_of_nothing_score():
+    """shapes' position_bin puts 65% of the images in its middle cell (a large shape fits only
+    there): with every label a probe on features of nothing learns that and scores 0.65, which a
+    chance line at 1/9 made read as a factor kept."""
+    ds, feats = factor_set(n=1200)
+    rng = np.random.default_rng(1)
+    where = np.where(rng.random(len(ds)) < 0.7, 4, rng.integers(0, 9, len(ds)))  # 9 cells, the middle one common
+    ds.factors["where"] = torch.as_tensor(where, dtype=torch.int64)
+    out = pr.factor_probes(feats, ds)  # the features encode the shape only: nothing of where
+    te = where[ds.test_idx.numpy()]
+    assert out["where"]["chance"] == pytest.approx(1 / 9)  # a balanced budget: 2 labels of each cell
+    assert out["where"]["chance_all"] == pytest.approx(np.mean(te == 4)) == pr.chance_level(ds, "where", 0)
+    assert out["where"]["all"]["mean"] == pytest.approx(out["where"]["chance_all"], abs=0.03)
+    assert out["where"]["2"]["mean"] == pytest.approx(1 / 9, abs=0.08)
+    assert pr.chance_level(ds, "where", 2) == pytest.approx(1 / 9)
+    assert out["shape"]["chance_all"] == pytest.approx(0.25, abs=0.04)  # balanced: the two lines nearly agree
+
+
 def test_factor_probes_ignore_test_rows_whose_factor_is_unknown():
     ds, feats = factor_set()
     shape = ds.factors["shape"].clone()

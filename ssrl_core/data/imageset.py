@@ -86,6 +86,14 @@ class ImageSet:
     def has_labels(self) -> bool:
         return bool((self.labels >= 0).any())
 
+    @property
+    def drawn_at_every_angle(self) -> bool:
+        """Whether the images are drawn at any angle (a ``rotation`` factor, in degrees, covering
+        the circle: shapes): then an image turned by 90 degrees is another image of the set, and
+        no features can tell a turn, so rotation equivariance measures nothing here."""
+        rot = self.factors.get("rotation")
+        return rot is not None and rot.is_floating_point() and float(rot.max() - rot.min()) > 270.0
+
     def label_name(self, row: int) -> str:
         """The class name of image ``row``, or "?" where its label is unknown."""
         y = int(self.labels[row])

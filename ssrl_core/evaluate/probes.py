@@ -12,8 +12,13 @@ take seconds and are cached in the run folder (``probes.json``) by ``evaluate.ca
 - **kNN accuracy as k varies** (Wu et al. 2018's weighted vote, k = 1, 5, 20, 100).
 - **Factor probes**: on datasets with ground-truth factors (``shapes``), the same readout
   for each discrete factor (shape, colour, size, rotation and position bins) as the target.
-  Chance is 1 / (number of values). A factor whose probe stays near chance is one the
-  representation has discarded; one near 1 is kept (linearly decodable).
+  Chance (``chance_level``) is what a readout scores that learnt nothing from the features:
+  1 / (number of values) with a balanced budget, and with every label the share of the most
+  common value (on shapes, a large shape fits only in the middle cell, so position_bin's
+  middle holds 65% of the images, not 1/9). A factor whose probe stays near chance is one the
+  representation has discarded; one well above it is kept (linearly decodable), though
+  rotation_bin cannot reach 1 (a circle looks the same at every angle, a square every 90
+  degrees: about 0.41 at best).
 """
 from __future__ import annotations
 
@@ -126,9 +131,22 @@ def knn_curve(train_x, train_y, test_x, test_y, num_classes: int, ks=KS) -> dict
     return {str(k): acc for k, acc in got.items()}
 
 
+def chance_level(dataset, factor: str, per_class: int) -> float:
+    """What a readout that learnt nothing from the features scores on ``factor``'s test rows:
+    with ``per_class`` labels of each value (balanced), 1 / (number of values); with every label
+    (0), the share of the most common value, since it learns how often each value occurs."""
+    y = dataset.factors[factor].numpy()
+    if per_class:
+        return 1.0 / len(np.unique(y[y >= 0]))
+    te = y[dataset.test_idx.numpy()]
+    counts = np.unique(te[te >= 0], return_counts=True)[1]
+    return float(counts.max() / counts.sum()) if len(counts) else 0.0
+
+
 def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS) -> dict[str, dict]:
-    """For each discrete factor: the readout at each budget (labels per factor value) and the
-    chance level. Empty for datasets without factors."""
+    """For each discrete factor: the readout at each budget (labels per factor value), the
+    chance level of a balanced budget ("chance") and of every label ("chance_all", the most
+    common value's share: ``chance_level``). Empty for datasets without factors."""
     tr, te = dataset.train_idx.numpy(), dataset.test_idx.numpy()
     out = {}
     for name in dataset.discrete_factors():
@@ -137,7 +155,8 @@ def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS
         if len(values) < 2:
             continue
         kte = te[y[te] >= 0]  # rows whose factor is unknown are not scored
-        out[name] = {"chance": 1.0 / len(values), "classes": int(len(values)),
+        out[name] = {"chance": 1.0 / len(values), "chance_all": chance_level(dataset, name, 0),
+                     "classes": int(len(values)),
                      **{budget_name(b): linear_at_budget(feats[tr], y[tr], feats[kte], y[kte], b, seeds)
                         for b in budgets_for(y[tr], budgets)}}
     return out

@@ -9,7 +9,7 @@ Keys of ``probes.json``:
     knn_k                    {k: accuracy}
     linear/<target>/<budget> {mean, std, values, seeds, labels_per_class, n_labels}
     finetune/<target>/<budget>   the same, fine-tuning the whole encoder
-    factors                  {factor: {chance, classes, "2": {...}, "all": {...}}}
+    factors                  {factor: {chance, chance_all, classes, "2": {...}, "all": {...}}}
     invariance               {op: {score, similarity, unrelated, reliable[, note]} | {skipped}}
     rotation_equivariance    accuracy of predicting the rotation (chance 0.25)
     typical_similarity       the 1% quantile of each image's similarity to its nearest other
