@@ -294,9 +294,20 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
             f"identical (1) is so short that a tiny change in similarity moves a bar a long way: {read}.")
 
 
+RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
+
+
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:
     fac = probes.get("factors") or {}
     return [(fac.get(f, {}).get(budget) or {}).get("mean") for f in factors]
+
+
+def factor_errors(probes: dict, factors: list[str], budget: str) -> list[float | None]:
+    """The spread (std) over the draws of labelled images of each factor's probe at ``budget``,
+    in the order of ``factor_values``; None for one fit (every label)."""
+    fac = probes.get("factors") or {}
+    return [(row.get("std") if row.get("seeds", 1) > 1 else None) if (row := fac.get(f, {}).get(budget)) else None
+            for f in factors]
 
 
 def _setting(config: dict, key: str) -> str:

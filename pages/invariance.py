@@ -36,11 +36,15 @@ st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
 refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}
-unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readouts.RANDOM_INVARIANCE not in refs[r["id"]]]
+has_factors = bool(ds.discrete_factors())
+unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readouts.RANDOM_INVARIANCE not in refs[r["id"]]
+              or (has_factors and readouts.RANDOM_FACTORS not in refs[r["id"]])]
 # only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
 widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
-                         warning="finished before invariance (theirs, or their untrained encoder's) was measured "
-                                 "after training",
+                         warning=("finished before invariance and the factor probes (theirs, or their untrained "
+                                  "encoder's) were measured after training" if has_factors else
+                                  "finished before invariance (theirs, or their untrained encoder's) was measured "
+                                  "after training"),
                          button=f"Measure them now ({readouts.probe_cost(unmeasured)})")
 for r in picked:  # measured then, on images the set no longer holds (the unmeasured ones were said just above)
     if r not in unmeasured and (stale := services.dataset_mismatch(r)):
@@ -51,10 +55,13 @@ for r in picked:  # measured then, on images the set no longer holds (the unmeas
 names = {r["id"]: f"{readouts.short_name(r)} · aug: {readouts.augment_of(r)}" for r in picked}
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
-untrained = {}
+untrained, untrained_factors = {}, {}
 for r in picked:
+    untrained_name = readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained"
     if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
-        untrained.setdefault(readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained", ref)
+        untrained.setdefault(untrained_name, ref)
+    if ref := refs[r["id"]].get(readouts.RANDOM_FACTORS):
+        untrained_factors.setdefault(untrained_name, {"factors": ref})
 ops = list(OPS)
 st.header("Invariance per augmentation op")
 # the runs not measured yet (named in the warning above) get no empty legend entry, whose bars' "n/a" the caption
@@ -95,17 +102,24 @@ st.caption("Rotation predictable: the accuracy of a linear probe that predicts w
               "orientation. Read this on digits or photos; the rotation_bin factor probe below asks the question "
               "{md(dataset)} can answer." if ds.drawn_at_every_angle else ""))
 
-if ds.discrete_factors():
+if has_factors:
     st.header("What the features keep: one probe per ground-truth factor")
     factors = [f for f in ds.discrete_factors() if any(f in (p.get("factors") or {}) for p in probes.values())]
     if factors:
         budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
                           format_func=lambda b: "2 per value" if b == "2" else "all labels")
         chance = [chance_level(ds, f, 0 if budget == "all" else 2) for f in factors]  # all labels: the commonest value's share
-        widgets.chart(charts.bars(factors, {names[i]: readouts.factor_values(p, factors, budget)
-                                              for i, p in probes.items() if p.get("factors")},
-                                    "linear-probe accuracy", chance=chance, y_range=(0, 1.1)), key="inv_factors")
-        st.caption("How to read it: a factor near its chance line (black) is one the features discarded. The line "
+        # each run beside its untrained network (gray, as in the chart above): on shapes that one already reads colour
+        # at about 0.83 with 2 labels, and a colour-jitter run at 0.86 had been read as having lost colour
+        by_factor = {**{names[i]: p for i, p in probes.items() if p.get("factors")}, **untrained_factors}
+        widgets.chart(charts.bars(factors, {n: readouts.factor_values(p, factors, budget) for n, p in by_factor.items()},
+                                  "linear-probe accuracy", chance=chance, y_range=(0, 1.1),
+                                  errors=[readouts.factor_errors(p, factors, budget) for p in by_factor.values()],
+                                  references=list(untrained_factors)), key="inv_factors")
+        st.caption("How to read it: a factor near its chance line (black) is one the features discarded, and a "
+                   "run keeps or loses a factor by training only as far as its bar stands above or below its gray "
+                   "one, the untrained network's (whose random features already keep much: colour, size). The "
+                   "whiskers are ± one standard deviation over the 3 draws of labelled images. The line "
                    "is what a probe scores that learnt nothing from the features: with 2 labels per value, 1 in the "
                    "number of values; with all labels, the commonest value's share, which it learns"
                    + (" (a large shape fits only in the middle of the image, so position_bin's middle cell holds "

@@ -582,10 +582,14 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     at = open_page("invariance")
     assert at.selectbox(key="inv_dataset").value == "shapes"
     factors = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][1]
-    [bars] = [t for t in factors["data"] if t["type"] == "bar"]
+    # the run beside its untrained network, as the invariance chart above draws it, each with its spread over draws
+    bars, untrained = [t for t in factors["data"] if t["type"] == "bar"]
+    assert bars["name"].startswith("simclr (") and untrained["name"] == "random encoder (seed 0) · untrained"
     [chance] = [t for t in factors["data"] if t["name"] == "chance"]
     assert set(bars["x"]) == {"shape", "color", "size_bin", "rotation_bin", "position_bin"}
-    assert all(0 <= y <= 1 for y in bars["y"]) and all(0 < c < 1 for c in chance["y"])
+    assert all(0 <= y <= 1 for y in bars["y"] + untrained["y"]) and all(0 < c < 1 for c in chance["y"])
+    assert all(e > 0 for e in untrained["error_y"]["array"])  # 3 draws of 2 labels per value
+    assert untrained["y"][bars["x"].index("color")] > 0.5  # random features already keep colour
     assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(1 / 9)  # 2 labels of each cell
     at.radio(key="inv_budget").set_value("all").run()
     assert not at.exception and "decodability" in captions(at)

@@ -17,7 +17,8 @@ Keys of ``probes.json``:
 
 References shared by every run of a dataset and encoder live in ``SSRL_HOME/references``:
 the random encoder's linear readout (``random-linear/...``), kNN accuracy as k varies
-(``random-knn/label``) and invariance (``random-invariance``), and supervised training from scratch on the same labelled subsets
+(``random-knn/label``), invariance (``random-invariance``) and factor probes
+(``random-factors``), and supervised training from scratch on the same labelled subsets
 (same augmentations, same seeds), keyed by what determines them.
 """
 from __future__ import annotations
@@ -218,6 +219,7 @@ class RunProbes:
         if self.dataset.discrete_factors():
             emit({"kind": "phase", "phase": "probes: factors"})
             out["factors"] = self.factors()
+            random_factors(self.trained, features=random_net)
         emit({"kind": "phase", "phase": "probes: invariance"})
         out["invariance"] = self.invariance()
         out["rotation_equivariance"] = self.rotation_equivariance()
@@ -371,6 +373,16 @@ def random_knn(trained, features: _RandomFeatures | None = None) -> dict[str, fl
     if str(KNN_K) not in curve:
         cache.get(pr.RANDOM_KNN_EVERY_IMAGE, lambda: knn_accuracy(*labelled(), ds.num_classes, k=KNN_K))
     return curve
+
+
+def random_factors(trained, features: _RandomFeatures | None = None) -> dict:
+    """The untrained encoder's factor probes (``probes.factor_probes``): what a run's own are
+    read against. On shapes an untrained small CNN's features already give colour at about 0.83
+    with 2 labels per value (a review's 8-epoch colour-jitter run was at 0.86: at the untrained
+    network's level, not below it), so a factor's bar means what training did to it only beside
+    this one."""
+    feats = features or _RandomFeatures(trained)
+    return references_of(trained).get("random-factors", lambda: pr.factor_probes(feats(), trained.dataset))
 
 
 def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
