@@ -201,6 +201,18 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
+    ready = _awaited_runs(key, "runs" if multi else "run", by_id)
+    if ready:  # a linked run that was still training is offered now: the picker takes it in
+        if multi:
+            if key in st.session_state and not hide:
+                st.session_state[key] = [i for i in st.session_state[key] if i in by_id] + ready
+            st.query_params["runs"] = ",".join(dict.fromkeys(urlstate.listed("runs") + ready))
+        else:
+            st.query_params["run"] = ready[0]
+            if not hide:
+                st.session_state[key] = ready[0]
+        st.success(f"{agree(len(ready), 'The run', 'The runs')} the link names {agree(len(ready), 'is', 'are')} "
+                   f"done and shown now: {md(listing(ready))}.", icon=":material/task_alt:")
     if multi:  # ?runs=ID,ID
         if hide:  # a teacher's link: its runs, no box
             picked = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
@@ -214,6 +226,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
             start = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
             picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
+        if waits := st.session_state.get(f"_{key}_awaits"):
+            waits["shown"] = picked  # the runs shown meanwhile: changing them drops the wait
         return [by_id[i] for i in picked]
     if not ids:
         return None
@@ -237,7 +251,40 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
         else:
             del st.session_state[gone_key]
     st.query_params["run"] = picked
+    if waits := st.session_state.get(f"_{key}_awaits"):
+        waits["shown"] = picked  # the run shown meanwhile: picking another drops the wait
     return by_id.get(picked)
+
+
+def _awaited_runs(key: str, param: str, by_id: dict) -> list[str]:
+    """The runs a link names (``?param=``) that were queued or training when the page opened
+    it, so the picker showed others meanwhile, and that are offered now (returned, once each).
+    While one is still awaited the page looks every 3 s and redraws itself when its status or
+    step changes: a student who opened a classmate's link early had the other run's map in
+    front of them long after the linked one was done. Picking another run in the box drops
+    the wait."""
+    akey = f"_{key}_awaits"
+    store = services.store()
+    linked = [i for i in urlstate.listed(param) if i not in by_id]
+    new = [i for i in linked if (row := store.get(i)) is not None and row["status"] in services.ACTIVE]
+    waits = st.session_state.get(akey, {})
+    if waits and st.session_state.get(key) not in (None, waits.get("shown")):
+        waits = {}  # the box was set to another run since: not waiting any more
+    runs = list(dict.fromkeys([*waits.get("runs", []), *new]))
+    ready = [i for i in runs if i in by_id]
+    left = [i for i in runs if i not in ready and (row := store.get(i)) is not None and row["status"] in services.ACTIVE]
+    for i in runs:
+        if i not in ready and i not in left:  # failed, cancelled or deleted meanwhile
+            st.warning(f"The link names run {md(i)}: {services.not_offered(i)}.", icon=":material/link_off:")
+    if not left:
+        st.session_state.pop(akey, None)
+        return ready
+    st.session_state[akey] = {"runs": left, "shown": None}  # what the box shows meanwhile: set after it is drawn
+    st.caption(f":material/hourglass_top: Waiting for {md(listing(left))}, which the link names: this page shows "
+               + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done.")
+    rerun_when_changed(lambda: [(r or {}).get(k) for i in left for r in [store.get(i)] for k in ("status", "phase")],
+                       3.0)
+    return ready
 
 
 def _offered_run(ids: list[str]):

@@ -240,3 +240,55 @@ def test_zero_epochs_says_the_run_is_the_untrained_encoder():
     assert "listed as simclr" in said(at)
     assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="1"))
     assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="0", method="random"))
+
+
+def _finish_later(_prepared_runs, name: str) -> tuple[str, callable]:
+    """A run submitted and training now (claimed); the returned function finishes it, with the
+    folder a worker would have written."""
+    import shutil
+    from pathlib import Path
+
+    cfg, folder, summary = _prepared_runs(name)
+    store = RunStore()
+    rid = store.submit(cfg)
+    assert store.claim("w")["id"] == rid
+
+    def finish():
+        shutil.copytree(folder, Path(store.get(rid)["run_dir"]), dirs_exist_ok=True)
+        store.finish(rid, "done", summary=summary)
+    return rid, finish
+
+
+def test_a_link_to_a_run_still_training_shows_it_once_it_is_done(finished_run, _prepared_runs):
+    """A student opened a classmate's Explore link while the run trained: the page showed
+    another run's map and kept it after the linked one was done. It waits for it now."""
+    a = finished_run("simclr")
+    c, finish = _finish_later(_prepared_runs, "rotation")
+    at = open_page("explore", run=c)
+    assert at.selectbox(key="explore_run").value == a  # meanwhile: the newest finished run
+    assert f"Waiting for {c}, which the link names: this page shows it when it is done." in " ".join(
+        x.value for x in at.caption)
+    at.run()  # (the page's own 3 s poll reruns it too)
+    assert at.selectbox(key="explore_run").value == a
+    finish()
+    at.run()
+    assert at.selectbox(key="explore_run").value == c and at.query_params["run"] == c
+    assert f"The run the link names is done and shown now: {c}." in [s.value for s in at.success]
+    at.run()
+    assert not at.success and "Waiting for" not in " ".join(x.value for x in at.caption)
+
+
+def test_a_link_to_runs_still_training_adds_them_once_done_unless_the_pick_changed(finished_run, _prepared_runs):
+    a, b = finished_run("simclr"), finished_run("inpainting")
+    c, finish = _finish_later(_prepared_runs, "rotation")
+    at = open_page("compare", runs=f"{a},{b},{c}")
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted([a, b])
+    finish()
+    at.run()
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted([a, b, c])
+    d, finish_d = _finish_later(_prepared_runs, "rotation")
+    at = open_page("compare", runs=f"{a},{b},{d}")
+    at.multiselect(key="cmp_runs").unselect(b).run()  # the student chose what to compare meanwhile
+    finish_d()
+    at.run()
+    assert at.multiselect(key="cmp_runs").value == [a]
