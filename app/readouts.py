@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
+from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.text import md
@@ -294,6 +295,11 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
             f"identical (1) is so short that a tiny change in similarity moves a bar a long way: {read}.")
 
 
+# said under every kNN-over-epochs chart: a teacher read its end against the table beside it
+EPOCH_KNN_NOTE = (f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images (all of "
+                  "them on a smaller set, e.g. digits' 359 test images) after every epoch. On a larger set fewer "
+                  "train images vote than in the table's kNN accuracy (every train image), so the curve ends below "
+                  "it (on shapes, 0.47 where the table says 0.69).")
 RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
 
 

@@ -83,6 +83,7 @@ with c2:
     if knn:
         widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
                                       height=320), key="cmp_knn")
+        st.caption(readouts.EPOCH_KNN_NOTE)
 with c3:
     if le:
         ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))

@@ -5,7 +5,6 @@ import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
 from app.text import about, agree, count, listing, md
-from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import BUDGETS, SEEDS
 
@@ -232,6 +231,5 @@ with c2:
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
                         key="eval_epochs")
-        st.caption(f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images (all "
-                   "of them on a smaller set, e.g. digits' 359 test images) after every epoch. "
-                   "Epoch 0 is the random initialisation: the curve shows what pretraining added, epoch by epoch.")
+        st.caption(readouts.EPOCH_KNN_NOTE + " Epoch 0 is the random initialisation: the curve shows what "
+                   "pretraining added, epoch by epoch.")
