@@ -163,7 +163,8 @@ def ink(colour: str) -> str:
     return max(("#000000", "#ffffff"), key=lambda text: contrast(text, colour))
 
 
-CROWDED_BARS = 24  # bars in one chart beyond which only cut bars are labelled (the others: hover and axis)
+CROWDED_BARS = 24  # bars in one chart beyond which values are written upright (side by side, "1.001.001.00")
+PACKED_BARS = 36  # ... and beyond which only cut bars are labelled (the others: hover and axis)
 
 
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
@@ -185,9 +186,11 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     colour = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(runs)},
               **{n: REF_GRAYS[i % len(REF_GRAYS)] for i, n in enumerate(refs)}}
     width = (1 - BARGAP) / len(series)  # each bar's share of a category's group, as Plotly lays them out
-    # many bars side by side are narrower than a label ("1.001.001.00" ran together): their values are left to the
-    # hover and the axis, but for a cut bar's, which the axis cannot give (upright inside it, hidden if too thin)
+    # many bars side by side are narrower than a label ("1.001.001.00" ran together): their values are written
+    # upright; with more still, left to the hover and the axis (which a projector's class cannot hover), but for a cut
+    # bar's, which the axis cannot give
     crowded = len(series) * len(categories) > CROWDED_BARS
+    packed = len(series) * len(categories) > PACKED_BARS
     angle = -90 if crowded else 0
     # a category no series has a value for (a colour op on grayscale images) has no bar to carry a label, crowded or
     # not: one "n/a" over its place says so
@@ -198,13 +201,17 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else [None] * len(vals)
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
-        above = [bool(e) and v is not None and not crowded for v, e in zip(vals, shown_err)]  # above its whisker
+        above = [bool(e) and v is not None and not packed for v, e in zip(vals, shown_err)]  # above its whisker
         for j, v in enumerate(vals):
+            x = j - (1 - BARGAP) / 2 + width * (i + 0.5)
             if above[j]:
                 top = v + shown_err[j] if v >= 0 else v - shown_err[j]
-                fig.add_annotation(x=j - (1 - BARGAP) / 2 + width * (i + 0.5), y=top, text=f"{v:.2f}",
-                                   showarrow=False, yanchor="bottom" if v >= 0 else "top",
-                                   font=dict(size=FONT - 1))
+                fig.add_annotation(x=x, y=top, text=f"{v:.2f}", showarrow=False, textangle=angle,
+                                   yanchor="bottom" if v >= 0 else "top", font=dict(size=FONT - (3 if crowded else 1)))
+            elif cut[j]:  # at the axis's edge, on white: inside a patterned bar its value could not be read
+                fig.add_annotation(x=x, y=lo if v < lo else hi, text=f"{v:.2f}", showarrow=False, textangle=angle,
+                                   yanchor="bottom" if v < lo else "top", bgcolor="rgba(255,255,255,0.9)",
+                                   font=dict(size=FONT - (3 if crowded else 1)), borderpad=1)
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
@@ -212,10 +219,10 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
-            textposition=["inside" if c else "none" if a or crowded or j in empty else "outside"
+            textposition=["none" if c or a or packed or j in empty else "outside"
                           for j, (c, a) in enumerate(zip(cut, above))],
-            insidetextanchor="end", textangle=angle,
-            insidetextfont=dict(color=ink(colour[name])), hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
+            textangle=angle, outsidetextfont=dict(size=FONT - (3 if crowded else 1)),
+            hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))

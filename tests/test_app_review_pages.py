@@ -58,13 +58,16 @@ def _cut_bars():
 
 
 def test_bars_cut_at_the_axis_keep_their_value_as_a_label():
-    """Invariance scores below -1 are cut at the axis; their value label sits inside the bar
-    (outside it would be drawn below the plot, where nothing is visible)."""
+    """Invariance scores below -1 are cut at the axis; their value is written at the axis's edge
+    inside the plot (outside the bar it would be drawn below the plot, where nothing is
+    visible), on white: over a patterned bar a teacher's class could not read "-1.63"."""
     [bar] = _cut_bars().data
     assert list(bar.y) == [-1.0, 0.5, None]  # drawn to the axis edge ...
-    assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14  # ... labelled with its value
-    assert list(bar.textposition) == ["inside", "outside", "none"]  # no bar for grayscale: ...
-    assert [(a.text, a.x, a.y) for a in _cut_bars().layout.annotations] == [("n/a", 2, 0)]  # ... one label says why
+    assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14
+    assert list(bar.textposition) == ["none", "outside", "none"]  # no bar for grayscale: ...
+    n_a, cut = sorted(_cut_bars().layout.annotations, key=lambda a: a.text)[::-1]
+    assert (n_a.text, n_a.x, n_a.y) == ("n/a", 2, 0)  # ... one label says why
+    assert (cut.text, cut.y, cut.yanchor) == ("-1.14", -1.0, "bottom") and cut.bgcolor.startswith("rgba(255,255,255")
 
 
 def test_a_category_without_any_value_says_n_a_even_among_many_bars():
@@ -128,9 +131,9 @@ def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
                       "invariance", y_range=(-1.0, 1.15), errors=[[0.05, 0.1, 0.02], [0.08, 0.02, None], [0.01] * 3],
                       references=["untrained"])
     [a, b, _] = fig.data
-    assert list(a.textposition) == ["none", "none", "inside"] and list(b.textposition) == ["none", "none", "outside"]
+    assert list(a.textposition) == ["none", "none", "none"] and list(b.textposition) == ["none", "none", "outside"]
     assert list(a.text) == ["0.80", "-0.30", "1.40"]  # (still the hover's text)
-    assert [x.text for x in fig.layout.annotations] == ["0.80", "-0.30", "0.60", "0.10", "0.50", "0.40", "0.90"]
+    assert [x.text for x in fig.layout.annotations] == ["0.80", "-0.30", "1.40", "0.60", "0.10", "0.50", "0.40", "0.90"]
 
     boxes = _in_chromium(fig, tmp_path, ".annotation-text", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {x: (r.left + r.right) / 2, top: r.top,
@@ -145,21 +148,25 @@ def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
         assert (label["bottom"] <= w["top"] + 0.5) if value >= 0 else (label["top"] >= w["bottom"] - 0.5), (label, w)
 
 
-def test_many_bars_leave_their_values_to_the_hover_but_a_cut_bars():
-    """Three runs and their three untrained encoders over the nine ops: level labels side by
-    side read "1.001.001.00". Past ``CROWDED_BARS`` the bars are not labelled (the hover and
-    the axis give the values), except a bar cut at the axis, whose value the axis cannot give."""
+def test_many_bars_write_their_values_upright_and_more_leave_them_to_the_hover_but_a_cut_bars():
+    """Level labels side by side read "1.001.001.00": past ``CROWDED_BARS`` values are written
+    upright (two runs and their untrained network over the nine ops: a class in front of a
+    projector cannot hover), and past ``PACKED_BARS`` not at all (the hover and the axis give
+    them), except a bar cut at the axis, whose value the axis cannot give."""
     from app import charts
 
     ops = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
     series = {f"{who}{i}": [1.0, 0.98, 0.97, 0.9, 0.99, 0.5, 0.7, 0.8, -1.4] for who in ("run", "ref") for i in range(3)}
     fig = charts.bars(ops, series, "invariance", y_range=(-1.0, 1.15), errors=[[0.01] * 9] * 6,
                       references=[n for n in series if n.startswith("ref")])
-    assert not fig.layout.annotations
+    assert [(a.text, a.textangle) for a in fig.layout.annotations] == [("-1.40", -90)] * 6  # the cut bars only
     for t in fig.data:
-        assert list(t.textposition) == ["none"] * 8 + ["inside"] and t.textangle == -90 and t.text[0] == "1.00"
+        assert list(t.textposition) == ["none"] * 9 and t.textangle == -90 and t.text[0] == "1.00"
+    three = charts.bars(ops, dict(list(series.items())[:3]), "invariance", y_range=(-1.0, 1.15))
+    assert all(list(t.textposition) == ["outside"] * 8 + ["none"] and t.textangle == -90 for t in three.data)
+    assert [a.text for a in three.layout.annotations] == ["-1.40"] * 3
     few = charts.bars(ops[:3], {n: v[:3] for n, v in list(series.items())[:2]}, "invariance", y_range=(-1.0, 1.15))
-    assert list(few.data[0].textposition) == ["outside"] * 3  # few bars: labelled as before
+    assert list(few.data[0].textposition) == ["outside"] * 3 and few.data[0].textangle == 0  # few bars: level
 
 
 def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run):
