@@ -104,8 +104,7 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
 # -- Streamlit pieces -------------------------------------------------------------------------------------
 def class_link(lesson: L.Lesson) -> None:
     """The link a teacher gives the class, ready to copy: this page's address with the lesson,
-    ``hide=controls,nav`` and without the teacher's own ``who=`` (which every page writes into
-    its address, so a copied address bar would give the whole class the teacher's nickname)."""
+    ``hide=controls,nav`` and no one's nickname (the browser keeps it, not the address)."""
     try:
         base = (st.context.url or "").split("?")[0].split("#")[0]
     except Exception:  # noqa: BLE001  (no browser behind the session: a test)

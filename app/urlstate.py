@@ -43,15 +43,13 @@ def hidden(part: str) -> bool:
     return part in _hide_parts()
 
 
-def carried(new_tab: bool = False) -> dict[str, str]:
-    """The parameters a link to another page should keep: the teacher's ``hide``; for a
-    link that opens a new tab (a new session) also the nickname (``who``), so it is the
-    same student there."""
-    keep = ("hide", "who") if new_tab else ("hide",)
-    return {k: st.query_params[k] for k in keep if st.query_params.get(k)}
+def carried() -> dict[str, str]:
+    """The parameters a link to another page should keep: the teacher's ``hide`` (the
+    nickname goes with the browser's cookie, also into a new tab: ``widgets.nickname_input``)."""
+    return {k: st.query_params[k] for k in ("hide",) if st.query_params.get(k)}
 
 
-KEPT = ("who", "hide")  # what a link into another page carries (``carried``), not a page's own state
+KEPT = ("who", "hide")  # not a page's own state: ``hide`` is carried (``carried``), an old link's ``who`` read once
 
 
 def remember(page: str) -> None:

@@ -627,9 +627,10 @@ def nickname_input() -> None:
     """The sidebar box for this browser session's nickname (kept in ``session_state``,
     stored with every run submitted from this session; no login). A new session takes it
     from the link (``?who=``), else from this browser's cookie, else a new guest name. It
-    lives in the address, so a reload keeps it, and in a cookie until the browser closes, so
-    a page opened in a new tab (a new session, say a sidebar link middle-clicked) is the same
-    student, who can cancel and resume their runs there."""
+    lives in a cookie until the browser closes, so a reload or a page opened in a new tab (a
+    new session) is the same student, who can cancel and resume their runs there; never in
+    the address, which is removed from it once read: a teacher who pasted their address bar
+    to the class had given every student the teacher's nickname (and its run limit)."""
     if "nickname" not in st.session_state and "_nickname_kept" in st.session_state:
         # st.switch_page to another page (Start's quick start, Explore's "Train it again") drops every
         # widget's state, this box's too: the session's nickname is kept outside the widget for that
@@ -644,15 +645,15 @@ def nickname_input() -> None:
                   help=f"Up to {NICKNAME_MAX} characters. Stored with the runs you launch and shown in the runs "
                        "table; only you can cancel your "
                        "runs without being asked. Each nickname may have a few runs queued or running at once. "
-                       "Kept in the page's address (who=…), so a reload keeps it, and by this browser until it is "
-                       "closed, so a new tab keeps it too; leave it out of a link you share, or everyone opening it "
-                       "gets your nickname.")
+                       "Kept by this browser until it is closed, so a reload and a new tab keep it; the page's "
+                       "address does not carry it, so a link you share gives no one your nickname.")
     st.session_state["_nickname_kept"] = st.session_state["nickname"]
     me = services.current_nickname()
     if not st.session_state["nickname"].strip():  # emptied: say who the runs now belong to
         st.caption(f"No nickname: runs you launch now are **{md(me)}**'s, and only your nickname's own runs "
                    "can be cancelled without being asked. Type it back to reach them.")
-    urlstate.write("who", me, None)
+    if "who" in st.query_params:  # read above, once: kept by the cookie, not by an address someone may share
+        del st.query_params["who"]
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
         st.session_state["_nickname_cookie"] = me
         # a session cookie (no max-age): gone when the browser closes, so a shared lab machine forgets it

@@ -12,8 +12,8 @@ from ssrl_core.pretext import METHODS
 
 def lesson_url(lesson_id: str) -> str:
     """A lesson's link, relative (works under a server base path too), keeping the
-    teacher's ``hide`` and the student's nickname: markdown links open in a new tab."""
-    return "./lessons?" + urlencode({"lesson": lesson_id, **urlstate.carried(new_tab=True)})
+    teacher's ``hide`` (markdown links open in a new tab: the nickname follows by the cookie)."""
+    return "./lessons?" + urlencode({"lesson": lesson_id, **urlstate.carried()})
 
 
 st.title("Learn: four ways to learn without labels")

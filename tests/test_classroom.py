@@ -56,8 +56,8 @@ def test_learn_page_shows_each_family_with_pictures_and_links_to_its_lesson():
     md = " ".join(m.value for m in at.markdown)
     links = [part.split(")")[0] for part in md.split("lessons?lesson=")[1:]]
     assert {link.split("&")[0] for link in links} == LESSONS  # every lesson linked, each one exists
-    # they open in a new tab, so they carry the nickname: the same student there
-    assert all(link.endswith("&who=" + at.session_state["nickname"]) for link in links)
+    # they open in a new tab, the same student there by the browser's cookie: no nickname in the link to share
+    assert not any("who=" in link for link in links)
     # each family also opens Pretrain with its method chosen
     assert ("pretrain", "dataset=digits&method=rotation") in page_links(at)
 
@@ -120,16 +120,21 @@ def test_augment_page_reads_dataset_and_augmentations_from_the_link():
     assert not at.selectbox and "`flip`" in " ".join(m.value for m in at.markdown)
 
 
-def test_the_nickname_lives_in_the_link_so_a_reload_keeps_it():
+def test_a_links_nickname_is_read_once_and_never_kept_in_the_address():
+    """Every page wrote ?who= into its address, and a teacher who pasted the address bar to
+    the class gave every student the teacher's nickname and run limit. The browser's cookie
+    keeps it across reloads and tabs (tests/test_browser.py); the address never carries it."""
     at = open_page("pretrain")
     guest = at.sidebar.text_input(key="nickname").value
-    assert guest.startswith("guest-") and at.query_params["who"] == guest  # even a guest keeps its name
+    assert guest.startswith("guest-") and "who" not in at.query_params
     at.sidebar.text_input(key="nickname").set_value("ada").run()
-    assert at.query_params["who"] == "ada" and "No nickname" not in " ".join(c.value for c in at.sidebar.caption)
+    assert "who" not in at.query_params and "No nickname" not in " ".join(c.value for c in at.sidebar.caption)
     at.sidebar.text_input(key="nickname").set_value("").run()  # emptied: said, not silently a guest
-    assert at.query_params["who"] == guest
     assert f"runs you launch now are **{guest}**'s" in " ".join(c.value for c in at.sidebar.caption)
-    again = open_page("pretrain", who="ada")  # the reload: a new session, the same address
+    again = open_page("pretrain", who="ada", epochs="3")  # a link that names a nickname: taken, then dropped
+    assert again.sidebar.text_input(key="nickname").value == "ada"
+    assert "who" not in again.query_params and again.query_params["epochs"] == "3"
+    again.run()
     assert again.sidebar.text_input(key="nickname").value == "ada"
     # a teacher's link that hides the navigation still shows whose runs these are
     hidden = open_page("lessons", who="bea", hide="nav")
