@@ -5,6 +5,7 @@ import json
 import streamlit as st
 
 from app import services, urlstate, widgets
+from app.text import about
 from ssrl_core.config import RunConfig, default_batch, default_options
 from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
@@ -118,6 +119,10 @@ with left:
 
     if cfg is not None and not problem:
         widgets.twin_link(cfg, relaunch=True, watch=False)
+        # what it will cost, said before the click (a teacher timing a class): from runs like it that finished here
+        if (took := services.run_seconds([cfg.to_dict()])) is not None:
+            st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
+                       "estimated from the runs like it that finished here (longer while other runs train).")
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check

@@ -1,5 +1,7 @@
 """A first-time user's and a teacher's flows through the app: what a page says while runs
 are queued or training, where a step leads next, what survives a reload."""
+import re
+
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
@@ -292,3 +294,18 @@ def test_a_link_to_runs_still_training_adds_them_once_done_unless_the_pick_chang
     finish_d()
     at.run()
     assert at.multiselect(key="cmp_runs").value == [a]
+
+
+def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(finished_run):
+    """A teacher timing a class saw no estimate before Launch, though identical runs had
+    finished here; the ETA only came once the run trained."""
+    said = lambda at: " ".join(c.value for c in at.caption)  # noqa: E731
+    at = open_page("pretrain", dataset="digits", method="simclr", epochs="1", batch="256")
+    assert "on this machine, training and evaluation" not in said(at)  # no run like it has finished
+    finished_run("simclr")  # digits, SimCLR, 1 epoch, batch 256
+    at.run()
+    assert ("Takes less than a minute on this machine, training and evaluation, estimated from the runs like it that "
+            "finished here") in said(at)
+    [epochs] = [n for n in at.number_input if n.label == "Epochs"]
+    epochs.set_value(400).run()  # its seconds per epoch times 400: minutes
+    assert re.search(r"Takes about \d+ min on this machine", said(at))
