@@ -47,6 +47,36 @@ def _param_range(name: str, op: str) -> tuple[float, float, float]:
     return 0.0, 1.0, 0.05
 
 
+def param_help(name: str, op: str) -> str:
+    """What an op's strength means, in the units a student can picture (a slider's help)."""
+    if name == "p":
+        return "the chance a view gets this op: 0 never, 1 always"
+    if name.endswith("scale"):
+        return "the share of the image's area the crop box covers (then resized to the full image)"
+    if name.endswith("ratio"):
+        return "the crop box's width over its height"
+    if name in ("brightness", "contrast", "saturation"):
+        return f"how far {name} is scaled at most: 0.4 multiplies it by a factor between 0.6 and 1.4"
+    if name == "hue":
+        return ("how far hue turns at most, as a share of the colour wheel: 0.1 = up to ±36 degrees, 0.5 = any colour "
+                "can become any other")
+    if name == "degrees":
+        return "the largest turn, either way"
+    if name.endswith("sigma"):
+        return ("the blur's radius, in pixels" if op == "blur" else
+                "the noise's standard deviation, on pixel values from 0 to 1")
+    if name == "threshold":
+        return "pixels brighter than this (0 to 1) are inverted"
+    if name.endswith("area"):
+        return "the share of the image the blanked rectangle covers"
+    return ""
+
+
+def strengths_text(op) -> str:
+    """An op's strengths as a caption names them: "brightness 0.4, …, hue 0.1 (±36°), p 0.8"."""
+    return ", ".join(f"{k} {v:g}" + (f" (±{v * 360:.0f}°)" if k == "hue" else "") for k, v in op.params().items())
+
+
 def _spec_ok(raw: str) -> str:
     parse_augment(raw)  # ValueError with advice
     return raw
@@ -97,11 +127,12 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
                     top = params.get(f"max_{pname[4:]}") if pname.startswith("min_") else None
                     lo, hi = min(lo, float(val)), max(hi, float(val if top is None else top))  # a link's valid value is kept
                     if top is None:
-                        kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}")
+                        kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}",
+                                                  help=param_help(pname, name) or None)
                     else:  # one slider with two handles: the min cannot pass the max (two sliders let it, and erred)
                         kwargs[pname], kwargs[f"max_{pname[4:]}"] = st.slider(
                             f"{pname[4:]} (min, max)", lo, hi, (float(val), float(top)), step,
-                            key=f"{key}_{name}_{pname[4:]}_range")
+                            key=f"{key}_{name}_{pname[4:]}_range", help=param_help(pname, name) or None)
             ops.append(OPS[name](**kwargs))
         spec = Pipeline(ops).spec() or "none"
         try:

@@ -23,7 +23,8 @@ with c1:
     except ValueError as e:
         pipeline, bad_spec = None, str(e)
     if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
-        st.caption("What each op does:  \n" + "  \n".join(f"`{o.name}`: {o.description}" for o in pipeline.ops))
+        st.caption("What each op does, at these strengths:  \n"
+                   + "  \n".join(f"`{o.name}`: {o.description} ({widgets.strengths_text(o)})" for o in pipeline.ops))
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
 ds, error = services.dataset(name)

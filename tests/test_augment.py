@@ -100,3 +100,18 @@ def test_every_bad_op_of_a_spec_is_said_at_once():
     assert parts[0].startswith("unknown augmentations 'sharpen', 'foo': choose from crop, flip,")
     assert parts[1] == "crop(min_scale=2): must be between 0 and 1"
     assert parts[2].startswith("blur has no parameter 'radius': it takes")
+
+
+def test_the_augment_page_gives_each_ops_strengths_and_what_they_mean():
+    """A teacher found the presets' strengths hidden (shown only under "custom…"), and the hue
+    slider, 0 to 0.5, without a unit: 0.1 = ±36 degrees is the point of the colour lesson."""
+    from .test_app import open_page
+
+    at = open_page("augment", dataset="shapes", augment="simclr")
+    said = " ".join(c.value for c in at.caption)
+    assert "What each op does, at these strengths:" in said
+    assert "brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1 (±36°), p 0.8" in said
+    at = open_page("augment", dataset="shapes", augment="color_jitter(hue=0.5)")
+    [hue] = [s for s in at.slider if s.label == "hue"]
+    assert hue.value == 0.5 and "0.1 = up to ±36 degrees" in hue.help
+    assert "hue 0.5 (±180°)" in " ".join(c.value for c in at.caption)
