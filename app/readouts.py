@@ -303,6 +303,12 @@ EPOCH_KNN_NOTE = (f"kNN accuracy (k=20) of up to {QUERIES} test images against u
 RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
 
 
+def label_factor(ds) -> str | None:
+    """The ground-truth factor a dataset's label is (shapes: "shape"), or None (no factors, or
+    a label that is none of them)."""
+    return next((f for f, v in ds.factors.items() if v.dtype == ds.labels.dtype and v.equal(ds.labels)), None)
+
+
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:
     fac = probes.get("factors") or {}
     return [(fac.get(f, {}).get(budget) or {}).get("mean") for f in factors]

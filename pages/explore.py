@@ -24,11 +24,16 @@ if error:
     widgets.dataset_error(error)
     st.stop()
 summary = run["summary"] or art.metrics  # while the UMAP is computed, the accuracies are already written
+# what the two accuracies score: the label, which on a set with factors is one of them (a class colouring the map by
+# colour read them as colour's)
+labelled_by = readouts.label_factor(ds)
+of_label = (f" They score the label, here the **{labelled_by}**, whatever the map is coloured by." if labelled_by
+            else "")
 top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",
               help="Weighted 20-NN vote on cosine similarity (Wu et al. 2018): test images classified by their "
-                   "neighbours in the train split.")
+                   "neighbours in the train split." + of_label)
 top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
-              help="Logistic regression on the frozen, standardised features: train split → test split.")
+              help="Logistic regression on the frozen, standardised features: train split → test split." + of_label)
 top[3].metric("feature dim", art.embedding_dim() or "–",
               help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "

@@ -700,3 +700,15 @@ def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_t
     assert at.query_params["dataset"] in ("shapes", ["shapes"])  # a reload comes back to it
     odd = open_page("data", dataset="no-such-set")
     assert odd.selectbox(key="data_dataset").value == "digits" and "no-such-set" in odd.warning[0].value
+
+
+def test_explore_says_its_accuracies_score_the_label_on_a_set_with_factors(finished_run):
+    """A class colouring a shapes map by colour read the kNN accuracy as colour's."""
+    rid = finished_run("shapes-simclr")
+    at = open_page("explore", run=rid)
+    [knn, linear] = [m for m in at.metric if m.label in ("kNN accuracy", "linear probe")]
+    assert all("They score the label, here the **shape**, whatever the map is coloured by." in m.help
+               for m in (knn, linear))
+    digits = finished_run("simclr")
+    at = open_page("explore", run=digits)
+    assert not any("They score the label" in (m.help or "") for m in at.metric)
