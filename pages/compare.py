@@ -98,6 +98,25 @@ datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in 
 stale = {r["id"]: arts[r["id"]].dataset_mismatch(datasets[r["dataset"]][0]) for r in picked
          if datasets[r["dataset"]][0] is not None}  # why a run's embeddings are not of its set's images now
 same_data = len(datasets) == 1
+first_ds = next(iter(datasets.values()))[0]
+# a set with factors: colour the maps (and count the neighbours) by any of them, as Explore does; a teacher comparing a
+# colour-jitter run could only colour by shape here
+colour_by = "label"
+if same_data and first_ds is not None and first_ds.discrete_factors():
+    colour_by = urlstate.selectbox("Colour the maps by", ["label"] + first_ds.discrete_factors(), key="cmp_colour",
+                                   param="colour", default="label", hide=urlstate.hidden("controls"),
+                                   help="Labels and factors are never used in pretraining: colouring only shows what "
+                                        "each map grouped. The neighbours below are counted by it too.")
+
+
+def coloured(ds) -> tuple:
+    """The values the maps are coloured by, and their names."""
+    if colour_by == "label":
+        return ds.labels.numpy(), ds.class_names
+    values = ds.factors[colour_by].numpy()
+    return values, ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
+
+
 cols = st.columns(min(3, len(picked)))
 for i, r in enumerate(picked):
     coords, kind = arts[r["id"]].map()
@@ -111,8 +130,8 @@ for i, r in enumerate(picked):
         elif coords is None:
             st.caption(f"{title}: no map (its evaluation did not finish)")
         else:
-            widgets.chart(charts.embedding_map(coords, ds.labels.numpy(), ds.class_names, title=f"{title} · {kind}",
-                                                 height=320), key=f"cmp_map_{r['id']}")
+            widgets.chart(charts.embedding_map(coords, *coloured(ds), title=f"{title} · {kind}", height=320),
+                          key=f"cmp_map_{r['id']}")
 
 st.header("One query, its neighbours in each run")
 ds, error = next(iter(datasets.values()))
@@ -130,7 +149,10 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {ds.label_name(row)}" + readouts.query_file(ds, row)),
+    values, value_names = coloured(ds)
+    also = (f", {colour_by} {value_names[values[row]]}" if colour_by != "label" and 0 <= values[row] < len(value_names)
+            else "")
+    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {ds.label_name(row)}{also}" + readouts.query_file(ds, row)),
              alt=readouts.image_alt(ds, row))
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()
@@ -138,8 +160,8 @@ else:
             st.markdown(f"**{name[r['id']]}**: no neighbours: {why_not}")
             continue
         nb = arts[r["id"]].neighbours(int(row), k=8)
-        same = readouts.sharing(ds.labels, int(row), nb)
-        shared = f" · {same} of {len(nb)} share the query's label" if same is not None else ""  # if it has one
+        same = readouts.sharing(coloured(ds)[0], int(row), nb)
+        shared = f" · {same} of {len(nb)} share the query's {colour_by}" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         widgets.image_grid([ds.images[i] for i, _ in nb],
                            [readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb], per_row=8,

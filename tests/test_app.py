@@ -712,3 +712,20 @@ def test_explore_says_its_accuracies_score_the_label_on_a_set_with_factors(finis
     digits = finished_run("simclr")
     at = open_page("explore", run=digits)
     assert not any("They score the label" in (m.help or "") for m in at.metric)
+
+
+def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished_run):
+    """A teacher comparing a colour-jitter run on shapes could colour Compare's maps by shape only."""
+    a, b = finished_run("shapes-simclr"), finished_run("shapes-simclr")
+    at = open_page("compare", runs=f"{a},{b}")
+    assert at.selectbox(key="cmp_colour").options == ["label", "shape", "color", "size_bin", "rotation_bin",
+                                                      "position_bin"]
+    at.selectbox(key="cmp_colour").select("color").run()
+    assert not at.exception and at.query_params["colour"] == "color"
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "umap" in json.dumps(json.loads(c.proto.spec)
+                                                                                             .get("layout", {}).get("title", ""))]
+    assert maps and all({"red", "blue"} <= {t.get("name") for t in m["data"]} for m in maps)
+    said = " ".join(m.value for m in at.markdown)
+    assert said.count("share the query's color") == 2 and "share the query's label" not in said
+    digits = open_page("compare", runs=f"{finished_run('simclr')},{finished_run('rotation')}")
+    assert "cmp_colour" not in [s.key for s in digits.selectbox]  # no factors: nothing else to colour by
