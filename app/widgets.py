@@ -478,7 +478,10 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                     continue  # nothing to show before it starts
                 progress = float(r["progress"] or 0)
                 # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
-                st.progress(min(max(progress, 0.0), 1.0), text=f"{epoch_text(r)} · {progress:.0%} of the training done")
+                # "epoch 2/8 · 12%" read oddly to a teacher: the epoch under way, in words
+                where = (f"in epoch {min(r['epoch'] + 1, r['epochs'])} of {r['epochs']}" if r["phase"] == "training"
+                         else epoch_text(r))
+                st.progress(min(max(progress, 0.0), 1.0), text=f"{where} · {progress:.0%} of the training done")
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)

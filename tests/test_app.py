@@ -292,7 +292,7 @@ def test_a_new_session_reattaches_to_a_running_run_and_its_progress():
     at = open_page("pretrain")  # a new AppTest: a new session of a new app process
     panel = " ".join(m.value for m in at.markdown)
     assert rid in panel and "running" in panel
-    assert at.get("progress")[0].proto.text == "epoch 3/5 · 40% of the training done"
+    assert at.get("progress")[0].proto.text == "in epoch 3 of 5 · 40% of the training done"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["loss"] == "2.750" and metrics["images/s"] == "900" and metrics["effective rank"] == "7.5"
     assert at.button(key=f"cancel_{rid}")  # and it can be cancelled from here
