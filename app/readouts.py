@@ -7,12 +7,14 @@ reference cache.
 """
 from __future__ import annotations
 
+from ssrl_core.augment import parse_augment
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
-from ssrl_core.text import md
+from ssrl_core.pretext import METHODS
+from ssrl_core.text import agree, listing, md
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -307,6 +309,39 @@ def label_factor(ds) -> str | None:
     """The ground-truth factor a dataset's label is (shapes: "shape"), or None (no factors, or
     a label that is none of them)."""
     return next((f for f, v in ds.factors.items() if v.dtype == ds.labels.dtype and v.equal(ds.labels)), None)
+
+
+# the ops that change a ground-truth factor of shapes' images, and the factor's name in a sentence (a flip mirrors a
+# shape's angle and its column, a turn about the image's centre moves an off-centre shape to another cell)
+FACTOR_OPS = {"color": ("colour", ("color_jitter", "grayscale")), "size_bin": ("size", ("crop",)),
+              "position_bin": ("position", ("crop", "flip", "rotate")), "rotation_bin": ("orientation", ("rotate", "flip"))}
+
+
+def factor_ops_note(run: dict, factor: str) -> str | None:
+    """What a run's augmentations did to ``factor`` (a map coloured by it): the ops it trained
+    with that change it, and for a method comparing two views of each image, that its loss
+    pulled views differing in it together; or that none of its ops change it. None for a
+    factor no op changes (the label). A teacher's colour-jitter run coloured by colour: a
+    class read the mixed colours with no word that training had asked for them."""
+    if factor not in FACTOR_OPS:
+        return None
+    what, changing = FACTOR_OPS[factor]
+    spec = augment_of(run)
+    try:
+        ops = [op for op in parse_augment(spec).ops if op.name in changing]
+    except ValueError:  # (a spec from an older version this one cannot read)
+        return None
+    if not ops:
+        return (f"None of this run's augmentations (`{md(spec)}`) change an image's {what}, so nothing in its "
+                f"training asked it to ignore {what}.")
+    named = [f"`{op.name}`" + (f" (hue up to ±{op.hue * 360:.0f}°)" if op.name == "color_jitter" else "") for op in ops]
+    text = f"This run trained with {listing(named)}, which change{'s' * (len(ops) == 1)} an image's {what}"
+    method = METHODS.get(run["method"])
+    if method is not None and method.n_views >= 2:
+        text += (f": its loss pulled two views of each image together, views that differ in {what}, so {what} "
+                 f"groups less on its map than on a run without {agree(len(ops), 'it', 'them')} (by how much: the "
+                 "Invariance page)")
+    return text + "."
 
 
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:

@@ -70,6 +70,8 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             if basic else "PCA of the features: this run has no UMAP (its evaluation made none).")
            + " Click a point to see its image and nearest neighbours: a yellow star marks it on the map, black "
              "rings its neighbours.")
+if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
+    c2.caption(ops_note)
 
 state_key, pick_key = f"explore_row_{run['id']}", f"explore_pick_{run['id']}"
 last = len(ds) - 1

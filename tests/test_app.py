@@ -690,6 +690,21 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert "not a readable image (damaged, cut short" in at.error[0].value
 
 
+def test_explore_says_what_the_runs_augmentations_did_to_the_factor_its_map_is_coloured_by(finished_run):
+    """A class read a colour-jitter run's map coloured by colour with no word that its training had
+    asked two views differing in colour to embed alike."""
+    rid = finished_run("shapes-simclr")  # crop,flip,color_jitter
+    at = open_page("explore", run=rid, colour="color")
+    assert ("This run trained with `color_jitter` (hue up to ±36°), which changes an image's colour: its loss pulled "
+            "two views of each image together, views that differ in colour, so colour groups less on its map than on "
+            "a run without it (by how much: the Invariance page).") in captions(at)
+    at.selectbox(key="explore_colour").select("position_bin").run()
+    assert any(c.value.startswith("This run trained with `crop` and `flip`, which change an image's position:")
+               for c in at.caption)
+    at.selectbox(key="explore_colour").select("label").run()
+    assert not any(c.value.startswith(("This run trained with", "None of this run's")) for c in at.caption)
+
+
 def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_the_address():
     at = open_page("data", dataset="shapes")  # a teacher's link to the set with factors
     assert at.selectbox(key="data_dataset").value == "shapes"

@@ -254,3 +254,21 @@ def test_a_query_opens_on_a_clear_example_of_its_class():
     near_first = train[np.argsort(((x[train] - x[first]) ** 2).sum(1))[:8]]
     labels = ds.labels.numpy()
     assert (labels[near] == labels[row]).sum() == 8 > (labels[near_first] == labels[first]).sum()
+
+
+def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_did_with_them():
+    def run(method: str, augment: str) -> dict:
+        return {"method": method, "config": {"augment": augment}, "summary": None}
+
+    assert readouts.factor_ops_note(run("simclr", "crop,flip"), "color") == (
+        "None of this run's augmentations (`crop,flip`) change an image's colour, so nothing in its training asked "
+        "it to ignore colour.")
+    jitter = readouts.factor_ops_note(run("byol", "crop,color_jitter(hue=0.5),grayscale"), "color")
+    assert jitter.startswith("This run trained with `color_jitter` (hue up to ±180°) and `grayscale`, which change an "
+                             "image's colour: its loss pulled two views of each image together")
+    assert jitter.endswith("than on a run without them (by how much: the Invariance page).")
+    # a single-view task (rotation) is told the ops, not a pull between views it does not have
+    assert readouts.factor_ops_note(run("rotation", "simclr"), "size_bin") == (
+        "This run trained with `crop`, which changes an image's size.")
+    assert readouts.factor_ops_note(run("simclr", "simclr"), "shape") is None  # no op changes the label
+    assert readouts.factor_ops_note(run("simclr", "crop"), "label") is None
