@@ -100,7 +100,7 @@ st.caption("Rotation predictable: the accuracy of a linear probe that predicts w
            + (f" **Not on {md(dataset)}**: its images are drawn at every angle, so a turned image is just another "
               "image of the set and no features can tell the turn; every run stays near 0.25 whatever it keeps of "
               "orientation. Read this on digits or photos; the rotation_bin factor probe below asks the question "
-              "{md(dataset)} can answer." if ds.drawn_at_every_angle else ""))
+              f"{md(dataset)} can answer." if ds.drawn_at_every_angle else ""))
 
 if has_factors:
     st.header("What the features keep: one probe per ground-truth factor")

@@ -598,6 +598,7 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(0.646, abs=0.01)
     assert "rotation_bin cannot reach 1" in captions(at)
     assert "**Not on shapes**: its images are drawn at every angle" in captions(at)  # rotation equivariance
+    assert "the question shapes can answer." in captions(at) and "{md(" not in captions(at)  # a sentence, not code
 
 
 def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finished_run):
