@@ -334,7 +334,7 @@ def factor_ops_note(run: dict, factor: str) -> str | None:
     if not ops:
         return (f"None of this run's augmentations (`{md(spec)}`) change an image's {what}, so nothing in its "
                 f"training asked it to ignore {what}.")
-    named = [f"`{op.name}`" + (f" (hue up to ±{op.hue * 360:.0f}°)" if op.name == "color_jitter" else "") for op in ops]
+    named = [f"`{op.name}`" + (f" (hue up to ±{op.hue_degrees:.0f}°)" if op.name == "color_jitter" else "") for op in ops]
     text = f"This run trained with {listing(named)}, which change{'s' * (len(ops) == 1)} an image's {what}"
     method = METHODS.get(run["method"])
     if method is not None and method.n_views >= 2:

@@ -132,7 +132,7 @@ if has_factors:
                    "traces of everything), which is how invariance differs from linear decodability: invariance "
                    "asks whether the features move when colour changes, decodability whether any direction still "
                    "separates colours. An op buys invariance only over the range it samples: the default "
-                   f"`color_jitter` shifts hue by at most {OPS['color_jitter']().hue * 360:.0f} degrees, less than "
+                   f"`color_jitter` shifts hue by at most {OPS['color_jitter']().hue_degrees:.0f} degrees, less than "
                    "the 40 to 86 degrees between neighbouring colours of shapes on the colour wheel it turns, so "
                    "colour stays readable with 2 labels; "
                    "`color_jitter(hue=0.5)` turns hue all the way round and colour falls to near chance.")

@@ -109,6 +109,11 @@ class ColorJitter(Op):
     name = "color_jitter"
     description = "randomly change brightness, contrast, saturation and hue (probability p)"
 
+    @property
+    def hue_degrees(self) -> float:
+        """The largest turn of hue, in degrees either way (``hue`` is a share of the wheel)."""
+        return self.hue * 360
+
     def __call__(self, x, g=None):
         b = x.shape[0]
         one = lambda s: _rand(b, x, g, 1 - s, 1 + s).view(b, 1, 1, 1)  # noqa: E731
