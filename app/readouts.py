@@ -184,12 +184,45 @@ def shortened(text: str, limit: int) -> str:
     return text[:limit - 1 - tail] + "…" + text[-tail:]
 
 
-def neighbour_caption(ds, row: int, value: str, sim: float) -> str:
-    """A neighbour's caption wherever one is shown: "#341 · 1 · sim 0.992" (row, the value
-    the map is coloured by, cosine similarity), with the image's file name after the row
-    where the set has file names (an import): "#341 · cat_07.png · cat · sim 0.992"."""
+def colouring(ds, colour_by: str) -> tuple:
+    """What a map of ``ds`` is coloured by ("label", or one of its discrete factors): each
+    image's value (-1 where unknown) and the names of the values."""
+    if colour_by == "label":
+        return ds.labels.numpy(), ds.class_names
+    values = ds.factors[colour_by].numpy()
+    return values, ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
+
+
+def value_name(values, names: list[str], row: int) -> str:
+    """Image ``row``'s value in ``values`` by its name, or "?" where it is unknown."""
+    v = int(values[row])
+    return names[v] if 0 <= v < len(names) else "?"
+
+
+def beside_label(ds, row: int, value: str) -> str | None:
+    """``value`` (of what the map is coloured by) where it says more than image ``row``'s
+    label, else None: shapes' "shape" factor is its label again, and "cross, shape cross"
+    said it twice."""
+    return None if value == ds.label_name(row) else value
+
+
+def query_label(ds, row: int, colour_by: str, value: str) -> str:
+    """What a query image is, for its caption: its label, and the value of the factor the map
+    is coloured by where that says more: "cross, color red"."""
+    extra = beside_label(ds, row, value) if colour_by != "label" else None
+    return ds.label_name(row) + (f", {colour_by} {extra}" if extra else "")
+
+
+def neighbour_caption(ds, row: int, sim: float, value: str | None = None) -> str:
+    """A neighbour's caption wherever one is shown: "#341 · 1 · sim 0.992" (row, label,
+    cosine similarity), with the value of the factor the map is coloured by after the label
+    where it says more ("#341 · cross · red · sim 0.992": a neighbour is checked against the
+    query by it), and the image's file name after the row where the set has file names (an
+    import): "#341 · cat_07.png · cat · sim 0.992"."""
     name = ds.file_name(row)
-    return " · ".join([f"#{row}", *([shortened(name, FILE_CHARS)] if name else []), value, f"sim {sim:.3f}"])
+    extra = beside_label(ds, row, value) if value is not None else None
+    return " · ".join([f"#{row}", *([shortened(name, FILE_CHARS)] if name else []), ds.label_name(row),
+                       *([extra] if extra else []), f"sim {sim:.3f}"])
 
 
 def image_alt(ds, row: int, sim: float | None = None) -> str:

@@ -109,14 +109,6 @@ if same_data and first_ds is not None and first_ds.discrete_factors():
                                         "each map grouped. The neighbours below are counted by it too.")
 
 
-def coloured(ds) -> tuple:
-    """The values the maps are coloured by, and their names."""
-    if colour_by == "label":
-        return ds.labels.numpy(), ds.class_names
-    values = ds.factors[colour_by].numpy()
-    return values, ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
-
-
 cols = st.columns(min(3, len(picked)))
 for i, r in enumerate(picked):
     coords, kind = arts[r["id"]].map()
@@ -130,7 +122,7 @@ for i, r in enumerate(picked):
         elif coords is None:
             st.caption(f"{title}: no map (its evaluation did not finish)")
         else:
-            widgets.chart(charts.embedding_map(coords, *coloured(ds), title=f"{title} · {kind}", height=320),
+            widgets.chart(charts.embedding_map(coords, *readouts.colouring(ds, colour_by), title=f"{title} · {kind}", height=320),
                           key=f"cmp_map_{r['id']}")
 
 st.header("One query, its neighbours in each run")
@@ -149,10 +141,10 @@ else:
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()
-    values, value_names = coloured(ds)
-    also = (f", {colour_by} {value_names[values[row]]}" if colour_by != "label" and 0 <= values[row] < len(value_names)
-            else "")
-    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {ds.label_name(row)}{also}" + readouts.query_file(ds, row)),
+    values, value_names = readouts.colouring(ds, colour_by)
+    value = readouts.value_name(values, value_names, row)
+    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {readouts.query_label(ds, row, colour_by, value)}"
+                                                   + readouts.query_file(ds, row)),
              alt=readouts.image_alt(ds, row))
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()
@@ -160,9 +152,10 @@ else:
             st.markdown(f"**{name[r['id']]}**: no neighbours: {why_not}")
             continue
         nb = arts[r["id"]].neighbours(int(row), k=8)
-        same = readouts.sharing(coloured(ds)[0], int(row), nb)
+        same = readouts.sharing(values, int(row), nb)
         shared = f" · {same} of {len(nb)} share the query's {colour_by}" if same is not None else ""  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         widgets.image_grid([ds.images[i] for i, _ in nb],
-                           [readouts.neighbour_caption(ds, i, ds.label_name(i), s) for i, s in nb], per_row=8,
+                           [readouts.neighbour_caption(ds, i, s, readouts.value_name(values, value_names, i))
+                            for i, s in nb], per_row=8,
                            alts=[readouts.image_alt(ds, i, s) for i, s in nb])

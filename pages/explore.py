@@ -60,8 +60,7 @@ with c1:
                                   help="Writes each group's name where most of its points are, so the map reads without "
                                        "telling colours apart; a group mixed with others there gets no name. Turn it "
                                        "off to let a class guess what the groups are first.")
-values = (ds.labels if colour_by == "label" else ds.factors[colour_by]).numpy()
-names = ds.class_names if colour_by == "label" else ds.factor_names.get(colour_by, [str(v) for v in range(values.max() + 1)])
+values, names = readouts.colouring(ds, colour_by)
 basic = run["config"].get("evaluation") == "basic"  # evaluated without UMAP, probes or map evolution
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
             "PCA of the features; the UMAP is still being computed and replaces it when ready."
@@ -122,17 +121,16 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
 
 def value_name(r: int) -> str:
     """Image ``r``'s value of what the map is coloured by (its label by default)."""
-    v = int(values[r])
-    return names[v] if 0 <= v < len(names) else "?"
+    return readouts.value_name(values, names, r)
 
 
 def neighbour_caption(r: int, sim: float) -> str:
-    return readouts.neighbour_caption(ds, r, value_name(r), sim)
+    return readouts.neighbour_caption(ds, r, sim, value_name(r))
 
 
 def caption(r: int) -> str:
-    shown = ds.label_name(r) if colour_by == "label" else f"{ds.label_name(r)}, {colour_by} {value_name(r)}"
-    return f"#{r} {shown} ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r)
+    return (f"#{r} {readouts.query_label(ds, r, colour_by, value_name(r))}"
+            + f" ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r))
 
 
 def choose_typed() -> None:

@@ -743,5 +743,22 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     assert maps and all({"red", "blue"} <= {t.get("name") for t in m["data"]} for m in maps)
     said = " ".join(m.value for m in at.markdown)
     assert said.count("share the query's color") == 2 and "share the query's label" not in said
+    # each image names its shape and, counted by it, its colour: the captions named only the shape
+    from ssrl_core.data import load_dataset
+
+    ds = load_dataset("shapes")
+    colours = ds.factor_names["color"]
+    [query], *grids = images(at)
+    row = int(query.split("#")[1].split(":")[0])
+    assert query.startswith(f"query #{row}: {ds.label_name(row)}, color {colours[int(ds.factors['color'][row])]}")
+    for caption in [c for g in grids for c in g]:
+        nb, shape, colour, _ = caption.split(" · ")
+        nb = int(nb[1:])
+        assert (shape, colour) == (ds.label_name(nb), colours[int(ds.factors["color"][nb])])
+    # coloured by shape, which is shapes' label: said once ("cross, shape cross" said it twice)
+    at.selectbox(key="cmp_colour").select("shape").run()
+    [query], *grids = images(at)
+    assert query == f"query #{row}: {ds.label_name(row)}"
+    assert all(len(c.split(" · ")) == 3 for g in grids for c in g)
     digits = open_page("compare", runs=f"{finished_run('simclr')},{finished_run('rotation')}")
     assert "cmp_colour" not in [s.key for s in digits.selectbox]  # no factors: nothing else to colour by

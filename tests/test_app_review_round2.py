@@ -77,6 +77,14 @@ def test_explore_counts_shared_values_of_what_the_map_is_coloured_by(finished_ru
 
     text = captions(at)
     assert "neighbours share the query's color (" in text and "share the query's label" not in text
+    from .test_app import images
+
+    [query], *grids = images(at)
+    assert query.startswith("query: #3 ") and ", color " in query  # the shape, then the colour counted
+    assert all(len(c.split(" · ")) == 4 for g in grids for c in g)  # row · shape · colour · similarity
+    [query], *grids = images(open_page("explore", image="3", colour="shape"))  # the label again: said once
+    assert query.startswith("query: #3 ") and "shape" not in query.split(" (")[0]
+    assert all(len(c.split(" · ")) == 3 for g in grids for c in g)
 
 
 def test_explore_on_an_unlabelled_set_claims_no_shared_labels(tmp_path):
