@@ -356,7 +356,7 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
     sets make such ties common. A missing value shows as "–", not "None". ``helps`` adds a
     column's hover text; ``column_config`` the other columns' settings. The first column (what
     names a row: the run) is pinned, so it stays in view while a table wider than the page
-    (Compare's 15 columns on a projector) scrolls sideways."""
+    (Evaluate's on a phone) scrolls sideways."""
     helps = helps or {}
     shown = [{c: float(f"{v:.{decimals[c]}f}") if c in decimals and isinstance(v, (int, float)) else v
               for c, v in r.items()} for r in rows]

@@ -1,5 +1,6 @@
-"""Compare: 2 to 6 finished runs side by side: every metric in one table, overlaid curves
-(loss and kNN over epochs, label efficiency), the maps, and one query's neighbours in each."""
+"""Compare: 2 to 6 finished runs side by side: every metric in two tables (scores; training and
+the features' shape), overlaid curves (loss and kNN over epochs, label efficiency), the maps, and
+one query's neighbours in each."""
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
@@ -32,31 +33,36 @@ widgets.differences_warning(picked)
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
 probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once
 name = {r["id"]: readouts.short_name(r) for r in picked}
-rows = []
+# two tables of 7 and 9 columns, not one of 15: that one was 1,454 px wide, and on a 1280 px projector its right
+# columns (the losses, the seconds) sat behind a scrollbar the browser shows only under the mouse
+scores, training = [], []
 for r in picked:
     s, p = r["summary"] or {}, probes[r["id"]]
     le = readouts.budget_curve(p, "linear")
-    rows.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"), "epochs": s.get("epochs"),
-                 "seed": s.get("seed"), "kNN acc": s.get("knn_accuracy"),
-                 "kNN gain over random": readouts.knn_gain(s, arts[r["id"]].references()),
-                 "linear acc": s.get("linear_accuracy"),
-                 "linear, 1 label/class": readouts.value_at(le, 1), "linear, 10 labels/class": readouts.value_at(le, 10),
-                 "rotation predictable": p.get("rotation_equivariance"), "embedding std": s.get("embedding_std"),
-                 "effective rank": s.get("effective_rank"), "final loss": s.get("final_loss"),
-                 "train s": s.get("train_seconds")})
-widgets.numbers_table(rows, "cmp_table", {**{c: 3 for c in ("kNN acc", "linear acc", "linear, 1 label/class",
-                                                           "linear, 10 labels/class", "rotation predictable",
-                                                           "final loss")},
-                                          "embedding std": 4, "effective rank": 1, "train s": 1},
-                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
-                       "rotation predictable": "accuracy of a linear probe predicting whether an image was turned by "
+    scores.append({"run": name[r["id"]], "kNN acc": s.get("knn_accuracy"),
+                   "kNN gain over random": readouts.knn_gain(s, arts[r["id"]].references()),
+                   "linear acc": s.get("linear_accuracy"), "linear, 1 label/class": readouts.value_at(le, 1),
+                   "linear, 10 labels/class": readouts.value_at(le, 10),
+                   "rotation predictable": p.get("rotation_equivariance")})
+    training.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"),
+                     "epochs": s.get("epochs"), "seed": s.get("seed"), "final loss": s.get("final_loss"),
+                     "embedding std": s.get("embedding_std"), "effective rank": s.get("effective_rank"),
+                     "train s": s.get("train_seconds")})
+st.markdown("**What the features can do**")
+widgets.numbers_table(scores, "cmp_table", {c: 3 for c in ("kNN acc", "linear acc", "linear, 1 label/class",
+                                                          "linear, 10 labels/class", "rotation predictable")},
+                      {"rotation predictable": "accuracy of a linear probe predicting whether an image was turned by "
                                                "0, 90, 180 or 270 degrees from its features (chance 0.25). Not on "
                                                "shapes: drawn at every angle, a turned shape is just another image of "
-                                               "the set, so every run stays near 0.25 there.",
-                       "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
-                                     "methods are on different scales: compare a method's runs, not methods."},
+                                               "the set, so every run stays near 0.25 there."},
                       **{"kNN gain over random": st.column_config.TextColumn(alignment="right",
                                                                              help=readouts.GAIN_HELP + ".")})
+st.markdown("**How each run was trained, and the shape of its features**")
+widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std": 4, "effective rank": 1,
+                                                 "train s": 1},
+                      {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
+                       "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
+                                     "methods are on different scales: compare a method's runs, not methods."})
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d)
 

@@ -607,8 +607,13 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert not at.warning  # same dataset, seed, epochs and batch size
     table = at.dataframe[0].value
     assert list(table["run"]) == [f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"]
-    # 15 columns scroll sideways on a projector: the run's name stays in view
+    # a table wider than the page scrolls sideways: the run's name stays in view
     assert json.loads(at.dataframe[0].proto.columns)["run"]["pinned"] is True
+    # the scores, then how each run was trained, for the same runs: one table of 15 columns was 1,454 px
+    # wide, its right ones behind a scrollbar shown only under the mouse on a 1280 px projector
+    assert len(table.columns) == 7 and len(at.dataframe[1].value.columns) == 9
+    assert list(at.dataframe[1].value["run"]) == list(table["run"])
+    assert {"final loss", "effective rank", "train s", "augment"} <= set(at.dataframe[1].value.columns)
     assert table["linear, 1 label/class"].between(0, 1).all()
     assert list(table["kNN gain over random"]) == ["–", "–"]  # the shared random reference is not computed yet
     from ssrl_core.evaluate.suite import RunProbes
