@@ -232,7 +232,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     fmt = lambda i: services.run_label(by_id[i])  # noqa: E731
-    ready = _awaited_runs(key, "runs" if multi else "run", by_id)
+    ready, waiting = _awaited_runs(key, "runs" if multi else "run", by_id, multi)
     if ready:  # a linked run that was still training is offered now: the picker takes it in
         if multi:
             if key in st.session_state and not hide:
@@ -246,7 +246,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                    f"done and shown now: {md(listing(ready))}.", icon=":material/task_alt:")
     if multi:  # ?runs=ID,ID
         if hide:  # a teacher's link: its runs, no box
-            picked = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
+            picked = urlstate.read("runs", _but(urlstate.choices(ids, services.not_offered), waiting, ids[:default_n]),
+                                   ids[:default_n])
         elif key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
             kept = [i for i in st.session_state[key] if i in by_id]
@@ -254,7 +255,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                 st.session_state[key] = kept or ids[:default_n]
             picked = st.multiselect(label, ids, key=key, format_func=fmt)
         else:  # the first: the link's runs
-            start = urlstate.read("runs", urlstate.choices(ids, services.not_offered), ids[:default_n])
+            start = urlstate.read("runs", _but(urlstate.choices(ids, services.not_offered), waiting, ids[:default_n]),
+                                  ids[:default_n])
             picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         if waits := st.session_state.get(f"_{key}_awaits"):
@@ -272,7 +274,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                                       services.not_offered(prev))
         st.session_state[key] = ids[0]  # set, not deleted: a deleted key left the browser's box on the gone run
         st.query_params.pop("run", None)  # (it named the gone run: this page writes its pick there)
-    picked = urlstate.read("run", _offered_run(ids), ids[0])
+    picked = urlstate.read("run", _but(_offered_run(ids), waiting, ids[0]), ids[0])
     if not hide:
         picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
     if gone := st.session_state.get(gone_key):
@@ -287,13 +289,14 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     return by_id.get(picked)
 
 
-def _awaited_runs(key: str, param: str, by_id: dict) -> list[str]:
+def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[str], list[str]]:
     """The runs a link names (``?param=``) that were queued or training when the page opened
-    it, so the picker showed others meanwhile, and that are offered now (returned, once each).
-    While one is still awaited the page looks every 3 s and redraws itself when its status or
-    step changes: a student who opened a classmate's link early had the other run's map in
-    front of them long after the linked one was done. Picking another run in the box drops
-    the wait."""
+    it, so the picker showed others meanwhile, and that are offered now (returned, once each),
+    and those still awaited (said in one caption here; the picker leaves them out of the link
+    without another word). While one is still awaited the page looks every 3 s and redraws
+    itself when its status or step changes: a student who opened a classmate's link early had
+    the other run's map in front of them long after the linked one was done. Picking another
+    run in the box drops the wait."""
     akey = f"_{key}_awaits"
     store = services.store()
     linked = [i for i in urlstate.listed(param) if i not in by_id]
@@ -309,13 +312,27 @@ def _awaited_runs(key: str, param: str, by_id: dict) -> list[str]:
             st.warning(f"The link names run {md(i)}: {services.not_offered(i)}.", icon=":material/link_off:")
     if not left:
         st.session_state.pop(akey, None)
-        return ready
+        return ready, []
     st.session_state[akey] = {"runs": left, "shown": None}  # what the box shows meanwhile: set after it is drawn
-    st.caption(f":material/hourglass_top: Waiting for {md(listing(left))}, which the link names: this page shows "
-               + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done.")
+    # one message: a warning that the link's run was "ignored", "using" another, said the opposite beside it
+    status = listing(sorted({store.get(i)["status"] for i in left}))
+    st.caption(f":material/hourglass_top: Waiting for {md(listing(left))}, which the link names: "
+               + agree(len(left), "it is", "they are") + f" still {status}. This page shows "
+               + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done; "
+               + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."))
     rerun_when_changed(lambda: [(r or {}).get(k) for i in left for r in [store.get(i)] for k in ("status", "phase")],
                        3.0)
-    return ready
+    return ready, left
+
+
+def _but(parse, waiting: list[str], meanwhile):
+    """``parse`` of a link's run or runs that takes the runs still ``waiting`` (said in the
+    waiting caption) as absent rather than refusing them: ``meanwhile`` where the link names
+    no other."""
+    def parsed(raw: str):
+        rest = [v for v in raw.split(",") if v.strip() and v.strip() not in waiting]
+        return parse(",".join(rest)) if rest else meanwhile
+    return parsed
 
 
 def _offered_run(ids: list[str]):

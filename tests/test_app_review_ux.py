@@ -268,8 +268,10 @@ def test_a_link_to_a_run_still_training_shows_it_once_it_is_done(finished_run, _
     c, finish = _finish_later(_prepared_runs, "rotation")
     at = open_page("explore", run=c)
     assert at.selectbox(key="explore_run").value == a  # meanwhile: the newest finished run
-    assert f"Waiting for {c}, which the link names: this page shows it when it is done." in " ".join(
-        x.value for x in at.caption)
+    assert (f"Waiting for {c}, which the link names: it is still running. This page shows it when it is done; "
+            "meanwhile, the newest finished run.") in " ".join(x.value for x in at.caption)
+    # said once: a warning beside it called the link's run "ignored", "using" another "instead"
+    assert not at.warning
     at.run()  # (the page's own 3 s poll reruns it too)
     assert at.selectbox(key="explore_run").value == a
     finish()
@@ -285,6 +287,7 @@ def test_a_link_to_runs_still_training_adds_them_once_done_unless_the_pick_chang
     c, finish = _finish_later(_prepared_runs, "rotation")
     at = open_page("compare", runs=f"{a},{b},{c}")
     assert sorted(at.multiselect(key="cmp_runs").value) == sorted([a, b])
+    assert not at.warning and "meanwhile, the other runs picked." in " ".join(x.value for x in at.caption)
     finish()
     at.run()
     assert sorted(at.multiselect(key="cmp_runs").value) == sorted([a, b, c])
