@@ -13,7 +13,7 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import NICKNAME_MAX, epoch_text, in_line
+from ssrl_core.runs.store import NICKNAME_MAX, epoch_text, in_line, phase_text
 
 from . import charts, readouts, services, urlstate
 from .text import about, agree, count, listing, md, one_line
@@ -471,7 +471,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
         for r in runs:
             with st.container(border=True):
                 head, btn = st.columns([3, 1])
-                phase = r["phase"] if r["phase"] not in (None, r["status"]) else ""
+                phase = phase_text(r["phase"]) if r["phase"] not in (None, r["status"]) else ""
                 if r["status"] == "queued":
                     ahead = place[r["id"]] - 1
                     phase = "next in line" if not ahead else f"{_ordinal(ahead + 1)} in line ({ahead} ahead)"
@@ -496,9 +496,13 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 progress = float(r["progress"] or 0)
                 # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
                 # "epoch 2/8 · 12%" read oddly to a teacher: the epoch under way, in words
-                where = (f"in epoch {min(r['epoch'] + 1, r['epochs'])} of {r['epochs']}" if r["phase"] == "training"
-                         else epoch_text(r))
-                st.progress(min(max(progress, 0.0), 1.0), text=f"{where} · {progress:.0%} of the training done")
+                evaluating = r["status"] == "running" and r["phase"] not in ("training", "starting", None)
+                text = (f"in epoch {min(r['epoch'] + 1, r['epochs'])} of {r['epochs']}" if r["phase"] == "training"
+                        # after training, not "epoch 2/2 · 100%": the header above says which step is under way
+                        else f"training done ({epoch_text(r)}), evaluating now" if evaluating
+                        else epoch_text(r))
+                st.progress(min(max(progress, 0.0), 1.0),
+                            text=text if evaluating else f"{text} · {progress:.0%} of the training done")
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)
@@ -516,7 +520,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                         # the step is named in the card's header: as this label ("probes: random reference: so
                         # far") it was cut to "probes: rando…"
                         c3.metric("this step so far", _fmt_eta(since),
-                                  help=f"Time in this evaluation step ({r['phase']}). No run on this dataset has finished here yet, "
+                                  help=f"Time in this evaluation step ({phase_text(r['phase'])}). No run on this dataset has finished here yet, "
                                        "so there is nothing to estimate what is left from; on a large set (CIFAR-10) "
                                        "the embedding, map and probes take minutes on a CPU.")
                 # not the number Evaluate shows: a new user saw 8.3 here and 10.5 there, and nothing said why
@@ -1022,7 +1026,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
         elif r["phase"] in (None, "starting"):  # its worker loads the data and builds the method
             where = "starting"
         else:  # its features embedded, mapped and probed
-            where = f"evaluating: {r['phase']}"
+            where = phase_text(r["phase"])
         return f"- **{services.run_label(r)}** ({whose + ', ' if whose else ''}{where})"
 
     @st.fragment(run_every=2.0)
@@ -1058,7 +1062,8 @@ def follow_evaluation(run: dict, map_kind: str | None) -> None:
         kind = "umap" if (Path(run["run_dir"]) / MAP_UMAP).exists() else map_kind  # (not loaded: a file check)
         if now.get("status") != "running" or kind != map_kind:
             st.rerun(scope="app")
-        st.caption(f":material/hourglass_top: Still evaluating ({now.get('phase') or 'starting'}): "
+        step = phase_text(now.get("phase") or "starting").removeprefix("evaluating: ")
+        st.caption(f":material/hourglass_top: Still evaluating ({step}): "
                    + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
                    + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
 

@@ -296,6 +296,13 @@ def test_a_new_session_reattaches_to_a_running_run_and_its_progress():
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["loss"] == "2.750" and metrics["images/s"] == "900" and metrics["effective rank"] == "7.5"
     assert at.button(key=f"cancel_{rid}")  # and it can be cancelled from here
+    # trained, now evaluating: the step in words ("running, umap" and "epoch 5/5 · 100%" said it in the code's)
+    store.record(rid, {"kind": "epoch_end", "epoch": 5, "epochs": 5, "loss": 2.5, "effective_rank": 7.5})
+    store.record(rid, {"kind": "phase", "phase": "probes: the random encoder's invariance"})
+    at = open_page("pretrain")
+    panel = " ".join(m.value for m in at.markdown)
+    assert "running, evaluating: the untrained encoder's invariance" in panel and "probes:" not in panel
+    assert at.get("progress")[0].proto.text == "training done (epoch 5/5), evaluating now"
 
 
 def test_explore_without_runs_says_what_to_do():

@@ -69,14 +69,15 @@ def test_explore_keeps_a_run_whose_probes_are_computed_and_says_it_is_still_eval
 
     (run_dir / "map_umap.npy").unlink()
     (run_dir / SNAPSHOTS / MAPS).unlink()  # the frames are laid out last
-    for phase in ("umap", "probes: kNN and label efficiency", "map evolution"):
+    for phase, said in (("umap", "the UMAP map"), ("probes: kNN and label efficiency", "kNN and label efficiency"),
+                        ("map evolution", "the maps of earlier epochs")):
         with store._conn() as c:  # as the worker leaves it after its accuracies and PCA map
             c.execute("UPDATE runs SET status='running', phase=?, summary=NULL WHERE id=?", (phase, rid))
         at = open_page("explore", run=rid)
         # the map stays on screen through the probes (it vanished after the UMAP: "No finished runs yet")
         assert not at.info and at.get("plotly_chart"), (phase, [i.value for i in at.info])
         note = " ".join(c.value for c in at.caption)
-        assert f"Still evaluating ({phase})" in note and "updates by itself" in note
+        assert f"Still evaluating ({said})" in note and "updates by itself" in note  # in words, not the code's
         assert "when it is done" in note and "finished before they were recorded" not in note
 
 

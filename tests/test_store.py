@@ -369,3 +369,15 @@ def test_a_new_run_id_never_repeats_one_in_the_store(monkeypatch):
     first = s.submit(RunConfig(method="random"))
     second = s.submit(RunConfig(method="random", seed=1))
     assert (first, second) == ("20261202-120000-aaaa", "20261202-120000-bbbb")
+
+
+def test_a_runs_phase_is_said_in_words():
+    """The live panel said "running, umap" and "probes: the random encoder's invariance": the
+    code's names for the phases a run records."""
+    from ssrl_core.runs.store import phase_text
+
+    assert phase_text("umap") == "evaluating: the UMAP map"
+    assert phase_text("probes: the random encoder's invariance") == "evaluating: the untrained encoder's invariance"
+    assert phase_text("probes: label efficiency (1 per class)") == "evaluating: label efficiency (1 per class)"
+    assert phase_text("knn") == "evaluating: kNN accuracy" and phase_text("training") == "training"
+    assert phase_text(None) == "" and phase_text("") == ""

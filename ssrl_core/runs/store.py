@@ -159,6 +159,27 @@ def epoch_text(run: dict) -> str:
     return f"epoch {current}/{run['epochs']}"
 
 
+# what each phase a run records (``phase`` events: identifiers the code compares) is, for a person reading a
+# run's status: "running, umap" and "probes: the random encoder's invariance" were the code's words
+PHASE_WORDS = {"starting": "starting: loading the data and the model", "embedding": "evaluating: embedding the images",
+               "knn": "evaluating: kNN accuracy", "linear probe": "evaluating: the linear probe",
+               "umap": "evaluating: the UMAP map", "map evolution": "evaluating: the maps of earlier epochs",
+               "probes: random reference": "evaluating: the untrained encoder's scores",
+               "probes: factors": "evaluating: the factor probes",
+               "probes: the random encoder's invariance": "evaluating: the untrained encoder's invariance",
+               "requeued": "back in line after its worker stopped", "resumed": "resumed, back in line"}
+
+
+def phase_text(phase: str | None) -> str:
+    """A run's phase in words ("evaluating: the UMAP map" for ``umap``); a probe phase not
+    listed in ``PHASE_WORDS`` ("probes: label efficiency (1 per class)") is "evaluating: " and
+    what follows "probes: "; "" for none."""
+    if not phase:
+        return ""
+    return PHASE_WORDS.get(phase) or (f"evaluating: {phase.removeprefix('probes: ')}" if phase.startswith("probes: ")
+                                      else phase)
+
+
 def no_run(run_id: str) -> KeyError:
     """The error for a run id the store does not have."""
     return KeyError(f"no run with id {run_id!r}: see `python -m ssrl_core runs`")
