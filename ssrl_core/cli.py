@@ -1,19 +1,23 @@
-"""The command line: everything the app can do, headless.
+"""The command line: everything the app can do, headless. Each command's --help says what it
+does; `train --help` lists the run's flags, which `submit` takes too.
 
-    python -m ssrl_core train --dataset digits --method simclr --out runs/a
-    python -m ssrl_core submit --dataset shapes --method rotation
+    python -m ssrl_core train --dataset digits --method simclr --out runs/a [--no-umap]
+    python -m ssrl_core submit --dataset shapes --method rotation [--nickname NAME]
     python -m ssrl_core runs [--json] [--limit N]
-    python -m ssrl_core cancel ID
+    python -m ssrl_core cancel ID [ID ...] | [--nickname NAME] [--all] [--yes]
+    python -m ssrl_core resume ID
+    python -m ssrl_core delete ID [ID ...] | [--status S,S] [--nickname NAME] [--older-than DAYS] [--yes]
     python -m ssrl_core restore-runs [--yes]
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
     python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
-    python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune]
+    python -m ssrl_core delete-dataset NAME [--yes]
+    python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune] [--seeds 3] [--no-references]
     python -m ssrl_core invariance --run DIR|ID
     python -m ssrl_core lesson NAME --out DIR [--quick | --max-epochs N] [--reuse-from DIR ...] [--no-train] [--umap]
     python -m ssrl_core export --run DIR|ID --out DIR
-    python -m ssrl_core embed --run DIR|ID --out DIR PATH [PATH ...]
-    python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-small --batch-size 256 --steps 20
+    python -m ssrl_core embed --run DIR|ID --out DIR PATH [PATH ...] [--device auto|cpu|cuda]
+    python -m ssrl_core bench [--method simclr] [--dataset digits] [--encoder cnn-small] [--augment SPEC] [--batch-size 256] [--steps 20] [--warmup 3] [--device auto|cpu|cuda] [--precision auto] [--workers 0,1,2] [--no-reference] [--profile]
 """
 from __future__ import annotations
 
@@ -48,7 +52,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                    help="a preset (see `list augmentations`) or ops like 'crop(min_scale=0.3),flip'; "
                         f"default: the dataset's preset ({aug_defaults}; others: 'simclr')")
     p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA; vit-tiny for mae) or one of: {', '.join(ENCODERS)}")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split (default {d.epochs})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split, 0 to 10000 (default {d.epochs}); 0 trains "
+                        "nothing and evaluates the untrained encoder: a random-encoder baseline")
     batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"images per step (default: the dataset's, {batch_defaults}; an imported set's scaled to its "
@@ -90,24 +95,38 @@ def _invariance_description() -> str:
             "from the features (chance 0.25). Cached in the run folder.")
 
 
-def _config(args):
-    from .config import RunConfig, parse_options
+def _config(args) -> tuple:
+    """(the run's config, warnings about its flags): the caller prints the warnings once
+    nothing else refuses the run (``preflight``), not before a refusal they have nothing to do with."""
+    from .config import parse_options
     from .data import available_datasets, reads_data_dir
 
-    data_dir = args.data_dir
+    data_dir, warnings = args.data_dir, []
     if data_dir is not None:
         out_folder(data_dir, "--data-dir")  # a file there: refused (a download could not go into it)
         # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
-            warn([f"--data-dir is not used: {args.dataset} reads no data folder"])
+            warnings.append(f"--data-dir is not used: {args.dataset} reads no data folder")
             data_dir = None
     if args.augment is not None and not args.augment.strip():  # an empty shell variable, most likely
         raise ValueError("--augment is empty: give a preset or ops (`list augmentations` names them), or 'none' for no "
                          "augmentation")
-    return RunConfig(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
-                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, seed=args.seed,
-                     device=args.device, precision=args.precision, options=parse_options(args.option), data_dir=data_dir,
-                     evaluation=args.evaluation)
+    cfg = config_of_flags(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
+                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                          seed=args.seed, device=args.device, precision=args.precision,
+                          options=parse_options(args.option), data_dir=data_dir, evaluation=args.evaluation)
+    return cfg, warnings
+
+
+def config_of_flags(**fields):
+    """``RunConfig(**fields)``, each field given by the flag of its name (``batch_size`` by
+    --batch-size): a value out of range is refused naming that flag, not the field."""
+    from .config import BadSetting, RunConfig
+
+    try:
+        return RunConfig(**fields)
+    except BadSetting as e:
+        raise ValueError(f"--{e.field.replace('_', '-')} {e.rest}") from None
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -238,7 +257,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help="local: train in this process; ray: dispatch runs as tasks to the Ray cluster at RAY_ADDRESS "
                         "(a local Ray instance without it). Default: SSRL_BACKEND, else local")
     p.add_argument("--cpus-per-run", type=float, default=None, metavar="N",
-                   help="ray: CPUs each run asks for (default: SSRL_RAY_CPUS_PER_RUN, else 1 on a cluster with GPUs, "
+                   help="ray only (a local worker refuses it): CPUs each run asks for, more than 0 (default: SSRL_RAY_CPUS_PER_RUN, else 1 on a cluster with GPUs, "
                         "where each run also takes one GPU, and 2 without)")
 
     p = sub.add_parser("lesson", help="run a lesson headless; print its JSON verdict with the numbers",
@@ -255,8 +274,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         help="a preview: every run capped at 1 epoch and a 20-step, 1-draw supervised reference; "
                              "marked quick in the output (not the lesson's verdict)")
     budget.add_argument("--max-epochs", type=int, default=None, metavar="N",
-                        help="a reduced budget: every run capped at N epochs and, as with --quick, a 20-step, "
-                             "1-draw supervised reference; marked quick in the output")
+                        help="a reduced budget: every run capped at N epochs (0: each evaluates its untrained "
+                             "encoder) and, as with --quick, a 20-step, 1-draw supervised reference; marked quick "
+                             "in the output")
     p.add_argument("--reuse-from", action="append", default=[], metavar="DIR",
                    help="also reuse finished run folders with an identical config found under DIR "
                         "(e.g. other lessons' --out folders); repeatable")
@@ -397,9 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {said(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; 130 as a shell reports it
-        hint = (f": the same command continues from the last finished epoch (its checkpoint is in {args.out})"
-                if args.command == "train" else "")
-        print(f"interrupted{hint}", file=sys.stderr)
+        print(f"interrupted{_interrupted_hint(args)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # stdout piped into a reader that stopped early (`runs --json | head`): not an error
         # of ours; point stdout at nothing so that Python's flush at exit does not fail on the pipe again
@@ -415,6 +433,18 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if e.filename else ""
         print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
         return 2
+
+
+def _interrupted_hint(args) -> str:
+    """What a Ctrl-C left: for ``train``, whether a checkpoint was written to continue from."""
+    if args.command != "train":
+        return ""
+    from .runs.artifacts import CHECKPOINT
+
+    if (Path(args.out) / CHECKPOINT).is_file():
+        return f": the same command continues from the last finished epoch (its checkpoint is in {args.out})"
+    return (f" before the first epoch finished: no checkpoint was saved in {args.out}, so the same command "
+            "starts the run over")
 
 
 def out_folder(path: str, flag: str = "--out") -> Path:
@@ -442,7 +472,7 @@ def cmd_train(args) -> int:
     from .runs.execute import execute
     from .train import preflight
 
-    cfg = _config(args)
+    cfg, warnings = _config(args)
     out = out_folder(args.out)
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
         theirs = sorted(p.name for p in out.iterdir() if p.name != art.TRAINING_LOCK)  # the lock: an attempt's own
@@ -452,7 +482,7 @@ def cmd_train(args) -> int:
                              "folder, to continue that run); nothing was written")
     # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
     # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
-    warn(preflight(cfg, here=True))
+    warn(warnings + preflight(cfg, here=True))
     bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def on_event(e: dict) -> None:
@@ -479,12 +509,12 @@ def cmd_submit(args) -> int:
 
     from .train import preflight
 
-    cfg = _config(args)
+    cfg, warnings = _config(args)
     if sys.stderr.isatty():  # for a person waiting at a terminal; stdout stays the id alone, stderr empty for scripts
         print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)
     # a run that cannot start is refused now, not later in the worker (with SSRL_BACKEND=ray the cluster's
     # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
-    warn(preflight(cfg))
+    warn(warnings + preflight(cfg))
     print(RunStore().submit(cfg, nickname=args.nickname))
     return 0
 
@@ -494,7 +524,8 @@ def cmd_runs(args) -> int:
 
     if args.limit < 0:
         raise ValueError(f"--limit must be 0 (all runs) or more, got {args.limit}")
-    runs = RunStore().list(limit=args.limit or -1)  # SQLite's LIMIT -1: no limit
+    store = RunStore.if_made()  # none yet: no runs, and none made to say so
+    runs = store.list(limit=args.limit or -1) if store else []  # SQLite's LIMIT -1: no limit
     if args.json:
         keep = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "error", "nickname",
                 "created", "started", "finished", "run_dir", "summary")
@@ -535,6 +566,17 @@ def table(rows: list[list[str]]) -> list[str]:
     keep = [i for i in range(len(rows[0])) if any(r[i] for r in rows)] if rows else []
     widths = {i: max(len(r[i]) for r in rows) for i in keep[:-1]}
     return ["  ".join(r[i].ljust(widths.get(i, 0)) for i in keep).rstrip() for r in rows]
+
+
+def _store_with_runs(ids: list[str]):
+    """SSRL_HOME's run store for a command on runs; where none has been made yet, ``no_run``
+    for the first of ``ids`` (a selection: None, selecting nothing), with nothing made."""
+    from .runs.store import RunStore, no_run
+
+    store = RunStore.if_made()
+    if store is None and ids:
+        raise no_run(ids[0])
+    return store
 
 
 def _by_id_or_selection(ids: list[str], selecting: bool, yes: bool, flags: str) -> None:
@@ -587,14 +629,14 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
 
 
 def cmd_cancel(args) -> int:
-    from .runs.store import ACTIVE, RunStore
+    from .runs.store import ACTIVE
 
-    store = RunStore()
     selecting = args.nickname is not None or args.all
     _by_id_or_selection(args.ids, selecting, args.yes, "--nickname, --all")
+    store = _store_with_runs(args.ids)
     ids = args.ids
     if selecting:
-        runs = [r for r in store.list(ACTIVE, limit=10**9)
+        runs = [r for r in (store.list(ACTIVE, limit=10**9) if store else [])
                 if args.all or r["nickname"] == args.nickname]
         if not _listed_first(runs, args.yes, "cancelled"):
             return 0
@@ -609,9 +651,7 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from .runs.store import RunStore
-
-    store = RunStore()
+    store = _store_with_runs([args.id])
     store.resume(args.id)
     run = store.get(args.id)
     print(f"queued: continues from epoch {run['epoch']} of {run['epochs']}" if run["epoch"] else
@@ -621,12 +661,12 @@ def cmd_resume(args) -> int:
 
 def cmd_delete(args) -> int:
     from .runs.remove import delete_run
-    from .runs.store import FINISHED, RunStore
+    from .runs.store import FINISHED
     from .runs.worker import folder_mb
 
-    store = RunStore()
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
     _by_id_or_selection(args.ids, selecting, args.yes, "--status, --nickname, --older-than")
+    store = _store_with_runs(args.ids)
     ids = args.ids
     if selecting:
         statuses = tuple(s.strip() for s in (args.status or ",".join(FINISHED)).split(",") if s.strip())
@@ -636,7 +676,7 @@ def cmd_delete(args) -> int:
         if args.older_than is not None and not 0 <= args.older_than < float("inf"):
             raise ValueError(f"--older-than must be a number of days, 0 or more, got {args.older_than:g}")
         before = time.time() - (args.older_than or 0) * 86400
-        runs = [r for r in store.list(statuses, limit=10**9)
+        runs = [r for r in (store.list(statuses, limit=10**9) if store else [])
                 if (args.nickname is None or r["nickname"] == args.nickname)
                 and (args.older_than is None or (r["finished"] or r["created"]) < before)]
         sizes = None if args.yes else [folder_mb(r["run_dir"]) for r in runs]
@@ -652,11 +692,14 @@ def cmd_delete(args) -> int:
 
 
 def cmd_restore_runs(args) -> int:
-    from .paths import runs_dir
+    from .paths import home_path, runs_dir
     from .runs.restore import describe, unlisted
     from .runs.store import RunStore
     from .text import count
 
+    if not (home_path() / "runs").is_dir():  # said without making a store (or the folder) to find that out
+        print(f"no run folders in {home_path() / 'runs'}: nothing to restore")
+        return 0
     store = RunStore()
     rows, left = unlisted(store)
     for folder, why in left:
@@ -681,14 +724,23 @@ def cmd_worker(args) -> int:
 
     if args.idle_exit is not None and not 0 <= args.idle_exit < float("inf"):  # nan: never idle long enough
         raise ValueError(f"--idle-exit must be a number of seconds, 0 or more, got {args.idle_exit:g}")
+    # on either backend (Ray takes a share of a CPU: 0.5 is one)
+    if args.cpus_per_run is not None and not 0 < args.cpus_per_run < float("inf"):  # also nan
+        raise ValueError(f"--cpus-per-run must be a number of CPUs more than 0, got {args.cpus_per_run:g}")
     if (args.backend or backend()) == "ray":
         if args.slot is not None:
             raise ValueError("--slot is for local workers; the Ray dispatcher has no slot (one per SSRL_HOME)")
-        if args.cpus_per_run is not None and not 0 < args.cpus_per_run < float("inf"):  # also nan
-            raise ValueError(f"--cpus-per-run must be a number of CPUs more than 0, got {args.cpus_per_run:g}")
         return Dispatcher(cpus_per_run=args.cpus_per_run).serve(once=args.once, idle_exit_s=args.idle_exit)
-    if args.slot is not None and not 0 <= args.slot < worker_count():
-        raise ValueError(f"--slot must be from 0 to {worker_count() - 1} (SSRL_WORKERS={worker_count()}), got {args.slot}")
+    if args.cpus_per_run is not None:  # as --slot on Ray: said, not ignored
+        raise ValueError("--cpus-per-run is for the Ray dispatcher (--backend ray); a local worker trains one run at "
+                         "a time in this process (SSRL_TORCH_THREADS sets its CPU threads): leave it out")
+    n = worker_count()
+    if args.slot is not None and not 0 <= args.slot < n:
+        from .text import count
+
+        why = (f"SSRL_WORKERS={n}" if os.environ.get("SSRL_WORKERS", "").strip() else
+               f"this home has {count(n, 'worker slot')}: one per GPU, or one without a GPU; SSRL_WORKERS sets how many")
+        raise ValueError(f"--slot must be {'0' if n == 1 else f'from 0 to {n - 1}'} ({why}), got {args.slot}")
     return Worker(slot=args.slot).serve(once=args.once, idle_exit_s=args.idle_exit, restartable=True)
 
 
@@ -714,10 +766,12 @@ def cmd_import_images(args) -> int:
 
 
 def cmd_delete_dataset(args) -> int:
+    from .data.custom import check_removable
     from .runs.remove import dataset_deletion, delete_dataset
     from .runs.store import RunStore
     from .text import count
 
+    check_removable(args.name)  # a built-in or unknown set: said before a run store is opened (or made)
     store = RunStore()
     if not args.yes:  # what would go, with the same refusals as the deletion
         plan = dataset_deletion(store, args.name)
@@ -734,7 +788,6 @@ def cmd_delete_dataset(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .config import RunConfig
     from .speed import step_profile, step_throughput
 
     if args.steps < 1 or args.warmup < 0:
@@ -745,8 +798,8 @@ def cmd_bench(args) -> int:
         raise ValueError(f"--workers takes whole numbers separated by commas, like 0,1,2; got {args.workers!r}") from None
     if workers is not None and any(w < 0 for w in workers):
         raise ValueError("--workers counts must not be negative")
-    cfg = RunConfig(dataset=args.dataset, method=args.method, encoder=args.encoder, augment=args.augment,
-                    batch_size=args.batch_size, device=args.device, precision=args.precision)
+    cfg = config_of_flags(dataset=args.dataset, method=args.method, encoder=args.encoder, augment=args.augment,
+                          batch_size=args.batch_size, device=args.device, precision=args.precision)
     out = step_throughput(cfg, steps=args.steps, warmup=args.warmup, reference=not args.no_reference,
                           workers=workers)
     if args.profile:
@@ -808,7 +861,7 @@ def cmd_probe(args) -> int:
         raise ValueError(f"--seeds must be from 1 to 20, got {args.seeds}")
     if args.labels_per_class is not None and args.labels_per_class < 0:
         raise ValueError(f"--labels-per-class must be 0 (all) or more, got {args.labels_per_class}")
-    rp = RunProbes(run_folder(args.run))
+    rp = RunProbes(run_folder(args.run), defer_saving_errors=True)  # a read-only run: printed, then said
     if args.labels_per_class is None:
         budgets = rp.budgets(args.target)
     else:
@@ -835,7 +888,27 @@ def cmd_probe(args) -> int:
     if len(budgets) == 1:
         out.update(out.pop("results")[budget_name(budgets[0])])
     print(json.dumps(out, indent=2))
+    _say_unsaved(rp)
     return 0
+
+
+def _say_unsaved(rp) -> None:
+    """After a command printed what ``rp`` computed: ValueError when its cache (the run
+    folder's probes.json) could not be written, saying why and what to do."""
+    from errno import EACCES, EPERM, EROFS
+
+    from .text import not_written
+
+    e, where = rp.cache.unsaved, rp.cache.path
+    if e is None:
+        return
+    if e.errno in (EACCES, EPERM, EROFS):
+        why = (f"the folder {where.parent} is not writable ({e.strerror}): make it writable (e.g. chmod u+w), or "
+               "copy the run folder somewhere you can write and give that copy")
+    else:
+        why = not_written(e, where)
+    raise ValueError(f"the result printed above could not be saved to {where}: {why}; until it is saved, this "
+                     "command computes it again each time")
 
 
 def cmd_lesson(args) -> int:
@@ -870,13 +943,14 @@ def cmd_invariance(args) -> int:
     from .evaluate.invariance import unreliable_note
     from .evaluate.suite import RunProbes
 
-    rp = RunProbes(run_folder(args.run))
+    rp = RunProbes(run_folder(args.run), defer_saving_errors=True)  # a read-only run: printed, then said
     scores = rp.invariance()
     print(json.dumps({"run": str(rp.dir), "invariance": scores,
                       "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
     note = unreliable_note(scores)
     if note:
         print(f"warning: the invariance scores are unreliable: {note}", file=sys.stderr)
+    _say_unsaved(rp)
     return 0
 
 
@@ -886,7 +960,8 @@ def cmd_export(args) -> int:
 
     run_dir = run_folder(args.run)
     out = out_folder(args.out)
-    row = next((r for r in RunStore().list(limit=100_000) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
+    store = RunStore.if_made()
+    row = next((r for r in (store.list(limit=100_000) if store else []) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
     print(json.dumps(export_run(run_dir, out, run=row), indent=2, ensure_ascii=False))
     return 0
 

@@ -67,6 +67,16 @@ def default_options(dataset: str, method: str) -> dict:
     return METHODS[method].sized_defaults(n, default_batch(dataset))
 
 
+class BadSetting(ValueError):
+    """A ``RunConfig`` field out of range: ``field`` is its name, the message says it in
+    ``words`` then what is wrong (``rest``), so that a caller that took the value from a flag
+    (the command line's --batch-size) can name the flag instead (``rest`` after it)."""
+
+    def __init__(self, field: str, words: str, rest: str):
+        super().__init__(f"{words} {rest}")
+        self.field, self.rest = field, rest
+
+
 @dataclass
 class RunConfig:
     dataset: str = "digits"
@@ -97,6 +107,9 @@ class RunConfig:
         def bad(msg: str) -> None:
             raise ValueError(msg)
 
+        def out_of_range(field: str, words: str, rest: str) -> None:
+            raise BadSetting(field, words, rest)
+
         if self.dataset not in DATASETS and self.dataset not in available_datasets():
             bad(unknown_dataset(self.dataset))
         if self.method not in METHODS:
@@ -111,18 +124,18 @@ class RunConfig:
             bad(f"unknown evaluation {self.evaluation!r}: choose one of {', '.join(EVALUATIONS)}")
         for key in ("epochs", "batch_size", "seed", "lr", "weight_decay"):
             if isinstance(getattr(self, key), bool):  # True is an int to Python: 1 epoch, seed 1, lr 1.0
-                bad(f"{key.replace('_', ' ')} must be a number, got {getattr(self, key)!r}")
+                out_of_range(key, key.replace('_', ' '), f"must be a number, got {getattr(self, key)!r}")
         if not isinstance(self.epochs, int) or not 0 <= self.epochs <= 10_000:
-            bad(f"epochs must be a whole number from 0 to 10000, got {self.epochs!r}")
+            out_of_range("epochs", "epochs", f"must be a whole number from 0 to 10000, got {self.epochs!r}")
         if self.batch_size is not None and (not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 65_536):
-            bad(f"batch size must be a whole number from 2 to 65536, got {self.batch_size!r}")
+            out_of_range("batch_size", "batch size", f"must be a whole number from 2 to 65536, got {self.batch_size!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 10):
-            bad(f"learning rate must be above 0 and at most 10, got {self.lr!r}")
+            out_of_range("lr", "learning rate", f"must be above 0 and at most 10, got {self.lr!r}")
         if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay <= 1):
-            bad(f"weight decay must be between 0 and 1, got {self.weight_decay!r}")
+            out_of_range("weight_decay", "weight decay", f"must be between 0 and 1, got {self.weight_decay!r}")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= SEED_MAX:
             # numpy's generators (the probes, the split) refuse a negative seed mid-run; SQLite stores 64 bits
-            bad(f"seed must be a whole number from 0 to {SEED_MAX}, got {self.seed!r}")
+            out_of_range("seed", "seed", f"must be a whole number from 0 to {SEED_MAX}, got {self.seed!r}")
         if not isinstance(self.options, dict):
             bad("options must be a mapping of key=value pairs")
         parse_augment(self.augment_spec)  # raises with advice

@@ -62,15 +62,38 @@ def exclusive(path: Path):
 
 def hold(path: Path):
     """Take the lock on ``path`` for as long as the returned open file lives, writing this
-    process's pid into it; None when another process holds it."""
+    process's pid into it; None when another process holds it. A holder may remove the file
+    before it lets go (``let_go``): a lock taken on a file removed meanwhile (opened before
+    the removal, locked after the release) is of a file no one else will open, so it is let
+    go and the file now at ``path`` locked instead."""
     import os
 
-    fh = open(path, "a+")
-    if not try_lock(fh):
+    while True:
+        fh = open(path, "a+")
+        if not try_lock(fh):
+            fh.close()
+            return None
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            now = None
+        mine = os.fstat(fh.fileno())
+        if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+            break
         fh.close()
-        return None
     fh.seek(0)
     fh.truncate()
     fh.write(f"{os.getpid()}\n")
     fh.flush()
     return fh
+
+
+def let_go(fh, path: Path) -> None:
+    """Remove ``path``, whose lock ``fh`` holds (``hold``), then release the lock: no stale
+    file with an ended process's pid is left behind. Removed while still held, so a process
+    that opened the file before cannot lock it and believe it the lock (``hold`` checks)."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError:  # a folder that became read-only: the file stays, the lock still goes with the close
+        pass
+    fh.close()

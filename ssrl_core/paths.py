@@ -63,8 +63,11 @@ def runs_dir() -> Path:
     return d
 
 
+STORE = "store.sqlite"
+
+
 def store_path() -> Path:
-    return ssrl_home() / "store.sqlite"
+    return ssrl_home() / STORE
 
 
 def numba_cache_dir() -> Path:

@@ -287,7 +287,14 @@ def test_ctrl_c_during_train_is_one_line_saying_how_to_continue(capsys, tmp_path
 
     monkeypatch.setattr(execute, "execute", interrupted)
     out = tmp_path / "run"
-    rc, err = _cli(capsys, "train", "--dataset", "digits", "--method", "random", "--epochs", "1", "--out", str(out))
+    args = ("train", "--dataset", "digits", "--method", "random", "--epochs", "1", "--out", str(out))
+    # stopped before its first epoch ended: no checkpoint to continue from (it said there was one)
+    rc, err = _cli(capsys, *args)
+    assert rc == 130 and err == (f"interrupted before the first epoch finished: no checkpoint was saved in {out}, so "
+                                 "the same command starts the run over\n"), err
+    out.mkdir()
+    (out / "checkpoint.safetensors").write_bytes(b"an epoch's")  # an epoch had finished
+    rc, err = _cli(capsys, *args)
     assert rc == 130 and err == ("interrupted: the same command continues from the last finished epoch (its "
                                  f"checkpoint is in {out})\n")
 
@@ -296,6 +303,27 @@ def test_a_ray_dispatcher_cpus_per_run_that_is_no_number_of_cpus_is_refused(caps
     for value in ("0", "nan", "inf"):  # nan failed inside Ray, inf was taken: no run could be scheduled
         rc, err = _cli(capsys, "worker", "--backend", "ray", "--cpus-per-run", value)
         assert rc == 2 and f"--cpus-per-run must be a number of CPUs more than 0, got {value}" in err, err
+
+
+def test_a_local_worker_refuses_cpus_per_run_and_a_slot_it_does_not_have(capsys, monkeypatch, ssrl_home):
+    """--cpus-per-run -5 was taken by a local worker without a word (it uses no such thing), and
+    --slot 5 was said to be beyond SSRL_WORKERS=1 where SSRL_WORKERS was not set."""
+    monkeypatch.delenv("SSRL_BACKEND", raising=False)
+    monkeypatch.delenv("SSRL_WORKERS", raising=False)
+    monkeypatch.setattr("ssrl_core.runs.worker.gpu_count", lambda: 0)
+    rc, err = _cli(capsys, "worker", "--once", "--cpus-per-run", "-5")
+    assert rc == 2 and err == "error: --cpus-per-run must be a number of CPUs more than 0, got -5\n", err
+    rc, err = _cli(capsys, "worker", "--once", "--cpus-per-run", "2")
+    assert rc == 2 and err.startswith("error: --cpus-per-run is for the Ray dispatcher (--backend ray); a local "
+                                      "worker trains one run at a time"), err
+    rc, err = _cli(capsys, "worker", "--once", "--slot", "5")
+    assert rc == 2 and "SSRL_WORKERS=" not in err, err
+    assert err == ("error: --slot must be 0 (this home has 1 worker slot: one per GPU, or one without a GPU; "
+                   "SSRL_WORKERS sets how many), got 5\n"), err
+    monkeypatch.setenv("SSRL_WORKERS", "3")
+    rc, err = _cli(capsys, "worker", "--once", "--slot", "5")
+    assert rc == 2 and err == "error: --slot must be from 0 to 2 (SSRL_WORKERS=3), got 5\n", err
+    assert not (ssrl_home / "workers").exists()  # no worker started
 
 
 def test_export_refuses_a_run_whose_summary_is_damaged(capsys, finished_run, tmp_path):

@@ -53,7 +53,7 @@ def test_train_writes_and_prints_the_summary(tmp_path):
     (["--dataset", "imagenet", "--method", "simclr"], "unknown dataset 'imagenet': choose one of digits"),
     (["--dataset", "digits", "--method", "simclr", "--augment", "sharpen"], "unknown augmentation 'sharpen'"),
     (["--dataset", "digits", "--method", "simclr", "--option", "temprature=0.1"], "simclr has no option temprature"),
-    (["--dataset", "digits", "--method", "simclr", "--epochs", "-1"], "epochs must be a whole number"),
+    (["--dataset", "digits", "--method", "simclr", "--epochs", "-1"], "--epochs must be a whole number"),
     (["--dataset", "digits", "--method", "simclr", "--option", "oops"], "must look like key=value"),
     (["--dataset", "cifar10", "--method", "random"], "cifar-10-batches-py"),
 ])
@@ -306,3 +306,84 @@ def test_a_selection_goes_on_past_a_run_that_changed_since_it_was_listed(capsys,
     assert main(["delete", "--status", "cancelled,done", "--yes"]) == 2  # one was not deleted
     assert [r["id"] for r in listed(store)] == [c] and store.get(c)["status"] == "queued"
     assert "cancel it first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--epochs", "-1"], "error: --epochs must be a whole number from 0 to 10000, got -1"),
+    (["submit", "--epochs", "-3"], "error: --epochs must be a whole number from 0 to 10000, got -3"),
+    (["train", "--batch-size", "1"], "error: --batch-size must be a whole number from 2 to 65536, got 1"),
+    (["submit", "--lr", "0"], "error: --lr must be above 0 and at most 10, got 0.0"),
+    (["train", "--weight-decay", "2"], "error: --weight-decay must be between 0 and 1, got 2.0"),
+    (["submit", "--seed", "-1"], "error: --seed must be a whole number from 0 to"),
+])
+def test_a_flag_out_of_range_is_named_as_the_flag_not_the_config_field(tmp_path, capsys, args, words):
+    """The config's check said "epochs must be ...", "learning rate must be ...": the user typed --epochs, --lr."""
+    from ssrl_core.runs.store import RunStore
+
+    command, *flags = args
+    out = ["--out", str(tmp_path / "x")] if command == "train" else []
+    res = cli(command, "--dataset", "digits", "--method", "simclr", *flags, *out, check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith(words), res.stderr
+    res = cli("bench", "--batch-size", "1", check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith("error: --batch-size must be a whole number"), res.stderr
+    assert not (tmp_path / "x").exists() and RunStore().list() == []
+
+
+def test_a_refused_run_is_not_preceded_by_a_warning_about_another_flag(tmp_path, capsys):
+    """An unknown method came after "warning: --data-dir is not used": the refusal alone now;
+    a run that goes ahead still gets the warning."""
+    res = cli("submit", "--dataset", "digits", "--method", "nosuch", "--data-dir", str(tmp_path), check=False,
+              capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith("error: unknown method 'nosuch'"), res.stderr
+    assert "warning" not in res.stderr
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--epochs", "-1", "--data-dir", str(tmp_path),
+              check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith("error: --epochs must be"), res.stderr
+    res = cli("submit", "--dataset", "digits", "--method", "rotation", "--data-dir", str(tmp_path), capsys=capsys)
+    assert res.stderr == "warning: --data-dir is not used: digits reads no data folder\n"
+
+
+@pytest.mark.parametrize("args, said", [
+    (["runs"], "no runs yet"),
+    (["runs", "--json"], "[]"),
+    (["cancel", "X"], "error: no run with id 'X'"),
+    (["cancel", "--all"], "no run matches that selection"),
+    (["resume", "X"], "error: no run with id 'X'"),
+    (["delete", "X"], "error: no run with id 'X'"),
+    (["delete", "--status", "done"], "no run matches that selection"),
+    (["invariance", "--run", "X"], "error: 'X' is neither a run folder nor a run id"),
+    (["probe", "--run", "X"], "error: 'X' is neither a run folder nor a run id"),
+    (["restore-runs"], "no run folders in "),
+    (["delete-dataset", "foo"], "error: no imported dataset 'foo'"),
+])
+def test_a_command_that_finds_nothing_makes_no_state_to_say_so(tmp_path, monkeypatch, capsys, args, said):
+    """Each of these made SSRL_HOME, its store.sqlite (and runs/ or data/custom/) in a new home."""
+    home = tmp_path / "new-home"
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    res = cli(*args, check=False, capsys=capsys)
+    assert said in res.stdout + res.stderr, res
+    assert not home.exists(), sorted(p.name for p in home.rglob("*"))
+
+
+def test_import_images_says_pass_not_upload(tmp_path, capsys):
+    bad = tmp_path / "notes.zip"
+    bad.write_text("just some text")
+    res = cli("import-images", str(bad), check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.endswith(": pass a complete .zip of images\n"), res.stderr
+
+
+def test_epochs_0_evaluates_the_untrained_encoder_and_the_run_leaves_no_lock(tmp_path, capsys):
+    """--epochs 0 is a random-encoder baseline (its help says so); the run folder it leaves
+    holds no training.lock, as a folder of any run that ended."""
+    from ssrl_core.cli import build_parser
+
+    for command in ("train", "submit"):
+        sub = next(a for a in build_parser(command)._actions if a.dest == "command").choices[command]
+        [epochs] = [a for a in sub._actions if a.dest == "epochs"]
+        assert "0 trains nothing and evaluates the untrained encoder" in epochs.help
+    out = tmp_path / "run"
+    res = cli("train", "--dataset", "digits", "--method", "rotation", "--epochs", "0", "--evaluation", "basic",
+              "--no-umap", "--out", str(out), capsys=capsys)
+    summary = json.loads(res.stdout)
+    assert summary["epochs"] == 0 and summary["train_seconds"] == 0 and 0 < summary["knn_accuracy"] <= 1
+    assert (out / "checkpoint.safetensors").exists() and not (out / "training.lock").exists()

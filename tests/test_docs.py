@@ -357,6 +357,23 @@ def test_the_readme_s_command_line_synopsis_names_every_flag_of_every_command():
     assert flags - shown == set(), "flags README's synopsis leaves out"
 
 
+def test_the_cli_docstring_shows_every_command_with_its_flags():
+    """cli.py's synopsis (its module docstring) left out delete, resume, delete-dataset and
+    embed's --device; train and submit show a few of the run's flags (`train --help` has them)."""
+    doc = ast.get_docstring(ast.parse((ROOT / "ssrl_core" / "cli.py").read_text()))
+    shown = {}
+    for line in doc.splitlines():
+        if line.strip().startswith("python -m ssrl_core "):
+            name, _, rest = line.strip().removeprefix("python -m ssrl_core ").partition(" ")
+            shown[name] = shown.get(name, set()) | set(re.findall(r"--[a-z][a-z-]*", rest))
+    assert set(subparsers()) - set(shown) == set(), "commands cli.py's docstring leaves out"
+    for name, parser in subparsers().items():
+        if name in ("train", "submit"):
+            continue
+        flags = {o for o in _option_actions(parser) if o.startswith("--") and o != "--help"}
+        assert flags - shown[name] == set(), f"flags of {name} cli.py's docstring leaves out"
+
+
 def test_every_flag_named_in_prose_is_a_flag_some_command_takes():
     spans = inline_flags()
     assert len(spans) >= 30

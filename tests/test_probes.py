@@ -577,6 +577,48 @@ def test_cli_probe_on_a_finished_run(finished_run, capsys):
     assert not (d / PROBES).exists()
 
 
+def test_cli_probe_and_invariance_on_a_read_only_run_print_the_result_then_say_it_was_not_saved(
+        finished_run, capsys, monkeypatch):
+    """They computed the result and then failed on saving it, naming a temporary file
+    (probes.json.tmpNNNN) and printing nothing: the result is printed as always, then an
+    error naming probes.json and what to do, exit 2."""
+    import errno
+    import os
+
+    from ssrl_core.cli import main
+    from ssrl_core.runs import artifacts
+
+    d = run_dir_of(finished_run("simclr"))
+    cached = json.loads((d / PROBES).read_text())
+    for key in ("invariance", "rotation_equivariance", "linear/label/1/s2"):
+        cached.pop(key, None)
+    (d / PROBES).write_text(json.dumps(cached))
+    if os.geteuid() == 0:  # root writes into a read-only folder: its files refused as the kernel refuses a user's
+        real_open = open
+
+        def refusing(path, *args, **kwargs):
+            if Path(path).parent == d:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(artifacts, "open", refusing, raising=False)
+    else:
+        d.chmod(0o555)
+    try:
+        for cmd, key in ((["probe", "--run", str(d), "--labels-per-class", "1", "--no-references", "--seeds", "2"],
+                          "accuracy"), (["invariance", "--run", str(d)], "invariance")):
+            assert main(cmd) == 2, cmd
+            out = capsys.readouterr()
+            assert key in json.loads(out.out)  # printed as when it is saved
+            last = out.err.splitlines()[-1]  # after probe's progress lines
+            assert last.startswith(f"error: the result printed above could not be saved to {d / PROBES}: the "
+                                   f"folder {d} is not writable (Permission denied): make it writable"), out.err
+            assert ".tmp" not in out.err
+    finally:
+        d.chmod(0o755)
+    assert json.loads((d / PROBES).read_text()) == cached  # nothing written
+
+
 def test_references_are_shared_and_cached(finished_run, ssrl_home):
     torch.set_num_threads(1)
     rp = RunProbes(run_dir_of(finished_run("simclr")), device="cpu")

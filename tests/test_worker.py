@@ -243,6 +243,52 @@ def test_a_run_whose_folder_another_process_trains_into_fails_saying_so_and_writ
     assert [p.name for p in run_dir.iterdir()] == ["training.lock"]
 
 
+def test_a_run_that_ended_leaves_no_training_lock(tmp_path, monkeypatch):
+    """Finished run folders kept training.lock with the pid of a process long gone. Removed as
+    the run ends: done (test_cli's --epochs 0 run), failed, cancelled or stopped with Ctrl-C."""
+    from ssrl_core.runs import execute as ex
+    from ssrl_core.stops import Cancelled
+
+    cfg = RunConfig(dataset="digits", method="random", epochs=0, evaluation="basic")
+    for error in (RuntimeError("a failure"), Cancelled("cancelled"), KeyboardInterrupt()):
+        def ending(*args, error=error):
+            assert (tmp_path / "run" / "training.lock").read_text() == f"{os.getpid()}\n"  # held while it runs
+            raise error
+
+        monkeypatch.setattr(ex, "_execute", ending)
+        with pytest.raises(type(error)):
+            ex.execute(cfg, tmp_path / "run")
+        assert not (tmp_path / "run" / "training.lock").exists()
+
+
+def test_a_lock_taken_on_a_file_its_holder_removed_is_let_go_for_the_one_now_there(tmp_path, monkeypatch):
+    """With the lock file removed as its holder ends, a process that opened it just before (and
+    locks it just after) holds a lock on a file no one else will open: ``hold`` checks and
+    takes the file now at the path instead, so two processes cannot both think they hold it."""
+    from ssrl_core import locks
+
+    path = tmp_path / "training.lock"
+    first = locks.hold(path)
+    early = open(path, "a+")  # the other process's open, before the holder removes the file
+    locks.let_go(first, path)
+    assert not path.exists()
+    opened = []
+
+    def open_early_first(*args, **kwargs):
+        opened.append(args[0])
+        return early if len(opened) == 1 else open(*args, **kwargs)
+
+    monkeypatch.setattr(locks, "open", open_early_first, raising=False)
+    fh = locks.hold(path)
+    try:
+        assert fh is not None and len(opened) == 2
+        assert os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino and early.closed
+        monkeypatch.undo()
+        assert locks.hold(path) is None  # held: a third is refused
+    finally:
+        fh.close()
+
+
 def test_only_the_worker_holding_a_runs_slot_counts_as_alive(monkeypatch):
     import socket
 

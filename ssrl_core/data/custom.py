@@ -116,7 +116,11 @@ class NotWritten(ValueError):
                          + (" (or at a smaller size)" if error.errno == errno.ENOSPC else ""))
 
 
-def custom_root() -> Path:
+def custom_root(make: bool = True) -> Path:
+    """The folder of the imported sets, made when missing; with ``make=False`` only where it
+    would be (for a reader: no folder, no imported set, and nothing made)."""
+    if not make:
+        return paths.home_path() / "data" / "custom"
     d = paths.data_dir() / "custom"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -124,8 +128,8 @@ def custom_root() -> Path:
 
 def custom_datasets() -> dict[str, str]:
     """Imported datasets on disk: name -> description."""
-    out = {}
-    for d in sorted(custom_root().iterdir()):
+    out, root = {}, custom_root(make=False)
+    for d in sorted(root.iterdir()) if root.is_dir() else ():
         meta = d / "meta.json"
         if d.is_dir() and not d.name.startswith(".") and meta.exists():
             try:
@@ -374,8 +378,9 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError):
+        give = "pass" if isinstance(archive, (str, Path)) else "upload"  # a path: the command line's; a file: the app's
         raise ValueError("not a readable zip archive (damaged, cut short by an interrupted download, or not a zip "
-                         "file): upload a complete .zip of images") from None
+                         f"file): {give} a complete .zip of images") from None
     given = str(archive) if isinstance(archive, (str, Path)) else getattr(archive, "name", None)
     # an upload's name is the browser's (a crafted one can hold line breaks): one line of text
     given = one_line(given) if isinstance(given, str) else None

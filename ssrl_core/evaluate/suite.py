@@ -56,11 +56,17 @@ class Cache:
     dataset, encoder and seed), where two processes often miss the same value at once (two
     probe jobs of two clicks, two workers ending runs of the same seed):
     the first computes it while the others wait for it, under a lock per key in the cache's
-    folder's ``.computing/``, instead of each computing it too."""
+    folder's ``.computing/``, instead of each computing it too.
 
-    def __init__(self, path: Path, shared: bool = False):
+    ``defer``: a value that cannot be cached (a read-only folder, a full disk) is returned
+    all the same, and the first such OSError kept in ``unsaved``, for a caller that shows
+    the value first and then says it was not saved (the command line's ``probe``)."""
+
+    def __init__(self, path: Path, shared: bool = False, defer: bool = False):
         self.path = Path(path)
         self.shared = shared
+        self.defer = defer
+        self.unsaved: OSError | None = None
 
     def read(self) -> dict:
         return art.read_json(self.path) or {}
@@ -84,8 +90,10 @@ class Cache:
                     now = self.read()
                     now[key] = value
                     art.write_json(self.path, now)
-            except OSError:
-                if not optional:
+            except OSError as e:
+                if self.defer:
+                    self.unsaved = self.unsaved or e
+                elif not optional:
                     raise
         return value
 
@@ -105,9 +113,9 @@ class Cache:
 class RunProbes:
     """The probes of one run folder. The model is loaded only when a probe needs it."""
 
-    def __init__(self, run_dir: Path | str, trained=None, device: str = "auto"):
+    def __init__(self, run_dir: Path | str, trained=None, device: str = "auto", defer_saving_errors: bool = False):
         self.dir = Path(run_dir)
-        self.cache = Cache(self.dir / PROBES)
+        self.cache = Cache(self.dir / PROBES, defer=defer_saving_errors)  # ``Cache.unsaved``
         self._trained = trained
         self._device = device
         self._features: np.ndarray | None = None

@@ -25,7 +25,8 @@ def run_folder(ref: str | Path, finished: bool = True) -> Path:
         return path
     from .store import RunStore
 
-    row = RunStore().get(str(ref)) if "/" not in str(ref) else None
+    store = RunStore.if_made() if "/" not in str(ref) else None  # none made: no run has that id
+    row = store.get(str(ref)) if store else None
     if row is None and path.is_dir():
         raise ValueError(f"{path} holds no run (no {art.CHECKPOINT}): give a finished run's folder, or a run id "
                          "(`python -m ssrl_core runs` lists them)")

@@ -11,7 +11,8 @@
     snapshots/               that subset's features per epoch and their aligned maps
     probes.json              label efficiency, kNN vs k, factor probes, invariance (cached)
     summary.json             everything above in one record (written last)
-    training.lock            held by the process training into the folder (none may join it)
+    training.lock            held by the process training into the folder (none may join it);
+                             removed when it ends (left, unheld, by a process killed)
 
 The neighbours' faiss index is made from the embeddings when first searched (0.1 s for
 CIFAR-10's 60,000) rather than stored: it was the same vectors again (61 MB there). Run
@@ -69,8 +70,9 @@ def job_running(run_dir: Path) -> bool:
 def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write ``path`` with ``write(file)`` into a temporary file beside it, moved into place
     once complete: a write cut short (a full disk) leaves neither half a file nor the
-    temporary one. A full disk raises OSError(ENOSPC) naming ``path``, also where numpy
-    reports its short write without an errno ("N requested and M written")."""
+    temporary one. An OSError names ``path``, not the temporary file (a read-only folder: the
+    file that could not be written is ``path``); a full disk raises OSError(ENOSPC), also where
+    numpy reports its short write without an errno ("N requested and M written")."""
     path = Path(path)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
@@ -81,6 +83,8 @@ def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
         tmp.unlink(missing_ok=True)
         if disk_full(e) and e.errno is None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        if isinstance(e, OSError) and e.filename in (str(tmp), tmp):
+            raise type(e)(e.errno, e.strerror, str(path)) from None
         raise
 
 

@@ -17,7 +17,7 @@ from ..device import hardware
 from ..evaluate import evaluate_trained
 from ..evaluate.epochs import evolution_maps
 from ..evaluate.suite import RunProbes
-from ..locks import hold
+from ..locks import hold, let_go
 from ..stops import Interrupted
 from ..train import pretrain
 from . import artifacts as art
@@ -39,15 +39,21 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     in one checkpoint and log); nothing is written then."""
     run_dir.mkdir(parents=True, exist_ok=True)
     art.check_writable(run_dir)  # said now, not when the first checkpoint is written after an epoch
-    lock = hold(run_dir / art.TRAINING_LOCK)  # the kernel frees it if this process dies
+    lock_path = run_dir / art.TRAINING_LOCK
+    lock = hold(lock_path)  # the kernel frees it if this process dies
     if lock is None:
-        pid = (run_dir / art.TRAINING_LOCK).read_text().strip() or "unknown"
+        try:
+            pid = lock_path.read_text().strip() or "unknown"
+        except FileNotFoundError:  # it ended just now, removing its lock
+            pid = "unknown"
         raise RunBusy(f"another process (pid {pid}) is training into {run_dir} now: wait for it to end or stop "
                       "it, then try again (the run continues from its last finished epoch); nothing was written")
-    with lock:
+    try:
         if submitted is not None:
             art.write_json(run_dir / art.SUBMITTED, submitted)
         return _execute(cfg, run_dir, on_event, should_cancel, with_umap)
+    finally:  # ended, failed or cancelled: the lock file goes too (a killed process's stays, its lock freed)
+        let_go(lock, lock_path)
 
 
 def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: bool) -> dict:

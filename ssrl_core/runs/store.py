@@ -206,6 +206,17 @@ class RunStore:
                     raise
                 time.sleep(0.05)
 
+    @classmethod
+    def if_made(cls) -> "RunStore | None":
+        """SSRL_HOME's store when one has been made, else None, making nothing (not even
+        SSRL_HOME): for a command that only reads it, to which no store means no runs
+        (``runs`` in a new home, ``cancel`` of an unknown id)."""
+        home = paths.home_path()
+        if home.exists():
+            paths.ssrl_home()  # a file of that name: said as such (an existing folder is left as it is)
+        path = home / paths.STORE
+        return cls(path) if path.exists() else None
+
     def _create(self) -> None:
         """The store in WAL mode, with the schema and every column added since (idempotent)."""
         with self._conn() as c:
