@@ -35,9 +35,11 @@ def test_a_links_bad_run_ids_are_named_with_why_and_its_good_ones_kept(finished_
     assert at.multiselect(key="cmp_runs").value == [a, b]  # the runs that can be shown still are
     said = _warnings(at)
     assert "nope" in said and "no run has that id" in said
-    assert queued in said and "queued" in said  # not "unknown": it will be there when done
+    assert f"{queued}: " not in said  # not "unknown" either: it will be there when done, and the page waits for it
+    waiting = lambda at: " ".join(c.value for c in at.caption)  # noqa: E731
+    assert f"Waiting for {queued}, which the link names: it is still queued." in waiting(at)
     at = open_page("explore", run=queued)
-    assert "queued" in _warnings(at) and queued in _warnings(at)
+    assert f"Waiting for {queued}, which the link names: it is still queued." in waiting(at) and not at.warning
 
 
 # -- the command line ------------------------------------------------------------------------
