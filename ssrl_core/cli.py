@@ -470,6 +470,7 @@ def cmd_train(args) -> int:
     from .evaluate.epochs import EPOCHS_LOG
     from .runs import artifacts as art
     from .runs.execute import execute
+    from .runs.store import phase_text
     from .train import preflight
 
     cfg, warnings = _config(args)
@@ -493,7 +494,7 @@ def cmd_train(args) -> int:
             bar.set_postfix(loss=f"{e['loss']:.3f}", img_s=f"{e['images_per_s']:.0f}")
             bar.refresh()
         elif e["kind"] == "phase":
-            bar.set_description(e["phase"])
+            bar.set_description(phase_text(e["phase"]))
             bar.refresh()
         elif e["kind"] == "warning":
             bar.write(f"warning: {e['message']}", file=sys.stderr)
@@ -533,12 +534,12 @@ def cmd_runs(args) -> int:
         return 0
     if not runs:
         print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
-    from .runs.store import epoch_text
+    from .runs.store import epoch_text, phase_text
 
     rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
-        extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or r["phase"] or "")
+        extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or phase_text(r["phase"]))
         if r["status"] == "running" and worker_gone(r):
             why = f" ({extra})" if extra else ""
             extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "

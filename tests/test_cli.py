@@ -115,7 +115,7 @@ def test_the_commands_on_the_run_store_load_no_pytorch():
     assert res.returncode == 0, res.stderr
     said = res.stdout.strip().splitlines()
     assert said[-1] == "[]", said[-1]
-    assert any("its worker is gone (starting)" in line for line in said) and f"deleted {rid} (0 MB freed)" in said
+    assert any("its worker is gone (starting: loading the data and the model)" in line for line in said) and f"deleted {rid} (0 MB freed)" in said
     assert any(line.lstrip().startswith("submit") for line in said)  # the --help listing of the commands
 
 
@@ -258,7 +258,9 @@ def test_list_and_runs_align_their_columns_to_the_longest_entry(capsys):
     store.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 12, "loss": 4.0})
     store.record(rid, {"kind": "phase", "phase": "umap"})  # past training: the epochs it finished
     assert main(["runs"]) == 0
-    assert f"{rid}  running  deepcluster  digits  epoch 1/12" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"{rid}  running  deepcluster  digits  epoch 1/12" in said
+    assert "evaluating: the UMAP map" in said and " umap" not in said  # the step in words, as the page says it
 
 
 def test_submit_says_on_a_terminal_that_it_is_checking_the_run(capsys, monkeypatch):
