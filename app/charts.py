@@ -2,6 +2,7 @@
 (``embedding_map``) and the palette live in ``ssrl_core.figures``, shared with the export."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -71,13 +72,18 @@ def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Seque
 BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0)
 
 
-def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "") -> go.Figure:
-    """Grouped bars: one group per run (``labels``), one bar per metric in ``series``."""
+def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "",
+                  references: Sequence[str] = ()) -> go.Figure:
+    """Grouped bars: one group per run (``labels``), one bar per metric in ``series``, each
+    metric in its colour and fill pattern. The groups named in ``references`` (untrained
+    encoders) are drawn in grays, one per metric (``REF_GRAYS``), with the metric's pattern, as
+    ``bars`` draws them on Invariance: in the runs' colours they read as two more runs."""
     fig = go.Figure()
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(
             x=list(labels), y=[None if v is None else v for v in vals], name=name,
-            marker=dict(color=PALETTE[i], pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # not colour alone
+            marker=dict(color=[REF_GRAYS[i % len(REF_GRAYS)] if label in references else PALETTE[i] for label in labels],
+                        pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # not colour alone
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
@@ -86,7 +92,11 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     return readable(fig)
 
 
-DASHES = ("dash", "dot", "dashdot", "longdash", "longdashdot")  # one per reference of a kind
+# one per reference of a kind (seeds, encoders), each a dashed line, as the pages' notes call the references ("the
+# dashed line is the random encoder"): "dot" was the second's, and a seed-0 random encoder drawn after a seed-1 one was
+# dotted, as a run's fine-tuned curve (``DOTTED``) is
+DASHES = ("dash", "longdash", "dashdot", "longdashdot")
+DOTTED = "dot"  # a run's second curve in its colour (label efficiency: fine-tuned beside the solid linear readout)
 # a second cue beside colour, one per run in a chart's order: the palette's third and fourth colours
 # (green, red) are 7 CIELAB units apart for a deuteranope and its second and third (orange, green)
 # 5 for a protanope, where two lines or bars of a four-run lesson read as one colour
@@ -118,7 +128,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
         fig.add_trace(go.Scatter(
             x=list(x), y=list(y), mode="lines+markers", name=name,
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
-            line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else "dot" if name in dotted else "solid",
+            line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else DOTTED if name in dotted else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
             marker=dict(size=8, symbol="circle" if ref else SYMBOLS[i % len(SYMBOLS)]),
         ))
@@ -163,8 +173,18 @@ def ink(colour: str) -> str:
     return max(("#000000", "#ffffff"), key=lambda text: contrast(text, colour))
 
 
-CROWDED_BARS = 24  # bars in one chart beyond which values are written upright (side by side, "1.001.001.00")
-PACKED_BARS = 36  # ... and beyond which only cut bars are labelled (the others: hover and axis)
+# How many bars carry their value, from the narrowest plot the pages meet: a 1024 px projector with the sidebar open
+# leaves the plot about 620 px (the chart is stretched to the column; Plotly has no rule for annotations by width).
+# A value label is never written under ``LABEL_FONT``: Plotly shrank a label that did not fit its bar to 9 px, and 27
+# bars' upright 12 px labels sat on their whisker caps, side by side (a browser review: unreadable).
+PLOT_PX = 620
+LABEL_FONT = FONT - 1  # 14 px, level or upright
+LEVEL_LABEL_PX = 32  # a bar's width that holds "-0.62" written level at LABEL_FONT, with a gap to the next one
+UPRIGHT_LABEL_PX = 18  # ... and written upright: the line's height and a gap (27 bars, two runs and their untrained
+# network over the nine ops, which Invariance opens on, keep their values: a class at a projector cannot hover)
+WHISKER_GAP_PX = 4  # between a whisker's cap and the label beyond it
+CROWDED_BARS = int(PLOT_PX * (1 - BARGAP) // LEVEL_LABEL_PX)  # 15: beyond, values are written upright
+PACKED_BARS = int(PLOT_PX * (1 - BARGAP) // UPRIGHT_LABEL_PX)  # 27: beyond, only cut bars are labelled (hover, axis)
 
 
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
@@ -172,10 +192,14 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
          errors: Sequence[Sequence[float | None]] | None = None, references: Sequence[str] = ()) -> go.Figure:
     """Grouped bars per category (one bar per name in ``series``); ``chance`` per category
     is drawn as a short black line over its group. With ``y_range``, a value beyond it is
-    drawn to the range's edge (cut) and labelled inside its bar, where the label stays
-    visible; hovering shows every value. ``errors`` (one list per series, in its order)
-    draws ± error bars on the bars that are not cut; such a bar's label sits above its
-    whisker (an annotation: a bar's own outside label would sit on the whisker). Names in
+    drawn to the range's edge (cut) and labelled inside the plot at that edge, where the label
+    stays visible; hovering shows every value. The value axis starts at 0 where no bar or
+    whisker goes below it, else a little below the lowest one (``_headroom``), never below
+    ``y_range``'s bottom. ``errors`` (one list per series, in its order) draws ± error bars on
+    the bars that are not cut; such a bar's label sits beyond its whisker, clear of the cap (an
+    annotation: a bar's own outside label would sit on the whisker). Past ``CROWDED_BARS`` the
+    labels are upright, past ``PACKED_BARS`` left to the hover but for cut bars', and never
+    under ``LABEL_FONT`` (Plotly hides a bar's label that would have to shrink). Names in
     ``references`` are drawn in grays, the runs in the palette's colours, each with its own
     fill pattern (``PATTERNS``). A None value is "n/a": labelled so on its bar's place, or once
     over a category where every value is None."""
@@ -192,26 +216,30 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     crowded = len(series) * len(categories) > CROWDED_BARS
     packed = len(series) * len(categories) > PACKED_BARS
     angle = -90 if crowded else 0
+    label_font = dict(size=LABEL_FONT)
     # a category no series has a value for (a colour op on grayscale images) has no bar to carry a label, crowded or
     # not: one "n/a" over its place says so
     empty = {j for j in range(len(categories)) if all(vals[j] is None for vals in series.values())}
     for j in sorted(empty):
-        fig.add_annotation(x=j, y=0, text="n/a", showarrow=False, yanchor="bottom", font=dict(size=FONT - 1))
+        fig.add_annotation(x=j, y=0, text="n/a", showarrow=False, yanchor="bottom", font=label_font)
+    shown_errors = []
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else [None] * len(vals)
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
+        shown_errors.append(shown_err)
         above = [bool(e) and v is not None and not packed for v, e in zip(vals, shown_err)]  # above its whisker
         for j, v in enumerate(vals):
             x = j - (1 - BARGAP) / 2 + width * (i + 0.5)
-            if above[j]:
+            if above[j]:  # beyond the whisker's cap by a few pixels, not touching it
                 top = v + shown_err[j] if v >= 0 else v - shown_err[j]
                 fig.add_annotation(x=x, y=top, text=f"{v:.2f}", showarrow=False, textangle=angle,
-                                   yanchor="bottom" if v >= 0 else "top", font=dict(size=FONT - (3 if crowded else 1)))
+                                   yanchor="bottom" if v >= 0 else "top", font=label_font,
+                                   yshift=WHISKER_GAP_PX if v >= 0 else -WHISKER_GAP_PX)
             elif cut[j]:  # at the axis's edge, on white: inside a patterned bar its value could not be read
                 fig.add_annotation(x=x, y=lo if v < lo else hi, text=f"{v:.2f}", showarrow=False, textangle=angle,
                                    yanchor="bottom" if v < lo else "top", bgcolor="rgba(255,255,255,0.9)",
-                                   font=dict(size=FONT - (3 if crowded else 1)), borderpad=1)
+                                   font=label_font, borderpad=1)
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
@@ -221,30 +249,56 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
             textposition=["none" if c or a or packed or j in empty else "outside"
                           for j, (c, a) in enumerate(zip(cut, above))],
-            textangle=angle, outsidetextfont=dict(size=FONT - (3 if crowded else 1)),
+            textangle=angle, outsidetextfont=label_font,
             hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
     fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=list(y_range) if y_range else _headroom(series, errors)),
+                      yaxis=dict(title=y_title, range=_headroom(series, shown_errors, y_range,
+                                                                labels="none" if packed else "upright" if crowded else "level")),
                       xaxis=dict(automargin=True), legend=BELOW,
-                      uniformtext=dict(minsize=9, mode="hide") if crowded else None)
+                      # a bar's own label that does not fit its bar at LABEL_FONT is hidden (the hover has it), not
+                      # shrunk to an unreadable 9 px
+                      uniformtext=dict(minsize=LABEL_FONT, mode="hide"))
     return readable(fig)
 
 
-def _headroom(series: dict[str, Sequence[float | None]], errors) -> list[float] | None:
-    """A value axis with room above the tallest bar (and its whisker) for its label: Plotly's
-    own range ends at the bar's top, and the label written above it was cut off (a lesson's
-    0.94 at the chart's top edge). None (Plotly's range) when there is no value."""
-    tops = [v + abs(e or 0) if v >= 0 else v - abs(e or 0)
+# room beyond the lowest or highest bar's end for its label, as a share of the axis's span: an upright "-0.62" at
+# LABEL_FONT is about 35 px of the plot's 250 or so, a level one 17 px
+LABEL_ROOM = {"level": 0.12, "upright": 0.2, "none": 0.03}
+
+
+def _headroom(series: dict[str, Sequence[float | None]], errors, limits: tuple[float, float] | None = None,
+              labels: str = "level") -> list[float] | None:
+    """The value axis's range for bars and their whiskers (``errors``, one list per series), with
+    room beyond the tallest and the lowest for their labels (``LABEL_ROOM[labels]``): Plotly's
+    own range ended at the bar's top, and the label written above it was cut off (a lesson's
+    0.94 at the chart's top edge). It starts at 0 where nothing goes below 0, else below the
+    lowest end by that room, rounded down to a tenth of the span's order of magnitude (from -0.2,
+    not -0.1837, on an axis of about 1). With ``limits`` (where bars are cut) the range ends at
+    its top and starts no lower than its bottom: the invariance chart's fixed -1 left half the
+    chart empty where every score was above 0. None (Plotly's range) when there is no value and no ``limits``."""
+    ends = [v + sign * abs(e or 0)  # both whiskers' ends: one of a bar just above 0 can reach below it
             for i, vals in enumerate(series.values())
-            for v, e in zip(vals, list(errors[i]) if errors is not None else [None] * len(vals)) if v is not None]
-    if not tops:
-        return None
-    lo, hi = min(0.0, *tops), max(0.0, *tops)
-    pad = 0.12 * ((hi - lo) or 1.0)
-    return [lo - (pad if lo < 0 else 0.0), hi + (pad if hi > 0 else 0.0)]
+            for v, e in zip(vals, list(errors[i]) if errors is not None else [None] * len(vals)) if v is not None
+            for sign in (1, -1)]
+    floor, ceiling = limits if limits else (None, None)
+    if floor is not None:
+        ends = [max(min(v, ceiling), floor) for v in ends]  # a cut bar ends at the limit
+    if not ends:
+        return list(limits) if limits else None
+    lo, hi = min(0.0, *ends), max(0.0, *ends)
+    if ceiling is not None:
+        hi = max(hi, ceiling)  # the axis's top stays where the cut is, so bars compare across charts
+    span = (hi - lo) or 1.0
+    pad = LABEL_ROOM[labels] * span
+    tick = 10.0 ** math.floor(math.log10(span)) / 10
+    bottom = math.floor(round((lo - pad) / tick, 9)) * tick if lo < 0 else 0.0
+    if floor is not None:
+        bottom = max(bottom, floor)
+    top = hi if ceiling is not None else hi + (pad if hi > 0 else 0.0)
+    return [round(bottom, 9), top]
 
 
 def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:

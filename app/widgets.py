@@ -72,9 +72,6 @@ def param_help(name: str, op: str) -> str:
     return ""
 
 
-def strengths_text(op) -> str:
-    """An op's strengths as a caption names them: "brightness 0.4, …, hue 0.1 (±36°), p 0.8"."""
-    return ", ".join(f"{k} {v:g}" + (f" (±{v * 360:.0f}°)" if k == "hue" else "") for k, v in op.params().items())
 
 
 def _spec_ok(raw: str) -> str:

@@ -5,7 +5,7 @@ import torch
 from app import readouts, services, urlstate, widgets
 from app.images import grid
 from app.text import md
-from ssrl_core.augment import parse_augment
+from ssrl_core.augment import explain, parse_augment
 
 st.title("Augment")
 st.markdown("Instance-discrimination methods (SimCLR, BYOL, …) learn that **two views of one image are the "
@@ -24,7 +24,7 @@ with c1:
         pipeline, bad_spec = None, str(e)
     if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
         st.caption("What each op does, at these strengths:  \n"
-                   + "  \n".join(f"`{o.name}`: {o.description} ({widgets.strengths_text(o)})" for o in pipeline.ops))
+                   + "  \n".join(f"`{o.name}`: {explain(o)}" for o in pipeline.ops))
     if st.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
 ds, error = services.dataset(name)

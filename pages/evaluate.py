@@ -14,7 +14,7 @@ st.markdown(
     "a **kNN** vote (cosine similarity, k=20) and a **linear probe** (logistic regression). "
     "A pretext task has earned only what it adds above the **random** encoder: untrained convolutions "
     "already give surprisingly good features. Each run is paired with the untrained network of its own "
-    "architecture and seed, computed with its probes (no separate run needed)."
+    "architecture and seed (the gray bars), computed with its probes (no separate run needed)."
 )
 runs = services.finished_runs()
 if not runs:
@@ -48,7 +48,7 @@ if not picked:
     st.stop()
 
 
-labels, knn, lin, rows, randoms, below = [], [], [], [], {}, []
+labels, knn, lin, rows, randoms, below, untrained = [], [], [], [], {}, [], []
 for r in picked:
     s = r["summary"] or {}
     rk, rl = readouts.random_encoder_scores(refs[r["id"]])
@@ -65,12 +65,14 @@ for r in picked:
                  "augment": s.get("augment")})
 for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]))):
     labels.append(readouts.random_name(enc, seed, several_encoders))
+    untrained.append(labels[-1])  # drawn in grays, as Invariance draws the untrained networks
     knn.append(rk)
     lin.append(rl)
     rows.append({"run": readouts.random_name(enc, seed, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
                  "kNN gain over random": "baseline"})
 
-widgets.chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}), key="eval_bars")
+widgets.chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}, references=untrained),
+              key="eval_bars")
 widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embedding std": 4, "effective rank": 1,
                                            "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},

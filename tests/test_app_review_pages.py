@@ -257,7 +257,7 @@ def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_u
 def test_augment_spells_out_what_each_chosen_op_does():
     """The ops' chips are their names (in the narrow column 'op: description' was cut after a
     few words); the page writes each chosen op's description out in full."""
-    from ssrl_core.augment import OPS
+    from ssrl_core.augment import OPS, explain
 
     at = open_page("augment")
     at.selectbox(key="aug_preset").select("custom…").run()
@@ -265,7 +265,8 @@ def test_augment_spells_out_what_each_chosen_op_does():
     assert not at.exception
     [text] = [c.value for c in at.caption if c.value.startswith("What each op does")]
     for op in ("crop", "color_jitter", "solarize", "erase"):
-        assert f"`{op}`: {OPS[op].description}" in text
+        # the description in full, then the strengths it is applied with (a link's or the dataset's preset's)
+        assert f"`{op}`: {explain(OPS[op]()).rsplit(' (', 1)[0]} (" in text
 
 
 def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
@@ -313,3 +314,167 @@ def test_tables_round_a_tie_as_the_captions_do():
     assert list(table["eff. rank"]) == [7.2, 7.3] == [float(f"{v:.1f}") for v in (7.25, 7.35)]
     assert list(table["run"]) == ["a", "b"] and table["train s"].isna()[0] and table["train s"][1] == 12.3
     assert at.dataframe[0].proto.placeholder == "–"  # the missing seconds: a dash, not "None"
+
+
+# -- a browser review of Invariance's bars, Evaluate's references and Augment's strengths --------------------------
+
+OPS9 = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
+SCORES = {"simclr (ab12) · aug: simclr": [0.62, 0.91, 0.55, 0.97, 0.93, 0.41, 0.52, 0.7, 0.88],
+          "byol (cd34) · aug: simclr": [0.58, 0.89, 0.49, 0.95, 0.9, 0.38, 0.47, 0.66, 0.85],
+          "random encoder (seed 0) · untrained": [0.35, 0.8, 0.6, 0.9, 0.95, 0.3, -0.05, 0.6, 0.97],
+          "mae (ef56) · aug: mae": [0.7, 0.95, 0.5, 0.96, 0.85, 0.45, 0.6, 0.4, 0.9]}
+SE = [0.02, 0.01, 0.03, 0.005, 0.01, 0.03, 0.03, 0.02, 0.01]
+
+
+def _invariance_bars(n_series: int, n_ops: int, errors: bool = True):
+    from app import charts
+
+    series = {n: v[:n_ops] for n, v in list(SCORES.items())[:n_series]}
+    return charts.bars(OPS9[:n_ops], series, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
+                       errors=[SE[:n_ops]] * n_series if errors else None,
+                       references=[n for n in series if "untrained" in n])
+
+
+def test_bar_labels_are_never_small_and_keep_clear_of_their_whiskers():
+    """Two runs and their untrained network over the nine ops (27 bars): the upright labels were
+    12 px (their digits about 9 px high) and sat on the whisker caps, unreadable. Labels are never
+    under ``LABEL_FONT`` (14 px), a bar's own label hides rather than shrink, a label over a whisker
+    stands a few pixels off its cap, and bars too narrow for an upright label leave the values to
+    the hover."""
+    from app import charts
+
+    many = _invariance_bars(4, 9)  # 36 bars: more than an upright label fits at a projector's width
+    assert not many.layout.annotations
+    for t in many.data:
+        assert set(t.textposition) == {"none"} and len(t.text) == 9  # the hover still gives each value
+    assert many.layout.uniformtext.minsize >= 14 and many.layout.uniformtext.mode == "hide"
+
+    upright = _invariance_bars(3, 9)  # 27 bars, what the page opens on: upright, above the whiskers, clear of them
+    labels = upright.layout.annotations
+    assert len(labels) == 27 and {a.textangle for a in labels} == {-90}
+    assert min(a.font.size for a in labels) >= 14 and min(abs(a.yshift) for a in labels) >= 3  # up, or down under 0
+    level = _invariance_bars(3, 3)  # 9 bars: level, at the same size
+    assert {a.textangle for a in level.layout.annotations} == {0}
+    assert min(a.font.size for a in level.layout.annotations) >= 14
+    few = _invariance_bars(2, 3, errors=False)  # a bar's own label (no whisker): hidden, not shrunk, where it cannot fit
+    assert few.layout.uniformtext.minsize >= 14 and few.data[0].outsidetextfont.size >= 14
+    assert charts.LABEL_FONT >= 14
+
+
+def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_browser(tmp_path):
+    """Two runs and their untrained network over the nine ops (27 bars, the most that are
+    labelled) in a 700 px chart, a 1024 px projector's column: each label 14 px or more, 2 px or
+    more above its whisker's cap (or below it, for a bar under 0), and no two labels overlapping."""
+    from app import charts
+
+    series = dict(list(SCORES.items())[:3])
+    fig = charts.bars(OPS9, series, "invariance", y_range=(-1.0, 1.15), errors=[SE] * 3,
+                      references=["random encoder (seed 0) · untrained"])
+    boxes = _in_chromium(fig, tmp_path, ".annotation-text", """() => {
+            const box = e => { const r = e.getBoundingClientRect();
+                               return {x: (r.left + r.right) / 2, left: r.left, right: r.right, top: r.top,
+                                       bottom: r.bottom, h: r.height}; };
+            return {labels: [...document.querySelectorAll('.annotation-text')].map(t => ({
+                        text: t.textContent, size: parseFloat(getComputedStyle(t).fontSize), ...box(t)})),
+                    whiskers: [...document.querySelectorAll('.errorbar path')].map(box).filter(w => w.h > 0)};
+        }""")
+    labels = boxes["labels"]
+    assert len(labels) == 27 and min(t["size"] for t in labels) >= 14
+    for w in boxes["whiskers"]:
+        [label] = [t for t in labels if abs(t["x"] - w["x"]) < 3]
+        if float(label["text"]) >= 0:
+            assert label["bottom"] <= w["top"] - 2, (label, w)
+        else:
+            assert label["top"] >= w["bottom"] + 2, (label, w)
+    ordered = sorted(labels, key=lambda t: t["left"])
+    for a, b in zip(ordered, ordered[1:]):
+        assert a["right"] <= b["left"], (a, b)
+
+
+def test_the_invariance_axis_starts_at_0_or_a_little_below_the_lowest_bar():
+    """Scores all above 0 (or one just below) had the axis start at a fixed -1: half the chart
+    empty. It starts at 0 where no bar nor whisker goes below 0, else a little below the lowest
+    (room for its label), on a tenth, never below the -1 where bars are cut."""
+    from app import charts
+
+    def axis(scores, se=None, y_range=(-1.0, 1.15)):
+        series = {"a": scores, "untrained": [0.5] * len(scores)}
+        errors = [se or [0.02] * len(scores), [0.01] * len(scores)]
+        return list(charts.bars(["crop", "flip", "blur"], series, "invariance", y_range=y_range, errors=errors,
+                                references=["untrained"]).layout.yaxis.range)
+
+    assert axis([0.8, 0.9, 0.3]) == [0.0, 1.15]
+    lo, hi = axis([0.8, -0.05, 0.3])
+    assert -0.5 <= lo < -0.07 and round(lo, 1) == lo and hi == 1.15  # the bar, its whisker and its label fit
+    assert axis([0.8, 0.01, 0.3], se=[0.02, 0.05, 0.02])[0] < 0  # a whisker reaching below 0 is drawn whole
+    assert axis([0.8, -0.9, 0.3])[0] == -1.0  # never below the cut
+    assert axis([0.8, -1.4, 0.3])[0] == -1.0  # a cut bar: its label at the edge
+    assert axis([0.8, 0.9, 0.3], y_range=(0, 1.1)) == [0.0, 1.1]  # the factor probes' accuracy axis
+
+
+def test_the_invariance_page_axis_follows_its_scores(finished_run):
+    finished_run("shapes-simclr")
+    at = open_page("invariance")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    ends = [v - (e or 0) for t in spec["data"] if t.get("type") == "bar"
+            for v, e in zip(t["y"], (t.get("error_y") or {}).get("array") or [0] * len(t["y"])) if v is not None]
+    lo = spec["layout"]["yaxis"]["range"][0]
+    assert lo == 0 if min(ends) >= 0 else max(-1.0, min(ends) - 0.5) <= lo < min(ends)
+
+
+def test_evaluate_draws_the_untrained_encoders_bars_in_gray_as_invariance_does(finished_run):
+    """Evaluate's random-encoder bars were in the runs' blue and orange, read as two more runs;
+    Invariance draws the untrained networks in gray. Each metric keeps its pattern."""
+    from app import charts
+    from ssrl_core.figures import PALETTE
+
+    finished_run("simclr")
+    at = open_page("evaluate")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    knn, lin = spec["data"][:2]
+    for i, t in enumerate((knn, lin)):
+        colour = dict(zip(t["x"], t["marker"]["color"]))
+        assert colour["random encoder (seed 0)"] == charts.REF_GRAYS[i]
+        assert [c for x, c in colour.items() if x.startswith("simclr")] == [PALETTE[i]]
+    assert knn["marker"]["pattern"]["shape"] != lin["marker"]["pattern"]["shape"]
+    assert "(the gray bars)" in at.markdown[0].value
+
+
+def test_every_reference_line_is_dashed_as_evaluates_note_says():
+    """Evaluate's label-efficiency note calls the references "the dashed lines"; a seed-0 random
+    encoder drawn after a seed-1 one was dotted, as a run's fine-tuned curve is."""
+    from app import charts
+
+    pt = ([1, 5, 10], [0.4, 0.5, 0.6], [0.01, 0.01, 0.01])
+    refs = {**{f"random encoder, linear (seed {s})": pt for s in (1, 0, 2, 3, 4, 5)},
+            "supervised from scratch (seed 1)": pt, "supervised from scratch (seed 0)": pt}
+    fig = charts.label_efficiency({"simclr (a) linear": pt, "simclr (a) fine-tuned": pt}, refs)
+    dash = {t.name: t.line.dash for t in fig.data}
+    assert all(dash[r] in charts.DASHES and "dash" in dash[r] for r in refs), dash
+    assert dash["simclr (a) linear"] == "solid" and dash["simclr (a) fine-tuned"] == charts.DOTTED == "dot"
+    assert charts.DOTTED not in charts.DASHES
+    assert len({dash[f"random encoder, linear (seed {s})"] for s in (1, 0, 2, 3)}) == 4  # still told apart
+
+
+def test_augment_says_each_ops_strengths_as_prose_in_one_bracket():
+    """"… hue (probability p) (brightness 0.4, …)" read twice bracketed, and a crop's
+    "min_ratio 0.75, max_ratio 1.33333" as raw parameters: one bracket group per op, a min and
+    max as one range, an aspect ratio as 3:4, numbers with two decimals at most."""
+    at = open_page("augment", dataset="shapes", augment="simclr")
+    [text] = [c.value for c in at.caption if c.value.startswith("What each op does")]
+    assert ") (" not in text and "probability p" not in text and "min_ratio" not in text
+    assert "`crop`: random resized crop: zoom into a random box of the image, resized back to full size " \
+           "(scale 0.2 to 1, aspect ratio 3:4 to 4:3)" in text
+
+    from ssrl_core.augment import OPS, explain, parse_augment
+
+    for name, cls in OPS.items():
+        said = explain(cls())
+        assert said.count("(") == said.count(")") == 1 and said.endswith(")"), said
+        assert not any(w in said for w in ("min_", "max_", "probability p", " p ")), said
+    crop = explain(OPS["crop"]())
+    assert crop.endswith("(scale 0.2 to 1, aspect ratio 3:4 to 4:3)") and "1.333" not in crop
+    assert explain(OPS["flip"]()) == "mirror the image left-right (probability 0.5)"
+    assert "(scale 0.33 to 1, aspect ratio 0.7 to 1.45)" in explain(
+        parse_augment("crop(min_scale=0.333333,min_ratio=0.7,max_ratio=1.45)").ops[0])
+    assert "aspect ratio 9:16 to 16:9" in explain(parse_augment(f"crop(min_ratio={9 / 16},max_ratio={16 / 9})").ops[0])

@@ -110,8 +110,8 @@ def test_the_augment_page_gives_each_ops_strengths_and_what_they_mean():
     at = open_page("augment", dataset="shapes", augment="simclr")
     said = " ".join(c.value for c in at.caption)
     assert "What each op does, at these strengths:" in said
-    assert "brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1 (±36°), p 0.8" in said
+    assert "brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1 = ±36°, probability 0.8" in said
     at = open_page("augment", dataset="shapes", augment="color_jitter(hue=0.5)")
     [hue] = [s for s in at.slider if s.label == "hue"]
     assert hue.value == 0.5 and "0.1 = up to ±36 degrees" in hue.help
-    assert "hue 0.5 (±180°)" in " ".join(c.value for c in at.caption)
+    assert "hue 0.5 = ±180°" in " ".join(c.value for c in at.caption)

@@ -6,14 +6,14 @@ strength parameters: ``crop(min_scale=0.3),flip,color_jitter(p=0.5,hue=0)``.
 from __future__ import annotations
 
 import math
-
 import re
+from fractions import Fraction
 
 import torch
 
 from .ops import OPS, Op
 
-__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "describe_ops"]
+__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "describe_ops", "explain", "strengths"]
 
 PRESETS: dict[str, str] = {
     "simclr": "crop,flip,color_jitter,grayscale,blur",
@@ -133,3 +133,52 @@ def _check_ranges(op: Op) -> None:
 def describe_ops() -> list[dict]:
     """Name, description and default strengths of every op (for help texts and the app)."""
     return [{"name": n, "description": c.description, "params": c().params()} for n, c in OPS.items()]
+
+
+def number(v: float) -> str:
+    """A strength as a caption writes it: two decimals at most (1.33, not 1.33333), two
+    significant digits below 0.1 (0.02, 0.005), no trailing zeros (1, not 1.00)."""
+    if v == 0:
+        return "0"
+    return f"{round(v, 2):g}" if abs(v) >= 0.1 else f"{v:.2g}"
+
+
+def _ratio(v: float) -> str | None:
+    """An aspect ratio (width over height) as "3:4" where a fraction of numbers up to 16 is it
+    (3:4, 16:9), else None."""
+    f = Fraction(v).limit_denominator(16)
+    return f"{f.numerator}:{f.denominator}" if abs(float(f) - v) < 5e-4 and 0 < f.numerator <= 16 else None
+
+
+def strengths(op: Op) -> str:
+    """An op's strengths as a student reads them, its parameters' names as its sliders have
+    them: "scale 0.2 to 1, aspect ratio 3:4 to 4:3", "brightness 0.4, …, hue 0.1 = ±36°,
+    probability 0.8". A min and max pair is one range; the probability comes last."""
+    params = op.params()
+    parts = []
+    for k, v in params.items():
+        if k == "p" or k.startswith("max_"):
+            continue
+        if k.startswith("min_"):
+            base, top = k[4:], params[f"max_{k[4:]}"]
+            # an aspect ratio as width:height where both ends are such (3:4 to 4:3), else both as numbers
+            ends = [_ratio(v), _ratio(top)] if base == "ratio" else [None]
+            low, high = (ends if None not in ends else [number(v), number(top)])
+            parts.append(f"{'aspect ratio' if base == 'ratio' else base} {low if v == top else f'{low} to {high}'}")
+        elif k == "hue":
+            parts.append(f"hue {number(v)} = ±{op.hue_degrees:.0f}°")
+        elif k == "degrees":
+            parts.append(f"up to {number(v)}°")
+        else:
+            parts.append(f"{k} {number(v)}")
+    if "p" in params:
+        parts.append(f"probability {number(params['p'])}")
+    return ", ".join(parts)
+
+
+def explain(op: Op) -> str:
+    """What ``op`` does at its strengths, in one sentence with one bracket group: its
+    description, whose "(probability p)" the strengths' probability replaces ("… hue
+    (probability p) (brightness 0.4, …)" read twice bracketed), then ``strengths``."""
+    what = re.sub(r"\s*(\(probability p\)|,? with probability p)$", "", op.description)
+    return f"{what} ({strengths(op)})" if op.params() else what

@@ -61,7 +61,7 @@ class Crop(Op):
     min_ratio: float = 3 / 4
     max_ratio: float = 4 / 3
     name = "crop"
-    description = "random resized crop: zoom into a random box covering min_scale..max_scale of the image"
+    description = "random resized crop: zoom into a random box of the image, resized back to full size"
 
     def __call__(self, x, g=None):
         b = x.shape[0]
@@ -148,7 +148,7 @@ def _hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
 class Grayscale(Op):
     p: float = 0.2
     name = "grayscale"
-    description = "drop colour (convert to gray) with probability p"
+    description = "drop colour, converting the image to gray, with probability p"
 
     def __call__(self, x, g=None):
         if x.shape[1] == 1:
@@ -189,7 +189,7 @@ class Rotate(Op):
     degrees: float = 30.0
     p: float = 1.0
     name = "rotate"
-    description = "rotate by a random angle up to ±degrees (probability p)"
+    description = "rotate by a random angle, either way (probability p)"
 
     def __call__(self, x, g=None):
         b = x.shape[0]
