@@ -490,16 +490,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                                       f"Cancel {md(who)}'s run")
                 if r["status"] == "queued":
                     continue  # nothing to show before it starts
-                progress = float(r["progress"] or 0)
-                # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
-                # "epoch 2/8 · 12%" read oddly to a teacher: the epoch under way, in words
-                evaluating = r["status"] == "running" and r["phase"] not in ("training", "starting", None)
-                text = (f"in epoch {min(r['epoch'] + 1, r['epochs'])} of {r['epochs']}" if r["phase"] == "training"
-                        # after training, not "epoch 2/2 · 100%": the header above says which step is under way
-                        else f"training done ({epoch_text(r)}), evaluating now" if evaluating
-                        else epoch_text(r))
-                st.progress(min(max(progress, 0.0), 1.0),
-                            text=text if evaluating else f"{text} · {progress:.0%} of the training done")
+                st.progress(*progress_of(r))
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)
@@ -531,6 +522,46 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                                     key=f"loss_{r['id']}")
 
     panel()
+
+
+def progress_of(r: dict) -> tuple[float, str]:
+    """A started run's progress bar: the share of its training done, and what the bar says."""
+    progress = min(max(float(r["progress"] or 0), 0.0), 1.0)
+    # the share is of the whole training: "epoch 3/3 · 67%" read as two numbers that disagree
+    # "epoch 2/8 · 12%" read oddly to a teacher: the epoch under way, in words
+    if r["status"] == "running" and r["phase"] not in ("training", "starting", None):
+        # after training, not "epoch 2/2 · 100%": the step under way is said beside it (phase_text)
+        return progress, f"training done ({epoch_text(r)}), evaluating now"
+    where = f"in epoch {min(r['epoch'] + 1, r['epochs'])} of {r['epochs']}" if r["phase"] == "training" \
+        else epoch_text(r)
+    return progress, f"{where} · {progress:.0%} of the training done"
+
+
+def launched_note(run_id: str) -> None:
+    """Under Launch: the run just queued, and its progress bar, redrawn every ``LIVE_POLL_S``
+    until it ends. The live panel beside the form is where the run is watched, but on a 1280x720
+    projector Launch is below the fold and the panel, at the top of its column, scrolled out of
+    view with the page: "Progress shows on the right" pointed at nothing on screen."""
+    store = services.store()
+    if (first := store.get(run_id)) is None or first["status"] not in services.ACTIVE:
+        return
+
+    @st.fragment(run_every=LIVE_POLL_S)
+    def _note() -> None:
+        r = store.get(run_id)
+        if r is None or r["status"] not in services.ACTIVE:
+            st.rerun(scope="app")  # it ended: the page says how (the live panel's notices, the runs table)
+        st.success(f"Queued run {r['id']}: its loss curve and cancel button are under **Training now** (at the top, "
+                   "or below this form on a narrow screen); its map appears on Explore when it is done.",
+                   icon=":material/task_alt:")
+        if r["status"] == "queued":
+            st.caption("Waiting for the worker to take it up.")
+        else:
+            st.progress(*progress_of(r))
+            if step := phase_text(r["phase"]) if r["phase"] not in ("training", None) else "":
+                st.caption(step[0].upper() + step[1:])
+
+    _note()
 
 
 def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:

@@ -147,10 +147,8 @@ with left:
                     st.session_state[services.LAUNCHED] = rid
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it
-    launched = services.store().get(st.session_state.get(services.LAUNCHED) or "")
-    if launched and launched["status"] in services.ACTIVE:
-        st.success(f"Queued run {launched['id']}. Progress shows on the right; the map appears on Explore when it "
-                   "is done.")
+    if launched := st.session_state.get(services.LAUNCHED):
+        widgets.launched_note(launched)
 
 with right:
     st.header("Training now")

@@ -45,7 +45,8 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     assert runs[0]["method"] == "simclr" and runs[0]["dataset"] == "digits" and runs[0]["epochs"] == 10
     assert at.title[0].value == "Pretrain"  # switched page
     assert any("simclr · digits" in m.value for m in at.markdown)  # shown in the live panel
-    assert at.success[0].value.startswith(f"Queued run {runs[0]['id']}. Progress shows on the right")
+    assert at.success[0].value.startswith(f"Queued run {runs[0]['id']}: its loss curve and cancel button are under "
+                                          "**Training now**")
     again = open_page()  # the same session's button pressed again: the run it queued, not a second one
     again.session_state["nickname"] = at.session_state["nickname"]
     again.button(key="quick_start").click().run()
@@ -105,10 +106,17 @@ def test_pretrain_launches_validates_and_cancels():
     assert run["config"]["augment"] == "digits"  # the dataset's preset
     # said while the run is queued or training, not on the click's rerun only: the live panel redraws
     # the page when the run starts, and the note went with it
-    assert at.success[0].value.startswith(f"Queued run {run['id']}.")
+    assert at.success[0].value.startswith(f"Queued run {run['id']}:")
     RunStore().claim("test")
     at.run()
-    assert at.success[0].value.startswith(f"Queued run {run['id']}.")
+    assert at.success[0].value.startswith(f"Queued run {run['id']}:")
+    # and its progress under the note, beside Launch: below the fold on a projector, the live panel at the top of
+    # its column had scrolled out of view ("Progress shows on the right" pointed at nothing on screen)
+    RunStore().record(run["id"], {"kind": "step", "epoch": 2, "epochs": 3, "step": 5, "total_steps": 15,
+                                  "loss": 3.0, "images_per_s": 900.0, "eta_s": 12.0})
+    at.run()
+    bars = [p.proto.text for p in at.get("progress")]
+    assert bars.count("in epoch 1 of 3 · 33% of the training done") == 2, bars  # the note's and the live panel's
     RunStore().requeue(run["id"], "test", "the test's claim let go")
     at.run()
     # the live panel lists it with a cancel button that works
