@@ -191,8 +191,8 @@ def test_runs_says_when_a_running_runs_worker_is_gone(capsys):
     worker = f"{socket.gethostname()}:4242:0"
     store.claim(worker)  # then the worker was killed: nothing holds its slot
     assert cli.main(["runs"]) == 0
-    assert ("its worker is gone (starting): start one (`python -m ssrl_core worker`) and the run resumes from its "
-            "last finished epoch") in capsys.readouterr().out
+    assert ("its worker is gone (starting: loading the data and the model): start one (`python -m ssrl_core worker`) "
+            "and the run resumes from its last finished epoch") in capsys.readouterr().out
     lock = hold(slot_lock(0))  # a live worker of that id holds it
     lock.seek(0)
     lock.truncate()
