@@ -127,7 +127,8 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     deadline = time.time() + 240
     while time.time() < deadline:
         status = store.get(run["id"])["status"]
-        if not saw_progress and page.get_by_text(re.compile(r"epoch \d/3 · [1-9]\d*%")).count():
+        if not saw_progress and page.get_by_text(re.compile(r"in epoch \d of 3 · [1-9]\d*% of the training done|"
+                                                            r"training done \(epoch 3/3\), evaluating now")).count():
             saw_progress = True
             _shot(page, "pretrain")
         if status not in ("queued", "running"):

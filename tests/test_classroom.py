@@ -378,7 +378,7 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     # precision it trained with, not auto (on a colleague's GPU auto trains another way)
     trained = card["trained_on"]
     assert cfg["device"] == cfg["precision"] == "auto" and trained["device"] == "cpu" and trained["precision"]
-    assert cli._config(args).to_dict() == {**cfg, "options": check_options(cfg["method"], cfg["options"]),
+    assert cli._config(args)[0].to_dict() == {**cfg, "options": check_options(cfg["method"], cfg["options"]),
                                            "device": trained["device"], "precision": trained["precision"]}
     assert (out / "reproduce.sh").read_text().splitlines()[-2].startswith("# device and precision as the run trained")
     assert "run_dir" not in card and run["run_dir"] not in (out / "run_card.json").read_text()  # the server's path
@@ -392,7 +392,7 @@ def test_export_reproduces_method_options(tmp_path):
     args = cli.build_parser().parse_args(shlex.split(reproduce_command(cfg))[3:])
     # the command pins the batch size the run used (the dataset's default) and every option,
     # so a later change of a default does not change the reproduced run
-    assert cli._config(args).to_dict() == {**cfg.to_dict(), "batch_size": 128,
+    assert cli._config(args)[0].to_dict() == {**cfg.to_dict(), "batch_size": 128,
                                            "options": {"temperature": 0.2, "proj_dim": 128, "hidden_dim": 512}}
 
 
