@@ -213,11 +213,13 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
 def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: bool = False) -> str:
     """The dataset box above a page's runs, kept in the URL (``?dataset=``) so a copied link
     comes back to the same runs. Without one it starts at the dataset of the link's runs
-    (``?runs=``), else ``prefer``, else the first."""
+    (``?runs=``), else ``prefer``, else the newest run's (``runs`` come newest first), as
+    Explore and Compare open on the newest runs: Evaluate opened on the alphabetically first
+    set, a student's one digits run, beside a class's four newer shapes runs."""
     datasets = sorted({r["dataset"] for r in runs})
     linked = set(urlstate.listed("runs"))
     of_link = [r["dataset"] for r in runs if r["id"] in linked]
-    default = of_link[0] if of_link else (prefer if prefer in datasets else datasets[0])
+    default = of_link[0] if of_link else (prefer if prefer in datasets else runs[0]["dataset"])
     return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default, hide=hide)
 
 

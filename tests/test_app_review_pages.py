@@ -478,3 +478,18 @@ def test_augment_says_each_ops_strengths_as_prose_in_one_bracket():
     assert "(scale 0.33 to 1, aspect ratio 0.7 to 1.45)" in explain(
         parse_augment("crop(min_scale=0.333333,min_ratio=0.7,max_ratio=1.45)").ops[0])
     assert "aspect ratio 9:16 to 16:9" in explain(parse_augment(f"crop(min_ratio={9 / 16},max_ratio={16 / 9})").ops[0])
+
+
+def test_evaluate_opens_on_the_newest_runs_dataset_and_explores_map_leaves_the_wheel_to_the_page(finished_run):
+    """A browser review: Evaluate opened on digits (the alphabetically first set: a student's one
+    run) while Explore and Compare showed a class's four newer shapes runs; and the mouse wheel
+    over Explore's map zoomed it instead of scrolling the page down to the neighbours."""
+    finished_run("simclr")
+    newest = finished_run("shapes-simclr")
+    at = open_page("evaluate")
+    assert not at.exception and at.selectbox(key="eval_dataset").value == "shapes"
+    assert open_page("evaluate", dataset="digits").selectbox(key="eval_dataset").value == "digits"  # a link's
+    at = open_page("explore", run=newest)
+    the_map = at.get("plotly_chart")[0]  # the page's first chart
+    assert json.loads(the_map.proto.spec)["data"][0]["type"] in ("scattergl", "scatter")  # the map's points
+    assert json.loads(the_map.proto.config).get("scrollZoom") is False
