@@ -164,6 +164,9 @@ class PretextMethod(nn.Module):
     summary: str = ""
     n_views: int = 1  # augmented views per image the loop must produce
     trainable: bool = True  # False for baselines that are evaluated untrained
+    # whether the task needs images with an upright view: predicting a turn cannot be learned on a set drawn at every
+    # angle (shapes), where a turned image is just another image of the set (``train.data_warnings`` says so)
+    needs_upright: bool = False
     defaults: dict = {}  # method options (--option key=value) and their defaults
     option_help: dict = {}  # one line per option: what it does, where the default comes from
     option_ranges: dict = SHARED_RANGES  # name or pattern -> OptionRange; a method's own add to these

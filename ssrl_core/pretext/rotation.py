@@ -32,6 +32,7 @@ def rotate_all(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class Rotation(PretextMethod):
     name = "rotation"
     family = "transformation prediction"
+    needs_upright = True
     summary = "predict which of 0/90/180/270 degrees an image was rotated by"
     n_views = 1
 
