@@ -630,6 +630,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert list(at.dataframe[1].value["run"]) == list(table["run"])
     assert {"final loss", "effective rank", "train s", "augment"} <= set(at.dataframe[1].value.columns)
     assert table["linear, 1 label/class"].between(0, 1).all()
+    assert table["rotation predictable"].between(0, 1).all()  # digits: upright, so the score means something
     assert list(table["kNN gain over random"]) == ["–", "–"]  # the shared random reference is not computed yet
     from ssrl_core.evaluate.suite import RunProbes
 
@@ -756,6 +757,9 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     at = open_page("compare", runs=f"{a},{b}")
     assert at.selectbox(key="cmp_colour").options == ["label", "shape", "color", "size_bin", "rotation_bin",
                                                       "position_bin"]
+    # no rotation score on a set drawn at every angle: it cannot say what a run keeps (a review read 0.249 as one)
+    assert at.dataframe[0].value["rotation predictable"].isna().all()
+    assert "–: not on a set drawn at every angle" in json.loads(at.dataframe[0].proto.columns)["rotation predictable"]["help"]
     at.selectbox(key="cmp_colour").select("color").run()
     assert not at.exception and at.query_params["colour"] == "color"
     maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "umap" in json.dumps(json.loads(c.proto.spec)
