@@ -119,12 +119,14 @@ if same_data and first_ds is not None and first_ds.discrete_factors():
                                         "each map grouped. The neighbours below are counted by it too.")
 
 
-cols = st.columns(min(3, len(picked)))
+per_row = min(3, len(picked))
 for i, r in enumerate(picked):
+    if i % per_row == 0:  # a row of columns at a time: a phone stacks each row's in order (one set of 3 columns stacked
+        cols = st.columns(per_row)  # the 1st and 4th maps first, the tables' order lost)
     coords, kind = arts[r["id"]].map()
     ds, error = datasets[r["dataset"]]
     title = f"{name[r['id']]}" + ("" if same_data else f" · {r['dataset']}")
-    with cols[i % len(cols)]:
+    with cols[i % per_row]:
         if error:
             st.caption(f"{title}: no map, its dataset cannot be loaded: {error}")
         elif stale.get(r["id"]):

@@ -493,3 +493,15 @@ def test_evaluate_opens_on_the_newest_runs_dataset_and_explores_map_leaves_the_w
     the_map = at.get("plotly_chart")[0]  # the page's first chart
     assert json.loads(the_map.proto.spec)["data"][0]["type"] in ("scattergl", "scatter")  # the map's points
     assert json.loads(the_map.proto.config).get("scrollZoom") is False
+
+
+def test_compares_maps_come_in_the_tables_order_row_by_row(finished_run):
+    """Four runs' maps were laid in three columns, the 4th under the 1st: a phone, which stacks
+    columns, showed them 1st, 4th, 2nd, 3rd beside tables in another order."""
+    for method in ("simclr", "rotation", "simclr", "rotation"):
+        finished_run(method)
+    at = open_page("compare")
+    runs = list(at.dataframe[0].value["run"])
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    maps = [t.split(" · ")[0] for t in titles if t.endswith(("· umap", "· pca"))]
+    assert len(runs) == 4 and maps == runs, (maps, runs)
