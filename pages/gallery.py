@@ -61,9 +61,11 @@ for start in range(0, len(shown), COLS):
                 st.caption(f"({md(thumb)})")
             st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
                         f"by **{md(r.get('nickname') or widgets.ANONYMOUS)}** · {services.epochs_text(r, short=False)}")
-            st.caption(f"kNN {fmt(s.get('knn_accuracy'))} · linear {fmt(s.get('linear_accuracy'))} · "
-                       f"1 label/class {fmt(one)} · eff. rank "
-                       + ("–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"))
+            # each number with its name, unbroken (a card's line broke as "… · 1" / "label/class 0.199", the 1 read as
+            # a value); the line breaks at the dots between them
+            stats = {"kNN": fmt(s.get("knn_accuracy")), "linear": fmt(s.get("linear_accuracy")), "1 label/class": fmt(one),
+                     "eff. rank": "–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"}
+            st.caption(" · ".join(f"{k} {v}".replace(" ", "\u00a0") for k, v in stats.items()))
             if s.get("knn_accuracy") is not None and services.dataset_caveats(r["dataset"]):  # no accuracies: none
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",

@@ -29,11 +29,11 @@ def test_gallery_gives_a_basic_runs_one_label_accuracy_once_its_probes_are_compu
     Compare showed the number."""
     rid, run_dir = basic_run()
     at = open_page("gallery")
-    assert "1 label/class – ·" in captions(at)
+    assert "1\u00a0label/class\u00a0– ·" in captions(at)  # unbroken: a line broke after its "1"
     RunProbes(run_dir).standard()  # what Evaluate's "Compute their probes" runs
     one = RunProbes(run_dir).linear(1)["mean"]
     at = open_page("gallery")
-    assert f"1 label/class {one:.3f} ·" in captions(at)  # as Compare reads it, from the probes
+    assert f"1\u00a0label/class\u00a0{one:.3f} ·" in captions(at)  # as Compare reads it, from the probes
 
 
 def test_explore_says_a_basic_run_has_no_umap_or_frames_because_of_its_evaluation(ssrl_home):

@@ -218,7 +218,7 @@ def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished
     at = open_page("gallery", hide="nav")
     text = " ".join(m.value for m in at.markdown)
     assert "by **ada**" in text and "by **someone**" in text and "**simclr** · digits" in text
-    assert "kNN 0." in " ".join(c.value for c in at.caption)
+    assert "kNN\u00a00." in " ".join(c.value for c in at.caption)
     assert len(at.get("image")) == 2  # a map thumbnail per run
     assert {("explore", f"run={r}&hide=nav") for r in (a, b)} <= set(page_links(at))
     at.checkbox(key=f"gal_tick_{a}").check().run()
