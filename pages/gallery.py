@@ -34,12 +34,22 @@ if len(shown) > MAX_CARDS:
     shown = shown[:MAX_CARDS]
 
 ticked = [r["id"] for r in shown if st.session_state.get(f"gal_tick_{r['id']}")]
-with c3:
+
+
+def compare_link(where) -> None:
+    """The link that opens the ticked runs side by side, or what it waits for."""
     if len(ticked) >= 2:
-        st.page_link("../pages/compare.py", label=f"Compare the {len(ticked)} ticked runs", icon=":material/compare:",
-                     query_params={"runs": ",".join(ticked), **urlstate.carried()})
+        where.page_link("../pages/compare.py", label=f"Compare the {len(ticked)} ticked runs", icon=":material/compare:",
+                        query_params={"runs": ",".join(ticked), **urlstate.carried()})
     else:
-        st.caption("Tick two or more runs to compare them.")
+        where.caption("Tick two or more runs to compare them." if not ticked else "Tick one more run to compare them.")
+
+
+def ticked_now(run_id: str) -> None:
+    st.session_state["gal_last_tick"] = run_id  # the card whose box was just used: the link comes there too
+
+
+compare_link(c3)
 
 
 def fmt(v) -> str:
@@ -71,4 +81,9 @@ for start in range(0, len(shown), COLS):
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
             st.checkbox(f"compare {r['method']} · {r['dataset']}", key=f"gal_tick_{r['id']}",  # named apart by ear
-                        help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}")
+                        help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}",
+                        on_change=ticked_now, args=(r["id"],))
+            if r["id"] == st.session_state.get("gal_last_tick") and r["id"] in ticked:
+                # also under the box just ticked: on a phone the cards stack, and the link at the top of the page
+                # was 1,900 px above the box a student had ticked, with nothing near it changing
+                compare_link(st)

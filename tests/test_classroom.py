@@ -222,9 +222,12 @@ def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished
     assert len(at.get("image")) == 2  # a map thumbnail per run
     assert {("explore", f"run={r}&hide=nav") for r in (a, b)} <= set(page_links(at))
     at.checkbox(key=f"gal_tick_{a}").check().run()
+    assert "Tick one more run to compare them." in " ".join(c.value for c in at.caption)
     at.checkbox(key=f"gal_tick_{b}").check().run()
     assert ("compare", f"runs={b}%2C{a}&hide=nav") in page_links(at) or \
         ("compare", f"runs={a}%2C{b}&hide=nav") in page_links(at)
+    # at the top of the page and under the box just ticked: on a phone the top was 1,900 px away from it
+    assert [p for p, _ in page_links(at)].count("compare") == 2
 
 
 def test_explore_opens_the_linked_run_and_offers_the_export(finished_run):
