@@ -45,6 +45,7 @@ def store() -> RunStore:
 
 
 LAUNCHED = "launched_run"  # session state: the id of the run this session launched last (Pretrain says it is queued)
+LAUNCHED_ON_START = "launched_on_start"  # ... and whether Start's quick start launched it: Pretrain says so at its top
 
 
 def worker_alive() -> bool:

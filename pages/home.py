@@ -33,6 +33,7 @@ with c1:
             st.error(refused)
         else:
             st.session_state[services.LAUNCHED] = rid  # Pretrain says it was queued
+            st.session_state[services.LAUNCHED_ON_START] = True  # at its top: Launch, where it is said, is far below
             st.switch_page("../pages/pretrain.py")
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "

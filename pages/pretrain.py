@@ -12,6 +12,9 @@ from ssrl_core.models import ENCODERS
 from ssrl_core.pretext import METHODS
 
 st.title("Pretrain")
+if st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):
+    # from Start's quick start: said first, where the page opens (under Launch it was 1,200 px down on a phone)
+    widgets.launched_note(launched)
 
 
 def missing_note(box, what: str, missing, details: bool = True) -> None:
@@ -145,9 +148,10 @@ with left:
                     st.error(refused_by)
                 else:
                     st.session_state[services.LAUNCHED] = rid
+                    st.session_state[services.LAUNCHED_ON_START] = False  # said under this Launch, where the click was
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it
-    if launched := st.session_state.get(services.LAUNCHED):
+    if not st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):
         widgets.launched_note(launched)
 
 with right:

@@ -47,6 +47,10 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     assert any("simclr · digits" in m.value for m in at.markdown)  # shown in the live panel
     assert at.success[0].value.startswith(f"Queued run {runs[0]['id']}: its loss curve and cancel button are under "
                                           "**Training now**")
+    # said first, where the page opens, not under Launch at the form's end (1,200 px down on a phone)
+    first = list(at.main.children.values())[1]  # after the title: the note's block, not the form's columns
+    assert [s.value for s in first.get("success")] == [at.success[0].value] and not first.get("selectbox")
+    assert len(at.success) == 1  # once
     again = open_page()  # the same session's button pressed again: the run it queued, not a second one
     again.session_state["nickname"] = at.session_state["nickname"]
     again.button(key="quick_start").click().run()
