@@ -10,6 +10,7 @@ from __future__ import annotations
 from ssrl_core.augment import parse_augment
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
+from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
@@ -374,6 +375,13 @@ def factor_ops_note(run: dict, factor: str) -> str | None:
         text += (f": its loss pulled two views of each image together, views that differ in {what}, so {what} "
                  f"groups less on its map than on a run without {agree(len(ops), 'it', 'them')} (by how much: the "
                  "Invariance page)")
+    jitter = next((op for op in ops if op.name == "color_jitter"), None)
+    if factor == "color" and run.get("dataset") == "shapes" and jitter is not None \
+            and jitter.hue_degrees < (near := hue_gaps()[0]):
+        # a review: the note said colour groups less, and the map right below showed six clean colour groups
+        text += (f". Its hue turns by at most ±{jitter.hue_degrees:.0f}°, less than the {near:.0f}° between the "
+                 "nearest two colours of shapes, so no view of one colour looks like another and the colours can "
+                 "still stand apart on the map (`color_jitter(hue=0.5)` turns hue all the way round)")
     return text + "."
 
 

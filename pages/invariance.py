@@ -8,6 +8,7 @@ from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 from app.text import agree, listing, md
 from ssrl_core.augment import OPS
+from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
 from ssrl_core.evaluate.probes import chance_level
 
@@ -103,6 +104,7 @@ st.caption("Rotation predictable: the accuracy of a linear probe that predicts w
               f"{md(dataset)} can answer." if ds.drawn_at_every_angle else ""))
 
 if has_factors:
+    gaps = hue_gaps()  # (the factors are shapes')
     st.header("What the features keep: one probe per ground-truth factor")
     factors = [f for f in ds.discrete_factors() if any(f in (p.get("factors") or {}) for p in probes.values())]
     if factors:
@@ -133,7 +135,8 @@ if has_factors:
                    "asks whether the features move when colour changes, decodability whether any direction still "
                    "separates colours. An op buys invariance only over the range it samples: the default "
                    f"`color_jitter` shifts hue by at most {OPS['color_jitter']().hue_degrees:.0f} degrees, less than "
-                   "the 40 to 86 degrees between neighbouring colours of shapes on the colour wheel it turns, so "
+                   f"the {gaps[0]:.0f} to {gaps[1]:.0f} degrees between neighbouring colours of shapes on the colour "
+                   "wheel it turns, so "
                    "colour stays readable with 2 labels; "
                    "`color_jitter(hue=0.5)` turns hue all the way round and colour falls to near chance.")
 else:

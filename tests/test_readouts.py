@@ -260,7 +260,7 @@ def test_a_query_opens_on_a_clear_example_of_its_class():
 
 def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_did_with_them():
     def run(method: str, augment: str) -> dict:
-        return {"method": method, "config": {"augment": augment}, "summary": None}
+        return {"method": method, "config": {"augment": augment}, "summary": None, "dataset": "shapes"}
 
     assert readouts.factor_ops_note(run("simclr", "crop,flip"), "color") == (
         "None of this run's augmentations (`crop,flip`) change an image's colour, so nothing in its training asked "
@@ -268,7 +268,16 @@ def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_di
     jitter = readouts.factor_ops_note(run("byol", "crop,color_jitter(hue=0.5),grayscale"), "color")
     assert jitter.startswith("This run trained with `color_jitter` (hue up to ±180°) and `grayscale`, which change an "
                              "image's colour: its loss pulled two views of each image together")
-    assert jitter.endswith("than on a run without them (by how much: the Invariance page).")
+    assert jitter.endswith("than on a run without them (by how much: the Invariance page).")  # turned all round
+    # the default hue turn is smaller than the gap between shapes' nearest colours: the map's colours can stay apart
+    # (a review: the note said colour groups less, and the map below it showed six clean colour groups)
+    small = readouts.factor_ops_note(run("simclr", "simclr"), "color")
+    assert small.endswith("Its hue turns by at most ±36°, less than the 40° between the nearest two colours of "
+                          "shapes, so no view of one colour looks like another and the colours can still stand apart "
+                          "on the map (`color_jitter(hue=0.5)` turns hue all the way round).")
+    from ssrl_core.data.shapes import hue_gaps
+
+    assert [round(g) for g in hue_gaps()] == [40, 86]
     # a single-view task (rotation) is told the ops, not a pull between views it does not have
     assert readouts.factor_ops_note(run("rotation", "simclr"), "size_bin") == (
         "This run trained with `crop`, which changes an image's size.")

@@ -132,6 +132,13 @@ class ColorJitter(Op):
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
+def hue_angles(rgb) -> list[float]:
+    """Where colours (rows of 0-255 RGB) sit, in degrees, on the wheel ``color_jitter`` turns
+    (the chroma plane of YIQ, ``_hue_rotate``): how far apart two colours are for its ``hue``."""
+    yiq = torch.as_tensor(rgb, dtype=torch.float64) / 255 @ _RGB2YIQ.double().T
+    return [float(a) % 360 for a in torch.rad2deg(torch.atan2(yiq[:, 2], yiq[:, 1]))]
+
+
 def _hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Rotate each image's chroma (I, Q) by its own angle: one 3x3 matrix per sample."""
     fwd = _RGB2YIQ.to(x.device, x.dtype)

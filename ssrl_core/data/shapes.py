@@ -30,6 +30,17 @@ _RGB = np.array(
     dtype=np.float32,
 )
 BACKGROUND = np.array([24, 24, 28], dtype=np.float32)
+
+
+def hue_gaps() -> tuple[float, float]:
+    """The narrowest and widest turn, in degrees, between neighbouring colours of shapes on the
+    wheel ``color_jitter`` turns (40 and 86): a jitter whose hue turns less than the narrowest
+    never makes one colour look like the next, so colour can stay apart in its features."""
+    from ..augment.ops import hue_angles
+
+    at = sorted(hue_angles(_RGB))
+    gaps = [b - a for a, b in zip(at, at[1:] + [at[0] + 360])]
+    return min(gaps), max(gaps)
 SIZE_BINS = ["small", "medium", "large"]
 ROTATION_BINS = ["0-90", "90-180", "180-270", "270-360"]
 POSITION_BINS = [f"{r}-{c}" for r in ("top", "middle", "bottom") for c in ("left", "centre", "right")]
