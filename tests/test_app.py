@@ -612,6 +612,7 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(1 / 9)  # 2 labels of each cell
     at.radio(key="inv_budget").set_value("all").run()
     assert not at.exception and "decodability" in captions(at)
+    assert "by at most 36 degrees, less than the 40 to 86 degrees between neighbouring colours" in captions(at)
     # with every label, a probe learns that most shapes sit in the middle cell: that is its chance
     [chance] = [t for t in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if t["name"] == "chance"]
     assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(0.646, abs=0.01)
