@@ -161,6 +161,22 @@ def knn_gain(summary: dict, refs: dict) -> str:
     return "–" if knn is None or random_knn is None else f"{knn - random_knn:+.3f}"
 
 
+COLLAPSED_RANK = 2.0  # an effective rank at or under this: features along about one direction (random cnn-small: 13.7)
+
+
+def collapse_note(summary: dict) -> str | None:
+    """Why a run's features say little, where they collapsed (effective rank at most
+    ``COLLAPSED_RANK``), in Markdown; None otherwise. A review's rotation run on shapes ended at
+    rank 1.4 and loss log 4, and no page said a word of it."""
+    rank = (summary or {}).get("effective_rank")
+    if rank is None or rank > COLLAPSED_RANK:
+        return None
+    return (f"**Its features collapsed**: an effective rank of {rank:.1f} means they vary along about "
+            f"{'one direction' if rank < 1.5 else 'two directions'} (an untrained encoder's use a dozen or more), "
+            "so most images get nearly the same features and its map and neighbours say little. The Lessons page's "
+            "*Collapse* lesson shows how it happens and what prevents it.")
+
+
 GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same architecture and seed (the random weights "
              "depend on the seed, so each run is paired with its own). –: not computed yet")
 

@@ -39,6 +39,8 @@ top[3].metric("feature dim", art.embedding_dim() or "–",
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
                    "output, for a method that has one)")
 widgets.accuracy_caveats(run["dataset"])
+if collapsed := readouts.collapse_note(summary):
+    st.warning(collapsed, icon=":material/compress:")
 
 coords, kind = art.map()
 stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels

@@ -505,3 +505,16 @@ def test_compares_maps_come_in_the_tables_order_row_by_row(finished_run):
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     maps = [t.split(" · ")[0] for t in titles if t.endswith(("· umap", "· pca"))]
     assert len(runs) == 4 and maps == runs, (maps, runs)
+
+
+def test_explore_and_gallery_say_when_a_runs_features_collapsed(finished_run):
+    rid = finished_run("simclr")
+    at = open_page("explore", run=rid)
+    assert not [w for w in at.warning if "collapsed" in w.value]  # a healthy run: nothing said
+    store = RunStore()
+    summary = {**store.get(rid)["summary"], "effective_rank": 1.4}
+    with store._conn() as c:  # as a rotation run on shapes ended (loss log 4)
+        c.execute("UPDATE runs SET summary=? WHERE id=?", (json.dumps(summary), rid))
+    at = open_page("explore", run=rid)
+    assert [w.value for w in at.warning if w.value.startswith("**Its features collapsed**: an effective rank of 1.4")]
+    assert "rank\u00a01.4\u00a0(collapsed)" in " ".join(c.value for c in open_page("gallery").caption)
