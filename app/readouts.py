@@ -367,6 +367,13 @@ FACTOR_OPS = {"color": ("colour", ("color_jitter", "grayscale")), "size_bin": ("
               "position_bin": ("position", ("crop", "flip", "rotate")), "rotation_bin": ("orientation", ("rotate", "flip"))}
 
 
+def colour_choice(choice: str) -> str:
+    """A "Colour by" option in words, its factor's name after them ("size (size_bin)"): the
+    box listed size_bin and position_bin, the names the address and the charts use."""
+    words = FACTOR_OPS[choice][0] if choice in FACTOR_OPS else None
+    return f"{words} ({choice})" if words and words != choice else choice
+
+
 def factor_ops_note(run: dict, factor: str) -> str | None:
     """What a run's augmentations did to ``factor`` (a map coloured by it): the ops it trained
     with that change it, and for a method comparing two views of each image, that its loss

@@ -115,6 +115,7 @@ colour_by = "label"
 if same_data and first_ds is not None and first_ds.discrete_factors():
     colour_by = urlstate.selectbox("Colour the maps by", ["label"] + first_ds.discrete_factors(), key="cmp_colour",
                                    param="colour", default="label", hide=urlstate.hidden("controls"),
+                                   format_func=readouts.colour_choice,
                                    help="Labels and factors are never used in pretraining: colouring only shows what "
                                         "each map grouped. The neighbours below are counted by it too.")
 

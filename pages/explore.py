@@ -55,7 +55,7 @@ colour_choices = ["label"] + ds.discrete_factors()
 c1, c2 = st.columns([1, 3])
 with c1:
     colour_by = urlstate.selectbox("Colour by", colour_choices, key="explore_colour", param="colour", default="label",
-                                   hide=not controls,
+                                   hide=not controls, format_func=readouts.colour_choice,
                                    help="Labels are never used in pretraining: colouring only shows what the map grouped.")
     name_groups = urlstate.toggle("Names on the map", key="explore_names", param="names", default=True,
                                   hide=not controls,

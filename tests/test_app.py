@@ -760,8 +760,9 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     """A teacher comparing a colour-jitter run on shapes could colour Compare's maps by shape only."""
     a, b = finished_run("shapes-simclr"), finished_run("shapes-simclr")
     at = open_page("compare", runs=f"{a},{b}")
-    assert at.selectbox(key="cmp_colour").options == ["label", "shape", "color", "size_bin", "rotation_bin",
-                                                      "position_bin"]
+    # in words, the factor's name after them (the box listed size_bin and position_bin alone)
+    assert at.selectbox(key="cmp_colour").options == ["label", "shape", "colour (color)", "size (size_bin)",
+                                                      "orientation (rotation_bin)", "position (position_bin)"]
     # no rotation score on a set drawn at every angle: it cannot say what a run keeps (a review read 0.249 as one)
     assert at.dataframe[0].value["rotation predictable"].isna().all()
     assert "–: not on a set drawn at every angle" in json.loads(at.dataframe[0].proto.columns)["rotation predictable"]["help"]

@@ -292,3 +292,10 @@ def test_a_run_whose_features_collapsed_is_said_to_have_collapsed():
     assert "about two directions" in readouts.collapse_note({"effective_rank": 1.9})
     assert readouts.collapse_note({"effective_rank": 2.5}) is None and readouts.collapse_note({}) is None
     assert readouts.collapse_note(None) is None
+
+
+def test_the_colour_by_boxes_name_factors_in_words():
+    assert readouts.colour_choice("size_bin") == "size (size_bin)"
+    assert readouts.colour_choice("rotation_bin") == "orientation (rotation_bin)"
+    assert readouts.colour_choice("color") == "colour (color)"
+    assert readouts.colour_choice("label") == "label" and readouts.colour_choice("shape") == "shape"
