@@ -169,8 +169,8 @@ def collapse_note(summary: dict) -> str | None:
     ``COLLAPSED_RANK``), in Markdown; None otherwise. A review's rotation run on shapes ended at
     rank 1.4 and loss log 4, and no page said a word of it."""
     rank = (summary or {}).get("effective_rank")
-    if rank is None or rank > COLLAPSED_RANK:
-        return None
+    if rank is None or rank > COLLAPSED_RANK or not (summary or {}).get("epochs"):
+        return None  # (an untrained encoder did not collapse: its rank is what the images give it)
     return (f"**Its features collapsed**: an effective rank of {rank:.1f} means they vary along about "
             f"{'one direction' if rank < 1.5 else 'two directions'} (an untrained encoder's use a dozen or more), "
             "so most images get nearly the same features and its map and neighbours say little. The Lessons page's "

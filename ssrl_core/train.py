@@ -166,7 +166,7 @@ def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     n_train = int(dataset.is_train.sum())
     cautions = check_data(cfg.method, cfg.options, n_train, cfg.batch_size)
     if METHODS[cfg.method].needs_upright and dataset.drawn_at_every_angle:
-        cautions.append(f"{cfg.method} predicts how far an image was turned, but {cfg.dataset}'s images are drawn at "
+        cautions.append(f"{cfg.method} predicts how far an image was turned, but the images of {cfg.dataset} are drawn at "
                         "every angle: a turned image is just another image of the set, so the task cannot be solved "
                         "(its loss stays near log 4 = 1.386) and the features learn little beyond the untrained "
                         "encoder's. Train it on digits or photos, or pick another pretext task for this set.")

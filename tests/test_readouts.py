@@ -288,9 +288,10 @@ def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_di
 def test_a_run_whose_features_collapsed_is_said_to_have_collapsed():
     """A review: a rotation run on shapes ended at effective rank 1.4 (loss log 4) and no page said so."""
     assert "**Its features collapsed**: an effective rank of 1.4 means they vary along about one direction" in \
-        readouts.collapse_note({"effective_rank": 1.4})
-    assert "about two directions" in readouts.collapse_note({"effective_rank": 1.9})
-    assert readouts.collapse_note({"effective_rank": 2.5}) is None and readouts.collapse_note({}) is None
+        readouts.collapse_note({"effective_rank": 1.4, "epochs": 3})
+    assert "about two directions" in readouts.collapse_note({"effective_rank": 1.9, "epochs": 3})
+    assert readouts.collapse_note({"effective_rank": 2.5, "epochs": 3}) is None and readouts.collapse_note({}) is None
+    assert readouts.collapse_note({"effective_rank": 1.4, "epochs": 0}) is None  # untrained: nothing collapsed
     assert readouts.collapse_note(None) is None
 
 
