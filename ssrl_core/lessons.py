@@ -627,14 +627,19 @@ def is_accuracy(lesson: Lesson, ref: str) -> bool:
 
 
 def describe_check(row: dict) -> str:
-    """One line: '0.933 > 0.919 + 0.01'; a side not measured yet is named instead of
-    valued: 'simclr.knn_accuracy > random.knn_accuracy + 0.005'."""
+    """One line: '0.933 > 0.919 + 0.01 (= 0.929)', the bar the left side must pass written out
+    (a review read "more than 3 points" in a check's title against "+ 0.03" in its line); a
+    side not measured yet is named instead of valued: 'simclr.knn_accuracy >
+    random.knn_accuracy + 0.005'."""
     def fmt(v, ref):
         if v is not None:
             return f"{v:.3f}"
         return ref if isinstance(ref, str) else f"{ref:g}"
-    margin = f" {'+' if row['op'].startswith('>') else '-'} {row['margin']:g}" if row["margin"] else ""
-    return f"{fmt(row['left_value'], row['left'])} {row['op']} {fmt(row['right_value'], row['right'])}{margin}"
+    sign = 1 if row["op"].startswith(">") else -1
+    margin = f" {'+' if sign > 0 else '-'} {row['margin']:g}" if row["margin"] else ""
+    bar = (f" (= {row['right_value'] + sign * row['margin']:.3f})"
+           if row["margin"] and row["right_value"] is not None else "")
+    return f"{fmt(row['left_value'], row['left'])} {row['op']} {fmt(row['right_value'], row['right'])}{margin}{bar}"
 
 
 # -- extras: the supervised-from-scratch reference ----------------------------------------------------

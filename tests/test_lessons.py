@@ -165,7 +165,7 @@ def test_verdict_on_hand_made_numbers():
     diff = v["checks"][2]
     assert diff["left_value"] == pytest.approx(0.10) and diff["right_value"] == pytest.approx(-0.02)
     assert diff["numbers"]["simclr.supervised_scratch@10"] == 0.93
-    assert L.describe_check(v["checks"][0]) == "0.600 > 0.450 + 0.03"
+    assert L.describe_check(v["checks"][0]) == "0.600 > 0.450 + 0.03 (= 0.480)"  # the bar it must pass, written out
 
     probes["linear/label/1/s3"]["mean"] = 0.47  # within the 0.03 margin of random, below supervised
     v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
