@@ -6,7 +6,9 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from app import services, urlstate
+from app.text import md
 from ssrl_core.data import check_files
+from ssrl_core.lessons import load_by_name
 from ssrl_core.pretext import METHODS
 
 
@@ -39,13 +41,19 @@ except ValueError as e:
     st.stop()
 
 
-def links(lessons: list[tuple[str, str]], method: str) -> None:
-    st.markdown(" · ".join(f"[Lesson: {title}]({lesson_url(lid)})" for title, lid in lessons))
+def lesson_link(lesson_id: str) -> str:
+    """A Markdown link to a lesson, named by its title as the Lessons page names it (Learn's own
+    words for them, "collapse without a stop-gradient", matched no title there)."""
+    return f"[Lesson: {md(load_by_name(lesson_id).title)}]({lesson_url(lesson_id)})"
+
+
+def links(lessons: list[str], method: str) -> None:
+    st.markdown(" · ".join(lesson_link(lid) for lid in lessons))
     st.page_link("../pages/pretrain.py", label=f"Try {method} on Pretrain", icon=":material/model_training:",
                  query_params={"dataset": name, "method": method, **urlstate.carried()})
 
 
-def family(title: str, text: str, lessons: list[tuple[str, str]], method: str):
+def family(title: str, text: str, lessons: list[str], method: str):
     """One family: its header, its text and links on the left; returns the right column."""
     st.header(title)
     left, right = st.columns([3, 2], gap="large")
@@ -63,7 +71,7 @@ _, right = family(
     "and its encoder sees only the rest. Features learned this way are often weak under a frozen linear "
     "probe (here too, on small data); they are meant to be fine-tuned, which is where the MAE paper gets its "
     "best results.",
-    [("the four families on one dataset", "four-families")], "inpainting")
+    ["four-families"], "inpainting")
 right.image(pics["masked"], caption="original · inpainting, central square · inpainting, random square · "
                                     "MAE, 75% of 4×4 patches hidden (gray)",
             alt="four images, each in a row: whole, with its centre hidden, with a random square hidden, and with "
@@ -75,7 +83,7 @@ _, right = family(
     "by 0, 90, 180 and 270 degrees and predicts the angle. To tell an upright 6 from a 9 turned over, the "
     "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
     "drawn at random angles have no \"upright\" to learn.",
-    [("rotation needs a canonical view", "canonical-view")], "rotation")
+    ["canonical-view"], "rotation")
 right.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle",
             alt="four images, each in a row turned by 0, 90, 180 and 270 degrees")
 
@@ -88,9 +96,7 @@ _, right = family(
     "on the batch's statistics: Barlow Twins' decorrelation, VICReg's variance and covariance) not to "
     "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
     "the augmentations decide the invariances.",
-    [("colour jitter buys colour invariance", "color-invariance"),
-     ("collapse without a stop-gradient", "collapse"),
-     ("temperature and batch size", "contrastive-knobs")], "simclr")
+    ["color-invariance", "collapse", "contrastive-knobs"], "simclr")
 right.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair",
             alt="images, each in a row beside two randomly cropped, flipped and recoloured views of it")
 
@@ -101,7 +107,7 @@ left, right = family(
     "clusters online, balanced so that every cluster gets its share of each batch, and predicts one view's "
     "cluster from the other. It makes few assumptions about the data: the clusters only have to be consistent "
     "(and, in SwAV, of equal size), not to match any human label.",
-    [("the four families on one dataset", "four-families")], "deepcluster")
+    ["four-families"], "deepcluster")
 n = f"{pics['clustered']:,}"
 left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n} images' features from the "
               "self-supervised run with the best kNN accuracy here, "
@@ -114,4 +120,4 @@ right.image(pics["clusters"], caption=pics["cluster_captions"],
 st.divider()
 st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "
             "turns into a classifier with a handful of labels per class. "
-            f"[Lesson: labels are expensive]({lesson_url('labels-are-expensive')})")
+            + lesson_link("labels-are-expensive"))

@@ -56,6 +56,11 @@ def test_learn_page_shows_each_family_with_pictures_and_links_to_its_lesson():
     md = " ".join(m.value for m in at.markdown)
     links = [part.split(")")[0] for part in md.split("lessons?lesson=")[1:]]
     assert {link.split("&")[0] for link in links} == LESSONS  # every lesson linked, each one exists
+    # each named as the Lessons page names it ("collapse without a stop-gradient" matched no title there)
+    from ssrl_core.lessons import load_by_name
+
+    for lid in LESSONS:
+        assert f"[Lesson: {load_by_name(lid).title}](./lessons?lesson={lid}" in md, lid
     # they open in a new tab, the same student there by the browser's cookie: no nickname in the link to share
     assert not any("who=" in link for link in links)
     # each family also opens Pretrain with its method chosen
