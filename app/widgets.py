@@ -72,8 +72,6 @@ def param_help(name: str, op: str) -> str:
     return ""
 
 
-
-
 def _spec_ok(raw: str) -> str:
     parse_augment(raw)  # ValueError with advice
     return raw
@@ -305,7 +303,8 @@ def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[
         waits = {}  # the box was set to another run since: not waiting any more
     runs = list(dict.fromkeys([*waits.get("runs", []), *new]))
     ready = [i for i in runs if i in by_id]
-    left = [i for i in runs if i not in ready and (row := store.get(i)) is not None and row["status"] in services.ACTIVE]
+    status = {i: (store.get(i) or {}).get("status") for i in runs if i not in ready}  # None: deleted meanwhile
+    left = [i for i, s in status.items() if s in services.ACTIVE]
     for i in runs:
         if i not in ready and i not in left:  # failed, cancelled or deleted meanwhile
             st.warning(f"The link names run {md(i)}: {services.not_offered(i)}.", icon=":material/link_off:")
@@ -314,9 +313,9 @@ def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[
         return ready, []
     st.session_state[akey] = {"runs": left, "shown": None}  # what the box shows meanwhile: set after it is drawn
     # one message: a warning that the link's run was "ignored", "using" another, said the opposite beside it
-    status = listing(sorted({store.get(i)["status"] for i in left}))
     st.caption(f":material/hourglass_top: Waiting for {md(listing(left))}, which the link names: "
-               + agree(len(left), "it is", "they are") + f" still {status}. This page shows "
+               + agree(len(left), "it is", "they are") + f" still {listing(sorted({status[i] for i in left}))}. "
+               "This page shows "
                + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done; "
                + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."))
     rerun_when_changed(lambda: [(r or {}).get(k) for i in left for r in [store.get(i)] for k in ("status", "phase")],
