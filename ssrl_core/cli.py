@@ -693,13 +693,13 @@ def cmd_delete(args) -> int:
 
 
 def cmd_restore_runs(args) -> int:
-    from .paths import home_path, runs_dir
+    from .paths import runs_dir
     from .runs.restore import describe, unlisted
     from .runs.store import RunStore
     from .text import count
 
-    if not (home_path() / "runs").is_dir():  # said without making a store (or the folder) to find that out
-        print(f"no run folders in {home_path() / 'runs'}: nothing to restore")
+    if not runs_dir(make=False).is_dir():  # said without making a store (or the folder) to find that out
+        print(f"no run folders in {runs_dir(make=False)}: nothing to restore")
         return 0
     store = RunStore()
     rows, left = unlisted(store)

@@ -51,13 +51,20 @@ def home_problem() -> str | None:
     return None
 
 
-def data_dir() -> Path:
+def data_dir(make: bool = True) -> Path:
+    """The datasets' folder, made when missing; with ``make=False`` only where it would be
+    (for a reader: nothing made, not even SSRL_HOME)."""
+    if not make:
+        return home_path() / "data"
     d = ssrl_home() / "data"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-def runs_dir() -> Path:
+def runs_dir(make: bool = True) -> Path:
+    """The run folders' folder, made when missing; ``make=False`` as for ``data_dir``."""
+    if not make:
+        return home_path() / "runs"
     d = ssrl_home() / "runs"
     d.mkdir(parents=True, exist_ok=True)
     return d

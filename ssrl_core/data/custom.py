@@ -119,10 +119,9 @@ class NotWritten(ValueError):
 def custom_root(make: bool = True) -> Path:
     """The folder of the imported sets, made when missing; with ``make=False`` only where it
     would be (for a reader: no folder, no imported set, and nothing made)."""
-    if not make:
-        return paths.home_path() / "data" / "custom"
-    d = paths.data_dir() / "custom"
-    d.mkdir(parents=True, exist_ok=True)
+    d = paths.data_dir(make) / "custom"
+    if make:
+        d.mkdir(parents=True, exist_ok=True)
     return d
 
 
