@@ -164,13 +164,20 @@ def knn_gain(summary: dict, refs: dict) -> str:
 COLLAPSED_RANK = 2.0  # an effective rank at or under this: features along about one direction (random cnn-small: 13.7)
 
 
-def collapse_note(summary: dict) -> str | None:
-    """Why a run's features say little, where they collapsed (effective rank at most
-    ``COLLAPSED_RANK``), in Markdown; None otherwise. A review's rotation run on shapes ended at
-    rank 1.4 and loss log 4, and no page said a word of it."""
+def collapsed(summary: dict | None) -> bool:
+    """Whether a trained run's features collapsed: effective rank at most ``COLLAPSED_RANK``
+    (an untrained encoder did not collapse: its rank is what the images give it)."""
     rank = (summary or {}).get("effective_rank")
-    if rank is None or rank > COLLAPSED_RANK or not (summary or {}).get("epochs"):
-        return None  # (an untrained encoder did not collapse: its rank is what the images give it)
+    return rank is not None and rank <= COLLAPSED_RANK and bool((summary or {}).get("epochs"))
+
+
+def collapse_note(summary: dict | None) -> str | None:
+    """Why a run's features say little, where they collapsed (``collapsed``), in Markdown;
+    None otherwise. A review's rotation run on shapes ended at rank 1.4 and loss log 4, and no
+    page said a word of it."""
+    if not collapsed(summary):
+        return None
+    rank = summary["effective_rank"]
     return (f"**Its features collapsed**: an effective rank of {rank:.1f} means they vary along about "
             f"{'one direction' if rank < 1.5 else 'two directions'} (an untrained encoder's use a dozen or more), "
             "so most images get nearly the same features and its map and neighbours say little. The Lessons page's "
@@ -226,7 +233,7 @@ def beside_label(ds, row: int, value: str) -> str | None:
 def query_label(ds, row: int, colour_by: str, value: str) -> str:
     """What a query image is, for its caption: its label, and the value of the factor the map
     is coloured by where that says more: "cross, color red"."""
-    extra = beside_label(ds, row, value) if colour_by != "label" else None
+    extra = beside_label(ds, row, value)  # (coloured by the label: the label itself, so None)
     return ds.label_name(row) + (f", {colour_by} {extra}" if extra else "")
 
 

@@ -75,7 +75,7 @@ for start in range(0, len(shown), COLS):
             # a value); the line breaks at the dots between them
             stats = {"kNN": fmt(s.get("knn_accuracy")), "linear": fmt(s.get("linear_accuracy")), "1 label/class": fmt(one),
                      "eff. rank": "–" if s.get("effective_rank") is None else f"{s['effective_rank']:.1f}"
-                     + (" (collapsed)" if readouts.collapse_note(s) else "")}
+                     + (" (collapsed)" if readouts.collapsed(s) else "")}
             st.caption(" · ".join(f"{k} {v}".replace(" ", "\u00a0") for k, v in stats.items()))
             if s.get("knn_accuracy") is not None and services.dataset_caveats(r["dataset"]):  # no accuracies: none
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")

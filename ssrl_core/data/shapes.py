@@ -15,6 +15,7 @@ and cached under ``SSRL_HOME/data/shapes``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -32,6 +33,7 @@ _RGB = np.array(
 BACKGROUND = np.array([24, 24, 28], dtype=np.float32)
 
 
+@functools.cache  # (a page draws it on every rerun; the colours never change)
 def hue_gaps() -> tuple[float, float]:
     """The narrowest and widest turn, in degrees, between neighbouring colours of shapes on the
     wheel ``color_jitter`` turns (40 and 86): a jitter whose hue turns less than the narrowest
