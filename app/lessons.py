@@ -212,7 +212,9 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
         # a directive and drops it ('jitter.factor@2'); ':shape' and ':flip' survive only by chance
         numbers = ", ".join(f"{k.replace(':', '&#58;')} = {v:.3f}" for k, v in row["numbers"].items() if v is not None)
         state = L.CHECK_STATE[row["passed"]]
-        st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: `{L.describe_check(row)}`"
+        line = L.describe_check(row, lesson)  # numbers as code; a side still to be measured named in words
+        st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: "
+                    + (f"`{line}`" if row["passed"] is not None else line)
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
         for caveat in row.get("caveats", ()):
             st.caption(f":material/warning: {caveat}")

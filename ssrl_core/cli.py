@@ -933,7 +933,7 @@ def cmd_lesson(args) -> int:
     # the verdict as the page gives it, for whoever reads the terminal rather than the JSON
     say(f"[{lesson.id}] verdict: {verdict['verdict']} ({verdict['passed']} of {verdict['checks_total']} checks passed)")
     for row in verdict["checks"]:
-        say(f"  {CHECK_STATE[row['passed']]}: {row['says']}: {describe_check(row)}")
+        say(f"  {CHECK_STATE[row['passed']]}: {row['says']}: {describe_check(row, lesson)}")
         for caveat in row["caveats"]:
             say(f"    ({caveat})")
     print(json.dumps(verdict, indent=2))

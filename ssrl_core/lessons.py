@@ -626,15 +626,29 @@ def is_accuracy(lesson: Lesson, ref: str) -> bool:
         (kind == "epoch" and "acc" in arg.split("@")[0])
 
 
-def describe_check(row: dict) -> str:
+def term_words(lesson: Lesson, term: str) -> str:
+    """A check's term in words: 'simclr.linear@10' is "simclr's linear readout (10 labels/class)"."""
+    if is_number(term):
+        return term
+    run, kind, _ = lesson.parse_metric(term)
+    what = metric_label(lesson, term, with_run=False)
+    what = what.replace(", ", " (", 1) + ")" if ", " in what else what
+    # a reference computed beside the run (its labelled subsets, its data) is not the run's own number
+    return what if kind in ("random_linear", "random_knn", "supervised_scratch") else f"{run}'s {what}"
+
+
+def describe_check(row: dict, lesson: Lesson | None = None) -> str:
     """One line: '0.933 > 0.919 + 0.01 (= 0.929)', the bar the left side must pass written out
     (a review read "more than 3 points" in a check's title against "+ 0.03" in its line); a
     side not measured yet is named instead of valued: 'simclr.knn_accuracy >
-    random.knn_accuracy + 0.005'."""
+    random.knn_accuracy + 0.005', or with ``lesson`` in words: "simclr's kNN accuracy >
+    random's kNN accuracy + 0.005" (a student read the waiting checks as code)."""
     def fmt(v, ref):
         if v is not None:
             return f"{v:.3f}"
-        return ref if isinstance(ref, str) else f"{ref:g}"
+        if not isinstance(ref, str):
+            return f"{ref:g}"
+        return ref if lesson is None else " - ".join(term_words(lesson, t) for t in terms(ref))
     sign = 1 if row["op"].startswith(">") else -1
     margin = f" {'+' if sign > 0 else '-'} {row['margin']:g}" if row["margin"] else ""
     bar = (f" (= {row['right_value'] + sign * row['margin']:.3f})"
