@@ -7,7 +7,7 @@ reference cache.
 """
 from __future__ import annotations
 
-from ssrl_core.augment import parse_augment
+from ssrl_core.augment import PRESETS, parse_augment
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.data.shapes import hue_gaps
@@ -119,6 +119,13 @@ def augment_of(run: dict) -> str:
     return trained_config(run).get("augment")
 
 
+def augment_name(run: dict) -> str:
+    """``augment_of`` as a legend names it: a preset said to be one ("simclr preset": a legend
+    "deepcluster (3fca) · aug: simclr" read as a run trained with SimCLR), ops as written."""
+    spec = augment_of(run)
+    return f"{spec} preset" if spec in PRESETS and spec != "none" else spec
+
+
 def pairing(run: dict) -> tuple[str, int]:
     """(encoder, seed): what the untrained network a run is paired with is made of."""
     return encoder_of(run), run["config"].get("seed", 0)
@@ -137,7 +144,7 @@ def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
     depend on the augmentations the runs trained with; supervised training from scratch uses
     them, so only its curves are told apart by them ("aug crop,flip")."""
     ids = [r["id"] for r in runs]
-    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_of(r)}"}
+    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_name(r)}"}
             for r in runs for encoder, seed in [pairing(r)]}
     varies = [k for k in ("dataset", "seed", "encoder", "aug") if len({what[i][k] for i in ids}) > 1]
     by_kind = {"random-linear": [k for k in varies if k != "aug"], "supervised-scratch": varies}

@@ -58,8 +58,11 @@ def test_reference_curves_are_told_apart_by_what_they_depend_on():
                 "config": {"dataset": dataset, "encoder": "cnn-small", "augment": augment, "seed": seed}}
 
     tags = readouts.reference_tags([run("a", "shapes", "simclr"), run("b", "digits", "digits")])
-    assert tags == {"a": {"random-linear": "shapes", "supervised-scratch": "shapes, aug simclr"},
-                    "b": {"random-linear": "digits", "supervised-scratch": "digits, aug digits"}}
+    assert tags == {"a": {"random-linear": "shapes", "supervised-scratch": "shapes, aug simclr preset"},
+                    "b": {"random-linear": "digits", "supervised-scratch": "digits, aug digits preset"}}
+    # a preset named as one (a legend's "aug: simclr" read as trained with SimCLR); ops, and no augmentation, as written
+    assert [readouts.augment_name(run("a", "shapes", spec)) for spec in ("simclr", "crop,flip", "none")] == \
+        ["simclr preset", "crop,flip", "none"]
     tags = readouts.reference_tags([run("a", "digits", "crop,flip"), run("b", "digits", "digits", seed=7)])
     assert tags["a"] == {"random-linear": "seed 0", "supervised-scratch": "seed 0, aug crop,flip"}
     refs = {"random-linear/label/1/s3": {"mean": 0.45, "std": 0, "labels_per_class": 1, "n_labels": 10},
@@ -69,7 +72,7 @@ def test_reference_curves_are_told_apart_by_what_they_depend_on():
     out = readouts.reference_curves(refs, tag=tags["a"])
     readouts.reference_curves(refs, into=out, tag=tags["b"])
     assert sorted(out) == ["random encoder, linear", "supervised from scratch (aug crop,flip)",
-                           "supervised from scratch (aug digits)"]
+                           "supervised from scratch (aug digits preset)"]
 
 
 def test_evaluate_counts_a_shared_partial_reference_once_and_says_which_point_has_no_spread(finished_run):
