@@ -80,7 +80,10 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
     """k-means (faiss, DeepCluster's clustering step) on ``subset`` images, described by
     ``features`` [N, D] (a run's embeddings) or by their pixels when None. Returns the
     clusters largest first: {cluster, size, rows (up to ``per_cluster`` members), majority
-    label name and its share (labels were not used to cluster)}."""
+    label name, its share and its share in the whole set (labels were not used to cluster),
+    and ``factor``: a ground-truth factor the cluster follows plainly more than its label
+    (``_factor_majority``), else None (a run's clusters on shapes were each one colour, a
+    mix of shapes: captioned by shape alone, the picture hid what grouped them)}."""
     rows = sample_rows(ds, min(subset, len(ds)), seed).numpy()
     x = (np.asarray(features)[rows] if features is not None else
          ds.images[rows].reshape(len(rows), -1).float().numpy() / 255).astype(np.float32)
@@ -93,11 +96,49 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
         members = rows[assign == c]
         if len(members) == 0:
             continue
-        labels = ds.labels[members].numpy()
-        known = labels[labels >= 0]
-        top = int(np.bincount(known).argmax()) if len(known) else -1
+        top, share, base = _majority(ds.labels.numpy(), members)
         out.append({"cluster": c, "size": int(len(members)),
                     "rows": [int(r) for r in rng.permutation(members)[:per_cluster]],
-                    "majority": ds.label_name(int(members[labels == top][0])) if top >= 0 else None,
-                    "majority_share": float((known == top).mean()) if len(known) else None})
+                    "majority": ds.label_name(int(members[ds.labels.numpy()[members] == top][0])) if top >= 0 else None,
+                    "majority_share": share if top >= 0 else None, "majority_base": base if top >= 0 else None,
+                    "factor": _factor_majority(ds, members, lift(share, base) if top >= 0 else 0.0)})
     return sorted(out, key=lambda d: -d["size"])
+
+
+def _factor_majority(ds: ImageSet, members: np.ndarray, label_lift: float) -> dict | None:
+    """The named discrete factor whose most common value among ``members`` is shared by more
+    of them beyond its base rate than their majority label is (``lift``: (share - base) /
+    (1 - base), 0 at the rate in the whole set, 1 for all of them; by at least 0.2 and to at
+    least 0.3, so a caption names it only where the cluster plainly follows it), as
+    {factor, value, share, base}; None otherwise. Factors equal to the label are skipped."""
+    best = None
+    labels = ds.labels.numpy()
+    for name in ds.discrete_factors():
+        values = ds.factors[name].numpy()
+        if name not in ds.factor_names or np.array_equal(values, labels):
+            continue
+        top, share, base = _majority(values, members)
+        if top < 0:
+            continue
+        got = {"factor": name, "value": ds.factor_names[name][top], "share": share, "base": base,
+               "lift": lift(share, base)}
+        if got["lift"] >= max(label_lift + 0.2, 0.3) and (best is None or got["lift"] > best["lift"]):
+            best = got
+    return best
+
+
+def _majority(values: np.ndarray, members: np.ndarray) -> tuple[int, float, float]:
+    """(the most common known value among ``members``, its share there, its share in the whole
+    set); (-1, 0, 0) where none is known."""
+    mine = values[members]
+    mine = mine[mine >= 0]
+    if not len(mine):
+        return -1, 0.0, 0.0
+    top = int(np.bincount(mine).argmax())
+    known = values[values >= 0]
+    return top, float((mine == top).mean()), float((known == top).mean())
+
+
+def lift(share: float, base: float) -> float:
+    """How far ``share`` is from a value's ``base`` rate toward all: 0 at the base, 1 at 100%."""
+    return (share - base) / (1 - base) if base < 1 else 0.0

@@ -749,3 +749,25 @@ def test_fit_linear_head_reproduces_the_linear_probe_on_raw_features():
     acc_head = float(((x[te] @ W.T + b).argmax(1) == y[te]).mean())
     assert acc_head == pytest.approx(linear_probe_accuracy(x[tr], y[tr], x[te], y[te], scaler_x=x))
     assert acc_head > 0.9 and (b[4:] < -1e3).all()  # unseen classes are never predicted
+
+
+def test_learn_names_the_factor_a_cluster_follows_beside_its_label():
+    """Clusters of features that encode colour alone are each one colour and a mix of shapes:
+    the caption says the colour (with its rate in the whole set), not only the shape; features
+    that encode the shape are captioned by shape alone."""
+    from app.images import cluster_caption
+    from ssrl_core.illustrate import cluster_examples
+
+    ds, by_shape = factor_set(n=240)
+    color = ds.factors["color"].numpy()
+    by_color = np.zeros_like(by_shape)
+    by_color[np.arange(len(color)), color] = 3.0
+    clusters = cluster_examples(ds, by_color, k=3)
+    assert sorted(c["factor"]["value"] for c in clusters) == ["b", "g", "r"]
+    assert all(c["factor"]["share"] == 1.0 and c["majority_share"] == 0.25 for c in clusters)
+    assert cluster_caption(clusters[0]) == (f"cluster of 80: 100% are {clusters[0]['factor']['value']} (colour; 33% of "
+                                            f"all); 25% are {clusters[0]['majority']} (25% of all)")
+    clusters = cluster_examples(ds, by_shape, k=4)  # (k-means may merge two shapes: one random start)
+    assert all(c["factor"] is None and c["majority_share"] >= 0.5 for c in clusters)
+    c = clusters[-1]
+    assert cluster_caption(c) == f"cluster of {c['size']}: {c['majority_share']:.0%} are {c['majority']} (25% of all)"
