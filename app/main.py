@@ -58,7 +58,9 @@ with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the 
 # a student back on Explore after a run finished wants that run, not the one looked at before)
 if page.url_path in ("pretrain", "augment", "lessons", "learn", "gallery"):
     urlstate.restore(page.url_path)
+link_slot = urlstate.replay_slot(page.url_path)  # a link's warnings outlast the page's own reruns
 try:
     page.run()
 finally:  # (st.stop and st.rerun pass through here too)
     urlstate.remember(page.url_path)
+    urlstate.replay(page.url_path, link_slot)

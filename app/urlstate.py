@@ -152,16 +152,54 @@ def read(param: str, parse: Callable[[str], Any], default: Any) -> Any:
     try:
         return parse(raw)
     except PartlyValid as e:
-        st.warning(f"Ignored part of {code(f'{param}={short(raw)}')} from the link ({md(e)}); using "
-                   f"{code(short(shown(e.value)))}.", icon=":material/link_off:")
+        _link_warning(param, f"Ignored part of {code(f'{param}={short(raw)}')} from the link ({md(e)}); using "
+                             f"{code(short(shown(e.value)))}.", e.value, default)
         return e.value
     except ValueError as e:
         instead = ("." if default is None or default == [] else
                    "; using the defaults instead." if default == {} else  # no option changed ('using {}' said Python)
                    f"; using {code(short(shown(default)))} instead.")
-        st.warning(f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}){instead}",
-                   icon=":material/link_off:")
+        _link_warning(param, f"Ignored {code(f'{param}={short(raw)}')} from the link ({md(e)}){instead}", default, default)
         return default
+
+
+LINK_NOTES = "_link_notes"  # session state: {"page": url path, "notes": {param: (warning, address after)}, "new": {...}}
+
+
+def _link_warning(param: str, text: str, used: Any, default: Any) -> None:
+    """Warn of a link's bad ``param``, and keep the warning for ``replay``: the page writes the
+    value it used back to the address, so a rerun of the page (one it makes itself as a run
+    it waits for moves on, seconds after the link opened) no longer saw the bad value and
+    dropped the warning before it could be read."""
+    st.warning(text, icon=":material/link_off:")
+    st.session_state.setdefault(LINK_NOTES, {"page": None, "notes": {}, "new": {}})["new"][param] = \
+        (text, None if shown(used) == shown(default) else shown(used))  # what the page's ``write`` leaves
+
+
+def replay_slot(page: str):
+    """Where ``replay`` will repeat ``page``'s link warnings: a container at the top of the
+    page, made before the page runs; None where there are none to repeat (no empty gap)."""
+    notes = st.session_state.get(LINK_NOTES)
+    return st.container() if notes and notes["page"] == page and notes["notes"] else None
+
+
+def replay(page: str, slot) -> None:
+    """After each run of ``page``: its link's warnings from earlier runs again, in ``slot``,
+    while the address holds for their parameter what the page used instead (a value chosen
+    since, or another page opened, ends one; a bad value still in the address was warned of
+    anew by the run itself). The warnings this run gave are kept for the next runs."""
+    notes = st.session_state.get(LINK_NOTES)
+    if notes is None:
+        return
+    if notes["page"] != page:
+        notes.update(page=page, notes={})
+    for param, (text, used) in list(notes["notes"].items()):  # (used: None for a default, left out)
+        if param not in notes["new"] and st.query_params.get(param) == used and slot is not None:
+            slot.warning(text, icon=":material/link_off:")
+        else:
+            del notes["notes"][param]
+    notes["notes"].update(notes.pop("new"))
+    notes["new"] = {}
 
 
 def shown(value: Any) -> str:

@@ -68,6 +68,17 @@ def test_explore_the_image_box_follows_the_chosen_image_and_the_address_keeps_it
     [partly] = open_page("compare", runs=f"{rid},{other},nope").warning
     assert partly.value.startswith(f"Ignored part of `runs={rid},{other},nope` from the link (nope: ")
     assert partly.value.endswith(f"; using `{rid},{other}`.")
+    # a rerun the page makes itself (a run it waits for moving on) keeps the warnings: the address holds what the
+    # page used by then, not the bad values, so the page alone no longer knew of them
+    again = open_page("explore", image="99999").run()
+    assert [w.value for w in again.warning] == [bad.value]
+    again.number_input(key=f"explore_pick_{other}").set_value(5).run()  # (the newest run) a value of one's own ends it
+    assert not again.warning
+    again = open_page("compare", runs=f"{rid},{other},nope").run()
+    assert [w.value for w in again.warning] == [partly.value]
+    again.multiselect(key="cmp_runs").set_value([rid, other][::-1]).run()
+    assert not any("Ignored" in w.value for w in again.warning)
+    assert not open_page("invariance").warning  # nor on another page
 
 
 def test_explore_counts_shared_values_of_what_the_map_is_coloured_by(finished_run):
