@@ -244,16 +244,34 @@ def query_label(ds, row: int, colour_by: str, value: str) -> str:
     return ds.label_name(row) + (f", {colour_by} {extra}" if extra else "")
 
 
-def neighbour_caption(ds, row: int, sim: float, value: str | None = None) -> str:
-    """A neighbour's caption wherever one is shown: "#341 · 1 · sim 0.992" (row, label,
-    cosine similarity), with the value of the factor the map is coloured by after the label
-    where it says more ("#341 · cross · red · sim 0.992": a neighbour is checked against the
-    query by it), and the image's file name after the row where the set has file names (an
-    import): "#341 · cat_07.png · cat · sim 0.992"."""
+def image_caption(ds, row: int, value: str | None = None) -> str:
+    """A dataset image's caption wherever one is shown (Data, Augment, and a neighbour's with
+    its similarity after it, ``neighbour_caption``): "#341 · 1" (row, label), with the value of
+    the factor the map or grid is coloured or captioned by after the label where it says more
+    ("#341 · cross · red"), and the image's file name after the row where the set has file names
+    (an import): "#341 · cat_07.png · cat". ``caption_key`` says what the parts are."""
     name = ds.file_name(row)
     extra = beside_label(ds, row, value) if value is not None else None
     return " · ".join([f"#{row}", *([shortened(name, FILE_CHARS)] if name else []), ds.label_name(row),
-                       *([extra] if extra else []), f"sim {sim:.3f}"])
+                       *([extra] if extra else [])])
+
+
+def caption_key(ds, by: str = "label") -> str:
+    """What the parts of ``image_caption``'s captions are, for a line above a grid of them:
+    "its number in the set (#), then its label". ``by``: the factor the captions add after the
+    label ("label": none). A review read Data's "#4 4" as two numbers of one kind."""
+    extra = by not in ("label", label_factor(ds))  # (shapes' "shape" is its label: never added)
+    parts = ["its number in the set (#)", *(["its file's name"] if ds.files is not None else []),
+             "its label" if ds.num_classes else "its label (?: this set has none)",
+             *([f"its {FACTOR_OPS.get(by, (by,))[0]}"] if extra else [])]
+    return ", ".join(parts[:-1]) + ", then " + parts[-1]
+
+
+def neighbour_caption(ds, row: int, sim: float, value: str | None = None) -> str:
+    """A neighbour's caption wherever one is shown: ``image_caption`` and the cosine similarity,
+    "#341 · 1 · sim 0.992" ("#341 · cross · red · sim 0.992": a neighbour is checked against
+    the query by the factor the map is coloured by; "#341 · cat_07.png · cat · sim 0.992")."""
+    return f"{image_caption(ds, row, value)} · sim {sim:.3f}"
 
 
 def image_alt(ds, row: int, sim: float | None = None) -> str:

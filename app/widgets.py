@@ -391,17 +391,22 @@ def chart(fig, where=st, **kwargs):
 GRID_MIN_PX = 72  # an image grid's narrowest cell: 4 to a row on a phone (368 px), 8 on a 1024 px projector
 
 
-def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: list[str] | None = None) -> None:
+def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: list[str] | None = None,
+               min_px: int = GRID_MIN_PX, border: bool = False, pictures: bool = False) -> None:
     """Images with captions in a grid of ``per_row`` equal columns, each image filling its
-    cell; where cells would be narrower than ``GRID_MIN_PX`` (a phone, a narrow column) the
+    cell; where cells would be narrower than ``min_px`` (a phone, a narrow column) the
     grid has fewer columns, its rows still equal. ``st.columns`` stacked them below 640 px:
     on a phone each of 8 neighbours filled the width, 360 px tall, one under another. A list
     given to ``st.image`` wraps wherever its widths run out (7 neighbours and 1 on the next
-    line). ``alts``: what each image shows, for screen readers."""
+    line), with no gap between pictures. ``alts``: what each image shows, for screen readers.
+    ``border``: a frame round each cell, for pictures of several images each (Augment's image
+    and its two views), which side by side read as one strip. ``pictures``: the images are
+    pictures made already ([H,W,3] uint8, ``app.images.grid``'s), not [C,H,W] images to enlarge."""
     alts = alts or [None] * len(images)
-    grid = st.grid(per_row, min_column_width=GRID_MIN_PX, gap="small")
+    grid = st.grid(per_row, min_column_width=min_px, gap="small", border=border)
     for im, cap, alt in zip(images, captions, alts):
-        grid.image(to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)  # a file's or class's name
+        grid.image(im if pictures else to_hwc(im, scale), caption=md(cap),  # a file's or class's name
+                   width="stretch", alt=alt)
 
 
 def _fmt_eta(s: float | None) -> str:

@@ -4,8 +4,9 @@ import torch
 
 from app import readouts, services, urlstate, widgets
 from app.images import grid
-from app.text import md
 from ssrl_core.augment import explain, parse_augment
+
+TRIPLET_MIN_PX = 200  # two frames to a row beside the controls on a projector, one on a phone
 
 st.title("Augment")
 st.markdown("Instance-discrimination methods (SimCLR, BYOL, …) learn that **two views of one image are the "
@@ -41,7 +42,9 @@ rows = torch.randperm(len(ds), generator=g)[:8]
 x = ds.images[rows].float() / 255
 v1, v2 = pipeline(x, g), pipeline(x, g)
 with c2:
-    st.caption("Each row: the original, then two augmented views.")
-    st.image([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
-             caption=[md(f"#{int(r)} {ds.label_name(int(r))}") for r in rows],
-             alt=[readouts.image_alt(ds, int(r)) + ", then two augmented views of it" for r in rows])
+    st.caption(f"Each frame: an image, then two augmented views of it. Under it: {readouts.caption_key(ds)}.")
+    # framed, a gap between frames: side by side the pictures read as one strip of six images
+    widgets.image_grid([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
+                       [readouts.image_caption(ds, int(r)) for r in rows], 2, min_px=TRIPLET_MIN_PX, border=True,
+                       pictures=True,
+                       alts=[readouts.image_alt(ds, int(r)) + ", then two augmented views of it" for r in rows])

@@ -4,7 +4,7 @@ import streamlit as st
 
 from app import readouts, services, urlstate, widgets
 from app.images import grid
-from app.text import count, md
+from app.text import agree, count, md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
 
@@ -133,13 +133,11 @@ if error:
     widgets.dataset_error(error)
     st.stop()
 
-info = ds.describe()
-cols = st.columns(5)
-cols[0].metric("images", f"{info['images']:,}")
-cols[1].metric("size", f"{info['size']}×{info['size']}×{info['channels']}")
-cols[2].metric("classes", info["classes"])
-cols[3].metric("train", f"{info['train']:,}")
-cols[4].metric("test", f"{info['test']:,}")
+info = ds.describe()  # one line, not five metrics: on a phone they stacked and filled the first screen
+n_classes = info["classes"]
+st.markdown(f"**{info['images']:,}** images of {info['size']}×{info['size']} px, {count(info['channels'], 'channel')}"
+            + (f" · **{n_classes}** {agree(n_classes, 'class', 'classes')}" if n_classes else " · **unlabelled**")
+            + f" · **{info['train']:,}** for training, **{info['test']:,}** held out for testing")
 caveats = ds.evaluation_caveats()
 if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
@@ -180,9 +178,10 @@ if not len(show):
     st.info("No images match.")
     st.stop()
 
-names = ds.factor_names.get(factor, ds.class_names) if factor != "label" else ds.class_names
-values = ds.labels if factor == "label" else ds.factors[factor]
-captions = [md(f"#{r} {names[int(values[r])] if int(values[r]) >= 0 else '?'}") for r in show]  # class folders' names
+values, names = readouts.colouring(ds, factor)
+st.caption(f"Under each image: {readouts.caption_key(ds, factor)}.")
+captions = [md(readouts.image_caption(ds, int(r), readouts.value_name(values, names, int(r))))  # class folders' names
+            for r in show]
 st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions,
          alt=[readouts.image_alt(ds, int(r)) for r in show])
 if ds.factors:

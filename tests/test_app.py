@@ -75,12 +75,36 @@ def test_start_page_says_how_long_its_first_run_took_here():
     assert at.header[0].value == "Your first run, in about 4 minutes"  # not "about a minute" above "about 4 min"
 
 
+def numbers(at) -> str:
+    """The Data page's line of the dataset's numbers."""
+    [line] = [m.value for m in at.markdown if " held out for testing" in m.value and " images of " in m.value]
+    return line
+
+
+def grids(at) -> list:
+    """The ``st.grid`` blocks on the page, each a protobuf GridContainer, with its images' captions."""
+    from streamlit.testing.v1.element_tree import Block
+
+    def walk(node):
+        if isinstance(node, Block) and node.type == "grid_container":
+            yield node.proto, [i.caption for el in node.get("image") for i in el.proto.imgs]
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return list(walk(at.main))
+
+
 def test_data_page_shows_digits_and_explains_a_missing_dataset():
     at = open_page("data")
-    assert [m.value for m in at.metric][:3] == ["1,797", "32×32×1", "10"]
-    assert len(images(at)[0]) == 32
+    # one line: five metrics stacked one per row on a phone and filled its first screen before any image
+    assert numbers(at) == "**1,797** images of 32×32 px, 1 channel · **10** classes · **1,438** for training, " \
+                          "**359** held out for testing"
+    assert not at.metric
+    # each caption says what its parts are, as Explore's do ("#4 4" read as two numbers of one kind)
+    assert "Under each image: its number in the set (#), then its label." in captions(at)
+    [shown] = images(at)
+    assert len(shown) == 32 and all(re.fullmatch(r"#\d+ · \d", c) for c in shown), shown
     at.multiselect(key="data_classes").select("3").run()
-    assert all(c.endswith(" 3") for c in images(at)[0])
+    assert all(c.endswith(" · 3") for c in images(at)[0])
     at.selectbox(key="data_dataset").select("cifar10").run()
     assert not at.exception
     msg = at.error[0].value + "\n" + at.get("text")[0].value  # the files, a line each, under the error
@@ -89,10 +113,14 @@ def test_data_page_shows_digits_and_explains_a_missing_dataset():
 
 def test_augment_page_shows_two_views_and_regenerates():
     at = open_page("augment")
-    first = images(at)
-    assert len(first) == 1 and len(first[0]) == 8  # 8 images, each shown with two views
+    # 8 images, each shown with its two views in a frame of its own: side by side with no gap the
+    # pictures read as one strip of six images; two frames to a row beside the controls, one on a phone
+    [(grid, first)] = grids(at)
+    assert len(first) == 8 and grid.border and grid.columns == 2 and grid.min_column_width_px >= 200
+    assert all(re.fullmatch(r"#\d+ · \d", c) for c in first), first  # captioned as on Data and Explore
+    assert "Under it: its number in the set (#), then its label." in captions(at)
     at.button(key="aug_regenerate").click().run()
-    assert images(at)[0] != first[0]  # other images drawn
+    assert grids(at)[0][1] != first  # other images drawn
     at.selectbox(key="aug_preset").select("custom…").run()
     at.multiselect(key="aug_ops").set_value(["flip", "noise"]).run()
     # custom ops start from the preset's strengths (digits: noise(p=0.3)), not the ops' defaults
@@ -421,7 +449,10 @@ def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_pat
     assert "Resized from 20x12 to 32x32 (shorter side, then a centre crop" in at.success[0].value  # said, not silent
     assert "Skipped 1 file" in at.warning[0].value
     assert at.selectbox(key="data_dataset").value == "my-pets"
-    assert [m.value for m in at.metric][:3] == ["3", "32×32×3", "2"]
+    assert numbers(at).startswith("**3** images of 32×32 px, 3 channels · **2** classes · ")
+    # its images named by file, as on Explore: "#0 · 1.png · cat"
+    assert "Under each image: its number in the set (#), its file's name, then its label." in captions(at)
+    assert sorted(re.sub(r"^#\d · ", "", c) for c in images(at)[0]) == ["1.png · cat", "1.png · dog", "2.png · cat"]
 
     evil = make_zip(tmp_path / "evil.zip", {"../../evil.png": png()}).read_bytes()
     at.file_uploader(key="data_upload").set_value(("evil.zip", evil, "application/zip")).run()
@@ -742,6 +773,25 @@ def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_t
     assert at.query_params["dataset"] in ("shapes", ["shapes"])  # a reload comes back to it
     odd = open_page("data", dataset="no-such-set")
     assert odd.selectbox(key="data_dataset").value == "digits" and "no-such-set" in odd.warning[0].value
+
+
+def test_data_captions_name_the_label_then_the_factor_chosen_as_explore_does():
+    """Data captioned by a factor gave its value alone ("#1730 cyan", the shape unsaid); Explore
+    and Compare say "#1730 · cross · cyan", and Data now reads the same way."""
+    from ssrl_core.data import load_dataset
+
+    ds = load_dataset("shapes")
+    at = open_page("data", dataset="shapes")
+    at.selectbox(key="data_caption").select("color").run()
+    assert "Under each image: its number in the set (#), its label, then its colour." in captions(at)
+    colours = ds.factor_names["color"]
+    for caption in images(at)[0]:
+        row, shape, colour = caption.split(" · ")
+        row = int(row[1:])
+        assert (shape, colour) == (ds.label_name(row), colours[int(ds.factors["color"][row])])
+    at.selectbox(key="data_caption").select("shape").run()  # shapes' label: said once
+    assert "Under each image: its number in the set (#), then its label." in captions(at)
+    assert all(len(c.split(" · ")) == 2 for c in images(at)[0])
 
 
 def test_explore_says_its_accuracies_score_the_label_on_a_set_with_factors(finished_run):

@@ -486,3 +486,32 @@ def test_the_data_page_shows_the_set_it_just_imported_and_moves_off_it(app_url_n
     page.wait_for_function("() => !location.search.includes('dataset=my-trees')")
     page.get_by_text("1,797").first.wait_for()  # digits' images, not the 40 just imported
     assert box.input_value().startswith("digits")
+
+
+_BOXES = """() => [...document.querySelectorAll('[data-testid="stMain"] img')].map(i => {
+    const r = i.getBoundingClientRect(); return {x: r.x, y: Math.round(r.y), right: r.right, bottom: r.bottom}; })"""
+_LOADED = ("n => document.querySelectorAll('[data-testid=\"stMain\"] img').length === n && "
+           "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_data_and_augment_read_on_a_phone_and_a_projector(app_url_no_worker, page):
+    """A review: on a phone Data's five metrics stacked one per row and filled the first screen, its
+    first image at y 909 of 844; on a projector Augment's pictures (an image and its two views each)
+    touched, 0 px apart, and two of them read as one strip of six images."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(app_url_no_worker + "/data")
+    page.wait_for_function(_LOADED, arg=32)
+    first = page.evaluate(_BOXES)[0]
+    assert first["bottom"] <= 844, first  # the first images on the first screen (554 px down)
+    for size in PROJECTORS:
+        page.set_viewport_size(size)
+        page.goto(app_url_no_worker + "/augment")
+        page.wait_for_function(_LOADED, arg=8)
+        boxes = page.evaluate(_BOXES)
+        rows = sorted({b["y"] for b in boxes})
+        assert len(rows) == 4, (size, boxes)  # two to a row beside the controls
+        for y in rows:
+            left, right = sorted((b for b in boxes if b["y"] == y), key=lambda b: b["x"])
+            assert right["x"] - left["right"] >= 24, (size, left, right)  # framed, with a gap (48 px at 1280)
+        assert all(below["y"] - above["bottom"] >= 24 + 20 for above, below in  # a caption between, and the gap
+                   zip(boxes[::2], boxes[2::2])), (size, boxes)

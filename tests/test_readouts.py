@@ -236,6 +236,21 @@ def test_charts_and_images_are_described_for_screen_readers():
     assert readouts.image_alt(Set(), 3, 0.5) == "pets image #3 (a.png), labelled cat, similarity 0.500 to the query"
 
 
+def test_an_unlabelled_imports_captions_say_its_images_have_no_label():
+    """Data's and Augment's captions end in "?" on a set without labels: the line above them says why."""
+    import torch
+
+    from app import readouts
+    from ssrl_core.data.imageset import ImageSet
+
+    ds = ImageSet(name="loose", images=torch.zeros(2, 3, 8, 8, dtype=torch.uint8), labels=torch.tensor([-1, -1]),
+                  class_names=[], is_train=torch.tensor([True, False]), files=["leaves/x.png", "leaves/y.png"])
+    assert readouts.image_caption(ds, 1) == "#1 · y.png · ?"
+    assert readouts.neighbour_caption(ds, 1, 0.5) == "#1 · y.png · ? · sim 0.500"
+    assert readouts.caption_key(ds) == ("its number in the set (#), its file's name, "
+                                        "then its label (?: this set has none)")
+
+
 def test_a_query_opens_on_a_clear_example_of_its_class():
     """Compare opened on digits' first test image, a 5 drawn like a 9, whose neighbours in every
     run were 9s ("0 of 8 share the query's label"). It opens on the test image, of the first 20,
