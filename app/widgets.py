@@ -402,11 +402,31 @@ def image_grid(images, captions: list[str], per_row: int, scale: int = 3, alts: 
     ``border``: a frame round each cell, for pictures of several images each (Augment's image
     and its two views), which side by side read as one strip. ``pictures``: the images are
     pictures made already ([H,W,3] uint8, ``app.images.grid``'s), not [C,H,W] images to enlarge."""
-    alts = alts or [None] * len(images)
-    grid = st.grid(per_row, min_column_width=min_px, gap="small", border=border)
-    for im, cap, alt in zip(images, captions, alts):
-        grid.image(im if pictures else to_hwc(im, scale), caption=md(cap),  # a file's or class's name
-                   width="stretch", alt=alt)
+    _grid_images(st.grid(per_row, min_column_width=min_px, gap="small", border=border), images, captions,
+                 None if pictures else scale, alts)
+
+
+def _grid_images(grid, images, captions: list[str], scale: int | None, alts: list[str] | None) -> None:
+    """Each image in a cell of ``grid``, filling it, with its caption (escaped: a file's or class's
+    name); ``scale`` None: pictures made already, shown as they are."""
+    for im, cap, alt in zip(images, captions, alts or [None] * len(images)):
+        grid.image(im if scale is None else to_hwc(im, scale), caption=md(cap), width="stretch", alt=alt)
+
+
+def query_and_neighbours(query, caption: str, alt: str, images, captions: list[str], alts: list[str],
+                         per_row: int = 4, scale: int = 4):
+    """A query image and its nearest neighbours as one unit: one grid of ``per_row`` columns
+    (``image_grid``'s), the query in its first cell, as large as a neighbour, the rest of that
+    row a cell beside it, which this returns for what the page says about them (what was
+    asked, how many neighbours share its label), and the neighbours on the rows below. The
+    query drawn at the column's width above them (Explore's chosen image, an uploaded one) put
+    the first neighbour 726 px down a 1280x720 page, under the screen, and 1,753 px down a
+    phone's, 470 px after the map. ``caption``, like the neighbours', is escaped here."""
+    grid = st.grid(per_row, min_column_width=GRID_MIN_PX, gap="small")
+    grid.image(to_hwc(query, scale), caption=md(caption), width="stretch", alt=alt)
+    beside = grid.cell(column_span=per_row - 1)  # on fewer columns (a narrow column), what is left of the row
+    _grid_images(grid, images, captions, scale, alts)
+    return beside
 
 
 def _fmt_eta(s: float | None) -> str:

@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.images import to_hwc
 from app.text import md
 
 st.title("Explore")
@@ -137,6 +136,14 @@ def caption(r: int) -> str:
             + f" ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r))
 
 
+def query_and_neighbours(image, query_caption: str, alt: str, found: list[tuple[int, float]]):
+    """The query (a chosen image, an uploaded one) and its neighbours ``found`` ([(row, similarity)]) as one
+    unit: returns the cell beside the query, for what the page says about them."""
+    return widgets.query_and_neighbours(image, query_caption, alt, [ds.images[i] for i, _ in found],
+                                        [neighbour_caption(i, s) for i, s in found],
+                                        [readouts.image_alt(ds, i, s) for i, s in found])
+
+
 def choose_typed() -> None:
     typed = st.session_state.get(pick_key)
     if typed is not None and 0 <= typed <= last:
@@ -157,6 +164,7 @@ with side:
     in_range = typed is not None and 0 <= typed <= last
     if not in_range:
         st.error(f"There is no image #{typed}: {run['dataset']} has images #0 to #{last}.")
+    b = b.container(horizontal=True)  # one under the other beside the box; side by side under it on a phone
     if b.button("Show neighbours", key="explore_show", disabled=not in_range):
         st.session_state[state_key] = int(typed)
         st.rerun()
@@ -166,17 +174,16 @@ with side:
     if selected is None:
         st.caption("No image chosen yet: click a point on the map, or type an image number above.")
     else:
-        st.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of the "
-                    "features)")
-        st.image(to_hwc(ds.images[selected], 4), caption=md("query: " + caption(selected)), alt=readouts.image_alt(ds, selected))
-        widgets.image_grid([ds.images[i] for i, _ in neighbours], [neighbour_caption(i, s) for i, s in neighbours], 4,
-                           alts=[readouts.image_alt(ds, i, s) for i, s in neighbours])
+        beside = query_and_neighbours(ds.images[selected], "query: " + caption(selected),
+                                      readouts.image_alt(ds, selected), neighbours)
+        beside.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of "
+                        "the features)")
         same = readouts.sharing(values, selected, neighbours)
         if same is not None and neighbours:
-            st.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
-                       f"({value_name(selected)}).")
+            beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
+                           f"({value_name(selected)}).")
         elif neighbours:
-            st.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
+            beside.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
@@ -212,13 +219,12 @@ with up_col:
         st.error(upload_error)
     elif uploaded:
         q = uploaded
-        st.image(to_hwc(q["image"], 4), caption=f"your image at {ds.image_size}×{ds.image_size}"
-                 + (", grayscale" if ds.channels == 1 else ""), alt="your uploaded image, as the encoder sees it")
+        beside = query_and_neighbours(q["image"], f"your image at {ds.image_size}×{ds.image_size}"
+                                      + (", grayscale" if ds.channels == 1 else ""),
+                                      "your uploaded image, as the encoder sees it", q["neighbours"])
         if q["predicted"]:
-            st.markdown(readouts.knn_verdict(*q["predicted"], (run["summary"] or {}).get("knn_accuracy"), q["unlike"]))
-        widgets.image_grid([ds.images[i] for i, _ in q["neighbours"]],
-                           [neighbour_caption(i, s) for i, s in q["neighbours"]], 4,
-                           alts=[readouts.image_alt(ds, i, s) for i, s in q["neighbours"]])
+            beside.markdown(readouts.knn_verdict(*q["predicted"], (run["summary"] or {}).get("knn_accuracy"),
+                                                 q["unlike"]))
         st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
                    "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                    "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "

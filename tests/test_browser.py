@@ -333,6 +333,11 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
         page.get_by_text("and its 8 nearest neighbours").wait_for()
         page.wait_for_selector(".js-plotly-plot")
         frame = page.evaluate(_FRAME)
+        # the neighbours on the first screen, beside the map: the query drawn at the column's width above them put
+        # the first 726 px down a 1280x720 page, under the screen, where a student who clicked a point saw none
+        page.wait_for_function(_LOADED)
+        query, first = page.evaluate(_IMAGES)[:2]
+        assert first["y"] < size["height"] and query["width"] == first["width"], (size, query, first)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
         assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole
         # the map's legend at the charts' projector size (Streamlit's theme drew chart text at 12 px)
@@ -368,12 +373,14 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     page.set_viewport_size({"width": 400, "height": 800})
     page.goto(f"{app_url}/explore?run={rid}&image=551")
     page.get_by_text("and its 8 nearest neighbours").wait_for()
-    page.wait_for_function("document.querySelectorAll('[data-testid=\"stMain\"] img').length === 9 && "
-                           "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(_LOADED)
     query, *nbrs = page.evaluate(_IMAGES)
     rows = sorted({n["y"] for n in nbrs})
     assert len(nbrs) == 8 and len(rows) == 2 and all(sum(n["y"] == y for n in nbrs) == 4 for y in rows), nbrs
-    assert max(n["width"] for n in nbrs) <= query["width"], (query, nbrs)
+    # the query as large as a neighbour, in the row just above theirs (drawn at 149 px above them, it stood
+    # between the map and the neighbours)
+    assert {n["width"] for n in nbrs} == {query["width"]} and query["y"] < rows[0] <= query["y"] + 3 * query["width"], \
+        (query, nbrs)
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
@@ -386,6 +393,8 @@ def app_url_no_worker(ssrl_home):
             yield url
 
 
+_LOADED = ("document.querySelectorAll('[data-testid=\"stMain\"] img').length === 9 && "
+           "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
 _IMAGES = """() => [...document.querySelectorAll('[data-testid="stMain"] img')].map(i => {
     const r = i.getBoundingClientRect(); return {x: Math.round(r.x), y: Math.round(r.y), width: r.width}; })"""
 
