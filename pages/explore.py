@@ -132,7 +132,7 @@ def neighbour_caption(r: int, sim: float) -> str:
 
 
 def caption(r: int) -> str:
-    return (f"#{r} {readouts.query_label(ds, r, colour_by, value_name(r))}"
+    return (f"#{r} · {readouts.query_label(ds, r, colour_by, value_name(r))}"  # "#5 1" read as two numbers
             + f" ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r))
 
 

@@ -72,7 +72,7 @@ def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path
 
     at = explore(b)
     query, *rows = images(at)
-    assert query[0].startswith("query: #3 cat (") and query[0].endswith(" · pets/cat/tabby_03.png")
+    assert query[0].startswith("query: #3 · cat (") and query[0].endswith(" · pets/cat/tabby_03.png")
     nbrs = [c for row in rows for c in row]
     assert len(nbrs) == 8
     for c in nbrs:  # "#17 · rex_05.png · dog · sim 0.991": the file of that very row
@@ -98,7 +98,7 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
     (ssrl_home / "data" / "custom" / "pets" / "files.json").unlink()  # as an older import left it
     rid = finished("pets")
     query, *rows = images(explore(rid))
-    assert re.match(r"^query: #3 cat \((train|test) split\)$", query[0])
+    assert re.match(r"^query: #3 · cat \((train|test) split\)$", query[0])
     nbrs = [c for row in rows for c in row]
     assert len(nbrs) == 8 and all(re.match(r"^#\d+ · (cat|dog) · sim ", c) for c in nbrs), nbrs
     assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
