@@ -208,9 +208,10 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
         getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
                           f"checks passed). {text}")
     for row in verdict["checks"]:
-        # a metric's ':' as an entity: Streamlit's Markdown reads ':color' in 'jitter.factor:color@2' as
-        # a directive and drops it ('jitter.factor@2'); ':shape' and ':flip' survive only by chance
-        numbers = ", ".join(f"{k.replace(':', '&#58;')} = {v:.3f}" for k, v in row["numbers"].items() if v is not None)
+        # each number named in words, as the check's line names a side not measured yet ("simclr's kNN accuracy"); a
+        # ':' as an entity all the same: Streamlit's Markdown reads ':color' as a directive and drops it
+        numbers = ", ".join(f"{L.term_words(lesson, k).replace(':', '&#58;')} = {v:.3f}"
+                            for k, v in row["numbers"].items() if v is not None)
         state = L.CHECK_STATE[row["passed"]]
         line = L.describe_check(row, lesson)  # numbers as code; a side still to be measured named in words
         st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: "
