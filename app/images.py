@@ -58,14 +58,14 @@ def learn_pictures(ds, features: np.ndarray | None = None, augment: str = "simcl
 
 
 def cluster_caption(c: dict) -> str:
-    """"cluster of 59: 97% are yellow (colour; 17% of all); 24% are heart (17% of all)": the
-    factor that groups a cluster more than its label, then the label, each beside its rate in
-    the whole set (``illustrate.cluster_examples``; 71% in the middle-centre cell says little
-    where 64% of all images are)."""
+    """"cluster of 59: 97% are yellow (colour; vs 17% of all images); 24% are heart (vs 17% of
+    all images)": the factor that groups a cluster more than its label, then the label, each
+    beside its rate in the whole set (``illustrate.cluster_examples``; 71% in the middle-centre
+    cell says little where 64% of all images are; "(10% of all)" read as the cluster's size)."""
     said = []
     if f := c.get("factor"):
         words = readouts.FACTOR_OPS.get(f["factor"], (f["factor"],))[0]
-        said.append(f"{f['share']:.0%} are {f['value']} ({words}; {f['base']:.0%} of all)")
+        said.append(f"{f['share']:.0%} are {f['value']} ({words}; vs {f['base']:.0%} of all images)")
     if c["majority"] is not None:
-        said.append(f"{c['majority_share']:.0%} are {c['majority']} ({c['majority_base']:.0%} of all)")
+        said.append(f"{c['majority_share']:.0%} are {c['majority']} (vs {c['majority_base']:.0%} of all images)")
     return f"cluster of {c['size']}" + (": " + "; ".join(said) if said else "")

@@ -765,9 +765,9 @@ def test_learn_names_the_factor_a_cluster_follows_beside_its_label():
     clusters = cluster_examples(ds, by_color, k=3)
     assert sorted(c["factor"]["value"] for c in clusters) == ["b", "g", "r"]
     assert all(c["factor"]["share"] == 1.0 and c["majority_share"] == 0.25 for c in clusters)
-    assert cluster_caption(clusters[0]) == (f"cluster of 80: 100% are {clusters[0]['factor']['value']} (colour; 33% of "
-                                            f"all); 25% are {clusters[0]['majority']} (25% of all)")
+    assert cluster_caption(clusters[0]) == (f"cluster of 80: 100% are {clusters[0]['factor']['value']} (colour; vs 33% of "
+                                            f"all images); 25% are {clusters[0]['majority']} (vs 25% of all images)")
     clusters = cluster_examples(ds, by_shape, k=4)  # (k-means may merge two shapes: one random start)
     assert all(c["factor"] is None and c["majority_share"] >= 0.5 for c in clusters)
     c = clusters[-1]
-    assert cluster_caption(c) == f"cluster of {c['size']}: {c['majority_share']:.0%} are {c['majority']} (25% of all)"
+    assert cluster_caption(c) == f"cluster of {c['size']}: {c['majority_share']:.0%} are {c['majority']} (vs 25% of all images)"
