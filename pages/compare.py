@@ -148,9 +148,10 @@ elif error:
     widgets.dataset_error(error)
 else:
     last = len(ds) - 1
-    # not bounded in the browser, which would only turn the box red and keep the old query without a word
+    # not bounded in the browser, which would only turn the box red and keep the old query without a word; a box per
+    # dataset: one box kept digits' #9 when shapes' runs were picked, and showed shapes' #8002 above #9's neighbours
     row = st.number_input(f"Image # (0 to {last})", value=services.default_query(picked[0]["dataset"]), step=1,
-                          key="cmp_query")
+                          key=f"cmp_query_{picked[0]['dataset']}")
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
         st.stop()

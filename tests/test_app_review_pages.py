@@ -272,12 +272,12 @@ def test_augment_spells_out_what_each_chosen_op_does():
 def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
     finished_run("simclr"), finished_run("rotation")
     at = open_page("compare")
-    assert at.number_input(key="cmp_query").label == "Image # (0 to 1796)"
+    assert at.number_input(key="cmp_query_digits").label == "Image # (0 to 1796)"
     assert images(at)[0][0].startswith("query #9: 9")  # a clear example of its class (readouts.clear_example)
-    at.number_input(key="cmp_query").set_value(5000).run()
+    at.number_input(key="cmp_query_digits").set_value(5000).run()
     assert not at.exception
     assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
-    at.number_input(key="cmp_query").set_value(12).run()
+    at.number_input(key="cmp_query_digits").set_value(12).run()
     assert not at.error and images(at)[0][0].startswith("query #12: ")
 
 
@@ -518,3 +518,19 @@ def test_explore_and_gallery_say_when_a_runs_features_collapsed(finished_run):
     at = open_page("explore", run=rid)
     assert [w.value for w in at.warning if w.value.startswith("**Its features collapsed**: an effective rank of 1.4")]
     assert "rank\u00a01.4\u00a0(collapsed)" in " ".join(c.value for c in open_page("gallery").caption)
+
+
+def test_compare_opens_another_datasets_runs_on_that_datasets_query(finished_run):
+    """A review: Compare opened on digits' runs, then given shapes' runs, showed "Image #" 8002
+    (shapes' first query) above the image and neighbours of #9 (digits'), the box's old state."""
+    digits = [finished_run("simclr"), finished_run("rotation")]
+    shapes = [finished_run("shapes-simclr"), finished_run("shapes-simclr")]
+    at = open_page("compare", runs=",".join(digits))
+    assert images(at)[0][0].startswith("query #9: ")
+    at.multiselect(key="cmp_runs").set_value(shapes).run()
+    [box] = [n for n in at.number_input if n.label.startswith("Image # (0 to ")]
+    assert box.label == "Image # (0 to 9999)"
+    assert images(at)[0][0].startswith(f"query #{box.value}: ")  # the image the box says
+    assert images(at)[0][0] == images(open_page("compare", runs=",".join(shapes)))[0][0]  # shapes' own first query
+    at.multiselect(key="cmp_runs").set_value(digits).run()  # and back: digits' own query again
+    assert images(at)[0][0].startswith("query #9: ")

@@ -80,7 +80,7 @@ def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path
         assert name == ds.file_name(int(row)) and label == ds.label_name(int(row))
 
     at = open_page("compare", runs=f"{a},{b}")
-    at.number_input(key="cmp_query").set_value(14).run()
+    at.number_input(key="cmp_query_pets").set_value(14).run()
     query, *rows = images(at)
     assert query == ["query #14: dog · pets/dog/rex_02.png"]
     nbrs = [c for row in rows for c in row]
