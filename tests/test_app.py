@@ -648,7 +648,8 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     [chance] = [t for t in json.loads(at.get("plotly_chart")[1].proto.spec)["data"] if t["name"] == "chance"]
     assert chance["y"][chance["x"].index("position_bin")] == pytest.approx(0.646, abs=0.01)
     assert "rotation_bin cannot reach 1" in captions(at)
-    assert "**Not on shapes**: its images are drawn at every angle" in captions(at)  # rotation equivariance
+    assert "**Not shown on shapes**: its images are drawn at every angle" in captions(at)  # rotation equivariance
+    assert not any(re.search(r"^- \*\*(\d\.\d{3}|–)\*\* ", m.value) for m in at.markdown)  # no score to misread
     assert "the question shapes can answer." in captions(at) and "{md(" not in captions(at)  # a sentence, not code
 
 
