@@ -112,8 +112,10 @@ def class_link(lesson: L.Lesson) -> None:
     if not base.rstrip("/").endswith("/lessons"):
         base = base.rstrip("/") + "/lessons" if base else "/lessons"
     st.caption("The link for your class: this lesson with only its Launch button and results (no navigation, no "
-               "knobs), and without your nickname. Copy it with the button at its right.")
-    st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None)
+               "knobs), and without your nickname. Copy it with the button that shows at its right under the "
+               "mouse, or select it.")
+    # wrapped: on a phone the line was cut at 358 of its 603 px, and its copy button shows only under a mouse
+    st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None, wrap_lines=True)
     host = base.split("//")[-1].split("/")[0].split(":")[0]
     if host in ("localhost", "127.0.0.1", "[::1]", "0.0.0.0"):
         st.caption(f":material/warning: `{host}` is this computer: the students' ones need the server's name or "
@@ -137,7 +139,9 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
     reused = [n for n, p in planned.items() if p["action"] == "reuse"]
     resumed = [n for n, p in planned.items() if p["action"] == "resume"]
     if show_details:
-        st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs")
+        # the augment column wide: cut at "crop,flip,color_jitter", two runs read alike where they differ after it
+        st.dataframe(run_rows(lesson, planned), hide_index=True, key="lesson_runs",
+                     column_config={"augment": st.column_config.TextColumn(width="large")})
     if to_train:
         said = ([f"{count(len(reused), 'finished run')} with identical configs "
                  f"{agree(len(reused), 'is', 'are')} reused"] if reused else []) + (

@@ -129,6 +129,7 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     at = open_page("lessons", who="teacher")
     link = at.code[0].value
     assert link.endswith("/lessons?lesson=four-families&hide=controls,nav") and "who=" not in link
+    assert at.code[0].proto.wrap_lines  # whole on a phone (cut at 358 of 603 px), where no mouse shows the copy button
     at.radio(key="lesson_pick").set_value("collapse").run()
     assert at.code[0].value.endswith("?lesson=collapse&hide=controls,nav")
     at = open_page("lessons", lesson="collapse", hide="controls,nav")  # the class's page: no link to share
