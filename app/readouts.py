@@ -383,7 +383,18 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
 EPOCH_KNN_NOTE = (f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images (all of "
                   "them on a smaller set, e.g. digits' 359 test images) after every epoch. On a larger set fewer "
                   "train images vote than in the table's kNN accuracy (every train image), so the curve ends below "
-                  "it (a 10-epoch SimCLR run on shapes: 0.47 at its last epoch, 0.69 in the table).")
+                  "it.")
+
+
+def epoch_knn_note(runs: list[dict], curves: dict) -> str:
+    """``EPOCH_KNN_NOTE`` with the runs' own numbers: each curve's end beside its table's kNN
+    accuracy (up to three runs). ``curves``: by ``short_name``, (epochs, accuracies, _). The note
+    gave a fixed example ("0.47 at its last epoch, 0.69 in the table") no chart on screen showed."""
+    ends = [(short_name(r), curves[short_name(r)][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
+            if short_name(r) in curves]
+    here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {table:.3f} in the table" for n, last, table in ends[:3]
+                     if table is not None)
+    return EPOCH_KNN_NOTE + (f" Here: {here}." if here else "")
 RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
 
 

@@ -93,8 +93,8 @@ with c1:
 with c2:
     if knn:
         widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
-                                      height=320), key="cmp_knn")
-        st.caption(readouts.EPOCH_KNN_NOTE)
+                                      height=320, min_span=charts.ACCURACY_SPAN), key="cmp_knn")
+        st.caption(readouts.epoch_knn_note(picked, knn))
 with c3:
     if le:
         ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))

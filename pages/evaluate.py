@@ -231,7 +231,7 @@ with c2:
         if c:
             ep[readouts.short_name(r)] = (c[0], c[1], None)
     if ep:
-        widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
-                        key="eval_epochs")
-        st.caption(readouts.EPOCH_KNN_NOTE + " Epoch 0 is the random initialisation: the curve shows what "
+        widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
+                                    min_span=charts.ACCURACY_SPAN), key="eval_epochs")
+        st.caption(readouts.epoch_knn_note(picked, ep) + " Epoch 0 is the random initialisation: the curve shows what "
                    "pretraining added, epoch by epoch.")

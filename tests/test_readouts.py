@@ -1,4 +1,6 @@
 """From cached probe results to chart series (app/readouts.py, no Streamlit)."""
+import pytest
+
 from app import readouts
 
 
@@ -142,6 +144,26 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     flat = charts.curves({"run": ([0, 1, 2], [0.5, 0.5, 0.5], None)}, "epoch")
     assert list(flat.layout.yaxis.range) == [0.45, 0.55]
     assert charts.curves({"run": ([0, 1], [0.5, 0.6], None)}, "epoch").layout.yaxis.range is None
+    # an accuracy curve moving 1.5 points is not stretched to the chart's height (it read as a collapse)
+    close = {"a": ([0, 1], [0.312, 0.297], None), "b": ([0, 1], [0.30, 0.305], None)}
+    lo, hi = charts.curves(close, "epoch", min_span=charts.ACCURACY_SPAN).layout.yaxis.range
+    assert hi - lo == pytest.approx(0.1) and (lo + hi) / 2 == pytest.approx(0.3045)
+    wide = {"a": ([0, 1], [0.3, 0.6], None)}
+    assert charts.curves(wide, "epoch", min_span=charts.ACCURACY_SPAN).layout.yaxis.range is None
+
+
+def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
+    """Under a kNN-over-epochs chart: each curve's end beside the table's kNN accuracy of that
+    run, not a fixed example that matched nothing on screen."""
+    from app import readouts
+
+    runs = [{"id": "20261204-0001", "method": "simclr", "summary": {"knn_accuracy": 0.447}},
+            {"id": "20261204-0002", "method": "byol", "summary": None}]  # (not finished: nothing to quote)
+    curves = {"simclr (0001)": ([0, 1], [0.312, 0.297], None), "byol (0002)": ([0], [0.3], None)}
+    note = readouts.epoch_knn_note(runs, curves)
+    assert note.startswith(readouts.EPOCH_KNN_NOTE)
+    assert note.endswith(" Here: simclr (0001) 0.297 at its last epoch, 0.447 in the table.")
+    assert readouts.epoch_knn_note(runs[1:], curves) == readouts.EPOCH_KNN_NOTE
 
 
 def test_epochs_are_ticked_at_whole_numbers():
