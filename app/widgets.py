@@ -520,7 +520,9 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
                 c1, c2, c3, c4 = st.columns(4)
-                c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}")
+                c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}",
+                          help="The latest step's pretext loss while an epoch trains, the epoch's mean once it ends "
+                               "(the chart below plots the steps: an epoch's mean includes its first, higher ones).")
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
                 if r["phase"] in ("training", "starting", None) or r["status"] != "running":
                     # (starting: its worker loads the data and the checkpoint; not an evaluation step)

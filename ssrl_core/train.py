@@ -478,8 +478,9 @@ def pretrain(
             for k, v in logs.items():
                 logs_sum[k] = logs_sum.get(k, 0) + v.detach().float()
             now = time.perf_counter()
-            if now - last_report > 1.0 or i == steps_per_epoch - 1:
-                # one host sync per report, never per step
+            if now - last_report > 1.0 or i in (0, steps_per_epoch - 1):
+                # one host sync per report, never per step; each epoch's first step too: the loss curve began a
+                # second into training, after its steepest fall, beside an epoch mean that included it
                 last_loss = float(loss.detach())
                 if not math.isfinite(last_loss):
                     raise Diverged(f"the loss became {last_loss} at epoch {epoch + 1}, step {i + 1}")

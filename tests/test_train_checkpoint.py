@@ -21,6 +21,7 @@ def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path, small):
     assert t.config.encoder == "cnn-small" and t.device.type == "cpu" and t.images_per_s > 0
     step = next(e for e in events if e["kind"] == "step")
     assert {"loss", "lr", "images_per_s", "eta_s", "epoch", "epochs"} <= set(step)
+    assert step["step"] == 1  # the loss curve starts at the first step, not a second in (after its steepest fall)
     assert (tmp_path / CHECKPOINT).exists()
 
     # asking for 2 epochs on the same folder resumes after epoch 1 instead of starting over
