@@ -96,8 +96,8 @@ def loss_steps(run_id: str) -> list[dict]:
 
 
 def run_seconds(configs: list[dict]) -> float | None:
-    """Seconds the runs of ``configs`` take one after another, each from the newest finished run
-    like it here (``estimate.History.duration``: training per epoch, then its evaluation); None
+    """Seconds the runs of ``configs`` take one after another, each from the newest finished runs
+    like it here (their median) (``estimate.History.duration``: training per epoch, then its evaluation); None
     when one of them has no such run (nothing is guessed)."""
     history = estimate.History(store().list(status="done"), local_worker.device_type())
     each = [history.duration(c) for c in configs]

@@ -531,7 +531,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                     left, since = services.evaluation_time(r)
                     if left is not None:
                         c3.metric("ETA (evaluation)", _fmt_eta(left),
-                                  help="From the newest finished run on this dataset: how long its evaluation took.")
+                                  help="From the newest finished runs on this dataset: how long their evaluation took "
+                                       "(the median of up to 5).")
                     else:
                         # the step is named in the card's header: as this label ("probes: random reference: so
                         # far") it was cut to "probes: rando…"

@@ -20,7 +20,7 @@ def done(rid, created, train_s, total_s, epochs=10, **cfg):
 
 
 HISTORY = [
-    done("old", 1, 999.0, 1999.0),  # an older run like it: the newest one counts
+    done("old", 1, 999.0, 1999.0),  # an older run like it, slowed by something else: the median of the two is the lower
     done("simclr", 2, 20.0, 30.0),  # 2 s an epoch, 10 s after training
     done("byol", 3, 40.0, 52.0, method="byol"),  # 4 s an epoch, 12 s after
 ]
@@ -33,6 +33,18 @@ def test_a_duration_is_seconds_per_epoch_times_epochs_plus_the_tail():
     assert h.duration(RunConfig(method="moco").to_dict()) is None  # no moco finished here: no guess
     assert h.duration(RunConfig(batch_size=64).to_dict()) is None  # another batch size trains at another speed
     assert h.duration(RunConfig(dataset="shapes").to_dict()) is None
+
+
+def test_a_duration_is_the_median_of_the_newest_runs_like_it():
+    """Three like 1-epoch runs trained in 2.1, 3.5 and 16.2 s beside a lesson's runs: the newest
+    alone made Start's estimate jump; their median holds. Only the newest RECENT count."""
+    from ssrl_core.runs.estimate import RECENT
+
+    like = [done(f"r{i}", i, t, t + 5.0, epochs=1) for i, t in enumerate((2.1, 3.5, 16.2), start=1)]
+    assert History(like, "cpu").duration(RunConfig(epochs=1).to_dict()) == pytest.approx(3.5 + 5.0)
+    slow_long_ago = [done(f"s{i}", i, 100.0, 105.0, epochs=1) for i in range(RECENT)]
+    fast_now = [done(f"f{i}", 100 + i, 1.0, 6.0, epochs=1) for i in range(RECENT // 2 + 1)]
+    assert History(slow_long_ago + fast_now, "cpu").duration(RunConfig(epochs=1).to_dict()) == pytest.approx(6.0)
 
 
 def test_queued_runs_start_when_the_earliest_free_worker_reaches_them():

@@ -1,9 +1,13 @@
 """When will a queued run start? An estimate from the runs that finished here before.
 
-A run's duration is its training (seconds per epoch of the newest finished run with the
+A run's duration is its training (seconds per epoch of the newest finished runs with the
 same dataset, method, encoder and batch size, times its epochs) plus what comes after
-(probes, map, map evolution: the newest finished run on the same dataset, encoder and
-evaluation, else on the same dataset). A running run has left its training ETA plus that
+(probes, map, map evolution: the newest finished runs on the same dataset, encoder and
+evaluation, else on the same dataset), each the median (the lower middle of an even count)
+of up to ``RECENT`` such runs: one
+run's time swings with what else the machine was doing (three like 1-epoch runs trained in
+2.1, 3.5 and 16.2 s beside a lesson's runs) and the first evaluation in a process compiles
+the map's code, so the newest alone made the estimate jump. A running run has left its training ETA plus that
 tail. The workers then take the queue oldest first, each the next run when it is free, so
 a queued run starts when the earliest-free worker reaches it. Nothing is guessed: where a
 run ahead has no finished run like it, the runs behind it get no estimate.
@@ -14,6 +18,7 @@ import heapq
 import json
 import time
 from functools import lru_cache
+from statistics import median_low
 
 from ..config import RunConfig
 from ..pretext import METHODS
@@ -32,22 +37,34 @@ def _resolved_json(config: str, device_type: str) -> RunConfig | None:
         return None
 
 
+RECENT = 5  # finished runs like it an estimate takes the median of, newest first
+
+
 class History:
-    """Seconds per epoch and seconds after training, read from finished runs (newest first)."""
+    """Seconds per epoch and seconds after training, read from finished runs: the median of
+    the newest ``RECENT`` like each run."""
 
     def __init__(self, done: list[dict], device_type: str):
         self.device_type = device_type
-        self.per_epoch: dict[tuple, float] = {}
-        self.tail: dict[tuple, float] = {}
+        per_epoch: dict[tuple, list[float]] = {}
+        tail: dict[tuple, list[float]] = {}
+
+        def add(into: dict[tuple, list[float]], key: tuple, seconds: float) -> None:
+            if len(seen := into.setdefault(key, [])) < RECENT:
+                seen.append(seconds)
+
         for r in sorted(done, key=lambda r: r["finished"] or r["created"], reverse=True):
             s, c = r.get("summary") or {}, _resolved(r["config"], device_type)
             if c is None or s.get("total_seconds") is None or s.get("train_seconds") is None:
                 continue
             if s.get("epochs") and METHODS[c.method].trainable:
-                self.per_epoch.setdefault((c.dataset, c.method, c.encoder, c.batch), s["train_seconds"] / s["epochs"])
+                add(per_epoch, (c.dataset, c.method, c.encoder, c.batch), s["train_seconds"] / s["epochs"])
             after = max(0.0, s["total_seconds"] - s["train_seconds"])
-            self.tail.setdefault((c.dataset, c.encoder, c.evaluation), after)
-            self.tail.setdefault((c.dataset,), after)
+            add(tail, (c.dataset, c.encoder, c.evaluation), after)
+            add(tail, (c.dataset,), after)
+        # the lower middle of an even count: of two, the run not slowed by whatever slowed the other
+        self.per_epoch = {k: median_low(v) for k, v in per_epoch.items()}
+        self.tail = {k: median_low(v) for k, v in tail.items()}
 
     def _tail(self, c: RunConfig) -> float | None:
         return self.tail.get((c.dataset, c.encoder, c.evaluation), self.tail.get((c.dataset,)))
@@ -67,7 +84,7 @@ class History:
 
     def evaluation_left(self, run: dict, evaluating_for: float) -> float | None:
         """Seconds a run past its training has left: what came after training (embedding,
-        maps, probes) in the newest finished run like it, less the ``evaluating_for`` seconds
+        maps, probes) in the newest finished runs like it, less the ``evaluating_for`` seconds
         it has spent on that already; None without such a run."""
         c = _resolved(run["config"], self.device_type)
         tail = None if c is None else self._tail(c)
