@@ -309,8 +309,9 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     assert "on this machine, training and evaluation" not in said(at)  # no run like it has finished
     finished_run("simclr")  # digits, SimCLR, 1 epoch, batch 256
     at.run()
-    assert ("Takes less than a minute on this machine, training and evaluation, estimated from the runs like it that "
-            "finished here") in said(at)
+    # (its words hang on how long the prepared run took: over a minute on a 2-core machine busy with other work)
+    assert re.search(r"Takes (less than a minute|about \d+ min) on this machine, training and evaluation, estimated "
+                     r"from the runs like it that finished here", said(at))
     [epochs] = [n for n in at.number_input if n.label == "Epochs"]
     epochs.set_value(400).run()  # its seconds per epoch times 400: minutes
     assert re.search(r"Takes about \d+ min on this machine", said(at))
