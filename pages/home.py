@@ -54,8 +54,10 @@ st.page_link("../pages/augment.py", label="See what augmentations do to images",
 st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")
 st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:")
 st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:")
-st.page_link("../pages/learn.py", label="Read how the four families of pretext tasks work, with pictures",
-             icon=":material/menu_book:")
-st.page_link("../pages/lessons.py", label="Follow a lesson: one question, its runs in one click, and a verdict",
-             icon=":material/school:")
+# labels of one line on a phone (about 36 characters): a link's label does not wrap, and "Read how the four families
+# of pretext tasks work, with p…" was cut at 318 px; the rest in its tooltip
+st.page_link("../pages/learn.py", label="The four families of pretext tasks", icon=":material/menu_book:",
+             help="How each family works, with pictures made from the data")
+st.page_link("../pages/lessons.py", label="Follow a lesson to its verdict", icon=":material/school:",
+             help="One question, its runs in one click, and a verdict on whether the expected outcome appeared")
 st.page_link("../pages/gallery.py", label="See every finished run of the class", icon=":material/grid_view:")

@@ -156,8 +156,12 @@ def test_pretrain_keeps_its_form_when_the_student_visits_another_page_and_comes_
 def test_start_leads_a_newcomer_to_the_lessons_learn_and_the_gallery_too():
     from .test_classroom import page_links
 
-    linked = {p for p, _ in page_links(open_page())}
+    at = open_page()
+    linked = {p for p, _ in page_links(at)}
     assert {"lessons", "learn", "gallery"} <= linked  # the teaching pages, not only the tools
+    # each label one line on a phone (a link's label does not wrap: "Read how the four families … with p…" was cut)
+    labels = [el.proto.label for el in at.get("page_link")]
+    assert labels and all(len(label) <= 36 for label in labels), labels
 
 
 def test_explore_reached_from_the_sidebar_opens_the_newest_run_not_the_one_seen_before(finished_run):
