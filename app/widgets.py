@@ -208,17 +208,22 @@ def method_options(method_cls, key: str, param: str | None = None, hide: bool = 
     return options
 
 
-def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: bool = False) -> str:
+def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: bool = False,
+                   every: str | None = None) -> str:
     """The dataset box above a page's runs, kept in the URL (``?dataset=``) so a copied link
     comes back to the same runs. Without one it starts at the dataset of the link's runs
     (``?runs=``), else ``prefer``, else the newest run's (``runs`` come newest first), as
     Explore and Compare open on the newest runs: Evaluate opened on the alphabetically first
-    set, a student's one digits run, beside a class's four newer shapes runs."""
+    set, a student's one digits run, beside a class's four newer shapes runs. ``every``: a
+    first option for runs of every dataset (returned as is), where the link's runs are on
+    several."""
     datasets = sorted({r["dataset"] for r in runs})
     linked = set(urlstate.listed("runs"))
-    of_link = [r["dataset"] for r in runs if r["id"] in linked]
-    default = of_link[0] if of_link else (prefer if prefer in datasets else runs[0]["dataset"])
-    return urlstate.selectbox("Dataset", datasets, key=key, param="dataset", default=default, hide=hide)
+    of_link = list(dict.fromkeys(r["dataset"] for r in runs if r["id"] in linked))
+    default = (every if every and len(of_link) > 1 else of_link[0] if of_link else
+               prefer if prefer in datasets or (every and prefer == every) else runs[0]["dataset"])
+    return urlstate.selectbox("Dataset", [every] * bool(every) + datasets, key=key, param="dataset", default=default,
+                              hide=hide)
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,

@@ -11,16 +11,24 @@ st.title("Compare runs")
 runs = services.finished_runs()
 if len(runs) < 2:
     widgets.too_few_runs(len(runs), 2, "the comparison appears here")
-# The page opens on the newest runs of one dataset (the newest run's, or the newest one with two runs or
-# more): runs of different datasets share no images, so their scores and maps say little about each other.
+# The page opens on the newest runs of one dataset (the newest one with two runs or more): runs of different
+# datasets share no images, so their scores and maps say little about each other. A box chooses the dataset, as on
+# Evaluate and Invariance (a teacher cleared four digits runs one by one to compare the shapes ones), or all of them.
 by_dataset: dict[str, list[dict]] = {}
 for r in runs:  # newest first, so the datasets come in the order of their newest run
     by_dataset.setdefault(r["dataset"], []).append(r)
 first = next((d for d, rs in by_dataset.items() if len(rs) >= 2), None)
-if first is not None:
-    runs = by_dataset[first] + [r for r in runs if r["dataset"] != first]
+EVERY = "all datasets"
+dataset = widgets.dataset_picker(runs, key="cmp_dataset", prefer=first or EVERY, hide=urlstate.hidden("controls"),
+                                 every=EVERY)  # (no dataset with two runs: every dataset's)
+if dataset != EVERY:
+    runs = by_dataset[dataset]
+    if len(runs) < 2:
+        st.info(f"Only one run on {md(dataset)} has finished: pick another dataset, or {EVERY}, to compare it with "
+                "runs of another.", icon=":material/info:")
+        st.stop()
 picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, hide=urlstate.hidden("controls"),
-                            default_n=min(4, len(by_dataset[first])) if first else 4)
+                            default_n=min(4, len(runs)))
 if len(picked) < 2:
     st.info("Pick at least two runs.")
     st.stop()

@@ -177,6 +177,7 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     assert not at.warning and not at.info
     assert "One query, its neighbours in each run" in [s.value for s in at.header]
 
+    at.selectbox(key="cmp_dataset").select("all datasets").run()  # runs of two sets, side by side
     at.multiselect(key="cmp_runs").set_value([a, shapes]).run()
     assert not at.exception
     assert f"differ in dataset (digits: simclr ({a[-4:]}); shapes: simclr ({shapes[-4:]}))" in at.warning[0].value
@@ -527,6 +528,7 @@ def test_compare_opens_another_datasets_runs_on_that_datasets_query(finished_run
     shapes = [finished_run("shapes-simclr"), finished_run("shapes-simclr")]
     at = open_page("compare", runs=",".join(digits))
     assert images(at)[0][0].startswith("query #9: ")
+    at.selectbox(key="cmp_dataset").select("all datasets").run()
     at.multiselect(key="cmp_runs").set_value(shapes).run()
     [box] = [n for n in at.number_input if n.label.startswith("Image # (0 to ")]
     assert box.label == "Image # (0 to 9999)"
@@ -534,3 +536,21 @@ def test_compare_opens_another_datasets_runs_on_that_datasets_query(finished_run
     assert images(at)[0][0] == images(open_page("compare", runs=",".join(shapes)))[0][0]  # shapes' own first query
     at.multiselect(key="cmp_runs").set_value(digits).run()  # and back: digits' own query again
     assert images(at)[0][0].startswith("query #9: ")
+
+
+def test_compare_chooses_its_dataset_in_a_box_as_evaluate_does(finished_run):
+    """A teacher cleared four digits runs one by one to compare the shapes ones: a Dataset box
+    offers each set's runs, or every dataset's."""
+    digits = [finished_run("simclr"), finished_run("rotation")]
+    shapes = [finished_run("shapes-simclr"), finished_run("shapes-simclr")]
+    at = open_page("compare")
+    assert at.selectbox(key="cmp_dataset").value == "shapes"  # the newest runs' set
+    box = at.multiselect(key="cmp_runs")
+    assert len(box.options) == 2 and sorted(box.value) == sorted(shapes)
+    at.selectbox(key="cmp_dataset").select("digits").run()
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted(digits) and not at.exception
+    assert at.query_params["dataset"] in ("digits", ["digits"])
+    at.selectbox(key="cmp_dataset").select("all datasets").run()
+    assert len(at.multiselect(key="cmp_runs").options) == 4
+    # a link to runs of two sets opens on all of them
+    assert open_page("compare", runs=f"{digits[0]},{shapes[0]}").selectbox(key="cmp_dataset").value == "all datasets"
