@@ -15,13 +15,52 @@ from ssrl_core.figures import PALETTE
 FONT = 15
 
 
+# Plotly's toolbar (its "modebar": download, zoom, reset, and Streamlit's fullscreen) floats over the figure's top right
+# corner, 26 px high and 2 px below its top edge. A touch screen has no hover, so there it is shown all the time: on a
+# 390 px phone it was 224 px wide and sat on the titles ("kNN over epochs", a map's "simclr (12dd) · umap") and on the
+# top of the plot (Evaluate's label-efficiency curves end there). The figure's top ``TOOLBAR_PX`` are left to it.
+TOOLBAR_PX = 30
+TITLE_PX = 30  # a title's line (``FONT`` + 3) with a few pixels under it, below the toolbar's strip
+# the toolbar's buttons that add nothing: a curve or a bar chart keeps download, box zoom and reset (a drag zooms, a
+# double click resets too, but a phone has no double click); a map keeps pan and the zoom buttons, which are a
+# phone's only zoom (no pinch in Plotly); autoscale is reset's twin on these charts
+TOOLBAR_REMOVED = ("pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "select2d", "lasso2d")
+MAP_TOOLBAR_REMOVED = ("autoScale2d", "select2d", "lasso2d")
+# what every chart is shown with (``widgets.chart``): the mouse wheel scrolls the page, never zooms a chart (over a
+# map half the page wide, a teacher scrolling down to the neighbours was stuck on it); the toolbar still zooms
+CONFIG = {"scrollZoom": False, "displaylogo": False}
+
+
 def readable(fig: go.Figure) -> go.Figure:
-    """``fig`` with the app's chart text size (every chart on the pages goes through here)."""
+    """``fig`` with the app's chart text size and its top left to the toolbar (``clear_of_toolbar``):
+    every chart on the pages goes through here."""
     # each part by name: Streamlit's chart theme sets the ticks', legend's and titles' sizes itself
-    fig.update_layout(font=dict(size=FONT), legend=dict(font=dict(size=FONT)), title=dict(font=dict(size=FONT + 3)))
+    fig.update_layout(font=dict(size=FONT), legend=dict(font=dict(size=FONT)), title=dict(font=dict(size=FONT + 3)),
+                      modebar=dict(remove=list(TOOLBAR_REMOVED)))
     fig.update_xaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
     fig.update_yaxes(tickfont=dict(size=FONT), title=dict(font=dict(size=FONT)))
     fig.update_traces(textfont=dict(size=FONT - 1), selector=dict(type="bar"))
+    # a bar's label that does not fit at ``LABEL_FONT`` is hidden, not shrunk: on a phone Evaluate's "0.451" were drawn
+    # 7 px high over their bars, and Plotly had shrunk Invariance's to 9 px (the hover gives a bar's value)
+    fig.update_layout(uniformtext=dict(minsize=LABEL_FONT, mode="hide"))
+    return clear_of_toolbar(fig)
+
+
+def clear_of_toolbar(fig: go.Figure) -> go.Figure:
+    """``fig`` with its top ``TOOLBAR_PX`` left empty for the toolbar, the title (if any) below that strip, and
+    the height grown by what the top margin grew, so that the plot keeps its size. Nothing else is drawn up
+    there: a legend is under the plot or beside it, below the top margin."""
+    lay = fig.layout
+    top = lay.margin.t if lay.margin.t is not None else 100  # (Plotly's default)
+    titled = bool(lay.title.text)
+    need = TOOLBAR_PX + (TITLE_PX if titled else 0)
+    if top < need:
+        fig.update_layout(margin=dict(t=need))
+        if lay.height is not None:
+            fig.update_layout(height=lay.height + need - top)
+    if titled:  # its top edge at the strip's bottom, whatever the margin (Plotly puts an 18 px title's 24 px line
+        # 6 px above the padding it is given)
+        fig.update_layout(title=dict(yref="container", y=1, yanchor="top", pad=dict(t=TOOLBAR_PX + 6)))
     return fig
 
 
@@ -51,6 +90,7 @@ def embedding_map(*args, legend_below: bool = False, **kwargs) -> go.Figure:
     projector, a tablet or a phone) the legend's column was taken from the map's width and
     the height left empty (on a 390 px phone the points spanned 242 px of 358)."""
     fig = readable(figures.embedding_map(*args, **kwargs))
+    fig.update_layout(modebar=dict(remove=list(MAP_TOOLBAR_REMOVED)))  # pan and zoom: a map is looked into
     if legend_below:
         fig.update_layout(legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0,
                                       xanchor="left"))
@@ -189,9 +229,22 @@ LABEL_FONT = FONT - 1  # 14 px, level or upright
 LEVEL_LABEL_PX = 32  # a bar's width that holds "-0.62" written level at LABEL_FONT, with a gap to the next one
 UPRIGHT_LABEL_PX = 18  # ... and written upright: the line's height and a gap (27 bars, two runs and their untrained
 # network over the nine ops, which Invariance opens on, keep their values: a class at a projector cannot hover)
-WHISKER_GAP_PX = 4  # between a whisker's cap and the label beyond it
 CROWDED_BARS = int(PLOT_PX * (1 - BARGAP) // LEVEL_LABEL_PX)  # 15: beyond, values are written upright
 PACKED_BARS = int(PLOT_PX * (1 - BARGAP) // UPRIGHT_LABEL_PX)  # 27: beyond, only cut bars are labelled (hover, axis)
+# Those counts hold for a plot ``PLOT_PX`` wide; the figure never learns how wide it is drawn (a 390 px phone gives it
+# some 250 px, and Invariance's labels ran together there: "0.210.210.20"). So each value is written by the browser,
+# which knows: inside a bar of its own (a "carrier": clear, untouchable, from the end of the bar's whisker to the
+# axis's edge, in the bar's place), where Plotly hides a text that would have to shrink below ``LABEL_FONT`` to fit
+# between the carrier's sides, less its padding of ``TEXT_PAD_PX`` each side (``uniformtext``). A carrier as wide as
+# its bar holds a level label with that padding, so level labels shown are 6 px apart at least. An upright label is a
+# line (``LINE_PX``) thick, and its carrier wider than its bar by the padding: shown where the bar is a line wide, and
+# then never on its neighbour's (the line's box holds some 8 px of space around the digits). 27 fit a 1024 px
+# projector's chart (a bar 19.6 px wide) and a 1280 px one's (26.7 px); on a phone they are left to the hover.
+TEXT_PAD_PX = 3  # Plotly's padding around a text inside a bar, on each side (its TEXTPAD)
+LINE_PX = 19  # a line of LABEL_FONT text as the browser measures it (Source Sans, the app's font; Plotly's own: 16)
+UPRIGHT_CARRIER = (LINE_PX + 2 * TEXT_PAD_PX) / LINE_PX  # an upright label's carrier's width, per bar width
+LABEL_INK = "#31333f"  # the page's text colour (12.6:1 on white): a label inside a clear carrier gets no contrast colour
+VALUE_LABELS = "values"  # the carriers' traces' name (no legend entry, no hover)
 
 
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
@@ -203,13 +256,15 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     stays visible; hovering shows every value. The value axis starts at 0 where no bar or
     whisker goes below it, else a little below the lowest one (``_headroom``), never below
     ``y_range``'s bottom. ``errors`` (one list per series, in its order) draws ± error bars on
-    the bars that are not cut; such a bar's label sits beyond its whisker, clear of the cap (an
-    annotation: a bar's own outside label would sit on the whisker). Past ``CROWDED_BARS`` the
-    labels are upright, past ``PACKED_BARS`` left to the hover but for cut bars', and never
-    under ``LABEL_FONT`` (Plotly hides a bar's label that would have to shrink). Names in
-    ``references`` are drawn in grays, the runs in the palette's colours, each with its own
-    fill pattern (``PATTERNS``). A None value is "n/a": labelled so on its bar's place, or once
-    over a category where every value is None."""
+    the bars that are not cut. Each value is written beyond its bar's end, or its whisker's, by a
+    few pixels (``TEXT_PAD_PX``): not as the bar's own text, which would sit on the whisker, but
+    in a clear bar of the trace ``VALUE_LABELS`` over it, and only where it fits at
+    ``LABEL_FONT``, at the width the chart is drawn (a phone's narrow chart leaves its values to
+    the hover rather than run them together). Past ``CROWDED_BARS`` the labels are upright, past
+    ``PACKED_BARS`` left to the hover but for cut bars'. Names in ``references`` are drawn in
+    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``). A
+    None value is "n/a": labelled so on its bar's place, or once over a category where every
+    value is None."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
@@ -223,57 +278,72 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     crowded = len(series) * len(categories) > CROWDED_BARS
     packed = len(series) * len(categories) > PACKED_BARS
     angle = -90 if crowded else 0
-    label_font = dict(size=LABEL_FONT)
+    label_font = dict(size=LABEL_FONT, color=LABEL_INK)
     # a category no series has a value for (a colour op on grayscale images) has no bar to carry a label, crowded or
     # not: one "n/a" over its place says so
     empty = {j for j in range(len(categories)) if all(vals[j] is None for vals in series.values())}
     for j in sorted(empty):
         fig.add_annotation(x=j, y=0, text="n/a", showarrow=False, yanchor="bottom", font=label_font)
-    shown_errors = []
+    shown_errors, cuts = [], []
     for i, (name, vals) in enumerate(series.items()):
         cut = [v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi)) for v in vals]
         err = list(errors[i]) if errors is not None else [None] * len(vals)
         shown_err = [0 if c or e is None else e for e, c in zip(err, cut)]
         shown_errors.append(shown_err)
-        above = [bool(e) and v is not None and not packed for v, e in zip(vals, shown_err)]  # above its whisker
+        cuts.append(cut)
         for j, v in enumerate(vals):
-            x = j - (1 - BARGAP) / 2 + width * (i + 0.5)
-            if above[j]:  # beyond the whisker's cap by a few pixels, not touching it
-                top = v + shown_err[j] if v >= 0 else v - shown_err[j]
-                fig.add_annotation(x=x, y=top, text=f"{v:.2f}", showarrow=False, textangle=angle,
-                                   yanchor="bottom" if v >= 0 else "top", font=label_font,
-                                   yshift=WHISKER_GAP_PX if v >= 0 else -WHISKER_GAP_PX)
-            elif cut[j]:  # at the axis's edge, on white: inside a patterned bar its value could not be read
+            if cut[j]:  # at the axis's edge, on white: inside a patterned bar its value could not be read
+                x = j - (1 - BARGAP) / 2 + width * (i + 0.5)
                 fig.add_annotation(x=x, y=lo if v < lo else hi, text=f"{v:.2f}", showarrow=False, textangle=angle,
                                    yanchor="bottom" if v < lo else "top", bgcolor="rgba(255,255,255,0.9)",
                                    font=label_font, borderpad=1)
         fig.add_trace(go.Bar(
             error_y=dict(type="data", array=shown_err, visible=True, thickness=1.2) if any(shown_err) else None,
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
+            offsetgroup=str(i),  # its place in the group, which its labels' carriers share
             marker=dict(color=colour[name],
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
-            text=[("n/a" if v is None else f"{v:.2f}") for v in vals],
-            textposition=["none" if c or a or packed or j in empty else "outside"
-                          for j, (c, a) in enumerate(zip(cut, above))],
-            textangle=angle, outsidetextfont=label_font,
+            text=[("n/a" if v is None else f"{v:.2f}") for v in vals], textposition="none",  # (the hover's)
             hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
+    y_axis = _headroom(series, shown_errors, y_range, labels="none" if packed else "upright" if crowded else "level")
+    if y_axis is not None and not packed:
+        for i, vals in enumerate(series.values()):
+            fig.add_trace(_carriers(categories, vals, shown_errors[i], cuts[i], empty, y_axis, i,
+                                    width * (UPRIGHT_CARRIER if crowded else 1), angle))
     fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=_headroom(series, shown_errors, y_range,
-                                                                labels="none" if packed else "upright" if crowded else "level")),
-                      xaxis=dict(automargin=True), legend=BELOW,
-                      # a bar's own label that does not fit its bar at LABEL_FONT is hidden (the hover has it), not
-                      # shrunk to an unreadable 9 px
-                      uniformtext=dict(minsize=LABEL_FONT, mode="hide"))
-    return readable(fig)
+                      yaxis=dict(title=y_title, range=y_axis), xaxis=dict(automargin=True), legend=BELOW)
+    return readable(fig)  # (a label that does not fit its carrier at LABEL_FONT is hidden: ``uniformtext``)
+
+
+def _carriers(categories: Sequence[str], vals: Sequence[float | None], err: Sequence[float], cut: Sequence[bool],
+              empty: set[int], y_axis: Sequence[float], i: int, width: float, angle: int) -> go.Bar:
+    """The clear bars that write the values of ``bars``' ``i``-th series (``vals``, its whiskers ``err``): each
+    from its bar's end (or its whisker's) to the axis's edge ``y_axis``, its value inside at that end, in the
+    bar's place (``offsetgroup``). None where a bar gets no label there (cut, in an empty category, or its
+    whisker beyond the axis); "n/a" from 0 up for a value that is None."""
+    base, length, text = [], [], []
+    for j, v in enumerate(vals):
+        start = 0.0 if v is None else v + err[j] if v >= 0 else v - err[j]
+        edge = y_axis[1] if v is None or v >= 0 else y_axis[0]
+        ok = not cut[j] and j not in empty and (edge - start > 0 if v is None or v >= 0 else edge - start < 0)
+        base.append(start if ok else None)
+        length.append(edge - start if ok else None)
+        text.append(("n/a" if v is None else f"{v:.2f}") if ok else "")
+    return go.Bar(x=list(categories), base=base, y=length, text=text, name=VALUE_LABELS, offsetgroup=str(i),
+                  width=width, showlegend=False, hoverinfo="skip", marker=dict(color="rgba(0,0,0,0)", line=dict(width=0)),
+                  textposition="inside", insidetextanchor="start", textangle=angle,
+                  insidetextfont=dict(size=LABEL_FONT, color=LABEL_INK),  # (Plotly's contrast colour for it: white)
+                  constraintext="inside")
 
 
 # room beyond the lowest or highest bar's end for its label, as a share of the axis's span: an upright "-0.62" at
-# LABEL_FONT is about 35 px of the plot's 250 or so, a level one 17 px
-LABEL_ROOM = {"level": 0.12, "upright": 0.2, "none": 0.03}
+# LABEL_FONT with its carrier's padding is about 38 px of the plot's 250 or so, a level one 25 px of a phone's 200 (its
+# legend takes rows); a label that does not fit inside the plot is hidden
+LABEL_ROOM = {"level": 0.15, "upright": 0.2, "none": 0.03}
 
 
 def _headroom(series: dict[str, Sequence[float | None]], errors, limits: tuple[float, float] | None = None,
@@ -284,8 +354,10 @@ def _headroom(series: dict[str, Sequence[float | None]], errors, limits: tuple[f
     0.94 at the chart's top edge). It starts at 0 where nothing goes below 0, else below the
     lowest end by that room, rounded down to a tenth of the span's order of magnitude (from -0.2,
     not -0.1837, on an axis of about 1). With ``limits`` (where bars are cut) the range ends at
-    its top and starts no lower than its bottom: the invariance chart's fixed -1 left half the
-    chart empty where every score was above 0. None (Plotly's range) when there is no value and no ``limits``."""
+    its top, or higher where the highest bar that is not cut needs the room for its label (a
+    label is written inside the plot: 1.00 under a top of 1.1 was hidden), and starts no lower
+    than its bottom: the invariance chart's fixed -1 left half the chart empty where every score
+    was above 0. None (Plotly's range) when there is no value and no ``limits``."""
     ends = [v + sign * abs(e or 0)  # both whiskers' ends: one of a bar just above 0 can reach below it
             for i, vals in enumerate(series.values())
             for v, e in zip(vals, list(errors[i]) if errors is not None else [None] * len(vals)) if v is not None
@@ -296,15 +368,18 @@ def _headroom(series: dict[str, Sequence[float | None]], errors, limits: tuple[f
     if not ends:
         return list(limits) if limits else None
     lo, hi = min(0.0, *ends), max(0.0, *ends)
+    highest = max([0.0] + [v for v in ends if ceiling is None or v < ceiling])  # (a cut bar's label is at the edge)
     if ceiling is not None:
-        hi = max(hi, ceiling)  # the axis's top stays where the cut is, so bars compare across charts
+        hi = max(hi, ceiling)  # the axis's top stays where the cut is, so bars compare across charts ...
     span = (hi - lo) or 1.0
     pad = LABEL_ROOM[labels] * span
     tick = 10.0 ** math.floor(math.log10(span)) / 10
     bottom = math.floor(round((lo - pad) / tick, 9)) * tick if lo < 0 else 0.0
     if floor is not None:
         bottom = max(bottom, floor)
-    top = hi if ceiling is not None else hi + (pad if hi > 0 else 0.0)
+    # ... unless the label over the highest bar needs more room: a label has to fit inside the plot, or it is hidden
+    top = max(hi, round(highest + pad, 9) if highest > 0 else hi) if ceiling is not None \
+        else hi + (pad if hi > 0 else 0.0)
     return [round(bottom, 9), top]
 
 

@@ -387,10 +387,12 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
                  placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 
 
-def chart(fig, where=st, **kwargs):
+def chart(fig, where=st, config: dict | None = None, **kwargs):
     """``st.plotly_chart`` (in ``where``) with the chart described for screen readers
-    (``charts.describe``): without ``alt`` a chart had no accessible name at all."""
-    return where.plotly_chart(fig, alt=charts.describe(fig), **kwargs)
+    (``charts.describe``: without ``alt`` a chart had no accessible name at all) and Plotly's
+    settings of every chart (``charts.CONFIG``: the wheel scrolls the page), which ``config``
+    adds to. Every chart on the pages is shown through here."""
+    return where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
 
 
 GRID_MIN_PX = 72  # an image grid's narrowest cell: 4 to a row on a phone (368 px), 8 on a 1024 px projector

@@ -98,10 +98,8 @@ map_col, side = st.columns([3, 2], gap="medium")
 fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neighbours], selected=selected,
                            landing=uploaded["neighbours"] if uploaded else (), legend_below=True,
                            name_groups=name_groups)
-# the wheel scrolls the page: over a map half the page wide it zoomed the map instead, and a teacher scrolling down to
-# the neighbours was stuck there (the toolbar still zooms)
-event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points",
-                      config={"scrollZoom": False, "displaylogo": False})
+# (the wheel scrolls the page, as over every chart: ``charts.CONFIG``; the toolbar zooms)
+event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points")
 
 
 def _clicked_row(ev) -> int | None:

@@ -398,7 +398,7 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     at = open_page("evaluate")
     assert not at.warning
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    bars = {t["name"]: t["x"] for t in spec["data"]}
+    bars = {t["name"]: t["x"] for t in series(spec["data"])}
     assert set(bars) == {"kNN (k=20)", "linear probe"}
     assert bars["kNN (k=20)"][-1] == "random encoder (seed 0)" and bars["kNN (k=20)"][0].startswith("simclr")
     table = at.dataframe[0].value
@@ -468,6 +468,14 @@ def test_pretrain_refuses_a_method_its_dataset_cannot_feed():
     # said before the click, and the click is not offered
     assert "Can't launch: colorization needs a colour" in at.warning[0].value and at.button(key="pt_launch").disabled
     assert RunStore().list() == []
+
+
+def series(traces) -> list:
+    """A chart's traces (figure's, or a spec's dicts) but the clear bars that write its bars' values
+    (``charts.VALUE_LABELS``): the runs' bars, lines and references."""
+    from app.charts import VALUE_LABELS
+
+    return [t for t in traces if (t.get("name") if isinstance(t, dict) else t.name) != VALUE_LABELS]
 
 
 def charts_by_title(at) -> dict[str, dict]:
@@ -588,7 +596,7 @@ def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
     [warning] = [w for w in at.warning if "unreliable" in w.value]
     assert warning.value.startswith(f"**simclr ({collapsed[-4:]}) · aug: ") and "its scores are unreliable: the " \
         "features barely tell unrelated images apart (their mean cosine similarity is 0.997" in warning.value
-    bars = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    bars = {t["name"]: t for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])}
     # (the untrained encoder's gray bars are marked too: digits' barely tell images apart either)
     [marked] = [n for n in bars if n.endswith(" · unreliable scale") and not n.startswith("random encoder")]
     assert marked.startswith("simclr") and bars[marked]["customdata"][2] == -93.45  # colour jitter, its value kept
@@ -609,7 +617,7 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     RunProbes(run_dir).standard()  # as the worker does: the untrained encoder's invariance, shared
     at = open_page("invariance")
     assert not at.exception and not at.warning  # the run's own scores are fine
-    bars = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    bars = [t["name"] for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])]
     assert "random encoder (seed 0) · untrained · unreliable scale" in bars
     [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
     assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale** means that an untrained "
@@ -633,7 +641,7 @@ def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
     assert at.selectbox(key="inv_dataset").value == "shapes"
     factors = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][1]
     # the run beside its untrained network, as the invariance chart above draws it, each with its spread over draws
-    bars, untrained = [t for t in factors["data"] if t["type"] == "bar"]
+    bars, untrained = [t for t in series(factors["data"]) if t["type"] == "bar"]
     assert bars["name"].startswith("simclr (") and untrained["name"] == "random encoder (seed 0) · untrained"
     [chance] = [t for t in factors["data"] if t["name"] == "chance"]
     assert set(bars["x"]) == {"shape", "color", "size_bin", "rotation_bin", "position_bin"}

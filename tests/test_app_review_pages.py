@@ -6,7 +6,7 @@ import pytest
 
 from ssrl_core.runs.store import RunStore
 
-from .test_app import captions, charts_by_title, images, open_page
+from .test_app import captions, charts_by_title, images, open_page, series
 
 
 def _label_efficiency_text(at) -> str:
@@ -61,10 +61,10 @@ def test_bars_cut_at_the_axis_keep_their_value_as_a_label():
     """Invariance scores below -1 are cut at the axis; their value is written at the axis's edge
     inside the plot (outside the bar it would be drawn below the plot, where nothing is
     visible), on white: over a patterned bar a teacher's class could not read "-1.63"."""
-    [bar] = _cut_bars().data
+    bar, labels = _cut_bars().data
     assert list(bar.y) == [-1.0, 0.5, None]  # drawn to the axis edge ...
-    assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14
-    assert list(bar.textposition) == ["none", "outside", "none"]  # no bar for grayscale: ...
+    assert list(bar.text) == ["-1.14", "0.50", "n/a"] and list(bar.customdata)[0] == -1.14  # (the hover's)
+    assert list(labels.text) == ["", "0.50", ""]  # no bar for grayscale: ...
     n_a, cut = sorted(_cut_bars().layout.annotations, key=lambda a: a.text)[::-1]
     assert (n_a.text, n_a.x, n_a.y) == ("n/a", 2, 0)  # ... one label says why
     assert (cut.text, cut.y, cut.yanchor) == ("-1.14", -1.0, "bottom") and cut.bgcolor.startswith("rgba(255,255,255")
@@ -104,7 +104,7 @@ def _in_chromium(fig, tmp_path, ready: str, script: str, width: int = 700):
         try:
             pg = browser.new_page(viewport={"width": width + 100, "height": 500})
             pg.goto(html.as_uri())
-            pg.wait_for_selector(ready)
+            pg.wait_for_selector(ready, state="attached")  # (a label hidden where it does not fit is there too)
             return pg.evaluate(script)
         finally:
             browser.close()
@@ -122,30 +122,46 @@ def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
     assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
 
 
+def _labels(fig) -> list[tuple[str, float | None, float | None]]:
+    """Each label ``bars`` writes, series after series: (text, where it starts, how far its clear
+    carrier reaches), "" and None where a bar gets none."""
+    from app.charts import VALUE_LABELS
+
+    return [(t, b, n) for c in fig.data if c.name == VALUE_LABELS for t, b, n in zip(c.text, c.base, c.y)]
+
+
 def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
     """Invariance bars carry ± one standard error; a label drawn just outside its bar sat on
-    the whisker. Each bar with a whisker is labelled beyond the whisker's end, over its bar."""
+    the whisker. Each bar with a whisker is labelled beyond the whisker's end, over its bar: its
+    clear carrier starts there and reaches the axis's edge, with the bar's place in the group."""
     from app import charts
 
     fig = charts.bars(["crop", "flip", "blur"], {"a": [0.8, -0.3, 1.4], "b": [0.6, 0.1, None], "untrained": [0.5, 0.4, 0.9]},
                       "invariance", y_range=(-1.0, 1.15), errors=[[0.05, 0.1, 0.02], [0.08, 0.02, None], [0.01] * 3],
                       references=["untrained"])
-    [a, b, _] = fig.data
-    assert list(a.textposition) == ["none", "none", "none"] and list(b.textposition) == ["none", "none", "outside"]
-    assert list(a.text) == ["0.80", "-0.30", "1.40"]  # (still the hover's text)
-    assert [x.text for x in fig.layout.annotations] == ["0.80", "-0.30", "1.40", "0.60", "0.10", "0.50", "0.40", "0.90"]
+    a, b, _, *carriers = fig.data
+    assert a.textposition == "none" and list(a.text) == ["0.80", "-0.30", "1.40"]  # (the hover's text)
+    assert [c.offsetgroup for c in carriers] == [a.offsetgroup, b.offsetgroup, "2"] and a.offsetgroup != b.offsetgroup
+    lo, hi = fig.layout.yaxis.range
+    assert [(t, round(s, 6) if s is not None else s) for t, s, _ in _labels(fig)] == [
+        ("0.80", 0.85), ("-0.30", -0.4), ("", None),  # 1.40 is cut: at the axis's edge (an annotation)
+        ("0.60", 0.68), ("0.10", 0.12), ("n/a", 0.0),  # no value: "n/a" in its place
+        ("0.50", 0.51), ("0.40", 0.41), ("0.90", 0.91)]
+    assert all(round(s + n, 9) == (hi if s >= 0 else lo) for t, s, n in _labels(fig) if t)
+    assert [x.text for x in fig.layout.annotations] == ["1.40"]
 
-    boxes = _in_chromium(fig, tmp_path, ".annotation-text", """() => {
+    boxes = _in_chromium(fig, tmp_path, ".bartext", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {x: (r.left + r.right) / 2, top: r.top,
                                                                             bottom: r.bottom, h: r.height}; };
-            return {labels: [...document.querySelectorAll('.annotation-text')].map(t => ({text: t.textContent, ...box(t)})),
+            return {labels: [...document.querySelectorAll('.bartext')].filter(t => getComputedStyle(t).display !== 'none')
+                                .map(t => ({text: t.textContent, ...box(t)})),
                     whiskers: [...document.querySelectorAll('.errorbar path')].map(box).filter(w => w.h > 0)};
         }""")
-    assert len(boxes["whiskers"]) == 7
+    assert len(boxes["whiskers"]) == 7 and len(boxes["labels"]) == 8  # the cut bar's is an annotation
     for w in boxes["whiskers"]:
         [label] = [t for t in boxes["labels"] if abs(t["x"] - w["x"]) < 3]  # one label over each whisker
         value = float(label["text"])
-        assert (label["bottom"] <= w["top"] + 0.5) if value >= 0 else (label["top"] >= w["bottom"] - 0.5), (label, w)
+        assert (label["bottom"] <= w["top"] - 2) if value >= 0 else (label["top"] >= w["bottom"] + 2), (label, w)
 
 
 def test_many_bars_write_their_values_upright_and_more_leave_them_to_the_hover_but_a_cut_bars():
@@ -160,13 +176,18 @@ def test_many_bars_write_their_values_upright_and_more_leave_them_to_the_hover_b
     fig = charts.bars(ops, series, "invariance", y_range=(-1.0, 1.15), errors=[[0.01] * 9] * 6,
                       references=[n for n in series if n.startswith("ref")])
     assert [(a.text, a.textangle) for a in fig.layout.annotations] == [("-1.40", -90)] * 6  # the cut bars only
+    assert len(fig.data) == 6 and not _labels(fig)  # no label carriers
     for t in fig.data:
-        assert list(t.textposition) == ["none"] * 9 and t.textangle == -90 and t.text[0] == "1.00"
+        assert t.textposition == "none" and t.text[0] == "1.00"  # (the hover's)
     three = charts.bars(ops, dict(list(series.items())[:3]), "invariance", y_range=(-1.0, 1.15))
-    assert all(list(t.textposition) == ["outside"] * 8 + ["none"] and t.textangle == -90 for t in three.data)
-    assert [a.text for a in three.layout.annotations] == ["-1.40"] * 3
+    assert [t for t, _, _ in _labels(three)] == (["1.00", "0.98", "0.97", "0.90", "0.99", "0.50", "0.70", "0.80", ""]) * 3
+    assert {t.textangle for t in three.data[3:]} == {-90} and [a.text for a in three.layout.annotations] == ["-1.40"] * 3
+    # an upright label is a line thick: its carrier is wider than its bar by Plotly's padding, so that it shows where
+    # its bar is a line wide, and labels shown never lie on each other
+    assert three.data[3].width == pytest.approx(0.8 / 3 * (charts.LINE_PX + 6) / charts.LINE_PX)
     few = charts.bars(ops[:3], {n: v[:3] for n, v in list(series.items())[:2]}, "invariance", y_range=(-1.0, 1.15))
-    assert list(few.data[0].textposition) == ["outside"] * 3 and few.data[0].textangle == 0  # few bars: level
+    assert few.data[2].textangle == 0 and few.data[2].width == pytest.approx(0.4)  # few bars: level, in their bar's width
+    assert [t for t, _, _ in _labels(few)] == ["1.00", "0.98", "0.97"] * 2
 
 
 def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run):
@@ -185,6 +206,8 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     maps = [t for t in charts_by_title(at) if t and t.endswith(("· umap", "· pca"))]
     assert set(maps) == {f"simclr ({a[-4:]}) · digits · umap", f"simclr ({shapes[-4:]}) · shapes · umap"}
     assert "no map" not in captions(at)
+    # the wheel scrolls the page over every chart, the maps' too (their toolbar zooms): one setting, charts.CONFIG
+    assert {json.loads(c.proto.config).get("scrollZoom") for c in at.get("plotly_chart")} == {False}
     # the neighbours section says why it is empty
     assert "Shown only for runs on one dataset" in at.info[0].value and "digits and shapes" in at.info[0].value
     assert len(images(at)) == 0
@@ -195,7 +218,7 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     at = open_page("invariance")
     name = f"simclr ({rid[-4:]}) · aug: crop,flip,color_jitter"
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [t["name"] for t in ops["data"]] == [name, "random encoder (seed 0) · untrained"]  # and its gray bars
+    assert [t["name"] for t in series(ops["data"])] == [name, "random encoder (seed 0) · untrained"]  # and its gray bars
     from app.text import md
 
     [rotation] = [m.value for m in at.markdown if m.value.startswith("- **")]
@@ -345,51 +368,90 @@ def test_bar_labels_are_never_small_and_keep_clear_of_their_whiskers():
     from app import charts
 
     many = _invariance_bars(4, 9)  # 36 bars: more than an upright label fits at a projector's width
-    assert not many.layout.annotations
+    assert not many.layout.annotations and not _labels(many)
     for t in many.data:
-        assert set(t.textposition) == {"none"} and len(t.text) == 9  # the hover still gives each value
+        assert t.textposition == "none" and len(t.text) == 9  # the hover still gives each value
     assert many.layout.uniformtext.minsize >= 14 and many.layout.uniformtext.mode == "hide"
 
-    upright = _invariance_bars(3, 9)  # 27 bars, what the page opens on: upright, above the whiskers, clear of them
-    labels = upright.layout.annotations
-    assert len(labels) == 27 and {a.textangle for a in labels} == {-90}
-    assert min(a.font.size for a in labels) >= 14 and min(abs(a.yshift) for a in labels) >= 3  # up, or down under 0
+    upright = _invariance_bars(3, 9)  # 27 bars, what the page opens on: upright, beyond the whiskers
+    carriers = upright.data[3:]
+    assert len(_labels(upright)) == 27 and {c.textangle for c in carriers} == {-90}
+    assert {c.textposition for c in carriers} == {"inside"} and {c.insidetextanchor for c in carriers} == {"start"}
+    assert min(c.insidetextfont.size for c in carriers) >= 14 and {c.hoverinfo for c in carriers} == {"skip"}
+    ends = [v + e if v >= 0 else v - e for vals in SCORES.values() for v, e in zip(vals, SE)][:27]
+    assert [round(s, 9) for _, s, _ in _labels(upright)] == [round(e, 9) for e in ends]  # each at its whisker's end
     level = _invariance_bars(3, 3)  # 9 bars: level, at the same size
-    assert {a.textangle for a in level.layout.annotations} == {0}
-    assert min(a.font.size for a in level.layout.annotations) >= 14
-    few = _invariance_bars(2, 3, errors=False)  # a bar's own label (no whisker): hidden, not shrunk, where it cannot fit
-    assert few.layout.uniformtext.minsize >= 14 and few.data[0].outsidetextfont.size >= 14
+    assert {c.textangle for c in level.data[3:]} == {0} and min(c.insidetextfont.size for c in level.data[3:]) >= 14
+    # a label that cannot fit between its carrier's sides at 14 px is hidden, not shrunk (Plotly shrank them to 9 px)
+    assert level.layout.uniformtext.minsize >= 14 and level.layout.uniformtext.mode == "hide"
     assert charts.LABEL_FONT >= 14
 
 
-def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_browser(tmp_path):
+LABEL_BOXES = """(k) => {  // in the k-th chart of the page, or the whole page
+    const root = k === undefined || k === null ? document : document.querySelectorAll('.js-plotly-plot')[k];
+    const box = e => { const r = e.getBoundingClientRect();
+                       return {x: (r.left + r.right) / 2, left: r.left, right: r.right, top: r.top, bottom: r.bottom,
+                               w: r.width, h: r.height}; };
+    // the size a label is drawn at: its font's, times the scale Plotly gave it (it shrank labels to 9 px)
+    const size = t => { const b = t.getBBox(), r = t.getBoundingClientRect();
+                        return parseFloat(getComputedStyle(t).fontSize) * Math.max(r.width, r.height) / Math.max(b.width, b.height); };
+    return {labels: [...root.querySelectorAll('.bartext, .annotation-text')]
+                .filter(t => getComputedStyle(t).display !== 'none' && t.getBoundingClientRect().width > 0)
+                .map(t => ({text: t.textContent, size: size(t), ...box(t)})),
+            whiskers: [...root.querySelectorAll('.errorbar path')].map(box).filter(w => w.h > 0)};
+}"""
+
+
+def readable_labels(boxes, n_whiskers: int | None = None) -> list[dict]:
+    """The labels drawn (``LABEL_BOXES``), after checking that each is 14 px or more, 2 px or
+    more beyond its whisker's cap (above it, or below it for a bar under 0), and that no two
+    overlap."""
+    labels = boxes["labels"]
+    assert n_whiskers is None or len(boxes["whiskers"]) == n_whiskers
+    assert all(t["size"] >= 14 - 1e-3 for t in labels), labels
+    for w in boxes["whiskers"]:
+        for label in [t for t in labels if abs(t["x"] - w["x"]) < 3]:  # at most one, when shown
+            if float(label["text"]) >= 0:
+                assert label["bottom"] <= w["top"] - 2, (label, w)
+            else:
+                assert label["top"] >= w["bottom"] + 2, (label, w)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            apart = a["right"] <= b["left"] or b["right"] <= a["left"] or a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+            assert apart, (a, b)
+    return labels
+
+
+@pytest.mark.parametrize("width, shown", [(300, 0), (700, 27), (900, 27)])
+def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_browser(tmp_path, width, shown):
     """Two runs and their untrained network over the nine ops (27 bars, the most that are
-    labelled) in a 700 px chart, a 1024 px projector's column: each label 14 px or more, 2 px or
-    more above its whisker's cap (or below it, for a bar under 0), and no two labels overlapping."""
+    labelled) in a 900 px chart (a 1280 px projector's), a 700 px one (a 1024 px projector's
+    column) and a 300 px one (a 390 px phone's): each label 14 px or more, 2 px or more above its
+    whisker's cap (or below it, for a bar under 0), and no two labels overlapping. On the phone
+    the 27 bars are 9 px wide and their labels ran together ("0.210.210.20"): they are left to
+    the hover; on the projectors each bar keeps its value."""
     from app import charts
 
     series = dict(list(SCORES.items())[:3])
     fig = charts.bars(OPS9, series, "invariance", y_range=(-1.0, 1.15), errors=[SE] * 3,
                       references=["random encoder (seed 0) · untrained"])
-    boxes = _in_chromium(fig, tmp_path, ".annotation-text", """() => {
-            const box = e => { const r = e.getBoundingClientRect();
-                               return {x: (r.left + r.right) / 2, left: r.left, right: r.right, top: r.top,
-                                       bottom: r.bottom, h: r.height}; };
-            return {labels: [...document.querySelectorAll('.annotation-text')].map(t => ({
-                        text: t.textContent, size: parseFloat(getComputedStyle(t).fontSize), ...box(t)})),
-                    whiskers: [...document.querySelectorAll('.errorbar path')].map(box).filter(w => w.h > 0)};
-        }""")
-    labels = boxes["labels"]
-    assert len(labels) == 27 and min(t["size"] for t in labels) >= 14
-    for w in boxes["whiskers"]:
-        [label] = [t for t in labels if abs(t["x"] - w["x"]) < 3]
-        if float(label["text"]) >= 0:
-            assert label["bottom"] <= w["top"] - 2, (label, w)
-        else:
-            assert label["top"] >= w["bottom"] + 2, (label, w)
-    ordered = sorted(labels, key=lambda t: t["left"])
-    for a, b in zip(ordered, ordered[1:]):
-        assert a["right"] <= b["left"], (a, b)
+    labels = readable_labels(_in_chromium(fig, tmp_path, ".bartext", LABEL_BOXES, width=width), 27)
+    assert len(labels) == shown
+
+
+@pytest.mark.parametrize("width", [300, 900])
+def test_the_factor_probes_values_never_run_together_on_a_phone_in_a_browser(tmp_path, width):
+    """Invariance's factor probes (two runs and their untrained network over five factors: 15
+    bars, written level) on a 390 px phone read "0.210.210.20": each label was wider than its
+    bar. A label is shown only where it fits its bar's width at 14 px: none on the phone, all 15 in
+    a projector's chart."""
+    from app import charts
+
+    series = {n: v[:5] for n, v in list(SCORES.items())[:3]}
+    fig = charts.bars(OPS9[:5], series, "linear-probe accuracy", y_range=(0, 1.1), errors=[SE[:5]] * 3,
+                      chance=[0.2] * 5, references=["random encoder (seed 0) · untrained"])
+    labels = readable_labels(_in_chromium(fig, tmp_path, ".bartext", LABEL_BOXES, width=width), 15)
+    assert len(labels) == (15 if width > 600 else 0)
 
 
 def test_the_invariance_axis_starts_at_0_or_a_little_below_the_lowest_bar():
@@ -554,3 +616,89 @@ def test_compare_chooses_its_dataset_in_a_box_as_evaluate_does(finished_run):
     assert len(at.multiselect(key="cmp_runs").options) == 4
     # a link to runs of two sets opens on all of them
     assert open_page("compare", runs=f"{digits[0]},{shapes[0]}").selectbox(key="cmp_dataset").value == "all datasets"
+
+
+# -- a browser review at 390x844 (a phone) and 1280x720 (a projector): the toolbar and the labels ------------------
+
+
+def _every_chart():
+    """One figure of each builder the pages use, titled or not, as the pages call them."""
+    import numpy as np
+
+    from app import charts
+
+    line = ([0, 1, 2], [0.3, 0.33, 0.33], None)
+    coords = np.random.default_rng(0).normal(size=(50, 2))
+    return [charts.loss_curve([1, 2, 3], [2.0, 1.5, 1.2]),
+            charts.curves({"byol (21e6)": line, "simclr (12dd)": line}, "epoch", title="kNN over epochs", height=320),
+            charts.curves({"byol (21e6)": line}, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)"),
+            charts.label_efficiency({"byol linear": ([1, 5], [0.2, 0.3], [0.01, 0.01])}, {}),
+            charts.accuracy_bars(["byol (21e6)", "random encoder (seed 0)"], {"kNN (k=20)": [0.451, 0.447],
+                                 "linear probe": [0.677, 0.466]}, references=["random encoder (seed 0)"]),
+            _invariance_bars(3, 9), charts.bars(OPS9[:3], {"a": [0.2, 0.5, 0.9]}, "accuracy", title="a lesson's"),
+            charts.embedding_map(coords, np.arange(50) % 3, ["a", "b", "c"], title="simclr (12dd) · umap", height=320),
+            charts.embedding_map(coords, np.arange(50) % 3, ["a", "b", "c"], legend_below=True)]
+
+
+def test_every_chart_leaves_its_top_strip_to_the_toolbar_and_its_title_below_it():
+    """On a phone (no hover) Plotly's toolbar is always shown, 224 px wide over the charts' top
+    right: it covered Compare's "kNN over epochs" and its maps' titles, and the top of Evaluate's
+    curves. Every chart leaves its top ``TOOLBAR_PX`` to it, its title below that strip; the plot
+    keeps its height (the figure grows by what its top margin grew)."""
+    from app import charts
+
+    for fig in _every_chart():
+        lay = fig.layout
+        if lay.title.text:
+            assert lay.margin.t >= charts.TOOLBAR_PX + charts.TITLE_PX, lay.title.text
+            assert (lay.title.yref, lay.title.y, lay.title.yanchor) == ("container", 1, "top")
+            assert lay.title.pad.t >= charts.TOOLBAR_PX
+        else:
+            assert lay.margin.t >= charts.TOOLBAR_PX
+        assert lay.legend.y is None or lay.legend.yref == "container" or lay.legend.y < 1  # none up in the strip
+    titled = charts.curves({"a": ([0, 1], [0.3, 0.4], None)}, "epoch", title="kNN over epochs", height=320)
+    assert titled.layout.height == 320 + charts.TOOLBAR_PX + charts.TITLE_PX - 40  # the margin was 40
+    assert charts.clear_of_toolbar(titled).layout.height == titled.layout.height  # (once is enough)
+
+
+def test_the_toolbar_keeps_only_what_helps_and_a_map_keeps_its_zoom():
+    """A curve or a bar chart keeps download, box zoom and reset; a map keeps pan and the zoom
+    buttons too (a phone's only zoom); autoscale, reset's twin on these charts, goes."""
+    from app import charts
+
+    *plots, titled_map, explores_map = _every_chart()
+    for fig in plots:
+        assert {"pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d"} <= set(fig.layout.modebar.remove)
+        assert not {"zoom2d", "resetScale2d", "toImage"} & set(fig.layout.modebar.remove)
+    for fig in (titled_map, explores_map):
+        assert fig.layout.dragmode == "pan" and "autoScale2d" in fig.layout.modebar.remove
+        assert not {"pan2d", "zoom2d", "zoomIn2d", "zoomOut2d", "resetScale2d"} & set(fig.layout.modebar.remove)
+    assert charts.CONFIG["scrollZoom"] is False  # every chart's, through widgets.chart
+
+
+def test_a_value_label_is_carried_from_its_whiskers_end_to_the_axis_edge():
+    """``_carriers``: one clear bar per value, from the end of its bar's whisker (or of the bar)
+    to the axis's edge on that side, the value written at its start; none for a cut bar, a
+    category with no value, or a whisker past the axis; "n/a" from 0 for a missing value."""
+    from app import charts
+
+    c = charts._carriers(["a", "b", "c", "d", "e", "f"], [0.5, -0.3, None, 1.4, 0.2, 1.1], [0.05, 0.1, 0, 0, 0, 0.2],
+                         [False, False, False, True, False, False], {4}, [-0.6, 1.2], 1, 0.3, -90)
+    assert list(c.text) == ["0.50", "-0.30", "n/a", "", "", ""]
+    assert [None if b is None else round(b, 9) for b in c.base] == [0.55, -0.4, 0.0, None, None, None]
+    assert [None if n is None else round(n, 9) for n in c.y] == [0.65, -0.2, 1.2, None, None, None]
+    assert (c.offsetgroup, c.width, c.textangle, c.textposition, c.insidetextanchor) == ("1", 0.3, -90, "inside", "start")
+    assert c.name == charts.VALUE_LABELS and c.showlegend is False and c.hoverinfo == "skip"
+    assert c.insidetextfont.color == charts.LABEL_INK and c.insidetextfont.size >= 14  # (Plotly's own: white on white)
+
+
+def test_the_tallest_bars_label_gets_room_under_a_fixed_top_but_a_cut_bar_still_reaches_it():
+    """A label is written inside the plot or not at all: a factor probe at 1.00 ± 0.02 under the
+    accuracy axis's fixed top of 1.1 had 20 px for a 25 px label. The axis rises for it; a bar
+    cut at the top still reaches the edge, its value written there."""
+    from app import charts
+
+    [_, top] = charts.bars(["color", "shape"], {"a": [1.0, 0.2], "u": [0.83, 0.2]}, "accuracy", y_range=(0, 1.1),
+                           errors=[[0.02, 0.01], [0.03, 0.01]]).layout.yaxis.range
+    assert top == pytest.approx(1.02 + charts.LABEL_ROOM["level"] * 1.1)
+    assert list(charts.bars(["crop"], {"a": [1.4], "u": [0.5]}, "score", y_range=(0, 1)).layout.yaxis.range) == [0, 1]

@@ -8,7 +8,7 @@ import numpy as np
 
 from ssrl_core.figures import NAMED_COLOURS, PALETTE, colour_of, embedding_map, map_png
 
-from .test_app import open_page
+from .test_app import open_page, series
 from .test_scale import drawn_colours
 
 
@@ -242,7 +242,7 @@ def test_a_chart_of_one_run_still_names_it():
 def test_invariance_bars_carry_their_standard_error(finished_run):
     finished_run("shapes-simclr")
     at = open_page("invariance")
-    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]  # the run's bars and the untrained encoder's
+    traces = series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])  # the run's bars, the untrained one's
     assert len(traces) == 2
     for bars in traces:
         errors = bars["error_y"]["array"]

@@ -384,6 +384,55 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+# each chart's toolbar (Plotly's modebar: there even when hidden until hovered) against its title, its legend and its plot
+_TOOLBAR = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+    const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+                       return r.width > 0 && r.height > 0 ? {left: r.left, right: r.right, top: r.top, bottom: r.bottom} : null; };
+    return {toolbar: box(gd.querySelector('.modebar')), title: box(gd.querySelector('.gtitle')),
+            legend: box(gd.querySelector('.legend')), plot: box(gd.querySelector('.nsewdrag')),
+            name: (gd.querySelector('.gtitle') || {}).textContent || ''};
+})"""
+
+
+def _apart(a, b) -> bool:
+    return a is None or b is None or a["right"] <= b["left"] or b["right"] <= a["left"] or \
+        a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
+
+
+def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector(app_url_no_worker, page,
+                                                                                  finished_run):
+    """A browser review at 390x844: Plotly's toolbar, always shown on a touch screen, covered
+    Compare's map titles and "kNN over epochs", and Invariance's factor probes read
+    "0.210.210.20" (each level label wider than its bar). On a phone and on a 1280x720
+    projector, no chart's toolbar lies on its title, its legend or its plot; no two bar labels
+    overlap, none is under 14 px nor on a whisker; and the projector keeps every value Invariance
+    opens on: two runs and their untrained network, 27 upright labels and 15 level ones."""
+    from .test_app_review_pages import LABEL_BOXES, readable_labels
+
+    a, b = finished_run("shapes-simclr"), finished_run("shapes-simclr")
+    for size in ({"width": 390, "height": 844}, {"width": 1280, "height": 720}):
+        page.set_viewport_size(size)
+        page.goto(f"{app_url_no_worker}/compare")
+        for rid in (a, b):
+            page.get_by_text(f"simclr ({rid[-4:]}) · umap").first.wait_for()  # a map's title
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .modebar').length >= 3")
+        time.sleep(1)  # plotly finishes its layouts
+        charts = page.evaluate(_TOOLBAR)
+        assert sum(bool(c["name"]) for c in charts) >= 3, charts  # the maps' titles and a curve's
+        for c in charts:
+            assert c["toolbar"] and all(_apart(c["toolbar"], c[k]) for k in ("title", "legend", "plot")), (size, c)
+
+        page.goto(f"{app_url_no_worker}/invariance")
+        page.get_by_role("heading", name="What the features keep: one probe per ground-truth factor").wait_for()
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .bartext').length >= 27 + 15")
+        time.sleep(1)
+        assert all(_apart(c["toolbar"], c["plot"]) for c in page.evaluate(_TOOLBAR))
+        ops = readable_labels(page.evaluate(LABEL_BOXES, 0), 27)
+        factors = readable_labels(page.evaluate(LABEL_BOXES, 1))
+        if size["width"] == 1280:
+            assert len(ops) == 27 and len(factors) == 15, (ops, factors)
+
+
 @pytest.fixture
 def app_url_no_worker(ssrl_home):
     """The app served with no worker of its own (SSRL_NO_AUTOSTART=1): the test finishes runs itself."""
