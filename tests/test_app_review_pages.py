@@ -221,8 +221,11 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     assert [t["name"] for t in series(ops["data"])] == [name, "random encoder (seed 0) · untrained"]  # and its gray bars
     from app.text import md
 
+    # on digits (shapes gives no rotation score): a preset named as one, "simclr" read as the method
+    digits = finished_run("simclr")
+    at = open_page("invariance", dataset="digits")
     [rotation] = [m.value for m in at.markdown if m.value.startswith("- **")]
-    assert rotation.splitlines()[0].endswith(f"** {md(name)}")
+    assert rotation.splitlines()[0].endswith(f"** {md(f'simclr ({digits[-4:]}) · aug: digits preset')}")
 
 
 def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
