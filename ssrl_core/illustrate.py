@@ -91,15 +91,16 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     assign, _ = kmeans(np.ascontiguousarray(x), k, iters=20, seed=seed)
     rng = np.random.default_rng(seed)
+    labels = ds.labels.numpy()
     out = []
     for c in range(k):
         members = rows[assign == c]
         if len(members) == 0:
             continue
-        top, share, base = _majority(ds.labels.numpy(), members)
+        top, share, base = _majority(labels, members)
         out.append({"cluster": c, "size": int(len(members)),
                     "rows": [int(r) for r in rng.permutation(members)[:per_cluster]],
-                    "majority": ds.label_name(int(members[ds.labels.numpy()[members] == top][0])) if top >= 0 else None,
+                    "majority": ds.label_name(int(members[labels[members] == top][0])) if top >= 0 else None,
                     "majority_share": share if top >= 0 else None, "majority_base": base if top >= 0 else None,
                     "factor": _factor_majority(ds, members, lift(share, base) if top >= 0 else 0.0)})
     return sorted(out, key=lambda d: -d["size"])
