@@ -335,7 +335,7 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
         frame = page.evaluate(_FRAME)
         # the neighbours on the first screen, beside the map: the query drawn at the column's width above them put
         # the first 726 px down a 1280x720 page, under the screen, where a student who clicked a point saw none
-        page.wait_for_function(_LOADED)
+        page.wait_for_function(_LOADED, arg=9)
         query, first = page.evaluate(_IMAGES)[:2]
         assert first["y"] < size["height"] and query["width"] == first["width"], (size, query, first)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
@@ -373,7 +373,7 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     page.set_viewport_size({"width": 400, "height": 800})
     page.goto(f"{app_url}/explore?run={rid}&image=551")
     page.get_by_text("and its 8 nearest neighbours").wait_for()
-    page.wait_for_function(_LOADED)
+    page.wait_for_function(_LOADED, arg=9)
     query, *nbrs = page.evaluate(_IMAGES)
     rows = sorted({n["y"] for n in nbrs})
     assert len(nbrs) == 8 and len(rows) == 2 and all(sum(n["y"] == y for n in nbrs) == 4 for y in rows), nbrs
@@ -442,10 +442,12 @@ def app_url_no_worker(ssrl_home):
             yield url
 
 
-_LOADED = ("document.querySelectorAll('[data-testid=\"stMain\"] img').length === 9 && "
+# the page's n images all there and loaded (argument n), and their boxes in the page's order
+_LOADED = ("n => document.querySelectorAll('[data-testid=\"stMain\"] img').length === n && "
            "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
 _IMAGES = """() => [...document.querySelectorAll('[data-testid="stMain"] img')].map(i => {
-    const r = i.getBoundingClientRect(); return {x: Math.round(r.x), y: Math.round(r.y), width: r.width}; })"""
+    const r = i.getBoundingClientRect();
+    return {x: Math.round(r.x), y: Math.round(r.y), width: r.width, right: r.right, bottom: r.bottom}; })"""
 
 
 def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_worker, page, _prepared_runs):
@@ -546,12 +548,6 @@ def test_the_data_page_shows_the_set_it_just_imported_and_moves_off_it(app_url_n
     assert box.input_value().startswith("digits")
 
 
-_BOXES = """() => [...document.querySelectorAll('[data-testid="stMain"] img')].map(i => {
-    const r = i.getBoundingClientRect(); return {x: r.x, y: Math.round(r.y), right: r.right, bottom: r.bottom}; })"""
-_LOADED = ("n => document.querySelectorAll('[data-testid=\"stMain\"] img').length === n && "
-           "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
-
-
 def test_data_and_augment_read_on_a_phone_and_a_projector(app_url_no_worker, page):
     """A review: on a phone Data's five metrics stacked one per row and filled the first screen, its
     first image at y 909 of 844; on a projector Augment's pictures (an image and its two views each)
@@ -559,13 +555,13 @@ def test_data_and_augment_read_on_a_phone_and_a_projector(app_url_no_worker, pag
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(app_url_no_worker + "/data")
     page.wait_for_function(_LOADED, arg=32)
-    first = page.evaluate(_BOXES)[0]
+    first = page.evaluate(_IMAGES)[0]
     assert first["bottom"] <= 844, first  # the first images on the first screen (554 px down)
     for size in PROJECTORS:
         page.set_viewport_size(size)
         page.goto(app_url_no_worker + "/augment")
         page.wait_for_function(_LOADED, arg=8)
-        boxes = page.evaluate(_BOXES)
+        boxes = page.evaluate(_IMAGES)
         rows = sorted({b["y"] for b in boxes})
         assert len(rows) == 4, (size, boxes)  # two to a row beside the controls
         for y in rows:
