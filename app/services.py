@@ -322,6 +322,21 @@ def epochs_text(run: dict, short: bool = True) -> str:
     return f"{n} ep" if short else f"{n} epoch" + ("" if n == 1 else "s")
 
 
+def encoder_here(run: dict) -> str:
+    """The encoder a run trained, or for one not finished with encoder "auto", "auto
+    (cnn-small)": what this machine's workers will choose for it (``RunConfig.resolved``;
+    the runs table said "auto" for every queued run)."""
+    from ssrl_core.config import RunConfig
+
+    enc = readouts.encoder_of(run) or "auto"
+    if enc != "auto":
+        return enc
+    try:
+        return f"auto ({RunConfig.from_dict(run['config']).resolved(local_worker.device_type()).encoder})"
+    except (ValueError, TypeError, KeyError):  # a method or dataset this code no longer has
+        return enc
+
+
 def run_label(run: dict) -> str:
     """How a run is named in pickers: method, dataset, encoder, epochs, score, id."""
     cfg = run["config"]

@@ -783,7 +783,8 @@ def nickname_input() -> None:
 # what "auto" in a run's encoder column stands for until the run has finished and says what it used
 ENCODER_HELP = ("The encoder trained. **auto** (a run not finished): chosen as the run starts, cnn-small on a CPU, "
                 "resnet18 on a GPU" + "".join(f", {m.preferred_encoder} for {name}" for name, m in METHODS.items()
-                                               if m.preferred_encoder) + ".")
+                                               if m.preferred_encoder) + "; in brackets, what this machine's workers "
+                "will choose.")
 
 
 def runs_table(limit: int = 50) -> list[dict]:
@@ -799,7 +800,7 @@ def runs_table(limit: int = 50) -> list[dict]:
             "id": r["id"], "who": r["nickname"] or ANONYMOUS, "status": r["status"],
             "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
             "method": r["method"], "dataset": r["dataset"],
-            "encoder": s.get("encoder") or r["config"].get("encoder"), "epochs": r["epochs"],
+            "encoder": services.encoder_here(r), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),

@@ -236,6 +236,7 @@ def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname
     [run] = RunStore().list()
     assert run["config"]["options"] == {"temperature": 0.2} and run["nickname"] == "ada"
     assert list(at.dataframe[0].value["who"]) == ["ada"]  # the runs table says whose it is
+    assert list(at.dataframe[0].value["encoder"]) == ["auto (cnn-small)"]  # queued: what this CPU machine will use
     # Launch pressed again with the same settings: the run is already queued, not queued twice
     at.button(key="pt_launch").click().run()
     assert not at.error and any(f"Run {run['id']}, with these very settings" in i.value for i in at.info)
