@@ -145,6 +145,8 @@ PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
 ACCURACY_SPAN = 0.1  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
+LEGEND_ROOM = 3  # legend lines a curves chart's given height leaves room for ...
+LEGEND_ROW_PX = 24  # ... and what each line more adds to it (a legend row at FONT)
 
 
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
@@ -184,6 +186,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     xs = [float(v) for x, _, _ in series.values() for v in x]
     # whole numbers (epochs) over a short span: Plotly would tick 0.5, 1.5 between them
     whole = not log_x and tickvals is None and bool(xs) and all(v.is_integer() for v in xs) and max(xs) - min(xs) <= 10
+    # the legend below takes rows from the given height: beyond LEGEND_ROOM lines, the chart grows by a row each
+    # (Compare's third-of-a-page charts hold one name a row: six lines left its plot 42 px of 340)
+    height += LEGEND_ROW_PX * max(0, len(series) - LEGEND_ROOM)
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext,
                                  dtick=1 if whole else None),

@@ -87,8 +87,8 @@ st.caption("How to read it: a bar for an op the run trained with stands for the 
            "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
            "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. Compare "
            "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
-           "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs the other bars "
-           f"give theirs when hovered).{not_applicable} The whiskers are ± one standard error over the "
+           "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs, or on a narrow "
+           f"screen such as a phone's, the other bars give theirs when hovered or tapped).{not_applicable} The whiskers are ± one standard error over the "
            f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
 
 rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}

@@ -150,6 +150,10 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     close = {"a": ([0, 1], [0.312, 0.297], None), "b": ([0, 1], [0.30, 0.305], None)}
     lo, hi = charts.curves(close, "epoch", min_span=charts.ACCURACY_SPAN).layout.yaxis.range
     assert hi - lo == pytest.approx(0.1) and (lo + hi) / 2 == pytest.approx(0.3045)
+    # a chart's plot keeps its height when its legend grows: six lines below a third-of-a-page chart left it 42 px
+    many = {f"run {i}": ([0, 1], [0.3, 0.6], None) for i in range(6)}
+    assert charts.curves(many, "epoch", height=320).layout.height - charts.curves(close, "epoch", height=320).layout.height \
+        == 3 * charts.LEGEND_ROW_PX
     wide = {"a": ([0, 1], [0.3, 0.6], None)}
     assert charts.curves(wide, "epoch", min_span=charts.ACCURACY_SPAN).layout.yaxis.range is None
 
