@@ -3,7 +3,6 @@ import numpy as np
 import streamlit as st
 
 from app import readouts, services, urlstate, widgets
-from app.images import grid
 from app.text import agree, count, md
 from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
@@ -64,6 +63,8 @@ def open_on(name: str) -> None:
     st.session_state["data_dataset"] = name
     st.query_params["dataset"] = name
 
+
+DATA_PER_ROW = 10  # 96 px cells on a 1280 px page; fewer where narrower (``widgets.image_grid``)
 
 st.title("Data")
 with st.expander("Import your own images"):
@@ -180,10 +181,11 @@ if not len(show):
 
 values, names = readouts.colouring(ds, factor)
 st.caption(f"Under each image: {readouts.caption_key(ds, factor)}.")
-captions = [md(readouts.image_caption(ds, int(r), readouts.value_name(values, names, int(r))))  # class folders' names
-            for r in show]
-st.image([grid(ds.images[int(r)][None], cols=1, scale=3) for r in show], caption=captions,
-         alt=[readouts.image_alt(ds, int(r)) for r in show])
+# a grid of equal cells, their captions wrapped in them: as one st.image list, each image widened to its caption
+# ("#1756 · heart · green") and the rows ran 8, 7 and 8 to a row, out of line (on a phone 2 or 3)
+widgets.image_grid([ds.images[int(r)] for r in show],
+                   [readouts.image_caption(ds, int(r), readouts.value_name(values, names, int(r))) for r in show],
+                   DATA_PER_ROW, alts=[readouts.image_alt(ds, int(r)) for r in show])
 if ds.factors:
     with st.expander("Factors of these images"):
         st.dataframe({k: [float(v[r]) if v.is_floating_point() else int(v[r]) for r in show] for k, v in ds.factors.items()}

@@ -35,6 +35,11 @@ def images(at) -> list[list[str]]:
     return [[i.caption for i in el.proto.imgs] for el in at.get("image")]
 
 
+def all_images(at) -> list[str]:
+    """Captions of every image on the page, in order (a grid draws each with its own call)."""
+    return [c for row in images(at) for c in row]
+
+
 def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     at = open_page()
     assert at.title[0].value == "SSRL Playground"
@@ -101,10 +106,10 @@ def test_data_page_shows_digits_and_explains_a_missing_dataset():
     assert not at.metric
     # each caption says what its parts are, as Explore's do ("#4 4" read as two numbers of one kind)
     assert "Under each image: its number in the set (#), then its label." in captions(at)
-    [shown] = images(at)
+    shown = all_images(at)
     assert len(shown) == 32 and all(re.fullmatch(r"#\d+ · \d", c) for c in shown), shown
     at.multiselect(key="data_classes").select("3").run()
-    assert all(c.endswith(" · 3") for c in images(at)[0])
+    assert all(c.endswith(" · 3") for c in all_images(at))
     at.selectbox(key="data_dataset").select("cifar10").run()
     assert not at.exception
     msg = at.error[0].value + "\n" + at.get("text")[0].value  # the files, a line each, under the error
@@ -453,7 +458,7 @@ def test_data_page_imports_an_uploaded_archive_and_refuses_a_hostile_one(tmp_pat
     assert numbers(at).startswith("**3** images of 32×32 px, 3 channels · **2** classes · ")
     # its images named by file, as on Explore: "#0 · 1.png · cat"
     assert "Under each image: its number in the set (#), its file's name, then its label." in captions(at)
-    assert sorted(re.sub(r"^#\d · ", "", c) for c in images(at)[0]) == ["1.png · cat", "1.png · dog", "2.png · cat"]
+    assert sorted(re.sub(r"^#\d · ", "", c) for c in all_images(at)) == ["1.png · cat", "1.png · dog", "2.png · cat"]
 
     evil = make_zip(tmp_path / "evil.zip", {"../../evil.png": png()}).read_bytes()
     at.file_uploader(key="data_upload").set_value(("evil.zip", evil, "application/zip")).run()
@@ -795,13 +800,13 @@ def test_data_captions_name_the_label_then_the_factor_chosen_as_explore_does():
     at.selectbox(key="data_caption").select("color").run()
     assert "Under each image: its number in the set (#), its label, then its colour." in captions(at)
     colours = ds.factor_names["color"]
-    for caption in images(at)[0]:
+    for caption in all_images(at):
         row, shape, colour = caption.split(" · ")
         row = int(row[1:])
         assert (shape, colour) == (ds.label_name(row), colours[int(ds.factors["color"][row])])
     at.selectbox(key="data_caption").select("shape").run()  # shapes' label: said once
     assert "Under each image: its number in the set (#), then its label." in captions(at)
-    assert all(len(c.split(" · ")) == 2 for c in images(at)[0])
+    assert all(len(c.split(" · ")) == 2 for c in all_images(at))
 
 
 def test_explore_says_its_accuracies_score_the_label_on_a_set_with_factors(finished_run):

@@ -55,7 +55,7 @@ def test_class_folder_names_are_shown_as_typed(tmp_path):
     import_images(make_zip(tmp_path / "odd.zip", members), name="odd")
     at = open_page("data")
     at.selectbox(key="data_dataset").select("odd").run()
-    shown = images(at)[0]
+    shown = [c for row in images(at) for c in row]
     assert shown and all(_live(c) == [] for c in shown), shown
     assert any(c.endswith(md(folder)) for c in shown) and any(c.endswith(md(":red[cats]")) for c in shown)
 
