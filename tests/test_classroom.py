@@ -201,8 +201,8 @@ def test_a_failed_run_says_so_and_why_until_dismissed():
     [err] = at.error  # ada's failure only, with the whole reason
     assert rid in err.value and "failed: diverged: the loss became nan at epoch 1, step 20" in err.value
     assert at.dataframe[0].value.columns[:4].tolist() == ["id", "who", "status", "note"]  # the reason in view
-    # a run that never finished has no encoder of its own yet: its "auto" is explained on hover
-    assert at.dataframe[0].value["encoder"].tolist() == ["auto", "auto"]
+    # a run that never finished has no encoder of its own: its "auto" says what this machine chooses, explained on hover
+    assert at.dataframe[0].value["encoder"].tolist() == ["auto (cnn-small)", "auto (cnn-small)"]
     assert "auto** (a run not finished): chosen as the run starts, cnn-small on a CPU" in \
         json.loads(at.dataframe[0].proto.columns)["encoder"]["help"]
     at.button(key=f"dismiss_{rid}").click().run()
