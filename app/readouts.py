@@ -390,8 +390,8 @@ def epoch_knn_note(runs: list[dict], curves: dict) -> str:
     """``EPOCH_KNN_NOTE`` with the runs' own numbers: each curve's end beside its table's kNN
     accuracy. ``curves``: by ``short_name``, (epochs, accuracies, _). The note gave a fixed
     example ("0.47 at its last epoch, 0.69 in the table") no chart on screen showed."""
-    ends = [(short_name(r), curves[short_name(r)][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
-            if short_name(r) in curves]
+    ends = [(n, curves[n][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
+            if (n := short_name(r)) in curves]
     here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {table:.3f} in the table" for n, last, table in ends
                      if table is not None)
     return EPOCH_KNN_NOTE + (f" Here: {here}." if here else "")

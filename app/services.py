@@ -97,8 +97,8 @@ def loss_steps(run_id: str) -> list[dict]:
 
 def run_seconds(configs: list[dict]) -> float | None:
     """Seconds the runs of ``configs`` take one after another, each from the newest finished runs
-    like it here (their median) (``estimate.History.duration``: training per epoch, then its evaluation); None
-    when one of them has no such run (nothing is guessed)."""
+    like it here (``estimate.History.duration``: their median training per epoch, then their
+    evaluation); None when one of them has no such run (nothing is guessed)."""
     history = estimate.History(store().list(status="done"), local_worker.device_type())
     each = [history.duration(c) for c in configs]
     return None if not each or None in each else float(sum(each))
@@ -326,15 +326,11 @@ def encoder_here(run: dict) -> str:
     """The encoder a run trained, or for one not finished with encoder "auto", "auto
     (cnn-small)": what this machine's workers will choose for it (``RunConfig.resolved``;
     the runs table said "auto" for every queued run)."""
-    from ssrl_core.config import RunConfig
-
     enc = readouts.encoder_of(run) or "auto"
     if enc != "auto":
         return enc
-    try:
-        return f"auto ({RunConfig.from_dict(run['config']).resolved(local_worker.device_type()).encoder})"
-    except (ValueError, TypeError, KeyError):  # a method or dataset this code no longer has
-        return enc
+    planned = estimate.resolved(run["config"], local_worker.device_type())  # (each config resolved once)
+    return enc if planned is None else f"auto ({planned.encoder})"  # (None: a method this code no longer has)
 
 
 def run_label(run: dict) -> str:

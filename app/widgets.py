@@ -217,13 +217,12 @@ def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: 
     set, a student's one digits run, beside a class's four newer shapes runs. ``every``: a
     first option for runs of every dataset (returned as is), where the link's runs are on
     several."""
-    datasets = sorted({r["dataset"] for r in runs})
+    options = [every] * bool(every) + sorted({r["dataset"] for r in runs})
     linked = set(urlstate.listed("runs"))
     of_link = list(dict.fromkeys(r["dataset"] for r in runs if r["id"] in linked))
     default = (every if every and len(of_link) > 1 else of_link[0] if of_link else
-               prefer if prefer in datasets or (every and prefer == every) else runs[0]["dataset"])
-    return urlstate.selectbox("Dataset", [every] * bool(every) + datasets, key=key, param="dataset", default=default,
-                              hide=hide)
+               prefer if prefer in options else runs[0]["dataset"])
+    return urlstate.selectbox("Dataset", options, key=key, param="dataset", default=default, hide=hide)
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,

@@ -92,33 +92,33 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
     assign, _ = kmeans(np.ascontiguousarray(x), k, iters=20, seed=seed)
     rng = np.random.default_rng(seed)
     labels = ds.labels.numpy()
+    label_rates = _rates(labels)
+    # the named factors other than the label (shapes' "shape" is it), each with its rates in the whole set, once
+    factors = [(name, values, _rates(values)) for name in ds.discrete_factors() if name in ds.factor_names
+               for values in [ds.factors[name].numpy()] if not np.array_equal(values, labels)]
     out = []
     for c in range(k):
         members = rows[assign == c]
         if len(members) == 0:
             continue
-        top, share, base = _majority(labels, members)
+        top, share, base = _majority(labels, members, label_rates)
         out.append({"cluster": c, "size": int(len(members)),
                     "rows": [int(r) for r in rng.permutation(members)[:per_cluster]],
                     "majority": ds.label_name(int(members[labels[members] == top][0])) if top >= 0 else None,
                     "majority_share": share if top >= 0 else None, "majority_base": base if top >= 0 else None,
-                    "factor": _factor_majority(ds, members, lift(share, base) if top >= 0 else 0.0)})
+                    "factor": _factor_majority(ds, factors, members, lift(share, base) if top >= 0 else 0.0)})
     return sorted(out, key=lambda d: -d["size"])
 
 
-def _factor_majority(ds: ImageSet, members: np.ndarray, label_lift: float) -> dict | None:
-    """The named discrete factor whose most common value among ``members`` is shared by more
-    of them beyond its base rate than their majority label is (``lift``: (share - base) /
-    (1 - base), 0 at the rate in the whole set, 1 for all of them; by at least 0.2 and to at
-    least 0.3, so a caption names it only where the cluster plainly follows it), as
-    {factor, value, share, base}; None otherwise. Factors equal to the label are skipped."""
+def _factor_majority(ds: ImageSet, factors: list[tuple], members: np.ndarray, label_lift: float) -> dict | None:
+    """Of ``factors`` ([(name, values, rates in the whole set)]), the one whose most common
+    value among ``members`` is shared by more of them beyond its base rate than their majority
+    label is (``lift``: (share - base) / (1 - base), 0 at the rate in the whole set, 1 for all
+    of them; by at least 0.2 and to at least 0.3, so a caption names it only where the cluster
+    plainly follows it), as {factor, value, share, base}; None otherwise."""
     best = None
-    labels = ds.labels.numpy()
-    for name in ds.discrete_factors():
-        values = ds.factors[name].numpy()
-        if name not in ds.factor_names or np.array_equal(values, labels):
-            continue
-        top, share, base = _majority(values, members)
+    for name, values, rates in factors:
+        top, share, base = _majority(values, members, rates)
         if top < 0:
             continue
         got = {"factor": name, "value": ds.factor_names[name][top], "share": share, "base": base,
@@ -128,16 +128,21 @@ def _factor_majority(ds: ImageSet, members: np.ndarray, label_lift: float) -> di
     return best
 
 
-def _majority(values: np.ndarray, members: np.ndarray) -> tuple[int, float, float]:
+def _rates(values: np.ndarray) -> np.ndarray:
+    """Each known value's share of the whole set (-1, unknown, left out)."""
+    known = values[values >= 0]
+    return np.bincount(known) / len(known) if len(known) else np.zeros(0)
+
+
+def _majority(values: np.ndarray, members: np.ndarray, rates: np.ndarray) -> tuple[int, float, float]:
     """(the most common known value among ``members``, its share there, its share in the whole
-    set); (-1, 0, 0) where none is known."""
+    set, from ``rates``: ``_rates(values)``); (-1, 0, 0) where none is known."""
     mine = values[members]
     mine = mine[mine >= 0]
     if not len(mine):
         return -1, 0.0, 0.0
     top = int(np.bincount(mine).argmax())
-    known = values[values >= 0]
-    return top, float((mine == top).mean()), float((known == top).mean())
+    return top, float((mine == top).mean()), float(rates[top])
 
 
 def lift(share: float, base: float) -> float:

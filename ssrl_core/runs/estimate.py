@@ -4,12 +4,12 @@ A run's duration is its training (seconds per epoch of the newest finished runs 
 same dataset, method, encoder and batch size, times its epochs) plus what comes after
 (probes, map, map evolution: the newest finished runs on the same dataset, encoder and
 evaluation, else on the same dataset), each the median (the lower middle of an even count)
-of up to ``RECENT`` such runs: one
-run's time swings with what else the machine was doing (three like 1-epoch runs trained in
-2.1, 3.5 and 16.2 s beside a lesson's runs) and the first evaluation in a process compiles
-the map's code, so the newest alone made the estimate jump. A running run has left its training ETA plus that
-tail. The workers then take the queue oldest first, each the next run when it is free, so
-a queued run starts when the earliest-free worker reaches it. Nothing is guessed: where a
+of up to ``RECENT`` such runs: one run's time swings with what else the machine was doing
+(three like 1-epoch runs trained in 2.1, 3.5 and 16.2 s beside a lesson's runs) and the
+first evaluation in a process compiles the map's code, so the newest alone made the
+estimate jump. A running run has left its training ETA plus that tail. The workers then
+take the queue oldest first, each the next run when it is free, so a queued run starts
+when the earliest-free worker reaches it. Nothing is guessed: where a
 run ahead has no finished run like it, the runs behind it get no estimate.
 """
 from __future__ import annotations
@@ -25,7 +25,9 @@ from ..pretext import METHODS
 from .store import in_line
 
 
-def _resolved(config: dict, device_type: str) -> RunConfig | None:
+def resolved(config: dict, device_type: str) -> RunConfig | None:
+    """A stored run config as ``device_type``'s workers resolve it ("auto" made an encoder), or
+    None for one this code can no longer read; each config validated once."""
     return _resolved_json(json.dumps(config, sort_keys=True), device_type)
 
 
@@ -54,7 +56,7 @@ class History:
                 seen.append(seconds)
 
         for r in sorted(done, key=lambda r: r["finished"] or r["created"], reverse=True):
-            s, c = r.get("summary") or {}, _resolved(r["config"], device_type)
+            s, c = r.get("summary") or {}, resolved(r["config"], device_type)
             if c is None or s.get("total_seconds") is None or s.get("train_seconds") is None:
                 continue
             if s.get("epochs") and METHODS[c.method].trainable:
@@ -73,7 +75,7 @@ class History:
         """Seconds from start to end of a run with this (submitted) config, or None; with
         ``epochs_done`` (a run requeued or resumed, continuing from its checkpoint) the
         epochs left only."""
-        c = _resolved(config, self.device_type)
+        c = resolved(config, self.device_type)
         tail = None if c is None else self._tail(c)
         if tail is None:
             return None
@@ -86,7 +88,7 @@ class History:
         """Seconds a run past its training has left: what came after training (embedding,
         maps, probes) in the newest finished runs like it, less the ``evaluating_for`` seconds
         it has spent on that already; None without such a run."""
-        c = _resolved(run["config"], self.device_type)
+        c = resolved(run["config"], self.device_type)
         tail = None if c is None else self._tail(c)
         return None if tail is None else max(0.0, tail - evaluating_for)
 
@@ -95,7 +97,7 @@ class History:
         after; otherwise (starting, or past training) this attempt's duration, the epochs it
         continues from left out, less the time since it was claimed."""
         if run["phase"] == "training" and run["eta_s"] is not None:
-            c = _resolved(run["config"], self.device_type)
+            c = resolved(run["config"], self.device_type)
             tail = None if c is None else self._tail(c)
             return None if tail is None else run["eta_s"] + tail
         total = self.duration(run["config"], run.get("claimed_epoch") or 0)
