@@ -61,6 +61,9 @@ if page.url_path in ("pretrain", "augment", "lessons", "learn", "gallery"):
 link_slot = urlstate.replay_slot(page.url_path)  # a link's warnings outlast the page's own reruns
 try:
     page.run()
+except widgets.PageEnd:  # the page ended early (widgets.stop), nothing wrong
+    pass
 finally:  # (st.stop and st.rerun pass through here too)
     urlstate.remember(page.url_path)
     urlstate.replay(page.url_path, link_slot)
+    widgets.forget_form_from(page.url_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote, unquote
 
 import streamlit as st
@@ -26,6 +27,17 @@ COLLAPSE_HELP = ("Collapse diagnostics, measured after every epoch. Effective ra
                  "methods without one): about 1/√d when spread over d dimensions, 0 when every image maps to the "
                  "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d.")
 
+
+class PageEnd(Exception):
+    """Raised by ``stop``; ``app/main.py`` catches it."""
+
+
+def stop() -> NoReturn:
+    """End the page's run here, as ``st.stop()`` would, but so that ``app/main.py``'s steps
+    after every page (remembering its address, repeating a link's warnings) still run:
+    after ``st.stop()`` each use of session state raises again, and they were skipped on every
+    page that stopped (a gallery with no runs yet, Explore waiting for one)."""
+    raise PageEnd
 
 def _param_range(name: str, op: str) -> tuple[float, float, float]:
     """Slider bounds (lo, hi, step) for an op parameter: only values ``parse_augment`` takes
@@ -659,19 +671,30 @@ def settings_button(run: dict, where, key: str, label: str = "Change its setting
                     help="Opens Pretrain with every box set as this run was; nothing is launched until you press "
                          "Launch"):
         st.session_state["_form_gen"] = st.session_state.get("_form_gen", 0) + 1
-        st.session_state["_form_from"] = (run["id"], other)
+        st.session_state[FORM_FROM] = (run["id"], other)
         st.switch_page("../pages/pretrain.py", query_params={**params, **urlstate.carried()})
+
+
+FORM_FROM = "_form_from"  # (run id, settings the form has no box for) from ``settings_button``
 
 
 def form_from_note() -> None:
     """On Pretrain, after ``settings_button``: which run's settings the form holds, and the
-    ones it could not take."""
-    if (came := st.session_state.pop("_form_from", None)) is None:
+    ones it could not take; said on every run of the page until a run is launched from it or
+    another page opens (``forget_form_from``), not once: the page reruns itself when a run
+    anywhere starts or ends (the live panel), and a one-run note went before it was read."""
+    if (came := st.session_state.get(FORM_FROM)) is None:
         return
     rid, other = came
     st.info(f"The form below is set to run {rid}'s settings: change what you want, then Launch."
             + (f" Not carried (the form has no box for them): {md(', '.join(other))}; `python -m ssrl_core submit` "
                "takes them." if other else ""), icon=":material/tune:")
+
+
+def forget_form_from(page: str) -> None:
+    """End ``form_from_note`` when a page other than Pretrain has run."""
+    if page != "pretrain":
+        st.session_state.pop(FORM_FROM, None)
 
 
 def resumable(run: dict) -> bool:
@@ -1077,7 +1100,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
                 + agree(need - finished, "it is", "they are") + " done.")
         st.page_link("../pages/pretrain.py", label="Go to Pretrain", icon=":material/model_training:",
                      query_params=urlstate.carried())
-        st.stop()
+        stop()
 
     me = services.current_nickname()
 
@@ -1109,7 +1132,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
                      query_params=urlstate.carried())
 
     _wait()
-    st.stop()
+    stop()
 
 
 def follow_evaluation(run: dict, map_kind: str | None) -> None:

@@ -31,10 +31,10 @@ with c1:
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error, c2)
-    st.stop()
+    widgets.stop()
 if bad_spec:
     c2.error(bad_spec)
-    st.stop()
+    widgets.stop()
 
 seed = st.session_state.get("aug_seed", 0)
 g = torch.Generator().manual_seed(seed)

@@ -26,12 +26,12 @@ if dataset != EVERY:
     if len(runs) < 2:
         st.info(f"Only one run on {md(dataset)} has finished: pick another dataset, or {EVERY}, to compare it with "
                 "runs of another.", icon=":material/info:")
-        st.stop()
+        widgets.stop()
 picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, hide=urlstate.hidden("controls"),
                             default_n=min(4, len(runs)))
 if len(picked) < 2:
     st.info("Pick at least two runs.")
-    st.stop()
+    widgets.stop()
 if len(picked) > 6:
     st.warning("Showing the first 6 of the runs picked: side-by-side maps get unreadable beyond that.")
     picked = picked[:6]
@@ -162,7 +162,7 @@ else:
                           key=f"cmp_query_{picked[0]['dataset']}")
     if row is None or not 0 <= row <= last:
         st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
-        st.stop()
+        widgets.stop()
     values, value_names = readouts.colouring(ds, colour_by)
     value = readouts.value_name(values, value_names, row)
     st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {readouts.query_label(ds, row, colour_by, value)}"

@@ -132,7 +132,7 @@ name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error)
-    st.stop()
+    widgets.stop()
 
 info = ds.describe()  # one line, not five metrics: on a phone they stacked and filled the first screen
 n_classes = info["classes"]
@@ -177,7 +177,7 @@ rng = np.random.default_rng(st.session_state.get("data_seed", 0))
 show = np.sort(rng.choice(rows, size=min(32, len(rows)), replace=False)) if len(rows) else rows
 if not len(show):
     st.info("No images match.")
-    st.stop()
+    widgets.stop()
 
 values, names = readouts.colouring(ds, factor)
 st.caption(f"Under each image: {readouts.caption_key(ds, factor)}.")

@@ -45,7 +45,7 @@ widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
                          finetune=False)  # a fine-tuning job shows under the label-efficiency chart, by its button
 if not picked:
     st.info("Pick runs to compare.")
-    st.stop()
+    widgets.stop()
 
 
 labels, knn, lin, rows, randoms, below, untrained = [], [], [], [], {}, [], []

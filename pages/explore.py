@@ -21,7 +21,7 @@ art = services.artifacts(run["run_dir"])
 ds, error = services.dataset(run["dataset"])
 if error:
     widgets.dataset_error(error)
-    st.stop()
+    widgets.stop()
 summary = run["summary"] or art.metrics  # while the UMAP is computed, the accuracies are already written
 # what the two accuracies score: the label, which on a set with factors is one of them (a class colouring the map by
 # colour read them as colour's)
@@ -46,7 +46,7 @@ stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would sho
 if stale or coords is None:
     st.warning(stale or "This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.",
                icon=":material/warning:")
-    st.stop()
+    widgets.stop()
 
 widgets.follow_evaluation(run, kind)  # a run still evaluating: its map and frames arrive by themselves
 

@@ -28,11 +28,11 @@ picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="i
                             default_n=2)
 if not picked:
     st.info("Pick one run or several.")
-    st.stop()
+    widgets.stop()
 ds, error = services.dataset(dataset)
 if error:
     widgets.dataset_error(error)
-    st.stop()
+    widgets.stop()
 st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}

@@ -38,7 +38,7 @@ try:
     pics = services.learn_pictures(name, run["run_dir"] if run else None, services.home())
 except ValueError as e:
     st.error(str(e))
-    st.stop()
+    widgets.stop()
 
 
 def lesson_link(lesson_id: str) -> str:

@@ -19,7 +19,7 @@ if not lessons:
     st.info(f"No lessons in {L.lessons_dir()}." if not broken else
             f"No lesson in {L.lessons_dir()} validates: fix the files above "
             "(`python -m ssrl_core list lessons` names every problem).")
-    st.stop()
+    widgets.stop()
 
 by_id = {l.id: l for l in lessons}
 if wanted and wanted not in by_id:
@@ -29,7 +29,7 @@ if wanted and wanted not in by_id:
     if class_link:  # a class's link promised no controls: another lesson's Launch would train the wrong runs
         st.info("This link was made for a class and opens no other lesson. Ask whoever shared it for a corrected "
                 "link.", icon=":material/link_off:")
-        st.stop()
+        widgets.stop()
     wanted = None
 if hidden("controls") and wanted:
     lesson = by_id[wanted]

@@ -148,6 +148,7 @@ with left:
                     st.error(refused_by)
                 else:
                     st.session_state[services.LAUNCHED] = rid
+                    st.session_state.pop(widgets.FORM_FROM, None)  # launched: the form is the run's now
                     st.session_state[services.LAUNCHED_ON_START] = False  # said under this Launch, where the click was
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it

@@ -224,7 +224,15 @@ def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_i
     assert at.selectbox(key="pt1_preset").value == "custom…" and at.multiselect(key="pt1_ops").value == ["crop", "flip"]
     note = " ".join(i.value for i in at.info)
     assert f"set to run {failed}'s settings" in note and "weight decay 0.05" in note
+    # the page reruns itself when any run starts or ends (the live panel): the note stays until Launch
+    at.run()
+    assert f"set to run {failed}'s settings" in " ".join(i.value for i in at.info)
+    at.switch_page("../pages/gallery.py").run()  # another page, then back: the form as left, the note said
+    at.switch_page("../pages/pretrain.py").run()
+    assert not [i for i in at.info if "set to run" in i.value] and at.selectbox(key="pt1_method").value == "simsiam"
     at.button(key="pt_launch").click().run()
+    at.run()
+    assert not [i for i in at.info if "set to run" in i.value]  # launched: the note has done its work
     newest = store.list(limit=1)[0]
     assert newest["id"] not in (failed, cancelled)
     assert {k: v for k, v in newest["config"].items() if k != "weight_decay"} == \
