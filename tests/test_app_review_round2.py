@@ -78,6 +78,10 @@ def test_explore_the_image_box_follows_the_chosen_image_and_the_address_keeps_it
     assert [w.value for w in again.warning] == [partly.value]
     again.multiselect(key="cmp_runs").set_value([rid, other][::-1]).run()
     assert not any("Ignored" in w.value for w in again.warning)
+    # also where the page ends early: one run left of the link's two, so Compare asks for another and stops there
+    again = open_page("compare", runs=f"{rid},nope").run()
+    assert any("Pick at least two runs" in i.value for i in again.info)
+    assert [w.value for w in again.warning if "Ignored" in w.value][0].startswith(f"Ignored part of `runs={rid},nope`")
     assert not open_page("invariance").warning  # nor on another page
 
 
