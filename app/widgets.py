@@ -476,14 +476,13 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     shown = {r["id"]: r["status"] for r in store.list(services.ACTIVE, limit=1000)}
     active_ids = set(shown)
     if "_toast" in st.session_state:
-        st.toast(st.session_state.pop("_toast"))
+        news = st.session_state.pop("_toast")  # its text, or st.toast's arguments
+        st.toast(**news) if isinstance(news, dict) else st.toast(news)
 
     @st.fragment(run_every=LIVE_POLL_S if active_ids else IDLE_POLL_S)
     def panel() -> None:
         if "_toast" in st.session_state:  # news the page has not shown yet (a Cancel's, cancel_button): show it
             st.rerun(scope="app")
-        if "_cancel_refused" in st.session_state:
-            st.warning(st.session_state.pop("_cancel_refused"))
         listed = store.recent(100)
         me = services.current_nickname()
         ended_notices(listed, me, shared)
@@ -624,7 +623,9 @@ def _cancel_clicked(store, run_id: str) -> None:
     try:
         store.request_cancel(run_id)
     except (KeyError, ValueError) as e:
-        st.session_state["_cancel_refused"] = str(e)  # said by the live panel
+        # a toast that stays 10 s: said in the live panel, it went on the panel's next tick (2 s), and at once when
+        # the run's end it was refused for redrew the page
+        st.session_state["_toast"] = {"body": f"Not cancelled: {e}", "icon": ":material/block:", "duration": "long"}
         return
     # shown by the whole page, which the panel's fragment reruns for it: a Launch's message above
     # (say, the class limit this run was holding) is out of date now too

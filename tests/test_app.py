@@ -164,8 +164,11 @@ def test_pretrain_launches_validates_and_cancels():
     assert again.label == "Queue it again" and "starts over" in again.help
     again.click().run()
     assert RunStore().get(run["id"])["status"] == "queued" and len(RunStore().list()) == 1
-    RunStore().request_cancel(run["id"])
-    at.run()
+    RunStore().request_cancel(run["id"])  # cancelled elsewhere (the CLI, another tab) as this page still offers it
+    at.button(key=f"cancel_{run['id']}").click().run()
+    # said where it outlasts the rerun the run's end makes (in the live panel it was gone within 2 s)
+    assert [t.value for t in at.toast] == [f"Not cancelled: run {run['id']} has already ended (cancelled); "
+                                           "nothing to cancel"]
 
     # a dataset whose files are missing is refused before anything is queued
     at.selectbox(key="pt_dataset").select("mnist").run()
