@@ -191,6 +191,16 @@ def collapse_note(summary: dict | None) -> str | None:
             "*Collapse* lesson shows how it happens and what prevents it.")
 
 
+# what a table's score columns mean, on hover wherever one shows them (widgets.numbers_table)
+COLUMN_HELP = {
+    "kNN acc": "Share of the test images whose 20 nearest training images (by cosine similarity of the frozen features, "
+               "each vote weighted by its similarity) vote for their label. Nothing is trained for it: it reads the "
+               "features as they are.",
+    "linear acc": "Test accuracy of a linear classifier (logistic regression, the survey's linear readout, also called a "
+                  "linear probe) fitted on the frozen features of every labelled training image. Evaluate shows it "
+                  "with fewer labels.",
+    "train s": "Seconds the pretraining took on the machine that ran it, its evaluation not included.",
+}
 GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same architecture and seed (the random weights "
              "depend on the seed, so each run is paired with its own). –: not computed yet")
 

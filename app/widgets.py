@@ -385,10 +385,11 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
     here as every caption rounds (Python's format). The browser's own rounding takes a tie the
     other way (0.5625, 9 of 16 test images, is 0.563 there and 0.562 in a caption), and small
     sets make such ties common. A missing value shows as "–", not "None". ``helps`` adds a
-    column's hover text; ``column_config`` the other columns' settings. The first column (what
+    column's hover text to ``readouts.COLUMN_HELP``'s (kNN acc, linear acc, train s);
+    ``column_config`` the other columns' settings. The first column (what
     names a row: the run) is pinned, so it stays in view while a table wider than the page
     (Evaluate's on a phone) scrolls sideways."""
-    helps = helps or {}
+    helps = {**readouts.COLUMN_HELP, **(helps or {})}
     shown = [{c: float(f"{v:.{decimals[c]}f}") if c in decimals and isinstance(v, (int, float)) else v
               for c, v in r.items()} for r in rows]
     config = {c: st.column_config.NumberColumn(format=f"%.{d}f", help=helps.get(c)) for c, d in decimals.items()}

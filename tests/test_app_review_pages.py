@@ -341,6 +341,9 @@ def test_tables_round_a_tie_as_the_captions_do():
     assert list(table["eff. rank"]) == [7.2, 7.3] == [float(f"{v:.1f}") for v in (7.25, 7.35)]
     assert list(table["run"]) == ["a", "b"] and table["train s"].isna()[0] and table["train s"][1] == 12.3
     assert at.dataframe[0].proto.placeholder == "–"  # the missing seconds: a dash, not "None"
+    # every table's score columns say on hover what they measure, the page's own words for a column added to them
+    helps = {c: v.get("help", "") for c, v in json.loads(at.dataframe[0].proto.columns).items()}
+    assert "20 nearest training images" in helps["kNN acc"] and "Seconds the pretraining took" in helps["train s"]
 
 
 # -- a browser review of Invariance's bars, Evaluate's references and Augment's strengths --------------------------
