@@ -213,7 +213,7 @@ def sharing(values, query: int, neighbours: list[tuple[int, float]]) -> int | No
 
 
 FILE_CHARS = 20  # a neighbour's caption names its file by base name, cut to this many characters
-PATH_CHARS = 48  # a query's caption names its file by its path in the archive, cut to this many
+PATH_CHARS = 48  # Explore names a query's file by its path in the archive, cut to this many
 
 
 def shortened(text: str, limit: int) -> str:
@@ -245,13 +245,6 @@ def beside_label(ds, row: int, value: str) -> str | None:
     label, else None: shapes' "shape" factor is its label again, and "cross, shape cross"
     said it twice."""
     return None if value == ds.label_name(row) else value
-
-
-def query_label(ds, row: int, colour_by: str, value: str) -> str:
-    """What a query image is, for its caption: its label, and the value of the factor the map
-    is coloured by where that says more: "cross, color red"."""
-    extra = beside_label(ds, row, value)  # (coloured by the label: the label itself, so None)
-    return ds.label_name(row) + (f", {colour_by} {extra}" if extra else "")
 
 
 def image_caption(ds, row: int, value: str | None = None) -> str:
@@ -334,10 +327,17 @@ def clear_example(ds, candidates: int = 20, k: int = 8, chunk: int = 1024) -> in
     return int(rows[int(np.argmax(shared))])
 
 
-def query_file(ds, row: int) -> str:
-    """What a query image's caption ends with: " · " and the image's path in its archive
-    (cut in the middle when long), or "" where the set has no file names."""
-    return f" · {shortened(ds.files[row], PATH_CHARS)}" if ds.files is not None else ""
+def query_caption(ds, row: int, value: str | None = None) -> str:
+    """A query image's caption (Explore's, Compare's): "query" and ``image_caption``'s, as its
+    neighbours' are written below it ("query #3 · cross · red"). Explore said "query: #5 · 1
+    (train split)" (four lines in a phone's 82 px cell) and Compare "query #9: 9"."""
+    return f"query {image_caption(ds, row, value)}"
+
+
+def image_path(ds, row: int) -> str | None:
+    """Image ``row``'s path in the archive it was imported from, cut in the middle when long;
+    None where the set has no file names (a caption gives only the base name)."""
+    return shortened(ds.files[row], PATH_CHARS) if ds.files is not None else None
 
 
 def invariance_values(probes: dict, ops: list[str]) -> list[float | None]:

@@ -165,8 +165,7 @@ else:
         widgets.stop()
     values, value_names = readouts.colouring(ds, colour_by)
     value = readouts.value_name(values, value_names, row)
-    st.image(to_hwc(ds.images[row], 4), caption=md(f"query #{row}: {readouts.query_label(ds, row, colour_by, value)}"
-                                                   + readouts.query_file(ds, row)),
+    st.image(to_hwc(ds.images[row], 4), caption=md(readouts.query_caption(ds, row, value)),
              alt=readouts.image_alt(ds, row))
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()

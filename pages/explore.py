@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import md
+from app.text import code, md
 
 st.title("Explore")
 runs = services.finished_runs(with_mapping=True)
@@ -129,11 +129,6 @@ def neighbour_caption(r: int, sim: float) -> str:
     return readouts.neighbour_caption(ds, r, sim, value_name(r))
 
 
-def caption(r: int) -> str:
-    return (f"#{r} · {readouts.query_label(ds, r, colour_by, value_name(r))}"  # "#5 1" read as two numbers
-            + f" ({'train' if bool(ds.is_train[r]) else 'test'} split)" + readouts.query_file(ds, r))
-
-
 def query_and_neighbours(image, query_caption: str, alt: str, found: list[tuple[int, float]]):
     """The query (a chosen image, an uploaded one) and its neighbours ``found`` ([(row, similarity)]) as one
     unit: returns the cell beside the query, for what the page says about them."""
@@ -172,10 +167,12 @@ with side:
     if selected is None:
         st.caption("No image chosen yet: click a point on the map, or type an image number above.")
     else:
-        beside = query_and_neighbours(ds.images[selected], "query: " + caption(selected),
+        beside = query_and_neighbours(ds.images[selected], readouts.query_caption(ds, selected, value_name(selected)),
                                       readouts.image_alt(ds, selected), neighbours)
-        beside.markdown(f"**Image #{selected}** and its {len(neighbours)} nearest neighbours (cosine similarity of "
-                        "the features)")
+        path = readouts.image_path(ds, selected)
+        beside.markdown(f"**Image #{selected}** ({'train' if bool(ds.is_train[selected]) else 'test'} split"
+                        + (f", {code(path)}" if path else "") + f") and its {len(neighbours)} nearest "
+                        "neighbours (cosine similarity of the features)")
         same = readouts.sharing(values, selected, neighbours)
         if same is not None and neighbours:
             beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "

@@ -379,7 +379,7 @@ def test_explore_map_and_neighbours(finished_run):
     at.button(key="explore_show").click().run()
     query, *nbrs = images(at)
     nbrs = [c for n in nbrs for c in n]
-    assert query[0].startswith("query: #7 ")
+    assert query[0].startswith("query #7 · ")
     assert len(nbrs) == 8 and all(" · sim " in c for c in nbrs)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t.get("name") for t in spec["data"]} >= {"neighbours", "selected"}  # highlighted on the map
@@ -855,8 +855,8 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     ds = load_dataset("shapes")
     colours = ds.factor_names["color"]
     [query], *grids = images(at)
-    row = int(query.split("#")[1].split(":")[0])
-    assert query.startswith(f"query #{row}: {ds.label_name(row)}, color {colours[int(ds.factors['color'][row])]}")
+    row = int(query.split("#")[1].split(" ")[0])
+    assert query == f"query #{row} · {ds.label_name(row)} · {colours[int(ds.factors['color'][row])]}"
     for caption in [c for g in grids for c in g]:
         nb, shape, colour, _ = caption.split(" · ")
         nb = int(nb[1:])
@@ -864,7 +864,7 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     # coloured by shape, which is shapes' label: said once ("cross, shape cross" said it twice)
     at.selectbox(key="cmp_colour").select("shape").run()
     [query], *grids = images(at)
-    assert query == f"query #{row}: {ds.label_name(row)}"
+    assert query == f"query #{row} · {ds.label_name(row)}"
     assert all(len(c.split(" · ")) == 3 for g in grids for c in g)
     digits = open_page("compare", runs=f"{finished_run('simclr')},{finished_run('rotation')}")
     assert "cmp_colour" not in [s.key for s in digits.selectbox]  # no factors: nothing else to colour by

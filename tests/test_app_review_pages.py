@@ -263,7 +263,7 @@ def test_explore_says_when_the_typed_image_number_is_not_in_the_dataset(finished
     at.number_input(key=f"explore_pick_{rid}").set_value(12).run()
     assert not at.error and not at.button(key="explore_show").disabled
     at.button(key="explore_show").click().run()
-    assert images(at)[0][0].startswith("query: #12 ")
+    assert images(at)[0][0].startswith("query #12 · ")
 
 
 def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_untrained(finished_run):
@@ -300,12 +300,12 @@ def test_compare_says_when_the_query_number_is_not_in_the_dataset(finished_run):
     finished_run("simclr"), finished_run("rotation")
     at = open_page("compare")
     assert at.number_input(key="cmp_query_digits").label == "Image # (0 to 1796)"
-    assert images(at)[0][0].startswith("query #9: 9")  # a clear example of its class (readouts.clear_example)
+    assert images(at)[0][0].startswith("query #9 · 9")  # a clear example of its class (readouts.clear_example)
     at.number_input(key="cmp_query_digits").set_value(5000).run()
     assert not at.exception
     assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
     at.number_input(key="cmp_query_digits").set_value(12).run()
-    assert not at.error and images(at)[0][0].startswith("query #12: ")
+    assert not at.error and images(at)[0][0].startswith("query #12 · ")
 
 
 def test_another_dataset_picks_its_newest_runs_instead_of_none(finished_run):
@@ -595,15 +595,15 @@ def test_compare_opens_another_datasets_runs_on_that_datasets_query(finished_run
     digits = [finished_run("simclr"), finished_run("rotation")]
     shapes = [finished_run("shapes-simclr"), finished_run("shapes-simclr")]
     at = open_page("compare", runs=",".join(digits))
-    assert images(at)[0][0].startswith("query #9: ")
+    assert images(at)[0][0].startswith("query #9 · ")
     at.selectbox(key="cmp_dataset").select("all datasets").run()
     at.multiselect(key="cmp_runs").set_value(shapes).run()
     [box] = [n for n in at.number_input if n.label.startswith("Image # (0 to ")]
     assert box.label == "Image # (0 to 9999)"
-    assert images(at)[0][0].startswith(f"query #{box.value}: ")  # the image the box says
+    assert images(at)[0][0].startswith(f"query #{box.value} · ")  # the image the box says
     assert images(at)[0][0] == images(open_page("compare", runs=",".join(shapes)))[0][0]  # shapes' own first query
     at.multiselect(key="cmp_runs").set_value(digits).run()  # and back: digits' own query again
-    assert images(at)[0][0].startswith("query #9: ")
+    assert images(at)[0][0].startswith("query #9 · ")
 
 
 def test_compare_chooses_its_dataset_in_a_box_as_evaluate_does(finished_run):

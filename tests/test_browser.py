@@ -193,7 +193,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # the images' alt texts say "image #" too
     query.fill("5")
     query.press("Enter")
-    page.get_by_text(re.compile(r"query #5: ")).wait_for()
+    page.get_by_text(re.compile(r"query #5 · ")).wait_for()
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
     # each run's 8 neighbours on one row (a list of images wrapped 7 + 1 wherever captions ran long)
     tops = [round(page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).nth(i).bounding_box()["y"]) for i in range(16)]
