@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app import services, urlstate
+from app import services, urlstate, widgets
 from app.text import md
 from ssrl_core.data import check_files
 from ssrl_core.lessons import load_by_name
