@@ -152,7 +152,8 @@ LEGEND_ROW_PX = 24  # ... and what each line more adds to it (a legend row at FO
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
            y_title: str = "accuracy", title: str = "", log_x: bool = False, dashed: Sequence[str] = (),
            tickvals: Sequence[float] | None = None, ticktext: Sequence[str] | None = None, height: int = 360,
-           run_of: dict[str, str] | None = None, dotted: Sequence[str] = (), min_span: float = 0.0) -> go.Figure:
+           run_of: dict[str, str] | None = None, dotted: Sequence[str] = (), min_span: float = 0.0,
+           colour_order: Sequence[str] = ()) -> go.Figure:
     """Overlaid lines, one per name: (x, y, error bar or None). Names in ``dashed`` (the
     references) are drawn gray-toned, each kind (random, supervised) in its own gray, and
     several of one kind (seeds, encoders) each in its own dash pattern; the runs are solid lines
@@ -161,11 +162,13 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     colour and marker, kept as the runs come, so a run's colour does not move when a curve is
     added; names in ``dotted`` are drawn dotted. ``min_span``: the y axis spans at least this
     much, centred on the values (``ACCURACY_SPAN``: a kNN curve from 0.312 to 0.297 filled the
-    chart's height and read as a collapse)."""
+    chart's height and read as a collapse). ``colour_order``: runs (as ``run_of`` names them) that take
+    the first colours and markers in this order, drawn here or not, so a run keeps its colour in
+    charts of some of the runs (Compare's per-dataset charts of runs on several datasets)."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
     run_of = run_of or {}
-    runs = list(dict.fromkeys(run_of.get(n, n) for n in series if n not in dashed))
+    runs = list(dict.fromkeys([*colour_order, *(run_of.get(n, n) for n in series if n not in dashed)]))
     for name, (x, y, err) in series.items():
         ref = name in dashed
         gray = "#444" if name.startswith("random") else "#808080"  # both 3:1 or more on white, apart from each other

@@ -79,38 +79,59 @@ widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d)
 
-c1, c2, c3 = st.columns(3)
-loss, knn, le, le_refs = {}, {}, {}, {}
-ref_tag = readouts.reference_tags(picked)
-for r in picked:
-    a = arts[r["id"]]
-    ep = a.epochs()
-    lc, kc = readouts.epoch_curve(ep, "loss"), readouts.epoch_curve(ep, "epoch_knn")
-    if lc:
-        loss[name[r["id"]]] = (lc[0], lc[1], None)
-    if kc:
-        knn[name[r["id"]]] = (kc[0], kc[1], None)
-    c = readouts.budget_curve(probes[r["id"]], "linear")
-    if c:
-        le[name[r["id"]]] = c
-        readouts.reference_curves(arts[r["id"]].references(), into=le_refs, tag=ref_tag[r["id"]])
-with c1:
-    if loss:
-        widgets.chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss", height=320), key="cmp_loss")
-        st.caption("Losses of different methods are on different scales: compare their shapes, not their values.")
-with c2:
-    if knn:
-        widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs",
-                                      height=320, min_span=charts.ACCURACY_SPAN), key="cmp_knn")
-        st.caption(readouts.epoch_knn_note(picked, knn))
-with c3:
-    if le:
-        ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))
-        widgets.chart(charts.curves({**le, **le_refs}, "labels per class", title="label efficiency", log_x=True,
-                                      height=320, tickvals=ticks, ticktext=names, dashed=list(le_refs)), key="cmp_le")
-        if le_refs:
-            st.caption("Dashed: the references on the same labelled images (the untrained encoder's readout; "
-                       "supervised training from scratch once Evaluate has computed it).")
+
+def curves_row(runs: list[dict], on: str = "") -> None:
+    """``runs``' loss, kNN over epochs and label efficiency, side by side. ``on``: their dataset where the runs
+    picked are on several (each chart's title and key name it), else "". A run keeps its colour and marker (the
+    tables' order) in every chart, also one that lacks some runs (a run without a loss curve, another dataset's)."""
+    c1, c2, c3 = st.columns(3)
+    loss, knn, le, le_refs = {}, {}, {}, {}
+    ref_tag = readouts.reference_tags(runs)  # (runs of one dataset: the dataset is no tag)
+    for r in runs:
+        a = arts[r["id"]]
+        ep = a.epochs()
+        lc, kc = readouts.epoch_curve(ep, "loss"), readouts.epoch_curve(ep, "epoch_knn")
+        if lc:
+            loss[name[r["id"]]] = (lc[0], lc[1], None)
+        if kc:
+            knn[name[r["id"]]] = (kc[0], kc[1], None)
+        c = readouts.budget_curve(probes[r["id"]], "linear")
+        if c:
+            le[name[r["id"]]] = c
+            readouts.reference_curves(a.references(), into=le_refs, tag=ref_tag[r["id"]])
+    of, key = (f" · {on}", f"_{on}") if on else ("", "")
+    colours = list(name.values())  # the tables' order
+    with c1:
+        if loss:
+            widgets.chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss" + of, height=320,
+                                        colour_order=colours), key="cmp_loss" + key)
+            st.caption("Losses of different methods are on different scales: compare their shapes, not their values.")
+    with c2:
+        if knn:
+            widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs" + of,
+                                        height=320, min_span=charts.ACCURACY_SPAN, colour_order=colours),
+                          key="cmp_knn" + key)
+            st.caption(readouts.epoch_knn_note(runs, knn))
+    with c3:
+        if le:
+            ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))
+            widgets.chart(charts.curves({**le, **le_refs}, "labels per class", title="label efficiency" + of,
+                                        log_x=True, height=320, tickvals=ticks, ticktext=names, dashed=list(le_refs),
+                                        colour_order=colours), key="cmp_le" + key)
+            if le_refs:
+                st.caption("Dashed: the references on the same labelled images (the untrained encoder's readout; "
+                           "supervised training from scratch once Evaluate has computed it).")
+
+
+# The curves of runs on several datasets come in a row per dataset: on one set of axes digits' accuracies stood beside
+# shapes' (other images, classes and chance), the label-efficiency axis had an "all (N)" tick for each set that was
+# true for some of its lines only, and each set's references could be told apart only by a word in the legend
+on_each = {d: [r for r in picked if r["dataset"] == d] for d in datasets}
+if len(on_each) == 1:
+    curves_row(picked)
+else:
+    for d, rs in on_each.items():
+        curves_row(rs, on=d)
 
 st.header("Maps")
 stale = {r["id"]: arts[r["id"]].dataset_mismatch(datasets[r["dataset"]][0]) for r in picked

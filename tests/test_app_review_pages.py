@@ -708,3 +708,49 @@ def test_the_tallest_bars_label_gets_room_under_a_fixed_top_but_a_cut_bar_still_
                            errors=[[0.02, 0.01], [0.03, 0.01]]).layout.yaxis.range
     assert top == pytest.approx(1.02 + charts.LABEL_ROOM["level"] * 1.1)
     assert list(charts.bars(["crop"], {"a": [1.4], "u": [0.5]}, "score", y_range=(0, 1)).layout.yaxis.range) == [0, 1]
+
+
+def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(finished_run):
+    """A review: with two digits and two shapes runs picked, one label-efficiency chart drew the four on one axis,
+    with a tick "all (144)" that only digits' lines reach and "all (1333)" only shapes' reach, and each set's
+    untrained-encoder reference beside the other's, told apart by a word in the legend; the loss and kNN charts mixed
+    the sets' runs too (other images, classes and chance). Each set's runs get charts of their own."""
+    digits = [finished_run("simclr"), finished_run("rotation")]
+    shapes = [finished_run("shapes-simclr"), finished_run("shapes-simclr")]
+    at = open_page("compare", runs=",".join(digits + shapes))
+    assert at.selectbox(key="cmp_dataset").value == "all datasets"
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    figs = {s["layout"]["title"]["text"]: s for s in specs if (s["layout"].get("title") or {}).get("text")}
+    names = {"digits": {f"simclr ({digits[0][-4:]})", f"rotation ({digits[1][-4:]})"},
+             "shapes": {f"simclr ({r[-4:]})" for r in shapes}}
+    assert "label efficiency" not in figs and "loss" not in figs and "kNN over epochs" not in figs
+    for d in ("digits", "shapes"):
+        le = figs[f"label efficiency · {d}"]
+        lines = {t["name"]: t for t in le["data"]}
+        assert {n for n, t in lines.items() if t["line"]["dash"] == "solid"} == names[d]  # its own runs only ...
+        assert {n for n, t in lines.items() if t["line"]["dash"] != "solid"} == {"random encoder, linear"}  # ... refs
+        # one "all" tick: where its own lines end, with their count of labels per class
+        ends = {t["x"][-1] for t in lines.values()}
+        assert len(ends) == 1
+        ticks = le["layout"]["xaxis"]["ticktext"]
+        assert [t for t in ticks if t.startswith("all")] == [f"all ({ends.pop():.0f})"]
+        for chart in ("loss", "kNN over epochs"):  # (shapes' runs trained 0 epochs: no curves over epochs)
+            assert {t["name"] for t in figs.get(f"{chart} · {d}", {"data": []})["data"]} <= names[d]
+    assert "all (144)" in figs["label efficiency · digits"]["layout"]["xaxis"]["ticktext"]
+    assert "loss · digits" in figs and "kNN over epochs · digits" in figs
+    # each run in one colour and marker in every chart it is in, its own
+    looks: dict[str, set] = {}
+    for title, spec in figs.items():
+        if title.endswith((" · digits", " · shapes")):
+            for t in spec["data"]:
+                if t["line"]["dash"] == "solid":
+                    looks.setdefault(t["name"], set()).add((t["line"]["color"], t["marker"]["symbol"]))
+    assert set(looks) == names["digits"] | names["shapes"] and all(len(v) == 1 for v in looks.values())
+    assert len({v.pop() for v in looks.values()}) == 4
+    # the kNN note's numbers are the digits runs'
+    assert captions(at).count("at its last epoch") == 2
+
+    # runs of one dataset, under "all datasets" too: one row of charts, as before
+    at = open_page("compare", runs=",".join(shapes))
+    titles = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text") for c in at.get("plotly_chart")]
+    assert "label efficiency" in titles and not any(" · shapes" in (t or "") and "efficiency" in t for t in titles)

@@ -138,6 +138,19 @@ def test_references_of_one_kind_are_told_apart_by_their_dashes():
     assert len({style[r][0] for r in refs[:2]}) == 2 and "solid" not in {style[r][0] for r in refs}
 
 
+def test_a_run_keeps_its_colour_and_marker_in_a_chart_of_some_of_the_runs():
+    """``colour_order``: Compare draws each dataset's runs in charts of their own, where a shapes run
+    drawn first in its chart would take the colour a digits run has in the row above."""
+    from app import charts
+
+    line = ([1, 5], [0.4, 0.5], None)
+    look = lambda fig: {t.name: (t.line.color, t.marker.symbol) for t in fig.data}  # noqa: E731
+    every = look(charts.curves({n: line for n in ("a", "b", "c")}, "labels"))
+    some = look(charts.curves({"c": line, "ref": line}, "labels", dashed=["ref"], colour_order=["a", "b", "c"]))
+    assert some["c"] == every["c"] != look(charts.curves({"c": line}, "labels"))["c"]
+    assert some["ref"][1] == "circle"  # (a reference stays gray, dashed)
+
+
 def test_a_flat_curve_gets_an_axis_around_its_value():
     """A constant accuracy (a tiny set's kNN stuck at 0.5) is drawn on 0.45..0.55, not Plotly's
     -0.5..1.5; a curve that moves keeps the automatic range."""
