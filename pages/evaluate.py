@@ -232,6 +232,7 @@ with c2:
             ep[readouts.short_name(r)] = (c[0], c[1], None)
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
-                                    min_span=charts.ACCURACY_SPAN), key="eval_epochs")
+                                    min_span=charts.ACCURACY_SPAN,  # a run without the curve moves no colour
+                                    colour_order=[readouts.short_name(r) for r in picked]), key="eval_epochs")
         st.caption(readouts.epoch_knn_note(picked, ep) + " Epoch 0 is the random initialisation: the curve shows what "
                    "pretraining added, epoch by epoch.")

@@ -1,6 +1,7 @@
 """Every page driven with Streamlit's AppTest: widgets, submits, errors, switch_page."""
 import json
 import re
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -525,6 +526,21 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     epochs = specs["epoch (0 = before pretraining)"]
     assert epochs["data"][0]["x"] == [0, 1]  # the initial encoder and one epoch
     assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
+
+
+def test_a_run_keeps_its_colour_in_evaluates_epoch_chart_where_another_run_has_no_curve(finished_run):
+    """A run from before the per-epoch kNN was recorded has no line over epochs: the others keep
+    the colours they have in the kNN-vs-k chart beside it, not the next ones up."""
+    from ssrl_core.evaluate.epochs import EPOCHS_LOG
+
+    finished_run("simclr")
+    rid = finished_run("rotation")
+    (Path(RunStore().get(rid)["run_dir"]) / EPOCHS_LOG).unlink()
+    specs = charts_by_title(open_page("evaluate"))
+    colour = {k: {t["name"]: t["line"]["color"] for t in specs[k]["data"] if t["name"].startswith(("simclr", "rot"))}
+              for k in ("k (neighbours voting)", "epoch (0 = before pretraining)")}
+    by_k, by_epoch = colour.values()
+    assert len(by_k) == 2 and len(by_epoch) == 1 and [by_k[n] for n in by_epoch] == list(by_epoch.values())
 
 
 def test_evaluate_says_once_what_fine_tuning_costs_and_warns_of_unequal_budgets(finished_run, _prepared_runs):
