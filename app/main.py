@@ -63,7 +63,7 @@ try:
     page.run()
 except widgets.PageEnd:  # the page ended early (widgets.stop), nothing wrong
     pass
-finally:  # (st.stop and st.rerun pass through here too)
+finally:  # (st.rerun passes through here too)
     urlstate.remember(page.url_path)
     urlstate.replay(page.url_path, link_slot)
     widgets.forget_form_from(page.url_path)

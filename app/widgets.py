@@ -39,6 +39,7 @@ def stop() -> NoReturn:
     page that stopped (a gallery with no runs yet, Explore waiting for one)."""
     raise PageEnd
 
+
 def _param_range(name: str, op: str) -> tuple[float, float, float]:
     """Slider bounds (lo, hi, step) for an op parameter: only values ``parse_augment`` takes
     (a crop's scale and a blur's sigma start a step above 0: at 0 the slider gave an error
