@@ -107,6 +107,50 @@ def loss_curve(steps: Sequence[float], losses: Sequence[float], epochs_at: Seque
     return readable(fig)
 
 
+# A bar chart's categories (Evaluate's runs, Invariance's ops and factors) are written level under their bars, each on
+# lines of at most ``TICK_CHARS`` characters. Plotly slants labels that do not fit level by 30 degrees, and a slanted
+# last label reaches past the plot's right edge, where Streamlit's automargin made room for it out of the plot: at
+# 390x844 (a phone) Evaluate's bars had 165 px of its chart's 358 ("random encoder (seed 0)" slanted beside two runs),
+# Invariance's factor probes 241. Wrapped, three of Evaluate's labels fit level on a phone. Where labels do not fit
+# level they are slanted the other way, each ending at its tick: the first reaches left under the value axis's
+# labels, which leave room there, and none past the right edge (the factor probes' five on a phone). Where slanted
+# ones overlap too (four runs and more, Invariance's nine ops) they are written upright: height, never width.
+TICK_CHARS = 10  # "(seed 0)", "cnn-small", "rotation" on a line: some 60 px at ``FONT``; a longer word keeps its line
+TICK_ANGLES = [0, -30, 90]  # level, else slanted up to the tick, else upright: Plotly's 30 degrees reach rightwards
+TICK_LINE_PX = 20  # a line of tick text at ``FONT`` (Plotly's line is 1.3 em): what each line more adds to the height
+
+
+def wrap(label: str, chars: int = TICK_CHARS) -> str:
+    """``label`` on lines of at most ``chars`` characters, joined by "<br>": broken at spaces, a
+    " · " kept at the end of the line before it (a line never starts with one); a word longer
+    than ``chars`` keeps a line of its own, whole. Each "<br>" stands for one space: the label
+    comes back with ``label.replace("<br>", " ")``."""
+    words = label.split(" ")
+    glued: list[str] = []  # each "·" glued to the word before it
+    for w in words:
+        if w == "·" and glued:
+            glued[-1] += " ·"
+        else:
+            glued.append(w)
+    lines: list[str] = []
+    for w in glued:
+        if lines and len(lines[-1]) + 1 + len(w) <= chars:
+            lines[-1] += " " + w
+        else:
+            lines.append(w)
+    return "<br>".join(lines)
+
+
+def category_axis(categories: Sequence[str]) -> tuple[dict, int]:
+    """The x axis of a bar chart over ``categories`` (its settings for ``update_layout``): each
+    category's label ``wrap``ped, level where they fit, else slanted to end at its tick, else
+    upright (``TICK_ANGLES``), and how many lines the tallest label has. A hover's ``%{x}`` is then
+    the tick's wrapped text: a bar names its category whole by its ``hovertext``."""
+    text = [wrap(c) for c in categories]
+    axis = dict(tickmode="array", tickvals=list(categories), ticktext=text, autotickangles=TICK_ANGLES, automargin=True)
+    return axis, max([t.count("<br>") + 1 for t in text] or [1])
+
+
 # a legend in a row along the chart's bottom edge, placed in the figure's coordinates: one placed
 # below the plot area by a fraction of its height sat on the axis title in a short chart
 BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0)
@@ -117,7 +161,9 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     """Grouped bars: one group per run (``labels``), one bar per metric in ``series``, each
     metric in its colour and fill pattern. The groups named in ``references`` (untrained
     encoders) are drawn in grays, one per metric (``REF_GRAYS``), with the metric's pattern, as
-    ``bars`` draws them on Invariance: in the runs' colours they read as two more runs."""
+    ``bars`` draws them on Invariance: in the runs' colours they read as two more runs. Each
+    group's label is wrapped onto short lines under it (``category_axis``), the chart a line
+    taller for each line more; a bar's hover names its run whole."""
     fig = go.Figure()
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(
@@ -125,10 +171,15 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
             marker=dict(color=[REF_GRAYS[i % len(REF_GRAYS)] if label in references else PALETTE[i] for label in labels],
                         pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # not colour alone
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
+            # the run whole: a hover's %{x} is its tick's text, wrapped
+            hovertext=list(labels), hovertemplate="%{hovertext}: %{y:.3f}<extra>%{fullData.name}</extra>",
             width=min(0.3, 0.8 / max(1, len(series))),
         ))
-    fig.update_layout(title=title or None, barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="run", yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
+    xaxis, lines = category_axis(labels)
+    # each line of a wrapped label more grows the chart by a line, so the plot keeps its height
+    fig.update_layout(title=title or None, barmode="group", height=380 + TICK_LINE_PX * (lines - 1),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(title="run", **xaxis),
+                      yaxis=dict(title="accuracy on the test split", range=[0, 1.08]), legend=BELOW)
     return readable(fig)
 
 
@@ -272,7 +323,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     ``PACKED_BARS`` left to the hover but for cut bars'. Names in ``references`` are drawn in
     grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``). A
     None value is "n/a": labelled so on its bar's place, or once over a category where every
-    value is None."""
+    value is None. The categories are written as ``category_axis`` writes them: level, or upright
+    where they do not fit, never reaching past the plot's right edge."""
     fig = go.Figure()
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
@@ -313,7 +365,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
                         pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals], textposition="none",  # (the hover's)
-            hovertemplate="%{x}: %{text}<extra>%{fullData.name}</extra>"))
+            hovertext=list(categories),  # (%{x} would be its tick's text: wrapped)
+            hovertemplate="%{hovertext}: %{text}<extra>%{fullData.name}</extra>"))
     if chance is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(chance), mode="markers", name="chance",
                                  marker=dict(symbol="line-ew", size=40, line=dict(width=3, color="#111"))))
@@ -322,8 +375,10 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
         for i, vals in enumerate(series.values()):
             fig.add_trace(_carriers(categories, vals, shown_errors[i], cuts[i], empty, y_axis, i,
                                     width * (UPRIGHT_CARRIER if crowded else 1), angle))
-    fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      yaxis=dict(title=y_title, range=y_axis), xaxis=dict(automargin=True), legend=BELOW)
+    xaxis, lines = category_axis(categories)
+    fig.update_layout(title=title or None, barmode="group", bargap=BARGAP, height=380 + TICK_LINE_PX * (lines - 1),
+                      margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      yaxis=dict(title=y_title, range=y_axis), xaxis=xaxis, legend=BELOW)
     return readable(fig)  # (a label that does not fit its carrier at LABEL_FONT is hidden: ``uniformtext``)
 
 

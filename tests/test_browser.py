@@ -394,6 +394,13 @@ _TOOLBAR = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => 
 })"""
 
 
+# each chart's width, its plot's, and how far the plot's right edge is from the chart's (argument: the charts' selector)
+_PLOT_WIDTH = """sel => [...document.querySelectorAll(sel)].map(gd => {
+    const c = gd.querySelector('.main-svg').getBoundingClientRect(), p = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    return {chart: c.width, plot: p.width, right: c.right - p.right};
+})"""
+
+
 def _apart(a, b) -> bool:
     return a is None or b is None or a["right"] <= b["left"] or b["right"] <= a["left"] or \
         a["bottom"] <= b["top"] or b["bottom"] <= a["top"]
@@ -406,7 +413,9 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
     "0.210.210.20" (each level label wider than its bar). On a phone and on a 1280x720
     projector, no chart's toolbar lies on its title, its legend or its plot; no two bar labels
     overlap, none is under 14 px nor on a whisker; and the projector keeps every value Invariance
-    opens on: two runs and their untrained network, 27 upright labels and 15 level ones."""
+    opens on: two runs and their untrained network, 27 upright labels and 15 level ones. Bar charts'
+    category labels never reach past the plot's right edge: slanted rightwards, Evaluate's "random
+    encoder (seed 0)" left its bars 165 px of a phone's 358 px chart."""
     from .test_app_review_pages import LABEL_BOXES, readable_labels
 
     a, b = finished_run("shapes-simclr"), finished_run("shapes-simclr")
@@ -431,6 +440,15 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
         factors = readable_labels(page.evaluate(LABEL_BOXES, 1))
         if size["width"] == 1280:
             assert len(ops) == 27 and len(factors) == 15, (ops, factors)
+        bars = page.evaluate(_PLOT_WIDTH, ".js-plotly-plot")
+        assert len(bars) == 2 and all(c["right"] <= 20 for c in bars), (size, bars)  # (the margin's 10 px)
+
+        page.goto(f"{app_url_no_worker}/evaluate")
+        page.wait_for_selector(".st-key-eval_bars .js-plotly-plot .nsewdrag")
+        time.sleep(1)
+        [bars] = page.evaluate(_PLOT_WIDTH, ".st-key-eval_bars .js-plotly-plot")
+        # the value axis's labels and title on the left (some 72 px) and the margin's 10 px on the right
+        assert bars["right"] <= 20 and bars["plot"] >= bars["chart"] - 100, (size, bars)
 
 
 @pytest.fixture

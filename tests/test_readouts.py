@@ -230,6 +230,42 @@ def test_runs_are_told_apart_by_more_than_colour():
     assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
 
 
+def test_bar_charts_write_their_categories_on_short_level_lines_whole_and_apart():
+    """A browser review at 390x844: Evaluate's "random encoder (seed 0)" beside two runs did not fit
+    level under its bars, Plotly slanted the labels 30 degrees, and the last one reached past the
+    plot's right edge, which Streamlit's automargin moved in: the bars had 165 px of the chart's 358
+    (Invariance's factor probes, 241). Each label is now on lines of at most ``TICK_CHARS``, nothing
+    lost and none like another, slanted (where at all) to end at its tick, never rightwards; the chart
+    grows by its extra lines, and a bar's hover names its run whole."""
+    from app import charts
+
+    runs = ["rotation (9e10)", "simclr (4728)", "barlow_twins (1a2b)", "random encoder (seed 0)",
+            "random cnn-small (seed 1)", "random · cnn-small seed 0 · untrained"]
+    ops = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
+    acc = charts.accuracy_bars(runs, {"kNN": [0.9] * 6, "linear": [0.95] * 6}, references=runs[3:])
+    inv = charts.bars(ops, {"simclr (4728) · aug: digits preset": [0.5] * 9}, "score")
+    for fig, labels in ((acc, runs), (inv, ops)):
+        axis = fig.layout.xaxis
+        assert list(axis.tickvals) == labels and axis.tickmode == "array"
+        text = list(axis.ticktext)
+        assert [t.replace("<br>", " ") for t in text] == labels  # each whole, in order ...
+        assert len(set(text)) == len(labels)  # ... and told apart
+        for t in text:  # each line short, unless it is one word, which is never broken
+            assert all(len(line) <= charts.TICK_CHARS or " " not in line for line in t.split("<br>")), t
+            assert not any(line.startswith("·") for line in t.split("<br>")), t
+        # level, else slanted up to its tick (into the value axis's margin), else upright: Plotly's own 30
+        # degrees (its default, [0, 30, 90]) reach past the right edge
+        assert axis.tickangle in (None, "auto") and list(axis.autotickangles) == [0, -30, 90]
+        for bar in [t for t in fig.data if t.type == "bar" and t.hoverinfo != "skip"]:
+            assert list(bar.hovertext) == labels and "%{hovertext}" in bar.hovertemplate and "%{x}" not in bar.hovertemplate
+    assert text == ops  # one word each: as they were
+    assert charts.wrap("random encoder (seed 0)") == "random<br>encoder<br>(seed 0)"
+    assert charts.wrap("random · cnn-small seed 0 · untrained") == "random ·<br>cnn-small<br>seed 0 ·<br>untrained"
+    # the plot keeps its height: the chart grows by each line its tallest label has beyond one
+    assert acc.layout.height - charts.accuracy_bars(["simclr"], {"kNN": [0.9]}).layout.height == 3 * charts.TICK_LINE_PX
+    assert inv.layout.height == charts.bars(["crop"], {"a": [0.5]}, "score").layout.height
+
+
 def test_chart_colours_stand_out_from_the_page_and_their_labels_from_the_bars():
     """WCAG's ratios, computed: a reference's gray bar or line 3:1 against the white page (the
     bar for graphics; #cfcfcf was 1.6:1), a value written inside any bar 4.5:1 against it (white
