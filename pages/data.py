@@ -67,56 +67,59 @@ def open_on(name: str) -> None:
 DATA_PER_ROW = 10  # 96 px cells on a 1280 px page; fewer where narrower (``widgets.image_grid``)
 
 st.title("Data")
-with st.expander("Import your own images"):
-    st.markdown("A **.zip** of two or more class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset "
-                "(images beside the folders are skipped); a zip of loose images, or of one folder, an unlabelled "
-                f"one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are resized (shorter side, then a "
-                "centre crop).")
-    upload = st.file_uploader("Archive", type=["zip"], key="data_upload")
-    if upload is not None and st.session_state.get("data_import_for") != (upload.name, upload.size):
-        # a new archive: name the dataset after it, unless a name of one's own is typed
-        st.session_state["data_import_for"] = (upload.name, upload.size)
-        typed = st.session_state.get("data_import_name", "").strip()
-        if not typed or typed == st.session_state.get("data_import_suggested"):
-            st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
-    c1, c2 = st.columns(2)
-    new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves", max_chars=40,
-                             help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
-    c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
-    outcome = st.session_state.get("data_import_outcome") or {}
-    if outcome.get("file") != (upload.file_id if upload else None):
-        # another file chosen, or none: the outcome described the file before (a file's id is new at every upload)
-        outcome = st.session_state["data_import_outcome"] = {}
-    just_done = "report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
-    if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
-        st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
-                    help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
-                         "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
-                         "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
-                         "them. Unticked again after every import.")
-    st.button("Import", key="data_import", disabled=upload is None or just_done, on_click=import_clicked,
-              help="This archive is imported under this name: choose another archive or name" if just_done else None)
-    if "error" in outcome:
-        st.error(f"Not imported: {outcome['error']}")
-    if "same" in outcome:
-        st.info(outcome["said"], icon=":material/content_copy:")
-    report = outcome.get("report")
-    if report:
-        st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
-                   f"{report['images']:,} images, "
-                   + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
-                      if report["labelled"] else "unlabelled") + f"; {count(report['channels'], 'channel')}; "
-                   f"{report['train']:,} for training, {report['test']:,} held out for testing. "
-                   + readouts.resized(report))
-    if made := report["name"] if report else outcome.get("same"):
-        st.page_link("../pages/pretrain.py", label=f"Pretrain on {made}", icon=":material/model_training:",
-                     query_params={"dataset": made, **urlstate.carried()})
-    if report:
-        if report["unlabelled_reason"]:
-            st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
-        if report["skipped"]:
-            st.warning(f"Skipped {count(len(report['skipped']), 'file')}:")
-            st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
+# a class link with ?hide=controls shows the set it names: no box to change it, no import or delete
+controls = not urlstate.hidden("controls")
+if controls:
+    with st.expander("Import your own images"):
+        st.markdown("A **.zip** of two or more class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset "
+                    "(images beside the folders are skipped); a zip of loose images, or of one folder, an unlabelled "
+                    f"one. Up to {MAX_UPLOAD_MB} MB; any common image format; images are resized (shorter side, then a "
+                    "centre crop).")
+        upload = st.file_uploader("Archive", type=["zip"], key="data_upload")
+        if upload is not None and st.session_state.get("data_import_for") != (upload.name, upload.size):
+            # a new archive: name the dataset after it, unless a name of one's own is typed
+            st.session_state["data_import_for"] = (upload.name, upload.size)
+            typed = st.session_state.get("data_import_name", "").strip()
+            if not typed or typed == st.session_state.get("data_import_suggested"):
+                st.session_state["data_import_name"] = st.session_state["data_import_suggested"] = suggest_name(upload.name)
+        c1, c2 = st.columns(2)
+        new_name = c1.text_input("Dataset name", key="data_import_name", placeholder="e.g. my-leaves", max_chars=40,
+                                 help="lowercase letters, digits, '-' or '_', up to 40; starts as the zip's name").strip()
+        c2.select_slider("Resolution", [16, 24, 28, 32, 48, 64, 96], value=32, key="data_import_size")
+        outcome = st.session_state.get("data_import_outcome") or {}
+        if outcome.get("file") != (upload.file_id if upload else None):
+            # another file chosen, or none: the outcome described the file before (a file's id is new at every upload)
+            outcome = st.session_state["data_import_outcome"] = {}
+        just_done = "report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
+        if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
+            st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
+                        help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
+                             "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
+                             "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
+                             "them. Unticked again after every import.")
+        st.button("Import", key="data_import", disabled=upload is None or just_done, on_click=import_clicked,
+                  help="This archive is imported under this name: choose another archive or name" if just_done else None)
+        if "error" in outcome:
+            st.error(f"Not imported: {outcome['error']}")
+        if "same" in outcome:
+            st.info(outcome["said"], icon=":material/content_copy:")
+        report = outcome.get("report")
+        if report:
+            st.success(("Replaced" if outcome["replaced"] else "Imported") + f" **{report['name']}**: "
+                       f"{report['images']:,} images, "
+                       + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
+                          if report["labelled"] else "unlabelled") + f"; {count(report['channels'], 'channel')}; "
+                       f"{report['train']:,} for training, {report['test']:,} held out for testing. "
+                       + readouts.resized(report))
+        if made := report["name"] if report else outcome.get("same"):
+            st.page_link("../pages/pretrain.py", label=f"Pretrain on {made}", icon=":material/model_training:",
+                         query_params={"dataset": made, **urlstate.carried()})
+        if report:
+            if report["unlabelled_reason"]:
+                st.info(md(report["unlabelled_reason"]), icon=":material/label_off:")  # names a folder
+            if report["skipped"]:
+                st.warning(f"Skipped {count(len(report['skipped']), 'file')}:")
+                st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
 
 if deleted := st.session_state.pop("data_deleted", None):
     if "error" in deleted:
@@ -128,7 +131,9 @@ if deleted := st.session_state.pop("data_deleted", None):
             if deleted["runs"] else ""), icon=":material/delete:")
 all_data = services.datasets()
 name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="dataset", default=next(iter(all_data)),
-                         format_func=lambda n: f"{n} — {all_data[n]}")
+                         format_func=lambda n: f"{n} — {all_data[n]}", hide=not controls)
+if not controls:
+    st.markdown(f"**{md(name)}** — {md(all_data[name])}")
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error)
@@ -143,7 +148,7 @@ caveats = ds.evaluation_caveats()
 if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
                icon=":material/straighten:")
-if name in custom_datasets() and not urlstate.hidden("controls"):
+if name in custom_datasets() and controls:
     with st.popover("Delete this dataset", icon=":material/delete:"):
         try:
             plan = dataset_deletion(services.store(), name)

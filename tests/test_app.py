@@ -817,6 +817,22 @@ def test_data_page_opens_on_the_dataset_its_link_names_and_keeps_the_choice_in_t
     assert odd.selectbox(key="data_dataset").value == "digits" and "no-such-set" in odd.warning[0].value
 
 
+def test_a_teachers_data_link_with_hide_controls_shows_its_set_without_the_box_import_or_delete():
+    """README's links say ``hide=controls`` leaves no knobs, the page using the link's values;
+    Data hid only an imported set's Delete: its dataset box and "Import your own images" stayed,
+    so a class could leave the set the link names or import into the teacher's server. Browsing
+    (classes, captions, shuffle) stays: that is what the page is for."""
+    at = open_page("data", dataset="shapes", hide="controls")
+    assert not at.exception and not [s for s in at.selectbox if s.key == "data_dataset"]
+    assert not at.expander or all("Import" not in e.label for e in at.expander)
+    assert any(m.value.startswith("**shapes** — ") for m in at.markdown)
+    assert "Ground-truth factors" in captions(at)  # the set the link names
+    assert at.selectbox(key="data_caption") and at.button(key="data_shuffle")  # browsing stays
+    assert at.query_params["dataset"] in ("shapes", ["shapes"])
+    plain = open_page("data", dataset="shapes")
+    assert plain.selectbox(key="data_dataset") and any("Import" in e.label for e in plain.expander)
+
+
 def test_data_captions_name_the_label_then_the_factor_chosen_as_explore_does():
     """Data captioned by a factor gave its value alone ("#1730 cyan", the shape unsaid); Explore
     and Compare say "#1730 · cross · cyan", and Data now reads the same way."""
