@@ -27,7 +27,8 @@ Metrics a check can name, as ``RUN.METRIC`` (RUN is a run name of the lesson):
                         embedding_std, effective_rank, epoch_knn, loss, or a method's own
                         logged number (rotation_acc, ...)
 
-A side of a check is a number, a metric, or a difference ``"a.metric - b.metric"``.
+A side of a check is a number, a metric, or a sum and difference of them written with spaces
+around each sign: ``"a.metric - b.metric"``, ``"a.metric + a-seed1.metric + a-seed2.metric"``.
 """
 from __future__ import annotations
 
@@ -353,20 +354,29 @@ def is_number(term: str) -> bool:
         return False
 
 
+def signed_terms(expr: str) -> list[tuple[int, str]]:
+    """``"a.x - b.y + c.z"`` -> ``[(1, "a.x"), (-1, "b.y"), (1, "c.z")]``: a side's terms with
+    their signs (a sign counts only with a space either side: run names may hold '-')."""
+    parts = re.split(r" ([+-]) ", expr.strip())
+    return [(1, parts[0].strip())] + [(1 if sign == "+" else -1, t.strip()) for sign, t in zip(parts[1::2], parts[2::2])]
+
+
 def terms(expr: str) -> list[str]:
-    """``"a.x - b.y"`` -> ``["a.x", "b.y"]`` (a side is one term or a difference of two)."""
-    return [t.strip() for t in expr.split(" - ")]
+    """``"a.x - b.y + c.z"`` -> ``["a.x", "b.y", "c.z"]``: a side's terms, without their signs."""
+    return [t for _, t in signed_terms(expr)]
 
 
 def _side_syntax(side: str) -> str | None:
-    """Why ``side`` is not a number, a metric or a difference of them, said with the way to
-    write it; None when it reads as one (each metric is then checked by ``parse_metric``)."""
-    how = ("a side is a number, one metric (RUN.METRIC) or a difference with spaces around the minus, e.g. "
-           "'simclr.knn_accuracy - random.knn_accuracy'; the comparison goes in op (>, >=, <, <=) and a "
-           "constant offset in margin")
-    if any(ch in side for ch in "+*/()<>=!"):
+    """Why ``side`` is not a number, a metric or a sum and difference of them, said with the way
+    to write it; None when it reads as one (each metric is then checked by ``parse_metric``)."""
+    how = ("a side is a number, one metric (RUN.METRIC), or a sum and difference of them with spaces around "
+           "each + and -, e.g. 'simclr.knn_accuracy - random.knn_accuracy'; the comparison goes in op (>, >=, <, "
+           "<=) and a constant offset in margin")
+    parts = terms(side)
+    if any(ch in side for ch in "*/()<>=!") or any("+" in t for t in parts) \
+            or (len(parts) > 1 and any(is_number(t) for t in parts)):  # a constant offset: margin's
         return f"{side!r} is not a check's side: {how}"
-    for term in terms(side):
+    for term in parts:
         metric = term.partition(".")[2]
         if not is_number(term) and any(ch in metric for ch in "-. "):  # run names may hold '-'; metrics may not
             return f"{side!r} is not a check's side: {how}"
@@ -502,14 +512,14 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
 
 
 def side_value(lesson: Lesson, data: dict[str, RunData], side) -> tuple[float | None, dict]:
-    """(value, {term: value}) of a check's side: a number, a metric or a difference."""
+    """(value, {term: value}) of a check's side: a number, a metric or a sum and difference."""
     if not isinstance(side, str):
         return float(side), {}
-    parts = terms(side)
-    vals = {t: (float(t) if is_number(t) else metric_value(lesson, data, t)) for t in parts}
+    parts = signed_terms(side)
+    vals = {t: (float(t) if is_number(t) else metric_value(lesson, data, t)) for _, t in parts}
     if any(v is None for v in vals.values()):
         return None, vals
-    total = vals[parts[0]] - sum(vals[t] for t in parts[1:])
+    total = sum(sign * vals[t] for sign, t in parts)
     return total, {t: v for t, v in vals.items() if not is_number(t)}
 
 
@@ -648,7 +658,10 @@ def describe_check(row: dict, lesson: Lesson | None = None) -> str:
             return f"{v:.3f}"
         if not isinstance(ref, str):
             return f"{ref:g}"
-        return ref if lesson is None else " - ".join(term_words(lesson, t) for t in terms(ref))
+        if lesson is None:
+            return ref
+        said = " ".join(f"{'+' if sign > 0 else '-'} {term_words(lesson, t)}" for sign, t in signed_terms(ref))
+        return said[2:] if said.startswith("+ ") else said
     sign = 1 if row["op"].startswith(">") else -1
     margin = f" {'+' if sign > 0 else '-'} {row['margin']:g}" if row["margin"] else ""
     bar = (f" (= {row['right_value'] + sign * row['margin']:.3f})"
