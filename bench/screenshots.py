@@ -84,8 +84,10 @@ def telling_query(runs: dict[str, dict]) -> int:
 def make(page, url: str, out: Path, timeout_s: float) -> dict:
     written = []
     page.goto(f"{url}/lessons?lesson={LESSON}&hide=controls,nav")
-    page.get_by_text(re.compile(r"^(Verdict: |Not run yet)")).first.wait_for()  # a lesson with no number yet
     launch = page.get_by_role("button", name=re.compile(r"Launch this lesson"))
+    # its button, or the verdict of a lesson whose runs are all here: "Not run yet" can come before the button is
+    # drawn, and a count taken then found no button and waited for a verdict that never came
+    launch.or_(page.get_by_text(re.compile(r"^Verdict: "))).first.wait_for()
     if launch.count():
         launch.click()
         page.get_by_text(re.compile(r"Verdict: (pass|partial|fail)")).wait_for(timeout=timeout_s * 1000)
@@ -106,7 +108,7 @@ def make(page, url: str, out: Path, timeout_s: float) -> dict:
     query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # images' alt texts say "image #" too
     query.fill(str(query_row))
     query.press("Enter")
-    page.get_by_text(re.compile(rf"query #{query_row}: ")).wait_for()
+    page.get_by_text(re.compile(rf"^query #{query_row} · ")).wait_for()  # readouts.query_caption
     page.get_by_text(re.compile(r"share the query's label")).nth(len(ids) - 1).wait_for()
     written.append(_shot(page, out, "compare"))
 
@@ -118,7 +120,10 @@ def make(page, url: str, out: Path, timeout_s: float) -> dict:
     pair = [runs["simclr"]["id"], runs["rotation"]["id"]]  # invariance bought by views vs by a transformation task
     page.goto(f"{url}/invariance?runs={','.join(pair)}")
     page.get_by_role("heading", name="Invariance per augmentation op").wait_for()
-    page.get_by_text(re.compile(r"rotation predictable · ")).nth(2).wait_for()
+    page.get_by_role("heading", name="Can the rotation of an input be read off its features?").wait_for()
+    page.get_by_text(re.compile(r"^Rotation predictable: ")).wait_for()  # its caption, under the runs' scores
+    page.wait_for_selector(".js-plotly-plot .nsewdrag")  # the ops' bars
+    time.sleep(1)  # plotly finishes its layout
     written.append(_shot(page, out, "invariance"))
 
     page.goto(f"{url}/explore?run={runs['simclr']['id']}&image={query_row}")
