@@ -643,8 +643,12 @@ def term_words(lesson: Lesson, term: str) -> str:
     run, kind, _ = lesson.parse_metric(term)
     what = metric_label(lesson, term, with_run=False)
     what = what.replace(", ", " (", 1) + ")" if ", " in what else what
-    # a reference computed beside the run (its labelled subsets, its data) is not the run's own number
-    return what if kind in ("random_linear", "random_knn", "supervised_scratch") else f"{run}'s {what}"
+    # a reference computed beside the run (its labelled subsets, its data) is not the run's own number; where the
+    # lesson's runs differ in seed, it names the seed it was drawn with (three "random encoder's kNN" read alike)
+    if kind in ("random_linear", "random_knn", "supervised_scratch"):
+        seeds = {c.seed for c in lesson.runs.values()}
+        return f"{what}, seed {lesson.runs[run].seed}" if len(seeds) > 1 else what
+    return f"{run}'s {what}"
 
 
 def describe_check(row: dict, lesson: Lesson | None = None) -> str:
