@@ -66,10 +66,9 @@ def open_on(name: str) -> None:
 
 DATA_PER_ROW = 10  # 96 px cells on a 1280 px page; fewer where narrower (``widgets.image_grid``)
 
-st.title("Data")
-# a class link with ?hide=controls shows the set it names: no box to change it, no import or delete
-controls = not urlstate.hidden("controls")
-if controls:
+
+def import_panel() -> None:
+    """The expander where a zip becomes a dataset, and what came of the last import."""
     with st.expander("Import your own images"):
         st.markdown("A **.zip** of two or more class folders (`cat/1.png`, `dog/2.jpg`) becomes a labelled dataset "
                     "(images beside the folders are skipped); a zip of loose images, or of one folder, an unlabelled "
@@ -121,6 +120,12 @@ if controls:
                 st.warning(f"Skipped {count(len(report['skipped']), 'file')}:")
                 st.dataframe(report["skipped"], hide_index=True, key="data_import_skipped")
 
+
+st.title("Data")
+# a class link with ?hide=controls shows the set it names: no box to change it, no import or delete
+controls = not urlstate.hidden("controls")
+if controls:
+    import_panel()
 if deleted := st.session_state.pop("data_deleted", None):
     if "error" in deleted:
         st.error(f"Not deleted: {deleted['error']}", icon=":material/error:")
