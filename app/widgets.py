@@ -525,6 +525,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                               + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
+                elif urlstate.hidden("controls"):  # a class's link: each student stops their own runs only
+                    pass
                 else:  # no login, so not forbidden; but one stray click must not stop someone else's run
                     with btn.popover("Cancel…"):
                         st.markdown("This run belongs to the lesson: the whole class waits for it. Cancel it only "
@@ -666,9 +668,20 @@ def form_prefix() -> str:
     return f"pt{gen}" if gen else "pt"
 
 
+def linked_runs(runs: list[dict]) -> None:
+    """The runs a class's link (``hide=controls``) shows, named as their picker would name them, with
+    whose each is: with the boxes hidden, a page said only "simclr (7bdd)" in its charts and never
+    the dataset."""
+    st.markdown("\n".join(("- " if len(runs) > 1 else "") + f"**{md(services.run_label(r))}**"
+                          + (f" · by {md(r['nickname'])}" if r.get("nickname") else "") for r in runs))
+
+
 def settings_button(run: dict, where, key: str, label: str = "Change its settings and launch again") -> None:
     """A button that opens Pretrain with its form set to ``run``'s settings, to change one
-    and launch (a failed run's batch, a finished run's seed)."""
+    and launch (a failed run's batch, a finished run's seed). None on a class's link
+    (``hide=controls``): Pretrain would open without its boxes, Launch alone queuing a copy."""
+    if urlstate.hidden("controls"):
+        return
     params, other = form_params(run["config"])
     if where.button(label, key=key, icon=":material/tune:",
                     help="Opens Pretrain with every box set as this run was; nothing is launched until you press "
@@ -996,7 +1009,7 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
             help_ = "Ends the background job now. What it has computed stays; the button computes the rest later."
             if not others:
                 st.button("Stop", key=f"{key}_stop", help=help_, on_click=_stop_jobs, args=(live, key))
-            else:
+            elif not urlstate.hidden("controls"):  # (a class's link: not a classmate's job)
                 with st.popover("Stop…"):
                     st.markdown(f"**{md(listing(others))}** started this, not you ({md(me)}): they are waiting for it. "
                                 "Stop it only if you must. " + help_)

@@ -26,6 +26,8 @@ widgets.accuracy_caveats(dataset)
 on_data = [r for r in runs if r["dataset"] == dataset]
 trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
+if not controls:
+    widgets.linked_runs(picked)
 widgets.differences_warning(picked)  # a 10-epoch run beside a 4-epoch one wins by its budget, not its method
 
 
@@ -126,7 +128,8 @@ def complete(curve) -> bool:
 needs_ft = [r for r in fresh if not complete(ft_curve[r["id"]]) or not complete(sup_curve[r["id"]])]
 ft_running = any(services.probe_job_running(r["run_dir"]) for r in needs_ft)
 missing_scratch = ("it is being computed in the background, budget by budget" if ft_running else
-                   "the button below the chart computes it with fine-tuning")
+                   "the button below the chart computes it with fine-tuning" if controls else
+                   "the teacher can compute it with fine-tuning on this page without the link's hide=controls")
 if not series:
     refs_text = ""  # nothing drawn: the message below says why
 elif drawn[RANDOM_REF] and drawn[SCRATCH_REF]:
@@ -180,10 +183,11 @@ if series:
         what += [agree(sup_curves, "the supervised reference", f"{sup_curves} supervised references")] if sup_part else []
         st.caption(f":material/hourglass_top: Partial so far: {' and '.join(what)}; the curves end where the computed "
                    "budgets end" + (" and fill in as the background job goes on." if ft_running else
-                                    "; the button below computes the rest."))
+                                    "; the button below computes the rest." if controls else "."))
     # where its button was: at the top of the page a student who clicked here did not see it
     widgets.probe_jobs_panel(picked, key="eval_ft_jobs", finetune=True)
-    if needs_ft and not ft_running:
+    # (not on a class's link: many CPU minutes a run, which one click of each student's would queue)
+    if needs_ft and not ft_running and controls:
         # what it costs beside the button, said once: it decides whether to click now
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
         cost = (f"many minutes per run on a CPU, {count(len(paced), 'run')} here" if None in paced else

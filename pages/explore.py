@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import code, md
+from app.text import code
 
 st.title("Explore")
 runs = services.finished_runs(with_mapping=True)
@@ -16,7 +16,7 @@ top = st.columns([3, 1, 1, 1])
 with top[0]:
     run = widgets.run_picker(runs, key="explore_run", hide=not controls)
     if not controls:
-        st.markdown(f"**{services.run_label(run)}**" + (f" · by {md(run['nickname'])}" if run.get("nickname") else ""))
+        widgets.linked_runs([run])
 art = services.artifacts(run["run_dir"])
 ds, error = services.dataset(run["dataset"])
 if error:

@@ -26,6 +26,8 @@ dataset = widgets.dataset_picker(runs, key="inv_dataset", prefer="shapes", hide=
 picked = widgets.run_picker([r for r in runs if r["dataset"] == dataset], key="inv_runs", label="Runs", multi=True,
                             hide=not controls,
                             default_n=2)
+if not controls:
+    widgets.linked_runs(picked)
 if not picked:
     st.info("Pick one run or several.")
     widgets.stop()

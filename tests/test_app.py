@@ -740,6 +740,21 @@ def test_a_teachers_link_with_hide_controls_shows_its_runs_without_pickers(finis
         assert qp(at, "runs") == f"{a},{c}", page
     table = open_page("compare", runs=f"{a},{c}", hide="controls").dataframe[0].value
     assert sorted(table["run"]) == sorted([f"simclr ({a[-4:]})", f"simclr ({c[-4:]})"])  # the link's, not the newest
+    # what the page shows is said where its boxes were: a review found Evaluate and Invariance naming the runs
+    # only as "simclr (7bdd)" in their charts, the dataset nowhere
+    for page in ("evaluate", "invariance"):
+        said = " ".join(m.value for m in open_page(page, runs=f"{a},{c}", hide="controls").markdown)
+        assert f"· digits · " in said and a in said and c in said, page
+    # nothing a click of each student's would start for minutes, or open as a bare form (the export stays: written
+    # once a run, it is the run's files to take home, test_classroom)
+    at = open_page("evaluate", runs=f"{a},{c}", hide="controls")
+    assert not [b for b in at.button if b.key == "eval_finetune"]
+    assert not any("the button below the chart computes it" in m.value for m in at.markdown)
+    assert [b for b in open_page("evaluate", runs=f"{a},{c}").button if b.key == "eval_finetune"]
+    at = open_page("explore", run=a, hide="controls")
+    assert not at.exception and not [b for b in at.button if b.key == "explore_again"]
+    assert [b for b in at.button if b.key == "explore_export"]
+    assert [b for b in open_page("explore", run=a).button if b.key == "explore_again"]
 
 
 def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):

@@ -165,6 +165,20 @@ def test_cancel_is_one_click_on_your_own_run_and_asks_first_on_a_classmates():
     assert store.get(theirs)["status"] == "cancelled"
 
 
+def test_a_class_link_offers_no_cancel_of_a_classmates_run():
+    """With the class's ``hide=controls`` every student's page offered "Cancel…" on every
+    classmate's run (on a lesson's link, "Cancel the lesson's run" on each of its runs): a
+    class of 30 could stop each other's work. There, each stops their own runs only."""
+    store = RunStore()
+    mine = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    theirs = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5), nickname="dave")
+    at = open_page("pretrain", who="ada", hide="controls")
+    assert at.button(key=f"cancel_{mine}").label == "Cancel"
+    assert not [b for b in at.button if b.key == f"cancel_{theirs}"]
+    panel = " ".join(m.value for m in at.markdown)
+    assert "by dave" in panel and "not yours" not in panel  # still listed, with whose it is
+
+
 def test_a_cancel_confirmed_as_the_run_starts_is_not_lost(monkeypatch):
     """The live panel reruns the whole page when a run it showed starts, before it draws the
     runs' buttons; a Cancel clicked in that very rerun was read by nobody, and Dave's run,
