@@ -122,13 +122,17 @@ def class_link(lesson: L.Lesson) -> None:
                    "address in its place.")
 
 
-def lesson_picker(lessons: list[L.Lesson], wanted: str | None) -> L.Lesson:
+def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool = True) -> L.Lesson:
+    """The radio of lessons, on ``wanted`` first; with ``in_address`` the pick goes into the
+    address. Not while the controls are hidden: there ``lesson=`` with ``hide=controls`` makes a
+    class's locked link, and the next rerun took the page for one (the picker gone, the first
+    lesson kept)."""
     ids = [l.id for l in lessons]
     by_id = {l.id: l for l in lessons}
     index = ids.index(wanted) if wanted in ids else 0
     picked = st.radio("Lesson", ids, index=index, key="lesson_pick",
                       format_func=lambda i: f"{by_id[i].order}. {by_id[i].title}")
-    if picked != st.query_params.get("lesson"):
+    if in_address and picked != st.query_params.get("lesson"):
         st.query_params["lesson"] = picked  # the link in the address bar opens this lesson
     return by_id[picked]
 

@@ -11,6 +11,8 @@ from ssrl_core import lessons as L
 st.title("Lessons")
 lessons, broken = L.load_each()
 wanted = st.query_params.get("lesson")
+# a class's locked view: a link with both (the picker below writes no ``lesson=`` while the controls are
+# hidden, so the address keeps saying what the link said)
 class_link = hidden("controls") and wanted
 for name, e in broken.items():  # the other lessons stay usable; a class sees only its own lesson's
     if not class_link or name == wanted:
@@ -31,14 +33,18 @@ if wanted and wanted not in by_id:
                 "link.", icon=":material/link_off:")
         widgets.stop()
     wanted = None
-if hidden("controls") and wanted:
+if class_link:
     lesson = by_id[wanted]
 else:
+    # ``?hide=controls`` without a lesson (the hide carried from another page): the picker, and no teacher's link box
+    controls = not hidden("controls")
     st.caption("Each lesson asks one question that the survey or the papers it covers answer, launches the runs "
                "that answer it (reusing finished runs with the same settings), and checks whether the expected "
-               "outcome appeared. To share one with a class, pick it: its link is given below it.")
-    lesson = ui.lesson_picker(lessons, wanted)
-    ui.class_link(lesson)
+               "outcome appeared." + (" To share one with a class, pick it: its link is given below it."
+                                      if controls else ""))
+    lesson = ui.lesson_picker(lessons, wanted, in_address=controls)
+    if controls:
+        ui.class_link(lesson)
 
 st.header(lesson.title)
 st.markdown(f"**{lesson.question}**")

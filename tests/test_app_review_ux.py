@@ -136,6 +136,22 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     assert not at.code
 
 
+def test_lessons_hiding_controls_without_a_lesson_keeps_the_picker_and_shows_the_lesson_picked():
+    # ``lesson=`` written by the picker made the next rerun a class's locked link: the picker gone, the first lesson
+    # kept whatever was picked, and the teacher's box shown to students on the first render
+    from ssrl_core.lessons import load_by_name
+    at = open_page("lessons", hide="controls")
+    assert at.radio(key="lesson_pick") and not at.code  # no class link for a page that names no lesson
+    at.run()
+    at.radio(key="lesson_pick").set_value("collapse").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.header[0].value == load_by_name("collapse").title
+    assert at.radio(key="lesson_pick").value == "collapse" and not at.code
+    assert "lesson" not in at.query_params  # the address stays the link as opened
+    at.run()
+    assert at.radio(key="lesson_pick").value == "collapse" and at.header[0].value == load_by_name("collapse").title
+
+
 def test_pretrain_keeps_its_form_when_the_student_visits_another_page_and_comes_back():
     at = open_page("pretrain", who="ada")
     at.selectbox(key="pt_method").select("rotation").run()
