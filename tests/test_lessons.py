@@ -523,7 +523,10 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     new = [r for r in runs if r["id"] not in (rand, simclr)]
     assert len(runs) == 3 and len(new) == 1 and new[0]["status"] == "queued"  # prepared runs not resubmitted
     assert new[0]["config"]["seed"] == 1 and new[0]["method"] == "random"
-    assert [b.key for b in at.button] == [f"cancel_{new[0]['id']}"]  # nothing left to launch; its progress shows
+    # nothing left to launch; its progress shows, with no Cancel on a class's link: it is the lesson's, the whole
+    # class's, and only a page without hide=controls (the teacher's) offers to cancel it
+    assert not at.button and any("random · digits" in m.value and "queued" in m.value for m in at.markdown)
+    assert [b.key for b in open_lessons({"lesson": "tiny"}).button] == [f"cancel_{new[0]['id']}"]
     # the worker finishes it: the verdict is complete
     store = RunStore()
     store.claim("test")
