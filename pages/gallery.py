@@ -10,7 +10,8 @@ MAX_CARDS = 60
 COLS = 4
 
 st.title("Gallery")
-st.caption("Every finished run on this server, newest first; runs that finish appear by themselves. Open one "
+# with a teacher's link's filter (``?hide=controls&dataset=shapes``) not every run: said under it, from the link
+st.caption("The finished runs on this server, newest first; runs that finish appear by themselves. Open one "
            "to explore its map and neighbours; tick a few to compare them. Each thumbnail is the run's map: a "
            "point per image, placed near images with similar features and coloured by its class (one colour per "
            "class of that dataset; Explore names them). Tight clumps of one colour mean the features group "
@@ -21,6 +22,7 @@ if not runs:
 
 widgets.rerun_when_runs_finish()  # projected in class: new runs appear by themselves
 controls = not urlstate.hidden("controls")
+from_link = st.container()  # above the row: the link's filter, said when its boxes are hidden
 c1, c2, c3 = st.columns([1, 1, 2])
 datasets = ["all"] + sorted({r["dataset"] for r in runs})
 methods = ["all"] + sorted({r["method"] for r in runs})
@@ -29,8 +31,13 @@ with c1:
 with c2:
     m_pick = urlstate.selectbox("Method", methods, key="gal_method", param="method", default="all", hide=not controls)
 shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])]
+if not controls and (ds_pick, m_pick) != ("all", "all"):  # the boxes hidden: nothing else says runs are left out
+    of = f" of **{md(m_pick)}**" if m_pick != "all" else ""
+    on = f" on **{md(ds_pick)}**" if ds_pick != "all" else ""
+    from_link.caption(f"Runs{of}{on} (from the link)" + ("." if shown else ": none has finished yet."))
 if len(shown) > MAX_CARDS:
-    st.caption(f"Showing the newest {MAX_CARDS} of {len(shown)} runs; filter by dataset or method to see others.")
+    st.caption(f"Showing the newest {MAX_CARDS} of {len(shown)} runs"
+               + ("; filter by dataset or method to see others." if controls else "; older ones are not shown."))
     shown = shown[:MAX_CARDS]
 
 ticked = [r["id"] for r in shown if st.session_state.get(f"gal_tick_{r['id']}")]

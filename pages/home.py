@@ -1,7 +1,7 @@
 """Start: what the playground is, and a one-click first run."""
 import streamlit as st
 
-from app import services, widgets
+from app import services, urlstate, widgets
 from app.text import agree, count, minutes
 from ssrl_core.config import RunConfig
 
@@ -34,7 +34,8 @@ with c1:
         else:
             st.session_state[services.LAUNCHED] = rid  # Pretrain says it was queued
             st.session_state[services.LAUNCHED_ON_START] = True  # at its top: Launch, where it is said, is far below
-            st.switch_page("../pages/pretrain.py")
+            # a teacher's link (``?hide=controls,nav``) stays one: Pretrain without its knobs, as the link promised
+            st.switch_page("../pages/pretrain.py", query_params=urlstate.carried())
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "
                + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
@@ -49,15 +50,22 @@ with c2:
     widgets.twin_link(cfg)
 
 st.header("Then")
-st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:")
-st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:")
-st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:")
-st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:")
-st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:")
+kept = urlstate.carried()  # the teacher's ``hide``, on every page these lead to
+st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:", query_params=kept)
+st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:",
+             query_params=kept)
+st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:",
+             query_params=kept)
+st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:",
+             query_params=kept)
+st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:",
+             query_params=kept)
 # labels of one line on a phone (about 36 characters): a link's label does not wrap, and "Read how the four families
 # of pretext tasks work, with p…" was cut at 318 px; the rest in its tooltip
 st.page_link("../pages/learn.py", label="The four families of pretext tasks", icon=":material/menu_book:",
-             help="How each family works, with pictures made from the data")
+             help="How each family works, with pictures made from the data", query_params=kept)
 st.page_link("../pages/lessons.py", label="Follow a lesson to its verdict", icon=":material/school:",
-             help="One question, its runs in one click, and a verdict on whether the expected outcome appeared")
-st.page_link("../pages/gallery.py", label="See every finished run of the class", icon=":material/grid_view:")
+             help="One question, its runs in one click, and a verdict on whether the expected outcome appeared",
+             query_params=kept)
+st.page_link("../pages/gallery.py", label="See every finished run of the class", icon=":material/grid_view:",
+             query_params=kept)

@@ -26,9 +26,13 @@ st.markdown(
     "Every picture below is made now, from the data, by the same code the methods train with.")
 
 # every set whose images are on this disk: the built-ins, imported sets, downloadable ones already in place
-datasets = [n for n in services.datasets() if check_files(n) is None]
+described = services.datasets()
+datasets = [n for n in described if check_files(n) is None]
+controls = not urlstate.hidden("controls")
 name = urlstate.selectbox("Pictures from", datasets, key="learn_dataset", param="dataset", default=datasets[0],
-                          hide=urlstate.hidden("controls"))
+                          hide=not controls)
+if not controls:  # the box hidden (a teacher's link): still say whose images these are, as Data does
+    st.markdown(f"Pictures from **{md(name)}** — {md(described[name])}")
 # the features of the self-supervised run with the best kNN accuracy, the newest on a tie (not a baseline: an
 # untrained encoder clusters poorly, and a supervised one's features were made with the labels the caption says
 # were not used; not simply the newest: a 1-epoch run's clusters made a poor picture of the idea)

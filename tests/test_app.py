@@ -848,6 +848,53 @@ def test_a_teachers_data_link_with_hide_controls_shows_its_set_without_the_box_i
     assert plain.selectbox(key="data_dataset") and any("Import" in e.label for e in plain.expander)
 
 
+def test_a_teachers_start_link_with_hide_controls_keeps_it_on_every_page_it_leads_to():
+    """From ``/?hide=controls,nav`` the quick start and the "Then" links opened pages with no
+    ``hide``: a full Pretrain form, the sidebar back, where the link promised no knobs."""
+    from .test_classroom import page_links
+
+    at = open_page(hide="controls,nav")
+    then = [(p, q) for p, q in page_links(at) if p != "explore" or "run=" not in q]  # the twin's link has a run too
+    assert {p for p, _ in then} >= {"data", "augment", "pretrain", "explore", "evaluate", "learn", "lessons", "gallery"}
+    assert all(q == "hide=controls%2Cnav" for _, q in then), then
+    at.button(key="quick_start").click()
+    at.run()
+    assert not at.exception and at.title[0].value == "Pretrain"
+    assert qp(at, "hide") == "controls,nav"  # Pretrain without its knobs, as the link said
+    assert not [s for s in at.selectbox if "dataset" in str(s.key)]
+    plain = open_page()
+    assert {q for _, q in page_links(plain)} == {""}  # a plain start's links carry nothing
+
+
+def test_a_teachers_gallery_link_with_hide_controls_names_the_filter_it_applies(finished_run):
+    """The link's dataset and method filtered the runs silently under a caption that said
+    "Every finished run on this server"."""
+    from .test_classroom import page_links
+
+    digits = finished_run("simclr")
+    shapes = finished_run("shapes-simclr")
+    at = open_page("gallery", dataset="shapes", method="simclr", hide="controls")
+    assert not at.selectbox
+    assert "Runs of **simclr** on **shapes** (from the link)." in captions(at)
+    assert "Every finished run" not in captions(at)
+    links = {q for p, q in page_links(at) if p == "explore"}
+    assert f"run={shapes}&hide=controls" in links and not [q for q in links if digits in q]
+    assert "(from the link)" in captions(open_page("gallery", dataset="shapes", hide="controls"))
+    assert "(from the link)" not in captions(open_page("gallery", hide="controls"))  # no filter: every run
+    plain = open_page("gallery", dataset="shapes", method="simclr")  # the boxes say it
+    assert plain.selectbox(key="gal_dataset").value == "shapes" and "(from the link)" not in captions(plain)
+
+
+def test_a_teachers_learn_link_with_hide_controls_names_the_dataset_of_its_pictures():
+    """The "Pictures from" box hidden, nothing named the set the pictures came from."""
+    at = open_page("learn", dataset="shapes", hide="controls")
+    assert not [s for s in at.selectbox if s.key == "learn_dataset"]
+    assert any(m.value.startswith("Pictures from **shapes** — ") for m in at.markdown)
+    plain = open_page("learn", dataset="shapes")
+    assert plain.selectbox(key="learn_dataset").value == "shapes"
+    assert not any(m.value.startswith("Pictures from") for m in plain.markdown)
+
+
 def test_data_captions_name_the_label_then_the_factor_chosen_as_explore_does():
     """Data captioned by a factor gave its value alone ("#1730 cyan", the shape unsaid); Explore
     and Compare say "#1730 · cross · cyan", and Data now reads the same way."""
