@@ -208,6 +208,12 @@ def test_a_side_adds_and_subtracts_terms_so_a_claim_is_judged_over_seeds():
     row = L.judge(lesson, gains((0.919, 0.919), (0.874, 0.869), (0.910, 0.905)))["checks"][2]
     assert row["passed"] is False and row["left_value"] == pytest.approx(0.010)  # under 0.015: half a point a seed
     assert L.judge(lesson, gains((0.919, 0.919), (0.916, 0.869)))["checks"][2]["passed"] is None  # seed 2 not in
+    # canonical-view compares rotation's gains on digits and shapes the same way: each over seeds 0, 1, 2
+    view = L.load_by_name("canonical-view")
+    [gap] = [c for c in view.checks if "larger on digits than on shapes" in c.says]
+    for side, ds in ((gap.left, "digits"), (gap.right, "shapes")):
+        runs = [t.split(".")[0] for t in L.terms(side)]
+        assert sorted({view.runs[r].seed for r in runs}) == [0, 1, 2] and {view.runs[r].dataset for r in runs} == {ds}
     # each random encoder named by its seed where a student reads the numbers
     assert [L.term_words(lesson, t) for t in L.terms(check.left)][:4] == [
         "rotation's kNN (k=20)", "random encoder's kNN (k=20), seed 0", "rotation-seed1's kNN (k=20)",
