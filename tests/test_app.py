@@ -744,7 +744,7 @@ def test_a_teachers_link_with_hide_controls_shows_its_runs_without_pickers(finis
     # only as "simclr (7bdd)" in their charts, the dataset nowhere
     for page in ("evaluate", "invariance"):
         said = " ".join(m.value for m in open_page(page, runs=f"{a},{c}", hide="controls").markdown)
-        assert f"· digits · " in said and a in said and c in said, page
+        assert "· digits · " in said and a in said and c in said, page
     # nothing a click of each student's would start for minutes, or open as a bare form (the export stays: written
     # once a run, it is the run's files to take home, test_classroom)
     at = open_page("evaluate", runs=f"{a},{c}", hide="controls")
