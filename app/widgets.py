@@ -525,9 +525,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                               + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
-                elif urlstate.hidden("controls"):  # a class's link: each student stops their own runs only
-                    pass
-                else:  # no login, so not forbidden; but one stray click must not stop someone else's run
+                elif not urlstate.hidden("controls"):  # (on a class's link each student stops their own runs only)
+                    # no login, so not forbidden; but one stray click must not stop someone else's run
                     with btn.popover("Cancel…"):
                         st.markdown("This run belongs to the lesson: the whole class waits for it. Cancel it only "
                                     "if you are sure, e.g. as the teacher." if lessons else
