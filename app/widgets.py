@@ -479,7 +479,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     active_ids = set(shown)
     if "_toast" in st.session_state:
         news = st.session_state.pop("_toast")  # its text, or st.toast's arguments
-        st.toast(**news) if isinstance(news, dict) else st.toast(news)
+        st.toast(**(news if isinstance(news, dict) else {"body": news}))
 
     @st.fragment(run_every=LIVE_POLL_S if active_ids else IDLE_POLL_S)
     def panel() -> None:

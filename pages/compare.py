@@ -126,12 +126,8 @@ def curves_row(runs: list[dict], on: str = "") -> None:
 # The curves of runs on several datasets come in a row per dataset: on one set of axes digits' accuracies stood beside
 # shapes' (other images, classes and chance), the label-efficiency axis had an "all (N)" tick for each set that was
 # true for some of its lines only, and each set's references could be told apart only by a word in the legend
-on_each = {d: [r for r in picked if r["dataset"] == d] for d in datasets}
-if len(on_each) == 1:
-    curves_row(picked)
-else:
-    for d, rs in on_each.items():
-        curves_row(rs, on=d)
+for d in datasets:
+    curves_row([r for r in picked if r["dataset"] == d], on=d if len(datasets) > 1 else "")
 
 st.header("Maps")
 stale = {r["id"]: arts[r["id"]].dataset_mismatch(datasets[r["dataset"]][0]) for r in picked

@@ -50,22 +50,18 @@ with c2:
     widgets.twin_link(cfg)
 
 st.header("Then")
-kept = urlstate.carried()  # the teacher's ``hide``, on every page these lead to
-st.page_link("../pages/data.py", label="Browse a dataset", icon=":material/photo_library:", query_params=kept)
-st.page_link("../pages/augment.py", label="See what augmentations do to images", icon=":material/shuffle:",
-             query_params=kept)
-st.page_link("../pages/pretrain.py", label="Launch and watch runs", icon=":material/model_training:",
-             query_params=kept)
-st.page_link("../pages/explore.py", label="Click the map, see the neighbours", icon=":material/scatter_plot:",
-             query_params=kept)
-st.page_link("../pages/evaluate.py", label="Compare runs with the random encoder", icon=":material/leaderboard:",
-             query_params=kept)
 # labels of one line on a phone (about 36 characters): a link's label does not wrap, and "Read how the four families
 # of pretext tasks work, with p…" was cut at 318 px; the rest in its tooltip
-st.page_link("../pages/learn.py", label="The four families of pretext tasks", icon=":material/menu_book:",
-             help="How each family works, with pictures made from the data", query_params=kept)
-st.page_link("../pages/lessons.py", label="Follow a lesson to its verdict", icon=":material/school:",
-             help="One question, its runs in one click, and a verdict on whether the expected outcome appeared",
-             query_params=kept)
-st.page_link("../pages/gallery.py", label="See every finished run of the class", icon=":material/grid_view:",
-             query_params=kept)
+NEXT = [("data", "Browse a dataset", "photo_library", None),
+        ("augment", "See what augmentations do to images", "shuffle", None),
+        ("pretrain", "Launch and watch runs", "model_training", None),
+        ("explore", "Click the map, see the neighbours", "scatter_plot", None),
+        ("evaluate", "Compare runs with the random encoder", "leaderboard", None),
+        ("learn", "The four families of pretext tasks", "menu_book", "How each family works, with pictures made from "
+                                                                     "the data"),
+        ("lessons", "Follow a lesson to its verdict", "school", "One question, its runs in one click, and a verdict on "
+                                                              "whether the expected outcome appeared"),
+        ("gallery", "See every finished run of the class", "grid_view", None)]
+kept = urlstate.carried()  # the teacher's ``hide``, on every page these lead to
+for page, label, icon, help_ in NEXT:
+    st.page_link(f"../pages/{page}.py", label=label, icon=f":material/{icon}:", help=help_, query_params=kept)

@@ -68,15 +68,17 @@ class History:
         self.per_epoch = {k: median_low(v) for k, v in per_epoch.items()}
         self.tail = {k: median_low(v) for k, v in tail.items()}
 
-    def _tail(self, c: RunConfig) -> float | None:
-        return self.tail.get((c.dataset, c.encoder, c.evaluation), self.tail.get((c.dataset,)))
+    def _tail(self, config: dict) -> tuple[RunConfig | None, float | None]:
+        """The stored ``config`` resolved, and the seconds after training of the finished runs like it
+        (None for either where there is none)."""
+        c = resolved(config, self.device_type)
+        return c, None if c is None else self.tail.get((c.dataset, c.encoder, c.evaluation), self.tail.get((c.dataset,)))
 
     def duration(self, config: dict, epochs_done: int = 0) -> float | None:
         """Seconds from start to end of a run with this (submitted) config, or None; with
         ``epochs_done`` (a run requeued or resumed, continuing from its checkpoint) the
         epochs left only."""
-        c = resolved(config, self.device_type)
-        tail = None if c is None else self._tail(c)
+        c, tail = self._tail(config)
         if tail is None:
             return None
         if not METHODS[c.method].trainable or c.epochs == 0:
@@ -88,8 +90,7 @@ class History:
         """Seconds a run past its training has left: what came after training (embedding,
         maps, probes) in the newest finished runs like it, less the ``evaluating_for`` seconds
         it has spent on that already; None without such a run."""
-        c = resolved(run["config"], self.device_type)
-        tail = None if c is None else self._tail(c)
+        _, tail = self._tail(run["config"])
         return None if tail is None else max(0.0, tail - evaluating_for)
 
     def remaining(self, run: dict, now: float) -> float | None:
@@ -97,8 +98,7 @@ class History:
         after; otherwise (starting, or past training) this attempt's duration, the epochs it
         continues from left out, less the time since it was claimed."""
         if run["phase"] == "training" and run["eta_s"] is not None:
-            c = resolved(run["config"], self.device_type)
-            tail = None if c is None else self._tail(c)
+            _, tail = self._tail(run["config"])
             return None if tail is None else run["eta_s"] + tail
         total = self.duration(run["config"], run.get("claimed_epoch") or 0)
         if total is None:
