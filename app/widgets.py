@@ -586,13 +586,16 @@ def progress_of(r: dict) -> tuple[float, str]:
     return progress, f"{where} · {progress:.0%} of the training done"
 
 
-def launched_note(run_id: str) -> None:
-    """Under Launch: the run just queued, and its progress bar, redrawn every ``LIVE_POLL_S``
-    until it ends. The live panel beside the form is where the run is watched, but on a 1280x720
-    projector Launch is below the fold and the panel, at the top of its column, scrolled out of
-    view with the page: "Progress shows on the right" pointed at nothing on screen."""
+def launched_note(run_id: str, top: bool = False) -> None:
+    """The run just queued, said until it ends. Under Launch (Pretrain's own click) the live panel,
+    where the run is watched, comes right below it, on a phone too; at the ``top`` of the page
+    (Start's quick start queued it) the panel is a screen or more down on a phone, so the note
+    carries the run's progress bar too, redrawn every ``LIVE_POLL_S``."""
     store = services.store()
     if (first := store.get(run_id)) is None or first["status"] not in services.ACTIVE:
+        return
+    if not top:  # no ticking of its own: the live panel redraws the page when the run starts or ends
+        st.success(f"Queued run {run_id}: watch it below, under **Training now**.", icon=":material/task_alt:")
         return
 
     @st.fragment(run_every=LIVE_POLL_S)
@@ -600,9 +603,8 @@ def launched_note(run_id: str) -> None:
         r = store.get(run_id)
         if r is None or r["status"] not in services.ACTIVE:
             st.rerun(scope="app")  # it ended: the page says how (the live panel's notices, the runs table)
-        st.success(f"Queued run {r['id']}: its loss curve and cancel button are under **Training now** (at the top, "
-                   "or below this form on a narrow screen); its map appears on Explore when it is done.",
-                   icon=":material/task_alt:")
+        st.success(f"Queued run {r['id']}: its loss curve and cancel button are under **Training now**, below "
+                   "Launch; its map appears on Explore when it is done.", icon=":material/task_alt:")
         if r["status"] == "queued":
             st.caption("Waiting for the worker to take it up.")
         else:

@@ -14,7 +14,7 @@ from ssrl_core.pretext import METHODS
 st.title("Pretrain")
 if st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):
     # from Start's quick start: said first, where the page opens (under Launch it was 1,200 px down on a phone)
-    widgets.launched_note(launched)
+    widgets.launched_note(launched, top=True)
 
 
 def missing_note(box, what: str, missing, details: bool = True) -> None:
@@ -33,7 +33,10 @@ for name, m in METHODS.items():
 controls, advanced = not urlstate.hidden("controls"), not urlstate.hidden("advanced")
 widgets.form_from_note()
 pt = widgets.form_prefix()  # the form's widget keys: new ones once a run's settings were put in it
-left, right = st.columns([2, 3], gap="large")
+# what to train on the left; how long, Launch and the live panel on the right, so that Launch and the run it
+# queued are on a 1280x720 projector's first screen (one column of the form put Launch 114 px below the fold,
+# with the right column empty while nothing trained); on a phone the columns stack in that order
+left, right = st.columns(2, gap="large")
 with left:
     all_data = services.datasets()
     dataset = urlstate.selectbox("Dataset", list(all_data), key=f"{pt}_dataset", param="dataset", default="digits",
@@ -71,19 +74,22 @@ with left:
                                                         if METHODS[method].preferred_encoder else
                                                         "auto — cnn-small on CPU, resnet18 on a GPU") if e == "auto"
                                  else f"{e} — {ENCODERS[e]}")
-    c1, c2 = st.columns(2)
+with right:
+    show_advanced = controls and advanced
+    # the boxes' rows only where boxes are drawn: an empty row of columns still took its height (on a phone, a
+    # class link's four empty columns stacked into 130 px of blank above Launch)
+    c1, c2 = st.columns(2) if show_advanced else (st, st)
     out_of_range: list[str] = []  # the boxes' values outside the form's bounds, said before Launch
     epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key=f"{pt}_epochs", param="epochs", hide=not controls,
                                    container=c1, problems=out_of_range)
     if int(epochs) == 0 and method != "random":  # a run of 0 epochs is the untrained encoder under the method's name
         c1.caption(f":material/info: 0 epochs trains nothing: the run measures the untrained encoder (what the "
                    f"`random` baseline of this seed gives), listed as {method}.")
-    show_advanced = controls and advanced
     batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"{pt}_batch_{dataset}",
                                   param="batch", hide=not show_advanced, container=c2, problems=out_of_range,
                                   help="images per optimiser step; small sets default to small batches, so that "
                                        "a few epochs still make many steps")
-    c3, c4 = st.columns(2)
+    c3, c4 = st.columns(2) if show_advanced else (st, st)
     lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key=f"{pt}_lr", param="lr", hide=not show_advanced,
                                container=c3, format="%.5f", problems=out_of_range)
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"{pt}_seed", param="seed", hide=not show_advanced,
@@ -94,10 +100,10 @@ with left:
     if controls and not show_advanced and options:
         st.caption(f"{method} options from the link: `{widgets.options_text(options)}`.")
     if not controls:
-        st.markdown(f"**{method}** ({METHODS[method].family}) on **{dataset}**, augmentations `{spec}`, "
-                    f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}"
-                    + (f", options `{widgets.options_text(options)}`." if options else "."))
-        st.caption(f"{METHODS[method].summary}.")
+        left.markdown(f"**{method}** ({METHODS[method].family}) on **{dataset}**, augmentations `{spec}`, "
+                      f"encoder {encoder}, {int(epochs)} epochs, batch {int(batch)}, lr {lr:g}, seed {int(seed)}"
+                      + (f", options `{widgets.options_text(options)}`." if options else "."))
+        left.caption(f"{METHODS[method].summary}.")
 
     # what Launch would refuse, said before it is pressed (a missing dataset is not: Launch tries its download)
     cfg, problem = None, data_error or (out_of_range[0] if out_of_range else None)
@@ -155,7 +161,6 @@ with left:
     if not st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):
         widgets.launched_note(launched)
 
-with right:
     st.header("Training now")
     widgets.live_runs_panel()
 

@@ -107,6 +107,13 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     store = RunStore()
     page.goto(app_url + "/pretrain")
     page.get_by_role("button", name="Launch").wait_for()
+    # Launch on a projector's first screen: the form was one column beside the live panel, and Launch 834 px down a
+    # 1280x720 page (the panel's column empty while nothing trained)
+    for size in PROJECTORS:
+        page.set_viewport_size(size)
+        time.sleep(1)  # Streamlit lays the columns out again
+        launch = page.get_by_role("button", name="Launch").bounding_box()
+        assert launch["y"] + launch["height"] <= size["height"], (size, launch)
     epochs = page.get_by_label("Epochs")
     # a bounded box kept its last valid value when one outside was typed (with a red note the server never
     # heard of), and Launch trained 10 epochs while the box showed 100000
@@ -121,6 +128,11 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     page.get_by_text(re.compile(r"Queued run \d{8}-")).wait_for()
     [run] = store.list()
     assert run["epochs"] == 3 and run["method"] == "simclr"
+    # and the run it queued right under it, on that first screen too: its Cancel in the live panel
+    cancel = page.get_by_role("button", name="Cancel")
+    cancel.wait_for()
+    assert cancel.bounding_box()["y"] + cancel.bounding_box()["height"] <= PROJECTORS[-1]["height"]
+    page.set_viewport_size({"width": 1400, "height": 1000})  # the README's picture of the page, below
 
     # live progress reaches the page while the worker trains, without a reload
     saw_progress = False
