@@ -135,13 +135,16 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     page.set_viewport_size({"width": 1400, "height": 1000})  # the README's picture of the page, below
 
     # live progress reaches the page while the worker trains, without a reload
-    saw_progress = False
+    saw_progress = shot = False
     deadline = time.time() + 240
     while time.time() < deadline:
         status = store.get(run["id"])["status"]
         if not saw_progress and page.get_by_text(re.compile(r"in epoch \d of 3 · [1-9]\d*% of the training done|"
                                                             r"training done \(epoch 3/3\), evaluating now")).count():
             saw_progress = True
+        if saw_progress and not shot and (page.locator(".js-plotly-plot .scatterlayer .trace").count()
+                                          or status not in ("queued", "running")):
+            shot = True  # the README's picture, with the loss curve drawn (its box was blank at the first progress)
             _shot(page, "pretrain")
         if status not in ("queued", "running"):
             break
