@@ -539,7 +539,9 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                 st.progress(*progress_of(r))
                 ends = store.events(r["id"], kind="epoch_end")
                 last = ends[-1] if ends else {}
-                c1, c2, c3, c4 = st.columns(4)
+                # a row that gives each number its label's width and wraps when the column is narrow: four equal
+                # columns cut "effective rank" to "effective r…" in the panel beside Pretrain's form at 1280 px
+                c1 = c2 = c3 = c4 = st.container(horizontal=True)
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}",
                           help="The latest step's pretext loss while an epoch trains, the epoch's mean once it ends "
                                "(the chart below plots the steps: an epoch's mean includes its first, higher ones).")
@@ -754,25 +756,27 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) ->
         ended = (mine or lessons) and r["status"] in ("failed", "cancelled")
         if not (done_here or ended) or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S:
             continue
-        text, dismiss = st.columns([5, 1])
+        # the notice across the panel, its buttons in a row under it (wrapping when narrow): Dismiss in a sixth of the
+        # panel beside it read "Dis…" at 1280 px
+        text, buttons = st.container(), st.container(horizontal=True)
         why = r["error"] or "no reason was recorded"
         whose = "Your run" if mine else "The lesson's run"
         if done_here:
             # the run's name carries its kNN accuracy: said again after it, it read twice
             text.success(f"Your run **{services.run_label(r)}** finished. Its map and neighbours are on Explore.",
                          icon=":material/check_circle:")
-            text.page_link("../pages/explore.py", label="Open it in Explore", icon=":material/scatter_plot:",
-                           query_params={"run": r["id"], **urlstate.carried()})
+            buttons.page_link("../pages/explore.py", label="Open it in Explore", icon=":material/scatter_plot:",
+                              query_params={"run": r["id"], **urlstate.carried()})
         elif r["status"] == "failed":
             text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
             if resumable(r):  # nothing wrong with its settings: it continues where it stopped
-                resume_button(r, text, key=f"resume_{r['id']}")
-            settings_button(r, text, key=f"again_{r['id']}")
+                resume_button(r, buttons, key=f"resume_{r['id']}")
+            settings_button(r, buttons, key=f"again_{r['id']}")
         else:
             said = why if why.startswith("cancelled ") else f"cancelled: {why}"  # the worker's reasons say where
             text.info(f"{whose} **{services.run_label(r)}** was {said}.", icon=":material/cancel:")
-            resume_button(r, text, key=f"resume_{r['id']}")
-        if dismiss.button("Dismiss", key=f"dismiss_{r['id']}"):
+            resume_button(r, buttons, key=f"resume_{r['id']}")
+        if buttons.button("Dismiss", key=f"dismiss_{r['id']}"):
             dismissed.add(r["id"])
             st.rerun()
 

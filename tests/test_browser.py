@@ -146,6 +146,14 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
                                           or status not in ("queued", "running")):
             shot = True  # the README's picture, with the loss curve drawn (its box was blank at the first progress)
             _shot(page, "pretrain")
+            # the card's numbers in the panel beside the form, labels whole on a projector (four equal columns cut
+            # "effective rank" to "effective r…" at 1280 px)
+            for size in PROJECTORS:
+                page.set_viewport_size(size)
+                time.sleep(1)
+                labels = page.locator('[data-testid="stMain"] [data-testid="stMetricLabel"]').all_inner_texts()
+                assert len(labels) == 4 and page.evaluate(_CUT) == [], (size, labels, page.evaluate(_CUT))
+            page.set_viewport_size({"width": 1400, "height": 1000})
         if status not in ("queued", "running"):
             break
         time.sleep(0.3)

@@ -101,7 +101,7 @@ def test_two_workers_share_the_queue_a_killed_ones_run_resumes_and_stops_say_why
     for rid in ids[1:]:
         assert store.get(rid)["attempts"] == 1 and len(store.events(rid, kind="claimed")) == 1  # by one worker
     cancelled = store.get(in_eval)
-    assert cancelled["status"] == "cancelled" and "cancelled during" in cancelled["error"], cancelled["error"]
+    assert cancelled["status"] == "cancelled" and "cancelled while evaluating (" in cancelled["error"], cancelled["error"]
     folder = Path(cancelled["run_dir"])
     assert (folder / "checkpoint.safetensors").exists() and not (folder / art.SUMMARY).exists()  # stopped in it
     failed = store.get(nan)
@@ -155,7 +155,7 @@ def test_a_cancelled_runs_reason_says_where_it_stopped_and_what_resuming_does():
     assert end_of(Cancelled(), "starting", 0, 10)[1] == \
         "cancelled while starting; no epoch had finished: resuming starts it over"
     assert end_of(Cancelled(), "umap", 10, 10)[1] == \
-        "cancelled during umap; its training had finished: resuming runs only the evaluation"
+        "cancelled while evaluating (the UMAP map); its training had finished: resuming runs only the evaluation"
     assert end_of(Cancelled(), "training")[1] == \
         "cancelled during training; resuming continues from the last epoch it finished"  # (a Ray node: not known)
     assert end_of(ValueError("x"))[0] == "failed"

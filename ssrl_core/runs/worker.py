@@ -29,7 +29,7 @@ from ..locks import lock_held, try_lock
 from ..stops import Cancelled, Interrupted
 from ..text import disk_full, not_written
 from . import artifacts as art
-from .store import ClaimLost, Limits, RunStore
+from .store import ClaimLost, Limits, RunStore, phase_text
 
 HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
 STALE_S = 30.0  # a run of a worker on another host is orphaned after this long without a beat
@@ -273,7 +273,11 @@ def end_of(exc: BaseException, phase: str = "training", done: int | None = None,
     if isinstance(exc, Cancelled):  # the loop says where it stopped; the evaluation by its phase
         if exc.done is not None:
             return "cancelled", cancelled_reason(str(exc).removeprefix("cancelled "), exc.done, exc.epochs)
-        return "cancelled", cancelled_reason("while starting" if phase == "starting" else f"during {phase}", done, epochs)
+        words = phase_text(phase)  # the step in words, as the live panel says it ("knn" read as code)
+        where = ("while starting" if phase == "starting" else
+                 f"while evaluating ({words.removeprefix('evaluating: ')})" if words.startswith("evaluating: ") else
+                 f"during {words}")
+        return "cancelled", cancelled_reason(where, done, epochs)
     return "failed", explain_failure(exc)
 
 
