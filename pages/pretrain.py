@@ -91,7 +91,7 @@ with right:
                                        "a few epochs still make many steps")
     c3, c4 = st.columns(2) if show_advanced else (st, st)
     lr = urlstate.number_input("Learning rate", 1e-5, 1.0, 2e-3, 1e-4, key=f"{pt}_lr", param="lr", hide=not show_advanced,
-                               container=c3, format="%.5f", problems=out_of_range)
+                               container=c3, format="%g", problems=out_of_range)
     seed = urlstate.number_input("Seed", 0, 2**31 - 1, 0, 1, key=f"{pt}_seed", param="seed", hide=not show_advanced,
                                  container=c4, problems=out_of_range)
     sized = default_options(dataset, method)  # an imported set's defaults fit its size; keyed per set, as the batch
