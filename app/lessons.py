@@ -137,6 +137,19 @@ def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool 
     return by_id[picked]
 
 
+def launch_words(lesson: L.Lesson, names: list[str]) -> str:
+    """What launching ``names`` does, in words: "train 4 runs and evaluate 1 untrained encoder"
+    (the random encoder, or a run of 0 epochs, trains nothing: "train 5 runs" said more than the
+    worker would do)."""
+    from ssrl_core.pretext import METHODS
+
+    untrained = sum(1 for n in names if lesson.runs[n].epochs == 0 or not METHODS[lesson.runs[n].method].trainable)
+    trained = len(names) - untrained
+    said = [f"train {count(trained, 'run')}"] if trained else []
+    said += [f"evaluate {count(untrained, 'untrained encoder')}"] if untrained else []
+    return " and ".join(said)
+
+
 def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool) -> None:
     """The one button: submits the runs the store cannot reuse or wait for."""
     to_train = [n for n, p in planned.items() if p["action"] in ("submit", "resume")]
@@ -152,7 +165,7 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
             [f"{count(len(resumed), 'cancelled run')} {agree(len(resumed), 'continues', 'continue')} from "
              f"{agree(len(resumed), 'its', 'their')} last finished epoch"] if resumed else [])
         note = f" ({'; '.join(said)})" if said else ""
-        if st.button(f"Launch this lesson: train {count(len(to_train), 'run')}", type="primary", key="lesson_launch",
+        if st.button(f"Launch this lesson: {launch_words(lesson, to_train)}", type="primary", key="lesson_launch",
                      help="Queues the lesson's runs for the background worker." + note):
             for name in to_train:
                 cfg = lesson.runs[name]

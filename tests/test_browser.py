@@ -273,7 +273,7 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     assert page.get_by_text("Lesson", exact=True).count() == 0  # no lesson picker
     page.get_by_text(re.compile(r"Verdict: incomplete")).wait_for()
-    page.get_by_role("button", name=re.compile(r"Launch this lesson: train 1 run")).click()
+    page.get_by_role("button", name=re.compile(r"Launch this lesson: evaluate 1 untrained encoder")).click()
     store = RunStore()
     deadline = time.time() + 60
     while len(store.list()) < 3 and time.time() < deadline:  # the lesson's run queued first: the worker takes it

@@ -523,6 +523,8 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     # the run to train is like the finished random run (untrained, digits): its time is known from it
     [took] = [c.value for c in at.caption if "of training and evaluation on this machine" in c.value]
     assert took.startswith(":material/schedule: About 1 min")
+    # the random encoder trains nothing: the button says what the worker will do ("train 1 run" said more)
+    assert at.button(key="lesson_launch").label == "Launch this lesson: evaluate 1 untrained encoder"
     at.button(key="lesson_launch").click().run()
     assert not at.exception
     runs = RunStore().list()
@@ -640,3 +642,12 @@ says = "above chance"
         store.request_cancel(new)
         store.delete(new)
         store.delete(old)
+
+
+def test_a_lessons_launch_button_counts_the_untrained_encoders_apart():
+    from app.lessons import launch_words
+
+    collapse = L.load_by_name("collapse")  # SimSiam, its two ablations and BYOL, next to the random encoder
+    assert launch_words(collapse, list(collapse.runs)) == "train 4 runs and evaluate 1 untrained encoder"
+    assert launch_words(collapse, ["byol"]) == "train 1 run"
+    assert launch_words(collapse, ["random"]) == "evaluate 1 untrained encoder"
