@@ -56,11 +56,6 @@ with c1:
     colour_by = urlstate.selectbox("Colour by", colour_choices, key="explore_colour", param="colour", default="label",
                                    hide=not controls, format_func=readouts.colour_choice,
                                    help="Labels are never used in pretraining: colouring only shows what the map grouped.")
-    name_groups = urlstate.toggle("Names on the map", key="explore_names", param="names", default=True,
-                                  hide=not controls,
-                                  help="Writes each group's name where most of its points are, so the map reads without "
-                                       "telling colours apart; a group mixed with others there gets no name. Turn it "
-                                       "off to let a class guess what the groups are first.")
 values, names = readouts.colouring(ds, colour_by)
 basic = run["config"].get("evaluation") == "basic"  # evaluated without UMAP, probes or map evolution
 c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" else
@@ -72,6 +67,13 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
              "rings its neighbours.")
 if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
     c2.caption(ops_note)
+# under the map's description, beside the Colour box: on a row of its own, under that box, it put the first row of
+# neighbours' captions below a 1280x720 screen's edge
+name_groups = urlstate.toggle("Names on the map", key="explore_names", param="names", default=True,
+                              hide=not controls, container=c2,
+                              help="Writes each group's name where most of its points are, so the map reads without "
+                                   "telling colours apart; a group mixed with others there gets no name. Turn it "
+                                   "off to let a class guess what the groups are first.")
 
 state_key, pick_key = f"explore_row_{run['id']}", f"explore_pick_{run['id']}"
 last = len(ds) - 1
@@ -149,11 +151,16 @@ if selected is not None and st.session_state.get(f"{pick_key}_follows") != selec
     st.session_state[pick_key] = selected  # the box shows the image chosen by a click or at random
     st.session_state[f"{pick_key}_follows"] = selected
 with side:
+    # the image chosen and its neighbours first, where a click on the map shows them, and the box to choose one by
+    # number under them: above them (its label and two buttons), it put the first row of neighbours' captions below
+    # a 1280x720 screen's edge
+    shown, picker = st.container(), st.container()
+with picker:
     a, b = st.columns([1, 1])
     # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
     # so the page would go on showing the previous image without a word; here it gets an answer
-    typed = a.number_input(f"…or pick image # (0 to {last})", step=1, key=pick_key, on_change=choose_typed,
-                           help="Type a number and press Enter.")
+    typed = a.number_input(f"Image # (0 to {last})", step=1, key=pick_key, on_change=choose_typed,
+                           help="Type an image's number and press Enter to see it and its nearest neighbours.")
     in_range = typed is not None and 0 <= typed <= last
     if not in_range:
         st.error(f"There is no image #{typed}: {run['dataset']} has images #0 to #{last}.")
@@ -164,8 +171,9 @@ with side:
     if b.button("Random image", key="explore_random"):
         st.session_state[state_key] = int(np.random.default_rng().integers(len(ds)))
         st.rerun()
+with shown:
     if selected is None:
-        st.caption("No image chosen yet: click a point on the map, or type an image number above.")
+        st.caption("No image chosen yet: click a point on the map, or type an image number below.")
     else:
         beside = query_and_neighbours(ds.images[selected], readouts.query_caption(ds, selected, value_name(selected)),
                                       readouts.image_alt(ds, selected), neighbours)

@@ -258,7 +258,7 @@ def test_explore_says_when_the_typed_image_number_is_not_in_the_dataset(finished
     at.number_input(key=f"explore_pick_{rid}").set_value(5000).run()
     assert not at.exception
     assert at.error[0].value == "There is no image #5000: digits has images #0 to #1796."
-    assert at.number_input(key=f"explore_pick_{rid}").label == "…or pick image # (0 to 1796)"
+    assert at.number_input(key=f"explore_pick_{rid}").label == "Image # (0 to 1796)"
     assert at.button(key="explore_show").disabled
     at.number_input(key=f"explore_pick_{rid}").set_value(12).run()
     assert not at.error and not at.button(key="explore_show").disabled

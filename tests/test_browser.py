@@ -363,6 +363,10 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
         page.wait_for_function(_LOADED, arg=9)
         query, first = page.evaluate(_IMAGES)[:2]
         assert first["y"] < size["height"] and query["width"] == first["width"], (size, query, first)
+        # and at 1280x720 with its caption (its number, label and similarity): the "Names on the map" toggle on a row
+        # of its own put it 15 px below the screen's edge
+        said = page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).first.bounding_box()
+        assert size["width"] < 1280 or said["y"] + said["height"] <= size["height"], (size, said)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
         assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole
         # the map's legend at the charts' projector size (Streamlit's theme drew chart text at 12 px)
