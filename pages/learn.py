@@ -45,6 +45,22 @@ except ValueError as e:
     widgets.stop()
 
 
+def purity_note(purity: float | None, pixels: float | None, features: bool) -> str:
+    """How often an image's label is its cluster's most common one, and, for a run's features,
+    the same on the images' pixels, with what it means when the pixels group better."""
+    if purity is None:
+        return ""
+    said = f" {purity:.0%} of the clustered images carry their cluster's most common label"
+    if not features or pixels is None:
+        return said + "."
+    said += f"; clustered by their raw pixels instead, {pixels:.0%}."
+    if purity < pixels:
+        said += (" Here the pixels group by label better than the run's features do: an image's nearest neighbours in "
+                 "feature space mostly share its label (what the kNN accuracy counts), but k-means' six large groups "
+                 "cut across labels. The probes on Evaluate, not this picture, say how good the features are.")
+    return said
+
+
 def lesson_link(lesson_id: str) -> str:
     """A Markdown link to a lesson, named by its title as the Lessons page names it (Learn's own
     words for them, "collapse without a stop-gradient", matched no title there)."""
@@ -117,7 +133,8 @@ left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n
               "self-supervised run with the best kNN accuracy here, "
               f"{services.run_label(run)}." if run else
               f"k-means (faiss, as DeepCluster) on the raw pixels of {n} images; with a finished self-supervised run "
-              "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters.")
+              "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters."
+             + purity_note(pics["purity"], pics["pixel_purity"], bool(run)))
 right.image(pics["clusters"], caption=pics["cluster_captions"],
             alt=[f"a row of images from one k-means {c}" for c in pics["cluster_captions"]])
 

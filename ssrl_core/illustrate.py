@@ -110,6 +110,15 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
     return sorted(out, key=lambda d: -d["size"])
 
 
+def label_purity(clusters: list[dict]) -> float | None:
+    """The share of the clustered images whose label is their cluster's most common one
+    (``cluster_examples``' clusters: each majority's share, weighted by the cluster's size);
+    None where no cluster has a known label."""
+    known = [c for c in clusters if c["majority_share"] is not None]
+    size = sum(c["size"] for c in known)
+    return sum(c["majority_share"] * c["size"] for c in known) / size if size else None
+
+
 def _factor_majority(ds: ImageSet, factors: list[tuple], members: np.ndarray, label_lift: float) -> dict | None:
     """Of ``factors`` ([(name, values, rates in the whole set)]), the one whose most common
     value among ``members`` is shared by more of them beyond its base rate than their majority

@@ -2,6 +2,7 @@
 page says only what it shows, and shows what it says."""
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +216,10 @@ def test_learn_clusters_the_best_self_supervised_run_not_a_baseline(finished_run
     assert "k-means (faiss, as DeepCluster, without its PCA-whitening) on 600 images' features from the " \
            "self-supervised run with the best kNN accuracy here, simclr · digits" in text and simclr in text
     assert "random · digits" not in text and "rotation · digits" not in text
+    # held against the same k-means on the images' pixels (which group digits by label better than a short run's
+    # features do: the page said nothing of it)
+    assert re.search(r"\d+% of the clustered images carry their cluster's most common label; clustered by their raw "
+                     r"pixels instead, \d+%\.", text), text
 
 
 def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):

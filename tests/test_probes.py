@@ -771,3 +771,17 @@ def test_learn_names_the_factor_a_cluster_follows_beside_its_label():
     assert all(c["factor"] is None and c["majority_share"] >= 0.5 for c in clusters)
     c = clusters[-1]
     assert cluster_caption(c) == f"cluster of {c['size']}: {c['majority_share']:.0%} are {c['majority']} (vs 25% of all images)"
+
+
+def test_label_purity_is_the_share_of_images_in_their_clusters_majority_label():
+    from ssrl_core.illustrate import label_purity
+
+    clusters = [{"size": 30, "majority_share": 0.9}, {"size": 10, "majority_share": 0.5}]
+    assert label_purity(clusters) == pytest.approx((27 + 5) / 40)
+    assert label_purity([{"size": 5, "majority_share": None}]) is None  # no label known
+    ds, by_shape = factor_set(n=240)
+    color = ds.factors["color"].numpy()
+    by_color = np.zeros_like(by_shape)
+    by_color[np.arange(len(color)), color] = 3.0
+    from ssrl_core.illustrate import cluster_examples
+    assert label_purity(cluster_examples(ds, by_color, k=3)) == pytest.approx(0.25)  # colour clusters: shapes at chance
