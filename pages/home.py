@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app import services, urlstate, widgets
-from app.text import agree, count, minutes
+from app.text import about, agree, count
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -22,8 +22,8 @@ cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
 # from runs like it that finished here (their seconds per epoch, then their evaluation), if any: the header
 # said "about a minute" above a caption that said "about 6 min" on a busy machine
 took = services.run_seconds([cfg.to_dict()])
-took_min = 1 if took is None else minutes(took)
-st.header(f"Your first run, in about {'a minute' if took_min == 1 else f'{took_min} minutes'}")
+# (said as Pretrain says it: "about 1 min" here beside Pretrain's "less than a minute" for the same 22 s run)
+st.header(f"Your first run, in {'about a minute' if took is None else about(took)}")
 c1, c2 = st.columns([2, 3])
 with c1:
     if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
@@ -39,7 +39,7 @@ with c1:
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "
                + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
-                  f"On this machine it should take about {took_min} min, the map included ({round(took)} s, "
+                  f"On this machine it should take {about(took)}, the map included ({round(took)} s, "
                   "from the runs like it that finished here)."))
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)

@@ -78,7 +78,15 @@ def test_start_page_says_how_long_its_first_run_took_here():
     at = open_page()
     assert ("On this machine it should take about 4 min, the map included (230 s, from the runs like it that "
             "finished here).") in captions(at)
-    assert at.header[0].value == "Your first run, in about 4 minutes"  # not "about a minute" above "about 4 min"
+    assert at.header[0].value == "Your first run, in about 4 min"  # not "about a minute" above "about 4 min"
+    # under a minute: said as Pretrain says it ("about 1 min" here beside Pretrain's "less than a minute")
+    store.delete(rid)
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
+    store.claim("w")
+    store.finish(rid, "done", summary={"epochs": 10, "train_seconds": 15.0, "total_seconds": 22.0})
+    at = open_page()
+    assert "On this machine it should take less than a minute, the map included (22 s," in captions(at)
+    assert at.header[0].value == "Your first run, in less than a minute"
 
 
 def numbers(at) -> str:
