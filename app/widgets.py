@@ -472,7 +472,7 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     is (a run launched elsewhere then shows by itself), and reruns the whole page when a run
     it showed as active starts or ends, or one appears on an idle page, so what the page
     draws from the runs (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
-    only those are drawn, and the others are counted in one line; runs of the ``shared``
+    only those are drawn (their ended notices too), and the others are counted in one line; runs of the ``shared``
     nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
     shown = {r["id"]: r["status"] for r in store.list(services.ACTIVE, limit=1000)}
@@ -487,7 +487,9 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
             st.rerun(scope="app")
         listed = store.recent(100)
         me = services.current_nickname()
-        ended_notices(listed, me, shared)
+        # with ``focus`` (a lesson's page), the notices of its runs only: a student's own run cancelled elsewhere put
+        # its notice, with Resume and Dismiss, above the lesson's progress on a class's link
+        ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared)
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
         queue = sorted((r for r in listed if r["status"] == "queued"), key=in_line)  # as claimed
         now = {r["id"]: r["status"] for r in running + queue}

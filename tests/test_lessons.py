@@ -661,3 +661,23 @@ def test_a_verdicts_numbers_read_as_every_page_rounds_them():
     rows = [r for r in L.judge(lesson, runs)["checks"] if "knn_accuracy" in str(r["left"]) + str(r["right"])]
     text = " ".join(L.describe_check(row, lesson) for row in rows)
     assert rows and "0.786" in text and "0.785" not in text, text
+
+
+def test_a_lesson_page_announces_the_lessons_runs_not_the_students_own(monkeypatch):
+    """A student's own run cancelled elsewhere (by the teacher) put its notice, with Resume and
+    Dismiss, above the lesson's progress on the class's link; Pretrain still announces it."""
+    from ssrl_core.config import RunConfig
+
+    from .test_app import open_page
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    store = RunStore()
+    own = store.submit(RunConfig(dataset="digits", method="byol", epochs=4), nickname="alice")
+    store.claim("host:1:0")
+    store.finish(own, "cancelled", error="cancelled while evaluating (kNN accuracy); its training had finished: "
+                                         "resuming runs only the evaluation")
+    at = open_lessons({"lesson": "tiny", "hide": "controls,nav", "who": "alice"})
+    assert not any(own in i.value for i in at.info) and f"resume_{own}" not in [b.key for b in at.button]
+    at = open_page("pretrain", who="alice")
+    assert any(own in i.value and "was cancelled while evaluating (kNN accuracy)" in i.value for i in at.info)
+    assert {f"resume_{own}", f"dismiss_{own}"} <= {b.key for b in at.button}
