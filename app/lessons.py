@@ -58,16 +58,16 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
             readouts.reference_curves(data[n].references, into=refs)
         return charts.label_efficiency(series, refs) if series else None
     if chart.kind in ("collapse", "epoch_knn"):
-        keys = ("effective_rank", "embedding_std") if chart.kind == "collapse" else ("epoch_knn",)
+        # the effective rank alone: the embedding's std (about 0.02) on its axis (0 to 12) drew four flat lines on 0
+        key = "effective_rank" if chart.kind == "collapse" else "epoch_knn"
         series = {}
-        for key in keys:
-            for n in names:
-                c = readouts.epoch_curve(data[n].epochs, key)
-                if c:
-                    series[f"{n} · {key}" if len(keys) > 1 else n] = (c[0], c[1], None)
+        for n in names:
+            c = readouts.epoch_curve(data[n].epochs, key)
+            if c:
+                series[n] = (c[0], c[1], None)
         if not series:
             return None
-        y = "effective rank / embedding std" if chart.kind == "collapse" else "kNN accuracy (subset)"
+        y = "effective rank (subset)" if chart.kind == "collapse" else "kNN accuracy (subset)"
         return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
     if chart.kind == "invariance":
         ops = list(OPS)

@@ -507,7 +507,7 @@ def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypat
     finished_run("simclr")
     at = open_lessons({"lesson": "tiny"})
     small = [m.value.split("<small>")[1] for m in at.markdown if "<small>" in m.value]
-    assert any("simclr's epoch_knn (last epoch) = " in s for s in small), small  # in words, as the check's line
+    assert any("simclr's kNN accuracy on a fixed subset (last epoch) = " in s for s in small), small  # in words, as the check's line
     assert not any(re.search(r":[a-z]", s) for s in small), small
 
 
@@ -681,3 +681,21 @@ def test_a_lesson_page_announces_the_lessons_runs_not_the_students_own(monkeypat
     at = open_page("pretrain", who="alice")
     assert any(own in i.value and "was cancelled while evaluating (kNN accuracy)" in i.value for i in at.info)
     assert {f"resume_{own}", f"dismiss_{own}"} <= {b.key for b in at.button}
+
+
+def test_the_collapse_chart_draws_each_runs_effective_rank_in_words():
+    """Its embedding std (about 0.02) shared the effective rank's axis (0 to 12): four flat lines on
+    0; and the checks named the per-epoch rank and the run's final one alike (2.398 and 2.425)."""
+    from app.lessons import figures
+
+    lesson = L.load_by_name("collapse")
+    runs = {n: _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.9},
+                     epochs=[{"epoch": 0, "effective_rank": 11.9, "embedding_std": 0.02},
+                             {"epoch": 10, "effective_rank": 2.5, "embedding_std": 0.01}]) for n in lesson.runs}
+    [(title, fig)] = [f for f in figures(lesson, runs) if f[0] == "Collapse diagnostics after every epoch"]
+    names = [t.name for t in fig.data if t.name]
+    assert names == ["simsiam", "no-stop-gradient", "no-predictor", "byol"], names
+    assert all(list(t.y) == [11.9, 2.5] for t in fig.data if t.name in names)
+    assert L.term_words(lesson, "no-stop-gradient.epoch:effective_rank@last") == \
+        "no-stop-gradient's effective rank on a fixed subset (last epoch)"
+    assert L.term_words(lesson, "no-stop-gradient.effective_rank") == "no-stop-gradient's effective rank (all images)"
