@@ -208,7 +208,7 @@ def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
         watch_runs()  # (the live panel below follows only runs active when the page was drawn)
         st.subheader("Training now")
         # the lesson's runs only (the class's other runs are counted, not listed)
-        widgets.live_runs_panel(focus={p["run"]["id"] for p in planned.values() if p["run"]},
+        widgets.live_runs_panel(focus={p["run"]["id"]: name for name, p in planned.items() if p["run"]},
                                 shared=L.lesson_nickname(lesson))
 
 

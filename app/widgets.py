@@ -463,7 +463,7 @@ def _ordinal(n: int) -> str:
 LIVE_POLL_S, IDLE_POLL_S = 2.0, 5.0  # the live panel's pace with runs to show and without
 
 
-def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) -> None:
+def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = None) -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
     in line and, where the runs that finished here allow, when it should start. Polls the
@@ -471,8 +471,10 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
     fifth of a core at 2 s: `python -m bench.watching`), every ``IDLE_POLL_S`` while nothing
     is (a run launched elsewhere then shows by itself), and reruns the whole page when a run
     it showed as active starts or ends, or one appears on an idle page, so what the page
-    draws from the runs (a lesson's verdict, the runs table) catches up. With ``focus`` (run ids: a lesson's),
-    only those are drawn (their ended notices too), and the others are counted in one line; runs of the ``shared``
+    draws from the runs (a lesson's verdict, the runs table) catches up. With ``focus`` (a lesson's runs: id ->
+    the lesson's name for it), only those are drawn (their ended notices too), each named as the lesson names it
+    (three runs of SimSiam read alike where the lesson's chart said "no-stop-gradient"), and the others are
+    counted in one line; runs of the ``shared``
     nickname (the lesson's) that failed or were cancelled are announced like one's own."""
     store = services.store()
     shown = {r["id"]: r["status"] for r in store.list(services.ACTIVE, limit=1000)}
@@ -523,7 +525,8 @@ def live_runs_panel(focus: set[str] | None = None, shared: str | None = None) ->
                     phase += f", {wait}" if wait else ""
                 lessons = shared is not None and r["nickname"] == shared
                 who = "the lesson" if lessons else r["nickname"] or ANONYMOUS
-                head.markdown(f"**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
+                named = f"**{md(focus[r['id']])}**: " if focus and r["id"] in focus else ""
+                head.markdown(f"{named}**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
                               + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)

@@ -534,6 +534,9 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     # nothing left to launch; its progress shows, with no Cancel on a class's link: it is the lesson's, the whole
     # class's, and only a page without hide=controls (the teacher's) offers to cancel it
     assert not at.button and any("random · digits" in m.value and "queued" in m.value for m in at.markdown)
+    # named as the lesson names it (a lesson's three SimSiam runs read alike where its chart said "no-stop-gradient")
+    assert any(m.value.startswith("**random-seed1**: **random · digits") for m in at.markdown), \
+        [m.value for m in at.markdown]
     assert [b.key for b in open_lessons({"lesson": "tiny"}).button] == [f"cancel_{new[0]['id']}"]
     # the worker finishes it: the verdict is complete
     store = RunStore()
