@@ -4,7 +4,7 @@ side in Compare."""
 import streamlit as st
 
 from app import readouts, services, urlstate, widgets
-from app.text import md
+from app.text import code, md
 
 MAX_CARDS = 60
 COLS = 4
@@ -76,7 +76,11 @@ for start in range(0, len(shown), COLS):
                                                      "point near images with similar features, coloured by label")
             else:  # why not
                 st.caption(f"({md(thumb)})")
-            st.markdown(f"**{r['method']}** · {r['dataset']}  \n"
+            # its method's options, where it was given any (a lesson's three SimSiam runs, one without its stop-gradient
+            # and one without its predictor, made three cards that read alike)
+            opts = (r["config"] or {}).get("options") or {}
+            st.markdown(f"**{r['method']}**" + (f" {code(widgets.options_text(opts))}" if opts else "")
+                        + f" · {r['dataset']}  \n"
                         f"by **{md(r.get('nickname') or widgets.ANONYMOUS)}** · {services.epochs_text(r, short=False)}")
             # each number with its name, unbroken (a card's line broke as "… · 1" / "label/class 0.199", the 1 read as
             # a value); the line breaks at the dots between them

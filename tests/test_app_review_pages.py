@@ -279,6 +279,15 @@ def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_u
     at = open_page("gallery")
     cards = [m.value for m in at.markdown if "· by" not in m.value and "by **" in m.value]
     assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["1 epoch", "untrained", "untrained"]
+    # a run given method options says them (a lesson's SimSiam runs without stop-gradient and without predictor
+    # made cards that read alike)
+    rid = store.submit(RunConfig(dataset="digits", method="simsiam", epochs=2, options={"stop_gradient": False}))
+    store.claim("w")
+    store.finish(rid, "done", summary={"knn_accuracy": 0.8})
+    at = open_page("gallery")
+    assert any(m.value.startswith("**simsiam** `stop_gradient=false` · digits") for m in at.markdown), \
+        [m.value for m in at.markdown]
+    assert any(m.value.startswith("**simclr** · digits") for m in at.markdown)  # none given: none said
 
 
 def test_augment_spells_out_what_each_chosen_op_does():
