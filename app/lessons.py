@@ -94,10 +94,11 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
     for name, cfg in lesson.runs.items():
         p = planned[name]
         opts = ", ".join(f"{k}={v}" for k, v in cfg.options.items())
-        rows.append({"run": name, "method": cfg.method, "dataset": cfg.dataset, "augment": cfg.augment,
-                     "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts,
-                     "status": ACTION_TEXT[p["action"]] if p["run"] is None else
-                     f"{p['run']['status']} · {p['run']['id']}" + (" (Launch resumes it)" if p["action"] == "resume" else "")})
+        # the status second: last, after the wide augment column, it was cut to "running · 20261" at 1280 px
+        rows.append({"run": name, "status": ACTION_TEXT[p["action"]] if p["run"] is None else
+                     f"{p['run']['status']} · {p['run']['id']}" + (" (Launch resumes it)" if p["action"] == "resume" else ""),
+                     "method": cfg.method, "dataset": cfg.dataset, "augment": cfg.augment,
+                     "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts})
     return rows
 
 

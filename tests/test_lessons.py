@@ -702,3 +702,12 @@ def test_the_collapse_chart_draws_each_runs_effective_rank_in_words():
     assert L.term_words(lesson, "no-stop-gradient.epoch:effective_rank@last") == \
         "no-stop-gradient's effective rank on a fixed subset (last epoch)"
     assert L.term_words(lesson, "no-stop-gradient.effective_rank") == "no-stop-gradient's effective rank (all images)"
+
+
+def test_a_lessons_run_table_puts_each_runs_status_beside_its_name():
+    """Last, after the wide augment column, the status was cut to "running · 20261" at 1280 px."""
+    from app.lessons import run_rows
+
+    lesson = L.load_by_name("collapse")
+    rows = run_rows(lesson, L.plan(lesson, RunStore()))
+    assert list(rows[0])[:2] == ["run", "status"] and rows[0]["status"] == "to train"
