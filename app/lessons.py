@@ -142,9 +142,7 @@ def launch_words(lesson: L.Lesson, names: list[str]) -> str:
     """What launching ``names`` does, in words: "train 4 runs and evaluate 1 untrained encoder"
     (the random encoder, or a run of 0 epochs, trains nothing: "train 5 runs" said more than the
     worker would do)."""
-    from ssrl_core.pretext import METHODS
-
-    untrained = sum(1 for n in names if lesson.runs[n].epochs == 0 or not METHODS[lesson.runs[n].method].trainable)
+    untrained = sum(1 for n in names if not lesson.runs[n].trains)
     trained = len(names) - untrained
     said = [f"train {count(trained, 'run')}"] if trained else []
     said += [f"evaluate {count(untrained, 'untrained encoder')}"] if untrained else []

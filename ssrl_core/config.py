@@ -149,6 +149,14 @@ class RunConfig:
         return self.augment if self.augment is not None else DEFAULT_AUGMENT.get(self.dataset, "simclr")
 
     @property
+    def trains(self) -> bool:
+        """Whether a run of this config trains at all: not the untrained baseline (``random``),
+        not 0 epochs (the method's untrained encoder, evaluated as it is)."""
+        from .pretext import METHODS
+
+        return METHODS[self.method].trainable and self.epochs > 0
+
+    @property
     def batch(self) -> int:
         """The batch size, the dataset's default when none was given."""
         return self.batch_size if self.batch_size is not None else default_batch(self.dataset)

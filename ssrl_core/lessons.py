@@ -672,8 +672,8 @@ def describe_check(row: dict, lesson: Lesson | None = None) -> str:
             return f"{ref:g}"
         if lesson is None:
             return ref
-        said = " ".join(f"{'+' if sign > 0 else '-'} {term_words(lesson, t)}" for sign, t in signed_terms(ref))
-        return said[2:] if said.startswith("+ ") else said
+        # each term after its sign; the first one's (always +) left out
+        return " ".join(f"{'+' if sign > 0 else '-'} {term_words(lesson, t)}" for sign, t in signed_terms(ref))[2:]
     sign = 1 if row["op"].startswith(">") else -1
     margin = f" {'+' if sign > 0 else '-'} {row['margin']:g}" if row["margin"] else ""
     bar = (f" (= {row['right_value'] + sign * row['margin']:.3f})"

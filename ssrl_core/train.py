@@ -161,7 +161,7 @@ def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     from .pretext import check_data
 
     cfg = cfg.resolved("cpu")
-    if not METHODS[cfg.method].trainable or cfg.epochs == 0:
+    if not cfg.trains:
         return []
     n_train = int(dataset.is_train.sum())
     cautions = check_data(cfg.method, cfg.options, n_train, cfg.batch_size)
@@ -403,7 +403,7 @@ def pretrain(
         check_resumable(meta, cfg, ckpt, dataset)
     method = build(cfg, device, dataset)
 
-    if not method.trainable or cfg.epochs == 0:
+    if not cfg.trains:
         save_checkpoint(ckpt, method, None, {"epoch": 0, "done": True, "config": cfg.to_dict(),
                                              "data": dataset.fingerprint})
         emit({"kind": "epoch_end", "epoch": 0, "epochs": 0, "loss": None, "images_per_s": None})

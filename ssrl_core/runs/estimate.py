@@ -81,7 +81,7 @@ class History:
         c, tail = self._tail(config)
         if tail is None:
             return None
-        if not METHODS[c.method].trainable or c.epochs == 0:
+        if not c.trains:
             return tail
         per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
         return None if per_epoch is None else per_epoch * max(0, c.epochs - epochs_done) + tail
