@@ -33,17 +33,44 @@ def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.
     return out
 
 
+def metric_grid(lesson: L.Lesson, metrics: list[str], values: list[float | None]
+                ) -> tuple[list[str], dict[str, list[float | None]], list[str]]:
+    """A "metrics" chart's numbers as ``charts.bars`` draws them: (categories, series, the series
+    that are references). Where the metrics make a grid, its categories are short and each kind
+    of number is a series in the legend: the runs' (a lesson of several runs), or a lesson of one
+    run's qualifiers (its "1 label/class" and "10 labels/class", a series each for its linear
+    readout, supervised from scratch and the random encoder's readout, the random encoder's in
+    gray). Else each metric is a category of its own, named whole, in one series "measured". Six
+    names of three or four lines each side by side, "random encoder's readout / 10 labels/class",
+    were turned upright on a phone and ran into each other."""
+    parsed = [lesson.parse_metric(m) for m in metrics]
+    several = len({run for run, _, _ in parsed}) > 1
+    cells = []  # (category, series) per metric
+    for m, (run, _, _) in zip(metrics, parsed):
+        what = L.metric_label(lesson, m, with_run=False)
+        head, comma, tail = what.rpartition(", ")
+        cells.append((run, what) if several else (tail, head) if comma else None)
+    categories = list(dict.fromkeys(c for c, _ in filter(None, cells)))
+    names = list(dict.fromkeys(n for _, n in filter(None, cells)))
+    if None in cells or len(set(cells)) != len(cells) or len(cells) != len(categories) * len(names):
+        # one line per part: a lesson of one run names it nowhere
+        whole = [L.metric_label(lesson, m, with_run=len(lesson.runs) > 1).replace(": ", "<br>").replace(", ", "<br>")
+                 for m in metrics]
+        return whole, {"measured": list(values)}, []
+    at = dict(zip(cells, values))
+    series = {n: [at[(c, n)] for c in categories] for n in names}
+    references = list(dict.fromkeys(n for (_, n), (_, kind, _) in zip(cells, parsed) if kind.startswith("random_")))
+    return categories, series, references
+
+
 def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> go.Figure | None:
     if chart.kind == "metrics":
         values = [L.metric_value(lesson, data, m) for m in chart.metrics]
         if all(v is None for v in values):
             return None
-        # one line per part: six names side by side fit upright (in one line each, they were turned and cut);
-        # a lesson of one run names it nowhere
-        names = [L.metric_label(lesson, m, with_run=len(lesson.runs) > 1).replace(": ", "<br>").replace(", ", "<br>")
-                 for m in chart.metrics]
+        categories, series, references = metric_grid(lesson, chart.metrics, values)
         accuracy = all(L.is_accuracy(lesson, m) for m in chart.metrics)
-        return charts.bars(names, {"measured": values}, "accuracy" if accuracy else "value")
+        return charts.bars(categories, series, "accuracy" if accuracy else "value", references=references)
     if not names:
         return None
     if chart.kind == "accuracy":

@@ -606,7 +606,13 @@ SUMMARY_NAMES = {"knn_accuracy": "kNN accuracy", "linear_accuracy": "linear read
 # the per-epoch log's numbers, measured on a fixed subset of up to 512 training images (the run's summary measures all its
 # images: a lesson's two checks read the same run's effective rank as 2.398 and 2.425 with nothing to say why)
 EPOCH_NAMES = {"effective_rank": "effective rank on a fixed subset", "embedding_std": "embedding std on a fixed subset",
-               "epoch_knn": "kNN accuracy on a fixed subset", "loss": "loss"}
+               "epoch_knn": "kNN accuracy on a fixed subset", "loss": "loss",
+               # the methods' own, each the mean over the epoch's training batches ("rotation_acc, last epoch" was the
+               # canonical-view lesson's chart's name for rotation prediction's)
+               "rotation_acc": "rotation-prediction accuracy in training",
+               "jigsaw_acc": "permutation-prediction accuracy in training",
+               "color_acc": "colour-bin accuracy per pixel in training",
+               "cluster_acc": "pseudo-label accuracy in training", "train_acc": "label accuracy in training"}
 
 
 def metric_label(lesson: Lesson, ref: str, with_run: bool = True) -> str:

@@ -100,7 +100,10 @@ def test_the_lessons_invariance_chart_labels_a_run_on_an_unreliable_scale():
 
 def test_a_lessons_chart_of_numbers_names_them_in_words_with_room_for_their_labels():
     """labels-are-expensive's bars were named 'simclr.supervised_scratch@1', turned and cut at
-    the bottom, on an axis called 'value', with the tallest bar's label cut at the top."""
+    the bottom, on an axis called 'value', with the tallest bar's label cut at the top; then six
+    names of three and four lines each, which a phone turned upright into each other. Its six
+    numbers are a grid: a group per budget, a bar per kind of readout, the random encoder's gray."""
+    from app.charts import REF_GRAYS, VALUE_LABELS
     from app.lessons import figures
     from ssrl_core import lessons as L
 
@@ -111,18 +114,38 @@ def test_a_lessons_chart_of_numbers_names_them_in_words_with_room_for_their_labe
     probes = {f"linear/label/{b}/s3": point(b, m) for b, m in (("1", 0.63), ("10", 0.94))}
     data = {"simclr": L.RunData(summary={}, probes=probes, epochs=[], references=refs)}
     [fig] = [f for title, f in figures(lesson, data) if title == "One and ten labels per class"]
-    bars = fig.data[0]
-    assert list(bars.x) == ["linear readout<br>1 label/class", "supervised from scratch<br>1 label/class",
-                            "random encoder's readout<br>1 label/class", "linear readout<br>10 labels/class",
-                            "supervised from scratch<br>10 labels/class", "random encoder's readout<br>10 labels/class"]
-    assert list(bars.y) == [0.63, 0.54, 0.37, 0.94, 0.93, 0.80] and fig.layout.yaxis.title.text == "accuracy"
+    bars = {t.name: t for t in fig.data if t.type == "bar" and t.name != VALUE_LABELS}
+    assert list(bars) == ["linear readout", "supervised from scratch", "random encoder's readout"]
+    assert all(list(t.x) == ["1 label/class", "10 labels/class"] for t in bars.values())
+    assert [list(t.y) for t in bars.values()] == [[0.63, 0.94], [0.54, 0.93], [0.37, 0.80]]
+    assert bars["random encoder's readout"].marker.color in REF_GRAYS and fig.layout.yaxis.title.text == "accuracy"
     low, high = fig.layout.yaxis.range
     assert low == 0 and high >= 0.94 * 1.1  # room above 0.94 for its label
     # a lesson of several runs names the run too; a number that is no accuracy is a "value"
     collapse = L.load_by_name("canonical-view")
-    assert L.metric_label(collapse, "rotation-digits.epoch:rotation_acc@last") == "rotation-digits: rotation_acc, last epoch"
+    assert L.metric_label(collapse, "rotation-digits.epoch:rotation_acc@last") == \
+        "rotation-digits: rotation-prediction accuracy in training, last epoch"
     assert L.is_accuracy(collapse, "rotation-digits.rotation_equivariance")
     assert not L.is_accuracy(collapse, "rotation-digits.effective_rank")
+
+
+def test_a_lessons_numbers_of_several_runs_are_grouped_by_run_and_what_makes_no_grid_is_named_whole():
+    from app.lessons import metric_grid
+    from ssrl_core import lessons as L
+
+    view = L.load_by_name("canonical-view")
+    refs = [f"{r}.rotation_equivariance" for r in ("rotation-digits", "random-digits", "rotation-shapes", "random-shapes")]
+    cats, series, grays = metric_grid(view, refs, [0.9, 0.3, 0.26, 0.25])
+    assert cats == ["rotation-digits", "random-digits", "rotation-shapes", "random-shapes"]
+    assert series == {"rotation read off the features": [0.9, 0.3, 0.26, 0.25]} and grays == []
+    # a kNN accuracy (no qualifier) beside a budget's readout: no grid, each number a bar named whole
+    one = L.load_by_name("labels-are-expensive")
+    cats, series, grays = metric_grid(one, ["simclr.knn_accuracy", "simclr.linear@1"], [0.95, None])
+    assert cats == ["kNN accuracy", "linear readout<br>1 label/class"]
+    assert series == {"measured": [0.95, None]} and grays == []
+    # a grid with a hole (two budgets, a readout missing at one): named whole too, not drawn as n/a
+    cats, _, _ = metric_grid(one, ["simclr.linear@1", "simclr.random_linear@1", "simclr.linear@10"], [0.6, 0.3, 0.9])
+    assert len(cats) == 3
 
 
 def test_references_of_one_kind_are_told_apart_by_their_dashes():
