@@ -7,6 +7,8 @@ reference cache.
 """
 from __future__ import annotations
 
+import json
+
 from ssrl_core.augment import PRESETS, parse_augment
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
@@ -15,7 +17,7 @@ from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.pretext import METHODS
-from ssrl_core.text import agree, listing, md
+from ssrl_core.text import agree, count, listing, md
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -107,6 +109,45 @@ def short_name(run: dict) -> str:
     """How charts, tables and notes name a run beside others: "simclr (3f2a)", its method and
     the last four characters of its id."""
     return f"{run['method']} ({run['id'][-4:]})"
+
+
+def run_names(runs: list[dict], augment: bool = False) -> dict[str, str]:
+    """Each run's name beside ``runs`` (a chart's legend, a table's rows), by id: its
+    ``short_name``, and where runs of its method on its dataset differ, what tells it apart, after " · ": its
+    augmentations ("aug: crop,flip"), the options that differ (each filled with its default where
+    a run left it: "stop_gradient=false" beside "stop_gradient=true"), then epochs, encoder,
+    seed, batch size and learning rate. Two SimSiam runs, one without stop-gradient, read
+    "simsiam (9c9a)" and "simsiam (31d0)" in every legend, and which had collapsed was in no
+    chart. With ``augment`` a run's augmentations are always said (Invariance: what they buy)."""
+    names = {r["id"]: short_name(r) for r in runs}
+    by_method: dict[tuple[str, str], list[dict]] = {}  # runs on other datasets are told apart by it: each has its row
+    for r in runs:
+        by_method.setdefault((r["method"], r["dataset"]), []).append(r)
+    tags: dict[str, list[str]] = {r["id"]: [] for r in runs}
+    for (method, _), group in by_method.items():
+        configs = {r["id"]: trained_config(r) for r in group}
+        defaults = getattr(METHODS.get(method), "defaults", {})
+        given = {i: c.get("options") or {} for i, c in configs.items()}
+        keys = list(dict.fromkeys(k for o in given.values() for k in o))
+        options = {i: {k: option_value(o.get(k, defaults.get(k))) for k in keys} for i, o in given.items()}
+        said = {r["id"]: {"augment": f"aug: {augment_name(r)}", "epochs": count(c.get("epochs") or 0, "epoch"),
+                          "encoder": str(c.get("encoder")), "seed": f"seed {c.get('seed', 0)}",
+                          "batch_size": f"batch {_setting(c, 'batch_size')}", "lr": f"lr {_setting(c, 'lr')}"}
+                for r in group for c in [configs[r["id"]]]}
+        for key in ("augment", "options", "epochs", "encoder", "seed", "batch_size", "lr"):
+            if key == "options":
+                differ = [k for k in keys if len({o[k] for o in options.values()}) > 1]
+                for i, o in options.items():
+                    tags[i] += [f"{k}={o[k]}" for k in differ]
+            elif (augment and key == "augment") or len({t[key] for t in said.values()}) > 1:
+                for i, t in said.items():
+                    tags[i].append(t[key])
+    return {i: " · ".join([names[i], *tags[i]]) for i in names}
+
+
+def option_value(value) -> str:
+    """A method option's value as ``--option key=value`` writes it: false, 0.1, 64."""
+    return str(value).lower() if isinstance(value, bool) else value if isinstance(value, str) else json.dumps(value)
 
 
 def encoder_of(run: dict) -> str:
@@ -396,12 +437,13 @@ EPOCH_KNN_NOTE = (f"kNN accuracy (k=20) of up to {QUERIES} test images against u
                   "it.")
 
 
-def epoch_knn_note(runs: list[dict], curves: dict) -> str:
+def epoch_knn_note(runs: list[dict], curves: dict, names: dict[str, str]) -> str:
     """``EPOCH_KNN_NOTE`` with the runs' own numbers: each curve's end beside its table's kNN
-    accuracy. ``curves``: by ``short_name``, (epochs, accuracies, _). The note gave a fixed
-    example ("0.47 at its last epoch, 0.69 in the table") no chart on screen showed."""
+    accuracy. ``curves``: by the run's name in ``names`` (by id), (epochs, accuracies, _). The
+    note gave a fixed example ("0.47 at its last epoch, 0.69 in the table") no chart on screen
+    showed."""
     ends = [(n, curves[n][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
-            if (n := short_name(r)) in curves]
+            if (n := names[r["id"]]) in curves]
     here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {table:.3f} in the table" for n, last, table in ends
                      if table is not None)
     return EPOCH_KNN_NOTE + (f" Here: {here}." if here else "")

@@ -155,9 +155,7 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
 
 def options_text(options: dict) -> str:
     """Method options as the CLI's ``key=value`` pairs joined by commas (a link's ``?options=``)."""
-    def one(v):
-        return str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v)
-    return ",".join(f"{k}={one(v)}" for k, v in options.items())
+    return ",".join(f"{k}={readouts.option_value(v)}" for k, v in options.items())
 
 
 def _options_parser(method_cls, defaults: dict):

@@ -40,7 +40,7 @@ widgets.differences_warning(picked)
 
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
 probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once
-name = {r["id"]: readouts.short_name(r) for r in picked}
+name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false" beside its twin
 # two tables of 7 and 9 columns, not one of 15: that one was 1,454 px wide, and on a 1280 px projector its right
 # columns (the losses, the seconds) sat behind a scrollbar the browser shows only under the mouse
 datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)
@@ -111,7 +111,7 @@ def curves_row(runs: list[dict], on: str = "") -> None:
             widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs" + of,
                                         height=320, min_span=charts.ACCURACY_SPAN, colour_order=colours),
                           key="cmp_knn" + key)
-            st.caption(readouts.epoch_knn_note(runs, knn))
+            st.caption(readouts.epoch_knn_note(runs, knn, name))
     with c3:
         if le:
             ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))
@@ -151,7 +151,9 @@ for i, r in enumerate(picked):
         cols = st.columns(per_row)  # the 1st and 4th maps first, the tables' order lost)
     coords, kind = arts[r["id"]].map()
     ds, error = datasets[r["dataset"]]
-    title = f"{name[r['id']]}" + ("" if same_data else f" · {r['dataset']}")
+    # the map's title on one line: what tells a run apart from its method's others (its name's rest) under the map
+    short = readouts.short_name(r)
+    title = short + ("" if same_data else f" · {r['dataset']}")
     with cols[i % per_row]:
         if error:
             st.caption(f"{title}: no map, its dataset cannot be loaded: {error}")
@@ -162,6 +164,8 @@ for i, r in enumerate(picked):
         else:
             widgets.chart(charts.embedding_map(coords, *readouts.colouring(ds, colour_by), title=f"{title} · {kind}", height=320),
                           key=f"cmp_map_{r['id']}")
+            if name[r["id"]] != short:
+                st.caption(md(name[r["id"]].removeprefix(short + " · ")))
 
 st.header("One query, its neighbours in each run")
 ds, error = next(iter(datasets.values()))

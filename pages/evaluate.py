@@ -36,6 +36,7 @@ refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked} 
 # the random encoder each run is paired with: same architecture and seed (its probes compute it)
 pairs = {r["id"]: readouts.pairing(r) for r in picked}
 several_encoders = len({enc for enc, _ in pairs.values()}) > 1
+run_name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false" beside its twin with the default
 fresh = widgets.fresh_runs(picked)  # those re-imported since are said, and get no probe job (they would mix images)
 labelled = [r for r in fresh if (r["summary"] or {}).get("knn_accuracy") is not None]
 lacking = [r for r in labelled
@@ -56,7 +57,7 @@ for r in picked:
     rk, rl = readouts.random_encoder_scores(refs[r["id"]])
     if rk is not None or rl is not None:
         randoms.setdefault(pairs[r["id"]], (rk, rl))
-    labels.append(readouts.short_name(r))
+    labels.append(run_name[r["id"]])
     if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk:
         below.append(labels[-1])  # under its untrained network: said below the table
     knn.append(s.get("knn_accuracy"))
@@ -106,7 +107,7 @@ ft_curve = {r["id"]: readouts.budget_curve(probes[r["id"]], "finetune") for r in
 sup_curve = {r["id"]: readouts.budget_curve(refs[r["id"]], "supervised-scratch") for r in picked}
 series, ref_series = {}, {}
 for r in picked:
-    name = readouts.short_name(r)
+    name = run_name[r["id"]]
     lin = readouts.budget_curve(probes[r["id"]], "linear")
     if lin:
         series[f"{name} linear"] = lin
@@ -214,7 +215,7 @@ elif picked:
 c1, c2 = st.columns(2)
 with c1:
     st.header("kNN accuracy as k varies")
-    ks = {readouts.short_name(r): readouts.knn_k_curve(probes[r["id"]]) for r in picked}
+    ks = {run_name[r["id"]]: readouts.knn_k_curve(probes[r["id"]]) for r in picked}
     random_ks = {}
     for r in picked:
         name = readouts.random_name(*pairs[r["id"]], several_encoders)
@@ -233,10 +234,10 @@ with c2:
     for r in picked:
         c = readouts.epoch_curve(services.artifacts(r["run_dir"]).epochs(), "epoch_knn")
         if c:
-            ep[readouts.short_name(r)] = (c[0], c[1], None)
+            ep[run_name[r["id"]]] = (c[0], c[1], None)
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
                                     min_span=charts.ACCURACY_SPAN,  # a run without the curve moves no colour
-                                    colour_order=[readouts.short_name(r) for r in picked]), key="eval_epochs")
-        st.caption(readouts.epoch_knn_note(picked, ep) + " Epoch 0 is the random initialisation: the curve shows what "
+                                    colour_order=[run_name[r["id"]] for r in picked]), key="eval_epochs")
+        st.caption(readouts.epoch_knn_note(picked, ep, run_name) + " Epoch 0 is the random initialisation: the curve shows what "
                    "pretraining added, epoch by epoch.")

@@ -55,7 +55,7 @@ for r in picked:  # measured then, on images the set no longer holds (the unmeas
 
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits": "aug: simclr preset")
-names = {r["id"]: f"{readouts.short_name(r)} · aug: {readouts.augment_name(r)}" for r in picked}
+names = readouts.run_names(picked, augment=True)
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained, untrained_factors = {}, {}

@@ -213,6 +213,27 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     assert len(images(at)) == 0
 
 
+def test_compare_names_runs_of_one_method_by_what_tells_them_apart(finished_run):
+    """Two SimCLR runs, one without colour jitter, were both 'simclr (…)' in every legend."""
+    a, b = finished_run("simclr"), finished_run("simclr")
+    store = RunStore()
+    summary = store.get(b)["summary"]
+    store.finish(b, "done", summary={**summary, "augment": "crop,flip",
+                                     "options": {**summary.get("options", {}), "temperature": 0.2}})
+    from ssrl_core.pretext import METHODS
+
+    default = METHODS["simclr"].defaults["temperature"]  # (a run's summary may leave its options to the defaults)
+    at = open_page("compare", runs=f"{a},{b}")
+    names = [f"simclr ({a[-4:]}) · aug: digits preset · temperature={default:g}",
+             f"simclr ({b[-4:]}) · aug: crop,flip · temperature=0.2"]
+    figs = charts_by_title(at)
+    assert [t["name"] for t in series(figs["epoch"]["data"])] == names  # the curves' legend (kNN over epochs)
+    assert [row for row in at.dataframe[0].value["run"]] == names  # the tables' rows
+    # each map keeps a one-line title and says the rest under it
+    assert {f"simclr ({a[-4:]}) · umap", f"simclr ({b[-4:]}) · umap"} <= set(figs)
+    assert "aug: crop,flip · temperature=0.2" in captions(at)
+
+
 def test_invariance_names_the_augmentations_as_such(finished_run):
     rid = finished_run("shapes-simclr")
     at = open_page("invariance")

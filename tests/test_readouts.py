@@ -194,6 +194,37 @@ def test_a_flat_curve_gets_an_axis_around_its_value():
     assert charts.curves(wide, "epoch", min_span=charts.ACCURACY_SPAN).layout.yaxis.range is None
 
 
+def test_runs_of_one_method_are_named_by_what_tells_them_apart():
+    """Two SimSiam runs, one without stop-gradient, were 'simsiam (9c9a)' and 'simsiam (31d0)' in
+    every legend; a run of another method keeps its short name."""
+    from app import readouts
+
+    def run(i, method, augment="simclr", options=None, epochs=10, seed=0, summary=None, dataset="digits"):
+        return {"id": f"20261205-000{i}", "method": method, "summary": summary, "dataset": dataset,
+                "config": {"method": method, "dataset": dataset, "augment": augment, "encoder": "cnn-small",
+                           "epochs": epochs, "seed": seed, "options": options or {}}}
+
+    runs = [run(1, "simsiam"), run(2, "simsiam", options={"stop_gradient": False}), run(3, "byol")]
+    assert readouts.run_names(runs) == {"20261205-0001": "simsiam (0001) · stop_gradient=true",
+                                        "20261205-0002": "simsiam (0002) · stop_gradient=false",
+                                        "20261205-0003": "byol (0003)"}
+    # augmentations first, then the options that differ (not those that agree), then the budget and seed
+    runs = [run(1, "simclr", "crop,flip", {"temperature": 0.2, "proj_dim": 64}, epochs=10),
+            run(2, "simclr", "crop,flip,color_jitter", {"temperature": 0.5, "proj_dim": 64}, epochs=30, seed=1)]
+    assert list(readouts.run_names(runs).values()) == [
+        "simclr (0001) · aug: crop,flip · temperature=0.2 · 10 epochs · seed 0",
+        "simclr (0002) · aug: crop,flip,color_jitter · temperature=0.5 · 30 epochs · seed 1"]
+    # a summary's resolved augmentations count, not the config's ("simclr" is a preset: said so)
+    same = [run(1, "simclr"), run(2, "simclr", summary={"augment": "crop,flip"})]
+    assert list(readouts.run_names(same).values()) == ["simclr (0001) · aug: simclr preset",
+                                                      "simclr (0002) · aug: crop,flip"]
+    # runs on two datasets are told apart by them (Compare draws a row per dataset): 1 epoch, not "1 epochs"
+    apart = [run(1, "simclr", epochs=1), run(2, "simclr", epochs=3, dataset="shapes"), run(3, "simclr", epochs=3)]
+    assert list(readouts.run_names(apart).values()) == ["simclr (0001) · 1 epoch", "simclr (0002)", "simclr (0003) · 3 epochs"]
+    # Invariance always says what a run was augmented with, even alone
+    assert readouts.run_names(runs[:1], augment=True) == {"20261205-0001": "simclr (0001) · aug: crop,flip"}
+
+
 def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
     """Under a kNN-over-epochs chart: each curve's end beside the table's kNN accuracy of that
     run, not a fixed example that matched nothing on screen."""
@@ -202,10 +233,11 @@ def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
     runs = [{"id": "20261204-0001", "method": "simclr", "summary": {"knn_accuracy": 0.447}},
             {"id": "20261204-0002", "method": "byol", "summary": None}]  # (not finished: nothing to quote)
     curves = {"simclr (0001)": ([0, 1], [0.312, 0.297], None), "byol (0002)": ([0], [0.3], None)}
-    note = readouts.epoch_knn_note(runs, curves)
+    names = {r["id"]: readouts.short_name(r) for r in runs}
+    note = readouts.epoch_knn_note(runs, curves, names)
     assert note.startswith(readouts.EPOCH_KNN_NOTE)
     assert note.endswith(" Here: simclr (0001) 0.297 at its last epoch, 0.447 in the table.")
-    assert readouts.epoch_knn_note(runs[1:], curves) == readouts.EPOCH_KNN_NOTE
+    assert readouts.epoch_knn_note(runs[1:], curves, names) == readouts.EPOCH_KNN_NOTE
 
 
 def test_epochs_are_ticked_at_whole_numbers():
