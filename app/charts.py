@@ -43,7 +43,25 @@ def readable(fig: go.Figure) -> go.Figure:
     # a bar's label that does not fit at ``LABEL_FONT`` is hidden, not shrunk: on a phone Evaluate's "0.451" were drawn
     # 7 px high over their bars, and Plotly had shrunk Invariance's to 9 px (the hover gives a bar's value)
     fig.update_layout(uniformtext=dict(minsize=LABEL_FONT, mode="hide"))
+    for trace in fig.data:  # a legend's long names on lines of their own (``legend_name``)
+        if trace.name and trace.showlegend is not False:
+            trace.name = legend_name(trace.name)
     return clear_of_toolbar(fig)
+
+
+# a legend's line: at ``FONT`` some 300 px, which with its symbol fits a 390 px phone's chart and a third of a 1280 px page
+# (Compare's curves); "simclr (0001) · aug: crop,flip,color_jitter,grayscale · temperature=0.2" ran past its edge
+LEGEND_CHARS = 40
+
+
+def legend_name(name: str) -> str:
+    """``name`` on lines of at most ``LEGEND_CHARS`` characters, broken only between its " · "
+    parts (each part kept whole, "aug: crop,flip"), as ``wrap`` breaks a label between words.
+    Plotly's legend does not wrap: a long entry was cut at the chart's edge."""
+    if len(name) <= LEGEND_CHARS or "<br>" in name:
+        return name
+    whole = " · ".join(part.replace(" ", "\u00a0") for part in name.split(" · "))
+    return wrap(whole, LEGEND_CHARS).replace("\u00a0", " ")
 
 
 def clear_of_toolbar(fig: go.Figure) -> go.Figure:
@@ -69,7 +87,7 @@ def describe(fig: go.Figure) -> str:
     and the names of its series, or for a map how many images it shows and what colours them."""
     lay, data = fig.layout, fig.data
     title = lay.title.text or ""
-    legend = [t.name for t in data if t.name and t.showlegend is not False]
+    legend = [t.name.replace("<br>", " ") for t in data if t.name and t.showlegend is not False]
     if lay.xaxis.visible is False:  # the embedding map: points without axes
         n = len(data[0].x) if data and data[0].x is not None else 0
         colours = [t.name for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces
@@ -242,7 +260,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     whole = not log_x and tickvals is None and bool(xs) and all(v.is_integer() for v in xs) and max(xs) - min(xs) <= 10
     # the legend below takes rows from the given height: beyond LEGEND_ROOM lines, the chart grows by a row each
     # (Compare's third-of-a-page charts hold one name a row: six lines left its plot 42 px of 340)
-    height += LEGEND_ROW_PX * max(0, len(series) - LEGEND_ROOM)
+    height += LEGEND_ROW_PX * max(0, sum(legend_name(n).count("<br>") + 1 for n in series) - LEGEND_ROOM)
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext,
                                  dtick=1 if whole else None),

@@ -640,7 +640,7 @@ def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
     [warning] = [w for w in at.warning if "unreliable" in w.value]
     assert warning.value.startswith(f"**simclr ({collapsed[-4:]}) · aug: ") and "its scores are unreliable: the " \
         "features barely tell unrelated images apart (their mean cosine similarity is 0.997" in warning.value
-    bars = {t["name"]: t for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])}
+    bars = {t["name"].replace("<br>", " "): t for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])}
     # (the untrained encoder's gray bars are marked too: digits' barely tell images apart either)
     [marked] = [n for n in bars if n.endswith(" · unreliable scale") and not n.startswith("random encoder")]
     assert marked.startswith("simclr") and bars[marked]["customdata"][2] == -93.45  # colour jitter, its value kept
@@ -661,7 +661,7 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     RunProbes(run_dir).standard()  # as the worker does: the untrained encoder's invariance, shared
     at = open_page("invariance")
     assert not at.exception and not at.warning  # the run's own scores are fine
-    bars = [t["name"] for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])]
+    bars = [t["name"].replace("<br>", " ") for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])]
     assert "random encoder (seed 0) · untrained · unreliable scale" in bars
     [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
     assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale** means that an untrained "
