@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import torch
+
 from ssrl_core.augment import PRESETS, parse_augment
 from ssrl_core.config import default_batch
 from ssrl_core.data.imageset import KNN_K
@@ -176,6 +179,21 @@ def random_name(encoder: str, seed: int, several_encoders: bool) -> str:
     """The untrained network of ``pairing``, as charts and tables name it: "random encoder
     (seed 0)", or "random cnn-small (seed 0)" where the runs shown differ in encoder."""
     return f"random {encoder} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
+
+
+def showcase_image(ds, candidates: int = 64, seed: int = 0) -> int:
+    """The row of a test image that shows what a flip and a turn do (Invariance's strip of ops):
+    of ``candidates`` drawn, among those that a flip and a quarter turn change most for the
+    ink they have (the pixels off the background, read at the top-left corner), the one with
+    the most ink. The image a flip changed most was a large circle near the centre: its flip
+    and its turn looked like the original (a star before that). Shapes away from the centre
+    move under both; a large one is seen from the back of a room."""
+    some = ds.test_idx[np.random.default_rng(seed).permutation(len(ds.test_idx))[:candidates]]
+    imgs = ds.images[some].float()
+    change = lambda other: (imgs - other).abs().mean(dim=(1, 2, 3))  # noqa: E731
+    ink = change(imgs[..., :1, :1]).clamp_min(1e-6)
+    moved = torch.minimum(change(imgs.flip(-1)), change(imgs.rot90(1, (-2, -1)))) / ink  # 2 at most: no overlap
+    return int(some[int(torch.where(moved >= 0.9 * moved.max(), ink, -1.0).argmax())])
 
 
 def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
@@ -490,9 +508,11 @@ def factor_ops_note(run: dict, factor: str) -> str | None:
     text = f"This run trained with {listing(named)}, which change{'s' * (len(ops) == 1)} an image's {what}"
     method = METHODS.get(run["method"])
     if method is not None and method.n_views >= 2:
-        text += (f": its loss pulled two views of each image together, views that differ in {what}, so {what} "
-                 f"groups less on its map than on a run without {agree(len(ops), 'it', 'them')} (by how much: the "
-                 "Invariance page)")
+        # what the loss asks, not what the map shows: "colour groups less on its map" stood above a map of six clean
+        # colour groups (a review), and how far the features give colour up is the Invariance page's measurement
+        text += (f": its loss pulled two views of each image together, views that differ in {what}, which asks its "
+                 f"features to ignore {what} (how far they do: the Invariance page, beside a run without "
+                 f"{agree(len(ops), 'it', 'them')})")
     jitter = next((op for op in ops if op.name == "color_jitter"), None)
     if factor == "color" and run.get("dataset") == "shapes" and jitter is not None \
             and jitter.hue_degrees < (near := hue_gaps()[0]):

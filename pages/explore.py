@@ -146,7 +146,7 @@ def choose_typed() -> None:
 
 
 if pick_key not in st.session_state:
-    st.session_state[pick_key] = selected if selected is not None else 0
+    st.session_state[pick_key] = selected  # empty until an image is chosen: a 0 there read as image #0 chosen
 if selected is not None and st.session_state.get(f"{pick_key}_follows") != selected:
     st.session_state[pick_key] = selected  # the box shows the image chosen by a click or at random
     st.session_state[f"{pick_key}_follows"] = selected
@@ -160,12 +160,15 @@ with picker:
     # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
     # so the page would go on showing the previous image without a word; here it gets an answer
     typed = a.number_input(f"Image # (0 to {last})", step=1, key=pick_key, on_change=choose_typed,
-                           help="Type an image's number and press Enter to see it and its nearest neighbours.")
+                           placeholder="a number", help="Type an image's number and press Enter to see it and its "
+                                                        "nearest neighbours.")
     in_range = typed is not None and 0 <= typed <= last
-    if not in_range:
+    if typed is not None and not in_range:
         st.error(f"There is no image #{typed}: {run['dataset']} has images #0 to #{last}.")
     b = b.container(horizontal=True)  # one under the other beside the box; side by side under it on a phone
-    if b.button("Show neighbours", key="explore_show", disabled=not in_range):
+    # not disabled while the box is empty: a number typed and the button clicked (no Enter) is sent as the box loses
+    # focus, and a click on a button still disabled then was lost
+    if b.button("Show neighbours", key="explore_show", disabled=typed is not None and not in_range) and in_range:
         st.session_state[state_key] = int(typed)
         st.rerun()
     if b.button("Random image", key="explore_random"):

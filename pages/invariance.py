@@ -1,6 +1,5 @@
 """Invariance: what a run's features ignore. Invariance per augmentation op, rotation
 equivariance, and factor probes (which ground-truth factors stay linearly decodable)."""
-import numpy as np
 import streamlit as st
 import torch
 
@@ -87,7 +86,9 @@ not_applicable = (f" n/a: {listing(skipped)} {agree(len(skipped), 'changes', 'ch
                   + (" (they have no colour)" if ds.channels == 1 else "") + "." if skipped else "")
 st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
            "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
-           "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. Compare "
+           "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
+           "below its gray one: training made the features more sensitive to that op than a random network's, as it "
+           "often does for an op the run did not train with, whose changes the features learnt to tell apart. Compare "
            "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
            "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs, or on a narrow "
            f"screen such as a phone's, the other bars give theirs when hovered or tapped).{not_applicable} The whiskers are ± one standard error over the "
@@ -146,10 +147,7 @@ else:
     st.caption(f"{dataset} has no ground-truth factors; use shapes for factor probes.")
 
 st.header("What each op does")
-# of 64 test images, the one a flip changes most: on shapes the first one drawn was a star, whose flip looked the same
-some = ds.test_idx[np.random.default_rng(0).permutation(len(ds.test_idx))[:64]]
-imgs = ds.images[some].float()
-row = int(some[int((imgs - imgs.flip(-1)).abs().mean(dim=(1, 2, 3)).argmax())])
+row = readouts.showcase_image(ds)
 x = ds.images[row : row + 1].float() / 255
 gen = torch.Generator().manual_seed(0)
 pics, caps = [ds.images[row]], ["original"]

@@ -387,6 +387,9 @@ def test_explore_map_and_neighbours(finished_run):
     assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
     assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
     assert at.query_params["run"] == [rid] or at.query_params["run"] == rid
+    # nothing chosen yet: the box is empty (a 0 there read as image #0 chosen), and no error says so
+    assert at.number_input(key=f"explore_pick_{rid}").value is None and not at.error
+    assert "No image chosen yet" in captions(at)
     at.number_input(key=f"explore_pick_{rid}").set_value(7)
     at.button(key="explore_show").click().run()
     query, *nbrs = images(at)
@@ -822,8 +825,8 @@ def test_explore_says_what_the_runs_augmentations_did_to_the_factor_its_map_is_c
     rid = finished_run("shapes-simclr")  # crop,flip,color_jitter
     at = open_page("explore", run=rid, colour="color")
     assert ("This run trained with `color_jitter` (hue up to ±36°), which changes an image's colour: its loss pulled "
-            "two views of each image together, views that differ in colour, so colour groups less on its map than on "
-            "a run without it (by how much: the Invariance page).") in captions(at)
+            "two views of each image together, views that differ in colour, which asks its features to ignore colour "
+            "(how far they do: the Invariance page, beside a run without it).") in captions(at)
     at.selectbox(key="explore_colour").select("position_bin").run()
     assert any(c.value.startswith("This run trained with `crop` and `flip`, which change an image's position:")
                for c in at.caption)

@@ -415,7 +415,8 @@ def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_di
     jitter = readouts.factor_ops_note(run("byol", "crop,color_jitter(hue=0.5),grayscale"), "color")
     assert jitter.startswith("This run trained with `color_jitter` (hue up to ±180°) and `grayscale`, which change an "
                              "image's colour: its loss pulled two views of each image together")
-    assert jitter.endswith("than on a run without them (by how much: the Invariance page).")  # turned all round
+    assert jitter.endswith("which asks its features to ignore colour (how far they do: the Invariance page, beside a "
+                           "run without them).")  # turned all round
     # the default hue turn is smaller than the gap between shapes' nearest colours: the map's colours can stay apart
     # (a review: the note said colour groups less, and the map below it showed six clean colour groups)
     small = readouts.factor_ops_note(run("simclr", "simclr"), "color")
@@ -447,3 +448,25 @@ def test_the_colour_by_boxes_name_factors_in_words():
     assert readouts.colour_choice("rotation_bin") == "orientation (rotation_bin)"
     assert readouts.colour_choice("color") == "colour (color)"
     assert readouts.colour_choice("label") == "label" and readouts.colour_choice("shape") == "shape"
+
+
+def test_the_image_that_shows_the_ops_is_one_a_flip_and_a_turn_visibly_move():
+    """Invariance's strip of ops showed a large circle near the centre: its flip and its turn
+    looked like the original. A disc near the centre, however large, is passed over for a shape
+    away from it, and of those the largest is taken."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from app import readouts
+
+    imgs = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    # a big disc 3 px off the centre: a flip changes more of its pixels than of any other image here, and it looks
+    # the same
+    imgs[0, :, (yy - 15.5) ** 2 + (xx - 18.5) ** 2 < 13 ** 2] = 200
+    imgs[1, :, 2:6, 2:6] = 200  # a small square in a corner
+    imgs[2, :, 2:12, 2:12] = 200  # a larger one in the same corner: moved as far, seen better
+    imgs[3, :, 10:22, 10:22] = 200  # a centred square: unmoved
+    ds = SimpleNamespace(images=imgs, test_idx=torch.arange(4).numpy())
+    assert readouts.showcase_image(ds) == 2
