@@ -240,7 +240,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     runs = list(dict.fromkeys([*colour_order, *(run_of.get(n, n) for n in series if n not in dashed)]))
     for name, (x, y, err) in series.items():
         ref = name in dashed
-        gray = "#444" if name.startswith("random") else "#808080"  # both 3:1 or more on white, apart from each other
+        gray = RANDOM_GRAY if name.startswith("random") else OTHER_GRAY
         if ref:
             seen[gray] = seen.get(gray, -1) + 1
         i = 0 if ref else runs.index(run_of.get(name, name))
@@ -249,7 +249,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else DOTTED if name in dotted else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
-            marker=dict(size=8, symbol="circle" if ref else SYMBOLS[i % len(SYMBOLS)]),
+            # a reference's kind by its marker too: the random encoder's and supervised training's dashed grays differ
+            # in shade alone, and at one label per class their markers sat on each other (a review)
+            marker=dict(size=8, symbol=(REF_SYMBOLS[gray] if ref else SYMBOLS[i % len(SYMBOLS)])),
         ))
     ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     # one value: Plotly would span -0.5..1.5 around it; close values: it would stretch their difference to full height
@@ -270,6 +272,10 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     return readable(fig)
 
 
+# a curve of references' gray (both 3:1 or more on white, apart from each other) and its marker: filled circles for the
+# random encoder, open diamonds for the others (supervised from scratch)
+RANDOM_GRAY, OTHER_GRAY = "#444", "#808080"
+REF_SYMBOLS = {RANDOM_GRAY: "circle", OTHER_GRAY: "diamond-open"}
 BARGAP = 0.2  # between categories' groups of bars (Plotly's default, named: the labels above whiskers use it)
 # bars of references (untrained encoders): each 3:1 or more against the white page (WCAG's bar for
 # graphics), neighbours in the list far apart in lightness

@@ -162,11 +162,15 @@ if series:
                    f"class (or that many are all of them), so {' and '.join(left_out)} labels per class are left out: "
                    "such a subset would be every image of some classes.")
     if drawn[SCRATCH_REF]:
+        # the survey's claim, then what these runs show of it (the claim alone stood under a reference drawn at one
+        # budget, its four curves within 0.02 of each other there)
+        gaps = readouts.scratch_gaps({run_name[r["id"]]: (series.get(f"{run_name[r['id']]} linear"), sup_curve[r["id"]])
+                                      for r in picked})
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
-                   "unlabelled images bought accuracy that labels would otherwise have to pay for. With few labels "
-                   "the gap is widest; as labels grow, supervised training catches up"
+                   "unlabelled images bought accuracy that labels would otherwise have to pay for. The survey's "
+                   "claim: with few labels the gap is widest, and as labels grow supervised training catches up"
                    + (" (measured on digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.003 to "
-                      "0.014 below it with more)." if dataset == "digits" else "."))
+                      "0.014 below it with more)." if dataset == "digits" else ".") + (" " + gaps if gaps else ""))
     elif drawn[RANDOM_REF]:
         st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
                    "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "

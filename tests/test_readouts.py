@@ -159,6 +159,9 @@ def test_references_of_one_kind_are_told_apart_by_their_dashes():
     assert style["simclr (ab12) linear"][0] == "solid"
     assert style["random encoder (seed 0)"][1] == style["random encoder (seed 1)"][1] != style[refs[2]][1]
     assert len({style[r][0] for r in refs[:2]}) == 2 and "solid" not in {style[r][0] for r in refs}
+    # the two kinds differ in their markers too, not in shade alone (they sat on each other at 1 label per class)
+    marker = {t.name: t.marker.symbol for t in fig.data}
+    assert marker[refs[0]] == marker[refs[1]] != marker[refs[2]] and marker[refs[2]] != marker["simclr (ab12) linear"]
 
 
 def test_a_run_keeps_its_colour_and_marker_in_a_chart_of_some_of_the_runs():
@@ -171,7 +174,7 @@ def test_a_run_keeps_its_colour_and_marker_in_a_chart_of_some_of_the_runs():
     every = look(charts.curves({n: line for n in ("a", "b", "c")}, "labels"))
     some = look(charts.curves({"c": line, "ref": line}, "labels", dashed=["ref"], colour_order=["a", "b", "c"]))
     assert some["c"] == every["c"] != look(charts.curves({"c": line}, "labels"))["c"]
-    assert some["ref"][1] == "circle"  # (a reference stays gray, dashed)
+    assert some["ref"] == (charts.OTHER_GRAY, "diamond-open")  # (a reference stays gray, dashed)
 
 
 def test_a_flat_curve_gets_an_axis_around_its_value():
@@ -470,3 +473,18 @@ def test_the_image_that_shows_the_ops_is_one_a_flip_and_a_turn_visibly_move():
     imgs[3, :, 10:22, 10:22] = 200  # a centred square: unmoved
     ds = SimpleNamespace(images=imgs, test_idx=torch.arange(4).numpy())
     assert readouts.showcase_image(ds) == 2
+
+
+def test_the_label_efficiency_note_gives_each_runs_gap_to_supervised_training_where_both_were_measured():
+    """'As labels grow, supervised training catches up' stood under a reference measured at one
+    budget, its curves within 0.02 of each other there."""
+    from app import readouts
+
+    lin = ([1.0, 5.0, 10.0, 50.0, 143.8], [0.62, 0.86, 0.93, 0.965, 0.972], [0.03, 0.02, 0.01, 0.004, 0.0])
+    full = ([1.0, 5.0, 10.0, 50.0, 143.8], [0.5, 0.85, 0.92, 0.96, 0.975], [0.02] * 5)
+    one = ([1.0], [0.61], [0.02])
+    note = readouts.scratch_gaps({"simclr (0001)": (lin, full), "byol (0002)": (lin, one), "mae (0003)": (lin, None)})
+    assert note == ("Here, the readout minus supervised from scratch: simclr (0001): +0.120 at 1 label per class, "
+                    "-0.003 at all labels; byol (0002): +0.010 at 1 label per class. The supervised reference is "
+                    "measured at one budget so far: where it catches up shows as the others are computed.")
+    assert readouts.scratch_gaps({"mae (0003)": (lin, None)}) == ""
