@@ -101,6 +101,16 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
             urlstate.write(param, initial, default)
         return initial
     options = list(PRESETS) + [CUSTOM]
+    # the box follows the dataset while it shows the dataset's default: on shapes, digits' handwriting preset (no flips,
+    # no colour) stayed chosen after the dataset box moved off digits (a review); a choice of one's own is kept
+    follows, box = f"{key}_preset_default", f"{key}_preset"
+    last = st.session_state.get(follows)
+    if last is not None and last != default and st.session_state.get(box) == (last if last in PRESETS else CUSTOM) \
+            and (last in PRESETS or st.session_state.get(f"{key}_ops") == [o.name for o in parse_augment(last).ops]):
+        st.session_state[box] = default if default in PRESETS else CUSTOM
+        st.session_state[f"{key}_ops"] = [o.name for o in parse_augment(default).ops]
+        initial = default
+    st.session_state[follows] = default
     choice = st.selectbox(
         "Augmentations", options, index=options.index(initial if initial in PRESETS else CUSTOM), key=f"{key}_preset",
         format_func=lambda p: p if p == CUSTOM else f"{p} — {PRESET_HELP[p]}",
@@ -147,7 +157,9 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
             parse_augment(spec)
         except ValueError as e:
             st.error(str(e))
-    st.caption("Ops: " + (", ".join(f"`{o.spec()}`" for o in ops) if ops else "none (two identical views)"))
+    st.caption("Ops: " + (", ".join(f"`{o.spec()}`" for o in ops) if ops else "none (two identical views)")
+               + (f". The `{choice}` preset was made for {choice}; the default for {md(dataset_name)} is `{default}`."
+                  if choice in DEFAULT_AUGMENT and choice != default else ""))
     if param:
         urlstate.write(param, spec, default)
     return spec

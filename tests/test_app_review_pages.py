@@ -790,3 +790,20 @@ def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(f
     at = open_page("compare", runs=",".join(shapes))
     titles = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text") for c in at.get("plotly_chart")]
     assert "label efficiency" in titles and not any(" · shapes" in (t or "") and "efficiency" in t for t in titles)
+
+
+def test_the_augmentations_follow_the_dataset_until_one_picks_them():
+    """On shapes, digits' handwriting preset (no flips, no colour) stayed chosen after the
+    dataset box moved off digits: a one-click shapes run trained without colour ops."""
+    at = open_page("pretrain")
+    assert at.selectbox(key="pt_preset").value == "digits"
+    at.selectbox(key="pt_dataset").select("shapes").run()
+    assert at.selectbox(key="pt_preset").value == "simclr"  # shapes' own
+    at.selectbox(key="pt_dataset").select("digits").run()
+    assert at.selectbox(key="pt_preset").value == "digits"
+    # a preset one picked stays picked; one made for another dataset says so
+    at.selectbox(key="pt_preset").select("crop").run()
+    at.selectbox(key="pt_dataset").select("shapes").run()
+    assert at.selectbox(key="pt_preset").value == "crop"
+    at.selectbox(key="pt_preset").select("digits").run()
+    assert "The `digits` preset was made for digits; the default for shapes is `simclr`." in captions(at)
