@@ -144,14 +144,19 @@ def short_name(run: dict) -> str:
     return f"{run['method']} ({run['id'][-4:]})"
 
 
-def run_names(runs: list[dict], augment: bool = False) -> dict[str, str]:
+TELLS = ("augment", "options", "epochs", "encoder", "seed", "batch_size", "lr")  # what tells runs apart, in this order
+
+
+def run_names(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TELLS) -> dict[str, str]:
     """Each run's name beside ``runs`` (a chart's legend, a table's rows), by id: its
     ``short_name``, and where runs of its method on its dataset differ, what tells it apart, after " · ": its
     augmentations ("aug: crop,flip"), the options that differ (each filled with its default where
     a run left it: "stop_gradient=false" beside "stop_gradient=true"), then epochs, encoder,
     seed, batch size and learning rate. Two SimSiam runs, one without stop-gradient, read
     "simsiam (9c9a)" and "simsiam (31d0)" in every legend, and which had collapsed was in no
-    chart. With ``augment`` a run's augmentations are always said (Invariance: what they buy)."""
+    chart. With ``augment`` a run's augmentations are always said (Invariance: what they buy).
+    ``keys``: the settings to tell runs apart by (a picker's label, which gives epochs and
+    encoder already, leaves them out)."""
     names = {r["id"]: short_name(r) for r in runs}
     by_method: dict[tuple[str, str], list[dict]] = {}  # runs on other datasets are told apart by it: each has its row
     for r in runs:
@@ -161,15 +166,15 @@ def run_names(runs: list[dict], augment: bool = False) -> dict[str, str]:
         configs = {r["id"]: trained_config(r) for r in group}
         defaults = getattr(METHODS.get(method), "defaults", {})
         given = {i: c.get("options") or {} for i, c in configs.items()}
-        keys = list(dict.fromkeys(k for o in given.values() for k in o))
-        options = {i: {k: option_value(o.get(k, defaults.get(k))) for k in keys} for i, o in given.items()}
+        named = list(dict.fromkeys(k for o in given.values() for k in o))  # the options any of them was given
+        options = {i: {k: option_value(o.get(k, defaults.get(k))) for k in named} for i, o in given.items()}
         said = {r["id"]: {"augment": f"aug: {augment_name(r)}", "epochs": count(c.get("epochs") or 0, "epoch"),
                           "encoder": str(c.get("encoder")), "seed": f"seed {c.get('seed', 0)}",
                           "batch_size": f"batch {_setting(c, 'batch_size')}", "lr": f"lr {_setting(c, 'lr')}"}
                 for r in group for c in [configs[r["id"]]]}
-        for key in ("augment", "options", "epochs", "encoder", "seed", "batch_size", "lr"):
+        for key in keys:
             if key == "options":
-                differ = [k for k in keys if len({o[k] for o in options.values()}) > 1]
+                differ = [k for k in named if len({o[k] for o in options.values()}) > 1]
                 for i, o in options.items():
                     tags[i] += [f"{k}={o[k]}" for k in differ]
             elif (augment and key == "augment") or len({t[key] for t in said.values()}) > 1:

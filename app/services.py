@@ -333,14 +333,16 @@ def encoder_here(run: dict) -> str:
     return enc if planned is None else f"auto ({planned.encoder})"  # (None: a method this code no longer has)
 
 
-def run_label(run: dict) -> str:
-    """How a run is named in pickers: method, dataset, encoder, epochs, score, id."""
+def run_label(run: dict, tag: str = "") -> str:
+    """How a run is named in pickers: method, dataset, encoder, epochs, score, id. ``tag``, what
+    tells it apart from runs of its method (``readouts.run_names``' " · aug: crop,flip"), comes
+    right after the method, where a phone's box, which cuts the label's end, still shows it."""
     cfg = run["config"]
     knn = (run.get("summary") or {}).get("knn_accuracy")
     score = f" · kNN {knn:.3f}" if knn is not None else ""
     enc = readouts.encoder_of(run) or "auto"  # a finished run's resolved one: "auto" was cnn-small on a CPU
     enc = "" if enc == "auto" else f" · {enc}"
-    return f"{cfg['method']} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
+    return f"{cfg['method']}{tag} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
 
 
 MAPPED_PHASES = ("umap", "probes", "map evolution")  # a run's phases once its accuracies and PCA map are written

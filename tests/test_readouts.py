@@ -488,3 +488,18 @@ def test_the_label_efficiency_note_gives_each_runs_gap_to_supervised_training_wh
                     "-0.003 at all labels; byol (0002): +0.010 at 1 label per class. The supervised reference is "
                     "measured at one budget so far: where it catches up shows as the others are computed.")
     assert readouts.scratch_gaps({"mae (0003)": (lin, None)}) == ""
+
+
+def test_a_pickers_label_says_what_tells_a_run_apart_right_after_its_method():
+    from app import readouts, services
+
+    def run(i, augment):
+        return {"id": f"20261205-00000{i}", "method": "simclr", "dataset": "shapes", "status": "done",
+                "summary": {"knn_accuracy": 0.5}, "config": {"method": "simclr", "dataset": "shapes",
+                                                             "augment": augment, "encoder": "cnn-small", "epochs": 10}}
+
+    runs = [run(1, "crop,flip"), run(2, "crop,flip,color_jitter")]
+    tells = readouts.run_names(runs, keys=("augment",))
+    labels = [services.run_label(r, tells[r["id"]].removeprefix(readouts.short_name(r))) for r in runs]
+    assert labels == ["simclr · aug: crop,flip · shapes · cnn-small · 10 ep · kNN 0.500 · 20261205-000001",
+                      "simclr · aug: crop,flip,color_jitter · shapes · cnn-small · 10 ep · kNN 0.500 · 20261205-000002"]
