@@ -102,7 +102,7 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         vals = readouts.invariance_series(by_name, ops)
         if all(v is None for vs in vals.values() for v in vs):
             return None
-        return charts.bars(ops, vals, "invariance score (1 = unchanged)", y_range=(-1.0, 1.15),
+        return charts.bars(ops, vals, charts.INVARIANCE_AXIS, y_range=(-1.0, 1.15),
                            errors=readouts.invariance_errors(by_name, ops))
     if chart.kind == "factors":
         factors = [f for f in L.DATASET_FACTORS.get(lesson.runs[names[0]].dataset, ())

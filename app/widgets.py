@@ -565,13 +565,16 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
                 if r["phase"] in ("training", "starting", None) or r["status"] != "running":
                     # (starting: its worker loads the data and the checkpoint; not an evaluation step)
-                    c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–")
+                    c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–",
+                              help="Minutes:seconds of training left at the speed of the latest steps (images/s "
+                                   "beside it). It grows when the speed falls: when the machine gets busier, with "
+                                   "other runs, probes or other people's work on its cores.")
                 else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
                     left, since = services.evaluation_time(r)
                     if left is not None:
                         c3.metric("ETA (evaluation)", _fmt_eta(left),
-                                  help="From the newest finished runs on this dataset: how long their evaluation took "
-                                       "(the median of up to 5).")
+                                  help="Minutes:seconds left, from the newest finished runs on this dataset: how long "
+                                       "their evaluation took (the median of up to 5).")
                     else:
                         # the step is named in the card's header: as this label ("probes: random reference: so
                         # far") it was cut to "probes: rando…"

@@ -190,6 +190,10 @@ with shown:
                            f"({value_name(selected)}).")
         elif neighbours:
             beside.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
+        if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
+            # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
+            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average: read a "
+                           "neighbour's similarity against that, and the neighbours' order more than its value.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
