@@ -80,6 +80,25 @@ def value_at(series: Series | None, x: float) -> float | None:
     return None
 
 
+def finetune_guess(runs: list[dict], budgets: tuple[int, ...], classes: int) -> float | None:
+    """Seconds that fine-tuning and the supervised reference would take ``runs``, guessed before
+    any such job ran here from each run's own training speed (its summary's images per second):
+    each budget trains ``2 x STEPS x SEEDS`` steps of up to ``finetune.BATCH`` labelled images
+    (``budgets``' labels per class x ``classes``; 0 = all labels), each image one view where
+    pretraining's speed counts two (half the time an image). Measured on digits (a 10-epoch
+    SimCLR at 620 images/s): 3 draws of 200 fine-tuning steps at 5 labels per class took 20 to
+    25 s (docs/performance.md), this guesses 24 s. The scoring is left out. None where a run has
+    no speed (trained before it was recorded, or not trained). The page had said "many minutes
+    per run" until a first job had run; one took some 20 minutes on shapes."""
+    from ssrl_core.evaluate.finetune import BATCH, STEPS
+
+    speeds = [(r.get("summary") or {}).get("images_per_s") for r in runs]
+    if not runs or any(not s for s in speeds):
+        return None
+    images = 2 * STEPS * SEEDS * sum(min(BATCH, b * classes) if b else BATCH for b in budgets)
+    return sum(images / (2 * s) for s in speeds)
+
+
 def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
     """What the label-efficiency chart shows of each run against supervised training from
     scratch, in a sentence: ``curves`` is, by run name, (its linear readout's curve, its

@@ -195,10 +195,14 @@ if series:
     if needs_ft and not ft_running and controls:
         # what it costs beside the button, said once: it decides whether to click now
         paced = [services.probe_job_run_seconds(r["run_dir"]) for r in needs_ft]  # the last job's pace on such runs
-        cost = (f"many minutes per run on a CPU, {count(len(paced), 'run')} here" if None in paced else
-                f"{about(sum(paced))} for the {count(len(paced), 'run')} here at the pace of the last such "
-                "job on this machine, which moves with what else it is doing (less where some budgets are computed "
-                "already)")
+        ds_now, _ = services.dataset(dataset)
+        guess = readouts.finetune_guess(needs_ft, budgets, ds_now.num_classes) if ds_now is not None else None
+        n_runs = count(len(paced), "run")
+        cost = (f"{about(sum(paced))} for the {n_runs} here at the pace of the last such job on this machine, which "
+                "moves with what else it is doing (less where some budgets are computed already)" if None not in paced
+                else f"{about(guess)} for the {n_runs} here, guessed from their training speed (no such job "
+                     "has run here yet to time one)" if guess is not None
+                else f"many minutes per run on a CPU, {n_runs} here")
         st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
                    f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")
         if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):

@@ -227,7 +227,13 @@ def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finish
     at.switch_page("../pages/evaluate.py")
     at.run()
     said = " ".join(c.value for c in at.caption)
-    assert "3 draws each): many minutes per run on a CPU, 1 run here." in said
+    # no job has run here: a guess from the run's training speed (it said "many minutes per run")
+    from app import readouts
+    from app.text import about
+
+    guess = readouts.finetune_guess([RunStore().get(rid)], (1, 5, 10, 50, 0), 10)
+    assert (f"3 draws each): {about(guess)} for the 1 run here, guessed from their training speed (no such job has "
+            "run here yet to time one).") in said
     jobs._remember_pace(jobs.pace_key(run_dir), rate=0.5, run_cost=1080)  # 9 minutes a run, as a job measured
     at.run()
     said = " ".join(c.value for c in at.caption)

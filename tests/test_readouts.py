@@ -503,3 +503,16 @@ def test_a_pickers_label_says_what_tells_a_run_apart_right_after_its_method():
     labels = [services.run_label(r, tells[r["id"]].removeprefix(readouts.short_name(r))) for r in runs]
     assert labels == ["simclr · aug: crop,flip · shapes · cnn-small · 10 ep · kNN 0.500 · 20261205-000001",
                       "simclr · aug: crop,flip,color_jitter · shapes · cnn-small · 10 ep · kNN 0.500 · 20261205-000002"]
+
+
+def test_fine_tuning_is_guessed_from_the_runs_training_speed_before_any_job_timed_one():
+    from app import readouts
+    from ssrl_core.evaluate.finetune import BATCH, STEPS
+    from ssrl_core.evaluate.probes import SEEDS
+
+    run = {"summary": {"images_per_s": 620.0}}
+    # digits: 10 classes; 5 labels per class is 50 images a step: 3 draws of 200 steps, fine-tuned and from scratch
+    assert readouts.finetune_guess([run], (5,), 10) == 2 * STEPS * SEEDS * 50 / (2 * 620.0)
+    every = readouts.finetune_guess([run, run], (1, 5, 10, 50, 0), 10)
+    assert every == 2 * 2 * STEPS * SEEDS * (10 + 50 + BATCH * 3) / (2 * 620.0)  # 1 label/class: 10 images a step
+    assert readouts.finetune_guess([run, {"summary": None}], (5,), 10) is None  # a run without a speed: no guess
