@@ -392,6 +392,9 @@ def differences_warning(runs: list[dict]) -> None:
                    "pretext task.", icon=":material/warning:")
 
 
+NAME_COLUMN_CHARS = 28  # a table's naming column longer than this is cut to Streamlit's "medium" width (some 200 px)
+
+
 def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: dict[str, str] | None = None,
                   **column_config) -> None:
     """``st.dataframe`` of ``rows`` whose ``decimals`` columns show that many decimals, rounded
@@ -407,7 +410,10 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
               for c, v in r.items()} for r in rows]
     config = {c: st.column_config.NumberColumn(format=f"%.{d}f", help=helps.get(c)) for c, d in decimals.items()}
     if rows and (first := next(iter(rows[0]))) not in column_config:
-        config[first] = st.column_config.Column(pinned=True)
+        # long names ("simclr (f177) · aug: crop,flip,color_jitter,grayscale · temperature=0.5") cut to a medium column,
+        # whole on hover: at their width the pinned column pushed Compare's last score behind a scrollbar at 1280 px
+        long = max(len(str(r.get(first, ""))) for r in rows) > NAME_COLUMN_CHARS
+        config[first] = st.column_config.Column(pinned=True, width="medium" if long else None)
     st.dataframe(shown, hide_index=True, key=key, column_config={**config, **column_config},
                  placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 

@@ -234,6 +234,8 @@ def test_compare_names_runs_of_one_method_by_what_tells_them_apart(finished_run)
     assert all(len(line) <= LEGEND_CHARS for n in legend for line in n.split("<br>"))
     assert legend[1] == f"simclr ({b[-4:]}) · aug: crop,flip ·<br>temperature=0.2"
     assert [row for row in at.dataframe[0].value["run"]] == names  # the tables' rows
+    # in a medium column, whole on hover: at their width they pushed the last score behind a scrollbar at 1280 px
+    assert json.loads(at.dataframe[0].proto.columns)["run"]["width"] == "medium"
     # each map keeps a one-line title and says the rest under it
     assert {f"simclr ({a[-4:]}) · umap", f"simclr ({b[-4:]}) · umap"} <= set(figs)
     assert "aug: crop,flip · temperature=0.2" in captions(at)
