@@ -145,7 +145,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="pretrain and evaluate in the foreground; print the summary JSON",
-                       description="Pretrain in the foreground with a progress bar, evaluate (kNN, linear "
+                       description="Pretrain in the foreground with a progress bar on stderr (when stderr is not "
+                                   "a terminal: a redirect, nohup, a batch job's log, one line per epoch and one "
+                                   "per evaluation phase instead), evaluate (kNN, linear "
                                    "probe, maps), write DIR/summary.json and print it. Refused (exit 2) as "
                                    "`submit` refuses a run that could not start (no classroom limits here; "
                                    "the device and the dataset are always this host's, whatever SSRL_BACKEND "
@@ -176,6 +178,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if full("submit"):
         _run_flags(p)
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
+    # not a flag of submit's: said with the way to get the files, not as argparse's "unrecognized arguments"
+    p.add_argument("--out", default=None, help=argparse.SUPPRESS)
 
     p = sub.add_parser("runs", help="list runs in the store",
                        description="List the newest runs in the store (SSRL_HOME/store.sqlite), 200 unless "
@@ -267,7 +271,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "its measured numbers and pass/fail, the overall verdict (pass, partial, fail, "
                                    "incomplete), "
                                    "and each run's time. A finished folder with the same config is reused. Every run "
-                                   "to train is checked first: if one cannot train here, nothing is trained.")
+                                   "to train is checked first: if one cannot train here, nothing is trained. Exit "
+                                   "status: 0 pass, 1 partial or fail, 3 incomplete (a check could not be "
+                                   "measured: a run missing, as --no-train leaves one), 2 refused (an unknown lesson, a bad flag, a run that "
+                                   "cannot train here).")
     p.add_argument("name", help="a lesson from `list lessons`")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
     budget = p.add_mutually_exclusive_group()
@@ -318,7 +325,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "subsets. Results are cached in the run folder (probes.json). Progress goes to "
                                    "stderr, the JSON to stdout.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
-    p.add_argument("--target", default="label", help="label (default) or a factor of the dataset, e.g. color")
+    p.add_argument("--target", default="label",
+                   help="label (default) or a discrete factor of the dataset: on shapes shape, color, size_bin, "
+                        "rotation_bin or position_bin (the other built-in and imported sets have label only)")
     p.add_argument("--labels-per-class", type=int, default=None, metavar="N",
                    help="labelled train images per class (default: every budget of the curve, 1 5 10 50 all, "
                         "those the rarest class can give; 0 = all)")
@@ -327,8 +336,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=3, help="draws of the labelled subset per budget, 1 to 20 (default 3)")
     p.add_argument("--no-references", action="store_true",
                    help="skip the random and supervised references; the supervised one trains a network from "
-                        "scratch per budget and draw (about a minute for all the budgets of digits on 2 CPU cores, "
-                        "once: it is cached for runs of the same dataset, encoder, augmentations and seed)")
+                        "scratch, 200 steps, per budget and draw (13 for digits' five budgets at 3 seeds: about 2 "
+                        "minutes on 2 idle CPU cores, 15 or more when other processes load them; each draw is "
+                        "said on stderr), once: it is cached for runs of the same dataset, encoder, augmentations "
+                        "and seed")
 
     p = sub.add_parser("invariance", help="invariance of a finished run to each augmentation op; print JSON",
                        description=_invariance_description() if full("invariance") else None)
@@ -413,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
+        if isinstance(e, FileNotFoundError) and e.errno is not None:  # the system's, on a path: as any OSError's
+            return _os_error(e, args)
         from .text import said
 
         print(f"error: {said(e)}", file=sys.stderr)
@@ -425,15 +438,32 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
-        from .text import disk_full, not_written
+        return _os_error(e, args)
 
-        if disk_full(e):
-            where = e.filename or getattr(args, "out", None) or "the output"
-            print(f"error: {not_written(e, where)}, then try again", file=sys.stderr)
-            return 2
-        where = f": {e.filename}" if e.filename else ""
-        print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
+
+def _os_error(e: OSError, args) -> int:
+    """An ``OSError`` on a path said in one line, what was wrong and what to do (not Python's
+    "[Errno 2] No such file or directory: '/proc/x'"); exit status 2."""
+    from .text import disk_full, not_written
+
+    out = getattr(args, "out", None)
+    if disk_full(e):
+        where = e.filename or out or "the output"
+        print(f"error: {not_written(e, where)}, then try again", file=sys.stderr)
         return 2
+    if out and e.filename and _is_or_holds(Path(str(e.filename)), Path(out)):  # making --out's folder failed
+        made = "" if Path(str(e.filename)) == Path(out) else f" (at {e.filename})"
+        print(f"error: --out {out}: the folder could not be made{made}: {e.strerror or e}: give a folder you can "
+              "write into (check the path and its permissions); nothing was written", file=sys.stderr)
+        return 2
+    where = f": {e.filename}" if e.filename else ""
+    print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
+    return 2
+
+
+def _is_or_holds(folder: Path, path: Path) -> bool:
+    """Whether ``folder`` is ``path`` or one of the folders above it."""
+    return folder == path or folder in path.parents
 
 
 def _interrupted_hint(args) -> str:
@@ -465,13 +495,72 @@ def warn(warnings: list[str]) -> None:
         print(f"warning: {w}", file=sys.stderr, flush=True)
 
 
-def cmd_train(args) -> int:
+def epoch_line(e: dict) -> str:
+    """An ``epoch_end`` event as one line: "epoch 3/10 · loss 4.123 · kNN 0.812 · 12.3 s" (what
+    the record has: an unlabelled set has no kNN, an untrained run no loss)."""
+    if not e.get("epochs"):
+        return "epoch 0/0 · nothing to train: evaluating the untrained encoder"
+    parts = [f"epoch {e['epoch']}/{e['epochs']}"]
+    if e.get("loss") is not None:
+        parts.append(f"loss {e['loss']:.3f}")
+    if e.get("epoch_knn") is not None:
+        parts.append(f"kNN {e['epoch_knn']:.3f}")
+    if e.get("images_per_s"):
+        parts.append(f"{e['images_per_s']:.0f} img/s")
+    if e.get("seconds") is not None:
+        parts.append(f"{e['seconds']:.1f} s")
+    return " · ".join(parts)
+
+
+def progress_printer(stream) -> tuple[Callable[[dict], None], Callable[[], None]]:
+    """(``on_event`` for ``execute``, a function that ends the display): on a terminal a
+    progress bar; elsewhere (a redirect, nohup, a batch job's log) one plain line per epoch and
+    one per evaluation phase, flushed as they come, so a long run shows it is alive (a bar
+    that turns itself off off a terminal printed nothing until the summary)."""
+    from .runs.store import phase_text
+
+    t0 = time.perf_counter()
+
+    def say(text: str) -> None:
+        print(text, file=stream, flush=True)
+
+    if not stream.isatty():
+        def on_line(e: dict) -> None:
+            if e["kind"] == "epoch_end":
+                say(epoch_line(e))
+            elif e["kind"] == "phase":
+                say(f"{phase_text(e['phase'])} ({time.perf_counter() - t0:.0f} s in)")
+            elif e["kind"] == "resumed":
+                say(f"continuing from epoch {e['epoch']} of {e['epochs']} (the folder's checkpoint)")
+            elif e["kind"] == "warning":
+                say(f"warning: {e['message']}")
+
+        return on_line, lambda: None
+
     from tqdm import tqdm
 
+    bar = tqdm(total=None, unit="step", file=stream, dynamic_ncols=True)
+
+    def on_event(e: dict) -> None:
+        if e["kind"] == "step":
+            bar.total = e["total_steps"]
+            bar.n = e["step"]
+            bar.set_description(f"epoch {e['epoch']}/{e['epochs']}")
+            bar.set_postfix(loss=f"{e['loss']:.3f}", img_s=f"{e['images_per_s']:.0f}")
+            bar.refresh()
+        elif e["kind"] == "phase":
+            bar.set_description(phase_text(e["phase"]))
+            bar.refresh()
+        elif e["kind"] == "warning":
+            bar.write(f"warning: {e['message']}", file=stream)
+
+    return on_event, bar.close
+
+
+def cmd_train(args) -> int:
     from .evaluate.epochs import EPOCHS_LOG
     from .runs import artifacts as art
     from .runs.execute import execute
-    from .runs.store import phase_text
     from .train import preflight
 
     cfg, warnings = _config(args)
@@ -485,23 +574,11 @@ def cmd_train(args) -> int:
     # bad options, a method that cannot train here, a device, precision or dataset this host lacks are
     # refused before the folder is made (this command trains here, whatever SSRL_BACKEND says)
     warn(warnings + preflight(cfg, here=True))
-    bar = tqdm(total=None, unit="step", file=sys.stderr, dynamic_ncols=True, disable=None)
-
-    def on_event(e: dict) -> None:
-        if e["kind"] == "step":
-            bar.total = e["total_steps"]
-            bar.n = e["step"]
-            bar.set_description(f"epoch {e['epoch']}/{e['epochs']}")
-            bar.set_postfix(loss=f"{e['loss']:.3f}", img_s=f"{e['images_per_s']:.0f}")
-            bar.refresh()
-        elif e["kind"] == "phase":
-            bar.set_description(phase_text(e["phase"]))
-            bar.refresh()
-        elif e["kind"] == "warning":
-            bar.write(f"warning: {e['message']}", file=sys.stderr)
-
-    summary = execute(cfg, out, on_event=on_event, with_umap=not args.no_umap)
-    bar.close()
+    on_event, close = progress_printer(sys.stderr)
+    try:
+        summary = execute(cfg, out, on_event=on_event, with_umap=not args.no_umap)
+    finally:
+        close()
     print(json.dumps(summary, indent=2, sort_keys=True))
     return 0
 
@@ -511,6 +588,10 @@ def cmd_submit(args) -> int:
 
     from .train import preflight
 
+    if args.out is not None:
+        raise ValueError("submit takes no --out: a queued run writes its folder to SSRL_HOME/runs/ID (ID: the id it "
+                         "prints); once it is done, `python -m ssrl_core export --run ID --out DIR` writes its files to "
+                         "DIR, or `train --out DIR` trains in the foreground into DIR; nothing was queued")
     cfg, warnings = _config(args)
     if sys.stderr.isatty():  # for a person waiting at a terminal; stdout stays the id alone, stderr empty for scripts
         print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)
@@ -877,16 +958,24 @@ def cmd_probe(args) -> int:
     kind = "finetune" if args.finetune else "linear"
     out: dict = {"run": str(rp.dir), "target": args.target, "probe": kind, "results": {}}
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731  (stdout is the JSON)
+    t0 = time.perf_counter()
+
+    def draw(what: str) -> Callable[[int, int], None]:  # a network trained per draw: tens of seconds each on a CPU
+        return lambda i, n: say(f"  {what}: draw {i} of {n} ({time.perf_counter() - t0:.0f} s in)")
+
     for b in budgets:
         say(f"{kind} readout, {budget_name(b)} labels per class ...")
-        row = rp.finetune(b, args.target, args.seeds) if args.finetune else rp.linear(b, args.target, args.seeds)
+        row = (rp.finetune(b, args.target, args.seeds, on_draw=draw("fine-tuning")) if args.finetune
+               else rp.linear(b, args.target, args.seeds))
         entry = {"accuracy": row["mean"], "std": row["std"], "values": row["values"], "n_labels": row["n_labels"]}
         if not args.no_references:
-            say("  references: random encoder, then supervised from scratch (cached once per dataset, "
-                "encoder, augmentations and seed)")
+            say("  reference: the random encoder's readout")
             entry["random_linear"] = random_linear(rp.trained, b, args.target, args.seeds)["mean"]
-            entry["supervised_scratch"] = supervised_scratch(rp.trained, b, args.target, args.seeds)["mean"]
+            say("  reference: supervised from scratch (cached once per dataset, encoder, augmentations and seed)")
+            entry["supervised_scratch"] = supervised_scratch(rp.trained, b, args.target, args.seeds,
+                                                             on_draw=draw("supervised from scratch"))["mean"]
         out["results"][budget_name(b)] = entry
+    say(f"done in {time.perf_counter() - t0:.0f} s")
     if len(budgets) == 1:
         out.update(out.pop("results")[budget_name(budgets[0])])
     print(json.dumps(out, indent=2))
@@ -938,7 +1027,11 @@ def cmd_lesson(args) -> int:
         for caveat in row["caveats"]:
             say(f"    ({caveat})")
     print(json.dumps(verdict, indent=2))
-    return 0
+    return LESSON_EXIT[verdict["verdict"]]
+
+
+# `lesson`'s exit status by verdict (2 stays every command's refusal: bad flags, a lesson that cannot run)
+LESSON_EXIT = {"pass": 0, "partial": 1, "fail": 1, "incomplete": 3}
 
 
 def cmd_invariance(args) -> int:

@@ -49,6 +49,49 @@ def test_train_writes_and_prints_the_summary(tmp_path):
     assert not (out / "index.faiss").exists()  # made from embeddings.npy when searched: not a second copy on disk
 
 
+def test_train_off_a_terminal_says_each_epoch_and_phase_and_the_batch_it_trained_at(tmp_path, small):
+    """Under nohup, a batch job or `> out 2> err` the progress bar turned itself off and a long
+    run printed nothing until its summary: now a line per epoch and per evaluation phase. A
+    batch above the training set is recorded as asked and as used (the loop cuts it)."""
+    import re
+
+    out = tmp_path / "run"
+    res = cli("train", "--dataset", small, "--method", "simclr", "--epochs", "2", "--batch-size", "500",
+              "--evaluation", "basic", "--out", str(out))  # stderr: a pipe, as in a redirect
+    lines = res.stderr.splitlines()
+    assert "\r" not in res.stderr  # no bar redrawn in the log
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert len(epochs) == 2, res.stderr
+    for n, line in enumerate(epochs, 1):
+        assert re.fullmatch(rf"epoch {n}/2 · loss \d+\.\d{{3}} · kNN [01]\.\d{{3}} · \d+ img/s · \d+\.\d s", line), line
+    phases = lines[lines.index(epochs[-1]) + 1:]
+    assert [line.split(" (")[0] for line in phases] == ["evaluating: embedding the images", "evaluating: kNN accuracy",
+                                                        "evaluating: the linear probe"], res.stderr
+    assert lines[0].startswith("warning: Batch size 500 is more than the 128 training images")
+    summary = json.loads(res.stdout)
+    assert (summary["batch_size"], summary["batch_size_used"], summary["steps_per_epoch"]) == (500, 128, 1)
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def test_train_on_a_terminal_draws_the_bar():
+    import io
+
+    from ssrl_core.cli import progress_printer
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    on_event, close = progress_printer(screen)
+    on_event({"kind": "step", "epoch": 1, "epochs": 2, "step": 3, "total_steps": 10, "loss": 4.5, "images_per_s": 90})
+    on_event({"kind": "epoch_end", "epoch": 1, "epochs": 2, "loss": 4.5, "seconds": 1.0})  # the bar says it
+    close()
+    said = screen.getvalue()
+    assert "\r" in said and "epoch 1/2" in said and "3/10" in said and "loss=4.500" in said
+    assert "· loss" not in said  # no plain epoch line beside the bar
+
+
 @pytest.mark.parametrize("args, words", [
     (["--dataset", "imagenet", "--method", "simclr"], "unknown dataset 'imagenet': choose one of digits"),
     (["--dataset", "digits", "--method", "simclr", "--augment", "sharpen"], "unknown augmentation 'sharpen'"),
@@ -388,4 +431,52 @@ def test_epochs_0_evaluates_the_untrained_encoder_and_the_run_leaves_no_lock(tmp
               "--no-umap", "--out", str(out), capsys=capsys)
     summary = json.loads(res.stdout)
     assert summary["epochs"] == 0 and summary["train_seconds"] == 0 and 0 < summary["knn_accuracy"] <= 1
+    assert "batch_size_used" not in summary and "steps_per_epoch" not in summary  # it made no step
     assert (out / "checkpoint.safetensors").exists() and not (out / "training.lock").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc, where no folder can be made")
+def test_an_out_folder_that_cannot_be_made_is_said_with_what_to_do(tmp_path, capsys, finished_run):
+    """`train --out /proc/xyz` printed Python's "[Errno 2] No such file or directory: '/proc/xyz'":
+    the system's FileNotFoundError went through the branch meant for the CLI's own messages."""
+    rid = finished_run("random")
+    for res in (cli("train", "--dataset", "digits", "--method", "random", "--evaluation", "basic", "--out",
+                    "/proc/xyz", check=False),  # a real process: what a shell shows
+                cli("export", "--run", rid, "--out", "/proc/xyz/card", check=False, capsys=capsys)):
+        assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+        assert res.stderr.startswith("error: --out /proc/xyz") and "the folder could not be made" in res.stderr
+        assert "No such file or directory" in res.stderr and "check the path and its permissions" in res.stderr
+        assert "Errno" not in res.stderr and "Traceback" not in res.stderr
+    # the CLI's own FileNotFoundErrors keep their words
+    res = cli("import-images", str(tmp_path / "none.zip"), check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr == f"error: no file {str(tmp_path / 'none.zip')!r}: give the path of a .zip archive\n"
+
+
+def test_submit_out_says_where_a_queued_run_writes_and_how_to_get_its_files(capsys):
+    from ssrl_core.cli import build_parser
+    from ssrl_core.runs.store import RunStore
+
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--out", "/tmp/x", check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith("error: submit takes no --out: ") and "unrecognized" not in res.stderr
+    assert "SSRL_HOME/runs/ID" in res.stderr and "export --run ID --out DIR" in res.stderr
+    assert RunStore.if_made() is None or RunStore().list() == []  # nothing queued
+    submit = next(a for a in build_parser("submit")._actions if a.dest == "command").choices["submit"]
+    assert "--out" not in submit.format_help()  # not offered: only explained when given
+
+
+@pytest.mark.parametrize("evaluation, summary, no_umap", [
+    ("full", {"device": "cpu", "umap_seconds": 3.1}, False),  # trained with the UMAP map
+    ("full", {"device": "cpu"}, True),  # `train --no-umap`, a lesson's run
+    ("basic", {"device": "cpu"}, False),  # basic makes no UMAP map anyway
+    ("full", None, False),  # no summary: nothing known
+])
+def test_reproduce_sh_evaluates_as_the_run_did(evaluation, summary, no_umap):
+    import shlex
+
+    from ssrl_core.cli import build_parser
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.export import reproduce_command
+
+    command = reproduce_command(RunConfig(dataset="digits", method="simclr", evaluation=evaluation), trained_on=summary)
+    args = build_parser("train").parse_args(shlex.split(command)[3:])
+    assert args.no_umap is no_umap and args.evaluation == evaluation

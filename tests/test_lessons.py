@@ -382,8 +382,8 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     out = tmp_path / "lesson"
     cmd = [sys.executable, "-m", "ssrl_core", "lesson", "labels-are-expensive", "--out", str(out), "--quick"]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=os.environ, timeout=300)
-    assert r.returncode == 0, r.stderr
     v = json.loads(r.stdout)
+    assert r.returncode == cli.LESSON_EXIT[v["verdict"]], r.stderr  # 0 pass, 1 partial or fail
     assert v["quick"] is True and v["budget"].startswith("QUICK PREVIEW") and v["lesson"] == "labels-are-expensive"
     assert v["runs"]["simclr"]["status"] == "trained" and (out / "simclr" / "summary.json").exists()
     assert json.loads((out / "simclr" / "config.json").read_text())["epochs"] == 1
@@ -394,11 +394,11 @@ def test_lesson_cli_runs_a_quick_preview_headless_and_reuses_its_folders(tmp_pat
     summary = json.loads((out / "simclr" / "summary.json").read_text())
     assert v["runs"]["simclr"]["knn_accuracy"] == round(summary["knn_accuracy"], 6)  # as the checks' numbers
     # a second call reuses the finished folder and gives the same numbers
-    assert cli.main(["lesson", "labels-are-expensive", "--out", str(out), "--quick"]) == 0
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(out), "--quick"]) == r.returncode
     again = json.loads(capsys.readouterr().out)
     assert again["runs"]["simclr"]["status"] == "reused" and again["checks"] == v["checks"]
     # --no-train judges what is there: nothing in a new folder
-    assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 0
+    assert cli.main(["lesson", "labels-are-expensive", "--out", str(tmp_path / "empty"), "--no-train"]) == 3
     said = capsys.readouterr()
     empty = json.loads(said.out)
     assert empty["runs"]["simclr"]["status"] == "missing" and empty["verdict"] == "incomplete"
@@ -427,8 +427,29 @@ def test_lesson_cli_refuses_a_run_that_cannot_train_before_training_the_others(t
     assert err.startswith("error: colour: run 'colorize' cannot train here, so nothing was trained: ") and "colo" in err
     assert not (out / "a").exists() and not (out / "colorize").exists()
     # --no-train trains nothing, so it judges what is there without refusing
-    assert cli.main(["lesson", "colour", "--out", str(out), "--no-train"]) == 0
+    assert cli.main(["lesson", "colour", "--out", str(out), "--no-train"]) == 3  # incomplete
     assert json.loads(capsys.readouterr().out)["verdict"] == "incomplete"
+
+
+def test_lesson_cli_exit_status_says_the_verdict(tmp_path, monkeypatch, capsys):
+    """A script or CI job reads the verdict from the exit status: 0 pass, 1 partial or fail,
+    3 incomplete, 2 stays a refusal (it was 0 whatever the verdict)."""
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    run = GOOD.replace('method = "simclr"', 'method = "random"').replace("epochs = 2", 'epochs = 0\nevaluation = "basic"')
+    never = '[[checks]]\nleft = "a.knn_accuracy"\nop = ">"\nright = 2\nsays = "never"\n'
+    for name, text in {"passes": run, "fails": run.replace("right = 0.5", "right = 2"), "partly": run + never}.items():
+        (lessons / f"{name}.toml").write_text(text.replace('id = "x"', f'id = "{name}"'))
+    monkeypatch.setenv(L.ENV_DIR, str(lessons))
+    out = tmp_path / "out"
+    assert cli.main(["lesson", "passes", "--out", str(out), "--no-train"]) == 3  # incomplete: nothing trained yet
+    assert json.loads(capsys.readouterr().out)["verdict"] == "incomplete"
+    for name, verdict, status in (("passes", "pass", 0), ("fails", "fail", 1), ("partly", "partial", 1)):
+        assert cli.main(["lesson", name, "--out", str(out)]) == status, name  # the one run, trained once, reused
+        assert json.loads(capsys.readouterr().out)["verdict"] == verdict
+    assert cli.main(["lesson", "nope", "--out", str(out)]) == 2
+    help_text = cli.build_parser("lesson")._subparsers._group_actions[0].choices["lesson"].format_help()
+    assert "0 pass, 1 partial or fail, 3 incomplete" in " ".join(help_text.split())
 
 
 def test_lesson_cli_bad_name_and_list(tmp_path, capsys):

@@ -539,6 +539,30 @@ def test_cli_invariance_says_when_the_scores_are_unreliable(finished_run, capsys
                               "images apart (their mean cosine similarity is 0.997")
 
 
+def test_cli_probe_says_each_draw_of_the_networks_it_trains(finished_run, capsys, monkeypatch):
+    """The supervised reference (and --finetune) trains a network per draw, tens of seconds each
+    on a CPU: each draw is said on stderr as it starts, so minutes of it are not silent. (The
+    training itself is stubbed: the lines are what is tested, not the accuracy.)"""
+    import re
+
+    from ssrl_core.cli import main
+    from ssrl_core.evaluate import suite
+
+    trained = []
+    monkeypatch.setattr(suite, "train_classifier", lambda *a, **k: trained.append(k["seed"]) or 0.5)
+    rid = finished_run("simclr")
+    assert main(["probe", "--run", rid, "--labels-per-class", "1", "--seeds", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["supervised_scratch"] == 0.5 and trained == [0, 1]
+    lines = err.splitlines()
+    i = lines.index("  reference: supervised from scratch (cached once per dataset, encoder, augmentations and seed)")
+    assert [re.sub(r"\(\d+ s in\)", "(N s in)", line) for line in lines[i + 1:i + 3]] == [
+        "  supervised from scratch: draw 1 of 2 (N s in)", "  supervised from scratch: draw 2 of 2 (N s in)"]
+    assert re.fullmatch(r"done in \d+ s", lines[-1])
+    assert main(["probe", "--run", rid, "--labels-per-class", "0", "--finetune"]) == 0  # all labels: one draw
+    assert "  fine-tuning: draw 1 of 1 (" in capsys.readouterr().err and trained == [0, 1, 0, 0]  # and its reference
+
+
 def test_cli_probe_on_a_finished_run(finished_run, capsys):
     from ssrl_core.cli import main
 

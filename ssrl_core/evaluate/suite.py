@@ -190,10 +190,11 @@ class RunProbes:
         return self.cache.get("factors", lambda: pr.factor_probes(self.features(), self.dataset))
 
     # -- the model itself ----------------------------------------------------------------------
-    def finetune(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
+    def finetune(self, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS,
+                 on_draw: Callable[[int, int], None] | None = None) -> dict:
         def compute():
             return classifier_curve_point(self.trained, per_class, target, seeds, steps, pretrained=True,
-                                          features=self.features())
+                                          features=self.features(), on_draw=on_draw)
         return self.cache.get(f"finetune/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}", compute)
 
     def invariance(self) -> dict:
@@ -250,11 +251,13 @@ def encoder_rotation_equivariance(encoder, dataset, device) -> float:
 
 
 def classifier_curve_point(trained, per_class: int, target: str, seeds: int, steps: int, pretrained: bool,
-                           features: np.ndarray | None = None) -> dict:
+                           features: np.ndarray | None = None,
+                           on_draw: Callable[[int, int], None] | None = None) -> dict:
     """Accuracy of a classifier trained end to end on ``per_class`` labels per class (mean
     and spread over the labelled-subset seeds) from ``trained``'s encoder (fine-tuning,
     whose head starts from a readout of its frozen ``features``) or from a fresh random
-    one (the supervised reference)."""
+    one (the supervised reference). ``on_draw(i, draws)`` is called before each draw's
+    training (i from 1; one draw for every label): tens of seconds each on a CPU."""
     ds = trained.dataset
     y = pr.target_labels(ds, target)
     tr, te = pr.labelled_split(ds, y)
@@ -265,6 +268,8 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
         feats = features if features is not None else embed(trained.method.encoder, ds.images, trained.device)
     accs = []
     for s in range(draws):
+        if on_draw is not None:
+            on_draw(s + 1, draws)
         rows = tr[pr.labelled_subset(y[tr], per_class, s)]
         head = None
         if pretrained:  # LP-FT: the head starts as the fitted linear readout
@@ -407,8 +412,10 @@ def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
     return {**out, "invariance": mark_reliability(out["invariance"])}
 
 
-def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS) -> dict:
-    """Supervised training from scratch on the same labelled subsets and augmentations."""
+def supervised_scratch(trained, per_class: int, target: str = "label", seeds: int = pr.SEEDS, steps: int = STEPS,
+                       on_draw: Callable[[int, int], None] | None = None) -> dict:
+    """Supervised training from scratch on the same labelled subsets and augmentations
+    (``on_draw``: as ``classifier_curve_point``'s; not called when it is cached)."""
     return references_of(trained).get(
         f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
-        lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False))
+        lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False, on_draw=on_draw))

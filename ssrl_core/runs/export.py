@@ -82,7 +82,9 @@ def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced", trained_on: 
     per method option, defaults included, so a later change of a default does not change
     the run. ``trained_on`` (the summary's ``device`` and ``precision``) replaces an ``auto``
     device and precision by those the run trained with: ``auto`` on a colleague's GPU would
-    train another way (``DEVICE_NOTE``)."""
+    train another way (``DEVICE_NOTE``). A full evaluation whose summary has no UMAP map
+    (``umap_seconds``: `train --no-umap`, a lesson's run) adds ``--no-umap``, so that the
+    command evaluates as the run did."""
     t = trained_on or {}
     device = t.get("device") if cfg.device == "auto" and t.get("device") else cfg.device
     precision = t.get("precision") if cfg.precision == "auto" and t.get("precision") else cfg.precision
@@ -95,7 +97,8 @@ def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced", trained_on: 
         args += ["--option", f"{k}={json.dumps(v)}"]
     if cfg.data_dir:
         args += ["--data-dir", cfg.data_dir]
-    return shlex.join(args + ["--out", out])
+    no_umap = ["--no-umap"] if cfg.evaluation == "full" and t and "umap_seconds" not in t else []
+    return shlex.join(args + ["--out", out] + no_umap)
 
 
 def dataset_card(name: str, record: dict | None) -> dict:
