@@ -614,8 +614,12 @@ def cmd_runs(args) -> int:
                 "created", "started", "finished", "run_dir", "summary")
         print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
         return 0
-    if not runs:
-        print("no runs yet: submit one with `python -m ssrl_core submit --dataset digits --method simclr`")
+    if not runs:  # where it looked: a mistyped SSRL_HOME read as an empty store said nothing of the typo (a review)
+        from .paths import STORE, home_path
+
+        where = home_path() / STORE
+        print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: submit one with "
+              "`python -m ssrl_core submit --dataset digits --method simclr`, or check SSRL_HOME")
     from .runs.store import epoch_text, phase_text
 
     rows = []

@@ -408,6 +408,8 @@ def test_a_command_that_finds_nothing_makes_no_state_to_say_so(tmp_path, monkeyp
     res = cli(*args, check=False, capsys=capsys)
     assert said in res.stdout + res.stderr, res
     assert not home.exists(), sorted(p.name for p in home.rglob("*"))
+    if args == ["runs"]:  # where it looked, so a mistyped SSRL_HOME shows
+        assert f"no runs yet in {home / 'store.sqlite'} (no store there yet)" in res.stdout
 
 
 def test_import_images_says_pass_not_upload(tmp_path, capsys):
