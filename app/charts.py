@@ -61,7 +61,10 @@ def legend_name(name: str) -> str:
     if len(name) <= LEGEND_CHARS or "<br>" in name:
         return name
     whole = " · ".join(part.replace(" ", "\u00a0") for part in name.split(" · "))
-    return wrap(whole, LEGEND_CHARS).replace("\u00a0", " ")
+    # a part longer than a line is broken between its words ("supervised from scratch (aug crop,flip,color_jitter,
+    # grayscale)" has no " · " and ran 97 px past Compare's chart)
+    lines = [line.replace("\u00a0", " ") for line in wrap(whole, LEGEND_CHARS).split("<br>")]
+    return "<br>".join(wrap(line, LEGEND_CHARS) if len(line) > LEGEND_CHARS else line for line in lines)
 
 
 def clear_of_toolbar(fig: go.Figure) -> go.Figure:
@@ -277,9 +280,10 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
 
 
 # a curve of references' gray (both 3:1 or more on white, apart from each other) and its marker: filled circles for the
-# random encoder, open diamonds for the others (supervised from scratch)
+# random encoder, open hexagons, which no run is given (``SYMBOLS``), for the others (supervised from scratch): open
+# diamonds read as the third run's filled ones
 RANDOM_GRAY, OTHER_GRAY = "#444", "#808080"
-REF_SYMBOLS = {RANDOM_GRAY: "circle", OTHER_GRAY: "diamond-open"}
+REF_SYMBOLS = {RANDOM_GRAY: "circle", OTHER_GRAY: "hexagon-open"}
 BARGAP = 0.2  # between categories' groups of bars (Plotly's default, named: the labels above whiskers use it)
 # bars of references (untrained encoders): each 3:1 or more against the white page (WCAG's bar for
 # graphics), neighbours in the list far apart in lightness

@@ -71,9 +71,10 @@ st.header("Invariance per augmentation op")
 measured = {i: p for i, p in probes.items() if "invariance" in p}
 by_name = {**{names[i]: p for i, p in measured.items()}, **untrained}
 series = readouts.invariance_series(by_name, ops)
-widgets.chart(charts.bars(ops, series, charts.INVARIANCE_AXIS, y_range=(-1.0, 1.15),
-                            errors=readouts.invariance_errors(by_name, ops),
-                            references=list(series)[len(measured):]), key="inv_ops")
+if series:  # none measured, not even an untrained network's (runs of --evaluation basic): the warning above says why
+    widgets.chart(charts.bars(ops, series, charts.INVARIANCE_AXIS, y_range=(-1.0, 1.15),
+                              errors=readouts.invariance_errors(by_name, ops),
+                              references=list(series)[len(measured):]), key="inv_ops")
 notes = {i: note for i, p in probes.items() if (note := readouts.invariance_note(p))}
 for i, note in notes.items():
     st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")

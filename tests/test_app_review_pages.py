@@ -809,3 +809,17 @@ def test_the_augmentations_follow_the_dataset_until_one_picks_them():
     assert at.selectbox(key="pt_preset").value == "crop"
     at.selectbox(key="pt_preset").select("digits").run()
     assert "The `digits` preset was made for digits; the default for shapes is `simclr`." in captions(at)
+
+
+def test_invariance_without_any_invariance_measured_says_so_without_a_traceback(finished_run):
+    """Runs of --evaluation basic on a home with no untrained network's reference: the ops chart
+    had no series and the page stopped on 'ZeroDivisionError: float division by zero'."""
+    from pathlib import Path
+
+    rid = finished_run("shapes-simclr", references=False)
+    run_dir = Path(RunStore().get(rid)["run_dir"])
+    probes = json.loads((run_dir / "probes.json").read_text())
+    probes.pop("invariance", None)
+    (run_dir / "probes.json").write_text(json.dumps(probes))
+    at = open_page("invariance")
+    assert not at.exception and "What each op does" in [h.value for h in at.header]

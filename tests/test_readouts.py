@@ -174,7 +174,7 @@ def test_a_run_keeps_its_colour_and_marker_in_a_chart_of_some_of_the_runs():
     every = look(charts.curves({n: line for n in ("a", "b", "c")}, "labels"))
     some = look(charts.curves({"c": line, "ref": line}, "labels", dashed=["ref"], colour_order=["a", "b", "c"]))
     assert some["c"] == every["c"] != look(charts.curves({"c": line}, "labels"))["c"]
-    assert some["ref"] == (charts.OTHER_GRAY, "diamond-open")  # (a reference stays gray, dashed)
+    assert some["ref"] == (charts.OTHER_GRAY, "hexagon-open") and "hexagon" not in charts.SYMBOLS  # (a reference stays gray, dashed)
 
 
 def test_a_flat_curve_gets_an_axis_around_its_value():
@@ -516,3 +516,14 @@ def test_fine_tuning_is_guessed_from_the_runs_training_speed_before_any_job_time
     every = readouts.finetune_guess([run, run], (1, 5, 10, 50, 0), 10)
     assert every == 2 * 2 * STEPS * SEEDS * (10 + 50 + BATCH * 3) / (2 * 620.0)  # 1 label/class: 10 images a step
     assert readouts.finetune_guess([run, {"summary": None}], (5,), 10) is None  # a run without a speed: no guess
+
+
+def test_a_legend_name_breaks_between_its_parts_and_a_part_longer_than_a_line_between_its_words():
+    from app.charts import LEGEND_CHARS, legend_name
+
+    long = "supervised from scratch (aug crop,flip,color_jitter,grayscale)"  # no " · ": ran past Compare's chart
+    assert legend_name(long) == "supervised from scratch (aug<br>crop,flip,color_jitter,grayscale)"
+    named = legend_name("simclr (0001) · aug: crop,flip,color_jitter,grayscale · temperature=0.5")
+    assert named == "simclr (0001) ·<br>aug: crop,flip,color_jitter,grayscale ·<br>temperature=0.5"
+    assert all(len(line) <= LEGEND_CHARS for line in named.split("<br>"))
+    assert legend_name("simclr (0001) · aug: crop,flip") == "simclr (0001) · aug: crop,flip"  # short: as it is
