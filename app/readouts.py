@@ -82,21 +82,25 @@ def value_at(series: Series | None, x: float) -> float | None:
 
 def finetune_guess(runs: list[dict], budgets: tuple[int, ...], classes: int) -> float | None:
     """Seconds that fine-tuning and the supervised reference would take ``runs``, guessed before
-    any such job ran here from each run's own training speed (its summary's images per second):
-    each budget trains ``2 x STEPS x SEEDS`` steps of up to ``finetune.BATCH`` labelled images
-    (``budgets``' labels per class x ``classes``; 0 = all labels), each image one view where
-    pretraining's speed counts two (half the time an image). Measured on digits (a 10-epoch
-    SimCLR at 620 images/s): 3 draws of 200 fine-tuning steps at 5 labels per class took 20 to
-    25 s (docs/performance.md), this guesses 24 s. The scoring is left out. None where a run has
-    no speed (trained before it was recorded, or not trained). The page had said "many minutes
-    per run" until a first job had run; one took some 20 minutes on shapes."""
+    any such job ran here from the machine's training speed: each budget trains ``2 x STEPS x
+    SEEDS`` steps of up to ``finetune.BATCH`` labelled images (``budgets``' labels per class x
+    ``classes``; 0 = all labels), each image one view, at the fastest speed in views a second
+    among the runs' (a summary's images per second times its method's views). The fastest: a
+    short run's speed is mostly its start-up (two identical 1-epoch runs: 150 and 942 images/s,
+    and a guess from the slower one said 24 min for a job of 8). Measured on digits (a 10-epoch
+    SimCLR at 620 images/s): 3 draws of 200 fine-tuning steps at 5 labels per class took 20 to 25
+    s (docs/performance.md), this guesses 24 s. The scoring is left out. None where no run has a
+    speed (trained before it was recorded, or not trained). The page had said "many minutes per
+    run" until a first job had run; one took some 20 minutes on shapes."""
     from ssrl_core.evaluate.finetune import BATCH, STEPS
 
-    speeds = [(r.get("summary") or {}).get("images_per_s") for r in runs]
-    if not runs or any(not s for s in speeds):
+    speeds = [(r.get("summary") or {}).get("images_per_s") or 0.0 for r in runs]
+    views = [getattr(METHODS.get(r.get("method")), "n_views", 1) for r in runs]
+    fastest = max([s * v for s, v in zip(speeds, views)], default=0.0)
+    if not fastest:
         return None
     images = 2 * STEPS * SEEDS * sum(min(BATCH, b * classes) if b else BATCH for b in budgets)
-    return sum(images / (2 * s) for s in speeds)
+    return len(runs) * images / fastest
 
 
 def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:

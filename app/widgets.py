@@ -101,18 +101,25 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
             urlstate.write(param, initial, default)
         return initial
     options = list(PRESETS) + [CUSTOM]
-    # the box follows the dataset while it shows the dataset's default: on shapes, digits' handwriting preset (no flips,
-    # no colour) stayed chosen after the dataset box moved off digits (a review); a choice of one's own is kept
-    follows, box = f"{key}_preset_default", f"{key}_preset"
+    # the box follows the dataset until one picks augmentations: on shapes, digits' handwriting preset (no flips, no
+    # colour) stayed chosen after the dataset box moved off digits (a review). Picked is picked: told by the boxes' own
+    # changes, not by their values (a simclr picked on digits was taken back on the way back from shapes, whose default
+    # it is); a link's augmentations are picked ones
+    follows, box, picked = f"{key}_preset_default", f"{key}_preset", f"{key}_picked"
+    if picked not in st.session_state:
+        st.session_state[picked] = initial != default
+
+    def pick() -> None:
+        st.session_state[picked] = True
+
     last = st.session_state.get(follows)
-    if last is not None and last != default and st.session_state.get(box) == (last if last in PRESETS else CUSTOM) \
-            and (last in PRESETS or st.session_state.get(f"{key}_ops") == [o.name for o in parse_augment(last).ops]):
+    if last is not None and last != default and not st.session_state[picked]:
         st.session_state[box] = default if default in PRESETS else CUSTOM
         st.session_state[f"{key}_ops"] = [o.name for o in parse_augment(default).ops]
         initial = default
     st.session_state[follows] = default
     choice = st.selectbox(
-        "Augmentations", options, index=options.index(initial if initial in PRESETS else CUSTOM), key=f"{key}_preset",
+        "Augmentations", options, index=options.index(initial if initial in PRESETS else CUSTOM), key=box, on_change=pick,
         format_func=lambda p: p if p == CUSTOM else f"{p} — {PRESET_HELP[p]}",
         help="For the two-view methods (SimCLR, MoCo, BYOL, SimSiam, Barlow Twins, VICReg, SwAV) the "
              "augmentations decide what the encoder learns to ignore: two views of one image differ only by "
@@ -130,7 +137,7 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
             st.warning(f"The link's augmentations repeat {md(again)}; this picker holds each op once, so each is "
                        "applied once (the CLI's `--augment` can repeat an op).", icon=":material/link_off:")
         # chips are the op names alone: in a narrow column 'op: description' was cut after a few words
-        names = st.multiselect("Ops, applied in order", list(OPS), default=list(start), key=f"{key}_ops",
+        names = st.multiselect("Ops, applied in order", list(OPS), default=list(start), key=f"{key}_ops", on_change=pick,
                                help="  \n".join(f"**{n}**: {OPS[n].description}" for n in OPS))
         ops = []
         for name in names:
@@ -146,11 +153,12 @@ def augment_picker(key: str, dataset_name: str, param: str | None = None, hide: 
                     lo, hi = min(lo, float(val)), max(hi, float(val if top is None else top))  # a link's valid value is kept
                     if top is None:
                         kwargs[pname] = st.slider(pname, lo, hi, float(val), step, key=f"{key}_{name}_{pname}",
-                                                  help=param_help(pname, name) or None)
+                                                  help=param_help(pname, name) or None, on_change=pick)
                     else:  # one slider with two handles: the min cannot pass the max (two sliders let it, and erred)
                         kwargs[pname], kwargs[f"max_{pname[4:]}"] = st.slider(
                             f"{pname[4:]} (min, max)", lo, hi, (float(val), float(top)), step,
-                            key=f"{key}_{name}_{pname[4:]}_range", help=param_help(pname, name) or None)
+                            key=f"{key}_{name}_{pname[4:]}_range", help=param_help(pname, name) or None,
+                            on_change=pick)
             ops.append(OPS[name](**kwargs))
         spec = Pipeline(ops).spec() or "none"
         try:

@@ -159,7 +159,8 @@ with picker:
     a, b = st.columns([1, 1])
     # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
     # so the page would go on showing the previous image without a word; here it gets an answer
-    typed = a.number_input(f"Image # (0 to {last})", step=1, key=pick_key, on_change=choose_typed,
+    # value=None: a box emptied by hand stays empty (without it, it fell back to 0 and "Show neighbours" showed image #0)
+    typed = a.number_input(f"Image # (0 to {last})", value=None, step=1, key=pick_key, on_change=choose_typed,
                            placeholder="a number", help="Type an image's number and press Enter to see it and its "
                                                         "nearest neighbours.")
     in_range = typed is not None and 0 <= typed <= last

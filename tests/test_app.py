@@ -390,6 +390,9 @@ def test_explore_map_and_neighbours(finished_run):
     # nothing chosen yet: the box is empty (a 0 there read as image #0 chosen), and no error says so
     assert at.number_input(key=f"explore_pick_{rid}").value is None and not at.error
     assert "No image chosen yet" in captions(at)
+    at.button(key="explore_show").click().run()  # an empty box shows nothing (not image #0)
+    assert not at.exception and not images(at)[1:] and "No image chosen yet" in captions(at)
+    assert not [w for w in at.warning if "Session State" in w.value]  # (value=None beside a value set in the state)
     at.number_input(key=f"explore_pick_{rid}").set_value(7)
     at.button(key="explore_show").click().run()
     query, *nbrs = images(at)

@@ -803,10 +803,15 @@ def test_the_augmentations_follow_the_dataset_until_one_picks_them():
     assert at.selectbox(key="pt_preset").value == "simclr"  # shapes' own
     at.selectbox(key="pt_dataset").select("digits").run()
     assert at.selectbox(key="pt_preset").value == "digits"
-    # a preset one picked stays picked; one made for another dataset says so
+    # a preset one picked stays picked, also one that is a dataset's default on the way through that dataset; one made
+    # for another dataset says so
     at.selectbox(key="pt_preset").select("crop").run()
     at.selectbox(key="pt_dataset").select("shapes").run()
     assert at.selectbox(key="pt_preset").value == "crop"
+    at.selectbox(key="pt_preset").select("simclr").run()  # shapes' default, picked on digits' way back
+    at.selectbox(key="pt_dataset").select("digits").run()
+    assert at.selectbox(key="pt_preset").value == "simclr"
+    at.selectbox(key="pt_dataset").select("shapes").run()
     at.selectbox(key="pt_preset").select("digits").run()
     assert "The `digits` preset was made for digits; the default for shapes is `simclr`." in captions(at)
 
