@@ -172,20 +172,26 @@ TELLS = ("augment", "options", "epochs", "encoder", "seed", "batch_size", "lr") 
 
 def run_names(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TELLS) -> dict[str, str]:
     """Each run's name beside ``runs`` (a chart's legend, a table's rows), by id: its
-    ``short_name``, and where runs of its method on its dataset differ, what tells it apart, after " · ": its
-    augmentations ("aug: crop,flip"), the options that differ (each filled with its default where
-    a run left it: "stop_gradient=false" beside "stop_gradient=true"), then epochs, encoder,
-    seed, batch size and learning rate. Two SimSiam runs, one without stop-gradient, read
-    "simsiam (9c9a)" and "simsiam (31d0)" in every legend, and which had collapsed was in no
-    chart. With ``augment`` a run's augmentations are always said (Invariance: what they buy).
-    ``keys``: the settings to tell runs apart by (a picker's label, which gives epochs and
+    ``short_name`` and its ``run_tags`` after " · ", "simclr (53a8) · aug: crop,flip ·
+    temperature=0.2". Two SimSiam runs, one without stop-gradient, read "simsiam (9c9a)" and
+    "simsiam (31d0)" in every legend, and which had collapsed was in no chart."""
+    tags = run_tags(runs, augment, keys)
+    return {r["id"]: " · ".join([short_name(r), *tags[r["id"]]]) for r in runs}
+
+
+def run_tags(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TELLS) -> dict[str, list[str]]:
+    """What tells each run of ``runs`` apart from the others of its method on its dataset, by
+    id: its augmentations ("aug: crop,flip"), the options that differ (each filled with its
+    default where a run left it: "stop_gradient=false" beside "stop_gradient=true"), then
+    epochs, encoder, seed, batch size and learning rate, where they differ; [] for a run alone
+    of its kind. With ``augment`` a run's augmentations are always said (Invariance: what they
+    buy). ``keys``: the settings to tell runs apart by (a picker's label, which gives epochs and
     encoder already, leaves them out)."""
-    names = {r["id"]: short_name(r) for r in runs}
-    by_method: dict[tuple[str, str], list[dict]] = {}  # runs on other datasets are told apart by it: each has its row
+    kinds: dict[tuple[str, str], list[dict]] = {}  # runs on other datasets are told apart by it: each has its row
     for r in runs:
-        by_method.setdefault((r["method"], r["dataset"]), []).append(r)
+        kinds.setdefault((r["method"], r["dataset"]), []).append(r)
     tags: dict[str, list[str]] = {r["id"]: [] for r in runs}
-    for (method, _), group in by_method.items():
+    for (method, _), group in kinds.items():
         configs = {r["id"]: trained_config(r) for r in group}
         defaults = getattr(METHODS.get(method), "defaults", {})
         given = {i: c.get("options") or {} for i, c in configs.items()}
@@ -203,7 +209,7 @@ def run_names(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = T
             elif (augment and key == "augment") or len({t[key] for t in said.values()}) > 1:
                 for i, t in said.items():
                     tags[i].append(t[key])
-    return {i: " · ".join([names[i], *tags[i]]) for i in names}
+    return tags
 
 
 def option_value(value) -> str:

@@ -264,8 +264,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     # two SimCLR runs on shapes, one with colour jitter, were the same label but for their ids, which a phone's box cut
-    tells = readouts.run_names(runs, keys=tuple(k for k in readouts.TELLS if k not in ("epochs", "encoder")))
-    fmt = lambda i: services.run_label(by_id[i], tells[i].removeprefix(readouts.short_name(by_id[i])))  # noqa: E731
+    tells = readouts.run_tags(runs, keys=tuple(k for k in readouts.TELLS if k not in ("epochs", "encoder")))
+    fmt = lambda i: services.run_label(by_id[i], "".join(f" · {t}" for t in tells[i]))  # noqa: E731
     ready, waiting = _awaited_runs(key, "runs" if multi else "run", by_id, multi)
     if ready:  # a linked run that was still training is offered now: the picker takes it in
         if multi:

@@ -41,6 +41,7 @@ widgets.differences_warning(picked)
 arts = {r["id"]: services.artifacts(r["run_dir"]) for r in picked}
 probes = {rid: a.probes for rid, a in arts.items()}  # each run's probes.json, read once
 name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false" beside its twin
+tags = readouts.run_tags(picked)  # its name's rest, under its map
 # two tables of 7 and 9 columns, not one of 15: that one was 1,454 px wide, and on a 1280 px projector its right
 # columns (the losses, the seconds) sat behind a scrollbar the browser shows only under the mouse
 datasets = {d: services.dataset(d) for d in dict.fromkeys(r["dataset"] for r in picked)}  # (ImageSet, error)
@@ -164,8 +165,8 @@ for i, r in enumerate(picked):
         else:
             widgets.chart(charts.embedding_map(coords, *readouts.colouring(ds, colour_by), title=f"{title} · {kind}", height=320),
                           key=f"cmp_map_{r['id']}")
-            if name[r["id"]] != short:
-                st.caption(md(name[r["id"]].removeprefix(short + " · ")))
+            if tags[r["id"]]:
+                st.caption(md(" · ".join(tags[r["id"]])))
 
 st.header("One query, its neighbours in each run")
 ds, error = next(iter(datasets.values()))

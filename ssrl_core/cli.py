@@ -451,7 +451,7 @@ def _os_error(e: OSError, args) -> int:
         where = e.filename or out or "the output"
         print(f"error: {not_written(e, where)}, then try again", file=sys.stderr)
         return 2
-    if out and e.filename and _is_or_holds(Path(str(e.filename)), Path(out)):  # making --out's folder failed
+    if out and e.filename and Path(out).is_relative_to(str(e.filename)):  # making --out's folder (or one above) failed
         made = "" if Path(str(e.filename)) == Path(out) else f" (at {e.filename})"
         print(f"error: --out {out}: the folder could not be made{made}: {e.strerror or e}: give a folder you can "
               "write into (check the path and its permissions); nothing was written", file=sys.stderr)
@@ -460,10 +460,6 @@ def _os_error(e: OSError, args) -> int:
     print(f"error: {e.strerror or e}{where}: check the path and its permissions", file=sys.stderr)
     return 2
 
-
-def _is_or_holds(folder: Path, path: Path) -> bool:
-    """Whether ``folder`` is ``path`` or one of the folders above it."""
-    return folder == path or folder in path.parents
 
 
 def _interrupted_hint(args) -> str:

@@ -49,6 +49,9 @@ class Trained:
     images_per_s: float
     final_loss: float | None  # the last epoch's mean loss: the loss curve's last point (a step's is noisier)
     trained_before: float = 0.0  # of train_seconds, the earlier attempts' (a resumed run's)
+    # the batch the loop took (the config's, cut to the training set) and its steps an epoch; None: nothing trained
+    batch: int | None = None
+    steps_per_epoch: int | None = None
 
 
 # numbers (parameters and buffers) a run's model may hold: the largest of the papers' settings here (Barlow
@@ -512,4 +515,4 @@ def pretrain(
     else:
         speed = start_epoch * steps_per_epoch * batch / trained_before if trained_before > 0 else 0.0
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
-                   speed, final_loss, trained_before)
+                   speed, final_loss, trained_before, batch, steps_per_epoch)

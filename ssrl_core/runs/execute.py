@@ -92,9 +92,7 @@ def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: 
     c = trained.config
     # the batch as asked (``batch_size``: what a comparison of runs reads) and as trained: the loop cuts it to the
     # training set (500 asked of 96 images trains at 96, one step an epoch; preflight warns so)
-    n_train = int(trained.dataset.is_train.sum())
-    used = {"batch_size_used": min(c.batch_size, n_train), "steps_per_epoch": n_train // min(c.batch_size, n_train)} \
-        if c.trains and n_train else {}
+    used = {"batch_size_used": trained.batch, "steps_per_epoch": trained.steps_per_epoch} if trained.batch else {}
     summary = {
         "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,
         "epochs": c.epochs, "batch_size": c.batch_size, **used, "lr": c.lr, "seed": c.seed, "options": c.options,
