@@ -340,7 +340,8 @@ VALUE_LABELS = "values"  # the carriers' traces' name (no legend entry, no hover
 
 def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y_title: str, title: str = "",
          chance: Sequence[float] | None = None, y_range: tuple[float, float] | None = None,
-         errors: Sequence[Sequence[float | None]] | None = None, references: Sequence[str] = ()) -> go.Figure:
+         errors: Sequence[Sequence[float | None]] | None = None, references: Sequence[str] = (),
+         colour_order: Sequence[str] = ()) -> go.Figure:
     """Grouped bars per category (one bar per name in ``series``); ``chance`` per category
     is drawn as a short black line over its group. With ``y_range``, a value beyond it is
     drawn to the range's edge (cut) and labelled inside the plot at that edge, where the label
@@ -353,7 +354,9 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     ``LABEL_FONT``, at the width the chart is drawn (a phone's narrow chart leaves its values to
     the hover rather than run them together). Past ``CROWDED_BARS`` the labels are upright, past
     ``PACKED_BARS`` left to the hover but for cut bars'. Names in ``references`` are drawn in
-    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``). A
+    grays, the runs in the palette's colours, each with its own fill pattern (``PATTERNS``), the
+    runs named in ``colour_order`` first in its order, drawn here or not (as ``curves``: a run
+    keeps its colour in a chart that lacks a run before it). A
     None value is "n/a": labelled so on its bar's place, or once over a category where every
     value is None. The categories are written as ``category_axis`` writes them: level, or upright
     where they do not fit, never reaching past the plot's right edge."""
@@ -361,7 +364,8 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
     lo, hi = y_range if y_range else (None, None)
     refs = [n for n in series if n in references]
     runs = [n for n in series if n not in references]
-    colour = {**{n: PALETTE[i % len(PALETTE)] for i, n in enumerate(runs)},
+    order = list(dict.fromkeys([*colour_order, *runs]))
+    colour = {**{n: PALETTE[order.index(n) % len(PALETTE)] for n in runs},
               **{n: REF_GRAYS[i % len(REF_GRAYS)] for i, n in enumerate(refs)}}
     width = (1 - BARGAP) / len(series)  # each bar's share of a category's group, as Plotly lays them out
     # many bars side by side are narrower than a label ("1.001.001.00" ran together): their values are written
@@ -394,7 +398,7 @@ def bars(categories: Sequence[str], series: dict[str, Sequence[float | None]], y
             x=list(categories), y=[min(max(v, lo), hi) if c else v for v, c in zip(vals, cut)], name=name,
             offsetgroup=str(i),  # its place in the group, which its labels' carriers share
             marker=dict(color=colour[name],
-                        pattern=dict(shape=PATTERNS[runs.index(name) % len(PATTERNS)] if name in runs else "")),
+                        pattern=dict(shape=PATTERNS[order.index(name) % len(PATTERNS)] if name in runs else "")),
             customdata=list(vals),
             text=[("n/a" if v is None else f"{v:.2f}") for v in vals], textposition="none",  # (the hover's)
             hovertext=list(categories),  # (%{x} would be its tick's text: wrapped)
@@ -478,14 +482,15 @@ def _headroom(series: dict[str, Sequence[float | None]], errors, limits: tuple[f
     return [round(bottom, 9), top]
 
 
-def label_efficiency(series: dict, references: dict, height: int = 360) -> go.Figure:
+def label_efficiency(series: dict, references: dict, height: int = 360, colour_order: Sequence[str] = ()) -> go.Figure:
     """Accuracy against labelled images per class (log axis, ticks 1, 5, 10, 50, "all (N)"):
     ``series`` solid ("RUN linear"; "RUN fine-tuned" dotted, in its run's colour), ``references``
-    dashed; each value is (x, mean, std) as from ``readouts.budget_curve``."""
+    dashed; each value is (x, mean, std) as from ``readouts.budget_curve``. ``colour_order``: the
+    runs (without " linear") in the order that gives their colours, as ``curves`` takes it."""
     from .readouts import budget_ticks
 
     ticks, names = budget_ticks(list(series.values()) + list(references.values()))
     run_of = {n: n.removesuffix(" linear").removesuffix(" fine-tuned") for n in series}
     return curves({**series, **references}, "labelled images per class (log scale)", log_x=True,
                   dashed=list(references), tickvals=ticks, ticktext=names, height=height, run_of=run_of,
-                  dotted=[n for n in series if n.endswith(" fine-tuned")])
+                  dotted=[n for n in series if n.endswith(" fine-tuned")], colour_order=colour_order)

@@ -37,6 +37,8 @@ refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked} 
 pairs = {r["id"]: readouts.pairing(r) for r in picked}
 several_encoders = len({enc for enc, _ in pairs.values()}) > 1
 run_name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false" beside its twin with the default
+# a run's colour and marker in every chart below, also one that lacks a run before it (its probes not computed yet)
+order = list(run_name.values())
 fresh = widgets.fresh_runs(picked)  # those re-imported since are said, and get no probe job (they would mix images)
 labelled = [r for r in fresh if (r["summary"] or {}).get("knn_accuracy") is not None]
 lacking = [r for r in labelled
@@ -155,7 +157,7 @@ st.markdown(
     + (" " + refs_text if refs_text else "")
 )
 if series:
-    widgets.chart(charts.label_efficiency(series, ref_series), key="eval_label_eff")
+    widgets.chart(charts.label_efficiency(series, ref_series, colour_order=order), key="eval_label_eff")
     left_out = [str(b) for b in BUDGETS if b not in budgets]
     if left_out:
         st.caption(f":material/straighten: {dataset} has fewer than {left_out[0]} labelled training images in some "
@@ -232,7 +234,8 @@ with c1:
     ks = {k: (v[0], v[1], None) for k, v in {**ks, **random_ks}.items() if v}
     if ks:
         widgets.chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
-                                      ticktext=["1", "5", "20", "100"], dashed=list(random_ks)), key="eval_knn_k")
+                                      ticktext=["1", "5", "20", "100"], dashed=list(random_ks),
+                                    colour_order=order), key="eval_knn_k")
         st.caption("Small k trusts the closest images; large k asks whole neighbourhoods to agree. A curve that "
                    "falls fast with k means classes are close together but not well separated. The dashed line is "
                    "the untrained encoder of the same seed: the gap to it at each k is what pretraining added.")
@@ -245,7 +248,6 @@ with c2:
             ep[run_name[r["id"]]] = (c[0], c[1], None)
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
-                                    min_span=charts.ACCURACY_SPAN,  # a run without the curve moves no colour
-                                    colour_order=[run_name[r["id"]] for r in picked]), key="eval_epochs")
+                                    min_span=charts.ACCURACY_SPAN, colour_order=order), key="eval_epochs")
         st.caption(readouts.epoch_knn_note(picked, ep, run_name) + " Epoch 0 is the random initialisation: the curve shows what "
                    "pretraining added, epoch by epoch.")

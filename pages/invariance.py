@@ -55,6 +55,7 @@ for r in picked:  # measured then, on images the set no longer holds (the unmeas
 # "method (id)" as on the other pages, and the augmentations the run trained with, named as such
 # (a preset may share its name with a method, "simclr", or a dataset, "digits": "aug: simclr preset")
 names = readouts.run_names(picked, augment=True)
+order = [names[r["id"]] for r in picked]  # a run's colour in both charts, also where a run before it is not measured
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained, untrained_factors = {}, {}
@@ -74,7 +75,7 @@ series = readouts.invariance_series(by_name, ops)
 if series:  # none measured, not even an untrained network's (runs of --evaluation basic): the warning above says why
     widgets.chart(charts.bars(ops, series, charts.INVARIANCE_AXIS, y_range=(-1.0, 1.15),
                               errors=readouts.invariance_errors(by_name, ops),
-                              references=list(series)[len(measured):]), key="inv_ops")
+                              references=list(series)[len(measured):], colour_order=order), key="inv_ops")
 notes = {i: note for i, p in probes.items() if (note := readouts.invariance_note(p))}
 for i, note in notes.items():
     st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
@@ -122,7 +123,7 @@ if has_factors:
         widgets.chart(charts.bars(factors, {n: readouts.factor_values(p, factors, budget) for n, p in by_factor.items()},
                                   "linear-probe accuracy", chance=chance, y_range=(0, 1.1),
                                   errors=[readouts.factor_errors(p, factors, budget) for p in by_factor.values()],
-                                  references=list(untrained_factors)), key="inv_factors")
+                                  references=list(untrained_factors), colour_order=order), key="inv_factors")
         st.caption("How to read it: a factor near its chance line (black) is one the features discarded, and a "
                    "run keeps or loses a factor by training only as far as its bar stands above or below its gray "
                    "one, the untrained network's (whose random features already keep much: colour, size). The "

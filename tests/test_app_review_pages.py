@@ -257,6 +257,33 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     assert rotation.splitlines()[0].endswith(f"** {md(f'simclr ({digits[-4:]}) · aug: digits preset')}")
 
 
+def test_a_run_keeps_its_colour_in_every_chart_where_a_run_before_it_lacks_a_result(finished_run):
+    """Evaluate's label-efficiency and kNN-vs-k charts and Invariance's bars gave colours in the order
+    of the runs each chart had a result for: with the first run's probes not computed, the second
+    took the first colour there and its own in the charts beside them."""
+    from pathlib import Path
+
+    from app import charts
+    from ssrl_core.figures import PALETTE
+
+    first, second = finished_run("simclr"), finished_run("rotation")
+    run_dir = Path(RunStore().get(first)["run_dir"])
+    probes = json.loads((run_dir / "probes.json").read_text())
+    gone = [k for k in probes if k.startswith("linear/") or k in ("knn_k", "invariance")]  # what the charts read
+    assert len(gone) > 2
+    (run_dir / "probes.json").write_text(json.dumps({k: v for k, v in probes.items() if k not in gone}))
+    at = open_page("evaluate", runs=f"{first},{second}")
+    figs = charts_by_title(at)
+    lines = [t for title in ("labelled images per class (log scale)", "k (neighbours voting)")
+             for t in figs[title]["data"] if t["name"].startswith("rotation")]
+    assert lines and {t["line"]["color"] for t in lines} == {PALETTE[1]}
+    at = open_page("invariance", runs=f"{first},{second}")
+    ops = json.loads(at.get("plotly_chart")[0].proto.spec)
+    [bar] = [t for t in series(ops["data"]) if t["name"].startswith("rotation")]
+    assert bar["marker"]["color"] == PALETTE[1] and bar["marker"]["pattern"]["shape"] == charts.PATTERNS[1]
+    assert not any(t["name"].startswith("simclr") for t in series(ops["data"]))  # (not measured: no bars)
+
+
 def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
     from .test_import_images import png
 

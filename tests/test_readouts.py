@@ -177,6 +177,19 @@ def test_a_run_keeps_its_colour_and_marker_in_a_chart_of_some_of_the_runs():
     assert some["ref"] == (charts.OTHER_GRAY, "hexagon-open") and "hexagon" not in charts.SYMBOLS  # (a reference stays gray, dashed)
 
 
+def test_a_run_keeps_its_bars_colour_and_pattern_in_a_chart_of_some_of_the_runs():
+    """``bars``' ``colour_order``, as ``curves``': Invariance's chart of ops leaves out a run not
+    measured yet, and the run after it took its colour."""
+    from app import charts
+
+    look = lambda fig: {t.name: (t.marker.color, t.marker.pattern.shape) for t in fig.data if t.type == "bar" and t.name}  # noqa: E731
+    every = look(charts.bars(["crop"], {"a": [0.5], "b": [0.6], "ref": [0.2]}, "invariance", references=["ref"]))
+    some = look(charts.bars(["crop"], {"b": [0.6], "ref": [0.2]}, "invariance", references=["ref"],
+                            colour_order=["a", "b"]))
+    assert some["b"] == every["b"] != look(charts.bars(["crop"], {"b": [0.6]}, "invariance"))["b"]
+    assert some["ref"] == every["ref"]  # (a reference stays gray)
+
+
 def test_a_flat_curve_gets_an_axis_around_its_value():
     """A constant accuracy (a tiny set's kNN stuck at 0.5) is drawn on 0.45..0.55, not Plotly's
     -0.5..1.5; a curve that moves keeps the automatic range."""
