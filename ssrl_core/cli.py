@@ -180,6 +180,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--nickname", default=None, help="who submitted it (shown in the app; counted by the per-nickname limit)")
     # not a flag of submit's: said with the way to get the files, not as argparse's "unrecognized arguments"
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--no-umap", action="store_true", help=argparse.SUPPRESS)  # (as --out: said, not "unrecognized")
 
     p = sub.add_parser("runs", help="list runs in the store",
                        description="List the newest runs in the store (SSRL_HOME/store.sqlite), 200 unless "
@@ -588,6 +589,10 @@ def cmd_submit(args) -> int:
         raise ValueError("submit takes no --out: a queued run writes its folder to SSRL_HOME/runs/ID (ID: the id it "
                          "prints); once it is done, `python -m ssrl_core export --run ID --out DIR` writes its files to "
                          "DIR, or `train --out DIR` trains in the foreground into DIR; nothing was queued")
+    if args.no_umap:
+        raise ValueError("submit takes no --no-umap (a `train` flag): `--evaluation basic` queues a run without the "
+                         "UMAP maps, and without the probes and map evolution too (kNN, linear readout and the PCA "
+                         "map only); nothing was queued")
     cfg, warnings = _config(args)
     if sys.stderr.isatty():  # for a person waiting at a terminal; stdout stays the id alone, stderr empty for scripts
         print("checking the run (dataset, method, options)…", file=sys.stderr, flush=True)

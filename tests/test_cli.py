@@ -464,6 +464,12 @@ def test_submit_out_says_where_a_queued_run_writes_and_how_to_get_its_files(caps
     assert RunStore.if_made() is None or RunStore().list() == []  # nothing queued
     submit = next(a for a in build_parser("submit")._actions if a.dest == "command").choices["submit"]
     assert "--out" not in submit.format_help()  # not offered: only explained when given
+    # train's other flag of its own, given to submit as to train: said with what submit has instead
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--no-umap", check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith("error: submit takes no --no-umap (a `train` flag): ")
+    assert "--evaluation basic" in res.stderr and "nothing was queued" in res.stderr
+    assert RunStore.if_made() is None or RunStore().list() == []
+    assert "--no-umap" not in submit.format_help()
 
 
 @pytest.mark.parametrize("evaluation, summary, no_umap", [
