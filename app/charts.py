@@ -223,6 +223,9 @@ PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 ACCURACY_SPAN = 0.1  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
 LEGEND_ROOM = 3  # legend lines a curves chart's given height leaves room for ...
 LEGEND_ROW_PX = 24  # ... and what each line more adds to it (a legend row at FONT)
+# how far apart, in decades of a log axis, the first and the last curve's points at one x are drawn: under half the
+# 0.3 decades between the budgets 5 and 10, so the points of two budgets never mix
+DODGE_DECADES = 0.12
 
 
 def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]], x_title: str,
@@ -240,19 +243,26 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     much, centred on the values (``ACCURACY_SPAN``: a kNN curve from 0.312 to 0.297 filled the
     chart's height and read as a collapse). ``colour_order``: runs (as ``run_of`` names them) that take
     the first colours and markers in this order, drawn here or not, so a run keeps its colour in
-    charts of some of the runs (Compare's per-dataset charts of runs on several datasets)."""
+    charts of some of the runs (Compare's per-dataset charts of runs on several datasets). On a
+    log axis each curve is drawn a little aside of the others (``DODGE_DECADES`` from the first to
+    the last), its hover giving its true x."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
     run_of = run_of or {}
     runs = list(dict.fromkeys([*colour_order, *(run_of.get(n, n) for n in series if n not in dashed)]))
-    for name, (x, y, err) in series.items():
+    # on a log axis (budgets, k) every curve has a point at the same few x, with whiskers: each is moved aside a little,
+    # in its order, so that markers and whiskers of close values do not sit on each other; the hover says the true x
+    step = DODGE_DECADES / max(1, len(series) - 1) if log_x and len(series) > 1 else 0.0
+    for k, (name, (x, y, err)) in enumerate(series.items()):
         ref = name in dashed
         gray = RANDOM_GRAY if name.startswith("random") else OTHER_GRAY
         if ref:
             seen[gray] = seen.get(gray, -1) + 1
         i = 0 if ref else runs.index(run_of.get(name, name))
+        shift = 10 ** (step * (k - (len(series) - 1) / 2))
         fig.add_trace(go.Scatter(
-            x=list(x), y=list(y), mode="lines+markers", name=name,
+            x=[v * shift for v in x], y=list(y), mode="lines+markers", name=name,
+            customdata=list(x), hovertemplate=f"{x_title.split(' (')[0]}: %{{customdata}}<br>%{{y:.3f}}<extra>%{{fullData.name}}</extra>",
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else DOTTED if name in dotted else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),

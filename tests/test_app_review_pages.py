@@ -795,7 +795,7 @@ def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(f
         assert {n for n, t in lines.items() if t["line"]["dash"] == "solid"} == names[d]  # its own runs only ...
         assert {n for n, t in lines.items() if t["line"]["dash"] != "solid"} == {"random encoder, linear"}  # ... refs
         # one "all" tick: where its own lines end, with their count of labels per class
-        ends = {t["x"][-1] for t in lines.values()}
+        ends = {t["customdata"][-1] for t in lines.values()}  # (x: each a little aside of the others)
         assert len(ends) == 1
         ticks = le["layout"]["xaxis"]["ticktext"]
         assert [t for t in ticks if t.startswith("all")] == [f"all ({ends.pop():.0f})"]

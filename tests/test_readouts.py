@@ -190,6 +190,29 @@ def test_a_run_keeps_its_bars_colour_and_pattern_in_a_chart_of_some_of_the_runs(
     assert some["ref"] == every["ref"]  # (a reference stays gray)
 
 
+def test_curves_on_a_log_axis_are_drawn_aside_of_each_other_at_one_budget():
+    """At 1 label per class four runs and two references within 0.02 of each other drew their
+    markers and whiskers on one another: on a log axis each curve is moved aside a little, in its
+    order, the points of neighbouring budgets (5 and 10, 0.3 decades apart) never mixing; the
+    hover gives the true budget. On a linear axis (epochs) nothing moves."""
+    import math
+
+    from app import charts
+
+    budgets = [1, 5, 10, 50, 180]
+    names = [f"run {i}" for i in range(6)]
+    fig = charts.curves({n: (budgets, [0.5] * 5, [0.02] * 5) for n in names}, "labelled images per class (log scale)",
+                        log_x=True, dashed=names[4:])
+    for j, b in enumerate(budgets):
+        at = [math.log10(t.x[j]) for t in fig.data]
+        assert at == sorted(at) and len(set(at)) == 6 and all(t.customdata[j] == b for t in fig.data)
+        assert max(at) - min(at) == pytest.approx(charts.DODGE_DECADES) and abs(sum(at) / 6 - math.log10(b)) < 1e-9
+    assert max(math.log10(t.x[1]) for t in fig.data) < min(math.log10(t.x[2]) for t in fig.data)  # 5 and 10 apart
+    assert "labelled images per class: %{customdata}" in fig.data[0].hovertemplate
+    flat = charts.curves({n: ([0, 1, 2], [0.5, 0.6, 0.7], None) for n in names[:2]}, "epoch")
+    assert [list(t.x) for t in flat.data] == [[0, 1, 2]] * 2
+
+
 def test_a_flat_curve_gets_an_axis_around_its_value():
     """A constant accuracy (a tiny set's kNN stuck at 0.5) is drawn on 0.45..0.55, not Plotly's
     -0.5..1.5; a curve that moves keeps the automatic range."""
