@@ -409,7 +409,8 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
     here as every caption rounds (Python's format). The browser's own rounding takes a tie the
     other way (0.5625, 9 of 16 test images, is 0.563 there and 0.562 in a caption), and small
     sets make such ties common. A missing value shows as "–", not "None". ``helps`` adds a
-    column's hover text to ``readouts.COLUMN_HELP``'s (kNN acc, linear acc, train s);
+    column's hover text (a number's, or the first column's) to ``readouts.COLUMN_HELP``'s (kNN
+    acc, linear acc, train s);
     ``column_config`` the other columns' settings. The first column (what
     names a row: the run) is pinned, so it stays in view while a table wider than the page
     (Evaluate's on a phone) scrolls sideways."""
@@ -421,7 +422,7 @@ def numbers_table(rows: list[dict], key: str, decimals: dict[str, int], helps: d
         # long names ("simclr (f177) · aug: crop,flip,color_jitter,grayscale · temperature=0.5") cut to a medium column,
         # whole on hover: at their width the pinned column pushed Compare's last score behind a scrollbar at 1280 px
         long = max(len(str(r.get(first, ""))) for r in rows) > NAME_COLUMN_CHARS
-        config[first] = st.column_config.Column(pinned=True, width="medium" if long else None)
+        config[first] = st.column_config.Column(pinned=True, width="medium" if long else None, help=helps.get(first))
     st.dataframe(shown, hide_index=True, key=key, column_config={**config, **column_config},
                  placeholder="–")  # a value not measured (an untrained encoder's rank), as the gain column writes it
 
@@ -871,24 +872,32 @@ def runs_table(limit: int = 50) -> list[dict]:
         st.caption("No runs yet.")
         return runs
     rows = []
+    # each run by what tells it apart from the others of its method and dataset, as the result pages name it: two
+    # SimCLR rows, one with colour jitter, one without, read alike in a column of methods
+    names = readouts.run_names(runs)
     for r in runs:
         s = r["summary"] or {}
         rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
-            "id": r["id"], "who": r["nickname"] or ANONYMOUS, "status": r["status"],
+            "run": names[r["id"]], "who": r["nickname"] or ANONYMOUS, "status": r["status"],
             "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
-            "method": r["method"], "dataset": r["dataset"],
-            "encoder": services.encoder_here(r), "epochs": r["epochs"],
+            "dataset": r["dataset"], "encoder": services.encoder_here(r), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
+            "id": r["id"],  # whole, for the command line and links (its last four are in the run's name), last: a
+            # 1366 px screen cut the scores behind it
         })
     if not any(row["note"] for row in rows):  # an empty 200 px column pushed the last ones off a projector's page
         for row in rows:
             del row["note"]
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
-                  {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP},
+                  {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP,
+                   "run": "the method, the last four characters of the run's id, and what tells the run apart from "
+                          "the others of its method and dataset listed here (augmentations, options, epochs, "
+                          "encoder, seed)"},
                   note=st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
+
                   status=st.column_config.TextColumn(width=90),  # sized to its first rows, it cut "cancelle(d)"
                   encoder=st.column_config.TextColumn(help=ENCODER_HELP))
     return runs

@@ -214,7 +214,7 @@ def test_a_failed_run_says_so_and_why_until_dismissed():
     at = open_page("pretrain", who="ada")
     [err] = at.error  # ada's failure only, with the whole reason
     assert rid in err.value and "failed: diverged: the loss became nan at epoch 1, step 20" in err.value
-    assert at.dataframe[0].value.columns[:4].tolist() == ["id", "who", "status", "note"]  # the reason in view
+    assert at.dataframe[0].value.columns[:4].tolist() == ["run", "who", "status", "note"]  # the reason in view
     # a run that never finished has no encoder of its own: its "auto" says what this machine chooses, explained on hover
     assert at.dataframe[0].value["encoder"].tolist() == ["auto (cnn-small)", "auto (cnn-small)"]
     assert "auto** (a run not finished): chosen as the run starts, cnn-small on a CPU" in \
@@ -229,6 +229,21 @@ def test_the_runs_table_has_a_note_column_only_when_a_run_has_a_note(finished_ru
     finished_run("random")
     at = open_page("pretrain")
     assert "note" not in at.dataframe[0].value.columns and "kNN acc" in at.dataframe[0].value.columns
+
+
+def test_the_runs_table_tells_runs_of_one_method_apart_and_keeps_their_whole_ids():
+    """Two SimCLR runs, with and without colour jitter, read "simclr · digits" alike in the table's
+    method column, and its first column was a 20-character id that a 1366 px screen paid for with
+    the last scores."""
+    store = RunStore()
+    jitter = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5, augment="crop,flip,color_jitter"))
+    plain = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5, augment="crop,flip"))
+    at = open_page("pretrain")
+    table = at.dataframe[0].value
+    assert table.columns[0] == "run" and table.columns[-1] == "id" and "method" not in table.columns
+    assert dict(zip(table["id"], table["run"])) == {jitter: f"simclr ({jitter[-4:]}) · aug: crop,flip,color_jitter",
+                                                    plain: f"simclr ({plain[-4:]}) · aug: crop,flip"}
+    assert "what tells the run apart" in json.loads(at.dataframe[0].proto.columns)["run"]["help"]
 
 
 # -- Gallery and Explore -------------------------------------------------------------------
