@@ -396,8 +396,10 @@ def caption_key(ds, by: str = "label") -> str:
 def neighbour_caption(ds, row: int, sim: float, value: str | None = None) -> str:
     """A neighbour's caption wherever one is shown: ``image_caption`` and the cosine similarity,
     "#341 · 1 · sim 0.992" ("#341 · cross · red · sim 0.992": a neighbour is checked against
-    the query by the factor the map is coloured by; "#341 · cat_07.png · cat · sim 0.992")."""
-    return f"{image_caption(ds, row, value)} · sim {sim:.3f}"
+    the query by the factor the map is coloured by; "#341 · cat_07.png · cat · sim 0.992"). "sim"
+    and its number are joined by a no-break space: in Explore's grid at 1280 px a caption broke
+    between them, the number alone on the next line."""
+    return f"{image_caption(ds, row, value)} · sim\u00a0{sim:.3f}"
 
 
 def image_alt(ds, row: int, sim: float | None = None) -> str:

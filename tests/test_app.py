@@ -398,7 +398,7 @@ def test_explore_map_and_neighbours(finished_run):
     query, *nbrs = images(at)
     nbrs = [c for n in nbrs for c in n]
     assert query[0].startswith("query #7 · ")
-    assert len(nbrs) == 8 and all(" · sim " in c for c in nbrs)
+    assert len(nbrs) == 8 and all(" · sim\u00a0" in c for c in nbrs)
     # what a similarity is read against: its invariance probe's two unrelated images
     from app import readouts
 
@@ -747,7 +747,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     le = {t["name"]: t for t in specs["labels per class"]["data"]}
     assert le["random encoder, linear"]["line"]["dash"] == "dash" and len(le) == 3
     nbrs = [c for row in images(at)[1:] for c in row]  # after the query: 8 neighbours in each run
-    assert len(nbrs) == 16 and all(" · sim " in c for c in nbrs), nbrs
+    assert len(nbrs) == 16 and all(" · sim\u00a0" in c for c in nbrs), nbrs
 
     finished_run("random")
     at = open_page("compare")
@@ -795,7 +795,7 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
     assert not at.error
     got = [c for row in images(at) for c in row]
-    assert got[-9] == "your image at 32×32, grayscale" and all(" · sim " in c for c in got[-8:]), got
+    assert got[-9] == "your image at 32×32, grayscale" and all(" · sim\u00a0" in c for c in got[-8:]), got
     # on the map, a cross among its neighbours (no row of its own, so a click on it selects nothing)
     traces = {t["name"]: t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]}
     cross = traces["your image (among its neighbours)"]

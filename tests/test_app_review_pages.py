@@ -299,7 +299,7 @@ def test_neighbour_captions_read_the_same_on_explore_and_compare(finished_run):
     dataset_nbrs, upload_nbrs = shown[1:upload_at], shown[upload_at + 1:]  # after the clicked image; the upload's
     import re
 
-    pattern = re.compile(r"^#\d+ · \S+ · sim -?\d\.\d{3}$")  # "#1203 · 7 · sim 0.912": a number to open
+    pattern = re.compile(r"^#\d+ · \S+ · sim\s-?\d\.\d{3}$")  # "#1203 · 7 · sim 0.912": a number to open
     assert len(dataset_nbrs) == 8 and all(pattern.match(c) for c in dataset_nbrs), dataset_nbrs
     assert len(upload_nbrs) == 8 and all(pattern.match(c) for c in upload_nbrs), upload_nbrs
 

@@ -173,7 +173,7 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     after = page.evaluate(plot_box)
     assert (after["width"], after["height"]) == (before["width"], before["height"]), (before, after)
     page.get_by_text("and its 8 nearest neighbours").wait_for()
-    sims = page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$"))
+    sims = page.get_by_text(re.compile(r"· sim\s-?\d\.\d{3}$"))
     sims.nth(7).wait_for()
     assert sims.count() == 8
 
@@ -219,7 +219,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     page.get_by_text(re.compile(r"query #5 · ")).wait_for()
     page.get_by_text(re.compile(r"share the query's label")).nth(3).wait_for()
     # each run's 8 neighbours on one row (a list of images wrapped 7 + 1 wherever captions ran long)
-    tops = [round(page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).nth(i).bounding_box()["y"]) for i in range(16)]
+    tops = [round(page.get_by_text(re.compile(r"· sim\s-?\d\.\d{3}$")).nth(i).bounding_box()["y"]) for i in range(16)]
     assert len(set(tops[:8])) == 1 and len(set(tops[8:])) == 1 and tops[8] > tops[0], tops
     # in each chart the legend lies below the x-axis title (in the short curves it sat on it)
     gaps = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(p => {
@@ -365,7 +365,7 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
         assert first["y"] < size["height"] and query["width"] == first["width"], (size, query, first)
         # and at 1280x720 with its caption (its number, label and similarity): the "Names on the map" toggle on a row
         # of its own put it 15 px below the screen's edge
-        said = page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).first.bounding_box()
+        said = page.get_by_text(re.compile(r"· sim\s-?\d\.\d{3}$")).first.bounding_box()
         assert size["width"] < 1280 or said["y"] + said["height"] <= size["height"], (size, said)
         assert frame["content"] >= 0.7 * size["width"] and frame["title"] <= 0.1 * size["height"], (size, frame)
         assert page.evaluate(_CUT) == [], size  # every metric's label and every button's text whole

@@ -77,7 +77,7 @@ def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path
     nbrs = [c for row in rows for c in row]
     assert len(nbrs) == 8
     for c in nbrs:  # "#17 · rex_05.png · dog · sim 0.991": the file of that very row
-        row, name, label = re.match(r"^#(\d+) · (\S+\.png) · (cat|dog) · sim -?\d\.\d{3}$", c).groups()
+        row, name, label = re.match(r"^#(\d+) · (\S+\.png) · (cat|dog) · sim\s-?\d\.\d{3}$", c).groups()
         assert name == ds.file_name(int(row)) and label == ds.label_name(int(row))
 
     at = open_page("compare", runs=f"{a},{b}")
@@ -85,7 +85,7 @@ def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path
     query, *rows = images(at)
     assert query == ["query #14 · rex_02.png · dog"]
     nbrs = [c for row in rows for c in row]
-    assert len(nbrs) == 16 and all(re.match(r"^#\d+ · (tabby|rex)_\d\d\.png · (cat|dog) · sim ", c) for c in nbrs)
+    assert len(nbrs) == 16 and all(re.match(r"^#\d+ · (tabby|rex)_\d\d\.png · (cat|dog) · sim\s", c) for c in nbrs)
 
     assert cli.main(["export", "--run", a, "--out", str(tmp_path / "out")]) == 0
     with open(tmp_path / "out" / "embeddings.csv") as f:
@@ -101,7 +101,7 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
     query, *rows = images(explore(rid))
     assert query == ["query #3 · cat"]
     nbrs = [c for row in rows for c in row]
-    assert len(nbrs) == 8 and all(re.match(r"^#\d+ · (cat|dog) · sim ", c) for c in nbrs), nbrs
+    assert len(nbrs) == 8 and all(re.match(r"^#\d+ · (cat|dog) · sim\s", c) for c in nbrs), nbrs
     assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 0
     with open(tmp_path / "out" / "embeddings.csv") as f:
         assert next(csv.reader(f))[:4] == ["row", "split", "label", "label_name"]

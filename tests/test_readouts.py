@@ -417,7 +417,7 @@ def test_an_unlabelled_imports_captions_say_its_images_have_no_label():
     ds = ImageSet(name="loose", images=torch.zeros(2, 3, 8, 8, dtype=torch.uint8), labels=torch.tensor([-1, -1]),
                   class_names=[], is_train=torch.tensor([True, False]), files=["leaves/x.png", "leaves/y.png"])
     assert readouts.image_caption(ds, 1) == "#1 · y.png · ?"
-    assert readouts.neighbour_caption(ds, 1, 0.5) == "#1 · y.png · ? · sim 0.500"
+    assert readouts.neighbour_caption(ds, 1, 0.5) == "#1 · y.png · ? · sim\u00a00.500"
     assert readouts.caption_key(ds) == ("its number in the set (#), its file's name, "
                                         "then its label (?: this set has none)")
 
