@@ -661,6 +661,18 @@ def probe_cost(runs: list[dict]) -> str:
     return f"minutes per run on a CPU for {most:,} images"
 
 
+def stretched(report: dict) -> str:
+    """An import's sentence on its 16-bit, 32-bit and float images (``data.custom.to_8_bits``),
+    "" when it had none: their values were stretched, each image's own, which keeps no brightness
+    between them, and a microscopist comparing intensities should know."""
+    n = int(report.get("stretched") or 0)
+    if not n:
+        return ""
+    return (f" {count(n, 'image')} had 16-bit, 32-bit or float values: each was stretched to 8 bits from its own "
+            "darkest to its brightest values (the 0.1st to the 99.9th percentile), so differences in brightness "
+            "between images are not kept.")
+
+
 def resized(report: dict) -> str:
     """An import's sentence on the images' own sizes: "Resized from sizes between 48x48 and 100x100 to
     32x32 ..." (or "Kept at 32x32, their size."); "" for a report without them."""

@@ -142,3 +142,18 @@ def test_the_shapes_caption_names_the_factors_explore_offers():
     assert head.split(": ", 1)[1].rstrip(".").split(", ") == discrete
     assert tail.split(": ", 1)[1].rstrip(".").split(", ") == continuous
     assert at.selectbox(key="data_caption").options == ["label", *discrete]  # as Explore's colour picker
+
+
+def test_an_import_of_16_bit_images_says_they_were_stretched(tmp_path):
+    import numpy as np
+
+    from .test_import_images import _deep
+
+    ramp = (np.linspace(0, 4095, 16 * 16).reshape(16, 16)).astype(np.uint16)
+    members = {f"{c}/{i}.png": _deep(ramp) for c in ("er", "mito") for i in range(3)}
+    at = upload(open_page("data"), "cells.zip", make_zip(tmp_path / "cells.zip", members).read_bytes(), "cells")
+    [done] = [s.value for s in at.success]
+    assert "6 images had 16-bit, 32-bit or float values: each was stretched to 8 bits from its own darkest" in done
+    assert "differences in brightness between images are not kept" in done
+    at = upload(at, "pets.zip", pets_zip(tmp_path, 4), "pets")
+    assert "stretched" not in at.success[0].value  # 8-bit images: nothing said

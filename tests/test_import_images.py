@@ -486,3 +486,43 @@ def test_server_upload_limit_matches_the_importer_and_xsrf_stays_on():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["maxUploadSize"] == custom.MAX_UPLOAD_MB
     assert cfg["server"]["enableXsrfProtection"] is True
+
+
+def _deep(values: np.ndarray, fmt: str = "PNG") -> bytes:
+    """A one-channel image file of ``values``: uint16 as a 16-bit PNG, float32 as a float TIFF."""
+    buf = io.BytesIO()
+    Image.fromarray(values).save(buf, format=fmt)  # (uint16: mode I;16, float32: F)
+    return buf.getvalue()
+
+
+def test_16_bit_and_float_images_are_stretched_to_8_bits_each_over_its_own_values(tmp_path, ssrl_home):
+    """A 12-bit camera's images are 16-bit files with values up to 4,095: divided by 65,535 they
+    came out between 0 and 15 of 255; a float TIFF of 0 to 1 came out all black. Each deep image
+    now spans 0 to 255 from its own darkest to brightest values, the report counts them, and
+    8-bit images are left as they are."""
+    ramp = np.linspace(0, 1, 24 * 24).reshape(24, 24)
+    members = {f"a/{i}.png": _deep((ramp * 4095).astype(np.uint16)) for i in range(3)}  # 12 bits in 16
+    members |= {f"b/{i}.tif": _deep(ramp.astype(np.float32), "TIFF") for i in range(3)}  # float, 0 to 1
+    members |= {f"c/{i}.png": png(90, (24, 24), "L") for i in range(3)}  # 8 bits: unchanged
+    report = import_images(make_zip(tmp_path / "deep.zip", members), "deep", size=24)
+    assert report.stretched == 6 and report.to_dict()["stretched"] == 6
+    ds = load_dataset("deep")
+    for label in (0, 1):
+        x = ds.images[ds.labels == label].float()
+        assert x.min() == 0 and x.max() == 255 and x.std() > 60, (label, x.min(), x.max())
+    assert set(ds.images[ds.labels == 2].unique().tolist()) == {90}
+
+
+def test_to_8_bits_leaves_out_a_few_hot_pixels_and_keeps_flat_and_broken_images_sane():
+    a = np.tile(np.arange(100, 1100, dtype=np.float64), (10, 1))  # 10,000 values from 100 to 1,099
+    a[0, :3] = 65535  # hot pixels: the rest would be squeezed into 4 grey levels
+    out, stretched = custom.to_8_bits(a.astype(np.uint16))
+    assert stretched and out.dtype == np.uint8 and out.min() == 0 and out.max() == 255
+    assert len(np.unique(out)) > 200  # the ramp kept its grey levels
+    flat, stretched = custom.to_8_bits(np.full((4, 4), 7, np.uint16))
+    assert not stretched and set(flat.ravel().tolist()) == {7}
+    nan = np.array([[np.nan, 0.0], [0.5, 1.0]], np.float32)
+    out, stretched = custom.to_8_bits(nan)
+    assert stretched and out.tolist() == [[0, 0], [128, 255]]  # NaN taken as the darkest value
+    none, _ = custom.to_8_bits(np.full((2, 2), np.nan, np.float32))
+    assert none.tolist() == [[0, 0], [0, 0]]

@@ -16,7 +16,8 @@ gives the train/test split (a fifth of each class is held out) and, for a set to
 its accuracies to mean much, the caveats (``ImageSet.evaluation_caveats``).
 
 Odd but honest images are accepted: RGBA/LA and palette images are composited on white,
-16-bit images are scaled to 8 bits, CMYK is converted, grayscale stays grayscale (the
+16-bit, 32-bit and float images are stretched to 8 bits, each from its own darkest to its
+brightest values (``to_8_bits``; the report counts them), CMYK is converted, grayscale stays grayscale (the
 dataset is grayscale when every image is), mixed sizes are resized (shorter side, then a
 centre crop) to ``size``; unicode file names are fine.
 
@@ -103,6 +104,7 @@ class ImportReport:
     archive: str | None = None  # the archive's file name, when known (a path's, an upload's)
     fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
     source_sizes: list[str] = field(default_factory=list)  # the smallest and largest image as found, "WxH"
+    stretched: int = 0  # 16-bit, 32-bit or float images whose values were stretched to 8 bits (``to_8_bits``)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -242,9 +244,11 @@ class TooManyPixels(ValueError):
     """An image over ``MAX_PIXELS``: refused before it is decoded (a pixel bomb)."""
 
 
-def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.ndarray, bool]:
+def decode_image(data: bytes, size: int, sizes: list | None = None,
+                 stretched: list | None = None) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
-    gets the image's own (width, height) appended, as it was before resizing."""
+    gets the image's own (width, height) appended, as it was before resizing; ``stretched``
+    its mode when its values were stretched to 8 bits (``fit_image``)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -258,22 +262,53 @@ def decode_image(data: bytes, size: int, sizes: list | None = None) -> tuple[np.
             if im.width * im.height > MAX_PIXELS:
                 raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
                                     f"{MAX_PIXELS:,}")
-            return fit_image(im, size, sizes)
+            return fit_image(im, size, sizes, stretched)
 
 
-def fit_image(im, size: int, sizes: list | None = None) -> tuple[np.ndarray, bool]:
+DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # PIL's modes of 16- and 32-bit integer and float images
+# a deep image's values mapped to 0..255: from this percentile of them to the one as far from the top, so that a few hot
+# or dead pixels do not squeeze the rest into a handful of grey levels
+STRETCH_PERCENTILE = 0.1
+
+
+def to_8_bits(a: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A 16-bit, 32-bit or float image's values (one channel) as uint8, and whether they were
+    stretched: from their ``STRETCH_PERCENTILE``th percentile (0) to the one as far from the
+    top (255), as ImageJ's 8-bit conversion scales by the display range and microscopy's deep
+    learning normalises each image. Their bit depth cannot be read off the file: a 12-bit
+    camera's images are 16-bit files with values up to 4,095, which divided by 65,535 came out
+    nearly black, and a float image of 0 to 1 divided by 255 all black. Brightness between
+    images is not kept. An image of one value is kept as 8-bit values where they are 0 to 255
+    (clipped otherwise), unstretched."""
+    a = a.astype(np.float64)
+    finite = np.isfinite(a)
+    if not finite.any():
+        return np.zeros(a.shape, np.uint8), False
+    a = np.where(finite, a, a[finite].min())  # a float image's NaN or infinity: its darkest value
+    lo, hi = np.percentile(a, [STRETCH_PERCENTILE, 100 - STRETCH_PERCENTILE])
+    if hi <= lo:  # a few pixels apart from one value: the whole range, or none
+        lo, hi = float(a.min()), float(a.max())
+    if hi <= lo:
+        return np.clip(a, 0, 255).astype(np.uint8), False
+    return np.clip(np.round((a - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8), True
+
+
+def fit_image(im, size: int, sizes: list | None = None, stretched: list | None = None) -> tuple[np.ndarray, bool]:
     """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first frame, EXIF
-    rotation applied, 16-bit and float scaled to 8 bits, transparency composited on white,
-    the shorter side resized to ``size`` and the centre cropped), and whether it was grayscale."""
+    rotation applied, 16-bit, 32-bit and float stretched to 8 bits (``to_8_bits``),
+    transparency composited on white, the shorter side resized to ``size`` and the centre
+    cropped), and whether it was grayscale. ``stretched`` gets the image's mode appended when it
+    was stretched."""
     from PIL import Image, ImageOps
 
     im.seek(0)  # first frame of animations
     im = ImageOps.exif_transpose(im)
-    gray = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-        im = Image.fromarray(np.clip(a / hi * 255.0, 0, 255).astype(np.uint8), "L")
+    gray = im.mode in ("1", "L", "LA", *DEEP_MODES)
+    if im.mode in DEEP_MODES:
+        eight, spread = to_8_bits(np.asarray(im))
+        if spread and stretched is not None:
+            stretched.append(im.mode)
+        im = Image.fromarray(eight, "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -288,7 +323,8 @@ def fit_image(im, size: int, sizes: list | None = None) -> tuple[np.ndarray, boo
 UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format its name says)"
 
 
-def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None) -> tuple[np.ndarray, bool] | str:
+def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
+               stretched: list | None = None) -> tuple[np.ndarray, bool] | str:
     """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
     read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
     inside its archive, is over the pixel limit, or is not a
@@ -304,7 +340,7 @@ def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None) 
     except Exception:  # noqa: BLE001 (a member damaged inside its archive: bad CRC, a cut deflate stream)
         return UNREADABLE_IMAGE
     try:
-        return decode_image(data, size, sizes)
+        return decode_image(data, size, sizes, stretched)
     except TooManyPixels as e:
         return str(e)
     except Exception:  # noqa: BLE001 (PIL raises many kinds for a corrupt or undecodable file)
@@ -392,13 +428,13 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
         labelled = bool(class_names)
         index = {c: i for i, c in enumerate(class_names)}
-        arrays, labels, grays, kept, found = [], [], [], [], []
+        arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
         for (info, path), cls in zip(files, classes):
             if labelled and cls is None:
                 report.skipped.append({"member": info.filename,
                                        "reason": "outside the class folders: move it into one to include it"})
                 continue
-            decoded = try_decode(lambda: read_bounded(zf, info), int(size), found)
+            decoded = try_decode(lambda: read_bounded(zf, info), int(size), found, deep)
             if isinstance(decoded, str):
                 report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
@@ -407,6 +443,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
             grays.append(gray)
             kept.append(info.filename)
             labels.append(index[cls] if labelled else -1)
+    report.stretched = len(deep)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
             f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
