@@ -287,6 +287,15 @@ def default_query(name: str) -> int:
     return _default_query(name, home(), dataset_stamp(name))
 
 
+def run_dataset(run: dict) -> tuple[ImageSet | None, str | None]:
+    """``dataset`` of a run's set; where the set is not here (deleted, imported elsewhere), the
+    message names the archive the run's images came from and says the run's files are intact,
+    not the names of every set there is and a command to type."""
+    gone = artifacts(run["run_dir"]).dataset_gone(run["dataset"], how="on the Data page, and this run's map, "
+                                                  "neighbours and probes come back")
+    return (None, gone) if gone else dataset(run["dataset"])
+
+
 def dataset(name: str) -> tuple[ImageSet | None, str | None]:
     """(dataset, None) or (None, a message saying what is missing and what to do)."""
     if name not in datasets():

@@ -1120,7 +1120,7 @@ def fresh_runs(runs: list[dict]) -> list[dict]:
     the same way; the probe-jobs panel says why): what may be given to a probe job."""
     out = []
     for r in runs:
-        stale = services.dataset_mismatch(r) or services.dataset(r["dataset"])[1]  # re-imported, or gone
+        stale = services.dataset_mismatch(r) or services.run_dataset(r)[1]  # re-imported, or gone
         if stale:
             st.warning(f"{services.run_label(r)}: no probes can be computed: {stale}", icon=":material/warning:")
         elif not services.probe_job_lasting_failure(r["run_dir"]):

@@ -18,14 +18,11 @@ with top[0]:
     if not controls:
         widgets.linked_runs([run])
 art = services.artifacts(run["run_dir"])
-ds, error = services.dataset(run["dataset"])
-if error:
-    widgets.dataset_error(error)
-    widgets.stop()
+ds, error = services.run_dataset(run)  # (a set deleted since: its accuracies are shown all the same, then why no map)
 summary = run["summary"] or art.metrics  # while the UMAP is computed, the accuracies are already written
 # what the two accuracies score: the label, which on a set with factors is one of them (a class colouring the map by
 # colour read them as colour's)
-labelled_by = readouts.label_factor(ds)
+labelled_by = readouts.label_factor(ds) if ds is not None else None
 of_label = (f" They score the label, here the **{labelled_by}**, whatever the map is coloured by." if labelled_by
             else "")
 top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",
@@ -37,6 +34,9 @@ top[3].metric("feature dim", art.embedding_dim() or "–",
               help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
                    "output, for a method that has one)")
+if error:
+    widgets.dataset_error(error)
+    widgets.stop()
 widgets.accuracy_caveats(run["dataset"])
 if collapsed := readouts.collapse_note(summary):
     st.warning(collapsed, icon=":material/compress:")

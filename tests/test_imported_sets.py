@@ -319,8 +319,20 @@ def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_
                                                     "elsewhere): the Data page imports it)") == 1
     at = open_page("evaluate", runs=rid)  # no probe job offered that could not load its images
     assert not [b for b in at.button if b.label.startswith("Compute")], [b.label for b in at.button]
-    assert any("no probes can be computed: unknown dataset 'pets'" in w.value for w in at.warning), \
-        [w.value for w in at.warning]
+    assert any("no probes can be computed: this run's dataset 'pets' is not here (deleted here, or imported on "
+               "another machine or SSRL_HOME); the run's files are intact: import the archive it came from (pets.zip"
+               in w.value for w in at.warning), [w.value for w in at.warning]
+    at = open_page("explore", run=rid)  # its accuracies, then why no map: not an error alone
+    assert [m.value for m in at.metric][0] == f"{store.get(rid)['summary']['knn_accuracy']:.3f}"
+    [error] = [e.value for e in at.error]
+    assert "this run's dataset 'pets' is not here" in error and "on the Data page, and this run's map" in error
+    assert "choose one of" not in error and "`" not in error
+    # the command line's export: the run folder is intact, not "damaged or edited by hand"
+    assert cli.main(["export", "--run", rid, "--out", str(tmp_path / "out")]) == 2
+    said = capsys.readouterr().err
+    assert "this run's dataset 'pets' is not here" in said and "python -m ssrl_core import-images pets.zip --name " \
+        "pets --size 32` (or the Data page), and try again" in said and "damaged" not in said, said
+    assert not (tmp_path / "out").exists()
     import_images(pets_zip(tmp_path), "pets")  # the same archive again: the run's map is back
     at = explore(rid)
     assert not at.warning and at.get("plotly_chart")

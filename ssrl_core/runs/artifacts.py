@@ -175,9 +175,35 @@ class RunArtifacts:
             cfg = json.loads(path.read_text())
             if not isinstance(cfg, dict):
                 raise ValueError(f"a JSON {type(cfg).__name__}, not an object")
-            return RunConfig.from_dict(cfg)
         except (OSError, ValueError, TypeError) as e:
             raise unreadable(path, e) from None
+        if gone := self.dataset_gone(cfg.get("dataset")):  # the file is fine: the set it names was deleted
+            raise ValueError(gone)
+        try:
+            return RunConfig.from_dict(cfg)
+        except (ValueError, TypeError) as e:
+            raise unreadable(path, e) from None
+
+    def dataset_gone(self, name, how: str | None = None) -> str | None:
+        """Why this run cannot be read against its dataset ``name`` when that set is not here (an
+        imported set deleted here, or imported on another machine or SSRL_HOME), with the archive
+        it came from as ``dataset.json`` recorded it and how to import it again (``how``; by
+        default the command, "or the Data page"); None when it is here (or ``name`` is no name).
+        ``run_config`` said such a run's intact config.json was damaged, and to train the run
+        again."""
+        from ..data import available_datasets
+
+        if not isinstance(name, str) or name in available_datasets():
+            return None
+        from .export import dataset_card
+
+        card = dataset_card(name, self.dataset)
+        facts = ", ".join(filter(None, [card.get("archive") or "", f"{card['images']:,} images" if card.get("images")
+                                        else "", f"fingerprint {card['fingerprint']}" if card.get("fingerprint")
+                                        else ""]))
+        return (f"this run's dataset {name!r} is not here (deleted here, or imported on another machine or SSRL_HOME); "
+                f"the run's files are intact: import the archive it came from" + (f" ({facts})" if facts else "")
+                + f" under that name, {how or '`' + card['import'] + '` (or the Data page), and try again'}")
 
     @property
     def dataset(self) -> dict | None:
