@@ -15,7 +15,7 @@ from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
-from ssrl_core.runs.store import ACTIVE, RunStore
+from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
 from ssrl_core.text import about, agree, count, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
@@ -142,7 +142,9 @@ def current_nickname() -> str:
     import secrets
 
     guest = st.session_state.setdefault("_guest_nickname", f"guest-{secrets.token_hex(2)}")
-    return (st.session_state.get("nickname") or "").strip() or guest
+    typed = (st.session_state.get("nickname") or "").strip()
+    # the lessons' own ("lesson:collapse"): typed, it gave a student the lesson's runs to cancel and resume as theirs
+    return typed if typed and not typed.startswith(LESSON_NICKNAME) else guest
 
 
 def active_twin(cfg) -> str | None:

@@ -14,7 +14,7 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import NICKNAME_MAX, epoch_text, in_line, phase_text
+from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text
 
 from . import charts, readouts, services, urlstate
 from .text import about, agree, count, listing, md, one_line
@@ -849,6 +849,9 @@ def nickname_input() -> None:
     if not st.session_state["nickname"].strip():  # emptied: say who the runs now belong to
         st.caption(f"No nickname: runs you launch now are **{md(me)}**'s, and only your nickname's own runs "
                    "can be cancelled without being asked. Type it back to reach them.")
+    elif me != st.session_state["nickname"].strip():  # a lesson's own (``services.current_nickname``)
+        st.caption(f"Nicknames starting with `{LESSON_NICKNAME}` are the lessons' own, shared by the class: runs you "
+                   f"launch now are **{md(me)}**'s. Choose another.")
     if "who" in st.query_params:  # read above, once: kept by the cookie, not by an address someone may share
         del st.query_params["who"]
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
@@ -955,10 +958,19 @@ def twin_link(cfg, relaunch: bool = False, watch: bool = True) -> None:
 
 def delete_popover(run: dict, where, mine: bool) -> None:
     """Delete an ended run, after a confirmation in a pop-over (a classmate's run says whose
-    it is first: there is no login, so a teacher can clear any run, but not by one stray click)."""
+    it is first: there is no login, so a teacher can clear any run, but not by one stray click).
+    A lesson's run is not deleted in the app: the pop-over gives the command that does."""
     # keyed by the run: after a deletion the box below picks another run, whose pop-over must open closed
     # (the same pop-over stayed open with the next run's Delete button where the last click was)
     with where.popover("Delete…", icon=":material/delete:", key=f"delete_pop_{run['id']}"):
+        if (run["nickname"] or "").startswith(LESSON_NICKNAME):
+            # four taps from a class's link (the address without its hide=): the lesson's verdict on every student's
+            # page went back to "incomplete"
+            st.markdown(f"Run {run['id']} belongs to the lesson **{md(run['nickname'][len(LESSON_NICKNAME):])}**: its "
+                        "verdict and charts, on every student's page, read it. It is not deleted here; the command "
+                        f"line deletes it: `python -m ssrl_core delete {run['id']}` (or `--nickname "
+                        f"{run['nickname']}` for all of the lesson's runs).")
+            return
         st.markdown(("" if mine else f"This is **{md(run['nickname'] or 'someone else')}**'s run, not yours. ")
                     + f"Deleting run {run['id']} removes it from every page, with its folder (checkpoint, "
                     "embeddings, map, probes) and the app's export of it. It cannot be undone.")

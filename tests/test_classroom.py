@@ -246,6 +246,24 @@ def test_the_runs_table_tells_runs_of_one_method_apart_and_keeps_their_whole_ids
     assert "what tells the run apart" in json.loads(at.dataframe[0].proto.columns)["run"]["help"]
 
 
+def test_a_lessons_run_is_not_deleted_in_the_app_nor_its_nickname_taken_by_a_student(finished_run):
+    """From a class's link without its ``hide=``, four taps deleted a lesson's run: every student's
+    verdict went back to "incomplete". Typing the lesson's nickname gave a student its runs to
+    cancel as theirs."""
+    rid = finished_run("simclr", nickname="lesson:collapse")
+    at = open_page("pretrain")
+    at.selectbox(key="pt_again_pick").select(rid).run()
+    assert not [b for b in at.button if b.key == f"delete_{rid}"]
+    said = " ".join(m.value for m in at.markdown)
+    assert "belongs to the lesson **collapse**" in said and f"`python -m ssrl_core delete {rid}`" in said
+    at.sidebar.text_input(key="nickname").input("lesson:collapse").run()
+    assert not at.exception
+    assert any("are the lessons' own" in c.value for c in at.sidebar.caption)
+    at.button(key="pt_launch").click().run()  # launched under the session's guest name, not the lesson's
+    [new] = [r for r in RunStore().list() if r["id"] != rid]
+    assert new["nickname"] == at.session_state["_guest_nickname"] and new["nickname"].startswith("guest-")
+
+
 # -- Gallery and Explore -------------------------------------------------------------------
 
 def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished_run):
