@@ -116,6 +116,19 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
     return None
 
 
+def run_key(lesson: L.Lesson) -> str:
+    """What the lesson's run names stand for, where a name alone does not say (the runs of one
+    method on one dataset told apart by ``readouts.run_tags``): "**t0_1**: temperature=0.1,
+    batch 128 · **b512**: temperature=0.5, batch 512"; "" when no two runs share a method. A
+    class's link hides the runs table, and its charts and checks said t0_1 and b512 alone."""
+    from .text import md
+
+    runs = [{"id": n, "method": c.method, "dataset": c.dataset, "config": c.to_dict()} for n, c in lesson.runs.items()]
+    tags = readouts.run_tags(runs)
+    said = [f"**{md(n)}**: {', '.join(t)}" for n, t in tags.items() if t]
+    return "The runs, as the charts and checks below name them: " + " · ".join(said) + "." if said else ""
+
+
 def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
     rows = []
     for name, cfg in lesson.runs.items():
@@ -140,8 +153,8 @@ def class_link(lesson: L.Lesson) -> None:
     if not base.rstrip("/").endswith("/lessons"):
         base = base.rstrip("/") + "/lessons" if base else "/lessons"
     st.caption("The link for your class: this lesson with only its Launch button and results (no navigation, no "
-               "knobs), and without your nickname. Copy it with the button that shows at its right under the "
-               "mouse, or select it.")
+               "knobs), and without your nickname. Copy it with the button at its right, which shows while the "
+               "mouse is over the link, or select it (on a phone or tablet: press and hold it).")
     # wrapped: on a phone the line was cut at 358 of its 603 px, and its copy button shows only under a mouse
     st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None, wrap_lines=True)
     host = base.split("//")[-1].split("/")[0].split(":")[0]

@@ -57,6 +57,8 @@ ui.progress_panel(lesson, planned)
 
 data = L.store_data(planned)
 ui.extras_panel(lesson, planned, data)
+if key := ui.run_key(lesson):
+    st.caption(key)
 ui.verdict_panel(lesson, L.judge(lesson, data), data)
 for i, (title, fig) in enumerate(ui.figures(lesson, data)):
     st.subheader(title)

@@ -134,6 +134,8 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     assert at.code[0].value.endswith("?lesson=collapse&hide=controls,nav")
     at = open_page("lessons", lesson="collapse", hide="controls,nav")  # the class's page: no link to share
     assert not at.code
+    # the run names its checks and charts use, spelled out (the runs table, which says it, is hidden here)
+    assert "**no-stop-gradient**: stop_gradient=false, predictor=true" in " ".join(c.value for c in at.caption)
 
 
 def test_lessons_hiding_controls_without_a_lesson_keeps_the_picker_and_shows_the_lesson_picked():
