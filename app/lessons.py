@@ -264,6 +264,11 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
         # nothing measured yet: "incomplete (0 of 4 checks passed)" read as a lesson that had run and failed
         st.info(f"**Not run yet:** the {count(verdict['checks_total'], 'check')} below are judged as the lesson's "
                 "runs finish.", icon=":material/hourglass_empty:")
+    elif verdict["verdict"] == "incomplete":
+        # "(0 of 2 checks passed)" while the runs were still training read as a lesson that had failed
+        decided = sum(1 for row in verdict["checks"] if row["passed"] is not None)
+        getattr(st, kind)(f"**Verdict: not yet** ({decided} of {count(verdict['checks_total'], 'check')} judged so far, "
+                          f"{verdict['passed']} passed). {text}")
     else:
         getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
                           f"checks passed). {text}")

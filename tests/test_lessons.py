@@ -541,6 +541,9 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     checks = " ".join(m.value for m in at.markdown)
     assert "SimCLR's kNN gain over random is above -1** — passed" in checks  # finished runs judged at once
     assert "far above chance** — waiting: random-seed1's kNN accuracy > 0.500" in checks  # in words, not code
+    # not "Verdict: incomplete (1 of 2 checks passed)", which read as a failure while runs were still to train
+    assert [i.value for i in at.info if "Verdict" in i.value][0].startswith(
+        "**Verdict: not yet** (1 of 2 checks judged so far, 1 passed).")
     # the run to train is like the finished random run (untrained, digits): its time is known from it
     [took] = [c.value for c in at.caption if "of training and evaluation on this machine" in c.value]
     assert took.startswith(":material/schedule: About 1 min")
