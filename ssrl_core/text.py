@@ -89,8 +89,9 @@ def listing(items: list[str]) -> str:
 
 
 def one_line(text: object) -> str:
-    """``text`` as one line: line breaks, tabs and other control characters become spaces."""
-    return "".join(c if c.isprintable() else " " for c in str(text))
+    """``text`` as one line: line breaks, tabs and other control characters become spaces (a
+    no-break space stays: it joins what must not be broken apart, "sim 0.912")."""
+    return "".join(c if c.isprintable() or c == "\u00a0" else " " for c in str(text))
 
 
 def md(text: object) -> str:
