@@ -526,3 +526,18 @@ def test_to_8_bits_leaves_out_a_few_hot_pixels_and_keeps_flat_and_broken_images_
     assert stretched and out.tolist() == [[0, 0], [128, 255]]  # NaN taken as the darkest value
     none, _ = custom.to_8_bits(np.full((2, 2), np.nan, np.float32))
     assert none.tolist() == [[0, 0], [0, 0]]
+
+
+def test_a_class_folder_of_unreadable_files_is_no_class(tmp_path, ssrl_home):
+    """``mito/`` held only a damaged JPEG: the set had a class of 0 images, in the report, in
+    Data's class filter and in its count of classes."""
+    members = {f"cells/er/{i}.png": png((200, 30, 30)) for i in range(5)}
+    members |= {f"cells/nucleus/{i}.png": png((30, 30, 200)) for i in range(5)}
+    members["cells/mito/broken.jpg"] = b"\xff\xd8\xff\xe0 not a jpeg"
+    report = import_images(make_zip(tmp_path / "c.zip", members), "cells", size=16)
+    assert report.per_class == {"er": 5, "nucleus": 5} and load_dataset("cells").class_names == ["er", "nucleus"]
+    assert [s["member"] for s in report.skipped] == ["cells/mito/broken.jpg"]
+    # one class left readable: unlabelled, and the report says why
+    members = {f"cells/er/{i}.png": png((200, 30, 30)) for i in range(5)} | {"cells/mito/broken.jpg": b"junk"}
+    report = import_images(make_zip(tmp_path / "d.zip", members), "cells-one", size=16)
+    assert not report.labelled and "only one class folder ('er')" in report.unlabelled_reason

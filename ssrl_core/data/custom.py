@@ -425,24 +425,31 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         files = image_members(zf, report.skipped)
         if not files:
             raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
-        class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p in files])
-        labelled = bool(class_names)
-        index = {c: i for i, c in enumerate(class_names)}
-        arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
-        for (info, path), cls in zip(files, classes):
-            if labelled and cls is None:
-                report.skipped.append({"member": info.filename,
-                                       "reason": "outside the class folders: move it into one to include it"})
-                continue
-            decoded = try_decode(lambda: read_bounded(zf, info), int(size), found, deep)
+        # decoded first, the class folders then read off the images that could be: a folder whose only file was
+        # damaged became a class of 0 images, named in the report, offered by Data's filter and counted as a class
+        readable = []
+        for info, path in files:
+            sized, stretched = [], []
+            decoded = try_decode(lambda: read_bounded(zf, info), int(size), sized, stretched)
             if isinstance(decoded, str):
                 report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
-            arr, gray = decoded
-            arrays.append(arr)
-            grays.append(gray)
-            kept.append(info.filename)
-            labels.append(index[cls] if labelled else -1)
+            readable.append((info, path, decoded, sized, stretched))
+    class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p, *_ in readable])
+    labelled = bool(class_names)
+    index = {c: i for i, c in enumerate(class_names)}
+    arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
+    for (info, path, (arr, gray), sized, stretched), cls in zip(readable, classes):
+        if labelled and cls is None:
+            report.skipped.append({"member": info.filename,
+                                   "reason": "outside the class folders: move it into one to include it"})
+            continue
+        arrays.append(arr)
+        grays.append(gray)
+        kept.append(info.filename)
+        labels.append(index[cls] if labelled else -1)
+        found += sized
+        deep += stretched
     report.stretched = len(deep)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
