@@ -518,7 +518,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         me = services.current_nickname()
         # with ``focus`` (a lesson's page), the notices of its runs only: a student's own run cancelled elsewhere put
         # its notice, with Resume and Dismiss, above the lesson's progress on a class's link
-        ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared)
+        ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared, names=focus)
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
         queue = sorted((r for r in listed if r["status"] == "queued"), key=in_line)  # as claimed
         now = {r["id"]: r["status"] for r in running + queue}
@@ -778,18 +778,36 @@ def resume_button(run: dict, where, key: str) -> None:
         st.rerun(scope="app")
 
 
-def ended_notices(runs: list[dict], nickname: str, shared: str | None = None) -> None:
+def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
+                  names: dict[str, str] | None = None) -> None:
     """This nickname's runs (and those of the ``shared`` nickname: a lesson's) that failed or
     were cancelled in the last 15 minutes, each with its reason in full, until dismissed: a
-    run that leaves the panel never goes silently."""
+    run that leaves the panel never goes silently. The lesson's cancelled runs are said in one
+    notice, named as the lesson names them (``names``: id -> name), without a button each: a
+    teacher who cancelled five gave every phone five notices, 2.5 screens, each with "Queue it
+    again" for any student to undo the cancel; the lesson's Launch resumes them."""
     dismissed = st.session_state.setdefault("_dismissed_notices", set())
     now = time.time()
-    for r in runs:
+    recent = [r for r in runs if r["id"] not in dismissed and now - (r["finished"] or r["created"]) <= RECENT_S]
+    grouped = [r for r in recent if shared is not None and r["nickname"] == shared and r["nickname"] != nickname
+               and r["status"] == "cancelled"]
+    if grouped:
+        called = [md((names or {}).get(r["id"]) or services.run_label(r)) for r in grouped]
+        n = len(grouped)
+        st.info(f"The lesson's {agree(n, 'run', 'runs')} **{listing(called)}** {agree(n, 'was', 'were')} cancelled "
+                f"(by a teacher, or from the command line): *Launch this lesson* resumes {agree(n, 'it', 'them')} "
+                f"from the last epoch {agree(n, 'it', 'each')} finished.", icon=":material/cancel:")
+        if st.button("Dismiss", key="dismiss_lesson_cancelled"):
+            dismissed.update(r["id"] for r in grouped)
+            st.rerun()
+    for r in recent:
+        if r in grouped:
+            continue
         mine = r["nickname"] == nickname
         lessons = shared is not None and r["nickname"] == shared  # (a run with no nickname is nobody's here)
         done_here = mine and r["status"] == "done"  # one's own, so the end is not silent
         ended = (mine or lessons) and r["status"] in ("failed", "cancelled")
-        if not (done_here or ended) or r["id"] in dismissed or now - (r["finished"] or r["created"]) > RECENT_S:
+        if not (done_here or ended):
             continue
         # the notice across the panel, its buttons in a row under it (wrapping when narrow): Dismiss in a sixth of the
         # panel beside it read "Dis…" at 1280 px

@@ -191,9 +191,17 @@ def test_a_lessons_panel_lists_its_own_runs_and_counts_the_others(monkeypatch):
     assert len(heads) == 3 and not any("byol" in h for h in heads)  # the lesson's three, not dave's
     assert heads[0].endswith("— queued, 2nd in line (1 ahead)")  # dave's run was queued first
     assert "Also on this server: 1 other run queued or training" in " ".join(c.value for c in at.caption)
-    store.request_cancel(next(r["id"] for r in store.list() if r["nickname"] == L.lesson_nickname(lesson)))
+    ours = [r["id"] for r in store.list() if r["nickname"] == L.lesson_nickname(lesson)]
+    for rid in ours:  # the teacher frees the worker: `cancel --nickname lesson:tiny`
+        store.request_cancel(rid)
     at = open_page("lessons", lesson="tiny", hide="controls,nav")
-    assert any("The lesson's run" in i.value and "was cancelled" in i.value for i in at.info)
+    # one notice, the runs named as the lesson names them, and no "Queue it again" per run for a student to undo it
+    [said] = [i.value for i in at.info if "cancelled" in i.value]
+    assert said.startswith("The lesson's runs **") and "were cancelled" in said and "resumes them" in said, said
+    assert all(f"{n}" in said for n in ("random", "simclr")), said
+    assert not [b for b in at.button if (b.key or "").startswith("resume_")]
+    at.button(key="dismiss_lesson_cancelled").click().run()
+    assert not [i for i in at.info if "cancelled" in i.value]
 
 
 def test_learn_clusters_the_best_self_supervised_run_not_a_baseline(finished_run):
