@@ -391,7 +391,12 @@ def not_offered(run_id: str) -> str:
 def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
     """Import an uploaded zip (a file-like object) as a dataset; returns the report dict.
     Raises ValueError (ArchiveRejected and NameTaken included) with the reason; ``replace``
-    replaces an imported dataset of that name."""
+    replaces an imported dataset of that name, unless a run on it is training
+    (``runs.remove.check_replaceable``)."""
+    if replace and name in datasets():
+        from ssrl_core.runs.remove import check_replaceable
+
+        check_replaceable(store(), name)
     return import_images(upload, name=name, size=size, replace=replace).to_dict()
 
 

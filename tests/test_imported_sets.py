@@ -336,3 +336,23 @@ def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_
     import_images(pets_zip(tmp_path), "pets")  # the same archive again: the run's map is back
     at = explore(rid)
     assert not at.warning and at.get("plotly_chart")
+
+
+def test_a_set_is_not_replaced_while_a_run_trains_on_its_images(tmp_path, capsys):
+    """Deleting the set was refused while a run on it trained; replacing it was not, and the run
+    finished on the old images while Explore said they were re-imported after it trained."""
+    from app.services import import_archive
+
+    before = import_images(pets_zip(tmp_path), "pets").fingerprint
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="pets", method="simclr", epochs=1))
+    store.claim("host:1:0")  # training
+    other = pets_zip(tmp_path, shade=90, name="other.zip")
+    assert cli.main(["import-images", str(other), "--name", "pets", "--replace"]) == 2
+    said = capsys.readouterr().err
+    assert f"1 run on 'pets' is training on its images now ({rid}): nothing was imported" in said, said
+    with open(other, "rb") as f, pytest.raises(ValueError, match="is training on its images now"):
+        import_archive(f, "pets", 32, replace=True)
+    assert load_dataset("pets").fingerprint == before  # the images it trains on stay
+    store.finish(rid, "done", summary={}, worker="host:1:0")
+    assert cli.main(["import-images", str(other), "--name", "pets", "--replace"]) == 0  # ended: replaced

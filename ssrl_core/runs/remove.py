@@ -39,6 +39,21 @@ def dataset_deletion(store: RunStore, name: str) -> dict:
             "runs": [r["id"] for r in mine]}
 
 
+def check_replaceable(store: RunStore, name: str) -> None:
+    """ValueError while a run on the imported set ``name`` is training: replacing its images
+    then (which ``dataset_deletion`` refuses for a deletion) let the run finish on the old ones
+    and Explore say they were "re-imported after this run trained". Queued runs, which have not
+    read the images yet, train on the new ones."""
+    from ..text import agree, count
+
+    training = [r["id"] for r in store.list(limit=-1, settings={"dataset": (name,)}) if r["status"] == "running"]
+    if training:
+        n = len(training)
+        raise ValueError(f"{count(n, 'run')} on {name!r} {agree(n, 'is', 'are')} training on its images now "
+                         f"({', '.join(training)}): nothing was imported; wait for {agree(n, 'it', 'them')} to finish, "
+                         f"or cancel {agree(n, 'it', 'them')} (`python -m ssrl_core cancel ID`), then replace the set")
+
+
 def delete_dataset(store: RunStore, name: str) -> dict:
     """Delete the imported set ``name`` (``data.custom.remove_imported``) after the checks of
     ``dataset_deletion``, whose record it returns. The runs that ended keep their rows,
