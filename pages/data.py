@@ -131,8 +131,10 @@ if deleted := st.session_state.pop("data_deleted", None):
         st.error(f"Not deleted: {deleted['error']}", icon=":material/error:")
     else:
         st.success(f"Deleted the dataset **{md(deleted['name'])}** ({deleted['mb']:.1f} MB)." + (
-            f" The {count(len(deleted['runs']), 'run')} made on it stay, with their accuracies; importing the same "
-            f"archive as **{md(deleted['name'])}** again brings back their maps, neighbours and probes."
+            f" The {count(len(deleted['runs']), 'run')} made on it {agree(len(deleted['runs']), 'stays', 'stay')}, with "
+            f"{agree(len(deleted['runs']), 'its accuracies', 'their accuracies')}; importing the same archive as "
+            f"**{md(deleted['name'])}** again brings back {agree(len(deleted['runs']), 'its', 'their')} maps, neighbours "
+            "and probes."
             if deleted["runs"] else ""), icon=":material/delete:")
 all_data = services.datasets()
 name = urlstate.selectbox("Dataset", list(all_data), key="data_dataset", param="dataset", default=next(iter(all_data)),
@@ -162,8 +164,9 @@ if name in custom_datasets() and controls:
         else:
             runs = plan["runs"]
             st.markdown(f"Deletes the images of **{md(name)}** ({plan['mb']:.1f} MB) from this server for everyone. "
-                        + (f"The {count(len(runs), 'run')} made on it stay, with their accuracies, but their maps, "
-                           "neighbours and probes need the images: importing the same archive under this name "
+                        + (f"The {count(len(runs), 'run')} made on it {agree(len(runs), 'stays', 'stay')}, with "
+                           f"{agree(len(runs), 'its', 'their')} accuracies, but {agree(len(runs), 'its', 'their')} "
+                           "maps, neighbours and probes need the images: importing the same archive under this name "
                            "brings them back." if runs else "No run was made on it."))
             st.button(f"Delete {name}", key="data_delete", type="primary", on_click=delete_clicked, args=(name,))
 if ds.factors:

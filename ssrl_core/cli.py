@@ -863,7 +863,7 @@ def cmd_delete_dataset(args) -> int:
     from .data.custom import check_removable
     from .runs.remove import dataset_deletion, delete_dataset
     from .runs.store import RunStore
-    from .text import count
+    from .text import agree, count
 
     check_removable(args.name)  # a built-in or unknown set: said before a run store is opened (or made)
     store = RunStore()
@@ -871,13 +871,14 @@ def cmd_delete_dataset(args) -> int:
         plan = dataset_deletion(store, args.name)
         runs = plan["runs"]
         print(f"{plan['name']}: {plan['description']}, {plan['mb']:.1f} MB" + (
-            f"; the {count(len(runs), 'run')} made on it would stay (their maps, neighbours and probes need its "
-            "images)" if runs else "") + ": nothing deleted yet; add --yes to go on")
+            f"; the {count(len(runs), 'run')} made on it would stay ({agree(len(runs), 'its', 'their')} maps, "
+            "neighbours and probes need its images)" if runs else "") + ": nothing deleted yet; add --yes to go on")
         return 0
     done = delete_dataset(store, args.name)
     print(f"deleted {done['name']} ({done['mb']:g} MB freed)" + (
-        f"; {count(len(done['runs']), 'run')} made on it stay: importing the same archive as {done['name']!r} brings "
-        "back their maps, neighbours and probes" if done["runs"] else ""))
+        f"; {count(len(done['runs']), 'run')} made on it {agree(len(done['runs']), 'stays', 'stay')}: importing the same "
+        f"archive as {done['name']!r} brings back {agree(len(done['runs']), 'its', 'their')} maps, neighbours and "
+        "probes" if done["runs"] else ""))
     return 0
 
 

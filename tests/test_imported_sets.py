@@ -356,3 +356,15 @@ def test_a_set_is_not_replaced_while_a_run_trains_on_its_images(tmp_path, capsys
     assert load_dataset("pets").fingerprint == before  # the images it trains on stay
     store.finish(rid, "done", summary={}, worker="host:1:0")
     assert cli.main(["import-images", str(other), "--name", "pets", "--replace"]) == 0  # ended: replaced
+
+
+def test_deleting_a_set_of_one_run_says_it_in_the_singular(tmp_path, capsys):
+    import_images(pets_zip(tmp_path), "pets")
+    RunStore().submit(RunConfig(dataset="pets", method="simclr", epochs=1))
+    rid = RunStore().list()[0]["id"]
+    RunStore().request_cancel(rid)  # ended: the set may go
+    assert cli.main(["delete-dataset", "pets"]) == 0
+    assert "the 1 run made on it would stay (its maps, neighbours" in capsys.readouterr().out
+    assert cli.main(["delete-dataset", "pets", "--yes"]) == 0
+    assert "1 run made on it stays: importing the same archive as 'pets' brings back its maps" in \
+        capsys.readouterr().out
