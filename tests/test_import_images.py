@@ -214,9 +214,15 @@ def test_the_report_gives_the_images_own_sizes_before_resizing(tmp_path):
 
 def test_pixel_bombs_are_skipped_without_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(custom, "MAX_PIXELS", 10_000)
-    members = {"ok.png": png(size=(50, 50)), "huge.png": png(size=(400, 300))}
+    members = {"ok.png": png(size=(50, 50)), "huge.png": png(size=(120, 100))}
     report = import_images(make_zip(tmp_path / "p.zip", members), "pix")
-    assert report.images == 1 and "than the limit of 10,000" in report.skipped[0]["reason"]
+    assert report.images == 1 and report.skipped[0]["reason"] == (
+        "the image has 120x100 pixels, more than the limit of 10,000 (it would be resized to 32 px anyway: shrink it)")
+    members |= {"ok.png": png((9, 9, 9), size=(50, 50)), "huger.png": png(size=(400, 400))}  # over twice the limit:
+    # PIL will not open it; its count of pixels is said
+    report = import_images(make_zip(tmp_path / "q.zip", members), "pix2")
+    assert {s["member"]: s["reason"] for s in report.skipped}["huger.png"] == \
+        "the image has 160,000 pixels, more than twice the limit of 10,000 (it would be resized to 32 px anyway: shrink it)"
 
 
 
@@ -233,7 +239,8 @@ def test_an_uploaded_query_that_is_no_image_or_too_large_is_told_in_a_sentence(m
     monkeypatch.setattr(custom, "MAX_PIXELS", 10_000)
     with pytest.raises(ValueError) as e:
         query_tensor(png(size=(400, 300)), 3, 32)
-    assert str(e.value) == "The image has more pixels than the limit of 10,000: upload a smaller image."
+    assert str(e.value) == ("The image has 120,000 pixels, more than twice the limit of 10,000 (it would be resized "
+                            "to 32 px anyway: shrink it): upload a smaller image.")
 
 
 @pytest.mark.parametrize("member, words", [

@@ -73,9 +73,10 @@ class SameImages(ValueError):
     copy serves everyone, instead of ``leaves``, ``leaves-2``, ... ``leaves-30``."""
 
     def __init__(self, existing: str, images: int, size: int):
-        super().__init__(f"these {images:,} images are imported already, as {existing!r} (the same images at {size} "
+        super().__init__(f"{'this image is' if images == 1 else f'these {images:,} images are'} imported already, as "
+                         f"{existing!r} (the same {'image' if images == 1 else 'images'} at {size} "
                          f"px, with the same labels and train/test split); nothing was imported: use {existing!r} "
-                         "(at another resolution they would make a new set)")
+                         f"(at another resolution {'it' if images == 1 else 'they'} would make a new set)")
         self.existing, self.images, self.size = existing, images, size
 
 
@@ -194,12 +195,16 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath:
 def check_archive(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise ArchiveRejected(f"the archive has {len(infos):,} members, more than the limit of {MAX_MEMBERS:,}")
+        raise ArchiveRejected(f"the archive has {len(infos):,} members, more than the limit of {MAX_MEMBERS:,}: "
+                              "split it into archives of fewer images and import each as a set of its own, or import "
+                              "a part of it")
     total = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if total > MAX_TOTAL_BYTES:
         raise ArchiveRejected(f"the archive unpacks to {total / 2**20:,.0f} MiB, more than the limit of "
-                              f"{MAX_TOTAL_BYTES / 2**20:,.0f} MiB")
+                              f"{MAX_TOTAL_BYTES / 2**20:,.0f} MiB: the images are resized to 256 px at most here, "
+                              "so shrink them before zipping (to 512 px, say, as 8-bit PNG or JPEG), or split the "
+                              "archive")
     if packed and total / packed > MAX_RATIO and total > 1 << 20:
         raise ArchiveRejected(f"the archive's compression ratio ({total / packed:,.0f}:1) is that of a zip bomb")
     out = []
@@ -252,16 +257,22 @@ def decode_image(data: bytes, size: int, sizes: list | None = None,
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # the size is read from the header, nothing decoded: under twice the limit PIL only warns, and the check below
+    # says the image's size; beyond that it refuses to open it, and its message has the pixel count
+    shrink = f" (it would be resized to {size} px anyway: shrink it)"
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             opened = Image.open(io.BytesIO(data))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise TooManyPixels(f"the image has more pixels than the limit of {MAX_PIXELS:,}") from None
+        except Image.DecompressionBombError as e:
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            raise TooManyPixels((f"the image has {int(found[1]):,} pixels, more than twice the limit of {MAX_PIXELS:,}"
+                                 if found else f"the image has more pixels than the limit of {MAX_PIXELS:,}")
+                                + shrink) from None
         with opened as im:
             if im.width * im.height > MAX_PIXELS:
                 raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
-                                    f"{MAX_PIXELS:,}")
+                                    f"{MAX_PIXELS:,}{shrink}")
             return fit_image(im, size, sizes, stretched)
 
 
