@@ -471,7 +471,7 @@ def test_cli_import_images_refuses_a_taken_default_name_naming_a_free_one(tmp_pa
     # a built-in name cannot be replaced
     digits = make_zip(tmp_path / "Digits.zip", {"a/1.png": png()})
     assert main(["import-images", str(digits), "--replace"]) == 2
-    assert capsys.readouterr().err == "error: 'digits' is a built-in dataset: choose another name\n"
+    assert capsys.readouterr().err == "error: 'digits' is a built-in dataset: choose another name ('digits-2' is free)\n"
     assert sorted(p.name for p in root.iterdir() if p.name != ".import.lock") == ["my-leaves", "my-leaves-2"]
     # a folder of images, not yet zipped (it read "no file")
     assert main(["import-images", str(tmp_path / "more")]) == 2

@@ -148,7 +148,7 @@ def check_name(name: str, taken: set[str]) -> None:
         raise ValueError(f"dataset name {name!r} must be 1-40 characters: lowercase letters, digits, '-' or '_', "
                          "starting with a letter or digit")
     if name in taken:
-        raise ValueError(f"{name!r} is a built-in dataset: choose another name")
+        raise ValueError(f"{name!r} is a built-in dataset: choose another name ({suggest_name(name)!r} is free)")
 
 
 def suggest_name(filename: str, taken: set[str] | None = None) -> str:
