@@ -9,7 +9,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 
 from . import charts, readouts, services, widgets
-from .text import agree, count, minutes
+from .text import agree, count, md, minutes
 
 ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
 VERDICT_TEXT = {
@@ -22,15 +22,30 @@ ACTION_TEXT = {"reuse": "done (reused)", "wait": "queued or running", "submit": 
 
 
 # -- figures: plain functions -------------------------------------------------------------------------
-def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.Figure]]:
-    """(title, figure) for each of the lesson's charts that has data to draw."""
+def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.Figure, str]]:
+    """(title, figure, a note to read it by or "") for each of the lesson's charts that has data
+    to draw."""
     out = []
     for chart in lesson.charts:
         names = [n for n in (chart.runs or list(lesson.runs)) if n in data]
         fig = _figure(lesson, chart, names, data)
         if fig is not None:
-            out.append((chart.title or L.CHART_KINDS[chart.kind], fig))
+            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(chart, names, data)))
     return out
+
+
+def _note(chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> str:
+    """Under a chart of kNN accuracy after every epoch: that it is a subset's, with each run's
+    last point beside the kNN accuracy the checks read (a teacher's class read t0_1's curve
+    ending at 0.908 against the verdict's 0.928)."""
+    if chart.kind != "epoch_knn":
+        return ""
+    ends = [(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
+            if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))]
+    here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {whole:.3f} in the checks" for n, last, whole in ends
+                     if whole is not None)
+    return readouts.EPOCH_KNN_NOTE.replace("in the table's kNN accuracy", "in the kNN accuracy the checks read") + (
+        f" Here: {here}." if here else "")
 
 
 def metric_grid(lesson: L.Lesson, metrics: list[str], values: list[float | None]

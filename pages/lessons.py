@@ -60,7 +60,9 @@ ui.extras_panel(lesson, planned, data)
 if key := ui.run_key(lesson):
     st.caption(key)
 ui.verdict_panel(lesson, L.judge(lesson, data), data)
-for i, (title, fig) in enumerate(ui.figures(lesson, data)):
+for i, (title, fig, note) in enumerate(ui.figures(lesson, data)):
     st.subheader(title)
     widgets.chart(fig, key=f"lesson_chart_{i}")
+    if note:
+        st.caption(note)
 st.markdown(f"**How to read it.** {lesson.how_to_read}")

@@ -719,13 +719,27 @@ def test_the_collapse_chart_draws_each_runs_effective_rank_in_words():
     runs = {n: _data(summary={"effective_rank": 5.0, "knn_accuracy": 0.9},
                      epochs=[{"epoch": 0, "effective_rank": 11.9, "embedding_std": 0.02},
                              {"epoch": 10, "effective_rank": 2.5, "embedding_std": 0.01}]) for n in lesson.runs}
-    [(title, fig)] = [f for f in figures(lesson, runs) if f[0] == "Collapse diagnostics after every epoch"]
+    [(title, fig, _)] = [f for f in figures(lesson, runs) if f[0] == "Collapse diagnostics after every epoch"]
     names = [t.name for t in fig.data if t.name]
     assert names == ["simsiam", "no-stop-gradient", "no-predictor", "byol"], names
     assert all(list(t.y) == [11.9, 2.5] for t in fig.data if t.name in names)
     assert L.term_words(lesson, "no-stop-gradient.epoch:effective_rank@last") == \
         "no-stop-gradient's effective rank on a fixed subset (last epoch)"
     assert L.term_words(lesson, "no-stop-gradient.effective_rank") == "no-stop-gradient's effective rank (all images)"
+
+
+def test_a_lessons_chart_of_knn_after_every_epoch_says_it_is_a_subsets():
+    """A class read t0_1's curve ending at 0.908 against the verdict's 0.928: the note under the
+    chart says why, with each run's two numbers."""
+    from app.lessons import figures
+
+    lesson = L.load_by_name("contrastive-knobs")
+    runs = {n: _data(summary={"knn_accuracy": 0.928}, epochs=[{"epoch": 0, "epoch_knn": 0.8},
+                                                                {"epoch": 10, "epoch_knn": 0.908}]) for n in lesson.runs}
+    notes = {title: note for title, _, note in figures(lesson, runs)}
+    note = notes["kNN accuracy after every epoch"]
+    assert "the kNN accuracy the checks read" in note and "t0\\_1 0.908 at its last epoch, 0.928 in the checks" in note
+    assert notes["kNN and linear accuracy per temperature and batch size"] == ""
 
 
 def test_a_lessons_run_table_puts_each_runs_status_beside_its_name():

@@ -91,7 +91,7 @@ def test_the_lessons_invariance_chart_labels_a_run_on_an_unreliable_scale():
 
     lesson = L.load_by_name("color-invariance")
     data = {"jitter": run(0.6, 0.94), "no-jitter": run(0.997, -93.45)}
-    [fig] = [f for title, f in figures(lesson, data) if "invariance" in f.layout.yaxis.title.text]
+    [fig] = [f for title, f, _ in figures(lesson, data) if "invariance" in f.layout.yaxis.title.text]
     from app.charts import VALUE_LABELS
 
     assert [t.name for t in fig.data if t.name != VALUE_LABELS] == ["jitter", "no-jitter · unreliable scale"]
@@ -113,7 +113,7 @@ def test_a_lessons_chart_of_numbers_names_them_in_words_with_room_for_their_labe
     refs |= {f"supervised-scratch/label/{b}/s3/t200": point(b, m) for b, m in (("1", 0.54), ("10", 0.93))}
     probes = {f"linear/label/{b}/s3": point(b, m) for b, m in (("1", 0.63), ("10", 0.94))}
     data = {"simclr": L.RunData(summary={}, probes=probes, epochs=[], references=refs)}
-    [fig] = [f for title, f in figures(lesson, data) if title == "One and ten labels per class"]
+    [fig] = [f for title, f, _ in figures(lesson, data) if title == "One and ten labels per class"]
     bars = {t.name: t for t in fig.data if t.type == "bar" and t.name != VALUE_LABELS}
     assert list(bars) == ["linear readout", "supervised from scratch", "random encoder's readout"]
     assert all(list(t.x) == ["1 label/class", "10 labels/class"] for t in bars.values())
