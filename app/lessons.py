@@ -30,14 +30,41 @@ def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.
         names = [n for n in (chart.runs or list(lesson.runs)) if n in data]
         fig = _figure(lesson, chart, names, data)
         if fig is not None:
-            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(chart, names, data)))
+            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(lesson, chart, names, data)))
     return out
 
 
-def _note(chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> str:
+def untrained_scores(lesson: L.Lesson, names: list[str], data: dict[str, L.RunData]
+                     ) -> dict[str, tuple[float | None, float | None]]:
+    """The untrained network of each of ``names``' architecture, seed and dataset, as Evaluate
+    draws it beside runs (its kNN and linear readout, from the runs' reference caches), by its
+    name: "random encoder (seed 0)". A lesson's accuracy chart lacked it, and two of
+    contrastive-knobs' runs scored under an untrained network with nothing to say so. None for
+    a lesson that trains a ``random`` run of its own among ``names`` (four-families)."""
+    if any(lesson.runs[n].method == "random" for n in names):
+        return {}
+    several_encoders = len({lesson.runs[n].encoder for n in names}) > 1
+    several_sets = len({lesson.runs[n].dataset for n in names}) > 1
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for n in names:
+        cfg = lesson.runs[n]
+        name = readouts.random_name(cfg.encoder, cfg.seed, several_encoders) + (
+            f" on {cfg.dataset}" if several_sets else "")
+        scores = readouts.random_encoder_scores(data[n].references)
+        if scores != (None, None):
+            out.setdefault(name, scores)
+    return out
+
+
+def _note(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> str:
     """Under a chart of kNN accuracy after every epoch: that it is a subset's, with each run's
     last point beside the kNN accuracy the checks read (a teacher's class read t0_1's curve
-    ending at 0.908 against the verdict's 0.928)."""
+    ending at 0.908 against the verdict's 0.928); under the accuracy bars, what the gray ones
+    are."""
+    if chart.kind == "accuracy":
+        return ("Gray: the untrained network of the same architecture and seed, the bar a pretext task must "
+                "clear: a run below it learned features worse than random ones.") if untrained_scores(
+                    lesson, names, data) else ""
     if chart.kind != "epoch_knn":
         return ""
     ends = [(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
@@ -89,8 +116,12 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
     if not names:
         return None
     if chart.kind == "accuracy":
-        return charts.accuracy_bars(names, {"kNN (k=20)": [data[n].summary.get("knn_accuracy") for n in names],
-                                            "linear probe": [data[n].summary.get("linear_accuracy") for n in names]})
+        refs = untrained_scores(lesson, names, data)
+        labels = names + list(refs)
+        return charts.accuracy_bars(labels, {
+            "kNN (k=20)": [data[n].summary.get("knn_accuracy") for n in names] + [k for k, _ in refs.values()],
+            "linear probe": [data[n].summary.get("linear_accuracy") for n in names] + [lin for _, lin in refs.values()]},
+            references=list(refs))
     if chart.kind == "label_efficiency":
         series, refs = {}, {}
         for n in names:

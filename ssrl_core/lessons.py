@@ -56,7 +56,7 @@ FACTOR_BUDGETS = ("2", "all")
 DATASET_FACTORS = {"shapes": ("shape", "color", "size_bin", "rotation_bin", "position_bin")}
 OPS = (">", ">=", "<", "<=")
 CHART_KINDS = {
-    "accuracy": "kNN and linear-probe accuracy per run (bars)",
+    "accuracy": "kNN and linear-probe accuracy per run, beside the untrained network's (bars)",
     "label_efficiency": "linear readout accuracy against labels per class, with the references (curves)",
     "collapse": "effective rank after every epoch, on a fixed subset (curves)",
     "epoch_knn": "kNN accuracy on a fixed subset after every epoch (curves)",

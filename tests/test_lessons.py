@@ -742,6 +742,30 @@ def test_a_lessons_chart_of_knn_after_every_epoch_says_it_is_a_subsets():
     assert notes["kNN and linear accuracy per temperature and batch size"] == ""
 
 
+def test_a_lessons_accuracy_chart_has_the_untrained_network_beside_its_runs():
+    """Two of contrastive-knobs' runs scored under an untrained network (0.905 and 0.914 against
+    0.919), with no bar to show it: the untrained network of the runs' architecture and seed is
+    drawn in gray, as on Evaluate; a lesson that trains a random run of its own draws that."""
+    from app import charts
+    from app.lessons import figures
+
+    lesson = L.load_by_name("contrastive-knobs")
+    refs = {"random-knn/label": {"20": 0.919}, "random-linear/label/all/s3": {"mean": 0.95, "std": 0.0}}
+    runs = {n: _data(summary={"knn_accuracy": 0.905, "linear_accuracy": 0.96}, references=refs) for n in lesson.runs}
+    [(fig, note)] = [(f, note) for title, f, note in figures(lesson, runs) if title.startswith("kNN and linear")]
+    knn = fig.data[0]
+    assert list(knn.x) == [*lesson.runs, "random encoder (seed 0)"] and list(knn.y)[-1] == 0.919
+    assert knn.marker.color[-1] == charts.REF_GRAYS[0] and note.startswith("Gray: the untrained network")
+    families = L.load_by_name("four-families")  # its own "random" run: no second one
+    runs = {n: _data(summary={"knn_accuracy": 0.9}, references=refs) for n in families.runs}
+    [(fig, note)] = [(f, note) for title, f, note in figures(families, runs) if fig_kind(families, title) == "accuracy"]
+    assert "random encoder (seed 0)" not in list(fig.data[0].x) and note == ""
+
+
+def fig_kind(lesson, title: str) -> str:
+    return next(c.kind for c in lesson.charts if (c.title or L.CHART_KINDS[c.kind]) == title)
+
+
 def test_a_lessons_run_table_puts_each_runs_status_beside_its_name():
     """Last, after the wide augment column, the status was cut to "running · 20261" at 1280 px."""
     from app.lessons import run_rows
