@@ -61,6 +61,7 @@ class History:
                 continue
             if s.get("epochs") and METHODS[c.method].trainable:
                 add(per_epoch, (c.dataset, c.method, c.encoder, c.batch), s["train_seconds"] / s["epochs"])
+                add(per_epoch, (c.dataset, c.method, c.encoder), s["train_seconds"] / s["epochs"])
             after = max(0.0, s["total_seconds"] - s["train_seconds"])
             add(tail, (c.dataset, c.encoder, c.evaluation), after)
             add(tail, (c.dataset,), after)
@@ -84,6 +85,13 @@ class History:
         if not c.trains:
             return tail
         per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
+        if per_epoch is None and self.device_type == "cpu":
+            # at another batch size where none finished at this one: on a CPU an epoch is the same images at a like
+            # pace (`python -m ssrl_core bench --dataset digits --method simclr --encoder cnn-small --steps 8
+            # --no-reference --batch-size B` on 2 cores, 2026-12-05: 1,169, 1,318 and 1,148 images/s at batch 32, 128
+            # and 512), and contrastive-knobs' Launch said no time after four SimCLR runs on digits at the default
+            # batch had finished; a GPU's pace moves with the batch, which small ones leave idle
+            per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder))
         return None if per_epoch is None else per_epoch * max(0, c.epochs - epochs_done) + tail
 
     def evaluation_left(self, run: dict, evaluating_for: float) -> float | None:
