@@ -673,6 +673,18 @@ def stretched(report: dict) -> str:
             "between images are not kept.")
 
 
+def merged_folders(report: dict) -> str:
+    """An import's sentence on folders inside its class folders (``ImportReport.merged``), ""
+    where there were none: their images are the class's, which a plate-and-condition archive
+    needs to know before it trains on plates as classes."""
+    merged = report.get("merged") or {}
+    if not merged:
+        return ""
+    each = "; ".join(f"{md(c)} took {listing([md(f + '/') for f in inner])}" for c, inner in merged.items())
+    return (f" Folders inside a class folder count as that class ({each}): for them as classes of their own, put "
+            "each in a folder of its own at the class folders' level.")
+
+
 def resized(report: dict) -> str:
     """An import's sentence on the images' own sizes: "Resized from sizes between 48x48 and 100x100 to
     32x32 ..." (or "Kept at 32x32, their size."); "" for a report without them."""

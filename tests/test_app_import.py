@@ -157,3 +157,11 @@ def test_an_import_of_16_bit_images_says_they_were_stretched(tmp_path):
     assert "differences in brightness between images are not kept" in done
     at = upload(at, "pets.zip", pets_zip(tmp_path, 4), "pets")
     assert "stretched" not in at.success[0].value  # 8-bit images: nothing said
+
+
+def test_an_import_says_which_folders_a_class_took(tmp_path):
+    members = {f"exp1/plateA/nucleus/{i}.png": png((200, 30, 30)) for i in range(3)}
+    members |= {f"exp1/plateB/mito/{i}.png": png((30, 30, 200)) for i in range(3)}
+    at = upload(open_page("data"), "plates.zip", make_zip(tmp_path / "plates.zip", members).read_bytes(), "plates")
+    [done] = [s.value for s in at.success]
+    assert "Folders inside a class folder count as that class (plateA took nucleus/; plateB took mito/)" in done

@@ -548,3 +548,18 @@ def test_a_class_folder_of_unreadable_files_is_no_class(tmp_path, ssrl_home):
     members = {f"cells/er/{i}.png": png((200, 30, 30)) for i in range(5)} | {"cells/mito/broken.jpg": b"junk"}
     report = import_images(make_zip(tmp_path / "d.zip", members), "cells-one", size=16)
     assert not report.labelled and "only one class folder ('er')" in report.unlabelled_reason
+
+
+def test_folders_inside_class_folders_are_said_to_be_the_classs(tmp_path, ssrl_home):
+    """exp1/plateA/nucleus/1.png is a plateA image (the first folder below the common ones is
+    the class): a plate-and-condition archive got its plates as classes without a word."""
+    members = {f"exp1/plateA/nucleus/{i}.png": png((200, 30, 30)) for i in range(3)}
+    members |= {f"exp1/plateB/mito/{i}.png": png((30, 30, 200)) for i in range(3)}
+    members |= {f"exp1/plateB/er/sub/{i}.png": png((30, 200, 30)) for i in range(3)}
+    members |= {f"exp1/plateB/{i}.png": png((90, 90, 90)) for i in range(2)}
+    report = import_images(make_zip(tmp_path / "p.zip", members), "plates", size=16)
+    assert report.per_class == {"plateA": 3, "plateB": 8}
+    assert report.merged == {"plateA": ["nucleus"], "plateB": ["er", "mito"]}
+    flat = import_images(make_zip(tmp_path / "f.zip", {f"{c}/{i}.png": png((20 * i, 0, 0) if c == "a" else (0, 0, 20 * i))
+                                                       for c in "ab" for i in range(3)}), "flat", size=16)
+    assert flat.merged == {}

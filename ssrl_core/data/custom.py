@@ -102,6 +102,9 @@ class ImportReport:
     test: int = 0  # images in the test split (a fifth of each class)
     caveats: list[str] = field(default_factory=list)  # why runs' accuracies on it will say little (too small)
     unlabelled_reason: str = ""  # why the set has no labels (no class folders, only one); "" when labelled
+    # class -> the folders inside its folder whose images it took (plateA/nucleus/1.png is a plateA image): a plate or
+    # condition layout otherwise gave its plates as classes without a word
+    merged: dict[str, list[str]] = field(default_factory=dict)
     archive: str | None = None  # the archive's file name, when known (a path's, an upload's)
     fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
     source_sizes: list[str] = field(default_factory=list)  # the smallest and largest image as found, "WxH"
@@ -403,6 +406,18 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
                                        "its own, two or more (cat/1.png, dog/2.png).")
 
 
+def _merged_folders(folders: list[tuple[str, ...]], classes: list[str | None]) -> dict[str, list[str]]:
+    """The folders inside each class folder (its images' next folder down, by class), where
+    there are any: they are the class's too (``plateA/nucleus/1.png`` labelled plateA), which the
+    report says, since an archive of plates holding conditions gets the plates as its classes."""
+    top = len(_common_folders(folders))  # as ``_class_folders`` reads them: the class is the next folder down
+    out: dict[str, set[str]] = {}
+    for parts, cls in zip(folders, classes):
+        if cls is not None and len(parts) > top + 1:
+            out.setdefault(cls, set()).add(parts[top + 1])
+    return {c: sorted(v) for c, v in sorted(out.items())}
+
+
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
                   builtin_names: set[str] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
@@ -448,6 +463,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
             readable.append((info, path, decoded, sized, stretched))
     class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p, *_ in readable])
     labelled = bool(class_names)
+    report.merged = _merged_folders([p.parts[:-1] for _, p, *_ in readable], classes) if labelled else {}
     index = {c: i for i, c in enumerate(class_names)}
     arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
     for (info, path, (arr, gray), sized, stretched), cls in zip(readable, classes):
