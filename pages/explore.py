@@ -210,9 +210,13 @@ with evo_col:
                                            name_groups=name_groups),
                         key=f"evo_{run['id']}_{epoch}")
         n_train = int(ds.is_train.numpy()[snap_rows].sum())
+        # (a set without labels has no per-epoch kNN accuracy: its subset draws no test images, and "0 test images,
+        # the subset the per-epoch kNN accuracy uses" read as a mistake beside its 8 test images)
+        which = (f"{n_train:,} training and {len(snap_rows) - n_train:,} test images, the subset the per-epoch kNN "
+                 "accuracy uses" if len(snap_rows) > n_train else
+                 f"training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn")
         # a student read the last frame, laid out unlike the map above, as another result
-        st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({n_train:,} training and "
-                   f"{len(snap_rows) - n_train:,} test images, the subset the per-epoch kNN accuracy uses); each "
+        st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({which}); each "
                    "epoch's map starts from the previous one, so points move rather than jump. Slide to watch the "
                    f"groups form. Its last frame maps the same features as the map above, for these images, not all "
                    f"{len(ds):,}: UMAP lays them out anew, so compare which groups form, not where they sit.")

@@ -368,3 +368,20 @@ def test_deleting_a_set_of_one_run_says_it_in_the_singular(tmp_path, capsys):
     assert cli.main(["delete-dataset", "pets", "--yes"]) == 0
     assert "1 run made on it stays: importing the same archive as 'pets' brings back its maps" in \
         capsys.readouterr().out
+
+
+def test_the_map_history_of_a_set_without_labels_says_why_it_has_no_test_images(tmp_path):
+    """"32 training and 0 test images, the subset the per-epoch kNN accuracy uses", beside a set
+    of 8 test images: a set without labels has no per-epoch kNN, so its subset draws none."""
+    members = {f"img_{i:02d}.png": png((10 * i, 200 - 5 * i, 90)) for i in range(40)}  # loose: no labels
+    import_images(make_zip(tmp_path / "loose.zip", members), "loose")
+    store = RunStore()
+    cfg = RunConfig(dataset="loose", method="simclr", epochs=1, batch_size=16)
+    rid = store.submit(cfg)
+    summary = execute(cfg, Path(store.get(rid)["run_dir"]))
+    store.claim("test")
+    store.finish(rid, "done", summary=summary)
+    at = open_page("explore", run=rid)
+    [said] = [c.value for c in at.caption if c.value.startswith("UMAP of the same")]
+    assert "training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn" in said
+    assert "0 test images" not in said
