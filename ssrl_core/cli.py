@@ -358,8 +358,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("embed", help="a finished run's encoder on your own images: features, nearest dataset "
                                      "image and kNN class; write them, print JSON",
-                       description="Embed image files, folders of images (searched in their subfolders too) and "
-                                   ".zip archives of images with a finished run's encoder. Each image is prepared as "
+                       description="Embed image files, folders of images (searched in their subfolders too, with the "
+                                   ".zip archives in them) and .zip archives of images with a finished run's encoder. Each image is prepared as "
                                    "an import prepares it (centre-fitted to the run's image size, grayscale when its "
                                    "dataset is). Writes into --out embedded.npz and embedded.csv, one row per "
                                    "image: file, nearest_row (the most similar image of the run's dataset, its row "
@@ -1092,7 +1092,9 @@ def cmd_embed(args) -> int:
     if unlike:
         print(f"warning: {count(unlike, 'image')} {agree(unlike, 'is', 'are')} unlike the run's images (their "
               f"nearest is less similar than {found.typical_similarity:.3f}, which 99% of the dataset's images "
-              "reach): the classes given to them say little (\"unlike_the_dataset\" marks them)", file=sys.stderr)
+              "reach): " + ("the classes given to them say little" if found.predicted is not None else
+                             "their nearest images say little about them") + " (\"unlike_the_dataset\" marks them)",
+              file=sys.stderr)
     if found.skipped:
         print(f"warning: {count(len(found.skipped), 'file')} skipped: the JSON's \"skipped\" says which and why",
               file=sys.stderr)

@@ -262,3 +262,34 @@ def test_embed_never_writes_into_a_run_nor_over_an_export(finished_run, tmp_path
     assert (export / "embeddings.npz").read_bytes() == before and (export / "embedded.npz").exists()
     res = cli("embed", "--run", "", "--out", str(tmp_path / "x"), str(f), check=False, capsys=capsys)
     assert res.returncode == 2 and "no run was given" in res.stderr
+
+
+def test_a_folder_of_archives_is_read_archive_by_archive(finished_run, tmp_path, capsys):
+    """A folder holding one zip per plate said "the paths hold no image files"."""
+    run = run_dir(finished_run, "simclr")
+    ds = load_dataset("digits")
+    buf = io.BytesIO()
+    Image.fromarray(ds.images[6, 0].numpy(), "L").save(buf, "PNG")
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    make_zip(plates / "plate1.zip", {"a/6.png": buf.getvalue()})
+    res = cli("embed", "--run", run, "--out", str(tmp_path / "out"), str(plates), capsys=capsys)
+    assert json.loads(res.stdout)["images"] == 1
+    assert np.load(tmp_path / "out" / "embedded.npz")["file"].tolist() == [f"{plates / 'plate1.zip'}:a/6.png"]
+
+
+def test_an_image_unlike_an_unlabelled_set_is_not_said_to_get_a_class(tmp_path, capsys):
+    from ssrl_core.config import RunConfig
+    from ssrl_core.data.custom import import_images
+    from ssrl_core.runs.execute import execute
+
+    colours = [(40 * i, 200 - 30 * i, 90) for i in range(6)]
+    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png(c, (16, 16)) for i, c in enumerate(colours * 5)}),
+                  "loose", size=16)
+    folder = tmp_path / "run"
+    execute(RunConfig(dataset="loose", method="random", epochs=0, evaluation="basic"), folder, with_umap=False)
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(noise)
+    res = cli("embed", "--run", str(folder), "--out", str(tmp_path / "out"), str(noise), capsys=capsys)
+    assert json.loads(res.stdout)["unlike_the_dataset"] == 1
+    assert "their nearest images say little about them" in res.stderr and "classes" not in res.stderr

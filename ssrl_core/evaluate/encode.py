@@ -91,8 +91,12 @@ def _sources(paths: list[str | Path], skipped: list[dict]):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 parts = f.relative_to(p).parts
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not any(x.startswith(".") for x in parts):
+                if not f.is_file() or any(x.startswith(".") for x in parts):
+                    continue
+                if f.suffix.lower() in IMAGE_SUFFIXES:
                     yield str(f), lambda f=f: _read_file(f)
+                elif f.suffix.lower() == ".zip":  # a folder of archives (one per plate): "held no image files"
+                    yield from _archive(f, skipped)
         elif p.suffix.lower() == ".zip" or (p.suffix.lower() not in IMAGE_SUFFIXES and zipfile.is_zipfile(p)):
             yield from _archive(p, skipped)
         else:  # a file named on its own is read as an image whatever its name (one without a suffix, a dot file)
