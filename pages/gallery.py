@@ -63,6 +63,9 @@ def fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+# what else tells a card from the others of its method and dataset here (its options are said whole below, its
+# epochs on their own): contrastive-knobs' runs at batch 32 and 512 made cards that read alike
+tells = readouts.run_tags(shown, keys=tuple(k for k in readouts.TELLS if k not in ("options", "epochs")))
 for start in range(0, len(shown), COLS):
     for col, r in zip(st.columns(COLS), shown[start:start + COLS]):
         s = r["summary"] or {}
@@ -80,7 +83,7 @@ for start in range(0, len(shown), COLS):
             # and one without its predictor, made three cards that read alike)
             opts = (r["config"] or {}).get("options") or {}
             st.markdown(f"**{r['method']}**" + (f" {code(widgets.options_text(opts))}" if opts else "")
-                        + f" · {r['dataset']}  \n"
+                        + "".join(f" · {md(t)}" for t in tells[r["id"]]) + f" · {r['dataset']}  \n"
                         f"by **{md(r.get('nickname') or widgets.ANONYMOUS)}** · {services.epochs_text(r, short=False)}")
             # each number with its name, unbroken (a card's line broke as "… · 1" / "label/class 0.199", the 1 read as
             # a value); the line breaks at the dots between them
@@ -92,7 +95,8 @@ for start in range(0, len(shown), COLS):
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
-            st.checkbox(f"compare {r['method']} · {r['dataset']}", key=f"gal_tick_{r['id']}",  # named apart by ear
+            st.checkbox(" · ".join([f"compare {r['method']}", *tells[r["id"]], r["dataset"]]), key=f"gal_tick_{r['id']}",
+                        # named apart by ear
                         help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}",
                         on_change=ticked_now, args=(r["id"],))
             if r["id"] == st.session_state.get("gal_last_tick") and r["id"] in ticked:

@@ -266,6 +266,23 @@ def test_a_lessons_run_is_not_deleted_in_the_app_nor_its_nickname_taken_by_a_stu
 
 # -- Gallery and Explore -------------------------------------------------------------------
 
+def test_gallery_tells_cards_of_one_method_apart_by_what_differs():
+    """contrastive-knobs' runs at batch 32 and 512 (no options given) made cards that read alike,
+    and their boxes said "compare simclr · digits" alike."""
+    store = RunStore()
+    ids = {}
+    for batch in (32, 512):
+        ids[batch] = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10, batch_size=batch),
+                                  nickname="lesson:contrastive-knobs")
+        store.claim("w")
+        store.finish(ids[batch], "done", summary={"knn_accuracy": 0.9}, worker="w")
+    large = ids[512]
+    at = open_page("gallery")
+    text = " ".join(m.value for m in at.markdown)
+    assert "**simclr** · batch 32 · digits" in text and "**simclr** · batch 512 · digits" in text, text
+    assert at.checkbox(key=f"gal_tick_{large}").label == "compare simclr · batch 512 · digits"
+
+
 def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished_run):
     a = finished_run("simclr", nickname="ada")
     b = finished_run("simclr")
