@@ -4,7 +4,9 @@ import streamlit as st
 
 from app import readouts, services, urlstate, widgets
 from app.text import agree, count, md
-from ssrl_core.data.custom import MAX_UPLOAD_MB, NameTaken, SameImages, custom_datasets, suggest_name
+from ssrl_core.data import DATASETS
+from ssrl_core.data.custom import (MAX_UPLOAD_MB, NAME_RE, NameTaken, SameImages, check_name, custom_datasets,
+                                   suggest_name)
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
 
 
@@ -96,8 +98,19 @@ def import_panel() -> None:
                              "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
                              "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
                              "them. Unticked again after every import.")
-        st.button("Import", key="data_import", disabled=upload is None or just_done, on_click=import_clicked,
-                  help="This archive is imported under this name: choose another archive or name" if just_done else None)
+        # said as it is typed, not after Import has read the whole archive
+        bad_name = None
+        if new_name:
+            try:
+                check_name(new_name, set(DATASETS))
+            except ValueError as e:
+                bad_name = str(e)
+                c1.caption(f":material/edit: {md(bad_name)}." + (
+                    f" **{md(suggest_name(new_name))}** would do." if NAME_RE.match(new_name) is None else ""))
+        st.button("Import", key="data_import", disabled=upload is None or just_done or bad_name is not None,
+                  on_click=import_clicked,
+                  help="This archive is imported under this name: choose another archive or name" if just_done else
+                  "Choose a valid name first (see under the name box)" if bad_name else None)
         if "error" in outcome:
             st.error(f"Not imported: {outcome['error']}")
         if "same" in outcome:

@@ -165,3 +165,17 @@ def test_an_import_says_which_folders_a_class_took(tmp_path):
     at = upload(open_page("data"), "plates.zip", make_zip(tmp_path / "plates.zip", members).read_bytes(), "plates")
     [done] = [s.value for s in at.success]
     assert "Folders inside a class folder count as that class (plateA took nucleus/; plateB took mito/)" in done
+
+
+def test_a_name_that_cannot_be_one_is_said_as_it_is_typed(tmp_path):
+    """"Rare Cells!" was refused only once Import had read the whole archive."""
+    at = open_page("data")
+    at.file_uploader(key="data_upload").set_value(("pets.zip", pets_zip(tmp_path), "application/zip")).run()
+    at.text_input(key="data_import_name").input("Rare Cells!").run()
+    said = " ".join(c.value for c in at.caption)
+    assert "must be 1-40 characters: lowercase letters" in said and "**rare-cells** would do" in said
+    assert at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("digits").run()
+    assert "'digits-2' is free" in " ".join(c.value for c in at.caption) and at.button(key="data_import").disabled
+    at.text_input(key="data_import_name").input("rare-cells").run()
+    assert not at.button(key="data_import").disabled
