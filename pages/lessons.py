@@ -49,6 +49,9 @@ else:
 st.header(lesson.title)
 st.markdown(f"**{lesson.question}**")
 st.markdown(lesson.explanation)
+if words := ui.glossary(lesson):
+    with st.expander(f"Words used in this lesson ({len(words)})", icon=":material/menu_book:"):
+        st.markdown("\n".join(f"- **{term}**: {meaning}." for term, meaning in words))
 
 store = services.store()
 planned = L.plan(lesson, store)

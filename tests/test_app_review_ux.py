@@ -136,6 +136,12 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     assert not at.code
     # the run names its checks and charts use, spelled out (the runs table, which says it, is hidden here)
     assert "**no-stop-gradient**: stop_gradient=false, predictor=true" in " ".join(c.value for c in at.caption)
+    # the words a student may not know, said: those this lesson uses, not every one
+    at = open_page("lessons", lesson="contrastive-knobs", hide="controls,nav")
+    words = next(e for e in at.expander if e.label.startswith("Words used in this lesson"))
+    said = " ".join(m.value for m in words.markdown)
+    assert "- **softmax**: turns a list of scores into chances" in said and "**anchor**" in said
+    assert "**stop-gradient**" not in said
 
 
 def test_lessons_hiding_controls_without_a_lesson_keeps_the_picker_and_shows_the_lesson_picked():
