@@ -136,16 +136,24 @@ def test_bad_inputs_are_refused_and_nothing_is_written(finished_run, tmp_path, c
     assert not out.exists()
 
 
-def test_on_an_unlabelled_set_there_is_no_class_to_give(tmp_path):
+COLOURS = [(40 * i, 200 - 30 * i, 90) for i in range(6)]
+
+
+def loose_run(tmp_path) -> Path:
+    """The folder of an untrained run on "loose": 30 images of the six ``COLOURS``, no labels."""
     from ssrl_core.config import RunConfig
     from ssrl_core.data.custom import import_images
     from ssrl_core.runs.execute import execute
 
-    colours = [(40 * i, 200 - 30 * i, 90) for i in range(6)]
-    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png(c, (16, 16)) for i, c in enumerate(colours * 5)}),
+    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png(c, (16, 16)) for i, c in enumerate(COLOURS * 5)}),
                   "loose", size=16)
     folder = tmp_path / "run"
     execute(RunConfig(dataset="loose", method="random", epochs=0, evaluation="basic"), folder, with_umap=False)
+    return folder
+
+
+def test_on_an_unlabelled_set_there_is_no_class_to_give(tmp_path):
+    colours, folder = COLOURS, loose_run(tmp_path)
     query = tmp_path / "q.png"
     query.write_bytes(png(colours[2], (40, 40)))
     found = encode_paths(folder, [query])
@@ -279,15 +287,7 @@ def test_a_folder_of_archives_is_read_archive_by_archive(finished_run, tmp_path,
 
 
 def test_an_image_unlike_an_unlabelled_set_is_not_said_to_get_a_class(tmp_path, capsys):
-    from ssrl_core.config import RunConfig
-    from ssrl_core.data.custom import import_images
-    from ssrl_core.runs.execute import execute
-
-    colours = [(40 * i, 200 - 30 * i, 90) for i in range(6)]
-    import_images(make_zip(tmp_path / "loose.zip", {f"{i}.png": png(c, (16, 16)) for i, c in enumerate(colours * 5)}),
-                  "loose", size=16)
-    folder = tmp_path / "run"
-    execute(RunConfig(dataset="loose", method="random", epochs=0, evaluation="basic"), folder, with_umap=False)
+    folder = loose_run(tmp_path)
     noise = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(noise)
     res = cli("embed", "--run", str(folder), "--out", str(tmp_path / "out"), str(noise), capsys=capsys)
