@@ -396,8 +396,11 @@ def differences_warning(runs: list[dict]) -> None:
     diff = readouts.mismatches([readouts.trained_config(r) for r in runs],
                                [readouts.short_name(r) for r in runs])
     if diff:
-        st.warning("These runs differ in " + "; ".join(diff) + ": differences between them are not only due to the "
-                   "pretext task.", icon=":material/warning:")
+        methods = {r["method"] for r in runs}
+        # runs of one method (a lesson's batch sizes): their results differ by the settings, not "not only" by a method
+        st.warning("These runs differ in " + "; ".join(diff) + (
+            ": differences between them are not only due to the pretext task." if len(methods) > 1 else
+            f": all {md(methods.pop())}, so that is what sets their results apart."), icon=":material/warning:")
 
 
 NAME_COLUMN_CHARS = 28  # a table's naming column longer than this is cut to Streamlit's "medium" width (some 200 px)

@@ -593,7 +593,7 @@ def test_evaluate_says_once_what_fine_tuning_costs_and_warns_of_unequal_budgets(
     assert at.multiselect(key="eval_runs").value == [longer, rid]
     [warning] = at.warning
     assert warning.value == (f"These runs differ in epochs (1: simclr ({rid[-4:]}); 4: simclr ({longer[-4:]})): "
-                             "differences between them are not only due to the pretext task.")
+                             "all simclr, so that is what sets their results apart.")
 
 
 def _wait_for_probe_job(run_dir: str, timeout: float = 180.0) -> None:
@@ -752,6 +752,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     finished_run("random")
     at = open_page("compare")
     assert "epochs (0: random (" in at.warning[0].value and "batch size" in at.warning[0].value
+    assert at.warning[0].value.endswith("differences between them are not only due to the pretext task.")  # methods
 
 
 def test_a_teachers_link_with_hide_controls_shows_its_runs_without_pickers(finished_run):
