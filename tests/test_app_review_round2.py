@@ -360,3 +360,17 @@ def test_the_finish_notice_names_the_run_once(finished_run):
     at = open_page("pretrain", who="ada")
     [notice] = [s.value for s in at.success if "finished" in s.value]
     assert notice.endswith(f"{rid}** finished. Its map and neighbours are on Explore.") and notice.count("kNN") == 1
+
+
+def test_a_maps_groups_differ_in_shape_as_well_as_colour():
+    """Digits 0 and 4, 6 and 9, 2 and 3 were told apart by colour alone, which for a deuteranope
+    is one colour each pair: each group has its own marker shape, on the map and in its legend."""
+    from ssrl_core.figures import GROUP_SYMBOLS
+
+    values = np.array([0, 4, 6, 9, 2, 3, -1])
+    fig = embedding_map(np.random.default_rng(0).normal(size=(7, 2)), values, [str(d) for d in range(10)])
+    points = fig.data[0]
+    assert list(points.marker.symbol[:6]) == [GROUP_SYMBOLS[v] for v in (0, 4, 6, 9, 2, 3)]
+    assert len({GROUP_SYMBOLS[a] for a in (0, 4)} | {GROUP_SYMBOLS[a] for a in (6, 9)}) == 4
+    legend = {t.name: t.marker.symbol for t in fig.data[1:] if t.name}
+    assert legend["4"] == GROUP_SYMBOLS[4] and legend["unknown"] == 0
