@@ -101,7 +101,28 @@ def describe(fig: go.Figure) -> str:
                 + (f"; marked: {', '.join(marks)}" if marks else ""))
     kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
     what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"
-    return f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
+    # each series' values, which a screen reader reached nowhere else (hover needs a mouse; an accessibility review)
+    values = [f"{t.name.replace('<br>', ' ')}: {_values(t)}" for t in data
+              if t.name and t.showlegend is not False and _values(t)]
+    return (f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
+            + (". Values: " + "; ".join(values) + "." if values else ""))
+
+
+DESCRIBED_POINTS = 12  # a series with more points is said by its first and last (the kNN after each of 100 epochs)
+
+
+def _values(trace) -> str:
+    """A series' points as "x 0.812, y 0.901": a line's true x (``curves`` moves it aside on a log
+    axis and keeps the true one in its customdata), a bar's true value (``bars`` keeps a value cut
+    at the axis's edge in its customdata); "" for a series with none."""
+    bar = trace.type == "bar"
+    xs = list(trace.x if bar or trace.customdata is None else trace.customdata) if trace.x is not None else []
+    ys = list(trace.customdata if bar and trace.customdata is not None else trace.y if trace.y is not None else [])
+    pairs = [(x, y) for x, y in zip(xs, ys) if x is not None and isinstance(y, (int, float))]
+    if len(pairs) > DESCRIBED_POINTS:
+        pairs = [pairs[0], pairs[-1]]
+    return ", ".join(f"{x:g} {y:.3f}" if isinstance(x, (int, float)) else f"{str(x).replace('<br>', ' ')} {y:.3f}"
+                     for x, y in pairs)
 
 
 def embedding_map(*args, legend_below: bool = False, **kwargs) -> go.Figure:

@@ -389,7 +389,14 @@ def test_charts_and_images_are_described_for_screen_readers():
     from app import charts, readouts
 
     fig = charts.curves({"simclr (ab12)": ([1, 5], [0.4, 0.5], None)}, "epoch", y_title="kNN accuracy")
-    assert charts.describe(fig) == "line chart: kNN accuracy by epoch; simclr (ab12)"
+    assert charts.describe(fig) == "line chart: kNN accuracy by epoch; simclr (ab12). Values: simclr (ab12): 1 0.400, 5 0.500."
+    # a screen reader gets the values, which only the hover gave: a log axis's true x, a bar cut at the axis its own
+    le = charts.label_efficiency({"a linear": ([1, 5], [0.4, 0.5], [0.01, 0.02])}, {"random encoder, linear": ([1, 5], [0.3, 0.4], None)})
+    assert charts.describe(le).endswith("Values: a linear: 1 0.400, 5 0.500; random encoder, linear: 1 0.300, 5 0.400.")
+    bars = charts.bars(["crop", "flip"], {"run": [0.5, -3.0]}, "invariance", y_range=(-1.0, 1.15))
+    assert charts.describe(bars).endswith("Values: run: crop 0.500, flip -3.000.")
+    long = charts.curves({"r": (list(range(100)), [i / 100 for i in range(100)], None)}, "epoch")
+    assert charts.describe(long).endswith("Values: r: 0 0.000, 99 0.990.")
     m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
     assert charts.describe(m) == ("map of 3 images, each a point placed near images with similar features, "
                                   "coloured by cat, dog; each group's name is written where most of its points are; "
