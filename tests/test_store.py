@@ -381,3 +381,14 @@ def test_a_runs_phase_is_said_in_words():
     assert phase_text("probes: label efficiency (1 per class)") == "evaluating: label efficiency (1 per class)"
     assert phase_text("knn") == "evaluating: kNN accuracy" and phase_text("training") == "training"
     assert phase_text(None) == "" and phase_text("") == ""
+
+
+def test_a_nickname_is_one_line_of_plain_text():
+    """A line break or tab is refused with what to change; a no-break space, which the app's text keeps
+    (``one_line``), is a nickname's like any space."""
+    s = RunStore()
+    for bad in ("ada\nbo", "ada\tbo", "ada\x1b[31m"):
+        with pytest.raises(ValueError, match="line break, tab or other control character"):
+            s.submit(RunConfig(method="random"), nickname=bad)
+    rid = s.submit(RunConfig(method="random"), nickname="ada\u00a0lovelace")
+    assert s.get(rid)["nickname"] == "ada\u00a0lovelace"

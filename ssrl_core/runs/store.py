@@ -26,6 +26,7 @@ from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
+from ..text import one_line
 
 # a run whose worker dies this many times at one epoch (no epoch finished in between) fails
 # instead of going back to the queue: it is what kills its worker (a batch the machine's memory
@@ -84,7 +85,7 @@ def checked_nickname(nickname: str | None) -> str | None:
     """``nickname`` stripped (None for none or blanks); ValueError saying what to change when
     it is not one short line of plain text."""
     nickname = (nickname or "").strip() or None
-    if nickname and not nickname.isprintable():  # it is one line of the runs table and of every page
+    if nickname and one_line(nickname) != nickname:  # it is one line of the runs table and of every page
         raise ValueError(f"nickname {nickname!r} has a line break, tab or other control character: "
                          "give it as one line of plain text")
     if nickname and len(nickname) > NICKNAME_MAX:  # the app's box holds no more
