@@ -2,6 +2,7 @@
 panel and image grids."""
 from __future__ import annotations
 
+import html
 import json
 import time
 from pathlib import Path
@@ -544,6 +545,10 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")
+        live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
+                     + (f"queued, {_ordinal(place[r['id']])} in line" if r["status"] == "queued" else
+                        f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
+                     for r in runs])
         for r in runs:
             with st.container(border=True):
                 head, btn = st.columns([3, 1])
@@ -779,6 +784,16 @@ def resume_button(run: dict, where, key: str) -> None:
             return
         st.session_state["_toast"] = f"Queued {run['id']} again"  # shown after the rerun
         st.rerun(scope="app")
+
+
+def live_region(lines: list[str]) -> None:
+    """What the live panel shows, in a polite live region that only a screen reader reads: each
+    run's place in line, epoch or evaluation step, which change a few times a run, so it is told
+    as they change. The panel's loss, speed and ETA, redrawn every 2 s, were told to no one (an
+    accessibility review): in a live region they would be read out every 2 s."""
+    text = html.escape("; ".join(lines))
+    st.html('<div aria-live="polite" aria-atomic="true" style="position:absolute;width:1px;height:1px;overflow:hidden;'
+            f'clip:rect(0 0 0 0);white-space:nowrap">{text}</div>')
 
 
 def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,

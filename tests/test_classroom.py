@@ -515,3 +515,17 @@ def test_one_click_computes_the_runs_in_one_job_and_the_server_caps_jobs(finishe
     assert jobs.running() == 1  # the job counts from the click, before its process has started
     assert "lack probes" not in warnings(at)  # both are being computed: no second button
     assert "starting" in captions(at)
+
+
+def test_the_live_panel_tells_a_screen_reader_each_runs_step_not_its_loss():
+    """The panel's changes were told to no one; its loss, speed and ETA change every 2 s and would
+    be read out as often: a polite live region says each run's place in line or step."""
+    store = RunStore()
+    training = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    store.submit(RunConfig(dataset="digits", method="byol", epochs=5, seed=1), nickname="ada")  # waits behind it
+    store.claim("w")  # the older one: simclr
+    store.record(training, {"kind": "epoch_end", "epoch": 2, "epochs": 5, "loss": 1.0}, worker="w")
+    at = open_page("pretrain", who="ada")
+    [region] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
+    assert 'aria-live="polite"' in region and "training, epoch 3/5" in region and "queued, 1st in line" in region
+    assert "loss" not in region and "img/s" not in region
