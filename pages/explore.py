@@ -186,10 +186,12 @@ with shown:
                         + (f", {code(path)}" if path else "") + f") and its {len(neighbours)} nearest "
                         "neighbours (cosine similarity of the features)")
         same = readouts.sharing(values, selected, neighbours)
-        # told as it changes: a keyboard user who typed a number stays in the box, below what it drew (a review)
-        with beside:
-            widgets.live_region([f"Image {selected}, {value_name(selected)}, and its {len(neighbours)} nearest "
-                                 "neighbours shown" + (f": {same} share its {colour_by}" if same is not None else "")])
+        # told as it changes: a keyboard user who typed a number stays in the box, below what it drew (a review);
+        # under the box, where its element's gap moves nothing (in the grid it pushed the first captions off a
+        # 1280x720 screen)
+        with picker:
+            widgets.live_region([f"Showing image {selected} ({value_name(selected)}) beside {len(neighbours)} "
+                                 "neighbours" + (f"; {same} share its {colour_by}" if same is not None else "")])
         if same is not None and neighbours:
             beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
                            f"({value_name(selected)}).")

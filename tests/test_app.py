@@ -401,7 +401,7 @@ def test_explore_map_and_neighbours(finished_run):
     assert len(nbrs) == 8 and all(" · sim\u00a0" in c for c in nbrs)
     # told to a screen reader, whose focus stays in the box below what it drew
     [told] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
-    assert "Image 7, " in told and "and its 8 nearest neighbours shown" in told and " share its label" in told
+    assert "Showing image 7 (" in told and ") beside 8 neighbours; " in told and " share its label" in told
     # what a similarity is read against: its invariance probe's two unrelated images
     from app import readouts
 
