@@ -283,7 +283,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
         shift = 10 ** (step * (k - (len(series) - 1) / 2))
         fig.add_trace(go.Scatter(
             x=[v * shift for v in x], y=list(y), mode="lines+markers", name=name,
-            customdata=list(x), hovertemplate=f"{x_title.split(' (')[0]}: %{{customdata}}<br>%{{y:.3f}}<extra>%{{fullData.name}}</extra>",
+            # the tick's words where the point has a tick ("all (144)", not 143.8 labelled images per class)
+            customdata=[_tick_word(v, tickvals, ticktext) for v in x],
+            hovertemplate=f"{x_title.split(' (')[0]}: %{{customdata}}<br>%{{y:.3f}}<extra>%{{fullData.name}}</extra>",
             error_y=dict(type="data", array=list(err), visible=True, thickness=1) if err is not None else None,
             line=dict(width=2, dash=DASHES[seen[gray] % len(DASHES)] if ref else DOTTED if name in dotted else "solid",
                       color=gray if ref else PALETTE[i % len(PALETTE)]),
@@ -308,6 +310,15 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
     return readable(fig)
+
+
+def _tick_word(v: float, tickvals: Sequence[float] | None, ticktext: Sequence[str] | None):
+    """``v`` as a hover says it: its tick's words where they are more than the number ("all
+    (144)" for 143.8 labelled images per class), else ``v``."""
+    if tickvals is not None and ticktext is not None and v in list(tickvals):
+        word = ticktext[list(tickvals).index(v)]
+        return v if word == f"{v:g}" else word
+    return v
 
 
 # a curve of references' gray (both 3:1 or more on white, apart from each other) and its marker: filled circles for the

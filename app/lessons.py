@@ -119,7 +119,7 @@ def _note(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.
             if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))]
     here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {whole:.3f} in the checks" for n, last, whole in ends
                      if whole is not None)
-    return readouts.EPOCH_KNN_NOTE.replace("in the table's kNN accuracy", "in the kNN accuracy the checks read") + (
+    return readouts.EPOCH_KNN_NOTE.replace("the table's kNN accuracy", "the kNN accuracy the checks read") + (
         f" Here: {here}." if here else "")
 
 
@@ -219,7 +219,8 @@ def run_key(lesson: L.Lesson) -> str:
 
     runs = [{"id": n, "method": c.method, "dataset": c.dataset, "config": c.to_dict()} for n, c in lesson.runs.items()]
     tags = readouts.run_tags(runs)
-    said = [f"**{md(n)}**: {', '.join(t)}" for n, t in tags.items() if t]
+    # each setting unbroken ("batch 128"): at 390 px the line broke between "batch" and its number
+    said = [f"**{md(n)}**: {', '.join(x.replace(' ', chr(160)) for x in t)}" for n, t in tags.items() if t]
     return "The runs, as the charts and checks below name them: " + " · ".join(said) + "." if said else ""
 
 

@@ -29,6 +29,7 @@ CSS = """<style>
 [data-testid="stCaptionContainer"] { opacity: 1; color: %(muted)s; }
 button:focus-visible, summary:focus-visible, a:focus-visible, [data-testid="stTooltipHoverTarget"]:focus-visible {
   outline: 2px solid #1f5f99 !important; outline-offset: 2px;  /* over Streamlit's own "outline: none" */
+  box-shadow: none !important;  /* its faint red ring, drawn around the blue one: two rings in two colours */
 }
 </style>""" % {"muted": MUTED_INK}
 

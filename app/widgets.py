@@ -257,6 +257,19 @@ def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: 
     return urlstate.selectbox("Dataset", options, key=key, param="dataset", default=default, hide=hide)
 
 
+# what tells a run apart where its epochs and encoder are said already (a picker's label, the runs table's columns)
+PICKED_TELLS = tuple(k for k in readouts.TELLS if k not in ("epochs", "encoder"))
+
+
+def run_labels(runs: list[dict]) -> dict[str, str]:
+    """Each run's label in a picker, by id: ``services.run_label`` with what tells it apart from
+    the others of its method right after the method (two SimCLR runs on shapes, one with colour
+    jitter, were the same label but for their ids, which a phone's box cut; a lesson's five
+    SimCLR runs read alike in Pretrain's "Launch a run again")."""
+    tells = readouts.run_tags(runs, keys=PICKED_TELLS)
+    return {r["id"]: services.run_label(r, "".join(f" · {t}" for t in tells[r["id"]])) for r in runs}
+
+
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
                hide: bool = False):
     """Pick one run (returns a run dict or None) or several (a list). A single pick starts
@@ -264,9 +277,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     back; ``hide`` draws no picker and uses the URL's run(s)."""
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
-    # two SimCLR runs on shapes, one with colour jitter, were the same label but for their ids, which a phone's box cut
-    tells = readouts.run_tags(runs, keys=tuple(k for k in readouts.TELLS if k not in ("epochs", "encoder")))
-    fmt = lambda i: services.run_label(by_id[i], "".join(f" · {t}" for t in tells[i]))  # noqa: E731
+    labels = run_labels(runs)
+    fmt = labels.__getitem__
     ready, waiting = _awaited_runs(key, "runs" if multi else "run", by_id, multi)
     if ready:  # a linked run that was still training is offered now: the picker takes it in
         if multi:
@@ -398,10 +410,13 @@ def differences_warning(runs: list[dict]) -> None:
                                [readouts.short_name(r) for r in runs])
     if diff:
         methods = {r["method"] for r in runs}
-        # runs of one method (a lesson's batch sizes): their results differ by the settings, not "not only" by a method
+        # runs of one method (a lesson's batch sizes): their results differ by the settings, not "not only" by a method;
+        # runs on several datasets do not compare at all
         st.warning("These runs differ in " + "; ".join(diff) + (
+            ": accuracies on different datasets do not compare." if len({r["dataset"] for r in runs}) > 1 else
             ": differences between them are not only due to the pretext task." if len(methods) > 1 else
-            f": all {md(methods.pop())}, so that is what sets their results apart."), icon=":material/warning:")
+            f": all {md(methods.pop())}, so {agree(len(diff), 'that is', 'those are')} what sets their results "
+            "apart."), icon=":material/warning:")
 
 
 NAME_COLUMN_CHARS = 28  # a table's naming column longer than this is cut to Streamlit's "medium" width (some 200 px)
@@ -812,7 +827,8 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
     if grouped:
         called = [md((names or {}).get(r["id"]) or services.run_label(r)) for r in grouped]
         n = len(grouped)
-        st.info(f"The lesson's {agree(n, 'run', 'runs')} **{listing(called)}** {agree(n, 'was', 'were')} cancelled "
+        st.info(f"The lesson's {agree(n, 'run', 'runs')} {listing([f'**{c}**' for c in called])} "
+                f"{agree(n, 'was', 'were')} cancelled "
                 f"(by a teacher, or from the command line): *Launch this lesson* resumes {agree(n, 'it', 'them')} "
                 f"from the last epoch {agree(n, 'it', 'each')} finished.", icon=":material/cancel:")
         if st.button("Dismiss", key="dismiss_lesson_cancelled"):
@@ -911,14 +927,17 @@ def runs_table(limit: int = 50) -> list[dict]:
         st.caption("No runs yet.")
         return runs
     rows = []
-    # each run by what tells it apart from the others of its method and dataset, as the result pages name it: two
-    # SimCLR rows, one with colour jitter, one without, read alike in a column of methods
-    names = readouts.run_names(runs)
+    # what tells each run apart from the others of its method and dataset (two SimCLR rows, one with colour jitter, one
+    # without, read alike in a column of methods), in a column of its own after the status: in the pinned name column,
+    # cut to 200 px, "simclr (e635) · temperature=0.5 ·" hid the "batch 512" that told it apart. Epochs and encoder
+    # have their columns
+    tells = readouts.run_tags(runs, keys=PICKED_TELLS)
     for r in runs:
         s = r["summary"] or {}
         rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
-            "run": names[r["id"]], "who": r["nickname"] or ANONYMOUS, "status": r["status"],
+            "run": readouts.short_name(r), "who": r["nickname"] or ANONYMOUS, "status": r["status"],
             "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
+            "differs in": ", ".join(tells[r["id"]]),
             "dataset": r["dataset"], "encoder": services.encoder_here(r), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
@@ -927,16 +946,19 @@ def runs_table(limit: int = 50) -> list[dict]:
             "id": r["id"],  # whole, for the command line and links (its last four are in the run's name), last: a
             # 1366 px screen cut the scores behind it
         })
-    if not any(row["note"] for row in rows):  # an empty 200 px column pushed the last ones off a projector's page
-        for row in rows:
-            del row["note"]
+    for empty in ("note", "differs in"):  # an empty 200 px column pushed the last ones off a projector's page
+        if not any(row[empty] for row in rows):
+            for row in rows:
+                del row[empty]
     numbers_table(rows, "runs_table", {"kNN acc": 3, "linear acc": 3, "emb. std": 4, "eff. rank": 1, "train s": 1},
                   {"emb. std": COLLAPSE_HELP, "eff. rank": COLLAPSE_HELP,
-                   "run": "the method, the last four characters of the run's id, and what tells the run apart from "
-                          "the others of its method and dataset listed here (augmentations, options, epochs, "
-                          "encoder, seed)"},
+                   "run": "the method and the last four characters of the run's id (the whole id is the last "
+                          "column)"},
                   note=st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
-
+                  **{"differs in": st.column_config.TextColumn(
+                      width="medium", help="what tells the run apart from the others of its method and dataset listed "
+                                           "here: augmentations, options (each with its default where a run left it), "
+                                           "seed, batch size, learning rate")},
                   status=st.column_config.TextColumn(width=90),  # sized to its first rows, it cut "cancelle(d)"
                   encoder=st.column_config.TextColumn(help=ENCODER_HELP))
     return runs
@@ -950,8 +972,9 @@ def run_actions(runs: list[dict]) -> None:
     me = services.current_nickname()
     with st.expander("Launch a run again with changes, resume a cancelled one, or delete one"):
         by_id = {r["id"]: r for r in runs}
+        labels = run_labels(runs)
         rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
-                           format_func=lambda i: f"{services.run_label(by_id[i])} — {by_id[i]['status']}"
+                           format_func=lambda i: f"{labels[i]} — {by_id[i]['status']}"
                            + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or ANONYMOUS}"))
         run = by_id[rid]
         left, middle, right = st.columns(3)

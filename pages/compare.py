@@ -106,7 +106,9 @@ def curves_row(runs: list[dict], on: str = "") -> None:
         if loss:
             widgets.chart(charts.curves(loss, "epoch", y_title="pretext loss", title="loss" + of, height=320,
                                         colour_order=colours), key="cmp_loss" + key)
-            st.caption("Losses of different methods are on different scales: compare their shapes, not their values.")
+            if len({r["method"] for r in runs}) > 1:  # (a lesson's runs of one method share a scale)
+                st.caption("Losses of different methods are on different scales: compare their shapes, not their "
+                           "values.")
     with c2:
         if knn:
             widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs" + of,
@@ -152,6 +154,8 @@ for i, r in enumerate(picked):
         cols = st.columns(per_row)  # the 1st and 4th maps first, the tables' order lost)
     coords, kind = arts[r["id"]].map()
     ds, error = datasets[r["dataset"]]
+    if error:  # a set deleted since: the archive its images came from and the Data page (``services.run_dataset``)
+        error = services.run_dataset(r)[1] or error
     # the map's title on one line: what tells a run apart from its method's others (its name's rest) under the map
     short = readouts.short_name(r)
     title = short + ("" if same_data else f" · {r['dataset']}")

@@ -105,7 +105,7 @@ def import_panel() -> None:
                 check_name(new_name, set(DATASETS))
             except ValueError as e:
                 bad_name = str(e)
-                c1.caption(f":material/edit: {md(bad_name)}." + (
+                c1.caption(f":material/edit: {md(bad_name[:1].upper() + bad_name[1:])}." + (
                     f" **{md(suggest_name(new_name))}** would do." if NAME_RE.match(new_name) is None else ""))
         st.button("Import", key="data_import", disabled=upload is None or just_done or bad_name is not None,
                   on_click=import_clicked,

@@ -95,7 +95,8 @@ for start in range(0, len(shown), COLS):
                 st.caption(":material/straighten: too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
-            st.checkbox(" · ".join([f"compare {r['method']}", *tells[r["id"]], r["dataset"]]), key=f"gal_tick_{r['id']}",
+            st.checkbox(" · ".join([f"compare {r['method']}", *tells[r["id"]], r["dataset"],
+                                    services.epochs_text(r, short=False)]), key=f"gal_tick_{r['id']}",
                         # named apart by ear
                         help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}",
                         on_change=ticked_now, args=(r["id"],))

@@ -746,6 +746,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert all(g[0] in "+-" and abs(float(g)) < 1 for g in gain.values())
     specs = charts_by_title(at)
     assert {t["name"] for t in specs["epoch"]["data"]} == {f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"}
+    assert "Losses of different methods are on different scales" in captions(at)  # (two methods)
     # the untrained encoder's readout on the same labelled images, dashed, once for the two runs (same seed)
     le = {t["name"]: t for t in specs["labels per class"]["data"]}
     assert le["random encoder, linear"]["line"]["dash"] == "dash" and len(le) == 3

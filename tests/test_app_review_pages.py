@@ -224,6 +224,8 @@ def test_compare_names_runs_of_one_method_by_what_tells_them_apart(finished_run)
 
     default = METHODS["simclr"].defaults["temperature"]  # (a run's summary may leave its options to the defaults)
     at = open_page("compare", runs=f"{a},{b}")
+    # runs of one method share a loss scale: no note that methods' losses do not compare
+    assert "Losses of different methods" not in captions(at)
     names = [f"simclr ({a[-4:]}) · aug: digits preset · temperature={default:g}",
              f"simclr ({b[-4:]}) · aug: crop,flip · temperature=0.2"]
     figs = charts_by_title(at)
@@ -400,7 +402,7 @@ def test_tables_round_a_tie_as_the_captions_do():
                                {"run": "b", "kNN acc": 0.5635, "eff. rank": 7.35, "train s": 12.345}],
                               "t", {"kNN acc": 3, "eff. rank": 1, "train s": 1})
 
-    at = AppTest.from_function(page).run()
+    at = AppTest.from_function(page, default_timeout=60).run()  # (3 s by default: a loaded machine took longer)
     table = at.dataframe[0].value
     assert list(table["kNN acc"]) == [float(f"{0.5625:.3f}"), float(f"{0.5635:.3f}")] == [0.562, 0.564]
     assert list(table["eff. rank"]) == [7.2, 7.3] == [float(f"{v:.1f}") for v in (7.25, 7.35)]
@@ -796,9 +798,8 @@ def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(f
         assert {n for n, t in lines.items() if t["line"]["dash"] != "solid"} == {"random encoder, linear"}  # ... refs
         # one "all" tick: where its own lines end, with their count of labels per class
         ends = {t["customdata"][-1] for t in lines.values()}  # (x: each a little aside of the others)
-        assert len(ends) == 1
         ticks = le["layout"]["xaxis"]["ticktext"]
-        assert [t for t in ticks if t.startswith("all")] == [f"all ({ends.pop():.0f})"]
+        assert len(ends) == 1 and [t for t in ticks if t.startswith("all")] == [ends.pop()]  # the hover's, as its tick
         for chart in ("loss", "kNN over epochs"):  # (shapes' runs trained 0 epochs: no curves over epochs)
             assert {t["name"] for t in figs.get(f"{chart} · {d}", {"data": []})["data"]} <= names[d]
     assert "all (144)" in figs["label efficiency · digits"]["layout"]["xaxis"]["ticktext"]

@@ -241,9 +241,11 @@ def test_the_runs_table_tells_runs_of_one_method_apart_and_keeps_their_whole_ids
     at = open_page("pretrain")
     table = at.dataframe[0].value
     assert table.columns[0] == "run" and table.columns[-1] == "id" and "method" not in table.columns
-    assert dict(zip(table["id"], table["run"])) == {jitter: f"simclr ({jitter[-4:]}) · aug: crop,flip,color_jitter",
-                                                    plain: f"simclr ({plain[-4:]}) · aug: crop,flip"}
-    assert "what tells the run apart" in json.loads(at.dataframe[0].proto.columns)["run"]["help"]
+    assert dict(zip(table["id"], zip(table["run"], table["differs in"]))) == {
+        jitter: (f"simclr ({jitter[-4:]})", "aug: crop,flip,color_jitter"), plain: (f"simclr ({plain[-4:]})", "aug: crop,flip")}
+    # after the status, in a column of its own: in the pinned name column, cut to 200 px, it was out of sight
+    assert list(table.columns[:4]) == ["run", "who", "status", "differs in"]
+    assert "what tells the run apart" in json.loads(at.dataframe[0].proto.columns)["differs in"]["help"]
 
 
 def test_a_lessons_run_is_not_deleted_in_the_app_nor_its_nickname_taken_by_a_student(finished_run):
@@ -280,7 +282,7 @@ def test_gallery_tells_cards_of_one_method_apart_by_what_differs():
     at = open_page("gallery")
     text = " ".join(m.value for m in at.markdown)
     assert "**simclr** · batch 32 · digits" in text and "**simclr** · batch 512 · digits" in text, text
-    assert at.checkbox(key=f"gal_tick_{large}").label == "compare simclr · batch 512 · digits"
+    assert at.checkbox(key=f"gal_tick_{large}").label == "compare simclr · batch 512 · digits · 10 epochs"
 
 
 def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished_run):

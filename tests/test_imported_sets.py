@@ -333,6 +333,12 @@ def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_
     assert "this run's dataset 'pets' is not here" in said and "python -m ssrl_core import-images pets.zip --name " \
         "pets --size 32` (or the Data page), and try again" in said and "damaged" not in said, said
     assert not (tmp_path / "out").exists()
+    # Compare names the archive and the Data page under the run's missing map, and says runs of two sets do not compare
+    digits = finished("digits")
+    at = open_page("compare", runs=f"{rid},{digits}", dataset="all")
+    assert any("no map, its dataset cannot be loaded: this run's dataset 'pets' is not here" in c.value
+               and "(pets.zip" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(w.value.endswith("accuracies on different datasets do not compare.") for w in at.warning)
     import_images(pets_zip(tmp_path), "pets")  # the same archive again: the run's map is back
     at = explore(rid)
     assert not at.warning and at.get("plotly_chart")

@@ -209,6 +209,9 @@ def test_curves_on_a_log_axis_are_drawn_aside_of_each_other_at_one_budget():
         assert max(at) - min(at) == pytest.approx(charts.DODGE_DECADES) and abs(sum(at) / 6 - math.log10(b)) < 1e-9
     assert max(math.log10(t.x[1]) for t in fig.data) < min(math.log10(t.x[2]) for t in fig.data)  # 5 and 10 apart
     assert "labelled images per class: %{customdata}" in fig.data[0].hovertemplate
+    # a point with a tick is hovered with its words: "all (180)", not 179.6 labelled images per class
+    ticked = charts.label_efficiency({"a linear": ([1, 179.6], [0.5, 0.9], [0.0, 0.0])}, {})
+    assert list(ticked.data[0].customdata) == [1, "all (180)"]
     flat = charts.curves({n: ([0, 1, 2], [0.5, 0.6, 0.7], None) for n in names[:2]}, "epoch")
     assert [list(t.x) for t in flat.data] == [[0, 1, 2]] * 2
 
