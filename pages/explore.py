@@ -220,7 +220,7 @@ with evo_col:
         # the subset the per-epoch kNN accuracy uses" read as a mistake beside its 8 test images)
         which = (f"{n_train:,} training and {len(snap_rows) - n_train:,} test images, the subset the per-epoch kNN "
                  "accuracy uses" if len(snap_rows) > n_train else
-                 f"training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn")
+                 "training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn")
         # a student read the last frame, laid out unlike the map above, as another result
         st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({which}); each "
                    "epoch's map starts from the previous one, so points move rather than jump. Slide to watch the "
