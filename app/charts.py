@@ -204,18 +204,22 @@ INVARIANCE_AXIS = "invariance (1 = unchanged)"
 
 def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "",
                   references: Sequence[str] = ()) -> go.Figure:
-    """Grouped bars: one group per run (``labels``), one bar per metric in ``series``, each
-    metric in its colour and fill pattern. The groups named in ``references`` (untrained
-    encoders) are drawn in grays, one per metric (``REF_GRAYS``), with the metric's pattern, as
-    ``bars`` draws them on Invariance: in the runs' colours they read as two more runs. Each
-    group's label is wrapped onto short lines under it (``category_axis``), the chart a line
-    taller for each line more; a bar's hover names its run whole."""
+    """Grouped bars: one group per run (``labels``), one bar per metric in ``series``, each run
+    in its colour (the palette's, in ``labels``' order, as ``curves`` gives the runs theirs: by
+    metric, orange was the linear probe here and the second run in the charts under it) and each
+    metric in its fill pattern. The groups named in ``references`` (untrained encoders) are
+    drawn in grays, one per metric (``REF_GRAYS``), with the metric's pattern, as ``bars`` draws
+    them on Invariance: in the runs' colours they read as more runs. Each group's label is
+    wrapped onto short lines under it (``category_axis``), the chart a line taller for each line
+    more; a bar's hover names its run whole."""
     fig = go.Figure()
+    runs = [label for label in labels if label not in references]
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(
             x=list(labels), y=[None if v is None else v for v in vals], name=name,
-            marker=dict(color=[REF_GRAYS[i % len(REF_GRAYS)] if label in references else PALETTE[i] for label in labels],
-                        pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # not colour alone
+            marker=dict(color=[REF_GRAYS[i % len(REF_GRAYS)] if label in references else
+                               PALETTE[runs.index(label) % len(PALETTE)] for label in labels],
+                        pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # the metric: not by colour
             text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
             # the run whole: a hover's %{x} is its tick's text, wrapped
             hovertext=list(labels), hovertemplate="%{hovertext}: %{y:.3f}<extra>%{fullData.name}</extra>",
