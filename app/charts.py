@@ -102,8 +102,8 @@ def describe(fig: go.Figure) -> str:
     kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
     what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"
     # each series' values, which a screen reader reached nowhere else (hover needs a mouse; an accessibility review)
-    values = [f"{t.name.replace('<br>', ' ')}: {_values(t)}" for t in data
-              if t.name and t.showlegend is not False and _values(t)]
+    values = [f"{t.name.replace('<br>', ' ')}: {said}" for t in data
+              if t.name and t.showlegend is not False and (said := _values(t))]
     return (f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
             + (". Values: " + "; ".join(values) + "." if values else ""))
 

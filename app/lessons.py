@@ -115,12 +115,9 @@ def _note(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.
                     lesson, names, data) else ""
     if chart.kind != "epoch_knn":
         return ""
-    ends = [(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
-            if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))]
-    here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {whole:.3f} in the checks" for n, last, whole in ends
-                     if whole is not None)
-    return readouts.EPOCH_KNN_NOTE.replace("the table's kNN accuracy", "the kNN accuracy the checks read") + (
-        f" Here: {here}." if here else "")
+    return readouts.epoch_knn_ends([(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
+                                    if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))],
+                                   whole="the kNN accuracy the checks read", said="in the checks")
 
 
 def metric_grid(lesson: L.Lesson, metrics: list[str], values: list[float | None]
@@ -215,8 +212,6 @@ def run_key(lesson: L.Lesson) -> str:
     method on one dataset told apart by ``readouts.run_tags``): "**t0_1**: temperature=0.1,
     batch 128 · **b512**: temperature=0.5, batch 512"; "" when no two runs share a method. A
     class's link hides the runs table, and its charts and checks said t0_1 and b512 alone."""
-    from .text import md
-
     runs = [{"id": n, "method": c.method, "dataset": c.dataset, "config": c.to_dict()} for n, c in lesson.runs.items()]
     tags = readouts.run_tags(runs)
     # each setting unbroken ("batch 128"): at 390 px the line broke between "batch" and its number

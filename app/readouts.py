@@ -522,22 +522,28 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
 
 
 # said under every kNN-over-epochs chart: a teacher read its end against the table beside it
-EPOCH_KNN_NOTE = (f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images after "
-                  "every epoch, cheaper than the table's kNN accuracy, in which every train image votes: on a set of "
-                  f"more than {MEMORY:,} train images (digits has 1,438) fewer vote here, and the curve usually ends "
-                  "a little below it.")
+EPOCH_KNN_NOTE_OF = (f"kNN accuracy (k=20) of up to {QUERIES} test images against up to {MEMORY:,} train images after "
+                     "every epoch, cheaper than {whole}, in which every train image votes: on a set of more than "
+                     f"{MEMORY:,} train images (digits has 1,438) fewer vote here, and the curve usually ends a little "
+                     "below it.")
+EPOCH_KNN_NOTE = EPOCH_KNN_NOTE_OF.format(whole="the table's kNN accuracy")
+
+
+def epoch_knn_ends(ends: list[tuple[str, float, float | None]], whole: str = "the table's kNN accuracy",
+                   said: str = "in the table") -> str:
+    """``EPOCH_KNN_NOTE_OF`` with the runs' own numbers: ``ends``, (a run's name, its curve's
+    last point, its kNN accuracy on the whole split, ``whole``, which the note says ``said``).
+    The note gave a fixed example ("0.47 at its last epoch, 0.69 in the table") no chart on
+    screen showed. A lesson's note reads "the kNN accuracy the checks read", "in the checks"."""
+    here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {w:.3f} {said}" for n, last, w in ends if w is not None)
+    return EPOCH_KNN_NOTE_OF.format(whole=whole) + (f" Here: {here}." if here else "")
 
 
 def epoch_knn_note(runs: list[dict], curves: dict, names: dict[str, str]) -> str:
-    """``EPOCH_KNN_NOTE`` with the runs' own numbers: each curve's end beside its table's kNN
-    accuracy. ``curves``: by the run's name in ``names`` (by id), (epochs, accuracies, _). The
-    note gave a fixed example ("0.47 at its last epoch, 0.69 in the table") no chart on screen
-    showed."""
-    ends = [(n, curves[n][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
-            if (n := names[r["id"]]) in curves]
-    here = "; ".join(f"{md(n)} {last:.3f} at its last epoch, {table:.3f} in the table" for n, last, table in ends
-                     if table is not None)
-    return EPOCH_KNN_NOTE + (f" Here: {here}." if here else "")
+    """``epoch_knn_ends`` of run dicts beside a table: ``curves`` by the run's name in ``names``
+    (by id), (epochs, accuracies, _)."""
+    return epoch_knn_ends([(n, curves[n][1][-1], (r["summary"] or {}).get("knn_accuracy")) for r in runs
+                           if (n := names[r["id"]]) in curves])
 RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
 
 

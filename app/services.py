@@ -13,7 +13,7 @@ import streamlit as st
 
 from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
-from ssrl_core.data.custom import custom_datasets, custom_root, import_images
+from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import RunArtifacts
 from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
 from ssrl_core.text import about, agree, count, not_written, said
@@ -393,10 +393,10 @@ def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
     Raises ValueError (ArchiveRejected and NameTaken included) with the reason; ``replace``
     replaces an imported dataset of that name, unless a run on it is training
     (``runs.remove.check_replaceable``)."""
-    if replace and name in custom_datasets():
+    if replace:
         from ssrl_core.runs.remove import check_replaceable
 
-        check_replaceable(store(), name)
+        check_replaceable(name, store())
     return import_images(upload, name=name, size=size, replace=replace).to_dict()
 
 

@@ -833,7 +833,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_import_images(args) -> int:
-    from .data.custom import NameTaken, custom_datasets, import_images, suggest_name
+    from .data.custom import NameTaken, import_images, suggest_name
 
     archive = Path(args.archive)
     if archive.is_dir():
@@ -842,11 +842,10 @@ def cmd_import_images(args) -> int:
     if not archive.is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
     name = args.name or suggest_name(archive.name, taken=set())  # the file's name made valid, free or not
-    if args.replace and name in custom_datasets():  # (a built-in name: refused below, as any import under it)
+    if args.replace:
         from .runs.remove import check_replaceable
-        from .runs.store import RunStore
 
-        check_replaceable(RunStore(), name)
+        check_replaceable(name)
     try:
         report = import_images(archive, name, size=args.size, replace=args.replace)
     except NameTaken:  # refused before anything was written

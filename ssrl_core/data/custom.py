@@ -377,9 +377,12 @@ def _common_folders(folders: list[tuple[str, ...]]) -> tuple[str, ...]:
     return top if below else top[:max(1, len(top) - 1)]
 
 
-def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str | None], str]:
+def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str | None], str, dict[str, list[str]]]:
     """How images are labelled by the folders they sit in (``folders``, one tuple of folder
-    names per image): (class names, each image's class, why the set is unlabelled).
+    names per image): (class names, each image's class, why the set is unlabelled, the folders
+    inside each class folder whose images it takes: ``plateA/nucleus/1.png`` is a plateA image,
+    which the report says, since an archive of plates holding conditions gets the plates as its
+    classes).
 
     The folders common to every image in a folder are ignored (an archive of ``pets/``, or of
     ``outer/inner/``: ``_common_folders``); below them, the first folder is the class. Two or
@@ -391,7 +394,11 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
     classes = [r[0] if r else None for r in rel]
     names = sorted({c for c in classes if c is not None})
     if len(names) >= 2:
-        return names, classes, ""
+        merged: dict[str, set[str]] = {}
+        for r in rel:
+            if r and len(r) > 1:
+                merged.setdefault(r[0], set()).add(r[1])
+        return names, classes, "", {c: sorted(v) for c, v in sorted(merged.items())}
     outside = rel.count(None)
     if names or (top and outside):  # cat/ and dog.png alike: one class folder, images beside it
         one, outside = (names[0], classes.count(None)) if names else (top[-1], outside)
@@ -403,19 +410,7 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
     else:
         why = "the images are loose, not in class folders"
     return [], [None] * len(folders), (f"Unlabelled: {why}. For labels, put each class's images in a folder of "
-                                       "its own, two or more (cat/1.png, dog/2.png).")
-
-
-def _merged_folders(folders: list[tuple[str, ...]], classes: list[str | None]) -> dict[str, list[str]]:
-    """The folders inside each class folder (its images' next folder down, by class), where
-    there are any: they are the class's too (``plateA/nucleus/1.png`` labelled plateA), which the
-    report says, since an archive of plates holding conditions gets the plates as its classes."""
-    top = len(_common_folders(folders))  # as ``_class_folders`` reads them: the class is the next folder down
-    out: dict[str, set[str]] = {}
-    for parts, cls in zip(folders, classes):
-        if cls is not None and len(parts) > top + 1:
-            out.setdefault(cls, set()).add(parts[top + 1])
-    return {c: sorted(v) for c, v in sorted(out.items())}
+                                       "its own, two or more (cat/1.png, dog/2.png)."), {}
 
 
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
@@ -461,9 +456,9 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
             readable.append((info, path, decoded, sized, stretched))
-    class_names, classes, report.unlabelled_reason = _class_folders([p.parts[:-1] for _, p, *_ in readable])
+    class_names, classes, report.unlabelled_reason, report.merged = _class_folders([p.parts[:-1]
+                                                                                    for _, p, *_ in readable])
     labelled = bool(class_names)
-    report.merged = _merged_folders([p.parts[:-1] for _, p, *_ in readable], classes) if labelled else {}
     index = {c: i for i, c in enumerate(class_names)}
     arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
     for (info, path, (arr, gray), sized, stretched), cls in zip(readable, classes):

@@ -39,13 +39,19 @@ def dataset_deletion(store: RunStore, name: str) -> dict:
             "runs": [r["id"] for r in mine]}
 
 
-def check_replaceable(store: RunStore, name: str) -> None:
+def check_replaceable(name: str, store: RunStore | None = None) -> None:
     """ValueError while a run on the imported set ``name`` is training: replacing its images
     then (which ``dataset_deletion`` refuses for a deletion) let the run finish on the old ones
     and Explore say they were "re-imported after this run trained". Queued runs, which have not
-    read the images yet, train on the new ones."""
+    read the images yet, train on the new ones. A name no imported set has (a new one, a
+    built-in one, which the import refuses) has nothing to replace: no run store is opened
+    (``store``, by default this home's, is opened only to look)."""
+    from ..data.custom import custom_datasets
     from ..text import agree, count
 
+    if name not in custom_datasets():
+        return
+    store = store or RunStore()
     training = [r["id"] for r in store.list(limit=-1, settings={"dataset": (name,)}) if r["status"] == "running"]
     if training:
         n = len(training)
