@@ -14,13 +14,14 @@ import torch
 
 from ssrl_core.augment import PRESETS, parse_augment
 from ssrl_core.config import default_batch
+from ssrl_core.data.custom import STRETCH_PERCENTILE
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.pretext import METHODS
-from ssrl_core.text import agree, count, listing, md
+from ssrl_core.text import agree, count, listing, md, ordinal
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -675,8 +676,8 @@ def stretched(report: dict) -> str:
     if not n:
         return ""
     return (f" {count(n, 'image')} had 16-bit, 32-bit or float values: each was stretched to 8 bits from its own "
-            "darkest to its brightest values (the 0.1st to the 99.9th percentile), so differences in brightness "
-            "between images are not kept.")
+            f"darkest to its brightest values (the {ordinal(STRETCH_PERCENTILE)} to the "
+            f"{ordinal(100 - STRETCH_PERCENTILE)} percentile), so differences in brightness between images are not kept.")
 
 
 def merged_folders(report: dict) -> str:

@@ -16,6 +16,7 @@ from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text
+from ssrl_core.text import ordinal
 
 from . import charts, readouts, services, urlstate
 from .text import about, agree, count, listing, md, one_line
@@ -502,10 +503,6 @@ def _fmt_eta(s: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
 LIVE_POLL_S, IDLE_POLL_S = 2.0, 5.0  # the live panel's pace with runs to show and without
 
 
@@ -561,7 +558,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")
         live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
-                     + (f"queued, {_ordinal(place[r['id']])} in line" if r["status"] == "queued" else
+                     + (f"queued, {ordinal(place[r['id']])} in line" if r["status"] == "queued" else
                         f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
                      for r in runs])
         for r in runs:
@@ -570,7 +567,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 phase = phase_text(r["phase"]) if r["phase"] not in (None, r["status"]) else ""
                 if r["status"] == "queued":
                     ahead = place[r["id"]] - 1
-                    phase = "next in line" if not ahead else f"{_ordinal(ahead + 1)} in line ({ahead} ahead)"
+                    phase = "next in line" if not ahead else f"{ordinal(ahead + 1)} in line ({ahead} ahead)"
                     wait = services.wait_text(starts.get(r["id"]))
                     phase += f", {wait}" if wait else ""
                 lessons = shared is not None and r["nickname"] == shared

@@ -83,6 +83,12 @@ def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {agree(n, word, plural or word + 's')}"
 
 
+def ordinal(x: float) -> str:
+    """A number as a rank or a percentile: "1st", "12th", "23rd", "0.1st", "99.9th"."""
+    s = f"{x:g}"
+    return s + ("th" if s[-2:] in ("11", "12", "13") else {"1": "st", "2": "nd", "3": "rd"}.get(s[-1], "th"))
+
+
 def listing(items: list[str]) -> str:
     """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
     return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))

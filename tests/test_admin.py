@@ -298,3 +298,11 @@ def test_a_deletion_killed_midway_is_finished_or_undone_by_the_next(finished_run
     assert sorted(p.name for p in runs.iterdir()) == [unrecorded]
     assert (runs / unrecorded / "checkpoint.safetensors").exists() and store.get(unrecorded)["status"] == "done"
     assert cli.main(["export", "--run", unrecorded, "--out", str(ssrl_home.parent / "out")]) == 0
+
+
+def test_ordinals_of_ranks_and_percentiles():
+    from ssrl_core.text import ordinal
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "112th"]
+    assert [ordinal(x) for x in (0.1, 99.9, 2.5, 50.0)] == ["0.1st", "99.9th", "2.5th", "50th"]
