@@ -680,6 +680,17 @@ def stretched(report: dict) -> str:
             f"{ordinal(100 - STRETCH_PERCENTILE)} percentile), so differences in brightness between images are not kept.")
 
 
+def first_pages(report: dict) -> str:
+    """An import's sentence on its images of several pages or frames (``ImportReport.first_page_only``),
+    "" when it had none: only their first page was imported, and a stack of a microscope's channels
+    or z-planes saved as pages lost the rest."""
+    n = int(report.get("first_page_only") or 0)
+    if not n:
+        return ""
+    return (f" {count(n, 'image')} had several pages or frames (a multi-page TIFF, a stack, an animated GIF): only "
+            f"the first of each was imported; for every page, save each as a file of its own.")
+
+
 def merged_folders(report: dict) -> str:
     """An import's sentence on folders inside its class folders (``ImportReport.merged``), ""
     where there were none: their images are the class's, which a plate-and-condition archive

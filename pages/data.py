@@ -122,7 +122,8 @@ def import_panel() -> None:
                        + ("labelled: " + ", ".join(f"{md(k)} {v}" for k, v in report["per_class"].items())
                           if report["labelled"] else "unlabelled") + f"; {count(report['channels'], 'channel')}; "
                        f"{report['train']:,} for training, {report['test']:,} held out for testing. "
-                       + readouts.resized(report) + readouts.stretched(report) + readouts.merged_folders(report))
+                       + readouts.resized(report) + readouts.stretched(report)
+                       + readouts.first_pages(report) + readouts.merged_folders(report))
         if made := report["name"] if report else outcome.get("same"):
             st.page_link("../pages/pretrain.py", label=f"Pretrain on {made}", icon=":material/model_training:",
                          query_params={"dataset": made, **urlstate.carried()})

@@ -520,6 +520,31 @@ def test_16_bit_and_float_images_are_stretched_to_8_bits_each_over_its_own_value
     assert set(ds.images[ds.labels == 2].unique().tolist()) == {90}
 
 
+def test_an_image_of_several_pages_gives_its_first_and_the_report_counts_it(tmp_path, ssrl_home):
+    """A microscope's stack of channels or z-planes saved as one TIFF of several pages kept its
+    first page without a word: the report counts such images (an animated GIF's too) and the
+    Data page says only the first of each was imported."""
+    from app.readouts import first_pages
+
+    def pages(*values, fmt="TIFF"):
+        frames = [Image.new("L", (16, 16), v) for v in values]
+        buf = io.BytesIO()
+        frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:])
+        return buf.getvalue()
+
+    members = {f"stack/{i}.tif": pages(200, 10, 60) for i in range(3)}  # three pages each, the first bright
+    members |= {"anim/0.gif": pages(120, 30, fmt="GIF"), "anim/1.tif": pages(120)}  # one page: not counted
+    report = import_images(make_zip(tmp_path / "stacks.zip", members), "stacks", size=16)
+    assert report.first_page_only == 4 and report.to_dict()["first_page_only"] == 4
+    ds = load_dataset("stacks")
+    assert set(ds.images[ds.labels == ds.class_names.index("stack")].unique().tolist()) == {200}  # the first page
+    said = first_pages(report.to_dict())
+    assert "4 images had several pages or frames" in said and "only the first of each was imported" in said
+    assert first_pages(import_images(make_zip(tmp_path / "flat.zip", {f"{c}/{i}.png": png(9 * i, (16, 16), "L")
+                                                                     for c in "ab" for i in range(3)}),
+                                     "flat", size=16).to_dict()) == ""
+
+
 def test_to_8_bits_leaves_out_a_few_hot_pixels_and_keeps_flat_and_broken_images_sane():
     a = np.tile(np.arange(100, 1100, dtype=np.float64), (10, 1))  # 10,000 values from 100 to 1,099
     a[0, :3] = 65535  # hot pixels: the rest would be squeezed into 4 grey levels

@@ -17,9 +17,10 @@ its accuracies to mean much, the caveats (``ImageSet.evaluation_caveats``).
 
 Odd but honest images are accepted: RGBA/LA and palette images are composited on white,
 16-bit, 32-bit and float images are stretched to 8 bits, each from its own darkest to its
-brightest values (``to_8_bits``; the report counts them), CMYK is converted, grayscale stays grayscale (the
-dataset is grayscale when every image is), mixed sizes are resized (shorter side, then a
-centre crop) to ``size``; unicode file names are fine.
+brightest values (``to_8_bits``; the report counts them), an image of several pages or
+frames gives its first (the report counts them too), CMYK is converted, grayscale stays
+grayscale (the dataset is grayscale when every image is), mixed sizes are resized (shorter
+side, then a centre crop) to ``size``; unicode file names are fine.
 
 The dataset is written to a temporary folder inside ``SSRL_HOME/data/custom`` and renamed
 into place when complete, so a failed import leaves nothing behind; nothing is written
@@ -109,6 +110,9 @@ class ImportReport:
     fingerprint: str = ""  # of the imported content (``imageset.content_fingerprint``)
     source_sizes: list[str] = field(default_factory=list)  # the smallest and largest image as found, "WxH"
     stretched: int = 0  # 16-bit, 32-bit or float images whose values were stretched to 8 bits (``to_8_bits``)
+    # images of several pages or frames (a multi-page TIFF, a stack, an animated GIF) that gave their first only: a
+    # microscope's channels or z-planes saved as pages were otherwise dropped without a word
+    first_page_only: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -253,10 +257,10 @@ class TooManyPixels(ValueError):
 
 
 def decode_image(data: bytes, size: int, sizes: list | None = None,
-                 stretched: list | None = None) -> tuple[np.ndarray, bool]:
+                 notes: list | None = None) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
-    gets the image's own (width, height) appended, as it was before resizing; ``stretched``
-    its mode when its values were stretched to 8 bits (``fit_image``)."""
+    gets the image's own (width, height) appended, as it was before resizing; ``notes`` what
+    was done to it that a report counts (``fit_image``)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -276,7 +280,7 @@ def decode_image(data: bytes, size: int, sizes: list | None = None,
             if im.width * im.height > MAX_PIXELS:
                 raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
                                     f"{MAX_PIXELS:,}{shrink}")
-            return fit_image(im, size, sizes, stretched)
+            return fit_image(im, size, sizes, notes)
 
 
 DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # PIL's modes of 16- and 32-bit integer and float images
@@ -307,21 +311,26 @@ def to_8_bits(a: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.clip(np.round((a - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8), True
 
 
-def fit_image(im, size: int, sizes: list | None = None, stretched: list | None = None) -> tuple[np.ndarray, bool]:
-    """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first frame, EXIF
-    rotation applied, 16-bit, 32-bit and float stretched to 8 bits (``to_8_bits``),
+STRETCHED, FIRST_PAGE = "stretched", "first page"  # what ``fit_image`` notes of an image
+
+
+def fit_image(im, size: int, sizes: list | None = None, notes: list | None = None) -> tuple[np.ndarray, bool]:
+    """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first page or frame,
+    EXIF rotation applied, 16-bit, 32-bit and float stretched to 8 bits (``to_8_bits``),
     transparency composited on white, the shorter side resized to ``size`` and the centre
-    cropped), and whether it was grayscale. ``stretched`` gets the image's mode appended when it
-    was stretched."""
+    cropped), and whether it was grayscale. ``notes`` gets ``FIRST_PAGE`` appended when the
+    image had more pages or frames, ``STRETCHED`` when its values were stretched."""
     from PIL import Image, ImageOps
 
-    im.seek(0)  # first frame of animations
+    if getattr(im, "n_frames", 1) > 1 and notes is not None:
+        notes.append(FIRST_PAGE)
+    im.seek(0)  # first frame of animations, first page of a multi-page TIFF
     im = ImageOps.exif_transpose(im)
     gray = im.mode in ("1", "L", "LA", *DEEP_MODES)
     if im.mode in DEEP_MODES:
         eight, spread = to_8_bits(np.asarray(im))
-        if spread and stretched is not None:
-            stretched.append(im.mode)
+        if spread and notes is not None:
+            notes.append(STRETCHED)
         im = Image.fromarray(eight, "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
@@ -338,7 +347,7 @@ UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format 
 
 
 def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
-               stretched: list | None = None) -> tuple[np.ndarray, bool] | str:
+               notes: list | None = None) -> tuple[np.ndarray, bool] | str:
     """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
     read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
     inside its archive, is over the pixel limit, or is not a
@@ -354,7 +363,7 @@ def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
     except Exception:  # noqa: BLE001 (a member damaged inside its archive: bad CRC, a cut deflate stream)
         return UNREADABLE_IMAGE
     try:
-        return decode_image(data, size, sizes, stretched)
+        return decode_image(data, size, sizes, notes)
     except TooManyPixels as e:
         return str(e)
     except Exception:  # noqa: BLE001 (PIL raises many kinds for a corrupt or undecodable file)
@@ -450,18 +459,18 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         # damaged became a class of 0 images, named in the report, offered by Data's filter and counted as a class
         readable = []
         for info, path in files:
-            sized, stretched = [], []
-            decoded = try_decode(lambda: read_bounded(zf, info), int(size), sized, stretched)
+            sized, notes = [], []
+            decoded = try_decode(lambda: read_bounded(zf, info), int(size), sized, notes)
             if isinstance(decoded, str):
                 report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
-            readable.append((info, path, decoded, sized, stretched))
+            readable.append((info, path, decoded, sized, notes))
     class_names, classes, report.unlabelled_reason, report.merged = _class_folders([p.parts[:-1]
                                                                                     for _, p, *_ in readable])
     labelled = bool(class_names)
     index = {c: i for i, c in enumerate(class_names)}
-    arrays, labels, grays, kept, found, deep = [], [], [], [], [], []
-    for (info, path, (arr, gray), sized, stretched), cls in zip(readable, classes):
+    arrays, labels, grays, kept, found, noted = [], [], [], [], [], []
+    for (info, path, (arr, gray), sized, notes), cls in zip(readable, classes):
         if labelled and cls is None:
             report.skipped.append({"member": info.filename,
                                    "reason": "outside the class folders: move it into one to include it"})
@@ -471,8 +480,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         kept.append(info.filename)
         labels.append(index[cls] if labelled else -1)
         found += sized
-        deep += stretched
-    report.stretched = len(deep)
+        noted += notes
+    report.stretched, report.first_page_only = noted.count(STRETCHED), noted.count(FIRST_PAGE)
     if not arrays:
         raise ValueError("none of the images could be read: " + "; ".join(
             f"{s['member']}: {s['reason']}" for s in report.skipped[:5]))
