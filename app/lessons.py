@@ -279,6 +279,25 @@ def launch_words(lesson: L.Lesson, names: list[str]) -> str:
     return " and ".join(said)
 
 
+def lessons_in_the_way(lesson: L.Lesson) -> str:
+    """Why ``lesson`` cannot be launched now, "" when it can: as many other lessons as the
+    server allows at once (``Limits.lessons``) have runs queued or training, named by their
+    titles. A student who opened every lesson's link queued some forty runs ahead of the
+    class's own; the store refuses the launch anyway, this says it before the click."""
+    from ssrl_core.runs.store import Limits
+
+    try:
+        most = Limits.from_env().lessons
+    except ValueError:  # a limit variable that is not a number: the launch says which
+        return ""
+    others = services.store().active_lessons(but=L.lesson_nickname(lesson)) if most else []
+    if len(others) < most:
+        return ""
+    titles = {x.id: x.title for x in L.load_each()[0]}
+    return (f"{count(len(others), 'other lesson')} {agree(len(others), 'is', 'are')} training now, as many as this "
+            f"server runs at once: " + ", ".join(f"*{md(titles.get(i, i))}*" for i in others))
+
+
 def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool) -> None:
     """The one button: submits the runs the store cannot reuse or wait for."""
     to_train = [n for n, p in planned.items() if p["action"] in ("submit", "resume")]
@@ -294,8 +313,11 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
             [f"{count(len(resumed), 'cancelled run')} {agree(len(resumed), 'continues', 'continue')} from "
              f"{agree(len(resumed), 'its', 'their')} last finished epoch"] if resumed else [])
         note = f" ({'; '.join(said)})" if said else ""
+        if in_the_way := lessons_in_the_way(lesson):
+            st.info(f"{in_the_way}. Launch comes back when one of them has finished.", icon=":material/hourglass_top:")
+            watch_runs()  # the button comes back when those lessons' runs end
         if st.button(f"Launch this lesson: {launch_words(lesson, to_train)}", type="primary", key="lesson_launch",
-                     help="Queues the lesson's runs for the background worker." + note):
+                     help="Queues the lesson's runs for the background worker." + note, disabled=bool(in_the_way)):
             for name in to_train:
                 cfg = lesson.runs[name]
                 error = services.preflight(cfg)

@@ -839,15 +839,13 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
     A lesson's runs belong to the lesson (nickname ``lesson:<id>``): the class shares them, and
     since the plan waits for queued or running identical configs, one set per lesson can be
     active at a time however many students press Launch. So the per-nickname limit does not
-    apply to them; the queue limit does, for the whole set (``LimitReached`` otherwise). The
+    apply to them; the queue limit does, for the whole set, and the limit of lessons active at
+    once (``Limits.lessons``; ``LimitReached`` otherwise). The
     plan is read before the store's write lock is taken, so two Launches at once may both
     plan to submit; the store then reuses the lesson's identical run (``reuse_same``) instead
     of queueing it twice."""
-    from dataclasses import replace
-
     from .data.custom import imported_fingerprints
     from .runs import worker
-    from .runs.store import Limits
 
     device_type = worker.device_type()
     now = imported_fingerprints({c.dataset for c in lesson.runs.values()})
@@ -861,8 +859,8 @@ def launch(lesson: Lesson, store) -> dict[str, str]:
             return False
 
     names = [name for name, p in plan(lesson, store, device_type).items() if p["action"] in ("submit", "resume")]
-    ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson),
-                            limits=replace(Limits.from_env(), per_nickname=0), reuse_same=True, reusable=reusable)
+    ids = store.submit_many([lesson.runs[n] for n in names], nickname=lesson_nickname(lesson), reuse_same=True,
+                            reusable=reusable)
     return dict(zip(names, ids))
 
 

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -324,6 +326,40 @@ def test_a_lesson_launches_all_its_runs_or_none_whatever_the_per_nickname_limit(
     assert {r["nickname"] for r in store.list()} == {"lesson:tiny"}
 
 
+def test_no_more_lessons_train_at_once_than_the_server_allows(monkeypatch):
+    """A lesson's runs are not counted against the student who pressed Launch: one student
+    opening every lesson's link queued some forty runs ahead of the class's own. Past
+    SSRL_MAX_ACTIVE_LESSONS lessons with runs queued or training, another lesson's launch is
+    refused, naming them, and nothing of it is queued; a lesson already active, or one whose
+    runs are all reused, is not held back; 0 turns the limit off."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "2")
+    tiny = L.load_by_name("tiny")
+    store = RunStore()
+    def lesson(i: str) -> L.Lesson:  # a lesson of tiny's runs at seeds of its own (identical runs would be waited for)
+        k = 10 * (1 + "alpha beta gamma delta".split().index(i))
+        return replace(tiny, id=i, runs={n: replace(c, seed=c.seed + k) for n, c in tiny.runs.items()})
+
+    assert sorted(L.launch(lesson("alpha"), store)) == ["random", "random-seed1", "simclr"]
+    L.launch(lesson("beta"), store)
+    assert store.active_lessons() == ["alpha", "beta"] and store.active_lessons(but="lesson:alpha") == ["beta"]
+    before = len(store.list())
+    with pytest.raises(LimitReached, match=r"2 other lessons have runs queued or training \(alpha and beta; the "
+                                           r"limit is 2 at once\): launch this one when one of them has finished"):
+        L.launch(lesson("gamma"), store)
+    assert len(store.list()) == before  # nothing of it queued
+    assert L.launch(lesson("beta"), store) == {}  # an active lesson launched again: nothing new, no refusal
+    for r in store.list():
+        if r["nickname"] == "lesson:alpha":
+            store.request_cancel(r["id"])
+    assert store.active_lessons() == ["beta"]
+    assert len(L.launch(lesson("gamma"), store)) == 3  # alpha's ended: room for one
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "0")
+    assert len(L.launch(lesson("delta"), store)) == 3
+    store.submit(RunConfig(dataset="digits", method="simclr", epochs=1), nickname="ada")  # a student's: no lesson
+    assert store.active_lessons() == ["beta", "delta", "gamma"]
+
+
 def test_two_launches_that_both_planned_to_submit_queue_one_set(monkeypatch):
     """Two students press Launch at once: both plans (read before the store's write lock)
     say "submit", yet the lesson's runs are queued once, and both get the same run ids."""
@@ -569,6 +605,25 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     at.run()
     assert any("Verdict: pass" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 3  # accuracy bars, label efficiency, kNN over epochs
+
+
+def test_lessons_page_says_before_the_click_that_other_lessons_fill_the_servers_room(monkeypatch, finished_run):
+    """As many other lessons as the server runs at once are training: Launch is off, the page
+    names them by title, and the button comes back once they have ended."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "1")
+    finished_run("random"), finished_run("simclr")
+    store = RunStore()
+    other = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=7), nickname="lesson:tiny-two")
+    store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=8), nickname="ada")  # no lesson's
+    at = open_lessons({"lesson": "tiny", "hide": "controls,nav"})
+    assert at.button(key="lesson_launch").disabled
+    assert [i.value for i in at.info if "other lesson" in i.value] == [
+        "1 other lesson is training now, as many as this server runs at once: *tiny-two*. Launch comes back when "
+        "one of them has finished."]
+    store.request_cancel(other)
+    at.run()
+    assert not at.button(key="lesson_launch").disabled and not [i for i in at.info if "other lesson" in i.value]
 
 
 def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_path, monkeypatch, finished_run):

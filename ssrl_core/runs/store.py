@@ -26,7 +26,7 @@ from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
-from ..text import one_line
+from ..text import agree, count, listing, one_line
 
 # a run whose worker dies this many times at one epoch (no epoch finished in between) fails
 # instead of going back to the queue: it is what kills its worker (a batch the machine's memory
@@ -121,6 +121,10 @@ class Limits:
 
     - ``per_nickname``: queued + running runs one nickname may have (``SSRL_MAX_ACTIVE_PER_NICKNAME``, default 3)
     - ``queued``: runs waiting in the queue, everyone together (``SSRL_MAX_QUEUED``, default 50)
+    - ``lessons``: lessons with runs queued or running at once, everyone together
+      (``SSRL_MAX_ACTIVE_LESSONS``, default 2): a lesson's runs are the class's, not counted
+      against the student who pressed Launch, so one student opening every lesson's link
+      queued some forty runs ahead of the class's own
     - ``run_disk_mb``: size of one run folder; the worker fails a run that grows past it
       (``SSRL_RUN_DISK_MB``, default 2048)
     - ``probe_jobs``: probe jobs (a finished run's missing probes, fine-tuning) the app runs at
@@ -130,6 +134,7 @@ class Limits:
 
     per_nickname: int = 3
     queued: int = 50
+    lessons: int = 2
     run_disk_mb: float = 2048.0
     probe_jobs: int = 2
 
@@ -138,6 +143,7 @@ class Limits:
         d = cls()
         return cls(per_nickname=_env_number("SSRL_MAX_ACTIVE_PER_NICKNAME", d.per_nickname),
                    queued=_env_number("SSRL_MAX_QUEUED", d.queued),
+                   lessons=_env_number("SSRL_MAX_ACTIVE_LESSONS", d.lessons),
                    run_disk_mb=_env_number("SSRL_RUN_DISK_MB", d.run_disk_mb, float),
                    probe_jobs=_env_number("SSRL_MAX_PROBE_JOBS", d.probe_jobs))
 
@@ -383,12 +389,30 @@ class RunStore:
             if waiting + n > limits.queued:
                 raise LimitReached(f"the queue is full{batch} ({waiting} runs waiting, the limit is {limits.queued}): "
                                    "try again when some have started")
-        if limits.per_nickname and nickname:
+        if limits.lessons and nickname and nickname.startswith(LESSON_NICKNAME) and n:
+            others = RunStore._active_lessons(c, but=nickname)
+            if len(others) >= limits.lessons:
+                raise LimitReached(f"{count(len(others), 'other lesson')} {agree(len(others), 'has', 'have')} runs "
+                                   f"queued or training ({listing(others)}; the limit is {limits.lessons} at once): "
+                                   "launch this one when one of them has finished")
+        if limits.per_nickname and nickname and not nickname.startswith(LESSON_NICKNAME):
             mine = c.execute("SELECT COUNT(*) FROM runs WHERE nickname=? AND status IN ('queued','running')",
                              (nickname,)).fetchone()[0]
             if mine + n > limits.per_nickname:
                 raise LimitReached(f"{nickname!r} already has {mine} runs queued or running (the limit is "
                                    f"{limits.per_nickname}){batch}: wait for one to finish or cancel one")
+
+    @staticmethod
+    def _active_lessons(c: sqlite3.Connection, but: str | None = None) -> list[str]:
+        rows = c.execute("SELECT DISTINCT nickname FROM runs WHERE nickname LIKE ? AND status IN ('queued','running') "
+                         "ORDER BY nickname", (LESSON_NICKNAME + "%",)).fetchall()
+        return [r[0][len(LESSON_NICKNAME):] for r in rows if r[0] != but]
+
+    def active_lessons(self, but: str | None = None) -> list[str]:
+        """The ids of the lessons with runs queued or running, but the one of nickname ``but``
+        (``Limits.lessons`` counts them)."""
+        with self._conn() as c:
+            return self._active_lessons(c, but)
 
     def get(self, run_id: str) -> dict | None:
         with self._conn() as c:
