@@ -275,6 +275,10 @@ def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
     return {i: {kind: ", ".join(what[i][k] for k in keys) for kind, keys in by_kind.items()} for i in ids}
 
 
+# how a map coloured by class reads (Explore under its map, Gallery above its thumbnails)
+CLUMPS = "Tight clumps of one colour mean the features group images by class without having seen a label."
+
+
 def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None, float | None]:
     """The random encoder's (kNN accuracy at k=20, linear readout on all labels) from a
     run's reference cache: the same two numbers a run's summary has, for the untrained

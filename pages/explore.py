@@ -25,11 +25,21 @@ summary = run["summary"] or art.metrics  # while the UMAP is computed, the accur
 labelled_by = readouts.label_factor(ds) if ds is not None else None
 of_label = (f" They score the label, here the **{labelled_by}**, whatever the map is coloured by." if labelled_by
             else "")
-top[1].metric("kNN accuracy", f"{summary['knn_accuracy']:.3f}" if summary.get("knn_accuracy") is not None else "–",
-              help="Weighted 20-NN vote on cosine similarity (Wu et al. 2018): test images classified by their "
-                   "neighbours in the train split." + of_label)
-top[2].metric("linear probe", f"{summary['linear_accuracy']:.3f}" if summary.get("linear_accuracy") is not None else "–",
-              help="Logistic regression on the frozen, standardised features: train split → test split." + of_label)
+# each beside the untrained network of the run's architecture and seed: is 0.955 good? (a newcomer could not tell, and
+# the answer was on Evaluate only)
+untrained = readouts.random_encoder_scores(art.references()) if run["method"] != "random" else (None, None)
+for col, key, label, what, base in (
+        (top[1], "knn_accuracy", "kNN accuracy", "How often a test image gets its label right from a vote of its 20 "
+         "most similar training images (weighted by cosine similarity of the features, Wu et al. 2018).", untrained[0]),
+        (top[2], "linear_accuracy", "linear probe", "How often a linear classifier trained on the frozen features "
+         "(logistic regression, standardised features, train split → test split) labels a test image right.",
+         untrained[1])):
+    value = summary.get(key)
+    gain = value is not None and base is not None
+    col.metric(label, f"{value:.3f}" if value is not None else "–",
+               delta=f"{value - base:+.3f} vs untrained" if gain else None,
+               help=what + (f" The untrained network of this run's architecture and seed scores {base:.3f}: what "
+                            "pretraining added is the difference." if gain else "") + of_label)
 top[3].metric("feature dim", art.embedding_dim() or "–",
               help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
@@ -102,6 +112,10 @@ fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neigh
                            name_groups=name_groups)
 # (the wheel scrolls the page, as over every chart: ``charts.CONFIG``; the toolbar zooms)
 event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points")
+# how to read it, under the map (beside the Colour box it pushed the first neighbours below a 1280x720 screen's edge)
+map_col.caption(f"A point per image, placed near images whose features are alike. {readouts.CLUMPS} The map "
+                f"squeezes {art.embedding_dim() or 'many'} numbers per image into two, so distances on it are rough; "
+                "the neighbours are found in the features themselves and may lie apart on it.")
 
 
 def _clicked_row(ev) -> int | None:
@@ -199,8 +213,9 @@ with shown:
             beside.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
         if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
             # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
-            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average: read a "
-                           "neighbour's similarity against that, and the neighbours' order more than its value.")
+            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average, an image and "
+                           "itself 1: read a neighbour's similarity between the two, and the neighbours' order more "
+                           "than its value.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
@@ -223,8 +238,9 @@ with evo_col:
                  "training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn")
         # a student read the last frame, laid out unlike the map above, as another result
         st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({which}); each "
-                   "epoch's map starts from the previous one, so points move rather than jump. Slide to watch the "
-                   f"groups form. Its last frame maps the same features as the map above, for these images, not all "
+                   "epoch's map starts from the previous one, so points move rather than jump. Epoch 0 is the "
+                   "untrained network, which already groups some images alike: slide to watch the groups form or "
+                   f"tighten. Its last frame maps the same features as the map above, for these images, not all "
                    f"{len(ds):,}: UMAP lays them out anew, so compare which groups form, not where they sit.")
     else:
         st.caption("The frames of the map after each epoch are laid out after the run's probes: they appear here "

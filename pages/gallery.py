@@ -14,8 +14,7 @@ st.title("Gallery")
 st.caption("The finished runs on this server, newest first; runs that finish appear by themselves. Open one "
            "to explore its map and neighbours; tick a few to compare them. Each thumbnail is the run's map: a "
            "point per image, placed near images with similar features and coloured by its class (one colour per "
-           "class of that dataset; Explore names them). Tight clumps of one colour mean the features group "
-           "images by class without having seen a label.")
+           "class of that dataset; Explore names them). " + readouts.CLUMPS)
 runs = services.finished_runs()
 if not runs:
     widgets.too_few_runs(0, 1, "it appears here")

@@ -386,7 +386,18 @@ def test_explore_map_and_neighbours(finished_run):
     spec = json.loads(chart.proto.spec)
     assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
     assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
+    # each beside the untrained network of its architecture and seed (is 0.955 good? it was said on Evaluate only)
+    from app.readouts import random_encoder_scores
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    summary, refs = RunStore().get(rid)["summary"], RunArtifacts(RunStore().get(rid)["run_dir"]).references()
+    for m, key, base in zip(at.metric[:2], ("knn_accuracy", "linear_accuracy"), random_encoder_scores(refs)):
+        assert m.proto.delta == f"{summary[key] - base:+.3f} vs untrained", m.proto.delta
+        assert f"The untrained network of this run's architecture and seed scores {base:.3f}" in m.help
     assert at.query_params["run"] == [rid] or at.query_params["run"] == rid
+    # how to read the map, under it: what a clump means, and that the neighbours are the features', not the map's
+    assert "Tight clumps of one colour mean the features group images by class without having seen a label. The " \
+           "map squeezes 256 numbers per image into two, so distances on it are rough" in captions(at)
     # nothing chosen yet: the box is empty (a 0 there read as image #0 chosen), and no error says so
     assert at.number_input(key=f"explore_pick_{rid}").value is None and not at.error
     assert "No image chosen yet" in captions(at)
@@ -952,6 +963,8 @@ def test_explore_says_its_accuracies_score_the_label_on_a_set_with_factors(finis
     digits = finished_run("simclr")
     at = open_page("explore", run=digits)
     assert not any("They score the label" in (m.help or "") for m in at.metric)
+    at = open_page("explore", run=finished_run("random"))  # the untrained network itself: nothing to add
+    assert not any(m.proto.delta for m in at.metric) and not any("untrained" in (m.help or "") for m in at.metric)
 
 
 def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished_run):
