@@ -261,8 +261,12 @@ def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool 
     ids = [l.id for l in lessons]
     by_id = {l.id: l for l in lessons}
     index = ids.index(wanted) if wanted in ids else 0
+    shown = {i: f"{by_id[i].order}. {by_id[i].title}" for i in ids}
+    # two files of one order and title (a lesson copied and changed): Streamlit takes a pick back by its words, so the
+    # second one's Launch trained the first's runs; such ones say their id too
+    twins = {w for w in shown.values() if list(shown.values()).count(w) > 1}
     picked = st.radio("Lesson", ids, index=index, key="lesson_pick",
-                      format_func=lambda i: f"{by_id[i].order}. {by_id[i].title}")
+                      format_func=lambda i: shown[i] + (f" ({i})" if shown[i] in twins else ""))
     if in_address and picked != st.query_params.get("lesson"):
         st.query_params["lesson"] = picked  # the link in the address bar opens this lesson
     return by_id[picked]

@@ -409,7 +409,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        description="List what a run can be made of, one per line with a short description: "
                                    "datasets (built-in and imported), methods (with their family), "
                                    "augmentations (presets and ops), encoders, or lessons (each lesson file "
-                                   "that does not validate is named on stderr, and the exit status is 2).")
+                                   "that does not validate, and each lesson's run that could not train here, "
+                                   "is named on stderr, and the exit status is 2).")
     p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"],
                    help="what to list")
     p.add_argument("--json", action="store_true",
@@ -914,6 +915,7 @@ def cmd_list(args) -> int:
         lessons, broken = load_each()  # every broken file is named, the valid ones still listed
         items = [{"name": l.id, "description": l.title, "question": l.question, "runs": list(l.runs)}
                  for l in lessons]
+        cannot = lessons_that_cannot_train(lessons)
     elif args.what == "datasets":
         items = [{"name": k, "description": v} for k, v in available_datasets().items()]
     elif args.what == "methods":
@@ -933,6 +935,8 @@ def cmd_list(args) -> int:
             print(line)
     for e in broken.values() if broken else ():
         print(f"error: {e}", file=sys.stderr)
+    for said in cannot if args.what == "lessons" else ():
+        print(f"error: {said}", file=sys.stderr)
     if args.what == "lessons" and not items and not broken:  # as the Lessons page says it
         from .lessons import ENV_DIR, lessons_dir
 
@@ -943,7 +947,24 @@ def cmd_list(args) -> int:
             print(f"error: no lessons: {where} is not a folder{set_by}", file=sys.stderr)
             return 2
         print(f"no lessons in {where}: it holds no .toml files", file=sys.stderr)
-    return 2 if broken else 0
+    return 2 if broken or (args.what == "lessons" and cannot) else 0
+
+
+def lessons_that_cannot_train(lessons) -> list[str]:
+    """Each run of ``lessons`` that could not start here, as "FILE: runs.NAME cannot train here:
+    why" (``train.preflight``: colorization on a grayscale set, mae without vit-tiny, a dataset
+    whose files are not here): the file validates, but its Launch or ``lesson`` would refuse it,
+    so an author learnt it after the first preview or from a student's page."""
+    from .train import preflight
+
+    said = []
+    for lesson in lessons:
+        for name, cfg in lesson.runs.items():
+            try:
+                preflight(cfg, here=True)
+            except ValueError as e:
+                said.append(f"{lesson.path.name}: runs.{name} cannot train here: {e}")
+    return said
 
 
 def cmd_probe(args) -> int:

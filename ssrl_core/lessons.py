@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
+from .text import count
 from .pretext import METHODS
 from .pretext import check_options
 
@@ -55,6 +56,9 @@ KNN_KS = ("1", "5", "20", "100")
 FACTOR_BUDGETS = ("2", "all")
 DATASET_FACTORS = {"shapes": ("shape", "color", "size_bin", "rotation_bin", "position_bin")}
 OPS = (">", ">=", "<", "<=")
+# what every run's epochs.jsonl records after each epoch (a method adds its own: rotation_acc, z_std, ...); epoch_knn
+# on a labelled set
+EPOCH_KEYS = ("loss", "effective_rank", "embedding_std", "epoch_knn", "seconds", "images_per_s")
 CHART_KINDS = {
     "accuracy": "kNN and linear-probe accuracy per run, beside the untrained network's (bars)",
     "label_efficiency": "linear readout accuracy against labels per class, with the references (curves)",
@@ -144,7 +148,8 @@ def lessons_dir() -> Path:
 
 
 def lesson_files() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(lessons_dir().glob("*.toml"))}
+    # (NAME.TOML too: saved so by some editors, it was left out without a word)
+    return {p.stem: p for p in sorted(lessons_dir().glob("*")) if p.suffix.lower() == ".toml" and p.is_file()}
 
 
 def load_all() -> list[Lesson]:
@@ -169,20 +174,39 @@ def load_each() -> tuple[list[Lesson], dict[str, LessonError]]:
 
 
 def load_by_name(name: str) -> Lesson:
+    """The lesson of id ``name`` in ``lessons_dir()``, or of the file ``name`` names (a path
+    ending in .toml: an author trying a file before putting it in the folder)."""
+    if Path(name).suffix.lower() == ".toml" and Path(name).is_file():
+        return load(name)
     files = lesson_files()
     if name not in files:
         lessons, broken = load_each()  # a broken file is named apart: choosing it would only fail
         known = ", ".join(l.id for l in lessons) or ("none that validates" if broken else
                                                      f"none (no .toml files in {lessons_dir()})")
+        # an author's new file elsewhere: where the lessons are read from, and how to read theirs
         raise LessonError(f"no lesson {name!r}: choose one of {known}"
-                          + (f" ({', '.join(broken)}: broken, see `python -m ssrl_core list lessons`)" if broken else ""))
+                          + (f" ({', '.join(broken)}: broken, see `python -m ssrl_core list lessons`)" if broken else "")
+                          + f". Lessons are read from {lessons_dir()}: for a lesson file of your own, give its path "
+                            f"(NAME.toml), or set {ENV_DIR} to its folder")
     return load(files[name])
 
 
 def load(path: Path | str) -> Lesson:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        data = path.read_bytes()
+    except OSError as e:
+        raise LessonError(f"{path.name}: cannot be read ({e.strerror or e})") from None
+    try:
+        # utf-8-sig: a byte-order mark (Windows' Notepad writes one) is no TOML statement, and read as one it gave
+        # "Invalid statement (at line 1, column 1)"
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:  # a file saved as Latin-1 or Windows-1252 took the whole Lessons page down
+        line = data[:e.start].count(b"\n") + 1
+        raise LessonError(f"{path.name}: not UTF-8 text (byte 0x{data[e.start]:02x} on line {line}, e.g. an accented "
+                          "letter saved as Latin-1 or Windows-1252): save the file as UTF-8") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LessonError(f"{path.name}: not valid TOML: {e}") from None
     return parse(raw, path)
@@ -243,6 +267,12 @@ def parse(raw: dict, path: Path) -> Lesson:
             full = check_options(runs[name].method, runs[name].options)  # values too: ranges and types
         except (ValueError, TypeError) as e:
             bad(f, str(e))
+        for key, value in runs[name].options.items():
+            # the CLI's --option gives text, which check_options reads as a number; in TOML "0.2" in quotes is text,
+            # and the run kept it as such: a config unlike the same run's with 0.2 (not reused, nor found identical)
+            if isinstance(value, str) and not isinstance(full[key], str):
+                bad(f"{f}.options.{key}", f"must be {'true or false' if isinstance(full[key], bool) else 'a number'}, "
+                                          f"got {value!r} (text, in quotes): drop the quotes")
         key = json.dumps({**runs[name].to_dict(), "options": full}, sort_keys=True)
         if key in same:
             bad(f, f"the same run as runs.{same[key]} (identical config once the method's defaults are "
@@ -436,6 +466,14 @@ def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None
         key = kind.split(":", 1)[1]
         if not re.match(r"^[a-z_][a-z0-9_]*$", key):
             raise ValueError(f"{ref!r}: epoch:KEY@E needs a KEY like effective_rank")
+        if key not in EPOCH_KEYS:  # a slip of a key every run logs: said now, not after the lesson trained
+            import difflib
+
+            near = [k for k in EPOCH_KEYS if key in k] or difflib.get_close_matches(key, EPOCH_KEYS, 1, 0.6)
+            if near:
+                raise ValueError(f"{ref!r}: did you mean 'epoch:{near[0]}@{arg}'? Every run logs "
+                                 f"{', '.join(EPOCH_KEYS)} after each epoch (a key its method logs itself, such as "
+                                 "rotation_acc, is taken as written)")
         if arg != "last" and not (arg.isdigit() and int(arg) <= cfg.epochs):
             raise ValueError(f"{ref!r}: the epoch must be 'last' or 0..{cfg.epochs} (the run's epochs)")
         return run, "epoch", f"{key}@{arg}"
@@ -941,7 +979,7 @@ def run_headless(lesson: Lesson, out: Path, reuse_from: list[Path] = (), with_um
                 say(f"[{lesson.id}] {name}: missing (not trained: --no-train)")
                 continue
             else:
-                say(f"[{lesson.id}] training {name}: {cfg.method} on {cfg.dataset}, {cfg.epochs} epochs")
+                say(f"[{lesson.id}] training {name}: {cfg.method} on {cfg.dataset}, {count(cfg.epochs, 'epoch')}")
                 execute(cfg, d, with_umap=with_umap)
                 status = "trained"
         summary = art.read_json(d / art.SUMMARY) or {}

@@ -109,6 +109,15 @@ says = "s"
     ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy - 0.05"', "constant offset in margin"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_accuracy > a.linear_accuracy"', "is not a check's side"),
     ('left = "a.knn_accuracy"', 'left = "a.knn_acc"', "unknown metric 'knn_acc', did you mean 'knn_accuracy'?"),
+    # a number in quotes is text in TOML: the run kept "0.2", unlike the same run's 0.2 (not reused, not found alike)
+    ('augment = "digits"', 'augment = "digits"\noptions = { temperature = "0.2" }',
+     "runs.a.options.temperature: must be a number, got '0.2' (text, in quotes): drop the quotes"),
+    ('method = "simclr"\naugment = "digits"', 'method = "simsiam"\naugment = "digits"\noptions = { predictor = "false" }',
+     "runs.a.options.predictor: must be true or false, got 'false'"),
+    # a slip of a key every run logs after each epoch: said now, not once the lesson has trained
+    ('left = "a.knn_accuracy"', 'left = "a.epoch:rank@last"', "'a.epoch:rank@last': did you mean "
+                                                               "'epoch:effective_rank@last'? Every run logs loss, "),
+    ('left = "a.knn_accuracy"', 'left = "a.epoch:los@last"', "did you mean 'epoch:loss@last'?"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "bars"', f"charts[0].kind: must be one of {', '.join(L.CHART_KINDS)}, got 'bars'"),
     ('says = "s"', 'says = "s"\n[[charts]]\nkind = "accuracy"\nruns = ["a", "byl"]',
      "charts[0].runs: 'byl': not a run of this lesson (its runs: a)"),
@@ -125,6 +134,62 @@ def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old
     with pytest.raises(L.LessonError) as e:
         L.load(path)
     assert str(e.value).startswith("x.toml: ") and field in str(e.value), str(e.value)
+
+
+def test_a_lesson_file_not_in_utf8_is_named_and_the_others_stay_usable(tmp_path, monkeypatch, capsys):
+    """A file saved as Latin-1 ("café") took the whole Lessons page down, a class's link to
+    another lesson too, and `list lessons` named no file. A byte-order mark (Windows' Notepad)
+    is read past; a NAME.TOML is a lesson file too."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    (tmp_path / "tiny.toml").write_text((TINY / "tiny.toml").read_text())
+    latin = GOOD.replace('id = "x"', 'id = "cafe"').replace('title = "t"', 'title = "t"\n# a note')
+    (tmp_path / "cafe.toml").write_bytes(latin.replace("a note", "caf\u00e9").encode("latin-1"))
+    lessons, broken = L.load_each()
+    assert [l.id for l in lessons] == ["tiny"] and list(broken) == ["cafe"]
+    assert str(broken["cafe"]) == ("cafe.toml: not UTF-8 text (byte 0xe9 on line 4, e.g. an accented letter saved as "
+                                   "Latin-1 or Windows-1252): save the file as UTF-8")
+    assert L.load_by_name("tiny").id == "tiny"
+    assert cli.main(["list", "lessons"]) == 2 and "error: cafe.toml: not UTF-8 text" in capsys.readouterr().err
+    (tmp_path / "cafe.toml").unlink()
+    (tmp_path / "bom.TOML").write_bytes(b"\xef\xbb\xbf" + GOOD.replace('id = "x"', 'id = "bom"').encode())
+    assert [l.id for l in L.load_each()[0]] == ["bom", "tiny"]  # (order 100 each: by id)
+    at = open_lessons({"lesson": "tiny", "hide": "controls,nav"})  # a class's link beside a broken file: its lesson
+    assert at.header[0].value == "A tiny lesson for the tests"
+
+
+def test_a_lesson_file_is_tried_by_its_path_and_a_missing_name_says_where_lessons_are_read(tmp_path, capsys):
+    """An author's new file, outside the lessons' folder: `lesson` takes its path, and a name
+    that is no lesson says where lessons are read from and how to read one's own."""
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD.replace('id = "x"', 'id = "mine"'))
+    assert L.load_by_name(str(path)).id == "mine"
+    assert cli.main(["lesson", str(path), "--out", str(tmp_path / "o"), "--no-train"]) == 3  # incomplete: untrained
+    capsys.readouterr()
+    with pytest.raises(L.LessonError, match=r"\. Lessons are read from .*assets/lessons: for a lesson file of your "
+                                            r"own, give its path \(NAME.toml\), or set SSRL_LESSONS_DIR to its folder"):
+        L.load_by_name("mine")
+
+
+def test_list_lessons_names_a_run_that_could_not_train_here(tmp_path, monkeypatch, capsys):
+    """Colorization on grayscale digits validates as a file, and only a preview or a student's
+    Launch said it could not train: `list lessons` says so, exit 2, the lesson still listed."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    (tmp_path / "grey.toml").write_text(GOOD.replace('id = "x"', 'id = "grey"').replace('"simclr"', '"colorization"'))
+    assert cli.main(["list", "lessons", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert [i["name"] for i in json.loads(out)] == ["grey"]
+    assert err.startswith("error: grey.toml: runs.a cannot train here: colorization needs a colour dataset")
+
+
+def test_two_lessons_of_one_order_and_title_are_told_apart_by_the_picker(tmp_path, monkeypatch):
+    """A lesson copied and changed kept its order and title: Streamlit takes a pick back by its
+    words, so the copy's page launched the first one's runs."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    for i in ("first", "second"):
+        (tmp_path / f"{i}.toml").write_text(GOOD.replace('id = "x"', f'id = "{i}"').replace("seed = 0", f"seed = {len(i)}"))
+    at = open_lessons({"lesson": "second"})
+    assert at.radio(key="lesson_pick").options == ["100. t (first)", "100. t (second)"]
+    assert at.radio(key="lesson_pick").value == "second" and at.query_params["lesson"] in ("second", ["second"])
 
 
 def test_a_lesson_id_fit_for_a_link_is_required(tmp_path):
@@ -508,7 +573,9 @@ def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_pat
     _with_broken_files(tmp_path, monkeypatch)
     assert cli.main(["lesson", "tinny", "--out", str(tmp_path / "o")]) == 2  # the ones to choose, the broken apart
     assert capsys.readouterr().err == ("error: no lesson 'tinny': choose one of tiny (a-draft, zz-typo: broken, see "
-                                       "`python -m ssrl_core list lessons`)\n")
+                                       f"`python -m ssrl_core list lessons`). Lessons are read from {tmp_path}: for a "
+                                       "lesson file of your own, give its path (NAME.toml), or set SSRL_LESSONS_DIR "
+                                       "to its folder\n")
     assert cli.main(["list", "lessons", "--json"]) == 2  # a validator: not 0 while a file is broken
     out, err = capsys.readouterr()
     assert [i["name"] for i in json.loads(out)] == ["tiny"]
