@@ -242,7 +242,7 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     said = capsys.readouterr()
     assert "3 runs to restore: nothing restored yet; add --yes to go on" in said.out and RunStore().list() == []
     assert [line.split()[-1] for line in said.out.splitlines() if line.startswith(adas)] == ["ada"]
-    assert f"left as it is: {ssrl_home / 'runs' / 'notes'}: no readable config.json" in said.err
+    assert f"left as it is: {ssrl_home / 'runs' / 'notes'}: no readable config.json nor checkpoint" in said.err
     assert (f"left as it is: {ssrl_home / 'runs' / 'newer'}: its config.json is not a run's settings this version "
             "reads (unknown") in said.err
     assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 3 runs" in capsys.readouterr().out
@@ -258,6 +258,31 @@ def test_runs_unlisted_by_a_replaced_store_are_restored_from_their_folders(finis
     RunStore().resume(stopped)  # and it continues: back in the queue
     assert RunStore().get(stopped)["status"] == "queued"
     assert cli.main(["restore-runs"]) == 0 and "nothing to restore" in capsys.readouterr().out
+
+
+def test_a_run_stopped_during_pretraining_is_restored_from_its_checkpoints_settings(ssrl_home, capsys):
+    """``config.json`` is written once pretraining ends: a run cancelled, failed or killed
+    during training has a checkpoint and no config, and restore-runs left every such folder
+    out ("no readable config.json") where the README promised it back, resumable."""
+    from ssrl_core import paths
+    from ssrl_core.config import RunConfig
+    from ssrl_core.stops import Cancelled
+    from ssrl_core.train import pretrain
+
+    cfg = RunConfig(dataset="digits", method="simclr", epochs=3, batch_size=256, evaluation="basic")
+    folder = paths.runs_dir() / "20261205-stopped"
+    ended = []
+    with pytest.raises(Cancelled):  # stopped after its first epoch, as a cancel or a killed worker leaves it
+        pretrain(cfg, folder, on_event=lambda e: ended.append(e) if e.get("kind") == "epoch_end" else None,
+                 should_cancel=lambda: len(ended) >= 1)
+    assert (folder / "checkpoint.safetensors").exists() and not (folder / "config.json").exists()
+    assert cli.main(["restore-runs", "--yes"]) == 0 and "restored 1 run" in capsys.readouterr().out
+    back = RunStore().get("20261205-stopped")
+    assert back["status"] == "cancelled" and back["epoch"] == 1 and back["epochs"] == 3
+    assert back["config"]["method"] == "simclr" and back["config"]["batch_size"] == 256
+    assert "stopped at epoch 1 of 3; resume it to continue" in back["error"]
+    RunStore().resume("20261205-stopped")
+    assert RunStore().get("20261205-stopped")["status"] == "queued"
 
 
 def test_a_run_given_by_id_or_folder_is_found_or_refused_with_advice(finished_run, ssrl_home, tmp_path):

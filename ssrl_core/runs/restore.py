@@ -10,8 +10,12 @@ what the folder holds:
 
 - ``summary.json`` and a checkpoint: done, with its summary (accuracies, timings);
 - a readable checkpoint only (it stopped during training or evaluation): cancelled at the
-  epoch its checkpoint finished, so ``resume`` continues it;
-- anything else (no config, a damaged checkpoint) is left as it is, and said why.
+  epoch its checkpoint finished, so ``resume`` continues it. ``config.json`` is written once
+  pretraining ends, so a run stopped during training has none: its settings are the ones its
+  checkpoint records (every run folder that was cancelled, failed or killed mid-training was
+  left out, "no readable config.json");
+- anything else (no config and no checkpoint, a damaged checkpoint) is left as it is, and
+  said why.
 
 A run keeps the nickname it was queued with and its place in time, from the folder's
 ``submitted.json`` (written by the worker that ran it). A folder without one (made by ``train
@@ -43,8 +47,13 @@ def unlisted(store: RunStore) -> tuple[list[dict], list[tuple[str, str]]]:
         if not folder.is_dir() or folder.name.startswith(".") or folder.name in listed:
             continue  # (a ".deleting-ID" a killed delete left: the next delete or worker settles it, remove.py)
         config = art.read_json(folder / art.CONFIG)
-        if config is None:
-            left.append((str(folder), f"no readable {art.CONFIG}: not a run folder, or a damaged one"))
+        if config is None:  # stopped during pretraining: the settings its checkpoint was saved with
+            try:
+                config = read_meta(folder / art.CHECKPOINT).get("config")
+            except (ValueError, FileNotFoundError):
+                config = None
+        if not isinstance(config, dict):
+            left.append((str(folder), f"no readable {art.CONFIG} nor checkpoint: not a run folder, or a damaged one"))
             continue
         try:
             cfg = RunConfig.from_dict(config)
@@ -83,7 +92,8 @@ def _submitted(folder) -> tuple[str | None, float]:
         nickname = None
     created = got.get("created")
     if isinstance(created, bool) or not isinstance(created, (int, float)) or not math.isfinite(created) or created <= 0:
-        created = (folder / art.CONFIG).stat().st_mtime
+        written = folder / art.CONFIG
+        created = (written if written.exists() else folder / art.CHECKPOINT).stat().st_mtime
     return nickname, float(created)
 
 
