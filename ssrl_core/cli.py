@@ -4,7 +4,8 @@ does; `train --help` lists the run's flags, which `submit` takes too.
     python -m ssrl_core train --dataset digits --method simclr --out runs/a [--no-umap]
     python -m ssrl_core submit --dataset shapes --method rotation [--nickname NAME]
     python -m ssrl_core runs [--json] [--limit N]
-    python -m ssrl_core cancel ID [ID ...] | [--nickname NAME] [--all] [--yes]
+    python -m ssrl_core wait ID [ID ...] [--timeout SECONDS] [--json]
+    python -m ssrl_core cancel ID [ID ...] | [--nickname NAME] [--all] [--yes] [--wait]
     python -m ssrl_core resume ID
     python -m ssrl_core delete ID [ID ...] | [--status S,S] [--nickname NAME] [--older-than DAYS] [--yes]
     python -m ssrl_core restore-runs [--yes]
@@ -190,18 +191,36 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="list the newest N runs (default 200; 0: all)")
 
+    p = sub.add_parser("wait", help="wait until runs have ended",
+                       description="Wait until every run given has ended (done, failed or cancelled), printing "
+                                   "each as it ends (`ID: done, knn 0.955`, `ID: failed: why`), so that a script "
+                                   "need not poll `runs --json`. Exit status: 0 when every one is done, 1 when one "
+                                   "failed or was cancelled, 3 when --timeout passed first (the runs go on), 2 for "
+                                   "an id the store does not have. A queued run needs a worker to train it (the "
+                                   "app's, or `worker`): when none serves this SSRL_HOME, or a running run's "
+                                   "worker is gone, that is said once on stderr, and the wait goes on.")
+    p.add_argument("ids", nargs="+", metavar="ID", help="a run id from `submit` or `runs`")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop waiting after this many seconds, exit status 3 (default: as long as it takes)")
+    p.add_argument("--json", action="store_true", help="at the end, print the runs as `runs --json` does")
+
     p = sub.add_parser("cancel", help="cancel queued or running runs",
                        description="Cancel runs: a queued one at once, a running one at its next step or "
                                    "evaluation phase (about a second); its checkpoint and what it wrote stay "
-                                   "(`resume` continues it). A run that has already ended is refused (exit 2); "
-                                   "the runs before it in the list are cancelled. Instead of ids, --nickname "
+                                   "(`resume` continues it). A run that has already ended is said so and left as "
+                                   "it is (a script's cleanup may cancel what it started, ended or not); an id "
+                                   "the store does not have is refused (exit 2) before any run is cancelled. "
+                                   "Instead of ids, --nickname "
                                    "selects that nickname's queued and running runs and --all every one (a "
                                    "class's queue at the end of the lesson); they are listed, and cancelled "
-                                   "only with --yes.")
+                                   "only with --yes. With --wait, the command returns once each has stopped "
+                                   "(`cancel ID --wait && delete ID`).")
     p.add_argument("ids", nargs="*", metavar="ID", help="a run id from `runs`; several are cancelled in turn")
     p.add_argument("--nickname", default=None, help="select the queued and running runs of this nickname")
     p.add_argument("--all", action="store_true", help="select every queued and running run")
     p.add_argument("--yes", action="store_true", help="cancel the runs the selection lists")
+    p.add_argument("--wait", action="store_true", help="return once every run cancelled has stopped (a running one "
+                                                       "stops within seconds)")
 
     p = sub.add_parser("resume", help="put a cancelled or failed run back in the queue; it continues from its "
                                       "checkpoint",
@@ -612,9 +631,7 @@ def cmd_runs(args) -> int:
     store = RunStore.if_made()  # none yet: no runs, and none made to say so
     runs = store.list(limit=args.limit or -1) if store else []  # SQLite's LIMIT -1: no limit
     if args.json:
-        keep = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "error", "nickname",
-                "created", "started", "finished", "run_dir", "summary")
-        print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
+        print(json.dumps([run_json(r) for r in runs], indent=2))
         return 0
     if not runs:  # where it looked: a mistyped SSRL_HOME read as an empty store said nothing of the typo (a review)
         from .paths import STORE, home_path
@@ -637,6 +654,92 @@ def cmd_runs(args) -> int:
     for line in table(rows):
         print(line)
     return 0
+
+
+RUN_JSON = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "loss", "eta_s", "error",
+            "nickname", "created", "started", "finished", "run_dir", "config", "summary")
+
+
+def run_json(run: dict) -> dict:
+    """A run as ``runs --json`` and ``wait --json`` print it: its row's fields, its settings
+    (``config``: encoder, batch size, seed, options... of a run not finished too), and
+    ``worker_gone``: a running run whose worker has stopped, which stays "running" until a
+    worker starts and puts it back in the queue (a script waiting on the status waited forever)."""
+    return {**{k: run.get(k) for k in RUN_JSON}, "worker_gone": run["status"] == "running" and worker_gone(run)}
+
+
+def ended_line(run: dict) -> str:
+    """``ID: done, knn 0.955`` / ``ID: failed: why`` / ``ID: cancelled: where it stopped``."""
+    knn = (run["summary"] or {}).get("knn_accuracy")
+    if run["status"] == "done":
+        return f"{run['id']}: done" + (f", knn {knn:.3f}" if knn is not None else "")
+    return f"{run['id']}: {run['status']}" + (f": {run['error']}" if run["error"] else "")
+
+
+def wait_for(store, ids: list[str], timeout: float | None = None, poll_s: float = 1.0,
+             quiet: bool = False) -> list[dict] | None:
+    """Each of ``ids`` once it has ended, its ``ended_line`` printed as it ends (unless
+    ``quiet``); None when
+    ``timeout`` seconds passed first. Said once on stderr: no worker serving this home while a
+    run waits in the queue, a running run's worker gone."""
+    from .runs.ray_backend import backend
+    from .runs.store import FINISHED
+    from .runs.worker import worker_alive
+
+    end = None if timeout is None else time.monotonic() + timeout
+    said, ended = set(), {}
+    while True:
+        for rid in ids:
+            run = store.get(rid)
+            if run is None:  # deleted meanwhile
+                raise ValueError(f"run {rid} was deleted while waiting for it")
+            if rid in ended:
+                continue
+            if run["status"] in FINISHED:
+                ended[rid] = run
+                if not quiet:
+                    print(ended_line(run), flush=True)
+            elif run["status"] == "running" and rid not in said and worker_gone(run):
+                said.add(rid)
+                print(f"{rid}: its worker is gone: start one (`python -m ssrl_core worker`) and the run resumes from "
+                      "its last finished epoch; waiting", file=sys.stderr, flush=True)
+            elif run["status"] == "queued" and "no worker" not in said and backend() != "ray" and not worker_alive():
+                said.add("no worker")
+                print("no worker serves this SSRL_HOME, so the queued runs wait: start one (`python -m ssrl_core "
+                      "worker`, or open the app); waiting", file=sys.stderr, flush=True)
+        if len(ended) == len(ids):
+            return [ended[rid] for rid in ids]
+        if end is not None and time.monotonic() >= end:
+            return None
+        time.sleep(poll_s if end is None else max(0.0, min(poll_s, end - time.monotonic())))
+
+
+def cmd_wait(args) -> int:
+    if args.timeout is not None and not 0 <= args.timeout < float("inf"):
+        raise ValueError(f"--timeout must be a number of seconds, 0 or more, got {args.timeout:g}")
+    store = _store_with_runs(args.ids)
+    _known(store, args.ids)
+    ids = list(dict.fromkeys(args.ids))
+    runs = wait_for(store, ids, args.timeout)
+    if runs is None:
+        left = [r for r in (store.get(i) for i in ids) if r["status"] not in ("done", "failed", "cancelled")]
+        print(f"still not ended after {args.timeout:g} s: " + ", ".join(f"{r['id']} ({r['status']})" for r in left),
+              file=sys.stderr)
+        if args.json:
+            print(json.dumps([run_json(store.get(i)) for i in ids], indent=2))
+        return 3
+    if args.json:
+        print(json.dumps([run_json(r) for r in runs], indent=2))
+    return 0 if all(r["status"] == "done" for r in runs) else 1
+
+
+def _known(store, ids: list[str]) -> None:
+    """``no_run`` for the first of ``ids`` the store does not have, before any is acted on."""
+    from .runs.store import no_run
+
+    for rid in ids:
+        if store.get(rid) is None:
+            raise no_run(rid)
 
 
 def worker_gone(run: dict) -> bool:
@@ -731,11 +834,21 @@ def cmd_cancel(args) -> int:
             return 0
         ids = [r["id"] for r in runs]
 
+    from .runs.store import FINISHED
+
+    if not selecting:
+        _known(store, ids)  # a typo refused before any run is cancelled
+
     def cancel(rid: str) -> str:
+        run = store.get(rid)
+        if not selecting and run is not None and run["status"] in FINISHED:  # a script's cleanup: nothing to do
+            return f"{rid}: already ended ({run['status']}): nothing to cancel"
         status = store.request_cancel(rid)
         return f"{rid}: " + ("cancelled" if status == "cancelled" else "cancel requested: the run stops at its next step")
 
     _act_on_each(ids, selecting, cancel, "{rid}: {why} (since it was listed)")
+    if args.wait:
+        wait_for(store, [i for i in ids if store.get(i) is not None], quiet=True)
     return 0
 
 
@@ -830,6 +943,7 @@ def cmd_worker(args) -> int:
         why = (f"SSRL_WORKERS={n}" if os.environ.get("SSRL_WORKERS", "").strip() else
                f"this home has {count(n, 'worker slot')}: one per GPU, or one without a GPU; SSRL_WORKERS sets how many")
         raise ValueError(f"--slot must be {'0' if n == 1 else f'from 0 to {n - 1}'} ({why}), got {args.slot}")
+    Worker.stop_on_sigterm()
     return Worker(slot=args.slot).serve(once=args.once, idle_exit_s=args.idle_exit, restartable=True)
 
 
@@ -1126,4 +1240,4 @@ COMMANDS = {"export": cmd_export, "probe": cmd_probe, "invariance": cmd_invarian
             "submit": cmd_submit, "runs": cmd_runs, "cancel": cmd_cancel, "resume": cmd_resume,
             "delete": cmd_delete, "worker": cmd_worker, "list": cmd_list,
             "import-images": cmd_import_images, "delete-dataset": cmd_delete_dataset, "bench": cmd_bench, "embed": cmd_embed,
-            "restore-runs": cmd_restore_runs, "lesson": cmd_lesson}
+            "restore-runs": cmd_restore_runs, "lesson": cmd_lesson, "wait": cmd_wait}

@@ -121,8 +121,8 @@ def test_submit_runs_and_cancel(capsys):
     assert main(["runs"]) == 0 and rid in capsys.readouterr().out
     assert main(["cancel", rid]) == 0 and capsys.readouterr().out.strip() == f"{rid}: cancelled"
     assert main(["runs", "--json"]) == 0 and json.loads(capsys.readouterr().out)[0]["status"] == "cancelled"
-    res = cli("cancel", rid, check=False)
-    assert res.returncode == 2 and "already ended" in res.stderr
+    res = cli("cancel", rid, check=False)  # a script's cleanup cancels what it started, ended or not
+    assert res.returncode == 0 and res.stdout.strip() == f"{rid}: already ended (cancelled): nothing to cancel"
     assert main(["cancel", "no-such-run"]) == 2 and "no run with id" in capsys.readouterr().err
     from ssrl_core.config import RunConfig
     from ssrl_core.runs.store import RunStore
@@ -488,3 +488,58 @@ def test_reproduce_sh_evaluates_as_the_run_did(evaluation, summary, no_umap):
     command = reproduce_command(RunConfig(dataset="digits", method="simclr", evaluation=evaluation), trained_on=summary)
     args = build_parser("train").parse_args(shlex.split(command)[3:])
     assert args.no_umap is no_umap and args.evaluation == evaluation
+
+
+def test_a_script_submits_waits_and_collects_without_polling(capsys, finished_run):
+    """`wait` returns once the runs given have ended, one line each as it ends, with an exit
+    status a script can branch on and `runs --json`'s rows with --json; `runs --json` gives a
+    run's settings and whether its worker is gone; `cancel --wait` returns once the run has
+    stopped, so `delete` may follow; an ended run is no reason to fail a cleanup, a typo is."""
+    import time
+
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    done = finished_run("random")
+    store = RunStore()
+    quick = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=3, evaluation="basic"))
+    long = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50, batch_size=256, evaluation="basic",
+                                  seed=4))
+    capsys.readouterr()
+    assert main(["wait", quick, "--timeout", "0"]) == 3  # no worker: said, and the wait gives up at its timeout
+    err = capsys.readouterr().err
+    assert "no worker serves this SSRL_HOME, so the queued runs wait" in err
+    assert f"still not ended after 0 s: {quick} (queued)" in err
+    assert main(["wait", "no-such-run"]) == 2 and "no run with id 'no-such-run'" in capsys.readouterr().err
+    assert main(["runs", "--json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[long]["config"]["batch_size"] == 256 and rows[long]["config"]["seed"] == 4  # a queued run's settings
+    assert rows[done]["worker_gone"] is False and "loss" in rows[long] and "eta_s" in rows[long]
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    worker = subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert main(["wait", done, quick, "--json"]) == 0
+        out = capsys.readouterr().out
+        lines, _, listing = out.partition("[")
+        assert lines.splitlines()[0].startswith(f"{done}: done, knn 0.")  # ended already: said at once
+        assert lines.splitlines()[1].startswith(f"{quick}: done, knn 0.")
+        assert [r["status"] for r in json.loads("[" + listing)] == ["done", "done"]
+        end = time.time() + 120
+        while store.get(long)["status"] != "running" and time.time() < end:
+            time.sleep(0.2)
+        assert main(["cancel", long, "--wait"]) == 0  # returns once stopped: delete may follow at once
+        assert store.get(long)["status"] == "cancelled"
+        assert main(["delete", long]) == 0
+        assert main(["wait", done, quick]) == 0
+        cancelled = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=5))
+        store.request_cancel(cancelled)
+        capsys.readouterr()
+        assert main(["wait", done, cancelled]) == 1  # one did not end done
+        assert capsys.readouterr().out.splitlines()[1] == f"{cancelled}: cancelled: cancelled before it started"
+        assert main(["cancel", done, "no-such-run"]) == 2  # a typo refused before anything is cancelled
+    finally:
+        worker.kill()
+        worker.wait()

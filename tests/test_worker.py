@@ -358,6 +358,31 @@ def test_a_cancel_noticed_as_an_epoch_ends_still_records_that_epoch_which_its_ch
     assert store.get(rid)["epoch"] == 2
 
 
+def test_a_worker_stopped_by_ctrl_c_or_sigterm_puts_its_run_back_without_counting_a_death():
+    """A foreground worker stopped mid-run left its run 'running'; the next worker took that
+    for the run killing its worker, and the third such stop failed the run "most likely out of
+    memory". Ctrl-C and SIGTERM now put it back in the queue at once, as no death of the run's,
+    and the worker exits as an interrupted command does."""
+    from ssrl_core.runs.store import MAX_STALLED_DEATHS
+
+    store = RunStore()
+    run = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50, batch_size=256, evaluation="basic"))
+    for stop in [signal.SIGINT, signal.SIGTERM] * ((MAX_STALLED_DEATHS + 1) // 2):
+        proc = _start_worker()
+        try:
+            _wait(lambda: store.get(run)["status"] == "running" and store.get(run)["phase"] == "training", 120,
+                  "the run training")
+            proc.send_signal(stop)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, out
+        assert f"run {run}: back in the queue (its worker was stopped)" in out and "Traceback" not in out
+        assert store.get(run)["status"] == "queued", store.get(run)["error"]
+    # the next worker resumes it, the requeues no deaths
+    assert store.requeue_orphans(lambda w: False) == [] and store.get(run)["status"] == "queued"
+
+
 def test_idle_exit_0_exits_as_soon_as_the_queue_is_empty(monkeypatch):
     """`worker --idle-exit 0` (0 or more is accepted) exits when there is nothing to do; 0
     read as false had made it serve for ever."""

@@ -435,6 +435,17 @@ class Worker:
         os.execv(self._restart_argv[0], self._restart_argv)
 
     # -- the loop ------------------------------------------------------------------------
+    @staticmethod
+    def stop_on_sigterm() -> None:
+        """SIGTERM (a service manager's stop, ``kill``, a CI job cancelled) as Ctrl-C: the run
+        in hand goes back to the queue (``run_one``) instead of the process ending mid-run."""
+        import signal
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+
     def serve(self, once: bool = False, idle_exit_s: float | None = None, restartable: bool = False) -> int:
         """Run queued runs until stopped; ``once``: exit when the queue is empty.
         ``restartable``: this process may restart itself to stop a run (see the class)."""
@@ -578,6 +589,17 @@ class Worker:
         except ClaimLost as e:
             status = "lost"
             print(f"run {run_id}: {e}; leaving it to its new worker", flush=True)
+        except KeyboardInterrupt:
+            # Ctrl-C, or SIGTERM (``stop_on_sigterm``): the worker was stopped, not killed by its run. Left running,
+            # the next worker took it for a death of the run's (``_deaths_at``), and three stops of a foreground worker
+            # failed the run "most likely out of memory"; back in the queue now, no death counted, resumed from its
+            # last epoch
+            with self._finishing:
+                if self.current == run_id:
+                    self.store.requeue(run_id, self.id, "its worker was stopped (Ctrl-C or SIGTERM)")
+                self.current, self._dir, self._stop_request = None, None, None
+            print(f"run {run_id}: back in the queue (its worker was stopped)", flush=True)
+            raise
         except Exception as e:  # every failure ends the run with a reason
             now = self.store.get(run_id) or {}  # the epochs its checkpoint holds, as the store recorded them
             status, error = end_of(e, self._phase, now.get("epoch"), now.get("epochs"))
