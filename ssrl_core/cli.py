@@ -1123,7 +1123,7 @@ def cmd_probe(args) -> int:
     say(f"done in {time.perf_counter() - t0:.0f} s")
     if len(budgets) == 1:
         out.update(out.pop("results")[budget_name(budgets[0])])
-    print(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2, sort_keys=True))  # (the same bytes whether computed or read from the cache)
     _say_unsaved(rp)
     return 0
 
@@ -1185,8 +1185,10 @@ def cmd_invariance(args) -> int:
 
     rp = RunProbes(run_folder(args.run), defer_saving_errors=True)  # a read-only run: printed, then said
     scores = rp.invariance()
+    # keys sorted: the scores computed and the same read from the cache came in other orders, the same numbers in
+    # other bytes (a script's diff or checksum of two calls differed)
     print(json.dumps({"run": str(rp.dir), "invariance": scores,
-                      "rotation_equivariance": rp.rotation_equivariance()}, indent=2))
+                      "rotation_equivariance": rp.rotation_equivariance()}, indent=2, sort_keys=True))
     note = unreliable_note(scores)
     if note:
         print(f"warning: the invariance scores are unreliable: {note}", file=sys.stderr)

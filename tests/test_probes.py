@@ -510,7 +510,9 @@ def test_cli_invariance_on_a_finished_run(finished_run, capsys):
 
     d = run_dir_of(finished_run("simclr"))
     assert main(["invariance", "--run", str(d)]) == 0
-    out = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr().out
+    out = json.loads(printed)
+    assert main(["invariance", "--run", str(d)]) == 0 and capsys.readouterr().out == printed  # byte for byte
     assert out["run"] == str(d)
     assert isinstance(out["invariance"]["crop"]["score"], float)
     assert "skipped" in out["invariance"]["grayscale"]  # digits are grayscale
