@@ -95,6 +95,16 @@ def loss_steps(run_id: str) -> list[dict]:
     return [by_step[k] for k in sorted(by_step) if k <= steps[-1]["step"]]
 
 
+def busy(over: float = 1.5) -> str:
+    """How busy this machine is, in words ("load 5.2 on 2 cores"), when its 1-minute load is over
+    ``over`` runs per core, else "": a time measured on an idle machine does not hold then."""
+    try:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    except OSError:  # no load average here
+        return ""
+    return f"load {load:.1f} on {count(cores, 'core')}" if load > over * cores else ""
+
+
 def run_seconds(configs: list[dict]) -> float | None:
     """Seconds the runs of ``configs`` take one after another, each from the newest finished runs
     like it here (``estimate.History.duration``: their median training per epoch, then their

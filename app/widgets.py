@@ -670,6 +670,12 @@ def launched_note(run_id: str, top: bool = False) -> None:
                 st.caption(step[0].upper() + step[1:])
 
     _note()
+    if not urlstate.hidden("nav"):  # a newcomer sat through minutes with nothing said to do meanwhile
+        st.caption("While it trains, two pages need no finished run:")
+        kept = urlstate.carried()
+        for (page, label, icon), col in zip((("augment", "See what augmentations do", "shuffle"),
+                                             ("learn", "How the four families learn", "menu_book")), st.columns(2)):
+            col.page_link(f"../pages/{page}.py", label=label, icon=f":material/{icon}:", query_params=kept)
 
 
 def cancel_button(store, run: dict, where, label: str = "Cancel") -> None:

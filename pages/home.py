@@ -41,6 +41,8 @@ with c2:
                + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
                   f"On this machine it should take {about(took)}, the map included ({round(took)} s, "
                   "from the runs like it that finished here)."))
+    if took is None and (load := services.busy()):  # the minute is an idle machine's: a newcomer waited 8
+        st.caption(f":material/speed: This machine is busy now ({load}), so the run takes longer than that.")
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:
@@ -50,6 +52,8 @@ with c2:
     widgets.twin_link(cfg)
 
 st.header("Then")
+st.caption("A first path: while the run trains, see what augmentations do and read how the four families learn; "
+           "once it is done, click its map on Explore, then see on Evaluate how far it beats an untrained network.")
 # labels of one line on a phone (about 36 characters): a link's label does not wrap, and "Read how the four families
 # of pretext tasks work, with p…" was cut at 318 px; the rest in its tooltip
 NEXT = [("data", "Browse a dataset", "photo_library", None),

@@ -57,19 +57,34 @@ def test_start_page_quick_start_queues_a_run_and_opens_pretrain():
     first = list(at.main.children.values())[1]  # after the title: the note's block, not the form's columns
     assert [s.value for s in first.get("success")] == [at.success[0].value] and not first.get("selectbox")
     assert len(at.success) == 1  # once
+    # what to do meanwhile: a newcomer sat through minutes with nothing said (a class's link without nav: nothing)
+    from .test_classroom import page_links
+
+    assert "While it trains, two pages need no finished run:" in captions(at)
+    assert {p for p, _ in page_links(at)} >= {"augment", "learn"}
     again = open_page()  # the same session's button pressed again: the run it queued, not a second one
     again.session_state["nickname"] = at.session_state["nickname"]
     again.button(key="quick_start").click().run()
     assert len(RunStore().list()) == 1 and again.title[0].value == "Pretrain"
 
 
-def test_start_page_says_how_long_its_first_run_took_here():
+def test_start_page_says_how_long_its_first_run_took_here(monkeypatch):
     """'About a minute' is a 2-core CPU's figure; once a run like the first one has finished on
-    this machine, the page says how long that one took (under a class's load it was 4 minutes)."""
+    this machine, the page says how long that one took (under a class's load it was 4 minutes).
+    Before that, a machine busy with other work is said to make it longer (a newcomer waited 8)."""
+    import os
+
     from ssrl_core.config import RunConfig
 
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     at = open_page()
     assert "On a 2-core CPU the run takes about a minute" in captions(at)  # nothing finished here yet
+    assert "busy" not in captions(at)
+    assert "A first path: while the run trains, see what augmentations do" in captions(at)
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.4, 5.0, 4.0))
+    at = open_page()
+    assert "This machine is busy now (load 6.4 on 2 cores), so the run takes longer than that." in captions(at)
     assert at.header[0].value == "Your first run, in about a minute"
     store = RunStore()
     rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10))
