@@ -20,7 +20,9 @@ def lesson_url(lesson_id: str) -> str:
 
 st.title("Learn: four ways to learn without labels")
 st.markdown(
-    "A *pretext task* is a puzzle made from unlabelled images; solving it forces the encoder to describe "
+    "Labels are expensive; images without them are plentiful. Self-supervised learning trains an encoder on the "
+    "images alone, so that a simple readout of its features becomes a classifier with a handful of labels per "
+    "class. A *pretext task* is a puzzle made from unlabelled images; solving it forces the encoder to describe "
     "the images in a useful way. The survey this playground follows (Ericsson et al., *Self-Supervised "
     "Representation Learning: Introduction, advances, and challenges*) groups them in four families. "
     "Every picture below is made now, from the data, by the same code the methods train with.")
@@ -140,6 +142,6 @@ right.image(pics["clusters"], caption=pics["cluster_captions"],
             alt=[f"a row of images from one k-means {c}" for c in pics["cluster_captions"]])
 
 st.divider()
-st.markdown("**Why bother?** Labels are expensive. A good pretext task gives features that a simple readout "
-            "turns into a classifier with a handful of labels per class. "
+st.markdown("**How few labels?** A good pretext task gives features that a simple readout turns into a classifier "
+            "with a handful of labels per class, where training from scratch needs many more. "
             + lesson_link("labels-are-expensive"))
