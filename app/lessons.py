@@ -224,11 +224,14 @@ def run_rows(lesson: L.Lesson, planned: dict[str, dict]) -> list[dict]:
     for name, cfg in lesson.runs.items():
         p = planned[name]
         opts = ", ".join(f"{k}={v}" for k, v in cfg.options.items())
-        # the status second: last, after the wide augment column, it was cut to "running · 20261" at 1280 px
+        # the status second: last, after the wide augment column, it was cut to "running · 20261" at 1280 px; its
+        # run's id after it was still cut at 1366 ("done · 20261"): the id has a column of its own, last, as on
+        # Pretrain's runs table
         rows.append({"run": name, "status": ACTION_TEXT[p["action"]] if p["run"] is None else
-                     f"{p['run']['status']} · {p['run']['id']}" + (" (Launch resumes it)" if p["action"] == "resume" else ""),
+                     p["run"]["status"] + (" (Launch resumes it)" if p["action"] == "resume" else ""),
                      "method": cfg.method, "dataset": cfg.dataset, "augment": cfg.augment,
-                     "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts})
+                     "epochs": cfg.epochs, "batch": cfg.batch_size, "options": opts,
+                     "id": p["run"]["id"] if p["run"] else ""})
     return rows
 
 

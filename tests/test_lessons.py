@@ -895,3 +895,8 @@ def test_a_lessons_run_table_puts_each_runs_status_beside_its_name():
     lesson = L.load_by_name("collapse")
     rows = run_rows(lesson, L.plan(lesson, RunStore()))
     assert list(rows[0])[:2] == ["run", "status"] and rows[0]["status"] == "to train"
+    # a run's id in a column of its own, last: beside its status it was cut to "done · 20261" at 1366 px
+    store = RunStore()
+    rid = store.submit(lesson.runs[rows[0]["run"]])
+    rows = run_rows(lesson, L.plan(lesson, store))
+    assert list(rows[0])[-1] == "id" and (rows[0]["status"], rows[0]["id"]) == ("queued", rid)
