@@ -51,6 +51,9 @@ widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
 if not picked:
     st.info("Pick runs to compare.")
     widgets.stop()
+# where self-supervision pays, first: a newcomer read the page's first screen as "it barely beats random"
+if said := [x for r in picked if (x := readouts.fewest_labels(run_name[r["id"]], probes[r["id"]], refs[r["id"]]))]:
+    st.markdown("**With few labels** (the label-efficiency curves below): " + "; ".join(said) + ".")
 
 
 labels, knn, lin, rows, randoms, below, untrained = [], [], [], [], {}, [], []

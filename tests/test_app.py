@@ -578,6 +578,15 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     epochs = specs["epoch (0 = before pretraining)"]
     assert epochs["data"][0]["x"] == [0, 1]  # the initial encoder and one epoch
     assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
+    # where self-supervision pays, said first in words: the run's 1-label readout beside its untrained network's
+    from app.readouts import budget_curve, value_at
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    art = RunArtifacts(RunStore().get(rid)["run_dir"])
+    mine, base = budget_curve(art.probes, "linear")[1][0], value_at(budget_curve(art.references(), "random-linear"), 1)
+    [line] = [m.value for m in at.markdown if m.value.startswith("**With few labels**")]
+    assert (f": with 1 label per class, a linear readout of its features labels **{mine:.0%}** of the test images "
+            f"right, the untrained network's {base:.0%}.") in line and "simclr" in line
 
 
 def test_a_run_keeps_its_colour_in_evaluates_epoch_chart_where_another_run_has_no_curve(finished_run):
