@@ -856,8 +856,9 @@ def cmd_resume(args) -> int:
     store = _store_with_runs([args.id])
     store.resume(args.id)
     run = store.get(args.id)
-    print(f"queued: continues from epoch {run['epoch']} of {run['epochs']}" if run["epoch"] else
-          "queued: starts from the beginning (it had finished no epoch)")
+    # the id first, as cancel and delete say each run they act on (a script's log of several resumes read alike)
+    print(f"{args.id}: queued: continues from epoch {run['epoch']} of {run['epochs']}" if run["epoch"] else
+          f"{args.id}: queued: starts from the beginning (it had finished no epoch)")
     return 0
 
 

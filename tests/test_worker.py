@@ -129,7 +129,7 @@ def test_cancel_a_running_run_through_the_store_and_resume_it_from_its_checkpoin
             f"the checkpoint of epoch {stopped['epoch']} is kept: resuming continues with epoch {stopped['epoch'] + 1}"
             if stopped["epoch"] < epochs else "resuming runs only the evaluation") in stopped["error"], stopped["error"]
         assert main(["resume", rid]) == 0
-        assert capsys.readouterr().out.strip() == f"queued: continues from epoch {stopped['epoch']} of {epochs}"
+        assert capsys.readouterr().out.strip() == f"{rid}: queued: continues from epoch {stopped['epoch']} of {epochs}"
         proc = _start_worker("--once")
         _wait(lambda: store.get(rid)["status"] in FINISHED, 120, "the resumed run")
         proc.communicate(timeout=30)
