@@ -167,7 +167,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "feed, a method option the training set is too small for (more deepcluster "
                                    "n_clusters than training images), and for this host's workers a missing dataset or a --device cuda or "
                                    "--precision float16 without a CUDA GPU (with SSRL_BACKEND=ray the cluster's "
-                                   "nodes provide those); or when a classroom limit is reached: SSRL_MAX_QUEUED "
+                                   "nodes provide those); or when a classroom limit is reached (exit 4, to try "
+                                   "again when runs have ended): SSRL_MAX_QUEUED "
                                    "runs waiting, or SSRL_MAX_ACTIVE_PER_NICKNAME queued or running runs of the "
                                    "same --nickname. Options that train but degenerately on the training set "
                                    "and batch (a moco queue_size above 2 x (training images - batch), a swav queue_size + batch above "
@@ -230,8 +231,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "run is worth resuming when what failed was around it (a full disk since freed, "
                                    "a dataset restored); one that failed on its settings fails again: submit it "
                                    "with new ones. Refused (exit 2, nothing changed) for a run queued, running or "
-                                   "done, or when a classroom limit is reached for its nickname or the queue (as "
-                                   "`submit`).")
+                                   "done, or (exit 4) when a classroom limit is reached for its nickname or the "
+                                   "queue (as `submit`).")
     p.add_argument("id", help="a cancelled or failed run's id from `runs`")
 
     p = sub.add_parser("delete", help="delete ended runs: their store rows, folders and app exports",
@@ -442,8 +443,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     args = build_parser(next((a for a in given if not a.startswith("-")), "")).parse_args(argv)
+    from .runs.store import LimitReached
+
     try:
         return COMMANDS[args.command](args)
+    except LimitReached as e:  # not the run's fault: a sweep retries later on 4, and gives up on 2
+        print(f"error: {e}", file=sys.stderr)
+        return LIMIT_EXIT
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as e:
         if isinstance(e, FileNotFoundError) and e.errno is not None:  # the system's, on a path: as any OSError's
             return _os_error(e, args)
@@ -460,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as e:  # a path that cannot be read or written (permissions, a file where a folder goes, ...)
         return _os_error(e, args)
+
+
+LIMIT_EXIT = 4  # a classroom limit refused a submit or resume: try again when runs have ended
 
 
 def _os_error(e: OSError, args) -> int:

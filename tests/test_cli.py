@@ -543,3 +543,17 @@ def test_a_script_submits_waits_and_collects_without_polling(capsys, finished_ru
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_classroom_limit_exits_4_which_a_sweep_can_tell_from_a_refused_run(capsys, monkeypatch):
+    """Every refusal exited 2: a sweep could not tell "the queue is full, try later" from "this
+    run cannot start". A limit now exits 4; a run that cannot start still 2."""
+    from ssrl_core.cli import main
+
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_PER_NICKNAME", "1")
+    run = ["submit", "--dataset", "digits", "--method", "random", "--nickname", "sweep"]
+    assert main(run) == 0
+    capsys.readouterr()
+    assert main([*run, "--seed", "1"]) == 4
+    assert "'sweep' already has 1 runs queued or running (the limit is 1)" in capsys.readouterr().err
+    assert main(["submit", "--dataset", "digits", "--method", "random", "--option", "x=1"]) == 2
