@@ -287,7 +287,7 @@ def test_pretrain_method_options_reach_the_run_config_with_the_sessions_nickname
     # another run of the same nickname is over the classroom limit: refused, with why
     at.number_input(key="pt_seed").set_value(1)
     at.button(key="pt_launch").click().run()
-    assert "Not launched" in at.error[0].value and "'ada' already has 1 runs queued or running" in at.error[0].value
+    assert "Not launched" in at.error[0].value and "'ada' already has 1 run queued or running" in at.error[0].value
     assert len(RunStore().list()) == 1
 
 

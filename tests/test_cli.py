@@ -555,5 +555,5 @@ def test_a_classroom_limit_exits_4_which_a_sweep_can_tell_from_a_refused_run(cap
     assert main(run) == 0
     capsys.readouterr()
     assert main([*run, "--seed", "1"]) == 4
-    assert "'sweep' already has 1 runs queued or running (the limit is 1)" in capsys.readouterr().err
+    assert "'sweep' already has 1 run queued or running (the limit is 1)" in capsys.readouterr().err
     assert main(["submit", "--dataset", "digits", "--method", "random", "--option", "x=1"]) == 2

@@ -99,7 +99,7 @@ def test_a_cancelled_run_resumes_at_the_end_of_the_line_and_nothing_else_resumes
     mine = s.submit(RunConfig(method="random", seed=3), nickname="cy")
     s.request_cancel(mine)
     s.submit(RunConfig(method="random", seed=4), nickname="cy")
-    with pytest.raises(LimitReached, match="'cy' already has 1 runs"):
+    with pytest.raises(LimitReached, match="'cy' already has 1 run "):
         s.resume(mine)
     assert s.get(mine)["status"] == "cancelled"  # refused: nothing changed
     # a lesson's runs are the class's: its Launch does not count them per nickname, nor does resume
@@ -242,7 +242,7 @@ def test_limits_come_from_the_environment(monkeypatch):
     assert Limits.from_env() == Limits(per_nickname=1, queued=50, run_disk_mb=0.5)
     s = RunStore()
     s.submit(RunConfig(method="random"), nickname="ada")
-    with pytest.raises(LimitReached, match="'ada' already has 1 runs queued or running"):
+    with pytest.raises(LimitReached, match="'ada' already has 1 run queued or running"):
         s.submit(RunConfig(method="random"), nickname="ada")
     s.submit(RunConfig(method="random"))  # no nickname (CLI default): only the queue limit applies
     monkeypatch.setenv("SSRL_MAX_QUEUED", "lots")
@@ -280,9 +280,9 @@ def test_cli_submit_refused_by_a_limit_says_why(monkeypatch, capsys):
     monkeypatch.setenv("SSRL_MAX_QUEUED", "1")
     args = ["submit", "--dataset", "digits", "--method", "random", "--epochs", "0", "--nickname", "ada"]
     assert main(args) == 0
-    assert main(args) == 2
+    assert main(args) == 4  # a limit: try again later (a run that cannot start: 2)
     err = capsys.readouterr().err
-    assert err.startswith("error: the queue is full (1 runs waiting, the limit is 1)")
+    assert err.startswith("error: the queue is full (1 run waiting, the limit is 1)")
     assert [r["nickname"] for r in RunStore().list()] == ["ada"]
 
 

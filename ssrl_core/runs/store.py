@@ -387,7 +387,7 @@ class RunStore:
         if limits.queued:
             waiting = c.execute("SELECT COUNT(*) FROM runs WHERE status='queued'").fetchone()[0]
             if waiting + n > limits.queued:
-                raise LimitReached(f"the queue is full{batch} ({waiting} runs waiting, the limit is {limits.queued}): "
+                raise LimitReached(f"the queue is full{batch} ({count(waiting, 'run')} waiting, the limit is {limits.queued}): "
                                    "try again when some have started")
         if limits.lessons and nickname and nickname.startswith(LESSON_NICKNAME) and n:
             others = RunStore._active_lessons(c, but=nickname)
@@ -399,7 +399,7 @@ class RunStore:
             mine = c.execute("SELECT COUNT(*) FROM runs WHERE nickname=? AND status IN ('queued','running')",
                              (nickname,)).fetchone()[0]
             if mine + n > limits.per_nickname:
-                raise LimitReached(f"{nickname!r} already has {mine} runs queued or running (the limit is "
+                raise LimitReached(f"{nickname!r} already has {count(mine, 'run')} queued or running (the limit is "
                                    f"{limits.per_nickname}){batch}: wait for one to finish or cancel one")
 
     @staticmethod
