@@ -137,12 +137,12 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
         if not lin or not sup:
             continue
         at = dict(zip(sup[0], sup[1]))
-        both = [(x, y - at[x]) for x, y in zip(lin[0], lin[1]) if x in at]
+        both = [(x, gain(y, at[x])) for x, y in zip(lin[0], lin[1]) if x in at]
         if not both:
             continue
         partial |= len(sup[0]) < 2
         ends = [both[0]] + ([both[-1]] if len(both) > 1 else [])
-        parts.append(f"{md(name)}: " + ", ".join(f"{gap:+.3f} at {budget(x, i == len(ends) - 1 and len(ends) > 1)}"
+        parts.append(f"{md(name)}: " + ", ".join(f"{gap} at {budget(x, i == len(ends) - 1 and len(ends) > 1)}"
                                                 for i, (x, gap) in enumerate(ends)))
     if not parts:
         return ""
@@ -306,11 +306,18 @@ def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None,
     return knn, linear
 
 
+def gain(value: float, base: float) -> str:
+    """``value - base`` signed, to 3 places, of the two as the pages show them (to 3 places):
+    0.97214 - 0.96657 said "+0.006" beside "0.972" and "0.967", and a student who subtracted
+    the numbers shown got 0.005."""
+    return f"{round(value, 3) - round(base, 3):+.3f}"
+
+
 def knn_gain(summary: dict, refs: dict) -> str:
     """A run's kNN accuracy minus its random encoder's, signed ("+0.041"), or "–" while
     either is missing (a text column: a blank number cell would look like zero)."""
     knn, (random_knn, _) = summary.get("knn_accuracy"), random_encoder_scores(refs)
-    return "–" if knn is None or random_knn is None else f"{knn - random_knn:+.3f}"
+    return "–" if knn is None or random_knn is None else gain(knn, random_knn)
 
 
 COLLAPSED_RANK = 2.0  # an effective rank at or under this: features along about one direction (random cnn-small: 13.7)

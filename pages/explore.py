@@ -37,7 +37,7 @@ for col, key, label, what, base in (
     value = summary.get(key)
     gain = value is not None and base is not None
     col.metric(label, f"{value:.3f}" if value is not None else "–",
-               delta=f"{value - base:+.3f} vs untrained" if gain else None,
+               delta=f"{readouts.gain(value, base)} vs untrained" if gain else None,
                help=what + (f" The untrained network of this run's architecture and seed scores {base:.3f}: what "
                             "pretraining added is the difference." if gain else "") + of_label)
 top[3].metric("feature dim", art.embedding_dim() or "–",
