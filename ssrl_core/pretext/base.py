@@ -49,6 +49,10 @@ import torch.nn as nn
 from ..models import Encoder
 
 MAX_WIDTH = 8192  # the widest default heads in the papers (Barlow Twins, VICReg)
+# the survey's families, as the Pretrain page groups methods and `list methods` names them (a new method's ``family``
+# is one of these: a typo made a group of its own), and the baselines a method is compared with
+FAMILIES = ("masked prediction", "transformation prediction", "instance discrimination (contrastive)",
+            "instance discrimination (non-contrastive)", "clustering", "baseline")
 
 
 def as_flag(value, name: str) -> bool:
@@ -160,7 +164,7 @@ def each_view(views: list[torch.Tensor], *modules: nn.Module) -> list[torch.Tens
 
 class PretextMethod(nn.Module):
     name: str = ""
-    family: str = ""
+    family: str = ""  # one of ``FAMILIES``
     summary: str = ""
     n_views: int = 1  # augmented views per image the loop must produce
     trainable: bool = True  # False for baselines that are evaluated untrained
