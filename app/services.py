@@ -556,7 +556,7 @@ def map_thumbnail(run: dict) -> bytes | str:
 
 EXPORT_MIME = {".md": "text/markdown", ".json": "application/json", ".npz": "application/octet-stream",
                ".csv": "text/csv", ".safetensors": "application/octet-stream", ".html": "text/html",
-               ".png": "image/png", ".sh": "text/x-shellscript", ".zip": "application/zip"}
+               ".png": "image/png", ".sh": "text/x-shellscript", ".zip": "application/zip", ".jsonl": "application/jsonl"}
 
 
 def size_text(path: Path) -> str:
@@ -595,9 +595,9 @@ def export_run(run: dict) -> dict[str, Path]:
     out = Path(home()) / "exports" / run["id"]
     zipped, card, summary = out.with_suffix(".zip"), out / "run_card.json", Path(run["run_dir"]) / "summary.json"
 
-    def current() -> bool:
-        return zipped.exists() and card.exists() and not (summary.exists()
-                                                          and summary.stat().st_mtime > card.stat().st_mtime)
+    def current() -> bool:  # (written again once the summary or the probes, which it carries, are newer)
+        return zipped.exists() and card.exists() and not any(
+            f.exists() and f.stat().st_mtime > card.stat().st_mtime for f in (summary, summary.with_name("probes.json")))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if not current():

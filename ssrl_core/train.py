@@ -503,8 +503,10 @@ def pretrain(
                                                    "train_seconds": trained_before + time.perf_counter() - t_train,
                                                    "loss": epoch_loss},
                         {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
+        # the CPU threads it trained with: on a CPU the same seed gives other numbers at another count (a worker
+        # gives cores to a probe job mid-run), which a reproduction must know
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
-                  "images_per_s": seen / (time.perf_counter() - t_train)}
+                  "images_per_s": seen / (time.perf_counter() - t_train), "threads": torch.get_num_threads()}
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     this_attempt = time.perf_counter() - t_train

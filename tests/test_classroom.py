@@ -415,7 +415,19 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     # nothing written but the export folder (and the dataset's own cache in SSRL_HOME/data)
     assert {k: v for k, v in after.items() if k.parts[0] != "data"} == before
     assert {"run_card.json", "run_card.md", "embeddings.npz", "embeddings.csv", "checkpoint.safetensors", "map.html",
-            "map.png", "training.html", "reproduce.sh"} == set(listed) == {p.name for p in out.iterdir()}
+            "map.png", "training.html", "reproduce.sh", "probes.json", "epochs.jsonl",
+            "references.json"} == set(listed) == {p.name for p in out.iterdir()}
+    # what the pages show beyond the card (label efficiency, invariance, the untrained network's readouts), as they
+    # read it: a handed-in export backs them
+    assert json.loads((out / "probes.json").read_text()) == json.loads(open(f"{run['run_dir']}/probes.json").read())
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    assert json.loads((out / "references.json").read_text()) == RunArtifacts(run["run_dir"]).references()
+    # the figures in colours of their own: from the app, plotly's default template is Streamlit's placeholder, and
+    # the file drew both training curves in black
+    for figure in ("training.html", "map.html"):
+        html = (out / figure).read_text()
+        assert '"colorway":["#636efa"' in html and '"#000032"' not in html, figure  # plotly_white's, not a placeholder
 
     card = json.loads((out / "run_card.json").read_text())
     cfg = json.loads(open(f"{run['run_dir']}/config.json").read())
@@ -445,8 +457,14 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     assert "Scattergl" in html or "scattergl" in html
     assert "<script src=" not in html and "plotly.js v" in html  # plotly.js inlined: opens offline
 
-    argv = shlex.split(card["reproduce"])
-    assert argv[:4] == ["python", "-m", "ssrl_core", "train"]
+    # on a CPU the thread count it trained with (another one gives numbers about a point apart), which the card says
+    threads = run["summary"]["train_threads"]
+    assert threads == card["trained_on"]["train_threads"] and len(threads) == 1 and threads[0] >= 1
+    env, *argv = shlex.split(card["reproduce"])
+    assert env == f"OMP_NUM_THREADS={threads[0]}" and argv[:4] == ["python", "-m", "ssrl_core", "train"]
+    assert f"trained with {threads[0]} CPU thread" in md
+    # a folder of the run's own: two cards' commands one after the other both wrote runs/reproduced
+    assert argv[argv.index("--out") + 1] == f"runs/reproduced-{rid}"
     args = cli.build_parser().parse_args(argv[3:])
     from ssrl_core.pretext import check_options
 
@@ -456,7 +474,9 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     assert cfg["device"] == cfg["precision"] == "auto" and trained["device"] == "cpu" and trained["precision"]
     assert cli._config(args)[0].to_dict() == {**cfg, "options": check_options(cfg["method"], cfg["options"]),
                                            "device": trained["device"], "precision": trained["precision"]}
-    assert (out / "reproduce.sh").read_text().splitlines()[-2].startswith("# device and precision as the run trained")
+    script = (out / "reproduce.sh").read_text().splitlines()
+    assert script[-3].startswith("# device and precision as the run trained") and script[-1] == card["reproduce"]
+    assert script[-2].startswith(f"# trained with {threads[0]} CPU thread")
     assert "run_dir" not in card and run["run_dir"] not in (out / "run_card.json").read_text()  # the server's path
 
 

@@ -56,6 +56,15 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
         let_go(lock, lock_path)
 
 
+def train_threads(run_dir: Path) -> list[int]:
+    """The CPU thread counts the run's epochs trained with, each once, in order (``epochs.jsonl``;
+    [] for epochs recorded before they were): one count, the run reproduces with it; several (a
+    worker shared its cores with a probe job part-way), not exactly."""
+    from ..evaluate.epochs import read_epochs
+
+    return list(dict.fromkeys(r["threads"] for r in read_epochs(run_dir) if isinstance(r.get("threads"), int)))
+
+
 def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: bool) -> dict:
     t0 = time.perf_counter()
     full = cfg.evaluation == "full"
@@ -97,6 +106,7 @@ def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: 
         "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,
         "epochs": c.epochs, "batch_size": c.batch_size, **used, "lr": c.lr, "seed": c.seed, "options": c.options,
         "device": trained.device.type, "precision": trained.precision, "hardware": hardware(),
+        "train_threads": train_threads(run_dir),
         "train_seconds": round(trained.train_seconds, 3),
         "images_per_s": round(trained.images_per_s, 1),
         "final_loss": trained.final_loss,

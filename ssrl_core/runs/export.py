@@ -18,6 +18,11 @@ writes into ``--out`` (and nowhere else):
     map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
                                   (opens offline), and a PNG drawn with PIL (no browser needed)
     training.html                 per-epoch loss and kNN accuracy (when the run logged epochs)
+    probes.json, epochs.jsonl     the run's cached probes (label efficiency, kNN as k varies,
+                                  invariance, factors) and its per-epoch diagnostics, as the pages
+                                  read them (when it has them)
+    references.json               the untrained network's readouts (and supervised training from
+                                  scratch) it is compared with: its reference cache (when computed)
     reproduce.sh                  the ``python -m ssrl_core train ...`` command (for an imported set
                                   after a comment saying to import it first under its name)
 
@@ -42,6 +47,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..device import hardware
+from ..evaluate.epochs import EPOCHS_LOG
 from ..text import disk_full, md
 from . import artifacts as art
 
@@ -98,7 +104,24 @@ def reproduce_command(cfg: RunConfig, out: str = "runs/reproduced", trained_on: 
     if cfg.data_dir:
         args += ["--data-dir", cfg.data_dir]
     no_umap = ["--no-umap"] if cfg.evaluation == "full" and t and "umap_seconds" not in t else []
-    return shlex.join(args + ["--out", out] + no_umap)
+    # on a CPU the same seed gives other numbers at another thread count (1 and 2 threads: kNN 0.916 and 0.905):
+    # the count it trained with, where it kept one (torch reads OMP_NUM_THREADS when it starts)
+    threads = t.get("train_threads") or []
+    env = f"OMP_NUM_THREADS={threads[0]} " if device == "cpu" and len(threads) == 1 else ""
+    return env + shlex.join(args + ["--out", out] + no_umap)
+
+
+def threads_note(summary: dict) -> str:
+    """What reproduce.sh says of the CPU threads the run trained with, "" on a GPU or where not
+    recorded."""
+    threads = summary.get("train_threads") or []
+    if summary.get("device") != "cpu" or not threads:
+        return ""
+    if len(threads) == 1:
+        return (f"trained with {threads[0]} CPU thread{'s' * (threads[0] > 1)}, which OMP_NUM_THREADS sets: on a CPU "
+                "the same seed gives other numbers at another thread count (about a point of accuracy at 10 epochs)")
+    return (f"trained with {' then '.join(map(str, threads))} CPU threads (its worker shared the cores with a probe "
+            "job part-way): the command below cannot repeat that, and its numbers may differ by about a point")
 
 
 def dataset_card(name: str, record: dict | None) -> dict:
@@ -154,7 +177,8 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     metrics = {**evaluated, **{k: v for k, v in summary.items() if k not in cfg_dict}}
     durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
     metrics = {k: v for k, v in metrics.items()
-               if k not in durations and not k.endswith("_error") and k not in ("device", "precision", "hardware")}
+               if k not in durations and not k.endswith("_error")
+               and k not in ("device", "precision", "hardware", "train_threads")}
     card = {
         # not the run's folder: a path on the machine that trained it, of no use to whoever reads the card
         "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"),
@@ -162,11 +186,15 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
         "config": {**cfg.to_dict(), "options": trained_options(cfg)}, "seed": cfg.seed,
         "dataset": dataset_card(cfg.dataset, a.dataset),
         "trained_on": {"device": summary.get("device"), "precision": summary.get("precision"),
-                       **({"hardware": summary["hardware"]} if "hardware" in summary else {})},
+                       **({"hardware": summary["hardware"]} if "hardware" in summary else {}),
+                       **({"train_threads": summary["train_threads"]} if summary.get("train_threads") else {})},
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
         "durations_s": durations, "metrics": metrics,
         "errors": {k: v for k, v in {**evaluated, **summary}.items() if k.endswith("_error")},
-        "reproduce": reproduce_command(cfg, trained_on=summary),
+        # a folder of the run's own: two cards' commands run one after the other both wrote runs/reproduced, and
+        # the second was refused as another run's folder
+        "reproduce": reproduce_command(cfg, f"runs/reproduced-{run['id']}" if (run or {}).get("id") else
+                                       f"runs/reproduced-{Path(run_dir).name}", trained_on=summary),
     }
     if run:
         card["times"] = {k: run.get(k) for k in ("created", "started", "finished")}
@@ -215,6 +243,8 @@ def card_markdown(card: dict) -> str:
     lines += ["", "## Hardware and software", "", f"- trained on: {t.get('device')} ({t.get('precision')})"]
     if t.get("hardware"):
         lines.append(f"- training machine: {_machine(t['hardware'])}")
+    if said := threads_note(t):
+        lines.append(f"- {said}")
     lines.append(f"- exported on: {_machine(card['exported_on']['hardware'])}")
     lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in card["exported_on"]["packages"].items()))
     if card.get("errors"):
@@ -291,6 +321,10 @@ def write_embeddings(cols: dict[str, np.ndarray], out: Path, stem: str = "embedd
     return [out / f"{stem}.npz", out / f"{stem}.csv"]
 
 
+EXPORT_TEMPLATE = "plotly_white"
+REFERENCES = "references.json"
+
+
 def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[str], out: Path, title: str) -> list[Path]:
     """map.html, map.png and (when the run logged epochs) training.html."""
     import plotly.graph_objects as go
@@ -302,6 +336,9 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
         coords = np.stack([cols["map_x"], cols["map_y"]], axis=1)
         labels = cols["label"]
         fig = embedding_map(coords, labels, label_names, title=f"{title} ({cols['map_kind']}, coloured by label)")
+        # a template of its own: written from the app, plotly's default is Streamlit's placeholder, whose colours only
+        # the app's page fills in, and the file drew both training curves in black
+        fig.update_layout(template=EXPORT_TEMPLATE)
         # plotly.js inlined (about 4.6 MB): the file opens with no network, as the class uses it
         fig.write_html(out / "map.html", include_plotlyjs=True, full_html=True)
         (out / "map.png").write_bytes(map_png(coords, labels, size=800, value_names=label_names))
@@ -314,8 +351,9 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
             y = [e.get(key) for e in epochs]
             if any(v is not None for v in y):
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=key, yaxis=axis))
-        fig.update_layout(title=f"{title}: per epoch", xaxis_title="epoch", yaxis=dict(title="loss"),
-                          yaxis2=dict(title="kNN accuracy (subset)", overlaying="y", side="right"))
+        fig.update_layout(title=f"{title}: per epoch", xaxis=dict(title="epoch", dtick=1), yaxis=dict(title="loss"),
+                          yaxis2=dict(title="kNN accuracy (subset)", overlaying="y", side="right"),
+                          template=EXPORT_TEMPLATE, legend=dict(orientation="h", y=-0.2))
         fig.write_html(out / "training.html", include_plotlyjs=True, full_html=True)
         written.append(out / "training.html")
     return written
@@ -385,11 +423,22 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         (tmp / "run_card.md").write_text(card_markdown(card))
         first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
             if card["dataset"]["imported"] else ""
-        (tmp / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n" + card["reproduce"] + "\n")
+        threads = _comment(said) if (said := threads_note(card.get("trained_on") or {})) else ""
+        (tmp / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n{threads}"
+                                          + card["reproduce"] + "\n")
         files += [tmp / "run_card.json", tmp / "run_card.md", tmp / "reproduce.sh"]
         files += write_embeddings(cols, tmp)
         shutil.copyfile(run_dir / art.CHECKPOINT, tmp / art.CHECKPOINT)
         files.append(tmp / art.CHECKPOINT)
+        # what the pages show beyond the card's headline numbers (label efficiency, kNN as k varies, invariance, each
+        # epoch's diagnostics, the untrained network's readouts): a handed-in export could not back them
+        for name in (art.PROBES, EPOCHS_LOG):
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, tmp / name)
+                files.append(tmp / name)
+        if refs := art.RunArtifacts(run_dir).references():
+            art.write_json(tmp / REFERENCES, refs)
+            files.append(tmp / REFERENCES)
         title = f"{card['config']['method']} · {card['config']['dataset']}"
         files += write_figures(run_dir, cols, list(dataset.class_names) or ["unlabelled"], tmp, title)
     return {f.name: str(out / f.name) for f in files}
