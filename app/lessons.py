@@ -9,6 +9,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 
 from . import charts, readouts, services, widgets
+from .glossary import words_in
 from .text import agree, count, md, minutes
 
 ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
@@ -21,52 +22,10 @@ VERDICT_TEXT = {
 ACTION_TEXT = {"reuse": "done (reused)", "wait": "queued or running", "submit": "to train"}
 
 
-# words the lessons use, said for a student who has not met them (a review read "softmax", "hardest negatives",
-# "anchor", "optimiser steps" and "linear probe" unexplained on a class's page): (term, pattern, meaning)
-GLOSSARY = (
-    ("pretext task", r"pretext", "a made-up task whose answers come from the images themselves (which way up an "
-     "image was turned, which two crops came from one image), so that no labels are needed"),
-    ("encoder", r"encoder", "the network that turns an image into its features: a list of numbers"),
-    ("cnn-small", r"cnn-small", "the small convolutional encoder used on a CPU: fast enough for a class"),
-    ("augmentation", r"augment", "a random change to an image (a crop, a flip, a change of colour) that should not "
-     "change what it shows"),
-    ("epoch", r"epoch", "one pass over all the training images"),
-    ("batch", r"batch", "the images the network looks at together before each update of its weights"),
-    ("optimiser step", r"optimi[sz]er step|\bsteps\b", "one update of the network's weights, made after each batch"),
-    ("learning rate", r"learning rate", "how large each update of the weights is"),
-    ("seed", r"\bseeds?\b", "the number that fixes a run's random choices (starting weights, image order, "
-     "augmentations): the same seed gives the same run, another seed a slightly different one"),
-    ("supervised", r"supervised", "trained with the labels, the usual way: the ceiling the others are measured against"),
-    ("kNN accuracy", r"\bknn\b", "each test image gets the label most common among its 20 most similar training "
-     "images (by their features); the share of test images it gets right. Nothing is trained for it"),
-    ("linear probe", r"linear (probe|readout)", "a one-layer classifier trained on the frozen features with the labels: "
-     "its test accuracy says how easily the labels can be read off the features"),
-    ("softmax", r"softmax", "turns a list of scores into chances that add up to 1, the largest scores getting most"),
-    ("temperature", r"temperature", "divides the similarities before SimCLR's softmax: a low one makes the loss care "
-     "mostly about the few other images most like the anchor"),
-    ("anchor", r"anchor", "the image whose two augmented views the loss pulls together"),
-    ("negatives", r"negatives", "the other images of the batch, which the loss pushes away from the anchor"),
-    ("invariance", r"invarian", "a feature is invariant to a change (a flip, a colour shift) when the change leaves "
-     "it as it was"),
-    ("collapse", r"collaps", "the network gives (nearly) the same features to every image: the loss can be low and "
-     "the features useless"),
-    ("effective rank", r"effective rank", "roughly, how many independent directions the features use; near 1 means "
-     "they collapsed"),
-    ("predictor", r"predictor", "a small extra network on one branch that predicts the other branch's features"),
-    ("stop-gradient", r"stop-gradient|stop_gradient", "the other branch's features are a fixed target: the network "
-     "is not trained through them"),
-    ("projector", r"projector", "a small network after the encoder whose output the loss uses; the features that "
-     "are evaluated come before it"),
-)
-
-
 def glossary(lesson: L.Lesson) -> list[tuple[str, str]]:
-    """(term, meaning) of each ``GLOSSARY`` word the lesson's texts use, in the glossary's order."""
-    import re
-
-    text = " ".join([lesson.question, lesson.explanation, lesson.expected, lesson.how_to_read,
-                     *(c.says for c in lesson.checks), *(c.title for c in lesson.charts)])
-    return [(term, meaning) for term, pattern, meaning in GLOSSARY if re.search(pattern, text, re.IGNORECASE)]
+    """(term, meaning) of each glossary word the lesson's texts use, in the glossary's order."""
+    return words_in(" ".join([lesson.question, lesson.explanation, lesson.expected, lesson.how_to_read,
+                              *(c.says for c in lesson.checks), *(c.title for c in lesson.charts)]))
 
 
 # -- figures: plain functions -------------------------------------------------------------------------

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import screen, services, text, urlstate, widgets  # noqa: E402
+from app import glossary, screen, services, text, urlstate, widgets  # noqa: E402
 
 # the tab's icon an emoji: Streamlit draws it in the page, where a :material: one is fetched from fonts.gstatic.com,
 # which a classroom without the internet never reaches (the sidebar's :material: icons come with Streamlit's font)
@@ -52,8 +52,9 @@ if problem := services.home_problem():  # a read-only or impossible SSRL_HOME: s
 services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
+    glossary.sidebar_box(page.url_path)
     if not nav_hidden:
-        st.caption(f"State in `{services.home()}`")
+        st.caption(f"Runs and datasets are kept in `{services.home()}` (SSRL_HOME)")
 # back from another page: its form and choices as they were left (not the pages of runs, which open on the newest:
 # a student back on Explore after a run finished wants that run, not the one looked at before)
 if page.url_path in ("pretrain", "augment", "lessons", "learn", "gallery"):

@@ -4,7 +4,7 @@ leaves a student only the launch button and the results."""
 import streamlit as st
 
 from app import lessons as ui
-from app import services, text, urlstate, widgets
+from app import glossary, services, text, urlstate, widgets
 from app.urlstate import hidden
 from ssrl_core import lessons as L
 
@@ -51,7 +51,7 @@ st.markdown(f"**{lesson.question}**")
 st.markdown(lesson.explanation)
 if words := ui.glossary(lesson):
     with st.expander(f"Words used in this lesson ({len(words)})", icon=":material/menu_book:"):
-        st.markdown("\n".join(f"- **{term}**: {meaning}." for term, meaning in words))
+        st.markdown(glossary.as_list(words))
 
 store = services.store()
 planned = L.plan(lesson, store)

@@ -117,7 +117,7 @@ def test_invariance_leaves_an_unmeasured_run_out_of_its_charts(finished_run):
     names = [t["name"] for t in spec["data"]]
     assert any(n.startswith(f"simclr ({a[-4:]})") for n in names)
     assert not any(n.startswith(f"rotation ({b[-4:]})") for n in names), names
-    lines = [m.value for m in at.markdown if m.value.startswith("- **")][0].splitlines()
+    lines = [m.value for m in at.main.markdown if m.value.startswith("- **")][0].splitlines()
     assert len(lines) == 2 and all(line[4:9].replace(".", "").isdigit() and line[5] == "." and line[9:11] == "**"
                                    for line in lines), lines  # the run and its untrained network, 0.xyz each
 

@@ -255,7 +255,7 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     # on digits (shapes gives no rotation score): a preset named as one, "simclr" read as the method
     digits = finished_run("simclr")
     at = open_page("invariance", dataset="digits")
-    [rotation] = [m.value for m in at.markdown if m.value.startswith("- **")]
+    [rotation] = [m.value for m in at.main.markdown if m.value.startswith("- **")]
     assert rotation.splitlines()[0].endswith(f"** {md(f'simclr ({digits[-4:]}) · aug: digits preset')}")
 
 

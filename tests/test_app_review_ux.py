@@ -343,3 +343,25 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     [epochs] = [n for n in at.number_input if n.label == "Epochs"]
     epochs.set_value(400).run()  # its seconds per epoch times 400: minutes
     assert re.search(r"Takes about \d+ min on this machine", said(at))
+
+
+def test_every_page_explains_its_words_in_the_sidebar(finished_run):
+    """A newcomer read kNN, linear probe, effective rank, UMAP and fine-tuning unexplained on
+    every page but a lesson's, whose box of words was the only one: each page's sidebar has a
+    closed box of the words it uses, from the same glossary as the lessons'."""
+    from app.glossary import PAGE_WORDS, page_words
+
+    finished_run("simclr")
+    for page, must, not_here in (("explore", ("UMAP map", "kNN accuracy", "cosine similarity"), "fine-tuning"),
+                                 ("evaluate", ("label efficiency", "fine-tuning", "untrained network"), "UMAP map")):
+        at = open_page(page)
+        [box] = [e for e in at.sidebar.expander if e.label.startswith("Words on this page")]
+        said = " ".join(m.value for m in box.markdown)
+        assert box.label == f"Words on this page ({len(PAGE_WORDS[page])})"
+        assert all(f"- **{w}**: " in said for w in must) and f"**{not_here}**" not in said, said
+    home = open_page()
+    assert [e.label for e in home.sidebar.expander] == [f"Words on this page ({len(page_words(''))})"]
+    # every word a page names is in the glossary (a typo would drop it without a word)
+    from app.glossary import MEANING
+
+    assert {w for words in PAGE_WORDS.values() for w in words} <= set(MEANING)
