@@ -187,6 +187,20 @@ def _faiss_gpu_works() -> bool:
     return False
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name on Linux ("AMD EPYC 9654 96-Core Processor"), None elsewhere:
+    ``platform.processor()`` is empty on Linux, and a run card said "x86_64", where whether
+    the CPU has native bfloat16 decides both the speed and the numbers."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() or None
+    except OSError:
+        return None
+    return None
+
+
 def hardware() -> dict:
     """This machine, for run records: OS, CPU, core count, torch threads and the CUDA
     device torch sees (None without one)."""
@@ -194,7 +208,7 @@ def hardware() -> dict:
     import platform
 
     out = {"platform": platform.platform(), "machine": platform.machine(),
-           "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+           "cpu": cpu_model() or platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "cuda": None}
     if torch.cuda.is_available():
         out["cuda"] = {"device": torch.cuda.get_device_name(0), "count": torch.cuda.device_count(),

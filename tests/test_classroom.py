@@ -2,6 +2,7 @@
 gallery, and the export of a finished run (library, CLI and the Explore downloads)."""
 import csv
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -442,6 +443,13 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     assert card["durations_s"]["train_seconds"] > 0
     md = (out / "run_card.md").read_text()
     assert md.startswith("# Run card: simclr on digits by ada") and card["reproduce"] in md
+    # what a reproduction needs beyond the config: the code and packages it trained with, the CPU (whether it has
+    # native bfloat16 decides the numbers), when, and which images (a built-in set's fingerprint too)
+    [trained_with] = [line for line in md.splitlines() if line.startswith("- packages when it trained: ")]
+    assert f"ssrl_core {card['trained_on']['packages']['ssrl_core']}" in trained_with and "torch 2." in trained_with
+    assert card["trained_on"]["hardware"]["cpu"] not in ("", "x86_64") or not Path("/proc/cpuinfo").exists()
+    assert re.search(r"^Finished 20\d\d-\d\d-\d\d \d\d:\d\d UTC$", md, re.M)
+    assert f"Dataset digits: 1,797 images, 32 px, fingerprint `{card['dataset']['fingerprint']}`" in md
 
     emb = np.load(f"{run['run_dir']}/embeddings.npy")
     z = np.load(out / "embeddings.npz")

@@ -21,6 +21,7 @@ from ..locks import hold, let_go
 from ..stops import Interrupted
 from ..train import pretrain
 from . import artifacts as art
+from .export import package_versions
 
 
 class RunBusy(RuntimeError):
@@ -106,7 +107,7 @@ def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: 
         "method": c.method, "dataset": c.dataset, "encoder": c.encoder, "augment": c.augment,
         "epochs": c.epochs, "batch_size": c.batch_size, **used, "lr": c.lr, "seed": c.seed, "options": c.options,
         "device": trained.device.type, "precision": trained.precision, "hardware": hardware(),
-        "train_threads": train_threads(run_dir),
+        "train_threads": train_threads(run_dir), "packages": package_versions(),
         "train_seconds": round(trained.train_seconds, 3),
         "images_per_s": round(trained.images_per_s, 1),
         "final_loss": trained.final_loss,

@@ -39,6 +39,7 @@ import platform
 import shlex
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -56,14 +57,37 @@ PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-lear
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a run depends on (absent ones left out), and Python's."""
-    out = {"python": platform.python_version()}
+    """Installed versions of the packages a run depends on (absent ones left out), Python's, and
+    this code's: its version and, in a git checkout, its commit."""
+    from .. import __version__
+
+    out = {"python": platform.python_version(), "ssrl_core": __version__}
+    if commit := code_commit():
+        out["ssrl_core_commit"] = commit
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def code_commit() -> str | None:
+    """The git commit of this checkout (12 hex digits, "+changes" when files differ from it), or
+    None outside a git checkout or without git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 # the command imports ssrl_core, which the README's quick start does not install as a package
@@ -178,7 +202,7 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     durations = {k: v for k, v in metrics.items() if k.endswith("_seconds")}
     metrics = {k: v for k, v in metrics.items()
                if k not in durations and not k.endswith("_error")
-               and k not in ("device", "precision", "hardware", "train_threads")}
+               and k not in ("device", "precision", "hardware", "train_threads", "packages")}
     card = {
         # not the run's folder: a path on the machine that trained it, of no use to whoever reads the card
         "id": (run or {}).get("id"), "nickname": (run or {}).get("nickname"),
@@ -187,7 +211,8 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
         "dataset": dataset_card(cfg.dataset, a.dataset),
         "trained_on": {"device": summary.get("device"), "precision": summary.get("precision"),
                        **({"hardware": summary["hardware"]} if "hardware" in summary else {}),
-                       **({"train_threads": summary["train_threads"]} if summary.get("train_threads") else {})},
+                       **({"train_threads": summary["train_threads"]} if summary.get("train_threads") else {}),
+                       **({"packages": summary["packages"]} if summary.get("packages") else {})},
         "exported_on": {"hardware": hardware(), "packages": package_versions()},
         "durations_s": durations, "metrics": metrics,
         "errors": {k: v for k, v in {**evaluated, **summary}.items() if k.endswith("_error")},
@@ -226,8 +251,14 @@ def card_markdown(card: dict) -> str:
     lines = [f"# Run card: {title}", ""]
     if card.get("id"):
         lines += [f"Run id `{card['id']}`", ""]
-    lines += ["## Reproduce", ""]
     dataset = card.get("dataset") or {}
+    if (card.get("times") or {}).get("finished"):
+        lines += [f"Finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(card['times']['finished']))}", ""]
+    if dataset.get("fingerprint"):  # a built-in set's too: the same fingerprint is the same images
+        lines += [f"Dataset {dataset.get('name')}: " + ", ".join(filter(None, [
+            f"{dataset['images']:,} images" if dataset.get("images") else "",
+            f"{dataset['size']} px" if dataset.get("size") else "", f"fingerprint `{dataset['fingerprint']}`"])), ""]
+    lines += ["## Reproduce", ""]
     if dataset.get("imported"):
         lines += [import_note(dataset), "", "```sh", dataset["import"], "```", ""]
     lines += [RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
@@ -245,8 +276,10 @@ def card_markdown(card: dict) -> str:
         lines.append(f"- training machine: {_machine(t['hardware'])}")
     if said := threads_note(t):
         lines.append(f"- {said}")
+    if t.get("packages"):
+        lines.append("- packages when it trained: " + ", ".join(f"{k} {v}" for k, v in t["packages"].items()))
     lines.append(f"- exported on: {_machine(card['exported_on']['hardware'])}")
-    lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in card["exported_on"]["packages"].items()))
+    lines.append("- packages when exported: " + ", ".join(f"{k} {v}" for k, v in card["exported_on"]["packages"].items()))
     if card.get("errors"):
         lines += ["", "## Errors", ""] + [f"- {k}: {md(v)}" for k, v in card["errors"].items()]
     return "\n".join(lines) + "\n"
