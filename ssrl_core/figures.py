@@ -111,6 +111,10 @@ NAME_CLEARANCE = 0.06
 # a deuteranope those pairs are one colour (an accessibility review: CIEDE2000 distances of 3.3 to 6.2 after a
 # Machado simulation); the legend shows the same shapes. Sent as one byte a point, as the colours are
 GROUP_SYMBOLS = (0, 1, 2, 5, 4, 6, 3, 13, 14, 17)
+# above this many points a map draws every group as circles: at 60,000 points (CIFAR-10) 5-px shapes cannot be told
+# apart, and their areas differ (an x covers more than a triangle), so one group's colour took 23% of the map's
+# pixels for its 10% of the images
+SHAPES_UP_TO = 20_000
 
 
 def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[str], rows: np.ndarray | None = None,
@@ -148,6 +152,13 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     codes, table = _colour_codes(values, value_names)
     xy = np.asarray(coords, dtype=np.float32)
     ids = rows.astype(np.uint16) if rows.dtype.kind in "iu" and n and 0 <= rows.min() and rows.max() <= 65535 else rows
+    shapes = n <= SHAPES_UP_TO
+    symbols = (np.asarray(GROUP_SYMBOLS, dtype=np.uint8)[np.where(known, values, 0) % len(GROUP_SYMBOLS)] if shapes
+               else np.zeros(n, np.uint8))
+    # drawn in a shuffled order (the same every time): in row order, a set stored class by class (an import's folders)
+    # drew its last classes over the others wherever they meet; customdata keeps each point's row
+    order = np.random.default_rng(0).permutation(n)
+    xy, ids, names, codes, symbols = xy[order], ids[order], names[order], codes[order], symbols[order]
     # the points' trace is built without Plotly's validation, which is switched back on for
     # everything after it: Plotly checks a list of colours one string at a time, 5 s for a
     # 60,000-point map (CIFAR-10) on every rerun of a page, against 0.05 s unchecked; every value
@@ -158,8 +169,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         hovertemplate="row %{customdata}<br>%{text}<extra></extra>",
         marker=dict(size=5 if n > 3000 else 7, color=codes, colorscale=stepped_colorscale(table),
                     cmin=-0.5, cmax=len(table) - 0.5, autocolorscale=False, showscale=False,
-                    symbol=np.asarray(GROUP_SYMBOLS, dtype=np.uint8)[np.where(known, values, 0) % len(GROUP_SYMBOLS)],
-                    opacity=0.8, line=dict(width=0)),
+                    symbol=symbols, opacity=0.8, line=dict(width=0)),
     )], _validate=False)
     fig._validate = fig.layout._validate = True
     present = [int(v) for v in np.unique(values)]
@@ -167,7 +177,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         fig.add_trace(go.Scattergl(
             x=[None], y=[None], mode="markers", name=shown[v] if 0 <= v < len(value_names) else "unknown",
             marker=dict(size=9, color=colour_of([v], value_names)[0],
-                        symbol=GROUP_SYMBOLS[v % len(GROUP_SYMBOLS)] if 0 <= v < len(value_names) else 0),
+                        symbol=GROUP_SYMBOLS[v % len(GROUP_SYMBOLS)] if shapes and 0 <= v < len(value_names) else 0),
             hoverinfo="skip",
         ))
     # where the rows the map marks are among its points (a dict of those few, not of every point)

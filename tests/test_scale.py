@@ -59,11 +59,13 @@ def test_the_map_draws_every_point_in_its_colour_and_name_without_checking_each_
     fig = embedding_map(coords, values, names, highlight=[5, 6], selected=9, landing=[(5, 0.9)])
     assert calls["n"] < 100  # the legend's and marks' few colours, not one check per point
     points = fig.data[0]
-    assert drawn_colours(points.marker) == colour_of(values, names)
+    drawn = np.asarray(points.customdata, dtype=np.int64)  # each point's row, in the shuffled order it is drawn in
+    assert sorted(drawn) == list(range(n)) and list(drawn[:3]) != [0, 1, 2]
+    assert drawn_colours(points.marker) == colour_of(values[drawn], names)
     # ... sent as one byte per point through a stepped colorscale, not 10-character strings
     assert points.marker.color.dtype == np.uint8 and points.customdata.dtype == np.uint16
-    assert list(points.text) == [names[v] if 0 <= v < len(names) else "unknown" for v in values]
-    assert list(points.customdata[:3]) == [0, 1, 2]
+    assert list(points.text) == [names[v] if 0 <= v < len(names) else "unknown" for v in values[drawn]]
+    assert np.allclose(np.column_stack([points.x, points.y]), coords[drawn])
     legend = [t for t in fig.data[1:] if t.name in (*names, "unknown")]
     assert [t.name for t in legend] == ["unknown", "a", "b", "c", "d", "unknown"][:len(legend)]
     assert legend[0].marker.color == UNKNOWN and legend[1].marker.color == PALETTE[0]
@@ -81,7 +83,9 @@ def test_the_map_of_a_subset_marks_rows_by_their_dataset_row():
     marks = {t.name: t for t in fig.data if t.name in ("neighbours", "selected")}
     assert list(marks["neighbours"].customdata) == [30] and list(marks["neighbours"].x) == [4.0]
     assert list(marks["selected"].customdata) == [20] and list(marks["selected"].x) == [6.0]
-    assert list(fig.data[0].customdata) == [40, 10, 30, 20]
+    assert sorted(fig.data[0].customdata) == [10, 20, 30, 40]  # (drawn in a shuffled order)
+    at = {int(r): (x, y) for r, x, y in zip(fig.data[0].customdata, fig.data[0].x, fig.data[0].y)}
+    assert at[40] == (0.0, 1.0) and at[20] == (6.0, 7.0)  # each row at its own place
 
 
 def test_the_probe_buttons_say_minutes_for_a_large_set():
@@ -232,3 +236,24 @@ def test_the_served_app_skips_streamlits_full_garbage_collection_after_each_reru
     finally:
         monkeypatch.undo()
         config.get_config_options(force_reparse=True)
+
+
+def test_a_large_maps_groups_are_circles_drawn_in_a_shuffled_order():
+    """At 60,000 points (CIFAR-10) 5-px marker shapes cannot be told apart and their areas
+    differ: one group's x marks took 23% of the map's pixels for its 10% of the images. Above
+    SHAPES_UP_TO points every group is a circle; and every map draws its points in a shuffled
+    order, so that a set stored class by class does not draw its last classes over the rest."""
+    from ssrl_core.figures import GROUP_SYMBOLS, SHAPES_UP_TO
+
+    rng = np.random.default_rng(1)
+    n = SHAPES_UP_TO + 1
+    values = np.repeat(np.arange(10), n // 10 + 1)[:n]  # class by class, as an import's folders
+    fig = embedding_map(rng.normal(size=(n, 2)), values, [str(d) for d in range(10)])
+    points = fig.data[0]
+    assert set(np.asarray(points.marker.symbol).tolist()) == {0}
+    assert {t.marker.symbol for t in fig.data[1:] if t.name in [str(d) for d in range(10)]} == {0}
+    last = np.asarray(points.customdata, dtype=np.int64)[-n // 10:]  # the last tenth drawn: every class, not one
+    assert len(set(values[last])) == 10
+    small = embedding_map(rng.normal(size=(50, 2)), np.arange(50) % 10, [str(d) for d in range(10)])
+    rows = np.asarray(small.data[0].customdata, dtype=np.int64)
+    assert list(small.data[0].marker.symbol) == [GROUP_SYMBOLS[r % 10] for r in rows]  # shapes, each its group's
