@@ -597,8 +597,12 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 c1.metric("loss", "–" if r["loss"] is None else f"{r['loss']:.3f}",
                           help="The latest step's pretext loss while an epoch trains, the epoch's mean once it ends "
                                "(the chart below plots the steps: an epoch's mean includes its first, higher ones).")
-                c2.metric("images/s", "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
-                if r["phase"] in ("training", "starting", None) or r["status"] != "running":
+                training = r["phase"] in ("training", "starting", None) or r["status"] != "running"
+                # while it evaluates, the number is its training's last speed: said as such (beside the evaluation's
+                # ETA it read as the evaluation's pace)
+                c2.metric("images/s" if training else "images/s (training)",
+                          "–" if r["images_per_s"] is None else f"{r['images_per_s']:.0f}")
+                if training:
                     # (starting: its worker loads the data and the checkpoint; not an evaluation step)
                     c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–",
                               help="Minutes:seconds of training left at the speed of the latest steps (images/s "

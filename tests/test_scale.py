@@ -143,6 +143,7 @@ def test_a_run_past_its_training_shows_how_long_its_evaluation_has_left(finished
     at = open_page("pretrain")
     metrics = {m.label: m.value for m in at.metric}
     assert "ETA (evaluation)" in metrics and "ETA (training)" not in metrics, metrics
+    assert "images/s (training)" in metrics and "images/s" not in metrics  # its training's last speed, said so
     minutes, seconds = map(int, metrics["ETA (evaluation)"].split(":"))
     assert 0 <= minutes * 60 + seconds <= round(tail)
 
