@@ -20,7 +20,7 @@ GLOSSARY = (
     ("optimiser step", r"optimi[sz]er step|\bsteps\b", "one update of the network's weights, made after each batch"),
     ("learning rate", r"learning rate", "how large each update of the weights is"),
     ("seed", r"\bseeds?\b", "the number that fixes a run's random choices (starting weights, image order, "
-     "augmentations): the same seed gives the same run, another seed a slightly different one"),
+     "augmentations): the same seed gives the same run on one machine, another seed a slightly different one"),
     ("supervised", r"supervised", "trained with the labels, the usual way: the ceiling the others are measured against"),
     ("kNN accuracy", r"\bknn\b", "each test image gets the label most common among its 20 most similar training "
      "images (by their features); the share of test images it gets right. Nothing is trained for it"),

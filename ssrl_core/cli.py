@@ -688,9 +688,8 @@ def ended_line(run: dict) -> str:
 def wait_for(store, ids: list[str], timeout: float | None = None, poll_s: float = 1.0,
              quiet: bool = False) -> list[dict] | None:
     """Each of ``ids`` once it has ended, its ``ended_line`` printed as it ends (unless
-    ``quiet``); None when
-    ``timeout`` seconds passed first. Said once on stderr: no worker serving this home while a
-    run waits in the queue, a running run's worker gone."""
+    ``quiet``); None when ``timeout`` seconds passed first. Said once on stderr: no worker
+    serving this home while a run waits in the queue, a running run's worker gone."""
     from .runs.ray_backend import backend
     from .runs.store import FINISHED
     from .runs.worker import worker_alive
@@ -731,7 +730,9 @@ def cmd_wait(args) -> int:
     ids = list(dict.fromkeys(args.ids))
     runs = wait_for(store, ids, args.timeout)
     if runs is None:
-        left = [r for r in (store.get(i) for i in ids) if r["status"] not in ("done", "failed", "cancelled")]
+        from .runs.store import FINISHED
+
+        left = [r for r in (store.get(i) for i in ids) if r["status"] not in FINISHED]
         print(f"still not ended after {args.timeout:g} s: " + ", ".join(f"{r['id']} ({r['status']})" for r in left),
               file=sys.stderr)
         if args.json:
