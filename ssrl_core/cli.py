@@ -434,7 +434,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("what", choices=["datasets", "methods", "augmentations", "encoders", "lessons"],
                    help="what to list")
     p.add_argument("--json", action="store_true",
-                   help="print JSON: per item its name and description, and for methods their family, "
+                   help="print JSON: per item its name and description, for datasets whether their files are "
+                        "here (`here`: false for a downloadable set not downloaded), and for methods their family, "
                         "options, option help and allowed ranges; for augmentations their kind and ops or "
                         "parameters; for lessons their question and runs")
     return ap
@@ -1042,7 +1043,10 @@ def cmd_list(args) -> int:
                  for l in lessons]
         cannot = lessons_that_cannot_train(lessons)
     elif args.what == "datasets":
-        items = [{"name": k, "description": v} for k, v in available_datasets().items()]
+        from .data import check_files
+
+        # whether its files are here: a script that submitted a set that was not waited for a download to fail
+        items = [{"name": k, "description": v, "here": check_files(k) is None} for k, v in available_datasets().items()]
     elif args.what == "methods":
         items = [{"name": k, "family": m.family, "description": m.summary, "options": m.defaults,
                   "option_help": m.option_help, "option_ranges": {key: m.option_allowed(key) for key in m.defaults}}

@@ -196,6 +196,9 @@ def test_list(what, name, capsys):
     items = json.loads(cli("list", what, "--json", capsys=None if what == "methods" else capsys).stdout)
     assert name in [i["name"] for i in items] and all(i["description"] for i in items)
     assert main(["list", what]) == 0 and name in capsys.readouterr().out
+    if what == "datasets":  # whether each one's files are here: the built-ins are, cifar10 is not downloaded here
+        here = {i["name"]: i["here"] for i in items}
+        assert here["digits"] and here["shapes"] and here["cifar10"] is False
 
 
 # -- a device or precision this host lacks ----------------------------------------------------------
