@@ -786,6 +786,11 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     # the untrained encoder's readout on the same labelled images, dashed, once for the two runs (same seed)
     le = {t["name"]: t for t in specs["labels per class"]["data"]}
     assert le["random encoder, linear"]["line"]["dash"] == "dash" and len(le) == 3
+    # beside a random run, its own curve is that reference: drawn once (the two lay one on the other)
+    rnd = finished_run("random")
+    RunProbes(RunStore().get(rnd)["run_dir"]).standard()
+    le = {t["name"]: t for t in charts_by_title(open_page("compare", runs=f"{a},{rnd}"))["labels per class"]["data"]}
+    assert set(le) == {f"simclr ({a[-4:]})", f"random ({rnd[-4:]})"}, set(le)
     nbrs = [c for row in images(at)[1:] for c in row]  # after the query: 8 neighbours in each run
     assert len(nbrs) == 16 and all(" · sim\u00a0" in c for c in nbrs), nbrs
 
