@@ -73,8 +73,7 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             if run["status"] == "running" else
             "PCA of the features: this run was evaluated with `--evaluation basic`, which makes no UMAP."
             if basic else "PCA of the features: this run has no UMAP (its evaluation made none).")
-           + " Click a point to see its image and nearest neighbours: a yellow star marks it on the map, black "
-             "rings its neighbours.")
+           + " Click a point to see its image and nearest neighbours.")
 if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
     c2.caption(ops_note)
 # under the map's description, beside the Colour box: on a row of its own, under that box, it put the first row of
@@ -113,7 +112,8 @@ fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neigh
 # (the wheel scrolls the page, as over every chart: ``charts.CONFIG``; the toolbar zooms)
 event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points")
 # how to read it, under the map (beside the Colour box it pushed the first neighbours below a 1280x720 screen's edge)
-map_col.caption(f"A point per image, placed near images whose features are alike. {readouts.CLUMPS} The map "
+map_col.caption(f"A point per image, placed near images whose features are alike; a yellow star marks the image "
+                f"chosen, black rings its neighbours. {readouts.CLUMPS} The map "
                 f"squeezes {art.embedding_dim() or 'many'} numbers per image into two, so distances on it are rough; "
                 "the neighbours are found in the features themselves and may lie apart on it.")
 
