@@ -2,6 +2,8 @@
 with ``app.charts``), its run table, its verdict and its launch panel."""
 from __future__ import annotations
 
+from collections import Counter
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -35,9 +37,11 @@ def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.
     out = []
     for chart in lesson.charts:
         names = [n for n in (chart.runs or list(lesson.runs)) if n in data]
-        fig = _figure(lesson, chart, names, data)
+        # the gray bars an accuracy chart draws, which its note says: looked up once for both
+        untrained = untrained_scores(lesson, names, data) if chart.kind == "accuracy" and names else {}
+        fig = _figure(lesson, chart, names, data, untrained)
         if fig is not None:
-            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(lesson, chart, names, data)))
+            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(chart, names, data, untrained)))
     return out
 
 
@@ -63,15 +67,15 @@ def untrained_scores(lesson: L.Lesson, names: list[str], data: dict[str, L.RunDa
     return out
 
 
-def _note(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> str:
+def _note(chart: L.Chart, names: list[str], data: dict[str, L.RunData],
+          untrained: dict[str, tuple[float | None, float | None]]) -> str:
     """Under a chart of kNN accuracy after every epoch: that it is a subset's, with each run's
     last point beside the kNN accuracy the checks read (a teacher's class read t0_1's curve
     ending at 0.908 against the verdict's 0.928); under the accuracy bars, what the gray ones
-    are."""
+    are (``untrained``: those ``untrained_scores`` drew)."""
     if chart.kind == "accuracy":
         return ("Gray: the untrained network of the same architecture and seed, the bar a pretext task must "
-                "clear: a run below it learned features worse than random ones.") if untrained_scores(
-                    lesson, names, data) else ""
+                "clear: a run below it learned features worse than random ones.") if untrained else ""
     if chart.kind != "epoch_knn":
         return ""
     return readouts.epoch_knn_ends([(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
@@ -109,7 +113,8 @@ def metric_grid(lesson: L.Lesson, metrics: list[str], values: list[float | None]
     return categories, series, references
 
 
-def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData]) -> go.Figure | None:
+def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData],
+            untrained: dict[str, tuple[float | None, float | None]]) -> go.Figure | None:
     if chart.kind == "metrics":
         values = [L.metric_value(lesson, data, m) for m in chart.metrics]
         if all(v is None for v in values):
@@ -120,7 +125,7 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
     if not names:
         return None
     if chart.kind == "accuracy":
-        refs = untrained_scores(lesson, names, data)
+        refs = untrained
         labels = names + list(refs)
         return charts.accuracy_bars(labels, {
             "kNN (k=20)": [data[n].summary.get("knn_accuracy") for n in names] + [k for k, _ in refs.values()],
@@ -226,7 +231,7 @@ def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool 
     shown = {i: f"{by_id[i].order}. {by_id[i].title}" for i in ids}
     # two files of one order and title (a lesson copied and changed): Streamlit takes a pick back by its words, so the
     # second one's Launch trained the first's runs; such ones say their id too
-    twins = {w for w in shown.values() if list(shown.values()).count(w) > 1}
+    twins = {w for w, k in Counter(shown.values()).items() if k > 1}
     picked = st.radio("Lesson", ids, index=index, key="lesson_pick",
                       format_func=lambda i: shown[i] + (f" ({i})" if shown[i] in twins else ""))
     if in_address and picked != st.query_params.get("lesson"):
@@ -245,11 +250,12 @@ def launch_words(lesson: L.Lesson, names: list[str]) -> str:
     return " and ".join(said)
 
 
-def lessons_in_the_way(lesson: L.Lesson) -> str:
+def lessons_in_the_way(lesson: L.Lesson, titles: dict[str, str]) -> str:
     """Why ``lesson`` cannot be launched now, "" when it can: as many other lessons as the
     server allows at once (``Limits.lessons``) have runs queued or training, named by their
-    titles. A student who opened every lesson's link queued some forty runs ahead of the
-    class's own; the store refuses the launch anyway, this says it before the click."""
+    ``titles`` (by id, those the page loaded). A student who opened every lesson's link queued
+    some forty runs ahead of the class's own; the store refuses the launch anyway, this says it
+    before the click."""
     from ssrl_core.runs.store import Limits
 
     try:
@@ -259,13 +265,13 @@ def lessons_in_the_way(lesson: L.Lesson) -> str:
     others = services.store().active_lessons(but=L.lesson_nickname(lesson)) if most else []
     if len(others) < most:
         return ""
-    titles = {x.id: x.title for x in L.load_each()[0]}
     return (f"{count(len(others), 'other lesson')} {agree(len(others), 'is', 'are')} training now, as many as this "
             f"server runs at once: " + ", ".join(f"*{md(titles.get(i, i))}*" for i in others))
 
 
-def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool) -> None:
-    """The one button: submits the runs the store cannot reuse or wait for."""
+def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool, titles: dict[str, str]) -> None:
+    """The one button: submits the runs the store cannot reuse or wait for. ``titles``: every
+    lesson's, by id, to name those in the way."""
     to_train = [n for n, p in planned.items() if p["action"] in ("submit", "resume")]
     reused = [n for n, p in planned.items() if p["action"] == "reuse"]
     resumed = [n for n, p in planned.items() if p["action"] == "resume"]
@@ -279,7 +285,7 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool)
             [f"{count(len(resumed), 'cancelled run')} {agree(len(resumed), 'continues', 'continue')} from "
              f"{agree(len(resumed), 'its', 'their')} last finished epoch"] if resumed else [])
         note = f" ({'; '.join(said)})" if said else ""
-        if in_the_way := lessons_in_the_way(lesson):
+        if in_the_way := lessons_in_the_way(lesson, titles):
             st.info(f"{in_the_way}. Launch comes back when one of them has finished.", icon=":material/hourglass_top:")
             watch_runs()  # the button comes back when those lessons' runs end
         if st.button(f"Launch this lesson: {launch_words(lesson, to_train)}", type="primary", key="lesson_launch",

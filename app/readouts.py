@@ -57,13 +57,21 @@ def reference_curves(refs: dict, into: dict[str, Series] | None = None,
     different tags, e.g. "seed 7", so each run's reference is drawn). ``tag``: one for both, or
     one per kind (``reference_tags``)."""
     out = {} if into is None else into
-    for kind, label in REFERENCES:
-        t = tag.get(kind, "") if isinstance(tag, dict) else tag
+    for kind, _ in REFERENCES:
         c = budget_curve(refs, kind)
-        name = f"{label} ({t})" if t else label
+        name = reference_name(kind, tag)
         if c and name not in out:
             out[name] = c
     return out
+
+
+def reference_name(kind: str, tag: str | dict[str, str] = "") -> str:
+    """A reference curve's name as ``reference_curves`` gives it: "random encoder, linear" and,
+    where runs with other references are drawn beside it, its tag: "random encoder, linear
+    (seed 7)"."""
+    t = tag.get(kind, "") if isinstance(tag, dict) else tag
+    label = dict(REFERENCES)[kind]
+    return f"{label} ({t})" if t else label
 
 
 def fewest_labels(name: str, probes: dict, refs: dict) -> str:

@@ -14,7 +14,7 @@ import streamlit as st
 from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
-from ssrl_core.runs.artifacts import RunArtifacts
+from ssrl_core.runs.artifacts import PROBES, RunArtifacts
 from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
 from ssrl_core.text import about, agree, count, not_written, said
 from ssrl_core.runs import estimate, ray_backend
@@ -597,7 +597,7 @@ def export_run(run: dict) -> dict[str, Path]:
 
     def current() -> bool:  # (written again once the summary or the probes, which it carries, are newer)
         return zipped.exists() and card.exists() and not any(
-            f.exists() and f.stat().st_mtime > card.stat().st_mtime for f in (summary, summary.with_name("probes.json")))
+            f.exists() and f.stat().st_mtime > card.stat().st_mtime for f in (summary, summary.with_name(PROBES)))
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if not current():

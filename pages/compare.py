@@ -102,8 +102,7 @@ def curves_row(runs: list[dict], on: str = "") -> None:
             readouts.reference_curves(a.references(), into=le_refs, tag=ref_tag[r["id"]])
     for r in runs:  # a random run's own curve is its untrained network's reference: drawn twice, one on the other
         if r["method"] == "random" and name[r["id"]] in le:
-            t = ref_tag[r["id"]].get("random-linear", "") if isinstance(ref_tag[r["id"]], dict) else ref_tag[r["id"]]
-            le_refs.pop(readouts.REFERENCES[0][1] + (f" ({t})" if t else ""), None)
+            le_refs.pop(readouts.reference_name("random-linear", ref_tag[r["id"]]), None)
     of, key = (f" · {on}", f"_{on}") if on else ("", "")
     colours = list(name.values())  # the tables' order
     with c1:

@@ -40,7 +40,8 @@ for col, key, label, what, base in (
                delta=f"{readouts.gain(value, base)} vs untrained" if gain else None,
                help=what + (f" The untrained network of this run's architecture and seed scores {base:.3f}: what "
                             "pretraining added is the difference." if gain else "") + of_label)
-top[3].metric("feature dim", art.embedding_dim() or "–",
+dim = art.embedding_dim()  # (from the embeddings file's header: read once for the metric and the map's caption)
+top[3].metric("feature dim", dim or "–",
               help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
                    "output, for a method that has one)")
@@ -114,7 +115,7 @@ event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rer
 # how to read it, under the map (beside the Colour box it pushed the first neighbours below a 1280x720 screen's edge)
 map_col.caption(f"A point per image, placed near images whose features are alike; a yellow star marks the image "
                 f"chosen, black rings its neighbours. {readouts.CLUMPS} The map "
-                f"squeezes {art.embedding_dim() or 'many'} numbers per image into two, so distances on it are rough; "
+                f"squeezes {dim or 'many'} numbers per image into two, so distances on it are rough; "
                 "the neighbours are found in the features themselves and may lie apart on it.")
 
 

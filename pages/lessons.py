@@ -55,7 +55,7 @@ if words := ui.glossary(lesson):
 
 store = services.store()
 planned = L.plan(lesson, store)
-ui.launch_panel(lesson, planned, show_details=not hidden("controls"))
+ui.launch_panel(lesson, planned, show_details=not hidden("controls"), titles={x.id: x.title for x in lessons})
 ui.progress_panel(lesson, planned)
 
 data = L.store_data(planned)
