@@ -35,6 +35,21 @@ def pytest_runtest_setup(item):
         scanner.scan_component_manifests = functools.cache(scan)
 
 
+def pytest_runtest_call(item):
+    """A logger's handler made while one test captured stderr (Streamlit makes its loggers
+    as its modules are first imported, some inside an AppTest) keeps that test's stream, closed
+    once the test ends: each later warning of it printed "--- Logging error ---" and a
+    traceback into whichever test then captured stderr (an export test's `capsys`, in one order
+    of the files). Such a handler writes to the process's stderr again."""
+    import logging
+    import sys
+
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        for handler in getattr(logger, "handlers", ()):
+            if type(handler) is logging.StreamHandler and getattr(handler.stream, "closed", False):
+                handler.stream = sys.__stderr__  # not setStream: it flushes the closed one first
+
+
 def pytest_collection_modifyitems(items):
     """Tests marked ``first`` run before the rest, in their order (the sort is stable)."""
     items.sort(key=lambda item: item.get_closest_marker("first") is None)
