@@ -670,9 +670,11 @@ def mismatches(configs: list[dict], names: list[str] | None = None) -> list[str]
     With ``names`` (one per config), each value says which runs have it: "batch size (128:
     random (476b); 32: simclr (1298))"; without, the values alone: "seed (0, 1)"."""
     out = []
+    trained = [i for i, c in enumerate(configs) if getattr(METHODS.get(str(c.get("method"))), "trainable", True)]
     checks = [(key, what, range(len(configs))) for key, what in (
-        ("dataset", "dataset"), ("seed", "seed"), ("epochs", "epochs"), ("batch_size", "batch size"),
+        ("dataset", "dataset"), ("seed", "seed"), ("batch_size", "batch size"),
         ("encoder", "encoder"), ("lr", "learning rate"))]
+    checks.insert(2, ("epochs", "epochs", trained))  # the untrained baseline has no budget to differ in
     by_method: dict[str, list[int]] = {}
     for i, c in enumerate(configs):
         by_method.setdefault(str(c.get("method")), []).append(i)

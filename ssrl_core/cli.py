@@ -54,7 +54,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         f"default: the dataset's preset ({aug_defaults}; others: 'simclr')")
     p.add_argument("--encoder", default="auto", help=f"auto (cnn-small on CPU, resnet18 on CUDA; vit-tiny for mae) or one of: {', '.join(ENCODERS)}")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"pretraining epochs over the train split, 0 to 10000 (default {d.epochs}); 0 trains "
-                        "nothing and evaluates the untrained encoder: a random-encoder baseline")
+                        "nothing and evaluates the untrained encoder: a random-encoder baseline (the random method "
+                        "trains none, whatever is given)")
     batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"images per step (default: the dataset's, {batch_defaults}; an imported set's scaled to its "

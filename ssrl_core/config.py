@@ -95,6 +95,13 @@ class RunConfig:
     evaluation: str = "full"  # full: maps, probes and map evolution | basic: kNN, linear readout, PCA map
 
     def __post_init__(self) -> None:
+        from .pretext import METHODS
+
+        if self.method in METHODS and not METHODS[self.method].trainable and not isinstance(self.epochs, bool) \
+                and isinstance(self.epochs, int) and self.epochs > 0:
+            # the untrained baseline trains no epoch whatever was asked: `--method random --epochs 3`
+            # was stored as 3, and the pages said "epoch 0/3" and warned of a budget it never had
+            self.epochs = 0
         self.validate()
 
     def validate(self) -> None:

@@ -440,6 +440,23 @@ def test_epochs_0_evaluates_the_untrained_encoder_and_the_run_leaves_no_lock(tmp
     assert (out / "checkpoint.safetensors").exists() and not (out / "training.lock").exists()
 
 
+def test_the_random_encoder_is_stored_untrained_whatever_epochs_were_asked(capsys):
+    """`submit --method random --epochs 3` kept 3: `runs` said "epoch 0/3" of a run that trains
+    no epoch, and Compare warned that it differed in budget from a 10-epoch run beside it."""
+    import app.readouts as readouts
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    rid = cli("submit", "--method", "random", "--dataset", "digits", "--epochs", "3", capsys=capsys).stdout.strip()
+    run = RunStore().get(rid)
+    assert run["epochs"] == 0 and run["config"]["epochs"] == 0
+    assert cli("runs", capsys=capsys).stdout.split()[4] == "untrained"
+    assert RunConfig(method="random", epochs=3) == RunConfig(method="random", epochs=0)  # the same run, reused
+    random, trained = RunConfig(method="random", epochs=3).to_dict(), RunConfig(epochs=10).to_dict()
+    assert readouts.mismatches([random, trained]) == []  # the baseline has no budget to differ in
+    assert readouts.mismatches([random, trained, RunConfig(epochs=2).to_dict()]) == ["epochs (10, 2)"]
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc, where no folder can be made")
 def test_an_out_folder_that_cannot_be_made_is_said_with_what_to_do(tmp_path, capsys, finished_run):
     """`train --out /proc/xyz` printed Python's "[Errno 2] No such file or directory: '/proc/xyz'":

@@ -160,7 +160,10 @@ IN_LINE = "COALESCE(queued_at, created)"
 def epoch_text(run: dict) -> str:
     """A run's epoch as the pages and ``runs`` say it: "epoch 2/5" is the epoch in progress
     while it trains (the store's ``epoch`` counts those finished: ``runs`` said "epoch 0/5"
-    beside the page's "epoch 1/5"), else the epochs it has finished."""
+    beside the page's "epoch 1/5"), else the epochs it has finished; "untrained" for a run of
+    no epochs (the random encoder, a method's untrained encoder)."""
+    if not run["epochs"]:
+        return "untrained"
     current = min(run["epoch"] + 1, run["epochs"]) if run["status"] == "running" and run["phase"] == "training" \
         else run["epoch"]
     return f"epoch {current}/{run['epochs']}"
