@@ -47,7 +47,7 @@ else:
         ui.class_link(lesson)
 
 st.header(lesson.title)
-st.markdown(f"**{lesson.question}**")
+st.markdown(f"**{lesson.question.replace('**', '')}**")  # bold whole: a bold word inside ended the bold there
 st.markdown(lesson.explanation)
 if words := ui.glossary(lesson):
     with st.expander(f"Words used in this lesson ({len(words)})", icon=":material/menu_book:"):

@@ -635,6 +635,16 @@ def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypat
     assert not any(re.search(r":[a-z]", s) for s in small), small
 
 
+def test_a_lessons_question_stays_bold_whole_with_a_bold_word_inside(tmp_path, monkeypatch):
+    """A teacher's question "Does **one** epoch ...": the page wrapped it in ** as a whole, so the
+    inner pair ended the bold at "Does " and the rest was plain."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    (tmp_path / "tiny.toml").write_text(text.replace("Does one epoch", "Does **one** epoch"))
+    at = open_lessons({"lesson": "tiny"})
+    assert "**Does one epoch of SimCLR beat a random encoder?**" in [m.value for m in at.main.markdown]
+
+
 def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finished_run):
     monkeypatch.setenv(L.ENV_DIR, str(TINY))
     rand, simclr = finished_run("random"), finished_run("simclr")
