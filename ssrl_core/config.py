@@ -110,6 +110,7 @@ class RunConfig:
         from .models import ENCODERS
         from .pretext import METHODS
         from .pretext.base import no_such_option
+        from .text import meant
 
         def bad(msg: str) -> None:
             raise ValueError(msg)
@@ -120,9 +121,10 @@ class RunConfig:
         if self.dataset not in DATASETS and self.dataset not in available_datasets():
             bad(unknown_dataset(self.dataset))
         if self.method not in METHODS:
-            bad(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+            bad(f"unknown method {self.method!r}{meant(self.method, METHODS)}: choose one of {', '.join(METHODS)}")
         if self.encoder != "auto" and self.encoder not in ENCODERS:
-            bad(f"unknown encoder {self.encoder!r}: choose auto or one of {', '.join(ENCODERS)}")
+            bad(f"unknown encoder {self.encoder!r}{meant(self.encoder, ENCODERS)}: choose auto or one of "
+                f"{', '.join(ENCODERS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             bad(f"unknown device {self.device!r}: choose auto, cpu or cuda")
         if self.precision not in PRECISIONS:

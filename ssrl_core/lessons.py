@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import RunConfig
-from .text import count
+from .text import count, nearest
 from .pretext import METHODS
 from .pretext import check_options
 
@@ -215,12 +215,10 @@ def load(path: Path | str) -> Lesson:
 def _unknown_keys(given, known, prefix: str, bad) -> None:
     """Refuse a key outside ``known``, naming the one typed and the nearest known one; checked
     before the required keys, so a misspelt ``epoch`` is said as such, not as ``epochs`` missing."""
-    import difflib
-
     for k in given:
         if k not in known:
-            near = difflib.get_close_matches(str(k), list(known), n=1, cutoff=0.6)
-            bad(f"{prefix}{k}", "unknown field" + (f": did you mean {near[0]!r}?" if near else "")
+            near = nearest(k, known)
+            bad(f"{prefix}{k}", "unknown field" + (f": did you mean {near!r}?" if near else "")
                 + f" (known: {', '.join(sorted(known))})")
 
 
@@ -467,11 +465,9 @@ def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None
         if not re.match(r"^[a-z_][a-z0-9_]*$", key):
             raise ValueError(f"{ref!r}: epoch:KEY@E needs a KEY like effective_rank")
         if key not in EPOCH_KEYS:  # a slip of a key every run logs: said now, not after the lesson trained
-            import difflib
-
-            near = [k for k in EPOCH_KEYS if key in k] or difflib.get_close_matches(key, EPOCH_KEYS, 1, 0.6)
+            near = next((k for k in EPOCH_KEYS if key in k), None) or nearest(key, EPOCH_KEYS)
             if near:
-                raise ValueError(f"{ref!r}: did you mean 'epoch:{near[0]}@{arg}'? Every run logs "
+                raise ValueError(f"{ref!r}: did you mean 'epoch:{near}@{arg}'? Every run logs "
                                  f"{', '.join(EPOCH_KEYS)} after each epoch (a key its method logs itself, such as "
                                  "rotation_acc, is taken as written)")
         if arg != "last" and not (arg.isdigit() and int(arg) <= cfg.epochs):
@@ -484,8 +480,6 @@ def _parse_metric(ref: str, runs: dict[str, RunConfig], scratch: set[str] | None
 def _did_you_mean(metric: str, cfg: RunConfig) -> str:
     """", did you mean 'knn_accuracy'?" for a metric one typo away from one a check can name
     (for ``cfg``'s dataset), else ""."""
-    import difflib
-
     from .augment import OPS as AUG_OPS
 
     forms = [*SUMMARY_METRICS, "rotation_equivariance", *(f"{k}@{b}" for k in ("linear", "random_linear",
@@ -493,8 +487,8 @@ def _did_you_mean(metric: str, cfg: RunConfig) -> str:
              *(f"invariance:{op}" for op in AUG_OPS), "epoch:effective_rank@last", "epoch:embedding_std@last",
              "epoch:epoch_knn@last", "epoch:loss@last",
              *(f"factor:{f}@{b}" for f in DATASET_FACTORS.get(cfg.dataset, ()) for b in FACTOR_BUDGETS)]
-    near = difflib.get_close_matches(metric, forms, n=1, cutoff=0.6)
-    return f", did you mean {near[0]!r}?" if near else ""
+    near = nearest(metric, forms)
+    return f", did you mean {near!r}?" if near else ""
 
 
 @dataclass

@@ -89,6 +89,22 @@ def ordinal(x: float) -> str:
     return s + ("th" if s[-2:] in ("11", "12", "13") else {"1": "st", "2": "nd", "3": "rd"}.get(s[-1], "th"))
 
 
+def nearest(word: object, choices) -> str | None:
+    """The one of ``choices`` a typo of ``word`` most likely meant ("simclr" for "simclear"), or
+    None when none is close: difflib's ratio 0.7 or more ("digts" and "digits" 0.91; at 0.6, its
+    default, a set of one's own named "pets" was taken for a slip of "shapes")."""
+    import difflib
+
+    near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.7)
+    return near[0] if near else None
+
+
+def meant(word: object, choices) -> str:
+    """" (did you mean 'simclr'?)" after a name refused, when one of ``choices`` is ``nearest``."""
+    near = nearest(word, choices)
+    return f" (did you mean {near!r}?)" if near else ""
+
+
 def listing(items: list[str]) -> str:
     """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
     return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))

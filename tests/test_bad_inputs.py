@@ -396,3 +396,21 @@ def test_a_second_train_into_a_folder_being_trained_is_refused(capsys, tmp_path)
         first.kill()
         first.wait()
     assert not lock_held(out / "training.lock")
+
+
+@pytest.mark.parametrize("flags, said", [
+    (["--method", "simclear"], "unknown method 'simclear' (did you mean 'simclr'?): choose one of"),
+    (["--dataset", "digts"], "unknown dataset 'digts' (did you mean 'digits'?): choose one of"),
+    (["--encoder", "cnn-smal"], "unknown encoder 'cnn-smal' (did you mean 'cnn-small'?): choose auto or"),
+    (["--option", "temprature=0.1"], "simclr has no option temprature (did you mean 'temperature'?): its options"),
+    (["--augment", "crop,colour_jitter"], "unknown augmentation 'colour_jitter' (did you mean 'color_jitter'?)"),
+    (["--augment", "crop(min_scal=0.2)"], "crop has no parameter 'min_scal' (did you mean 'min_scale'?): it takes"),
+    (["--option", "zzz=1"], "simclr has no option zzz: its options"),  # nothing near: no guess
+])
+def test_a_typo_on_the_command_line_is_answered_with_the_name_it_likely_meant(flags, said, capsys):
+    """`submit --method simclear` listed all sixteen methods and left the reader to find the slip."""
+    args = {"--method": "simclr", "--dataset": "digits"}
+    args.update(dict(zip(flags[::2], flags[1::2])))
+    res = cli("submit", *[x for kv in args.items() for x in kv], check=False, capsys=capsys)
+    assert res.returncode == 2 and res.stderr.startswith(f"error: {said}"), res.stderr
+    assert not RunStore().list()  # nothing submitted

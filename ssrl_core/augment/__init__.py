@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import torch
 
+from ..text import meant
 from .ops import OPS, Op
 
 __all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "describe_ops", "explain", "strengths"]
@@ -85,7 +86,8 @@ def parse_augment(spec: str | None) -> Pipeline:
                 problems.append(str(e))
     if unknown:
         names = ", ".join(map(repr, dict.fromkeys(unknown)))
-        problems[problems.index("")] = (f"unknown augmentation{'s' if len(set(unknown)) > 1 else ''} {names}: choose "
+        typo = meant(unknown[0], [*OPS, *PRESETS]) if len(set(unknown)) == 1 else ""
+        problems[problems.index("")] = (f"unknown augmentation{'s' if len(set(unknown)) > 1 else ''} {names}{typo}: choose "
                                         f"from {', '.join(OPS)} or a preset ({', '.join(PRESETS)})")
     if problems:
         raise ValueError("; ".join(problems))
@@ -101,7 +103,7 @@ def _op(name: str, args: str | None) -> Op:
         key, _, val = part.partition("=")
         key = key.strip()
         if key not in allowed:
-            raise ValueError(f"{name} has no parameter {key!r}: it takes {', '.join(allowed)}")
+            raise ValueError(f"{name} has no parameter {key!r}{meant(key, allowed)}: it takes {', '.join(allowed)}")
         try:
             kwargs[key] = float(val)
         except ValueError:

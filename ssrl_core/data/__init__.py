@@ -60,10 +60,11 @@ def unknown_dataset(name: str) -> str:
     """What to say of a dataset name that is neither built in nor imported here: the names
     there are, and, since it may be a set imported elsewhere (a run card's, a reproduce.sh's),
     how to import it under that name."""
+    from ..text import meant
     from .custom import NAME_RE
 
     as_name = name if NAME_RE.match(name or "") else "NAME"
-    return (f"unknown dataset {name!r}: choose one of {', '.join(available_datasets())}; if it is a set of your "
+    return (f"unknown dataset {name!r}{meant(name, available_datasets())}: choose one of {', '.join(available_datasets())}; if it is a set of your "
             f"own images (deleted here, or imported on another machine or SSRL_HOME), import its archive here "
             f"first under that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
 

@@ -144,8 +144,11 @@ SHARED_RANGES: dict[str, OptionRange] = {
 
 def no_such_option(method: str, defaults: dict, unknown) -> str:
     """What to say of options a method does not have: which, and the ones it has."""
+    from ..text import meant
+
     has = f"its options are {', '.join(defaults)}" if defaults else "it takes no options"
-    return f"{method} has no option {', '.join(sorted(unknown))}: {has}"
+    typo = meant(next(iter(unknown)), defaults) if len(unknown) == 1 else ""
+    return f"{method} has no option {', '.join(sorted(unknown))}{typo}: {has}"
 
 
 def each_view(views: list[torch.Tensor], *modules: nn.Module) -> list[torch.Tensor]:
