@@ -23,7 +23,7 @@ from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import (MEMORY_FORMAT, Precision, autocast, generator_for, global_rng_state, grad_scaler, pick_device,
                      precision_for, set_global_rng_state, to_device_batch)
-from .evaluate.epochs import EpochProbe
+from .evaluate.epochs import EpochProbe, read_epochs
 from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
@@ -420,7 +420,7 @@ def pretrain(
     total_steps = steps_per_epoch * cfg.epochs
     warmup = min(total_steps // 10, 10 * steps_per_epoch)
 
-    start_epoch, trained_before, loss_before = 0, 0.0, None
+    start_epoch, trained_before, loss_before, record_before = 0, 0.0, None, None
     if ckpt.exists():
         try:
             meta, extra = load_checkpoint(ckpt, method, optimizer)
@@ -430,6 +430,7 @@ def pretrain(
         trained_before = float(meta.get("train_seconds", 0.0))  # the earlier attempts' epochs kept
         loss_before = meta.get("loss")  # their last epoch's mean loss (their last step's before 2026-12-04; none
         # before 2026-12-02)
+        record_before = meta.get("record") or {"loss": loss_before}  # its epoch's record (since 2026-12-05)
         emit({"kind": "resumed", "epoch": start_epoch, "epochs": cfg.epochs})
         if scaler is not None and "scaler.scale" in extra:  # float16: the scale it had found, not 2**16 again
             scaler.load_state_dict({**scaler.state_dict(), "scale": float(extra["scaler.scale"]),
@@ -450,6 +451,10 @@ def pretrain(
     epoch_probe.start(start_epoch)
     if start_epoch == 0:
         epoch_probe(method.encoder, 0, embedder=method.embedder())
+    elif not any(r.get("epoch") == start_epoch for r in read_epochs(run_dir)):
+        # stopped after the checkpoint of its last epoch was written, before that epoch's record and snapshot
+        # were: measured now on the same weights, or the epoch would be missing from every per-epoch curve
+        epoch_probe(method.encoder, start_epoch, record_before, method.embedder())
     t_train = time.perf_counter()
     seen = 0
     last_loss: float | None = None  # the last step's that was reported (live)
@@ -498,15 +503,15 @@ def pretrain(
                 last_report = now
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = final_loss = float(loss_sum) / steps_per_epoch
-        save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
-                                                   "data": dataset.fingerprint,
-                                                   "train_seconds": trained_before + time.perf_counter() - t_train,
-                                                   "loss": epoch_loss},
-                        {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
         # the CPU threads it trained with: on a CPU the same seed gives other numbers at another count (a worker
         # gives cores to a probe job mid-run), which a reproduction must know
         record = {"loss": epoch_loss, **epoch_logs, **hook_logs, "seconds": time.perf_counter() - t_epoch,
                   "images_per_s": seen / (time.perf_counter() - t_train), "threads": torch.get_num_threads()}
+        save_checkpoint(ckpt, method, optimizer, {"epoch": epoch + 1, "config": cfg.to_dict(),
+                                                   "data": dataset.fingerprint,
+                                                   "train_seconds": trained_before + time.perf_counter() - t_train,
+                                                   "loss": epoch_loss, "record": record},
+                        {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     this_attempt = time.perf_counter() - t_train

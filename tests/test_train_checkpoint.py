@@ -309,3 +309,41 @@ def test_a_run_stopped_and_resumed_trains_as_one_never_stopped(tmp_path, small, 
     whole, resumed = (load_file(tmp_path / d / CHECKPOINT) for d in ("whole", "stopped"))
     weights = [k for k in whole if k.startswith("model.")]
     assert weights and all(torch.equal(whole[k], resumed[k]) for k in weights)
+
+
+def test_a_run_stopped_between_its_checkpoint_and_its_epochs_record_keeps_every_epoch(tmp_path, small, monkeypatch):
+    """A Ctrl-C in the seconds after an epoch's checkpoint was written, before its record in
+    epochs.jsonl and its snapshot were: the run continued from that epoch, and the epoch was
+    missing for good from kNN over epochs, the map's slider and a lesson's `epoch:KEY@1`."""
+    import json
+
+    import numpy as np
+
+    from ssrl_core.evaluate import epochs as E
+
+    cfg = RunConfig(dataset=small, method="rotation", epochs=2, batch_size=32)
+    pretrain(cfg, tmp_path / "whole")
+    measure = E.EpochProbe.__call__
+
+    def interrupted(self, encoder, epoch, *args, **kwargs):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return measure(self, encoder, epoch, *args, **kwargs)
+
+    monkeypatch.setattr(E.EpochProbe, "__call__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(cfg, tmp_path / "stopped")
+    assert read_meta(tmp_path / "stopped" / CHECKPOINT)["epoch"] == 1  # the checkpoint was written, the record not
+    monkeypatch.setattr(E.EpochProbe, "__call__", measure)
+    pretrain(cfg, tmp_path / "stopped")
+
+    def records(d):
+        return [json.loads(line) for line in (tmp_path / d / E.EPOCHS_LOG).read_text().splitlines()]
+
+    whole, stopped = records("whole"), records("stopped")
+    assert [r["epoch"] for r in stopped] == [0, 1, 2]
+    for a, b in zip(whole, stopped):  # the same record, measured on the same weights (all but the times)
+        assert {k: v for k, v in a.items() if k not in ("seconds", "images_per_s")} == \
+            pytest.approx({k: v for k, v in b.items() if k not in ("seconds", "images_per_s")})
+    assert np.array_equal(np.load(tmp_path / "whole" / E.SNAPSHOTS / "e00001.npy"),
+                          np.load(tmp_path / "stopped" / E.SNAPSHOTS / "e00001.npy"))
