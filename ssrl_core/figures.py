@@ -158,14 +158,15 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
     # drawn in a shuffled order (the same every time): in row order, a set stored class by class (an import's folders)
     # drew its last classes over the others wherever they meet; customdata keeps each point's row
     order = np.random.default_rng(0).permutation(n)
-    xy, ids, names, codes, symbols = xy[order], ids[order], names[order], codes[order], symbols[order]
+    xy, ids, drawn, codes, symbols = xy[order], ids[order], names[order], codes[order], symbols[order]
+    # (``names``, ``coords`` and ``rows`` stay in row order: the marks below look their rows up in them)
     # the points' trace is built without Plotly's validation, which is switched back on for
     # everything after it: Plotly checks a list of colours one string at a time, 5 s for a
     # 60,000-point map (CIFAR-10) on every rerun of a page, against 0.05 s unchecked; every value
     # of this trace is made here from arrays, so there is nothing for the check to catch
     fig = go.Figure(data=[dict(
         type="scattergl", x=xy[:, 0], y=xy[:, 1], mode="markers", name="images", showlegend=False,
-        customdata=ids, text=names,
+        customdata=ids, text=drawn,
         hovertemplate="row %{customdata}<br>%{text}<extra></extra>",
         marker=dict(size=5 if n > 3000 else 7, color=codes, colorscale=stepped_colorscale(table),
                     cmin=-0.5, cmax=len(table) - 0.5, autocolorscale=False, showscale=False,

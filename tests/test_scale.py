@@ -258,3 +258,19 @@ def test_a_large_maps_groups_are_circles_drawn_in_a_shuffled_order():
     small = embedding_map(rng.normal(size=(50, 2)), np.arange(50) % 10, [str(d) for d in range(10)])
     rows = np.asarray(small.data[0].customdata, dtype=np.int64)
     assert list(small.data[0].marker.symbol) == [GROUP_SYMBOLS[r % 10] for r in rows]  # shapes, each its group's
+
+
+def test_every_mark_on_a_shuffled_map_names_its_own_rows_label():
+    """The star on the image picked and the rings on its neighbours hovered as another image's
+    label ("selected: row 7 / class2"): they looked their rows up in the names after these
+    were shuffled into the drawing order."""
+    names = [f"class{i}" for i in range(10)]
+    coords = np.random.default_rng(2).normal(size=(100, 2))
+    fig = embedding_map(coords, np.arange(100) % 10, names, rows=np.arange(100) + 1000, highlight=[1003, 1005],
+                        selected=1007, landing=[(1009, 0.9)])
+    marks = {t.name: t for t in fig.data}
+    assert list(marks["neighbours"].text) == ["class3", "class5"] and list(marks["selected"].text) == ["class7"]
+    assert np.allclose(marks["selected"].x, coords[7, 0]) and list(marks["neighbours"].customdata) == [1003, 1005]
+    points = fig.data[0]
+    assert [f"class{(int(r) - 1000) % 10}" for r in points.customdata] == list(points.text)  # each point's own
+    assert np.allclose(marks["your image (among its neighbours)"].x, coords[9, 0])
