@@ -42,7 +42,9 @@ def _floats(ds: ImageSet, rows: torch.Tensor) -> torch.Tensor:
 def rotation_grid(ds: ImageSet, n: int = 4, seed: int = 0) -> torch.Tensor:
     """Each of ``n`` images rotated by 0, 90, 180 and 270 degrees (RotNet's four inputs),
     one image per row: [n * 4, C, H, W]."""
-    rots, _ = rotate_all(_floats(ds, sample_rows(ds, n, seed, distinct=True)))  # [4n]: all images at 0°, then at 90°, ...
+    x = _floats(ds, sample_rows(ds, n, seed, distinct=True))
+    n = len(x)  # fewer on a set of fewer images
+    rots, _ = rotate_all(x)  # [4n]: all images at 0°, then at 90°, ...
     return rots.reshape(4, n, *rots.shape[1:]).transpose(0, 1).reshape(4 * n, *rots.shape[1:])
 
 
@@ -89,6 +91,7 @@ def cluster_examples(ds: ImageSet, features: np.ndarray | None = None, k: int = 
          ds.images[rows].reshape(len(rows), -1).float().numpy() / 255).astype(np.float32)
     x = x - x.mean(0)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    k = min(k, len(rows))  # an imported set of fewer images than clusters (faiss refuses)
     assign, _ = kmeans(np.ascontiguousarray(x), k, iters=20, seed=seed)
     rng = np.random.default_rng(seed)
     labels = ds.labels.numpy()

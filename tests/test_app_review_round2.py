@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ssrl_core.figures import NAMED_COLOURS, PALETTE, colour_of, embedding_map, map_png
 
@@ -247,6 +248,19 @@ def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):
     assert len(at.get("image")) >= 4  # masked, rotation, pairs and the clusters, made from the cats and dogs
     n = len(load_dataset("pets"))
     assert n < 600 and f"on the raw pixels of {n} images;" in " ".join(c.value for c in at.caption)  # all of them
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_learn_draws_a_set_of_fewer_images_than_its_pictures_ask_for(tmp_path, n):
+    """A set of one loose image, or four: the page fell over on faiss ("number of training points
+    (4) should be at least as large as number of clusters (6)"), then on RotNet's grid of 4."""
+    from ssrl_core.data.custom import import_images
+
+    from .test_import_images import make_zip, png
+
+    import_images(make_zip(tmp_path / "few.zip", {f"{i}.png": png((60 * i, 20, 200)) for i in range(n)}), "few")
+    at = open_page("learn", dataset="few")
+    assert not at.exception and not at.error and at.get("image")
 
 
 def test_a_chart_of_one_run_still_names_it():
