@@ -209,6 +209,9 @@ def load(path: Path | str) -> Lesson:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise LessonError(f"{path.name}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses per level: `a = [[[[...` took every lesson down with it
+        raise LessonError(f"{path.name}: not valid TOML: arrays or tables nested too deeply to read (no lesson "
+                          "nests more than a few levels)") from None
     return parse(raw, path)
 
 

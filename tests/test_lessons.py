@@ -582,6 +582,18 @@ def test_list_lessons_names_every_broken_file_and_still_lists_the_others(tmp_pat
     assert "error: a-draft.toml: question: missing" in err and "error: zz-typo.toml: runs.a: unknown method" in err
 
 
+def test_a_lesson_file_nested_too_deeply_is_refused_alone(tmp_path, monkeypatch, capsys):
+    """`a = [[[[...` 100,000 deep: tomllib's RecursionError took `list lessons` and the Lessons
+    page down whole ("error: maximum recursion depth exceeded", no lesson listed)."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    (tmp_path / "tiny.toml").write_text((TINY / "tiny.toml").read_text())
+    (tmp_path / "deep.toml").write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert cli.main(["list", "lessons", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert [i["name"] for i in json.loads(out)] == ["tiny"]
+    assert "error: deep.toml: not valid TOML: arrays or tables nested too deeply to read" in err
+
+
 def test_list_lessons_says_when_there_are_none_and_when_their_folder_is_missing(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SSRL_LESSONS_DIR", str(tmp_path))
     assert cli.main(["list", "lessons"]) == 0
