@@ -5,6 +5,7 @@ not images are skipped and named; bad paths and archives are refused before anyt
 written."""
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -293,3 +294,19 @@ def test_an_image_unlike_an_unlabelled_set_is_not_said_to_get_a_class(tmp_path, 
     res = cli("embed", "--run", str(folder), "--out", str(tmp_path / "out"), str(noise), capsys=capsys)
     assert json.loads(res.stdout)["unlike_the_dataset"] == 1
     assert "their nearest images say little about them" in res.stderr and "classes" not in res.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_embed_refuses_a_device_or_a_pipe_before_reading_it(finished_run, tmp_path):
+    """`embed ... /dev/zero` took it for a zip archive to check, and the check read /dev/zero
+    for ever (15 GB of memory in 30 s)."""
+    rid = finished_run("simclr")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for odd in ("/dev/zero", str(fifo)):
+        res = cli("embed", "--run", rid, "--out", str(tmp_path / "out"), odd, check=False, timeout=60)  # a process:
+        # were it to read for ever, the timeout ends it
+        assert res.returncode == 2 and res.stderr == (
+            f"error: not a file nor a folder: {odd} (a device, a pipe or a socket): give image files, folders of "
+            "images or .zip archives of images\n"), res.stderr
+    assert not (tmp_path / "out").exists()

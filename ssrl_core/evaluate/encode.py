@@ -87,6 +87,10 @@ def _sources(paths: list[str | Path], skipped: list[dict]):
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}: give image files, folders of images or "
                          ".zip archives of images")
+    odd = [str(p) for p in paths if not p.is_dir() and not p.is_file()]
+    if odd:  # /dev/zero: zipfile.is_zipfile read it for ever (15 GB of memory in 30 s)
+        raise ValueError(f"not a file nor a folder: {', '.join(odd)} (a device, a pipe or a socket): give image "
+                         "files, folders of images or .zip archives of images")
     for p in paths:
         if p.is_dir():
             for f in sorted(p.rglob("*")):
