@@ -403,11 +403,14 @@ def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
     Raises ValueError (ArchiveRejected and NameTaken included) with the reason; ``replace``
     replaces an imported dataset of that name, unless a run on it is training
     (``runs.remove.check_replaceable``)."""
-    if replace:
-        from ssrl_core.runs.remove import check_replaceable
+    from ssrl_core.runs.remove import check_replaceable
 
+    def replaceable():  # before the decoding, and again under the import's lock before replacing
         check_replaceable(name, store())
-    return import_images(upload, name=name, size=size, replace=replace).to_dict()
+
+    if replace:
+        replaceable()
+    return import_images(upload, name=name, size=size, replace=replace, before_replacing=replaceable).to_dict()
 
 
 def preflight(cfg) -> str | None:

@@ -970,12 +970,15 @@ def cmd_import_images(args) -> int:
     if not archive.is_file():
         raise FileNotFoundError(f"no file {args.archive!r}: give the path of a .zip archive")
     name = args.name or suggest_name(archive.name, taken=set())  # the file's name made valid, free or not
-    if args.replace:
-        from .runs.remove import check_replaceable
+    from .runs.remove import check_replaceable
 
+    def replaceable():  # before the decoding, and again under the import's lock before replacing
         check_replaceable(name)
+
+    if args.replace:
+        replaceable()
     try:
-        report = import_images(archive, name, size=args.size, replace=args.replace)
+        report = import_images(archive, name, size=args.size, replace=args.replace, before_replacing=replaceable)
     except NameTaken:  # refused before anything was written
         given = "--name" if args.name else "the default --name, from the archive's file name"
         raise ValueError(f"a dataset named {name!r} ({given}) exists already: pass --name {suggest_name(name)} "

@@ -364,6 +364,34 @@ def test_a_set_is_not_replaced_while_a_run_trains_on_its_images(tmp_path, capsys
     assert cli.main(["import-images", str(other), "--name", "pets", "--replace"]) == 0  # ended: replaced
 
 
+def test_a_run_that_starts_training_while_a_replacement_decodes_keeps_its_images(tmp_path, monkeypatch, capsys):
+    """The check ran once, before the decoding (3.5 minutes for a large archive): a worker that
+    took a run on the set meanwhile trained it while its images were replaced under it."""
+    import ssrl_core.data.custom as custom
+    from app.services import import_archive
+
+    before = import_images(pets_zip(tmp_path), "pets").fingerprint
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="pets", method="simclr", epochs=1))
+    decode = custom.try_decode
+
+    def a_worker_takes_the_run_meanwhile(*args, **kwargs):
+        if any(r["status"] == "queued" for r in store.list()):
+            store.claim("host:1:0")
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(custom, "try_decode", a_worker_takes_the_run_meanwhile)
+    other = pets_zip(tmp_path, shade=90, name="other.zip")
+    assert cli.main(["import-images", str(other), "--name", "pets", "--replace"]) == 2
+    assert f"1 run on 'pets' is training on its images now ({rid}): nothing was imported" in capsys.readouterr().err
+    store.finish(rid, "done", summary={}, worker="host:1:0")
+    again = store.submit(RunConfig(dataset="pets", method="simclr", epochs=1, seed=1))
+    with open(other, "rb") as f, pytest.raises(ValueError, match=f"training on its images now \\({again}\\)"):
+        import_archive(f, "pets", 32, replace=True)  # the page's import alike
+    assert load_dataset("pets").fingerprint == before
+    assert not [p for p in custom.custom_root().iterdir() if p.name.startswith(".import-")]  # no half-written set
+
+
 def test_deleting_a_set_of_one_run_says_it_in_the_singular(tmp_path, capsys):
     import_images(pets_zip(tmp_path), "pets")
     RunStore().submit(RunConfig(dataset="pets", method="simclr", epochs=1))

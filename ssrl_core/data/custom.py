@@ -423,13 +423,17 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
 
 
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
-                  builtin_names: set[str] | None = None) -> ImportReport:
+                  builtin_names: set[str] | None = None,
+                  before_replacing: Callable[[], None] | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
     (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false),
     SameImages (another imported set holds the same content), NotWritten (the disk is full, or
     the folder read-only: nothing is written, a set replaced is kept) or ValueError (bad name,
     no images). The archive's file name is recorded when it has one (a
-    path, or a file-like object with a ``name``, as an upload has)."""
+    path, or a file-like object with a ``name``, as an upload has). ``before_replacing`` is
+    called under the import's lock just before a set is replaced, to refuse it then (raising):
+    a caller that checked only before the decoding, minutes long for a large archive, let a
+    run start training on the set meanwhile and then replaced its images."""
     if builtin_names is None:
         from . import DATASETS
 
@@ -512,6 +516,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
                 if fingerprint == report.fingerprint and other != name]  # (replacing a set by itself changes nothing)
         if same:
             raise SameImages(same[0], len(images), int(size))
+        if dest.exists() and before_replacing is not None:
+            before_replacing()
         _write(dest, images, labels_np, is_train, class_names, kept, report, replace)
     return report
 
