@@ -353,10 +353,14 @@ def parse(raw: dict, path: Path) -> Lesson:
             bad(f"{f}.runs", f"must be a list of runs of this lesson ({', '.join(runs)})")
         if strangers := [n for n in names if not isinstance(n, str) or n not in runs]:
             bad(f"{f}.runs", f"{', '.join(map(repr, strangers))}: not a run of this lesson (its runs: {', '.join(runs)})")
-        if c["kind"] in PROBE_CHARTS and (basic := [n for n in names if runs[n].evaluation != "full"]):
+        # a chart naming no runs draws them all: a basic one among them was drawn by no chart, without a word
+        if c["kind"] in PROBE_CHARTS and (basic := [n for n in names or runs if runs[n].evaluation != "full"]):
+            others = [n for n in runs if n not in basic]
+            leave = ("leave it out of the chart, or " if names else "list the chart's runs without it (runs = "
+                     f"[{', '.join(json.dumps(n) for n in others)}]), or " if others else "")
             bad(f"{f}.runs", f"{', '.join(map(repr, basic))} has evaluation = 'basic', which computes no probes, so a "
-                             f"{c['kind']!r} chart would never draw it: leave it out of the chart, or leave evaluation "
-                             "out of the run (a lesson's runs default to full)")
+                             f"{c['kind']!r} chart would never draw it: {leave}leave evaluation out of the run (a "
+                             "lesson's runs default to full)")
         metrics = c.get("metrics", [])
         if c["kind"] == "metrics" and not metrics:
             bad(f"{f}.metrics", "a 'metrics' chart names the metrics it shows")

@@ -123,6 +123,9 @@ says = "s"
      "charts[0].runs: 'byl': not a run of this lesson (its runs: a)"),
     ('left = "a.knn_accuracy"\nop = ">"\nright = 0.5\nsays = "s"', 'left = "a.knn_accuracy"\nop = ">"\nright = 0.5\n'
      'says = "s"\n[[charts]]\nkind = "invariance"\nruns = ["a"]', "charts[0].runs: 'a' has evaluation = 'basic'"),
+    # a chart naming no runs draws them all: the basic run among them is said as well
+    ('says = "s"', 'says = "s"\n[[charts]]\nkind = "label_efficiency"', "charts[0].runs: 'a' has evaluation = 'basic', "
+     "which computes no probes, so a 'label_efficiency' chart would never draw it: leave evaluation out of the run"),
 ])
 def test_a_broken_lesson_file_is_refused_naming_the_file_and_field(tmp_path, old, new, field):
     assert old in GOOD
