@@ -302,8 +302,8 @@ def test_values_outside_the_forms_range_are_refused_before_launch_saying_the_ran
     proj.set_value(9000).run()
     assert "Can't launch: simclr option proj_dim must be" in at.warning[0].value and "8192" in at.warning[0].value
     at.number_input(key="pt_opt_simclr_proj_dim").set_value(128)
-    at.number_input(key="pt_opt_simclr_temperature").set_value(0.0).run()  # the open end
-    assert "Can't launch: simclr option temperature must be greater than 0" in at.warning[0].value
+    at.number_input(key="pt_opt_simclr_temperature").set_value(0.0).run()  # below its least
+    assert "Can't launch: simclr option temperature must be from 0.01 to 10" in at.warning[0].value
     assert at.button(key="pt_launch").disabled and RunStore().list() == []  # nothing to queue
     at.number_input(key="pt_opt_simclr_temperature").set_value(0.5)
     for box, value, said in [("pt_epochs", 100000, "Epochs must be from 0 to 1000; the box says 100000"),
@@ -348,7 +348,7 @@ def test_a_link_carries_method_options_into_the_form_and_the_run(monkeypatch):
     assert seed3["config"]["options"] == {"temperature": 0.2}
     # a bad value is ignored with a message naming it, the run starts at the defaults
     at = open_page("pretrain", method="simclr", options="temperature=-1")
-    assert any("Ignored `options=temperature=-1`" in w.value and "temperature must be greater than 0" in w.value
+    assert any("Ignored `options=temperature=-1`" in w.value and "temperature must be from 0.01 to 10" in w.value
                and w.value.endswith("using the defaults instead.") for w in at.warning)  # not "using `{}`"
     assert at.number_input(key="pt_opt_simclr_temperature").value == 0.5 and qp(at, "options") is None
     # another method chosen: the link's options were the old method's, so they go

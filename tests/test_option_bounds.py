@@ -75,9 +75,9 @@ def test_a_negative_value_of_any_numeric_option_is_refused_by_name(name, key):
 
 
 @pytest.mark.parametrize("name, options, words", [
-    ("simclr", {"temperature": 0}, "simclr option temperature must be greater than 0, got 0"),
-    ("moco", {"temperature": 0.0}, "moco option temperature must be greater than 0"),
-    ("swav", {"temperature": 0}, "swav option temperature must be greater than 0"),
+    ("simclr", {"temperature": 0}, "simclr option temperature must be from 0.01 to 10, got 0"),
+    ("moco", {"temperature": 0.0}, "moco option temperature must be from 0.01 to 10"),
+    ("swav", {"temperature": 0}, "swav option temperature must be from 0.01 to 10"),
     ("simclr", {"proj_dim": 0}, "simclr option proj_dim must be from 2 to 8192, got 0"),
     ("simclr", {"hidden_dim": 10**6}, "simclr option hidden_dim must be from 1 to 8192, got 1000000"),
     ("moco", {"momentum": 1}, "moco option momentum must be at least 0 and below 1, got 1"),
@@ -160,7 +160,7 @@ def test_every_numeric_option_has_a_range_and_every_text_option_its_choices():
 
 
 def test_option_range_gives_a_form_its_bounds_in_the_options_type():
-    assert option_range("simclr", "temperature") == (0.0, None, True, False)
+    assert option_range("simclr", "temperature") == (0.01, 10, False, False)
     assert option_range("simclr", "proj_dim") == (2, 8192, False, False)
     assert all(isinstance(b, int) for b in option_range("jigsaw", "grid")[:2])
     assert all(isinstance(b, float) for b in option_range("moco", "momentum")[:2])
@@ -174,14 +174,14 @@ def test_option_range_gives_a_form_its_bounds_in_the_options_type():
 
 def test_preflight_refuses_bad_options_before_looking_for_the_data(monkeypatch):
     monkeypatch.setenv("SSRL_BACKEND", "ray")  # where a dataset missing here would otherwise pass
-    with pytest.raises(ValueError, match="simclr option temperature must be greater than 0"):
+    with pytest.raises(ValueError, match="simclr option temperature must be from 0.01 to 10"):
         preflight(RunConfig(dataset="cifar10", method="simclr", options={"temperature": 0}))
 
 
 def test_list_methods_says_what_each_option_may_be(capsys):
     assert main(["list", "methods", "--json"]) == 0
     methods = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
-    assert methods["simclr"]["option_ranges"]["temperature"] == "greater than 0"
+    assert methods["simclr"]["option_ranges"]["temperature"] == "from 0.01 to 10"
     assert methods["inpainting"]["option_ranges"]["mask_mode"] == "central or random"
     assert methods["simsiam"]["option_ranges"]["predictor"] == "true or false"
 
@@ -191,7 +191,7 @@ def test_the_cli_refuses_a_bad_option_before_making_a_run(tmp_path, capsys):
     res = cli("train", "--dataset", "digits", "--method", "simclr", "--option", "temperature=0", "--out", str(out),
               check=False)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.startswith("error: simclr option temperature must be greater than 0, got 0: ")
+    assert res.stderr.startswith("error: simclr option temperature must be from 0.01 to 10, got 0: ")
     assert "(default 0.5)" in res.stderr and not out.exists()
     res = cli("submit", "--dataset", "digits", "--method", "simclr", "--option", "proj_dim=0", check=False,
               capsys=capsys)  # in this process: the refusal above was the real one

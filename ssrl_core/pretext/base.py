@@ -119,8 +119,9 @@ _R = OptionRange
 # Ranges of the option names several methods share; a name is looked up exactly first,
 # then as a pattern, in the method's own ``option_ranges`` before these.
 SHARED_RANGES: dict[str, OptionRange] = {
-    "temperature": _R(0, None, lo_open=True, why="it divides the similarities before the softmax, and a tiny one "
-                                                "overflows; the papers use 0.05 to 1"),
+    "temperature": _R(0.01, 10, why="it divides the similarities before the softmax: a tiny one overflows it (1e-300 "
+                                   "made the loss nan at the first step) and a huge one makes every pair alike; the "
+                                   "papers use 0.05 to 1"),
     "epsilon": _R(0, None, lo_open=True, why="Sinkhorn's entropy weight divides the scores; the paper uses 0.05"),
     "momentum": _R(0, 1, hi_open=True, why="the key encoder's EMA rate: at 1 it would never move"),
     "tau_base": _R(0, 1, hi_open=True, why="the target's EMA rate: at 1 it would never move"),
