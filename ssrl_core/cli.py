@@ -372,7 +372,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "durations, metrics) as Markdown and JSON, its embeddings as .npz and .csv "
                                    "(with labels, split, factors and map coordinates), a copy of its checkpoint, "
                                    "the map as HTML (plotly.js inlined, opens offline) and PNG, the per-epoch "
-                                   "curves as HTML, and reproduce.sh: the `train` command with every config "
+                                   "curves as HTML, the probes (probes.json), per-epoch diagnostics (epochs.jsonl) "
+                                   "and untrained-network references (references.json) the pages show, where the "
+                                   "run has them, and reproduce.sh: the `train` command with every config "
                                    "field as a flag. Writes only into --out; prints {file: path} as JSON.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
     p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")

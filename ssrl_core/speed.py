@@ -278,8 +278,13 @@ def _kind(op: str) -> str:
 def step_profile(cfg: RunConfig, steps: int = 5, warmup: int = 3) -> dict:
     """Fractions of the fast step's time by phase and by operator kind (CPU time of the
     operators themselves, so nested calls are not counted twice)."""
+    import os
+
     from torch.profiler import ProfilerActivity, profile
 
+    if not torch.cuda.is_available():  # a CUDA build of PyTorch without a GPU: its profiler's library logged
+        # "ERROR: ... gpuGetDeviceCount failed with code 35" as it started (it reads this when it starts: here)
+        os.environ.setdefault("KINETO_LOG_LEVEL", "5")
     s = _setup(cfg)
     step = _fast_step(s)
     for i in range(warmup):
