@@ -29,10 +29,15 @@ def timed(argv: list[str], env: dict) -> tuple[float, subprocess.CompletedProces
     return time.perf_counter() - t0, res
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3, help="runs of each command, the median kept (default 3)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     home = tempfile.mkdtemp(prefix="ssrl-cli-start-")
     env = {**os.environ, "SSRL_HOME": home, "SSRL_NO_AUTOSTART": "1", "PYTHONPATH": str(ROOT)}
     try:
