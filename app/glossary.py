@@ -21,27 +21,33 @@ GLOSSARY = (
     ("learning rate", r"learning rate", "how large each update of the weights is"),
     ("seed", r"\bseeds?\b", "the number that fixes a run's random choices (starting weights, image order, "
      "augmentations): the same seed gives the same run on one machine, another seed a slightly different one"),
-    ("supervised", r"supervised", "trained with the labels, the usual way: the ceiling the others are measured against"),
-    ("kNN accuracy", r"\bknn\b", "each test image gets the label most common among its 20 most similar training "
-     "images (by their features); the share of test images it gets right. Nothing is trained for it"),
+    ("supervised", r"supervised", "trained with the labels, the usual way: the usual reference, which self-supervised "
+     "features approach and, in some transfer settings, surpass"),
+    ("kNN accuracy", r"\bknn\b", "each test image gets the label with the largest vote among its 20 most similar "
+     "training images (by their features), each vote weighted by exp(similarity / 0.07), so the closest few count "
+     "far more; the share of test images it gets right. Nothing is trained for it"),
     ("linear probe", r"linear (probe|readout)", "a one-layer classifier trained on the frozen features with the labels: "
      "its test accuracy says how easily the labels can be read off the features"),
     ("softmax", r"softmax", "turns a list of scores into chances that add up to 1, the largest scores getting most"),
     ("temperature", r"temperature", "divides the similarities before SimCLR's softmax: a low one makes the loss care "
      "mostly about the few other images most like the anchor"),
-    ("anchor", r"anchor", "the image whose two augmented views the loss pulls together"),
-    ("negatives", r"negatives", "the other images of the batch, which the loss pushes away from the anchor"),
+    ("anchor", r"anchor", "one augmented view of an image, which the loss pulls towards the other view of the same "
+     "image (each view takes its turn as the anchor)"),
+    ("negatives", r"negatives", "the views of other images (the batch's; in MoCo, a queue of earlier batches'), which "
+     "the loss pushes away from the anchor"),
     ("invariance", r"invarian", "a feature is invariant to a change (a flip, a colour shift) when the change leaves "
      "it as it was"),
-    ("collapse", r"collaps", "the network gives (nearly) the same features to every image: the loss can be low and "
-     "the features useless"),
+    ("collapse", r"collaps", "the network gives (nearly) the same features to every image, or features that vary "
+     "along only one or a few directions (dimensional collapse: a low effective rank); the loss can be low and the "
+     "features useless"),
     ("effective rank", r"effective rank", "roughly, how many independent directions the features use; near 1 means "
      "they collapsed"),
     ("predictor", r"predictor", "a small extra network on one branch that predicts the other branch's features"),
     ("stop-gradient", r"stop-gradient|stop_gradient", "the other branch's features are a fixed target: the network "
      "is not trained through them"),
     ("projector", r"projector", "a small network after the encoder whose output the loss uses; the features that "
-     "are evaluated come before it"),
+     "are evaluated come before it: the loss makes its output invariant, and the features before it keep more about "
+     "the image"),
     ("features", r"\bfeatures?\b", "the list of numbers the encoder gives an image; a good encoder gives similar "
      "images similar numbers"),
     ("loss", r"\bloss\b", "the number training lowers; compare its shape over the epochs, not its value across "

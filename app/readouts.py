@@ -354,9 +354,10 @@ def collapse_note(summary: dict | None) -> str | None:
 # what a table's score columns mean, on hover wherever one shows them (widgets.numbers_table)
 COLUMN_HELP = {
     "kNN acc": "Share of the test images whose 20 nearest training images (by cosine similarity of the frozen features, "
-               "each vote weighted by its similarity) vote for their label. Nothing is trained for it: it reads the "
+               "each vote weighted by exp(similarity / 0.07)) vote for their label. Nothing is trained for it: it reads the "
                "features as they are.",
-    "linear acc": "Test accuracy of a linear classifier (logistic regression, the survey's linear readout, also called a "
+    "linear acc": "Test accuracy of a linear classifier (logistic regression, L2 penalty C = 1, not tuned; the survey's "
+                  "linear readout, also called a "
                   "linear probe) fitted on the frozen features of every labelled training image. Evaluate shows it "
                   "with fewer labels.",
     "train s": "Seconds the pretraining took on the machine that ran it, its evaluation not included.",

@@ -11,7 +11,8 @@ from ssrl_core.evaluate.probes import BUDGETS, SEEDS
 st.title("Evaluate")
 st.markdown(
     "Two readouts of the **frozen** features, both trained on the train split and scored on the test split: "
-    "a **kNN** vote (cosine similarity, k=20) and a **linear probe** (logistic regression). "
+    "a **kNN** vote (cosine similarity, k=20) and a **linear probe** (logistic regression, L2 penalty "
+    "C = 1, not tuned). "
     "A pretext task has earned only what it adds above the **random** encoder: untrained convolutions "
     "already give surprisingly good features. Each run is paired with the untrained network of its own "
     "architecture and seed (the gray bars), computed with its probes (no separate run needed)."
@@ -172,8 +173,9 @@ if series:
         gaps = readouts.scratch_gaps({run_name[r["id"]]: (series.get(f"{run_name[r['id']]} linear"), sup_curve[r["id"]])
                                       for r in picked})
         st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
-                   "unlabelled images bought accuracy that labels would otherwise have to pay for. The survey's "
-                   "claim: with few labels the gap is widest, and as labels grow supervised training catches up"
+                   "unlabelled images bought accuracy that labels would otherwise have to pay for. The claim (the "
+                   "survey's case for self-supervision; measured in Hénaff et al. 2020, Fig. 1): with few labels the "
+                   "gap is widest, and as labels grow supervised training catches up"
                    + (" (measured on digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.003 to "
                       "0.014 below it with more)." if dataset == "digits" else ".") + (" " + gaps if gaps else ""))
     elif drawn[RANDOM_REF]:
@@ -239,7 +241,8 @@ with c1:
         widgets.chart(charts.curves(ks, "k (neighbours voting)", log_x=True, tickvals=[1, 5, 20, 100],
                                       ticktext=["1", "5", "20", "100"], dashed=list(random_ks),
                                     colour_order=order), key="eval_knn_k")
-        st.caption("Small k trusts the closest images; large k asks whole neighbourhoods to agree. A curve that "
+        st.caption("Small k trusts the closest images; a large k lets more neighbours vote, though each vote is "
+                   "weighted by exp(similarity / 0.07), so far ones count little. A curve that "
                    "falls fast with k means classes are close together but not well separated. The dashed line is "
                    "the untrained encoder of the same seed: the gap to it at each k is what pretraining added.")
 with c2:

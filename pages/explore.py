@@ -30,9 +30,11 @@ of_label = (f" They score the label, here the **{labelled_by}**, whatever the ma
 untrained = readouts.random_encoder_scores(art.references()) if run["method"] != "random" else (None, None)
 for col, key, label, what, base in (
         (top[1], "knn_accuracy", "kNN accuracy", "How often a test image gets its label right from a vote of its 20 "
-         "most similar training images (weighted by cosine similarity of the features, Wu et al. 2018).", untrained[0]),
+         "most similar training images (by cosine similarity of the features; each vote weighted by exp(similarity / "
+         "0.07), so the closest count far more, Wu et al. 2018).", untrained[0]),
         (top[2], "linear_accuracy", "linear probe", "How often a linear classifier trained on the frozen features "
-         "(logistic regression, standardised features, train split → test split) labels a test image right.",
+         "(logistic regression with an L2 penalty, C = 1, not tuned; standardised features; train split → test split) "
+         "labels a test image right.",
          untrained[1])):
     value = summary.get(key)
     gain = value is not None and base is not None

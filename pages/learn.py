@@ -103,8 +103,8 @@ right.image(pics["masked"], caption="original · inpainting, central square · i
 _, right = family(
     "2. Transformation prediction",
     "Transform the image in a known way and ask which transform it was. **RotNet** rotates every image "
-    "by 0, 90, 180 and 270 degrees and predicts the angle. To tell an upright 6 from a 9 turned over, the "
-    "network has to know what digits look like. This only works on data with a *canonical view*: shapes "
+    "by 0, 90, 180 and 270 degrees and predicts the angle. To tell that a 7 is upside down, the network "
+    "has to know what a 7 looks like: where the object is, what it is and which way it faces. This only works on data with a *canonical view*: shapes "
     "drawn at random angles have no \"upright\" to learn.",
     ["canonical-view"], "rotation")
 right.image(pics["rotation"], caption="each row: one image at 0°, 90°, 180°, 270°; the label is the angle",
@@ -116,7 +116,8 @@ _, right = family(
     "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
     "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
     "use no negatives and need a trick (a predictor with a stop-gradient or a moving-average target, or terms "
-    "on the batch's statistics: Barlow Twins' decorrelation, VICReg's variance and covariance) not to "
+    "on the batch's statistics: Barlow Twins' standardised, decorrelated dimensions, VICReg's variance and "
+    "covariance) not to "
     "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
     "the augmentations decide the invariances.",
     ["color-invariance", "collapse", "contrastive-knobs"], "simclr")

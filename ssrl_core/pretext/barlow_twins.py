@@ -7,9 +7,11 @@ identity:
 
     L = sum_i (1 - C_ii)^2  +  lambda * sum_i sum_{j != i} C_ij^2.
 
-The diagonal term makes the embedding invariant to the augmentations; the off-diagonal term
-decorrelates its dimensions, which is what prevents collapse without negatives, predictor
-or momentum encoder.
+The diagonal term makes the embedding invariant to the augmentations, and with the
+per-dimension standardisation it already rules out complete collapse (a constant dimension
+standardises to 0, so C_ii = 0, the diagonal term's worst); the off-diagonal term decorrelates
+the dimensions, which prevents dimensional collapse (with lambda = 0, every dimension a copy
+of one feature scores 0), without negatives, predictor or momentum encoder.
 
 lambda: the paper uses 5e-3 (0.0051 in its code) with D = 8192 and batch N = 2048. For
 random embeddings E[C_ij^2] ~ 1/N, so the off-diagonal sum is about D^2 / N against about
