@@ -689,6 +689,9 @@ def ended_line(run: dict) -> str:
     return f"{run['id']}: {run['status']}" + (f": {run['error']}" if run["error"] else "")
 
 
+NO_WORKER_S = 5.0  # a queued run left with no worker this long is said (``wait_for``)
+
+
 def wait_for(store, ids: list[str], timeout: float | None = None, poll_s: float = 1.0,
              quiet: bool = False) -> list[dict] | None:
     """Each of ``ids`` once it has ended, its ``ended_line`` printed as it ends (unless
@@ -700,7 +703,16 @@ def wait_for(store, ids: list[str], timeout: float | None = None, poll_s: float 
 
     end = None if timeout is None else time.monotonic() + timeout
     said, ended = set(), {}
+    lonely_since = None  # since when a run waits in the queue with no worker: said after NO_WORKER_S of it (a
+    # worker started a second before `wait` takes 1.4 s to hold its slot, and was said to be missing), or at the end
+
+    def no_worker():
+        said.add("no worker")
+        print("no worker serves this SSRL_HOME, so the queued runs wait: start one (`python -m ssrl_core "
+              "worker`, or open the app); waiting", file=sys.stderr, flush=True)
+
     while True:
+        queued_alone = False
         for rid in ids:
             run = store.get(rid)
             if run is None:  # deleted meanwhile
@@ -716,12 +728,15 @@ def wait_for(store, ids: list[str], timeout: float | None = None, poll_s: float 
                 print(f"{rid}: its worker is gone: start one (`python -m ssrl_core worker`) and the run resumes from "
                       "its last finished epoch; waiting", file=sys.stderr, flush=True)
             elif run["status"] == "queued" and "no worker" not in said and backend() != "ray" and not worker_alive():
-                said.add("no worker")
-                print("no worker serves this SSRL_HOME, so the queued runs wait: start one (`python -m ssrl_core "
-                      "worker`, or open the app); waiting", file=sys.stderr, flush=True)
+                queued_alone = True
+        lonely_since = (lonely_since or time.monotonic()) if queued_alone else None
+        if lonely_since is not None and time.monotonic() - lonely_since >= NO_WORKER_S:
+            no_worker()
         if len(ended) == len(ids):
             return [ended[rid] for rid in ids]
         if end is not None and time.monotonic() >= end:
+            if lonely_since is not None and "no worker" not in said:
+                no_worker()
             return None
         time.sleep(poll_s if end is None else max(0.0, min(poll_s, end - time.monotonic())))
 

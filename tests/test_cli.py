@@ -510,6 +510,27 @@ def test_reproduce_sh_evaluates_as_the_run_did(evaluation, summary, no_umap):
     assert args.no_umap is no_umap and args.evaluation == evaluation
 
 
+def test_wait_says_no_worker_serves_only_once_none_has_come_for_a_while(monkeypatch, capsys):
+    """`worker &` then `wait ID` a second later said "no worker serves this SSRL_HOME": the worker
+    was importing (1.4 s here before it holds its slot). Said after NO_WORKER_S without one, or
+    when the wait gives up, and once."""
+    import ssrl_core.cli as C
+    import ssrl_core.runs.worker as W
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="random"))
+    monkeypatch.setattr(C, "NO_WORKER_S", 0.6)
+    checks = iter([False] + [True] * 100)  # the worker holds its slot from the second look on
+    monkeypatch.setattr(W, "worker_alive", lambda: next(checks))
+    assert C.wait_for(store, [rid], timeout=1.5, poll_s=0.2) is None
+    assert "no worker" not in capsys.readouterr().err
+    monkeypatch.setattr(W, "worker_alive", lambda: False)  # none comes
+    assert C.wait_for(store, [rid], timeout=1.5, poll_s=0.2) is None
+    assert capsys.readouterr().err.count("no worker serves this SSRL_HOME, so the queued runs wait") == 1
+
+
 def test_a_script_submits_waits_and_collects_without_polling(capsys, finished_run):
     """`wait` returns once the runs given have ended, one line each as it ends, with an exit
     status a script can branch on and `runs --json`'s rows with --json; `runs --json` gives a
