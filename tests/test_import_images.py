@@ -226,6 +226,31 @@ def test_pixel_bombs_are_skipped_without_decoding(tmp_path, monkeypatch):
 
 
 
+def test_an_archive_of_many_images_each_under_the_limit_is_refused_past_its_pixels_in_all(tmp_path, monkeypatch,
+                                                                                             ssrl_home):
+    """9,000 blank 6300x6300 PNGs, each under MAX_PIXELS, zipped to 6.3 MB, passed every check
+    and kept a core decoding for about 105 minutes. Their pixels in all are counted as each
+    header is read, and the archive is refused past MAX_TOTAL_PIXELS; an archive whose images at
+    their imported size would take more than MAX_OUTPUT_BYTES is refused before any is read."""
+    monkeypatch.setattr(custom, "MAX_TOTAL_PIXELS", 25_000)
+    decoded = []
+    fit = custom.fit_image
+    monkeypatch.setattr(custom, "fit_image", lambda im, *a: decoded.append(im.size) or fit(im, *a))
+    members = {f"c{i % 2}/{i}.png": png((i, 9, 9), size=(100, 100)) for i in range(4)}
+    with pytest.raises(ArchiveRejected) as e:
+        import_images(make_zip(tmp_path / "many.zip", members), "many")
+    assert str(e.value) == ("the archive's 4 images hold more than 25,000 pixels in all (one is 100x100), the limit, "
+                            "about half a minute of decoding: shrink them before zipping (they are resized to 32 px "
+                            "anyway), or import fewer")
+    assert len(decoded) == 2  # the third was refused from its header, undecoded
+    assert import_images(make_zip(tmp_path / "two.zip", dict(list(members.items())[:2])), "two").images == 2
+    monkeypatch.setattr(custom, "MAX_OUTPUT_BYTES", 3 * 64 * 64 * 4 - 1)
+    with pytest.raises(ArchiveRejected, match=r"4 images at 64 px would take 0\.0 GiB, more than the limit of 0 GiB: "
+                                              r"import them at 63 px or less"):
+        import_images(make_zip(tmp_path / "big.zip", members), "big", size=64)
+    assert sorted(p.name for p in (ssrl_home / "data" / "custom").iterdir() if not p.name.startswith(".")) == ["two"]
+
+
 def test_an_uploaded_query_that_is_no_image_or_too_large_is_told_in_a_sentence(monkeypatch):
     """Explore's "your own image": what is wrong and what to do, without Python's exception class."""
     from ssrl_core.evaluate.retrieval import query_tensor

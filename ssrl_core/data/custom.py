@@ -59,6 +59,11 @@ MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
 MAX_MEMBER_BYTES = 64 << 20
 MAX_RATIO = 200  # uncompressed / compressed, per member and overall
 MAX_PIXELS = 40_000_000  # per image, before decoding
+# all of an archive's images together, each counted as its header gives it before it is decoded: 9,000 blank 6300x6300
+# PNGs (6.3 MB zipped, each under MAX_PIXELS) kept a core decoding for about 105 minutes; at the limit, about half a
+# minute (57 megapixels a second here)
+MAX_TOTAL_PIXELS = 2_000_000_000
+MAX_OUTPUT_BYTES = 1 << 30  # the imported set's images at their size (N x size x size x 3 bytes), before they are read
 MAX_UPLOAD_MB = 200  # the archive itself; .streamlit/config.toml's server.maxUploadSize matches
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -257,10 +262,11 @@ class TooManyPixels(ValueError):
 
 
 def decode_image(data: bytes, size: int, sizes: list | None = None,
-                 notes: list | None = None) -> tuple[np.ndarray, bool]:
+                 notes: list | None = None, budget: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
     gets the image's own (width, height) appended, as it was before resizing; ``notes`` what
-    was done to it that a report counts (``fit_image``)."""
+    was done to it that a report counts (``fit_image``); ``budget(width, height)``, given the
+    size from the header before any pixel is decoded, may refuse it (raising)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -280,6 +286,8 @@ def decode_image(data: bytes, size: int, sizes: list | None = None,
             if im.width * im.height > MAX_PIXELS:
                 raise TooManyPixels(f"the image has {im.width}x{im.height} pixels, more than the limit of "
                                     f"{MAX_PIXELS:,}{shrink}")
+            if budget is not None:
+                budget(im.width, im.height)
             return fit_image(im, size, sizes, notes)
 
 
@@ -347,7 +355,7 @@ UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format 
 
 
 def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
-               notes: list | None = None) -> tuple[np.ndarray, bool] | str:
+               notes: list | None = None, budget: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, bool] | str:
     """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
     read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
     inside its archive, is over the pixel limit, or is not a
@@ -363,7 +371,9 @@ def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
     except Exception:  # noqa: BLE001 (a member damaged inside its archive: bad CRC, a cut deflate stream)
         return UNREADABLE_IMAGE
     try:
-        return decode_image(data, size, sizes, notes)
+        return decode_image(data, size, sizes, notes, budget)
+    except ArchiveRejected:  # the budget's: the archive as a whole
+        raise
     except TooManyPixels as e:
         return str(e)
     except Exception:  # noqa: BLE001 (PIL raises many kinds for a corrupt or undecodable file)
@@ -459,12 +469,28 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
         files = image_members(zf, report.skipped)
         if not files:
             raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
+        if len(files) * int(size) ** 2 * 3 > MAX_OUTPUT_BYTES:
+            most = max(8, int((MAX_OUTPUT_BYTES / (3 * len(files))) ** 0.5))
+            raise ArchiveRejected(f"{len(files):,} images at {size} px would take {len(files) * int(size) ** 2 * 3 / 2**30:.1f} "
+                                  f"GiB, more than the limit of {MAX_OUTPUT_BYTES >> 30} GiB: import them at {most} px "
+                                  "or less, or fewer of them")
+        decoded_pixels = 0
+
+        def budget(width: int, height: int) -> None:
+            nonlocal decoded_pixels
+            decoded_pixels += width * height
+            if decoded_pixels > MAX_TOTAL_PIXELS:
+                raise ArchiveRejected(f"the archive's {count(len(files), 'image')} hold more than "
+                                      f"{MAX_TOTAL_PIXELS:,} pixels in all (one is {width}x{height}), the limit, "
+                                      f"about half a minute of decoding: shrink them before zipping (they are "
+                                      f"resized to {size} px anyway), or import fewer")
+
         # decoded first, the class folders then read off the images that could be: a folder whose only file was
         # damaged became a class of 0 images, named in the report, offered by Data's filter and counted as a class
         readable = []
         for info, path in files:
             sized, notes = [], []
-            decoded = try_decode(lambda: read_bounded(zf, info), int(size), sized, notes)
+            decoded = try_decode(lambda: read_bounded(zf, info), int(size), sized, notes, budget)
             if isinstance(decoded, str):
                 report.skipped.append({"member": info.filename, "reason": decoded})
                 continue
