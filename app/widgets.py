@@ -393,14 +393,20 @@ def _offered_run(ids: list[str]):
     return parse
 
 
-def accuracy_caveats(dataset_name: str, where=st) -> bool:
-    """Under accuracies of runs on a set too small for them to mean much (a handful of
-    test images, fewer training images than the kNN's k): why, in one caption. True when
-    something was said."""
+def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
+    """Under accuracies of ``runs`` on a set too small for them to mean much (a handful of
+    test images, fewer training images than the kNN's k): why, in one caption. The caveats
+    read the set as it is now: said of the runs that trained on it, not of runs on an earlier
+    import of the name (a run scored on 40 test images was captioned with the 3 of the set
+    imported since; a warning of its own says so). True when something was said."""
     caveats = services.dataset_caveats(dataset_name)
-    if caveats:
-        where.caption(f":material/straighten: **{dataset_name}:** " + " ".join(caveats))
-    return bool(caveats)
+    earlier = [r for r in runs if services.dataset_mismatch(r)]
+    if not caveats or len(earlier) == len(runs):
+        return False
+    of = (f" (as imported now: {agree(len(earlier), 'a run', 'runs')} here trained on an earlier import, "
+          f"{listing([readouts.short_name(r) for r in earlier])})" if earlier else "")
+    where.caption(f":material/straighten: **{md(dataset_name)}{of}:** " + " ".join(caveats))
+    return True
 
 
 def differences_warning(runs: list[dict]) -> None:

@@ -78,7 +78,7 @@ widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std
                        "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
                                      "methods are on different scales: compare a method's runs, not methods."})
 for d in dict.fromkeys(r["dataset"] for r in picked):
-    widgets.accuracy_caveats(d)
+    widgets.accuracy_caveats(d, [r for r in picked if r["dataset"] == d])
 
 
 def curves_row(runs: list[dict], on: str = "") -> None:

@@ -23,8 +23,8 @@ if not runs:
 
 controls = not urlstate.hidden("controls")
 dataset = widgets.dataset_picker(runs, key="eval_dataset", hide=not controls)
-widgets.accuracy_caveats(dataset)
 on_data = [r for r in runs if r["dataset"] == dataset]
+widgets.accuracy_caveats(dataset, on_data)
 trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
 if not controls:

@@ -50,7 +50,7 @@ top[3].metric("feature dim", dim or "–",
 if error:
     widgets.dataset_error(error)
     widgets.stop()
-widgets.accuracy_caveats(run["dataset"])
+widgets.accuracy_caveats(run["dataset"], [run])
 if collapsed := readouts.collapse_note(summary):
     st.warning(collapsed, icon=":material/compress:")
 

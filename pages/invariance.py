@@ -31,8 +31,8 @@ if not picked:
     st.info("Pick one run or several.")
     widgets.stop()
 ds, error = services.dataset(dataset)
-if error:
-    widgets.dataset_error(error)
+if error:  # a set deleted since: the archive its images came from and the Data page (``services.run_dataset``)
+    widgets.dataset_error(services.run_dataset(picked[0])[1] or error)
     widgets.stop()
 st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 

@@ -107,6 +107,35 @@ def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_ho
         assert next(csv.reader(f))[:4] == ["row", "split", "label", "label_name"]
 
 
+def test_a_smaller_set_imported_since_a_run_is_not_the_one_its_accuracies_are_captioned_with(tmp_path):
+    """A run scored on the 24 images of pets was captioned with the caveats of the 6 imported
+    under the name since ("Only 1 test image ..."), as if they were why its accuracy meant little."""
+    import_images(pets_zip(tmp_path), "pets")
+    old = finished("pets")
+    few = {f"pets/{c}/{i}.png": png((40 * i, 90 if c == "cat" else 10, 60)) for c in ("cat", "dog") for i in range(3)}
+    import_images(make_zip(tmp_path / "few.zip", few), "pets", replace=True)
+    from app import services
+
+    assert services.dataset_caveats("pets")  # the set now is too small for accuracies to mean much
+
+    def said(at):
+        return [c.value for c in at.caption if c.value.startswith(":material/straighten:")]
+
+    assert said(open_page("explore", run=old)) == []  # of the old run: not its images' caveats
+    new = finished("pets", seed=1)
+    [both] = said(open_page("compare", runs=f"{old},{new}"))
+    assert both.startswith(f":material/straighten: **pets (as imported now: a run here trained on an earlier import, "
+                           f"simclr ({old[-4:]})):** "), both
+    [alone] = said(open_page("explore", run=new))
+    assert alone.startswith(":material/straighten: **pets:** ")
+    from ssrl_core.data.custom import remove_imported
+
+    remove_imported("pets")  # deleted: Invariance names the archive as Explore does, not "unknown dataset 'pets'"
+    at = open_page("invariance", runs=new, dataset="pets")
+    assert "this run's dataset 'pets' is not here" in at.error[0].value and "few.zip" in at.error[0].value, \
+        at.error[0].value
+
+
 def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
     from app import services
     from ssrl_core.evaluate.suite import RunProbes, random_invariance
