@@ -1,14 +1,12 @@
 """Invariance: what a run's features ignore. Invariance per augmentation op, rotation
 equivariance, and factor probes (which ground-truth factors stay linearly decodable)."""
 import streamlit as st
-import torch
 
 from app import charts, readouts, services, urlstate, widgets
-from app.images import to_hwc
 from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.data.shapes import hue_gaps
-from ssrl_core.evaluate.invariance import SUBSET, op_at_full_probability, to_uint8
+from ssrl_core.evaluate.invariance import SUBSET
 from ssrl_core.evaluate.probes import chance_level
 
 st.title("Invariance")
@@ -150,14 +148,7 @@ else:
     st.caption(f"{dataset} has no ground-truth factors; use shapes for factor probes.")
 
 st.header("What each op does")
-row = readouts.showcase_image(ds)
-x = ds.images[row : row + 1].float() / 255
-gen = torch.Generator().manual_seed(0)
-pics, caps = [ds.images[row]], ["original"]
-for op in ops:
-    pics.append(to_uint8(op_at_full_probability(op)(x, gen))[0])
-    caps.append(op)
-st.image([to_hwc(p, 3) for p in pics], caption=caps,
-         alt=[readouts.image_alt(ds, row)] + [f"the same image after {op}" for op in ops])
+row, pics = services.op_strip(dataset)
+st.image(pics, caption=["original", *ops], alt=[readouts.image_alt(ds, row)] + [f"the same image after {op}" for op in ops])
 st.caption("Each op at its default strength, applied with probability 1, to one test image: what the scores above "
            "measure the features against.")
