@@ -435,7 +435,8 @@ def import_archive(upload, name: str, size: int, replace: bool = False) -> dict:
 
     if replace:
         replaceable()
-    return import_images(upload, name=name, size=size, replace=replace, before_replacing=replaceable).to_dict()
+    return import_images(upload, name=name, size=size, replace=replace, before_replacing=replaceable,
+                         imported_by=current_nickname()).to_dict()
 
 
 def preflight(cfg) -> str | None:

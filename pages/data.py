@@ -6,7 +6,7 @@ from app import readouts, services, urlstate, widgets
 from app.text import agree, count, md
 from ssrl_core.data import DATASETS
 from ssrl_core.data.custom import (MAX_UPLOAD_MB, NAME_RE, NameTaken, SameImages, check_name, custom_datasets,
-                                   suggest_name)
+                                   import_report, suggest_name)
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
 
 
@@ -93,7 +93,9 @@ def import_panel() -> None:
             outcome = st.session_state["data_import_outcome"] = {}
         just_done = "report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
         if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
-            st.checkbox(f"Replace the dataset '{new_name}' imported before", key=f"data_import_replace_{new_name}",
+            by = (import_report(new_name) or {}).get("imported_by")
+            by = f" by **{md(by)}**, not you" if by and by != services.current_nickname() else ""
+            st.checkbox(f"Replace the dataset '{new_name}' imported before{by}", key=f"data_import_replace_{new_name}",
                         help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
                              "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
                              "neighbours belong to the old images, so Explore and Compare say so instead of drawing "
@@ -162,9 +164,11 @@ if error:
 
 info = ds.describe()  # one line, not five metrics: on a phone they stacked and filled the first screen
 n_classes = info["classes"]
+importer = (import_report(name) or {}).get("imported_by")
 st.markdown(f"**{info['images']:,}** images of {info['size']}×{info['size']} px, {count(info['channels'], 'channel')}"
             + (f" · **{n_classes}** {agree(n_classes, 'class', 'classes')}" if n_classes else " · **unlabelled**")
-            + f" · **{info['train']:,}** for training, **{info['test']:,}** held out for testing")
+            + f" · **{info['train']:,}** for training, **{info['test']:,}** held out for testing"
+            + (f" · imported by **{md(importer)}**" if importer else ""))
 caveats = ds.evaluation_caveats()
 if caveats:
     st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
@@ -177,7 +181,9 @@ if name in custom_datasets() and controls:
             st.warning(md(e))
         else:
             runs = plan["runs"]
-            st.markdown(f"Deletes the images of **{md(name)}** ({plan['mb']:.1f} MB) from this server for everyone. "
+            theirs = importer and importer != services.current_nickname()  # no login: said, not forbidden
+            st.markdown((f"**{md(importer)}** imported this dataset, not you: ask them first. " if theirs else "")
+                        + f"Deletes the images of **{md(name)}** ({plan['mb']:.1f} MB) from this server for everyone. "
                         + (f"The {count(len(runs), 'run')} made on it {agree(len(runs), 'stays', 'stay')}, with "
                            f"{agree(len(runs), 'its', 'their')} accuracies, but {agree(len(runs), 'its', 'their')} "
                            "maps, neighbours and probes need the images: importing the same archive under this name "

@@ -11,7 +11,7 @@ does; `train --help` lists the run's flags, which `submit` takes too.
     python -m ssrl_core restore-runs [--yes]
     python -m ssrl_core worker [--slot N] [--once] [--idle-exit SECONDS] [--backend local|ray] [--cpus-per-run N]
     python -m ssrl_core list datasets|methods|augmentations|encoders|lessons [--json]
-    python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace]
+    python -m ssrl_core import-images ARCHIVE [--name NAME] [--size 32] [--replace] [--nickname NAME]
     python -m ssrl_core delete-dataset NAME [--yes]
     python -m ssrl_core probe --run DIR|ID [--target label|FACTOR] [--labels-per-class N] [--finetune] [--seeds 3] [--no-references]
     python -m ssrl_core invariance --run DIR|ID
@@ -328,6 +328,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=32, help="image side in pixels after resizing, 8 to 256 (default 32)")
     p.add_argument("--replace", action="store_true",
                    help="replace an imported dataset of the same name (a built-in one cannot be replaced)")
+    p.add_argument("--nickname", default=None, help="who imported it (recorded in its report; the Data page says it "
+                                                    "beside its Delete)")
 
     p = sub.add_parser("delete-dataset", help="delete a dataset you imported (the runs made on it stay)",
                        description="Delete the imported dataset NAME (its folder under SSRL_HOME/data/custom). "
@@ -995,7 +997,8 @@ def cmd_import_images(args) -> int:
     if args.replace:
         replaceable()
     try:
-        report = import_images(archive, name, size=args.size, replace=args.replace, before_replacing=replaceable)
+        report = import_images(archive, name, size=args.size, replace=args.replace, before_replacing=replaceable,
+                               imported_by=args.nickname)
     except NameTaken:  # refused before anything was written
         given = "--name" if args.name else "the default --name, from the archive's file name"
         raise ValueError(f"a dataset named {name!r} ({given}) exists already: pass --name {suggest_name(name)} "

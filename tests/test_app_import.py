@@ -4,6 +4,8 @@ name; a stray image beside class folders is skipped and listed; an unlabelled im
 why; the shapes caption names the factors the map can really be coloured by."""
 from __future__ import annotations
 
+import json
+
 from ssrl_core.data import load_dataset
 from ssrl_core.data.custom import custom_datasets
 
@@ -179,3 +181,28 @@ def test_a_name_that_cannot_be_one_is_said_as_it_is_typed(tmp_path):
     assert "'digits-2' is free" in " ".join(c.value for c in at.caption) and at.button(key="data_import").disabled
     at.text_input(key="data_import_name").input("rare-cells").run()
     assert not at.button(key="data_import").disabled
+
+
+def test_a_set_says_who_imported_it_and_a_classmate_is_told_before_deleting_or_replacing_it(tmp_path, capsys):
+    """No login, so any student could delete or replace a classmate's set (the runs on it lose
+    their maps and neighbours) with nothing naming whose it was: a run's Delete names its owner."""
+    from ssrl_core import cli
+    from ssrl_core.data.custom import import_report
+
+    at = upload(open_page("data", who="ada"), "pets.zip", pets_zip(tmp_path), "pets")
+    assert import_report("pets")["imported_by"] == "ada"
+    assert any(m.value.endswith(" · imported by **ada**") for m in at.main.markdown)
+
+    def said(at) -> str:
+        return " ".join(m.value for m in at.main.markdown)
+
+    assert "imported this dataset, not you" not in said(at)  # ada's own
+    bob = open_page("data", who="bob", dataset="pets")
+    assert "**ada** imported this dataset, not you: ask them first. Deletes the images of **pets**" in said(bob)
+    bob.file_uploader(key="data_upload").set_value(("more.zip", pets_zip(tmp_path, 5, "more.zip"),
+                                                   "application/zip")).run()
+    bob.text_input(key="data_import_name").input("pets").run()
+    assert bob.checkbox(key="data_import_replace_pets").label == \
+        "Replace the dataset 'pets' imported before by **ada**, not you"
+    assert cli.main(["import-images", str(tmp_path / "more.zip"), "--name", "cats", "--nickname", "cy"]) == 0
+    assert json.loads(capsys.readouterr().out)["imported_by"] == "cy" == import_report("cats")["imported_by"]

@@ -118,6 +118,9 @@ class ImportReport:
     # images of several pages or frames (a multi-page TIFF, a stack, an animated GIF) that gave their first only: a
     # microscope's channels or z-planes saved as pages were otherwise dropped without a word
     first_page_only: int = 0
+    # the nickname that imported it (the app's session, `import-images --nickname`): there is no login, and a
+    # classmate's Delete or Replace otherwise took a set away from the runs of whoever brought it without a name
+    imported_by: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -434,7 +437,8 @@ def _class_folders(folders: list[tuple[str, ...]]) -> tuple[list[str], list[str 
 
 def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, replace: bool = False,
                   builtin_names: set[str] | None = None,
-                  before_replacing: Callable[[], None] | None = None) -> ImportReport:
+                  before_replacing: Callable[[], None] | None = None,
+                  imported_by: str | None = None) -> ImportReport:
     """Import a zip archive as dataset ``name``; return the report. Raises ArchiveRejected
     (unsafe archive), NameTaken (an imported set has the name and ``replace`` is false),
     SameImages (another imported set holds the same content), NotWritten (the disk is full, or
@@ -443,7 +447,8 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     path, or a file-like object with a ``name``, as an upload has). ``before_replacing`` is
     called under the import's lock just before a set is replaced, to refuse it then (raising):
     a caller that checked only before the decoding, minutes long for a large archive, let a
-    run start training on the set meanwhile and then replaced its images."""
+    run start training on the set meanwhile and then replaced its images. ``imported_by``: the
+    nickname to record as the set's importer (the report's ``imported_by``)."""
     if builtin_names is None:
         from . import DATASETS
 
@@ -464,7 +469,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     # an upload's name is the browser's (a crafted one can hold line breaks): one line of text
     given = one_line(given) if isinstance(given, str) else None
     report = ImportReport(name=name, size=int(size), archive=PurePosixPath(given.replace("\\", "/")).name
-                          if given else None)
+                          if given else None, imported_by=(one_line(imported_by or "").strip() or None))
     with zf:
         files = image_members(zf, report.skipped)
         if not files:
@@ -611,12 +616,22 @@ def imported_fingerprints(names=None) -> dict[str, str]:
     return out
 
 
-def imported_train_size(name: str) -> int | None:
-    """How many training images the imported set ``name`` has, from its import report
-    (microseconds: no images are read); None for a name that is not an imported set."""
+def import_report(name: str) -> dict | None:
+    """The imported set ``name``'s import report (``ImportReport.to_dict``, as meta.json keeps it:
+    microseconds, no images are read); None for a name that is not an imported set."""
     try:
-        return int(json.loads((custom_root() / name / "meta.json").read_text())["report"]["train"])
+        report = json.loads((custom_root() / name / "meta.json").read_text())["report"]
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def imported_train_size(name: str) -> int | None:
+    """How many training images the imported set ``name`` has, from its import report; None
+    for a name that is not an imported set."""
+    try:
+        return int((import_report(name) or {})["train"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
