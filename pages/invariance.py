@@ -100,8 +100,9 @@ st.subheader("Can the rotation of an input be read off its features?")
 if not ds.drawn_at_every_angle:  # there, no scores: as on Compare ("–"), where a review read 0.249 as a result
     st.markdown("\n".join(f"- **{'–' if v is None else f'{v:.3f}'}** {md(n)}" for n, v in rot.items()))
 st.caption("Rotation predictable: the accuracy of a linear probe that predicts whether an image was rotated by 0, 90, "
-           "180 or 270 degrees from its features (chance 0.25). High: the features keep the orientation "
-           "(equivariant); near 0.25: they ignore it (invariant)."
+           "180 or 270 degrees from its features (chance 0.25). High: the features keep the orientation (the "
+           "code calls it rotation_equivariance, though it measures only that the turn can be read off, not the "
+           "formal equivariance f(T x) = M f(x)); near 0.25: they ignore it (invariant)."
            + (f" **Not shown on {md(dataset)}**: its images are drawn at every angle, so a turned image is just "
               "another image of the set and no features can tell the turn; every run stays near 0.25 whatever it "
               "keeps of orientation. Read this on digits or photos; the rotation_bin factor probe below asks the "
