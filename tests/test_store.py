@@ -234,6 +234,19 @@ def test_classroom_limits_hold_under_30_simultaneous_submits():
     assert len(ok) == 15 and all("the queue is full" in m for m in refused)
 
 
+def test_a_nickname_typed_in_another_case_shares_its_limit():
+    """"Ada" at her limit of 3 queued a fourth run as "ada" (a review of a class's end of term)."""
+    from ssrl_core.runs.store import LimitReached, Limits
+
+    s, limits = RunStore(), Limits(per_nickname=2, queued=0)
+    for seed in range(2):
+        s.submit(RunConfig(method="random", epochs=0, seed=seed), nickname="Ada", limits=limits)
+    for typed in ("ada", "ADA", "Ada"):
+        with pytest.raises(LimitReached, match=f"'{typed}' already has 2 runs queued or running"):
+            s.submit(RunConfig(method="random", epochs=0, seed=9), nickname=typed, limits=limits)
+    s.submit(RunConfig(method="random", epochs=0, seed=9), nickname="Adam", limits=limits)  # another student
+
+
 def test_limits_come_from_the_environment(monkeypatch):
     from ssrl_core.runs.store import LimitReached, Limits
 

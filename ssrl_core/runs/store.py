@@ -399,8 +399,10 @@ class RunStore:
                                    f"queued or training ({listing(others)}; the limit is {limits.lessons} at once): "
                                    "launch this one when one of them has finished")
         if limits.per_nickname and nickname and not nickname.startswith(LESSON_NICKNAME):
-            mine = c.execute("SELECT COUNT(*) FROM runs WHERE nickname=? AND status IN ('queued','running')",
-                             (nickname,)).fetchone()[0]
+            # counted whatever its case: "ada" beside "Ada" was a second allowance (a review queued a fourth run so)
+            mine = sum(1 for (who,) in c.execute("SELECT nickname FROM runs WHERE status IN ('queued','running') "
+                                                 "AND nickname IS NOT NULL")
+                       if who.casefold() == nickname.casefold())
             if mine + n > limits.per_nickname:
                 raise LimitReached(f"{nickname!r} already has {count(mine, 'run')} queued or running (the limit is "
                                    f"{limits.per_nickname}){batch}: wait for one to finish or cancel one")
