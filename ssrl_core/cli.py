@@ -3,7 +3,7 @@ does; `train --help` lists the run's flags, which `submit` takes too.
 
     python -m ssrl_core train --dataset digits --method simclr --out runs/a [--no-umap]
     python -m ssrl_core submit --dataset shapes --method rotation [--nickname NAME]
-    python -m ssrl_core runs [--json] [--limit N]
+    python -m ssrl_core runs [--json | --csv] [--limit N] [--nickname NAME] [--status S,S] [--dataset D] [--method M]
     python -m ssrl_core wait ID [ID ...] [--timeout SECONDS] [--json]
     python -m ssrl_core cancel ID [ID ...] | [--nickname NAME] [--all] [--yes] [--wait]
     python -m ssrl_core resume ID
@@ -185,13 +185,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     p.add_argument("--no-umap", action="store_true", help=argparse.SUPPRESS)  # (as --out: said, not "unrecognized")
 
+    from .runs.store import STATUSES
+
     p = sub.add_parser("runs", help="list runs in the store",
                        description="List the newest runs in the store (SSRL_HOME/store.sqlite), 200 unless "
                                    "--limit says otherwise, newest first: id, status, method, dataset, epoch, who "
                                    "submitted it, and the kNN accuracy of a finished run or why it failed or what "
-                                   "it is doing.")
+                                   "it is doing. --nickname, --status, --dataset and --method keep the runs that "
+                                   "match (a student's runs, a class's failures); --csv gives them as a table for a "
+                                   "spreadsheet.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
-    p.add_argument("--limit", type=int, default=200, metavar="N", help="list the newest N runs (default 200; 0: all)")
+    p.add_argument("--csv", action="store_true",
+                   help="print CSV, a row per run: id, submitted, nickname, status, method, dataset, epochs, seed, "
+                        "augmentations, options, and a finished run's kNN and linear accuracy, effective rank, "
+                        "embedding std and training seconds (a class's scores for a spreadsheet)")
+    p.add_argument("--limit", type=int, default=200, metavar="N",
+                   help="list the newest N runs (default 200; 0: all), after the filters below")
+    p.add_argument("--nickname", default=None, help="only the runs submitted under this nickname (any case)")
+    p.add_argument("--status", default=None, metavar="S,S",
+                   help=f"only runs of these statuses, separated by commas ({', '.join(STATUSES)})")
+    p.add_argument("--dataset", default=None, help="only the runs on this dataset")
+    p.add_argument("--method", default=None, help="only the runs of this method")
 
     p = sub.add_parser("wait", help="wait until runs have ended",
                        description="Wait until every run given has ended (done, failed or cancelled), printing "
@@ -643,10 +657,29 @@ def cmd_runs(args) -> int:
 
     if args.limit < 0:
         raise ValueError(f"--limit must be 0 (all runs) or more, got {args.limit}")
+    if args.json and args.csv:
+        raise ValueError("--json and --csv each print the runs: give one of them")
+    from .runs.store import STATUSES
+    from .text import meant
+
+    statuses = tuple(dict.fromkeys(filter(None, (s.strip() for s in (args.status or "").split(",")))))
+    if bad := [s for s in statuses if s not in STATUSES]:
+        raise ValueError(f"--status {', '.join(bad)}: not a status{meant(bad[0], STATUSES)}; the statuses are "
+                         f"{', '.join(STATUSES)}")
+    settings = {k: (v,) for k, v in (("dataset", args.dataset), ("method", args.method)) if v}
     store = RunStore.if_made()  # none yet: no runs, and none made to say so
-    runs = store.list(limit=args.limit or -1) if store else []  # SQLite's LIMIT -1: no limit
+    runs = store.list(status=statuses or None, limit=args.limit or -1, settings=settings,  # LIMIT -1: no limit
+                      nickname=args.nickname) if store else []
     if args.json:
         print(json.dumps([run_json(r) for r in runs], indent=2))
+        return 0
+    if args.csv:
+        write_runs_csv(runs, sys.stdout)
+        return 0
+    if not runs and (statuses or settings or args.nickname):
+        print("no runs match " + ", ".join(f"--{k} {v}" for k, v in (("nickname", args.nickname), ("status", args.status),
+                                                                     ("dataset", args.dataset), ("method", args.method))
+                                           if v), file=sys.stderr)
         return 0
     if not runs:  # where it looked: a mistyped SSRL_HOME read as an empty store said nothing of the typo (a review)
         from .paths import STORE, home_path
@@ -673,6 +706,31 @@ def cmd_runs(args) -> int:
 
 RUN_JSON = ("id", "status", "method", "dataset", "epoch", "epochs", "progress", "phase", "loss", "eta_s", "error",
             "nickname", "created", "started", "finished", "run_dir", "config", "summary")
+
+
+CSV_SCORES = ("knn_accuracy", "linear_accuracy", "effective_rank", "embedding_std", "train_seconds")
+
+
+def write_runs_csv(runs: list[dict], out) -> None:
+    """``runs`` as CSV, a row each, for a spreadsheet: who submitted it, its settings as it
+    trained (a finished run's resolved augmentations), its scores. A text cell a spreadsheet
+    would run as a formula (a nickname "=1+1") is written after a ``'``."""
+    import csv
+    import time as clock
+
+    from .text import csv_text
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "submitted", "nickname", "status", "method", "dataset", "epochs", "seed", "augment",
+                     "options", *CSV_SCORES])
+    for r in runs:
+        cfg, summary = r["config"], r["summary"] or {}
+        options = ";".join(f"{k}={v}" for k, v in sorted((cfg.get("options") or {}).items()))
+        augment = summary.get("augment") or cfg.get("augment") or ""
+        writer.writerow([r["id"], clock.strftime("%Y-%m-%d %H:%M:%S", clock.localtime(r["created"])),
+                         csv_text(r["nickname"] or ""), r["status"], r["method"], r["dataset"], r["epochs"],
+                         cfg.get("seed"), csv_text(augment), csv_text(options),
+                         *("" if summary.get(k) is None else summary[k] for k in CSV_SCORES)])
 
 
 def run_json(run: dict) -> dict:

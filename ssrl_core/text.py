@@ -105,6 +105,17 @@ def meant(word: object, choices) -> str:
     return f" (did you mean {near!r}?)" if near else ""
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def csv_text(value):
+    """A text cell as a spreadsheet will show it, never run it: one starting like a formula
+    (an imported image named ``=HYPERLINK("http://...")``, whose name comes from whoever made
+    the archive; a nickname) gets a leading ``'`` (OWASP's advice for CSV injection); numbers
+    and other text are unchanged."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def listing(items: list[str]) -> str:
     """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
     return " and ".join(filter(None, [", ".join(items[:-1]), *items[-1:]]))

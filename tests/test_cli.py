@@ -510,6 +510,43 @@ def test_reproduce_sh_evaluates_as_the_run_did(evaluation, summary, no_umap):
     assert args.no_umap is no_umap and args.evaluation == evaluation
 
 
+def test_runs_keeps_a_students_runs_and_gives_a_class_scores_as_csv(capsys, finished_run):
+    """A TA grading twelve students wrote a script around `runs --json` to find one student's
+    runs and put the class's scores in a spreadsheet; `runs` had no filter and no CSV."""
+    import csv
+    import io
+
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    done = finished_run("simclr")
+    store = RunStore()
+    with store._conn() as c:  # the finished run was Ada's
+        c.execute("UPDATE runs SET nickname='Ada' WHERE id=?", (done,))
+    queued = store.submit(RunConfig(dataset="digits", method="random", seed=4), nickname="ada")
+    other = store.submit(RunConfig(dataset="shapes", method="random"), nickname="=1+1")
+    capsys.readouterr()
+
+    def ids(*argv):
+        assert main(["runs", "--json", *argv]) == 0
+        return [r["id"] for r in json.loads(capsys.readouterr().out)]
+
+    assert ids("--nickname", "ADA") == [queued, done]  # any case
+    assert ids("--nickname", "ada", "--status", "done") == [done]
+    assert ids("--status", "queued", "--dataset", "shapes") == [other]
+    assert ids("--method", "simclr") == [done] and ids("--nickname", "ada", "--limit", "1") == [queued]
+    assert main(["runs", "--csv"]) == 0
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert set(rows) == {done, queued, other}
+    assert rows[done]["nickname"] == "Ada" and rows[done]["status"] == "done" and rows[done]["epochs"] == "1"
+    assert 0 < float(rows[done]["knn_accuracy"]) <= 1 and rows[done]["augment"]  # as it trained
+    assert rows[queued]["knn_accuracy"] == "" and rows[other]["nickname"] == "'=1+1"  # never run as a formula
+    assert main(["runs", "--status", "finished"]) == 2
+    assert "--status finished: not a status; the statuses are queued, running, done" in capsys.readouterr().err
+    assert main(["runs", "--nickname", "nobody"]) == 0 and capsys.readouterr().err == "no runs match --nickname nobody\n"
+
+
 def test_wait_says_no_worker_serves_only_once_none_has_come_for_a_while(monkeypatch, capsys):
     """`worker &` then `wait ID` a second later said "no worker serves this SSRL_HOME": the worker
     was importing (1.4 s here before it holds its slot). Said after NO_WORKER_S without one, or

@@ -49,7 +49,7 @@ import numpy as np
 from ..config import RunConfig
 from ..device import hardware
 from ..evaluate.epochs import EPOCHS_LOG
-from ..text import disk_full, md
+from ..text import csv_text, disk_full, md
 from . import artifacts as art
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "scipy", "umap-learn", "faiss-cpu", "faiss-gpu",
@@ -325,17 +325,6 @@ def write_npz(path: Path, cols: dict[str, np.ndarray]) -> None:
         for name, v in cols.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
-
-
-def csv_text(value):
-    """A text cell as a spreadsheet will show it, never run it: one starting like a formula
-    (an imported image named ``=HYPERLINK("http://...")``, whose name comes from whoever made
-    the archive) gets a leading ``'`` (OWASP's advice for CSV injection); numbers and other
-    text are unchanged."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def write_embeddings(cols: dict[str, np.ndarray], out: Path, stem: str = "embeddings") -> list[Path]:

@@ -34,6 +34,7 @@ from ..text import agree, count, listing, one_line
 MAX_STALLED_DEATHS = 3
 FINISHED = ("done", "failed", "cancelled")
 ACTIVE = ("queued", "running")  # with FINISHED, every status a run can have
+STATUSES = ACTIVE + FINISHED
 RESUMABLE = ("cancelled", "failed")  # what ``resume`` puts back in the queue
 # a lesson's runs are the class's (``lessons.lesson_nickname``): the per-nickname limit is not theirs
 LESSON_NICKNAME = "lesson:"
@@ -425,11 +426,15 @@ class RunStore:
         return self._row(row) if row else None
 
     def list(self, status: str | tuple[str, ...] | None = None, limit: int = 200,
-             settings: dict[str, tuple] | None = None) -> list[dict]:
+             settings: dict[str, tuple] | None = None, nickname: str | None = None) -> list[dict]:
         """The newest ``limit`` runs (by submission), of one status or several, or all;
         ``settings`` keeps those whose config field (a ``RunConfig`` field name) has one of
-        the values given, e.g. ``{"method": ("moco",), "seed": (0, 1)}``."""
+        the values given, e.g. ``{"method": ("moco",), "seed": (0, 1)}``; ``nickname`` those
+        submitted under it, whatever the case of its ASCII letters."""
         q, where, args = "SELECT * FROM runs", [], []
+        if nickname is not None:
+            where.append("nickname = ? COLLATE NOCASE")
+            args.append(nickname)
         if status:
             statuses = (status,) if isinstance(status, str) else tuple(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")
