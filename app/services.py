@@ -379,16 +379,20 @@ def encoder_here(run: dict) -> str:
     return enc if planned is None else f"auto ({planned.encoder})"  # (None: a method this code no longer has)
 
 
-def run_label(run: dict, tag: str = "") -> str:
-    """How a run is named in pickers: method, dataset, encoder, epochs, score, id. ``tag``, what
-    tells it apart from runs of its method (``readouts.run_names``' " · aug: crop,flip"), comes
-    right after the method, where a phone's box, which cuts the label's end, still shows it."""
+def run_label(run: dict, tag: str = "", who: bool = False) -> str:
+    """How a run is named: method, dataset, encoder, epochs, score, id. ``tag``, what tells it
+    apart from runs of its method (``readouts.run_names``' " · aug: crop,flip"), comes right
+    after the method, where a phone's box, which cuts the label's end, still shows it. ``who``
+    (the pickers' labels, plain text) adds who made it, so that typing "by Ada" in a picker
+    finds her runs (a TA's six SimCLR runs of six students read alike but for their ids); the
+    Markdown that names a run says whose in its own words, escaped."""
     cfg = run["config"]
     knn = (run.get("summary") or {}).get("knn_accuracy")
     score = f" · kNN {knn:.3f}" if knn is not None else ""
     enc = readouts.encoder_of(run) or "auto"  # a finished run's resolved one: "auto" was cnn-small on a CPU
     enc = "" if enc == "auto" else f" · {enc}"
-    return f"{cfg['method']}{tag} · {cfg['dataset']}{enc} · {epochs_text(run)}{score} · {run['id']}"
+    by = f" · by {run['nickname']}" if who and run.get("nickname") else ""
+    return f"{cfg['method']}{tag} · {cfg['dataset']}{enc} · {epochs_text(run)}{score}{by} · {run['id']}"
 
 
 MAPPED_PHASES = ("umap", "probes", "map evolution")  # a run's phases once its accuracies and PCA map are written
@@ -403,7 +407,10 @@ def mapped(run: dict) -> bool:
 def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -> list[dict]:
     """Done runs, newest first; ``with_mapping`` adds running runs whose accuracies and map
     are written (``mapped``): from the UMAP's computation to the end of the probes."""
-    runs = [r for r in store().list(limit=500) if r["status"] == "done" or (with_mapping and mapped(r))]
+    # every done run: the newest 500 rows of any status were read, so on a class's server a run finished before a few
+    # hundred cancelled ones was on no results page at all (a review's 550-row store showed 25 of 70)
+    runs = store().list(status=("done", "running") if with_mapping else "done", limit=-1)
+    runs = [r for r in runs if r["status"] == "done" or mapped(r)]
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -19,7 +20,7 @@ from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_l
 from ssrl_core.text import ordinal
 
 from . import charts, readouts, services, urlstate
-from .text import about, agree, count, listing, md, one_line
+from .text import about, agree, code, count, listing, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
@@ -268,14 +269,16 @@ def run_labels(runs: list[dict]) -> dict[str, str]:
     jitter, were the same label but for their ids, which a phone's box cut; a lesson's five
     SimCLR runs read alike in Pretrain's "Launch a run again")."""
     tells = readouts.run_tags(runs, keys=PICKED_TELLS)
-    return {r["id"]: services.run_label(r, "".join(f" · {t}" for t in tells[r["id"]])) for r in runs}
+    return {r["id"]: services.run_label(r, "".join(f" · {t}" for t in tells[r["id"]]), who=True) for r in runs}
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
-               hide: bool = False):
+               hide: bool = False, most: int | None = None):
     """Pick one run (returns a run dict or None) or several (a list). A single pick starts
     at the URL's ``?run=`` (an unknown id is ignored with a warning) and writes the pick
-    back; ``hide`` draws no picker and uses the URL's run(s)."""
+    back; ``hide`` draws no picker and uses the URL's run(s). ``most``: the box takes no more
+    runs than that (its "Select all" took every match of a search, and the page kept the
+    first six, dropping the runs just picked), a link naming more is cut to it, said."""
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     labels = run_labels(runs)
@@ -284,7 +287,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     if ready:  # a linked run that was still training is offered now: the picker takes it in
         if multi:
             if key in st.session_state and not hide:
-                st.session_state[key] = [i for i in st.session_state[key] if i in by_id] + ready
+                st.session_state[key] = ([i for i in st.session_state[key] if i in by_id] + ready)[-most if most else 0:]
             st.query_params["runs"] = ",".join(dict.fromkeys(urlstate.listed("runs") + ready))
         else:
             st.query_params["run"] = ready[0]
@@ -298,14 +301,18 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                                    ids[:default_n])
         elif key in st.session_state:  # a later rerun: the box's own state, kept to the runs still offered
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
-            kept = [i for i in st.session_state[key] if i in by_id]
+            kept = [i for i in st.session_state[key] if i in by_id][:most]
             if kept != st.session_state[key]:
                 st.session_state[key] = kept or ids[:default_n]
-            picked = st.multiselect(label, ids, key=key, format_func=fmt)
+            picked = st.multiselect(label, ids, key=key, format_func=fmt, max_selections=most)
         else:  # the first: the link's runs
             start = urlstate.read("runs", _but(urlstate.choices(ids, services.not_offered), waiting, ids[:default_n]),
                                   ids[:default_n])
-            picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt)
+            if most is not None and len(start) > most:
+                st.warning(f"Showing the first {most} of the {len(start)} runs the link names: pick others in the box.",
+                           icon=":material/info:")
+                start = start[:most]
+            picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt, max_selections=most)
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         if waits := st.session_state.get(f"_{key}_awaits"):
             waits["shown"] = picked  # the runs shown meanwhile: changing them drops the wait
@@ -934,8 +941,25 @@ ENCODER_HELP = ("The encoder trained. **auto** (a run not finished): chosen as t
 
 
 def runs_table(limit: int = 50) -> list[dict]:
-    """The ``limit`` newest runs in a table (returned, for ``run_actions``)."""
-    runs = services.store().list(limit=limit)
+    """The ``limit`` newest runs in a table (returned, for ``run_actions``); past ``limit`` runs
+    on the server, a box picks whose, and a caption says how many are left out (a TA found no
+    trace of a student's run older than the newest 50, to resume, launch again or delete)."""
+    from ssrl_core.runs.store import STATUSES
+
+    store = services.store()
+    total, who = store.count(STATUSES), None
+    if total > limit:
+        me = services.current_nickname()
+        pick = st.selectbox("Whose runs", ["everyone's", *store.nicknames()], key="pt_runs_who",
+                            format_func=lambda n: f"{n} (you)" if n == me else n)
+        who = None if pick == "everyone's" else pick
+    runs = store.list(limit=limit, nickname=who)
+    if total > limit:
+        of = total if who is None else store.count(STATUSES, who)
+        if of > len(runs):
+            command = "python -m ssrl_core runs --limit 0" + (f" --nickname {shlex.quote(who)}" if who else "")
+            st.caption(f"The newest {len(runs)} of {count(of, 'run')}{f' by {md(who)}' if who else ''}; "
+                       f"{code(command)} lists them all.")
     if not runs:
         st.caption("No runs yet.")
         return runs
@@ -987,8 +1011,7 @@ def run_actions(runs: list[dict]) -> None:
         by_id = {r["id"]: r for r in runs}
         labels = run_labels(runs)
         rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
-                           format_func=lambda i: f"{labels[i]} — {by_id[i]['status']}"
-                           + ("" if by_id[i]["nickname"] == me else f", by {by_id[i]['nickname'] or ANONYMOUS}"))
+                           format_func=lambda i: f"{labels[i]} — {by_id[i]['status']}")  # (who: in the label)
         run = by_id[rid]
         left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")

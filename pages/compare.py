@@ -28,7 +28,7 @@ if dataset != EVERY:
                 "runs of another.", icon=":material/info:")
         widgets.stop()
 picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, hide=urlstate.hidden("controls"),
-                            default_n=min(4, len(runs)))
+                            default_n=min(4, len(runs)), most=6)
 if len(picked) < 2:
     st.info("Pick at least two runs.")
     widgets.stop()

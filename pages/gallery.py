@@ -22,24 +22,47 @@ if not runs:
 widgets.rerun_when_runs_finish()  # projected in class: new runs appear by themselves
 controls = not urlstate.hidden("controls")
 from_link = st.container()  # above the row: the link's filter, said when its boxes are hidden
-c1, c2, c3 = st.columns([1, 1, 2])
+c1, c2, c3, c4 = st.columns(4)
 datasets = ["all"] + sorted({r["dataset"] for r in runs})
 methods = ["all"] + sorted({r["method"] for r in runs})
+# whose: a TA grading a class looked for "Ada's best run on shapes" card by card (nicknames any case, as the limit)
+makers = {(r.get("nickname") or "").casefold(): r.get("nickname") for r in runs if r.get("nickname")}
+people = ["everyone"] + sorted(makers.values(), key=str.casefold)
+SORTS = {"newest": None, "kNN accuracy": "knn_accuracy", "linear accuracy": "linear_accuracy"}
 with c1:
     ds_pick = urlstate.selectbox("Dataset", datasets, key="gal_dataset", param="dataset", default="all", hide=not controls)
 with c2:
     m_pick = urlstate.selectbox("Method", methods, key="gal_method", param="method", default="all", hide=not controls)
-shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])]
-if not controls and (ds_pick, m_pick) != ("all", "all"):  # the boxes hidden: nothing else says runs are left out
+with c3:
+    by_pick = urlstate.selectbox("Made by", people, key="gal_by", param="by", default="everyone", hide=not controls)
+with c4:
+    sort_pick = urlstate.selectbox("Sort by", list(SORTS), key="gal_sort", param="sort", default="newest",
+                                   hide=not controls)
+shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])
+         and (by_pick == "everyone" or makers.get((r.get("nickname") or "").casefold()) == by_pick)]
+if SORTS[sort_pick]:  # best first, runs without the score last (stable: newest first among equals)
+    shown.sort(key=lambda r: -((r["summary"] or {}).get(SORTS[sort_pick]) or -1.0))
+if not controls and (ds_pick, m_pick, by_pick) != ("all", "all", "everyone"):  # the boxes hidden: nothing else
+    # says runs are left out
     of = f" of **{md(m_pick)}**" if m_pick != "all" else ""
     on = f" on **{md(ds_pick)}**" if ds_pick != "all" else ""
-    from_link.caption(f"Runs{of}{on} (from the link)" + ("." if shown else ": none has finished yet."))
+    by = f" by **{md(by_pick)}**" if by_pick != "everyone" else ""
+    from_link.caption(f"Runs{of}{on}{by} (from the link)" + ("." if shown else ": none has finished yet."))
 if len(shown) > MAX_CARDS:
-    st.caption(f"Showing the newest {MAX_CARDS} of {len(shown)} runs"
-               + ("; filter by dataset or method to see others." if controls else "; older ones are not shown."))
+    first = "newest" if SORTS[sort_pick] is None else f"best {MAX_CARDS} by {sort_pick}, the first"
+    st.caption(f"Showing the {first} {MAX_CARDS} of {len(shown)} runs"
+               + ("; filter by dataset, method or who made them to see others." if controls else
+                  "; the others are not shown."))
     shown = shown[:MAX_CARDS]
 
-ticked = [r["id"] for r in shown if st.session_state.get(f"gal_tick_{r['id']}")]
+# the ticks are kept apart from the boxes: a box not drawn (its card filtered out) loses its state, so a TA who ticked a
+# run, filtered to another student's and ticked one there, found one tick left
+done_ids = {r["id"] for r in runs}
+kept = st.session_state.setdefault("gal_ticked", [])
+kept[:] = [i for i in kept if i in done_ids]
+for r in shown:
+    st.session_state.setdefault(f"gal_tick_{r['id']}", r["id"] in kept)
+ticked = list(kept)
 
 
 def compare_link(where) -> None:
@@ -53,9 +76,14 @@ def compare_link(where) -> None:
 
 def ticked_now(run_id: str) -> None:
     st.session_state["gal_last_tick"] = run_id  # the card whose box was just used: the link comes there too
+    kept = st.session_state.setdefault("gal_ticked", [])
+    if st.session_state.get(f"gal_tick_{run_id}") and run_id not in kept:
+        kept.append(run_id)
+    elif not st.session_state.get(f"gal_tick_{run_id}") and run_id in kept:
+        kept.remove(run_id)
 
 
-compare_link(c3)
+compare_link(st)
 
 
 def fmt(v) -> str:
@@ -95,7 +123,8 @@ for start in range(0, len(shown), COLS):
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
             st.checkbox(" · ".join([f"compare {r['method']}", *tells[r["id"]], r["dataset"],
-                                    services.epochs_text(r, short=False)]), key=f"gal_tick_{r['id']}",
+                                    services.epochs_text(r, short=False),
+                                    f"by {md(r.get('nickname') or widgets.ANONYMOUS)}"]), key=f"gal_tick_{r['id']}",
                         # named apart by ear
                         help=f"run {r['id']}, by {r.get('nickname') or widgets.ANONYMOUS}",
                         on_change=ticked_now, args=(r["id"],))

@@ -283,7 +283,8 @@ def test_gallery_tells_cards_of_one_method_apart_by_what_differs():
     at = open_page("gallery")
     text = " ".join(m.value for m in at.markdown)
     assert "**simclr** · batch 32 · digits" in text and "**simclr** · batch 512 · digits" in text, text
-    assert at.checkbox(key=f"gal_tick_{large}").label == "compare simclr · batch 512 · digits · 10 epochs"
+    assert at.checkbox(key=f"gal_tick_{large}").label == \
+        "compare simclr · batch 512 · digits · 10 epochs · by lesson\\:contrastive-knobs"
 
 
 def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished_run):
@@ -302,6 +303,54 @@ def test_gallery_shows_each_finished_run_with_its_nickname_and_opens_it(finished
         ("compare", f"runs={a}%2C{b}&hide=nav") in page_links(at)
     # at the top of the page and under the box just ticked: on a phone the top was 1,900 px away from it
     assert [p for p, _ in page_links(at)].count("compare") == 2
+
+
+def test_a_ta_finds_a_students_best_runs_and_ticks_runs_across_filters(finished_run):
+    """At a term's end (40 runs, 12 students) a TA looked for "Ada's best run on shapes" card by
+    card: the Gallery had no filter by who made a run nor any order but the newest; a tick made
+    under one filter was lost under another; the pickers' labels read alike but for the ids."""
+    ada = finished_run("simclr", nickname="ada")
+    bob = finished_run("random", nickname="Bob")
+    ada2 = finished_run("rotation", nickname="ADA")  # the same student, typed in capitals
+    at = open_page("gallery")
+    box = at.selectbox(key="gal_by")
+    assert len(box.options) == 3 and box.options[0] == "everyone" and "Bob" in box.options
+    box.select(next(o for o in box.options if o.casefold() == "ada")).run()
+    assert {c.key for c in at.checkbox} == {f"gal_tick_{ada}", f"gal_tick_{ada2}"}  # both spellings, not Bob's
+    assert at.checkbox(key=f"gal_tick_{ada}").label.endswith(" · by ada")  # told apart by ear too
+    at.checkbox(key=f"gal_tick_{ada}").check().run()
+    at.selectbox(key="gal_by").select("Bob").run()
+    at.checkbox(key=f"gal_tick_{bob}").check().run()
+    at.selectbox(key="gal_by").select("everyone").run()
+    assert at.checkbox(key=f"gal_tick_{ada}").value  # still ticked
+    assert ("compare", f"runs={ada}%2C{bob}") in page_links(at)  # the two ticks under two filters
+    at.selectbox(key="gal_sort").select("kNN accuracy").run()
+    knn = {r: RunStore().get(r)["summary"]["knn_accuracy"] for r in (ada, bob, ada2)}
+    order = [c.key.removeprefix("gal_tick_") for c in at.checkbox]
+    scores = [knn[r] for r in order]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]  # best first (ties: newest first)
+    assert at.query_params["sort"] in ("kNN accuracy", ["kNN accuracy"])
+    picker = open_page("compare")
+    labels = [picker.multiselect(key="cmp_runs").format_func(i) for i in (ada, bob)]
+    assert " · by ada · " in labels[0] and " · by Bob · " in labels[1], labels
+
+
+def test_runs_finished_before_hundreds_of_cancelled_ones_stay_on_the_results_pages(finished_run):
+    """The pages read the newest 500 runs of any status: on a class's server a run finished
+    before some hundreds of cancelled ones was on none of them (25 of 70 in a review)."""
+    from ssrl_core.runs.store import Limits
+
+    done = finished_run("random", nickname="ada")
+    store = RunStore()
+    for seed in range(501):
+        store.request_cancel(store.submit(RunConfig(method="random", seed=seed + 1), limits=Limits(per_nickname=0, queued=0)))
+    at = open_page("gallery")
+    assert f"gal_tick_{done}" in {c.key for c in at.checkbox}
+    at = open_page("pretrain")  # the table holds the newest 50: a box picks whose, the rest is said
+    assert at.selectbox(key="pt_runs_who").options == ["everyone's", "ada"]
+    assert "The newest 50 of 502 runs; `python -m ssrl_core runs --limit 0` lists them all." in captions(at)
+    at.selectbox(key="pt_runs_who").select("ada").run()
+    assert done in at.dataframe[0].value["id"].tolist()
 
 
 def test_explore_opens_the_linked_run_and_offers_the_export(finished_run):

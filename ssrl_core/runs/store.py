@@ -461,11 +461,21 @@ class RunStore:
                              (*ACTIVE, limit)).fetchall()
         return [self._row(r) for r in rows]
 
-    def count(self, statuses: tuple[str, ...]) -> int:
-        """How many runs have one of ``statuses``: a count, not the rows (a page polls it)."""
+    def count(self, statuses: tuple[str, ...], nickname: str | None = None) -> int:
+        """How many runs have one of ``statuses`` (and ``nickname``, as ``list`` matches it): a
+        count, not the rows (a page polls it)."""
+        q = f"SELECT COUNT(*) FROM runs WHERE status IN ({','.join('?' * len(statuses))})"
         with self._conn() as c:
-            return c.execute(f"SELECT COUNT(*) FROM runs WHERE status IN ({','.join('?' * len(statuses))})",
-                             statuses).fetchone()[0]
+            if nickname is None:
+                return c.execute(q, statuses).fetchone()[0]
+            return c.execute(q + " AND nickname = ? COLLATE NOCASE", (*statuses, nickname)).fetchone()[0]
+
+    def nicknames(self) -> list[str]:
+        """The nicknames runs were submitted under, lessons' left out, in alphabetical order."""
+        with self._conn() as c:
+            rows = c.execute("SELECT DISTINCT nickname FROM runs WHERE nickname IS NOT NULL AND nickname NOT LIKE ?",
+                             (LESSON_NICKNAME + "%",)).fetchall()
+        return sorted((r[0] for r in rows), key=lambda n: (n.casefold(), n))
 
     def events(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict]:
         q, args = "SELECT id, t, kind, data FROM events WHERE run_id=? AND id>?", [run_id, after]
