@@ -11,7 +11,8 @@ COLS = 4
 
 st.title("Gallery")
 # with a teacher's link's filter (``?hide=controls&dataset=shapes``) not every run: said under it, from the link
-st.caption("The finished runs on this server, newest first; runs that finish appear by themselves. Open one "
+st.caption("The finished runs on this server, newest first unless sorted otherwise below; runs that finish appear by "
+           "themselves. Open one "
            "to explore its map and neighbours; tick a few to compare them. Each thumbnail is the run's map: a "
            "point per image, placed near images with similar features and coloured by its class (one colour per "
            "class of that dataset; Explore names them). " + readouts.CLUMPS)
