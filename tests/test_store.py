@@ -326,6 +326,20 @@ def test_a_run_that_keeps_killing_its_worker_fails_instead_of_holding_the_queue(
         assert s.requeue_orphans({f"h{n}": False, "next": True}.get) == [healthy]
     assert s.get(healthy)["status"] == "queued"
 
+    # killed each time after an epoch's checkpoint was written and before that epoch's end was recorded (its probe
+    # takes seconds): each new worker resumes a checkpoint an epoch further, which the row follows, so no two deaths
+    # are at one epoch; the row stood at epoch 0 and the third death failed the run "after epoch 0"
+    s.request_cancel(healthy)  # (out of the line)
+    late = s.submit(RunConfig(method="simclr", epochs=5))
+    assert s.claim("l0")["id"] == late
+    assert s.requeue_orphans({"l0": False, "next": True}.get) == [late]  # killed after epoch 1's checkpoint
+    for n in range(1, MAX_STALLED_DEATHS + 2):
+        assert s.claim(f"l{n}")["id"] == late
+        s.record(late, {"kind": "resumed", "epoch": n, "epochs": 5}, worker=f"l{n}")
+        assert s.get(late)["epoch"] == n and s.get(late)["progress"] == n / 5
+        assert s.requeue_orphans({f"l{n}": False, "next": True}.get) == [late]
+    assert s.get(late)["status"] == "queued"
+
 
 def test_a_resumed_run_gets_a_fresh_count_of_worker_deaths():
     """A person who cancels a run that killed its worker twice, frees memory and resumes it

@@ -684,6 +684,13 @@ class RunStore:
             sets["phase"] = "training"
         elif kind == "phase":
             sets["phase"] = event["phase"]
+        elif kind == "resumed" and isinstance(event.get("epoch"), int):
+            # the epochs its checkpoint holds: a worker killed after an epoch's checkpoint, before that epoch's end was
+            # recorded (its probe takes seconds), left the row an epoch behind; three such kills at three epochs were
+            # counted as three deaths "after epoch 0" and failed a run that was making progress (a chaos review)
+            sets["epoch"] = event["epoch"]
+            if event.get("epochs"):
+                sets["progress"] = event["epoch"] / event["epochs"]
         where, args = _owned(run_id, worker)
         with self._conn() as c:
             c.execute("BEGIN IMMEDIATE")
