@@ -266,7 +266,10 @@ def start_probe_jobs(run_dirs: list[str], finetune: bool = False) -> str | None:
             return (f"{count(limit, 'probe job')} already {agree(limit, 'runs', 'run')} on this server, the most it "
                     "runs at once (SSRL_MAX_PROBE_JOBS)")
         who = current_nickname()
-        job = jobs.mark_pending([Path(d) for d in todo], finetune=finetune, who=who)
+        try:
+            job = jobs.mark_pending([Path(d) for d in todo], finetune=finetune, who=who)
+        except ValueError as e:  # a run folder that cannot be written: said, nothing started
+            return str(e)
     spawn_detached(["-m", "ssrl_core.evaluate.jobs", *todo, "--job", job, *(["--finetune"] if finetune else []),
                     *([f"--who={who}"] if who else [])], "probes.log")
     return None

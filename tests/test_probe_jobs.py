@@ -135,6 +135,31 @@ def test_runs_another_job_computes_are_left_to_it(finished_run, monkeypatch):
     assert computed == [second]
 
 
+def test_a_run_folder_that_cannot_be_written_starts_no_job_and_leaves_no_mark(finished_run, monkeypatch):
+    """A run folder made read-only (chattr +i): Evaluate's button showed a PermissionError's
+    traceback and left the job's pending file, counted as a running job against the cap."""
+    import errno
+
+    from app import services
+
+    first, second = _dirs(finished_run, "simclr", "rotation")
+    write = art.write_json
+
+    def read_only(path, data):
+        if Path(path).parent == second:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        return write(path, data)
+
+    monkeypatch.setattr(art, "write_json", read_only)
+    monkeypatch.setattr(services, "current_nickname", lambda: "ada")  # (no session here)
+    said = services.start_probe_jobs([str(first), str(second)])
+    assert said == (f"nothing was started: {second} could not be written (Operation not permitted): check that the "
+                    "folder can be written")
+    assert jobs.running() == 0 and not list(jobs._jobs_dir().iterdir())
+    assert not (first / art.JOB_PENDING).exists() and not (second / art.JOB_PENDING).exists()
+    assert not (first / jobs.PROGRESS).exists()  # no "starting" for a job that never started
+
+
 def test_dead_jobs_do_not_count_against_the_cap(ssrl_home):
     d = jobs._jobs_dir()
     (d / "killed.lock").touch()  # a job killed with SIGKILL leaves its lock file, not its lock

@@ -40,7 +40,7 @@ from .. import paths
 from ..locks import exclusive, job_active, lock_held, try_lock
 from ..runs import artifacts as art
 from ..stops import Interrupted
-from ..text import said
+from ..text import not_written, said
 
 PROGRESS = "probe_job.json"
 FAILED = "probe_job_failed.json"  # how the last job on the run ended short: said on the page until the next job
@@ -74,11 +74,22 @@ def mark_pending(run_dirs: list[Path], finetune: bool = False, who: str | None =
     (``art.job_running`` is true for them from now on, and ``progress`` says "starting")."""
     job = uuid.uuid4().hex[:12]
     (_jobs_dir() / f"{job}.pending").touch()
+    marked: list[Path] = []
     for d in run_dirs:
-        (Path(d) / art.JOB_PENDING).touch()
-        (Path(d) / FAILED).unlink(missing_ok=True)
-        art.write_json(Path(d) / PROGRESS, {"job": job, "pid": None, "who": who, "finetune": finetune,
-                                            "state": "starting", "after": []})
+        try:
+            (Path(d) / art.JOB_PENDING).touch()
+            marked.append(Path(d))
+            (Path(d) / FAILED).unlink(missing_ok=True)
+            art.write_json(Path(d) / PROGRESS, {"job": job, "pid": None, "who": who, "finetune": finetune,
+                                                "state": "starting", "after": []})
+        except OSError as e:  # a run folder made read-only: the page showed a traceback, and the job's pending
+            # file, left behind, counted as a running job against SSRL_MAX_PROBE_JOBS for a minute
+            (_jobs_dir() / f"{job}.pending").unlink(missing_ok=True)
+            for m in marked:
+                (m / art.JOB_PENDING).unlink(missing_ok=True)
+                if (art.read_json(m / PROGRESS) or {}).get("job") == job:  # no "starting" left for a job never started
+                    (m / PROGRESS).unlink(missing_ok=True)
+            raise ValueError(f"nothing was started: {not_written(e, Path(d))}") from None
     return job
 
 
