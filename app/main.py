@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import glossary, screen, services, text, urlstate, widgets  # noqa: E402
+from ssrl_core.runs.store import StoreUnusable  # noqa: E402
 
 # the tab's icon an emoji: Streamlit draws it in the page, where a :material: one is fetched from fonts.gstatic.com,
 # which a classroom without the internet never reaches (the sidebar's :material: icons come with Streamlit's font)
@@ -49,7 +50,11 @@ if bad := urlstate.unknown_parts():
 if problem := services.home_problem():  # a read-only or impossible SSRL_HOME: say so, write nothing
     st.error(problem, icon=":material/folder_off:")
     st.stop()
-services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
+try:
+    services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
+except StoreUnusable as e:  # a damaged store: what to do, in a box (it read as a crash in a traceback)
+    st.error(text.md(e), icon=":material/database:")
+    st.stop()
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
     glossary.sidebar_box(page.url_path)
@@ -64,6 +69,8 @@ try:
     page.run()
 except widgets.PageEnd:  # the page ended early (widgets.stop), nothing wrong
     pass
+except StoreUnusable as e:  # damaged while the page ran
+    st.error(text.md(e), icon=":material/database:")
 finally:  # (st.rerun passes through here too)
     urlstate.remember(page.url_path)
     urlstate.replay(page.url_path, link_slot)

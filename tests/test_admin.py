@@ -110,9 +110,18 @@ def test_a_damaged_store_is_named_with_what_to_do(ssrl_home, capsys):
     (ssrl_home / "store.sqlite").write_bytes(b"this is not a database, it was overwritten" * 100)
     assert cli.main(["runs"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: the run store {ssrl_home / 'store.sqlite'} is damaged (file is not a database): "
-                          f"move it aside (mv {ssrl_home / 'store.sqlite'} {ssrl_home / 'store.sqlite'}.damaged)"), err
+    path = ssrl_home / "store.sqlite"
+    assert err.startswith(f"error: the run store {path} is damaged (file is not a database): move it aside with its "
+                          f"-wal and -shm files (mkdir {path}.damaged && mv {path} {path}-wal {path}-shm "
+                          f"{path}.damaged/, those there)"), err
     assert "then `python -m ssrl_core restore-runs --yes` lists the runs of" in err and "\n" not in err.rstrip("\n")
+    from .test_app import open_page  # the app says it in a box: as a traceback it read as the app's crash
+
+    for page in ("home", "pretrain", "gallery"):
+        at = open_page(page)
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "is damaged (file is not a database): move it aside" in at.error[0].value, page
+    assert (ssrl_home / "store.sqlite").read_bytes().startswith(b"this is not a database")  # left as it was
 
 
 def test_a_relative_home_is_made_absolute_once(tmp_path, monkeypatch):

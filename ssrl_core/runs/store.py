@@ -95,6 +95,11 @@ def checked_nickname(nickname: str | None) -> str | None:
     return nickname
 
 
+class StoreUnusable(ValueError):
+    """The run store cannot be used as it is (damaged, or on a disk too full to open it); the
+    message says what to do. The app says it in a box instead of a traceback."""
+
+
 class LimitReached(ValueError):
     """A submit refused by a classroom limit; the message says which and what to do."""
 
@@ -259,7 +264,7 @@ class RunStore:
         finally:
             c.close()
 
-    def _said(self, e: sqlite3.DatabaseError, opening: bool = False) -> OSError | ValueError | None:
+    def _said(self, e: sqlite3.DatabaseError, opening: bool = False) -> OSError | StoreUnusable | None:
         """SQLite's errors that a person can act on, in words naming the store, else None: a
         read-only store or SSRL_HOME (a PermissionError: SQLite writes beside the file even to
         read it in WAL mode), a full disk (OSError ENOSPC, which the CLI and the worker word
@@ -273,15 +278,17 @@ class RunStore:
         if "disk is full" in said or ("disk i/o error" in said and _nearly_full(self.path.parent)):
             if opening:
                 home = self.path.parent
-                return ValueError(f"the disk holding the run store {self.path} is full, so the store cannot even be "
+                return StoreUnusable(f"the disk holding the run store {self.path} is full, so the store cannot even be "
                                   f"opened: free some space on it ({home / 'cache'} and {home / 'references'} can go: "
                                   "they are made again when needed), then deleting ended runs frees the most")
             return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         if "malformed" in said or "not a database" in said:
-            return ValueError(f"the run store {self.path} is damaged ({e}): move it aside (mv {self.path} "
-                              f"{self.path}.damaged) and the app and commands start a new, empty one; then "
-                              "`python -m ssrl_core restore-runs --yes` lists the runs of "
-                              f"{self.path.parent / 'runs'} in it again")
+            # with its -wal and -shm files: left behind, SQLite could replay the old log into the new store
+            return StoreUnusable(f"the run store {self.path} is damaged ({e}): move it aside with its -wal and -shm "
+                                 f"files (mkdir {self.path}.damaged && mv {self.path} {self.path}-wal {self.path}-shm "
+                                 f"{self.path}.damaged/, those there) and the app and commands start a new, empty one; "
+                                 "then `python -m ssrl_core restore-runs --yes` lists the runs of "
+                                 f"{self.path.parent / 'runs'} in it again")
         return None
 
     def _here(self, run_id: str, stored: str) -> str:
