@@ -234,7 +234,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", metavar="ID", help="a run id from `runs`; several are cancelled in turn")
     p.add_argument("--nickname", default=None, help="select the queued and running runs of this nickname")
     p.add_argument("--all", action="store_true", help="select every queued and running run")
-    p.add_argument("--yes", action="store_true", help="cancel the runs the selection lists")
+    p.add_argument("--yes", action="store_true", help="cancel the runs the selection lists (runs given by id need "
+                                                      "none, and take it)")
     p.add_argument("--wait", action="store_true", help="return once every run cancelled has stopped (a running one "
                                                        "stops within seconds)")
 
@@ -267,7 +268,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--nickname", default=None, help="select ended runs submitted by this nickname")
     p.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                    help="select runs that ended more than this many days ago")
-    p.add_argument("--yes", action="store_true", help="delete the runs the selection lists")
+    p.add_argument("--yes", action="store_true", help="delete the runs the selection lists (runs given by id need "
+                                                      "none, and take it)")
 
     p = sub.add_parser("restore-runs", help="list again the run folders the run store does not list (after it "
                                             "was damaged or replaced)",
@@ -861,13 +863,12 @@ def _store_with_runs(ids: list[str]):
 
 
 def _by_id_or_selection(ids: list[str], selecting: bool, yes: bool, flags: str) -> None:
-    """Refuse a command given both run ids and a selection, or neither, or --yes with ids."""
+    """Refuse a command given both run ids and a selection, or neither. ``yes`` with ids is
+    taken (they are acted on without it): a script passing --yes to be safe failed (exit 2)."""
     if ids and selecting:
         raise ValueError(f"give run ids or a selection ({flags}), not both")
     if not ids and not selecting:
         raise ValueError(f"say which runs: their ids, or a selection ({flags})")
-    if yes and not selecting:
-        raise ValueError("--yes confirms a selection; runs given by id are acted on without it")
 
 
 def _act_on_each(ids: list[str], selecting: bool, act: Callable[[str], str], skipped: str) -> int:

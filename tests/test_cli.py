@@ -183,8 +183,7 @@ def test_cancel_a_selection_lists_it_first_and_acts_only_with_yes(capsys):
     assert store.get(bo)["status"] == "queued"
     assert main(["cancel", "--all", "--yes"]) == 0 and store.get(bo)["status"] == "cancelled"
     assert main(["cancel", "--nickname", "nobody"]) == 0 and "nothing cancelled" in capsys.readouterr().out
-    for argv, said in ((["cancel"], "say which runs"), (["cancel", bo, "--all"], "not both"),
-                       (["cancel", bo, "--yes"], "--yes confirms a selection")):
+    for argv, said in ((["cancel"], "say which runs"), (["cancel", bo, "--all"], "not both")):
         assert main(argv) == 2 and said in capsys.readouterr().err, argv
 
 
@@ -545,6 +544,19 @@ def test_runs_keeps_a_students_runs_and_gives_a_class_scores_as_csv(capsys, fini
     assert main(["runs", "--status", "finished"]) == 2
     assert "--status finished: not a status; the statuses are queued, running, done" in capsys.readouterr().err
     assert main(["runs", "--nickname", "nobody"]) == 0 and capsys.readouterr().err == "no runs match --nickname nobody\n"
+
+
+def test_runs_given_by_id_take_a_yes_a_script_passes_to_be_safe(capsys):
+    """`delete ID --yes` failed (exit 2, "--yes confirms a selection"): a cleanup script that
+    passes --yes everywhere to never be asked stopped there."""
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random"))
+    assert main(["cancel", rid, "--yes"]) == 0 and store.get(rid)["status"] == "cancelled"
+    assert main(["delete", rid, "--yes"]) == 0 and store.get(rid) is None
 
 
 def test_wait_says_no_worker_serves_only_once_none_has_come_for_a_while(monkeypatch, capsys):

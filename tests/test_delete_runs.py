@@ -130,8 +130,7 @@ def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
     assert main(["delete", "--nickname", "nobody"]) == 0 and "nothing deleted" in capsys.readouterr().out
 
     for argv, said in ((["delete"], "say which runs"), (["delete", new_failed, "--status", "done"], "not both"),
-                       (["delete", "--status", "queued"], "ended statuses"), (["delete", new_failed, "--yes"],
-                                                                            "--yes confirms a selection"),
+                       (["delete", "--status", "queued"], "ended statuses"),
                        (["delete", "--older-than", "-1"], "0 or more")):
         assert main(argv) == 2 and said in capsys.readouterr().err, argv
     assert {r["id"] for r in store.list()} == {new_failed, active}
