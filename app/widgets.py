@@ -16,7 +16,7 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text
+from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, silence
 from ssrl_core.text import ordinal
 
 from . import charts, readouts, services, urlstate
@@ -588,6 +588,8 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 named = f"**{md(focus[r['id']])}**: " if focus and r["id"] in focus else ""
                 head.markdown(f"{named}**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
                               + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
+                if quiet := silence(r):  # a stopped or hung worker: the panel said "training" for ever
+                    head.warning(quiet[0].upper() + quiet[1:] + ".", icon=":material/hourglass_disabled:")  # (our words)
                 if r["nickname"] == me:
                     cancel_button(store, r, btn)
                 elif not urlstate.hidden("controls"):  # (on a class's link each student stops their own runs only)

@@ -689,7 +689,7 @@ def cmd_runs(args) -> int:
         where = home_path() / STORE
         print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: submit one with "
               "`python -m ssrl_core submit --dataset digits --method simclr`, or check SSRL_HOME")
-    from .runs.store import epoch_text, phase_text
+    from .runs.store import epoch_text, phase_text, silence
 
     rows = []
     for r in runs:
@@ -699,6 +699,8 @@ def cmd_runs(args) -> int:
             why = f" ({extra})" if extra else ""
             extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "
                      "last finished epoch")
+        elif quiet := silence(r):
+            extra = f"{extra}: {quiet}" if extra else quiet
         who = f"[{r['nickname']}]" if r["nickname"] else ""
         rows.append([r["id"], r["status"], r["method"], r["dataset"], epoch_text(r), who, extra])
     for line in table(rows):

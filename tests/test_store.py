@@ -419,3 +419,32 @@ def test_a_nickname_is_one_line_of_plain_text():
             s.submit(RunConfig(method="random"), nickname=bad)
     rid = s.submit(RunConfig(method="random"), nickname="ada\u00a0lovelace")
     assert s.get(rid)["nickname"] == "ada\u00a0lovelace"
+
+
+def test_a_run_whose_worker_went_silent_says_so_with_what_to_do(capsys, monkeypatch):
+    """A worker stopped with SIGSTOP (or hung) keeps its slot: its run said "training" for ever,
+    its cancel did nothing and the queue behind it waited, with nothing saying why."""
+    import time
+
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import SILENT_S, silence
+
+    s = RunStore()
+    rid = s.submit(RunConfig(method="simclr", epochs=5))
+    s.claim("host:4242:0")
+    assert silence(s.get(rid)) is None  # beating
+    with s._conn() as c:
+        c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time() - SILENT_S - 5, rid))
+    said = silence(s.get(rid))
+    assert said.startswith(f"no word from its worker (process 4242) for {int(SILENT_S) + 5} s: it may be stopped")
+    assert "`kill -CONT 4242`" in said and "`kill 4242`" in said
+    import ssrl_core.cli as cli
+
+    monkeypatch.setattr(cli, "worker_gone", lambda run: False)  # its process still holds the slot: stopped, not gone
+    capsys.readouterr()
+    assert main(["runs"]) == 0 and "no word from its worker (process 4242)" in capsys.readouterr().out
+    from .test_app import open_page
+
+    at = open_page("pretrain")  # the live panel says it too
+    assert any(w.value.startswith("No word from its worker (process 4242) for ") for w in at.warning), \
+        [w.value for w in at.warning]

@@ -770,6 +770,28 @@ def orphaned(run, worker_alive: Callable[[str | None], bool | None], stale_s: fl
     return not alive
 
 
+# a running run whose worker has not beaten this long (its watcher thread beats every second; a long native call holding
+# the interpreter, a large UMAP, may delay it) is said to be silent
+SILENT_S = 120.0
+
+
+def silence(run: dict, now: float | None = None) -> str | None:
+    """For a running run whose worker still holds its slot but has not beaten for
+    ``SILENT_S`` (stopped with SIGSTOP or Ctrl-Z, hung, or a machine swapping), what to say
+    and do; else None. The row said "training" for ever meanwhile, its cancel did nothing and
+    the queue behind it waited (a chaos review)."""
+    if run.get("status") != "running" or run.get("heartbeat") is None:
+        return None
+    quiet = (now or time.time()) - run["heartbeat"]
+    if quiet < SILENT_S:
+        return None
+    parts = (run.get("worker") or "").rsplit(":", 2)
+    pid = parts[1] if len(parts) == 3 and parts[1].isdigit() else None
+    what = f"its worker (process {pid})" if pid else "its worker"
+    return (f"no word from {what} for {int(quiet)} s: it may be stopped (Ctrl-Z; `kill -CONT {pid or 'PID'}` goes "
+            f"on) or hung (`kill {pid or 'PID'}`, and the run resumes from its last finished epoch)")
+
+
 def _nearly_full(folder: Path) -> bool:
     """Whether the disk holding ``folder`` has under 1 MB free."""
     import shutil
