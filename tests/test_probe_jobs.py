@@ -338,3 +338,22 @@ def test_steps_read_back_from_the_cache_cost_nothing_in_the_time_left(finished_r
     assert costs["fine-tuning with 5 labels per class"] == 0  # computed before the job was stopped
     assert costs["supervised from scratch with 5 labels per class"] == 3 * 50
     assert costs["fine-tuning with every label"] == 64  # one draw of a full batch
+
+
+def test_a_job_killed_mid_way_is_said_on_the_page_not_forgotten(finished_run):
+    """A fine-tuning job killed with SIGKILL left its progress file saying "running" and no lock:
+    the page offered its button again as if no job had run, without a word."""
+    [d] = _dirs(finished_run, "simclr")
+    jobs.mark_pending([d], finetune=True, who="ada")
+    (d / art.JOB_PENDING).unlink()  # its process took its lock, then was killed: no pending mark, no lock held
+    (jobs._jobs_dir() / next(p.name for p in jobs._jobs_dir().iterdir())).unlink()
+    said = jobs.failure(d)
+    assert said["error"].startswith("its last background job ended before finishing (its process stopped")
+    rid = RunStore().list()[0]["id"]
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "main.py"), default_timeout=120)
+    at.query_params["runs"] = rid
+    at.run()
+    at.switch_page("../pages/evaluate.py")
+    at.run()
+    assert any("its probes could not be computed: its last background job ended before finishing" in w.value
+               for w in at.warning), [w.value for w in at.warning]

@@ -135,8 +135,18 @@ def progress(run_dir: Path) -> dict | None:
 def failure(run_dir: Path) -> dict | None:
     """How the last job on ``run_dir`` ended when it did not compute everything: {"error": why,
     "at": epoch seconds, and "lasting": the checkpoint's ``_stamp`` when its weights are damaged}
-    or {"stopped_by": nickname or None, "at": epoch seconds}; None when it did, or none ran."""
-    return art.read_json(Path(run_dir) / FAILED)
+    or {"stopped_by": nickname or None, "at": epoch seconds}; None when it did, or none ran. A job
+    whose process was killed (SIGKILL, the machine restarted) wrote no such note but left its
+    progress file, and holds no lock: said as such (the page offered the button again as if no
+    job had run)."""
+    if got := art.read_json(Path(run_dir) / FAILED):
+        return got
+    left = art.read_json(Path(run_dir) / PROGRESS)
+    if left and not art.job_running(Path(run_dir)):
+        return {"error": "its last background job ended before finishing (its process stopped: killed, or the "
+                         "machine restarted); what it computed is kept, and the button computes the rest",
+                "at": left.get("at")}
+    return None
 
 
 def _stamp(run_dir: Path) -> list[int] | None:
