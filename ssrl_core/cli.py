@@ -685,10 +685,15 @@ def cmd_runs(args) -> int:
         return 0
     if not runs:  # where it looked: a mistyped SSRL_HOME read as an empty store said nothing of the typo (a review)
         from .paths import STORE, home_path
+        from .text import count
 
         where = home_path() / STORE
-        print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: submit one with "
-              "`python -m ssrl_core submit --dataset digits --method simclr`, or check SSRL_HOME")
+        # run folders beside an empty store (one emptied, or moved aside as damaged): what brings them back
+        folders = [d for d in (home_path() / "runs").glob("*/") if not d.name.startswith(".")]
+        print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: " + (
+            f"{home_path() / 'runs'} holds {count(len(folders), 'run folder')}, which `python -m ssrl_core "
+            "restore-runs` lists in it again" if folders else "submit one with `python -m ssrl_core submit "
+            "--dataset digits --method simclr`, or check SSRL_HOME"))
     from .runs.store import epoch_text, phase_text, silence
 
     rows = []

@@ -546,6 +546,19 @@ def test_runs_keeps_a_students_runs_and_gives_a_class_scores_as_csv(capsys, fini
     assert main(["runs", "--nickname", "nobody"]) == 0 and capsys.readouterr().err == "no runs match --nickname nobody\n"
 
 
+def test_an_empty_store_beside_run_folders_says_how_to_list_them_again(finished_run, ssrl_home, capsys):
+    """A store emptied (truncated to 0 bytes, or moved aside as damaged) said "no runs yet ...
+    submit one", beside a runs/ folder full of runs."""
+    from ssrl_core.cli import main
+
+    finished_run("simclr")
+    (ssrl_home / "store.sqlite").unlink()
+    assert main(["runs"]) == 0
+    assert capsys.readouterr().out == (f"no runs yet in {ssrl_home / 'store.sqlite'} (no store there yet): "
+                                       f"{ssrl_home / 'runs'} holds 1 run folder, which `python -m ssrl_core "
+                                       "restore-runs` lists in it again\n")
+
+
 def test_runs_given_by_id_take_a_yes_a_script_passes_to_be_safe(capsys):
     """`delete ID --yes` failed (exit 2, "--yes confirms a selection"): a cleanup script that
     passes --yes everywhere to never be asked stopped there."""
