@@ -750,8 +750,10 @@ def _stalled(epoch: int) -> str:
     return (f"its worker stopped {MAX_STALLED_DEATHS} times while running it, each time after epoch {epoch} and before "
             "the next epoch (or the evaluation) ended: most likely the run itself gets the worker killed, by the "
             "system when the machine "
-            "runs out of memory. Lower the batch size or use the cnn-small encoder, and resubmit; the run was not "
-            "put back in the queue, where it would have held up every run behind it")
+            "runs out of memory. Lower the batch size or use a smaller encoder (for deaths in the evaluation: "
+            "`--evaluation basic`, which makes no UMAP) and submit it again, or with memory freed resume it "
+            "(`python -m ssrl_core resume ID`, which counts its deaths afresh); the run was not put back in the "
+            "queue, where it would have held up every run behind it")
 
 
 def _owned(run_id: str, worker: str | None) -> tuple[str, tuple]:
