@@ -129,6 +129,20 @@ def _damage(rid: str, name: str, content: bytes) -> None:
     (Path(RunStore().get(rid)["run_dir"]) / name).write_bytes(content)
 
 
+def test_an_export_of_a_finished_run_missing_its_embeddings_says_the_folder_was_damaged(finished_run, capsys,
+                                                                                         tmp_path):
+    """It said "the run's evaluation did not finish" of a run that is done (its evaluation wrote
+    the file, since deleted), where Explore rightly said the folder was damaged."""
+    from pathlib import Path
+
+    from .test_cli import cli
+
+    rid = finished_run("random", references=False)
+    (Path(RunStore().get(rid)["run_dir"]) / "embeddings.npy").unlink()
+    res = cli("export", "--run", rid, "--out", str(tmp_path / "out"), check=False, capsys=capsys)
+    assert res.returncode == 2 and "has no embeddings.npy: the run folder was damaged or edited by hand" in res.stderr
+
+
 def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_which_file(finished_run, capsys,
                                                                                        tmp_path):
     from pathlib import Path

@@ -292,8 +292,10 @@ def embedding_table(run_dir: Path, dataset=None) -> dict[str, np.ndarray]:
     from ..data import load_dataset
 
     a = art.RunArtifacts(run_dir)
-    if not (a.dir / art.EMBEDDINGS).exists():
-        raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: the run's evaluation did not finish")
+    if not (a.dir / art.EMBEDDINGS).exists():  # a finished evaluation wrote it: since deleted, by hand or a cleanup
+        raise ValueError(f"{run_dir} has no {art.EMBEDDINGS}: " + (
+            "the run folder was damaged or edited by hand (its evaluation wrote it): train the run again, or put the "
+            "folder back from a copy" if (a.dir / art.SUMMARY).exists() else "the run's evaluation did not finish"))
     problem = a.embeddings_problem()  # there, but cut short or overwritten
     if problem:
         raise ValueError(problem)
