@@ -1195,6 +1195,7 @@ def cmd_probe(args) -> int:
     if args.labels_per_class is not None and args.labels_per_class < 0:
         raise ValueError(f"--labels-per-class must be 0 (all) or more, got {args.labels_per_class}")
     rp = RunProbes(run_folder(args.run), defer_saving_errors=True)  # a read-only run: printed, then said
+    rp.job_lock = _probe_lock(rp.dir)  # held while the command computes: the run is not deleted meanwhile
     if args.labels_per_class is None:
         budgets = rp.budgets(args.target)
     else:
@@ -1231,6 +1232,25 @@ def cmd_probe(args) -> int:
     print(json.dumps(out, indent=2, sort_keys=True))  # (the same bytes whether computed or read from the cache)
     _say_unsaved(rp)
     return 0
+
+
+def _probe_lock(folder: Path):
+    """The run's probe-job lock, held by this command (its open file; None for a run folder that
+    cannot be written, where nothing else writes either): two probes of one run computed the same
+    networks at once, on 2 cores twice the wait, and `delete` took the run from under one, whose
+    results went nowhere (a chaos review). ValueError when another job holds it."""
+    from .locks import try_lock
+    from .runs import artifacts as art
+
+    try:
+        fh = open(Path(folder) / art.JOB_LOCK, "a")
+    except OSError:
+        return None
+    if not try_lock(fh):
+        fh.close()
+        raise ValueError(f"a probe job computes the probes of {folder} now (the app's, or another `probe`): wait for "
+                         "it to end; what it computes is cached, and this command then answers from it")
+    return fh
 
 
 def _say_unsaved(rp) -> None:

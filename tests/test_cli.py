@@ -559,6 +559,26 @@ def test_an_empty_store_beside_run_folders_says_how_to_list_them_again(finished_
                                        "restore-runs` lists in it again\n")
 
 
+def test_a_probe_holds_its_run_so_that_no_second_probe_nor_a_delete_runs_meanwhile(finished_run, capsys):
+    """Two `probe --finetune` of one run computed the same networks at once (twice the wait on 2
+    cores), and `delete` took the run from under one, whose results went nowhere."""
+    from pathlib import Path
+
+    from ssrl_core.cli import main
+    from ssrl_core.locks import try_lock
+    from ssrl_core.runs import artifacts as art
+    from ssrl_core.runs.store import RunStore
+
+    rid = finished_run("random", references=False)
+    folder = Path(RunStore().get(rid)["run_dir"])
+    with open(folder / art.JOB_LOCK, "a") as fh:  # another probe (or the app's job) computes it now
+        assert try_lock(fh)
+        assert main(["probe", "--run", rid, "--labels-per-class", "1", "--seeds", "1", "--no-references"]) == 2
+        assert f"a probe job computes the probes of {folder} now" in capsys.readouterr().err
+        assert main(["delete", rid]) == 2 and "probes are being computed" in capsys.readouterr().err
+    assert main(["probe", "--run", rid, "--labels-per-class", "1", "--seeds", "1", "--no-references"]) == 0
+
+
 def test_runs_given_by_id_take_a_yes_a_script_passes_to_be_safe(capsys):
     """`delete ID --yes` failed (exit 2, "--yes confirms a selection"): a cleanup script that
     passes --yes everywhere to never be asked stopped there."""
