@@ -75,7 +75,9 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             "PCA of the features; the UMAP is still being computed and replaces it when ready."
             if run["status"] == "running" else
             "PCA of the features: this run was evaluated with `--evaluation basic`, which makes no UMAP."
-            if basic else "PCA of the features: this run has no UMAP (its evaluation made none).")
+            if basic else "PCA of the features: its UMAP, which its evaluation made, is missing from its folder "
+            "(damaged or edited by hand)." if summary.get("umap_seconds") is not None else
+            "PCA of the features: this run has no UMAP (its evaluation made none).")
            + " Click a point to see its image and nearest neighbours.")
 if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
     c2.caption(ops_note)

@@ -143,6 +143,17 @@ def test_an_export_of_a_finished_run_missing_its_embeddings_says_the_folder_was_
     assert res.returncode == 2 and "has no embeddings.npy: the run folder was damaged or edited by hand" in res.stderr
 
 
+def test_explore_says_a_finished_runs_map_file_went_missing_not_that_it_never_had_one(finished_run):
+    """Its map_umap.npy deleted, Explore said "this run has no UMAP (its evaluation made none)" of
+    a run whose evaluation made one (a chaos review)."""
+    from pathlib import Path
+
+    rid = finished_run("simclr")
+    (Path(RunStore().get(rid)["run_dir"]) / "map_umap.npy").unlink()
+    said = " ".join(c.value for c in open_page("explore", run=rid).caption)
+    assert "its UMAP, which its evaluation made, is missing from its folder (damaged or edited by hand)" in said
+
+
 def test_a_run_with_an_unreadable_config_opens_on_every_page_and_the_cli_says_which_file(finished_run, capsys,
                                                                                        tmp_path):
     from pathlib import Path
