@@ -50,8 +50,8 @@ if not controls and (ds_pick, m_pick, by_pick) != ("all", "all", "everyone"):  #
     by = f" by **{md(by_pick)}**" if by_pick != "everyone" else ""
     from_link.caption(f"Runs{of}{on}{by} (from the link)" + ("." if shown else ": none has finished yet."))
 if len(shown) > MAX_CARDS:
-    first = "newest" if SORTS[sort_pick] is None else f"best {MAX_CARDS} by {sort_pick}, the first"
-    st.caption(f"Showing the {first} {MAX_CARDS} of {len(shown)} runs"
+    which = "newest" if SORTS[sort_pick] is None else f"best by {sort_pick}"
+    st.caption(f"Showing the {MAX_CARDS} {which} of {len(shown)} runs"
                + ("; filter by dataset, method or who made them to see others." if controls else
                   "; the others are not shown."))
     shown = shown[:MAX_CARDS]
