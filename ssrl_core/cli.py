@@ -725,7 +725,6 @@ def write_runs_csv(runs: list[dict], out) -> None:
     trained (a finished run's resolved augmentations), its scores. A text cell a spreadsheet
     would run as a formula (a nickname "=1+1") is written after a ``'``."""
     import csv
-    import time as clock
 
     from .text import csv_text
 
@@ -736,7 +735,7 @@ def write_runs_csv(runs: list[dict], out) -> None:
         cfg, summary = r["config"], r["summary"] or {}
         options = ";".join(f"{k}={v}" for k, v in sorted((cfg.get("options") or {}).items()))
         augment = summary.get("augment") or cfg.get("augment") or ""
-        writer.writerow([r["id"], clock.strftime("%Y-%m-%d %H:%M:%S", clock.localtime(r["created"])),
+        writer.writerow([r["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
                          csv_text(r["nickname"] or ""), r["status"], r["method"], r["dataset"], r["epochs"],
                          cfg.get("seed"), csv_text(augment), csv_text(options),
                          *("" if summary.get(k) is None else summary[k] for k in CSV_SCORES)])
