@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ssrl_core.augment import PRESETS, parse_augment
-from ssrl_core.config import DEFAULT_AUGMENT, default_batch
+from ssrl_core.config import augment_for, default_batch
 from ssrl_core.data.custom import STRETCH_PERCENTILE
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.data.shapes import hue_gaps
@@ -253,7 +253,7 @@ def augment_of(run: dict) -> str:
     none given means its dataset's preset (a queued run read "aug: None" beside its finished
     twin's "aug: digits preset", as if their settings differed)."""
     c = trained_config(run)
-    return c.get("augment") or DEFAULT_AUGMENT.get(c.get("dataset"), "simclr")
+    return augment_for(c.get("dataset"), c.get("augment"))
 
 
 def augment_name(run: dict) -> str:

@@ -407,8 +407,10 @@ def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
     import of the name (a run scored on 40 test images was captioned with the 3 of the set
     imported since; a warning of its own says so). True when something was said."""
     caveats = services.dataset_caveats(dataset_name)
+    if not caveats:  # (every built-in set: no run's dataset.json read on each rerun)
+        return False
     earlier = [r for r in runs if services.dataset_mismatch(r)]
-    if not caveats or len(earlier) == len(runs):
+    if len(earlier) == len(runs):
         return False
     of = (f" (as imported now: {agree(len(earlier), 'a run', 'runs')} here trained on an earlier import, "
           f"{listing([readouts.short_name(r) for r in earlier])})" if earlier else "")

@@ -726,6 +726,7 @@ def write_runs_csv(runs: list[dict], out) -> None:
     would run as a formula (a nickname "=1+1") is written after a ``'``."""
     import csv
 
+    from .config import augment_for
     from .text import csv_text
 
     writer = csv.writer(out, lineterminator="\n")
@@ -734,7 +735,7 @@ def write_runs_csv(runs: list[dict], out) -> None:
     for r in runs:
         cfg, summary = r["config"], r["summary"] or {}
         options = ";".join(f"{k}={v}" for k, v in sorted((cfg.get("options") or {}).items()))
-        augment = summary.get("augment") or cfg.get("augment") or ""
+        augment = augment_for(r["dataset"], summary.get("augment") or cfg.get("augment"))
         writer.writerow([r["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
                          csv_text(r["nickname"] or ""), r["status"], r["method"], r["dataset"], r["epochs"],
                          cfg.get("seed"), csv_text(augment), csv_text(options),
@@ -868,9 +869,9 @@ def _store_with_runs(ids: list[str]):
     return store
 
 
-def _by_id_or_selection(ids: list[str], selecting: bool, yes: bool, flags: str) -> None:
-    """Refuse a command given both run ids and a selection, or neither. ``yes`` with ids is
-    taken (they are acted on without it): a script passing --yes to be safe failed (exit 2)."""
+def _by_id_or_selection(ids: list[str], selecting: bool, flags: str) -> None:
+    """Refuse a command given both run ids and a selection, or neither. (--yes beside ids is
+    taken: they are acted on without it, and a script passing it to be safe failed, exit 2.)"""
     if ids and selecting:
         raise ValueError(f"give run ids or a selection ({flags}), not both")
     if not ids and not selecting:
@@ -920,7 +921,7 @@ def cmd_cancel(args) -> int:
     from .runs.store import ACTIVE
 
     selecting = args.nickname is not None or args.all
-    _by_id_or_selection(args.ids, selecting, args.yes, "--nickname, --all")
+    _by_id_or_selection(args.ids, selecting, "--nickname, --all")
     store = _store_with_runs(args.ids)
     ids = args.ids
     if selecting:
@@ -964,7 +965,7 @@ def cmd_delete(args) -> int:
     from .runs.worker import folder_mb
 
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
-    _by_id_or_selection(args.ids, selecting, args.yes, "--status, --nickname, --older-than")
+    _by_id_or_selection(args.ids, selecting, "--status, --nickname, --older-than")
     store = _store_with_runs(args.ids)
     ids = args.ids
     if selecting:

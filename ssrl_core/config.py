@@ -67,6 +67,12 @@ def default_options(dataset: str, method: str) -> dict:
     return METHODS[method].sized_defaults(n, default_batch(dataset))
 
 
+def augment_for(dataset: str | None, augment: str | None) -> str:
+    """The augmentations a run of ``dataset`` trains with: ``augment`` as given, or, none given,
+    the dataset's preset (``DEFAULT_AUGMENT``; "simclr" for the others)."""
+    return augment if augment is not None else DEFAULT_AUGMENT.get(dataset, "simclr")
+
+
 class BadSetting(ValueError):
     """A ``RunConfig`` field out of range: ``field`` is its name, the message says it in
     ``words`` then what is wrong (``rest``), so that a caller that took the value from a flag
@@ -97,8 +103,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         from .pretext import METHODS
 
-        if self.method in METHODS and not METHODS[self.method].trainable and not isinstance(self.epochs, bool) \
-                and isinstance(self.epochs, int) and self.epochs > 0:
+        if self.method in METHODS and not METHODS[self.method].trainable and type(self.epochs) is int \
+                and self.epochs > 0:
             # the untrained baseline trains no epoch whatever was asked: `--method random --epochs 3`
             # was stored as 3, and the pages said "epoch 0/3" and warned of a budget it never had
             self.epochs = 0
@@ -155,7 +161,7 @@ class RunConfig:
 
     @property
     def augment_spec(self) -> str:
-        return self.augment if self.augment is not None else DEFAULT_AUGMENT.get(self.dataset, "simclr")
+        return augment_for(self.dataset, self.augment)
 
     @property
     def trains(self) -> bool:

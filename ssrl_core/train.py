@@ -23,7 +23,7 @@ from .config import RunConfig
 from .data import ImageSet, load_dataset
 from .device import (MEMORY_FORMAT, Precision, autocast, generator_for, global_rng_state, grad_scaler, pick_device,
                      precision_for, set_global_rng_state, to_device_batch)
-from .evaluate.epochs import EpochProbe, read_epochs
+from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
 from .pretext.base import as_trained
@@ -448,10 +448,10 @@ def pretrain(
         forget_evaluation(run_dir)
     # a fixed subset measured before training and after every epoch (one forward pass)
     epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)
-    epoch_probe.start(start_epoch)
+    kept = epoch_probe.start(start_epoch)
     if start_epoch == 0:
         epoch_probe(method.encoder, 0, embedder=method.embedder())
-    elif not any(r.get("epoch") == start_epoch for r in read_epochs(run_dir)):
+    elif not any(r.get("epoch") == start_epoch for r in kept):
         # stopped after the checkpoint of its last epoch was written, before that epoch's record and snapshot
         # were: measured now on the same weights, or the epoch would be missing from every per-epoch curve
         epoch_probe(method.encoder, start_epoch, record_before, method.embedder())

@@ -64,7 +64,8 @@ def unknown_dataset(name: str) -> str:
     from .custom import NAME_RE
 
     as_name = name if NAME_RE.match(name or "") else "NAME"
-    return (f"unknown dataset {name!r}{meant(name, available_datasets())}: choose one of {', '.join(available_datasets())}; if it is a set of your "
+    here = available_datasets()
+    return (f"unknown dataset {name!r}{meant(name, here)}: choose one of {', '.join(here)}; if it is a set of your "
             f"own images (deleted here, or imported on another machine or SSRL_HOME), import its archive here "
             f"first under that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
 

@@ -92,11 +92,13 @@ class EpochProbe:
         (self.dir / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
         art.save_npy(self.dir / SNAPSHOTS / "rows.npy", self.rows)
 
-    def start(self, start_epoch: int) -> None:
+    def start(self, start_epoch: int) -> list[dict]:
         """Forget records after ``start_epoch``, the last epoch the checkpoint holds (the ones
-        after it are about to be trained again); a fresh start (0) forgets them all."""
+        after it are about to be trained again); a fresh start (0) forgets them all. Returns
+        the records kept."""
         kept = [r for r in read_epochs(self.dir) if r.get("epoch", 0) <= start_epoch] if start_epoch else []
         (self.dir / EPOCHS_LOG).write_text("".join(json.dumps(r) + "\n" for r in kept))
+        return kept
 
     def __call__(self, encoder: torch.nn.Module, epoch: int, record: dict | None = None,
                  embedder: torch.nn.Module | None = None) -> dict:
