@@ -955,7 +955,7 @@ def runs_table(limit: int = 50) -> list[dict]:
     if total > limit:
         me = services.current_nickname()
         pick = st.selectbox("Whose runs", ["everyone's", *store.nicknames()], key="pt_runs_who",
-                            format_func=lambda n: f"{n} (you)" if n == me else n)
+                            format_func=lambda n: f"{n} (you)" if me and n.casefold() == me.casefold() else n)
         who = None if pick == "everyone's" else pick
     runs = store.list(limit=limit, nickname=who)
     if total > limit:

@@ -247,6 +247,25 @@ def test_a_nickname_typed_in_another_case_shares_its_limit():
     s.submit(RunConfig(method="random", epochs=0, seed=9), nickname="Adam", limits=limits)  # another student
 
 
+def test_a_nickname_is_one_person_whatever_its_case_in_every_query():
+    """The limit counted "Élodie" and "élodie" as one person but ``runs --nickname`` and the
+    runs table's box (SQLite's NOCASE folds ASCII letters only) found one of them."""
+    from ssrl_core.runs.store import LimitReached, Limits
+
+    s, limits = RunStore(), Limits(per_nickname=2, queued=0)
+    first = s.submit(RunConfig(method="random", epochs=0, seed=0), nickname="Élodie", limits=limits)
+    second = s.submit(RunConfig(method="random", epochs=0, seed=1), nickname="ÉLODIE", limits=limits)
+    s.submit(RunConfig(method="random", epochs=0, seed=2), nickname="Elodie", limits=limits)  # another student
+    with pytest.raises(LimitReached, match="'élodie' already has 2 runs"):
+        s.submit(RunConfig(method="random", epochs=0, seed=3), nickname="élodie", limits=limits)
+    for typed in ("élodie", "ÉLODIE", "Élodie"):
+        assert {r["id"] for r in s.list(nickname=typed)} == {first, second}
+        assert s.count(("queued",), nickname=typed) == 2
+    s.submit(RunConfig(method="random", epochs=0, seed=4), nickname="Straße", limits=limits)
+    assert [r["nickname"] for r in s.list(nickname="STRASSE")] == ["Straße"]  # as str.casefold folds it
+    assert s.nicknames() == ["Elodie", "Straße", "ÉLODIE"]  # one name per person, as the runs table's box offers them
+
+
 def test_limits_come_from_the_environment(monkeypatch):
     from ssrl_core.runs.store import LimitReached, Limits
 

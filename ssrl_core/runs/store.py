@@ -95,6 +95,11 @@ def checked_nickname(nickname: str | None) -> str | None:
     return nickname
 
 
+def _casefold(text: str | None) -> str | None:
+    """``str.casefold`` as SQL's ``casefold()``: "Élodie", "ÉLODIE" and "élodie" are one nickname."""
+    return text.casefold() if isinstance(text, str) else None
+
+
 class StoreUnusable(ValueError):
     """The run store cannot be used as it is (damaged, or on a disk too full to open it); the
     message says what to do. The app says it in a box instead of a traceback."""
@@ -253,6 +258,8 @@ class RunStore:
         try:
             c = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             c.row_factory = sqlite3.Row
+            # one person's nickname whatever its case, in every query (SQLite's NOCASE folds ASCII letters only)
+            c.create_function("casefold", 1, _casefold, deterministic=True)
             c.execute("PRAGMA busy_timeout=30000")
             c.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as e:
@@ -408,9 +415,8 @@ class RunStore:
                                    "launch this one when one of them has finished")
         if limits.per_nickname and nickname and not nickname.startswith(LESSON_NICKNAME):
             # counted whatever its case: "ada" beside "Ada" was a second allowance (a review queued a fourth run so)
-            mine = sum(1 for (who,) in c.execute("SELECT nickname FROM runs WHERE status IN ('queued','running') "
-                                                 "AND nickname IS NOT NULL")
-                       if who.casefold() == nickname.casefold())
+            mine = c.execute("SELECT COUNT(*) FROM runs WHERE status IN ('queued','running') AND casefold(nickname) = ?",
+                             (nickname.casefold(),)).fetchone()[0]
             if mine + n > limits.per_nickname:
                 raise LimitReached(f"{nickname!r} already has {count(mine, 'run')} queued or running (the limit is "
                                    f"{limits.per_nickname}){batch}: wait for one to finish or cancel one")
@@ -437,11 +443,11 @@ class RunStore:
         """The newest ``limit`` runs (by submission), of one status or several, or all;
         ``settings`` keeps those whose config field (a ``RunConfig`` field name) has one of
         the values given, e.g. ``{"method": ("moco",), "seed": (0, 1)}``; ``nickname`` those
-        submitted under it, whatever the case of its ASCII letters."""
+        submitted under it, whatever its case ("élodie" finds "Élodie")."""
         q, where, args = "SELECT * FROM runs", [], []
         if nickname is not None:
-            where.append("nickname = ? COLLATE NOCASE")
-            args.append(nickname)
+            where.append("casefold(nickname) = ?")
+            args.append(nickname.casefold())
         if status:
             statuses = (status,) if isinstance(status, str) else tuple(status)
             where.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -475,14 +481,19 @@ class RunStore:
         with self._conn() as c:
             if nickname is None:
                 return c.execute(q, statuses).fetchone()[0]
-            return c.execute(q + " AND nickname = ? COLLATE NOCASE", (*statuses, nickname)).fetchone()[0]
+            return c.execute(q + " AND casefold(nickname) = ?", (*statuses, nickname.casefold())).fetchone()[0]
 
     def nicknames(self) -> list[str]:
-        """The nicknames runs were submitted under, lessons' left out, in alphabetical order."""
+        """The nicknames runs were submitted under, lessons' left out, in alphabetical order: one
+        per person, whatever the case it was typed in ("Ada" stands for "ada" too, as ``list``
+        and the limits match them)."""
         with self._conn() as c:
             rows = c.execute("SELECT DISTINCT nickname FROM runs WHERE nickname IS NOT NULL AND nickname NOT LIKE ?",
                              (LESSON_NICKNAME + "%",)).fetchall()
-        return sorted((r[0] for r in rows), key=lambda n: (n.casefold(), n))
+        one = {}
+        for name in sorted((r[0] for r in rows), key=lambda n: (n.casefold(), n)):
+            one.setdefault(name.casefold(), name)
+        return list(one.values())
 
     def events(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict]:
         q, args = "SELECT id, t, kind, data FROM events WHERE run_id=? AND id>?", [run_id, after]
