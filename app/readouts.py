@@ -21,6 +21,7 @@ from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.pretext import METHODS
+from ssrl_core.runs.store import LESSON_NICKNAME
 from ssrl_core.text import agree, count, listing, md, ordinal
 
 Series = tuple[list[float], list[float], list[float]]
@@ -200,9 +201,33 @@ def run_names(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = T
     """Each run's name beside ``runs`` (a chart's legend, a table's rows), by id: its
     ``short_name`` and its ``run_tags`` after " · ", "simclr (53a8) · aug: crop,flip ·
     temperature=0.2". Two SimSiam runs, one without stop-gradient, read "simsiam (9c9a)" and
-    "simsiam (31d0)" in every legend, and which had collapsed was in no chart."""
+    "simsiam (31d0)" in every legend, and which had collapsed was in no chart. Runs alike but
+    for who made them say whose ("simclr (9c9a) · by ada" beside "simclr (31d0) · by bo")."""
     tags = run_tags(runs, augment, keys)
+    for twins in _alike(runs, tags):  # alike but for who made them: whose, which a class looks for in a legend
+        if len({(r.get("nickname") or "").casefold() for r in twins}) > 1:
+            for r in twins:
+                tags[r["id"]].append(maker(r))
     return {r["id"]: " · ".join([short_name(r), *tags[r["id"]]]) for r in runs}
+
+
+ANONYMOUS = "someone"  # who a run submitted without a nickname (from the command line) is by, on every page
+
+
+def maker(run: dict) -> str:
+    """Who made a run, for a name: "by ada", "by someone" (the command line's), or the lesson
+    it belongs to ("lesson four_families")."""
+    who = run.get("nickname") or ""
+    return f"lesson {who[len(LESSON_NICKNAME):]}" if who.startswith(LESSON_NICKNAME) else f"by {who or ANONYMOUS}"
+
+
+def _alike(runs: list[dict], tags: dict[str, list[str]]) -> list[list[dict]]:
+    """The runs of ``runs`` that share a method, a dataset and their ``run_tags``, in groups
+    of two or more: their names differ only in their ids."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["method"], r["dataset"], tuple(tags[r["id"]])), []).append(r)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def run_tags(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TELLS) -> dict[str, list[str]]:

@@ -893,7 +893,7 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
 
 
 NICKNAME_COOKIE = "ssrl_who"
-ANONYMOUS = "someone"  # who a run submitted without a nickname (from the command line) is by, on every page
+ANONYMOUS = readouts.ANONYMOUS
 
 
 def nickname_input() -> None:

@@ -265,6 +265,15 @@ def test_runs_of_one_method_are_named_by_what_tells_them_apart():
     assert list(readouts.run_names(apart).values()) == ["simclr (0001) · 1 epoch", "simclr (0002)", "simclr (0003) · 3 epochs"]
     # Invariance always says what a run was augmented with, even alone
     assert readouts.run_names(runs[:1], augment=True) == {"20261205-0001": "simclr (0001) · aug: crop,flip"}
+    # runs alike but for who made them say whose (a class's SimCLR runs read alike but for their ids); a run
+    # of other settings, or twins of one person, do not
+    class_runs = [{**run(1, "simclr"), "nickname": "Ada"}, {**run(2, "simclr"), "nickname": "bo"},
+                  {**run(3, "simclr"), "nickname": None}, {**run(4, "simclr", epochs=3), "nickname": "cy"},
+                  {**run(5, "byol"), "nickname": "ada"}, {**run(6, "byol"), "nickname": "ADA"},
+                  {**run(7, "byol"), "nickname": "lesson:four_families"}]
+    assert list(readouts.run_names(class_runs).values()) == [
+        "simclr (0001) · 10 epochs · by Ada", "simclr (0002) · 10 epochs · by bo", "simclr (0003) · 10 epochs · by someone",
+        "simclr (0004) · 3 epochs", "byol (0005) · by ada", "byol (0006) · by ADA", "byol (0007) · lesson four_families"]
 
 
 def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
