@@ -16,7 +16,7 @@ from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
 from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
-from ssrl_core.text import about, agree, count, not_written, said
+from ssrl_core.text import about, agree, count, md, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
@@ -54,6 +54,20 @@ def worker_alive() -> bool:
     if ray_backend.backend() == "ray":
         return ray_backend.dispatcher_alive()
     return local_worker.worker_alive()
+
+
+def no_worker_text() -> str:
+    """What a page says while queued runs have no worker: under Ray, the reason the last
+    dispatcher gave for stopping, from its log (a cluster it could not reach was in the log
+    only, and the page said "No worker")."""
+    if ray_backend.backend() != "ray":
+        return ("No worker is running, so queued runs wait. The app starts one when it can; "
+                "or start it yourself: `python -m ssrl_core worker`.")
+    why = ray_backend.last_error()
+    return ("No Ray dispatcher is running, so queued runs wait. "
+            + (f"The last one stopped: {md(why)}. " if why else "")
+            + "The app starts one when it can; or start it yourself: `python -m ssrl_core worker --backend ray` "
+            "(its log: `SSRL_HOME/dispatcher.log`).")
 
 
 def start_estimates(runs: list[dict]) -> dict[str, float]:

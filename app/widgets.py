@@ -567,8 +567,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                        f"{agree(others, 'is', 'are')} queued or training.")
             return
         if not services.worker_alive():
-            st.warning("No worker is running, so queued runs wait. The app starts one when it can; "
-                       "or start it yourself: `python -m ssrl_core worker`.")
+            st.warning(services.no_worker_text())
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")

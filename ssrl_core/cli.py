@@ -292,7 +292,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "what every run needs (PyTorch's compiler front end, scikit-learn, faiss, "
                                    "UMAP's cached layout), so the first run starts sooner. With --backend ray (or "
                                    "SSRL_BACKEND=ray) this "
-                                   "process is instead the home's one dispatcher, sending runs to a Ray cluster.")
+                                   "process is instead the home's one dispatcher, sending runs to a Ray cluster "
+                                   "(the app writes its output to SSRL_HOME/dispatcher.log; it stops, saying so, "
+                                   "when nothing answers at RAY_ADDRESS within 10 s).")
     p.add_argument("--slot", type=int, default=None, metavar="N", help="take worker slot N (0-based) only")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
     p.add_argument("--idle-exit", type=float, default=None, metavar="SECONDS", help="exit after this long with nothing to do (0: as soon as the queue is empty; default: never)")

@@ -200,6 +200,62 @@ def test_a_run_past_the_disk_budget_stops_on_the_node_and_fails_saying_so(cluste
 
 
 @needs_ray
+def test_a_run_fails_for_lost_nodes_only_after_three_losses_since_it_was_last_resumed(cluster, tmp_path, monkeypatch):
+    """Every claim counted: a run cancelled and resumed, then put back by a stopped dispatcher,
+    failed "lost ... 3 times" at its first lost node, and said to resubmit it, though it could
+    resume (a Ray operator's review). A dispatcher of its own, on its own store."""
+    import threading
+
+    import ray
+
+    from ssrl_core.runs.ray_backend import LOST, CancelBoard, Dispatcher, _Flight, run_task
+
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "home"))
+    shutil.copytree(cluster["host"] / "data" / "custom" / "tiny", tmp_path / "home" / "data" / "custom" / "tiny")
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="tiny", method="simclr", encoder="cnn-small", epochs=50, batch_size=32))
+    d = Dispatcher(store=store, cpus_per_run=1)
+    d.board = ray.remote(num_cpus=0)(CancelBoard).remote()
+    d._task = ray.remote(max_retries=0)(run_task)
+
+    def lose_its_node():
+        f = _Flight(store.claim(d.id))
+        driving = threading.Thread(target=d._drive, args=(f,))
+        driving.start()
+        _wait(lambda: len(store.events(rid, kind="placement")) > placed, 120, "the task to start")
+        os.kill(store.events(rid, kind="placement")[-1]["pid"], signal.SIGKILL)
+        driving.join(120)
+        return store.get(rid)
+
+    for reason in ("the Ray dispatcher stopped", "the Ray dispatcher stopped"):  # claimed twice, lost nothing
+        store.claim(d.id)
+        store.requeue(rid, d.id, reason)
+    placed = 0
+    run = lose_its_node()
+    assert run["status"] == "queued" and run["attempts"] == 3, run["error"]  # its third claim, its first loss
+    store.claim(d.id)
+    store.requeue(rid, d.id, f"{LOST} (WorkerCrashedError)")  # its second
+    placed = 1
+    run = lose_its_node()
+    assert run["status"] == "failed" and run["error"].startswith(
+        f"{LOST} (WorkerCrashedError), 3 times since it was last resumed: check the cluster's nodes"), run["error"]
+    assert f"python -m ssrl_core resume {rid}" in run["error"]
+
+
+@needs_ray
+def test_runs_asking_for_more_cpus_than_any_node_has_stay_queued_saying_why(host, capsys):
+    """SSRL_RAY_CPUS_PER_RUN=1000 on a 2-CPU cluster: the run said "running" for ever while
+    Ray waited for a node that does not exist."""
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    assert Dispatcher(cpus_per_run=1000).slots()[0] == 0
+    assert ("no run can start: each asks for 1000 CPUs, and no node of the cluster has as many (the most a node has: 2)"
+            in capsys.readouterr().out)
+    assert Dispatcher(cpus_per_run=1).slots() == (2, {"num_cpus": 1})
+    assert Dispatcher(cpus_per_run=0.5).slots()[0] == 4
+
+
+@needs_ray
 def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, monkeypatch):
     from app import services
     from ssrl_core.runs import ray_backend, worker
@@ -209,6 +265,64 @@ def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, 
     assert services.worker_alive()
     log = (host / "dispatcher.log").read_text()
     assert f"on {cluster['address']}: 2 runs at once" in log  # RAY_ADDRESS and the CPUs per run reached it
+
+
+@needs_ray
+def test_a_cluster_that_does_not_answer_is_said_in_seconds_and_a_lost_dispatchers_runs_go_back(tmp_path, monkeypatch):
+    """ray.init retried an unreachable head for ever (3 min and on in a review), holding the
+    home's lock, so that no other dispatcher could start; the run of the dispatcher that died
+    when its cluster went away said "training" all the while."""
+    import socket
+    import time
+
+    from ssrl_core.runs.ray_backend import Dispatcher, dispatcher_alive
+
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path))
+    store = RunStore()
+    rid = store.submit(RunConfig(method="simclr", epochs=3))
+    assert store.claim(f"ray:{socket.gethostname()}:999999")["id"] == rid  # its dispatcher is gone
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=rf"cannot connect to the Ray cluster at RAY_ADDRESS=127.0.0.1:{port}: "
+                                           "nothing answered there within 10 s"):
+        Dispatcher(store=store, address=f"127.0.0.1:{port}").serve()
+    assert time.monotonic() - started < 30 and not dispatcher_alive()  # said at once; the lock let go
+    run = store.get(rid)
+    assert run["status"] == "queued" and store.events(rid, kind="requeued")[0]["reason"] == "its worker stopped"
+    with pytest.raises(RuntimeError, match="RAY_ADDRESS='10.0.0.5' is not HOST:PORT"):
+        Dispatcher(store=store, address="10.0.0.5").serve()
+
+
+def test_the_app_says_why_the_dispatcher_stopped_and_refuses_its_bad_settings_before_starting_it(monkeypatch):
+    """A bad SSRL_RAY_CPUS_PER_RUN was in dispatcher.log only, and the page said "No worker";
+    a dispatcher that could not reach its cluster was started again on every page view."""
+    from ssrl_core.paths import ssrl_home
+    from ssrl_core.runs import ray_backend
+
+    from .test_app import open_page
+
+    spawned = []
+    monkeypatch.setattr(ray_backend, "spawn_detached", lambda *a, **k: spawned.append(a))
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    monkeypatch.delenv("SSRL_NO_AUTOSTART", raising=False)
+    RunStore().submit(RunConfig(method="simclr", epochs=3))
+    monkeypatch.setenv("SSRL_RAY_CPUS_PER_RUN", "two")
+    at = open_page("pretrain")
+    assert any("No worker started: SSRL_RAY_CPUS_PER_RUN must be a number above 0" in e.value for e in at.error)
+    assert not spawned
+    monkeypatch.setenv("SSRL_RAY_CPUS_PER_RUN", "1")
+    open_page("pretrain")
+    open_page("explore")
+    assert len(spawned) == 1  # one start, not one per page view while it connects (or fails to)
+    (ssrl_home() / "dispatcher.log").write_text(
+        "connecting to the Ray cluster at RAY_ADDRESS=10.0.0.5:6379\n"
+        "error: cannot connect to the Ray cluster at RAY_ADDRESS=10.0.0.5:6379: nothing answered there within 10 s\n")
+    at = open_page("pretrain")
+    assert any(w.value.replace("\\", "").startswith("No Ray dispatcher is running, so queued runs wait. The last one stopped: cannot "
+                                  "connect to the Ray cluster at RAY_ADDRESS=10.0.0.5:6379") for w in at.warning), \
+        [w.value for w in at.warning]
 
 
 def test_a_bad_backend_name_says_what_to_set(monkeypatch):

@@ -467,3 +467,34 @@ def test_a_run_whose_worker_went_silent_says_so_with_what_to_do(capsys, monkeypa
     at = open_page("pretrain")  # the live panel says it too
     assert any(w.value.startswith("No word from its worker (process 4242) for ") for w in at.warning), \
         [w.value for w in at.warning]
+
+
+def test_a_silent_ray_dispatcher_is_named_with_its_process_and_its_log():
+    """Under Ray the run's worker is the dispatcher, "ray:HOST:PID": the advice read `kill PID`
+    literally, and nothing said the cluster may be gone (a Ray operator's review)."""
+    import time
+
+    from ssrl_core.runs.store import silence
+
+    s = RunStore()
+    rid = s.submit(RunConfig(method="simclr", epochs=5))
+    s.claim("ray:somehost:6751")
+    with s._conn() as c:
+        c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time() - 300, rid))
+    said = silence(s.get(rid))
+    assert said.startswith("no word from its Ray dispatcher (process 6751) for 300 s: it may have lost the cluster")
+    assert "dispatcher.log" in said and "`kill 6751`" in said and "PID" not in said
+
+
+def test_a_run_asked_to_stop_whose_worker_died_ends_cancelled():
+    """Its cancel was never seen: the run went back to the queue, was claimed again (sent to a
+    Ray node again) only to stop at its first step."""
+    s = RunStore()
+    rid = s.submit(RunConfig(method="simclr", epochs=5))
+    s.claim("elsewhere:1:0")
+    s.request_cancel(rid)
+    assert s.requeue_orphans(lambda worker: False) == []
+    run = s.get(rid)
+    assert run["status"] == "cancelled" and run["error"] == ("cancelled before its first epoch ended: its worker "
+                                                              "stopped before the cancel reached it")
+    assert s.claim("another:2:0") is None  # nothing to run

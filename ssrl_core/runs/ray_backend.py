@@ -49,13 +49,16 @@ from pathlib import Path
 from .. import paths
 from ..locks import hold, lock_held
 from .store import ClaimLost, Limits, RunStore
-from .worker import (HEARTBEAT_S, STALE_S, DiskBudgetExceeded, dispatcher_lock, end_of, explain_failure,
+from ..text import count
+from .worker import (HEARTBEAT_S, STALE_S, STARTING_S, DiskBudgetExceeded, dispatcher_lock, end_of, explain_failure,
                      over_budget, spawn_detached, worker_state)
 
 BACKENDS = ("local", "ray")
 FILES = "files"  # a message carrying a zip of new or changed run-folder files
 END = "end"  # the last message of a task: status, summary, error, references
-MAX_ATTEMPTS = 3  # a run whose node is lost this many times fails instead of being requeued
+MAX_ATTEMPTS = 3  # a run whose node is lost this many times (since it was last resumed) fails instead of being requeued
+LOST = "its Ray node or worker process was lost"  # how a requeue for a lost node begins (the count above reads it)
+CONNECT_S = 10.0  # a cluster's head that does not accept a connection by then is said to be unreachable
 CANCEL_POLL_S = 0.5
 _SKIP = re.compile(r"\.tmp|\.lock$|\.pending$|\.part\d*$")  # files being written, locks, markers
 
@@ -75,13 +78,41 @@ def dispatcher_alive() -> bool:
 
 
 def start_dispatcher_process(idle_exit_s: float | None = None):
-    """Start a detached dispatcher (it outlives the caller) unless one is alive already."""
+    """Start a detached dispatcher (it outlives the caller) unless one is alive already or was
+    started in the last ``STARTING_S`` (one that cannot reach its cluster ends in seconds: the
+    app started one on every page view). ValueError, before anything starts, for settings it
+    would refuse (``SSRL_RAY_CPUS_PER_RUN``): the page says so, not only its log."""
+    _cpus_from_env()
     if dispatcher_alive():
         return None
+    starting = paths.ssrl_home() / "dispatcher.starting"
+    try:
+        if time.time() - starting.stat().st_mtime < STARTING_S:
+            return None
+    except FileNotFoundError:
+        pass
+    starting.touch()
     cmd = ["-m", "ssrl_core", "worker", "--backend", "ray"]
     if idle_exit_s is not None:
         cmd += ["--idle-exit", str(idle_exit_s)]
     return spawn_detached(cmd, "dispatcher.log")
+
+
+def last_error() -> str | None:
+    """The reason the last dispatcher gave for stopping (its log's last ``error:`` line), or
+    None: what a page says beside "no dispatcher is running"."""
+    try:
+        with open(paths.ssrl_home() / "dispatcher.log", "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 64_000))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if line.startswith("dispatcher ") and " serving " in line:
+            return None  # a dispatcher started after it, and served
+        if line.startswith("error: "):
+            return line[len("error: "):].strip()
+    return None
 
 
 # -- run folders as bytes ------------------------------------------------------------------------
@@ -309,9 +340,29 @@ def _cpus_from_env() -> float | None:
         cpus = float(raw)
     except ValueError:
         cpus = 0.0
-    if not cpus > 0:
+    if not 0 < cpus < float("inf"):  # also nan
         raise ValueError(f"SSRL_RAY_CPUS_PER_RUN must be a number above 0 (the CPUs each run asks for), got {raw!r}")
     return cpus
+
+
+def _answers(address: str) -> None:
+    """RuntimeError unless something accepts a connection at ``address`` (HOST:PORT, the
+    head's GCS) within ``CONNECT_S``: ``ray.init`` retried an unreachable head for ever, its
+    dispatcher holding this home's lock, and the pages said nothing. Ray's own forms
+    ("auto", "ray://...") are left to Ray."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RuntimeError(f"RAY_ADDRESS={address!r} is not HOST:PORT: give the head node's address and the port of "
+                           "its `ray start --head --port=PORT` (6379 by default), e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
+    except OSError as e:
+        raise RuntimeError(f"cannot connect to the Ray cluster at RAY_ADDRESS={address}: nothing answered there within "
+                           f"{CONNECT_S:.0f} s ({e.strerror or e}). Start it with `ray start --head --port={port}` on its "
+                           "head node (and `ray start --address=...` on this one), or unset RAY_ADDRESS for a local "
+                           "instance") from None
 
 
 class _Flight:
@@ -353,6 +404,9 @@ class Dispatcher:
         except ImportError:
             raise RuntimeError("SSRL_BACKEND=ray needs Ray on the app's host and on every node: "
                                "pip install -r requirements.txt") from None
+        if self.address:
+            print(f"connecting to the Ray cluster at RAY_ADDRESS={self.address}", flush=True)
+            _answers(self.address)
         package = Path(__file__).resolve().parents[1]  # ssrl_core travels with the job
         kwargs = {} if self.address else {"_node_ip_address": "127.0.0.1"}
         try:
@@ -365,21 +419,28 @@ class Dispatcher:
         self._task = ray.remote(max_retries=0)(run_task)
 
     def slots(self) -> tuple[int, dict]:
-        """How many runs the cluster takes at once, and what each task asks for (re-read every 10 s:
-        nodes come and go)."""
+        """How many runs the cluster's nodes take at once, and what each task asks for (re-read
+        every 10 s: nodes come and go): one per GPU with the CPUs it asks for beside it, else one
+        per ``cpus_per_run`` CPUs of a node. None when no node can take one (a task asking for
+        more CPUs than any node has waited in Ray for ever, its run "running"): runs stay
+        queued, and the log says why once."""
         import ray
 
         t, n, opts = self._slots
         if time.monotonic() - t < 10:
             return n, opts
-        res = ray.cluster_resources()
-        gpus = int(res.get("GPU", 0))
-        if gpus:
-            cpus = self.cpus_per_run or 1
-            n, opts = gpus, {"num_gpus": 1, "num_cpus": cpus}
-        else:
-            cpus = self.cpus_per_run or 2
-            n, opts = max(1, int(res.get("CPU", 1) // cpus)), {"num_cpus": cpus}
+        nodes = [node.get("Resources") or {} for node in ray.nodes() if node.get("Alive")]
+        gpus = any(r.get("GPU", 0) >= 1 for r in nodes)
+        cpus = self.cpus_per_run or (1 if gpus else 2)
+        opts = {"num_gpus": 1, "num_cpus": cpus} if gpus else {"num_cpus": cpus}
+        # a fraction of a CPU below 1 (0.5: two runs a CPU) is Ray's too
+        n = sum(min(int(r.get("GPU", 0)), int(r.get("CPU", 0) // cpus)) if gpus else int(r.get("CPU", 0) // cpus)
+                for r in nodes)
+        if not n and self._slots[1]:
+            most = max((r.get("CPU", 0) for r in nodes if not gpus or r.get("GPU", 0) >= 1), default=0)
+            print(f"no run can start: each asks for {cpus:g} CPUs{' and a GPU' if gpus else ''}, and no node of "
+                  f"the cluster has as many (the most a node has: {most:g}): lower SSRL_RAY_CPUS_PER_RUN (or "
+                  "--cpus-per-run), or add a node that has them; runs stay queued meanwhile", flush=True)
         self._slots = (time.monotonic(), n, opts)
         return n, opts
 
@@ -412,9 +473,16 @@ class Dispatcher:
     def serve(self, once: bool = False, idle_exit_s: float | None = None) -> int:
         """Dispatch queued runs until stopped; ``once``: exit when nothing is queued or running."""
         if not self.acquire():
-            print("another Ray dispatcher is already running for this SSRL_HOME; exiting", flush=True)
+            try:
+                holder = f" (process {int(dispatcher_lock().read_text())})"
+            except (OSError, ValueError):
+                holder = ""
+            print(f"another Ray dispatcher{holder} is already running for this SSRL_HOME; exiting", flush=True)
             return 0
         try:
+            # the runs of a dispatcher that died (its cluster lost: Ray ends the process) go back to the queue
+            # before connecting, which may fail: they said "training" for ever behind a dispatcher that could not
+            self.store.requeue_orphans(worker_state, STALE_S)
             self.connect()
         except BaseException:
             self._lock_file.close()
@@ -424,7 +492,8 @@ class Dispatcher:
 
         n, opts = self.slots()
         where = self.address or "a local Ray instance (127.0.0.1)"
-        print(f"dispatcher {self.id} serving {self.store.path} on {where}: {n} runs at once, each {opts}", flush=True)
+        print(f"dispatcher {self.id} serving {self.store.path} on {where}: {count(n, 'run')} at once, each {opts}",
+              flush=True)
         threading.Thread(target=self._beat, daemon=True).start()
         idle_since = last_stale = time.monotonic()
         try:
@@ -512,12 +581,14 @@ class Dispatcher:
         except rex.RayError as e:  # the node, its worker process or the connection was lost
             if f.taken or self._stop.is_set():
                 return
-            reason = f"its Ray node or worker process was lost ({type(e).__name__})"
-            if run["attempts"] < MAX_ATTEMPTS and self.store.requeue(run_id, self.id, reason):
+            reason = f"{LOST} ({type(e).__name__})"
+            lost = self.store.requeues(run_id, LOST) + 1  # not the claims: a cancel and resume, a dispatcher stopped
+            if lost < MAX_ATTEMPTS and self.store.requeue(run_id, self.id, reason):
                 print(f"run {run_id}: requeued, {reason}", flush=True)
                 return
-            status, error = "failed", (f"{reason}, {run['attempts']} times: check the cluster's nodes "
-                                       "(`ray status`) and resubmit")
+            status, error = "failed", (f"{reason}, {count(lost, 'time')} since it was last resumed: check the "
+                                       "cluster's nodes (`ray status`), then resume it (`python -m ssrl_core resume "
+                                       f"{run_id}`), which continues from its last finished epoch")
         except Exception as e:  # noqa: BLE001 - the host's side failed (disk full, a refused archive)
             if f.gen is not None:
                 try:

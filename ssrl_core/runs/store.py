@@ -660,20 +660,31 @@ class RunStore:
         dispatcher: requeued when its heartbeat is older than ``stale_s``)."""
         ids = []
         with self._conn() as c:
-            query = "SELECT id, worker, heartbeat, epoch FROM runs WHERE status='running'"
+            query = "SELECT id, worker, heartbeat, epoch, cancel_requested FROM runs WHERE status='running'"
             if not any(orphaned(r, worker_alive, stale_s) for r in c.execute(query).fetchall()):
                 return ids  # the usual case: no write lock taken
             c.execute("BEGIN IMMEDIATE")
             for r in c.execute(query).fetchall():
                 if not orphaned(r, worker_alive, stale_s):
                     continue
-                if _deaths_at(c, r["id"], r["epoch"]) + 1 >= MAX_STALLED_DEATHS:
+                if r["cancel_requested"]:  # asked to stop: ended so, not run again only to stop at its first step
+                    c.execute("UPDATE runs SET status='cancelled', finished=?, phase='cancelled', error=? WHERE id=? "
+                              "AND status='running' AND worker IS ?",
+                              (time.time(), _cancelled_orphan(r["epoch"]), r["id"], r["worker"]))
+                elif _deaths_at(c, r["id"], r["epoch"]) + 1 >= MAX_STALLED_DEATHS:
                     c.execute("UPDATE runs SET status='failed', finished=?, phase='failed', error=? WHERE id=? AND "
                               "status='running' AND worker IS ?", (time.time(), _stalled(r["epoch"]), r["id"], r["worker"]))
                 elif _requeue(c, r["id"], r["worker"], "its worker stopped", r["epoch"]):
                     ids.append(r["id"])
             c.execute("COMMIT")
         return ids
+
+    def requeues(self, run_id: str, because: str) -> int:
+        """How often ``run_id`` went back to the queue for a reason beginning with ``because``
+        since a person last resumed it (its claims count every start: a cancel and resume, a
+        dispatcher stopped)."""
+        with self._conn() as c:
+            return sum(1 for r in _requeued_since_resume(c, run_id) if (r.get("reason") or "").startswith(because))
 
     def requeue(self, run_id: str, worker: str, reason: str) -> bool:
         """Put one running run of ``worker`` back in the queue (it resumes from its last
@@ -748,13 +759,24 @@ def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str
     return bool(n)
 
 
-def _deaths_at(c: sqlite3.Connection, run_id: str, epoch: int) -> int:
-    """How often ``run_id`` went back to the queue with its worker gone at ``epoch`` since a
-    person last resumed it (a resume is a fresh try: memory freed, another worker)."""
+def _requeued_since_resume(c: sqlite3.Connection, run_id: str) -> list[dict]:
+    """The data of ``run_id``'s 'requeued' events since a person last resumed it (a resume is a
+    fresh try: memory freed, another worker, the cluster's nodes mended)."""
     rows = c.execute("SELECT data FROM events WHERE run_id=? AND kind='requeued' AND id > "
                      "(SELECT COALESCE(MAX(id), 0) FROM events WHERE run_id=? AND kind='queued_again')",
                      (run_id, run_id)).fetchall()
-    return sum(1 for r in rows if json.loads(r["data"]).get("epoch") == epoch)
+    return [json.loads(r["data"]) for r in rows]
+
+
+def _deaths_at(c: sqlite3.Connection, run_id: str, epoch: int) -> int:
+    """How often ``run_id`` went back to the queue with its worker gone at ``epoch`` since a
+    person last resumed it."""
+    return sum(1 for d in _requeued_since_resume(c, run_id) if d.get("epoch") == epoch)
+
+
+def _cancelled_orphan(epoch: int | None) -> str:
+    done = f"after epoch {epoch}" if epoch else "before its first epoch ended"
+    return f"cancelled {done}: its worker stopped before the cancel reached it"
 
 
 def _stalled(epoch: int) -> str:
@@ -798,7 +820,14 @@ def silence(run: dict, now: float | None = None) -> str | None:
     quiet = (now or time.time()) - run["heartbeat"]
     if quiet < SILENT_S:
         return None
-    parts = (run.get("worker") or "").rsplit(":", 2)
+    worker = run.get("worker") or ""
+    if worker.startswith("ray:"):  # ray:HOST:PID, the dispatcher on the app's host
+        pid = worker.rsplit(":", 1)[-1]
+        pid = pid if pid.isdigit() else "PID"
+        return (f"no word from its Ray dispatcher (process {pid}) for {int(quiet)} s: it may have lost the cluster "
+                "(the end of SSRL_HOME/dispatcher.log says), be stopped (`kill -CONT " + pid + "` goes on) or hung (`kill "
+                + pid + "`: the next dispatcher puts the run back in the queue, to resume from its last finished epoch)")
+    parts = worker.rsplit(":", 2)
     pid = parts[1] if len(parts) == 3 and parts[1].isdigit() else None
     what = f"its worker (process {pid})" if pid else "its worker"
     return (f"no word from {what} for {int(quiet)} s: it may be stopped (Ctrl-Z; `kill -CONT {pid or 'PID'}` goes "
