@@ -16,7 +16,8 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, silence
+from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, same_nickname,
+                                  silence)
 from ssrl_core.text import ordinal
 
 from . import charts, readouts, services, urlstate
@@ -588,10 +589,10 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 who = "the lesson" if lessons else r["nickname"] or ANONYMOUS
                 named = f"**{md(focus[r['id']])}**: " if focus and r["id"] in focus else ""
                 head.markdown(f"{named}**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
-                              + ("" if r["nickname"] == me or lessons else f" · by {md(who)}"))
+                              + ("" if same_nickname(r["nickname"], me) or lessons else f" · by {md(who)}"))
                 if quiet := silence(r):  # a stopped or hung worker: the panel said "training" for ever
                     head.warning(quiet[0].upper() + quiet[1:] + ".", icon=":material/hourglass_disabled:")  # (our words)
-                if r["nickname"] == me:
+                if same_nickname(r["nickname"], me):
                     cancel_button(store, r, btn)
                 elif not urlstate.hidden("controls"):  # (on a class's link each student stops their own runs only)
                     # no login, so not forbidden; but one stray click must not stop someone else's run
@@ -860,7 +861,7 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
     for r in recent:
         if r in grouped:
             continue
-        mine = r["nickname"] == nickname
+        mine = same_nickname(r["nickname"], nickname)
         lessons = shared is not None and r["nickname"] == shared  # (a run with no nickname is nobody's here)
         done_here = mine and r["status"] == "done"  # one's own, so the end is not silent
         ended = (mine or lessons) and r["status"] in ("failed", "cancelled")
@@ -954,7 +955,7 @@ def runs_table(limit: int = 50) -> list[dict]:
     if total > limit:
         me = services.current_nickname()
         pick = st.selectbox("Whose runs", ["everyone's", *store.nicknames()], key="pt_runs_who",
-                            format_func=lambda n: f"{n} (you)" if me and n.casefold() == me.casefold() else n)
+                            format_func=lambda n: f"{n} (you)" if same_nickname(n, me) else n)
         who = None if pick == "everyone's" else pick
     runs = store.list(limit=limit, nickname=who)
     if total > limit:
@@ -1018,7 +1019,7 @@ def run_actions(runs: list[dict]) -> None:
         run = by_id[rid]
         left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
-        if resumable(run) and run["nickname"] == me:
+        if resumable(run) and same_nickname(run["nickname"], me):
             resume_button(run, middle, key="pt_again_resume")
         elif resumable(run):
             middle.caption(f"Only {md(run['nickname'] or 'whoever launched it')} can resume it here "
@@ -1026,7 +1027,7 @@ def run_actions(runs: list[dict]) -> None:
                                f" If that was you in another session, type **{md(run['nickname'])}** in the sidebar's "
                                "nickname box (a link with `?who=` keeps it)." if run["nickname"] else ""))
         if run["status"] not in services.ACTIVE:
-            delete_popover(run, right, mine=run["nickname"] == me)
+            delete_popover(run, right, mine=same_nickname(run["nickname"], me))
 
 
 def twin_link(cfg, relaunch: bool = False, watch: bool = True) -> None:
@@ -1163,7 +1164,7 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
             live = [r for r, p in busy if p.get("pid")]
             if not live:
                 return  # nothing to stop before the job's process has begun
-            others = sorted({p["who"] for _, p in busy if p.get("who") and p["who"] != me})
+            others = sorted({p["who"] for _, p in busy if p.get("who") and not same_nickname(p["who"], me)})
             help_ = "Ends the background job now. What it has computed stays; the button computes the rest later."
             if not others:
                 st.button("Stop", key=f"{key}_stop", help=help_, on_click=_stop_jobs, args=(live, key))
@@ -1194,7 +1195,7 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
     for (by, at), stopped_runs in stopped.items():
         when = time.strftime("%H:%M", time.localtime(at))
         st.info(f"The background job for {md(listing(stopped_runs))} was stopped"
-                + (f" by **{md(by)}**" if by and by != me else " by you" if by else "") + f" at {when}. What it "
+                + (f" by **{md(by)}**" if by and not same_nickname(by, me) else " by you" if by else "") + f" at {when}. What it "
                 "computed stays; the button computes the rest.", icon=":material/stop_circle:")
 
 

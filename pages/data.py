@@ -8,6 +8,7 @@ from ssrl_core.data import DATASETS
 from ssrl_core.data.custom import (MAX_UPLOAD_MB, NAME_RE, NameTaken, SameImages, check_name, custom_datasets,
                                    import_report, suggest_name)
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
+from ssrl_core.runs.store import same_nickname
 
 
 def import_clicked() -> None:
@@ -94,7 +95,7 @@ def import_panel() -> None:
         just_done = "report" in outcome and outcome["report"]["name"] == new_name  # this archive, under this name
         if new_name in custom_datasets() and not just_done:  # (not the set this very click made: nothing to replace)
             by = (import_report(new_name) or {}).get("imported_by")
-            by = f" by **{md(by)}**, not you" if by and by != services.current_nickname() else ""
+            by = f" by **{md(by)}**, not you" if by and not same_nickname(by, services.current_nickname()) else ""
             st.checkbox(f"Replace the dataset '{new_name}' imported before{by}", key=f"data_import_replace_{new_name}",
                         help="Ticked, the archive replaces that dataset once it has been read (an archive that fails to "
                              "import changes nothing). Runs made on the old images keep their accuracies; their maps and "
@@ -181,7 +182,7 @@ if name in custom_datasets() and controls:
             st.warning(md(e))
         else:
             runs = plan["runs"]
-            theirs = importer and importer != services.current_nickname()  # no login: said, not forbidden
+            theirs = importer and not same_nickname(importer, services.current_nickname())  # no login: said, not forbidden
             st.markdown((f"**{md(importer)}** imported this dataset, not you: ask them first. " if theirs else "")
                         + f"Deletes the images of **{md(name)}** ({plan['mb']:.1f} MB) from this server for everyone. "
                         + (f"The {count(len(runs), 'run')} made on it {agree(len(runs), 'stays', 'stay')}, with "

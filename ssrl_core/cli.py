@@ -927,8 +927,7 @@ def cmd_cancel(args) -> int:
     store = _store_with_runs(args.ids)
     ids = args.ids
     if selecting:
-        runs = [r for r in (store.list(ACTIVE, limit=10**9) if store else [])
-                if args.all or r["nickname"] == args.nickname]
+        runs = store.list(ACTIVE, limit=10**9, nickname=None if args.all else args.nickname) if store else []
         if not _listed_first(runs, args.yes, "cancelled"):
             return 0
         ids = [r["id"] for r in runs]
@@ -978,9 +977,8 @@ def cmd_delete(args) -> int:
         if args.older_than is not None and not 0 <= args.older_than < float("inf"):
             raise ValueError(f"--older-than must be a number of days, 0 or more, got {args.older_than:g}")
         before = time.time() - (args.older_than or 0) * 86400
-        runs = [r for r in (store.list(statuses, limit=10**9) if store else [])
-                if (args.nickname is None or r["nickname"] == args.nickname)
-                and (args.older_than is None or (r["finished"] or r["created"]) < before)]
+        runs = [r for r in (store.list(statuses, limit=10**9, nickname=args.nickname) if store else [])
+                if args.older_than is None or (r["finished"] or r["created"]) < before]
         sizes = None if args.yes else [folder_mb(r["run_dir"]) for r in runs]
         if not _listed_first(runs, args.yes, "deleted", sizes):
             return 0

@@ -176,7 +176,7 @@ def test_cancel_a_selection_lists_it_first_and_acts_only_with_yes(capsys):
     out = capsys.readouterr().out
     assert {line.split()[0] for line in out.splitlines()[:-1]} == set(ada) and "add --yes" in out
     assert [store.get(r)["status"] for r in ada + [bo]] == ["running", "queued", "queued"]  # listed, not cancelled
-    assert main(["cancel", "--nickname", "ada", "--yes"]) == 0
+    assert main(["cancel", "--nickname", "ADA", "--yes"]) == 0  # whatever its case, as runs --nickname finds them
     assert capsys.readouterr().out.splitlines() == [f"{ada[1]}: cancelled",
                                                     f"{ada[0]}: cancel requested: the run stops at its next step"]
     assert store.cancel_requested(ada[0]) and store.get(ada[1])["status"] == "cancelled"

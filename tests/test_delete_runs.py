@@ -125,7 +125,7 @@ def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
     assert "2 runs" in out and "add --yes" in out and len(store.list()) == 5  # listed, nothing deleted
     assert main(["delete", "--status", "failed,cancelled", "--older-than", "1", "--yes"]) == 0
     assert {r["id"] for r in store.list()} == {new_failed, old_done, active}
-    assert main(["delete", "--nickname", "bo", "--yes"]) == 0  # every ended run of bo's; the queued one stays
+    assert main(["delete", "--nickname", "Bo", "--yes"]) == 0  # every ended run of bo's, any case; the queued one stays
     assert {r["id"] for r in store.list()} == {new_failed, active}
     assert main(["delete", "--nickname", "nobody"]) == 0 and "nothing deleted" in capsys.readouterr().out
 

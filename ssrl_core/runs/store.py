@@ -95,6 +95,12 @@ def checked_nickname(nickname: str | None) -> str | None:
     return nickname
 
 
+def same_nickname(a: str | None, b: str | None) -> bool:
+    """Whether two nicknames name one person: equal whatever their case, as the limits and
+    ``RunStore.list`` match them ("Ada" is "ada"); no nickname is nobody's."""
+    return bool(a) and bool(b) and a.casefold() == b.casefold()
+
+
 def _casefold(text: str | None) -> str | None:
     """``str.casefold`` as SQL's ``casefold()``: "Élodie", "ÉLODIE" and "élodie" are one nickname."""
     return text.casefold() if isinstance(text, str) else None
