@@ -652,9 +652,16 @@ def export_run(run: dict) -> dict[str, Path]:
         return zipped.exists() and card.exists() and not any(
             f.exists() and f.stat().st_mtime > card.stat().st_mtime for f in (summary, summary.with_name(PROBES)))
 
+    def deleted() -> None:  # from another tab or the command line, before or while this waited for the lock
+        if store().get(run["id"]) is None:
+            raise ValueError(f"run {run['id']} was deleted meanwhile (from another tab or the command line): there is "
+                             "nothing left to export")
+
+    deleted()
     out.parent.mkdir(parents=True, exist_ok=True)
     if not current():
-        with exclusive(out.parent / f".{run['id']}.lock"):
+        with exclusive(out.parent / f".{run['id']}.lock"):  # (a deletion takes it too, and waits for this export)
+            deleted()
             if not current():  # (another session may have written it while this one waited)
                 ds, error = dataset(run["dataset"])
                 if error:

@@ -273,6 +273,16 @@ def run_labels(runs: list[dict]) -> dict[str, str]:
     return {r["id"]: services.run_label(r, "".join(f" · {t}" for t in tells[r["id"]]), who=True) for r in runs}
 
 
+DROPPED = "; a click meant for a run that is gone is not carried out on another."
+
+
+def _gone(run_id: str) -> bool:
+    """Whether a run picked on a page no longer has a result: deleted, or resumed since (its
+    results are being made again), not merely of another dataset than the one chosen now."""
+    run = services.store().get(run_id)
+    return run is None or run["status"] != "done"
+
+
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
                hide: bool = False, most: int | None = None):
     """Pick one run (returns a run dict or None) or several (a list). A single pick starts
@@ -304,8 +314,18 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
             kept = [i for i in st.session_state[key] if i in by_id][:most]
             if kept != st.session_state[key]:
+                gone = [i for i in st.session_state[key] if i not in by_id and _gone(i)]
                 st.session_state[key] = kept or ids[:default_n]
+                if gone:  # deleted from another tab: the click that brought this rerun was for them
+                    st.session_state[f"_{key}_gone"] = (gone, bool(kept))
+                    st.rerun()  # dropped: a stale tab's "Compute fine-tuning" started a job on the newest runs
             picked = st.multiselect(label, ids, key=key, format_func=fmt, max_selections=most)
+            if said := st.session_state.pop(f"_{key}_gone", None):
+                gone, some_kept = said
+                st.warning(f"{agree(len(gone), 'Run', 'Runs')} {md(listing(gone))}, picked here, "
+                           f"{agree(len(gone), 'is', 'are')} gone (deleted, from another tab or the command line): "
+                           + ("the other runs picked stay" if some_kept else "the newest runs are picked instead")
+                           + DROPPED, icon=":material/info:")
         else:  # the first: the link's runs
             start = urlstate.read("runs", _but(urlstate.choices(ids, services.not_offered), waiting, ids[:default_n]),
                                   ids[:default_n])
@@ -317,6 +337,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
         urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
         if waits := st.session_state.get(f"_{key}_awaits"):
             waits["shown"] = picked  # the runs shown meanwhile: changing them drops the wait
+        _rerun_when_gone(picked)
         return [by_id[i] for i in picked]
     if not ids:
         return None
@@ -330,19 +351,39 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                                       services.not_offered(prev))
         st.session_state[key] = ids[0]  # set, not deleted: a deleted key left the browser's box on the gone run
         st.query_params.pop("run", None)  # (it named the gone run: this page writes its pick there)
+        st.query_params.pop("image", None)  # (Explore's image number was one of the gone run's dataset)
+        # the click that brought this rerun was for the gone run: dropped (a stale tab's "Prepare the export" wrote
+        # the newest run's export)
+        st.rerun()
     picked = urlstate.read("run", _but(_offered_run(ids), waiting, ids[0]), ids[0])
     if not hide:
         picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
     if gone := st.session_state.get(gone_key):
         if picked == ids[0]:  # until another run is picked (a click's rerun would have wiped a one-off note)
             st.warning(f"Run {gone[0]}, shown here until now, is gone ({md(gone[1])}); this is the newest run "
-                       "instead.", icon=":material/info:")
+                       f"instead{DROPPED}", icon=":material/info:")
         else:
             del st.session_state[gone_key]
     st.query_params["run"] = picked
     if waits := st.session_state.get(f"_{key}_awaits"):
         waits["shown"] = picked  # the run shown meanwhile: picking another drops the wait
+    _rerun_when_gone([picked])
     return by_id.get(picked)
+
+
+def _rerun_when_gone(picked: list[str], every: float = 5.0) -> None:
+    """Redraw the page when a run it shows is deleted elsewhere (another tab, the command line):
+    it kept the run's charts and its export's download buttons, which did nothing when
+    clicked."""
+    if not picked:
+        return
+
+    @st.fragment(run_every=every)
+    def _poll() -> None:
+        if any(_gone(i) for i in picked):
+            st.rerun(scope="app")
+
+    _poll()
 
 
 def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[str], list[str]]:

@@ -235,6 +235,40 @@ def test_explore_says_when_the_run_it_showed_was_deleted_meanwhile(finished_run)
     assert any(old in w.value for w in at.warning)
 
 
+def test_a_click_in_a_tab_whose_runs_were_deleted_meanwhile_is_not_done_on_other_runs(finished_run):
+    """A teacher deletes runs from the command line while a student's tab shows them: the tab's
+    next click was done on the newest runs, which nobody picked: Explore's "Prepare the export"
+    wrote another run's export, Evaluate's "Compute fine-tuning" started a job on the newest
+    four (a review of several tabs at once)."""
+    from pathlib import Path
+
+    from ssrl_core.paths import ssrl_home
+    from ssrl_core.runs.remove import delete_run
+
+    old, new = finished_run("simclr"), finished_run("simclr")
+    at = open_page("explore", run=old, image="5")
+    delete_run(RunStore(), old)
+    at.button(key="explore_export").click().run()
+    assert not at.exception and at.selectbox(key="explore_run").value == new
+    assert not (ssrl_home() / "exports").exists() or not any((ssrl_home() / "exports").iterdir())
+    assert any(w.value.endswith("this is the newest run instead; a click meant for a run that is gone is not carried "
+                                "out on another.") for w in at.warning), [w.value for w in at.warning]
+    assert "image" not in at.query_params  # the gone run's image number is not taken for one of the newest
+    at.button(key="explore_random").click().run()  # a click on the run shown now is carried out
+    assert "image" in at.query_params
+
+    other = finished_run("simclr")
+    at = open_page("evaluate", runs=other)
+    assert at.multiselect(key="eval_runs").value == [other]
+    delete_run(RunStore(), other)
+    at.button(key="eval_finetune").click().run()
+    assert not at.exception
+    assert not [p for p in Path(RunStore().get(new)["run_dir"]).iterdir() if p.name.startswith("probe_job")]
+    assert any(w.value.startswith(f"Run {other}, picked here, is gone (deleted, from another tab or the command "
+                                  "line): the newest runs are picked instead; a click meant for a run that is gone")
+               for w in at.warning), [w.value for w in at.warning]
+
+
 def test_pretrain_links_a_finished_run_with_the_forms_very_settings():
     """Launching a copy of a finished run trains the same result again: the form says so,
     with a link to that run, and Launch still queues it (say, to watch it train)."""

@@ -134,3 +134,43 @@ def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):
                        (["delete", "--older-than", "-1"], "0 or more")):
         assert main(argv) == 2 and said in capsys.readouterr().err, argv
     assert {r["id"] for r in store.list()} == {new_failed, active}
+
+
+def test_a_run_deleted_while_the_app_exports_it_waits_for_the_export_and_leaves_nothing(finished_run, monkeypatch):
+    """A run deleted from the command line while a tab wrote its export: the export failed with
+    "exports could not be written (No such file or directory): check that the folder can be
+    written" (its folder moved away mid-read), and a click after the deletion exported nothing
+    but said the same (a review of several tabs at once)."""
+    import threading
+    import time
+
+    import pytest
+
+    from app import services
+    from ssrl_core.runs import export
+    from ssrl_core.runs.remove import delete_run
+
+    store = RunStore()
+    rid = finished_run("simclr")
+    run = store.get(rid)
+    writing = threading.Event()
+    real = export.export_run
+
+    def slow(*args, **kwargs):  # the export reads the run's folder for a second
+        writing.set()
+        time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "export_run", slow)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(files=services.export_run(run)))
+    thread.start()
+    assert writing.wait(30)
+    assert delete_run(store, rid)["id"] == rid  # waits for the export, then removes it with the run
+    thread.join(30)
+    assert "all" in outcome.get("files", {})  # the export finished whole before the run went
+    exports = paths.ssrl_home() / "exports"
+    assert sorted(p.name for p in exports.iterdir()) == []
+    with pytest.raises(ValueError, match=f"run {rid} was deleted meanwhile \\(from another tab or the command line\\)"):
+        services.export_run(run)  # a stale page's click
+    assert sorted(p.name for p in exports.iterdir()) == []  # no lock file left for a run that is gone

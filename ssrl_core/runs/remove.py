@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import errno
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 from .. import paths
+from ..locks import exclusive
 from .store import ACTIVE, RunStore, no_run
 
 
@@ -122,36 +124,40 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     if job_running(folder):
         raise ValueError(f"run {run_id}'s probes are being computed in the background: delete it when they are "
                          "done (a minute or two)")
-    runs = paths.runs_dir().resolve()
-    ours = folder.resolve() == runs / run_id
-    trash = runs / f"{TRASH}{run_id}"
-    kept = None if ours else f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
-    moving = ours and folder.exists()
-    freed = folder_mb(folder) if moving else 0.0
+    exports = paths.ssrl_home() / "exports"
+    held = ExitStack()
+    if (exports / f".{run_id}.lock").exists():  # an export the app is writing finishes first: it reads the folder
+        held.enter_context(exclusive(exports / f".{run_id}.lock"))  # moved here (it failed, blaming exports/)
+    with held:
+        runs = paths.runs_dir().resolve()
+        ours = folder.resolve() == runs / run_id
+        trash = runs / f"{TRASH}{run_id}"
+        kept = None if ours else f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
+        moving = ours and folder.exists()
+        freed = folder_mb(folder) if moving else 0.0
 
-    def move_away() -> None:  # under the store's write lock: no resume can requeue the run meanwhile
-        if moving:
-            folder.rename(trash)  # refused here (permissions): nothing has changed yet
+        def move_away() -> None:  # under the store's write lock: no resume can requeue the run meanwhile
+            if moving:
+                folder.rename(trash)  # refused here (permissions): nothing has changed yet
 
-    try:
-        store.delete(run_id, while_locked=move_away)
-    except OSError as e:
-        if e.errno != errno.ENOSPC or not trash.exists():
+        try:
+            store.delete(run_id, while_locked=move_away)
+        except OSError as e:
+            if e.errno != errno.ENOSPC or not trash.exists():
+                _put_back(trash, folder)
+                raise
+            # the disk is too full for the store to record the deletion, and the files the person asked to delete
+            # are what would make room: they go first, then the deletion is recorded (if even that fails, the row
+            # stays, naming a folder that is gone, and the same command deletes it once there is room). Under the
+            # store's lock again, so that no other process settling killed deletions puts the folder back meanwhile
+            store.delete(run_id, while_locked=lambda: shutil.rmtree(trash, ignore_errors=True))
+        except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
             _put_back(trash, folder)
             raise
-        # the disk is too full for the store to record the deletion, and the files the person asked to delete
-        # are what would make room: they go first, then the deletion is recorded (if even that fails, the row
-        # stays, naming a folder that is gone, and the same command deletes it once there is room). Under the
-        # store's lock again, so that no other process settling killed deletions puts the folder back meanwhile
-        store.delete(run_id, while_locked=lambda: shutil.rmtree(trash, ignore_errors=True))
-    except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
-        _put_back(trash, folder)
-        raise
-    exports = paths.ssrl_home() / "exports"
-    app_own = [exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]  # the app's lock, a killed export's half
-    for path in (trash, exports / run_id, exports / f"{run_id}.zip", *app_own):
-        if path.exists():
-            if path != trash:
-                freed += folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        app_own = [exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]  # the app's lock, a killed export's half
+        for path in (trash, exports / run_id, exports / f"{run_id}.zip", *app_own):
+            if path.exists():
+                if path != trash:
+                    freed += folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     return {"id": run_id, "freed_mb": round(freed, 1), "kept": kept}
