@@ -13,7 +13,8 @@ is used as is.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import re
+from typing import Any, Callable, Iterable, Sequence
 
 import streamlit as st
 
@@ -78,8 +79,28 @@ def restore(page: str) -> None:
 
 # -- parsers: raw URL text -> value, or ValueError saying what was wrong ---------------------
 
+def _loose(text: str) -> str:
+    return " ".join(re.split(r"[\s_+-]+", text.casefold())).strip()
+
+
+def loose(raw: str, options: Iterable[str]) -> str | None:
+    """The one option ``raw`` means when it is not one of them as written: the same whatever
+    its case and separators ("mia" for "Mia", "four_families" for "four-families"), or its
+    first word, for an option of words ("knn" for "kNN accuracy"); None when none or several are."""
+    want = _loose(raw)
+    if not want:
+        return None
+    for same in (lambda o: _loose(o) == want, lambda o: " " in o and _loose(o).split(" ")[0] == want):
+        found = [o for o in options if same(o)]
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
+
+
 def choice(options: Sequence[str], why: str | None = None) -> Callable[[str], str]:
     def parse(raw: str) -> str:
+        if raw not in options and (meant := loose(raw, options)) is not None:  # a teacher's "?by=mia&sort=knn"
+            return meant
         if raw not in options:
             shown = ", ".join(list(options)[:12]) + (", …" if len(options) > 12 else "")
             raise ValueError(why or f"not one of {shown}")

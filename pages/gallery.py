@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import readouts, services, urlstate, widgets
 from app.text import code, md
+from ssrl_core.runs.store import one_per_person
 
 MAX_CARDS = 60
 COLS = 4
@@ -27,8 +28,8 @@ c1, c2, c3, c4 = st.columns(4)
 datasets = ["all"] + sorted({r["dataset"] for r in runs})
 methods = ["all"] + sorted({r["method"] for r in runs})
 # whose: a TA grading a class looked for "Ada's best run on shapes" card by card (nicknames any case, as the limit)
-makers = {(r.get("nickname") or "").casefold(): r.get("nickname") for r in runs if r.get("nickname")}
-people = ["everyone"] + sorted(makers.values(), key=str.casefold)
+people = ["everyone", *one_per_person(r["nickname"] for r in runs if r.get("nickname"))]
+makers = {p.casefold(): p for p in people[1:]}
 SORTS = {"newest": None, "kNN accuracy": "knn_accuracy", "linear accuracy": "linear_accuracy"}
 with c1:
     ds_pick = urlstate.selectbox("Dataset", datasets, key="gal_dataset", param="dataset", default="all", hide=not controls)

@@ -24,6 +24,8 @@ if not lessons:
     widgets.stop()
 
 by_id = {l.id: l for l in lessons}
+if wanted and wanted not in by_id and wanted not in broken and (meant := urlstate.loose(wanted, by_id)):
+    wanted = meant  # "four_families" or "Four-Families" for four-families: a class's link led nowhere
 if wanted and wanted not in by_id:
     if wanted not in broken:  # a broken one was said above
         st.warning(f"No lesson {text.code(urlstate.short(wanted))}: choose one of {', '.join(by_id)}.",

@@ -126,6 +126,8 @@ def test_a_classmates_identical_run_in_the_queue_is_offered_before_queueing_anot
 
 
 def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
+    from ssrl_core.lessons import load_by_name
+
     at = open_page("lessons", who="teacher")
     link = at.code[0].value
     assert link.endswith("/lessons?lesson=four-families&hide=controls,nav") and "who=" not in link
@@ -142,6 +144,10 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     said = " ".join(m.value for m in words.markdown)
     assert "- **softmax**: turns a list of scores into chances" in said and "**anchor**" in said
     assert "**stop-gradient**" not in said
+    for typed in ("four_families", "Four-Families"):  # a link typed by hand: the one lesson it means, not a dead end
+        at = open_page("lessons", lesson=typed, hide="controls,nav")
+        assert not at.warning and not [i for i in at.info if "link" in i.value]
+        assert at.header[0].value == load_by_name("four-families").title
 
 
 def test_lessons_hiding_controls_without_a_lesson_keeps_the_picker_and_shows_the_lesson_picked():

@@ -333,6 +333,11 @@ def test_a_ta_finds_a_students_best_runs_and_ticks_runs_across_filters(finished_
     picker = open_page("compare")
     labels = [picker.multiselect(key="cmp_runs").format_func(i) for i in (ada, bob)]
     assert " · by ada · " in labels[0] and " · by Bob · " in labels[1], labels
+    # a teacher's link in any case, the order by its first word: as the box offers them, no warning
+    at = open_page("gallery", by="ada", sort="knn")
+    assert at.selectbox(key="gal_by").value == "ADA" and at.selectbox(key="gal_sort").value == "kNN accuracy"
+    assert not at.warning and {c.key for c in at.checkbox} == {f"gal_tick_{ada}", f"gal_tick_{ada2}"}
+    assert RunStore().nicknames() == ["ADA", "Bob"]  # the runs table's box: the same spelling
 
 
 def test_runs_finished_before_hundreds_of_cancelled_ones_stay_on_the_results_pages(finished_run):

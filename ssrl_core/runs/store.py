@@ -101,6 +101,15 @@ def same_nickname(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a.casefold() == b.casefold()
 
 
+def one_per_person(nicknames) -> list[str]:
+    """``nicknames`` in alphabetical order, one spelling per person ("ADA" for "Ada" and "ada":
+    the first in code-point order), as every box of nicknames offers them."""
+    one: dict[str, str] = {}
+    for name in sorted(set(nicknames), key=lambda n: (n.casefold(), n)):
+        one.setdefault(name.casefold(), name)
+    return list(one.values())
+
+
 def _casefold(text: str | None) -> str | None:
     """``str.casefold`` as SQL's ``casefold()``: "Élodie", "ÉLODIE" and "élodie" are one nickname."""
     return text.casefold() if isinstance(text, str) else None
@@ -496,10 +505,7 @@ class RunStore:
         with self._conn() as c:
             rows = c.execute("SELECT DISTINCT nickname FROM runs WHERE nickname IS NOT NULL AND nickname NOT LIKE ?",
                              (LESSON_NICKNAME + "%",)).fetchall()
-        one = {}
-        for name in sorted((r[0] for r in rows), key=lambda n: (n.casefold(), n)):
-            one.setdefault(name.casefold(), name)
-        return list(one.values())
+        return one_per_person(r[0] for r in rows)
 
     def events(self, run_id: str, kind: str | None = None, after: int = 0) -> list[dict]:
         q, args = "SELECT id, t, kind, data FROM events WHERE run_id=? AND id>?", [run_id, after]
