@@ -48,6 +48,21 @@ LAUNCHED = "launched_run"  # session state: the id of the run this session launc
 LAUNCHED_ON_START = "launched_on_start"  # ... and whether Start's quick start launched it: Pretrain says so at its top
 
 
+# a browser on a phone or a tablet says so in its User-Agent (iPadOS Safari passes for a Mac, and is missed)
+TOUCH_AGENTS = ("Mobi", "Android", "iPhone", "iPad", "Tablet")
+
+
+def touch_screen() -> bool:
+    """Whether this session's browser is a phone's or a tablet's (its User-Agent): a swipe
+    there that began on a chart moved the chart, not the page, and a tap on a map chose the
+    point tapped before it (Plotly on touch screens)."""
+    try:
+        agent = st.context.headers.get("User-Agent") or ""
+    except Exception:  # noqa: BLE001 - no browser behind the session (AppTest, bare mode)
+        return False
+    return any(word in agent for word in TOUCH_AGENTS)
+
+
 def worker_alive() -> bool:
     """Whether something runs queued runs for this SSRL_HOME: the local worker, or the Ray
     dispatcher when ``SSRL_BACKEND=ray`` (a flock check, microseconds)."""

@@ -277,10 +277,11 @@ DROPPED = "; a click meant for a run that is gone is not carried out on another.
 
 
 def _gone(run_id: str) -> bool:
-    """Whether a run picked on a page no longer has a result: deleted, or resumed since (its
-    results are being made again), not merely of another dataset than the one chosen now."""
+    """Whether a run picked on a page no longer has a result: deleted, or put back in the
+    queue since (its results are made again), not merely of another dataset than the one
+    chosen now, nor one still evaluating that Explore shows already (its PCA map)."""
     run = services.store().get(run_id)
-    return run is None or run["status"] != "done"
+    return run is None or run["status"] not in ("done", "running")
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
@@ -374,16 +375,10 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
 def _rerun_when_gone(picked: list[str], every: float = 5.0) -> None:
     """Redraw the page when a run it shows is deleted elsewhere (another tab, the command line):
     it kept the run's charts and its export's download buttons, which did nothing when
-    clicked."""
-    if not picked:
-        return
-
-    @st.fragment(run_every=every)
-    def _poll() -> None:
-        if any(_gone(i) for i in picked):
-            st.rerun(scope="app")
-
-    _poll()
+    clicked. (Against what was so when the page was drawn: a run offered there is never
+    redrawn for ever.)"""
+    if picked:
+        rerun_when_changed(lambda: [_gone(i) for i in picked], every)
 
 
 def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[str], list[str]]:
@@ -508,7 +503,18 @@ def chart(fig, where=st, config: dict | None = None, **kwargs):
     """``st.plotly_chart`` (in ``where``) with the chart described for screen readers
     (``charts.describe``: without ``alt`` a chart had no accessible name at all) and Plotly's
     settings of every chart (``charts.CONFIG``: the wheel scrolls the page), which ``config``
-    adds to. Every chart on the pages is shown through here."""
+    adds to. Every chart on the pages is shown through here. On a touch screen a drag does
+    nothing until a tool is picked in the toolbar (zoom, pan): a swipe that began on a chart
+    (41% of Compare's height, a third of Evaluate's) zoomed it, or panned a map empty,
+    instead of scrolling the page; and a chart's points are not picked (None is returned)."""
+    if services.touch_screen():
+        # (a chart whose points can be picked pans whatever its dragmode, Streamlit's choice; and a tap there picked
+        # the point tapped before it: there points are not picked by touch, the page says how to choose instead)
+        fig.update_layout(dragmode=False)
+        if kwargs.pop("on_select", "ignore") != "ignore":
+            kwargs.pop("selection_mode", None)
+            where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
+            return None
     return where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
 
 

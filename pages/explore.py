@@ -78,7 +78,9 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             if basic else "PCA of the features: its UMAP, which its evaluation made, is missing from its folder "
             "(damaged or edited by hand)." if summary.get("umap_seconds") is not None else
             "PCA of the features: this run has no UMAP (its evaluation made none).")
-           + " Click a point to see its image and nearest neighbours.")
+           + (" Tap a point for its row number; type it in *Image #* under the map to see that image and its "
+              "nearest neighbours." if services.touch_screen() else
+              " Click a point to see its image and nearest neighbours."))
 if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
     c2.caption(ops_note)
 # under the map's description, beside the Colour box: on a row of its own, under that box, it put the first row of
@@ -120,7 +122,9 @@ event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rer
 map_col.caption(f"A point per image, placed near images whose features are alike; a yellow star marks the image "
                 f"chosen, black rings its neighbours. {readouts.CLUMPS} The map "
                 f"squeezes {dim or 'many'} numbers per image into two, so distances on it are rough; "
-                "the neighbours are found in the features themselves and may lie apart on it.")
+                "the neighbours are found in the features themselves and may lie apart on it."
+                + (" (On a touch screen a tap does not choose a point: Plotly's taps chose the point tapped before "
+                   "it.)" if services.touch_screen() else ""))
 
 
 def _clicked_row(ev) -> int | None:

@@ -413,6 +413,57 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
+PHONE_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 "
+               "Mobile Safari/537.36")
+# the page's scroll position: Streamlit scrolls its main section, not the window
+_SCROLLED = "() => Math.max(window.scrollY, ...[...document.querySelectorAll('*')].map(e => e.scrollTop))"
+
+
+def test_on_a_phone_a_swipe_over_a_chart_scrolls_the_page(app_url_no_worker, page, finished_run):
+    """A phone review: a swipe that began on a chart (41% of Compare's height, a third of
+    Evaluate's) never scrolled the page: it panned the map until no point was in view, or zoomed
+    a curve. A tap on the map chose the point tapped before (Plotly on touch screens): there the
+    map picks no point, and says to type the number a tap shows. A mouse still pans the map on a
+    computer."""
+    rid = finished_run("simclr")
+    page.goto(f"{app_url_no_worker}/explore?run={rid}")
+    page.wait_for_selector(".js-plotly-plot")
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode") == "pan"
+    assert page.get_by_text("a tap does not choose a point").count() == 0
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
+                                             is_mobile=True, has_touch=True, user_agent=PHONE_AGENT)
+    tab = phone.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(f"{app_url_no_worker}/explore?run={rid}&hide=nav")
+    tab.wait_for_selector(".js-plotly-plot .nsewdrag")
+    time.sleep(1)  # plotly finishes its first layout
+    tab.get_by_text("Tap a point for its row number; type it in Image #").wait_for()
+    assert tab.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode") is False
+    box = tab.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    tab.evaluate("() => document.querySelector('.js-plotly-plot').scrollIntoView({block: 'start'})")
+    box = tab.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8
+    before = tab.evaluate(_SCROLLED)
+    cdp = phone.new_cdp_session(tab)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 11):  # a swipe up of 250 px
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y - 25 * step}]})
+        time.sleep(0.02)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    time.sleep(0.5)
+    assert tab.evaluate(_SCROLLED) > before + 100  # the page moved under the finger
+    tab.evaluate("() => document.querySelector('.js-plotly-plot').scrollIntoView({block: 'start'})")
+    time.sleep(0.5)
+    xy = tab.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout, r = gd.getBoundingClientRect();
+        const t = gd._fullData[0];
+        return {x: r.left + fl._size.l + fl.xaxis.l2p(t.x[0]), y: r.top + fl._size.t + fl.yaxis.l2p(t.y[0])};
+    }""")
+    tab.touchscreen.tap(xy["x"], xy["y"])
+    tab.wait_for_function("() => /row \\d+/.test(document.querySelector('.js-plotly-plot .hoverlayer').textContent)")
+    phone.close()
+
+
 # each chart's toolbar (Plotly's modebar: there even when hidden until hovered) against its title, its legend and its plot
 _TOOLBAR = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
     const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
