@@ -84,15 +84,16 @@ if note := readouts.unreliable_references(untrained, explained=bool(notes)):
 skipped = [op for j, op in enumerate(ops) if all(vals[j] is None for vals in series.values())]
 not_applicable = (f" n/a: {listing(skipped)} {agree(len(skipped), 'changes', 'change')} nothing on these images"
                   + (" (they have no colour)" if ds.channels == 1 else "") + "." if skipped else "")
-st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
-           "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
-           "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
-           "below its gray one: training made the features more sensitive to that op than a random network's, as it "
-           "often does for an op the run did not train with, whose changes the features learnt to tell apart. Compare "
-           "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
-           "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs, or on a narrow "
-           f"screen such as a phone's, the other bars give theirs when hovered or tapped).{not_applicable} The whiskers are ± one standard error over the "
-           f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
+if series:  # the chart it reads is drawn (with none measured, it named every op as one that "changes nothing")
+    st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
+               "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
+               "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
+               "below its gray one: training made the features more sensitive to that op than a random network's, as it "
+               "often does for an op the run did not train with, whose changes the features learnt to tell apart. Compare "
+               "a run trained without that op, too. Below 0, the op moves the features further than swapping in an unrelated "
+               "image would (bars are cut at -1; the label inside a cut bar gives its value; with many runs, or on a narrow "
+               f"screen such as a phone's, the other bars give theirs when hovered or tapped).{not_applicable} The whiskers are ± one standard error over the "
+               f"test images measured (up to {SUBSET}): long ones mean too few images to tell the bars apart.")
 
 rot = {name: p.get("rotation_equivariance") for name, p in by_name.items()}
 # a line per run: as metrics side by side, "rotation predictable · random encoder (seed 0) · …" was cut

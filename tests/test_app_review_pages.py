@@ -1,6 +1,7 @@
 """What a student's review of the app found on Evaluate, Invariance, Compare, Explore,
 Gallery and Augment: each page says only what it shows, and shows what it says."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -257,6 +258,21 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     at = open_page("invariance", dataset="digits")
     [rotation] = [m.value for m in at.main.markdown if m.value.startswith("- **")]
     assert rotation.splitlines()[0].endswith(f"** {md(f'simclr ({digits[-4:]}) · aug: digits preset')}")
+
+
+def test_invariance_with_nothing_measured_says_no_op_changes_nothing(finished_run):
+    """Runs of --evaluation basic (no invariance measured, nor their untrained network's): the
+    page said "n/a: crop, flip, color_jitter, ... change nothing on these images", for ops that
+    plainly do, under a chart that was not drawn."""
+    from ssrl_core.runs.artifacts import PROBES
+
+    rid = finished_run("simclr", references=False)
+    probes = Path(RunStore().get(rid)["run_dir"]) / PROBES
+    probes.write_text(json.dumps({k: v for k, v in json.loads(probes.read_text()).items() if k != "invariance"}))
+    at = open_page("invariance", runs=rid)
+    assert not at.exception
+    said = " ".join(c.value for c in at.caption)
+    assert "change nothing on these images" not in said and "How to read it" not in said, said
 
 
 def test_a_run_keeps_its_colour_in_every_chart_where_a_run_before_it_lacks_a_result(finished_run):
