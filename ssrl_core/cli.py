@@ -681,9 +681,11 @@ def cmd_runs(args) -> int:
         write_runs_csv(runs, sys.stdout)
         return 0
     if not runs and (statuses or settings or args.nickname):
-        print("no runs match " + ", ".join(f"--{k} {v}" for k, v in (("nickname", args.nickname), ("status", args.status),
-                                                                     ("dataset", args.dataset), ("method", args.method))
-                                           if v), file=sys.stderr)
+        every = store.list(limit=-1) if store and settings else []  # a typo's likely meaning: "--dataset digts"
+        print("no runs match " + ", ".join(
+            f"--{k} {v}" + (meant(v, {r[k] for r in every}) if k in settings else "")
+            for k, v in (("nickname", args.nickname), ("status", args.status), ("dataset", args.dataset),
+                         ("method", args.method)) if v), file=sys.stderr)
         return 0
     if not runs:  # where it looked: a mistyped SSRL_HOME read as an empty store said nothing of the typo (a review)
         from .paths import STORE, home_path
@@ -748,8 +750,13 @@ def run_json(run: dict) -> dict:
     """A run as ``runs --json`` and ``wait --json`` print it: its row's fields, its settings
     (``config``: encoder, batch size, seed, options... of a run not finished too), and
     ``worker_gone``: a running run whose worker has stopped, which stays "running" until a
-    worker starts and puts it back in the queue (a script waiting on the status waited forever)."""
-    return {**{k: run.get(k) for k in RUN_JSON}, "worker_gone": run["status"] == "running" and worker_gone(run)}
+    worker starts and puts it back in the queue (a script waiting on the status waited forever);
+    ``silent``: a running run whose worker holds its slot but has not beaten for ``SILENT_S``
+    (stopped with Ctrl-Z, hung), which ``runs`` says with what to do."""
+    from .runs.store import silence
+
+    return {**{k: run.get(k) for k in RUN_JSON}, "worker_gone": run["status"] == "running" and worker_gone(run),
+            "silent": silence(run) is not None}
 
 
 def ended_line(run: dict) -> str:

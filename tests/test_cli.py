@@ -544,6 +544,9 @@ def test_runs_keeps_a_students_runs_and_gives_a_class_scores_as_csv(capsys, fini
     assert main(["runs", "--status", "finished"]) == 2
     assert "--status finished: not a status; the statuses are queued, running, done" in capsys.readouterr().err
     assert main(["runs", "--nickname", "nobody"]) == 0 and capsys.readouterr().err == "no runs match --nickname nobody\n"
+    assert main(["runs", "--dataset", "digts", "--method", "simclear"]) == 0
+    assert capsys.readouterr().err == ("no runs match --dataset digts (did you mean 'digits'?), --method simclear (did you "
+                                       "mean 'simclr'?)\n")
 
 
 def test_an_empty_store_beside_run_folders_says_how_to_list_them_again(finished_run, ssrl_home, capsys):

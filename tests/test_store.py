@@ -1,3 +1,4 @@
+import json
 import threading
 import time
 
@@ -462,6 +463,9 @@ def test_a_run_whose_worker_went_silent_says_so_with_what_to_do(capsys, monkeypa
     monkeypatch.setattr(cli, "worker_gone", lambda run: False)  # its process still holds the slot: stopped, not gone
     capsys.readouterr()
     assert main(["runs"]) == 0 and "no word from its worker (process 4242)" in capsys.readouterr().out
+    assert main(["runs", "--json"]) == 0  # a script sees it too, as it sees a gone worker
+    [said] = json.loads(capsys.readouterr().out)
+    assert said["silent"] is True and said["worker_gone"] is False
     from .test_app import open_page
 
     at = open_page("pretrain")  # the live panel says it too

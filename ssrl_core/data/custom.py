@@ -476,7 +476,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
             raise ValueError("the archive holds no images (.png, .jpg, .bmp, .gif, .tif, .webp, .ppm)")
         if (need := len(files) * int(size) ** 2 * 3) > MAX_OUTPUT_BYTES:
             most = max(8, int((MAX_OUTPUT_BYTES / (3 * len(files))) ** 0.5))
-            raise ArchiveRejected(f"{len(files):,} images at {size} px would take {need / 2**30:.1f} "
+            raise ArchiveRejected(f"{len(files):,} images at {size} px would take {need / 2**30:.2f} "
                                   f"GiB, more than the limit of {MAX_OUTPUT_BYTES >> 30} GiB: import them at {most} px "
                                   "or less, or fewer of them")
         decoded_pixels = 0

@@ -122,8 +122,8 @@ def delete_run(store: RunStore, run_id: str) -> dict:
                          "then delete it")
     folder = Path(run["run_dir"])
     if job_running(folder):
-        raise ValueError(f"run {run_id}'s probes are being computed in the background: delete it when they are "
-                         "done (a minute or two)")
+        raise ValueError(f"run {run_id}'s probes are being computed (by the app's background job or a `probe` "
+                         "command): delete it when they are done")
     exports = paths.ssrl_home() / "exports"
     held = ExitStack()
     if (exports / f".{run_id}.lock").exists():  # an export the app is writing finishes first: it reads the folder

@@ -29,7 +29,7 @@ import json
 
 from .. import paths
 from . import artifacts as art
-from .store import RunStore, checked_nickname
+from .store import RunStore, checked_nickname, epoch_text
 
 RESTORED = ("restored from its folder after the run store was replaced: it had stopped at epoch {epoch} of "
             "{epochs}; resume it to continue")
@@ -100,5 +100,5 @@ def _submitted(folder) -> tuple[str | None, float]:
 def describe(row: dict) -> list[str]:
     cfg = json.loads(row["config"])
     knn = json.loads(row["summary"]).get("knn_accuracy") if row.get("summary") else None
-    return [row["id"], row["status"], cfg["method"], cfg["dataset"], f"epoch {row['epoch']}/{row['epochs']}",
+    return [row["id"], row["status"], cfg["method"], cfg["dataset"], epoch_text(row),
             f"knn {knn:.3f}" if knn is not None else "", row["nickname"] or ""]

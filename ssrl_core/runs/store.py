@@ -305,10 +305,13 @@ class RunStore:
                                   "they are made again when needed), then deleting ended runs frees the most")
             return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         if "malformed" in said or "not a database" in said:
-            # with its -wal and -shm files: left behind, SQLite could replay the old log into the new store
+            # with its -wal and -shm files: left behind, SQLite could replay the old log into the new store (the command
+            # names those there: mv of one missing failed, "cannot stat")
+            there = " ".join(str(p) for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+                             if p.exists())
             return StoreUnusable(f"the run store {self.path} is damaged ({e}): move it aside with its -wal and -shm "
-                                 f"files (mkdir {self.path}.damaged && mv {self.path} {self.path}-wal {self.path}-shm "
-                                 f"{self.path}.damaged/, those there) and the app and commands start a new, empty one; "
+                                 f"files (mkdir {self.path}.damaged && mv {there or self.path} {self.path}.damaged/) "
+                                 "and the app and commands start a new, empty one; "
                                  "then `python -m ssrl_core restore-runs --yes` lists the runs of "
                                  f"{self.path.parent / 'runs'} in it again")
         return None

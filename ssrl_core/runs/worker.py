@@ -205,7 +205,8 @@ def explain_failure(exc: BaseException) -> str:
     if isinstance(exc, (DiskBudgetExceeded, RunBusy)):
         return str(exc)
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
-        return "out of memory: lower the batch size or use the cnn-small encoder."
+        return ("out of memory: lower the batch size or use a smaller encoder (cnn-small is the smallest); if it ran "
+                "out in the evaluation, `--evaluation basic` makes no UMAP.")
     if isinstance(exc, DatasetMissing):
         return f"dataset missing: {exc}"
     if disk_full(exc):  # numpy's short write too, which has no errno
