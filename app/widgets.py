@@ -335,7 +335,9 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                            icon=":material/info:")
                 start = start[:most]
             picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt, max_selections=most)
-        urlstate.write("runs", ",".join(picked), ",".join(ids[:default_n]))
+        # written even when they are the newest, the default: a teacher's copied address named no runs, and showed
+        # others as new runs finished (or after one was deleted), without a word
+        urlstate.write("runs", ",".join(picked), "")
         if waits := st.session_state.get(f"_{key}_awaits"):
             waits["shown"] = picked  # the runs shown meanwhile: changing them drops the wait
         _rerun_when_gone(picked)
@@ -1327,7 +1329,7 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     me = services.current_nickname()
 
     def line(r: dict) -> str:
-        whose = "yours" if r["nickname"] == me else (f"by {md(r['nickname'])}" if r["nickname"] else "")
+        whose = "yours" if same_nickname(r["nickname"], me) else (f"by {md(r['nickname'])}" if r["nickname"] else "")
         if r["status"] == "queued":
             where = "queued"
         elif r["phase"] == "training":

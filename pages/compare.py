@@ -30,7 +30,8 @@ if dataset != EVERY:
 picked = widgets.run_picker(runs, key="cmp_runs", label="Runs (2 to 6)", multi=True, hide=urlstate.hidden("controls"),
                             default_n=min(4, len(runs)), most=6)
 if len(picked) < 2:
-    st.info("Pick at least two runs.")
+    st.info("Pick at least two runs." if not urlstate.hidden("controls") else  # (a class's link: no box to pick in)
+            "The link names fewer than two runs that can be shown here: ask whoever shared it for a new link.")
     widgets.stop()
 if len(picked) > 6:
     st.warning("Showing the first 6 of the runs picked: side-by-side maps get unreadable beyond that.")

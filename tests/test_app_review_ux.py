@@ -405,3 +405,15 @@ def test_every_page_explains_its_words_in_the_sidebar(finished_run):
     from app.glossary import MEANING
 
     assert {w for words in PAGE_WORDS.values() for w in words} <= set(MEANING)
+
+
+def test_a_comparisons_address_names_its_runs_even_when_they_are_the_newest(finished_run):
+    """The address left out runs= while they were the newest (the default): a teacher's copied
+    link showed other runs once new ones finished, or after one was deleted, without a word."""
+    a, b = finished_run("simclr"), finished_run("simclr")
+    for page, key in (("compare", "cmp_runs"), ("evaluate", "eval_runs")):
+        at = open_page(page)
+        picked = at.multiselect(key=key).value
+        assert set(picked) == {a, b} and at.query_params["runs"] in (",".join(picked), [",".join(picked)]), page
+    at = open_page("compare", runs=a, hide="controls")  # a class's link naming one run: no box to pick in
+    assert not at.exception and any("The link names fewer than two runs" in i.value for i in at.info)
