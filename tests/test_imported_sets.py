@@ -329,6 +329,14 @@ def test_an_imported_set_is_deleted_and_its_runs_stay_with_their_accuracies(tmp_
         f"error: 1 run on 'pets' is queued or training ({queued}): cancel it first (`python -m ssrl_core cancel "
         "ID`), then delete the dataset")
     store.request_cancel(queued)  # a queued run: cancelled at once
+    from ssrl_core.runs.artifacts import JOB_PENDING
+
+    (Path(store.get(rid)["run_dir"]) / JOB_PENDING).touch()  # a probe job starting on its images
+    assert cli.main(["delete-dataset", "pets", "--yes"]) == 2 and (custom_root() / "pets").is_dir()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: the probes of 1 run on 'pets' are being computed ({rid}, by the app's background job or a `probe` "
+        "command): wait for it to end, or press Stop beside the job, then delete the dataset")
+    (Path(store.get(rid)["run_dir"]) / JOB_PENDING).unlink()
     assert cli.main(["delete-dataset", "digits"]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == "error: 'digits' is built in: only a set you imported can be deleted"
 

@@ -24,7 +24,7 @@ def dataset_deletion(store: RunStore, name: str) -> dict:
     """What deleting the imported set ``name`` would remove and leave: {"name", "description",
     "mb", "runs": ids of the runs made on it, which stay}. ValueError, as the deletion gives
     it, for a built-in or unknown set, or while a run on it is queued or training (it would
-    fail without its images)."""
+    fail without its images), or while a run's probes on it are being computed."""
     from ..data.custom import check_removable, custom_datasets, custom_root
     from ..text import agree, count
     from .worker import folder_mb
@@ -37,6 +37,15 @@ def dataset_deletion(store: RunStore, name: str) -> dict:
         raise ValueError(f"{count(n, 'run')} on {name!r} {agree(n, 'is', 'are')} queued or training "
                          f"({', '.join(active)}): cancel {agree(n, 'it', 'them')} first (`python -m ssrl_core cancel "
                          "ID`), then delete the dataset")
+    from .artifacts import job_running
+
+    # a probe job reading its images: it went on computing on a set no longer listed (as ``delete_run`` refuses)
+    probing = [r["id"] for r in mine if job_running(Path(r["run_dir"]))]
+    if probing:
+        n = len(probing)
+        raise ValueError(f"the probes of {count(n, 'run')} on {name!r} are being computed "
+                         f"({', '.join(probing)}, by the app's background job or a `probe` command): wait for "
+                         f"{agree(n, 'it', 'them')} to end, or press Stop beside the job, then delete the dataset")
     return {"name": name, "description": custom_datasets()[name], "mb": round(folder_mb(custom_root() / name), 3),
             "runs": [r["id"] for r in mine]}
 
