@@ -159,6 +159,8 @@ def test_a_cancelled_runs_reason_says_where_it_stopped_and_what_resuming_does():
         "cancelled while evaluating (the UMAP map); its training had finished: resuming runs only the evaluation"
     assert end_of(Cancelled(), "training")[1] == \
         "cancelled during training; resuming continues from the last epoch it finished"  # (a Ray node: not known)
+    assert end_of(Cancelled(), "training", 10, 10)[1] == \
+        "cancelled after its last epoch; its training had finished: resuming runs only the evaluation"  # not "during"
     assert end_of(ValueError("x"))[0] == "failed"
 
 

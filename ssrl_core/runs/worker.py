@@ -278,6 +278,8 @@ def end_of(exc: BaseException, phase: str = "training", done: int | None = None,
         where = ("while starting" if phase == "starting" else
                  f"while evaluating ({words.removeprefix('evaluating: ')})" if words.startswith("evaluating: ") else
                  f"during {words}")
+        if phase == "training" and done is not None and epochs and done >= epochs:
+            where = "after its last epoch"  # ("cancelled during training; its training had finished" read as nonsense)
         return "cancelled", cancelled_reason(where, done, epochs)
     return "failed", explain_failure(exc)
 
