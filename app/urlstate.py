@@ -249,6 +249,14 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
               **kwargs) -> str:
     """``st.selectbox`` starting at ``?param=``; not drawn when ``hide``."""
     options = list(options)
+    was = st.session_state.get(key)
+    if not hide and was is not None and was not in options and st.query_params.get(param) == as_text(was):
+        # the box's own pick, which this page wrote in the address, is gone (an imported set deleted from another tab
+        # or the command line): said so, not as a fault of "the link"
+        del st.query_params[param]
+        st.session_state[key] = default
+        st.warning(f"{md(str(was))}, picked here, is no longer offered (deleted or changed elsewhere: another tab or "
+                   f"the command line); showing {md(str(default))} instead.", icon=":material/info:")
     value = read(param, choice(options), default)
     if not hide:
         # a value the page put in the box's state (it is then shown in the browser as well) stands; the index

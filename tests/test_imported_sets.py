@@ -456,3 +456,19 @@ def test_the_map_history_of_a_set_without_labels_says_why_it_has_no_test_images(
     [said] = [c.value for c in at.caption if c.value.startswith("UMAP of the same")]
     assert "training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn" in said
     assert "0 test images" not in said
+
+
+def test_the_data_page_says_when_the_set_it_shows_was_deleted_elsewhere(tmp_path):
+    """A tab browsing an imported set that another tab (or the command line) deleted: its next
+    click said "Ignored dataset=pets from the link", though the set was picked in the box."""
+    from ssrl_core.runs.remove import delete_dataset
+
+    import_images(pets_zip(tmp_path), "pets")
+    at = open_page("data", dataset="pets")
+    assert at.selectbox(key="data_dataset").value == "pets"
+    delete_dataset(RunStore(), "pets")
+    at.button(key="data_shuffle").click().run()
+    assert not at.exception and at.selectbox(key="data_dataset").value != "pets"
+    said = [w.value for w in at.warning]
+    assert any(w.startswith("pets, picked here, is no longer offered (deleted or changed elsewhere") for w in said), said
+    assert not any("from the link" in w for w in said), said
