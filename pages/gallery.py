@@ -4,7 +4,7 @@ side in Compare."""
 import streamlit as st
 
 from app import readouts, services, urlstate, widgets
-from app.text import code, md
+from app.text import agree, code, listing, md
 from ssrl_core.runs.store import one_per_person
 
 MAX_CARDS = 60
@@ -61,7 +61,11 @@ if len(shown) > MAX_CARDS:
 # run, filtered to another student's and ticked one there, found one tick left
 done_ids = {r["id"] for r in runs}
 kept = st.session_state.setdefault("gal_ticked", [])
-kept[:] = [i for i in kept if i in done_ids]
+if gone := [i for i in kept if i not in done_ids]:  # deleted (or resumed) elsewhere: the count fell without a word
+    kept[:] = [i for i in kept if i in done_ids]
+    st.info(f"{agree(len(gone), 'A run', 'Runs')} you ticked ({md(listing(gone))}) {agree(len(gone), 'is', 'are')} no "
+            "longer finished here: deleted or resumed, from another tab or the command line; "
+            f"{agree(len(gone), 'its tick is', 'their ticks are')} dropped.", icon=":material/info:")
 for r in shown:
     st.session_state.setdefault(f"gal_tick_{r['id']}", r["id"] in kept)
 ticked = list(kept)

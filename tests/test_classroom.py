@@ -338,6 +338,17 @@ def test_a_ta_finds_a_students_best_runs_and_ticks_runs_across_filters(finished_
     assert at.selectbox(key="gal_by").value == "ADA" and at.selectbox(key="gal_sort").value == "kNN accuracy"
     assert not at.warning and {c.key for c in at.checkbox} == {f"gal_tick_{ada}", f"gal_tick_{ada2}"}
     assert RunStore().nicknames() == ["ADA", "Bob"]  # the runs table's box: the same spelling
+    from ssrl_core.runs.remove import delete_run  # a ticked run deleted from another tab: said, not silently dropped
+
+    at = open_page("gallery")
+    at.checkbox(key=f"gal_tick_{bob}").check().run()
+    at.checkbox(key=f"gal_tick_{ada}").check().run()
+    delete_run(RunStore(), bob)
+    at.run()
+    [said] = [i.value for i in at.info if "you ticked" in i.value]
+    assert said.startswith(f"A run you ticked ({bob}) is no longer finished here") and "its tick is dropped" in said
+    at.run()
+    assert not [i for i in at.info if "you ticked" in i.value]  # said once
 
 
 def test_runs_finished_before_hundreds_of_cancelled_ones_stay_on_the_results_pages(finished_run):
