@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import zipfile
 from pathlib import Path
@@ -95,6 +96,8 @@ def cluster(tmp_path_factory):
                 _wait(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in _proc_state(pid), 30,
                       "the dispatcher to stop")
             ray.shutdown()
+        if pid:  # stopped by SIGTERM, it says so in its log (the operator's log ended with Ray's lines)
+            assert f"dispatcher ray:{socket.gethostname()}:{pid} stopping" in (host / "dispatcher.log").read_text()
 
 
 def _proc_state(pid: int) -> str:

@@ -520,13 +520,17 @@ class Dispatcher:
                 self._stop.wait(self.poll_s)
         finally:
             self._stop.set()
+            back = 0
             for f in list(self._flights.values()):  # stopping: the runs go back to the queue
                 if f.gen is not None:
                     try:
                         ray.cancel(f.gen, force=True)
                     except Exception:  # noqa: BLE001
                         pass
-                self.store.requeue(f.id, self.id, "the Ray dispatcher stopped")
+                back += self.store.requeue(f.id, self.id, "the Ray dispatcher stopped")
+            # the operator's log said nothing of its own when it stopped
+            print(f"dispatcher {self.id} stopping" + (f": {count(back, 'run')} put back in the queue" if back else ""),
+                  flush=True)
             ray.shutdown()
         return 0
 
