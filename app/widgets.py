@@ -509,15 +509,15 @@ def chart(fig, where=st, config: dict | None = None, **kwargs):
     nothing until a tool is picked in the toolbar (zoom, pan): a swipe that began on a chart
     (41% of Compare's height, a third of Evaluate's) zoomed it, or panned a map empty,
     instead of scrolling the page; and a chart's points are not picked (None is returned)."""
-    if services.touch_screen():
+    touch = services.touch_screen()
+    if touch:
         # (a chart whose points can be picked pans whatever its dragmode, Streamlit's choice; and a tap there picked
         # the point tapped before it: there points are not picked by touch, the page says how to choose instead)
         fig.update_layout(dragmode=False)
-        if kwargs.pop("on_select", "ignore") != "ignore":
-            kwargs.pop("selection_mode", None)
-            where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
-            return None
-    return where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
+        kwargs.pop("selection_mode", None)
+        touch = kwargs.pop("on_select", "ignore") != "ignore"
+    shown = where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
+    return None if touch else shown
 
 
 GRID_MIN_PX = 72  # an image grid's narrowest cell: 4 to a row on a phone (368 px), 8 on a 1024 px projector

@@ -421,9 +421,9 @@ class Dispatcher:
     def slots(self) -> tuple[int, dict]:
         """How many runs the cluster's nodes take at once, and what each task asks for (re-read
         every 10 s: nodes come and go): one per GPU with the CPUs it asks for beside it, else one
-        per ``cpus_per_run`` CPUs of a node. None when no node can take one (a task asking for
-        more CPUs than any node has waited in Ray for ever, its run "running"): runs stay
-        queued, and the log says why once."""
+        per ``cpus_per_run`` CPUs of a node (0.5: two runs a CPU). 0 when no node can take one (a
+        task asking for more CPUs than any node has waited in Ray for ever, its run "running"):
+        runs stay queued, and the log says why once."""
         import ray
 
         t, n, opts = self._slots
@@ -433,7 +433,6 @@ class Dispatcher:
         gpus = any(r.get("GPU", 0) >= 1 for r in nodes)
         cpus = self.cpus_per_run or (1 if gpus else 2)
         opts = {"num_gpus": 1, "num_cpus": cpus} if gpus else {"num_cpus": cpus}
-        # a fraction of a CPU below 1 (0.5: two runs a CPU) is Ray's too
         n = sum(min(int(r.get("GPU", 0)), int(r.get("CPU", 0) // cpus)) if gpus else int(r.get("CPU", 0) // cpus)
                 for r in nodes)
         if not n and self._slots[1]:
