@@ -252,3 +252,27 @@ def test_checkpoints_round_trip(name, tmp_path):
     load_checkpoint(tmp_path / "c.safetensors", b)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
+
+
+def test_colorizations_untrained_reference_sees_what_its_encoder_sees(tmp_path):
+    """Colorization's encoder sees the lightness only, but its untrained reference was the same
+    network seeing colour (an evaluation-protocol review): on shapes 0.447 kNN beside 0.607 for
+    colorization's own untrained encoder, so "kNN gain over random" hid a 16-point loss. A run
+    of no epochs is that very untrained network: its scores and its reference's agree."""
+    import json
+    from dataclasses import replace
+
+    from ssrl_core.config import RunConfig
+    from ssrl_core.evaluate.suite import RunProbes, random_knn, reference_cache
+    from ssrl_core.runs.execute import execute
+
+    cfg = RunConfig(dataset="shapes", method="colorization", encoder="cnn-small", epochs=0, seed=0,
+                    evaluation="basic")
+    summary = execute(cfg, tmp_path / "run")
+    trained = RunProbes(tmp_path / "run").trained
+    reference = random_knn(trained)
+    assert reference["20"] == pytest.approx(summary["knn_accuracy"], abs=1e-6), (reference, summary["knn_accuracy"])
+    # references of their own: not the colour-seeing network's that every other method on shapes shares
+    ours = reference_cache(trained.config).path
+    assert json.loads(ours.read_text())["random-knn/label"]["20"] == reference["20"]
+    assert ours != reference_cache(replace(trained.config, method="simclr")).path

@@ -278,6 +278,7 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
         else:
             torch.manual_seed(trained.config.seed + 1000 * s)
             encoder = build_encoder(trained.config.encoder, ds.channels)
+            _adapted(encoder, trained.config.method)  # seeing what the run's encoder sees
         accs.append(train_classifier(encoder, ds.images, y, rows, te, n_classes, trained.config.augment,
                                      trained.device, pretrained=pretrained, seed=s, steps=steps, head_init=head))
     return {**pr.spread(accs), **pr.budget_info(y[tr], per_class), "steps": steps}
@@ -285,7 +286,8 @@ def classifier_curve_point(trained, per_class: int, target: str, seeds: int, ste
 
 # -- references shared by runs ----------------------------------------------------------------
 def reference_cache(cfg, fingerprint: str | None = None) -> Cache:
-    """One cache per (dataset, encoder, augmentation, seed): what the references depend on; for
+    """One cache per (dataset, encoder, augmentation, seed, and the encoder's input where a method changes
+    it: colorization's gray): what the references depend on; for
     a set imported into SSRL_HOME also its content, so a set replaced or imported again under
     the same name gets references of its own images, not the old ones' (a run's dataset name
     alone had kept the old set's random readout on the new set's runs: 0.46 shown for 0.92).
@@ -293,8 +295,12 @@ def reference_cache(cfg, fingerprint: str | None = None) -> Cache:
     by default the set's as imported now."""
     from ..data import DATASETS
 
+    from ..pretext import METHODS
+
     fields = {"dataset": cfg.dataset, "encoder": cfg.encoder, "augment": cfg.augment, "seed": cfg.seed,
               "data_dir": cfg.data_dir}
+    if seen := getattr(METHODS.get(cfg.method), "encoder_input", None):  # colorization's gray input: its own
+        fields["input"] = seen
     if cfg.dataset not in DATASETS:  # (built-in and torchvision sets keep the key they always had)
         from ..data.custom import imported_fingerprints
 
@@ -310,6 +316,15 @@ def references_of(trained) -> Cache:
     from ..data import DATASETS
 
     return reference_cache(trained.config, None if trained.config.dataset in DATASETS else trained.dataset.fingerprint)
+
+
+def _adapted(encoder, method: str):
+    """``encoder`` seeing what ``method``'s encoder sees (``PretextMethod.adapt_encoder``)."""
+    from ..pretext import METHODS
+
+    if method in METHODS:
+        METHODS[method].adapt_encoder(encoder)
+    return encoder
 
 
 class _RandomFeatures:
@@ -331,8 +346,8 @@ class _RandomFeatures:
         if self._encoder is None:
             t = self.trained
             torch.manual_seed(t.config.seed)
-            self._encoder = build_encoder(t.config.encoder, t.dataset.channels).to(
-                t.device, memory_format=MEMORY_FORMAT).eval()
+            encoder = _adapted(build_encoder(t.config.encoder, t.dataset.channels), t.config.method)
+            self._encoder = encoder.to(t.device, memory_format=MEMORY_FORMAT).eval()
         return self._encoder
 
     def __call__(self) -> np.ndarray:

@@ -183,6 +183,15 @@ class PretextMethod(nn.Module):
     # the submodule that maps encoder features to the embedding z the objective compares
     # (a projector); None when the objective works on the encoder features themselves
     embedding_head: str | None = None
+    # what the method changes in what its encoder sees ("luminance": colorization's gray input), or None; the untrained
+    # reference of a run is the same network seeing the same (``adapt_encoder``), with references of its own
+    encoder_input: str | None = None
+
+    @staticmethod
+    def adapt_encoder(encoder: Encoder) -> None:
+        """Change ``encoder``'s input as the method does (colorization: gray), in place: the
+        method calls it on its encoder, and the evaluation on the run's untrained reference and
+        its supervised baseline, so that they see what the run sees."""
 
     def __init__(self, encoder: Encoder, num_classes: int, channels: int, options: dict | None = None):
         super().__init__()
