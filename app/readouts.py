@@ -19,6 +19,7 @@ from ssrl_core.data.imageset import KNN_K
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
+from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
 from ssrl_core.pretext import METHODS
 from ssrl_core.runs.store import LESSON_NICKNAME
@@ -29,12 +30,16 @@ Series = tuple[list[float], list[float], list[float]]
 
 def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None:
     """(labels per class, mean accuracy, std) sorted by budget, for cache entries of ``kind``
-    (linear, finetune, random-linear, supervised-scratch); "all" is placed at its mean
-    number of labels per class. None when there is no entry."""
+    (linear, finetune, random-linear, supervised-scratch) over the pages' ``SEEDS`` draws (and
+    a fine-tune's ``STEPS``): a ``probe --seeds 5`` beside them is another measurement, not a
+    second point at its budget. "all" is placed at its mean number of labels per class. None
+    when there is no entry."""
     points = []
     for key, v in cache.items():
         parts = key.split("/")
-        if len(parts) < 3 or parts[0] != kind or parts[1] != target or not isinstance(v, dict):
+        if len(parts) < 4 or parts[0] != kind or parts[1] != target or not isinstance(v, dict):
+            continue
+        if parts[3] != f"s{SEEDS}" or parts[4:] not in ([], [f"t{STEPS}"]):
             continue
         per_class = v.get("labels_per_class", 0)
         if per_class and v.get("n_labels", 0) < per_class * v.get("classes", 1):

@@ -16,6 +16,10 @@ def test_budget_curve_sorts_budgets_and_places_all_at_its_mean_per_class():
         "linear/color/1/s3": entry(0.9, 1, 6, classes=6),  # another target
         "finetune/label/1/s3/t200": entry(0.58, 1, 10),  # another kind
         "knn_k": {"1": 0.9},
+        # `probe --seeds 5` and a fine-tune of other steps beside them: not a second point at their budget (the
+        # curve had two at 1 label, and the lower, from 5 draws, became the headline; an evaluation-protocol review)
+        "linear/label/1/s5": entry(0.45, 1, 10),
+        "finetune/label/1/s3/t50": entry(0.40, 1, 10),
     }
     x, y, err = readouts.budget_curve(cache, "linear")
     assert x == [1.0, 10.0, 143.8] and y == [0.55, 0.91, 0.97] and err == [0.01] * 3
