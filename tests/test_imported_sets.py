@@ -472,3 +472,26 @@ def test_the_data_page_says_when_the_set_it_shows_was_deleted_elsewhere(tmp_path
     said = [w.value for w in at.warning]
     assert any(w.startswith("pets, picked here, is no longer offered (deleted or changed elsewhere") for w in said), said
     assert not any("from the link" in w for w in said), said
+
+
+def test_copies_of_an_image_share_a_split_and_the_split_does_not_depend_on_the_archives_order(tmp_path):
+    """An evaluation-protocol review: 34 of 48 test images of an archive with a copy of every
+    file had that copy in train (kNN found each at similarity 1, the linear probe had seen it);
+    the same files zipped in reverse order were another set, with another split."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.data.custom import SameImages
+
+    files = {f"{c}/{i}.png": png((40 * i, 200 if c == "a" else 0, 100)) for c in "ab" for i in range(6)}
+    copies = {name.replace(".png", "-copy.png"): data for name, data in files.items()}
+    report = import_images(make_zip(tmp_path / "dup.zip", files | copies), "dup")
+    assert report.images == 24 and report.copies == 12
+    assert any("12 images are copies of others" in c for c in report.caveats), report.caveats
+    ds = load_dataset("dup")
+    rows = {}
+    for row, name in enumerate(ds.files):  # each image with its copy, in one split
+        rows.setdefault(name.replace("-copy", ""), []).append(bool(ds.is_train[row]))
+    assert all(len(set(split)) == 1 for split in rows.values()) and 0 < (~ds.is_train).sum() < 24
+    # the same files in the opposite order: the same images, refused as such
+    backwards = dict(reversed(list((files | copies).items())))
+    with pytest.raises(SameImages):
+        import_images(make_zip(tmp_path / "rev.zip", backwards), "dup-again")

@@ -195,6 +195,19 @@ def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: li
     return out
 
 
+def grouped_split(split, labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``split(labels)`` (a bool array, True for train) drawn over one row per group, each
+    group's first, and given to all its rows: rows of one group (copies of one image) are all in
+    train or all in test, so no test image is scored against its own copy in train. With no two
+    rows in a group, the split is ``split(labels)`` itself."""
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the groups in the order their first rows come
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    chosen = split(np.asarray(labels)[first[order]])
+    return chosen[rank[inverse.ravel()]]
+
+
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:
     """A fixed, stratified train/test split: returns a bool array, True for train."""
     rng = np.random.default_rng(seed)
