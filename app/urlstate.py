@@ -30,8 +30,8 @@ def listed(param: str) -> list[str]:
 
 
 def _hide_parts() -> list[str]:
-    """The parts a link's ``?hide=`` names."""
-    return listed("hide")
+    """The parts a link's ``?hide=`` names, whatever their case (``hide=NAV``)."""
+    return [p.casefold() for p in listed("hide")]
 
 
 def unknown_parts() -> list[str]:
@@ -83,23 +83,24 @@ def _loose(text: str) -> str:
     return " ".join(re.split(r"[\s_+-]+", text.casefold())).strip()
 
 
-def loose(raw: str, options: Iterable[str]) -> str | None:
+def loose(raw: str, options: Iterable[str], first_word: bool = False) -> str | None:
     """The one option ``raw`` means when it is not one of them as written: the same whatever
-    its case and separators ("mia" for "Mia", "four_families" for "four-families"), or its
-    first word, for an option of words ("knn" for "kNN accuracy"); None when none or several are."""
+    its case and separators ("mia" for "Mia", "four_families" for "four-families"), or with
+    ``first_word`` (a box of labels, not of names: "mia" was taken for "Mia Chen") its first
+    word, for an option of words ("knn" for "kNN accuracy"); None when none or several are."""
     want = _loose(raw)
     if not want:
         return None
-    for same in (lambda o: _loose(o) == want, lambda o: " " in o and _loose(o).split(" ")[0] == want):
+    for same in (lambda o: _loose(o) == want, lambda o: first_word and " " in o and _loose(o).split(" ")[0] == want):
         found = [o for o in options if same(o)]
         if found:
             return found[0] if len(found) == 1 else None
     return None
 
 
-def choice(options: Sequence[str], why: str | None = None) -> Callable[[str], str]:
+def choice(options: Sequence[str], why: str | None = None, first_word: bool = False) -> Callable[[str], str]:
     def parse(raw: str) -> str:
-        if raw not in options and (meant := loose(raw, options)) is not None:  # a teacher's "?by=mia&sort=knn"
+        if raw not in options and (meant := loose(raw, options, first_word)) is not None:  # "?by=mia&sort=knn"
             return meant
         if raw not in options:
             shown = ", ".join(list(options)[:12]) + (", …" if len(options) > 12 else "")
@@ -246,8 +247,9 @@ def as_text(value: Any) -> str:
 # -- widgets whose state lives in the URL ----------------------------------------------------
 
 def selectbox(label: str, options: Sequence[str], *, key: str, param: str, default: str, hide: bool = False,
-              **kwargs) -> str:
-    """``st.selectbox`` starting at ``?param=``; not drawn when ``hide``."""
+              first_word: bool = False, **kwargs) -> str:
+    """``st.selectbox`` starting at ``?param=``; not drawn when ``hide``. ``first_word``: a
+    link may name an option by its first word (``loose``)."""
     options = list(options)
     was = st.session_state.get(key)
     if not hide and was is not None and was not in options and st.query_params.get(param) == as_text(was):
@@ -257,7 +259,7 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
         st.session_state[key] = default
         st.warning(f"{md(str(was))}, picked here, is no longer offered (deleted or changed elsewhere: another tab or "
                    f"the command line); showing {md(str(default))} instead.", icon=":material/info:")
-    value = read(param, choice(options), default)
+    value = read(param, choice(options, first_word=first_word), default)
     if not hide:
         # a value the page put in the box's state (it is then shown in the browser as well) stands; the index
         # would be ignored anyway, with Streamlit's warning of a widget given two values

@@ -200,7 +200,9 @@ with picker:
         st.rerun()
 with shown:
     if selected is None:
-        st.caption("No image chosen yet: click a point on the map, or type an image number below.")
+        st.caption("No image chosen yet: tap a point on the map for its row number and type it below."
+                   if services.touch_screen() else
+                   "No image chosen yet: click a point on the map, or type an image number below.")
     else:
         beside = query_and_neighbours(ds.images[selected], readouts.query_caption(ds, selected, value_name(selected)),
                                       readouts.image_alt(ds, selected), neighbours)

@@ -39,7 +39,7 @@ with c3:
     by_pick = urlstate.selectbox("Made by", people, key="gal_by", param="by", default="everyone", hide=not controls)
 with c4:
     sort_pick = urlstate.selectbox("Sort by", list(SORTS), key="gal_sort", param="sort", default="newest",
-                                   hide=not controls)
+                                   hide=not controls, first_word=True)
 shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])
          and (by_pick == "everyone" or makers.get((r.get("nickname") or "").casefold()) == by_pick)]
 if SORTS[sort_pick]:  # best first, runs without the score last (stable: newest first among equals)

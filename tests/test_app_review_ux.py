@@ -145,7 +145,7 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
     assert "- **softmax**: turns a list of scores into chances" in said and "**anchor**" in said
     assert "**stop-gradient**" not in said
     for typed in ("four_families", "Four-Families"):  # a link typed by hand: the one lesson it means, not a dead end
-        at = open_page("lessons", lesson=typed, hide="controls,nav")
+        at = open_page("lessons", lesson=typed, hide="controls,nav" if typed.islower() else "CONTROLS,Nav")
         assert not at.warning and not [i for i in at.info if "link" in i.value]
         assert at.header[0].value == load_by_name("four-families").title
 
@@ -271,8 +271,11 @@ def test_a_click_in_a_tab_whose_runs_were_deleted_meanwhile_is_not_done_on_other
     assert not at.exception
     assert not [p for p in Path(RunStore().get(new)["run_dir"]).iterdir() if p.name.startswith("probe_job")]
     assert any(w.value.startswith(f"Run {other}, picked here, is gone (deleted, from another tab or the command "
-                                  "line): the newest runs are picked instead; a click meant for a run that is gone")
+                                  "line): pick the runs to show in the box; a click meant for a run that is gone")
                for w in at.warning), [w.value for w in at.warning]
+    # none is picked in its place: a click a moment after the redraw found the newest four ready for a fine-tuning job
+    assert at.multiselect(key="eval_runs").value == [] and "eval_finetune" not in {b.key for b in at.button}
+    assert any(i.value == "Pick runs to compare." for i in at.info)
 
 
 def test_pretrain_links_a_finished_run_with_the_forms_very_settings():
@@ -417,3 +420,12 @@ def test_a_comparisons_address_names_its_runs_even_when_they_are_the_newest(fini
         assert set(picked) == {a, b} and at.query_params["runs"] in (",".join(picked), [",".join(picked)]), page
     at = open_page("compare", runs=a, hide="controls")  # a class's link naming one run: no box to pick in
     assert not at.exception and any("The link names fewer than two runs" in i.value for i in at.info)
+
+
+def test_a_links_value_is_the_one_option_it_plainly_means():
+    from app.urlstate import loose
+
+    assert loose("mia", ["Mia", "Bo"]) == "Mia" and loose("four_families", ["four-families", "collapse"]) == "four-families"
+    assert loose("mia", ["Mia Chen", "Bo"]) is None  # a name's first word is not the name (a browser review)
+    assert loose("knn", ["newest", "kNN accuracy", "linear accuracy"], first_word=True) == "kNN accuracy"
+    assert loose("ada", ["Ada", "ADA"]) is None and loose("  ", ["a"]) is None  # two it could mean, or nothing
