@@ -304,9 +304,9 @@ def test_a_link_to_runs_opens_on_their_dataset_and_keeps_it(finished_run):
         assert at.selectbox(key=key).value == "digits"
         assert at.multiselect(key=key.split("_")[0] + "_runs").value == [digits]
         at.selectbox(key=key).select("shapes").run()
-        # in the link unless it is what the page starts at anyway (invariance prefers shapes; evaluate opens on the
-        # newest run's, here shapes too)
-        assert at.query_params.get("dataset") is None
+        # the address opens what is shown: shapes' runs (runs= always names them), and so shapes
+        again = open_page(page, **{k: v for k, v in at.query_params.items()})
+        assert again.selectbox(key=key).value == "shapes" and digits not in at.query_params["runs"]
 
 
 def test_each_runs_own_random_reference_is_drawn_when_seeds_differ():
