@@ -639,11 +639,13 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 lessons = shared is not None and r["nickname"] == shared
                 who = "the lesson" if lessons else r["nickname"] or ANONYMOUS
                 named = f"**{md(focus[r['id']])}**: " if focus and r["id"] in focus else ""
-                head.markdown(f"{named}**{services.run_label(r)}** — {r['status']}" + (f", {phase}" if phase else "")
-                              + ("" if same_nickname(r["nickname"], me) or lessons else f" · by {md(who)}"))
+                mine = same_nickname(r["nickname"], me)  # said: among a class's ten runs a phone review found its own
+                # only by its Cancel button
+                head.markdown(f"{named}**{services.run_label(r)}**{' (yours)' if mine else ''} — {r['status']}"
+                              + (f", {phase}" if phase else "") + ("" if mine or lessons else f" · by {md(who)}"))
                 if quiet := silence(r):  # a stopped or hung worker: the panel said "training" for ever
                     head.warning(quiet[0].upper() + quiet[1:] + ".", icon=":material/hourglass_disabled:")  # (our words)
-                if same_nickname(r["nickname"], me):
+                if mine:
                     cancel_button(store, r, btn)
                 elif not urlstate.hidden("controls"):  # (on a class's link each student stops their own runs only)
                     # no login, so not forbidden; but one stray click must not stop someone else's run

@@ -143,6 +143,8 @@ def test_the_live_panel_lists_running_runs_first_then_the_queue_in_order():
     assert [h.split("**")[1].split(" ")[0] for h in heads] == ["simclr", "byol", "moco"]
     assert heads[0].endswith("· by dave") and heads[1].endswith("— queued, next in line")
     assert heads[2].endswith("— queued, 2nd in line (1 ahead)")
+    # ada's own, said so (a phone review found its run among ten only by its Cancel button), dave's not
+    assert ["** (yours) — " in h for h in heads] == [False, True, True]
     for rid in (first, second, third):
         store.request_cancel(rid)
 
