@@ -59,7 +59,7 @@ def untrained_scores(lesson: L.Lesson, names: list[str], data: dict[str, L.RunDa
     out: dict[str, tuple[float | None, float | None]] = {}
     for n in names:
         cfg = lesson.runs[n]
-        name = readouts.random_name(cfg.encoder, cfg.seed, several_encoders) + (
+        name = readouts.random_name((cfg.encoder, cfg.seed, readouts.seen_by(cfg.method)), several_encoders) + (
             f" on {cfg.dataset}" if several_sets else "")
         scores = readouts.random_encoder_scores(data[n].references)
         if scores != (None, None):

@@ -293,15 +293,28 @@ def augment_name(run: dict) -> str:
     return f"{spec} preset" if spec in PRESETS and spec != "none" else spec
 
 
-def pairing(run: dict) -> tuple[str, int]:
-    """(encoder, seed): what the untrained network a run is paired with is made of."""
-    return encoder_of(run), run["config"].get("seed", 0)
+def pairing(run: dict) -> tuple[str, int, str | None]:
+    """(encoder, seed, what it sees): what the untrained network a run is paired with is made
+    of; the last is its method's ``encoder_input`` (colorization's gray), else None."""
+    return encoder_of(run), run["config"].get("seed", 0), seen_by(run["method"])
 
 
-def random_name(encoder: str, seed: int, several_encoders: bool) -> str:
+def seen_by(method: str) -> str | None:
+    """What ``method``'s encoder sees in place of the images (``PretextMethod.encoder_input``)."""
+    return getattr(METHODS.get(method), "encoder_input", None)
+
+
+SEEN_WORDS = {"luminance": "seeing gray"}  # an untrained network's name beside the one seeing the images
+
+
+def random_name(pair: tuple[str, int, str | None], several_encoders: bool) -> str:
     """The untrained network of ``pairing``, as charts and tables name it: "random encoder
-    (seed 0)", or "random cnn-small (seed 0)" where the runs shown differ in encoder."""
-    return f"random {encoder} (seed {seed})" if several_encoders else f"random encoder (seed {seed})"
+    (seed 0)", or "random cnn-small (seed 0)" where the runs shown differ in encoder, and
+    "random encoder seeing gray (seed 0)" for colorization's (its references are its own: one
+    row per network, where Evaluate showed whichever of the two came first)."""
+    encoder, seed, seen = pair
+    what = f"random {encoder}" if several_encoders else "random encoder"
+    return f"{what}{' ' + SEEN_WORDS.get(seen, seen) if seen else ''} (seed {seed})"
 
 
 def showcase_image(ds, candidates: int = 64, seed: int = 0) -> int:
@@ -324,11 +337,13 @@ def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
     the other runs' (runs of different datasets, seeds or encoders have different ones):
     "digits, seed 7"; "" where all the runs share one. The random encoder's readout does not
     depend on the augmentations the runs trained with; supervised training from scratch uses
-    them, so only its curves are told apart by them ("aug crop,flip")."""
+    them, so only its curves are told apart by them ("aug crop,flip"). Colorization's see gray
+    ("seeing gray" beside "seeing the images")."""
     ids = [r["id"] for r in runs]
-    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_name(r)}"}
-            for r in runs for encoder, seed in [pairing(r)]}
-    varies = [k for k in ("dataset", "seed", "encoder", "aug") if len({what[i][k] for i in ids}) > 1]
+    what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_name(r)}",
+                      "seen": SEEN_WORDS.get(seen, seen) if seen else "seeing the images"}
+            for r in runs for encoder, seed, seen in [pairing(r)]}
+    varies = [k for k in ("dataset", "seed", "encoder", "seen", "aug") if len({what[i][k] for i in ids}) > 1]
     by_kind = {"random-linear": [k for k in varies if k != "aug"], "supervised-scratch": varies}
     return {i: {kind: ", ".join(what[i][k] for k in keys) for kind, keys in by_kind.items()} for i in ids}
 

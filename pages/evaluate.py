@@ -36,7 +36,7 @@ probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}  # e
 refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}  # shared reference caches
 # the random encoder each run is paired with: same architecture and seed (its probes compute it)
 pairs = {r["id"]: readouts.pairing(r) for r in picked}
-several_encoders = len({enc for enc, _ in pairs.values()}) > 1
+several_encoders = len({pair[0] for pair in pairs.values()}) > 1
 run_name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false" beside its twin with the default
 # a run's colour and marker in every chart below, also one that lacks a run before it (its probes not computed yet)
 order = list(run_name.values())
@@ -72,12 +72,12 @@ for r in picked:
                  "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
-for (enc, seed), (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]))):
-    labels.append(readouts.random_name(enc, seed, several_encoders))
+for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2] or "")):
+    labels.append(readouts.random_name(pair, several_encoders))
     untrained.append(labels[-1])  # drawn in grays, as Invariance draws the untrained networks
     knn.append(rk)
     lin.append(rl)
-    rows.append({"run": readouts.random_name(enc, seed, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
+    rows.append({"run": readouts.random_name(pair, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
                  "kNN gain over random": "baseline"})
 
 widgets.chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}, references=untrained),
@@ -233,7 +233,7 @@ with c1:
     ks = {run_name[r["id"]]: readouts.knn_k_curve(probes[r["id"]]) for r in picked}
     random_ks = {}
     for r in picked:
-        name = readouts.random_name(*pairs[r["id"]], several_encoders)
+        name = readouts.random_name(pairs[r["id"]], several_encoders)
         if name not in random_ks:
             random_ks[name] = readouts.knn_k_curve(refs[r["id"]], readouts.RANDOM_KNN)
     ks = {k: (v[0], v[1], None) for k, v in {**ks, **random_ks}.items() if v}

@@ -58,7 +58,7 @@ order = [names[r["id"]] for r in picked]  # a run's colour in both charts, also 
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained, untrained_factors = {}, {}
 for r in picked:
-    untrained_name = readouts.random_name(*readouts.pairing(r), several_encoders) + " · untrained"
+    untrained_name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
     if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
         untrained.setdefault(untrained_name, ref)
     if ref := refs[r["id"]].get(readouts.RANDOM_FACTORS):

@@ -590,3 +590,20 @@ def test_a_legend_name_breaks_between_its_parts_and_a_part_longer_than_a_line_be
     assert named == "simclr (0001) ·<br>aug: crop,flip,color_jitter,grayscale ·<br>temperature=0.5"
     assert all(len(line) <= LEGEND_CHARS for line in named.split("<br>"))
     assert legend_name("simclr (0001) · aug: crop,flip") == "simclr (0001) · aug: crop,flip"  # short: as it is
+
+
+def test_colorizations_untrained_network_is_named_apart_from_the_one_seeing_colour():
+    """Colorization's untrained reference sees gray, as its encoder does: Evaluate drew one
+    untrained row per encoder and seed, whichever run came first, and one reference curve."""
+    from app import readouts
+
+    def run(i, method):
+        return {"id": f"20261205-000{i}", "method": method, "dataset": "shapes", "summary": None,
+                "config": {"method": method, "dataset": "shapes", "encoder": "cnn-small", "seed": 0, "augment": "simclr"}}
+
+    colour, gray = run(1, "simclr"), run(2, "colorization")
+    assert readouts.pairing(colour) == ("cnn-small", 0, None) and readouts.pairing(gray) == ("cnn-small", 0, "luminance")
+    assert [readouts.random_name(readouts.pairing(r), False) for r in (colour, gray)] == [
+        "random encoder (seed 0)", "random encoder seeing gray (seed 0)"]
+    tags = readouts.reference_tags([colour, gray])
+    assert tags[colour["id"]]["random-linear"] == "seeing the images" and tags[gray["id"]]["random-linear"] == "seeing gray"
