@@ -137,7 +137,9 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
             c = readouts.budget_curve(data[n].probes, "linear")
             if c:
                 series[f"{n} linear"] = c
-            readouts.reference_curves(data[n].references, into=refs)
+            # the supervised reference at the lesson's own draws and steps (a preview's fewer): at the pages' 3 and
+            # 200 a preview's curve was lost
+            readouts.reference_curves(data[n].references, into=refs, scratch=(lesson.seeds, lesson.supervised_steps))
         return charts.label_efficiency(series, refs) if series else None
     if chart.kind in ("collapse", "epoch_knn"):
         # the effective rank alone: the embedding's std (about 0.02) on its axis (0 to 12) drew four flat lines on 0

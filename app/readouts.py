@@ -28,18 +28,19 @@ from ssrl_core.text import agree, count, listing, md, ordinal
 Series = tuple[list[float], list[float], list[float]]
 
 
-def budget_curve(cache: dict, kind: str, target: str = "label") -> Series | None:
+def budget_curve(cache: dict, kind: str, target: str = "label", seeds: int = SEEDS,
+                 steps: int = STEPS) -> Series | None:
     """(labels per class, mean accuracy, std) sorted by budget, for cache entries of ``kind``
-    (linear, finetune, random-linear, supervised-scratch) over the pages' ``SEEDS`` draws (and
-    a fine-tune's ``STEPS``): a ``probe --seeds 5`` beside them is another measurement, not a
-    second point at its budget. "all" is placed at its mean number of labels per class. None
+    (linear, finetune, random-linear, supervised-scratch) over ``seeds`` draws (the pages'
+    ``SEEDS``; a lesson's own) and a fine-tune's ``steps``: a ``probe --seeds 5`` beside them is
+    another measurement, not a second point at its budget. "all" is placed at its mean number of labels per class. None
     when there is no entry."""
     points = []
     for key, v in cache.items():
         parts = key.split("/")
         if len(parts) < 4 or parts[0] != kind or parts[1] != target or not isinstance(v, dict):
             continue
-        if parts[3] != f"s{SEEDS}" or parts[4:] not in ([], [f"t{STEPS}"]):
+        if parts[3] != f"s{seeds}" or parts[4:] not in ([], [f"t{steps}"]):
             continue
         per_class = v.get("labels_per_class", 0)
         if per_class and v.get("n_labels", 0) < per_class * v.get("classes", 1):
@@ -56,15 +57,17 @@ REFERENCES = (("random-linear", "random encoder, linear"), ("supervised-scratch"
 
 
 def reference_curves(refs: dict, into: dict[str, Series] | None = None,
-                     tag: str | dict[str, str] = "") -> dict[str, Series]:
+                     tag: str | dict[str, str] = "", scratch: tuple[int, int] = (SEEDS, STEPS)) -> dict[str, Series]:
     """The random-encoder and supervised-from-scratch curves of a reference cache, added to
     ``into`` under their names followed by `` (tag)`` where it does not have them yet (runs of
     one dataset, seed and encoder share a random reference: give runs with different ones
     different tags, e.g. "seed 7", so each run's reference is drawn). ``tag``: one for both, or
-    one per kind (``reference_tags``)."""
+    one per kind (``reference_tags``). ``scratch``: the supervised reference's draws and steps
+    (a lesson's own; the random encoder's readout is always the pages' ``SEEDS`` draws)."""
     out = {} if into is None else into
     for kind, _ in REFERENCES:
-        c = budget_curve(refs, kind)
+        seeds, steps = scratch if kind == "supervised-scratch" else (SEEDS, STEPS)
+        c = budget_curve(refs, kind, seeds=seeds, steps=steps)
         name = reference_name(kind, tag)
         if c and name not in out:
             out[name] = c

@@ -491,6 +491,11 @@ def test_copies_of_an_image_share_a_split_and_the_split_does_not_depend_on_the_a
     for row, name in enumerate(ds.files):  # each image with its copy, in one split
         rows.setdefault(name.replace("-copy", ""), []).append(bool(ds.is_train[row]))
     assert all(len(set(split)) == 1 for split in rows.values()) and 0 < (~ds.is_train).sum() < 24
+    # the pages say it too (they read the set's caveats, not the import's report)
+    assert ds.copies == 12 and any("12 images are copies of others" in c for c in ds.evaluation_caveats())
+    at = open_page("data", dataset="dup")
+    assert "12 images are copies of others" in " ".join(m.value for kind in (at.markdown, at.caption, at.info, at.warning)
+                                                        for m in kind)
     # the same files in the opposite order: the same images, refused as such
     backwards = dict(reversed(list((files | copies).items())))
     with pytest.raises(SameImages):

@@ -28,6 +28,12 @@ def test_budget_curve_sorts_budgets_and_places_all_at_its_mean_per_class():
     assert readouts.budget_curve(cache, "supervised-scratch") is None
     assert readouts.value_at((x, y, err), 10) == 0.91 and readouts.value_at(None, 1) is None
     assert readouts.budget_ticks([(x, y, err)]) == ([1.0, 10.0, 143.8], ["1", "10", "all (144)"])
+    # a lesson's supervised reference at its own draws and steps (a preview's 1 and 20) is drawn, at those only
+    refs = {"supervised-scratch/label/1/s1/t20": entry(0.3, 1, 10), "supervised-scratch/label/1/s3/t200": entry(0.5, 1, 10),
+            "random-linear/label/1/s3": entry(0.2, 1, 10)}
+    assert {k: v[1] for k, v in readouts.reference_curves(refs, scratch=(1, 20)).items()} == {
+        "random encoder, linear": [0.2], "supervised from scratch": [0.3]}
+    assert readouts.reference_curves(refs)["supervised from scratch"][1] == [0.5]
 
 
 def test_mismatches_name_what_makes_a_comparison_unfair():

@@ -52,8 +52,8 @@ import torch
 
 from .. import paths
 from ..locks import exclusive
-from ..text import agree, count, not_written, one_line
-from .imageset import ImageSet, content_fingerprint, evaluation_caveats, grouped_split, stratified_split
+from ..text import count, not_written, one_line
+from .imageset import ImageSet, content_fingerprint, copies_caveat, evaluation_caveats, grouped_split, stratified_split
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
@@ -542,9 +542,7 @@ def import_images(archive: str | Path | BinaryIO, name: str, size: int = 32, rep
     report.train, report.test = int(is_train.sum()), int((~is_train).sum())
     report.caveats = evaluation_caveats(labels_np, is_train, class_names)
     if report.copies:
-        report.caveats.append(f"{count(report.copies, 'image')} {agree(report.copies, 'is a copy', 'are copies')} of "
-                              "others (after resizing): each copy is in the split of its original, so none is scored "
-                              "against itself, but the set has fewer different images than it counts")
+        report.caveats.append(copies_caveat(report.copies))
     report.per_class = {c: int((labels_np == i).sum()) for i, c in enumerate(class_names)} if labelled else \
         {"(unlabelled)": len(images)}
     images = np.ascontiguousarray(images)
@@ -663,6 +661,7 @@ def load_custom(name: str) -> ImageSet:
     try:
         return ImageSet(name=name, images=torch.from_numpy(images), labels=torch.from_numpy(labels),
                         class_names=names, is_train=torch.from_numpy(is_train.astype(bool)), files=files,
-                        archive=report.get("archive"), known_fingerprint=report.get("fingerprint") or None)
+                        archive=report.get("archive"), known_fingerprint=report.get("fingerprint") or None,
+                        copies=int(report.get("copies") or 0))
     except ValueError as e:
         raise ValueError(f"the imported dataset {name!r} in {d} is damaged ({e}): import it again") from None

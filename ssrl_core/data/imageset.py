@@ -32,6 +32,8 @@ class ImageSet:
     archive:     for an imported set, the file name of the archive it came from, if recorded
     known_fingerprint: the content fingerprint when it is known already (an import stores
                  it); otherwise ``fingerprint`` computes it once
+    copies:      for an imported set, how many of its images are copies of others (each in the
+                 split of its original), which its caveats say
     """
 
     name: str
@@ -44,6 +46,7 @@ class ImageSet:
     files: list[str] | None = None
     archive: str | None = None
     known_fingerprint: str | None = field(default=None, repr=False)
+    copies: int = 0
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -119,7 +122,8 @@ class ImageSet:
 
     def evaluation_caveats(self, k: int = KNN_K) -> list[str]:
         """Why the accuracies of runs on this set will say little (see :func:`evaluation_caveats`)."""
-        return evaluation_caveats(self.labels.numpy(), self.is_train.numpy(), self.class_names, k)
+        return evaluation_caveats(self.labels.numpy(), self.is_train.numpy(), self.class_names, k) + (
+            [copies_caveat(self.copies)] if self.copies else [])
 
     def describe(self) -> dict:
         return {
@@ -146,6 +150,15 @@ def content_fingerprint(images: np.ndarray, labels: np.ndarray, is_train: np.nda
     h.update(np.ascontiguousarray(is_train, dtype=bool).tobytes())
     h.update("\n".join(class_names).encode())
     return h.hexdigest()
+
+
+def copies_caveat(copies: int) -> str:
+    """What an imported set's ``copies`` mean for its accuracies, in a sentence."""
+    from ..text import agree, count
+
+    return (f"{count(copies, 'image')} {agree(copies, 'is a copy', 'are copies')} of others (after resizing): each "
+            "copy is in the split of its original, so none is scored against itself, but the set has fewer different "
+            "images than it counts")
 
 
 def evaluation_caveats(labels: np.ndarray, is_train: np.ndarray, class_names: list[str],
