@@ -31,8 +31,8 @@ lightness goes with which hue; ``color_acc`` (the most likely bin is the target'
 default augmentations; 1.5 and 0.85 with crop,flip). The features see lightness only, so
 colour reaches them through it. On shapes the linear probe of the shape label rises well
 above that of its own untrained encoder, which sees gray too (0.73 against 0.57), while kNN
-falls below it (0.43 against 0.61): an untrained network seeing colour scores 0.47 and 0.45,
-and is not the reference the pages give a colorization run (docs/methods.md).
+falls below it (0.43 against 0.61); an untrained network seeing colour scores 0.47 linear
+and 0.45 kNN, and is not the reference the pages give a colorization run (docs/methods.md).
 Options: ab_grid (20), rebalance (0.5, the paper's lambda).
 """
 from __future__ import annotations
@@ -103,6 +103,7 @@ class Colorization(PretextMethod):
     summary = "predict the colours of an image from its lightness (classes of quantised ab)"
     n_views = 1
     defaults = {"ab_grid": 20, "rebalance": 0.5}
+    encoder_input = "luminance"  # its encoder sees the lightness only (``adapt_encoder``)
     option_help = {
         "ab_grid": "size of the ab quantisation cells; the paper uses 10 (313 bins; 261 here), 20 (76 bins) suits small data",
         "rebalance": "lambda of the class rebalancing (mix of the empirical bin distribution with uniform); "
@@ -127,8 +128,6 @@ class Colorization(PretextMethod):
         self._rebalanced = False
         self.decoder = ImageDecoder(self.encoder.feature_dim, len(self.bins), out_size=16, sigmoid=False)
         self.adapt_encoder(self.encoder)
-
-    encoder_input = "luminance"
 
     @staticmethod
     def adapt_encoder(encoder) -> None:
