@@ -9,6 +9,7 @@ import streamlit as st
 
 from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
+from ssrl_core.pretext import encoder_input
 
 from . import charts, readouts, services, widgets
 from .glossary import words_in
@@ -59,7 +60,7 @@ def untrained_scores(lesson: L.Lesson, names: list[str], data: dict[str, L.RunDa
     out: dict[str, tuple[float | None, float | None]] = {}
     for n in names:
         cfg = lesson.runs[n]
-        name = readouts.random_name((cfg.encoder, cfg.seed, readouts.seen_by(cfg.method)), several_encoders) + (
+        name = readouts.random_name((cfg.encoder, cfg.seed, encoder_input(cfg.method)), several_encoders) + (
             f" on {cfg.dataset}" if several_sets else "")
         scores = readouts.random_encoder_scores(data[n].references)
         if scores != (None, None):

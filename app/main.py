@@ -50,10 +50,17 @@ if bad := urlstate.unknown_parts():
 if problem := services.home_problem():  # a read-only or impossible SSRL_HOME: say so, write nothing
     st.error(problem, icon=":material/folder_off:")
     st.stop()
+
+
+def unusable(e: StoreUnusable) -> None:
+    """A damaged store: what to do, in a box (it read as a crash in a traceback)."""
+    st.error(text.md(e), icon=":material/database:")
+
+
 try:
     services.ensure_worker()  # queued runs always have someone to run them (no-op when one is alive)
-except StoreUnusable as e:  # a damaged store: what to do, in a box (it read as a crash in a traceback)
-    st.error(text.md(e), icon=":material/database:")
+except StoreUnusable as e:
+    unusable(e)
     st.stop()
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
@@ -70,7 +77,7 @@ try:
 except widgets.PageEnd:  # the page ended early (widgets.stop), nothing wrong
     pass
 except StoreUnusable as e:  # damaged while the page ran
-    st.error(text.md(e), icon=":material/database:")
+    unusable(e)
 finally:  # (st.rerun passes through here too)
     urlstate.remember(page.url_path)
     urlstate.replay(page.url_path, link_slot)

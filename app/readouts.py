@@ -21,7 +21,7 @@ from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
-from ssrl_core.pretext import METHODS
+from ssrl_core.pretext import METHODS, encoder_input
 from ssrl_core.runs.store import LESSON_NICKNAME
 from ssrl_core.text import agree, count, listing, md, ordinal
 
@@ -33,8 +33,8 @@ def budget_curve(cache: dict, kind: str, target: str = "label", seeds: int = SEE
     """(labels per class, mean accuracy, std) sorted by budget, for cache entries of ``kind``
     (linear, finetune, random-linear, supervised-scratch) over ``seeds`` draws (the pages'
     ``SEEDS``; a lesson's own) and a fine-tune's ``steps``: a ``probe --seeds 5`` beside them is
-    another measurement, not a second point at its budget. "all" is placed at its mean number of labels per class. None
-    when there is no entry."""
+    another measurement, not a second point at its budget. "all" is placed at its mean number
+    of labels per class. None when there is no entry."""
     points = []
     for key, v in cache.items():
         parts = key.split("/")
@@ -299,15 +299,13 @@ def augment_name(run: dict) -> str:
 def pairing(run: dict) -> tuple[str, int, str | None]:
     """(encoder, seed, what it sees): what the untrained network a run is paired with is made
     of; the last is its method's ``encoder_input`` (colorization's gray), else None."""
-    return encoder_of(run), run["config"].get("seed", 0), seen_by(run["method"])
+    return encoder_of(run), run["config"].get("seed", 0), encoder_input(run["method"])
 
 
-def seen_by(method: str) -> str | None:
-    """What ``method``'s encoder sees in place of the images (``PretextMethod.encoder_input``)."""
-    return getattr(METHODS.get(method), "encoder_input", None)
-
-
-SEEN_WORDS = {"luminance": "seeing gray"}  # an untrained network's name beside the one seeing the images
+def seen_words(seen: str | None) -> str:
+    """What an untrained network sees, in a name's words: "seeing gray" (colorization's), else
+    "seeing the images"."""
+    return {"luminance": "seeing gray"}.get(seen, seen) if seen else "seeing the images"
 
 
 def random_name(pair: tuple[str, int, str | None], several_encoders: bool) -> str:
@@ -317,7 +315,7 @@ def random_name(pair: tuple[str, int, str | None], several_encoders: bool) -> st
     row per network, where Evaluate showed whichever of the two came first)."""
     encoder, seed, seen = pair
     what = f"random {encoder}" if several_encoders else "random encoder"
-    return f"{what}{' ' + SEEN_WORDS.get(seen, seen) if seen else ''} (seed {seed})"
+    return f"{what}{' ' + seen_words(seen) if seen else ''} (seed {seed})"
 
 
 def showcase_image(ds, candidates: int = 64, seed: int = 0) -> int:
@@ -344,7 +342,7 @@ def reference_tags(runs: list[dict]) -> dict[str, dict[str, str]]:
     ("seeing gray" beside "seeing the images")."""
     ids = [r["id"] for r in runs]
     what = {r["id"]: {"dataset": r["dataset"], "seed": f"seed {seed}", "encoder": encoder, "aug": f"aug {augment_name(r)}",
-                      "seen": SEEN_WORDS.get(seen, seen) if seen else "seeing the images"}
+                      "seen": seen_words(seen)}
             for r in runs for encoder, seed, seen in [pairing(r)]}
     varies = [k for k in ("dataset", "seed", "encoder", "seen", "aug") if len({what[i][k] for i in ids}) > 1]
     by_kind = {"random-linear": [k for k in varies if k != "aug"], "supervised-scratch": varies}

@@ -276,12 +276,13 @@ def run_labels(runs: list[dict]) -> dict[str, str]:
 DROPPED = "; a click meant for a run that is gone is not carried out on another."
 
 
-def _gone(run_id: str) -> bool:
-    """Whether a run picked on a page no longer has a result: deleted, or put back in the
-    queue since (its results are made again), not merely of another dataset than the one
-    chosen now, nor one still evaluating that Explore shows already (its PCA map)."""
-    run = services.store().get(run_id)
-    return run is None or run["status"] not in ("done", "running")
+def _gone(run_ids: list[str]) -> list[str]:
+    """Those of ``run_ids`` picked on a page that no longer have a result: deleted, or put back
+    in the queue since (their results are made again), not merely of another dataset than the
+    one chosen now, nor one still evaluating that Explore shows already (its PCA map). One
+    query: a page asks every 5 s."""
+    now = services.store().statuses(run_ids)
+    return [i for i in run_ids if now.get(i) not in ("done", "running")]
 
 
 def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = False, default_n: int = 3,
@@ -315,7 +316,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
             # (another dataset chosen above: the old picks are gone, so start again from the newest)
             kept = [i for i in st.session_state[key] if i in by_id][:most]
             if kept != st.session_state[key]:
-                gone = [i for i in st.session_state[key] if i not in by_id and _gone(i)]
+                gone = _gone([i for i in st.session_state[key] if i not in by_id])
                 # none left of those picked: none picked, not the newest, whose buttons a click a moment after the
                 # redraw set to work (a fine-tuning job on four runs nobody picked, in a browser review)
                 st.session_state[key] = kept or ([] if gone else ids[:default_n])
@@ -382,7 +383,7 @@ def _rerun_when_gone(picked: list[str], every: float = 5.0) -> None:
     clicked. (Against what was so when the page was drawn: a run offered there is never
     redrawn for ever.)"""
     if picked:
-        rerun_when_changed(lambda: [_gone(i) for i in picked], every)
+        rerun_when_changed(lambda: _gone(picked), every)
 
 
 def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[str], list[str]]:

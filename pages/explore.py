@@ -12,6 +12,7 @@ if not runs:
     widgets.too_few_runs(0, 1, "its map appears here", recount=lambda: len(services.finished_runs(with_mapping=True)))
 
 controls = not urlstate.hidden("controls")
+touch = services.touch_screen()  # a phone's or a tablet's: a tap shows a point's number, not its neighbours
 top = st.columns([3, 1, 1, 1])
 with top[0]:
     run = widgets.run_picker(runs, key="explore_run", hide=not controls)
@@ -79,7 +80,7 @@ c2.caption(("UMAP of the encoder features (cosine metric)." if kind == "umap" el
             "(damaged or edited by hand)." if summary.get("umap_seconds") is not None else
             "PCA of the features: this run has no UMAP (its evaluation made none).")
            + (" Tap a point for its row number; type it in *Image #* under the map to see that image and its "
-              "nearest neighbours." if services.touch_screen() else
+              "nearest neighbours." if touch else
               " Click a point to see its image and nearest neighbours."))
 if (ops_note := readouts.factor_ops_note(run, colour_by)) is not None:  # what training asked of the factor shown
     c2.caption(ops_note)
@@ -124,7 +125,7 @@ map_col.caption(f"A point per image, placed near images whose features are alike
                 f"squeezes {dim or 'many'} numbers per image into two, so distances on it are rough; "
                 "the neighbours are found in the features themselves and may lie apart on it."
                 + (" (On a touch screen a tap does not choose a point: Plotly's taps chose the point tapped before "
-                   "it.)" if services.touch_screen() else ""))
+                   "it.)" if touch else ""))
 
 
 def _clicked_row(ev) -> int | None:
@@ -201,7 +202,7 @@ with picker:
 with shown:
     if selected is None:
         st.caption("No image chosen yet: tap a point on the map for its row number and type it below."
-                   if services.touch_screen() else
+                   if touch else
                    "No image chosen yet: click a point on the map, or type an image number below.")
     else:
         beside = query_and_neighbours(ds.images[selected], readouts.query_caption(ds, selected, value_name(selected)),

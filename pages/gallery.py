@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import readouts, services, urlstate, widgets
 from app.text import agree, code, listing, md
-from ssrl_core.runs.store import one_per_person
+from ssrl_core.runs.store import one_per_person, same_nickname
 
 MAX_CARDS = 60
 COLS = 4
@@ -29,7 +29,6 @@ datasets = ["all"] + sorted({r["dataset"] for r in runs})
 methods = ["all"] + sorted({r["method"] for r in runs})
 # whose: a TA grading a class looked for "Ada's best run on shapes" card by card (nicknames any case, as the limit)
 people = ["everyone", *one_per_person(r["nickname"] for r in runs if r.get("nickname"))]
-makers = {p.casefold(): p for p in people[1:]}
 SORTS = {"newest": None, "kNN accuracy": "knn_accuracy", "linear accuracy": "linear_accuracy"}
 with c1:
     ds_pick = urlstate.selectbox("Dataset", datasets, key="gal_dataset", param="dataset", default="all", hide=not controls)
@@ -41,7 +40,7 @@ with c4:
     sort_pick = urlstate.selectbox("Sort by", list(SORTS), key="gal_sort", param="sort", default="newest",
                                    hide=not controls, first_word=True)
 shown = [r for r in runs if ds_pick in ("all", r["dataset"]) and m_pick in ("all", r["method"])
-         and (by_pick == "everyone" or makers.get((r.get("nickname") or "").casefold()) == by_pick)]
+         and (by_pick == "everyone" or same_nickname(r.get("nickname"), by_pick))]
 if SORTS[sort_pick]:  # best first, runs without the score last (stable: newest first among equals)
     shown.sort(key=lambda r: -((r["summary"] or {}).get(SORTS[sort_pick]) or -1.0))
 if not controls and (ds_pick, m_pick, by_pick) != ("all", "all", "everyone"):  # the boxes hidden: nothing else

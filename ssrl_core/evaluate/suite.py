@@ -295,11 +295,11 @@ def reference_cache(cfg, fingerprint: str | None = None) -> Cache:
     by default the set's as imported now."""
     from ..data import DATASETS
 
-    from ..pretext import METHODS
+    from ..pretext import encoder_input
 
     fields = {"dataset": cfg.dataset, "encoder": cfg.encoder, "augment": cfg.augment, "seed": cfg.seed,
               "data_dir": cfg.data_dir}
-    if seen := getattr(METHODS.get(cfg.method), "encoder_input", None):  # colorization's gray input: its own
+    if seen := encoder_input(cfg.method):  # colorization's gray input: references of its own
         fields["input"] = seen
     if cfg.dataset not in DATASETS:  # (built-in and torchvision sets keep the key they always had)
         from ..data.custom import imported_fingerprints

@@ -44,6 +44,13 @@ def _method(name: str) -> type[PretextMethod]:
     return METHODS[name]
 
 
+def encoder_input(name: str) -> str | None:
+    """What method ``name``'s encoder sees in place of the images (``PretextMethod.encoder_input``:
+    colorization's "luminance"), or None: its untrained reference sees the same and has
+    references of its own."""
+    return getattr(METHODS.get(name), "encoder_input", None)
+
+
 def build_method(name: str, encoder, num_classes: int, channels: int, options: dict | None = None) -> PretextMethod:
     return _method(name)(encoder, num_classes, channels, options)
 

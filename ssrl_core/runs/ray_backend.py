@@ -50,7 +50,7 @@ from .. import paths
 from ..locks import hold, lock_held
 from .store import ClaimLost, Limits, RunStore
 from ..text import count
-from .worker import (HEARTBEAT_S, STALE_S, STARTING_S, DiskBudgetExceeded, dispatcher_lock, end_of, explain_failure,
+from .worker import (HEARTBEAT_S, STALE_S, DiskBudgetExceeded, claim_start, dispatcher_lock, end_of, explain_failure,
                      over_budget, spawn_detached, worker_state)
 
 BACKENDS = ("local", "ray")
@@ -83,15 +83,8 @@ def start_dispatcher_process(idle_exit_s: float | None = None):
     app started one on every page view). ValueError, before anything starts, for settings it
     would refuse (``SSRL_RAY_CPUS_PER_RUN``): the page says so, not only its log."""
     _cpus_from_env()
-    if dispatcher_alive():
+    if dispatcher_alive() or not claim_start(paths.ssrl_home() / "dispatcher.starting"):
         return None
-    starting = paths.ssrl_home() / "dispatcher.starting"
-    try:
-        if time.time() - starting.stat().st_mtime < STARTING_S:
-            return None
-    except FileNotFoundError:
-        pass
-    starting.touch()
     cmd = ["-m", "ssrl_core", "worker", "--backend", "ray"]
     if idle_exit_s is not None:
         cmd += ["--idle-exit", str(idle_exit_s)]

@@ -451,6 +451,16 @@ class RunStore:
         with self._conn() as c:
             return self._active_lessons(c, but)
 
+    def statuses(self, run_ids) -> dict[str, str]:
+        """The status of each of ``run_ids`` that exists, in one query (a page polls its runs'
+        for a deletion elsewhere)."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        with self._conn() as c:
+            rows = c.execute(f"SELECT id, status FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return {r["id"]: r["status"] for r in rows}
+
     def get(self, run_id: str) -> dict | None:
         with self._conn() as c:
             row = c.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -820,6 +830,22 @@ def orphaned(run, worker_alive: Callable[[str | None], bool | None], stale_s: fl
     return not alive
 
 
+def worker_parts(worker_id: str | None) -> tuple[str | None, str | None, str | None]:
+    """(host, pid, slot) of the id a worker claims runs under: "HOST:PID:SLOT" a local worker's,
+    "ray:HOST:PID" the Ray dispatcher's (no slot); None for a part it lacks, and for a pid or a
+    slot that is not a number."""
+    if not worker_id:
+        return None, None, None
+    if worker_id.startswith("ray:"):
+        host, _, pid = worker_id[len("ray:"):].rpartition(":")
+        return host or None, pid if pid.isdigit() else None, None
+    parts = worker_id.rsplit(":", 2)
+    if len(parts) != 3:
+        return parts[0], None, None
+    host, pid, slot = parts
+    return host, pid if pid.isdigit() else None, slot if slot.isdigit() else None
+
+
 # a running run whose worker has not beaten this long (its watcher thread beats every second; a long native call holding
 # the interpreter, a large UMAP, may delay it) is said to be silent
 SILENT_S = 120.0
@@ -835,15 +861,12 @@ def silence(run: dict, now: float | None = None) -> str | None:
     quiet = (now or time.time()) - run["heartbeat"]
     if quiet < SILENT_S:
         return None
-    worker = run.get("worker") or ""
-    if worker.startswith("ray:"):  # ray:HOST:PID, the dispatcher on the app's host
-        pid = worker.rsplit(":", 1)[-1]
-        pid = pid if pid.isdigit() else "PID"
+    _, pid, _ = worker_parts(run.get("worker"))
+    if (run.get("worker") or "").startswith("ray:"):  # the dispatcher on the app's host
+        pid = pid or "PID"
         return (f"no word from its Ray dispatcher (process {pid}) for {int(quiet)} s: it may have lost the cluster "
                 "(the end of SSRL_HOME/dispatcher.log says), be stopped (`kill -CONT " + pid + "` goes on) or hung (`kill "
                 + pid + "`: the next dispatcher puts the run back in the queue, to resume from its last finished epoch)")
-    parts = worker.rsplit(":", 2)
-    pid = parts[1] if len(parts) == 3 and parts[1].isdigit() else None
     what = f"its worker (process {pid})" if pid else "its worker"
     return (f"no word from {what} for {int(quiet)} s: it may be stopped (Ctrl-Z; `kill -CONT {pid or 'PID'}` goes "
             f"on) or hung (`kill {pid or 'PID'}`, and the run resumes from its last finished epoch)")

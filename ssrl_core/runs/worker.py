@@ -29,7 +29,7 @@ from ..locks import lock_held, try_lock
 from ..stops import Cancelled, Interrupted
 from ..text import disk_full, not_written
 from . import artifacts as art
-from .store import ClaimLost, Limits, RunStore, phase_text
+from .store import ClaimLost, Limits, RunStore, phase_text, worker_parts
 
 HEARTBEAT_S = 1.0  # the watcher beats, polls cancel requests and sizes the run folder this often
 STALE_S = 30.0  # a run of a worker on another host is orphaned after this long without a beat
@@ -101,8 +101,8 @@ def live_workers() -> list[dict]:
     for p in sorted(slots_dir().glob("slot-*.lock")):
         if lock_held(p):
             wid = p.read_text().strip()
-            pid = wid.rsplit(":", 2)[-2] if wid.count(":") >= 2 else ""
-            out.append({"slot": int(p.stem.split("-")[1]), "id": wid, "pid": int(pid) if pid.isdigit() else None})
+            pid = worker_parts(wid)[1]
+            out.append({"slot": int(p.stem.split("-")[1]), "id": wid, "pid": int(pid) if pid else None})
     return out
 
 
@@ -122,8 +122,8 @@ def worker_state(worker_id: str | None) -> bool | None:
     goes by the heartbeat."""
     if not worker_id:
         return False
+    host, pid, slot = worker_parts(worker_id)
     if worker_id.startswith("ray:"):  # a Ray dispatcher (ray:host:pid): its lock holds its pid
-        _, host, pid = (worker_id.split(":") + ["", ""])[:3]
         if host != socket.gethostname():
             return None
         path = dispatcher_lock()
@@ -131,10 +131,9 @@ def worker_state(worker_id: str | None) -> bool | None:
             return lock_held(path) and path.read_text().strip() == pid
         except OSError:
             return False
-    parts = worker_id.rsplit(":", 2)
-    if len(parts) != 3 or not parts[2].isdigit() or parts[0] != socket.gethostname():
+    if slot is None or host != socket.gethostname():
         return None
-    path = slot_lock(int(parts[2]))
+    path = slot_lock(int(slot))
     if not lock_held(path):
         return False
     try:
@@ -159,6 +158,19 @@ def spawn_detached(args: list[str], log_name: str, env: dict | None = None) -> s
     return proc
 
 
+def claim_start(marker: Path) -> bool:
+    """Whether to start the process ``marker`` stands for: False when one was started there in
+    the last ``STARTING_S`` (still importing, or failing at once: it was started again on every
+    page view), else True, the start marked now."""
+    try:
+        if time.time() - marker.stat().st_mtime < STARTING_S:
+            return False
+    except FileNotFoundError:
+        pass
+    marker.touch()
+    return True
+
+
 def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
     """Start a detached worker (it outlives the caller) for every slot that has none and
     was not just started; with several GPUs, slot N sees GPU N mod count only."""
@@ -166,15 +178,8 @@ def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
     gpus = gpu_count() if n > 1 else 0
     started = []
     for slot in range(n):
-        starting = slots_dir() / f"slot-{slot}.starting"
-        if lock_held(slot_lock(slot)):
+        if lock_held(slot_lock(slot)) or not claim_start(slots_dir() / f"slot-{slot}.starting"):
             continue
-        try:
-            if time.time() - starting.stat().st_mtime < STARTING_S:
-                continue
-        except FileNotFoundError:
-            pass
-        starting.touch()
         env = dict(os.environ)
         if gpus > 1 and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
