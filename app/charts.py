@@ -100,7 +100,10 @@ def describe(fig: go.Figure) -> str:
                 + ("; each group's name is written where most of its points are" if lay.annotations else "")
                 + (f"; marked: {', '.join(marks)}" if marks else ""))
     kind = "bar chart" if any(t.type == "bar" for t in data) else "line chart"
-    what = f"{lay.yaxis.title.text or 'value'} by {lay.xaxis.title.text or 'category'}"
+    value, category = lay.yaxis.title.text, lay.xaxis.title.text
+    if any(t.type == "bar" and t.orientation == "h" for t in data):  # bars lying down: the values along x
+        value, category = category, value
+    what = f"{value or 'value'} by {category or 'category'}"
     # each series' values, which a screen reader reached nowhere else (hover needs a mouse; an accessibility review)
     values = [f"{t.name.replace('<br>', ' ')}: {said}" for t in data
               if t.name and t.showlegend is not False and (said := _values(t))]
@@ -116,8 +119,11 @@ def _values(trace) -> str:
     axis and keeps the true one in its customdata), a bar's true value (``bars`` keeps a value cut
     at the axis's edge in its customdata); "" for a series with none."""
     bar = trace.type == "bar"
-    xs = list(trace.x if bar or trace.customdata is None else trace.customdata) if trace.x is not None else []
-    ys = list(trace.customdata if bar and trace.customdata is not None else trace.y if trace.y is not None else [])
+    if bar and trace.orientation == "h":  # lying down: the categories along y, the values along x
+        xs, ys = list(trace.y if trace.y is not None else []), list(trace.x if trace.x is not None else [])
+    else:
+        xs = list(trace.x if bar or trace.customdata is None else trace.customdata) if trace.x is not None else []
+        ys = list(trace.customdata if bar and trace.customdata is not None else trace.y if trace.y is not None else [])
     pairs = [(x, y) for x, y in zip(xs, ys) if x is not None and isinstance(y, (int, float))]
     if len(pairs) > DESCRIBED_POINTS:
         pairs = [pairs[0], pairs[-1]]
@@ -202,34 +208,45 @@ ACCURACY_AXIS = "test accuracy"
 INVARIANCE_AXIS = "invariance (1 = unchanged)"
 
 
+# a run's row in ``accuracy_bars``: its two bars and the gap between runs; a label of several lines makes every row as high
+# as its lines (``TICK_LINE_PX`` each) with a few pixels to spare
+BAR_ROW_PX = 44
+VALUE_ROOM_PX = 50  # beyond the plot's right edge for a value written past a bar that reaches 1 ("0.987")
+
+
 def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "",
                   references: Sequence[str] = ()) -> go.Figure:
-    """Grouped bars: one group per run (``labels``), one bar per metric in ``series``, each run
-    in its colour (the palette's, in ``labels``' order, as ``curves`` gives the runs theirs: by
-    metric, orange was the linear probe here and the second run in the charts under it) and each
-    metric in its fill pattern. The groups named in ``references`` (untrained encoders) are
-    drawn in grays, one per metric (``REF_GRAYS``), with the metric's pattern, as ``bars`` draws
-    them on Invariance: in the runs' colours they read as more runs. Each group's label is
-    wrapped onto short lines under it (``category_axis``), the chart a line taller for each line
-    more; a bar's hover names its run whole."""
+    """Grouped bars, lying down: one row per run (``labels``, top to bottom), one bar per metric
+    in ``series``, each value written level at its bar's end. Each run in its colour (the
+    palette's, in ``labels``' order, as ``curves`` gives the runs theirs: by metric, orange was
+    the linear probe here and the second run in the charts under it) and each metric in its fill
+    pattern. The rows named in ``references`` (untrained encoders) are drawn in grays, one per
+    metric (``REF_GRAYS``), with the metric's pattern, as ``bars`` draws them on Invariance: in
+    the runs' colours they read as more runs. Each run's name is wrapped onto short level lines
+    beside its row (``wrap``): standing under upright bars, seven runs' names were turned upright
+    and on a phone ran into each other (6 of 6 overlapped at 358 px), and the plot kept 172 px
+    of a 380 px chart. The chart grows by a row per run; a bar's hover names its run whole."""
     fig = go.Figure()
     runs = [label for label in labels if label not in references]
+    text = [wrap(label) for label in labels]
+    lines = max([t.count("<br>") + 1 for t in text] or [1])
+    row = max(BAR_ROW_PX, TICK_LINE_PX * lines + 8)
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(
-            x=list(labels), y=[None if v is None else v for v in vals], name=name,
+            y=list(labels), x=[None if v is None else v for v in vals], name=name, orientation="h",
             marker=dict(color=[REF_GRAYS[i % len(REF_GRAYS)] if label in references else
                                PALETTE[runs.index(label) % len(PALETTE)] for label in labels],
                         pattern=dict(shape=PATTERNS[i % len(PATTERNS)])),  # the metric: not by colour
-            text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside",
-            # the run whole: a hover's %{x} is its tick's text, wrapped
-            hovertext=list(labels), hovertemplate="%{hovertext}: %{y:.3f}<extra>%{fullData.name}</extra>",
-            width=min(0.3, 0.8 / max(1, len(series))),
+            text=[("" if v is None else f"{v:.3f}") for v in vals], textposition="outside", cliponaxis=False,
+            constraintext="none",  # (past the plot's edge, in its right margin: a bar that reaches 1 keeps its value)
+            # the run whole: a hover's %{y} is its tick's text, wrapped
+            hovertext=list(labels), hovertemplate="%{hovertext}: %{x:.3f}<extra>%{fullData.name}</extra>",
         ))
-    xaxis, lines = category_axis(labels)
-    # each line of a wrapped label more grows the chart by a line, so the plot keeps its height
-    fig.update_layout(title=title or None, barmode="group", height=380 + TICK_LINE_PX * (lines - 1),
-                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(title="run", **xaxis),
-                      yaxis=dict(title=ACCURACY_AXIS, range=[0, 1.08]), legend=BELOW)
+    # the first run at the top, as the table under the chart lists them; within a run, the first metric on top
+    yaxis = dict(tickmode="array", tickvals=list(labels), ticktext=text, automargin=True, autorange="reversed")
+    fig.update_layout(title=title or None, barmode="group", bargap=0.25, height=130 + row * max(1, len(labels)),
+                      margin=dict(l=10, r=VALUE_ROOM_PX, t=40, b=10), yaxis=yaxis,
+                      xaxis=dict(title=ACCURACY_AXIS, range=[0, 1]), legend=dict(BELOW, traceorder="normal"))
     return readable(fig)
 
 

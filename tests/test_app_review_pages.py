@@ -123,6 +123,31 @@ def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
     assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
 
 
+def test_evaluates_seven_runs_are_named_apart_and_every_value_shows_on_a_phone_in_a_browser(tmp_path):
+    """At 358 px (a phone's chart) seven runs' names stood upright under their bars and each ran
+    into the next; lying down, each name is level beside its row, none on another, and every
+    value is drawn whole inside the figure, a bar that reaches 1 too."""
+    from app import charts
+
+    runs = ["simclr (9c9a)", "random encoder (seed 0)", "rotation (31d0) · by ada", "random encoder (seed 1)",
+            "byol (21e6)", "simsiam (12dd) · stop_gradient=false", "random encoder (seed 2)"]
+    fig = charts.accuracy_bars(runs, {"kNN (k=20)": [0.451, 0.99, 0.2, 1.0, 0.7, 0.05, 0.6], "linear probe": [0.6] * 7},
+                               references=[r for r in runs if r.startswith("random")])
+    seen = _in_chromium(fig, tmp_path, ".ytick", """() => {
+            const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+            return {names: [...document.querySelectorAll('.ytick text')].map(box),
+                    values: [...document.querySelectorAll('.bartext')].filter(t => getComputedStyle(t).display !== 'none')
+                                .map(t => ({text: t.textContent, ...box(t)})),
+                    figure: box(document.querySelector('.main-svg'))};
+        }""", width=358)
+    names = seen["names"]
+    assert len(names) == 7 and all(a["b"] <= b["t"] + 1 for a, b in zip(names, names[1:]))  # apart, top to bottom
+    assert sorted(v["text"] for v in seen["values"]) == sorted(["0.451", "0.990", "0.200", "1.000", "0.700", "0.050",
+                                                                "0.600"] + ["0.600"] * 7)
+    fig_box = seen["figure"]
+    assert all(fig_box["l"] <= v["l"] and v["r"] <= fig_box["r"] for v in seen["values"])
+
+
 def _labels(fig) -> list[tuple[str, float | None, float | None]]:
     """Each label ``bars`` writes, series after series: (text, where it starts, how far its clear
     carrier reaches), "" and None where a bar gets none."""

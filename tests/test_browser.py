@@ -496,6 +496,8 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
     opens on: two runs and their untrained network, 27 upright labels and 15 level ones. Bar charts'
     category labels never reach past the plot's right edge: slanted rightwards, Evaluate's "random
     encoder (seed 0)" left its bars 165 px of a phone's 358 px chart."""
+    from app.charts import VALUE_ROOM_PX
+
     from .test_app_review_pages import LABEL_BOXES, readable_labels
 
     a, b = finished_run("shapes-simclr"), finished_run("shapes-simclr")
@@ -527,8 +529,11 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
         page.wait_for_selector(".st-key-eval_bars .js-plotly-plot .nsewdrag")
         time.sleep(1)
         [bars] = page.evaluate(_PLOT_WIDTH, ".st-key-eval_bars .js-plotly-plot")
-        # the value axis's labels and title on the left (some 72 px) and the margin's 10 px on the right
-        assert bars["right"] <= 20 and bars["plot"] >= bars["chart"] - 100, (size, bars)
+        # lying down: the runs' names on short lines on the left, room for a value past a bar that reaches 1 on the right
+        assert bars["right"] <= VALUE_ROOM_PX + 10 and bars["plot"] >= bars["chart"] / 2, (size, bars)
+        names = page.evaluate("""() => [...document.querySelectorAll('.st-key-eval_bars .ytick text')].map(t => {
+            const r = t.getBoundingClientRect(); return [r.top, r.bottom]; })""")
+        assert len(names) == 3 and all(a[1] <= b[0] + 1 for a, b in zip(names, names[1:])), (size, names)
     _text_and_focus_are_seen(page)
 
 

@@ -901,12 +901,12 @@ def test_a_lessons_accuracy_chart_has_the_untrained_network_beside_its_runs():
     runs = {n: _data(summary={"knn_accuracy": 0.905, "linear_accuracy": 0.96}, references=refs) for n in lesson.runs}
     [(fig, note)] = [(f, note) for title, f, note in figures(lesson, runs) if title.startswith("kNN and linear")]
     knn = fig.data[0]
-    assert list(knn.x) == [*lesson.runs, "random encoder (seed 0)"] and list(knn.y)[-1] == 0.919
+    assert list(knn.y) == [*lesson.runs, "random encoder (seed 0)"] and list(knn.x)[-1] == 0.919
     assert knn.marker.color[-1] == charts.REF_GRAYS[0] and note.startswith("Gray: the untrained network")
     families = L.load_by_name("four-families")  # its own "random" run: no second one
     runs = {n: _data(summary={"knn_accuracy": 0.9}, references=refs) for n in families.runs}
     [(fig, note)] = [(f, note) for title, f, note in figures(families, runs) if fig_kind(families, title) == "accuracy"]
-    assert "random encoder (seed 0)" not in list(fig.data[0].x) and note == ""
+    assert "random encoder (seed 0)" not in list(fig.data[0].y) and note == ""
 
 
 def fig_kind(lesson, title: str) -> str:

@@ -358,9 +358,9 @@ def test_bar_charts_write_their_categories_on_short_level_lines_whole_and_apart(
     runs = ["rotation (9e10)", "simclr (4728)", "barlow_twins (1a2b)", "random encoder (seed 0)",
             "random cnn-small (seed 1)", "random · cnn-small seed 0 · untrained"]
     ops = ["crop", "flip", "color_jitter", "grayscale", "blur", "rotate", "solarize", "erase", "noise"]
-    acc = charts.accuracy_bars(runs, {"kNN": [0.9] * 6, "linear": [0.95] * 6}, references=runs[3:])
+    named = charts.bars(runs, {"kNN": [0.9] * 6, "linear": [0.95] * 6}, "accuracy", references=runs[3:])
     inv = charts.bars(ops, {"simclr (4728) · aug: digits preset": [0.5] * 9}, "score")
-    for fig, labels in ((acc, runs), (inv, ops)):
+    for fig, labels in ((named, runs), (inv, ops)):
         axis = fig.layout.xaxis
         assert list(axis.tickvals) == labels and axis.tickmode == "array"
         text = list(axis.ticktext)
@@ -378,8 +378,37 @@ def test_bar_charts_write_their_categories_on_short_level_lines_whole_and_apart(
     assert charts.wrap("random encoder (seed 0)") == "random<br>encoder<br>(seed 0)"
     assert charts.wrap("random · cnn-small seed 0 · untrained") == "random ·<br>cnn-small<br>seed 0 ·<br>untrained"
     # the plot keeps its height: the chart grows by each line its tallest label has beyond one
-    assert acc.layout.height - charts.accuracy_bars(["simclr"], {"kNN": [0.9]}).layout.height == 3 * charts.TICK_LINE_PX
+    assert named.layout.height - charts.bars(["simclr"], {"kNN": [0.9]}, "accuracy").layout.height == 3 * charts.TICK_LINE_PX
     assert inv.layout.height == charts.bars(["crop"], {"a": [0.5]}, "score").layout.height
+
+
+def test_accuracy_bars_lie_down_one_row_per_run_named_level_beside_it():
+    """A phone review: Evaluate's seven runs and untrained encoders, named under upright bars, had
+    their names turned upright, and at 358 px each ran into the next (6 of 6), the plot 172 px of
+    the chart's 380. The bars lie down: one row per run, top to bottom in the table's order, its
+    name on short level lines beside it (whole, told apart), each value level at its bar's end
+    (past the plot's edge for a bar that reaches 1), the chart a row taller per run."""
+    from app import charts
+
+    runs = ["rotation (9e10)", "simclr (4728)", "random encoder (seed 0)", "random · cnn-small seed 0 · untrained"]
+    acc = charts.accuracy_bars(runs, {"kNN": [0.9, 1.0, None, 0.3], "linear": [0.95, 0.5, 0.4, 0.2]},
+                               references=runs[2:])
+    axis = acc.layout.yaxis
+    assert list(axis.tickvals) == runs and axis.autorange == "reversed"  # the first run on top
+    assert [t.replace("<br>", " ") for t in axis.ticktext] == runs and len(set(axis.ticktext)) == 4
+    assert all(len(line) <= charts.TICK_CHARS or " " not in line for t in axis.ticktext for line in t.split("<br>"))
+    knn, lin = acc.data
+    assert (knn.orientation, list(knn.y), list(knn.x)) == ("h", runs, [0.9, 1.0, None, 0.3])
+    assert list(knn.text) == ["0.900", "1.000", "", "0.300"] and knn.textposition == "outside" and knn.cliponaxis is False
+    assert list(knn.hovertext) == runs and "%{hovertext}" in knn.hovertemplate and "%{y}" not in knn.hovertemplate
+    assert list(acc.layout.xaxis.range) == [0, 1] and acc.layout.xaxis.title.text == charts.ACCURACY_AXIS
+    assert acc.layout.margin.r >= charts.VALUE_ROOM_PX
+    # a row per run, as high as the tallest name's lines (4 here)
+    one = charts.accuracy_bars(["simclr"], {"kNN": [0.9]})
+    assert acc.layout.height - one.layout.height == 4 * (4 * charts.TICK_LINE_PX + 8) - charts.BAR_ROW_PX
+    assert charts.describe(acc).startswith("bar chart: test accuracy by ")
+    assert "Values: kNN: rotation (9e10) 0.900, simclr (4728) 1.000, random · cnn-small seed 0 · untrained 0.300;" \
+        in charts.describe(acc)
 
 
 def test_chart_colours_stand_out_from_the_page_and_their_labels_from_the_bars():
@@ -402,7 +431,7 @@ def test_chart_colours_stand_out_from_the_page_and_their_labels_from_the_bars():
     refs = charts.curves({"random encoder": line, "supervised": line}, "labels", dashed=["random encoder", "supervised"])
     assert min(charts.contrast(t.line.color, "#ffffff") for t in refs.data) >= 3
     acc = charts.accuracy_bars(["simclr"], {"kNN": [0.9], "linear": [0.95]})
-    assert acc.layout.xaxis.title.text == "run" and len({t.marker.pattern.shape for t in acc.data}) == 2
+    assert acc.layout.xaxis.title.text == charts.ACCURACY_AXIS and len({t.marker.pattern.shape for t in acc.data}) == 2
 
 
 def test_charts_and_images_are_described_for_screen_readers():
