@@ -8,6 +8,7 @@ reference cache.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import torch
@@ -370,11 +371,43 @@ def gain(value: float, base: float) -> str:
     return f"{round(value, 3) - round(base, 3):+.3f}"
 
 
-def knn_gain(summary: dict, refs: dict) -> str:
-    """A run's kNN accuracy minus its random encoder's, signed ("+0.041"), or "–" while
-    either is missing (a text column: a blank number cell would look like zero)."""
+def noise_band(a: float, b: float, n: int) -> float:
+    """How far apart two accuracies near ``a`` and ``b``, scored on the same ``n`` test images,
+    come by the draw of those images alone: twice the standard error of one accuracy,
+    sqrt(p (1 - p) / n) at their mean p, and never under one image (1 / n). A statistician's
+    review: on digits' 359 test images, where one standard error is 0.014, gains of +0.006 and
+    +0.011 over the untrained encoder were shown as wins, in green. (The two accuracies share
+    their test images, so their difference varies less than two independent ones would; a run
+    of another seed can differ by more: this says what the test images alone can do.)"""
+    p = min(max((a + b) / 2, 0.0), 1.0)
+    return max(2 * math.sqrt(p * (1 - p) / n), 1 / n)
+
+
+def within_noise(value: float, base: float, n: int | None) -> bool:
+    """Whether ``value - base``, as the pages show them (``gain``), is inside ``noise_band``; False
+    where the test images are not known (``n`` None or 0)."""
+    return bool(n) and abs(round(value, 3) - round(base, 3)) < noise_band(value, base, n)
+
+
+NOISE_MARK = "(noise)"  # after a gain inside the noise band, in a table's text column
+
+
+def noise_words(value: float, base: float, n: int) -> str:
+    """Why a gain is marked ``NOISE_MARK``, in a sentence."""
+    return (f"under {noise_band(value, base, n):.3f}, twice the standard error of an accuracy on these {n:,} test "
+            "images: their draw alone could make such a difference, and a run of another seed can differ by more")
+
+
+def knn_gain(summary: dict, refs: dict, n: int | None = None) -> str:
+    """A run's kNN accuracy minus its random encoder's, signed ("+0.041"), "+0.006 (noise)"
+    where that is within the noise of the ``n`` test images it is scored on (``within_noise``;
+    ``n`` from the summary's ``test_images`` when not given), or "–" while either is missing (a
+    text column: a blank number cell would look like zero)."""
     knn, (random_knn, _) = summary.get("knn_accuracy"), random_encoder_scores(refs)
-    return "–" if knn is None or random_knn is None else gain(knn, random_knn)
+    if knn is None or random_knn is None:
+        return "–"
+    n = n or summary.get("test_images")
+    return gain(knn, random_knn) + (f" {NOISE_MARK}" if within_noise(knn, random_knn, n) else "")
 
 
 COLLAPSED_RANK = 2.0  # an effective rank at or under this: features along about one direction (random cnn-small: 13.7)
@@ -412,7 +445,9 @@ COLUMN_HELP = {
     "train s": "Seconds the pretraining took on the machine that ran it, its evaluation not included.",
 }
 GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same architecture and seed (the random weights "
-             "depend on the seed, so each run is paired with its own). –: not computed yet")
+             f"depend on the seed, so each run is paired with its own). {NOISE_MARK}: under twice the standard error of "
+             "an accuracy on the run's test images (on digits' 359, about 0.03): the draw of the test images alone could "
+             "make it, and a run of another seed can differ by more. –: not computed yet")
 
 
 def sharing(values, query: int, neighbours: list[tuple[int, float]]) -> int | None:

@@ -534,6 +534,19 @@ def dataset_mismatch(run: dict) -> str | None:
     return artifacts(run["run_dir"]).dataset_mismatch(ds) if ds is not None else None
 
 
+def scored_images(run: dict) -> int | None:
+    """How many test images a finished run's accuracies were scored on: its summary's
+    ``test_images``, or for a run made before that was written, its dataset's labelled test
+    images (loaded, as the pages load it; None where it is gone or was re-imported since)."""
+    n = (run.get("summary") or {}).get("test_images")
+    if n:
+        return int(n)
+    ds, _ = dataset(run["dataset"])
+    if ds is None or (run["dataset"] not in DATASETS and artifacts(run["run_dir"]).dataset_mismatch(ds)):
+        return None
+    return ds.scored_test_images
+
+
 def dataset_caveats(name: str) -> list[str]:
     """Why accuracies of runs on ``name`` say little (``ImageSet.evaluation_caveats``), or [].
     Only an imported set can be that small, so no built-in set is loaded to find out."""

@@ -54,7 +54,7 @@ for r in picked:
     s, p = r["summary"] or {}, probes[r["id"]]
     le = readouts.budget_curve(p, "linear")
     scores.append({"run": name[r["id"]], "kNN acc": s.get("knn_accuracy"),
-                   "kNN gain over random": readouts.knn_gain(s, arts[r["id"]].references()),
+                   "kNN gain over random": readouts.knn_gain(s, arts[r["id"]].references(), services.scored_images(r)),
                    "linear acc": s.get("linear_accuracy"), "linear, 1 label/class": readouts.value_at(le, 1),
                    "linear, 10 labels/class": readouts.value_at(le, 10),
                    "rotation predictable": None if r["dataset"] in turn_blind else p.get("rotation_equivariance")})

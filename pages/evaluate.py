@@ -69,7 +69,7 @@ for r in picked:
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
     rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]]), "embedding std": s.get("embedding_std"),
+                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], services.scored_images(r)), "embedding std": s.get("embedding_std"),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
 for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2] or "")):

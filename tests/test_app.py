@@ -402,14 +402,19 @@ def test_explore_map_and_neighbours(finished_run):
     assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
     assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
     # each beside the untrained network of its architecture and seed (is 0.955 good? it was said on Evaluate only)
-    from app.readouts import random_encoder_scores
+    from app.readouts import random_encoder_scores, within_noise
     from ssrl_core.runs.artifacts import RunArtifacts
 
     summary, refs = RunStore().get(rid)["summary"], RunArtifacts(RunStore().get(rid)["run_dir"]).references()
     for m, key, base in zip(at.metric[:2], ("knn_accuracy", "linear_accuracy"), random_encoder_scores(refs)):
-        # of the numbers as shown: 0.972 and 0.967 say +0.005, not the +0.006 of 0.97214 - 0.96657
-        assert m.proto.delta == f"{round(summary[key], 3) - round(base, 3):+.3f} vs untrained", m.proto.delta
+        # of the numbers as shown: 0.972 and 0.967 say +0.005, not the +0.006 of 0.97214 - 0.96657; a gain the test
+        # images' draw alone could make is marked, and gray, not a green win
+        noise = within_noise(summary[key], base, summary["test_images"])
+        assert m.proto.delta == f"{round(summary[key], 3) - round(base, 3):+.3f} vs untrained" + (
+            " (noise)" if noise else ""), m.proto.delta
+        assert (m.proto.color == m.proto.MetricColor.GRAY) == noise
         assert f"The untrained network of this run's architecture and seed scores {base:.3f}" in m.help
+        assert ("twice the standard error of an accuracy on these 359 test images" in m.help) == noise
     assert at.query_params["run"] == [rid] or at.query_params["run"] == rid
     # how to read the map, under it: what a clump means, and that the neighbours are the features', not the map's
     assert "Tight clumps of one colour mean the features group images by class without having seen a label. The " \
@@ -456,6 +461,7 @@ def test_explore_map_and_neighbours(finished_run):
 
 
 def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_run):
+    from app.readouts import within_noise
     from ssrl_core.runs.artifacts import RunArtifacts
 
     rid = finished_run("simclr", references=False)  # its probes.json came along; the shared references did not
@@ -480,7 +486,10 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     random_knn = RunArtifacts(run_dir).references()["random-knn/label"]["20"]
     simclr_knn = RunStore().get(rid)["summary"]["knn_accuracy"]
     [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
-    assert gain == f"{simclr_knn - random_knn:+.3f}"
+    value, *mark = gain.split(" ")
+    assert value == f"{simclr_knn - random_knn:+.3f}"
+    n = RunStore().get(rid)["summary"]["test_images"]
+    assert mark == (["(noise)"] if within_noise(simclr_knn, random_knn, n) else []), (gain, n)
     below = "below the untrained network of the same architecture and seed"
     assert (below in captions(at)) == gain.startswith("-")
     store = RunStore()  # the same run scoring under its untrained network: the page says so
@@ -779,7 +788,7 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     table = at.dataframe[0].value
     gain = dict(zip(table["run"], table["kNN gain over random"]))
     # rotation shares simclr's dataset, encoder, augmentations and seed, hence its random reference
-    assert all(g[0] in "+-" and abs(float(g)) < 1 for g in gain.values())
+    assert all(g[0] in "+-" and abs(float(g.removesuffix(" (noise)"))) < 1 for g in gain.values())
     specs = charts_by_title(at)
     assert {t["name"] for t in specs["epoch"]["data"]} == {f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"}
     assert "Losses of different methods are on different scales" in captions(at)  # (two methods)

@@ -356,6 +356,6 @@ def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_
     assert list(refs["random-knn/label"]) == ["1", "5"]
     assert refs["random-knn/label/every-image"] == store.get(rid)["summary"]["knn_accuracy"]
     at = open_page("compare")
-    assert list(at.dataframe[0].value["kNN gain over random"]) == ["+0.000", "+0.000"]
+    assert list(at.dataframe[0].value["kNN gain over random"]) == ["+0.000 (noise)", "+0.000 (noise)"]
     at = open_page("gallery")
     assert sum("too few images for these accuracies" in c.value for c in at.caption) == 2

@@ -642,3 +642,24 @@ def test_colorizations_untrained_network_is_named_apart_from_the_one_seeing_colo
         "random encoder (seed 0)", "random encoder seeing gray (seed 0)"]
     tags = readouts.reference_tags([colour, gray])
     assert tags[colour["id"]]["random-linear"] == "seeing the images" and tags[gray["id"]]["random-linear"] == "seeing gray"
+
+
+def test_a_gain_inside_the_test_images_noise_is_marked_not_shown_as_a_win():
+    """A statistician's review: on digits' 359 test images one standard error of an accuracy
+    near 0.92 is 0.014, and gains of +0.006 and +0.011 over the untrained encoder were shown as
+    wins. Twice sqrt(p (1 - p) / n), at the two accuracies' mean, never under one image."""
+    import math
+
+    from app import readouts
+
+    assert readouts.noise_band(0.925, 0.919, 359) == pytest.approx(2 * math.sqrt(0.922 * 0.078 / 359))  # 0.0283
+    assert readouts.noise_band(1.0, 1.0, 40) == pytest.approx(1 / 40)  # no spread at 1: one image still moves it
+    refs = {"random-knn/label": {"20": 0.919}}
+    assert readouts.knn_gain({"knn_accuracy": 0.925, "test_images": 359}, refs) == "+0.006 (noise)"
+    assert readouts.knn_gain({"knn_accuracy": 0.972, "test_images": 359}, refs) == "+0.053"
+    assert readouts.knn_gain({"knn_accuracy": 0.925, "test_images": 10_000}, refs) == "+0.006"  # CIFAR-10's test set
+    assert readouts.knn_gain({"knn_accuracy": 0.925}, refs) == "+0.006"  # not known: no mark
+    assert readouts.knn_gain({"knn_accuracy": 0.925}, refs, 359) == "+0.006 (noise)"  # (a run made before it was kept)
+    assert readouts.knn_gain({"knn_accuracy": 0.880, "test_images": 359}, refs) == "-0.039"  # a loss past the noise
+    assert readouts.knn_gain({"knn_accuracy": None}, refs) == "–"
+    assert "0.028, twice the standard error of an accuracy on these 359 test images" in readouts.noise_words(0.925, 0.919, 359)

@@ -86,6 +86,11 @@ class ImageSet:
         return torch.nonzero(~self.is_train).flatten()
 
     @property
+    def scored_test_images(self) -> int:
+        """How many test images the kNN and linear accuracies are scored on: those with a label."""
+        return int(((self.labels >= 0) & ~self.is_train).sum())
+
+    @property
     def has_labels(self) -> bool:
         return bool((self.labels >= 0).any())
 

@@ -37,6 +37,7 @@ def evaluate_trained(trained, run_dir: Path, on_event: Callable[[dict], None] | 
     tr, te = ds.train_idx.numpy(), ds.test_idx.numpy()
     y = ds.labels.numpy()
     tr, te = tr[y[tr] >= 0], te[y[te] >= 0]
+    metrics["test_images"] = int(len(te))  # what the accuracies are scored on: their noise (``readouts.noise_band``)
     if len(tr) and len(te):
         emit({"kind": "phase", "phase": "knn"})
         metrics["knn_accuracy"] = knn_accuracy(feats[tr], y[tr], feats[te], y[te], ds.num_classes, k=KNN_K, tau=0.07)
