@@ -709,20 +709,28 @@ def describe_check(row: dict, lesson: Lesson | None = None) -> str:
     (a review read "more than 3 points" in a check's title against "+ 0.03" in its line); a
     side not measured yet is named instead of valued: 'simclr.knn_accuracy >
     random.knn_accuracy + 0.005', or with ``lesson`` in words: "simclr's kNN accuracy >
-    random's kNN accuracy + 0.005" (a student read the waiting checks as code)."""
+    random's kNN accuracy + 0.005" (a student read the waiting checks as code). Numbers take 3
+    places, more where 3 would print the left side equal to what it is compared with while it is
+    not ('0.9304 > 0.9248 + 0.005 (= 0.9298)': at 3 places a check passed on "0.930 > ... (= 0.930)")."""
+    sign = 1 if row["op"].startswith(">") else -1
+    left, right = row["left_value"], row["right_value"]
+    against = None if right is None else right + sign * (row["margin"] or 0)
+    places = 3
+    while left is not None and against is not None and left != against and places < 6 \
+            and f"{left:.{places}f}" == f"{against:.{places}f}":
+        places += 1
+
     def fmt(v, ref):
         if v is not None:
-            return f"{v:.3f}"
+            return f"{v:.{places}f}"
         if not isinstance(ref, str):
             return f"{ref:g}"
         if lesson is None:
             return ref
         # each term after its sign; the first one's (always +) left out
         return " ".join(f"{'+' if sign > 0 else '-'} {term_words(lesson, t)}" for sign, t in signed_terms(ref))[2:]
-    sign = 1 if row["op"].startswith(">") else -1
     margin = f" {'+' if sign > 0 else '-'} {row['margin']:g}" if row["margin"] else ""
-    bar = (f" (= {row['right_value'] + sign * row['margin']:.3f})"
-           if row["margin"] and row["right_value"] is not None else "")
+    bar = f" (= {against:.{places}f})" if row["margin"] and against is not None else ""
     return f"{fmt(row['left_value'], row['left'])} {row['op']} {fmt(row['right_value'], row['right'])}{margin}{bar}"
 
 

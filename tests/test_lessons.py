@@ -238,6 +238,12 @@ def test_verdict_on_hand_made_numbers():
     assert diff["left_value"] == pytest.approx(0.10) and diff["right_value"] == pytest.approx(-0.02)
     assert diff["numbers"]["simclr.supervised_scratch@10"] == 0.93
     assert L.describe_check(v["checks"][0]) == "0.600 > 0.450 + 0.03 (= 0.480)"  # the bar it must pass, written out
+    # a review's rotation against SimCLR on digits' 359 test images (334 and 332 right) passed as "0.930 > 0.925 +
+    # 0.005 (= 0.930)": where 3 places print the two sides equal, a place more tells them apart
+    close = {"left": "a", "op": ">", "right": "b", "margin": 0.005, "left_value": 334 / 359, "right_value": 332 / 359}
+    assert L.describe_check(close) == "0.9304 > 0.9248 + 0.005 (= 0.9298)"
+    assert L.describe_check({**close, "op": "<", "margin": 0.0, "right_value": 0.93042}) == "0.93036 < 0.93042"
+    assert L.describe_check({**close, "right_value": 0.9}) == "0.930 > 0.900 + 0.005 (= 0.905)"  # apart at 3: 3
 
     probes["linear/label/1/s3"]["mean"] = 0.47  # within the 0.03 margin of random, below supervised
     v = L.judge(lesson, {"simclr": _data(probes=probes, references=refs)})
