@@ -62,6 +62,9 @@ try:
 except StoreUnusable as e:
     unusable(e)
     st.stop()
+else:
+    if older := services.older_workers_text():  # after an upgrade: it trains with the old code
+        st.warning(older, icon=":material/update:")
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
     glossary.sidebar_box(page.url_path)

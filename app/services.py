@@ -71,6 +71,18 @@ def worker_alive() -> bool:
     return local_worker.worker_alive()
 
 
+def older_workers_text() -> str | None:
+    """What to do about workers of an older version still running on this home
+    (``worker.older_workers``: after an upgrade they train with the old code), or None."""
+    try:
+        if ray_backend.backend() == "ray":
+            return None
+    except ValueError:  # a bad SSRL_BACKEND: ``ensure_worker`` said so
+        return None
+    older = local_worker.older_workers()
+    return local_worker.older_workers_text(older) if older else None  # (its own Markdown: code in backticks)
+
+
 def no_worker_text() -> str:
     """What a page says while queued runs have no worker: under Ray, the reason the last
     dispatcher gave for stopping, from its log (a cluster it could not reach was in the log

@@ -634,7 +634,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_submit(args) -> int:
+    from .runs.ray_backend import backend
     from .runs.store import RunStore
+    from .runs.worker import older_workers, older_workers_text
 
     from .train import preflight
 
@@ -653,6 +655,8 @@ def cmd_submit(args) -> int:
     # nodes, not this host, provide the device and the dataset: preflight leaves those to them)
     warn(warnings + preflight(cfg))
     print(RunStore().submit(cfg, nickname=args.nickname))
+    if backend() != "ray" and (older := older_workers()):  # after an upgrade: it would train this run with its code
+        warn([older_workers_text(older)])
     return 0
 
 

@@ -1043,3 +1043,28 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     assert all(len(c.split(" · ")) == 3 for g in grids for c in g)
     digits = open_page("compare", runs=f"{finished_run('simclr')},{finished_run('rotation')}")
     assert "cmp_colour" not in [s.key for s in digits.selectbox]  # no factors: nothing else to colour by
+
+
+def test_every_page_says_to_stop_a_worker_of_an_older_version(ssrl_home):
+    """After an upgrade, a worker started by the older version (it outlives the app) trains the
+    queued runs with its old code: every page says so, with its pid and what to do."""
+    import subprocess
+    import sys
+
+    from ssrl_core.runs.worker import slot_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(slot_lock(0))], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        slot_lock(0).write_text("vm:4242:0\n")  # no code stamp: a worker of a version before them
+        for page in (None, "gallery"):
+            at = open_page(page)
+            [said] = [w.value for w in at.warning if "older version" in w.value]
+            assert said.startswith("A worker of an older version of SSRL Playground is still running on this "
+                                   "SSRL_HOME (process 4242)") and "`kill 4242`" in said
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not [w for w in open_page().warning if "older version" in w.value]

@@ -478,3 +478,81 @@ def test_a_training_run_leaves_probe_jobs_beside_it_their_share_of_the_cores(ssr
         assert seen == [2, 2, 2, 2]
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_worker_restarts_itself_between_runs_when_its_code_changes_on_disk(tmp_path):
+    """A worker outlives the app that started it: after an upgrade (``git pull``, the app
+    restarted) it went on training with the code it was started from. It writes its code's
+    stamp beside its id in its slot file and, between runs, restarts itself in place (same pid,
+    same slot) when the code on disk has changed. Run from a copy of ``ssrl_core``, whose file
+    this test touches, so that no other worker sees a change."""
+    import shutil
+
+    from ssrl_core.runs.worker import slot_lock
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(ROOT / "ssrl_core", pkg / "ssrl_core", ignore=shutil.ignore_patterns("__pycache__"))
+    log = tmp_path / "worker.log"
+    env = dict(os.environ, PYTHONPATH=str(pkg))
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker", "--slot", "0"], cwd=pkg, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            lines = lambda: slot_lock(0).read_text().splitlines() if slot_lock(0).exists() else []  # noqa: E731
+            _wait(lambda: len(lines()) == 2 or proc.poll() is not None, 120, "the worker to take its slot")
+            wid, code = lines()
+            assert wid.split(":")[1] == str(proc.pid) and code.startswith("code ")
+            assert live_workers()[0]["code"] == code[len("code "):]
+            touched = pkg / "ssrl_core" / "text.py"
+            later = time.time() + 5
+            os.utime(touched, (later, later))  # a checkout of another commit
+            _wait(lambda: "the code changed on disk" in log.read_text() or proc.poll() is not None, 60,
+                  "the worker to see its code changed")
+            _wait(lambda: len(lines()) == 2 and lines()[1] != code or proc.poll() is not None, 120,
+                  "the restarted worker to take its slot again")
+            assert proc.poll() is None and lines()[0] == wid  # the same process, in place, in its slot
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    said = log.read_text()
+    assert said.count("serving") == 2 and "Traceback" not in said, said
+
+
+def test_a_worker_of_an_older_version_is_named_and_none_starts_beside_it(ssrl_home, capsys):
+    """A worker of a version before the slots held ``SSRL_HOME/worker.lock``: after an upgrade
+    the app started one of its own beside it, and the old one took the new version's runs and
+    failed them ("unknown config keys evaluation, precision"). One of the slots' versions
+    before code stamps held slot 0 and trained them with its old code. Both are named with
+    their pid and what to do; no worker of this version starts beside the first, and one
+    started by hand says why it exits."""
+    from ssrl_core.runs.worker import older_workers, older_workers_text, slot_lock, start_workers
+
+    def held(path: Path) -> subprocess.Popen:  # a process of its own holds it, as an old worker does
+        return subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                                 "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                                 str(path)], stdout=subprocess.PIPE, text=True)
+
+    assert older_workers() == []
+    (ssrl_home / "worker.lock").write_text("vm:17179\n")
+    holder = held(slot_lock(0))
+    try:
+        keeper = held(ssrl_home / "worker.lock")
+        try:
+            assert holder.stdout.readline() == "held\n" and keeper.stdout.readline() == "held\n"
+            slot_lock(0).write_text("vm:4242:0\n")  # an id and no code stamp: a worker of 2026-12-03
+            older = older_workers()
+            assert [w["pid"] for w in older] == [17179, 4242]
+            text = older_workers_text(older)
+            assert text.startswith("2 workers of an older version of SSRL Playground are still running on this "
+                                   "SSRL_HOME (processes 17179, 4242)") and "`kill 17179 4242`" in text
+            assert "resumes from its last epoch" in text
+            assert start_workers() == []  # none beside the old one
+            assert Worker().serve(once=True) == 1
+            assert "older version" in capsys.readouterr().out
+        finally:
+            keeper.kill()
+            keeper.wait()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert older_workers() == []

@@ -11,6 +11,13 @@ missing ones) and how a worker knows that another worker's running run is orphan
 run whose worker no longer holds its slot goes back to the queue at once and resumes from
 its last checkpoint; a live worker's run is never taken from it. Runs claimed by workers
 on other hosts (no slot lock here) go back when their heartbeat is ``STALE_S`` old.
+
+A worker outlives the app that started it, so after an upgrade (``git pull``, the app
+restarted) it would go on training with the code it was started from: it writes the code's
+stamp (``code_stamp``) on its slot file's second line and, between runs, restarts itself when
+the code on disk has changed. A worker of a version before that (no stamp; or one of the
+older single ``SSRL_HOME/worker.lock``) cannot be told to: ``older_workers`` finds it, the app
+says to stop it, and no worker of this version starts beside it.
 """
 from __future__ import annotations
 
@@ -38,6 +45,10 @@ ORPHANS_S = 5.0  # a busy worker still looks for other workers' orphaned runs th
 STOP_GRACE_S = 3.0  # a run not stopped by then (a long native call) is stopped by restarting the worker
 SHARE_S = 5.0  # a training run looks this often whether probe jobs have started or ended beside it
 STARTING_S = 60.0  # a slot whose worker was started this recently is left alone while it imports
+CODE_CHECK_S = 5.0  # an idle or finishing worker looks this often whether its code changed on disk
+# the one worker lock of versions before the slots (November 2026): a worker of such a version, still running after
+# an upgrade, took this version's runs and failed them ("unknown config keys evaluation, precision")
+LEGACY_LOCK = "worker.lock"
 
 
 class DiskBudgetExceeded(Interrupted):
@@ -95,15 +106,70 @@ def dispatcher_lock() -> Path:
     return paths.ssrl_home() / "dispatcher.lock"
 
 
+def code_stamp() -> str:
+    """Which code a worker runs: how many of ``ssrl_core``'s Python files there are and the
+    newest one's modification time (a checkout of another commit changes it). About 1 ms."""
+    root = Path(__file__).resolve().parents[1]
+    newest, n = 0, 0
+    for f in root.rglob("*.py"):
+        try:
+            newest = max(newest, f.stat().st_mtime_ns)
+            n += 1
+        except OSError:  # removed while looked at (a checkout under way): the next look sees the rest
+            continue
+    return f"{n}-{newest}"
+
+
+def _holder(path: Path) -> tuple[str, str | None]:
+    """(the id, the code stamp or None) a slot file holds: its first line and, from a worker
+    of this version on, a second "code STAMP"."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return "", None
+    code = lines[1][len("code "):] if len(lines) > 1 and lines[1].startswith("code ") else None
+    return (lines[0].strip() if lines else ""), code
+
+
 def live_workers() -> list[dict]:
-    """The workers alive in this home now: ``{"slot", "id", "pid"}`` for every held slot."""
+    """The workers alive in this home now: ``{"slot", "id", "pid", "code"}`` for every held
+    slot (``code``: the stamp of the code it runs, None for a worker of an older version)."""
     out = []
     for p in sorted(slots_dir().glob("slot-*.lock")):
         if lock_held(p):
-            wid = p.read_text().strip()
+            wid, code = _holder(p)
             pid = worker_parts(wid)[1]
-            out.append({"slot": int(p.stem.split("-")[1]), "id": wid, "pid": int(pid) if pid else None})
+            out.append({"slot": int(p.stem.split("-")[1]), "id": wid, "pid": int(pid) if pid else None, "code": code})
     return out
+
+
+def older_workers() -> list[dict]:
+    """The workers alive in this home that run an older version of the code and cannot be
+    told to restart: ``{"pid", "where"}`` for the single ``worker.lock`` of versions before the
+    slots, held, and for a held slot whose worker wrote no code stamp. Their pid is None where
+    their file does not say it."""
+    out = []
+    legacy = paths.ssrl_home() / LEGACY_LOCK
+    if lock_held(legacy):
+        pid = next((p for p in reversed(_holder(legacy)[0].split(":")) if p.isdigit()), None)
+        out.append({"pid": int(pid) if pid else None, "where": str(legacy)})
+    for w in live_workers():
+        if w["code"] is None:
+            out.append({"pid": w["pid"], "where": str(slot_lock(w["slot"]))})
+    return out
+
+
+def older_workers_text(workers: list[dict]) -> str:
+    """What to do about ``older_workers``, in one paragraph (the app's pages and the CLI)."""
+    pids = [str(w["pid"]) for w in workers if w["pid"]]
+    stop = (f"stop {'it' if len(workers) == 1 else 'them'} (`kill {' '.join(pids)}`)" if pids else
+            f"stop {'it' if len(workers) == 1 else 'them'} (the process holding `{workers[0]['where']}`)")
+    return (f"{'A worker' if len(workers) == 1 else f'{len(workers)} workers'} of an older version of SSRL Playground "
+            f"{'is' if len(workers) == 1 else 'are'} still running on this SSRL_HOME{' (process' + 'es' * (len(pids) > 1) + ' ' + ', '.join(pids) + ')' if pids else ''}: "
+            f"{'it trains' if len(workers) == 1 else 'they train'} queued runs with the code {'it was' if len(workers) == 1 else 'they were'} "
+            f"started from, and can fail runs made by this version. {stop[0].upper() + stop[1:]}: the run "
+            f"{'it is' if len(workers) == 1 else 'they are'} training goes back to the queue and resumes from its last "
+            "epoch, and a worker of this version starts in its place (the app starts one; or `python -m ssrl_core worker`).")
 
 
 def worker_alive() -> bool:
@@ -136,10 +202,7 @@ def worker_state(worker_id: str | None) -> bool | None:
     path = slot_lock(int(slot))
     if not lock_held(path):
         return False
-    try:
-        return path.read_text().strip() == worker_id
-    except OSError:
-        return False
+    return _holder(path)[0] == worker_id
 
 
 def spawn_detached(args: list[str], log_name: str, env: dict | None = None) -> subprocess.Popen:
@@ -177,6 +240,8 @@ def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
     n = worker_count()
     gpus = gpu_count() if n > 1 else 0
     started = []
+    if lock_held(paths.ssrl_home() / LEGACY_LOCK):  # an older version's worker: none beside it (``older_workers``)
+        return started
     for slot in range(n):
         if lock_held(slot_lock(slot)) or not claim_start(slots_dir() / f"slot-{slot}.starting"):
             continue
@@ -354,6 +419,7 @@ class Worker:
         self.slot = slot
         self.limits = limits or Limits.from_env()
         self.id = f"{socket.gethostname()}:{os.getpid()}"
+        self.code: str | None = None  # the stamp of the code it runs (``code_stamp``), once it holds a slot
         self.current: str | None = None
         self._dir: Path | None = None
         self._phase = "starting"
@@ -377,9 +443,10 @@ class Worker:
                 continue
             self.slot, self._lock_file = slot, fh
             self.id = f"{socket.gethostname()}:{os.getpid()}:{slot}"
+            self.code = code_stamp()
             fh.seek(0)
             fh.truncate()
-            fh.write(self.id + "\n")
+            fh.write(f"{self.id}\ncode {self.code}\n")
             fh.flush()
             (slots_dir() / f"slot-{slot}.starting").unlink(missing_ok=True)
             return True
@@ -457,6 +524,9 @@ class Worker:
     def serve(self, once: bool = False, idle_exit_s: float | None = None, restartable: bool = False) -> int:
         """Run queued runs until stopped; ``once``: exit when the queue is empty.
         ``restartable``: this process may restart itself to stop a run (see the class)."""
+        if older := [w for w in older_workers() if w["where"].endswith(LEGACY_LOCK)]:
+            print(older_workers_text(older), flush=True)
+            return 1
         if not self.acquire():
             n = worker_count()
             which = (f"slot {self.slot} of this SSRL_HOME is" if self.slot is not None else
@@ -485,11 +555,15 @@ class Worker:
         # now, ``once``, has no waiting to use)
         imports_loaded = layout_loaded = once
         self._ensure_watcher()
-        idle_since = time.monotonic()
+        idle_since = looked = time.monotonic()
         try:
             while not self._halt.is_set():
                 if warming is not None and warming.poll() is not None:
                     warming = None  # reaped: an ended child left unwaited stays a zombie while the worker lives
+                if self._restart_argv and time.monotonic() - looked >= CODE_CHECK_S:
+                    looked = time.monotonic()
+                    if code_stamp() != self.code:  # an upgrade: never a run trained with the code it replaced
+                        self._restart_for_code()
                 self.store.requeue_orphans(worker_state, STALE_S)
                 run = self.store.claim(self.id)
                 if run is None:
@@ -514,6 +588,15 @@ class Worker:
         finally:
             self._halt.set()
         return 0
+
+    def _restart_for_code(self) -> None:
+        """Restart this process in place (between runs: none is in hand), to run the code now
+        on disk; its slot lock is released by exec and taken again by the new image."""
+        print(f"worker {self.id}: the code changed on disk since it started (an upgrade?); restarting to run it",
+              flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(self._restart_argv[0], self._restart_argv)
 
     def _preload(self, load: Callable[[], None], what: str) -> None:
         """``load()`` while waiting, said in the worker's log; a failure is said, not raised: the
