@@ -14,7 +14,7 @@ import streamlit as st
 
 from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
-from ssrl_core.pretext import METHODS
+from ssrl_core.pretext import EMBEDDING_STD_SINCE, METHODS, read_embedding_std
 from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, same_nickname,
                                   silence)
@@ -29,7 +29,9 @@ COLLAPSE_HELP = ("Collapse diagnostics, measured after every epoch. Effective ra
                  "encoder's features really use (1 = collapsed to a line or a point). Embedding std: spread of the "
                  "L2-normalised embedding the method's loss compares (its projector's output; the features for "
                  "methods without one): about 1/√d when spread over d dimensions, 0 when every image maps to the "
-                 "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d.")
+                 "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d. "
+                 f"Blank for a run with a projector trained before {EMBEDDING_STD_SINCE}: it was read on the features "
+                 "then, and does not compare.")
 
 
 class PageEnd(Exception):
@@ -1035,7 +1037,7 @@ def runs_table(limit: int = 50) -> list[dict]:
             "differs in": ", ".join(tells[r["id"]]),
             "dataset": r["dataset"], "encoder": services.encoder_here(r), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-            "emb. std": s.get("embedding_std"), "eff. rank": s.get("effective_rank"),
+            "emb. std": read_embedding_std(s, r["method"]), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
             "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
             "id": r["id"],  # whole, for the command line and links (its last four are in the run's name), last: a

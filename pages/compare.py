@@ -6,6 +6,7 @@ import streamlit as st
 from app import charts, readouts, services, urlstate, widgets
 from app.images import to_hwc
 from app.text import md
+from ssrl_core.pretext import read_embedding_std
 
 st.title("Compare runs")
 runs = services.finished_runs()
@@ -60,7 +61,7 @@ for r in picked:
                    "rotation predictable": None if r["dataset"] in turn_blind else p.get("rotation_equivariance")})
     training.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"),
                      "epochs": s.get("epochs"), "seed": s.get("seed"), "final loss": s.get("final_loss"),
-                     "embedding std": s.get("embedding_std"), "effective rank": s.get("effective_rank"),
+                     "embedding std": read_embedding_std(s, r["method"]), "effective rank": s.get("effective_rank"),
                      "train s": s.get("train_seconds")})
 st.markdown("**What the features can do**")
 widgets.numbers_table(scores, "cmp_table", {c: 3 for c in ("kNN acc", "linear acc", "linear, 1 label/class",

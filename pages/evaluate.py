@@ -7,6 +7,7 @@ from app import charts, readouts, services, urlstate, widgets
 from app.text import about, agree, count, listing, md
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import BUDGETS, SEEDS
+from ssrl_core.pretext import read_embedding_std
 
 st.title("Evaluate")
 st.markdown(
@@ -69,7 +70,7 @@ for r in picked:
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
     rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], services.scored_images(r)), "embedding std": s.get("embedding_std"),
+                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], services.scored_images(r)), "embedding std": read_embedding_std(s, r["method"]),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
 for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2] or "")):

@@ -735,6 +735,7 @@ def write_runs_csv(runs: list[dict], out) -> None:
     import csv
 
     from .config import augment_for
+    from .pretext import read_embedding_std
     from .text import csv_text
 
     writer = csv.writer(out, lineterminator="\n")
@@ -744,10 +745,12 @@ def write_runs_csv(runs: list[dict], out) -> None:
         cfg, summary = r["config"], r["summary"] or {}
         options = ";".join(f"{k}={v}" for k, v in sorted((cfg.get("options") or {}).items()))
         augment = augment_for(r["dataset"], summary.get("augment") or cfg.get("augment"))
+        # (an embedding std an older version read on the features: blank, as on the pages)
+        scores = {k: summary.get(k) for k in CSV_SCORES} | {"embedding_std": read_embedding_std(summary, r["method"])}
         writer.writerow([r["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
                          csv_text(r["nickname"] or ""), r["status"], r["method"], r["dataset"], r["epochs"],
                          cfg.get("seed"), csv_text(augment), csv_text(options),
-                         *("" if summary.get(k) is None else summary[k] for k in CSV_SCORES)])
+                         *("" if scores[k] is None else scores[k] for k in CSV_SCORES)])
 
 
 def run_json(run: dict) -> dict:

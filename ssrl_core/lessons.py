@@ -44,7 +44,7 @@ from typing import Callable
 from .config import RunConfig
 from .text import count, nearest
 from .pretext import METHODS
-from .pretext import check_options
+from .pretext import check_options, read_embedding_std
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
 ENV_DIR = "SSRL_LESSONS_DIR"
@@ -521,7 +521,9 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
     d = data.get(run)
     if d is None:
         return None
-    if kind in SUMMARY_METRICS:
+    if kind == "embedding_std":  # (None where an older version read it on the features: it would not compare)
+        v = read_embedding_std(d.summary, d.summary.get("method"))
+    elif kind in SUMMARY_METRICS:
         v = d.summary.get(kind)
     elif kind == "rotation_equivariance":
         v = d.probes.get("rotation_equivariance")
@@ -547,6 +549,8 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
         if at != "last":
             records = [r for r in records if r.get("epoch") == int(at)]
         v = records[-1][key] if records else None
+        if key == "embedding_std" and records:
+            v = read_embedding_std(records[-1], d.summary.get("method"))
     return None if v is None else float(v)
 
 

@@ -168,3 +168,39 @@ def test_numbas_cache_goes_where_numba_cache_dir_says_and_into_ssrl_home_only_wi
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     assert numba_cache() == ssrl_home / "cache" / "numba" and numba_cache().is_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == str(ssrl_home / "cache" / "numba")  # for numba and children
+
+
+def test_an_embedding_std_an_older_version_read_on_the_features_is_left_out(ssrl_home):
+    """Before 2026-12-01 ``embedding_std`` was read on the encoder's features for every method;
+    since, on the embedding its objective compares. An upgrade review's Compare showed two
+    SimCLR runs of one kNN accuracy at 0.0198 (old) and 0.0853 (new) side by side. A run of a
+    method with a projector and no ``embedding_dim`` beside its number is left out: on the
+    pages' tables, in ``runs --csv`` and to a lesson's checks; a method without one kept its
+    meaning."""
+    import io
+
+    from ssrl_core.cli import write_runs_csv
+    from ssrl_core.pretext import read_embedding_std
+
+    old, new = {"embedding_std": 0.0198}, {"embedding_std": 0.0853, "embedding_dim": 128}
+    assert read_embedding_std(old, "simclr") is None and read_embedding_std(new, "simclr") == 0.0853
+    assert read_embedding_std(old, "rotation") == 0.0198  # read on the features then and now
+    assert read_embedding_std({}, "simclr") is None and read_embedding_std(old, "no-such-method") == 0.0198
+
+    from ssrl_core import lessons as L
+
+    lesson = L.load_by_name("collapse")
+    run = next(n for n, c in lesson.runs.items() if c.method in ("simsiam", "simclr", "byol"))
+    summary = {"method": lesson.runs[run].method, **old}
+    data = {run: L.RunData(summary, {}, [{"epoch": 1, **old}, {"epoch": 2, **new}], {})}
+    assert L.metric_value(lesson, data, f"{run}.embedding_std") is None
+    assert L.metric_value(lesson, data, f"{run}.epoch:embedding_std@last") == 0.0853
+    assert L.metric_value(lesson, data, f"{run}.epoch:embedding_std@1") is None
+
+    out = io.StringIO()
+    row = {"id": "r1", "created": 0, "nickname": None, "status": "done", "method": "simclr", "dataset": "digits",
+           "epochs": 5, "config": {"seed": 0}, "summary": {"knn_accuracy": 0.9, **old}}
+    write_runs_csv([row, {**row, "id": "r2", "summary": {"knn_accuracy": 0.9, **new}}], out)
+    lines = out.getvalue().splitlines()
+    col = lines[0].split(",").index("embedding_std")
+    assert [line.split(",")[col] for line in lines[1:]] == ["", "0.0853"]

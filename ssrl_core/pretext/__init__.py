@@ -44,6 +44,23 @@ def _method(name: str) -> type[PretextMethod]:
     return METHODS[name]
 
 
+# the day ``embedding_std`` moved from the encoder's features to the embedding a method's objective compares (fd0aa91)
+EMBEDDING_STD_SINCE = "2026-12-01"
+
+
+def read_embedding_std(record: dict, method: str | None) -> float | None:
+    """A summary's or an epoch line's ``embedding_std`` as this version reads it, or None where
+    it was read otherwise: before ``EMBEDDING_STD_SINCE`` it was read on the encoder's features
+    for every method, and a run of a method with an embedding head (SimCLR's projector) kept
+    that number with no ``embedding_dim`` beside it. An upgrade review's Compare showed two
+    SimCLR runs of one kNN accuracy at 0.0198 (an old run, on the features) and 0.0853 (on the
+    projector), and a resumed old run's epochs changed scale halfway."""
+    value = record.get("embedding_std")
+    if value is None or ("embedding_dim" not in record and method in METHODS and METHODS[method].embedding_head):
+        return None
+    return value
+
+
 def encoder_input(name: str) -> str | None:
     """What method ``name``'s encoder sees in place of the images (``PretextMethod.encoder_input``:
     colorization's "luminance"), or None: its untrained reference sees the same and has
