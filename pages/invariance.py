@@ -40,11 +40,17 @@ has_factors = bool(ds.discrete_factors())
 unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readouts.RANDOM_INVARIANCE not in refs[r["id"]]
               or (has_factors and readouts.RANDOM_FACTORS not in refs[r["id"]])]
 # only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
+# what is missing, said as such: an upgrade review's old runs had their own scores, drawn below, and the page said they
+# finished before invariance was measured (only their untrained encoders' references were missing)
+own_missing = any("invariance" not in probes[r["id"]] or (has_factors and "factors" not in probes[r["id"]])
+                  for r in unmeasured)
+measured = "invariance and the factor probes" if has_factors else "invariance"
 widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
-                         warning=("finished before invariance and the factor probes (theirs, or their untrained "
-                                  "encoder's) were measured after training" if has_factors else
-                                  "finished before invariance (theirs, or their untrained encoder's) was measured "
-                                  "after training"),
+                         warning=(f"finished before {measured} (theirs, or their untrained encoder's) "
+                                  f"{'were' if has_factors else 'was'} measured after training" if own_missing else
+                                  f"{'has its' if len(unmeasured) == 1 else 'have their'} own scores, drawn below, but "
+                                  f"not yet {'its' if len(unmeasured) == 1 else 'their'} untrained encoder's {measured} "
+                                  "to read them against (the gray bars)"),
                          button=f"Measure them now ({readouts.probe_cost(unmeasured)})")
 for r in picked:  # measured then, on images the set no longer holds (the unmeasured ones were said just above)
     if r not in unmeasured and (stale := services.dataset_mismatch(r)):
