@@ -262,7 +262,7 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "
 PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
-ACCURACY_SPAN = 0.1  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
+ACCURACY_SPAN = figures.ACCURACY_SPAN  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
 LEGEND_ROOM = 3  # legend lines a curves chart's given height leaves room for ...
 LEGEND_ROW_PX = 24  # ... and what each line more adds to it (a legend row at FONT)
 # how far apart, in decades of a log axis, the first and the last curve's points at one x are drawn: under half the
@@ -314,10 +314,8 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             # in shade alone, and at one label per class their markers sat on each other (a review)
             marker=dict(size=8, symbol=(REF_SYMBOLS[gray] if ref else SYMBOLS[i % len(SYMBOLS)])),
         ))
-    ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     # one value: Plotly would span -0.5..1.5 around it; close values: it would stretch their difference to full height
-    narrow = bool(ys) and max(ys) - min(ys) < max(min_span, 1e-9)
-    mid, half = (max(ys) + min(ys)) / 2 if ys else 0.0, max(min_span, 0.1) / 2
+    y_range = figures.span_range([v for _, y, _ in series.values() for v in y], min_span)
     xs = [float(v) for x, _, _ in series.values() for v in x]
     # whole numbers (epochs) over a short span: Plotly would tick 0.5, 1.5 between them
     whole = not log_x and tickvals is None and bool(xs) and all(v.is_integer() for v in xs) and max(xs) - min(xs) <= 10
@@ -327,7 +325,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext,
                                  dtick=1 if whole else None),
-                      yaxis=dict(title=y_title, range=[mid - half, mid + half] if narrow else None),
+                      yaxis=dict(title=y_title, range=y_range),
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
     return readable(fig)
