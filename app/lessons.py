@@ -153,7 +153,10 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         if not series:
             return None
         y = "effective rank (subset)" if chart.kind == "collapse" else "kNN accuracy (subset)"
-        return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
+        # an accuracy's axis 10 points high at least, as on Evaluate and Compare: without it a 1-point wiggle filled
+        # the chart's height (a rank falling from 12 to 2 keeps its own range)
+        return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False,
+                             min_span=charts.ACCURACY_SPAN if chart.kind == "epoch_knn" else 0.0)
     if chart.kind == "invariance":
         ops = list(OPS)
         by_name = {n: data[n].probes for n in names}
