@@ -663,3 +663,28 @@ def test_a_gain_inside_the_test_images_noise_is_marked_not_shown_as_a_win():
     assert readouts.knn_gain({"knn_accuracy": 0.880, "test_images": 359}, refs) == "-0.039"  # a loss past the noise
     assert readouts.knn_gain({"knn_accuracy": None}, refs) == "–"
     assert "0.028, twice the standard error of an accuracy on these 359 test images" in readouts.noise_words(0.925, 0.919, 359)
+
+
+def test_every_log_axis_the_charts_draw_says_log_scale_in_its_title():
+    """Compare's label-efficiency axis read "labels per class" and the kNN-vs-k chart's "k
+    (neighbours voting)", 1, 5, 20 and 100 evenly apart with no word that the axis is a log one
+    (only Evaluate's label efficiency said it). Every log axis is drawn by ``charts.curves``,
+    which marks its title once, whoever calls it; a linear axis is left unmarked."""
+    from app import charts
+
+    line = {"run": ([1, 5, 20, 100], [0.9, 0.92, 0.91, 0.88], None)}
+    budgets = {"run linear": ([1, 5, 10, 50, 144], [0.3, 0.5, 0.6, 0.7, 0.8], [0.02] * 5)}
+    figs = {"compare": charts.curves(budgets, "labels per class", log_x=True),
+            "knn_k": charts.curves(line, "k (neighbours voting)", log_x=True),
+            "label_efficiency": charts.label_efficiency(budgets, {}),
+            "marked already": charts.curves(line, "labelled images per class (log scale)", log_x=True)}
+    for what, fig in figs.items():
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        logs = [a for a in axes if a.type == "log"]
+        assert logs, what
+        assert all(a.title.text.count("log scale") == 1 for a in logs), [a.title.text for a in logs]
+    assert figs["compare"].layout.xaxis.title.text == "labels per class (log scale)"
+    assert figs["knn_k"].layout.xaxis.title.text == "k (neighbours voting; log scale)"
+    assert figs["label_efficiency"].layout.xaxis.title.text == "labelled images per class (log scale)"
+    assert "%{customdata}" in figs["knn_k"].data[0].hovertemplate and figs["knn_k"].data[0].hovertemplate.startswith("k:")
+    assert "log" not in charts.curves(line, "epoch").layout.xaxis.title.text
