@@ -587,6 +587,8 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     assert knn_k["data"][0]["customdata"] == [1, 5, 20, 100]
     epochs = specs["epoch (0 = before pretraining)"]
     assert epochs["data"][0]["x"] == [0, 1]  # the initial encoder and one epoch
+    # the note under it names the run's set and how many train images it has (it said digits' under every set's)
+    assert any("every train image votes (digits has 1,438)" in c.value for c in at.caption)
     assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
     # where self-supervision pays, said first in words: the run's 1-label readout beside its untrained network's
     from app.readouts import budget_curve, value_at

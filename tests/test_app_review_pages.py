@@ -858,6 +858,7 @@ def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(f
     assert len({v.pop() for v in looks.values()}) == 4
     # the kNN note's numbers are the digits runs'
     assert captions(at).count("at its last epoch") == 2
+    assert "every train image votes (digits has 1,438)" in captions(at) and "shapes has" not in captions(at)
 
     # runs of one dataset, under "all datasets" too: one row of charts, as before
     at = open_page("compare", runs=",".join(shapes))

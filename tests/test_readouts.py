@@ -286,19 +286,33 @@ def test_runs_of_one_method_are_named_by_what_tells_them_apart():
         "simclr (0004) · 3 epochs", "byol (0005) · by ada", "byol (0006) · by ADA", "byol (0007) · lesson four_families"]
 
 
-def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
+def test_the_epoch_knn_note_quotes_the_runs_own_numbers_and_names_their_set():
     """Under a kNN-over-epochs chart: each curve's end beside the table's kNN accuracy of that
-    run, not a fixed example that matched nothing on screen."""
+    run, not a fixed example that matched nothing on screen. It said "(digits has 1,438)" and
+    "the curve usually ends a little below it" under every chart, also under a shapes run whose
+    curve ended at 0.303 against the table's 0.406 (1,024 of shapes' 8,000 train images vote)."""
     from app import readouts
 
-    runs = [{"id": "20261204-0001", "method": "simclr", "summary": {"knn_accuracy": 0.447}},
-            {"id": "20261204-0002", "method": "byol", "summary": None}]  # (not finished: nothing to quote)
-    curves = {"simclr (0001)": ([0, 1], [0.312, 0.297], None), "byol (0002)": ([0], [0.3], None)}
+    runs = [{"id": "20261204-0001", "method": "simclr", "dataset": "shapes", "summary": {"knn_accuracy": 0.406}},
+            {"id": "20261204-0002", "method": "byol", "dataset": "shapes", "summary": None}]  # (not finished)
+    curves = {"simclr (0001)": ([0, 1], [0.312, 0.303], None), "byol (0002)": ([0], [0.3], None)}
     names = {r["id"]: readouts.short_name(r) for r in runs}
-    note = readouts.epoch_knn_note(runs, curves, names)
-    assert note.startswith(readouts.EPOCH_KNN_NOTE)
-    assert note.endswith(" Here: simclr (0001) 0.297 at its last epoch, 0.447 in the table.")
-    assert readouts.epoch_knn_note(runs[1:], curves, names) == readouts.EPOCH_KNN_NOTE
+    note = readouts.epoch_knn_note(runs, curves, names, train_images={"shapes": 8000})
+    assert "(shapes has 8,000): fewer vote here" in note and "digits" not in note and "a little" not in note
+    assert "can end well below it (0.103 here)" in note
+    assert note.endswith(" Here: simclr (0001) 0.303 at its last epoch, 0.406 in the table.")
+    # a gap of 0.02 at most is "a little"; a set whose train images all vote says so; nothing quoted, nothing claimed
+    digits = [{**runs[0], "dataset": "digits", "summary": {"knn_accuracy": 0.928}}]
+    close = readouts.epoch_knn_note(digits, {"simclr (0001)": ([0, 1], [0.8, 0.908], None)}, names,
+                                    train_images={"digits": 1438})
+    assert "(digits has 1,438): fewer vote here, and the curve ends a little below it (within 0.02 here)" in close
+    small = readouts.epoch_knn_note([{**digits[0], "dataset": "mine"}], {"simclr (0001)": ([0, 1], [0.5, 0.92], None)},
+                                    names, train_images={"mine": 800})
+    assert "(mine has 800): all of them vote here too" in small
+    unknown = readouts.epoch_knn_note(runs[1:], curves, names)
+    assert "Here" not in unknown and "a little" not in unknown and "usually ends below it" in unknown
+    assert "has" not in unknown.split(":")[0]  # no set's count where none is known
+    assert unknown.count("\n") == 0  # one paragraph
 
 
 def test_epochs_are_ticked_at_whole_numbers():
