@@ -262,7 +262,22 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "
 PATTERNS = ("", "/", ".", "x", "\\", "+", "-", "|")
 
 
-ACCURACY_SPAN = 0.1  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
+# a log axis says so in its title, from here (``curves`` draws every log axis the pages show): Compare's label-efficiency
+# axis read "labels per class" and Evaluate's kNN-vs-k one "k (neighbours voting)", 1, 5, 20 and 100 evenly apart on
+# both, as if the steps were equal (a statistician's review); only Evaluate's label efficiency said it
+LOG_SCALE = " (log scale)"
+
+
+def log_title(title: str) -> str:
+    """``title`` marked as a log axis's, once: "labels per class (log scale)"; a title that ends
+    in brackets takes the mark inside them, "k (neighbours voting; log scale)", not two brackets
+    in a row. A hover names the axis by what comes before the brackets ("k")."""
+    if LOG_SCALE.strip(" ()") in title:
+        return title
+    return title[:-1] + "; " + LOG_SCALE.strip(" (") if title.endswith(")") else title + LOG_SCALE
+
+
+ACCURACY_SPAN = figures.ACCURACY_SPAN  # an accuracy curve's y axis spans at least 10 points (``curves``' min_span)
 LEGEND_ROOM = 3  # legend lines a curves chart's given height leaves room for ...
 LEGEND_ROW_PX = 24  # ... and what each line more adds to it (a legend row at FONT)
 # how far apart, in decades of a log axis, the first and the last curve's points at one x are drawn: under half the
@@ -287,7 +302,7 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     the first colours and markers in this order, drawn here or not, so a run keeps its colour in
     charts of some of the runs (Compare's per-dataset charts of runs on several datasets). On a
     log axis each curve is drawn a little aside of the others (``DODGE_DECADES`` from the first to
-    the last), its hover giving its true x."""
+    the last), its hover giving its true x, and the axis's title ends in "(log scale)" (``log_title``)."""
     fig = go.Figure()
     seen: dict[str, int] = {}  # references drawn so far, per gray
     run_of = run_of or {}
@@ -314,10 +329,8 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
             # in shade alone, and at one label per class their markers sat on each other (a review)
             marker=dict(size=8, symbol=(REF_SYMBOLS[gray] if ref else SYMBOLS[i % len(SYMBOLS)])),
         ))
-    ys = [float(v) for _, y, _ in series.values() for v in y if v is not None]
     # one value: Plotly would span -0.5..1.5 around it; close values: it would stretch their difference to full height
-    narrow = bool(ys) and max(ys) - min(ys) < max(min_span, 1e-9)
-    mid, half = (max(ys) + min(ys)) / 2 if ys else 0.0, max(min_span, 0.1) / 2
+    y_range = figures.span_range([v for _, y, _ in series.values() for v in y], min_span)
     xs = [float(v) for x, _, _ in series.values() for v in x]
     # whole numbers (epochs) over a short span: Plotly would tick 0.5, 1.5 between them
     whole = not log_x and tickvals is None and bool(xs) and all(v.is_integer() for v in xs) and max(xs) - min(xs) <= 10
@@ -325,9 +338,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[fl
     # (Compare's third-of-a-page charts hold one name a row: six lines left its plot 42 px of 340)
     height += LEGEND_ROW_PX * max(0, sum(legend_name(n).count("<br>") + 1 for n in series) - LEGEND_ROOM)
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      xaxis=dict(title=x_title, type="log" if log_x else "linear", tickvals=tickvals, ticktext=ticktext,
-                                 dtick=1 if whole else None),
-                      yaxis=dict(title=y_title, range=[mid - half, mid + half] if narrow else None),
+                      xaxis=dict(title=log_title(x_title) if log_x else x_title, type="log" if log_x else "linear",
+                                 tickvals=tickvals, ticktext=ticktext, dtick=1 if whole else None),
+                      yaxis=dict(title=y_title, range=y_range),
                       legend=BELOW,
                       showlegend=True)  # a single line is named too: which run it is
     return readable(fig)
@@ -558,6 +571,6 @@ def label_efficiency(series: dict, references: dict, height: int = 360, colour_o
 
     ticks, names = budget_ticks(list(series.values()) + list(references.values()))
     run_of = {n: n.removesuffix(" linear").removesuffix(" fine-tuned") for n in series}
-    return curves({**series, **references}, "labelled images per class (log scale)", log_x=True,
+    return curves({**series, **references}, "labelled images per class", log_x=True,
                   dashed=list(references), tickvals=ticks, ticktext=names, height=height, run_of=run_of,
                   dotted=[n for n in series if n.endswith(" fine-tuned")], colour_order=colour_order)

@@ -42,7 +42,7 @@ def figures(lesson: L.Lesson, data: dict[str, L.RunData]) -> list[tuple[str, go.
         untrained = untrained_scores(lesson, names, data) if chart.kind == "accuracy" and names else {}
         fig = _figure(lesson, chart, names, data, untrained)
         if fig is not None:
-            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(chart, names, data, untrained)))
+            out.append((chart.title or L.CHART_KINDS[chart.kind], fig, _note(lesson, chart, names, data, untrained)))
     return out
 
 
@@ -68,20 +68,23 @@ def untrained_scores(lesson: L.Lesson, names: list[str], data: dict[str, L.RunDa
     return out
 
 
-def _note(chart: L.Chart, names: list[str], data: dict[str, L.RunData],
+def _note(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, L.RunData],
           untrained: dict[str, tuple[float | None, float | None]]) -> str:
-    """Under a chart of kNN accuracy after every epoch: that it is a subset's, with each run's
-    last point beside the kNN accuracy the checks read (a teacher's class read t0_1's curve
-    ending at 0.908 against the verdict's 0.928); under the accuracy bars, what the gray ones
-    are (``untrained``: those ``untrained_scores`` drew)."""
+    """Under a chart of kNN accuracy after every epoch: that it is a subset's, on the runs' sets
+    (their train images named), with each run's last point beside the kNN accuracy the checks
+    read (a teacher's class read t0_1's curve ending at 0.908 against the verdict's 0.928);
+    under the accuracy bars, what the gray ones are (``untrained``: those ``untrained_scores``
+    drew)."""
     if chart.kind == "accuracy":
         return ("Gray: the untrained network of the same architecture and seed, the bar a pretext task must "
                 "clear: a run below it learned features worse than random ones.") if untrained else ""
     if chart.kind != "epoch_knn":
         return ""
-    return readouts.epoch_knn_ends([(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n in names
-                                    if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))],
-                                   whole="the kNN accuracy the checks read", said="in the checks")
+    drawn = [(n, c) for n in names if (c := readouts.epoch_curve(data[n].epochs, "epoch_knn"))]
+    sets = dict.fromkeys(lesson.runs[n].dataset for n, _ in drawn)
+    return readouts.epoch_knn_ends([(n, c[1][-1], data[n].summary.get("knn_accuracy")) for n, c in drawn],
+                                   whole="the kNN accuracy the checks read", said="in the checks",
+                                   train_images={d: services.train_images(d) for d in sets})
 
 
 def metric_grid(lesson: L.Lesson, metrics: list[str], values: list[float | None]
@@ -153,7 +156,10 @@ def _figure(lesson: L.Lesson, chart: L.Chart, names: list[str], data: dict[str, 
         if not series:
             return None
         y = "effective rank (subset)" if chart.kind == "collapse" else "kNN accuracy (subset)"
-        return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False)
+        # an accuracy's axis 10 points high at least, as on Evaluate and Compare: without it a 1-point wiggle filled
+        # the chart's height (a rank falling from 12 to 2 keeps its own range)
+        return charts.curves(series, "epoch (0 = before pretraining)", y_title=y, log_x=False,
+                             min_span=charts.ACCURACY_SPAN if chart.kind == "epoch_knn" else 0.0)
     if chart.kind == "invariance":
         ops = list(OPS)
         by_name = {n: data[n].probes for n in names}

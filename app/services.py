@@ -559,6 +559,14 @@ def scored_images(run: dict) -> int | None:
     return ds.scored_test_images
 
 
+def train_images(name: str) -> int | None:
+    """How many labelled train images the set ``name`` has, the ones its kNN accuracy lets vote
+    (the note under a kNN-over-epochs chart: up to ``MEMORY`` of them vote there); None where the
+    set cannot be loaded. The set is loaded as the pages load it (cached)."""
+    ds, _ = dataset(name)
+    return None if ds is None else int(((ds.labels >= 0) & ds.is_train).sum())
+
+
 def dataset_caveats(name: str) -> list[str]:
     """Why accuracies of runs on ``name`` say little (``ImageSet.evaluation_caveats``), or [].
     Only an imported set can be that small, so no built-in set is loaded to find out."""

@@ -119,7 +119,8 @@ def curves_row(runs: list[dict], on: str = "") -> None:
             widgets.chart(charts.curves(knn, "epoch", y_title="kNN accuracy (subset)", title="kNN over epochs" + of,
                                         height=320, min_span=charts.ACCURACY_SPAN, colour_order=colours),
                           key="cmp_knn" + key)
-            st.caption(readouts.epoch_knn_note(runs, knn, name))
+            st.caption(readouts.epoch_knn_note(runs, knn, name, train_images={
+                d: services.train_images(d) for d in dict.fromkeys(r["dataset"] for r in runs)}))
     with c3:
         if le:
             ticks, names = readouts.budget_ticks(list(le.values()) + list(le_refs.values()))

@@ -256,5 +256,6 @@ with c2:
     if ep:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
                                     min_span=charts.ACCURACY_SPAN, colour_order=order), key="eval_epochs")
-        st.caption(readouts.epoch_knn_note(picked, ep, run_name) + " Epoch 0 is the random initialisation: the curve shows what "
+        st.caption(readouts.epoch_knn_note(picked, ep, run_name, train_images={dataset: services.train_images(dataset)})
+                   + " Epoch 0 is the random initialisation: the curve shows what "
                    "pretraining added, epoch by epoch.")

@@ -30,6 +30,23 @@ NAMED_COLOURS = {
 }
 
 
+# an accuracy curve's y axis spans at least 10 points, centred on its values: a kNN curve from 0.312 to 0.297 filled a
+# chart's height and read as a collapse, and the export's per-epoch kNN (0.861 to 0.914) made 5 points look huge. Here,
+# not in app/charts.py, so that the app's curves and the export's training.html (ssrl_core never imports app) share it
+ACCURACY_SPAN = 0.1
+
+
+def span_range(values: Sequence[float | None], min_span: float = 0.0) -> list[float] | None:
+    """A y axis's range, ``[low, high]``, at least ``min_span`` wide and centred on ``values``
+    where they spread less than that; None (Plotly's own range) where they spread more. Equal
+    values get 0.1 around them whatever ``min_span``: Plotly spans one value -0.5..1.5."""
+    ys = [float(v) for v in values if v is not None]
+    if not ys or max(ys) - min(ys) >= max(min_span, 1e-9):
+        return None
+    mid, half = (max(ys) + min(ys)) / 2, max(min_span, 0.1) / 2
+    return [mid - half, mid + half]
+
+
 def palette_for(value_names: Sequence[str] | None) -> list[str]:
     """The colour of each value: its own when every value is a colour's name, otherwise
     ``PALETTE`` in order."""

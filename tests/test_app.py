@@ -496,7 +496,7 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     store.finish(rid, "done", summary={**store.get(rid)["summary"], "knn_accuracy": random_knn - 0.05})
     at = open_page("evaluate")
     assert f"simclr ({rid[-4:]}) scores {below}" in captions(at)
-    knn_k = next(c for c in at.get("plotly_chart") if "k (neighbours voting)" in c.proto.spec)
+    knn_k = next(c for c in at.get("plotly_chart") if "k (neighbours voting; log scale)" in c.proto.spec)
     lines = {t["name"]: t["line"]["dash"] for t in json.loads(knn_k.proto.spec)["data"]}
     assert lines["random encoder (seed 0)"] == "dash" and any(n.startswith("simclr") for n in lines)
 
@@ -583,10 +583,12 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     assert all(0 <= y <= 1 for y in curve["y"]) and curve["error_y"]["array"][-1] == 0  # one draw with all labels
     [ref] = [t for t in le["data"] if t["name"] == "random encoder, linear"]
     assert ref["line"]["dash"] == "dash" and ref["customdata"] == curve["customdata"] and ref["x"] != curve["x"]
-    knn_k = specs["k (neighbours voting)"]
+    knn_k = specs["k (neighbours voting; log scale)"]
     assert knn_k["data"][0]["customdata"] == [1, 5, 20, 100]
     epochs = specs["epoch (0 = before pretraining)"]
     assert epochs["data"][0]["x"] == [0, 1]  # the initial encoder and one epoch
+    # the note under it names the run's set and how many train images it has (it said digits' under every set's)
+    assert any("every train image votes (digits has 1,438)" in c.value for c in at.caption)
     assert at.button(key="eval_finetune")  # fine-tuning is offered, not computed on page load
     # where self-supervision pays, said first in words: the run's 1-label readout beside its untrained network's
     from app.readouts import budget_curve, value_at
@@ -609,7 +611,7 @@ def test_a_run_keeps_its_colour_in_evaluates_epoch_chart_where_another_run_has_n
     (Path(RunStore().get(rid)["run_dir"]) / EPOCHS_LOG).unlink()
     specs = charts_by_title(open_page("evaluate"))
     colour = {k: {t["name"]: t["line"]["color"] for t in specs[k]["data"] if t["name"].startswith(("simclr", "rot"))}
-              for k in ("k (neighbours voting)", "epoch (0 = before pretraining)")}
+              for k in ("k (neighbours voting; log scale)", "epoch (0 = before pretraining)")}
     by_k, by_epoch = colour.values()
     assert len(by_k) == 2 and len(by_epoch) == 1 and [by_k[n] for n in by_epoch] == list(by_epoch.values())
 
@@ -803,12 +805,12 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     assert {t["name"] for t in specs["epoch"]["data"]} == {f"rotation ({b[-4:]})", f"simclr ({a[-4:]})"}
     assert "Losses of different methods are on different scales" in captions(at)  # (two methods)
     # the untrained encoder's readout on the same labelled images, dashed, once for the two runs (same seed)
-    le = {t["name"]: t for t in specs["labels per class"]["data"]}
+    le = {t["name"]: t for t in specs["labels per class (log scale)"]["data"]}
     assert le["random encoder, linear"]["line"]["dash"] == "dash" and len(le) == 3
     # beside a random run, its own curve is that reference: drawn once (the two lay one on the other)
     rnd = finished_run("random")
     RunProbes(RunStore().get(rnd)["run_dir"]).standard()
-    le = {t["name"]: t for t in charts_by_title(open_page("compare", runs=f"{a},{rnd}"))["labels per class"]["data"]}
+    le = {t["name"]: t for t in charts_by_title(open_page("compare", runs=f"{a},{rnd}"))["labels per class (log scale)"]["data"]}
     assert set(le) == {f"simclr ({a[-4:]})", f"random ({rnd[-4:]})"}, set(le)
     nbrs = [c for row in images(at)[1:] for c in row]  # after the query: 8 neighbours in each run
     assert len(nbrs) == 16 and all(" · sim\u00a0" in c for c in nbrs), nbrs

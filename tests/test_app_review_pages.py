@@ -317,7 +317,7 @@ def test_a_run_keeps_its_colour_in_every_chart_where_a_run_before_it_lacks_a_res
     (run_dir / "probes.json").write_text(json.dumps({k: v for k, v in probes.items() if k not in gone}))
     at = open_page("evaluate", runs=f"{first},{second}")
     figs = charts_by_title(at)
-    lines = [t for title in ("labelled images per class (log scale)", "k (neighbours voting)")
+    lines = [t for title in ("labelled images per class (log scale)", "k (neighbours voting; log scale)")
              for t in figs[title]["data"] if t["name"].startswith("rotation")]
     assert lines and {t["line"]["color"] for t in lines} == {PALETTE[1]}
     at = open_page("invariance", runs=f"{first},{second}")
@@ -857,6 +857,7 @@ def test_compare_draws_the_curves_of_runs_on_two_datasets_in_a_row_per_dataset(f
     assert len({v.pop() for v in looks.values()}) == 4
     # the kNN note's numbers are the digits runs'
     assert captions(at).count("at its last epoch") == 2
+    assert "every train image votes (digits has 1,438)" in captions(at) and "shapes has" not in captions(at)
 
     # runs of one dataset, under "all datasets" too: one row of charts, as before
     at = open_page("compare", runs=",".join(shapes))

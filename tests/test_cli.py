@@ -683,3 +683,34 @@ def test_a_classroom_limit_exits_4_which_a_sweep_can_tell_from_a_refused_run(cap
     assert main([*run, "--seed", "1"]) == 4
     assert "'sweep' already has 1 run queued or running (the limit is 1)" in capsys.readouterr().err
     assert main(["submit", "--dataset", "digits", "--method", "random", "--option", "x=1"]) == 2
+
+
+def test_export_training_html_stacks_the_loss_over_a_knn_axis_at_least_ten_points_high(tmp_path, monkeypatch):
+    """The export's training.html drew the per-epoch kNN on a second axis over the loss's,
+    fitted to the curve: 0.861 to 0.914 filled the height (5 points looked huge), its ticks sat
+    on the loss's grid lines, and the legend said the log's fields, "loss" and "epoch_knn". Now
+    two plots on one epoch axis, the kNN's as the app's accuracy curves (10 points at least)."""
+    import plotly.graph_objects as go
+
+    from ssrl_core.evaluate.epochs import EPOCHS_LOG
+    from ssrl_core.runs import export
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    knn = [0.861, 0.884, 0.902, 0.914]
+    (run_dir / EPOCHS_LOG).write_text("".join(
+        json.dumps({"epoch": e, "loss": None if e == 0 else 5.0 - e, "epoch_knn": k}) + "\n" for e, k in enumerate(knn)))
+    figs = {}
+    monkeypatch.setattr(go.Figure, "write_html", lambda self, path, **kw: figs.__setitem__(os.path.basename(path), self))
+    export.write_figures(run_dir, {}, [], tmp_path, "simclr (0001)")
+    lay = figs["training.html"].layout
+    axes = [lay[k] for k in lay if k.startswith("yaxis")]
+    assert len(axes) == 2 and not any(a.overlaying for a in axes)  # stacked, not one over the other
+    loss_axis, knn_axis = sorted(axes, key=lambda a: -a.domain[0])  # the loss above
+    assert loss_axis.title.text == "pretext loss" and knn_axis.title.text == "kNN accuracy (subset)"
+    lo, hi = knn_axis.range
+    assert hi - lo >= 0.1 - 1e-9 and lo <= min(knn) and hi >= max(knn)
+    assert [t.name for t in figs["training.html"].data] == ["pretext loss", "kNN accuracy (subset)"]
+    # one epoch axis: the loss's follows the kNN's, which is ticked and titled at the bottom
+    xaxes = [lay[k] for k in lay if k.startswith("xaxis")]
+    assert len(xaxes) == 2 and len({a.matches for a in xaxes} - {None}) == 1

@@ -892,7 +892,34 @@ def test_a_lessons_chart_of_knn_after_every_epoch_says_it_is_a_subsets():
     notes = {title: note for title, _, note in figures(lesson, runs)}
     note = notes["kNN accuracy after every epoch"]
     assert "the kNN accuracy the checks read" in note and "t0\\_1 0.908 at its last epoch, 0.928 in the checks" in note
+    # the lesson's own set, and "a little" for a gap of 0.02 (digits' 1,438 train images: not all vote)
+    assert "(digits has 1,438): fewer vote here, and the curve ends a little below it" in note
+    runs = {n: _data(summary={"knn_accuracy": 0.95}, epochs=[{"epoch": 0, "epoch_knn": 0.8},
+                                                              {"epoch": 10, "epoch_knn": 0.85}]) for n in lesson.runs}
+    far = {title: note for title, _, note in figures(lesson, runs)}["kNN accuracy after every epoch"]
+    assert "a little" not in far and "can end well below it (0.100 here)" in far
     assert notes["kNN and linear accuracy per temperature and batch size"] == ""
+
+
+def test_a_lessons_knn_over_epochs_chart_spans_ten_points_as_the_pages_accuracy_curves_do():
+    """A lesson's kNN-after-every-epoch chart was drawn without ``min_span``: a 1-point wiggle
+    (0.905 to 0.915) filled its height, where Evaluate and Compare give an accuracy axis 10 points
+    at least. The collapse chart's effective rank keeps its own range."""
+    from app import charts
+    from app.lessons import figures
+
+    lesson = L.load_by_name("contrastive-knobs")
+    runs = {n: _data(summary={"knn_accuracy": 0.92}, epochs=[{"epoch": 0, "epoch_knn": 0.905},
+                                                               {"epoch": 10, "epoch_knn": 0.915}]) for n in lesson.runs}
+    fig = {title: f for title, f, _ in figures(lesson, runs)}["kNN accuracy after every epoch"]
+    lo, hi = fig.layout.yaxis.range
+    assert hi - lo == pytest.approx(charts.ACCURACY_SPAN) and lo <= 0.905 and hi >= 0.915
+    collapse = L.load_by_name("collapse")
+    ranks = {n: _data(summary={"effective_rank": 5.0}, epochs=[{"epoch": 0, "effective_rank": 2.45},
+                                                               {"epoch": 10, "effective_rank": 2.40}])
+             for n in collapse.runs}
+    [rank] = [f for title, f, _ in figures(collapse, ranks) if title == "Collapse diagnostics after every epoch"]
+    assert rank.layout.yaxis.range is None  # Plotly's own, not an accuracy's 10 points around 2.4
 
 
 def test_a_lessons_accuracy_chart_has_the_untrained_network_beside_its_runs():

@@ -286,19 +286,33 @@ def test_runs_of_one_method_are_named_by_what_tells_them_apart():
         "simclr (0004) · 3 epochs", "byol (0005) · by ada", "byol (0006) · by ADA", "byol (0007) · lesson four_families"]
 
 
-def test_the_epoch_knn_note_quotes_the_runs_own_numbers():
+def test_the_epoch_knn_note_quotes_the_runs_own_numbers_and_names_their_set():
     """Under a kNN-over-epochs chart: each curve's end beside the table's kNN accuracy of that
-    run, not a fixed example that matched nothing on screen."""
+    run, not a fixed example that matched nothing on screen. It said "(digits has 1,438)" and
+    "the curve usually ends a little below it" under every chart, also under a shapes run whose
+    curve ended at 0.303 against the table's 0.406 (1,024 of shapes' 8,000 train images vote)."""
     from app import readouts
 
-    runs = [{"id": "20261204-0001", "method": "simclr", "summary": {"knn_accuracy": 0.447}},
-            {"id": "20261204-0002", "method": "byol", "summary": None}]  # (not finished: nothing to quote)
-    curves = {"simclr (0001)": ([0, 1], [0.312, 0.297], None), "byol (0002)": ([0], [0.3], None)}
+    runs = [{"id": "20261204-0001", "method": "simclr", "dataset": "shapes", "summary": {"knn_accuracy": 0.406}},
+            {"id": "20261204-0002", "method": "byol", "dataset": "shapes", "summary": None}]  # (not finished)
+    curves = {"simclr (0001)": ([0, 1], [0.312, 0.303], None), "byol (0002)": ([0], [0.3], None)}
     names = {r["id"]: readouts.short_name(r) for r in runs}
-    note = readouts.epoch_knn_note(runs, curves, names)
-    assert note.startswith(readouts.EPOCH_KNN_NOTE)
-    assert note.endswith(" Here: simclr (0001) 0.297 at its last epoch, 0.447 in the table.")
-    assert readouts.epoch_knn_note(runs[1:], curves, names) == readouts.EPOCH_KNN_NOTE
+    note = readouts.epoch_knn_note(runs, curves, names, train_images={"shapes": 8000})
+    assert "(shapes has 8,000): fewer vote here" in note and "digits" not in note and "a little" not in note
+    assert "can end well below it (0.103 here)" in note
+    assert note.endswith(" Here: simclr (0001) 0.303 at its last epoch, 0.406 in the table.")
+    # a gap of 0.02 at most is "a little"; a set whose train images all vote says so; nothing quoted, nothing claimed
+    digits = [{**runs[0], "dataset": "digits", "summary": {"knn_accuracy": 0.928}}]
+    close = readouts.epoch_knn_note(digits, {"simclr (0001)": ([0, 1], [0.8, 0.908], None)}, names,
+                                    train_images={"digits": 1438})
+    assert "(digits has 1,438): fewer vote here, and the curve ends a little below it (within 0.02 here)" in close
+    small = readouts.epoch_knn_note([{**digits[0], "dataset": "mine"}], {"simclr (0001)": ([0, 1], [0.5, 0.92], None)},
+                                    names, train_images={"mine": 800})
+    assert "(mine has 800): all of them vote here too" in small
+    unknown = readouts.epoch_knn_note(runs[1:], curves, names)
+    assert "Here" not in unknown and "a little" not in unknown and "usually ends below it" in unknown
+    assert "has" not in unknown.split(":")[0]  # no set's count where none is known
+    assert unknown.count("\n") == 0  # one paragraph
 
 
 def test_epochs_are_ticked_at_whole_numbers():
@@ -663,3 +677,28 @@ def test_a_gain_inside_the_test_images_noise_is_marked_not_shown_as_a_win():
     assert readouts.knn_gain({"knn_accuracy": 0.880, "test_images": 359}, refs) == "-0.039"  # a loss past the noise
     assert readouts.knn_gain({"knn_accuracy": None}, refs) == "–"
     assert "0.028, twice the standard error of an accuracy on these 359 test images" in readouts.noise_words(0.925, 0.919, 359)
+
+
+def test_every_log_axis_the_charts_draw_says_log_scale_in_its_title():
+    """Compare's label-efficiency axis read "labels per class" and the kNN-vs-k chart's "k
+    (neighbours voting)", 1, 5, 20 and 100 evenly apart with no word that the axis is a log one
+    (only Evaluate's label efficiency said it). Every log axis is drawn by ``charts.curves``,
+    which marks its title once, whoever calls it; a linear axis is left unmarked."""
+    from app import charts
+
+    line = {"run": ([1, 5, 20, 100], [0.9, 0.92, 0.91, 0.88], None)}
+    budgets = {"run linear": ([1, 5, 10, 50, 144], [0.3, 0.5, 0.6, 0.7, 0.8], [0.02] * 5)}
+    figs = {"compare": charts.curves(budgets, "labels per class", log_x=True),
+            "knn_k": charts.curves(line, "k (neighbours voting)", log_x=True),
+            "label_efficiency": charts.label_efficiency(budgets, {}),
+            "marked already": charts.curves(line, "labelled images per class (log scale)", log_x=True)}
+    for what, fig in figs.items():
+        axes = [fig.layout[k] for k in fig.layout if k.startswith(("xaxis", "yaxis"))]
+        logs = [a for a in axes if a.type == "log"]
+        assert logs, what
+        assert all(a.title.text.count("log scale") == 1 for a in logs), [a.title.text for a in logs]
+    assert figs["compare"].layout.xaxis.title.text == "labels per class (log scale)"
+    assert figs["knn_k"].layout.xaxis.title.text == "k (neighbours voting; log scale)"
+    assert figs["label_efficiency"].layout.xaxis.title.text == "labelled images per class (log scale)"
+    assert "%{customdata}" in figs["knn_k"].data[0].hovertemplate and figs["knn_k"].data[0].hovertemplate.startswith("k:")
+    assert "log" not in charts.curves(line, "epoch").layout.xaxis.title.text

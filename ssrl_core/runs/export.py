@@ -349,10 +349,38 @@ EXPORT_TEMPLATE = "plotly_white"
 REFERENCES = "references.json"
 
 
+# training.html's curves, named as the app's Compare page names the same ones (its "pretext loss" and "kNN accuracy
+# (subset)" charts): the file said the log's field names, "loss" and "epoch_knn"
+TRAINING_CURVES = (("loss", "pretext loss"), ("epoch_knn", "kNN accuracy (subset)"))
+
+
+def training_figure(epochs: list[dict], title: str):
+    """The per-epoch loss and kNN accuracy of ``epochs`` (``epochs.jsonl``'s rows), a plot each,
+    stacked on one epoch axis, loss above. They were one plot with the kNN on a second axis at its
+    right, which Plotly fitted to the curve's own range: 0.861 to 0.914 filled the height, so 5
+    points looked huge, and its ticks (0.8652, 0.8758) sat on the loss axis's grid lines. The kNN's
+    axis spans at least ``ACCURACY_SPAN``, as the app's accuracy curves do."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from ..figures import ACCURACY_SPAN, span_range
+
+    x = [e.get("epoch") for e in epochs]
+    series = [(key, name, [e.get(key) for e in epochs]) for key, name in TRAINING_CURVES]
+    drawn = [(key, name, y) for key, name, y in series if any(v is not None for v in y)]
+    fig = make_subplots(rows=max(1, len(drawn)), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for row, (key, name, y) in enumerate(drawn, start=1):
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name), row=row, col=1)
+        fig.update_yaxes(title_text=name, row=row, col=1,
+                         range=span_range(y, ACCURACY_SPAN) if key == "epoch_knn" else None)
+    fig.update_xaxes(title_text="epoch", dtick=1, row=max(1, len(drawn)), col=1)
+    fig.update_layout(title=f"{title}: per epoch", template=EXPORT_TEMPLATE, height=200 + 220 * len(drawn),
+                      legend=dict(orientation="h", y=-0.15))
+    return fig
+
+
 def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[str], out: Path, title: str) -> list[Path]:
     """map.html, map.png and (when the run logged epochs) training.html."""
-    import plotly.graph_objects as go
-
     from ..figures import embedding_map, map_png
 
     written = []
@@ -369,15 +397,7 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
         written += [out / "map.html", out / "map.png"]
     epochs = art.RunArtifacts(run_dir).epochs()
     if epochs:
-        fig = go.Figure()
-        x = [e.get("epoch") for e in epochs]
-        for key, axis in (("loss", "y"), ("epoch_knn", "y2")):
-            y = [e.get(key) for e in epochs]
-            if any(v is not None for v in y):
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=key, yaxis=axis))
-        fig.update_layout(title=f"{title}: per epoch", xaxis=dict(title="epoch", dtick=1), yaxis=dict(title="loss"),
-                          yaxis2=dict(title="kNN accuracy (subset)", overlaying="y", side="right"),
-                          template=EXPORT_TEMPLATE, legend=dict(orientation="h", y=-0.2))
+        fig = training_figure(epochs, title)
         fig.write_html(out / "training.html", include_plotlyjs=True, full_html=True)
         written.append(out / "training.html")
     return written
