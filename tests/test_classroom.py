@@ -624,3 +624,21 @@ def test_the_live_panel_tells_a_screen_reader_each_runs_step_not_its_loss():
     [region] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
     assert 'aria-live="polite"' in region and "training, epoch 3/5" in region and "queued, 1st in line" in region
     assert "loss" not in region and "img/s" not in region
+
+
+def test_the_gallery_ranks_runs_within_each_dataset_never_across(finished_run):
+    """Sorted by kNN with every dataset shown, digits runs (0.93) stood above every shapes run
+    (0.41), as if better: accuracies on different sets do not compare. Best first within each
+    set, the set of the newest run first, said in a caption."""
+    a, b = finished_run("simclr"), finished_run("rotation")
+    shapes = finished_run("shapes-simclr")  # the newest run
+    at = open_page("gallery", sort="knn")
+    order = [c.key.removeprefix("gal_tick_") for c in at.checkbox]
+    assert order[0] == shapes and set(order[1:]) == {a, b}
+    knn = [RunStore().get(r)["summary"]["knn_accuracy"] for r in order[1:]]
+    assert knn == sorted(knn, reverse=True)
+    assert "Best first within each dataset (shapes, digits): accuracies on different datasets do not compare." in \
+        [c.value for c in at.caption]
+    at.selectbox(key="gal_dataset").select("digits").run()  # one set: ranked as it was, no caption
+    assert [c.key.removeprefix("gal_tick_") for c in at.checkbox] == order[1:]
+    assert not [c for c in at.caption if "within each dataset" in c.value]
