@@ -233,7 +233,8 @@ class RunArtifacts:
                     "old images; train it again to see the new ones.")
         return (f"{ds.name} was re-imported after this run trained: its map, neighbours and scores belong to the "
                 "old images; train it again on the new ones, or import the archive it trained on again (with "
-                "Replace) to bring them back.")
+                "Replace) to bring them back (not for an import made before 2026-12-05, which ordered and split the "
+                "images otherwise: train it again).")
 
     def embedded_count(self) -> int | None:
         """How many images the run embedded (or mapped), from the files' headers; None when it
