@@ -21,7 +21,7 @@ from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.finetune import STEPS
-from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS
+from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, sample_std
 from ssrl_core.pretext import METHODS, encoder_input
 from ssrl_core.runs.store import LESSON_NICKNAME
 from ssrl_core.text import agree, count, listing, md, ordinal
@@ -47,7 +47,7 @@ def budget_curve(cache: dict, kind: str, target: str = "label", seeds: int = SEE
         if per_class and v.get("n_labels", 0) < per_class * v.get("classes", 1):
             continue  # cached before budgets a class cannot give were left out: not that budget
         x = per_class if per_class else v.get("n_labels", 0) / max(1, v.get("classes", 1))
-        points.append((float(x), float(v["mean"]), float(v["std"])))
+        points.append((float(x), float(v["mean"]), sample_std(v)))
     if not points:
         return None
     points.sort()
@@ -753,7 +753,7 @@ def factor_errors(probes: dict, factors: list[str], budget: str) -> list[float |
     """The spread (std) over the draws of labelled images of each factor's probe at ``budget``,
     in the order of ``factor_values``; None for one fit (every label)."""
     fac = probes.get("factors") or {}
-    return [(row.get("std") if row.get("seeds", 1) > 1 else None) if (row := fac.get(f, {}).get(budget)) else None
+    return [(sample_std(row) if row.get("seeds", 1) > 1 else None) if (row := fac.get(f, {}).get(budget)) else None
             for f in factors]
 
 

@@ -157,8 +157,8 @@ else:
                  f"**supervised training from scratch**, {missing_scratch}.")
 st.markdown(
     "SSRL exists to make labels go further. Each *linear* curve is a **linear readout** fit on *n* labelled train "
-    f"images per class (mean and spread over {SEEDS} random draws of the labelled images; the rightmost point uses "
-    "every label, one fit and no spread), scored on the whole test split."
+    f"images per class (mean over {SEEDS} random draws of the labelled images, the whiskers ± their standard "
+    "deviation; the rightmost point uses every label, one fit and no spread), scored on the whole test split."
     + (" " + refs_text if refs_text else "")
 )
 if series:

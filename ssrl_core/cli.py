@@ -1201,7 +1201,7 @@ def lessons_that_cannot_train(lessons) -> list[str]:
 
 
 def cmd_probe(args) -> int:
-    from .evaluate.probes import budget_name, check_budget
+    from .evaluate.probes import budget_name, check_budget, sample_std
     from .evaluate.suite import RunProbes, random_linear, supervised_scratch
 
     if args.seeds < 1 or args.seeds > 20:
@@ -1232,7 +1232,7 @@ def cmd_probe(args) -> int:
         say(f"{kind} readout, {budget_name(b)} labels per class ...")
         row = (rp.finetune(b, args.target, args.seeds, on_draw=draw("fine-tuning")) if args.finetune
                else rp.linear(b, args.target, args.seeds))
-        entry = {"accuracy": row["mean"], "std": row["std"], "values": row["values"], "n_labels": row["n_labels"]}
+        entry = {"accuracy": row["mean"], "std": sample_std(row), "values": row["values"], "n_labels": row["n_labels"]}
         if not args.no_references:
             say("  reference: the random encoder's readout")
             entry["random_linear"] = random_linear(rp.trained, b, args.target, args.seeds)["mean"]

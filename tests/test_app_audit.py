@@ -96,8 +96,8 @@ def test_evaluate_counts_a_shared_partial_reference_once_and_says_which_point_ha
     assert ("Partial so far: fine-tuning of 1 run and the supervised reference; the curves end where the computed "
             "budgets end; the button below computes the rest.") in captions(at)
     said = " ".join(m.value for m in at.markdown)
-    assert "(mean and spread over 3 random draws of the labelled images; the rightmost point uses every label, one " \
-           "fit and no spread)" in said
+    assert "(mean over 3 random draws of the labelled images, the whiskers ± their standard deviation; the rightmost " \
+           "point uses every label, one fit and no spread)" in said
     assert "0.003 to 0.014 below it with more" in captions(at) and "points" not in captions(at)
 
 
