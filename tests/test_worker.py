@@ -488,7 +488,7 @@ def test_a_worker_restarts_itself_between_runs_when_its_code_changes_on_disk(tmp
     this test touches, so that no other worker sees a change."""
     import shutil
 
-    from ssrl_core.runs.worker import slot_lock
+    from ssrl_core.runs.worker import code_file, slot_lock
 
     pkg = tmp_path / "pkg"
     shutil.copytree(ROOT / "ssrl_core", pkg / "ssrl_core", ignore=shutil.ignore_patterns("__pycache__"))
@@ -498,19 +498,21 @@ def test_a_worker_restarts_itself_between_runs_when_its_code_changes_on_disk(tmp
         proc = subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker", "--slot", "0"], cwd=pkg, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
         try:
-            lines = lambda: slot_lock(0).read_text().splitlines() if slot_lock(0).exists() else []  # noqa: E731
-            _wait(lambda: len(lines()) == 2 or proc.poll() is not None, 120, "the worker to take its slot")
-            wid, code = lines()
-            assert wid.split(":")[1] == str(proc.pid) and code.startswith("code ")
-            assert live_workers()[0]["code"] == code[len("code "):]
+            written = lambda: code_file(0).read_text().split() if code_file(0).exists() else []  # noqa: E731
+            _wait(lambda: len(written()) == 2 or proc.poll() is not None, 120, "the worker to take its slot")
+            wid, code = written()
+            # the lock file keeps the id alone, which an older version's pages compare with a worker's
+            _wait(lambda: slot_lock(0).read_text() == wid + "\n", 10, "the id in the lock file")  # (written after)
+            assert wid.split(":")[1] == str(proc.pid)
+            assert live_workers()[0]["code"] == code
             touched = pkg / "ssrl_core" / "text.py"
             later = time.time() + 5
             os.utime(touched, (later, later))  # a checkout of another commit
             _wait(lambda: "the code changed on disk" in log.read_text() or proc.poll() is not None, 60,
                   "the worker to see its code changed")
-            _wait(lambda: len(lines()) == 2 and lines()[1] != code or proc.poll() is not None, 120,
+            _wait(lambda: len(written()) == 2 and written()[1] != code or proc.poll() is not None, 120,
                   "the restarted worker to take its slot again")
-            assert proc.poll() is None and lines()[0] == wid  # the same process, in place, in its slot
+            assert proc.poll() is None and written()[0] == wid  # the same process, in place, in its slot
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -525,7 +527,7 @@ def test_a_worker_of_an_older_version_is_named_and_none_starts_beside_it(ssrl_ho
     before code stamps held slot 0 and trained them with its old code. Both are named with
     their pid and what to do; no worker of this version starts beside the first, and one
     started by hand says why it exits."""
-    from ssrl_core.runs.worker import older_workers, older_workers_text, slot_lock, start_workers
+    from ssrl_core.runs.worker import code_file, older_workers, older_workers_text, slot_lock, start_workers
 
     def held(path: Path) -> subprocess.Popen:  # a process of its own holds it, as an old worker does
         return subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
@@ -540,6 +542,7 @@ def test_a_worker_of_an_older_version_is_named_and_none_starts_beside_it(ssrl_ho
         try:
             assert holder.stdout.readline() == "held\n" and keeper.stdout.readline() == "held\n"
             slot_lock(0).write_text("vm:4242:0\n")  # an id and no code stamp: a worker of 2026-12-03
+            code_file(0).write_text("vm:1:0 70-1\n")  # (a stamp of an earlier worker of the slot: not this one's)
             older = older_workers()
             assert [w["pid"] for w in older] == [17179, 4242]
             text = older_workers_text(older)

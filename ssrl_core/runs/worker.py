@@ -14,8 +14,8 @@ on other hosts (no slot lock here) go back when their heartbeat is ``STALE_S`` o
 
 A worker outlives the app that started it, so after an upgrade (``git pull``, the app
 restarted) it would go on training with the code it was started from: it writes the code's
-stamp (``code_stamp``) on its slot file's second line and, between runs, restarts itself when
-the code on disk has changed. A worker of a version before that (no stamp; or one of the
+stamp (``code_stamp``) beside its slot file (``code_file``) and, between runs, restarts itself
+when the code on disk has changed. A worker of a version before that (no stamp; or one of the
 older single ``SSRL_HOME/worker.lock``) cannot be told to: ``older_workers`` finds it, the app
 says to stop it, and no worker of this version starts beside it.
 """
@@ -120,15 +120,25 @@ def code_stamp() -> str:
     return f"{n}-{newest}"
 
 
+def code_file(slot: int) -> Path:
+    """Where slot ``slot``'s worker writes "ID STAMP" (``code_stamp``): beside its lock file, not
+    in it, whose one line an older version's pages and workers compare with a worker's id (a
+    second line there read as every worker gone, and their runs as orphans to take)."""
+    return slots_dir() / f"slot-{slot}.code"
+
+
 def _holder(path: Path) -> tuple[str, str | None]:
-    """(the id, the code stamp or None) a slot file holds: its first line and, from a worker
-    of this version on, a second "code STAMP"."""
+    """(the id, the code stamp or None) of a slot's worker: its lock file's line and the stamp
+    its code file gives for that id (None for a worker of a version before stamps)."""
     try:
-        lines = path.read_text().splitlines()
+        wid = path.read_text().strip()
     except OSError:
         return "", None
-    code = lines[1][len("code "):] if len(lines) > 1 and lines[1].startswith("code ") else None
-    return (lines[0].strip() if lines else ""), code
+    try:
+        written = (path.parent / (path.stem + ".code")).read_text().split()
+    except OSError:
+        written = []
+    return wid, (written[1] if len(written) == 2 and written[0] == wid else None)
 
 
 def live_workers() -> list[dict]:
@@ -444,9 +454,10 @@ class Worker:
             self.slot, self._lock_file = slot, fh
             self.id = f"{socket.gethostname()}:{os.getpid()}:{slot}"
             self.code = code_stamp()
+            code_file(slot).write_text(f"{self.id} {self.code}\n")  # (first: a page reading the id then finds it)
             fh.seek(0)
             fh.truncate()
-            fh.write(f"{self.id}\ncode {self.code}\n")
+            fh.write(self.id + "\n")
             fh.flush()
             (slots_dir() / f"slot-{slot}.starting").unlink(missing_ok=True)
             return True
