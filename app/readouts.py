@@ -632,8 +632,11 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
     if not marked:
         return None
     names = " and ".join(f"*{n}*" for n in marked)
+    # (a statistician's review: the page's "how to read it" measures a run's bar against its gray one, but each bar is
+    # divided by its own network's distance between unrelated images, here some 15 times shorter than a trained run's)
     read = ("read those gray bars only roughly (near 1: the op barely moves the untrained features), not by their "
-            "exact height or how far below 0 they go")
+            "exact height or how far below 0 they go, nor as the line a run's bar must rise above: each bar is scaled by "
+            "its own network's distance between unrelated images, and theirs is too short to compare")
     if explained:
         return f"{names}: **unreliable scale** for the reason the warning above gives: {read}."
     similarity = " and ".join(f"{next(e['unrelated'] for e in p['invariance'].values() if 'unrelated' in e):.3f}"

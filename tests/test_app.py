@@ -738,7 +738,7 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
     assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale** means that an untrained "
                            "network's features barely tell unrelated images apart (their mean cosine similarity is 0.9")
-    assert "read those gray bars only roughly" in said
+    assert "read those gray bars only roughly" in said and "nor as the line a run's bar must rise above" in said
 
     probes = json.loads((run_dir / "probes.json").read_text())  # the run collapsed too: its warning says why
     probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997}}
