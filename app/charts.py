@@ -212,10 +212,11 @@ INVARIANCE_AXIS = "invariance (1 = unchanged)"
 # as its lines (``TICK_LINE_PX`` each) with a few pixels to spare
 BAR_ROW_PX = 44
 VALUE_ROOM_PX = 50  # beyond the plot's right edge for a value written past a bar that reaches 1 ("0.987")
+LEGEND_ROW_PX = 22  # a legend entry's row at ``FONT``, where a narrow chart stacks them
 
 
 def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "",
-                  references: Sequence[str] = ()) -> go.Figure:
+                  references: Sequence[str] = (), classes: int | None = None) -> go.Figure:
     """Grouped bars, lying down: one row per run (``labels``, top to bottom), one bar per metric
     in ``series``, each value written level at its bar's end. Each run in its colour (the
     palette's, in ``labels``' order, as ``curves`` gives the runs theirs: by metric, orange was
@@ -225,7 +226,10 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     the runs' colours they read as more runs. Each run's name is wrapped onto short level lines
     beside its row (``wrap``): standing under upright bars, seven runs' names were turned upright
     and on a phone ran into each other (6 of 6 overlapped at 358 px), and the plot kept 172 px
-    of a 380 px chart. The chart grows by a row per run; a bar's hover names its run whole."""
+    of a 380 px chart. The chart grows by a row per run; a bar's hover names its run whole. With
+    ``classes``, a dotted line at chance (1 / classes, a guess's accuracy), named in the legend:
+    shapes' 0.41 read as poor beside digits' 0.93 with nothing saying that a guess scores 0.17
+    there (a statistician's review)."""
     fig = go.Figure()
     runs = [label for label in labels if label not in references]
     text = [wrap(label) for label in labels]
@@ -242,9 +246,19 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
             # the run whole: a hover's %{y} is its tick's text, wrapped
             hovertext=list(labels), hovertemplate="%{hovertext}: %{x:.3f}<extra>%{fullData.name}</extra>",
         ))
+    if classes:
+        chance = 1 / classes
+        fig.add_shape(type="line", x0=chance, x1=chance, y0=0, y1=1, yref="paper",
+                      line=dict(color=LABEL_INK, width=2, dash=DOTTED))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"chance (1 in {classes}: {chance:.2f})",
+                                 line=dict(color=LABEL_INK, width=2, dash=DOTTED), hoverinfo="skip"))
     # the first run at the top, as the table under the chart lists them; within a run, the first metric on top
     yaxis = dict(tickmode="array", tickvals=list(labels), ticktext=text, automargin=True, autorange="reversed")
-    fig.update_layout(title=title or None, barmode="group", bargap=0.25, height=130 + row * max(1, len(labels)),
+    # on a phone the legend takes a row per entry, from the plot's height: a third entry (chance) squeezed three rows
+    # of three-line names into 161 px, one name onto the next
+    entries = len(series) + bool(classes)
+    fig.update_layout(title=title or None, barmode="group", bargap=0.25,
+                      height=130 + LEGEND_ROW_PX * max(0, entries - 2) + row * max(1, len(labels)),
                       margin=dict(l=10, r=VALUE_ROOM_PX, t=40, b=10), yaxis=yaxis,
                       xaxis=dict(title=ACCURACY_AXIS, range=[0, 1]), legend=dict(BELOW, traceorder="normal"))
     return readable(fig)

@@ -474,8 +474,9 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     at = open_page("evaluate")
     assert not at.warning
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    bars = {t["name"]: t["y"] for t in series(spec["data"])}
+    bars = {t["name"]: t["y"] for t in series(spec["data"]) if t["type"] == "bar"}
     assert set(bars) == {"kNN (k=20)", "linear probe"}
+    assert [t["name"] for t in spec["data"] if t["type"] == "scatter"] == ["chance (1 in 10: 0.10)"]  # digits' ten
     assert bars["kNN (k=20)"][-1] == "random encoder (seed 0)" and bars["kNN (k=20)"][0].startswith("simclr")
     table = at.dataframe[0].value
     # the table's rows named as the chart's bars: the runs' full labels (kNN and id again) made it

@@ -125,14 +125,15 @@ def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
 
 def test_evaluates_seven_runs_are_named_apart_and_every_value_shows_on_a_phone_in_a_browser(tmp_path):
     """At 358 px (a phone's chart) seven runs' names stood upright under their bars and each ran
-    into the next; lying down, each name is level beside its row, none on another, and every
-    value is drawn whole inside the figure, a bar that reaches 1 too."""
+    into the next; lying down, each name is level beside its row, none on another (the legend's
+    three entries stacked under the plot take none of its rows' height), and every value is
+    drawn whole inside the figure, a bar that reaches 1 too."""
     from app import charts
 
     runs = ["simclr (9c9a)", "random encoder (seed 0)", "rotation (31d0) · by ada", "random encoder (seed 1)",
             "byol (21e6)", "simsiam (12dd) · stop_gradient=false", "random encoder (seed 2)"]
     fig = charts.accuracy_bars(runs, {"kNN (k=20)": [0.451, 0.99, 0.2, 1.0, 0.7, 0.05, 0.6], "linear probe": [0.6] * 7},
-                               references=[r for r in runs if r.startswith("random")])
+                               references=[r for r in runs if r.startswith("random")], classes=10)
     seen = _in_chromium(fig, tmp_path, ".ytick", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
             return {names: [...document.querySelectorAll('.ytick text')].map(box),

@@ -421,6 +421,12 @@ def test_accuracy_bars_lie_down_one_row_per_run_named_level_beside_it():
     one = charts.accuracy_bars(["simclr"], {"kNN": [0.9]})
     assert acc.layout.height - one.layout.height == 4 * (4 * charts.TICK_LINE_PX + 8) - charts.BAR_ROW_PX
     assert charts.describe(acc).startswith("bar chart: test accuracy by ")
+    assert not acc.layout.shapes  # no chance line unless the classes are known
+    # shapes' 0.41 beside a guess's 0.17: a dotted line at chance, named in the legend
+    six = charts.accuracy_bars(runs, {"kNN": [0.41, 0.3, 0.2, 0.1]}, references=runs[2:], classes=6)
+    [line] = six.layout.shapes
+    assert (line.x0, line.x1, line.yref, line.y0, line.y1) == (pytest.approx(1 / 6), pytest.approx(1 / 6), "paper", 0, 1)
+    assert [t.name for t in six.data if t.type == "scatter"] == ["chance (1 in 6: 0.17)"]
     assert "Values: kNN: rotation (9e10) 0.900, simclr (4728) 1.000, random · cnn-small seed 0 · untrained 0.300;" \
         in charts.describe(acc)
 
