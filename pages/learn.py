@@ -47,13 +47,16 @@ except ValueError as e:
     widgets.stop()
 
 
-def purity_note(purity: float | None, pixels: float | None) -> str:
-    """How often an image's label is its cluster's most common one, and, for a run's features,
-    the same on the images' ``pixels`` (None: the clusters are of pixels), with what it means
-    when the pixels group better."""
+def purity_note(purity: float | None, pixels: float | None, ceiling: float | None = None) -> str:
+    """How often an image's label is its cluster's most common one, out of the most its clusters
+    can give (``images.purity_ceiling``: fewer clusters than classes), and, for a run's
+    features, the same on the images' ``pixels`` (None: the clusters are of pixels), with what it
+    means when the pixels group better."""
     if purity is None:
         return ""
     said = f" {purity:.0%} of the clustered images carry their cluster's most common label"
+    if ceiling is not None and ceiling < 0.995:
+        said += f" (of at most {ceiling:.0%}: there are fewer clusters than classes)"
     if pixels is None:
         return said + "."
     said += f"; clustered by their raw pixels instead, {pixels:.0%}."
@@ -138,7 +141,7 @@ left.caption((f"k-means (faiss, as DeepCluster, without its PCA-whitening) on {n
               f"{services.run_label(run)}." if run else
               f"k-means (faiss, as DeepCluster) on the raw pixels of {n} images; with a finished self-supervised run "
               "on this dataset, its features are clustered instead.") + " Labels were not used to make the clusters."
-             + purity_note(pics["purity"], pics["pixel_purity"]))
+             + purity_note(pics["purity"], pics["pixel_purity"], pics["purity_ceiling"]))
 right.image(pics["clusters"], caption=pics["cluster_captions"],
             alt=[f"a row of images from one k-means {c}" for c in pics["cluster_captions"]])
 

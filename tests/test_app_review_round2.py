@@ -229,8 +229,9 @@ def test_learn_clusters_the_best_self_supervised_run_not_a_baseline(finished_run
     assert "random · digits" not in text and "rotation · digits" not in text
     # held against the same k-means on the images' pixels (which group digits by label better than a short run's
     # features do: the page said nothing of it)
-    assert re.search(r"\d+% of the clustered images carry their cluster's most common label; clustered by their raw "
-                     r"pixels instead, \d+%\.", text), text
+    # out of the most six clusters can give over ten classes (a statistician read 54% as poor, against at most 60%)
+    assert re.search(r"\d+% of the clustered images carry their cluster's most common label \(of at most 6\d%: there "
+                     r"are fewer clusters than classes\); clustered by their raw pixels instead, \d+%\.", text), text
 
 
 def test_learn_draws_its_pictures_from_any_set_on_this_disk(tmp_path):

@@ -708,3 +708,17 @@ def test_every_log_axis_the_charts_draw_says_log_scale_in_its_title():
     assert figs["label_efficiency"].layout.xaxis.title.text == "labelled images per class (log scale)"
     assert "%{customdata}" in figs["knn_k"].data[0].hovertemplate and figs["knn_k"].data[0].hovertemplate.startswith("k:")
     assert "log" not in charts.curves(line, "epoch").layout.xaxis.title.text
+
+
+def test_the_purity_of_fewer_clusters_than_classes_has_a_ceiling():
+    """Six clusters over ten balanced classes can give at most 60% of images their cluster's
+    most common label (each of six classes a cluster, the other four mixed in): the share of
+    the six largest classes; 1 with as many clusters as classes."""
+    import numpy as np
+
+    from app.images import purity_ceiling
+
+    assert purity_ceiling(np.repeat(np.arange(10), 10), 6) == pytest.approx(0.6)
+    assert purity_ceiling(np.array([0] * 50 + [1] * 30 + [2] * 20), 2) == pytest.approx(0.8)
+    assert purity_ceiling(np.repeat(np.arange(4), 5), 6) == 1.0
+    assert purity_ceiling(np.array([-1, -1]), 6) is None
