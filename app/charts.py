@@ -212,7 +212,6 @@ INVARIANCE_AXIS = "invariance (1 = unchanged)"
 # as its lines (``TICK_LINE_PX`` each) with a few pixels to spare
 BAR_ROW_PX = 44
 VALUE_ROOM_PX = 50  # beyond the plot's right edge for a value written past a bar that reaches 1 ("0.987")
-LEGEND_ROW_PX = 22  # a legend entry's row at ``FONT``, where a narrow chart stacks them
 
 
 def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None]], title: str = "",
