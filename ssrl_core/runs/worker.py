@@ -171,15 +171,18 @@ def older_workers() -> list[dict]:
 
 def older_workers_text(workers: list[dict]) -> str:
     """What to do about ``older_workers``, in one paragraph (the app's pages and the CLI)."""
+    from ..text import agree
+
+    n = len(workers)
     pids = [str(w["pid"]) for w in workers if w["pid"]]
-    stop = (f"stop {'it' if len(workers) == 1 else 'them'} (`kill {' '.join(pids)}`)" if pids else
-            f"stop {'it' if len(workers) == 1 else 'them'} (the process holding `{workers[0]['where']}`)")
-    return (f"{'A worker' if len(workers) == 1 else f'{len(workers)} workers'} of an older version of SSRL Playground "
-            f"{'is' if len(workers) == 1 else 'are'} still running on this SSRL_HOME{' (process' + 'es' * (len(pids) > 1) + ' ' + ', '.join(pids) + ')' if pids else ''}: "
-            f"{'it trains' if len(workers) == 1 else 'they train'} queued runs with the code {'it was' if len(workers) == 1 else 'they were'} "
-            f"started from, and can fail runs made by this version. {stop[0].upper() + stop[1:]}: the run "
-            f"{'it is' if len(workers) == 1 else 'they are'} training goes back to the queue and resumes from its last "
-            "epoch, and a worker of this version starts in its place (the app starts one; or `python -m ssrl_core worker`).")
+    which = f" ({agree(len(pids), 'process', 'processes')} {', '.join(pids)})" if pids else ""
+    how = f"`kill {' '.join(pids)}`" if pids else f"the process holding `{workers[0]['where']}`"
+    return (f"{agree(n, 'A worker', f'{n} workers')} of an older version of SSRL Playground {agree(n, 'is', 'are')} "
+            f"still running on this SSRL_HOME{which}: {agree(n, 'it trains', 'they train')} queued runs with the code "
+            f"{agree(n, 'it was', 'they were')} started from, and can fail runs made by this version. Stop "
+            f"{agree(n, 'it', 'them')} ({how}): the run {agree(n, 'it is', 'they are')} training goes back to the queue "
+            "and resumes from its last epoch, and a worker of this version starts in its place (the app starts one; or "
+            "`python -m ssrl_core worker`).")
 
 
 def worker_alive() -> bool:
@@ -515,7 +518,12 @@ class Worker:
                               error=self._stop_message(status, message) + " (stopped inside a step that could "
                               "not be interrupted; its worker restarted)")
             self.current = None
-        print(f"run {run_id}: {status}; restarting the worker to stop it", flush=True)
+        self._restart(f"run {run_id}: {status}; restarting the worker to stop it")
+
+    def _restart(self, why: str) -> None:
+        """Say ``why`` and restart this process in place (``serve``'s ``restartable``): the slot
+        lock is released by exec and taken again by the new image."""
+        print(why, flush=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(self._restart_argv[0], self._restart_argv)
@@ -573,8 +581,9 @@ class Worker:
                     warming = None  # reaped: an ended child left unwaited stays a zombie while the worker lives
                 if self._restart_argv and time.monotonic() - looked >= CODE_CHECK_S:
                     looked = time.monotonic()
-                    if code_stamp() != self.code:  # an upgrade: never a run trained with the code it replaced
-                        self._restart_for_code()
+                    if code_stamp() != self.code:  # an upgrade: no run trained with the code it replaced
+                        self._restart(f"worker {self.id}: the code changed on disk since it started (an upgrade?); "
+                                      "restarting to run it")
                 self.store.requeue_orphans(worker_state, STALE_S)
                 run = self.store.claim(self.id)
                 if run is None:
@@ -599,15 +608,6 @@ class Worker:
         finally:
             self._halt.set()
         return 0
-
-    def _restart_for_code(self) -> None:
-        """Restart this process in place (between runs: none is in hand), to run the code now
-        on disk; its slot lock is released by exec and taken again by the new image."""
-        print(f"worker {self.id}: the code changed on disk since it started (an upgrade?); restarting to run it",
-              flush=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(self._restart_argv[0], self._restart_argv)
 
     def _preload(self, load: Callable[[], None], what: str) -> None:
         """``load()`` while waiting, said in the worker's log; a failure is said, not raised: the
