@@ -564,7 +564,7 @@ def train_images(name: str) -> int | None:
     (the note under a kNN-over-epochs chart: up to ``MEMORY`` of them vote there); None where the
     set cannot be loaded. The set is loaded as the pages load it (cached)."""
     ds, _ = dataset(name)
-    return None if ds is None else int(((ds.labels >= 0) & ds.is_train).sum())
+    return None if ds is None else ds.labelled_train_images
 
 
 def dataset_caveats(name: str) -> list[str]:

@@ -91,6 +91,11 @@ class ImageSet:
         return int(((self.labels >= 0) & ~self.is_train).sum())
 
     @property
+    def labelled_train_images(self) -> int:
+        """How many train images vote in the kNN accuracy and fit the linear probe: those with a label."""
+        return int(((self.labels >= 0) & self.is_train).sum())
+
+    @property
     def has_labels(self) -> bool:
         return bool((self.labels >= 0).any())
 
