@@ -65,8 +65,9 @@ for r in picked:
     if rk is not None or rl is not None:
         randoms.setdefault(pairs[r["id"]], (rk, rl))
     labels.append(run_name[r["id"]])
-    if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk:
-        below.append(labels[-1])  # under its untrained network: said below the table
+    if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk \
+            and not readouts.within_noise(s["knn_accuracy"], rk, services.scored_images(r)):
+        below.append(labels[-1])  # under its untrained network, past the noise (its gain says "(noise)"): said below
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
     rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),

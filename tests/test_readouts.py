@@ -300,6 +300,7 @@ def test_the_epoch_knn_note_quotes_the_runs_own_numbers_and_names_their_set():
     note = readouts.epoch_knn_note(runs, curves, names, train_images={"shapes": 8000})
     assert "(shapes has 8,000): fewer vote here" in note and "digits" not in note and "a little" not in note
     assert "can end well below it (0.103 here)" in note
+    assert "can end below it (0.025 here)" in readouts.epoch_knn_ends([("a", 0.9, 0.925)])  # "well" only past 0.05
     assert note.endswith(" Here: simclr (0001) 0.303 at its last epoch, 0.406 in the table.")
     # a gap of 0.02 at most is "a little"; a set whose train images all vote says so; nothing quoted, nothing claimed
     digits = [{**runs[0], "dataset": "digits", "summary": {"knn_accuracy": 0.928}}]
