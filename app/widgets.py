@@ -253,13 +253,15 @@ def dataset_picker(runs: list[dict], key: str, prefer: str | None = None, hide: 
     Explore and Compare open on the newest runs: Evaluate opened on the alphabetically first
     set, a student's one digits run, beside a class's four newer shapes runs. ``every``: a
     first option for runs of every dataset (returned as is), where the link's runs are on
-    several."""
+    several; a link may name it by its first word (``?dataset=all`` for "all datasets", which a
+    browser check's link was refused for)."""
     options = [every] * bool(every) + sorted({r["dataset"] for r in runs})
     linked = set(urlstate.listed("runs"))
     of_link = list(dict.fromkeys(r["dataset"] for r in runs if r["id"] in linked))
     default = (every if every and len(of_link) > 1 else of_link[0] if of_link else
                prefer if prefer in options else runs[0]["dataset"])
-    return urlstate.selectbox("Dataset", options, key=key, param="dataset", default=default, hide=hide)
+    return urlstate.selectbox("Dataset", options, key=key, param="dataset", default=default, hide=hide,
+                              first_word=bool(every))
 
 
 # what tells a run apart where its epochs and encoder are said already (a picker's label, the runs table's columns)

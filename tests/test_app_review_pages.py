@@ -732,6 +732,10 @@ def test_compare_chooses_its_dataset_in_a_box_as_evaluate_does(finished_run):
     assert len(at.multiselect(key="cmp_runs").options) == 4
     # a link to runs of two sets opens on all of them
     assert open_page("compare", runs=f"{digits[0]},{shapes[0]}").selectbox(key="cmp_dataset").value == "all datasets"
+    # ?dataset=all, as a teacher types it (a browser check's link was refused: "not one of all datasets, digits, ...")
+    at = open_page("compare", dataset="all")
+    assert at.selectbox(key="cmp_dataset").value == "all datasets", [w.value for w in at.warning]
+    assert not [w for w in at.warning if "Ignored" in w.value]  # (only that the runs differ in dataset)
 
 
 # -- a browser review at 390x844 (a phone) and 1280x720 (a projector): the toolbar and the labels ------------------
