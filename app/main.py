@@ -64,7 +64,11 @@ except StoreUnusable as e:
     st.stop()
 else:
     if older := services.older_workers_text():  # after an upgrade: it trains with the old code
-        st.warning(older, icon=":material/update:")
+        # a class's link (no controls): a student cannot stop it, and eleven lines on a phone pushed the lesson off the
+        # first screen; one line says who can
+        st.warning(older if not urlstate.hidden("controls") else
+                   "A worker of an older version still runs on this server: whoever runs the server should stop it (a "
+                   "page without `hide=controls` in its address says how).", icon=":material/update:")
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
     glossary.sidebar_box(page.url_path)

@@ -1085,6 +1085,10 @@ def test_every_page_says_to_stop_a_worker_of_an_older_version(ssrl_home):
             [said] = [w.value for w in at.warning if "older version" in w.value]
             assert said.startswith("A worker of an older version of SSRL Playground is still running on this "
                                    "SSRL_HOME (process 4242)") and "`kill 4242`" in said
+        # a class's link: a student cannot stop it, so one line says who can (eleven took a phone's first screen)
+        at = open_page("lessons", lesson="four-families", hide="controls,nav")
+        [said] = [w.value for w in at.warning if "older version" in w.value]
+        assert said.startswith("A worker of an older version still runs on this server") and "kill" not in said
     finally:
         holder.kill()
         holder.wait()
