@@ -91,8 +91,12 @@ skipped = [op for j, op in enumerate(ops) if all(vals[j] is None for vals in ser
 not_applicable = (f" n/a: {listing(skipped)} {agree(len(skipped), 'changes', 'change')} nothing on these images"
                   + (" (they have no colour)" if ds.channels == 1 else "") + "." if skipped else "")
 if series:  # the chart it reads is drawn (with none measured, it named every op as one that "changes nothing")
+    # (with no gray bar drawn yet, the warning above offers to measure them: a browser check read of "its gray bar"
+    # where there was none)
     st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
-               "it rises above its gray bar, the untrained network's: a random network already ignores small pixel "
+               "it rises above its gray bar, the untrained network's"
+               + ("" if untrained else " (not measured yet: the button above measures it)") +
+               ": a random network already ignores small pixel "
                "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
                "below its gray one: training made the features more sensitive to that op than a random network's, as it "
                "often does for an op the run did not train with, whose changes the features learnt to tell apart. Compare "

@@ -701,6 +701,7 @@ def test_invariance_measures_an_old_run_in_the_background(finished_run):
     at = open_page("invariance")
     assert [w.value for w in at.warning] == [f"simclr ({rid[-4:]}) has its own scores, drawn below, but not yet its "
                                              "untrained encoder's invariance to read them against (the gray bars)."]
+    assert "above its gray bar, the untrained network's (not measured yet: the button above measures it)" in captions(at)
 
 
 def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
