@@ -128,7 +128,7 @@ def make(page, url: str, out: Path, timeout_s: float) -> dict:
 
     page.goto(f"{url}/explore?run={runs['simclr']['id']}&image={query_row}")
     page.get_by_text("and its 8 nearest neighbours").wait_for()
-    page.get_by_text(re.compile(r"· sim -?\d\.\d{3}$")).nth(7).wait_for()
+    page.get_by_text(re.compile(r"· sim\s-?\d\.\d{3}$")).nth(7).wait_for()
     written.append(_shot(page, out, "explore"))
 
     return {
