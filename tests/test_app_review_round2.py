@@ -166,7 +166,7 @@ def test_a_queued_run_says_when_it_should_start_from_the_runs_that_finished_befo
     fourth = store.submit(RunConfig(dataset="digits", method="simclr", epochs=20), nickname="ada")
     store.claim("w")
     store.record(first, {"kind": "step", "step": 1, "total_steps": 10, "eta_s": 90.0})
-    monkeypatch.setattr(worker, "live_workers", lambda: [{"pid": 1}])
+    monkeypatch.setattr(worker, "live_workers", lambda: [{"slot": 0, "pid": 1, "code": "70-1"}])  # (a worker of this version)
     at = open_page("pretrain", who="ada")
     heads = {h.split("**")[1]: h for h in (m.value for m in at.markdown) if " — queued" in h}
     by_id = {rid: next(h for label, h in heads.items() if rid in label) for rid in (second, third, fourth)}
