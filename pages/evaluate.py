@@ -92,7 +92,8 @@ widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embed
                                            "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP},
                       **{"kNN gain over random": st.column_config.TextColumn(
-                          alignment="right", help=readouts.GAIN_HELP + f" (the button above computes it: {readouts.probe_cost(picked)}).")})
+                          alignment="right", help=readouts.GAIN_HELP + (  # (the button is there only while some run lacks them)
+                              f" (the button above computes it: {readouts.probe_cost(lacking)})" if lacking else "") + ".")})
 if below:  # a student saw BYOL and rotation under the untrained network with nothing saying so
     st.caption(f":material/trending_down: {md(listing(below))} {agree(len(below), 'scores', 'score')} below the "
                "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "

@@ -474,6 +474,8 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     _wait_for_probe_job(run_dir)
     at = open_page("evaluate")
     assert not at.warning
+    # no button to compute what is there: the gain column's help does not point at one (a browser check)
+    assert "button above" not in json.dumps(at.dataframe[0].proto.columns)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     bars = {t["name"]: t["y"] for t in series(spec["data"]) if t["type"] == "bar"}
     assert set(bars) == {"kNN (k=20)", "linear probe"}
