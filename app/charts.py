@@ -194,9 +194,15 @@ def category_axis(categories: Sequence[str]) -> tuple[dict, int]:
     category's label ``wrap``ped, level where they fit, else slanted to end at its tick, else
     upright (``TICK_ANGLES``), and how many lines the tallest label has. A hover's ``%{x}`` is then
     the tick's wrapped text: a bar names its category whole by its ``hovertext``."""
-    text = [wrap(c) for c in categories]
+    text, lines = wrapped(categories)
     axis = dict(tickmode="array", tickvals=list(categories), ticktext=text, autotickangles=TICK_ANGLES, automargin=True)
-    return axis, max([t.count("<br>") + 1 for t in text] or [1])
+    return axis, lines
+
+
+def wrapped(labels: Sequence[str]) -> tuple[list[str], int]:
+    """Each of ``labels`` ``wrap``ped, and how many lines the tallest has."""
+    text = [wrap(label) for label in labels]
+    return text, max([t.count("<br>") + 1 for t in text] or [1])
 
 
 # a legend in a row along the chart's bottom edge, placed in the figure's coordinates: one placed
@@ -231,8 +237,7 @@ def accuracy_bars(labels: Sequence[str], series: dict[str, Sequence[float | None
     there (a statistician's review)."""
     fig = go.Figure()
     runs = [label for label in labels if label not in references]
-    text = [wrap(label) for label in labels]
-    lines = max([t.count("<br>") + 1 for t in text] or [1])
+    text, lines = wrapped(labels)
     row = max(BAR_ROW_PX, TICK_LINE_PX * lines + 8)
     for i, (name, vals) in enumerate(series.items()):
         fig.add_trace(go.Bar(

@@ -554,9 +554,7 @@ def scored_images(run: dict) -> int | None:
     if n:
         return int(n)
     ds, _ = dataset(run["dataset"])
-    if ds is None or (run["dataset"] not in DATASETS and artifacts(run["run_dir"]).dataset_mismatch(ds)):
-        return None
-    return ds.scored_test_images
+    return None if ds is None or dataset_mismatch(run) else ds.scored_test_images
 
 
 def train_images(name: str) -> int | None:

@@ -65,13 +65,15 @@ for r in picked:
     if rk is not None or rl is not None:
         randoms.setdefault(pairs[r["id"]], (rk, rl))
     labels.append(run_name[r["id"]])
+    scored = services.scored_images(r)  # what its accuracies were scored on: the noise of its gain
     if rk is not None and s.get("knn_accuracy") is not None and s["knn_accuracy"] < rk \
-            and not readouts.within_noise(s["knn_accuracy"], rk, services.scored_images(r)):
+            and not readouts.within_noise(s["knn_accuracy"], rk, scored):
         below.append(labels[-1])  # under its untrained network, past the noise (its gain says "(noise)"): said below
     knn.append(s.get("knn_accuracy"))
     lin.append(s.get("linear_accuracy"))
     rows.append({"run": labels[-1], "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
-                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], services.scored_images(r)), "embedding std": read_embedding_std(s, r["method"]),
+                 "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], scored),
+                 "embedding std": read_embedding_std(s, r["method"]),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
                  "augment": s.get("augment")})
 for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2] or "")):
@@ -82,11 +84,10 @@ for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0
     rows.append({"run": readouts.random_name(pair, several_encoders) + " · untrained", "kNN acc": rk, "linear acc": rl,
                  "kNN gain over random": "baseline"})
 
-# chance beside the bars where every run scores one dataset's classes (0.41 on shapes is more than twice a guess's 0.17)
-sets = {r["dataset"] for r in picked}
-scored, _ = services.dataset(next(iter(sets))) if len(sets) == 1 else (None, None)
+# chance beside the bars, of the one dataset the page shows (0.41 on shapes is more than twice a guess's 0.17)
+ds, _ = services.dataset(dataset)
 widgets.chart(charts.accuracy_bars(labels, {"kNN (k=20)": knn, "linear probe": lin}, references=untrained,
-                                   classes=scored.num_classes if scored is not None and scored.has_labels else None),
+                                   classes=ds.num_classes if ds is not None and ds.has_labels else None),
               key="eval_bars")
 widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embedding std": 4, "effective rank": 1,
                                            "train s": 1},
