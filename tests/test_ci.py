@@ -1,0 +1,66 @@
+"""`.ci/run`, with stand-ins for python3, chromium and df on PATH: it runs exactly the README's
+test command in a fresh venv, passes its exit status on, and removes the venv and SSRL_HOME
+whether the suite passed or failed (each CI run's 8 GB venv, left in /tmp, once filled the
+disk until an install failed with "No space left on device")."""
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stub(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def _run_ci(tmp_path: Path, suite_status: int, free_kb: int | None = None):
+    bin_dir, tmp_dir = tmp_path / "bin", tmp_path / "tmp"
+    bin_dir.mkdir()
+    tmp_dir.mkdir()
+    log = tmp_path / "calls.log"
+    # `python3 -m venv DIR` makes DIR/bin/activate, whose pip and python only log their calls
+    _stub(bin_dir, "python3", f"""mkdir -p "$3/bin"
+cat > "$3/bin/activate" <<'EOS'
+pip() {{ echo "pip $* | home=$SSRL_HOME" >> "{log}"; }}
+python() {{ echo "python $* | home=$SSRL_HOME" >> "{log}"; return {suite_status}; }}
+EOS
+""")
+    _stub(bin_dir, "chromium", "exit 0\n")
+    if free_kb is not None:
+        _stub(bin_dir, "df", f'echo "Filesystem 1024-blocks Used Available Capacity Mounted"\n'
+                             f'echo "/dev/x 100 99 {free_kb} 99% /"\n')
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_dir)}
+    env.pop("SSRL_HOME", None)
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    return done, log.read_text().splitlines(), tmp_dir
+
+
+def test_ci_runs_the_readme_test_command_in_a_fresh_venv_and_removes_it_after(tmp_path):
+    done, calls, tmp_dir = _run_ci(tmp_path, suite_status=0)
+    assert done.returncode == 0, done.stderr
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -r requirements-dev.txt && python -m pytest" in readme
+    assert [c.split(" | ")[0] for c in calls] == ["pip install -r requirements-dev.txt",
+                                                  "python -m pytest"]
+    home = calls[1].split("home=")[1]
+    assert home.startswith(str(tmp_dir)), "SSRL_HOME must be a fresh folder, not ~/.ssrl_playground"
+    assert list(tmp_dir.iterdir()) == [], "the venv and SSRL_HOME must not outlive the run"
+
+
+def test_a_failing_suite_fails_ci_and_still_leaves_no_venv_behind(tmp_path):
+    done, calls, tmp_dir = _run_ci(tmp_path, suite_status=5)
+    assert done.returncode == 5
+    assert len(calls) == 2
+    assert list(tmp_dir.iterdir()) == []
+
+
+def test_a_nearly_full_disk_is_named_before_the_install_starts(tmp_path):
+    done, calls, tmp_dir = _run_ci(tmp_path, suite_status=0, free_kb=300 * 1024)
+    assert "only 300 MB free" in done.stderr and "free some space" in done.stderr
+    assert len(calls) == 2, "the warning does not stop the run: pip says what it could not write"
+    assert list(tmp_dir.iterdir()) == []
