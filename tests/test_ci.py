@@ -26,7 +26,7 @@ def _run_ci(tmp_path: Path, suite_status: int, free_kb: int | None = None):
     _stub(bin_dir, "python3", f"""mkdir -p "$3/bin"
 cat > "$3/bin/activate" <<'EOS'
 pip() {{ echo "pip $* | home=$SSRL_HOME" >> "{log}"; }}
-python() {{ echo "python $* | home=$SSRL_HOME" >> "{log}"; return {suite_status}; }}
+python() {{ echo "python $* | home=$SSRL_HOME | $PYTEST_ADDOPTS" >> "{log}"; return {suite_status}; }}
 EOS
 """)
     _stub(bin_dir, "chromium", "exit 0\n")
@@ -47,8 +47,9 @@ def test_ci_runs_the_readme_test_command_in_a_fresh_venv_and_removes_it_after(tm
     assert "pip install -r requirements-dev.txt && python -m pytest" in readme
     assert [c.split(" | ")[0] for c in calls] == ["pip install -r requirements-dev.txt",
                                                   "python -m pytest"]
-    home = calls[1].split("home=")[1]
+    home, addopts = calls[1].split("home=")[1].split(" | ")
     assert home.startswith(str(tmp_dir)), "SSRL_HOME must be a fresh folder, not ~/.ssrl_playground"
+    assert addopts.startswith(f"--basetemp={tmp_dir}"), "the tests' files go in the folder removed at the end"
     assert list(tmp_dir.iterdir()) == [], "the venv and SSRL_HOME must not outlive the run"
 
 
