@@ -99,6 +99,22 @@ def to_device_batch(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=MEMORY_FORMAT)
 
 
+_CONSTANTS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def constant(t: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A module-level constant ``t`` (a colour matrix, a white point) on ``device`` in ``dtype``,
+    copied there once per process. On a GPU every copy from the host waits for the work queued
+    before it: a step that copied its constants each time could never queue ahead (see
+    ``tests/test_speed.py``'s step scans). Only for tensors that live as long as the process:
+    the cache holds them."""
+    key = (id(t), torch.device(device), dtype or t.dtype)
+    hit = _CONSTANTS.get(key)
+    if hit is None or hit[0] is not t:
+        hit = _CONSTANTS[key] = (t, t.to(device=device, dtype=dtype or t.dtype))
+    return hit[1]
+
+
 def generator_for(device: torch.device, seed: int) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed)

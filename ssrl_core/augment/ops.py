@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
+from ..device import constant
+
 
 def _rand(b: int, x: torch.Tensor, g: torch.Generator | None, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
     return torch.rand(b, device=x.device, generator=g, dtype=torch.float32) * (hi - lo) + lo
@@ -23,12 +25,14 @@ def _coin(b: int, x: torch.Tensor, g: torch.Generator | None, p: float) -> torch
     return (_rand(b, x, g) < p).view(b, 1, 1, 1)
 
 
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+
+
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma, [B,1,H,W]."""
     if x.shape[1] == 1:
         return x
-    w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
+    return (x * constant(_LUMA, x.device, x.dtype)).sum(1, keepdim=True)
 
 
 @dataclass
@@ -130,6 +134,7 @@ class ColorJitter(Op):
 
 
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ2RGB = torch.linalg.inv(_RGB2YIQ)  # here, once: on a GPU an inverse waits for the device (it checks for errors)
 
 
 def hue_angles(rgb) -> list[float]:
@@ -141,8 +146,7 @@ def hue_angles(rgb) -> list[float]:
 
 def _hue_rotate(x: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
     """Rotate each image's chroma (I, Q) by its own angle: one 3x3 matrix per sample."""
-    fwd = _RGB2YIQ.to(x.device, x.dtype)
-    inv = torch.linalg.inv(fwd)
+    fwd, inv = constant(_RGB2YIQ, x.device, x.dtype), constant(_YIQ2RGB, x.device, x.dtype)
     c, s = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)
     rot = torch.zeros(x.shape[0], 3, 3, device=x.device, dtype=x.dtype)
     rot[:, 0, 0] = 1

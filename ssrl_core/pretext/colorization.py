@@ -42,18 +42,20 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from ..device import constant
 from ..models import ImageDecoder
 from .base import OptionRange, PretextMethod
 
 _RGB2XYZ = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]])
 _WHITE = torch.tensor([0.950456, 1.0, 1.088754])  # D65
+_XYZ2RGB = torch.linalg.inv(_RGB2XYZ)
 
 
 def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1] [B, 3, H, W] -> CIE Lab (L in [0, 100], a and b roughly in [-110, 110])."""
     x = x.float().clamp(0, 1)
     lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    xyz = torch.einsum("ij,bjhw->bihw", _RGB2XYZ.to(x.device), lin) / _WHITE.to(x.device)[None, :, None, None]
+    xyz = torch.einsum("ij,bjhw->bihw", constant(_RGB2XYZ, x.device), lin) / constant(_WHITE, x.device)[None, :, None, None]
     f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
     return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
 
@@ -62,8 +64,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """The inverse of ``rgb_to_lab`` (not clamped: out-of-gamut colours leave [0, 1])."""
     fy = (lab[:, 0] + 16) / 116
     f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
-    xyz = torch.where(f > 0.2069, f ** 3, (f - 16 / 116) / 7.787) * _WHITE.to(lab.device)[None, :, None, None]
-    lin = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB2XYZ).to(lab.device), xyz)
+    xyz = torch.where(f > 0.2069, f ** 3, (f - 16 / 116) / 7.787) * constant(_WHITE, lab.device)[None, :, None, None]
+    lin = torch.einsum("ij,bjhw->bihw", constant(_XYZ2RGB, lab.device), xyz)
     return torch.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
 
 

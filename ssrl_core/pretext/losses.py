@@ -49,7 +49,7 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.5) -> tor
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = z @ z.t() / temperature
     sim.fill_diagonal_(float("-inf"))  # k != i
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    targets = (torch.arange(2 * n, device=z.device) + n) % (2 * n)  # made on the device: a copy there waits for it
     return F.cross_entropy(sim, targets)
 
 

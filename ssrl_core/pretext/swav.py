@@ -142,5 +142,6 @@ class SwAV(PretextMethod):
                 push(self.queue, self.queue_ptr, torch.stack([z1, z2], dim=1))
         # L = -(1/2B) sum_b [q2 . log softmax(s1 / tau) + q1 . log softmax(s2 / tau)]
         loss = swav(s1, s2, q1, q2, float(self.options["temperature"]))
-        used = torch.bincount(scores.detach().argmax(1), minlength=c.shape[0]).gt(0).float().mean()
+        # the share of prototypes some image is assigned to (no bincount: on a GPU it reads the largest index back)
+        used = torch.zeros(c.shape[0], device=c.device).index_fill_(0, scores.detach().argmax(1), 1.0).mean()
         return loss, {"loss": loss.detach(), "prototypes_used": used}
