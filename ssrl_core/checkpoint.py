@@ -79,5 +79,19 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
                 _, pid, key = k.split(".", 2)
                 state.setdefault(int(pid), {})[key] = v
         optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
+        _lay_out_like_parameters(optimizer)
     extra = {k[6:]: v for k, v in tensors.items() if k.startswith("extra.")}
     return json.loads(metadata.get("meta", "{}")), extra
+
+
+def _lay_out_like_parameters(optimizer: torch.optim.Optimizer) -> None:
+    """Each moment (AdamW's ``exp_avg``...) laid out in memory as its parameter. The file holds
+    them contiguous, and ``load_state_dict`` keeps that, while the conv weights are channels-last:
+    on a GPU, one such pair takes the whole step off the multi-tensor (``foreach``) path, about
+    ten times the kernel launches in every optimiser step for the rest of the run."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, t in state.items():
+                if torch.is_tensor(t) and t.shape == p.shape and t.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=t.dtype).copy_(t)
