@@ -115,6 +115,17 @@ def constant(t: torch.Tensor, device: torch.device, dtype: torch.dtype | None = 
     return hit[1]
 
 
+def release_cached_memory() -> None:
+    """Give the GPU memory PyTorch holds cached but unused back to the device, for the other
+    processes on it (workers, probe jobs, faiss's own allocations): after a run, and before a
+    smaller retry after running out. Nothing to do without CUDA."""
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        import gc
+
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
 def generator_for(device: torch.device, seed: int) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed)

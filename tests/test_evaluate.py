@@ -1,5 +1,7 @@
 """Evaluation pieces on data whose answer is known."""
 import numpy as np
+import pytest
+import torch
 
 from ssrl_core.evaluate.knn import knn_accuracies, knn_accuracy, knn_predict
 from ssrl_core.evaluate.linear import linear_probe_accuracy
@@ -204,3 +206,36 @@ def test_an_embedding_std_an_older_version_read_on_the_features_is_left_out(ssrl
     lines = out.getvalue().splitlines()
     col = lines[0].split(",").index("embedding_std")
     assert [line.split(",")[col] for line in lines[1:]] == ["", "0.0853"]
+
+
+def test_evaluation_batches_hold_a_fixed_number_of_pixels_and_halve_when_a_device_runs_out():
+    """A fixed 512 images a batch at 256 px ran a GPU out of memory in resnet18's full-resolution
+    first layers at the first epoch's probe; now a batch holds at most 512 images' worth of 32-px pixels,
+    and out of memory it is halved and the same rows tried again, the features unchanged."""
+    from ssrl_core.evaluate.embed import batch_for, embed
+
+    assert [batch_for(torch.zeros(1, 3, s, s)) for s in (8, 28, 32, 64, 96, 256, 1024)] == [512, 512, 512, 128, 56, 8, 1]
+
+    class Tight(torch.nn.Module):  # a device that holds at most 40 images at once
+        feature_dim = 3
+        sizes: list[int] = []
+
+        def forward(self, x):
+            self.sizes.append(len(x))
+            if len(x) > 40:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+            return x.mean(dim=(2, 3))
+
+    images = torch.randint(0, 256, (300, 3, 64, 64), dtype=torch.uint8)
+    tight = Tight()
+    feats = embed(tight, images, torch.device("cpu"))
+    assert tight.sizes[:3] == [128, 64, 32] and set(tight.sizes[3:]) <= {32, 12}
+    assert sum(s for s in tight.sizes if s <= 40) == 300
+    np.testing.assert_allclose(feats, images.float().div(255).mean(dim=(2, 3)).numpy(), rtol=1e-6)
+
+    class Never(Tight):
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+
+    with pytest.raises(torch.OutOfMemoryError):  # even one image does not fit: said, not looped on
+        embed(Never(), images[:5], torch.device("cpu"))

@@ -193,8 +193,13 @@ def test_failures_are_explained_with_advice(ssrl_home):
 
     from ssrl_core.runs.worker import explain_failure
 
-    oom = explain_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    oom = explain_failure(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total "
+                                                 "capacity of 15.7 GiB of which 1.1 GiB is free.\nProcess 4242 has "
+                                                 "9.2 GiB memory in use."))
     assert oom.startswith("out of memory") and "lower the batch size" in oom and "cnn-small" in oom
+    # PyTorch's words kept, on one line: which other process holds the GPU's memory
+    assert "(CUDA out of memory. Tried to allocate 2.00 GiB." in oom and "Process 4242 has 9.2 GiB" in oom
+    assert "\n" not in oom
     assert explain_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory: out of memory")).startswith("out of memory")
     assert explain_failure(MemoryError()).startswith("out of memory")
     where = ssrl_home / "runs" / "a" / "embeddings.npy"

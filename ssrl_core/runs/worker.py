@@ -288,8 +288,12 @@ def explain_failure(exc: BaseException) -> str:
     if isinstance(exc, (DiskBudgetExceeded, RunBusy)):
         return str(exc)
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        # PyTorch's own words end it: on a GPU they say how much was asked, how much is free and which
+        # other processes hold memory there (another worker, a probe job)
+        said = " ".join(str(exc).split())
         return ("out of memory: lower the batch size or use a smaller encoder (cnn-small is the smallest); if it ran "
-                "out in the evaluation, `--evaluation basic` makes no UMAP.")
+                "out in the evaluation, `--evaluation basic` makes no UMAP."
+                + (f" ({said[:400]}{'...' if len(said) > 400 else ''})" if said else ""))
     if isinstance(exc, DatasetMissing):
         return f"dataset missing: {exc}"
     if disk_full(exc):  # numpy's short write too, which has no errno
@@ -710,5 +714,10 @@ class Worker:
                 if not self.store.finish(run_id, status, summary=summary, error=error, worker=self.id):
                     status = "lost"
             self.current, self._dir, self._stop_request = None, None, None
+        # what the run's tensors left cached on a GPU goes back to the device: an idle worker kept it, short
+        # for the other slots' workers and the probe jobs sharing the GPU
+        from ..device import release_cached_memory
+
+        release_cached_memory()
         print(f"run {run_id}: {status}", flush=True)
         return status
