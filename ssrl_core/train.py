@@ -207,9 +207,13 @@ def preflight(cfg: RunConfig, here: bool | None = None) -> list[str]:
     check_options(cfg.method, cfg.options)  # no data needed, so first
     if here is None:
         here = backend() != "ray"
+    device_type = "cpu"  # (on Ray, the node's is unknown here: the CPU's encoder, as before)
     if here:
-        precision_for(pick_device(cfg.device), cfg.precision)
-    resolved = cfg.resolved("cpu")
+        device = pick_device(cfg.device)
+        precision_for(device, cfg.precision)
+        device_type = device.type
+    # the network the worker will train (``auto`` is resnet18 on a GPU): sized and built here
+    resolved = cfg.resolved(device_type)
     try:
         dataset = load_dataset(resolved.dataset, resolved.data_dir)
     except DatasetMissing:

@@ -241,6 +241,23 @@ def test_a_model_too_large_for_the_server_is_refused_without_being_built(method,
         preflight(RunConfig(dataset="digits", method=method, options=options))
 
 
+def test_on_a_gpu_host_preflight_checks_the_network_the_worker_will_train(monkeypatch):
+    """``auto`` is resnet18 on a GPU and cnn-small on a CPU: preflight sized and built cnn-small
+    on a GPU host, whose worker then trained resnet18 (a review, with CUDA faked)."""
+    import ssrl_core.train as train
+
+    seen = []
+    monkeypatch.setattr(train, "pick_device", lambda pref="auto": torch.device("cuda"))
+    monkeypatch.setattr(train, "precision_for", lambda device, pref="auto": None)
+    monkeypatch.setattr(train, "build", lambda cfg, device, ds: seen.append(cfg.encoder))
+    preflight(RunConfig(dataset="digits", method="simclr"), here=True)
+    assert seen == ["resnet18"]
+    monkeypatch.setattr(train, "pick_device", lambda pref="auto": torch.device("cpu"))
+    preflight(RunConfig(dataset="digits", method="simclr"), here=True)
+    preflight(RunConfig(dataset="digits", method="simclr"), here=False)  # on Ray: the node's device is unknown
+    assert seen == ["resnet18", "cnn-small", "cnn-small"]
+
+
 def test_the_papers_widest_heads_still_pass_the_size_check():
     from ssrl_core.data import load_dataset
     from ssrl_core.train import MAX_MODEL_NUMBERS, model_numbers
