@@ -115,6 +115,20 @@ def constant(t: torch.Tensor, device: torch.device, dtype: torch.dtype | None = 
     return hit[1]
 
 
+def optimizer_options(device: torch.device) -> dict:
+    """AdamW's implementation for the device: fused on a GPU (one kernel for every parameter
+    and moment, where the default launches several a tensor), PyTorch's default elsewhere."""
+    return {"fused": True} if device.type == "cuda" else {}
+
+
+def tune_for_training(device: torch.device) -> None:
+    """On a GPU, let cuDNN time its convolution algorithms once and keep the fastest: a run's
+    shapes never change from step to step. (It may pick a different algorithm on another run,
+    which changes the last digits: see the README on reproducibility.)"""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 def release_cached_memory() -> None:
     """Give the GPU memory PyTorch holds cached but unused back to the device, for the other
     processes on it (workers, probe jobs, faiss's own allocations): after a run, and before a

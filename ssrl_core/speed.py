@@ -276,8 +276,9 @@ def _kind(op: str) -> str:
 
 
 def step_profile(cfg: RunConfig, steps: int = 5, warmup: int = 3) -> dict:
-    """Fractions of the fast step's time by phase and by operator kind (CPU time of the
-    operators themselves, so nested calls are not counted twice)."""
+    """Fractions of the fast step's time by phase (the host's time in each) and by operator
+    kind (the operators' own time, so nested calls are not counted twice: on the CPU, or on
+    the GPU for a run there, where their host time is only the kernels' launches)."""
     import os
 
     from torch.profiler import ProfilerActivity, profile
@@ -296,16 +297,19 @@ def step_profile(cfg: RunConfig, steps: int = 5, warmup: int = 3) -> dict:
             loss = step(warmup + i)
         float(loss.detach())
     wall = time.perf_counter() - t0
+    # the operators' own time on the device that runs them: on a GPU their host time is the kernels'
+    # launches (and waits), not their work. A phase is a span of the host's time either way
+    own = "self_device_time_total" if s.device.type == "cuda" else "self_cpu_time_total"
     phases = {p: 0.0 for p in PHASES}
     kinds: dict[str, float] = {}
     for e in prof.key_averages():
         if e.key in phases:
             phases[e.key] += e.cpu_time_total
         elif not e.key.startswith(("ProfilerStep", "train_step", "make_views")):
-            kinds[_kind(e.key)] = kinds.get(_kind(e.key), 0.0) + e.self_cpu_time_total
+            kinds[_kind(e.key)] = kinds.get(_kind(e.key), 0.0) + getattr(e, own)
     total_ops = sum(kinds.values()) or 1.0
     total_phases = sum(phases.values()) or 1.0
-    top = sorted(((e.key, e.self_cpu_time_total) for e in prof.key_averages()
+    top = sorted(((e.key, getattr(e, own)) for e in prof.key_averages()
                   if e.key not in phases), key=lambda kv: -kv[1])[:8]
     return {
         "bench": "step_profile", "method": s.cfg.method, "dataset": s.cfg.dataset, "encoder": s.cfg.encoder,

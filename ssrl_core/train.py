@@ -21,8 +21,9 @@ from .augment import parse_augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint, weight_names
 from .config import RunConfig
 from .data import ImageSet, load_dataset
-from .device import (MEMORY_FORMAT, Precision, autocast, generator_for, global_rng_state, grad_scaler, pick_device,
-                     precision_for, set_global_rng_state, to_device_batch)
+from .device import (MEMORY_FORMAT, Precision, autocast, generator_for, global_rng_state, grad_scaler,
+                     optimizer_options, pick_device, precision_for, set_global_rng_state, to_device_batch,
+                     tune_for_training)
 from .evaluate.epochs import EpochProbe
 from .models import build_encoder
 from .pretext import METHODS, PretextMethod, build_method
@@ -263,8 +264,10 @@ class Loop:
         images = dataset.images[dataset.train_idx].to(device)
         labels = dataset.labels[dataset.train_idx].to(device)
         params = [p for p in method.parameters() if p.requires_grad]
+        tune_for_training(device)
         return cls(cfg, device, precision, method, images, labels, min(cfg.batch_size, images.shape[0]),
-                   parse_augment(cfg.augment), torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
+                   parse_augment(cfg.augment),
+                   torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **optimizer_options(device)),
                    grad_scaler(device, precision), generator_for(device, cfg.seed))
 
     @classmethod

@@ -17,6 +17,16 @@ from ssrl_core.train import make_views, train_step
 from .test_cli import cli
 
 
+def test_a_gpu_trains_with_fused_adamw_and_cudnns_fastest_kernels_and_a_cpu_as_before(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert dev.optimizer_options(cpu) == {} and dev.optimizer_options(cuda) == {"fused": True}
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    dev.tune_for_training(cpu)
+    assert torch.backends.cudnn.benchmark is False
+    dev.tune_for_training(cuda)
+    assert torch.backends.cudnn.benchmark is True
+
+
 def test_precision_policy_is_decided_in_one_place():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert dev.precision_for(cpu, "float32").dtype is None

@@ -33,7 +33,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..augment import parse_augment
-from ..device import autocast, generator_for, grad_scaler, precision_for, to_device_batch
+from ..device import (MEMORY_FORMAT, autocast, generator_for, grad_scaler, optimizer_options, precision_for,
+                      to_device_batch)
 
 STEPS = 200
 BATCH = 64
@@ -51,7 +52,7 @@ def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarra
     if len(rows) == 0:
         raise ValueError("no labelled images to train on")
     torch.manual_seed(seed)
-    enc = copy.deepcopy(encoder).to(device)
+    enc = copy.deepcopy(encoder).to(device, memory_format=MEMORY_FORMAT)  # as its channels-last input
     head = nn.Linear(enc.feature_dim, num_classes).to(device)
     if head_init is not None:
         with torch.no_grad():
@@ -60,7 +61,8 @@ def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarra
     enc_lr = HEAD_LR * (FINETUNE_ENCODER_LR_SCALE if pretrained else 1.0)
     head_lr = HEAD_LR * (FINETUNE_ENCODER_LR_SCALE if head_init is not None else 1.0)
     opt = torch.optim.AdamW([{"params": enc.parameters(), "lr": enc_lr, "base": enc_lr},
-                             {"params": head.parameters(), "lr": head_lr, "base": head_lr}], weight_decay=1e-4)
+                             {"params": head.parameters(), "lr": head_lr, "base": head_lr}], weight_decay=1e-4,
+                            **optimizer_options(device))
     pipeline = parse_augment(augment)
     precision = precision_for(device)
     scaler = grad_scaler(device, precision)  # float16 (older GPUs): small gradients would underflow without it
