@@ -8,7 +8,6 @@ reference cache.
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from ssrl_core.augment import PRESETS, parse_augment
 from ssrl_core.config import augment_for, default_batch
 from ssrl_core.data.custom import STRETCH_PERCENTILE
 from ssrl_core.data.imageset import KNN_K
+from ssrl_core.evaluate.probes import noise_band
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
@@ -369,18 +369,6 @@ def gain(value: float, base: float) -> str:
     0.97214 - 0.96657 said "+0.006" beside "0.972" and "0.967", and a student who subtracted
     the numbers shown got 0.005."""
     return f"{round(value, 3) - round(base, 3):+.3f}"
-
-
-def noise_band(a: float, b: float, n: int) -> float:
-    """How far apart two accuracies near ``a`` and ``b``, scored on the same ``n`` test images,
-    come by the draw of those images alone: twice the standard error of one accuracy,
-    sqrt(p (1 - p) / n) at their mean p, and never under one image (1 / n). A statistician's
-    review: on digits' 359 test images, where one standard error is 0.014, gains of +0.006 and
-    +0.011 over the untrained encoder were shown as wins, in green. (The two accuracies share
-    their test images, so their difference varies less than two independent ones would; a run
-    of another seed can differ by more: this says what the test images alone can do.)"""
-    p = min(max((a + b) / 2, 0.0), 1.0)
-    return max(2 * math.sqrt(p * (1 - p) / n), 1 / n)
 
 
 def within_noise(value: float, base: float, n: int | None) -> bool:

@@ -582,7 +582,7 @@ def judge(lesson: Lesson, data: dict[str, RunData]) -> dict:
                      "left_value": _round(left), "right_value": _round(right),
                      "numbers": {k: _round(v) for k, v in {**lterms, **rterms}.items()},
                      "passed": passed, "caveats": _caveats(data, [*lterms, *rterms])
-                     + _never_logged(lesson, data, [*lterms, *rterms])})
+                     + _never_logged(lesson, data, [*lterms, *rterms]) + _within_noise(lesson, data, c, left, right)})
     decided = [r["passed"] for r in rows if r["passed"] is not None]
     n_pass = sum(decided)
     if len(decided) < len(rows):
@@ -607,6 +607,39 @@ def _caveats(data: dict[str, RunData], refs: list[str]) -> list[str]:
         if note:
             out.append(f"{run}: {note}")
     return out
+
+
+# accuracies scored on a run's whole labelled test split (its summary's ``test_images``)
+TEST_SPLIT_ACCURACIES = ("knn_accuracy", "linear_accuracy", "linear_1_per_class", "linear", "random_linear",
+                         "supervised_scratch", "knn", "random_knn")
+
+
+def _within_noise(lesson: Lesson, data: dict[str, RunData], check: Check, left: float | None,
+                  right: float | None) -> list[str]:
+    """Why a decided check could go the other way: its two accuracies, scored on the same test
+    images, are closer to its bar than twice the standard error of an accuracy on those images
+    (``evaluate.probes.noise_band``), so their draw alone could move them across it. A review
+    found lessons passing by margins of 0 and 0.005 on digits' 359 test images, where that is
+    0.03, said as plainly as a pass by 0.1."""
+    from .evaluate.probes import noise_band
+
+    sides = [check.left, check.right]
+    if left is None or right is None or not all(isinstance(t, str) and len(terms(t)) == 1 for t in sides):
+        return []
+    parsed = [lesson.parse_metric(t) for t in sides]
+    if any(kind not in TEST_SPLIT_ACCURACIES for _, kind, _ in parsed):
+        return []
+    counts = {(data[run].summary or {}).get("test_images") if run in data else None for run, _, _ in parsed}
+    if len(counts) != 1 or not (n := next(iter(counts))):  # not known (older runs), or not one test split
+        return []
+    bar = right + (check.margin if check.op.startswith(">") else -check.margin)
+    band = noise_band(left, right, n)
+    if abs(round(left, 3) - round(bar, 3)) >= band:
+        return []
+    side = "above" if left >= bar else "below"
+    return [f"{check.left} is {abs(left - bar):.3f} {side} its bar ({bar:.3f}), under {band:.3f}, twice the standard "
+            f"error of an accuracy on these {n:,} test images: their draw alone could move it across, so this "
+            "check could go the other way on other test images (or another seed)"]
 
 
 def _never_logged(lesson: Lesson, data: dict[str, RunData], refs: list[str]) -> list[str]:

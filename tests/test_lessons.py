@@ -262,6 +262,32 @@ def test_verdict_on_hand_made_numbers():
                                                         "supervised from scratch (10 labels/class)")
 
 
+def test_a_check_decided_inside_the_test_images_noise_says_it_could_go_the_other_way():
+    """simclr.knn_accuracy > random.knn_accuracy + 0.005 on digits' 359 test images, where twice the
+    standard error of an accuracy is about 0.03: a pass by a point said as plainly as a pass by ten."""
+    lesson = L.load_by_name("four-families")
+    [check] = [c for c in L.judge(lesson, {})["checks"] if c["left"] == "simclr.knn_accuracy" and
+               c["right"] == "random.knn_accuracy"]
+
+    def row(simclr, random, n=359):
+        v = L.judge(lesson, {"simclr": _data(summary={"knn_accuracy": simclr, "test_images": n}),
+                             "random": _data(summary={"knn_accuracy": random, "test_images": n})})
+        return next(c for c in v["checks"] if c["left"] == check["left"] and c["right"] == check["right"])
+
+    close = row(0.935, 0.919)  # 0.011 above its bar of 0.924
+    assert close["passed"] is True
+    [said] = [c for c in close["caveats"] if "standard error" in c]
+    assert said.startswith("simclr.knn_accuracy is 0.011 above its bar (0.924), under 0.027, twice the standard error")
+    assert "359 test images" in said and "could go the other way" in said
+    below = row(0.915, 0.919)
+    assert below["passed"] is False and any("0.009 below its bar" in c for c in below["caveats"])
+    assert not any("standard error" in c for c in row(0.975, 0.919)["caveats"])  # 0.051 above: clear
+    assert not any("standard error" in c for c in row(0.935, 0.919, n=20_000)["caveats"])  # 0.004 on 20,000
+    # runs from before the summary kept its test images: nothing guessed
+    v = L.judge(lesson, {"simclr": _data(summary={"knn_accuracy": 0.935}), "random": _data(summary={"knn_accuracy": 0.919})})
+    assert not any("standard error" in c for r in v["checks"] for c in r["caveats"])
+
+
 def test_a_side_adds_and_subtracts_terms_so_a_claim_is_judged_over_seeds():
     """four-families' rotation check read one seed: its kNN gain over random ran from 0.000
     (seed 0 on this CPU) to +0.056 by seed and machine, so the flagship lesson passed or failed
