@@ -637,7 +637,7 @@ def _within_noise(lesson: Lesson, data: dict[str, RunData], check: Check, left: 
     if abs(round(left, 3) - round(bar, 3)) >= band:
         return []
     side = "above" if left >= bar else "below"
-    return [f"{check.left} is {abs(left - bar):.3f} {side} its bar ({bar:.3f}), under {band:.3f}, twice the standard "
+    return [f"{term_words(lesson, check.left)} is {abs(left - bar):.3f} {side} its bar ({bar:.3f}), under {band:.3f}, twice the standard "
             f"error of an accuracy on these {n:,} test images: their draw alone could move it across, so this "
             "check could go the other way on other test images (or another seed)"]
 

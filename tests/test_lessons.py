@@ -277,7 +277,7 @@ def test_a_check_decided_inside_the_test_images_noise_says_it_could_go_the_other
     close = row(0.935, 0.919)  # 0.011 above its bar of 0.924
     assert close["passed"] is True
     [said] = [c for c in close["caveats"] if "standard error" in c]
-    assert said.startswith("simclr.knn_accuracy is 0.011 above its bar (0.924), under 0.027, twice the standard error")
+    assert said.startswith("simclr's kNN accuracy is 0.011 above its bar (0.924), under 0.027, twice the standard error")
     assert "359 test images" in said and "could go the other way" in said
     below = row(0.915, 0.919)
     assert below["passed"] is False and any("0.009 below its bar" in c for c in below["caveats"])
