@@ -505,3 +505,21 @@ def test_safe_unpickler_keeps_arrays_and_containers():
         for data in (blob, _legacy(blob)):
             got = tvs._SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
             assert np.array_equal(got[b"a"], obj[b"a"]) and got[b"b"] == obj[b"b"] and got[b"c"] == 4
+
+
+# ----------------------------------------------------------------------------- files changed on disk
+
+
+def test_a_copy_changed_on_disk_is_read_again_without_a_restart(tmp_path):
+    """load_dataset keeps a set in memory; a copy fixed, replaced or moved away on disk is seen
+    by the next load (a worker that once loaded a broken copy kept failing runs until restarted)."""
+    write_cifar10(tmp_path, n=3)
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 5 * 3 + 4
+    write_cifar10(tmp_path, n=4)  # another copy put in its place
+    folder = tvs.dataset_folder("cifar10", tmp_path)
+    for f in folder.iterdir():  # on a coarse-mtime filesystem the sizes differ anyway; make the mtimes too
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 5 * 4 + 5
+    (folder / "data_batch_2").rename(tmp_path / "data_batch_2")  # moved away
+    with pytest.raises(DatasetMissing, match="data_batch_2"):
+        load_dataset("cifar10", tmp_path, download=False)

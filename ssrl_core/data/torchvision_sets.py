@@ -65,7 +65,8 @@ import torch
 
 from .imageset import ImageSet
 
-__all__ = ["load_torchvision", "check_files", "expected_files", "dataset_folder", "DamagedFile", "DOWNLOAD_TIMEOUT_S",
+__all__ = ["load_torchvision", "check_files", "files_stamp", "expected_files", "dataset_folder", "DamagedFile",
+           "DOWNLOAD_TIMEOUT_S",
            "PROBE_TIMEOUT_S", "RETRY_DOWNLOAD_AFTER_S"]
 
 #: seconds any one network operation of a download may block before it fails
@@ -163,6 +164,24 @@ def _find(folder: Path, fname: str, gz_ok: bool) -> Path | None:
     if gz_ok and (folder / (fname + ".gz")).is_file():
         return folder / (fname + ".gz")
     return None
+
+
+def files_stamp(name: str, root: Path) -> tuple:
+    """What changes when the files ``name``'s loader reads change: for each of them (and
+    STL-10's optional ``class_names.txt``), the name it is found under, its size and its
+    mtime, or None where it is missing. A few ``stat`` calls, no walk of the folder: for a
+    cache of a loaded set to see a copy fixed, replaced, broken or moved away."""
+    spec = _SPECS[_check_name(name)]
+    folder = dataset_folder(name, Path(root))
+    stamp = []
+    for f in spec.files + (("class_names.txt",) if name == "stl10" else ()):
+        p = _find(folder, f, spec.gz_ok)
+        try:
+            st = p.stat() if p is not None else None
+        except OSError:
+            st = None
+        stamp.append((p.name, st.st_size, st.st_mtime_ns) if st is not None else (f, None, None))
+    return tuple(stamp)
 
 
 def _missing(name: str, root: Path) -> list[str]:
