@@ -523,3 +523,56 @@ def test_a_copy_changed_on_disk_is_read_again_without_a_restart(tmp_path):
     (folder / "data_batch_2").rename(tmp_path / "data_batch_2")  # moved away
     with pytest.raises(DatasetMissing, match="data_batch_2"):
         load_dataset("cifar10", tmp_path, download=False)
+
+
+# ----------------------------------------------------------------------------- empty files, no training images
+
+
+@pytest.mark.parametrize("name, write, fname", [
+    ("stl10", write_stl10, "train_X.bin"),
+    ("stl10", write_stl10, "train_y.bin"),
+    ("cifar10", write_cifar10, "data_batch_3"),
+    ("mnist", lambda root: write_mnist(root, ("mnist", "MNIST", "raw"), 3, 2), "t10k-labels-idx1-ubyte"),
+])
+def test_an_empty_file_is_damaged_and_probably_cut_short(tmp_path, name, write, fname):
+    write(tmp_path)
+    path = tvs.dataset_folder(name, tmp_path) / fname
+    path.write_bytes(b"")
+    if name == "stl10":  # both of a split emptied: 0 images with 0 labels once loaded as a set of 0 images
+        path.with_name(fname.replace("_X", "_y") if "_X" in fname else fname.replace("_y", "_X")).write_bytes(b"")
+    with pytest.raises(tvs.DamagedFile) as info:
+        load_dataset(name, tmp_path, download=False)
+    msg = str(info.value)
+    assert "empty" in msg and "cut short" in msg and "Delete it or replace it" in msg
+    assert msg.startswith(str(tvs.dataset_folder(name, tmp_path)))
+
+
+def test_a_set_with_no_training_images_is_refused(tmp_path):
+    folder = tmp_path / "mnist" / "MNIST" / "raw"
+    write_mnist(tmp_path, ("mnist", "MNIST", "raw"), 3, 2)
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8))  # well-formed, 0 images
+    write_idx(folder / "train-labels-idx1-ubyte", np.zeros(0, np.uint8))
+    with pytest.raises(ValueError) as info:
+        load_dataset("mnist", tmp_path, download=False)
+    msg = str(info.value)
+    assert "MNIST" in msg and "no training images" in msg and "train-images-idx3-ubyte" in msg
+    assert "Replace them with a good copy" in msg
+
+
+def test_training_on_a_set_with_no_training_images_says_so(tmp_path, monkeypatch):
+    """Whatever the set (a loader's bug, an imported set), a run with 0 training images is
+    refused with a message, not a ZeroDivisionError in the training loop."""
+    import dataclasses
+
+    from ssrl_core import train
+    from ssrl_core.config import RunConfig
+
+    digits = load_dataset("digits")
+    empty = dataclasses.replace(digits, is_train=torch.zeros_like(digits.is_train))
+    monkeypatch.setattr(train, "load_dataset", lambda name, data_dir=None: empty)
+    cfg = RunConfig(dataset="digits", method="rotation", epochs=1, batch_size=16)
+    with pytest.raises(ValueError, match=r"^digits has no training images \(1,797 images, none of them in its "
+                                         r"training split\)"):
+        train.pretrain(cfg, tmp_path / "run")
+    with pytest.raises(ValueError, match="no training images"):
+        train.data_warnings(cfg, empty)  # what the Pretrain page and the CLI check before queueing

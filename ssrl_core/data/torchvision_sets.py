@@ -227,7 +227,19 @@ def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
                 missing = _missing(name, root)
                 if missing:
                     raise _missing_error(name, root, missing, "the download did not produce them")
-    return _READERS[name](name, dataset_folder(name, root))
+    folder = dataset_folder(name, root)
+    spec = _SPECS[name]
+    for f in spec.files:
+        p = _find(folder, f, spec.gz_ok)
+        if p is not None and p.stat().st_size == 0:
+            raise _damaged(p, "empty: 0 bytes, so the copy was probably cut short")
+    ds = _READERS[name](name, folder)
+    if not bool(ds.is_train.any()):
+        train = [f for f in spec.files if f.startswith(("train", "data_batch"))]
+        raise DamagedFile(f"{spec.title} in {folder} has no training images: its training files ({', '.join(train)}) "
+                          "hold 0 images, so they are probably damaged or cut short. Replace them with a good copy "
+                          f"from {spec.source}.")
+    return ds
 
 
 def check_files(name: str, root: Path):
