@@ -74,8 +74,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         f"imported set the defaults of {sized_options} are scaled down to its size (the run's config "
                         "records them)")
     p.add_argument("--data-dir", default=None,
-                   help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data); "
-                        "digits and imported sets read none")
+                   help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data; kept "
+                        "in the run's config as an absolute path); digits and imported sets read none")
     p.add_argument("--evaluation", default="full", choices=["full", "basic"],
                    help="after training: full (default: kNN, linear readout, PCA and UMAP maps, probes, map "
                         "evolution) or basic (kNN, linear readout and the PCA map only: seconds)")
@@ -105,7 +105,9 @@ def _config(args) -> tuple:
 
     data_dir, warnings = args.data_dir, []
     if data_dir is not None:
-        out_folder(data_dir, "--data-dir")  # a file there: refused (a download could not go into it)
+        # a file there: refused (a download could not go into it); absolute, as the run's config keeps it: a relative
+        # one (or ~) was checked here, then read by a worker started in another folder, which failed the run
+        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir").resolve())
         # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warnings.append(f"--data-dir is not used: {args.dataset} reads no data folder")

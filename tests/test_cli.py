@@ -390,6 +390,24 @@ def test_a_refused_run_is_not_preceded_by_a_warning_about_another_flag(tmp_path,
     assert res.stderr == "warning: --data-dir is not used: digits reads no data folder\n"
 
 
+@pytest.mark.parametrize("given", ["usb/stick", "./usb/../usb/stick", "~/usb/stick"])
+def test_a_relative_data_dir_is_stored_absolute(tmp_path, capsys, monkeypatch, given):
+    """A relative --data-dir (or ~) was checked against this folder and queued as given: a worker
+    started in another folder then failed the run with "dataset missing"."""
+    from ssrl_core.runs.store import RunStore
+
+    from .test_torchvision_sets import write_mnist
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    write_mnist(tmp_path / "usb" / "stick", ("mnist", "MNIST", "raw"), 8, 4)
+    res = cli("submit", "--dataset", "mnist", "--method", "rotation", "--epochs", "1", "--batch-size", "4",
+              "--data-dir", given, capsys=capsys)
+    [run] = RunStore().list()
+    assert run["id"] == res.stdout.strip()
+    assert run["config"]["data_dir"] == str(tmp_path / "usb" / "stick")
+
+
 @pytest.mark.parametrize("args, said", [
     (["runs"], "no runs yet"),
     (["runs", "--json"], "[]"),
