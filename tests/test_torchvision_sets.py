@@ -433,7 +433,6 @@ def _damage_stl10_labels(root: Path) -> Path:
         ("mnist", _damage_idx_magic),
         ("mnist", _damage_idx_truncated),
         ("mnist", _damage_gzip),
-        ("mnist", _damage_label_count),
         ("cifar10", _damage_cifar_truncated),
         ("cifar10", _damage_cifar_not_pickle),
         ("cifar10", _damage_cifar_wrong_shape),
@@ -449,6 +448,32 @@ def test_damaged_file_is_named(tmp_path, name, damage):
     assert isinstance(info.value, tvs.DamagedFile)
     msg = str(info.value)
     assert str(path) in msg and "damaged" in msg and "Delete it or replace it" in msg
+
+
+def _stl10_images_cut_short(root: Path) -> tuple[Path, Path]:
+    write_stl10(root)
+    folder = root / "stl10" / "stl10_binary"
+    x = folder / "train_X.bin"
+    x.write_bytes(x.read_bytes()[: 2 * 3 * 96 * 96])  # 2 whole images of the 4 labelled
+    return x, folder / "train_y.bin"
+
+
+def _mnist_labels_of_another_split(root: Path) -> tuple[Path, Path]:
+    folder = root / "mnist" / "MNIST" / "raw"
+    _damage_label_count(root)
+    return folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte"
+
+
+@pytest.mark.parametrize("name, damage", [("stl10", _stl10_images_cut_short),
+                                          ("mnist", _mnist_labels_of_another_split)])
+def test_images_and_labels_that_do_not_match_name_both_files(tmp_path, name, damage):
+    """STL-10's train_X.bin cut short blamed train_y.bin alone ("100 labels for 50 images")."""
+    images, labels = damage(tmp_path)
+    with pytest.raises(tvs.DamagedFile) as info:
+        load_dataset(name, tmp_path, download=False)
+    msg = str(info.value)
+    assert str(images) in msg and str(labels) in msg
+    assert "One of the two is damaged, cut short or from the other split" in msg and "replace both" in msg
 
 
 # ----------------------------------------------------------------------------- hostile pickles

@@ -422,9 +422,17 @@ def _imageset(name: str, parts: list[tuple[np.ndarray, np.ndarray, bool]], class
     )
 
 
-def _check_labels(path: Path, labels: np.ndarray, n: int, k: int) -> None:
+def _check_labels(path: Path, labels: np.ndarray, n: int, k: int, images: Path | None = None) -> None:
+    """Labels in 0..k-1, one per image; ``images``: the file the ``n`` images came from, where
+    it is not ``path`` (then a mismatch names both: either may be the short one)."""
     if labels.shape != (n,):
-        raise _damaged(path, f"{labels.shape[0] if labels.ndim else 0} labels for {n} images")
+        m = labels.shape[0] if labels.ndim else 0
+        if images is not None and images != path:
+            raise DamagedFile(
+                f"{images} and {path} do not match: {n} images and {m} labels. One of the two is damaged, cut short or "
+                f"from the other split: delete them or replace both with a good copy (once deleted, they are "
+                f"downloaded again where the network allows).")
+        raise _damaged(path, f"{m} labels for {n} images")
     if n and (labels.min() < 0 or labels.max() >= k):
         raise _damaged(path, f"labels outside 0..{k - 1}")
 
@@ -467,7 +475,7 @@ def _read_mnist_like(name: str, folder: Path) -> ImageSet:
         lpath = _find(folder, f"{prefix}-labels-idx1-ubyte", True)
         images = _read_idx(ipath, 3)
         labels = _read_idx(lpath, 1).astype(np.int64)
-        _check_labels(lpath, labels, images.shape[0], 10)
+        _check_labels(lpath, labels, images.shape[0], 10, images=ipath)
         parts.append((images[:, None], labels, train))
     return _imageset(name, parts, _MNIST_CLASSES if name == "mnist" else _FASHION_CLASSES)
 
@@ -620,7 +628,7 @@ def _read_stl10(name: str, folder: Path) -> ImageSet:
         # each image is stored column-major per channel: transpose to row-major
         images = x.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2)
         labels = np.fromfile(ypath, dtype=np.uint8).astype(np.int64) - 1  # 1..10 -> 0..9
-        _check_labels(ypath, labels, images.shape[0], 10)
+        _check_labels(ypath, labels, images.shape[0], 10, images=xpath)
         parts.append((images, labels, train))
     classes = _STL10_CLASSES
     names_file = folder / "class_names.txt"
