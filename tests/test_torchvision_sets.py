@@ -352,6 +352,36 @@ def test_hanging_server_times_out(tmp_path, monkeypatch):
     assert "timed out" in str(info.value).lower()
 
 
+@pytest.mark.timeout(120)
+def test_a_data_folder_that_does_not_exist_is_said_to_be_a_typo(tmp_path, no_network):
+    """A mistyped --data-dir read as "downloading it failed ... is there no network here?" alone."""
+    typo = tmp_path / "usb" / "stik"
+    (tmp_path / "usb" / "stick").mkdir(parents=True)
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", typo, download=True)
+    first = str(info.value).splitlines()[0]
+    assert "downloading it failed" in first
+    assert f"The data folder {typo} does not exist: is its path mistyped" in first
+    assert "does not exist" in tvs.check_files("cifar10", typo).summary
+    assert "does not exist" not in tvs.check_files("cifar10", tmp_path).summary  # there: not downloaded yet
+
+
+def test_an_incomplete_set_says_which_file_is_missing(tmp_path):
+    write_svhn(tmp_path)
+    (tmp_path / "svhn" / "test_32x32.mat").unlink()
+    folder = tvs.dataset_folder("svhn", tmp_path)
+    missing = tvs.check_files("svhn", tmp_path)
+    assert missing.summary == f"SVHN is incomplete: test_32x32.mat is missing from {folder}."
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("svhn", tmp_path, download=False)
+    assert str(info.value).startswith(f"SVHN is incomplete (test_32x32.mat is missing from {folder}) and "
+                                      "downloading is switched off")
+    write_cifar10(tmp_path)
+    for f in ("data_batch_2", "test_batch"):
+        (tmp_path / "cifar10" / "cifar-10-batches-py" / f).unlink()
+    assert "data_batch_2 and test_batch are missing" in tvs.check_files("cifar10", tmp_path).summary
+
+
 # ----------------------------------------------------------------------------- damaged files
 
 

@@ -252,9 +252,21 @@ def check_files(name: str, root: Path):
     if not missing:
         return None
     title = _SPECS[name].title
-    return _recent_failure(name, root) or _missing_error(
-        name, root, missing, summary=f"{title} is not in the data folder yet: it is downloaded when it is first "
-                                     "needed, which needs network access.")
+    if incomplete := _incomplete(name, root, missing):
+        summary = f"{title} is incomplete: {incomplete}."
+    else:
+        summary = f"{title} is not in the data folder yet: it is downloaded when it is first needed, which needs " \
+                  "network access."
+    return _recent_failure(name, root) or _missing_error(name, root, missing, summary=summary)
+
+
+def _incomplete(name: str, root: Path, missing: list[str]) -> str | None:
+    """For a set some of whose files are there: "F is missing from FOLDER" ("F and G are"); else None."""
+    spec = _SPECS[name]
+    if not missing or len(missing) == len(spec.files):
+        return None
+    names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    return f"{names} {'is' if len(missing) == 1 else 'are'} missing from {dataset_folder(name, root)}"
 
 
 def _lock(key: tuple[str, str]) -> threading.Lock:
@@ -299,14 +311,21 @@ def short_reason(exc: BaseException) -> str:
 def _missing_error(name: str, root: Path, missing: list[str], why: str = "", reason: str | None = None,
                    summary: str | None = None) -> Exception:
     """The DatasetMissing for ``missing`` files: its first line is ``summary``, by default
-    "TITLE is not in the data folder and WHY."; then the files, where they go and where to
+    "TITLE is not in the data folder and WHY." ("TITLE is incomplete (F is missing from
+    FOLDER) and WHY." where some files are there), followed by a sentence saying so when the
+    data folder itself does not exist (a typo); then the files, where they go and where to
     get them (one short line of advice, not the download's own error)."""
     from . import DatasetMissing  # here, not at the top: ssrl_core.data imports this module
 
     spec = _SPECS[name]
     folder = dataset_folder(name, root)
     gz = " (each may also be gzip-compressed as NAME.gz)" if spec.gz_ok else ""
-    summary = summary or f"{spec.title} is not in the data folder and {why}."
+    if not summary:
+        incomplete = _incomplete(name, root, missing)
+        summary = (f"{spec.title} is incomplete ({incomplete}) and {why}." if incomplete
+                   else f"{spec.title} is not in the data folder and {why}.")
+    if not Path(root).exists():  # a mistyped --data-dir: said, not only "no network"
+        summary += f" The data folder {Path(root)} does not exist: is its path mistyped (--data-dir, SSRL_HOME)?"
     lines = [
         summary,
         f"Put these files in {folder}{gz}:",
