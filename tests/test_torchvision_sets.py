@@ -382,6 +382,61 @@ def test_an_incomplete_set_says_which_file_is_missing(tmp_path):
     assert "data_batch_2 and test_batch are missing" in tvs.check_files("cifar10", tmp_path).summary
 
 
+def test_files_one_folder_too_deep_are_found_and_said_where(tmp_path):
+    write_cifar10(tmp_path / "elsewhere")
+    folder = tvs.dataset_folder("cifar10", tmp_path)
+    deep = folder / "cifar-10-batches-py"
+    deep.parent.mkdir(parents=True)
+    (tmp_path / "elsewhere" / "cifar10" / "cifar-10-batches-py").rename(deep)  # copied into the folder, not over it
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", tmp_path, download=False)
+    lines = str(info.value).splitlines()
+    assert lines[1] == f"Found data_batch_1 in {deep}: move that folder's files into {folder}."
+    assert lines[1] in str(tvs.check_files("cifar10", tmp_path))
+    for f in deep.iterdir():  # as it says
+        f.rename(folder / f.name)
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 19
+
+
+def test_files_put_in_the_data_folder_without_the_sets_folder_are_found(tmp_path):
+    write_stl10(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "stl10" / "stl10_binary").rename(tmp_path / "stl10_binary")
+    msg = str(tvs.check_files("stl10", tmp_path))
+    assert (f"Found train_X.bin in {tmp_path / 'stl10_binary'}: move that folder's files into "
+            f"{tvs.dataset_folder('stl10', tmp_path)}.") in msg
+
+
+@pytest.mark.parametrize("where", ["set folder", "data folder"])
+def test_an_archive_not_unpacked_is_found_with_the_command_that_unpacks_it(tmp_path, where):
+    import shlex
+    import subprocess
+    import tarfile
+
+    write_cifar10(tmp_path / "src")
+    archive = (tmp_path / "data" / "cifar10" if where == "set folder" else tmp_path / "data") / "cifar-10-python.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:  # as the original: cifar-10-batches-py/ at its top
+        tar.add(tmp_path / "src" / "cifar10" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    root = tmp_path / "data"
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", root, download=False)
+    [line] = [ln for ln in str(info.value).splitlines() if ln.startswith("Found")]
+    command = line.split("`")[1]
+    assert line.startswith(f"Found the archive {archive}: unpack it with `tar xzf ")
+    assert command == f"tar xzf {shlex.quote(str(archive))} -C {shlex.quote(str(root / 'cifar10'))}"
+    (root / "cifar10").mkdir(exist_ok=True)
+    subprocess.run(shlex.split(command), check=True)  # the command it gives works
+    assert len(load_dataset("cifar10", root, download=False)) == 19
+
+
+def test_the_search_for_misplaced_files_stays_out_of_other_folders(tmp_path):
+    """Only the set's own folder and the data folder's top level are looked at: data/custom may
+    hold thousands of files."""
+    write_cifar10(tmp_path / "custom" / "some-set")
+    msg = str(tvs.check_files("cifar10", tmp_path))
+    assert "Found" not in msg
+
+
 # ----------------------------------------------------------------------------- damaged files
 
 

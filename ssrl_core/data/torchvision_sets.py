@@ -328,6 +328,7 @@ def _missing_error(name: str, root: Path, missing: list[str], why: str = "", rea
         summary += f" The data folder {Path(root)} does not exist: is its path mistyped (--data-dir, SSRL_HOME)?"
     lines = [
         summary,
+        *_misplaced(name, root, list(missing)),
         f"Put these files in {folder}{gz}:",
         *[f"  {f}{'   <- missing' if f in missing else ''}" for f in spec.files],
         f"Get them from {spec.source}, on a machine with network access; or let this tool download them there "
@@ -335,6 +336,56 @@ def _missing_error(name: str, root: Path, missing: list[str], why: str = "", rea
     ]
     return DatasetMissing("\n".join(lines), summary=summary, folder=folder, files=spec.files, missing=tuple(missing),
                           source=spec.source, reason=reason)
+
+
+#: the archive each set comes in, which unpacks into its folder's last part (torchvision's download keeps it there)
+_ARCHIVES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz", "stl10": "stl10_binary.tar.gz"}
+#: how deep below a set's own folder, and how many entries at most, the search for misplaced files looks
+_SEARCH_DEPTH, _SEARCH_ENTRIES = 4, 2000
+
+
+def _misplaced(name: str, root: Path, missing: list[str]) -> list[str]:
+    """Lines saying where a missing file or the set's archive was found instead, and what to
+    do: a folder one level too deep, the archive not unpacked. Looks in the set's own folder
+    (``_SEARCH_DEPTH`` levels, ``_SEARCH_ENTRIES`` entries at most) and at the data folder's top
+    level only, so a data folder of thousands of imported images costs nothing."""
+    import os
+    import shlex
+
+    spec = _SPECS[name]
+    root, folder = Path(root), dataset_folder(name, root)
+    own = root / spec.folder[0]
+    wanted = {missing[0]} | ({missing[0] + ".gz"} if spec.gz_ok else set()) if missing else set()
+    archive = _ARCHIVES.get(name)
+    found_file = found_archive = None
+    # the data folder's top level: the archive, or the set's inner folder copied without its outer one
+    if archive and (root / archive).is_file():
+        found_archive = root / archive
+    if len(spec.folder) > 1 and wanted and any((root / spec.folder[-1] / w).is_file() for w in wanted):
+        found_file = root / spec.folder[-1]
+    seen = 0
+    if own.is_dir():
+        for here, dirs, files in os.walk(own):
+            here_p = Path(here)
+            depth = len(here_p.relative_to(own).parts)
+            seen += len(dirs) + len(files)
+            if found_file is None and here_p != folder and wanted & set(files):
+                found_file = here_p
+            if archive and found_archive is None and archive in files:
+                found_archive = here_p / archive
+            if (found_file and (found_archive or not archive)) or seen > _SEARCH_ENTRIES:
+                break
+            if depth >= _SEARCH_DEPTH:
+                dirs[:] = []
+            dirs.sort()
+    lines = []
+    if found_file is not None:
+        lines.append(f"Found {missing[0]} in {found_file}: move that folder's files into {folder}.")
+    if found_archive is not None:
+        lines.append(f"Found the archive {found_archive}: unpack it with "
+                     f"`tar xzf {shlex.quote(str(found_archive))} -C {shlex.quote(str(own))}` "
+                     f"(it makes {own / spec.folder[-1]}).")
+    return lines
 
 
 def _download_urls(name: str) -> list[str]:
