@@ -709,7 +709,7 @@ def cmd_runs(args) -> int:
     rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
-        extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or phase_text(r["phase"]))
+        extra = f"knn {knn:.3f}" if knn is not None else (note_line(r["error"]) or phase_text(r["phase"]))
         if r["status"] == "running" and worker_gone(r):
             why = f" ({extra})" if extra else ""
             extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "
@@ -766,6 +766,15 @@ def run_json(run: dict) -> dict:
 
     return {**{k: run.get(k) for k in RUN_JSON}, "worker_gone": run["status"] == "running" and worker_gone(run),
             "silent": silence(run) is not None}
+
+
+def note_line(note: str | None) -> str:
+    """A run's note (a failure's reason) as one table cell: its first line, saying where the
+    rest is when there is more (a missing dataset's list of files broke the table's rows)."""
+    from .text import one_line
+
+    first, _, rest = (note or "").strip().partition("\n")
+    return one_line(first) + (" (more in `runs --json`)" if rest.strip() else "")
 
 
 def ended_line(run: dict) -> str:
