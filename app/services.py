@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 
 import streamlit as st
 
 from ssrl_core import device, paths
-from ssrl_core.data import DATASETS, ImageSet, available_datasets, load_dataset, unknown_dataset
+from ssrl_core.data import DATASETS, ImageSet, available_datasets, files_stamp, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
 from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
@@ -327,8 +328,12 @@ def _dataset(name: str, home_dir: str, stamp: int) -> ImageSet:
 
 
 def dataset_stamp(name: str) -> int:
-    """Changes when the imported set ``name`` is replaced (0 for a built-in): for caches of
-    what is drawn from a set's images."""
+    """Changes when the imported set ``name`` is replaced, or when the files of the
+    torchvision set ``name`` are fixed, broken or moved on disk (a few ``stat`` calls); 0
+    for digits and shapes: for caches of a set and of what is drawn from its images."""
+    if name in DATASETS:
+        stamp = files_stamp(name)
+        return zlib.crc32(repr(stamp).encode()) if stamp else 0
     meta = custom_root() / name / "meta.json"
     return meta.stat().st_mtime_ns if meta.exists() else 0
 

@@ -937,7 +937,12 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
             buttons.page_link("../pages/explore.py", label="Open it in Explore", icon=":material/scatter_plot:",
                               query_params={"run": r["id"], **urlstate.carried()})
         elif r["status"] == "failed":
-            text.error(f"{whose} **{services.run_label(r)}** failed: {why}", icon=":material/error:")
+            # its first line in the box, the rest (a missing set's files, one a line) as written: Markdown ran them
+            # together into one paragraph ("data_batch_1 <- missing data_batch_2 <- missing ...")
+            first, _, rest = why.strip().partition("\n")
+            text.error(f"{whose} **{services.run_label(r)}** failed: {first}", icon=":material/error:")
+            if rest.strip():
+                text.text(rest)
             if resumable(r):  # nothing wrong with its settings: it continues where it stopped
                 resume_button(r, buttons, key=f"resume_{r['id']}")
             settings_button(r, buttons, key=f"again_{r['id']}")

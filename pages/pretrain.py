@@ -137,11 +137,11 @@ with right:
         if problem:  # not pressable then; kept for a click that raced the check
             st.error(f"Not launched: {problem}")
         else:
-            _, data_error = services.dataset(dataset)
+            _, data_error = services.dataset(dataset)  # where files are missing, tries their download
             if not data_error:
                 data_error = services.preflight(cfg)
-            if data_error and check_files(dataset):  # the download was tried (once) and failed
-                missing_note(st.error, f"Not launched: {data_error.splitlines()[0]}", check_files(dataset),
+            if gone := check_files(dataset):  # still missing (no network, or moved since): the worker would fail it
+                missing_note(st.error, f"Not launched: {(data_error or gone.summary).splitlines()[0]}", gone,
                              details=False)  # the warning above has them
             elif data_error:
                 st.error(f"Not launched: {data_error}")

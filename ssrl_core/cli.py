@@ -74,8 +74,8 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         f"imported set the defaults of {sized_options} are scaled down to its size (the run's config "
                         "records them)")
     p.add_argument("--data-dir", default=None,
-                   help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data); "
-                        "digits and imported sets read none")
+                   help="folder of downloadable datasets, and of shapes' generated cache (default SSRL_HOME/data; kept "
+                        "in the run's config as an absolute path); digits and imported sets read none")
     p.add_argument("--evaluation", default="full", choices=["full", "basic"],
                    help="after training: full (default: kNN, linear readout, PCA and UMAP maps, probes, map "
                         "evolution) or basic (kNN, linear readout and the PCA map only: seconds)")
@@ -105,7 +105,9 @@ def _config(args) -> tuple:
 
     data_dir, warnings = args.data_dir, []
     if data_dir is not None:
-        out_folder(data_dir, "--data-dir")  # a file there: refused (a download could not go into it)
+        # a file there: refused (a download could not go into it); absolute, as the run's config keeps it: a relative
+        # one (or ~) was checked here, then read by a worker started in another folder, which failed the run
+        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir").resolve())
         # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warnings.append(f"--data-dir is not used: {args.dataset} reads no data folder")
@@ -707,7 +709,7 @@ def cmd_runs(args) -> int:
     rows = []
     for r in runs:
         knn = (r["summary"] or {}).get("knn_accuracy")
-        extra = f"knn {knn:.3f}" if knn is not None else (r["error"] or phase_text(r["phase"]))
+        extra = f"knn {knn:.3f}" if knn is not None else (note_line(r["error"]) or phase_text(r["phase"]))
         if r["status"] == "running" and worker_gone(r):
             why = f" ({extra})" if extra else ""
             extra = (f"its worker is gone{why}: start one (`python -m ssrl_core worker`) and the run resumes from its "
@@ -764,6 +766,15 @@ def run_json(run: dict) -> dict:
 
     return {**{k: run.get(k) for k in RUN_JSON}, "worker_gone": run["status"] == "running" and worker_gone(run),
             "silent": silence(run) is not None}
+
+
+def note_line(note: str | None) -> str:
+    """A run's note (a failure's reason) as one table cell: its first line, saying where the
+    rest is when there is more (a missing dataset's list of files broke the table's rows)."""
+    from .text import one_line
+
+    first, _, rest = (note or "").strip().partition("\n")
+    return one_line(first) + (" (more in `runs --json`)" if rest.strip() else "")
 
 
 def ended_line(run: dict) -> str:

@@ -156,6 +156,17 @@ def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
     return Trained(method, dataset, cfg, dev, precision_for(dev).name, 0.0, 0.0, None)
 
 
+def check_training_images(name: str, dataset: ImageSet) -> int:
+    """The number of training images of ``dataset`` (named ``name``); ValueError saying what
+    to do when there are none (a run's steps are taken from them, its probes fit on them)."""
+    n_train = int(dataset.is_train.sum())
+    if n_train == 0:
+        raise ValueError(f"{name} has no training images ({count(len(dataset), 'image')}, none of them in its "
+                         "training split): a run trains on them and fits its probes on them. Replace its files with a "
+                         "good copy, or import a set that holds training images.")
+    return n_train
+
+
 def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     """The method's options checked against ``dataset``'s training split at the run's batch
     (``pretext.check_data``): ValueError for a value that cannot train there (more DeepCluster
@@ -165,9 +176,9 @@ def data_warnings(cfg: RunConfig, dataset: ImageSet) -> list[str]:
     from .pretext import check_data
 
     cfg = cfg.resolved("cpu")
+    n_train = check_training_images(cfg.dataset, dataset)
     if not cfg.trains:
         return []
-    n_train = int(dataset.is_train.sum())
     cautions = check_data(cfg.method, cfg.options, n_train, cfg.batch_size)
     if METHODS[cfg.method].needs_upright and dataset.drawn_at_every_angle:
         cautions.append(f"{cfg.method} predicts how far an image was turned, but the images of {cfg.dataset} are drawn at "
@@ -261,6 +272,7 @@ class Loop:
     @classmethod
     def for_method(cls, cfg: RunConfig, device: torch.device, precision: Precision, dataset: ImageSet,
                    method: PretextMethod) -> "Loop":
+        check_training_images(cfg.dataset, dataset)  # a step of 0 images: no ZeroDivisionError later
         images = dataset.images[dataset.train_idx].to(device)
         labels = dataset.labels[dataset.train_idx].to(device)
         params = [p for p in method.parameters() if p.requires_grad]
@@ -396,6 +408,7 @@ def pretrain(
     given, cfg = cfg, cfg.resolved(device.type)
     precision = precision_for(device, cfg.precision)
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
+    check_training_images(cfg.dataset, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt = run_dir / CHECKPOINT
     if ckpt.exists():

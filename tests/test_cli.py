@@ -390,6 +390,24 @@ def test_a_refused_run_is_not_preceded_by_a_warning_about_another_flag(tmp_path,
     assert res.stderr == "warning: --data-dir is not used: digits reads no data folder\n"
 
 
+@pytest.mark.parametrize("given", ["usb/stick", "./usb/../usb/stick", "~/usb/stick"])
+def test_a_relative_data_dir_is_stored_absolute(tmp_path, capsys, monkeypatch, given):
+    """A relative --data-dir (or ~) was checked against this folder and queued as given: a worker
+    started in another folder then failed the run with "dataset missing"."""
+    from ssrl_core.runs.store import RunStore
+
+    from .test_torchvision_sets import write_mnist
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    write_mnist(tmp_path / "usb" / "stick", ("mnist", "MNIST", "raw"), 8, 4)
+    res = cli("submit", "--dataset", "mnist", "--method", "rotation", "--epochs", "1", "--batch-size", "4",
+              "--data-dir", given, capsys=capsys)
+    [run] = RunStore().list()
+    assert run["id"] == res.stdout.strip()
+    assert run["config"]["data_dir"] == str(tmp_path / "usb" / "stick")
+
+
 @pytest.mark.parametrize("args, said", [
     (["runs"], "no runs yet"),
     (["runs", "--json"], "[]"),
@@ -714,3 +732,27 @@ def test_export_training_html_stacks_the_loss_over_a_knn_axis_at_least_ten_point
     # one epoch axis: the loss's follows the kNN's, which is ticked and titled at the bottom
     xaxes = [lay[k] for k in lay if k.startswith("xaxis")]
     assert len(xaxes) == 2 and len({a.matches for a in xaxes} - {None}) == 1
+
+
+def test_runs_shows_the_first_line_of_a_multi_line_failure(tmp_path, capsys):
+    """A missing dataset's reason lists its files a line each: printed whole, it broke the table."""
+    from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
+    from ssrl_core.data import check_files
+    from ssrl_core.runs.store import RunStore
+
+    why = f"dataset missing: {check_files('cifar10', tmp_path)}"
+    assert why.count("\n") >= 5
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="cifar10", method="rotation", epochs=1))
+    other = store.submit(RunConfig(dataset="digits", method="rotation", epochs=1))
+    store.claim("w")
+    store.finish(rid, "failed", error=why, worker="w")
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and any(ln.startswith(other) for ln in lines)  # a row a run
+    [row] = [ln for ln in lines if ln.startswith(rid)]
+    assert row.endswith(f"{why.splitlines()[0]} (more in `runs --json`)")
+    assert main(["runs", "--json"]) == 0
+    assert [r["error"] for r in json.loads(capsys.readouterr().out) if r["id"] == rid] == [why]  # whole there

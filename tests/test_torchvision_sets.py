@@ -352,6 +352,91 @@ def test_hanging_server_times_out(tmp_path, monkeypatch):
     assert "timed out" in str(info.value).lower()
 
 
+@pytest.mark.timeout(120)
+def test_a_data_folder_that_does_not_exist_is_said_to_be_a_typo(tmp_path, no_network):
+    """A mistyped --data-dir read as "downloading it failed ... is there no network here?" alone."""
+    typo = tmp_path / "usb" / "stik"
+    (tmp_path / "usb" / "stick").mkdir(parents=True)
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", typo, download=True)
+    first = str(info.value).splitlines()[0]
+    assert "downloading it failed" in first
+    assert f"The data folder {typo} does not exist: is its path mistyped" in first
+    assert "does not exist" in tvs.check_files("cifar10", typo).summary
+    assert "does not exist" not in tvs.check_files("cifar10", tmp_path).summary  # there: not downloaded yet
+
+
+def test_an_incomplete_set_says_which_file_is_missing(tmp_path):
+    write_svhn(tmp_path)
+    (tmp_path / "svhn" / "test_32x32.mat").unlink()
+    folder = tvs.dataset_folder("svhn", tmp_path)
+    missing = tvs.check_files("svhn", tmp_path)
+    assert missing.summary == f"SVHN is incomplete: test_32x32.mat is missing from {folder}."
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("svhn", tmp_path, download=False)
+    assert str(info.value).startswith(f"SVHN is incomplete (test_32x32.mat is missing from {folder}) and "
+                                      "downloading is switched off")
+    write_cifar10(tmp_path)
+    for f in ("data_batch_2", "test_batch"):
+        (tmp_path / "cifar10" / "cifar-10-batches-py" / f).unlink()
+    assert "data_batch_2 and test_batch are missing" in tvs.check_files("cifar10", tmp_path).summary
+
+
+def test_files_one_folder_too_deep_are_found_and_said_where(tmp_path):
+    write_cifar10(tmp_path / "elsewhere")
+    folder = tvs.dataset_folder("cifar10", tmp_path)
+    deep = folder / "cifar-10-batches-py"
+    deep.parent.mkdir(parents=True)
+    (tmp_path / "elsewhere" / "cifar10" / "cifar-10-batches-py").rename(deep)  # copied into the folder, not over it
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", tmp_path, download=False)
+    lines = str(info.value).splitlines()
+    assert lines[1] == f"Found data_batch_1 in {deep}: move that folder's files into {folder}."
+    assert lines[1] in str(tvs.check_files("cifar10", tmp_path))
+    for f in deep.iterdir():  # as it says
+        f.rename(folder / f.name)
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 19
+
+
+def test_files_put_in_the_data_folder_without_the_sets_folder_are_found(tmp_path):
+    write_stl10(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere" / "stl10" / "stl10_binary").rename(tmp_path / "stl10_binary")
+    msg = str(tvs.check_files("stl10", tmp_path))
+    assert (f"Found train_X.bin in {tmp_path / 'stl10_binary'}: move that folder's files into "
+            f"{tvs.dataset_folder('stl10', tmp_path)}.") in msg
+
+
+@pytest.mark.parametrize("where", ["set folder", "data folder"])
+def test_an_archive_not_unpacked_is_found_with_the_command_that_unpacks_it(tmp_path, where):
+    import shlex
+    import subprocess
+    import tarfile
+
+    write_cifar10(tmp_path / "src")
+    archive = (tmp_path / "data" / "cifar10" if where == "set folder" else tmp_path / "data") / "cifar-10-python.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:  # as the original: cifar-10-batches-py/ at its top
+        tar.add(tmp_path / "src" / "cifar10" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    root = tmp_path / "data"
+    with pytest.raises(DatasetMissing) as info:
+        load_dataset("cifar10", root, download=False)
+    [line] = [ln for ln in str(info.value).splitlines() if ln.startswith("Found")]
+    command = line.split("`")[1]
+    assert line.startswith(f"Found the archive {archive}: unpack it with `tar xzf ")
+    assert command == f"tar xzf {shlex.quote(str(archive))} -C {shlex.quote(str(root / 'cifar10'))}"
+    (root / "cifar10").mkdir(exist_ok=True)
+    subprocess.run(shlex.split(command), check=True)  # the command it gives works
+    assert len(load_dataset("cifar10", root, download=False)) == 19
+
+
+def test_the_search_for_misplaced_files_stays_out_of_other_folders(tmp_path):
+    """Only the set's own folder and the data folder's top level are looked at: data/custom may
+    hold thousands of files."""
+    write_cifar10(tmp_path / "custom" / "some-set")
+    msg = str(tvs.check_files("cifar10", tmp_path))
+    assert "Found" not in msg
+
+
 # ----------------------------------------------------------------------------- damaged files
 
 
@@ -433,7 +518,6 @@ def _damage_stl10_labels(root: Path) -> Path:
         ("mnist", _damage_idx_magic),
         ("mnist", _damage_idx_truncated),
         ("mnist", _damage_gzip),
-        ("mnist", _damage_label_count),
         ("cifar10", _damage_cifar_truncated),
         ("cifar10", _damage_cifar_not_pickle),
         ("cifar10", _damage_cifar_wrong_shape),
@@ -449,6 +533,32 @@ def test_damaged_file_is_named(tmp_path, name, damage):
     assert isinstance(info.value, tvs.DamagedFile)
     msg = str(info.value)
     assert str(path) in msg and "damaged" in msg and "Delete it or replace it" in msg
+
+
+def _stl10_images_cut_short(root: Path) -> tuple[Path, Path]:
+    write_stl10(root)
+    folder = root / "stl10" / "stl10_binary"
+    x = folder / "train_X.bin"
+    x.write_bytes(x.read_bytes()[: 2 * 3 * 96 * 96])  # 2 whole images of the 4 labelled
+    return x, folder / "train_y.bin"
+
+
+def _mnist_labels_of_another_split(root: Path) -> tuple[Path, Path]:
+    folder = root / "mnist" / "MNIST" / "raw"
+    _damage_label_count(root)
+    return folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte"
+
+
+@pytest.mark.parametrize("name, damage", [("stl10", _stl10_images_cut_short),
+                                          ("mnist", _mnist_labels_of_another_split)])
+def test_images_and_labels_that_do_not_match_name_both_files(tmp_path, name, damage):
+    """STL-10's train_X.bin cut short blamed train_y.bin alone ("100 labels for 50 images")."""
+    images, labels = damage(tmp_path)
+    with pytest.raises(tvs.DamagedFile) as info:
+        load_dataset(name, tmp_path, download=False)
+    msg = str(info.value)
+    assert str(images) in msg and str(labels) in msg
+    assert "One of the two is damaged, cut short or from the other split" in msg and "replace both" in msg
 
 
 # ----------------------------------------------------------------------------- hostile pickles
@@ -505,3 +615,74 @@ def test_safe_unpickler_keeps_arrays_and_containers():
         for data in (blob, _legacy(blob)):
             got = tvs._SafeUnpickler(io.BytesIO(data), encoding="bytes").load()
             assert np.array_equal(got[b"a"], obj[b"a"]) and got[b"b"] == obj[b"b"] and got[b"c"] == 4
+
+
+# ----------------------------------------------------------------------------- files changed on disk
+
+
+def test_a_copy_changed_on_disk_is_read_again_without_a_restart(tmp_path):
+    """load_dataset keeps a set in memory; a copy fixed, replaced or moved away on disk is seen
+    by the next load (a worker that once loaded a broken copy kept failing runs until restarted)."""
+    write_cifar10(tmp_path, n=3)
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 5 * 3 + 4
+    write_cifar10(tmp_path, n=4)  # another copy put in its place
+    folder = tvs.dataset_folder("cifar10", tmp_path)
+    for f in folder.iterdir():  # on a coarse-mtime filesystem the sizes differ anyway; make the mtimes too
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert len(load_dataset("cifar10", tmp_path, download=False)) == 5 * 4 + 5
+    (folder / "data_batch_2").rename(tmp_path / "data_batch_2")  # moved away
+    with pytest.raises(DatasetMissing, match="data_batch_2"):
+        load_dataset("cifar10", tmp_path, download=False)
+
+
+# ----------------------------------------------------------------------------- empty files, no training images
+
+
+@pytest.mark.parametrize("name, write, fname", [
+    ("stl10", write_stl10, "train_X.bin"),
+    ("stl10", write_stl10, "train_y.bin"),
+    ("cifar10", write_cifar10, "data_batch_3"),
+    ("mnist", lambda root: write_mnist(root, ("mnist", "MNIST", "raw"), 3, 2), "t10k-labels-idx1-ubyte"),
+])
+def test_an_empty_file_is_damaged_and_probably_cut_short(tmp_path, name, write, fname):
+    write(tmp_path)
+    path = tvs.dataset_folder(name, tmp_path) / fname
+    path.write_bytes(b"")
+    if name == "stl10":  # both of a split emptied: 0 images with 0 labels once loaded as a set of 0 images
+        path.with_name(fname.replace("_X", "_y") if "_X" in fname else fname.replace("_y", "_X")).write_bytes(b"")
+    with pytest.raises(tvs.DamagedFile) as info:
+        load_dataset(name, tmp_path, download=False)
+    msg = str(info.value)
+    assert "empty" in msg and "cut short" in msg and "Delete it or replace it" in msg
+    assert msg.startswith(str(tvs.dataset_folder(name, tmp_path)))
+
+
+def test_a_set_with_no_training_images_is_refused(tmp_path):
+    folder = tmp_path / "mnist" / "MNIST" / "raw"
+    write_mnist(tmp_path, ("mnist", "MNIST", "raw"), 3, 2)
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8))  # well-formed, 0 images
+    write_idx(folder / "train-labels-idx1-ubyte", np.zeros(0, np.uint8))
+    with pytest.raises(ValueError) as info:
+        load_dataset("mnist", tmp_path, download=False)
+    msg = str(info.value)
+    assert "MNIST" in msg and "no training images" in msg and "train-images-idx3-ubyte" in msg
+    assert "Replace them with a good copy" in msg
+
+
+def test_training_on_a_set_with_no_training_images_says_so(tmp_path, monkeypatch):
+    """Whatever the set (a loader's bug, an imported set), a run with 0 training images is
+    refused with a message, not a ZeroDivisionError in the training loop."""
+    import dataclasses
+
+    from ssrl_core import train
+    from ssrl_core.config import RunConfig
+
+    digits = load_dataset("digits")
+    empty = dataclasses.replace(digits, is_train=torch.zeros_like(digits.is_train))
+    monkeypatch.setattr(train, "load_dataset", lambda name, data_dir=None: empty)
+    cfg = RunConfig(dataset="digits", method="rotation", epochs=1, batch_size=16)
+    with pytest.raises(ValueError, match=r"^digits has no training images \(1,797 images, none of them in its "
+                                         r"training split\)"):
+        train.pretrain(cfg, tmp_path / "run")
+    with pytest.raises(ValueError, match="no training images"):
+        train.data_warnings(cfg, empty)  # what the Pretrain page and the CLI check before queueing

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import paths
 from .imageset import ImageSet
 
-__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "dataset_names",
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "files_stamp", "dataset_names",
            "available_datasets", "unknown_dataset"]
 
 
@@ -46,7 +46,7 @@ DATASETS: dict[str, str] = {
     "stl10": "STL-10, 96x96 colour photos, 10 classes (torchvision files)",
 }
 
-_CACHE: dict[tuple[str, str], ImageSet] = {}
+_CACHE: dict[tuple, ImageSet] = {}
 
 
 def available_datasets() -> dict[str, str]:
@@ -94,8 +94,20 @@ def check_files(name: str, data_dir: str | Path | None = None) -> DatasetMissing
     return check(name, Path(data_dir) if data_dir else paths.data_dir())
 
 
+def files_stamp(name: str, data_dir: str | Path | None = None) -> tuple:
+    """What changes when the files a load of the torchvision set ``name`` reads change (their
+    names, sizes and mtimes: a few ``stat`` calls); ``()`` for any other set. For caches of a
+    loaded set: a copy fixed, broken or moved away on disk is seen without a restart."""
+    if name not in DATASETS or name in ("digits", "shapes"):
+        return ()
+    from .torchvision_sets import files_stamp as stamp
+
+    return stamp(name, Path(data_dir) if data_dir else paths.data_dir())
+
+
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> ImageSet:
-    """Load a dataset by name (kept in memory for the life of the process)."""
+    """Load a dataset by name, kept in memory for the life of the process; a torchvision
+    set is read again when its files change on disk (``files_stamp``)."""
     if name not in DATASETS:
         from .custom import custom_datasets, custom_root, load_custom
 
@@ -106,7 +118,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
             _CACHE[key] = load_custom(name)
         return _CACHE[key]
     root = Path(data_dir) if data_dir else paths.data_dir()
-    key = (name, str(root))
+    key = (name, str(root), files_stamp(name, root))
     if key in _CACHE:
         return _CACHE[key]
     if name == "digits":
@@ -121,5 +133,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         from .torchvision_sets import load_torchvision
 
         ds = load_torchvision(name, root, download=download)
+        if any(size is None for _, size, _ in key[2]):  # a download made the missing files
+            key = (name, str(root), files_stamp(name, root))
+    for old in [k for k in _CACHE if k[:2] == key[:2]]:  # an older copy of these files is not kept too
+        del _CACHE[old]
     _CACHE[key] = ds
     return ds

@@ -65,7 +65,8 @@ import torch
 
 from .imageset import ImageSet
 
-__all__ = ["load_torchvision", "check_files", "expected_files", "dataset_folder", "DamagedFile", "DOWNLOAD_TIMEOUT_S",
+__all__ = ["load_torchvision", "check_files", "files_stamp", "expected_files", "dataset_folder", "DamagedFile",
+           "DOWNLOAD_TIMEOUT_S",
            "PROBE_TIMEOUT_S", "RETRY_DOWNLOAD_AFTER_S"]
 
 #: seconds any one network operation of a download may block before it fails
@@ -165,6 +166,24 @@ def _find(folder: Path, fname: str, gz_ok: bool) -> Path | None:
     return None
 
 
+def files_stamp(name: str, root: Path) -> tuple:
+    """What changes when the files ``name``'s loader reads change: for each of them (and
+    STL-10's optional ``class_names.txt``), the name it is found under, its size and its
+    mtime, or None where it is missing. A few ``stat`` calls, no walk of the folder: for a
+    cache of a loaded set to see a copy fixed, replaced, broken or moved away."""
+    spec = _SPECS[_check_name(name)]
+    folder = dataset_folder(name, Path(root))
+    stamp = []
+    for f in spec.files + (("class_names.txt",) if name == "stl10" else ()):
+        p = _find(folder, f, spec.gz_ok)
+        try:
+            st = p.stat() if p is not None else None
+        except OSError:
+            st = None
+        stamp.append((p.name, st.st_size, st.st_mtime_ns) if st is not None else (f, None, None))
+    return tuple(stamp)
+
+
 def _missing(name: str, root: Path) -> list[str]:
     spec = _SPECS[name]
     folder = dataset_folder(name, root)
@@ -208,7 +227,19 @@ def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
                 missing = _missing(name, root)
                 if missing:
                     raise _missing_error(name, root, missing, "the download did not produce them")
-    return _READERS[name](name, dataset_folder(name, root))
+    folder = dataset_folder(name, root)
+    spec = _SPECS[name]
+    for f in spec.files:
+        p = _find(folder, f, spec.gz_ok)
+        if p is not None and p.stat().st_size == 0:
+            raise _damaged(p, "empty: 0 bytes, so the copy was probably cut short")
+    ds = _READERS[name](name, folder)
+    if not bool(ds.is_train.any()):
+        train = [f for f in spec.files if f.startswith(("train", "data_batch"))]
+        raise DamagedFile(f"{spec.title} in {folder} has no training images: its training files ({', '.join(train)}) "
+                          "hold 0 images, so they are probably damaged or cut short. Replace them with a good copy "
+                          f"from {spec.source}.")
+    return ds
 
 
 def check_files(name: str, root: Path):
@@ -221,9 +252,21 @@ def check_files(name: str, root: Path):
     if not missing:
         return None
     title = _SPECS[name].title
-    return _recent_failure(name, root) or _missing_error(
-        name, root, missing, summary=f"{title} is not in the data folder yet: it is downloaded when it is first "
-                                     "needed, which needs network access.")
+    if incomplete := _incomplete(name, root, missing):
+        summary = f"{title} is incomplete: {incomplete}."
+    else:
+        summary = f"{title} is not in the data folder yet: it is downloaded when it is first needed, which needs " \
+                  "network access."
+    return _recent_failure(name, root) or _missing_error(name, root, missing, summary=summary)
+
+
+def _incomplete(name: str, root: Path, missing: list[str]) -> str | None:
+    """For a set some of whose files are there: "F is missing from FOLDER" ("F and G are"); else None."""
+    spec = _SPECS[name]
+    if not missing or len(missing) == len(spec.files):
+        return None
+    names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    return f"{names} {'is' if len(missing) == 1 else 'are'} missing from {dataset_folder(name, root)}"
 
 
 def _lock(key: tuple[str, str]) -> threading.Lock:
@@ -268,16 +311,24 @@ def short_reason(exc: BaseException) -> str:
 def _missing_error(name: str, root: Path, missing: list[str], why: str = "", reason: str | None = None,
                    summary: str | None = None) -> Exception:
     """The DatasetMissing for ``missing`` files: its first line is ``summary``, by default
-    "TITLE is not in the data folder and WHY."; then the files, where they go and where to
+    "TITLE is not in the data folder and WHY." ("TITLE is incomplete (F is missing from
+    FOLDER) and WHY." where some files are there), followed by a sentence saying so when the
+    data folder itself does not exist (a typo); then the files, where they go and where to
     get them (one short line of advice, not the download's own error)."""
     from . import DatasetMissing  # here, not at the top: ssrl_core.data imports this module
 
     spec = _SPECS[name]
     folder = dataset_folder(name, root)
     gz = " (each may also be gzip-compressed as NAME.gz)" if spec.gz_ok else ""
-    summary = summary or f"{spec.title} is not in the data folder and {why}."
+    if not summary:
+        incomplete = _incomplete(name, root, missing)
+        summary = (f"{spec.title} is incomplete ({incomplete}) and {why}." if incomplete
+                   else f"{spec.title} is not in the data folder and {why}.")
+    if not Path(root).exists():  # a mistyped --data-dir: said, not only "no network"
+        summary += f" The data folder {Path(root)} does not exist: is its path mistyped (--data-dir, SSRL_HOME)?"
     lines = [
         summary,
+        *_misplaced(name, root, list(missing)),
         f"Put these files in {folder}{gz}:",
         *[f"  {f}{'   <- missing' if f in missing else ''}" for f in spec.files],
         f"Get them from {spec.source}, on a machine with network access; or let this tool download them there "
@@ -285,6 +336,56 @@ def _missing_error(name: str, root: Path, missing: list[str], why: str = "", rea
     ]
     return DatasetMissing("\n".join(lines), summary=summary, folder=folder, files=spec.files, missing=tuple(missing),
                           source=spec.source, reason=reason)
+
+
+#: the archive each set comes in, which unpacks into its folder's last part (torchvision's download keeps it there)
+_ARCHIVES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz", "stl10": "stl10_binary.tar.gz"}
+#: how deep below a set's own folder, and how many entries at most, the search for misplaced files looks
+_SEARCH_DEPTH, _SEARCH_ENTRIES = 4, 2000
+
+
+def _misplaced(name: str, root: Path, missing: list[str]) -> list[str]:
+    """Lines saying where a missing file or the set's archive was found instead, and what to
+    do: a folder one level too deep, the archive not unpacked. Looks in the set's own folder
+    (``_SEARCH_DEPTH`` levels, ``_SEARCH_ENTRIES`` entries at most) and at the data folder's top
+    level only, so a data folder of thousands of imported images costs nothing."""
+    import os
+    import shlex
+
+    spec = _SPECS[name]
+    root, folder = Path(root), dataset_folder(name, root)
+    own = root / spec.folder[0]
+    wanted = {missing[0]} | ({missing[0] + ".gz"} if spec.gz_ok else set()) if missing else set()
+    archive = _ARCHIVES.get(name)
+    found_file = found_archive = None
+    # the data folder's top level: the archive, or the set's inner folder copied without its outer one
+    if archive and (root / archive).is_file():
+        found_archive = root / archive
+    if len(spec.folder) > 1 and wanted and any((root / spec.folder[-1] / w).is_file() for w in wanted):
+        found_file = root / spec.folder[-1]
+    seen = 0
+    if own.is_dir():
+        for here, dirs, files in os.walk(own):
+            here_p = Path(here)
+            depth = len(here_p.relative_to(own).parts)
+            seen += len(dirs) + len(files)
+            if found_file is None and here_p != folder and wanted & set(files):
+                found_file = here_p
+            if archive and found_archive is None and archive in files:
+                found_archive = here_p / archive
+            if (found_file and (found_archive or not archive)) or seen > _SEARCH_ENTRIES:
+                break
+            if depth >= _SEARCH_DEPTH:
+                dirs[:] = []
+            dirs.sort()
+    lines = []
+    if found_file is not None:
+        lines.append(f"Found {missing[0]} in {found_file}: move that folder's files into {folder}.")
+    if found_archive is not None:
+        lines.append(f"Found the archive {found_archive}: unpack it with "
+                     f"`tar xzf {shlex.quote(str(found_archive))} -C {shlex.quote(str(own))}` "
+                     f"(it makes {own / spec.folder[-1]}).")
+    return lines
 
 
 def _download_urls(name: str) -> list[str]:
@@ -391,9 +492,17 @@ def _imageset(name: str, parts: list[tuple[np.ndarray, np.ndarray, bool]], class
     )
 
 
-def _check_labels(path: Path, labels: np.ndarray, n: int, k: int) -> None:
+def _check_labels(path: Path, labels: np.ndarray, n: int, k: int, images: Path | None = None) -> None:
+    """Labels in 0..k-1, one per image; ``images``: the file the ``n`` images came from, where
+    it is not ``path`` (then a mismatch names both: either may be the short one)."""
     if labels.shape != (n,):
-        raise _damaged(path, f"{labels.shape[0] if labels.ndim else 0} labels for {n} images")
+        m = labels.shape[0] if labels.ndim else 0
+        if images is not None and images != path:
+            raise DamagedFile(
+                f"{images} and {path} do not match: {n} images and {m} labels. One of the two is damaged, cut short or "
+                f"from the other split: delete them or replace both with a good copy (once deleted, they are "
+                f"downloaded again where the network allows).")
+        raise _damaged(path, f"{m} labels for {n} images")
     if n and (labels.min() < 0 or labels.max() >= k):
         raise _damaged(path, f"labels outside 0..{k - 1}")
 
@@ -436,7 +545,7 @@ def _read_mnist_like(name: str, folder: Path) -> ImageSet:
         lpath = _find(folder, f"{prefix}-labels-idx1-ubyte", True)
         images = _read_idx(ipath, 3)
         labels = _read_idx(lpath, 1).astype(np.int64)
-        _check_labels(lpath, labels, images.shape[0], 10)
+        _check_labels(lpath, labels, images.shape[0], 10, images=ipath)
         parts.append((images[:, None], labels, train))
     return _imageset(name, parts, _MNIST_CLASSES if name == "mnist" else _FASHION_CLASSES)
 
@@ -589,7 +698,7 @@ def _read_stl10(name: str, folder: Path) -> ImageSet:
         # each image is stored column-major per channel: transpose to row-major
         images = x.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2)
         labels = np.fromfile(ypath, dtype=np.uint8).astype(np.int64) - 1  # 1..10 -> 0..9
-        _check_labels(ypath, labels, images.shape[0], 10)
+        _check_labels(ypath, labels, images.shape[0], 10, images=xpath)
         parts.append((images, labels, train))
     classes = _STL10_CLASSES
     names_file = folder / "class_names.txt"
