@@ -501,3 +501,35 @@ def test_copies_of_an_image_share_a_split_and_the_split_does_not_depend_on_the_a
     backwards = dict(reversed(list((files | copies).items())))
     with pytest.raises(SameImages):
         import_images(make_zip(tmp_path / "rev.zip", backwards), "dup-again")
+
+
+def test_a_process_keeps_one_copy_of_each_set_and_a_few_sets_at_most(tmp_path):
+    """A classroom server's soak: each re-import of a 3,000-image set added its 36 MB to the
+    server for good (the old images stayed loaded beside the new), and deleting the set freed
+    nothing. Now a re-import's old images and a deleted set's are let go, and past
+    ``CACHED_SETS`` the least recently used set is."""
+    import gc
+    import weakref
+
+    from ssrl_core import data
+    from ssrl_core.data.custom import remove_imported
+
+    import_images(pets_zip(tmp_path), "pets")
+    first = weakref.ref(load_dataset("pets"))
+    import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)
+    second = load_dataset("pets")
+    assert second is load_dataset("pets")  # kept: loaded once
+    gc.collect()
+    assert first() is None, "the replaced images are still held"
+    second = weakref.ref(second)
+    remove_imported("pets")
+    gc.collect()
+    assert second() is None, "the deleted set's images are still held"
+
+    for i in range(data.CACHED_SETS + 1):
+        import_images(pets_zip(tmp_path, shade=10 * i, name=f"p{i}.zip"), f"set{i}")
+    kept = [weakref.ref(load_dataset(f"set{i}")) for i in range(data.CACHED_SETS + 1)]
+    load_dataset("set1")  # used again: the least recently used is now set0
+    load_dataset("digits")
+    gc.collect()
+    assert [r() is not None for r in kept] == [False, True, False] + [True] * (data.CACHED_SETS - 2)

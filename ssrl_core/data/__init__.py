@@ -46,7 +46,37 @@ DATASETS: dict[str, str] = {
     "stl10": "STL-10, 96x96 colour photos, 10 classes (torchvision files)",
 }
 
-_CACHE: dict[tuple, ImageSet] = {}
+_CACHE: dict[tuple, ImageSet] = {}  # (name, ...) -> the set; oldest use first
+# sets kept loaded at once, the least recently used dropped first: the app and a worker load a
+# set per page or run, and a classroom's server kept every set it had loaded for the week (a
+# soak: +36 MB for each re-import of a 3,000-image set, none freed, not even on delete)
+CACHED_SETS = 6
+
+
+def _remember(key: tuple, ds: ImageSet) -> ImageSet:
+    """Keep ``ds`` under ``key``: an older copy of the same set (re-imported, its files changed)
+    is dropped, then the least recently used sets past ``CACHED_SETS``."""
+    # an imported set's key is (name, its import's time); another set's (name, folder, its files' stamp)
+    for old in [k for k in _CACHE if k[0] == key[0] and (len(key) == 2 or k[1] == key[1])]:
+        del _CACHE[old]
+    _CACHE[key] = ds
+    while len(_CACHE) > CACHED_SETS:
+        del _CACHE[next(iter(_CACHE))]
+    return ds
+
+
+def _recall(key: tuple) -> ImageSet | None:
+    """The set kept under ``key``, now the most recently used; None when not kept."""
+    ds = _CACHE.pop(key, None)
+    if ds is not None:
+        _CACHE[key] = ds
+    return ds
+
+
+def forget_loaded(name: str) -> None:
+    """Drop every copy of ``name`` kept loaded (a deleted imported set: its images go with it)."""
+    for key in [k for k in _CACHE if k[0] == name]:
+        del _CACHE[key]
 
 
 def available_datasets() -> dict[str, str]:
@@ -114,13 +144,12 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         if name not in custom_datasets():
             raise ValueError(unknown_dataset(name))
         key = (name, str((custom_root() / name / "meta.json").stat().st_mtime_ns))  # a re-import is seen
-        if key not in _CACHE:
-            _CACHE[key] = load_custom(name)
-        return _CACHE[key]
+        kept = _recall(key)
+        return kept if kept is not None else _remember(key, load_custom(name))
     root = Path(data_dir) if data_dir else paths.data_dir()
     key = (name, str(root), files_stamp(name, root))
-    if key in _CACHE:
-        return _CACHE[key]
+    if (kept := _recall(key)) is not None:
+        return kept
     if name == "digits":
         from .digits import load_digits
 
@@ -135,7 +164,4 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         ds = load_torchvision(name, root, download=download)
         if any(size is None for _, size, _ in key[2]):  # a download made the missing files
             key = (name, str(root), files_stamp(name, root))
-    for old in [k for k in _CACHE if k[:2] == key[:2]]:  # an older copy of these files is not kept too
-        del _CACHE[old]
-    _CACHE[key] = ds
-    return ds
+    return _remember(key, ds)  # an older copy of these files is not kept too

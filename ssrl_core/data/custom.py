@@ -607,6 +607,9 @@ def remove_imported(name: str) -> None:
         trash = dest.with_name(f".old-{name}-{os.getpid()}")
         dest.rename(trash)  # refused here (permissions): nothing has changed
         shutil.rmtree(trash, ignore_errors=True)
+    from . import forget_loaded
+
+    forget_loaded(name)  # its images, kept loaded by this process, go too
 
 
 def imported_fingerprints(names=None) -> dict[str, str]:
