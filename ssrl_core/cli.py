@@ -609,6 +609,14 @@ def progress_printer(stream) -> tuple[Callable[[dict], None], Callable[[], None]
     return on_event, bar.close
 
 
+def _store_owns(folder: Path) -> bool:
+    """Whether ``folder`` is a run's folder in this home's run store."""
+    from .runs.store import RunStore
+
+    row = RunStore().get(folder.name)
+    return bool(row) and Path(row["run_dir"]).resolve() == folder.resolve()
+
+
 def cmd_train(args) -> int:
     from .evaluate.epochs import EPOCHS_LOG
     from .runs import artifacts as art
@@ -617,6 +625,17 @@ def cmd_train(args) -> int:
 
     cfg, warnings = _config(args)
     out = out_folder(args.out)
+    from .paths import STORE, home_path, runs_dir
+
+    store_runs = runs_dir(make=False).resolve()
+    if out.resolve().parent == store_runs and (home_path() / STORE).exists() and _store_owns(out):
+        # trained on here, its store row (epochs, accuracies, times) stayed as it was: every page and `runs`
+        # showed the old numbers beside the new files' (Evaluate's table 0.883, its kNN-by-k 0.877)
+        raise ValueError(f"--out {out} is the folder of run {out.name} of the run store: trained here, the app and "
+                         "`runs` would go on showing its old numbers beside the new. To continue a cancelled or "
+                         f"failed run, `resume {out.name}`; to train these settings longer, submit them again with "
+                         "--epochs N (a new run); or give --out a folder outside "
+                         f"{store_runs}; nothing was written")
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
         theirs = sorted(p.name for p in out.iterdir() if p.name != art.TRAINING_LOCK)  # the lock: an attempt's own
         if theirs:  # the run's files would land among them, replacing any of the same names

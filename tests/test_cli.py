@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,22 @@ def cli(*args, check=True, timeout=300, capsys=None):
     if check:
         assert res.returncode == 0, res.stderr
     return res
+
+
+def test_train_refuses_a_run_stores_folder_whose_numbers_the_app_would_keep_showing(finished_run, capsys):
+    """`train --out SSRL_HOME/runs/ID --epochs 3` on a finished 2-epoch run continued it, and its store
+    row stayed: every page and `runs` went on showing the old numbers beside the new files'."""
+    from ssrl_core.runs.store import RunStore
+
+    rid = finished_run("simclr")
+    folder = Path(RunStore().get(rid)["run_dir"])
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    res = cli("train", "--dataset", "digits", "--method", "simclr", "--epochs", "2", "--batch-size", "256",
+              "--out", str(folder), check=False, capsys=capsys)
+    assert res.returncode == 2
+    assert f"is the folder of run {folder.name} of the run store" in res.stderr
+    assert f"`resume {folder.name}`" in res.stderr and "nothing was written" in res.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
 def test_train_writes_and_prints_the_summary(tmp_path):
