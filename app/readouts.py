@@ -390,7 +390,11 @@ def knn_gain(summary: dict, refs: dict, n: int | None = None) -> str:
     """A run's kNN accuracy minus its random encoder's, signed ("+0.041"), "+0.006 (noise)"
     where that is within the noise of the ``n`` test images it is scored on (``within_noise``;
     ``n`` from the summary's ``test_images`` when not given), or "–" while either is missing (a
-    text column: a blank number cell would look like zero)."""
+    text column: a blank number cell would look like zero). An untrained run (a ``random`` run,
+    0 epochs) is that encoder: "baseline", as Evaluate's untrained rows (Compare gave it "+0.000
+    (noise)", a gain over itself)."""
+    if summary.get("epochs") == 0:
+        return "baseline"
     knn, (random_knn, _) = summary.get("knn_accuracy"), random_encoder_scores(refs)
     if knn is None or random_knn is None:
         return "–"

@@ -264,5 +264,6 @@ with c2:
         widgets.chart(charts.curves(ep, "epoch (0 = before pretraining)", y_title="kNN accuracy (subset)",
                                     min_span=charts.ACCURACY_SPAN, colour_order=order), key="eval_epochs")
         st.caption(readouts.epoch_knn_note(picked, ep, run_name, train_images={dataset: services.train_images(dataset)})
-                   + " Epoch 0 is the random initialisation: the curve shows what "
-                   "pretraining added, epoch by epoch.")
+                   + " Epoch 0 is the random initialisation, scored on the same subset as every epoch (the gray "
+                   "bar above scores it on every test image, so the two differ): read what pretraining added from "
+                   "the table's gain, and from this curve when in training it came.")

@@ -80,7 +80,7 @@ def test_train_off_a_terminal_says_each_epoch_and_phase_and_the_batch_it_trained
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert len(epochs) == 2, res.stderr
     for n, line in enumerate(epochs, 1):
-        assert re.fullmatch(rf"epoch {n}/2 · loss \d+\.\d{{3}} · kNN [01]\.\d{{3}} · \d+ img/s · \d+\.\d s", line), line
+        assert re.fullmatch(rf"epoch {n}/2 · loss \d+\.\d{{3}} · kNN \(subset\) [01]\.\d{{3}} · \d+ img/s · \d+\.\d s", line), line
     phases = lines[lines.index(epochs[-1]) + 1:]
     assert [line.split(" (")[0] for line in phases] == ["evaluating: embedding the images", "evaluating: kNN accuracy",
                                                         "evaluating: the linear probe"], res.stderr

@@ -681,6 +681,8 @@ def test_a_gain_inside_the_test_images_noise_is_marked_not_shown_as_a_win():
     assert readouts.knn_gain({"knn_accuracy": 0.925, "test_images": 10_000}, refs) == "+0.006"  # CIFAR-10's test set
     assert readouts.knn_gain({"knn_accuracy": 0.925}, refs) == "+0.006"  # not known: no mark
     assert readouts.knn_gain({"knn_accuracy": 0.925}, refs, 359) == "+0.006 (noise)"  # (a run made before it was kept)
+    # a random run is the encoder it would be compared with: no gain over itself (Compare said "+0.000 (noise)")
+    assert readouts.knn_gain({"knn_accuracy": 0.919, "epochs": 0, "test_images": 359}, refs) == "baseline"
     assert readouts.knn_gain({"knn_accuracy": 0.880, "test_images": 359}, refs) == "-0.039"  # a loss past the noise
     assert readouts.knn_gain({"knn_accuracy": None}, refs) == "–"
     assert "0.028, twice the standard error of an accuracy on these 359 test images" in readouts.noise_words(0.925, 0.919, 359)
