@@ -25,13 +25,18 @@ from .text import about, agree, code, count, listing, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
-COLLAPSE_HELP = ("Collapse diagnostics, measured after every epoch. Effective rank: how many directions the "
+COLLAPSE_WHAT = ("Effective rank: how many directions the "
                  "encoder's features really use (1 = collapsed to a line or a point). Embedding std: spread of the "
                  "L2-normalised embedding the method's loss compares (its projector's output; the features for "
                  "methods without one): about 1/√d when spread over d dimensions, 0 when every image maps to the "
                  "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d. "
                  f"Blank for a run with a projector trained before {EMBEDDING_STD_SINCE}: it was read on the features "
                  "then, and does not compare.")
+# the tables' numbers are the finished run's, on all its images; Pretrain's live panel gives each epoch's, on a
+# subset (a review found this help, "measured after every epoch", on every table, beside numbers that were not)
+COLLAPSE_HELP = ("Collapse diagnostics of the finished run, measured once it had trained, on all its images "
+                 "(Pretrain's live panel shows them after each epoch, on a subset: they differ a little). "
+                 + COLLAPSE_WHAT)
 
 
 class PageEnd(Exception):
@@ -698,9 +703,9 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                                        "the embedding, map and probes take minutes on a CPU.")
                 # not the number Evaluate shows: a new user saw 8.3 here and 10.5 there, and nothing said why
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
-                          help=COLLAPSE_HELP + " Here: after the last finished epoch, on a fixed subset of up to 512 "
+                          help="Collapse diagnostic after the last finished epoch, on a fixed subset of up to 512 "
                           "training images; Evaluate and Gallery give the finished run's, over all its images, which "
-                          "differs.")
+                          "differs. " + COLLAPSE_WHAT)
                 steps = services.loss_steps(r["id"])
                 if len(steps) >= 2:
                     chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),

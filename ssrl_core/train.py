@@ -535,11 +535,10 @@ def pretrain(
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     this_attempt = time.perf_counter() - t_train
-    # the training time of every epoch the run kept, over its attempts (a resumed run's too); speed from this
-    # one, or, when it trained nothing (resumed for its evaluation), from the earlier ones, as their last loss
-    if seen:
-        speed = seen / this_attempt
-    else:
-        speed = start_epoch * steps_per_epoch * batch / trained_before if trained_before > 0 else 0.0
+    # the training time of every epoch the run kept, over its attempts (a resumed run's too), and its speed over
+    # the same epochs: a review found a resumed run's 900 images/s (its last attempt's) beside 23.8 s for both
+    # attempts' 2,816 images, which are 118 a second
+    before = start_epoch * steps_per_epoch * batch
+    speed = (before + seen) / (trained_before + this_attempt) if trained_before + this_attempt > 0 else 0.0
     return Trained(method, dataset, cfg, device, precision.name, trained_before + this_attempt,
                    speed, final_loss, trained_before, batch, steps_per_epoch)
