@@ -725,3 +725,12 @@ def test_the_purity_of_fewer_clusters_than_classes_has_a_ceiling():
     assert purity_ceiling(np.array([0] * 50 + [1] * 30 + [2] * 20), 2) == pytest.approx(0.8)
     assert purity_ceiling(np.repeat(np.arange(4), 5), 6) == 1.0
     assert purity_ceiling(np.array([-1, -1]), 6) is None
+
+
+def test_the_fewest_labels_sentence_gives_each_share_with_the_number_the_charts_give():
+    """Evaluate's first reading said 56% and 45% where its curves' hovers, Compare and the Gallery said
+    0.559 and 0.451 (a consistency review)."""
+    probes = {"linear/label/1/s3": {"mean": 0.5594}, "linear/label/all/s3": {"mean": 0.97}}
+    refs = {"random-linear/label/1/s3": {"mean": 0.4513}, "random-linear/label/all/s3": {"mean": 0.96}}
+    said = readouts.fewest_labels("simclr (e635)", probes, refs)
+    assert said.endswith("labels **56%** (0.559) of the test images right, the untrained network's 45% (0.451)")
