@@ -25,18 +25,17 @@ from .text import about, agree, code, count, listing, md, one_line
 from .images import to_hwc
 
 CUSTOM = "custom…"
-COLLAPSE_WHAT = ("Effective rank: how many directions the "
-                 "encoder's features really use (1 = collapsed to a line or a point). Embedding std: spread of the "
-                 "L2-normalised embedding the method's loss compares (its projector's output; the features for "
-                 "methods without one): about 1/√d when spread over d dimensions, 0 when every image maps to the "
-                 "same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d. "
-                 f"Blank for a run with a projector trained before {EMBEDDING_STD_SINCE}: it was read on the features "
-                 "then, and does not compare.")
-# the tables' numbers are the finished run's, on all its images; Pretrain's live panel gives each epoch's, on a
+RANK_WHAT = "Effective rank: how many directions the encoder's features really use (1 = collapsed to a line or a point)."
+STD_WHAT = ("Embedding std: spread of the L2-normalised embedding the method's loss compares (its projector's output; "
+            "the features for methods without one): about 1/√d when spread over d dimensions, 0 when every image maps "
+            "to the same point. Features after a ReLU are all positive, so there a healthy value is well below 1/√d. "
+            f"Blank for a run with a projector trained before {EMBEDDING_STD_SINCE}: it was read on the features then, "
+            "and does not compare.")
+# the tables' numbers are the finished run's, on all its images; Pretrain's live panel gives each epoch's rank, on a
 # subset (a review found this help, "measured after every epoch", on every table, beside numbers that were not)
 COLLAPSE_HELP = ("Collapse diagnostics of the finished run, measured once it had trained, on all its images "
-                 "(Pretrain's live panel shows them after each epoch, on a subset: they differ a little). "
-                 + COLLAPSE_WHAT)
+                 "(Pretrain's live panel shows the effective rank after each epoch, on a subset: it differs a little). "
+                 + RANK_WHAT + " " + STD_WHAT)
 
 
 class PageEnd(Exception):
@@ -705,7 +704,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
                           help="Collapse diagnostic after the last finished epoch, on a fixed subset of up to 512 "
                           "training images; Evaluate and Gallery give the finished run's, over all its images, which "
-                          "differs. " + COLLAPSE_WHAT)
+                          "differs. " + RANK_WHAT)  # (the panel shows no embedding std: its help would be 13 lines on a phone)
                 steps = services.loss_steps(r["id"])
                 if len(steps) >= 2:
                     chart(charts.loss_curve([e["step"] for e in steps], [e["loss"] for e in steps]),

@@ -266,4 +266,4 @@ with c2:
         st.caption(readouts.epoch_knn_note(picked, ep, run_name, train_images={dataset: services.train_images(dataset)})
                    + " Epoch 0 is the random initialisation, scored on the same subset as every epoch (the gray "
                    "bar above scores it on every test image, so the two differ): read what pretraining added from "
-                   "the table's gain, and from this curve when in training it came.")
+                   "the table's gain, and from this curve, when during training it came.")

@@ -629,13 +629,13 @@ def cmd_train(args) -> int:
     out = out_folder(args.out)
     from .paths import STORE, home_path, runs_dir
 
-    store_runs = runs_dir(make=False).resolve()
-    if out.resolve().parent == store_runs and (home_path() / STORE).exists() and _store_owns(out):
+    store_runs, real = runs_dir(make=False).resolve(), out.resolve()  # (a link to a run's folder is that folder)
+    if real.parent == store_runs and (home_path() / STORE).exists() and _store_owns(real):
         # trained on here, its store row (epochs, accuracies, times) stayed as it was: every page and `runs`
         # showed the old numbers beside the new files' (Evaluate's table 0.883, its kNN-by-k 0.877)
-        raise ValueError(f"--out {out} is the folder of run {out.name} of the run store: trained here, the app and "
+        raise ValueError(f"--out {out} is the folder of run {real.name} of the run store: trained here, the app and "
                          "`runs` would go on showing its old numbers beside the new. To continue a cancelled or "
-                         f"failed run, `resume {out.name}`; to train these settings longer, submit them again with "
+                         f"failed run, `resume {real.name}`; to train these settings longer, submit them again with "
                          "--epochs N (a new run); or give --out a folder outside "
                          f"{store_runs}; nothing was written")
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():

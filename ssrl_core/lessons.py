@@ -634,12 +634,13 @@ def _within_noise(lesson: Lesson, data: dict[str, RunData], check: Check, left: 
         return []
     bar = right + (check.margin if check.op.startswith(">") else -check.margin)
     band = noise_band(left, right, n)
-    if abs(round(left, 3) - round(bar, 3)) >= band:
+    gap = abs(round(left, 3) - round(bar, 3))  # of the numbers as the check's line shows them
+    if gap >= band:
         return []
     side = "above" if left >= bar else "below"
-    return [f"{term_words(lesson, check.left)} is {abs(left - bar):.3f} {side} its bar ({bar:.3f}), under {band:.3f}, twice the standard "
-            f"error of an accuracy on these {n:,} test images: their draw alone could move it across, so this "
-            "check could go the other way on other test images (or another seed)"]
+    return [f"{term_words(lesson, check.left)} is {gap:.3f} {side} its bar ({bar:.3f}). That is less than "
+            f"{band:.3f}, twice the standard error of an accuracy on these {n:,} test images, so this check could "
+            "come out the other way on other test images or another seed."]
 
 
 def _never_logged(lesson: Lesson, data: dict[str, RunData], refs: list[str]) -> list[str]:

@@ -608,8 +608,8 @@ def test_evaluate_shows_label_efficiency_knn_vs_k_and_accuracy_over_epochs(finis
     art = RunArtifacts(RunStore().get(rid)["run_dir"])
     mine, base = budget_curve(art.probes, "linear")[1][0], value_at(budget_curve(art.references(), "random-linear"), 1)
     [line] = [m.value for m in at.markdown if m.value.startswith("**With few labels**")]
-    assert (f": with 1 label per class, a linear readout of its features labels **{mine:.0%}** of the test images "
-            f"right, the untrained network's {base:.0%}.") in line and "simclr" in line
+    assert (f": with 1 label per class, a linear readout of its features labels **{mine:.0%}** ({mine:.3f}) of the "
+            f"test images right, the untrained network's {base:.0%} ({base:.3f}).") in line and "simclr" in line
 
 
 def test_a_run_keeps_its_colour_in_evaluates_epoch_chart_where_another_run_has_no_curve(finished_run):

@@ -519,6 +519,7 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     assert f"| knn_accuracy | {card['metrics']['knn_accuracy']:.3f} |" in md
     assert f"| train | {card['durations_s']['train_seconds']:,.1f} |" in md
     assert f"| effective_rank | {card['metrics']['effective_rank']:.1f} |" in md
+    assert "| data_dir | – |" in md and "None" not in md  # a default, not Python's None
 
     emb = np.load(f"{run['run_dir']}/embeddings.npy")
     z = np.load(out / "embeddings.npz")

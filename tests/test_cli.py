@@ -47,6 +47,12 @@ def test_train_refuses_a_run_stores_folder_whose_numbers_the_app_would_keep_show
     assert f"is the folder of run {folder.name} of the run store" in res.stderr
     assert f"`resume {folder.name}`" in res.stderr and "nothing was written" in res.stderr
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    link = folder.parent.parent / "link"  # a link to it is it (a browser review trained through one)
+    link.symlink_to(folder)
+    res = cli("train", "--dataset", "digits", "--method", "simclr", "--epochs", "2", "--batch-size", "256",
+              "--out", str(link), check=False, capsys=capsys)
+    assert res.returncode == 2 and f"`resume {folder.name}`" in res.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
 def test_train_writes_and_prints_the_summary(tmp_path):

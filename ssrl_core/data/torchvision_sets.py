@@ -283,15 +283,16 @@ def _recent_failure(name: str, root: Path) -> Exception | None:
     ago = time.monotonic() - failed[0]
     if ago >= RETRY_DOWNLOAD_AFTER_S:
         return None
+    # clock times, not "2 min ago": a failed run keeps this text as its reason, read long after
+    at = time.time() - ago
     return _missing_error(
         name, root, _missing(name, root),
-        f"downloading it failed {_duration(ago)} ago ({failed[1]}; is there no network here?); "
-        f"it is tried again in {_duration(RETRY_DOWNLOAD_AFTER_S - ago)}", reason=failed[1])
+        f"downloading it failed at {_clock(at)} ({failed[1]}; is there no network here?); a new download is "
+        f"tried from {_clock(at + RETRY_DOWNLOAD_AFTER_S)}", reason=failed[1])
 
 
-def _duration(seconds: float) -> str:
-    s = max(1, int(round(seconds)))
-    return f"{s} s" if s < 90 else f"{round(s / 60)} min"
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M UTC", time.gmtime(t))
 
 
 def short_reason(exc: BaseException) -> str:
@@ -320,7 +321,10 @@ def _missing_error(name: str, root: Path, missing: list[str], why: str = "", rea
     spec = _SPECS[name]
     folder = dataset_folder(name, root)
     gz = " (each may also be gzip-compressed as NAME.gz)" if spec.gz_ok else ""
-    if not summary:
+    found = _misplaced(name, root, list(missing))
+    if found:  # the one thing to do, on the line a page shows (a review found it folded under "download it")
+        summary = f"{spec.title} is not where it goes. {found[0]}"
+    elif not summary:
         incomplete = _incomplete(name, root, missing)
         summary = (f"{spec.title} is incomplete ({incomplete}) and {why}." if incomplete
                    else f"{spec.title} is not in the data folder and {why}.")
@@ -328,9 +332,11 @@ def _missing_error(name: str, root: Path, missing: list[str], why: str = "", rea
         summary += f" The data folder {Path(root)} does not exist: is its path mistyped (--data-dir, SSRL_HOME)?"
     lines = [
         summary,
-        *_misplaced(name, root, list(missing)),
+        *found[1:],
         f"Put these files in {folder}{gz}:",
-        *[f"  {f}{'   <- missing' if f in missing else ''}" for f in spec.files],
+        # padded: the marks line up where the list is shown in a fixed-width font (a page's code block, a terminal)
+        *[f"  {f:<{max(map(len, spec.files))}}{'   <- missing' if f in missing else ''}".rstrip()
+          for f in spec.files],
         f"Get them from {spec.source}, on a machine with network access; or let this tool download them there "
         f"and copy its {spec.folder[0]} folder into {Path(root)}.",
     ]

@@ -246,6 +246,8 @@ def card_decimals(key: str) -> int | None:
 
 
 def _fmt(v, key: str = "") -> str:
+    if v is None:  # a setting left at its default (data_dir: SSRL_HOME/data), not Python's None
+        return "–"
     if isinstance(v, float):
         places = card_decimals(key)
         if places is not None:
