@@ -18,7 +18,7 @@ from ssrl_core.pretext import EMBEDDING_STD_SINCE, METHODS, read_embedding_std
 from ssrl_core.runs.artifacts import MAP_UMAP
 from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, same_nickname,
                                   silence)
-from ssrl_core.text import ordinal
+from ssrl_core.text import first_line, ordinal
 
 from . import charts, readouts, services, urlstate
 from .text import about, agree, code, count, listing, md, one_line
@@ -943,9 +943,9 @@ def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,
         elif r["status"] == "failed":
             # its first line in the box, the rest (a missing set's files, one a line) as written: Markdown ran them
             # together into one paragraph ("data_batch_1 <- missing data_batch_2 <- missing ...")
-            first, _, rest = why.strip().partition("\n")
+            first, rest = first_line(why)
             text.error(f"{whose} **{services.run_label(r)}** failed: {first}", icon=":material/error:")
-            if rest.strip():
+            if rest:
                 text.text(rest)
             if resumable(r):  # nothing wrong with its settings: it continues where it stopped
                 resume_button(r, buttons, key=f"resume_{r['id']}")

@@ -792,10 +792,10 @@ def run_json(run: dict) -> dict:
 def note_line(note: str | None) -> str:
     """A run's note (a failure's reason) as one table cell: its first line, saying where the
     rest is when there is more (a missing dataset's list of files broke the table's rows)."""
-    from .text import one_line
+    from .text import first_line, one_line
 
-    first, _, rest = (note or "").strip().partition("\n")
-    return one_line(first) + (" (more in `runs --json`)" if rest.strip() else "")
+    first, rest = first_line(note)
+    return one_line(first) + (" (more in `runs --json`)" if rest else "")
 
 
 def ended_line(run: dict) -> str:

@@ -127,6 +127,13 @@ def one_line(text: object) -> str:
     return "".join(c if c.isprintable() or c == "\u00a0" else " " for c in str(text))
 
 
+def first_line(note: str | None) -> tuple[str, str]:
+    """(the first line of ``note``, the rest, each stripped): a failure's reason shown as a
+    line in a table or a box, with the rest (a missing set's files, one a line) kept apart."""
+    first, _, rest = (note or "").strip().partition("\n")
+    return first, rest.strip()
+
+
 def md(text: object) -> str:
     """``text`` escaped for Markdown: it renders as exactly these characters, on one line."""
     s = _SPECIAL.sub(r"\\\1", one_line(text))

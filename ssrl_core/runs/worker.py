@@ -153,16 +153,23 @@ def live_workers() -> list[dict]:
     return out
 
 
+def legacy_worker() -> dict | None:
+    """``{"pid", "where"}`` of a worker of a version before the slots, holding the single
+    ``worker.lock`` (its pid None where the file does not say it), or None."""
+    legacy = paths.ssrl_home() / LEGACY_LOCK
+    if not lock_held(legacy):
+        return None
+    pid = next((p for p in reversed(_holder(legacy)[0].split(":")) if p.isdigit()), None)
+    return {"pid": int(pid) if pid else None, "where": str(legacy)}
+
+
 def older_workers() -> list[dict]:
     """The workers alive in this home that run an older version of the code and cannot be
     told to restart: ``{"pid", "where"}`` for the single ``worker.lock`` of versions before the
     slots, held, and for a held slot whose worker wrote no code stamp. Their pid is None where
     their file does not say it."""
-    out = []
-    legacy = paths.ssrl_home() / LEGACY_LOCK
-    if lock_held(legacy):
-        pid = next((p for p in reversed(_holder(legacy)[0].split(":")) if p.isdigit()), None)
-        out.append({"pid": int(pid) if pid else None, "where": str(legacy)})
+    legacy = legacy_worker()
+    out = [legacy] if legacy else []
     for w in live_workers():
         if w["code"] is None:
             out.append({"pid": w["pid"], "where": str(slot_lock(w["slot"]))})
@@ -253,7 +260,7 @@ def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
     n = worker_count()
     gpus = gpu_count() if n > 1 else 0
     started = []
-    if lock_held(paths.ssrl_home() / LEGACY_LOCK):  # an older version's worker: none beside it (``older_workers``)
+    if legacy_worker():  # an older version's worker: none beside it (``older_workers``)
         return started
     for slot in range(n):
         if lock_held(slot_lock(slot)) or not claim_start(slots_dir() / f"slot-{slot}.starting"):
@@ -547,8 +554,8 @@ class Worker:
     def serve(self, once: bool = False, idle_exit_s: float | None = None, restartable: bool = False) -> int:
         """Run queued runs until stopped; ``once``: exit when the queue is empty.
         ``restartable``: this process may restart itself to stop a run (see the class)."""
-        if older := [w for w in older_workers() if w["where"].endswith(LEGACY_LOCK)]:
-            print(older_workers_text(older), flush=True)
+        if legacy := legacy_worker():
+            print(older_workers_text([legacy]), flush=True)
             return 1
         if not self.acquire():
             n = worker_count()
