@@ -198,9 +198,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "spreadsheet.")
     p.add_argument("--json", action="store_true", help="print JSON (id, status, method, dataset, epoch, epochs, error, ...)")
     p.add_argument("--csv", action="store_true",
-                   help="print CSV, a row per run: id, submitted, nickname, status, method, dataset, epochs, seed, "
-                        "augmentations, options, and a finished run's kNN and linear accuracy, effective rank, "
-                        "embedding std and training seconds (a class's scores for a spreadsheet)")
+                   help="print CSV, a row per run: id, submitted, nickname, status, epochs finished, method, dataset, "
+                        "epochs, seed, augmentations, options, a finished run's kNN and linear accuracy, effective "
+                        "rank, embedding std and training seconds, and why a run failed or was cancelled (a class's "
+                        "scores, or its failures, for a spreadsheet)")
     p.add_argument("--limit", type=int, default=200, metavar="N",
                    help="list the newest N runs (default 200; 0: all), after the filters below")
     p.add_argument("--nickname", default=None, help="only the runs submitted under this nickname (any case)")
@@ -752,9 +753,11 @@ CSV_SCORES = ("knn_accuracy", "linear_accuracy", "effective_rank", "embedding_st
 
 
 def write_runs_csv(runs: list[dict], out) -> None:
-    """``runs`` as CSV, a row each, for a spreadsheet: who submitted it, its settings as it
-    trained (a finished run's resolved augmentations), its scores. A text cell a spreadsheet
-    would run as a formula (a nickname "=1+1") is written after a ``'``."""
+    """``runs`` as CSV, a row each, for a spreadsheet: who submitted it, how many epochs it
+    finished (a cancelled or failed run's, which ``epochs`` alone did not say), its settings as it
+    trained (a finished run's resolved augmentations), its scores, and its note (why it failed or
+    was cancelled, whole: a cell keeps its lines). A text cell a spreadsheet would run as a
+    formula (a nickname "=1+1") is written after a ``'``."""
     import csv
 
     from .config import augment_for
@@ -762,8 +765,8 @@ def write_runs_csv(runs: list[dict], out) -> None:
     from .text import csv_text
 
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["id", "submitted", "nickname", "status", "method", "dataset", "epochs", "seed", "augment",
-                     "options", *CSV_SCORES])
+    writer.writerow(["id", "submitted", "nickname", "status", "epochs_done", "method", "dataset", "epochs", "seed",
+                     "augment", "options", *CSV_SCORES, "note"])
     for r in runs:
         cfg, summary = r["config"], r["summary"] or {}
         options = ";".join(f"{k}={v}" for k, v in sorted((cfg.get("options") or {}).items()))
@@ -771,9 +774,10 @@ def write_runs_csv(runs: list[dict], out) -> None:
         # (an embedding std an older version read on the features: blank, as on the pages)
         scores = {k: summary.get(k) for k in CSV_SCORES} | {"embedding_std": read_embedding_std(summary, r["method"])}
         writer.writerow([r["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
-                         csv_text(r["nickname"] or ""), r["status"], r["method"], r["dataset"], r["epochs"],
+                         csv_text(r["nickname"] or ""), r["status"],
+                         r["epochs"] if r["status"] == "done" else r["epoch"], r["method"], r["dataset"], r["epochs"],
                          cfg.get("seed"), csv_text(augment), csv_text(options),
-                         *("" if scores[k] is None else scores[k] for k in CSV_SCORES)])
+                         *("" if scores[k] is None else scores[k] for k in CSV_SCORES), csv_text(r["error"] or "")])
 
 
 def run_json(run: dict) -> dict:

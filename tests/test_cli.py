@@ -582,6 +582,11 @@ def test_runs_keeps_a_students_runs_and_gives_a_class_scores_as_csv(capsys, fini
     assert rows[done]["nickname"] == "Ada" and rows[done]["status"] == "done" and rows[done]["epochs"] == "1"
     assert 0 < float(rows[done]["knn_accuracy"]) <= 1 and rows[done]["augment"]  # as it trained
     assert rows[queued]["knn_accuracy"] == "" and rows[other]["nickname"] == "'=1+1"  # never run as a formula
+    # how far a run got, and why it stopped: a class's failures in a spreadsheet had neither
+    assert rows[done]["epochs_done"] == "1" and rows[queued]["epochs_done"] == "0" and rows[done]["note"] == ""
+    assert main(["cancel", queued]) == 0 and main(["runs", "--csv", "--status", "cancelled"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out.split("\n", 1)[1]))
+    assert row["id"] == queued and row["note"].startswith("cancelled")
     assert main(["runs", "--status", "finished"]) == 2
     assert "--status finished: not a status; the statuses are queued, running, done" in capsys.readouterr().err
     assert main(["runs", "--nickname", "nobody"]) == 0 and capsys.readouterr().err == "no runs match --nickname nobody\n"
