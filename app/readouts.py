@@ -259,7 +259,9 @@ def run_tags(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TE
         given = {i: c.get("options") or {} for i, c in configs.items()}
         named = list(dict.fromkeys(k for o in given.values() for k in o))  # the options any of them was given
         options = {i: {k: option_value(o.get(k, defaults.get(k))) for k in named} for i, o in given.items()}
-        said = {r["id"]: {"augment": f"aug: {augment_name(r)}", "epochs": count(c.get("epochs") or 0, "epoch"),
+        # an untrained run's augmentations bought nothing: "random (91ff) · aug: digits preset" on Invariance read as
+        # a run that trained with them
+        said = {r["id"]: {"augment": f"aug: {augment_name(r)}" if trains(r) else "untrained", "epochs": count(c.get("epochs") or 0, "epoch"),
                           "encoder": str(c.get("encoder")), "seed": f"seed {c.get('seed', 0)}",
                           "batch_size": f"batch {_setting(c, 'batch_size')}", "lr": f"lr {_setting(c, 'lr')}"}
                 for r in group for c in [configs[r["id"]]]}
@@ -272,6 +274,12 @@ def run_tags(runs: list[dict], augment: bool = False, keys: tuple[str, ...] = TE
                 for i, t in said.items():
                     tags[i].append(t[key])
     return tags
+
+
+def trains(run: dict) -> bool:
+    """Whether a run's method trains its encoder (``random`` does not: it is the untrained
+    network of its architecture and seed, the one each run is read against)."""
+    return getattr(METHODS.get(str(run.get("method"))), "trainable", True)
 
 
 def option_value(value) -> str:
@@ -774,7 +782,7 @@ def mismatches(configs: list[dict], names: list[str] | None = None) -> list[str]
     With ``names`` (one per config), each value says which runs have it: "batch size (128:
     random (476b); 32: simclr (1298))"; without, the values alone: "seed (0, 1)"."""
     out = []
-    trained = [i for i, c in enumerate(configs) if getattr(METHODS.get(str(c.get("method"))), "trainable", True)]
+    trained = [i for i, c in enumerate(configs) if trains(c)]
     checks = [(key, what, range(len(configs))) for key, what in (
         ("dataset", "dataset"), ("seed", "seed"), ("batch_size", "batch size"),
         ("encoder", "encoder"), ("lr", "learning rate"))]

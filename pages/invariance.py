@@ -64,6 +64,8 @@ order = [names[r["id"]] for r in picked]  # a run's colour in both charts, also 
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained, untrained_factors = {}, {}
 for r in picked:
+    if not readouts.trains(r):  # a random run is that network: its bars are drawn as the run's, not twice
+        continue
     untrained_name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
     if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
         untrained.setdefault(untrained_name, ref)
@@ -95,7 +97,9 @@ if series:  # the chart it reads is drawn (with none measured, it named every op
     # where there was none)
     st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
                "it rises above its gray bar, the untrained network's"
-               + ("" if untrained else " (not measured yet: the button above measures it)") +
+               + ("" if untrained else " (not measured yet: the button above measures it)"
+                  if any(readouts.trains(r) for r in picked) else " (none here: the runs picked are "
+                  "untrained networks themselves)") +
                ": a random network already ignores small pixel "
                "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
                "below its gray one: training made the features more sensitive to that op than a random network's, as it "

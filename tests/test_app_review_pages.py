@@ -286,6 +286,26 @@ def test_invariance_names_the_augmentations_as_such(finished_run):
     assert rotation.splitlines()[0].endswith(f"** {md(f'simclr ({digits[-4:]}) · aug: digits preset')}")
 
 
+def test_invariance_draws_a_random_run_once_and_as_untrained(finished_run):
+    """A random run is the untrained network of its architecture and seed: it was drawn twice, with the same
+    bars and rotation score, once as "random (91ff) · aug: digits preset", as if it had trained with the preset."""
+    from app.text import md
+
+    rnd, simclr = finished_run("random"), finished_run("simclr")
+    at = open_page("invariance", dataset="digits")
+    ops = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"].split(" ·<br>")[0] for t in series(ops["data"])]
+    assert names == [f"simclr ({simclr[-4:]}) · aug: digits preset", f"random ({rnd[-4:]}) · untrained",
+                     "random encoder (seed 0) · untrained"], names  # the gray bars once, for simclr's
+    [rotation] = [m.value for m in at.main.markdown if m.value.startswith("- **")]
+    assert len(rotation.splitlines()) == 3 and md(f"random ({rnd[-4:]}) · untrained") in rotation
+    at.multiselect(key="inv_runs").set_value([rnd]).run()  # the random run alone: no gray bars, and it says why
+    ops = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["name"].split(" ·<br>")[0] for t in series(ops["data"])] == [f"random ({rnd[-4:]}) · untrained"]
+    assert "none here: the runs picked are untrained networks themselves" in captions(at)
+    assert "not measured yet" not in captions(at)
+
+
 def test_invariance_with_nothing_measured_says_no_op_changes_nothing(finished_run):
     """Runs of --evaluation basic (no invariance measured, nor their untrained network's): the
     page said "n/a: crop, flip, color_jitter, ... change nothing on these images", for ops that
