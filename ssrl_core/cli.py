@@ -775,9 +775,9 @@ def write_runs_csv(runs: list[dict], out) -> None:
         scores = {k: summary.get(k) for k in CSV_SCORES} | {"embedding_std": read_embedding_std(summary, r["method"])}
         writer.writerow([r["id"], time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
                          csv_text(r["nickname"] or ""), r["status"],
-                         r["epochs"] if r["status"] == "done" else r["epoch"], r["method"], r["dataset"], r["epochs"],
+                         r["epochs"] if r["status"] == "done" else r.get("epoch"), r["method"], r["dataset"], r["epochs"],
                          cfg.get("seed"), csv_text(augment), csv_text(options),
-                         *("" if scores[k] is None else scores[k] for k in CSV_SCORES), csv_text(r["error"] or "")])
+                         *("" if scores[k] is None else scores[k] for k in CSV_SCORES), csv_text(r.get("error") or "")])
 
 
 def run_json(run: dict) -> dict:
