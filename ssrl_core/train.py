@@ -3,7 +3,9 @@
 ``pretrain(cfg, run_dir)`` trains a method's encoder on a dataset's train split and leaves
 ``run_dir/checkpoint.safetensors`` (weights, optimiser and loop state, written after every
 epoch so a run resumes where it stopped). Progress goes to ``on_event`` as plain dicts;
-``should_cancel`` is polled between steps.
+``should_cancel`` is polled between steps. It only trains: the folder it leaves holds no
+evaluation, so the commands that need a finished run refuse it. ``runs.execute.execute(cfg,
+run_dir)`` trains and evaluates (what ``python -m ssrl_core train`` and the workers run).
 """
 from __future__ import annotations
 
@@ -146,7 +148,9 @@ def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
     except ValueError as e:
         raise DamagedWeights(f"{e}: {FINISHED_DAMAGED}") from None
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
-    with as_trained():  # options checked at submission; a range narrowed since does not apply
+    # options checked at submission (a range narrowed since does not apply); build's seeding (the run's initial weights,
+    # overwritten here by the checkpoint's) left a notebook's torch.manual_seed(...) sequence changed
+    with as_trained(), torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
         method = build(cfg, dev, dataset)
     try:
         load_checkpoint(ckpt, method)

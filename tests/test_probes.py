@@ -146,7 +146,8 @@ def test_budgets_and_ks_are_only_those_the_labels_can_give():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(len(y), 4)) + np.eye(4)[np.maximum(y, 0)] * 3
     assert list(pr.label_efficiency(x, y, x, y)) == ["1", "5", "all"]
-    assert list(pr.knn_curve(x, y, x, y, 3)) == ["1", "5", "20"]
+    known = y >= 0  # (unlabelled images cannot vote: knn refuses them)
+    assert list(pr.knn_curve(x[known], y[known], x[known], y[known], 3)) == ["1", "5", "20"]
 
 
 # -- frozen-feature probes with a known answer ------------------------------------------------------
@@ -832,3 +833,98 @@ def test_a_readouts_spread_over_its_draws_is_the_sample_standard_deviation():
 
     curve = budget_curve({"linear/label/1/s3": {**old, "labels_per_class": 1, "n_labels": 10, "classes": 10}}, "linear")
     assert curve[2] == [pytest.approx(0.06557, abs=1e-5)]
+
+
+# -- the library as a notebook uses it ---------------------------------------------------------
+def test_probes_refuse_a_run_still_training_and_take_a_run_id(finished_run, tmp_path, monkeypatch):
+    """A library review: probes of a run between two epochs were read off the first epoch's checkpoint and cached for
+    good (kNN at k=20 0.883 beside its summary's 0.911), and ``RunProbes(ID)`` wrote probes.json and its lock into a
+    folder named after the id under the working directory, and never read the run's cache."""
+    import shutil
+
+    from ssrl_core.runs import artifacts as art
+
+    rid = finished_run("simclr")
+    training = tmp_path / "training"
+    shutil.copytree(run_dir_of(rid), training)
+    (training / art.SUMMARY).unlink()  # between two epochs: a checkpoint, no summary yet
+    (training / PROBES).unlink()
+    with pytest.raises(ValueError, match="has not finished"):
+        RunProbes(training)
+    assert not (training / PROBES).exists()
+    notebook = tmp_path / "notebook"
+    notebook.mkdir()
+    monkeypatch.chdir(notebook)
+    rp = RunProbes(rid, device="cpu")
+    assert rp.dir == run_dir_of(rid) and rp.knn_k() == RunProbes(run_dir_of(rid)).knn_k()
+    assert not list(notebook.iterdir())  # nothing under the working directory
+
+
+def test_pixels_of_the_wrong_kind_are_refused_saying_which_kind(finished_run):
+    """The encoder takes float pixels in [0, 1] and ``embed`` uint8 ones: each given the other's ran through with no
+    error, into features of nothing (invariance scores of -24.7 and -34944.7)."""
+    from ssrl_core.evaluate.embed import embed
+    from ssrl_core.train import load_trained
+
+    trained = load_trained(run_dir_of(finished_run("simclr")), "cpu")
+    enc, images = trained.method.encoder, trained.dataset.images[:4]
+    with pytest.raises(TypeError, match=r"float images in \[0, 1\].*got torch.uint8: divide uint8 pixels by 255"):
+        enc(images)
+    with pytest.raises(TypeError, match="embed takes uint8 images.*got torch.float32"):
+        embed(enc, images.float() / 255, CPU)
+    with pytest.raises(TypeError, match="embed takes uint8 images"):
+        invariance_scores(enc, images.float() / 255, CPU)
+    with torch.no_grad():
+        assert np.allclose(embed(enc, images, CPU), enc(images.float() / 255).numpy(), atol=1e-5)
+
+
+def test_loading_a_run_leaves_the_callers_random_numbers_as_they_were(finished_run):
+    """``load_trained`` seeded torch's global generator with the run's seed (to build the network its checkpoint then
+    overwrote), so a notebook's ``torch.manual_seed(123)`` sequence changed after it."""
+    from ssrl_core.train import load_trained
+
+    folder = run_dir_of(finished_run("simclr"))
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_trained(folder, "cpu")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_knn_says_which_argument_is_wrong():
+    """Swapped, misaligned or mislabelled arguments met numpy's "axis 1 is out of bounds" or "index 1435 is out of
+    bounds"; torch tensors an AttributeError."""
+    from ssrl_core.evaluate.knn import knn_accuracy
+
+    rng = np.random.default_rng(0)
+    mem, q = rng.normal(size=(40, 8)).astype(np.float32), rng.normal(size=(10, 8)).astype(np.float32)
+    y, yq = np.arange(40) % 4, np.arange(10) % 4
+    with pytest.raises(ValueError, match=r"features \[M, D\].*got \[40\] and"):
+        knn_accuracy(y, mem, q, yq, 4)  # labels and features swapped
+    with pytest.raises(ValueError, match="one integer label per memory row: 40 rows, labels of shape"):
+        knn_accuracy(mem, y[:30], q, yq, 4)
+    with pytest.raises(ValueError, match="one label per query: 10 queries"):
+        knn_accuracy(mem, y, q, yq[:5], 4)
+    with pytest.raises(ValueError, match="labels run up to 3, above num_classes - 1 = 2"):
+        knn_accuracy(mem, y, q, yq, 3)
+    with pytest.raises(ValueError, match=r"unlabelled images \(label -1\), which cannot vote"):
+        knn_accuracy(mem, np.where(y == 3, -1, y), q, yq, 4)  # they voted for the last class
+    from_torch = knn_accuracy(torch.from_numpy(mem), torch.from_numpy(y), torch.from_numpy(q), torch.from_numpy(yq), 4)
+    assert from_torch == knn_accuracy(mem, y, q, yq, 4)
+    assert knn_accuracy(mem, y, mem, y, 4, k=1) == 1.0  # each image its own nearest neighbour
+
+
+def test_a_run_folders_view_says_a_wrong_folder_or_image_number_as_such(finished_run, tmp_path):
+    """``RunArtifacts(ID)`` (an id, not a folder) said its embeddings "cannot be read ... the run folder was damaged",
+    and ``neighbours(-1)`` found some image's neighbours, ``neighbours(99999)`` an IndexError of numpy's."""
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    rid = finished_run("simclr")
+    with pytest.raises(ValueError, match=f"{rid} is not a folder: .*run_folder"):
+        RunArtifacts(rid).embeddings
+    view = RunArtifacts(run_dir_of(rid))
+    n = len(view.embeddings)
+    for row in (-1, n):
+        with pytest.raises(IndexError, match=f"there is no image #{row}: .*#0 to #{n - 1}"):
+            view.neighbours(row)
+    assert len(view.neighbours(n - 1)) == 8 and view.search(view.embeddings[0])[0][0] == 0  # (search keeps the image)

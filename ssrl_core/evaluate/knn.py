@@ -16,10 +16,33 @@ from .embed import l2_normalize
 from .index import build_index
 
 
+def checked(memory, memory_labels, queries, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arguments as float32 features [M, D], [Q, D] and integer labels [M] in [0,
+    num_classes), or ValueError saying which is wrong (a library user's swapped or misaligned
+    arrays met numpy's "axis 1 is out of bounds" or "index 1435 is out of bounds")."""
+    memory, queries = (np.asarray(a, dtype=np.float32) for a in (memory, queries))  # torch CPU tensors too
+    memory_labels = np.asarray(memory_labels)
+    if memory.ndim != 2 or queries.ndim != 2 or memory.shape[1] != queries.shape[1]:
+        raise ValueError(f"kNN needs features [M, D] (the memory, train split) and [Q, D] (the queries) of one D; got "
+                         f"{list(memory.shape)} and {list(queries.shape)}: the arguments are memory, memory_labels, "
+                         "queries(, query_labels), num_classes")
+    if memory_labels.shape != (len(memory),) or not np.issubdtype(memory_labels.dtype, np.integer):
+        raise ValueError(f"kNN needs one integer label per memory row: {len(memory)} rows, labels of shape "
+                         f"{list(memory_labels.shape)} and type {memory_labels.dtype}")
+    if len(memory_labels) and memory_labels.min() < 0:  # -1 voted for the last class (numpy's negative index)
+        raise ValueError("the memory holds unlabelled images (label -1), which cannot vote: leave them out "
+                         "(``probes.labelled_split`` gives the labelled rows)")
+    if len(memory_labels) and memory_labels.max() >= num_classes:
+        raise ValueError(f"the memory's labels run up to {memory_labels.max()}, above num_classes - 1 = "
+                         f"{num_classes - 1}: give num_classes above the largest label")
+    return memory, memory_labels, queries
+
+
 def knn_votes(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, num_classes: int,
               ks, tau: float = 0.07) -> dict[int, np.ndarray]:
     """Each query's vote totals [Q, num_classes] for each k of ``ks``, from one search for the
     largest k: the k nearest neighbours are the first k of the largest k's, best first."""
+    memory, memory_labels, queries = checked(memory, memory_labels, queries, num_classes)
     mem = l2_normalize(memory)
     q = l2_normalize(queries)
     ks = {k: min(k, len(mem)) for k in ks}
@@ -44,6 +67,10 @@ def knn_predict(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarr
 def knn_accuracies(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray, query_labels: np.ndarray,
                    num_classes: int, ks, tau: float = 0.07) -> dict[int, float]:
     """Accuracy on the queries for each k of ``ks`` (one search: ``knn_votes``)."""
+    if np.shape(query_labels) != (len(queries),):
+        raise ValueError(f"kNN accuracy needs one label per query: {len(queries)} queries, labels of shape "
+                         f"{list(np.shape(query_labels))}")
+    query_labels = np.asarray(query_labels)
     return {k: float((votes.argmax(1) == query_labels).mean())
             for k, votes in knn_votes(memory, memory_labels, queries, num_classes, ks, tau).items()}
 

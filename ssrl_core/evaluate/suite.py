@@ -111,10 +111,17 @@ class Cache:
 
 
 class RunProbes:
-    """The probes of one run folder. The model is loaded only when a probe needs it."""
+    """The probes of one finished run (its folder or its id), cached in its ``probes.json``.
+    The model is loaded only when a probe needs it."""
 
     def __init__(self, run_dir: Path | str, trained=None, device: str = "auto", defer_saving_errors: bool = False):
-        self.dir = Path(run_dir)
+        """``run_dir``: a run folder or a store id. Only a finished run's, unless ``trained`` is
+        given (the run's own evaluation, ``execute``): probes of a run still training were read
+        off an epoch's checkpoint and cached beside its final summary for good, and an id was
+        taken for a folder under the working directory, where the probes were written."""
+        from ..runs import run_folder
+
+        self.dir = Path(run_dir) if trained is not None else run_folder(run_dir)
         self.cache = Cache(self.dir / PROBES, defer=defer_saving_errors)  # ``Cache.unsaved``
         self._trained = trained
         self._device = device

@@ -29,6 +29,9 @@ class Encoder(nn.Module):
         self.name = name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point():  # uint8 pixels ran through with no error, into features of nothing
+            raise TypeError(f"an encoder takes float images in [0, 1], [N, C, H, W]; got {x.dtype}: divide uint8 "
+                            "pixels by 255 first (`images.float() / 255`)")
         return self.body((x - 0.5) * 4.0)
 
 

@@ -146,7 +146,8 @@ def record_dataset(run_dir: Path, ds) -> dict:
 
 
 class RunArtifacts:
-    """Read-only view of a run folder."""
+    """Read-only view of a run folder (its path: ``runs.run_folder`` gives a run id's). A file
+    not there reads as None (``summary``, ``map``...), the embeddings as an error saying why."""
 
     def __init__(self, run_dir: Path | str):
         self.dir = Path(run_dir)
@@ -321,6 +322,9 @@ class RunArtifacts:
         return self._read_embeddings()
 
     def _read_embeddings(self) -> np.ndarray:
+        if not self.dir.is_dir():  # an id, a typo: "cannot be read ... the run folder was damaged" sent one to restore it
+            raise ValueError(f"{self.dir} is not a folder: RunArtifacts reads a run's folder; for a run id, "
+                             "`ssrl_core.runs.run_folder(ID)` gives its folder (`python -m ssrl_core runs` lists them)")
         try:
             return np.load(self.dir / EMBEDDINGS)
         except (OSError, ValueError, EOFError) as e:
@@ -347,16 +351,20 @@ class RunArtifacts:
         return build_index(l2_normalize(self._read_embeddings() if feats is None else feats))
 
     def search(self, features: np.ndarray, k: int = 8) -> list[tuple[int, float]]:
-        """The k dataset rows nearest to one feature vector [D] by cosine similarity."""
+        """The k dataset rows nearest to one feature vector [D] by cosine similarity, best
+        first (a dataset image's own features find that image first: ``neighbours`` leaves it out)."""
         from ..evaluate.embed import l2_normalize
 
         sims, idx = self._index.search(l2_normalize(np.asarray(features, np.float32).reshape(1, -1)), k)
         return [(int(i), float(s)) for i, s in zip(idx[0], sims[0]) if i >= 0]
 
     def neighbours(self, row: int, k: int = 8) -> list[tuple[int, float]]:
-        """The k nearest other images of dataset row ``row`` by cosine similarity."""
+        """The k nearest other images of dataset row ``row`` by cosine similarity, best first."""
         from ..evaluate.embed import l2_normalize
 
+        n = self._index.ntotal
+        if not 0 <= row < n:  # -1 found another image's neighbours, 99999 an IndexError of numpy's
+            raise IndexError(f"there is no image #{row}: this run's embeddings hold images #0 to #{n - 1}")
         # the query is read from the index, which holds every row's unit vector: a page that only
         # asks for neighbours keeps one copy of the features in memory, not two (61 MB each at CIFAR-10's size)
         try:

@@ -28,7 +28,7 @@ class RunBusy(RuntimeError):
     """Another process is training into the same run folder."""
 
 
-def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | None = None,
+def execute(cfg: RunConfig, run_dir: Path | str, on_event: Callable[[dict], None] | None = None,
             should_cancel: Callable[[], bool] | None = None, with_umap: bool = True,
             submitted: dict | None = None) -> dict:
     """Pretrain and evaluate ``cfg`` into ``run_dir``; returns the summary. With
@@ -38,6 +38,7 @@ def execute(cfg: RunConfig, run_dir: Path, on_event: Callable[[dict], None] | No
     before anything else. ``RunBusy`` when
     another process is training into ``run_dir`` (two writers would interleave their epochs
     in one checkpoint and log); nothing is written then."""
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     art.check_writable(run_dir)  # said now, not when the first checkpoint is written after an epoch
     lock_path = run_dir / art.TRAINING_LOCK
