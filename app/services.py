@@ -84,6 +84,10 @@ def older_workers_text() -> str | None:
     return local_worker.older_workers_text(older) if older else None  # (its own Markdown: code in backticks)
 
 
+REPLACING_WORKER = ("The worker stopped; a new one is starting (within a minute of the last start). A run it was "
+                    "training goes back to the queue and continues from its last finished epoch.")
+
+
 def no_worker_text() -> str:
     """What a page says while queued runs have no worker: under Ray, the reason the last
     dispatcher gave for stopping, from its log (a cluster it could not reach was in the log

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ import pytest
 
 from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app, stop_workers
 from ssrl_core.runs.store import RunStore
+from ssrl_core.runs.worker import worker_pids
 
 pytestmark = [
     pytest.mark.browser,
@@ -134,11 +136,17 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     assert cancel.bounding_box()["y"] + cancel.bounding_box()["height"] <= PROJECTORS[-1]["height"]
     page.set_viewport_size({"width": 1400, "height": 1000})  # the README's picture of the page, below
 
-    # live progress reaches the page while the worker trains, without a reload
-    saw_progress = shot = False
-    deadline = time.time() + 240
+    # live progress reaches the page while the worker trains, without a reload; and a worker killed after the first
+    # epoch is replaced from the open page (it waited for a reload, the run frozen at "training" meanwhile)
+    saw_progress = shot = killed = saw_replacing = False
+    deadline = time.time() + 300
     while time.time() < deadline:
-        status = store.get(run["id"])["status"]
+        row = store.get(run["id"])
+        status = row["status"]
+        if not killed and status == "running" and row["epoch"] >= 1 and (pids := worker_pids()):
+            os.kill(pids[0], signal.SIGKILL)
+            killed = pids[0]
+        saw_replacing = saw_replacing or bool(killed and page.get_by_text("The worker stopped; a new one is starting").count())
         if not saw_progress and page.get_by_text(re.compile(r"in epoch \d of 3 · [1-9]\d*% of the training done|"
                                                             r"training done \(epoch 3/3\), evaluating now")).count():
             saw_progress = True
@@ -160,6 +168,8 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
     done = store.get(run["id"])
     assert done["status"] == "done", done["error"]
     assert saw_progress, "the live panel never showed the run's progress"
+    assert killed and saw_replacing and killed not in worker_pids()
+    assert [e["epoch"] for e in store.events(run["id"], "resumed")] == [1]  # from its first epoch's checkpoint
     page.get_by_text("Nothing is training right now.").wait_for()  # the panel noticed the end by itself
 
     page.goto(app_url + "/explore")
