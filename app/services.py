@@ -726,7 +726,9 @@ def export_run(run: dict) -> dict[str, Path]:
                 tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=out.parent))
                 try:
                     export(run["run_dir"], tmp / out.name, run=run, dataset=ds)
-                    shutil.make_archive(str(tmp / out.name), "zip", root_dir=tmp / out.name)
+                    # its files in a folder named after the run: unzipped beside another run's zip in one Downloads
+                    # folder, their files mixed (run_card.md of one, probes.json of the other)
+                    shutil.make_archive(str(tmp / out.name), "zip", root_dir=tmp, base_dir=out.name)
                     _move_in(tmp / out.name, out)
                     os.replace(tmp / zipped.name, zipped)
                 except OSError as e:

@@ -107,7 +107,7 @@ def _config(args) -> tuple:
     if data_dir is not None:
         # a file there: refused (a download could not go into it); absolute, as the run's config keeps it: a relative
         # one (or ~) was checked here, then read by a worker started in another folder, which failed the run
-        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir").resolve())
+        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir", home_refused=False).resolve())
         # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warnings.append(f"--data-dir is not used: {args.dataset} reads no data folder")
@@ -531,15 +531,35 @@ def _interrupted_hint(args) -> str:
             "starts the run over")
 
 
-def out_folder(path: str, flag: str = "--out") -> Path:
-    """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced)."""
+def out_folder(path: str, flag: str = "--out", home_refused: bool = True) -> Path:
+    """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced),
+    or (``home_refused``) is the playground's home (SSRL_HOME) or one of the folders it keeps
+    there (``HOME_OWN``)."""
     if not path.strip():
         raise ValueError(f"{flag} is empty: give the path of a folder to write into (it is made when missing)")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{flag} {path} is a file, not a folder: give the path of a folder to write into "
                          "(it is made when missing); the file was left as it is")
+    if home_refused:
+        refuse_home(out, flag)
     return out
+
+
+def refuse_home(out: Path, flag: str = "--out") -> None:
+    """ValueError when ``out`` is the playground's home (SSRL_HOME) or inside a folder it keeps
+    there (``HOME_OWN``): an export into SSRL_HOME wrote twelve files beside store.sqlite, one
+    into exports/ID overwrote the app's own export of that run."""
+    from .paths import home_path
+
+    home, where = home_path().resolve(), out.resolve()
+    own = next((home / d for d in HOME_OWN if (home / d) in (where, *where.parents)), home if where == home else None)
+    if own is not None:
+        said = "the playground's home (SSRL_HOME)" if own == home else f"inside {own}, which the playground keeps"
+        raise ValueError(f"{flag} {out} is {said}: give a folder of your own to write into; nothing was written")
+
+
+HOME_OWN = ("runs", "exports", "data", "references", "cache", "workers", "lessons", "probe_jobs")  # (SSRL_HOME's)
 
 
 def warn(warnings: list[str]) -> None:
@@ -627,7 +647,7 @@ def cmd_train(args) -> int:
     from .train import preflight
 
     cfg, warnings = _config(args)
-    out = out_folder(args.out)
+    out = out_folder(args.out, home_refused=False)  # (a store run's folder first, said as such below)
     from .paths import STORE, home_path, runs_dir
 
     store_runs, real = runs_dir(make=False).resolve(), out.resolve()  # (a link to a run's folder is that folder)
@@ -639,6 +659,7 @@ def cmd_train(args) -> int:
                          f"failed run, `resume {real.name}`; to train these settings longer, submit them again with "
                          "--epochs N (a new run); or give --out a folder outside "
                          f"{store_runs}; nothing was written")
+    refuse_home(out)
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
         theirs = sorted(p.name for p in out.iterdir() if p.name != art.TRAINING_LOCK)  # the lock: an attempt's own
         if theirs:  # the run's files would land among them, replacing any of the same names
@@ -950,8 +971,8 @@ def _act_on_each(ids: list[str], selecting: bool, act: Callable[[str], str], ski
 
 
 def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | None = None) -> bool:
-    """A selection's runs: without ``yes``, printed (with their folders' ``sizes`` in MB) with
-    how to go on, and False; with it, True. Also False, saying so, when there are none."""
+    """A selection's runs: without ``yes``, printed (with the ``sizes`` in MB deleting each
+    frees) with how to go on, and False; with it, True. Also False, saying so, when there are none."""
     if not runs:
         print(f"no run matches that selection: nothing {verb}")
         return False
@@ -964,7 +985,8 @@ def _listed_first(runs: list[dict], yes: bool, verb: str, sizes: list[float] | N
         row.append(f"{mb:.1f} MB")
     for line in table(rows):
         print(line)
-    print(count(len(runs), "run") + (f", {sum(sizes):.1f} MB in their folders" if sizes else "")
+    print(count(len(runs), "run") + (f", {sum(sizes):.1f} MB in their folders and the app's exports of them"
+                                      if sizes else "")
           + f": nothing {verb} yet; add --yes to go on")
     return False
 
@@ -1011,9 +1033,8 @@ def cmd_resume(args) -> int:
 
 
 def cmd_delete(args) -> int:
-    from .runs.remove import delete_run
+    from .runs.remove import delete_run, space_mb
     from .runs.store import FINISHED
-    from .runs.worker import folder_mb
 
     selecting = args.status is not None or args.nickname is not None or args.older_than is not None
     _by_id_or_selection(args.ids, selecting, "--status, --nickname, --older-than")
@@ -1029,7 +1050,7 @@ def cmd_delete(args) -> int:
         before = time.time() - (args.older_than or 0) * 86400
         runs = [r for r in (store.list(statuses, limit=10**9, nickname=args.nickname) if store else [])
                 if args.older_than is None or (r["finished"] or r["created"]) < before]
-        sizes = None if args.yes else [folder_mb(r["run_dir"]) for r in runs]
+        sizes = None if args.yes else [space_mb(r) for r in runs]
         if not _listed_first(runs, args.yes, "deleted", sizes):
             return 0
         ids = [r["id"] for r in runs]
@@ -1372,11 +1393,13 @@ def cmd_invariance(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .runs.export import export_run
+    from .runs.export import export_run, refuse_run_folder
     from .runs.store import RunStore
 
     run_dir = run_folder(args.run)
-    out = out_folder(args.out)
+    out = out_folder(args.out, home_refused=False)  # a run's folder first, said as such
+    refuse_run_folder(out, "the export")
+    refuse_home(out)
     store = RunStore.if_made()
     row = next((r for r in (store.list(limit=100_000) if store else []) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
     print(json.dumps(export_run(run_dir, out, run=row), indent=2, ensure_ascii=False))
@@ -1389,8 +1412,9 @@ def cmd_embed(args) -> int:
     from .text import agree, count
 
     run_dir = run_folder(args.run)
-    out = out_folder(args.out)
+    out = out_folder(args.out, home_refused=False)  # a run's folder first, said as such
     refuse_run_folder(out, "the features")
+    refuse_home(out)
     found = encode_paths(run_dir, args.paths, device=args.device)
     with staged(out, ".embed-") as tmp:
         written = [out / p.name for p in write_embeddings(found.columns(), tmp, stem="embedded")]

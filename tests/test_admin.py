@@ -178,6 +178,42 @@ def test_an_export_cut_short_leaves_the_earlier_one_whole(exported, monkeypatch,
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing half-written, nothing left over
 
 
+def test_an_export_into_another_runs_export_is_refused_and_one_of_the_same_run_replaces_it_whole(
+        exported, finished_run, capsys):
+    """A review exported a second run into the first's folder: both exit 0, and the first run's probes.json stayed
+    beside the second's card (which had none), read as the second run's label efficiency and invariance."""
+    import os
+
+    rid, out, before = exported
+    other = finished_run("simclr")
+    capsys.readouterr()
+    assert cli.main(["export", "--run", other, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {out} holds the export of run {rid} (its run_card.json): give a new "
+                                       "folder for this run's export, or delete that one first; nothing was written\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (out / "notes.txt").write_text("mine")  # a file of the user's own stays
+    (out / "probes.json").write_text("{}")  # as if an earlier export of this run had carried probes it now has not
+    (Path(RunStore().get(rid)["run_dir"]) / "probes.json").unlink(missing_ok=True)
+    assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted({*before, "notes.txt"} - {"probes.json"})
+    assert os.access(out / "reproduce.sh", os.X_OK)  # `./reproduce.sh` said "Permission denied"
+
+
+def test_an_export_into_the_playgrounds_own_folders_is_refused(exported, ssrl_home, capsys):
+    """`export --out $SSRL_HOME` wrote twelve files beside store.sqlite, and `--out $SSRL_HOME/exports/ID` overwrote
+    the app's own export of the run (its zip left as it was)."""
+    rid, out, before = exported
+    capsys.readouterr()
+    for where, said in ((ssrl_home, "the playground's home (SSRL_HOME)"),
+                        (ssrl_home / "exports" / rid, f"inside {ssrl_home.resolve() / 'exports'}, which the playground "
+                                                      "keeps")):
+        assert cli.main(["export", "--run", rid, "--out", str(where)]) == 2
+        assert capsys.readouterr().err == (f"error: --out {where} is {said}: give a folder of your own to write into; "
+                                           "nothing was written\n")
+    assert not (ssrl_home / "run_card.json").exists() and not (ssrl_home / "exports" / rid).exists()
+    assert cli.main(["export", "--run", rid, "--out", str(ssrl_home / "my-exports")]) == 0  # a folder of one's own
+
+
 def test_an_export_of_a_damaged_checkpoint_is_refused(exported, capsys):
     rid, out, before = exported
     ckpt = Path(RunStore().get(rid)["run_dir"]) / "checkpoint.safetensors"

@@ -429,9 +429,14 @@ def test_an_export_rewritten_for_a_newer_summary_is_never_missing_to_a_session_r
 
     from app import services
 
+    import zipfile
+
     run = RunStore().get(finished_run("simclr"))
     files = services.export_run(run)
     out, names = files["run_card.json"].parent, sorted(n for n in files if n != "all")
+    # the zip's files in a folder named after the run: two runs' zips unzipped in one Downloads folder mixed their files
+    listed = zipfile.ZipFile(files["all"]).namelist()
+    assert sorted(n for n in listed if not n.endswith("/")) == [f"{run['id']}/{n}" for n in names]
     stop = tmp_path / "stop"
     # another session, as the Explore page reads an export: list the folder, read a file; in
     # a process of its own, so it polls as fast as it can without slowing the writer
@@ -520,6 +525,8 @@ def test_export_cli_writes_a_card_embeddings_checkpoint_figures_and_a_reproducin
     assert f"| train | {card['durations_s']['train_seconds']:,.1f} |" in md
     assert f"| effective_rank | {card['metrics']['effective_rank']:.1f} |" in md
     assert "| data_dir | – |" in md and "None" not in md  # a default, not Python's None
+    # what the collapse measures were read on: a review's embedding_std of embeddings.npz was not the card's
+    assert "`embedding_std` and `embedding_dim` are read on the method's embedding (its projector's output" in md
 
     emb = np.load(f"{run['run_dir']}/embeddings.npy")
     z = np.load(out / "embeddings.npz")

@@ -20,6 +20,12 @@ def test_delete_removes_a_run_and_its_files_and_refuses_what_it_must_not_touch(f
     (exports / rid / "run_card.md").write_text("card")
     (exports / f"{rid}.zip").write_bytes(b"0" * 2_000_000)
     queued = store.submit(RunConfig(method="random", seed=1))
+    # the preview counts what deleting frees, the app's export too (it said the folder's 11.1 MB of 46.4 freed)
+    assert main(["delete", "--status", "done"]) == 0
+    preview = capsys.readouterr().out.splitlines()
+    mb = float(preview[-1].split(", ")[1].split()[0])
+    assert preview[-1] == (f"1 run, {mb:.1f} MB in their folders and the app's exports of them: nothing deleted yet; "
+                           "add --yes to go on") and mb >= 2 and f"{mb:.1f} MB" in preview[0]
 
     # refused, nothing changed: a queued run, a run whose probes are being computed, an unknown id
     assert main(["delete", queued]) == 2 and f"run {queued} is queued: cancel it first" in capsys.readouterr().err
@@ -31,7 +37,7 @@ def test_delete_removes_a_run_and_its_files_and_refuses_what_it_must_not_touch(f
 
     assert main(["delete", rid]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"deleted {rid} (") and "MB freed)" in out and float(out.split("(")[1].split()[0]) >= 2
+    assert out.startswith(f"deleted {rid} (") and "MB freed)" in out and float(out.split("(")[1].split()[0]) == mb
     assert store.get(rid) is None and store.events(rid) == [] and not folder.exists()
     assert not (exports / rid).exists() and not (exports / f"{rid}.zip").exists()
     assert [p.name for p in paths.runs_dir().iterdir()] == []  # nothing left half deleted

@@ -288,6 +288,10 @@ def card_markdown(card: dict) -> str:
     lines += [f"| {k} | {_fmt(v)} |" for k, v in c.items()]
     lines += ["", "## Metrics", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {_fmt(v, k)} |" for k, v in sorted(card["metrics"].items())]
+    if "embedding_dim" in card["metrics"]:  # a review recomputed embedding_std on embeddings.npz and got another number
+        lines += ["", "`embedding_std` and `embedding_dim` are read on the method's embedding (its projector's output, "
+                  "for a method that has one: where collapse shows first); `effective_rank`, like embeddings.npz and "
+                  "embeddings.csv, on the encoder's features, which the map, the neighbours and the probes use."]
     lines += ["", "## Durations (seconds)", "", "| phase | seconds |", "| --- | --- |"]
     lines += [f"| {k.removesuffix('_seconds')} | {_fmt(v, k)} |" for k, v in sorted(card["durations_s"].items())]
     t = card["trained_on"]
@@ -437,18 +441,22 @@ def refuse_run_folder(out: Path, what: str) -> None:
 
 
 @contextmanager
-def staged(out: Path, prefix: str):
+def staged(out: Path, prefix: str, replaces: frozenset[str] = frozenset()):
     """A temporary folder inside ``out`` (created) to write files into; when the block ends
     without an error, each file in it is moved into ``out`` (``os.replace``: a file of the same
     name is replaced by a whole one), and the folder goes either way. So output cut short (a
     full disk: raised as ENOSPC naming ``out``) leaves none of its files behind and an earlier
-    one's intact."""
+    one's intact. ``replaces``: the names an earlier output of this kind may have left in
+    ``out``; those this one did not write are removed (no other file is touched)."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
     try:
         yield tmp
+        written = {f.name for f in tmp.iterdir()}
         for f in sorted(tmp.iterdir()):
             os.replace(f, out / f.name)
+        for name in replaces - written:  # an export of the run from before its probes were computed had none
+            (out / name).unlink(missing_ok=True)
     except OSError as e:
         if disk_full(e):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out)) from None
@@ -457,11 +465,24 @@ def staged(out: Path, prefix: str):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# every file an export may write: an export again into the same folder removes those it no longer writes
+EXPORT_FILES = frozenset({"run_card.json", "run_card.md", "reproduce.sh", "embeddings.npz", "embeddings.csv",
+                          art.CHECKPOINT, art.PROBES, EPOCHS_LOG, REFERENCES, "map.html", "map.png", "training.html"})
+
+
+def same_run(card: dict, other: dict) -> bool:
+    """Whether two run cards are of one run: its id, or (a run trained with ``train --out``, which
+    has none) its reproduce command, which carries its settings and folder name."""
+    return card.get("id") == other.get("id") and (card.get("id") is not None or
+                                                   card.get("reproduce") == other.get("reproduce"))
+
+
 def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None) -> dict[str, str]:
-    """Write the export of a finished run folder into ``out`` (created; files in it are
-    replaced). Returns {name: path} of what was written. The files are written into a
-    temporary folder inside ``out`` and moved into place once all are complete, so an export
-    cut short (a full disk) leaves none of its files behind and an earlier export's intact."""
+    """Write the export of a finished run folder into ``out`` (created; an earlier export of
+    the same run there is replaced, one of another run refused). Returns {name: path} of what
+    was written. The files are written into a temporary folder inside ``out`` and moved into
+    place once all are complete, so an export cut short (a full disk) leaves none of its files
+    behind and an earlier export's intact."""
     from ..checkpoint import read_meta
     from ..train import FINISHED_DAMAGED
 
@@ -481,7 +502,13 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     if out.resolve() == run_dir.resolve():
         raise ValueError("--out must be a new folder, not the run folder itself")
     refuse_run_folder(out, "the export")
-    with staged(out, ".export-") as tmp:
+    # another run's export there: its probes.json stayed beside this run's card when this one had none, and a colleague
+    # read the first run's label efficiency as the second's
+    if (earlier := art.read_json(out / "run_card.json")) is not None and not same_run(earlier, card):
+        which = f"run {earlier['id']}" if earlier.get("id") else "another run"
+        raise ValueError(f"{out} holds the export of {which} (its run_card.json): give a new folder for this run's "
+                         "export, or delete that one first; nothing was written")
+    with staged(out, ".export-", replaces=EXPORT_FILES) as tmp:
         files = []
         art.write_json(tmp / "run_card.json", card)
         (tmp / "run_card.md").write_text(card_markdown(card))
@@ -490,6 +517,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         threads = _comment(said) if (said := threads_note(card.get("trained_on") or {})) else ""
         (tmp / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n{threads}"
                                           + card["reproduce"] + "\n")
+        (tmp / "reproduce.sh").chmod(0o755)  # `./reproduce.sh` said "Permission denied"
         files += [tmp / "run_card.json", tmp / "run_card.md", tmp / "reproduce.sh"]
         files += write_embeddings(cols, tmp)
         shutil.copyfile(run_dir / art.CHECKPOINT, tmp / art.CHECKPOINT)

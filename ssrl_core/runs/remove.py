@@ -115,6 +115,19 @@ def settle_killed_deletions(store: RunStore) -> list[tuple[str, str]]:
     return done
 
 
+def space_mb(run: dict) -> float:
+    """MB that deleting ``run`` frees: its folder (when the store's own for it: one elsewhere
+    stays) and the app's export of it, folder and zip (the preview counted the folder alone, a
+    quarter of what a run exported from Explore frees)."""
+    from .worker import folder_mb
+
+    exports = paths.ssrl_home() / "exports"
+    folder = Path(run["run_dir"])
+    mb = folder_mb(folder) if folder.resolve() == paths.runs_dir(make=False).resolve() / run["id"] else 0.0
+    zipped = exports / f"{run['id']}.zip"
+    return mb + folder_mb(exports / run["id"]) + (zipped.stat().st_size / 1e6 if zipped.is_file() else 0.0)
+
+
 def delete_run(store: RunStore, run_id: str) -> dict:
     """Delete ``run_id``. Returns {"id", "freed_mb", "kept": a folder left in place and why,
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
