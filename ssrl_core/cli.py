@@ -400,7 +400,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "run has them, and reproduce.sh: the `train` command with every config "
                                    "field as a flag. Writes only into --out; prints {file: path} as JSON.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
-    p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
+    p.add_argument("--out", required=True, help="folder to write (created; an earlier export of the same run there is replaced, one of another run refused; not SSRL_HOME nor a folder it keeps)")
 
     p = sub.add_parser("embed", help="a finished run's encoder on your own images: features, nearest dataset "
                                      "image and kNN class; write them, print JSON",
