@@ -14,7 +14,10 @@ writes into ``--out`` (and nowhere else):
                                   (a file or class name that a spreadsheet would run as a formula,
                                   one starting with = + - @ or a tab, is written after a ' there;
                                   embeddings.npz keeps it as it is)
-    checkpoint.safetensors        the trained weights (a copy)
+    checkpoint.safetensors        the trained weights (``model.*``) and the run's config in its
+                                  metadata (``checkpoint.read_meta``), without the optimiser
+                                  state, which only continuing the run in its own folder needs
+                                  (a third of the run's file)
     map.html / map.png            the embedding map: interactive Plotly with plotly.js inlined
                                   (opens offline), and a PNG drawn with PIL (no browser needed)
     training.html                 per-epoch loss and kNN accuracy (when the run logged epochs)
@@ -483,7 +486,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     was written. The files are written into a temporary folder inside ``out`` and moved into
     place once all are complete, so an export cut short (a full disk) leaves none of its files
     behind and an earlier export's intact."""
-    from ..checkpoint import read_meta
+    from ..checkpoint import read_meta, save_weights
     from ..train import FINISHED_DAMAGED
 
     run_dir, out = Path(run_dir), Path(out)
@@ -520,7 +523,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         (tmp / "reproduce.sh").chmod(0o755)  # `./reproduce.sh` said "Permission denied"
         files += [tmp / "run_card.json", tmp / "run_card.md", tmp / "reproduce.sh"]
         files += write_embeddings(cols, tmp)
-        shutil.copyfile(run_dir / art.CHECKPOINT, tmp / art.CHECKPOINT)
+        save_weights(run_dir / art.CHECKPOINT, tmp / art.CHECKPOINT)  # (a copy was two thirds optimiser state)
         files.append(tmp / art.CHECKPOINT)
         # what the pages show beyond the card's headline numbers (label efficiency, kNN as k varies, invariance, each
         # epoch's diagnostics, the untrained network's readouts): a handed-in export could not back them
