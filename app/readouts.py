@@ -444,7 +444,8 @@ COLUMN_HELP = {
                   "linear readout, also called a "
                   "linear probe) fitted on the frozen features of every labelled training image. Evaluate shows it "
                   "with fewer labels.",
-    "train s": "Seconds the pretraining took on the machine that ran it, its evaluation not included.",
+    "train s": "Seconds the pretraining took on the machine that ran it, its evaluation not included; for a run "
+               "resumed (after a cancel or a stopped worker), the epochs it kept, not the pauses between attempts.",
 }
 GAIN_HELP = ("kNN accuracy minus that of the untrained encoder of the same architecture and seed (the random weights "
              f"depend on the seed, so each run is paired with its own). {NOISE_MARK}: under twice the standard error of "

@@ -105,6 +105,15 @@ def test_a_resumed_runs_card_does_not_count_its_pause_as_its_wall_time(finished_
     assert run_card(run["run_dir"], run)["durations_s"]["wall_seconds"] == 90
     card = run_card(run["run_dir"], {**run, "queued_at": 5000.0, "finished": 5030.0})  # cancelled, resumed later
     assert "wall_seconds" not in card["durations_s"] and card["times"]["resumed"] == 5000.0
+    # how many attempts its training time is of, and what it leaves out (374 s read as a run's time, of 515 s over
+    # three attempts)
+    from ssrl_core.runs.export import card_markdown
+
+    assert "attempts" not in card["times"] and "attempts" not in card_markdown(card)
+    card = run_card(run["run_dir"], {**run, "queued_at": 5000.0, "finished": 5030.0, "attempts": 3})
+    assert card["times"]["attempts"] == 3
+    assert "Trained in 3 attempts (resumed after a cancel or a stopped worker): `train` counts the time of the " \
+           "epochs the run kept, not the pauses" in card_markdown(card)
 
 
 def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):

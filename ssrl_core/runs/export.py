@@ -226,6 +226,8 @@ def run_card(run_dir: Path, run: dict | None = None) -> dict:
     }
     if run:
         card["times"] = {k: run.get(k) for k in ("created", "started", "finished")}
+        if (run.get("attempts") or 0) > 1:  # a cancel and a resume, or a worker stopped mid-run and replaced
+            card["times"]["attempts"] = run["attempts"]
         if run.get("queued_at"):  # cancelled, then resumed: from start to end would count the pause
             card["times"]["resumed"] = run["queued_at"]
         elif run.get("started") and run.get("finished"):
@@ -297,6 +299,10 @@ def card_markdown(card: dict) -> str:
                   "embeddings.csv, on the encoder's features, which the map, the neighbours and the probes use."]
     lines += ["", "## Durations (seconds)", "", "| phase | seconds |", "| --- | --- |"]
     lines += [f"| {k.removesuffix('_seconds')} | {_fmt(v, k)} |" for k, v in sorted(card["durations_s"].items())]
+    if attempts := (card.get("times") or {}).get("attempts"):  # 374 s read as the run's time, of 515 s over three tries
+        lines += ["", f"Trained in {attempts} attempts (resumed after a cancel or a stopped worker): `train` counts the "
+                  "time of the epochs the run kept, not the pauses between attempts nor an epoch cut short by "
+                  "the interruption, which was trained again."]
     t = card["trained_on"]
     lines += ["", "## Hardware and software", "", f"- trained on: {t.get('device')} ({t.get('precision')})"]
     if t.get("hardware"):
