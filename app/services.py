@@ -667,45 +667,52 @@ EXPORT_MIME = {".md": "text/markdown", ".json": "application/json", ".npz": "app
                ".png": "image/png", ".sh": "text/x-shellscript", ".zip": "application/zip", ".jsonl": "application/jsonl"}
 
 
-def size_text(path: Path) -> str:
-    """A file's size in words: "820 kB", "149 MB"."""
-    n = Path(path).stat().st_size
+def size_text(n: int) -> str:
+    """A size in bytes in words: "820 kB", "149 MB"."""
     return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3))} kB"
 
 
-def _move_in(new: Path, out: Path) -> None:
-    """Put the folder ``new`` in the place of ``out``, each file by an atomic rename: a session
-    listing or reading ``out`` meanwhile finds every file whole, old or new, never missing
-    (removing ``out`` first left a moment with no export at all)."""
-    if not out.exists():
-        new.rename(out)
-        return
-    names = {f.name for f in new.iterdir()}
-    for name in names:
-        os.replace(new / name, out / name)
-    for f in out.iterdir():
-        if f.name not in names and f.is_file():  # what the newer export no longer has
-            f.unlink()
+class ExportFile:
+    """One file of a run's export, read from its zip when asked (a download button's data): the
+    app keeps the zip alone, where it kept the folder beside it too (each export 1.6 times the
+    folder's size on the server, until the run was deleted)."""
+
+    def __init__(self, zipped: Path, member: str, size: int):
+        self.zipped, self.member, self.size = zipped, member, size
+        self.name = member.rsplit("/", 1)[-1]
+        self.suffix = Path(self.name).suffix
+
+    def read_bytes(self) -> bytes:
+        import zipfile
+
+        with zipfile.ZipFile(self.zipped) as z:
+            return z.read(self.member)
+
+    def read_text(self) -> str:
+        return self.read_bytes().decode()
 
 
-def export_run(run: dict) -> dict[str, Path]:
-    """The export of a finished run (``ssrl_core.runs.export``) in SSRL_HOME/exports/ID,
-    written once (again when the run's summary is newer), plus ID.zip of all of it.
-    Returns {file name: path}, the zip under "all". Written beside and moved into place
-    whole, under a lock: an export cut short (a full disk) is never served as complete, and
-    two sessions exporting one run write it once. ValueError says why it was not written."""
+def export_run(run: dict) -> dict:
+    """The export of a finished run (``ssrl_core.runs.export``) as SSRL_HOME/exports/ID.zip, its
+    files in a folder named after the run, written once (again when the run's summary or probes
+    are newer). Returns {file name: ``ExportFile``}, and the zip's path under "all". Written
+    beside and moved into place whole (``os.replace``), under a lock: an export cut short (a full
+    disk) is never served as complete, a session reading the zip meanwhile reads the old one or
+    the new one, and two sessions exporting one run write it once. ValueError says why it was
+    not written."""
     import shutil
     import tempfile
+    import zipfile
 
     from ssrl_core.locks import exclusive
     from ssrl_core.runs.export import export_run as export
 
-    out = Path(home()) / "exports" / run["id"]
-    zipped, card, summary = out.with_suffix(".zip"), out / "run_card.json", Path(run["run_dir"]) / "summary.json"
+    exports = Path(home()) / "exports"
+    zipped, summary = exports / f"{run['id']}.zip", Path(run["run_dir"]) / "summary.json"
 
     def current() -> bool:  # (written again once the summary or the probes, which it carries, are newer)
-        return zipped.exists() and card.exists() and not any(
-            f.exists() and f.stat().st_mtime > card.stat().st_mtime for f in (summary, summary.with_name(PROBES)))
+        return zipped.exists() and not any(
+            f.exists() and f.stat().st_mtime > zipped.stat().st_mtime for f in (summary, summary.with_name(PROBES)))
 
     def deleted() -> None:  # from another tab or the command line, before or while this waited for the lock
         if store().get(run["id"]) is None:
@@ -713,28 +720,30 @@ def export_run(run: dict) -> dict[str, Path]:
                              "nothing left to export")
 
     deleted()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    exports.mkdir(parents=True, exist_ok=True)
     if not current():
-        with exclusive(out.parent / f".{run['id']}.lock"):  # (a deletion takes it too, and waits for this export)
+        with exclusive(exports / f".{run['id']}.lock"):  # (a deletion takes it too, and waits for this export)
             deleted()
             if not current():  # (another session may have written it while this one waited)
                 ds, error = dataset(run["dataset"])
                 if error:
                     raise ValueError(error)
-                for left in out.parent.glob(f".{run['id']}-*"):  # a writer killed mid-export (none runs: the lock)
+                for left in exports.glob(f".{run['id']}-*"):  # a writer killed mid-export (none runs: the lock)
                     shutil.rmtree(left, ignore_errors=True)
-                tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=out.parent))
+                tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=exports))
                 try:
-                    export(run["run_dir"], tmp / out.name, run=run, dataset=ds)
+                    export(run["run_dir"], tmp / run["id"], run=run, dataset=ds)
                     # its files in a folder named after the run: unzipped beside another run's zip in one Downloads
                     # folder, their files mixed (run_card.md of one, probes.json of the other)
-                    shutil.make_archive(str(tmp / out.name), "zip", root_dir=tmp, base_dir=out.name)
-                    _move_in(tmp / out.name, out)
+                    shutil.make_archive(str(tmp / run["id"]), "zip", root_dir=tmp, base_dir=run["id"])
                     os.replace(tmp / zipped.name, zipped)
                 except OSError as e:
-                    raise ValueError(f"nothing of it is kept: {not_written(e, out.parent)}, then try again") from None
+                    raise ValueError(f"nothing of it is kept: {not_written(e, exports)}, then try again") from None
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
-    files = {p.name: p for p in sorted(out.iterdir()) if p.is_file()}
+                shutil.rmtree(exports / run["id"], ignore_errors=True)  # the folder an older version kept beside it
+    with zipfile.ZipFile(zipped) as z:
+        files: dict = {i.filename.rsplit("/", 1)[-1]: ExportFile(zipped, i.filename, i.file_size)
+                       for i in sorted(z.infolist(), key=lambda i: i.filename) if not i.is_dir()}
     files["all"] = zipped
     return files

@@ -304,14 +304,14 @@ if st.session_state.get(export_key):
         st.error(f"Export failed: {e}")
     else:
         st.code(files["reproduce.sh"].read_text().splitlines()[-1], language="sh")
-        # each file is read when its button is clicked, not on every rerun of the page: a
-        # 60,000-image export is over 400 MB with its zip
+        # each file is read (from the zip) when its button is clicked, not on every rerun of the page: a
+        # 60,000-image export is hundreds of MB
         st.download_button("Everything (.zip)", files["all"].read_bytes, file_name=f"ssrl-run-{run['id']}.zip",
                            mime=services.EXPORT_MIME[".zip"], key="dl_all", type="primary", on_click="ignore",
-                           help=services.size_text(files["all"]))
+                           help=services.size_text(files["all"].stat().st_size))
         names = [n for n in files if n != "all"]
         for start in range(0, len(names), 5):
             for col, n in zip(st.columns(5), names[start:start + 5]):
                 col.download_button(n, files[n].read_bytes, file_name=f"{run['id']}-{n}",
                                     mime=services.EXPORT_MIME.get(files[n].suffix), key=f"dl_{n}", on_click="ignore",
-                                    help=services.size_text(files[n]))
+                                    help=services.size_text(files[n].size))

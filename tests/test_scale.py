@@ -108,9 +108,12 @@ def test_explore_reads_the_export_files_only_when_a_button_is_clicked(finished_r
     at = open_page("explore", run=rid)
     at.button(key="explore_export").click().run()
     assert not at.exception
+    from app.services import ExportFile
+
     read = []
-    real = Path.read_bytes
+    real, member = Path.read_bytes, ExportFile.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    monkeypatch.setattr(ExportFile, "read_bytes", lambda self: read.append(self.name) or member(self))
     at.run()  # a rerun with the export shown
     assert not at.exception
     buttons = at.get("download_button")
