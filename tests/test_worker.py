@@ -564,3 +564,17 @@ def test_a_worker_of_an_older_version_is_named_and_none_starts_beside_it(ssrl_ho
         holder.kill()
         holder.wait()
     assert older_workers() == []
+
+
+def test_a_worker_finding_its_slot_taken_says_the_other_one_serves_the_queue(capsys):
+    """A script's `submit` then `worker --once` beside the app's worker exited 0 saying only "taken ... exiting",
+    and the script went on as if the queue were done."""
+    first = Worker()
+    assert first.acquire()
+    try:
+        assert Worker().serve(once=True) == 0
+        assert capsys.readouterr().out == (
+            "this SSRL_HOME's worker slot is taken: another worker is already running there, and it serves the "
+            "queue; exiting (`python -m ssrl_core wait ID` waits for a run to end)\n")
+    finally:
+        first._lock_file.close()

@@ -561,7 +561,9 @@ class Worker:
             n = worker_count()
             which = (f"slot {self.slot} of this SSRL_HOME is" if self.slot is not None else
                      "this SSRL_HOME's worker slot is" if n == 1 else f"all {n} worker slots of this SSRL_HOME are")
-            print(f"{which} taken: another worker is already running there; exiting", flush=True)
+            # a script's `submit` then `worker --once` went on as if the queue were done: the other worker runs it
+            print(f"{which} taken: another worker is already running there, and it serves the queue; exiting "
+                  "(`python -m ssrl_core wait ID` waits for a run to end)", flush=True)
             return 0
         if restartable:
             self._restart_argv = [sys.executable, "-m", "ssrl_core", "worker", "--slot", str(self.slot),
