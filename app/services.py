@@ -84,8 +84,21 @@ def older_workers_text() -> str | None:
     return local_worker.older_workers_text(older) if older else None  # (its own Markdown: code in backticks)
 
 
-REPLACING_WORKER = ("The worker stopped; a new one is starting (within a minute of the last start). A run it was "
-                    "training goes back to the queue and continues from its last finished epoch.")
+REPLACING_WORKER = ("The worker stopped; a new one is starting (within a minute of the last start; if none does, "
+                    "`SSRL_HOME/worker-N.log` says why). A run it was training goes back to the queue and continues "
+                    "from its last finished epoch.")
+
+
+def replacing_worker() -> bool:
+    """Whether a local worker is being started for an empty slot (``ensure_worker``), for a page
+    that found none alive. False under Ray, whose dispatcher's last error ``no_worker_text``
+    says, beside an older version's worker (none is started then), and with autostart off."""
+    try:
+        if ray_backend.backend() == "ray" or local_worker.legacy_worker():
+            return False
+    except ValueError:
+        return False
+    return os.environ.get("SSRL_NO_AUTOSTART") != "1" and ensure_worker()
 
 
 def no_worker_text() -> str:
@@ -741,7 +754,8 @@ def export_run(run: dict) -> dict:
                     raise ValueError(f"nothing of it is kept: {not_written(e, exports)}, then try again") from None
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
-                shutil.rmtree(exports / run["id"], ignore_errors=True)  # the folder an older version kept beside it
+    if (exports / run["id"]).is_dir():  # the folder an older version kept beside its zip (the zip is what is served)
+        shutil.rmtree(exports / run["id"], ignore_errors=True)
     with zipfile.ZipFile(zipped) as z:
         files: dict = {i.filename.rsplit("/", 1)[-1]: ExportFile(zipped, i.filename, i.file_size)
                        for i in sorted(z.infolist(), key=lambda i: i.filename) if not i.is_dir()}

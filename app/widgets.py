@@ -630,9 +630,10 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         if not services.worker_alive():
             # a worker killed while the page watched: replaced from here, not at the next page load (the panel said "No
             # worker is running, so queued runs wait" over a run frozen at "training" until a student reloaded)
-            if services.ensure_worker():
+            if services.replacing_worker():
                 st.info(services.REPLACING_WORKER, icon=":material/autorenew:")
             else:
+                services.ensure_worker()  # (the Ray dispatcher's: its last error said below)
                 st.warning(services.no_worker_text())
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "

@@ -553,7 +553,8 @@ def refuse_home(out: Path, flag: str = "--out") -> None:
     from .paths import home_path
 
     home, where = home_path().resolve(), out.resolve()
-    own = next((home / d for d in HOME_OWN if (home / d) in (where, *where.parents)), home if where == home else None)
+    own = next((home / d for d in HOME_OWN if (home / d).resolve() in (where, *where.parents)),  # (a link elsewhere)
+               home if where == home else None)
     if own is not None:
         said = "the playground's home (SSRL_HOME)" if own == home else f"inside {own}, which the playground keeps"
         raise ValueError(f"{flag} {out} is {said}: give a folder of your own to write into; nothing was written")

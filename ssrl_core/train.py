@@ -150,7 +150,9 @@ def load_trained(run_dir: Path | str, device: str = "auto") -> Trained:
     dataset = load_dataset(cfg.dataset, cfg.data_dir)
     # options checked at submission (a range narrowed since does not apply); build's seeding (the run's initial weights,
     # overwritten here by the checkpoint's) left a notebook's torch.manual_seed(...) sequence changed
-    with as_trained(), torch.random.fork_rng(devices=[] if dev.type == "cpu" else [dev]):
+    # (every GPU's generator: torch.manual_seed seeds them all)
+    gpus = list(range(torch.cuda.device_count())) if dev.type == "cuda" else [] if dev.type == "cpu" else [dev]
+    with as_trained(), torch.random.fork_rng(devices=gpus):
         method = build(cfg, dev, dataset)
     try:
         load_checkpoint(ckpt, method)

@@ -197,6 +197,13 @@ def test_an_export_into_another_runs_export_is_refused_and_one_of_the_same_run_r
     assert cli.main(["export", "--run", rid, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted({*before, "notes.txt"} - {"probes.json"})
     assert os.access(out / "reproduce.sh", os.X_OK)  # `./reproduce.sh` said "Permission denied"
+    # a folder of the user's own (no export in it) keeps every file the export does not write, even one of an export
+    # file's name (a review's own probes.json was deleted)
+    mine = out.parent / "mine"
+    mine.mkdir()
+    (mine / "probes.json").write_text('{"mine": 1}')
+    assert cli.main(["export", "--run", rid, "--out", str(mine)]) == 0
+    assert (mine / "probes.json").read_text() == '{"mine": 1}' and (mine / "run_card.json").exists()
 
 
 def test_an_export_into_the_playgrounds_own_folders_is_refused(exported, ssrl_home, capsys):
@@ -212,6 +219,12 @@ def test_an_export_into_the_playgrounds_own_folders_is_refused(exported, ssrl_ho
                                            "nothing was written\n")
     assert not (ssrl_home / "run_card.json").exists() and not (ssrl_home / "exports" / rid).exists()
     assert cli.main(["export", "--run", rid, "--out", str(ssrl_home / "my-exports")]) == 0  # a folder of one's own
+    elsewhere = ssrl_home.parent / "big-disk" / "exports"  # the home's exports on another disk, through a link
+    elsewhere.mkdir(parents=True)
+    (ssrl_home / "exports").rmdir() if (ssrl_home / "exports").exists() else None
+    (ssrl_home / "exports").symlink_to(elsewhere)
+    assert cli.main(["export", "--run", rid, "--out", str(elsewhere / rid)]) == 2
+    assert "which the playground keeps" in capsys.readouterr().err and not (elsewhere / rid).exists()
 
 
 def test_an_export_of_a_damaged_checkpoint_is_refused(exported, capsys):

@@ -112,8 +112,8 @@ def test_a_resumed_runs_card_does_not_count_its_pause_as_its_wall_time(finished_
     assert "attempts" not in card["times"] and "attempts" not in card_markdown(card)
     card = run_card(run["run_dir"], {**run, "queued_at": 5000.0, "finished": 5030.0, "attempts": 3})
     assert card["times"]["attempts"] == 3
-    assert "Trained in 3 attempts (resumed after a cancel or a stopped worker): `train` counts the time of the " \
-           "epochs the run kept, not the pauses" in card_markdown(card)
+    assert "Trained in 3 attempts (resumed after an interruption: a cancel, a stopped worker, or a failure mended " \
+           "since): `train` counts the time of the epochs the run kept, not the pauses" in card_markdown(card)
 
 
 def test_a_selection_is_listed_first_and_deleted_only_with_yes(capsys):

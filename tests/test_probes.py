@@ -909,6 +909,10 @@ def test_knn_says_which_argument_is_wrong():
         knn_accuracy(mem, y, q, yq, 3)
     with pytest.raises(ValueError, match=r"unlabelled images \(label -1\), which cannot vote"):
         knn_accuracy(mem, np.where(y == 3, -1, y), q, yq, 4)  # they voted for the last class
+    with pytest.raises(ValueError, match="a memory of at least one labelled image; it is empty"):
+        knn_accuracy(mem[:0], y[:0], q, yq, 4)
+    with pytest.raises(ValueError, match="k must be a whole number of neighbours, 1 or more; got 0"):
+        knn_accuracy(mem, y, q, yq, 4, k=0)
     from_torch = knn_accuracy(torch.from_numpy(mem), torch.from_numpy(y), torch.from_numpy(q), torch.from_numpy(yq), 4)
     assert from_torch == knn_accuracy(mem, y, q, yq, 4)
     assert knn_accuracy(mem, y, mem, y, 4, k=1) == 1.0  # each image its own nearest neighbour

@@ -22,6 +22,8 @@ def checked(memory, memory_labels, queries, num_classes: int) -> tuple[np.ndarra
     arrays met numpy's "axis 1 is out of bounds" or "index 1435 is out of bounds")."""
     memory, queries = (np.asarray(a, dtype=np.float32) for a in (memory, queries))  # torch CPU tensors too
     memory_labels = np.asarray(memory_labels)
+    if memory.ndim == 2 and not len(memory):  # (faiss's bare AssertionError)
+        raise ValueError("kNN needs a memory of at least one labelled image; it is empty")
     if memory.ndim != 2 or queries.ndim != 2 or memory.shape[1] != queries.shape[1]:
         raise ValueError(f"kNN needs features [M, D] (the memory, train split) and [Q, D] (the queries) of one D; got "
                          f"{list(memory.shape)} and {list(queries.shape)}: the arguments are memory, memory_labels, "
@@ -43,6 +45,8 @@ def knn_votes(memory: np.ndarray, memory_labels: np.ndarray, queries: np.ndarray
     """Each query's vote totals [Q, num_classes] for each k of ``ks``, from one search for the
     largest k: the k nearest neighbours are the first k of the largest k's, best first."""
     memory, memory_labels, queries = checked(memory, memory_labels, queries, num_classes)
+    if bad := [k for k in ks if not (isinstance(k, (int, np.integer)) and k >= 1)]:
+        raise ValueError(f"k must be a whole number of neighbours, 1 or more; got {bad[0]!r}")
     mem = l2_normalize(memory)
     q = l2_normalize(queries)
     ks = {k: min(k, len(mem)) for k in ks}

@@ -300,7 +300,8 @@ def card_markdown(card: dict) -> str:
     lines += ["", "## Durations (seconds)", "", "| phase | seconds |", "| --- | --- |"]
     lines += [f"| {k.removesuffix('_seconds')} | {_fmt(v, k)} |" for k, v in sorted(card["durations_s"].items())]
     if attempts := (card.get("times") or {}).get("attempts"):  # 374 s read as the run's time, of 515 s over three tries
-        lines += ["", f"Trained in {attempts} attempts (resumed after a cancel or a stopped worker): `train` counts the "
+        lines += ["", f"Trained in {attempts} attempts (resumed after an interruption: a cancel, a stopped worker, or a "
+                  "failure mended since): `train` counts the "
                   "time of the epochs the run kept, not the pauses between attempts nor an epoch cut short by "
                   "the interruption, which was trained again."]
     t = card["trained_on"]
@@ -517,7 +518,8 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
         which = f"run {earlier['id']}" if earlier.get("id") else "another run"
         raise ValueError(f"{out} holds the export of {which} (its run_card.json): give a new folder for this run's "
                          "export, or delete that one first; nothing was written")
-    with staged(out, ".export-", replaces=EXPORT_FILES) as tmp:
+    # (only over an earlier export: a folder of the user's own keeps its probes.json, which this run's export lacked)
+    with staged(out, ".export-", replaces=EXPORT_FILES if earlier is not None else frozenset()) as tmp:
         files = []
         art.write_json(tmp / "run_card.json", card)
         (tmp / "run_card.md").write_text(card_markdown(card))
