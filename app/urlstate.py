@@ -60,6 +60,12 @@ def remember(page: str) -> None:
     st.session_state["_page_now"] = page
 
 
+def remembered(page: str) -> dict[str, str]:
+    """``page``'s address parameters as this session left it (``remember``), without the
+    parameters that are not a page's own; {} when it has not been shown."""
+    return {k: v for k, v in st.session_state.get("_page_params", {}).get(page, {}).items() if k not in KEPT}
+
+
 def restore(page: str) -> None:
     """Coming back to ``page`` from another page (the sidebar, or a link that carries only
     ``who``/``hide``), put its parameters back in the address, so its widgets start where they

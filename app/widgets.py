@@ -844,6 +844,25 @@ def settings_button(run: dict, where, key: str, label: str = "Change its setting
         st.switch_page("../pages/pretrain.py", query_params={**params, **urlstate.carried()})
 
 
+def train_with_button(dataset: str, spec: str, where, key: str) -> None:
+    """On Augment: a button that opens Pretrain with its form set to ``dataset`` and the
+    augmentations ``spec``, keeping the rest of the form as this session left it (pretext task,
+    encoder, epochs, options...; a review chose augmentations on Augment and found Pretrain on
+    digits' preset: each page keeps its own boxes). None on a class's link."""
+    if urlstate.hidden("controls"):
+        return
+    # the form as left (Streamlit forgets a page's boxes once another is shown; its address is remembered), but for
+    # what this page sets and the batch size, whose default is the dataset's
+    kept = {k: v for k, v in urlstate.remembered("pretrain").items() if k not in ("dataset", "augment", "batch")}
+    if where.button("Train with these augmentations", key=key, icon=":material/model_training:",
+                    help="Opens Pretrain on this dataset with these augmentations (its pretext task, encoder and "
+                         "epochs as you left them); nothing is launched until you press Launch"):
+        st.session_state["_form_gen"] = st.session_state.get("_form_gen", 0) + 1  # new boxes, which read the address
+        st.session_state.pop(FORM_FROM, None)
+        st.switch_page("../pages/pretrain.py", query_params={**kept, "dataset": dataset, "augment": spec,
+                                                             **urlstate.carried()})
+
+
 FORM_FROM = "_form_from"  # (run id, settings the form has no box for) from ``settings_button``
 
 

@@ -26,8 +26,11 @@ with c1:
     if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
         st.caption("What each op does, at these strengths:  \n"
                    + "  \n".join(f"`{o.name}`: {explain(o)}" for o in pipeline.ops))
-    if st.button("Regenerate", key="aug_regenerate"):
+    buttons = st.container(horizontal=True)
+    if buttons.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
+    if pipeline is not None:
+        widgets.train_with_button(name, spec, buttons, key="aug_train")
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error, c2)
@@ -43,6 +46,13 @@ x = ds.images[rows].float() / 255
 v1, v2 = pipeline(x, g), pipeline(x, g)
 with c2:
     st.caption(f"Each frame: an image, then two augmented views of it. Under it: {readouts.caption_key(ds)}.")
+    # a review saw grayscale's three pictures alike in every frame on digits, and nothing said why
+    colour_ops = [o.name for o in pipeline.ops if o.name in ("grayscale", "color_jitter")]
+    if ds.channels == 1 and colour_ops:
+        st.caption(f":material/info: {name} has one channel (gray): "
+                   + "; ".join({"grayscale": "`grayscale` changes nothing here",
+                                "color_jitter": "`color_jitter` changes only brightness and contrast (its saturation "
+                                                "and hue need colour)"}[o] for o in colour_ops) + ".")
     # framed, a gap between frames: side by side the pictures read as one strip of six images
     widgets.image_grid([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
                        [readouts.image_caption(ds, int(r)) for r in rows], 2, min_px=TRIPLET_MIN_PX, border=True,

@@ -154,6 +154,35 @@ def test_augment_page_shows_two_views_and_regenerates():
     at.multiselect(key="aug_ops").set_value(["flip", "noise"]).run()
     # custom ops start from the preset's strengths (digits: noise(p=0.3)), not the ops' defaults
     assert not at.exception and "`flip`, `noise(p=0.3)`" in captions(at)
+    assert "one channel" not in captions(at)
+    at.multiselect(key="aug_ops").set_value(["grayscale", "color_jitter"]).run()  # on gray images: said why alike
+    assert ("digits has one channel (gray): `grayscale` changes nothing here; `color_jitter` changes only brightness "
+            "and contrast (its saturation and hue need colour).") in captions(at)
+
+
+def test_augmentations_chosen_on_augment_go_to_pretrains_form_with_its_other_boxes_kept():
+    """A review chose augmentations on Augment, opened Pretrain and found digits' preset there (each page keeps its own
+    boxes), with no way across but retyping them."""
+    at = open_page("pretrain")
+    at.selectbox(key="pt_method").select("byol").run()
+    at.number_input(key="pt_epochs").set_value(3).run()
+    at.switch_page("../pages/augment.py").run()
+    at.selectbox(key="aug_dataset").select("shapes").run()
+    at.selectbox(key="aug_preset").select("custom…").run()
+    at.multiselect(key="aug_ops").set_value(["crop", "color_jitter"]).run()
+    at.button(key="aug_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Pretrain" and at.selectbox(key="pt1_dataset").value == "shapes"
+    assert at.selectbox(key="pt1_method").value == "byol" and at.number_input(key="pt1_epochs").value == 3
+    assert at.selectbox(key="pt1_preset").value == "custom…" and at.multiselect(key="pt1_ops").value == ["crop",
+                                                                                                        "color_jitter"]
+    at.switch_page("../pages/pretrain.py").run()  # (AppTest's next run is of the page it was told, not the script's)
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert (run["dataset"], run["method"], run["epochs"]) == ("shapes", "byol", 3)
+    from ssrl_core.augment import parse_augment
+
+    assert [o.name for o in parse_augment(run["config"]["augment"]).ops] == ["crop", "color_jitter"]
 
 
 def test_pretrain_launches_validates_and_cancels():
