@@ -24,7 +24,7 @@ from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, sample_std
 from ssrl_core.pretext import METHODS, encoder_input
 from ssrl_core.runs.store import LESSON_NICKNAME
-from ssrl_core.text import agree, count, listing, md, ordinal
+from ssrl_core.text import agree, code, count, listing, md, ordinal
 
 Series = tuple[list[float], list[float], list[float]]
 
@@ -305,6 +305,21 @@ def augment_name(run: dict) -> str:
     "deepcluster (3fca) · aug: simclr" read as a run trained with SimCLR), ops as written."""
     spec = augment_of(run)
     return f"{spec} preset" if spec in PRESETS and spec != "none" else spec
+
+
+def augment_line(run: dict) -> str:
+    """What a run trained with, in a line of Markdown for the page that shows it alone
+    (Explore): "Trained with the augmentations `crop(min_scale=0.3),color_jitter(hue=0.5)`",
+    "... the `simclr` preset (crop, flip, ...)"; an untrained run's none (a review found a run's
+    augmentations in its config and card only)."""
+    if not trains(run):
+        return "Untrained: no augmentations, no training (the reference every run is read against)."
+    spec = augment_of(run)
+    if spec == "none" or not spec:
+        return "Trained with no augmentations (two identical views)."
+    if spec in PRESETS:
+        return f"Trained with the {code(spec)} preset: {code(PRESETS[spec])}."
+    return f"Trained with the augmentations {code(spec)}."
 
 
 def pairing(run: dict) -> tuple[str, int, str | None]:

@@ -289,6 +289,8 @@ with up_col:
 
 st.divider()
 st.header("Export and reproduce")
+# what it trained with, beside the button that changes it (at the top it pushed the neighbours off a projector's screen)
+st.caption(readouts.augment_line(run))
 export_key = f"explore_export_{run['id']}"
 b1, b2 = st.columns(2)
 if b1.button("Prepare the export", key="explore_export", help="Run card, embeddings, checkpoint, figures and the "

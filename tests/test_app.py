@@ -430,6 +430,9 @@ def test_explore_map_and_neighbours(finished_run):
     spec = json.loads(chart.proto.spec)
     assert spec["data"][0]["type"] == "scattergl" and "customdata" in spec["data"][0]
     assert at.metric[0].value.startswith("0.")  # kNN accuracy of the run
+    # what it trained with (a review found a run's augmentations in its config and card only)
+    assert ("Trained with the `digits` preset: `crop(min_scale=0.4),rotate(degrees=15),blur(p=0.3),noise(p=0.3)`."
+            in captions(at))
     # each beside the untrained network of its architecture and seed (is 0.955 good? it was said on Evaluate only)
     from app.readouts import random_encoder_scores, within_noise
     from ssrl_core.runs.artifacts import RunArtifacts
