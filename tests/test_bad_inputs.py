@@ -105,7 +105,11 @@ def test_augmentation_strengths_that_break_training_are_refused_with_why():
                         ("color_jitter(brightness=inf)", "must be a finite number"),
                         ("crop(min_ratio=0)", "crop(min_ratio=0): must be above 0"),
                         ("erase(max_area=nan)", "erase(max_area=nan): must be a finite number"),
-                        ("blur(min_sigma=0)", "blur(min_sigma=0): must be above 0")]:
+                        ("blur(min_sigma=0)", "blur(min_sigma=0): must be above 0"),
+                        # past where the op does anything more: no pixel inverted, a hue turned past every colour
+                        ("solarize(threshold=5)", "solarize(threshold=5): must be between 0 and 1 (pixels run from 0 "
+                                                  "to 1: above 1, no pixel is inverted)"),
+                        ("color_jitter(hue=0.9)", "color_jitter(hue=0.9): must be between 0 and 0.5")]:
         with pytest.raises(ValueError, match=r".*") as e:
             parse_augment(spec)
         assert words in str(e.value), (spec, str(e.value))

@@ -125,6 +125,14 @@ def _check_ranges(op: Op) -> None:
         p = op.params()
         if lo in p and p[lo] > p[hi]:
             raise ValueError(f"{op.name}: {lo} ({p[lo]:g}) must not exceed {hi} ({p[hi]:g})")
+    # strengths past which the op does nothing more (a review's solarize(threshold=5) inverted no pixel, and the page
+    # drew it as an op at work)
+    if op.name == "solarize" and op.params()["threshold"] > 1:
+        raise ValueError(f"solarize(threshold={op.params()['threshold']:g}): must be between 0 and 1 (pixels run from "
+                         "0 to 1: above 1, no pixel is inverted)")
+    if op.name == "color_jitter" and op.params()["hue"] > 0.5:
+        raise ValueError(f"color_jitter(hue={op.params()['hue']:g}): must be between 0 and 0.5 (0.5 turns hue by up "
+                         "to ±180°, any colour into any other)")
     if op.name == "crop" and op.params()["min_scale"] <= 0:
         raise ValueError("crop(min_scale=...) must be above 0")
     for k in ("min_ratio", "min_sigma"):  # a log of 0; a Gaussian of width 0 (nan images)
