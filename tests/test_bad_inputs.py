@@ -109,7 +109,12 @@ def test_augmentation_strengths_that_break_training_are_refused_with_why():
                         # past where the op does anything more: no pixel inverted, a hue turned past every colour
                         ("solarize(threshold=5)", "solarize(threshold=5): must be between 0 and 1 (pixels run from 0 "
                                                   "to 1: above 1, no pixel is inverted)"),
-                        ("color_jitter(hue=0.9)", "color_jitter(hue=0.9): must be between 0 and 0.5")]:
+                        ("color_jitter(hue=0.9)", "color_jitter(hue=0.9): must be between 0 and 0.5"),
+                        # common slips, said as such ("cannot read augmentation spec at 'Flip'" alone did not)
+                        ("Flip", "cannot read augmentation spec at 'Flip' (names are written in lowercase: 'flip')"),
+                        ("crop,FLIP", "at 'FLIP' (names are written in lowercase: 'flip')"),
+                        ("flip crop", "at 'flip crop' (separate ops with commas, e.g. 'crop,flip')"),
+                        ("flip(0.5)", "flip(0.5): write each parameter as name=value, e.g. flip(p=0.5); flip takes p")]:
         with pytest.raises(ValueError, match=r".*") as e:
             parse_augment(spec)
         assert words in str(e.value), (spec, str(e.value))

@@ -65,8 +65,8 @@ def parse_augment(spec: str | None) -> Pipeline:
     while pos < len(spec):
         m = _TOKEN.match(spec, pos)
         if not m or m.end() == pos:
-            problems.append(f"cannot read augmentation spec at {spec[pos:]!r}: write a preset "
-                            f"({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'")
+            problems.append(f"cannot read augmentation spec at {spec[pos:]!r}{_unreadable_hint(spec[pos:])}: write a "
+                            f"preset ({', '.join(PRESETS)}) or ops like 'crop(min_scale=0.3),flip'")
             break
         name, args = m.group(1), m.group(2)
         pos = m.end()
@@ -94,14 +94,28 @@ def parse_augment(spec: str | None) -> Pipeline:
     return Pipeline(ops)
 
 
+def _unreadable_hint(rest: str) -> str:
+    """Why the spec's ``rest`` cannot be read, where a common slip explains it: a name not in
+    lowercase ('Flip'), ops separated by spaces ('flip crop'); "" otherwise."""
+    word = re.match(r"\s*([^\W\d]+)", rest)
+    if word and word.group(1) != word.group(1).lower() and word.group(1).lower() in (*OPS, *PRESETS):
+        return f" (names are written in lowercase: {word.group(1).lower()!r})"
+    if re.match(r"\s*[a-z_]+\s*(\([^)]*\))?\s+[a-z_]", rest):
+        return " (separate ops with commas, e.g. 'crop,flip')"
+    return ""
+
+
 def _op(name: str, args: str | None) -> Op:
     """The op ``name(args)`` with its parameters checked (ValueError saying what is wrong)."""
     cls = OPS[name]
     kwargs = {}
     allowed = cls().params()
     for part in filter(None, (a.strip() for a in (args or "").split(","))):
-        key, _, val = part.partition("=")
+        key, eq, val = part.partition("=")
         key = key.strip()
+        if not eq:  # 'flip(0.5)': "flip has no parameter '0.5'" did not say how to write it
+            raise ValueError(f"{name}({part}): write each parameter as name=value, e.g. "
+                             f"{name}({next(iter(allowed))}={part}); {name} takes {', '.join(allowed)}")
         if key not in allowed:
             raise ValueError(f"{name} has no parameter {key!r}{meant(key, allowed)}: it takes {', '.join(allowed)}")
         try:
