@@ -175,7 +175,7 @@ class Blur(Op):
     max_sigma: float = 1.5
     p: float = 0.5
     name = "blur"
-    description = "Gaussian blur with a random radius (probability p)"
+    description = "Gaussian blur of a random width, its sigma in pixels (probability p)"
 
     def __call__(self, x, g=None):
         b, c, h, w = x.shape
