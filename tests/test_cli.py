@@ -221,6 +221,10 @@ def test_list(what, name, capsys):
     if what == "datasets":  # whether each one's files are here: the built-ins are, cifar10 is not downloaded here
         here = {i["name"]: i["here"] for i in items}
         assert here["digits"] and here["shapes"] and here["cifar10"] is False
+    if what == "augmentations":  # which datasets train with which augmentations unless told (`train --help` only)
+        defaults = {i["name"]: i["default_for"] for i in items if i["kind"] in ("preset", "default")}
+        assert defaults["digits"] == ["digits", "mnist"] and defaults["crop,flip"] == ["fashion-mnist"]
+        assert main(["list", what]) == 0 and "the default on every other dataset" in capsys.readouterr().out
 
 
 # -- a device or precision this host lacks ----------------------------------------------------------
