@@ -27,8 +27,10 @@ with c1:
         st.caption("What each op does, at these strengths:  \n"
                    + "  \n".join(f"`{o.name}`: {explain(o)}" for o in pipeline.ops))
     buttons = st.container(horizontal=True)
+    if "aug_seed" not in st.session_state:  # a link's draw (?sample=N): the views a teacher regenerated to, shared
+        st.session_state["aug_seed"] = urlstate.read("sample", urlstate.integer(0, 10**9), 0)
     if buttons.button("Regenerate", key="aug_regenerate"):
-        st.session_state["aug_seed"] = st.session_state.get("aug_seed", 0) + 1
+        st.session_state["aug_seed"] += 1
     if pipeline is not None:
         widgets.train_with_button(name, spec, buttons, key="aug_train")
 ds, error = services.dataset(name)
@@ -39,7 +41,8 @@ if bad_spec:
     c2.error(bad_spec)
     widgets.stop()
 
-seed = st.session_state.get("aug_seed", 0)
+seed = st.session_state["aug_seed"]
+urlstate.write("sample", seed, 0)
 g = torch.Generator().manual_seed(seed)
 rows = torch.randperm(len(ds), generator=g)[:8]
 x = ds.images[rows].float() / 255

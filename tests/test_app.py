@@ -150,6 +150,8 @@ def test_augment_page_shows_two_views_and_regenerates():
     assert "Under it: its number in the set (#), then its label." in captions(at)
     at.button(key="aug_regenerate").click().run()
     assert grids(at)[0][1] != first  # other images drawn
+    # in the address, so a link shows the same draw (Regenerate's views could not be shared or found again)
+    assert at.query_params["sample"] in ("1", ["1"]) and grids(open_page("augment", sample="1"))[0][1] == grids(at)[0][1]
     at.selectbox(key="aug_preset").select("custom…").run()
     at.multiselect(key="aug_ops").set_value(["flip", "noise"]).run()
     # custom ops start from the preset's strengths (digits: noise(p=0.3)), not the ops' defaults
