@@ -3,6 +3,7 @@ import streamlit as st
 import torch
 
 from app import readouts, services, urlstate, widgets
+from app.text import md
 from app.images import grid
 from ssrl_core.augment import explain, parse_augment
 
@@ -16,9 +17,26 @@ with c1:
     hide = urlstate.hidden("controls")
     name = urlstate.selectbox("Dataset", list(services.datasets()), key="aug_dataset", param="dataset",
                               default="digits", hide=hide)
-    spec = widgets.augment_picker("aug", name, param="augment", hide=hide)
+    # a spec typed below reaches the boxes through the address: new boxes (their keys one generation on) start from it,
+    # as Pretrain's form does from a run's settings (a box keeps its value under its key whatever the address says)
+    gen = st.session_state.get("aug_gen", 0)
+    spec = widgets.augment_picker(f"aug{gen}" if gen else "aug", name, param="augment", hide=hide)
     if hide:
         st.markdown(f"**{name}**, augmentations `{spec}`")
+    else:  # a hand-written spec could be given only by editing the address
+        typed = st.text_input("Or type them", key=f"aug_typed{gen or ''}", placeholder=spec,
+                              help="As `python -m ssrl_core train --augment` takes them: a preset, or ops with "
+                                   "strengths, e.g. `crop(min_scale=0.3),color_jitter(hue=0.5)`. Press Enter to use "
+                                   "them; the boxes above follow.").strip()
+        if typed:
+            try:
+                parse_augment(typed)
+            except ValueError as e:
+                st.error(f"Not used: {md(e)}", icon=":material/edit_off:")
+            else:
+                st.query_params["augment"] = typed
+                st.session_state["aug_gen"] = gen + 1
+                st.rerun()
     try:
         pipeline, bad_spec = parse_augment(spec), None
     except ValueError as e:

@@ -162,6 +162,24 @@ def test_augment_page_shows_two_views_and_regenerates():
             "and contrast (its saturation and hue need colour).") in captions(at)
 
 
+def test_augmentations_typed_on_augment_set_its_boxes_and_a_bad_spec_is_said_and_not_used():
+    """A hand-written spec could be given to the Augment page only by editing its address."""
+    at = open_page("augment", dataset="shapes")
+    at.text_input(key="aug_typed").input("Flip").run()  # not used: said why, the boxes as they were
+    assert at.error[0].value.startswith("Not used: cannot read augmentation spec at 'Flip' (names are written in "
+                                        "lowercase: 'flip')")
+    assert at.selectbox(key="aug_preset").value == "simclr"
+    at.text_input(key="aug_typed").input("crop(min_scale=0.3),color_jitter(hue=0.5)").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="aug1_preset").value == "custom…" and at.multiselect(key="aug1_ops").value == [
+        "crop", "color_jitter"]
+    assert at.query_params["augment"] in ("crop(min_scale=0.3),color_jitter(hue=0.5)",
+                                          ["crop(min_scale=0.3),color_jitter(hue=0.5)"])
+    assert "hue 0.5 = ±180°" in captions(at) and at.text_input(key="aug_typed1").value == ""
+    at.text_input(key="aug_typed1").input("digits").run()  # a preset typed: the box says it
+    assert at.selectbox(key="aug2_preset").value == "digits"
+
+
 def test_augmentations_chosen_on_augment_go_to_pretrains_form_with_its_other_boxes_kept():
     """A review chose augmentations on Augment, opened Pretrain and found digits' preset there (each page keeps its own
     boxes), with no way across but retyping them."""
