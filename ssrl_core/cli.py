@@ -1220,10 +1220,10 @@ def cmd_list(args) -> int:
 
         # which datasets train with each preset unless told otherwise (said only in `train --help` before)
         default_for = {k: [d for d, spec in DEFAULT_AUGMENT.items() if spec == k] for k in PRESETS}
-        default_for["simclr"] = ["every other dataset"]
+        said = {**default_for, "simclr": ["every other dataset"]}
         items = [{"name": k, "kind": "preset", "description": PRESET_HELP[k] + (
-            f"; the default on {', '.join(default_for[k])}" if default_for[k] else ""), "ops": PRESETS[k],
-                  "default_for": [d for d, spec in DEFAULT_AUGMENT.items() if spec == k]} for k in PRESETS]
+            f"; the default on {', '.join(said[k])}" if said[k] else ""), "ops": PRESETS[k],
+                  "default_for": default_for[k]} for k in PRESETS]
         items += [{"name": spec, "kind": "default", "description": f"the default on {d} (no preset: these ops)",
                    "ops": spec, "default_for": [d]} for d, spec in DEFAULT_AUGMENT.items() if spec not in PRESETS]
         items += [{"name": o["name"], "kind": "op", "description": o["description"], "params": o["params"]} for o in describe_ops()]
