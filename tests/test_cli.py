@@ -224,6 +224,7 @@ def test_list(what, name, capsys):
     if what == "augmentations":  # which datasets train with which augmentations unless told (`train --help` only)
         defaults = {i["name"]: i["default_for"] for i in items if i["kind"] in ("preset", "default")}
         assert defaults["digits"] == ["digits", "mnist"] and defaults["crop,flip"] == ["fashion-mnist"]
+        assert "flip" not in defaults and defaults["crop,color_jitter,grayscale,blur"] == ["svhn"]  # digits: no mirror
         assert main(["list", what]) == 0 and "the default on every other dataset" in capsys.readouterr().out
 
 
