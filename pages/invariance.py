@@ -63,26 +63,38 @@ order = [names[r["id"]] for r in picked]  # a run's colour in both charts, also 
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
 untrained, untrained_factors = {}, {}
+# a random run picked is the untrained network of its architecture and seed: drawn once, in gray under its own name, as
+# the reference of the runs of its pairing (it was drawn twice: as a run, "aug: digits preset", and as their reference)
+picked_untrained = {}
 for r in picked:
-    if not readouts.trains(r):  # a random run is that network: its bars are drawn as the run's, not twice
+    if not readouts.trains(r):
+        picked_untrained.setdefault(readouts.pairing(r), r)
+        if "invariance" in probes[r["id"]]:
+            untrained.setdefault(names[r["id"]], probes[r["id"]])
+        if probes[r["id"]].get("factors"):
+            untrained_factors.setdefault(names[r["id"]], probes[r["id"]])
+for r in picked:
+    if not readouts.trains(r) or readouts.pairing(r) in picked_untrained:
         continue
     untrained_name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
     if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
         untrained.setdefault(untrained_name, ref)
     if ref := refs[r["id"]].get(readouts.RANDOM_FACTORS):
         untrained_factors.setdefault(untrained_name, {"factors": ref})
+untrained_ids = {r["id"] for r in picked if not readouts.trains(r)}
 ops = list(OPS)
 st.header("Invariance per augmentation op")
 # the runs not measured yet (named in the warning above) get no empty legend entry, whose bars' "n/a" the caption
 # below explains as an op that changes nothing
-measured = {i: p for i, p in probes.items() if "invariance" in p}
+measured = {i: p for i, p in probes.items() if "invariance" in p and i not in untrained_ids}
 by_name = {**{names[i]: p for i, p in measured.items()}, **untrained}
 series = readouts.invariance_series(by_name, ops)
 if series:  # none measured, not even an untrained network's (runs of --evaluation basic): the warning above says why
     widgets.chart(charts.bars(ops, series, charts.INVARIANCE_AXIS, y_range=(-1.0, 1.15),
                               errors=readouts.invariance_errors(by_name, ops),
                               references=list(series)[len(measured):], colour_order=order), key="inv_ops")
-notes = {i: note for i, p in probes.items() if (note := readouts.invariance_note(p))}
+# (a random run's bars are gray ones: their caption below says it, once)
+notes = {i: note for i, p in probes.items() if i not in untrained_ids and (note := readouts.invariance_note(p))}
 for i, note in notes.items():
     st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
@@ -97,9 +109,7 @@ if series:  # the chart it reads is drawn (with none measured, it named every op
     # where there was none)
     st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
                "it rises above its gray bar, the untrained network's"
-               + ("" if untrained else " (not measured yet: the button above measures it)"
-                  if any(readouts.trains(r) for r in picked) else " (none here: the runs picked are "
-                  "untrained networks themselves)") +
+               + ("" if untrained else " (not measured yet: the button above measures it)") +
                ": a random network already ignores small pixel "
                "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
                "below its gray one: training made the features more sensitive to that op than a random network's, as it "
@@ -133,7 +143,8 @@ if has_factors:
         chance = [chance_level(ds, f, 0 if budget == "all" else 2) for f in factors]  # all labels: the commonest value's share
         # each run beside its untrained network (gray, as in the chart above): on shapes that one already reads colour
         # at about 0.83 with 2 labels, and a colour-jitter run at 0.86 had been read as having lost colour
-        by_factor = {**{names[i]: p for i, p in probes.items() if p.get("factors")}, **untrained_factors}
+        by_factor = {**{names[i]: p for i, p in probes.items() if p.get("factors") and i not in untrained_ids},
+                     **untrained_factors}
         widgets.chart(charts.bars(factors, {n: readouts.factor_values(p, factors, budget) for n, p in by_factor.items()},
                                   "linear-probe accuracy", chance=chance, y_range=(0, 1.1),
                                   errors=[readouts.factor_errors(p, factors, budget) for p in by_factor.values()],

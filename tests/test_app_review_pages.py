@@ -295,14 +295,18 @@ def test_invariance_draws_a_random_run_once_and_as_untrained(finished_run):
     at = open_page("invariance", dataset="digits")
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t["name"].split(" ·<br>")[0] for t in series(ops["data"])]
-    assert names == [f"simclr ({simclr[-4:]}) · aug: digits preset", f"random ({rnd[-4:]}) · untrained",
-                     "random encoder (seed 0) · untrained"], names  # the gray bars once, for simclr's
+    # the untrained network once, in gray under the random run's name: it is simclr's reference (same encoder, seed)
+    assert names == [f"simclr ({simclr[-4:]}) · aug: digits preset", f"random ({rnd[-4:]}) · untrained"], names
+    from app.charts import REF_GRAYS
+
+    [gray] = [t for t in series(ops["data"]) if t["name"].startswith("random")]
+    assert gray["marker"]["color"] in REF_GRAYS
     [rotation] = [m.value for m in at.main.markdown if m.value.startswith("- **")]
-    assert len(rotation.splitlines()) == 3 and md(f"random ({rnd[-4:]}) · untrained") in rotation
-    at.multiselect(key="inv_runs").set_value([rnd]).run()  # the random run alone: no gray bars, and it says why
+    assert len(rotation.splitlines()) == 2 and md(f"random ({rnd[-4:]}) · untrained") in rotation
+    assert not [w for w in at.warning if "random" in w.value]  # its scale said once, in the gray bars' caption
+    at.multiselect(key="inv_runs").set_value([rnd]).run()  # the random run alone: its gray bars
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"].split(" ·<br>")[0] for t in series(ops["data"])] == [f"random ({rnd[-4:]}) · untrained"]
-    assert "none here: the runs picked are untrained networks themselves" in captions(at)
     assert "not measured yet" not in captions(at)
 
 
