@@ -84,9 +84,13 @@ def older_workers_text() -> str | None:
     return local_worker.older_workers_text(older) if older else None  # (its own Markdown: code in backticks)
 
 
-REPLACING_WORKER = ("The worker stopped; a new one is starting (within a minute of the last start; if none does, "
-                    "`SSRL_HOME/worker-N.log` says why). A run it was training goes back to the queue and continues "
-                    "from its last finished epoch.")
+def replacing_text() -> str:
+    """What the live panel says while ``replacing_worker``: the logs of the empty slots, by path."""
+    held = {w["slot"] for w in local_worker.live_workers()}
+    logs = [str(Path(home()) / f"worker-{s}.log") for s in range(local_worker.worker_count()) if s not in held]
+    return ("The worker stopped; a new one is starting (within a minute of the last start; if none does, "
+            + " or ".join(f"`{log}`" for log in logs) + " says why). A run it was training goes back to the queue and "
+            "continues from its last finished epoch.")
 
 
 def replacing_worker() -> bool:

@@ -632,7 +632,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
             # a worker killed while the page watched: replaced from here, not at the next page load (the panel said "No
             # worker is running, so queued runs wait" over a run frozen at "training" until a student reloaded)
             if services.replacing_worker():
-                st.info(services.REPLACING_WORKER, icon=":material/autorenew:")
+                st.info(services.replacing_text(), icon=":material/autorenew:")
             else:
                 services.ensure_worker()  # (the Ray dispatcher's: its last error said below)
                 st.warning(services.no_worker_text())

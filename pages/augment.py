@@ -23,20 +23,6 @@ with c1:
     spec = widgets.augment_picker(f"aug{gen}" if gen else "aug", name, param="augment", hide=hide)
     if hide:
         st.markdown(f"**{name}**, augmentations `{spec}`")
-    else:  # a hand-written spec could be given only by editing the address
-        typed = st.text_input("Or type them", key=f"aug_typed{gen or ''}", placeholder=spec,
-                              help="As `python -m ssrl_core train --augment` takes them: a preset, or ops with "
-                                   "strengths, e.g. `crop(min_scale=0.3),color_jitter(hue=0.5)`. Press Enter to use "
-                                   "them; the boxes above follow.").strip()
-        if typed:
-            try:
-                parse_augment(typed)
-            except ValueError as e:
-                st.error(f"Not used: {md(e)}", icon=":material/edit_off:")
-            else:
-                st.query_params["augment"] = typed
-                st.session_state["aug_gen"] = gen + 1
-                st.rerun()
     try:
         pipeline, bad_spec = parse_augment(spec), None
     except ValueError as e:
@@ -51,6 +37,21 @@ with c1:
         st.session_state["aug_seed"] += 1
     if pipeline is not None:
         widgets.train_with_button(name, spec, buttons, key="aug_train")
+    if not hide:  # a hand-written spec could be given only by editing the address (below the buttons: above, it
+        # pushed Regenerate off a 1280x720 screen)
+        typed = st.text_input("Or type the augmentations", key=f"aug_typed{gen or ''}", placeholder=spec,
+                              help="As `python -m ssrl_core train --augment` takes them: a preset, or ops with "
+                                   "strengths, e.g. `crop(min_scale=0.3),color_jitter(hue=0.5)`. Press Enter to use "
+                                   "them; the boxes above follow.").strip()
+        if typed:
+            try:
+                parse_augment(typed)
+            except ValueError as e:
+                st.error(f"Not used: {md(e)}", icon=":material/edit_off:")
+            else:
+                st.query_params["augment"] = typed
+                st.session_state["aug_gen"] = gen + 1
+                st.rerun()
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error, c2)

@@ -44,7 +44,7 @@ def save_weights(src: Path, dst: Path) -> None:
             tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
     except Exception as e:
         raise ValueError(f"{src} is not a readable safetensors checkpoint ({e})") from None
-    data = save(tensors, metadata={"meta": meta, "param_groups": "[]"})
+    data = save(tensors, metadata={"meta": meta})
     write_whole(dst, lambda f: f.write(data))
 
 

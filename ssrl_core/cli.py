@@ -257,7 +257,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="delete ended runs: their store rows, folders and app exports",
                        description="Delete runs that have ended (done, failed or cancelled): the store's row and "
                                    "events, the run folder SSRL_HOME/runs/ID and the app's export of it "
-                                   "(SSRL_HOME/exports/ID); what the `export` command wrote to a folder of yours "
+                                   "(SSRL_HOME/exports/ID.zip); what the `export` command wrote to a folder of yours "
                                    "stays. A queued or running run is refused (cancel it first), as is one "
                                    "whose probes are being computed; the runs before it in the list are "
                                    "deleted, it and those after it are not (exit 2). Prints each run deleted "
@@ -400,7 +400,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "run has them, and reproduce.sh: the `train` command with every config "
                                    "field as a flag. Writes only into --out; prints {file: path} as JSON.")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
-    p.add_argument("--out", required=True, help="folder to write (created; an earlier export of the same run there is replaced, one of another run refused; not SSRL_HOME nor a folder it keeps)")
+    p.add_argument("--out", required=True,
+                   help="folder to write (created; files of an export's names are replaced, an earlier export of the "
+                        "same run there whole; one of another run is refused; not SSRL_HOME nor a folder it keeps)")
 
     p = sub.add_parser("embed", help="a finished run's encoder on your own images: features, nearest dataset "
                                      "image and kNN class; write them, print JSON",

@@ -105,7 +105,7 @@ def _click_map_point(page, i: int) -> int:
     return int(xy["row"])
 
 
-def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
+def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     store = RunStore()
     page.goto(app_url + "/pretrain")
     page.get_by_role("button", name="Launch").wait_for()
@@ -146,7 +146,9 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page):
         if not killed and status == "running" and row["epoch"] >= 1 and (pids := worker_pids()):
             os.kill(pids[0], signal.SIGKILL)
             killed = pids[0]
-        saw_replacing = saw_replacing or bool(killed and page.get_by_text("The worker stopped; a new one is starting").count())
+        saw_replacing = saw_replacing or bool(killed and page.get_by_text(re.compile(
+            "The worker stopped; a new one is starting .* if none does, " + re.escape(str(ssrl_home / "worker-0.log")))
+                                                                          ).count())
         if not saw_progress and page.get_by_text(re.compile(r"in epoch \d of 3 · [1-9]\d*% of the training done|"
                                                             r"training done \(epoch 3/3\), evaluating now")).count():
             saw_progress = True
