@@ -855,7 +855,7 @@ def train_with_button(dataset: str, spec: str, where, key: str) -> None:
     # the form as left (Streamlit forgets a page's boxes once another is shown; its address is remembered), but for
     # what this page sets and the batch size, whose default is the dataset's
     kept = {k: v for k, v in urlstate.remembered("pretrain").items() if k not in ("dataset", "augment", "batch")}
-    if where.button("Train with these augmentations", key=key, icon=":material/model_training:",
+    if where.button("Train with these", key=key, icon=":material/model_training:",
                     help="Opens Pretrain on this dataset with these augmentations (its pretext task, encoder and "
                          "epochs as you left them); nothing is launched until you press Launch"):
         st.session_state["_form_gen"] = st.session_state.get("_form_gen", 0) + 1  # new boxes, which read the address
