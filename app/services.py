@@ -94,15 +94,15 @@ def replacing_text() -> str:
 
 
 def replacing_worker() -> bool:
-    """Whether a local worker is being started for an empty slot (``ensure_worker``), for a page
-    that found none alive. False under Ray, whose dispatcher's last error ``no_worker_text``
-    says, beside an older version's worker (none is started then), and with autostart off."""
+    """``ensure_worker`` for a page that found no worker alive, and whether a local worker is
+    being started for an empty slot: not under Ray (the dispatcher's start, whose last error
+    ``no_worker_text`` says), nor beside an older version's worker (none is started then), nor
+    with autostart off."""
+    starting = ensure_worker()
     try:
-        if ray_backend.backend() == "ray" or local_worker.legacy_worker():
-            return False
-    except ValueError:
+        return starting and ray_backend.backend() != "ray" and not local_worker.legacy_worker()
+    except ValueError:  # a bad SSRL_BACKEND: ``ensure_worker`` said so
         return False
-    return os.environ.get("SSRL_NO_AUTOSTART") != "1" and ensure_worker()
 
 
 def no_worker_text() -> str:
@@ -749,7 +749,7 @@ def export_run(run: dict) -> dict:
                     shutil.rmtree(left, ignore_errors=True)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{run['id']}-", dir=exports))
                 try:
-                    export(run["run_dir"], tmp / run["id"], run=run, dataset=ds)
+                    export(run["run_dir"], tmp / run["id"], run=run, dataset=ds, home_refused=False)
                     # its files in a folder named after the run: unzipped beside another run's zip in one Downloads
                     # folder, their files mixed (run_card.md of one, probes.json of the other)
                     shutil.make_archive(str(tmp / run["id"]), "zip", root_dir=tmp, base_dir=run["id"])

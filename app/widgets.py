@@ -634,7 +634,6 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
             if services.replacing_worker():
                 st.info(services.replacing_text(), icon=":material/autorenew:")
             else:
-                services.ensure_worker()  # (the Ray dispatcher's: its last error said below)
                 st.warning(services.no_worker_text())
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "

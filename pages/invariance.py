@@ -62,26 +62,25 @@ names = readouts.run_names(picked, augment=True)
 order = [names[r["id"]] for r in picked]  # a run's colour in both charts, also where a run before it is not measured
 # each run's untrained network (same architecture and seed), from the shared reference cache, once per pairing
 several_encoders = len({readouts.encoder_of(r) for r in picked}) > 1
-untrained, untrained_factors = {}, {}
 # a random run picked is the untrained network of its architecture and seed: drawn once, in gray under its own name, as
 # the reference of the runs of its pairing (it was drawn twice: as a run, "aug: digits preset", and as their reference)
-picked_untrained = {}
-for r in picked:
-    if not readouts.trains(r):
-        picked_untrained.setdefault(readouts.pairing(r), r)
-        if "invariance" in probes[r["id"]]:
-            untrained.setdefault(names[r["id"]], probes[r["id"]])
-        if probes[r["id"]].get("factors"):
-            untrained_factors.setdefault(names[r["id"]], probes[r["id"]])
-for r in picked:
-    if not readouts.trains(r) or readouts.pairing(r) in picked_untrained:
-        continue
-    untrained_name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
-    if ref := refs[r["id"]].get(readouts.RANDOM_INVARIANCE):
-        untrained.setdefault(untrained_name, ref)
-    if ref := refs[r["id"]].get(readouts.RANDOM_FACTORS):
-        untrained_factors.setdefault(untrained_name, {"factors": ref})
 untrained_ids = {r["id"] for r in picked if not readouts.trains(r)}
+stood_for = {readouts.pairing(r) for r in picked if r["id"] in untrained_ids}
+untrained, untrained_factors = {}, {}
+for r in picked:
+    p = probes[r["id"]]
+    if r["id"] in untrained_ids:
+        name, invariance, factors = names[r["id"]], p if "invariance" in p else None, p if p.get("factors") else None
+    elif readouts.pairing(r) in stood_for:
+        continue
+    else:
+        name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
+        invariance = refs[r["id"]].get(readouts.RANDOM_INVARIANCE)
+        factors = {"factors": ref} if (ref := refs[r["id"]].get(readouts.RANDOM_FACTORS)) else None
+    if invariance:
+        untrained.setdefault(name, invariance)
+    if factors:
+        untrained_factors.setdefault(name, factors)
 ops = list(OPS)
 st.header("Invariance per augmentation op")
 # the runs not measured yet (named in the warning above) get no empty legend entry, whose bars' "n/a" the caption

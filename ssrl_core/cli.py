@@ -107,7 +107,7 @@ def _config(args) -> tuple:
     if data_dir is not None:
         # a file there: refused (a download could not go into it); absolute, as the run's config keeps it: a relative
         # one (or ~) was checked here, then read by a worker started in another folder, which failed the run
-        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir", home_refused=False).resolve())
+        data_dir = str(out_folder(os.path.expanduser(data_dir), "--data-dir").resolve())
         # kept out of the config where it changes nothing the run does (an unknown name: RunConfig says why)
         if args.dataset in available_datasets() and not reads_data_dir(args.dataset):
             warnings.append(f"--data-dir is not used: {args.dataset} reads no data folder")
@@ -533,36 +533,16 @@ def _interrupted_hint(args) -> str:
             "starts the run over")
 
 
-def out_folder(path: str, flag: str = "--out", home_refused: bool = True) -> Path:
-    """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced),
-    or (``home_refused``) is the playground's home (SSRL_HOME) or one of the folders it keeps
-    there (``HOME_OWN``)."""
+def out_folder(path: str, flag: str = "--out") -> Path:
+    """``--out``'s folder; ValueError when the path is taken by a file (it would not be replaced).
+    A command that writes there also refuses the playground's own folders (``export.refuse_home``)."""
     if not path.strip():
         raise ValueError(f"{flag} is empty: give the path of a folder to write into (it is made when missing)")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{flag} {path} is a file, not a folder: give the path of a folder to write into "
                          "(it is made when missing); the file was left as it is")
-    if home_refused:
-        refuse_home(out, flag)
     return out
-
-
-def refuse_home(out: Path, flag: str = "--out") -> None:
-    """ValueError when ``out`` is the playground's home (SSRL_HOME) or inside a folder it keeps
-    there (``HOME_OWN``): an export into SSRL_HOME wrote twelve files beside store.sqlite, one
-    into exports/ID overwrote the app's own export of that run."""
-    from .paths import home_path
-
-    home, where = home_path().resolve(), out.resolve()
-    own = next((home / d for d in HOME_OWN if (home / d).resolve() in (where, *where.parents)),  # (a link elsewhere)
-               home if where == home else None)
-    if own is not None:
-        said = "the playground's home (SSRL_HOME)" if own == home else f"inside {own}, which the playground keeps"
-        raise ValueError(f"{flag} {out} is {said}: give a folder of your own to write into; nothing was written")
-
-
-HOME_OWN = ("runs", "exports", "data", "references", "cache", "workers", "lessons", "probe_jobs")  # (SSRL_HOME's)
 
 
 def warn(warnings: list[str]) -> None:
@@ -647,10 +627,11 @@ def cmd_train(args) -> int:
     from .evaluate.epochs import EPOCHS_LOG
     from .runs import artifacts as art
     from .runs.execute import execute
+    from .runs.export import refuse_home
     from .train import preflight
 
     cfg, warnings = _config(args)
-    out = out_folder(args.out, home_refused=False)  # (a store run's folder first, said as such below)
+    out = out_folder(args.out)
     from .paths import STORE, home_path, runs_dir
 
     store_runs, real = runs_dir(make=False).resolve(), out.resolve()  # (a link to a run's folder is that folder)
@@ -662,7 +643,7 @@ def cmd_train(args) -> int:
                          f"failed run, `resume {real.name}`; to train these settings longer, submit them again with "
                          "--epochs N (a new run); or give --out a folder outside "
                          f"{store_runs}; nothing was written")
-    refuse_home(out)
+    refuse_home(out)  # (after the store run's folder, said as such above)
     if out.is_dir() and not (out / art.CHECKPOINT).exists() and not (out / EPOCHS_LOG).exists():
         theirs = sorted(p.name for p in out.iterdir() if p.name != art.TRAINING_LOCK)  # the lock: an attempt's own
         if theirs:  # the run's files would land among them, replacing any of the same names
@@ -1371,7 +1352,11 @@ def cmd_lesson(args) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    verdict = run_headless(lesson, out_folder(args.out), reuse_from=[Path(p) for p in args.reuse_from],
+    from .runs.export import refuse_home
+
+    out = out_folder(args.out)
+    refuse_home(out)
+    verdict = run_headless(lesson, out, reuse_from=[Path(p) for p in args.reuse_from],
                            with_umap=args.umap, on_line=say, train=not args.no_train)
     # the verdict as the page gives it, for whoever reads the terminal rather than the JSON
     say(f"[{lesson.id}] verdict: {verdict['verdict']} ({verdict['passed']} of {verdict['checks_total']} checks passed)")
@@ -1405,13 +1390,11 @@ def cmd_invariance(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .runs.export import export_run, refuse_run_folder
+    from .runs.export import export_run
     from .runs.store import RunStore
 
     run_dir = run_folder(args.run)
-    out = out_folder(args.out, home_refused=False)  # a run's folder first, said as such
-    refuse_run_folder(out, "the export")
-    refuse_home(out)
+    out = out_folder(args.out)
     store = RunStore.if_made()
     row = next((r for r in (store.list(limit=100_000) if store else []) if Path(r["run_dir"]).resolve() == run_dir.resolve()), None)
     print(json.dumps(export_run(run_dir, out, run=row), indent=2, ensure_ascii=False))
@@ -1424,9 +1407,8 @@ def cmd_embed(args) -> int:
     from .text import agree, count
 
     run_dir = run_folder(args.run)
-    out = out_folder(args.out, home_refused=False)  # a run's folder first, said as such
-    refuse_run_folder(out, "the features")
-    refuse_home(out)
+    out = out_folder(args.out)
+    refuse_run_folder(out, "the features", home=True)
     found = encode_paths(run_dir, args.paths, device=args.device)
     with staged(out, ".embed-") as tmp:
         written = [out / p.name for p in write_embeddings(found.columns(), tmp, stem="embedded")]

@@ -437,9 +437,27 @@ def write_figures(run_dir: Path, cols: dict[str, np.ndarray], label_names: list[
     return written
 
 
-def refuse_run_folder(out: Path, what: str) -> None:
+def refuse_home(out: Path, flag: str = "--out") -> None:
+    """ValueError when ``out`` is the playground's home (SSRL_HOME) or inside a folder it keeps
+    there (``HOME_OWN``): an export into SSRL_HOME wrote twelve files beside store.sqlite, one
+    into exports/ID overwrote the app's own export of that run."""
+    from ..paths import home_path
+
+    home, where = home_path().resolve(), Path(out).resolve()
+    own = next((home / d for d in HOME_OWN if (home / d).resolve() in (where, *where.parents)),  # (a link elsewhere)
+               home if where == home else None)
+    if own is not None:
+        said = "the playground's home (SSRL_HOME)" if own == home else f"inside {own}, which the playground keeps"
+        raise ValueError(f"{flag} {out} is {said}: give a folder of your own to write into; nothing was written")
+
+
+HOME_OWN = ("runs", "exports", "data", "references", "cache", "workers", "lessons", "probe_jobs")  # (SSRL_HOME's)
+
+
+def refuse_run_folder(out: Path, what: str, home: bool = False) -> None:
     """ValueError, before anything is written, when ``out`` holds a run (``what`` would
-    replace its files) or lies inside a run's folder (deleting the run would delete it)."""
+    replace its files) or lies inside a run's folder (deleting the run would delete it); with
+    ``home``, then when it is one of the playground's own folders (``refuse_home``)."""
     out = Path(out).absolute()
     if (out / art.CONFIG).exists():
         raise ValueError(f"{out} holds a run (its {art.CONFIG}), whose files would be replaced: give a new folder "
@@ -448,6 +466,8 @@ def refuse_run_folder(out: Path, what: str) -> None:
         if (folder / art.CONFIG).exists() and (folder / art.CHECKPOINT).exists():
             raise ValueError(f"{out} is inside the run folder {folder}, and deleting the run would delete it: give "
                              f"a folder of your own for {what}; nothing was written")
+    if home:  # (after the run folder's own reasons, which say more)
+        refuse_home(out)
 
 
 @contextmanager
@@ -487,9 +507,12 @@ def same_run(card: dict, other: dict) -> bool:
                                                    card.get("reproduce") == other.get("reproduce"))
 
 
-def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None) -> dict[str, str]:
+def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, dataset=None,
+               home_refused: bool = True) -> dict[str, str]:
     """Write the export of a finished run folder into ``out`` (created; an earlier export of
-    the same run there is replaced, one of another run refused). Returns {name: path} of what
+    the same run there is replaced, one of another run refused; with ``home_refused``, not into
+    the playground's own folders: the app's export, written under SSRL_HOME/exports, passes
+    False). Returns {name: path} of what
     was written. The files are written into a temporary folder inside ``out`` and moved into
     place once all are complete, so an export cut short (a full disk) leaves none of its files
     behind and an earlier export's intact."""
@@ -511,7 +534,7 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     cols = embedding_table(run_dir, dataset)
     if out.resolve() == run_dir.resolve():
         raise ValueError("--out must be a new folder, not the run folder itself")
-    refuse_run_folder(out, "the export")
+    refuse_run_folder(out, "the export", home=home_refused)
     # another run's export there: its probes.json stayed beside this run's card when this one had none, and a colleague
     # read the first run's label efficiency as the second's
     if (earlier := art.read_json(out / "run_card.json")) is not None and not same_run(earlier, card):

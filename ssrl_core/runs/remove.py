@@ -115,17 +115,26 @@ def settle_killed_deletions(store: RunStore) -> list[tuple[str, str]]:
     return done
 
 
-def space_mb(run: dict) -> float:
-    """MB that deleting ``run`` frees: its folder (when the store's own for it: one elsewhere
-    stays) and the app's export of it, folder and zip (the preview counted the folder alone, a
-    quarter of what a run exported from Explore frees)."""
+def _app_export(run_id: str) -> list[Path]:
+    """What the app keeps of ``run_id``'s export: its zip, the folder an older version kept
+    beside it, its lock and the half of an export whose writer was killed."""
+    exports = paths.ssrl_home() / "exports"
+    return [exports / f"{run_id}.zip", exports / run_id, exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]
+
+
+def _mb(path: Path) -> float:
     from .worker import folder_mb
 
-    exports = paths.ssrl_home() / "exports"
+    return folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6 if path.exists() else 0.0
+
+
+def space_mb(run: dict) -> float:
+    """MB that deleting ``run`` frees: its folder (when the store's own for it: one elsewhere
+    stays) and the app's export of it (the preview counted the folder alone, a quarter of what
+    a run exported from Explore frees)."""
     folder = Path(run["run_dir"])
-    mb = folder_mb(folder) if folder.resolve() == paths.runs_dir(make=False).resolve() / run["id"] else 0.0
-    zipped = exports / f"{run['id']}.zip"
-    return mb + folder_mb(exports / run["id"]) + (zipped.stat().st_size / 1e6 if zipped.is_file() else 0.0)
+    ours = folder.resolve() == paths.runs_dir(make=False).resolve() / run["id"]
+    return (_mb(folder) if ours else 0.0) + sum(map(_mb, _app_export(run["id"])))
 
 
 def delete_run(store: RunStore, run_id: str) -> dict:
@@ -133,7 +142,6 @@ def delete_run(store: RunStore, run_id: str) -> dict:
     or None}. Raises KeyError (no such run) or ValueError (active, or its probes computing),
     changing nothing."""
     from .artifacts import job_running
-    from .worker import folder_mb
 
     settle_killed_deletions(store)
     run = store.get(run_id)
@@ -156,7 +164,7 @@ def delete_run(store: RunStore, run_id: str) -> dict:
         trash = runs / f"{TRASH}{run_id}"
         kept = None if ours else f"{folder} (not the store's own folder for it, {runs / run_id}: left for whoever made it)"
         moving = ours and folder.exists()
-        freed = folder_mb(folder) if moving else 0.0
+        freed = space_mb(run)  # (counted before the files go: what the preview said)
 
         def move_away() -> None:  # under the store's write lock: no resume can requeue the run meanwhile
             if moving:
@@ -176,10 +184,7 @@ def delete_run(store: RunStore, run_id: str) -> dict:
         except BaseException:  # the row stays (the check refused, or the commit failed): so do its files
             _put_back(trash, folder)
             raise
-        app_own = [exports / f".{run_id}.lock", *exports.glob(f".{run_id}-*")]  # the app's lock, a killed export's half
-        for path in (trash, exports / run_id, exports / f"{run_id}.zip", *app_own):
+        for path in (trash, *_app_export(run_id)):
             if path.exists():
-                if path != trash:
-                    freed += folder_mb(path) if path.is_dir() else path.stat().st_size / 1e6
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     return {"id": run_id, "freed_mb": round(freed, 1), "kept": kept}
