@@ -12,7 +12,7 @@ import json
 import numpy as np
 import torch
 
-from ssrl_core.augment import PRESETS, parse_augment
+from ssrl_core.augment import PRESETS, canonical_augment, parse_augment
 from ssrl_core.config import augment_for, default_batch
 from ssrl_core.data.custom import STRETCH_PERCENTILE
 from ssrl_core.data.imageset import KNN_K
@@ -295,9 +295,10 @@ def encoder_of(run: dict) -> str:
 def augment_of(run: dict) -> str:
     """The augmentations a run trained with (its summary's, resolved), else its config's, where
     none given means its dataset's preset (a queued run read "aug: None" beside its finished
-    twin's "aug: digits preset", as if their settings differed)."""
+    twin's "aug: digits preset", as if their settings differed). As a run records it now
+    (``canonical_augment``): one recorded before as typed, 'flip,', reads as 'flip' does."""
     c = trained_config(run)
-    return augment_for(c.get("dataset"), c.get("augment"))
+    return canonical_augment(augment_for(c.get("dataset"), c.get("augment")))
 
 
 def augment_name(run: dict) -> str:

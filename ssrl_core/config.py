@@ -112,6 +112,10 @@ class RunConfig:
             # was stored as 3, and the pages said "epoch 0/3" and warned of a budget it never had
             self.epochs = 0
         self.validate()
+        if self.augment is not None:
+            from .augment import canonical_augment
+
+            self.augment = canonical_augment(self.augment)
 
     def validate(self) -> None:
         from .augment import parse_augment

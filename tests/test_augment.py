@@ -115,3 +115,36 @@ def test_the_augment_page_gives_each_ops_strengths_and_what_they_mean():
     [hue] = [s for s in at.slider if s.label == "hue"]
     assert hue.value == 0.5 and "0.1 = up to ±36 degrees" in hue.help
     assert "hue 0.5 = ±180°" in " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("typed, recorded", [
+    ("flip,", "flip"), (" crop(min_scale=0.3) , flip ", "crop(min_scale=0.3),flip"), (" simclr ", "simclr"),
+    ("crop(min_scale=0.2)", "crop"),  # a parameter at its default is the op's own
+    ("crop(min_scale=0.1234567)", "crop(min_scale=0.1234567)"),  # what was typed, not 0.123457
+    ("", "none"), ("none", "none")])
+def test_a_run_records_its_augmentations_as_they_parse(typed, recorded):
+    """`--augment 'flip,'` was recorded as typed (in runs --csv, the store, the card), and Compare
+    called it another augmentation than 'flip'. The run records the spec as it parses, and what it
+    records parses back to the same ops."""
+    from ssrl_core.config import RunConfig
+
+    cfg = RunConfig(augment=typed)
+    assert cfg.augment == recorded
+    assert RunConfig.from_dict(cfg.to_dict()).augment == recorded
+    assert parse_augment(recorded).spec() == parse_augment(typed).spec()
+    assert RunConfig().augment is None  # none given: the dataset's preset, resolved when the run trains
+
+
+def test_colour_jitter_stronger_than_one_never_turns_an_image_inside_out():
+    """Factors were drawn from [1 - s, 1 + s]: contrast=1.5 inverted 18% of a ramp's views (a
+    negative factor), brightness=5 blacked out 46% of pixels. torchvision's floor at 0 holds."""
+    ramp = torch.linspace(0, 1, 16).view(1, 1, 1, 16).expand(400, 3, 4, 16).contiguous()
+    g = torch.Generator().manual_seed(0)
+    for spec in ("color_jitter(brightness=0,contrast=1.5,saturation=0,hue=0,p=1)",
+                 "color_jitter(brightness=3,contrast=0,saturation=0,hue=0,p=1)"):
+        out = parse_augment(spec)(ramp, g)
+        assert (out[..., 1:] >= out[..., :-1] - 1e-6).all(), spec  # still dark to light, left to right
+    colours = torch.rand(400, 3, 1, 1, generator=g).expand(400, 3, 4, 4)
+    out = parse_augment("color_jitter(brightness=0,contrast=0,saturation=2,hue=0,p=1)")(colours, g)
+    strongest = colours[:, :, 0, 0].argmax(1, keepdim=True)  # a colour's strongest channel stays strongest (or tied)
+    assert (out[:, :, 0, 0].gather(1, strongest) >= out[:, :, 0, 0].amax(1, keepdim=True) - 1e-6).all()

@@ -273,6 +273,9 @@ def test_runs_of_one_method_are_named_by_what_tells_them_apart():
     # runs on two datasets are told apart by them (Compare draws a row per dataset): 1 epoch, not "1 epochs"
     apart = [run(1, "simclr", epochs=1), run(2, "simclr", epochs=3, dataset="shapes"), run(3, "simclr", epochs=3)]
     assert list(readouts.run_names(apart).values()) == ["simclr (0001) · 1 epoch", "simclr (0002)", "simclr (0003) · 3 epochs"]
+    # an augmentation read as it parses: one recorded as typed before ('flip,', spaces) is the run beside it
+    typed = [run(1, "simclr", "crop(min_scale=0.3), flip,"), run(2, "simclr", "crop(min_scale=0.3),flip", epochs=3)]
+    assert list(readouts.run_names(typed).values()) == ["simclr (0001) · 10 epochs", "simclr (0002) · 3 epochs"]
     # Invariance always says what a run was augmented with, even alone
     assert readouts.run_names(runs[:1], augment=True) == {"20261205-0001": "simclr (0001) · aug: crop,flip"}
     # runs alike but for who made them say whose (a class's SimCLR runs read alike but for their ids); a run

@@ -14,7 +14,7 @@ import torch
 from ..text import meant
 from .ops import OPS, Op
 
-__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "describe_ops", "explain", "strengths"]
+__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "canonical_augment", "describe_ops", "explain", "strengths"]
 
 PRESETS: dict[str, str] = {
     "simclr": "crop,flip,color_jitter,grayscale,blur",
@@ -24,7 +24,8 @@ PRESETS: dict[str, str] = {
     "digits": "crop(min_scale=0.4),rotate(degrees=15),blur(p=0.3),noise(p=0.3)",
 }
 PRESET_HELP: dict[str, str] = {
-    "simclr": "SimCLR's recipe: crop, flip, colour jitter, grayscale, blur",
+    "simclr": "SimCLR's ops for small images: crop (from 20% of the area; the paper's ImageNet recipe 8%), flip, "
+              "colour jitter (its CIFAR strength), grayscale, and a light blur (the paper blurred ImageNet only)",
     "none": "no augmentation: both views are the image itself",
     "crop": "random resized crops only",
     "color": "colour distortion only (jitter and grayscale)",
@@ -92,6 +93,20 @@ def parse_augment(spec: str | None) -> Pipeline:
     if problems:
         raise ValueError("; ".join(problems))
     return Pipeline(ops)
+
+
+def canonical_augment(spec: str) -> str:
+    """``spec`` as a run records it: a preset by its name, ops as they parse (``Pipeline.spec``:
+    'crop, flip,' is 'crop,flip', a parameter at its default is left out), no ops as 'none'; a
+    spec that does not parse, as written. `--augment 'flip,'` was recorded as typed, and Compare
+    called it a different augmentation from 'flip'."""
+    text = spec.strip()
+    if text in PRESETS:
+        return text
+    try:
+        return parse_augment(text).spec() or "none"
+    except ValueError:
+        return spec
 
 
 def _unreadable_hint(rest: str) -> str:

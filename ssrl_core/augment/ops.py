@@ -53,12 +53,18 @@ class Op:
         changed = {k: v for k, v in self.params().items() if getattr(defaults, k) != v}
         if not changed:
             return self.name
-        return f"{self.name}(" + ",".join(f"{k}={v:g}" for k, v in changed.items()) + ")"
+        # ten digits: what was typed comes back (0.1234567 stayed 0.123457 with :g), a slider's 0.30000000000000004 as 0.3
+        return f"{self.name}(" + ",".join(f"{k}={v:.10g}" for k, v in changed.items()) + ")"
 
 
 @dataclass
 class Crop(Op):
-    """Random resized crop: a box of random area and aspect ratio, resized back."""
+    """Random resized crop: a box of random area and aspect ratio, resized back. The area is
+    drawn from [min_scale, max_scale] of the image's (0.2 by default, as CIFAR-sized SimCLR
+    code commonly uses; the paper's ImageNet recipe draws from 0.08, a 9-pixel box on a
+    32-pixel image), the aspect ratio log-uniformly. A box wider or taller than the image is cut
+    at its edge (about one draw in six at the defaults, the largest ones), where torchvision
+    draws again: large crops here cover a little less of the image than drawn."""
 
     min_scale: float = 0.2
     max_scale: float = 1.0
@@ -98,7 +104,8 @@ class Flip(Op):
 @dataclass
 class ColorJitter(Op):
     """SimCLR-style colour distortion with probability p: brightness, contrast, saturation
-    (factors drawn from [1-s, 1+s]) and hue (a rotation of the chroma plane in YIQ space by
+    (factors drawn from [max(0, 1-s), 1+s], as torchvision's: a strength above 1 drew negative
+    factors, which turned an image's contrast or colours inside out) and hue (a rotation of the chroma plane in YIQ space by
     up to hue*360 degrees, a linear stand-in for the HSV hue shift). The defaults are
     SimCLR's strength s = 0.5, the one its paper uses for 32-pixel CIFAR-10 (0.8s, 0.8s,
     0.8s, 0.2s); its ImageNet strength s = 1 is
@@ -120,7 +127,7 @@ class ColorJitter(Op):
 
     def __call__(self, x, g=None):
         b = x.shape[0]
-        one = lambda s: _rand(b, x, g, 1 - s, 1 + s).view(b, 1, 1, 1)  # noqa: E731
+        one = lambda s: _rand(b, x, g, max(0.0, 1 - s), 1 + s).view(b, 1, 1, 1)  # noqa: E731
         y = x * one(self.brightness)
         m = _gray(y).mean(dim=(1, 2, 3), keepdim=True)
         y = (y - m) * one(self.contrast) + m
