@@ -82,7 +82,8 @@ def param_help(name: str, op: str) -> str:
         return f"how far {name} is scaled at most: 0.4 multiplies it by a factor between 0.6 and 1.4"
     if name == "hue":
         return ("how far hue turns at most, as a share of the colour wheel: 0.1 = up to ±36 degrees, 0.5 = any colour "
-                "can become any other")
+                "can become any other (the wheel of YIQ's colour plane, close to the HSV hue wheel torchvision turns, "
+                "not the same: red turned 36° here leans to magenta, in HSV to orange)")
     if name == "degrees":
         return "the largest turn, either way"
     if name.endswith("sigma"):

@@ -11,8 +11,9 @@ from ssrl_core.evaluate.probes import chance_level
 
 st.title("Invariance")
 INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
-         "augmentations). For each op *T*, the score compares f(x) with f(T(x)) on {n} test images: **1** means the "
-         "features do not change at all, **0** means T(x) looks as different to the encoder as an unrelated image. "
+         "augmentations). For each op *T*, the score compares the direction of f(x) with that "
+         "of f(T(x)) (their cosine similarity) on {n} test images: **1** means the features point the same way, "
+         "**0** means T(x) looks as different to the encoder as an unrelated image. "
          "Gray bars are the untrained network of each run's architecture and seed: what the architecture ignores "
          "before any training.")
 runs = services.finished_runs()

@@ -255,6 +255,16 @@ def test_an_invariance_score_carries_its_standard_error_which_shrinks_with_more_
     assert few["images"] == 8 and many["images"] == 256
     assert 0 < many["se"] < few["se"]  # about sqrt(32) times smaller
     assert abs(many["score"] - few["score"]) < 4 * few["se"]  # the two estimates agree within the error
+    # an exact invariance is exact: flip leaves every channel mean as it was, so the score is 1 whatever unrelated
+    # pairs are drawn, and its whisker is nil (the unrelated pairs' noise gave it 0.02)
+    flip = invariance_scores(enc, colour_images(n=64), CPU, ops=["flip"])["flip"]
+    assert flip["score"] == pytest.approx(1.0, abs=1e-5) and flip["se"] == pytest.approx(0.0, abs=1e-5)
+    # the error says how far a score moves between sets of images: 24 sets of 64, drawn afresh (images, pairs, ops)
+    pixels = RandomPixelMap(3 * 16 * 16)
+    runs = [invariance_scores(pixels, colour_images(n=64, size=16, seed=s), CPU, ops=["color_jitter"], seed=s)
+            ["color_jitter"] for s in range(24)]
+    spread, said = np.std([r["score"] for r in runs], ddof=1), np.mean([r["se"] for r in runs])
+    assert 0.6 < said / spread < 1.6, (said, spread)
 
 
 class NearlyCollapsed(nn.Module):

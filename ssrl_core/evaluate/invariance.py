@@ -95,9 +95,12 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
                       ops: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
     """{op: {"score", "similarity", "unrelated", "se", "images", "reliable"[, "note"]} or
     {"skipped": reason}} for uint8 images [N, C, H, W] (use a fixed subset of a few hundred
-    test images). ``se`` is the score's standard error over the images (each image's
-    similarity to its transformed self minus its similarity to an unrelated image, paired,
-    divided by the scale): large when few images are measured."""
+    test images). ``se`` is the score's standard error over the images, by the delta method on
+    score = 1 - (1 - s) / (1 - s_unrel) with each image's pair of similarities (to its
+    transformed self, to an unrelated image) as one observation: large when few images are
+    measured, and 0 for an encoder exactly invariant to the op, whose score is 1 whatever the
+    unrelated pairs give (the difference of the two similarities put their noise on every op's
+    whisker: 0.02 on an exact 1.00)."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
     g = torch.Generator().manual_seed(seed)
@@ -118,8 +121,10 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
             continue
         sim_i = (base * l2_normalize(embed(encoder, tx, device))).sum(1)
         sim, scale = float(sim_i.mean()), max(1.0 - unrelated, 1e-8)
-        # standard error over the images, paired (each image gives sim_i and its unrelated pair)
-        se = float(np.std(sim_i - unrelated_i, ddof=1) / np.sqrt(len(images)) / scale) if len(images) > 2 else None
+        # standard error over the images, each giving sim_i and its unrelated pair: the score's linearisation
+        # (d score / d s = 1 / scale, d score / d s_unrel = -(1 - s) / scale^2) applied to each image's deviations
+        influence = (sim_i - sim) / scale - (unrelated_i - unrelated) * (1.0 - sim) / scale ** 2
+        se = float(np.std(influence, ddof=1) / np.sqrt(len(images))) if len(images) > 2 else None
         out[name] = {"score": (sim - unrelated) / scale, "similarity": sim, "unrelated": unrelated, "se": se,
                      "images": len(images)}
     return mark_reliability(out)
