@@ -79,6 +79,12 @@ def test_presets_and_op_lists_parse():
     ("flip(p=1.5)", "between 0 and 1"),
     ("crop(min_scale=0.9,max_scale=0.5)", "must not exceed"),
     ("crop(", "cannot read"),
+    # slips an augmentation review made, each said with how to write it
+    ("crop(min_scale=0.3", "its bracket is not closed"),
+    ("crop,flip,color_jitter:0.5", "parameters go in brackets, each by its name: e.g. 'color_jitter(brightness=0.5)'; "
+                                   "color_jitter takes brightness, contrast, saturation, hue, p"),
+    ("crop;flip", "separate ops with commas"),
+    ("flip(p=1,p=0)", "flip(p=1,p=0) gives p twice: give it once"),  # (the last was taken, silently)
     # a preset among ops: said as such (not "unknown", while the list it points to names it), with the ops written out
     ("simclr,rotate", "'simclr' is a preset (crop,flip,color_jitter,grayscale,blur) and a preset stands alone: to "
                       "combine it with other ops, write its ops out, e.g. 'crop,flip,color_jitter,grayscale,blur,rotate'"),

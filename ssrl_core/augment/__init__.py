@@ -115,8 +115,14 @@ def _unreadable_hint(rest: str) -> str:
     word = re.match(r"\s*([^\W\d]+)", rest)
     if word and word.group(1) != word.group(1).lower() and word.group(1).lower() in (*OPS, *PRESETS):
         return f" (names are written in lowercase: {word.group(1).lower()!r})"
-    if re.match(r"\s*[a-z_]+\s*(\([^)]*\))?\s+[a-z_]", rest):
+    if re.match(r"\s*[a-z_]+\s*(\([^)]*\))?\s*[\s;|+]\s*[a-z_]", rest):
         return " (separate ops with commas, e.g. 'crop,flip')"
+    if re.match(r"\s*[a-z_]+\s*\([^)]*$", rest):
+        return " (its bracket is not closed: 'crop(min_scale=0.3)')"
+    if (m := re.match(r"\s*([a-z_]+)\s*[:=]\s*([^,()]*)", rest)) and m.group(1) in OPS:
+        name, value = m.group(1), m.group(2).strip() or "..."
+        return (f" (an op's parameters go in brackets, each by its name: e.g. '{name}({next(iter(OPS[name]().params()))}="
+                f"{value})'; {name} takes {', '.join(OPS[name]().params())})")
     return ""
 
 
@@ -133,6 +139,8 @@ def _op(name: str, args: str | None) -> Op:
                              f"{name}({next(iter(allowed))}={part}); {name} takes {', '.join(allowed)}")
         if key not in allowed:
             raise ValueError(f"{name} has no parameter {key!r}{meant(key, allowed)}: it takes {', '.join(allowed)}")
+        if key in kwargs:  # 'flip(p=1,p=0)' took the last silently
+            raise ValueError(f"{name}({args.strip()}) gives {key} twice: give it once")
         try:
             kwargs[key] = float(val)
         except ValueError:
