@@ -399,12 +399,6 @@ def contrast(a: str, b: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def ink(colour: str) -> str:
-    """Text colour for a label inside a bar of ``colour``: black or white, whichever contrasts
-    more with it (white on orange or on a light gray read at 2:1)."""
-    return max(("#000000", "#ffffff"), key=lambda text: contrast(text, colour))
-
-
 # How many bars carry their value, from the narrowest plot the pages meet: a 1024 px projector with the sidebar open
 # leaves the plot about 620 px (the chart is stretched to the column; Plotly has no rule for annotations by width).
 # A value label is never written under ``LABEL_FONT``: Plotly shrank a label that did not fit its bar to 9 px, and 27

@@ -21,7 +21,7 @@ from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
 from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.finetune import STEPS
-from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, sample_std
+from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, budget_key, sample_std
 from ssrl_core.pretext import METHODS, encoder_input
 from ssrl_core.runs.store import LESSON_NICKNAME
 from ssrl_core.text import agree, code, count, listing, md, ordinal
@@ -386,7 +386,7 @@ def random_encoder_scores(refs: dict, seeds: int = SEEDS) -> tuple[float | None,
     network of its architecture and seed. None where not computed yet. On a set with fewer
     labelled training images than k, every image votes, in the summary and here."""
     knn = (refs.get(RANDOM_KNN) or {}).get(str(KNN_K), refs.get(RANDOM_KNN_EVERY_IMAGE))
-    linear = (refs.get(f"random-linear/label/all/s{seeds}") or {}).get("mean")
+    linear = (refs.get(budget_key("random-linear", "label", 0, seeds)) or {}).get("mean")
     return knn, linear
 
 
@@ -630,7 +630,6 @@ def unrelated_similarity(probes: dict) -> float | None:
     return next((e["unrelated"] for e in (probes.get("invariance") or {}).values() if "unrelated" in e), None)
 
 
-RANDOM_INVARIANCE = "random-invariance"  # the reference cache's key: the untrained encoder's invariance
 UNRELIABLE = " · unreliable scale"  # what ends the name of bars whose scores mean little
 
 
@@ -710,7 +709,6 @@ def epoch_knn_note(runs: list[dict], curves: dict, names: dict[str, str],
                            for r in drawn], train_images={d: (train_images or {}).get(d) for d in sets})
 
 
-RANDOM_FACTORS = "random-factors"  # the reference cache's key: the untrained encoder's factor probes
 
 
 def label_factor(ds) -> str | None:

@@ -15,6 +15,7 @@ import streamlit as st
 from ssrl_core import device, paths
 from ssrl_core.data import DATASETS, ImageSet, available_datasets, files_stamp, load_dataset, unknown_dataset
 from ssrl_core.data.custom import custom_root, import_images
+from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
 from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
 from ssrl_core.text import about, agree, count, md, not_written, said
@@ -38,7 +39,7 @@ def home_problem() -> str | None:
 
 @st.cache_resource(show_spinner=False)
 def _store(home_dir: str) -> RunStore:
-    return RunStore(Path(home_dir) / "store.sqlite")
+    return RunStore(Path(home_dir) / paths.STORE)
 
 
 def store() -> RunStore:
@@ -422,7 +423,7 @@ def artifacts(run_dir: str) -> RunArtifacts:
     """A cached reader for a run folder; a new one when the map files change (the UMAP
     arrives after the PCA)."""
     p = Path(run_dir)
-    stamp = tuple((p / f).exists() for f in ("map_umap.npy", "embeddings.npy", "summary.json"))
+    stamp = tuple((p / f).exists() for f in (art.MAP_UMAP, art.EMBEDDINGS, art.SUMMARY))
     return _artifacts(run_dir, stamp)
 
 
@@ -628,7 +629,7 @@ def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int
     from ssrl_core.evaluate.suite import PROBES, Cache
 
     image = query_tensor(data, channels, size)
-    ckpt = Path(run_dir) / "checkpoint.safetensors"
+    ckpt = Path(run_dir) / art.CHECKPOINT
     t = _trained(run_dir, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
     feats = query_features(t.method.encoder, t.device, image)
     memory = artifacts(run_dir).embeddings
@@ -675,7 +676,7 @@ def map_thumbnail(run: dict) -> bytes | str:
     map, its set was re-imported since it trained). Redrawn when the UMAP replaces the PCA
     and when the set is replaced."""
     p = Path(run["run_dir"])
-    return _thumbnail(run["run_dir"], run["dataset"], (*((p / f).exists() for f in ("map_umap.npy", "map_pca.npy")),
+    return _thumbnail(run["run_dir"], run["dataset"], (*((p / f).exists() for f in (art.MAP_UMAP, art.MAP_PCA)),
                                                        dataset_stamp(run["dataset"])))
 
 
@@ -725,7 +726,7 @@ def export_run(run: dict) -> dict:
     from ssrl_core.runs.export import export_run as export
 
     exports = Path(home()) / "exports"
-    zipped, summary = exports / f"{run['id']}.zip", Path(run["run_dir"]) / "summary.json"
+    zipped, summary = exports / f"{run['id']}.zip", Path(run["run_dir"]) / art.SUMMARY
 
     def current() -> bool:  # (written again once the summary or the probes, which it carries, are newer)
         return zipped.exists() and not any(

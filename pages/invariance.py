@@ -7,7 +7,7 @@ from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.invariance import SUBSET
-from ssrl_core.evaluate.probes import chance_level
+from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE, chance_level
 
 st.title("Invariance")
 INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
@@ -38,8 +38,8 @@ st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
 refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}
 has_factors = bool(ds.discrete_factors())
-unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or readouts.RANDOM_INVARIANCE not in refs[r["id"]]
-              or (has_factors and readouts.RANDOM_FACTORS not in refs[r["id"]])]
+unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or RANDOM_INVARIANCE not in refs[r["id"]]
+              or (has_factors and RANDOM_FACTORS not in refs[r["id"]])]
 # only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
 # what is missing, said as such: an upgrade review's old runs had their own scores, drawn below, and the page said they
 # finished before invariance was measured (only their untrained encoders' references were missing)
@@ -76,8 +76,8 @@ for r in picked:
         continue
     else:
         name = readouts.random_name(readouts.pairing(r), several_encoders) + " · untrained"
-        invariance = refs[r["id"]].get(readouts.RANDOM_INVARIANCE)
-        factors = {"factors": ref} if (ref := refs[r["id"]].get(readouts.RANDOM_FACTORS)) else None
+        invariance = refs[r["id"]].get(RANDOM_INVARIANCE)
+        factors = {"factors": ref} if (ref := refs[r["id"]].get(RANDOM_FACTORS)) else None
     if invariance:
         untrained.setdefault(name, invariance)
     if factors:

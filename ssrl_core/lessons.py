@@ -45,16 +45,20 @@ from .config import RunConfig
 from .text import count, nearest
 from .pretext import METHODS
 from .pretext import check_options, read_embedding_std
+from .data.shapes import DISCRETE_FACTORS as SHAPES_FACTORS
+from .evaluate.probes import BUDGETS, KS, SEEDS, budget_key, budget_name
+from .evaluate.probes import FACTOR_BUDGETS as PROBED_FACTOR_BUDGETS
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
 ENV_DIR = "SSRL_LESSONS_DIR"
 
 SUMMARY_METRICS = ("knn_accuracy", "linear_accuracy", "embedding_std", "effective_rank", "final_loss",
                    "linear_1_per_class", "train_seconds", "images_per_s")
-LINEAR_BUDGETS = ("1", "5", "10", "50", "all")
-KNN_KS = ("1", "5", "20", "100")
-FACTOR_BUDGETS = ("2", "all")
-DATASET_FACTORS = {"shapes": ("shape", "color", "size_bin", "rotation_bin", "position_bin")}
+# what a lesson's metrics may name, as the probes compute them
+LINEAR_BUDGETS = tuple(budget_name(b) for b in BUDGETS)  # 1, 5, 10, 50, all
+KNN_KS = tuple(map(str, KS))  # 1, 5, 20, 100
+FACTOR_BUDGETS = tuple(budget_name(b) for b in PROBED_FACTOR_BUDGETS)  # 2, all
+DATASET_FACTORS = {"shapes": SHAPES_FACTORS}
 OPS = (">", ">=", "<", "<=")
 # what every run's epochs.jsonl records after each epoch (a method adds its own: rotation_acc, z_std, ...); epoch_knn
 # on a labelled set
@@ -515,6 +519,11 @@ class RunData:
         return cls(a.summary or summary or {}, a.probes, a.epochs(), a.references())
 
 
+def per_class(budget: str) -> int:
+    """A metric's labels per class ("1", "all") as the probes count them (0: every label)."""
+    return 0 if budget == "all" else int(budget)
+
+
 def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | None:
     """The measured value of ``RUN.METRIC``; None when not (yet) measured."""
     run, kind, arg = lesson.parse_metric(ref)
@@ -528,11 +537,11 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
     elif kind == "rotation_equivariance":
         v = d.probes.get("rotation_equivariance")
     elif kind == "linear":
-        v = (d.probes.get(f"linear/label/{arg}/s3") or {}).get("mean")
+        v = (d.probes.get(budget_key("linear", "label", per_class(arg), SEEDS)) or {}).get("mean")
     elif kind == "random_linear":
-        v = (d.references.get(f"random-linear/label/{arg}/s3") or {}).get("mean")
+        v = (d.references.get(budget_key("random-linear", "label", per_class(arg), SEEDS)) or {}).get("mean")
     elif kind == "supervised_scratch":
-        key = f"supervised-scratch/label/{arg}/s{lesson.seeds}/t{lesson.supervised_steps}"
+        key = budget_key("supervised-scratch", "label", per_class(arg), lesson.seeds, lesson.supervised_steps)
         v = (d.references.get(key) or {}).get("mean")
     elif kind == "knn":
         v = (d.probes.get("knn_k") or {}).get(arg)
@@ -794,7 +803,7 @@ def missing_extras(lesson: Lesson, data: dict[str, RunData]) -> list[str]:
         if d is None:
             continue
         for b in lesson.supervised_scratch:
-            key = f"supervised-scratch/label/{'all' if b == 0 else b}/s{lesson.seeds}/t{lesson.supervised_steps}"
+            key = budget_key("supervised-scratch", "label", b, lesson.seeds, lesson.supervised_steps)
             if key not in d.references:
                 out.append(name)
                 break

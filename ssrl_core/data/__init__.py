@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import paths
 from .imageset import ImageSet
 
-__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "files_stamp", "dataset_names",
+__all__ = ["ImageSet", "DATASETS", "load_dataset", "DatasetMissing", "check_files", "files_stamp",
            "available_datasets", "unknown_dataset"]
 
 
@@ -98,10 +98,6 @@ def unknown_dataset(name: str) -> str:
     return (f"unknown dataset {name!r}{meant(name, here)}: choose one of {', '.join(here)}; if it is a set of your "
             f"own images (deleted here, or imported on another machine or SSRL_HOME), import its archive here "
             f"first under that name: `python -m ssrl_core import-images ARCHIVE --name {as_name}`")
-
-
-def dataset_names() -> list[str]:
-    return list(available_datasets())
 
 
 def reads_data_dir(name: str) -> bool:

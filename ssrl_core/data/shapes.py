@@ -46,6 +46,7 @@ def hue_gaps() -> tuple[float, float]:
 SIZE_BINS = ["small", "medium", "large"]
 ROTATION_BINS = ["0-90", "90-180", "180-270", "270-360"]
 POSITION_BINS = [f"{r}-{c}" for r in ("top", "middle", "bottom") for c in ("left", "centre", "right")]
+DISCRETE_FACTORS = ("shape", "color", "size_bin", "rotation_bin", "position_bin")  # what a factor probe reads
 VERSION = 1
 
 
@@ -139,13 +140,7 @@ def generate_shapes(n: int = 10_000, seed: int = 0, size: int = 32, supersample:
             "position_x": t(cx.astype(np.float32)),
             "position_y": t(cy.astype(np.float32)),
         },
-        factor_names={
-            "shape": list(SHAPES),
-            "color": list(COLORS),
-            "size_bin": list(SIZE_BINS),
-            "rotation_bin": list(ROTATION_BINS),
-            "position_bin": list(POSITION_BINS),
-        },
+        factor_names=dict(zip(DISCRETE_FACTORS, map(list, (SHAPES, COLORS, SIZE_BINS, ROTATION_BINS, POSITION_BINS)))),
     )
 
 

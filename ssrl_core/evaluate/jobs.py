@@ -197,7 +197,7 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
     from .probes import SEEDS
     from .suite import RunProbes, supervised_scratch
 
-    from .probes import budget_name
+    from .probes import budget_key
     from .suite import references_of
 
     rp = RunProbes(run_dir)
@@ -210,10 +210,10 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
         for b in rp.budgets():
             n = count(b, "label") + " per class" if b else "every label"
             cost = (SEEDS if b else 1) * min(BATCH, b * n_classes if b else len(y))
-            key = f"label/{budget_name(b)}/s{SEEDS}/t{STEPS}"
-            steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b), 0 if f"finetune/{key}" in have else cost),
+            steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b),
+                       0 if budget_key("finetune", "label", b, SEEDS, STEPS) in have else cost),
                       (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b),
-                       0 if f"supervised-scratch/{key}" in shared else cost)]
+                       0 if budget_key("supervised-scratch", "label", b, SEEDS, STEPS) in shared else cost)]
     return steps
 
 

@@ -37,10 +37,21 @@ SEEDS = 3
 # with every one of them voting: the number a run's summary gives there, which the curve leaves out
 RANDOM_KNN = "random-knn/label"
 RANDOM_KNN_EVERY_IMAGE = "random-knn/label/every-image"
+RANDOM_INVARIANCE = "random-invariance"  # the untrained encoder's invariance and rotation equivariance
+RANDOM_FACTORS = "random-factors"  # the untrained encoder's factor probes
+FACTOR_BUDGETS = (2, 0)  # labels per factor value the factor probes read at (0: every label)
 
 
 def budget_name(per_class: int) -> str:
     return "all" if per_class == 0 else str(per_class)
+
+
+def budget_key(kind: str, target: str, per_class: int, seeds: int = SEEDS, steps: int | None = None) -> str:
+    """The cache key of a readout at a label budget, the one place it is written:
+    ``linear/label/1/s3`` in a run's probes.json (``finetune/label/all/s3/t200`` with its
+    steps), ``random-linear/...`` and ``supervised-scratch/.../t200`` in the reference cache.
+    (The lessons and the pages typed these by hand, one with the seeds fixed at 3.)"""
+    return f"{kind}/{target}/{budget_name(per_class)}/s{seeds}" + ("" if steps is None else f"/t{steps}")
 
 
 def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -171,7 +182,7 @@ def chance_level(dataset, factor: str, per_class: int) -> float:
     return float(counts.max() / counts.sum()) if len(counts) else 0.0
 
 
-def factor_probes(feats: np.ndarray, dataset, budgets=(2, 0), seeds: int = SEEDS) -> dict[str, dict]:
+def factor_probes(feats: np.ndarray, dataset, budgets=FACTOR_BUDGETS, seeds: int = SEEDS) -> dict[str, dict]:
     """For each discrete factor: the readout at each budget (labels per factor value), the
     chance level of a balanced budget ("chance") and of every label ("chance_all", the most
     common value's share: ``chance_level``). Empty for datasets without factors."""

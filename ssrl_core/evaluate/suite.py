@@ -180,7 +180,7 @@ class RunProbes:
                 return {**pr.spread([done]), **pr.budget_info(y[tr], 0)}
             f = self.features()
             return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
-        return self.cache.get(f"linear/{target}/{pr.budget_name(per_class)}/s{seeds}", compute)
+        return self.cache.get(pr.budget_key("linear", target, per_class, seeds), compute)
 
     def _readout_of_all_labels(self) -> float | None:
         """The run's own linear accuracy (``metrics.json``, from ``evaluate_trained``) when its
@@ -202,7 +202,7 @@ class RunProbes:
         def compute():
             return classifier_curve_point(self.trained, per_class, target, seeds, steps, pretrained=True,
                                           features=self.features(), on_draw=on_draw)
-        return self.cache.get(f"finetune/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}", compute)
+        return self.cache.get(pr.budget_key("finetune", target, per_class, seeds, steps), compute)
 
     def invariance(self) -> dict:
         t = self.trained
@@ -378,7 +378,7 @@ def random_reference(trained, budgets=pr.BUDGETS, target: str = "label", seeds: 
         tr, te = pr.labelled_split(ds, y)
         return pr.linear_at_budget(f[tr], y[tr], f[te], y[te], per_class, seeds)
 
-    return {pr.budget_name(b): cache.get(f"random-linear/{target}/{pr.budget_name(b)}/s{seeds}", lambda b=b: compute(b))
+    return {pr.budget_name(b): cache.get(pr.budget_key("random-linear", target, b, seeds), lambda b=b: compute(b))
             for b in budgets}
 
 
@@ -417,7 +417,7 @@ def random_factors(trained, features: _RandomFeatures | None = None) -> dict:
     network's level, not below it), so a factor's bar means what training did to it only beside
     this one."""
     feats = features or _RandomFeatures(trained)
-    return references_of(trained).get("random-factors", lambda: pr.factor_probes(feats(), trained.dataset))
+    return references_of(trained).get(pr.RANDOM_FACTORS, lambda: pr.factor_probes(feats(), trained.dataset))
 
 
 def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
@@ -430,7 +430,7 @@ def random_invariance(trained, features: _RandomFeatures | None = None) -> dict:
         return {"invariance": encoder_invariance(enc, trained.dataset, trained.device),
                 "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device)}
 
-    out = references_of(trained).get("random-invariance", compute)
+    out = references_of(trained).get(pr.RANDOM_INVARIANCE, compute)
     return {**out, "invariance": mark_reliability(out["invariance"])}
 
 
@@ -439,5 +439,5 @@ def supervised_scratch(trained, per_class: int, target: str = "label", seeds: in
     """Supervised training from scratch on the same labelled subsets and augmentations
     (``on_draw``: as ``classifier_curve_point``'s; not called when it is cached)."""
     return references_of(trained).get(
-        f"supervised-scratch/{target}/{pr.budget_name(per_class)}/s{seeds}/t{steps}",
+        pr.budget_key("supervised-scratch", target, per_class, seeds, steps),
         lambda: classifier_curve_point(trained, per_class, target, seeds, steps, pretrained=False, on_draw=on_draw))

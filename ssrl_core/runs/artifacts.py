@@ -10,9 +10,14 @@
     epochs.jsonl             per-epoch loss, collapse diagnostics and kNN on a fixed subset
     snapshots/               that subset's features per epoch and their aligned maps
     probes.json              label efficiency, kNN vs k, factor probes, invariance (cached)
-    summary.json             everything above in one record (written last)
+    summary.json             the run's record, written last: its config's fields, timings, the
+                             metrics and, of the probes, the linear readout with 1 label per class
     training.lock            held by the process training into the folder (none may join it);
                              removed when it ends (left, unheld, by a process killed)
+    submitted.json           who submitted it and when (``restore-runs`` reads it back)
+    probe_job.lock, .pending, .json, probe_job_failed.json
+                             a background probe job's: held while it computes, asked for and
+                             not yet started, its step and time left, why the last one failed
 
 The neighbours' faiss index is made from the embeddings when first searched (0.1 s for
 CIFAR-10's 60,000) rather than stored: it was the same vectors again (61 MB there). Run
@@ -249,7 +254,7 @@ class RunArtifacts:
 
     @property
     def probes(self) -> dict:
-        return read_json(self.dir / "probes.json") or {}
+        return read_json(self.dir / PROBES) or {}
 
     def epochs(self) -> list[dict]:
         from ..evaluate.epochs import read_epochs

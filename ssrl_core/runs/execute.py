@@ -82,7 +82,7 @@ def _execute(cfg: RunConfig, run_dir: Path, on_event, should_cancel, with_umap: 
         t1 = time.perf_counter()
         try:
             probes = RunProbes(run_dir, trained).standard(on_event)
-            if "label_efficiency" in probes:
+            if "1" in probes.get("label_efficiency", {}):  # (a set whose classes hold one training image each: not)
                 metrics["linear_1_per_class"] = probes["label_efficiency"]["1"]["mean"]
         except Interrupted:
             raise
