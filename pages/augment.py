@@ -27,16 +27,16 @@ with c1:
         pipeline, bad_spec = parse_augment(spec), None
     except ValueError as e:
         pipeline, bad_spec = None, str(e)
-    if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
-        st.caption("What each op does, at these strengths:  \n"
-                   + "  \n".join(f"`{o.name}`: {explain(o)}" for o in pipeline.ops))
-    buttons = st.container(horizontal=True)
+    buttons = st.container(horizontal=True)  # under the boxes: below what the ops do, they sat 9 px under a 1280x720 fold
     if "aug_seed" not in st.session_state:  # a link's draw (?sample=N): the views a teacher regenerated to, shared
         st.session_state["aug_seed"] = urlstate.read("sample", urlstate.integer(0, 10**9), 0)
     if buttons.button("Regenerate", key="aug_regenerate"):
         st.session_state["aug_seed"] += 1
     if pipeline is not None:
         widgets.train_with_button(name, spec, buttons, key="aug_train")
+    if pipeline is not None and pipeline.ops:  # the chips above name the ops; what they do, in full
+        st.caption("What each op does, at these strengths:  \n"
+                   + "  \n".join(f"`{o.name}`: {explain(o)}" for o in pipeline.ops))
     if not hide:  # a hand-written spec could be given only by editing the address (below the buttons: above, it
         # pushed Regenerate off a 1280x720 screen)
         typed = st.text_input("Or type the augmentations", key=f"aug_typed{gen or ''}", placeholder=spec,
