@@ -25,6 +25,7 @@ from ssrl_core.runs.store import StoreUnusable  # noqa: E402
 st.set_page_config(page_title="SSRL Playground", page_icon="🧭", layout="wide",
                    initial_sidebar_state=screen.SIDEBAR_PX)
 screen.frame()
+services.unread_config(str(ROOT))  # (said in the server's log, once)
 
 PAGES = [
     st.Page("../pages/home.py", title="Start", icon=":material/home:", default=True),

@@ -13,7 +13,8 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_core import device, paths
-from ssrl_core.data import DATASETS, ImageSet, available_datasets, files_stamp, load_dataset, unknown_dataset
+from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files, files_stamp, load_dataset,
+                            unknown_dataset)
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
@@ -339,6 +340,25 @@ def start_probe_jobs(run_dirs: list[str], finetune: bool = False) -> str | None:
     return None
 
 
+@st.cache_resource(show_spinner=False)
+def unread_config(root: str) -> str | None:
+    """Why the project's ``.streamlit/config.toml`` was not read, printed once to the server's
+    log, or None when it was. Streamlit reads the one under the folder it is started from: a
+    server started elsewhere (a service without a working directory) sent usage statistics to
+    Streamlit's servers, collected garbage after every rerun and watched every module's file.
+    Told by ``runner.postScriptGC``, which only that file turns off."""
+    import sys
+
+    if st.get_option("runner.postScriptGC") is False:
+        return None
+    said = (f"SSRL Playground: Streamlit did not read {Path(root) / '.streamlit' / 'config.toml'}, since it reads the "
+            f"one under the folder it is started from ({Path.cwd()}): usage statistics are sent to Streamlit, and "
+            "every rerun collects garbage (half a core while a page watches a run). Start it from the project's "
+            f"folder: cd {root} && python -m streamlit run app/main.py")
+    print(said, file=sys.stderr, flush=True)
+    return said
+
+
 def datasets() -> dict[str, str]:
     """Every dataset a run can use, built-in and imported: name -> description."""
     return available_datasets()
@@ -404,10 +424,15 @@ def run_dataset(run: dict) -> tuple[ImageSet | None, str | None]:
     return (None, gone) if gone else dataset(run["dataset"])
 
 
-def dataset(name: str) -> tuple[ImageSet | None, str | None]:
-    """(dataset, None) or (None, a message saying what is missing and what to do)."""
+def dataset(name: str, download: bool = False) -> tuple[ImageSet | None, str | None]:
+    """(dataset, None) or (None, a message saying what is missing and what to do). A
+    torchvision set not on disk is downloaded only with ``download`` (Launch, the Data page's
+    button): a page load looks at the disk alone (choosing STL-10 on Data started a 2.6 GB
+    download on the class's server, the student's page waiting for it)."""
     if name not in datasets():
         return None, unknown_dataset(name)
+    if not download and (missing := check_files(name)) is not None:
+        return None, str(missing)
     try:
         return _dataset(name, home(), dataset_stamp(name)), None
     except Exception as e:  # DatasetMissing and damaged files carry their own advice
@@ -417,6 +442,17 @@ def dataset(name: str) -> tuple[ImageSet | None, str | None]:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _artifacts(run_dir: str, stamp: tuple) -> RunArtifacts:
     return RunArtifacts(run_dir)
+
+
+def downloadable(name: str) -> str | None:
+    """For a torchvision set whose files are not on disk and whose download has not just
+    failed: how much a download fetches ("about 170 MB"), for the Data page's button; else None."""
+    missing = check_files(name)
+    if missing is None or missing.reason is not None:
+        return None
+    from ssrl_core.data.torchvision_sets import download_size
+
+    return download_size(name)
 
 
 def artifacts(run_dir: str) -> RunArtifacts:

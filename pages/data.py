@@ -5,6 +5,7 @@ import streamlit as st
 from app import readouts, services, urlstate, widgets
 from app.text import agree, count, md
 from ssrl_core.data import DATASETS
+from ssrl_core.data import torchvision_sets as tvs
 from ssrl_core.data.custom import (MAX_UPLOAD_MB, NAME_RE, NameTaken, SameImages, check_name, custom_datasets,
                                    import_report, suggest_name)
 from ssrl_core.runs.remove import dataset_deletion, delete_dataset
@@ -161,6 +162,17 @@ if not controls:
 ds, error = services.dataset(name)
 if error:
     widgets.dataset_error(error)
+    if size := services.downloadable(name):  # asked for, its size said: a page load downloads nothing
+        title = tvs.title(name)
+        if controls and st.button(f"Download {title} ({size})", key="data_download", icon=":material/download:",
+                                  help="Into the data folder named above, from its makers' server; this page waits "
+                                       "until it is done."):
+            with st.spinner(f"Downloading {title} ({size})…"):
+                _, failed = services.dataset(name, download=True)
+            if failed:
+                st.error(md(failed.partition("\n")[0]), icon=":material/cloud_off:")
+            else:
+                st.rerun()
     widgets.stop()
 
 info = ds.describe()  # one line, not five metrics: on a phone they stacked and filled the first screen

@@ -137,7 +137,7 @@ with right:
         if problem:  # not pressable then; kept for a click that raced the check
             st.error(f"Not launched: {problem}")
         else:
-            _, data_error = services.dataset(dataset)  # where files are missing, tries their download
+            _, data_error = services.dataset(dataset, download=True)  # where files are missing, tries their download
             if not data_error:
                 data_error = services.preflight(cfg)
             if gone := check_files(dataset):  # still missing (no network, or moved since): the worker would fail it

@@ -57,3 +57,54 @@ def test_a_failed_runs_multi_line_reason_keeps_its_lines_on_pretrain(ssrl_home):
     # the file list under it, a line each (in the box, Markdown ran them into "data_batch_1 <- missing data_batch_2 …")
     assert rest in [t.value for t in at.text]
     assert "  data_batch_1   <- missing\n  data_batch_2   <- missing" in rest
+
+
+def test_the_data_page_downloads_a_set_on_its_button_only_and_shows_it(ssrl_home, monkeypatch):
+    """A page load looks at the disk; the button (its size said) downloads, then the set is shown."""
+    from .test_torchvision_sets import write_cifar10
+
+    fetched = []
+
+    def fetch(name, target):  # the network, as torchvision would unpack it
+        fetched.append(name)
+        write_cifar10(ssrl_home / "data", n=3)
+
+    monkeypatch.setattr(tvs, "_unreachable", lambda urls, timeout: None)
+    monkeypatch.setattr(tvs, "_fetch", fetch)
+    at = open_page("data", dataset="cifar10")
+    assert not at.exception and fetched == []
+    [button] = [b for b in at.button if b.key == "data_download"]
+    assert button.label == "Download CIFAR-10 (about 170 MB)"
+    assert "it is downloaded (about 170 MB) when it is first needed" in at.error[0].value
+    for page in ("augment", "pretrain"):  # nor does any other page's load
+        assert not open_page(page, dataset="cifar10").exception
+    assert fetched == []
+    at.button(key="data_download").click().run()
+    assert fetched == ["cifar10"] and not at.exception and not at.error
+    assert any("**15** for training" in m.value for m in at.markdown)  # the set, shown
+
+
+def test_a_download_waits_for_another_processs_and_fetches_nothing_it_brought(tmp_path, monkeypatch):
+    """Two processes (the app's, a worker's) downloading one set into one folder wrote the same
+    archive at once; the second now waits on the folder's lock and finds the files there."""
+    import threading
+
+    from ssrl_core.data import load_dataset
+    from ssrl_core.locks import exclusive
+
+    from .test_torchvision_sets import write_cifar10
+
+    fetched = []
+    monkeypatch.setattr(tvs, "_unreachable", lambda urls, timeout: None)
+    monkeypatch.setattr(tvs, "_fetch", lambda name, target: fetched.append(name))
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    loaded = []
+    with exclusive(folder / tvs.DOWNLOAD_LOCK):  # another process downloading (flock: per open file, not per process)
+        t = threading.Thread(target=lambda: loaded.append(load_dataset("cifar10", tmp_path)))
+        t.start()
+        t.join(1.0)
+        assert t.is_alive() and not loaded  # waiting for it
+        write_cifar10(tmp_path, n=3)  # what the other download brought
+    t.join(10)
+    assert fetched == [] and len(loaded[0]) == 19

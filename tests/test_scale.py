@@ -221,7 +221,7 @@ def test_neighbours_come_from_an_index_of_the_features_which_are_read_once_and_n
     assert not (Path(run_dir) / "index.faiss").exists()
 
 
-def test_the_served_app_skips_streamlits_full_garbage_collection_after_each_rerun(monkeypatch):
+def test_the_served_app_skips_streamlits_full_garbage_collection_after_each_rerun(monkeypatch, tmp_path, capsys):
     """A live panel reruns every 2 s. Streamlit's default collects all garbage after every
     run, fragments included: with torch and scikit-learn loaded, half a second of CPU per
     tick, so one open Pretrain tab slowed the run it showed from 45 s to 103 s on 2 cores
@@ -237,6 +237,17 @@ def test_the_served_app_skips_streamlits_full_garbage_collection_after_each_reru
         assert config.get_option("runner.postScriptGC") is False
         assert config.get_option("server.fileWatcherType") == "none"  # nothing edits a served app's sources
         assert config.get_option("server.maxUploadSize") == 200  # the file is the one read
+        from app import services
+
+        assert services.unread_config.__wrapped__(str(ROOT)) is None
+        # started from another folder (a service with no working directory): the file is not read, and the server's
+        # log says so once, with how to start it (it sent usage statistics to Streamlit, a review's browser saw)
+        monkeypatch.chdir(tmp_path)
+        config.get_config_options(force_reparse=True)
+        said = services.unread_config.__wrapped__(str(ROOT))
+        assert said.startswith(f"SSRL Playground: Streamlit did not read {ROOT / '.streamlit' / 'config.toml'}")
+        assert f"({tmp_path})" in said and said.endswith(f"cd {ROOT} && python -m streamlit run app/main.py")
+        assert said in capsys.readouterr().err
     finally:
         monkeypatch.undo()
         config.get_config_options(force_reparse=True)

@@ -94,6 +94,7 @@ class _Spec:
     folder: tuple[str, ...]  # below ROOT
     files: tuple[str, ...]  # required, in that folder
     source: str  # where the files come from, for the message
+    download_mb: int  # what a download fetches, in MB of 10^6 bytes (the files torchvision downloads), said before one
     gz_ok: bool = False  # each file may be stored gzip-compressed as NAME.gz
 
 
@@ -107,28 +108,28 @@ _IDX_FILES = (
 _SPECS: dict[str, _Spec] = {
     "mnist": _Spec(
         "MNIST", ("mnist", "MNIST", "raw"), _IDX_FILES,
-        "the four .gz files at https://ossci-datasets.s3.amazonaws.com/mnist/", gz_ok=True,
+        "the four .gz files at https://ossci-datasets.s3.amazonaws.com/mnist/", 12, gz_ok=True,
     ),
     "fashion-mnist": _Spec(
         "Fashion-MNIST", ("fashion-mnist", "FashionMNIST", "raw"), _IDX_FILES,
-        "the four .gz files at http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", gz_ok=True,
+        "the four .gz files at http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", 31, gz_ok=True,
     ),
     "cifar10": _Spec(
         "CIFAR-10", ("cifar10", "cifar-10-batches-py"),
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
-        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, unpacked in the cifar10 folder",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, unpacked in the cifar10 folder", 170,
     ),
     "cifar100": _Spec(
         "CIFAR-100", ("cifar100", "cifar-100-python"), ("train", "test", "meta"),
-        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz, unpacked in the cifar100 folder",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz, unpacked in the cifar100 folder", 169,
     ),
     "svhn": _Spec(
         "SVHN", ("svhn",), ("train_32x32.mat", "test_32x32.mat"),
-        "http://ufldl.stanford.edu/housenumbers/train_32x32.mat and test_32x32.mat",
+        "http://ufldl.stanford.edu/housenumbers/train_32x32.mat and test_32x32.mat", 246,
     ),
     "stl10": _Spec(
         "STL-10", ("stl10", "stl10_binary"), ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"),
-        "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz, 2.5 GB, unpacked in the stl10 folder",
+        "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz, unpacked in the stl10 folder", 2640,
     ),
 }
 
@@ -255,9 +256,20 @@ def check_files(name: str, root: Path):
     if incomplete := _incomplete(name, root, missing):
         summary = f"{title} is incomplete: {incomplete}."
     else:
-        summary = f"{title} is not in the data folder yet: it is downloaded when it is first needed, which needs " \
-                  "network access."
+        summary = f"{title} is not in the data folder yet: it is downloaded ({download_size(name)}) when it is " \
+                  "first needed, which needs network access."
     return _recent_failure(name, root) or _missing_error(name, root, missing, summary=summary)
+
+
+def download_size(name: str) -> str:
+    """About what a download of ``name`` fetches, in words: "163 MB", "2.6 GB"."""
+    mb = _SPECS[_check_name(name)].download_mb
+    return f"about {mb / 1000:.1f} GB" if mb >= 1000 else f"about {mb} MB"
+
+
+def title(name: str) -> str:
+    """The set's name as its makers write it: "CIFAR-10"."""
+    return _SPECS[_check_name(name)].title
 
 
 def _incomplete(name: str, root: Path, missing: list[str]) -> str | None:
@@ -454,10 +466,21 @@ def _download(name: str, root: Path) -> None:
     why = _unreachable(_download_urls(name), PROBE_TIMEOUT_S)
     if why:
         raise ConnectionError(why)
-    import torchvision.datasets as tvd
+    from ..locks import exclusive
 
     target = str(Path(root) / _SPECS[name].folder[0])
     Path(target).mkdir(parents=True, exist_ok=True)
+    with exclusive(Path(target) / DOWNLOAD_LOCK):  # one download per folder across processes (the app's, a worker's)
+        if _missing(name, root):  # (another process's download may have brought them while this one waited)
+            _fetch(name, target)
+
+
+DOWNLOAD_LOCK = ".download.lock"
+
+
+def _fetch(name: str, target: str) -> None:
+    import torchvision.datasets as tvd
+
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
