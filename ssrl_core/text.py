@@ -20,6 +20,11 @@ import re
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>$|{}])")
 _DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small', 'https://'
 _WWW = re.compile(r"(?i)\b(www)\.")  # GFM's autolink of 'www.example.com'
+# ... which Streamlit's Markdown finds in the text after escapes are read (an escaped 'www\.example.com',
+# 'http\://e.example' and 'a@b.example' were links in a browser): a word joiner (U+2060, invisible, not a space)
+# after 'www', a scheme or '@' parts them
+_AUTOLINK = re.compile(r"(?i)(\bwww(?=\\\.)|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
+JOINER = "\u2060"
 
 
 def said(error: BaseException) -> str:
@@ -138,7 +143,7 @@ def md(text: object) -> str:
     """``text`` escaped for Markdown: it renders as exactly these characters, on one line."""
     s = _SPECIAL.sub(r"\\\1", one_line(text))
     s = _DIRECTIVE.sub(r"\\:", s)
-    return _WWW.sub(r"\1\\.", s)
+    return _AUTOLINK.sub(rf"\1{JOINER}", _WWW.sub(r"\1\\.", s))
 
 
 def code(text: object) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from app.text import code, md
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
@@ -31,6 +33,22 @@ def test_md_and_code_leave_nothing_live():
     assert md("a\nb\tc") == "a b c"  # one line
     assert code("x=`![a](u)`") == "`` x=`![a](u)` ``"  # a code span its own backtick cannot close
     assert code("plain") == "`plain`"
+
+
+# GFM's literal autolinks as Streamlit's Markdown finds them (mdast-util-gfm-autolink-literal's patterns), in the text
+# after escapes are read: 'www\.evil.example' was a link in a browser all the same
+_LITERAL_LINKS = re.compile(r"(?i)(https?://|www(?=\.))[-.\w]|[-.\w+]+@[-\w]+(\.[-\w]+)+")
+
+
+@pytest.mark.parametrize("typed", ["www.evil.example", "see http://evil.example/x", "HTTPS://E.example",
+                                   "ada@evil.example", "Www.Evil.example"])
+def test_md_leaves_no_literal_autolink_and_reads_as_typed(typed):
+    from ssrl_core.text import JOINER
+
+    assert _LITERAL_LINKS.search(typed)  # the probe sees the link
+    text = re.sub(r"\\(.)", r"\1", md(typed))  # as the renderer reads it, escapes undone
+    assert not _LITERAL_LINKS.search(text), text
+    assert text.replace(JOINER, "") == typed  # and it shows the characters typed (a word joiner is invisible)
 
 
 def test_a_nickname_is_shown_as_typed_in_the_gallery_and_the_live_panel(finished_run):
