@@ -1307,14 +1307,19 @@ def start_probe_jobs(runs: list[dict], key: str, finetune: bool = False) -> None
     st.rerun()
 
 
-def dataset_error(error: str, where=st) -> None:
+def dataset_error(error: str, where=st, name: str | None = None) -> None:
     """A dataset that cannot be loaded (``services.dataset``'s message): its first line in an
     error box, the lines after it (a missing set's files, one per line, and where to get them)
-    as they are written. In one box, Markdown ran the files together into one paragraph."""
+    as they are written. In one box, Markdown ran the files together into one paragraph. For
+    a set ``name`` the network can bring (``services.downloadable``), a link to the Data page's
+    download button, since a page load downloads nothing."""
     first, _, rest = str(error).partition("\n")
     where.error(md(first), icon=":material/folder_off:")
     if rest.strip():
         where.text(rest)
+    if name and (size := services.downloadable(name)):
+        where.page_link("../pages/data.py", label=f"Download it on the Data page ({size})", icon=":material/download:",
+                        query_params={"dataset": name})
 
 
 def fresh_runs(runs: list[dict]) -> list[dict]:

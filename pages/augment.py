@@ -54,7 +54,7 @@ with c1:
                 st.rerun()
 ds, error = services.dataset(name)
 if error:
-    widgets.dataset_error(error, c2)
+    widgets.dataset_error(error, c2, name)
     widgets.stop()
 if bad_spec:
     c2.error(bad_spec)

@@ -185,7 +185,7 @@ if not same_data:
     st.info(f"Shown only for runs on one dataset: these runs are on {', '.join(on[:-1])} and {on[-1]}, which share "
             "no images. Pick runs of one dataset to see one query's neighbours in each.")
 elif error:
-    widgets.dataset_error(error)
+    widgets.dataset_error(error, name=next(iter(datasets)))
 else:
     last = len(ds) - 1
     # not bounded in the browser, which would only turn the box red and keep the old query without a word; a box per

@@ -56,7 +56,7 @@ top[3].metric("feature dim", dim or "–",
                    "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
                    "output, for a method that has one)")
 if error:
-    widgets.dataset_error(error)
+    widgets.dataset_error(error, name=run["dataset"])
     widgets.stop()
 widgets.accuracy_caveats(run["dataset"], [run])
 if collapsed := readouts.collapse_note(summary):

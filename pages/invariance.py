@@ -31,7 +31,7 @@ if not picked:
     widgets.stop()
 ds, error = services.dataset(dataset)
 if error:  # a set deleted since: the archive its images came from and the Data page (``services.run_dataset``)
-    widgets.dataset_error(services.run_dataset(picked[0])[1] or error)
+    widgets.dataset_error(services.run_dataset(picked[0])[1] or error, name=dataset)
     widgets.stop()
 st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 

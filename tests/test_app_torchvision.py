@@ -79,6 +79,9 @@ def test_the_data_page_downloads_a_set_on_its_button_only_and_shows_it(ssrl_home
     for page in ("augment", "pretrain"):  # nor does any other page's load
         assert not open_page(page, dataset="cifar10").exception
     assert fetched == []
+    # Augment says where to download it
+    [link] = [e for e in open_page("augment", dataset="cifar10").get("page_link")]
+    assert link.proto.label == "Download it on the Data page (about 170 MB)" and link.proto.query_string == "dataset=cifar10"
     at.button(key="data_download").click().run()
     assert fetched == ["cifar10"] and not at.exception and not at.error
     assert any("**15** for training" in m.value for m in at.markdown)  # the set, shown
