@@ -125,9 +125,11 @@ def reference_transform(spec: str, size: int):
             k = 2 * max(1, math.ceil(2 * op.max_sigma)) + 1
             pil.append(T.RandomApply([T.GaussianBlur(k, sigma=(op.min_sigma, op.max_sigma))], p=op.p))
         elif isinstance(op, Rotate):
-            pil.append(T.RandomApply([T.RandomRotation(op.degrees)], p=op.p))
+            pil.append(T.RandomApply([T.RandomRotation(op.degrees)], p=op.p))  # (corners black: ours repeat the edge)
         elif isinstance(op, Solarize):
-            pil.append(T.RandomSolarize(int(op.threshold * 255), p=op.p))
+            # PIL inverts from its threshold up; ours inverts x >= threshold on [0, 1], from 128 at 0.5 (127 inverted one
+            # grey level more)
+            pil.append(T.RandomSolarize(math.ceil(op.threshold * 255), p=op.p))
         elif isinstance(op, Erase):
             tensor.append(T.RandomErasing(op.p, scale=(op.min_area, op.max_area), value=0.5))
         elif isinstance(op, Noise):
