@@ -29,8 +29,11 @@ from .. import paths
 
 
 def pca_2d(x: np.ndarray) -> np.ndarray:
+    from threadpoolctl import threadpool_limits
+
     x = x - x.mean(0, keepdims=True)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    with threadpool_limits(1):  # as the linear readout (linear.py): two BLAS threads beside a busy core stall (6.1 s)
+        _, _, vt = np.linalg.svd(x, full_matrices=False)
     return (x @ vt[:2].T).astype(np.float32)
 
 
