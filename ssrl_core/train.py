@@ -473,7 +473,7 @@ def pretrain(
     if start_epoch < cfg.epochs:  # it trains: what was evaluated of its earlier epochs no longer holds
         forget_evaluation(run_dir)
     # a fixed subset measured before training and after every epoch (one forward pass)
-    epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device)
+    epoch_probe = EpochProbe(dataset, run_dir, cfg.seed, cfg.epochs, device, precision)
     kept = epoch_probe.start(start_epoch)
     if start_epoch == 0:
         epoch_probe(method.encoder, 0, embedder=method.embedder())

@@ -365,6 +365,40 @@ def test_rotation_equivariance_separates_aware_and_blind_encoders():
     assert blind_mean < 0.45, blind_mean
 
 
+class Counted(nn.Module):
+    """An encoder that counts the images it embeds."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.seen, self.feature_dim = inner, 0, inner.feature_dim
+
+    def forward(self, x):
+        self.seen += len(x)
+        return self.inner(x)
+
+
+def test_invariance_and_rotation_read_the_features_a_run_has_and_give_the_same_numbers():
+    """A run's probes embedded again the 512 test images (and the upright rotation copies) whose
+    features embeddings.npy holds: a second of a digits run, 25 s of an MAE one."""
+    from ssrl_core.evaluate.embed import embed
+
+    torch.set_num_threads(1)
+    train, test = oriented_images(64, seed=0), oriented_images(32, seed=1)
+    enc = Counted(RawPixels(64))
+    rot = rotation_equivariance(enc, train, test, CPU)
+    assert enc.seen == 4 * (64 + 32)
+    enc.seen = 0
+    again = rotation_equivariance(enc, train, test, CPU, embed(enc, train, CPU), embed(enc, test, CPU))
+    assert again == rot and enc.seen == (64 + 32) + 3 * (64 + 32)  # the upright ones once, for the features given
+    images = colour_images(n=64)
+    enc = Counted(RandomPixelMap(3 * 32 * 32))
+    scores = invariance_scores(enc, images, CPU, ops=["flip", "color_jitter"])
+    enc.seen = 0
+    features = embed(enc, images, CPU)
+    assert invariance_scores(enc, images, CPU, ops=["flip", "color_jitter"], features=features) == scores
+    assert enc.seen == 64 + 2 * 64  # the features, then one transformed copy per op: none embedded twice
+
+
 # -- training a classifier end to end ------------------------------------------------------------
 def halves_set(n: int = 128, seed: int = 0):
     """Two classes of 16x16 grayscale images: the left half bright, or the right half."""

@@ -1,10 +1,12 @@
 """Frozen features of a whole image set."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
-from ..device import release_cached_memory, to_device_batch
+from ..device import Precision, autocast, release_cached_memory, to_device_batch
 
 
 # one evaluation batch: at most 512 images, and no more pixels than 512 images of 32 px: 128 at
@@ -44,14 +46,17 @@ def _in_eval(module: torch.nn.Module, n: int, batch_size: int, batch) -> list[to
     return out
 
 
-def embed(encoder: torch.nn.Module, images: torch.Tensor, device: torch.device, batch_size: int | None = None) -> np.ndarray:
+def embed(encoder: torch.nn.Module, images: torch.Tensor, device: torch.device, batch_size: int | None = None,
+          precision: Precision | None = None) -> np.ndarray:
     """Encoder features [N, D] (float32, numpy) of uint8 images [N, C, H, W], in eval mode, in
-    batches of ``batch_for(images)`` unless given."""
+    batches of ``batch_for(images)`` unless given; in float32 unless a ``precision`` is given
+    (the training loop's, for its per-epoch probe: ``EpochProbe``)."""
     if images.dtype != torch.uint8:  # float pixels in [0, 1] were divided by 255 again, into features of nothing
         raise TypeError(f"embed takes uint8 images (0 to 255, as ImageSet.images holds them), [N, C, H, W]; got "
                         f"{images.dtype}: for float images in [0, 1], `(images * 255).round().to(torch.uint8)`")
-    out = _in_eval(encoder, images.shape[0], batch_size or batch_for(images),
-                   lambda a, b: to_device_batch(images[a:b].to(device).float().div_(255)))
+    with autocast(device, precision) if precision is not None else contextlib.nullcontext():
+        out = _in_eval(encoder, images.shape[0], batch_size or batch_for(images),
+                       lambda a, b: to_device_batch(images[a:b].to(device).float().div_(255)))
     return torch.cat(out).numpy() if out else np.zeros((0, getattr(encoder, "feature_dim", 0)), np.float32)
 
 

@@ -71,7 +71,7 @@ def read_snapshots(run_dir: Path) -> tuple[np.ndarray | None, dict[int, np.ndarr
 
 
 class EpochProbe:
-    def __init__(self, dataset, run_dir: Path, seed: int, epochs: int, device: torch.device):
+    def __init__(self, dataset, run_dir: Path, seed: int, epochs: int, device: torch.device, precision=None):
         rng = np.random.default_rng(seed)
         y = dataset.labels.numpy()
         tr, te = dataset.train_idx.numpy(), dataset.test_idx.numpy()
@@ -86,7 +86,10 @@ class EpochProbe:
         self.labelled = labelled and len(queries) > 0
         self.num_classes = dataset.num_classes
         self.images = dataset.images[torch.as_tensor(self.rows)].to(device)
-        self.device = device
+        # the training's precision (device.Precision; None: float32): the probe is a progress reading after every epoch,
+        # and in float32 it took a quarter of an epoch's time on a CPU that trains in bfloat16 (0.47 s against 0.25 s;
+        # epoch_knn 0.9415 either way). The run's final evaluation stays in float32.
+        self.device, self.precision = device, precision
         self.dir = Path(run_dir)
         self.keep = snapshot_epochs(epochs)
         (self.dir / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
@@ -105,7 +108,7 @@ class EpochProbe:
         """Measure, append the epoch's record (with ``record``'s fields) and return the measures.
         ``embedder`` (a method's ``embedder()``, applied to the features just computed) gives
         the embedding ``embedding_std`` reads."""
-        f = embed(encoder, self.images, self.device)
+        f = embed(encoder, self.images, self.device, precision=self.precision)
         n = min(self.n_mem, COLLAPSE)
         z = embed_features(embedder, f[:n], self.device) if embedder is not None else None
         out = collapse_stats(f[:n], z)

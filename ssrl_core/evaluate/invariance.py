@@ -92,7 +92,7 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: torch.device,
-                      ops: list[str] | None = None, seed: int = 0) -> dict[str, dict]:
+                      ops: list[str] | None = None, seed: int = 0, features: np.ndarray | None = None) -> dict[str, dict]:
     """{op: {"score", "similarity", "unrelated", "se", "images", "reliable"[, "note"]} or
     {"skipped": reason}} for uint8 images [N, C, H, W] (use a fixed subset of a few hundred
     test images). ``se`` is the score's standard error over the images, by the delta method on
@@ -100,11 +100,12 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     transformed self, to an unrelated image) as one observation: large when few images are
     measured, and 0 for an encoder exactly invariant to the op, whose score is 1 whatever the
     unrelated pairs give (the difference of the two similarities put their noise on every op's
-    whisker: 0.02 on an exact 1.00)."""
+    whisker: 0.02 on an exact 1.00). ``features``: the encoder's features of ``images``, when
+    already computed (a run's ``embeddings.npy`` rows: the same numbers, not embedded again)."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
     g = torch.Generator().manual_seed(seed)
-    base = l2_normalize(embed(encoder, images, device))
+    base = l2_normalize(embed(encoder, images, device) if features is None else np.asarray(features, np.float32))
     perm = torch.randperm(len(images), generator=g).numpy()
     derange = np.empty_like(perm)
     derange[perm] = np.roll(perm, 1)  # every i paired with another image
@@ -137,11 +138,19 @@ def rotate_all(images: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
 
 
 def rotation_equivariance(encoder: torch.nn.Module, train_images: torch.Tensor, test_images: torch.Tensor,
-                          device: torch.device) -> float:
-    """Accuracy of a linear probe predicting the rotation (of 4) from the features."""
-    xtr, ytr = rotate_all(train_images)
-    xte, yte = rotate_all(test_images)
-    return linear_probe_accuracy(embed(encoder, xtr, device), ytr, embed(encoder, xte, device), yte)
+                          device: torch.device, train_features: np.ndarray | None = None,
+                          test_features: np.ndarray | None = None) -> float:
+    """Accuracy of a linear probe predicting the rotation (of 4) from the features.
+    ``train_features``, ``test_features``: those of the images as they are (rotated by 0), when
+    already computed; only the three turned copies are embedded then."""
+    def features(images: torch.Tensor, upright: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        x, y = rotate_all(images)
+        if upright is None:
+            return embed(encoder, x, device), y
+        return np.concatenate([np.asarray(upright, np.float32), embed(encoder, x[len(images):], device)]), y
+
+    (ftr, ytr), (fte, yte) = features(train_images, train_features), features(test_images, test_features)
+    return linear_probe_accuracy(ftr, ytr, fte, yte)
 
 
 def fixed_subset(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
