@@ -18,7 +18,7 @@ from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
-from ssrl_core.runs.store import ACTIVE, LESSON_NICKNAME, RunStore
+from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own
 from ssrl_core.text import about, agree, count, md, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
@@ -219,7 +219,7 @@ def current_nickname() -> str:
     guest = st.session_state.setdefault("_guest_nickname", f"guest-{secrets.token_hex(2)}")
     typed = (st.session_state.get("nickname") or "").strip()
     # the lessons' own ("lesson:collapse"): typed, it gave a student the lesson's runs to cancel and resume as theirs
-    return typed if typed and not typed.startswith(LESSON_NICKNAME) else guest
+    return typed if typed and not lessons_own(typed) else guest
 
 
 def active_twin(cfg) -> str | None:

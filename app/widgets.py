@@ -1362,10 +1362,13 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     (e.g. "its map appears here") shows without a reload. ``recount`` counts the runs the
     page can show (default: the finished ones), when the page shows more than those."""
     store = services.store()
-    for rid in dict.fromkeys(urlstate.listed("run") + urlstate.listed("runs")):
-        run = store.get(rid)  # the link names a run this page cannot show: say why, not only that runs are few
-        if run is None or run["status"] != "done":
-            st.warning(f"The link names run {md(rid)}: {services.not_offered(rid)}.", icon=":material/link_off:")
+    linked = list(dict.fromkeys(urlstate.listed("run") + urlstate.listed("runs")))
+    unseen = [rid for rid in linked[:urlstate.MOST_VALUES] if (run := store.get(rid)) is None or run["status"] != "done"]
+    for rid in unseen[:urlstate.MOST_SAID]:  # the link names a run this page cannot show: say why, not only that runs are few
+        st.warning(f"The link names run {md(rid)}: {services.not_offered(rid)}.", icon=":material/link_off:")
+    if len(linked) > urlstate.MOST_SAID and len(unseen) > urlstate.MOST_SAID:  # 3,000 ids: 3,000 warnings
+        st.warning(f"The link names {len(linked) - urlstate.MOST_SAID:,} more runs, not shown or not read (a link is "
+                   f"read up to {urlstate.MOST_VALUES}).", icon=":material/link_off:")
     if not store.count(services.ACTIVE):
         st.info(("No finished runs yet." if not finished else
                  f"This page needs {need} finished runs; there is {finished} so far.")

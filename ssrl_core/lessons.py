@@ -75,7 +75,7 @@ CHART_KINDS = {
 PROBE_CHARTS = ("label_efficiency", "invariance", "factors")  # drawn from probes.json, which basic runs lack
 RUN_REQUIRED = ("dataset", "method", "augment", "encoder", "epochs", "batch_size", "seed")
 LESSON_REQUIRED = ("id", "title", "question", "explanation", "expected", "how_to_read", "runs", "checks")
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")  # (\Z: "$" took an id ending in a newline)
 QUICK_EPOCHS = 1
 QUICK_STEPS, QUICK_SEEDS = 20, 1
 

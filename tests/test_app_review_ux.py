@@ -304,6 +304,16 @@ def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
     said = " ".join(w.value for w in at.warning)
     assert "20260101-000000-dead" in said and "deleted since" in said and a not in said
     assert "needs 2 finished runs" in " ".join(i.value for i in at.info)
+    # a link of 3,000 unknown ids (a security review's): 8.6 s and a warning of 3,000 parts; read up to 100, 5 named
+    many = ",".join([a] + [f"20260101-000000-{i:04d}" for i in range(3000)])
+    said = [w.value for w in open_page("compare", runs=many).warning]
+    assert len(said) == 6 and said[-1] == "The link names 2,996 more runs, not shown or not read (a link is read up to 100)."
+    b = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=1))  # two finished: the comparison
+    store.claim("w")
+    store.finish(b, "done", summary={})
+    [said] = [w.value for w in open_page("compare", runs=many).warning if "Ignored part of" in w.value]
+    assert said.count("no run has that id") == 5 and "and 94 more; 2,901 more not read (a link is read up to 100)" \
+        in said, said
 
 
 def test_zero_epochs_says_the_run_is_the_untrained_encoder():

@@ -259,7 +259,7 @@ def test_a_lessons_run_is_not_deleted_in_the_app_nor_its_nickname_taken_by_a_stu
     assert not [b for b in at.button if b.key == f"delete_{rid}"]
     said = " ".join(m.value for m in at.markdown)
     assert "belongs to the lesson **collapse**" in said and f"`python -m ssrl_core delete {rid}`" in said
-    at.sidebar.text_input(key="nickname").input("lesson:collapse").run()
+    at.sidebar.text_input(key="nickname").input("Lesson:Collapse").run()  # in any case ("lesson:" alone was caught)
     assert not at.exception
     assert any("are the lessons' own" in c.value for c in at.sidebar.caption)
     at.button(key="pt_launch").click().run()  # launched under the session's guest name, not the lesson's

@@ -240,6 +240,11 @@ def test_a_run_on_an_imported_set_says_how_to_import_it_before_reproducing_it(tm
     md = (out / "run_card.md").read_text()
     assert f"The dataset 'pets' was imported from your own images (24 images, 32×32, fingerprint {fingerprint}, " \
            "from the archive My Pets.zip)" in md and card["dataset"]["import"] in md
+    # the archive's name is the uploader's: written in the card as text, not as a link or an image
+    from ssrl_core.runs.export import card_markdown
+
+    evil = card_markdown({**card, "dataset": {**card["dataset"], "archive": "[clk](javascript:alert(1)) <img src=x>.zip"}})
+    assert not re.search(r"(?<!\\)(\[clk|<img)", evil) and r"from the archive \[clk\](javascript" in evil
     script = (out / "reproduce.sh").read_text().splitlines()
     assert script[2].startswith("# The dataset 'pets' was imported") and "import it first under that name" in script[2]
     assert script[3] == "#   " + card["dataset"]["import"] and script[-1] == card["reproduce"]

@@ -67,7 +67,7 @@ MAX_TOTAL_PIXELS = 2_000_000_000
 MAX_OUTPUT_BYTES = 1 << 30  # the imported set's images at their size (N x size x size x 3 bytes), before they are read
 MAX_UPLOAD_MB = 200  # the archive itself; .streamlit/config.toml's server.maxUploadSize matches
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}\Z")  # \Z: "$" let "digits\n" through, a look-alike of digits
 
 
 class ArchiveRejected(ValueError):
@@ -335,7 +335,9 @@ def fit_image(im, size: int, sizes: list | None = None, notes: list | None = Non
     image had more pages or frames, ``STRETCHED`` when its values were stretched."""
     from PIL import Image, ImageOps
 
-    if getattr(im, "n_frames", 1) > 1 and notes is not None:
+    # is_animated looks for a second frame; n_frames walked them all (a 60 MB GIF of 4,000,000 frames took 10 s, and
+    # Explore decodes a query on every rerun), and was read for a query too, which keeps no notes
+    if notes is not None and getattr(im, "is_animated", False):
         notes.append(FIRST_PAGE)
     im.seek(0)  # first frame of animations, first page of a multi-page TIFF
     im = ImageOps.exif_transpose(im)

@@ -285,7 +285,8 @@ def card_markdown(card: dict) -> str:
             f"{dataset['size']} px" if dataset.get("size") else "", f"fingerprint `{dataset['fingerprint']}`"])), ""]
     lines += ["## Reproduce", ""]
     if dataset.get("imported"):
-        lines += [import_note(dataset), "", "```sh", dataset["import"], "```", ""]
+        # escaped: the archive's name is the uploader's ('[x](javascript:...).zip' was a link in the card)
+        lines += [md(import_note(dataset)), "", "```sh", dataset["import"], "```", ""]
     lines += [RUN_FROM[0].upper() + RUN_FROM[1:] + ":", "", "```sh", card["reproduce"], "```", "",
               DEVICE_NOTE[0].upper() + DEVICE_NOTE[1:] + ".", "",
               "## Config", "", "| key | value |",
