@@ -2,6 +2,7 @@
 (``embedding_map``) and the palette live in ``ssrl_core.figures``, shared with the export."""
 from __future__ import annotations
 
+import html
 import math
 from typing import Sequence
 
@@ -89,12 +90,12 @@ def describe(fig: go.Figure) -> str:
     """A chart in a sentence, for screen readers (``st.plotly_chart``'s ``alt``): what it plots
     and the names of its series, or for a map how many images it shows and what colours them."""
     lay, data = fig.layout, fig.data
-    title = lay.title.text or ""
-    legend = [t.name.replace("<br>", " ") for t in data if t.name and t.showlegend is not False]
+    title = _plain(lay.title.text or "")
+    legend = [_plain(t.name) for t in data if t.name and t.showlegend is not False]
     if lay.xaxis.visible is False:  # the embedding map: points without axes
         n = len(data[0].x) if data and data[0].x is not None else 0
-        colours = [t.name for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces
-        marks = [t.name for t in data[1:] if t.name and t.name not in colours]  # selected, neighbours, your image
+        colours = [_plain(t.name) for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces
+        marks = [_plain(t.name) for t in data[1:] if t.name and _plain(t.name) not in colours]  # selected, neighbours, ...
         return (f"{title + ': ' if title else ''}map of {n:,} images, each a point placed near images with similar "
                 f"features, coloured by {', '.join(colours[:20]) or 'one value'}"
                 + ("; each group's name is written where most of its points are" if lay.annotations else "")
@@ -105,10 +106,17 @@ def describe(fig: go.Figure) -> str:
         value, category = category, value
     what = f"{value or 'value'} by {category or 'category'}"
     # each series' values, which a screen reader reached nowhere else (hover needs a mouse; an accessibility review)
-    values = [f"{t.name.replace('<br>', ' ')}: {said}" for t in data
+    values = [f"{_plain(t.name)}: {said}" for t in data
               if t.name and t.showlegend is not False and (said := _values(t))]
     return (f"{kind}{' ' + repr(title) if title else ''}: {what}; " + ", ".join(legend)
             + (". Values: " + "; ".join(values) + "." if values else ""))
+
+
+def _plain(text: str) -> str:
+    """A name as Plotly shows it, as plain text: its line breaks as spaces and its HTML entities
+    read ('&lt;img' is Plotly's escape of a class folder's '<img'; Streamlit escapes the alt text
+    again, and a screen reader read out '&amp;lt;img')."""
+    return html.unescape(str(text).replace("<br>", " "))
 
 
 DESCRIBED_POINTS = 12  # a series with more points is said by its first and last (the kNN after each of 100 epochs)
@@ -127,7 +135,7 @@ def _values(trace) -> str:
     pairs = [(x, y) for x, y in zip(xs, ys) if x is not None and isinstance(y, (int, float))]
     if len(pairs) > DESCRIBED_POINTS:
         pairs = [pairs[0], pairs[-1]]
-    return ", ".join(f"{x:g} {y:.3f}" if isinstance(x, (int, float)) else f"{str(x).replace('<br>', ' ')} {y:.3f}"
+    return ", ".join(f"{x:g} {y:.3f}" if isinstance(x, (int, float)) else f"{_plain(x)} {y:.3f}"
                      for x, y in pairs)
 
 

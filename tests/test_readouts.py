@@ -474,6 +474,10 @@ def test_charts_and_images_are_described_for_screen_readers():
     assert charts.describe(m) == ("map of 3 images, each a point placed near images with similar features, "
                                   "coloured by cat, dog; each group's name is written where most of its points are; "
                                   "marked: neighbours, selected")
+    # a class folder named '<img src=x>': Plotly's escape of it is read back (the page escapes the alt text itself,
+    # and a screen reader read out '&amp;lt;img')
+    odd = charts.embedding_map(np.zeros((2, 2)), np.array([0, 1]), ["<img src=x>", "a & b"])
+    assert "coloured by <img src=x>, a & b" in charts.describe(odd)
 
     class Set:
         name = "pets"
