@@ -5,7 +5,7 @@ import torch
 from app import readouts, services, urlstate, widgets
 from app.text import md
 from app.images import grid
-from ssrl_core.augment import explain, parse_augment
+from ssrl_core.augment import explain, parse_augment, repeated
 
 TRIPLET_MIN_PX = 200  # two frames to a row beside the controls on a projector, one on a phone
 
@@ -27,7 +27,9 @@ with c1:
         pipeline, bad_spec = parse_augment(spec), None
     except ValueError as e:
         pipeline, bad_spec = None, str(e)
-    buttons = st.container(horizontal=True)  # under the boxes: below what the ops do, they sat 9 px under a 1280x720 fold
+    # above the pictures they redraw: under the boxes, each op's strengths above them put them under the first screen
+    # with three ops or more (and under what each op does, 9 px under a 1280x720 one with the default)
+    buttons = c2.container(horizontal=True)
     if "aug_seed" not in st.session_state:  # a link's draw (?sample=N): the views a teacher regenerated to, shared
         st.session_state["aug_seed"] = urlstate.read("sample", urlstate.integer(0, 10**9), 0)
     if buttons.button("Regenerate", key="aug_regenerate"):
@@ -46,6 +48,8 @@ with c1:
         if typed:
             try:
                 parse_augment(typed)
+                if twice := repeated(typed):
+                    raise ValueError(twice)
             except ValueError as e:
                 st.error(f"Not used: {md(e)}", icon=":material/edit_off:")
             else:

@@ -100,6 +100,7 @@ def _invariance_description() -> str:
 def _config(args) -> tuple:
     """(the run's config, warnings about its flags): the caller prints the warnings once
     nothing else refuses the run (``preflight``), not before a refusal they have nothing to do with."""
+    from .augment import repeated
     from .config import parse_options
     from .data import available_datasets, reads_data_dir
 
@@ -115,6 +116,8 @@ def _config(args) -> tuple:
     if args.augment is not None and not args.augment.strip():  # an empty shell variable, most likely
         raise ValueError("--augment is empty: give a preset or ops (`list augmentations` names them), or 'none' for no "
                          "augmentation")
+    if args.augment is not None and (twice := repeated(args.augment)):
+        raise ValueError(f"--augment {twice}")
     cfg = config_of_flags(dataset=args.dataset, method=args.method, augment=args.augment, encoder=args.encoder,
                           epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                           seed=args.seed, device=args.device, precision=args.precision,

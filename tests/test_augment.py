@@ -80,11 +80,10 @@ def test_presets_and_op_lists_parse():
     ("crop(min_scale=0.9,max_scale=0.5)", "must not exceed"),
     ("crop(", "cannot read"),
     # slips an augmentation review made, each said with how to write it
-    ("crop(min_scale=0.3", "its bracket is not closed"),
+    ("crop,flip(p=0.5", "at 'flip(p=0.5' (its bracket is not closed: 'flip(p=0.5)')"),
     ("crop,flip,color_jitter:0.5", "parameters go in brackets, each by its name: e.g. 'color_jitter(brightness=0.5)'; "
                                    "color_jitter takes brightness, contrast, saturation, hue, p"),
     ("crop;flip", "separate ops with commas"),
-    ("flip(p=1,p=0)", "flip(p=1,p=0) gives p twice: give it once"),  # (the last was taken, silently)
     # a preset among ops: said as such (not "unknown", while the list it points to names it), with the ops written out
     ("simclr,rotate", "'simclr' is a preset (crop,flip,color_jitter,grayscale,blur) and a preset stands alone: to "
                       "combine it with other ops, write its ops out, e.g. 'crop,flip,color_jitter,grayscale,blur,rotate'"),
@@ -154,3 +153,20 @@ def test_colour_jitter_stronger_than_one_never_turns_an_image_inside_out():
     out = parse_augment("color_jitter(brightness=0,contrast=0,saturation=2,hue=0,p=1)")(colours, g)
     strongest = colours[:, :, 0, 0].argmax(1, keepdim=True)  # a colour's strongest channel stays strongest (or tied)
     assert (out[:, :, 0, 0].gather(1, strongest) >= out[:, :, 0, 0].amax(1, keepdim=True) - 1e-6).all()
+
+
+def test_a_parameter_given_twice_is_refused_where_typed_and_read_where_recorded(tmp_path, capsys):
+    """'flip(p=1,p=0)' took the last silently. Where a person types a spec it is refused; a run
+    recorded so before still loads (its config was 'damaged or edited by hand' when the parser
+    refused it)."""
+    from ssrl_core import cli
+    from ssrl_core.augment import repeated
+    from ssrl_core.config import RunConfig
+
+    assert repeated("crop(min_scale=0.3),flip(p=1, p=0)") == "flip(p=1, p=0) gives p twice: give it once"
+    assert repeated("crop(min_scale=0.3,max_scale=0.9),flip") is None
+    assert RunConfig(augment="flip(p=1,p=0)").augment == "flip(p=0)"  # recorded before: read as it trained
+    assert cli.main(["train", "--dataset", "digits", "--method", "simclr", "--augment", "flip(p=1,p=0)", "--epochs", "1",
+                     "--out", str(tmp_path / "run")]) == 2
+    assert "--augment flip(p=1,p=0) gives p twice: give it once" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -723,7 +723,12 @@ def test_data_and_augment_read_on_a_phone_and_a_projector(app_url_no_worker, pag
             assert right["x"] - left["right"] >= 24, (size, left, right)  # framed, with a gap (48 px at 1280)
         assert all(below["y"] - above["bottom"] >= 24 + 20 for above, below in  # a caption between, and the gap
                    zip(boxes[::2], boxes[2::2])), (size, boxes)
-        # the page's two buttons on the first screen: under what each op does, they sat 9 px below a 1280x720 one
-        for name in ("Regenerate", "Train with these"):
-            box = page.get_by_role("button", name=name).bounding_box()
-            assert box["y"] + box["height"] <= size["height"], (size, name, box)
+        # the page's two buttons on the first screen: under what each op does, they sat 9 px below a 1280x720 one,
+        # and under five ops' strengths 330 px below it
+        for spec in ("", "crop,flip,color_jitter,grayscale,blur"):
+            if spec:
+                page.goto(app_url_no_worker + "/augment?augment=" + spec)
+                page.wait_for_function(_LOADED, arg=8)
+            for name in ("Regenerate", "Train with these"):
+                box = page.get_by_role("button", name=name).bounding_box()
+                assert box["y"] + box["height"] <= size["height"], (size, spec, name, box)

@@ -14,7 +14,7 @@ import torch
 from ..text import meant
 from .ops import OPS, Op
 
-__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "canonical_augment", "describe_ops", "explain", "strengths"]
+__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "canonical_augment", "repeated", "describe_ops", "explain", "strengths"]
 
 PRESETS: dict[str, str] = {
     "simclr": "crop,flip,color_jitter,grayscale,blur",
@@ -95,6 +95,17 @@ def parse_augment(spec: str | None) -> Pipeline:
     return Pipeline(ops)
 
 
+def repeated(spec: str) -> str | None:
+    """Why a spec a person typed gives one op's parameter twice ('flip(p=1,p=0)', which takes the
+    last, silently), or None. Checked where specs are typed (``train``/``submit``'s --augment,
+    the Augment page's box), not by ``parse_augment``: runs recorded so before still load."""
+    for m in re.finditer(r"([a-z_]+)\s*\(([^)]*)\)", spec or ""):
+        keys = [part.partition("=")[0].strip() for part in m.group(2).split(",") if "=" in part]
+        if twice := next((k for k in keys if keys.count(k) > 1), None):
+            return f"{m.group(1)}({m.group(2).strip()}) gives {twice} twice: give it once"
+    return None
+
+
 def canonical_augment(spec: str) -> str:
     """``spec`` as a run records it: a preset by its name, ops as they parse (``Pipeline.spec``:
     'crop, flip,' is 'crop,flip', a parameter at its default is left out), no ops as 'none'; a
@@ -117,8 +128,8 @@ def _unreadable_hint(rest: str) -> str:
         return f" (names are written in lowercase: {word.group(1).lower()!r})"
     if re.match(r"\s*[a-z_]+\s*(\([^)]*\))?\s*[\s;|+]\s*[a-z_]", rest):
         return " (separate ops with commas, e.g. 'crop,flip')"
-    if re.match(r"\s*[a-z_]+\s*\([^)]*$", rest):
-        return " (its bracket is not closed: 'crop(min_scale=0.3)')"
+    if m := re.match(r"\s*([a-z_]+)\s*\(([^)]*)$", rest):
+        return f" (its bracket is not closed: '{m.group(1)}({m.group(2).strip()})')"
     if (m := re.match(r"\s*([a-z_]+)\s*[:=]\s*([^,()]*)", rest)) and m.group(1) in OPS:
         name, value = m.group(1), m.group(2).strip() or "..."
         return (f" (an op's parameters go in brackets, each by its name: e.g. '{name}({next(iter(OPS[name]().params()))}="
@@ -139,8 +150,6 @@ def _op(name: str, args: str | None) -> Op:
                              f"{name}({next(iter(allowed))}={part}); {name} takes {', '.join(allowed)}")
         if key not in allowed:
             raise ValueError(f"{name} has no parameter {key!r}{meant(key, allowed)}: it takes {', '.join(allowed)}")
-        if key in kwargs:  # 'flip(p=1,p=0)' took the last silently
-            raise ValueError(f"{name}({args.strip()}) gives {key} twice: give it once")
         try:
             kwargs[key] = float(val)
         except ValueError:
