@@ -23,7 +23,7 @@ from ssrl_core.evaluate.invariance import unreliable_note
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, budget_key, sample_std
 from ssrl_core.pretext import METHODS, encoder_input
-from ssrl_core.runs.store import LESSON_NICKNAME
+from ssrl_core.runs.store import LESSON_NICKNAME, lessons_own
 from ssrl_core.text import agree, code, count, listing, md, ordinal
 
 Series = tuple[list[float], list[float], list[float]]
@@ -229,7 +229,7 @@ def maker(run: dict) -> str:
     """Who made a run, for a name: "by ada", "by someone" (the command line's), or the lesson
     it belongs to ("lesson four_families")."""
     who = run.get("nickname") or ""
-    return f"lesson {who[len(LESSON_NICKNAME):]}" if who.startswith(LESSON_NICKNAME) else f"by {who or ANONYMOUS}"
+    return f"lesson {who[len(LESSON_NICKNAME):]}" if lessons_own(who) else f"by {who or ANONYMOUS}"
 
 
 def _alike(runs: list[dict], tags: dict[str, list[str]]) -> list[list[dict]]:

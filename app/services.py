@@ -18,7 +18,7 @@ from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
-from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own
+from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own, visible
 from ssrl_core.text import about, agree, count, md, not_written, said
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
@@ -217,7 +217,7 @@ def current_nickname() -> str:
     import secrets
 
     guest = st.session_state.setdefault("_guest_nickname", f"guest-{secrets.token_hex(2)}")
-    typed = (st.session_state.get("nickname") or "").strip()
+    typed = visible(st.session_state.get("nickname") or "").strip()  # (one copied from a page holds a word joiner)
     # the lessons' own ("lesson:collapse"): typed, it gave a student the lesson's runs to cancel and resume as theirs
     return typed if typed and not lessons_own(typed) else guest
 
@@ -442,6 +442,19 @@ def dataset(name: str, download: bool = False) -> tuple[ImageSet | None, str | N
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _artifacts(run_dir: str, stamp: tuple) -> RunArtifacts:
     return RunArtifacts(run_dir)
+
+
+def download(name: str) -> str | None:
+    """Download the files of the torchvision set ``name`` into the data folder, parsing nothing
+    (the page's rerun loads it once; a load here cached it under the stamp of before, and the
+    rerun parsed it again); None when done, else the message saying why not."""
+    from ssrl_core.data.torchvision_sets import fetch_files
+
+    try:
+        fetch_files(name, paths.data_dir())
+    except Exception as e:  # DatasetMissing with its advice
+        return str(e)
+    return None
 
 
 def downloadable(name: str) -> str | None:

@@ -16,8 +16,8 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import EMBEDDING_STD_SINCE, METHODS, read_embedding_std
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, phase_text, same_nickname,
-                                  silence)
+from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, lessons_own, phase_text,
+                                  same_nickname, silence)
 from ssrl_core.text import first_line, ordinal
 
 from . import charts, readouts, services, urlstate
@@ -1155,7 +1155,7 @@ def delete_popover(run: dict, where, mine: bool) -> None:
     # keyed by the run: after a deletion the box below picks another run, whose pop-over must open closed
     # (the same pop-over stayed open with the next run's Delete button where the last click was)
     with where.popover("Delete…", icon=":material/delete:", key=f"delete_pop_{run['id']}"):
-        if (run["nickname"] or "").startswith(LESSON_NICKNAME):
+        if lessons_own(run["nickname"]):
             # four taps from a class's link (the address without its hide=): the lesson's verdict on every student's
             # page went back to "incomplete"
             st.markdown(f"Run {run['id']} belongs to the lesson **{md(run['nickname'][len(LESSON_NICKNAME):])}**: its "
@@ -1317,9 +1317,9 @@ def dataset_error(error: str, where=st, name: str | None = None) -> None:
     where.error(md(first), icon=":material/folder_off:")
     if rest.strip():
         where.text(rest)
-    if name and (size := services.downloadable(name)):
+    if name and not urlstate.hidden("controls") and (size := services.downloadable(name)):  # (a class link's: not)
         where.page_link("../pages/data.py", label=f"Download it on the Data page ({size})", icon=":material/download:",
-                        query_params={"dataset": name})
+                        query_params={"dataset": name, **urlstate.carried()})
 
 
 def fresh_runs(runs: list[dict]) -> list[dict]:
@@ -1366,9 +1366,10 @@ def too_few_runs(finished: int, need: int, what: str, recount=None) -> None:
     unseen = [rid for rid in linked[:urlstate.MOST_VALUES] if (run := store.get(rid)) is None or run["status"] != "done"]
     for rid in unseen[:urlstate.MOST_SAID]:  # the link names a run this page cannot show: say why, not only that runs are few
         st.warning(f"The link names run {md(rid)}: {services.not_offered(rid)}.", icon=":material/link_off:")
-    if len(linked) > urlstate.MOST_SAID and len(unseen) > urlstate.MOST_SAID:  # 3,000 ids: 3,000 warnings
-        st.warning(f"The link names {len(linked) - urlstate.MOST_SAID:,} more runs, not shown or not read (a link is "
-                   f"read up to {urlstate.MOST_VALUES}).", icon=":material/link_off:")
+    more = max(0, len(unseen) - urlstate.MOST_SAID) + max(0, len(linked) - urlstate.MOST_VALUES)
+    if more:  # 3,000 ids: 3,000 warnings
+        st.warning(f"The link names {more:,} more runs this page cannot show or did not read (a link is read up to "
+                   f"{urlstate.MOST_VALUES}).", icon=":material/link_off:")
     if not store.count(services.ACTIVE):
         st.info(("No finished runs yet." if not finished else
                  f"This page needs {need} finished runs; there is {finished} so far.")

@@ -59,7 +59,7 @@ for r in picked:
                    "linear acc": s.get("linear_accuracy"), "linear, 1 label/class": readouts.value_at(le, 1),
                    "linear, 10 labels/class": readouts.value_at(le, 10),
                    "rotation predictable": None if r["dataset"] in turn_blind else p.get("rotation_equivariance")})
-    training.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": s.get("augment"),
+    training.append({"run": name[r["id"]], "dataset": r["dataset"], "augment": readouts.augment_of(r),
                      "epochs": s.get("epochs"), "seed": s.get("seed"), "final loss": s.get("final_loss"),
                      "embedding std": read_embedding_std(s, r["method"]), "effective rank": s.get("effective_rank"),
                      "train s": s.get("train_seconds")})

@@ -168,7 +168,7 @@ if error:
                                   help="Into the data folder named above, from its makers' server; this page waits "
                                        "until it is done."):
             with st.spinner(f"Downloading {title} ({size})…"):
-                _, failed = services.dataset(name, download=True)
+                failed = services.download(name)
             if failed:
                 st.error(md(failed.partition("\n")[0]), icon=":material/cloud_off:")
             else:

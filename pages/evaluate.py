@@ -75,7 +75,7 @@ for r in picked:
                  "kNN gain over random": readouts.knn_gain(s, refs[r["id"]], scored),
                  "embedding std": read_embedding_std(s, r["method"]),
                  "effective rank": s.get("effective_rank"), "train s": s.get("train_seconds"),
-                 "augment": s.get("augment")})
+                 "augment": readouts.augment_of(r)})
 for pair, (rk, rl) in sorted(randoms.items(), key=lambda kv: (kv[0][0], int(kv[0][1]), kv[0][2] or "")):
     labels.append(readouts.random_name(pair, several_encoders))
     untrained.append(labels[-1])  # drawn in grays, as Invariance draws the untrained networks

@@ -11,8 +11,8 @@ from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE, chance_
 
 st.title("Invariance")
 INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
-         "augmentations). For each op *T*, the score compares the direction of f(x) with that "
-         "of f(T(x)) (their cosine similarity) on {n} test images: **1** means the features point the same way, "
+         "augmentations). For each op *T*, the score rescales the cosine similarity of f(x) and f(T(x)), "
+         "which compares the features' directions, on {n} test images: **1** means the features point the same way, "
          "**0** means T(x) looks as different to the encoder as an unrelated image. "
          "Gray bars are the untrained network of each run's architecture and seed: what the architecture ignores "
          "before any training.")

@@ -80,7 +80,7 @@ def test_a_failed_download_is_short_and_not_repeated(tmp_path, slow_dns, monkeyp
             load_dataset("mnist", tmp_path)
     assert len(slow_dns) == tried and time.monotonic() - start < 0.2
     # at clock times: a failed run keeps this as its reason, and "2 min ago" went stale (a browser review)
-    assert re.search(r"failed at \d\d:\d\d UTC .*; a new download is tried from \d\d:\d\d UTC", again.value.summary)
+    assert re.search(r"failed at \d\d:\d\d UTC .*; it can be downloaded again from \d\d:\d\d UTC", again.value.summary)
     assert "failed" in check_files("mnist", tmp_path).summary  # the pre-launch check says so too
 
     monkeypatch.setattr(tvs, "RETRY_DOWNLOAD_AFTER_S", 0.0)  # the memory runs out: tried again
@@ -317,7 +317,8 @@ def test_data_page_downloads_a_missing_set_when_asked_once_not_on_every_rerun(sl
     at = open_page("data")
     at.selectbox(key="data_dataset").select("mnist").run()
     said = lambda: at.error[0].value + "\n" + " ".join(t.value for t in at.get("text"))  # noqa: E731  the files below it
-    assert slow_dns == [] and "MNIST is not in the data folder yet: it is downloaded (about 12 MB)" in said()
+    assert slow_dns == [] and "MNIST is not in the data folder yet: a run on it downloads it first (about 12 MB; the " \
+                              "Data page has a button for it)" in said()
     assert "train-images-idx3-ubyte" in said()
     at.button(key="data_download").click().run()
     tried = len(slow_dns)

@@ -307,7 +307,8 @@ def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
     # a link of 3,000 unknown ids (a security review's): 8.6 s and a warning of 3,000 parts; read up to 100, 5 named
     many = ",".join([a] + [f"20260101-000000-{i:04d}" for i in range(3000)])
     said = [w.value for w in open_page("compare", runs=many).warning]
-    assert len(said) == 6 and said[-1] == "The link names 2,996 more runs, not shown or not read (a link is read up to 100)."
+    assert len(said) == 6 and said[-1] == ("The link names 2,995 more runs this page cannot show or did not read (a link is "
+                                           "read up to 100).")  # 94 unknown and 2,901 unread: not the run it shows
     b = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=1))  # two finished: the comparison
     store.claim("w")
     store.finish(b, "done", summary={})

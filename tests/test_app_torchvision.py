@@ -75,13 +75,16 @@ def test_the_data_page_downloads_a_set_on_its_button_only_and_shows_it(ssrl_home
     assert not at.exception and fetched == []
     [button] = [b for b in at.button if b.key == "data_download"]
     assert button.label == "Download CIFAR-10 (about 170 MB)"
-    assert "it is downloaded (about 170 MB) when it is first needed" in at.error[0].value
+    assert "a run on it downloads it first (about 170 MB; the Data page has a button for it)" in at.error[0].value
     for page in ("augment", "pretrain"):  # nor does any other page's load
         assert not open_page(page, dataset="cifar10").exception
     assert fetched == []
     # Augment says where to download it
     [link] = [e for e in open_page("augment", dataset="cifar10").get("page_link")]
     assert link.proto.label == "Download it on the Data page (about 170 MB)" and link.proto.query_string == "dataset=cifar10"
+    # a class link's hidden controls are kept from it: no link to a download there (it dropped hide=, and the Data
+    # page it opened offered the 2.6 GB button)
+    assert not open_page("augment", dataset="cifar10", hide="controls").get("page_link")
     at.button(key="data_download").click().run()
     assert fetched == ["cifar10"] and not at.exception and not at.error
     assert any("**15** for training" in m.value for m in at.markdown)  # the set, shown

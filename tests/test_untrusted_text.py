@@ -51,6 +51,20 @@ def test_md_leaves_no_literal_autolink_and_reads_as_typed(typed):
     assert text.replace(JOINER, "") == typed  # and it shows the characters typed (a word joiner is invisible)
 
 
+def test_a_nickname_copied_from_a_page_with_its_word_joiner_is_the_same_person():
+    """Copied from Gallery ('by ada@\u2060example.com') and pasted into the box, the nickname owned
+    none of its runs: invisible format characters are not part of a nickname."""
+    from ssrl_core.runs.store import checked_nickname, lessons_own, same_nickname
+    from ssrl_core.text import JOINER
+
+    shown = md("ada@example.com")
+    assert JOINER in shown and checked_nickname(shown.replace("\\", "")) == "ada@example.com"
+    assert same_nickname("www\u2060.example.com", "WWW.example.com") and lessons_own("less\u200bon:collapse")
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="random", epochs=0), nickname="ada@\u2060example.com")
+    assert store.get(rid)["nickname"] == "ada@example.com"
+
+
 def test_a_nickname_is_shown_as_typed_in_the_gallery_and_the_live_panel(finished_run):
     finished_run("random", nickname=NICKNAME)
     at = open_page("gallery")

@@ -197,37 +197,14 @@ def _missing(name: str, root: Path) -> list[str]:
 def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
     """Load ``name`` (mnist, fashion-mnist, cifar10, cifar100, svhn, stl10) from its folder
     under ``root`` (see the module docstring for the folders and files), downloading it
-    first with torchvision when files are missing and ``download`` is true, unless a download
-    of it failed less than :data:`RETRY_DOWNLOAD_AFTER_S` seconds ago.
+    first with torchvision when files are missing and ``download`` is true (``fetch_files``).
 
     Raises :class:`~ssrl_core.data.DatasetMissing` when files are missing and cannot be
     downloaded, :class:`DamagedFile` (a ``ValueError``) when a file cannot be parsed.
     """
     _check_name(name)
     root = Path(root)
-    missing = _missing(name, root)
-    if missing:
-        if not download:
-            raise _missing_error(name, root, missing, "downloading is switched off (download=False)")
-        key = (name, str(root))
-        with _lock(key):  # a second caller waits for the first one's download, then sees its result
-            missing = _missing(name, root)
-            if missing:
-                recent = _recent_failure(name, root)
-                if recent:
-                    raise recent
-                try:
-                    _download(name, root)
-                except Exception as exc:  # no network, refused, timed out, bad archive, ...
-                    reason = short_reason(exc)
-                    _FAILED[key] = (time.monotonic(), reason)
-                    raise _missing_error(name, root, _missing(name, root) or missing,
-                                         f"downloading it failed ({reason}; is there no network here?)",
-                                         reason=reason) from exc
-                _FAILED.pop(key, None)
-                missing = _missing(name, root)
-                if missing:
-                    raise _missing_error(name, root, missing, "the download did not produce them")
+    fetch_files(name, root, download)
     folder = dataset_folder(name, root)
     spec = _SPECS[name]
     for f in spec.files:
@@ -243,6 +220,41 @@ def load_torchvision(name: str, root: Path, download: bool = True) -> ImageSet:
     return ds
 
 
+def fetch_files(name: str, root: Path, download: bool = True) -> None:
+    """Make sure the files of ``name`` are in its folder under ``root``, downloading them with
+    torchvision when they are missing and ``download`` is true, unless a download of it failed
+    less than :data:`RETRY_DOWNLOAD_AFTER_S` seconds ago in this process; parses nothing (the
+    Data page's button downloads, then its page loads the set once). Raises
+    :class:`~ssrl_core.data.DatasetMissing` when they are missing and cannot be downloaded."""
+    _check_name(name)
+    root = Path(root)
+    missing = _missing(name, root)
+    if not missing:
+        return
+    if not download:
+        raise _missing_error(name, root, missing, "downloading is switched off (download=False)")
+    key = (name, str(root))
+    with _lock(key):  # a second caller waits for the first one's download, then sees its result
+        missing = _missing(name, root)
+        if not missing:
+            return
+        recent = _recent_failure(name, root)
+        if recent:
+            raise recent
+        try:
+            _download(name, root)
+        except Exception as exc:  # no network, refused, timed out, bad archive, ...
+            reason = short_reason(exc)
+            _FAILED[key] = (time.monotonic(), reason)
+            raise _missing_error(name, root, _missing(name, root) or missing,
+                                 f"downloading it failed ({reason}; is there no network here?)",
+                                 reason=reason) from exc
+        _FAILED.pop(key, None)
+        missing = _missing(name, root)
+        if missing:
+            raise _missing_error(name, root, missing, "the download did not produce them")
+
+
 def check_files(name: str, root: Path):
     """None when the files of ``name`` are in its folder under ``root``; else the
     :class:`~ssrl_core.data.DatasetMissing` a load would end with, saying which files to put
@@ -256,8 +268,9 @@ def check_files(name: str, root: Path):
     if incomplete := _incomplete(name, root, missing):
         summary = f"{title} is incomplete: {incomplete}."
     else:
-        summary = f"{title} is not in the data folder yet: it is downloaded ({download_size(name)}) when it is " \
-                  "first needed, which needs network access."
+        # (not "when it is first needed": a page load never downloads, a run or the Data page's button does)
+        summary = f"{title} is not in the data folder yet: a run on it downloads it first ({download_size(name)}; " \
+                  "the Data page has a button for it), which needs network access."
     return _recent_failure(name, root) or _missing_error(name, root, missing, summary=summary)
 
 
@@ -299,8 +312,8 @@ def _recent_failure(name: str, root: Path) -> Exception | None:
     at = time.time() - ago
     return _missing_error(
         name, root, _missing(name, root),
-        f"downloading it failed at {_clock(at)} ({failed[1]}; is there no network here?); a new download is "
-        f"tried from {_clock(at + RETRY_DOWNLOAD_AFTER_S)}", reason=failed[1])
+        f"downloading it failed at {_clock(at)} ({failed[1]}; is there no network here?); it can be downloaded "
+        f"again from {_clock(at + RETRY_DOWNLOAD_AFTER_S)}", reason=failed[1])
 
 
 def _clock(t: float) -> str:

@@ -19,6 +19,7 @@ import os
 import secrets
 import sqlite3
 import time
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -82,10 +83,17 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 _ADDED = (("queued_at", "REAL"), ("claimed_at", "REAL"), ("claimed_epoch", "INTEGER"))
 
 
+def visible(text: str) -> str:
+    """``text`` without invisible format characters (Unicode's Cf: word joiners, zero-width
+    spaces): a nickname copied from a page keeps the word joiner that ``text.md`` puts after
+    '@' or 'www' (no link), and pasted in, it named another person."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def checked_nickname(nickname: str | None) -> str | None:
     """``nickname`` stripped (None for none or blanks); ValueError saying what to change when
     it is not one short line of plain text."""
-    nickname = (nickname or "").strip() or None
+    nickname = visible(nickname or "").strip() or None
     if nickname and one_line(nickname) != nickname:  # it is one line of the runs table and of every page
         raise ValueError(f"nickname {nickname!r} has a line break, tab or other control character: "
                          "give it as one line of plain text")
@@ -99,13 +107,13 @@ def lessons_own(nickname: str | None) -> bool:
     """Whether ``nickname`` is in the lessons' own namespace ("lesson:collapse"), whatever its
     case, as ``same_nickname`` matches owners: "Lesson:collapse" typed in the sidebar made a
     student the owner of the lesson's runs (cancelled in one click, no confirmation)."""
-    return bool(nickname) and nickname.casefold().startswith(LESSON_NICKNAME)
+    return bool(nickname) and visible(nickname).casefold().startswith(LESSON_NICKNAME)
 
 
 def same_nickname(a: str | None, b: str | None) -> bool:
     """Whether two nicknames name one person: equal whatever their case, as the limits and
     ``RunStore.list`` match them ("Ada" is "ada"); no nickname is nobody's."""
-    return bool(a) and bool(b) and a.casefold() == b.casefold()
+    return bool(a) and bool(b) and visible(a).casefold() == visible(b).casefold()
 
 
 def one_per_person(nicknames) -> list[str]:
