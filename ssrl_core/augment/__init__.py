@@ -14,7 +14,8 @@ import torch
 from ..text import meant
 from .ops import OPS, Op
 
-__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "canonical_augment", "repeated", "describe_ops", "explain", "strengths"]
+__all__ = ["OPS", "PRESETS", "Pipeline", "parse_augment", "canonical_augment", "repeated", "describe_ops", "explain",
+           "strengths"]
 
 PRESETS: dict[str, str] = {
     "simclr": "crop,flip,color_jitter,grayscale,blur",

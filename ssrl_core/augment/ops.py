@@ -53,7 +53,8 @@ class Op:
         changed = {k: v for k, v in self.params().items() if getattr(defaults, k) != v}
         if not changed:
             return self.name
-        # ten digits: what was typed comes back (0.1234567 stayed 0.123457 with :g), a slider's 0.30000000000000004 as 0.3
+        # ten digits: what was typed comes back (0.1234567 came back 0.123457 with :g), a slider's
+        # 0.30000000000000004 as 0.3
         return f"{self.name}(" + ",".join(f"{k}={v:.10g}" for k, v in changed.items()) + ")"
 
 
@@ -105,8 +106,8 @@ class Flip(Op):
 class ColorJitter(Op):
     """SimCLR-style colour distortion with probability p: brightness, contrast, saturation
     (factors drawn from [max(0, 1-s), 1+s], as torchvision's: a strength above 1 drew negative
-    factors, which turned an image's contrast or colours inside out) and hue (a rotation of the chroma plane in YIQ space by
-    up to hue*360 degrees, a linear stand-in for the HSV hue shift). The defaults are
+    factors, which turned an image's contrast or colours inside out) and hue (a rotation of the
+    chroma plane in YIQ space by up to hue*360 degrees, a linear stand-in for the HSV hue shift). The defaults are
     SimCLR's strength s = 0.5, the one its paper uses for 32-pixel CIFAR-10 (0.8s, 0.8s,
     0.8s, 0.2s); its ImageNet strength s = 1 is
     ``color_jitter(brightness=0.8,contrast=0.8,saturation=0.8,hue=0.2)``. An op buys

@@ -275,7 +275,7 @@ def check_files(name: str, root: Path):
 
 
 def download_size(name: str) -> str:
-    """About what a download of ``name`` fetches, in words: "163 MB", "2.6 GB"."""
+    """About what a download of ``name`` fetches, in words: "about 170 MB", "about 2.6 GB"."""
     mb = _SPECS[_check_name(name)].download_mb
     return f"about {mb / 1000:.1f} GB" if mb >= 1000 else f"about {mb} MB"
 

@@ -104,6 +104,8 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     already computed (a run's ``embeddings.npy`` rows: the same numbers, not embedded again)."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
+    if features is not None and len(features) != len(images):  # (features of other images would score nonsense)
+        raise ValueError(f"features has {len(features)} rows for {len(images)} images: give the features of these images")
     g = torch.Generator().manual_seed(seed)
     base = l2_normalize(embed(encoder, images, device) if features is None else np.asarray(features, np.float32))
     perm = torch.randperm(len(images), generator=g).numpy()
