@@ -171,7 +171,10 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     assert done["status"] == "done", done["error"]
     assert saw_progress, "the live panel never showed the run's progress"
     assert killed and saw_replacing and killed not in worker_pids()
-    assert [e["epoch"] for e in store.events(run["id"], "resumed")] == [1]  # from its first epoch's checkpoint
+    # once, from an epoch's checkpoint: the first's, or the second's where it was written while this loop took the
+    # page's picture (an epoch takes under 2 s; a CI run killed the worker after it), not from the start
+    [resumed] = [e["epoch"] for e in store.events(run["id"], "resumed")]
+    assert resumed in (1, 2), resumed
     page.get_by_text("Nothing is training right now.").wait_for()  # the panel noticed the end by itself
 
     page.goto(app_url + "/explore")
