@@ -18,8 +18,8 @@ from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
-from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own, visible
-from ssrl_core.text import about, agree, count, md, not_written, said
+from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own
+from ssrl_core.text import about, agree, count, md, not_written, said, visible
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 

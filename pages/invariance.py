@@ -7,7 +7,7 @@ from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.invariance import SUBSET
-from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE, chance_level
+from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE, budget_of, chance_level
 
 st.title("Invariance")
 INTRO = ("The augmentations a method trains with decide what its features ignore (the survey's point about "
@@ -140,7 +140,7 @@ if has_factors:
     if factors:
         budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
                           format_func=lambda b: "2 per value" if b == "2" else "all labels")
-        chance = [chance_level(ds, f, 0 if budget == "all" else 2) for f in factors]  # all labels: the commonest value's share
+        chance = [chance_level(ds, f, budget_of(budget)) for f in factors]  # all labels: the commonest value's share
         # each run beside its untrained network (gray, as in the chart above): on shapes that one already reads colour
         # at about 0.83 with 2 labels, and a colour-jitter run at 0.86 had been read as having lost colour
         by_factor = {**{names[i]: p for i, p in probes.items() if p.get("factors") and i not in untrained_ids},

@@ -46,7 +46,7 @@ from .text import count, nearest
 from .pretext import METHODS
 from .pretext import check_options, read_embedding_std
 from .data.shapes import DISCRETE_FACTORS as SHAPES_FACTORS
-from .evaluate.probes import BUDGETS, KS, SEEDS, budget_key, budget_name
+from .evaluate.probes import BUDGETS, KS, SEEDS, budget_key, budget_name, budget_of
 from .evaluate.probes import FACTOR_BUDGETS as PROBED_FACTOR_BUDGETS
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "assets" / "lessons"
@@ -519,11 +519,6 @@ class RunData:
         return cls(a.summary or summary or {}, a.probes, a.epochs(), a.references())
 
 
-def per_class(budget: str) -> int:
-    """A metric's labels per class ("1", "all") as the probes count them (0: every label)."""
-    return 0 if budget == "all" else int(budget)
-
-
 def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | None:
     """The measured value of ``RUN.METRIC``; None when not (yet) measured."""
     run, kind, arg = lesson.parse_metric(ref)
@@ -537,11 +532,11 @@ def metric_value(lesson: Lesson, data: dict[str, RunData], ref: str) -> float | 
     elif kind == "rotation_equivariance":
         v = d.probes.get("rotation_equivariance")
     elif kind == "linear":
-        v = (d.probes.get(budget_key("linear", "label", per_class(arg), SEEDS)) or {}).get("mean")
+        v = (d.probes.get(budget_key("linear", "label", budget_of(arg), SEEDS)) or {}).get("mean")
     elif kind == "random_linear":
-        v = (d.references.get(budget_key("random-linear", "label", per_class(arg), SEEDS)) or {}).get("mean")
+        v = (d.references.get(budget_key("random-linear", "label", budget_of(arg), SEEDS)) or {}).get("mean")
     elif kind == "supervised_scratch":
-        key = budget_key("supervised-scratch", "label", per_class(arg), lesson.seeds, lesson.supervised_steps)
+        key = budget_key("supervised-scratch", "label", budget_of(arg), lesson.seeds, lesson.supervised_steps)
         v = (d.references.get(key) or {}).get("mean")
     elif kind == "knn":
         v = (d.probes.get("knn_k") or {}).get(arg)

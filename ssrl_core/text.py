@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import errno
 import re
+import unicodedata
 
 # what starts a Markdown construct that could fetch, link, colour, restyle or reflow: backslash
 # first (an escape of its own), brackets (links, images, directive labels), autolink and HTML
 # angles, math, code, emphasis, strikethrough, table pipes
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>$|{}])")
 _DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small', 'https://'
-_WWW = re.compile(r"(?i)\b(www)\.")  # GFM's autolink of 'www.example.com'
-# ... which Streamlit's Markdown finds in the text after escapes are read (an escaped 'www\.example.com',
-# 'http\://e.example' and 'a@b.example' were links in a browser): a word joiner (U+2060, invisible, not a space)
-# after 'www', a scheme or '@' parts them
-_AUTOLINK = re.compile(r"(?i)(\bwww(?=\\\.)|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
+# GFM's literal autolinks ('www.example.com', 'http://e.example', 'a@b.example'), which Streamlit's Markdown finds in
+# the text after escapes are read (escaped 'www\.example.com' and 'http\://e.example' were links in a browser): a word
+# joiner (U+2060, invisible, not a space) after 'www', a scheme (its ':' escaped as a directive's) or '@' parts them
+_AUTOLINK = re.compile(r"(?i)(\bwww(?=\.)|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
 JOINER = "\u2060"
 
 
@@ -139,11 +139,18 @@ def first_line(note: str | None) -> tuple[str, str]:
     return first, rest.strip()
 
 
+def visible(text: str) -> str:
+    """``text`` without invisible format characters (Unicode's Cf: word joiners, zero-width
+    spaces): a nickname copied from a page keeps the word joiner ``md`` puts after '@' or 'www'
+    (no link), and pasted back in, it named another person."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def md(text: object) -> str:
     """``text`` escaped for Markdown: it renders as exactly these characters, on one line."""
     s = _SPECIAL.sub(r"\\\1", one_line(text))
     s = _DIRECTIVE.sub(r"\\:", s)
-    return _AUTOLINK.sub(rf"\1{JOINER}", _WWW.sub(r"\1\\.", s))
+    return _AUTOLINK.sub(rf"\1{JOINER}", s)
 
 
 def code(text: object) -> str:

@@ -46,6 +46,11 @@ def budget_name(per_class: int) -> str:
     return "all" if per_class == 0 else str(per_class)
 
 
+def budget_of(name: str) -> int:
+    """``budget_name``'s inverse: "1" is 1 label per class, "all" is 0 (every label)."""
+    return 0 if name == "all" else int(name)
+
+
 def budget_key(kind: str, target: str, per_class: int, seeds: int = SEEDS, steps: int | None = None) -> str:
     """The cache key of a readout at a label budget, the one place it is written:
     ``linear/label/1/s3`` in a run's probes.json (``finetune/label/all/s3/t200`` with its

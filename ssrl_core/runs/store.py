@@ -19,7 +19,6 @@ import os
 import secrets
 import sqlite3
 import time
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
-from ..text import agree, count, listing, one_line
+from ..text import agree, count, listing, one_line, visible
 
 # a run whose worker dies this many times at one epoch (no epoch finished in between) fails
 # instead of going back to the queue: it is what kills its worker (a batch the machine's memory
@@ -81,13 +80,6 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 """
 # columns added since the first stores were made: (name, SQL type), added to an older store on open
 _ADDED = (("queued_at", "REAL"), ("claimed_at", "REAL"), ("claimed_epoch", "INTEGER"))
-
-
-def visible(text: str) -> str:
-    """``text`` without invisible format characters (Unicode's Cf: word joiners, zero-width
-    spaces): a nickname copied from a page keeps the word joiner that ``text.md`` puts after
-    '@' or 'www' (no link), and pasted in, it named another person."""
-    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def checked_nickname(nickname: str | None) -> str | None:
