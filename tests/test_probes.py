@@ -976,3 +976,17 @@ def test_a_run_folders_view_says_a_wrong_folder_or_image_number_as_such(finished
         with pytest.raises(IndexError, match=f"there is no image #{row}: .*#0 to #{n - 1}"):
             view.neighbours(row)
     assert len(view.neighbours(n - 1)) == 8 and view.search(view.embeddings[0])[0][0] == 0  # (search keeps the image)
+
+
+def test_an_ops_score_is_the_same_whichever_ops_are_measured_beside_it_and_in_any_order():
+    """Each op draws from its own generator: with one shared one, colour jitter's draws, and its
+    score, changed when crop was measured before it."""
+    torch.set_num_threads(1)
+    enc, images = RandomPixelMap(3 * 16 * 16), colour_images(n=32, size=16)
+    alone = invariance_scores(enc, images, CPU, ops=["color_jitter"])["color_jitter"]
+    after = invariance_scores(enc, images, CPU, ops=["crop", "noise", "color_jitter"])
+    before = invariance_scores(enc, images, CPU, ops=["color_jitter", "noise", "crop"])
+    assert after["color_jitter"] == alone == before["color_jitter"]
+    assert after["noise"] == before["noise"] and after["crop"] == before["crop"]
+    other_seed = invariance_scores(enc, images, CPU, ops=["color_jitter"], seed=1)["color_jitter"]
+    assert other_seed["similarity"] != alone["similarity"]  # the seed still decides the draws

@@ -24,6 +24,8 @@ encoder sits at chance.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import torch
 
@@ -87,6 +89,13 @@ def op_at_full_probability(name: str):
     return op
 
 
+def op_generator(seed: int, name: str) -> torch.Generator:
+    """The generator op ``name`` draws from when measured with ``seed``: fixed by the two alone
+    (one shared generator made an op's draws, and its score, depend on the ops drawn before it).
+    A CPU generator keeps 32 bits of its seed, hence one 32-bit hash of both."""
+    return torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
+
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -101,7 +110,9 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     measured, and 0 for an encoder exactly invariant to the op, whose score is 1 whatever the
     unrelated pairs give (the difference of the two similarities put their noise on every op's
     whisker: 0.02 on an exact 1.00). ``features``: the encoder's features of ``images``, when
-    already computed (a run's ``embeddings.npy`` rows: the same numbers, not embedded again)."""
+    already computed (a run's ``embeddings.npy`` rows: the same numbers, not embedded again).
+    Each op draws its random parameters from its own generator (``op_generator``), so its
+    score is the same whichever other ops are measured beside it, and in whatever order."""
     if len(images) < 2:
         raise ValueError("invariance needs at least two images")
     if features is not None and len(features) != len(images):  # (features of other images would score nonsense)
@@ -117,7 +128,7 @@ def invariance_scores(encoder: torch.nn.Module, images: torch.Tensor, device: to
     out: dict[str, dict] = {}
     for name in ops or list(OPS):
         op = op_at_full_probability(name)
-        tx = to_uint8(op(x, g))
+        tx = to_uint8(op(x, op_generator(seed, name)))
         if torch.equal(tx, images):
             out[name] = {"skipped": f"{name} leaves these images unchanged"
                                     + (" (they have no colour)" if images.shape[1] == 1 else "")}
