@@ -743,7 +743,8 @@ def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run
     from ssrl_core.runs.store import RunStore
 
     torch.set_num_threads(1)
-    trained = RunProbes(run_dir_of(finished_run("simclr")), device="cpu").trained
+    # (no references copied in: the untrained encoder measured here, not a random run's numbers read back)
+    trained = RunProbes(run_dir_of(finished_run("simclr", references=False)), device="cpu").trained
     knn = random_knn(trained)
     assert set(knn) == {"1", "5", "20", "100"} and all(0 < v <= 1 for v in knn.values())
     rid = finished_run("random")  # the untrained encoder itself, seed 0 like the simclr run
@@ -761,23 +762,29 @@ def test_the_random_reference_is_the_untrained_run_of_the_same_seed(finished_run
 
 def test_a_random_runs_references_reuse_its_own_features(finished_run, monkeypatch):
     """A random run is the untrained encoder its references need: its probes read the run's
-    own features instead of embedding the dataset a second time, and give what it measured."""
+    own features instead of embedding the dataset a second time, and its invariance is not
+    measured a second time for the reference, which gives what the run measured."""
     from ssrl_core.evaluate import suite
     from ssrl_core.runs.store import RunStore
 
     torch.set_num_threads(1)
-    rid = finished_run("random")
+    rid = finished_run("random", references=False)
     (run_dir_of(rid) / "probes.json").unlink(missing_ok=True)
 
     def no_second_embedding(*a, **k):
         raise AssertionError("the dataset was embedded again")
 
+    measured, measure = [], suite.encoder_invariance
     monkeypatch.setattr(suite, "embed", no_second_embedding)
+    monkeypatch.setattr(suite, "encoder_invariance", lambda *a, **k: measured.append(1) or measure(*a, **k))
     rp = RunProbes(run_dir_of(rid), device="cpu")
     rp.standard()
     summary = RunStore().get(rid)["summary"]
     assert random_knn(rp.trained)["20"] == summary["knn_accuracy"]
     assert random_linear(rp.trained, 0)["mean"] == pytest.approx(summary["linear_accuracy"], abs=1e-9)
+    ref = suite.random_invariance(rp.trained)
+    assert ref == {"invariance": rp.invariance(), "rotation_equivariance": rp.rotation_equivariance()}
+    assert len(measured) == 1  # the run's own, once
 
 
 def test_the_untrained_encoders_invariance_is_a_random_runs_own(finished_run):
@@ -786,7 +793,8 @@ def test_the_untrained_encoders_invariance_is_a_random_runs_own(finished_run):
     from ssrl_core.evaluate.suite import random_invariance
 
     torch.set_num_threads(1)
-    ref = random_invariance(RunProbes(run_dir_of(finished_run("simclr")), device="cpu").trained)
+    # (no references copied in: the untrained encoder measured here, not a random run's numbers read back)
+    ref = random_invariance(RunProbes(run_dir_of(finished_run("simclr", references=False)), device="cpu").trained)
     random_run = RunProbes(run_dir_of(finished_run("random")), device="cpu")
     assert ref["invariance"] == random_run.invariance()
     assert ref["rotation_equivariance"] == random_run.rotation_equivariance()
