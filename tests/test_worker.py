@@ -170,14 +170,22 @@ def test_a_new_home_gets_its_umap_layout_compiled_in_the_background(tmp_path, mo
     low-priority process that fills the cache, and does nothing once it is warm.
 
     Collected first (conftest): where the session's numba cache is still cold (a fresh
-    machine, as CI's), the process fills that cache, and every later map of the session loads
-    what it compiled instead of compiling again (20 to 40 s); where it is warm already, a cold
-    one of this test's own is filled."""
-    from ssrl_core.evaluate.project import layout_cache_warm
+    machine, as CI's: a new venv's umap has compiled nothing), the process fills that cache,
+    and every later map of the session loads what it compiled instead of compiling again (20
+    to 40 s). Where it is warm already, a copy of it without the mark of a finished warm-up
+    stands for one whose warm-up was cut short after its first compiled files: not warm (it
+    was, once any file was there), so warmed again, which finishes in seconds (compiling
+    into an empty one of its own cost this test 20 s on every run but the first)."""
+    import shutil
+
+    from ssrl_core.evaluate.project import layout_cache_warm, numba_cache, warm_marker
     from ssrl_core.runs.worker import warm_caches
 
     if layout_cache_warm():
-        monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+        cut_short = tmp_path / "numba"
+        shutil.copytree(numba_cache(), cut_short, ignore=shutil.ignore_patterns(warm_marker(cut_short).name))
+        monkeypatch.setenv("NUMBA_CACHE_DIR", str(cut_short))
+        assert any(cut_short.rglob("*.nbi"))
     assert not layout_cache_warm()
     proc = warm_caches()
     assert proc is not None
