@@ -55,9 +55,11 @@ def test_train_refuses_a_run_stores_folder_whose_numbers_the_app_would_keep_show
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
 
 
-def test_train_writes_and_prints_the_summary(tmp_path):
+def test_train_writes_and_prints_the_summary(tmp_path, small):
+    """What ``train`` writes and prints, on a set of 160 images (what training learns is
+    test_models_methods' pretraining-beats-its-untrained-encoder: any score passes here)."""
     out = tmp_path / "run"
-    res = cli("train", "--dataset", "digits", "--method", "simclr", "--epochs", "1", "--batch-size", "256",
+    res = cli("train", "--dataset", small, "--method", "simclr", "--epochs", "1", "--batch-size", "64",
               "--option", "temperature=0.2", "--augment", "crop(min_scale=0.3),flip", "--out", str(out))
     printed = json.loads(res.stdout)
     assert printed == json.loads((out / "summary.json").read_text())
@@ -66,7 +68,8 @@ def test_train_writes_and_prints_the_summary(tmp_path):
         assert key in printed, key
     assert printed["encoder"] == "cnn-small" and printed["device"] == "cpu" and printed["options"] == {"temperature": 0.2}
     assert printed["augment"] == "crop(min_scale=0.3),flip"
-    assert 0.3 < printed["knn_accuracy"] <= 1 and 0.3 < printed["linear_accuracy"] <= 1
+    assert 0 <= printed["knn_accuracy"] <= 1 and 0 <= printed["linear_accuracy"] <= 1
+    assert (printed["dataset"], printed["batch_size"], printed["steps_per_epoch"]) == (small, 64, 2)
     for f in ("checkpoint.safetensors", "embeddings.npy", "map_pca.npy", "map_umap.npy", "config.json"):
         assert (out / f).exists(), f
     assert not (out / "index.faiss").exists()  # made from embeddings.npy when searched: not a second copy on disk
