@@ -30,9 +30,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float = 120.0) -> Iterator[str]:
+def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float = 120.0,
+               stop: int = signal.SIGTERM) -> Iterator[str]:
     """The app's URL while it is served with environment ``env``; output goes to ``log``.
-    Raises RuntimeError when the server does not answer within ``timeout_s``."""
+    Raises RuntimeError when the server does not answer within ``timeout_s``. ``stop``: the
+    signal that ends it (SIGKILL where nothing it would do on its way out matters: a test's
+    server, whose store is thrown away; SIGTERM's orderly stop takes about a second)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
@@ -51,7 +54,7 @@ def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float =
                 time.sleep(0.5)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, stop)
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:  # a script run busy on a loaded machine: stop it the hard way

@@ -35,7 +35,7 @@ def app_url(ssrl_home):
     try:
         with open(log_path, "wb") as log:
             try:
-                with served_app(env, log) as url:
+                with served_app(env, log, stop=signal.SIGKILL) as url:  # (the test's store is thrown away)
                     yield url
             except RuntimeError as e:
                 raise AssertionError(f"{e}: " + log_path.read_text()[-2000:]) from None
@@ -43,12 +43,22 @@ def app_url(ssrl_home):
         stop_workers()  # the workers the app started
 
 
+@pytest.fixture(scope="module")
+def _chromium():
+    """One Chromium for this file's tests (0.6 to 0.75 s to launch, each test had its own); each test
+    gets a context of its own (``page``): its own cookies, storage and routes."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
-def page():
+def page(_chromium):
     """A headless Chromium tab, offline but for this machine: the app must work in a classroom without the
     internet, so every test using it also fails when a page asked for anything from elsewhere (a font, an icon,
     a script from a CDN), naming what."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     elsewhere = []
 
     def only_here(route):
@@ -59,15 +69,37 @@ def page():
             elsewhere.append(route.request.url)
             route.abort()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # a context: room for more tabs
-        context.route("**/*", only_here)
-        pg = context.new_page()
-        pg.set_default_timeout(60_000)
-        yield pg
-        browser.close()
+    context = _chromium.new_context(viewport={"width": 1400, "height": 1000})  # a context: room for more tabs
+    context.route("**/*", only_here)
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    for other in _chromium.contexts:  # its own and any it opened (a phone's)
+        other.close()
     assert not elsewhere, f"the app asked for something off this machine: {sorted(set(elsewhere))}"
+
+
+# resolves once the boxes of the page's blocks, widgets and charts have stayed the same for 15 frames in a row
+_SETTLED = """() => new Promise(done => {
+    let last = '', same = 0;
+    const look = () => {
+        const now = JSON.stringify([...document.querySelectorAll(
+            '[data-testid="stMain"] [data-testid], .js-plotly-plot .main-svg')].map(e => {
+                const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }));
+        same = now === last ? same + 1 : 0;
+        last = now;
+        if (same >= 15) done(true); else requestAnimationFrame(look);
+    };
+    requestAnimationFrame(look);
+})"""
+
+
+def _settled(page) -> None:
+    """Wait until the app's script run has ended and the page's layout has stopped moving (Streamlit's columns
+    after a resize, plotly's layout after a chart is drawn): what a fixed second of sleep waited for, in the
+    0.2 to 0.3 s it takes, and for as long as it takes on a loaded machine."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached")
+    page.evaluate(_SETTLED)
 
 
 def _shot(page, name: str) -> None:
@@ -86,7 +118,7 @@ def _click_map_point(page, i: int) -> int:
     layout, never on timing). Returns the dataset row it stands for.
     """
     page.wait_for_selector(".js-plotly-plot .scatterlayer, .js-plotly-plot canvas")
-    time.sleep(1)  # plotly finishes its first layout
+    _settled(page)  # plotly finishes its first layout
     xy = page.evaluate(
         """(i) => {
           const gd = document.querySelector('.js-plotly-plot');
@@ -113,7 +145,7 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     # 1280x720 page (the panel's column empty while nothing trained)
     for size in PROJECTORS:
         page.set_viewport_size(size)
-        time.sleep(1)  # Streamlit lays the columns out again
+        _settled(page)  # Streamlit lays the columns out again
         launch = page.get_by_role("button", name="Launch").bounding_box()
         assert launch["y"] + launch["height"] <= size["height"], (size, launch)
     epochs = page.get_by_label("Epochs")
@@ -160,7 +192,7 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
             # "effective rank" to "effective r…" at 1280 px)
             for size in PROJECTORS:
                 page.set_viewport_size(size)
-                time.sleep(1)
+                _settled(page)
                 labels = page.locator('[data-testid="stMain"] [data-testid="stMetricLabel"]').all_inner_texts()
                 assert len(labels) == 4 and page.evaluate(_CUT) == [], (size, labels, page.evaluate(_CUT))
             page.set_viewport_size({"width": 1400, "height": 1000})
@@ -184,7 +216,7 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     row = _click_map_point(page, 100)
     page.get_by_text(f"Image #{row}").wait_for()
     # the marks had legend entries: the first click added a row to the legend and shrank the map under the pointer
-    time.sleep(1)  # plotly's layout after the rerun
+    _settled(page)  # plotly's layout after the rerun
     after = page.evaluate(plot_box)
     assert (after["width"], after["height"]) == (before["width"], before["height"]), (before, after)
     page.get_by_text("and its 8 nearest neighbours").wait_for()
@@ -222,7 +254,7 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     # on a 1280 px projector every column of both tables is in view: one table of 15 columns was 1,454 px
     # wide there, its right columns behind a scrollbar the browser shows only under the mouse
     page.set_viewport_size({"width": 1280, "height": 720})
-    page.wait_for_timeout(500)
+    _settled(page)
     spill = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
         .map(s => s.scrollWidth - s.clientWidth)""")
     assert len(spill) == 2 and max(spill) <= 0, spill
@@ -400,7 +432,7 @@ def test_the_pages_fit_a_classroom_projector_and_a_phone(app_url, page, finished
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{app_url}/explore?run={rid}&hide=nav")
     page.wait_for_selector(".js-plotly-plot .legend")
-    time.sleep(1)  # plotly finishes its first layout
+    _settled(page)  # plotly finishes its first layout
     m = page.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout, t = gd._fullData[0];
         const xs = Array.from(t.x, x => fl.xaxis.l2p(x));
@@ -451,7 +483,7 @@ def test_on_a_phone_a_swipe_over_a_chart_scrolls_the_page(app_url_no_worker, pag
     tab.set_default_timeout(60_000)
     tab.goto(f"{app_url_no_worker}/explore?run={rid}&hide=nav")
     tab.wait_for_selector(".js-plotly-plot .nsewdrag")
-    time.sleep(1)  # plotly finishes its first layout
+    _settled(tab)  # plotly finishes its first layout
     tab.get_by_text("Tap a point for its row number; type it in Image #").wait_for()
     assert tab.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode") is False
     box = tab.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
@@ -522,7 +554,7 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
         for rid in (a, b):
             page.get_by_text(f"simclr ({rid[-4:]}) · umap").first.wait_for()  # a map's title
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .modebar').length >= 3")
-        time.sleep(1)  # plotly finishes its layouts
+        _settled(page)  # plotly finishes its layouts
         charts = page.evaluate(_TOOLBAR)
         assert sum(bool(c["name"]) for c in charts) >= 3, charts  # the maps' titles and a curve's
         for c in charts:
@@ -531,7 +563,7 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
         page.goto(f"{app_url_no_worker}/invariance")
         page.get_by_role("heading", name="What the features keep: one probe per ground-truth factor").wait_for()
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .bartext').length >= 27 + 15")
-        time.sleep(1)
+        _settled(page)
         assert all(_apart(c["toolbar"], c["plot"]) for c in page.evaluate(_TOOLBAR))
         ops = readable_labels(page.evaluate(LABEL_BOXES, 0), 27)
         factors = readable_labels(page.evaluate(LABEL_BOXES, 1))
@@ -542,7 +574,7 @@ def test_charts_keep_their_titles_and_values_readable_on_a_phone_and_a_projector
 
         page.goto(f"{app_url_no_worker}/evaluate")
         page.wait_for_selector(".st-key-eval_bars .js-plotly-plot .nsewdrag")
-        time.sleep(1)
+        _settled(page)
         [bars] = page.evaluate(_PLOT_WIDTH, ".st-key-eval_bars .js-plotly-plot")
         # lying down: the runs' names on short lines on the left, room for a value past a bar that reaches 1 on the right
         assert bars["right"] <= VALUE_ROOM_PX + 10 and bars["plot"] >= bars["chart"] / 2, (size, bars)
@@ -595,7 +627,7 @@ def app_url_no_worker(ssrl_home):
     """The app served with no worker of its own (SSRL_NO_AUTOSTART=1): the test finishes runs itself."""
     env = dict(os.environ, SSRL_HOME=str(ssrl_home), SSRL_NO_AUTOSTART="1")
     with open(ssrl_home.parent / "streamlit.log", "wb") as log:
-        with served_app(env, log) as url:
+        with served_app(env, log, stop=signal.SIGKILL) as url:
             yield url
 
 
@@ -674,7 +706,7 @@ def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
     first.click()
     page.get_by_text(f"Deleted run {picked}").wait_for()
     page.get_by_role("button", name=re.compile("Delete…")).wait_for()  # the other run's, closed
-    time.sleep(1)
+    _settled(page)  # the rerun over: a pop-over it opened would be there
     assert page.get_by_role("button", name=re.compile(r"^Delete run ")).count() == 0
     assert [r["id"] for r in store.list()] == [i for i in ids if i != picked]
 
