@@ -714,8 +714,7 @@ def _wait_for_probe_job(run_dir: str, timeout: float = 180.0) -> None:
 
     from ssrl_core.runs.artifacts import job_running
 
-    t0 = time.time()
-    time.sleep(1.0)
+    t0 = time.time()  # (a job started but not yet holding its lock counts as running: no head start needed)
     while job_running(__import__("pathlib").Path(run_dir)):
         assert time.time() - t0 < timeout, "probe job did not finish"
         time.sleep(0.5)
