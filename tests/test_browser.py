@@ -325,6 +325,7 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     deadline = time.time() + 60
     while len(store.list()) < 3 and time.time() < deadline:  # the lesson's run queued first: the worker takes it
         time.sleep(0.1)
+    assert len(store.list()) == 3, "the lesson's run was not queued within a minute of the click"
     long_run = store.submit(RunConfig(dataset="digits", method="simclr", epochs=200), nickname="dave")
     try:
         page.get_by_text(re.compile(r"Verdict: pass")).wait_for(timeout=180_000)
