@@ -125,7 +125,11 @@ fig = charts.embedding_map(coords, values, names, highlight=[i for i, _ in neigh
                            landing=uploaded["neighbours"] if uploaded else (), legend_below=True,
                            name_groups=name_groups)
 # (the wheel scrolls the page, as over every chart: ``charts.CONFIG``; the toolbar zooms)
-event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}", on_select="rerun", selection_mode="points")
+# a new chart (its key's count) once an image is chosen by number or at random: the map keeps the point clicked last
+# selected, and a click on it again was no change, so it was ignored and the other image stayed
+map_key = f"{state_key}_map"
+event = widgets.chart(fig, where=map_col, key=f"map_{run['id']}_{st.session_state.get(map_key, 0)}",
+                      on_select="rerun", selection_mode="points")
 # how to read it, under the map (beside the Colour box it pushed the first neighbours below a 1280x720 screen's edge)
 map_col.caption(f"A point per image, placed near images whose features are alike; a yellow star marks the image "
                 f"chosen, black rings its neighbours. {readouts.CLUMPS} The map "
@@ -152,6 +156,17 @@ if row is not None and row != st.session_state.get(f"{state_key}_last_click"):
     st.session_state[f"{state_key}_last_click"] = row
     st.session_state[state_key] = row
     st.rerun()
+elif row is None:  # nothing selected on the map (a double click clears it): a click on the last point is a click again
+    st.session_state.pop(f"{state_key}_last_click", None)
+
+
+def choose(r: int) -> None:
+    """Show image ``r``, chosen otherwise than by a click on the map: the map starts afresh, with nothing
+    selected (``map_key``)."""
+    st.session_state[state_key] = r
+    st.session_state[map_key] = st.session_state.get(map_key, 0) + 1
+    st.session_state.pop(f"{state_key}_last_click", None)
+
 
 def value_name(r: int) -> str:
     """Image ``r``'s value of what the map is coloured by (its label by default)."""
@@ -172,8 +187,8 @@ def query_and_neighbours(image, query_caption: str, alt: str, found: list[tuple[
 
 def choose_typed() -> None:
     typed = st.session_state.get(pick_key)
-    if typed is not None and 0 <= typed <= last:
-        st.session_state[state_key] = int(typed)
+    if typed is not None and 0 <= typed <= last and int(typed) != st.session_state.get(state_key):
+        choose(int(typed))
 
 
 if pick_key not in st.session_state:
@@ -201,10 +216,10 @@ with picker:
     # not disabled while the box is empty: a number typed and the button clicked (no Enter) is sent as the box loses
     # focus, and a click on a button still disabled then was lost
     if b.button("Show neighbours", key="explore_show", disabled=typed is not None and not in_range) and in_range:
-        st.session_state[state_key] = int(typed)
+        choose(int(typed))
         st.rerun()
     if b.button("Random image", key="explore_random"):
-        st.session_state[state_key] = int(np.random.default_rng().integers(len(ds)))
+        choose(int(np.random.default_rng().integers(len(ds))))
         st.rerun()
 with shown:
     if selected is None:

@@ -227,6 +227,15 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     # a second click on another point moves the selection
     row2 = _click_map_point(page, 1000)
     page.get_by_text(f"Image #{row2}").wait_for()
+    # an image chosen by its number, then the point clicked last clicked again: that point's image (the click was
+    # ignored, the map's selection unchanged, and the typed image stayed with no word)
+    typed = 7 if row2 != 7 else 8
+    box = page.get_by_label(re.compile(r"^Image # \(0 to"))
+    box.fill(str(typed))
+    box.press("Enter")
+    page.get_by_text(re.compile(rf"Image #{typed}\b")).first.wait_for()
+    assert _click_map_point(page, 1000) == row2
+    page.get_by_text(re.compile(rf"Image #{row2}\b")).first.wait_for(timeout=15_000)
 
 
 def _outline_is_sound(page, title: str) -> None:
