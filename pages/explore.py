@@ -296,7 +296,8 @@ with up_col:
         if q["predicted"]:
             beside.markdown(readouts.knn_verdict(*q["predicted"], (run["summary"] or {}).get("knn_accuracy"),
                                                  q["unlike"]))
-        st.caption("The image is resized (centre-fitted) to the dataset's size and embedded by this run's encoder; "
+        st.caption("The image is resized (centre-fitted) to the dataset's size, its transparent parts given the "
+                   "colour of the dataset's image borders, and embedded by this run's encoder; "
                    "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                    "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "
                    "above, a pink cross marks it among its neighbours (their similarity-weighted mean position: "

@@ -60,6 +60,36 @@ def test_a_dataset_image_as_a_file_gets_its_row_back(finished_run, tmp_path):
     assert found.files == [str(f) for f in files] and found.skipped == []
 
 
+def test_a_drawing_on_a_transparent_background_takes_the_sets_background(finished_run, tmp_path):
+    """A digit drawn in white on a transparent background (how a paint program saves a drawing) was put
+    on white, like an imported image: a blank white square, nearest to nothing like it. Embedded into a
+    run's feature space, upload or file or array, transparency takes the set's own background (digits':
+    black), and the digit comes back as itself."""
+    from ssrl_core.data.custom import background_of
+    from ssrl_core.evaluate.encode import encode_images
+    from ssrl_core.evaluate.retrieval import query_tensor
+
+    run = run_dir(finished_run, "simclr")
+    ds = load_dataset("digits")
+    assert background_of(ds.images) == (0, 0, 0)
+    assert background_of(ds.images.new_full((5, 3, 8, 8), 250)) == (250, 250, 250)
+    rows = [3, int(ds.test_idx[5])]
+    drawings = []
+    for r in rows:  # white ink whose opacity is the digit's brightness
+        a = ds.images[r, 0].numpy()
+        drawings.append(Image.fromarray(np.stack([np.full_like(a, 255), a], axis=-1), "LA"))
+    for im, r in zip(drawings, rows):
+        im.save(tmp_path / f"row{r}.png")
+        data = (tmp_path / f"row{r}.png").read_bytes()
+        assert query_tensor(data, 1, ds.image_size).float().mean() == 255  # on white, as an import: blank
+        upload = query_tensor(data, 1, ds.image_size, background_of(ds.images))
+        assert (upload[0].int() - ds.images[r].int()).abs().max() <= 1  # the digit itself
+    emb = np.load(f"{run}/embeddings.npy")
+    for found in (encode_paths(run, [tmp_path / f"row{r}.png" for r in rows]), encode_images(run, drawings)):
+        assert found.nearest_row.tolist() == rows
+        np.testing.assert_allclose(found.features, emb[rows], atol=1e-3)
+
+
 def test_a_file_over_the_size_limit_is_skipped_unread(finished_run, tmp_path, monkeypatch):
     from ssrl_core.evaluate import encode
 

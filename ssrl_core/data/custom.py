@@ -266,12 +266,17 @@ class TooManyPixels(ValueError):
     """An image over ``MAX_PIXELS``: refused before it is decoded (a pixel bomb)."""
 
 
+WHITE = (255, 255, 255)  # under an imported image's transparency (``fit_image``)
+
+
 def decode_image(data: bytes, size: int, sizes: list | None = None,
-                 notes: list | None = None, budget: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, bool]:
+                 notes: list | None = None, budget: Callable[[int, int], None] | None = None,
+                 background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool]:
     """Decode one image to uint8 RGB [size, size, 3]; also whether it was grayscale. ``sizes``
     gets the image's own (width, height) appended, as it was before resizing; ``notes`` what
-    was done to it that a report counts (``fit_image``); ``budget(width, height)``, given the
-    size from the header before any pixel is decoded, may refuse it (raising)."""
+    was done to it that a report counts, and ``background`` (under any transparency): as
+    ``fit_image``'s; ``budget(width, height)``, given the size from the header before any pixel
+    is decoded, may refuse it (raising)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -293,7 +298,7 @@ def decode_image(data: bytes, size: int, sizes: list | None = None,
                                     f"{MAX_PIXELS:,}{shrink}")
             if budget is not None:
                 budget(im.width, im.height)
-            return fit_image(im, size, sizes, notes)
+            return fit_image(im, size, sizes, notes, background)
 
 
 DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # PIL's modes of 16- and 32-bit integer and float images
@@ -327,12 +332,26 @@ def to_8_bits(a: np.ndarray) -> tuple[np.ndarray, bool]:
 STRETCHED, FIRST_PAGE = "stretched", "first page"  # what ``fit_image`` notes of an image
 
 
-def fit_image(im, size: int, sizes: list | None = None, notes: list | None = None) -> tuple[np.ndarray, bool]:
+def background_of(images: torch.Tensor) -> tuple[int, int, int]:
+    """The colour of a set's image borders, RGB: the median of the outermost pixels of up to
+    1,000 of its uint8 images [N, C, H, W]. Where an image embedded into a trained set's feature
+    space (an upload, ``embed``) is transparent, it takes this colour: composited on white, a
+    light digit drawn on a transparent background was a blank white square beside digits' and
+    MNIST's light strokes on black."""
+    x = images[:: max(1, len(images) // 1000)]
+    edges = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # [n, C, 4 * side]
+    median = edges.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values.tolist()
+    return tuple(int(v) for v in (median * 3 if len(median) == 1 else median[:3]))
+
+
+def fit_image(im, size: int, sizes: list | None = None, notes: list | None = None,
+              background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool]:
     """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first page or frame,
     EXIF rotation applied, 16-bit, 32-bit and float stretched to 8 bits (``to_8_bits``),
-    transparency composited on white, the shorter side resized to ``size`` and the centre
-    cropped), and whether it was grayscale. ``notes`` gets ``FIRST_PAGE`` appended when the
-    image had more pages or frames, ``STRETCHED`` when its values were stretched."""
+    transparency composited on ``background`` (white for an import; a trained set's own for an
+    image embedded into it, ``background_of``), the shorter side resized to ``size`` and the
+    centre cropped), and whether it was grayscale. ``notes`` gets ``FIRST_PAGE`` appended when
+    the image had more pages or frames, ``STRETCHED`` when its values were stretched."""
     from PIL import Image, ImageOps
 
     # is_animated looks for a second frame; n_frames walked them all (a 60 MB GIF of 4,000,000 frames took 10 s, and
@@ -349,8 +368,8 @@ def fit_image(im, size: int, sizes: list | None = None, notes: list | None = Non
         im = Image.fromarray(eight, "L")
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
+        under = Image.new("RGBA", rgba.size, (*background, 255))
+        im = Image.alpha_composite(under, rgba)
     im = im.convert("RGB")
     if sizes is not None:
         sizes.append(im.size)
@@ -362,7 +381,8 @@ UNREADABLE_IMAGE = "not a readable image (damaged, cut short, or not the format 
 
 
 def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
-               notes: list | None = None, budget: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, bool] | str:
+               notes: list | None = None, budget: Callable[[int, int], None] | None = None,
+               background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool] | str:
     """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
     read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
     inside its archive, is over the pixel limit, or is not a
@@ -378,7 +398,7 @@ def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
     except Exception:  # noqa: BLE001 (a member damaged inside its archive: bad CRC, a cut deflate stream)
         return UNREADABLE_IMAGE
     try:
-        return decode_image(data, size, sizes, notes, budget)
+        return decode_image(data, size, sizes, notes, budget, background)
     except ArchiveRejected:  # the budget's: the archive as a whole
         raise
     except TooManyPixels as e:

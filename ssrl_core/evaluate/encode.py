@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.custom import (IMAGE_SUFFIXES, MAX_MEMBER_BYTES, MAX_MEMBERS, image_members, read_bounded,
-                           try_decode)
+from ..data.custom import (IMAGE_SUFFIXES, MAX_MEMBER_BYTES, MAX_MEMBERS, WHITE, background_of, image_members,
+                           read_bounded, try_decode)
 from ..data.imageset import KNN_K
 from .embed import embed, l2_normalize
 from .index import build_index
@@ -139,9 +139,10 @@ def as_dataset_images(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
-def prepare(images, size: int, channels: int) -> torch.Tensor:
+def prepare(images, size: int, channels: int, background: tuple[int, int, int] = WHITE) -> torch.Tensor:
     """Images in memory as a run's encoder takes them, uint8 [N, C, size, size], prepared as
-    an import prepares a file (``fit_image``): PIL images, or uint8 arrays [H, W] (grayscale),
+    an import prepares a file (``fit_image``; transparency on ``background``, the set's own
+    where a run's set is known, ``background_of``): PIL images, or uint8 arrays [H, W] (grayscale),
     [H, W, 3] (RGB) or [H, W, 4] (RGBA). ``evaluate.embed.embed`` then scales them to floats in
     [0, 1], which is all the encoder expects (no mean or standard deviation is subtracted).
     ValueError for anything else, saying what it got."""
@@ -158,16 +159,16 @@ def prepare(images, size: int, channels: int) -> torch.Tensor:
             im = Image.fromarray(im)
         elif not isinstance(im, Image.Image):
             raise ValueError(f"image {i}: a {type(im).__name__}: give a PIL image or a uint8 array")
-        out.append(fit_image(im, size)[0])
+        out.append(fit_image(im, size, background=background)[0])
     if not out:
         raise ValueError("no images were given")
     return as_dataset_images(out, channels)
 
 
-def read_images(paths: list[str | Path], size: int, channels: int):
+def read_images(paths: list[str | Path], size: int, channels: int, background: tuple[int, int, int] = WHITE):
     """(chunks, skipped): ``chunks`` yields (names, uint8 [n, C, size, size]) for up to
-    ``CHUNK`` images at a time, reading them as it goes, and adds to ``skipped`` each file that
-    could not be read (``{"file", "reason"}``)."""
+    ``CHUNK`` images at a time, reading them as it goes (transparency on ``background``, as
+    ``prepare``'s), and adds to ``skipped`` each file that could not be read (``{"file", "reason"}``)."""
     skipped: list[dict] = []
 
     def chunks():
@@ -176,7 +177,7 @@ def read_images(paths: list[str | Path], size: int, channels: int):
             seen += 1
             if seen > MAX_MEMBERS:
                 raise ValueError(f"more than {MAX_MEMBERS:,} images: embed them in parts")
-            decoded = try_decode(read, size)
+            decoded = try_decode(read, size, background=background)
             if isinstance(decoded, str):
                 skipped.append({"file": name, "reason": decoded})
                 continue
@@ -198,7 +199,7 @@ def encode_paths(run: str | Path, paths, device: str = "auto", probes=None) -> E
     is missing, or no image could be read."""
     rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset  # a run of images re-imported since is refused here, with the reason
-    batches, skipped = read_images(paths, ds.image_size, ds.channels)
+    batches, skipped = read_images(paths, ds.image_size, ds.channels, background_of(ds.images))
     names, feats = [], []
     for chunk_names, images in batches:
         names += chunk_names
@@ -216,8 +217,8 @@ def encode_images(run: str | Path, images, device: str = "auto", probes=None) ->
     ``files``."""
     rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset
-    images = _as_list(images)
-    feats = [embed(t.method.encoder, prepare(images[i:i + CHUNK], ds.image_size, ds.channels), t.device)
+    images, under = _as_list(images), background_of(ds.images)
+    feats = [embed(t.method.encoder, prepare(images[i:i + CHUNK], ds.image_size, ds.channels, under), t.device)
              for i in range(0, len(images), CHUNK)]
     if not feats:
         raise ValueError("no images were given")

@@ -6,16 +6,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.custom import UNREADABLE_IMAGE, try_decode
+from ..data.custom import UNREADABLE_IMAGE, WHITE, try_decode
 from .embed import embed
 from .encode import as_dataset_images
 
 
-def query_tensor(data: bytes, channels: int, size: int) -> torch.Tensor:
-    """An uploaded image file as uint8 [1, C, size, size]; ValueError when it is not a
-    readable image or is too large, its message a sentence for the person who uploaded it
-    (the exception's class would mean nothing to them)."""
-    decoded = try_decode(lambda: data, size)  # the importer's decoding, and its reasons for skipping a file
+def query_tensor(data: bytes, channels: int, size: int, background: tuple[int, int, int] = WHITE) -> torch.Tensor:
+    """An uploaded image file as uint8 [1, C, size, size], any transparency on ``background``
+    (the set's own, ``background_of``); ValueError when it is not a readable image or is too
+    large, its message a sentence for the person who uploaded it (the exception's class would
+    mean nothing to them)."""
+    decoded = try_decode(lambda: data, size, background=background)  # the importer's decoding and reasons for skipping
     if decoded == UNREADABLE_IMAGE:
         raise ValueError(f"This file is {UNREADABLE_IMAGE}: upload a PNG or JPEG.")
     if isinstance(decoded, str):  # over the pixel limit, worded for a list of skipped files: made a sentence here
