@@ -223,10 +223,29 @@ def class_link(lesson: L.Lesson) -> None:
                "mouse is over the link, or select it (on a phone or tablet: press and hold it).")
     # wrapped: on a phone the line was cut at 358 of its 603 px, and its copy button shows only under a mouse
     st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None, wrap_lines=True)
-    host = base.split("//")[-1].split("/")[0].split(":")[0]
-    if host in ("localhost", "127.0.0.1", "[::1]", "0.0.0.0"):
-        st.caption(f":material/warning: `{host}` is this computer: the students' ones need the server's name or "
-                   "address in its place.")
+    said = this_computer(base)
+    if said:
+        st.caption(f":material/warning: {said}")
+
+
+def this_computer(url: str) -> str | None:
+    """What a teacher must change in a class link ``url`` that names the computer it was opened on
+    (``localhost``, a loopback address, 0.0.0.0), or None: its host, and its port where the page may
+    have been reached through a tunnel or a forwarded port (a teacher who changed the host only kept
+    the tunnel's own port, on which the server does not listen)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url if "//" in url else f"//{url}")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # (a port that is not a number)
+        return None
+    if host is None or not (host in ("localhost", "0.0.0.0", "::1", "::") or host.startswith("127.")):
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return (f"`{shown}` is this computer: the students' ones need the server's name or address in its place"
+            + (f", and the port the server listens on if it is not {port} (a tunnel or a forwarded port has a port "
+               "of its own)." if port else "."))
 
 
 def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool = True) -> L.Lesson:

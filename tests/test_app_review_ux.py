@@ -150,6 +150,22 @@ def test_lessons_give_the_teacher_the_class_link_without_their_nickname():
         assert at.header[0].value == load_by_name("four-families").title
 
 
+def test_a_class_link_on_this_computers_address_says_what_to_change():
+    """The warning under a class link opened on the teacher's own computer: IPv6's loopback ([::1]) was
+    read as the host "[" and not warned of; through a tunnel the port is the tunnel's, so it says the
+    port may need changing too."""
+    from app.lessons import this_computer
+
+    for url, host in (("http://localhost:8732/lessons", "localhost"), ("http://[::1]:8730/lessons", "[::1]"),
+                      ("http://127.0.0.1:8501/lessons", "127.0.0.1"), ("http://0.0.0.0:8501/lessons", "0.0.0.0")):
+        said = this_computer(url)
+        assert said.startswith(f"`{host}` is this computer") and "port the server listens on if it is not 8" in said
+    assert this_computer("http://localhost/lessons").endswith("name or address in its place.")
+    for url in ("https://hub.example.edu/user/ada/proxy/8501/lessons", "http://10.0.0.5:8501/lessons", "",
+                "/lessons", "http://localhost:port/lessons"):
+        assert this_computer(url) is None, url
+
+
 def test_lessons_hiding_controls_without_a_lesson_keeps_the_picker_and_shows_the_lesson_picked():
     # ``lesson=`` written by the picker made the next rerun a class's locked link: the picker gone, the first lesson
     # kept whatever was picked, and the teacher's box shown to students on the first render
