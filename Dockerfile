@@ -8,5 +8,6 @@ RUN pip install -r requirements.txt
 COPY . .
 VOLUME /data
 EXPOSE 8501
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
+# under a sub-path (STREAMLIT_SERVER_BASE_URL_PATH, behind a proxy) the health endpoint is under it too
+HEALTHCHECK CMD python -c "import os, urllib.request; p = os.environ.get('STREAMLIT_SERVER_BASE_URL_PATH', '').strip('/'); urllib.request.urlopen('http://127.0.0.1:8501/' + (p + '/' if p else '') + '_stcore/health')"
 CMD ["python", "-m", "streamlit", "run", "app/main.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -31,17 +31,19 @@ def free_port() -> int:
 
 @contextmanager
 def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float = 120.0,
-               stop: int = signal.SIGTERM) -> Iterator[str]:
+               stop: int = signal.SIGTERM, base_path: str = "") -> Iterator[str]:
     """The app's URL while it is served with environment ``env``; output goes to ``log``.
     Raises RuntimeError when the server does not answer within ``timeout_s``. ``stop``: the
     signal that ends it (SIGKILL where nothing it would do on its way out matters: a test's
-    server, whose store is thrown away; SIGTERM's orderly stop takes about a second)."""
+    server, whose store is thrown away; SIGTERM's orderly stop takes about a second).
+    ``base_path``: served under that path (``server.baseUrlPath``, as behind a proxy), which the
+    URL then ends with."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.baseUrlPath", base_path.strip("/")],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" + (f"/{base_path.strip('/')}" if base_path.strip("/") else "")
     try:
         deadline = time.monotonic() + timeout_s
         while True:

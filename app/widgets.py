@@ -1025,9 +1025,14 @@ def nickname_input() -> None:
         del st.query_params["who"]
     if st.session_state.get("_nickname_cookie") != me:  # written once per change, not on every rerun
         st.session_state["_nickname_cookie"] = me
-        # a session cookie (no max-age): gone when the browser closes, so a shared lab machine forgets it
-        st.html(f"<script>document.cookie = {json.dumps(NICKNAME_COOKIE + '=' + quote(me))} + "
-                "'; path=/; SameSite=Strict';</script>", unsafe_allow_javascript=True)
+        # a session cookie (no max-age): gone when the browser closes, so a shared lab machine forgets it. Its path is
+        # the app's own (served under a proxy's /user/ada/proxy/8501/, path=/ gave every app on the host this nickname,
+        # sent with each of the host's requests); one left at / by an earlier version goes, or it would be read instead
+        st.html("<script>const base = location.pathname.replace(/[^/]*$/, '') || '/';"
+                f"if (base !== '/') document.cookie = {json.dumps(NICKNAME_COOKIE + '=')} + "
+                "'; path=/; max-age=0; SameSite=Strict';"
+                f"document.cookie = {json.dumps(NICKNAME_COOKIE + '=' + quote(me))} + "
+                "'; path=' + base + '; SameSite=Strict';</script>", unsafe_allow_javascript=True)
 
 
 # what "auto" in a run's encoder column stands for until the run has finished and says what it used

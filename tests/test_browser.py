@@ -27,20 +27,30 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def app_url(ssrl_home):
+def _served(ssrl_home, base_path: str = ""):
     env = {k: v for k, v in os.environ.items() if k != "SSRL_NO_AUTOSTART"}  # the app starts its worker
     env["SSRL_HOME"] = str(ssrl_home)
     log_path = ssrl_home.parent / "streamlit.log"
     try:
         with open(log_path, "wb") as log:
-            try:
-                with served_app(env, log, stop=signal.SIGKILL) as url:  # (the test's store is thrown away)
+            try:  # (SIGKILL: the test's store is thrown away)
+                with served_app(env, log, stop=signal.SIGKILL, base_path=base_path) as url:
                     yield url
             except RuntimeError as e:
                 raise AssertionError(f"{e}: " + log_path.read_text()[-2000:]) from None
     finally:
         stop_workers()  # the workers the app started
+
+
+@pytest.fixture
+def app_url(ssrl_home):
+    yield from _served(ssrl_home)
+
+
+@pytest.fixture
+def app_url_under_a_path(ssrl_home):
+    """The app as a proxy serves it under a path of a shared host (JupyterHub's /user/NAME/proxy/PORT/)."""
+    yield from _served(ssrl_home, "user/ada/proxy/8501")
 
 
 @pytest.fixture(scope="module")
@@ -346,12 +356,17 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
         store.request_cancel(long_run)
 
 
-def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app_url, page):
+def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app_url_under_a_path, page):
     """Ada's page lists Dave's run: its Cancel opens a small confirmation first; a reload
     keeps Ada's nickname (it lives in the address), and so does a new tab (a cookie); Dave's settings then fill Ada's form, over
-    the boxes she had changed (which the browser would keep under their old keys)."""
+    the boxes she had changed (which the browser would keep under their old keys). Served under a path of a
+    shared host, as behind a proxy: the links stay under it, and the nickname's cookie is the app's own."""
     from ssrl_core.config import RunConfig
 
+    app_url = app_url_under_a_path
+    # an earlier version's cookie for the whole host, and another app's on it
+    page.context.add_cookies([{"name": "ssrl_who", "value": "olduser", "url": app_url.split("/user/")[0] + "/"},
+                              {"name": "other", "value": "1", "url": app_url.split("/user/")[0] + "/"}])
     store = RunStore()
     rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=200), nickname="dave")
     page.goto(app_url + "/pretrain?who=ada")
@@ -372,6 +387,8 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     # the reload keeps it by the browser's cookie: the address no longer carries it (a teacher pasting theirs to the
     # class gave every student the teacher's nickname)
     assert page.get_by_role("textbox", name="Your nickname").input_value() == "ada" and "who=" not in page.url
+    cookies = {(c["name"], c["path"]): c["value"] for c in page.context.cookies() if c["name"] != "_streamlit_xsrf"}
+    assert cookies == {("ssrl_who", "/user/ada/proxy/8501/"): "ada", ("other", "/"): "1"}, cookies
     tab = page.context.new_page()  # a new tab, no who= in its address: the same student, by the browser's cookie
     tab.goto(app_url + "/gallery")
     tab.get_by_role("textbox", name="Your nickname").wait_for()
