@@ -272,7 +272,9 @@ with evo_col:
                  "training images: a set without labels has no per-epoch kNN accuracy, so no test images are drawn")
         # a student read the last frame, laid out unlike the map above, as another result
         st.caption(f"UMAP of the same {len(snap_rows):,} images after each epoch ({which}); each "
-                   "epoch's map starts from the previous one, so points move rather than jump. Epoch 0 is the "
+                   "epoch's map starts from the previous one, so points move rather than jump"
+                   + (" (on so few images less so: the layout is free to move far from where it starts)"
+                      if len(snap_rows) < readouts.SMALL_FRAMES else "") + ". Epoch 0 is the "
                    "untrained network, which already groups some images alike: slide to watch the groups form or "
                    f"tighten. Its last frame maps the same features as the map above, for these images, not all "
                    f"{len(ds):,}: UMAP lays them out anew, so compare which groups form, not where they sit.")

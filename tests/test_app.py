@@ -922,7 +922,7 @@ def test_explore_map_evolution_and_an_uploaded_query(finished_run, tmp_path):
     assert not at.exception
     # which images the frames show, and why the last one is laid out unlike the map above
     assert any("UMAP of the same 1,383 images after each epoch (1,024 training and 359 test images" in c.value
-               and "not all 1,797" in c.value for c in at.caption)
+               and "not all 1,797" in c.value and "move rather than jump. Epoch 0" in c.value for c in at.caption)
     at.file_uploader(key=f"explore_upload_{rid}").set_value(("mine.png", png((200, 200, 200)), "image/png")).run()
     assert not at.error
     got = [c for row in images(at) for c in row]
