@@ -74,6 +74,26 @@ def test_fuzzy_graph_matches_umap_learn():
     assert abs(ours - ours.T).max() < 1e-12  # symmetric
 
 
+def test_an_outside_image_lands_among_its_nearest_neighbours_not_between_groups():
+    """The upload's cross: three neighbours close by in one group on the map, five a little less
+    similar in another. Weighted by similarity (all about 0.95 to 0.99) the cross fell between
+    the groups, where no point is; weighted as UMAP starts a new point, it lands with the three."""
+    from ssrl_core.evaluate.project import memberships
+    from ssrl_core.figures import landing_point
+
+    where = np.array([[0, 0], [0.2, 0], [0, 0.2]] + [[10, 0]] * 5, dtype=np.float64)
+    sims = np.array([0.995, 0.993, 0.99, 0.97, 0.96, 0.95, 0.95, 0.94])
+    similarity_weighted = (where * sims[:, None]).sum(0) / sims.sum()
+    assert similarity_weighted[0] > 6  # (the old cross: in the empty middle)
+    at = landing_point(where, sims)
+    assert at[0] < 2.5 and np.isfinite(at).all()  # (by the three: log2(9) of strength takes a little of the rest)
+    assert np.allclose(landing_point(where, np.full(8, 0.9)), where.mean(0))  # neighbours alike: their mean
+    assert np.allclose(landing_point(where[:1], [0.5]), where[0])
+    # UMAP's strengths: the nearest at 1, all eight summing to log2(9), as the map's own graph weighs neighbours
+    w = memberships(np.concatenate([[0.0], 1 - sims])[None])[0, 1:]
+    assert w[0] == pytest.approx(1.0) and w.sum() == pytest.approx(np.log2(9), rel=1e-3)
+
+
 def test_umap_keeps_clusters_apart():
     x, y = _blobs(n_per=50)
     m = umap_2d(x, seed=0)

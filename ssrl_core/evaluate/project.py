@@ -70,6 +70,22 @@ def fuzzy_simplicial_set(idx: np.ndarray, dist: np.ndarray, n_iter: int = 64):
     import scipy.sparse as sp
 
     n, k = idx.shape
+    w = memberships(dist, n_iter)
+    w[idx == np.arange(n)[:, None]] = 0.0
+    w[idx < 0] = 0.0
+    rows = np.repeat(np.arange(n), k)
+    p = sp.csr_matrix((w.ravel(), (rows, np.maximum(idx, 0).ravel())), shape=(n, n))
+    p.eliminate_zeros()
+    pt = p.T.tocsr()
+    return (p + pt - p.multiply(pt)).tocoo()
+
+
+def memberships(dist: np.ndarray, n_iter: int = 64) -> np.ndarray:
+    """UMAP's membership strengths [n, k] of each point's k nearest, from their distances [n, k]
+    (the point itself first, at 0): exp(-(d - rho) / sigma), rho its nearest positive distance and
+    sigma set by bisection so that its neighbours' strengths (itself left out) sum to log2(k).
+    The nearest count most, the rest fall off at the point's own scale."""
+    n, k = dist.shape
     d = dist.astype(np.float64)
     positive = np.where(d > 0, d, np.inf)
     rho = positive.min(1)
@@ -84,14 +100,7 @@ def fuzzy_simplicial_set(idx: np.ndarray, dist: np.ndarray, n_iter: int = 64):
         sigma = np.where(np.isinf(hi), sigma * 2, (lo + hi) / 2)
     floor = 1e-3 * np.where(rho > 0, d.mean(1), d.mean())  # umap's MIN_K_DIST_SCALE
     sigma = np.maximum(sigma, floor)
-    w = np.exp(-np.maximum(d - rho[:, None], 0.0) / sigma[:, None])
-    w[idx == np.arange(n)[:, None]] = 0.0
-    w[idx < 0] = 0.0
-    rows = np.repeat(np.arange(n), k)
-    p = sp.csr_matrix((w.ravel(), (rows, np.maximum(idx, 0).ravel())), shape=(n, n))
-    p.eliminate_zeros()
-    pt = p.T.tocsr()
-    return (p + pt - p.multiply(pt)).tocoo()
+    return np.exp(-np.maximum(d - rho[:, None], 0.0) / sigma[:, None])
 
 
 def numba_cache() -> Path:
