@@ -39,6 +39,25 @@ def test_a_duration_is_seconds_per_epoch_times_epochs_plus_the_tail():
     assert h.duration(RunConfig(dataset="shapes").to_dict()) is None
 
 
+def test_what_comes_after_training_is_read_off_runs_evaluated_alike():
+    """A random resnet18 run was given cnn-small's 9 s after training and took 47 s; a basic
+    evaluation's 2 s was taken for a full one's 9 s: the tail is another encoder's or another
+    evaluation's no more (no estimate rather than a wrong one). An untrained run, whose evaluation
+    is the shorter (no epochs' maps), reads its own kind's, else a trained run's."""
+    h = History(HISTORY, "cpu")
+    assert h.duration(RunConfig(method="random", epochs=0, encoder="resnet18").to_dict()) is None
+    assert h.duration(RunConfig(evaluation="basic").to_dict()) is None
+    basic = done("basic", 4, 20.0, 22.0, evaluation="basic")
+    assert History(HISTORY + [basic], "cpu").duration(RunConfig(evaluation="basic", epochs=5).to_dict()) == \
+        pytest.approx(2 * 5 + 2)
+    assert History(HISTORY + [basic], "cpu").duration(RunConfig(epochs=5).to_dict()) == pytest.approx(2 * 5 + 12)
+    untrained = row("u", "done", 5, {"train_seconds": 0.0, "total_seconds": 4.0, "epochs": 0}, method="random", epochs=0)
+    with_it = History(HISTORY + [untrained], "cpu")
+    assert with_it.duration(RunConfig(method="random", epochs=0).to_dict()) == pytest.approx(4)
+    assert with_it.duration(RunConfig(method="simclr", epochs=0).to_dict()) == pytest.approx(4)  # (untrained too)
+    assert with_it.duration(RunConfig(epochs=5).to_dict()) == pytest.approx(2 * 5 + 12)  # not the untrained one's 4
+
+
 def test_a_duration_is_the_median_of_the_newest_runs_like_it():
     """Three like 1-epoch runs trained in 2.1, 3.5 and 16.2 s beside a lesson's runs: the newest
     alone made Start's estimate jump; their median holds. Only the newest RECENT count."""
