@@ -691,8 +691,8 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 if training:
                     # (starting: its worker loads the data and the checkpoint; not an evaluation step)
                     c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–",
-                              help="Minutes:seconds of training left at the speed of the latest steps (images/s "
-                                   "beside it). It grows when the speed falls: when the machine gets busier, with "
+                              help="Minutes:seconds of training left at the speed of this epoch's steps (images/s "
+                                   "beside it; of the previous epoch's while this one's first quarter runs). It grows when the speed falls: when the machine gets busier, with "
                                    "other runs, probes or other people's work on its cores.")
                 else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
                     left, since = services.evaluation_time(r)
