@@ -39,8 +39,8 @@ with c1:
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "
                + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
-                  f"On this machine it should take {about(took)}, the map included ({round(took)} s, "
-                  "from the runs like it that finished here)."))
+                  f"On this machine it should take {about(took)}, the map included (going by the runs like it "
+                  "that finished here; longer while other runs train)."))
     if took is None and (load := services.busy()):  # the minute is an idle machine's: a newcomer waited 8
         st.caption(f":material/speed: This machine is busy now ({load}), so the run takes longer than that.")
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there

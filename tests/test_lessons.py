@@ -694,6 +694,9 @@ def test_a_lessons_question_stays_bold_whole_with_a_bold_word_inside(tmp_path, m
     (tmp_path / "tiny.toml").write_text(text.replace("Does one epoch", "Does **one** epoch"))
     at = open_lessons({"lesson": "tiny"})
     assert "**Does one epoch of SimCLR beat a random encoder?**" in [m.value for m in at.main.markdown]
+    # no run like its own has finished in this store: no time is guessed, and it says so
+    assert any(c.value.startswith(":material/schedule: No time estimate yet: none is guessed until a run like "
+                                  "each of this lesson's") for c in at.caption)
 
 
 def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finished_run):
