@@ -233,6 +233,7 @@ def this_computer(url: str) -> str | None:
     (``localhost``, a loopback address, 0.0.0.0), or None: its host, and its port where the page may
     have been reached through a tunnel or a forwarded port (a teacher who changed the host only kept
     the tunnel's own port, on which the server does not listen)."""
+    import ipaddress
     from urllib.parse import urlsplit
 
     try:
@@ -240,7 +241,15 @@ def this_computer(url: str) -> str | None:
         host, port = parts.hostname, parts.port
     except ValueError:  # (a port that is not a number)
         return None
-    if host is None or not (host in ("localhost", "0.0.0.0", "::1", "::") or host.startswith("127.")):
+    if host is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+        ip = getattr(ip, "ipv4_mapped", None) or ip  # (::ffff:127.0.0.1)
+        here = ip.is_loopback or ip.is_unspecified
+    except ValueError:  # a name: only localhost is this computer (127.example.edu is not)
+        here = host.rstrip(".") == "localhost"
+    if not here:
         return None
     shown = f"[{host}]" if ":" in host else host
     return (f"`{shown}` is this computer: the students' ones need the server's name or address in its place"
@@ -340,7 +349,8 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool,
                        "on this machine, one run after another, going by runs like these that finished here.")
         else:
             st.caption(":material/schedule: No time estimate yet: none is guessed until a run like each of this "
-                       "lesson's (the same dataset, method, encoder and evaluation) has finished on this machine.")
+                       "lesson's (the same dataset, method, encoder and evaluation, and on a GPU batch size) has finished on "
+                       "this machine.")
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")
     else:

@@ -677,11 +677,9 @@ def query_neighbours(run_dir: str, data: bytes, channels: int, size: int, k: int
     from ssrl_core.evaluate.retrieval import query_features, query_tensor
     from ssrl_core.evaluate.suite import PROBES, Cache
 
-    from ssrl_core.data.custom import background_of
-
     ckpt = Path(run_dir) / art.CHECKPOINT
     t = _trained(run_dir, ckpt.stat().st_mtime_ns if ckpt.exists() else 0)
-    image = query_tensor(data, channels, size, background_of(t.dataset.images))  # (transparency: the set's own)
+    image = query_tensor(data, channels, size, t.dataset.background)  # (transparency: the set's own)
     feats = query_features(t.method.encoder, t.device, image)
     memory = artifacts(run_dir).embeddings
     found = placed(memory, t.dataset, typical_of(Cache(Path(run_dir) / PROBES), memory), ["upload"], feats[None])

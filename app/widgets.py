@@ -698,14 +698,16 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                     left, since = services.evaluation_time(r)
                     if left is not None:
                         c3.metric("ETA (evaluation)", _fmt_eta(left),
-                                  help="Minutes:seconds left, from the newest finished runs on this dataset: how long "
-                                       "their evaluation took (the median of up to 5).")
+                                  help="Minutes:seconds left, from the newest finished runs like it here (the same "
+                                       "dataset, encoder and evaluation): how long their evaluation took (the "
+                                       "median of up to 5).")
                     else:
                         # the step is named in the card's header: as this label ("probes: random reference: so
                         # far") it was cut to "probes: rando…"
                         c3.metric("this step so far", _fmt_eta(since),
-                                  help=f"Time in this evaluation step ({phase_text(r['phase'])}). No run on this dataset has finished here yet, "
-                                       "so there is nothing to estimate what is left from; on a large set (CIFAR-10) "
+                                  help=f"Time in this evaluation step ({phase_text(r['phase'])}). No run like it (the same dataset, encoder and "
+                                       "evaluation) has finished here yet, so there is nothing to estimate what is "
+                                       "left from; on a large set (CIFAR-10) "
                                        "the embedding, map and probes take minutes on a CPU.")
                 # not the number Evaluate shows: a new user saw 8.3 here and 10.5 there, and nothing said why
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",

@@ -134,7 +134,8 @@ with right:
                        "estimated from the runs like it that finished here (longer while other runs train).")
         else:  # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on)
             st.caption(":material/schedule: No time estimate yet: none is guessed until a run like this one (the "
-                       "same dataset, method, encoder and evaluation) has finished on this machine.")
+                       "same dataset, method, encoder and evaluation, and on a GPU batch size) has finished on this "
+                       "machine.")
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check

@@ -57,6 +57,10 @@ def landing_point(where: np.ndarray, similarities: np.ndarray) -> np.ndarray:
     1.7%)."""
     from .evaluate.project import memberships
 
+    similarities = np.asarray(similarities, np.float64)
+    same = similarities >= 1.0 - 1e-6  # a dataset image itself (uploaded as a file): on it, not between it and the next
+    if same.any():
+        return np.asarray(where, np.float64)[same].mean(0)
     d = np.concatenate([[0.0], np.clip(1.0 - np.asarray(similarities, np.float64), 0.0, 2.0)])  # itself first, at 0
     w = memberships(d[None])[0, 1:] + 1e-12
     return (np.asarray(where, np.float64) * w[:, None]).sum(0) / w.sum()

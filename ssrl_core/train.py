@@ -301,15 +301,17 @@ class Pace:
     """The live ETA's pace: seconds a step and images a second, over the steps of the epoch under
     way, or of the previous epoch while this one's first quarter runs (its few first steps carry
     its start: the epoch's hook, such as DeepCluster's clustering, and the first batch's
-    warm-up). Measured since training began instead, a slow first epoch (a worker warming up,
-    another run ending on the same cores) held the ETA at 2 to 10 times the time left for the
-    rest of the run (a review, 2026-12-06: 85.8 s said after a first epoch of 20 s, with 8 s of
-    training left)."""
+    warm-up); plus, for each epoch end still to come, what the last one took after its steps
+    (its checkpoint and its per-epoch probe, 0.5 to 1 s on digits). Measured since training
+    began instead, a slow first epoch (a worker warming up, another run ending on the same
+    cores) held the ETA at 2 to 10 times the time left for the rest of the run (a review,
+    2026-12-06: 85.8 s said after a first epoch of 20 s, with 8 s of training left)."""
 
     def __init__(self, steps_per_epoch: int):
         self.steps_per_epoch = steps_per_epoch
         self.last: tuple[float, float] | None = None  # the previous epoch's (seconds a step, images a second)
-        self.start, self.steps, self.images = 0.0, 0, 0
+        self.after_steps = 0.0  # what the last epoch took after its steps
+        self.start, self.steps, self.images, self.steps_done_at = 0.0, 0, 0, 0.0
 
     def epoch_started(self, now: float) -> None:
         self.start, self.steps, self.images = now, 0, 0
@@ -318,8 +320,12 @@ class Pace:
         self.steps += 1
         self.images += images
 
+    def steps_ended(self, now: float) -> None:
+        """The epoch's steps are done (its checkpoint and probe follow)."""
+        self.last, self.steps_done_at = self.now_at(now), now
+
     def epoch_ended(self, now: float) -> None:
-        self.last = self.now_at(now)
+        self.after_steps = now - self.steps_done_at
 
     def now_at(self, now: float) -> tuple[float, float]:
         """(seconds a step, images a second) as the ETA reads them at ``now``."""
@@ -328,8 +334,9 @@ class Pace:
         took = max(now - self.start, 1e-9)
         return took / max(self.steps, 1), self.images / took
 
-    def eta(self, now: float, steps_left: int) -> float:
-        return self.now_at(now)[0] * steps_left
+    def eta(self, now: float, steps_left: int, epoch_ends_left: int) -> float:
+        """Seconds left: ``steps_left`` steps and ``epoch_ends_left`` epoch ends (the one under way's included)."""
+        return self.now_at(now)[0] * steps_left + self.after_steps * epoch_ends_left
 
 
 def scaler_state(scaler) -> dict[str, torch.Tensor]:
@@ -559,10 +566,10 @@ def pretrain(
                 emit({
                     "kind": "step", "epoch": epoch + 1, "epochs": cfg.epochs, "step": step,
                     "total_steps": total_steps, "loss": last_loss, "lr": lr,
-                    "images_per_s": pace.now_at(now)[1], "eta_s": pace.eta(now, total_steps - step),
+                    "images_per_s": pace.now_at(now)[1], "eta_s": pace.eta(now, total_steps - step, cfg.epochs - epoch),
                 })
                 last_report = now
-        pace.epoch_ended(time.perf_counter())
+        pace.steps_ended(time.perf_counter())
         epoch_logs = {k: float(v) / steps_per_epoch for k, v in logs_sum.items()}
         epoch_loss = final_loss = float(loss_sum) / steps_per_epoch
         # the CPU threads it trained with: on a CPU the same seed gives other numbers at another count (a worker
@@ -575,6 +582,7 @@ def pretrain(
                                                    "loss": epoch_loss, "record": record},
                         {"rng": gen.get_state(), **global_rng_state(device), **scaler_state(scaler)})
         diagnostics = epoch_probe(method.encoder, epoch + 1, record, method.embedder())
+        pace.epoch_ended(time.perf_counter())
         emit({"kind": "epoch_end", "epoch": epoch + 1, "epochs": cfg.epochs, **record, **diagnostics})
     this_attempt = time.perf_counter() - t_train
     # the training time of every epoch the run kept, over its attempts (a resumed run's too), and its speed over

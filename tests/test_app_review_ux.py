@@ -161,8 +161,11 @@ def test_a_class_link_on_this_computers_address_says_what_to_change():
         said = this_computer(url)
         assert said.startswith(f"`{host}` is this computer") and "port the server listens on if it is not 8" in said
     assert this_computer("http://localhost/lessons").endswith("name or address in its place.")
+    assert this_computer("http://[::ffff:127.0.0.1]:8501/").startswith("`[::ffff:127.0.0.1]` is this computer")
+    assert this_computer("http://localhost.:8501/").startswith("`localhost.` is this computer")
     for url in ("https://hub.example.edu/user/ada/proxy/8501/lessons", "http://10.0.0.5:8501/lessons", "",
-                "/lessons", "http://localhost:port/lessons"):
+                "/lessons", "http://localhost:port/lessons", "http://127.example.edu:8501/lessons",
+                "http://127.0.0.1.nip.io/"):
         assert this_computer(url) is None, url
 
 
@@ -406,7 +409,7 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     at = open_page("pretrain", dataset="digits", method="simclr", epochs="1", batch="256")
     assert "on this machine, training and evaluation" not in said(at)  # no run like it has finished: said why
     assert "No time estimate yet: none is guessed until a run like this one (the same dataset, method, encoder and " \
-        "evaluation) has finished on this machine." in said(at)
+        "evaluation, and on a GPU batch size) has finished on this machine." in said(at)
     finished_run("simclr")  # digits, SimCLR, 1 epoch, batch 256
     at.run()
     # (its words hang on how long the prepared run took: over a minute on a 2-core machine busy with other work)

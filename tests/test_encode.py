@@ -65,14 +65,15 @@ def test_a_drawing_on_a_transparent_background_takes_the_sets_background(finishe
     on white, like an imported image: a blank white square, nearest to nothing like it. Embedded into a
     run's feature space, upload or file or array, transparency takes the set's own background (digits':
     black), and the digit comes back as itself."""
-    from ssrl_core.data.custom import background_of
+    from ssrl_core.data.imageset import border_colour
     from ssrl_core.evaluate.encode import encode_images
     from ssrl_core.evaluate.retrieval import query_tensor
 
     run = run_dir(finished_run, "simclr")
     ds = load_dataset("digits")
-    assert background_of(ds.images) == (0, 0, 0)
-    assert background_of(ds.images.new_full((5, 3, 8, 8), 250)) == (250, 250, 250)
+    assert ds.background == border_colour(ds.images) == (0, 0, 0)
+    assert border_colour(ds.images.new_full((5, 3, 8, 8), 250)) == (250, 250, 250)
+    assert border_colour(ds.images[:0]) == (255, 255, 255)
     rows = [3, int(ds.test_idx[5])]
     drawings = []
     for r in rows:  # white ink whose opacity is the digit's brightness
@@ -82,7 +83,7 @@ def test_a_drawing_on_a_transparent_background_takes_the_sets_background(finishe
         im.save(tmp_path / f"row{r}.png")
         data = (tmp_path / f"row{r}.png").read_bytes()
         assert query_tensor(data, 1, ds.image_size).float().mean() == 255  # on white, as an import: blank
-        upload = query_tensor(data, 1, ds.image_size, background_of(ds.images))
+        upload = query_tensor(data, 1, ds.image_size, ds.background)
         assert (upload[0].int() - ds.images[r].int()).abs().max() <= 1  # the digit itself
     emb = np.load(f"{run}/embeddings.npy")
     for found in (encode_paths(run, [tmp_path / f"row{r}.png" for r in rows]), encode_images(run, drawings)):

@@ -89,6 +89,9 @@ def test_an_outside_image_lands_among_its_nearest_neighbours_not_between_groups(
     assert at[0] < 2.5 and np.isfinite(at).all()  # (by the three: log2(9) of strength takes a little of the rest)
     assert np.allclose(landing_point(where, np.full(8, 0.9)), where.mean(0))  # neighbours alike: their mean
     assert np.allclose(landing_point(where[:1], [0.5]), where[0])
+    # a dataset image uploaded as itself lands on its own point (UMAP's nearest positive distance let its twin weigh
+    # no more than the next neighbour: half-way to a far one)
+    assert np.allclose(landing_point(np.array([[0, 0], [10, 0], [0, 10]]), [1.0, 0.5, 0.4]), [0, 0])
     # UMAP's strengths: the nearest at 1, all eight summing to log2(9), as the map's own graph weighs neighbours
     w = memberships(np.concatenate([[0.0], 1 - sims])[None])[0, 1:]
     assert w[0] == pytest.approx(1.0) and w.sum() == pytest.approx(np.log2(9), rel=1e-3)

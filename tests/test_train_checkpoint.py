@@ -15,7 +15,8 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
 def test_the_live_eta_goes_at_the_pace_of_the_latest_epoch_not_of_the_whole_run():
     """A first epoch of 10 steps at 2 s each, then a second whose steps take 0.2 s after a 1 s start:
     measured since training began, its ETA went at 1.3 s a step (15 steps in 19.8 s) when 0.36 was
-    the pace; now the epoch's own, once its first quarter has run (the previous epoch's before)."""
+    the pace; now the epoch's own, once its first quarter has run (the previous epoch's before), and
+    each epoch end still to come costs what the last one's checkpoint and probe took."""
     from ssrl_core.train import Pace
 
     pace, t = Pace(steps_per_epoch=10), 0.0
@@ -23,17 +24,30 @@ def test_the_live_eta_goes_at_the_pace_of_the_latest_epoch_not_of_the_whole_run(
     for _ in range(10):
         t += 2.0
         pace.stepped(32)
-    assert pace.eta(t, 30) == pytest.approx(60.0) and pace.now_at(t)[1] == pytest.approx(16.0)
+    assert pace.eta(t, 30, 4) == pytest.approx(60.0) and pace.now_at(t)[1] == pytest.approx(16.0)
+    pace.steps_ended(t)
+    t += 0.5  # its checkpoint and per-epoch probe
     pace.epoch_ended(t)
     pace.epoch_started(t)
     t += 1.0  # the epoch's start (a hook, the first batch): its first steps are not its pace
     pace.stepped(32)
-    assert pace.eta(t, 29) == pytest.approx(2.0 * 29)  # (the first quarter: the previous epoch's pace)
+    assert pace.eta(t, 29, 3) == pytest.approx(2.0 * 29 + 0.5 * 3)  # (the first quarter: the previous epoch's pace)
     for _ in range(4):
         t += 0.2
         pace.stepped(32)
-    assert pace.eta(t, 25) == pytest.approx((1.0 + 0.8) / 5 * 25)  # this epoch's: 0.36 s a step, not 1.3
+    assert pace.eta(t, 25, 3) == pytest.approx((1.0 + 0.8) / 5 * 25 + 0.5 * 3)  # this epoch's: 0.36 s a step, not 1.3
     assert pace.now_at(t)[1] == pytest.approx(5 * 32 / 1.8)
+
+
+def test_a_runs_live_eta_comes_down_to_its_last_epochs_end(tmp_path, small):
+    """In a real run: the ETA the steps report falls as training goes, and the last step's is the
+    last epoch end's work (its checkpoint and probe), not nothing."""
+    events = []
+    pretrain(RunConfig(dataset=small, method="simclr", epochs=3, batch_size=32, evaluation="basic"), tmp_path / "r",
+             on_event=events.append)
+    steps = [e for e in events if e["kind"] == "step"]
+    assert steps[-1]["step"] == steps[-1]["total_steps"] and 0 < steps[-1]["eta_s"] < steps[0]["eta_s"]
+    assert all(e["images_per_s"] > 0 for e in steps)
 
 
 def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path, small):

@@ -53,7 +53,7 @@ import torch
 from .. import paths
 from ..locks import exclusive
 from ..text import count, not_written, one_line
-from .imageset import ImageSet, content_fingerprint, copies_caveat, evaluation_caveats, grouped_split, stratified_split
+from .imageset import WHITE, ImageSet, content_fingerprint, copies_caveat, evaluation_caveats, grouped_split, stratified_split
 
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed, all members together
@@ -266,9 +266,6 @@ class TooManyPixels(ValueError):
     """An image over ``MAX_PIXELS``: refused before it is decoded (a pixel bomb)."""
 
 
-WHITE = (255, 255, 255)  # under an imported image's transparency (``fit_image``)
-
-
 def decode_image(data: bytes, size: int, sizes: list | None = None,
                  notes: list | None = None, budget: Callable[[int, int], None] | None = None,
                  background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool]:
@@ -332,24 +329,12 @@ def to_8_bits(a: np.ndarray) -> tuple[np.ndarray, bool]:
 STRETCHED, FIRST_PAGE = "stretched", "first page"  # what ``fit_image`` notes of an image
 
 
-def background_of(images: torch.Tensor) -> tuple[int, int, int]:
-    """The colour of a set's image borders, RGB: the median of the outermost pixels of up to
-    1,000 of its uint8 images [N, C, H, W]. Where an image embedded into a trained set's feature
-    space (an upload, ``embed``) is transparent, it takes this colour: composited on white, a
-    light digit drawn on a transparent background was a blank white square beside digits' and
-    MNIST's light strokes on black."""
-    x = images[:: max(1, len(images) // 1000)]
-    edges = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # [n, C, 4 * side]
-    median = edges.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values.tolist()
-    return tuple(int(v) for v in (median * 3 if len(median) == 1 else median[:3]))
-
-
 def fit_image(im, size: int, sizes: list | None = None, notes: list | None = None,
               background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool]:
     """A PIL image as an import keeps it: uint8 RGB [size, size, 3] (its first page or frame,
     EXIF rotation applied, 16-bit, 32-bit and float stretched to 8 bits (``to_8_bits``),
     transparency composited on ``background`` (white for an import; a trained set's own for an
-    image embedded into it, ``background_of``), the shorter side resized to ``size`` and the
+    image embedded into it, ``ImageSet.background``), the shorter side resized to ``size`` and the
     centre cropped), and whether it was grayscale. ``notes`` gets ``FIRST_PAGE`` appended when
     the image had more pages or frames, ``STRETCHED`` when its values were stretched."""
     from PIL import Image, ImageOps

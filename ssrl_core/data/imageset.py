@@ -1,6 +1,7 @@
 """The one in-memory form of every dataset."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -13,6 +14,18 @@ KNN_K = 20
 #: below this many labelled test images an accuracy moves by 10 points or more per image
 MIN_TEST_IMAGES = 10
 FEW_TEST_IMAGES = 200  # below this, one test image is over half a point of accuracy
+WHITE = (255, 255, 255)  # under an imported image's transparency (``custom.fit_image``)
+
+
+def border_colour(images: torch.Tensor) -> tuple[int, int, int]:
+    """The colour of images' borders, RGB: the median of the outermost pixels of every n-th of
+    uint8 images [N, C, H, W], at most 1,000 of them (white for none)."""
+    if len(images) == 0:
+        return WHITE
+    x = images[:: -(-len(images) // 1000)]
+    edges = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # [n, C, 4 * side]
+    median = edges.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values.tolist()
+    return tuple(int(v) for v in (median * 3 if len(median) == 1 else median[:3]))
 
 
 
@@ -116,6 +129,14 @@ class ImageSet:
         """The base name of image ``row``'s file in its archive (``cat_07.png``), or None when
         the set has no file names (a built-in set, or one imported before they were kept)."""
         return PurePosixPath(self.files[row]).name if self.files is not None else None
+
+    @functools.cached_property
+    def background(self) -> tuple[int, int, int]:
+        """The colour of the set's image borders (``border_colour``, computed once). Where an image
+        embedded into a trained set's feature space (an upload, ``embed``) is transparent, it takes
+        this colour: composited on white, as an import does, a light digit drawn on a transparent
+        background was a blank white square beside digits' and MNIST's light strokes on black."""
+        return border_colour(self.images)
 
     @property
     def fingerprint(self) -> str:

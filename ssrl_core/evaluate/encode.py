@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.custom import (IMAGE_SUFFIXES, MAX_MEMBER_BYTES, MAX_MEMBERS, WHITE, background_of, image_members,
-                           read_bounded, try_decode)
+from ..data.custom import (IMAGE_SUFFIXES, MAX_MEMBER_BYTES, MAX_MEMBERS, WHITE, image_members, read_bounded,
+                           try_decode)
 from ..data.imageset import KNN_K
 from .embed import embed, l2_normalize
 from .index import build_index
@@ -142,7 +142,7 @@ def as_dataset_images(arrays: list[np.ndarray], channels: int) -> torch.Tensor:
 def prepare(images, size: int, channels: int, background: tuple[int, int, int] = WHITE) -> torch.Tensor:
     """Images in memory as a run's encoder takes them, uint8 [N, C, size, size], prepared as
     an import prepares a file (``fit_image``; transparency on ``background``, the set's own
-    where a run's set is known, ``background_of``): PIL images, or uint8 arrays [H, W] (grayscale),
+    where a run's set is known, ``ImageSet.background``): PIL images, or uint8 arrays [H, W] (grayscale),
     [H, W, 3] (RGB) or [H, W, 4] (RGBA). ``evaluate.embed.embed`` then scales them to floats in
     [0, 1], which is all the encoder expects (no mean or standard deviation is subtracted).
     ValueError for anything else, saying what it got."""
@@ -199,7 +199,7 @@ def encode_paths(run: str | Path, paths, device: str = "auto", probes=None) -> E
     is missing, or no image could be read."""
     rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset  # a run of images re-imported since is refused here, with the reason
-    batches, skipped = read_images(paths, ds.image_size, ds.channels, background_of(ds.images))
+    batches, skipped = read_images(paths, ds.image_size, ds.channels, ds.background)
     names, feats = [], []
     for chunk_names, images in batches:
         names += chunk_names
@@ -217,7 +217,7 @@ def encode_images(run: str | Path, images, device: str = "auto", probes=None) ->
     ``files``."""
     rp = probes or _probes(run, device)
     t, ds = rp.trained, rp.dataset
-    images, under = _as_list(images), background_of(ds.images)
+    images, under = _as_list(images), ds.background
     feats = [embed(t.method.encoder, prepare(images[i:i + CHUNK], ds.image_size, ds.channels, under), t.device)
              for i in range(0, len(images), CHUNK)]
     if not feats:

@@ -13,7 +13,7 @@ from .encode import as_dataset_images
 
 def query_tensor(data: bytes, channels: int, size: int, background: tuple[int, int, int] = WHITE) -> torch.Tensor:
     """An uploaded image file as uint8 [1, C, size, size], any transparency on ``background``
-    (the set's own, ``background_of``); ValueError when it is not a readable image or is too
+    (the set's own, ``ImageSet.background``); ValueError when it is not a readable image or is too
     large, its message a sentence for the person who uploaded it (the exception's class would
     mean nothing to them)."""
     decoded = try_decode(lambda: data, size, background=background)  # the importer's decoding and reasons for skipping
