@@ -253,8 +253,8 @@ def this_computer(url: str) -> str | None:
         return None
     shown = f"[{host}]" if ":" in host else host
     return (f"`{shown}` is this computer: the students' ones need the server's name or address in its place"
-            + (f", and the port the server listens on if it is not {port} (a tunnel or a forwarded port has a port "
-               "of its own)." if port else "."))
+            + (f". {port} is the port this browser reached it on: if that was a tunnel or a forwarded port, put the "
+               "port the server itself listens on." if port else "."))
 
 
 def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool = True) -> L.Lesson:

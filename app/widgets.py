@@ -1030,11 +1030,13 @@ def nickname_input() -> None:
         # a session cookie (no max-age): gone when the browser closes, so a shared lab machine forgets it. Its path is
         # the app's own (served under a proxy's /user/ada/proxy/8501/, path=/ gave every app on the host this nickname,
         # sent with each of the host's requests); one left at / by an earlier version goes, or it would be read instead
-        st.html("<script>const base = location.pathname.replace(/[^/]*$/, '') || '/';"
+        # (in a function of its own: run again on the same page when the nickname changes, a top-level `const base`
+        # was declared twice, the script failed, and the new nickname was never kept)
+        st.html("<script>(() => { const base = location.pathname.replace(/[^/]*$/, '') || '/';"
                 f"if (base !== '/') document.cookie = {json.dumps(NICKNAME_COOKIE + '=')} + "
                 "'; path=/; max-age=0; SameSite=Strict';"
                 f"document.cookie = {json.dumps(NICKNAME_COOKIE + '=' + quote(me))} + "
-                "'; path=' + base + '; SameSite=Strict';</script>", unsafe_allow_javascript=True)
+                "'; path=' + base + '; SameSite=Strict'; })();</script>", unsafe_allow_javascript=True)
 
 
 # what "auto" in a run's encoder column stands for until the run has finished and says what it used

@@ -161,11 +161,11 @@ elif row is None:  # nothing selected on the map (a double click clears it): a c
 
 
 def choose(r: int) -> None:
-    """Show image ``r``, chosen otherwise than by a click on the map: the map starts afresh, with nothing
-    selected (``map_key``)."""
+    """Show image ``r``, chosen otherwise than by a click on the map: where the map holds a point clicked
+    before, it starts afresh with nothing selected (``map_key``; its zoom goes too), else it stays as it is."""
     st.session_state[state_key] = r
-    st.session_state[map_key] = st.session_state.get(map_key, 0) + 1
-    st.session_state.pop(f"{state_key}_last_click", None)
+    if st.session_state.pop(f"{state_key}_last_click", None) is not None:
+        st.session_state[map_key] = st.session_state.get(map_key, 0) + 1
 
 
 def value_name(r: int) -> str:

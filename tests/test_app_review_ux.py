@@ -159,7 +159,8 @@ def test_a_class_link_on_this_computers_address_says_what_to_change():
     for url, host in (("http://localhost:8732/lessons", "localhost"), ("http://[::1]:8730/lessons", "[::1]"),
                       ("http://127.0.0.1:8501/lessons", "127.0.0.1"), ("http://0.0.0.0:8501/lessons", "0.0.0.0")):
         said = this_computer(url)
-        assert said.startswith(f"`{host}` is this computer") and "port the server listens on if it is not 8" in said
+        assert said.startswith(f"`{host}` is this computer") and "is the port this browser reached it on: if that " \
+            "was a tunnel or a forwarded port, put the port the server itself listens on." in said
     assert this_computer("http://localhost/lessons").endswith("name or address in its place.")
     assert this_computer("http://[::ffff:127.0.0.1]:8501/").startswith("`[::ffff:127.0.0.1]` is this computer")
     assert this_computer("http://localhost.:8501/").startswith("`localhost.` is this computer")

@@ -393,6 +393,19 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     tab.goto(app_url + "/gallery")
     tab.get_by_role("textbox", name="Your nickname").wait_for()
     assert tab.get_by_role("textbox", name="Your nickname").input_value() == "ada"
+    # a nickname typed on a page the cookie was written from already is kept too (the script, run a second time
+    # on the page, failed on its own declaration, and a reload brought the old nickname back)
+    box = tab.get_by_role("textbox", name="Your nickname")
+    box.fill("ada2")
+    box.press("Enter")
+    tab.wait_for_function("document.cookie.includes('ssrl_who=ada2')")
+    tab.reload()
+    tab.get_by_role("textbox", name="Your nickname").wait_for()
+    assert tab.get_by_role("textbox", name="Your nickname").input_value() == "ada2"
+    box = tab.get_by_role("textbox", name="Your nickname")
+    box.fill("ada")  # (the rest of the test is Ada's)
+    box.press("Enter")
+    tab.wait_for_function("document.cookie.includes('ssrl_who=ada') && !document.cookie.includes('ada2')")
     tab.close()
     epochs = page.get_by_label("Epochs")
     epochs.fill("3")
