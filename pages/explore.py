@@ -302,8 +302,9 @@ with up_col:
                    "colour of the dataset's image borders, and embedded by this run's encoder; "
                    "its neighbours come from the run's faiss index. Images unlike the training data (a photo "
                    "against digits drawn light on dark) land wherever the encoder happens to put them. On the map "
-                   "above, a pink cross marks it among its neighbours (their mean position, the nearest weighing "
-                   "most, as UMAP starts a new point: the map's layout cannot place a new image itself).")
+                   "above, a pink cross marks it among its neighbours (among those that lie together and weigh most, "
+                   "the nearest weighing most, as UMAP starts a new point: the map's layout cannot place a new "
+                   "image itself).")
 
 st.divider()
 st.header("Export and reproduce")

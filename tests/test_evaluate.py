@@ -92,6 +92,15 @@ def test_an_outside_image_lands_among_its_nearest_neighbours_not_between_groups(
     # a dataset image uploaded as itself lands on its own point (UMAP's nearest positive distance let its twin weigh
     # no more than the next neighbour: half-way to a far one)
     assert np.allclose(landing_point(np.array([[0, 0], [10, 0], [0, 10]]), [1.0, 0.5, 0.4]), [0, 0])
+    # four and four, in two groups of a map 100 across: UMAP's strengths stay even, so the mean is between them;
+    # given the map's scale, it lands in the group that weighs most (a tie: the most similar neighbour's)
+    split = np.array([[0, 0], [1, 0], [0, 1], [1, 1]] * 1 + [[50, 50], [51, 50], [50, 51], [51, 51]], dtype=float)
+    even = np.array([0.972, 0.971, 0.970, 0.969, 0.9715, 0.9705, 0.9695, 0.9685])
+    assert 20 < landing_point(split, even)[0] < 30  # (no scale: between them)
+    assert (0 <= landing_point(split, even, scale=100 * np.sqrt(2))).all()
+    assert (landing_point(split, even, scale=100 * np.sqrt(2)) <= 1).all()  # among the first four
+    heavier = np.array([0.95, 0.95, 0.95, 0.95, 0.97, 0.97, 0.97, 0.97])
+    assert np.allclose(landing_point(split, heavier, scale=100 * np.sqrt(2)), [50.5, 50.5])  # (equal strengths there)
     # UMAP's strengths: the nearest at 1, all eight summing to log2(9), as the map's own graph weighs neighbours
     w = memberships(np.concatenate([[0.0], 1 - sims])[None])[0, 1:]
     assert w[0] == pytest.approx(1.0) and w.sum() == pytest.approx(np.log2(9), rel=1e-3)
