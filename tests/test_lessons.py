@@ -669,7 +669,9 @@ def test_lessons_page_lists_lessons_and_opens_one():
     # nothing trained yet: not "Verdict: incomplete (0 of 5 checks passed)", which read as a lesson run and failed
     assert any(i.value.startswith("**Not run yet:** the 5 checks below") for i in at.info)
     assert not any("Verdict" in i.value for i in at.info)
-    assert not any("on this machine" in c.value for c in at.caption)  # no run like its runs finished here: no guess
+    # no run like its runs finished here: no guess, and it says so
+    assert not any("of training and evaluation on this machine" in c.value for c in at.caption)
+    assert any(c.value.startswith(":material/schedule: No time estimate yet") for c in at.caption)
 
 
 def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypatch, finished_run):
