@@ -38,12 +38,12 @@ def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float =
     server, whose store is thrown away; SIGTERM's orderly stop takes about a second).
     ``base_path``: served under that path (``server.baseUrlPath``, as behind a proxy), which the
     URL then ends with."""
-    port = free_port()
+    port, base_path = free_port(), base_path.strip("/")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.baseUrlPath", base_path.strip("/")],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.baseUrlPath", base_path],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}" + (f"/{base_path.strip('/')}" if base_path.strip("/") else "")
+    url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
     try:
         deadline = time.monotonic() + timeout_s
         while True:

@@ -692,8 +692,9 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                     # (starting: its worker loads the data and the checkpoint; not an evaluation step)
                     c3.metric("ETA (training)", _fmt_eta(r["eta_s"]) if r["phase"] == "training" else "–",
                               help="Minutes:seconds of training left at the speed of this epoch's steps (images/s "
-                                   "beside it; of the previous epoch's while this one's first quarter runs). It grows when the speed falls: when the machine gets busier, with "
-                                   "other runs, probes or other people's work on its cores.")
+                                   "beside it; of the previous epoch's while this one's first quarter runs). It "
+                                   "grows when the speed falls: when the machine gets busier, with other runs, "
+                                   "probes or other people's work on its cores.")
                 else:  # embedding, maps and probes: minutes on a large set (CIFAR-10), with no steps to count
                     left, since = services.evaluation_time(r)
                     if left is not None:
@@ -705,10 +706,10 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                         # the step is named in the card's header: as this label ("probes: random reference: so
                         # far") it was cut to "probes: rando…"
                         c3.metric("this step so far", _fmt_eta(since),
-                                  help=f"Time in this evaluation step ({phase_text(r['phase'])}). No run like it (the same dataset, encoder and "
-                                       "evaluation) has finished here yet, so there is nothing to estimate what is "
-                                       "left from; on a large set (CIFAR-10) "
-                                       "the embedding, map and probes take minutes on a CPU.")
+                                  help=f"Time in this evaluation step ({phase_text(r['phase'])}). No run like it "
+                                       "(the same dataset, encoder and evaluation) has finished here yet, so there is "
+                                       "nothing to estimate what is left from; on a large set (CIFAR-10) the "
+                                       "embedding, map and probes take minutes on a CPU.")
                 # not the number Evaluate shows: a new user saw 8.3 here and 10.5 there, and nothing said why
                 c4.metric("effective rank", f"{last['effective_rank']:.1f}" if "effective_rank" in last else "–",
                           help="Collapse diagnostic after the last finished epoch, on a fixed subset of up to 512 "

@@ -243,11 +243,12 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
             text=[names[i]], hovertemplate="selected: row %{customdata}<br>%{text}<extra></extra>",
             marker=dict(size=22, symbol="star", color="#ffd400", line=dict(width=2, color="#111")),  # over the group's name
         ))
+    finite = coords[np.isfinite(coords).all(axis=1)]
+    extent = np.ptp(finite, axis=0) if len(finite) else np.zeros(2)  # the map's width and height
     near = [(pos[int(r)], float(sim)) for r, sim in landing if int(r) in pos]
     if near:
-        finite = coords[np.isfinite(coords).all(axis=1)]
         at = landing_point(coords[[i for i, _ in near]], np.array([sim for _, sim in near]),
-                           float(np.linalg.norm(np.ptp(finite, axis=0))) if len(finite) else None)
+                           float(np.linalg.norm(extent)) or None)
         fig.add_trace(go.Scattergl(
             x=[at[0]], y=[at[1]], mode="markers", name="your image (among its neighbours)", customdata=[None],
             showlegend=False,
@@ -259,7 +260,7 @@ def embedding_map(coords: np.ndarray, values: np.ndarray, value_names: Sequence[
         star, clearance = None, 0.0
         if selected is not None and selected in pos:
             star = coords[pos[selected]]
-            clearance = NAME_CLEARANCE * float(np.ptp(coords[np.isfinite(coords).all(axis=1)], axis=0).max())
+            clearance = NAME_CLEARANCE * float(extent.max())
         for v, (x, y) in group_anchors(coords, values, len(value_names)).items():
             on_star = star is not None and abs(x - star[0]) < clearance and abs(y - star[1]) < clearance
             fig.add_annotation(x=x, y=y, text=shown[v], showarrow=False, bgcolor="rgba(255,255,255,0.8)",

@@ -27,9 +27,12 @@ pytestmark = [
 ]
 
 
-def _served(ssrl_home, base_path: str = ""):
+def _served(ssrl_home, base_path: str = "", worker: bool = True):
+    """The served app's URL (under ``base_path``), starting its own worker unless ``worker`` is false."""
     env = {k: v for k, v in os.environ.items() if k != "SSRL_NO_AUTOSTART"}  # the app starts its worker
     env["SSRL_HOME"] = str(ssrl_home)
+    if not worker:
+        env["SSRL_NO_AUTOSTART"] = "1"
     log_path = ssrl_home.parent / "streamlit.log"
     try:
         with open(log_path, "wb") as log:
@@ -665,10 +668,7 @@ def _text_and_focus_are_seen(page) -> None:
 @pytest.fixture
 def app_url_no_worker(ssrl_home):
     """The app served with no worker of its own (SSRL_NO_AUTOSTART=1): the test finishes runs itself."""
-    env = dict(os.environ, SSRL_HOME=str(ssrl_home), SSRL_NO_AUTOSTART="1")
-    with open(ssrl_home.parent / "streamlit.log", "wb") as log:
-        with served_app(env, log, stop=signal.SIGKILL) as url:
-            yield url
+    yield from _served(ssrl_home, worker=False)
 
 
 # the page's n images all there and loaded (argument n), and their boxes in the page's order

@@ -241,8 +241,8 @@ class RunProbes:
         out["invariance"] = self.invariance()
         out["rotation_equivariance"] = self.rotation_equivariance()
         emit({"kind": "phase", "phase": "probes: the random encoder's invariance"})
-        own = {"invariance": out["invariance"], "rotation_equivariance": out["rotation_equivariance"]}
-        random_invariance(self.trained, features=random_net, own=own if random_net.is_the_run else None)
+        own = {k: out[k] for k in ("invariance", "rotation_equivariance")} if random_net.is_the_run else None
+        random_invariance(self.trained, features=random_net, own=own)
         return out
 
 
