@@ -348,9 +348,8 @@ def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool,
             st.caption(f":material/schedule: About {minutes(seconds)} min of training and evaluation "
                        "on this machine, one run after another, going by runs like these that finished here.")
         else:
-            st.caption(":material/schedule: No time estimate yet: none is guessed until a run like each of this "
-                       "lesson's (the same dataset, method, encoder and evaluation, and on a GPU batch size) has finished on "
-                       "this machine.")
+            st.caption(f":material/schedule: No time estimate yet: none is guessed until a run like each of this "
+                       f"lesson's ({services.LIKE_RUN}) has finished on this machine.")
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")
     else:

@@ -170,6 +170,11 @@ def busy(over: float = 1.5) -> str:
     return f"load {load:.1f} on {count(cores, 'core')}" if load > over * cores else ""
 
 
+# what a finished run shares with a run it times (``estimate.History``), in the words of "No time estimate yet"
+LIKE_RUN = ("the same dataset, method, encoder and evaluation, the same method options that change an epoch's work, "
+            "and on a GPU batch size")
+
+
 def run_seconds(configs: list[dict]) -> float | None:
     """Seconds the runs of ``configs`` take one after another, each from the newest finished runs
     like it here (``estimate.History.duration``: their median training per epoch, then their

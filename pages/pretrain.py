@@ -161,9 +161,8 @@ with right:
         # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on; under
         # Launch, which stays on a 1280x720 screen's first view, and not once a run was launched here: the note on
         # it and its Cancel in the live panel take that place)
-        st.caption(":material/schedule: No time estimate yet: none is guessed until a run like this one (the "
-                   "same dataset, method, encoder and evaluation, and on a GPU batch size) has finished on this "
-                   "machine.")
+        st.caption(f":material/schedule: No time estimate yet: none is guessed until a run like this one "
+                   f"({services.LIKE_RUN}) has finished on this machine.")
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it
     if not st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):

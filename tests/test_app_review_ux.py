@@ -410,7 +410,8 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     at = open_page("pretrain", dataset="digits", method="simclr", epochs="1", batch="256")
     assert "on this machine, training and evaluation" not in said(at)  # no run like it has finished: said why
     assert "No time estimate yet: none is guessed until a run like this one (the same dataset, method, encoder and " \
-        "evaluation, and on a GPU batch size) has finished on this machine." in said(at)
+        "evaluation, the same method options that change an epoch's work, and on a GPU batch size) has finished on " \
+        "this machine." in said(at)
     finished_run("simclr")  # digits, SimCLR, 1 epoch, batch 256
     at.run()
     # (its words hang on how long the prepared run took: over a minute on a 2-core machine busy with other work)

@@ -97,3 +97,28 @@ def test_no_estimate_behind_a_run_nothing_like_has_finished():
     stuck = row("r", "running", 10, phase="probes", started=NOW - 25, method="moco")
     assert start_estimates(HISTORY + [stuck, q[0]], 1, "cpu", now=NOW) == {}  # its end is unknown
     assert start_estimates(HISTORY + q, workers=0, device_type="cpu", now=NOW) == {}  # no worker: nothing starts
+
+
+def test_a_method_option_that_changes_an_epochs_work_needs_runs_with_its_value():
+    """An MAE with a decoder of 8 blocks was told the default's 81.7 s and took 142 s: the
+    options that change an epoch's work are part of what a run must share with the runs it is
+    timed from; a loss's weight or a temperature is not (the lessons' knobs keep their times)."""
+    h = History(HISTORY, "cpu")
+    assert h.duration(RunConfig(options={"temperature": 0.1}).to_dict()) == pytest.approx(2 * 10 + 12)
+    assert h.duration(RunConfig(options={"temperature": "0.1"}).to_dict()) == pytest.approx(2 * 10 + 12)  # (CLI text)
+    assert h.duration(RunConfig(options={"proj_dim": 1024}).to_dict()) is None
+    assert h.duration(RunConfig(method="byol", options={"hidden_dim": 64}, batch_size=512).to_dict()) is None
+    # the default given by name is the default
+    assert h.duration(RunConfig(options={"proj_dim": 128}).to_dict()) == pytest.approx(2 * 10 + 12)
+    wide = done("wide", 6, 70.0, 80.0, options={"proj_dim": 1024})
+    with_it = History(HISTORY + [wide], "cpu")
+    assert with_it.duration(RunConfig(options={"proj_dim": 1024}).to_dict()) == pytest.approx(7 * 10 + 10)
+    assert with_it.duration(RunConfig().to_dict()) == pytest.approx(2 * 10 + 10)  # its pace is not the default's
+    assert with_it.duration(RunConfig(options={"proj_dim": 1024, "temperature": 0.2}, epochs=4).to_dict()) == \
+        pytest.approx(7 * 4 + 10)
+
+
+def test_every_pace_free_option_is_an_option_of_its_method():
+    from ssrl_core.pretext import METHODS
+    for name, m in METHODS.items():
+        assert m.pace_free <= set(m.defaults), name

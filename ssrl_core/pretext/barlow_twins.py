@@ -60,6 +60,7 @@ class BarlowTwins(PretextMethod):
     n_views = 2
     embedding_head = "projector"
     defaults = {"lambda_offdiag": 0.02, "proj_dim": 512, "hidden_dim": 512}
+    pace_free = frozenset({"lambda_offdiag"})
     option_help = {
         "lambda_offdiag": "weight of the off-diagonal term; the paper's 0.0051, 0.02 did better in short runs here. "
                           "Higher pushes the features' dimensions harder to carry different information; 0 leaves "

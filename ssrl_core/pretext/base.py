@@ -177,6 +177,10 @@ class PretextMethod(nn.Module):
     needs_upright: bool = False
     defaults: dict = {}  # method options (--option key=value) and their defaults
     option_help: dict = {}  # one line per option: what it does, where the default comes from
+    # options that leave an epoch's work as it was (a loss term's weight, a temperature, a momentum, a mask's place):
+    # a run that differs from finished runs only in these is timed from theirs (``runs.estimate``); any other option (a
+    # head's width, a queue, a decoder's depth, a mask ratio) changes the pace, so a run needs finished runs with its value
+    pace_free: frozenset = frozenset()
     option_ranges: dict = SHARED_RANGES  # name or pattern -> OptionRange; a method's own add to these
     option_choices: dict = {}  # text option -> the values it may take
     preferred_encoder: str | None = None  # what encoder "auto" means for this method (None: by device)
@@ -287,6 +291,14 @@ class PretextMethod(nn.Module):
         if conflict:
             raise ValueError(f"{cls.name} {conflict}")
         return out
+
+    @classmethod
+    def pace_options(cls, options: dict | None) -> tuple:
+        """The options, defaults filled in, that change how long an epoch takes (all but
+        ``pace_free``), as sorted (name, value) pairs; read as a trained run's (``as_trained``)."""
+        with as_trained():
+            full = cls.validate_options(options)
+        return tuple(sorted((k, v) for k, v in full.items() if k not in cls.pace_free))
 
     @classmethod
     def _check_option(cls, key: str, value):

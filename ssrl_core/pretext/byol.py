@@ -47,6 +47,7 @@ class BYOL(PretextMethod):
     n_views = 2
     embedding_head = "projector"
     defaults = {"tau_base": 0.996, "proj_dim": 128, "hidden_dim": 512, "pred_hidden_dim": 512}
+    pace_free = frozenset({"tau_base"})
     option_help = {
         "tau_base": "starting EMA rate of the target, raised to 1 on a cosine; 0.996 as in the paper. Closer to 1: a "
                     "steadier target that follows the online network more slowly",

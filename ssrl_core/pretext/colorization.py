@@ -105,6 +105,7 @@ class Colorization(PretextMethod):
     summary = "predict the colours of an image from its lightness (classes of quantised ab)"
     n_views = 1
     defaults = {"ab_grid": 20, "rebalance": 0.5}
+    pace_free = frozenset({"rebalance"})
     encoder_input = "luminance"  # its encoder sees the lightness only (``adapt_encoder``)
     option_help = {
         "ab_grid": "size of the ab quantisation cells; the paper uses 10 (313 bins; 261 here), 20 (76 bins) suits small data",

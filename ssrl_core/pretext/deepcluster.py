@@ -105,6 +105,7 @@ class DeepCluster(PretextMethod):
     summary = "k-means the features every epoch, then learn to classify the cluster ids"
     n_views = 1
     defaults = {"n_clusters": 100, "pca_dim": 64, "kmeans_iters": 20, "head_init": "centroids"}
+    pace_free = frozenset({"head_init"})
     option_help = {
         "n_clusters": "k of k-means, the number of pseudo-classes. The paper uses about 10 times the true "
                       "classes (10000 for ImageNet), so 100 here (about 15 digits a cluster). An imported set "

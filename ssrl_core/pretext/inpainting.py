@@ -65,6 +65,7 @@ class Inpainting(PretextMethod):
     summary = "fill in a hidden square of the image from its surroundings (context encoder)"
     n_views = 1
     defaults = {"mask_fraction": 0.25, "mask_mode": "central"}
+    pace_free = frozenset({"mask_fraction", "mask_mode"})
     option_help = {
         "mask_fraction": "area of the hidden square as a fraction of the image; 0.25 as the paper's central 64x64 of 128x128",
         "mask_mode": "central (the paper's central square, its inpainting pictures) or random (a square anywhere, "

@@ -64,6 +64,7 @@ class MAE(PretextMethod):
     preferred_encoder = "vit-tiny"  # --encoder auto means vit-tiny for mae
     n_views = 1
     defaults = {"mask_ratio": 0.75, "norm_pix_loss": True, "decoder_dim": 128, "decoder_depth": 2, "decoder_heads": 4}
+    pace_free = frozenset({"norm_pix_loss"})
     option_help = {
         "mask_ratio": "fraction of patches hidden from the encoder; 0.75 as in the paper. Higher makes the task "
                       "harder and each step cheaper (the encoder sees fewer patches)",

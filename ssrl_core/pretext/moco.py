@@ -71,6 +71,7 @@ class MoCo(PretextMethod):
     embedding_head = "projector"
     defaults = {"temperature": 0.2, "momentum": 0.99, "queue_size": 1024, "proj_dim": 128, "hidden_dim": 512,
                 "head_bn": False}
+    pace_free = frozenset({"temperature", "momentum"})
     option_help = {
         "temperature": "tau in InfoNCE; 0.2 as in MoCo v2. Lower weighs the hardest negatives most; higher treats "
                        "all alike",

@@ -40,6 +40,7 @@ class SimCLR(PretextMethod):
     n_views = 2
     embedding_head = "projector"
     defaults = {"temperature": 0.5, "proj_dim": 128, "hidden_dim": 512}
+    pace_free = frozenset({"temperature"})
     option_help = {
         "temperature": "tau in NT-Xent; 0.5 as in the paper's CIFAR-10 experiments. Lower sharpens the softmax: the "
                        "hardest negatives weigh most (too low and training is unstable); higher treats all alike",

@@ -29,6 +29,7 @@ class Supervised(PretextMethod):
     summary = "cross-entropy on the true labels: the reference self-supervision is compared with"
     n_views = 1
     defaults = {"label_smoothing": 0.0}
+    pace_free = frozenset({"label_smoothing"})
     option_help = {"label_smoothing": "label smoothing of the cross-entropy; 0.0 (plain cross-entropy)"}
 
     def __init__(self, encoder, num_classes, channels, options=None):

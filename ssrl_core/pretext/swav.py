@@ -64,6 +64,7 @@ class SwAV(PretextMethod):
     embedding_head = "projector"
     defaults = {"n_prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iters": 3,
                 "proj_dim": 128, "hidden_dim": 512, "freeze_prototypes": 0.1, "queue_size": 256}
+    pace_free = frozenset({"temperature", "epsilon", "freeze_prototypes"})
     option_help = {
         "n_prototypes": "K; the paper uses 3000 for ImageNet's 1000 classes (3x), so 30 for ~10-class sets; "
                         "Sinkhorn splits the batch and the queue together (digits: 32 + 256 = 288, ~10 per "

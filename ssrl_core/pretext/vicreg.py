@@ -45,6 +45,7 @@ class VICReg(PretextMethod):
     n_views = 2
     embedding_head = "expander"
     defaults = {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "proj_dim": 512, "hidden_dim": 512}
+    pace_free = frozenset({"sim_weight", "var_weight", "cov_weight"})
     option_help = {
         "sim_weight": "lambda, weight of the invariance (mean squared distance) term; 25 as in the paper",
         "var_weight": "mu, weight of the variance hinge; 25 as in the paper",

@@ -1,7 +1,9 @@
 """When will a queued run start? An estimate from the runs that finished here before.
 
 A run's duration is its training (seconds per epoch of the newest finished runs with the
-same dataset, method, encoder and batch size, times its epochs) plus what comes after
+same dataset, method, encoder, batch size and the method options that change an epoch's work,
+times its epochs: an MAE with a decoder of 8 blocks was told the 2-block default's 81.7 s and took
+142 s, while a SimCLR at another temperature trains at the same pace) plus what comes after
 (probes, map, map evolution: the newest finished runs on the same dataset, encoder and
 evaluation, trained like it or not; an untrained run may borrow trained runs' tail, which is
 longer, but a trained one never an untrained one's, nor any run another encoder's or another
@@ -42,6 +44,11 @@ def _resolved_json(config: str, device_type: str) -> RunConfig | None:
         return None
 
 
+def _pace(c: RunConfig) -> tuple:
+    """What of a resolved config's method options sets an epoch's pace (``pace_options``)."""
+    return METHODS[c.method].pace_options(c.options)
+
+
 RECENT = 5  # finished runs like it an estimate takes the median of, newest first
 
 
@@ -63,8 +70,9 @@ class History:
             if c is None or s.get("total_seconds") is None or s.get("train_seconds") is None:
                 continue
             if s.get("epochs") and METHODS[c.method].trainable:
-                add(per_epoch, (c.dataset, c.method, c.encoder, c.batch), s["train_seconds"] / s["epochs"])
-                add(per_epoch, (c.dataset, c.method, c.encoder), s["train_seconds"] / s["epochs"])
+                pace = _pace(c)
+                add(per_epoch, (c.dataset, c.method, c.encoder, pace, c.batch), s["train_seconds"] / s["epochs"])
+                add(per_epoch, (c.dataset, c.method, c.encoder, pace), s["train_seconds"] / s["epochs"])
             after = max(0.0, s["total_seconds"] - s["train_seconds"])
             add(tail, (c.dataset, c.encoder, c.evaluation, c.trains), after)
         # the lower middle of an even count: of two, the run not slowed by whatever slowed the other
@@ -89,14 +97,15 @@ class History:
             return None
         if not c.trains:
             return tail
-        per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, c.batch))
+        pace = _pace(c)
+        per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, pace, c.batch))
         if per_epoch is None and self.device_type == "cpu":
             # at another batch size where none finished at this one: on a CPU an epoch is the same images at a like
             # pace (`python -m ssrl_core bench --dataset digits --method simclr --encoder cnn-small --steps 8
             # --no-reference --batch-size B` on 2 cores, 2026-12-05: 1,169, 1,318 and 1,148 images/s at batch 32, 128
             # and 512), and contrastive-knobs' Launch said no time after four SimCLR runs on digits at the default
             # batch had finished; a GPU's pace moves with the batch, which small ones leave idle
-            per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder))
+            per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, pace))
         return None if per_epoch is None else per_epoch * max(0, c.epochs - epochs_done) + tail
 
     def evaluation_left(self, run: dict, evaluating_for: float) -> float | None:
