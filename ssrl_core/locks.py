@@ -3,6 +3,7 @@ the work (the worker, a run's probe job); the kernel releases it when that proce
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 try:
@@ -12,13 +13,44 @@ except ImportError:  # Windows: no flock, and the lock design (the kernel frees 
                       "Windows does not have: run it on Linux or macOS, or on Windows inside WSL") from None
 
 
+class LocksUnsupported(ValueError):
+    """File locks fail on the filesystem SSRL_HOME is on (an NFS mount without a lock service,
+    some SMB and FUSE mounts): no worker could tell whether another serves the queue."""
+
+
+def _unsupported(where, e: OSError) -> LocksUnsupported:
+    return LocksUnsupported(
+        f"file locks do not work on the filesystem holding {where} ({e.strerror or e}), and SSRL Playground's "
+        "workers and jobs coordinate through them: point SSRL_HOME at a folder on a local disk (not a network or "
+        "FUSE mount)")
+
+
 def try_lock(fh) -> bool:
-    """Take an exclusive lock on an open file without waiting; False when another holds it."""
+    """Take an exclusive lock on an open file without waiting; False when another holds it.
+    LocksUnsupported when the filesystem refuses locks at all: read as "held", runs waited in
+    the queue for a worker that exited, believing another served it."""
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except BlockingIOError:  # EWOULDBLOCK: another process holds it
         return False
+    except OSError as e:  # ENOLCK, EOPNOTSUPP, ...
+        raise _unsupported(getattr(fh, "name", "this file"), e) from None
     return True
+
+
+def check_locks(folder: Path) -> None:
+    """LocksUnsupported when ``folder``'s filesystem refuses file locks; writes nothing (the
+    folder itself is locked and let go)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError:  # someone holds the folder's lock: locks work
+        pass
+    except OSError as e:
+        raise _unsupported(folder, e) from None
+    finally:
+        os.close(fd)
 
 
 def lock_held(path: Path) -> bool:
@@ -66,8 +98,6 @@ def hold(path: Path):
     before it lets go (``let_go``): a lock taken on a file removed meanwhile (opened before
     the removal, locked after the release) is of a file no one else will open, so it is let
     go and the file now at ``path`` locked instead."""
-    import os
-
     while True:
         fh = open(path, "a+")
         if not try_lock(fh):

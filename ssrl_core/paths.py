@@ -37,13 +37,19 @@ def ssrl_home() -> Path:
 
 
 def home_problem() -> str | None:
-    """Why this user cannot keep state in ``SSRL_HOME`` (it cannot be made, or it or its run
-    store cannot be written), in words saying what to do; None when it can. Writes nothing
-    but the folder itself."""
+    """Why this user cannot keep state in ``SSRL_HOME`` (it cannot be made, it or its run
+    store cannot be written, or its filesystem refuses file locks), in words saying what to
+    do; None when it can. Writes nothing but the folder itself."""
     try:
         home = ssrl_home()
     except ValueError as e:
         return f"{e}, then restart"
+    from .locks import check_locks
+
+    try:
+        check_locks(home)
+    except ValueError as e:
+        return f"SSRL_HOME ({home}): {e}, then restart"
     store = store_path()
     if not os.access(home, os.W_OK | os.X_OK) or (store.exists() and not os.access(store, os.W_OK)):
         return (f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run store are written "

@@ -451,6 +451,7 @@ def test_a_relative_data_dir_is_stored_absolute(tmp_path, capsys, monkeypatch, g
     (["probe", "--run", "X"], "error: 'X' is neither a run folder nor a run id"),
     (["restore-runs"], "no run folders in "),
     (["delete-dataset", "foo"], "error: no imported dataset 'foo'"),
+    (["list", "datasets"], "digits"),  # (it made SSRL_HOME/data to see whether the downloadable sets were there)
 ])
 def test_a_command_that_finds_nothing_makes_no_state_to_say_so(tmp_path, monkeypatch, capsys, args, said):
     """Each of these made SSRL_HOME, its store.sqlite (and runs/ or data/custom/) in a new home."""

@@ -267,3 +267,39 @@ def test_without_posix_file_locks_the_import_says_where_it_runs():
     assert out.stderr.strip().splitlines()[-1] == (
         "ImportError: SSRL Playground's workers and jobs coordinate through POSIX file locks (fcntl.flock), which "
         "Windows does not have: run it on Linux or macOS, or on Windows inside WSL")
+
+
+def test_a_filesystem_without_file_locks_is_said_not_taken_for_a_busy_worker(tmp_path, monkeypatch, capsys):
+    """On an NFS mount without a lock service (or an SMB or FUSE mount) flock fails with
+    ENOLCK: it was read as "another worker holds the slot", so the worker exited saying one
+    served the queue, the app warned of an older version's worker, and runs waited queued for
+    ever. The worker, the app's first check and a lock probe now say what is wrong and what to
+    do; a lock another process holds is still "held"."""
+    import errno
+    import fcntl
+
+    from ssrl_core import locks, paths
+    from ssrl_core.cli import main
+
+    held = tmp_path / "held.lock"
+    with open(held, "a") as mine, open(held, "a") as theirs:  # two opens: flock sees two holders, as two processes
+        assert locks.try_lock(mine) and not locks.try_lock(theirs)
+
+    real = fcntl.flock
+
+    def refuse(fd, op):
+        if op & fcntl.LOCK_UN:
+            return real(fd, op)
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    home = tmp_path / "nfs home"
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    said = ("file locks do not work on the filesystem holding {} (No locks available), and SSRL Playground's workers "
+            "and jobs coordinate through them: point SSRL_HOME at a folder on a local disk (not a network or FUSE "
+            "mount)")
+    assert paths.home_problem() == f"SSRL_HOME ({home}): {said.format(home)}, then restart"
+    assert main(["worker", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + said.format(home / "workers" / "slot-0.lock")), err
+    assert "already running" not in err

@@ -117,7 +117,7 @@ def check_files(name: str, data_dir: str | Path | None = None) -> DatasetMissing
         return None
     from .torchvision_sets import check_files as check
 
-    return check(name, Path(data_dir) if data_dir else paths.data_dir())
+    return check(name, Path(data_dir) if data_dir else paths.data_dir(make=False))  # (a reader: nothing made)
 
 
 def files_stamp(name: str, data_dir: str | Path | None = None) -> tuple:
@@ -128,7 +128,7 @@ def files_stamp(name: str, data_dir: str | Path | None = None) -> tuple:
         return ()
     from .torchvision_sets import files_stamp as stamp
 
-    return stamp(name, Path(data_dir) if data_dir else paths.data_dir())
+    return stamp(name, Path(data_dir) if data_dir else paths.data_dir(make=False))
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None, download: bool = True) -> ImageSet:
