@@ -162,7 +162,9 @@ def loss_steps(run_id: str) -> list[dict]:
 
 def busy(over: float = 1.5) -> str:
     """How busy this machine is, in words ("load 5.2 on 2 cores"), when its 1-minute load is over
-    ``over`` runs per core, else "": a time measured on an idle machine does not hold then."""
+    ``over`` runs per core, else "": a time measured on an idle machine does not hold then. (The
+    load is the machine's, so it is read against all its cores, not the ones a container or
+    ``taskset`` leaves this process.)"""
     try:
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
     except OSError:  # no load average here

@@ -9,7 +9,7 @@
   loading): the ceiling set by the model's arithmetic;
 - ``reference_images_per_s``: the common recipe it replaces: torchvision's per-image PIL
   transforms of the same kind (RandomResizedCrop, ColorJitter, ...) in a ``Dataset`` that
-  makes a PIL image per item, batched by a ``DataLoader`` with the best of 0..cpu_count
+  makes a PIL image per item, batched by a ``DataLoader`` with the best of 0..the usable cores
   worker processes (each measured, all reported), the model in PyTorch's default NCHW
   layout; ``reference_channels_last_images_per_s`` is the same recipe with our channels-last
   layout, which separates what the layout buys from what the data pipeline buys.
@@ -24,7 +24,6 @@ CLI: ``python -m ssrl_core bench --method simclr --dataset digits --encoder cnn-
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
@@ -34,6 +33,7 @@ from .augment import parse_augment
 from .augment.ops import Blur, ColorJitter, Crop, Erase, Flip, Grayscale, Noise, Rotate, Solarize
 from .config import RunConfig
 from .device import MEMORY_FORMAT
+from .runs.worker import usable_cores
 from .train import Loop, make_views, train_step
 
 
@@ -191,7 +191,7 @@ def _reference_rates(s: Loop, memory_format: torch.memory_format, steps: int, wa
     s.method.to(memory_format=memory_format)
     data = _reference_data(s)
     rates = {}
-    for w in workers if workers is not None else range(0, (os.cpu_count() or 1) + 1):
+    for w in workers if workers is not None else range(0, usable_cores() + 1):
         step, loader = _reference_step(s, data, w, memory_format)
         rates[w] = round(_timed(step, steps, warmup, s.device, s.batch), 1)
         del step, loader  # stops persistent workers before the next count is measured

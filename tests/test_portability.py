@@ -303,3 +303,52 @@ def test_a_filesystem_without_file_locks_is_said_not_taken_for_a_busy_worker(tmp
     err = capsys.readouterr().err
     assert err.startswith("error: " + said.format(home / "workers" / "slot-0.lock")), err
     assert "already running" not in err
+
+
+def test_workers_share_out_the_cores_a_container_leaves_them_not_the_machines(monkeypatch):
+    """In a container given 2 of a host's 8 cores (a cpuset, or ``taskset``), two workers took
+    4 torch threads each, the host's share: 8 threads on 2 cores. torch's own default counts
+    the cores the process may run on; the share does too (where the OS says which)."""
+    import os
+
+    from ssrl_core.runs import worker
+
+    monkeypatch.delenv("SSRL_TORCH_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert worker.usable_cores() == 2 and worker.torch_threads(2) == 1
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS: no affinity call, the machine's count
+    assert worker.usable_cores() == 8 and worker.torch_threads(2) == 4
+
+
+def test_files_with_words_in_them_are_written_and_read_as_utf8_under_an_ascii_locale(tmp_path, finished_run, ssrl_home):
+    """On a server whose locale is ASCII (``LC_ALL=C`` with Python's UTF-8 mode off), export
+    failed with "'ascii' codec can't encode character '\\u2013'" (the run card's dash), and
+    an imported set's class names (meta.json, written with ensure_ascii=False) could not be
+    written or read back: every text file the library writes with words in it is UTF-8."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+    from .test_import_images import make_zip, png
+
+    ascii_env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONIOENCODING="utf-8",
+                     SSRL_HOME=str(ssrl_home), PYTHONPATH=str(ROOT))
+
+    def run(*args):
+        out = subprocess.run([sys.executable, "-m", "ssrl_core", *args], cwd=ROOT, env=ascii_env, capture_output=True,
+                             text=True, encoding="utf-8", timeout=300)
+        assert out.returncode == 0, out.stderr[-1500:]
+        return out.stdout
+
+    check = [sys.executable, "-c", "import locale; print(locale.getpreferredencoding(False))"]
+    assert subprocess.run(check, env=ascii_env, capture_output=True, text=True).stdout.strip() in ("ANSI_X3.4-1968", "ascii")
+    run("export", "--run", finished_run("simclr"), "--out", str(tmp_path / "export"))
+    assert "\u2013" in (tmp_path / "export" / "run_card.md").read_text(encoding="utf-8")
+    members = {f"{c}/{i}.png": png((40 * i, 90 * k, 0)) for k, c in enumerate(("café", "thé")) for i in range(4)}
+    run("import-images", str(make_zip(tmp_path / "drinks.zip", members)), "--name", "drinks")
+    names = subprocess.run([sys.executable, "-c", "from ssrl_core.data import load_dataset; "
+                            "print(*load_dataset('drinks').class_names)"], cwd=ROOT, env=ascii_env, capture_output=True,
+                           text=True, encoding="utf-8", timeout=120)
+    assert names.stdout.split() == ["café", "thé"], names.stderr[-1500:]

@@ -152,7 +152,7 @@ def custom_datasets() -> dict[str, str]:
         meta = d / "meta.json"
         if d.is_dir() and not d.name.startswith(".") and meta.exists():
             try:
-                m = json.loads(meta.read_text())
+                m = json.loads(meta.read_text(encoding="utf-8"))
                 kind = f"{len(m['class_names'])} classes" if m["report"]["labelled"] else "unlabelled"
                 out[d.name] = f"your images: {m['report']['images']:,}, {kind} (imported)"
             except (OSError, ValueError, KeyError):
@@ -576,9 +576,9 @@ def _write(dest: Path, images, labels, is_train, class_names, files: list[str], 
         np.save(tmp / "images.npy", images)
         np.save(tmp / "labels.npy", labels)
         np.save(tmp / "is_train.npy", is_train)
-        (tmp / "files.json").write_text(json.dumps(files, ensure_ascii=False))
+        (tmp / "files.json").write_text(json.dumps(files, ensure_ascii=False), encoding="utf-8")
         (tmp / "meta.json").write_text(json.dumps({"class_names": class_names, "report": report.to_dict()},
-                                                  indent=2, ensure_ascii=False))
+                                                  indent=2, ensure_ascii=False), encoding="utf-8")
         if dest.exists() and replace:
             old = dest.with_name(f".old-{dest.name}-{os.getpid()}")
             dest.rename(old)
@@ -628,7 +628,7 @@ def imported_fingerprints(names=None) -> dict[str, str]:
         if meta.parent.name.startswith(".") or not meta.exists():  # an import being written, a set being removed
             continue
         try:
-            if fingerprint := json.loads(meta.read_text())["report"].get("fingerprint"):
+            if fingerprint := json.loads(meta.read_text(encoding="utf-8"))["report"].get("fingerprint"):
                 out[meta.parent.name] = fingerprint
         except (OSError, ValueError, KeyError, AttributeError):
             continue
@@ -639,7 +639,7 @@ def import_report(name: str) -> dict | None:
     """The imported set ``name``'s import report (``ImportReport.to_dict``, as meta.json keeps it:
     microseconds, no images are read); None for a name that is not an imported set."""
     try:
-        report = json.loads((custom_root() / name / "meta.json").read_text())["report"]
+        report = json.loads((custom_root() / name / "meta.json").read_text(encoding="utf-8"))["report"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return report if isinstance(report, dict) else None
@@ -657,11 +657,11 @@ def imported_train_size(name: str) -> int | None:
 def load_custom(name: str) -> ImageSet:
     d = custom_root() / name
     try:
-        meta = json.loads((d / "meta.json").read_text())
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
         images = np.load(d / "images.npy", allow_pickle=False)
         labels = np.load(d / "labels.npy", allow_pickle=False)
         is_train = np.load(d / "is_train.npy", allow_pickle=False)
-        files = json.loads((d / "files.json").read_text()) if (d / "files.json").exists() else None
+        files = json.loads((d / "files.json").read_text(encoding="utf-8")) if (d / "files.json").exists() else None
     except FileNotFoundError:
         raise ValueError(f"no imported dataset named {name!r} in {custom_root()}") from None
     except (ValueError, OSError, KeyError) as e:

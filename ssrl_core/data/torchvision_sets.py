@@ -746,7 +746,7 @@ def _read_stl10(name: str, folder: Path) -> ImageSet:
     names_file = folder / "class_names.txt"
     if names_file.is_file():
         try:
-            read = [n.strip() for n in names_file.read_text().splitlines() if n.strip()]
+            read = [n.strip() for n in names_file.read_text(encoding="utf-8").splitlines() if n.strip()]
         except (OSError, UnicodeDecodeError):
             read = []
         if len(read) == 10:

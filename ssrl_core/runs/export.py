@@ -371,7 +371,7 @@ def write_embeddings(cols: dict[str, np.ndarray], out: Path, stem: str = "embedd
     emb = cols["embeddings"]
     per_row = [k for k, v in cols.items() if k != "embeddings" and np.ndim(v) == 1]
     text = [k for k in per_row if cols[k].dtype.kind in "US"]  # file, split, label_name, text factors
-    with open(out / f"{stem}.csv", "w", newline="") as f:
+    with open(out / f"{stem}.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(per_row + [f"f{j}" for j in range(emb.shape[1])])
         for i in range(len(emb)):
@@ -546,12 +546,12 @@ def export_run(run_dir: Path | str, out: Path | str, run: dict | None = None, da
     with staged(out, ".export-", replaces=EXPORT_FILES if earlier is not None else frozenset()) as tmp:
         files = []
         art.write_json(tmp / "run_card.json", card)
-        (tmp / "run_card.md").write_text(card_markdown(card))
+        (tmp / "run_card.md").write_text(card_markdown(card), encoding="utf-8")
         first = _comment(import_note(card["dataset"])) + _comment("  " + card["dataset"]["import"]) \
             if card["dataset"]["imported"] else ""
         threads = _comment(said) if (said := threads_note(card.get("trained_on") or {})) else ""
         (tmp / "reproduce.sh").write_text(f"#!/bin/sh\n# {RUN_FROM}\n{first}# {DEVICE_NOTE}\n{threads}"
-                                          + card["reproduce"] + "\n")
+                                          + card["reproduce"] + "\n", encoding="utf-8")
         (tmp / "reproduce.sh").chmod(0o755)  # `./reproduce.sh` said "Permission denied"
         files += [tmp / "run_card.json", tmp / "run_card.md", tmp / "reproduce.sh"]
         files += write_embeddings(cols, tmp)

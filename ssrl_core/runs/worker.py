@@ -78,6 +78,16 @@ def worker_count() -> int:
     return max(1, gpu_count())
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: a container's cpuset or ``taskset`` narrows them
+    (``taskset -c 0`` on 2 cores: ``os.cpu_count()`` 2, this 1), as torch's default thread count
+    does."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS has no affinity call
+        return os.cpu_count() or 1
+
+
 def torch_threads(n_workers: int) -> int | None:
     """CPU threads for one worker's torch: ``SSRL_TORCH_THREADS``, else the cores shared
     out between the workers when there are several (None: torch's default)."""
@@ -87,7 +97,7 @@ def torch_threads(n_workers: int) -> int | None:
             raise ValueError(f"SSRL_TORCH_THREADS must be a whole number of at least 1, got {raw!r}")
         return int(raw)
     if n_workers > 1:
-        return max(1, (os.cpu_count() or 1) // n_workers)
+        return max(1, usable_cores() // n_workers)
     return None
 
 
