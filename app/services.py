@@ -89,10 +89,12 @@ def older_workers_text() -> str | None:
 def replacing_text() -> str:
     """What the live panel says while ``replacing_worker``: the logs of the empty slots, by path."""
     held = {w["slot"] for w in local_worker.live_workers()}
-    logs = [str(Path(home()) / f"worker-{s}.log") for s in range(local_worker.worker_count()) if s not in held]
-    return ("The worker stopped; a new one is starting (within a minute of the last start; if none does, "
-            + " or ".join(f"`{log}`" for log in logs) + " says why). A run it was training goes back to the queue and "
-            "continues from its last finished epoch.")
+    empty = [s for s in range(local_worker.worker_count()) if s not in held]
+    said = " or ".join(f"`{Path(home()) / f'worker-{s}.log'}`" for s in empty) + " says why"
+    if not any(local_worker.code_file(s).exists() for s in empty):  # no worker ever held these slots: a first start
+        return f"The worker is starting: the queue's runs begin in a few seconds (if they do not, {said})."
+    return (f"The worker stopped; a new one is starting (within a minute of the last start; if none does, {said}). "
+            "A run it was training goes back to the queue and continues from its last finished epoch.")
 
 
 def replacing_worker() -> bool:

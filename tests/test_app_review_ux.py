@@ -463,3 +463,15 @@ def test_a_links_value_is_the_one_option_it_plainly_means():
     assert loose("mia", ["Mia Chen", "Bo"]) is None  # a name's first word is not the name (a browser review)
     assert loose("knn", ["newest", "kNN accuracy", "linear accuracy"], first_word=True) == "kNN accuracy"
     assert loose("ada", ["Ada", "ADA"]) is None and loose("  ", ["a"]) is None  # two it could mean, or nothing
+
+
+def test_the_first_worker_of_a_home_is_said_to_be_starting_not_to_have_stopped(ssrl_home):
+    """A new home's first Pretrain view said "The worker stopped; a new one is starting",
+    though no worker had ever run there: a first start says so."""
+    from app import services
+    from ssrl_core.runs import worker
+
+    assert services.replacing_text().startswith("The worker is starting: the queue's runs begin in a few seconds (if "
+                                                f"they do not, `{ssrl_home / 'worker-0.log'}` says why).")
+    worker.code_file(0).write_text("host:1:0 abc\n")  # a worker held slot 0 once, and is gone
+    assert services.replacing_text().startswith("The worker stopped; a new one is starting")
