@@ -22,8 +22,10 @@ cfg = RunConfig(dataset="digits", method="simclr", epochs=10)
 # from runs like it that finished here (their seconds per epoch, then their evaluation), if any: the header
 # said "about a minute" above a caption that said "about 6 min" on a busy machine
 took = services.run_seconds([cfg.to_dict()])
+# the minute is an idle machine's (a newcomer waited 8): on a busy one the header promises no time
+load = services.busy() if took is None else ""
 # (said as Pretrain says it: "about 1 min" here beside Pretrain's "less than a minute" for the same 22 s run)
-st.header(f"Your first run, in {'about a minute' if took is None else about(took)}")
+st.header("Your first run" + ("" if load else f", in {'about a minute' if took is None else about(took)}"))
 c1, c2 = st.columns([2, 3])
 with c1:
     if st.button("Train SimCLR on digits (10 epochs)", type="primary", key="quick_start"):
@@ -38,11 +40,12 @@ with c1:
             st.switch_page("../pages/pretrain.py", query_params=urlstate.carried())
 with c2:
     st.caption("SimCLR pulls two augmented views of each image together and pushes other images away. "
-               + ("On a 2-core CPU the run takes about a minute; the map is ready soon after." if took is None else
+               + ("On a 2-core CPU the run takes about a minute; the map is ready soon after."
+                  if took is None and not load else
+                  f"On an idle 2-core CPU the run takes about a minute, but this machine is busy now ({load}: "
+                  "more work than it has cores), so it will take longer." if took is None else
                   f"On this machine it should take {about(took)}, the map included (going by the runs like it "
                   "that finished here; longer while other runs train)."))
-    if took is None and (load := services.busy()):  # the minute is an idle machine's: a newcomer waited 8
-        st.caption(f":material/speed: This machine is busy now ({load}), so the run takes longer than that.")
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:
