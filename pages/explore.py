@@ -65,8 +65,11 @@ if collapsed := readouts.collapse_note(summary):
 coords, kind = art.map()
 stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels
 if stale or coords is None:
-    st.warning(stale or "This run has no map (its evaluation did not finish). Re-run it from the Pretrain page.",
-               icon=":material/warning:")
+    # (it said "Re-run it from the Pretrain page", which has no such button: this one sets its form to the run's)
+    st.warning(stale or "This run has no map: its evaluation did not finish. To get one, launch the run again: the "
+               "button below opens Pretrain with its settings.", icon=":material/warning:")
+    if not stale:
+        widgets.settings_button(run, st, key="ex_again", label="Launch it again from Pretrain")
     widgets.stop()
 
 widgets.follow_evaluation(run, kind)  # a run still evaluating: its map and frames arrive by themselves

@@ -475,3 +475,22 @@ def test_the_first_worker_of_a_home_is_said_to_be_starting_not_to_have_stopped(s
                                                 f"they do not, `{ssrl_home / 'worker-0.log'}` says why).")
     worker.code_file(0).write_text("host:1:0 abc\n")  # a worker held slot 0 once, and is gone
     assert services.replacing_text().startswith("The worker stopped; a new one is starting")
+
+
+def test_explore_on_a_run_without_a_map_offers_to_launch_it_again(finished_run):
+    """It said "Re-run it from the Pretrain page", where no button re-runs: a button here
+    opens Pretrain with the run's settings."""
+    from pathlib import Path
+
+    from ssrl_core.runs.store import RunStore
+
+    rid = finished_run("simclr")
+    for name in ("map_umap.npy", "map_pca.npy"):  # an evaluation that ended before its maps were written
+        (Path(RunStore().get(rid)["run_dir"]) / name).unlink(missing_ok=True)
+    at = open_page("explore")
+    assert [w.value for w in at.warning] == ["This run has no map: its evaluation did not finish. To get one, launch "
+                                             "the run again: the button below opens Pretrain with its settings."]
+    at.button(key="ex_again").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Pretrain"
+    assert at.selectbox(key="pt1_method").value == "simclr" and at.selectbox(key="pt1_dataset").value == "digits"
