@@ -639,8 +639,11 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")
+        # (the live region said "1st in line" where the run's card said "next in line")
+        places = {rid: "next in line" if n == 1 else f"{ordinal(n)} in line ({n - 1} ahead)"
+                  for rid, n in place.items()}
         live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
-                     + (f"queued, {ordinal(place[r['id']])} in line" if r["status"] == "queued" else
+                     + (f"queued, {places[r['id']]}" if r["status"] == "queued" else
                         f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
                      for r in runs])
         for r in runs:
@@ -648,8 +651,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
                 head, btn = st.columns([3, 1])
                 phase = phase_text(r["phase"]) if r["phase"] not in (None, r["status"]) else ""
                 if r["status"] == "queued":
-                    ahead = place[r["id"]] - 1
-                    phase = "next in line" if not ahead else f"{ordinal(ahead + 1)} in line ({ahead} ahead)"
+                    phase = places[r["id"]]
                     wait = services.wait_text(starts.get(r["id"]))
                     phase += f", {wait}" if wait else ""
                 lessons = shared is not None and r["nickname"] == shared

@@ -648,7 +648,7 @@ def test_the_live_panel_tells_a_screen_reader_each_runs_step_not_its_loss():
     store.record(training, {"kind": "epoch_end", "epoch": 2, "epochs": 5, "loss": 1.0}, worker="w")
     at = open_page("pretrain", who="ada")
     [region] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
-    assert 'aria-live="polite"' in region and "training, epoch 3/5" in region and "queued, 1st in line" in region
+    assert 'aria-live="polite"' in region and "training, epoch 3/5" in region and "queued, next in line" in region  # (as its card says)
     assert "loss" not in region and "img/s" not in region
 
 
