@@ -252,9 +252,10 @@ def this_computer(url: str) -> str | None:
     if not here:
         return None
     shown = f"[{host}]" if ":" in host else host
-    return (f"`{shown}` is this computer: the students' ones need the server's name or address in its place"
-            + (f". {port} is the port this browser reached it on: if that was a tunnel or a forwarded port, put the "
-               "port the server itself listens on." if port else "."))
+    # (it said "the students' ones need ...": a plain-language review found no noun "ones" stood for)
+    return (f"`{shown}` means this computer. For the students' computers, put the server's name or address in its "
+            "place" + (f". {port} is the port this browser used: if that was a tunnel or a forwarded port, put the "
+                       "port the server itself listens on." if port else "."))
 
 
 def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool = True) -> L.Lesson:

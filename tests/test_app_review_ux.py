@@ -159,11 +159,12 @@ def test_a_class_link_on_this_computers_address_says_what_to_change():
     for url, host in (("http://localhost:8732/lessons", "localhost"), ("http://[::1]:8730/lessons", "[::1]"),
                       ("http://127.0.0.1:8501/lessons", "127.0.0.1"), ("http://0.0.0.0:8501/lessons", "0.0.0.0")):
         said = this_computer(url)
-        assert said.startswith(f"`{host}` is this computer") and "is the port this browser reached it on: if that " \
+        assert said.startswith(f"`{host}` means this computer. For the students' computers, put the server's "
+                               "name or address in its place.") and "is the port this browser used: if that " \
             "was a tunnel or a forwarded port, put the port the server itself listens on." in said
     assert this_computer("http://localhost/lessons").endswith("name or address in its place.")
-    assert this_computer("http://[::ffff:127.0.0.1]:8501/").startswith("`[::ffff:127.0.0.1]` is this computer")
-    assert this_computer("http://localhost.:8501/").startswith("`localhost.` is this computer")
+    assert this_computer("http://[::ffff:127.0.0.1]:8501/").startswith("`[::ffff:127.0.0.1]` means this computer")
+    assert this_computer("http://localhost.:8501/").startswith("`localhost.` means this computer")
     for url in ("https://hub.example.edu/user/ada/proxy/8501/lessons", "http://10.0.0.5:8501/lessons", "",
                 "/lessons", "http://localhost:port/lessons", "http://127.example.edu:8501/lessons",
                 "http://127.0.0.1.nip.io/"):
