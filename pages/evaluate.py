@@ -232,8 +232,14 @@ if series:
                    "linear head on the labelled images, the survey's other way to transfer (the head starts as the "
                    "linear readout and everything trains for 200 steps at a small learning rate: LP-FT). Where it "
                    "beats the readout, the features themselves had to change.")
-elif picked:
-    st.info("No label-efficiency results for the chosen runs yet.")
+elif picked:  # (it said no more than "yet": what brings them, or why none can come)
+    st.info("No label-efficiency results for the chosen runs yet: " + (
+        "they need labels, and these runs' images have none." if not labelled else
+        "their probes are being computed (progress above)." if any(services.probe_job_running(r["run_dir"])
+                                                                    for r in lacking) else
+        "*Compute their probes* above computes them." if lacking and controls else
+        "the teacher can compute them on this page without the link's hide=controls." if lacking else
+        "they come with each run's probes."))
 
 c1, c2 = st.columns(2)
 with c1:

@@ -495,3 +495,17 @@ def test_explore_on_a_run_without_a_map_offers_to_launch_it_again(finished_run):
     assert not at.exception
     assert at.title[0].value == "Pretrain"
     assert at.selectbox(key="pt1_method").value == "simclr" and at.selectbox(key="pt1_dataset").value == "digits"
+
+
+def test_evaluate_without_label_efficiency_results_says_what_brings_them(finished_run):
+    """"No label-efficiency results for the chosen runs yet." said nothing of what to do."""
+    from pathlib import Path
+
+    from ssrl_core.runs.store import RunStore
+
+    rid = finished_run("simclr")
+    (Path(RunStore().get(rid)["run_dir"]) / "probes.json").unlink()  # as a run evaluated before these probes
+    at = open_page("evaluate")
+    assert "No label-efficiency results for the chosen runs yet: *Compute their probes* above computes them." in \
+        [i.value for i in at.info]
+    assert at.button(key="eval_probe_missing").label.startswith("Compute their probes")
