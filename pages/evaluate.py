@@ -218,19 +218,20 @@ if series:
                 else f"{about(guess)} for the {n_runs} here, guessed from their training speed (no such job "
                      "has run here yet to time one)" if guess is not None
                 else f"many minutes per run on a CPU, {n_runs} here")
-        st.caption(f"Fine-tuning and the supervised reference train {2 * STEPS * SEEDS:,} steps per budget and run "
-                   f"(fine-tuning and from scratch, {SEEDS} draws each): {cost}.")
+        # (it said "1,200 steps per budget" above "everything trains for 200 steps", which read as a contradiction)
+        st.caption(f"Fine-tuning and the supervised reference each train {STEPS} steps on each of {SEEDS} draws of "
+                   f"the labelled images, {2 * STEPS * SEEDS:,} steps per budget and run: {cost}.")
         if st.button("Compute fine-tuning and the supervised reference", key="eval_finetune"):
             widgets.start_probe_jobs(needs_ft, key="eval_ft_jobs", finetune=True)
     if any(k.endswith(" fine-tuned") for k in series):
         st.caption("Fine-tuning trains the whole encoder with a linear head on the labelled images, the survey's "
-                   "other way to transfer: the head starts as the linear readout and everything trains for 200 steps "
-                   "at a small learning rate (LP-FT). Where it beats the readout, the features themselves had to "
-                   "change.")
+                   "other way to transfer: the head starts as the linear readout and everything trains for "
+                   f"{STEPS} steps at a small learning rate (LP-FT). Where it beats the readout, the features "
+                   "themselves had to change.")
     else:
         st.caption("Fine-tuning, once computed, adds a *fine-tuned* curve per run: it trains the whole encoder with a "
                    "linear head on the labelled images, the survey's other way to transfer (the head starts as the "
-                   "linear readout and everything trains for 200 steps at a small learning rate: LP-FT). Where it "
+                   f"linear readout and everything trains for {STEPS} steps at a small learning rate: LP-FT). Where it "
                    "beats the readout, the features themselves had to change.")
 elif picked:  # (it said no more than "yet": what brings them, or why none can come)
     st.info("No label-efficiency results for the chosen runs yet: " + (

@@ -694,7 +694,8 @@ def test_evaluate_says_once_what_fine_tuning_costs_and_warns_of_unequal_budgets(
     at = open_page("evaluate")
     said = [m.value for m in at.markdown] + [c.value for c in at.caption] + [b.label for b in at.button]
     assert sum("steps per budget" in s for s in said) == 1, said
-    assert "1,200 steps per budget and run (fine-tuning and from scratch, 3 draws each)" in captions(at)
+    assert ("Fine-tuning and the supervised reference each train 200 steps on each of 3 draws of the labelled images, "
+            "1,200 steps per budget and run: ") in captions(at)
     assert at.button(key="eval_finetune").label == "Compute fine-tuning and the supervised reference"
     assert not at.warning
 
