@@ -657,16 +657,17 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
     names = " and ".join(f"*{n}*" for n in marked)
     # (a statistician's review: the page's "how to read it" measures a run's bar against its gray one, but each bar is
     # divided by its own network's distance between unrelated images, here some 15 times shorter than a trained run's)
-    read = ("read those gray bars only roughly (near 1: the op barely moves the untrained features), not by their "
-            "exact height or how far below 0 they go, nor as the line a run's bar must rise above: each bar is scaled by "
-            "its own network's distance between unrelated images, and theirs is too short to compare")
+    # (one sentence of 107 words, a plain-language review found: now short ones, each saying one thing)
+    read = ("So read those gray bars only roughly: near 1, the op barely moves the untrained features. Do not read "
+            "their exact height, or how far below 0 they go. They are not the line a run's bar must rise above: each "
+            "bar is scaled by its own network's distance between unrelated images, and theirs is too short to compare")
     if explained:
-        return f"{names}: **unreliable scale** for the reason the warning above gives: {read}."
+        return f"{names}: **unreliable scale**, for the reason the warning above gives. {read}."
     similarity = " and ".join(f"{next(e['unrelated'] for e in p['invariance'].values() if 'unrelated' in e):.3f}"
                               for p in marked.values())
-    return (f"{names}: **unreliable scale** means that an untrained network's features barely tell unrelated images "
-            f"apart (their mean cosine similarity is {similarity}, identical is 1), so the scale from unrelated (0) to "
-            f"identical (1) is so short that a tiny change in similarity moves a bar a long way: {read}.")
+    return (f"{names}: **unreliable scale**. An untrained network's features barely tell unrelated images apart: "
+            f"their mean cosine similarity is {similarity}, where identical images give 1. The scale from unrelated "
+            f"(0) to identical (1) is so short that a tiny change in similarity moves a bar a long way. {read}.")
 
 
 # said under every kNN-over-epochs chart: a teacher read its end against the table beside it. It said "(digits has 1,438)"

@@ -802,9 +802,9 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     bars = [t["name"].replace("<br>", " ") for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])]
     assert "random encoder (seed 0) · untrained · unreliable scale" in bars
     [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
-    assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale** means that an untrained "
-                           "network's features barely tell unrelated images apart (their mean cosine similarity is 0.9")
-    assert "read those gray bars only roughly" in said and "nor as the line a run's bar must rise above" in said
+    assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale**. An untrained network's "
+                           "features barely tell unrelated images apart: their mean cosine similarity is 0.9")
+    assert "So read those gray bars only roughly" in said and "They are not the line a run's bar must rise above" in said
 
     probes = json.loads((run_dir / "probes.json").read_text())  # the run collapsed too: its warning says why
     probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997}}
@@ -813,8 +813,8 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     [warning] = at.warning
     assert "barely tell unrelated images apart" in warning.value
     assert "barely tell" not in captions(at)  # not said twice
-    assert ("*random encoder (seed 0) · untrained*: **unreliable scale** for the reason the warning above gives: "
-            "read those gray bars only roughly") in captions(at)
+    assert ("*random encoder (seed 0) · untrained*: **unreliable scale**, for the reason the warning above gives. "
+            "So read those gray bars only roughly") in captions(at)
 
 
 def test_invariance_page_shows_factor_probes_on_shapes(finished_run):
