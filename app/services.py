@@ -589,13 +589,19 @@ def preflight(cfg) -> str | None:
 def data_check(cfg, ds: ImageSet) -> tuple[str | None, list[str]]:
     """(the reason a run's options cannot train on ``ds``'s training split at its batch, or
     None; the warnings of options that train there but degenerately), from the library's
-    rules (``train.data_warnings``: a MoCo queue longer than the set, too many clusters...)."""
-    from ssrl_core.train import data_warnings
+    rules (``train.data_warnings``: a MoCo queue longer than the set, too many clusters...), and
+    an encoder slow on the workers' device (``train.device_cautions``: resnet18 on a CPU)."""
+    from ssrl_core.train import data_warnings, device_cautions
 
     try:
-        return None, data_warnings(cfg, ds)
+        cautions = data_warnings(cfg, ds)
     except ValueError as e:
         return str(e), []
+    try:
+        here = ray_backend.backend() != "ray"  # (a Ray cluster's nodes may have the GPU this host lacks)
+    except ValueError:  # a bad SSRL_BACKEND: ``ensure_worker`` said so
+        here = False
+    return None, cautions + (device_cautions(cfg, local_worker.device_type()) if here else [])
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

@@ -367,3 +367,25 @@ def test_runs_on_a_tiny_import_carry_the_caveat_where_their_accuracies_show(tmp_
     assert list(at.dataframe[0].value["kNN gain over random"]) == ["baseline", "baseline"]
     at = open_page("gallery")
     assert sum("too few images for these accuracies" in c.value for c in at.caption) == 2
+
+
+def test_resnet18_on_a_cpu_is_said_to_be_slow_before_launch(monkeypatch):
+    """A memory review picked resnet18 on a CPU: 2.8 GB and 5.5 minutes an epoch of digits,
+    with no word before Launch (the GPU's encoder; 13 times slower than cnn-small here). It is
+    said on Pretrain and by the CLI, and not where the workers have a GPU."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs import worker
+    from ssrl_core.train import RESNET_ON_CPU, device_cautions
+
+    assert device_cautions(RunConfig(encoder="resnet18"), "cpu") == [RESNET_ON_CPU]
+    assert device_cautions(RunConfig(encoder="resnet18"), "cuda") == []
+    assert device_cautions(RunConfig(encoder="auto"), "cpu") == []  # (auto: cnn-small here)
+    assert device_cautions(RunConfig(encoder="resnet18", method="random", epochs=0), "cpu") == []  # trains nothing
+    at = open_page("pretrain")
+    assert RESNET_ON_CPU not in [w.value for w in at.warning]
+    at.selectbox(key="pt_encoder").select("resnet18").run()
+    assert RESNET_ON_CPU in [w.value for w in at.warning]
+    assert not at.button(key="pt_launch").disabled  # a caution, not a refusal
+    monkeypatch.setattr(worker, "gpu_count", lambda: 1)
+    at.run()
+    assert RESNET_ON_CPU not in [w.value for w in at.warning]
