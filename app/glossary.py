@@ -26,8 +26,9 @@ GLOSSARY = (
     ("kNN accuracy", r"\bknn\b", "each test image gets the label with the largest vote among its 20 most similar "
      "training images (by their features), each vote weighted by exp(similarity / 0.07), so the closest few count "
      "far more; the share of test images it gets right. Nothing is trained for it"),
-    ("linear probe", r"linear (probe|readout)", "a one-layer classifier trained on the frozen features with the labels: "
-     "its test accuracy says how easily the labels can be read off the features"),
+    ("linear probe", r"linear (probe|readout)", "a one-layer classifier trained on the frozen features with the labels "
+     "(also called a linear readout; here logistic regression): its test accuracy says how easily the labels can be "
+     "read off the features"),
     ("softmax", r"softmax", "turns a list of scores into chances that add up to 1, the largest scores getting most"),
     ("temperature", r"temperature", "divides the similarities before SimCLR's softmax: a low one makes the loss care "
      "mostly about the few other images most like the anchor"),
@@ -50,6 +51,13 @@ GLOSSARY = (
      "the image"),
     ("features", r"\bfeatures?\b", "the list of numbers the encoder gives an image; a good encoder gives similar "
      "images similar numbers"),
+    ("frozen", r"\bfrozen\b", "the encoder's weights are kept as pretraining left them: only a readout on top of its "
+     "features is trained, so the score measures the features, not further training"),
+    ("train and test split", r"(train|test)(ing)? (split|images)", "a dataset's images are divided once: readouts are "
+     "trained on the train split and scored on the test split, images they never saw"),
+    ("contrastive", r"contrastive", "a method that pulls two views of one image together and pushes the views of "
+     "other images (the negatives) away; a non-contrastive one uses no negatives and needs another way to avoid "
+     "collapse"),
     ("loss", r"\bloss\b", "the number training lowers; compare its shape over the epochs, not its value across "
      "methods, whose losses measure different things"),
     ("cosine similarity", r"cosine|similarit", "how alike two images' features are, from -1 to 1: 1 when they point "
@@ -68,14 +76,16 @@ GLOSSARY = (
 # the glossary's words each page uses, in the glossary's order (a newcomer read kNN, linear probe, effective rank,
 # UMAP and fine-tuning unexplained everywhere but in a lesson's box)
 PAGE_WORDS = {
-    "": ("pretext task", "encoder", "features", "augmentation", "epoch", "linear probe", "untrained network"),
+    "": ("pretext task", "encoder", "features", "frozen", "augmentation", "epoch", "linear probe", "untrained network"),
     "augment": ("augmentation", "invariance"),
     "pretrain": ("pretext task", "encoder", "features", "augmentation", "epoch", "batch", "learning rate", "seed",
-                 "loss", "collapse", "effective rank", "projector", "predictor", "stop-gradient", "temperature"),
+                 "contrastive", "loss", "collapse", "effective rank", "projector", "predictor", "stop-gradient",
+                 "softmax", "temperature", "anchor", "negatives"),
     "explore": ("encoder", "features", "UMAP map", "cosine similarity", "kNN accuracy", "linear probe",
                 "untrained network", "collapse"),
-    "evaluate": ("features", "kNN accuracy", "linear probe", "untrained network", "supervised", "label efficiency",
-                 "fine-tuning", "collapse", "effective rank", "seed"),
+    "evaluate": ("features", "frozen", "train and test split", "kNN accuracy", "cosine similarity", "linear probe",
+                 "untrained network", "supervised", "label efficiency", "fine-tuning", "collapse", "effective rank",
+                 "seed"),
     "invariance": ("augmentation", "invariance", "features", "cosine similarity", "untrained network",
                    "linear probe"),
     "compare": ("kNN accuracy", "linear probe", "untrained network", "label efficiency", "loss", "collapse",

@@ -180,17 +180,17 @@ if series:
         # budget, its four curves within 0.02 of each other there)
         gaps = readouts.scratch_gaps({run_name[r["id"]]: (series.get(f"{run_name[r['id']]} linear"), sup_curve[r["id"]])
                                       for r in picked})
-        st.caption("How to read it: where an SSL curve sits above *supervised from scratch*, pretraining on "
-                   "unlabelled images bought accuracy that labels would otherwise have to pay for. The claim (the "
+        st.caption("How to read it: where a self-supervised curve sits above *supervised from scratch*, pretraining "
+                   "on unlabelled images bought accuracy that labels would otherwise have to pay for. The claim (the "
                    "survey's case for self-supervision; measured in Hénaff et al. 2020, Fig. 1): with few labels the "
                    "gap is widest, and as labels grow supervised training catches up"
                    + (" (measured on digits: level with a 10-epoch SimCLR readout at 5 labels per class, 0.003 to "
                       "0.014 below it with more)." if dataset == "digits" else ".") + (" " + gaps if gaps else ""))
     elif drawn[RANDOM_REF]:
-        st.caption("How to read it: where an SSL curve sits above the dashed *random encoder* line, pretraining "
-                   "bought features that a readout of a few labels can use; where it sits on or below it, the pretext "
-                   "task added little. Whether it beats labels themselves shows against *supervised from scratch*, "
-                   "once it is drawn.")
+        st.caption("How to read it: where a self-supervised curve sits above the dashed *random encoder* line, "
+                   "pretraining bought features that a readout of a few labels can use; where it sits on or below it, "
+                   "the pretext task added little. Whether it beats labels themselves shows against *supervised from "
+                   "scratch*, once it is drawn.")
     else:
         st.caption("How to read it: higher is better at every budget; the gaps to the references (not drawn yet) "
                    "say what pretraining bought.")
