@@ -116,6 +116,9 @@ def test_a_method_option_that_changes_an_epochs_work_needs_runs_with_its_value()
     assert with_it.duration(RunConfig().to_dict()) == pytest.approx(2 * 10 + 10)  # its pace is not the default's
     assert with_it.duration(RunConfig(options={"proj_dim": 1024, "temperature": 0.2}, epochs=4).to_dict()) == \
         pytest.approx(7 * 4 + 10)
+    # an option this code cannot read (a stored run of another version): no time, and no error in the live panel
+    odd = done("odd", 7, 10.0, 20.0, options={"proj_dim": "wide"})
+    assert History(HISTORY + [odd], "cpu").duration(RunConfig(options={"proj_dim": "wide"}).to_dict()) is None
 
 
 def test_every_pace_free_option_is_an_option_of_its_method():

@@ -44,9 +44,13 @@ def _resolved_json(config: str, device_type: str) -> RunConfig | None:
         return None
 
 
-def _pace(c: RunConfig) -> tuple:
-    """What of a resolved config's method options sets an epoch's pace (``pace_options``)."""
-    return METHODS[c.method].pace_options(c.options)
+def _pace(c: RunConfig) -> tuple | None:
+    """What of a resolved config's method options sets an epoch's pace (``pace_options``), or
+    None for options of a type this code cannot read (a run of another version): no time."""
+    try:
+        return METHODS[c.method].pace_options(c.options)
+    except ValueError:
+        return None
 
 
 RECENT = 5  # finished runs like it an estimate takes the median of, newest first
@@ -69,8 +73,7 @@ class History:
             s, c = r.get("summary") or {}, resolved(r["config"], device_type)
             if c is None or s.get("total_seconds") is None or s.get("train_seconds") is None:
                 continue
-            if s.get("epochs") and METHODS[c.method].trainable:
-                pace = _pace(c)
+            if s.get("epochs") and METHODS[c.method].trainable and (pace := _pace(c)) is not None:
                 add(per_epoch, (c.dataset, c.method, c.encoder, pace, c.batch), s["train_seconds"] / s["epochs"])
                 add(per_epoch, (c.dataset, c.method, c.encoder, pace), s["train_seconds"] / s["epochs"])
             after = max(0.0, s["total_seconds"] - s["train_seconds"])
@@ -97,7 +100,8 @@ class History:
             return None
         if not c.trains:
             return tail
-        pace = _pace(c)
+        if (pace := _pace(c)) is None:
+            return None
         per_epoch = self.per_epoch.get((c.dataset, c.method, c.encoder, pace, c.batch))
         if per_epoch is None and self.device_type == "cpu":
             # at another batch size where none finished at this one: on a CPU an epoch is the same images at a like
