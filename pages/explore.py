@@ -66,8 +66,9 @@ coords, kind = art.map()
 stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels
 if stale or coords is None:
     # (it said "Re-run it from the Pretrain page", which has no such button: this one sets its form to the run's)
-    st.warning(stale or "This run has no map: its evaluation did not finish. To get one, launch the run again: the "
-               "button below opens Pretrain with its settings.", icon=":material/warning:")
+    st.warning(stale or "This run has no map: its evaluation did not finish."
+               + (" To get one, launch the run again: the button below opens Pretrain with its settings." if controls
+                  else ""), icon=":material/warning:")  # (a class's link has no Pretrain form to open)
     if not stale:
         widgets.settings_button(run, st, key="ex_again", label="Launch it again from Pretrain")
     widgets.stop()
