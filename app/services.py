@@ -771,7 +771,7 @@ class ExportFile:
             return z.read(self.member)
 
     def read_text(self) -> str:
-        return self.read_bytes().decode()
+        return self.read_bytes().decode("utf-8")  # (as the export writes its text files)
 
 
 def export_run(run: dict) -> dict:

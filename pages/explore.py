@@ -328,7 +328,7 @@ if st.session_state.get(export_key):
     except ValueError as e:
         st.error(f"Export failed: {e}")
     else:
-        st.code(files["reproduce.sh"].read_text(encoding="utf-8").splitlines()[-1], language="sh")
+        st.code(files["reproduce.sh"].read_text().splitlines()[-1], language="sh")
         # each file is read (from the zip) when its button is clicked, not on every rerun of the page: a
         # 60,000-image export is hundreds of MB
         st.download_button("Everything (.zip)", files["all"].read_bytes, file_name=f"ssrl-run-{run['id']}.zip",
