@@ -30,6 +30,10 @@ CSS = """<style>
 /* a metric's number 28 px, not 36: with a delta under it (Explore's "+0.036 vs untrained"), Explore's first row of
    neighbours and their captions stays on a 1280x720 screen */
 [data-testid="stMetricValue"] { font-size: 1.75rem; }
+/* Gallery's cards (``pages/gallery.py``): four a row where each gets 13rem, fewer where it would not, the row wrapping
+   (a 1280x720 projector at 150%% zoom gave 145 px cards, "0.512" broken after "0.51") */
+.st-key-gal_cards [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+.st-key-gal_cards [data-testid="stColumn"] { min-width: 13rem; }
 button:focus-visible, summary:focus-visible, a:focus-visible, [data-testid="stTooltipHoverTarget"]:focus-visible {
   outline: 2px solid #1f5f99 !important; outline-offset: 2px;  /* over Streamlit's own "outline: none" */
   box-shadow: none !important;  /* its faint red ring, drawn around the blue one: two rings in two colours */

@@ -105,8 +105,9 @@ def fmt(v) -> str:
 # what else tells a card from the others of its method and dataset here (its options are said whole below, its
 # epochs on their own): contrastive-knobs' runs at batch 32 and 512 made cards that read alike
 tells = readouts.run_tags(shown, keys=tuple(k for k in readouts.TELLS if k not in ("options", "epochs")))
+cards = st.container(key="gal_cards")  # (its key names it to the CSS that wraps its rows on a narrow screen: app/screen.py)
 for start in range(0, len(shown), COLS):
-    for col, r in zip(st.columns(COLS), shown[start:start + COLS]):
+    for col, r in zip(cards.columns(COLS), shown[start:start + COLS]):
         s = r["summary"] or {}
         one = s.get("linear_1_per_class")  # the probes' number, written into the summary after training
         if one is None:  # a run evaluated without probes (`--evaluation basic`) has it once a probe job computed them

@@ -807,3 +807,35 @@ def test_data_and_augment_read_on_a_phone_and_a_projector(app_url_no_worker, pag
             for name in ("Regenerate", "Train with these"):
                 box = page.get_by_role("button", name=name).bounding_box()
                 assert box["y"] + box["height"] <= size["height"], (size, spec, name, box)
+
+
+def test_gallery_cards_wrap_on_a_narrow_screen_instead_of_breaking_their_numbers(app_url_no_worker, page, _prepared_runs):
+    """A 1280x720 projector at 150% zoom (853 CSS pixels) kept four cards a row, 145 px each:
+    "1 label/class 0.512" broke as "0.51" / "2". Where a row of four would be narrower than
+    13rem a card, it wraps; at 1280 px it stays four."""
+    import shutil
+
+    cfg, folder, summary = _prepared_runs("random")
+    store = RunStore()
+    for seed in range(4):
+        rid = store.submit(cfg.__class__.from_dict({**cfg.to_dict(), "seed": seed}), nickname="ada")
+        store.claim("w")
+        shutil.copytree(folder, store.get(rid)["run_dir"])
+        store.finish(rid, "done", summary=summary)
+
+    def cards() -> list[dict]:
+        page.get_by_text("Open in Explore").nth(3).wait_for()
+        _settled(page)
+        return page.eval_on_selector_all(".st-key-gal_cards [data-testid='stColumn']",
+                                         "els => els.map(e => { const b = e.getBoundingClientRect(); "
+                                         "return {w: b.width, y: b.top}; })")
+
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(app_url_no_worker + "/gallery")
+    wide = cards()
+    assert len(wide) == 4 and len({round(c["y"]) for c in wide}) == 1, wide  # one row of four
+    page.set_viewport_size({"width": 853, "height": 480})
+    narrow = cards()
+    assert min(c["w"] for c in narrow) >= 13 * 16 - 1, narrow
+    stats = page.get_by_text(re.compile("1\u00a0label/class")).first
+    assert stats.bounding_box()["height"] < 3 * 16, "its numbers broken over lines"  # (two lines at most: "·" breaks)
