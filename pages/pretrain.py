@@ -129,10 +129,7 @@ with right:
     took = None
     if cfg is not None and not problem:
         widgets.twin_link(cfg, relaunch=True, watch=False)
-        # what it will cost, said before the click (a teacher timing a class): from runs like it that finished here
-        if (took := services.run_seconds([cfg.to_dict()])) is not None:
-            st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
-                       "estimated from the runs like it that finished here (longer while other runs train).")
+        took = services.run_seconds([cfg.to_dict()])  # said under Launch
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check
@@ -157,12 +154,16 @@ with right:
                     st.session_state[services.LAUNCHED] = rid
                     st.session_state.pop(widgets.FORM_FROM, None)  # launched: the form is the run's now
                     st.session_state[services.LAUNCHED_ON_START] = False  # said under this Launch, where the click was
-    if cfg is not None and not problem and took is None and not st.session_state.get(services.LAUNCHED):
-        # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on; under
-        # Launch, which stays on a 1280x720 screen's first view, and not once a run was launched here: the note on
-        # it and its Cancel in the live panel take that place)
-        st.caption(f":material/schedule: No time estimate yet: none is guessed until a run like this one "
-                   f"({services.LIKE_RUN}) has finished on this machine.")
+    # what it will cost, said before the click (a teacher timing a class): from runs like it that finished here. Under
+    # Launch, which stays on a 1280x720 screen's first view, and not once a run was launched here: the note on it and
+    # its Cancel in the live panel take that place (above Launch, with the note, it pushed Cancel off that screen)
+    if cfg is not None and not problem and not st.session_state.get(services.LAUNCHED):
+        if took is not None:
+            st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
+                       "estimated from the runs like it that finished here (longer while other runs train).")
+        else:  # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on)
+            st.caption(f":material/schedule: No time estimate yet: none is guessed until a run like this one "
+                       f"({services.LIKE_RUN}) has finished on this machine.")
     # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
     # a second or two after the click, and the note went with it
     if not st.session_state.get(services.LAUNCHED_ON_START) and (launched := st.session_state.get(services.LAUNCHED)):

@@ -421,6 +421,10 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     [epochs] = [n for n in at.number_input if n.label == "Epochs"]
     epochs.set_value(400).run()  # its seconds per epoch times 400: minutes
     assert re.search(r"Takes about \d+ min on this machine", said(at))
+    # said under Launch, and not once a run was launched: above it, with the launched note, it pushed the run's
+    # Cancel off a 1280x720 projector's first screen
+    at.button(key="pt_launch").click().run()
+    assert "Takes about" not in said(at) and "No time estimate yet" not in said(at)
 
 
 def test_every_page_explains_its_words_in_the_sidebar(finished_run):
