@@ -1241,14 +1241,20 @@ def lessons_that_cannot_train(lessons) -> list[str]:
     why" (``train.preflight``: colorization on a grayscale set, mae without vit-tiny, a dataset
     whose files are not here): the file validates, but its Launch or ``lesson`` would refuse it,
     so an author learnt it after the first preview or from a student's page."""
+    from .data import check_files
     from .train import preflight
 
     said = []
     for lesson in lessons:
         for name, cfg in lesson.runs.items():
+            # a set whose files are not here is said, not downloaded for a listing (preflight loads the set: a
+            # listing set off CIFAR-10's download, and its DatasetMissing ended the listing with no lesson listed)
+            if (gone := check_files(cfg.dataset, cfg.data_dir)) is not None:
+                said.append(f"{lesson.path.name}: runs.{name} cannot train here yet: {gone.summary}")
+                continue
             try:
                 preflight(cfg, here=True)
-            except ValueError as e:
+            except (ValueError, FileNotFoundError) as e:
                 said.append(f"{lesson.path.name}: runs.{name} cannot train here: {e}")
     return said
 

@@ -182,6 +182,17 @@ def test_list_lessons_names_a_run_that_could_not_train_here(tmp_path, monkeypatc
     out, err = capsys.readouterr()
     assert [i["name"] for i in json.loads(out)] == ["grey"]
     assert err.startswith("error: grey.toml: runs.a cannot train here: colorization needs a colour dataset")
+    # a set whose files are not here: said, not downloaded, and the listing goes on (it ended on the dataset's error,
+    # after trying CIFAR-10's download)
+    far = GOOD.replace('id = "x"', 'id = "far"').replace('dataset = "digits"', 'dataset = "cifar10"')
+    (tmp_path / "far.toml").write_text(far)
+    from ssrl_core.data import torchvision_sets as tvs
+
+    monkeypatch.setattr(tvs, "_download", lambda *a, **k: pytest.fail("a listing downloaded a dataset"))
+    assert cli.main(["list", "lessons", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert [i["name"] for i in json.loads(out)] == ["far", "grey"]
+    assert "error: far.toml: runs.a cannot train here yet: CIFAR-10 is not in the data folder yet" in err
 
 
 def test_two_lessons_of_one_order_and_title_are_told_apart_by_the_picker(tmp_path, monkeypatch):
