@@ -58,9 +58,11 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
                         "trains none, whatever is given)")
     batch_defaults = ", ".join(f"{k}: {v}" for k, v in DEFAULT_BATCH.items())
     p.add_argument("--batch-size", type=int, default=None,
-                   help=f"images per step (default: the dataset's, {batch_defaults}; an imported set's scaled to its "
-                        f"size, about {STEPS_PER_EPOCH} steps an epoch and at least 4, at most {BATCH_SIZE}; other built-in sets: "
-                        f"{BATCH_SIZE})")
+                   help=f"images per step, from 2 to 65536 (default: the dataset's, {batch_defaults}; other built-in "
+                        f"sets: {BATCH_SIZE}; an imported set's scaled to its size: the largest power of two giving "
+                        f"{STEPS_PER_EPOCH} steps an epoch or more, from 16 to {BATCH_SIZE}, and on a set of under 64 "
+                        "training images one giving 4 steps or more)")  # (16: SimCLR's MIN_BATCH, not imported here:
+    # the parser is built for `runs` too, which imports no PyTorch)
     p.add_argument("--lr", type=float, default=d.lr, help=f"peak AdamW learning rate, cosine schedule (default {d.lr:g})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay,
                    help=f"AdamW weight decay (default {d.weight_decay:g})")
