@@ -730,8 +730,12 @@ def cmd_runs(args) -> int:
         from .text import count
 
         where = home_path() / STORE
-        # run folders beside an empty store (one emptied, or moved aside as damaged): what brings them back
-        folders = [d for d in (home_path() / "runs").glob("*/") if not d.name.startswith(".")]
+        from .runs.artifacts import CHECKPOINT, CONFIG
+
+        # run folders beside an empty store (one emptied, or moved aside as damaged): what brings them back; a folder
+        # with neither a config nor a checkpoint is none (restore-runs leaves it, and `runs` sent a user there for it)
+        folders = [d for d in (home_path() / "runs").glob("*/")
+                   if not d.name.startswith(".") and ((d / CONFIG).exists() or (d / CHECKPOINT).exists())]
         print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: " + (
             f"{home_path() / 'runs'} holds {count(len(folders), 'run folder')}, which `python -m ssrl_core "
             "restore-runs` lists in it again" if folders else "submit one with `python -m ssrl_core submit "

@@ -611,6 +611,7 @@ def test_an_empty_store_beside_run_folders_says_how_to_list_them_again(finished_
 
     finished_run("simclr")
     (ssrl_home / "store.sqlite").unlink()
+    (ssrl_home / "runs" / "notes").mkdir()  # not a run: no config, no checkpoint (restore-runs leaves it)
     assert main(["runs"]) == 0
     assert capsys.readouterr().out == (f"no runs yet in {ssrl_home / 'store.sqlite'} (no store there yet): "
                                        f"{ssrl_home / 'runs'} holds 1 run folder, which `python -m ssrl_core "
