@@ -288,8 +288,9 @@ def test_a_cluster_that_does_not_answer_is_said_in_seconds_and_a_lost_dispatcher
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens there once the socket is closed
     started = time.monotonic()
+    # refused at once: not "nothing answered within 10 s", said after 0.7 s
     with pytest.raises(RuntimeError, match=rf"cannot connect to the Ray cluster at RAY_ADDRESS=127.0.0.1:{port}: "
-                                           "nothing answered there within 10 s"):
+                                           r"the connection failed \(Connection refused\)"):
         Dispatcher(store=store, address=f"127.0.0.1:{port}").serve()
     assert time.monotonic() - started < 30 and not dispatcher_alive()  # said at once; the lock let go
     run = store.get(rid)

@@ -351,10 +351,11 @@ def _answers(address: str) -> None:
                            "its `ray start --head --port=PORT` (6379 by default), e.g. 10.0.0.5:6379")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
-    except OSError as e:
-        raise RuntimeError(f"cannot connect to the Ray cluster at RAY_ADDRESS={address}: nothing answered there within "
-                           f"{CONNECT_S:.0f} s ({e.strerror or e}). Start it with `ray start --head --port={port}` on its "
-                           "head node (and `ray start --address=...` on this one), or unset RAY_ADDRESS for a local "
+    except OSError as e:  # (refused at once, or no answer in CONNECT_S: "within 10 s" was said of both)
+        why = f"nothing answered there within {CONNECT_S:.0f} s" if isinstance(e, TimeoutError) else \
+            f"the connection failed ({e.strerror or e})"
+        raise RuntimeError(f"cannot connect to the Ray cluster at RAY_ADDRESS={address}: {why}. Start it with "
+                           f"`ray start --head --port={port}` on its head node (and `ray start --address=...` on this one), or unset RAY_ADDRESS for a local "
                            "instance") from None
 
 
