@@ -75,7 +75,7 @@ def write(root: Path, per_batch: int = 10000, n_test: int = 10000, seed: int = 0
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # (its first sentence whole)
     p.add_argument("--root", default=None, help="the data folder (default SSRL_HOME/data)")
     p.add_argument("--per-batch", type=int, default=10000)
     p.add_argument("--test", type=int, default=10000)

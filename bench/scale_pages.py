@@ -44,7 +44,7 @@ def _page(name: str, params: dict | None = None):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's flags (the docs' commands are checked against it, tests/test_docs.py)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))  # (its first sentence whole)
     ap.add_argument("--dataset", default="cifar10")
     ap.add_argument("--skip-export", action="store_true")
     return ap

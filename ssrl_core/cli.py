@@ -323,7 +323,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "status: 0 pass, 1 partial or fail, 3 incomplete (a check could not be "
                                    "measured: a run missing, as --no-train leaves one), 2 refused (an unknown lesson, a bad flag, a run that "
                                    "cannot train here).")
-    p.add_argument("name", help="a lesson from `list lessons`")
+    p.add_argument("name", help="a lesson from `list lessons`, or a lesson file's path (my-lessons/crop.toml)")
     p.add_argument("--out", required=True, help="folder for the lesson's run folders")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--quick", action="store_true",
@@ -431,7 +431,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                    "was predicted for.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="an image file, a folder of images, or a .zip of images")
     p.add_argument("--run", required=True, help="a run folder or a run id from `runs`")
-    p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced)")
+    p.add_argument("--out", required=True, help="folder to write (created; files of the same names are replaced); "
+                   "not a run's folder nor the playground's home (SSRL_HOME), which are refused")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to embed (default auto)")
 
     p = sub.add_parser("bench", help="images per second of one training step, ours and the common recipe; print JSON",
