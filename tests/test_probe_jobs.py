@@ -257,13 +257,13 @@ def test_evaluate_says_what_fine_tuning_will_take_from_the_last_jobs_pace(finish
     from app.text import about
 
     guess = readouts.finetune_guess([RunStore().get(rid)], (1, 5, 10, 50, 0), 10)
-    assert (f"3 draws each): {about(guess)} for the 1 run here, guessed from their training speed (no such job has "
-            "run here yet to time one).") in said
+    assert (f"1,200 steps per budget and run: {about(guess)} for the 1 run here, guessed from their training speed "
+            "(no such job has run here yet to time one).") in said
     jobs._remember_pace(jobs.pace_key(run_dir), rate=0.5, run_cost=1080)  # 9 minutes a run, as a job measured
     at.run()
     said = " ".join(c.value for c in at.caption)
-    assert ("3 draws each): about 9 min for the 1 run here at the pace of the last such job on this machine, which "
-            "moves with what else it is doing (less where some budgets are computed already).") in said
+    assert ("1,200 steps per budget and run: about 9 min for the 1 run here at the pace of the last such job on this "
+            "machine, which moves with what else it is doing (less where some budgets are computed already).") in said
 
 
 def test_a_job_takes_its_share_of_the_cores_beside_training_runs(finished_run, monkeypatch):
