@@ -34,6 +34,10 @@ CSS = """<style>
    (a 1280x720 projector at 150%% zoom gave 145 px cards, "0.512" broken after "0.51") */
 .st-key-gal_cards [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
 .st-key-gal_cards [data-testid="stColumn"] { min-width: 13rem; }
+/* Compare's three curve charts (``pages/compare.py``), likewise where each would be narrower than 18rem: at 150%% zoom
+   on a 1280x720 projector they were 183 px wide, the label-efficiency ticks "5" and "10" overlapping as "510" */
+[class*="st-key-cmp_curves"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+[class*="st-key-cmp_curves"] [data-testid="stColumn"] { min-width: 18rem; }
 button:focus-visible, summary:focus-visible, a:focus-visible, [data-testid="stTooltipHoverTarget"]:focus-visible {
   outline: 2px solid #1f5f99 !important; outline-offset: 2px;  /* over Streamlit's own "outline: none" */
   box-shadow: none !important;  /* its faint red ring, drawn around the blue one: two rings in two colours */

@@ -87,7 +87,8 @@ def curves_row(runs: list[dict], on: str = "") -> None:
     """``runs``' loss, kNN over epochs and label efficiency, side by side. ``on``: their dataset where the runs
     picked are on several (each chart's title and key name it), else "". A run keeps its colour and marker (the
     tables' order) in every chart, also one that lacks some runs (a run without a loss curve, another dataset's)."""
-    c1, c2, c3 = st.columns(3)
+    # (keyed for the CSS that wraps the row where three charts would be narrower than 18rem each: app/screen.py)
+    c1, c2, c3 = st.container(key=f"cmp_curves_{on}").columns(3)
     loss, knn, le, le_refs = {}, {}, {}, {}
     ref_tag = readouts.reference_tags(runs)  # (runs of one dataset: the dataset is no tag)
     for r in runs:

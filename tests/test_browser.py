@@ -280,6 +280,14 @@ def test_compare_four_pretext_tasks_in_a_real_browser(app_url, page, finished_ru
     spill = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller')]
         .map(s => s.scrollWidth - s.clientWidth)""")
     assert len(spill) == 2 and max(spill) <= 0, spill
+    curves = """() => [...document.querySelectorAll('[class*="st-key-cmp_curves"] [data-testid="stColumn"]')]
+        .map(c => c.getBoundingClientRect().width)"""
+    assert len(set(round(w) for w in page.evaluate(curves))) == 1  # three of a width, side by side
+    # at 150% zoom (853 CSS pixels) the three were 183 px wide, "5" and "10" on the label axis overlapping as "510":
+    # the row wraps where they would be narrower than 18rem
+    page.set_viewport_size({"width": 853, "height": 480})
+    _settled(page)
+    assert min(page.evaluate(curves)) >= 18 * 16 - 1, page.evaluate(curves)
     page.set_viewport_size({"width": 1400, "height": 2200})  # the page's top half in one picture
     page.get_by_role("heading", name="Compare runs").scroll_into_view_if_needed()
     query = page.get_by_role("spinbutton", name=re.compile(r"^Image #"))  # the images' alt texts say "image #" too
