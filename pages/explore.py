@@ -251,9 +251,10 @@ with shown:
             beside.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
         if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
             # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
-            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average, an image and "
-                           "itself 1: read a neighbour's similarity between the two, and the neighbours' order more "
-                           "than its value.")
+            # (in plain words: "an image and itself 1: read a neighbour's similarity between the two" lost readers)
+            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average; an image is 1.00 "
+                           "alike with itself. So a neighbour's similarity means something only between those two "
+                           "numbers: trust the order of the neighbours more than their values.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
