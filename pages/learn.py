@@ -118,10 +118,9 @@ _, right = family(
     "Make two random views of the same image (crop, flip, colour jitter…) and teach the network that "
     "they are the same thing. **Contrastive** methods (SimCLR, MoCo) also push views of *other* images "
     "away; a temperature sets how hard. **Non-contrastive** methods (BYOL, SimSiam, Barlow Twins, VICReg) "
-    "use no negatives and need a trick (a predictor with a stop-gradient or a moving-average target, or terms "
-    "on the batch's statistics: Barlow Twins' standardised, decorrelated dimensions, VICReg's variance and "
-    "covariance) not to "
-    "*collapse* to one point. Whatever differs between the two views is what the features learn to ignore: "
+    "use no negatives, so they need another way not to *collapse* to one point: a predictor with a "
+    "stop-gradient (SimSiam) or a slowly moving copy of the network as the target (BYOL), or terms on the "
+    "batch's statistics (Barlow Twins' decorrelated dimensions, VICReg's variance and covariance). Whatever differs between the two views is what the features learn to ignore: "
     "the augmentations decide the invariances.",
     ["color-invariance", "collapse", "contrastive-knobs"], "simclr")
 right.image(pics["pairs"], caption="each row: the original, then two augmented views: a positive pair",
@@ -130,9 +129,9 @@ right.image(pics["pairs"], caption="each row: the original, then two augmented v
 left, right = family(
     "4. Clustering",
     "Group the images by similarity and use the groups as labels. **DeepCluster** runs k-means on the "
-    "features every epoch and trains the network to predict each image's cluster; **SwAV** assigns "
-    "clusters online, balanced so that every cluster gets its share of each batch, and predicts one view's "
-    "cluster from the other. It makes few assumptions about the data: the clusters only have to be consistent "
+    "features every epoch and trains the network to predict each image's cluster. **SwAV** assigns "
+    "clusters during training, balanced so that every cluster gets its share of each batch, and predicts one "
+    "view's cluster from the other. It makes few assumptions about the data: the clusters only have to be consistent "
     "(and, in SwAV, of equal size), not to match any human label.",
     ["four-families"], "deepcluster")
 n = f"{pics['clustered']:,}"
