@@ -38,19 +38,23 @@ def try_lock(fh) -> bool:
     return True
 
 
+PROBE = ".lock-probe"  # the empty file ``check_locks`` locks, as the workers lock theirs
+
+
 def check_locks(folder: Path) -> None:
-    """LocksUnsupported when ``folder``'s filesystem refuses file locks; writes nothing (the
-    folder itself is locked and let go)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    except BlockingIOError:  # someone holds the folder's lock: locks work
-        pass
-    except OSError as e:
-        raise _unsupported(folder, e) from None
-    finally:
-        os.close(fd)
+    """LocksUnsupported when ``folder``'s filesystem refuses file locks, found by locking an
+    empty file there (``PROBE``, made when missing) opened for writing, as the workers' locks
+    are: NFS emulates flock with byte-range locks, which an exclusive lock on a folder (opened
+    read-only) would have failed where the workers' locks work."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / PROBE, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        except BlockingIOError:  # another process probing at this moment: locks work
+            pass
+        except OSError as e:
+            raise _unsupported(folder, e) from None
 
 
 def lock_held(path: Path) -> bool:
@@ -100,7 +104,12 @@ def hold(path: Path):
     go and the file now at ``path`` locked instead."""
     while True:
         fh = open(path, "a+")
-        if not try_lock(fh):
+        try:
+            locked = try_lock(fh)
+        except LocksUnsupported:
+            fh.close()
+            raise
+        if not locked:
             fh.close()
             return None
         try:

@@ -39,21 +39,22 @@ def ssrl_home() -> Path:
 def home_problem() -> str | None:
     """Why this user cannot keep state in ``SSRL_HOME`` (it cannot be made, it or its run
     store cannot be written, or its filesystem refuses file locks), in words saying what to
-    do; None when it can. Writes nothing but the folder itself."""
+    do; None when it can. Writes nothing but the folder itself and, where it can be written,
+    the empty file its lock probe locks (``locks.check_locks``)."""
     try:
         home = ssrl_home()
     except ValueError as e:
         return f"{e}, then restart"
-    from .locks import check_locks
-
-    try:
-        check_locks(home)
-    except ValueError as e:
-        return f"SSRL_HOME ({home}): {e}, then restart"
     store = store_path()
     if not os.access(home, os.W_OK | os.X_OK) or (store.exists() and not os.access(store, os.W_OK)):
         return (f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run store are written "
                 "there, so point SSRL_HOME at a folder this user can write, then restart")
+    from .locks import check_locks
+
+    try:
+        check_locks(home / "workers")  # (where the workers' locks are)
+    except ValueError as e:
+        return f"SSRL_HOME ({home}): {e}, then restart"
     return None
 
 

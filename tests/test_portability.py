@@ -292,13 +292,27 @@ def test_a_filesystem_without_file_locks_is_said_not_taken_for_a_busy_worker(tmp
             return real(fd, op)
         raise OSError(errno.ENOLCK, "No locks available")
 
+    # NFS with its lock service: flock is emulated by byte-range locks, which need a file open for writing; a first
+    # probe locked the home's folder (opened read-only) and would have refused a home whose locks work
+    def nfs(fd, op):  # a folder cannot be opened for writing: its lock fails
+        import os
+        import stat
+
+        if stat.S_ISDIR(os.fstat(fd if isinstance(fd, int) else fd.fileno()).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", nfs)
+    monkeypatch.setenv("SSRL_HOME", str(tmp_path / "nfs with locks"))
+    assert paths.home_problem() is None
+
     monkeypatch.setattr(fcntl, "flock", refuse)
     home = tmp_path / "nfs home"
     monkeypatch.setenv("SSRL_HOME", str(home))
     said = ("file locks do not work on the filesystem holding {} (No locks available), and SSRL Playground's workers "
             "and jobs coordinate through them: point SSRL_HOME at a folder on a local disk (not a network or FUSE "
             "mount)")
-    assert paths.home_problem() == f"SSRL_HOME ({home}): {said.format(home)}, then restart"
+    assert paths.home_problem() == f"SSRL_HOME ({home}): {said.format(home / 'workers')}, then restart"
     assert main(["worker", "--once"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: " + said.format(home / "workers" / "slot-0.lock")), err
