@@ -155,9 +155,13 @@ with right:
                     st.session_state.pop(widgets.FORM_FROM, None)  # launched: the form is the run's now
                     st.session_state[services.LAUNCHED_ON_START] = False  # said under this Launch, where the click was
     # what it will cost, said before the click (a teacher timing a class): from runs like it that finished here. Under
-    # Launch, which stays on a 1280x720 screen's first view, and not once a run was launched here: the note on it and
-    # its Cancel in the live panel take that place (above Launch, with the note, it pushed Cancel off that screen)
-    if cfg is not None and not problem and not st.session_state.get(services.LAUNCHED):
+    # Launch, which stays on a 1280x720 screen's first view, and not while a run launched here is queued or training:
+    # the note on it and its Cancel in the live panel take that place (above Launch, with the note, it pushed Cancel
+    # off that screen); once it ended, the next run's cost is said again
+    launched = st.session_state.get(services.LAUNCHED)  # (kept for the session: said here while its run is active)
+    watching = launched is not None and (r := services.store().get(launched)) is not None and \
+        r["status"] in services.ACTIVE
+    if cfg is not None and not problem and not watching:
         if took is not None:
             st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
                        "estimated from the runs like it that finished here (longer while other runs train).")

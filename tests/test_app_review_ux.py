@@ -425,6 +425,11 @@ def test_pretrain_says_what_a_run_will_take_before_launch_from_runs_like_it(fini
     # Cancel off a 1280x720 projector's first screen
     at.button(key="pt_launch").click().run()
     assert "Takes about" not in said(at) and "No time estimate yet" not in said(at)
+    store = RunStore()
+    [queued] = store.list(("queued",))
+    store.request_cancel(queued["id"])  # it ended: the next run's cost is said again
+    at.run()
+    assert re.search(r"Takes about \d+ min on this machine", said(at))
 
 
 def test_every_page_explains_its_words_in_the_sidebar(finished_run):
