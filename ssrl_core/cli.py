@@ -731,12 +731,12 @@ def cmd_runs(args) -> int:
         from .text import count
 
         where = home_path() / STORE
-        from .runs.artifacts import CHECKPOINT, CONFIG
+        from .runs.artifacts import CHECKPOINT
 
         # run folders beside an empty store (one emptied, or moved aside as damaged): what brings them back; a folder
-        # with neither a config nor a checkpoint is none (restore-runs leaves it, and `runs` sent a user there for it)
+        # without a checkpoint is none restore-runs restores (it leaves it, and `runs` sent a user there for it)
         folders = [d for d in (home_path() / "runs").glob("*/")
-                   if not d.name.startswith(".") and ((d / CONFIG).exists() or (d / CHECKPOINT).exists())]
+                   if not d.name.startswith(".") and (d / CHECKPOINT).exists()]
         print(f"no runs yet in {where}{'' if where.exists() else ' (no store there yet)'}: " + (
             f"{home_path() / 'runs'} holds {count(len(folders), 'run folder')}, which `python -m ssrl_core "
             "restore-runs` lists in it again" if folders else "submit one with `python -m ssrl_core submit "
@@ -1069,8 +1069,9 @@ def cmd_restore_runs(args) -> int:
     rows, left = unlisted(store)
     for folder, why in left:
         print(f"left as it is: {folder}: {why}", file=sys.stderr)
-    if not rows:
-        print(f"every run folder in {runs_dir()} is listed already: nothing to restore")
+    if not rows:  # (with folders left aside, "every run folder is listed already" was not so)
+        print(f"every run folder in {runs_dir()} is listed already" + (" or left as it is (above)" if left else "")
+              + ": nothing to restore")
         return 0
     for line in table([describe(r) for r in rows]):
         print(line)

@@ -608,10 +608,12 @@ def test_an_empty_store_beside_run_folders_says_how_to_list_them_again(finished_
     """A store emptied (truncated to 0 bytes, or moved aside as damaged) said "no runs yet ...
     submit one", beside a runs/ folder full of runs."""
     from ssrl_core.cli import main
+    from ssrl_core.config import RunConfig
 
     finished_run("simclr")
     (ssrl_home / "store.sqlite").unlink()
-    (ssrl_home / "runs" / "notes").mkdir()  # not a run: no config, no checkpoint (restore-runs leaves it)
+    (ssrl_home / "runs" / "notes").mkdir()  # not a run: no checkpoint (restore-runs leaves it)
+    (ssrl_home / "runs" / "notes" / "config.json").write_text(RunConfig().to_json())
     assert main(["runs"]) == 0
     assert capsys.readouterr().out == (f"no runs yet in {ssrl_home / 'store.sqlite'} (no store there yet): "
                                        f"{ssrl_home / 'runs'} holds 1 run folder, which `python -m ssrl_core "
