@@ -234,8 +234,11 @@ if series:
                    f"linear readout and everything trains for {STEPS} steps at a small learning rate: LP-FT). Where it "
                    "beats the readout, the features themselves had to change.")
 elif picked:  # (it said no more than "yet": what brings them, or why none can come)
+    scored = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]  # (fresh or not)
     st.info("No label-efficiency results for the chosen runs yet: " + (
-        "they need labels, and these runs' images have none." if not labelled else
+        "they need labels, and these runs' images have none." if not scored else
+        "their dataset was imported again since they trained (said above), so none is computed for them."
+        if not labelled else
         "their probes are being computed (progress above)." if any(services.probe_job_running(r["run_dir"])
                                                                     for r in lacking) else
         "*Compute their probes* above computes them." if lacking and controls else
