@@ -796,3 +796,18 @@ def test_runs_shows_the_first_line_of_a_multi_line_failure(tmp_path, capsys):
     assert row.endswith(f"{why.splitlines()[0]} (more in `runs --json`)")
     assert main(["runs", "--json"]) == 0
     assert [r["error"] for r in json.loads(capsys.readouterr().out) if r["id"] == rid] == [why]  # whole there
+
+
+def test_batch_size_help_says_the_floor_batch_for_uses():
+    """The help writes SimCLR's MIN_BATCH as a number (the parser is built for `runs` too, which
+    imports no PyTorch): the two must not drift apart."""
+    import re
+
+    from ssrl_core.cli import build_parser
+    from ssrl_core.config import BATCH_SIZE, batch_for
+    from ssrl_core.pretext.simclr import MIN_BATCH
+
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if "--batch-size" in a.option_strings)
+    said = re.sub(r"\s+", " ", train.help)
+    assert f"from {MIN_BATCH} to {BATCH_SIZE}" in said and batch_for(64 * 40) == 64 and batch_for(100) == MIN_BATCH
