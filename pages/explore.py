@@ -66,7 +66,9 @@ coords, kind = art.map()
 stale = art.dataset_mismatch(ds)  # re-imported since the run: its map would show other images' labels
 if stale or coords is None:
     # (it said "Re-run it from the Pretrain page", which has no such button: this one sets its form to the run's)
-    st.warning(stale or "This run has no map: its evaluation did not finish."
+    # ("its evaluation did not finish" was untrue beside its accuracies where the map's files had been deleted)
+    st.warning(stale or "This run has no map: its map's files are missing (its evaluation stopped before writing "
+               "them, or they were deleted)."
                + (" To get one, launch the run again: the button below opens Pretrain with its settings." if controls
                   else ""), icon=":material/warning:")  # (a class's link has no Pretrain form to open)
     if not stale:

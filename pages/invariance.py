@@ -98,8 +98,8 @@ notes = {i: note for i, p in probes.items() if i not in untrained_ids and (note 
 for i, note in notes.items():
     st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
-if note := readouts.unreliable_references(untrained, explained=bool(notes)):
-    st.caption(f":material/straighten: {note}")
+if gray_unreliable := readouts.unreliable_references(untrained, explained=bool(notes)):
+    st.caption(f":material/straighten: {gray_unreliable}")
 # the ops no series has a value for, named: "colour ops on grayscale data" was said where colour jitter had bars
 skipped = [op for j, op in enumerate(ops) if all(vals[j] is None for vals in series.values())]
 not_applicable = (f" n/a: {listing(skipped)} {agree(len(skipped), 'changes', 'change')} nothing on these images"
@@ -109,7 +109,10 @@ if series:  # the chart it reads is drawn (with none measured, it named every op
     # where there was none)
     st.caption("How to read it: a bar for an op the run trained with stands for the invariance it bought only as far as "
                "it rises above its gray bar, the untrained network's"
-               + ("" if untrained else " (not measured yet: the button above measures it)") +
+               + ("" if untrained else " (not measured yet: the button above measures it)")
+               # (the note above says a gray bar of an unreliable scale is no such line: this said it was, below it)
+               + (", except where that bar is marked *unreliable scale* (above): there, compare with a run trained "
+                  "without the op instead" if gray_unreliable else "") +
                ": a random network already ignores small pixel "
                "changes (noise, a little blur), so a tall bar there is the architecture's, not the training's. A bar "
                "below its gray one: training made the features more sensitive to that op than a random network's, as it "

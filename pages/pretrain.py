@@ -126,9 +126,18 @@ with right:
         if caveats:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
+    def watching() -> bool:
+        """Whether a run launched here is queued or training (the session keeps its id after it ended)."""
+        launched = st.session_state.get(services.LAUNCHED)
+        return launched is not None and (r := services.store().get(launched)) is not None and \
+            r["status"] in services.ACTIVE
+
     took = None
     if cfg is not None and not problem:
-        widgets.twin_link(cfg, relaunch=True, watch=False)
+        # (the finished twin's note, above Launch, kept the relaunched run's Cancel off the first screen; Launch's own
+        # state says a click before the button is drawn)
+        if not (watching() or st.session_state.get("pt_launch")):
+            widgets.twin_link(cfg, relaunch=True, watch=False)
         took = services.run_seconds([cfg.to_dict()])  # said under Launch
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
@@ -158,10 +167,7 @@ with right:
     # Launch, which stays on a 1280x720 screen's first view, and not while a run launched here is queued or training:
     # the note on it and its Cancel in the live panel take that place (above Launch, with the note, it pushed Cancel
     # off that screen); once it ended, the next run's cost is said again
-    launched = st.session_state.get(services.LAUNCHED)  # (kept for the session: said here while its run is active)
-    watching = launched is not None and (r := services.store().get(launched)) is not None and \
-        r["status"] in services.ACTIVE
-    if cfg is not None and not problem and not watching:
+    if cfg is not None and not problem and not watching():
         if took is not None:
             st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
                        "estimated from the runs like it that finished here (longer while other runs train).")

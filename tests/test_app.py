@@ -805,6 +805,9 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale**. An untrained network's "
                            "features barely tell unrelated images apart: their mean cosine similarity is 0.9")
     assert "So read those gray bars only roughly" in said and "They are not the line a run's bar must rise above" in said
+    # and "how to read it" below does not send the reader back to them (it said "rises above its gray bar", no more)
+    assert "except where that bar is marked *unreliable scale* (above): there, compare with a run trained without " \
+        "the op instead" in captions(at)
 
     probes = json.loads((run_dir / "probes.json").read_text())  # the run collapsed too: its warning says why
     probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997}}

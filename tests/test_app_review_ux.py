@@ -498,7 +498,8 @@ def test_explore_on_a_run_without_a_map_offers_to_launch_it_again(finished_run):
     for name in ("map_umap.npy", "map_pca.npy"):  # an evaluation that ended before its maps were written
         (Path(RunStore().get(rid)["run_dir"]) / name).unlink(missing_ok=True)
     at = open_page("explore")
-    assert [w.value for w in at.warning] == ["This run has no map: its evaluation did not finish. To get one, launch "
+    assert [w.value for w in at.warning] == ["This run has no map: its map's files are missing (its evaluation "
+                                             "stopped before writing them, or they were deleted). To get one, launch "
                                              "the run again: the button below opens Pretrain with its settings."]
     at.button(key="ex_again").click().run()
     assert not at.exception
@@ -518,3 +519,20 @@ def test_evaluate_without_label_efficiency_results_says_what_brings_them(finishe
     assert "No label-efficiency results for the chosen runs yet: *Compute their probes* above computes them." in \
         [i.value for i in at.info]
     assert at.button(key="eval_probe_missing").label.startswith("Compute their probes")
+
+
+def test_a_finished_twins_note_gives_way_to_the_run_launched_again(finished_run):
+    """Launching a finished run's very settings again kept its note ("… has finished (they give the
+    same result): Launch would train it again") above Launch, and the new run's Cancel fell below
+    a 1280x720 screen's first view: the note is not drawn while that run is queued or training."""
+    rid = finished_run("simclr")  # digits, SimCLR, 1 epoch, batch 256
+    twin = "with these very settings and seed has finished"
+    texts = lambda at: " ".join(e.value for e in (*at.markdown, *at.caption, *at.info, *at.warning))  # noqa: E731
+    at = open_page("pretrain", dataset="digits", method="simclr", epochs="1", batch="256")
+    assert twin in texts(at) and rid in texts(at)
+    at.button(key="pt_launch").click().run()
+    assert twin not in texts(at)
+    [queued] = RunStore().list(("queued",))
+    RunStore().request_cancel(queued["id"])
+    at.run()
+    assert twin in texts(at)
