@@ -254,9 +254,9 @@ with shown:
         if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
             # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
             # (in plain words: "an image and itself 1: read a neighbour's similarity between the two" lost readers)
-            beside.caption(f"Two unrelated images of this run are {unrelated:.2f} alike on average; an image is 1.00 "
-                           "alike with itself. So a neighbour's similarity means something only between those two "
-                           "numbers: trust the order of the neighbours more than their values.")
+            # (as short as it was: a line more pushed the first neighbours below a 1280x720 screen's edge)
+            beside.caption(f"Unrelated images of this run are {unrelated:.2f} alike on average, an image with itself "
+                           "1.00: trust the neighbours' order more than their similarity values.")
 
 st.divider()
 evo_col, up_col = st.columns([3, 2], gap="medium")
