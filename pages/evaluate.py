@@ -42,7 +42,8 @@ run_name = readouts.run_names(picked)  # "simsiam (9c9a) · stop_gradient=false"
 # a run's colour and marker in every chart below, also one that lacks a run before it (its probes not computed yet)
 order = list(run_name.values())
 fresh = widgets.fresh_runs(picked)  # those re-imported since are said, and get no probe job (they would mix images)
-labelled = [r for r in fresh if (r["summary"] or {}).get("knn_accuracy") is not None]
+scored = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]  # (a set with labels)
+labelled = [r for r in scored if r in fresh]
 lacking = [r for r in labelled
            if not probes[r["id"]].get("knn_k") or readouts.random_encoder_scores(refs[r["id"]])[0] is None]
 widgets.offer_probe_jobs(picked, lacking, key="eval_probe_missing",
@@ -234,7 +235,6 @@ if series:
                    f"linear readout and everything trains for {STEPS} steps at a small learning rate: LP-FT). Where it "
                    "beats the readout, the features themselves had to change.")
 elif picked:  # (it said no more than "yet": what brings them, or why none can come)
-    scored = [r for r in picked if (r["summary"] or {}).get("knn_accuracy") is not None]  # (fresh or not)
     st.info("No label-efficiency results for the chosen runs yet: " + (
         "they need labels, and these runs' images have none." if not scored else
         "their dataset was imported again since they trained (said above), so none is computed for them."

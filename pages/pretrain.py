@@ -126,19 +126,14 @@ with right:
         if caveats:
             st.info("**About the accuracies this run will get:** " + " ".join(caveats), icon=":material/straighten:")
 
-    def watching() -> bool:
-        """Whether a run launched here is queued or training (the session keeps its id after it ended)."""
-        launched = st.session_state.get(services.LAUNCHED)
-        return launched is not None and (r := services.store().get(launched)) is not None and \
-            r["status"] in services.ACTIVE
-
-    took = None
-    if cfg is not None and not problem:
-        # (the finished twin's note, above Launch, kept the relaunched run's Cancel off the first screen; Launch's own
-        # state says a click before the button is drawn)
-        if not (watching() or st.session_state.get("pt_launch")):
-            widgets.twin_link(cfg, relaunch=True, watch=False)
-        took = services.run_seconds([cfg.to_dict()])  # said under Launch
+    # whether a run launched here is queued or training (the session keeps its id after it ended), read once
+    launched = st.session_state.get(services.LAUNCHED)
+    watching = launched is not None and (r := services.store().get(launched)) is not None and \
+        r["status"] in services.ACTIVE
+    # (the finished twin's note, above Launch, kept the relaunched run's Cancel off the first screen; Launch's own state
+    # says a click before the button is drawn)
+    if cfg is not None and not problem and not (watching or st.session_state.get("pt_launch")):
+        widgets.twin_link(cfg, relaunch=True, watch=False)
     if st.button("Launch", type="primary", key="pt_launch", disabled=bool(problem),
                  help="Can't launch: the reason is above" if problem else None):
         if problem:  # not pressable then; kept for a click that raced the check
@@ -167,8 +162,9 @@ with right:
     # Launch, which stays on a 1280x720 screen's first view, and not while a run launched here is queued or training:
     # the note on it and its Cancel in the live panel take that place (above Launch, with the note, it pushed Cancel
     # off that screen); once it ended, the next run's cost is said again
-    if cfg is not None and not problem and not watching():
-        if took is not None:
+    watching = watching or st.session_state.get(services.LAUNCHED) != launched  # (or launched by this click)
+    if cfg is not None and not problem and not watching:
+        if (took := services.run_seconds([cfg.to_dict()])) is not None:  # (read only where it is said)
             st.caption(f":material/schedule: Takes {about(took)} on this machine, training and evaluation, "
                        "estimated from the runs like it that finished here (longer while other runs train).")
         else:  # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on)

@@ -25,16 +25,17 @@ def _unsupported(where, e: OSError) -> LocksUnsupported:
         "FUSE mount)")
 
 
-def try_lock(fh) -> bool:
+def try_lock(fh, where=None) -> bool:
     """Take an exclusive lock on an open file without waiting; False when another holds it.
-    LocksUnsupported when the filesystem refuses locks at all: read as "held", runs waited in
-    the queue for a worker that exited, believing another served it."""
+    LocksUnsupported when the filesystem refuses locks at all (naming ``where``, by default the
+    file): read as "held", runs waited in the queue for a worker that exited, believing another
+    served it."""
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:  # EWOULDBLOCK: another process holds it
         return False
     except OSError as e:  # ENOLCK, EOPNOTSUPP, ...
-        raise _unsupported(getattr(fh, "name", "this file"), e) from None
+        raise _unsupported(where or getattr(fh, "name", "this file"), e) from None
     return True
 
 
@@ -48,13 +49,8 @@ def check_locks(folder: Path) -> None:
     read-only) would have failed where the workers' locks work."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / PROBE, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if try_lock(fh, where=folder):  # (held: another process probing at this moment, so locks work)
             fcntl.flock(fh, fcntl.LOCK_UN)
-        except BlockingIOError:  # another process probing at this moment: locks work
-            pass
-        except OSError as e:
-            raise _unsupported(folder, e) from None
 
 
 def lock_held(path: Path) -> bool:
