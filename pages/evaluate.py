@@ -237,7 +237,8 @@ if series:
 elif picked:  # (it said no more than "yet": what brings them, or why none can come)
     st.info("No label-efficiency results for the chosen runs yet: " + (
         "they need labels, and these runs' images have none." if not scored else
-        "their dataset was imported again since they trained (said above), so none is computed for them."
+        "no probes can be computed for them (above: their dataset was imported again since, or their weights are "
+        "damaged)."
         if not labelled else
         "their probes are being computed (progress above)." if any(services.probe_job_running(r["run_dir"])
                                                                     for r in lacking) else
