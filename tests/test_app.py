@@ -760,6 +760,29 @@ def test_invariance_measures_an_old_run_in_the_background(finished_run):
     assert "above its gray bar, the untrained network's (not measured yet: the button above measures it)" in captions(at)
 
 
+def test_invariance_measures_an_op_added_since_a_run_was_measured(finished_run):
+    """A contributor's review: with an op added since a run's scores were cached, the page drew
+    "n/a" over it and said it "changes nothing on these images", offering no way to measure it."""
+    from ssrl_core.runs import artifacts as art
+
+    rid = finished_run("simclr")
+    run_dir = __import__("pathlib").Path(RunStore().get(rid)["run_dir"])
+    probes = art.read_json(run_dir / art.PROBES)
+    art.write_json(run_dir / art.PROBES, {**probes, "invariance": {
+        op: e for op, e in probes["invariance"].items() if op not in ("noise", "erase")}})
+    at = open_page("invariance")
+    assert [w.value for w in at.warning] == [f"simclr ({rid[-4:]}) was measured before erase and noise were added to "
+                                             "the ops: not yet for them (the others are drawn below)."]
+    # grayscale alone changes nothing on digits: the ops not measured yet are not said to
+    assert "n/a: grayscale changes nothing on these images (they have no colour)." in captions(at)
+    at.button(key="inv_compute").click().run()
+    _wait_for_probe_job(str(run_dir))
+    at.run()
+    assert not at.exception and not at.warning
+    scores = dict(zip(*(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0][k] for k in ("x", "y"))))
+    assert scores["noise"] is not None and scores["erase"] is not None
+
+
 def test_invariance_page_marks_scores_on_an_unreliable_scale(finished_run):
     """A run whose unrelated images are nearly alike in its features (cosine 0.997, as a
     collapsed run gave, cached before the mark existed): its bars are labelled as on an

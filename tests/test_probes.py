@@ -998,3 +998,37 @@ def test_an_ops_score_is_the_same_whichever_ops_are_measured_beside_it_and_in_an
     assert after["noise"] == before["noise"] and after["crop"] == before["crop"]
     other_seed = invariance_scores(enc, images, CPU, ops=["color_jitter"], seed=1)["color_jitter"]
     assert other_seed["similarity"] != alone["similarity"]  # the seed still decides the draws
+
+
+def test_an_op_added_after_a_run_was_measured_is_measured_alone_and_scores_as_beside_the_rest(finished_run):
+    """A contributor's review: an op added to ``OPS`` after a run's invariance (and its untrained
+    network's) was cached was never measured for it (``probe``, the worker and Invariance read
+    the cached ops), and the page called it an op that changes nothing. Now the missing op
+    alone is measured, the cached ones are kept as they are, and it scores what a measurement of
+    every op gives it."""
+    from ssrl_core.evaluate.probes import RANDOM_INVARIANCE
+    from ssrl_core.evaluate.suite import random_invariance, references_of
+    from ssrl_core.runs import artifacts as art
+
+    torch.set_num_threads(1)
+    rp = RunProbes(run_dir_of(finished_run("simclr")), device="cpu")
+    full = rp.invariance()
+    ref_full = random_invariance(rp.trained)
+    # as cached before noise existed, with a mark on crop's entry that a new measurement would not give it
+    cache = Cache(rp.dir / art.PROBES)
+    older = {op: e for op, e in cache.read()["invariance"].items() if op != "noise"}
+    older["crop"] = {**older["crop"], "kept": True}
+    art.write_json(cache.path, {**cache.read(), "invariance": older})
+    refs = references_of(rp.trained)
+    ref = refs.read()[RANDOM_INVARIANCE]
+    art.write_json(refs.path, {**refs.read(), RANDOM_INVARIANCE: {
+        **ref, "invariance": {op: e for op, e in ref["invariance"].items() if op != "noise"}}})
+
+    again = RunProbes(rp.dir, device="cpu")
+    now = again.invariance()
+    assert set(now) == set(full)
+    assert now["noise"] == full["noise"]  # measured alone, as beside the others
+    assert now["crop"]["kept"] is True  # the cached ops are not measured again
+    assert Cache(rp.dir / art.PROBES).read()["invariance"]["noise"] == full["noise"]  # and cached
+    assert random_invariance(again.trained)["invariance"]["noise"] == ref_full["invariance"]["noise"]
+    assert "noise" in refs.read()[RANDOM_INVARIANCE]["invariance"]

@@ -76,6 +76,15 @@ def mark_reliability(scores: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
+def missing_ops(scores: dict[str, dict]) -> list[str]:
+    """The ops of ``OPS`` that ``scores`` has no entry for, neither a score nor a skip: results
+    cached before an op was added (a run measured before it showed none for it, and Invariance
+    called it an op that changes nothing). The probes measure only these, not the others again:
+    each op draws from its own generator and the unrelated pairs from the seed alone, so an op
+    measured later scores what it would have scored beside the rest."""
+    return [op for op in OPS if op not in scores]
+
+
 def unreliable_note(scores: dict[str, dict]) -> str | None:
     """The ``scale_note`` of a run's scores (one unrelated similarity serves every op), or None
     when they are reliable; works on results cached before the mark existed."""

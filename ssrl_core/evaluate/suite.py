@@ -43,7 +43,8 @@ from .embed import embed
 from .knn import knn_accuracy
 from .finetune import STEPS, train_classifier
 from .linear import fit_linear_head
-from .invariance import SUBSET, fixed_subset, invariance_scores, mark_reliability, rotation_equivariance
+from .invariance import (SUBSET, fixed_subset, invariance_scores, mark_reliability, missing_ops,
+                         rotation_equivariance)
 
 PROBES = art.PROBES
 
@@ -85,17 +86,30 @@ class Cache:
                 if key in have:  # another process computed it while this one waited
                     return have[key]
             value = compute()
-            try:
-                with exclusive(self.path.with_name(self.path.name + ".lock")):
-                    now = self.read()
-                    now[key] = value
-                    art.write_json(self.path, now)
-            except OSError as e:
-                if self.defer:
-                    self.unsaved = self.unsaved or e
-                elif not optional:
-                    raise
+            self._write(key, lambda now: value, optional)
         return value
+
+    def merge(self, key: str, part: dict, optional: bool = False) -> dict:
+        """The dict cached under ``key`` with ``part``'s entries added (or replaced), written
+        back and returned; entries another process added meanwhile are kept. ``optional``: as
+        ``get``'s."""
+        return self._write(key, lambda now: {**now.get(key, {}), **part}, optional)
+
+    def _write(self, key: str, value: Callable[[dict], object], optional: bool):
+        """Cache ``value(what is cached now)`` under ``key`` (read and written under the lock);
+        return it. A folder that cannot be written: see ``get``."""
+        try:
+            with exclusive(self.path.with_name(self.path.name + ".lock")):
+                now = self.read()
+                now[key] = new = value(now)
+                art.write_json(self.path, now)
+        except OSError as e:
+            new = value(self.read())
+            if self.defer:
+                self.unsaved = self.unsaved or e
+            elif not optional:
+                raise
+        return new
 
     def _computing(self, key: str) -> contextlib.AbstractContextManager:
         """The lock on computing ``key`` of a shared cache (none for a run's own cache, or where
@@ -205,9 +219,16 @@ class RunProbes:
         return self.cache.get(pr.budget_key("finetune", target, per_class, seeds, steps), compute)
 
     def invariance(self) -> dict:
+        """Every op's score (``OPS``), the ops added since the rest were cached measured now."""
         t = self.trained
-        compute = lambda: encoder_invariance(t.method.encoder, t.dataset, t.device, self.features())  # noqa: E731
-        return mark_reliability(self.cache.get("invariance", compute))  # marks results cached before the mark
+
+        def measure(ops: list[str] | None = None) -> dict:
+            return encoder_invariance(t.method.encoder, t.dataset, t.device, self.features(), ops=ops)
+
+        scores = self.cache.get("invariance", measure)
+        if missing := missing_ops(scores):
+            scores = self.cache.merge("invariance", measure(missing))
+        return mark_reliability(scores)  # marks results cached before the mark
 
     def rotation_equivariance(self) -> float:
         t = self.trained
@@ -246,12 +267,14 @@ class RunProbes:
         return out
 
 
-def encoder_invariance(encoder, dataset, device, features: np.ndarray | None = None) -> dict:
+def encoder_invariance(encoder, dataset, device, features: np.ndarray | None = None,
+                       ops: list[str] | None = None) -> dict:
     """``invariance_scores`` of ``encoder`` on the dataset's fixed subset of test images;
     ``features``: the encoder's features of the whole dataset, when computed (their rows are
-    used, not embedded again: 1 s of a default digits run, 25 s of an MAE one)."""
+    used, not embedded again: 1 s of a default digits run, 25 s of an MAE one); ``ops``: only
+    these (all by default)."""
     rows = fixed_subset(dataset.test_idx.numpy(), SUBSET, seed=0)
-    return invariance_scores(encoder, dataset.images[rows], device, features=_rows(features, rows))
+    return invariance_scores(encoder, dataset.images[rows], device, ops=ops, features=_rows(features, rows))
 
 
 def encoder_rotation_equivariance(encoder, dataset, device, features: np.ndarray | None = None) -> float:
@@ -446,15 +469,25 @@ def random_invariance(trained, features: _RandomFeatures | None = None, own: dic
     tall bar is what training bought only where it stands above this one. ``own``: the run's
     own two, when the run is that untrained encoder (a ``random`` run, ``_RandomFeatures.is_the_run``):
     the same numbers, not measured a second time (6 of a digits random run's 18 s)."""
+    random_net = features or _RandomFeatures(trained)
+
+    def measure(ops: list[str] | None = None) -> dict:
+        if own is not None:
+            return {op: e for op, e in own["invariance"].items() if ops is None or op in ops}
+        enc, done = random_net.encoder(), random_net.computed()  # its features where embedded already (not for this)
+        return encoder_invariance(enc, trained.dataset, trained.device, done, ops=ops)
+
     def compute() -> dict:
         if own is not None:
             return own
-        random_net = features or _RandomFeatures(trained)
-        enc, done = random_net.encoder(), random_net.computed()  # its features where embedded already (not for this)
-        return {"invariance": encoder_invariance(enc, trained.dataset, trained.device, done),
+        enc, done = random_net.encoder(), random_net.computed()
+        return {"invariance": measure(),
                 "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device, done)}
 
-    out = references_of(trained).get(pr.RANDOM_INVARIANCE, compute)
+    cache = references_of(trained)
+    out = cache.get(pr.RANDOM_INVARIANCE, compute)
+    if missing := missing_ops(out["invariance"]):  # ops added since it was cached (``missing_ops``)
+        out = cache.merge(pr.RANDOM_INVARIANCE, {"invariance": {**out["invariance"], **measure(missing)}})
     return {**out, "invariance": mark_reliability(out["invariance"])}
 
 
