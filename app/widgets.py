@@ -53,7 +53,9 @@ def stop() -> NoReturn:
 def _param_range(name: str, op: str) -> tuple[float, float, float]:
     """Slider bounds (lo, hi, step) for an op parameter: only values ``parse_augment`` takes
     (a crop's scale and a blur's sigma start a step above 0: at 0 the slider gave an error
-    instead of pictures)."""
+    instead of pictures); an op's own ``ranges`` first."""
+    if name in getattr(OPS.get(op), "ranges", {}):
+        return OPS[op].ranges[name]
     if name.endswith("scale") and op == "crop":
         return 0.05, 1.0, 0.05
     if name == "p" or name.endswith("scale") or name.endswith("area") or name == "threshold":
@@ -71,7 +73,10 @@ def _param_range(name: str, op: str) -> tuple[float, float, float]:
 
 
 def param_help(name: str, op: str) -> str:
-    """What an op's strength means, in the units a student can picture (a slider's help)."""
+    """What an op's strength means, in the units a student can picture (a slider's help); an
+    op's own ``param_help`` first."""
+    if name in getattr(OPS.get(op), "param_help", {}):
+        return OPS[op].param_help[name]
     if name == "p":
         return "the chance a view gets this op: 0 never, 1 always"
     if name.endswith("scale"):

@@ -384,6 +384,9 @@ def train_step(method: PretextMethod, optimizer: torch.optim.Optimizer, scaler, 
     ``torch.profiler`` (see ``speed.step_profile``)."""
     with record_function("forward"), autocast(device, precision):
         loss, logs = method.training_step(views, labels, idx)
+    if loss.ndim:  # (a shape is known without waiting for the device) PyTorch's own words named neither method nor fix
+        raise ValueError(f"{method.name}'s training_step returned a loss of shape {tuple(loss.shape)}: it must return "
+                         "one number, a 0-d tensor (average per-sample losses with .mean())")
     optimizer.zero_grad(set_to_none=True)
     with record_function("backward"):
         (scaler.scale(loss) if scaler is not None else loss).backward()

@@ -21,14 +21,51 @@ def test_every_op_keeps_shape_and_range(name, channels):
     assert y.min() >= 0 and y.max() <= 1 + 1e-6
 
 
-@pytest.mark.parametrize("name", ["crop", "color_jitter", "blur", "rotate", "erase", "noise"])
+# ops that do one fixed thing when applied (their only draw is whether, with probability p); every other op, a new
+# one included, must draw its strength per sample (the list of the drawing ones was written out, and a new op skipped)
+FIXED_WHEN_APPLIED = {"flip", "grayscale", "solarize"}
+
+
+@pytest.mark.parametrize("name", [n for n in OPS if n not in FIXED_WHEN_APPLIED])
 def test_parameters_are_drawn_per_sample(name):
     x = _batch(3)  # identical inputs: any difference between outputs comes from per-sample draws
     kw = {"p": 1.0} if "p" in OPS[name]().params() else {}
     y = OPS[name](**kw)(x, torch.Generator().manual_seed(0))
     flat = y.flatten(1)
     distinct = {tuple(v.round(decimals=4).tolist()) for v in flat}
-    assert len(distinct) > len(flat) // 2, f"{name} seems to draw one parameter set per batch"
+    assert len(distinct) > len(flat) // 2, (f"{name} seems to draw one parameter set per batch (an op that does one "
+                                            "fixed thing when applied belongs in FIXED_WHEN_APPLIED)")
+
+
+def test_an_op_that_changes_the_images_size_is_refused_when_it_runs():
+    """A contributor's op that cut a border trained SimCLR on 28x28 views and evaluated it on 32x32 images,
+    without a word."""
+    from ssrl_core.augment import Pipeline
+
+    class Border(OPS["flip"]):
+        name = "border"
+
+        def __call__(self, x, g=None):
+            return x[..., 2:-2, 2:-2]
+
+    with pytest.raises(ValueError, match=r"augmentation op border returned a batch of shape \(16, 3, 28, 28\) for one of "
+                                         r"\(16, 3, 32, 32\): an op must keep the images' size and channels"):
+        Pipeline([OPS["crop"](), Border()])(_batch(3), torch.Generator().manual_seed(0))
+
+
+def test_two_ops_or_methods_of_one_name_are_refused():
+    """A second class named as a registered one replaced it in the registry, silently (a contributor's op named flip
+    changed the simclr preset's flip)."""
+    from ssrl_core.pretext import METHODS
+    from ssrl_core.registry import by_name
+
+    class Copied(METHODS["rotation"]):
+        pass
+
+    with pytest.raises(ValueError, match=r"two methods are named 'rotation': ssrl_core.pretext.rotation.Rotation and "
+                                         r"tests.test_augment.Copied; give the new one a name of its own"):
+        by_name([*METHODS.values(), Copied], "method")
+    assert list(by_name(OPS.values(), "augmentation op")) == list(OPS)
 
 
 def test_probability_zero_and_one():
@@ -170,3 +207,31 @@ def test_a_parameter_given_twice_is_refused_where_typed_and_read_where_recorded(
                      "--out", str(tmp_path / "run")]) == 2
     assert "--augment flip(p=1,p=0) gives p twice: give it once" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_an_ops_own_ranges_bound_its_parameters_and_its_slider(monkeypatch):
+    """A contributor's posterize(bits=0) was taken and made nan images, bits=2.5 was taken as such, and the Augment
+    page's slider for bits ran from 0 to 2 (the shared rules know parameters by name only): an op's ``ranges`` bound
+    them, and its ``param_help`` is the slider's help."""
+    from dataclasses import dataclass
+
+    from app.widgets import _param_range, param_help
+
+    @dataclass
+    class Posterize(OPS["flip"]):
+        bits: float = 3
+        p: float = 0.3
+        name = "posterize"
+        ranges = {"bits": (1, 8, 1)}
+        param_help = {"bits": "bits kept per channel"}
+
+    monkeypatch.setitem(OPS, "posterize", Posterize)
+    assert parse_augment("posterize(bits=8)").ops[0].bits == 8
+    with pytest.raises(ValueError, match=r"posterize\(bits=0\): must be between 1 and 8"):
+        parse_augment("posterize(bits=0)")
+    with pytest.raises(ValueError, match=r"posterize\(bits=2.5\): must be a whole number"):
+        parse_augment("posterize(bits=2.5)")
+    with pytest.raises(ValueError, match=r"posterize\(p=2\): must be between 0 and 1"):  # the shared rules still hold
+        parse_augment("posterize(p=2)")
+    assert _param_range("bits", "posterize") == (1, 8, 1) and _param_range("p", "posterize") == (0.0, 1.0, 0.05)
+    assert param_help("bits", "posterize") == "bits kept per channel"

@@ -498,7 +498,7 @@ def test_augmentation_presets_ops_and_specs_in_the_docs_are_the_code():
     line = re.search(r"`--augment` takes a preset \(([^)]*)\)", readme).group(1)
     assert _ticked(line) == list(PRESETS)
     ops = re.search(r"Ops: ((?:`\w+`,?\s*)+)", readme).group(1)
-    assert _ticked(ops) == list(OPS)
+    assert _ticked(ops) == list(OPS), "README's 'Ops:' list (under Command line, --augment) must name OPS in order"
     specs = [t for name in DOCS for t in re.findall(r"`([^`\s]*\([^`\s]*\)[^`\s]*)`", (ROOT / name).read_text())
              if re.fullmatch(r"[a-z_]+(\([a-z_]+=[^)]*\))?(,[a-z_]+(\([a-z_]+=[^)]*\))?)*", t)]  # op(k=v),op
     specs += re.findall(r"augment=([a-z_(),.=0-9]+)`", readme)  # ?augment= in a link

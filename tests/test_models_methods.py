@@ -97,3 +97,20 @@ def test_pretraining_beats_its_own_untrained_encoder(name, tmp_path):
 
 def test_random_baseline_is_not_trainable():
     assert METHODS["random"].trainable is False
+
+
+def test_a_loss_of_more_than_one_number_is_refused_naming_the_method():
+    """A contributor's method returned per-sample losses: the run failed with PyTorch's "grad can be
+    implicitly created only for scalar outputs", which named neither the method nor the fix."""
+    from ssrl_core.device import precision_for
+    from ssrl_core.train import train_step
+
+    method = build_method("rotation", build_encoder("cnn-small", 3), 4, 3, {})
+    per_sample = lambda views, labels, idx: (torch.ones(len(labels), requires_grad=True), {})  # noqa: E731
+    method.training_step = per_sample
+    opt = torch.optim.SGD(method.parameters(), lr=0.1)
+    cpu = torch.device("cpu")
+    with pytest.raises(ValueError, match=r"rotation's training_step returned a loss of shape \(8,\): it must return one "
+                                         r"number, a 0-d tensor \(average per-sample losses with \.mean\(\)\)"):
+        train_step(method, opt, None, [torch.rand(8, 3, 32, 32)], torch.zeros(8, dtype=torch.long), torch.arange(8),
+                   cpu, precision_for(cpu, "auto"))

@@ -44,7 +44,12 @@ class Pipeline:
 
     def __call__(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
         for op in self.ops:
-            x = op(x, g)
+            y = op(x, g)
+            if y.shape != x.shape:  # (an op that cropped a border trained on smaller images, evaluated on full ones)
+                raise ValueError(f"augmentation op {op.name} returned a batch of shape {tuple(y.shape)} for one of "
+                                 f"{tuple(x.shape)}: an op must keep the images' size and channels (ssrl_core/augment/"
+                                 "ops.py says what an op must do)")
+            x = y
         return x
 
     def spec(self) -> str:
@@ -164,6 +169,12 @@ def _check_ranges(op: Op) -> None:
     for k, v in op.params().items():
         if not math.isfinite(v):  # nan slips past every comparison below; inf makes nan images
             raise ValueError(f"{op.name}({k}={v:g}): must be a finite number")
+        if k in op.ranges:  # the op's own bounds (``Op.ranges``)
+            lo, hi, step = op.ranges[k]
+            if not lo <= v <= hi:
+                raise ValueError(f"{op.name}({k}={v:g}): must be between {lo:g} and {hi:g}")
+            if step == 1 and v != int(v):
+                raise ValueError(f"{op.name}({k}={v:g}): must be a whole number")
         if v < 0:
             raise ValueError(f"{op.name}({k}={v:g}): must not be negative")
         if (k == "p" or k.endswith("scale") or k.endswith("area")) and v > 1:

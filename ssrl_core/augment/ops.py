@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from ..device import constant
+from ..registry import by_name
 
 
 def _rand(b: int, x: torch.Tensor, g: torch.Generator | None, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
@@ -41,6 +43,12 @@ class Op:
 
     name = "op"
     description = ""
+    # an op's own parameters' bounds, (low, high, slider step), where the shared rules by name do not fit them (``p``, a
+    # ``*scale`` or ``*area`` from 0 to 1, ``min_``/``max_`` pairs in order, nothing negative, ...): checked by
+    # ``parse_augment`` and used by the Augment page's slider (a step of 1: whole numbers only); and each one's
+    # meaning, the slider's help
+    ranges: ClassVar[dict[str, tuple[float, float, float]]] = {}
+    param_help: ClassVar[dict[str, str]] = {}
 
     def __call__(self, x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
@@ -281,6 +289,5 @@ class Noise(Op):
         return (x + n * std).clamp(0, 1)
 
 
-OPS: dict[str, type[Op]] = {
-    cls.name: cls for cls in (Crop, Flip, ColorJitter, Grayscale, Blur, Rotate, Solarize, Erase, Noise)
-}
+OPS: dict[str, type[Op]] = by_name((Crop, Flip, ColorJitter, Grayscale, Blur, Rotate, Solarize, Erase, Noise),
+                                   "augmentation op")

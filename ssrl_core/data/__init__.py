@@ -9,6 +9,7 @@ from the disk alone, in microseconds, so a page can warn before anything is laun
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from .. import paths
 from .imageset import ImageSet
@@ -45,6 +46,24 @@ DATASETS: dict[str, str] = {
     "svhn": "SVHN house numbers, 32x32 colour (torchvision files)",
     "stl10": "STL-10, 96x96 colour photos, 10 classes (torchvision files)",
 }
+
+
+
+def _digits(root: Path) -> ImageSet:
+    from .digits import load_digits
+
+    return load_digits()  # (in the package: no folder read)
+
+
+def _shapes(root: Path) -> ImageSet:
+    from .shapes import load_shapes
+
+    return load_shapes(root / "shapes")  # generated once, cached in the data folder
+
+
+# the sets made here, offline: name -> its loader, given the data folder (SSRL_HOME/data or --data-dir); every other
+# name of ``DATASETS`` is a torchvision set read from files (docs/design.md, "Adding a dataset")
+BUILT_IN: dict[str, Callable[[Path], ImageSet]] = {"digits": _digits, "shapes": _shapes}
 
 _CACHE: dict[tuple, ImageSet] = {}  # (name, ...) -> the set; oldest use first
 # sets kept loaded at once, the least recently used dropped first: the app and a worker load a
@@ -113,7 +132,7 @@ def check_files(name: str, data_dir: str | Path | None = None) -> DatasetMissing
     set whose files are in place), else the :class:`DatasetMissing` that says which files
     to put where, and whether a download was tried and failed a moment ago. An unknown name
     is None too: ``load_dataset`` says what is wrong with it."""
-    if name not in DATASETS or name in ("digits", "shapes"):
+    if name not in DATASETS or name in BUILT_IN:
         return None
     from .torchvision_sets import check_files as check
 
@@ -124,7 +143,7 @@ def files_stamp(name: str, data_dir: str | Path | None = None) -> tuple:
     """What changes when the files a load of the torchvision set ``name`` reads change (their
     names, sizes and mtimes: a few ``stat`` calls); ``()`` for any other set. For caches of a
     loaded set: a copy fixed, broken or moved away on disk is seen without a restart."""
-    if name not in DATASETS or name in ("digits", "shapes"):
+    if name not in DATASETS or name in BUILT_IN:
         return ()
     from .torchvision_sets import files_stamp as stamp
 
@@ -146,14 +165,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
     key = (name, str(root), files_stamp(name, root))
     if (kept := _recall(key)) is not None:
         return kept
-    if name == "digits":
-        from .digits import load_digits
-
-        ds = load_digits()
-    elif name == "shapes":
-        from .shapes import load_shapes
-
-        ds = load_shapes(root / "shapes")
+    if name in BUILT_IN:
+        ds = BUILT_IN[name](root)
     else:
         from .torchvision_sets import load_torchvision
 

@@ -6,6 +6,7 @@ the baselines. Adding a method is one file plus one entry here (docs/methods.md)
 """
 from __future__ import annotations
 
+from ..registry import by_name
 from .autoencoder import Autoencoder
 from .barlow_twins import BarlowTwins
 from .base import PretextMethod, no_such_option
@@ -24,7 +25,7 @@ from .supervised import Supervised
 from .swav import SwAV
 from .vicreg import VICReg
 
-METHODS: dict[str, type[PretextMethod]] = {m.name: m for m in (
+METHODS: dict[str, type[PretextMethod]] = by_name((
     # masked prediction
     Inpainting, Colorization, MAE,
     # transformation prediction
@@ -35,7 +36,7 @@ METHODS: dict[str, type[PretextMethod]] = {m.name: m for m in (
     DeepCluster, SwAV,
     # baselines
     RandomInit, Supervised, Autoencoder,
-)}
+), "method")
 
 
 def _method(name: str) -> type[PretextMethod]:
