@@ -221,6 +221,7 @@ def test_deepcluster_weights_clusters_inversely_to_their_size(monkeypatch):
     sizes = [20, 10, 2]
     fake = np.repeat(np.arange(3), sizes)
     monkeypatch.setattr(dc_module, "kmeans", lambda x, k, iters, seed: (fake, np.zeros((k, x.shape[1]), np.float32)))
+    monkeypatch.setattr(dc_module, "split_empty", lambda x, assign, centroids, rng: assign)  # cluster 3 left empty
     method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4})
     method.on_epoch_start(0, as_uint8(tiny_batch(32)[0]))
     w = method.class_weight
@@ -257,3 +258,67 @@ def test_every_option_has_help_and_the_module_a_docstring(cls):
 
     assert set(cls.option_help) == set(cls.defaults) and cls.family and cls.summary
     assert "What to expect" in sys.modules[cls.__module__].__doc__
+
+
+# -- what a mutation review found untested: each of these survived a plausible one-line bug ------------------------
+
+def test_sinkhorn_codes_follow_a_clear_assignment_and_soften_as_epsilon_grows():
+    """Codes must carry the scores' preferences: epsilon multiplied in instead of divided gave near-uniform codes,
+    which are balanced too (the checks above passed) and give SwAV nothing to learn."""
+    k = 4
+    scores = torch.eye(k).repeat(4, 1)  # 16 samples, each at similarity 1 to one prototype, 0 to the rest: balanced
+    q = sinkhorn(scores, epsilon=0.05, iterations=3)
+    assert torch.equal(q.argmax(1), scores.argmax(1)) and q.max(1).values.min() > 0.99
+
+    def entropy(codes):
+        return -(codes * codes.clamp_min(1e-12).log()).sum(1).mean()
+
+    noisy = scores + 0.3 * torch.randn(16, k, generator=torch.Generator().manual_seed(0))
+    assert entropy(sinkhorn(noisy, 0.05, 3)) < entropy(sinkhorn(noisy, 0.5, 3)) < entropy(sinkhorn(noisy, 5.0, 3))
+
+
+@pytest.mark.parametrize("queued", [False, True])
+def test_swavs_loss_is_each_views_prediction_of_the_other_views_code(queued):
+    """SwAV's training step against the paper's loss computed here from its own embeddings: the method passing the
+    codes unswapped (each view predicting its own code), or coding view 2 among view 1's queued embeddings,
+    survived the loss's own test."""
+    torch.manual_seed(0)
+    options = {"n_prototypes": 8, "queue_size": 8 if queued else 0, "freeze_prototypes": 0.0}
+    method = SwAV(build_encoder("cnn-small", 1), 4, 1, options)
+    x, labels = tiny_batch(8)
+    v1, v2 = x, x.flip(-1)
+    if queued:  # the queue filled with earlier batches' embeddings, each view its own
+        method.training_step([v1.roll(1, 0), v2.roll(2, 0)], labels)
+    queue = method.queue.clone()
+    with torch.no_grad():
+        method.prototypes.weight.copy_(F.normalize(method.prototypes.weight, dim=1))
+        z = F.normalize(method.projector(method.encoder(torch.cat([v1, v2]))), dim=1)
+        c = method.prototypes.weight
+        s1, s2 = (z @ c.t()).chunk(2)
+        if queued:
+            q1 = sinkhorn(torch.cat([queue[:, 0] @ c.t(), s1]), 0.05, 3)[-8:]
+            q2 = sinkhorn(torch.cat([queue[:, 1] @ c.t(), s2]), 0.05, 3)[-8:]
+        else:
+            q1, q2 = sinkhorn(s1, 0.05, 3), sinkhorn(s2, 0.05, 3)
+        tau = method.options["temperature"]
+        expected = -((q2 * F.log_softmax(s1 / tau, 1)).sum(1).mean() + (q1 * F.log_softmax(s2 / tau, 1)).sum(1).mean()) / 2
+        loss, _ = method.training_step([v1, v2], labels)
+    assert torch.allclose(loss, expected, atol=1e-4), (float(loss), float(expected))
+
+
+def test_deepcluster_reseeds_a_cluster_kmeans_left_empty(monkeypatch):
+    """An epoch's k-means that leaves a cluster empty: DeepCluster splits a non-empty one (the paper's fix) so
+    every cluster id is a class the head learns; without the call the run trained on fewer pseudo-classes."""
+    torch.manual_seed(0)
+    x, _ = tiny_batch(32)
+
+    def lopsided(feats, k, iters, seed):  # two clusters by the first coordinate's sign; clusters 2 and 3 empty
+        assign = (feats[:, 0] < 0).astype(np.int64)
+        means = [feats[assign == j].mean(0) for j in (0, 1)]
+        return assign, np.stack([*means, means[0] + 9.0, means[0] - 9.0]).astype(np.float32)
+
+    monkeypatch.setattr(dc_module, "kmeans", lopsided)
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4, "pca_dim": 8})
+    logs = method.on_epoch_start(0, as_uint8(x))
+    assert logs["clusters_nonempty"] == 4
+    assert torch.bincount(method.pseudo_labels, minlength=4).min() > 0

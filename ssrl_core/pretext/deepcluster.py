@@ -80,10 +80,15 @@ def kmeans(x: np.ndarray, k: int, iters: int, seed: int) -> tuple[np.ndarray, np
 
 def split_empty(x: np.ndarray, assign: np.ndarray, centroids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The paper's fix for empty clusters: give an empty cluster the centroid of a random
-    non-empty one with a small opposite perturbation of the two, and re-assign that
-    cluster's points to the nearer of the two centroids. The cluster to split is drawn in
-    proportion to its size and the perturbation is +-1/1024, as faiss's k-means does (the
-    paper says only "randomly select")."""
+    non-empty one with a small random perturbation, and re-assign that cluster's points to
+    the nearer of the two. The cluster to split is drawn in proportion to its size; the
+    perturbation is a random direction through the cluster's mean, so its points go to the
+    side of that direction they lie on (the nearer of two centroids a vanishing step either way
+    along it), both sides non-empty unless the points are identical, and the two centroids
+    become the two halves' means. (A fixed ±1/1024 of each coordinate, as faiss's k-means
+    perturbs before iterating again, split the half of a cluster split just before along the
+    same line: all its points moved over and the cluster was empty again; and near the origin,
+    as whitened features are, the two distances tied in float32.)"""
     assign = assign.copy()
     k = len(centroids)
     for e in np.flatnonzero(np.bincount(assign, minlength=k) == 0):
@@ -91,11 +96,13 @@ def split_empty(x: np.ndarray, assign: np.ndarray, centroids: np.ndarray, rng: n
         if counts.max() < 2:
             break
         j = rng.choice(k, p=np.where(counts > 1, counts, 0) / counts[counts > 1].sum())
-        sign = np.where(np.arange(centroids.shape[1]) % 2 == 0, 1.0, -1.0) / 1024
-        centroids[e], centroids[j] = centroids[j] * (1 + sign), centroids[j] * (1 - sign)
         members = np.flatnonzero(assign == j)
-        d = ((x[members, None, :] - centroids[None, [j, e], :]) ** 2).sum(-1)
-        assign[members[d[:, 1] < d[:, 0]]] = e  # identical points stay together: e may stay empty
+        pts = x[members].astype(np.float64)
+        side = (pts - pts.mean(0)) @ rng.standard_normal(x.shape[1]) > 0
+        if side.all() or not side.any():  # identical points stay together: e stays empty
+            continue
+        assign[members[side]] = e
+        centroids[e], centroids[j] = pts[side].mean(0), pts[~side].mean(0)
     return assign
 
 
