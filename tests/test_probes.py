@@ -173,6 +173,15 @@ def test_linear_budget_and_label_efficiency_on_features_that_encode_the_label():
     assert pr.linear_at_budget(*split(ds, feats), per_class=5, seeds=2)["seeds"] == 2
 
 
+def test_each_draw_of_a_label_budget_fits_its_own_labelled_subset():
+    """The spread ("± std") of the label-efficiency curve at 1 label per class is over different draws of
+    the labelled images, not one draw repeated (which would read 0, a false certainty)."""
+    ds, feats = factor_set()
+    feats = feats + np.random.default_rng(1).normal(0, 1.5, size=feats.shape).astype(np.float32)  # noisy: draws matter
+    row = pr.linear_at_budget(*split(ds, feats), per_class=1, seeds=3)
+    assert len(set(row["values"])) == 3 and row["std"] > 0, row
+
+
 def test_knn_curve_on_features_that_encode_the_label():
     ds, feats = factor_set()
     curve = pr.knn_curve(*split(ds, feats), num_classes=4)
@@ -431,6 +440,78 @@ def test_train_classifier_learns_an_easy_task_without_touching_the_encoder():
                          pretrained=True, steps=1)
 
 
+def test_finetuned_accuracy_does_not_depend_on_which_test_images_are_scored_together():
+    """The fine-tuned / from-scratch accuracy is scored with BatchNorm in eval mode: each test image's
+    prediction is its own, so scoring one class's test images alone gives the same (near-perfect)
+    accuracy as scoring them among the others (batch statistics would wipe out a one-class batch)."""
+    from ssrl_core.models import build_encoder
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    images, y, is_train = halves_set()
+    enc = build_encoder("cnn-small", 1)
+    tr, te = np.flatnonzero(is_train), np.flatnonzero(~is_train)
+    accs = [train_classifier(enc, images, y, tr, rows, 2, "none", CPU, pretrained=False, steps=30, batch=32)
+            for rows in (te, te[y[te] == 0], te[y[te] == 1])]
+    assert accs[0] > 0.9 and all(a > 0.9 for a in accs[1:]), accs
+    assert accs[0] * len(te) == pytest.approx(accs[1] * (y[te] == 0).sum() + accs[2] * (y[te] == 1).sum())
+
+
+class TinyLinear(nn.Module):
+    """A trainable linear map of the raw pixels (fast to fine-tune)."""
+
+    def __init__(self, in_dim: int, out_dim: int = 64):
+        super().__init__()
+        self.fc = nn.Linear(in_dim, out_dim)
+        self.feature_dim = out_dim
+
+    def forward(self, x):
+        return self.fc(x.reshape(x.shape[0], -1) - 0.5)
+
+
+def noise_trained(n: int = 160, side: int = 8, seed: int = 0):
+    """A stand-in for a finished run on images of pure noise, one distinct image each, whose 4
+    labels have nothing to do with the pixels: no classifier can beat chance (0.25) on its test split."""
+    from types import SimpleNamespace
+
+    g = torch.Generator().manual_seed(seed)
+    is_train = torch.zeros(n, dtype=torch.bool)
+    is_train[torch.randperm(n, generator=g)[: n // 2]] = True
+    ds = ImageSet(name="noise", images=torch.randint(0, 256, (n, 1, side, side), generator=g, dtype=torch.uint8),
+                  labels=torch.arange(n) % 4, class_names=["a", "b", "c", "d"], is_train=is_train)
+    torch.manual_seed(seed)
+    config = SimpleNamespace(seed=seed, encoder="cnn-small", method="simclr", augment="none")
+    return SimpleNamespace(dataset=ds, method=SimpleNamespace(encoder=TinyLinear(side * side)), device=CPU,
+                           config=config)
+
+
+def test_finetuning_trains_on_train_images_only():
+    """The fine-tuned accuracy is scored on test images it never trained on: on labels that the
+    pixels do not predict it stays near chance, where training on the test images would memorise
+    them and report about 1."""
+    from ssrl_core.evaluate.suite import classifier_curve_point
+
+    torch.set_num_threads(1)
+    trained = noise_trained()
+    got = classifier_curve_point(trained, per_class=0, target="label", seeds=3, steps=5, pretrained=True)
+    assert got["seeds"] == 1 and got["mean"] < 0.5, got
+
+
+def test_supervised_from_scratch_draws_start_from_different_weights(monkeypatch):
+    """The supervised-from-scratch reference's spread over its draws includes the random
+    initialisation: each draw trains a freshly initialised network, not the same start again."""
+    from ssrl_core.evaluate import suite
+
+    torch.set_num_threads(1)
+    trained = noise_trained()
+    starts = []
+    monkeypatch.setattr(suite, "train_classifier", lambda encoder, *a, **k: starts.append(
+        [p.detach().clone() for p in encoder.parameters()]) or 0.5)
+    suite.classifier_curve_point(trained, per_class=1, target="label", seeds=2, steps=1, pretrained=False)
+    assert len(starts) == 2
+    assert not all(torch.equal(a, b) for a, b in zip(*starts)), "both draws started from the same weights"
+
+
 # -- the cache ------------------------------------------------------------------------------------
 def test_cache_computes_once_and_reads_back(tmp_path):
     calls = []
@@ -500,6 +581,23 @@ def test_epoch_probe_logs_measures_and_snapshots(tmp_path):
     assert [r["epoch"] for r in read_epochs(tmp_path)] == [0, 1]
     EpochProbe(ds, tmp_path, seed=0, epochs=2, device=CPU).start(0)
     assert read_epochs(tmp_path) == []
+
+
+def test_epoch_knn_of_features_without_class_signal_is_near_chance(tmp_path):
+    """The per-epoch kNN curve scores test images against a memory of train images: an encoder
+    that gives each image its own random vector (no class signal) reads near chance (0.25), not
+    near 1 (as it would if a query could find itself in the memory)."""
+    torch.set_num_threads(1)
+    n = 200
+    g = torch.Generator().manual_seed(0)
+    is_train = torch.zeros(n, dtype=torch.bool)
+    is_train[torch.randperm(n, generator=g)[:150]] = True
+    ds = ImageSet(name="noise", images=torch.randint(0, 256, (n, 1, 8, 8), generator=g, dtype=torch.uint8),
+                  labels=torch.arange(n) % 4, class_names=["a", "b", "c", "d"], is_train=is_train)
+    probe = EpochProbe(ds, tmp_path, seed=0, epochs=1, device=CPU)
+    probe.start(0)
+    out = probe(RandomPixelMap(64, 64), 0)
+    assert out["epoch_knn"] < 0.45, out
 
 
 # -- a real finished run ------------------------------------------------------------------------------
@@ -829,6 +927,23 @@ def test_fit_linear_head_reproduces_the_linear_probe_on_raw_features():
     acc_head = float(((x[te] @ W.T + b).argmax(1) == y[te]).mean())
     assert acc_head == pytest.approx(linear_probe_accuracy(x[tr], y[tr], x[te], y[te], scaler_x=x))
     assert acc_head > 0.9 and (b[4:] < -1e3).all()  # unseen classes are never predicted
+
+
+def test_fit_linear_head_of_two_classes_predicts_the_right_class():
+    """Fine-tuning on a two-class target starts from the linear readout: its head must predict
+    what the readout predicts (the binary case's single row of weights in the right place), not
+    the other class (a starting accuracy near 0 on separable data)."""
+    from ssrl_core.evaluate.linear import fit_linear_head, fit_linear_probe
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(2), 40)
+    x = rng.normal(size=(80, 8)) * rng.uniform(0.1, 10, size=8) + 5.0
+    x[np.arange(80), y] += 30.0
+    W, b = fit_linear_head(x, y, num_classes=2)
+    assert W.shape == (2, 8) and b.shape == (2,)
+    scaler, clf = fit_linear_probe(x, y)
+    pred = (x @ W.T + b).argmax(1)
+    assert (pred == clf.predict(scaler.transform(x))).all() and (pred == y).all()
 
 
 def test_learn_names_the_factor_a_cluster_follows_beside_its_label():
