@@ -1147,3 +1147,23 @@ def test_an_op_added_after_a_run_was_measured_is_measured_alone_and_scores_as_be
     assert Cache(rp.dir / art.PROBES).read()["invariance"]["noise"] == full["noise"]  # and cached
     assert random_invariance(again.trained)["invariance"]["noise"] == ref_full["invariance"]["noise"]
     assert "noise" in refs.read()[RANDOM_INVARIANCE]["invariance"]
+
+
+def test_the_unrelated_pairs_never_pair_an_image_with_itself():
+    """The 0 of every invariance score: features orthogonal per image make every unrelated pair's similarity
+    exactly 0 for any seed, which a permutation that can pair an image with itself (similarity 1) would not give."""
+    n = 12
+    images = (torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    for seed in range(5):
+        encoder = nn.Sequential(nn.Flatten(), nn.Linear(64, n))  # (only the flipped images are embedded)
+        scores = invariance_scores(encoder, images, torch.device("cpu"), ops=["flip"], seed=seed,
+                                   features=np.eye(n, dtype=np.float32))
+        assert scores["flip"]["unrelated"] == 0.0
+
+
+def test_each_op_draws_its_own_random_stream():
+    """Two ops measured with one seed must not share their draws (their scores would then vary together)."""
+    from ssrl_core.evaluate.invariance import op_generator
+
+    assert not torch.equal(torch.rand(8, generator=op_generator(0, "crop")), torch.rand(8, generator=op_generator(0, "rotate")))
+    assert torch.equal(torch.rand(8, generator=op_generator(3, "crop")), torch.rand(8, generator=op_generator(3, "crop")))
