@@ -70,6 +70,14 @@ else:
         st.warning(older if not urlstate.hidden("controls") else
                    "A worker of an older version still runs on this server: whoever runs the server should stop it (a "
                    "page without `hide=controls` in its address says how).", icon=":material/update:")
+# (a worker restarts itself between runs; a server cannot) an imported services without it is older code itself
+if getattr(services, "code_changed", lambda: True)():
+    st.warning("The app's files changed after this server started (an update?). It still runs the code it started "
+               "with, so pages may fail until it restarts: "
+               + ("stop it (Ctrl+C where it runs) and start it again as before (`python -m streamlit run app/main.py` "
+                  "and the options it was given)."
+                  if not urlstate.hidden("controls") else "whoever runs the server should restart it."),
+               icon=":material/update:")
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
     glossary.sidebar_box(page.url_path)

@@ -74,6 +74,27 @@ def worker_alive() -> bool:
     return local_worker.worker_alive()
 
 
+# the code this server runs: its modules (app/, ssrl_core/) are imported once, the pages read afresh on every run, so
+# after a checkout of another version under a running server a page failed on a name its old modules lack
+# ("ImportError: cannot import name ... from ssrl_core...") with nothing saying why
+_CODE_ROOTS = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "ssrl_core")
+SERVED_CODE = local_worker.code_stamp(*_CODE_ROOTS)
+_CODE_LOOKED: list[float] = [0.0, 0.0]  # when the files were last looked at, and whether they differed then
+
+
+def code_changed() -> bool:
+    """Whether the app's or the library's files changed after this server imported them
+    (``worker.code_stamp``; looked at once in ``CODE_LOOK_S``, a millisecond)."""
+    import time
+
+    if time.monotonic() - _CODE_LOOKED[0] >= CODE_LOOK_S:
+        _CODE_LOOKED[:] = [time.monotonic(), float(local_worker.code_stamp(*_CODE_ROOTS) != SERVED_CODE)]
+    return bool(_CODE_LOOKED[1])
+
+
+CODE_LOOK_S = 10.0
+
+
 def older_workers_text() -> str | None:
     """What to do about workers of an older version still running on this home
     (``worker.older_workers``: after an upgrade they train with the old code), or None."""

@@ -1176,3 +1176,22 @@ def test_every_page_says_to_stop_a_worker_of_an_older_version(ssrl_home):
         holder.kill()
         holder.wait()
     assert not [w for w in open_page().warning if "older version" in w.value]
+
+
+def test_a_server_whose_files_changed_since_it_started_says_to_restart(monkeypatch):
+    """After a checkout of another version under a running server, its imported modules stayed old while the pages
+    were read afresh: a page failed on "cannot import name ... from ssrl_core..." with nothing saying why."""
+    from app import services
+
+    monkeypatch.setattr(services, "_CODE_LOOKED", [0.0, 0.0])
+    at = open_page("data")
+    assert not [w for w in at.warning if "files changed" in w.value]  # the files as the server imported them
+    monkeypatch.setattr(services, "SERVED_CODE", "the stamp of the files as they were before a checkout")
+    monkeypatch.setattr(services, "_CODE_LOOKED", [0.0, 0.0])
+    at = open_page("data")
+    [said] = [w.value for w in at.warning if "files changed" in w.value]
+    assert said.startswith("The app's files changed after this server started (an update?).") and \
+        "start it again as before (`python -m streamlit run app/main.py` and the options" in said
+    monkeypatch.setattr(services, "_CODE_LOOKED", [0.0, 0.0])
+    at = open_page("data", hide="controls")
+    assert any(w.value.endswith("whoever runs the server should restart it.") for w in at.warning)

@@ -116,12 +116,12 @@ def dispatcher_lock() -> Path:
     return paths.ssrl_home() / "dispatcher.lock"
 
 
-def code_stamp() -> str:
+def code_stamp(*roots: Path) -> str:
     """Which code a worker runs: how many of ``ssrl_core``'s Python files there are and the
-    newest one's modification time (a checkout of another commit changes it). About 1 ms."""
-    root = Path(__file__).resolve().parents[1]
+    newest one's modification time (a checkout of another commit changes it). About 1 ms.
+    ``roots``: other folders' files instead (the app server's: its own and ``ssrl_core``'s)."""
     newest, n = 0, 0
-    for f in root.rglob("*.py"):
+    for f in (f for root in roots or (Path(__file__).resolve().parents[1],) for f in root.rglob("*.py")):
         try:
             newest = max(newest, f.stat().st_mtime_ns)
             n += 1
