@@ -58,6 +58,16 @@ def test_what_comes_after_training_is_read_off_runs_evaluated_alike():
     assert with_it.duration(RunConfig(epochs=5).to_dict()) == pytest.approx(2 * 5 + 12)  # not the untrained one's 4
 
 
+def test_a_run_that_logged_less_total_time_than_training_adds_no_negative_tail():
+    """A finished run whose summary says fewer seconds in all than in training (a clock
+    step, a resumed run) adds 0 s after training, never a negative tail: the estimate is
+    its epochs' time, not less."""
+    odd = [done("odd", 1, 20.0, 15.0)]  # 2 s an epoch, total 5 s below training
+    h = History(odd, "cpu")
+    assert h.duration(RunConfig(epochs=10).to_dict()) == pytest.approx(2 * 10)
+    assert h.duration(RunConfig(method="random", epochs=0).to_dict()) == 0
+
+
 def test_a_duration_is_the_median_of_the_newest_runs_like_it():
     """Three like 1-epoch runs trained in 2.1, 3.5 and 16.2 s beside a lesson's runs: the newest
     alone made Start's estimate jump; their median holds. Only the newest RECENT count."""

@@ -273,6 +273,31 @@ def test_verdict_on_hand_made_numbers():
                                                         "supervised from scratch (10 labels/class)")
 
 
+def test_a_check_exactly_on_its_bar_passes_when_it_allows_equality(tmp_path):
+    """A ">=" check whose two sides are equal passes (and "<=" likewise): a run that reaches
+    its bar exactly is told it passed, not that it failed."""
+    for op in (">=", "<="):
+        (tmp_path / "x.toml").write_text(GOOD.replace('op = ">"', f'op = "{op}"'))
+        lesson = L.load(tmp_path / "x.toml")
+        v = L.judge(lesson, {"a": _data(summary={"knn_accuracy": 0.5})})
+        assert v["checks"][0]["passed"] is True and v["verdict"] == "pass", op
+    (tmp_path / "x.toml").write_text(GOOD.replace('op = ">"', 'op = ">="').replace("right = 0.5", "right = 0.45\nmargin = 0.05"))
+    v = L.judge(L.load(tmp_path / "x.toml"), {"a": _data(summary={"knn_accuracy": 0.5})})
+    assert v["checks"][0]["passed"] is True  # 0.5 >= 0.45 + 0.05: on the bar with a margin too
+
+
+def test_a_scaled_lesson_is_marked_a_quick_preview(tmp_path):
+    """A lesson capped at fewer epochs (``lesson --quick``, the page's preview) is marked
+    quick, so its verdict and budget say it is a preview and not the lesson's result."""
+    (tmp_path / "x.toml").write_text(GOOD)
+    lesson = L.load(tmp_path / "x.toml")
+    assert not lesson.quick and lesson.scaled(None) is lesson
+    preview = lesson.scaled(1)
+    assert preview.quick is True and preview.runs["a"].epochs == 1
+    assert preview.budget().startswith("QUICK PREVIEW")
+    assert L.judge(preview, {})["quick"] is True
+
+
 def test_a_check_decided_inside_the_test_images_noise_says_it_could_go_the_other_way():
     """simclr.knn_accuracy > random.knn_accuracy + 0.005 on digits' 359 test images, where twice the
     standard error of an accuracy is about 0.03: a pass by a point said as plainly as a pass by ten."""
@@ -422,6 +447,40 @@ def test_plan_reuses_identical_finished_runs_and_waits_for_queued_ones(monkeypat
     assert p["random-seed1"]["action"] == "submit"
     assert list(L.launch(lesson, store)) == ["random-seed1"]
     assert L.launch(lesson, store) == {}  # nothing twice
+
+
+def test_plan_reuses_the_newest_of_identical_finished_runs(monkeypatch):
+    """Of two identical finished runs a lesson reuses the newer one (the one whose results a
+    teacher just produced), not the oldest."""
+    import time
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    ids = []
+    for _ in range(2):
+        ids.append(store.submit(lesson.runs["random"]))
+        store.claim("w")
+        store.finish(ids[-1], "done", summary={})
+        time.sleep(0.02)  # distinct creation times
+    p = L.plan(lesson, store, "cpu")["random"]
+    assert (p["action"], p["run"]["id"]) == ("reuse", ids[1])
+
+
+def test_runs_whose_options_were_given_in_another_order_are_twins(monkeypatch):
+    """The same options typed in another order are the same run: a lesson reuses a finished
+    run with options {temperature, proj_dim} for its own {proj_dim, temperature}, and their
+    config keys are equal."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    base = dict(dataset="digits", method="simclr", augment="digits", encoder="cnn-small", epochs=1, batch_size=256)
+    one = RunConfig(**base, options={"temperature": 0.2, "proj_dim": 64})
+    other = RunConfig(**base, options={"proj_dim": 64, "temperature": 0.2})
+    assert L.config_key(one, "cpu") == L.config_key(other, "cpu")
+    store = RunStore()
+    done = store.submit(one)
+    store.claim("w")
+    store.finish(done, "done", summary={})
+    assert L.best_runs({"mine": other}, store, "cpu")["mine"]["id"] == done
 
 
 def test_a_lesson_launches_all_its_runs_or_none_whatever_the_per_nickname_limit(monkeypatch):

@@ -75,6 +75,29 @@ def test_bad_inpainting_options_are_refused():
         Inpainting(build_encoder("cnn-small", 1), 4, 1, {"mask_mode": "ring"})
 
 
+@pytest.mark.parametrize("size,fraction", [(32, 0.25), (28, 0.25), (16, 0.25), (32, 0.1)])
+def test_a_central_mask_is_centred(size, fraction):
+    """The central hole sits in the middle of the image: equal margins above and below, left
+    and right (to within one pixel where the leftover is odd), so "central" means central."""
+    m = square_mask(2, size, size, fraction, "central")[0, 0]
+    rows, cols = torch.nonzero(m.any(1)).flatten(), torch.nonzero(m.any(0)).flatten()
+    top, bottom = rows.min().item(), size - 1 - rows.max().item()
+    left, right = cols.min().item(), size - 1 - cols.max().item()
+    assert abs(top - bottom) <= 1 and abs(left - right) <= 1
+    if (size - len(rows)) % 2 == 0:
+        assert top == bottom and left == right
+
+
+def test_random_masks_reach_every_edge():
+    """A random hole may sit anywhere in the image, its edges included: over many draws some
+    hole touches the first and the last row and column (a hole that never reaches the last
+    row and column leaves the bottom and right edges never predicted)."""
+    torch.manual_seed(0)
+    m = square_mask(400, 8, 8, 0.25, "random")[:, 0]  # side 4: 5 positions a side
+    assert m[:, 0, :].any() and m[:, -1, :].any() and m[:, :, 0].any() and m[:, :, -1].any()
+    assert m.any(0).all()  # every pixel is hidden by some draw
+
+
 # -- colorization ----------------------------------------------------------------------
 def test_colorization_refuses_grayscale_datasets():
     with pytest.raises(ValueError, match="colorization needs a colour dataset such as shapes or cifar10"):
@@ -123,6 +146,88 @@ def test_colorization_targets_are_distributions_and_rebalancing_favours_rare_col
     grey = torch.cdist(torch.zeros(1, 2), method.bins).argmin()
     red = torch.cdist(rgb_to_lab(x[:1, :, 5:6, 5:6])[0, 1:, 0].T, method.bins).argmin()
     assert w[red] > w[grey]
+
+
+def test_colorization_encoder_sees_white_as_one_and_black_as_zero():
+    """The encoder's input is the lightness L / 100 (L in [0, 100]): white reaches it as 1.0
+    and black as 0, the scale the docs promise and the untrained reference sees."""
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    seen = []  # what the encoder receives once the lightness hook has run (registered after it)
+    method.encoder.register_forward_pre_hook(lambda m, a: seen.append(a[0].clone()))
+    x = torch.zeros(2, 3, 8, 8)
+    x[0] = 1.0  # white; image 1 black
+    method.encoder.eval()
+    method.encoder(x)
+    assert torch.allclose(seen[0][0], torch.ones(3, 8, 8), atol=1e-3)
+    assert torch.allclose(seen[0][1], torch.zeros(3, 8, 8), atol=1e-3)
+
+
+def test_colorization_soft_encodes_a_colour_with_a_gaussian_of_half_the_grid():
+    """A pixel's target spreads over its 5 nearest ab bins with Gaussian weights of sigma
+    ab_grid / 2 (10 for the default grid of 20, the paper's 5 for its grid of 10)."""
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    x = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1).expand(1, 3, 2, 2)  # red: ab about (80.1, 67.2)
+    z = method.targets(x)[0, :, 0, 0]
+    a, b = rgb_to_lab(x[:, :, :1, :1]).flatten()[1:].tolist()
+    d2 = [(a - qa) ** 2 + (b - qb) ** 2 for qa, qb in method.bins.tolist()]
+    nearest = sorted(range(len(d2)), key=d2.__getitem__)[:5]
+    sigma = 20 / 2
+    g = {q: math.exp(-d2[q] / (2 * sigma ** 2)) for q in nearest}
+    expected = torch.zeros(len(d2))
+    for q, v in g.items():
+        expected[q] = v / sum(g.values())
+    assert torch.allclose(z, expected, atol=1e-4)
+    assert 0.05 < expected[nearest[1]] < expected[nearest[0]] < 0.95  # a test of the width, not of one bin
+
+
+def test_colorization_target_of_a_mixed_cell_is_the_mean_of_its_pixels():
+    """A cell of the half-resolution target whose 2x2 pixels differ in colour is the mean of
+    their soft encodings: a distribution (summing to 1) that weighs each colour by its area."""
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    colours = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 1.0, 1.0)]
+    x = torch.tensor(colours).T.reshape(1, 3, 2, 2)  # red, green / blue, white
+    z = method.targets(x)
+    assert z.shape == (1, len(method.bins), 1, 1)
+    assert z.sum().item() == pytest.approx(1.0, abs=1e-5)
+    one_each = [method.targets(torch.tensor(c).view(1, 3, 1, 1).expand(1, 3, 2, 2)) for c in colours]
+    assert torch.allclose(z, sum(one_each) / 4, atol=1e-6)
+
+
+def test_colorization_class_weights_average_one_under_the_colour_distribution():
+    """The rebalancing weights are the paper's: w proportional to 1 / ((1 - lambda) p~ + lambda / Q)
+    and normalised so that their expectation under the training colours p~ is 1, which keeps
+    the loss on the scale of a plain cross-entropy (the numbers the docs quote)."""
+    torch.manual_seed(0)
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    x = torch.zeros(8, 3, 16, 16)
+    x[:, 0, 4:8, 4:8] = 1.0  # mostly black, a little red
+    x[:4, 1, 10:14, 2:6] = 1.0  # and some green
+    method.on_epoch_start(0, (x * 255).to(torch.uint8))
+    w, lam, q = method.class_weights.double(), 0.5, len(method.bins)
+    assert w.max() / w.min() > 1.5  # rebalanced: far from uniform
+    # p~ read back from the weights' form: 1 / w_i is proportional to (1 - lam) p~_i + lam / Q
+    mix = (1 / w) / (1 / w).sum()
+    p = (mix - lam / q) / (1 - lam)
+    assert p.min() > -1e-6 and p.sum().item() == pytest.approx(1.0)
+    assert (p * w).sum().item() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_colorization_loss_weighs_each_cell_by_its_colours_class_weight(monkeypatch):
+    """The loss is the class-rebalanced cross-entropy: each cell's cross-entropy times the
+    weight of its target's most likely bin, so rare colours count for more than grey."""
+    torch.manual_seed(0)
+    method = Colorization(build_encoder("cnn-small", 3), 10, 3)
+    x = torch.zeros(4, 3, 8, 8)
+    x[:, 0, :4] = 1.0  # red top half on black
+    method.on_epoch_start(0, (x * 255).to(torch.uint8))
+    logits = torch.randn(4, len(method.bins), 4, 4)
+    monkeypatch.setattr(method.decoder, "forward", lambda z, size=None: logits)
+    loss, _ = method.training_step([x], torch.zeros(4, dtype=torch.long))
+    z = method.targets(x)
+    ce = -(z * torch.log_softmax(logits, dim=1)).sum(1)
+    weighted = (method.class_weights[z.argmax(1)] * ce).mean()
+    assert loss.item() == pytest.approx(weighted.item(), rel=1e-5)
+    assert abs(weighted.item() - ce.mean().item()) > 0.05 * ce.mean().item()  # the weights matter here
 
 
 # -- MAE and vit-tiny ------------------------------------------------------------------
@@ -185,6 +290,47 @@ def test_patchify_orders_patches_like_the_vit():
 def test_mae_refuses_convolutional_encoders():
     with pytest.raises(ValueError, match=r"mae needs the vit-tiny encoder, not cnn-small: .*choose encoder vit-tiny \(the encoder auto picks"):
         MAE(build_encoder("cnn-small", 1), 10, 1)
+
+
+def test_mae_norm_pix_targets_have_unit_variance(monkeypatch):
+    """With norm_pix_loss each patch's target is scaled by its standard deviation: a decoder
+    that predicts zeros scores the targets' variance, (P - 1) / P for P pixels a patch (the
+    "about 1" the loss starts from), and one that predicts the normalised patches scores 0."""
+    torch.manual_seed(0)
+    method = MAE(build_encoder("vit-tiny", 1), 4, 1)
+    x = torch.rand(2, 1, 16, 16) * 0.5
+    monkeypatch.setattr(method, "reconstruct", lambda img, keep: torch.zeros(2, 16, 16))
+    loss, _ = method.training_step([x], torch.zeros(2, dtype=torch.long))
+    assert loss.item() == pytest.approx(15 / 16, rel=1e-3)
+    t = patchify(x, 4)
+    normalised = (t - t.mean(-1, keepdim=True)) / t.std(-1, keepdim=True)
+    monkeypatch.setattr(method, "reconstruct", lambda img, keep: normalised)
+    loss, _ = method.training_step([x], torch.zeros(2, dtype=torch.long))
+    assert loss.item() < 1e-4
+
+
+def test_mae_decoder_tells_masked_positions_apart():
+    """The decoder knows where each masked patch is (its sin-cos positions): two hidden patches
+    of one image get different predictions, not one shared guess."""
+    torch.manual_seed(0)
+    method = MAE(build_encoder("vit-tiny", 1), 4, 1).eval()
+    x = torch.rand(1, 1, 16, 16)
+    keep = torch.tensor([[0, 5, 10, 15]])
+    with torch.no_grad():
+        pred = method.reconstruct(x, keep)[0]
+    hidden = [i for i in range(16) if i not in (0, 5, 10, 15)]
+    for i, j in zip(hidden, hidden[1:]):
+        assert (pred[i] - pred[j]).abs().max() > 1e-3
+
+
+def test_autoencoder_loss_is_the_mean_squared_error():
+    """The autoencoder's loss is the mean squared error of the reconstruction: off by 0.1 at
+    every pixel reads 0.01 (the scale of the docs' 0.084 to 0.013), not 0.1."""
+    x = torch.rand(2, 1, 8, 8)
+    method = Autoencoder(build_encoder("cnn-small", 1), 4, 1)
+    method.decoder.forward = lambda z, size=None: x + 0.1
+    loss, _ = method.training_step([x], torch.zeros(2, dtype=torch.long))
+    assert loss.item() == pytest.approx(0.01, rel=1e-4)
 
 
 # -- jigsaw ----------------------------------------------------------------------------
