@@ -234,6 +234,9 @@ def test_an_ops_own_ranges_bound_its_parameters_and_its_slider(monkeypatch):
     with pytest.raises(ValueError, match=r"posterize\(p=2\): must be between 0 and 1"):  # the shared rules still hold
         parse_augment("posterize(p=2)")
     assert _param_range("bits", "posterize") == (1, 8, 1) and _param_range("p", "posterize") == (0.0, 1.0, 0.05)
+    # in place of the shared rules: a shift of -2 to 2 takes a negative value (nothing negative, the shared rule)
+    monkeypatch.setattr(Posterize, "ranges", {"bits": (-2, 2, 1)})
+    assert parse_augment("posterize(bits=-2)").ops[0].bits == -2
     assert param_help("bits", "posterize") == "bits kept per channel"
 
 

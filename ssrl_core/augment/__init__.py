@@ -169,12 +169,13 @@ def _check_ranges(op: Op) -> None:
     for k, v in op.params().items():
         if not math.isfinite(v):  # nan slips past every comparison below; inf makes nan images
             raise ValueError(f"{op.name}({k}={v:g}): must be a finite number")
-        if k in op.ranges:  # the op's own bounds (``Op.ranges``)
+        if k in op.ranges:  # the op's own bounds (``Op.ranges``), in place of the shared rules below
             lo, hi, step = op.ranges[k]
             if not lo <= v <= hi:
                 raise ValueError(f"{op.name}({k}={v:g}): must be between {lo:g} and {hi:g}")
             if step == 1 and v != int(v):
                 raise ValueError(f"{op.name}({k}={v:g}): must be a whole number")
+            continue
         if v < 0:
             raise ValueError(f"{op.name}({k}={v:g}): must not be negative")
         if (k == "p" or k.endswith("scale") or k.endswith("area")) and v > 1:

@@ -44,9 +44,9 @@ class Op:
     name = "op"
     description = ""
     # an op's own parameters' bounds, (low, high, slider step), where the shared rules by name do not fit them (``p``, a
-    # ``*scale`` or ``*area`` from 0 to 1, ``min_``/``max_`` pairs in order, nothing negative, ...): checked by
-    # ``parse_augment`` and used by the Augment page's slider (a step of 1: whole numbers only); and each one's
-    # meaning, the slider's help
+    # ``*scale`` or ``*area`` from 0 to 1, nothing negative, ...): checked by ``parse_augment`` in their place (a
+    # ``min_``/``max_`` pair must still be in order) and used by the Augment page's slider (a step of 1: whole numbers
+    # only); and each one's meaning, the slider's help
     ranges: ClassVar[dict[str, tuple[float, float, float]]] = {}
     param_help: ClassVar[dict[str, str]] = {}
 

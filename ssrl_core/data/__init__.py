@@ -48,7 +48,6 @@ DATASETS: dict[str, str] = {
 }
 
 
-
 def _digits(root: Path) -> ImageSet:
     from .digits import load_digits
 
@@ -62,7 +61,7 @@ def _shapes(root: Path) -> ImageSet:
 
 
 # the sets made here, offline: name -> its loader, given the data folder (SSRL_HOME/data or --data-dir); every other
-# name of ``DATASETS`` is a torchvision set read from files (docs/design.md, "Adding a dataset")
+# name of ``DATASETS`` is a torchvision set read from files (docs/design.md, "Extending")
 BUILT_IN: dict[str, Callable[[Path], ImageSet]] = {"digits": _digits, "shapes": _shapes}
 
 _CACHE: dict[tuple, ImageSet] = {}  # (name, ...) -> the set; oldest use first
