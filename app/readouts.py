@@ -12,16 +12,17 @@ import json
 import numpy as np
 import torch
 
-from ssrl_core.augment import PRESETS, canonical_augment, parse_augment
+from ssrl_core.augment import OPS, PRESETS, canonical_augment, parse_augment
 from ssrl_core.config import augment_for, default_batch
 from ssrl_core.data.custom import STRETCH_PERCENTILE
 from ssrl_core.data.imageset import KNN_K
 from ssrl_core.evaluate.probes import noise_band
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.epochs import MEMORY, QUERIES
-from ssrl_core.evaluate.invariance import unreliable_note
+from ssrl_core.evaluate.invariance import missing_ops, unreliable_note
 from ssrl_core.evaluate.finetune import STEPS
-from ssrl_core.evaluate.probes import RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS, budget_key, sample_std
+from ssrl_core.evaluate.probes import (RANDOM_FACTORS, RANDOM_INVARIANCE, RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS,
+                                      budget_key, sample_std)
 from ssrl_core.pretext import METHODS, encoder_input
 from ssrl_core.runs.store import LESSON_NICKNAME, lessons_own
 from ssrl_core.text import agree, code, count, listing, md, ordinal
@@ -636,6 +637,39 @@ def unrelated_similarity(probes: dict) -> float | None:
 
 
 UNRELIABLE = " · unreliable scale"  # what ends the name of bars whose scores mean little
+
+
+def invariance_unmeasured(runs: list[dict], probes: dict[str, dict], refs: dict[str, dict],
+                          has_factors: bool) -> tuple[list[dict], str]:
+    """The runs Invariance offers to measure, and what its warning says of them after their
+    names: those lacking their own invariance (or factor probes), their untrained network's, or
+    scores of ops added to the code since either was cached (``missing_ops``: they stayed
+    unmeasured, and the chart's "n/a" called them ops that change nothing). ``probes``,
+    ``refs``: each run's probes.json and reference cache, by id."""
+    def ref(r: dict) -> dict:
+        return refs[r["id"]].get(RANDOM_INVARIANCE, {}).get("invariance", {})
+
+    own_new = {r["id"]: missing_ops(probes[r["id"]].get("invariance", {})) for r in runs}
+    ref_new = {r["id"]: missing_ops(ref(r)) for r in runs}
+    refs_whole = {r["id"]: RANDOM_INVARIANCE in refs[r["id"]] and (not has_factors or RANDOM_FACTORS in refs[r["id"]])
+                  for r in runs}
+    missing = [r for r in runs if "invariance" not in probes[r["id"]] or not refs_whole[r["id"]] or own_new[r["id"]]
+               or ref_new[r["id"]]]
+    measured = "invariance and the factor probes" if has_factors else "invariance"
+    # (an upgrade review's old runs had their own scores, drawn below, and the page said they finished before
+    # invariance was measured: only their untrained encoders' references were missing)
+    if any("invariance" not in probes[r["id"]] or (has_factors and "factors" not in probes[r["id"]]) for r in missing):
+        return missing, (f"finished before {measured} (theirs, or their untrained encoder's) "
+                         f"{'were' if has_factors else 'was'} measured after training")
+    n = len(missing)
+    if ops := [op for op in OPS if any(op in own_new[r["id"]] for r in missing)]:
+        return missing, (f"{agree(n, 'was', 'were')} measured before {listing(ops)} {agree(len(ops), 'was', 'were')} "
+                         f"added to the ops: not yet for {agree(len(ops), 'it', 'them')} (the others are drawn below)")
+    # their own scores whole: the gray bars lack something (all of them, or ops added since they were measured)
+    ops = [op for op in OPS if any(op in ref_new[r["id"]] for r in missing)]
+    what = (f"score for {listing(ops)}" if ops and all(refs_whole[r["id"]] for r in missing) else measured)
+    return missing, (f"{agree(n, 'has its', 'have their')} own scores, drawn below, but not yet "
+                     f"{agree(n, 'its', 'their')} untrained encoder's {what} to read them against (the gray bars)")
 
 
 def invariance_series(probes_by_name: dict[str, dict], ops: list[str]) -> dict[str, list[float | None]]:

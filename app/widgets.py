@@ -54,8 +54,9 @@ def _param_range(name: str, op: str) -> tuple[float, float, float]:
     """Slider bounds (lo, hi, step) for an op parameter: only values ``parse_augment`` takes
     (a crop's scale and a blur's sigma start a step above 0: at 0 the slider gave an error
     instead of pictures); an op's own ``ranges`` first."""
-    if name in getattr(OPS.get(op), "ranges", {}):
-        return OPS[op].ranges[name]
+    if name in getattr(OPS.get(op), "ranges", {}):  # as floats: a slider of whole-number bounds and a float value erred
+        lo, hi, step = OPS[op].ranges[name]
+        return float(lo), float(hi), float(step)
     if name.endswith("scale") and op == "crop":
         return 0.05, 1.0, 0.05
     if name == "p" or name.endswith("scale") or name.endswith("area") or name == "threshold":

@@ -6,7 +6,7 @@ from app import charts, readouts, services, urlstate, widgets
 from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.data.shapes import hue_gaps
-from ssrl_core.evaluate.invariance import SUBSET, missing_ops
+from ssrl_core.evaluate.invariance import SUBSET
 from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE, budget_of, chance_level
 
 st.title("Invariance")
@@ -38,30 +38,9 @@ st.markdown(INTRO.format(n=f"{min(SUBSET, len(ds.test_idx)):,}"))
 probes = {r["id"]: services.artifacts(r["run_dir"]).probes for r in picked}
 refs = {r["id"]: services.artifacts(r["run_dir"]).references() for r in picked}
 has_factors = bool(ds.discrete_factors())
-# ops added to the code since a run's scores (or its untrained network's) were cached: measured by the same button
-# (they were left out for good, and the chart's "n/a" called them ops that change nothing)
-added = {r["id"]: missing_ops(probes[r["id"]].get("invariance", {})) for r in picked}
-added_ref = {r["id"]: missing_ops(refs[r["id"]].get(RANDOM_INVARIANCE, {}).get("invariance", {})) for r in picked}
-unmeasured = [r for r in picked if "invariance" not in probes[r["id"]] or RANDOM_INVARIANCE not in refs[r["id"]]
-              or (has_factors and RANDOM_FACTORS not in refs[r["id"]]) or added[r["id"]] or added_ref[r["id"]]]
-# only the jobs this page waits for (a fine-tuning job from Evaluate changes nothing here)
-# what is missing, said as such: an upgrade review's old runs had their own scores, drawn below, and the page said they
-# finished before invariance was measured (only their untrained encoders' references were missing)
-own_missing = any("invariance" not in probes[r["id"]] or (has_factors and "factors" not in probes[r["id"]])
-                  for r in unmeasured)
-new_ops = [op for op in OPS if any(op in added[r["id"]] + added_ref[r["id"]] for r in unmeasured)]
-only_new = not own_missing and all(RANDOM_INVARIANCE in refs[r["id"]] and (not has_factors or RANDOM_FACTORS in
-                                                                           refs[r["id"]]) for r in unmeasured)
-measured = "invariance and the factor probes" if has_factors else "invariance"
-widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute",
-                         warning=(f"finished before {measured} (theirs, or their untrained encoder's) "
-                                  f"{'were' if has_factors else 'was'} measured after training" if own_missing else
-                                  f"{agree(len(unmeasured), 'was', 'were')} measured before "
-                                  f"{listing(new_ops)} {agree(len(new_ops), 'was', 'were')} added to the ops: not yet "
-                                  f"for {agree(len(new_ops), 'it', 'them')} (the others are drawn below)" if only_new else
-                                  f"{'has its' if len(unmeasured) == 1 else 'have their'} own scores, drawn below, but "
-                                  f"not yet {'its' if len(unmeasured) == 1 else 'their'} untrained encoder's {measured} "
-                                  "to read them against (the gray bars)"),
+# what a run lacks (its own scores, its untrained network's, ops added since either was measured), said as such
+unmeasured, why = readouts.invariance_unmeasured(picked, probes, refs, has_factors)
+widgets.offer_probe_jobs(unmeasured, unmeasured, key="inv_compute", warning=why,
                          button=f"Measure them now ({readouts.probe_cost(unmeasured)})")
 for r in picked:  # measured then, on images the set no longer holds (the unmeasured ones were said just above)
     if r not in unmeasured and (stale := services.dataset_mismatch(r)):

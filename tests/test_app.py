@@ -833,7 +833,9 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
         "the op instead" in captions(at)
 
     probes = json.loads((run_dir / "probes.json").read_text())  # the run collapsed too: its warning says why
-    probes["invariance"] = {"crop": {"score": -3.0, "similarity": 0.988, "unrelated": 0.997}}
+    from ssrl_core.augment import OPS  # (every op: one missing would be offered for measuring, with its own warning)
+
+    probes["invariance"] = {op: {"score": -3.0, "similarity": 0.988, "unrelated": 0.997} for op in OPS}
     (run_dir / "probes.json").write_text(json.dumps(probes))
     at = open_page("invariance")
     [warning] = at.warning

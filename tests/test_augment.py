@@ -234,10 +234,24 @@ def test_an_ops_own_ranges_bound_its_parameters_and_its_slider(monkeypatch):
     with pytest.raises(ValueError, match=r"posterize\(p=2\): must be between 0 and 1"):  # the shared rules still hold
         parse_augment("posterize(p=2)")
     assert _param_range("bits", "posterize") == (1, 8, 1) and _param_range("p", "posterize") == (0.0, 1.0, 0.05)
+    assert param_help("bits", "posterize") == "bits kept per channel"
+    # and drawn: the Augment page's slider from whole-number bounds (a float value beside int bounds erred)
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        from app import widgets
+        widgets.augment_picker("t", "digits")
+
+    at = AppTest.from_function(page)
+    at.session_state["t_preset"] = "custom…"
+    at.session_state["t_ops"] = ["posterize"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [bits] = [s for s in at.slider if s.label == "bits"]
+    assert (bits.min, bits.max, bits.value, bits.step) == (1.0, 8.0, 3.0, 1.0)
     # in place of the shared rules: a shift of -2 to 2 takes a negative value (nothing negative, the shared rule)
     monkeypatch.setattr(Posterize, "ranges", {"bits": (-2, 2, 1)})
     assert parse_augment("posterize(bits=-2)").ops[0].bits == -2
-    assert param_help("bits", "posterize") == "bits kept per channel"
 
 
 def test_every_view_of_a_batch_is_augmented_and_each_its_own():

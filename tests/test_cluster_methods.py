@@ -217,6 +217,18 @@ def test_empty_clusters_are_reseeded_by_splitting_a_non_empty_one():
     assert np.bincount(assign, minlength=2).min() > 0
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_cluster_of_identical_points_is_passed_over_for_one_that_can_split(seed):
+    """The split drew the cluster to split by size once: 50 copies of one image drawn, the empty cluster stayed empty
+    (3 of 5 seeds in a code review) though a cluster of distinct points could have split."""
+    rng = np.random.default_rng(0)
+    pts = np.concatenate([np.ones((50, 2)), rng.normal(0, 1, (10, 2))]).astype(np.float32)
+    assign = np.repeat([0, 1], [50, 10])
+    centroids = np.array([[1, 1], pts[50:].mean(0), [9, 9], [-9, -9]], np.float32)
+    out = split_empty(pts, assign, centroids, np.random.default_rng(seed))
+    assert np.bincount(out, minlength=4).min() > 0 and (out[:50] == out[0]).all()
+
+
 def test_deepcluster_weights_clusters_inversely_to_their_size(monkeypatch):
     sizes = [20, 10, 2]
     fake = np.repeat(np.arange(3), sizes)

@@ -1167,3 +1167,21 @@ def test_each_op_draws_its_own_random_stream():
 
     assert not torch.equal(torch.rand(8, generator=op_generator(0, "crop")), torch.rand(8, generator=op_generator(0, "rotate")))
     assert torch.equal(torch.rand(8, generator=op_generator(3, "crop")), torch.rand(8, generator=op_generator(3, "crop")))
+
+
+def test_an_op_that_changes_the_images_size_is_refused_by_invariance_too(monkeypatch):
+    """A code review: the shape check was the training pipeline's, and invariance applied each op itself, so a
+    border-cutting op added later was scored on smaller images than the ones it was compared with."""
+    from ssrl_core.augment import OPS
+
+    class Border(OPS["flip"]):
+        name = "border"
+
+        def __call__(self, x, g=None):
+            return x[..., 2:-2, 2:-2]
+
+    monkeypatch.setitem(OPS, "border", Border)
+    images = (torch.rand(6, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    encoder = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten())
+    with pytest.raises(ValueError, match="augmentation op border returned a batch of shape"):
+        invariance_scores(encoder, images, torch.device("cpu"), ops=["border"])

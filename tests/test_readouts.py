@@ -739,3 +739,29 @@ def test_the_fewest_labels_sentence_gives_each_share_with_the_number_the_charts_
     refs = {"random-linear/label/1/s3": {"mean": 0.4513}, "random-linear/label/all/s3": {"mean": 0.96}}
     said = readouts.fewest_labels("simclr (e635)", probes, refs)
     assert said.endswith("labels **56%** (0.559) of the test images right, the untrained network's 45% (0.451)")
+
+
+def test_invariance_says_what_a_run_lacks_ops_added_since_included():
+    """Invariance's warning over the runs it offers to measure: their own scores missing, ops added to the code since
+    their own scores were measured, or only their untrained network's (gray) bars lacking: a code review found the
+    second wording said where only the gray bars lacked an op, whose own bar was drawn."""
+    from ssrl_core.augment import OPS
+    from ssrl_core.evaluate.probes import RANDOM_FACTORS, RANDOM_INVARIANCE
+
+    whole = {op: {"score": 0.5} for op in OPS}
+    less = {op: e for op, e in whole.items() if op != "noise"}
+    run = {"id": "a"}
+
+    def said(own, ref, factors=True):
+        refs = {"a": {RANDOM_INVARIANCE: {"invariance": ref}, RANDOM_FACTORS: {}} if ref is not None else {}}
+        probes = {"a": {"invariance": own, "factors": {}} if own is not None else {}}
+        return readouts.invariance_unmeasured([run], probes, refs, has_factors=factors)
+
+    assert said(whole, whole) == ([], said(whole, whole)[1])
+    assert said(None, whole)[1].startswith("finished before invariance and the factor probes")
+    assert said(less, whole) == ([run], "was measured before noise was added to the ops: not yet for it (the others "
+                                        "are drawn below)")
+    assert said(whole, less) == ([run], "has its own scores, drawn below, but not yet its untrained encoder's score "
+                                        "for noise to read them against (the gray bars)")
+    assert said(whole, None)[1] == ("has its own scores, drawn below, but not yet its untrained encoder's invariance "
+                                    "and the factor probes to read them against (the gray bars)")

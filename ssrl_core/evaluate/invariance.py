@@ -29,7 +29,7 @@ import zlib
 import numpy as np
 import torch
 
-from ..augment import OPS
+from ..augment import OPS, Pipeline
 from .embed import embed, l2_normalize
 from .linear import linear_probe_accuracy
 
@@ -91,11 +91,13 @@ def unreliable_note(scores: dict[str, dict]) -> str | None:
     return next((e["note"] for e in mark_reliability(scores).values() if "note" in e), None)
 
 
-def op_at_full_probability(name: str):
+def op_at_full_probability(name: str) -> Pipeline:
+    """Op ``name`` at its default strengths, applied to every image, as a pipeline of its own:
+    one that changes the images' size is refused (``Pipeline``), here as in training."""
     op = OPS[name]()
     if hasattr(op, "p"):
         op.p = 1.0
-    return op
+    return Pipeline([op])
 
 
 def op_generator(seed: int, name: str) -> torch.Generator:

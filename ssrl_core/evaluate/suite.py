@@ -91,8 +91,9 @@ class Cache:
 
     def merge(self, key: str, part: dict, optional: bool = False) -> dict:
         """The dict cached under ``key`` with ``part``'s entries added (or replaced), written
-        back and returned; entries another process added meanwhile are kept. ``optional``: as
-        ``get``'s."""
+        back and returned; entries another process added meanwhile under other keys of that dict
+        are kept (one level: a nested dict in ``part`` replaces the cached one). ``optional``:
+        as ``get``'s."""
         return self._write(key, lambda now: {**now.get(key, {}), **part}, optional)
 
     def _write(self, key: str, value: Callable[[dict], object], optional: bool):

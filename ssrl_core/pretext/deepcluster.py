@@ -88,21 +88,26 @@ def split_empty(x: np.ndarray, assign: np.ndarray, centroids: np.ndarray, rng: n
     become the two halves' means. (A fixed ±1/1024 of each coordinate, as faiss's k-means
     perturbs before iterating again, split the half of a cluster split just before along the
     same line: all its points moved over and the cluster was empty again; and near the origin,
-    as whitened features are, the two distances tied in float32.)"""
+    as whitened features are, the two distances tied in float32.) A cluster of identical points
+    cannot split; another is drawn, and an empty cluster stays empty only where none can."""
     assign = assign.copy()
     k = len(centroids)
     for e in np.flatnonzero(np.bincount(assign, minlength=k) == 0):
         counts = np.bincount(assign, minlength=k)
         if counts.max() < 2:
             break
-        j = rng.choice(k, p=np.where(counts > 1, counts, 0) / counts[counts > 1].sum())
-        members = np.flatnonzero(assign == j)
-        pts = x[members].astype(np.float64)
-        side = (pts - pts.mean(0)) @ rng.standard_normal(x.shape[1]) > 0
-        if side.all() or not side.any():  # identical points stay together: e stays empty
-            continue
-        assign[members[side]] = e
-        centroids[e], centroids[j] = pts[side].mean(0), pts[~side].mean(0)
+        splittable = counts > 1
+        while splittable.any():  # a cluster of identical points cannot split: another is drawn instead
+            j = rng.choice(k, p=np.where(splittable, counts, 0) / counts[splittable].sum())
+            members = np.flatnonzero(assign == j)
+            pts = x[members].astype(np.float64)
+            side = (pts - pts.mean(0)) @ rng.standard_normal(x.shape[1]) > 0
+            if side.all() or not side.any():  # identical points stay together
+                splittable[j] = False
+                continue
+            assign[members[side]] = e
+            centroids[e], centroids[j] = pts[side].mean(0), pts[~side].mean(0)
+            break
     return assign
 
 
