@@ -106,6 +106,61 @@ def test_start_page_says_how_long_its_first_run_took_here(monkeypatch):
     assert at.header[0].value == "Your first run, in less than a minute"
 
 
+def test_a_load_of_one_run_per_core_is_not_called_busy(monkeypatch):
+    """The start page calls the machine busy (and its minute longer) only past 1.5 runs per core: load 2.0 on 2 cores is not, 3.2 is."""
+    import os
+
+    from app import services
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert services.busy() == ""
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 2.0, 2.0))
+    assert services.busy() == "load 3.2 on 2 cores"
+
+
+def _done(store, dataset: str) -> str:
+    rid = store.submit(RunConfig(dataset=dataset, method="simclr", epochs=1))
+    store.claim("w")
+    store.finish(rid, "done", summary={"epochs": 1})
+    return rid
+
+
+def test_finished_runs_of_a_dataset_are_that_datasets_only():
+    """The results pages' runs of one dataset (its picker, its counts) are that dataset's finished runs, not every dataset's."""
+    from app import services
+
+    store = RunStore()
+    digits, shapes = _done(store, "digits"), _done(store, "shapes")
+    assert [r["id"] for r in services.finished_runs("shapes")] == [shapes]
+    assert [r["id"] for r in services.finished_runs("digits")] == [digits]
+    assert {r["id"] for r in services.finished_runs()} == {digits, shapes}
+
+
+def test_a_run_still_computing_its_probes_is_not_offered_as_finished():
+    """Compare and Evaluate list done runs only: a run whose probes are still being computed is offered only where its map is asked for."""
+    from app import services
+
+    store = RunStore()
+    done = _done(store, "digits")
+    running = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1))
+    store.claim("w")
+    store.record(running, {"kind": "phase", "phase": "probes: linear readout"})
+    assert [r["id"] for r in services.finished_runs()] == [done]
+    assert {r["id"] for r in services.finished_runs(with_mapping=True)} == {done, running}
+
+
+def test_a_links_hide_names_its_parts_in_any_case(monkeypatch):
+    """A teacher's link with ?hide=CONTROLS,Nav hides the pickers and the navigation as ?hide=controls,nav does."""
+    from types import SimpleNamespace
+
+    from app import urlstate
+
+    monkeypatch.setattr(urlstate, "st", SimpleNamespace(query_params={"hide": "CONTROLS, Nav"}))
+    assert urlstate.hidden("controls") and urlstate.hidden("nav") and not urlstate.hidden("advanced")
+    assert urlstate.unknown_parts() == []
+
+
 def numbers(at) -> str:
     """The Data page's line of the dataset's numbers."""
     [line] = [m.value for m in at.markdown if " held out for testing" in m.value and " images of " in m.value]
@@ -516,7 +571,7 @@ def test_explore_map_and_neighbours(finished_run):
 
 
 def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_run):
-    from app.readouts import within_noise
+    from app.readouts import gain as gain_shown, within_noise
     from ssrl_core.runs.artifacts import RunArtifacts
 
     rid = finished_run("simclr", references=False)  # its probes.json came along; the shared references did not
@@ -545,7 +600,7 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     simclr_knn = RunStore().get(rid)["summary"]["knn_accuracy"]
     [gain] = [g for run, g in gains.items() if run.startswith("simclr")]
     value, *mark = gain.split(" ")
-    assert value == f"{simclr_knn - random_knn:+.3f}"
+    assert value == gain_shown(simclr_knn, random_knn)  # the numbers as shown, subtracted
     n = RunStore().get(rid)["summary"]["test_images"]
     assert mark == (["(noise)"] if within_noise(simclr_knn, random_knn, n) else []), (gain, n)
     below = "below the untrained network of the same architecture and seed"
@@ -564,6 +619,60 @@ def test_evaluate_pairs_each_run_with_the_random_encoder_of_its_seed(finished_ru
     knn_k = next(c for c in at.get("plotly_chart") if "k (neighbours voting; log scale)" in c.proto.spec)
     lines = {t["name"]: t["line"]["dash"] for t in json.loads(knn_k.proto.spec)["data"]}
     assert lines["random encoder (seed 0)"] == "dash" and any(n.startswith("simclr") for n in lines)
+
+
+def _rescore(rid: str, knn: float, linear: float) -> dict:
+    """The run's summary with these accuracies (distinct, so a column reading the other one shows)."""
+    store = RunStore()
+    summary = {**store.get(rid)["summary"], "knn_accuracy": knn, "linear_accuracy": linear}
+    store.finish(rid, "done", summary=summary)
+    return summary
+
+
+def test_evaluate_shows_each_runs_own_accuracies_and_gain_over_its_own_untrained_encoder(finished_run):
+    """Evaluate's kNN and linear columns, each run's gain and the untrained rows' bars are each run's own numbers against the random encoder of its own seed."""
+    import shutil
+
+    from app.readouts import gain, random_encoder_scores
+    from ssrl_core.evaluate.suite import reference_cache
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    store = RunStore()
+    a = finished_run("simclr")
+    seed0 = _rescore(a, 0.812, 0.934)
+    # a run of seed 1: its own untrained encoder, whose scores differ from seed 0's by far
+    cfg = RunConfig(dataset="digits", method="rotation", epochs=1, batch_size=256, seed=1)
+    b = store.submit(cfg)
+    run_dir = Path(store.get(b)["run_dir"])
+    shutil.copytree(store.get(a)["run_dir"], run_dir, dirs_exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict()))
+    cache = reference_cache(RunArtifacts(run_dir).run_config())
+    cache.get("random-knn/label", lambda: {"20": 0.5})
+    cache.get("random-linear/label/all/s3", lambda: {"mean": 0.7, "std": 0.0, "labels_per_class": 0, "n_labels": 1438,
+                                                     "classes": 10})
+    store.claim("w")
+    store.finish(b, "done", summary={**seed0, "seed": 1})
+    seed1 = _rescore(b, 0.612, 0.884)
+    refs = {rid: RunArtifacts(store.get(rid)["run_dir"]).references() for rid in (a, b)}
+    assert random_encoder_scores(refs[b]) == (0.5, 0.7) and random_encoder_scores(refs[a])[0] not in (None, 0.5)
+
+    at = open_page("evaluate", runs=f"{a},{b}")
+    table = at.dataframe[0].value
+    rows = {run.split(" ")[0]: row for run, row in zip(table["run"], table.to_dict("records"))}
+    assert {r: (row["kNN acc"], row["linear acc"]) for r, row in rows.items() if r != "random"} == {
+        "simclr": (0.812, 0.934), "rotation": (0.612, 0.884)}
+    n = seed0["test_images"]
+    for r, s, rid in (("simclr", seed0, a), ("rotation", seed1, b)):
+        assert rows[r]["kNN gain over random"].split(" ")[0] == gain(s["knn_accuracy"], random_encoder_scores(refs[rid])[0]), (r, n)
+    assert rows["rotation"]["kNN gain over random"] == "+0.112"  # 0.612 over seed 1's 0.5, not over seed 0's
+    untrained = {run: (row["kNN acc"], row["linear acc"]) for run, row in zip(table["run"], table.to_dict("records"))
+                 if run.endswith("· untrained")}
+    assert untrained["random encoder (seed 1) · untrained"] == (0.5, 0.7)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = {t["name"]: dict(zip(t["y"], t["text"])) for t in series(spec["data"]) if t["type"] == "bar"}
+    for name, (knn, linear) in untrained.items():
+        label = name.removesuffix(" · untrained")
+        assert bars["linear probe"][label] == f"{linear:.3f}" and bars["kNN (k=20)"][label] == f"{knn:.3f}", label
 
 
 def test_explore_shows_the_pca_map_while_the_umap_is_computed(finished_run):
@@ -914,6 +1023,28 @@ def test_compare_warns_on_unequal_budgets_and_shows_each_runs_neighbours(finishe
     # the untrained baseline has no budget to differ in: its batch is said, its 0 epochs are not
     assert "epochs" not in at.warning[0].value and "batch size" in at.warning[0].value
     assert at.warning[0].value.endswith("differences between them are not only due to the pretext task.")  # methods
+
+
+def test_compares_score_columns_show_each_runs_own_knn_linear_and_one_label_readout(finished_run):
+    """Compare's "kNN acc", "linear acc" and "linear, 1 label/class" cells are each run's summary kNN and linear accuracy and its 1-label readout from probes.json."""
+    from ssrl_core.runs.artifacts import RunArtifacts
+
+    store = RunStore()
+    a, b = finished_run("simclr", references=False), finished_run("rotation", references=False)
+    expected = {}
+    for rid, knn, linear, one in ((a, 0.812, 0.934, 0.4321), (b, 0.612, 0.884, 0.2345)):
+        _rescore(rid, knn, linear)
+        path = Path(store.get(rid)["run_dir"]) / "probes.json"
+        probes = json.loads(path.read_text())
+        probes["linear/label/1/s3"] = {**probes["linear/label/1/s3"], "mean": one, "values": [one] * 3}
+        probes["linear/label/5/s3"] = {**probes["linear/label/5/s3"], "mean": 0.789, "values": [0.789] * 3}
+        path.write_text(json.dumps(probes))
+        assert RunArtifacts(path.parent).probes["linear/label/1/s3"]["mean"] == one
+        expected[rid[-4:]] = (knn, linear, round(one, 3))
+    table = open_page("compare", runs=f"{a},{b}").dataframe[0].value
+    shown = {run.split("(")[1][:4]: (row["kNN acc"], row["linear acc"], row["linear, 1 label/class"])
+             for run, row in zip(table["run"], table.to_dict("records"))}
+    assert shown == expected
 
 
 def test_a_teachers_link_with_hide_controls_shows_its_runs_without_pickers(finished_run):

@@ -757,7 +757,7 @@ def test_invariance_says_what_a_run_lacks_ops_added_since_included():
         probes = {"a": {"invariance": own, "factors": {}} if own is not None else {}}
         return readouts.invariance_unmeasured([run], probes, refs, has_factors=factors)
 
-    assert said(whole, whole) == ([], said(whole, whole)[1])
+    assert said(whole, whole)[0] == []  # nothing to measure
     assert said(None, whole)[1].startswith("finished before invariance and the factor probes")
     assert said(less, whole) == ([run], "was measured before noise was added to the ops: not yet for it (the others "
                                         "are drawn below)")
@@ -765,3 +765,87 @@ def test_invariance_says_what_a_run_lacks_ops_added_since_included():
                                         "for noise to read them against (the gray bars)")
     assert said(whole, None)[1] == ("has its own scores, drawn below, but not yet its untrained encoder's invariance "
                                     "and the factor probes to read them against (the gray bars)")
+
+
+def test_a_budgets_whisker_is_the_sample_std_of_its_draws():
+    """The label-efficiency chart's whisker at a budget is the spread of its draws (sample std), not a standard error."""
+    draws = [0.5, 0.6, 0.7]
+    cache = {"linear/label/1/s3": {**entry(0.6, 1, 10, std=0.0), "values": draws}}
+    x, y, err = readouts.budget_curve(cache, "linear")
+    assert x == [1.0] and y == [0.6] and err == [pytest.approx(0.1)]  # np.std(draws, ddof=1), not 0.1 / sqrt(3)
+
+
+def test_the_random_encoders_linear_score_is_its_readout_on_all_labels():
+    """Evaluate's untrained row and every "gain" read the random encoder's linear accuracy on all labels, not at 1 label."""
+    refs = {"random-knn/label": {"20": 0.91}, "random-linear/label/1/s3": entry(0.45, 1, 10),
+            "random-linear/label/all/s3": entry(0.95, 0, 1438)}
+    assert readouts.random_encoder_scores(refs) == (0.91, 0.95)
+    assert readouts.random_encoder_scores({"random-linear/label/1/s3": entry(0.45, 1, 10)}) == (None, None)
+
+
+def test_a_gain_is_the_difference_of_the_two_numbers_as_shown():
+    """A gain column's "+0.005" is what a student gets subtracting the shown 0.967 from 0.972, not the unrounded +0.006."""
+    assert readouts.gain(0.97214, 0.96657) == "+0.005"
+    assert readouts.gain(0.96657, 0.97214) == "-0.005"
+
+
+def test_with_exactly_two_shared_budgets_the_note_gives_both_gaps():
+    """The label-efficiency note gives a run's gap to supervised training at its fewest and its most labels, also with only two budgets."""
+    lin = ([1.0, 10.0], [0.62, 0.93], [0.0, 0.0])
+    sup = ([1.0, 10.0], [0.5, 0.92], [0.0, 0.0])
+    assert readouts.scratch_gaps({"simclr (0001)": (lin, sup)}) == (
+        "Here, the readout minus supervised from scratch: simclr (0001): +0.120 at 1 label per class, "
+        "+0.010 at 10 labels per class.")
+
+
+def test_twins_made_by_one_person_are_not_named_by_whom():
+    """A legend says "by ada" only to tell runs of different people apart: two alike runs by ada (Ada) read by their ids alone."""
+    def run(i, nickname):
+        return {"id": f"20261205-000{i}", "method": "simclr", "summary": None, "dataset": "digits", "nickname": nickname,
+                "config": {"method": "simclr", "dataset": "digits", "augment": "simclr", "encoder": "cnn-small",
+                           "epochs": 10, "seed": 0, "options": {}}}
+
+    assert list(readouts.run_names([run(1, "ada"), run(2, "Ada")]).values()) == ["simclr (0001)", "simclr (0002)"]
+    assert list(readouts.run_names([run(1, "ada"), run(2, "bo")]).values()) == ["simclr (0001) · by ada",
+                                                                              "simclr (0002) · by bo"]
+
+
+class _Page:
+    """Stands in for ``streamlit`` where a widget only writes: what it warned."""
+
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, text, **_):
+        self.warnings.append(text)
+
+
+def _run(i, method, config, summary=None):
+    cfg = {"dataset": "digits", "seed": 0, "epochs": 3, "batch_size": 32, "lr": 0.002, "options": {},
+           "encoder": "cnn-small", "method": method, **config}
+    return {"id": f"20261205-000{i}", "method": method, "dataset": cfg["dataset"], "config": cfg, "summary": summary}
+
+
+def test_compare_does_not_warn_that_an_auto_encoder_run_differs_from_a_cnn_small_one(monkeypatch):
+    """Compare and Evaluate warn of no encoder difference between a run launched with "auto" and one with "cnn-small" that trained the same network."""
+    from app import widgets
+
+    page = _Page()
+    monkeypatch.setattr(widgets, "st", page)
+    auto = _run(1, "rotation", {"encoder": "auto"}, {"encoder": "cnn-small"})
+    named = _run(2, "simclr", {}, {"encoder": "cnn-small"})
+    widgets.differences_warning([auto, named])
+    assert page.warnings == []
+    widgets.differences_warning([_run(1, "rotation", {"encoder": "auto"}), named])  # queued: not known yet
+    assert page.warnings and "encoder" in page.warnings[0]
+
+
+def test_runs_on_two_datasets_are_warned_not_to_compare(monkeypatch):
+    """The warning above runs of two datasets ends saying their accuracies do not compare (not "not only due to the pretext task")."""
+    from app import widgets
+
+    page = _Page()
+    monkeypatch.setattr(widgets, "st", page)
+    widgets.differences_warning([_run(1, "simclr", {}), _run(2, "rotation", {"dataset": "shapes"})])
+    [said] = page.warnings
+    assert "differ in dataset" in said and said.endswith(": accuracies on different datasets do not compare.")
