@@ -747,7 +747,11 @@ def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
     for rid in ids:
         store.request_cancel(rid)  # queued: cancelled at once
     page.goto(app_url_no_worker + "/pretrain?who=ada")
+    # each click once the page has settled: under a loaded suite a click during a script run was lost once (the
+    # pop-over never opened, its button waited for 60 s)
+    _settled(page)
     page.get_by_text("Launch a run again with changes, resume a cancelled one, or delete one").click()
+    _settled(page)
     page.get_by_role("button", name=re.compile("Delete…")).click()
     first = page.get_by_role("button", name=re.compile(r"^Delete run "))
     picked = first.inner_text().split()[-1]
