@@ -80,6 +80,7 @@ def worker_alive() -> bool:
 _CODE_ROOTS = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "ssrl_core")
 SERVED_CODE = local_worker.code_stamp(*_CODE_ROOTS)
 _CODE_LOOKED: list[float] = [0.0, 0.0]  # when the files were last looked at, and whether they differed then
+CODE_LOOK_S = 10.0
 
 
 def code_changed() -> bool:
@@ -90,9 +91,6 @@ def code_changed() -> bool:
     if time.monotonic() - _CODE_LOOKED[0] >= CODE_LOOK_S:
         _CODE_LOOKED[:] = [time.monotonic(), float(local_worker.code_stamp(*_CODE_ROOTS) != SERVED_CODE)]
     return bool(_CODE_LOOKED[1])
-
-
-CODE_LOOK_S = 10.0
 
 
 def older_workers_text() -> str | None:

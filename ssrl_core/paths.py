@@ -52,7 +52,7 @@ def home_problem() -> str | None:
     from .locks import check_locks
 
     try:
-        check_locks(home / "workers")  # (where the workers' locks are)
+        check_locks(home / WORKERS)  # (where the workers' locks are)
     except ValueError as e:
         return f"SSRL_HOME ({home}): {e}, then restart"
     return None
@@ -78,6 +78,7 @@ def runs_dir(make: bool = True) -> Path:
 
 
 STORE = "store.sqlite"
+WORKERS = "workers"  # the workers' slot locks and code stamps (``runs.worker.slots_dir``)
 
 
 def store_path() -> Path:

@@ -481,9 +481,8 @@ def random_invariance(trained, features: _RandomFeatures | None = None, own: dic
     def compute() -> dict:
         if own is not None:
             return own
-        enc, done = random_net.encoder(), random_net.computed()
-        return {"invariance": measure(),
-                "rotation_equivariance": encoder_rotation_equivariance(enc, trained.dataset, trained.device, done)}
+        return {"invariance": measure(), "rotation_equivariance": encoder_rotation_equivariance(
+            random_net.encoder(), trained.dataset, trained.device, random_net.computed())}
 
     cache = references_of(trained)
     out = cache.get(pr.RANDOM_INVARIANCE, compute)

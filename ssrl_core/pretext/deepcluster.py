@@ -94,8 +94,6 @@ def split_empty(x: np.ndarray, assign: np.ndarray, centroids: np.ndarray, rng: n
     k = len(centroids)
     for e in np.flatnonzero(np.bincount(assign, minlength=k) == 0):
         counts = np.bincount(assign, minlength=k)
-        if counts.max() < 2:
-            break
         splittable = counts > 1
         while splittable.any():  # a cluster of identical points cannot split: another is drawn instead
             j = rng.choice(k, p=np.where(splittable, counts, 0) / counts[splittable].sum())

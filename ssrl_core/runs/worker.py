@@ -102,7 +102,7 @@ def torch_threads(n_workers: int) -> int | None:
 
 
 def slots_dir() -> Path:
-    d = paths.ssrl_home() / "workers"
+    d = paths.ssrl_home() / paths.WORKERS
     d.mkdir(parents=True, exist_ok=True)
     return d
 
