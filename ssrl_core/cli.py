@@ -1335,13 +1335,17 @@ def _probe_lock(folder: Path):
 
 
 def _say_unsaved(rp) -> None:
-    """After a command printed what ``rp`` computed: ValueError when its cache (the run
-    folder's probes.json) could not be written, saying why and what to do."""
+    """After a command printed what ``rp`` computed: a note when its cache (the run folder's
+    probes.json) could not be read and was moved aside; ValueError when it could not be
+    written, saying why and what to do."""
     from errno import EACCES, EPERM, EROFS
 
     from .text import not_written
 
     e, where = rp.cache.unsaved, rp.cache.path
+    if rp.cache.set_aside is not None:
+        print(f"note: {where} could not be read (cut short or edited by hand): it is kept as "
+              f"{rp.cache.set_aside}, and {where.name} now holds what this command computed", file=sys.stderr)
     if e is None:
         return
     if e.errno in (EACCES, EPERM, EROFS):

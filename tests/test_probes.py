@@ -789,6 +789,45 @@ def test_cli_probe_and_invariance_on_a_read_only_run_print_the_result_then_say_i
     assert json.loads((d / PROBES).read_text()) == cached  # nothing written
 
 
+def test_an_unreadable_cache_is_kept_aside_not_replaced_unseen(tmp_path):
+    """A probes.json cut short or edited by hand into bad JSON read as empty, and the next probe
+    wrote a fresh file over it: what it held (fine-tuning results of minutes) was gone unseen. It
+    is moved aside to probes.json.unreadable (numbered beside an earlier one) and named."""
+    path = tmp_path / PROBES
+    path.write_text('{"finetune/label/1/s3/t200": {"mean": 0.7}, ')  # cut short
+    cache = Cache(path)
+    assert cache.read() == {}  # read as empty, as before: the probe is computed again
+    assert cache.get("knn_k", lambda: {"20": 0.9}) == {"20": 0.9}
+    assert json.loads(path.read_text()) == {"knn_k": {"20": 0.9}}
+    assert cache.set_aside == tmp_path / "probes.json.unreadable"
+    assert cache.set_aside.read_text() == '{"finetune/label/1/s3/t200": {"mean": 0.7}, '
+    path.write_text("[1, 2]")  # valid JSON, not an object: not a cache either
+    again = Cache(path)
+    again.merge("invariance", {"flip": {"score": 1.0}})
+    assert again.set_aside == tmp_path / "probes.json.unreadable-2" and again.set_aside.read_text() == "[1, 2]"
+    assert (tmp_path / "probes.json.unreadable").exists()  # the first one is still there
+    assert json.loads(path.read_text()) == {"invariance": {"flip": {"score": 1.0}}}
+    fine = Cache(path)
+    fine.get("knn_k", lambda: {})
+    fine.merge("invariance", {"crop": {"score": 0.5}})
+    assert fine.set_aside is None and sorted(p.name for p in tmp_path.iterdir() if "unreadable" in p.name) == [
+        "probes.json.unreadable", "probes.json.unreadable-2"]
+
+
+def test_cli_invariance_says_it_kept_an_unreadable_probes_json_aside(finished_run, capsys):
+    from ssrl_core.cli import main
+
+    d = run_dir_of(finished_run("simclr"))
+    (d / PROBES).write_text("{ edited by hand")
+    assert main(["invariance", "--run", str(d)]) == 0
+    out = capsys.readouterr()
+    assert "invariance" in json.loads(out.out)
+    assert (f"note: {d / PROBES} could not be read (cut short or edited by hand): it is kept as "
+            f"{d / 'probes.json.unreadable'}, and probes.json now holds what this command computed") in out.err
+    assert (d / "probes.json.unreadable").read_text() == "{ edited by hand"
+    assert "invariance" in json.loads((d / PROBES).read_text())
+
+
 def test_references_are_shared_and_cached(finished_run, ssrl_home):
     torch.set_num_threads(1)
     rp = RunProbes(run_dir_of(finished_run("simclr")), device="cpu")

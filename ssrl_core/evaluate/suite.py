@@ -61,13 +61,19 @@ class Cache:
 
     ``defer``: a value that cannot be cached (a read-only folder, a full disk) is returned
     all the same, and the first such OSError kept in ``unsaved``, for a caller that shows
-    the value first and then says it was not saved (the command line's ``probe``)."""
+    the value first and then says it was not saved (the command line's ``probe``).
+
+    A cache file that is there but cannot be read (cut short, edited by hand into bad JSON)
+    reads as empty, and the first write moves it aside to ``NAME.unreadable`` (numbered
+    beside an earlier one) before writing afresh, its path kept in ``set_aside``: what it
+    held can still be mended by hand instead of being replaced unseen."""
 
     def __init__(self, path: Path, shared: bool = False, defer: bool = False):
         self.path = Path(path)
         self.shared = shared
         self.defer = defer
         self.unsaved: OSError | None = None
+        self.set_aside: Path | None = None
 
     def read(self) -> dict:
         return art.read_json(self.path) or {}
@@ -101,7 +107,11 @@ class Cache:
         return it. A folder that cannot be written: see ``get``."""
         try:
             with exclusive(self.path.with_name(self.path.name + ".lock")):
-                now = self.read()
+                now = art.read_json(self.path)
+                if now is None:
+                    now = {}
+                    if self.path.exists():
+                        self.set_aside = self._set_aside()
                 now[key] = new = value(now)
                 art.write_json(self.path, now)
         except OSError as e:
@@ -111,6 +121,14 @@ class Cache:
             elif not optional:
                 raise
         return new
+
+    def _set_aside(self) -> Path:
+        """Move the unreadable cache file to the first free ``NAME.unreadable[-N]``."""
+        n = 1
+        while (aside := self.path.with_name(self.path.name + ".unreadable" + (f"-{n}" if n > 1 else ""))).exists():
+            n += 1
+        self.path.rename(aside)
+        return aside
 
     def _computing(self, key: str) -> contextlib.AbstractContextManager:
         """The lock on computing ``key`` of a shared cache (none for a run's own cache, or where
