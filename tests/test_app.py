@@ -149,6 +149,22 @@ def test_a_run_still_computing_its_probes_is_not_offered_as_finished():
     assert [r["id"] for r in services.finished_runs()] == [done]
     assert {r["id"] for r in services.finished_runs(with_mapping=True)} == {done, running}
 
+def test_a_running_run_is_offered_for_its_map_from_its_umap_to_its_map_evolution():
+    """Explore offers a running run once its accuracies and PCA map are written: during its
+    UMAP, its probes and its map-evolution frames; not while its first numbers are computed."""
+    from app import services
+
+    store = RunStore()
+    runs = {}
+    for seed, phase in enumerate(("linear probe", "umap", "probes: invariance", "map evolution")):
+        rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1, seed=seed))
+        store.claim("w")
+        store.record(rid, {"kind": "phase", "phase": phase})
+        runs[phase] = rid
+    assert {r["id"] for r in services.finished_runs(with_mapping=True)} == \
+        {runs[p] for p in ("umap", "probes: invariance", "map evolution")}
+    assert services.finished_runs() == []
+
 
 def test_a_links_hide_names_its_parts_in_any_case(monkeypatch):
     """A teacher's link with ?hide=CONTROLS,Nav hides the pickers and the navigation as ?hide=controls,nav does."""

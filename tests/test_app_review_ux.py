@@ -474,6 +474,76 @@ def test_a_links_value_is_the_one_option_it_plainly_means():
     assert loose("knn", ["newest", "kNN accuracy", "linear accuracy"], first_word=True) == "kNN accuracy"
     assert loose("ada", ["Ada", "ADA"]) is None and loose("  ", ["a"]) is None  # two it could mean, or nothing
 
+def _fake_streamlit(params: dict):
+    """``urlstate``'s view of Streamlit, as a page at an address with ``params`` sees it."""
+    from types import SimpleNamespace
+
+    class Params(dict):
+        def to_dict(self):
+            return dict(self)
+
+    return SimpleNamespace(query_params=Params(params), session_state={}, warnings=[],
+                           warning=lambda text, **kw: None)
+
+
+def test_a_links_list_keeps_its_known_values_names_five_unknown_and_reads_a_hundred(monkeypatch):
+    """?runs= with known and unknown ids: the known ones are used, up to 5 unknown ones are named
+    and the rest counted, and a link of hundreds is read up to 100 values (a warning of 3,000
+    parts took 8.6 s)."""
+    from app import urlstate
+
+    said = []
+    fake = _fake_streamlit({"runs": "a, b,zz,a," + ",".join(f"x{i}" for i in range(200))})
+    fake.warning = lambda text, **kw: said.append(text)
+    monkeypatch.setattr(urlstate, "st", fake)
+    assert urlstate.listed("runs")[:3] == ["a", "b", "zz"] and len(urlstate.listed("runs")) == 203  # each once
+    assert urlstate.read("runs", urlstate.choices(["a", "b"]), []) == ["a", "b"]  # not the default: the part known
+    [warning] = said
+    assert warning.startswith("Ignored part of") and "zz: not one of a, b" in warning, warning
+    assert "; and 93 more; 103 more not read (a link is read up to 100))" in warning, warning
+    said.clear()
+    fake.query_params["runs"] = "a,q1,q2,q3,q4,q5"  # five unknown: each named, no "and 0 more"
+    assert urlstate.read("runs", urlstate.choices(["a", "b"]), []) == ["a"]
+    [warning] = said
+    assert "q5: not one of a, b" in warning and "more" not in warning, warning
+    said.clear()
+    fake.query_params["runs"] = "q1,q2"  # none known: the default, saying why
+    assert urlstate.read("runs", urlstate.choices(["a", "b"]), ["b"]) == ["b"] and "using `b` instead" in said[0]
+
+
+def test_a_links_number_at_either_end_of_its_range_is_used(monkeypatch):
+    """?epochs=0 (the untrained encoder) and ?epochs=1000 are in range; ?epochs=1001 is not."""
+    from app import urlstate
+
+    fake = _fake_streamlit({"epochs": "0", "lr": "10"})
+    monkeypatch.setattr(urlstate, "st", fake)
+    assert urlstate.read("epochs", urlstate.integer(0, 1000), 10) == 0
+    assert urlstate.read("lr", urlstate.number(1e-5, 10.0), 2e-3) == 10.0
+    fake.query_params.update(epochs="1000", lr="0.00001")
+    assert urlstate.read("epochs", urlstate.integer(0, 1000), 10) == 1000
+    assert urlstate.read("lr", urlstate.number(1e-5, 10.0), 2e-3) == 1e-5
+    fake.query_params["epochs"] = "1001"
+    assert urlstate.read("epochs", urlstate.integer(0, 1000), 10) == 10
+
+
+def test_a_page_comes_back_as_it_was_left_but_not_on_its_own_rerun(monkeypatch):
+    """Pretrain set to shapes, Augment opened from the sidebar, then Pretrain again: its form is
+    back at shapes. On Pretrain itself, an address with nothing of the page's own (its
+    sidebar link clicked again) shows the defaults and is not refilled."""
+    from app import urlstate
+
+    fake = _fake_streamlit({"dataset": "shapes", "hide": "nav"})
+    monkeypatch.setattr(urlstate, "st", fake)
+    urlstate.remember("pretrain")
+    assert urlstate.remembered("pretrain") == {"dataset": "shapes"}  # the teacher's hide is not the page's
+    fake.query_params.clear()
+    fake.query_params["hide"] = "nav"
+    urlstate.restore("pretrain")  # the same page: left alone
+    assert dict(fake.query_params) == {"hide": "nav"}
+    urlstate.remember("augment")
+    urlstate.restore("pretrain")  # back from Augment
+    assert dict(fake.query_params) == {"hide": "nav", "dataset": "shapes"}
+
 
 def test_the_first_worker_of_a_home_is_said_to_be_starting_not_to_have_stopped(ssrl_home):
     """A new home's first Pretrain view said "The worker stopped; a new one is starting",

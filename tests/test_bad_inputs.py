@@ -56,6 +56,19 @@ def test_a_seed_a_run_cannot_train_with_is_refused_at_submission(capsys):
         assert rc == 2 and f"seed must be a whole number from 0 to {2**31 - 1}, got {seed}" in err
     assert RunStore().list() == []  # nothing queued
 
+def test_the_largest_settings_the_help_gives_are_accepted_and_one_more_refused():
+    """The help and the errors say seed 0 to 2147483647, epochs 0 to 10000, batch size 2 to
+    65536: both ends are settings a run may have, one past them is refused naming the setting."""
+    from ssrl_core.config import SEED_MAX, BadSetting
+
+    cfg = RunConfig(dataset="digits", method="simclr", seed=SEED_MAX, epochs=10_000, batch_size=65_536)
+    assert (cfg.seed, cfg.epochs, cfg.batch) == (2**31 - 1, 10_000, 65_536)
+    assert RunConfig(dataset="digits", method="simclr", seed=0, epochs=0, batch_size=2).batch == 2
+    for key, value in (("seed", SEED_MAX + 1), ("epochs", 10_001), ("batch_size", 65_537), ("batch_size", 1)):
+        with pytest.raises(BadSetting) as e:
+            RunConfig(dataset="digits", method="simclr", **{key: value})
+        assert e.value.field == key and f"got {value}" in str(e.value)
+
 
 def test_an_option_given_twice_is_refused_not_silently_the_last(capsys):
     rc, err = _cli(capsys, "submit", "--dataset", "digits", "--method", "simclr",

@@ -327,6 +327,41 @@ def test_a_check_decided_inside_the_test_images_noise_says_it_could_go_the_other
     v = L.judge(lesson, {"simclr": _data(summary={"knn_accuracy": 0.935}), "random": _data(summary={"knn_accuracy": 0.919})})
     assert not any("standard error" in c for r in v["checks"] for c in r["caveats"])
 
+def test_a_preview_never_lengthens_a_run_or_a_reference_already_within_its_budget(tmp_path):
+    """`lesson --quick` caps each run at 1 epoch and the supervised reference at the preview's
+    steps: a 0-epoch run stays the untrained encoder (not trained for 1 epoch) and a reference
+    cheaper than the preview's keeps its steps; the budget line says what the preview runs."""
+    extra = ('[runs.b]\ndataset = "digits"\nmethod = "rotation"\naugment = "digits"\nencoder = "cnn-small"\n'
+             'epochs = 0\nbatch_size = 64\nseed = 0\n[probes]\nsupervised_scratch = [1]\nsupervised_steps = 10\n'
+             'seeds = 2\n[[checks]]')
+    (tmp_path / "x.toml").write_text(GOOD.replace("[[checks]]", extra))
+    preview = L.load(tmp_path / "x.toml").scaled(1)
+    assert {n: c.epochs for n, c in preview.runs.items()} == {"a": 1, "b": 0}
+    assert {n: c.epochs for n, c in preview.full_runs.items()} == {"a": 2, "b": 0}
+    assert preview.budget() == ("QUICK PREVIEW (not the lesson's budget): epochs 0, 1; supervised reference 10 steps "
+                                "x 1 draws")
+
+
+def test_a_preview_decides_a_check_at_the_last_epoch_it_trained(tmp_path):
+    """A preview capped at 1 epoch measures epoch 1: a check on it is decided, without the
+    note that the preview did not train that far."""
+    (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.epoch:effective_rank@1"')
+                                     .replace("right = 0.5", "right = 5.0"))
+    preview = L.load(tmp_path / "x.toml").scaled(1)
+    logged = [{"epoch": 0, "effective_rank": 9.0}, {"epoch": 1, "effective_rank": 8.0}]
+    [row] = L.judge(preview, {"a": _data(summary={"knn_accuracy": 0.9}, epochs=logged)})["checks"]
+    assert row["passed"] is True and row["left_value"] == 8.0 and row["caveats"] == []
+
+
+def test_two_accuracies_on_different_test_splits_get_no_noise_note():
+    """The noise note is about one test split: runs scored on 359 and on 400 images (one before
+    the split changed) have no one count of test images to quote, so nothing is guessed."""
+    lesson = L.load_by_name("four-families")
+    v = L.judge(lesson, {"simclr": _data(summary={"knn_accuracy": 0.935, "test_images": 359}),
+                         "random": _data(summary={"knn_accuracy": 0.919, "test_images": 400})})
+    [row] = [c for c in v["checks"] if c["left"] == "simclr.knn_accuracy" and c["right"] == "random.knn_accuracy"]
+    assert row["passed"] is True and not any("standard error" in c for c in row["caveats"])
+
 
 def test_a_side_adds_and_subtracts_terms_so_a_claim_is_judged_over_seeds():
     """four-families' rotation check read one seed: its kNN gain over random ran from 0.000
@@ -395,6 +430,7 @@ def test_a_check_on_an_epoch_key_the_run_never_logs_says_so(tmp_path):
     (tmp_path / "x.toml").write_text(GOOD.replace('left = "a.knn_accuracy"', 'left = "a.epoch:rotation_acc@last"'))
     lesson = L.load(tmp_path / "x.toml")
     assert L.judge(lesson, {})["checks"][0]["caveats"] == []  # not finished yet: waiting is right
+    assert L.judge(lesson, {"a": _data()})["checks"][0]["caveats"] == []  # no epoch log read (yet): nothing claimed
     epochs = [{"epoch": 0, "effective_rank": 11.0}, {"epoch": 2, "loss": 4.1, "effective_rank": 9.0}]
     row = L.judge(lesson, {"a": _data(epochs=epochs)})["checks"][0]
     assert row["passed"] is None
@@ -481,6 +517,19 @@ def test_runs_whose_options_were_given_in_another_order_are_twins(monkeypatch):
     store.claim("w")
     store.finish(done, "done", summary={})
     assert L.best_runs({"mine": other}, store, "cpu")["mine"]["id"] == done
+
+def test_a_run_on_an_imported_set_is_a_twin_unless_it_recorded_other_images(tmp_path):
+    """A queued or training run records no images yet: the lesson waits for it rather than
+    queueing its twin. One that trained on the set's earlier content (re-imported since) is
+    no twin; one on today's content is."""
+    now = {"ab": "fp-now"}
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    assert L.on_current_images("ab", run_dir, now)  # queued: nothing recorded yet
+    (run_dir / "dataset.json").write_text(json.dumps({"name": "ab", "fingerprint": "fp-old"}))
+    assert not L.on_current_images("ab", run_dir, now)
+    (run_dir / "dataset.json").write_text(json.dumps({"name": "ab", "fingerprint": "fp-now"}))
+    assert L.on_current_images("ab", run_dir, now)
 
 
 def test_a_lesson_launches_all_its_runs_or_none_whatever_the_per_nickname_limit(monkeypatch):

@@ -75,6 +75,16 @@ def test_runs_launched_with_auto_and_cnn_small_trained_the_same_encoder():
     assert services.run_label({**auto, "id": "x"}) == "rotation · digits · cnn-small · 3 ep · x"
     assert services.run_label({**queued, "id": "x"}) == "rotation · digits · 3 ep · x"
 
+def test_a_runs_label_says_whose_only_in_a_picker_and_a_score_of_zero_as_zero():
+    """A picker's label (``who``) adds who made the run, so typing "by ada" finds it; the
+    Markdown that names a run says whose in its own words. A kNN accuracy of 0 is a score."""
+    from app import services
+
+    run = {"id": "x", "nickname": "ada", "config": {"method": "simclr", "dataset": "digits", "epochs": 1},
+           "summary": {"knn_accuracy": 0.0, "encoder": "cnn-small"}}
+    assert services.run_label(run) == "simclr · digits · cnn-small · 1 ep · kNN 0.000 · x"
+    assert services.run_label(run, who=True) == "simclr · digits · cnn-small · 1 ep · kNN 0.000 · by ada · x"
+
 
 def test_epoch_and_probe_series():
     recs = [{"epoch": 0, "epoch_knn": 0.8}, {"epoch": 1, "loss": 4.0, "epoch_knn": 0.85}]
