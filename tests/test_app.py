@@ -149,6 +149,7 @@ def test_a_run_still_computing_its_probes_is_not_offered_as_finished():
     assert [r["id"] for r in services.finished_runs()] == [done]
     assert {r["id"] for r in services.finished_runs(with_mapping=True)} == {done, running}
 
+
 def test_a_running_run_is_offered_for_its_map_from_its_umap_to_its_map_evolution():
     """Explore offers a running run once its accuracies and PCA map are written: during its
     UMAP, its probes and its map-evolution frames; not while its first numbers are computed."""

@@ -474,6 +474,7 @@ def test_a_links_value_is_the_one_option_it_plainly_means():
     assert loose("knn", ["newest", "kNN accuracy", "linear accuracy"], first_word=True) == "kNN accuracy"
     assert loose("ada", ["Ada", "ADA"]) is None and loose("  ", ["a"]) is None  # two it could mean, or nothing
 
+
 def _fake_streamlit(params: dict):
     """``urlstate``'s view of Streamlit, as a page at an address with ``params`` sees it."""
     from types import SimpleNamespace

@@ -56,6 +56,7 @@ def test_a_seed_a_run_cannot_train_with_is_refused_at_submission(capsys):
         assert rc == 2 and f"seed must be a whole number from 0 to {2**31 - 1}, got {seed}" in err
     assert RunStore().list() == []  # nothing queued
 
+
 def test_the_largest_settings_the_help_gives_are_accepted_and_one_more_refused():
     """The help and the errors say seed 0 to 2147483647, epochs 0 to 10000, batch size 2 to
     65536: both ends are settings a run may have, one past them is refused naming the setting."""

@@ -327,6 +327,7 @@ def test_a_check_decided_inside_the_test_images_noise_says_it_could_go_the_other
     v = L.judge(lesson, {"simclr": _data(summary={"knn_accuracy": 0.935}), "random": _data(summary={"knn_accuracy": 0.919})})
     assert not any("standard error" in c for r in v["checks"] for c in r["caveats"])
 
+
 def test_a_preview_never_lengthens_a_run_or_a_reference_already_within_its_budget(tmp_path):
     """`lesson --quick` caps each run at 1 epoch and the supervised reference at the preview's
     steps: a 0-epoch run stays the untrained encoder (not trained for 1 epoch) and a reference
@@ -517,6 +518,7 @@ def test_runs_whose_options_were_given_in_another_order_are_twins(monkeypatch):
     store.claim("w")
     store.finish(done, "done", summary={})
     assert L.best_runs({"mine": other}, store, "cpu")["mine"]["id"] == done
+
 
 def test_a_run_on_an_imported_set_is_a_twin_unless_it_recorded_other_images(tmp_path):
     """A queued or training run records no images yet: the lesson waits for it rather than

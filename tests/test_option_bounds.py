@@ -149,6 +149,7 @@ def test_values_from_a_cli_or_a_form_are_read_as_their_defaults_types():
     assert isinstance(simsiam.predictor, nn.Identity) and simsiam.stop_gradient is False
     assert build("mae", norm_pix_loss="false").options["norm_pix_loss"] is False  # not a truthy string
 
+
 def test_a_config_with_a_misspelt_option_is_refused_before_it_is_queued():
     """Python's ``RunStore().submit(RunConfig(...))`` as the command line: a misspelt option is
     refused naming the one meant, not queued to fail in the worker."""

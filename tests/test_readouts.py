@@ -75,6 +75,7 @@ def test_runs_launched_with_auto_and_cnn_small_trained_the_same_encoder():
     assert services.run_label({**auto, "id": "x"}) == "rotation · digits · cnn-small · 3 ep · x"
     assert services.run_label({**queued, "id": "x"}) == "rotation · digits · 3 ep · x"
 
+
 def test_a_runs_label_says_whose_only_in_a_picker_and_a_score_of_zero_as_zero():
     """A picker's label (``who``) adds who made the run, so typing "by ada" finds it; the
     Markdown that names a run says whose in its own words. A kNN accuracy of 0 is a score."""
