@@ -385,6 +385,40 @@ def test_a_deletion_killed_midway_is_finished_or_undone_by_the_next(finished_run
     assert cli.main(["export", "--run", unrecorded, "--out", str(ssrl_home.parent / "out")]) == 0
 
 
+def test_a_folder_a_killed_deletion_moved_aside_is_not_restored_as_a_run(finished_run, ssrl_home, capsys):
+    """restore-runs lists again the run folders the store does not know; ``.deleting-ID``, the
+    folder of a run whose deletion was recorded before a kill, is no run to bring back (it was
+    listed as a run of id ".deleting-ID")."""
+    runs = ssrl_home / "runs"
+    rid = finished_run("random")
+    RunStore().delete(rid, while_locked=lambda: (runs / rid).rename(runs / f".deleting-{rid}"))
+    capsys.readouterr()
+    assert cli.main(["restore-runs", "--yes"]) == 0
+    assert "nothing to restore" in capsys.readouterr().out and RunStore().list() == []
+
+
+def test_a_cancelled_runs_deletion_killed_before_it_was_recorded_is_undone_when_a_worker_starts(
+        ssrl_home, monkeypatch, capsys):
+    """A deletion killed after moving the folder aside, before the store recorded it: the run is
+    still listed (cancelled, not only done), so the next worker puts its folder back, whole."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs import worker as worker_mod
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random", seed=1))
+    store.request_cancel(rid)
+    folder = Path(store.get(rid)["run_dir"])
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.safetensors").write_bytes(b"weights")
+    folder.rename(ssrl_home / "runs" / f".deleting-{rid}")
+    monkeypatch.setattr(worker_mod, "warm_caches", lambda: None)
+    capsys.readouterr()
+    assert worker_mod.Worker(store).serve(once=True) == 0
+    assert f"run {rid}: a deletion killed midway left its folder; put back" in capsys.readouterr().out
+    assert (folder / "checkpoint.safetensors").read_bytes() == b"weights" and store.get(rid)["status"] == "cancelled"
+    assert sorted(p.name for p in (ssrl_home / "runs").iterdir()) == [rid]
+
+
 def test_ordinals_of_ranks_and_percentiles():
     from ssrl_core.text import ordinal
 

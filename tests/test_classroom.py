@@ -591,6 +591,23 @@ def test_export_reproduces_method_options(tmp_path):
                                            "options": {"temperature": 0.2, "proj_dim": 128, "hidden_dim": 512}}
 
 
+def test_the_reproduce_command_sets_the_cpu_threads_only_where_the_run_kept_one_count():
+    """OMP_NUM_THREADS=N before the command where the run trained on a CPU at N threads all
+    along; a run whose threads changed midway (a probe job beside it) or trained on a GPU gets
+    none (its first count would claim a setting it did not train at throughout)."""
+    from ssrl_core.runs.export import reproduce_command, threads_note
+
+    cfg = RunConfig(dataset="digits", method="random", epochs=0)
+    cpu = {"device": "cpu", "precision": "fp32"}
+    assert reproduce_command(cfg, trained_on={**cpu, "train_threads": [2]}).startswith(
+        "OMP_NUM_THREADS=2 python -m ssrl_core train ")
+    changed = {**cpu, "train_threads": [2, 1]}
+    assert reproduce_command(cfg, trained_on=changed).startswith("python -m ssrl_core train ")
+    assert threads_note(changed).startswith("trained with 2 then 1 CPU threads")
+    assert "OMP_NUM_THREADS" not in reproduce_command(cfg, trained_on={"device": "cuda", "precision": "fp32",
+                                                                        "train_threads": [2]})
+
+
 def test_export_of_a_bad_run_is_an_error_with_exit_2(tmp_path, capsys):
     assert cli.main(["export", "--run", "no-such-run", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("error: 'no-such-run' is neither a run folder nor a run id")

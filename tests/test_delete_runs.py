@@ -189,3 +189,33 @@ def test_a_run_deleted_while_the_app_exports_it_waits_for_the_export_and_leaves_
     with pytest.raises(ValueError, match=f"run {rid} was deleted meanwhile \\(from another tab or the command line\\)"):
         services.export_run(run)  # a stale page's click
     assert sorted(p.name for p in exports.iterdir()) == []  # no lock file left for a run that is gone
+
+
+def test_the_space_a_deletion_frees_is_the_runs_own_folder_and_the_apps_export_of_it(finished_run, tmp_path, capsys):
+    """"N MB freed" (and the preview's N) is what goes: the run's folder plus the app's export of
+    it; a folder elsewhere that a row names stays, so it is not counted."""
+    store = RunStore()
+    rid = finished_run("random")
+    folder = Path(store.get(rid)["run_dir"])
+    exports = paths.ssrl_home() / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    (exports / f"{rid}.zip").write_bytes(b"0" * 1_500_000)
+    (exports / rid / "figures").mkdir(parents=True)  # the folder an older version exported into, files in subfolders
+    (exports / rid / "figures" / "map.png").write_bytes(b"0" * 500_000)
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
+    assert size > 0.1
+    assert main(["delete", rid]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"deleted {rid} (") and float(out.split("(")[1].split()[0]) == round(size + 2.0, 1)
+    assert not (exports / rid).exists() and not (exports / f"{rid}.zip").exists()
+
+    other = store.submit(RunConfig(method="random", seed=5))
+    store.request_cancel(other)
+    mine = tmp_path / "my-results"
+    mine.mkdir()
+    (mine / "big.bin").write_bytes(b"0" * 3_000_000)
+    with sqlite3.connect(store.path) as c:
+        c.execute("UPDATE runs SET run_dir=? WHERE id=?", (str(mine), other))
+    assert main(["delete", other]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"deleted {other} (0 MB freed); its folder stays") and (mine / "big.bin").exists()

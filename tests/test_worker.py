@@ -586,3 +586,16 @@ def test_a_worker_finding_its_slot_taken_says_the_other_one_serves_the_queue(cap
             "queue; exiting (`python -m ssrl_core wait ID` waits for a run to end)\n")
     finally:
         first._lock_file.close()
+
+
+def test_a_worker_sees_its_code_changed_when_a_file_is_only_removed(tmp_path):
+    """An upgrade that only removes a module (the newest file's time unchanged) is another code."""
+    from ssrl_core.runs.worker import code_stamp
+
+    (tmp_path / "old.py").write_text("x = 1\n")
+    (tmp_path / "new.py").write_text("y = 2\n")
+    os.utime(tmp_path / "old.py", (1_000_000, 1_000_000))
+    before = code_stamp(tmp_path)
+    assert code_stamp(tmp_path) == before  # the same code: the same stamp
+    (tmp_path / "old.py").unlink()
+    assert code_stamp(tmp_path) != before
