@@ -85,6 +85,25 @@ def test_a_failed_delete_for_another_reason_keeps_the_run_and_its_files(finished
     assert RunStore().get(rid)["status"] == "done" and (folder / "checkpoint.safetensors").exists()
 
 
+def test_a_delete_whose_store_stays_busy_keeps_the_run_and_its_folder_in_place(finished_run, monkeypatch):
+    """The store's write failed with no disk error (busy past its timeout, damaged): the row
+    stays, and so does the folder where the run's pages look for it (not moved aside)."""
+    from ssrl_core.runs.remove import delete_run
+
+    rid = finished_run("random")
+    folder = Path(RunStore().get(rid)["run_dir"])
+
+    def busy(self, run_id, while_locked=None):
+        while_locked()
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(RunStore, "delete", busy)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        delete_run(RunStore(), rid)
+    assert RunStore().get(rid)["status"] == "done" and (folder / "checkpoint.safetensors").exists()
+    assert not list(folder.parent.glob(".deleting-*"))
+
+
 def test_a_moved_or_copied_home_finds_its_own_run_folders(finished_run, ssrl_home, tmp_path, monkeypatch, capsys):
     from ssrl_core.config import RunConfig
 
