@@ -168,8 +168,17 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
             continue
         partial |= len(sup[0]) < 2
         ends = [both[0]] + ([both[-1]] if len(both) > 1 else [])
-        parts.append(f"{md(name)}: " + ", ".join(f"{gap} at {budget(x, i == len(ends) - 1 and len(ends) > 1)}"
-                                                for i, (x, gap) in enumerate(ends)))
+        said = f"{md(name)}: " + ", ".join(f"{gap} at {budget(x, i == len(ends) - 1 and len(ends) > 1)}"
+                                          for i, (x, gap) in enumerate(ends))
+        # where the curves meet, in words: a 1-epoch run's readout under supervised training at 1 label already was
+        # read against "catches up at 5 labels per class" (the docs' 10-epoch run) by a student who copied the 5
+        behind = [i for i, (_, gap) in enumerate(both) if float(gap) <= 0]
+        if behind and behind[0] == 0:
+            said += (f" (supervised from scratch is level or ahead already at {budget(both[0][0], False)}: "
+                     "nothing for it to catch up; this pretraining bought less than those labels)")
+        elif behind and behind[0] < len(both) - 1:
+            said += f" (supervised from scratch catches up at {budget(both[behind[0]][0], False)})"
+        parts.append(said)
     if not parts:
         return ""
     return ("Here, the readout minus supervised from scratch: " + "; ".join(parts) + "."

@@ -98,7 +98,7 @@ def test_evaluate_counts_a_shared_partial_reference_once_and_says_which_point_ha
     said = " ".join(m.value for m in at.markdown)
     assert "(mean over 3 random draws of the labelled images, the whiskers ± their standard deviation; the rightmost " \
            "point uses every label, one fit and no spread)" in said
-    assert "0.003 to 0.014 below it with more" in captions(at) and "points" not in captions(at)
+    assert "level with it at 5, and 0.003 to 0.014 below it with more" in captions(at) and "points" not in captions(at)
 
 
 def test_invariance_leaves_an_unmeasured_run_out_of_its_charts(finished_run):

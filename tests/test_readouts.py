@@ -621,6 +621,32 @@ def test_the_label_efficiency_note_gives_each_runs_gap_to_supervised_training_wh
     assert readouts.scratch_gaps({"mae (0003)": (lin, None)}) == ""
 
 
+def test_the_label_efficiency_note_says_where_supervised_training_catches_up_or_that_it_was_ahead_from_the_start():
+    """A 1-epoch SimCLR read 0.072 under supervised training at 1 label, under "as labels grow supervised training
+    catches up (measured on digits: level ... at 5 labels per class)": a student answered "at 5 labels"."""
+    from app import readouts
+
+    x = [1.0, 5.0, 10.0, 50.0, 143.8]
+    lin = (x, [0.62, 0.86, 0.93, 0.965, 0.972], [0.0] * 5)
+    sup = (x, [0.5, 0.86, 0.94, 0.96, 0.975], [0.0] * 5)  # level at 5, ahead at 10, behind at 50, ahead at all
+    assert readouts.scratch_gaps({"simclr (0001)": (lin, sup)}) == (
+        "Here, the readout minus supervised from scratch: simclr (0001): +0.120 at 1 label per class, -0.003 at all "
+        "labels (supervised from scratch catches up at 5 labels per class).")
+    short = (x, [0.462, 0.80, 0.93, 0.965, 0.972], [0.0] * 5)
+    assert readouts.scratch_gaps({"simclr (06c7)": (short, sup)}) == (
+        "Here, the readout minus supervised from scratch: simclr (06c7): -0.038 at 1 label per class, -0.003 at all "
+        "labels (supervised from scratch is level or ahead already at 1 label per class: nothing for it to catch up; "
+        "this pretraining bought less than those labels).")
+    one = ([1.0], [0.534], [0.02])
+    assert readouts.scratch_gaps({"simclr (06c7)": (short, one)}).startswith(
+        "Here, the readout minus supervised from scratch: simclr (06c7): -0.072 at 1 label per class (supervised from "
+        "scratch is level or ahead already at 1 label per class")
+    ahead = (x, [0.6, 0.9, 0.95, 0.97, 0.98], [0.0] * 5)  # ahead everywhere: nothing added
+    assert readouts.scratch_gaps({"simclr (0001)": (ahead, sup)}) == (
+        "Here, the readout minus supervised from scratch: simclr (0001): +0.100 at 1 label per class, +0.005 at all "
+        "labels.")
+
+
 def test_a_pickers_label_says_what_tells_a_run_apart_right_after_its_method():
     from app import readouts, services
 
