@@ -776,6 +776,14 @@ def test_the_fewest_labels_sentence_gives_each_share_with_the_number_the_charts_
     refs = {"random-linear/label/1/s3": {"mean": 0.4513}, "random-linear/label/all/s3": {"mean": 0.96}}
     said = readouts.fewest_labels("simclr (e635)", probes, refs)
     assert said.endswith("labels **56%** (0.559) of the test images right, the untrained network's 45% (0.451)")
+    # one label's draws spread by ±0.06: 0.462 beside 0.451 is no gain to read (a student read it as one)
+    probes["linear/label/1/s3"] = {"mean": 0.462, "values": [0.40, 0.46, 0.526]}
+    refs["random-linear/label/1/s3"] = {"mean": 0.451, "values": [0.44, 0.45, 0.463]}
+    said = readouts.fewest_labels("simclr (06c7)", probes, refs)
+    assert said.endswith("the untrained network's 45% (0.451), a difference inside the ±0.063 spread between draws of "
+                         "the labelled images: not one to read as a gain or a loss"), said
+    probes["linear/label/1/s3"] = {"mean": 0.6, "values": [0.55, 0.6, 0.65]}
+    assert readouts.fewest_labels("simclr (06c7)", probes, refs).endswith("the untrained network's 45% (0.451)")
 
 
 def test_invariance_says_what_a_run_lacks_ops_added_since_included():
