@@ -79,6 +79,8 @@ widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
                        "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
                                      "methods are on different scales: compare a method's runs, not methods."})
+if note := readouts.collapse_options_note(picked):
+    st.caption(note)
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d, [r for r in picked if r["dataset"] == d])
 

@@ -101,6 +101,8 @@ if below:  # a student saw BYOL and rotation under the untrained network with no
                "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "
                "Short runs do this (SimSiam, BYOL and SwAV start slowly on digits and pass it with more epochs), and "
                "a pretext task can keep what a kNN vote on labels does not reward (rotation keeps orientation).")
+if note := readouts.collapse_options_note(picked):
+    st.caption(note)
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
            "direction (effective rank → 1) has learned nothing, whatever its pretext loss says. Non-contrastive "
            "methods avoid it only through their predictor and stop-gradient or EMA target, or their variance and "

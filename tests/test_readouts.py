@@ -647,6 +647,33 @@ def test_the_label_efficiency_note_says_where_supervised_training_catches_up_or_
         "labels.")
 
 
+def test_a_run_trained_with_an_option_its_method_says_collapses_is_told_how_to_read_it():
+    """A student turned SimSiam's stop-gradient off (rank 2.3 against 3.4, under the 2 that marks a collapse; std
+    0.0209 against 0.0198) and no page said the run collapsed. Evaluate and Compare say which runs trained with an
+    option their method's help says collapses, and to read the effective rank against the defaults."""
+    from app import readouts
+
+    def run(i, method, options, summary=None):
+        return {"id": f"20261206-0000-{i:04d}", "method": method, "dataset": "digits", "summary": summary,
+                "config": {"method": method, "options": options}}
+
+    off = run(1, "simsiam", {"stop_gradient": False})
+    both = run(2, "simsiam", {"stop_gradient": "false", "predictor": False, "proj_dim": 512})  # as a link gives it
+    runs = [off, run(3, "simsiam", {"stop_gradient": True}), run(4, "simclr", {"temperature": 0.5}), both,
+            run(5, "byol", {}), run(6, "simsiam", {"output_bn": False}),  # (collapses only without the stop-gradient)
+            run(7, "simsiam", {}, summary={"options": {"predictor": False}})]
+    assert readouts.collapse_options(off) == ["stop_gradient=false"]
+    assert readouts.collapse_options(both) == ["stop_gradient=false", "predictor=false"]
+    assert [readouts.collapse_options(r) for r in runs[1:3] + runs[4:6]] == [[], [], [], []]
+    assert readouts.collapse_options(runs[6]) == ["predictor=false"]  # the summary's resolved options count
+    note = readouts.collapse_options_note(runs)
+    assert note.startswith(":material/compress: simsiam (0001) with `stop_gradient=false`; simsiam (0002) with "
+                           "`stop_gradient=false` and `predictor=false`; simsiam (0007) with `predictor=false`: trained "
+                           "without what keeps their method from collapsing. Read the **effective rank** against the "
+                           "same method's run with the defaults"), note
+    assert readouts.collapse_options_note(runs[1:3]) is None
+
+
 def test_a_pickers_label_says_what_tells_a_run_apart_right_after_its_method():
     from app import readouts, services
 

@@ -181,6 +181,9 @@ class PretextMethod(nn.Module):
     # a run that differs from finished runs only in these is timed from theirs (``runs.estimate``); any other option (a
     # head's width, a queue, a decoder's depth, a mask ratio) changes the pace, so a run needs finished runs with its value
     pace_free: frozenset = frozenset()
+    # on/off options that keep the method from collapsing (SimSiam's stop-gradient and predictor): a run with one
+    # off is expected to collapse, and Evaluate and Compare say how to read it (``readouts.collapse_options``)
+    collapse_guards: frozenset = frozenset()
     option_ranges: dict = SHARED_RANGES  # name or pattern -> OptionRange; a method's own add to these
     option_choices: dict = {}  # text option -> the values it may take
     preferred_encoder: str | None = None  # what encoder "auto" means for this method (None: by device)

@@ -53,6 +53,7 @@ class SimSiam(PretextMethod):
     defaults = {"stop_gradient": True, "predictor": True, "output_bn": True, "proj_dim": 2048, "hidden_dim": 2048,
                 "pred_hidden_dim": 512}
     pace_free = frozenset({"stop_gradient"})
+    collapse_guards = frozenset({"stop_gradient", "predictor"})
     option_help = {
         "stop_gradient": "stop the gradient through the target z; false reproduces the paper's collapse",
         "predictor": "use the predictor h; false makes h the identity (p = z), which collapses in the paper",
