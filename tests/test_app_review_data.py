@@ -283,6 +283,25 @@ def test_caveats_say_what_tiny_splits_do_to_the_accuracies():
     assert more.endswith("so 1,000 images give 200 test images (one then moves the accuracies by 0.5 points).")
 
 
+def test_caveats_start_below_10_test_images_and_below_k_training_images():
+    """The limits are strict: 10 test images and 20 training images (k = 20) are enough, 9 and 19 are not."""
+    import numpy as np
+
+    from ssrl_core.data.imageset import evaluation_caveats
+
+    labels = np.repeat([0, 1], 15)
+    is_train = np.ones(30, bool)
+    is_train[[0, 1, 2, 3, 4, 15, 16, 17, 18, 19]] = False  # 10 test images, 20 training images
+    text = " ".join(evaluation_caveats(labels, is_train, ["a", "b"]))
+    assert text.startswith("10 test images: one image moves the kNN and linear accuracies by 10.0 points")
+    assert "Only" not in text and "fewer than the k" not in text
+    is_train[4] = True  # 9 test images, 21 training images
+    text = " ".join(evaluation_caveats(labels, is_train, ["a", "b"]))
+    assert text.startswith("Only 9 test images") and "fewer than the k" not in text
+    is_train[[4, 5]] = False  # 10 test images, 19 training images
+    text = " ".join(evaluation_caveats(labels, is_train, ["a", "b"]))
+    assert "Only 19 labelled training images, fewer than the k = 20" in text and "Only 10 test" not in text
+
 def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
     from .test_import_images import make_zip, png
 

@@ -16,6 +16,18 @@ def test_digits_is_real_upsampled_and_split():
     assert ds.images.max() > 200 and ds.images.min() == 0
 
 
+def test_digits_pixels_and_split_never_change():
+    """Runs on digits are compared across machines and versions: the same pixels (scikit-learn's 0..16
+    scaled to 0..255) and the same held-out images every time."""
+    import hashlib
+
+    ds = load_dataset("digits")
+    assert hashlib.sha256(ds.images.numpy().tobytes()).hexdigest() == (
+        "bb72a09dcb2ae2a1b0982e3afd2dbfdacb70a8f0ecbc4e358dde826df0556987")
+    assert ds.test_idx[:8].tolist() == [5, 9, 12, 14, 16, 17, 19, 23]
+    assert hashlib.sha256(ds.is_train.numpy().tobytes()).hexdigest()[:16] == "b9451a6a378a6615"
+
+
 def test_digits_are_scikit_learns_read_without_importing_it(monkeypatch):
     """The bundled file, read directly, gives what scikit-learn's loader gives; and where
     that file is not where it is looked for, scikit-learn's loader is asked."""
@@ -77,3 +89,23 @@ def test_shapes_cache_is_reused(tmp_path):
     assert torch.equal(first.images, again.images) and again.factor_names == first.factor_names
     files[0].write_bytes(b"damaged")  # a damaged cache is regenerated, not trusted
     assert torch.equal(load_shapes(tmp_path, n=200, seed=0).images, first.images)
+
+
+def test_shapes_bins_are_those_of_the_shape_drawn_and_the_last_fifth_is_test():
+    """size_bin, position_bin and the split are what a probe and the accuracies read: each bin must be the
+    one its continuous value falls in (radius 6-8 small, 8-10 medium, 10-12 large; the centre's third of the
+    32 px image, row by row from the top left), and the drawn shape must sit there."""
+    a = generate_shapes(n=300, seed=3)
+    f = {k: v.numpy() for k, v in a.factors.items()}
+    assert ((f["size_bin"] == 0) == (f["size"] < 8)).all() and ((f["size_bin"] == 2) == (f["size"] >= 10)).all()
+    row, col = (f["position_y"] // (32 / 3)).astype(int), (f["position_x"] // (32 / 3)).astype(int)
+    assert (f["position_bin"] == row * 3 + col).all()
+    assert a.factor_names["position_bin"][0] == "top-left" and a.factor_names["position_bin"][5] == "middle-right"
+    drawn = (a.images.float() - torch.tensor([24.0, 24.0, 28.0]).view(1, 3, 1, 1)).abs().sum(1) > 60  # [N, H, W]
+    area = drawn.float().sum((1, 2)).numpy()
+    ys, xs = torch.arange(32.0).view(1, 32, 1) + 0.5, torch.arange(32.0).view(1, 1, 32) + 0.5
+    cy = ((drawn * ys).sum((1, 2)) / drawn.sum((1, 2))).numpy()
+    cx = ((drawn * xs).sum((1, 2)) / drawn.sum((1, 2))).numpy()
+    assert (abs(cx - f["position_x"]) < 3).mean() > 0.9 and (abs(cy - f["position_y"]) < 3).mean() > 0.9
+    assert [area[f["size_bin"] == b].mean() for b in range(3)] == sorted(area[f["size_bin"] == b].mean() for b in range(3))
+    assert a.is_train[:240].all() and not a.is_train[240:].any()

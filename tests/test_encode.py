@@ -226,6 +226,52 @@ def test_an_image_unlike_the_dataset_is_marked_so(finished_run, tmp_path):
     assert found.nearest_similarity[0] < found.typical_similarity and found.predicted[0] in load_dataset("digits").class_names
 
 
+def test_typical_similarity_is_each_images_to_its_nearest_other_image():
+    """What "unlike the dataset" is measured against: how similar each image is to its nearest other one
+    (not to itself, which is always 1 and would mark every new image but an exact copy as unlike)."""
+    from ssrl_core.evaluate.encode import typical_similarity
+
+    memory = np.random.default_rng(0).normal(size=(60, 16)).astype(np.float32)
+    unit = memory / np.linalg.norm(memory, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    assert typical_similarity(memory) == pytest.approx(float(np.quantile(sims.max(1), 0.01)), abs=1e-5)
+    assert typical_similarity(memory) < 0.9
+
+def test_a_colour_image_for_a_grayscale_set_is_made_gray_as_pil_does():
+    """A colour photo given to a run on a grayscale set (digits, MNIST) becomes gray by ITU-R 601 luma, as
+    PIL's "L" makes it (red darker than green, blue darkest), in memory, as a file and as an upload alike."""
+    from ssrl_core.evaluate.encode import prepare
+    from ssrl_core.evaluate.retrieval import query_tensor
+
+    rgb = np.zeros((8, 24, 3), np.uint8)
+    rgb[:, :8, 0], rgb[:, 8:16, 1], rgb[:, 16:, 2] = 255, 255, 255  # red, green, blue stripes
+    rgb = np.ascontiguousarray(np.tile(rgb, (3, 1, 1)))  # 24 x 24
+    want = np.asarray(Image.fromarray(rgb).convert("L"))
+    got = prepare([rgb], 24, 1)
+    assert got.shape == (1, 1, 24, 24)
+    assert np.abs(got[0, 0].numpy().astype(int) - want).max() <= 1
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    assert np.array_equal(query_tensor(buf.getvalue(), 1, 24).numpy(), got.numpy())
+
+def test_images_read_in_chunks_keep_their_names_row_by_row(tmp_path, monkeypatch):
+    """Folders of more images than one chunk: every chunk's names are its own images', in order, so the
+    written file column names the row it sits beside."""
+    from ssrl_core.evaluate import encode
+
+    monkeypatch.setattr(encode, "CHUNK", 2)
+    for i in range(5):
+        Image.new("L", (8, 8), 40 * i).save(tmp_path / f"{i}.png")
+    batches, skipped = encode.read_images([tmp_path], 8, 1)
+    names, means = [], []
+    for chunk_names, images in batches:
+        assert len(chunk_names) == len(images) <= 2
+        names += chunk_names
+        means += images.float().mean((1, 2, 3)).round().int().tolist()
+    assert names == [str(tmp_path / f"{i}.png") for i in range(5)] and means == [40 * i for i in range(5)]
+    assert skipped == []
+
 def test_images_in_memory_and_a_run_id(finished_run, tmp_path):
     from ssrl_core.evaluate.encode import encode_images
 

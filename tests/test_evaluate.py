@@ -271,3 +271,18 @@ def test_evaluation_batches_hold_a_fixed_number_of_pixels_and_halve_when_a_devic
 
     with pytest.raises(torch.OutOfMemoryError):  # even one image does not fit: said, not looped on
         embed(Never(), images[:5], torch.device("cpu"))
+
+
+def test_features_are_taken_in_eval_mode_whatever_the_batch_and_the_mode_is_given_back():
+    """An encoder in the middle of training (batch norm in training mode) gives each image its features
+    whatever else is in its evaluation batch, the last partial batch too, and is left training after."""
+    from ssrl_core.evaluate.embed import embed
+    from ssrl_core.models import build_encoder
+
+    torch.manual_seed(0)
+    encoder = build_encoder("cnn-small", 1).train()
+    images = torch.randint(0, 256, (10, 1, 16, 16), dtype=torch.uint8)
+    whole = embed(encoder, images, torch.device("cpu"), batch_size=10)
+    assert encoder.training
+    np.testing.assert_allclose(embed(encoder, images, torch.device("cpu"), batch_size=3), whole, atol=1e-5)
+    np.testing.assert_allclose(embed(encoder, images[7:], torch.device("cpu")), whole[7:], atol=1e-5)

@@ -623,3 +623,71 @@ def test_folders_inside_class_folders_are_said_to_be_the_classs(tmp_path, ssrl_h
     flat = import_images(make_zip(tmp_path / "f.zip", {f"{c}/{i}.png": png((20 * i, 0, 0) if c == "a" else (0, 0, 20 * i))
                                                        for c in "ab" for i in range(3)}), "flat", size=16)
     assert flat.merged == {}
+
+
+def test_a_fifth_of_each_class_is_held_out_and_always_the_same_files(tmp_path):
+    """The split holds out a fifth of each class (4 of 20), and always the same files: the same zip imported
+    on another machine, or after an upgrade, must give the same test images, or runs on it stop being
+    comparable and the set is taken for another one."""
+    members = {f"{c}/{i:02d}.png": png((10 * i, 200 if c == "a" else 0, 100), size=(12, 12)) for c in "ab" for i in range(20)}
+    report = import_images(make_zip(tmp_path / "fifth.zip", members), "fifth", size=8)
+    assert (report.train, report.test, report.copies) == (32, 8, 0)
+    ds = load_dataset("fifth")
+    held = [f for f, train in zip(ds.files, ds.is_train.tolist()) if not train]
+    assert [sum(f.startswith(f"{c}/") for f in held) for c in "ab"] == [4, 4]
+    assert held == ["a/02.png", "a/04.png", "a/06.png", "a/19.png", "b/04.png", "b/07.png", "b/11.png", "b/16.png"]
+
+
+def test_an_image_of_another_shape_is_cropped_to_its_centre_not_squashed(tmp_path):
+    """The shorter side is resized to the set's size and the middle kept: a wide photo keeps what is at its
+    centre, not the whole of it squeezed (which bends every shape in it)."""
+    def striped(size, box):  # blue, with a red square in the middle
+        im = Image.new("RGB", size, (0, 0, 255))
+        im.paste((255, 0, 0), box)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        return buf.getvalue()
+
+    members = {"wide.png": striped((48, 16), (16, 0, 32, 16)), "tall.png": striped((16, 48), (0, 16, 16, 32))}
+    import_images(make_zip(tmp_path / "shapes.zip", members), "centres", size=16)
+    ds = load_dataset("centres")
+    assert ds.images.shape == (2, 3, 16, 16)
+    for row in range(2):  # all red: the blue sides were cropped away
+        assert ds.images[row, 0].min() == 255 and ds.images[row, 2].max() == 0, ds.files[row]
+
+
+def test_the_same_images_under_other_class_names_are_another_set(tmp_path):
+    """The fingerprint that tells a set already imported is of its images, labels, split and class names:
+    the same photos sorted into folders of other names are another set, not refused as the same; and a set
+    whose split or labels changed has another fingerprint."""
+    from ssrl_core.data.imageset import ImageSet
+
+    members = {f"{c}/{i}.png": png((40 * i, 200 if c == "cat" else 0, 100)) for c in ("cat", "dog") for i in range(5)}
+    first = import_images(make_zip(tmp_path / "pets.zip", members), "pets")
+    renamed = {m.replace("cat/", "kitten/").replace("dog/", "puppy/"): data for m, data in members.items()}
+    second = import_images(make_zip(tmp_path / "young.zip", renamed), "young")  # not custom.SameImages
+    assert second.fingerprint != first.fingerprint and load_dataset("young").class_names == ["kitten", "puppy"]
+    ds = load_dataset("pets")
+    same = lambda **change: ImageSet(**{"name": "x", "images": ds.images, "labels": ds.labels,  # noqa: E731
+                                        "class_names": ds.class_names, "is_train": ds.is_train, **change}).fingerprint
+    assert same() == ds.fingerprint == first.fingerprint
+    assert same(is_train=~ds.is_train) != ds.fingerprint
+    assert same(labels=1 - ds.labels) != ds.fingerprint
+    assert same(images=ds.images // 2) != ds.fingerprint
+
+
+def test_a_small_archive_of_flat_images_is_no_zip_bomb(tmp_path):
+    """Flat-coloured BMPs squeeze a thousandfold, as a zip bomb does; under a megabyte unpacked, they are an
+    honest small archive, imported."""
+    def bmp(color):
+        buf = io.BytesIO()
+        Image.new("RGB", (128, 128), color).save(buf, format="BMP")
+        return buf.getvalue()
+
+    path = make_zip(tmp_path / "flat.zip", {f"{c}/{i}.bmp": bmp((30 * i, 200 if c == "a" else 0, 90))
+                                            for c in "ab" for i in range(8)})
+    with zipfile.ZipFile(path) as zf:
+        assert all(i.file_size > 200 * i.compress_size for i in zf.infolist())  # a zip bomb's ratio
+        assert sum(i.file_size for i in zf.infolist()) < 1 << 20
+    report = import_images(path, "flat", size=8)
+    assert report.images == 16 and report.skipped == []

@@ -583,6 +583,40 @@ def test_epoch_probe_logs_measures_and_snapshots(tmp_path):
     assert read_epochs(tmp_path) == []
 
 
+def test_the_epoch_probes_subset_is_fixed_by_the_seed_with_labelled_train_memory_and_test_queries(tmp_path):
+    """A resumed run builds its probe again: the same seed must pick the same rows, or the snapshots of the
+    epochs before and after the resume are of different images, and the map's points jump between them.
+    The memory holds labelled training images, the queries labelled test images."""
+    n = 4000
+    labels = torch.arange(n) % 4
+    labels[::7] = -1  # some images without a label
+    is_train = torch.arange(n) % 5 != 0
+    ds = ImageSet(name="big", images=torch.zeros(n, 1, 2, 2, dtype=torch.uint8), labels=labels,
+                  class_names=list("abcd"), is_train=is_train)
+    first = EpochProbe(ds, tmp_path / "a", seed=3, epochs=1, device=CPU)
+    again = EpochProbe(ds, tmp_path / "b", seed=3, epochs=1, device=CPU)
+    assert np.array_equal(first.rows, again.rows) and len(first.rows) == 1024 + 512
+    memory, queries = first.rows[:first.n_mem], first.rows[first.n_mem:]
+    assert first.n_mem == 1024 and len(set(first.rows.tolist())) == len(first.rows)
+    assert is_train[memory].all() and not is_train[queries].any() and (labels[first.rows] >= 0).all()
+    other = EpochProbe(ds, tmp_path / "c", seed=4, epochs=1, device=CPU)
+    assert not np.array_equal(other.rows, first.rows)
+
+def test_each_epochs_map_starts_from_the_previous_one_so_the_points_move_little(tmp_path):
+    """The map-evolution slider: features that change a little from epoch to epoch give maps whose points
+    move a little (each map laid out from the previous one), not maps laid out afresh, each turned and
+    shuffled its own way."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(50, 8)) + 4 * np.eye(8)[k] for k in range(4)]).astype(np.float32)
+    (tmp_path / SNAPSHOTS).mkdir()
+    np.save(tmp_path / SNAPSHOTS / "rows.npy", np.arange(len(x)))
+    for e in range(3):
+        np.save(tmp_path / SNAPSHOTS / f"e{e:05d}.npy", (x + 0.3 * e * rng.normal(size=x.shape)).astype(np.float16))
+    maps = evolution_maps(tmp_path)
+    assert set(maps) == {0, 1, 2} and set(read_maps(tmp_path)) == {0, 1, 2}
+    moved = [float(np.linalg.norm(maps[e + 1] - maps[e], axis=1).mean()) for e in range(2)]
+    assert max(moved) < 0.8, moved  # (each map has unit spread: laid out afresh, the points moved by 1.1 and 1.3)
+
 def test_epoch_knn_of_features_without_class_signal_is_near_chance(tmp_path):
     """The per-epoch kNN curve scores test images against a memory of train images: an encoder
     that gives each image its own random vector (no class signal) reads near chance (0.25), not
