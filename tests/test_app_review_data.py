@@ -302,6 +302,7 @@ def test_caveats_start_below_10_test_images_and_below_k_training_images():
     text = " ".join(evaluation_caveats(labels, is_train, ["a", "b"]))
     assert "Only 19 labelled training images, fewer than the k = 20" in text and "Only 10 test" not in text
 
+
 def test_a_tiny_import_is_called_out_and_its_batch_too(tmp_path):
     from .test_import_images import make_zip, png
 

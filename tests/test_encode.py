@@ -238,6 +238,7 @@ def test_typical_similarity_is_each_images_to_its_nearest_other_image():
     assert typical_similarity(memory) == pytest.approx(float(np.quantile(sims.max(1), 0.01)), abs=1e-5)
     assert typical_similarity(memory) < 0.9
 
+
 def test_a_colour_image_for_a_grayscale_set_is_made_gray_as_pil_does():
     """A colour photo given to a run on a grayscale set (digits, MNIST) becomes gray by ITU-R 601 luma, as
     PIL's "L" makes it (red darker than green, blue darkest), in memory, as a file and as an upload alike."""
@@ -255,6 +256,7 @@ def test_a_colour_image_for_a_grayscale_set_is_made_gray_as_pil_does():
     Image.fromarray(rgb).save(buf, format="PNG")
     assert np.array_equal(query_tensor(buf.getvalue(), 1, 24).numpy(), got.numpy())
 
+
 def test_images_read_in_chunks_keep_their_names_row_by_row(tmp_path, monkeypatch):
     """Folders of more images than one chunk: every chunk's names are its own images', in order, so the
     written file column names the row it sits beside."""
@@ -271,6 +273,7 @@ def test_images_read_in_chunks_keep_their_names_row_by_row(tmp_path, monkeypatch
         means += images.float().mean((1, 2, 3)).round().int().tolist()
     assert names == [str(tmp_path / f"{i}.png") for i in range(5)] and means == [40 * i for i in range(5)]
     assert skipped == []
+
 
 def test_images_in_memory_and_a_run_id(finished_run, tmp_path):
     from ssrl_core.evaluate.encode import encode_images

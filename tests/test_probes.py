@@ -602,6 +602,7 @@ def test_the_epoch_probes_subset_is_fixed_by_the_seed_with_labelled_train_memory
     other = EpochProbe(ds, tmp_path / "c", seed=4, epochs=1, device=CPU)
     assert not np.array_equal(other.rows, first.rows)
 
+
 def test_each_epochs_map_starts_from_the_previous_one_so_the_points_move_little(tmp_path):
     """The map-evolution slider: features that change a little from epoch to epoch give maps whose points
     move a little (each map laid out from the previous one), not maps laid out afresh, each turned and
@@ -616,6 +617,7 @@ def test_each_epochs_map_starts_from_the_previous_one_so_the_points_move_little(
     assert set(maps) == {0, 1, 2} and set(read_maps(tmp_path)) == {0, 1, 2}
     moved = [float(np.linalg.norm(maps[e + 1] - maps[e], axis=1).mean()) for e in range(2)]
     assert max(moved) < 0.8, moved  # (each map has unit spread: laid out afresh, the points moved by 1.1 and 1.3)
+
 
 def test_epoch_knn_of_features_without_class_signal_is_near_chance(tmp_path):
     """The per-epoch kNN curve scores test images against a memory of train images: an encoder
