@@ -325,6 +325,7 @@ def test_a_stopped_job_says_who_stopped_it_on_every_page_that_shows_its_runs(fin
 def test_steps_read_back_from_the_cache_cost_nothing_in_the_time_left(finished_run):
     """The supervised reference that runs of one seed share was counted in each run's time left,
     though the second run reads it back at once: the estimate was off by up to 10 times."""
+    from ssrl_core.evaluate.finetune import STEP_OVERHEAD
     from ssrl_core.evaluate.suite import Cache, reference_cache
     from ssrl_core.runs.artifacts import RunArtifacts
 
@@ -333,11 +334,13 @@ def test_steps_read_back_from_the_cache_cost_nothing_in_the_time_left(finished_r
     reference_cache(RunArtifacts(run_dir).run_config()).get("supervised-scratch/label/1/s3/t200", lambda: point)
     Cache(run_dir / art.PROBES).get("finetune/label/5/s3/t200", lambda: point)
     costs = {what: cost for what, _, cost in jobs._steps(run_dir, finetune=True)}
-    assert costs["fine-tuning with 1 label per class"] == 3 * 10  # 3 draws of a batch of 10 digits
+    # each training step's images and its work beside them (a homework's 1-label steps, counted in images alone, paced
+    # the rest at twice their time)
+    assert costs["fine-tuning with 1 label per class"] == 3 * (10 + STEP_OVERHEAD)  # 3 draws of a batch of 10 digits
     assert costs["supervised from scratch with 1 label per class"] == 0  # shared, computed by another run
     assert costs["fine-tuning with 5 labels per class"] == 0  # computed before the job was stopped
-    assert costs["supervised from scratch with 5 labels per class"] == 3 * 50
-    assert costs["fine-tuning with every label"] == 64  # one draw of a full batch
+    assert costs["supervised from scratch with 5 labels per class"] == 3 * (50 + STEP_OVERHEAD)
+    assert costs["fine-tuning with every label"] == 64 + STEP_OVERHEAD  # one draw of a full batch
 
 
 def test_a_job_killed_mid_way_is_said_on_the_page_not_forgotten(finished_run):

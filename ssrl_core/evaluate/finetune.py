@@ -38,8 +38,19 @@ from ..device import (MEMORY_FORMAT, autocast, generator_for, grad_scaler, optim
 
 STEPS = 200
 BATCH = 64
+# a training step's work beside its images (the optimiser, the head, Python), in images: with it a draw's time is
+# STEPS x (batch + STEP_OVERHEAD) x a pace within 10% at every budget (digits, cnn-small, 2 cores: a draw of batch 10
+# took 3.6 s and of batch 64 8.4 to 9.9 s; counted in images alone, the 1-label steps' pace said twice the time left)
+STEP_OVERHEAD = 26
 HEAD_LR = 2e-3
 FINETUNE_ENCODER_LR_SCALE = 0.1
+
+
+def draws_cost(budget: int, classes: int, n_labels: int, draws: int) -> int:
+    """The work of fine-tuning (or training from scratch) at ``budget`` labels per class (0: every
+    one of the ``n_labels``), per training step summed over its draws, in images (``STEP_OVERHEAD``
+    included): ``draws`` draws of labelled images, one where every label is taken."""
+    return (draws if budget else 1) * (min(BATCH, budget * classes if budget else n_labels) + STEP_OVERHEAD)
 
 
 def train_classifier(encoder: nn.Module, images: torch.Tensor, labels: np.ndarray, rows: np.ndarray,

@@ -45,6 +45,8 @@ from ..text import not_written, said
 PROGRESS = "probe_job.json"
 FAILED = "probe_job_failed.json"  # how the last job on the run ended short: said on the page until the next job
 PACE = "probe_pace.json"  # in SSRL_HOME, not in probe_jobs/, whose every lock file is a job
+# seconds per unit of ``finetune.draws_cost`` (a file's older "s_per_cost" counted no step overhead: not read)
+RATE = "s_per_cost_unit"
 _CORES: dict[str, int] = {}  # "cores": torch's own thread count in this process, before a job changed it
 GRACE_S = 60.0  # how long a started job counts before it holds its lock (a new process imports torch first)
 
@@ -114,7 +116,7 @@ def per_run_seconds(run_dir: Path) -> float | None:
 def _remember_pace(key: str, rate: float, run_cost: int) -> None:
     with exclusive(paths.ssrl_home() / f"{PACE}.lock"):
         paces = _paces()
-        paces[key] = {"s_per_cost": rate, "run_s": rate * run_cost}
+        paces[key] = {RATE: rate, "run_s": rate * run_cost}
         art.write_json(paths.ssrl_home() / PACE, paces)
 
 
@@ -188,12 +190,12 @@ class Stopped(Interrupted):
 
 
 def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object], int]]:
-    """(what, compute, cost) for each step of one run's job. ``cost``: the images a step that
-    trains a network pushes through it per training step, summed over its draws of labelled
-    images (0 for the rest), what the time left is estimated in: with one label per class a
-    batch is 10 digits, with ten it is 64, and every label is one draw, not three."""
+    """(what, compute, cost) for each step of one run's job. ``cost``: the work of a step that
+    trains a network per training step, summed over its draws of labelled images, in images
+    (``finetune.draws_cost``; 0 for the rest), what the time left is estimated in: with one label
+    per class a batch is 10 digits, with ten it is 64, and every label is one draw, not three."""
     from ..text import count
-    from .finetune import BATCH, STEPS
+    from .finetune import STEPS, draws_cost
     from .probes import SEEDS
     from .suite import RunProbes, supervised_scratch
 
@@ -209,7 +211,7 @@ def _steps(run_dir: Path, finetune: bool) -> list[tuple[str, Callable[[], object
         have, shared = rp.cache.read(), references_of(rp.trained).read()
         for b in rp.budgets():
             n = count(b, "label") + " per class" if b else "every label"
-            cost = (SEEDS if b else 1) * min(BATCH, b * n_classes if b else len(y))
+            cost = draws_cost(b, n_classes, len(y), SEEDS)
             steps += [(f"fine-tuning with {n}", lambda b=b: rp.finetune(b),
                        0 if budget_key("finetune", "label", b, SEEDS, STEPS) in have else cost),
                       (f"supervised from scratch with {n}", lambda b=b: supervised_scratch(rp.trained, b),
@@ -297,7 +299,7 @@ def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[fl
     steps = _steps(run_dir, finetune)
     key, run_cost = pace_key(run_dir), sum(c for _, _, c in steps)  # what is left of the run, cached steps at 0
     pace = paces.setdefault(key, [0.0, 0])
-    before = (_paces().get(key) or {}).get("s_per_cost")
+    before = (_paces().get(key) or {}).get(RATE)
     for k, (what, compute, cost) in enumerate(steps):
         if cost:  # a step that trains a network: on the cores it has now (a run may have started training since)
             torch.set_num_threads(share_cores(cores))
