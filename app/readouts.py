@@ -815,14 +815,10 @@ def factor_ops_note(run: dict, factor: str) -> str | None:
     pulled views differing in it together; or that none of its ops change it. None for a
     factor no op changes (the label). A teacher's colour-jitter run coloured by colour: a
     class read the mixed colours with no word that training had asked for them."""
-    if factor not in FACTOR_OPS:
+    if (found := _factor_ops(run, factor)) is None:
         return None
-    what, changing = FACTOR_OPS[factor]
+    what, ops = found
     spec = augment_of(run)
-    try:
-        ops = [op for op in parse_augment(spec).ops if op.name in changing]
-    except ValueError:  # (a spec from an older version this one cannot read)
-        return None
     if not ops:
         return (f"None of this run's augmentations (`{md(spec)}`) change an image's {what}, so nothing in its "
                 f"training asked it to ignore {what}.")
@@ -835,14 +831,57 @@ def factor_ops_note(run: dict, factor: str) -> str | None:
         text += (f": its loss pulled two views of each image together, views that differ in {what}, which asks its "
                  f"features to ignore {what} (how far they do: the Invariance page, beside a run without "
                  f"{agree(len(ops), 'it', 'them')})")
-    jitter = next((op for op in ops if op.name == "color_jitter"), None)
-    if factor == "color" and run.get("dataset") == "shapes" and jitter is not None \
-            and jitter.hue_degrees < (near := hue_gaps()[0]):
+    if (short := _short_hue(run, factor, ops)) is not None:
         # a review: the note said colour groups less, and the map right below showed six clean colour groups
-        text += (f". Its hue turns by at most ±{jitter.hue_degrees:.0f}°, less than the {near:.0f}° between the "
+        text += (f". Its hue turns by at most ±{short:.0f}°, less than the {hue_gaps()[0]:.0f}° between the "
                  "nearest two colours of shapes, so no view of one colour looks like another and the colours can "
                  "still stand apart on the map (`color_jitter(hue=0.5)` turns hue all the way round)")
     return text + "."
+
+
+def _factor_ops(run: dict, factor: str) -> tuple[str, list] | None:
+    """(``factor`` in words, the ops of ``run``'s augmentations that change it); None for a factor
+    no op changes, or augmentations this version cannot read."""
+    if factor not in FACTOR_OPS:
+        return None
+    what, changing = FACTOR_OPS[factor]
+    try:
+        return what, [op for op in parse_augment(augment_of(run)).ops if op.name in changing]
+    except ValueError:  # (a spec from an older version this one cannot read)
+        return None
+
+
+def _short_hue(run: dict, factor: str, ops: list) -> float | None:
+    """The hue turn (degrees) of ``run``'s colour jitter where it falls short of the nearest two
+    colours of shapes, for maps coloured by colour; else None."""
+    jitter = next((op for op in ops if op.name == "color_jitter"), None)
+    if factor == "color" and run.get("dataset") == "shapes" and jitter is not None \
+            and jitter.hue_degrees < hue_gaps()[0]:
+        return jitter.hue_degrees
+    return None
+
+
+def factor_maps_note(runs: list[dict], factor: str) -> str | None:
+    """Under maps of ``runs`` side by side, coloured by ``factor``: which runs trained with ops
+    that change it, and where a colour jitter's hue turn falls short of the next colour, why its
+    map still groups by colour. A student comparing a colour-jitter run saw six clean colour
+    groups on Compare and read it as against the Invariance page's 0.95 (the reason was on
+    Explore and Invariance only). None for a factor no op changes."""
+    found = {r["id"]: f for r in runs if (f := _factor_ops(r, factor)) is not None}
+    if not found:
+        return None
+    what = next(iter(found.values()))[0]
+    changed = [f"{md(short_name(r))} ({listing([code(op.name) for op in found[r['id']][1]])})"
+               for r in runs if found.get(r["id"], ("", []))[1]]
+    if not changed:
+        return f"None of these runs trained with an augmentation that changes an image's {what}."
+    text = (f"Trained with augmentations that change an image's {what}: {listing(changed)}; a method comparing two "
+            f"views asks its features to ignore {what}, and how far they do is the Invariance page's measurement.")
+    shorts = [d for r in runs if (d := _short_hue(r, factor, found.get(r["id"], ("", []))[1])) is not None]
+    if shorts:
+        text += (f" Their hue turns by at most ±{max(shorts):.0f}°, less than the {hue_gaps()[0]:.0f}° between the "
+                 "nearest two colours of shapes, so the colours can still stand apart on their maps.")
+    return text
 
 
 def factor_values(probes: dict, factors: list[str], budget: str) -> list[float | None]:

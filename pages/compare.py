@@ -180,6 +180,8 @@ for i, r in enumerate(picked):
                           key=f"cmp_map_{r['id']}")
             if tags[r["id"]]:
                 st.caption(md(" · ".join(tags[r["id"]])))
+if same_data and (maps_note := readouts.factor_maps_note(picked, colour_by)) is not None:
+    st.caption(maps_note)
 
 st.header("One query, its neighbours in each run")
 ds, error = next(iter(datasets.values()))

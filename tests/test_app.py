@@ -1278,6 +1278,8 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     assert maps and all({"red", "blue"} <= {t.get("name") for t in m["data"]} for m in maps)
     said = " ".join(m.value for m in at.markdown)
     assert said.count("share the query's color") == 2 and "share the query's label" not in said
+    # why a colour-jitter run's map still groups by colour, under the maps (the prepared runs' crop,flip,color_jitter)
+    assert "Their hue turns by at most ±36°, less than the 40° between the nearest two colours" in captions(at)
     # each image names its shape and, counted by it, its colour: the captions named only the shape
     from ssrl_core.data import load_dataset
 

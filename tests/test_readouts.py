@@ -567,6 +567,28 @@ def test_a_factors_note_names_the_ops_that_change_it_and_what_a_two_view_loss_di
     assert readouts.factor_ops_note(run("simclr", "crop"), "label") is None
 
 
+def test_maps_side_by_side_coloured_by_a_factor_say_which_runs_trained_to_ignore_it_and_why_colour_still_groups():
+    """A student compared SimCLR with and without colour jitter on Compare, coloured by colour: both maps showed six
+    clean colour groups, against the Invariance page's 0.95 and 0.46, and the reason was on Explore and Invariance
+    only."""
+    def run(i: int, augment: str) -> dict:
+        return {"id": f"20261206-0000-{i:04d}", "method": "simclr", "config": {"augment": augment}, "summary": None,
+                "dataset": "shapes"}
+
+    plain, jitter = run(1, "crop,flip"), run(2, "crop,flip,color_jitter,grayscale")
+    assert readouts.factor_maps_note([plain, jitter], "color") == (
+        "Trained with augmentations that change an image's colour: simclr (0002) (`color_jitter` and `grayscale`); a "
+        "method comparing two views asks its features to ignore colour, and how far they do is the Invariance page's "
+        "measurement. Their hue turns by at most ±36°, less than the 40° between the nearest two colours of shapes, so "
+        "the colours can still stand apart on their maps.")
+    whole_turn = readouts.factor_maps_note([plain, run(3, "crop,color_jitter(hue=0.5)")], "color")
+    assert "simclr (0003) (`color_jitter`)" in whole_turn and "hue" not in whole_turn  # it turns all the way round
+    assert readouts.factor_maps_note([plain], "color") == (
+        "None of these runs trained with an augmentation that changes an image's colour.")
+    assert readouts.factor_maps_note([plain, jitter], "shape") is None  # the label: no op changes it
+    assert readouts.factor_maps_note([plain, jitter], "label") is None
+
+
 def test_a_run_whose_features_collapsed_is_said_to_have_collapsed():
     """A review: a rotation run on shapes ended at effective rank 1.4 (loss log 4) and no page said so."""
     assert "**Its features collapsed**: an effective rank of 1.4 means they vary along about one direction" in \
