@@ -308,6 +308,12 @@ def test_invariance_draws_a_random_run_once_and_as_untrained(finished_run):
     ops = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert [t["name"].split(" ·<br>")[0] for t in series(ops["data"])] == [f"random ({rnd[-4:]}) · untrained"]
     assert "not measured yet" not in captions(at)
+    # Evaluate lists trained runs only: a student looked there for the random run they launched
+    at = open_page("evaluate")
+    options = at.multiselect(key="eval_runs").options
+    assert len(options) == 1 and options[0].startswith("simclr") and not any("random" in o for o in options), options
+    assert f"random ({rnd[-4:]}): `random` runs are not in this list. A `random` run is the untrained encoder" in \
+        captions(at)
 
 
 def test_invariance_with_nothing_measured_says_no_op_changes_nothing(finished_run):
