@@ -53,8 +53,8 @@ for col, key, label, what, base in (
 dim = art.embedding_dim()  # (from the embeddings file's header: read once for the metric and the map's caption)
 top[3].metric("feature dim", dim or "–",
               help="numbers per image in the encoder's features, which the map, neighbours and probes use (a "
-                   "run card's `embedding_dim` is the size of what the collapse measures read: the projector's "
-                   "output, for a method that has one)")
+                   "run card's `embedding_dim` is the size of what the embedding std reads: the projector's "
+                   "output, for a method that has one; the effective rank reads these features)")
 if error:
     widgets.dataset_error(error, name=run["dataset"])
     widgets.stop()
