@@ -24,6 +24,7 @@ from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import (RANDOM_FACTORS, RANDOM_INVARIANCE, RANDOM_KNN, RANDOM_KNN_EVERY_IMAGE, SEEDS,
                                       budget_key, sample_std)
 from ssrl_core.pretext import METHODS, encoder_input
+from ssrl_core.pretext.base import as_flag
 from ssrl_core.runs.store import LESSON_NICKNAME, lessons_own
 from ssrl_core.text import agree, code, count, listing, md, ordinal
 
@@ -158,32 +159,43 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
     scratch, in a sentence: ``curves`` is, by run name, (its linear readout's curve, its
     supervised reference's). Each run's gap (readout minus supervised) at the fewest and the most
     labels per class where both were measured: "simclr (4285): +0.121 at 1 label per class,
-    +0.004 at 50". A reference measured at one budget so far is said to be partial. The page had
-    said "as labels grow, supervised training catches up" under a reference drawn at one budget,
-    where all four curves sat within 0.02 of each other. "" where no run has both."""
+    +0.004 at 50", and where supervised training catches up for good (past the spread between
+    draws), or that it was never behind. A reference measured at one budget so far is said to be
+    partial. The page had said "as labels grow, supervised training catches up" under a reference
+    drawn at one budget, where all four curves sat within 0.02 of each other. "" where no run has
+    both."""
     def budget(x: float, last: bool) -> str:
         return "all labels" if last and x not in (1, 5, 10, 50) else f"{x:g} label{'' if x == 1 else 's'} per class"
+
+    def ahead(y: float, e: float, y_sup: float, e_sup: float) -> int:
+        """+1 where the readout is ahead by more than the draws' spread, -1 behind, 0 level within it."""
+        d = round(y, 3) - round(y_sup, 3)
+        return 0 if abs(d) <= max(e or 0.0, e_sup or 0.0) else 1 if d > 0 else -1
 
     parts, partial = [], False
     for name, (lin, sup) in curves.items():
         if not lin or not sup:
             continue
-        at = dict(zip(sup[0], sup[1]))
-        both = [(x, gain(y, at[x])) for x, y in zip(lin[0], lin[1]) if x in at]
+        at = {x: (y, e) for x, y, e in zip(*sup)}
+        both = [(x, gain(y, at[x][0]), ahead(y, e, *at[x])) for x, y, e in zip(*lin) if x in at]
         if not both:
             continue
         partial |= len(sup[0]) < 2
         ends = [both[0]] + ([both[-1]] if len(both) > 1 else [])
         said = f"{md(name)}: " + ", ".join(f"{gap} at {budget(x, i == len(ends) - 1 and len(ends) > 1)}"
-                                          for i, (x, gap) in enumerate(ends))
+                                          for i, (x, gap, _) in enumerate(ends))
         # where the curves meet, in words: a 1-epoch run's readout under supervised training at 1 label already was
-        # read against "catches up at 5 labels per class" (the docs' 10-epoch run) by a student who copied the 5
-        behind = [i for i, (_, gap) in enumerate(both) if float(gap) <= 0]
-        if behind and behind[0] == 0:
-            said += (f" (supervised from scratch is level or ahead already at {budget(both[0][0], False)}: "
-                     "nothing for it to catch up; this pretraining bought less than those labels)")
-        elif behind and behind[0] < len(both) - 1:
-            said += f" (supervised from scratch catches up at {budget(both[behind[0]][0], False)})"
+        # read against "catches up at 5 labels per class" (the docs' 10-epoch run) by a student who copied the 5.
+        # Only a pattern the draws' spread cannot make: ahead at the fewest labels, then level or behind from some
+        # budget on for good; or never ahead at any of two or more budgets.
+        signs = [a for _, _, a in both]
+        caught = next((i for i in range(1, len(both)) if all(a <= 0 for a in signs[i:])), None)
+        if len(both) > 1 and max(signs) <= 0:
+            said += (" (supervised from scratch is level or ahead at every budget measured: this pretraining bought "
+                     "less than those labels)")
+        elif signs[0] > 0 and caught is not None and caught < len(both) - 1:
+            said += (f" (supervised from scratch catches up at {budget(both[caught][0], False)}"
+                     + (", within the draws' spread from there" if not any(signs[caught:]) else "") + ")")
         parts.append(said)
     if not parts:
         return ""
@@ -477,7 +489,14 @@ def collapse_options(run: dict) -> list[str]:
     given false: "stop_gradient=false"), as ``--option`` writes them."""
     guards = getattr(METHODS.get(str(run.get("method"))), "collapse_guards", frozenset())
     given = trained_config(run).get("options") or {}
-    return [f"{k}=false" for k, v in given.items() if k in guards and option_value(v) == "false"]
+
+    def off(value, name: str) -> bool:  # as the method read it: false, 0, "no", "False" (``base.as_flag``)
+        try:
+            return not as_flag(value, name)
+        except ValueError:
+            return False
+
+    return [f"{k}=false" for k, v in given.items() if k in guards and off(v, k)]
 
 
 def collapse_options_note(runs: list[dict]) -> str | None:
@@ -863,24 +882,37 @@ def _short_hue(run: dict, factor: str, ops: list) -> float | None:
 
 def factor_maps_note(runs: list[dict], factor: str) -> str | None:
     """Under maps of ``runs`` side by side, coloured by ``factor``: which runs trained with ops
-    that change it, and where a colour jitter's hue turn falls short of the next colour, why its
-    map still groups by colour. A student comparing a colour-jitter run saw six clean colour
-    groups on Compare and read it as against the Invariance page's 0.95 (the reason was on
-    Explore and Invariance only). None for a factor no op changes."""
-    found = {r["id"]: f for r in runs if (f := _factor_ops(r, factor)) is not None}
-    if not found:
+    that change it (a ``random`` run trained nothing), that those comparing two views were asked
+    to ignore it, and which of them turn hue short of the next colour, so that their maps still
+    group by colour. A student comparing a colour-jitter run saw six clean colour groups on
+    Compare and read it against the Invariance page's 0.95 (the reason was on Explore and
+    Invariance only). None for a factor no op changes, or where some run's augmentations cannot be
+    read (nothing can then be said of all of them)."""
+    trained = [r for r in runs if trains(r)]
+    found = {r["id"]: f for r in trained if (f := _factor_ops(r, factor)) is not None}
+    if factor not in FACTOR_OPS or len(found) < len(trained):
         return None
-    what = next(iter(found.values()))[0]
-    changed = [f"{md(short_name(r))} ({listing([code(op.name) for op in found[r['id']][1]])})"
-               for r in runs if found.get(r["id"], ("", []))[1]]
+    what = FACTOR_OPS[factor][0]
+    changed = [r for r in trained if found[r["id"]][1]]
     if not changed:
         return f"None of these runs trained with an augmentation that changes an image's {what}."
-    text = (f"Trained with augmentations that change an image's {what}: {listing(changed)}; a method comparing two "
-            f"views asks its features to ignore {what}, and how far they do is the Invariance page's measurement.")
-    shorts = [d for r in runs if (d := _short_hue(r, factor, found.get(r["id"], ("", []))[1])) is not None]
+    text = (f"Trained with augmentations that change an image's {what}: "
+            + listing([f"{md(short_name(r))} ({listing([code(op.name) for op in found[r['id']][1]])})"
+                       for r in changed]) + ".")
+    pulled = [r for r in changed if getattr(METHODS.get(r["method"]), "n_views", 1) >= 2]
+    if pulled:
+        text += (f" {listing([md(short_name(r)) for r in pulled])}, comparing two views of each image, "
+                 f"{agree(len(pulled), 'was', 'were')} asked to ignore {what}; how far "
+                 f"{agree(len(pulled), 'its', 'their')} features do is the Invariance page's measurement.")
+    shorts = [(r, d) for r in changed if (d := _short_hue(r, factor, found[r["id"]][1])) is not None]
     if shorts:
-        text += (f" Their hue turns by at most ±{max(shorts):.0f}°, less than the {hue_gaps()[0]:.0f}° between the "
-                 "nearest two colours of shapes, so the colours can still stand apart on their maps.")
+        turns = {}  # runs by their hue turn, in degrees as said
+        for r, d in shorts:
+            turns.setdefault(f"{d:.0f}", []).append(md(short_name(r)))
+        text += (" " + listing([f"{listing(names)} {agree(len(names), 'turns', 'turn')} hue by at most ±{d}°"
+                                for d, names in turns.items()])
+                 + f", less than the {hue_gaps()[0]:.0f}° between the nearest two colours of shapes, so colours can "
+                   f"still stand apart on {agree(len(shorts), 'its map', 'their maps')}.")
     return text
 
 

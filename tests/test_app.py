@@ -1279,7 +1279,8 @@ def test_compare_colours_the_maps_and_counts_the_neighbours_by_a_factor(finished
     said = " ".join(m.value for m in at.markdown)
     assert said.count("share the query's color") == 2 and "share the query's label" not in said
     # why a colour-jitter run's map still groups by colour, under the maps (the prepared runs' crop,flip,color_jitter)
-    assert "Their hue turns by at most ±36°, less than the 40° between the nearest two colours" in captions(at)
+    assert (f"simclr ({a[-4:]}) and simclr ({b[-4:]}) turn hue by at most ±36°, less than the 40° between the nearest "
+            "two colours of shapes, so colours can still stand apart on their maps.") in captions(at)
     # each image names its shape and, counted by it, its colour: the captions named only the shape
     from ssrl_core.data import load_dataset
 

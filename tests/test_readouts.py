@@ -577,14 +577,24 @@ def test_maps_side_by_side_coloured_by_a_factor_say_which_runs_trained_to_ignore
 
     plain, jitter = run(1, "crop,flip"), run(2, "crop,flip,color_jitter,grayscale")
     assert readouts.factor_maps_note([plain, jitter], "color") == (
-        "Trained with augmentations that change an image's colour: simclr (0002) (`color_jitter` and `grayscale`); a "
-        "method comparing two views asks its features to ignore colour, and how far they do is the Invariance page's "
-        "measurement. Their hue turns by at most ±36°, less than the 40° between the nearest two colours of shapes, so "
-        "the colours can still stand apart on their maps.")
-    whole_turn = readouts.factor_maps_note([plain, run(3, "crop,color_jitter(hue=0.5)")], "color")
-    assert "simclr (0003) (`color_jitter`)" in whole_turn and "hue" not in whole_turn  # it turns all the way round
+        "Trained with augmentations that change an image's colour: simclr (0002) (`color_jitter` and `grayscale`). "
+        "simclr (0002), comparing two views of each image, was asked to ignore colour; how far its features do is the "
+        "Invariance page's measurement. simclr (0002) turns hue by at most ±36°, less than the 40° between the nearest "
+        "two colours of shapes, so colours can still stand apart on its map.")
+    whole_turn = run(3, "crop,color_jitter(hue=0.5)")
+    note = readouts.factor_maps_note([plain, jitter, whole_turn], "color")
+    assert "simclr (0002) (`color_jitter` and `grayscale`) and simclr (0003) (`color_jitter`)" in note
+    assert "simclr (0002) and simclr (0003), comparing two views of each image, were asked" in note
+    assert note.endswith("simclr (0002) turns hue by at most ±36°, less than the 40° between the nearest two colours "
+                         "of shapes, so colours can still stand apart on its map.")  # not the one turning all round
+    # a random run trained nothing; a rotation run compares no views (a code review)
+    untrained = {**run(4, "crop,color_jitter"), "method": "random"}
+    rotation = {**run(5, "crop,color_jitter(hue=0.5)"), "method": "rotation"}
+    note = readouts.factor_maps_note([untrained, rotation], "color")
+    assert note == ("Trained with augmentations that change an image's colour: rotation (0005) (`color_jitter`).")
     assert readouts.factor_maps_note([plain], "color") == (
         "None of these runs trained with an augmentation that changes an image's colour.")
+    assert readouts.factor_maps_note([plain, run(6, "crop,zoom_blur")], "color") is None  # one cannot be read
     assert readouts.factor_maps_note([plain, jitter], "shape") is None  # the label: no op changes it
     assert readouts.factor_maps_note([plain, jitter], "label") is None
 
@@ -638,39 +648,51 @@ def test_the_label_efficiency_note_gives_each_runs_gap_to_supervised_training_wh
     one = ([1.0], [0.61], [0.02])
     note = readouts.scratch_gaps({"simclr (0001)": (lin, full), "byol (0002)": (lin, one), "mae (0003)": (lin, None)})
     assert note == ("Here, the readout minus supervised from scratch: simclr (0001): +0.120 at 1 label per class, "
-                    "-0.003 at all labels; byol (0002): +0.010 at 1 label per class. The supervised reference is "
+                    "-0.003 at all labels (supervised from scratch catches up at 5 labels per class, within the draws' "
+                    "spread from there); byol (0002): +0.010 at 1 label per class. The supervised reference is "
                     "measured at one budget so far: where it catches up shows as the others are computed.")
     assert readouts.scratch_gaps({"mae (0003)": (lin, None)}) == ""
 
 
 def test_the_label_efficiency_note_says_where_supervised_training_catches_up_or_that_it_was_ahead_from_the_start():
     """A 1-epoch SimCLR read 0.072 under supervised training at 1 label, under "as labels grow supervised training
-    catches up (measured on digits: level ... at 5 labels per class)": a student answered "at 5 labels"."""
+    catches up (measured on digits: level ... at 5 labels per class)": a student answered "at 5 labels". Only what
+    the draws' spread cannot make is said: ahead at the fewest labels, then level or behind for good; or never ahead."""
     from app import readouts
 
     x = [1.0, 5.0, 10.0, 50.0, 143.8]
     lin = (x, [0.62, 0.86, 0.93, 0.965, 0.972], [0.0] * 5)
-    sup = (x, [0.5, 0.86, 0.94, 0.96, 0.975], [0.0] * 5)  # level at 5, ahead at 10, behind at 50, ahead at all
+    sup = (x, [0.5, 0.86, 0.94, 0.97, 0.975], [0.0] * 5)  # behind at 1, level at 5, ahead from then on
     assert readouts.scratch_gaps({"simclr (0001)": (lin, sup)}) == (
         "Here, the readout minus supervised from scratch: simclr (0001): +0.120 at 1 label per class, -0.003 at all "
         "labels (supervised from scratch catches up at 5 labels per class).")
     short = (x, [0.462, 0.80, 0.93, 0.965, 0.972], [0.0] * 5)
     assert readouts.scratch_gaps({"simclr (06c7)": (short, sup)}) == (
         "Here, the readout minus supervised from scratch: simclr (06c7): -0.038 at 1 label per class, -0.003 at all "
-        "labels (supervised from scratch is level or ahead already at 1 label per class: nothing for it to catch up; "
-        "this pretraining bought less than those labels).")
-    one = ([1.0], [0.534], [0.02])
-    assert readouts.scratch_gaps({"simclr (06c7)": (short, one)}).startswith(
-        "Here, the readout minus supervised from scratch: simclr (06c7): -0.072 at 1 label per class (supervised from "
-        "scratch is level or ahead already at 1 label per class")
-    ahead = (x, [0.6, 0.9, 0.95, 0.97, 0.98], [0.0] * 5)  # ahead everywhere: nothing added
+        "labels (supervised from scratch is level or ahead at every budget measured: this pretraining bought less "
+        "than those labels).")
+    one = ([1.0], [0.534], [0.02])  # one budget measured: nothing said of where the curves meet
+    assert readouts.scratch_gaps({"simclr (06c7)": (short, one)}) == (
+        "Here, the readout minus supervised from scratch: simclr (06c7): -0.072 at 1 label per class. The supervised "
+        "reference is measured at one budget so far: where it catches up shows as the others are computed.")
+    # behind at 1 label, ahead at every other budget (a code review): no claim
+    ahead_later = ([1.0, 5.0, 10.0, 50.0], [0.59, 0.75, 0.8, 0.9], [0.0] * 4)
+    sup_later = ([1.0, 5.0, 10.0, 50.0], [0.6, 0.7, 0.78, 0.89], [0.0] * 4)
+    assert "(" not in readouts.scratch_gaps({"a": (ahead_later, sup_later)})
+    # ahead, level, ahead again: the curves cross back, so no "catches up"
+    back = (x, [0.62, 0.86, 0.95, 0.98, 0.98], [0.0] * 5)
+    assert "catches up" not in readouts.scratch_gaps({"a": (back, sup)})
+    # +0.050 at 1 label inside the draws' ±0.06 is level, not ahead: level or behind at every budget
+    spread = (x, [0.55, 0.80, 0.93, 0.965, 0.972], [0.06, 0.02, 0.01, 0.004, 0.0])
+    assert "level or ahead at every budget measured" in readouts.scratch_gaps({"a": (spread, sup)})
+    ahead = (x, [0.6, 0.9, 0.95, 0.98, 0.98], [0.0] * 5)  # ahead everywhere: nothing added
     assert readouts.scratch_gaps({"simclr (0001)": (ahead, sup)}) == (
         "Here, the readout minus supervised from scratch: simclr (0001): +0.100 at 1 label per class, +0.005 at all "
         "labels.")
 
 
 def test_a_run_trained_with_an_option_its_method_says_collapses_is_told_how_to_read_it():
-    """A student turned SimSiam's stop-gradient off (rank 2.3 against 3.4, under the 2 that marks a collapse; std
+    """A student turned SimSiam's stop-gradient off (rank 2.3 against 3.4, above the 2 that marks a collapse; std
     0.0209 against 0.0198) and no page said the run collapsed. Evaluate and Compare say which runs trained with an
     option their method's help says collapses, and to read the effective rank against the defaults."""
     from app import readouts
@@ -688,6 +710,9 @@ def test_a_run_trained_with_an_option_its_method_says_collapses_is_told_how_to_r
     assert readouts.collapse_options(both) == ["stop_gradient=false", "predictor=false"]
     assert [readouts.collapse_options(r) for r in runs[1:3] + runs[4:6]] == [[], [], [], []]
     assert readouts.collapse_options(runs[6]) == ["predictor=false"]  # the summary's resolved options count
+    for given in (0, "no", "False", " 0 "):  # as the method reads them (a code review: only False and "false" were)
+        assert readouts.collapse_options(run(8, "simsiam", {"stop_gradient": given})) == ["stop_gradient=false"]
+    assert readouts.collapse_options(run(9, "simsiam", {"stop_gradient": "yes", "predictor": "maybe"})) == []
     note = readouts.collapse_options_note(runs)
     assert note.startswith(":material/compress: simsiam (0001) with `stop_gradient=false`; simsiam (0002) with "
                            "`stop_gradient=false` and `predictor=false`; simsiam (0007) with `predictor=false`: trained "
