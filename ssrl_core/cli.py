@@ -1344,8 +1344,9 @@ def _say_unsaved(rp) -> None:
 
     e, where = rp.cache.unsaved, rp.cache.path
     if rp.cache.set_aside is not None:
-        print(f"note: {where} could not be read (cut short or edited by hand): it is kept as "
-              f"{rp.cache.set_aside}, and {where.name} now holds what this command computed", file=sys.stderr)
+        print(f"note: {where} held no readable results (cut short or edited by hand): it is kept as "
+              f"{rp.cache.set_aside}" + (f", and {where.name} now holds what this command computed" if e is None
+                                         else ""), file=sys.stderr)
     if e is None:
         return
     if e.errno in (EACCES, EPERM, EROFS):

@@ -825,10 +825,12 @@ def test_cli_probe_and_invariance_on_a_read_only_run_print_the_result_then_say_i
     assert json.loads((d / PROBES).read_text()) == cached  # nothing written
 
 
-def test_an_unreadable_cache_is_kept_aside_not_replaced_unseen(tmp_path):
+def test_an_unreadable_cache_is_kept_aside_not_replaced_unseen(tmp_path, monkeypatch):
     """A probes.json cut short or edited by hand into bad JSON read as empty, and the next probe
     wrote a fresh file over it: what it held (fine-tuning results of minutes) was gone unseen. It
     is moved aside to probes.json.unreadable (numbered beside an earlier one) and named."""
+    import errno
+
     path = tmp_path / PROBES
     path.write_text('{"finetune/label/1/s3/t200": {"mean": 0.7}, ')  # cut short
     cache = Cache(path)
@@ -843,6 +845,19 @@ def test_an_unreadable_cache_is_kept_aside_not_replaced_unseen(tmp_path):
     assert again.set_aside == tmp_path / "probes.json.unreadable-2" and again.set_aside.read_text() == "[1, 2]"
     assert (tmp_path / "probes.json.unreadable").exists()  # the first one is still there
     assert json.loads(path.read_text()) == {"invariance": {"flip": {"score": 1.0}}}
+    real = Path.read_bytes
+
+    def busy(self):  # a whole file that cannot be read just now (too many open files): neither moved nor replaced
+        if self == path:
+            raise OSError(errno.EMFILE, "Too many open files", str(path))
+        return real(self)
+
+    whole = path.read_text()
+    monkeypatch.setattr(Path, "read_bytes", busy)
+    with pytest.raises(OSError, match="Too many open files"):
+        Cache(path).merge("invariance", {"crop": {"score": 0.5}})
+    monkeypatch.undo()
+    assert path.read_text() == whole and not (tmp_path / "probes.json.unreadable-3").exists()
     fine = Cache(path)
     fine.get("knn_k", lambda: {})
     fine.merge("invariance", {"crop": {"score": 0.5}})
@@ -858,7 +873,7 @@ def test_cli_invariance_says_it_kept_an_unreadable_probes_json_aside(finished_ru
     assert main(["invariance", "--run", str(d)]) == 0
     out = capsys.readouterr()
     assert "invariance" in json.loads(out.out)
-    assert (f"note: {d / PROBES} could not be read (cut short or edited by hand): it is kept as "
+    assert (f"note: {d / PROBES} held no readable results (cut short or edited by hand): it is kept as "
             f"{d / 'probes.json.unreadable'}, and probes.json now holds what this command computed") in out.err
     assert (d / "probes.json.unreadable").read_text() == "{ edited by hand"
     assert "invariance" in json.loads((d / PROBES).read_text())

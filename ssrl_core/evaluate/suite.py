@@ -63,10 +63,12 @@ class Cache:
     all the same, and the first such OSError kept in ``unsaved``, for a caller that shows
     the value first and then says it was not saved (the command line's ``probe``).
 
-    A cache file that is there but cannot be read (cut short, edited by hand into bad JSON)
-    reads as empty, and the first write moves it aside to ``NAME.unreadable`` (numbered
+    A cache file that is there but holds no JSON object (cut short, edited by hand into bad
+    JSON) reads as empty, and the first write moves it aside to ``NAME.unreadable`` (numbered
     beside an earlier one) before writing afresh, its path kept in ``set_aside``: what it
-    held can still be mended by hand instead of being replaced unseen."""
+    held can still be mended by hand instead of being replaced unseen. One that cannot be
+    read at all (an OSError) is left as it is, and the write fails as a folder that cannot be
+    written does."""
 
     def __init__(self, path: Path, shared: bool = False, defer: bool = False):
         self.path = Path(path)
@@ -107,11 +109,7 @@ class Cache:
         return it. A folder that cannot be written: see ``get``."""
         try:
             with exclusive(self.path.with_name(self.path.name + ".lock")):
-                now = art.read_json(self.path)
-                if now is None:
-                    now = {}
-                    if self.path.exists():
-                        self.set_aside = self._set_aside()
+                now = self._held()
                 now[key] = new = value(now)
                 art.write_json(self.path, now)
         except OSError as e:
@@ -121,6 +119,26 @@ class Cache:
             elif not optional:
                 raise
         return new
+
+    def _held(self) -> dict:
+        """What the cache file holds, read under the lock before a write: {} when there is none;
+        one that is there but holds no JSON object (cut short, bad JSON, a list, a folder) is moved
+        aside first (``set_aside``). An OSError reading it (too many open files, an I/O error, no
+        permission) is raised: the file may be whole, and must be neither moved nor written over."""
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except IsADirectoryError:
+            text = b""
+        try:
+            held = json.loads(text)
+        except ValueError:  # bad JSON, or bytes that are not UTF-8
+            held = None
+        if isinstance(held, dict):
+            return held
+        self.set_aside = self._set_aside()
+        return {}
 
     def _set_aside(self) -> Path:
         """Move the unreadable cache file to the first free ``NAME.unreadable[-N]``."""
