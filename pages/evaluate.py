@@ -30,10 +30,11 @@ trained = [r for r in on_data if r["method"] != "random"]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
 if controls and (untrained_runs := [r for r in on_data if r["method"] == "random"]):
     # a student looked for the random run they had launched in this box, and did not see it was the gray bar
-    st.caption(f":material/info: {listing([md(readouts.short_name(r)) for r in untrained_runs[:3]])}"
-               f"{' and more' if len(untrained_runs) > 3 else ''}: `random` runs are not in this list. A `random` run "
-               "is the untrained encoder, and every run here is drawn beside the one of its own seed, as the gray "
-               "*random encoder (seed N)* bar and the dashed curves.")
+    named = [md(readouts.short_name(r)) for r in untrained_runs[:3]]
+    more = [f"{len(untrained_runs) - 3} more"] if len(untrained_runs) > 3 else []
+    st.caption(f":material/info: {listing(named + more)}: `random` runs are not in this list. A `random` run is the "
+               "untrained encoder, and every run here is drawn beside the one of its own architecture and seed, as "
+               "the gray *random encoder* bar and the dashed curves.")
 if not controls:
     widgets.linked_runs(picked)
 widgets.differences_warning(picked)  # a 10-epoch run beside a 4-epoch one wins by its budget, not its method

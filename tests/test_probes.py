@@ -616,7 +616,9 @@ def test_each_epochs_map_starts_from_the_previous_one_so_the_points_move_little(
     maps = evolution_maps(tmp_path)
     assert set(maps) == {0, 1, 2} and set(read_maps(tmp_path)) == {0, 1, 2}
     moved = [float(np.linalg.norm(maps[e + 1] - maps[e], axis=1).mean()) for e in range(2)]
-    assert max(moved) < 0.8, moved  # (each map has unit spread: laid out afresh, the points moved by 1.1 and 1.3)
+    # each map has unit spread: laid out afresh, the points moved by 1.1 and 1.3; from the previous map, 0.46 and 0.62
+    # (other noise seeds: up to 0.8, so the bound sits between the two, not at the edge of either)
+    assert max(moved) < 1.0, moved
 
 
 def test_epoch_knn_of_features_without_class_signal_is_near_chance(tmp_path):
