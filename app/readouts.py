@@ -111,8 +111,7 @@ def fewest_labels(name: str, probes: dict, refs: dict) -> str:
     # 0.462 beside 0.451 with draws ±0.06 apart read as a gain (the kNN's gain beside it was marked noise)
     spread = max(mine[2][0], base[2][base[0].index(x)])
     if abs(round(mine[1][0], 3) - round(theirs, 3)) < spread:
-        said += (f", a difference inside the ±{spread:.3f} spread between draws of the labelled images: not one to "
-                 "read as a gain or a loss")
+        said += f" (inside the ±{spread:.3f} spread between draws of the labelled images: no gain or loss to read)"
     return said
 
 
@@ -172,7 +171,7 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
         d = round(y, 3) - round(y_sup, 3)
         return 0 if abs(d) <= max(e or 0.0, e_sup or 0.0) else 1 if d > 0 else -1
 
-    parts, partial = [], False
+    parts, partial, never = [], False, []
     for name, (lin, sup) in curves.items():
         if not lin or not sup:
             continue
@@ -191,8 +190,7 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
         signs = [a for _, _, a in both]
         caught = next((i for i in range(1, len(both)) if all(a <= 0 for a in signs[i:])), None)
         if len(both) > 1 and max(signs) <= 0:
-            said += (" (supervised from scratch is level or ahead at every budget measured: this pretraining bought "
-                     "less than those labels)")
+            never.append(md(name))
         elif signs[0] > 0 and caught is not None and caught < len(both) - 1:
             said += (f" (supervised from scratch catches up at {budget(both[caught][0], False)}"
                      + (", within the draws' spread from there" if not any(signs[caught:]) else "") + ")")
@@ -200,6 +198,9 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
     if not parts:
         return ""
     return ("Here, the readout minus supervised from scratch: " + "; ".join(parts) + "."
+            + (f" For {listing(never)}, supervised training from scratch is level or ahead at every budget measured: "
+               f"{agree(len(never), 'its', 'their')} pretraining did not make the labels go further, and there is "
+               "nothing to catch up." if never else "")
             + (" The supervised reference is measured at one budget so far: where it catches up shows as the "
                "others are computed." if partial else ""))
 
@@ -821,11 +822,17 @@ FACTOR_OPS = {"color": ("colour", ("color_jitter", "grayscale")), "size_bin": ("
               "position_bin": ("position", ("crop", "flip", "rotate")), "rotation_bin": ("orientation", ("rotate", "flip"))}
 
 
+def factor_words(factor: str) -> str:
+    """A factor as a sentence says it: "colour" for color, "size" for size_bin; the label and
+    shape as they are."""
+    return FACTOR_OPS[factor][0] if factor in FACTOR_OPS else factor
+
+
 def colour_choice(choice: str) -> str:
     """A "Colour by" option in words, its factor's name after them ("size (size_bin)"): the
     box listed size_bin and position_bin, the names the address and the charts use."""
-    words = FACTOR_OPS[choice][0] if choice in FACTOR_OPS else None
-    return f"{words} ({choice})" if words and words != choice else choice
+    words = factor_words(choice)
+    return f"{words} ({choice})" if words != choice else choice
 
 
 def factor_ops_note(run: dict, factor: str) -> str | None:
@@ -936,7 +943,8 @@ def _setting(config: dict, key: str) -> str:
     if key == "lr" and value is not None:
         return f"{float(value):g}"  # 0.002, not 0.002000
     if key == "options":
-        return ", ".join(f"{k}={v}" for k, v in sorted((value or {}).items())) or "defaults"
+        # as ``--option`` writes them (the warning said "stop_gradient=False" beside the pickers' "=false")
+        return ", ".join(f"{k}={option_value(v)}" for k, v in sorted((value or {}).items())) or "defaults"
     return str(value)
 
 

@@ -211,7 +211,9 @@ else:
             continue
         nb = arts[r["id"]].neighbours(int(row), k=8)
         same = readouts.sharing(values, int(row), nb)
-        shared = f" · {same} of {len(nb)} share the query's {colour_by}" if same is not None else ""  # if it has one
+        # the factor in words ("colour", as every text says it), not its key
+        shared = (f" · {same} of {len(nb)} share the query's {readouts.factor_words(colour_by)}"
+                  if same is not None else "")  # if it has one
         st.markdown(f"**{name[r['id']]}**{shared}")
         widgets.image_grid([ds.images[i] for i, _ in nb],
                            [readouts.neighbour_caption(ds, i, s, readouts.value_name(values, value_names, i))

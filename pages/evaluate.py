@@ -34,7 +34,7 @@ if controls and (untrained_runs := [r for r in on_data if r["method"] == "random
     more = [f"{len(untrained_runs) - 3} more"] if len(untrained_runs) > 3 else []
     st.caption(f":material/info: {listing(named + more)}: `random` runs are not in this list. A `random` run is the "
                "untrained encoder, and every run here is drawn beside the one of its own architecture and seed, as "
-               "the gray *random encoder* bar and the dashed curves.")
+               "the gray *random encoder* bar and the dashed *random encoder* curves.")
 if not controls:
     widgets.linked_runs(picked)
 widgets.differences_warning(picked)  # a 10-epoch run beside a 4-epoch one wins by its budget, not its method

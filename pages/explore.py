@@ -245,12 +245,13 @@ with shown:
         # 1280x720 screen)
         with picker:
             widgets.live_region([f"Showing image {selected} ({value_name(selected)}) beside {len(neighbours)} "
-                                 "neighbours" + (f"; {same} share its {colour_by}" if same is not None else "")])
+                                 "neighbours" + (f"; {same} share its {readouts.factor_words(colour_by)}" if same is not None else "")])
         if same is not None and neighbours:
-            beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {colour_by} "
+            beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {readouts.factor_words(colour_by)} "
                            f"({value_name(selected)}).")
         elif neighbours:
-            beside.caption(f"The query's {colour_by} is unknown, so the neighbours cannot be checked against it.")
+            beside.caption(f"The query's {readouts.factor_words(colour_by)} is unknown, so the neighbours cannot be "
+                           "checked against it.")
         if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
             # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
             # (in plain words: "an image and itself 1: read a neighbour's similarity between the two" lost readers)

@@ -93,7 +93,7 @@ def test_explore_counts_shared_values_of_what_the_map_is_coloured_by(finished_ru
     from .test_app import captions
 
     text = captions(at)
-    assert "neighbours share the query's color (" in text and "share the query's label" not in text
+    assert "neighbours share the query's colour (" in text and "share the query's label" not in text
     from .test_app import images
 
     [query], *grids = images(at)

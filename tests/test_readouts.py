@@ -55,6 +55,10 @@ def test_mismatches_name_what_makes_a_comparison_unfair():
     out = readouts.mismatches([sim, {**sim, "options": {"temperature": 0.1}}, {**sim, "method": "byol",
                                                                                  "options": {"tau_base": 0.99}}])
     assert out == ["simclr options (defaults, temperature=0.1)"]  # byol's own options differ from simclr's by nature
+    # as --option and the pickers write them (a browser check: "stop_gradient=False" beside "stop_gradient=false")
+    siam = {**same, "method": "simsiam", "options": {}}
+    assert readouts.mismatches([siam, {**siam, "options": {"stop_gradient": False}}]) == [
+        "simsiam options (defaults, stop_gradient=false)"]
 
 
 def test_runs_launched_with_auto_and_cnn_small_trained_the_same_encoder():
@@ -669,8 +673,12 @@ def test_the_label_efficiency_note_says_where_supervised_training_catches_up_or_
     short = (x, [0.462, 0.80, 0.93, 0.965, 0.972], [0.0] * 5)
     assert readouts.scratch_gaps({"simclr (06c7)": (short, sup)}) == (
         "Here, the readout minus supervised from scratch: simclr (06c7): -0.038 at 1 label per class, -0.003 at all "
-        "labels (supervised from scratch is level or ahead at every budget measured: this pretraining bought less "
-        "than those labels).")
+        "labels. For simclr (06c7), supervised training from scratch is level or ahead at every budget measured: its "
+        "pretraining did not make the labels go further, and there is nothing to catch up.")
+    # said once for every run it holds for (a browser check: three runs repeated a 25-word bracket three times)
+    assert readouts.scratch_gaps({"a (1)": (short, sup), "b (2)": (lin, sup), "c (3)": (short, sup)}).endswith(
+        "For a (1) and c (3), supervised training from scratch is level or ahead at every budget measured: their "
+        "pretraining did not make the labels go further, and there is nothing to catch up.")
     one = ([1.0], [0.534], [0.02])  # one budget measured: nothing said of where the curves meet
     assert readouts.scratch_gaps({"simclr (06c7)": (short, one)}) == (
         "Here, the readout minus supervised from scratch: simclr (06c7): -0.072 at 1 label per class. The supervised "
@@ -854,8 +862,8 @@ def test_the_fewest_labels_sentence_gives_each_share_with_the_number_the_charts_
     probes["linear/label/1/s3"] = {"mean": 0.462, "values": [0.40, 0.46, 0.526]}
     refs["random-linear/label/1/s3"] = {"mean": 0.451, "values": [0.44, 0.45, 0.463]}
     said = readouts.fewest_labels("simclr (06c7)", probes, refs)
-    assert said.endswith("the untrained network's 45% (0.451), a difference inside the ±0.063 spread between draws of "
-                         "the labelled images: not one to read as a gain or a loss"), said
+    assert said.endswith("the untrained network's 45% (0.451) (inside the ±0.063 spread between draws of the "
+                         "labelled images: no gain or loss to read)"), said
     probes["linear/label/1/s3"] = {"mean": 0.6, "values": [0.55, 0.6, 0.65]}
     assert readouts.fewest_labels("simclr (06c7)", probes, refs).endswith("the untrained network's 45% (0.451)")
 
