@@ -85,6 +85,10 @@ with right:
     if int(epochs) == 0 and method != "random":  # a run of 0 epochs is the untrained encoder under the method's name
         c1.caption(f":material/info: 0 epochs trains nothing: the run measures the untrained encoder (what the "
                    f"`random` baseline of this seed gives), listed as {method}.")
+    elif not METHODS[method].trainable and int(epochs) > 0 and controls:
+        # a student launched `random` at 1 epoch and found "0 epochs" on every page after
+        c1.caption(f":material/info: `{method}` trains nothing: it is the untrained encoder of this seed, recorded "
+                   "with 0 epochs whatever this box says, and its augmentations are not used.")
     batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"{pt}_batch_{dataset}",
                                   param="batch", hide=not show_advanced, container=c2, problems=out_of_range,
                                   help="images per optimiser step; small sets default to small batches, so that "

@@ -347,6 +347,10 @@ def test_zero_epochs_says_the_run_is_the_untrained_encoder():
     assert "listed as simclr" in said(at)
     assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="1"))
     assert "0 epochs trains nothing" not in said(open_page("pretrain", epochs="0", method="random"))
+    # random at 1 epoch: every page after said "0 epochs" (a homework review); the form says so first
+    random = said(open_page("pretrain", epochs="1", method="random"))
+    assert "`random` trains nothing: it is the untrained encoder of this seed, recorded with 0 epochs" in random
+    assert "trains nothing: it is the untrained" not in said(open_page("pretrain", epochs="1"))
 
 
 def _finish_later(_prepared_runs, name: str) -> tuple[str, callable]:
