@@ -110,7 +110,7 @@ def fewest_labels(name: str, probes: dict, refs: dict) -> str:
             f"({theirs:.3f})")
     # 0.462 beside 0.451 with draws ±0.06 apart read as a gain (the kNN's gain beside it was marked noise)
     spread = max(mine[2][0], base[2][base[0].index(x)])
-    if abs(round(mine[1][0], 3) - round(theirs, 3)) < spread:
+    if abs(float(gain(mine[1][0], theirs))) < spread:
         said += f" (inside the ±{spread:.3f} spread between draws of the labelled images: no gain or loss to read)"
     return said
 
@@ -166,17 +166,18 @@ def scratch_gaps(curves: dict[str, tuple[Series | None, Series | None]]) -> str:
     def budget(x: float, last: bool) -> str:
         return "all labels" if last and x not in (1, 5, 10, 50) else f"{x:g} label{'' if x == 1 else 's'} per class"
 
-    def ahead(y: float, e: float, y_sup: float, e_sup: float) -> int:
-        """+1 where the readout is ahead by more than the draws' spread, -1 behind, 0 level within it."""
-        d = round(y, 3) - round(y_sup, 3)
-        return 0 if abs(d) <= max(e or 0.0, e_sup or 0.0) else 1 if d > 0 else -1
+    def ahead(gap: str, spread: float) -> int:
+        """+1 where the readout is ``gap`` ahead by more than the draws' ``spread``, -1 behind, 0 level within it."""
+        d = float(gap)
+        return 0 if abs(d) <= spread else 1 if d > 0 else -1
 
     parts, partial, never = [], False, []
     for name, (lin, sup) in curves.items():
         if not lin or not sup:
             continue
         at = {x: (y, e) for x, y, e in zip(*sup)}
-        both = [(x, gain(y, at[x][0]), ahead(y, e, *at[x])) for x, y, e in zip(*lin) if x in at]
+        gaps = [(x, gain(y, at[x][0]), max(e or 0.0, at[x][1] or 0.0)) for x, y, e in zip(*lin) if x in at]
+        both = [(x, gap, ahead(gap, spread)) for x, gap, spread in gaps]
         if not both:
             continue
         partial |= len(sup[0]) < 2

@@ -26,9 +26,9 @@ controls = not urlstate.hidden("controls")
 dataset = widgets.dataset_picker(runs, key="eval_dataset", hide=not controls)
 on_data = [r for r in runs if r["dataset"] == dataset]
 widgets.accuracy_caveats(dataset, on_data)
-trained = [r for r in on_data if r["method"] != "random"]
+trained = [r for r in on_data if readouts.trains(r)]
 picked = widgets.run_picker(trained, key="eval_runs", label="Runs", multi=True, default_n=4, hide=not controls)
-if controls and (untrained_runs := [r for r in on_data if r["method"] == "random"]):
+if controls and (untrained_runs := [r for r in on_data if not readouts.trains(r)]):
     # a student looked for the random run they had launched in this box, and did not see it was the gray bar
     named = [md(readouts.short_name(r)) for r in untrained_runs[:3]]
     more = [f"{len(untrained_runs) - 3} more"] if len(untrained_runs) > 3 else []

@@ -243,15 +243,14 @@ with shown:
         # told as it changes: a keyboard user who typed a number stays in the box, below what it drew (a review);
         # under the box, where its element's gap moves nothing (in the grid it pushed the first captions off a
         # 1280x720 screen)
+        by = readouts.factor_words(colour_by)  # "colour", as every text says it, not the factor's key
         with picker:
             widgets.live_region([f"Showing image {selected} ({value_name(selected)}) beside {len(neighbours)} "
-                                 "neighbours" + (f"; {same} share its {readouts.factor_words(colour_by)}" if same is not None else "")])
+                                 "neighbours" + (f"; {same} share its {by}" if same is not None else "")])
         if same is not None and neighbours:
-            beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {readouts.factor_words(colour_by)} "
-                           f"({value_name(selected)}).")
+            beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {by} ({value_name(selected)}).")
         elif neighbours:
-            beside.caption(f"The query's {readouts.factor_words(colour_by)} is unknown, so the neighbours cannot be "
-                           "checked against it.")
+            beside.caption(f"The query's {by} is unknown, so the neighbours cannot be checked against it.")
         if (unrelated := readouts.unrelated_similarity(art.probes)) is not None:
             # a review read 0.994 to 0.997 for circles, triangles and stars alike as a failure: similarities are relative
             # (in plain words: "an image and itself 1: read a neighbour's similarity between the two" lost readers)

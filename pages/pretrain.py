@@ -82,7 +82,7 @@ with right:
     out_of_range: list[str] = []  # the boxes' values outside the form's bounds, said before Launch
     epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key=f"{pt}_epochs", param="epochs", hide=not controls,
                                    container=c1, problems=out_of_range)
-    if int(epochs) == 0 and method != "random":  # a run of 0 epochs is the untrained encoder under the method's name
+    if int(epochs) == 0 and METHODS[method].trainable:  # a run of 0 epochs: the untrained encoder, under its name
         c1.caption(f":material/info: 0 epochs trains nothing: the run measures the untrained encoder (what the "
                    f"`random` baseline of this seed gives), listed as {method}.")
     elif not METHODS[method].trainable and int(epochs) > 0 and controls:
