@@ -397,7 +397,7 @@ class Dispatcher:
             import ray
         except ImportError:
             raise RuntimeError("SSRL_BACKEND=ray needs Ray on the app's host and on every node: "
-                               "pip install -r requirements.txt") from None
+                               "pip install -r requirements.txt -c constraints.txt") from None
         if self.address:
             print(f"connecting to the Ray cluster at RAY_ADDRESS={self.address}", flush=True)
             _answers(self.address)
