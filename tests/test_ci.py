@@ -94,3 +94,41 @@ def test_the_constraints_pin_every_requirement_within_its_range():
         pin = pins.get(canonicalize_name(r.name))
         assert pin is not None and r.specifier.contains(pin, prereleases=True), \
             f"{r} but constraints.txt pins {r.name}=={pin}: run .ci/update-constraints, then the suite"
+
+
+def test_update_constraints_pins_what_a_fresh_venv_installs_without_the_old_pins(tmp_path):
+    """`.ci/update-constraints` (run in a copy of the project, with python3 and pip stand-ins): the fresh venv installs
+    requirements-dev.txt without its `-c constraints.txt` (which would reinstall the old versions), and the file
+    written holds its header and what that venv's `pip freeze` says, nothing of the old file."""
+    import shutil
+
+    project = tmp_path / "project"
+    (project / ".ci").mkdir(parents=True)
+    shutil.copy(ROOT / ".ci" / "update-constraints", project / ".ci")
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, project)
+    (project / "constraints.txt").write_text("numpy==1.0.0\n")
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    real = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True).stdout
+    _stub(bin_dir, "python3", f"""if [ "$1" = -m ] && [ "$2" = venv ]; then
+  mkdir -p "$3/bin"
+  cat > "$3/bin/pip" <<'EOS'
+#!/bin/sh
+if [ "$1" = freeze ]; then echo "numpy==9.9.9"; echo "torch==2.14.1"; exit 0; fi
+echo "pip $*" >> "{log}"; for f in "$@"; do [ -f "$f" ] && cat "$f" >> "{log}"; done; exit 0
+EOS
+  chmod +x "$3/bin/pip"
+else exec {real.strip()} "$@"; fi
+""")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(["bash", str(project / ".ci" / "update-constraints")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    installed = log.read_text()
+    assert installed.startswith("pip install -q -r ") and "-r requirements.txt" in installed
+    assert "-c constraints.txt" not in installed and "pytest" in installed
+    written = (project / "constraints.txt").read_text()
+    assert written.startswith("# The versions the test suite passed with")
+    assert _requirements(project / "constraints.txt") == ["numpy==9.9.9", "torch==2.14.1"]
+    assert "wrote constraints.txt (2 packages)" in done.stdout
