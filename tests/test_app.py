@@ -14,15 +14,27 @@ from .conftest import ROOT
 MAIN = str(ROOT / "app" / "main.py")
 
 
+# the pages st.navigation registers (learnt from the first run of the session): with them AppTest opens a page at
+# its first run, as a link to it does, where it could only switch to one after a run of the Start page (0.1 to 0.2 s
+# of every page's test, some 40 s of the suite's)
+_PAGES: dict = {}
+
+
 def open_page(page: str | None = None, **params) -> AppTest:
     """The app opened (at ``page``) with ``params`` in its address, as a link would."""
     at = AppTest.from_file(MAIN, default_timeout=120)
     for k, v in params.items():
         at.query_params[k] = v
-    at.run()
-    if page:
+    if page and _PAGES and hasattr(at, "_registered_pages"):  # (AppTest's own map, which Streamlit 1.67 keeps there)
+        at._registered_pages = dict(_PAGES)
         at.switch_page(f"../pages/{page}.py")
         at.run()
+    else:
+        at.run()
+        _PAGES.update(getattr(at, "_registered_pages", {}))
+        if page:
+            at.switch_page(f"../pages/{page}.py")
+            at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
