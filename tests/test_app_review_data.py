@@ -12,26 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ssrl_core.data import DatasetMissing, check_files, load_dataset
 from ssrl_core.data import torchvision_sets as tvs
 from ssrl_core.runs.store import RunStore
 
-from .conftest import ROOT
-
-MAIN = str(ROOT / "app" / "main.py")
-
-
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+from .test_app import open_page
 
 
 @pytest.fixture

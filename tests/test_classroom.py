@@ -7,27 +7,15 @@ import shlex
 from pathlib import Path
 
 import numpy as np
-from streamlit.testing.v1 import AppTest
 
 from ssrl_core import cli
 from ssrl_core.config import RunConfig
 from ssrl_core.lessons import load_all
 from ssrl_core.runs.store import RunStore
 
-from .conftest import ROOT
+from .test_app import open_page
 
-MAIN = str(ROOT / "app" / "main.py")
 LESSONS = {lesson.id for lesson in load_all()}  # every lesson file in assets/lessons
-
-
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.switch_page(f"../pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def page_links(at) -> list[tuple[str, str]]:

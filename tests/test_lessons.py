@@ -18,8 +18,8 @@ from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import LimitReached, RunStore
 
 from .conftest import ROOT
+from .test_app import open_page
 
-MAIN = str(ROOT / "app" / "main.py")
 TINY = ROOT / "tests" / "lessons"
 LESSON_NAMES = ["four-families", "color-invariance", "collapse", "labels-are-expensive", "canonical-view",
                 "contrastive-knobs"]
@@ -769,14 +769,7 @@ def test_list_lessons_says_when_there_are_none_and_when_their_folder_is_missing(
 
 # -- the page ----------------------------------------------------------------------------------------
 def open_lessons(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=120)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.run()
-    at.switch_page("../pages/lessons.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page("lessons", **(query or {}))
 
 
 def test_lessons_page_lists_lessons_and_opens_one():
