@@ -86,34 +86,39 @@ def test_a_category_without_any_value_says_n_a_even_among_many_bars():
     assert [(a.text, a.x) for a in fig.layout.annotations] == [("n/a", 3)]
 
 
-@pytest.mark.browser
-def _in_chromium(fig, tmp_path, ready: str, script: str, width: int = 700):
-    """What ``script`` returns on the figure drawn ``width`` px wide in headless chromium, once an
-    element matching ``ready`` is there (skipped without chromium or Playwright)."""
-    from pathlib import Path
+@pytest.fixture(scope="module")
+def _plotly_page(_chromium, tmp_path_factory):
+    """A page of ``_chromium`` with plotly.js loaded once (the package's own copy): loading its 4.6 MB afresh for each
+    figure cost a second a figure."""
+    import plotly
 
-    from app.serve import CHROMIUM, CHROMIUM_ARGS
+    html = tmp_path_factory.mktemp("plotly") / "figure.html"
+    js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").as_uri()
+    html.write_text(f'<html><body style="margin: 0"><script src="{js}"></script><div id="figure"></div></body></html>')
+    page = _chromium.new_page()
+    page.goto(html.as_uri())
+    page.wait_for_function("() => window.Plotly !== undefined")
+    yield page
+    page.close()
 
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    html = tmp_path / "figure.html"
+
+def _in_chromium(page, fig, ready: str, script: str, width: int = 700):
+    """What ``script`` returns on the figure drawn ``width`` px wide (as ``write_html`` draws it) in ``page`` (the
+    ``_plotly_page`` fixture, which skips without chromium or Playwright), once an element matching ``ready`` is
+    there."""
     fig.update_layout(width=width)
-    fig.write_html(html, include_plotlyjs=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page(viewport={"width": width + 100, "height": 500})
-            pg.goto(html.as_uri())
-            pg.wait_for_selector(ready, state="attached")  # (a label hidden where it does not fit is there too)
-            return pg.evaluate(script)
-        finally:
-            browser.close()
+    page.set_viewport_size({"width": width + 100, "height": 500})
+    page.evaluate("""spec => { const div = document.getElementById('figure'); Plotly.purge(div);
+                               return Plotly.newPlot(div, spec.data, spec.layout).then(() => true); }""",
+                  json.loads(fig.to_json()))
+    page.wait_for_selector(ready, state="attached")  # (a label hidden where it does not fit is there too)
+    return page.evaluate(script)
 
 
-def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
+@pytest.mark.browser
+def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(_plotly_page):
     fig = _cut_bars()
-    boxes = _in_chromium(fig, tmp_path, ".bartext", """() => {
+    boxes = _in_chromium(_plotly_page, fig, ".bartext", """() => {
             const plot = document.querySelector('.bglayer rect, .nsewdrag').getBoundingClientRect();
             return [...document.querySelectorAll('.bartext, .annotation-text')].map(t => {
                 const r = t.getBoundingClientRect();
@@ -123,7 +128,8 @@ def test_bars_cut_at_the_axis_show_every_value_label_in_a_browser(tmp_path):
     assert {b["text"]: b["inside"] for b in boxes} == {"-1.14": True, "0.50": True, "n/a": True}
 
 
-def test_evaluates_seven_runs_are_named_apart_and_every_value_shows_on_a_phone_in_a_browser(tmp_path):
+@pytest.mark.browser
+def test_evaluates_seven_runs_are_named_apart_and_every_value_shows_on_a_phone_in_a_browser(_plotly_page):
     """At 358 px (a phone's chart) seven runs' names stood upright under their bars and each ran
     into the next; lying down, each name is level beside its row, none on another (the legend's
     three entries stacked under the plot take none of its rows' height), and every value is
@@ -134,7 +140,7 @@ def test_evaluates_seven_runs_are_named_apart_and_every_value_shows_on_a_phone_i
             "byol (21e6)", "simsiam (12dd) · stop_gradient=false", "random encoder (seed 2)"]
     fig = charts.accuracy_bars(runs, {"kNN (k=20)": [0.451, 0.99, 0.2, 1.0, 0.7, 0.05, 0.6], "linear probe": [0.6] * 7},
                                references=[r for r in runs if r.startswith("random")], classes=10)
-    seen = _in_chromium(fig, tmp_path, ".ytick", """() => {
+    seen = _in_chromium(_plotly_page, fig, ".ytick", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
             return {names: [...document.querySelectorAll('.ytick text')].map(box),
                     values: [...document.querySelectorAll('.bartext')].filter(t => getComputedStyle(t).display !== 'none')
@@ -157,7 +163,8 @@ def _labels(fig) -> list[tuple[str, float | None, float | None]]:
     return [(t, b, n) for c in fig.data if c.name == VALUE_LABELS for t, b, n in zip(c.text, c.base, c.y)]
 
 
-def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
+@pytest.mark.browser
+def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(_plotly_page):
     """Invariance bars carry ± one standard error; a label drawn just outside its bar sat on
     the whisker. Each bar with a whisker is labelled beyond the whisker's end, over its bar: its
     clear carrier starts there and reaches the axis's edge, with the bar's place in the group."""
@@ -177,7 +184,7 @@ def test_a_bars_label_sits_above_its_whisker_not_on_it_in_a_browser(tmp_path):
     assert all(round(s + n, 9) == (hi if s >= 0 else lo) for t, s, n in _labels(fig) if t)
     assert [x.text for x in fig.layout.annotations] == ["1.40"]
 
-    boxes = _in_chromium(fig, tmp_path, ".bartext", """() => {
+    boxes = _in_chromium(_plotly_page, fig, ".bartext", """() => {
             const box = e => { const r = e.getBoundingClientRect(); return {x: (r.left + r.right) / 2, top: r.top,
                                                                             bottom: r.bottom, h: r.height}; };
             return {labels: [...document.querySelectorAll('.bartext')].filter(t => getComputedStyle(t).display !== 'none')
@@ -566,8 +573,9 @@ def readable_labels(boxes, n_whiskers: int | None = None) -> list[dict]:
     return labels
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("width, shown", [(300, 0), (700, 27), (900, 27)])
-def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_browser(tmp_path, width, shown):
+def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_browser(_plotly_page, width, shown):
     """Two runs and their untrained network over the nine ops (27 bars, the most that are
     labelled) in a 900 px chart (a 1280 px projector's), a 700 px one (a 1024 px projector's
     column) and a 300 px one (a 390 px phone's): each label 14 px or more, 2 px or more above its
@@ -579,12 +587,13 @@ def test_upright_bar_labels_touch_neither_their_whiskers_nor_each_other_in_a_bro
     series = dict(list(SCORES.items())[:3])
     fig = charts.bars(OPS9, series, "invariance", y_range=(-1.0, 1.15), errors=[SE] * 3,
                       references=["random encoder (seed 0) · untrained"])
-    labels = readable_labels(_in_chromium(fig, tmp_path, ".bartext", LABEL_BOXES, width=width), 27)
+    labels = readable_labels(_in_chromium(_plotly_page, fig, ".bartext", LABEL_BOXES, width=width), 27)
     assert len(labels) == shown
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("width", [300, 900])
-def test_the_factor_probes_values_never_run_together_on_a_phone_in_a_browser(tmp_path, width):
+def test_the_factor_probes_values_never_run_together_on_a_phone_in_a_browser(_plotly_page, width):
     """Invariance's factor probes (two runs and their untrained network over five factors: 15
     bars, written level) on a 390 px phone read "0.210.210.20": each label was wider than its
     bar. A label is shown only where it fits its bar's width at 14 px: none on the phone, all 15 in
@@ -594,7 +603,7 @@ def test_the_factor_probes_values_never_run_together_on_a_phone_in_a_browser(tmp
     series = {n: v[:5] for n, v in list(SCORES.items())[:3]}
     fig = charts.bars(OPS9[:5], series, "linear-probe accuracy", y_range=(0, 1.1), errors=[SE[:5]] * 3,
                       chance=[0.2] * 5, references=["random encoder (seed 0) · untrained"])
-    labels = readable_labels(_in_chromium(fig, tmp_path, ".bartext", LABEL_BOXES, width=width), 15)
+    labels = readable_labels(_in_chromium(_plotly_page, fig, ".bartext", LABEL_BOXES, width=width), 15)
     assert len(labels) == (15 if width > 600 else 0)
 
 

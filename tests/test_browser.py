@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.serve import CHROMIUM, CHROMIUM_ARGS, served_app, stop_workers
+from app.serve import CHROMIUM, served_app, stop_workers
 from ssrl_core.runs.store import RunStore
 from ssrl_core.runs.worker import worker_pids
 
@@ -54,17 +54,6 @@ def app_url(ssrl_home):
 def app_url_under_a_path(ssrl_home):
     """The app as a proxy serves it under a path of a shared host (JupyterHub's /user/NAME/proxy/PORT/)."""
     yield from _served(ssrl_home, "user/ada/proxy/8501")
-
-
-@pytest.fixture(scope="module")
-def _chromium():
-    """One Chromium for this file's tests (0.6 to 0.75 s to launch, each test had its own); each test
-    gets a context of its own (``page``): its own cookies, storage and routes."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
