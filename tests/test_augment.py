@@ -266,3 +266,71 @@ def test_every_view_of_a_batch_is_augmented_and_each_its_own():
     for v in views:
         assert not torch.allclose(v.float(), raw, atol=1e-3)
     assert not torch.allclose(views[0].float(), views[1].float(), atol=1e-3)
+
+
+def test_ops_are_applied_in_the_order_they_are_written():
+    """'solarize,grayscale' and 'grayscale,solarize' are different views: the pipeline runs its ops left to right,
+    as the spec and the Augment page list them."""
+    x = _batch(3)
+    solarize, gray = OPS["solarize"](p=1.0), OPS["grayscale"](p=1.0)
+    written = parse_augment("solarize(p=1),grayscale(p=1)")(x, torch.Generator().manual_seed(0))
+    assert torch.allclose(written, gray(solarize(x)))
+    assert not torch.allclose(written, solarize(gray(x)))
+    assert [o.name for o in parse_augment("noise,crop,flip").ops] == ["noise", "crop", "flip"]
+
+
+def test_an_unknown_op_is_answered_with_every_op_and_preset_there_is():
+    with pytest.raises(ValueError) as e:
+        parse_augment("crop,sharpen")
+    said = str(e.value)
+    choices = said.split("choose from ")[1]
+    assert [n for n in OPS if n not in choices] == [] and [p for p in PRESETS if p not in choices] == []
+
+
+def test_the_digits_preset_never_flips_a_digit():
+    """A mirrored 2 or 7 is no digit at all: the handwriting preset says "no flips", and has none."""
+    from ssrl_core.augment import PRESET_HELP
+
+    ops = [o.name for o in parse_augment("digits").ops]
+    assert "flip" not in ops and "no flips" in PRESET_HELP["digits"]
+    assert ops == ["crop", "rotate", "blur", "noise"]
+
+
+def test_the_learn_pages_positive_pairs_are_two_different_views_the_same_for_a_seed():
+    """Each row of the Learn page's pairs: the image, then two views of it that differ (one view drawn twice is no
+    pair to learn from), the same rows and views for the same seed."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.illustrate import positive_pairs
+
+    ds = load_dataset("digits")
+    pairs = positive_pairs(ds, "simclr", seed=0)
+    assert pairs.shape == (12, 1, 32, 32)
+    rows = pairs.view(4, 3, 1, 32, 32)
+    assert all(not torch.equal(r[1], r[2]) and not torch.equal(r[0], r[1]) for r in rows)
+    assert torch.equal(positive_pairs(ds, "simclr", seed=0), pairs)
+    assert not torch.equal(positive_pairs(ds, "simclr", seed=1), pairs)
+
+
+def test_spaces_and_a_trailing_comma_inside_brackets_are_read_as_typed():
+    assert parse_augment(" crop( min_scale = 0.3 , ) , flip( p = 1 ) ").spec() == "crop(min_scale=0.3),flip(p=1)"
+
+
+def test_a_crop_of_no_area_is_refused_and_the_smallest_above_it_taken():
+    with pytest.raises(ValueError, match=re.escape("crop(min_scale=...) must be above 0")):
+        parse_augment("crop(min_scale=0)")
+    assert parse_augment("crop(min_scale=0.01)").ops[0].min_scale == 0.01
+
+
+def test_the_simclr_preset_fires_each_op_as_often_as_the_paper_and_its_caption_say():
+    """SimCLR's recipe (its CIFAR strengths): flip half the time, colour jitter 80%, grayscale 20%; the Augment page
+    says each op's strengths in these words, so a changed default would be taught as SimCLR's."""
+    from ssrl_core.augment import strengths
+
+    said = {o.name: strengths(o) for o in parse_augment("simclr").ops}
+    assert said == {"crop": "scale 0.2 to 1, aspect ratio 3:4 to 4:3", "flip": "probability 0.5",
+                    "color_jitter": "brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1 = ±36°, probability 0.8",
+                    "grayscale": "probability 0.2", "blur": "sigma 0.1 to 1.5, probability 0.5"}
+    x = torch.rand(4000, 3, 2, 2, generator=torch.Generator().manual_seed(0))
+    gray = OPS["grayscale"]()(x, torch.Generator().manual_seed(1))
+    fired = (gray[:, 0] == gray[:, 1]).all(-1).all(-1).float().mean().item()
+    assert abs(fired - 0.2) < 0.03, fired

@@ -104,6 +104,25 @@ def test_a_file_over_the_size_limit_is_skipped_unread(finished_run, tmp_path, mo
     assert why["file"] == str(large) and why["reason"].startswith("the file is larger than the limit of ")
 
 
+def test_the_image_count_and_file_size_limits_hold_at_exactly_the_limit(finished_run, tmp_path, monkeypatch):
+    """As many images as the limit are embedded, one more is refused saying so; a file of exactly the size limit is
+    read, one byte over it skipped, its reason giving the limit in MiB."""
+    from ssrl_core.evaluate import encode
+
+    run = run_dir(finished_run, "simclr")
+    [f] = save(load_dataset("digits").images, [1], tmp_path)
+    at, over = tmp_path / "at.png", tmp_path / "over.png"  # the image and bytes after its end: 1 MiB, 1 MiB and 1 byte
+    at.write_bytes(f.read_bytes() + bytes((1 << 20) - f.stat().st_size))
+    over.write_bytes(at.read_bytes() + bytes(1))
+    monkeypatch.setattr(encode, "MAX_MEMBER_BYTES", 1 << 20)
+    monkeypatch.setattr(encode, "MAX_MEMBERS", 2)
+    found = encode_paths(run, [at, over])
+    assert found.files == [str(at)] and found.nearest_row.tolist() == [1]
+    assert found.skipped == [{"file": str(over), "reason": "the file is larger than the limit of 1 MiB"}]
+    monkeypatch.setattr(encode, "MAX_MEMBERS", 1)
+    with pytest.raises(ValueError, match="more than 1 images: embed them in parts"):
+        encode_paths(run, [at, over])
+
 def test_colour_images_are_fitted_to_the_run_and_kept_in_colour(finished_run, tmp_path):
     run = run_dir(finished_run, "shapes-simclr")
     ds = load_dataset("shapes")

@@ -2,6 +2,7 @@
 the method is built (so before a run is queued), with a message naming the method, the
 option, what it must be and its default; values from a CLI or a form ("3", "false") pass."""
 import json
+import re
 
 import pytest
 import torch
@@ -148,6 +149,32 @@ def test_values_from_a_cli_or_a_form_are_read_as_their_defaults_types():
                     pred_hidden_dim="8.0")
     assert isinstance(simsiam.predictor, nn.Identity) and simsiam.stop_gradient is False
     assert build("mae", norm_pix_loss="false").options["norm_pix_loss"] is False  # not a truthy string
+
+
+def test_options_typed_as_key_value_are_read_each_once_and_whole():
+    """``--option key=value``: spaces around either side dropped, numbers and true/false read as JSON, a value that
+    holds '=' kept whole (split at the first '='), a key given twice or a pair without a key refused."""
+    assert parse_options(["temperature=0.2", " proj_dim = 64 ", "predictor=false", "note=a=b"]) == {
+        "temperature": 0.2, "proj_dim": 64, "predictor": False, "note": "a=b"}
+    assert parse_options(None) == {} and parse_options([]) == {}
+    for bad in ("temperature", "=0.2", " = 0.2"):
+        with pytest.raises(ValueError, match=f"option '{bad}' must look like key=value"):
+            parse_options([bad])
+    with pytest.raises(ValueError, match=r"option temperature is given twice \(0.1 and 0.2\): give it once"):
+        parse_options(["temperature=0.1", "temperature=0.2"])
+
+
+@pytest.mark.parametrize("given, meant", [("true", True), (" Yes ", True), ("1", True), (1, True), (True, True),
+                                          ("false", False), ("no", False), ("0", False), (0, False)])
+def test_a_yes_no_option_is_read_from_the_words_a_form_or_a_cli_gives(given, meant):
+    assert build("simsiam", stop_gradient=given, proj_dim=32, hidden_dim=32, pred_hidden_dim=8).stop_gradient is meant
+
+
+@pytest.mark.parametrize("given", [2, 0.5, "maybe", "", None])
+def test_a_yes_no_option_refuses_anything_else_saying_its_default(given):
+    with pytest.raises(ValueError, match=rf"simsiam option stop_gradient must be .*, got {re.escape(repr(given))} "
+                                         r"\(default true\)"):
+        build("simsiam", stop_gradient=given, proj_dim=32, hidden_dim=32, pred_hidden_dim=8)
 
 
 def test_a_config_with_a_misspelt_option_is_refused_before_it_is_queued():

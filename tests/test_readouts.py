@@ -976,3 +976,28 @@ def test_runs_on_two_datasets_are_warned_not_to_compare(monkeypatch):
     widgets.differences_warning([_run(1, "simclr", {}), _run(2, "rotation", {"dataset": "shapes"})])
     [said] = page.warnings
     assert "differ in dataset" in said and said.endswith(": accuracies on different datasets do not compare.")
+
+
+def test_invariances_strip_is_the_image_then_each_op_in_turn_and_the_same_each_time():
+    """The Invariance page's strip of ops: the image, then under each op's name that op's effect on it. Each picture
+    stands under its op's name (a flip drawn under 'crop' teaches the wrong op), an op that needs colour leaves a
+    grayscale set's image as it was, and a redraw (another session, the cache cleared) is the same picture."""
+    import numpy as np
+
+    from app import services
+    from app.images import to_hwc
+    from ssrl_core.augment import OPS
+    from ssrl_core.data import load_dataset
+
+    services._op_strip.clear()
+    row, pics = services.op_strip("digits")
+    image = load_dataset("digits").images[row]
+    assert len(pics) == 1 + len(OPS)
+    assert np.array_equal(pics[0], to_hwc(image, 3))
+    at = {name: pics[1 + i] for i, name in enumerate(OPS)}
+    assert np.array_equal(at["flip"], to_hwc(image.flip(-1), 3))
+    assert np.array_equal(at["grayscale"], pics[0])  # digits are gray already
+    assert all(not np.array_equal(at[name], pics[0]) for name in ("crop", "rotate", "solarize", "noise"))
+    services._op_strip.clear()
+    assert services.op_strip("digits")[0] == row
+    assert all(np.array_equal(a, b) for a, b in zip(services.op_strip("digits")[1], pics))
