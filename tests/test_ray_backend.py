@@ -259,6 +259,14 @@ def test_runs_asking_for_more_cpus_than_any_node_has_stay_queued_saying_why(host
 
 
 @needs_ray
+def test_without_a_cpus_per_run_setting_a_run_takes_two_cpus_of_a_node_without_a_gpu(host, monkeypatch):
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    monkeypatch.delenv("SSRL_RAY_CPUS_PER_RUN", raising=False)
+    assert Dispatcher().slots() == (1, {"num_cpus": 2})  # the 2-CPU instance: one run at a time
+
+
+@needs_ray
 def test_the_app_starts_the_dispatcher_instead_of_a_local_worker(host, cluster, monkeypatch):
     from app import services
     from ssrl_core.runs import ray_backend, worker

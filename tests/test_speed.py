@@ -96,7 +96,7 @@ def test_step_profile_splits_the_time_into_phases_and_operator_kinds():
     assert set(prof["phase_share"]) == {"augment", "forward", "backward", "optimizer"}
     assert sum(prof["phase_share"].values()) == pytest.approx(1, abs=0.01)
     assert prof["phase_share"]["forward"] > 0 and prof["phase_share"]["backward"] > 0
-    assert "convolution" in prof["operator_share"]
+    assert {"convolution", "normalisation", "matrix products", "optimizer"} <= set(prof["operator_share"])
     assert sum(prof["operator_share"].values()) == pytest.approx(1, abs=0.01)
 
 
@@ -237,3 +237,67 @@ def test_no_method_step_synchronises_with_the_gpu():
             pytest.fail(f"{name}: the step synchronised with the GPU: {e}")
         finally:
             torch.cuda.set_sync_debug_mode(0)
+
+
+class _FakeStep:
+    """The step the benchmark times, each call taking one second of a clock of its own: what
+    is counted is then known exactly, whatever the machine."""
+
+    def __init__(self):
+        self.now, self.calls = 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, *args, **kwargs):
+        self.now += 1.0
+        self.calls += 1
+        return (torch.tensor(0.5),)
+
+
+def test_images_per_second_count_the_timed_steps_of_the_batch_not_the_warm_up(monkeypatch):
+    import types
+
+    from ssrl_core import speed
+
+    step = _FakeStep()
+    monkeypatch.setattr(speed, "train_step", step)
+    monkeypatch.setattr(speed, "time", types.SimpleNamespace(perf_counter=step.clock))
+    # no augmentation: the reference pipeline's PIL images cost nothing to speak of
+    cfg = RunConfig(dataset="digits", method="simclr", encoder="cnn-small", augment="none", batch_size=8)
+    out = step_throughput(cfg, steps=5, warmup=3, workers=[0])  # 5 steps: rounds of 2, 1, 1 and 1
+    # one second a step of 8 images, warm-up steps untimed: 8 images a second, each way
+    assert out["images_per_s"] == out["bare_images_per_s"] == 8.0 and out["augmentation_overhead"] == 0
+    assert out["reference_images_per_s"] == out["reference_channels_last_images_per_s"] == 8.0
+    assert out["reference_by_workers"] == {"0": 8.0} and out["speedup_vs_reference"] == 1.0
+    assert step.calls == 4 * (3 + 5)  # fast, bare and the reference's two layouts: each warmed up, then timed
+
+
+def test_the_reference_recipe_trains_every_epochs_batches(monkeypatch):
+    from ssrl_core import speed
+    from ssrl_core.data import load_dataset
+
+    step = _FakeStep()
+    monkeypatch.setattr(speed, "train_step", step)
+    cfg = RunConfig(dataset="digits", method="rotation", encoder="cnn-small", augment="none", batch_size=512, epochs=2)
+    out = speed.reference_training_seconds(cfg, workers=0)
+    n = len(load_dataset("digits").train_idx)
+    assert out["reference_steps"] == step.calls == 2 * (n // 512) and out["reference_workers"] == 0
+
+
+def test_the_reference_transform_takes_each_ops_strengths():
+    from torchvision import transforms as T
+
+    tf = reference_transform("flip(p=0.2),color_jitter(brightness=0.1,contrast=0.3,saturation=0.2,hue=0.05,p=0.6),"
+                             "grayscale(p=0.3),blur(min_sigma=0.2,max_sigma=1.5,p=0.7),solarize(threshold=0.5,p=0.3),"
+                             "erase(min_area=0.05,max_area=0.3,p=0.4)", 32)
+    flip, jitter, gray, blur, solarize, _, erase = tf.transforms
+    assert isinstance(flip, T.RandomHorizontalFlip) and flip.p == 0.2
+    [cj] = jitter.transforms
+    assert jitter.p == 0.6 and (cj.brightness, cj.contrast, cj.saturation, cj.hue) == (
+        pytest.approx((0.9, 1.1)), pytest.approx((0.7, 1.3)), pytest.approx((0.8, 1.2)), pytest.approx((-0.05, 0.05)))
+    assert isinstance(gray, T.RandomGrayscale) and gray.p == 0.3
+    [gb] = blur.transforms
+    assert blur.p == 0.7 and gb.sigma == (0.2, 1.5) and gb.kernel_size == (7, 7)  # ours: a radius of 2 sigma
+    assert solarize.threshold == 128 and solarize.p == 0.3  # ours inverts from 0.5 of [0, 1] up: 128 of 255
+    assert isinstance(erase, T.RandomErasing) and (erase.p, erase.scale, erase.value) == (0.4, (0.05, 0.3), 0.5)
