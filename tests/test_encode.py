@@ -123,6 +123,7 @@ def test_the_image_count_and_file_size_limits_hold_at_exactly_the_limit(finished
     with pytest.raises(ValueError, match="more than 1 images: embed them in parts"):
         encode_paths(run, [at, over])
 
+
 def test_colour_images_are_fitted_to_the_run_and_kept_in_colour(finished_run, tmp_path):
     run = run_dir(finished_run, "shapes-simclr")
     ds = load_dataset("shapes")
