@@ -334,3 +334,20 @@ def test_the_simclr_preset_fires_each_op_as_often_as_the_paper_and_its_caption_s
     gray = OPS["grayscale"]()(x, torch.Generator().manual_seed(1))
     fired = (gray[:, 0] == gray[:, 1]).all(-1).all(-1).float().mean().item()
     assert abs(fired - 0.2) < 0.03, fired
+
+
+@pytest.mark.parametrize("typed, example", [
+    ("color(brightness=0.1)", "color_jitter(brightness=0.1),grayscale"),
+    ("crop,simclr(min_scale=0.3),rotate", "crop,crop(min_scale=0.3),flip,color_jitter,grayscale,blur,rotate"),
+    ("digits(min_scale=0.2)", "crop(min_scale=0.2),rotate(degrees=15),blur(p=0.3),noise(p=0.3)")])
+def test_a_preset_given_parameters_is_said_to_take_none_with_its_ops_written_out_to_copy(typed, example):
+    """A review: `color(brightness=0.1)` answered "unknown augmentation 'color' (did you mean 'color'?)", the name
+    refused suggested back. A preset takes no parameters: its ops are written out with the parameters on the op
+    that takes them, and that example parses."""
+    with pytest.raises(ValueError) as e:
+        parse_augment(typed)
+    said = str(e.value)
+    assert "did you mean" not in said and "takes no parameters" in said and said.endswith(f"e.g. {example!r}"), said
+    parse_augment(example)
+    with pytest.raises(ValueError, match=r"none of its ops \(crop, rotate, blur, noise\) takes 'brightness': "):
+        parse_augment("digits(brightness=0.2)")

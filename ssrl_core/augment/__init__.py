@@ -82,6 +82,8 @@ def parse_augment(spec: str | None) -> Pipeline:
                                                spec[m.end():].lstrip(", ")) if p)
             problems.append(f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and a preset stands alone: to "
                             f"combine it with other ops, write its ops out, e.g. {written_out!r}")
+        elif name not in OPS and name in PRESETS:  # 'color(brightness=0.1)': "unknown 'color' (did you mean 'color'?)"
+            problems.append(_preset_with_parameters(name, args, spec[:m.start()].rstrip(", "), spec[m.end():].lstrip(", ")))
         elif name not in OPS:
             if not unknown:
                 problems.append("")  # the unknown names' place
@@ -99,6 +101,27 @@ def parse_augment(spec: str | None) -> Pipeline:
     if problems:
         raise ValueError("; ".join(problems))
     return Pipeline(ops)
+
+
+def _preset_with_parameters(name: str, args: str, before: str = "", after: str = "") -> str:
+    """Why ``name(args)``, a preset given parameters between the ops ``before`` and ``after``, cannot be read, and
+    how to write it: the preset's ops written out, the parameters given on the first of them that takes them all
+    (beside its own)."""
+    said = f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and takes no parameters"
+    if not PRESETS[name]:
+        return said
+    given = dict(part.strip().partition("=")[::2] for part in args.split(",") if part.strip())
+    written, names = [], []
+    for m in _TOKEN.finditer(PRESETS[name]):
+        op, own = m.group(1), dict(p.strip().partition("=")[::2] for p in (m.group(2) or "").split(",") if p.strip())
+        if given and set(given) <= set(OPS[op]().params()):
+            own, given = {**own, **given}, {}
+        names.append(op)
+        written.append(op + (f"({','.join(f'{k.strip()}={v.strip()}' for k, v in own.items())})" if own else ""))
+    example = ",".join(p for p in (before, ",".join(written), after) if p)
+    return (f"{said}: write its ops out with the parameters on the op they belong to, e.g. {example!r}"
+            if not given else f"{said}, and none of its ops ({', '.join(names)}) takes {', '.join(map(repr, given))}: "
+                              "`python -m ssrl_core list augmentations` says which op takes what")
 
 
 def repeated(spec: str) -> str | None:
