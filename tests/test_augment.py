@@ -351,3 +351,20 @@ def test_a_preset_given_parameters_is_said_to_take_none_with_its_ops_written_out
     parse_augment(example)
     with pytest.raises(ValueError, match=r"none of its ops \(crop, rotate, blur, noise\) takes 'brightness': "):
         parse_augment("digits(brightness=0.2)")
+
+
+def test_a_presets_parameters_go_each_to_the_op_that_takes_it_and_an_example_is_given_only_where_it_parses():
+    """Reviewed: 'digits(min_scale=0.2,p=0.1)' was said to hold parameters none of its ops takes (crop takes one,
+    three others the other); spaces around a name read as part of it; 'color(brightness)' got an example that did not
+    parse."""
+    def said(typed: str) -> str:
+        with pytest.raises(ValueError) as e:
+            parse_augment(typed)
+        return str(e.value)
+
+    assert said("digits(min_scale=0.2,p=0.1)").endswith(
+        "e.g. 'crop(min_scale=0.2),rotate(degrees=15,p=0.1),blur(p=0.3),noise(p=0.3)' (p is taken by rotate, blur and "
+        "noise: set it on each you mean)")
+    assert said("color( brightness = 0.1 )").endswith("e.g. 'color_jitter(brightness=0.1),grayscale'")
+    for typed in ("color(brightness)", "simclr,color(brightness=0.1)", "color(hue=0.1),simclr(p=1)"):
+        assert "takes no parameters" in said(typed) and "e.g. 'color_jitter" not in said(typed), said(typed)

@@ -105,23 +105,31 @@ def parse_augment(spec: str | None) -> Pipeline:
 
 def _preset_with_parameters(name: str, args: str, before: str = "", after: str = "") -> str:
     """Why ``name(args)``, a preset given parameters between the ops ``before`` and ``after``, cannot be read, and
-    how to write it: the preset's ops written out, the parameters given on the first of them that takes them all
-    (beside its own)."""
+    how to write it: the preset's ops written out, each parameter given on the first of them that takes it (beside
+    their own), as an example only where that example parses."""
     said = f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and takes no parameters"
     if not PRESETS[name]:
         return said
-    given = dict(part.strip().partition("=")[::2] for part in args.split(",") if part.strip())
-    written, names = [], []
-    for m in _TOKEN.finditer(PRESETS[name]):
-        op, own = m.group(1), dict(p.strip().partition("=")[::2] for p in (m.group(2) or "").split(",") if p.strip())
-        if given and set(given) <= set(OPS[op]().params()):
-            own, given = {**own, **given}, {}
-        names.append(op)
-        written.append(op + (f"({','.join(f'{k.strip()}={v.strip()}' for k, v in own.items())})" if own else ""))
-    example = ",".join(p for p in (before, ",".join(written), after) if p)
-    return (f"{said}: write its ops out with the parameters on the op they belong to, e.g. {example!r}"
-            if not given else f"{said}, and none of its ops ({', '.join(names)}) takes {', '.join(map(repr, given))}: "
-                              "`python -m ssrl_core list augmentations` says which op takes what")
+    given = {k.strip(): v.strip() for k, _, v in (part.partition("=") for part in args.split(",") if part.strip())}
+    ops = [(m.group(1), {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in (m.group(2) or "").split(",")
+                                                                   if p.strip())})
+           for m in _TOKEN.finditer(PRESETS[name])]
+    takers = {key: [op for op, _ in ops if key in OPS[op]().params()] for key in given}
+    if nowhere := [key for key, by in takers.items() if not by]:
+        return (f"{said}, and none of its ops ({', '.join(op for op, _ in ops)}) takes {', '.join(map(repr, nowhere))}"
+                ": `python -m ssrl_core list augmentations` says which op takes what")
+    for key, by in takers.items():
+        dict(ops)[by[0]][key] = given[key]
+    written = ",".join(op + (f"({','.join(f'{k}={v}' for k, v in own.items())})" if own else "") for op, own in ops)
+    example = ",".join(p for p in (before, written, after) if p)
+    shared = [f"{key} is taken by {', '.join(by[:-1])} and {by[-1]}: set it on each you mean"
+              for key, by in takers.items() if len(by) > 1]
+    try:
+        parse_augment(example)
+    except ValueError:
+        example = ""
+    return (f"{said}: write its ops out with each parameter on the op that takes it"
+            + (f", e.g. {example!r}" if example else "") + (f" ({'; '.join(shared)})" if shared else ""))
 
 
 def repeated(spec: str) -> str | None:
