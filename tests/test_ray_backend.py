@@ -69,7 +69,8 @@ def cluster(tmp_path_factory):
         mp.setenv("SSRL_HOME", str(node))  # Ray's worker processes inherit it
         import ray
 
-        ctx = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", logging_level="WARNING")
+        ctx = ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1",  # as this one
+                       logging_level="WARNING")  # on any machine: a GPU's would change every run's slot
         address = ctx.address_info["gcs_address"]
         assert address.startswith("127.0.0.1:")
         # the app's way: SSRL_BACKEND=ray makes ensure_worker start the dispatcher (detached)

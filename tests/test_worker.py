@@ -383,7 +383,8 @@ def test_a_worker_stopped_by_ctrl_c_or_sigterm_puts_its_run_back_without_countin
 
     store = RunStore()
     run = store.submit(RunConfig(dataset="digits", method="simclr", epochs=50, batch_size=256, evaluation="basic"))
-    # as many stops as deaths fail a run (the third would, counted): Ctrl-C, SIGTERM, Ctrl-C
+    # as many stops as deaths at one epoch fail a run (each stop lands in the run's first epoch, 50 to go): Ctrl-C,
+    # SIGTERM, Ctrl-C
     for stop in ([signal.SIGINT, signal.SIGTERM] * MAX_STALLED_DEATHS)[:MAX_STALLED_DEATHS]:
         proc = _start_worker()
         try:
