@@ -103,6 +103,12 @@ def parse_augment(spec: str | None) -> Pipeline:
     return Pipeline(ops)
 
 
+def _pairs(args: str | None) -> dict[str, str]:
+    """The ``name=value`` pairs written in an op's brackets, names and values without their spaces
+    (a name alone gets the value "")."""
+    return {k.strip(): v.strip() for k, _, v in (part.partition("=") for part in (args or "").split(",") if part.strip())}
+
+
 def _preset_with_parameters(name: str, args: str, before: str = "", after: str = "") -> str:
     """Why ``name(args)``, a preset given parameters between the ops ``before`` and ``after``, cannot be read, and
     how to write it: the preset's ops written out, each parameter given on the first of them that takes it (beside
@@ -110,16 +116,14 @@ def _preset_with_parameters(name: str, args: str, before: str = "", after: str =
     said = f"{name!r} is a preset ({PRESETS[name] or 'no ops'}) and takes no parameters"
     if not PRESETS[name]:
         return said
-    given = {k.strip(): v.strip() for k, _, v in (part.partition("=") for part in args.split(",") if part.strip())}
-    ops = [(m.group(1), {k.strip(): v.strip() for k, _, v in (p.partition("=") for p in (m.group(2) or "").split(",")
-                                                                   if p.strip())})
-           for m in _TOKEN.finditer(PRESETS[name])]
+    given = _pairs(args)
+    ops = [(m.group(1), _pairs(m.group(2))) for m in _TOKEN.finditer(PRESETS[name])]  # each op with its own
     takers = {key: [op for op, _ in ops if key in OPS[op]().params()] for key in given}
     if nowhere := [key for key, by in takers.items() if not by]:
         return (f"{said}, and none of its ops ({', '.join(op for op, _ in ops)}) takes {', '.join(map(repr, nowhere))}"
                 ": `python -m ssrl_core list augmentations` says which op takes what")
-    for key, by in takers.items():
-        dict(ops)[by[0]][key] = given[key]
+    for key, by in takers.items():  # on the first op that takes it, beside (or over) that op's own
+        next(own for op, own in ops if op == by[0])[key] = given[key]
     written = ",".join(op + (f"({','.join(f'{k}={v}' for k, v in own.items())})" if own else "") for op, own in ops)
     example = ",".join(p for p in (before, written, after) if p)
     shared = [f"{key} is taken by {', '.join(by[:-1])} and {by[-1]}: set it on each you mean"
