@@ -44,7 +44,11 @@ def _store(home_dir: str) -> RunStore:
 
 
 def store() -> RunStore:
-    return _store(home())
+    made = _store(home())
+    if not made.path.exists():  # SSRL_HOME deleted or moved while the app ran: a new store, as a restart makes
+        _store.clear()
+        made = _store(home())
+    return made
 
 
 LAUNCHED = "launched_run"  # session state: the id of the run this session launched last (Pretrain says it is queued)

@@ -108,12 +108,7 @@ def hold(path: Path):
         if not locked:
             fh.close()
             return None
-        try:
-            now = os.stat(path)
-        except FileNotFoundError:
-            now = None
-        mine = os.fstat(fh.fileno())
-        if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+        if guards(fh, path):
             break
         fh.close()
     fh.seek(0)
@@ -121,6 +116,18 @@ def hold(path: Path):
     fh.write(f"{os.getpid()}\n")
     fh.flush()
     return fh
+
+
+def guards(fh, path: Path) -> bool:
+    """Whether the open file ``fh`` is the file at ``path`` now, so that a lock held on it
+    guards the path: False once the file was removed (its SSRL_HOME deleted, say) or another
+    put in its place, which another process can lock while this one still holds the old."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fh.fileno())
+    return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def let_go(fh, path: Path) -> None:

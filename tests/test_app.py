@@ -291,6 +291,21 @@ def test_augmentations_chosen_on_augment_go_to_pretrains_form_with_its_other_box
     assert [o.name for o in parse_augment(run["config"]["augment"]).ops] == ["crop", "color_jitter"]
 
 
+def test_the_app_goes_on_with_a_new_store_when_its_home_is_deleted_while_it_runs(ssrl_home):
+    """A teacher deleted SSRL_HOME between classes with the app still served: its store, kept for
+    the app's life, made an empty file there on the next page, and every page failed on "no such
+    table: runs" until the app was restarted."""
+    import shutil
+
+    at = open_page("pretrain")
+    shutil.rmtree(ssrl_home)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="pt_launch").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(RunStore().list()) == 1
+
+
 def test_pretrain_launches_validates_and_cancels():
     at = open_page("pretrain")
     at.selectbox(key="pt_method").select("rotation")

@@ -308,6 +308,33 @@ def test_a_cluster_that_does_not_answer_is_said_in_seconds_and_a_lost_dispatcher
         Dispatcher(store=store, address="10.0.0.5").serve()
 
 
+@needs_ray
+def test_an_idle_dispatcher_whose_home_is_deleted_stops_and_makes_nothing_there_again(ssrl_home, monkeypatch, capsys):
+    """As an idle worker (``test_a_worker_whose_home_is_deleted_stops_and_makes_nothing_there_again``): deleting
+    SSRL_HOME left the dispatcher polling the path for ever, making an empty store there. (No cluster: it would
+    send nothing.)"""
+    import threading
+
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    d = Dispatcher(poll_s=0.05)
+    monkeypatch.setattr(d, "connect", lambda: None)
+    monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
+    timers = [threading.Timer(1.0, shutil.rmtree, [ssrl_home]), threading.Timer(60, d._stop.set)]  # (or it hangs)
+    sigterm = signal.getsignal(signal.SIGTERM)  # serve sets its own
+    try:
+        for t in timers:
+            t.start()
+        assert d.serve() == 1
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        for t in timers:
+            t.cancel()
+    assert not ssrl_home.exists()
+    said = capsys.readouterr().out
+    assert "was removed or replaced (SSRL_HOME deleted or moved?); stopping" in said, said
+
+
 def test_the_app_says_why_the_dispatcher_stopped_and_refuses_its_bad_settings_before_starting_it(monkeypatch):
     """A bad SSRL_RAY_CPUS_PER_RUN was in dispatcher.log only, and the page said "No worker";
     a dispatcher that could not reach its cluster was started again on every page view."""

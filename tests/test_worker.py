@@ -418,6 +418,45 @@ def test_idle_exit_0_exits_as_soon_as_the_queue_is_empty(monkeypatch):
     assert done == [0]
 
 
+def test_a_worker_whose_home_is_deleted_stops_and_makes_nothing_there_again(ssrl_home, monkeypatch, capsys):
+    """Deleting SSRL_HOME (a reset, a test's folder thrown away) left its idle worker polling the
+    path for ever: it made the home anew (an empty store.sqlite, numba's cache folders) and then
+    died on a traceback. It stops, saying why, and stops the compile it started there."""
+    import shutil
+    import threading
+
+    from ssrl_core.runs import worker as worker_mod
+
+    compiling = []
+
+    def warm():  # a stand-in for the layout's compile, a child process of the worker's
+        compiling.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+        return compiling[0]
+
+    monkeypatch.setattr(worker_mod, "warm_caches", warm)
+    for load in ("preload_imports", "preload_layout"):  # (seconds, and beside the point here)
+        monkeypatch.setattr(worker_mod, load, lambda: None)
+    done = []
+    w = Worker()
+    w.poll_s = 0.05
+    t = threading.Thread(target=lambda: done.append(w.serve()), daemon=True)
+    t.start()
+    try:
+        _wait(lambda: live_workers() and compiling, 30, "the worker to take its slot")
+        shutil.rmtree(ssrl_home)
+        t.join(timeout=30)
+        assert done == [1]
+        assert not ssrl_home.exists()
+        assert compiling[0].wait(timeout=10) is not None
+        said = capsys.readouterr().out
+        assert "was removed or replaced (SSRL_HOME deleted or moved?); stopping" in said, said  # (its slot file or store)
+    finally:
+        w._halt.set()
+        for proc in compiling:
+            proc.kill()
+        t.join(timeout=30)
+
+
 def test_a_waiting_worker_loads_what_its_first_run_needs(tmp_path):
     """The first run after the app starts used to import PyTorch's compiler front end,
     scikit-learn and faiss, and load UMAP's compiled layout, while someone waited (6 s of its

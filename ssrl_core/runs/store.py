@@ -262,7 +262,7 @@ class RunStore:
 
     def _create(self) -> None:
         """The store in WAL mode, with the schema and every column added since (idempotent)."""
-        with self._conn() as c:
+        with self._conn(make=True) as c:
             c.execute("PRAGMA journal_mode=WAL")
             c.executescript(_SCHEMA)
             have = {r["name"] for r in c.execute("PRAGMA table_info(runs)")}
@@ -275,10 +275,13 @@ class RunStore:
                             raise
 
     @contextmanager
-    def _conn(self):
-        # one short-lived connection per operation: safe across threads and processes
+    def _conn(self, make: bool = False):
+        # one short-lived connection per operation: safe across threads and processes. Only ``_create``
+        # makes the file: an empty one made where the store was removed (SSRL_HOME deleted while a worker
+        # polled it) had no tables ("no such table: runs") and kept the removal of its folder from finishing
         try:
-            c = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            c = sqlite3.connect(Path(os.path.abspath(self.path)).as_uri() + ("" if make else "?mode=rw"),
+                                timeout=30, isolation_level=None, uri=True)
             c.row_factory = sqlite3.Row
             # one person's nickname whatever its case, in every query (SQLite's NOCASE folds ASCII letters only)
             c.create_function("casefold", 1, _casefold, deterministic=True)
@@ -301,6 +304,9 @@ class RunStore:
         and a damaged store (ValueError). A store too full to be opened at all cannot record a
         deletion either, so that is said with what else can go (a ValueError)."""
         said = str(e).lower()
+        if "unable to open" in said and not self.path.exists():
+            return FileNotFoundError(errno.ENOENT, f"the run store was removed ({e}; SSRL_HOME deleted or moved?): "
+                                     "what opened it makes a new one when started again", str(self.path))
         if "readonly" in said or "unable to open" in said:
             return PermissionError(errno.EACCES, f"the run store cannot be written ({e}: SQLite writes beside it "
                                    "even to read it; point SSRL_HOME at a folder this user can write)", str(self.path))

@@ -32,7 +32,7 @@ from typing import Callable
 
 from .. import paths
 from ..config import RunConfig
-from ..locks import lock_held, try_lock
+from ..locks import guards, lock_held, try_lock
 from ..stops import Cancelled, Interrupted
 from ..text import disk_full, not_written
 from . import artifacts as art
@@ -262,6 +262,13 @@ def claim_start(marker: Path) -> bool:
         pass
     marker.touch()
     return True
+
+
+def home_gone_text(who: str, path) -> str:
+    """What a worker or dispatcher says as it stops because ``path``, its lock file or the run
+    store, is gone (``locks.guards``)."""
+    return f"{who}: {path} was removed or replaced (SSRL_HOME deleted or moved?); stopping, so that nothing is " \
+           "written there again"
 
 
 def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
@@ -600,6 +607,8 @@ class Worker:
         idle_since = looked = time.monotonic()
         try:
             while not self._halt.is_set():
+                if self._home_gone(warming):
+                    return 1
                 if warming is not None and warming.poll() is not None:
                     warming = None  # reaped: an ended child left unwaited stays a zombie while the worker lives
                 if self._restart_argv and time.monotonic() - looked >= CODE_CHECK_S:
@@ -607,8 +616,12 @@ class Worker:
                     if code_stamp() != self.code:  # an upgrade: no run trained with the code it replaced
                         self._restart(f"worker {self.id}: the code changed on disk since it started (an upgrade?); "
                                       "restarting to run it")
-                self.store.requeue_orphans(worker_state, STALE_S)
-                run = self.store.claim(self.id)
+                try:
+                    self.store.requeue_orphans(worker_state, STALE_S)
+                    run = self.store.claim(self.id)
+                except FileNotFoundError:  # the store removed (``RunStore._conn``), the slot file maybe not yet
+                    self._home_gone(warming, self.store.path)
+                    return 1
                 if run is None:
                     if once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
                         return 0
@@ -631,6 +644,18 @@ class Worker:
         finally:
             self._halt.set()
         return 0
+
+    def _home_gone(self, warming: subprocess.Popen | None, gone: Path | None = None) -> bool:
+        """Whether this worker's slot file (or ``gone``, the store) is gone, its SSRL_HOME deleted or
+        moved, said, and the layout compile it started (``warming``) stopped: an idle worker had
+        polled the path for ever, made it anew and died on a traceback, and the compile made
+        numba's folders there."""
+        if gone is None and guards(self._lock_file, Path(self._lock_file.name)):
+            return False
+        print(home_gone_text(f"worker {self.id}", gone or self._lock_file.name), flush=True)
+        if warming is not None:
+            warming.kill()
+        return True
 
     def _preload(self, load: Callable[[], None], what: str) -> None:
         """``load()`` while waiting, said in the worker's log; a failure is said, not raised: the
