@@ -425,3 +425,74 @@ def test_the_time_left_paces_a_full_batch_from_a_one_label_step_as_measured():
     per_draw_of_10 = draws_cost(1, 10, 1437, 3) / 3  # 1 label per class, 3 draws
     per_draw_of_64 = draws_cost(0, 10, 1437, 3)  # every label: one draw of a full batch
     assert 8.4 * 0.9 <= 3.6 * per_draw_of_64 / per_draw_of_10 <= 9.9 * 1.1
+
+
+def test_the_time_left_follows_this_jobs_own_pace_once_it_has_timed_a_step(finished_run, monkeypatch):
+    """The last job's pace is the first estimate only: once this job has timed a step that trains
+    a network, the time left follows what it measured (the machine may be busier or idler than
+    it was), and a run whose remaining steps train nothing has none left, not an unknown."""
+    [d] = _dirs(finished_run, "simclr")
+    jobs._remember_pace(jobs.pace_key(d), rate=1.0, run_cost=180)  # the last such job: 1 s per unit of cost
+    clock = Clock()
+    seen = []
+
+    def step(what: str, seconds: float):
+        def compute():
+            seen.append((what, jobs.progress(d)["eta_s"]))
+            clock.now += seconds
+        return compute
+
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [
+        ("ft1", step("ft1", 3.0), 30), ("ft5", step("ft5", 15.0), 150), ("probes", step("probes", 0.5), 0)])
+    monkeypatch.setattr(jobs.time, "time", clock)
+    assert jobs.run([d], finetune=True) == 0
+    assert seen == [("ft1", pytest.approx(180.0)),  # the last job's pace, before this one has timed anything
+                    ("ft5", pytest.approx(3.0 / 30 * 150)),  # this job's own: ten times faster
+                    ("probes", 0.0)]
+    assert jobs.per_run_seconds(d) == pytest.approx(18.0)  # and the next job's first estimate is this one's
+
+
+def test_a_damaged_checkpoint_put_back_from_a_copy_of_the_same_size_is_worth_another_try(finished_run):
+    """Weights damaged in place (the same size, unreadable) and then copied back from a backup:
+    the file changed, so the page offers the job again, though its size is the same."""
+    [d] = _dirs(finished_run, "simclr")
+    good = (d / art.CHECKPOINT).read_bytes()
+    (d / art.CHECKPOINT).write_bytes(bytes(len(good)))  # zeroed, as by a disk fault
+    assert jobs.run([d], job=jobs.mark_pending([d])) == 0
+    assert "the run's trained weights are damaged" in jobs.lasting_failure(d)
+    time.sleep(0.05)  # (a later modification time on any file system's clock)
+    (d / art.CHECKPOINT).write_bytes(good)
+    assert jobs.lasting_failure(d) is None
+
+
+def test_stop_before_the_job_has_begun_its_first_run_says_nothing_runs_yet(finished_run):
+    """Between its process taking the job's lock and its first step (loading the run's data can
+    take seconds) a run still says "starting", with no process id: Stop answers that nothing is
+    running yet, as before the process began, rather than failing on the missing id."""
+    from ssrl_core.locks import try_lock
+
+    [d] = _dirs(finished_run, "simclr")
+    job = jobs.mark_pending([d], who="ada")
+    with open(jobs._jobs_dir() / f"{job}.lock", "a") as fh:  # the job's process has its lock
+        assert try_lock(fh)
+        assert jobs.progress(d)["state"] == "starting" and jobs.progress(d)["pid"] is None
+        assert jobs.stop(d, by="bob") is False
+
+
+def test_a_job_ended_by_a_sigterm_from_elsewhere_says_it_was_stopped_and_when(finished_run, monkeypatch):
+    """``kill PID`` or a shutdown, not the page's Stop: no one is named, but the run says it was
+    stopped, and when, as the page's note reads it."""
+    import os
+    import signal
+
+    [d] = _dirs(finished_run, "simclr")
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [("probes", lambda: os.kill(os.getpid(), signal.SIGTERM), 0)])
+    before = signal.getsignal(signal.SIGTERM)
+    jobs._stop_on_sigterm()
+    try:
+        with pytest.raises(jobs.Stopped):
+            jobs.run([d], job=jobs.mark_pending([d]))
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    how = jobs.failure(d)
+    assert how["stopped_by"] is None and time.time() - how["at"] < 60, how

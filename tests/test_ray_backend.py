@@ -416,3 +416,74 @@ def test_run_folders_travel_as_changed_files_only(tmp_path):
     assert unpack(pack(src, sent), dst) == ["checkpoint.safetensors"]
     assert (dst / "checkpoint.safetensors").read_bytes() == b"epoch 2, longer"
     assert sorted(p.name for p in dst.rglob("*")) == ["checkpoint.safetensors", "e00000.npy", "snapshots"]
+
+
+def test_locks_markers_half_unpacked_files_and_links_stay_on_the_node(tmp_path):
+    """What a run folder holds beside its results never travels: a lock or a pending mark sent
+    back replaced the host's own (a job's lock swapped under it by ``os.replace``), a
+    ``.partPID`` file is one being unpacked, and a link's target is not the run's."""
+    src, dst = tmp_path / "node", tmp_path / "host"
+    (src / "snapshots").mkdir(parents=True)
+    (src / "summary.json").write_text("{}")
+    (src / "probe_job.lock").write_text("")
+    (src / "probe_job.pending").write_text("")
+    (src / "snapshots" / "e00001.npy.part4242").write_bytes(b"half")
+    (tmp_path / "secret.txt").write_text("not the run's")
+    (src / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    assert unpack(pack(src), dst) == ["summary.json"]
+    assert sorted(p.name for p in dst.rglob("*")) == ["summary.json"]
+
+
+def test_unpacking_refuses_a_member_a_link_in_the_run_folder_would_carry_outside_it(tmp_path):
+    dest = tmp_path / "runs" / "r1"
+    dest.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (dest / "snapshots").symlink_to(outside)  # a folder replaced by a link to somewhere else
+    with pytest.raises(ArchiveRejected, match="would be written outside the run folder"):
+        unpack(_zip({"summary.json": b"{}", "snapshots/e00000.npy": b"rows"}), dest)
+    assert not list(outside.iterdir()) and not (dest / "summary.json").exists()  # nothing written anywhere
+
+
+def test_the_reference_results_a_node_sends_back_land_each_under_its_own_key():
+    from ssrl_core.evaluate.suite import reference_cache
+    from ssrl_core.runs.ray_backend import merge_references
+
+    cfg = RunConfig(dataset="digits", method="simclr", encoder="cnn-small")
+    sent = {"random/knn": 0.31, "random/linear": 0.42, "supervised-scratch/label/1/s3/t200": {"mean": 0.5}}
+    merge_references(cfg.to_dict(), sent)
+    assert reference_cache(cfg).read() == sent
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "0", "-2", "two"])
+def test_a_cpus_per_run_setting_that_is_not_a_positive_number_starts_no_dispatcher(monkeypatch, raw):
+    from ssrl_core.runs import ray_backend
+
+    spawned = []
+    monkeypatch.setattr(ray_backend, "spawn_detached", lambda *a, **k: spawned.append(a))
+    monkeypatch.setenv("SSRL_RAY_CPUS_PER_RUN", raw)
+    with pytest.raises(ValueError, match=f"SSRL_RAY_CPUS_PER_RUN must be a number above 0 .*got '{raw}'"):
+        ray_backend.start_dispatcher_process()
+    assert not spawned
+    monkeypatch.setenv("SSRL_RAY_CPUS_PER_RUN", "0.5")  # half a CPU a run: two runs a CPU
+    ray_backend.start_dispatcher_process()
+    assert len(spawned) == 1
+
+
+@needs_ray
+def test_a_cluster_with_gpus_takes_one_run_per_gpu_that_has_the_cpus_it_asks_for_beside_it(monkeypatch):
+    """The cluster's nodes as Ray lists them (no GPU is needed here): a run asks for one GPU and
+    its CPUs, so a node takes as many runs as it has GPUs with those CPUs beside each; a node
+    without a GPU, or one that is gone, takes none."""
+    import ray
+
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    monkeypatch.setattr(ray, "nodes", lambda: [
+        {"Alive": True, "Resources": {"CPU": 8.0, "GPU": 2.0}},
+        {"Alive": True, "Resources": {"CPU": 3.0, "GPU": 4.0}},  # CPUs for fewer runs than its GPUs
+        {"Alive": True, "Resources": {"CPU": 32.0}},
+        {"Alive": False, "Resources": {"CPU": 64.0, "GPU": 8.0}}])
+    assert Dispatcher(cpus_per_run=2).slots() == (3, {"num_gpus": 1, "num_cpus": 2})  # 2 + 1
+    monkeypatch.delenv("SSRL_RAY_CPUS_PER_RUN", raising=False)
+    assert Dispatcher().slots() == (5, {"num_gpus": 1, "num_cpus": 1})  # one CPU beside each GPU: 2 + 3
