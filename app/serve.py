@@ -65,11 +65,24 @@ def served_app(env: dict, log: IO | int = subprocess.DEVNULL, timeout_s: float =
 
 
 def stop_workers(sig: int = signal.SIGKILL) -> None:
-    """Signal the workers of the current SSRL_HOME: those the served app started run in
-    their own sessions, so stopping the server leaves them."""
+    """Signal the workers of the current SSRL_HOME and, where /proc lists processes' environments
+    (Linux), every other ``ssrl_core`` process of that home: what the served app started runs in
+    its own sessions, so stopping the server leaves it. A worker still importing holds no slot
+    lock yet (one started by the page just before the server stopped was left idle for good),
+    and a probe job or the layout compile holds none."""
+    from ssrl_core import paths
     from ssrl_core.runs.worker import worker_pids
 
-    for pid in worker_pids():
+    pids = set(worker_pids())
+    mark = b"SSRL_HOME=" + os.fsencode(paths.home_path())
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if int(proc.name) != os.getpid() and b"ssrl_core" in (proc / "cmdline").read_bytes() and \
+                    mark in (proc / "environ").read_bytes().split(b"\0"):
+                pids.add(int(proc.name))
+        except OSError:  # ended meanwhile, or another user's
+            pass
+    for pid in pids:
         try:
             os.kill(pid, sig)
         except ProcessLookupError:

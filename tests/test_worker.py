@@ -478,6 +478,27 @@ def test_a_waiting_worker_loads_what_its_first_run_needs(tmp_path):
     assert said.index("imports in") < said.index("layout in")
 
 
+def test_stopping_a_served_apps_workers_stops_its_homes_processes_that_hold_no_lock_yet(ssrl_home, tmp_path):
+    """A worker the app started just before the test's server stopped was still importing (no slot
+    lock yet) and idled on for good beside the rest of the suite; a probe job holds no slot lock
+    either. Another home's processes are left alone."""
+    from app.serve import stop_workers
+
+    def started(home: Path) -> subprocess.Popen:  # "ssrl_core" on its command line, as the app's children have
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "ssrl_core"],
+                                env=dict(os.environ, SSRL_HOME=str(home)))
+
+    mine, other = started(ssrl_home), started(tmp_path / "another_home")
+    try:
+        stop_workers()
+        assert mine.wait(timeout=10) == -signal.SIGKILL
+        assert other.poll() is None
+    finally:
+        for proc in (mine, other):
+            proc.kill()
+            proc.wait()
+
+
 def test_a_detached_process_is_reaped_when_it_ends(ssrl_home):
     """The app never waited for the jobs it started: each stayed a zombie (`[python] <defunct>`)
     under the server for as long as it ran, found after a probe job ended."""
