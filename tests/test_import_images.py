@@ -3,6 +3,7 @@ accepted, nothing is written outside SSRL_HOME, and the result is a usable datas
 import io
 import json
 import os
+import shutil
 import stat
 import zipfile
 
@@ -691,3 +692,119 @@ def test_a_small_archive_of_flat_images_is_no_zip_bomb(tmp_path):
         assert sum(i.file_size for i in zf.infolist()) < 1 << 20
     report = import_images(path, "flat", size=8)
     assert report.images == 16 and report.skipped == []
+
+
+def test_a_member_marked_encrypted_refuses_the_whole_archive(tmp_path, ssrl_home):
+    path = make_zip(tmp_path / "locked.zip", {"a/1.png": png(), "b/1.png": png((0, 9, 9))}, zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    cd = data.rfind(b"PK\x01\x02")  # the last member's central directory entry: its flag bits at offset 8
+    data[cd + 8] |= 0x1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArchiveRejected, match="'b/1.png' is encrypted"):
+        import_images(path, "locked")
+    assert not (ssrl_home / "data" / "custom" / "locked").exists()
+
+
+def test_a_member_over_the_per_file_limit_refuses_the_archive_however_well_it_compresses(tmp_path, monkeypatch):
+    monkeypatch.setattr(custom, "MAX_MEMBER_BYTES", 4000)
+    big = png(size=(300, 300))  # a flat PNG: small zipped, over 4,000 bytes unpacked
+    path = make_zip(tmp_path / "big.zip", {"a/1.png": png(), "b/big.bmp": _bmp(300, 300)})
+    assert zipfile.ZipFile(path).getinfo("b/big.bmp").compress_size < 4000 < zipfile.ZipFile(path).getinfo(
+        "b/big.bmp").file_size
+    with pytest.raises(ArchiveRejected, match="'b/big.bmp' unpacks to .* more than the per-file limit"):
+        import_images(path, "big")
+    assert len(big) < 4000 and import_images(make_zip(tmp_path / "ok.zip", {"a/1.png": big}), "ok").images == 1
+
+
+def _bmp(w: int, h: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, format="BMP")
+    return buf.getvalue()
+
+
+def test_a_cameras_upper_case_suffixes_are_images_too(tmp_path):
+    members = {"cat/IMG_0001.JPG": _jpeg((200, 20, 20)), "cat/IMG_0002.Jpeg": _jpeg((190, 30, 20)),
+               "dog/SCAN.PNG": png((20, 20, 200)), "dog/scan.TIF": _tiff((30, 20, 190)), "dog/NOTES.TXT": b"x"}
+    report = import_images(make_zip(tmp_path / "cam.zip", members), "camera")
+    assert report.images == 4 and report.per_class == {"cat": 2, "dog": 2}
+    assert report.skipped == [{"member": "dog/NOTES.TXT", "reason": "not an image file"}]
+
+
+def _tiff(color) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(buf, format="TIFF")
+    return buf.getvalue()
+
+
+def test_the_pixels_in_all_count_each_images_width_by_its_height(tmp_path, monkeypatch):
+    """Tall images (10x100): 1,000 pixels each, three of them over a limit of 2,500."""
+    monkeypatch.setattr(custom, "MAX_TOTAL_PIXELS", 2_500)
+    members = {f"c{i % 2}/{i}.png": png((i, 9, 9), size=(10, 100)) for i in range(3)}
+    with pytest.raises(ArchiveRejected, match=r"more than 2,500 pixels in all \(one is 10x100\)"):
+        import_images(make_zip(tmp_path / "tall.zip", members), "tall")
+    assert import_images(make_zip(tmp_path / "two.zip", dict(list(members.items())[:2])), "two").images == 2
+
+
+def test_grayscale_images_with_transparency_give_a_one_channel_set_on_white(tmp_path):
+    members = {f"{c}/{i}.png": png((60 * i, 255 if i else 0), (12, 12), "LA") for c in "ab" for i in range(2)}
+    report = import_images(make_zip(tmp_path / "la.zip", members), "gray-alpha", size=12)
+    assert report.channels == 1
+    ds = load_dataset("gray-alpha")
+    assert ds.images.shape == (4, 1, 12, 12)
+    rows = {name: row for row, name in enumerate(ds.files)}
+    assert ds.images[rows["a/0.png"]].unique().tolist() == [255]  # fully transparent: white
+    assert ds.images[rows["a/1.png"]].unique().tolist() == [60]  # opaque: its own grey
+
+
+def test_a_palette_images_transparent_colour_is_composited_on_white(tmp_path):
+    def gif(transparent: bool) -> bytes:
+        im = Image.new("P", (10, 10), 0)
+        im.putpalette([0, 0, 0, 0, 200, 0] + [0, 0, 0] * 254)  # index 0: black, index 1: green
+        buf = io.BytesIO()
+        im.save(buf, format="GIF", **({"transparency": 0} if transparent else {}))
+        return buf.getvalue()
+
+    members = {"a/clear.gif": gif(True), "b/black.gif": gif(False)}
+    import_images(make_zip(tmp_path / "pal.zip", members), "palette", size=8)
+    ds = load_dataset("palette")
+    rows = {name: row for row, name in enumerate(ds.files)}
+    assert ds.images[rows["a/clear.gif"]].unique().tolist() == [255]
+    assert ds.images[rows["b/black.gif"]].unique().tolist() == [0]
+
+
+def test_only_a_deep_image_whose_values_spread_is_counted_as_stretched(tmp_path):
+    ramp = (np.linspace(0, 1, 16 * 16).reshape(16, 16) * 4095).astype(np.uint16)
+    members = {"a/ramp.png": _deep(ramp), "b/flat.png": _deep(np.full((16, 16), 200, np.uint16))}
+    report = import_images(make_zip(tmp_path / "flat.zip", members), "flat-deep", size=16)
+    assert report.stretched == 1
+    ds = load_dataset("flat-deep")
+    rows = {name: row for row, name in enumerate(ds.files)}
+    assert ds.images[rows["b/flat.png"]].unique().tolist() == [200]  # one value: kept, not stretched
+
+
+def test_a_suggested_name_is_free_and_valid_however_many_are_taken_and_however_long():
+    taken = {"leaves", "leaves-2"}
+    assert custom.suggest_name("Leaves.zip", taken) == "leaves-3"
+    long = "a" * 50
+    name = custom.suggest_name(f"{long}.zip", {"a" * 40})
+    assert name == "a" * 38 + "-2"
+    custom.check_name(name, set())  # accepted as it is
+
+
+@pytest.mark.parametrize("size", [8, 256])
+def test_the_smallest_and_largest_sizes_offered_are_accepted(tmp_path, size):
+    report = import_images(make_zip(tmp_path / "s.zip", {"1.png": png()}), f"size-{size}", size=size)
+    assert report.size == size and load_dataset(f"size-{size}").images.shape[-2:] == (size, size)
+    for wrong in (7, 257):
+        with pytest.raises(ValueError, match="between 8 and 256"):
+            import_images(make_zip(tmp_path / "s.zip", {"1.png": png()}), "wrong", size=wrong)
+
+
+def test_a_copy_left_behind_by_an_interrupted_import_is_not_taken_for_an_imported_set(tmp_path, ssrl_home):
+    path = make_zip(tmp_path / "p.zip", {"a/1.png": png(), "b/1.png": png((0, 0, 200))})
+    import_images(path, "pets")
+    root = ssrl_home / "data" / "custom"
+    shutil.copytree(root / "pets", root / ".import-left")  # a crash between writing and renaming
+    custom.remove_imported("pets")
+    assert import_images(path, "pets-again").images == 2  # not "imported already, as '.import-left'"
+    assert custom.imported_fingerprints() == {"pets-again": custom.import_report("pets-again")["fingerprint"]}

@@ -6,7 +6,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from ssrl_core.figures import MAX_NAMED, _rgb, colour_of, embedding_map, group_anchors, map_png
+from ssrl_core.figures import MAX_NAMED, PALETTE, UNKNOWN, _rgb, colour_of, embedding_map, group_anchors, map_png
 
 from .test_app import open_page
 
@@ -112,3 +112,12 @@ def test_explore_names_the_groups_unless_the_link_says_names_off(finished_run):
     # after 1 epoch a digit or two may sit among others where it is thickest, and go unnamed (MIN_SHARE)
     assert named <= {str(d) for d in range(10)} and len(named) >= 7, named
     assert "names" not in at.query_params  # on is the default, which a link leaves out
+
+
+def test_values_of_which_only_some_are_colour_names_get_the_palette_and_unknown_points_a_legend_entry():
+    assert colour_of([0, 1, -1], ["red", "circle"]) == [PALETTE[0], PALETTE[1], UNKNOWN]
+    size = 100
+    img = Image.open(io.BytesIO(map_png(np.array([[0, 0], [1, 1], [2, 0]]), np.array([0, 1, -1]), size=size,
+                                        value_names=["cat", "dog"])))
+    swatches = [img.getpixel((size + 13, 10 + i * 16 + 5)) for i in range(4)]  # the legend strip's squares, in order
+    assert swatches == [_rgb(UNKNOWN), _rgb(PALETTE[0]), _rgb(PALETTE[1]), (255, 255, 255)]  # -1 sorts first
