@@ -321,7 +321,8 @@ def test_a_member_that_lies_about_its_size_is_caught(tmp_path):
     real = int.from_bytes(data[cd + 24: cd + 28], "little")
     data[cd + 24: cd + 28] = (real // 2).to_bytes(4, "little")
     path.write_bytes(bytes(data))
-    with pytest.raises((ArchiveRejected, ValueError)):
+    # zipfile reads no more than the header says, and those bytes fail the member's CRC: skipped as unreadable
+    with pytest.raises(ValueError, match="none of the images could be read: a.png: not a readable image"):
         import_images(path, "liar")
     assert "liar" not in available_datasets()
 

@@ -1056,6 +1056,10 @@ def test_learn_names_the_factor_a_cluster_follows_beside_its_label():
                                             f"all images); 25% are {clusters[0]['majority']} (vs 25% of all images)")
     clusters = cluster_examples(ds, by_shape, k=4)  # (k-means may merge two shapes: one random start)
     assert all(c["factor"] is None and c["majority_share"] >= 0.5 for c in clusters)
+    # two groups of unequal size, with a little noise (k-means cannot split a cluster of identical points)
+    red_or_not = np.random.default_rng(0).normal(0, 0.1, by_shape.shape).astype(by_shape.dtype)
+    red_or_not[np.arange(len(color)), np.minimum(color, 1)] += 3.0
+    assert [c["size"] for c in cluster_examples(ds, red_or_not, k=2)] == [160, 80]  # largest first, as Learn shows them
     c = clusters[-1]
     assert cluster_caption(c) == f"cluster of {c['size']}: {c['majority_share']:.0%} are {c['majority']} (vs 25% of all images)"
 

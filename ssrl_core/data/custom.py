@@ -254,12 +254,12 @@ def image_members(zf: zipfile.ZipFile, skipped: list[dict]) -> list[tuple[zipfil
 
 
 def read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """Read a member, never more than its declared size (a lying header cannot inflate it)."""
+    """Read a member, never more than its declared size (``check_archive`` bounds those): a
+    header that understates it cannot inflate it, as zipfile stops there, and the bytes read
+    then fail the member's CRC (zipfile.BadZipFile), so the member is skipped as unreadable
+    (``try_decode``). (A check for more bytes than declared could never fire.)"""
     with zf.open(info) as f:
-        data = f.read(info.file_size + 1)
-    if len(data) > info.file_size:
-        raise ArchiveRejected(f"member {info.filename!r} unpacks to more than its header declares")
-    return data
+        return f.read(info.file_size)
 
 
 class TooManyPixels(ValueError):
@@ -370,8 +370,9 @@ def try_decode(read: Callable[[], bytes], size: int, sizes: list | None = None,
                background: tuple[int, int, int] = WHITE) -> tuple[np.ndarray, bool] | str:
     """``decode_image`` of the bytes ``read()`` gives, or why the file is skipped: it cannot be
     read (a permission), is refused by ``read`` (ValueError, its message said), is damaged
-    inside its archive, is over the pixel limit, or is not a
-    readable image. ArchiveRejected (an archive lying about a member's size) is raised."""
+    inside its archive (a bad CRC, as when its header understates its size: ``read_bounded``),
+    is over the pixel limit, or is not a readable image. ArchiveRejected (the pixel budget of
+    the archive as a whole) is raised."""
     try:
         data = read()
     except ArchiveRejected:
