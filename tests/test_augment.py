@@ -311,6 +311,34 @@ def test_the_learn_pages_positive_pairs_are_two_different_views_the_same_for_a_s
     assert not torch.equal(positive_pairs(ds, "simclr", seed=1), pairs)
 
 
+def test_the_learn_pages_rotations_and_masks_show_each_of_the_same_images_in_one_row():
+    """RotNet's grid: per image, a row of it at 0, 90, 180 and 270 degrees, the images of different digits; the masks'
+    grid: per image, the original, then inpainting's central square (16x16 of 32x32, a quarter of it) and a random one
+    filled with one colour, and MAE's 75% of 4x4 patches in mid-gray, of the same images, drawn alike for a seed."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.illustrate import masked_inputs, rotation_grid, sample_rows
+
+    ds = load_dataset("digits")
+    rows = sample_rows(ds, 4, seed=3, distinct=True)
+    assert len(set(ds.labels[rows].tolist())) == 4 and torch.equal(sample_rows(ds, 4, seed=3, distinct=True), rows)
+    assert not torch.equal(sample_rows(ds, 4, seed=4, distinct=True), rows)
+    images = ds.images[rows].float() / 255
+    grid = rotation_grid(ds, seed=3).view(4, 4, 1, 32, 32)
+    for i in range(4):
+        for r in range(4):
+            assert torch.equal(grid[i, r], torch.rot90(images[i], r, dims=(1, 2)))
+    masks = masked_inputs(ds, seed=3).view(4, 4, 1, 32, 32)
+    assert torch.equal(masks[:, 0], images) and torch.equal(masked_inputs(ds, seed=3).view(4, 4, 1, 32, 32), masks)
+    for i in range(4):
+        central = masks[i, 1] != images[i]
+        assert not central[:, :8].any() and not central[:, 24:].any() and not central[:, :, :8].any()
+        assert masks[i, 1, :, 8:24, 8:24].unique().numel() == 1
+        ys, xs = torch.where((masks[i, 2] != images[i])[0])  # the random square: inside 16x16 somewhere
+        assert len(ys) and ys.max() - ys.min() < 16 and xs.max() - xs.min() < 16
+        gray = (masks[i, 3] == 0.5).view(8, 4, 8, 4).all(dim=(1, 3))  # per 4x4 patch
+        assert gray.sum() == 48  # 75% of 64 patches
+
+
 def test_spaces_and_a_trailing_comma_inside_brackets_are_read_as_typed():
     assert parse_augment(" crop( min_scale = 0.3 , ) , flip( p = 1 ) ").spec() == "crop(min_scale=0.3),flip(p=1)"
 
