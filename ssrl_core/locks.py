@@ -80,10 +80,13 @@ def job_active(lock: Path, pending: Path, grace_s: float = 60.0) -> bool:
 
 
 @contextlib.contextmanager
-def exclusive(path: Path):
-    """Hold the lock on ``path`` (created when missing) for the block, waiting for it."""
+def exclusive(path: Path, make_folder: bool = True):
+    """Hold the lock on ``path`` (created when missing, and its folder unless ``make_folder``
+    is false: a lock beside a run's file must not make a run folder deleted meanwhile anew)
+    for the block, waiting for it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

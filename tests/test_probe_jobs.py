@@ -496,3 +496,32 @@ def test_a_job_ended_by_a_sigterm_from_elsewhere_says_it_was_stopped_and_when(fi
         signal.signal(signal.SIGTERM, before)
     how = jobs.failure(d)
     assert how["stopped_by"] is None and time.time() - how["at"] < 60, how
+
+
+def test_a_job_whose_home_is_deleted_while_it_computes_stops_and_makes_nothing_there_again(finished_run, ssrl_home,
+                                                                                            monkeypatch, capsys):
+    """SSRL_HOME deleted during a fine-tuning step (a reset between classes): the job went on for the minutes of
+    its other steps, writing its results, progress and pace into the home, made anew. It stops, saying why."""
+    import shutil
+
+    from ssrl_core.evaluate.suite import Cache
+
+    [d] = _dirs(finished_run, "simclr")
+    clock = Clock()
+    done = []
+
+    def step(what: str, delete: bool = False):
+        def compute():
+            done.append(what)
+            clock.now += 30.0  # a step long enough to time the job's pace by
+            if delete:
+                shutil.rmtree(ssrl_home)
+                Cache(d / "probes.json").get("finetune/1", lambda: 0.5)  # its result, as a step writes it
+        return compute
+
+    monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [("ft1", step("ft1", delete=True), 30),
+                                                             ("ft5", step("ft5"), 150)])
+    monkeypatch.setattr(jobs.time, "time", clock)
+    assert jobs.run([d], finetune=True) == 0
+    assert done == ["ft1"] and not ssrl_home.exists()
+    assert "the run's folder is gone (deleted, or moved with SSRL_HOME?)" in capsys.readouterr().out

@@ -520,7 +520,7 @@ def test_cache_computes_once_and_reads_back(tmp_path):
         calls.append(1)
         return {"accuracy": 0.5, "values": [0.4, 0.6]}
 
-    path = tmp_path / "sub" / "probes.json"
+    path = tmp_path / "probes.json"
     c = Cache(path)
     assert c.read() == {}
     assert c.get("a", compute) == {"accuracy": 0.5, "values": [0.4, 0.6]}
@@ -533,6 +533,11 @@ def test_cache_computes_once_and_reads_back(tmp_path):
 
     fresh = Cache(path)
     assert fresh.get("a", boom) == {"accuracy": 0.5, "values": [0.4, 0.6]}
+    # a run's cache in a folder that is gone (deleted with its home) makes it not anew; a shared one makes its own
+    with pytest.raises(FileNotFoundError):
+        Cache(tmp_path / "gone" / "probes.json").get("a", compute)
+    assert not (tmp_path / "gone").exists()
+    assert Cache(tmp_path / "references" / "r.json", shared=True).get("a", lambda: 1) == 1
     assert fresh.get("b", lambda: 3) == 3  # a new key is computed and added, the old one kept
     assert Cache(path).read() == {"a": {"accuracy": 0.5, "values": [0.4, 0.6]}, "b": 3}
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
-from ..locks import exclusive, job_active, lock_held, try_lock
+from ..locks import exclusive, guards, job_active, lock_held, try_lock
 from ..runs import artifacts as art
 from ..stops import Interrupted
 from ..text import not_written, said
@@ -114,10 +114,13 @@ def per_run_seconds(run_dir: Path) -> float | None:
 
 
 def _remember_pace(key: str, rate: float, run_cost: int) -> None:
-    with exclusive(paths.ssrl_home() / f"{PACE}.lock"):
+    home = paths.home_path()
+    if not home.is_dir():  # deleted or moved while the step computed: not made anew for this
+        return
+    with exclusive(home / f"{PACE}.lock"):
         paces = _paces()
         paces[key] = {RATE: rate, "run_s": rate * run_cost}
-        art.write_json(paths.ssrl_home() / PACE, paces)
+        art.write_json(home / PACE, paces)
 
 
 def progress(run_dir: Path) -> dict | None:
@@ -185,6 +188,11 @@ def stop(run_dir: Path, by: str | None = None) -> bool:
     return True
 
 
+class RunGone(Exception):
+    """The run's folder is gone between two of its steps (SSRL_HOME deleted or moved): nothing
+    is left to write its results, its progress or its failure to."""
+
+
 class Stopped(Interrupted):
     """The job was asked to stop (SIGTERM, from ``stop``)."""
 
@@ -249,7 +257,7 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
             for j in range(i + 1, len(held)):  # the runs still queued behind this one
                 art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
             try:
-                _compute(d, finetune, base, paces)
+                _compute(d, finetune, base, paces, fh)
             except Stopped:  # each of the job's runs not done says so, with who stopped it, until the next job
                 how = art.read_json(_jobs_dir() / f"{job}.stopped.json") or {}
                 (_jobs_dir() / f"{job}.stopped.json").unlink(missing_ok=True)
@@ -259,6 +267,11 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
             except Interrupted:
                 raise
             except Exception as e:  # this run's: said on its page; the runs after it are still computed
+                if isinstance(e, RunGone) or not guards(fh, d / art.JOB_LOCK):  # (the folder went during a step)
+                    # a job went on for minutes on a deleted home, then made it anew for its pace and progress
+                    print(f"{d}: the run's folder is gone (deleted, or moved with SSRL_HOME?); its probes are not "
+                          "computed", flush=True)
+                    continue
                 traceback.print_exc()  # into SSRL_HOME/probes.log
                 from ..train import DamagedWeights
 
@@ -287,8 +300,9 @@ def share_cores(cores: int) -> int:
     return max(1, cores // max(1, training + running()))
 
 
-def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[float]]) -> None:
-    """One run's steps, its progress written before each. ``paces``: [seconds, cost] of the
+def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[float]], lock=None) -> None:
+    """One run's steps, its progress written before each; RunGone before a step when the run's
+    job lock file, held open as ``lock``, is no longer in its folder. ``paces``: [seconds, cost] of the
     job's steps that trained a network so far, per ``pace_key`` (a ResNet's pace says nothing
     of a small CNN's), what the time left is estimated from; before the job has timed one, the
     last job's pace on such runs."""
@@ -301,6 +315,8 @@ def _compute(run_dir: Path, finetune: bool, base: dict, paces: dict[str, list[fl
     pace = paces.setdefault(key, [0.0, 0])
     before = (_paces().get(key) or {}).get(RATE)
     for k, (what, compute, cost) in enumerate(steps):
+        if lock is not None and not guards(lock, run_dir / art.JOB_LOCK):
+            raise RunGone(run_dir)
         if cost:  # a step that trains a network: on the cores it has now (a run may have started training since)
             torch.set_num_threads(share_cores(cores))
         left = sum(c for _, _, c in steps[k:])

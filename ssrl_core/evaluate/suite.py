@@ -108,7 +108,8 @@ class Cache:
         """Cache ``value(what is cached now)`` under ``key`` (read and written under the lock);
         return it. A folder that cannot be written: see ``get``."""
         try:
-            with exclusive(self.path.with_name(self.path.name + ".lock")):
+            # a shared cache's folder is made at its first write; a run's is the run's (deleted: not made anew)
+            with exclusive(self.path.with_name(self.path.name + ".lock"), make_folder=self.shared):
                 now = self._held()
                 now[key] = new = value(now)
                 art.write_json(self.path, now)
