@@ -18,7 +18,7 @@ from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
-from ssrl_core.runs.store import ACTIVE, RunStore, lessons_own
+from ssrl_core.runs.store import ACTIVE, RunStore, folder_gone, lessons_own
 from ssrl_core.text import about, agree, count, md, not_written, said, visible
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
@@ -562,7 +562,8 @@ def finished_runs(dataset_name: str | None = None, with_mapping: bool = False) -
     # every done run: the newest 500 rows of any status were read, so on a class's server a run finished before a few
     # hundred cancelled ones was on no results page at all (a review's 550-row store showed 25 of 70)
     runs = store().list(status=("done", "running") if with_mapping else "done", limit=-1)
-    runs = [r for r in runs if r["status"] == "done" or mapped(r)]
+    # (not a done run whose folder is gone: Pretrain's list and `runs` say so, with what to do)
+    runs = [r for r in runs if (r["status"] == "done" or mapped(r)) and not folder_gone(r)]
     if dataset_name:
         runs = [r for r in runs if r["dataset"] == dataset_name]
     return runs
@@ -579,6 +580,8 @@ def not_offered(run_id: str) -> str:
     if run["status"] != "done":
         return f"that run {run['status']}, so it has no result to show" if run["status"] == "failed" else \
             f"that run was {run['status']}, so it has no result to show"
+    if gone := folder_gone(run):
+        return f"that run has no result to show here: {gone} (Pretrain's list)"
     return "that run is not one of those offered here (another dataset, or not trained)"
 
 

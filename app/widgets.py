@@ -16,8 +16,8 @@ from ssrl_core.augment import OPS, PRESET_HELP, PRESETS, Pipeline, parse_augment
 from ssrl_core.config import DEFAULT_AUGMENT, RunConfig, parse_options
 from ssrl_core.pretext import EMBEDDING_STD_SINCE, METHODS, read_embedding_std
 from ssrl_core.runs.artifacts import MAP_UMAP
-from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, in_line, lessons_own, phase_text,
-                                  same_nickname, silence)
+from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, folder_gone, in_line, lessons_own,
+                                  phase_text, same_nickname, silence)
 from ssrl_core.text import first_line, ordinal
 
 from . import charts, readouts, services, urlstate
@@ -1088,7 +1088,7 @@ def runs_table(limit: int = 50) -> list[dict]:
         s = r["summary"] or {}
         rows.append({  # the epochs asked for: a running run's progress is live in the panel, not here
             "run": readouts.short_name(r), "who": r["nickname"] or ANONYMOUS, "status": r["status"],
-            "note": r["error"] or "",  # a failure's reason, beside its status (the cell shows it whole on hover)
+            "note": r["error"] or folder_gone(r) or "",  # a failure's reason, beside its status (whole on hover)
             "differs in": ", ".join(tells[r["id"]]),
             "dataset": r["dataset"], "encoder": services.encoder_here(r), "epochs": r["epochs"],
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),

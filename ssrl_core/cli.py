@@ -741,7 +741,7 @@ def cmd_runs(args) -> int:
             f"{home_path() / 'runs'} holds {count(len(folders), 'run folder')}, which `python -m ssrl_core "
             "restore-runs` lists in it again" if folders else "submit one with `python -m ssrl_core submit "
             "--dataset digits --method simclr`, or check SSRL_HOME"))
-    from .runs.store import epoch_text, phase_text, silence
+    from .runs.store import epoch_text, folder_gone, phase_text, silence
 
     rows = []
     for r in runs:
@@ -753,6 +753,8 @@ def cmd_runs(args) -> int:
                      "last finished epoch")
         elif quiet := silence(r):
             extra = f"{extra}: {quiet}" if extra else quiet
+        elif gone := folder_gone(r):
+            extra = f"{extra}: {gone} (`python -m ssrl_core delete {r['id']}`)"
         who = f"[{r['nickname']}]" if r["nickname"] else ""
         rows.append([r["id"], r["status"], r["method"], r["dataset"], epoch_text(r), who, extra])
     for line in table(rows):

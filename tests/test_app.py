@@ -1379,3 +1379,22 @@ def test_a_server_whose_files_changed_since_it_started_says_to_restart(monkeypat
     monkeypatch.setattr(services, "_CODE_LOOKED", [0.0, 0.0])
     at = open_page("data", hide="controls")
     assert any(w.value.endswith("whoever runs the server should restart it.") for w in at.warning)
+
+
+def test_a_done_run_whose_folder_was_deleted_by_hand_is_on_no_results_page_and_pretrain_says_what_to_do(finished_run):
+    """An admin's `rm -rf SSRL_HOME/runs/ID`: the run stayed on Evaluate with its accuracies and a button to compute
+    its probes, which failed "click again in a few minutes"; Gallery showed its card without a map."""
+    import shutil
+
+    gone, kept = finished_run("simclr"), finished_run("rotation")
+    run_dir = RunStore().get(gone)["run_dir"]
+    shutil.rmtree(run_dir)
+    at = open_page("evaluate")
+    assert [o for o in at.multiselect(key="eval_runs").options if gone[-4:] in o] == []
+    assert any(kept[-4:] in o for o in at.multiselect(key="eval_runs").options)
+    at = open_page("explore", run=gone)
+    assert "is gone (deleted by hand?): put it back, or delete the run (Pretrain's list)" in at.warning[0].value
+    at = open_page("pretrain")
+    notes = dict(zip(at.dataframe[0].value["id"], at.dataframe[0].value["note"]))
+    assert notes[gone] == f"its folder {run_dir} is gone (deleted by hand?): put it back, or delete the run"
+    assert notes[kept] == ""

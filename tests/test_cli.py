@@ -811,3 +811,23 @@ def test_batch_size_help_says_the_floor_batch_for_uses():
                  if "--batch-size" in a.option_strings)
     said = re.sub(r"\s+", " ", train.help)
     assert f"from {MIN_BATCH} to {BATCH_SIZE}" in said and batch_for(64 * 40) == 64 and batch_for(100) == MIN_BATCH
+
+
+def test_a_done_run_whose_folder_was_deleted_by_hand_is_listed_saying_so_and_what_to_do(capsys, finished_run):
+    """An admin freed space with `rm -rf SSRL_HOME/runs/ID`: the run still read as done, with its kNN accuracy and
+    nothing else, on every list; `delete` is what takes it off (restore-runs does the opposite)."""
+    import shutil
+
+    from ssrl_core.cli import main
+    from ssrl_core.runs.store import RunStore
+
+    rid, kept = finished_run("simclr"), finished_run("rotation")
+    run_dir = RunStore().get(rid)["run_dir"]
+    shutil.rmtree(run_dir)
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert f"its folder {run_dir} is gone (deleted by hand?): put it back, or delete the run " \
+           f"(`python -m ssrl_core delete {rid}`)" in lines[rid]
+    assert "gone" not in lines[kept]
+    assert main(["delete", rid]) == 0 and RunStore().get(rid) is None

@@ -885,6 +885,17 @@ def silence(run: dict, now: float | None = None) -> str | None:
             f"on) or hung (`kill {pid or 'PID'}`, and the run resumes from its last finished epoch)")
 
 
+def folder_gone(run: dict) -> str | None:
+    """For a done run whose folder is not there (deleted by hand to free space, lost with a
+    disk), what to say, and what to do (take it off the list, ``delete_how``); else None. The
+    run read as finished on every page and list, and computing its probes failed with "click
+    again in a few minutes" (an admin's review). (A queued run has no folder yet, nor has one
+    cancelled or failed before it started: only done runs are looked at.)"""
+    if run.get("status") != "done" or Path(run["run_dir"]).is_dir():
+        return None
+    return f"its folder {run['run_dir']} is gone (deleted by hand?): put it back, or delete the run"
+
+
 def _nearly_full(folder: Path) -> bool:
     """Whether the disk holding ``folder`` has under 1 MB free."""
     import shutil
