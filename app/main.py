@@ -78,6 +78,8 @@ if getattr(services, "code_changed", lambda: True)():
                   "and the options it was given)."
                   if not urlstate.hidden("controls") else "whoever runs the server should restart it."),
                icon=":material/update:")
+if remade := services.store_remade_text():
+    st.warning(remade, icon=":material/folder_off:")
 with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the class limit are per nickname
     widgets.nickname_input()
     glossary.sidebar_box(page.url_path)

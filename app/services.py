@@ -18,8 +18,8 @@ from ssrl_core.data import (DATASETS, ImageSet, available_datasets, check_files,
 from ssrl_core.data.custom import custom_root, import_images
 from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.artifacts import PROBES, RunArtifacts
-from ssrl_core.runs.store import ACTIVE, RunStore, folder_gone, lessons_own
-from ssrl_core.text import about, agree, count, md, not_written, said, visible
+from ssrl_core.runs.store import ACTIVE, STATUSES, RunStore, folder_gone, lessons_own
+from ssrl_core.text import about, agree, code, count, md, not_written, said, visible
 from ssrl_core.runs import estimate, ray_backend
 from ssrl_core.runs import worker as local_worker
 
@@ -43,12 +43,31 @@ def _store(home_dir: str) -> RunStore:
     return RunStore(Path(home_dir) / paths.STORE)
 
 
+_REMADE: set[str] = set()  # the stores this server made anew after theirs went (``store``)
+
+
 def store() -> RunStore:
     made = _store(home())
     if not made.path.exists():  # SSRL_HOME deleted or moved while the app ran: a new store, as a restart makes
         _store.clear()
         made = _store(home())
+        _REMADE.add(str(made.path))
     return made
+
+
+def store_remade_text() -> str | None:
+    """While the store this server made anew (its own was deleted or moved with SSRL_HOME while
+    the app ran) holds no run yet, what that means and what to do: the class's runs had gone
+    from every page with no word (an admin moved the home with the app running)."""
+    made = store()
+    if str(made.path) not in _REMADE:
+        return None
+    if made.count(STATUSES):
+        _REMADE.discard(str(made.path))
+        return None
+    return (f"The run store at {code(made.path)} was gone (SSRL_HOME deleted or moved while the app ran), so this "
+            "is a new, empty one: the runs made before are not listed. If the folder was moved, restart the app with "
+            "SSRL_HOME set to where it is now.")
 
 
 LAUNCHED = "launched_run"  # session state: the id of the run this session launched last (Pretrain says it is queued)

@@ -298,12 +298,17 @@ def test_the_app_goes_on_with_a_new_store_when_its_home_is_deleted_while_it_runs
     import shutil
 
     at = open_page("pretrain")
+    assert not at.warning
     shutil.rmtree(ssrl_home)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    # said until a run is made in the new store (the runs had gone from every page with no word: an admin's review)
+    assert at.warning[0].value.startswith(f"The run store at `{ssrl_home / 'store.sqlite'}` was gone (SSRL_HOME deleted")
     at.button(key="pt_launch").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(RunStore().list()) == 1
+    at.run()
+    assert not [w for w in at.warning if "run store" in w.value]
 
 
 def test_pretrain_launches_validates_and_cancels():
