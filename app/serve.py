@@ -73,12 +73,14 @@ def stop_workers(sig: int = signal.SIGKILL) -> None:
     from ssrl_core import paths
     from ssrl_core.runs.worker import worker_pids
 
-    pids = set(worker_pids())
-    mark = b"SSRL_HOME=" + os.fsencode(paths.home_path())
+    pids, home = set(worker_pids()), os.fsencode(paths.home_path())
     for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if int(proc.name) != os.getpid() and b"ssrl_core" in (proc / "cmdline").read_bytes() and \
-                    mark in (proc / "environ").read_bytes().split(b"\0"):
+        try:  # `python -m ssrl_core ...` or `-m ssrl_core.evaluate.jobs ...`, with this home (however it was written)
+            if int(proc.name) == os.getpid() or not any(a == b"ssrl_core" or a.startswith(b"ssrl_core.")
+                                                        for a in (proc / "cmdline").read_bytes().split(b"\0")):
+                continue
+            if any(e.startswith(b"SSRL_HOME=") and os.path.abspath(e[10:]) == home
+                   for e in (proc / "environ").read_bytes().split(b"\0")):
                 pids.add(int(proc.name))
         except OSError:  # ended meanwhile, or another user's
             pass

@@ -65,9 +65,10 @@ def store_remade_text() -> str | None:
     if made.count(STATUSES):
         _REMADE.discard(str(made.path))
         return None
-    return (f"The run store at {code(made.path)} was gone (SSRL_HOME deleted or moved while the app ran), so this "
-            "is a new, empty one: the runs made before are not listed. If the folder was moved, restart the app with "
-            "SSRL_HOME set to where it is now.")
+    return (f"The run store at {code(made.path)} was gone (moved aside, or SSRL_HOME deleted or moved while the app "
+            "ran), so this is a new, empty one: the runs made before are not listed. If the folder was moved, restart "
+            "the app with SSRL_HOME set to where it is now; if the store was moved aside (a damaged one), "
+            f"{code('python -m ssrl_core restore-runs --yes')} lists the run folders here in it again.")
 
 
 LAUNCHED = "launched_run"  # session state: the id of the run this session launched last (Pretrain says it is queued)

@@ -754,7 +754,8 @@ def cmd_runs(args) -> int:
         elif quiet := silence(r):
             extra = f"{extra}: {quiet}" if extra else quiet
         elif gone := folder_gone(r):
-            extra = f"{extra}: {gone} (`python -m ssrl_core delete {r['id']}`)"
+            gone = f"{gone} (`python -m ssrl_core delete {r['id']}`)"
+            extra = f"{extra}: {gone}" if extra else gone
         who = f"[{r['nickname']}]" if r["nickname"] else ""
         rows.append([r["id"], r["status"], r["method"], r["dataset"], epoch_text(r), who, extra])
     for line in table(rows):

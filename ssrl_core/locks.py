@@ -126,10 +126,9 @@ def guards(fh, path: Path) -> bool:
     guards the path: False once the file was removed (its SSRL_HOME deleted, say) or another
     put in its place, which another process can lock while this one still holds the old."""
     try:
-        now = os.stat(path)
-    except FileNotFoundError:
+        now, mine = os.stat(path), os.fstat(fh.fileno())
+    except OSError:  # gone, its folder replaced by a file, no longer readable, a stale NFS handle: not guarded
         return False
-    mine = os.fstat(fh.fileno())
     return (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino)
 
 

@@ -303,7 +303,8 @@ def test_the_app_goes_on_with_a_new_store_when_its_home_is_deleted_while_it_runs
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     # said until a run is made in the new store (the runs had gone from every page with no word: an admin's review)
-    assert at.warning[0].value.startswith(f"The run store at `{ssrl_home / 'store.sqlite'}` was gone (SSRL_HOME deleted")
+    assert at.warning[0].value.startswith(f"The run store at `{ssrl_home / 'store.sqlite'}` was gone (moved aside, or "
+                                          "SSRL_HOME deleted")
     at.button(key="pt_launch").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(RunStore().list()) == 1

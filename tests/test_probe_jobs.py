@@ -504,7 +504,8 @@ def test_a_job_whose_home_is_deleted_while_it_computes_stops_and_makes_nothing_t
     its other steps, writing its results, progress and pace into the home, made anew. It stops, saying why."""
     import shutil
 
-    from ssrl_core.evaluate.suite import Cache
+    from ssrl_core.config import RunConfig
+    from ssrl_core.evaluate.suite import Cache, reference_cache
 
     [d] = _dirs(finished_run, "simclr")
     clock = Clock()
@@ -516,7 +517,10 @@ def test_a_job_whose_home_is_deleted_while_it_computes_stops_and_makes_nothing_t
             clock.now += 30.0  # a step long enough to time the job's pace by
             if delete:
                 shutil.rmtree(ssrl_home)
-                Cache(d / "probes.json").get("finetune/1", lambda: 0.5)  # its result, as a step writes it
+                # what a step writes: the supervised reference (shared, in the home), then its result in the run's
+                with pytest.raises(FileNotFoundError):
+                    reference_cache(RunConfig(dataset="digits", method="supervised")).get("scratch", lambda: 0.4)
+                Cache(d / "probes.json").get("finetune/1", lambda: 0.5)
         return compute
 
     monkeypatch.setattr(jobs, "_steps", lambda d, finetune: [("ft1", step("ft1", delete=True), 30),
@@ -525,3 +529,27 @@ def test_a_job_whose_home_is_deleted_while_it_computes_stops_and_makes_nothing_t
     assert jobs.run([d], finetune=True) == 0
     assert done == ["ft1"] and not ssrl_home.exists()
     assert "the run's folder is gone (deleted, or moved with SSRL_HOME?)" in capsys.readouterr().out
+
+
+def test_a_job_goes_on_with_its_other_runs_when_the_folder_of_one_queued_behind_is_deleted(finished_run, monkeypatch,
+                                                                                           capsys):
+    """A job of three runs whose third run's folder went during the first's steps (deleted by hand, as `delete`
+    refuses while its probes are computed): the job died writing the third's place in its queue, and the second's
+    probes were never computed."""
+    import shutil
+
+    d1, d2, d3 = _dirs(finished_run, "simclr", "rotation", "random")
+    done = []
+
+    def steps(d, finetune):
+        def compute():
+            done.append(d.name)
+            if d == d1:
+                shutil.rmtree(d3)
+        return [("probes", compute, 0)]
+
+    monkeypatch.setattr(jobs, "_steps", steps)
+    assert jobs.run([d1, d2, d3]) == 0
+    assert done == [d1.name, d2.name]
+    assert f"{d3}: the run's folder is gone" in capsys.readouterr().out
+    assert jobs.progress(d2) is None and jobs.failure(d2) is None  # computed, and done

@@ -26,7 +26,7 @@ from ssrl_core.runs.ray_backend import pack, unpack
 from ssrl_core.runs.store import FINISHED, RunStore
 
 from .conftest import ROOT
-from .test_worker import _wait
+from .test_worker import _remove, _wait
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason="ray is not installed: pip install -r requirements.txt")
@@ -320,7 +320,7 @@ def test_an_idle_dispatcher_whose_home_is_deleted_stops_and_makes_nothing_there_
     d = Dispatcher(poll_s=0.05)
     monkeypatch.setattr(d, "connect", lambda: None)
     monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
-    timers = [threading.Timer(1.0, shutil.rmtree, [ssrl_home]), threading.Timer(60, d._stop.set)]  # (or it hangs)
+    timers = [threading.Timer(1.0, _remove, [ssrl_home]), threading.Timer(60, d._stop.set)]  # (or it hangs)
     sigterm = signal.getsignal(signal.SIGTERM)  # serve sets its own
     try:
         for t in timers:

@@ -22,6 +22,22 @@ def _start_worker(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def _remove(folder: Path) -> None:
+    """``rm -rf FOLDER`` while a worker polls the store in it, tried again as a person would: a poll that opened the
+    store just before the removal can make SQLite's -wal and -shm files there as it goes ("Directory not empty")."""
+    import shutil
+
+    for _ in range(50):
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(folder)
+
+
 def _wait(pred, timeout, what):
     end = time.time() + timeout
     while time.time() < end:
@@ -305,6 +321,29 @@ def test_a_lock_taken_on_a_file_its_holder_removed_is_let_go_for_the_one_now_the
         fh.close()
 
 
+def test_a_held_lock_guards_its_path_only_while_it_is_the_file_there(tmp_path):
+    """What an idle worker looks at before each poll (``Worker._home_gone``): removed, replaced, or its folder made
+    a file (a stat that fails otherwise than "not found" crashed the worker instead of stopping it)."""
+    import shutil
+
+    from ssrl_core.locks import guards, hold
+
+    path = tmp_path / "workers" / "slot-0.lock"
+    path.parent.mkdir()
+    fh = hold(path)
+    try:
+        assert guards(fh, path)
+        path.unlink()
+        assert not guards(fh, path)
+        path.write_text("another worker's\n")
+        assert not guards(fh, path)
+        shutil.rmtree(path.parent)
+        path.parent.write_text("not a folder")
+        assert not guards(fh, path)
+    finally:
+        fh.close()
+
+
 def test_only_the_worker_holding_a_runs_slot_counts_as_alive(monkeypatch):
     import socket
 
@@ -422,7 +461,6 @@ def test_a_worker_whose_home_is_deleted_stops_and_makes_nothing_there_again(ssrl
     """Deleting SSRL_HOME (a reset, a test's folder thrown away) left its idle worker polling the
     path for ever: it made the home anew (an empty store.sqlite, numba's cache folders) and then
     died on a traceback. It stops, saying why, and stops the compile it started there."""
-    import shutil
     import threading
 
     from ssrl_core.runs import worker as worker_mod
@@ -443,7 +481,7 @@ def test_a_worker_whose_home_is_deleted_stops_and_makes_nothing_there_again(ssrl
     t.start()
     try:
         _wait(lambda: live_workers() and compiling, 30, "the worker to take its slot")
-        shutil.rmtree(ssrl_home)
+        _remove(ssrl_home)
         t.join(timeout=30)
         assert done == [1]
         assert not ssrl_home.exists()
@@ -484,17 +522,18 @@ def test_stopping_a_served_apps_workers_stops_its_homes_processes_that_hold_no_l
     either. Another home's processes are left alone."""
     from app.serve import stop_workers
 
-    def started(home: Path) -> subprocess.Popen:  # "ssrl_core" on its command line, as the app's children have
-        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "ssrl_core"],
-                                env=dict(os.environ, SSRL_HOME=str(home)))
+    def started(home: str, module: str = "ssrl_core") -> subprocess.Popen:  # as `python -m MODULE ...` shows
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", module],
+                                env=dict(os.environ, SSRL_HOME=home))
 
-    mine, other = started(ssrl_home), started(tmp_path / "another_home")
+    mine, job = started(str(ssrl_home)), started(f"{ssrl_home}/", "ssrl_core.evaluate.jobs")  # (however it is written)
+    others = [started(str(tmp_path / "another_home")), started(str(ssrl_home), "/src/ssrl_core/cli.py")]  # (an editor)
     try:
         stop_workers()
-        assert mine.wait(timeout=10) == -signal.SIGKILL
-        assert other.poll() is None
+        assert mine.wait(timeout=10) == -signal.SIGKILL and job.wait(timeout=10) == -signal.SIGKILL
+        assert all(p.poll() is None for p in others)
     finally:
-        for proc in (mine, other):
+        for proc in (mine, job, *others):
             proc.kill()
             proc.wait()
 

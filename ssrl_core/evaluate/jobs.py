@@ -255,7 +255,10 @@ def run(run_dirs: list[Path], finetune: bool = False, job: str | None = None, wh
         paces: dict[str, list[float]] = {}  # seconds and cost of the steps that trained a network, per kind of run
         for i, (d, fh) in enumerate(held):
             for j in range(i + 1, len(held)):  # the runs still queued behind this one
-                art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
+                try:
+                    art.write_json(held[j][0] / PROGRESS, {**base, "state": "queued", "after": ids[i:j]})
+                except FileNotFoundError:  # its folder gone meanwhile: said when its turn comes (``RunGone``)
+                    pass
             try:
                 _compute(d, finetune, base, paces, fh)
             except Stopped:  # each of the job's runs not done says so, with who stopped it, until the next job

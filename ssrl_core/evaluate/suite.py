@@ -108,8 +108,8 @@ class Cache:
         """Cache ``value(what is cached now)`` under ``key`` (read and written under the lock);
         return it. A folder that cannot be written: see ``get``."""
         try:
-            # a shared cache's folder is made at its first write; a run's is the run's (deleted: not made anew)
-            with exclusive(self.path.with_name(self.path.name + ".lock"), make_folder=self.shared):
+            self._folder()
+            with exclusive(self.path.with_name(self.path.name + ".lock"), make_folder=False):
                 now = self._held()
                 now[key] = new = value(now)
                 art.write_json(self.path, now)
@@ -156,10 +156,21 @@ class Cache:
         if self.shared:
             digest = hashlib.sha1(key.encode()).hexdigest()[:12]
             try:
-                stack.enter_context(exclusive(self.path.parent / ".computing" / f"{self.path.stem}-{digest}.lock"))
+                self._folder(".computing")
+                stack.enter_context(exclusive(self.path.parent / ".computing" / f"{self.path.stem}-{digest}.lock",
+                                              make_folder=False))
             except OSError:
                 pass
         return stack
+
+    def _folder(self, sub: str | None = None) -> None:
+        """A shared cache's folder (and ``sub`` in it), made when missing, but not the folder it
+        is in (SSRL_HOME): one deleted or moved meanwhile is not made anew (FileNotFoundError).
+        A run's cache makes nothing: its folder is the run's."""
+        if self.shared:
+            self.path.parent.mkdir(exist_ok=True)
+            if sub:
+                (self.path.parent / sub).mkdir(exist_ok=True)
 
 
 class RunProbes:
@@ -385,7 +396,7 @@ def reference_cache(cfg, fingerprint: str | None = None) -> Cache:
         fields["fingerprint"] = fingerprint or imported_fingerprints([cfg.dataset]).get(cfg.dataset)
     key = json.dumps(fields, sort_keys=True)
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    d = paths.ssrl_home() / "references"
+    d = paths.home_path() / "references"  # (not ``ssrl_home``: a job's step would make a deleted home anew)
     return Cache(d / f"{cfg.dataset}-{cfg.encoder}-{digest}.json", shared=True)
 
 
