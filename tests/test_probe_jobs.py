@@ -496,3 +496,22 @@ def test_a_job_ended_by_a_sigterm_from_elsewhere_says_it_was_stopped_and_when(fi
         signal.signal(signal.SIGTERM, before)
     how = jobs.failure(d)
     assert how["stopped_by"] is None and time.time() - how["at"] < 60, how
+
+
+def test_a_probe_job_counts_as_running_from_its_start_until_it_lets_go_of_its_lock(tmp_path):
+    """Asked for (``probe_job.pending`` touched), a job counts as running for a minute while
+    its new process imports, then while it holds the lock; a pending file older than that with
+    no lock held is a job that never started, and a lock file left unheld one that ended."""
+    import os
+
+    assert not art.job_running(tmp_path)  # never asked for
+    (tmp_path / art.JOB_PENDING).touch()
+    assert art.job_running(tmp_path)
+    old = time.time() - 120
+    os.utime(tmp_path / art.JOB_PENDING, (old, old))
+    assert not art.job_running(tmp_path)
+    (tmp_path / art.JOB_PENDING).unlink()  # as the job does once it has the lock
+    with open(tmp_path / art.JOB_LOCK, "a") as held:  # another open file: another holder, as far as flock goes
+        assert try_lock(held)
+        assert art.job_running(tmp_path)
+    assert not art.job_running(tmp_path)
