@@ -444,3 +444,21 @@ def test_ordinals_of_ranks_and_percentiles():
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "112th"]
     assert [ordinal(x) for x in (0.1, 99.9, 2.5, 50.0)] == ["0.1st", "99.9th", "2.5th", "50th"]
+
+
+def test_counts_durations_lists_and_near_names_as_the_messages_say_them():
+    from ssrl_core.text import about, count, csv_text, listing, meant, minutes, nearest
+
+    assert [count(n, "run") for n in (0, 1, 2, 1438)] == ["0 runs", "1 run", "2 runs", "1,438 runs"]
+    assert count(2, "copy", "copies") == "2 copies"
+    assert [about(s) for s in (0, 59, 60, 89, 91, 170, 3600)] == [
+        "less than a minute", "less than a minute", "about 1 min", "about 1 min", "about 2 min", "about 3 min",
+        "about 60 min"]
+    assert minutes(5) == 1  # at least one
+    assert [listing(x) for x in ([], ["a"], ["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"])] == [
+        "", "a", "a and b", "a, b and c", "a, b, c and d"]
+    assert nearest("digts", ["shapes", "digits"]) == "digits" and nearest("pets", ["shapes", "digits"]) is None
+    assert meant("simclear", ["byol", "simclr"]) == " (did you mean 'simclr'?)" and meant("pets", ["shapes"]) == ""
+    # a spreadsheet runs a cell starting with any of these as a formula (a tab or return, then one: OWASP)
+    assert [csv_text(v) for v in ("=1+1", "+1", "-x", "@SUM(A1)", "\t=1", "\r=1", "cat", "", -3)] == [
+        "'=1+1", "'+1", "'-x", "'@SUM(A1)", "'\t=1", "'\r=1", "cat", "", -3]

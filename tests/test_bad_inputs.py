@@ -462,3 +462,41 @@ def test_a_typo_on_the_command_line_is_answered_with_the_name_it_likely_meant(fl
     res = cli("submit", *[x for kv in args.items() for x in kv], check=False, capsys=capsys)
     assert res.returncode == 2 and res.stderr.startswith(f"error: {said}"), res.stderr
     assert not RunStore().list()  # nothing submitted
+
+
+def test_a_file_written_whole_is_the_old_one_or_the_new_one_and_a_damaged_one_reads_as_none(tmp_path):
+    """A write cut short (a full disk, a Ctrl-C) leaves the earlier file as it was and no
+    temporary file beside it; a JSON file cut short, not text or not an object reads as None."""
+    import errno
+
+    from ssrl_core.runs import artifacts as art
+
+    run = tmp_path / "run"
+    run.mkdir()
+    path = run / "metrics.json"
+    art.write_json(path, {"knn": 0.5})
+
+    def cut_short(f):
+        f.write(b'{"knn": 0.')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def interrupted(f):
+        f.write(b"{")
+        raise KeyboardInterrupt
+
+    with pytest.raises(OSError) as e:
+        art.write_whole(path, cut_short)
+    assert e.value.errno == errno.ENOSPC
+    with pytest.raises(KeyboardInterrupt):
+        art.write_whole(path, interrupted)
+    assert art.read_json(path) == {"knn": 0.5} and [p.name for p in run.iterdir()] == ["metrics.json"]
+    art.write_json(path, {"knn": 0.75})
+    assert art.read_json(path) == {"knn": 0.75} and [p.name for p in run.iterdir()] == ["metrics.json"]
+    for damaged in (b'{"knn": 0.', b"[0.5]", b"0.5", b"\xff\xfe{}"):
+        path.write_bytes(damaged)
+        assert art.read_json(path) is None, damaged
+    assert art.read_json(run / "missing.json") is None and art.read_json(run) is None
+    gone = run / "gone" / "metrics.json"  # an error names the file that could not be written, not its temporary
+    with pytest.raises(FileNotFoundError) as e:
+        art.write_json(gone, {"knn": 0.5})
+    assert e.value.filename == str(gone)

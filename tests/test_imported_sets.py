@@ -540,3 +540,19 @@ def test_a_process_keeps_one_copy_of_each_set_and_a_few_sets_at_most(tmp_path):
     load_dataset("digits")
     gc.collect()
     assert [r() is not None for r in kept] == [False, True, False] + [True] * (data.CACHED_SETS - 2)
+
+
+def test_a_runs_dataset_record_says_whether_its_set_was_imported(tmp_path, small):
+    """``dataset.json``: what the run trained on, read back by the run card ("imported from
+    small.zip") and by every page that checks the set is still the same."""
+    from ssrl_core.data import load_dataset
+    from ssrl_core.runs import artifacts as art
+
+    for name, imported in (("digits", False), (small, True)):
+        ds = load_dataset(name)
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        record = art.record_dataset(run_dir, ds)
+        assert (record["name"], record["imported"], record["images"]) == (name, imported, len(ds))
+        assert record["fingerprint"] == ds.fingerprint and art.RunArtifacts(run_dir).dataset == record
+        assert art.RunArtifacts(run_dir).dataset_mismatch(ds) is None

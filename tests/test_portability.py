@@ -366,3 +366,162 @@ def test_files_with_words_in_them_are_written_and_read_as_utf8_under_an_ascii_lo
                             "print(*load_dataset('drinks').class_names)"], cwd=ROOT, env=ascii_env, capture_output=True,
                            text=True, encoding="utf-8", timeout=120)
     assert names.stdout.split() == ["café", "thé"], names.stderr[-1500:]
+
+
+def test_a_cpu_trains_in_bfloat16_by_default_only_where_it_computes_it_natively(monkeypatch):
+    """AVX512-BF16 or AMX each compute bfloat16 natively (a CPU may have one without the
+    other); a CPU with neither, or one torch runs without AVX512, emulates it, slower than
+    float32: ``auto`` is float32 there."""
+    from pathlib import Path
+
+    cases = [("AVX512", "flags\t: avx512f avx512_bf16", True), ("AVX512", "flags\t: avx512f amx_bf16 amx_tile", True),
+             ("AVX512", "flags\t: avx512f avx512bw", False), ("AVX2", "flags\t: avx2 avx512_bf16 amx_bf16", False)]
+    try:
+        for cap, flags, native in cases:
+            monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda cap=cap: cap)
+            monkeypatch.setattr(Path, "read_text", lambda self, flags=flags, **kw: flags)
+            dev.cpu_has_native_bf16.cache_clear()
+            assert dev.cpu_has_native_bf16() is native, (cap, flags)
+            assert dev.precision_for(torch.device("cpu")) == dev.Precision(torch.bfloat16 if native else None, False)
+            assert dev.precision_for(torch.device("cpu"), "bfloat16").dtype == torch.bfloat16  # asked for: emulated
+    finally:
+        monkeypatch.undo()
+        dev.cpu_has_native_bf16.cache_clear()  # this machine's answer again
+
+
+def test_a_gpu_runs_random_state_goes_into_its_checkpoint_and_back_and_a_cpus_never_touches_the_gpu(monkeypatch):
+    """A method's own draws (MAE's masks) come from PyTorch's global generators: a run
+    resumed draws the numbers it would have drawn. A checkpoint written on a GPU holds the
+    GPU's state too; resumed on a CPU it is not given to a GPU, and one written before the
+    global state was kept (no such entries) resumes as before."""
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    given = []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": torch.arange(16, dtype=torch.uint8))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": given.append(state.tolist()))
+    on_gpu = dev.global_rng_state(cuda)
+    assert set(on_gpu) == {"torch_rng", "cuda_rng"} and on_gpu["cuda_rng"].tolist() == list(range(16))
+    assert set(dev.global_rng_state(cpu)) == {"torch_rng"}
+    dev.set_global_rng_state(cpu, on_gpu)
+    assert given == []
+    dev.set_global_rng_state(cuda, on_gpu)
+    assert given == [list(range(16))]
+    dev.set_global_rng_state(cuda, {})  # a checkpoint from before 2026-12-03
+    assert given == [list(range(16))]
+
+    saved = dev.global_rng_state(cpu)
+    drawn = torch.rand(4)
+    torch.rand(7)  # the run goes on, is stopped, and is resumed from the checkpoint
+    dev.set_global_rng_state(cpu, saved)
+    assert torch.equal(torch.rand(4), drawn)
+    g1, g2 = dev.generator_for(cpu, 7), dev.generator_for(cpu, 7)
+    assert torch.equal(torch.rand(5, generator=g1), torch.rand(5, generator=g2))  # the run's own, by its seed
+
+
+def test_a_constant_is_copied_to_each_device_and_dtype_it_is_asked_for():
+    """A colour matrix asked for on a GPU (the meta device stands in for one) is a copy there,
+    not the CPU's tensor from the cache; the same request is the same copy."""
+    t = torch.tensor([0.25, 0.5, 0.25])
+    on_cpu = dev.constant(t, torch.device("cpu"))
+    assert dev.constant(t, "cpu") is on_cpu and torch.equal(on_cpu, t)
+    assert dev.constant(t, torch.device("meta")).device.type == "meta"
+    assert dev.constant(t, "cpu", torch.bfloat16).dtype == torch.bfloat16
+    assert dev.constant(t, "cpu").dtype == torch.float32
+
+
+def test_faiss_stays_on_the_cpu_where_a_gpus_test_search_finds_the_wrong_neighbours(monkeypatch):
+    """A card faiss's kernels do not support can answer a search with wrong rows instead of an
+    error: every index placed there would give wrong neighbours and accuracies."""
+    import faiss
+
+    class WrongIndex:
+        def add(self, x):
+            pass
+
+        def search(self, x, k):
+            return np.ones((len(x), k), np.float32), np.array([[0], [0], [2], [3]])
+
+    monkeypatch.setattr(dev, "_SERVING_PAGES", False)
+    monkeypatch.setattr(dev, "_FAISS_GPU", None)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: "resources", raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", lambda res, dev_id, index: WrongIndex(), raising=False)
+    with pytest.warns(RuntimeWarning, match=r"a test search returned \[0, 0, 2, 3\] instead of \[0, 1, 2, 3\]"):
+        assert dev.faiss_use_gpu() is False
+
+
+def test_a_home_given_with_a_tilde_is_the_users_and_asking_where_makes_nothing(tmp_path, monkeypatch):
+    """``SSRL_HOME=~/class`` (quoted in a unit file or .env, so no shell expanded it) is the
+    user's folder, not a folder named '~' in the working folder; a reader asking where the
+    data and runs would be makes neither, nor the home."""
+    import os
+
+    from ssrl_core import paths
+
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("SSRL_HOME", "~/class")
+    home = tmp_path / "user" / "class"
+    assert paths.home_path() == home
+    assert os.environ["SSRL_HOME"] == str(home)  # what the workers and jobs it starts inherit
+    assert paths.data_dir(make=False) == home / "data" and paths.runs_dir(make=False) == home / "runs"
+    assert not (tmp_path / "user").exists()
+    assert paths.runs_dir() == home / "runs" and (home / "runs").is_dir()
+
+
+def test_only_float16_gets_a_gradient_scaler_and_autocast_runs_in_the_precisions_dtype():
+    """bfloat16 has float32's range: a scaler there would only cost time (and its inf checks a
+    host synchronisation per step on a GPU); float16 without one loses small gradients."""
+    cpu = torch.device("cpu")
+    fp16, bf16, fp32 = dev.Precision(torch.float16, True), dev.Precision(torch.bfloat16, False), dev.Precision(None, False)
+    assert isinstance(dev.grad_scaler(cpu, fp16), torch.amp.GradScaler)
+    assert dev.grad_scaler(cpu, bf16) is None and dev.grad_scaler(cpu, fp32) is None
+    a = torch.randn(4, 4)
+    for precision, dtype in ((bf16, torch.bfloat16), (fp32, torch.float32)):
+        with dev.autocast(cpu, precision):
+            assert (a @ a).dtype == dtype, precision.name
+
+
+def test_the_app_server_keeps_faiss_on_the_cpu_where_a_worker_would_use_a_working_gpu(monkeypatch):
+    """``serve_pages_on_cpu`` (the app's services module calls it on import): faiss's scratch
+    memory and a CUDA context would sit on the workers' GPU for as long as the server lives."""
+    import faiss
+
+    monkeypatch.setattr(dev, "_SERVING_PAGES", False)
+    monkeypatch.setattr(dev, "_FAISS_GPU", None)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: "resources", raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", lambda res, dev_id, index: index, raising=False)
+    assert dev.faiss_use_gpu() is True  # a worker: the test search on the (stand-in) GPU works
+    dev.serve_pages_on_cpu()
+    assert dev.faiss_use_gpu() is False
+
+
+def test_a_run_records_the_gpu_it_trained_on(monkeypatch):
+    """The run record's hardware names the CUDA device where there is one, None without."""
+    assert dev.hardware()["cuda"] is None or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=None: "NVIDIA H100 80GB HBM3")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    hw = dev.hardware()
+    assert hw["cuda"] == {"device": "NVIDIA H100 80GB HBM3", "count": 2, "version": torch.version.cuda}
+    assert hw["cpu_count"] >= 1 and hw["cpu"] and hw["torch_threads"] == torch.get_num_threads()
+
+
+def test_a_home_whose_run_store_is_read_only_is_said_so(tmp_path, monkeypatch):
+    """A writable home whose store.sqlite this user cannot write (copied from another user's,
+    a file made read-only): every submit would fail later, in SQLite's words."""
+    import os
+
+    from ssrl_core import paths
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("SSRL_HOME", str(home))
+    assert paths.home_problem() is None
+    store = paths.store_path()
+    store.write_bytes(b"")
+    assert paths.home_problem() is None
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (not mode & os.W_OK or os.fspath(p) != str(store))
+                        and real_access(p, mode))  # as a user without write permission on it sees it
+    assert paths.home_problem() == (f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run "
+                                    "store are written there, so point SSRL_HOME at a folder this user can write, "
+                                    "then restart")

@@ -553,3 +553,22 @@ def test_a_job_goes_on_with_its_other_runs_when_the_folder_of_one_queued_behind_
     assert done == [d1.name, d2.name]
     assert f"{d3}: the run's folder is gone" in capsys.readouterr().out
     assert jobs.progress(d2) is None and jobs.failure(d2) is None  # computed, and done
+
+
+def test_a_probe_job_counts_as_running_from_its_start_until_it_lets_go_of_its_lock(tmp_path):
+    """Asked for (``probe_job.pending`` touched), a job counts as running for a minute while
+    its new process imports, then while it holds the lock; a pending file older than that with
+    no lock held is a job that never started, and a lock file left unheld one that ended."""
+    import os
+
+    assert not art.job_running(tmp_path)  # never asked for
+    (tmp_path / art.JOB_PENDING).touch()
+    assert art.job_running(tmp_path)
+    old = time.time() - 120
+    os.utime(tmp_path / art.JOB_PENDING, (old, old))
+    assert not art.job_running(tmp_path)
+    (tmp_path / art.JOB_PENDING).unlink()  # as the job does once it has the lock
+    with open(tmp_path / art.JOB_LOCK, "a") as held:  # another open file: another holder, as far as flock goes
+        assert try_lock(held)
+        assert art.job_running(tmp_path)
+    assert not art.job_running(tmp_path)

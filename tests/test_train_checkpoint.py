@@ -415,3 +415,22 @@ def test_a_run_stopped_between_its_checkpoint_and_its_epochs_record_keeps_every_
             pytest.approx({k: v for k, v in b.items() if k not in ("seconds", "images_per_s")})
     assert np.array_equal(np.load(tmp_path / "whole" / E.SNAPSHOTS / "e00001.npy"),
                           np.load(tmp_path / "stopped" / E.SNAPSHOTS / "e00001.npy"))
+
+
+def test_training_further_forgets_the_earlier_evaluation_and_keeps_the_training(tmp_path):
+    """A run continued with more epochs: what evaluating the earlier encoder wrote (its scores,
+    maps, embeddings, cached probes, the map-evolution frames) goes, or it would be read back as
+    the longer run's; the checkpoint, config, epochs and each epoch's snapshot stay."""
+    from ssrl_core.evaluate.epochs import EPOCHS_LOG, MAPS, SNAPSHOTS
+    from ssrl_core.runs import artifacts as art
+
+    run = tmp_path / "run"
+    (run / SNAPSHOTS).mkdir(parents=True)
+    stale = ["summary.json", "metrics.json", "embeddings.npy", "map_pca.npy", "map_umap.npy", "probes.json",
+             f"{SNAPSHOTS}/{MAPS}"]
+    kept = [art.CHECKPOINT, art.CONFIG, art.DATASET, EPOCHS_LOG, f"{SNAPSHOTS}/e00001.npy"]
+    for name in stale + kept:
+        (run / name).write_bytes(b"x")
+    art.forget_evaluation(run)
+    assert sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file()) == sorted(kept)
+    art.forget_evaluation(run)  # nothing left to forget: no error

@@ -129,3 +129,15 @@ def test_the_run_card_writes_the_nickname_and_errors_as_text(finished_run):
     title, errors = text.splitlines()[0], text.split("## Errors")[1]
     assert title.startswith("# Run card: simclr on digits by ") and _live(title) == [] and "evil.example" in title
     assert _live(errors) == [] and "evil.example" in errors
+
+
+def test_md_escapes_math_and_tables_code_fences_any_backticks_and_visible_drops_only_format_characters():
+    from ssrl_core.text import one_line, visible
+
+    assert md("$5 | 3$") == r"\$5 \| 3\$"  # no math, no table cell
+    assert md("sim\u00a00.912\u2028next") == "sim\u00a00.912 next"  # the no-break space stays, the line break goes
+    assert one_line("a\r\nb\x00c") == "a  b c"
+    assert code("a `` b") == "```a `` b```"  # one longer than its longest run of backticks, not than their count
+    assert code("`x") == "`` `x ``" and code("x`") == "`` x` ``" and code(" ") == "`   `"
+    assert visible("ad\u200ba\u2060@\ufeffexample.com") == "ada@example.com"  # zero-width space, word joiner, BOM
+    assert visible("Zoë Ångström\u00a0Ω") == "Zoë Ångström\u00a0Ω"

@@ -702,3 +702,38 @@ def test_a_worker_sees_its_code_changed_when_a_file_is_only_removed(tmp_path):
     assert code_stamp(tmp_path) == before  # the same code: the same stamp
     (tmp_path / "old.py").unlink()
     assert code_stamp(tmp_path) != before
+
+
+def test_a_lock_holds_its_holders_pid_alone_is_taken_on_a_file_put_in_its_place_and_leaves_no_trace(tmp_path,
+                                                                                                    monkeypatch):
+    """``hold`` writes its pid over a killed holder's; a lock taken on a file another process
+    replaced between this one's open and its lock is let go and the file now at the path
+    locked instead; ``let_go`` leaves no file behind."""
+    from ssrl_core import locks
+
+    path = tmp_path / "slot-0.lock"
+    path.write_text("99999\n")  # a killed holder's pid
+    fh = locks.hold(path)
+    assert path.read_text() == f"{os.getpid()}\n" and locks.lock_held(path) and locks.guards(fh, path)
+    assert locks.hold(path) is None  # held: another open file is refused
+    locks.let_go(fh, path)
+    assert not path.exists() and not locks.lock_held(path)
+
+    real = locks.try_lock
+
+    def replaced_meanwhile(f, where=None):  # the holder removes the file and lets go, another makes it anew
+        monkeypatch.setattr(locks, "try_lock", real)
+        path.unlink()
+        path.write_text("4242\n")
+        return real(f, where)
+
+    path.write_text("")
+    monkeypatch.setattr(locks, "try_lock", replaced_meanwhile)
+    fh = locks.hold(path)
+    try:
+        assert fh is not None and path.read_text() == f"{os.getpid()}\n"
+        assert os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino and locks.lock_held(path)
+        path.unlink()
+        assert not locks.guards(fh, path)  # its SSRL_HOME deleted, say: the lock guards nothing now
+    finally:
+        fh.close()
