@@ -25,6 +25,8 @@ _DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small'
 # joiner (U+2060, invisible, not a space) after 'www', a scheme (its ':' escaped as a directive's) or '@' parts them
 _AUTOLINK = re.compile(r"(?i)(\bwww(?=\.)|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
 JOINER = "\u2060"
+# what makes a line a heading or a list item where it starts: a nickname "# Ada" as a caption's first word was a heading
+_LINE_START = re.compile(r"^(\s*)(#|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
 
 
 def said(error: BaseException) -> str:
@@ -150,6 +152,7 @@ def md(text: object) -> str:
     """``text`` escaped for Markdown: it renders as exactly these characters, on one line."""
     s = _SPECIAL.sub(r"\\\1", one_line(text))
     s = _DIRECTIVE.sub(r"\\:", s)
+    s = _LINE_START.sub(lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), s)
     return _AUTOLINK.sub(rf"\1{JOINER}", s)
 
 

@@ -500,3 +500,33 @@ def test_a_file_written_whole_is_the_old_one_or_the_new_one_and_a_damaged_one_re
     with pytest.raises(FileNotFoundError) as e:
         art.write_json(gone, {"knn": 0.5})
     assert e.value.filename == str(gone)
+
+
+def test_threads_of_one_process_writing_one_file_leave_it_whole(tmp_path):
+    """The app server's sessions are threads of one process: with one temporary file per process, two writing the
+    same file mixed their bytes (a mutation round's reviewer read 220 of 400 files back as damaged) or lost it
+    under the other's rename (50 writes failed)."""
+    import threading
+
+    from ssrl_core.runs import artifacts as art
+
+    path = tmp_path / "run" / "progress.json"
+    path.parent.mkdir()
+    failed, damaged = [], []
+
+    def write(n: int):
+        for _ in range(150):
+            try:
+                art.write_json(path, {"writer": n, "pad": "x" * 4000 * n})
+            except OSError as e:
+                failed.append(e)
+            if art.read_json(path) is None:
+                damaged.append(n)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == [] and damaged == []
+    assert [p.name for p in path.parent.iterdir()] == ["progress.json"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -79,7 +80,9 @@ def write_whole(path: Path, write: Callable[[BinaryIO], object]) -> None:
     file that could not be written is ``path``); a full disk raises OSError(ENOSPC), also where
     numpy reports its short write without an errno ("N requested and M written")."""
     path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    # one temporary file per thread: the app server's sessions are threads of one process (two writing one file
+    # through a name per process mixed their bytes, or lost the file under the other's rename)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}-{threading.get_ident()}")
     try:
         with open(tmp, "wb") as f:
             write(f)
