@@ -509,7 +509,7 @@ class Dispatcher:
                         self._flights[f.id] = f
                         f.thread.start()
                 except FileNotFoundError:  # the store removed (``RunStore._conn``), the lock file maybe not yet
-                    if self._flights:
+                    if self._flights or self.store.path.exists():
                         raise
                     print(home_gone_text(f"dispatcher {self.id}", self.store.path), flush=True)
                     return 1

@@ -887,7 +887,7 @@ def silence(run: dict, now: float | None = None) -> str | None:
 
 def folder_gone(run: dict) -> str | None:
     """For a done run whose folder is not there (deleted by hand to free space, lost with a
-    disk), what to say, and what to do (take it off the list, ``delete_how``); else None. The
+    disk), what to say, and what to do (put it back, or delete the run); else None. The
     run read as finished on every page and list, and computing its probes failed with "click
     again in a few minutes" (an admin's review). (A queued run has no folder yet, nor has one
     cancelled or failed before it started: only done runs are looked at.)"""

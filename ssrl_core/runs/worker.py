@@ -620,6 +620,8 @@ class Worker:
                     self.store.requeue_orphans(worker_state, STALE_S)
                     run = self.store.claim(self.id)
                 except FileNotFoundError:  # the store removed (``RunStore._conn``), the slot file maybe not yet
+                    if self.store.path.exists():
+                        raise
                     self._home_gone(warming, self.store.path)
                     return 1
                 if run is None:
