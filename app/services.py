@@ -59,7 +59,10 @@ def store_remade_text() -> str | None:
     """While the store this server made anew (its own was deleted or moved with SSRL_HOME while
     the app ran) holds no run yet, what that means and what to do: the class's runs had gone
     from every page with no word (an admin moved the home with the app running)."""
-    made = store()
+    path = Path(home()) / paths.STORE
+    if path.exists() and str(path) not in _REMADE:  # (not opened: a damaged store is said by the pages that open it)
+        return None
+    made = store()  # made anew here if it is gone
     if str(made.path) not in _REMADE:
         return None
     if made.count(STATUSES):

@@ -13,6 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "ssrl-test-numba-cache"))
 
 
+def finish_done(store, run_id: str, **kwargs) -> None:
+    """``store.finish(run_id, "done", ...)`` for a run a test makes up, with the folder every done run
+    has: a done run without one is one whose folder was deleted by hand (``store.folder_gone``), which
+    the results pages leave out."""
+    store.finish(run_id, "done", **kwargs)
+    Path(store.get(run_id)["run_dir"]).mkdir(parents=True, exist_ok=True)
+
+
 def _share_shapes_cache(home: Path, shared: Path) -> None:
     """Point HOME's shapes cache at the session's one (the set is deterministic)."""
     (home / "data").mkdir(parents=True, exist_ok=True)

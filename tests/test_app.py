@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
-from .conftest import ROOT
+from .conftest import ROOT, finish_done
 
 MAIN = str(ROOT / "app" / "main.py")
 
@@ -134,7 +134,7 @@ def test_a_load_of_one_run_per_core_is_not_called_busy(monkeypatch):
 def _done(store, dataset: str) -> str:
     rid = store.submit(RunConfig(dataset=dataset, method="simclr", epochs=1))
     store.claim("w")
-    store.finish(rid, "done", summary={"epochs": 1})
+    finish_done(store, rid, summary={"epochs": 1})
     return rid
 
 

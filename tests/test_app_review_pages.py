@@ -7,6 +7,7 @@ import pytest
 
 from ssrl_core.runs.store import RunStore
 
+from .conftest import finish_done
 from .test_app import captions, charts_by_title, images, open_page, series
 
 
@@ -412,7 +413,7 @@ def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_u
     store = RunStore()  # a random run asked for 2 epochs (the CLI takes --epochs for any method): it trains none
     rid = store.submit(RunConfig(dataset="digits", method="random", epochs=2))
     store.claim("w")
-    store.finish(rid, "done", summary={"knn_accuracy": 0.9})
+    finish_done(store, rid, summary={"knn_accuracy": 0.9})
     at = open_page("gallery")
     cards = [m.value for m in at.markdown if "· by" not in m.value and "by **" in m.value]
     assert sorted(c.rsplit("· ", 1)[1] for c in cards) == ["1 epoch", "untrained", "untrained"]
@@ -420,7 +421,7 @@ def test_gallery_counts_one_epoch_in_the_singular_and_calls_the_random_encoder_u
     # made cards that read alike)
     rid = store.submit(RunConfig(dataset="digits", method="simsiam", epochs=2, options={"stop_gradient": False}))
     store.claim("w")
-    store.finish(rid, "done", summary={"knn_accuracy": 0.8})
+    finish_done(store, rid, summary={"knn_accuracy": 0.8})
     at = open_page("gallery")
     assert any(m.value.startswith("**simsiam** `stop_gradient=false` · digits") for m in at.markdown), \
         [m.value for m in at.markdown]

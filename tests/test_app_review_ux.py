@@ -5,6 +5,7 @@ import re
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
+from .conftest import finish_done
 from .test_app import open_page
 
 
@@ -320,7 +321,7 @@ def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
     store = RunStore()
     a = store.submit(RunConfig(dataset="digits", method="random", epochs=0))
     store.claim("w")
-    store.finish(a, "done", summary={})
+    finish_done(store, a, summary={})
     at = open_page("compare", runs=f"{a},20260101-000000-dead")
     said = " ".join(w.value for w in at.warning)
     assert "20260101-000000-dead" in said and "deleted since" in said and a not in said
@@ -332,7 +333,7 @@ def test_compare_says_why_a_linked_run_is_missing_when_too_few_are_left():
                                            "read up to 100).")  # 94 unknown and 2,901 unread: not the run it shows
     b = store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=1))  # two finished: the comparison
     store.claim("w")
-    store.finish(b, "done", summary={})
+    finish_done(store, b, summary={})
     [said] = [w.value for w in open_page("compare", runs=many).warning if "Ignored part of" in w.value]
     assert said.count("no run has that id") == 5 and "and 94 more; 2,901 more not read (a link is read up to 100)" \
         in said, said

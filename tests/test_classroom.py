@@ -13,6 +13,7 @@ from ssrl_core.config import RunConfig
 from ssrl_core.lessons import load_all
 from ssrl_core.runs.store import RunStore
 
+from .conftest import finish_done
 from .test_app import open_page
 
 LESSONS = {lesson.id for lesson in load_all()}  # every lesson file in assets/lessons
@@ -266,7 +267,7 @@ def test_gallery_tells_cards_of_one_method_apart_by_what_differs():
         ids[batch] = store.submit(RunConfig(dataset="digits", method="simclr", epochs=10, batch_size=batch),
                                   nickname="lesson:contrastive-knobs")
         store.claim("w")
-        store.finish(ids[batch], "done", summary={"knn_accuracy": 0.9}, worker="w")
+        finish_done(store, ids[batch], summary={"knn_accuracy": 0.9}, worker="w")
     large = ids[512]
     at = open_page("gallery")
     text = " ".join(m.value for m in at.markdown)
