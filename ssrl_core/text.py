@@ -26,7 +26,7 @@ _DIRECTIVE = re.compile(r":(?=[A-Za-z_/])")  # ':red[', ':material/x:', ':small'
 _AUTOLINK = re.compile(r"(?i)(\bwww(?=\.)|\b(?:https?|ftp|mailto|xmpp)(?=\\:)|@)")
 JOINER = "\u2060"
 # what makes a line a heading or a list item where it starts: a nickname "# Ada" as a caption's first word was a heading
-_LINE_START = re.compile(r"^(\s*)(#|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
+_LINE_START = re.compile(r"^(\s*)(#(?=#{0,5}(?:\s|$))|[-+](?=\s|$)|\d{1,9}(?=[.)](?:\s|$)))")
 
 
 def said(error: BaseException) -> str:

@@ -145,7 +145,7 @@ def test_md_escapes_math_and_tables_code_fences_any_backticks_and_visible_drops_
 
 @pytest.mark.parametrize("typed, shown", [("# Ada", r"\# Ada"), ("- bob", r"\- bob"), ("+ cy", r"\+ cy"),
                                           ("1. dee", r"1\. dee"), ("12) eve", r"12\) eve"), ("3.5 kNN", "3.5 kNN"),
-                                          ("a - b", "a - b"), ("#3", r"\#3")])
+                                          ("a - b", "a - b"), ("#3", "#3"), ("## x", r"\## x")])
 def test_md_keeps_a_heading_or_list_marker_at_the_start_from_restyling_the_line(typed, shown):
     """A nickname "# Ada" as a caption's first words made the caption a heading, "- bob" a list item (a mutation
     round's reviewer); escaped, they read as typed."""
