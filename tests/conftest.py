@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "ssrl-test-numba-cache"))
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a child a test stops with Ctrl-C (SIGINT): Ctrl-C's default, which a suite
+    started in the background (``pytest ... &``, nohup) hands its children ignored, so the child
+    went on training and the test timed out."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def finish_done(store, run_id: str, **kwargs) -> None:
     """``store.finish(run_id, "done", ...)`` for a run a test makes up, with the folder every done run
     has: a done run without one is one whose folder was deleted by hand (``store.folder_gone``), which

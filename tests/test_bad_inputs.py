@@ -422,12 +422,12 @@ def test_a_second_train_into_a_folder_being_trained_is_refused(capsys, tmp_path)
 
     from ssrl_core.locks import lock_held
 
-    from .conftest import ROOT
+    from .conftest import ROOT, ctrl_c_as_at_a_terminal
 
     out = tmp_path / "run"
     args = ("train", "--dataset", "digits", "--method", "simclr", "--epochs", "50", "--no-umap", "--out", str(out))
     first = subprocess.Popen([sys.executable, "-m", "ssrl_core", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=ctrl_c_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not lock_held(out / "training.lock"):

@@ -13,13 +13,16 @@ from ssrl_core.runs import artifacts as art
 from ssrl_core.runs.store import FINISHED, RunStore
 from ssrl_core.runs.worker import Worker, live_workers
 
+from .conftest import ctrl_c_as_at_a_terminal
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start_worker(*args):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "ssrl_core", "worker", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=ctrl_c_as_at_a_terminal)
 
 
 def _remove(folder: Path) -> None:
