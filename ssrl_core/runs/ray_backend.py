@@ -47,11 +47,11 @@ import zipfile
 from pathlib import Path
 
 from .. import paths
-from ..locks import guards, hold, lock_held
+from ..locks import hold, lock_held
 from .store import ClaimLost, Limits, RunStore
 from ..text import count
 from .worker import (HEARTBEAT_S, STALE_S, DiskBudgetExceeded, claim_start, dispatcher_lock, end_of, explain_failure,
-                     home_gone_text, over_budget, spawn_detached, worker_state)
+                     home_gone, over_budget, spawn_detached, worker_state)
 
 BACKENDS = ("local", "ray")
 FILES = "files"  # a message carrying a zip of new or changed run-folder files
@@ -491,9 +491,8 @@ class Dispatcher:
         idle_since = last_stale = time.monotonic()
         try:
             while not self._stop.is_set():
-                # SSRL_HOME deleted or moved while idle: stop, as an idle worker does (``Worker._home_gone``)
-                if not self._flights and not guards(self._lock_file, Path(self._lock_file.name)):
-                    print(home_gone_text(f"dispatcher {self.id}", self._lock_file.name), flush=True)
+                # SSRL_HOME deleted or moved while idle: stop, as an idle worker does
+                if not self._flights and home_gone(f"dispatcher {self.id}", self._lock_file, self.store):
                     return 1
                 for run_id, f in list(self._flights.items()):
                     if not f.thread.is_alive():
@@ -508,10 +507,9 @@ class Dispatcher:
                         f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
                         self._flights[f.id] = f
                         f.thread.start()
-                except FileNotFoundError:  # the store removed (``RunStore._conn``), the lock file maybe not yet
-                    if self._flights or self.store.path.exists():
+                except FileNotFoundError as e:  # the store removed, the lock file maybe not yet
+                    if self._flights or not home_gone(f"dispatcher {self.id}", self._lock_file, self.store, e):
                         raise
-                    print(home_gone_text(f"dispatcher {self.id}", self.store.path), flush=True)
                     return 1
                 if self._flights:
                     idle_since = time.monotonic()

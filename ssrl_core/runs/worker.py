@@ -264,11 +264,20 @@ def claim_start(marker: Path) -> bool:
     return True
 
 
-def home_gone_text(who: str, path) -> str:
-    """What a worker or dispatcher says as it stops because ``path``, its lock file or the run
-    store, is gone (``locks.guards``)."""
-    return f"{who}: {path} was removed or replaced (SSRL_HOME deleted or moved?); stopping, so that nothing is " \
-           "written there again"
+def home_gone(who: str, lock_file, store: RunStore, error: FileNotFoundError | None = None) -> bool:
+    """Whether the home of an idle worker or dispatcher (``who``) is gone, deleted or moved, said
+    as it stops: the lock file it holds open (``lock_file``) no longer the file at its path
+    (``locks.guards``), or, given the ``error`` its store raised (``RunStore._conn``), the
+    store's file gone. An idle worker had polled a deleted home for ever, made it anew and
+    died on a traceback."""
+    if error is None:
+        gone = None if guards(lock_file, Path(lock_file.name)) else lock_file.name
+    else:
+        gone = None if store.path.exists() else store.path
+    if gone is not None:
+        print(f"{who}: {gone} was removed or replaced (SSRL_HOME deleted or moved?); stopping, so that nothing is "
+              "written there again", flush=True)
+    return gone is not None
 
 
 def start_workers(idle_exit_s: float | None = None) -> list[subprocess.Popen]:
@@ -619,10 +628,9 @@ class Worker:
                 try:
                     self.store.requeue_orphans(worker_state, STALE_S)
                     run = self.store.claim(self.id)
-                except FileNotFoundError:  # the store removed (``RunStore._conn``), the slot file maybe not yet
-                    if self.store.path.exists():
+                except FileNotFoundError as e:  # the store removed, the slot file maybe not yet
+                    if not self._home_gone(warming, e):
                         raise
-                    self._home_gone(warming, self.store.path)
                     return 1
                 if run is None:
                     if once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
@@ -647,14 +655,11 @@ class Worker:
             self._halt.set()
         return 0
 
-    def _home_gone(self, warming: subprocess.Popen | None, gone: Path | None = None) -> bool:
-        """Whether this worker's slot file (or ``gone``, the store) is gone, its SSRL_HOME deleted or
-        moved, said, and the layout compile it started (``warming``) stopped: an idle worker had
-        polled the path for ever, made it anew and died on a traceback, and the compile made
-        numba's folders there."""
-        if gone is None and guards(self._lock_file, Path(self._lock_file.name)):
+    def _home_gone(self, warming: subprocess.Popen | None, error: FileNotFoundError | None = None) -> bool:
+        """``home_gone`` for this worker, and if so the layout compile it started (``warming``)
+        stopped: numba, compiling, made its cache folders there anew."""
+        if not home_gone(f"worker {self.id}", self._lock_file, self.store, error):
             return False
-        print(home_gone_text(f"worker {self.id}", gone or self._lock_file.name), flush=True)
         if warming is not None:
             warming.kill()
         return True
