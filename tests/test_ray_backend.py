@@ -40,7 +40,8 @@ def _import_tiny(home: Path, mp) -> Path:
     from ssrl_core.data import load_dataset
     from ssrl_core.data.custom import custom_root, import_images
 
-    ds = load_dataset("digits")
+    mp.setenv("SSRL_HOME", str(home))  # first: digits loaded before it made ~/.ssrl_playground/data (a module's
+    ds = load_dataset("digits")  # fixture, outside the tests' own SSRL_HOME)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for c in range(10):
@@ -48,7 +49,6 @@ def _import_tiny(home: Path, mp) -> Path:
                 png = io.BytesIO()
                 Image.fromarray(ds.images[row, 0].numpy(), "L").save(png, format="PNG")
                 zf.writestr(f"{c}/{i}.png", png.getvalue())
-    mp.setenv("SSRL_HOME", str(home))
     import_images(io.BytesIO(buf.getvalue()), "tiny", size=32)
     return custom_root() / "tiny"
 
