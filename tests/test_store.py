@@ -502,3 +502,30 @@ def test_a_run_asked_to_stop_whose_worker_died_ends_cancelled():
     assert run["status"] == "cancelled" and run["error"] == ("cancelled before its first epoch ended: its worker "
                                                               "stopped before the cancel reached it")
     assert s.claim("another:2:0") is None  # nothing to run
+
+
+def test_a_run_back_in_the_queue_counts_only_its_finished_epochs_as_done():
+    """Back in the queue (its worker died, or a person resumed it), a run continues from its
+    last finished epoch's checkpoint: the steps of the epoch it was in are done again. Its
+    progress said otherwise: the Pretrain panel showed "epoch 1/10 · 20% of the training done"
+    while its new worker started, and `runs --json` 0.2, for a run that had finished 1 of 10."""
+    s = RunStore()
+    rid = s.submit(RunConfig(method="simclr", epochs=10))
+    s.claim("w")
+    s.record(rid, {"kind": "epoch_end", "epoch": 1, "epochs": 10, "loss": 2.0}, worker="w")
+    s.record(rid, {"kind": "step", "epoch": 2, "epochs": 10, "step": 20, "total_steps": 100, "loss": 1.9}, worker="w")
+    assert s.get(rid)["progress"] == pytest.approx(0.2)
+    assert s.requeue_orphans({"w": False}.get) == [rid]
+    assert s.get(rid)["progress"] == pytest.approx(0.1) and s.get(rid)["epoch"] == 1
+    assert s.claim("w2")["progress"] == pytest.approx(0.1)
+    s.record(rid, {"kind": "step", "epoch": 2, "epochs": 10, "step": 15, "total_steps": 100, "loss": 1.9}, worker="w2")
+    s.request_cancel(rid)
+    s.finish(rid, "cancelled", error="cancelled at epoch 2, step 5", worker="w2")
+    assert s.get(rid)["progress"] == pytest.approx(0.15)  # the record of where it stopped
+    s.resume(rid)
+    assert s.get(rid)["progress"] == pytest.approx(0.1)
+    untrained = s.submit(RunConfig(method="random", epochs=0))  # no epochs: its progress is left as it was
+    assert s.claim("w3")["id"] == rid and s.claim("w4")["id"] == untrained
+    s.record(untrained, {"kind": "epoch_end", "epoch": 0, "epochs": 0}, worker="w4")
+    assert s.requeue_orphans({"w3": True, "w4": False}.get) == [untrained]
+    assert s.get(untrained)["status"] == "queued" and s.get(untrained)["progress"] == 1.0

@@ -599,7 +599,8 @@ class RunStore:
         """A cancelled or failed run back in the queue, at its end (inside the caller's write transaction)."""
         now = time.time()
         c.execute("UPDATE runs SET status='queued', queued_at=?, finished=NULL, error=NULL, worker=NULL, "
-                  "cancel_requested=0, phase='resumed' WHERE id=? AND status IN (?, ?)", (now, run_id, *RESUMABLE))
+                  f"cancel_requested=0, phase='resumed', {_REDONE} WHERE id=? AND status IN (?, ?)",
+                  (now, run_id, *RESUMABLE))
         c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
                   (run_id, now, "queued_again", json.dumps({})))
 
@@ -786,10 +787,15 @@ class RunStore:
         return cur.rowcount > 0
 
 
+# a run back in the queue continues from its last finished epoch's checkpoint: the steps of the epoch it was in are done
+# again, so its progress is its finished epochs' share (it read "epoch 1/10 · 20% of the training done" as it restarted)
+_REDONE = "progress=CASE WHEN epochs > 0 THEN CAST(epoch AS REAL) / epochs ELSE progress END"
+
+
 def _requeue(c: sqlite3.Connection, run_id: str, worker: str | None, reason: str, epoch: int | None = None) -> bool:
     """Inside a write transaction: ``run_id`` back to the queue if ``worker`` still runs it
     (``epoch``: the last one it finished, recorded for ``_deaths_at``)."""
-    n = c.execute("UPDATE runs SET status='queued', worker=NULL, phase='requeued' WHERE id=? AND "
+    n = c.execute(f"UPDATE runs SET status='queued', worker=NULL, phase='requeued', {_REDONE} WHERE id=? AND "
                   "status='running' AND worker IS ?", (run_id, worker)).rowcount
     if n:
         c.execute("INSERT INTO events (run_id, t, kind, data) VALUES (?,?,?,?)",
