@@ -1116,18 +1116,27 @@ def runs_table(limit: int = 50) -> list[dict]:
     return runs
 
 
+RUN_ACTIONS = "Open a run's results, launch it again with changes, resume a cancelled one, or delete one"
+
+
 def run_actions(runs: list[dict]) -> None:
-    """Under the runs table: pick any run of it to set the form to its settings (to change
-    one and launch), one's own cancelled run to resume, or an ended run to delete."""
+    """Under the runs table: pick any run of it to open its results (a finished one), set the
+    form to its settings (to change one and launch), resume one's own cancelled run, or delete
+    an ended one. (The table has no links: a run's results were reached only through Explore's
+    run box, or the note of one's own run for 15 minutes after it ended: an accessibility
+    review, by keyboard.)"""
     if not runs:
         return
     me = services.current_nickname()
-    with st.expander("Launch a run again with changes, resume a cancelled one, or delete one"):
+    with st.expander(RUN_ACTIONS):
         by_id = {r["id"]: r for r in runs}
         labels = run_labels(runs)
         rid = st.selectbox("Run", list(by_id), key="pt_again_pick",
                            format_func=lambda i: f"{labels[i]} — {by_id[i]['status']}")  # (who: in the label)
         run = by_id[rid]
+        if run["status"] == "done" and not folder_gone(run):
+            st.page_link("../pages/explore.py", icon=":material/scatter_plot:", label=f"Open run {rid} in Explore",
+                         query_params={"run": rid, **urlstate.carried()})
         left, middle, right = st.columns(3)
         settings_button(run, left, key="pt_again_settings", label="Set the form to its settings")
         if resumable(run) and same_nickname(run["nickname"], me):

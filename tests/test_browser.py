@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.serve import CHROMIUM, served_app, stop_workers
+from app.widgets import RUN_ACTIONS
 from ssrl_core.runs.store import RunStore
 from ssrl_core.runs.worker import worker_pids
 
@@ -411,7 +412,7 @@ def test_a_classmates_run_asks_before_cancel_and_a_reload_keeps_the_nickname(app
     epochs.fill("3")
     epochs.press("Enter")
     page.wait_for_url(re.compile(r"epochs=3"))
-    page.get_by_text("Launch a run again with changes, resume a cancelled one, or delete one").click()
+    page.get_by_text(RUN_ACTIONS).click()
     page.get_by_text("Only dave can resume it").wait_for()  # Ada's session cannot resume Dave's run
     page.get_by_role("button", name="Set the form to its settings").click()
     page.get_by_text(re.compile(f"set to run {rid}'s settings")).wait_for()
@@ -739,7 +740,7 @@ def test_deleting_a_run_closes_its_pop_over(app_url_no_worker, page):
     # each click once the page has settled: under a loaded suite a click during a script run was lost once (the
     # pop-over never opened, its button waited for 60 s)
     _settled(page)
-    page.get_by_text("Launch a run again with changes, resume a cancelled one, or delete one").click()
+    page.get_by_text(RUN_ACTIONS).click()
     _settled(page)
     page.get_by_role("button", name=re.compile("Delete…")).click()
     first = page.get_by_role("button", name=re.compile(r"^Delete run "))
