@@ -63,7 +63,8 @@ for r in picked:
                      "epochs": s.get("epochs"), "seed": s.get("seed"), "final loss": s.get("final_loss"),
                      "embedding std": read_embedding_std(s, r["method"]), "effective rank": s.get("effective_rank"),
                      "train s": s.get("train_seconds")})
-st.markdown("**What the features can do**")
+# headings, not bold text: a screen reader moves from heading to heading (an accessibility review)
+st.header("What the features can do")
 widgets.numbers_table(scores, "cmp_table", {c: 3 for c in ("kNN acc", "linear acc", "linear, 1 label/class",
                                                           "linear, 10 labels/class", "rotation predictable")},
                       {"rotation predictable": "accuracy of a linear probe predicting whether an image was turned by "
@@ -73,7 +74,7 @@ widgets.numbers_table(scores, "cmp_table", {c: 3 for c in ("kNN acc", "linear ac
                                                "keeps of orientation."},
                       **{"kNN gain over random": st.column_config.TextColumn(alignment="right",
                                                                              help=readouts.GAIN_HELP + ".")})
-st.markdown("**How each run was trained, and the shape of its features**")
+st.header("How each run was trained, and the shape of its features")
 widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std": 4, "effective rank": 1,
                                                  "train s": 1},
                       {"embedding std": widgets.COLLAPSE_HELP, "effective rank": widgets.COLLAPSE_HELP,
@@ -138,6 +139,7 @@ def curves_row(runs: list[dict], on: str = "") -> None:
 # The curves of runs on several datasets come in a row per dataset: on one set of axes digits' accuracies stood beside
 # shapes' (other images, classes and chance), the label-efficiency axis had an "all (N)" tick for each set that was
 # true for some of its lines only, and each set's references could be told apart only by a word in the legend
+st.header("Over training, and as labels grow")
 for d in datasets:
     curves_row([r for r in picked if r["dataset"] == d], on=d if len(datasets) > 1 else "")
 

@@ -231,7 +231,10 @@ def test_compare_opens_on_one_dataset_and_draws_every_runs_own_map(finished_run)
     at = open_page("compare")
     assert at.multiselect(key="cmp_runs").value == [b, a]  # the newest runs of one dataset
     assert not at.warning and not at.info
-    assert "One query, its neighbours in each run" in [s.value for s in at.header]
+    # each part under a heading, which a screen reader moves between (its tables' titles were bold text)
+    assert [s.value for s in at.header] == ["What the features can do", "How each run was trained, and the shape of "
+                                            "its features", "Over training, and as labels grow", "Maps",
+                                            "One query, its neighbours in each run"]
 
     at.selectbox(key="cmp_dataset").select("all datasets").run()  # runs of two sets, side by side
     at.multiselect(key="cmp_runs").set_value([a, shapes]).run()

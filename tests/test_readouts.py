@@ -439,7 +439,8 @@ def test_accuracy_bars_lie_down_one_row_per_run_named_level_beside_it():
     # a row per run, as high as the tallest name's lines (4 here)
     one = charts.accuracy_bars(["simclr"], {"kNN": [0.9]})
     assert acc.layout.height - one.layout.height == 4 * (4 * charts.TICK_LINE_PX + 8) - charts.BAR_ROW_PX
-    assert charts.describe(acc).startswith("bar chart: test accuracy by ")
+    # its runs' axis has no title: no placeholder ("test accuracy by category"), the values name each bar
+    assert charts.describe(acc).startswith("bar chart: test accuracy; kNN, linear. Values: kNN: rotation (9e10) 0.900")
     assert not acc.layout.shapes  # no chance line unless the classes are known
     # shapes' 0.41 beside a guess's 0.17: a dotted line at chance, named in the legend
     six = charts.accuracy_bars(runs, {"kNN": [0.41, 0.3, 0.2, 0.1]}, references=runs[2:], classes=6)
@@ -459,6 +460,9 @@ def test_chart_colours_stand_out_from_the_page_and_their_labels_from_the_bars():
     assert charts.contrast("#000000", "#ffffff") == 21 and charts.contrast("#777777", "#777777") == 1
     assert min(charts.contrast(g, "#ffffff") for g in charts.REF_GRAYS) >= 3
     assert charts.contrast(charts.LABEL_INK, "#ffffff") >= 4.5  # values are written on the page, beside their bars
+    # and above them, on white (Streamlit's theme drew Evaluate's "0.905" at 3.7:1)
+    outside = charts.accuracy_bars(["simclr"], {"kNN": [0.9]}).data[0]
+    assert outside.textposition == "outside" and charts.contrast(outside.outsidetextfont.color, "#ffffff") >= 4.5
     cut = charts.bars(["crop"], {"a": [1.4], "random encoder": [1.3]}, "score", y_range=(0, 1),
                       references=["random encoder"])
     # a cut bar's value at the axis's edge, on white (upright inside a patterned bar, '-1.63' could not be read)
@@ -483,6 +487,9 @@ def test_charts_and_images_are_described_for_screen_readers():
     assert charts.describe(le).endswith("Values: a linear: 1 0.400, 5 0.500; random encoder, linear: 1 0.300, 5 0.400.")
     bars = charts.bars(["crop", "flip"], {"run": [0.5, -3.0]}, "invariance", y_range=(-1.0, 1.15))
     assert charts.describe(bars).endswith("Values: run: crop 0.500, flip -3.000.")
+    # a chart that shows no legend names no series ("loss by step; loss.")
+    assert charts.describe(charts.loss_curve([1, 2], [3.0, 2.5])) == \
+        "line chart 'pretext loss': loss by step. Values: loss: 1 3.000, 2 2.500."
     long = charts.curves({"r": (list(range(100)), [i / 100 for i in range(100)], None)}, "epoch")
     assert charts.describe(long).endswith("Values: r: 0 0.000, 99 0.990.")
     m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
