@@ -1429,3 +1429,50 @@ def test_a_done_run_whose_folder_was_deleted_by_hand_is_on_no_results_page_and_p
     notes = dict(zip(at.dataframe[0].value["id"], at.dataframe[0].value["note"]))
     assert notes[gone] == f"its folder {run_dir} is gone (deleted by hand?): put it back, or delete the run"
     assert notes[kept] == ""
+
+
+def test_a_links_option_at_its_default_is_no_setting_of_the_run():
+    """?options=temperature=0.5, SimCLR's default, in a class's link with the form hidden: the
+    run is launched at the defaults, as from the form, not with the default kept as a setting."""
+    at = open_page("pretrain", method="simclr", options="temperature=0.5", hide="advanced")
+    assert "options from the link" not in captions(at)
+    at.button(key="pt_launch").click().run()
+    [run] = RunStore().list()
+    assert run["config"]["options"] == {}
+
+
+def test_the_live_panels_eta_is_minutes_and_two_digit_seconds():
+    """65 s of training left reads 1:05 (not 1:5)."""
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    store.claim("host:123:0")
+    store.record(rid, {"kind": "step", "epoch": 1, "epochs": 5, "step": 10, "total_steps": 50, "loss": 3.0,
+                       "images_per_s": 900.0, "eta_s": 65.4})
+    at = open_page("pretrain")
+    assert {m.label: m.value for m in at.metric}["ETA (training)"] == "1:05"
+
+
+def test_a_runs_settings_without_a_box_in_the_form_are_those_changed_from_the_defaults():
+    """Launch again names the settings the form cannot set only where they differ from the defaults."""
+    from app.widgets import form_params
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simsiam", epochs=7, seed=3, weight_decay=0.05,
+                                 options={"stop_gradient": False}))
+    params, other = form_params(store.get(rid)["config"])
+    assert other == ["weight decay 0.05"]
+    assert params["method"] == "simsiam" and params["epochs"] == "7" and params["seed"] == "3"
+    assert params["options"] == "stop_gradient=false"
+    plain = store.submit(RunConfig(dataset="digits", method="simclr"))
+    params, other = form_params(store.get(plain)["config"])
+    assert other == [] and "options" not in params
+
+
+def test_a_runs_progress_bar_never_reads_past_the_whole_training():
+    """A step counted past the epoch's total (the store keeps what the worker says) fills the bar, no more (Streamlit's
+    progress bar refuses a share past 1)."""
+    from app.widgets import progress_of
+
+    run = {"status": "running", "phase": "training", "epoch": 4, "epochs": 5}
+    assert progress_of({**run, "progress": 1.3}) == (1.0, "in epoch 5 of 5 · 100% of the training done")
+    assert progress_of({**run, "progress": None})[0] == 0.0

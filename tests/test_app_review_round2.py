@@ -391,3 +391,33 @@ def test_a_maps_groups_differ_in_shape_as_well_as_colour():
     assert len({GROUP_SYMBOLS[a] for a in (0, 4)} | {GROUP_SYMBOLS[a] for a in (6, 9)}) == 4
     legend = {t.name: t.marker.symbol for t in fig.data[1:] if t.name}
     assert legend["4"] == GROUP_SYMBOLS[4] and legend["unknown"] == 0
+
+
+def test_a_lessons_finished_run_is_not_announced_to_a_student_as_their_own(monkeypatch):
+    """On the class's link a student is told of their own runs' ends, and of the lesson's failures
+    and cancels; a lesson run that finished is not "Your run … finished" on every student's phone."""
+    from ssrl_core import lessons as L
+    from ssrl_core.runs.store import RunStore
+
+    from .conftest import finish_done
+    from .test_lessons import TINY
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    store = RunStore()
+    lesson = L.load_by_name("tiny")
+    L.launch(lesson, store)
+    first = store.claim("w")["id"]  # one of the lesson's runs done, the others still queued: the panel is shown
+    finish_done(store, first, summary={"knn_accuracy": 0.9})
+    at = open_page("lessons", lesson="tiny", hide="controls,nav", who="alice")
+    assert any(" — queued" in m.value for m in at.markdown)
+    assert not [s.value for s in at.success if "finished" in s.value]
+
+
+def test_the_blur_slider_starts_a_step_above_zero_and_says_what_sigma_is():
+    """A blur of width 0 is refused (nan images): its slider starts a step above 0, and its help
+    says what the number is, in pixels."""
+    at = open_page("augment", augment="blur")
+    sigma = next(s for s in at.slider if s.label == "sigma (min, max)")
+    assert sigma.min == 0.05 and sigma.max == 3.0 and "standard deviation (sigma), in pixels" in sigma.help
+    sigma.set_value((0.05, 0.05)).run()
+    assert not at.error and not at.exception

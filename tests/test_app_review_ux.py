@@ -612,3 +612,12 @@ def test_a_finished_twins_note_gives_way_to_the_run_launched_again(finished_run)
     RunStore().request_cancel(queued["id"])
     at.run()
     assert twin in texts(at)
+
+
+def test_results_pages_name_a_queued_run_instead_of_saying_to_launch_one():
+    """Launched a moment ago, not yet started by a worker: the run is named as queued, not "Launch one"."""
+    RunStore().submit(RunConfig(dataset="digits", method="simclr", epochs=10), nickname="ada")
+    at = open_page("explore", who="ada")
+    [info] = at.info
+    assert "Launch" not in info.value and "simclr · digits" in info.value and "yours, queued" in info.value, info.value
+    assert "updates by itself" in info.value

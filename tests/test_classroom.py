@@ -674,3 +674,32 @@ def test_the_gallery_ranks_runs_within_each_dataset_never_across(finished_run):
     at.selectbox(key="gal_dataset").select("digits").run()  # one set: ranked as it was, no caption
     assert [c.key.removeprefix("gal_tick_") for c in at.checkbox] == order[1:]
     assert not [c for c in at.caption if "within each dataset" in c.value]
+
+
+def test_a_run_that_ended_over_a_quarter_hour_ago_is_not_announced_again():
+    """A failure is said for 15 minutes after the run ended, not on every later visit."""
+    import sqlite3
+
+    store = RunStore()
+    old = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5), nickname="ada")
+    new = store.submit(RunConfig(dataset="digits", method="byol", epochs=5), nickname="ada")
+    for r in (old, new):
+        store.claim("host:1:0")
+        store.finish(r, "failed", error=f"diverged: run {r}")
+    with sqlite3.connect(store.path) as c:
+        c.execute("UPDATE runs SET finished=? WHERE id=?", (store.get(old)["finished"] - 20 * 60, old))
+    at = open_page("pretrain", who="ada")
+    [err] = at.error
+    assert f"diverged: run {new}" in err.value
+
+
+def test_the_launch_again_box_names_runs_of_one_method_by_what_tells_them_apart():
+    """Pretrain's "Launch a run again" box: two SimCLR runs, with and without colour jitter, read
+    alike but for their ids (which a phone's box cut)."""
+    store = RunStore()
+    jitter = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5, augment="crop,flip,color_jitter"))
+    plain = store.submit(RunConfig(dataset="digits", method="simclr", epochs=5, augment="crop,flip"))
+    at = open_page("pretrain")
+    assert at.selectbox(key="pt_again_pick").options == [
+        f"simclr · aug: crop,flip · digits · 5 ep · {plain} — queued",
+        f"simclr · aug: crop,flip,color_jitter · digits · 5 ep · {jitter} — queued"]

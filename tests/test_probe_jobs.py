@@ -572,3 +572,14 @@ def test_a_probe_job_counts_as_running_from_its_start_until_it_lets_go_of_its_lo
         assert try_lock(held)
         assert art.job_running(tmp_path)
     assert not art.job_running(tmp_path)
+
+
+def test_a_running_jobs_time_left_is_its_estimate_less_the_time_since_never_below_nothing():
+    """Past its estimate (a slower machine), a step has nothing left, not a negative time that took minutes off the
+    whole job's "left in all"."""
+    from app.widgets import _time_left
+
+    now = time.time()
+    assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": 400.0, "at": now - 100}) == pytest.approx(300, abs=5)
+    assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": 100.0, "at": now - 300}) == 0.0
+    assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": None, "at": now}) is None  # not timed yet
