@@ -621,3 +621,97 @@ def test_results_pages_name_a_queued_run_instead_of_saying_to_launch_one():
     [info] = at.info
     assert "Launch" not in info.value and "simclr · digits" in info.value and "yours, queued" in info.value, info.value
     assert "updates by itself" in info.value
+
+
+def test_a_links_values_are_read_written_back_shortest_and_dropped_at_the_default(monkeypatch):
+    """What a link's address gives the page and what the page writes back: empty parts of a
+    list are no values, a number at the bottom of its range is valid (no problem said), an
+    empty or bad value is warned of and the default used, a value back at its default leaves
+    the address, a float is written as typed (lr=10, not 10.0), and a link to another page
+    carries the teacher's ``hide`` but never the nickname."""
+    from app import urlstate
+
+    said = []
+    fake = _fake_streamlit({"runs": "a,,b, ,a", "epochs": "0", "batch": "", "lr": "0.01", "dataset": "shapes",
+                            "who": "ada", "hide": "controls"})
+    fake.warning = lambda text, **kw: said.append(text)
+    monkeypatch.setattr(urlstate, "st", fake)
+    assert urlstate.listed("runs") == ["a", "b"]
+    problems = []
+    assert urlstate.number_input("Epochs", 0, 1000, 10, 1, key="e", param="epochs", problems=problems, hide=True) == 0
+    assert problems == [] and fake.query_params["epochs"] == "0"
+    assert urlstate.read("batch", urlstate.integer(2, 4096), 256) == 256
+    assert said == ["Ignored `batch=` from the link (not a whole number); using `256` instead."]
+    assert urlstate.carried() == {"hide": "controls"}
+    urlstate.write("lr", 10.0, 2e-3)
+    urlstate.write("dataset", "digits", "digits")  # back at the default: out of the address
+    assert fake.query_params["lr"] == "10" and "dataset" not in fake.query_params
+    fake.query_params["names"] = "on"  # a toggle at its default
+    assert urlstate.toggle("Names on the map", key="n", param="names", default=True, hide=True) is True
+    assert "names" not in fake.query_params
+    fake.query_params["names"] = "off"
+    assert urlstate.toggle("Names on the map", key="n", param="names", default=True, hide=True) is False
+    assert fake.query_params["names"] == "off"
+    assert urlstate.toggle("Views", key="v", param="views", default=False, hide=True) is False
+    assert "views" not in fake.query_params  # a default off is not written either
+    del fake.query_params["hide"]
+    assert urlstate.carried() == {}
+
+
+def test_a_links_warning_stays_while_the_address_holds_what_the_page_used_and_only_on_its_page(monkeypatch):
+    """?epochs=abc: warned of, and the page writes its default back (the value leaves the
+    address); the page's own reruns repeat the warning, until a value is chosen, and another
+    page never shows it."""
+    from app import urlstate
+
+    from types import SimpleNamespace
+
+    fake = _fake_streamlit({"epochs": "abc"})
+    said = []
+    fake.warning = lambda text, **kw: None
+    monkeypatch.setattr(urlstate, "st", fake)
+    slot = SimpleNamespace(warning=lambda text, **kw: said.append(text))
+    fake.container = lambda: slot
+
+    def run(page):  # one run of a page with an epochs box, as the pages do it
+        urlstate.replay_slot(page)
+        problems = []
+        urlstate.number_input("Epochs", 0, 1000, 10, 1, key="e", param="epochs", problems=problems, hide=True)
+        urlstate.replay(page, slot)
+
+    run("pretrain")
+    assert said == [] and "epochs" not in fake.query_params
+    run("pretrain")  # its rerun: the warning again
+    assert said == ["Ignored `epochs=abc` from the link (not a whole number); using `10` instead."]
+    said.clear()
+    run("augment")  # another page
+    assert said == []
+    fake.session_state.clear()
+    fake.query_params["epochs"] = "abc"
+    run("pretrain")
+    fake.query_params["epochs"] = "5"  # chosen since
+    run("pretrain")
+    assert said == []
+
+
+def test_a_box_whose_pick_was_deleted_elsewhere_says_so_and_a_links_own_value_stands(monkeypatch):
+    """The Data box's imported set, picked here and deleted from another tab: said so, and the
+    default shown. A link opened since that names another set: that set, and no such note."""
+    from app import urlstate
+
+    said = []
+    fake = _fake_streamlit({"dataset": "mine"})
+    fake.warning = lambda text, **kw: said.append(text)
+    fake.selectbox = lambda label, options, key, index=0, **kw: (
+        fake.session_state[key] if fake.session_state.get(key) in options else options[index])
+    monkeypatch.setattr(urlstate, "st", fake)
+    fake.session_state["box"] = "mine"
+    assert urlstate.selectbox("Dataset", ["digits", "shapes"], key="box", param="dataset", default="digits") == "digits"
+    assert said == ["mine, picked here, is no longer offered (deleted or changed elsewhere: another tab or the command "
+                    "line); showing digits instead."]
+    assert "dataset" not in fake.query_params
+    said.clear()
+    fake.session_state["box"] = "mine"
+    fake.query_params["dataset"] = "shapes"
+    assert urlstate.selectbox("Dataset", ["digits", "shapes"], key="box", param="dataset", default="digits") == "shapes"
+    assert said == [] and fake.query_params["dataset"] == "shapes"

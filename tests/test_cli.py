@@ -831,3 +831,15 @@ def test_a_done_run_whose_folder_was_deleted_by_hand_is_listed_saying_so_and_wha
            f"(`python -m ssrl_core delete {rid}`)" in lines[rid]
     assert "gone" not in lines[kept]
     assert main(["delete", rid]) == 0 and RunStore().get(rid) is None
+
+
+def test_a_notes_first_line_is_its_first_written_line_with_the_rest_apart():
+    """A failure's reason as a table row or a box's line: blank lines and spaces around it are
+    not its first line, and the rest (one file a line) is kept apart, stripped."""
+    from ssrl_core.text import first_line
+
+    assert first_line(None) == ("", "") and first_line("") == ("", "") and first_line(" \n\n ") == ("", "")
+    assert first_line("out of memory\n") == ("out of memory", "")
+    assert first_line("\n\n  dataset missing: cifar10\n  a <- missing\n  b <- missing\n\n") == (
+        "dataset missing: cifar10", "a <- missing\n  b <- missing")
+    assert first_line("one\n\ntwo") == ("one", "two")

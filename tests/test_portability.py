@@ -525,3 +525,105 @@ def test_a_home_whose_run_store_is_read_only_is_said_so(tmp_path, monkeypatch):
     assert paths.home_problem() == (f"SSRL_HOME ({home}) is read-only for this user: runs, datasets and the run "
                                     "store are written there, so point SSRL_HOME at a folder this user can write, "
                                     "then restart")
+
+
+def test_the_lock_probe_makes_its_folder_and_file_and_a_probe_held_elsewhere_is_locks_working(tmp_path, monkeypatch):
+    """A new home's workers folder: the probe makes it and its empty probe file. Two probes at
+    once (the app's and a worker's): the one finding the probe held elsewhere has found locks
+    working, not refused. A filesystem refusing locks is said, naming the folder."""
+    import errno
+    import fcntl
+
+    from ssrl_core import locks
+
+    folder = tmp_path / "new home" / "workers"
+    locks.check_locks(folder)
+    probe = folder / locks.PROBE
+    assert probe.is_file() and probe.stat().st_size == 0
+    with open(probe, "a") as other:  # another process probing now (flock: per open file)
+        fcntl.flock(other, fcntl.LOCK_EX)
+        locks.check_locks(folder)
+    with open(probe, "a") as fh:
+        assert locks.try_lock(fh)  # the probes let go
+
+    def refuse(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with pytest.raises(locks.LocksUnsupported, match=f"holding {folder} \\(No locks available\\)"):
+        locks.check_locks(folder)
+
+
+def test_an_exclusive_block_waits_for_the_lock_makes_no_folder_when_told_and_lets_go_after_an_error(tmp_path):
+    """``exclusive``: a second holder waits until the first's block ends; a lock beside a run
+    folder deleted meanwhile (``make_folder=False``) makes no folder anew; a block that raises
+    lets the lock go."""
+    import threading
+
+    from ssrl_core import locks
+
+    gone = tmp_path / "deleted run" / "cache.json.lock"
+    with pytest.raises(FileNotFoundError):
+        with locks.exclusive(gone, make_folder=False):
+            pass
+    assert not gone.parent.exists()
+    path = tmp_path / "made" / "x.lock"
+    with pytest.raises(RuntimeError, match="in the block"):
+        with locks.exclusive(path):
+            raise RuntimeError("in the block")
+    assert path.is_file() and not locks.lock_held(path)
+    order = []
+
+    def second():
+        with locks.exclusive(path):
+            order.append("second")
+
+    with locks.exclusive(path):
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive() and order == []  # waiting
+        order.append("first")
+    t.join(10)
+    assert order == ["first", "second"]
+
+
+def test_cached_gpu_memory_is_given_back_only_where_cuda_is_in_use(monkeypatch):
+    """Nothing without a GPU, nor on one this process never used (emptying the cache would
+    make a CUDA context there); once it has, the cache is given back."""
+    calls = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty_cache"))
+    for available, initialised in ((False, False), (True, False), (False, True), (True, True)):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda a=available: a)
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda i=initialised: i)
+        dev.release_cached_memory()
+        assert calls == (["empty_cache"] if available and initialised else []), (available, initialised)
+
+
+def test_a_run_records_the_cpus_model_name_from_proc_cpuinfo(tmp_path, monkeypatch):
+    """The CPU's name is /proc/cpuinfo's "model name" (not the "model" number before it), and
+    where that is missing, empty or unreadable, the machine's architecture instead."""
+    import builtins
+    import platform
+
+    info = tmp_path / "cpuinfo"
+
+    def fake_open(path, *args, **kwargs):
+        if str(path) == "/proc/cpuinfo":
+            if not info.exists():
+                raise PermissionError(13, "Permission denied")
+            return builtins.open(info, *args, **kwargs)
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(dev, "open", fake_open, raising=False)
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t: AMD EPYC 9654 96-Core Processor  \nstepping\t: 1\n")
+    assert dev.cpu_model() == "AMD EPYC 9654 96-Core Processor"
+    assert dev.hardware()["cpu"] == "AMD EPYC 9654 96-Core Processor"
+    info.write_text("processor\t: 0\nmodel name\t:   \n")
+    assert dev.cpu_model() is None
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd\nCPU part\t: 0xd0c\n")  # an ARM's: no model name
+    assert dev.cpu_model() is None and dev.hardware()["cpu"] == platform.machine()
+    info.unlink()  # unreadable
+    assert dev.cpu_model() is None and dev.hardware()["cpu"] == platform.machine()

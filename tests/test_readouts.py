@@ -1008,3 +1008,31 @@ def test_invariances_strip_is_the_image_then_each_op_in_turn_and_the_same_each_t
     services._op_strip.clear()
     assert services.op_strip("digits")[0] == row
     assert all(np.array_equal(a, b) for a, b in zip(services.op_strip("digits")[1], pics))
+
+
+def test_an_image_is_drawn_as_rgb_bytes_enlarged_and_a_grid_places_each_in_turn():
+    """``to_hwc``: a float image in [0, 1] (values outside clipped) as rounded bytes, a grey one
+    as three equal channels, a colour one's channels kept per pixel, each pixel an s x s block.
+    ``grid``: row by row, padding between the pictures (none around), the background in the
+    padding and an unfilled last row's empty places."""
+    import numpy as np
+    import torch
+
+    from app.images import grid, to_hwc
+
+    grey = torch.tensor([[[0.0, 0.5, 1.0], [2.0, -1.0, 0.25]]])  # [1, 2, 3]
+    one = to_hwc(grey, scale=1)
+    assert one.dtype == np.uint8 and one.shape == (2, 3, 3)
+    assert one[..., 0].tolist() == [[0, 128, 255], [255, 0, 64]] and (one == one[..., :1]).all()
+    assert np.array_equal(to_hwc(grey, scale=2), one.repeat(2, axis=0).repeat(2, axis=1))
+    rgb = np.arange(3 * 2 * 4, dtype=np.uint8).reshape(3, 2, 4)  # uint8 [C, H, W], as stored
+    assert to_hwc(rgb, scale=1).shape == (2, 4, 3) and to_hwc(rgb, scale=1)[0, 1].tolist() == [1, 9, 17]
+
+    tiles = np.stack([np.full((1, 2, 2), v, np.uint8) for v in (10, 20, 30, 40, 50)])  # five 2x2 grey images
+    g = grid(tiles, cols=2, scale=1, pad=1, background=7)[..., 0]
+    assert g.shape == (3 * 2 + 2, 2 * 2 + 1)  # 3 rows of 2
+    assert g.tolist() == [[10, 10, 7, 20, 20], [10, 10, 7, 20, 20], [7] * 5,
+                          [30, 30, 7, 40, 40], [30, 30, 7, 40, 40], [7] * 5,
+                          [50, 50, 7, 7, 7], [50, 50, 7, 7, 7]]
+    assert grid(tiles, cols=5, scale=2, pad=2).shape == (4, 5 * 4 + 4 * 2, 3)
+    assert grid(tiles[:0], cols=3).tolist() == [[[255, 255, 255]]]
