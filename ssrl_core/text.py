@@ -138,7 +138,7 @@ def first_line(note: str | None) -> tuple[str, str]:
     """(the first line of ``note``, the rest, each stripped): a failure's reason shown as a
     line in a table or a box, with the rest (a missing set's files, one a line) kept apart."""
     first, _, rest = (note or "").strip().partition("\n")
-    return first, rest.strip()
+    return first.rstrip(), rest.strip()
 
 
 def visible(text: str) -> str:

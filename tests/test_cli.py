@@ -843,3 +843,4 @@ def test_a_notes_first_line_is_its_first_written_line_with_the_rest_apart():
     assert first_line("\n\n  dataset missing: cifar10\n  a <- missing\n  b <- missing\n\n") == (
         "dataset missing: cifar10", "a <- missing\n  b <- missing")
     assert first_line("one\n\ntwo") == ("one", "two")
+    assert first_line("dataset missing: cifar10  \n  a <- missing") == ("dataset missing: cifar10", "a <- missing")
