@@ -17,6 +17,8 @@ import streamlit as st
 
 from .charts import MUTED_INK
 
+LIVE_CLASS = "ssrl-live"  # ``widgets.live_region``'s element
+
 SIDEBAR_PX = 220  # the navigation's longest label ("Invariance") and the nickname box fit
 
 # side padding 3% of the width (31 px at 1024, 58 px at 1920) instead of 80 px; 4rem above the
@@ -42,7 +44,11 @@ button:focus-visible, summary:focus-visible, a:focus-visible, [data-testid="stTo
   outline: 2px solid #1f5f99 !important; outline-offset: 2px;  /* over Streamlit's own "outline: none" */
   box-shadow: none !important;  /* its faint red ring, drawn around the blue one: two rings in two colours */
 }
-</style>""" % {"muted": MUTED_INK}
+/* a live region (``widgets.live_region``): read by screen readers, not seen, and out of the page's flow, so its
+   element adds no gap where it stands */
+.%(live)s { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+[data-testid="stElementContainer"]:has(.%(live)s) { position: absolute; }
+</style>""" % {"muted": MUTED_INK, "live": LIVE_CLASS}
 
 
 def frame() -> None:

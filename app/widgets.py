@@ -23,6 +23,7 @@ from ssrl_core.text import first_line, ordinal
 from . import charts, readouts, services, urlstate
 from .text import about, agree, code, count, listing, md, one_line
 from .images import to_hwc
+from .screen import LIVE_CLASS
 
 CUSTOM = "custom…"
 RANK_WHAT = "Effective rank: how many directions the encoder's features really use (1 = collapsed to a line or a point)."
@@ -616,9 +617,6 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
             st.rerun(scope="app")
         listed = store.recent(100)
         me = services.current_nickname()
-        # with ``focus`` (a lesson's page), the notices of its runs only: a student's own run cancelled elsewhere put
-        # its notice, with Resume and Dismiss, above the lesson's progress on a class's link
-        ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared, names=focus)
         running = sorted((r for r in listed if r["status"] == "running"), key=lambda r: r["created"])
         queue = sorted((r for r in listed if r["status"] == "queued"), key=in_line)  # as claimed
         now = {r["id"]: r["status"] for r in running + queue}
@@ -627,14 +625,27 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
             # what depends on it (the runs table's status, a lesson's verdict) and poll at the live pace
             st.rerun(scope="app")
         place = {r["id"]: i + 1 for i, r in enumerate(queue)}
-        starts = services.start_estimates(listed) if queue else {}
         runs = [r for r in running + queue if focus is None or r["id"] in focus]
         others = len(running) + len(queue) - len(runs)
+        # (the live region said "1st in line" where the run's card said "next in line")
+        places = {rid: "next in line" if n == 1 else f"{ordinal(n)} in line ({n - 1} ahead)"
+                  for rid, n in place.items()}
+        idle = ("Nothing is training right now." if not others else
+                f"None of these runs is training now; {count(others, 'other run')} "
+                f"{agree(others, 'is', 'are')} queued or training.")
+        # first, and drawn whatever the runs: a screen reader tells the changes of a region it has, so the last run's
+        # end is told as "Nothing is training right now"
+        live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
+                     + (f"queued, {places[r['id']]}" if r["status"] == "queued" else
+                        f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
+                     for r in runs] or [idle])
+        # with ``focus`` (a lesson's page), the notices of its runs only: a student's own run cancelled elsewhere put
+        # its notice, with Resume and Dismiss, above the lesson's progress on a class's link
+        ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared, names=focus)
         if not runs:
-            st.caption("Nothing is training right now." if not others else
-                       f"None of these runs is training now; {count(others, 'other run')} "
-                       f"{agree(others, 'is', 'are')} queued or training.")
+            st.caption(idle)
             return
+        starts = services.start_estimates(listed) if queue else {}
         if not services.worker_alive():
             # a worker killed while the page watched: replaced from here, not at the next page load (the panel said "No
             # worker is running, so queued runs wait" over a run frozen at "training" until a student reloaded)
@@ -645,13 +656,6 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         if others:
             st.caption(f"Also on this server: {count(others, 'other run')} queued or training, ahead of or beside these; "
                        "the worker takes queued runs oldest first.")
-        # (the live region said "1st in line" where the run's card said "next in line")
-        places = {rid: "next in line" if n == 1 else f"{ordinal(n)} in line ({n - 1} ahead)"
-                  for rid, n in place.items()}
-        live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
-                     + (f"queued, {places[r['id']]}" if r["status"] == "queued" else
-                        f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
-                     for r in runs])
         for r in runs:
             with st.container(border=True):
                 head, btn = st.columns([3, 1])
@@ -928,10 +932,17 @@ def live_region(lines: list[str]) -> None:
     """What the live panel shows, in a polite live region that only a screen reader reads: each
     run's place in line, epoch or evaluation step, which change a few times a run, so it is told
     as they change. The panel's loss, speed and ETA, redrawn every 2 s, were told to no one (an
-    accessibility review): in a live region they would be read out every 2 s."""
-    text = html.escape("; ".join(lines))
-    st.html('<div aria-live="polite" aria-atomic="true" style="position:absolute;width:1px;height:1px;overflow:hidden;'
-            f'clip:rect(0 0 0 0);white-space:nowrap">{text}</div>')
+    accessibility review): in a live region they would be read out every 2 s.
+
+    A screen reader tells the changes of a region already on the page, not a region put there
+    with its text: so a caller draws it on every run of its script, empty where there is nothing
+    to say, at a place no other element comes and goes before (``LIVE_CLASS`` takes it out of
+    the page's flow: no gap). Markdown, not ``st.html``: Streamlit replaces an HTML element's
+    whole node when its text changes (a browser test: the node of the old text was detached),
+    where Markdown's HTML is updated in place."""
+    text = html.escape(one_line("; ".join(lines)))
+    st.markdown(f'<div class="{LIVE_CLASS}" aria-live="polite" aria-atomic="true">{text}</div>',
+                unsafe_allow_html=True)
 
 
 def ended_notices(runs: list[dict], nickname: str, shared: str | None = None,

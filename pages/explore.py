@@ -207,7 +207,13 @@ with side:
     # number under them: above them (its label and two buttons), it put the first row of neighbours' captions below
     # a 1280x720 screen's edge
     shown, picker = st.container(), st.container()
+same = readouts.sharing(values, selected, neighbours) if selected is not None else None
+by = readouts.factor_words(colour_by)  # "colour", as every text says it, not the factor's key
 with picker:
+    # told as it changes: a keyboard user who typed a number stays in the box, below what it drew (a review); first in
+    # its container and drawn before an image is chosen too, since a screen reader tells changes of a region it has
+    widgets.live_region([f"Showing image {selected} ({value_name(selected)}) beside {len(neighbours)} neighbours"
+                         + (f"; {same} share its {by}" if same is not None else "")] if selected is not None else [])
     a, b = st.columns([1, 1])
     # not bounded in the browser: an out-of-range number there only turns the box red and is never sent,
     # so the page would go on showing the previous image without a word; here it gets an answer
@@ -239,14 +245,6 @@ with shown:
         beside.markdown(f"**Image #{selected}** ({'train' if bool(ds.is_train[selected]) else 'test'} split"
                         + (f", {code(path)}" if path else "") + f") and its {len(neighbours)} nearest "
                         "neighbours (cosine similarity of the features)")
-        same = readouts.sharing(values, selected, neighbours)
-        # told as it changes: a keyboard user who typed a number stays in the box, below what it drew (a review);
-        # under the box, where its element's gap moves nothing (in the grid it pushed the first captions off a
-        # 1280x720 screen)
-        by = readouts.factor_words(colour_by)  # "colour", as every text says it, not the factor's key
-        with picker:
-            widgets.live_region([f"Showing image {selected} ({value_name(selected)}) beside {len(neighbours)} "
-                                 "neighbours" + (f"; {same} share its {by}" if same is not None else "")])
         if same is not None and neighbours:
             beside.caption(f"{same} of {len(neighbours)} neighbours share the query's {by} ({value_name(selected)}).")
         elif neighbours:

@@ -607,6 +607,10 @@ def test_explore_map_and_neighbours(finished_run):
     # nothing chosen yet: the box is empty (a 0 there read as image #0 chosen), and no error says so
     assert at.number_input(key=f"explore_pick_{rid}").value is None and not at.error
     assert "No image chosen yet" in captions(at)
+    # the region a screen reader is told the image chosen in is there already, empty (one put there with its text
+    # is not read out)
+    [empty] = [m.value for m in at.markdown if "aria-live" in m.value]
+    assert empty.endswith('aria-live="polite" aria-atomic="true"></div>')
     at.button(key="explore_show").click().run()  # an empty box shows nothing (not image #0)
     assert not at.exception and not images(at)[1:] and "No image chosen yet" in captions(at)
     assert not [w for w in at.warning if "Session State" in w.value]  # (value=None beside a value set in the state)
@@ -617,7 +621,7 @@ def test_explore_map_and_neighbours(finished_run):
     assert query[0].startswith("query #7 · ")
     assert len(nbrs) == 8 and all(" · sim\u00a0" in c for c in nbrs)
     # told to a screen reader, whose focus stays in the box below what it drew
-    [told] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
+    [told] = [m.value for m in at.markdown if "aria-live" in m.value]
     assert "Showing image 7 (" in told and ") beside 8 neighbours; " in told and " share its label" in told
     # what a similarity is read against: its invariance probe's two unrelated images
     from app import readouts

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.serve import CHROMIUM, served_app, stop_workers
+from app.screen import LIVE_CLASS
 from app.widgets import RUN_ACTIONS
 from ssrl_core.runs.store import RunStore
 from ssrl_core.runs.worker import worker_pids
@@ -151,6 +152,9 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
         _settled(page)  # Streamlit lays the columns out again
         launch = page.get_by_role("button", name="Launch").bounding_box()
         assert launch["y"] + launch["height"] <= size["height"], (size, launch)
+    # the live panel's region for screen readers, there before anything trains: a screen reader tells the changes of a
+    # region it has, not one put on the page with its text (``st.html`` replaced its node at each change)
+    assert page.evaluate(_LIVE_KEPT) == "Nothing is training right now."
     epochs = page.get_by_label("Epochs")
     # a bounded box kept its last valid value when one outside was typed (with a red note the server never
     # heard of), and Launch trained 10 epochs while the box showed 100000
@@ -210,10 +214,13 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     # page's picture (an epoch takes under 2 s; a CI run killed the worker after it), not from the start
     [resumed] = [e["epoch"] for e in store.events(run["id"], "resumed")]
     assert resumed in (1, 2), resumed
-    page.get_by_text("Nothing is training right now.").wait_for()  # the panel noticed the end by itself
+    page.get_by_role("paragraph").filter(has_text="Nothing is training right now.").wait_for()  # (noticed by itself)
+    # the same region, told each change in place (queued, each epoch, evaluating, the end), through the reruns
+    assert page.evaluate(_LIVE_SAME) == "Nothing is training right now."
 
     page.goto(app_url + "/explore")
     page.wait_for_selector(".js-plotly-plot .legend")
+    assert page.evaluate(_LIVE_KEPT) == ""  # nothing chosen: nothing to tell yet, but the region is there
     plot_box = "() => document.querySelector('.js-plotly-plot .nsewdrag').getBoundingClientRect().toJSON()"
     before = page.evaluate(plot_box)
     row = _click_map_point(page, 100)
@@ -239,6 +246,16 @@ def test_launch_watch_and_explore_in_a_real_browser(app_url, page, ssrl_home):
     page.get_by_text(re.compile(rf"Image #{typed}\b")).first.wait_for()
     assert _click_map_point(page, 1000) == row2
     page.get_by_text(re.compile(rf"Image #{row2}\b")).first.wait_for(timeout=15_000)
+    page.wait_for_function(f"() => document.querySelector('.{LIVE_CLASS}').textContent.startsWith("
+                           f"'Showing image {row2} (')")
+    assert page.evaluate(_LIVE_SAME).startswith(f"Showing image {row2} (")  # each image told in the region it had
+
+
+# the page's one live region (``widgets.live_region``): kept, its text returned; then whether it is still the node kept
+_LIVE_KEPT = f"() => {{ const [r, ...more] = document.querySelectorAll('.{LIVE_CLASS}'); " \
+             "window.__live = more.length ? null : r; return r.textContent; }"
+_LIVE_SAME = f"() => window.__live && window.__live === document.querySelector('.{LIVE_CLASS}') " \
+             "&& window.__live.isConnected ? window.__live.textContent : 'another node'"
 
 
 def _outline_is_sound(page, title: str) -> None:
@@ -721,7 +738,7 @@ def test_pages_waiting_for_runs_update_by_themselves(tiny_lessons, app_url_no_wo
     for r in store.list(("queued",)):  # the lesson's (no worker here): cancelled at once
         store.request_cancel(r["id"])
     page.goto(app_url_no_worker + "/pretrain?who=bo")
-    page.get_by_text("Nothing is training right now.").wait_for()
+    page.get_by_role("paragraph").filter(has_text="Nothing is training right now.").wait_for()
     elsewhere = start(3)
     page.get_by_text(re.compile(rf"{elsewhere} — running")).wait_for(timeout=30_000)
 

@@ -653,9 +653,15 @@ def test_the_live_panel_tells_a_screen_reader_each_runs_step_not_its_loss():
     store.claim("w")  # the older one: simclr
     store.record(training, {"kind": "epoch_end", "epoch": 2, "epochs": 5, "loss": 1.0}, worker="w")
     at = open_page("pretrain", who="ada")
-    [region] = [h.proto.body for h in at.get("html") if "aria-live" in h.proto.body]
+    [region] = [m.value for m in at.markdown if "aria-live" in m.value]
     assert 'aria-live="polite"' in region and "training, epoch 3/5" in region and "queued, next in line" in region  # (as its card says)
     assert "loss" not in region and "img/s" not in region
+    # the same region when nothing trains: the last run's end is told as a change of it, not by its going
+    for rid in (training, store.claim("w")["id"]):
+        store.finish(rid, "cancelled", error="stopped", worker="w")
+    at.run()
+    [region] = [m.value for m in at.markdown if "aria-live" in m.value]
+    assert region.endswith(">Nothing is training right now.</div>")
 
 
 def test_the_gallery_ranks_runs_within_each_dataset_never_across(finished_run):
