@@ -1302,7 +1302,9 @@ def cmd_probe(args) -> int:
         say(f"{kind} readout, {budget_name(b)} labels per class ...")
         row = (rp.finetune(b, args.target, args.seeds, on_draw=draw("fine-tuning")) if args.finetune
                else rp.linear(b, args.target, args.seeds))
-        entry = {"accuracy": row["mean"], "std": sample_std(row), "values": row["values"], "n_labels": row["n_labels"]}
+        # the budget per class beside the labelled images it makes in all ("n_labels": 10 alone read as 10 per class)
+        entry = {"accuracy": row["mean"], "std": sample_std(row), "values": row["values"],
+                 **{k: row[k] for k in ("labels_per_class", "n_labels", "classes") if k in row}}
         if not args.no_references:
             say("  reference: the random encoder's readout")
             entry["random_linear"] = random_linear(rp.trained, b, args.target, args.seeds)["mean"]

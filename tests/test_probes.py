@@ -762,6 +762,8 @@ def test_cli_probe_on_a_finished_run(finished_run, capsys):
     assert out["probe"] == "linear" and out["target"] == "label"
     assert 0 <= out["accuracy"] <= 1 and out["std"] >= 0 and len(out["values"]) == 2
     assert out["accuracy"] == pytest.approx(np.mean(out["values"])) and out["n_labels"] == 10
+    # the budget as asked beside the labelled images it is in all: "n_labels": 10 alone read as 10 per class (a review)
+    assert out["labels_per_class"] == 1 and out["classes"] == 10
     assert "linear/label/1/s2" in json.loads((d / PROBES).read_text())
     # by run id: the same answer, read from the cache
     assert main(["probe", "--run", rid, "--labels-per-class", "1", "--no-references", "--seeds", "2"]) == 0
