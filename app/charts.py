@@ -93,8 +93,10 @@ def describe(fig: go.Figure) -> str:
     and the names of its series, or for a map how many images it shows and what colours them."""
     lay, data = fig.layout, fig.data
     title = _plain(lay.title.text or "")
-    # (a chart that shows no legend names no series: the loss curve's "loss by step; loss.")
-    legend = [_plain(t.name) for t in data if t.name and t.showlegend is not False and lay.showlegend is not False]
+    # a chart that shows no legend names no series (the loss curve's "loss by step; loss."): none where the layout
+    # hides it, or, as Plotly does by default, where one series alone would be in it
+    named = [_plain(t.name) for t in data if t.name and t.showlegend is not False]
+    legend = named if (lay.showlegend if lay.showlegend is not None else len(named) > 1) else []
     if lay.xaxis.visible is False:  # the embedding map: points without axes
         n = len(data[0].x) if data and data[0].x is not None else 0
         colours = [_plain(t.name) for t in data[1:] if t.x is not None and tuple(t.x) == (None,)]  # legend-only traces

@@ -684,6 +684,7 @@ def test_the_gallery_ranks_runs_within_each_dataset_never_across(finished_run):
 
 def test_a_run_that_ended_over_a_quarter_hour_ago_is_not_announced_again():
     """A failure is said for 15 minutes after the run ended, not on every later visit."""
+    import contextlib
     import sqlite3
 
     store = RunStore()
@@ -692,7 +693,7 @@ def test_a_run_that_ended_over_a_quarter_hour_ago_is_not_announced_again():
     for r in (old, new):
         store.claim("host:1:0")
         store.finish(r, "failed", error=f"diverged: run {r}")
-    with sqlite3.connect(store.path) as c:
+    with contextlib.closing(sqlite3.connect(store.path)) as c, c:  # (closed, not only committed)
         c.execute("UPDATE runs SET finished=? WHERE id=?", (store.get(old)["finished"] - 20 * 60, old))
     at = open_page("pretrain", who="ada")
     [err] = at.error

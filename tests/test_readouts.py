@@ -487,9 +487,11 @@ def test_charts_and_images_are_described_for_screen_readers():
     assert charts.describe(le).endswith("Values: a linear: 1 0.400, 5 0.500; random encoder, linear: 1 0.300, 5 0.400.")
     bars = charts.bars(["crop", "flip"], {"run": [0.5, -3.0]}, "invariance", y_range=(-1.0, 1.15))
     assert charts.describe(bars).endswith("Values: run: crop 0.500, flip -3.000.")
-    # a chart that shows no legend names no series ("loss by step; loss.")
+    # a chart that shows no legend names no series ("loss by step; loss."): hidden, or one series (Plotly's default)
     assert charts.describe(charts.loss_curve([1, 2], [3.0, 2.5])) == \
         "line chart 'pretext loss': loss by step. Values: loss: 1 3.000, 2 2.500."
+    assert charts.describe(charts.bars(["a", "b"], {"run": [0.5, 0.6]}, "accuracy")) == \
+        "bar chart: accuracy. Values: run: a 0.500, b 0.600."
     long = charts.curves({"r": (list(range(100)), [i / 100 for i in range(100)], None)}, "epoch")
     assert charts.describe(long).endswith("Values: r: 0 0.000, 99 0.990.")
     m = charts.embedding_map(np.zeros((3, 2)), np.array([0, 1, 0]), ["cat", "dog"], highlight=[1], selected=0)
