@@ -1133,9 +1133,9 @@ RUN_ACTIONS = "Open a run's results, launch it again with changes, resume a canc
 def run_actions(runs: list[dict]) -> None:
     """Under the runs table: pick any run of it to open its results (a finished one), set the
     form to its settings (to change one and launch), resume one's own cancelled or failed run
-    (``resumable``), or delete an ended one. (The table has no links: a run's results were reached only through Explore's
-    run box, or the note of one's own run for 15 minutes after it ended: an accessibility
-    review, by keyboard.)"""
+    (``resumable``), or delete an ended one. (The table has no links: a run's results were
+    reached only through Explore's run box, or the note of one's own run for 15 minutes after
+    it ended: an accessibility review, by keyboard.)"""
     if not runs:
         return
     me = services.current_nickname()
