@@ -1107,3 +1107,198 @@ def test_a_lessons_run_table_puts_each_runs_status_beside_its_name():
     rid = store.submit(lesson.runs[rows[0]["run"]])
     rows = run_rows(lesson, L.plan(lesson, store))
     assert list(rows[0])[-1] == "id" and (rows[0]["status"], rows[0]["id"]) == ("queued", rid)
+
+
+def test_a_lessons_glossary_has_the_words_its_checks_and_chart_titles_use(tmp_path, monkeypatch):
+    """A word a lesson uses only in a check's line or a chart's title is explained too: a class's
+    link shows the checks and charts, not the runs table."""
+    from app.lessons import glossary
+
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text = text.replace('says = "an untrained encoder with another seed is far above chance"',
+                        'says = "an untrained encoder with another seed is far above chance, softmax or not"')
+    text = text.replace('[[charts]]\nkind = "label_efficiency"', '[[charts]]\nkind = "label_efficiency"\ntitle = "Each anchor"')
+    (tmp_path / "tiny.toml").write_text(text)
+    terms = [term for term, _ in glossary(L.load_by_name("tiny"))]
+    assert "softmax" in terms and "anchor" in terms, terms
+
+
+def test_a_lessons_invariance_and_factor_charts_draw_what_each_run_measured():
+    """color-invariance's two charts: each op's score where the invariance probe measured it (the
+    others not yet: the chart is drawn all the same), and the factor probes at 2 labels per value,
+    the chart's title, not at 1."""
+    from app.lessons import figures
+
+    lesson = L.load_by_name("color-invariance")
+    probes = {"invariance": {"crop": {"score": 0.8, "se": 0.01}},
+              "factors": {"color": {"1": {"mean": 0.1}, "2": {"mean": 0.7}, "chance": 0.2}}}
+    runs = {n: _data(summary={"knn_accuracy": 0.9}, probes=probes) for n in lesson.runs}
+    drawn = {fig_kind(lesson, title): fig for title, fig, _ in figures(lesson, runs)}
+    inv = [t for t in drawn["invariance"].data if t.name in lesson.runs]
+    assert [t.name for t in inv] == list(lesson.runs) and all(list(t.y)[0] == 0.8 for t in inv)
+    bars = [t for t in drawn["factors"].data if t.name in lesson.runs]
+    assert [list(t.x) for t in bars] == [["color"]] * len(lesson.runs) and all(list(t.y) == [0.7] for t in bars)
+    assert [list(t.y) for t in drawn["factors"].data if t.name == "chance"] == [[0.2]]
+
+
+def test_a_lessons_run_table_says_which_run_launch_resumes_and_each_runs_epochs_and_batch(monkeypatch):
+    from app.lessons import run_rows
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    planned = {"random": {"action": "reuse", "run": {"id": "a", "status": "done"}},
+               "simclr": {"action": "resume", "run": {"id": "b", "status": "cancelled"}},
+               "random-seed1": {"action": "submit", "run": None}}
+    rows = {r["run"]: r for r in run_rows(lesson, planned)}
+    assert [rows[n]["status"] for n in planned] == ["done", "cancelled (Launch resumes it)", "to train"]
+    assert [rows[n]["id"] for n in planned] == ["a", "b", ""]
+    assert (rows["simclr"]["epochs"], rows["simclr"]["batch"]) == (1, 256)
+    assert (rows["random"]["epochs"], rows["random"]["batch"]) == (0, 32)
+
+
+def _panel(function, *args):
+    """A page of one of ``app.lessons``' Streamlit pieces, called with ``args``."""
+    def page(name, *args):
+        from app import lessons as ui
+        getattr(ui, name)(*args)
+
+    return AppTest.from_function(page, args=(function.__name__, *args), default_timeout=60).run()
+
+
+def test_a_lessons_launch_panel_trains_the_runs_it_resumes_and_says_what_it_reuses(monkeypatch):
+    from app.lessons import launch_panel
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    planned = {"random": {"action": "reuse", "run": {"id": "a", "status": "done"}},
+               "simclr": {"action": "resume", "run": {"id": "b", "status": "cancelled"}},
+               "random-seed1": {"action": "submit", "run": None}}
+    at = _panel(launch_panel, lesson, planned, True, {"tiny": lesson.title})
+    assert not at.exception
+    assert at.button(key="lesson_launch").label == "Launch this lesson: train 1 run and evaluate 1 untrained encoder"
+    assert not at.button(key="lesson_launch").disabled
+    assert "1 finished run with identical configs is reused; 1 cancelled run continues from its last finished " \
+           "epoch." in [c.value for c in at.caption]
+    # one run still queued, the others reused: no button, and it says the runs are on their way
+    waiting = {n: {"action": "reuse", "run": {"id": n, "status": "done"}} for n in planned}
+    waiting["simclr"] = {"action": "wait", "run": {"id": "b", "status": "queued"}}
+    at = _panel(launch_panel, lesson, waiting, False, {})
+    assert not at.button and [i.value for i in at.info] == [
+        "The lesson's runs are queued or training; results appear below as they finish."]
+    at = _panel(launch_panel, lesson, {n: {"action": "reuse", "run": {"id": n, "status": "done"}} for n in planned},
+                False, {})
+    assert not at.button and at.success[0].value.startswith("Every run of this lesson has finished")
+
+
+def test_a_lessons_verdict_counts_the_checks_judged_and_shows_their_caveats(monkeypatch, tmp_path):
+    """A failed check is judged as much as a passed one: "2 of 3 checks judged so far, 1 passed"."""
+    from app.lessons import verdict_panel
+
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text += '\n[[checks]]\nleft = "simclr.knn_accuracy"\nop = ">"\nright = 0.5\nsays = "SimCLR above one half"\n'
+    (tmp_path / "tiny.toml").write_text(text)
+    lesson = L.load_by_name("tiny")
+    data = {"random": _data(summary={"knn_accuracy": 0.9}), "simclr": _data(summary={"knn_accuracy": 0.2})}
+    verdict = L.judge(lesson, data)
+    verdict["checks"][2]["caveats"] = ["a caveat of the test's"]
+    at = _panel(verdict_panel, lesson, verdict, data)
+    assert [i.value for i in at.info][0].startswith("**Verdict: not yet** (2 of 3 checks judged so far, 1 passed).")
+    lines = [m.value for m in at.markdown]
+    assert any("**SimCLR above one half** — failed: `0.200 > 0.500`" in m for m in lines), lines
+    assert ":material/warning: a caveat of the test's" in [c.value for c in at.caption]
+
+
+def test_a_lessons_verdict_waits_for_the_supervised_reference_being_computed(monkeypatch, tmp_path):
+    """Every run finished, the reference's job running: the verdict says it is being computed,
+    not to press the button (which the page no longer shows)."""
+    from app.lessons import verdict_panel
+
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text = text.replace("[runs.random]", "[probes]\nsupervised_scratch = [1]\nseeds = 1\nsupervised_steps = 5\n\n[runs.random]")
+    text += '\n[[checks]]\nleft = "simclr.linear@1"\nop = ">"\nright = "simclr.supervised_scratch@1"\nsays = "beats scratch"\n'
+    (tmp_path / "tiny.toml").write_text(text)
+    lesson = L.load_by_name("tiny")
+    data = {n: _data(summary={"knn_accuracy": 0.9}) for n in lesson.runs}
+    monkeypatch.setattr(L, "extras_running", lambda lesson: True)
+    at = _panel(verdict_panel, lesson, L.judge(lesson, data), data)
+    assert "waits for the supervised-from-scratch reference, which is being computed." in at.info[0].value
+    monkeypatch.setattr(L, "extras_running", lambda lesson: False)
+    del data["random-seed1"]  # a run still training: the verdict waits for it too, not for the button alone
+    at = _panel(verdict_panel, lesson, L.judge(lesson, data), data)
+    assert "which *Compute the supervised-from-scratch reference* above computes" not in at.info[0].value
+    assert "still missing" in at.info[0].value
+
+
+def test_a_class_link_opened_on_the_teachers_computer_is_this_pages_address_and_says_what_to_change(monkeypatch):
+    """The link is the page's own address (its nickname and fragment cut off), on /lessons, with
+    the lesson and hide=controls,nav; opened as localhost, it says what to change."""
+    from streamlit.runtime.context import ContextProxy
+
+    from app.lessons import class_link
+
+    lesson = L.load_by_name("collapse")
+    monkeypatch.setattr(ContextProxy, "url", property(lambda self: "http://localhost:8501/lessons?who=teacher#top"))
+    at = _panel(class_link, lesson)
+    assert [c.value for c in at.code] == ["http://localhost:8501/lessons?lesson=collapse&hide=controls,nav"]
+    assert any(c.value.startswith(":material/warning: `localhost` means this computer") for c in at.caption)
+    monkeypatch.setattr(ContextProxy, "url", property(lambda self: "https://hub.example.edu/user/ada/proxy/8501/"))
+    at = _panel(class_link, lesson)
+    assert [c.value for c in at.code] == [
+        "https://hub.example.edu/user/ada/proxy/8501/lessons?lesson=collapse&hide=controls,nav"]
+    assert not any("means this computer" in c.value for c in at.caption)
+
+
+def test_a_lessons_bar_charts_draw_each_number_in_its_place():
+    """labels-are-expensive's bars before the supervised reference is computed: drawn with the
+    numbers there are, the random encoder's readout in gray; an accuracy chart's linear-probe
+    bars are the runs' linear accuracy, not their kNN one."""
+    from app import charts
+    from app.lessons import figures
+
+    lesson = L.load_by_name("labels-are-expensive")
+    refs = {"random-linear/label/1/s3": {"mean": 0.45}, "random-linear/label/10/s3": {"mean": 0.7}}
+    probes = {"linear/label/1/s3": {"mean": 0.60}, "linear/label/10/s3": {"mean": 0.91}}
+    runs = {n: _data(summary={"knn_accuracy": 0.9}, probes=probes, references=refs) for n in lesson.runs}
+    [fig] = [f for title, f, _ in figures(lesson, runs) if fig_kind(lesson, title) == "metrics"]
+    bars = {t.name: t for t in fig.data if t.name != "values"}
+    assert {n: list(t.y) for n, t in bars.items()} == {
+        "linear readout": [0.6, 0.91], "supervised from scratch": [None, None], "random encoder's readout": [0.45, 0.7]}
+    assert bars["random encoder's readout"].marker.color in charts.REF_GRAYS
+    assert bars["linear readout"].marker.color not in charts.REF_GRAYS
+    tiny = L.load_by_name("contrastive-knobs")
+    runs = {n: _data(summary={"knn_accuracy": 0.9, "linear_accuracy": 0.8}) for n in tiny.runs}
+    [fig] = [f for title, f, _ in figures(tiny, runs) if fig_kind(tiny, title) == "accuracy"]
+    assert [t.name for t in fig.data] == ["kNN (k=20)", "linear probe"]
+    assert list(fig.data[0].x) == [0.9] * len(tiny.runs) and list(fig.data[1].x) == [0.8] * len(tiny.runs)
+
+
+def test_a_lessons_run_key_spells_out_only_the_runs_a_name_alone_does_not_tell_apart():
+    from app.lessons import run_key
+
+    key = run_key(L.load_by_name("collapse"))
+    assert key == ("The runs, as the charts and checks below name them: **simsiam**: stop_gradient=true, "
+                   "predictor=true · **no-stop-gradient**: stop_gradient=false, predictor=true · **no-predictor**: "
+                   "stop_gradient=true, predictor=false.")  # byol and random: one run of their method each
+    key = run_key(L.load_by_name("four-families"))
+    assert "**rotation-seed1**: seed\xa01" in key and "**simclr**" not in key and "**random**" not in key
+
+
+def test_a_lessons_own_queued_runs_do_not_stand_in_its_way(monkeypatch):
+    """A lesson launched by one student, opened by the next: its own runs in the queue are no other
+    lesson's, so the server's one lesson at a time does not turn its page's Launch off."""
+    from app.lessons import lessons_in_the_way
+
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    lesson = L.load_by_name("tiny")
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=7), nickname=L.lesson_nickname(lesson))
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "1")
+    assert lessons_in_the_way(lesson, {"tiny": lesson.title}) == ""
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "2")  # (the store's own limit lets the second lesson in)
+    store.submit(RunConfig(dataset="digits", method="random", epochs=0, seed=8), nickname="lesson:collapse")
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "1")
+    assert lessons_in_the_way(lesson, {"collapse": "Collapse"}) == (
+        "1 other lesson is training now, as many as this server runs at once: *Collapse*")
