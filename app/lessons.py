@@ -300,7 +300,9 @@ def lessons_in_the_way(lesson: L.Lesson, titles: dict[str, str]) -> str:
         most = Limits.from_env().lessons
     except ValueError:  # a limit variable that is not a number: the launch says which
         return ""
-    others = services.store().active_lessons(but=L.lesson_nickname(lesson)) if most else []
+    if not most:  # 0: no limit (as the store reads it)
+        return ""
+    others = services.store().active_lessons(but=L.lesson_nickname(lesson))
     if len(others) < most:
         return ""
     return (f"{count(len(others), 'other lesson')} {agree(len(others), 'is', 'are')} training now, as many as this "

@@ -1302,3 +1302,7 @@ def test_a_lessons_own_queued_runs_do_not_stand_in_its_way(monkeypatch):
     monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "1")
     assert lessons_in_the_way(lesson, {"collapse": "Collapse"}) == (
         "1 other lesson is training now, as many as this server runs at once: *Collapse*")
+    # 0 turns the limit off (as the store reads it): Launch stays on, whatever trains ("0 other lessons are training
+    # now, as many as this server runs at once" turned it off on every lesson: a mutation round)
+    monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "0")
+    assert lessons_in_the_way(lesson, {"collapse": "Collapse"}) == ""
