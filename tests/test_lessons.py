@@ -1142,14 +1142,18 @@ def test_a_lessons_invariance_and_factor_charts_draw_what_each_run_measured():
     assert [list(t.y) for t in drawn["factors"].data if t.name == "chance"] == [[0.2]]
 
 
+def _tiny_plan(monkeypatch):
+    """The tiny lesson, with one run to reuse, one to resume and one to train."""
+    monkeypatch.setenv(L.ENV_DIR, str(TINY))
+    return L.load_by_name("tiny"), {"random": {"action": "reuse", "run": {"id": "a", "status": "done"}},
+                                    "simclr": {"action": "resume", "run": {"id": "b", "status": "cancelled"}},
+                                    "random-seed1": {"action": "submit", "run": None}}
+
+
 def test_a_lessons_run_table_says_which_run_launch_resumes_and_each_runs_epochs_and_batch(monkeypatch):
     from app.lessons import run_rows
 
-    monkeypatch.setenv(L.ENV_DIR, str(TINY))
-    lesson = L.load_by_name("tiny")
-    planned = {"random": {"action": "reuse", "run": {"id": "a", "status": "done"}},
-               "simclr": {"action": "resume", "run": {"id": "b", "status": "cancelled"}},
-               "random-seed1": {"action": "submit", "run": None}}
+    lesson, planned = _tiny_plan(monkeypatch)
     rows = {r["run"]: r for r in run_rows(lesson, planned)}
     assert [rows[n]["status"] for n in planned] == ["done", "cancelled (Launch resumes it)", "to train"]
     assert [rows[n]["id"] for n in planned] == ["a", "b", ""]
@@ -1169,11 +1173,7 @@ def _panel(function, *args):
 def test_a_lessons_launch_panel_trains_the_runs_it_resumes_and_says_what_it_reuses(monkeypatch):
     from app.lessons import launch_panel
 
-    monkeypatch.setenv(L.ENV_DIR, str(TINY))
-    lesson = L.load_by_name("tiny")
-    planned = {"random": {"action": "reuse", "run": {"id": "a", "status": "done"}},
-               "simclr": {"action": "resume", "run": {"id": "b", "status": "cancelled"}},
-               "random-seed1": {"action": "submit", "run": None}}
+    lesson, planned = _tiny_plan(monkeypatch)
     at = _panel(launch_panel, lesson, planned, True, {"tiny": lesson.title})
     assert not at.exception
     assert at.button(key="lesson_launch").label == "Launch this lesson: train 1 run and evaluate 1 untrained encoder"
