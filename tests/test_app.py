@@ -365,24 +365,27 @@ def test_any_finished_run_of_the_runs_table_opens_in_explore(finished_run):
     one's own run's note, for 15 minutes after it ended (by keyboard, not at all: an
     accessibility review). Its actions open any finished run in Explore; a run not finished, or
     one whose folder is gone, has nothing to open."""
+    import shutil
+
     from .test_classroom import page_links
+
+    def to_explore(at) -> list[tuple[str, str]]:
+        return [(p, q) for p, q in page_links(at) if p == "explore"]
 
     done = finished_run("random", nickname="bo")
     store = RunStore()
     queued = store.submit(RunConfig(dataset="digits", method="rotation", epochs=5))
     gone = finished_run("random", nickname="cy")
-    import shutil
-
     shutil.rmtree(store.get(gone)["run_dir"])
     at = open_page("pretrain", who="ada")
     assert not at.exception, [e.value for e in at.exception]
-    opens = [(p, q) for p, q in page_links(at) if p == "explore"]
+    opens = to_explore(at)
     at.selectbox(key="pt_again_pick").select(done).run()
-    assert [(p, q) for p, q in page_links(at) if p == "explore"] == opens + [("explore", f"run={done}")]
+    assert to_explore(at) == opens + [("explore", f"run={done}")]
     assert [b.label for b in at.get("page_link") if b.proto.page == "explore"][-1] == f"Open run {done} in Explore"
     for nothing in (queued, gone):
         at.selectbox(key="pt_again_pick").select(nothing).run()
-        assert [(p, q) for p, q in page_links(at) if p == "explore"] == opens
+        assert to_explore(at) == opens
 
 
 def test_a_failed_runs_settings_fill_the_form_and_a_cancelled_run_resumes_from_its_epoch():
