@@ -311,7 +311,15 @@ def lessons_in_the_way(lesson: L.Lesson, titles: dict[str, str]) -> str:
 
 def launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool, titles: dict[str, str]) -> None:
     """The one button: submits the runs the store cannot reuse or wait for. ``titles``: every
-    lesson's, by id, to name those in the way."""
+    lesson's, by id, to name those in the way. In one container: what it draws changes as the
+    lesson is launched and its runs end, and the progress panel under it keeps its place (its
+    live region, drawn anew one place further, was a new node, and a screen reader tells only
+    the changes of a region it has: ``widgets.live_region``)."""
+    with st.container():
+        _launch_panel(lesson, planned, show_details, titles)
+
+
+def _launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool, titles: dict[str, str]) -> None:
     to_train = [n for n, p in planned.items() if p["action"] in ("submit", "resume")]
     reused = [n for n, p in planned.items() if p["action"] == "reuse"]
     resumed = [n for n, p in planned.items() if p["action"] == "resume"]
@@ -369,13 +377,35 @@ def watch_runs() -> None:
     widgets.rerun_when_changed(lambda: tuple((r["id"], r["status"]) for r in store.recent(50)), 3.0)
 
 
-def progress_panel(lesson: L.Lesson, planned: dict[str, dict]) -> None:
+def progress_panel(lesson: L.Lesson, planned: dict[str, dict], verdict: dict) -> None:
+    """The live panel of the lesson's runs, while any is to train, queued or training, and, on a
+    page that showed it so, after they have ended: its live region then tells the ``verdict``
+    (a screen reader heard the runs train, then nothing: the panel, its region with it, left
+    the page as the last run ended, and the verdict came in silence)."""
+    watched = f"_lesson_watched_{lesson.id}"
     if any(p["action"] in ("wait", "resume", "submit") for p in planned.values()):
-        watch_runs()  # (the live panel below follows only runs active when the page was drawn)
-        st.subheader("Training now")
-        # the lesson's runs only (the class's other runs are counted, not listed)
-        widgets.live_runs_panel(focus={p["run"]["id"]: name for name, p in planned.items() if p["run"]},
-                                shared=L.lesson_nickname(lesson))
+        st.session_state[watched] = True
+    elif not st.session_state.get(watched):
+        return  # a lesson done before the page was opened: its verdict is there to read
+    watch_runs()  # (the live panel below follows only runs active when the page was drawn)
+    st.subheader("Training now")
+    # the lesson's runs only (the class's other runs are counted, not listed)
+    widgets.live_runs_panel(focus={p["run"]["id"]: name for name, p in planned.items() if p["run"]},
+                            shared=L.lesson_nickname(lesson), idle_note=" ".join(verdict_headline(verdict)) + ".")
+
+
+def verdict_headline(verdict: dict) -> tuple[str, str]:
+    """The verdict's first words and the counts after them, as its panel's box and the live
+    panel's region begin: ("Verdict: pass", "(2 of 2 checks passed)")."""
+    if not any(v is not None for row in verdict["checks"] for v in row["numbers"].values()):
+        # nothing measured yet: "incomplete (0 of 4 checks passed)" read as a lesson that had run and failed
+        return "Not run yet:", f"the {count(verdict['checks_total'], 'check')} below are judged as the lesson's runs finish"
+    if verdict["verdict"] == "incomplete":
+        # "(0 of 2 checks passed)" while the runs were still training read as a lesson that had failed
+        decided = sum(1 for row in verdict["checks"] if row["passed"] is not None)
+        return "Verdict: not yet", (f"({decided} of {count(verdict['checks_total'], 'check')} judged so far, "
+                                    f"{verdict['passed']} passed)")
+    return f"Verdict: {verdict['verdict']}", f"({verdict['passed']} of {verdict['checks_total']} checks passed)"
 
 
 def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -> None:
@@ -387,18 +417,11 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
                  "which *Compute the supervised-from-scratch reference* above computes."))
     st.subheader("Did the expected outcome appear?")
     st.markdown(f"**Expected:** {lesson.expected}")
-    if not any(v is not None for row in verdict["checks"] for v in row["numbers"].values()):
-        # nothing measured yet: "incomplete (0 of 4 checks passed)" read as a lesson that had run and failed
-        st.info(f"**Not run yet:** the {count(verdict['checks_total'], 'check')} below are judged as the lesson's "
-                "runs finish.", icon=":material/hourglass_empty:")
-    elif verdict["verdict"] == "incomplete":
-        # "(0 of 2 checks passed)" while the runs were still training read as a lesson that had failed
-        decided = sum(1 for row in verdict["checks"] if row["passed"] is not None)
-        getattr(st, kind)(f"**Verdict: not yet** ({decided} of {count(verdict['checks_total'], 'check')} judged so far, "
-                          f"{verdict['passed']} passed). {text}")
+    head, counts = verdict_headline(verdict)
+    if head.startswith("Not run"):
+        st.info(f"**{head}** {counts}.", icon=":material/hourglass_empty:")
     else:
-        getattr(st, kind)(f"**Verdict: {verdict['verdict']}** ({verdict['passed']} of {verdict['checks_total']} "
-                          f"checks passed). {text}")
+        getattr(st, kind)(f"**{head}** {counts}. {text}")
     for row in verdict["checks"]:
         # each number named in words, as the check's line names a side not measured yet ("simclr's kNN accuracy"); a
         # ':' as an entity all the same: Streamlit's Markdown reads ':color' as a directive and drops it

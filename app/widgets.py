@@ -591,7 +591,7 @@ def _fmt_eta(s: float | None) -> str:
 LIVE_POLL_S, IDLE_POLL_S = 2.0, 5.0  # the live panel's pace with runs to show and without
 
 
-def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = None) -> None:
+def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = None, idle_note: str = "") -> None:
     """Queued and running runs with progress, loss curve, speed, ETA and a cancel button:
     running ones first, then the queue in the order the worker takes it, each with its place
     in line and, where the runs that finished here allow, when it should start. Polls the
@@ -603,7 +603,9 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
     the lesson's name for it), only those are drawn (their ended notices too), each named as the lesson names it
     (three runs of SimSiam read alike where the lesson's chart said "no-stop-gradient"), and the others are
     counted in one line; runs of the ``shared``
-    nickname (the lesson's) that failed or were cancelled are announced like one's own."""
+    nickname (the lesson's) that failed or were cancelled are announced like one's own. ``idle_note``: told after
+    "Nothing is training right now" in the live region only (a lesson's verdict, in its box below for the eye, told
+    as its last run ends)."""
     store = services.store()
     shown = {r["id"]: r["status"] for r in store.list(services.ACTIVE, limit=1000)}
     active_ids = set(shown)
@@ -638,7 +640,7 @@ def live_runs_panel(focus: dict[str, str] | None = None, shared: str | None = No
         live_region([f"{focus[r['id']] if focus and r['id'] in focus else readouts.short_name(r)}: "
                      + (f"queued, {places[r['id']]}" if r["status"] == "queued" else
                         f"training, {epoch_text(r)}" if r["phase"] in (None, "training") else phase_text(r["phase"]))
-                     for r in runs] or [idle])
+                     for r in runs] or [idle + (f" {idle_note}" if idle_note else "")])
         # with ``focus`` (a lesson's page), the notices of its runs only: a student's own run cancelled elsewhere put
         # its notice, with Resume and Dismiss, above the lesson's progress on a class's link
         ended_notices([r for r in listed if focus is None or r["id"] in focus], me, shared, names=focus)

@@ -58,13 +58,13 @@ if words := ui.glossary(lesson):
 store = services.store()
 planned = L.plan(lesson, store)
 ui.launch_panel(lesson, planned, show_details=not hidden("controls"), titles={x.id: x.title for x in lessons})
-ui.progress_panel(lesson, planned)
-
 data = L.store_data(planned)
+verdict = L.judge(lesson, data)
+ui.progress_panel(lesson, planned, verdict)  # the verdict told in its live region as the last run ends
 ui.extras_panel(lesson, planned, data)
 if key := ui.run_key(lesson):
     st.caption(key)
-ui.verdict_panel(lesson, L.judge(lesson, data), data)
+ui.verdict_panel(lesson, verdict, data)
 for i, (title, fig, note) in enumerate(ui.figures(lesson, data)):
     st.subheader(title)
     widgets.chart(fig, key=f"lesson_chart_{i}")

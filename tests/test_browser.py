@@ -356,7 +356,10 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     page.get_by_role("heading", name="A tiny lesson for the tests").wait_for()
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     assert page.get_by_text("Lesson", exact=True).count() == 0  # no lesson picker
-    page.get_by_text(re.compile(r"Verdict: not yet \(1 of 2 checks judged so far, 1 passed\)")).wait_for()
+    page.get_by_test_id("stAlertContentInfo").get_by_text(
+        re.compile(r"Verdict: not yet \(1 of 2 checks judged so far, 1 passed\)")).wait_for()
+    page.wait_for_selector(f".{LIVE_CLASS}", state="attached")
+    assert page.evaluate(_LIVE_KEPT).startswith("Nothing is training right now. Verdict: not yet")
     page.get_by_role("button", name=re.compile(r"Launch this lesson: evaluate 1 untrained encoder")).click()
     store = RunStore()
     deadline = time.time() + 60
@@ -365,8 +368,10 @@ def test_a_teachers_lesson_link_with_hidden_controls(tiny_lessons, app_url, page
     assert len(store.list()) == 3, "the lesson's run was not queued within a minute of the click"
     long_run = store.submit(RunConfig(dataset="digits", method="simclr", epochs=200), nickname="dave")
     try:
-        page.get_by_text(re.compile(r"Verdict: pass")).wait_for(timeout=180_000)
+        page.get_by_text("Verdict: pass", exact=True).wait_for(timeout=180_000)  # (not the live region's words)
         page.get_by_text(re.compile(r"far above chance.*passed")).wait_for()
+        # one live region from before the click to the verdict, which it tells (it had left the page with the panel)
+        assert page.evaluate(_LIVE_SAME).endswith("queued or training. Verdict: pass (2 of 2 checks passed).")
         assert store.get(long_run)["status"] in ("queued", "running")  # still active when the verdict came
         assert len(store.list()) == 4
         assert page.get_by_text(re.compile(r"by dave")).count() == 0  # not the lesson's: counted, not listed

@@ -852,6 +852,12 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
     at.run()
     assert any("Verdict: pass" in s.value for s in at.success)
     assert len(at.get("plotly_chart")) == 3  # accuracy bars, label efficiency, kNN over epochs
+    # the page that watched it keeps its panel: its live region tells the end, and the verdict (the panel, its region
+    # with it, left as the last run ended, and a screen reader heard nothing of the verdict)
+    [region] = [m.value for m in at.markdown if "aria-live" in m.value]
+    assert region.endswith(">Nothing is training right now. Verdict: pass (2 of 2 checks passed).</div>"), region
+    # a page opened on a finished lesson has no panel to keep
+    assert not [m.value for m in open_lessons({"lesson": "tiny"}).markdown if "aria-live" in m.value]
 
 
 def test_lessons_page_says_before_the_click_that_other_lessons_fill_the_servers_room(monkeypatch, finished_run):
