@@ -378,12 +378,13 @@ def watch_runs() -> None:
 
 
 def progress_panel(lesson: L.Lesson, planned: dict[str, dict], verdict: dict) -> None:
-    """The live panel of the lesson's runs, while any is to train, queued or training, and, on a
-    page that showed it so, after they have ended: its live region then tells the ``verdict``
-    (a screen reader heard the runs train, then nothing: the panel, its region with it, left
-    the page as the last run ended, and the verdict came in silence)."""
+    """The live panel of the lesson's runs, while any is to train, queued or training (or its
+    supervised-from-scratch reference is being computed), and, on a page that showed it so,
+    after they have ended: its live region then tells the ``verdict`` (a screen reader heard the
+    runs train, then nothing: the panel, its region with it, left the page as the last run
+    ended, and the verdict came in silence)."""
     watched = f"_lesson_watched_{lesson.id}"
-    if any(p["action"] in ("wait", "resume", "submit") for p in planned.values()):
+    if any(p["action"] in ("wait", "resume", "submit") for p in planned.values()) or L.extras_running(lesson):
         st.session_state[watched] = True
     elif not st.session_state.get(watched):
         return  # a lesson done before the page was opened: its verdict is there to read

@@ -898,10 +898,20 @@ def test_lessons_page_offers_the_supervised_reference_and_judges_with_it(tmp_pat
     assert "waits for the supervised-from-scratch reference, which *Compute the supervised-from-scratch " \
            "reference* above computes" in at.info[-1].value
     lesson = L.load_by_name("scratch")
+    pending = L._job_paths(lesson)[1]
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.touch()  # as the button does: the job started, still importing
+    at.run()
+    # the page watching the job has the live panel, so a screen reader hears the verdict when the job is done
+    assert [m.value for m in at.markdown if "aria-live" in m.value][0].endswith(
+        ">Nothing is training right now. Verdict: not yet (0 of 1 check judged so far, 0 passed).</div>")
     assert L._extras_job(str(lesson.path), [f"simclr={RunStore().get(simclr)['run_dir']}"]) == 0
-    assert not L.extras_running(lesson)
+    assert not L.extras_running(lesson) and not pending.exists()
     at.run()
     assert not [b for b in at.button if b.key == "lesson_extras"]
+    [region] = [m.value for m in at.markdown if "aria-live" in m.value]
+    assert re.search(r">Nothing is training right now\. Verdict: (pass|fail) \([01] of 1 checks passed\)\.</div>$",
+                     region), region
     assert "pretrained beats scratch** — " in " ".join(m.value for m in at.markdown)
     assert re.search(r"supervised from scratch \(1 label/class\) = 0\.\d{3}", " ".join(m.value for m in at.markdown))
 
