@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -91,6 +93,19 @@ def touch_screen() -> bool:
     except Exception:  # noqa: BLE001 - no browser behind the session (AppTest, bare mode)
         return False
     return any(word in agent for word in TOUCH_AGENTS)
+
+
+def browser_time(ts: float) -> datetime:
+    """``ts`` (seconds since the epoch) as a date and time in the timezone of this session's
+    browser (``st.context.timezone``), or the server's where the browser says none (AppTest,
+    bare mode) or one this machine does not know. The runs table wrote the server's clock
+    (a container's is UTC: a class an hour east read each run's time an hour off), and only
+    its hour, minute and second: yesterday's runs and today's sorted by time of day."""
+    try:
+        tz = ZoneInfo(st.context.timezone or "")
+    except Exception:  # noqa: BLE001 - no browser behind the session, no zone said, or a name not known here
+        return datetime.fromtimestamp(ts)  # (naive: a fixed offset each would differ across a change of summer time)
+    return datetime.fromtimestamp(ts, tz)
 
 
 def worker_alive() -> bool:

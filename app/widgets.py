@@ -494,6 +494,7 @@ def differences_warning(runs: list[dict]) -> None:
             "apart."), icon=":material/warning:")
 
 
+SUBMITTED_HELP = "When the run was queued, in your browser's time zone (a date for runs older than a week)"
 NAME_COLUMN_CHARS = 28  # a table's naming column longer than this is cut to Streamlit's "medium" width (some 200 px)
 
 
@@ -1107,7 +1108,7 @@ def runs_table(limit: int = 50) -> list[dict]:
             "kNN acc": s.get("knn_accuracy"), "linear acc": s.get("linear_accuracy"),
             "emb. std": read_embedding_std(s, r["method"]), "eff. rank": s.get("effective_rank"),
             "train s": s.get("train_seconds"),
-            "submitted": time.strftime("%H:%M:%S", time.localtime(r["created"])),
+            "submitted": services.browser_time(r["created"]),  # shown "Today at 9:03 PM", sorted as times
             "id": r["id"],  # whole, for the command line and links (its last four are in the run's name), last: a
             # 1366 px screen cut the scores behind it
         })
@@ -1120,6 +1121,7 @@ def runs_table(limit: int = 50) -> list[dict]:
                    "run": "the method and the last four characters of the run's id (the whole id is the last "
                           "column)"},
                   note=st.column_config.TextColumn(width="medium"),  # "large" pushed kNN off-screen
+                  submitted=st.column_config.DatetimeColumn(format="calendar", help=SUBMITTED_HELP),
                   **{"differs in": st.column_config.TextColumn(
                       width="medium", help="what tells the run apart from the others of its method and dataset listed "
                                            "here: augmentations, options (each with its default where a run left it), "
@@ -1326,7 +1328,7 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
         else:
             stopped.setdefault((how.get("stopped_by"), round(how.get("at") or 0)), []).append(names[r["id"]])
     for (by, at), stopped_runs in stopped.items():
-        when = time.strftime("%H:%M", time.localtime(at))
+        when = services.browser_time(at).strftime("%H:%M")
         st.info(f"The background job for {md(listing(stopped_runs))} was stopped"
                 + (f" by **{md(by)}**" if by and not same_nickname(by, me) else " by you" if by else "") + f" at {when}. What it "
                 "computed stays; the button computes the rest.", icon=":material/stop_circle:")

@@ -238,6 +238,35 @@ def test_the_runs_table_tells_runs_of_one_method_apart_and_keeps_their_whole_ids
     assert "what tells the run apart" in json.loads(at.dataframe[0].proto.columns)["differs in"]["help"]
 
 
+def test_the_runs_table_says_when_each_run_was_queued_in_the_browsers_time_zone():
+    """The submitted column was the server's clock, hour to second: a container's UTC read an hour off
+    in Paris, and a run queued yesterday at 22:00 sorted after one queued today at 09:00."""
+    import contextlib
+    import sqlite3
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    store = RunStore()
+    old, new = (store.submit(RunConfig(dataset="digits", method=m, epochs=5)) for m in ("simclr", "byol"))
+    yesterday, today = 1_765_051_200.0, 1_765_098_000.0  # 2025-12-06 20:00 and 2025-12-07 09:00 UTC
+    with contextlib.closing(sqlite3.connect(store.path)) as c, c:
+        for rid, ts in ((old, yesterday), (new, today)):
+            c.execute("UPDATE runs SET created = ? WHERE id = ?", (ts, rid))
+    at = open_page("pretrain")
+    at.context = {"timezone": "Asia/Tokyo"}
+    at.run()
+    table = at.dataframe[0].value
+    when = dict(zip(table["id"], table["submitted"]))
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert when[old] == datetime(2025, 12, 7, 5, 0, tzinfo=tokyo) and when[new] == datetime(2025, 12, 7, 18, 0, tzinfo=tokyo)
+    assert str(when[old].tzinfo) == "Asia/Tokyo"  # shown in the browser's zone, not the server's
+    column = json.loads(at.dataframe[0].proto.columns)["submitted"]
+    assert column["type_config"]["format"] == "calendar" and "time zone" in column["help"]  # "Today at 6:00 PM"
+    at.context = {"timezone": "Not/AZone"}  # a zone this machine does not know: the server's, not a crash
+    at.run()
+    assert not at.exception and at.dataframe[0].value["submitted"].notna().all()
+
+
 def test_a_lessons_run_is_not_deleted_in_the_app_nor_its_nickname_taken_by_a_student(finished_run):
     """From a class's link without its ``hide=``, four taps deleted a lesson's run: every student's
     verdict went back to "incomplete". Typing the lesson's nickname gave a student its runs to

@@ -307,14 +307,15 @@ def test_a_stopped_job_says_who_stopped_it_on_every_page_that_shows_its_runs(fin
     without a word. Each run the job had not finished now says so, once a page."""
     store = RunStore()
     a, b = finished_run("simclr"), finished_run("rotation")
-    for rid in (a, b):
-        art.write_json(Path(store.get(rid)["run_dir"]) / jobs.FAILED, {"stopped_by": "bob", "at": time.time()})
+    for rid in (a, b):  # 2025-12-07 09:30 UTC
+        art.write_json(Path(store.get(rid)["run_dir"]) / jobs.FAILED, {"stopped_by": "bob", "at": 1_765_099_800.0})
     at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=120)
     at.query_params["runs"] = f"{a},{b}"
+    at.context = {"timezone": "America/New_York"}  # the time as the student's clock says it, not the server's
     at.switch_page("../pages/evaluate.py")
     at.run()
     said = [i.value for i in at.info]
-    assert sum("was stopped by **bob** at" in i for i in said) == 1, said  # once, though two panels show jobs
+    assert sum("was stopped by **bob** at 04:30." in i for i in said) == 1, said  # once, though two panels show jobs
     [note] = [i for i in said if "was stopped" in i]
     assert note.startswith(f"The background job for simclr ({a[-4:]}) and rotation ({b[-4:]}) was stopped by ")
     assert note.endswith("What it computed stays; the button computes the rest.")
