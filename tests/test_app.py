@@ -1297,6 +1297,16 @@ def test_a_teachers_learn_link_with_hide_controls_names_the_dataset_of_its_pictu
     assert not any(m.value.startswith("Pictures from") for m in plain.markdown)
 
 
+def test_learns_lesson_links_keep_a_teachers_hide():
+    # a lesson link on Learn opened from a class's link leads to the lesson as the class sees it, without controls
+    at = open_page("learn", hide="controls")
+    said = " ".join(m.value for m in at.markdown)
+    assert "(./lessons?lesson=four-families&hide=controls)" in said
+    assert "(./lessons?lesson=labels-are-expensive&hide=controls)" in said
+    assert "(./lessons?lesson=four-families)" in " ".join(m.value for m in open_page("learn").markdown)
+
+
+
 def test_data_captions_name_the_label_then_the_factor_chosen_as_explore_does():
     """Data captioned by a factor gave its value alone ("#1730 cyan", the shape unsaid); Explore
     and Compare say "#1730 · cross · cyan", and Data now reads the same way."""

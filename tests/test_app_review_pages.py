@@ -947,3 +947,62 @@ def test_invariance_without_any_invariance_measured_says_so_without_a_traceback(
     (run_dir / "probes.json").write_text(json.dumps(probes))
     at = open_page("invariance")
     assert not at.exception and "What each op does" in [h.value for h in at.header]
+
+
+def test_compare_on_a_dataset_with_one_run_says_to_pick_another(finished_run):
+    # a dataset chosen in the box with a single finished run: said as such, not "Pick at least two runs" of a box that
+    # offers one
+    finished_run("simclr"), finished_run("rotation")
+    finished_run("shapes-simclr")
+    at = open_page("compare")
+    assert at.selectbox(key="cmp_dataset").value == "digits"
+    at.selectbox(key="cmp_dataset").select("shapes").run()
+    assert [i.value for i in at.info] == ["Only one run on shapes has finished: pick another dataset, or all datasets, "
+                                          "to compare it with runs of another."]
+    assert not at.get("plotly_chart")
+
+
+def test_evaluate_keeps_random_runs_out_of_its_box_and_names_three_without_a_count_of_more(finished_run):
+    # the box lists trained runs only; the random runs are named under it, all three (no "0 more")
+    trained = finished_run("simclr")
+    randoms = [finished_run("random") for _ in range(3)]
+    at = open_page("evaluate")
+    assert at.multiselect(key="eval_runs").options and not [o for o in at.multiselect(key="eval_runs").options
+                                                              if any(r[-4:] in o for r in randoms)]
+    assert [o for o in at.multiselect(key="eval_runs").options if trained[-4:] in o]
+    [said] = [c.value for c in at.caption if "`random` runs are not in this list" in c.value]
+    assert all(r[-4:] in said for r in randoms) and " more" not in said, said
+    finished_run("random")
+    [said] = [c.value for c in open_page("evaluate").caption if "`random` runs are not in this list" in c.value]
+    assert "1 more: `random` runs" in said, said
+
+
+def test_evaluate_on_digits_leaves_no_budget_out_and_dashes_only_the_untrained_knn_curve(finished_run):
+    from ssrl_core.evaluate.suite import RunProbes
+
+    rid = finished_run("simclr")
+    RunProbes(RunStore().get(rid)["run_dir"]).standard()
+    at = open_page("evaluate")
+    assert "labels per class are left out" not in captions(at)  # digits has enough labels for every budget
+    knn_k = charts_by_title(at)["k (neighbours voting; log scale)"]["data"]
+    runs = [t for t in knn_k if t["name"].startswith("simclr")]
+    refs = [t for t in knn_k if t["name"].startswith("random encoder")]
+    assert runs and refs and all((t.get("line") or {}).get("dash") in (None, "solid") for t in runs)
+    assert all(t["line"]["dash"] == "dash" for t in refs)
+    # no run fine-tuned yet: what a fine-tuned curve would add, not a note on curves that are not there
+    assert "Fine-tuning, once computed, adds a *fine-tuned* curve per run" in captions(at)
+    assert "Fine-tuning trains the whole encoder" not in captions(at)
+
+
+def test_invariance_on_digits_says_how_many_test_images_it_measured_and_why_colour_ops_change_nothing(finished_run):
+    finished_run("simclr")
+    at = open_page("invariance")
+    assert any("on 359 test images" in m.value for m in at.markdown)  # digits' test split, under the subset's 512
+    [how] = [c.value for c in at.caption if c.value.startswith("How to read it: a bar for an op")]
+    assert " n/a: " in how and "changes nothing on these images (they have no colour)." in how, how
+
+
+def test_pretrain_says_0_epochs_trains_nothing_only_for_a_method_that_trains():
+    # `random` trains nothing at any epochs: no note that its 0 epochs train nothing "listed as random"
+    assert "0 epochs trains nothing" in captions(open_page("pretrain", method="simclr", epochs="0"))
+    assert "0 epochs trains nothing" not in captions(open_page("pretrain", method="random", epochs="0"))

@@ -421,3 +421,95 @@ def test_the_blur_slider_starts_a_step_above_zero_and_says_what_sigma_is():
     assert sigma.min == 0.05 and sigma.max == 3.0 and "standard deviation (sigma), in pixels" in sigma.help
     sigma.set_value((0.05, 0.05)).run()
     assert not at.error and not at.exception
+
+
+def test_explore_shows_the_first_and_the_last_image_typed_and_the_split_each_is_in(finished_run):
+    # the bounds of the number box: image #0 without a "no image #0" beside it, and the last image shown, not
+    # only accepted in the box with the image before it still shown
+    from ssrl_core.data import load_dataset
+
+    from .test_app import images
+
+    rid = finished_run("simclr")
+    ds = load_dataset("digits")
+    at = open_page("explore")
+    for row in (0, len(ds) - 1, 7):
+        at.number_input(key=f"explore_pick_{rid}").set_value(row).run()
+        assert not at.error and images(at)[0][0].startswith(f"query #{row} · ")
+        split = "train" if bool(ds.is_train[row]) else "test"
+        assert any(m.value.startswith(f"**Image #{row}** ({split} split") for m in at.markdown), row
+
+
+def test_explore_colours_each_frame_of_the_map_history_by_its_own_images(finished_run):
+    # the frames show a subset of the images (1,383 of digits' 1,797): each point in its own image's colour, not in
+    # that of the image of the same position in the whole set
+    from ssrl_core.data import load_dataset
+
+    from .test_scale import _array
+
+    finished_run("simclr")
+    ds = load_dataset("digits")
+    at = open_page("explore")
+    points = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
+    rows = _array(points["customdata"]).astype(int)
+    assert len(rows) == 1383 and len(set(rows.tolist())) == 1383
+    assert drawn_colours(points["marker"]) == colour_of(ds.labels.numpy()[rows], ds.class_names)
+
+
+@pytest.fixture
+def click_map(monkeypatch):
+    """``click_map(at, row)``: a click on the point of image ``row`` of the page's first map. As a browser does, the
+    chart's selection is sent with every run after it while that chart is on the page (AppTest has no way to click
+    a Plotly chart)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from streamlit.testing.v1.element_tree import ElementTree
+
+    chosen: dict[str, int] = {}
+    sent = ElementTree.get_widget_states
+
+    def states(tree):
+        ws = sent(tree)
+        for chart in tree.get("plotly_chart"):
+            if chart.proto.id in chosen:
+                ws.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(
+                    {"selection": {"points": [{"customdata": chosen[chart.proto.id]}], "point_indices": [0],
+                                   "box": [], "lasso": []}})))
+        return ws
+
+    monkeypatch.setattr(ElementTree, "get_widget_states", states)
+
+    def click(at, row: int):
+        chosen[at.get("plotly_chart")[0].proto.id] = row
+        return at.run()
+
+    return click
+
+
+def test_explore_shows_a_number_typed_after_a_click_on_the_map_not_the_point_clicked(finished_run, click_map):
+    # the map keeps the point clicked selected: an image chosen afterwards by its number (or at random) must start
+    # the map afresh, or the old click, still selected, took the page back to its image
+    from .test_app import images
+
+    rid = finished_run("simclr")
+    at = open_page("explore")
+    click_map(at, 5)
+    assert not at.exception and images(at)[0][0].startswith("query #5 · ")
+    at.number_input(key=f"explore_pick_{rid}").set_value(9).run()
+    assert images(at)[0][0].startswith("query #9 · ")
+    at.run()  # and it stays
+    assert images(at)[0][0].startswith("query #9 · ")
+    click_map(at, 5)  # the same point clicked again shows it again
+    assert images(at)[0][0].startswith("query #5 · ")
+
+
+def test_learn_says_the_pixels_group_better_only_where_they_do(finished_run):
+    # the clusters' purity on the run's features against on the raw pixels: the sentence that the pixels group by
+    # label better stands where their share is the larger one, and only there
+    finished_run("simclr")
+    at = open_page("learn")
+    [said] = [c.value for c in at.caption if "clustered by their raw pixels instead" in c.value]
+    features, pixels = (int(x) for x in re.search(r" (\d+)% of the clustered images .*instead, (\d+)%", said).groups())
+    if "Here the pixels group by label better than the run's features do" in said:
+        assert features <= pixels, said
+    else:
+        assert features >= pixels, said

@@ -459,6 +459,20 @@ def test_every_page_explains_its_words_in_the_sidebar(finished_run):
     assert {w for words in PAGE_WORDS.values() for w in words} <= set(MEANING)
 
 
+def test_a_page_without_words_of_its_own_has_no_box_of_another_pages_words():
+    # Data names no glossary word of its own: no box, rather than the Start page's words
+    assert not [e.label for e in open_page("data").sidebar.expander if e.label.startswith("Words on this page")]
+
+
+def test_start_counts_a_single_run_ahead_in_the_singular():
+    store = RunStore()
+    store.submit(RunConfig(dataset="digits", method="rotation", epochs=10), nickname="cy")
+    at = open_page()
+    assert ":material/hourglass_top: 1 run is queued or training on this server now; " in \
+        " ".join(c.value for c in at.caption)
+
+
+
 def test_a_comparisons_address_names_its_runs_even_when_they_are_the_newest(finished_run):
     """The address left out runs= while they were the newest (the default): a teacher's copied
     link showed other runs once new ones finished, or after one was deleted, without a word."""

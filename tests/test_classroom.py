@@ -711,6 +711,19 @@ def test_the_gallery_ranks_runs_within_each_dataset_never_across(finished_run):
     assert not [c for c in at.caption if "within each dataset" in c.value]
 
 
+def test_the_gallery_sorted_by_accuracy_puts_a_run_without_one_last(finished_run):
+    # a run with no kNN accuracy (its evaluation wrote none) is not the best: last, though it is the newest
+    a, b = finished_run("simclr"), finished_run("rotation")
+    store = RunStore()
+    unscored = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1))
+    store.claim("test")
+    finish_done(store, unscored, summary={"epochs": 1})
+    order = [c.key.removeprefix("gal_tick_") for c in open_page("gallery", sort="knn").checkbox]
+    assert order[-1] == unscored and set(order) == {a, b, unscored}, order
+    assert [c.key.removeprefix("gal_tick_") for c in open_page("gallery").checkbox][0] == unscored  # newest first
+
+
+
 def test_a_run_that_ended_over_a_quarter_hour_ago_is_not_announced_again():
     """A failure is said for 15 minutes after the run ended, not on every later visit."""
     import contextlib

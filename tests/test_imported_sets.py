@@ -95,6 +95,20 @@ def test_file_names_follow_the_images_to_explore_compare_and_the_export(tmp_path
     assert list(np.load(tmp_path / "out" / "embeddings.npz")["file"]) == ds.files
 
 
+def test_compares_query_caption_shows_a_class_folders_name_as_typed(tmp_path):
+    # a class's name is a folder's name in someone's zip: Markdown in it is shown as typed, not rendered
+    from app.text import md
+
+    members = {f"*cat*/tabby_{i:02d}.png": png((200, 10 * i, 0)) for i in range(12)}
+    members |= {f":red[dog]/rex_{i:02d}.png": png((0, 10 * i, 200)) for i in range(12)}
+    import_images(make_zip(tmp_path / "odd.zip", members), "odd")
+    a, b = finished("odd", seed=0), finished("odd", seed=1)
+    at = open_page("compare", runs=f"{a},{b}")
+    at.number_input(key="cmp_query_odd").set_value(14).run()
+    [query], *_ = captions(at)  # (raw: as the page wrote them)
+    assert query == md("query #14 · rex_02.png · :red[dog]"), query
+
+
 def test_a_set_imported_before_file_names_were_kept_shows_none(tmp_path, ssrl_home):
     import_images(pets_zip(tmp_path), "pets")
     (ssrl_home / "data" / "custom" / "pets" / "files.json").unlink()  # as an older import left it

@@ -1140,6 +1140,18 @@ def test_a_lessons_glossary_has_the_words_its_checks_and_chart_titles_use(tmp_pa
     assert "softmax" in terms and "anchor" in terms, terms
 
 
+def test_a_lessons_glossary_finds_a_word_written_with_a_capital(tmp_path, monkeypatch):
+    # a chart's title starts with a capital: "Softmax ..." is the word softmax all the same
+    from app.lessons import glossary
+
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    text = text.replace('[[charts]]\nkind = "label_efficiency"', '[[charts]]\nkind = "label_efficiency"\ntitle = "Softmax"')
+    (tmp_path / "tiny.toml").write_text(text)
+    assert "softmax" in [term for term, _ in glossary(L.load_by_name("tiny"))]
+
+
+
 def test_a_lessons_invariance_and_factor_charts_draw_what_each_run_measured():
     """color-invariance's two charts: each op's score where the invariance probe measured it (the
     others not yet: the chart is drawn all the same), and the factor probes at 2 labels per value,

@@ -78,6 +78,16 @@ def test_a_nickname_is_shown_as_typed_in_the_gallery_and_the_live_panel(finished
     assert not [m.value for m in at.markdown if IMAGE in m.value]  # the Cancel pop-over's text too
 
 
+def test_a_teachers_gallery_link_filtered_by_a_nickname_names_it_as_typed(finished_run):
+    # the link's "by" (a nickname, which anyone types) said above the cards, where the boxes are hidden
+    from .test_app import captions
+
+    finished_run("random", nickname=NICKNAME)
+    at = open_page("gallery", by=NICKNAME, hide="controls")
+    assert f"Runs by **{md(NICKNAME)}** (from the link)." in captions(at)
+    assert not [c.value for c in at.caption if IMAGE in c.value]
+
+
 def test_class_folder_names_are_shown_as_typed(tmp_path):
     from ssrl_core.data.custom import import_images
 
