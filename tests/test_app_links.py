@@ -2,7 +2,7 @@
 (docs/design.md, "Page state in the URL"), found missing by a browser review of every page's link."""
 from __future__ import annotations
 
-from .test_app import images, open_page
+from .test_app import all_images, images, open_page
 
 
 def _param(at, name):
@@ -38,3 +38,21 @@ def test_compare_link_keeps_the_query_image(finished_run):
     bad = open_page("compare", runs=f"{a},{b}", image="-4")
     assert bad.number_input(key="cmp_query_digits").value == 9 and not bad.exception
     assert any("Ignored `image=-4` from the link (outside 0–1796); using `9` instead." in w.value for w in bad.warning)
+
+
+def test_data_link_keeps_the_classes_and_the_caption_shown():
+    # "Only these classes" and "Caption with" were not in the address: a teacher's link to shapes' hearts, captioned
+    # by colour, opened on every class captioned by label
+    at = open_page("data", dataset="shapes")
+    at.multiselect(key="data_classes").set_value(["heart", "star"]).run()
+    at.selectbox(key="data_caption").select("color").run()
+    assert (_param(at, "classes"), _param(at, "caption")) == ("heart,star", "color")
+    again = open_page("data", dataset="shapes", classes="heart,star", caption="color")
+    assert again.multiselect(key="data_classes").value == ["heart", "star"]
+    assert again.selectbox(key="data_caption").value == "color"
+    assert {c.split(" · ")[1] for c in all_images(again)} == {"heart", "star"}
+    bad = open_page("data", dataset="shapes", classes="heart,dragon", caption="smell")
+    assert not bad.exception and bad.multiselect(key="data_classes").value == ["heart"]
+    said = " ".join(w.value for w in bad.warning)
+    assert "Ignored part of `classes=heart,dragon` from the link (dragon: not one of" in said
+    assert "Ignored `caption=smell` from the link" in said
