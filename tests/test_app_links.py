@@ -56,3 +56,17 @@ def test_data_link_keeps_the_classes_and_the_caption_shown():
     said = " ".join(w.value for w in bad.warning)
     assert "Ignored part of `classes=heart,dragon` from the link (dragon: not one of" in said
     assert "Ignored `caption=smell` from the link" in said
+
+
+def test_invariance_link_keeps_the_labels_per_factor_value(finished_run):
+    # the factor probes read with every label, shared, opened on 2 per value: another chart, another chance line
+    rid = finished_run("shapes-simclr")
+    at = open_page("invariance", runs=rid)
+    at.radio(key="inv_budget").set_value("all").run()
+    assert _param(at, "labels") == "all"
+    again = open_page("invariance", runs=rid, labels="all")
+    assert again.radio(key="inv_budget").value == "all" and not again.warning
+    bad = open_page("invariance", runs=rid, labels="-3")
+    assert bad.radio(key="inv_budget").value == "2" and not bad.exception
+    assert any("Ignored `labels=-3` from the link (not one of 2, all); using `2` instead." in w.value
+               for w in bad.warning)
