@@ -312,3 +312,32 @@ def number_input(label: str, lo: float, hi: float, default: float, step: float, 
         return value
     write(param, value, default)
     return value
+
+
+def start(key: str, param: str, parse: Callable[[str], Any], default: Any, of: str) -> Any:
+    """Put in the session the value the widget under ``key`` starts at, unless it has one: the
+    link's ``?param=`` (parsed, as ``read`` does) where the address's value is of ``of`` (the run
+    or dataset it was chosen for; a fresh link's is), else ``default`` (a run picked since: the
+    address still held the one before's value, which ``keep`` writes). For a widget given no
+    ``value``/``index`` of its own, so Streamlit never warns of a widget set two ways."""
+    if key not in st.session_state:
+        owner = st.session_state.get("_url_of", {}).get(param)
+        st.session_state[key] = read(param, parse, default) if owner in (None, of) else default
+    return st.session_state[key]
+
+
+def keep(param: str, value: Any, default: Any, of: str) -> None:
+    """``write`` a value chosen for ``of`` (a run, a dataset), remembering for ``start`` whose it is."""
+    write(param, value, default)
+    st.session_state.setdefault("_url_of", {})[param] = of
+
+
+def select_slider(label: str, options: Sequence, *, key: str, param: str, default: Any, of: str, **kwargs) -> Any:
+    """``st.select_slider`` starting at ``?param=`` (one of ``options`` as the address writes it), for ``of``."""
+    options = list(options)
+    texts = [as_text(o) for o in options]
+    one = choice(texts)
+    start(key, param, lambda raw: options[texts.index(one(raw))], default, of)
+    value = st.select_slider(label, options=options, key=key, **kwargs)
+    keep(param, value, default, of)
+    return value

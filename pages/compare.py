@@ -197,11 +197,14 @@ else:
     last = len(ds) - 1
     # not bounded in the browser, which would only turn the box red and keep the old query without a word; a box per
     # dataset: one box kept digits' #9 when shapes' runs were picked, and showed shapes' #8002 above #9's neighbours
-    row = st.number_input(f"Image # (0 to {last})", value=services.default_query(picked[0]["dataset"]), step=1,
-                          key=f"cmp_query_{picked[0]['dataset']}")
+    on, default = picked[0]["dataset"], services.default_query(picked[0]["dataset"])
+    # in the address (the query a teacher compared the runs on, shared, opened at the default one)
+    urlstate.start(f"cmp_query_{on}", "image", urlstate.integer(0, last), default, of=on)
+    row = st.number_input(f"Image # (0 to {last})", step=1, key=f"cmp_query_{on}")
     if row is None or not 0 <= row <= last:
-        st.error(f"There is no image #{row}: {picked[0]['dataset']} has images #0 to #{last}.")
+        st.error(f"There is no image #{row}: {on} has images #0 to #{last}.")
         widgets.stop()
+    urlstate.keep("image", row, default, of=on)
     values, value_names = readouts.colouring(ds, colour_by)
     value = readouts.value_name(values, value_names, row)
     st.image(to_hwc(ds.images[row], 4), caption=md(readouts.query_caption(ds, row, value)),

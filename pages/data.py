@@ -210,8 +210,15 @@ if ds.factors:
                                               + ", ".join(continuous) + "." if continuous else ""))
 
 c1, c2, c3 = st.columns([2, 2, 1])
+# both in the address: a teacher's link to one class, captioned by a factor, opened on every class by label
+urlstate.start("data_classes", "classes", urlstate.choices(ds.class_names), [], of=name)
 classes = c1.multiselect("Only these classes", ds.class_names, key="data_classes")
-factor = c2.selectbox("Caption with", ["label"] + ds.discrete_factors(), key="data_caption") if ds.factors else "label"
+urlstate.keep("classes", ",".join(classes), "", of=name)
+factor = "label"
+if ds.factors:
+    with c2:
+        factor = urlstate.selectbox("Caption with", ["label"] + ds.discrete_factors(), key="data_caption",
+                                    param="caption", default="label")
 if c3.button("Shuffle", key="data_shuffle"):
     st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
 

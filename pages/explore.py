@@ -263,8 +263,9 @@ with evo_col:
     snap_rows, maps = art.evolution()
     if maps and snap_rows is not None and len(snap_rows) == len(next(iter(maps.values()))):
         epochs = sorted(maps)
-        epoch = st.select_slider("Epoch (0 = before pretraining)", options=epochs, value=epochs[-1],
-                                 key=f"explore_epoch_{run['id']}")
+        # in the address (a teacher's "before pretraining" frame, shared, opened at the last one)
+        epoch = urlstate.select_slider("Epoch (0 = before pretraining)", epochs, key=f"explore_epoch_{run['id']}",
+                                       param="epoch", default=epochs[-1], of=run["id"])
         sub_values = values[snap_rows]
         widgets.chart(charts.embedding_map(maps[epoch], sub_values, names, rows=snap_rows, height=420, legend_below=True,
                                            name_groups=name_groups),

@@ -132,8 +132,11 @@ if has_factors:
     st.header("What the features keep: one probe per ground-truth factor")
     factors = [f for f in ds.discrete_factors() if any(f in (p.get("factors") or {}) for p in probes.values())]
     if factors:
+        # in the address: read with every label, a shared link opened on 2 per value (another chart, another chance)
+        urlstate.start("inv_budget", "labels", urlstate.choice(["2", "all"]), "2", of=dataset)
         budget = st.radio("Labels per factor value", ["2", "all"], horizontal=True, key="inv_budget",
                           format_func=lambda b: "2 per value" if b == "2" else "all labels")
+        urlstate.keep("labels", budget, "2", of=dataset)
         chance = [chance_level(ds, f, budget_of(budget)) for f in factors]  # all labels: the commonest value's share
         # each run beside its untrained network (gray, as in the chart above): on shapes that one already reads colour
         # at about 0.83 with 2 labels, and a colour-jitter run at 0.86 had been read as having lost colour

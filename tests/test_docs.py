@@ -533,6 +533,7 @@ def test_every_environment_variable_the_code_reads_is_documented_and_back():
 def test_url_parameters_in_the_readme_are_those_the_pages_read():
     code = "\n".join(p.read_text() for d in ("app", "pages") for p in (ROOT / d).glob("*.py"))
     read = set(re.findall(r"param=\"(\w+)\"|(?:urlstate\.(?:read|write)|listed)\(\"(\w+)\"|"
+                          r"urlstate\.(?:start|keep)\([^,]+, \"(\w+)\"|"
                           r"query_params(?:\.get|\.pop)?[\[(]\"(\w+)\"", code))
     read = {n for group in read for n in group if n}
     rows = _markdown_table(_text("README.md"), "| page | parameters")
