@@ -124,6 +124,19 @@ class PartlyValid(ValueError):
         self.value = value
 
 
+def _split(raw: str, options: Sequence[str]) -> list[str]:
+    """``raw`` cut at its commas, but for an option with commas in it written whole: an imported
+    set's class folder "cats, big" (``?classes=cats, big,dogs``) read as "cats" and "big", both
+    unknown. The longest run of pieces that is an option wins."""
+    pieces, out, i = raw.split(","), [], 0
+    known = set(options)
+    while i < len(pieces):
+        j = next((j for j in range(len(pieces), i + 1, -1) if ",".join(pieces[i:j]).strip() in known), i + 1)
+        out.append(",".join(pieces[i:j]))
+        i = j
+    return out
+
+
 def choices(options: Sequence[str], why: str | Callable[[str], str] | None = None) -> Callable[[str], list[str]]:
     """A comma-separated list of options (``?runs=a,b``), each once. Unknown ones are named
     (with ``why``: a reason, or a function giving each one's) and left out; the others are
@@ -133,7 +146,7 @@ def choices(options: Sequence[str], why: str | Callable[[str], str] | None = Non
 
     def parse(raw: str) -> list[str]:
         kept, bad = [], []
-        values = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))  # a value twice counts once
+        values = list(dict.fromkeys(v.strip() for v in _split(raw, options) if v.strip()))  # a value twice counts once
         for v in values[:MOST_VALUES]:
             try:
                 kept.append(one(v))

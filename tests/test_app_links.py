@@ -2,7 +2,10 @@
 (docs/design.md, "Page state in the URL"), found missing by a browser review of every page's link."""
 from __future__ import annotations
 
+from ssrl_core.data.custom import import_images
+
 from .test_app import all_images, images, open_page
+from .test_import_images import make_zip, png
 
 
 def _param(at, name):
@@ -56,6 +59,19 @@ def test_data_link_keeps_the_classes_and_the_caption_shown():
     said = " ".join(w.value for w in bad.warning)
     assert "Ignored part of `classes=heart,dragon` from the link (dragon: not one of" in said
     assert "Ignored `caption=smell` from the link" in said
+
+
+def test_data_link_keeps_a_class_with_a_comma_in_its_name(tmp_path):
+    # an imported set's class folder "cats, big": the link's list was cut at its comma, into two unknown classes
+    members = {f"p/{c}/{i}.png": png((40 * i, 90 if c == "dogs" else 10, 7)) for c in ("cats, big", "dogs") for i in range(5)}
+    import_images(make_zip(tmp_path / "a.zip", members), "commas", size=16)
+    at = open_page("data", dataset="commas")
+    at.multiselect(key="data_classes").set_value(["cats, big", "dogs"]).run()
+    link = _param(at, "classes")
+    again = open_page("data", dataset="commas", classes=link)
+    assert again.multiselect(key="data_classes").value == ["cats, big", "dogs"]
+    assert not [w for w in again.warning if "Ignored" in w.value]
+    assert open_page("data", dataset="commas", classes="cats, big").multiselect(key="data_classes").value == ["cats, big"]
 
 
 def test_invariance_link_keeps_the_labels_per_factor_value(finished_run):
