@@ -157,6 +157,10 @@ if same_data and first_ds is not None and first_ds.discrete_factors():
                                    format_func=readouts.colour_choice,
                                    help="Labels and factors are never used in pretraining: colouring only shows what "
                                         "each map grouped. The neighbours below are counted by it too.")
+else:  # no box to colour by: a link's colour said to be of no use here (as Explore says it), not kept without a word
+    urlstate.read("colour", urlstate.choice(["label"], "these runs' maps are coloured by label only: " + (
+        "their dataset has no factors" if same_data else "they are of different datasets")), "label")
+    urlstate.write("colour", "label", "label")
 
 
 per_row = min(3, len(picked))

@@ -43,6 +43,16 @@ def test_compare_link_keeps_the_query_image(finished_run):
     assert any("Ignored `image=-4` from the link (outside 0–1796); using `9` instead." in w.value for w in bad.warning)
 
 
+def test_compare_says_a_links_colour_is_of_no_use_on_runs_without_factors(finished_run):
+    # colour=size on two digits runs: kept in the address and the maps coloured by label without a word (Explore says)
+    a, b = finished_run("simclr"), finished_run("rotation")
+    at = open_page("compare", runs=f"{a},{b}", colour="size")
+    assert not at.exception and _param(at, "colour") is None
+    assert any("Ignored `colour=size` from the link (these runs' maps are coloured by label only: their dataset has "
+               "no factors)" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not [w for w in open_page("compare", runs=f"{a},{b}", colour="label").warning if "colour" in w.value]
+
+
 def test_data_link_keeps_the_classes_and_the_caption_shown():
     # "Only these classes" and "Caption with" were not in the address: a teacher's link to shapes' hearts, captioned
     # by colour, opened on every class captioned by label
