@@ -530,3 +530,14 @@ def test_threads_of_one_process_writing_one_file_leave_it_whole(tmp_path):
         t.join()
     assert failed == [] and damaged == []
     assert [p.name for p in path.parent.iterdir()] == ["progress.json"]
+
+
+def test_a_links_queued_run_is_said_to_be_still_queued_and_a_tiny_file_is_one_kb():
+    """A link's run that waits in the queue is one that can be shown once done, not one "that
+    was queued, so it has no result"; a download of a few hundred bytes reads "1 kB", not "0 kB"."""
+    from app import services
+
+    rid = RunStore().submit(RunConfig(method="simclr", epochs=1))
+    assert services.not_offered(rid) == "that run is still queued: it can be shown once it is done"
+    assert services.size_text(400) == "1 kB"
+    assert services.size_text(2_500_000) == "2 MB"

@@ -487,3 +487,15 @@ def test_a_cluster_with_gpus_takes_one_run_per_gpu_that_has_the_cpus_it_asks_for
     assert Dispatcher(cpus_per_run=2).slots() == (3, {"num_gpus": 1, "num_cpus": 2})  # 2 + 1
     monkeypatch.delenv("SSRL_RAY_CPUS_PER_RUN", raising=False)
     assert Dispatcher().slots() == (5, {"num_gpus": 1, "num_cpus": 1})  # one CPU beside each GPU: 2 + 3
+
+
+def test_the_dispatchers_last_error_is_escaped_on_the_page(monkeypatch):
+    """The reason in dispatcher.log can hold any text (an address, a path with underscores): it goes through ``md``."""
+    from app import services
+    from ssrl_core.runs import ray_backend
+    from ssrl_core.text import md
+
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    monkeypatch.setattr(ray_backend, "last_error", lambda: "cannot reach *head_node*")
+    said = services.no_worker_text()
+    assert f"The last one stopped: {md('cannot reach *head_node*')}." in said and "*head_node*" not in said

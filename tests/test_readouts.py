@@ -1038,3 +1038,109 @@ def test_an_image_is_drawn_as_rgb_bytes_enlarged_and_a_grid_places_each_in_turn(
                           [50, 50, 7, 7, 7], [50, 50, 7, 7, 7]]
     assert grid(tiles, cols=5, scale=2, pad=2).shape == (4, 5 * 4 + 4 * 2, 3)
     assert grid(tiles[:0], cols=3).tolist() == [[[255, 255, 255]]]
+
+
+def test_a_budget_some_class_could_not_give_is_not_a_point_of_the_curve():
+    """A readout cached at 50 labels per class on a set of 10 classes that had 300 labels in all
+    (some class short) is not that budget: the curve keeps only the budgets each class gave."""
+    cache = {"linear/label/50/s3": {"mean": 0.9, "labels_per_class": 50, "n_labels": 300, "classes": 10},
+             "linear/label/1/s3": {"mean": 0.5, "labels_per_class": 1, "n_labels": 10, "classes": 10}}
+    assert readouts.budget_curve(cache, "linear")[0] == [1.0]
+
+
+def test_the_fewest_labels_spread_is_the_wider_of_the_runs_and_the_untrained_networks():
+    """A run's draws 0.002 apart beside an untrained network's 0.06 apart: a gain of 0.011 is inside
+    the wider spread, so no gain to read; and the name, from a legend, is escaped for Markdown."""
+    from ssrl_core.text import md
+
+    one = {"labels_per_class": 1, "n_labels": 10, "classes": 10}
+    probes = {"linear/label/1/s3": {"mean": 0.462, "values": [0.460, 0.462, 0.464], **one}}
+    refs = {"random-linear/label/1/s3": {"mean": 0.451, "values": [0.39, 0.45, 0.513], **one}}
+    said = readouts.fewest_labels("simclr (e635) · aug: my_crop*", probes, refs)
+    assert "(inside the ±0.062 spread between draws" in said, said
+    assert said.startswith(md("simclr (e635) · aug: my_crop*") + ": with 1 label per class"), said
+
+
+def test_supervised_training_is_not_said_to_catch_up_at_only_the_last_budget():
+    """Ahead at 1 and 5 labels per class, behind only at 10: one budget behind is no catching up
+    "for good", which the sentence says only where two or more budgets are level or behind."""
+    lin = ([1.0, 5.0, 10.0], [0.7, 0.7, 0.5], [0.0, 0.0, 0.0])
+    sup = ([1.0, 5.0, 10.0], [0.5, 0.5, 0.7], [0.0, 0.0, 0.0])
+    said = readouts.scratch_gaps({"simclr (0001)": (lin, sup)})
+    assert "simclr (0001): +0.200 at 1 label per class, -0.200 at 10 labels per class" in said
+    assert "catches up" not in said, said
+
+
+def test_runs_on_two_datasets_are_not_named_by_whom():
+    """Two SimCLR runs of ada and bo, one on digits and one on shapes, are told apart by their
+    dataset (each has its row): their names do not add who made them."""
+    def run(i, nickname, dataset):
+        return {"id": f"20261205-000{i}", "method": "simclr", "summary": None, "dataset": dataset, "nickname": nickname,
+                "config": {"method": "simclr", "dataset": dataset, "augment": "simclr", "encoder": "cnn-small",
+                           "epochs": 10, "seed": 0, "options": {}}}
+
+    names = readouts.run_names([run(1, "ada", "digits"), run(2, "bo", "shapes")])
+    assert list(names.values()) == ["simclr (0001)", "simclr (0002)"]
+
+
+def test_a_run_trained_without_augmentations_says_so_not_that_none_is_a_preset():
+    run = {"id": "20261205-0001", "method": "simclr", "dataset": "digits", "summary": None,
+           "config": {"method": "simclr", "dataset": "digits", "augment": "none"}}
+    assert readouts.augment_line(run) == "Trained with no augmentations (two identical views)."
+
+
+def test_neighbours_sharing_a_query_of_label_zero_are_counted():
+    """Label 0 is a class like any other (digits' zeros): only -1 means unknown."""
+    import numpy as np
+
+    values = np.array([0, 1, 0, -1])
+    assert readouts.sharing(values, 0, [(2, 0.9), (1, 0.8)]) == 1
+    assert readouts.sharing(values, 3, [(2, 0.9)]) is None
+
+
+def test_a_name_of_exactly_the_limit_is_kept_whole_and_an_unknown_value_is_a_question_mark():
+    import numpy as np
+
+    assert readouts.shortened("a" * 20, 20) == "a" * 20
+    cut = readouts.shortened("b" * 21, 20)
+    assert len(cut) == 20 and "…" in cut
+    assert readouts.value_name(np.array([-1, 0]), ["red"], 0) == "?"  # not the last name
+    assert readouts.value_name(np.array([-1, 0]), ["red"], 1) == "red"
+
+
+def test_an_uploaded_images_class_and_an_imports_folder_names_are_escaped():
+    """A class is a folder's name from whoever made the archive: it goes through ``md``."""
+    from ssrl_core.text import md
+
+    said = readouts.knn_verdict("cat_s*", 0.5, 0.9)
+    assert f"calls it **{md('cat_s*')}**" in said and "cat_s*" not in said
+    merged = readouts.merged_folders({"merged": {"cl_a*ss": ["in_ner"]}})
+    assert md("cl_a*ss") in merged and "cl_a*ss" not in merged
+
+
+def test_a_query_opens_on_a_clear_example_of_class_zero_too():
+    """Class 0 counts as labelled: its clear example is chosen over a first test image drawn
+    like the other class (only -1, no label, is left out)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    images = torch.tensor([0, 0, 0, 255, 255, 255, 100, 0], dtype=torch.uint8).reshape(8, 1, 1, 1)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 1, 0])
+    ds = SimpleNamespace(images=images, labels=labels, train_idx=torch.arange(6), test_idx=torch.tensor([6, 7]))
+    assert readouts.clear_example(ds, k=2) == 7
+
+
+def test_the_epoch_knn_note_says_not_all_vote_where_one_set_is_larger_than_the_memory():
+    from ssrl_core.evaluate.epochs import MEMORY
+
+    note = readouts.epoch_knn_ends([("simclr (0001)", 0.5, 0.6)], train_images={"a": 100, "b": MEMORY + 1000})
+    assert f"on a set of more than {MEMORY:,} train images fewer vote here" in note
+    assert "all of them vote" not in note
+
+
+def test_a_factor_probe_of_one_fit_has_no_whisker():
+    probes = {"factors": {"shape": {"all": {"mean": 0.9, "seeds": 1, "values": [0.9]}},
+                          "color": {"1": {"mean": 0.5, "seeds": 3, "values": [0.4, 0.5, 0.6]}}}}
+    assert readouts.factor_errors(probes, ["shape"], "all") == [None]
+    assert readouts.factor_errors(probes, ["color"], "1") == [pytest.approx(0.1)]
