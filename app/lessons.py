@@ -11,7 +11,7 @@ from ssrl_core import lessons as L
 from ssrl_core.augment import OPS
 from ssrl_core.pretext import encoder_input
 
-from . import charts, readouts, services, widgets
+from . import charts, readouts, services, urlstate, widgets
 from .glossary import words_in
 from .text import agree, count, md, minutes
 
@@ -270,7 +270,11 @@ def lesson_picker(lessons: list[L.Lesson], wanted: str | None, in_address: bool 
     # two files of one order and title (a lesson copied and changed): Streamlit takes a pick back by its words, so the
     # second one's Launch trained the first's runs; such ones say their id too
     twins = {w for w, k in Counter(shown.values()).items() if k > 1}
-    picked = st.radio("Lesson", ids, index=index, key="lesson_pick",
+    if in_address:
+        urlstate.bound("lesson_pick")
+    if st.session_state.get("lesson_pick") not in ids:
+        st.session_state["lesson_pick"] = ids[index]  # (not ``index=``: see ``urlstate.bound``)
+    picked = st.radio("Lesson", ids, key="lesson_pick",
                       format_func=lambda i: shown[i] + (f" ({i})" if shown[i] in twins else ""))
     if in_address and picked != st.query_params.get("lesson"):
         st.query_params["lesson"] = picked  # the link in the address bar opens this lesson

@@ -89,6 +89,7 @@ with st.sidebar:  # the nickname even under a teacher's ?hide=nav: runs and the 
 # a student back on Explore after a run finished wants that run, not the one looked at before)
 if page.url_path in ("pretrain", "augment", "lessons", "learn", "gallery"):
     urlstate.restore(page.url_path)
+urlstate.follow(page.url_path)  # Back or Forward on this page: its widgets start from the address gone to
 link_slot = urlstate.replay_slot(page.url_path)  # a link's warnings outlast the page's own reruns
 try:
     page.run()

@@ -83,6 +83,44 @@ def restore(page: str) -> None:
             st.query_params[k] = v
 
 
+BOUND, GENERATIONS = "_url_bound", "_url_generations"  # session state: what ``follow`` starts again
+
+
+def bound(*keys: str) -> None:
+    """Mark session-state ``keys`` as started from the address (a key ending in ``*``: every key
+    that begins so), for ``follow`` to start again from it. The widget helpers here mark theirs;
+    a widget whose key is dropped must be given its value through the session state (as these
+    helpers do), not by ``value``/``index``, which the browser ignores for a key it shows."""
+    st.session_state.setdefault(BOUND, set()).update(keys)
+
+
+def generation(name: str) -> int:
+    """The counter ``name`` in the session (0 at first) that a group of widgets puts in its keys
+    (Pretrain's form, Augment's boxes): ``follow`` adds one, so they are new widgets, which start
+    from the address (sliders and boxes too many to set one by one)."""
+    st.session_state.setdefault(GENERATIONS, set()).add(name)
+    return st.session_state.get(name, 0)
+
+
+def follow(page: str) -> None:
+    """The browser's Back or Forward on ``page``: Streamlit runs the page again with the address
+    gone back to, but its widgets kept their values and wrote them back over it, so Back seemed
+    to do nothing (each change on a page was a step of the browser's history, and leaving the
+    page took a Back per change). Where the address is not the one this page left at the end of
+    its last run, the state marked by ``bound`` is dropped, so the page starts from the address,
+    as a link opens it."""
+    left = st.session_state.get("_page_params", {}).get(page)
+    if st.session_state.get("_page_now") != page or left is None or left == st.query_params.to_dict():
+        return
+    marks = st.session_state.get(BOUND, set())
+    prefixes = tuple(k[:-1] for k in marks if k.endswith("*"))
+    for key in [k for k in st.session_state if k in marks or (prefixes and str(k).startswith(prefixes))]:
+        del st.session_state[key]
+    for name in st.session_state.get(GENERATIONS, ()):
+        st.session_state[name] = st.session_state.get(name, 0) + 1
+    st.session_state.pop("_url_of", None)  # (``start``: whose value the address held)
+
+
 # -- parsers: raw URL text -> value, or ValueError saying what was wrong ---------------------
 
 def _loose(text: str) -> str:
@@ -278,6 +316,7 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
     """``st.selectbox`` starting at ``?param=``; not drawn when ``hide``. ``first_word``: a
     link may name an option by its first word (``loose``)."""
     options = list(options)
+    bound(key)
     was = st.session_state.get(key)
     if not hide and was is not None and was not in options and st.query_params.get(param) == as_text(was):
         # the box's own pick, which this page wrote in the address, is gone (an imported set deleted from another tab
@@ -288,11 +327,11 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
                    f"the command line); showing {md(str(default))} instead.", icon=":material/info:")
     value = read(param, choice(options, first_word=first_word), default)
     if not hide:
-        # a value the page put in the box's state (it is then shown in the browser as well) stands; the index
-        # would be ignored anyway, with Streamlit's warning of a widget given two values
-        set_to = st.session_state.get(key)
-        start = {} if set_to in options else {"index": options.index(value)}
-        value = st.selectbox(label, options, key=key, **start, **kwargs)
+        # a value the page put in the box's state stands; else the address's, put there (an ``index`` would be ignored
+        # by a browser showing the box already: after Back it kept the value the address no longer had)
+        if st.session_state.get(key) not in options:
+            st.session_state[key] = value
+        value = st.selectbox(label, options, key=key, **kwargs)
     write(param, value, default)
     return value
 
@@ -300,9 +339,11 @@ def selectbox(label: str, options: Sequence[str], *, key: str, param: str, defau
 def toggle(label: str, *, key: str, param: str, default: bool, hide: bool = False, container=None,
            **kwargs) -> bool:
     """``st.toggle`` starting at ``?param=on`` or ``?param=off``; not drawn when ``hide``."""
+    bound(key)
     value = read(param, choice(["on", "off"]), "on" if default else "off") == "on"
     if not hide:
-        value = (container or st).toggle(label, value=value, key=key, **kwargs)
+        st.session_state.setdefault(key, value)  # (not ``value=``: see ``bound``)
+        value = (container or st).toggle(label, key=key, **kwargs)
     write(param, "on" if value else "off", "on" if default else "off")
     return value
 
@@ -315,9 +356,11 @@ def number_input(label: str, lo: float, hi: float, default: float, step: float, 
     because the browser keeps a bounded box's last valid value when one outside is typed
     (with a red note the page never hears of), and a Launch then used that value."""
     whole = isinstance(default, int) and isinstance(step, int)
+    bound(key)
     value = read(param, integer(int(lo), int(hi)) if whole else number(lo, hi), default)
     if not hide:
-        value = (container or st).number_input(label, value=value, step=step, key=key, **kwargs)
+        st.session_state.setdefault(key, value)  # (not ``value=``: see ``bound``)
+        value = (container or st).number_input(label, step=step, key=key, **kwargs)
     if not lo <= value <= hi:  # also nan
         show = "d" if whole else "g"
         problems.append(f"{label} must be from {lo:{show}} to {hi:{show}}; the box says {value:{show}}: type a "
@@ -333,6 +376,7 @@ def start(key: str, param: str, parse: Callable[[str], Any], default: Any, of: s
     or dataset it was chosen for; a fresh link's is), else ``default`` (a run picked since: the
     address still held the one before's value, which ``keep`` writes). For a widget given no
     ``value``/``index`` of its own, so Streamlit never warns of a widget set two ways."""
+    bound(key)
     if key not in st.session_state:
         owner = st.session_state.get("_url_of", {}).get(param)
         st.session_state[key] = read(param, parse, default) if owner in (None, of) else default

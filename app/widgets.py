@@ -309,6 +309,7 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
     back; ``hide`` draws no picker and uses the URL's run(s). ``most``: the box takes no more
     runs than that (its "Select all" took every match of a search, and the page kept the
     first six, dropping the runs just picked), a link naming more is cut to it, said."""
+    urlstate.bound(key)
     by_id = {r["id"]: r for r in runs}
     ids = list(by_id)
     labels = run_labels(runs)
@@ -354,7 +355,8 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
                 st.warning(f"Showing the first {most} of the {len(start)} runs the link names: pick others in the box.",
                            icon=":material/info:")
                 start = start[:most]
-            picked = st.multiselect(label, ids, default=start, key=key, format_func=fmt, max_selections=most)
+            st.session_state[key] = start  # (not ``default=``: see ``urlstate.bound``)
+            picked = st.multiselect(label, ids, key=key, format_func=fmt, max_selections=most)
         # written even when they are the newest, the default: a teacher's copied address named no runs, and showed
         # others as new runs finished (or after one was deleted), without a word
         urlstate.write("runs", ",".join(picked), "")
@@ -380,7 +382,9 @@ def run_picker(runs: list[dict], key: str, label: str = "Run", multi: bool = Fal
         st.rerun()
     picked = urlstate.read("run", _but(_offered_run(ids), waiting, ids[0]), ids[0])
     if not hide:
-        picked = st.selectbox(label, ids, index=ids.index(picked), key=key, format_func=fmt)
+        if st.session_state.get(key) not in by_id:
+            st.session_state[key] = picked  # (not ``index=``: see ``urlstate.bound``)
+        picked = st.selectbox(label, ids, key=key, format_func=fmt)
     if gone := st.session_state.get(gone_key):
         if picked == ids[0]:  # until another run is picked (a click's rerun would have wiped a one-off note)
             st.warning(f"Run {gone[0]}, shown here until now, is gone ({md(gone[1])}); this is the newest run "
@@ -836,7 +840,7 @@ def form_prefix() -> str:
     ``settings_button`` sets the form from a run. The browser keeps a widget's value under its
     key whatever the address then says, so the form's boxes get new keys: new widgets, which
     start from the address."""
-    gen = st.session_state.get("_form_gen", 0)
+    gen = urlstate.generation("_form_gen")  # (and after the browser's Back or Forward: ``urlstate.follow``)
     return f"pt{gen}" if gen else "pt"
 
 

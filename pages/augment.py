@@ -19,7 +19,7 @@ with c1:
                               default="digits", hide=hide)
     # a spec typed below reaches the boxes through the address: new boxes (their keys one generation on) start from it,
     # as Pretrain's form does from a run's settings (a box keeps its value under its key whatever the address says)
-    gen = st.session_state.get("aug_gen", 0)
+    gen = urlstate.generation("aug_gen")  # (one on after the browser's Back or Forward too: urlstate.follow)
     spec = widgets.augment_picker(f"aug{gen}" if gen else "aug", name, param="augment", hide=hide)
     if hide:
         st.markdown(f"**{name}**, augmentations `{spec}`")
@@ -30,6 +30,7 @@ with c1:
     # above the pictures they redraw: under the boxes, each op's strengths above them put them under the first screen
     # with three ops or more (and under what each op does, 9 px under a 1280x720 one with the default)
     buttons = c2.container(horizontal=True)
+    urlstate.bound("aug_seed")
     if "aug_seed" not in st.session_state:  # a link's draw (?sample=N): the views a teacher regenerated to, shared
         st.session_state["aug_seed"] = urlstate.read("sample", urlstate.integer(0, 10**9), 0)
     if buttons.button("Regenerate", key="aug_regenerate"):

@@ -106,6 +106,7 @@ name_groups = urlstate.toggle("Names on the map", key="explore_names", param="na
                                    "off to let a class guess what the groups are first.")
 
 state_key, pick_key = f"explore_row_{run['id']}", f"explore_pick_{run['id']}"
+urlstate.bound(f"{state_key}*", f"{pick_key}*")  # the image chosen, and the box that shows it, start from the address
 last = len(ds) - 1
 if state_key not in st.session_state:  # a link or a reload: the image in the address, if any
     st.session_state[state_key] = urlstate.read("image", urlstate.integer(0, last), None)

@@ -863,3 +863,43 @@ def test_gallery_cards_wrap_on_a_narrow_screen_instead_of_breaking_their_numbers
     assert min(c["w"] for c in narrow) >= 13 * 16 - 1, narrow
     stats = page.get_by_text(re.compile("1\u00a0label/class")).first
     assert stats.bounding_box()["height"] < 3 * 16, "its numbers broken over lines"  # (two lines at most: "·" breaks)
+
+
+def test_back_and_forward_within_a_page_show_what_the_address_says(app_url_no_worker, page):
+    """Each change on a page is a step of the browser's history, but Back seemed to do nothing: the
+    address went back, the page ran again with its boxes as they were and wrote them back over it
+    (a link review; leaving a page took a Back per change made on it). Now the boxes follow the
+    address gone to, Pretrain's form and Augment's op boxes (new keys) as the plain boxes."""
+    box = page.get_by_role("combobox", name="Dataset")
+    page.goto(app_url_no_worker + "/augment")
+    box.wait_for()
+    page.get_by_role("combobox", name="Augmentations").click()
+    page.get_by_role("option", name=re.compile(r"^crop ")).click()
+    page.wait_for_function("() => location.search.includes('augment=crop')")
+    _settled(page)
+    box.click()
+    page.get_by_role("option", name="shapes").click()
+    page.wait_for_function("() => location.search.includes('dataset=shapes')")
+    # (each step once the page has run: a Back pressed while the run of a change goes on, shapes drawn the first
+    # time, was undone by that run, which wrote its address once more; Streamlit's, not the page's)
+    _settled(page)
+    steps = [("back", "digits", "augment=crop"), ("back", "digits", ""), ("forward", "digits", "augment=crop"),
+             ("forward", "shapes", "augment=crop")]
+    for step, dataset, augment in steps:
+        getattr(page, f"go_{step}")()
+        page.wait_for_function("([d, a]) => document.querySelector('input[aria-label=Dataset]').value.startsWith(d) "
+                               "&& document.querySelector('input[aria-label=Augmentations]').value.startsWith(a)",
+                               arg=[dataset, "crop" if augment else "digits"])
+        _settled(page)
+        assert ("dataset=shapes" in page.url) == (dataset == "shapes"), (step, page.url)
+        assert (augment in page.url if augment else "augment=" not in page.url), (step, page.url)
+    page.goto(app_url_no_worker + "/pretrain")
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.wait_for_function("() => location.search.includes('epochs=3')")
+    _settled(page)
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('input[aria-label=Epochs]').value === '10'")
+    _settled(page)
+    assert "epochs=" not in page.url
