@@ -462,3 +462,21 @@ def test_counts_durations_lists_and_near_names_as_the_messages_say_them():
     # a spreadsheet runs a cell starting with any of these as a formula (a tab or return, then one: OWASP)
     assert [csv_text(v) for v in ("=1+1", "+1", "-x", "@SUM(A1)", "\t=1", "\r=1", "cat", "", -3)] == [
         "'=1+1", "'+1", "'-x", "'@SUM(A1)", "'\t=1", "'\r=1", "cat", "", -3]
+
+
+def test_the_apps_export_is_written_once_and_again_only_when_its_summary_is_newer(finished_run):
+    """A second "Prepare the export" of an unchanged run serves the zip already written (it
+    was written again on every click); a summary changed since writes it anew."""
+    from app import services
+
+    rid = finished_run("simclr")
+    run = RunStore().get(rid)
+    zipped = Path(services.export_run(run)["all"])
+    first = zipped.stat().st_ino
+    services.export_run(run)
+    assert zipped.stat().st_ino == first  # not replaced
+    summary = Path(run["run_dir"]) / "summary.json"
+    later = zipped.stat().st_mtime + 10
+    os.utime(summary, (later, later))
+    services.export_run(run)
+    assert zipped.stat().st_ino != first

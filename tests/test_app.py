@@ -1493,3 +1493,17 @@ def test_a_runs_progress_bar_never_reads_past_the_whole_training():
     run = {"status": "running", "phase": "training", "epoch": 4, "epochs": 5}
     assert progress_of({**run, "progress": 1.3}) == (1.0, "in epoch 5 of 5 · 100% of the training done")
     assert progress_of({**run, "progress": None})[0] == 0.0
+
+
+def test_a_resumed_runs_loss_curve_leaves_out_steps_only_its_earlier_attempt_reached():
+    """A run cancelled at step 5 and resumed from its checkpoint at step 2: its curve, at step 3,
+    ends at step 3 (the first attempt's steps 4 and 5 are not this attempt's yet)."""
+    from app import services
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1))
+    for step in (1, 2, 3, 4, 5):
+        store.record(rid, {"kind": "step", "step": step, "loss": 10.0 - step})
+    for step in (3,):
+        store.record(rid, {"kind": "step", "step": step, "loss": 1.0})
+    assert [(e["step"], e["loss"]) for e in services.loss_steps(rid)] == [(1, 9.0), (2, 8.0), (3, 1.0)]

@@ -96,3 +96,60 @@ def test_invariance_link_keeps_the_labels_per_factor_value(finished_run):
     assert bad.radio(key="inv_budget").value == "2" and not bad.exception
     assert any("Ignored `labels=-3` from the link (not one of 2, all); using `2` instead." in w.value
                for w in bad.warning)
+
+
+def test_a_links_list_keeps_a_class_with_a_comma_after_a_space_typed_after_a_comma():
+    # "dogs, cats, big" as a teacher types a list (a space after each comma): the piece " cats, big" begins with a
+    # space, and was matched unstripped, so "cats, big" was cut into two unknown classes
+    from app import urlstate
+
+    parse = urlstate.choices(["cats, big", "dogs"])
+    assert parse("dogs, cats, big") == ["dogs", "cats, big"]
+    assert parse("cats, big ,dogs") == ["cats, big", "dogs"]
+
+
+def test_explore_links_epoch_is_its_runs_and_comes_back_with_the_page(finished_run):
+    # the frame picked is of the run it was picked on: another run picked opens at its own last epoch (the address
+    # still held the first one's epoch=0), and leaving the page and coming back keeps the frame picked
+    a, b = finished_run("simclr"), finished_run("rotation")
+    at = open_page("explore", run=a)
+    at.select_slider(key=f"explore_epoch_{a}").set_value(0).run()
+    at.switch_page("../pages/data.py").run()
+    at.switch_page("../pages/explore.py").run()
+    assert at.select_slider(key=f"explore_epoch_{a}").value == 0 and _param(at, "epoch") == "0"
+    at.selectbox(key="explore_run").set_value(b).run()
+    assert at.select_slider(key=f"explore_epoch_{b}").value == 1 and _param(at, "epoch") is None
+
+
+def test_compare_links_query_image_is_left_out_at_its_default_and_comes_back_with_the_page(finished_run):
+    a, b = finished_run("simclr"), finished_run("rotation")
+    at = open_page("compare", runs=f"{a},{b}")
+    assert at.number_input(key="cmp_query_digits").value == 9 and _param(at, "image") is None  # the default: no `image=9`
+    at.number_input(key="cmp_query_digits").set_value(12).run()
+    at.switch_page("../pages/data.py").run()
+    at.switch_page("../pages/compare.py").run()
+    assert at.number_input(key="cmp_query_digits").value == 12 and _param(at, "image") == "12"
+
+
+def test_compare_says_a_links_colour_is_of_no_use_on_runs_of_two_datasets(finished_run):
+    a, s = finished_run("simclr"), finished_run("shapes-simclr")
+    at = open_page("compare", runs=f"{a},{s}", colour="size")
+    assert not at.exception and _param(at, "colour") is None
+    assert any("Ignored `colour=size` from the link (these runs' maps are coloured by label only: they are of "
+               "different datasets)" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_data_links_classes_come_back_with_the_page():
+    at = open_page("data", dataset="shapes")
+    at.multiselect(key="data_classes").set_value(["heart"]).run()
+    at.switch_page("../pages/augment.py").run()
+    at.switch_page("../pages/data.py").run()
+    assert at.multiselect(key="data_classes").value == ["heart"] and _param(at, "classes") == "heart"
+
+
+def test_invariance_links_labels_per_factor_value_are_left_out_at_their_default(finished_run):
+    rid = finished_run("shapes-simclr")
+    at = open_page("invariance", runs=rid)
+    at.radio(key="inv_budget").set_value("all").run()
+    at.radio(key="inv_budget").set_value("2").run()
+    assert _param(at, "labels") is None  # not `labels=2`: a link as short as the view allows

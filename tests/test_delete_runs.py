@@ -219,3 +219,14 @@ def test_the_space_a_deletion_frees_is_the_runs_own_folder_and_the_apps_export_o
     assert main(["delete", other]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"deleted {other} (0 MB freed); its folder stays") and (mine / "big.bin").exists()
+
+
+def test_the_apps_delete_message_names_a_folder_only_when_one_stays(finished_run):
+    """"its folder stays: …" is said of a folder a deletion could not remove, never of one it did."""
+    from app import services
+
+    rid = finished_run("simclr")
+    folder = Path(RunStore().get(rid)["run_dir"])
+    said, error = services.delete_run(rid)
+    assert error is None and not folder.exists()
+    assert said.startswith(f"Deleted run {rid} (") and said.endswith(" MB freed).") and "stays" not in said

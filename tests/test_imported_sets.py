@@ -570,3 +570,15 @@ def test_a_runs_dataset_record_says_whether_its_set_was_imported(tmp_path, small
         assert (record["name"], record["imported"], record["images"]) == (name, imported, len(ds))
         assert record["fingerprint"] == ds.fingerprint and art.RunArtifacts(run_dir).dataset == record
         assert art.RunArtifacts(run_dir).dataset_mismatch(ds) is None
+
+
+def test_an_imports_label_budgets_are_those_its_training_images_give(tmp_path):
+    """The label-efficiency budgets come from the labelled training images (8 a class here: 1
+    and 5 labels a class, and all), not the 2 a class held out for testing (1 and all)."""
+    from app import services
+
+    members = {f"p/{c}/{i}.png": png((20 * i, 200 if c == "b" else 10, 7)) for c in ("a", "b") for i in range(10)}
+    import_images(make_zip(tmp_path / "a.zip", members), "budgets", size=16)
+    ds = load_dataset("budgets")
+    assert np.bincount(ds.labels.numpy()[ds.train_idx.numpy()]).tolist() == [8, 8]
+    assert services.label_budgets("budgets") == (1, 5, 0)

@@ -1334,3 +1334,23 @@ def test_a_lessons_own_queued_runs_do_not_stand_in_its_way(monkeypatch):
     # now, as many as this server runs at once" turned it off on every lesson: a mutation round)
     monkeypatch.setenv("SSRL_MAX_ACTIVE_LESSONS", "0")
     assert lessons_in_the_way(lesson, {"collapse": "Collapse"}) == ""
+
+
+def test_a_lesson_watched_training_keeps_its_panel_but_another_lesson_opened_after_it_does_not(tmp_path, monkeypatch,
+                                                                                                finished_run):
+    """The page that watched one lesson's runs keeps its live panel as they end; a lesson done
+    before it was opened, picked next in the same session, has no panel to keep."""
+    monkeypatch.setenv(L.ENV_DIR, str(tmp_path))
+    text = (TINY / "tiny.toml").read_text()
+    (tmp_path / "tiny.toml").write_text(text)
+    head, _, rest = text.partition("[runs.random]")
+    simclr_run = "[runs.simclr]" + rest.split("[runs.simclr]")[1].split("[runs.random-seed1]")[0]
+    (tmp_path / "done.toml").write_text(
+        head.replace('id = "tiny"', 'id = "done"') + simclr_run + '[[charts]]\nkind = "accuracy"\n'
+        '\n[[checks]]\nleft = "simclr.knn_accuracy"\nop = ">"\nright = 0.0\nsays = "SimCLR above nothing"\n')
+    finished_run("random"), finished_run("simclr")
+    at = open_lessons({"lesson": "tiny"})  # random-seed1 to train: the panel shows
+    assert [m for m in at.markdown if "aria-live" in m.value]
+    at.radio(key="lesson_pick").set_value("done").run()
+    assert not at.exception and at.query_params["lesson"] in ("done", ["done"])
+    assert not [m.value for m in at.markdown if "aria-live" in m.value]
