@@ -43,13 +43,14 @@ def test_compare_link_keeps_the_query_image(finished_run):
     assert any("Ignored `image=-4` from the link (outside 0–1796); using `9` instead." in w.value for w in bad.warning)
 
 
-def test_compare_says_a_links_colour_is_of_no_use_on_runs_without_factors(finished_run):
+def test_compare_says_a_links_colour_is_of_no_use_where_it_draws_no_colour_box(finished_run):
     # colour=size on two digits runs: kept in the address and the maps coloured by label without a word (Explore says)
-    a, b = finished_run("simclr"), finished_run("rotation")
-    at = open_page("compare", runs=f"{a},{b}", colour="size")
-    assert not at.exception and _param(at, "colour") is None
-    assert any("Ignored `colour=size` from the link (these runs' maps are coloured by label only: their dataset has "
-               "no factors)" in w.value for w in at.warning), [w.value for w in at.warning]
+    a, b, s = finished_run("simclr"), finished_run("rotation"), finished_run("shapes-simclr")
+    for runs, why in (((a, b), "their dataset has no factors"), ((a, s), "they are of different datasets")):
+        at = open_page("compare", runs=",".join(runs), colour="size")
+        assert not at.exception and _param(at, "colour") is None
+        assert any(f"Ignored `colour=size` from the link (these runs' maps are coloured by label only: {why})"
+                   in w.value for w in at.warning), [w.value for w in at.warning]
     assert not [w for w in open_page("compare", runs=f"{a},{b}", colour="label").warning if "colour" in w.value]
 
 
@@ -129,14 +130,6 @@ def test_compare_links_query_image_is_left_out_at_its_default_and_comes_back_wit
     at.switch_page("../pages/data.py").run()
     at.switch_page("../pages/compare.py").run()
     assert at.number_input(key="cmp_query_digits").value == 12 and _param(at, "image") == "12"
-
-
-def test_compare_says_a_links_colour_is_of_no_use_on_runs_of_two_datasets(finished_run):
-    a, s = finished_run("simclr"), finished_run("shapes-simclr")
-    at = open_page("compare", runs=f"{a},{s}", colour="size")
-    assert not at.exception and _param(at, "colour") is None
-    assert any("Ignored `colour=size` from the link (these runs' maps are coloured by label only: they are of "
-               "different datasets)" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 def test_data_links_classes_come_back_with_the_page():
