@@ -84,14 +84,17 @@ def restore(page: str) -> None:
 
 
 BOUND, GENERATIONS = "_url_bound", "_url_generations"  # session state: what ``follow`` starts again
+HERE = "_url_page"  # session state: the page this run shows (``follow`` says it), whose marks ``bound`` adds to
 
 
 def bound(*keys: str) -> None:
     """Mark session-state ``keys`` as started from the address (a key ending in ``*``: every key
     that begins so), for ``follow`` to start again from it. The widget helpers here mark theirs;
     a widget whose key is dropped must be given its value through the session state (as these
-    helpers do), not by ``value``/``index``, which the browser ignores for a key it shows."""
-    st.session_state.setdefault(BOUND, set()).update(keys)
+    helpers do), not by ``value``/``index``, which the browser ignores for a key it shows. The
+    marks are the page's: a Back on Pretrain dropped Explore's image chosen for a run (state
+    that outlasts the page, unlike a widget's), and back on Explore it was gone."""
+    st.session_state.setdefault(BOUND, {}).setdefault(st.session_state.get(HERE), set()).update(keys)
 
 
 def generation(name: str) -> int:
@@ -109,10 +112,11 @@ def follow(page: str) -> None:
     page took a Back per change). Where the address is not the one this page left at the end of
     its last run, the state marked by ``bound`` is dropped, so the page starts from the address,
     as a link opens it."""
+    st.session_state[HERE] = page
     left = st.session_state.get("_page_params", {}).get(page)
     if st.session_state.get("_page_now") != page or left is None or left == st.query_params.to_dict():
         return
-    marks = st.session_state.get(BOUND, set())
+    marks = st.session_state.get(BOUND, {}).get(page, set())
     prefixes = tuple(k[:-1] for k in marks if k.endswith("*"))
     for key in [k for k in st.session_state if k in marks or (prefixes and str(k).startswith(prefixes))]:
         del st.session_state[key]

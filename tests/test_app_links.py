@@ -146,3 +146,20 @@ def test_invariance_links_labels_per_factor_value_are_left_out_at_their_default(
     at.radio(key="inv_budget").set_value("all").run()
     at.radio(key="inv_budget").set_value("2").run()
     assert _param(at, "labels") is None  # not `labels=2`: a link as short as the view allows
+
+
+def test_back_on_one_page_leaves_the_image_chosen_on_explore(finished_run):
+    # the browser's Back within Pretrain dropped every state marked as started from the address, Explore's image
+    # chosen for a run with it (kept across pages, unlike a widget's): back on Explore, no image was chosen any more
+    a = finished_run("simclr")
+    at = open_page("explore", run=a, image="5")
+    at.switch_page("../pages/pretrain.py").run()
+    at.query_params.clear()
+    at.query_params["epochs"] = "3"
+    at.run()  # (a change on Pretrain: the address it leaves)
+    del at.query_params["epochs"]
+    at.run()  # Back: the address gone back to
+    assert [n.value for n in at.number_input if n.label == "Epochs"] == [10]  # Pretrain followed the address
+    at.switch_page("../pages/explore.py").run()
+    assert not at.exception and _param(at, "image") == "5"
+    assert at.session_state[f"explore_row_{a}"] == 5
