@@ -81,9 +81,11 @@ def restore(page: str) -> None:
     for k, v in kept.items():
         if k not in KEPT:
             st.query_params[k] = v
+    st.session_state[RESTORED] = page  # (``follow``: a Back straight after is not a Back within the page)
 
 
 BOUND, GENERATIONS = "_url_bound", "_url_generations"  # session state: what ``follow`` starts again
+RESTORED = "_url_restored"  # session state: the page whose parameters ``restore`` put back in this run
 HERE = "_url_page"  # session state: the page this run shows (``follow`` says it), whose marks ``bound`` adds to
 
 
@@ -101,7 +103,7 @@ def generation(name: str) -> int:
     """The counter ``name`` in the session (0 at first) that a group of widgets puts in its keys
     (Pretrain's form, Augment's boxes): ``follow`` adds one, so they are new widgets, which start
     from the address (sliders and boxes too many to set one by one)."""
-    st.session_state.setdefault(GENERATIONS, set()).add(name)
+    st.session_state.setdefault(GENERATIONS, {}).setdefault(st.session_state.get(HERE), set()).add(name)
     return st.session_state.get(name, 0)
 
 
@@ -114,13 +116,20 @@ def follow(page: str) -> None:
     as a link opens it."""
     st.session_state[HERE] = page
     left = st.session_state.get("_page_params", {}).get(page)
-    if st.session_state.get("_page_now") != page or left is None or left == st.query_params.to_dict():
+    if st.session_state.get("_page_now") != page or left is None:
+        return
+    if st.session_state.pop(RESTORED, None) == page:
+        # the run after ``restore`` put the page's parameters back: a Back from there goes to the bare address the
+        # sidebar opened, before they were put back, and started the form from it, at its defaults (a review); the
+        # page keeps what it was left with, as before Back was followed
+        return
+    if left == st.query_params.to_dict():
         return
     marks = st.session_state.get(BOUND, {}).get(page, set())
     prefixes = tuple(k[:-1] for k in marks if k.endswith("*"))
     for key in [k for k in st.session_state if k in marks or (prefixes and str(k).startswith(prefixes))]:
         del st.session_state[key]
-    for name in st.session_state.get(GENERATIONS, ()):
+    for name in st.session_state.get(GENERATIONS, {}).get(page, ()):
         st.session_state[name] = st.session_state.get(name, 0) + 1
     st.session_state.pop("_url_of", None)  # (``start``: whose value the address held)
 

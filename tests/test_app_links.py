@@ -163,3 +163,21 @@ def test_back_on_one_page_leaves_the_image_chosen_on_explore(finished_run):
     at.switch_page("../pages/explore.py").run()
     assert not at.exception and _param(at, "image") == "5"
     assert at.session_state[f"explore_row_{a}"] == 5
+
+
+def test_back_straight_after_coming_back_to_pretrain_keeps_its_form():
+    # the sidebar back to Pretrain opens it bare and its parameters are put back (urlstate.restore); a Back from there
+    # went to the bare address and started the form from it: Epochs at its default, the student's 3 gone (a review)
+    at = open_page("pretrain")
+    at.number_input(key="pt_epochs").set_value(3).run()
+    assert _param(at, "epochs") == "3"
+    at.switch_page("../pages/augment.py").run()
+    at.query_params.clear()
+    at.switch_page("../pages/pretrain.py").run()  # (the sidebar's link carries no parameters)
+    assert _param(at, "epochs") == "3"
+    at.query_params.clear()
+    at.run()  # Back, to the bare address of before the parameters were put back
+    assert [n.value for n in at.number_input if n.label == "Epochs"] == [3]
+    at.query_params["epochs"] = "5"
+    at.run()  # a Back within the page later still follows the address
+    assert [n.value for n in at.number_input if n.label == "Epochs"] == [5]
