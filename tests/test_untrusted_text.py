@@ -161,3 +161,15 @@ def test_md_keeps_a_heading_or_list_marker_at_the_start_from_restyling_the_line(
     round's reviewer); escaped, they read as typed."""
     assert md(typed) == shown
     assert re.sub(r"\\(.)", r"\1", md(typed)) == typed
+
+
+def test_the_dispatchers_last_error_is_escaped_on_the_page(monkeypatch):
+    """The reason in dispatcher.log can hold any text (an address, a path with underscores): it goes through ``md``."""
+    from app import services
+    from ssrl_core.runs import ray_backend
+    from ssrl_core.text import md
+
+    monkeypatch.setenv("SSRL_BACKEND", "ray")
+    monkeypatch.setattr(ray_backend, "last_error", lambda: "cannot reach *head_node*")
+    said = services.no_worker_text()
+    assert f"The last one stopped: {md('cannot reach *head_node*')}." in said and "*head_node*" not in said
