@@ -178,11 +178,14 @@ class PartlyValid(ValueError):
 def _split(raw: str, options: Sequence[str]) -> list[str]:
     """``raw`` cut at its commas, but for an option with commas in it written whole: an imported
     set's class folder "cats, big" (``?classes=cats, big,dogs``) read as "cats" and "big", both
-    unknown. The longest run of pieces that is an option wins."""
+    unknown. The longest run of pieces that is an option wins, of no more pieces than an option
+    has (a run of all the rest, tried at every piece, took 36 s on a link of 3,000 values)."""
     pieces, out, i = raw.split(","), [], 0
     known = set(options)
+    most = 1 + max((o.count(",") for o in known), default=0)
     while i < len(pieces):
-        j = next((j for j in range(len(pieces), i + 1, -1) if ",".join(pieces[i:j]).strip() in known), i + 1)
+        j = next((j for j in range(min(len(pieces), i + most), i + 1, -1)
+                  if ",".join(pieces[i:j]).strip() in known), i + 1)
         out.append(",".join(pieces[i:j]))
         i = j
     return out
