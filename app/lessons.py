@@ -399,10 +399,15 @@ def progress_panel(lesson: L.Lesson, planned: dict[str, dict], verdict: dict) ->
                             shared=L.lesson_nickname(lesson), idle_note=" ".join(verdict_headline(verdict)) + ".")
 
 
+def measured(verdict: dict) -> bool:
+    """Whether any number a check reads has been measured yet."""
+    return any(v is not None for row in verdict["checks"] for v in row["numbers"].values())
+
+
 def verdict_headline(verdict: dict) -> tuple[str, str]:
     """The verdict's first words and the counts after them, as its panel's box and the live
     panel's region begin: ("Verdict: pass", "(2 of 2 checks passed)")."""
-    if not any(v is not None for row in verdict["checks"] for v in row["numbers"].values()):
+    if not measured(verdict):
         # nothing measured yet: "incomplete (0 of 4 checks passed)" read as a lesson that had run and failed
         return "Not run yet:", f"the {count(verdict['checks_total'], 'check')} below are judged as the lesson's runs finish"
     if verdict["verdict"] == "incomplete":
@@ -423,7 +428,7 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
     st.subheader("Did the expected outcome appear?")
     st.markdown(f"**Expected:** {lesson.expected}")
     head, counts = verdict_headline(verdict)
-    if head.startswith("Not run"):
+    if not measured(verdict):
         st.info(f"**{head}** {counts}.", icon=":material/hourglass_empty:")
     else:
         getattr(st, kind)(f"**{head}** {counts}. {text}")
