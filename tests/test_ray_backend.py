@@ -335,6 +335,51 @@ def test_an_idle_dispatcher_whose_home_is_deleted_stops_and_makes_nothing_there_
     assert "was removed or replaced (SSRL_HOME deleted or moved?); stopping" in said, said
 
 
+@needs_ray
+def test_a_dispatcher_stuck_in_a_ray_call_still_stops_on_sigterm_and_puts_its_run_back(ssrl_home, monkeypatch,
+                                                                                         capsys):
+    """ray.nodes() with the cluster's head gone waits a minute, then Ray ends the process. The loop
+    called it in the main thread, where Python runs a signal's handler only between two steps:
+    SIGTERM went unheard, and the dispatcher died without putting its runs back (their rows said
+    "training" until another one took them as orphans). A call that blocks stands in for it."""
+    import threading
+
+    from ssrl_core.runs import ray_backend
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="simclr", epochs=3))
+    d = Dispatcher(store=store, poll_s=0.05)
+    calls, answered = [], threading.Event()
+
+    def slots():  # the banner's and the first loop's calls answer; then the cluster is gone
+        calls.append(1)
+        if len(calls) > 2:
+            answered.wait(60)
+        return 1, {"num_cpus": 1}
+
+    monkeypatch.setattr(d, "connect", lambda: None)
+    monkeypatch.setattr(d, "slots", slots)
+    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))  # the run in flight until the dispatcher stops
+    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
+    timers = [threading.Timer(1.0, os.kill, [os.getpid(), signal.SIGTERM]), threading.Timer(60, answered.set)]
+    sigterm = signal.getsignal(signal.SIGTERM)  # serve sets its own
+    try:
+        for t in timers:
+            t.start()
+        assert d.serve() == 0
+        assert not answered.is_set() and len(calls) == 3  # stopped while the call still waited
+    finally:
+        answered.set()
+        signal.signal(signal.SIGTERM, sigterm)
+        for t in timers:
+            t.cancel()
+    said = capsys.readouterr().out
+    assert f"dispatcher {d.id} stopping: 1 run put back in the queue" in said, said
+    assert store.get(rid)["status"] == "queued"
+    assert store.events(rid, kind="requeued")[-1]["reason"] == "the Ray dispatcher stopped"
+
+
 def test_the_app_says_why_the_dispatcher_stopped_and_refuses_its_bad_settings_before_starting_it(monkeypatch):
     """A bad SSRL_RAY_CPUS_PER_RUN was in dispatcher.log only, and the page said "No worker";
     a dispatcher that could not reach its cluster was started again on every page view."""

@@ -40,6 +40,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -60,6 +61,7 @@ MAX_ATTEMPTS = 3  # a run whose node is lost this many times (since it was last 
 LOST = "its Ray node or worker process was lost"  # how a requeue for a lost node begins (the count above reads it)
 CONNECT_S = 10.0  # a cluster's head that does not accept a connection by then is said to be unreachable
 CANCEL_POLL_S = 0.5
+STOP_GRACE_S = 10.0  # the most a stopping dispatcher waits for its loop, then for Ray (a cancel, its shutdown)
 _SKIP = re.compile(r"\.tmp|\.lock$|\.pending$|\.part\d*$")  # files being written, locks, markers
 
 
@@ -481,56 +483,101 @@ class Dispatcher:
             self._lock_file.close()
             raise
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())  # after ray.init, which sets its own
-        import ray
-
         n, opts = self.slots()
         where = self.address or "a local Ray instance (127.0.0.1)"
         print(f"dispatcher {self.id} serving {self.store.path} on {where}: {count(n, 'run')} at once, each {opts}",
               flush=True)
         threading.Thread(target=self._beat, daemon=True).start()
-        idle_since = last_stale = time.monotonic()
+        # The loop runs beside the main thread, which only waits for it or for a signal: Python runs a signal's
+        # handler in the main thread between two of its steps, and a Ray call there that did not return (ray.nodes()
+        # with the cluster's head gone waits a minute for it, then Ray ends the process) left SIGTERM unheard, the
+        # runs "training" until another dispatcher took them back as orphans.
+        ended: list = []
+
+        def loop():
+            try:
+                ended.append(self._dispatch(once, idle_exit_s))
+            except BaseException as e:  # noqa: BLE001 - raised below, in the main thread
+                ended.append(e)
+
+        thread = threading.Thread(target=loop, name="dispatch", daemon=True)
+        thread.start()
         try:
-            while not self._stop.is_set():
-                # SSRL_HOME deleted or moved while idle: stop, as an idle worker does
-                if not self._flights and home_gone(f"dispatcher {self.id}", self._lock_file, self.store):
-                    return 1
-                for run_id, f in list(self._flights.items()):
-                    if not f.thread.is_alive():
-                        del self._flights[run_id]
-                n, _ = self.slots()
-                try:
-                    if time.monotonic() - last_stale > 5:
-                        self.store.requeue_orphans(worker_state, STALE_S)  # runs of a worker or dispatcher that died
-                        last_stale = time.monotonic()
-                    while len(self._flights) < n and (run := self.store.claim(self.id)) is not None:
-                        f = _Flight(run)
-                        f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
-                        self._flights[f.id] = f
-                        f.thread.start()
-                except FileNotFoundError as e:  # the store removed, the lock file maybe not yet
-                    if self._flights or not home_gone(f"dispatcher {self.id}", self._lock_file, self.store, e):
-                        raise
-                    return 1
-                if self._flights:
-                    idle_since = time.monotonic()
-                elif once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
-                    return 0
-                self._stop.wait(self.poll_s)
-        finally:
+            while thread.is_alive() and not self._stop.is_set():
+                thread.join(0.5)
+            # stopped: the loop ends at its next wait (a poll away), unless a Ray call holds it; the runs it
+            # claimed go back to the queue all the same
+            thread.join(min(STOP_GRACE_S, self.poll_s + 2))
+        finally:  # also Ctrl-C, raised here
             self._stop.set()
-            back = 0
-            for f in list(self._flights.values()):  # stopping: the runs go back to the queue
+            self._wind_down()
+        if ended and isinstance(ended[0], BaseException):
+            raise ended[0]
+        return ended[0] if ended else 0
+
+    def _dispatch(self, once: bool, idle_exit_s: float | None) -> int:
+        """Claim queued runs while there are slots for them, until stopped (or idle, or the home gone)."""
+        idle_since = last_stale = time.monotonic()
+        while not self._stop.is_set():
+            # SSRL_HOME deleted or moved while idle: stop, as an idle worker does
+            if not self._flights and home_gone(f"dispatcher {self.id}", self._lock_file, self.store):
+                return 1
+            for run_id, f in list(self._flights.items()):
+                if not f.thread.is_alive():
+                    del self._flights[run_id]
+            n, _ = self.slots()
+            try:
+                if time.monotonic() - last_stale > 5:
+                    self.store.requeue_orphans(worker_state, STALE_S)  # runs of a worker or dispatcher that died
+                    last_stale = time.monotonic()
+                while (len(self._flights) < n and not self._stop.is_set()
+                       and (run := self.store.claim(self.id)) is not None):
+                    f = _Flight(run)
+                    f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
+                    self._flights[f.id] = f
+                    f.thread.start()
+            except FileNotFoundError as e:  # the store removed, the lock file maybe not yet
+                if self._flights or not home_gone(f"dispatcher {self.id}", self._lock_file, self.store, e):
+                    raise
+                return 1
+            if self._flights:
+                idle_since = time.monotonic()
+            elif once or (idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s):
+                return 0
+            self._stop.wait(self.poll_s)
+        return 0
+
+    def _wind_down(self) -> None:
+        """Put the runs in flight back in the queue and say so, then stop their tasks and leave
+        the cluster, waiting for Ray at most ``STOP_GRACE_S``: a cluster whose head is gone does
+        not answer, and the process ends without it rather than hang (Ray's exit hooks would)."""
+        flights = list(self._flights.values())
+        back = sum(self.store.requeue(f.id, self.id, "the Ray dispatcher stopped") for f in flights)
+        # the operator's log said nothing of its own when it stopped
+        print(f"dispatcher {self.id} stopping" + (f": {count(back, 'run')} put back in the queue" if back else ""),
+              flush=True)
+        if self.board is None:
+            return  # never connected (a test's dispatcher): the Ray in this process is not its to shut down
+
+        def leave():
+            import ray
+
+            for f in flights:
                 if f.gen is not None:
                     try:
                         ray.cancel(f.gen, force=True)
                     except Exception:  # noqa: BLE001
                         pass
-                back += self.store.requeue(f.id, self.id, "the Ray dispatcher stopped")
-            # the operator's log said nothing of its own when it stopped
-            print(f"dispatcher {self.id} stopping" + (f": {count(back, 'run')} put back in the queue" if back else ""),
-                  flush=True)
             ray.shutdown()
-        return 0
+
+        thread = threading.Thread(target=leave, name="leave-ray", daemon=True)
+        thread.start()
+        thread.join(STOP_GRACE_S)
+        if thread.is_alive():
+            print(f"dispatcher {self.id}: the Ray cluster did not answer within {STOP_GRACE_S:g} s; exiting without it",
+                  flush=True)
+            sys.stderr.flush()
+            os._exit(0)
 
     def _drive(self, f: _Flight) -> None:
         """Run one claimed run as a task and fold its messages into the store and folder."""
