@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import zlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -106,6 +107,20 @@ def browser_time(ts: float) -> datetime:
     except Exception:  # noqa: BLE001 - no browser behind the session, no zone said, or a name not known here
         return datetime.fromtimestamp(ts)  # (naive: a fixed offset each would differ across a change of summer time)
     return datetime.fromtimestamp(ts, tz)
+
+
+
+def spoken_time(ts: float, now: float | None = None) -> str:
+    """When ``ts`` was, as a sentence says it in the browser's time zone: "at 04:30" today,
+    "yesterday at 04:30", "on 7 Dec at 04:30" this year, "on 7 Dec 2025 at 04:30" before. A
+    stopped job's note gave the hour alone, and a job stopped days ago read as this morning's."""
+    at, today = browser_time(ts), browser_time(time.time() if now is None else now).date()
+    clock = at.strftime("%H:%M")
+    if at.date() == today:
+        return f"at {clock}"
+    if at.date() == today - timedelta(days=1):
+        return f"yesterday at {clock}"
+    return f"on {at.day} {at:%b}{'' if at.year == today.year else f' {at.year}'} at {clock}"
 
 
 def worker_alive() -> bool:

@@ -1332,9 +1332,9 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
         else:
             stopped.setdefault((how.get("stopped_by"), round(how.get("at") or 0)), []).append(names[r["id"]])
     for (by, at), stopped_runs in stopped.items():
-        when = services.browser_time(at).strftime("%H:%M")
         st.info(f"The background job for {md(listing(stopped_runs))} was stopped"
-                + (f" by **{md(by)}**" if by and not same_nickname(by, me) else " by you" if by else "") + f" at {when}. What it "
+                + (f" by **{md(by)}**" if by and not same_nickname(by, me) else " by you" if by else "")
+                + f" {services.spoken_time(at)}. What it "
                 "computed stays; the button computes the rest.", icon=":material/stop_circle:")
 
 

@@ -315,7 +315,8 @@ def test_a_stopped_job_says_who_stopped_it_on_every_page_that_shows_its_runs(fin
     at.switch_page("../pages/evaluate.py")
     at.run()
     said = [i.value for i in at.info]
-    assert sum("was stopped by **bob** at 04:30." in i for i in said) == 1, said  # once, though two panels show jobs
+    assert sum("was stopped by **bob** on 7 Dec 2025 at 04:30." in i for i in said) == 1, said  # once, though two
+    # panels show jobs; with its day (it said "at 04:30" alone, as if this morning)
     [note] = [i for i in said if "was stopped" in i]
     assert note.startswith(f"The background job for simclr ({a[-4:]}) and rotation ({b[-4:]}) was stopped by ")
     assert note.endswith("What it computed stays; the button computes the rest.")
@@ -584,3 +585,17 @@ def test_a_running_jobs_time_left_is_its_estimate_less_the_time_since_never_belo
     assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": 400.0, "at": now - 100}) == pytest.approx(300, abs=5)
     assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": 100.0, "at": now - 300}) == 0.0
     assert _time_left({"run_dir": "x"}, {"state": "running", "eta_s": None, "at": now}) is None  # not timed yet
+
+
+def test_a_time_is_said_with_its_day_unless_it_is_today():
+    """``services.spoken_time``: the hour alone for today, then yesterday, then the date (with
+    its year only when it is not this one). No browser here: the server's time zone."""
+    from datetime import datetime
+
+    from app import services
+
+    at = datetime(2026, 3, 5, 4, 30).timestamp()
+    said = {when: services.spoken_time(at, now=datetime(*when).timestamp())
+            for when in [(2026, 3, 5, 23, 59), (2026, 3, 6, 0, 1), (2026, 3, 7, 12), (2026, 12, 31), (2027, 1, 2)]}
+    assert list(said.values()) == ["at 04:30", "yesterday at 04:30", "on 5 Mar at 04:30", "on 5 Mar at 04:30",
+                                   "on 5 Mar 2026 at 04:30"]
