@@ -13,9 +13,11 @@ from ssrl_core.pretext import encoder_input
 
 from . import charts, readouts, services, urlstate, widgets
 from .glossary import words_in
-from .text import agree, count, md, minutes
+from .text import agree, count, md, minutes, quiet_icon
 
-ICON = {True: ":material/check_circle:", False: ":material/cancel:", None: ":material/hourglass_top:"}
+# a check's icon, drawn beside its state in words and hidden from screen readers (``quiet_icon``: they said
+# "cancel icon" before a failed check)
+ICON = {True: quiet_icon("check_circle"), False: quiet_icon("cancel"), None: quiet_icon("hourglass_top")}
 VERDICT_TEXT = {
     "pass": ("success", "The expected outcome appeared: every check passed."),
     "partial": ("warning", "The expected outcome appeared only in part: some checks failed."),
@@ -443,7 +445,7 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
                     + (f"`{line}`" if row["passed"] is not None else line)
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
         for caveat in row.get("caveats", ()):
-            st.caption(f":material/warning: {caveat}")
+            st.caption(f"{quiet_icon('warning')} {caveat}", unsafe_allow_html=True)
 
 
 def extras_panel(lesson: L.Lesson, planned: dict[str, dict], data: dict[str, L.RunData]) -> None:

@@ -15,17 +15,23 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+# Plotly's D3 colours, with orange, pink, olive and cyan darkened to 3:1 or more against the white
+# page (WCAG 1.4.11: a line or marker a student must tell apart; they were 2.5, 2.7, 2.0 and 2.3:1,
+# an accessibility review), hue kept: among the first ten, no pair drew closer for a deuteranope or
+# a protanope (Machado simulation, CIELAB distance; tests/test_readouts.py checks both)
 PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#ad494a", "#637939", "#843c39", "#7b4173", "#3182bd",
+    "#1f77b4", "#e76c00", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e068bb", "#7f7f7f",
+    "#97981b", "#1298a6", "#393b79", "#ad494a", "#637939", "#843c39", "#7b4173", "#3182bd",
     "#e6550d", "#31a354", "#756bb1", "#636363",
 ]
 UNKNOWN = "#c7c7c7"
 # values that are colours are drawn in their own colour (shapes' ``color`` factor: a red
-# point is a red shape), toned so that each stays visible on white
+# point is a red shape), toned so that each is 3:1 or more on white, but for yellow and white:
+# a yellow dark enough (#b48f04) is 3.8 CIELAB units from green for a protanope (20 now), and
+# white cannot be; the map writes each group's name and gives it a marker shape
 NAMED_COLOURS = {
-    "red": "#d62728", "orange": "#ff7f0e", "yellow": "#e3b505", "green": "#2ca02c", "cyan": "#17becf",
-    "blue": "#1f3fd6", "purple": "#7b2cbf", "magenta": "#d633c7", "pink": "#f781bf", "brown": "#8c564b",
+    "red": "#d62728", "orange": "#e76c00", "yellow": "#e3b505", "green": "#2ca02c", "cyan": "#1298a6",
+    "blue": "#1f3fd6", "purple": "#7b2cbf", "magenta": "#d633c7", "pink": "#f458aa", "brown": "#8c564b",
     "black": "#111111", "gray": "#7f7f7f", "grey": "#7f7f7f", "white": "#e8e8e8",
 }
 

@@ -379,6 +379,50 @@ def test_runs_are_told_apart_by_more_than_colour():
     assert len({t.marker.pattern.shape for t in bars.data[:4]}) == 4 and bars.data[4].marker.pattern.shape == ""
 
 
+# Machado et al. (2009), severity 1, on linear RGB: how a deuteranope and a protanope see a colour
+DEUTERANOPIA = ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413), (-0.011820, 0.042940, 0.968881))
+PROTANOPIA = ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216), (-0.003882, -0.048116, 1.051998))
+
+
+def _lab(colour: str, seen_as=None):
+    """CIELAB (D65) of "#rrggbb", as seen through a Machado matrix ``seen_as`` where given."""
+    rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    if seen_as:
+        lin = [min(1.0, max(0.0, sum(m * c for m, c in zip(row, lin)))) for row in seen_as]
+    xyz = [sum(m * c for m, c in zip(row, lin)) / w for row, w in zip(
+        ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750), (0.0193339, 0.1191920, 0.9503041)),
+        (0.95047, 1.0, 1.08883))]
+    f = [t ** (1 / 3) if t > 216 / 24389 else (24389 / 27 * t + 16) / 116 for t in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def test_the_palette_stands_out_from_the_page_and_stays_apart_for_colour_blind_students():
+    """WCAG 1.4.11: a run's line or a group's marker is 3:1 or more against the white page (the
+    app's theme is light only); orange, pink, olive and cyan were 2.5, 2.7, 2.0 and 2.3:1. Darkened,
+    no two of the first ten colours (the runs of a lesson, a map's ten digits) came closer for a
+    deuteranope or a protanope: green and red stay the closest pair for the first, 7.3 CIELAB units,
+    and orange and green (4.6) for the second. Named colours too, but yellow and white (see figures)."""
+    import itertools
+    import math
+
+    from app.charts import contrast
+    from ssrl_core.figures import NAMED_COLOURS, PALETTE
+
+    low = {c: round(contrast(c, "#ffffff"), 2) for c in PALETTE if contrast(c, "#ffffff") < 3}
+    assert not low, f"palette colours under 3:1 on white: {low}"
+    named = {n: c for n, c in NAMED_COLOURS.items() if n not in ("yellow", "white") and contrast(c, "#ffffff") < 3}
+    assert not named, f"named colours under 3:1 on white: {named}"
+    for seen_as, closest in ((DEUTERANOPIA, 7.2), (PROTANOPIA, 4.5), (None, 27)):
+        nearest = min((math.dist(_lab(a, seen_as), _lab(b, seen_as)), a, b)
+                      for a, b in itertools.combinations(PALETTE[:10], 2))
+        assert nearest[0] >= closest, nearest
+    shapes = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # shapes' colours, as a map draws them
+    for seen_as, closest in ((DEUTERANOPIA, 7.2), (PROTANOPIA, 20)):
+        assert min(math.dist(_lab(NAMED_COLOURS[a], seen_as), _lab(NAMED_COLOURS[b], seen_as))
+                   for a, b in itertools.combinations(shapes, 2)) >= closest
+
+
 def test_bar_charts_write_their_categories_on_short_level_lines_whole_and_apart():
     """A browser review at 390x844: Evaluate's "random encoder (seed 0)" beside two runs did not fit
     level under its bars, Plotly slanted the labels 30 degrees, and the last one reached past the
