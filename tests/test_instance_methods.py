@@ -315,3 +315,13 @@ def test_moco_enqueues_both_views_keys_not_the_queries():
     assert int(method.queue_ptr) == 16
     assert torch.allclose(method.queue[:16], F.normalize(keys, dim=1), atol=1e-5)
     assert not torch.allclose(method.queue[:16], F.normalize(queries, dim=1), atol=1e-3)
+
+
+def test_barlow_twins_projector_ends_in_a_plain_linear_layer_so_its_embedding_can_be_negative():
+    method = make(BarlowTwins).eval()
+    layers = list(method.projector)
+    assert isinstance(layers[-1], nn.Linear) and layers[-1].bias is None  # the paper's: no BN, no ReLU, no bias
+    assert [type(m).__name__ for m in layers[:3]] == ["Linear", "BatchNorm1d", "ReLU"]
+    with torch.no_grad():
+        z = method.projector(method.encoder(_two_views()[0]))
+    assert (z < 0).any()
