@@ -215,6 +215,8 @@ def test_empty_clusters_are_reseeded_by_splitting_a_non_empty_one():
     centroids = np.array([[0.0, 0.05], [5.0, 5.0]], np.float32)
     assign = split_empty(pts, np.zeros(40, np.int64), centroids, rng)  # cluster 1 was empty
     assert np.bincount(assign, minlength=2).min() > 0
+    for j in range(2):  # each centroid is the mean of the points now assigned to it (mutation round mutcore)
+        assert np.allclose(centroids[j], pts[assign == j].mean(0), atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", range(5))
