@@ -215,6 +215,8 @@ def test_empty_clusters_are_reseeded_by_splitting_a_non_empty_one():
     centroids = np.array([[0.0, 0.05], [5.0, 5.0]], np.float32)
     assign = split_empty(pts, np.zeros(40, np.int64), centroids, rng)  # cluster 1 was empty
     assert np.bincount(assign, minlength=2).min() > 0
+    for j in range(2):  # each centroid is the mean of the points now assigned to it (mutation round mutcore)
+        assert np.allclose(centroids[j], pts[assign == j].mean(0), atol=1e-5)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -334,3 +336,47 @@ def test_deepcluster_reseeds_a_cluster_kmeans_left_empty(monkeypatch):
     logs = method.on_epoch_start(0, as_uint8(x))
     assert logs["clusters_nonempty"] == 4
     assert torch.bincount(method.pseudo_labels, minlength=4).min() > 0
+
+
+def test_deepcluster_nmi_prev_compares_this_epochs_clusters_with_the_last_ones(monkeypatch):
+    """``nmi_prev`` is the NMI of consecutive epochs' assignments (the paper's Fig. 2b): 1 for the same partition
+    under other cluster ids, 0 for one that cuts across it (mutation round mutcore: NMI of an epoch with itself)."""
+    parts = iter([np.array([0, 0, 1, 1] * 8), np.array([1, 1, 0, 0] * 8), np.array([0, 1] * 16)])
+
+    def fake_kmeans(x, k, iters, seed):
+        a = next(parts)
+        return a, np.stack([x[a == j].mean(0) for j in range(k)])
+
+    monkeypatch.setattr(dc_module, "kmeans", fake_kmeans)
+    torch.manual_seed(0)
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 2, "pca_dim": 8})
+    images = as_uint8(tiny_batch(32)[0])
+    assert "nmi_prev" not in method.on_epoch_start(0, images)
+    assert method.on_epoch_start(1, images)["nmi_prev"] == pytest.approx(1.0)
+    assert method.on_epoch_start(2, images)["nmi_prev"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_supervised_label_smoothing_is_the_smoothed_cross_entropy():
+    torch.manual_seed(0)
+    method = Supervised(build_encoder("cnn-small", 1), 4, 1, {"label_smoothing": 0.2}).eval()
+    with torch.no_grad():  # confident logits, where smoothing the targets changes the loss
+        method.head.weight.mul_(300)
+    x, labels = tiny_batch(16)
+    loss, _ = method.training_step([x], labels)
+    with torch.no_grad():
+        logits = method.head(method.encoder(x))
+    assert torch.allclose(loss, F.cross_entropy(logits, labels, label_smoothing=0.2), atol=1e-5)
+    assert not torch.allclose(loss, F.cross_entropy(logits, labels), atol=1e-3)
+
+
+def test_the_autoencoders_loss_is_the_mean_squared_error_of_its_reconstruction():
+    from ssrl_core.pretext.autoencoder import Autoencoder
+
+    torch.manual_seed(0)
+    method = Autoencoder(build_encoder("cnn-small", 1), 4, 1).eval()
+    x, labels = tiny_batch(8)
+    loss, _ = method.training_step([x], labels)
+    with torch.no_grad():
+        recon = method.decoder(method.encoder(x), x.shape[-2:])
+    assert recon.shape == x.shape
+    assert torch.allclose(loss, ((recon - x) ** 2).mean(), atol=1e-6)

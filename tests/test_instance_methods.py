@@ -231,3 +231,97 @@ def test_moco_queue_smaller_than_the_keys_of_a_step_keeps_the_newest():
     rows = [(3 + i) % 10 for i in range(6, 16)]
     torch.testing.assert_close(method.queue[rows], k[6:])
     assert int(method.queue_ptr) == (3 + 16) % 10
+
+
+# -- each loss as its formula, from the networks' own outputs (mutation round mutcore) --------------------------
+
+def _moved_keys(method):
+    """The key networks a step of training away from the query networks (at first they are copies, so a
+    query and its key are the same vector and a mix-up of the two would go unseen)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in method.key_projector.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return method
+
+
+def _two_views(seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(8, 1, 16, 16, generator=g), torch.rand(8, 1, 16, 16, generator=g)]
+
+
+def test_moco_pairs_each_query_with_the_other_views_key_against_the_queue_before_the_step():
+    method = _moved_keys(make(MoCo)).eval()  # eval: batch norm by its running statistics, so each pass is the same function
+    v = _two_views()
+    queue = method.queue.clone()
+    loss, _ = method.training_step(v, torch.zeros(8, dtype=torch.long))
+    with torch.no_grad():
+        q1, q2 = (method.projector(method.encoder(x)) for x in v)
+        k1, k2 = (method.key_projector(method.key_encoder(x)) for x in v)
+    tau = method.options["temperature"]
+    want = (info_nce(q1, k2, queue, tau) + info_nce(q2, k1, queue, tau)) / 2
+    assert torch.allclose(loss, want, atol=1e-5)
+
+
+def test_byol_loss_is_two_minus_two_cosines_of_each_prediction_with_the_other_views_target():
+    method = make(BYOL).eval()
+    v = _two_views()
+    loss, _ = method.training_step(v, torch.zeros(8, dtype=torch.long))
+    with torch.no_grad():
+        p1, p2 = (method.predictor(method.projector(method.encoder(x))) for x in v)
+        z1, z2 = (method.target_projector(method.target_encoder(x)) for x in v)
+    want = (2 - 2 * F.cosine_similarity(p1, z2).mean()) + (2 - 2 * F.cosine_similarity(p2, z1).mean())
+    assert torch.allclose(loss, want, atol=1e-5) and 0 <= float(loss.detach()) <= 8
+
+
+def test_simsiam_loss_and_z_std_by_hand():
+    method = make(SimSiam).eval()
+    v = _two_views()
+    loss, logs = method.training_step(v, torch.zeros(8, dtype=torch.long))
+    with torch.no_grad():
+        z1, z2 = (method.projector(method.encoder(x)) for x in v)
+        p1, p2 = method.predictor(z1), method.predictor(z2)
+    want = -(F.cosine_similarity(p1, z2).mean() + F.cosine_similarity(p2, z1).mean()) / 2
+    assert torch.allclose(loss, want, atol=1e-5)
+    # the paper's collapse metric: the std over the batch of the normalised z, averaged over dimensions
+    assert torch.allclose(logs["z_std"], F.normalize(z1, dim=1).std(0).mean(), atol=1e-6)
+    # without the predictor (p = z) each view's z is compared with the other view's: -cos(z1, z2), not -1
+    method = make(SimSiam, predictor=False).eval()
+    loss, _ = method.training_step(v, torch.zeros(8, dtype=torch.long))
+    with torch.no_grad():
+        z1, z2 = (method.projector(method.encoder(x)) for x in v)
+    assert torch.allclose(loss, -F.cosine_similarity(z1, z2).mean(), atol=1e-5) and float(loss.detach()) > -0.999  # -1 exactly: each z with itself
+
+
+def test_barlow_twins_and_vicreg_log_their_terms_unweighted_and_their_loss_is_the_weighted_sum():
+    v = _two_views()
+    bt = make(BarlowTwins, lambda_offdiag=0.3).eval()
+    loss, logs = bt.training_step(v, None)
+    assert logs["off_diag"] > 0 and torch.allclose(loss, logs["on_diag"] + 0.3 * logs["off_diag"], rtol=1e-5)
+    vr = make(VICReg, sim_weight=2.0, var_weight=3.0, cov_weight=5.0).eval()
+    loss, logs = vr.training_step(v, None)
+    terms = [logs[k] for k in ("invariance", "variance", "covariance")]
+    assert all(t > 0 for t in terms) and len({round(float(t), 6) for t in terms}) == 3
+    assert torch.allclose(loss, 2 * terms[0] + 3 * terms[1] + 5 * terms[2], rtol=1e-5)
+
+
+def test_moco_enqueues_both_views_keys_not_the_queries():
+    method = _moved_keys(make(MoCo)).eval()
+    v = _two_views()
+    method.training_step(v, torch.zeros(8, dtype=torch.long))
+    with torch.no_grad():
+        keys = torch.cat([method.key_projector(method.key_encoder(x)) for x in v])
+        queries = torch.cat([method.projector(method.encoder(x)) for x in v])
+    assert int(method.queue_ptr) == 16
+    assert torch.allclose(method.queue[:16], F.normalize(keys, dim=1), atol=1e-5)
+    assert not torch.allclose(method.queue[:16], F.normalize(queries, dim=1), atol=1e-3)
+
+
+def test_barlow_twins_projector_ends_in_a_plain_linear_layer_so_its_embedding_can_be_negative():
+    method = make(BarlowTwins).eval()
+    layers = list(method.projector)
+    assert isinstance(layers[-1], nn.Linear) and layers[-1].bias is None  # the paper's: no BN, no ReLU, no bias
+    assert [type(m).__name__ for m in layers[:3]] == ["Linear", "BatchNorm1d", "ReLU"]
+    with torch.no_grad():
+        z = method.projector(method.encoder(_two_views()[0]))
+    assert (z < 0).any()
