@@ -227,7 +227,7 @@ def class_link(lesson: L.Lesson) -> None:
     st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None, wrap_lines=True)
     said = this_computer(base)
     if said:
-        st.caption(f":material/warning: {said}")
+        st.caption(f"{quiet_icon('warning')} {said}", unsafe_allow_html=True)
 
 
 def this_computer(url: str) -> str | None:
@@ -362,11 +362,12 @@ def _launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool
             st.caption(note.strip(" ()").capitalize() + ".")
         seconds = services.run_seconds([lesson.runs[n].to_dict() for n in to_train])
         if seconds is not None:  # only where runs like each of them finished here: nothing is guessed
-            st.caption(f":material/schedule: About {minutes(seconds)} min of training and evaluation "
-                       "on this machine, one run after another, going by runs like these that finished here.")
+            st.caption(f"{quiet_icon('schedule')} About {minutes(seconds)} min of training and evaluation "
+                       "on this machine, one run after another, going by runs like these that finished here.",
+                       unsafe_allow_html=True)
         else:
-            st.caption(f":material/schedule: No time estimate yet: none is guessed until a run like each of this "
-                       f"lesson's ({services.LIKE_RUN}) has finished on this machine.")
+            st.caption(f"{quiet_icon('schedule')} No time estimate yet: none is guessed until a run like each of this "
+                       f"lesson's ({services.LIKE_RUN}) has finished on this machine.", unsafe_allow_html=True)
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")
     else:

@@ -28,6 +28,8 @@ from ssrl_core.pretext.base import as_flag
 from ssrl_core.runs.store import LESSON_NICKNAME, lessons_own
 from ssrl_core.text import agree, code, count, listing, md, ordinal
 
+from .text import quiet_icon
+
 Series = tuple[list[float], list[float], list[float]]
 
 
@@ -510,7 +512,7 @@ def collapse_options_note(runs: list[dict]) -> str | None:
     said = [f"{md(short_name(r))} with {listing([code(o) for o in opts])}" for r in runs if (opts := collapse_options(r))]
     if not said:
         return None
-    return (f":material/compress: {'; '.join(said)}: trained without what keeps {agree(len(said), 'its', 'their')} "
+    return (f"{quiet_icon('compress')} {'; '.join(said)}: trained without what keeps {agree(len(said), 'its', 'their')} "
             "method from collapsing. Read the **effective rank** against the same method's run with the "
             "defaults (lower is the collapse; on digits after 10 epochs, SimSiam without its stop-gradient 2.9 "
             "against 6.0 with it): the collapse can be partial, the features losing directions, while a projector's "

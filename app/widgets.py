@@ -21,7 +21,7 @@ from ssrl_core.runs.store import (LESSON_NICKNAME, NICKNAME_MAX, epoch_text, fol
 from ssrl_core.text import first_line, ordinal
 
 from . import charts, readouts, services, urlstate
-from .text import about, agree, code, count, listing, md, one_line
+from .text import about, agree, code, count, listing, md, one_line, quiet_icon
 from .images import to_hwc
 from .screen import LIVE_CLASS
 
@@ -434,11 +434,12 @@ def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[
         return ready, []
     st.session_state[akey] = {"runs": left, "shown": None}  # what the box shows meanwhile: set after it is drawn
     # one message: a warning that the link's run was "ignored", "using" another, said the opposite beside it
-    st.caption(f":material/hourglass_top: Waiting for {md(listing(left))}, which the link names: "
+    st.caption(f"{quiet_icon('hourglass_top')} Waiting for {md(listing(left))}, which the link names: "
                + agree(len(left), "it is", "they are") + f" still {listing(sorted({status[i] for i in left}))}. "
                "This page shows "
                + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done; "
-               + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."))
+               + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."),
+               unsafe_allow_html=True)
     rerun_when_changed(lambda: [(r or {}).get(k) for i in left for r in [store.get(i)] for k in ("status", "phase")],
                        3.0)
     return ready, left
@@ -477,7 +478,8 @@ def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
         return False
     of = (f" (as imported now: {agree(len(earlier), 'a run', 'runs')} here trained on an earlier import, "
           f"{listing([readouts.short_name(r) for r in earlier])})" if earlier else "")
-    where.caption(f":material/straighten: **{md(dataset_name)}{of}:** " + " ".join(caveats))
+    where.caption(f"{quiet_icon('straighten')} **{md(dataset_name)}{of}:** " + " ".join(caveats),
+                  unsafe_allow_html=True)
     return True
 
 
@@ -1294,10 +1296,10 @@ def probe_jobs_panel(runs: list[dict], key: str, finetune: bool | None = None) -
             what = ("Fine-tuning and training the supervised reference" if finetune else "Computing probes")
             lefts = [_time_left(r, p) for r, p in busy]
             total = sum(lefts) if len(busy) > 1 and None not in lefts else None  # the whole job, when all are known
-            st.markdown(f":material/hourglass_top: {what} for {count(len(busy), 'run')} in the background"
+            st.markdown(f"{quiet_icon('hourglass_top')} {what} for {count(len(busy), 'run')} in the background"
                         + (", one run after another" if len(busy) > 1 else "")
                         + (f", {about(total)} left in all" if total is not None else "")
-                        + "; the charts update as each step is done.")
+                        + "; the charts update as each step is done.", unsafe_allow_html=True)
             for (r, p), left in zip(busy, lefts):
                 _job_line(r, p, names, left)
             live = [r for r, p in busy if p.get("pid")]
@@ -1473,9 +1475,10 @@ def follow_evaluation(run: dict, map_kind: str | None) -> None:
         if now.get("status") != "running" or kind != map_kind:
             st.rerun(scope="app")
         step = phase_text(now.get("phase") or "starting").removeprefix("evaluating: ")
-        st.caption(f":material/hourglass_top: Still evaluating ({step}): "
+        st.caption(f"{quiet_icon('hourglass_top')} Still evaluating ({step}): "
                    + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
-                   + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
+                   + "the map-evolution frames and the probes come when the run is done. This page updates by itself.",
+                   unsafe_allow_html=True)
 
     _follow()
 

@@ -81,7 +81,7 @@ widgets.numbers_table(training, "cmp_training", {"final loss": 3, "embedding std
                        "final loss": "the last epoch's mean loss: where the loss curve below ends. Losses of different "
                                      "methods are on different scales: compare a method's runs, not methods."})
 if note := readouts.collapse_options_note(picked):
-    st.caption(note)
+    st.caption(note, unsafe_allow_html=True)
 for d in dict.fromkeys(r["dataset"] for r in picked):
     widgets.accuracy_caveats(d, [r for r in picked if r["dataset"] == d])
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.text import quiet_icon
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
@@ -1019,7 +1020,7 @@ def test_invariance_page_says_what_unreliable_scale_means_on_the_gray_bars(finis
     assert not at.exception and not at.warning  # the run's own scores are fine
     bars = [t["name"].replace("<br>", " ") for t in series(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])]
     assert "random encoder (seed 0) · untrained · unreliable scale" in bars
-    [said] = [c for c in captions(at).split(":material/straighten: ")[1:] if "unreliable scale" in c]
+    [said] = [c for c in captions(at).split(f"{quiet_icon('straighten')} ")[1:] if "unreliable scale" in c]
     assert said.startswith("*random encoder (seed 0) · untrained*: **unreliable scale**. An untrained network's "
                            "features barely tell unrelated images apart: their mean cosine similarity is 0.9")
     assert "So read those gray bars only roughly" in said and "They are not the line a run's bar must rise above" in said

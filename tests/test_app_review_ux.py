@@ -2,6 +2,7 @@
 are queued or training, where a step leads next, what survives a reload."""
 import re
 
+from app.text import quiet_icon
 from ssrl_core.config import RunConfig
 from ssrl_core.runs.store import RunStore
 
@@ -468,7 +469,7 @@ def test_start_counts_a_single_run_ahead_in_the_singular():
     store = RunStore()
     store.submit(RunConfig(dataset="digits", method="rotation", epochs=10), nickname="cy")
     at = open_page()
-    assert ":material/hourglass_top: 1 run is queued or training on this server now; " in \
+    assert f"{quiet_icon('hourglass_top')} 1 run is queued or training on this server now; " in \
         " ".join(c.value for c in at.caption)
 
 
@@ -729,3 +730,21 @@ def test_a_box_whose_pick_was_deleted_elsewhere_says_so_and_a_links_own_value_st
     fake.query_params["dataset"] = "shapes"
     assert urlstate.selectbox("Dataset", ["digits", "shapes"], key="box", param="dataset", default="digits") == "shapes"
     assert said == [] and fake.query_params["dataset"] == "shapes"
+
+
+def test_an_icon_before_a_note_is_drawn_but_not_read_aloud(finished_run):
+    """Streamlit draws ``:material/x:`` in Markdown as an image named "x icon": a screen reader
+    said "hourglass_top icon" before the queue's note, "info icon" before Pretrain's and
+    Evaluate's. The notes' icons are marked aria-hidden (``app.text.quiet_icon``), as an
+    element's own ``icon=`` is by Streamlit; the words beside each say what it shows."""
+    finished_run("random")
+    finished_run("simclr")
+    RunStore().submit(RunConfig(dataset="digits", method="rotation", epochs=10), nickname="cy")
+    quiet = []
+    for page, params in ((None, {}), ("pretrain", {"method": "random"}), ("evaluate", {}),
+                         ("augment", {"dataset": "digits", "augment": "crop,color_jitter"})):
+        at = open_page(page, **params)
+        said = [e.value for e in [*at.caption, *at.markdown]]
+        assert not [s for s in said if s.lstrip().startswith(":material/")], page  # read as "... icon"
+        quiet += [s for s in said if s.startswith(quiet_icon("")[:-len(":</span>")])]
+    assert len(quiet) >= 4, quiet  # each page drew one

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.text import quiet_icon
 from ssrl_core import cli
 from ssrl_core.config import RunConfig
 from ssrl_core.data import load_dataset
@@ -134,15 +135,15 @@ def test_a_smaller_set_imported_since_a_run_is_not_the_one_its_accuracies_are_ca
     assert services.dataset_caveats("pets")  # the set now is too small for accuracies to mean much
 
     def said(at):
-        return [c.value for c in at.caption if c.value.startswith(":material/straighten:")]
+        return [c.value for c in at.caption if c.value.startswith(quiet_icon("straighten"))]
 
     assert said(open_page("explore", run=old)) == []  # of the old run: not its images' caveats
     new = finished("pets", seed=1)
     [both] = said(open_page("compare", runs=f"{old},{new}"))
-    assert both.startswith(f":material/straighten: **pets (as imported now: a run here trained on an earlier import, "
+    assert both.startswith(f"{quiet_icon('straighten')} **pets (as imported now: a run here trained on an earlier import, "
                            f"simclr ({old[-4:]})):** "), both
     [alone] = said(open_page("explore", run=new))
-    assert alone.startswith(":material/straighten: **pets:** ")
+    assert alone.startswith(f"{quiet_icon('straighten')} **pets:** ")
     from ssrl_core.data.custom import remove_imported
 
     remove_imported("pets")  # deleted: Invariance names the archive as Explore does, not "unknown dataset 'pets'"

@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.text import quiet_icon
 from ssrl_core import cli
 from ssrl_core import lessons as L
 from ssrl_core.config import RunConfig
@@ -785,7 +786,7 @@ def test_lessons_page_lists_lessons_and_opens_one():
     assert not any("Verdict" in i.value for i in at.info)
     # no run like its runs finished here: no guess, and it says so
     assert not any("of training and evaluation on this machine" in c.value for c in at.caption)
-    assert any(c.value.startswith(":material/schedule: No time estimate yet") for c in at.caption)
+    assert any(c.value.startswith(f"{quiet_icon('schedule')} No time estimate yet") for c in at.caption)
 
 
 def test_lessons_page_shows_a_metric_name_with_a_colon_whole(tmp_path, monkeypatch, finished_run):
@@ -811,7 +812,7 @@ def test_a_lessons_question_stays_bold_whole_with_a_bold_word_inside(tmp_path, m
     at = open_lessons({"lesson": "tiny"})
     assert "**Does one epoch of SimCLR beat a random encoder?**" in [m.value for m in at.main.markdown]
     # no run like its own has finished in this store: no time is guessed, and it says so
-    assert any(c.value.startswith(":material/schedule: No time estimate yet: none is guessed until a run like "
+    assert any(c.value.startswith(f"{quiet_icon('schedule')} No time estimate yet: none is guessed until a run like "
                                   "each of this lesson's") for c in at.caption)
 
 
@@ -829,7 +830,7 @@ def test_lessons_page_launches_reuses_and_shows_the_verdict(monkeypatch, finishe
         "**Verdict: not yet** (1 of 2 checks judged so far, 1 passed).")
     # the run to train is like the finished random run (untrained, digits): its time is known from it
     [took] = [c.value for c in at.caption if "of training and evaluation on this machine" in c.value]
-    assert took.startswith(":material/schedule: About 1 min")
+    assert took.startswith(f"{quiet_icon('schedule')} About 1 min")
     # the random encoder trains nothing: the button says what the worker will do ("train 1 run" said more)
     assert at.button(key="lesson_launch").label == "Launch this lesson: evaluate 1 untrained encoder"
     at.button(key="lesson_launch").click().run()
@@ -1278,7 +1279,7 @@ def test_a_class_link_opened_on_the_teachers_computer_is_this_pages_address_and_
     monkeypatch.setattr(ContextProxy, "url", property(lambda self: "http://localhost:8501/lessons?who=teacher#top"))
     at = _panel(class_link, lesson)
     assert [c.value for c in at.code] == ["http://localhost:8501/lessons?lesson=collapse&hide=controls,nav"]
-    assert any(c.value.startswith(":material/warning: `localhost` means this computer") for c in at.caption)
+    assert any(c.value.startswith(f"{quiet_icon('warning')} `localhost` means this computer") for c in at.caption)
     monkeypatch.setattr(ContextProxy, "url", property(lambda self: "https://hub.example.edu/user/ada/proxy/8501/"))
     at = _panel(class_link, lesson)
     assert [c.value for c in at.code] == [

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.text import quiet_icon
 from ssrl_core.evaluate import jobs
 from ssrl_core.locks import try_lock
 from ssrl_core.runs import artifacts as art
@@ -239,7 +240,7 @@ def test_evaluate_shows_each_runs_step_time_left_and_queue_place_and_stops_after
         keys = [b.key for b in at.button]
         assert "eval_ft_jobs_stop" in keys and "eval_probe_missing_jobs_stop" not in keys, keys
         heads = [m.value for m in at.markdown]
-        assert any(h.startswith(":material/hourglass_top: Fine-tuning and training the supervised reference for 2 runs "
+        assert any(h.startswith(f"{quiet_icon('hourglass_top')} Fine-tuning and training the supervised reference for 2 runs "
                                 "in the background, one run after another, about 12 min left in all") for h in heads)
         assert (f"rotation ({b[-4:]}): queued in the same job, after simclr ({a[-4:]}); about 5 min once it starts, "
                 "at the last such job's pace.") in [c.value for c in at.caption]

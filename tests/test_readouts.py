@@ -2,6 +2,7 @@
 import pytest
 
 from app import readouts
+from app.text import quiet_icon
 
 
 def entry(mean, per_class, n_labels, classes=10, std=0.01):
@@ -775,7 +776,7 @@ def test_a_run_trained_with_an_option_its_method_says_collapses_is_told_how_to_r
         assert readouts.collapse_options(run(8, "simsiam", {"stop_gradient": given})) == ["stop_gradient=false"]
     assert readouts.collapse_options(run(9, "simsiam", {"stop_gradient": "yes", "predictor": "maybe"})) == []
     note = readouts.collapse_options_note(runs)
-    assert note.startswith(":material/compress: simsiam (0001) with `stop_gradient=false`; simsiam (0002) with "
+    assert note.startswith(f"{quiet_icon('compress')} simsiam (0001) with `stop_gradient=false`; simsiam (0002) with "
                            "`stop_gradient=false` and `predictor=false`; simsiam (0007) with `predictor=false`: trained "
                            "without what keeps their method from collapsing. Read the **effective rank** against the "
                            "same method's run with the defaults"), note
