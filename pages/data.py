@@ -220,14 +220,17 @@ if ds.factors:
     with c2:
         factor = urlstate.selectbox("Caption with", ["label"] + ds.discrete_factors(), key="data_caption",
                                     param="caption", default="label")
-if c3.button("Shuffle", key="data_shuffle"):
-    st.session_state["data_seed"] = st.session_state.get("data_seed", 0) + 1
+# the sample in the address too: a teacher who shuffled to a telling sample shared a link that showed the first
+urlstate.start("data_seed", "sample", urlstate.integer(0, 1_000_000), 0, of=name)
+if c3.button("Shuffle", key="data_shuffle", help="Another sample of 32 images (the link keeps which)"):
+    st.session_state["data_seed"] += 1
+urlstate.keep("sample", st.session_state["data_seed"], 0, of=name)
 
 rows = np.arange(len(ds))
 if classes:
     wanted = [ds.class_names.index(c) for c in classes]
     rows = rows[np.isin(ds.labels.numpy(), wanted)]
-rng = np.random.default_rng(st.session_state.get("data_seed", 0))
+rng = np.random.default_rng(st.session_state["data_seed"])
 show = np.sort(rng.choice(rows, size=min(32, len(rows)), replace=False)) if len(rows) else rows
 if not len(show):
     st.info("No images match.")

@@ -181,3 +181,21 @@ def test_back_straight_after_coming_back_to_pretrain_keeps_its_form():
     at.query_params["epochs"] = "5"
     at.run()  # a Back within the page later still follows the address
     assert [n.value for n in at.number_input if n.label == "Epochs"] == [5]
+
+
+def test_data_link_keeps_the_shuffled_sample():
+    # a teacher pressed Shuffle until the sample showed a hard case and shared the address: the class saw the first
+    # sample, since the shuffle was not in the link
+    at = open_page("data", dataset="shapes")
+    first = all_images(at)
+    at.button(key="data_shuffle").click().run()
+    at.button(key="data_shuffle").click().run()
+    shuffled = all_images(at)
+    assert _param(at, "sample") == "2" and shuffled != first
+    again = open_page("data", dataset="shapes", sample="2")
+    assert all_images(again) == shuffled
+    again.button(key="data_shuffle").click().run()  # on from the link's sample
+    assert _param(again, "sample") == "3"
+    bad = open_page("data", dataset="shapes", sample="many")
+    assert not bad.exception and all_images(bad) == first
+    assert any("Ignored `sample=many` from the link" in w.value for w in bad.warning), [w.value for w in bad.warning]
