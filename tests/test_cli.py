@@ -844,3 +844,31 @@ def test_a_notes_first_line_is_its_first_written_line_with_the_rest_apart():
         "dataset missing: cifar10", "a <- missing\n  b <- missing")
     assert first_line("one\n\ntwo") == ("one", "two")
     assert first_line("dataset missing: cifar10  \n  a <- missing") == ("dataset missing: cifar10", "a <- missing")
+
+
+@pytest.mark.parametrize("status, todo", [
+    ("queued", "wait for it to end (`python -m ssrl_core wait {rid}`), then run this again"),
+    ("cancelled", "resume it (`python -m ssrl_core resume {rid}`) and wait for it to end, or give a finished run"),
+])
+def test_a_run_not_finished_given_to_probe_says_what_to_do(capsys, status, todo):
+    """`probe --run ID` of a run still queued or training, or one that ended unfinished, said
+    only "this needs a finished run": what was wrong, not what to do about it."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random", epochs=0))
+    if status == "cancelled":
+        store.request_cancel(rid)
+    for command in (["probe", "--run", rid], ["invariance", "--run", rid], ["export", "--run", rid, "--out", "x"]):
+        res = cli(*command, check=False, capsys=capsys)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr == f"error: run {rid} is {status}: this needs a finished run: {todo.format(rid=rid)}\n", res
+
+
+def test_an_option_without_a_value_says_how_to_write_one(tmp_path, capsys):
+    """`--option temperature` (no `=`) said "must look like key=value" without an example."""
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--option", "temperature", check=False,
+              capsys=capsys)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr == "error: option 'temperature' must look like key=value, e.g. temperature=0.2\n", res.stderr
