@@ -872,3 +872,33 @@ def test_an_option_without_a_value_says_how_to_write_one(tmp_path, capsys):
               capsys=capsys)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr == "error: option 'temperature' must look like key=value, e.g. temperature=0.2\n", res.stderr
+
+
+def _readme_item(start: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    at = text.index(f"\n- {start}")
+    return " ".join(text[at:text.index("\n- ", at + 1)].split())
+
+
+def test_the_readme_names_every_field_probe_and_invariance_print(finished_run, capsys):
+    """A script reads these JSONs by the README's words: every key they print is named there
+    (`results`, keyed by budget, held the curve unsaid; an op with `skipped` has no `score`)."""
+    import json
+
+    rid = finished_run("simclr")
+    printed = {}
+    for name, command in (("probe", ["probe", "--run", rid, "--no-references"]),
+                          ("probe", ["probe", "--run", rid, "--no-references", "--labels-per-class", "1"]),
+                          ("invariance", ["invariance", "--run", rid])):
+        out = json.loads(cli(*command, capsys=capsys).stdout)
+        keys = set(out)
+        for entry in out.get("results", {}).values():  # keyed by budget: 1, 5, 10, 50, all
+            keys |= set(entry)
+        for entry in out.get("invariance", {}).values():  # keyed by op
+            keys |= set(entry)
+        printed.setdefault(name, set()).update(keys)
+    assert "skipped" in printed["invariance"] and "results" in printed["probe"]  # digits: grayscale changes nothing
+    printed["probe"] |= {"random_linear", "supervised_scratch"}  # the references' (minutes to compute)
+    for name, keys in printed.items():
+        item = _readme_item(f"`{name}` prints JSON")
+        assert not [k for k in sorted(keys) if f"`{k}`" not in item and f'`"{k}"' not in item], item
