@@ -902,3 +902,12 @@ def test_the_readme_names_every_field_probe_and_invariance_print(finished_run, c
     for name, keys in printed.items():
         item = _readme_item(f"`{name}` prints JSON")
         assert not [k for k in sorted(keys) if f"`{k}`" not in item and f'`"{k}"' not in item], item
+
+
+def test_a_warning_under_a_threshold_does_not_round_up_to_it(capsys):
+    """n_clusters=288 on digits leaves 4.99 images a cluster, under deepcluster's 5: the
+    warning said "leaves 5.0 training images a cluster ... a cluster of fewer than 5 images"."""
+    res = cli("submit", "--dataset", "digits", "--method", "deepcluster", "--option", "n_clusters=288", "--epochs", "1",
+              capsys=capsys)
+    assert res.stderr.startswith("warning: deepcluster option n_clusters 288 leaves 4.99 training images a cluster "
+                                 "(1,438 images in 288 clusters): a cluster of fewer than 5 images"), res.stderr
