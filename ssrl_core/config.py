@@ -222,7 +222,7 @@ def parse_options(pairs: list[str] | None) -> dict:
         key, sep, val = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"option {pair!r} must look like key=value")
+            raise ValueError(f"option {pair!r} must look like key=value, e.g. temperature=0.2")  # (the app's ?options= too)
         val = val.strip()
         try:
             value = json.loads(val)

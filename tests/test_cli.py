@@ -844,3 +844,70 @@ def test_a_notes_first_line_is_its_first_written_line_with_the_rest_apart():
         "dataset missing: cifar10", "a <- missing\n  b <- missing")
     assert first_line("one\n\ntwo") == ("one", "two")
     assert first_line("dataset missing: cifar10  \n  a <- missing") == ("dataset missing: cifar10", "a <- missing")
+
+
+@pytest.mark.parametrize("status, todo", [
+    ("queued", "wait for it to end (`python -m ssrl_core wait {rid}`), then run this again"),
+    ("cancelled", "resume it (`python -m ssrl_core resume {rid}`) and wait for it to end, or give a finished run"),
+])
+def test_a_run_not_finished_given_to_probe_says_what_to_do(capsys, status, todo):
+    """`probe --run ID` of a run still queued or training, or one that ended unfinished, said
+    only "this needs a finished run": what was wrong, not what to do about it."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="random", epochs=0))
+    if status == "cancelled":
+        store.request_cancel(rid)
+    for command in (["probe", "--run", rid], ["invariance", "--run", rid], ["export", "--run", rid, "--out", "x"]):
+        res = cli(*command, check=False, capsys=capsys)
+        assert res.returncode == 2 and "Traceback" not in res.stderr
+        assert res.stderr == f"error: run {rid} is {status}: this needs a finished run: {todo.format(rid=rid)}\n", res
+
+
+def test_an_option_without_a_value_says_how_to_write_one(tmp_path, capsys):
+    """`--option temperature` (no `=`) said "must look like key=value" without an example."""
+    res = cli("submit", "--dataset", "digits", "--method", "simclr", "--option", "temperature", check=False,
+              capsys=capsys)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr == "error: option 'temperature' must look like key=value, e.g. temperature=0.2\n", res.stderr
+
+
+def _readme_item(start: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    at = text.index(f"\n- {start}")
+    return " ".join(text[at:text.index("\n- ", at + 1)].split())
+
+
+def test_the_readme_names_every_field_probe_and_invariance_print(finished_run, capsys):
+    """A script reads these JSONs by the README's words: every key they print is named there
+    (`results`, keyed by budget, held the curve unsaid; an op with `skipped` has no `score`)."""
+    import json
+
+    rid = finished_run("simclr")
+    printed = {}
+    for name, command in (("probe", ["probe", "--run", rid, "--no-references"]),
+                          ("probe", ["probe", "--run", rid, "--no-references", "--labels-per-class", "1"]),
+                          ("invariance", ["invariance", "--run", rid])):
+        out = json.loads(cli(*command, capsys=capsys).stdout)
+        keys = set(out)
+        for entry in out.get("results", {}).values():  # keyed by budget: 1, 5, 10, 50, all
+            keys |= set(entry)
+        for entry in out.get("invariance", {}).values():  # keyed by op
+            keys |= set(entry)
+        printed.setdefault(name, set()).update(keys)
+    assert "skipped" in printed["invariance"] and "results" in printed["probe"]  # digits: grayscale changes nothing
+    printed["probe"] |= {"random_linear", "supervised_scratch"}  # the references' (minutes to compute)
+    for name, keys in printed.items():
+        item = _readme_item(f"`{name}` prints JSON")
+        assert not [k for k in sorted(keys) if f"`{k}`" not in item and f'`"{k}"' not in item], item
+
+
+def test_a_warning_under_a_threshold_does_not_round_up_to_it(capsys):
+    """n_clusters=288 on digits leaves 4.99 images a cluster, under deepcluster's 5: the
+    warning said "leaves 5.0 training images a cluster ... a cluster of fewer than 5 images"."""
+    res = cli("submit", "--dataset", "digits", "--method", "deepcluster", "--option", "n_clusters=288", "--epochs", "1",
+              capsys=capsys)
+    assert res.stderr.startswith("warning: deepcluster option n_clusters 288 leaves 4.99 training images a cluster "
+                                 "(1,438 images in 288 clusters): a cluster of fewer than 5 images"), res.stderr

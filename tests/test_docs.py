@@ -582,3 +582,18 @@ def test_every_default_a_help_text_prints_is_the_real_default():
                 same = float(said) == float(a.default) if isinstance(a.default, (int, float)) else said == str(a.default)
                 assert same, f"{name} {a.option_strings[0]}: help says default {said}, argparse's is {a.default!r}"
     assert compared >= 20
+
+
+def test_the_docs_give_a_classroom_limit_its_own_exit_status():
+    """A submit or resume refused by a classroom limit exits ``LIMIT_EXIT`` (4), which a sweep
+    tells from a refused run's 2; docs/design.md said 2."""
+    from ssrl_core.cli import LIMIT_EXIT
+
+    said = []
+    for doc in ("README.md", "docs/design.md"):
+        text = " ".join((ROOT / doc).read_text().split())
+        said += [(doc, m.group(0)) for m in re.finditer(
+            r"(?:LimitReached|classroom limit|which limit)[^;]{0,120}?exit \d+|exit \d+ when a classroom limit", text)]
+    assert len(said) >= 3, said  # README's two, design.md's one
+    wrong = [(doc, s) for doc, s in said if int(re.search(r"exit (\d+)", s).group(1)) != LIMIT_EXIT]
+    assert not wrong, wrong

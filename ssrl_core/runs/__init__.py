@@ -33,7 +33,10 @@ def run_folder(ref: str | Path, finished: bool = True) -> Path:
     if row is None:
         raise ValueError(f"{str(ref)!r} is neither a run folder nor a run id: see `python -m ssrl_core runs`")
     if finished and row["status"] != "done":
-        raise ValueError(f"run {ref} is {row['status']}: this needs a finished run")
+        todo = (f"wait for it to end (`python -m ssrl_core wait {ref}`), then run this again"
+                if row["status"] in ("queued", "running") else
+                f"resume it (`python -m ssrl_core resume {ref}`) and wait for it to end, or give a finished run")
+        raise ValueError(f"run {ref} is {row['status']}: this needs a finished run: {todo}")
     folder = Path(row["run_dir"])
     if not (folder / art.CHECKPOINT).exists():
         if row["status"] in ("queued", "running"):
