@@ -180,6 +180,42 @@ def test_a_running_run_is_offered_for_its_map_from_its_umap_to_its_map_evolution
     assert services.finished_runs() == []
 
 
+def test_a_run_identical_to_one_training_is_found_as_its_twin():
+    """Pretrain says a classmate's run with these very settings and seed is queued or training now (its result
+    will be the one a new run gives): found while it trains too, not only while it waits or once it is done;
+    a cancelled one is no twin."""
+    from app import services
+
+    store = RunStore()
+    cfg = RunConfig(dataset="digits", method="simclr", epochs=1)
+    rid = store.submit(cfg, nickname="ada")
+    assert services.twin_run(cfg)["id"] == rid  # queued
+    store.claim("w")
+    assert services.twin_run(cfg)["id"] == rid  # training
+    assert services.twin_run(RunConfig(dataset="digits", method="simclr", epochs=1, seed=1)) is None  # another seed
+    store.finish(rid, "cancelled", error="stopped", worker="w")
+    assert services.twin_run(cfg) is None
+
+
+def test_a_resumed_runs_evaluation_time_is_its_latest_attempts():
+    """The live panel's evaluation ETA counts from this attempt's first step past training: a run whose worker was
+    lost during its UMAP, requeued and resumed, is training again (no evaluation time), not still evaluating since
+    its earlier attempt's UMAP began."""
+    from app import services
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr", epochs=1))
+    store.claim("w")
+    store.record(rid, {"kind": "phase", "phase": "umap"}, worker="w")
+    left, since = services.evaluation_time(store.get(rid))
+    assert left is None and since is not None and 0 <= since < 60  # (no finished run like it: nothing to estimate)
+    assert store.requeue(rid, "w", "its worker stopped")
+    store.claim("w2")  # resumed from its checkpoint: training again
+    assert services.evaluation_time(store.get(rid)) == (None, None)
+    store.record(rid, {"kind": "phase", "phase": "umap"}, worker="w2")
+    assert services.evaluation_time(store.get(rid))[1] is not None
+
+
 def test_a_links_hide_names_its_parts_in_any_case(monkeypatch):
     """A teacher's link with ?hide=CONTROLS,Nav hides the pickers and the navigation as ?hide=controls,nav does."""
     from types import SimpleNamespace

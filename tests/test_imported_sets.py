@@ -152,6 +152,23 @@ def test_a_smaller_set_imported_since_a_run_is_not_the_one_its_accuracies_are_ca
         at.error[0].value
 
 
+def test_an_old_runs_test_images_are_its_sets_only_while_its_images_are_the_ones_it_trained_on(tmp_path):
+    """A run made before its summary kept how many test images scored it falls back on its set's count, for the
+    noise of its gains; once the set was re-imported with other images that count is not the run's: none (no
+    noise mark said from a set it was not scored on)."""
+    from app import services
+
+    import_images(pets_zip(tmp_path), "pets")
+    rid = finished("pets")
+    run = RunStore().get(rid)
+    run["summary"] = {k: v for k, v in run["summary"].items() if k != "test_images"}  # as written before it was kept
+    scored = load_dataset("pets").scored_test_images
+    assert scored > 0 and services.scored_images(run) == scored
+    import_images(pets_zip(tmp_path, shade=120, name="pets-v2.zip"), "pets", replace=True)  # as many images
+    assert services.scored_images(run) is None
+    assert services.scored_images(RunStore().get(rid)) == scored  # its own count, kept: still its own
+
+
 def test_a_reimport_under_the_same_name_is_said_instead_of_drawing_the_old_map(tmp_path, capsys):
     from app import services
     from ssrl_core.evaluate.suite import RunProbes, random_invariance

@@ -162,6 +162,27 @@ def test_a_run_folder_that_cannot_be_written_starts_no_job_and_leaves_no_mark(fi
     assert not (first / jobs.PROGRESS).exists()  # no "starting" for a job that never started
 
 
+def test_a_click_leaves_the_runs_a_job_computes_already_to_it(tmp_path, monkeypatch):
+    """Two classmates click Compute on the same runs: the second click starts a job only for the runs no job
+    computes yet. A second job on a run it computes would take a place under SSRL_MAX_PROBE_JOBS and write
+    "starting" over the first job's progress."""
+    from app import services
+    from ssrl_core.runs import worker
+
+    spawned = []
+    monkeypatch.setattr(worker, "spawn_detached", lambda args, log, env=None: spawned.append(args))
+    monkeypatch.setattr(services, "current_nickname", lambda: "bo")  # (no session here)
+    taken, free = tmp_path / "taken", tmp_path / "free"
+    taken.mkdir(), free.mkdir()
+    jobs.mark_pending([taken], who="ada")  # ada's job, started a moment ago
+    assert services.start_probe_jobs([str(taken)]) is None  # nothing left to start
+    assert spawned == [] and jobs.running() == 1
+    assert services.start_probe_jobs([str(taken), str(free)]) is None
+    [args] = spawned
+    assert str(free) in args and str(taken) not in args and jobs.running() == 2
+    assert jobs.progress(taken)["who"] == "ada" and jobs.progress(free)["who"] == "bo"
+
+
 def test_dead_jobs_do_not_count_against_the_cap(ssrl_home):
     d = jobs._jobs_dir()
     (d / "killed.lock").touch()  # a job killed with SIGKILL leaves its lock file, not its lock

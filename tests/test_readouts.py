@@ -575,6 +575,22 @@ def test_an_unlabelled_imports_captions_say_its_images_have_no_label():
                                         "then its label (?: this set has none)")
 
 
+def test_an_unknown_labels_image_is_described_without_a_label():
+    """A screen reader heard "loose image #1 (y.png), labelled ?" for an image of a set without labels: "?" is the
+    captions' mark of an unknown label, not a label; a labelled image of the same set keeps its own."""
+    import torch
+
+    from app import readouts
+    from ssrl_core.data.imageset import ImageSet
+
+    ds = ImageSet(name="loose", images=torch.zeros(2, 3, 8, 8, dtype=torch.uint8), labels=torch.tensor([0, -1]),
+                  class_names=["leaf"], is_train=torch.tensor([True, False]), files=["leaves/x.png", "leaves/y.png"])
+    assert ds.label_name(1) == "?"
+    assert readouts.image_alt(ds, 1) == "loose image #1 (y.png)"
+    assert readouts.image_alt(ds, 1, 0.5) == "loose image #1 (y.png), similarity 0.500 to the query"
+    assert readouts.image_alt(ds, 0) == "loose image #0 (x.png), labelled leaf"
+
+
 def test_a_query_opens_on_a_clear_example_of_its_class():
     """Compare opened on digits' first test image, a 5 drawn like a 9, whose neighbours in every
     run were 9s ("0 of 8 share the query's label"). It opens on the test image, of the first 20,
@@ -866,6 +882,19 @@ def test_a_gain_inside_the_test_images_noise_is_marked_not_shown_as_a_win():
     assert "0.028, twice the standard error of an accuracy on these 359 test images" in readouts.noise_words(0.925, 0.919, 359)
 
 
+def test_a_gain_is_called_noise_by_the_numbers_shown_not_the_unrounded_ones():
+    """The "(noise)" mark follows the gain a student reads: +0.035 (0.890 over 0.855) is inside its band of 0.0352
+    on 359 test images though the unrounded difference, 0.0354, is not; -0.039 (0.818 under 0.857) is past its band
+    of 0.0389 though the unrounded -0.0386 is inside."""
+    from app import readouts
+
+    assert readouts.within_noise(0.8904, 0.855, 359) and not readouts.within_noise(0.8184, 0.857, 359)
+    assert readouts.knn_gain({"knn_accuracy": 0.8904, "test_images": 359}, {"random-knn/label": {"20": 0.855}}) == \
+        "+0.035 (noise)"
+    assert readouts.knn_gain({"knn_accuracy": 0.8184, "test_images": 359}, {"random-knn/label": {"20": 0.857}}) == \
+        "-0.039"
+
+
 def test_every_log_axis_the_charts_draw_says_log_scale_in_its_title():
     """Compare's label-efficiency axis read "labels per class" and the kNN-vs-k chart's "k
     (neighbours voting)", 1, 5, 20 and 100 evenly apart with no word that the axis is a log one
@@ -946,6 +975,23 @@ def test_invariance_says_what_a_run_lacks_ops_added_since_included():
                                         "for noise to read them against (the gray bars)")
     assert said(whole, None)[1] == ("has its own scores, drawn below, but not yet its untrained encoder's invariance "
                                     "and the factor probes to read them against (the gray bars)")
+
+
+def test_invariance_measures_a_run_whose_untrained_encoder_lacks_its_factor_probes():
+    """On a set with factors, a run's gray bars need its untrained encoder's factor probes too: a run whose
+    references hold only that encoder's invariance is offered to measure; on a set without factors they are not
+    needed, and a run with the rest is measured."""
+    from ssrl_core.augment import OPS
+    from ssrl_core.evaluate.probes import RANDOM_INVARIANCE
+
+    whole = {op: {"score": 0.5} for op in OPS}
+    run = {"id": "a"}
+    probes = {"a": {"invariance": whole, "factors": {}}}
+    no_factors = {"a": {RANDOM_INVARIANCE: {"invariance": whole}}}
+    assert readouts.invariance_unmeasured([run], probes, no_factors, has_factors=True) == (
+        [run], "has its own scores, drawn below, but not yet its untrained encoder's invariance and the factor probes "
+               "to read them against (the gray bars)")
+    assert readouts.invariance_unmeasured([run], {"a": {"invariance": whole}}, no_factors, has_factors=False)[0] == []
 
 
 def test_a_budgets_whisker_is_the_sample_std_of_its_draws():
