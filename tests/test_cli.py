@@ -231,6 +231,15 @@ def test_list(what, name, capsys):
         assert main(["list", what]) == 0 and "the default on every other dataset" in capsys.readouterr().out
 
 
+def test_list_methods_tags_each_method_with_its_family(capsys):
+    items = json.loads(cli("list", "methods", "--json", capsys=capsys).stdout)
+    lines = cli("list", "methods", capsys=capsys).stdout.splitlines()
+    assert len({it["family"] for it in items}) > 2 and "masked prediction" in {it["family"] for it in items}
+    for it in items:
+        [line] = [s for s in lines if s.split()[:1] == [it["name"]]]
+        assert f"[{it['family']}]" in line, line  # each method beside its family
+
+
 # -- a device or precision this host lacks ----------------------------------------------------------
 @pytest.fixture
 def cpu_only(monkeypatch):

@@ -193,6 +193,22 @@ def test_deepcluster_estimates_fresh_batchnorm_statistics_without_changing_weigh
     assert all(torch.equal(v, dict(method.encoder.named_parameters())[k]) for k, v in weights.items())
 
 
+def test_deepclusters_fresh_batchnorm_statistics_are_the_plain_average_over_its_batches():
+    torch.manual_seed(0)
+    method = DeepCluster(build_encoder("cnn-small", 1), 4, 1, {"n_clusters": 4, "pca_dim": 8})
+    bn = method.encoder.body[1]
+    seen = []
+    bn.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().clone()))
+    method._estimate_fresh_batchnorm(as_uint8(tiny_batch(32)[0]), batch_size=16)
+    assert len(seen) == 2 and int(bn.num_batches_tracked) == 2
+    # momentum None: the running statistics are the mean of the two batches' own (not an EMA from 0 and 1)
+    means = [x.mean(dim=(0, 2, 3)) for x in seen]
+    vars_ = [x.transpose(0, 1).flatten(1).var(dim=1, unbiased=True) for x in seen]
+    torch.testing.assert_close(bn.running_mean, (means[0] + means[1]) / 2)
+    torch.testing.assert_close(bn.running_var, (vars_[0] + vars_[1]) / 2)
+    assert bn.momentum == 0.1  # the encoder's own momentum is put back
+
+
 def test_deepcluster_never_trains_on_an_empty_cluster():
     torch.manual_seed(0)
     distinct, _ = tiny_batch(4)

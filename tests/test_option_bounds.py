@@ -258,6 +258,21 @@ def test_a_run_trained_before_a_range_narrowed_still_loads_for_its_probes(finish
         check_options("simclr", {"temperature": 0.5})
 
 
+def test_a_run_trained_before_an_option_conflict_was_added_still_loads_for_its_probes(finished_run, monkeypatch):
+    from ssrl_core.pretext.simclr import SimCLR
+    from ssrl_core.train import load_trained
+
+    rid = finished_run("simclr")
+    monkeypatch.setattr(SimCLR, "option_conflicts",
+                        classmethod(lambda cls, o: "temperature 0.5 now conflicts (added later)"))
+    with pytest.raises(ValueError, match="added later"):
+        check_options("simclr", {"temperature": 0.5})  # a new run is refused
+    trained = load_trained(RunStore().get(rid)["run_dir"])  # the old run still loads
+    assert trained.method.options["temperature"] == 0.5
+    with pytest.raises(ValueError, match="added later"):  # and the relaxation ended with the load
+        check_options("simclr", {"temperature": 0.5})
+
+
 @pytest.mark.parametrize("method, options", [
     ("mae", {"decoder_dim": 8192, "decoder_depth": 16}),  # each in range; together 13 billion numbers (52 GB)
     ("moco", {"queue_size": 65536, "proj_dim": 8192}),  # a 537-million-number queue

@@ -440,6 +440,36 @@ def test_train_classifier_learns_an_easy_task_without_touching_the_encoder():
                          pretrained=True, steps=1)
 
 
+@pytest.mark.parametrize("pretrained, head_init, enc_lr, head_lr", [
+    (False, False, 2e-3, 2e-3),  # from scratch: both at the head's rate
+    (True, False, 2e-4, 2e-3),  # fine-tuning: the pretrained encoder at a tenth of it
+    (True, True, 2e-4, 2e-4),  # LP-FT: the head starts fitted, so it moves at the encoder's tenth too
+])
+def test_fine_tuning_learning_rates_per_part_decay_along_a_cosine(monkeypatch, pretrained, head_init, enc_lr, head_lr):
+    import math
+
+    from ssrl_core.models import build_encoder
+
+    seen = []
+
+    class Recording(torch.optim.AdamW):
+        def step(self, *a, **k):
+            seen.append([g["lr"] for g in self.param_groups])
+            return super().step(*a, **k)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    torch.manual_seed(0)
+    images, y, is_train = halves_set()
+    enc = build_encoder("cnn-small", 1)
+    init = (np.zeros((2, enc.feature_dim), np.float32), np.zeros(2, np.float32)) if head_init else None
+    train_classifier(enc, images, y, np.flatnonzero(is_train), np.flatnonzero(~is_train), 2, "none", CPU,
+                     pretrained=pretrained, steps=4, batch=8, head_init=init)
+    cos = [0.5 * (1 + math.cos(math.pi * s / 4)) for s in range(4)]  # 1, 0.85, 0.5, 0.15
+    assert len(seen) == 4
+    for lrs, c in zip(seen, cos):
+        assert math.isclose(lrs[0], enc_lr * c) and math.isclose(lrs[1], head_lr * c), (lrs, c)
+
+
 def test_finetuned_accuracy_does_not_depend_on_which_test_images_are_scored_together():
     """The fine-tuned / from-scratch accuracy is scored with BatchNorm in eval mode: each test image's
     prediction is its own, so scoring one class's test images alone gives the same (near-perfect)
@@ -1128,6 +1158,27 @@ def test_probes_refuse_a_run_still_training_and_take_a_run_id(finished_run, tmp_
     rp = RunProbes(rid, device="cpu")
     assert rp.dir == run_dir_of(rid) and rp.knn_k() == RunProbes(run_dir_of(rid)).knn_k()
     assert not list(notebook.iterdir())  # nothing under the working directory
+
+
+def test_a_run_id_is_refused_until_its_run_is_done_even_with_a_checkpoint(ssrl_home):
+    """Between two epochs a run's folder holds a checkpoint: by its id, probes must still wait for its evaluation."""
+    from ssrl_core.config import RunConfig
+    from ssrl_core.runs import artifacts as art
+    from ssrl_core.runs import run_folder
+    from ssrl_core.runs.store import RunStore
+
+    store = RunStore()
+    rid = store.submit(RunConfig(dataset="digits", method="simclr"))
+    store.claim("test")
+    folder = Path(store.get(rid)["run_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / art.CHECKPOINT).write_bytes(b"")  # its first epoch's
+    with pytest.raises(ValueError, match=f"run {rid} is running: this needs a finished run"):
+        run_folder(rid)
+    assert run_folder(rid, finished=False) == folder
+    store.finish(rid, "cancelled", error="cancelled at epoch 2 of 5")
+    with pytest.raises(ValueError, match=f"run {rid} is cancelled: this needs a finished run"):
+        run_folder(rid)
 
 
 def test_pixels_of_the_wrong_kind_are_refused_saying_which_kind(finished_run):

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from ssrl_core.checkpoint import load_checkpoint, read_meta
 from ssrl_core.config import RunConfig
@@ -72,6 +73,39 @@ def test_pretrain_emits_events_writes_checkpoint_and_resumes(tmp_path, small):
     assert end2["epoch"] == 2
     # its training time is both attempts' (the estimates divide it by the epochs)
     assert first < read_meta(tmp_path / CHECKPOINT)["train_seconds"] <= t2.train_seconds
+
+
+def test_a_runs_steps_see_its_warm_up_and_progress_and_its_epochs_record_their_steps_mean(tmp_path, small, monkeypatch):
+    """One run of 2 epochs of 8 steps (128 training images, 16 a step), read step by step."""
+    import math
+
+    from ssrl_core import train as train_module
+
+    progress, logged, step = [], [], train_module.train_step
+
+    def recording(method, *a, **k):
+        progress.append(method.progress)
+        loss, logs = step(method, *a, **k)
+        logged.append({key: float(v) for key, v in logs.items()})
+        return loss, logs
+
+    monkeypatch.setattr(train_module, "train_step", recording)
+    events = []
+    t = train_module.pretrain(RunConfig(dataset=small, method="simclr", epochs=2, batch_size=16, lr=0.003), tmp_path,
+                              on_event=events.append)
+    # the learning rate warms up over a tenth of the 16 steps (1), then decays along a cosine
+    lr = {e["step"]: e["lr"] for e in events if e["kind"] == "step"}
+    assert math.isclose(lr[1], 0.003) and math.isclose(lr[9], 0.003 * 0.5 * (1 + math.cos(math.pi * 7 / 15)))
+    assert progress == [s / 16 for s in range(16)]  # the share of the run's steps done; epoch 2 goes on from 0.5
+    ends = [e for e in events if e["kind"] == "epoch_end"]
+    assert len(ends) == 2 and logged[0]
+    for end, steps in zip(ends, (logged[:8], logged[8:])):
+        for key in logged[0]:
+            assert abs(end[key] - sum(s[key] for s in steps) / 8) < 1e-5, key  # the mean, not the sum
+    # the epoch probe reads the spread of the method's embedding (SimCLR's projector output), not the features
+    z_dim = t.method.embedder()(torch.zeros(2, t.method.encoder.feature_dim)).shape[1]
+    assert z_dim != t.method.encoder.feature_dim
+    assert [e["embedding_dim"] for e in ends] == [z_dim, z_dim]
 
 
 def test_cancel_stops_between_steps_and_keeps_the_last_checkpoint(tmp_path, small):
