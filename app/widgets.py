@@ -478,7 +478,9 @@ def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
         return False
     of = (f" (as imported now: {agree(len(earlier), 'a run', 'runs')} here trained on an earlier import, "
           f"{listing([readouts.short_name(r) for r in earlier])})" if earlier else "")
-    where.caption(f"{quiet_icon('straighten')} **{md(dataset_name)}{of}:** " + " ".join(caveats),
+    # each caveat as typed: one names classes with no test image, a class a folder's name in someone's zip, and the
+    # caption is HTML-enabled (its quiet icon)
+    where.caption(f"{quiet_icon('straighten')} **{md(dataset_name)}{of}:** " + " ".join(md(c) for c in caveats),
                   unsafe_allow_html=True)
     return True
 

@@ -600,3 +600,20 @@ def test_an_imports_label_budgets_are_those_its_training_images_give(tmp_path):
     ds = load_dataset("budgets")
     assert np.bincount(ds.labels.numpy()[ds.train_idx.numpy()]).tolist() == [8, 8]
     assert services.label_budgets("budgets") == (1, 5, 0)
+
+
+def test_a_class_folders_name_in_an_accuracy_caveat_is_shown_as_typed_not_run_as_html(tmp_path):
+    """The accuracies' caveat under a run of an imported set names its classes with no test image,
+    and its caption is drawn with ``unsafe_allow_html=True`` (for its quiet icon): a class folder
+    named ``<img src=x onerror=alert(1)>`` in someone's zip was HTML there, run in the browser."""
+    from app.text import md
+
+    hostile = "<img src=x onerror=alert(1)>"
+    members = {f"pets/cat/tabby_{i:02d}.png": png((200, 10 * i, 0)) for i in range(12)}
+    members |= {f"pets/{hostile}/x_{i}.png": png((0, 10 * i, 200)) for i in range(2)}  # too few for a test image
+    import_images(make_zip(tmp_path / "odd.zip", members), "odd")
+    rid = finished("odd")
+    [said] = [c.value for c in open_page("explore", run=rid).caption
+              if c.value.startswith(quiet_icon("straighten"))]
+    assert not re.search(r"(?<!\\)<", said.removeprefix(quiet_icon("straighten"))), said  # no tag: each '<' escaped
+    assert md(hostile) in said, said
