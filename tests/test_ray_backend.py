@@ -380,6 +380,52 @@ def test_a_dispatcher_stuck_in_a_ray_call_still_stops_on_sigterm_and_puts_its_ru
     assert store.events(rid, kind="requeued")[-1]["reason"] == "the Ray dispatcher stopped"
 
 
+@needs_ray
+def test_a_run_claimed_while_the_dispatcher_stops_goes_back_to_the_queue(ssrl_home, monkeypatch, capsys):
+    """Stopping puts back the runs in flight when it looks at them; a claim that was under way
+    then (a busy database, a loop thread past its wait) became a flight after that look, and its
+    run said "training" under a dispatcher that was gone, until another one took it as an orphan."""
+    import threading
+
+    from ssrl_core.runs import ray_backend
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="simclr", epochs=3))
+    d = Dispatcher(store=store, poll_s=0.05)
+    wound, claim = threading.Event(), store.claim
+
+    def slow_claim(worker):  # still claiming when the stop put back what was in flight
+        wound.wait(60)
+        return claim(worker)
+
+    def wind_down(_original=d._wind_down):
+        _original()
+        wound.set()
+
+    monkeypatch.setattr(d, "connect", lambda: None)
+    monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
+    monkeypatch.setattr(store, "claim", slow_claim)
+    monkeypatch.setattr(d, "_wind_down", wind_down)
+    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))
+    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
+    timer = threading.Timer(0.5, os.kill, [os.getpid(), signal.SIGTERM])
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        timer.start()
+        assert d.serve() == 0
+    finally:
+        wound.set()
+        signal.signal(signal.SIGTERM, sigterm)
+        timer.cancel()
+    for t in threading.enumerate():  # the loop, which finishes its claim after serve returned
+        if t.name == "dispatch":
+            t.join(30)
+    assert store.get(rid)["status"] == "queued", store.get(rid)
+    assert store.events(rid, kind="requeued")[-1]["reason"] == "the Ray dispatcher stopped"
+    assert f"dispatcher {d.id}: run {rid} put back in the queue" in capsys.readouterr().out
+
+
 def test_the_app_says_why_the_dispatcher_stopped_and_refuses_its_bad_settings_before_starting_it(monkeypatch):
     """A bad SSRL_RAY_CPUS_PER_RUN was in dispatcher.log only, and the page said "No worker";
     a dispatcher that could not reach its cluster was started again on every page view."""

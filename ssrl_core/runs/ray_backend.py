@@ -386,6 +386,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._lock_file = None
         self._flights: dict[str, _Flight] = {}
+        self._claimed = threading.Lock()  # a claim becoming a flight, or stopping's look at the flights
         self._slots: tuple[float, int, dict] = (0.0, 1, {})
         self.board = None
 
@@ -532,10 +533,15 @@ class Dispatcher:
                     last_stale = time.monotonic()
                 while (len(self._flights) < n and not self._stop.is_set()
                        and (run := self.store.claim(self.id)) is not None):
-                    f = _Flight(run)
-                    f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
-                    self._flights[f.id] = f
-                    f.thread.start()
+                    with self._claimed:  # _wind_down looks at the flights under it, once stopped
+                        if self._stop.is_set():  # stopped while claiming: the flights it put back lack this one
+                            if self.store.requeue(run["id"], self.id, "the Ray dispatcher stopped"):
+                                print(f"dispatcher {self.id}: run {run['id']} put back in the queue", flush=True)
+                            break
+                        f = _Flight(run)
+                        f.thread = threading.Thread(target=self._drive, args=(f,), name=f"drive-{f.id}", daemon=True)
+                        self._flights[f.id] = f
+                        f.thread.start()
             except FileNotFoundError as e:  # the store removed, the lock file maybe not yet
                 if self._flights or not home_gone(f"dispatcher {self.id}", self._lock_file, self.store, e):
                     raise
@@ -551,7 +557,8 @@ class Dispatcher:
         """Put the runs in flight back in the queue and say so, then stop their tasks and leave
         the cluster, waiting for Ray at most ``STOP_GRACE_S``: a cluster whose head is gone does
         not answer, and the process ends without it rather than hang (Ray's exit hooks would)."""
-        flights = list(self._flights.values())
+        with self._claimed:  # (stopped already: a claim under way puts its run back itself)
+            flights = list(self._flights.values())
         back = sum(self.store.requeue(f.id, self.id, "the Ray dispatcher stopped") for f in flights)
         # the operator's log said nothing of its own when it stopped
         print(f"dispatcher {self.id} stopping" + (f": {count(back, 'run')} put back in the queue" if back else ""),
