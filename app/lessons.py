@@ -442,7 +442,8 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
                             for k, v in row["numbers"].items() if v is not None)
         state = L.CHECK_STATE[row["passed"]]
         line = L.describe_check(row, lesson)  # numbers as code; a side still to be measured named in words
-        st.markdown(f"{ICON[row['passed']]} **{row['says']}** — {state}: "
+        # (its words as written: a lesson file's text, in HTML-enabled Markdown)
+        st.markdown(f"{ICON[row['passed']]} **{md(row['says'])}** — {state}: "
                     + (f"`{line}`" if row["passed"] is not None else line)
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
         for caveat in row.get("caveats", ()):

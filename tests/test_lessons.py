@@ -1362,3 +1362,19 @@ def test_a_lesson_watched_training_keeps_its_panel_but_another_lesson_opened_aft
     at.radio(key="lesson_pick").set_value("done").run()
     assert not at.exception and at.query_params["lesson"] in ("done", ["done"])
     assert not [m.value for m in at.markdown if "aria-live" in m.value]
+
+
+def test_a_checks_words_are_shown_as_written_not_run_as_html(tmp_path, monkeypatch):
+    """A check's line is drawn with ``unsafe_allow_html=True`` (its quiet icon, its numbers in
+    <small>): the ``says`` of a lesson file, which a teacher writes or is given, went into it raw,
+    and ``<img src=x onerror=alert(1)>`` there was HTML run in every student's browser."""
+    from app.text import md
+
+    hostile = "<img src=x onerror=alert(1)>"
+    text = (ROOT / "tests" / "lessons" / "tiny.toml").read_text()
+    (tmp_path / "tiny.toml").write_text(text.replace('"SimCLR\'s kNN gain over random is above -1"', f'"{hostile}"'))
+    monkeypatch.setenv("SSRL_LESSONS_DIR", str(tmp_path))
+    at = open_page("lessons", lesson="tiny")
+    [line] = [m.value for m in at.markdown if "onerror" in m.value]
+    assert md(hostile) in line, line
+    assert not re.search(r"(?<!\\)<(?!span aria-hidden|/span>|small>|/small>)", line), line
