@@ -426,6 +426,47 @@ def test_a_run_claimed_while_the_dispatcher_stops_goes_back_to_the_queue(ssrl_ho
     assert f"dispatcher {d.id}: run {rid} put back in the queue" in capsys.readouterr().out
 
 
+@needs_ray
+def test_a_dispatcher_that_cannot_put_its_runs_back_still_leaves_ray_and_says_which(ssrl_home, monkeypatch, capsys):
+    """Its home deleted under runs in flight: putting them back raised inside the stop, which then
+    skipped leaving Ray (and the bound on waiting for it: a cluster whose head was gone hung the
+    process in Ray's exit hooks). Ray stands in: the process's own is the module's cluster."""
+    import threading
+
+    import ray
+
+    from ssrl_core.runs import ray_backend
+    from ssrl_core.runs.ray_backend import Dispatcher
+
+    store = RunStore()
+    rid = store.submit(RunConfig(method="simclr", epochs=3))
+    d = Dispatcher(store=store, poll_s=0.05)
+    left = []
+
+    def gone(*args, _requeue=store.requeue):
+        if d._stop.is_set():  # deleted as it stopped
+            raise FileNotFoundError(f"{store.path} (SSRL_HOME deleted)")
+        return _requeue(*args)
+
+    monkeypatch.setattr(d, "connect", lambda: setattr(d, "board", "a board"))
+    monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
+    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))
+    monkeypatch.setattr(store, "requeue", gone)
+    monkeypatch.setattr(ray, "shutdown", lambda: left.append(True))
+    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
+    timer = threading.Timer(1.0, os.kill, [os.getpid(), signal.SIGTERM])
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        timer.start()
+        assert d.serve() == 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        timer.cancel()
+    assert left == [True]
+    said = capsys.readouterr().out
+    assert f"dispatcher {d.id}: run {rid} could not be put back in the queue: " in said and "stopping" in said, said
+
+
 def test_the_app_says_why_the_dispatcher_stopped_and_refuses_its_bad_settings_before_starting_it(monkeypatch):
     """A bad SSRL_RAY_CPUS_PER_RUN was in dispatcher.log only, and the page said "No worker";
     a dispatcher that could not reach its cluster was started again on every page view."""

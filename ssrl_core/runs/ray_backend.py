@@ -506,11 +506,11 @@ class Dispatcher:
         try:
             while thread.is_alive() and not self._stop.is_set():
                 thread.join(0.5)
-            # stopped: the loop ends at its next wait (a poll away), unless a Ray call holds it; the runs it
-            # claimed go back to the queue all the same
-            thread.join(min(STOP_GRACE_S, self.poll_s + 2))
         finally:  # also Ctrl-C, raised here
             self._stop.set()
+            # the loop ends at its next wait (a poll away), unless a Ray call holds it; a run it claims meanwhile
+            # goes back to the queue all the same
+            thread.join(min(STOP_GRACE_S, self.poll_s + 2))
             self._wind_down()
         if ended and isinstance(ended[0], BaseException):
             raise ended[0]
@@ -559,7 +559,12 @@ class Dispatcher:
         not answer, and the process ends without it rather than hang (Ray's exit hooks would)."""
         with self._claimed:  # (stopped already: a claim under way puts its run back itself)
             flights = list(self._flights.values())
-        back = sum(self.store.requeue(f.id, self.id, "the Ray dispatcher stopped") for f in flights)
+        back = 0
+        for f in flights:
+            try:
+                back += self.store.requeue(f.id, self.id, "the Ray dispatcher stopped")
+            except Exception as e:  # noqa: BLE001 - its home deleted under it: Ray is left all the same (below)
+                print(f"dispatcher {self.id}: run {f.id} could not be put back in the queue: {e}", flush=True)
         # the operator's log said nothing of its own when it stopped
         print(f"dispatcher {self.id} stopping" + (f": {count(back, 'run')} put back in the queue" if back else ""),
               flush=True)
