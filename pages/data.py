@@ -185,7 +185,7 @@ st.markdown(f"**{info['images']:,}** images of {info['size']}×{info['size']} px
             + (f" · imported by **{md(importer)}**" if importer else ""))
 caveats = ds.evaluation_caveats()
 if caveats:
-    st.warning("**About the accuracies of runs on this dataset:** " + " ".join(caveats),
+    st.warning("**About the accuracies of runs on this dataset:** " + " ".join(md(c) for c in caveats),
                icon=":material/straighten:")
 if name in custom_datasets() and controls:
     with st.popover("Delete this dataset", icon=":material/delete:"):

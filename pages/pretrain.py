@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from app import services, urlstate, widgets
-from app.text import about, quiet_icon
+from app.text import about, md, quiet_icon
 from ssrl_core.config import RunConfig, default_batch, default_options
 from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
@@ -134,7 +134,7 @@ with right:
                 st.warning(caution, icon=":material/straighten:")
             caveats = ds.evaluation_caveats()
             if caveats:
-                st.info("**About the accuracies this run will get:** " + " ".join(caveats),
+                st.info("**About the accuracies this run will get:** " + " ".join(md(c) for c in caveats),
                         icon=":material/straighten:")
 
         # whether a run launched here is queued or training (the session keeps its id after it ended), read once

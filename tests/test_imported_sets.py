@@ -617,3 +617,7 @@ def test_a_class_folders_name_in_an_accuracy_caveat_is_shown_as_typed_not_run_as
               if c.value.startswith(quiet_icon("straighten"))]
     assert not re.search(r"(?<!\\)<", said.removeprefix(quiet_icon("straighten"))), said  # no tag: each '<' escaped
     assert md(hostile) in said, said
+    # and where the caveats are plain Markdown (Data's warning, Pretrain's note): shown as typed, not read as Markdown
+    for page, where in (("data", "warning"), ("pretrain", "info")):
+        [box] = [e.value for e in getattr(open_page(page, dataset="odd"), where) if "About the accuracies" in e.value]
+        assert md(hostile) in box, (page, box)
