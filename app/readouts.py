@@ -750,7 +750,8 @@ def unreliable_references(references: dict[str, dict], explained: bool) -> str |
     marked = {n: p for n, p in references.items() if invariance_note(p)}
     if not marked:
         return None
-    names = " and ".join(f"*{n}*" for n in marked)
+    # (a name may hold a nickname, "random (ab12) · untrained · by ada", and the caption is HTML-enabled: escaped)
+    names = " and ".join(f"*{md(n)}*" for n in marked)
     # (a statistician's review: the page's "how to read it" measures a run's bar against its gray one, but each bar is
     # divided by its own network's distance between unrelated images, here some 15 times shorter than a trained run's)
     # (one sentence of 107 words, a plain-language review found: now short ones, each saying one thing)

@@ -173,3 +173,23 @@ def test_the_dispatchers_last_error_is_escaped_on_the_page(monkeypatch):
     monkeypatch.setattr(ray_backend, "last_error", lambda: "cannot reach *head_node*")
     said = services.no_worker_text()
     assert f"The last one stopped: {md('cannot reach *head_node*')}." in said and "*head_node*" not in said
+
+
+TAG = "<img src=x onerror=alert(1)>"  # 28 characters: a nickname holds it (32 at most)
+
+
+def test_a_nickname_in_the_gray_bars_caption_of_invariance_is_shown_as_typed_not_run_as_html(finished_run):
+    """Two untrained runs alike but for who launched them are named "random (ab12) · untrained · by
+    NICKNAME" (``readouts.run_names``); on Invariance, their gray bars' line on the unreliable scale
+    is HTML-enabled Markdown (its quiet icon), and a nickname that is a tag was put in it raw."""
+    from .test_app import captions
+
+    ours, theirs = finished_run("random", nickname=TAG), finished_run("random", nickname="ada")
+    at = open_page("invariance")
+    at.multiselect(key="inv_runs").set_value([ours, theirs]).run()
+    assert not at.exception
+    said = [c.value for c in at.caption if "unreliable scale" in c.value]
+    assert said and md(f"by {TAG}") in said[0], captions(at)
+    assert not [c.value for c in at.caption if TAG in c.value]
+    # the runs' warnings name them too (plain Markdown: no tag runs there, but a link or an image would)
+    assert not [w.value for w in at.warning if TAG in w.value]
