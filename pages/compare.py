@@ -216,14 +216,14 @@ else:
     for r in picked:
         why_not = stale.get(r["id"]) or arts[r["id"]].embeddings_problem()
         if why_not:
-            st.markdown(f"**{name[r['id']]}**: no neighbours: {why_not}")
+            st.markdown(f"**{md(name[r['id']])}**: no neighbours: {why_not}")
             continue
         nb = arts[r["id"]].neighbours(int(row), k=8)
         same = readouts.sharing(values, int(row), nb)
         # the factor in words ("colour", as every text says it), not its key
         shared = (f" · {same} of {len(nb)} share the query's {readouts.factor_words(colour_by)}"
                   if same is not None else "")  # if it has one
-        st.markdown(f"**{name[r['id']]}**{shared}")
+        st.markdown(f"**{md(name[r['id']])}**{shared}")  # (a name may hold a nickname)
         widgets.image_grid([ds.images[i] for i, _ in nb],
                            [readouts.neighbour_caption(ds, i, s, readouts.value_name(values, value_names, i))
                             for i, s in nb], per_row=8,

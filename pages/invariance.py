@@ -85,7 +85,7 @@ if series:  # none measured, not even an untrained network's (runs of --evaluati
 # (a random run's bars are gray ones: their caption below says it, once)
 notes = {i: note for i, p in probes.items() if i not in untrained_ids and (note := readouts.invariance_note(p))}
 for i, note in notes.items():
-    st.warning(f"**{names[i]}**: its scores are unreliable: {note}.", icon=":material/warning:")
+    st.warning(f"**{md(names[i])}**: its scores are unreliable: {note}.", icon=":material/warning:")
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
 if gray_unreliable := readouts.unreliable_references(untrained, explained=bool(notes)):
     st.caption(f"{quiet_icon('straighten')} {gray_unreliable}", unsafe_allow_html=True)

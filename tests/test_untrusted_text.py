@@ -193,3 +193,29 @@ def test_a_nickname_in_the_gray_bars_caption_of_invariance_is_shown_as_typed_not
     assert not [c.value for c in at.caption if TAG in c.value]
     # the runs' warnings name them too (plain Markdown: no tag runs there, but a link or an image would)
     assert not [w.value for w in at.warning if TAG in w.value]
+
+
+def test_a_nickname_in_a_runs_name_on_compare_and_invariance_is_shown_as_typed(finished_run):
+    """Runs alike but for who launched them are named with the nickname ("simclr (ab12) · by
+    NICKNAME"): Compare's neighbours' headings and Invariance's warning of a run whose scores are
+    unreliable put that name in Markdown as it was, so a nickname could put an image fetched
+    from outside on a classmate's page."""
+    import json
+    from pathlib import Path
+
+    ours, theirs = finished_run("simclr", nickname=NICKNAME), finished_run("simclr", nickname="ada")
+    at = open_page("compare", runs=f"{ours},{theirs}")
+    assert not at.exception
+    heads = [m.value for m in at.markdown if m.value.startswith("**simclr (")]
+    assert len(heads) == 2 and any(md(f"by {NICKNAME}") in h for h in heads), heads
+    assert not [m.value for m in at.markdown if IMAGE in m.value]
+
+    run_dir = Path(RunStore().get(ours)["run_dir"])
+    probes = json.loads((run_dir / "probes.json").read_text())
+    probes["invariance"] = {op: {**e, "unrelated": 0.997} for op, e in probes["invariance"].items()}
+    (run_dir / "probes.json").write_text(json.dumps(probes))
+    at = open_page("invariance")
+    at.multiselect(key="inv_runs").set_value([ours, theirs]).run()
+    warned = [w.value for w in at.warning if "unreliable" in w.value]
+    assert warned and md(f"by {NICKNAME}") in warned[0], warned
+    assert not [w.value for w in at.warning if IMAGE in w.value]
