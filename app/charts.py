@@ -88,6 +88,44 @@ def clear_of_toolbar(fig: go.Figure) -> go.Figure:
     return fig
 
 
+def as_text(value):
+    """``value`` (a string, or a list of them) with every ``<`` and ``>`` that is not one of the
+    line breaks the charts write (``<br>``) as an entity: Plotly reads ``<a href>``, ``<span
+    style>`` and ``<b>`` in a trace's name, hover text, text and tick labels, and a nickname
+    ('<a href="http://e.example">x</a>', 27 characters) made a link in a classmate's legend.
+    ``&`` is left alone: a name escaped already (the map's class names) is not escaped twice."""
+    if isinstance(value, str):
+        return "<br>".join(part.replace("<", "&lt;").replace(">", "&gt;") for part in value.split("<br>"))
+    if isinstance(value, (list, tuple)):
+        return type(value)(as_text(v) for v in value)
+    return value
+
+
+def text_only(fig: go.Figure) -> go.Figure:
+    """``fig`` with the names and labels it shows made text (``as_text``), in place: every
+    trace's name, text, hover text and legend group title, every axis's tick labels and title,
+    the annotations and the title. The hover templates, which are the charts' own, are kept."""
+    def mend(obj, field):  # set only where something changes: a setter validates again (the map's 60,000
+        old = obj[field]  # points' arrays, built unchecked for speed, are escaped already and left as they are)
+        if isinstance(old, (str, list, tuple)) and (new := as_text(old)) != old:
+            obj[field] = new
+
+    for t in fig.data:
+        for field in ("name", "text", "hovertext"):
+            if field in t:
+                mend(t, field)
+        if "legendgrouptitle" in t:
+            mend(t.legendgrouptitle, "text")
+    layout = fig.layout
+    for axis in [layout[k] for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        mend(axis, "ticktext")
+        mend(axis.title, "text")
+    for a in layout.annotations or ():
+        mend(a, "text")
+    mend(layout.title, "text")
+    return fig
+
+
 def describe(fig: go.Figure) -> str:
     """A chart in a sentence, for screen readers (``st.plotly_chart``'s ``alt``): what it plots
     and the names of its series, or for a map how many images it shows and what colours them."""

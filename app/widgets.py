@@ -545,6 +545,7 @@ def chart(fig, where=st, config: dict | None = None, **kwargs):
         fig.update_layout(dragmode=False)
         kwargs.pop("selection_mode", None)
         touch = kwargs.pop("on_select", "ignore") != "ignore"
+    charts.text_only(fig)  # (a run's name carries its maker's nickname: Plotly read its tags)
     shown = where.plotly_chart(fig, alt=charts.describe(fig), config={**charts.CONFIG, **(config or {})}, **kwargs)
     return None if touch else shown
 

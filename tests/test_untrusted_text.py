@@ -219,3 +219,24 @@ def test_a_nickname_in_a_runs_name_on_compare_and_invariance_is_shown_as_typed(f
     warned = [w.value for w in at.warning if "unreliable" in w.value]
     assert warned and md(f"by {NICKNAME}") in warned[0], warned
     assert not [w.value for w in at.warning if IMAGE in w.value]
+
+
+def test_a_nickname_in_a_charts_names_is_text_not_plotly_markup(finished_run):
+    """Runs alike but for who launched them are named with the nickname, and Plotly reads
+    ``<a href>``, ``<span style>`` and ``<b>`` in a trace's name, hover text and tick labels:
+    a nickname made a link in a classmate's legend on Compare, Evaluate and Invariance. Each chart
+    goes through ``charts.text_only`` (``widgets.chart``); its screen-reader text says the name as typed."""
+    import json
+
+    link = '<a href="http://e.example">x</a>'  # 27 characters: a nickname holds 32
+    ours, theirs = finished_run("simclr", nickname=link), finished_run("simclr", nickname="ada")
+    for page, params in (("compare", {"runs": f"{ours},{theirs}"}), ("evaluate", {"runs": f"{ours},{theirs}"}),
+                         ("invariance", {"runs": f"{ours},{theirs}"})):
+        at = open_page(page, **params)
+        specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        shown = json.dumps([[{k: t.get(k) for k in ("name", "text", "hovertext")} for t in s["data"]]
+                            + [s["layout"].get(a, {}).get("ticktext") for a in s["layout"] if "axis" in a]
+                            for s in specs])
+        assert specs and "<a href" not in shown and "&lt;a href=" in shown, (page, shown[:2000])
+        alts = " ".join(c.proto.alt for c in at.get("plotly_chart"))  # (AppTest's element: its proto)
+        assert f"by {link}" in alts, (page, alts[:500])
