@@ -335,6 +335,28 @@ def test_an_idle_dispatcher_whose_home_is_deleted_stops_and_makes_nothing_there_
     assert "was removed or replaced (SSRL_HOME deleted or moved?); stopping" in said, said
 
 
+def _serve_until_sigterm(d, monkeypatch, after_s: float = 1.0, **stubs) -> int:
+    """``d.serve()`` with no cluster (``connect`` does nothing, one slot, each run in flight until
+    the dispatcher stops; ``stubs`` replace any of these or others of ``d``), stopped by a SIGTERM
+    to this process after ``after_s``, waiting at most 0.5 s for its loop and for Ray."""
+    import threading
+
+    from ssrl_core.runs import ray_backend
+
+    for name, stub in {"connect": lambda: None, "slots": lambda: (1, {"num_cpus": 1}),
+                       "_drive": lambda f: d._stop.wait(60), **stubs}.items():
+        monkeypatch.setattr(d, name, stub)
+    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
+    timer = threading.Timer(after_s, os.kill, [os.getpid(), signal.SIGTERM])
+    sigterm = signal.getsignal(signal.SIGTERM)  # serve sets its own
+    try:
+        timer.start()
+        return d.serve()
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+        timer.cancel()
+
+
 @needs_ray
 def test_a_dispatcher_stuck_in_a_ray_call_still_stops_on_sigterm_and_puts_its_run_back(ssrl_home, monkeypatch,
                                                                                          capsys):
@@ -344,7 +366,6 @@ def test_a_dispatcher_stuck_in_a_ray_call_still_stops_on_sigterm_and_puts_its_ru
     "training" until another one took them as orphans). A call that blocks stands in for it."""
     import threading
 
-    from ssrl_core.runs import ray_backend
     from ssrl_core.runs.ray_backend import Dispatcher
 
     store = RunStore()
@@ -358,22 +379,11 @@ def test_a_dispatcher_stuck_in_a_ray_call_still_stops_on_sigterm_and_puts_its_ru
             answered.wait(60)
         return 1, {"num_cpus": 1}
 
-    monkeypatch.setattr(d, "connect", lambda: None)
-    monkeypatch.setattr(d, "slots", slots)
-    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))  # the run in flight until the dispatcher stops
-    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
-    timers = [threading.Timer(1.0, os.kill, [os.getpid(), signal.SIGTERM]), threading.Timer(60, answered.set)]
-    sigterm = signal.getsignal(signal.SIGTERM)  # serve sets its own
     try:
-        for t in timers:
-            t.start()
-        assert d.serve() == 0
+        assert _serve_until_sigterm(d, monkeypatch, slots=slots) == 0
         assert not answered.is_set() and len(calls) == 3  # stopped while the call still waited
     finally:
         answered.set()
-        signal.signal(signal.SIGTERM, sigterm)
-        for t in timers:
-            t.cancel()
     said = capsys.readouterr().out
     assert f"dispatcher {d.id} stopping: 1 run put back in the queue" in said, said
     assert store.get(rid)["status"] == "queued"
@@ -387,7 +397,6 @@ def test_a_run_claimed_while_the_dispatcher_stops_goes_back_to_the_queue(ssrl_ho
     run said "training" under a dispatcher that was gone, until another one took it as an orphan."""
     import threading
 
-    from ssrl_core.runs import ray_backend
     from ssrl_core.runs.ray_backend import Dispatcher
 
     store = RunStore()
@@ -403,21 +412,11 @@ def test_a_run_claimed_while_the_dispatcher_stops_goes_back_to_the_queue(ssrl_ho
         _original()
         wound.set()
 
-    monkeypatch.setattr(d, "connect", lambda: None)
-    monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
     monkeypatch.setattr(store, "claim", slow_claim)
-    monkeypatch.setattr(d, "_wind_down", wind_down)
-    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))
-    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
-    timer = threading.Timer(0.5, os.kill, [os.getpid(), signal.SIGTERM])
-    sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        timer.start()
-        assert d.serve() == 0
+        assert _serve_until_sigterm(d, monkeypatch, after_s=0.5, _wind_down=wind_down) == 0
     finally:
         wound.set()
-        signal.signal(signal.SIGTERM, sigterm)
-        timer.cancel()
     for t in threading.enumerate():  # the loop, which finishes its claim after serve returned
         if t.name == "dispatch":
             t.join(30)
@@ -431,11 +430,8 @@ def test_a_dispatcher_that_cannot_put_its_runs_back_still_leaves_ray_and_says_wh
     """Its home deleted under runs in flight: putting them back raised inside the stop, which then
     skipped leaving Ray (and the bound on waiting for it: a cluster whose head was gone hung the
     process in Ray's exit hooks). Ray stands in: the process's own is the module's cluster."""
-    import threading
-
     import ray
 
-    from ssrl_core.runs import ray_backend
     from ssrl_core.runs.ray_backend import Dispatcher
 
     store = RunStore()
@@ -448,20 +444,9 @@ def test_a_dispatcher_that_cannot_put_its_runs_back_still_leaves_ray_and_says_wh
             raise FileNotFoundError(f"{store.path} (SSRL_HOME deleted)")
         return _requeue(*args)
 
-    monkeypatch.setattr(d, "connect", lambda: setattr(d, "board", "a board"))
-    monkeypatch.setattr(d, "slots", lambda: (1, {"num_cpus": 1}))
-    monkeypatch.setattr(d, "_drive", lambda f: d._stop.wait(60))
     monkeypatch.setattr(store, "requeue", gone)
     monkeypatch.setattr(ray, "shutdown", lambda: left.append(True))
-    monkeypatch.setattr(ray_backend, "STOP_GRACE_S", 0.5)
-    timer = threading.Timer(1.0, os.kill, [os.getpid(), signal.SIGTERM])
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        timer.start()
-        assert d.serve() == 0
-    finally:
-        signal.signal(signal.SIGTERM, sigterm)
-        timer.cancel()
+    assert _serve_until_sigterm(d, monkeypatch, connect=lambda: setattr(d, "board", "a board")) == 0
     assert left == [True]
     said = capsys.readouterr().out
     assert f"dispatcher {d.id}: run {rid} could not be put back in the queue: " in said and "stopping" in said, said
