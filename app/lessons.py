@@ -227,7 +227,7 @@ def class_link(lesson: L.Lesson) -> None:
     st.code(f"{base}?lesson={lesson.id}&hide=controls,nav", language=None, wrap_lines=True)
     said = this_computer(base)
     if said:
-        st.caption(f"{quiet_icon('warning')} {said}", unsafe_allow_html=True)
+        widgets.icon_caption("warning", said)
 
 
 def this_computer(url: str) -> str | None:
@@ -362,12 +362,13 @@ def _launch_panel(lesson: L.Lesson, planned: dict[str, dict], show_details: bool
             st.caption(note.strip(" ()").capitalize() + ".")
         seconds = services.run_seconds([lesson.runs[n].to_dict() for n in to_train])
         if seconds is not None:  # only where runs like each of them finished here: nothing is guessed
-            st.caption(f"{quiet_icon('schedule')} About {minutes(seconds)} min of training and evaluation "
-                       "on this machine, one run after another, going by runs like these that finished here.",
-                       unsafe_allow_html=True)
+            widgets.icon_caption(
+                "schedule", f"About {minutes(seconds)} min of training and evaluation "
+                "on this machine, one run after another, going by runs like these that finished here.")
         else:
-            st.caption(f"{quiet_icon('schedule')} No time estimate yet: none is guessed until a run like each of this "
-                       f"lesson's ({services.LIKE_RUN}) has finished on this machine.", unsafe_allow_html=True)
+            widgets.icon_caption(
+                "schedule", f"No time estimate yet: none is guessed until a run like each of this "
+                f"lesson's ({services.LIKE_RUN}) has finished on this machine.")
     elif any(p["action"] == "wait" for p in planned.values()):
         st.info("The lesson's runs are queued or training; results appear below as they finish.")
     else:
@@ -447,7 +448,7 @@ def verdict_panel(lesson: L.Lesson, verdict: dict, data: dict[str, L.RunData]) -
                     + (f"`{line}`" if row["passed"] is not None else line)
                     + (f"  \n<small>{numbers}</small>" if numbers else ""), unsafe_allow_html=True)
         for caveat in row.get("caveats", ()):
-            st.caption(f"{quiet_icon('warning')} {caveat}", unsafe_allow_html=True)
+            widgets.icon_caption("warning", caveat)
 
 
 def extras_panel(lesson: L.Lesson, planned: dict[str, dict], data: dict[str, L.RunData]) -> None:

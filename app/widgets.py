@@ -434,12 +434,12 @@ def _awaited_runs(key: str, param: str, by_id: dict, multi: bool) -> tuple[list[
         return ready, []
     st.session_state[akey] = {"runs": left, "shown": None}  # what the box shows meanwhile: set after it is drawn
     # one message: a warning that the link's run was "ignored", "using" another, said the opposite beside it
-    st.caption(f"{quiet_icon('hourglass_top')} Waiting for {md(listing(left))}, which the link names: "
-               + agree(len(left), "it is", "they are") + f" still {listing(sorted({status[i] for i in left}))}. "
-               "This page shows "
-               + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done; "
-               + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."),
-               unsafe_allow_html=True)
+    icon_caption(
+        "hourglass_top", f"Waiting for {md(listing(left))}, which the link names: "
+        + agree(len(left), "it is", "they are") + f" still {listing(sorted({status[i] for i in left}))}. "
+        "This page shows "
+        + agree(len(left), "it", "them") + " when " + agree(len(left), "it is", "they are") + " done; "
+        + ("meanwhile, the other runs picked." if multi else "meanwhile, the newest finished run."))
     rerun_when_changed(lambda: [(r or {}).get(k) for i in left for r in [store.get(i)] for k in ("status", "phase")],
                        3.0)
     return ready, left
@@ -464,6 +464,13 @@ def _offered_run(ids: list[str]):
     return parse
 
 
+def icon_caption(icon: str, text: str, where=st) -> None:
+    """``where.caption(text)`` led by the Material ``icon``, drawn but hidden from screen readers
+    (``quiet_icon``: Streamlit names an icon in Markdown "<icon> icon", and they read it out before
+    the note). The caption is HTML-enabled for it: ``text`` is ours, or escaped with ``md``."""
+    where.caption(f"{quiet_icon(icon)} {text}", unsafe_allow_html=True)
+
+
 def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
     """Under accuracies of ``runs`` on a set too small for them to mean much (a handful of
     test images, fewer training images than the kNN's k): why, in one caption. The caveats
@@ -480,8 +487,7 @@ def accuracy_caveats(dataset_name: str, runs: list[dict], where=st) -> bool:
           f"{listing([readouts.short_name(r) for r in earlier])})" if earlier else "")
     # each caveat as typed: one names classes with no test image, a class a folder's name in someone's zip, and the
     # caption is HTML-enabled (its quiet icon)
-    where.caption(f"{quiet_icon('straighten')} **{md(dataset_name)}{of}:** " + " ".join(md(c) for c in caveats),
-                  unsafe_allow_html=True)
+    icon_caption("straighten", f"**{md(dataset_name)}{of}:** " + " ".join(md(c) for c in caveats), where=where)
     return True
 
 
@@ -1478,10 +1484,10 @@ def follow_evaluation(run: dict, map_kind: str | None) -> None:
         if now.get("status") != "running" or kind != map_kind:
             st.rerun(scope="app")
         step = phase_text(now.get("phase") or "starting").removeprefix("evaluating: ")
-        st.caption(f"{quiet_icon('hourglass_top')} Still evaluating ({step}): "
-                   + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
-                   + "the map-evolution frames and the probes come when the run is done. This page updates by itself.",
-                   unsafe_allow_html=True)
+        icon_caption(
+            "hourglass_top", f"Still evaluating ({step}): "
+            + ("the UMAP replaces this PCA map when it is ready; " if kind != "umap" else "")
+            + "the map-evolution frames and the probes come when the run is done. This page updates by itself.")
 
     _follow()
 

@@ -3,7 +3,7 @@ import streamlit as st
 import torch
 
 from app import readouts, services, urlstate, widgets
-from app.text import md, quiet_icon
+from app.text import md
 from app.images import grid
 from ssrl_core.augment import explain, parse_augment, repeated
 
@@ -76,11 +76,11 @@ with c2:
     # a review saw grayscale's three pictures alike in every frame on digits, and nothing said why
     colour_ops = [o.name for o in pipeline.ops if o.name in ("grayscale", "color_jitter")]
     if ds.channels == 1 and colour_ops:
-        st.caption(f"{quiet_icon('info')} {name} has one channel (gray): "
-                   + "; ".join({"grayscale": "`grayscale` changes nothing here",
-                                "color_jitter": "`color_jitter` changes only brightness and contrast (its saturation "
-                                                "and hue need colour)"}[o] for o in colour_ops) + ".",
-                                                unsafe_allow_html=True)
+        widgets.icon_caption(
+            "info", f"{name} has one channel (gray): "
+            + "; ".join({"grayscale": "`grayscale` changes nothing here",
+                         "color_jitter": "`color_jitter` changes only brightness and contrast (its saturation "
+                                         "and hue need colour)"}[o] for o in colour_ops) + ".")
     # framed, a gap between frames: side by side the pictures read as one strip of six images
     widgets.image_grid([grid(torch.stack([x[i], v1[i], v2[i]]), cols=3, scale=3) for i in range(len(rows))],
                        [readouts.image_caption(ds, int(r)) for r in rows], 2, min_px=TRIPLET_MIN_PX, border=True,

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from app import readouts, services, urlstate, widgets
-from app.text import agree, count, md, quiet_icon
+from app.text import agree, count, md
 from ssrl_core.data import DATASETS
 from ssrl_core.data import torchvision_sets as tvs
 from ssrl_core.data.custom import (MAX_UPLOAD_MB, NAME_RE, NameTaken, SameImages, check_name, custom_datasets,
@@ -109,9 +109,9 @@ def import_panel() -> None:
                 check_name(new_name, set(DATASETS))
             except ValueError as e:
                 bad_name = str(e)
-                c1.caption(f"{quiet_icon('edit')} {md(bad_name[:1].upper() + bad_name[1:])}." + (
+                widgets.icon_caption("edit", f"{md(bad_name[:1].upper() + bad_name[1:])}." + (
                     f" **{md(suggest_name(new_name))}** would do." if NAME_RE.match(new_name) is None else ""),
-                    unsafe_allow_html=True)
+                    where=c1)
         st.button("Import", key="data_import", disabled=upload is None or just_done or bad_name is not None,
                   on_click=import_clicked,
                   help="This archive is imported under this name: choose another archive or name" if just_done else

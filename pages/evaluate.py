@@ -4,7 +4,7 @@ supervised training from scratch), kNN accuracy as k varies, accuracy over pretr
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import about, agree, count, listing, md, quiet_icon
+from app.text import about, agree, count, listing, md
 from ssrl_core.evaluate.finetune import STEPS
 from ssrl_core.evaluate.probes import BUDGETS, SEEDS
 from ssrl_core.pretext import read_embedding_std
@@ -32,9 +32,10 @@ if controls and (untrained_runs := [r for r in on_data if not readouts.trains(r)
     # a student looked for the random run they had launched in this box, and did not see it was the gray bar
     named = [md(readouts.short_name(r)) for r in untrained_runs[:3]]
     more = [f"{len(untrained_runs) - 3} more"] if len(untrained_runs) > 3 else []
-    st.caption(f"{quiet_icon('info')} {listing(named + more)}: `random` runs are not in this list. A `random` run is the "
-               "untrained encoder, and every run here is drawn beside the one of its own architecture and seed, as "
-               "the gray *random encoder* bar and the dashed *random encoder* curves.", unsafe_allow_html=True)
+    widgets.icon_caption(
+        "info", f"{listing(named + more)}: `random` runs are not in this list. A `random` run is the "
+        "untrained encoder, and every run here is drawn beside the one of its own architecture and seed, as "
+        "the gray *random encoder* bar and the dashed *random encoder* curves.")
 if not controls:
     widgets.linked_runs(picked)
 widgets.differences_warning(picked)  # a 10-epoch run beside a 4-epoch one wins by its budget, not its method
@@ -104,11 +105,11 @@ widgets.numbers_table(rows, "eval_table", {"kNN acc": 3, "linear acc": 3, "embed
                           alignment="right", help=readouts.GAIN_HELP + (  # (the button is there only while some run lacks them)
                               f" (the button above computes it: {readouts.probe_cost(lacking)})" if lacking else "") + ".")})
 if below:  # a student saw BYOL and rotation under the untrained network with nothing saying so
-    st.caption(f"{quiet_icon('trending_down')} {md(listing(below))} {agree(len(below), 'scores', 'score')} below the "
-               "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "
-               "Short runs do this (SimSiam, BYOL and SwAV start slowly on digits and pass it with more epochs), and "
-               "a pretext task can keep what a kNN vote on labels does not reward (rotation keeps orientation).",
-               unsafe_allow_html=True)
+    widgets.icon_caption(
+        "trending_down", f"{md(listing(below))} {agree(len(below), 'scores', 'score')} below the "
+        "untrained network of the same architecture and seed: on this measure, pretraining has not paid yet. "
+        "Short runs do this (SimSiam, BYOL and SwAV start slowly on digits and pass it with more epochs), and "
+        "a pretext task can keep what a kNN vote on labels does not reward (rotation keeps orientation).")
 if note := readouts.collapse_options_note(picked):
     st.caption(note, unsafe_allow_html=True)
 st.caption("Collapse: a representation that maps every image to one point (embedding std → 0) or onto one "
@@ -183,9 +184,10 @@ if series:
     widgets.chart(charts.label_efficiency(series, ref_series, colour_order=order), key="eval_label_eff")
     left_out = [str(b) for b in BUDGETS if b not in budgets]
     if left_out:
-        st.caption(f"{quiet_icon('straighten')} {dataset} has fewer than {left_out[0]} labelled training images in some "
-                   f"class (or that many are all of them), so {' and '.join(left_out)} labels per class are left out: "
-                   "such a subset would be every image of some classes.", unsafe_allow_html=True)
+        widgets.icon_caption(
+            "straighten", f"{dataset} has fewer than {left_out[0]} labelled training images in some "
+            f"class (or that many are all of them), so {' and '.join(left_out)} labels per class are left out: "
+            "such a subset would be every image of some classes.")
     if drawn[SCRATCH_REF]:
         # the survey's claim, then what these runs show of it (the claim alone stood under a reference drawn at one
         # budget, its four curves within 0.02 of each other there)
@@ -213,10 +215,10 @@ if series:
         sup_curves = len({ref_tag[r["id"]]["supervised-scratch"] for r in sup_part})
         what = [f"fine-tuning of {count(len(ft_part), 'run')}"] if ft_part else []
         what += [agree(sup_curves, "the supervised reference", f"{sup_curves} supervised references")] if sup_part else []
-        st.caption(f"{quiet_icon('hourglass_top')} Partial so far: {' and '.join(what)}; the curves end where the computed "
-                   "budgets end" + (" and fill in as the background job goes on." if ft_running else
-                                    "; the button below computes the rest." if controls else "."),
-                                    unsafe_allow_html=True)
+        widgets.icon_caption(
+            "hourglass_top", f"Partial so far: {' and '.join(what)}; the curves end where the computed budgets end"
+            + (" and fill in as the background job goes on." if ft_running else
+               "; the button below computes the rest." if controls else "."))
     # where its button was: at the top of the page a student who clicked here did not see it
     widgets.probe_jobs_panel(picked, key="eval_ft_jobs", finetune=True)
     # (not on a class's link: many CPU minutes a run, which one click of each student's would queue)

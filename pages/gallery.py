@@ -4,7 +4,7 @@ side in Compare."""
 import streamlit as st
 
 from app import readouts, services, urlstate, widgets
-from app.text import agree, code, listing, md, quiet_icon
+from app.text import agree, code, listing, md
 from ssrl_core.runs.store import one_per_person, same_nickname
 
 MAX_CARDS = 60
@@ -132,8 +132,7 @@ for start in range(0, len(shown), COLS):
                      + (" (collapsed)" if readouts.collapsed(s) else "")}
             st.caption(" · ".join(f"{k} {v}".replace(" ", "\u00a0") for k, v in stats.items()))
             if s.get("knn_accuracy") is not None and services.dataset_caveats(r["dataset"]):  # no accuracies: none
-                st.caption(quiet_icon("straighten") + " too few images for these accuracies to mean much (see Data)",
-                           unsafe_allow_html=True)
+                widgets.icon_caption("straighten", "too few images for these accuracies to mean much (see Data)")
             st.page_link("../pages/explore.py", label="Open in Explore", icon=":material/scatter_plot:",
                          query_params={"run": r["id"], **urlstate.carried()})
             st.checkbox(" · ".join([f"compare {r['method']}", *tells[r["id"]], r["dataset"],

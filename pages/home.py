@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app import services, urlstate, widgets
-from app.text import about, agree, count, quiet_icon
+from app.text import about, agree, count
 from ssrl_core.config import RunConfig
 
 st.title("SSRL Playground")
@@ -49,10 +49,9 @@ with c2:
     # in a class, the minute is not what a student waits: say what is ahead, and what is already there
     ahead = services.store().count(services.ACTIVE)
     if ahead:
-        st.caption(f"{quiet_icon('hourglass_top')} {count(ahead, 'run')} {agree(ahead, 'is', 'are')} queued or training "
-                   "on this server now; "
-                   "a new run waits for them (the worker takes runs oldest first), so it starts later than that.",
-                   unsafe_allow_html=True)
+        widgets.icon_caption(
+            "hourglass_top", f"{count(ahead, 'run')} {agree(ahead, 'is', 'are')} queued or training on this server "
+            "now; a new run waits for them (the worker takes runs oldest first), so it starts later than that.")
     widgets.twin_link(cfg)
 
 st.header("Then")

@@ -3,7 +3,7 @@ equivariance, and factor probes (which ground-truth factors stay linearly decoda
 import streamlit as st
 
 from app import charts, readouts, services, urlstate, widgets
-from app.text import agree, listing, md, quiet_icon
+from app.text import agree, listing, md
 from ssrl_core.augment import OPS
 from ssrl_core.data.shapes import hue_gaps
 from ssrl_core.evaluate.invariance import SUBSET
@@ -88,7 +88,7 @@ for i, note in notes.items():
     st.warning(f"**{md(names[i])}**: its scores are unreliable: {note}.", icon=":material/warning:")
 # an untrained network's bars carry the mark in their name with no warning (nothing to fix): what it means, once
 if gray_unreliable := readouts.unreliable_references(untrained, explained=bool(notes)):
-    st.caption(f"{quiet_icon('straighten')} {gray_unreliable}", unsafe_allow_html=True)
+    widgets.icon_caption("straighten", gray_unreliable)
 # the ops no series has a value for, named: "colour ops on grayscale data" was said where colour jitter had bars
 # (an op none has measured yet, added since, is not one that changes nothing: the warning above offers to measure it)
 skipped = [op for j, op in enumerate(ops) if all(vals[j] is None for vals in series.values())

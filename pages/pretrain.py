@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from app import services, urlstate, widgets
-from app.text import about, md, quiet_icon
+from app.text import about, md
 from ssrl_core.config import RunConfig, default_batch, default_options
 from ssrl_core.data import check_files
 from ssrl_core.models import ENCODERS
@@ -88,13 +88,14 @@ with right:
         epochs = urlstate.number_input("Epochs", 0, 1000, 10, 1, key=f"{pt}_epochs", param="epochs", hide=not controls,
                                        container=c1, problems=out_of_range)
         if int(epochs) == 0 and METHODS[method].trainable:  # a run of 0 epochs: the untrained encoder, under its name
-            c1.caption(f"{quiet_icon('info')} 0 epochs trains nothing: the run measures the untrained encoder (what the "
-                       f"`random` baseline of this seed gives), listed as {method}.", unsafe_allow_html=True)
+            widgets.icon_caption(
+                "info", f"0 epochs trains nothing: the run measures the untrained encoder (what the "
+                f"`random` baseline of this seed gives), listed as {method}.", where=c1)
         elif not METHODS[method].trainable and int(epochs) > 0 and controls:
             # a student launched `random` at 1 epoch and found "0 epochs" on every page after
-            c1.caption(f"{quiet_icon('info')} `{method}` trains nothing: it is the untrained encoder of this seed, recorded "
-                       "with 0 epochs whatever this box says, and its augmentations are not used.",
-                       unsafe_allow_html=True)
+            widgets.icon_caption(
+                "info", f"`{method}` trains nothing: it is the untrained encoder of this seed, recorded "
+                "with 0 epochs whatever this box says, and its augmentations are not used.", where=c1)
         batch = urlstate.number_input("Batch size", 2, 4096, default_batch(dataset), 1, key=f"{pt}_batch_{dataset}",
                                       param="batch", hide=not show_advanced, container=c2, problems=out_of_range,
                                       help="images per optimiser step; small sets default to small batches, so that "
@@ -178,12 +179,13 @@ with right:
         watching = watching or st.session_state.get(services.LAUNCHED) != launched  # (or launched by this click)
         if cfg is not None and not problem and not watching:
             if (took := services.run_seconds([cfg.to_dict()])) is not None:  # (read only where it is said)
-                st.caption(f"{quiet_icon('schedule')} Takes {about(took)} on this machine, training and evaluation, "
-                           "estimated from the runs like it that finished here (longer while other runs train).",
-                           unsafe_allow_html=True)
+                widgets.icon_caption(
+                    "schedule", f"Takes {about(took)} on this machine, training and evaluation, "
+                    "estimated from the runs like it that finished here (longer while other runs train).")
             else:  # (no time said is not "no time": a teacher planning a class read the silence as nothing to go on)
-                st.caption(f"{quiet_icon('schedule')} No time estimate yet: none is guessed until a run like this one "
-                           f"({services.LIKE_RUN}) has finished on this machine.", unsafe_allow_html=True)
+                widgets.icon_caption(
+                    "schedule", f"No time estimate yet: none is guessed until a run like this one "
+                    f"({services.LIKE_RUN}) has finished on this machine.")
         # said until the run ends, not for this rerun only: the live panel redraws the page when the run starts,
         # a second or two after the click, and the note went with it
         if not st.session_state.get(services.LAUNCHED_ON_START) and \

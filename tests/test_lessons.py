@@ -1236,14 +1236,11 @@ def test_a_lessons_verdict_counts_the_checks_judged_and_shows_their_caveats(monk
     assert [i.value for i in at.info][0].startswith("**Verdict: not yet** (2 of 3 checks judged so far, 1 passed).")
     lines = [m.value for m in at.markdown]
     assert any("**SimCLR above one half** — failed: `0.200 > 0.500`" in m for m in lines), lines
-    assert QUIET.format("warning") + " a caveat of the test's" in [c.value for c in at.caption]
+    assert quiet_icon("warning") + " a caveat of the test's" in [c.value for c in at.caption]
     # a check's icon is drawn but not read: Streamlit names an icon in Markdown by its ligature, and a
     # screen reader said "cancel icon" before a failed check, "check_circle icon" before a passed one
     rows = [m for m in lines if " — failed: " in m or " — passed: " in m]
-    assert len(rows) == 2 and all(m.startswith(QUIET.format("")[:-len(':</span>')]) for m in rows), rows
-
-
-QUIET = '<span aria-hidden="true">:material/{}:</span>'  # an icon a screen reader skips (app.text.quiet_icon)
+    assert len(rows) == 2 and all(m.startswith(quiet_icon("")[:-len(':</span>')]) for m in rows), rows
 
 
 def test_a_lessons_verdict_waits_for_the_supervised_reference_being_computed(monkeypatch, tmp_path):
