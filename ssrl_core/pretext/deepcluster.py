@@ -159,9 +159,8 @@ class DeepCluster(PretextMethod):
             advice = f"Even 2 clusters leave fewer than {MIN_IMAGES_PER_CLUSTER} each here: import more images"
         else:
             advice = f"Use n_clusters={n_train // MIN_IMAGES_PER_CLUSTER} or fewer; {cls._suits(n_train)}"
-        per = f"{n_train / k:.1f}"
-        if float(per) >= MIN_IMAGES_PER_CLUSTER:  # 4.99 is not "5.0" beside "fewer than 5": rounded down, to 2 places
-            per = f"{int(n_train * 100 / k) / 100:.2f}"
+        per = n_train / k  # (4.99 is not "5.0" beside "fewer than 5": there rounded down, to 2 places)
+        per = f"{per:.1f}" if round(per, 1) < MIN_IMAGES_PER_CLUSTER else f"{int(per * 100) / 100:.2f}"
         return [f"option n_clusters {k:,} leaves {per} training images a cluster ({n_train:,} images in "
                 f"{k:,} clusters): "
                 f"a cluster of fewer than {MIN_IMAGES_PER_CLUSTER} images is little more than its images' own ids, "
